@@ -1,0 +1,93 @@
+// swift-tools-version:6.1
+//
+// ChronoLog-Swift: a distributed, time-ordered log store for HPC jobs.
+// Module layout (dependencies point one way; see docs/ARCHITECTURE.md in shared design):
+//   CMPI, CFabric, CHDF5 (system libraries, found by pkg-config) + CChronoShims (macro getters)
+//   -> MPI, Fabric, HDF5 (thin Swift wrappers: the only code that touches the C APIs)
+//   ChronoModel (pure Swift: ids, events, chunks, merge, codec, errors, config)
+//   ChronoRoles (visor, keeper, grapher, player) -> ChronoClient (Swift API)
+//   executables: chronolog-job, chronolog (CLI), chronolog-bench
+import PackageDescription
+
+let package = Package(
+    name: "ChronoLogSwift",
+    products: [
+        .executable(name: "chronolog-job", targets: ["chronolog-job"]),
+        .executable(name: "chronolog", targets: ["chronolog"]),
+        .executable(name: "chronolog-bench", targets: ["chronolog-bench"]),
+        .library(name: "ChronoModel", targets: ["ChronoModel"]),
+        .library(name: "ChronoClient", targets: ["ChronoClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+    ],
+    targets: [
+        // C libraries, one system-library target each.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CFabric", pkgConfig: "libfabric", providers: [.apt(["libfabric-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-openmpi", providers: [.apt(["libhdf5-openmpi-dev"])]),
+        .target(name: "CChronoShims", dependencies: ["CMPI", "CFabric", "CHDF5"]),
+
+        // Thin wrappers: their public API names no C type.
+        .target(name: "MPI", dependencies: ["CMPI", "CChronoShims"]),
+        .target(name: "Fabric", dependencies: ["CFabric", "CChronoShims", "MPI"]),
+        .target(name: "HDF5", dependencies: ["CHDF5", "CChronoShims", "MPI"]),
+
+        // The model: pure Swift, no C, no MPI, no I/O.
+        .target(name: "ChronoModel"),
+
+        // Service roles and the client.
+        .target(
+            name: "ChronoRoles",
+            dependencies: [
+                "ChronoModel", "MPI", "Fabric", "HDF5",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]),
+        .target(
+            name: "ChronoClient",
+            dependencies: ["ChronoModel", "ChronoRoles", "MPI", .product(name: "Logging", package: "swift-log")]),
+
+        // Executables.
+        .executableTarget(
+            name: "chronolog-job",
+            dependencies: [
+                "ChronoRoles", "ChronoClient", "ChronoModel", "MPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "chronolog",
+            dependencies: [
+                "ChronoModel", "HDF5",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "chronolog-bench",
+            dependencies: [
+                "ChronoModel", "ChronoClient", "MPI", "Fabric", "HDF5",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]),
+
+        // Small MPI programs that the wrapper tests launch under mpirun (never MPI_Init in XCTest).
+        .executableTarget(
+            name: "wrapper-checks",
+            dependencies: [
+                "MPI", "Fabric", "HDF5",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/WrapperChecks"),
+
+        // Tests.
+        .testTarget(
+            name: "ChronoModelTests",
+            dependencies: ["ChronoModel", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "WrapperTests", dependencies: ["TestSupport"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+    ]
+)

@@ -1,0 +1,155 @@
+/*
+ * CChronoShims: one prefixed getter for each C macro that Swift cannot import.
+ *
+ * OpenMPI's handles (MPI_COMM_WORLD, MPI_BYTE, ...) are macros over the addresses of
+ * global objects; HDF5's property-list classes and native types are macros that call
+ * H5open() first; libfabric's FI_VERSION and the fi_* operation wrappers are macros or
+ * inline functions over ops tables.  Only the Swift wrapper modules (MPI, Fabric, HDF5)
+ * import this header.
+ */
+#ifndef CCHRONOSHIMS_H
+#define CCHRONOSHIMS_H
+
+#include <mpi.h>
+#include <hdf5.h>
+#include <rdma/fabric.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_rma.h>
+#include <rdma/fi_errno.h>
+#include <stdint.h>
+#include <stddef.h>
+
+/* ---- MPI ---- */
+MPI_Comm chrono_mpi_comm_world(void);
+MPI_Comm chrono_mpi_comm_self(void);
+MPI_Comm chrono_mpi_comm_null(void);
+MPI_Datatype chrono_mpi_byte(void);
+MPI_Datatype chrono_mpi_int(void);
+MPI_Datatype chrono_mpi_int64(void);
+MPI_Datatype chrono_mpi_uint64(void);
+MPI_Datatype chrono_mpi_double(void);
+MPI_Op chrono_mpi_op_sum(void);
+MPI_Op chrono_mpi_op_max(void);
+MPI_Op chrono_mpi_op_min(void);
+MPI_Errhandler chrono_mpi_errors_return(void);
+MPI_Request chrono_mpi_request_null(void);
+MPI_Info chrono_mpi_info_null(void);
+MPI_Message chrono_mpi_message_null(void);
+MPI_Message chrono_mpi_message_no_proc(void);
+MPI_Status *chrono_mpi_status_ignore(void);
+void *chrono_mpi_in_place(void);
+int chrono_mpi_any_source(void);
+int chrono_mpi_any_tag(void);
+int chrono_mpi_undefined(void);
+int chrono_mpi_proc_null(void);
+int chrono_mpi_comm_type_shared(void);
+int chrono_mpi_appnum_keyval(void);
+int chrono_mpi_max_error_string(void);
+int chrono_mpi_max_processor_name(void);
+int chrono_mpi_thread_single(void);
+int chrono_mpi_thread_funneled(void);
+int chrono_mpi_thread_serialized(void);
+int chrono_mpi_thread_multiple(void);
+int chrono_mpi_success(void);
+/* Field access on MPI_Status (OpenMPI's public fields are MPI_SOURCE, MPI_TAG, MPI_ERROR). */
+int chrono_mpi_status_source(const MPI_Status *s);
+int chrono_mpi_status_tag(const MPI_Status *s);
+int chrono_mpi_status_error(const MPI_Status *s);
+
+/* ---- HDF5 ---- */
+hid_t chrono_h5p_default(void);
+hid_t chrono_h5p_file_access(void);
+hid_t chrono_h5p_file_create(void);
+hid_t chrono_h5p_dataset_create(void);
+hid_t chrono_h5p_dataset_xfer(void);
+hid_t chrono_h5p_group_create(void);
+hid_t chrono_h5p_link_create(void);
+hid_t chrono_h5s_all(void);
+hid_t chrono_h5e_default(void);
+hsize_t chrono_h5s_unlimited(void);
+unsigned chrono_h5f_acc_trunc(void);
+unsigned chrono_h5f_acc_excl(void);
+unsigned chrono_h5f_acc_rdonly(void);
+unsigned chrono_h5f_acc_rdwr(void);
+hid_t chrono_h5t_native_uint8(void);
+hid_t chrono_h5t_native_uint32(void);
+hid_t chrono_h5t_native_uint64(void);
+hid_t chrono_h5t_native_int64(void);
+hid_t chrono_h5t_native_double(void);
+hid_t chrono_h5t_std_u8le(void);
+hid_t chrono_h5t_std_u32le(void);
+hid_t chrono_h5t_std_u64le(void);
+hid_t chrono_h5t_std_i64le(void);
+hid_t chrono_h5t_ieee_f64le(void);
+hid_t chrono_h5t_c_s1(void);
+/* Set the parallel MPI-IO driver on a file-access property list. */
+herr_t chrono_h5p_set_fapl_mpio(hid_t fapl, MPI_Comm comm);
+/* H5FD_MPIO_COLLECTIVE / H5FD_MPIO_INDEPENDENT on a transfer property list. */
+herr_t chrono_h5p_set_dxpl_mpio(hid_t dxpl, int collective);
+/* Turn off HDF5's automatic error printing on the default stack. */
+herr_t chrono_h5e_silence(void);
+/* Write the current default error stack as text into buf (NUL terminated, truncated to cap). */
+size_t chrono_h5e_describe(char *buf, size_t cap);
+
+/* ---- libfabric ---- */
+uint32_t chrono_fi_version(void);
+uint64_t chrono_fi_cap_rma(void);
+uint64_t chrono_fi_cap_msg(void);
+uint64_t chrono_fi_cap_read(void);
+uint64_t chrono_fi_cap_write(void);
+uint64_t chrono_fi_cap_remote_read(void);
+uint64_t chrono_fi_cap_remote_write(void);
+int chrono_fi_mr_local(void);
+int chrono_fi_mr_virt_addr(void);
+int chrono_fi_mr_allocated(void);
+int chrono_fi_mr_prov_key(void);
+int chrono_fi_mr_endpoint(void);
+int chrono_fi_mr_raw(void);
+int chrono_fi_eagain(void);
+int chrono_fi_eavail(void);
+/* fi_getinfo for an RDM endpoint with RMA+MSG on the named provider (NULL: any). */
+int chrono_fi_getinfo_rdm(const char *provider, int mr_mode_bits, struct fi_info **out);
+const char *chrono_fi_info_provider(const struct fi_info *info);
+const char *chrono_fi_info_fabric_name(const struct fi_info *info);
+const char *chrono_fi_info_domain_name(const struct fi_info *info);
+int chrono_fi_info_mr_mode(const struct fi_info *info);
+uint64_t chrono_fi_info_caps(const struct fi_info *info);
+size_t chrono_fi_info_max_msg_size(const struct fi_info *info);
+struct fi_info *chrono_fi_info_next(const struct fi_info *info);
+void chrono_fi_freeinfo(struct fi_info *info);
+/* Object lifecycle (fi_fabric, fi_domain, fi_endpoint, fi_av_open, fi_cq_open, bind, enable, close). */
+int chrono_fi_fabric(struct fi_info *info, struct fid_fabric **fabric);
+int chrono_fi_domain(struct fid_fabric *fabric, struct fi_info *info, struct fid_domain **domain);
+int chrono_fi_endpoint(struct fid_domain *domain, struct fi_info *info, struct fid_ep **ep);
+int chrono_fi_av_open_map(struct fid_domain *domain, size_t count, struct fid_av **av);
+int chrono_fi_cq_open_data(struct fid_domain *domain, size_t size, struct fid_cq **cq);
+int chrono_fi_ep_bind_av(struct fid_ep *ep, struct fid_av *av);
+int chrono_fi_ep_bind_cq(struct fid_ep *ep, struct fid_cq *cq);
+int chrono_fi_enable(struct fid_ep *ep);
+int chrono_fi_getname(struct fid_ep *ep, void *addr, size_t *len);
+int chrono_fi_av_insert(struct fid_av *av, const void *addrs, size_t count, fi_addr_t *out);
+int chrono_fi_close(struct fid *f);
+struct fid *chrono_fi_fid_fabric(struct fid_fabric *p);
+struct fid *chrono_fi_fid_domain(struct fid_domain *p);
+struct fid *chrono_fi_fid_ep(struct fid_ep *p);
+struct fid *chrono_fi_fid_av(struct fid_av *p);
+struct fid *chrono_fi_fid_cq(struct fid_cq *p);
+struct fid *chrono_fi_fid_mr(struct fid_mr *p);
+/* Memory registration; access is FI_READ|FI_WRITE|FI_REMOTE_READ|FI_REMOTE_WRITE. */
+int chrono_fi_mr_reg(struct fid_domain *domain, void *buf, size_t len, uint64_t requested_key, struct fid_mr **mr);
+int chrono_fi_mr_bind_ep(struct fid_mr *mr, struct fid_ep *ep);
+int chrono_fi_mr_enable(struct fid_mr *mr);
+uint64_t chrono_fi_mr_key(struct fid_mr *mr);
+void *chrono_fi_mr_desc(struct fid_mr *mr);
+/* One-sided operations; context is echoed back in the completion. */
+ssize_t chrono_fi_read(struct fid_ep *ep, void *buf, size_t len, void *desc, fi_addr_t src, uint64_t addr, uint64_t key, void *context);
+ssize_t chrono_fi_write(struct fid_ep *ep, const void *buf, size_t len, void *desc, fi_addr_t dest, uint64_t addr, uint64_t key, void *context);
+/* Read up to max completions; returns count, -FI_EAGAIN when empty, -FI_EAVAIL on error. */
+ssize_t chrono_fi_cq_read(struct fid_cq *cq, void **contexts, size_t max);
+/* Details of the next error completion: fills err (provider errno) and the message text. */
+ssize_t chrono_fi_cq_readerr(struct fid_cq *cq, int *err, int *prov_errno, void **context, char *msg, size_t cap);
+const char *chrono_fi_strerror(int err);
+
+#endif

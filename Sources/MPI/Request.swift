@@ -1,0 +1,132 @@
+import CChronoShims
+import CMPI
+
+/// What a completed receive or probe reports: the sender, the tag and the size in bytes.
+public struct Status: Sendable, Equatable {
+    /// The rank that sent the message.
+    public let source: Int
+    /// The message's tag.
+    public let tag: Int
+    /// The message's size in bytes.
+    public let count: Int
+
+    init(_ raw: MPI_Status) throws {
+        var s = raw
+        var n: Int32 = 0
+        try check(MPI_Get_count(&s, chrono_mpi_byte(), &n), "MPI_Get_count")
+        self.source = Int(chrono_mpi_status_source(&s))
+        self.tag = Int(chrono_mpi_status_tag(&s))
+        self.count = Int(n)
+    }
+}
+
+/// A non-blocking send or receive in flight (`MPI_Request`).
+///
+/// The request owns the memory the operation uses (a copy of the sent bytes, or the receive
+/// buffer), so the caller's values can go away while it runs. Complete it with `wait()` or
+/// `test()`; a request dropped while still active leaks its buffer rather than let MPI write
+/// into freed memory.
+public final class Request: @unchecked Sendable {
+    var handle: MPI_Request?
+    private let buffer: UnsafeMutableRawBufferPointer?
+    private let ownsBuffer: Bool
+    /// The completion status, once `wait()` or `test()` saw the operation finish.
+    public private(set) var status: Status?
+
+    init(handle: MPI_Request?, buffer: UnsafeMutableRawBufferPointer?, ownsBuffer: Bool) {
+        self.handle = handle
+        self.buffer = buffer
+        self.ownsBuffer = ownsBuffer
+    }
+
+    /// Whether the operation has completed.
+    public var isComplete: Bool { status != nil }
+
+    /// Waits for completion (`MPI_Wait`). Blocks the calling thread.
+    @discardableResult
+    public func wait() throws -> Status {
+        if let status { return status }
+        var raw = MPI_Status()
+        try check(MPI_Wait(&handle, &raw), "MPI_Wait")
+        let s = try Status(raw)
+        status = s
+        return s
+    }
+
+    /// Tests for completion without blocking (`MPI_Test`).
+    /// - Returns: the status if the operation completed, else `nil`.
+    public func test() throws -> Status? {
+        if let status { return status }
+        var flag: Int32 = 0
+        var raw = MPI_Status()
+        try check(MPI_Test(&handle, &flag, &raw), "MPI_Test")
+        guard flag != 0 else { return nil }
+        let s = try Status(raw)
+        status = s
+        return s
+    }
+
+    /// Cancels a pending operation (`MPI_Cancel`) and completes it.
+    public func cancel() throws {
+        guard status == nil else { return }
+        try check(MPI_Cancel(&handle), "MPI_Cancel")
+        var raw = MPI_Status()
+        try check(MPI_Wait(&handle, &raw), "MPI_Wait")
+        status = Status(source: -1, tag: -1, count: 0)
+    }
+
+    /// For a completed receive: the bytes that arrived.
+    public var receivedBytes: [UInt8] {
+        guard let status, let buffer, status.count > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(rebasing: buffer[0..<min(status.count, buffer.count)]))
+    }
+
+    /// Waits for every request (`MPI_Waitall` semantics, one by one).
+    public static func waitAll(_ requests: [Request]) throws {
+        for r in requests { try r.wait() }
+    }
+
+    deinit {
+        if ownsBuffer, status != nil, let buffer { buffer.deallocate() }
+    }
+}
+
+extension Status {
+    init(source: Int, tag: Int, count: Int) {
+        self.source = source
+        self.tag = tag
+        self.count = count
+    }
+}
+
+/// A message matched by `mprobe`/`improbe` (`MPI_Message`): only this handle can receive it,
+/// so several threads probing the same communicator cannot steal each other's messages.
+public final class Message: @unchecked Sendable {
+    var handle: MPI_Message?
+    /// Sender, tag and size of the matched message.
+    public let status: Status
+
+    init(handle: MPI_Message?, status: Status) {
+        self.handle = handle
+        self.status = status
+    }
+
+    /// Receives the matched message (`MPI_Mrecv`) into a new array of exactly its size.
+    public func receive() throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: status.count)
+        var raw = MPI_Status()
+        try out.withUnsafeMutableBytes { (p) in
+            try check(MPI_Mrecv(p.baseAddress, Int32(status.count), chrono_mpi_byte(), &handle, &raw), "MPI_Mrecv")
+        }
+        return out
+    }
+
+    /// Receives the matched message (`MPI_Mrecv`) into `buffer`, which must hold `status.count` bytes.
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws {
+        guard buffer.count >= status.count else {
+            throw MPIError(call: "MPI_Mrecv", message: "buffer of \(buffer.count) bytes is smaller than the \(status.count)-byte message")
+        }
+        var raw = MPI_Status()
+        try check(MPI_Mrecv(buffer.baseAddress, Int32(status.count), chrono_mpi_byte(), &handle, &raw), "MPI_Mrecv")
+    }
+}
