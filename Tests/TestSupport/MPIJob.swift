@@ -1,0 +1,122 @@
+import Foundation
+import Synchronization
+
+/// What one `mpirun` launch produced.
+public struct JobResult: Sendable, CustomStringConvertible {
+    /// The exit status of mpirun (124 or 137 when the timeout ended it).
+    public let exitCode: Int32
+    /// Everything the ranks printed to standard output.
+    public let stdout: String
+    /// Everything the ranks and mpirun printed to standard error.
+    public let stderr: String
+    /// Whether the time limit ended the job.
+    public var timedOut: Bool { exitCode == 124 || exitCode == 137 }
+
+    public var description: String {
+        "exit \(exitCode)\(timedOut ? " (timed out)" : "")\n--- stdout\n\(stdout)\n--- stderr\n\(stderr)"
+    }
+
+    /// Lines of standard output that start with `prefix`.
+    public func lines(startingWith prefix: String) -> [String] {
+        stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
+    }
+}
+
+/// Launches small MPI programs under `mpirun` for the tests, one at a time, each bounded by
+/// `timeout` so a hang fails the test instead of stalling CI.
+public enum MPIJob {
+    private static let launchLock = Mutex(())
+
+    /// mpirun's flags on these machines: allowed as root, oversubscribed 2-core boxes, no binding.
+    public static let mpirunFlags = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
+
+    /// The directory holding the built executables (`wrapper-checks`, `chronolog-job`, ...).
+    ///
+    /// `CHRONOLOG_BIN_DIR` wins; otherwise the directory of the running test bundle, which SwiftPM
+    /// places next to the products of the same build.
+    public static var binDirectory: URL {
+        if let dir = ProcessInfo.processInfo.environment["CHRONOLOG_BIN_DIR"] {
+            return URL(fileURLWithPath: dir)
+        }
+        var candidates: [URL] = []
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
+        candidates.append(Bundle.main.bundleURL)
+        if let arg0 = CommandLine.arguments.first {
+            candidates.append(URL(fileURLWithPath: arg0).deletingLastPathComponent())
+        }
+        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+            candidates.append(bundle.bundleURL.deletingLastPathComponent())
+        }
+        for c in candidates where FileManager.default.isExecutableFile(atPath: c.appendingPathComponent("wrapper-checks").path) {
+            return c
+        }
+        return candidates[0]
+    }
+
+    /// The path of a built executable.
+    public static func executable(_ name: String) -> String {
+        binDirectory.appendingPathComponent(name).path
+    }
+
+    /// Runs `mpirun -n ranks program args...` (or an MPMD launch when `apps` has several entries).
+    /// - Parameters:
+    ///   - apps: one `(ranks, argv)` per application; argv[0] is the executable's path.
+    ///   - timeout: seconds before the whole job is killed.
+    ///   - environment: extra environment variables for every rank.
+    ///   - extraFlags: extra mpirun flags.
+    public static func run(
+        _ apps: [(ranks: Int, argv: [String])], timeout: Int = 120,
+        environment: [String: String] = [:], extraFlags: [String] = [],
+        workingDirectory: URL? = nil
+    ) throws -> JobResult {
+        var args = ["-k", "5", String(timeout), "mpirun"] + mpirunFlags + extraFlags
+        for (i, app) in apps.enumerated() {
+            if i > 0 { args.append(":") }
+            args += ["-n", String(app.ranks)] + app.argv
+        }
+        return try launchLock.withLock { _ in
+            try runProcess("/usr/bin/timeout", args, environment: environment, workingDirectory: workingDirectory)
+        }
+    }
+
+    /// Runs `mpirun -n ranks program args...`.
+    public static func run(ranks: Int, _ argv: [String], timeout: Int = 120, environment: [String: String] = [:]) throws -> JobResult {
+        try run([(ranks, argv)], timeout: timeout, environment: environment)
+    }
+
+    /// Runs any command (no mpirun) with its output captured, bounded by `timeout` seconds.
+    public static func runCommand(_ argv: [String], timeout: Int = 60, environment: [String: String] = [:],
+                                  workingDirectory: URL? = nil) throws -> JobResult {
+        try runProcess("/usr/bin/timeout", ["-k", "5", String(timeout)] + argv, environment: environment,
+                       workingDirectory: workingDirectory)
+    }
+
+    private static func runProcess(_ path: String, _ args: [String], environment: [String: String],
+                                   workingDirectory: URL?) throws -> JobResult {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outURL = dir.appendingPathComponent("stdout"), errURL = dir.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        if let workingDirectory { p.currentDirectoryURL = workingDirectory }
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        try out.close()
+        try err.close()
+        let so = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
+        let se = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
+        return JobResult(exitCode: p.terminationStatus, stdout: so, stderr: se)
+    }
+}
