@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "ChronoRoles",
             dependencies: [
-                "ChronoModel", "MPI", "Fabric", "HDF5",
+                "MPI", "Fabric", "HDF5",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),
@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "chronolog-job",
             dependencies: [
-                "ChronoRoles", "ChronoClient", "ChronoModel", "MPI",
+                "ChronoRoles", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -88,6 +88,7 @@ let package = Package(
             name: "ChronoModelTests",
             dependencies: ["ChronoModel", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "WrapperTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "JobTests", dependencies: ["ChronoRoles", "TestSupport"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ]
 )

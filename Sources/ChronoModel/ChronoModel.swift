@@ -1,2 +1,0 @@
-/// ChronoModel: placeholder until the model lands.
-public enum ChronoModelVersion { public static let protocolVersion: UInt16 = 1 }

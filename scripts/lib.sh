@@ -1,0 +1,40 @@
+# Shared by the project's scripts: system packages and mpirun flags. Source it; do not run it.
+# shellcheck shell=bash
+
+# Debian packages the build, the tests and the jobs need (OpenMPI 4.1, libfabric 1.17,
+# parallel HDF5 1.10 and its tools, h5py and mpi4py for the Python-side checks).
+CHRONOLOG_APT_PACKAGES=(
+  libopenmpi-dev openmpi-bin libfabric-dev libfabric-bin libhdf5-openmpi-dev hdf5-tools
+  pkg-config python3-h5py-mpi python3-mpi4py python3-numpy
+)
+
+chronolog_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
+
+# Installs whatever is missing (idempotent: nothing is done when all are present).
+chronolog_ensure_packages() {
+  local missing=()
+  for p in "${CHRONOLOG_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "==> installing: ${missing[*]}"
+    local sudo=()
+    if [[ $EUID -ne 0 ]]; then
+      command -v sudo >/dev/null || { echo "error: need root or sudo to install ${missing[*]}" >&2; return 1; }
+      sudo=(sudo)
+    fi
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  command -v swift >/dev/null || [[ -x /opt/swift/usr/bin/swift ]] || {
+    echo "error: no Swift toolchain on PATH (Swift 6.1 or newer is required)" >&2; return 1; }
+  command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
+}
+
+# mpirun flags for this kind of machine: root is allowed, more ranks than cores is normal
+# (--oversubscribe), and ranks are not pinned so the OS can share the few cores.
+chronolog_mpirun_flags() {
+  local flags=(--oversubscribe --bind-to none)
+  [[ $EUID -eq 0 ]] && flags=(--allow-run-as-root "${flags[@]}")
+  echo "${flags[@]}"
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs every test: the model tests, the wrapper and job
+# tests (which launch small programs under mpirun, each bounded by a timeout) and a short
+# fuzzing run of the wire decoder. Used as is by CI (.ci/run).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$(chronolog_root)"
+chronolog_ensure_packages
+echo "==> building (debug, with tests)"
+swift build --build-tests
+echo "==> swift test"
+CHRONOLOG_BIN_DIR="$(swift build --show-bin-path)" timeout 3600 swift test --skip-build
+if [[ -x scripts/fuzz.sh ]] || [[ -f scripts/fuzz.sh ]]; then
+  echo "==> fuzzing the wire decoder (${FUZZ_SECONDS:=30} s)"
+  FUZZ_SECONDS=$FUZZ_SECONDS bash scripts/fuzz.sh
+fi
