@@ -99,6 +99,12 @@ size_t chrono_h5e_describe(char *buf, size_t cap) {
     H5Eclear2(H5E_DEFAULT);
     return sink.len;
 }
+size_t chrono_h5t_variable(void) { return H5T_VARIABLE; }
+int64_t chrono_h5a_count(hid_t obj) {
+    H5O_info_t info;
+    if (H5Oget_info2(obj, &info, H5O_INFO_NUM_ATTRS) < 0) return -1;
+    return (int64_t)info.num_attrs;
+}
 
 /* ---- libfabric ---- */
 uint32_t chrono_fi_version(void) { return FI_VERSION(1, 9); }

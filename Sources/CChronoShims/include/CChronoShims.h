@@ -92,6 +92,10 @@ herr_t chrono_h5p_set_dxpl_mpio(hid_t dxpl, int collective);
 herr_t chrono_h5e_silence(void);
 /* Write the current default error stack as text into buf (NUL terminated, truncated to cap). */
 size_t chrono_h5e_describe(char *buf, size_t cap);
+/* H5T_VARIABLE (a cast macro): the string size that makes a string type variable-length. */
+size_t chrono_h5t_variable(void);
+/* The number of attributes attached to an object (H5Oget_info2, H5O_INFO_NUM_ATTRS); -1 on error. */
+int64_t chrono_h5a_count(hid_t obj);
 
 /* ---- libfabric ---- */
 uint32_t chrono_fi_version(void);
