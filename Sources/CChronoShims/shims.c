@@ -215,3 +215,47 @@ ssize_t chrono_fi_cq_readerr(struct fid_cq *cq, int *err, int *prov_errno, void 
     return rc;
 }
 const char *chrono_fi_strerror(int err) { return fi_strerror(err); }
+
+/* ---- libfabric: additions for the Fabric wrapper (Sources/Fabric) ---- */
+int chrono_fi_enodata(void) { return FI_ENODATA; }
+int chrono_fi_etoosmall(void) { return FI_ETOOSMALL; }
+uint64_t chrono_fi_op_completion(void) { return FI_COMPLETION; }
+uint64_t chrono_fi_op_delivery_complete(void) { return FI_DELIVERY_COMPLETE; }
+uint64_t chrono_fi_mode_context(void) { return FI_CONTEXT; }
+uint64_t chrono_fi_info_mode(const struct fi_info *i) { return i->mode; }
+size_t chrono_fi_info_tx_size(const struct fi_info *i) { return i->tx_attr ? i->tx_attr->size : 0; }
+size_t chrono_fi_info_mr_key_size(const struct fi_info *i) { return i->domain_attr ? i->domain_attr->mr_key_size : 0; }
+size_t chrono_fi_info_addrlen(const struct fi_info *i) { return i->src_addrlen; }
+struct fi_info *chrono_fi_dupinfo(const struct fi_info *i) {
+    struct fi_info one = *i;
+    one.next = NULL;
+    return fi_dupinfo(&one);
+}
+ssize_t chrono_fi_readmsg(struct fid_ep *ep, void *buf, size_t len, void *desc, fi_addr_t src, uint64_t addr, uint64_t key, void *context, uint64_t flags) {
+    struct iovec iov = { buf, len };
+    struct fi_rma_iov rma = { addr, len, key };
+    struct fi_msg_rma msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.desc = &desc;
+    msg.iov_count = 1;
+    msg.addr = src;
+    msg.rma_iov = &rma;
+    msg.rma_iov_count = 1;
+    msg.context = context;
+    return fi_readmsg(ep, &msg, flags);
+}
+ssize_t chrono_fi_writemsg(struct fid_ep *ep, const void *buf, size_t len, void *desc, fi_addr_t dest, uint64_t addr, uint64_t key, void *context, uint64_t flags) {
+    struct iovec iov = { (void *)buf, len };
+    struct fi_rma_iov rma = { addr, len, key };
+    struct fi_msg_rma msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.desc = &desc;
+    msg.iov_count = 1;
+    msg.addr = dest;
+    msg.rma_iov = &rma;
+    msg.rma_iov_count = 1;
+    msg.context = context;
+    return fi_writemsg(ep, &msg, flags);
+}

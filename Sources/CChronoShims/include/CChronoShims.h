@@ -156,4 +156,22 @@ ssize_t chrono_fi_cq_read(struct fid_cq *cq, void **contexts, size_t max);
 ssize_t chrono_fi_cq_readerr(struct fid_cq *cq, int *err, int *prov_errno, void **context, char *msg, size_t cap);
 const char *chrono_fi_strerror(int err);
 
+/* ---- libfabric: additions for the Fabric wrapper (Sources/Fabric) ---- */
+int chrono_fi_enodata(void);
+int chrono_fi_etoosmall(void);
+uint64_t chrono_fi_op_completion(void);
+uint64_t chrono_fi_op_delivery_complete(void);
+uint64_t chrono_fi_mode_context(void);
+uint64_t chrono_fi_info_mode(const struct fi_info *info);
+size_t chrono_fi_info_tx_size(const struct fi_info *info);
+size_t chrono_fi_info_mr_key_size(const struct fi_info *info);
+size_t chrono_fi_info_addrlen(const struct fi_info *info);
+/* A copy of one entry of a getinfo list (its next pointer cleared); free with chrono_fi_freeinfo. */
+struct fi_info *chrono_fi_dupinfo(const struct fi_info *info);
+/* fi_readmsg / fi_writemsg of one contiguous buffer with explicit operation flags
+ * (e.g. FI_COMPLETION | FI_DELIVERY_COMPLETE, so a write's completion means the data is
+ * visible in the target's memory). */
+ssize_t chrono_fi_readmsg(struct fid_ep *ep, void *buf, size_t len, void *desc, fi_addr_t src, uint64_t addr, uint64_t key, void *context, uint64_t flags);
+ssize_t chrono_fi_writemsg(struct fid_ep *ep, const void *buf, size_t len, void *desc, fi_addr_t dest, uint64_t addr, uint64_t key, void *context, uint64_t flags);
+
 #endif
