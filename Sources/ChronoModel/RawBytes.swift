@@ -1,0 +1,85 @@
+// Unsafe code of ChronoModel lives here, in WireReader.swift and in MergeKernel.swift: bulk copies between record tables,
+// payload arrays and byte buffers. Every function checks its bounds before touching memory.
+
+enum RawBytes {
+    /// Appends the wire form of `records` (32 bytes each, little-endian) to `bytes`.
+    static func appendRecords(_ records: [EventRecord], to bytes: inout [UInt8]) {
+        if EventRecord.hasNativeWireLayout {
+            records.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        } else {
+            for r in records {
+                appendLE(r.time, to: &bytes)
+                appendLE(r.clientId, to: &bytes)
+                appendLE(r.index, to: &bytes)
+                appendLE(r.length, to: &bytes)
+                appendLE(r.offset, to: &bytes)
+            }
+        }
+    }
+
+    /// Appends a fixed-width integer in little-endian order.
+    @inline(__always)
+    static func appendLE<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Overwrites `bytes[at ..< at + size]` with `value` in little-endian order. Returns false if out of bounds.
+    @discardableResult
+    static func storeLE<T: FixedWidthInteger>(_ value: T, into bytes: inout [UInt8], at offset: Int) -> Bool {
+        let size = MemoryLayout<T>.size
+        guard offset >= 0, offset <= bytes.count - size else { return false }
+        withUnsafeBytes(of: value.littleEndian) { src in
+            for i in 0..<size { bytes[offset + i] = src[i] }
+        }
+        return true
+    }
+
+    /// Reads `count` records (wire form) starting at `raw[offset]`. The caller has checked
+    /// that `offset + count * 32 <= raw.count`.
+    static func readRecords(_ raw: UnsafeRawBufferPointer, offset: Int, count: Int) -> [EventRecord] {
+        guard count > 0, offset >= 0, count <= (raw.count - offset) / EventRecord.byteSize else { return [] }
+        if EventRecord.hasNativeWireLayout {
+            return [EventRecord](unsafeUninitializedCapacity: count) { buffer, initialized in
+                let dst = UnsafeMutableRawBufferPointer(buffer)
+                dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + count * EventRecord.byteSize)]))
+                initialized = count
+            }
+        }
+        var records: [EventRecord] = []
+        records.reserveCapacity(count)
+        var p = offset
+        for _ in 0..<count {
+            records.append(EventRecord(
+                time: loadLE(raw, p), clientId: loadLE(raw, p + 8), index: loadLE(raw, p + 16),
+                length: loadLE(raw, p + 20), offset: loadLE(raw, p + 24)))
+            p += EventRecord.byteSize
+        }
+        return records
+    }
+
+    /// Loads a little-endian integer at `offset`; the caller has checked the bounds.
+    @inline(__always)
+    static func loadLE<T: FixedWidthInteger>(_ raw: UnsafeRawBufferPointer, _ offset: Int) -> T {
+        T(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+
+    /// Copies `raw[offset ..< offset + count]` into a new array; the caller has checked the bounds.
+    static func copyBytes(_ raw: UnsafeRawBufferPointer, offset: Int, count: Int) -> [UInt8] {
+        guard count > 0, offset >= 0, count <= raw.count - offset else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + count)]))
+            initialized = count
+        }
+    }
+
+    /// Runs `body` over the bytes of any contiguous byte collection.
+    static func withBytes<C: Collection, R>(
+        _ bytes: C, _ body: (UnsafeRawBufferPointer) -> R
+    ) -> R where C.Element == UInt8 {
+        if let result = bytes.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) {
+            return result
+        }
+        return Array(bytes).withUnsafeBytes(body)
+    }
+}

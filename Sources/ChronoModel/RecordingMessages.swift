@@ -1,0 +1,261 @@
+// Bodies of the messages between the visor and the recording processes (keepers, graphers, players)
+// and between keepers and their grapher.
+
+/// Body of ``ControlMessage/register(_:)``: a recording process announces itself to the visor.
+public struct Registration: Sendable, Hashable, WireCodable {
+    /// Keeper, grapher or player.
+    public var role: ProcessRole
+    /// The recording group (one per node).
+    public var groupId: UInt32
+    /// World rank of the process.
+    public var rank: Int32
+    /// Host name of the process's node.
+    public var hostName: String
+
+    /// Creates a registration.
+    public init(role: ProcessRole, groupId: UInt32, rank: Int32, hostName: String) {
+        self.role = role
+        self.groupId = groupId
+        self.rank = rank
+        self.hostName = hostName
+    }
+
+    func write(to w: inout WireWriter) { w.u8(role.rawValue); w.u32(groupId); w.i32(rank); w.string(hostName) }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> Registration {
+        Registration(role: try r.enumValue(ProcessRole.self, "register.role"), groupId: try r.u32(),
+                     rank: try r.i32(), hostName: try r.string("register.hostName"))
+    }
+}
+
+/// Body of ``ControlMessage/heartbeat(_:)``: liveness and statistics of a recording process.
+public struct Heartbeat: Sendable, Hashable, WireCodable {
+    /// Well-known counter names (any other name may be sent too).
+    public enum Counter {
+        /// Events received.
+        public static let eventsReceived = "eventsReceived"
+        /// Record bytes received.
+        public static let bytesReceived = "bytesReceived"
+        /// Chunks sealed.
+        public static let chunksSealed = "chunksSealed"
+        /// Chunks acknowledged durable.
+        public static let chunksDurable = "chunksDurable"
+        /// Late events accepted into revisions.
+        public static let lateEvents = "lateEvents"
+        /// Events rejected (each also reported).
+        public static let rejectedEvents = "rejectedEvents"
+        /// Bytes currently buffered.
+        public static let memoryBytes = "memoryBytes"
+        /// Replay queries served.
+        public static let queriesServed = "queriesServed"
+    }
+
+    /// The sender's role.
+    public var role: ProcessRole
+    /// The sender's group.
+    public var groupId: UInt32
+    /// The sender's world rank.
+    public var rank: Int32
+    /// The sender's clock when sent (ns).
+    public var sentAt: UInt64
+    /// Named counters.
+    public var counters: [String: UInt64]
+
+    /// Creates a heartbeat.
+    public init(role: ProcessRole, groupId: UInt32, rank: Int32, sentAt: UInt64, counters: [String: UInt64] = [:]) {
+        self.role = role
+        self.groupId = groupId
+        self.rank = rank
+        self.sentAt = sentAt
+        self.counters = counters
+    }
+
+    func write(to w: inout WireWriter) {
+        w.u8(role.rawValue); w.u32(groupId); w.i32(rank); w.u64(sentAt); w.counters(counters)
+    }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> Heartbeat {
+        Heartbeat(role: try r.enumValue(ProcessRole.self, "heartbeat.role"), groupId: try r.u32(), rank: try r.i32(),
+                  sentAt: try r.u64(), counters: try r.counters("counters"))
+    }
+}
+
+/// Body of ``ControlMessage/startRecording(_:)`` and ``ControlMessage/stopRecording(_:)``:
+/// the visor tells a group's processes to start or stop recording a story.
+public struct RecordingNotice: Sendable, Hashable, WireCodable {
+    /// The story.
+    public var storyId: StoryID
+    /// Its chronicle's name.
+    public var chronicle: String
+    /// Its name.
+    public var story: String
+    /// The recording group.
+    public var groupId: UInt32
+
+    /// Creates a notice.
+    public init(storyId: StoryID, chronicle: String, story: String, groupId: UInt32) {
+        self.storyId = storyId
+        self.chronicle = chronicle
+        self.story = story
+        self.groupId = groupId
+    }
+
+    func write(to w: inout WireWriter) { w.u64(storyId.rawValue); w.string(chronicle); w.string(story); w.u32(groupId) }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> RecordingNotice {
+        RecordingNotice(storyId: StoryID(rawValue: try r.u64()), chronicle: try r.string("chronicle"),
+                        story: try r.string("story"), groupId: try r.u32())
+    }
+}
+
+/// Body of ``ControlMessage/recordingAck(_:)``: a process confirms a start/stop notice.
+public struct RecordingAck: Sendable, Hashable, WireCodable {
+    /// The story.
+    public var storyId: StoryID
+    /// World rank of the confirming process.
+    public var rank: Int32
+    /// Outcome.
+    public var rc: ReturnCode
+
+    /// Creates an ack.
+    public init(storyId: StoryID, rank: Int32, rc: ReturnCode) {
+        self.storyId = storyId
+        self.rank = rank
+        self.rc = rc
+    }
+
+    func write(to w: inout WireWriter) { w.u64(storyId.rawValue); w.i32(rank); w.returnCode(rc) }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> RecordingAck {
+        RecordingAck(storyId: StoryID(rawValue: try r.u64()), rank: try r.i32(), rc: try r.returnCode())
+    }
+}
+
+/// Body of ``ControlMessage/chunkDescriptor(_:)``: a keeper offers a sealed chunk to its grapher.
+/// The grapher RMA-reads `length` bytes at `address` with `key` (the encoded ``StoryChunk``), then acks.
+public struct ChunkDescriptor: Sendable, Hashable, WireCodable {
+    /// The story.
+    public var storyId: StoryID
+    /// World rank of the keeper.
+    public var keeperRank: Int32
+    /// The keeper's sequence number for this transfer (echoed in the ack).
+    public var sequence: UInt64
+    /// The chunk's time range.
+    public var range: TimeRange
+    /// The chunk's revision.
+    public var revision: UInt32
+    /// The keeper's watermark for the story after this chunk (it will send nothing earlier).
+    public var watermark: UInt64
+    /// Remote address of the encoded chunk.
+    public var address: UInt64
+    /// Remote memory key.
+    public var key: UInt64
+    /// Length of the encoded chunk in bytes.
+    public var length: UInt64
+    /// Number of events in the chunk.
+    public var eventCount: UInt64
+
+    /// Creates a descriptor.
+    public init(storyId: StoryID, keeperRank: Int32, sequence: UInt64, range: TimeRange, revision: UInt32,
+                watermark: UInt64, address: UInt64, key: UInt64, length: UInt64, eventCount: UInt64) {
+        self.storyId = storyId
+        self.keeperRank = keeperRank
+        self.sequence = sequence
+        self.range = range
+        self.revision = revision
+        self.watermark = watermark
+        self.address = address
+        self.key = key
+        self.length = length
+        self.eventCount = eventCount
+    }
+
+    func write(to w: inout WireWriter) {
+        w.u64(storyId.rawValue); w.i32(keeperRank); w.u64(sequence); w.u64(range.start); w.u64(range.end)
+        w.u32(revision); w.u64(watermark); w.u64(address); w.u64(key); w.u64(length); w.u64(eventCount)
+    }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> ChunkDescriptor {
+        ChunkDescriptor(storyId: StoryID(rawValue: try r.u64()), keeperRank: try r.i32(), sequence: try r.u64(),
+                        range: try r.timeRange(), revision: try r.u32(), watermark: try r.u64(),
+                        address: try r.u64(), key: try r.u64(), length: try r.u64(), eventCount: try r.u64())
+    }
+}
+
+/// Body of ``ControlMessage/chunkAck(_:)``: the grapher reports a chunk durable (rc = success) or failed.
+/// A keeper frees a chunk only after a durable ack.
+public struct ChunkAck: Sendable, Hashable, WireCodable {
+    /// The story.
+    public var storyId: StoryID
+    /// The descriptor's sequence number.
+    public var sequence: UInt64
+    /// `success` when durable; otherwise why not.
+    public var rc: ReturnCode
+    /// Error detail.
+    public var detail: String
+
+    /// Creates an ack.
+    public init(storyId: StoryID, sequence: UInt64, rc: ReturnCode, detail: String = "") {
+        self.storyId = storyId
+        self.sequence = sequence
+        self.rc = rc
+        self.detail = detail
+    }
+
+    /// Whether the chunk is durable.
+    public var isDurable: Bool { rc == .success }
+
+    func write(to w: inout WireWriter) { w.u64(storyId.rawValue); w.u64(sequence); w.returnCode(rc); w.string(detail) }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> ChunkAck {
+        ChunkAck(storyId: StoryID(rawValue: try r.u64()), sequence: try r.u64(), rc: try r.returnCode(),
+                 detail: try r.string("chunkAck.detail"))
+    }
+}
+
+/// Body of ``ControlMessage/shutdown(_:)``.
+public struct ShutdownRequest: Sendable, Hashable, WireCodable {
+    /// Flush and archive everything buffered before stopping (true), or stop at once (false).
+    public var drain: Bool
+    /// How long draining may take (ms).
+    public var deadlineMilliseconds: UInt64
+    /// Why (for logs).
+    public var reason: String
+
+    /// Creates a shutdown request.
+    public init(drain: Bool, deadlineMilliseconds: UInt64, reason: String = "") {
+        self.drain = drain
+        self.deadlineMilliseconds = deadlineMilliseconds
+        self.reason = reason
+    }
+
+    func write(to w: inout WireWriter) { w.bool(drain); w.u64(deadlineMilliseconds); w.string(reason) }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> ShutdownRequest {
+        ShutdownRequest(drain: try r.bool("shutdown.drain"), deadlineMilliseconds: try r.u64(),
+                        reason: try r.string("shutdown.reason"))
+    }
+}
+
+/// Body of ``ControlMessage/shutdownComplete(_:)``: a process reports it drained and stopped.
+public struct ShutdownComplete: Sendable, Hashable, WireCodable {
+    /// World rank of the process.
+    public var rank: Int32
+    /// `success`, or why draining failed.
+    public var rc: ReturnCode
+    /// Events still buffered and not durable at stop (0 after a clean drain).
+    public var undrainedEvents: UInt64
+
+    /// Creates the report.
+    public init(rank: Int32, rc: ReturnCode, undrainedEvents: UInt64 = 0) {
+        self.rank = rank
+        self.rc = rc
+        self.undrainedEvents = undrainedEvents
+    }
+
+    func write(to w: inout WireWriter) { w.i32(rank); w.returnCode(rc); w.u64(undrainedEvents) }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> ShutdownComplete {
+        ShutdownComplete(rank: try r.i32(), rc: try r.returnCode(), undrainedEvents: try r.u64())
+    }
+}

@@ -1,0 +1,113 @@
+extension StoryChunk {
+    /// Magic number opening an encoded chunk: the bytes `C L C K`.
+    public static let layoutMagic: UInt32 = 0x4B43_4C43
+    /// Size of the chunk layout header in bytes.
+    public static let headerByteCount = 56
+
+    /// Size of ``encode()``'s output: header + 32 bytes per record + payload.
+    public var encodedByteCount: Int { Self.headerByteCount + records.count * EventRecord.byteSize + payload.count }
+
+    /// Encodes the chunk in its one contiguous layout (also what is moved by RMA and stored by the archive):
+    ///
+    /// | offset | size | field |
+    /// |---|---|---|
+    /// | 0 | 4 | magic `CLCK` |
+    /// | 4 | 2 | layout version (1) |
+    /// | 6 | 2 | flags (0) |
+    /// | 8 | 8 | story id |
+    /// | 16 | 8 | range start |
+    /// | 24 | 8 | range end |
+    /// | 32 | 4 | revision |
+    /// | 36 | 4 | reserved (0) |
+    /// | 40 | 8 | event count *n* |
+    /// | 48 | 8 | payload byte count *p* |
+    /// | 56 | 32·*n* | record table (``EventRecord``) |
+    /// | 56 + 32·*n* | *p* | payload |
+    ///
+    /// All little-endian. Cost: two bulk copies.
+    public func encode() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(encodedByteCount)
+        encode(into: &bytes)
+        return bytes
+    }
+
+    /// Appends the encoded chunk to `bytes` (no allocation when `bytes` has the capacity).
+    public func encode(into bytes: inout [UInt8]) {
+        bytes.reserveCapacity(bytes.count + encodedByteCount)
+        var w = WireWriter(appendingTo: [])
+        swap(&w.bytes, &bytes)
+        w.u32(Self.layoutMagic)
+        w.u16(ChronoModelVersion.chunkLayoutVersion)
+        w.u16(0)
+        w.u64(storyId.rawValue)
+        w.u64(range.start)
+        w.u64(range.end)
+        w.u32(revision)
+        w.u32(0)
+        w.u64(UInt64(records.count))
+        w.u64(UInt64(payload.count))
+        RawBytes.appendRecords(records, to: &w.bytes)
+        w.bytes.append(contentsOf: payload)
+        swap(&w.bytes, &bytes)
+    }
+
+    /// Decodes a chunk produced by ``encode()``, checking every invariant of the canonical form.
+    /// - Throws: ``ChronoLogError/malformedMessage(_:)`` for truncated, oversized, trailing or inconsistent
+    ///   input; ``ChronoLogError/protocolVersionMismatch(expected:got:)`` for another layout version. Never traps.
+    public static func decode<C: Collection>(_ bytes: C, limits: WireLimits = .default) throws(ChronoLogError) -> StoryChunk
+    where C.Element == UInt8 {
+        let result: Result<StoryChunk, ChronoLogError> = RawBytes.withBytes(bytes) { raw in
+            Result { () throws(ChronoLogError) -> StoryChunk in try decode(raw: raw, limits: limits) }
+        }
+        return try result.get()
+    }
+
+    /// Decodes a chunk from raw memory (e.g. a buffer filled by an RMA read). Same checks as ``decode(_:limits:)``.
+    public static func decode(raw: UnsafeRawBufferPointer, limits: WireLimits = .default) throws(ChronoLogError) -> StoryChunk {
+        var reader = WireReader(raw, limits: limits)
+        let chunk = try read(from: &reader)
+        try reader.expectEnd()
+        return chunk
+    }
+
+    /// Reads one encoded chunk at the reader's position.
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> StoryChunk {
+        let magic = try r.u32()
+        guard magic == layoutMagic else { throw .malformedMessage(.badMagic(expected: layoutMagic, got: magic)) }
+        let version = try r.u16()
+        guard version == ChronoModelVersion.chunkLayoutVersion else {
+            throw .protocolVersionMismatch(expected: ChronoModelVersion.chunkLayoutVersion, got: version)
+        }
+        let flags = try r.u16()
+        guard flags == 0 else { throw .malformedMessage(.invalidValue(field: "chunk.flags", value: UInt64(flags))) }
+        let story = StoryID(rawValue: try r.u64())
+        let range = TimeRange(start: try r.u64(), end: try r.u64())
+        guard !range.isEmpty else {
+            throw .malformedMessage(.inconsistent("chunk range \(range) is empty"))
+        }
+        let revision = try r.u32()
+        let reserved = try r.u32()
+        guard reserved == 0 else { throw .malformedMessage(.invalidValue(field: "chunk.reserved", value: UInt64(reserved))) }
+        let eventCount = try r.u64()
+        let payloadCount = try r.u64()
+        let n = try r.checkedCount(eventCount, field: "chunk.eventCount", limit: r.limits.maxEvents,
+                                   minElementBytes: EventRecord.byteSize)
+        let total = UInt64(headerByteCount) + UInt64(n) * UInt64(EventRecord.byteSize)
+        guard total <= r.limits.maxBodyBytes, payloadCount <= r.limits.maxBodyBytes - total else {
+            throw .malformedMessage(.limitExceeded(field: "chunk.payloadBytes", value: payloadCount,
+                                                  limit: r.limits.maxBodyBytes))
+        }
+        let records = RawBytes.readRecords(r.raw, offset: r.position, count: n)
+        try r.skip(n * EventRecord.byteSize)
+        let p = try r.checkedCount(payloadCount, field: "chunk.payloadBytes", limit: r.limits.maxBodyBytes, minElementBytes: 1)
+        for record in records where record.length > r.limits.maxEventBytes {
+            throw .malformedMessage(.limitExceeded(field: "event.length", value: UInt64(record.length),
+                                                  limit: UInt64(r.limits.maxEventBytes)))
+        }
+        try checkCanonical(records: records, payloadCount: p, range: range)
+        let payload = RawBytes.copyBytes(r.raw, offset: r.position, count: p)
+        try r.skip(p)
+        return StoryChunk(unchecked: story, range: range, revision: revision, records: records, payload: payload)
+    }
+}

@@ -1,0 +1,46 @@
+extension StoryChunk {
+    /// Merges two chunks of the same story into one, in event order, keeping each key once.
+    ///
+    /// The result covers the hull of both ranges and carries the larger revision. When both chunks hold
+    /// the same key (the same event delivered twice), it appears once; if the two copies' record bytes
+    /// differ, the copy whose bytes sort first is kept. Merging is therefore commutative, associative
+    /// and idempotent (`a.merged(with: a) == a`). Cost: one pass over both record tables and one copy of
+    /// each kept payload; no per-event allocation.
+    /// - Throws: ``ChronoLogError/invalidArgument(_:)`` if the chunks belong to different stories.
+    public func merged(with other: StoryChunk) throws(ChronoLogError) -> StoryChunk {
+        guard storyId == other.storyId else {
+            throw .invalidArgument("cannot merge chunks of stories \(storyId) and \(other.storyId)")
+        }
+        let range = self.range.union(other.range)
+        let revision = max(self.revision, other.revision)
+        if other.records.isEmpty {
+            return StoryChunk(unchecked: storyId, range: range, revision: revision, records: records, payload: payload)
+        }
+        if records.isEmpty {
+            return StoryChunk(unchecked: storyId, range: range, revision: revision,
+                              records: other.records, payload: other.payload)
+        }
+        let merged = MergeKernel.merge(records, payload, other.records, other.payload)
+        return StoryChunk(unchecked: storyId, range: range, revision: revision,
+                          records: merged.records, payload: merged.payload)
+    }
+
+    /// Merges any number of chunks of one story (balanced pairwise merging).
+    /// - Returns: `nil` for an empty list.
+    /// - Throws: ``ChronoLogError/invalidArgument(_:)`` if the chunks belong to different stories.
+    public static func merge(_ chunks: [StoryChunk]) throws(ChronoLogError) -> StoryChunk? {
+        var level = chunks
+        while level.count > 1 {
+            var next: [StoryChunk] = []
+            next.reserveCapacity((level.count + 1) / 2)
+            var i = 0
+            while i + 1 < level.count {
+                next.append(try level[i].merged(with: level[i + 1]))
+                i += 2
+            }
+            if i < level.count { next.append(level[i]) }
+            level = next
+        }
+        return level.first
+    }
+}
