@@ -99,7 +99,9 @@ public struct EventBatch: Sendable, Hashable {
             guard r.offset == expectedOffset else {
                 throw .malformedMessage(.inconsistent("record \(i) offset \(r.offset), expected \(expectedOffset)"))
             }
-            expectedOffset += UInt64(r.length)  // ≤ 2^32 records × 2^24 bytes: no overflow
+            let (next, overflow) = expectedOffset.addingReportingOverflow(UInt64(r.length))
+            guard !overflow else { throw .malformedMessage(.inconsistent("record \(i) payload offsets overflow")) }
+            expectedOffset = next
         }
         guard expectedOffset == UInt64(payloadCount) else {
             throw .malformedMessage(.inconsistent("records cover \(expectedOffset) payload bytes, payload has \(payloadCount)"))

@@ -1,0 +1,327 @@
+/// The story pipeline shared by keepers and graphers (ARCHITECTURE §5).
+///
+/// Time is cut into ranges of `chunkDuration` ns aligned on multiples of it since the epoch
+/// (`[k·d, (k+1)·d)`), so every keeper and grapher agrees on range boundaries.
+///
+/// - **Contributors** are the sources whose data the pipeline waits for: client ids at a keeper,
+///   keeper ranks at a grapher. Each has a **watermark** `W`: its promise that it will not send an
+///   event with time < `W`. Inserting a batch registers its client and raises its watermark to the
+///   batch's; a grapher raises a keeper's watermark from its chunk descriptors (or ``advanceWatermark(of:to:)``).
+/// - **Sealing**: ``sealReady()`` seals every range whose end ≤ the smallest watermark of the
+///   registered contributors (all watermarks have passed it) and returns its chunk. A removed contributor
+///   no longer holds sealing back; with no contributor left, every open range is sealed.
+///   ``sealedFrontier`` is the end of the sealed prefix of time: every range before it is complete.
+/// - **Late events** (time < ``sealedFrontier``) follow ``LatePolicy``: `revise` buffers them for a
+///   revision chunk of their range (revision 1, 2, …), emitted by the next ``sealReady()``; `reject`
+///   refuses them, counts them and lists them in the ``InsertReport``. Nothing is dropped silently.
+/// - **Merging**: events of a range from several sources (batches, keepers' partial chunks) are merged in
+///   event order and each key is kept once (copies counted in ``PipelineStats/duplicatesDropped``).
+///   A retransmission arriving after its range was sealed reappears in a revision; readers merge
+///   revisions with ``StoryChunk/merged(with:)``, which removes it.
+///
+/// Events are buffered as record tables + payload bytes per range (no per-event allocation).
+/// The pipeline is a value with no clock of its own: watermarks drive it.
+public struct StoryPipeline: Sendable {
+    /// The story.
+    public let storyId: StoryID
+    /// Range length in ns.
+    public let chunkDuration: UInt64
+    /// What happens to late events.
+    public let latePolicy: LatePolicy
+    /// Largest record accepted.
+    public let maxEventBytes: Int
+
+    /// Every range ending at or before this time is sealed. Starts at 0; never decreases.
+    public private(set) var sealedFrontier: UInt64 = 0
+    /// Counters.
+    public private(set) var stats = PipelineStats()
+
+    private var watermarks: [UInt64: UInt64] = [:]
+    private var open: [UInt64: RangeBuffer] = [:]
+    private var revisionBuffers: [UInt64: RangeBuffer] = [:]
+    private var nextRevision: [UInt64: UInt32] = [:]
+    private var highestSealedIndex: [UInt64: UInt32] = [:]
+
+    /// Creates a pipeline.
+    /// - Parameters:
+    ///   - chunkDuration: range length in ns (a value of 0 is raised to 1).
+    ///   - latePolicy: see ``LatePolicy``.
+    ///   - maxEventBytes: larger records are refused and reported.
+    public init(storyId: StoryID, chunkDuration: UInt64, latePolicy: LatePolicy = .revise, maxEventBytes: Int = 1 << 24) {
+        self.storyId = storyId
+        self.chunkDuration = max(chunkDuration, 1)
+        self.latePolicy = latePolicy
+        self.maxEventBytes = maxEventBytes
+    }
+
+    /// Creates a pipeline configured by `config.story`.
+    public init(storyId: StoryID, config: ChronoConfig) {
+        self.init(storyId: storyId, chunkDuration: config.chunkDurationNanoseconds, latePolicy: config.story.latePolicy,
+                  maxEventBytes: config.story.maxEventBytes)
+    }
+
+    // MARK: Contributors
+
+    /// The registered contributors and their watermarks.
+    public var contributors: [UInt64: UInt64] { watermarks }
+
+    /// Registers a contributor (no effect if already registered) with an initial watermark.
+    /// Until its watermark passes a range's end, that range stays open.
+    public mutating func addContributor(_ id: UInt64, watermark: UInt64 = 0) {
+        if watermarks[id] == nil { watermarks[id] = watermark }
+    }
+
+    /// Unregisters a contributor (finished, released, or dead): it no longer holds sealing back.
+    public mutating func removeContributor(_ id: UInt64) {
+        watermarks[id] = nil
+    }
+
+    /// Raises a contributor's watermark (registering it if needed). Watermarks never go down.
+    public mutating func advanceWatermark(of id: UInt64, to watermark: UInt64) {
+        watermarks[id] = max(watermarks[id] ?? 0, watermark)
+    }
+
+    /// The smallest watermark of the registered contributors (nil when there are none).
+    public var lowWatermark: UInt64? { watermarks.values.min() }
+
+    // MARK: Inserting
+
+    /// Inserts a client batch (keeper side): registers the client, buffers its events, then raises the
+    /// client's watermark to the batch's.
+    @discardableResult
+    public mutating func insert(_ batch: EventBatch) -> InsertReport {
+        let contributor = batch.clientId.rawValue
+        addContributor(contributor)
+        var report = InsertReport()
+        insertRecords(batch.records, payload: batch.payload, report: &report)
+        advanceWatermark(of: contributor, to: batch.watermark)
+        return report
+    }
+
+    /// Inserts a chunk from `contributor` (grapher side: a keeper's sealed chunk, any revision),
+    /// then raises the contributor's watermark to `watermark` if given.
+    @discardableResult
+    public mutating func insert(_ chunk: StoryChunk, from contributor: UInt64, watermark: UInt64? = nil) -> InsertReport {
+        addContributor(contributor)
+        var report = InsertReport()
+        insertRecords(chunk.records, payload: chunk.payload, report: &report)
+        if let watermark { advanceWatermark(of: contributor, to: watermark) }
+        return report
+    }
+
+    /// Inserts events given as values (tests and small tools) from `contributor`.
+    @discardableResult
+    public mutating func insert(_ events: [Event], from contributor: UInt64) -> InsertReport {
+        addContributor(contributor)
+        var report = InsertReport()
+        for e in events {
+            let record = EventRecord(time: e.time, clientId: e.clientId.rawValue, index: e.index,
+                                     length: UInt32(clamping: e.record.count), offset: 0)
+            insertRecords([record], payload: e.record, report: &report)
+        }
+        return report
+    }
+
+    private mutating func insertRecords(_ records: [EventRecord], payload: [UInt8], report: inout InsertReport) {
+        var i = 0
+        let n = records.count
+        while i < n {
+            let r = records[i]
+            if r.time == UInt64.max {
+                reject(r, .invalidTime, &report)
+                i += 1
+                continue
+            }
+            if Int(r.length) > maxEventBytes || !Self.fits(r, payload.count) {
+                reject(r, .tooLarge(bytes: Int(r.length)), &report)
+                i += 1
+                continue
+            }
+            let start = rangeStart(of: r.time)
+            let isLate = r.time < sealedFrontier
+            if isLate && latePolicy == .reject {
+                reject(r, .lateUnderRejectPolicy(sealedUpTo: sealedFrontier), &report)
+                i += 1
+                continue
+            }
+            // Copy the run of consecutive valid records that fall in the same range with one lookup.
+            var j = i + 1
+            let end = start &+ chunkDuration
+            while j < n, records[j].time >= start, records[j].time < end, records[j].time != UInt64.max,
+                Int(records[j].length) <= maxEventBytes, Self.fits(records[j], payload.count) {
+                j += 1
+            }
+            let run = j - i
+            if isLate {
+                revisionBuffers[start, default: RangeBuffer()].append(records, i..<j, payload: payload)
+                stats.lateEvents += UInt64(run)
+                report.late += run
+            } else {
+                open[start, default: RangeBuffer()].append(records, i..<j, payload: payload)
+                report.accepted += run
+            }
+            stats.eventsAccepted += UInt64(run)
+            for k in i..<j { stats.bytesAccepted += UInt64(records[k].length) }
+            i = j
+        }
+    }
+
+    /// Whether the record's bytes lie inside a payload of `count` bytes.
+    private static func fits(_ r: EventRecord, _ count: Int) -> Bool {
+        r.offset <= UInt64(count) && UInt64(count) - r.offset >= UInt64(r.length)
+    }
+
+    private mutating func reject(_ r: EventRecord, _ reason: InsertReport.Reason, _ report: inout InsertReport) {
+        switch reason {
+        case .lateUnderRejectPolicy: stats.rejectedLateEvents += 1
+        case .invalidTime, .tooLarge: stats.rejectedInvalidEvents += 1
+        }
+        report.rejected.append(InsertReport.Rejection(key: r.key, reason: reason))
+    }
+
+    /// The start of the range holding `time`.
+    public func rangeStart(of time: UInt64) -> UInt64 { time - time % chunkDuration }
+
+    /// The range holding `time` (its end is clamped to `UInt64.max`).
+    public func range(of time: UInt64) -> TimeRange {
+        let s = rangeStart(of: time)
+        let (e, overflow) = s.addingReportingOverflow(chunkDuration)
+        return TimeRange(start: s, end: overflow ? UInt64.max : e)
+    }
+
+    // MARK: Sealing
+
+    /// Seals every range that is complete (see the type's documentation) and every pending revision.
+    /// - Returns: the sealed chunks, sorted by range start then revision; empty ranges yield no chunk.
+    public mutating func sealReady() -> [StoryChunk] {
+        let target: UInt64
+        if let low = lowWatermark {
+            target = rangeStart(of: low)
+        } else {
+            target = open.keys.max().map { range(of: $0).end } ?? sealedFrontier
+        }
+        return seal(upTo: target)
+    }
+
+    /// Seals everything buffered regardless of watermarks (shutdown drain, or story stop).
+    /// Afterwards ``sealedFrontier`` is past every buffered event, so later events for those ranges are late.
+    public mutating func drain() -> [StoryChunk] {
+        seal(upTo: open.keys.max().map { range(of: $0).end } ?? sealedFrontier)
+    }
+
+    private mutating func seal(upTo target: UInt64) -> [StoryChunk] {
+        var out: [StoryChunk] = []
+        for start in revisionBuffers.keys.sorted() {
+            guard let buffer = revisionBuffers.removeValue(forKey: start) else { continue }
+            let revision = nextRevision[start] ?? 1
+            nextRevision[start] = revision &+ 1
+            out.append(makeChunk(buffer, start: start, revision: revision))
+            stats.revisionsSealed += 1
+        }
+        if target > sealedFrontier {
+            for start in open.keys.sorted() where range(of: start).end <= target {
+                guard let buffer = open.removeValue(forKey: start) else { continue }
+                out.append(makeChunk(buffer, start: start, revision: 0))
+                stats.chunksSealed += 1
+            }
+            sealedFrontier = target
+        }
+        out.sort { ($0.range.start, $0.revision) < ($1.range.start, $1.revision) }
+        return out
+    }
+
+    private mutating func makeChunk(_ buffer: RangeBuffer, start: UInt64, revision: UInt32) -> StoryChunk {
+        let (records, payload, duplicates) = buffer.canonical()
+        stats.duplicatesDropped += UInt64(duplicates)
+        for r in records where revision == 0 {
+            if let high = highestSealedIndex[r.clientId] {
+                if r.index > high {
+                    stats.indexGaps += UInt64(r.index - high - 1)
+                    highestSealedIndex[r.clientId] = r.index
+                }
+            } else {
+                highestSealedIndex[r.clientId] = r.index
+            }
+        }
+        return StoryChunk(unchecked: storyId, range: range(of: start), revision: revision, records: records, payload: payload)
+    }
+
+    // MARK: Inspection
+
+    /// Events buffered and not yet sealed.
+    public var bufferedEventCount: Int {
+        open.values.reduce(0) { $0 + $1.records.count } + revisionBuffers.values.reduce(0) { $0 + $1.records.count }
+    }
+
+    /// Memory held by buffered events: 32 bytes per record plus record bytes.
+    public var bufferedBytes: Int {
+        open.values.reduce(0) { $0 + $1.byteCount } + revisionBuffers.values.reduce(0) { $0 + $1.byteCount }
+    }
+
+    /// The events buffered (not yet sealed) whose time is in `window`, as a chunk, so a player can
+    /// serve fresh data. Revision buffers are included. Returns nil when `window` is empty.
+    public func unsealedEvents(in window: TimeRange) -> StoryChunk? {
+        guard !window.isEmpty else { return nil }
+        var all = RangeBuffer()
+        for buffer in open.values { all.appendFiltered(buffer, window) }
+        for buffer in revisionBuffers.values { all.appendFiltered(buffer, window) }
+        let (records, payload, _) = all.canonical()
+        return StoryChunk(unchecked: storyId, range: window, revision: 0, records: records, payload: payload)
+    }
+}
+
+/// The unsorted events of one range: a record table whose offsets point into `payload`.
+struct RangeBuffer: Sendable {
+    var records: [EventRecord] = []
+    var payload: [UInt8] = []
+
+    var byteCount: Int { records.count * EventRecord.byteSize + payload.count }
+
+    /// Appends `source[range]`, copying each record's bytes from `sourcePayload` (bounds already checked).
+    mutating func append(_ source: [EventRecord], _ range: Range<Int>, payload sourcePayload: [UInt8]) {
+        for k in range {
+            var r = source[k]
+            let from = Int(r.offset)
+            r.offset = UInt64(payload.count)
+            payload.append(contentsOf: sourcePayload[from..<(from + Int(r.length))])
+            records.append(r)
+        }
+    }
+
+    /// Appends the records of `other` whose time is in `window`.
+    mutating func appendFiltered(_ other: RangeBuffer, _ window: TimeRange) {
+        for k in other.records.indices where window.contains(other.records[k].time) {
+            append(other.records, k..<(k + 1), payload: other.payload)
+        }
+    }
+
+    /// Sorted, duplicate-free records with payload laid out in record order. For equal keys the copy
+    /// whose bytes sort first is kept (the same rule as ``StoryChunk/merged(with:)``).
+    func canonical() -> (records: [EventRecord], payload: [UInt8], duplicates: Int) {
+        let bytes = payload
+        func body(_ r: EventRecord) -> ArraySlice<UInt8> {
+            bytes[Int(r.offset)..<(Int(r.offset) + Int(r.length))]
+        }
+        let sorted = records.sorted { a, b in
+            if EventRecord.precedes(a, b) { return true }
+            if EventRecord.precedes(b, a) { return false }
+            return body(a).lexicographicallyPrecedes(body(b))
+        }
+        var outRecords: [EventRecord] = []
+        outRecords.reserveCapacity(sorted.count)
+        var outPayload: [UInt8] = []
+        outPayload.reserveCapacity(payload.count)
+        var duplicates = 0
+        for r in sorted {
+            if let last = outRecords.last, EventRecord.sameKey(last, r) {
+                duplicates += 1
+                continue
+            }
+            var copy = r
+            copy.offset = UInt64(outPayload.count)
+            outPayload.append(contentsOf: body(r))
+            outRecords.append(copy)
+        }
+        return (outRecords, outPayload, duplicates)
+    }
+}
