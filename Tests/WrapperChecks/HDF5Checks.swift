@@ -13,7 +13,7 @@ struct HDF5Checks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hdf5",
         abstract: "HDF5 wrapper checks.",
-        subcommands: [Parallel.self, Verify.self, Serial.self, MissingFile.self, CorruptFile.self])
+        subcommands: [Parallel.self, Verify.self, Serial.self, MissingFile.self, CorruptFile.self, Crash.self, AfterCrash.self])
 
     /// Collectively creates a file, a nested group, chunked extendible datasets (UInt64 events,
     /// UInt8 payload bytes, a 2-D table of 32-byte records); extends them twice; each rank
@@ -98,6 +98,21 @@ struct HDF5Checks: ParsableCommand {
                     throw CheckFailure(description: "a closed dataset still answered")
                 } catch HDF5Error.closed {}
                 try f.close()  // a second close does nothing
+
+                // Re-open collectively, read-write: append one more row to the records table
+                // (only rank 0 has data; a collective write with empty selections elsewhere).
+                let again = try HDF5File.open(path: file, mode: .readWrite, communicator: comm)
+                let table = try again.root.openDataset(Fixture.storyPath + "/records")
+                try expect(table.columns == Fixture.recordWidth && table.elementType == .uint8, "records reopened wrong")
+                try table.extend(to: size)
+                try table.write(rank == 0 ? Fixture.record(rank: size - 1) : [], at: rank == 0 ? size - 1 : size,
+                                transfer: .collective)
+                let rows = try table.read(UInt8.self, range: 0..<size, transfer: .collective)
+                for r in 0..<size {
+                    try expect(Array(rows[r * Fixture.recordWidth..<(r + 1) * Fixture.recordWidth]) == Fixture.record(rank: r),
+                               "record \(r) after reopen")
+                }
+                try again.close()
                 try comm.free()
                 if rank == 0 { say("WROTE \(file) ranks=\(size)") }
             }
@@ -151,8 +166,8 @@ struct HDF5Checks: ParsableCommand {
                 }
                 let records = try story.openDataset("records")
                 try expect(records.columns == Fixture.recordWidth && records.rowByteCount == Fixture.recordWidth, "records shape")
-                try expect(try records.extent == size - 1, "records extent \(String(describing: try? records.extent))")
-                for r in 0..<(size - 1) {
+                try expect(try records.extent == size, "records extent \(String(describing: try? records.extent))")
+                for r in 0..<size {
                     try expect(try records.read(UInt8.self, range: r..<(r + 1)) == Fixture.record(rank: r), "record \(r)")
                 }
                 do {
@@ -331,6 +346,64 @@ struct HDF5Checks: ParsableCommand {
             let junk = Array("this is not an HDF5 file\n".utf8) + patternBytes(count: 4000, seed: 9)
             _ = junk.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, fp) }
             fclose(fp)
+        }
+    }
+}
+
+extension HDF5Checks {
+    /// Writes a file and dies by SIGKILL without closing it: with `--flush`, after flushing a
+    /// first batch of rows and writing a second one unflushed; without, before any flush.
+    /// With `--parallel` (under mpirun) every rank writes its slice collectively first.
+    struct Crash: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "crash")
+        @Option(help: "The HDF5 file to create.") var file: String
+        @Flag(help: "Flush the first batch before dying.") var flush = false
+        @Flag(help: "Write collectively over MPI_COMM_WORLD (run under mpirun).") var parallel = false
+
+        func run() throws {
+            let body: (Communicator?) throws -> Void = { comm in
+                let (rank, size) = (comm?.rank ?? 0, comm?.size ?? 1)
+                let f = try comm.map { try HDF5File.create(path: file, communicator: $0) } ?? HDF5File.createSerial(path: file)
+                let data = try f.root.createDataset("data", of: UInt64.self, chunkRows: 64)
+                try data.extend(to: 100 * size)
+                try data.write((0..<100).map { UInt64(rank * 100 + $0) }, at: rank * 100, transfer: .collective)
+                if flush { try f.flush() }
+                try data.extend(to: 200 * size)
+                try data.write((0..<100).map { UInt64(rank * 100 + $0) }, at: (size + rank) * 100, transfer: .collective)
+                try comm?.barrier()
+                say("DYING rank \(rank)")
+                kill(getpid(), SIGKILL)
+            }
+            if parallel {
+                runUnderMPI("hdf5 crash") { world in try body(world) }
+            } else {
+                runSerial("hdf5 crash") { try body(nil) }
+            }
+        }
+    }
+
+    /// Opens a file left by `crash` serially and prints what happened: `OPENED rows=N` with the
+    /// flushed rows checked, or `CAUGHT <error>` (a typed error, never a crash).
+    struct AfterCrash: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "after-crash")
+        @Option(help: "The HDF5 file left by `hdf5 crash`.") var file: String
+        @Option(help: "The number of ranks that wrote it.") var ranks: Int = 1
+
+        func run() throws {
+            runSerial("hdf5 after-crash") {
+                do {
+                    let f = try HDF5File.openSerial(path: file)
+                    let data = try f.root.openDataset("data")
+                    let rows = try data.extent
+                    try expect(rows >= 100 * ranks, "fewer rows than flushed: \(rows)")
+                    let flushed = try data.read(UInt64.self, range: 0..<100 * ranks)
+                    try expect(flushed == (0..<100 * ranks).map { UInt64($0) }, "flushed rows differ")
+                    try f.close()
+                    say("OPENED rows=\(rows)")
+                } catch let error as HDF5Error {
+                    say("CAUGHT \(error)")
+                }
+            }
         }
     }
 }
