@@ -12,6 +12,7 @@ public enum HDF5AttributeValue: Sendable, Equatable, CustomStringConvertible {
     /// A floating-point number, stored as `H5T_IEEE_F64LE`.
     case double(Double)
 
+    /// The value as text; strings in quotes.
     public var description: String {
         switch self {
         case .string(let s): "\"\(s)\""

@@ -56,7 +56,9 @@ public final class HDF5Dataset {
         }
     }
 
-    /// Grows the dataset to `rows` rows (`H5Dset_extent`); new rows read as zeros until written.
+    /// Grows the dataset to `rows` rows (`H5Dset_extent`). Until written, new rows read as zeros
+    /// in a serial file; in a parallel file the MPI-IO driver allocates their chunks at once
+    /// without writing fill values, so their content is unspecified until written.
     ///
     /// Collective over the file's communicator for a parallel file: every rank passes the same
     /// `rows`.

@@ -3,7 +3,16 @@ import CHDF5
 
 /// The element types a dataset can hold, each stored little-endian in the file.
 public enum HDF5ElementType: String, Sendable, CaseIterable, CustomStringConvertible {
-    case uint8, uint32, uint64, int64, double
+    /// Unsigned 8-bit integers (`H5T_STD_U8LE`): raw bytes.
+    case uint8
+    /// Unsigned 32-bit integers (`H5T_STD_U32LE`).
+    case uint32
+    /// Unsigned 64-bit integers (`H5T_STD_U64LE`).
+    case uint64
+    /// Signed 64-bit integers (`H5T_STD_I64LE`).
+    case int64
+    /// 64-bit IEEE floating point (`H5T_IEEE_F64LE`).
+    case double
 
     /// Bytes per element.
     public var byteCount: Int {
@@ -14,6 +23,7 @@ public enum HDF5ElementType: String, Sendable, CaseIterable, CustomStringConvert
         }
     }
 
+    /// The type's name, e.g. `uint64`.
     public var description: String { rawValue }
 
     /// The in-memory type (`H5T_NATIVE_*`) used for transfers.
@@ -83,27 +93,37 @@ public protocol HDF5Element: BitwiseCopyable {
 }
 
 extension UInt8: HDF5Element {
+    /// Stored as `.uint8`.
     public static var hdf5Type: HDF5ElementType { .uint8 }
+    /// Zero.
     public static var hdf5Zero: UInt8 { 0 }
 }
 
 extension UInt32: HDF5Element {
+    /// Stored as `.uint32`.
     public static var hdf5Type: HDF5ElementType { .uint32 }
+    /// Zero.
     public static var hdf5Zero: UInt32 { 0 }
 }
 
 extension UInt64: HDF5Element {
+    /// Stored as `.uint64`.
     public static var hdf5Type: HDF5ElementType { .uint64 }
+    /// Zero.
     public static var hdf5Zero: UInt64 { 0 }
 }
 
 extension Int64: HDF5Element {
+    /// Stored as `.int64`.
     public static var hdf5Type: HDF5ElementType { .int64 }
+    /// Zero.
     public static var hdf5Zero: Int64 { 0 }
 }
 
 extension Double: HDF5Element {
+    /// Stored as `.double`.
     public static var hdf5Type: HDF5ElementType { .double }
+    /// Zero.
     public static var hdf5Zero: Double { 0 }
 }
 

@@ -48,6 +48,7 @@ public enum HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// A readable message: what failed, on which file or object, and HDF5's reason.
     public var description: String {
         switch self {
         case .fileNotFound(let path):

@@ -39,7 +39,7 @@ public final class HDF5Group {
     /// Collective over the file's communicator for a parallel file.
     /// - Throws: `HDF5Error.callFailed` if it exists already or cannot be created.
     public func createGroup(_ path: String) throws -> HDF5Group {
-        let id = try handle(checked: "create group")
+        let id = try state.id(of: handle)
         let full = joinPath(self.path, path)
         let lcpl = try h5check(H5Pcreate(chrono_h5p_link_create()), "H5Pcreate", label(full))
         defer { H5Pclose(lcpl) }
@@ -53,7 +53,7 @@ public final class HDF5Group {
     /// - Throws: `HDF5Error.notFound` if there is no such object, `.callFailed` if it is not a
     ///   group or cannot be opened.
     public func openGroup(_ path: String) throws -> HDF5Group {
-        let id = try handle(checked: "open group")
+        let id = try state.id(of: handle)
         let full = joinPath(self.path, path)
         guard try exists(path) else { throw HDF5Error.notFound(object: label(self.path), name: path) }
         let group = try h5check(H5Gopen2(id, path, chrono_h5p_default()), "H5Gopen2", label(full))
@@ -63,7 +63,7 @@ public final class HDF5Group {
     /// Whether a link (group, dataset, ...) exists at `path`, checking each component in turn so
     /// a missing intermediate group answers `false` (`H5Lexists`). Not collective.
     public func exists(_ path: String) throws -> Bool {
-        let id = try handle(checked: "look up")
+        let id = try state.id(of: handle)
         let parts = pathComponents(path)
         if parts.isEmpty { return true }
         var prefix = path.hasPrefix("/") ? "" : "."
@@ -79,7 +79,7 @@ public final class HDF5Group {
     /// The names of the group's direct members (groups, datasets, other links), in name order
     /// (`H5Gget_info`, `H5Lget_name_by_idx`). Not collective.
     public func memberNames() throws -> [String] {
-        let id = try handle(checked: "list")
+        let id = try state.id(of: handle)
         var info = H5G_info_t()
         try h5check(H5Gget_info(id, &info), "H5Gget_info", label(path))
         var names: [String] = []
@@ -110,7 +110,7 @@ public final class HDF5Group {
     /// for a parallel file.
     public func createDataset(_ path: String, elementType: HDF5ElementType, columns: Int? = nil,
                               chunkRows: Int = 4096, rows: Int = 0) throws -> HDF5Dataset {
-        let id = try handle(checked: "create dataset")
+        let id = try state.id(of: handle)
         let full = joinPath(self.path, path)
         guard chunkRows > 0, rows >= 0, (columns ?? 1) > 0 else {
             throw HDF5Error.invalidArgument(
@@ -140,7 +140,7 @@ public final class HDF5Group {
     /// - Throws: `HDF5Error.notFound`, `.unsupported` for types or ranks the wrapper does not
     ///   handle (only the `HDF5ElementType`s, 1-D or 2-D), or `.callFailed`.
     public func openDataset(_ path: String) throws -> HDF5Dataset {
-        let id = try handle(checked: "open dataset")
+        let id = try state.id(of: handle)
         let full = joinPath(self.path, path)
         guard try exists(path) else { throw HDF5Error.notFound(object: label(self.path), name: path) }
         let dataset = try h5check(H5Dopen2(id, path, chrono_h5p_default()), "H5Dopen2", label(full))
@@ -168,10 +168,6 @@ public final class HDF5Group {
     public func close() throws {
         guard state.isOpen else { return }
         try state.close(handle)
-    }
-
-    private func handle(checked what: String) throws(HDF5Error) -> hid_t {
-        try state.id(of: handle)
     }
 
     private func label(_ p: String) -> String { "\(state.path):\(p)" }
