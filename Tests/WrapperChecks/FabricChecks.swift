@@ -1,6 +1,263 @@
-
 import ArgumentParser
-/// libfabric checks (filled in with the Fabric wrapper).
+import Fabric
+import MPI
+
+/// libfabric wrapper checks: RMA read and write between two ranks with the target making
+/// progress, provider errors, remote-key errors and the registered memory pool.
 struct FabricChecks: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "fabric", abstract: "libfabric wrapper checks.")
+    static let configuration = CommandConfiguration(
+        commandName: "fabric",
+        abstract: "libfabric wrapper checks.",
+        subcommands: [RMA.self, UnknownProvider.self, BadKey.self, Pool.self])
+
+    /// Rank 1 exposes a pattern in a pool buffer; rank 0 `fi_read`s it and verifies byte for byte,
+    /// then `fi_write`s another pattern back, which rank 1 verifies. Rank 1 polls its completion
+    /// queue (backing off) until rank 0 tells it over MPI that it is done. Prints bandwidth lines
+    /// `BW <provider> read|write <bytes> B ...`.
+    struct RMA: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rma")
+
+        @Option(help: "libfabric provider, e.g. shm or 'tcp;ofi_rxm'.")
+        var provider: String = "shm"
+
+        @Option(help: "Comma-separated transfer sizes in bytes.")
+        var sizes: String = "4096,8388608"
+
+        @Option(help: "Split transfers into operations of at most this many bytes (default: provider limit).")
+        var maxTransfer: Int?
+
+        @Option(help: "Timed repetitions per size (default: enough for ~32 MiB, 3 to 100).")
+        var reps: Int?
+
+        @Flag(help: "Corrupt one byte of the exposed data after filling it: the check must then FAIL.")
+        var corrupt = false
+
+        func run() throws {
+            let sizeList = sizes.split(separator: ",").compactMap { Int($0.filter { $0 != " " }) }
+            let name = "fabric rma \(provider)"
+            runUnderMPI(name) { world in
+                try expect(world.size == 2, "needs exactly 2 ranks, got \(world.size)")
+                try expect(!sizeList.isEmpty && sizeList.allSatisfy { $0 > 0 }, "bad --sizes \(sizes)")
+                let comm = try world.duplicate()
+                let rank = comm.rank
+                let config = FabricConfiguration(provider: FabricProvider(provider), maxTransferSize: maxTransfer)
+                let ep = try FabricEndpoint(configuration: config)
+                if rank == 0 { say("INFO \(ep.info) split=\(ep.maxTransferSize)") }
+                let peers = try ep.exchangeAddresses(over: comm)
+                try expect(peers.count == 2, "address exchange gave \(peers.count) peers")
+                let pool = try RegisteredMemoryPool(endpoint: ep, slotSize: sizeList.max()!, slotCount: 2)
+
+                for (i, size) in sizeList.enumerated() {
+                    let readSeed = 1000 + i, writeSeed = 2000 + i
+                    let repeats = reps ?? max(3, min(100, (32 << 20) / size))
+                    if rank == 1 {
+                        let exposed = try pool.allocate(byteCount: size)
+                        try exposed.copy(from: patternBytes(count: size, seed: readSeed))
+                        if corrupt { try exposed.copy(from: [exposed.bytes()[size / 2] ^ 0x5A], at: size / 2) }
+                        try comm.send(exposed.remoteDescriptor.encoded(), to: 0, tag: 10 + i)
+                        try serve(ep, until: comm.irecv(capacity: 8, from: 0, tag: 20 + i))
+                        if let bad = exposed.firstMismatch(with: patternBytes(count: size, seed: writeSeed)) {
+                            throw CheckFailure(description: "write of \(size) B: rank 1 memory mismatch at byte \(bad)")
+                        }
+                        try pool.free(exposed)
+                    } else {
+                        let remote = try RemoteDescriptor(decoding: comm.receive(from: 1, tag: 10 + i).bytes)
+                        try expect(remote.length == size, "descriptor length \(remote.length) != \(size)")
+                        let local = try pool.allocate(byteCount: size)
+                        local.fill(with: 0)
+                        let expected = patternBytes(count: size, seed: readSeed)
+                        var t0 = MPIRuntime.wtime()
+                        for r in 0..<repeats {
+                            try ep.read(into: local, from: peers[1], remote: remote, timeout: .seconds(60))
+                            if r == 0 || r == repeats - 1, let bad = local.firstMismatch(with: expected) {
+                                throw CheckFailure(description: "read of \(size) B (rep \(r)): mismatch at byte \(bad)")
+                            }
+                        }
+                        report("read", size: size, repeats: repeats, seconds: MPIRuntime.wtime() - t0)
+                        try local.copy(from: patternBytes(count: size, seed: writeSeed))
+                        t0 = MPIRuntime.wtime()
+                        for _ in 0..<repeats {
+                            try ep.write(from: local, to: peers[1], remote: remote, timeout: .seconds(60))
+                        }
+                        report("write", size: size, repeats: repeats, seconds: MPIRuntime.wtime() - t0)
+                        try comm.send([1], to: 1, tag: 20 + i)
+                        try pool.free(local)
+                    }
+                }
+                try expect(pool.availableSlots == 2, "pool leaked slots: \(pool.availableSlots) of 2 free")
+                try comm.barrier()
+                try ep.close()
+                try comm.free()
+            }
+        }
+
+        private func report(_ op: String, size: Int, repeats: Int, seconds: Double) {
+            let mib = Double(size) * Double(repeats) / seconds / 1_048_576
+            let usPerOp = seconds / Double(repeats) * 1e6
+            say("BW \(provider) \(op) \(size) B: \(String(format2(mib))) MiB/s (\(repeats) reps, \(format2(usPerOp)) us/op)")
+        }
+    }
+
+    /// Opens endpoints for providers that do not exist or are not usable here; each must throw
+    /// `FabricError.providerUnavailable` naming the provider, without crashing or hanging.
+    struct UnknownProvider: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "unknown-provider")
+
+        @Option(help: "Comma-separated provider names expected to be unavailable.")
+        var providers: String = "no-such-provider,psm2,ofi_rxm"
+
+        func run() throws {
+            runUnderMPI("fabric unknown-provider") { world in
+                for name in providers.split(separator: ",").map(String.init) {
+                    do {
+                        let ep = try FabricEndpoint(provider: FabricProvider(name))
+                        try? ep.close()
+                        throw CheckFailure(description: "provider '\(name)' opened as \(ep.info.providerName)")
+                    } catch let error as FabricError {
+                        guard case .providerUnavailable(let provider, let detail) = error else {
+                            throw CheckFailure(description: "provider '\(name)': expected providerUnavailable, got \(error)")
+                        }
+                        try expect(provider == name && !detail.isEmpty && error.description.contains(name),
+                                   "error does not name '\(name)': \(error)")
+                        if world.rank == 0 { say("CAUGHT \(error)") }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rank 0 reads rank 1's buffer with a wrong key (and out of bounds): the operation must fail
+    /// with a typed error carrying `fi_cq_readerr` details (or a posting error), not hang.
+    struct BadKey: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "bad-key")
+
+        @Option(help: "libfabric provider.")
+        var provider: String = "shm"
+
+        func run() throws {
+            runUnderMPI("fabric bad-key \(provider)") { world in
+                try expect(world.size == 2, "needs exactly 2 ranks, got \(world.size)")
+                let comm = try world.duplicate()
+                let ep = try FabricEndpoint(provider: FabricProvider(provider))
+                let peers = try ep.exchangeAddresses(over: comm)
+                let region = try ep.register(byteCount: 4096)
+                if comm.rank == 1 {
+                    try comm.send(region.remoteDescriptor.encoded(), to: 0, tag: 1)
+                    try serve(ep, until: comm.irecv(capacity: 8, from: 0, tag: 2))
+                } else {
+                    let good = try RemoteDescriptor(decoding: comm.receive(from: 1, tag: 1).bytes)
+                    let cases = [
+                        ("wrong key", RemoteDescriptor(address: good.address, key: good.key &+ 0xBAD, length: 4096)),
+                        ("out of bounds", RemoteDescriptor(address: good.address &+ 1 << 20, key: good.key, length: 4096)),
+                    ]
+                    for (what, bad) in cases {
+                        do {
+                            try ep.read(into: region.whole, from: peers[1], remote: bad, timeout: .seconds(20))
+                            throw CheckFailure(description: "\(what): read succeeded")
+                        } catch let error as FabricError {
+                            switch error {
+                            case .operationFailed(_, let op, let code, _, let message):
+                                try expect(op != nil && code != 0 && !message.isEmpty, "\(what): thin error \(error)")
+                            case .callFailed(_, let code, let message):
+                                try expect(code != 0 && !message.isEmpty, "\(what): thin error \(error)")
+                            default:
+                                throw CheckFailure(description: "\(what): unexpected error \(error)")
+                            }
+                            say("CAUGHT \(what): \(error)")
+                        }
+                    }
+                    // The endpoint still works after the failures.
+                    try ep.read(into: region.whole, from: peers[1], remote: good, timeout: .seconds(20))
+                    try comm.send([1], to: 1, tag: 2)
+                }
+                try comm.barrier()
+                try ep.close()
+                try comm.free()
+            }
+        }
+    }
+
+    /// The registered memory pool: slots are disjoint and inside the region, exhaustion and
+    /// double frees are typed errors, freed slots are reused, closing the endpoint closes it.
+    struct Pool: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "pool")
+
+        @Option(help: "libfabric provider.")
+        var provider: String = "shm"
+
+        func run() throws {
+            runUnderMPI("fabric pool") { _ in
+                let ep = try FabricEndpoint(provider: FabricProvider(provider))
+                let pool = try RegisteredMemoryPool(endpoint: ep, slotSize: 1000, slotCount: 4)
+                try expect(pool.slotSize == 1024, "slot size rounded to \(pool.slotSize)")
+                var held: [RegisteredBuffer] = []
+                for k in 0..<4 { held.append(try pool.allocate(byteCount: 100 * (k + 1))) }
+                let ranges = held.map { $0.offset..<($0.offset + pool.slotSize) }.sorted { $0.lowerBound < $1.lowerBound }
+                for k in 1..<ranges.count { try expect(ranges[k - 1].upperBound <= ranges[k].lowerBound, "slots overlap") }
+                try expect(held.allSatisfy { $0.remoteDescriptor.key == pool.region.key }, "slot keys differ from the region's")
+                for b in held {
+                    let d = b.remoteDescriptor
+                    try expect(d.address == pool.region.remoteBaseAddress + UInt64(b.offset) && d.length == b.length,
+                               "descriptor \(d) does not match slot \(b)")
+                }
+                do {
+                    _ = try pool.allocate(byteCount: 1)
+                    throw CheckFailure(description: "a fifth slot was handed out")
+                } catch FabricError.poolExhausted {}
+                do {
+                    _ = try pool.allocate(byteCount: 5000)
+                    throw CheckFailure(description: "an oversized buffer was handed out")
+                } catch FabricError.poolExhausted {}
+                // Distinct contents per slot survive.
+                for (k, b) in held.enumerated() { try b.copy(from: patternBytes(count: b.length, seed: k)) }
+                for (k, b) in held.enumerated() {
+                    try expect(b.firstMismatch(with: patternBytes(count: b.length, seed: k)) == nil, "slot \(k) clobbered")
+                }
+                try pool.free(held[2])
+                do {
+                    try pool.free(held[2])
+                    throw CheckFailure(description: "double free accepted")
+                } catch FabricError.invalidArgument {}
+                let again = try pool.allocate(byteCount: 10)
+                try expect(again.offset == held[2].offset, "freed slot not reused")
+                do {
+                    try pool.free(held[2])
+                    throw CheckFailure(description: "stale buffer freed the reused slot")
+                } catch FabricError.invalidArgument {}
+                let other = try ep.register(byteCount: 64)
+                do {
+                    try pool.free(other.whole)
+                    throw CheckFailure(description: "foreign buffer accepted")
+                } catch FabricError.invalidArgument {}
+                try expect(pool.availableSlots == 0, "available \(pool.availableSlots)")
+                try ep.close()
+                try expect(pool.region.isClosed && other.isClosed, "endpoint close left regions registered")
+                do {
+                    _ = try pool.allocate(byteCount: 1)
+                    throw CheckFailure(description: "allocation from a closed pool")
+                } catch FabricError.poolExhausted {
+                } catch FabricError.closed {}
+                try ep.close()  // twice is fine
+            }
+        }
+    }
+}
+
+/// Makes progress on `ep` (polling its CQ and backing off) until `done` completes: what a rank
+/// that exposes memory does while a peer reads or writes it.
+func serve(_ ep: FabricEndpoint, until done: Request) throws {
+    var backoff = IdleBackoff()
+    while try done.test() == nil {
+        let completed = try ep.progress()
+        if completed.isEmpty { backoff.idle() } else { backoff.reset() }
+    }
+}
+
+/// Two decimals, without Foundation.
+func format2(_ x: Double) -> String {
+    let scaled = (x * 100).rounded()
+    guard scaled.isFinite, abs(scaled) < 1e15 else { return "\(x)" }
+    let v = Int(scaled)
+    let frac = abs(v % 100)
+    return "\(v / 100).\(frac < 10 ? "0" : "")\(frac)"
 }
