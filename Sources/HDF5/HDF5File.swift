@@ -59,7 +59,10 @@ public final class HDF5File {
     ///   `.fileExists`, or `.callFailed` with HDF5's error stack.
     public static func create(path: String, communicator: Communicator, overwrite: Bool = true) throws -> HDF5File {
         try make(path: path, communicator: communicator) { fapl in
-            if !overwrite, fileExists(path) { throw HDF5Error.fileExists(path: path) }
+            // Ranks agree on whether the file exists, so they all fail alike (none waits in H5Fcreate).
+            if !overwrite, try communicator.allreduce(Int64(fileExists(path) ? 1 : 0), op: .max) == 1 {
+                throw HDF5Error.fileExists(path: path)
+            }
             let flags = overwrite ? chrono_h5f_acc_trunc() : chrono_h5f_acc_excl()
             return try h5check(H5Fcreate(path, flags, chrono_h5p_default(), fapl), "H5Fcreate", path)
         }
@@ -69,11 +72,17 @@ public final class HDF5File {
     /// (`H5Pset_fapl_mpio`, `H5Fopen`).
     ///
     /// Collective over `communicator`: every rank calls with the same path and mode.
-    /// - Throws: `HDF5Error.fileNotFound` when nothing is at `path`, `.notAnHDF5File` when it is
+    /// - Throws: `HDF5Error.fileNotFound` when nothing is at `path` on some rank (all ranks then
+    ///   throw it), `.notAnHDF5File` when it is
     ///   not a readable HDF5 file, `.mpiNotInitialized`, or `.callFailed`.
     public static func open(path: String, mode: Mode = .readOnly, communicator: Communicator) throws -> HDF5File {
         try make(path: path, communicator: communicator) { fapl in
-            try openChecked(path: path, mode: mode, fapl: fapl)
+            // Ranks agree on whether the file exists (a path missing on some nodes fails on all
+            // ranks alike instead of leaving the others waiting in H5Fopen).
+            guard try communicator.allreduce(Int64(fileExists(path) ? 1 : 0), op: .min) == 1 else {
+                throw HDF5Error.fileNotFound(path: path)
+            }
+            return try openChecked(path: path, mode: mode, fapl: fapl)
         }
     }
 
