@@ -13,7 +13,7 @@ struct HDF5Checks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hdf5",
         abstract: "HDF5 wrapper checks.",
-        subcommands: [Parallel.self, Verify.self, Serial.self, MissingFile.self, CorruptFile.self, Crash.self, AfterCrash.self])
+        subcommands: [Parallel.self, Verify.self, Serial.self, MissingFile.self, CorruptFile.self, Crash.self, AfterCrash.self, Throughput.self])
 
     /// Collectively creates a file, a nested group, chunked extendible datasets (UInt64 events,
     /// UInt8 payload bytes, a 2-D table of 32-byte records); extends them twice; each rank
@@ -402,6 +402,50 @@ extension HDF5Checks {
                     say("OPENED rows=\(rows)")
                 } catch let error as HDF5Error {
                     say("CAUGHT \(error)")
+                }
+            }
+        }
+    }
+}
+
+extension HDF5Checks {
+    /// Measures the raw-byte hot path: each round extends a byte dataset collectively and every
+    /// rank writes `--mib-per-rank` MiB straight from its buffer; then a flush. Prints
+    /// `THROUGHPUT <transfer> <MiB/s>` from rank 0 and checks a sample of what was written.
+    struct Throughput: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "throughput")
+        @Option(help: "The HDF5 file to create.") var file: String
+        @Option(help: "MiB each rank writes per round.") var mibPerRank = 8
+        @Option(help: "Rounds.") var rounds = 4
+        @Flag(help: "Independent instead of collective transfer.") var independent = false
+
+        func run() throws {
+            runUnderMPI("hdf5 throughput") { world in
+                let comm = try world.duplicate()
+                let (rank, size) = (comm.rank, comm.size)
+                let per = mibPerRank << 20
+                let buffer = patternBytes(count: per, seed: rank)
+                let f = try HDF5File.create(path: file, communicator: comm)
+                let data = try f.root.createDataset("bytes", of: UInt8.self, chunkRows: 1 << 20)
+                try comm.barrier()
+                let start = MPIRuntime.wtime()
+                for round in 0..<rounds {
+                    try data.extend(to: (round + 1) * per * size)
+                    try buffer.withUnsafeBytes { raw in
+                        try data.write(bytes: raw, at: (round * size + rank) * per,
+                                       transfer: independent ? .independent : .collective)
+                    }
+                }
+                try f.flush()
+                let seconds = MPIRuntime.wtime() - start
+                let sample = try data.read(UInt8.self, range: (size + rank) * per..<(size + rank) * per + 4096)
+                try expect(rounds < 2 || sample == Array(buffer[0..<4096]), "sample read back wrong")
+                try f.close()
+                try comm.free()
+                if rank == 0 {
+                    let mib = Double(rounds * size * mibPerRank)
+                    say("THROUGHPUT \(independent ? "independent" : "collective") ranks=\(size) \(Int(mib)) MiB in "
+                        + "\(Int(seconds * 1000)) ms = \(Int(mib / seconds)) MiB/s")
                 }
             }
         }

@@ -116,6 +116,18 @@ struct HDF5WrapperTests {
             }
         }
     }
+
+    @Test("the raw-byte hot path writes MiB buffers collectively and independently, growing the dataset each round")
+    func rawByteThroughput() throws {
+        let dir = try TemporaryDirectory()
+        for flags in [[], ["--independent"]] {
+            let r = try MPIJob.run(
+                ranks: 2, [checks, "hdf5", "throughput", "--file", dir.path("t.h5"), "--mib-per-rank", "2", "--rounds", "3"] + flags,
+                timeout: 120)
+            #expect(r.exitCode == 0, "\(r)")
+            #expect(r.lines(startingWith: "THROUGHPUT").count == 1, "\(r)")
+        }
+    }
 }
 
 /// A fresh directory under the system temporary directory, removed when the value goes away.
