@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "ChronoRoles",
             dependencies: [
-                "MPI", "Fabric", "HDF5",
+                "ChronoModel", "MPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),
@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "chronolog-job",
             dependencies: [
-                "ChronoRoles", "MPI",
+                "ChronoRoles", "ChronoClient", "ChronoModel", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -1,10 +1,7 @@
 import ArgumentParser
+import ChronoModel
 import ChronoRoles
-import MPI
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 
 /// `chronolog-job`: every ChronoLog-Swift tier inside one MPI job.
 @main
@@ -12,65 +9,99 @@ struct ChronologJob: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chronolog-job",
         abstract: "Run a ChronoLog-Swift deployment inside one MPI job.",
+        usage: "mpirun -n N chronolog-job [options]",
         discussion: """
-            Launch under MPI: `mpirun -n N chronolog-job [options]`. Rank 0 becomes the visor; \
-            the other ranks are grouped by node (shared-memory split) and each node hosts one \
-            recording group (keepers, one grapher, players); ranks left over are clients. The \
-            rank → role → node → group map is printed at start-up by rank 0.
+            Rank 0 becomes the visor; the other ranks are grouped by node (shared-memory split) \
+            and each node hosts one recording group (keepers, one grapher, players); ranks left \
+            over are clients, which run the built-in workload (--workload). The rank → role → \
+            node → group map is printed at start-up and a summary at the end.
 
-            A job too small for the requested roles exits at once (status 2) with the smallest \
-            -n that works.
+            Configuration: defaults, then the JSON file (--config or $CHRONOLOG_CONFIG), then \
+            CHRONOLOG_<KEY> environment variables, then --set key=value, then the shortcut \
+            options below. An unknown or mistyped key is an error naming it (--print-config shows \
+            every key and its effective value).
+
+            Exit status: 0 when the job ended cleanly and nothing was lost; 1 when a rank failed \
+            or events were lost; 2 for a usage or configuration error or a job too small for the \
+            requested roles (the message names the smallest -n that works). SIGTERM/SIGINT stop \
+            the job after draining what was accepted.
             """)
 
-    @Option(name: .long, help: "Keepers per recording group (ChronoLog's K).")
-    var keepersPerNode: Int = 1
+    @Option(name: .long, help: "JSON configuration file.")
+    var config: String?
 
-    @Option(name: .long, help: "Players per recording group (0 or 1).")
-    var playersPerNode: Int = 1
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override one configuration key (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
 
-    @Option(name: .long, help: "Split each physical node into this many virtual nodes, each with its own recording group (for testing several groups on one machine).")
-    var virtualNodes: Int = 1
+    @Option(name: .long, help: "Keepers per recording group (ChronoLog's K); shortcut for --set deployment.keepersPerNode=K.")
+    var keepersPerNode: Int?
 
-    @Option(name: .long, help: "Client ranks the job requires (the built-in workload needs 1).")
-    var minClients: Int = 1
+    @Option(name: .long, help: "Players per recording group (0 or 1); shortcut for --set deployment.playersPerNode=P.")
+    var playersPerNode: Int?
+
+    @Option(name: .long, help: "Split each physical node into V virtual nodes, each with its own recording group (to exercise several groups on one machine).")
+    var virtualNodes: Int?
+
+    @Option(name: .long, help: "Built-in workload on the client ranks: demo (connect, create a chronicle, acquire and release stories, disconnect) or none.")
+    var workload: WorkloadKind = .demo
+
+    @Option(name: .long, help: "Stories each client acquires in the demo workload.")
+    var stories: Int = 2
+
+    @Flag(name: .long, help: "Print the effective configuration (JSON) and exit.")
+    var printConfig = false
+
+    enum WorkloadKind: String, ExpressibleByArgument, CaseIterable {
+        case demo, none
+    }
+
+    /// Parses the command line, printing usage errors once (from rank 0) rather than from every rank.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let rank = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"]
+                ?? ProcessInfo.processInfo.environment["PMI_RANK"] ?? "0"
+            if rank == "0" || Self.exitCode(for: error) == .success {
+                exit(withError: error)
+            }
+            Foundation.exit(Self.exitCode(for: error) == .success ? 0 : 2)
+        }
+    }
 
     func validate() throws {
-        guard keepersPerNode >= 1 else { throw ValidationError("--keepers-per-node must be at least 1") }
-        guard (0...1).contains(playersPerNode) else { throw ValidationError("--players-per-node must be 0 or 1") }
-        guard virtualNodes >= 1 else { throw ValidationError("--virtual-nodes must be at least 1") }
-        guard minClients >= 0 else { throw ValidationError("--min-clients must be 0 or more") }
+        guard stories >= 0 else { throw ValidationError("--stories must be 0 or more") }
+    }
+
+    /// The effective configuration, or a validation error naming the bad key.
+    func effectiveConfig() throws -> ChronoConfig {
+        var pairs: [String: String] = [:]
+        for o in overrides {
+            do {
+                let (k, v) = try ChronoConfig.parseOverride(o)
+                pairs[k] = v
+            } catch {
+                throw ValidationError("--set \(o): \(error)")
+            }
+        }
+        if let keepersPerNode { pairs["deployment.keepersPerNode"] = String(keepersPerNode) }
+        if let playersPerNode { pairs["deployment.playersPerNode"] = String(playersPerNode) }
+        if let virtualNodes { pairs["deployment.virtualNodes"] = String(virtualNodes) }
+        do {
+            return try ChronoConfig.load(file: config, environment: ProcessInfo.processInfo.environment, overrides: pairs)
+        } catch {
+            throw ValidationError("configuration: \(error)")
+        }
     }
 
     func run() throws {
-        do {
-            try MPIRuntime.initialize(requiring: .multiple)
-        } catch {
-            printError("chronolog-job: cannot start MPI: \(error)")
-            throw ExitCode(2)
+        let config = try effectiveConfig()
+        if printConfig {
+            print(config.effectiveDescription())
+            return
         }
-        let world = Communicator.world
-        let layout: JobLayout
-        do {
-            layout = try JobLayout.discover(
-                world: world, isService: true,
-                shape: GroupShape(keepers: keepersPerNode, graphers: 1, players: playersPerNode),
-                virtualNodes: virtualNodes, minimumClients: minClients)
-        } catch let error as RolePlanError {
-            if world.rank == 0 { printError("chronolog-job: \(error)") }
-            try? MPIRuntime.finalize()
-            throw ExitCode(2)
-        }
-        if world.rank == 0 {
-            print("chronolog-job: \(world.size) ranks, \(layout.plan.groupCount) recording group(s)")
-            print(layout.plan.renderedMap())
-            fflush(nil)
-        }
-        try world.barrier()
-        try MPIRuntime.finalize()
+        let code = JobRunner(config: config, workload: workload, storiesPerClient: stories).run()
+        if code != 0 { throw ExitCode(code) }
     }
-}
-
-func printError(_ line: String) {
-    var s = line + "\n"
-    s.withUTF8 { p in _ = write(2, p.baseAddress, p.count) }
 }

@@ -1,0 +1,55 @@
+import ChronoModel
+
+/// What makes a keeper, a grapher or a player different. Everything they share —
+/// registration with the visor, heartbeats with statistics, the start/stop-recording service
+/// and the staged shutdown — is done once, by `RecordingProcess`, which calls these hooks.
+public protocol RecordingBehavior: AnyObject {
+    /// Which role this is.
+    var role: ProcessRole { get }
+    /// Extra tags this role receives on (the service tag is always polled).
+    var dataTags: [ControlTag] { get }
+    /// Starts recording a story (create its pipeline). - Returns: the outcome for the visor.
+    func startRecording(_ notice: RecordingNotice) -> ReturnCode
+    /// Stops recording a story (retire its pipeline once drained).
+    func stopRecording(_ notice: RecordingNotice) -> ReturnCode
+    /// Handles a role-specific message. - Returns: whether it was understood.
+    func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: ControlChannel) throws -> Bool
+    /// Does pending work (sealing, transfers, archive writes). - Returns: whether any was done.
+    func poll(channel: ControlChannel) throws -> Bool
+    /// Works towards a drained state after shutdown was requested; called repeatedly.
+    /// - Returns: `true` once nothing is held any more.
+    func drain(channel: ControlChannel) throws -> Bool
+    /// Events still held that could not be drained (reported as lost in the summary).
+    var undrainedEvents: UInt64 { get }
+    /// Statistics sent with each heartbeat and in the job summary.
+    var counters: [String: UInt64] { get }
+    /// Releases resources (called once, after the loop ended).
+    func close() throws
+}
+
+/// The set of stories a recording process currently records: the part of the start/stop
+/// service every role needs.
+public struct RecordedStories: Sendable {
+    /// Notices of the stories being recorded, by id.
+    public private(set) var active: [StoryID: RecordingNotice] = [:]
+    /// Starts seen since start-up.
+    public private(set) var started: UInt64 = 0
+    /// Stops seen since start-up.
+    public private(set) var stopped: UInt64 = 0
+
+    public init() {}
+
+    /// Records a start. Idempotent: starting a recorded story again changes nothing.
+    public mutating func start(_ n: RecordingNotice) {
+        if active[n.storyId] == nil { started += 1 }
+        active[n.storyId] = n
+    }
+
+    /// Records a stop. - Returns: whether the story was being recorded.
+    @discardableResult
+    public mutating func stop(_ n: RecordingNotice) -> Bool {
+        guard active.removeValue(forKey: n.storyId) != nil else { return false }
+        stopped += 1
+        return true
+    }
+}

@@ -1,0 +1,111 @@
+import ChronoModel
+import Logging
+import MPI
+
+/// The loop shared by keepers, graphers and players: register with the visor, answer
+/// start/stop-recording notices (acknowledged, so the visor can answer the client's acquire),
+/// send heartbeats with statistics, run the role's own work, and drain on shutdown.
+///
+/// Every MPI call is made from the thread that calls `run()`.
+public final class RecordingProcess {
+    private let behavior: RecordingBehavior
+    private let channel: ControlChannel
+    private let assignment: RoleAssignment
+    private let visorRank: Int
+    private let heartbeatInterval: Duration
+    private let logger: Logger
+    private let clock = SystemClock()
+    private var drainRequested = false
+    private var drainDeadline: ContinuousClock.Instant?
+
+    /// - Parameters:
+    ///   - behavior: the role's own logic.
+    ///   - assignment: this rank's place in the plan (must be a keeper, grapher or player).
+    ///   - visorRank: where to register.
+    public init(behavior: RecordingBehavior, channel: ControlChannel, assignment: RoleAssignment, visorRank: Int,
+                config: ChronoConfig, logger: Logger) {
+        self.behavior = behavior
+        self.channel = channel
+        self.assignment = assignment
+        self.visorRank = visorRank
+        self.heartbeatInterval = .milliseconds(max(10, config.heartbeat.intervalMs))
+        self.logger = logger
+    }
+
+    private var groupId: UInt32 { UInt32(assignment.group ?? 0) }
+    private var rank: Int32 { Int32(assignment.worldRank) }
+
+    private func toVisor(_ m: ControlMessage) throws {
+        try channel.post(m.encode(), to: visorRank, tag: .service)
+    }
+
+    private func heartbeat() throws {
+        try toVisor(.heartbeat(Heartbeat(role: behavior.role, groupId: groupId, rank: rank, sentAt: clock.now(),
+                                         counters: behavior.counters)))
+    }
+
+    /// Runs until the visor's shutdown request has been carried out.
+    /// - Throws: `MPIError` or the role's errors.
+    public func run() throws {
+        try toVisor(.register(Registration(role: behavior.role, groupId: groupId, rank: rank, hostName: assignment.host)))
+        var backoff = IdleBackoff()
+        var nextHeartbeat = ContinuousClock.now + heartbeatInterval
+        let tags = [ControlTag.service] + behavior.dataTags
+        while true {
+            var didWork = false
+            for tag in tags {
+                var budget = 64
+                while budget > 0, let (bytes, source) = try channel.poll(tag: tag) {
+                    budget -= 1
+                    didWork = true
+                    try dispatch(bytes, from: source, tag: tag)
+                }
+            }
+            didWork = try behavior.poll(channel: channel) || didWork
+            didWork = try channel.progress() || didWork
+            let now = ContinuousClock.now
+            if now >= nextHeartbeat {
+                try heartbeat()
+                nextHeartbeat = now + heartbeatInterval
+            }
+            if drainRequested {
+                let drained = try behavior.drain(channel: channel)
+                if drained || (drainDeadline.map { now >= $0 } ?? false) {
+                    if !drained { logger.error("drain deadline passed with \(behavior.undrainedEvents) events held") }
+                    break
+                }
+            }
+            backoff.step(didWork: didWork)
+        }
+        try heartbeat()
+        try toVisor(.shutdownComplete(ShutdownComplete(rank: rank, rc: behavior.undrainedEvents == 0 ? .success : .unknown,
+                                                       undrainedEvents: behavior.undrainedEvents)))
+        try channel.drainSends()
+        try behavior.close()
+    }
+
+    private func dispatch(_ bytes: [UInt8], from source: Int, tag: ControlTag) throws {
+        let message: ControlMessage
+        do {
+            message = try ControlMessage.decode(bytes)
+        } catch {
+            logger.warning("malformed message from rank \(source) on \(tag): \(error)")
+            return
+        }
+        switch message {
+        case .startRecording(let n):
+            let rc = behavior.startRecording(n)
+            try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc)))
+        case .stopRecording(let n):
+            let rc = behavior.stopRecording(n)
+            try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc)))
+        case .shutdown(let request):
+            drainRequested = true
+            drainDeadline = ContinuousClock.now + .milliseconds(Int(clamping: request.deadlineMilliseconds))
+        default:
+            if try !behavior.handle(message, from: source, tag: tag, channel: channel) {
+                logger.warning("\(behavior.role) rank \(rank) ignored unexpected \(message.type) from rank \(source)")
+            }
+        }
+    }
+}

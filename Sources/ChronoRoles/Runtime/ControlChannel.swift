@@ -1,0 +1,71 @@
+import MPI
+
+/// Tags that separate the kinds of traffic on the job's control communicator.
+public enum ControlTag: Int, Sendable, CaseIterable {
+    /// Requests and notifications to a service rank (metadata calls, registration, start/stop, acks).
+    case service = 11
+    /// Replies to a client's (or a process's) outstanding request.
+    case reply = 12
+    /// Event batches, client → keeper.
+    case events = 13
+    /// Chunk descriptors and acks, keeper ↔ grapher.
+    case bulk = 14
+}
+
+/// Typed-message transport over a private duplicate of `MPI_COMM_WORLD`.
+///
+/// Sends never block the caller's loop: they are posted with `MPI_Isend` from a private copy and
+/// completed by `progress()`. Receives use matched probes (`MPI_Improbe`/`MPI_Mrecv`), so
+/// several threads may poll different tags safely under `MPI_THREAD_MULTIPLE`.
+/// Not thread-safe itself: each instance belongs to one thread.
+public final class ControlChannel {
+    /// The communicator (owned; freed by `close()`, collectively over all of `MPI_COMM_WORLD`).
+    public let comm: Communicator
+    private var inFlight: [Request] = []
+    /// Messages sent, for statistics.
+    public private(set) var messagesSent = 0
+    /// Bytes sent, for statistics.
+    public private(set) var bytesSent = 0
+
+    /// Wraps an existing communicator (not owned by the channel).
+    public init(communicator: Communicator) {
+        self.comm = communicator
+    }
+
+    /// This rank in the channel's communicator (equal to its world rank).
+    public var rank: Int { comm.rank }
+
+    /// Posts `bytes` to `destination` under `tag`; completion is driven by `progress()`.
+    public func post(_ bytes: [UInt8], to destination: Int, tag: ControlTag) throws {
+        inFlight.append(try comm.isend(bytes, to: destination, tag: tag.rawValue))
+        messagesSent += 1
+        bytesSent += bytes.count
+    }
+
+    /// Completes finished sends. - Returns: whether any completed.
+    @discardableResult
+    public func progress() throws -> Bool {
+        guard !inFlight.isEmpty else { return false }
+        let before = inFlight.count
+        var kept: [Request] = []
+        kept.reserveCapacity(inFlight.count)
+        for r in inFlight where try r.test() == nil { kept.append(r) }
+        inFlight = kept
+        return kept.count != before
+    }
+
+    /// Sends still in flight.
+    public var pendingSends: Int { inFlight.count }
+
+    /// Receives one message under `tag` if one is waiting (optionally only from `source`).
+    public func poll(tag: ControlTag, from source: Int? = nil) throws -> (bytes: [UInt8], source: Int)? {
+        guard let message = try comm.improbe(from: source, tag: tag.rawValue) else { return nil }
+        return (try message.receive(), message.status.source)
+    }
+
+    /// Blocks the calling thread (backing off) until every posted send completed.
+    public func drainSends() throws {
+        var backoff = IdleBackoff()
+        while !inFlight.isEmpty { backoff.step(didWork: try progress()) }
+    }
+}

@@ -1,0 +1,50 @@
+import ChronoModel
+
+/// The visor's registry of connected clients. Pure state, no MPI.
+public struct ClientRegistry: Sendable {
+    /// One connected client.
+    public struct Entry: Sendable, Equatable {
+        /// The client's id.
+        public let id: ClientID
+        /// The world rank it sends from.
+        public let rank: Int32
+        /// Host name and pid, for diagnostics.
+        public let host: String
+        public let pid: UInt32
+        /// Writer, or writer + reader.
+        public let mode: ClientMode
+    }
+
+    /// Connected clients by id.
+    public private(set) var clients: [ClientID: Entry] = [:]
+    private var allocator = ClientIDAllocator()
+    /// Connections accepted since start.
+    public private(set) var totalConnects: UInt64 = 0
+
+    public init() {}
+
+    /// Registers a connection and assigns a job-unique id.
+    /// - Throws: `.protocolVersionMismatch` (−13) for another protocol version.
+    public mutating func connect(_ request: ConnectRequest, fromRank rank: Int) throws(ChronoLogError) -> ClientID {
+        guard request.protocolVersion == ChronoModelVersion.protocolVersion else {
+            throw .protocolVersionMismatch(expected: ChronoModelVersion.protocolVersion, got: request.protocolVersion)
+        }
+        let id = try allocator.next()
+        clients[id] = Entry(id: id, rank: Int32(rank), host: request.hostName, pid: request.pid, mode: request.mode)
+        totalConnects += 1
+        return id
+    }
+
+    /// Checks that `id` is connected and sends from `rank`.
+    /// - Throws: `.noConnection` (−8) otherwise.
+    public func validate(_ id: ClientID, fromRank rank: Int) throws(ChronoLogError) {
+        guard let entry = clients[id], entry.rank == Int32(rank) else {
+            throw .noConnection("client \(id) is not connected from rank \(rank)")
+        }
+    }
+
+    /// Removes a client.
+    public mutating func disconnect(_ id: ClientID) {
+        clients[id] = nil
+    }
+}

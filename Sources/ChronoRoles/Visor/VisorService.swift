@@ -1,0 +1,332 @@
+import ChronoModel
+import Logging
+import MPI
+
+/// ChronoVisor: the client portal, the chronicle/story directory, the recording-group registry
+/// and the story-to-group assignment, run as one loop on the visor rank.
+///
+/// Every MPI call is made from the thread that calls `run()`. Requests from clients that arrive
+/// before every planned recording process has registered are held back (up to the connect
+/// timeout), so a client never sees "no keepers" just because it was faster than the keepers.
+public final class VisorService {
+    private let channel: ControlChannel
+    private let plan: RolePlan
+    private let config: ChronoConfig
+    private let logger: Logger
+    private let clock = SystemClock()
+
+    private var directory = ChronicleDirectory()
+    private var groups = RecordingGroupRegistry()
+    private var clients = ClientRegistry()
+    private var rng = SystemRandomNumberGenerator()
+
+    /// Acquires waiting for the group's start-recording acknowledgements.
+    private struct PendingStart {
+        var awaiting: Set<Int32>
+        var waiters: [(rank: Int, reply: AcquireReply)]
+    }
+    private var pendingStarts: [StoryID: PendingStart] = [:]
+    private var deferred: [(bytes: [UInt8], source: Int)] = []
+    private let expectedRecorders: Set<Int32>
+    private let clientRanks: Set<Int>
+    private var finishedClients: Set<Int> = []
+    private var shutdownReason: String?
+
+    private enum Phase: Equatable { case running, draining(ProcessRole), done }
+    private var phase = Phase.running
+    private var awaitingShutdown: Set<Int32> = []
+    private var undrained: UInt64 = 0
+
+    /// Counters reported in the job summary.
+    public private(set) var counters: [String: UInt64] = [:]
+
+    /// - Parameters:
+    ///   - channel: the control channel (this rank must be the plan's visor).
+    ///   - plan: the job's role plan.
+    public init(channel: ControlChannel, plan: RolePlan, config: ChronoConfig, logger: Logger) {
+        self.channel = channel
+        self.plan = plan
+        self.config = config
+        self.logger = logger
+        self.expectedRecorders = Set(plan.assignments.filter { [.keeper, .grapher, .player].contains($0.role) }
+            .map { Int32($0.worldRank) })
+        self.clientRanks = Set(plan.ranks(of: .client))
+    }
+
+    /// Runs until every client rank has finished (or a termination signal arrived) and every
+    /// recording process has drained, stage by stage: keepers, then graphers, then players.
+    /// - Throws: `MPIError` if the control plane fails.
+    public func run() throws {
+        var backoff = IdleBackoff()
+        let startedAt = ContinuousClock.now
+        let registrationDeadline = startedAt + .milliseconds(config.timeouts.connectMs)
+        while phase != .done {
+            var didWork = false
+            var budget = 256
+            while budget > 0, let (bytes, source) = try channel.poll(tag: .service) {
+                budget -= 1
+                didWork = true
+                handle(bytes, from: source)
+            }
+            if !deferred.isEmpty && (registrationComplete || ContinuousClock.now >= registrationDeadline) {
+                let held = deferred
+                deferred = []
+                for (bytes, source) in held { handle(bytes, from: source) }
+                didWork = true
+            }
+            didWork = try channel.progress() || didWork
+            try advanceShutdown()
+            backoff.step(didWork: didWork)
+        }
+        try channel.drainSends()
+        counters["clients.connects"] = clients.totalConnects
+        counters["chronicles"] = UInt64(directory.chronicles.count)
+        counters["undrained.events"] = undrained
+    }
+
+    /// Whether every planned keeper, grapher and player has registered.
+    private var registrationComplete: Bool {
+        let registered = Set(groups.groups.values.flatMap(\.members))
+        return expectedRecorders.isSubset(of: registered)
+    }
+
+    private func bump(_ key: String) { counters[key, default: 0] += 1 }
+
+    private func reply(_ message: ControlMessage, to rank: Int) {
+        do { try channel.post(message.encode(), to: rank, tag: .reply) } catch {
+            logger.error("cannot reply to rank \(rank): \(error)")
+        }
+    }
+
+    private func notify(_ message: ControlMessage, to rank: Int32) {
+        do { try channel.post(message.encode(), to: Int(rank), tag: .service) } catch {
+            logger.error("cannot notify rank \(rank): \(error)")
+        }
+    }
+
+    // MARK: - Dispatch
+
+    private func handle(_ bytes: [UInt8], from source: Int) {
+        let message: ControlMessage
+        do {
+            message = try ControlMessage.decode(bytes)
+        } catch {
+            bump("messages.malformed")
+            logger.warning("malformed message from rank \(source): \(error)")
+            // A client waiting for an answer gets one; recording processes never send garbage.
+            if clientRanks.contains(source) { reply(.reply(GenericReply(error)), to: source) }
+            return
+        }
+        let isClientRequest: Bool
+        switch message {
+        case .connect, .clockPing, .disconnect, .createChronicle, .destroyChronicle, .acquireStory, .releaseStory,
+             .destroyStory, .showChronicles, .showStories:
+            isClientRequest = true
+        default:
+            isClientRequest = false
+        }
+        if isClientRequest && !registrationComplete && deferredAllowed {
+            deferred.append((bytes, source))
+            return
+        }
+        switch message {
+        case .connect(let r): connect(r, from: source)
+        case .clockPing(let p):
+            reply(.clockPong(ClockPong(sequence: p.sequence, clientSendTime: p.clientSendTime, visorTime: clock.now())), to: source)
+        case .disconnect(let id): disconnect(id, from: source)
+        case .createChronicle(let r):
+            answer(source, client: r.clientId) { () throws(ChronoLogError) in
+                try directory.createChronicle(r.chronicle, attributes: r.attributes, flags: r.flags)
+                bump("chronicles.created")
+            }
+        case .destroyChronicle(let r):
+            answer(source, client: r.clientId) { () throws(ChronoLogError) in
+                try directory.destroyChronicle(r.chronicle)
+                bump("chronicles.destroyed")
+            }
+        case .acquireStory(let r): acquire(r, from: source)
+        case .releaseStory(let r):
+            answer(source, client: r.clientId) { () throws(ChronoLogError) in try release(r, client: r.clientId) }
+        case .destroyStory(let r):
+            answer(source, client: r.clientId) { () throws(ChronoLogError) in
+                try directory.destroyStory(chronicle: r.chronicle, story: r.story)
+                bump("stories.destroyed")
+            }
+        case .showChronicles(let id):
+            do throws(ChronoLogError) {
+                try clients.validate(id, fromRank: source)
+                reply(.nameList(NameListReply(rc: .success, names: directory.chronicleNames())), to: source)
+            } catch {
+                reply(.nameList(NameListReply(rc: error.returnCode, names: [])), to: source)
+            }
+        case .showStories(let r):
+            do throws(ChronoLogError) {
+                try clients.validate(r.clientId, fromRank: source)
+                reply(.nameList(NameListReply(rc: .success, names: try directory.storyNames(chronicle: r.chronicle))), to: source)
+            } catch {
+                reply(.nameList(NameListReply(rc: error.returnCode, names: [])), to: source)
+            }
+        case .register(let r):
+            groups.register(r, now: clock.now())
+            logger.debug("registered \(r.role) rank \(r.rank) in group \(r.groupId)")
+        case .heartbeat(let h):
+            groups.heartbeat(h, now: clock.now())
+        case .recordingAck(let ack):
+            recordingAcknowledged(ack)
+        case .shutdownComplete(let c):
+            shutdownCompleted(c, from: source)
+        default:
+            bump("messages.unexpected")
+            logger.warning("unexpected \(message.type) from rank \(source)")
+        }
+    }
+
+    /// Requests are held back only while the recording processes may still be starting.
+    private var deferredAllowed: Bool { phase == .running }
+
+    /// Runs `body` for a validated client and replies with its outcome.
+    private func answer(_ source: Int, client: ClientID, _ body: () throws(ChronoLogError) -> Void) {
+        do throws(ChronoLogError) {
+            try clients.validate(client, fromRank: source)
+            try body()
+            reply(.reply(GenericReply(rc: .success)), to: source)
+        } catch {
+            reply(.reply(GenericReply(error)), to: source)
+        }
+    }
+
+    // MARK: - Clients
+
+    private func connect(_ r: ConnectRequest, from source: Int) {
+        do {
+            guard phase == .running else { throw ChronoLogError.noConnection("the job is shutting down") }
+            let id = try clients.connect(r, fromRank: source)
+            reply(.connectReply(ConnectReply(rc: .success, clientId: id, visorTime: clock.now())), to: source)
+        } catch let error as ChronoLogError {
+            reply(.connectReply(ConnectReply(rc: error.returnCode, clientId: .none, visorTime: clock.now(),
+                                             detail: error.description)), to: source)
+        } catch {
+            reply(.connectReply(ConnectReply(rc: .unknown, clientId: .none, visorTime: clock.now(), detail: "\(error)")), to: source)
+        }
+    }
+
+    private func disconnect(_ id: ClientID, from source: Int) {
+        answer(source, client: id) { () throws(ChronoLogError) in
+            for held in directory.stories(heldBy: id) {
+                try release(StoryRequest(clientId: id, chronicle: held.chronicle, story: held.story), client: id)
+            }
+            clients.disconnect(id)
+        }
+    }
+
+    // MARK: - Stories
+
+    private func acquire(_ r: StoryRequest, from source: Int) {
+        do throws(ChronoLogError) {
+            try clients.validate(r.clientId, fromRank: source)
+            let (story, _) = try directory.acquire(chronicle: r.chronicle, story: r.story, attributes: r.attributes, by: r.clientId)
+            let cname = try ChronicleName(r.chronicle)
+            if let gid = story.group, let group = groups.groups[gid] {
+                let answer = acquireReply(story: story, group: group)
+                if var pending = pendingStarts[story.id] {
+                    pending.waiters.append((source, answer))
+                    pendingStarts[story.id] = pending
+                } else {
+                    reply(.acquireReply(answer), to: source)
+                }
+                bump("stories.acquired")
+                return
+            }
+            let group: RecordingGroupRegistry.Group
+            do {
+                group = try groups.chooseGroup(using: &rng)
+            } catch {
+                try? directory.release(chronicle: r.chronicle, story: r.story, by: r.clientId)
+                throw error
+            }
+            directory.assign(group: group.id, chronicle: cname, story: story.name)
+            let notice = RecordingNotice(storyId: story.id, chronicle: r.chronicle, story: r.story, groupId: group.id)
+            for member in group.members { notify(.startRecording(notice), to: member) }
+            pendingStarts[story.id] = PendingStart(
+                awaiting: Set(group.members), waiters: [(source, acquireReply(story: story, group: group))])
+            bump("stories.acquired")
+            bump("recordings.started")
+        } catch {
+            reply(.acquireReply(AcquireReply(rc: error.returnCode, storyId: StoryID(rawValue: 0), groupId: 0, keeperRanks: [],
+                                             grapherRank: -1, playerRank: -1, detail: error.description)), to: source)
+        }
+    }
+
+    private func acquireReply(story: ChronicleDirectory.Story, group: RecordingGroupRegistry.Group) -> AcquireReply {
+        AcquireReply(rc: .success, storyId: story.id, groupId: group.id, keeperRanks: group.keepers,
+                     grapherRank: group.grapher ?? -1, playerRank: group.player ?? -1)
+    }
+
+    private func recordingAcknowledged(_ ack: RecordingAck) {
+        guard var pending = pendingStarts[ack.storyId] else { return }  // a stop's ack
+        pending.awaiting.remove(ack.rank)
+        if ack.rc != .success { logger.warning("rank \(ack.rank) could not start recording \(ack.storyId): \(ack.rc)") }
+        if pending.awaiting.isEmpty {
+            for w in pending.waiters { reply(.acquireReply(w.reply), to: w.rank) }
+            pendingStarts[ack.storyId] = nil
+        } else {
+            pendingStarts[ack.storyId] = pending
+        }
+    }
+
+    private func release(_ r: StoryRequest, client: ClientID) throws(ChronoLogError) {
+        let cname = try ChronicleName(r.chronicle)
+        let sname = try StoryName(r.story)
+        let groupBefore = directory.story(chronicle: cname, story: sname)?.group
+        let story = try directory.release(chronicle: r.chronicle, story: r.story, by: client)
+        bump("stories.released")
+        if story.holders.isEmpty, let gid = groupBefore, let group = groups.groups[gid] {
+            let notice = RecordingNotice(storyId: story.id, chronicle: r.chronicle, story: r.story, groupId: gid)
+            for member in group.members { notify(.stopRecording(notice), to: member) }
+            bump("recordings.stopped")
+        }
+    }
+
+    // MARK: - Shutdown
+
+    private func shutdownCompleted(_ c: ShutdownComplete, from source: Int) {
+        if clientRanks.contains(source) {
+            finishedClients.insert(source)
+            return
+        }
+        undrained += c.undrainedEvents
+        awaitingShutdown.remove(c.rank)
+    }
+
+    private func advanceShutdown() throws {
+        switch phase {
+        case .running:
+            let allClientsDone = finishedClients.isSuperset(of: clientRanks)
+            guard allClientsDone || ShutdownSignal.isRequested else { return }
+            shutdownReason = allClientsDone ? "all clients finished" : "signal \(ShutdownSignal.signalNumber ?? 0)"
+            for (bytes, source) in deferred { handle(bytes, from: source) }
+            deferred = []
+            try beginDrain(.keeper)
+        case .draining(let role):
+            guard awaitingShutdown.isEmpty else { return }
+            switch role {
+            case .keeper: try beginDrain(.grapher)
+            case .grapher: try beginDrain(.player)
+            case .player: phase = .done
+            }
+        case .done:
+            return
+        }
+    }
+
+    private func beginDrain(_ role: ProcessRole) throws {
+        let roleInPlan: Role = role == .keeper ? .keeper : role == .grapher ? .grapher : .player
+        let ranks = plan.ranks(of: roleInPlan).map { Int32($0) }
+        phase = .draining(role)
+        awaitingShutdown = Set(ranks)
+        let request = ShutdownRequest(drain: true, deadlineMilliseconds: UInt64(config.timeouts.shutdownDrainMs),
+                                      reason: shutdownReason ?? "")
+        for rank in ranks { notify(.shutdown(request), to: rank) }
+        if ranks.isEmpty { try advanceShutdown() }
+    }
+}

@@ -1,0 +1,45 @@
+import ChronoClient
+import ChronoModel
+import Logging
+
+/// The built-in workload of client ranks: connect, create the demo chronicle (one client wins,
+/// the others see "chronicle exists"), acquire a shared story and stories of its own, list
+/// them, release everything and disconnect.
+struct DemoWorkload {
+    let session: ChronoSession
+    let storiesPerClient: Int
+    let logger: Logger
+
+    func run() throws(ChronoLogError) -> [String: UInt64] {
+        var counters: [String: UInt64] = [:]
+        let rank = session.layout.worldRank
+        let client = ChronoLogClient(session: session)
+        try client.connect()
+        counters["connects"] = 1
+        if let offset = client.clockOffset {
+            counters["clock.offset.errorBound.ns.max"] = offset.errorBound
+        }
+        do {
+            try client.createChronicle("demo", attributes: ["purpose": "built-in workload"])
+            counters["chronicles.created"] = 1
+        } catch .chronicleExists {
+            counters["chronicles.existed"] = 1
+        }
+        var names = ["shared"]
+        for s in 0..<storiesPerClient { names.append("rank\(rank)-story\(s)") }
+        for name in names {
+            _ = try client.acquireStory("demo", name)
+            counters["stories.acquired", default: 0] += 1
+        }
+        let listed = try client.showStories("demo")
+        counters["stories.listed"] = UInt64(listed.count)
+        for name in names {
+            try client.releaseStory("demo", name)
+            counters["stories.released", default: 0] += 1
+        }
+        try client.disconnect()
+        counters["disconnects"] = 1
+        logger.debug("demo workload done: \(counters)")
+        return counters
+    }
+}

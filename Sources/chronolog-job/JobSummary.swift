@@ -1,0 +1,47 @@
+import ChronoRoles
+import MPI
+
+/// The end-of-job summary: every rank's counters, summed per role, printed by rank 0.
+struct JobSummary {
+    /// Counter sums by role.
+    var byRole: [Role: [String: UInt64]] = [:]
+    /// Ranks per role.
+    var ranks: [Role: Int] = [:]
+
+    /// Gathers every rank's counters at rank 0. Collective over `world`.
+    /// - Returns: the summary on rank 0, `nil` elsewhere.
+    static func gather(counters: [String: UInt64], role: Role, over world: Communicator) throws -> JobSummary? {
+        var text = role.rawValue
+        for (k, v) in counters.sorted(by: { $0.key < $1.key }) { text += "\t\(k)=\(v)" }
+        guard let pieces = try world.gather(Array(text.utf8), root: 0) else { return nil }
+        var summary = JobSummary()
+        for piece in pieces {
+            let fields = String(decoding: piece, as: UTF8.self).split(separator: "\t").map(String.init)
+            guard let first = fields.first, let r = Role(rawValue: first) else { continue }
+            summary.ranks[r, default: 0] += 1
+            for f in fields.dropFirst() {
+                let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
+                guard kv.count == 2, let v = UInt64(kv[1]) else { continue }
+                // Keys ending in ".max" are maxima; every other counter is a sum.
+                if kv[0].hasSuffix(".max") {
+                    summary.byRole[r, default: [:]][kv[0]] = max(summary.byRole[r]?[kv[0]] ?? 0, v)
+                } else {
+                    summary.byRole[r, default: [:]][kv[0], default: 0] += v
+                }
+            }
+        }
+        return summary
+    }
+
+    func rendered(exitStatus: Int32) -> String {
+        var lines = ["chronolog-job summary:"]
+        for role in Role.allCases {
+            guard let n = ranks[role] else { continue }
+            let c = byRole[role] ?? [:]
+            let body = c.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            lines.append("  \(role.rawValue) (\(n) rank\(n == 1 ? "" : "s")): \(body.isEmpty ? "-" : body)")
+        }
+        lines.append("  exit status: \(exitStatus)")
+        return lines.joined(separator: "\n")
+    }
+}
