@@ -25,6 +25,12 @@ import Synchronization
 /// **Threads.** All libfabric calls go through one lock (the domain is opened with
 /// `FI_THREAD_DOMAIN`), so the endpoint may be shared; waits back off outside the lock.
 ///
+/// **Environment.** No libfabric environment variables are needed on these machines: `shm` and
+/// `tcp;ofi_rxm` (on the first interface `fi_getinfo` offers, `eth0` here) work as they come.
+/// libfabric's own variables are honoured (`FI_TCP_IFACE` to pin the interface, `FI_PROVIDER`
+/// to restrict providers; a restriction that excludes the configured provider makes `init`
+/// throw `providerUnavailable`, it never switches provider).
+///
 /// **Teardown.** Call `close()` (regions, then endpoint, AV and CQ, domain, fabric). `deinit`
 /// closes an endpoint that was not closed, silently.
 public final class FabricEndpoint: @unchecked Sendable {
@@ -58,7 +64,6 @@ public final class FabricEndpoint: @unchecked Sendable {
     /// - Throws: `FabricError.providerUnavailable` naming the provider if it does not exist here
     ///   or lacks RDM endpoints with RMA; `FabricError.callFailed` if opening an object fails.
     public init(configuration: FabricConfiguration) throws(FabricError) {
-        FabricEnvironment.applyDefaults(for: configuration.provider)
         self.configuration = configuration
         let handles = try FabricHandles(configuration: configuration)
         self.handles = handles

@@ -95,7 +95,7 @@ public final class RegisteredRegion: @unchecked Sendable {
 /// A slice of a registered region: the local side of an RMA operation, or memory to expose to
 /// peers through `remoteDescriptor`. Buffers from a `RegisteredMemoryPool` go back with
 /// `pool.free(_:)`.
-public struct RegisteredBuffer: @unchecked Sendable, CustomStringConvertible {
+public struct RegisteredBuffer: Sendable, CustomStringConvertible {
     /// The region the bytes belong to.
     public let region: RegisteredRegion
     /// Offset of the first byte in the region.
