@@ -83,12 +83,21 @@ let package = Package(
             ],
             path: "Tests/WrapperChecks"),
 
+        // Scenario programs the job tests run under mpirun: whole deployments with checking clients.
+        .executableTarget(
+            name: "job-checks",
+            dependencies: [
+                "ChronoClient", "ChronoRoles", "ChronoModel", "MPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/JobChecks"),
+
         // Tests.
         .testTarget(
             name: "ChronoModelTests",
             dependencies: ["ChronoModel", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "WrapperTests", dependencies: ["TestSupport"]),
-        .testTarget(name: "JobTests", dependencies: ["ChronoRoles", "TestSupport"]),
+        .testTarget(name: "JobTests", dependencies: ["ChronoRoles", "ChronoModel", "TestSupport"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ]
 )

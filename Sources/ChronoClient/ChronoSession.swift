@@ -14,14 +14,17 @@ public final class ChronoSession: @unchecked Sendable {
     public let layout: JobLayout
     /// The effective configuration.
     public let config: ChronoConfig
+    /// The communicator of the job's client ranks (for workloads that coordinate), if any.
+    public let peers: Communicator?
     let channel: Mutex<ControlChannel>
     private let finished = Atomic<Bool>(false)
 
     /// Creates a session over an existing control channel. Not collective.
-    public init(layout: JobLayout, channel: sending ControlChannel, config: ChronoConfig) {
+    public init(layout: JobLayout, channel: sending ControlChannel, config: ChronoConfig, peers: Communicator? = nil) {
         self.layout = layout
         self.channel = Mutex(channel)
         self.config = config
+        self.peers = peers
     }
 
     /// The visor's world rank.

@@ -194,7 +194,7 @@ public final class FabricEndpoint: @unchecked Sendable {
     /// Reads `length` bytes from the peer into `local` and waits for completion (polling the CQ
     /// and backing off). The target must be making progress.
     /// - Throws: `FabricError.operationFailed` with `fi_cq_readerr` details; `.timedOut` after
-    ///   `timeout` (default `configuration`-independent 60 s); posting errors as `postRead`.
+    ///   `timeout` (60 s by default); posting errors as `postRead`.
     public func read(into local: RegisteredBuffer, from peer: PeerAddress, remoteAddress: UInt64, key: UInt64,
                      length: Int, timeout: Duration = .seconds(60)) throws(FabricError) {
         let op = try postRead(into: local, from: peer, remoteAddress: remoteAddress, key: key, length: length)

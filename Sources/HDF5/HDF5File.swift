@@ -11,7 +11,7 @@ import Glibc
 ///
 /// Groups and datasets are reached through `root`. The file keeps track of every group and
 /// dataset opened through it; `close()` closes them all, then the file. For a parallel file,
-/// `close()` and `flush()` are collective and must be called by every rank of the communicator;
+/// `close()` and `flush()` are collective and must be called by every rank of the communicator.
 /// Deinitialisation never does collective work: a parallel file dropped without `close()` stays
 /// open until HDF5 shuts down inside `MPIRuntime.finalize()`. A serial file dropped without
 /// `close()` is closed quietly once neither it nor any of its groups and datasets is referenced.
@@ -73,8 +73,8 @@ public final class HDF5File {
     ///
     /// Collective over `communicator`: every rank calls with the same path and mode.
     /// - Throws: `HDF5Error.fileNotFound` when nothing is at `path` on some rank (all ranks then
-    ///   throw it), `.notAnHDF5File` when it is
-    ///   not a readable HDF5 file, `.mpiNotInitialized`, or `.callFailed`.
+    ///   throw it), `.notAnHDF5File` when it is not a readable HDF5 file, `.mpiNotInitialized`,
+    ///   `MPIError` if the ranks cannot agree, or `.callFailed`.
     public static func open(path: String, mode: Mode = .readOnly, communicator: Communicator) throws -> HDF5File {
         try make(path: path, communicator: communicator) { fapl in
             // Ranks agree on whether the file exists (a path missing on some nodes fails on all

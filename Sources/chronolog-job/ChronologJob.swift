@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChronoClient
 import ChronoModel
 import ChronoRoles
 import Foundation
@@ -101,7 +102,12 @@ struct ChronologJob: ParsableCommand {
             print(config.effectiveDescription())
             return
         }
-        let code = JobRunner(config: config, workload: workload, storiesPerClient: stories).run()
+        let job = ChronoJob(config: config, minimumClients: workload == .demo ? 1 : 0)
+        let stories = self.stories, workload = self.workload
+        let code = job.run { session, logger in
+            guard workload == .demo else { return [:] }
+            return try DemoWorkload(session: session, storiesPerClient: stories, logger: logger).run()
+        }
         if code != 0 { throw ExitCode(code) }
     }
 }

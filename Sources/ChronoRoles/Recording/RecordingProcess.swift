@@ -7,7 +7,7 @@ import MPI
 /// send heartbeats with statistics, run the role's own work, and drain on shutdown.
 ///
 /// Every MPI call is made from the thread that calls `run()`.
-public final class RecordingProcess {
+public struct RecordingProcess {
     private let behavior: RecordingBehavior
     private let channel: ControlChannel
     private let assignment: RoleAssignment
@@ -16,6 +16,9 @@ public final class RecordingProcess {
     private let logger: Logger
     private let clock = SystemClock()
     private var drainRequested = false
+    /// Test knob: when false the process never registers (nor sends heartbeats), so the visor
+    /// sees an incomplete group; it still answers the shutdown.
+    public var registersWithVisor = true
     private var drainDeadline: ContinuousClock.Instant?
 
     /// - Parameters:
@@ -40,14 +43,17 @@ public final class RecordingProcess {
     }
 
     private func heartbeat() throws {
+        guard registersWithVisor else { return }
         try toVisor(.heartbeat(Heartbeat(role: behavior.role, groupId: groupId, rank: rank, sentAt: clock.now(),
                                          counters: behavior.counters)))
     }
 
     /// Runs until the visor's shutdown request has been carried out.
     /// - Throws: `MPIError` or the role's errors.
-    public func run() throws {
-        try toVisor(.register(Registration(role: behavior.role, groupId: groupId, rank: rank, hostName: assignment.host)))
+    public mutating func run() throws {
+        if registersWithVisor {
+            try toVisor(.register(Registration(role: behavior.role, groupId: groupId, rank: rank, hostName: assignment.host)))
+        }
         var backoff = IdleBackoff()
         var nextHeartbeat = ContinuousClock.now + heartbeatInterval
         let tags = [ControlTag.service] + behavior.dataTags
@@ -84,7 +90,7 @@ public final class RecordingProcess {
         try behavior.close()
     }
 
-    private func dispatch(_ bytes: [UInt8], from source: Int, tag: ControlTag) throws {
+    private mutating func dispatch(_ bytes: [UInt8], from source: Int, tag: ControlTag) throws {
         let message: ControlMessage
         do {
             message = try ControlMessage.decode(bytes)

@@ -6,7 +6,7 @@ import MPI
 /// and the story-to-group assignment, run as one loop on the visor rank.
 ///
 /// Every MPI call is made from the thread that calls `run()`. Requests from clients that arrive
-/// before every planned recording process has registered are held back (up to the connect
+/// before every planned recording process has registered are held back (up to half the connect
 /// timeout), so a client never sees "no keepers" just because it was faster than the keepers.
 public final class VisorService {
     private let channel: ControlChannel
@@ -59,7 +59,9 @@ public final class VisorService {
     public func run() throws {
         var backoff = IdleBackoff()
         let startedAt = ContinuousClock.now
-        let registrationDeadline = startedAt + .milliseconds(config.timeouts.connectMs)
+        // Held-back requests are answered after half the connect timeout at the latest, so the
+        // waiting client gets an answer (possibly "no keepers") before it gives up.
+        let registrationDeadline = startedAt + .milliseconds(config.timeouts.connectMs / 2)
         while phase != .done {
             var didWork = false
             var budget = 256
@@ -68,7 +70,11 @@ public final class VisorService {
                 didWork = true
                 handle(bytes, from: source)
             }
-            if !deferred.isEmpty && (registrationComplete || ContinuousClock.now >= registrationDeadline) {
+            if holdingBack && (registrationComplete || ContinuousClock.now >= registrationDeadline) {
+                holdingBack = false
+                if !registrationComplete {
+                    logger.warning("serving clients although not every recording process registered")
+                }
                 let held = deferred
                 deferred = []
                 for (bytes, source) in held { handle(bytes, from: source) }
@@ -125,7 +131,7 @@ public final class VisorService {
         default:
             isClientRequest = false
         }
-        if isClientRequest && !registrationComplete && deferredAllowed {
+        if isClientRequest && holdingBack {
             deferred.append((bytes, source))
             return
         }
@@ -181,8 +187,8 @@ public final class VisorService {
         }
     }
 
-    /// Requests are held back only while the recording processes may still be starting.
-    private var deferredAllowed: Bool { phase == .running }
+    /// Whether client requests are still held back, waiting for the recording processes to register.
+    private var holdingBack = true
 
     /// Runs `body` for a validated client and replies with its outcome.
     private func answer(_ source: Int, client: ClientID, _ body: () throws(ChronoLogError) -> Void) {
@@ -304,8 +310,10 @@ public final class VisorService {
             let allClientsDone = finishedClients.isSuperset(of: clientRanks)
             guard allClientsDone || ShutdownSignal.isRequested else { return }
             shutdownReason = allClientsDone ? "all clients finished" : "signal \(ShutdownSignal.signalNumber ?? 0)"
-            for (bytes, source) in deferred { handle(bytes, from: source) }
+            holdingBack = false
+            let held = deferred
             deferred = []
+            for (bytes, source) in held { handle(bytes, from: source) }
             try beginDrain(.keeper)
         case .draining(let role):
             guard awaitingShutdown.isEmpty else { return }

@@ -1,0 +1,204 @@
+import ArgumentParser
+import ChronoClient
+import ChronoModel
+import ChronoRoles
+import Foundation
+import Logging
+import MPI
+
+/// Whole deployments whose client ranks check ChronoLog's client semantics. Each scenario
+/// prints `CHECK <name>` per passed check and `FAIL <detail>` per failure; a failure makes the
+/// job's exit status non-zero.
+@main
+struct JobChecks: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "job-checks",
+        abstract: "Client-semantics scenarios run as whole chronolog jobs under mpirun.",
+        subcommands: [Semantics.self, SharedStory.self, Groups.self])
+
+    struct Options: ParsableArguments {
+        @Option(name: .customLong("set"), help: "Configuration overrides key=value.")
+        var overrides: [String] = []
+        @Option(help: "Silence (never register) these roles: keeper, grapher, player.")
+        var silent: [String] = []
+        @Option(help: "Silence only the roles of these groups.")
+        var silentGroup: [Int] = []
+
+        func job(minimumClients: Int) throws -> ChronoJob {
+            var pairs: [String: String] = [:]
+            for o in overrides {
+                let (k, v) = try ChronoConfig.parseOverride(o)
+                pairs[k] = v
+            }
+            var job = ChronoJob(config: try ChronoConfig.load(overrides: pairs), minimumClients: minimumClients)
+            job.silentRoles = Set(silent.compactMap(Role.init(rawValue:)))
+            job.silentGroups = Set(silentGroup)
+            return job
+        }
+    }
+
+    /// The single-client rules of COMPAT.md, with their codes.
+    struct Semantics: ParsableCommand {
+        @OptionGroup var options: Options
+
+        func run() throws {
+            let code = try options.job(minimumClients: 1).run { session, _ in
+                guard session.peers?.rank == 0 else { return [:] }
+                var c = Checker()
+                let client = ChronoLogClient(session: session)
+                c.expect("before connect: create → -8", rc { try client.createChronicle("C1") } == -8)
+                c.expect("before connect: acquire → -8", rc { _ = try client.acquireStory("C1", "s") } == -8)
+                c.expect("before connect: show → -8", rc { _ = try client.showChronicles() } == -8)
+                c.expect("before connect: disconnect → -8", rc { try client.disconnect() } == -8)
+                c.expect("connect → 0", rc { try client.connect() } == 0)
+                let firstId = client.clientId
+                c.expect("connect again → 0, same id", rc { try client.connect() } == 0 && client.clientId == firstId)
+                c.expect("clock offset measured", client.clockOffset != nil)
+                for bad in ["", "a/b", "..", ".", "nul\0byte", String(repeating: "x", count: 10_000)] {
+                    c.expect("create bad name \(bad.prefix(8).debugDescription) → -2", rc { try client.createChronicle(bad) } == -2)
+                }
+                c.expect("create → 0", rc { try client.createChronicle("C1", attributes: ["tier": "hot"]) } == 0)
+                c.expect("create again → -6", rc { try client.createChronicle("C1") } == -6)
+                c.expect("create UTF-8 name → 0", rc { try client.createChronicle("Chronik-Ü-🚀") } == 0)
+                c.expect("acquire in missing chronicle → -3", rc { _ = try client.acquireStory("Missing", "s") } == -3)
+                c.expect("acquire bad story name → -2", rc { _ = try client.acquireStory("C1", "a/b") } == -2)
+                var h1: StoryHandle?, h2: StoryHandle?
+                c.expect("acquire → 0", rc { h1 = try client.acquireStory("C1", "s1") } == 0)
+                c.expect("acquire twice → 0", rc { h2 = try client.acquireStory("C1", "s1") } == 0)
+                c.expect("acquire twice → same handle", h1 != nil && h1 === h2)
+                c.expect("show stories lists s1", (try? client.showStories("C1")) == ["s1"])
+                c.expect("show chronicles", (try? client.showChronicles()) == ["C1", "Chronik-Ü-🚀"])
+                c.expect("show stories of missing → -3", rc { _ = try client.showStories("Missing") } == -3)
+                c.expect("destroy acquired chronicle → -4", rc { try client.destroyChronicle("C1") } == -4)
+                c.expect("destroy acquired story → -4", rc { try client.destroyStory("C1", "s1") } == -4)
+                c.expect("release not acquired → -5", rc { try client.releaseStory("C1", "nope") } == -5)
+                c.expect("release → 0", rc { try client.releaseStory("C1", "s1") } == 0)
+                c.expect("handle invalid after release", h1?.isValid == false)
+                c.expect("release again → -5", rc { try client.releaseStory("C1", "s1") } == -5)
+                c.expect("destroy story → 0", rc { try client.destroyStory("C1", "s1") } == 0)
+                c.expect("destroy story again → -3", rc { try client.destroyStory("C1", "s1") } == -3)
+                c.expect("destroy story in missing chronicle → -3", rc { try client.destroyStory("Missing", "s1") } == -3)
+                c.expect("destroy chronicle → 0", rc { try client.destroyChronicle("C1") } == 0)
+                c.expect("destroy chronicle again → -3", rc { try client.destroyChronicle("C1") } == -3)
+                // Disconnect releases what the client still holds.
+                c.expect("create C2 → 0", rc { try client.createChronicle("C2") } == 0)
+                c.expect("acquire held → 0", rc { _ = try client.acquireStory("C2", "held") } == 0)
+                c.expect("disconnect while holding → 0", rc { try client.disconnect() } == 0)
+                c.expect("after disconnect: show → -8", rc { _ = try client.showChronicles() } == -8)
+                c.expect("reconnect → 0, new id", rc { try client.connect() } == 0 && client.clientId != firstId)
+                c.expect("story released by disconnect: destroy → 0", rc { try client.destroyStory("C2", "held") } == 0)
+                c.expect("destroy C2 → 0", rc { try client.destroyChronicle("C2") } == 0)
+                c.expect("final disconnect → 0", rc { try client.disconnect() } == 0)
+                return try c.finish()
+            }
+            throw ExitCode(code)
+        }
+    }
+
+    /// Several clients acquire and release one story concurrently; it stays recorded (and cannot
+    /// be destroyed) until its last holder releases it.
+    struct SharedStory: ParsableCommand {
+        @OptionGroup var options: Options
+
+        func run() throws {
+            let code = try options.job(minimumClients: 2).run { session, _ in
+                guard let peers = session.peers else { throw CheckFailure("no client communicator") }
+                var c = Checker()
+                let client = ChronoLogClient(session: session)
+                try client.connect()
+                if peers.rank == 0 { try client.createChronicle("Shared") }
+                try peers.barrier()
+                for round in 0..<3 {
+                    let h = try client.acquireStory("Shared", "story")
+                    let groups = try peers.allgather(Int64(h.groupId))
+                    c.expect("round \(round): every holder sees the same group", Set(groups).count == 1)
+                    try peers.barrier()
+                    // All but the last release; the story must stay recorded.
+                    if peers.rank != peers.size - 1 { try client.releaseStory("Shared", "story") }
+                    try peers.barrier()
+                    if peers.rank == 0 {
+                        c.expect("round \(round): still held → destroy -4", rc { try client.destroyStory("Shared", "story") } == -4)
+                    }
+                    try peers.barrier()
+                    if peers.rank == peers.size - 1 { try client.releaseStory("Shared", "story") }
+                    try peers.barrier()
+                    if peers.rank == 0 && round == 2 {
+                        c.expect("last holder released → destroy 0", rc { try client.destroyStory("Shared", "story") } == 0)
+                    }
+                    try peers.barrier()
+                }
+                try client.disconnect()
+                return try c.finish()
+            }
+            throw ExitCode(code)
+        }
+    }
+
+    /// Stories spread over recording groups; silenced groups are never chosen.
+    struct Groups: ParsableCommand {
+        @OptionGroup var options: Options
+        @Option(help: "Stories to acquire.")
+        var stories = 40
+        @Flag(help: "Expect every acquire to fail with -7 (no active group).")
+        var expectNoKeepers = false
+
+        func run() throws {
+            let stories = self.stories, expectNoKeepers = self.expectNoKeepers
+            let code = try options.job(minimumClients: 1).run { session, _ in
+                guard session.peers?.rank == 0 else { return [:] }
+                var c = Checker()
+                let client = ChronoLogClient(session: session)
+                try client.connect()
+                try client.createChronicle("G")
+                var perGroup: [UInt32: Int] = [:]
+                for s in 0..<stories {
+                    do {
+                        let h = try client.acquireStory("G", "s\(s)")
+                        perGroup[h.groupId, default: 0] += 1
+                        c.expect("story \(s) has keepers and a grapher", !h.keeperRanks.isEmpty && h.grapherRank >= 0)
+                    } catch let error as ChronoLogError {
+                        c.expect("story \(s): \(error)", expectNoKeepers && error.returnCode == .noKeepers)
+                    }
+                }
+                print("GROUPS " + perGroup.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))
+                try client.disconnect()
+                return try c.finish()
+            }
+            throw ExitCode(code)
+        }
+    }
+}
+
+struct CheckFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Collects check outcomes and prints them.
+struct Checker {
+    private(set) var passed = 0
+    private(set) var failed = 0
+
+    mutating func expect(_ name: String, _ ok: Bool) {
+        if ok { passed += 1; print("CHECK \(name)") } else { failed += 1; print("FAIL \(name)") }
+        fflush(nil)
+    }
+
+    func finish() throws -> [String: UInt64] {
+        print("CHECKS passed=\(passed) failed=\(failed)")
+        if failed > 0 { throw CheckFailure("\(failed) check(s) failed") }
+        return ["checks.passed": UInt64(passed)]
+    }
+}
+
+/// The ChronoLog return code of a call: 0 on success, else the error's code.
+func rc(_ body: () throws -> Void) -> Int32 {
+    do {
+        try body()
+        return 0
+    } catch let error as ChronoLogError {
+        return error.returnCode.rawValue
+    } catch {
+        return ReturnCode.unknown.rawValue
+    }
+}

@@ -1,0 +1,56 @@
+import Testing
+import TestSupport
+
+/// ChronoLog's client semantics, checked by whole jobs (`job-checks`) under mpirun.
+@Suite("Client semantics in a running job", .serialized)
+struct ClientSemanticsTests {
+    let checks = MPIJob.executable("job-checks")
+
+    private func passed(_ r: JobResult) -> Int {
+        r.lines(startingWith: "CHECKS passed=").compactMap { line in
+            line.split(separator: " ").first.flatMap { Int($0.dropFirst("CHECKS passed=".count)) }
+        }.reduce(0, +)
+    }
+
+    @Test("every single-client rule and its code: before connect, names, exists, acquired, not acquired, disconnect")
+    func singleClientRules() throws {
+        let r = try MPIJob.run(ranks: 6, [checks, "semantics"], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
+        #expect(passed(r) >= 40, "\(r)")
+    }
+
+    @Test("several clients share one story; it stays recorded until the last holder releases it")
+    func sharedStory() throws {
+        let r = try MPIJob.run(ranks: 9, [checks, "shared-story"], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
+        // 5 clients x 3 rounds; one start and one stop per round.
+        #expect(r.stdout.contains("recordings.started=3 recordings.stopped=3"), "\(r)")
+        #expect(r.stdout.contains("stories.acquired=15"), "\(r)")
+    }
+
+    @Test("stories spread over two recording groups on virtual nodes")
+    func twoGroups() throws {
+        let r = try MPIJob.run(ranks: 10, [checks, "groups", "--set", "deployment.virtualNodes=2"], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        let groups = r.lines(startingWith: "GROUPS ").first ?? ""
+        #expect(groups.contains("0:") && groups.contains("1:"), "both groups should record stories: \(r)")
+    }
+
+    @Test("a group without a grapher is never chosen")
+    func groupWithoutGrapher() throws {
+        let r = try MPIJob.run(ranks: 10, [checks, "groups", "--set", "deployment.virtualNodes=2", "--silent", "grapher",
+                                           "--silent-group", "1", "--set", "timeouts.connectMs=2000"], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "GROUPS ") == ["GROUPS 0:40"], "\(r)")
+    }
+
+    @Test("no active group: acquire fails with -7 (no keepers)")
+    func noActiveGroup() throws {
+        let r = try MPIJob.run(ranks: 6, [checks, "groups", "--stories", "3", "--silent", "grapher", "--expect-no-keepers",
+                                          "--set", "timeouts.connectMs=2000"], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(passed(r) == 3, "\(r)")
+    }
+}
