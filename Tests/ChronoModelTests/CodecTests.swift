@@ -1,0 +1,212 @@
+import PropertyBased
+import Testing
+@testable import ChronoModel
+
+@Suite struct CodecTests {
+    @Test func roundTripEveryMessageType() throws {
+        var rng = SplitMix(seed: 1)
+        for type in MessageType.allCases {
+            for _ in 0..<50 {
+                let message = Random.message(type, &rng)
+                #expect(message.type == type)
+                let bytes = message.encode()
+                #expect(try ControlMessage.decode(bytes) == message)
+                let header = try MessageHeader.decode(bytes)
+                #expect(header.type == type)
+                #expect(Int(header.bodyLength) == bytes.count - MessageHeader.byteCount)
+            }
+        }
+    }
+
+    @Test func roundTripProperty() async throws {
+        await propertyCheck(count: 1000, input: Gens.message) { message in
+            let decoded = try ControlMessage.decode(message.encode())
+            #expect(decoded == message)
+            // Also from a slice of a larger buffer.
+            let framed = [0xEE] + message.encode() + [0xEE]
+            let fromSlice = try ControlMessage.decode(framed[1..<(framed.count - 1)])
+            #expect(fromSlice == message)
+        }
+    }
+
+    @Test func chunkLayoutRoundTrip() async throws {
+        await propertyCheck(count: 300, input: Gens.chunk) { chunk in
+            let bytes = chunk.encode()
+            #expect(bytes.count == chunk.encodedByteCount)
+            #expect(bytes.count == StoryChunk.headerByteCount + 32 * chunk.count + chunk.payload.count)
+            let decoded = try StoryChunk.decode(bytes)
+            #expect(decoded == chunk)
+        }
+    }
+
+    @Test func chunkLayoutIsTheDocumentedOne() throws {
+        let chunk = try StoryChunk(storyId: StoryID(rawValue: 0x0102_0304_0506_0708), range: TimeRange(start: 10, end: 20), revision: 3,
+                                   events: [Event(time: 11, clientId: ClientID(5), index: 6, text: "hi")])
+        let b = chunk.encode()
+        #expect(Array(b[0..<4]) == Array("CLCK".utf8))
+        #expect(b[4] == 1 && b[5] == 0)  // layout version 1, little-endian
+        #expect(Array(b[8..<16]) == [8, 7, 6, 5, 4, 3, 2, 1])
+        #expect(b[16] == 10 && b[24] == 20 && b[32] == 3 && b[40] == 1 && b[48] == 2)
+        // The record: time 11, client 5, index 6, length 2, offset 0.
+        #expect(b[56] == 11 && b[64] == 5 && b[72] == 6 && b[76] == 2 && b[80] == 0)
+        #expect(Array(b[88...]) == Array("hi".utf8))
+    }
+
+    @Test func headerLayout() {
+        let b = ControlMessage.disconnect(clientId: ClientID(7)).encode()
+        #expect(Array(b[0..<4]) == Array("CLOG".utf8))
+        #expect(b[4] == UInt8(ChronoModelVersion.protocolVersion) && b[5] == 0)
+        #expect(b[6] == UInt8(MessageType.disconnect.rawValue) && b[7] == 0)
+        #expect(b[8] == 8 && b.count == 24 && b[16] == 7)
+    }
+
+    @Test func everyStrictPrefixIsATypedError() throws {
+        var rng = SplitMix(seed: 2)
+        for type in MessageType.allCases {
+            let bytes = Random.message(type, &rng).encode()
+            for n in 0..<bytes.count {
+                do {
+                    _ = try ControlMessage.decode(bytes[0..<n])
+                    Issue.record("prefix \(n)/\(bytes.count) of \(type) decoded")
+                } catch {
+                    #expect(error.returnCode == .invalidArgument)
+                }
+            }
+        }
+    }
+
+    @Test func bitFlipsNeverCrashAndAcceptedInputIsCanonical() throws {
+        var rng = SplitMix(seed: 3)
+        var rejected = 0
+        var total = 0
+        for type in MessageType.allCases {
+            for _ in 0..<10 {
+                let original = Random.message(type, &rng).encode()
+                for _ in 0..<40 {
+                    var bytes = original
+                    for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                        let i = Int.random(in: 0..<bytes.count, using: &rng)
+                        bytes[i] ^= UInt8(1) << UInt8.random(in: 0...7, using: &rng)
+                    }
+                    total += 1
+                    do {
+                        let decoded = try ControlMessage.decode(bytes)
+                        // Whatever decodes re-encodes to exactly the same bytes (one encoding per value).
+                        #expect(decoded.encode() == bytes)
+                    } catch {
+                        rejected += 1
+                    }
+                }
+            }
+        }
+        #expect(rejected > total / 10)
+    }
+
+    @Test func randomBytesNeverCrash() async throws {
+        let bytes = Gen.uint8(in: 0...255).array(of: 0...300)
+        await propertyCheck(count: 2000, input: bytes, Gen.int(in: 0...28)) { body, typeIndex in
+            // Raw noise, and noise behind a valid header of every type.
+            _ = try? ControlMessage.decode(body)
+            _ = try? StoryChunk.decode(body)
+            var framed: [UInt8] = []
+            MessageHeader(type: MessageType.allCases[typeIndex % MessageType.allCases.count], bodyLength: UInt64(body.count))
+                .write(to: &framed)
+            framed += body
+            if let decoded = try? ControlMessage.decode(framed) {
+                #expect(decoded.encode() == framed)
+            }
+        }
+    }
+
+    @Test func specificErrors() throws {
+        let good = ControlMessage.showChronicles(clientId: ClientID(1)).encode()
+        var badMagic = good
+        badMagic[0] = 0
+        #expect(throws: ChronoLogError.malformedMessage(.badMagic(expected: MessageHeader.magic, got: 0x474F_4C00))) {
+            try ControlMessage.decode(badMagic)
+        }
+        var otherVersion = good
+        otherVersion[4] = 9
+        #expect(throws: ChronoLogError.protocolVersionMismatch(expected: ChronoModelVersion.protocolVersion, got: 9)) {
+            try ControlMessage.decode(otherVersion)
+        }
+        var unknownType = good
+        unknownType[6] = 0xFF
+        #expect(throws: ChronoLogError.malformedMessage(.unknownMessageType(0xFF))) { try ControlMessage.decode(unknownType) }
+        #expect(throws: ChronoLogError.malformedMessage(.trailingBytes(count: 1))) { try ControlMessage.decode(good + [0]) }
+        var huge = good
+        for i in 8..<16 { huge[i] = 0xFF }
+        #expect(throws: ChronoLogError.malformedMessage(.limitExceeded(field: "header.bodyLength", value: UInt64.max,
+                                                                        limit: WireLimits.default.maxBodyBytes))) {
+            try ControlMessage.decode(huge)
+        }
+    }
+
+    @Test func hugeCountsAreRefusedBeforeAllocating() throws {
+        // A name list claiming 2^20 names in a 30-byte body.
+        var w = WireWriter()
+        w.returnCode(.success)
+        w.u32(1 << 20)
+        w.u32(1)
+        var bytes: [UInt8] = []
+        MessageHeader(type: .nameList, bodyLength: UInt64(w.bytes.count)).write(to: &bytes)
+        bytes += w.bytes
+        #expect(throws: ChronoLogError.self) { try ControlMessage.decode(bytes) }
+        // A chunk claiming 2^40 events.
+        var chunk = StoryChunk.empty(storyId: StoryID(rawValue: 1), range: TimeRange(start: 0, end: 1)).encode()
+        chunk[40 + 5] = 1
+        #expect(throws: ChronoLogError.malformedMessage(.limitExceeded(field: "chunk.eventCount", value: 1 << 40,
+                                                                        limit: WireLimits.default.maxEvents))) {
+            try StoryChunk.decode(chunk)
+        }
+        // A string longer than the limit.
+        let long = ControlMessage.reply(GenericReply(rc: .unknown, detail: String(repeating: "x", count: 70_000))).encode()
+        #expect(throws: ChronoLogError.malformedMessage(.limitExceeded(field: "reply.detail", value: 70_000,
+                                                                        limit: UInt64(WireLimits.default.maxStringBytes)))) {
+            try ControlMessage.decode(long)
+        }
+        // Custom limits apply.
+        let good = ControlMessage.showChronicles(clientId: ClientID(1)).encode()
+        #expect(try ControlMessage.decode(good, limits: WireLimits(maxBodyBytes: 8)) == .showChronicles(clientId: ClientID(1)))
+        #expect(throws: ChronoLogError.malformedMessage(.limitExceeded(field: "header.bodyLength", value: 8, limit: 7))) {
+            try ControlMessage.decode(good, limits: WireLimits(maxBodyBytes: 7))
+        }
+    }
+
+    @Test func invalidFieldValuesAreRejected() throws {
+        let batch = try EventBatch(storyId: StoryID(rawValue: 1), clientId: ClientID(3), watermark: 9,
+                                   events: [Event(time: 1, clientId: ClientID(3), index: 4, text: "x"),
+                                            Event(time: 2, clientId: ClientID(3), index: 5, text: "yz")])
+        let bytes = ControlMessage.eventBatch(batch).encode()
+        #expect(try ControlMessage.decode(bytes) == .eventBatch(batch))
+        let recordsAt = MessageHeader.byteCount + EventBatch.headerByteCount
+        var wrongClient = bytes
+        wrongClient[recordsAt + 32 + 8] = 4  // second record's client
+        #expect(throws: ChronoLogError.self) { try ControlMessage.decode(wrongClient) }
+        var gap = bytes
+        gap[recordsAt + 32 + 16] = 7  // second record's index 5 → 7
+        #expect(throws: ChronoLogError.self) { try ControlMessage.decode(gap) }
+        // Bad enum, bool and return code.
+        var mode = ControlMessage.connect(ConnectRequest(hostName: "h", pid: 1, rank: 0, mode: .writer)).encode()
+        mode[mode.count - 1] = 9
+        #expect(throws: ChronoLogError.malformedMessage(.invalidValue(field: "connect.mode", value: 9))) { try ControlMessage.decode(mode) }
+        var rc = ControlMessage.reply(GenericReply(rc: .success)).encode()
+        rc[16] = 77
+        #expect(throws: ChronoLogError.self) { try ControlMessage.decode(rc) }
+        var flag = ControlMessage.shutdown(ShutdownRequest(drain: true, deadlineMilliseconds: 1)).encode()
+        flag[16] = 2
+        #expect(throws: ChronoLogError.malformedMessage(.invalidValue(field: "shutdown.drain", value: 2))) { try ControlMessage.decode(flag) }
+        // Invalid UTF-8.
+        var utf8 = ControlMessage.destroyChronicle(ChronicleRequest(clientId: ClientID(1), chronicle: "ab")).encode()
+        utf8[utf8.count - 1] = 0xFF
+        #expect(throws: ChronoLogError.malformedMessage(.invalidUTF8(field: "chronicle"))) { try ControlMessage.decode(utf8) }
+    }
+
+    @Test func rawMemoryDecode() throws {
+        var rng = SplitMix(seed: 4)
+        let chunk = Random.chunk(&rng)
+        let bytes = chunk.encode()
+        let decoded = try bytes.withUnsafeBytes { raw in try StoryChunk.decode(raw: raw) }
+        #expect(decoded == chunk)
+    }
+}

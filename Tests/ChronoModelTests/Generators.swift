@@ -1,0 +1,180 @@
+import PropertyBased
+@testable import ChronoModel
+
+/// Random values for property tests. Small domains on purpose, so equal keys and duplicates happen often.
+enum Random {
+    static func bytes<R: RandomNumberGenerator>(_ rng: inout R, maxCount: Int = 40) -> [UInt8] {
+        let n = Int.random(in: 0...maxCount, using: &rng)
+        return (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    }
+
+    static func string<R: RandomNumberGenerator>(_ rng: inout R, maxCount: Int = 12) -> String {
+        let pool: [String] = ["a", "Z", "0", " ", "é", "🙂", "中", "/", "\u{0}", "\n", "x", "👨‍👩‍👧"]
+        let n = Int.random(in: 0...maxCount, using: &rng)
+        return (0..<n).map { _ in pool[Int.random(in: 0..<pool.count, using: &rng)] }.joined()
+    }
+
+    static func event<R: RandomNumberGenerator>(_ rng: inout R, times: ClosedRange<UInt64> = 0...7,
+                                                clients: ClosedRange<UInt64> = 1...3) -> Event {
+        Event(time: UInt64.random(in: times, using: &rng), clientId: ClientID(UInt64.random(in: clients, using: &rng)),
+              index: UInt32.random(in: 0...3, using: &rng), record: bytes(&rng, maxCount: 6))
+    }
+
+    /// A chunk of story 42 over [0, 100) with up to `maxEvents` events whose records are mostly a function
+    /// of the key (so two copies of one key are identical, as retransmissions are) and sometimes random.
+    static func chunk<R: RandomNumberGenerator>(_ rng: inout R, maxEvents: Int = 30, range: TimeRange = TimeRange(start: 0, end: 100),
+                                                revision: UInt32 = 0) -> StoryChunk {
+        let n = Int.random(in: 0...maxEvents, using: &rng)
+        let events = (0..<n).map { _ in
+            var e = keyedEvent(time: UInt64.random(in: range.start..<min(range.end, range.start + 20), using: &rng),
+                               client: UInt64.random(in: 1...3, using: &rng), index: UInt32.random(in: 0...5, using: &rng))
+            // Now and then a conflicting copy: same key, other bytes.
+            if Int.random(in: 0..<5, using: &rng) == 0 { e.record = bytes(&rng, maxCount: 4) }
+            return e
+        }
+        return (try? StoryChunk(storyId: StoryID(rawValue: 42), range: range, revision: revision, events: events))
+            ?? .empty(storyId: StoryID(rawValue: 42), range: range)
+    }
+
+    static func keyedEvent(time: UInt64, client: UInt64, index: UInt32) -> Event {
+        let length = Int((time &+ client &* 7 &+ UInt64(index) &* 13) % 9)
+        return Event(time: time, clientId: ClientID(client), index: index,
+                     record: (0..<length).map { UInt8(truncatingIfNeeded: Int(time) &+ $0 &* Int(client) &+ Int(index)) })
+    }
+
+    static func rc<R: RandomNumberGenerator>(_ rng: inout R) -> ReturnCode {
+        ReturnCode.allCases[Int.random(in: 0..<ReturnCode.allCases.count, using: &rng)]
+    }
+
+    static func attributes<R: RandomNumberGenerator>(_ rng: inout R) -> [String: String] {
+        var map: [String: String] = [:]
+        for _ in 0..<Int.random(in: 0...4, using: &rng) { map[string(&rng)] = string(&rng) }
+        return map
+    }
+
+    static func u64<R: RandomNumberGenerator>(_ rng: inout R) -> UInt64 {
+        Bool.random(using: &rng) ? UInt64.random(in: 0...10, using: &rng) : UInt64.random(in: 0...UInt64.max, using: &rng)
+    }
+
+    static func i32<R: RandomNumberGenerator>(_ rng: inout R) -> Int32 { Int32.random(in: -5...Int32.max, using: &rng) }
+
+    static func batch<R: RandomNumberGenerator>(_ rng: inout R) -> EventBatch {
+        let client = ClientID(UInt64.random(in: 1...1000, using: &rng))
+        let first = UInt32.random(in: 0...1_000_000, using: &rng)
+        let n = Int.random(in: 0...20, using: &rng)
+        let events = (0..<n).map { i in
+            Event(time: u64(&rng), clientId: client, index: first + UInt32(i), record: bytes(&rng))
+        }
+        return (try? EventBatch(storyId: StoryID(rawValue: u64(&rng)), clientId: client, watermark: u64(&rng), events: events))
+            ?? EventBatch(unchecked: StoryID(rawValue: 1), clientId: client, firstIndex: 0, watermark: 0, records: [], payload: [])
+    }
+
+    /// A random message of the given type; the switch is exhaustive, so every type is covered.
+    static func message<R: RandomNumberGenerator>(_ type: MessageType, _ rng: inout R) -> ControlMessage {
+        switch type {
+        case .connect:
+            return .connect(ConnectRequest(protocolVersion: UInt16.random(in: 0...3, using: &rng), hostName: string(&rng),
+                                           pid: UInt32.random(in: 0...UInt32.max, using: &rng), rank: i32(&rng),
+                                           mode: Bool.random(using: &rng) ? .writer : .writerReader))
+        case .connectReply:
+            return .connectReply(ConnectReply(rc: rc(&rng), clientId: ClientID(u64(&rng)), visorTime: u64(&rng), detail: string(&rng)))
+        case .clockPing:
+            return .clockPing(ClockPing(sequence: UInt32.random(in: 0...9, using: &rng), clientSendTime: u64(&rng)))
+        case .clockPong:
+            return .clockPong(ClockPong(sequence: UInt32.random(in: 0...9, using: &rng), clientSendTime: u64(&rng), visorTime: u64(&rng)))
+        case .disconnect:
+            return .disconnect(clientId: ClientID(u64(&rng)))
+        case .createChronicle:
+            return .createChronicle(CreateChronicleRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng),
+                                                           attributes: attributes(&rng), flags: UInt32.random(in: 0...7, using: &rng)))
+        case .destroyChronicle:
+            return .destroyChronicle(ChronicleRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng)))
+        case .acquireStory:
+            return .acquireStory(StoryRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng), story: string(&rng),
+                                              attributes: attributes(&rng), flags: UInt32.random(in: 0...7, using: &rng)))
+        case .releaseStory:
+            return .releaseStory(StoryRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng), story: string(&rng)))
+        case .destroyStory:
+            return .destroyStory(StoryRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng), story: string(&rng)))
+        case .showChronicles:
+            return .showChronicles(clientId: ClientID(u64(&rng)))
+        case .showStories:
+            return .showStories(ChronicleRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng)))
+        case .reply:
+            return .reply(GenericReply(rc: rc(&rng), detail: string(&rng, maxCount: 40)))
+        case .nameList:
+            return .nameList(NameListReply(rc: rc(&rng), names: (0..<Int.random(in: 0...5, using: &rng)).map { _ in string(&rng) }))
+        case .acquireReply:
+            return .acquireReply(AcquireReply(rc: rc(&rng), storyId: StoryID(rawValue: u64(&rng)),
+                                              groupId: UInt32.random(in: 0...9, using: &rng),
+                                              keeperRanks: (0..<Int.random(in: 0...4, using: &rng)).map { _ in i32(&rng) },
+                                              grapherRank: i32(&rng), playerRank: i32(&rng), detail: string(&rng)))
+        case .register:
+            return .register(Registration(role: ProcessRole.allCases.randomElement(using: &rng) ?? .keeper,
+                                          groupId: UInt32.random(in: 0...9, using: &rng), rank: i32(&rng), hostName: string(&rng)))
+        case .heartbeat:
+            var counters: [String: UInt64] = [:]
+            for _ in 0..<Int.random(in: 0...4, using: &rng) { counters[string(&rng)] = u64(&rng) }
+            return .heartbeat(Heartbeat(role: ProcessRole.allCases.randomElement(using: &rng) ?? .grapher,
+                                        groupId: UInt32.random(in: 0...9, using: &rng), rank: i32(&rng), sentAt: u64(&rng),
+                                        counters: counters))
+        case .startRecording:
+            return .startRecording(RecordingNotice(storyId: StoryID(rawValue: u64(&rng)), chronicle: string(&rng),
+                                                   story: string(&rng), groupId: UInt32.random(in: 0...9, using: &rng)))
+        case .stopRecording:
+            return .stopRecording(RecordingNotice(storyId: StoryID(rawValue: u64(&rng)), chronicle: string(&rng),
+                                                  story: string(&rng), groupId: UInt32.random(in: 0...9, using: &rng)))
+        case .recordingAck:
+            return .recordingAck(RecordingAck(storyId: StoryID(rawValue: u64(&rng)), rank: i32(&rng), rc: rc(&rng)))
+        case .eventBatch:
+            return .eventBatch(batch(&rng))
+        case .chunkDescriptor:
+            return .chunkDescriptor(ChunkDescriptor(storyId: StoryID(rawValue: u64(&rng)), keeperRank: i32(&rng), sequence: u64(&rng),
+                                                    range: TimeRange(start: u64(&rng), end: u64(&rng)),
+                                                    revision: UInt32.random(in: 0...3, using: &rng), watermark: u64(&rng),
+                                                    address: u64(&rng), key: u64(&rng), length: u64(&rng), eventCount: u64(&rng)))
+        case .chunkAck:
+            return .chunkAck(ChunkAck(storyId: StoryID(rawValue: u64(&rng)), sequence: u64(&rng), rc: rc(&rng), detail: string(&rng)))
+        case .storyChunk:
+            return .storyChunk(chunk(&rng, revision: UInt32.random(in: 0...2, using: &rng)))
+        case .replayRequest:
+            return .replayRequest(ReplayRequest(queryId: u64(&rng), clientId: ClientID(u64(&rng)), chronicle: string(&rng),
+                                                story: string(&rng), range: TimeRange(start: u64(&rng), end: u64(&rng)),
+                                                timeoutMilliseconds: u64(&rng)))
+        case .replayPiece:
+            return .replayPiece(ReplayPiece(queryId: u64(&rng), rc: rc(&rng), pieceNumber: UInt32.random(in: 0...9, using: &rng),
+                                            isLast: Bool.random(using: &rng),
+                                            chunk: Bool.random(using: &rng) ? chunk(&rng) : nil))
+        case .shutdown:
+            return .shutdown(ShutdownRequest(drain: Bool.random(using: &rng), deadlineMilliseconds: u64(&rng), reason: string(&rng)))
+        case .shutdownComplete:
+            return .shutdownComplete(ShutdownComplete(rank: i32(&rng), rc: rc(&rng), undrainedEvents: u64(&rng)))
+        }
+    }
+}
+
+/// Property-test generators built on ``Random``.
+enum Gens {
+    static let event = Generator<Event, Shrink.None<Event>> { rng in Random.event(&rng) }
+    static let chunk = Generator<StoryChunk, Shrink.None<StoryChunk>> { rng in Random.chunk(&rng) }
+    static let message = Generator<ControlMessage, Shrink.None<ControlMessage>> { rng in
+        let type = MessageType.allCases[Int.random(in: 0..<MessageType.allCases.count, using: &rng)]
+        return Random.message(type, &rng)
+    }
+    static let events = Generator<[Event], Shrink.None<[Event]>> { rng in
+        (0..<Int.random(in: 0...40, using: &rng)).map { _ in Random.event(&rng) }
+    }
+}
+
+/// Deterministic generator for loops that are not property checks (SplitMix64).
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

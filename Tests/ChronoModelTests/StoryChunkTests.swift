@@ -1,0 +1,141 @@
+import PropertyBased
+import Testing
+@testable import ChronoModel
+
+@Suite struct StoryChunkTests {
+    let story = StoryID(rawValue: 42)
+    let range = TimeRange(start: 0, end: 100)
+
+    @Test func initSortsDeduplicatesAndLaysOutPayloadInOrder() throws {
+        let e1 = Event(time: 5, clientId: ClientID(2), index: 0, text: "b")
+        let e2 = Event(time: 5, clientId: ClientID(1), index: 0, text: "aa")
+        let e3 = Event(time: 1, clientId: ClientID(9), index: 3, text: "")
+        let chunk = try StoryChunk(storyId: story, range: range, events: [e1, e2, e3, e1])
+        #expect(chunk.events == [e3, e2, e1])
+        #expect(chunk.payload == Array("aab".utf8))
+        #expect(chunk.records.map(\.offset) == [0, 0, 2])
+        #expect(chunk.recordBytes(at: 1) == ArraySlice("aa".utf8))
+        #expect(chunk.event(at: 0).record.isEmpty)  // empty records are stored like any other
+    }
+
+    @Test func eventsOutsideTheRangeAreRefused() {
+        #expect(throws: ChronoLogError.self) {
+            _ = try StoryChunk(storyId: story, range: range, events: [Event(time: 100, clientId: ClientID(1), index: 0, record: [])])
+        }
+        #expect(throws: ChronoLogError.self) {
+            _ = try StoryChunk(storyId: story, range: TimeRange(start: 5, end: 5), events: [])
+        }
+    }
+
+    @Test func validatingInitRejectsNonCanonicalTables() throws {
+        let good = try StoryChunk(storyId: story, range: range, events: [
+            Event(time: 1, clientId: ClientID(1), index: 0, text: "ab"), Event(time: 2, clientId: ClientID(1), index: 1, text: "c"),
+        ])
+        #expect(try StoryChunk(validatingStoryId: story, range: range, revision: 0, records: good.records, payload: good.payload) == good)
+        var swapped = good.records
+        swapped.swapAt(0, 1)
+        var badOffset = good.records
+        badOffset[1].offset = 1
+        var outside = good.records
+        outside[1].time = 100
+        let cases: [([EventRecord], [UInt8])] = [
+            (swapped, good.payload), (badOffset, good.payload), (outside, good.payload),
+            (good.records, good.payload + [0]), ([good.records[0], good.records[0]], [1, 2, 1, 2]),
+        ]
+        for (records, payload) in cases {
+            #expect(throws: ChronoLogError.self) {
+                _ = try StoryChunk(validatingStoryId: story, range: range, revision: 0, records: records, payload: payload)
+            }
+        }
+    }
+
+    @Test func positionsAndSlices() throws {
+        let events = (0..<50).map { Event(time: UInt64($0 * 2), clientId: ClientID(1), index: UInt32($0), text: "e\($0)") }
+        let chunk = try StoryChunk(storyId: story, range: range, events: events)
+        #expect(chunk.positions(in: TimeRange(start: 10, end: 20)) == 5..<10)
+        #expect(chunk.positions(in: TimeRange(start: 11, end: 11)).isEmpty)
+        let slice = chunk.slice(TimeRange(start: 10, end: 20))
+        #expect(slice.range == TimeRange(start: 10, end: 20))
+        #expect(slice.events == Array(events[5..<10]))
+        #expect(try StoryChunk(validatingStoryId: story, range: slice.range, revision: 0, records: slice.records, payload: slice.payload) == slice)
+        #expect(chunk.slice(TimeRange(start: 200, end: 300)).isEmpty)
+    }
+
+    @Test func mergeIsCommutative() async throws {
+        await propertyCheck(count: 500, input: Gens.chunk, Gens.chunk) { a, b in
+            let ab = try a.merged(with: b)
+            let ba = try b.merged(with: a)
+            #expect(ab == ba)
+        }
+    }
+
+    @Test func mergeIsAssociative() async throws {
+        await propertyCheck(count: 500, input: Gens.chunk, Gens.chunk, Gens.chunk) { a, b, c in
+            let left = try a.merged(with: b).merged(with: c)
+            let right = try a.merged(with: b.merged(with: c))
+            #expect(left == right)
+        }
+    }
+
+    @Test func mergeIsIdempotent() async throws {
+        await propertyCheck(count: 500, input: Gens.chunk, Gens.chunk) { a, b in
+            #expect(try a.merged(with: a) == a)
+            let ab = try a.merged(with: b)
+            #expect(try ab.merged(with: b) == ab)  // the same chunk delivered twice adds nothing
+        }
+    }
+
+    @Test func mergeEqualsBuildingFromTheUnion() async throws {
+        await propertyCheck(count: 500, input: Gens.chunk, Gens.chunk) { a, b in
+            let merged = try a.merged(with: b)
+            let rebuilt = try StoryChunk(storyId: a.storyId, range: a.range, events: a.events + b.events)
+            #expect(merged == rebuilt)
+            #expect(Set(merged.events.map(\.key)) == Set(a.events.map(\.key)).union(b.events.map(\.key)))
+            // The result is canonical.
+            #expect(try StoryChunk(validatingStoryId: merged.storyId, range: merged.range, revision: merged.revision,
+                                   records: merged.records, payload: merged.payload) == merged)
+        }
+    }
+
+    @Test func conflictingCopiesResolveTheSameWayInEitherOrder() throws {
+        let x = try StoryChunk(storyId: story, range: range, events: [Event(time: 1, clientId: ClientID(1), index: 0, text: "zz")])
+        let y = try StoryChunk(storyId: story, range: range, events: [Event(time: 1, clientId: ClientID(1), index: 0, text: "a")])
+        #expect(try x.merged(with: y).events.map(\.recordText) == ["a"])
+        #expect(try y.merged(with: x).events.map(\.recordText) == ["a"])
+    }
+
+    @Test func mergeCoversRangesAndRevisions() throws {
+        let a = StoryChunk.empty(storyId: story, range: TimeRange(start: 0, end: 10), revision: 0)
+        let b = StoryChunk.empty(storyId: story, range: TimeRange(start: 10, end: 20), revision: 2)
+        let m = try a.merged(with: b)
+        #expect(m.range == TimeRange(start: 0, end: 20))
+        #expect(m.revision == 2)
+        #expect(throws: ChronoLogError.self) {
+            _ = try a.merged(with: StoryChunk.empty(storyId: StoryID(rawValue: 7), range: range))
+        }
+    }
+
+    @Test func mergeManyMatchesPairwise() throws {
+        var rng = SplitMix(seed: 7)
+        let chunks = (0..<7).map { _ in Random.chunk(&rng) }
+        let all = try StoryChunk.merge(chunks)
+        var folded = chunks[0]
+        for c in chunks.dropFirst() { folded = try folded.merged(with: c) }
+        #expect(all == folded)
+        #expect(try StoryChunk.merge([]) == nil)
+    }
+
+    @Test func largeMergeKeepsEveryEvent() throws {
+        // Interleaved times from two keepers, with a shared overlap (retransmissions).
+        let a = try StoryChunk(storyId: story, range: TimeRange(start: 0, end: 1_000_000), events: (0..<5000).map {
+            Event(time: UInt64($0 * 2), clientId: ClientID(1), index: UInt32($0), text: "a\($0)")
+        })
+        let b = try StoryChunk(storyId: story, range: TimeRange(start: 0, end: 1_000_000), events: (0..<5000).map {
+            Event(time: UInt64($0 * 2 + 1), clientId: ClientID(2), index: UInt32($0), text: "b\($0)")
+        } + a.events.prefix(100))
+        let m = try a.merged(with: b)
+        #expect(m.count == 10_000)
+        #expect(zip(m.records, m.records.dropFirst()).allSatisfy { EventRecord.precedes($0, $1) })
+        #expect(m.event(at: 1).recordText == "b0")
+    }
+}

@@ -1,0 +1,156 @@
+import PropertyBased
+import Testing
+@testable import ChronoModel
+
+@Suite struct StoryPipelineTests {
+    let story = StoryID(rawValue: 3)
+
+    func batch(_ client: UInt64, first: UInt32, times: [UInt64], watermark: UInt64) throws -> EventBatch {
+        try EventBatch(storyId: story, clientId: ClientID(client), watermark: watermark, events: times.enumerated().map {
+            Event(time: $0.element, clientId: ClientID(client), index: first + UInt32($0.offset), text: "c\(client)i\(first + UInt32($0.offset))")
+        })
+    }
+
+    @Test func sealsOnlyWhenEveryWatermarkHasPassed() throws {
+        var p = StoryPipeline(storyId: story, chunkDuration: 100)
+        p.insert(try batch(1, first: 0, times: [10, 150], watermark: 150))
+        p.insert(try batch(2, first: 0, times: [20], watermark: 90))
+        #expect(p.sealReady().isEmpty)  // client 2 has not passed 100
+        #expect(p.sealedFrontier == 0)
+        p.insert(try batch(2, first: 1, times: [120], watermark: 230))
+        let sealed = p.sealReady()
+        #expect(sealed.map(\.range) == [TimeRange(start: 0, end: 100)])
+        #expect(sealed[0].events.map(\.time) == [10, 20])
+        #expect(p.sealedFrontier == 100)
+        // Client 1 at 150 holds [100, 200) back; removing it releases it.
+        p.removeContributor(1)
+        let next = p.sealReady()
+        #expect(next.map(\.range) == [TimeRange(start: 100, end: 200)])
+        #expect(next[0].events.map(\.time) == [120, 150])
+        #expect(p.stats.chunksSealed == 2 && p.stats.eventsAccepted == 4)
+    }
+
+    @Test func registeredButSilentContributorHoldsSealing() throws {
+        var p = StoryPipeline(storyId: story, chunkDuration: 10)
+        p.addContributor(7)
+        p.insert(try batch(1, first: 0, times: [1, 2], watermark: 50))
+        #expect(p.sealReady().isEmpty)
+        p.advanceWatermark(of: 7, to: 10)
+        #expect(p.sealReady().count == 1)
+        p.advanceWatermark(of: 7, to: 3)  // watermarks never go down
+        #expect(p.contributors[7] == 10)
+    }
+
+    @Test func lateEventsGoToRevisionsAndAreCounted() throws {
+        var p = StoryPipeline(storyId: story, chunkDuration: 100, latePolicy: .revise)
+        p.insert(try batch(1, first: 0, times: [10], watermark: 100))
+        #expect(p.sealReady().count == 1)
+        let report = p.insert(try batch(2, first: 0, times: [50, 60, 120], watermark: 130))
+        #expect(report.late == 2 && report.accepted == 1 && report.rejected.isEmpty)
+        let revisions = p.sealReady()
+        #expect(revisions.map(\.revision) == [1])
+        #expect(revisions[0].range == TimeRange(start: 0, end: 100))
+        #expect(revisions[0].events.map(\.time) == [50, 60])
+        p.insert(try batch(2, first: 3, times: [70], watermark: 130))
+        #expect(p.sealReady().map(\.revision) == [2])
+        #expect(p.stats.lateEvents == 3 && p.stats.revisionsSealed == 2)
+        // Nothing was lost: every inserted event is in exactly one chunk (the pending one is drained).
+        #expect(p.drain().flatMap(\.events).map(\.time) == [120])
+    }
+
+    @Test func rejectPolicyReportsEveryRefusal() throws {
+        var p = StoryPipeline(storyId: story, chunkDuration: 100, latePolicy: .reject)
+        p.insert(try batch(1, first: 0, times: [10], watermark: 100))
+        _ = p.sealReady()
+        let report = p.insert(try batch(2, first: 0, times: [50, 150], watermark: 150))
+        #expect(report.accepted == 1)
+        #expect(report.rejected == [InsertReport.Rejection(key: EventKey(time: 50, clientId: ClientID(2), index: 0),
+                                                           reason: .lateUnderRejectPolicy(sealedUpTo: 100))])
+        #expect(report.error?.returnCode == .invalidArgument)
+        #expect(p.stats.rejectedLateEvents == 1)
+    }
+
+    @Test func invalidEventsAreRejectedAndReported() {
+        var p = StoryPipeline(storyId: story, chunkDuration: 100, maxEventBytes: 4)
+        let report = p.insert([Event(time: .max, clientId: ClientID(1), index: 0, record: []),
+                               Event(time: 1, clientId: ClientID(1), index: 1, record: [1, 2, 3, 4, 5])], from: 1)
+        #expect(report.rejected.map(\.reason) == [.invalidTime, .tooLarge(bytes: 5)])
+        #expect(p.stats.rejectedInvalidEvents == 2)
+        #expect(p.bufferedEventCount == 0)
+    }
+
+    @Test func duplicatesAreDroppedAndGapsCounted() throws {
+        var p = StoryPipeline(storyId: story, chunkDuration: 100)
+        let b = try batch(1, first: 0, times: [1, 2], watermark: 5)
+        p.insert(b)
+        p.insert(b)  // retransmission
+        p.insert(try batch(1, first: 5, times: [3], watermark: 200))  // indexes 2…4 missing
+        let sealed = p.sealReady()
+        #expect(sealed.count == 1 && sealed[0].count == 3)
+        #expect(p.stats.duplicatesDropped == 2)
+        #expect(p.stats.indexGaps == 3)
+    }
+
+    @Test func grapherMergesKeepersPartialChunks() throws {
+        var rng = SplitMix(seed: 11)
+        let a = Random.chunk(&rng, maxEvents: 40)
+        let b = Random.chunk(&rng, maxEvents: 40)
+        var g = StoryPipeline(storyId: StoryID(rawValue: 42), chunkDuration: 100)
+        g.addContributor(1)
+        g.addContributor(2)
+        g.insert(a, from: 1, watermark: 100)
+        #expect(g.sealReady().isEmpty)
+        g.insert(b, from: 2, watermark: 100)
+        g.insert(a, from: 1, watermark: 100)  // delivered twice: adds nothing
+        let sealed = g.sealReady()
+        let expected = try a.merged(with: b)
+        if expected.isEmpty {
+            #expect(sealed.isEmpty)
+        } else {
+            #expect(sealed == [expected])
+        }
+    }
+
+    @Test func resultDoesNotDependOnArrivalOrder() async throws {
+        await propertyCheck(count: 300, input: Gens.events, Gens.events) { first, second in
+            func run(_ batches: [[Event]]) -> [StoryChunk] {
+                var p = StoryPipeline(storyId: story, chunkDuration: 4)
+                for (n, events) in batches.enumerated() { p.insert(events, from: UInt64(n)) }
+                return p.drain()
+            }
+            #expect(run([first, second]) == run([second, first]))
+            let all = run([first, second]).flatMap(\.events).map(\.key)
+            #expect(Set(all) == Set((first + second).map(\.key)))
+            #expect(all == all.sorted())
+        }
+    }
+
+    @Test func unsealedEventsAreVisibleForReplay() throws {
+        var p = StoryPipeline(storyId: story, chunkDuration: 100)
+        p.insert(try batch(1, first: 0, times: [10, 110, 210], watermark: 0))
+        let fresh = p.unsealedEvents(in: TimeRange(start: 100, end: 300))
+        #expect(fresh?.events.map(\.time) == [110, 210])
+        #expect(p.unsealedEvents(in: TimeRange(start: 5, end: 5)) == nil)
+        #expect(p.bufferedEventCount == 3)
+        #expect(p.bufferedBytes == 3 * 32 + "c1i0c1i1c1i2".utf8.count)
+    }
+
+    @Test func drainSealsEverythingAndLaterEventsAreLate() throws {
+        var p = StoryPipeline(storyId: story, chunkDuration: 100)
+        p.insert(try batch(1, first: 0, times: [10, 310], watermark: 0))
+        let all = p.drain()
+        #expect(all.map(\.range.start) == [0, 300])
+        #expect(p.sealedFrontier == 400)
+        let r = p.insert(try batch(1, first: 2, times: [320], watermark: 0))
+        #expect(r.late == 1)
+        #expect(p.drain().map(\.revision) == [1])
+    }
+
+    @Test func rangeMathAtTheEdges() {
+        let p = StoryPipeline(storyId: story, chunkDuration: 1000)
+        #expect(p.range(of: 0) == TimeRange(start: 0, end: 1000))
+        #expect(p.range(of: 1999) == TimeRange(start: 1000, end: 2000))
+        #expect(p.range(of: UInt64.max - 1).end == UInt64.max)
+        #expect(StoryPipeline(storyId: story, config: ChronoConfig()).chunkDuration == 1_000_000_000)
+    }
+}
