@@ -9,7 +9,7 @@ chronolog_ensure_packages
 echo "==> building (debug, with tests)"
 swift build --build-tests
 echo "==> swift test"
-CHRONOLOG_BIN_DIR="$(swift build --show-bin-path)" timeout 3600 swift test --skip-build
+CHRONOLOG_X_BIN_DIR="$(swift build --show-bin-path)" timeout 3600 swift test --skip-build
 if [[ -x scripts/fuzz.sh ]] || [[ -f scripts/fuzz.sh ]]; then
   echo "==> fuzzing the wire decoder (${FUZZ_SECONDS:=30} s)"
   FUZZ_SECONDS=$FUZZ_SECONDS bash scripts/fuzz.sh

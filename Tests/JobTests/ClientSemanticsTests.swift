@@ -8,7 +8,7 @@ struct ClientSemanticsTests {
 
     private func passed(_ r: JobResult) -> Int {
         r.lines(startingWith: "CHECKS passed=").compactMap { line in
-            line.split(separator: " ").first.flatMap { Int($0.dropFirst("CHECKS passed=".count)) }
+            line.split(separator: " ").dropFirst().first.flatMap { Int($0.dropFirst("passed=".count)) }
         }.reduce(0, +)
     }
 

@@ -32,10 +32,10 @@ public enum MPIJob {
 
     /// The directory holding the built executables (`wrapper-checks`, `chronolog-job`, ...).
     ///
-    /// `CHRONOLOG_BIN_DIR` wins; otherwise the directory of the running test bundle, which SwiftPM
+    /// `CHRONOLOG_X_BIN_DIR` wins; otherwise the directory of the running test bundle, which SwiftPM
     /// places next to the products of the same build.
     public static var binDirectory: URL {
-        if let dir = ProcessInfo.processInfo.environment["CHRONOLOG_BIN_DIR"] {
+        if let dir = ProcessInfo.processInfo.environment["CHRONOLOG_X_BIN_DIR"] {
             return URL(fileURLWithPath: dir)
         }
         var candidates: [URL] = []
