@@ -1,0 +1,86 @@
+// libFuzzer target for ChronoModel's decoders. Built by scripts/fuzz.sh together with
+// Sources/ChronoModel/*.swift (not part of any SwiftPM target).
+//
+// Every input is fed to the message decoder, the chunk-layout decoder and the header decoder.
+// Decoding must never trap; whatever decodes must re-encode to exactly the input bytes
+// (the encoding is canonical), otherwise the target aborts so libFuzzer reports the input.
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzDecoders(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data, size > 0 else { return 0 }
+    let raw = UnsafeRawBufferPointer(start: data, count: size)
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    // Small limits as well as the defaults, so the limit checks are exercised too.
+    let limits = (data[0] & 1) == 0 ? WireLimits.default
+        : WireLimits(maxBodyBytes: 4096, maxStringBytes: 64, maxListCount: 8, maxMapCount: 4, maxEventBytes: 32, maxEvents: 16)
+
+    if let message = try? ControlMessage.decode(raw: raw, limits: limits) {
+        let again = message.encode()
+        if again != bytes { fatalError("message re-encodes differently (\(message.type))") }
+        if (try? ControlMessage.decode(again, limits: limits)) != message { fatalError("message round trip differs") }
+    }
+    if let chunk = try? StoryChunk.decode(raw: raw, limits: limits) {
+        if chunk.encode() != bytes { fatalError("chunk re-encodes differently") }
+        // A decoded chunk is canonical, so merging it with itself is the identity.
+        if (try? chunk.merged(with: chunk)) != chunk { fatalError("merge not idempotent on decoded chunk") }
+    }
+    _ = try? MessageHeader.decode(bytes, limits: limits)
+    return 0
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// When `CHRONOLOG_X_FUZZ_SEED_DIR` is set, writes one valid encoding of every message type and a
+/// chunk layout into that directory (the initial corpus), so fuzzing starts deep inside the decoders.
+@_cdecl("LLVMFuzzerInitialize")
+public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> CInt {
+    guard let dirPointer = getenv("CHRONOLOG_X_FUZZ_SEED_DIR") else { return 0 }
+    let dir = String(cString: dirPointer)
+    let story = StoryID(rawValue: 0x1234)
+    let client = ClientID(7)
+    let events = (0..<4).map { Event(time: UInt64(10 + $0), clientId: client, index: UInt32($0), text: "event \($0)") }
+    guard let chunk = try? StoryChunk(storyId: story, range: TimeRange(start: 0, end: 100), revision: 1, events: events),
+          let batch = try? EventBatch(storyId: story, clientId: client, watermark: 20, events: events) else { return 0 }
+    let messages: [ControlMessage] = [
+        .connect(ConnectRequest(hostName: "node1", pid: 42, rank: 3, mode: .writerReader)),
+        .connectReply(ConnectReply(rc: .success, clientId: client, visorTime: 99, detail: "")),
+        .clockPing(ClockPing(sequence: 1, clientSendTime: 5)),
+        .clockPong(ClockPong(sequence: 1, clientSendTime: 5, visorTime: 6)),
+        .disconnect(clientId: client),
+        .createChronicle(CreateChronicleRequest(clientId: client, chronicle: "chron", attributes: ["a": "1", "b": "2"], flags: 1)),
+        .destroyChronicle(ChronicleRequest(clientId: client, chronicle: "chron")),
+        .acquireStory(StoryRequest(clientId: client, chronicle: "chron", story: "story", attributes: ["k": "v"])),
+        .releaseStory(StoryRequest(clientId: client, chronicle: "chron", story: "story")),
+        .destroyStory(StoryRequest(clientId: client, chronicle: "chron", story: "story")),
+        .showChronicles(clientId: client),
+        .showStories(ChronicleRequest(clientId: client, chronicle: "chron")),
+        .reply(GenericReply(rc: .chronicleExists, detail: "exists")),
+        .nameList(NameListReply(rc: .success, names: ["a", "b", "🙂"])),
+        .acquireReply(AcquireReply(rc: .success, storyId: story, groupId: 1, keeperRanks: [1, 2], grapherRank: 3, playerRank: 4)),
+        .register(Registration(role: .keeper, groupId: 1, rank: 2, hostName: "node1")),
+        .heartbeat(Heartbeat(role: .grapher, groupId: 1, rank: 3, sentAt: 7, counters: ["eventsReceived": 9, "lateEvents": 1])),
+        .startRecording(RecordingNotice(storyId: story, chronicle: "chron", story: "story", groupId: 1)),
+        .stopRecording(RecordingNotice(storyId: story, chronicle: "chron", story: "story", groupId: 1)),
+        .recordingAck(RecordingAck(storyId: story, rank: 2, rc: .success)),
+        .eventBatch(batch),
+        .chunkDescriptor(ChunkDescriptor(storyId: story, keeperRank: 1, sequence: 5, range: TimeRange(start: 0, end: 100), revision: 0,
+                                         watermark: 100, address: 0xdead_beef, key: 17, length: UInt64(chunk.encodedByteCount), eventCount: 4)),
+        .chunkAck(ChunkAck(storyId: story, sequence: 5, rc: .success)),
+        .storyChunk(chunk),
+        .replayRequest(ReplayRequest(queryId: 8, clientId: client, chronicle: "chron", story: "story",
+                                     range: TimeRange(start: 0, end: 50), timeoutMilliseconds: 1000)),
+        .replayPiece(ReplayPiece(queryId: 8, rc: .success, pieceNumber: 0, isLast: true, chunk: chunk)),
+        .shutdown(ShutdownRequest(drain: true, deadlineMilliseconds: 100, reason: "done")),
+        .shutdownComplete(ShutdownComplete(rank: 2, rc: .success, undrainedEvents: 0)),
+    ]
+    var inputs = messages.map { ($0.type.rawValue.description, $0.encode()) }
+    inputs.append(("chunk", chunk.encode()))
+    for (name, bytes) in inputs {
+        guard let file = fopen(dir + "/seed-" + name, "wb") else { continue }
+        _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        fclose(file)
+    }
+    return 0
+}
