@@ -412,7 +412,7 @@ public final class FabricEndpoint: @unchecked Sendable {
                         result = try handles.post(
                             isRead: isRead, memory: local.region.storage.base, offset: local.offset + start, length: n,
                             descriptor: registration.descriptor, peer: peer.fabricAddress,
-                            remoteAddress: remoteAddress + UInt64(start), key: key, token: token)
+                            remoteAddress: remoteAddress &+ UInt64(start), key: key, token: token)
                     } catch {
                         handles.returnContext(token)
                         throw error

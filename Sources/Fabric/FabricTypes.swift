@@ -69,7 +69,7 @@ public struct RemoteDescriptor: Hashable, Sendable, CustomStringConvertible {
         guard offset >= 0, length >= 0, offset + length <= self.length else {
             throw .invalidArgument(call: "RemoteDescriptor.subrange", detail: "range \(offset)+\(length) outside \(self.length) bytes")
         }
-        return RemoteDescriptor(address: address + UInt64(offset), key: key, length: length)
+        return RemoteDescriptor(address: address &+ UInt64(offset), key: key, length: length)
     }
 
     /// Little-endian address, key, length: 24 bytes.
