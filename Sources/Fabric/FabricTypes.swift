@@ -66,7 +66,7 @@ public struct RemoteDescriptor: Hashable, Sendable, CustomStringConvertible {
     /// The part `offset ..< offset + length` of this descriptor.
     /// - Throws: `FabricError.invalidArgument` if the range is not inside it.
     public func subrange(offset: Int, length: Int) throws(FabricError) -> RemoteDescriptor {
-        guard offset >= 0, length >= 0, offset + length <= self.length else {
+        guard offset >= 0, length >= 0, offset <= self.length, length <= self.length - offset else {
             throw .invalidArgument(call: "RemoteDescriptor.subrange", detail: "range \(offset)+\(length) outside \(self.length) bytes")
         }
         return RemoteDescriptor(address: address &+ UInt64(offset), key: key, length: length)

@@ -63,7 +63,7 @@ public final class RegisteredRegion: @unchecked Sendable {
     /// The bytes `offset ..< offset + length` as a buffer.
     /// - Throws: `FabricError.invalidArgument` if the range is not inside the region.
     public func slice(offset: Int, length: Int) throws(FabricError) -> RegisteredBuffer {
-        guard offset >= 0, length >= 0, offset + length <= self.length else {
+        guard offset >= 0, length >= 0, offset <= self.length, length <= self.length - offset else {
             throw .invalidArgument(call: "RegisteredRegion.slice", detail: "range \(offset)+\(length) outside \(self.length) bytes")
         }
         return RegisteredBuffer(region: self, offset: offset, length: length, slot: nil)
@@ -125,7 +125,7 @@ public struct RegisteredBuffer: Sendable, CustomStringConvertible {
     /// Copies `source` into the buffer starting at `at`.
     /// - Throws: `FabricError.invalidArgument` if it does not fit.
     public func copy(from source: [UInt8], at position: Int = 0) throws(FabricError) {
-        guard position >= 0, position + source.count <= length else {
+        guard position >= 0, position <= length, source.count <= length - position else {
             throw .invalidArgument(call: "RegisteredBuffer.copy", detail: "\(source.count) bytes at \(position) do not fit in \(length)")
         }
         region.withBytes(offset: offset + position, count: source.count) { dst in
