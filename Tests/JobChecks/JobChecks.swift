@@ -14,7 +14,7 @@ struct JobChecks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "job-checks",
         abstract: "Client-semantics scenarios run as whole chronolog jobs under mpirun.",
-        subcommands: [Semantics.self, SharedStory.self, Groups.self])
+        subcommands: [Semantics.self, SharedStory.self, Groups.self, Application.self])
 
     struct Options: ParsableArguments {
         @Option(name: .customLong("set"), help: "Configuration overrides key=value.")
@@ -166,6 +166,40 @@ struct JobChecks: ParsableCommand {
             }
             throw ExitCode(code)
         }
+    }
+}
+
+/// An MPMD application: `mpirun -n 4 chronolog-job --workload none : -n 2 job-checks app`.
+/// Its ranks join as clients, get their own application communicator, log metadata calls,
+/// and leave.
+struct Application: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "app")
+    @OptionGroup var options: JobChecks.Options
+
+    func run() throws {
+        let job = try options.job(minimumClients: 0)
+        let m = try job.join(asService: false)
+        var c = Checker()
+        let app = m.application
+        c.expect("application communicator holds only application ranks", app.size == m.layout.plan.assignments.filter {
+            $0.role == .client
+        }.count)
+        c.expect("this rank is a client", m.assignment.role == .client)
+        var counters: [String: UInt64] = [:]
+        if let session = m.session {
+            let client = ChronoLogClient(session: session)
+            c.expect("connect", rc { try client.connect() } == 0)
+            if app.rank == 0 { c.expect("create", rc { try client.createChronicle("mpmd") } == 0) }
+            try app.barrier()
+            c.expect("acquire", rc { _ = try client.acquireStory("mpmd", "app-rank-\(app.rank)") } == 0)
+            let total = try app.allreduce(Int64(1), op: .sum)
+            c.expect("application collective works", total == Int64(app.size))
+            c.expect("release", rc { try client.releaseStory("mpmd", "app-rank-\(app.rank)") } == 0)
+            c.expect("disconnect", rc { try client.disconnect() } == 0)
+        }
+        do { counters = try c.finish() } catch { counters = ["checks.failed": 1] }
+        let status = job.leave(m, counters: counters, status: c.failed > 0 ? 1 : 0)
+        throw ExitCode(status)
     }
 }
 

@@ -54,3 +54,21 @@ struct ClientSemanticsTests {
         #expect(passed(r) == 3, "\(r)")
     }
 }
+
+/// MPMD: `mpirun -n 4 chronolog-job : -n 2 app` — the application's ranks are the clients.
+@Suite("MPMD launch", .serialized)
+struct MPMDTests {
+    @Test("application ranks join as clients with their own communicator; the service ranks carry the roles")
+    func mpmd() throws {
+        let r = try MPIJob.run([
+            (4, [MPIJob.executable("chronolog-job"), "--workload", "none"]),
+            (2, [MPIJob.executable("job-checks"), "app"]),
+        ], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
+        #expect(r.lines(startingWith: "CHECKS passed=").count == 2, "\(r)")
+        let roles = r.stdout.split(separator: "\n").filter { $0.first?.isNumber == true }
+            .map { $0.split(separator: " ", omittingEmptySubsequences: true)[1] }
+        #expect(roles == ["visor", "keeper", "grapher", "player", "client", "client"], "\(r)")
+    }
+}

@@ -4,12 +4,48 @@ import Foundation
 import Logging
 import MPI
 
+/// One process's membership in a ChronoLog-Swift job: its place in the layout and the
+/// communicators the job made for it.
+public final class JobMembership: @unchecked Sendable {
+    /// The layout every rank agreed on.
+    public let layout: JobLayout
+    /// The effective configuration.
+    public let config: ChronoConfig
+    /// The client session, on client ranks; `nil` on service ranks.
+    public let session: ChronoSession?
+    /// The ranks of this process's own application: in an MPMD launch, the ranks of the same
+    /// executable; embedded, the ranks the application keeps. Use it instead of
+    /// `MPI_COMM_WORLD`, which also holds the service ranks.
+    public let application: Communicator
+    /// The communicator of every client rank of the job, on client ranks.
+    public let peers: Communicator?
+    let control: Communicator
+    let logger: Logger
+    let weInitializedMPI: Bool
+
+    init(layout: JobLayout, config: ChronoConfig, session: ChronoSession?, application: Communicator,
+         peers: Communicator?, control: Communicator, logger: Logger, weInitializedMPI: Bool) {
+        self.layout = layout
+        self.config = config
+        self.session = session
+        self.application = application
+        self.peers = peers
+        self.control = control
+        self.logger = logger
+        self.weInitializedMPI = weInitializedMPI
+    }
+
+    /// This rank's assignment.
+    public var assignment: RoleAssignment { layout.me }
+}
+
 /// A whole ChronoLog-Swift deployment inside the MPI job this process belongs to.
 ///
-/// `run` lays out the roles (collective over `MPI_COMM_WORLD`), runs this rank's role until the
-/// job ends — the visor, a keeper, grapher or player, or the caller's client body — then gathers
-/// the summary at rank 0 and finalizes MPI. Every rank returns the same exit status.
-public struct ChronoJob {
+/// Every rank of `MPI_COMM_WORLD` takes part: `join` (collective) lays out the roles; service
+/// ranks then `serve` until the job ends while client ranks run their own code; `leave`
+/// (collective) gathers the summary at rank 0 and frees what `join` made. `run` does all three
+/// for `chronolog-job`. MPMD applications and embedded mode call `join`/`leave` themselves.
+public struct ChronoJob: Sendable {
     /// The effective configuration.
     public let config: ChronoConfig
     /// Client ranks the job requires.
@@ -22,106 +58,166 @@ public struct ChronoJob {
 
     /// - Parameters:
     ///   - config: the effective configuration.
-    ///   - minimumClients: client ranks the workload needs (a smaller job fails with the minimum -n).
+    ///   - minimumClients: client ranks the job needs (a smaller job fails with the minimum -n).
     public init(config: ChronoConfig, minimumClients: Int) {
         self.config = config
         self.minimumClients = minimumClients
     }
 
-    /// Runs this rank's part. Initializes and finalizes MPI.
-    /// - Parameter client: the body run on each client rank with its session; returns the rank's
-    ///   counters for the summary; a thrown error marks the job failed (exit status 1).
-    /// - Returns: 0 when the job ended cleanly and nothing was lost, 1 on failure or loss,
-    ///   2 when the job cannot be laid out.
-    public func run(client: (ChronoSession, Logger) throws -> [String: UInt64]) -> Int32 {
-        do {
-            try MPIRuntime.initialize(requiring: .multiple)
-        } catch {
-            printError("chronolog-job: cannot start MPI: \(error)")
-            return 2
+    /// Why `join` failed.
+    public enum JoinError: Error, CustomStringConvertible {
+        /// MPI could not be initialised.
+        case mpi(MPIError)
+        /// The job is too small or the shape is invalid (the same on every rank).
+        case layout(RolePlanError)
+
+        public var description: String {
+            switch self {
+            case .mpi(let e): "cannot start MPI: \(e)"
+            case .layout(let e): "\(e)"
+            }
         }
-        ShutdownSignal.install()
+    }
+
+    /// Joins the job. Collective over `MPI_COMM_WORLD`: every rank calls it, service ranks with
+    /// `asService: true`. Initialises MPI (`MPI_THREAD_MULTIPLE`) unless the application already did.
+    /// - Throws: `JoinError.layout` on every rank alike when the job cannot be laid out (MPI is
+    ///   finalized when this call initialised it); `JoinError.mpi` when MPI fails.
+    public func join(asService: Bool) throws -> JobMembership {
+        let weInit = !MPIRuntime.isInitialized
+        if weInit {
+            do { try MPIRuntime.initialize(requiring: .multiple) } catch let e as MPIError { throw JoinError.mpi(e) }
+        }
         let world = Communicator.world
         let layout: JobLayout
         do {
             layout = try JobLayout.discover(
-                world: world, isService: true,
+                world: world, isService: asService,
                 shape: GroupShape(keepers: config.deployment.keepersPerNode, graphers: config.deployment.graphersPerNode,
                                   players: config.deployment.playersPerNode),
                 virtualNodes: max(1, config.deployment.virtualNodes),
                 minimumClients: minimumClients)
         } catch let error as RolePlanError {
-            if world.rank == 0 { printError("chronolog-job: \(error)") }
-            try? MPIRuntime.finalize()
-            return 2
-        } catch {
-            printError("chronolog-job: rank \(world.rank): \(error)")
-            MPIRuntime.abort(code: 1)
+            if weInit { try? MPIRuntime.finalize() }
+            throw JoinError.layout(error)
         }
         let me = layout.me
         let logger = makeLogger(rank: me.worldRank, role: me.role)
-        if world.rank == 0 {
-            print("chronolog-job: \(world.size) ranks, \(layout.plan.groupCount) recording group(s)")
-            print(layout.plan.renderedMap())
-            fflush(nil)
+        let control = try world.duplicate()
+        let peers = try world.split(color: me.role == .client ? 0 : nil, key: world.rank)
+        let appColor = asService ? 0 : 1 + max(0, (try Communicator.appNumber()) ?? 0)
+        let application = try world.split(color: appColor, key: world.rank)!
+        var session: ChronoSession?
+        if me.role == .client {
+            session = ChronoSession(layout: layout, channel: ControlChannel(communicator: control), config: config, peers: peers)
         }
+        return JobMembership(layout: layout, config: config, session: session, application: application, peers: peers,
+                             control: control, logger: logger, weInitializedMPI: weInit)
+    }
 
-        var counters: [String: UInt64] = [:]
-        var status: Int32 = 0
-        let comm: Communicator
-        do {
-            comm = try world.duplicate()
-            let channel = ControlChannel(communicator: comm)
-            // The client ranks' own communicator, for workloads that coordinate (barriers, reductions).
-            let peers = try world.split(color: me.role == .client ? 0 : nil, key: world.rank)
-            switch me.role {
-            case .visor:
-                let visor = VisorService(channel: channel, plan: layout.plan, config: config, logger: logger)
-                try visor.run()
-                counters = visor.counters
-            case .keeper, .grapher, .player:
-                let role: ProcessRole = me.role == .keeper ? .keeper : me.role == .grapher ? .grapher : .player
-                let behavior = StoryTrackingRole(role: role)
-                var process = RecordingProcess(
-                    behavior: behavior, channel: channel, assignment: me, visorRank: layout.plan.ranks(of: .visor)[0],
-                    config: config, logger: logger)
-                if silentRoles.contains(me.role) && (silentGroups.isEmpty || silentGroups.contains(me.group ?? -1)) {
-                    process.registersWithVisor = false
-                }
-                try process.run()
-                counters = behavior.counters
-                if behavior.undrainedEvents > 0 { status = 1 }
-            case .client:
-                let session = ChronoSession(layout: layout, channel: channel, config: config, peers: peers)
-                do {
-                    counters = try client(session, logger)
-                } catch {
-                    logger.error("workload failed: \(error)")
-                    counters["workload.failed"] = 1
-                    status = 1
-                }
-                try session.finish()
-                try peers?.free()
+    /// Runs this service rank's role (visor, keeper, grapher or player) until the job ends.
+    /// - Returns: the role's counters and its status (0, or 1 if events were lost).
+    /// - Throws: when the control plane fails (the caller should abort the job).
+    public func serve(_ m: JobMembership) throws -> (counters: [String: UInt64], status: Int32) {
+        let me = m.assignment
+        let channel = ControlChannel(communicator: m.control)
+        switch me.role {
+        case .visor:
+            let visor = VisorService(channel: channel, plan: m.layout.plan, config: config, logger: m.logger)
+            try visor.run()
+            return (visor.counters, 0)
+        case .keeper, .grapher, .player:
+            let role: ProcessRole = me.role == .keeper ? .keeper : me.role == .grapher ? .grapher : .player
+            let behavior = StoryTrackingRole(role: role)
+            var process = RecordingProcess(
+                behavior: behavior, channel: channel, assignment: me, visorRank: m.layout.plan.ranks(of: .visor)[0],
+                config: config, logger: m.logger)
+            if silentRoles.contains(me.role) && (silentGroups.isEmpty || silentGroups.contains(me.group ?? -1)) {
+                process.registersWithVisor = false
             }
-        } catch {
-            printError("chronolog-job: rank \(me.worldRank) (\(me.role)) failed: \(error)")
-            MPIRuntime.abort(code: 1)
+            try process.run()
+            return (behavior.counters, behavior.undrainedEvents > 0 ? 1 : 0)
+        case .client:
+            return ([:], 0)
         }
+    }
 
+    /// Leaves the job. Collective over `MPI_COMM_WORLD`. Client ranks tell the visor they are
+    /// done first; then every rank's counters are gathered and the visor prints the summary.
+    /// Finalizes MPI when `join` initialised it (or when `finalizeMPI` is true).
+    /// - Returns: the job's exit status, the same on every rank (the maximum of all statuses).
+    public func leave(_ m: JobMembership, counters: [String: UInt64], status: Int32, finalizeMPI: Bool? = nil) -> Int32 {
+        let world = Communicator.world
+        var status = status
         do {
-            let summary = try JobSummary.gather(counters: counters, role: me.role, over: world)
+            if let session = m.session {
+                do { try session.finish() } catch {
+                    m.logger.error("cannot tell the visor this rank is done: \(error)")
+                    status = max(status, 1)
+                }
+            }
+            let visor = m.layout.plan.ranks(of: .visor).first ?? 0
+            let summary = try JobSummary.gather(counters: counters, role: m.assignment.role, over: world, root: visor)
             status = Int32(try world.allreduce(Int64(status), op: .max))
-            if world.rank == 0, let summary {
+            if let summary {
                 print(summary.rendered(exitStatus: status))
                 fflush(nil)
             }
-            try comm.free()
-            try MPIRuntime.finalize()
+            try m.peers?.free()
+            try m.application.free()
+            try m.control.free()
+            if finalizeMPI ?? m.weInitializedMPI { try MPIRuntime.finalize() }
         } catch {
-            printError("chronolog-job: rank \(me.worldRank): shutdown failed: \(error)")
+            printError("chronolog: rank \(world.rank): leaving the job failed: \(error)")
             return 1
         }
         return status
+    }
+
+    /// The whole job for `chronolog-job`: join as a service rank, run the role (or `client` on
+    /// client ranks), leave. Installs the SIGTERM/SIGINT handlers.
+    /// - Parameter client: the body run on each client rank; returns the rank's counters; a
+    ///   thrown error marks the job failed (exit status 1).
+    /// - Returns: 0 when the job ended cleanly and nothing was lost, 1 on failure or loss,
+    ///   2 when the job cannot be laid out or MPI cannot start.
+    public func run(client: (ChronoSession, Logger) throws -> [String: UInt64]) -> Int32 {
+        ShutdownSignal.install()
+        let m: JobMembership
+        do {
+            m = try join(asService: true)
+        } catch JoinError.layout(let error) {
+            if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"].map({ $0 == "0" }) ?? true {
+                printError("chronolog-job: \(error)")
+            }
+            return 2
+        } catch {
+            printError("chronolog-job: \(error)")
+            return 2
+        }
+        var counters: [String: UInt64] = [:]
+        var status: Int32 = 0
+        if m.assignment.role == .visor {
+            print("chronolog-job: \(m.layout.plan.assignments.count) ranks, \(m.layout.plan.groupCount) recording group(s)")
+            print(m.layout.plan.renderedMap())
+            fflush(nil)
+        }
+        if let session = m.session {
+            do {
+                counters = try client(session, m.logger)
+            } catch {
+                m.logger.error("workload failed: \(error)")
+                counters["workload.failed"] = 1
+                status = 1
+            }
+        } else {
+            do {
+                (counters, status) = try serve(m)
+            } catch {
+                printError("chronolog-job: rank \(m.layout.worldRank) (\(m.assignment.role)) failed: \(error)")
+                MPIRuntime.abort(code: 1)
+            }
+        }
+        return leave(m, counters: counters, status: status)
     }
 
     private func makeLogger(rank: Int, role: Role) -> Logger {

@@ -8,12 +8,12 @@ struct JobSummary {
     /// Ranks per role.
     var ranks: [Role: Int] = [:]
 
-    /// Gathers every rank's counters at rank 0. Collective over `world`.
-    /// - Returns: the summary on rank 0, `nil` elsewhere.
-    static func gather(counters: [String: UInt64], role: Role, over world: Communicator) throws -> JobSummary? {
+    /// Gathers every rank's counters at `root`. Collective over `world`.
+    /// - Returns: the summary on `root`, `nil` elsewhere.
+    static func gather(counters: [String: UInt64], role: Role, over world: Communicator, root: Int) throws -> JobSummary? {
         var text = role.rawValue
         for (k, v) in counters.sorted(by: { $0.key < $1.key }) { text += "\t\(k)=\(v)" }
-        guard let pieces = try world.gather(Array(text.utf8), root: 0) else { return nil }
+        guard let pieces = try world.gather(Array(text.utf8), root: root) else { return nil }
         var summary = JobSummary()
         for piece in pieces {
             let fields = String(decoding: piece, as: UTF8.self).split(separator: "\t").map(String.init)
