@@ -30,6 +30,43 @@ enum MergeKernel {
         return (outRecords, outPayload)
     }
 
+    /// Merges into existing arrays, reusing their capacity (no allocation when it suffices).
+    static func merge(
+        _ aRecords: [EventRecord], _ aPayload: [UInt8], _ bRecords: [EventRecord], _ bPayload: [UInt8],
+        into records: inout [EventRecord], _ payload: inout [UInt8]
+    ) {
+        let capacity = aRecords.count + bRecords.count
+        let payloadCapacity = aPayload.count + bPayload.count
+        resize(&records, to: capacity, filler: EventRecord(time: 0, clientId: 0, index: 0, length: 0, offset: 0))
+        resize(&payload, to: payloadCapacity, filler: 0)
+        var outCount = 0
+        var outBytes = 0
+        records.withUnsafeMutableBufferPointer { recordBuffer in
+            payload.withUnsafeMutableBytes { dst in
+                aRecords.withUnsafeBufferPointer { ar in
+                    bRecords.withUnsafeBufferPointer { br in
+                        aPayload.withUnsafeBytes { ap in
+                            bPayload.withUnsafeBytes { bp in
+                                (outCount, outBytes) = run(ar, ap, br, bp, recordBuffer, dst)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        records.removeLast(records.count - outCount)
+        payload.removeLast(payload.count - outBytes)
+    }
+
+    /// Sets `array.count` to exactly `count` without giving up capacity.
+    static func resize<T>(_ array: inout [T], to count: Int, filler: T) {
+        if array.count < count {
+            array.append(contentsOf: repeatElement(filler, count: count - array.count))
+        } else if array.count > count {
+            array.removeLast(array.count - count)
+        }
+    }
+
     @inline(__always)
     private static func emit(
         _ r: EventRecord, from src: UnsafeRawBufferPointer, to out: UnsafeMutableBufferPointer<EventRecord>,

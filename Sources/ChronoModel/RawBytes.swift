@@ -57,6 +57,23 @@ enum RawBytes {
         return records
     }
 
+    /// Reads `count` records into `records`, reusing its capacity. The caller has checked the bounds.
+    static func readRecords(_ raw: UnsafeRawBufferPointer, offset: Int, count: Int, into records: inout [EventRecord]) {
+        guard count > 0, offset >= 0, count <= (raw.count - offset) / EventRecord.byteSize else {
+            records.removeAll(keepingCapacity: true)
+            return
+        }
+        if EventRecord.hasNativeWireLayout {
+            MergeKernel.resize(&records, to: count, filler: EventRecord(time: 0, clientId: 0, index: 0, length: 0, offset: 0))
+            records.withUnsafeMutableBytes { dst in
+                dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + count * EventRecord.byteSize)]))
+            }
+        } else {
+            records.removeAll(keepingCapacity: true)
+            records.append(contentsOf: readRecords(raw, offset: offset, count: count))
+        }
+    }
+
     /// Loads a little-endian integer at `offset`; the caller has checked the bounds.
     @inline(__always)
     static func loadLE<T: FixedWidthInteger>(_ raw: UnsafeRawBufferPointer, _ offset: Int) -> T {

@@ -71,8 +71,52 @@ extension StoryChunk {
         return chunk
     }
 
+    /// Replaces `self` with the chunk decoded from `raw`, reusing `self`'s storage: once its capacity
+    /// suffices (and it is not shared), decoding allocates nothing. Same checks as ``decode(_:limits:)``.
+    /// - Throws: like ``decode(_:limits:)``; `self` is then empty.
+    public mutating func assign(decoding raw: UnsafeRawBufferPointer, limits: WireLimits = .default) throws(ChronoLogError) {
+        var reader = WireReader(raw, limits: limits)
+        do {
+            try Self.read(from: &reader, into: &self)
+            try reader.expectEnd()
+        } catch {
+            removeAllEvents()
+            throw error
+        }
+    }
+
+    /// Reads one encoded chunk at the reader's position into `chunk`'s storage.
+    static func read(from r: inout WireReader, into chunk: inout StoryChunk) throws(ChronoLogError) {
+        let header = try readHeader(from: &r)
+        try chunk.withStorage { (records: inout [EventRecord], payload: inout [UInt8]) throws(ChronoLogError) in
+            RawBytes.readRecords(r.raw, offset: r.position, count: header.count, into: &records)
+            try r.skip(header.count * EventRecord.byteSize)
+            try checkRecords(records, payloadCount: header.payloadCount, range: header.range, limits: r.limits)
+            MergeKernel.resize(&payload, to: header.payloadCount, filler: 0)
+            payload.withUnsafeMutableBytes { dst in
+                if header.payloadCount > 0, let d = dst.baseAddress, let s = r.raw.baseAddress {
+                    d.copyMemory(from: s + r.position, byteCount: header.payloadCount)
+                }
+            }
+            try r.skip(header.payloadCount)
+        }
+        chunk.setUnchecked(storyId: header.story, range: header.range, revision: header.revision)
+    }
+
     /// Reads one encoded chunk at the reader's position.
     static func read(from r: inout WireReader) throws(ChronoLogError) -> StoryChunk {
+        let header = try readHeader(from: &r)
+        let records = RawBytes.readRecords(r.raw, offset: r.position, count: header.count)
+        try r.skip(header.count * EventRecord.byteSize)
+        try checkRecords(records, payloadCount: header.payloadCount, range: header.range, limits: r.limits)
+        let payload = RawBytes.copyBytes(r.raw, offset: r.position, count: header.payloadCount)
+        try r.skip(header.payloadCount)
+        return StoryChunk(unchecked: header.story, range: header.range, revision: header.revision, records: records, payload: payload)
+    }
+
+    /// The fixed header of the layout, with the counts checked against the limits and the remaining bytes.
+    private static func readHeader(from r: inout WireReader) throws(ChronoLogError)
+        -> (story: StoryID, range: TimeRange, revision: UInt32, count: Int, payloadCount: Int) {
         let magic = try r.u32()
         guard magic == layoutMagic else { throw .malformedMessage(.badMagic(expected: layoutMagic, got: magic)) }
         let version = try r.u16()
@@ -98,16 +142,21 @@ extension StoryChunk {
             throw .malformedMessage(.limitExceeded(field: "chunk.payloadBytes", value: payloadCount,
                                                   limit: r.limits.maxBodyBytes))
         }
-        let records = RawBytes.readRecords(r.raw, offset: r.position, count: n)
-        try r.skip(n * EventRecord.byteSize)
-        let p = try r.checkedCount(payloadCount, field: "chunk.payloadBytes", limit: r.limits.maxBodyBytes, minElementBytes: 1)
-        for record in records where record.length > r.limits.maxEventBytes {
-            throw .malformedMessage(.limitExceeded(field: "event.length", value: UInt64(record.length),
-                                                  limit: UInt64(r.limits.maxEventBytes)))
+        // Payload must fit after the records.
+        let afterRecords = r.remaining - n * EventRecord.byteSize
+        guard payloadCount <= UInt64(afterRecords) else {
+            throw .malformedMessage(.truncated(offset: r.position + n * EventRecord.byteSize,
+                                               needed: Int(clamping: payloadCount), available: afterRecords))
         }
-        try checkCanonical(records: records, payloadCount: p, range: range)
-        let payload = RawBytes.copyBytes(r.raw, offset: r.position, count: p)
-        try r.skip(p)
-        return StoryChunk(unchecked: story, range: range, revision: revision, records: records, payload: payload)
+        return (story, range, revision, n, Int(payloadCount))
+    }
+
+    private static func checkRecords(_ records: [EventRecord], payloadCount: Int, range: TimeRange,
+                                     limits: WireLimits) throws(ChronoLogError) {
+        for record in records where record.length > limits.maxEventBytes {
+            throw .malformedMessage(.limitExceeded(field: "event.length", value: UInt64(record.length),
+                                                  limit: UInt64(limits.maxEventBytes)))
+        }
+        try checkCanonical(records: records, payloadCount: payloadCount, range: range)
     }
 }

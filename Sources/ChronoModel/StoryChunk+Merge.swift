@@ -25,6 +25,21 @@ extension StoryChunk {
                           records: merged.records, payload: merged.payload)
     }
 
+    /// Sets `self` to `a.merged(with: b)`, reusing `self`'s storage: once its capacity suffices (and it
+    /// is not shared), no memory is allocated or first touched — the way a grapher should merge repeatedly.
+    /// Same result and rules as ``merged(with:)``.
+    /// - Throws: ``ChronoLogError/invalidArgument(_:)`` if `a` and `b` belong to different stories
+    ///   (`self` is then left unchanged).
+    public mutating func assignMerge(of a: StoryChunk, and b: StoryChunk) throws(ChronoLogError) {
+        guard a.storyId == b.storyId else {
+            throw .invalidArgument("cannot merge chunks of stories \(a.storyId) and \(b.storyId)")
+        }
+        setUnchecked(storyId: a.storyId, range: a.range.union(b.range), revision: max(a.revision, b.revision))
+        try withStorage { (records: inout [EventRecord], payload: inout [UInt8]) throws(ChronoLogError) in
+            MergeKernel.merge(a.records, a.payload, b.records, b.payload, into: &records, &payload)
+        }
+    }
+
     /// Merges any number of chunks of one story (balanced pairwise merging).
     /// - Returns: `nil` for an empty list.
     /// - Throws: ``ChronoLogError/invalidArgument(_:)`` if the chunks belong to different stories.

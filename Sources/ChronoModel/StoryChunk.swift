@@ -10,15 +10,15 @@
 /// equal (`==`) byte for byte, and the encoded form (``encode()``) can be stored as is by the archive.
 public struct StoryChunk: Sendable, Hashable {
     /// The story the events belong to.
-    public let storyId: StoryID
+    public private(set) var storyId: StoryID
     /// The time range the chunk covers; every event's time is inside it.
-    public let range: TimeRange
+    public private(set) var range: TimeRange
     /// 0 for the first chunk of a range; late events for a sealed range arrive in revisions 1, 2, …
-    public let revision: UInt32
+    public private(set) var revision: UInt32
     /// The record table, sorted by event order.
-    public let records: [EventRecord]
+    public private(set) var records: [EventRecord]
     /// All record bytes, concatenated in record order.
-    public let payload: [UInt8]
+    public private(set) var payload: [UInt8]
 
     /// Builds a chunk from checked parts (internal: callers guarantee the canonical form).
     init(unchecked storyId: StoryID, range: TimeRange, revision: UInt32, records: [EventRecord], payload: [UInt8]) {
@@ -72,6 +72,24 @@ public struct StoryChunk: Sendable, Hashable {
         guard !range.isEmpty else { throw .invalidArgument("chunk range \(range) is empty") }
         try Self.checkCanonical(records: records, payloadCount: payload.count, range: range)
         self.init(unchecked: storyId, range: range, revision: revision, records: records, payload: payload)
+    }
+
+    /// Replaces every field (internal: callers guarantee the canonical form).
+    mutating func setUnchecked(storyId: StoryID, range: TimeRange, revision: UInt32) {
+        self.storyId = storyId
+        self.range = range
+        self.revision = revision
+    }
+
+    /// Empties the chunk, keeping its storage for reuse.
+    public mutating func removeAllEvents() {
+        records.removeAll(keepingCapacity: true)
+        payload.removeAll(keepingCapacity: true)
+    }
+
+    /// Gives mutable access to both arrays at once (internal, for the in-place merge and decode).
+    mutating func withStorage<R>(_ body: (inout [EventRecord], inout [UInt8]) throws(ChronoLogError) -> R) throws(ChronoLogError) -> R {
+        try body(&records, &payload)
     }
 
     /// An empty chunk for `range`.

@@ -47,7 +47,7 @@ struct ModelBench: ParsableCommand {
         var results: [Result] = []
         results += try appendBenchmark()
         for size in mergeRecordBytes.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
-            results.append(try mergeBenchmark(recordBytes: size))
+            results += try mergeBenchmark(recordBytes: size)
         }
         results += try codecBenchmark()
         if json {
@@ -136,18 +136,31 @@ struct ModelBench: ParsableCommand {
                               revision: 0, records: records, payload: payload)
     }
 
-    private func mergeBenchmark(recordBytes: Int) throws -> Result {
+    private func mergeBenchmark(recordBytes: Int) throws -> [Result] {
         let a = try sortedChunk(events: mergeEvents, recordBytes: recordBytes, client: 1, timeOffset: 0)
         let b = try sortedChunk(events: mergeEvents, recordBytes: recordBytes, client: 2, timeOffset: 1)
         var count = 0
-        let times = try measure {
+        let fresh = try measure {
             let merged = try a.merged(with: b)
             count = merged.count
         }
+        // The grapher's way: merge into a scratch chunk whose storage is reused (no page faults after the first).
+        var scratch = StoryChunk.empty(storyId: a.storyId, range: a.range)
+        try scratch.assignMerge(of: a, and: b)
+        let reused = try measure {
+            try scratch.assignMerge(of: a, and: b)
+        }
+        guard scratch.count == count else { throw ValidationError("merge results differ") }
         let rate = { (s: Double) in Double(2 * mergeEvents) / s / 1e6 }
-        return Result(name: "merge 2 × \(mergeEvents) events, \(recordBytes)-B records", value: rate(times[0]), unit: "M events/s",
-                      target: "≥ 50 M events/s", met: rate(times[0]) >= 50, median: rate(times[times.count / 2]),
-                      detail: "(\(count) events out, \(String(format: "%.2f", Double(2 * mergeEvents * (recordBytes + 32)) / times[0] / 1e9)) GB/s)")
+        let gb = { (s: Double) in String(format: "%.2f", Double(2 * mergeEvents * (recordBytes + 32)) / s / 1e9) }
+        return [
+            Result(name: "merge 2 × \(mergeEvents) ev, \(recordBytes)-B, reused storage", value: rate(reused[0]),
+                   unit: "M events/s", target: "≥ 50 M events/s", met: rate(reused[0]) >= 50, median: rate(reused[reused.count / 2]),
+                   detail: "(\(count) events out, \(gb(reused[0])) GB/s)"),
+            Result(name: "merge 2 × \(mergeEvents) ev, \(recordBytes)-B, new arrays", value: rate(fresh[0]),
+                   unit: "M events/s", target: "≥ 50 M events/s", met: rate(fresh[0]) >= 50, median: rate(fresh[fresh.count / 2]),
+                   detail: "(\(gb(fresh[0])) GB/s, includes first-touch page faults of the output)"),
+        ]
     }
 
     // MARK: 3. encode / decode
@@ -168,7 +181,11 @@ struct ModelBench: ParsableCommand {
         let encodeFresh = measure { fresh = chunk.encode() }
         var decoded: StoryChunk? = nil
         let decode = try measure { decoded = try StoryChunk.decode(fresh) }
-        guard decoded == chunk, reused == fresh else { throw ValidationError("codec round trip failed") }
+        var scratch = StoryChunk.empty(storyId: chunk.storyId, range: chunk.range)
+        let decodeReused = try fresh.withUnsafeBytes { raw in
+            try measure { try scratch.assign(decoding: raw) }
+        }
+        guard decoded == chunk, scratch == chunk, reused == fresh else { throw ValidationError("codec round trip failed") }
         let gbps = { (s: Double) in size / s / 1e9 }
         let detail = "(\(String(format: "%.1f", size / 1_048_576)) MiB, \(events) events of \(recordBytes) B)"
         return [
@@ -176,8 +193,11 @@ struct ModelBench: ParsableCommand {
                    met: gbps(encodeReused[0]) >= 2, median: gbps(encodeReused[encodeReused.count / 2]), detail: detail),
             Result(name: "encode chunk into new array", value: gbps(encodeFresh[0]), unit: "GB/s", target: "≥ 2 GB/s",
                    met: gbps(encodeFresh[0]) >= 2, median: gbps(encodeFresh[encodeFresh.count / 2]), detail: detail),
-            Result(name: "decode + validate chunk", value: gbps(decode[0]), unit: "GB/s", target: "≥ 2 GB/s",
-                   met: gbps(decode[0]) >= 2, median: gbps(decode[decode.count / 2]), detail: detail),
+            Result(name: "decode + validate chunk into reused storage", value: gbps(decodeReused[0]), unit: "GB/s",
+                   target: "≥ 2 GB/s", met: gbps(decodeReused[0]) >= 2, median: gbps(decodeReused[decodeReused.count / 2]),
+                   detail: detail),
+            Result(name: "decode + validate chunk into new arrays", value: gbps(decode[0]), unit: "GB/s", target: "≥ 2 GB/s",
+                   met: gbps(decode[0]) >= 2, median: gbps(decode[decode.count / 2]), detail: detail + " incl. page faults"),
         ]
     }
 }

@@ -39,6 +39,24 @@ import Testing
         }
     }
 
+    @Test func decodeIntoReusedStorage() throws {
+        var rng = SplitMix(seed: 5)
+        var scratch = StoryChunk.empty(storyId: StoryID(rawValue: 1), range: TimeRange(start: 0, end: 1))
+        for _ in 0..<200 {
+            let chunk = Random.chunk(&rng)
+            let bytes = chunk.encode()
+            try bytes.withUnsafeBytes { raw in try scratch.assign(decoding: raw) }
+            #expect(scratch == chunk)
+            // A corrupted input leaves the scratch chunk empty, never half-written.
+            var bad = bytes
+            bad[bad.count / 2] ^= 0x40
+            if bad.count > StoryChunk.headerByteCount, (try? StoryChunk.decode(bad)) == nil {
+                #expect(throws: ChronoLogError.self) { try bad.withUnsafeBytes { raw in try scratch.assign(decoding: raw) } }
+                #expect(scratch.isEmpty && scratch.payload.isEmpty)
+            }
+        }
+    }
+
     @Test func chunkLayoutIsTheDocumentedOne() throws {
         let chunk = try StoryChunk(storyId: StoryID(rawValue: 0x0102_0304_0506_0708), range: TimeRange(start: 10, end: 20), revision: 3,
                                    events: [Event(time: 11, clientId: ClientID(5), index: 6, text: "hi")])

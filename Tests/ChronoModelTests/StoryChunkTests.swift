@@ -97,6 +97,22 @@ import Testing
         }
     }
 
+    @Test func mergeIntoReusedStorageEqualsMerge() async throws {
+        var scratch = StoryChunk.empty(storyId: StoryID(rawValue: 1), range: TimeRange(start: 0, end: 1))
+        await propertyCheck(count: 300, input: Gens.chunk, Gens.chunk) { a, b in
+            try scratch.assignMerge(of: a, and: b)
+            let expected = try a.merged(with: b)
+            #expect(scratch == expected)
+            // Merging a chunk into its own storage, aliasing an input, is still correct.
+            try scratch.assignMerge(of: scratch, and: a)
+            let again = try expected.merged(with: a)
+            #expect(scratch == again)
+        }
+        #expect(throws: ChronoLogError.self) {
+            try scratch.assignMerge(of: .empty(storyId: StoryID(rawValue: 1), range: range), and: .empty(storyId: StoryID(rawValue: 2), range: range))
+        }
+    }
+
     @Test func conflictingCopiesResolveTheSameWayInEitherOrder() throws {
         let x = try StoryChunk(storyId: story, range: range, events: [Event(time: 1, clientId: ClientID(1), index: 0, text: "zz")])
         let y = try StoryChunk(storyId: story, range: range, events: [Event(time: 1, clientId: ClientID(1), index: 0, text: "a")])

@@ -24,6 +24,15 @@ public func fuzzDecoders(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         // A decoded chunk is canonical, so merging it with itself is the identity.
         if (try? chunk.merged(with: chunk)) != chunk { fatalError("merge not idempotent on decoded chunk") }
     }
+    // Decoding into reused storage agrees with decoding into a new chunk, and leaves it empty on error.
+    var scratch = StoryChunk.empty(storyId: StoryID(rawValue: 0), range: TimeRange(start: 0, end: 1))
+    let fresh = try? StoryChunk.decode(raw: raw, limits: limits)
+    do {
+        try scratch.assign(decoding: raw, limits: limits)
+        if scratch != fresh { fatalError("in-place decode differs") }
+    } catch {
+        if fresh != nil || !scratch.isEmpty { fatalError("in-place decode failed differently") }
+    }
     _ = try? MessageHeader.decode(bytes, limits: limits)
     return 0
 }
