@@ -32,9 +32,11 @@ chronolog_ensure_packages() {
 }
 
 # mpirun flags for this kind of machine: root is allowed, more ranks than cores is normal
-# (--oversubscribe), and ranks are not pinned so the OS can share the few cores.
+# (--oversubscribe), and ranks are not pinned so the OS can share the few cores. On SIGTERM or
+# Ctrl-C, OpenMPI's mpirun waits odls_base_sigkill_timeout seconds, sends SIGTERM to the ranks,
+# waits as long again and then kills them: 10 s leaves the job time to drain.
 chronolog_mpirun_flags() {
-  local flags=(--oversubscribe --bind-to none)
+  local flags=(--oversubscribe --bind-to none --mca odls_base_sigkill_timeout 10)
   [[ $EUID -eq 0 ]] && flags=(--allow-run-as-root "${flags[@]}")
   echo "${flags[@]}"
 }

@@ -49,6 +49,9 @@ struct ChronologJob: ParsableCommand {
     @Option(name: .long, help: "Stories each client acquires in the demo workload.")
     var stories: Int = 2
 
+    @Option(name: .long, help: "Acquire/release rounds of the demo workload (it stops early on SIGTERM/SIGINT).")
+    var rounds: Int = 1
+
     @Flag(name: .long, help: "Print the effective configuration (JSON) and exit.")
     var printConfig = false
 
@@ -73,6 +76,7 @@ struct ChronologJob: ParsableCommand {
 
     func validate() throws {
         guard stories >= 0 else { throw ValidationError("--stories must be 0 or more") }
+        guard rounds >= 0 else { throw ValidationError("--rounds must be 0 or more") }
     }
 
     /// The effective configuration, or a validation error naming the bad key.
@@ -103,10 +107,10 @@ struct ChronologJob: ParsableCommand {
             return
         }
         let job = ChronoJob(config: config, minimumClients: workload == .demo ? 1 : 0)
-        let stories = self.stories, workload = self.workload
+        let stories = self.stories, workload = self.workload, rounds = self.rounds
         let code = job.run { session, logger in
             guard workload == .demo else { return [:] }
-            return try DemoWorkload(session: session, storiesPerClient: stories, logger: logger).run()
+            return try DemoWorkload(session: session, storiesPerClient: stories, rounds: rounds, logger: logger).run()
         }
         if code != 0 { throw ExitCode(code) }
     }

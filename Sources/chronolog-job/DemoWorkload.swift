@@ -1,13 +1,15 @@
 import ChronoClient
 import ChronoModel
+import ChronoRoles
 import Logging
 
 /// The built-in workload of client ranks: connect, create the demo chronicle (one client wins,
 /// the others see "chronicle exists"), acquire a shared story and stories of its own, list
-/// them, release everything and disconnect.
+/// them, release everything and disconnect; `rounds` times, or until SIGTERM/SIGINT.
 struct DemoWorkload {
     let session: ChronoSession
     let storiesPerClient: Int
+    let rounds: Int
     let logger: Logger
 
     func run() throws(ChronoLogError) -> [String: UInt64] {
@@ -27,15 +29,19 @@ struct DemoWorkload {
         }
         var names = ["shared"]
         for s in 0..<storiesPerClient { names.append("rank\(rank)-story\(s)") }
-        for name in names {
-            _ = try client.acquireStory("demo", name)
-            counters["stories.acquired", default: 0] += 1
-        }
-        let listed = try client.showStories("demo")
-        counters["stories.listed"] = UInt64(listed.count)
-        for name in names {
-            try client.releaseStory("demo", name)
-            counters["stories.released", default: 0] += 1
+        for _ in 0..<rounds {
+            if ShutdownSignal.isRequested { break }
+            for name in names {
+                _ = try client.acquireStory("demo", name)
+                counters["stories.acquired", default: 0] += 1
+            }
+            let listed = try client.showStories("demo")
+            counters["stories.listed", default: 0] += UInt64(listed.count)
+            for name in names {
+                try client.releaseStory("demo", name)
+                counters["stories.released", default: 0] += 1
+            }
+            counters["rounds", default: 0] += 1
         }
         try client.disconnect()
         counters["disconnects"] = 1

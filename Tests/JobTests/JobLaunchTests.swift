@@ -46,3 +46,41 @@ struct JobLaunchTests {
         }
     }
 }
+
+/// Termination signals: the job drains and ends cleanly, with its summary.
+@Suite("chronolog-job on SIGTERM", .serialized)
+struct JobSignalTests {
+    let job = MPIJob.executable("chronolog-job")
+
+    @Test("SIGTERM to every rank (as Slurm's scancel does): clients stop, release, the job drains and exits 0")
+    func sigtermToRanks() throws {
+        let r = try MPIJob.runScript("""
+            $MPIRUN -n 6 \(job) --rounds 987654321 &
+            pid=$!
+            sleep 3
+            pkill -TERM -P $pid
+            wait $pid
+            """, timeout: 90)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout.contains("exit status: 0"), "\(r)")
+        #expect(r.stderr.contains("signal 15"), "\(r)")
+        // Every story acquired was released again.
+        let visor = r.stdout.split(separator: "\n").first { $0.contains("visor (1 rank)") }.map(String.init) ?? ""
+        let acquired = visor.firstMatch(of: /stories\.acquired=(\d+)/)?.1
+        let released = visor.firstMatch(of: /stories\.released=(\d+)/)?.1
+        #expect(acquired != nil && acquired == released, "\(visor)")
+    }
+
+    @Test("SIGTERM to mpirun with a drain window (odls_base_sigkill_timeout): the job drains before the kill")
+    func sigtermToMpirun() throws {
+        let r = try MPIJob.runScript("""
+            $MPIRUN --mca odls_base_sigkill_timeout 5 -n 6 \(job) --rounds 987654320 &
+            pid=$!
+            sleep 3
+            kill -TERM $pid
+            wait $pid
+            """, timeout: 90)
+        #expect(r.stdout.contains("exit status: 0"), "\(r)")
+        #expect(r.stdout.contains("chronolog-job summary:"), "\(r)")
+    }
+}

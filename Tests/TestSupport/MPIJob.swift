@@ -84,6 +84,18 @@ public enum MPIJob {
         try run([(ranks, argv)], timeout: timeout, environment: environment)
     }
 
+    /// Runs a bash script that launches mpirun itself (e.g. to signal the job while it runs),
+    /// one launch at a time like `run`, bounded by `timeout` seconds. `$MPIRUN` in the script
+    /// expands to mpirun with this machine's flags.
+    public static func runScript(_ script: String, timeout: Int = 120, environment: [String: String] = [:]) throws -> JobResult {
+        var env = environment
+        env["MPIRUN"] = (["mpirun"] + mpirunFlags).joined(separator: " ")
+        return try launchLock.withLock { _ in
+            try runProcess("/usr/bin/timeout", ["-k", "5", String(timeout), "bash", "-c", script], environment: env,
+                           workingDirectory: nil)
+        }
+    }
+
     /// Runs any command (no mpirun) with its output captured, bounded by `timeout` seconds.
     public static func runCommand(_ argv: [String], timeout: Int = 60, environment: [String: String] = [:],
                                   workingDirectory: URL? = nil) throws -> JobResult {
@@ -101,8 +113,11 @@ public enum MPIJob {
         FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
+        // The test runner spawns children with most signals blocked; a blocked SIGTERM would keep
+        // `timeout` from stopping mpirun and mpirun from forwarding it. Clear the mask, then exec.
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+                       path] + args
         var env = ProcessInfo.processInfo.environment
         env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
         for (k, v) in environment { env[k] = v }

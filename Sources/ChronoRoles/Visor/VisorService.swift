@@ -36,6 +36,7 @@ public final class VisorService {
     private var phase = Phase.running
     private var awaitingShutdown: Set<Int32> = []
     private var undrained: UInt64 = 0
+    private var signalSeenAt: ContinuousClock.Instant?
 
     /// Counters reported in the job summary.
     public private(set) var counters: [String: UInt64] = [:]
@@ -205,7 +206,9 @@ public final class VisorService {
 
     private func connect(_ r: ConnectRequest, from source: Int) {
         do {
-            guard phase == .running else { throw ChronoLogError.noConnection("the job is shutting down") }
+            guard phase == .running, !ShutdownSignal.isRequested else {
+                throw ChronoLogError.noConnection("the job is shutting down")
+            }
             let id = try clients.connect(r, fromRank: source)
             reply(.connectReply(ConnectReply(rc: .success, clientId: id, visorTime: clock.now())), to: source)
         } catch let error as ChronoLogError {
@@ -308,7 +311,18 @@ public final class VisorService {
         switch phase {
         case .running:
             let allClientsDone = finishedClients.isSuperset(of: clientRanks)
-            guard allClientsDone || ShutdownSignal.isRequested else { return }
+            if !allClientsDone {
+                guard ShutdownSignal.isRequested else { return }
+                // On a signal, keep serving the clients (they release, flush and disconnect)
+                // until every client rank has finished or the drain deadline has passed.
+                let now = ContinuousClock.now
+                if signalSeenAt == nil {
+                    signalSeenAt = now
+                    logger.notice("signal \(ShutdownSignal.signalNumber ?? 0): waiting for clients to finish")
+                }
+                guard let seen = signalSeenAt, now >= seen + .milliseconds(config.timeouts.shutdownDrainMs) else { return }
+                logger.warning("clients \(clientRanks.subtracting(finishedClients).sorted()) did not finish before the drain deadline")
+            }
             shutdownReason = allClientsDone ? "all clients finished" : "signal \(ShutdownSignal.signalNumber ?? 0)"
             holdingBack = false
             let held = deferred
