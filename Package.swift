@@ -44,13 +44,13 @@ let package = Package(
         .target(
             name: "ChronoRoles",
             dependencies: [
-                "ChronoModel", "MPI",
+                "ChronoModel", "MPI", "Fabric", "HDF5",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),
         .target(
             name: "ChronoClient",
-            dependencies: ["ChronoModel", "ChronoRoles", "MPI", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["ChronoModel", "ChronoRoles", "MPI", "Fabric", .product(name: "Logging", package: "swift-log")]),
 
         // Executables.
         .executableTarget(

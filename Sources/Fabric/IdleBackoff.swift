@@ -45,4 +45,9 @@ public struct IdleBackoff: Sendable {
         idleCount = 0
         sleepNanoseconds = minSleepNanoseconds
     }
+
+    /// Records one loop round: `reset()` if it did work, else `idle()`.
+    public mutating func step(didWork: Bool) {
+        if didWork { reset() } else { idle() }
+    }
 }

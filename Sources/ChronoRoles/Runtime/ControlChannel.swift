@@ -1,3 +1,4 @@
+import Fabric
 import MPI
 
 /// Tags that separate the kinds of traffic on the job's control communicator.

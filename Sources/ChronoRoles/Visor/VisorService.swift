@@ -1,3 +1,4 @@
+import Fabric
 import ChronoModel
 import Logging
 import MPI
