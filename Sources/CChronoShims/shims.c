@@ -3,6 +3,11 @@
 #include <string.h>
 #include <stdio.h>
 
+#include <sys/prctl.h>
+
+/* ---- process ---- */
+int chrono_set_timer_slack(unsigned long nanoseconds) { return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0); }
+
 /* ---- MPI ---- */
 MPI_Comm chrono_mpi_comm_world(void) { return MPI_COMM_WORLD; }
 MPI_Comm chrono_mpi_comm_self(void) { return MPI_COMM_SELF; }

@@ -53,7 +53,7 @@ public final class ChronoLogClient: @unchecked Sendable {
 
     // MARK: - Connection
 
-    /// Opens a session with the visor and measures the clock offset (8 ping-pongs; the one with
+    /// Opens a session with the visor and measures the clock offset (4 ping-pongs; the one with
     /// the smallest round trip wins). Connecting again while connected does nothing.
     /// - Throws: `.protocolVersionMismatch` (−13), `.noConnection` (−8) if the visor does not answer.
     public func connect() throws(ChronoLogError) {
@@ -66,7 +66,7 @@ public final class ChronoLogClient: @unchecked Sendable {
         guard case .connectReply(let reply) = answer else { throw unexpected(answer) }
         if let error = ChronoLogError(code: reply.rc, detail: reply.detail) { throw error }
         var estimator = ClockOffsetEstimator()
-        for sequence in 0..<8 {
+        for sequence in 0..<4 {
             let sent = clock.now()
             let pong = try session.call(.clockPing(ClockPing(sequence: UInt32(sequence), clientSendTime: sent)), timeoutMs: timeoutMs)
             guard case .clockPong(let p) = pong else { throw unexpected(pong) }

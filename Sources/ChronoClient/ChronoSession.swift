@@ -40,7 +40,7 @@ public final class ChronoSession: @unchecked Sendable {
             do {
                 try channel.post(request.encode(), to: visor, tag: .service)
                 let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
-                var backoff = IdleBackoff(yieldsBeforeSleeping: 32, minSleepNanoseconds: 1_000, maxSleepNanoseconds: 100_000)
+                var backoff = IdleBackoff.replyWait
                 while true {
                     if let (bytes, _) = try channel.poll(tag: .reply, from: visor) {
                         try channel.progress()

@@ -21,6 +21,10 @@
 #include <stdint.h>
 #include <stddef.h>
 
+/* ---- process ---- */
+/* Sets this thread's timer slack (prctl PR_SET_TIMERSLACK; variadic, so Swift cannot call it). */
+int chrono_set_timer_slack(unsigned long nanoseconds);
+
 /* ---- MPI ---- */
 MPI_Comm chrono_mpi_comm_world(void);
 MPI_Comm chrono_mpi_comm_self(void);

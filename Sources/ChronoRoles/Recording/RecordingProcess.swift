@@ -55,7 +55,7 @@ public struct RecordingProcess {
         if registersWithVisor {
             try toVisor(.register(Registration(role: behavior.role, groupId: groupId, rank: rank, hostName: assignment.host)))
         }
-        var backoff = IdleBackoff()
+        var backoff = IdleBackoff.serviceLoop
         var nextHeartbeat = ContinuousClock.now + heartbeatInterval
         let tags = [ControlTag.service] + behavior.dataTags
         while true {

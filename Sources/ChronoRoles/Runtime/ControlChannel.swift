@@ -66,7 +66,7 @@ public final class ControlChannel {
 
     /// Blocks the calling thread (backing off) until every posted send completed.
     public func drainSends() throws {
-        var backoff = IdleBackoff()
+        var backoff = IdleBackoff.serviceLoop
         while !inFlight.isEmpty { backoff.step(didWork: try progress()) }
     }
 }

@@ -59,7 +59,7 @@ public final class VisorService {
     /// recording process has drained, stage by stage: keepers, then graphers, then players.
     /// - Throws: `MPIError` if the control plane fails.
     public func run() throws {
-        var backoff = IdleBackoff()
+        var backoff = IdleBackoff.serviceLoop
         let startedAt = ContinuousClock.now
         // Held-back requests are answered after half the connect timeout at the latest, so the
         // waiting client gets an answer (possibly "no keepers") before it gives up.
