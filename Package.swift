@@ -40,11 +40,14 @@ let package = Package(
         // The model: pure Swift, no C, no MPI, no I/O.
         .target(name: "ChronoModel"),
 
+        // The archive: the HDF5 layout, written collectively by the graphers, read by players and tools.
+        .target(name: "ChronoArchive", dependencies: ["ChronoModel", "HDF5", "MPI"]),
+
         // Service roles and the client.
         .target(
             name: "ChronoRoles",
             dependencies: [
-                "ChronoModel", "MPI", "Fabric", "HDF5",
+                "ChronoModel", "ChronoArchive", "MPI", "Fabric", "HDF5",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),
@@ -63,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "chronolog",
             dependencies: [
-                "ChronoModel", "HDF5",
+                "ChronoModel", "ChronoArchive", "HDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -87,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "job-checks",
             dependencies: [
-                "ChronoClient", "ChronoRoles", "ChronoModel", "MPI",
+                "ChronoClient", "ChronoRoles", "ChronoModel", "ChronoArchive", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tests/JobChecks"),
@@ -97,6 +100,14 @@ let package = Package(
             name: "ChronoModelTests",
             dependencies: ["ChronoModel", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "WrapperTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "ArchiveTests", dependencies: ["ChronoArchive", "ChronoModel", "TestSupport"]),
+        .executableTarget(
+            name: "archive-checks",
+            dependencies: [
+                "ChronoArchive", "ChronoModel", "MPI", "HDF5",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/ArchiveChecks"),
         .testTarget(name: "JobTests", dependencies: ["ChronoRoles", "ChronoModel", "TestSupport"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ]

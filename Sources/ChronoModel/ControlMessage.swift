@@ -47,6 +47,9 @@ public enum ControlMessage: Sendable, Hashable {
     case recordingAck(RecordingAck)
     /// Client → keeper: a batch of events (or a pure watermark update when empty).
     case eventBatch(EventBatch)
+    /// Keeper → client: an event batch was accepted (flow control: a client keeps at most
+    /// `client.maxPendingBatches` batches unacknowledged per story).
+    case batchAck(BatchAck)
     /// Keeper → grapher: a sealed chunk is ready for an RMA read.
     case chunkDescriptor(ChunkDescriptor)
     /// Grapher → keeper: chunk durable or failed.
@@ -88,6 +91,7 @@ public enum ControlMessage: Sendable, Hashable {
         case .eventBatch: return .eventBatch
         case .chunkDescriptor: return .chunkDescriptor
         case .chunkAck: return .chunkAck
+        case .batchAck: return .batchAck
         case .storyChunk: return .storyChunk
         case .replayRequest: return .replayRequest
         case .replayPiece: return .replayPiece

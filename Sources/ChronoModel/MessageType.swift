@@ -47,6 +47,8 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case chunkDescriptor = 41
     /// ``ControlMessage/chunkAck(_:)``
     case chunkAck = 42
+    /// ``ControlMessage/batchAck(_:)``
+    case batchAck = 44
     /// ``ControlMessage/storyChunk(_:)``
     case storyChunk = 43
     /// ``ControlMessage/replayRequest(_:)``

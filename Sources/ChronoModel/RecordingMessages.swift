@@ -259,3 +259,43 @@ public struct ShutdownComplete: Sendable, Hashable, WireCodable {
         ShutdownComplete(rank: try r.i32(), rc: try r.returnCode(), undrainedEvents: try r.u64())
     }
 }
+
+/// Body of ``ControlMessage/batchAck(_:)``: a keeper accepted (or refused) one event batch.
+///
+/// Acknowledgements are the flow control of ingest: a keeper over its memory bound holds them
+/// back, so writers wait instead of the keeper's memory growing.
+public struct BatchAck: Sendable, Hashable, WireCodable {
+    /// The batch's story.
+    public var storyId: StoryID
+    /// The batch's client.
+    public var clientId: ClientID
+    /// The index of the batch's first event (identifies the batch).
+    public var firstIndex: UInt32
+    /// Events the batch carried.
+    public var count: UInt32
+    /// Events the keeper refused (counted and reported; `rc` says why when not zero).
+    public var rejected: UInt32
+    /// Outcome.
+    public var rc: ReturnCode
+
+    /// Creates an acknowledgement.
+    public init(storyId: StoryID, clientId: ClientID, firstIndex: UInt32, count: UInt32, rejected: UInt32 = 0,
+                rc: ReturnCode = .success) {
+        self.storyId = storyId
+        self.clientId = clientId
+        self.firstIndex = firstIndex
+        self.count = count
+        self.rejected = rejected
+        self.rc = rc
+    }
+
+    func write(to w: inout WireWriter) {
+        w.u64(storyId.rawValue); w.u64(clientId.rawValue); w.u32(firstIndex); w.u32(count); w.u32(rejected)
+        w.returnCode(rc)
+    }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> BatchAck {
+        BatchAck(storyId: StoryID(rawValue: try r.u64()), clientId: ClientID(rawValue: try r.u64()), firstIndex: try r.u32(),
+                 count: try r.u32(), rejected: try r.u32(), rc: try r.returnCode())
+    }
+}

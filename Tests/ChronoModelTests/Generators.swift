@@ -133,6 +133,10 @@ enum Random {
                                                     range: TimeRange(start: u64(&rng), end: u64(&rng)),
                                                     revision: UInt32.random(in: 0...3, using: &rng), watermark: u64(&rng),
                                                     address: u64(&rng), key: u64(&rng), length: u64(&rng), eventCount: u64(&rng)))
+        case .batchAck:
+            return .batchAck(BatchAck(storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(rawValue: u64(&rng)),
+                                      firstIndex: UInt32(truncatingIfNeeded: u64(&rng)), count: UInt32(truncatingIfNeeded: u64(&rng)),
+                                      rejected: UInt32(truncatingIfNeeded: u64(&rng)), rc: rc(&rng)))
         case .chunkAck:
             return .chunkAck(ChunkAck(storyId: StoryID(rawValue: u64(&rng)), sequence: u64(&rng), rc: rc(&rng), detail: string(&rng)))
         case .storyChunk:

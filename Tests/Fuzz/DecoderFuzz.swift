@@ -77,6 +77,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
         .chunkDescriptor(ChunkDescriptor(storyId: story, keeperRank: 1, sequence: 5, range: TimeRange(start: 0, end: 100), revision: 0,
                                          watermark: 100, address: 0xdead_beef, key: 17, length: UInt64(chunk.encodedByteCount), eventCount: 4)),
         .chunkAck(ChunkAck(storyId: story, sequence: 5, rc: .success)),
+        .batchAck(BatchAck(storyId: story, clientId: ClientID(rawValue: 7), firstIndex: 0, count: 1024)),
         .storyChunk(chunk),
         .replayRequest(ReplayRequest(queryId: 8, clientId: client, chronicle: "chron", story: "story",
                                      range: TimeRange(start: 0, end: 50), timeoutMilliseconds: 1000)),

@@ -11,6 +11,8 @@ public enum ControlTag: Int, Sendable, CaseIterable {
     case events = 13
     /// Chunk descriptors and acks, keeper ↔ grapher.
     case bulk = 14
+    /// Flow control back to a client: batch acknowledgements, keeper → client.
+    case flow = 15
 }
 
 /// Typed-message transport over a private duplicate of `MPI_COMM_WORLD`.

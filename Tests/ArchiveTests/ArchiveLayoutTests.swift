@@ -1,0 +1,4 @@
+import ChronoArchive
+import Testing
+
+@Test func layoutVersionIsSet() { #expect(ArchiveLayout.version >= 1) }
