@@ -19,7 +19,7 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
     /// Story pipeline settings.
     public struct Story: Codable, Sendable, Hashable {
         /// Length of a chunk's time range, in ms. Default 1000.
-        public var chunkDurationMs: Int = 1000
+        public var chunkDurationMs: Int = 100
         /// Largest event record accepted, in bytes. Default 65536 (64 KiB).
         public var maxEventBytes: Int = 65536
         /// What happens to an event whose range is already sealed. Default `revise`.
@@ -42,12 +42,21 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
     public struct Keeper: Codable, Sendable, Hashable {
         /// Bytes a keeper may buffer before it slows its writers. Default 536870912 (512 MiB).
         public var memoryLimitBytes: Int = 512 << 20
+        /// Size of one slot of the keeper's registered (RMA) memory pool; a sealed chunk larger
+        /// than a slot travels in several pieces. Default 8388608 (8 MiB).
+        public var transferSlotBytes: Int = 8 << 20
+        /// Test knob: delay, in microseconds, before each batch acknowledgement (simulates a slow keeper). Default 0.
+        public var ackDelayMicroseconds: Int = 0
     }
 
     /// Grapher settings.
     public struct Grapher: Codable, Sendable, Hashable {
         /// Bytes a grapher may buffer before it slows its keepers. Default 1073741824 (1 GiB).
         public var memoryLimitBytes: Int = 1 << 30
+        /// Interval between the graphers' collective archive rounds (write + flush). Default 100.
+        public var archiveIntervalMs: Int = 100
+        /// Test knob: extra delay, in milliseconds, in every archive round (simulates a slow archive). Default 0.
+        public var archiveDelayMs: Int = 0
     }
 
     /// Player settings.
@@ -134,7 +143,7 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         }
         try atLeast(deployment.keepersPerNode, 1, "deployment.keepersPerNode")
         try atLeast(deployment.graphersPerNode, 1, "deployment.graphersPerNode")
-        try atLeast(deployment.playersPerNode, 1, "deployment.playersPerNode")
+        try atLeast(deployment.playersPerNode, 0, "deployment.playersPerNode")
         try atLeast(deployment.virtualNodes, 0, "deployment.virtualNodes")
         try atLeast(story.chunkDurationMs, 1, "story.chunkDurationMs")
         if story.chunkDurationMs > 86_400_000 {
@@ -151,6 +160,10 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         try atLeast(client.maxPendingBatches, 1, "client.maxPendingBatches")
         try atLeast(keeper.memoryLimitBytes, 1 << 20, "keeper.memoryLimitBytes")
         try atLeast(grapher.memoryLimitBytes, 1 << 20, "grapher.memoryLimitBytes")
+        try atLeast(keeper.transferSlotBytes, 64 << 10, "keeper.transferSlotBytes")
+        try atLeast(keeper.ackDelayMicroseconds, 0, "keeper.ackDelayMicroseconds")
+        try atLeast(grapher.archiveIntervalMs, 1, "grapher.archiveIntervalMs")
+        try atLeast(grapher.archiveDelayMs, 0, "grapher.archiveDelayMs")
         try atLeast(player.maxConcurrentQueries, 1, "player.maxConcurrentQueries")
         if !Self.fabricProviders.contains(fabric.provider) {
             throw .invalidConfiguration(ConfigError(key: "fabric.provider", problem: .invalidValue(
