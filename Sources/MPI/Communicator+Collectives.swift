@@ -35,6 +35,14 @@ extension Communicator {
         try check(MPI_Barrier(handle), "MPI_Barrier")
     }
 
+    /// Starts a barrier without blocking (`MPI_Ibarrier`): the request completes once every
+    /// process of the communicator has started it. Collective.
+    public func ibarrier() throws -> Request {
+        var req: MPI_Request? = chrono_mpi_request_null()
+        try check(MPI_Ibarrier(handle, &req), "MPI_Ibarrier")
+        return Request(handle: req, buffer: nil, ownsBuffer: false)
+    }
+
     /// Broadcasts bytes of any length from `root` (`MPI_Bcast` of the length, then the data).
     /// Collective. `bytes` is read on the root and ignored elsewhere.
     /// - Returns: the root's bytes, on every process.

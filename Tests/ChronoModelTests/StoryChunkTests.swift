@@ -61,6 +61,22 @@ import Testing
         #expect(chunk.slice(TimeRange(start: 200, end: 300)).isEmpty)
     }
 
+    @Test func piecesFitTheLimitAndMergeBackToTheChunk() async throws {
+        await propertyCheck(count: 300, input: Gens.chunk) { chunk in
+            let limit = StoryChunk.headerByteCount + 3 * (EventRecord.byteSize + 40)
+            let pieces = chunk.pieces(maxEncodedBytes: limit)
+            #expect(pieces.allSatisfy { $0.encodedByteCount <= limit || $0.count == 1 })
+            #expect(pieces.allSatisfy { $0.range == chunk.range && $0.revision == chunk.revision })
+            #expect(pieces.reduce(0) { $0 + $1.count } == chunk.count)
+            var rebuilt = StoryChunk.empty(storyId: chunk.storyId, range: chunk.range, revision: chunk.revision)
+            for p in pieces {
+                #expect(try StoryChunk.decode(p.encode()) == p)
+                rebuilt = try rebuilt.merged(with: p)
+            }
+            #expect(rebuilt == chunk)
+        }
+    }
+
     @Test func mergeIsCommutative() async throws {
         await propertyCheck(count: 500, input: Gens.chunk, Gens.chunk) { a, b in
             let ab = try a.merged(with: b)
