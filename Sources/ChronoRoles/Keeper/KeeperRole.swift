@@ -1,0 +1,310 @@
+import ChronoModel
+import DequeModule
+import Fabric
+import Logging
+
+/// ChronoKeeper: ingests clients' event batches into one story pipeline per recorded story,
+/// seals ranges by watermark, and hands sealed chunks to the group's grapher by RMA.
+///
+/// Memory is bounded: pipelines plus chunks in flight must stay under `keeper.memoryLimitBytes`;
+/// above it the keeper withholds batch acknowledgements, so clients (who keep at most
+/// `client.maxPendingBatches` batches unacknowledged) wait. A chunk's registered slot is
+/// reused only after the grapher acknowledged it durable; nothing is ever dropped.
+public final class KeeperRole: RecordingBehavior {
+    public let role = ProcessRole.keeper
+    public var dataTags: [ControlTag] { [.events, .bulk] }
+
+    private struct Story {
+        var notice: RecordingNotice
+        var pipeline: StoryPipeline
+        /// Stop requested: drain, ship, then tell the grapher "no more" and forget the story.
+        var stopping = false
+        /// Watermark last reported to the grapher.
+        var reported: UInt64 = 0
+        var lastReportAt: ContinuousClock.Instant = .now
+    }
+
+    private struct InFlight {
+        let storyId: StoryID
+        let buffer: RegisteredBuffer
+        let events: Int
+    }
+
+    private let config: ChronoConfig
+    private let rank: Int32
+    private let grapherRank: Int
+    private let bulk: BulkPlane
+    private let pool: RegisteredMemoryPool
+    private let logger: Logger
+    private let clock = SystemClock()
+    private var stories: [StoryID: Story] = [:]
+    private var tracked = RecordedStories()
+    private var waiting: Deque<StoryChunk> = []
+    private var inFlight: [UInt64: InFlight] = [:]
+    private var nextSequence: UInt64 = 1
+    private var heldAcks: Deque<(rank: Int, ack: BatchAck, due: ContinuousClock.Instant)> = []
+    private var draining = false
+    private var stats: [String: UInt64] = [:]
+    private var retired = PipelineStats()
+    private var peakMemory: UInt64 = 0
+    private let reportInterval: Duration
+
+    /// - Parameters:
+    ///   - grapherRank: world rank of the group's grapher.
+    ///   - bulk: the bulk plane (this keeper exposes registered memory on it).
+    /// - Throws: `FabricError` when the registered pool cannot be created.
+    public init(config: ChronoConfig, rank: Int, grapherRank: Int, bulk: BulkPlane, logger: Logger) throws {
+        self.config = config
+        self.rank = Int32(rank)
+        self.grapherRank = grapherRank
+        self.bulk = bulk
+        self.logger = logger
+        let slot = max(config.keeper.transferSlotBytes, config.story.maxEventBytes + StoryChunk.headerByteCount + 64)
+        let slots = max(4, config.keeper.memoryLimitBytes / 2 / slot)
+        self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: slot, slotCount: slots)
+        self.reportInterval = .milliseconds(max(1, config.story.chunkDurationMs / 4))
+    }
+
+    private var slotBytes: Int { max(config.keeper.transferSlotBytes, config.story.maxEventBytes + StoryChunk.headerByteCount + 64) }
+
+    private func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
+
+    // MARK: - Recording
+
+    public func startRecording(_ notice: RecordingNotice) -> ReturnCode {
+        tracked.start(notice)
+        if var s = stories[notice.storyId] {
+            s.stopping = false
+            stories[notice.storyId] = s
+        } else {
+            stories[notice.storyId] = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config))
+        }
+        return .success
+    }
+
+    public func stopRecording(_ notice: RecordingNotice) -> ReturnCode {
+        tracked.stop(notice)
+        stories[notice.storyId]?.stopping = true
+        return .success
+    }
+
+    // MARK: - Messages
+
+    public func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: ControlChannel) throws -> Bool {
+        switch message {
+        case .eventBatch(let batch):
+            try ingest(batch, from: source, channel: channel)
+            return true
+        case .chunkAck(let ack):
+            try acknowledged(ack)
+            return true
+        default:
+            return false
+        }
+    }
+
+    private func ingest(_ batch: EventBatch, from source: Int, channel: ControlChannel) throws {
+        bump("batches.received")
+        guard var story = stories[batch.storyId] else {
+            bump("events.rejected.notRecorded", UInt64(batch.count))
+            let ack = BatchAck(storyId: batch.storyId, clientId: batch.clientId, firstIndex: batch.firstIndex,
+                               count: UInt32(batch.count), rejected: UInt32(batch.count), rc: .notExist)
+            try channel.post(ControlMessage.batchAck(ack).encode(), to: source, tag: .flow)
+            return
+        }
+        let report = story.pipeline.insert(batch)
+        if batch.watermark == UInt64.max { story.pipeline.removeContributor(batch.clientId.rawValue) }
+        stories[batch.storyId] = story
+        bump("events.received", UInt64(batch.count))
+        bump("bytes.received", UInt64(batch.payload.count))
+        if !report.rejected.isEmpty { bump("events.rejected", UInt64(report.rejected.count)) }
+        let ack = BatchAck(storyId: batch.storyId, clientId: batch.clientId, firstIndex: batch.firstIndex,
+                           count: UInt32(batch.count), rejected: UInt32(report.rejected.count),
+                           rc: report.error?.returnCode ?? .success)
+        let due = ContinuousClock.now + .microseconds(config.keeper.ackDelayMicroseconds)
+        if heldAcks.isEmpty && !overMemoryBound && config.keeper.ackDelayMicroseconds == 0 {
+            try channel.post(ControlMessage.batchAck(ack).encode(), to: source, tag: .flow)
+        } else {
+            heldAcks.append((source, ack, due))
+            bump("acks.held")
+        }
+    }
+
+    private func acknowledged(_ ack: ChunkAck) throws {
+        guard let done = inFlight.removeValue(forKey: ack.sequence) else {
+            bump("chunkAcks.unknown")
+            return
+        }
+        try pool.free(done.buffer)
+        if ack.isDurable {
+            bump("chunks.durable")
+            bump("events.durable", UInt64(done.events))
+        } else {
+            // The grapher could not archive it: report, never silently drop.
+            bump("chunks.failed")
+            bump("events.failed", UInt64(done.events))
+            logger.error("grapher failed chunk \(ack.sequence) of \(ack.storyId): \(ack.rc) \(ack.detail)")
+        }
+    }
+
+    // MARK: - Memory
+
+    private var bufferedBytes: Int { stories.values.reduce(0) { $0 + $1.pipeline.bufferedBytes } }
+
+    private var waitingBytes: Int { waiting.reduce(0) { $0 + $1.encodedByteCount } }
+
+    private var overMemoryBound: Bool {
+        bufferedBytes + waitingBytes + inFlight.count * slotBytes > config.keeper.memoryLimitBytes
+    }
+
+    // MARK: - Work
+
+    public func poll(channel: ControlChannel) throws -> Bool {
+        var didWork = false
+        let held = UInt64(bufferedBytes + waitingBytes + inFlight.count * slotBytes)
+        if held > peakMemory { peakMemory = held }
+        _ = try bulk.endpoint.progress()  // keepers are RMA targets: manual-progress providers need this
+        didWork = try releaseAcks(channel: channel) || didWork
+        didWork = try sealAndShip(channel: channel) || didWork
+        return didWork
+    }
+
+    private func releaseAcks(channel: ControlChannel) throws -> Bool {
+        guard !heldAcks.isEmpty else { return false }
+        var did = false
+        let now = ContinuousClock.now
+        while let first = heldAcks.first, first.due <= now, !overMemoryBound {
+            heldAcks.removeFirst()
+            try channel.post(ControlMessage.batchAck(first.ack).encode(), to: first.rank, tag: .flow)
+            did = true
+        }
+        return did
+    }
+
+    private func sealAndShip(channel: ControlChannel) throws -> Bool {
+        var did = false
+        let now = ContinuousClock.now
+        for id in Array(stories.keys) {
+            guard var s = stories[id] else { continue }
+            let sealed = (s.stopping || draining) ? s.pipeline.drain() : s.pipeline.sealReady()
+            for chunk in sealed {
+                for piece in chunk.pieces(maxEncodedBytes: slotBytes) { waiting.append(piece) }
+                did = true
+            }
+            stories[id] = s
+            _ = now
+        }
+        did = try shipWaiting(channel: channel) || did
+        // Watermarks: tell the grapher how far this keeper's chunks are complete.
+        for id in Array(stories.keys) {
+            guard var s = stories[id] else { continue }
+            let frontier = reportableWatermark(of: s)
+            let finished = (s.stopping || draining) && s.pipeline.bufferedEventCount == 0
+                && !waiting.contains { $0.storyId == id }
+            let target = finished ? UInt64.max : frontier
+            if target > s.reported && (finished || now >= s.lastReportAt + reportInterval) {
+                try post(descriptorFor: nil, story: s.notice, watermark: target, channel: channel)
+                s.reported = target
+                s.lastReportAt = now
+                did = true
+            }
+            if finished && s.reported == UInt64.max && !inFlight.values.contains(where: { $0.storyId == id }) {
+                retire(s.pipeline.stats)
+                stories[id] = nil
+                continue
+            }
+            stories[id] = s
+        }
+        return did
+    }
+
+    /// The watermark this keeper can promise the grapher for a story: everything before it has
+    /// been shipped (late events still come as revisions). With no writer at all, the clock.
+    private func reportableWatermark(of s: Story) -> UInt64 {
+        var w = s.pipeline.contributors.isEmpty ? max(s.pipeline.sealedFrontier, clock.now()) : s.pipeline.sealedFrontier
+        if let first = waiting.first(where: { $0.storyId == s.notice.storyId }) { w = min(w, first.range.start) }
+        return w
+    }
+
+    private func shipWaiting(channel: ControlChannel) throws -> Bool {
+        var did = false
+        while let chunk = waiting.first {
+            let size = chunk.encodedByteCount
+            guard pool.availableSlots > 0 else { break }
+            let buffer = try pool.allocate(byteCount: size)
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(size)
+            chunk.encode(into: &bytes)
+            try buffer.copy(from: bytes)
+            waiting.removeFirst()
+            guard let story = stories[chunk.storyId] else {
+                try pool.free(buffer)
+                bump("chunks.orphaned")
+                continue
+            }
+            let sequence = nextSequence
+            nextSequence += 1
+            inFlight[sequence] = InFlight(storyId: chunk.storyId, buffer: buffer, events: chunk.count)
+            try post(descriptorFor: (chunk, buffer, sequence), story: story.notice, watermark: reportableWatermark(of: story),
+                     channel: channel)
+            bump("chunks.shipped")
+            bump("events.shipped", UInt64(chunk.count))
+            did = true
+        }
+        return did
+    }
+
+    private func post(descriptorFor shipped: (chunk: StoryChunk, buffer: RegisteredBuffer, sequence: UInt64)?,
+                      story: RecordingNotice, watermark: UInt64, channel: ControlChannel) throws {
+        let d: ChunkDescriptor
+        if let shipped {
+            let remote = shipped.buffer.remoteDescriptor
+            d = ChunkDescriptor(storyId: story.storyId, keeperRank: rank, sequence: shipped.sequence, range: shipped.chunk.range,
+                                revision: shipped.chunk.revision, watermark: watermark, address: remote.address, key: remote.key,
+                                length: UInt64(shipped.chunk.encodedByteCount), eventCount: UInt64(shipped.chunk.count))
+        } else {
+            d = ChunkDescriptor(storyId: story.storyId, keeperRank: rank, sequence: 0, range: TimeRange(start: 0, end: 1),
+                                revision: 0, watermark: watermark, address: 0, key: 0, length: 0, eventCount: 0)
+        }
+        try channel.post(ControlMessage.chunkDescriptor(d).encode(), to: grapherRank, tag: .bulk)
+    }
+
+    // MARK: - Shutdown
+
+    public func drain(channel: ControlChannel) throws -> Bool {
+        draining = true
+        _ = try poll(channel: channel)
+        return stories.isEmpty && waiting.isEmpty && inFlight.isEmpty && heldAcks.isEmpty
+    }
+
+    public var undrainedEvents: UInt64 {
+        UInt64(stories.values.reduce(0) { $0 + $1.pipeline.bufferedEventCount } + waiting.reduce(0) { $0 + $1.count }
+            + inFlight.values.reduce(0) { $0 + $1.events })
+    }
+
+    public var counters: [String: UInt64] {
+        var c = stats
+        c["stories.recording"] = UInt64(tracked.active.count)
+        c["stories.started"] = tracked.started
+        c["stories.stopped"] = tracked.stopped
+        var total = retired
+        for s in stories.values { Self.add(s.pipeline.stats, to: &total) }
+        c["events.late"] = total.lateEvents
+        c["events.rejected.late"] = total.rejectedLateEvents
+        c["events.duplicates"] = total.duplicatesDropped
+        c["memory.peak.bytes.max"] = peakMemory
+        return c
+    }
+
+    private func retire(_ s: PipelineStats) { Self.add(s, to: &retired) }
+
+    private static func add(_ s: PipelineStats, to total: inout PipelineStats) {
+        total.lateEvents += s.lateEvents
+        total.rejectedLateEvents += s.rejectedLateEvents
+        total.duplicatesDropped += s.duplicatesDropped
+    }
+
+    public func close() throws {
+        try pool.close()
+    }
+}
