@@ -50,6 +50,7 @@ let package = Package(
                 "ChronoModel", "ChronoArchive", "MPI", "Fabric", "HDF5",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
         .target(
             name: "ChronoClient",

@@ -22,9 +22,19 @@ public final class JobMembership: @unchecked Sendable {
     let control: Communicator
     let logger: Logger
     let weInitializedMPI: Bool
+    /// The recording processes' communicator (keepers, graphers, players), on those ranks.
+    let recorders: Communicator?
+    /// The graphers' communicator (the archive is written collectively over it), on graphers.
+    let graphers: Communicator?
+    /// The bulk (RMA) plane, on recording processes.
+    let bulk: BulkPlane?
 
     init(layout: JobLayout, config: ChronoConfig, session: ChronoSession?, application: Communicator,
-         peers: Communicator?, control: Communicator, logger: Logger, weInitializedMPI: Bool) {
+         peers: Communicator?, control: Communicator, logger: Logger, weInitializedMPI: Bool,
+         recorders: Communicator?, graphers: Communicator?, bulk: BulkPlane?) {
+        self.recorders = recorders
+        self.graphers = graphers
+        self.bulk = bulk
         self.layout = layout
         self.config = config
         self.session = session
@@ -107,12 +117,25 @@ public struct ChronoJob: Sendable {
         let peers = try world.split(color: me.role == .client ? 0 : nil, key: world.rank)
         let appColor = asService ? 0 : 1 + max(0, (try Communicator.appNumber()) ?? 0)
         let application = try world.split(color: appColor, key: world.rank)!
+        let isRecorder = [.keeper, .grapher, .player].contains(me.role)
+        let recorders = try world.split(color: isRecorder ? 0 : nil, key: world.rank)
+        let graphers = try world.split(color: me.role == .grapher ? 0 : nil, key: world.rank)
+        var bulk: BulkPlane?
+        if let recorders {
+            do {
+                bulk = try BulkPlane.open(provider: config.fabric.provider, members: recorders, worldRank: world.rank)
+            } catch {
+                printError("chronolog: rank \(world.rank): cannot open the bulk plane (fabric.provider \(config.fabric.provider.debugDescription)): \(error)")
+                MPIRuntime.abort(code: 2)
+            }
+        }
         var session: ChronoSession?
         if me.role == .client {
             session = ChronoSession(layout: layout, channel: ControlChannel(communicator: control), config: config, peers: peers)
         }
         return JobMembership(layout: layout, config: config, session: session, application: application, peers: peers,
-                             control: control, logger: logger, weInitializedMPI: weInit)
+                             control: control, logger: logger, weInitializedMPI: weInit, recorders: recorders,
+                             graphers: graphers, bulk: bulk)
     }
 
     /// Runs this service rank's role (visor, keeper, grapher or player) until the job ends.
@@ -127,8 +150,23 @@ public struct ChronoJob: Sendable {
             try visor.run()
             return (visor.counters, 0)
         case .keeper, .grapher, .player:
-            let role: ProcessRole = me.role == .keeper ? .keeper : me.role == .grapher ? .grapher : .player
-            let behavior = StoryTrackingRole(role: role)
+            let behavior: RecordingBehavior
+            let plan = m.layout.plan
+            switch me.role {
+            case .keeper:
+                guard let bulk = m.bulk, let group = me.group, let grapher = plan.ranks(of: .grapher, inGroup: group).first else {
+                    throw ChronoLogError.unknown("keeper \(me.worldRank) has no grapher in its group")
+                }
+                behavior = try KeeperRole(config: config, rank: me.worldRank, grapherRank: grapher, bulk: bulk, logger: m.logger)
+            case .grapher:
+                guard let bulk = m.bulk, let group = me.group, let graphers = m.graphers else {
+                    throw ChronoLogError.unknown("grapher \(me.worldRank) has no bulk plane or graphers' communicator")
+                }
+                behavior = try GrapherRole(config: config, keepers: plan.ranks(of: .keeper, inGroup: group), bulk: bulk,
+                                           graphers: graphers, logger: m.logger)
+            default:
+                behavior = StoryTrackingRole(role: .player)
+            }
             var process = RecordingProcess(
                 behavior: behavior, channel: channel, assignment: me, visorRank: m.layout.plan.ranks(of: .visor)[0],
                 config: config, logger: m.logger)
@@ -158,11 +196,18 @@ public struct ChronoJob: Sendable {
             }
             let visor = m.layout.plan.ranks(of: .visor).first ?? 0
             let summary = try JobSummary.gather(counters: counters, role: m.assignment.role, over: world, root: visor)
+            if let summary, summary.lostEvents > 0 {
+                printError("chronolog-job: \(summary.lostEvents) event(s) were lost")
+                status = max(status, 1)
+            }
             status = Int32(try world.allreduce(Int64(status), op: .max))
             if let summary {
                 print(summary.rendered(exitStatus: status))
                 fflush(nil)
             }
+            try m.bulk?.close()
+            try m.graphers?.free()
+            try m.recorders?.free()
             try m.peers?.free()
             try m.application.free()
             try m.control.free()

@@ -33,8 +33,26 @@ struct JobSummary {
         return summary
     }
 
+    private func sum(_ role: Role, _ key: String) -> UInt64 { byRole[role]?[key] ?? 0 }
+
+    /// Events logged by clients and accepted nowhere: not archived and not reported rejected.
+    /// Must be 0; anything else fails the job.
+    var lostEvents: UInt64 {
+        let logged = sum(.client, "events.logged")
+        let accounted = sum(.grapher, "events.archived") + sum(.client, "events.rejected") + sum(.keeper, "events.rejected")
+            + sum(.keeper, "events.rejected.notRecorded")
+        return logged > accounted ? logged - accounted : 0
+    }
+
     func rendered(exitStatus: Int32) -> String {
         var lines = ["chronolog-job summary:"]
+        let logged = sum(.client, "events.logged")
+        if logged > 0 || sum(.keeper, "events.received") > 0 {
+            lines.append("  events: logged=\(logged) received=\(sum(.keeper, "events.received")) archived=\(sum(.grapher, "events.archived")) "
+                + "late=\(sum(.keeper, "events.late") + sum(.grapher, "events.late")) "
+                + "rejected=\(sum(.client, "events.rejected") + sum(.keeper, "events.rejected") + sum(.keeper, "events.rejected.notRecorded")) "
+                + "lost=\(lostEvents)")
+        }
         for role in Role.allCases {
             guard let n = ranks[role] else { continue }
             let c = byRole[role] ?? [:]

@@ -1,0 +1,308 @@
+import ChronoArchive
+import ChronoModel
+import DequeModule
+import Fabric
+import Foundation
+import Histogram
+import Logging
+import MPI
+
+/// ChronoGrapher: reads its keepers' sealed chunks by RMA, merges them per story into complete
+/// time ranges (a range is complete when every keeper's watermark has passed it), and archives
+/// them with the other graphers in collective rounds of parallel HDF5.
+///
+/// A keeper's chunk is acknowledged durable only after the round that wrote every range it
+/// touched has flushed the file. Above `grapher.memoryLimitBytes` the grapher stops reading
+/// new chunks, so keepers keep theirs (and, in turn, slow their writers).
+public final class GrapherRole: RecordingBehavior {
+    public let role = ProcessRole.grapher
+    public var dataTags: [ControlTag] { [.bulk] }
+
+    private struct PendingAck {
+        let keeper: Int
+        let sequence: UInt64
+        let storyId: StoryID
+        let rangeEnd: UInt64
+    }
+
+    private struct Story {
+        var notice: RecordingNotice
+        var pipeline: StoryPipeline
+        var stopping = false
+        var pending: [PendingAck] = []
+    }
+
+    private struct Read {
+        let descriptor: ChunkDescriptor
+        let buffer: RegisteredBuffer
+    }
+
+    private let config: ChronoConfig
+    private let keepers: [Int]
+    private let bulk: BulkPlane
+    private let pool: RegisteredMemoryPool
+    private let graphers: Communicator
+    private let archive: ArchiveWriter
+    private let logger: Logger
+    private let clock = SystemClock()
+    private var stories: [StoryID: Story] = [:]
+    private var tracked = RecordedStories()
+    private var queued: Deque<ChunkDescriptor> = []
+    private var reads: [OperationID: Read] = [:]
+    private var barrier: Request?
+    private var nextRoundAt: ContinuousClock.Instant
+    private var draining = false
+    private var closed = false
+    private var stats: [String: UInt64] = [:]
+    private var durableLatency = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    private var retired = PipelineStats()
+
+    /// Opens the archive collectively. Collective over `graphers` (every grapher constructs its role at once).
+    /// - Parameters:
+    ///   - keepers: world ranks of this group's keepers (the contributors of every story).
+    ///   - graphers: the communicator of all graphers (archive writes are collective over it).
+    public init(config: ChronoConfig, keepers: [Int], bulk: BulkPlane, graphers: Communicator, logger: Logger) throws {
+        self.config = config
+        self.keepers = keepers
+        self.bulk = bulk
+        self.graphers = graphers
+        self.logger = logger
+        let slot = max(config.keeper.transferSlotBytes, config.story.maxEventBytes + StoryChunk.headerByteCount + 64)
+        self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: slot, slotCount: max(4, min(64, config.grapher.memoryLimitBytes / 4 / slot)))
+        try FileManager.default.createDirectory(atPath: config.archive.directory, withIntermediateDirectories: true)
+        self.archive = try ArchiveWriter.open(directory: config.archive.directory, communicator: graphers)
+        self.nextRoundAt = .now + .milliseconds(config.grapher.archiveIntervalMs)
+    }
+
+    private func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
+
+    // MARK: - Recording
+
+    public func startRecording(_ notice: RecordingNotice) -> ReturnCode {
+        tracked.start(notice)
+        var s = stories[notice.storyId] ?? Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config))
+        s.stopping = false
+        for k in keepers { s.pipeline.addContributor(UInt64(k)) }
+        stories[notice.storyId] = s
+        return .success
+    }
+
+    public func stopRecording(_ notice: RecordingNotice) -> ReturnCode {
+        tracked.stop(notice)
+        stories[notice.storyId]?.stopping = true
+        return .success
+    }
+
+    // MARK: - Messages
+
+    public func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: ControlChannel) throws -> Bool {
+        guard case .chunkDescriptor(let d) = message else { return false }
+        guard stories[d.storyId] != nil else {
+            bump("chunks.unknownStory")
+            if d.length > 0 {
+                try ack(keeper: source, storyId: d.storyId, sequence: d.sequence, rc: .notExist,
+                        detail: "story \(d.storyId) is not recorded by this grapher", channel: channel)
+            }
+            return true
+        }
+        if d.length == 0 {
+            advance(d, keeper: source)
+        } else {
+            queued.append(d)
+        }
+        return true
+    }
+
+    private func advance(_ d: ChunkDescriptor, keeper: Int) {
+        guard var s = stories[d.storyId] else { return }
+        if d.watermark == UInt64.max {
+            s.pipeline.removeContributor(UInt64(keeper))
+        } else {
+            s.pipeline.advanceWatermark(of: UInt64(keeper), to: d.watermark)
+        }
+        stories[d.storyId] = s
+    }
+
+    private func ack(keeper: Int, storyId: StoryID, sequence: UInt64, rc: ReturnCode, detail: String = "",
+                     channel: ControlChannel) throws {
+        let m = ControlMessage.chunkAck(ChunkAck(storyId: storyId, sequence: sequence, rc: rc, detail: detail))
+        try channel.post(m.encode(), to: keeper, tag: .bulk)
+    }
+
+    // MARK: - Work
+
+    private var bufferedBytes: Int { stories.values.reduce(0) { $0 + $1.pipeline.bufferedBytes } }
+
+    public func poll(channel: ControlChannel) throws -> Bool {
+        guard !closed else { return false }
+        var did = try completeReads(channel: channel)
+        did = try postReads(channel: channel) || did
+        did = try runRound(channel: channel) || did
+        return did
+    }
+
+    private func completeReads(channel: ControlChannel) throws -> Bool {
+        guard !reads.isEmpty else { return false }
+        let done = try bulk.endpoint.progress()
+        for completion in done {
+            guard let read = reads.removeValue(forKey: completion.operation) else { continue }
+            let d = read.descriptor
+            let keeper = Int(d.keeperRank)
+            defer { try? pool.free(read.buffer) }
+            if let error = completion.error {
+                bump("chunks.readFailed")
+                logger.error("RMA read of chunk \(d.sequence) from keeper \(keeper) failed: \(error)")
+                try ack(keeper: keeper, storyId: d.storyId, sequence: d.sequence, rc: .unknown, detail: "\(error)", channel: channel)
+                continue
+            }
+            let chunk: StoryChunk
+            do {
+                chunk = try read.buffer.withUnsafeMutableBytes { raw in
+                    try StoryChunk.decode(raw: UnsafeRawBufferPointer(rebasing: raw[0..<Int(d.length)]))
+                }
+            } catch {
+                bump("chunks.malformed")
+                try ack(keeper: keeper, storyId: d.storyId, sequence: d.sequence, rc: .invalidArgument, detail: "\(error)",
+                        channel: channel)
+                continue
+            }
+            guard var s = stories[d.storyId] else { continue }
+            let report = s.pipeline.insert(chunk, from: UInt64(keeper), watermark: d.watermark == UInt64.max ? nil : d.watermark)
+            if d.watermark == UInt64.max { s.pipeline.removeContributor(UInt64(keeper)) }
+            s.pending.append(PendingAck(keeper: keeper, sequence: d.sequence, storyId: d.storyId, rangeEnd: chunk.range.end))
+            stories[d.storyId] = s
+            bump("chunks.received")
+            bump("events.received", UInt64(chunk.count))
+            bump("bytes.transferred", d.length)
+            if !report.rejected.isEmpty { bump("events.rejected", UInt64(report.rejected.count)) }
+        }
+        return !done.isEmpty
+    }
+
+    private func postReads(channel: ControlChannel) throws -> Bool {
+        var did = false
+        while let d = queued.first, pool.availableSlots > 0, bufferedBytes < config.grapher.memoryLimitBytes {
+            guard let peer = bulk.peer(worldRank: Int(d.keeperRank)) else {
+                queued.removeFirst()
+                bump("chunks.unknownKeeper")
+                continue
+            }
+            let buffer = try pool.allocate(byteCount: Int(d.length))
+            let op = try bulk.endpoint.postRead(into: buffer, from: peer, remoteAddress: d.address, key: d.key,
+                                                length: Int(d.length))
+            reads[op] = Read(descriptor: d, buffer: buffer)
+            queued.removeFirst()
+            did = true
+        }
+        return did
+    }
+
+    // MARK: - Archive rounds
+
+    private func runRound(channel: ControlChannel) throws -> Bool {
+        if barrier == nil {
+            guard ContinuousClock.now >= nextRoundAt else { return false }
+            barrier = try graphers.ibarrier()
+        }
+        guard let b = barrier, try b.test() != nil else { return false }
+        barrier = nil
+        if config.grapher.archiveDelayMs > 0 {
+            Thread.sleep(forTimeInterval: Double(config.grapher.archiveDelayMs) / 1000)
+        }
+        var chunks: [ArchiveChunk] = []
+        var durable: [PendingAck] = []
+        for id in Array(stories.keys) {
+            guard var s = stories[id] else { continue }
+            let finishing = (s.stopping || draining) && s.pipeline.contributors.isEmpty
+            let sealed = finishing ? s.pipeline.drain() : s.pipeline.sealReady()
+            for c in sealed where !c.isEmpty {
+                chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: c))
+            }
+            let frontier = s.pipeline.sealedFrontier
+            let (now, later) = s.pending.reduce(into: ([PendingAck](), [PendingAck]())) { acc, p in
+                if p.rangeEnd <= frontier || s.pipeline.bufferedEventCount == 0 { acc.0.append(p) } else { acc.1.append(p) }
+            }
+            durable += now
+            s.pending = later
+            stories[id] = s
+        }
+        let report = try archive.writeRound(chunks)
+        let writtenAt = clock.now()
+        for c in chunks {
+            for r in c.chunk.records {
+                durableLatency.record(writtenAt > r.time ? (writtenAt - r.time) / 1000 : 0)
+            }
+        }
+        bump("rounds")
+        bump("events.archived", UInt64(report.events))
+        bump("bytes.archived", UInt64(report.payloadBytes))
+        for p in durable { try ack(keeper: p.keeper, storyId: p.storyId, sequence: p.sequence, rc: .success, channel: channel) }
+        // Forget finished stories.
+        for id in Array(stories.keys) {
+            guard let s = stories[id] else { continue }
+            if s.stopping && s.pipeline.contributors.isEmpty && s.pipeline.bufferedEventCount == 0 && s.pending.isEmpty
+                && !queued.contains(where: { $0.storyId == id }) && !reads.values.contains(where: { $0.descriptor.storyId == id }) {
+                Self.add(s.pipeline.stats, to: &retired)
+                stories[id] = nil
+            }
+        }
+        // Everyone agrees when the last round has been written.
+        let localDone = draining && queued.isEmpty && reads.isEmpty
+            && stories.values.allSatisfy { $0.pipeline.bufferedEventCount == 0 && $0.pending.isEmpty }
+        let anyBusy = try graphers.allreduce(Int64(localDone ? 0 : 1), op: .max)
+        if anyBusy == 0 {
+            try archive.close()
+            closed = true
+        }
+        nextRoundAt = .now + .milliseconds(config.grapher.archiveIntervalMs)
+        return true
+    }
+
+    // MARK: - Shutdown
+
+    public func drain(channel: ControlChannel) throws -> Bool {
+        if !draining {
+            draining = true
+            // Every keeper has drained: nothing more will come, so every range can be completed.
+            for id in Array(stories.keys) {
+                for k in keepers { stories[id]?.pipeline.removeContributor(UInt64(k)) }
+            }
+            nextRoundAt = .now
+        }
+        _ = try poll(channel: channel)
+        return closed
+    }
+
+    public var undrainedEvents: UInt64 {
+        UInt64(stories.values.reduce(0) { $0 + $1.pipeline.bufferedEventCount })
+    }
+
+    public var counters: [String: UInt64] {
+        var c = stats
+        c["stories.recording"] = UInt64(tracked.active.count)
+        c["stories.started"] = tracked.started
+        c["stories.stopped"] = tracked.stopped
+        var total = retired
+        for s in stories.values { Self.add(s.pipeline.stats, to: &total) }
+        c["events.late"] = total.lateEvents
+        c["events.duplicates"] = total.duplicatesDropped
+        if durableLatency.totalCount > 0 {
+            c["durable.latency.p50.us.max"] = durableLatency.valueAtPercentile(50)
+            c["durable.latency.p99.us.max"] = durableLatency.valueAtPercentile(99)
+        }
+        return c
+    }
+
+    private static func add(_ s: PipelineStats, to total: inout PipelineStats) {
+        total.lateEvents += s.lateEvents
+        total.rejectedLateEvents += s.rejectedLateEvents
+        total.duplicatesDropped += s.duplicatesDropped
+    }
+
+    public func close() throws {
+        if !closed {
+            logger.error("grapher closing before its archive was closed collectively")
+        }
+        try pool.close()
+    }
+}
