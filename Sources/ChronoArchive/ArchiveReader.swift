@@ -1,0 +1,498 @@
+import ChronoModel
+import HDF5
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads archives serially, without MPI: in a plain process (the `chronolog` CLI, tests) or
+/// inside one rank (a player).
+///
+/// Opened on one archive file or on a directory holding several (every `*.h5` file in it, in name
+/// order; a story stored in several files is read from all of them). The reader sees the files
+/// as they were when opened. Only index rows whose checksum matches are used; invalid rows after
+/// the last valid one (left by a crash before a flush) are ignored, an invalid row followed by
+/// valid ones is damage. Not thread-safe: use one reader from one thread.
+public final class ArchiveReader {
+    /// The path the reader was opened on.
+    public let path: String
+    /// The archive files, in the order they are read.
+    public var files: [String] { readers.map(\.path) }
+
+    private let readers: [ArchiveFileReader]
+
+    /// Opens the archive file at `path`, or every `*.h5` file of the directory at `path`.
+    /// - Throws: `ArchiveError.notFound` when nothing is at `path` or the directory has no `.h5`
+    ///   file; `.unreadableFile` when a file is not HDF5 or is truncated; `.incompatibleLayout`
+    ///   when it is HDF5 but not an archive of this layout; `.corrupt` for damaged names.
+    public init(path: String) throws(ArchiveError) {
+        self.path = path
+        let paths = try Self.archiveFiles(at: path)
+        var readers: [ArchiveFileReader] = []
+        for p in paths { readers.append(try ArchiveFileReader(path: p)) }
+        self.readers = readers
+    }
+
+    /// The archive files at `path`: the file itself, or the directory's `*.h5` files by name.
+    static func archiveFiles(at path: String) throws(ArchiveError) -> [String] {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .notFound(path: path) }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { return [path] }
+        guard let dir = opendir(path) else { throw .unreadableFile(path: path, reason: "cannot list the directory") }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard name.hasSuffix(ArchiveLayout.fileExtension), !name.hasPrefix(".") else { continue }
+            let full = path.hasSuffix("/") ? path + name : path + "/" + name
+            var s = stat()
+            if stat(full, &s) == 0, (s.st_mode & S_IFMT) == S_IFREG { names.append(full) }
+        }
+        guard !names.isEmpty else { throw .notFound(path: path) }
+        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    // MARK: Listing
+
+    /// Every chronicle with its stories: names, ids, chunk and event counts, payload bytes, event
+    /// times and durable ranges (merged over all files). Chronicles and stories in byte order of
+    /// their names.
+    /// - Throws: `ArchiveError.corrupt` when a story's index is damaged, `.hdf5` on read failures.
+    public func chronicles() throws(ArchiveError) -> [ArchivedChronicle] {
+        var byChronicle: [[UInt8]: [StoryKey: ArchivedStory]] = [:]
+        for reader in readers {
+            for (key, entry) in reader.stories {
+                let index = try reader.index(for: key)
+                let rows = index.rows
+                var story = byChronicle[key.chronicle, default: [:]][key] ?? ArchivedStory(
+                    chronicle: key.chronicleName, name: key.storyName, storyId: entry.storyId, chunkCount: 0,
+                    eventCount: 0, payloadBytes: 0, eventTimes: nil, durableRanges: [], files: [])
+                story.chunkCount += rows.count
+                story.eventCount += rows.reduce(0) { $0 + Int($1.eventCount) }
+                story.payloadBytes += rows.reduce(0) { $0 + Int($1.payloadBytes) }
+                for row in rows where row.eventCount > 0 {
+                    let t = TimeRange(start: row.minTime, end: row.maxTime &+ 1)
+                    story.eventTimes = story.eventTimes.map { $0.union(t) } ?? t
+                }
+                story.durableRanges = mergeRanges(story.durableRanges + rows.map(\.range))
+                story.files.append(reader.path)
+                byChronicle[key.chronicle, default: [:]][key] = story
+            }
+        }
+        return byChronicle.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { c in
+            let stories = byChronicle[c]!
+            let name = String(decoding: c, as: UTF8.self)
+            let id = (try? ChronicleName(name)).map { ChronicleID($0) } ?? ChronicleID(rawValue: 0)
+            return ArchivedChronicle(name: name, chronicleId: id,
+                                     stories: stories.keys.sorted().map { stories[$0]! })
+        }
+    }
+
+    // MARK: Events
+
+    /// The events of one story with `range.start <= time < range.end`, in event order
+    /// (time, clientId, index), each exactly once (revisions and duplicates are merged with
+    /// `StoryChunk.merge`). Chunks are found through the story's time index by binary search;
+    /// only overlapping chunks' records are read, and only the payload bytes of selected events.
+    /// The result's range is `range` (an empty `range` gives an empty chunk).
+    /// - Throws: `ArchiveError.storyNotFound` when no file holds the story; `.corrupt` when a
+    ///   checksum, order or bound check of the data read fails; `.hdf5` on read failures.
+    public func events(chronicle: String, story: String, range: TimeRange) throws(ArchiveError) -> StoryChunk {
+        let key = StoryKey(chronicle: chronicle, story: story)
+        let holders = readers.filter { $0.stories[key] != nil }
+        guard let first = holders.first, let entry = first.stories[key] else {
+            throw .storyNotFound(chronicle: chronicle, story: story)
+        }
+        let id = entry.storyId
+        if range.isEmpty { return .empty(storyId: id, range: range) }
+        var pieces: [StoryChunk] = []
+        for reader in holders {
+            let index = try reader.index(for: key)
+            for position in index.overlapping(range) {
+                let piece = try reader.chunk(index: index, row: position, window: range, storyId: id)
+                if !piece.isEmpty { pieces.append(piece) }
+            }
+        }
+        let merged: StoryChunk?
+        do { merged = try StoryChunk.merge(pieces) } catch {
+            throw .corrupt(location: path, detail: "merging chunks of \(chronicle)/\(story): \(error)")
+        }
+        guard let merged else { return .empty(storyId: id, range: range) }
+        do {
+            return try StoryChunk(validatingStoryId: id, range: range, revision: merged.revision,
+                                  records: merged.records, payload: merged.payload)
+        } catch {
+            throw .corrupt(location: path, detail: "merged events of \(chronicle)/\(story): \(error)")
+        }
+    }
+
+    // MARK: Verification
+
+    /// Checks every file: it opened; layout attributes; every story's names, id and path; dataset
+    /// shapes; every index row (checksum, bounds, range); every chunk's records (checksum, strict
+    /// event order, times inside the range and matching min/max, offsets contiguous inside the
+    /// chunk's payload) and payload (checksum); chunks not overlapping in `events` or `payload`;
+    /// the `/rounds` manifest against the index rows. Never throws: problems are listed with
+    /// their locations.
+    public func verify() -> ArchiveVerification {
+        var result = ArchiveVerification(files: files, stories: 0, chunks: 0, events: 0, uncommittedRows: 0, problems: [])
+        for reader in readers { reader.verify(into: &result) }
+        return result
+    }
+
+    /// Verifies the archive at `path` without throwing: a missing path, or a file that does not
+    /// open, is reported as a problem; every file that opens is verified as by `verify()`.
+    public static func verify(path: String) -> ArchiveVerification {
+        let paths: [String]
+        do { paths = try archiveFiles(at: path) } catch {
+            return ArchiveVerification(files: [], stories: 0, chunks: 0, events: 0, uncommittedRows: 0,
+                                       problems: [ArchiveProblem(location: path, detail: "\(error)")])
+        }
+        var result = ArchiveVerification(files: paths, stories: 0, chunks: 0, events: 0, uncommittedRows: 0, problems: [])
+        for p in paths {
+            do {
+                try ArchiveFileReader(path: p).verify(into: &result)
+            } catch {
+                result.problems.append(ArchiveProblem(location: p, detail: "\(error)"))
+            }
+        }
+        return result
+    }
+}
+
+/// One open archive file: its stories and their (lazily loaded) time indexes.
+final class ArchiveFileReader {
+    struct StoryEntry {
+        let groupPath: String
+        let storyId: StoryID
+    }
+
+    /// A story's time index: valid rows sorted by range start, with the running maximum of range
+    /// ends so both ends of a lookup are binary searches.
+    struct StoryIndex {
+        let groupPath: String
+        let events: HDF5Dataset
+        let payload: HDF5Dataset
+        let eventsExtent: Int
+        let payloadExtent: Int
+        /// Valid rows in file order.
+        let rows: [ArchiveIndexRow]
+        /// Positions in `rows`, sorted by (range.start, range.end).
+        let byStart: [Int]
+        /// `maxEnd[i]` = the largest range end among `byStart[0...i]`.
+        let maxEnd: [UInt64]
+        /// Row numbers in the file of `rows`.
+        let fileRows: [Int]
+        /// Invalid rows after the last valid one.
+        let uncommitted: Int
+
+        /// Positions in `rows` of the chunks whose range overlaps `window`, in start order.
+        func overlapping(_ window: TimeRange) -> [Int] {
+            // First sorted position whose running max end exceeds window.start...
+            var lo = 0, hi = byStart.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if maxEnd[mid] > window.start { hi = mid } else { lo = mid + 1 }
+            }
+            let from = lo
+            // ...up to the first whose start is at or after window.end.
+            lo = from
+            hi = byStart.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if rows[byStart[mid]].range.start < window.end { lo = mid + 1 } else { hi = mid }
+            }
+            return (from..<lo).map { byStart[$0] }.filter { rows[$0].range.overlaps(window) }
+        }
+    }
+
+    let path: String
+    let file: HDF5File
+    let root: HDF5Group
+    /// Stories of the file by name bytes.
+    private(set) var stories: [StoryKey: StoryEntry] = [:]
+    private var indexes: [StoryKey: StoryIndex] = [:]
+
+    init(path: String) throws(ArchiveError) {
+        self.path = path
+        let opened: HDF5File
+        do {
+            opened = try HDF5File.openSerial(path: path, mode: .readOnly)
+        } catch let error as HDF5Error {
+            switch error {
+            case .fileNotFound: throw ArchiveError.notFound(path: path)
+            case .notAnHDF5File: throw ArchiveError.unreadableFile(path: path, reason: "\(error)")
+            default: throw ArchiveError.unreadableFile(path: path, reason: "\(error)")
+            }
+        } catch {
+            throw ArchiveError.wrap(error)
+        }
+        file = opened
+        root = try archiveCall { try opened.root }
+        try archiveCall {
+            try ArchiveWriter.checkLayout(root, path: path)
+            let chronicles = try root.openGroup(ArchiveLayout.chroniclesGroup)
+            for component in try chronicles.memberNames() {
+                let cgroup = try chronicles.openGroup(component)
+                let cname = try stringAttribute(cgroup, ArchiveLayout.nameAttribute)
+                for storyComponent in try cgroup.memberNames() {
+                    let sgroup = try cgroup.openGroup(storyComponent)
+                    let c = try stringAttribute(sgroup, ArchiveLayout.chronicleAttribute)
+                    let s = try stringAttribute(sgroup, ArchiveLayout.storyAttribute)
+                    guard Array(c.utf8) == Array(cname.utf8) else {
+                        throw ArchiveError.corrupt(location: "\(path):\(sgroup.path)",
+                                                   detail: "chronicle attribute '\(c)' differs from the group's name '\(cname)'")
+                    }
+                    let id = try sgroup.attributes.uint64(ArchiveLayout.storyIdAttribute)
+                    stories[StoryKey(chronicle: c, story: s)] = StoryEntry(groupPath: sgroup.path, storyId: StoryID(rawValue: id))
+                    try sgroup.close()
+                }
+                try cgroup.close()
+            }
+        }
+    }
+
+    private func stringAttribute(_ group: HDF5Group, _ name: String) throws -> String {
+        do { return try group.attributes.string(name) } catch {
+            throw ArchiveError.corrupt(location: "\(path):\(group.path)", detail: "attribute \(name): \(error)")
+        }
+    }
+
+    /// The story's time index, loaded and cached on first use.
+    func index(for key: StoryKey) throws(ArchiveError) -> StoryIndex {
+        if let cached = indexes[key] { return cached }
+        guard let entry = stories[key] else { throw .storyNotFound(chronicle: key.chronicleName, story: key.storyName) }
+        let (index, problems) = try loadIndex(groupPath: entry.groupPath)
+        if let first = problems.first { throw .corrupt(location: first.location, detail: first.detail) }
+        indexes[key] = index
+        return index
+    }
+
+    /// Reads and checks a story's index; damage is returned as problems (the damaged rows are left out).
+    private func loadIndex(groupPath: String) throws(ArchiveError) -> (StoryIndex, [ArchiveProblem]) {
+        try archiveCall {
+            let group = try root.openGroup(groupPath)
+            let events = try group.openDataset(ArchiveLayout.eventsDataset)
+            let payload = try group.openDataset(ArchiveLayout.payloadDataset)
+            let indexSet = try group.openDataset(ArchiveLayout.indexDataset)
+            let here = "\(path):\(groupPath)"
+            guard events.elementType == .uint8, events.columns == ArchiveLayout.eventRowBytes,
+                  payload.elementType == .uint8, payload.columns == nil,
+                  indexSet.elementType == .uint64, indexSet.columns == ArchiveIndexRow.columnCount else {
+                throw ArchiveError.corrupt(location: here, detail: "events/payload/index have the wrong type or shape")
+            }
+            let eventsExtent = try events.extent, payloadExtent = try payload.extent
+            let raw = try indexSet.readAll(UInt64.self)
+            let n = raw.count / ArchiveIndexRow.columnCount
+            var decoded: [ArchiveIndexRow?] = []
+            decoded.reserveCapacity(n)
+            for i in 0..<n {
+                let c = raw[(i * ArchiveIndexRow.columnCount)..<((i + 1) * ArchiveIndexRow.columnCount)]
+                decoded.append(ArchiveIndexRow(columns: c))
+            }
+            let lastValid = decoded.lastIndex(where: { $0 != nil }) ?? -1
+            var problems: [ArchiveProblem] = []
+            var rows: [ArchiveIndexRow] = []
+            var fileRows: [Int] = []
+            for i in 0..<(lastValid + 1) {
+                let location = "\(here)/\(ArchiveLayout.indexDataset) row \(i)"
+                guard let row = decoded[i] else {
+                    problems.append(ArchiveProblem(location: location, detail: "row checksum mismatch before later valid rows"))
+                    continue
+                }
+                if let problem = row.boundsProblem(eventsExtent: eventsExtent, payloadExtent: payloadExtent) {
+                    problems.append(ArchiveProblem(location: location, detail: problem))
+                    continue
+                }
+                rows.append(row)
+                fileRows.append(i)
+            }
+            let byStart = rows.indices.sorted { (rows[$0].range.start, rows[$0].range.end) < (rows[$1].range.start, rows[$1].range.end) }
+            var maxEnd: [UInt64] = []
+            maxEnd.reserveCapacity(byStart.count)
+            for p in byStart { maxEnd.append(max(maxEnd.last ?? 0, rows[p].range.end)) }
+            let index = StoryIndex(groupPath: groupPath, events: events, payload: payload, eventsExtent: eventsExtent,
+                                   payloadExtent: payloadExtent, rows: rows, byStart: byStart, maxEnd: maxEnd,
+                                   fileRows: fileRows, uncommitted: n - (lastValid + 1))
+            return (index, problems)
+        }
+    }
+
+    /// The events of index row `row` inside `window`, checked: records checksum, canonical order
+    /// and offsets, and the payload checksum when the whole chunk is read.
+    func chunk(index: StoryIndex, row position: Int, window: TimeRange, storyId: StoryID) throws(ArchiveError) -> StoryChunk {
+        let row = index.rows[position]
+        let location = "\(path):\(index.groupPath)/\(ArchiveLayout.indexDataset) row \(index.fileRows[position])"
+        let records = try readRecords(index: index, row: row, location: location)
+        let clipped = row.range.intersection(window)
+        // Positions of the selected events (records are checked sorted by readRecords).
+        let lower = records.partitioningIndex { $0.time >= clipped.start }
+        let upper = records.partitioningIndex { $0.time >= clipped.end }
+        if lower >= upper || clipped.isEmpty { return .empty(storyId: storyId, range: row.range, revision: row.revision) }
+        let from = Int(records[lower].offset)
+        let to = Int(records[upper - 1].offset) + Int(records[upper - 1].length)
+        var bytes = [UInt8](repeating: 0, count: to - from)
+        try archiveCall {
+            try bytes.withUnsafeMutableBytes { raw in
+                try index.payload.read(range: from..<to, into: raw)
+            }
+        }
+        if lower == 0, upper == records.count, ArchiveChecksum.hash(bytes) != row.payloadHash {
+            throw .corrupt(location: location, detail: "payload checksum mismatch")
+        }
+        var selected = Array(records[lower..<upper])
+        for i in selected.indices { selected[i].offset -= UInt64(from) }
+        do {
+            return try StoryChunk(validatingStoryId: storyId, range: clipped, revision: row.revision,
+                                  records: selected, payload: bytes)
+        } catch {
+            throw .corrupt(location: location, detail: "\(error)")
+        }
+    }
+
+    /// Reads a row's records and checks them: checksum, strict order, times inside the range and
+    /// equal to min/max, offsets contiguous from `payloadStart` and covering `payloadBytes`.
+    private func readRecords(index: StoryIndex, row: ArchiveIndexRow, location: String) throws(ArchiveError) -> [EventRecord] {
+        let rows = row.eventRows
+        var bytes = [UInt8](repeating: 0, count: rows.count * EventRecord.byteSize)
+        try archiveCall {
+            try bytes.withUnsafeMutableBytes { raw in try index.events.read(range: rows, into: raw) }
+        }
+        guard ArchiveChecksum.hash(bytes) == row.eventsHash else {
+            throw .corrupt(location: location, detail: "events checksum mismatch (rows \(rows))")
+        }
+        let records = bytes.withUnsafeBytes { RecordRows.decode($0) }
+        var expected = row.payloadStart
+        for (i, r) in records.enumerated() {
+            if i > 0, !EventRecord.precedes(records[i - 1], r) {
+                throw .corrupt(location: location, detail: "event row \(rows.lowerBound + i) not after the previous one")
+            }
+            guard row.range.contains(r.time) else {
+                throw .corrupt(location: location, detail: "event row \(rows.lowerBound + i) time \(r.time) outside \(row.range)")
+            }
+            guard r.offset == expected else {
+                throw .corrupt(location: location, detail: "event row \(rows.lowerBound + i) offset \(r.offset), expected \(expected)")
+            }
+            expected &+= UInt64(r.length)
+        }
+        guard expected == row.payloadStart &+ row.payloadBytes else {
+            throw .corrupt(location: location, detail: "records cover \(expected - row.payloadStart) payload bytes, index says \(row.payloadBytes)")
+        }
+        if let f = records.first, let l = records.last, f.time != row.minTime || l.time != row.maxTime {
+            throw .corrupt(location: location, detail: "min/max time \(row.minTime)/\(row.maxTime) differ from the records' \(f.time)/\(l.time)")
+        }
+        return records
+    }
+
+    /// Verifies the whole file into `result`.
+    func verify(into result: inout ArchiveVerification) {
+        var perRound: [UInt64: (rows: UInt64, events: UInt64, bytes: UInt64)] = [:]
+        for (key, entry) in stories.sorted(by: { $0.key < $1.key }) {
+            result.stories += 1
+            let here = "\(path):\(entry.groupPath)"
+            // Names, id and path.
+            if let c = try? ChronicleName(key.chronicleName), let s = try? StoryName(key.storyName) {
+                let id = StoryID(chronicle: c, story: s)
+                if id != entry.storyId {
+                    result.problems.append(ArchiveProblem(location: here, detail: "story_id \(entry.storyId) is not the id \(id) of the names"))
+                }
+                if entry.groupPath != ArchiveLayout.storyPath(chronicle: c, story: s) {
+                    result.problems.append(ArchiveProblem(location: here, detail: "group path is not \(ArchiveLayout.storyPath(chronicle: c, story: s))"))
+                }
+            } else {
+                result.problems.append(ArchiveProblem(location: here, detail: "invalid chronicle or story name"))
+            }
+            let index: StoryIndex
+            do {
+                let (loaded, problems) = try loadIndex(groupPath: entry.groupPath)
+                index = loaded
+                result.problems += problems
+            } catch {
+                result.problems.append(ArchiveProblem(location: here, detail: "\(error)"))
+                continue
+            }
+            result.uncommittedRows += index.uncommitted
+            // Chunks must not share event rows or payload bytes.
+            var eventSpans: [(Int, Int, Int)] = [], payloadSpans: [(Int, Int, Int)] = []
+            for (p, row) in index.rows.enumerated() {
+                result.chunks += 1
+                result.events += Int(row.eventCount)
+                let location = "\(here)/\(ArchiveLayout.indexDataset) row \(index.fileRows[p])"
+                if row.eventCount > 0 { eventSpans.append((Int(row.firstEvent), Int(row.firstEvent + row.eventCount), index.fileRows[p])) }
+                if row.payloadBytes > 0 { payloadSpans.append((Int(row.payloadStart), Int(row.payloadStart + row.payloadBytes), index.fileRows[p])) }
+                var t = perRound[row.round] ?? (0, 0, 0)
+                t.rows += 1
+                t.events += row.eventCount
+                t.bytes += row.payloadBytes
+                perRound[row.round] = t
+                do {
+                    _ = try chunk(index: index, row: p, window: row.range, storyId: entry.storyId)
+                } catch {
+                    if case .corrupt(_, let detail) = error {
+                        result.problems.append(ArchiveProblem(location: location, detail: detail))
+                    } else {
+                        result.problems.append(ArchiveProblem(location: location, detail: "\(error)"))
+                    }
+                }
+            }
+            for (name, spans) in [("event rows", eventSpans), ("payload bytes", payloadSpans)] {
+                let sorted = spans.sorted { $0.0 < $1.0 }
+                for i in sorted.indices.dropFirst() where sorted[i].0 < sorted[i - 1].1 {
+                    result.problems.append(ArchiveProblem(
+                        location: "\(here)/\(ArchiveLayout.indexDataset) row \(sorted[i].2)",
+                        detail: "\(name) overlap those of row \(sorted[i - 1].2)"))
+                }
+            }
+        }
+        // The manifest against the index rows.
+        do {
+            let rounds = try root.openDataset(ArchiveLayout.roundsDataset)
+            guard rounds.elementType == .uint64, rounds.columns == ArchiveRoundRow.columnCount else {
+                result.problems.append(ArchiveProblem(location: "\(path):/rounds", detail: "wrong type or shape"))
+                return
+            }
+            let raw = try rounds.readAll(UInt64.self)
+            let n = raw.count / ArchiveRoundRow.columnCount
+            let decoded = (0..<n).map { i in
+                ArchiveRoundRow(columns: raw[(i * ArchiveRoundRow.columnCount)..<((i + 1) * ArchiveRoundRow.columnCount)])
+            }
+            let lastValid = decoded.lastIndex(where: { $0 != nil }) ?? -1
+            for i in 0..<(lastValid + 1) {
+                let location = "\(path):/rounds row \(i)"
+                guard let row = decoded[i] else {
+                    result.problems.append(ArchiveProblem(location: location, detail: "row checksum mismatch before later valid rows"))
+                    continue
+                }
+                if row.round != UInt64(i) {
+                    result.problems.append(ArchiveProblem(location: location, detail: "round number \(row.round)"))
+                }
+                let found = perRound[UInt64(i)] ?? (0, 0, 0)
+                if found.rows != row.indexRows || found.events != row.events || found.bytes != row.payloadBytes {
+                    result.problems.append(ArchiveProblem(
+                        location: location,
+                        detail: "manifest says \(row.indexRows) chunks, \(row.events) events, \(row.payloadBytes) bytes; "
+                            + "index rows hold \(found.rows), \(found.events), \(found.bytes)"))
+                }
+            }
+            for r in perRound.keys where r > UInt64(lastValid) {
+                result.problems.append(ArchiveProblem(location: "\(path):/rounds", detail: "index rows of round \(r) have no manifest row"))
+            }
+        } catch {
+            result.problems.append(ArchiveProblem(location: "\(path):/rounds", detail: "\(error)"))
+        }
+    }
+}
+
+extension Array where Element == EventRecord {
+    /// The first position whose element satisfies `belongs` (which must be false then true along the array).
+    func partitioningIndex(where belongs: (EventRecord) -> Bool) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if belongs(self[mid]) { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
+    }
+}

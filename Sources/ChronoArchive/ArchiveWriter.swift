@@ -1,0 +1,473 @@
+import ChronoModel
+import HDF5
+import MPI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes the archive collectively: every grapher of a job holds one `ArchiveWriter` over the
+/// graphers' communicator, and they all write ONE file through parallel HDF5 (MPI-IO driver).
+///
+/// Use it from one thread (HDF5 is not thread-safe) and make every collective call on every rank
+/// of the communicator in the same order: `open`, each `writeRound`, `close`.
+///
+/// Durability: `writeRound` returns only after `H5Fflush` (which syncs the MPI-IO file), so every
+/// chunk passed to a call that returned is durable: the file opens afterwards (even if the job is
+/// then killed) and holds those chunks' events.
+///
+/// Errors: input refused on any rank (`.invalidChunk`) is detected before any file change and
+/// thrown on every rank alike; the writer stays usable. A failure while writing rows is agreed
+/// between ranks (`.writeFailed` on all), nothing of that round is acknowledged, and the writer
+/// becomes unusable (call `close()`). An HDF5 failure inside a collective metadata call can leave
+/// the other ranks waiting; the grapher should then abort the job.
+public final class ArchiveWriter {
+    /// The archive file's path.
+    public let path: String
+    /// The communicator the file is shared over.
+    public let communicator: Communicator
+
+    private let file: HDF5File
+    private let chronicles: HDF5Group
+    private let rounds: HDF5Dataset
+    private var roundCount: Int
+    private var stories: [StoryKey: StoryFiles] = [:]
+    private var chronicleGroups: [[UInt8]: HDF5Group] = [:]
+    private var unusableReason: String?
+
+    /// The open datasets of one story and their extents, the same on every rank.
+    private final class StoryFiles {
+        let group: HDF5Group
+        let events: HDF5Dataset
+        let payload: HDF5Dataset
+        let index: HDF5Dataset
+        var eventRows: Int
+        var payloadBytes: Int
+        var indexRows: Int
+
+        init(group: HDF5Group, events: HDF5Dataset, payload: HDF5Dataset, index: HDF5Dataset) throws {
+            self.group = group
+            self.events = events
+            self.payload = payload
+            self.index = index
+            eventRows = try events.extent
+            payloadBytes = try payload.extent
+            indexRows = try index.extent
+        }
+    }
+
+    private init(path: String, communicator: Communicator, file: HDF5File, chronicles: HDF5Group,
+                 rounds: HDF5Dataset) throws {
+        self.path = path
+        self.communicator = communicator
+        self.file = file
+        self.chronicles = chronicles
+        self.rounds = rounds
+        self.roundCount = try rounds.extent
+    }
+
+    /// Rounds recorded in the file so far (rows of `/rounds`), including earlier jobs' rounds.
+    public var roundsInFile: Int { roundCount }
+
+    /// Opens the archive `<directory>/<fileName>` collectively, creating the directory and the
+    /// file if needed. An existing archive is opened read-write and appended to: a new job run
+    /// adds its chunks to the same stories (readers merge revisions and duplicates).
+    ///
+    /// Collective over `communicator` (the graphers' communicator): every member calls it with
+    /// the same directory and file name. The communicator must stay valid until `close()`.
+    /// - Throws: `ArchiveError.incompatibleLayout` if the existing file is not an archive of this
+    ///   layout version, `.unreadableFile` if it is not HDF5, `.hdf5` / `.mpi` for library failures.
+    public static func open(directory: String, fileName: String = ArchiveLayout.defaultFileName,
+                            communicator: Communicator) throws(ArchiveError) -> ArchiveWriter {
+        let path = directory.hasSuffix("/") ? directory + fileName : directory + "/" + fileName
+        return try archiveCall {
+            let made = makeDirectories(directory)
+            let madeEverywhere = try communicator.allreduce(Int64(made ? 1 : 0), op: .min) == 1
+            guard madeEverywhere else {
+                throw ArchiveError.writeFailed(rank: communicator.rank, detail: "cannot create directory \(directory) on every rank")
+            }
+            let exists = try communicator.allreduce(Int64(access(path, F_OK) == 0 ? 1 : 0), op: .max) == 1
+            let file: HDF5File
+            if exists {
+                do {
+                    file = try HDF5File.open(path: path, mode: .readWrite, communicator: communicator)
+                } catch let error as HDF5Error {
+                    if case .notAnHDF5File = error { throw ArchiveError.unreadableFile(path: path, reason: "\(error)") }
+                    throw error
+                }
+                do {
+                    let root = try file.root
+                    try checkLayout(root, path: path)
+                    let chronicles = try root.openGroup(ArchiveLayout.chroniclesGroup)
+                    let rounds = try root.openDataset(ArchiveLayout.roundsDataset)
+                    guard rounds.elementType == .uint64, rounds.columns == ArchiveRoundRow.columnCount else {
+                        throw ArchiveError.incompatibleLayout(path: path, detail: "/rounds has the wrong shape")
+                    }
+                    return try ArchiveWriter(path: path, communicator: communicator, file: file,
+                                             chronicles: chronicles, rounds: rounds)
+                } catch {
+                    try? file.close()
+                    throw error
+                }
+            }
+            file = try HDF5File.create(path: path, communicator: communicator, overwrite: false)
+            let root = try file.root
+            try root.attributes.set(ArchiveLayout.versionAttribute, .uint64(ArchiveLayout.version))
+            try root.attributes.set(ArchiveLayout.creatorAttribute, .string(ArchiveLayout.creator))
+            let chronicles = try root.createGroup(ArchiveLayout.chroniclesGroup)
+            let rounds = try root.createDataset(ArchiveLayout.roundsDataset, of: UInt64.self,
+                                                columns: ArchiveRoundRow.columnCount,
+                                                chunkRows: ArchiveLayout.roundsChunkRows)
+            try rounds.attributes.set(ArchiveLayout.columnsAttribute,
+                                      .string(ArchiveLayout.roundsColumns.joined(separator: ",")))
+            try file.flush()
+            return try ArchiveWriter(path: path, communicator: communicator, file: file, chronicles: chronicles,
+                                     rounds: rounds)
+        }
+    }
+
+    /// Checks the root attributes of an existing file.
+    static func checkLayout(_ root: HDF5Group, path: String) throws {
+        guard try root.attributes.contains(ArchiveLayout.versionAttribute),
+              try root.attributes.contains(ArchiveLayout.creatorAttribute) else {
+            throw ArchiveError.incompatibleLayout(path: path, detail: "no layout_version/creator attributes")
+        }
+        let version = try root.attributes.value(ArchiveLayout.versionAttribute)
+        guard version == .uint64(ArchiveLayout.version) else {
+            throw ArchiveError.incompatibleLayout(
+                path: path, detail: "layout_version \(version), this code reads \(ArchiveLayout.version)")
+        }
+        let creator = try root.attributes.value(ArchiveLayout.creatorAttribute)
+        guard creator == .string(ArchiveLayout.creator) else {
+            throw ArchiveError.incompatibleLayout(path: path, detail: "creator \(creator)")
+        }
+        guard try root.exists(ArchiveLayout.chroniclesGroup), try root.exists(ArchiveLayout.roundsDataset) else {
+            throw ArchiveError.incompatibleLayout(path: path, detail: "no /chronicles group or /rounds dataset")
+        }
+    }
+
+    // MARK: Rounds
+
+    /// What one rank contributes to one story in a round.
+    private struct Share {
+        var eventRows: UInt64 = 0
+        var payloadBytes: UInt64 = 0
+        var indexRows: UInt64 = 0
+    }
+
+    /// Archives this rank's chunks together with the other ranks' and makes them durable.
+    ///
+    /// Collective over the writer's communicator: every rank calls it once per round with its own
+    /// list (possibly empty). Steps: the ranks exchange (chronicle, story, row counts) with
+    /// `allgatherv` and agree on the round's stories in byte order of their names; stories new to
+    /// the file get their groups and datasets (collective creates); each touched story's
+    /// `events`, `payload` and `index` are extended by the total of all ranks' rows (collective);
+    /// each rank writes its rows at its offsets (independent transfers) — event offsets rewritten
+    /// to story-global positions — plus one index row per chunk; rank 0 appends the `/rounds`
+    /// manifest row; the ranks agree that every write succeeded; then `H5Fflush` (collective).
+    /// When it returns, every chunk passed in on any rank is durable. When no rank passes a chunk,
+    /// nothing is written (the report's `round` is `nil`).
+    /// - Throws: `ArchiveError.invalidChunk` on every rank when any rank's input is refused (the
+    ///   writer stays usable); `.writeFailed`, `.hdf5`, `.mpi` when writing failed (the writer is
+    ///   then unusable); `.writerUnusable` after `close()` or such a failure.
+    public func writeRound(_ chunks: [ArchiveChunk]) throws(ArchiveError) -> ArchiveRoundReport {
+        if let unusableReason { throw .writerUnusable(reason: unusableReason) }
+        let started = MPIRuntime.wtime()
+        let rank = communicator.rank
+        let size = communicator.size
+
+        // 1. Local checks and grouping (no file change yet).
+        var mine: [StoryKey: [Int]] = [:]
+        var refusal: String?
+        for (i, c) in chunks.enumerated() {
+            if let problem = Self.refusal(of: c) {
+                refusal = "chunk \(i): \(problem)"
+                break
+            }
+            mine[StoryKey(chronicle: c.chronicle, story: c.story), default: []].append(i)
+        }
+
+        // 2. Exchange the plan.
+        var plan = PlanWriter()
+        if let refusal {
+            plan.u8(1)
+            plan.blob(Array(refusal.utf8))
+        } else {
+            plan.u8(0)
+            plan.u32(UInt32(mine.count))
+            for (key, positions) in mine {
+                plan.blob(key.chronicle)
+                plan.blob(key.story)
+                var share = Share()
+                for p in positions {
+                    share.eventRows += UInt64(chunks[p].chunk.count)
+                    share.payloadBytes += UInt64(chunks[p].chunk.payload.count)
+                    share.indexRows += 1
+                }
+                plan.u64(share.eventRows)
+                plan.u64(share.payloadBytes)
+                plan.u64(share.indexRows)
+            }
+        }
+        let pieces = try archiveCall { try communicator.allgatherv(plan.bytes) }
+        var shares: [StoryKey: [Share]] = [:]
+        for (r, piece) in pieces.enumerated() {
+            var reader = PlanReader(piece)
+            guard let status = reader.u8() else { throw fail(.writeFailed(rank: r, detail: "empty round plan")) }
+            if status != 0 {
+                let text = reader.blob().map { String(decoding: $0, as: UTF8.self) } ?? "unreadable reason"
+                throw ArchiveError.invalidChunk(rank: r, detail: text)
+            }
+            guard let n = reader.u32() else { throw fail(.writeFailed(rank: r, detail: "truncated round plan")) }
+            for _ in 0..<n {
+                guard let c = reader.blob(), let s = reader.blob(), let e = reader.u64(), let p = reader.u64(),
+                      let x = reader.u64() else {
+                    throw fail(.writeFailed(rank: r, detail: "truncated round plan"))
+                }
+                let key = StoryKey(chronicleBytes: c, storyBytes: s)
+                shares[key, default: [Share](repeating: Share(), count: size)][r] =
+                    Share(eventRows: e, payloadBytes: p, indexRows: x)
+            }
+        }
+        if shares.isEmpty {
+            return ArchiveRoundReport(round: nil, chunks: 0, events: 0, payloadBytes: 0, bytesWritten: 0, totalEvents: 0,
+                                      totalBytesWritten: 0, storiesCreated: 0,
+                                      elapsedSeconds: MPIRuntime.wtime() - started, flushSeconds: 0)
+        }
+        let order = shares.keys.sorted()
+        let round = UInt64(roundCount)
+
+        // 3. Collective structure changes: new stories, extents.
+        var created = 0
+        var targets: [StoryKey: (files: StoryFiles, events: Int, payload: Int, index: Int)] = [:]
+        var totals = Share()
+        do {
+            for key in order {
+                let (files, isNew) = try storyFiles(for: key)
+                if isNew { created += 1 }
+                let perRank = shares[key]!
+                var before = Share()
+                for r in 0..<rank {
+                    before.eventRows += perRank[r].eventRows
+                    before.payloadBytes += perRank[r].payloadBytes
+                    before.indexRows += perRank[r].indexRows
+                }
+                let sum = perRank.reduce(into: Share()) {
+                    $0.eventRows += $1.eventRows
+                    $0.payloadBytes += $1.payloadBytes
+                    $0.indexRows += $1.indexRows
+                }
+                totals.eventRows += sum.eventRows
+                totals.payloadBytes += sum.payloadBytes
+                totals.indexRows += sum.indexRows
+                targets[key] = (files, files.eventRows + Int(before.eventRows), files.payloadBytes + Int(before.payloadBytes),
+                                files.indexRows + Int(before.indexRows))
+                if sum.eventRows > 0 { try files.events.extend(to: files.eventRows + Int(sum.eventRows)) }
+                if sum.payloadBytes > 0 { try files.payload.extend(to: files.payloadBytes + Int(sum.payloadBytes)) }
+                try files.index.extend(to: files.indexRows + Int(sum.indexRows))
+                files.eventRows += Int(sum.eventRows)
+                files.payloadBytes += Int(sum.payloadBytes)
+                files.indexRows += Int(sum.indexRows)
+            }
+            try rounds.extend(to: roundCount + 1)
+            roundCount += 1
+        } catch {
+            throw fail(ArchiveError.wrap(error))
+        }
+
+        // 4. This rank's rows (independent transfers); failures are agreed below.
+        var written = 0, myEvents = 0, myPayload = 0
+        var localFailure: String?
+        do {
+            for key in order {
+                guard let positions = mine[key], let target = targets[key] else { continue }
+                var rows: [EventRecord] = []
+                rows.reserveCapacity(positions.reduce(0) { $0 + chunks[$1].chunk.count })
+                var index: [UInt64] = []
+                var eventRow = target.events, payloadAt = target.payload
+                for p in positions {
+                    let chunk = chunks[p].chunk
+                    let first = rows.count
+                    let base = UInt64(payloadAt)
+                    for var r in chunk.records {
+                        r.offset &+= base
+                        rows.append(r)
+                    }
+                    let eventsHash = RecordRows.hash(rows, first..<rows.count)
+                    let payloadHash = ArchiveChecksum.hash(chunk.payload)
+                    if !chunk.payload.isEmpty {
+                        try chunk.payload.withUnsafeBytes { raw in
+                            try target.files.payload.write(bytes: raw, at: payloadAt, transfer: .independent)
+                        }
+                    }
+                    let row = ArchiveIndexRow(
+                        range: chunk.range, revision: chunk.revision, firstEvent: UInt64(eventRow),
+                        eventCount: UInt64(chunk.count), payloadStart: base, payloadBytes: UInt64(chunk.payload.count),
+                        minTime: chunk.records.first?.time ?? 0, maxTime: chunk.records.last?.time ?? 0,
+                        round: round, eventsHash: eventsHash, payloadHash: payloadHash)
+                    index += row.columns
+                    eventRow += chunk.count
+                    payloadAt += chunk.payload.count
+                    myEvents += chunk.count
+                    myPayload += chunk.payload.count
+                }
+                if !rows.isEmpty {
+                    try RecordRows.withStoredBytes(rows) { raw in
+                        try target.files.events.write(bytes: raw, at: target.events, transfer: .independent)
+                    }
+                }
+                try target.files.index.write(index, at: target.index, transfer: .independent)
+                written += rows.count * EventRecord.byteSize + index.count * 8
+            }
+            written += myPayload
+            if rank == 0 {
+                let row = ArchiveRoundRow(
+                    round: round, unixTimeNs: Self.unixTimeNs(), ranks: UInt64(size), stories: UInt64(order.count),
+                    indexRows: totals.indexRows, events: totals.eventRows, payloadBytes: totals.payloadBytes)
+                try rounds.write(row.columns, at: Int(round), transfer: .independent)
+            }
+        } catch {
+            localFailure = "\(error)"
+        }
+
+        // 5. Agree, then flush.
+        let failures: [[UInt8]]
+        do {
+            failures = try communicator.allgatherv(Array((localFailure ?? "").utf8))
+        } catch {
+            throw fail(ArchiveError.wrap(error))
+        }
+        if let r = failures.firstIndex(where: { !$0.isEmpty }) {
+            throw fail(.writeFailed(rank: r, detail: String(decoding: failures[r], as: UTF8.self)))
+        }
+        let flushStart = MPIRuntime.wtime()
+        do { try file.flush() } catch { throw fail(ArchiveError.wrap(error)) }
+        let end = MPIRuntime.wtime()
+        let totalBytes = Int(totals.eventRows) * EventRecord.byteSize + Int(totals.payloadBytes)
+            + Int(totals.indexRows) * ArchiveIndexRow.columnCount * 8
+        return ArchiveRoundReport(
+            round: round, chunks: chunks.count, events: myEvents, payloadBytes: myPayload, bytesWritten: written,
+            totalEvents: Int(totals.eventRows), totalBytesWritten: totalBytes, storiesCreated: created,
+            elapsedSeconds: end - started, flushSeconds: end - flushStart)
+    }
+
+    /// Closes the file (`H5Fclose` after closing every group and dataset). Later calls do nothing.
+    ///
+    /// Collective over the writer's communicator; call it also after a failed round.
+    /// - Throws: `.hdf5` if closing failed (data of rounds that returned is durable regardless).
+    public func close() throws(ArchiveError) {
+        if unusableReason == nil { unusableReason = "closed" }
+        guard file.isOpen else { return }
+        stories.removeAll()
+        chronicleGroups.removeAll()
+        try archiveCall { try file.close() }
+    }
+
+    // MARK: Helpers
+
+    /// Marks the writer unusable and returns the error to throw.
+    private func fail(_ error: ArchiveError) -> ArchiveError {
+        unusableReason = "an earlier round failed: \(error)"
+        return error
+    }
+
+    /// Why a chunk cannot be archived, or `nil`.
+    static func refusal(of c: ArchiveChunk) -> String? {
+        let chronicle: ChronicleName, story: StoryName
+        do {
+            chronicle = try ChronicleName(c.chronicle)
+            story = try StoryName(c.story)
+        } catch {
+            return "\(error)"
+        }
+        let id = StoryID(chronicle: chronicle, story: story)
+        if c.chunk.storyId != id {
+            return "story id \(c.chunk.storyId) is not the id \(id) of '\(c.chronicle)'/'\(c.story)'"
+        }
+        if c.chunk.range.isEmpty { return "empty range \(c.chunk.range)" }
+        return nil
+    }
+
+    /// The open datasets of a story, opening or creating them (collectively: every rank calls
+    /// this for the same keys in the same order).
+    private func storyFiles(for key: StoryKey) throws -> (StoryFiles, Bool) {
+        if let files = stories[key] { return (files, false) }
+        // Names were validated by every contributing rank.
+        let chronicle = try ChronicleName(key.chronicleName)
+        let story = try StoryName(key.storyName)
+        let chronicleGroup: HDF5Group
+        if let g = chronicleGroups[key.chronicle] {
+            chronicleGroup = g
+        } else if try chronicles.exists(chronicle.pathComponent) {
+            chronicleGroup = try chronicles.openGroup(chronicle.pathComponent)
+            let existing = try chronicleGroup.attributes.string(ArchiveLayout.nameAttribute)
+            guard Array(existing.utf8) == key.chronicle else {
+                throw ArchiveError.pathCollision(path: chronicleGroup.path, existing: existing, new: key.chronicleName)
+            }
+            chronicleGroups[key.chronicle] = chronicleGroup
+        } else {
+            chronicleGroup = try chronicles.createGroup(chronicle.pathComponent)
+            try chronicleGroup.attributes.set(ArchiveLayout.nameAttribute, .string(chronicle.value))
+            try chronicleGroup.attributes.set(ArchiveLayout.chronicleIdAttribute, .uint64(chronicle.id.rawValue))
+            chronicleGroups[key.chronicle] = chronicleGroup
+        }
+        let component = story.pathComponent(in: chronicle)
+        let files: StoryFiles
+        var isNew = false
+        if try chronicleGroup.exists(component) {
+            let group = try chronicleGroup.openGroup(component)
+            let c = try group.attributes.string(ArchiveLayout.chronicleAttribute)
+            let s = try group.attributes.string(ArchiveLayout.storyAttribute)
+            guard Array(c.utf8) == key.chronicle, Array(s.utf8) == key.story else {
+                throw ArchiveError.pathCollision(path: group.path, existing: "\(c)/\(s)",
+                                                 new: "\(key.chronicleName)/\(key.storyName)")
+            }
+            files = try StoryFiles(group: group, events: group.openDataset(ArchiveLayout.eventsDataset),
+                                   payload: group.openDataset(ArchiveLayout.payloadDataset),
+                                   index: group.openDataset(ArchiveLayout.indexDataset))
+            guard files.events.elementType == .uint8, files.events.columns == ArchiveLayout.eventRowBytes,
+                  files.payload.elementType == .uint8, files.payload.columns == nil,
+                  files.index.elementType == .uint64, files.index.columns == ArchiveIndexRow.columnCount else {
+                throw ArchiveError.incompatibleLayout(path: path, detail: "datasets of \(group.path) have the wrong shape")
+            }
+        } else {
+            let group = try chronicleGroup.createGroup(component)
+            try group.attributes.set(ArchiveLayout.chronicleAttribute, .string(chronicle.value))
+            try group.attributes.set(ArchiveLayout.storyAttribute, .string(story.value))
+            try group.attributes.set(ArchiveLayout.storyIdAttribute,
+                                     .uint64(StoryID(chronicle: chronicle, story: story).rawValue))
+            let events = try group.createDataset(ArchiveLayout.eventsDataset, of: UInt8.self,
+                                                 columns: ArchiveLayout.eventRowBytes,
+                                                 chunkRows: ArchiveLayout.eventChunkRows)
+            let payload = try group.createDataset(ArchiveLayout.payloadDataset, of: UInt8.self,
+                                                  chunkRows: ArchiveLayout.payloadChunkBytes)
+            let index = try group.createDataset(ArchiveLayout.indexDataset, of: UInt64.self,
+                                                columns: ArchiveIndexRow.columnCount,
+                                                chunkRows: ArchiveLayout.indexChunkRows)
+            try index.attributes.set(ArchiveLayout.columnsAttribute,
+                                     .string(ArchiveLayout.indexColumns.joined(separator: ",")))
+            files = try StoryFiles(group: group, events: events, payload: payload, index: index)
+            isNew = true
+        }
+        stories[key] = files
+        return (files, isNew)
+    }
+
+    /// Creates `path` and its missing parents; whether it is a directory afterwards.
+    static func makeDirectories(_ path: String) -> Bool {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part + "/"
+            _ = mkdir(prefix, 0o755)
+        }
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Wall-clock time (CLOCK_REALTIME) in nanoseconds, for the manifest.
+    static func unixTimeNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
