@@ -20,6 +20,8 @@ public final class ChronoLogClient: @unchecked Sendable {
         var clientId: ClientID?
         var clockOffset: ClockOffset?
         var held: [StoryKey: StoryHandle] = [:]
+        /// Where this client id's indexes continue when it re-acquires a released story.
+        var nextIndexes: [StoryID: UInt32] = [:]
     }
     private struct StoryKey: Hashable {
         let chronicle: String
@@ -60,7 +62,7 @@ public final class ChronoLogClient: @unchecked Sendable {
         if isConnected { return }
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
-        let request = ConnectRequest(hostName: String(cString: host), pid: UInt32(getpid()),
+        let request = ConnectRequest(hostName: String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), pid: UInt32(getpid()),
                                      rank: Int32(session.layout.worldRank), mode: mode)
         let answer = try session.call(.connect(request), timeoutMs: timeoutMs)
         guard case .connectReply(let reply) = answer else { throw unexpected(answer) }
@@ -78,17 +80,39 @@ public final class ChronoLogClient: @unchecked Sendable {
         }
     }
 
-    /// Releases every story this client holds and closes the session (COMPAT: ChronoLog refuses
-    /// with −4 while stories are held; this client releases them instead).
-    /// - Throws: `.noConnection` (−8) if not connected.
+    /// Flushes and releases every story this client holds, then closes the session (COMPAT:
+    /// ChronoLog refuses with −4 while stories are held; this client releases them instead).
+    /// Every held handle's buffered events are shipped and acknowledged, and its keeper is told
+    /// (watermark `UInt64.max`) that this client contributes nothing more, before the visor is told.
+    /// - Throws: `.noConnection` (−8) if not connected, or if a keeper stalls or the channel fails
+    ///   while flushing (the client is disconnected anyway).
     public func disconnect() throws(ChronoLogError) {
         let id = try requireConnection()
+        let handles = state.withLock { Array($0.held.values) }
+        var flushError: ChronoLogError?
+        for h in handles {
+            do { try closeIngest(of: h) } catch { flushError = flushError ?? error }
+        }
         try expectSuccess(try session.call(.disconnect(clientId: id), timeoutMs: timeoutMs))
-        let handles = state.withLock { s in
-            defer { s.held = [:]; s.clientId = nil }
-            return Array(s.held.values)
+        state.withLock { s in
+            s.held = [:]
+            s.clientId = nil
+            s.clockOffset = nil
+            s.nextIndexes = [:]
         }
         for h in handles { h.invalidate() }
+        if let flushError { throw flushError }
+    }
+
+    /// Closes a handle's event buffer (flush, final watermark, wait for acknowledgements), keeps
+    /// where its indexes continue and moves its counters to the session totals.
+    private func closeIngest(of handle: StoryHandle) throws(ChronoLogError) {
+        defer {
+            let next = handle.ingest.nextIndex
+            state.withLock { $0.nextIndexes[handle.storyId] = next }
+            if let context = try? session.ingestContext() { context.retire(handle.ingest) }
+        }
+        try handle.ingest.close()
     }
 
     // MARK: - Chronicles
@@ -138,31 +162,47 @@ public final class ChronoLogClient: @unchecked Sendable {
         _ = try StoryName(story)
         let key = StoryKey(chronicle: chronicle, story: story)
         if let existing = state.withLock({ $0.held[key] }) { return existing }
+        let context = try session.ingestContext()
         let answer = try session.call(
             .acquireStory(StoryRequest(clientId: id, chronicle: chronicle, story: story, attributes: attributes, flags: flags)),
             timeoutMs: max(timeoutMs, session.config.timeouts.acquireMs))
         guard case .acquireReply(let reply) = answer else { throw unexpected(answer) }
         if let error = ChronoLogError(code: reply.rc, detail: reply.detail) { throw error }
-        let handle = StoryHandle(client: self, chronicle: chronicle, story: story, reply: reply)
+        let offset = clockOffset?.offset ?? 0
         return state.withLock { s in
             if let existing = s.held[key] { return existing }
+            let handle = StoryHandle(client: self, chronicle: chronicle, story: story, reply: reply, clientId: id,
+                                     firstIndex: s.nextIndexes[reply.storyId] ?? 0,
+                                     clock: OffsetClock(base: SystemClock(), offset: offset), context: context,
+                                     settings: IngestSettings(config: session.config))
             s.held[key] = handle
+            context.router.add(handle.ingest)
             return handle
         }
     }
 
-    /// Releases a story this client holds. Recording stops when its last holder releases it.
-    /// - Throws: `.storyNotAcquired` (−5) if this client does not hold it, `.noConnection` (−8).
+    /// Releases a story this client holds: ships its buffered events, sends the final watermark
+    /// (`UInt64.max`: this client contributes nothing more), waits for the keeper's
+    /// acknowledgements, then tells the visor. Recording stops when its last holder releases it.
+    /// Re-acquiring it later continues this client's event indexes.
+    /// - Throws: `.storyNotAcquired` (−5) if this client does not hold it; `.noConnection` (−8) if
+    ///   the visor does not answer, or the keeper stalls or the channel fails while flushing (the
+    ///   story is released anyway).
     public func releaseStory(_ chronicle: String, _ story: String) throws(ChronoLogError) {
         let id = try requireConnection()
         let key = StoryKey(chronicle: chronicle, story: story)
         guard let handle = state.withLock({ $0.held[key] }) else {
             throw .storyNotAcquired(chronicle: chronicle, story: story)
         }
+        var flushError: ChronoLogError?
+        do { try closeIngest(of: handle) } catch { flushError = error }
         try expectSuccess(try session.call(.releaseStory(StoryRequest(clientId: id, chronicle: chronicle, story: story)),
                                            timeoutMs: timeoutMs))
-        state.withLock { _ = $0.held.removeValue(forKey: key) }
+        state.withLock { s in
+            if s.held[key] === handle { s.held[key] = nil }
+        }
         handle.invalidate()
+        if let flushError { throw flushError }
     }
 
     /// Destroys a story.
@@ -191,41 +231,4 @@ public final class ChronoLogClient: @unchecked Sendable {
     private func unexpected(_ answer: ControlMessage) -> ChronoLogError {
         .unknown("unexpected answer from the visor: \(answer.type)")
     }
-}
-
-/// A story acquired by a client: where it is recorded, and (with the event path) where its
-/// events go.
-public final class StoryHandle: @unchecked Sendable {
-    /// The chronicle's name.
-    public let chronicle: String
-    /// The story's name.
-    public let story: String
-    /// The story's stable id.
-    public let storyId: StoryID
-    /// The recording group that records it.
-    public let groupId: UInt32
-    /// World ranks of the group's keepers.
-    public let keeperRanks: [Int]
-    /// World rank of the group's grapher.
-    public let grapherRank: Int
-    /// World rank of the group's player.
-    public let playerRank: Int
-    private let valid = Atomic<Bool>(true)
-    weak var client: ChronoLogClient?
-
-    init(client: ChronoLogClient, chronicle: String, story: String, reply: AcquireReply) {
-        self.client = client
-        self.chronicle = chronicle
-        self.story = story
-        self.storyId = reply.storyId
-        self.groupId = reply.groupId
-        self.keeperRanks = reply.keeperRanks.map { Int($0) }
-        self.grapherRank = Int(reply.grapherRank)
-        self.playerRank = Int(reply.playerRank)
-    }
-
-    /// Whether the handle still refers to an acquired story (false after release or disconnect).
-    public var isValid: Bool { valid.load(ordering: .relaxed) }
-
-    func invalidate() { valid.store(false, ordering: .relaxed) }
 }

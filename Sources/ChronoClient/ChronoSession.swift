@@ -10,6 +10,11 @@ import Synchronization
 /// One session per process. Clients created on it share it; at most one request to the visor is
 /// in flight per session at a time (the visor answers in order), so any number of threads may
 /// use clients of the same session.
+///
+/// Event ingest: every story handle of every client of the session ships its batches through the
+/// session's channel; one background thread per session (started at the first acquire, stopped
+/// by ``finish()``) ships lingering batches, sends idle watermarks and receives acknowledgements.
+/// ``ingestCounters`` sums the ingest counters of every handle.
 public final class ChronoSession: @unchecked Sendable {
     /// The job layout every rank agreed on.
     public let layout: JobLayout
@@ -19,6 +24,7 @@ public final class ChronoSession: @unchecked Sendable {
     public let peers: Communicator?
     let channel: Mutex<ControlChannel>
     private let finished = Atomic<Bool>(false)
+    private let ingest = Mutex<IngestContext?>(nil)
 
     /// Creates a session over an existing control channel. Not collective.
     public init(layout: JobLayout, channel: sending ControlChannel, config: ChronoConfig, peers: Communicator? = nil) {
@@ -76,10 +82,44 @@ public final class ChronoSession: @unchecked Sendable {
         try result.get()
     }
 
+    /// The ingest machinery, created (and its flusher thread started) on first use.
+    /// - Throws: `.noConnection` after ``finish()``.
+    func ingestContext() throws(ChronoLogError) -> IngestContext {
+        let context: IngestContext? = ingest.withLock { current in
+            if let current { return current }
+            guard !finished.load(ordering: .acquiring) else { return nil }
+            let made = IngestContext(transport: SessionIngestTransport(session: self), settings: IngestSettings(config: config))
+            made.flusher.start()
+            current = made
+            return made
+        }
+        guard let context else { throw .noConnection("the session has finished") }
+        return context
+    }
+
+    /// Ingest counters summed over every story handle of every client of this session (released
+    /// ones included): `events.logged`, `bytes.logged`, `events.rejected`, `batches.sent`,
+    /// `batches.acked`, `events.acked`, `events.refused`, `ingest.windowWaits`, `acks.outOfOrder`,
+    /// `acks.stray`, `acks.malformed`. Empty while nothing was acquired. Suitable as (part of) the
+    /// counters a job's client body returns.
+    public var ingestCounters: [String: UInt64] {
+        guard let context = ingest.withLock({ $0 }) else { return [:] }
+        var counters = context.stats.counters
+        counters["acks.stray"] = context.router.strayAcks
+        counters["acks.malformed"] = context.router.malformedAcks
+        return counters
+    }
+
+    /// Ingest counters summed over every story handle of this session, as a value.
+    public var ingestStats: IngestStats { ingest.withLock { $0 }?.stats ?? IngestStats() }
+
     /// Tells the visor this rank has finished with the service, so the job can end once every
-    /// client rank has. Idempotent. Clients should be disconnected first.
+    /// client rank has, after stopping the ingest flusher thread (no MPI call is made for ingest
+    /// afterwards). Idempotent. Clients should be disconnected first: events of stories still held
+    /// are not flushed.
     public func finish() throws(ChronoLogError) {
-        guard !finished.exchange(true, ordering: .relaxed) else { return }
+        guard !finished.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        ingest.withLock { $0 }?.flusher.stop()
         try notifyVisor(.shutdownComplete(ShutdownComplete(rank: Int32(layout.worldRank), rc: .success)))
     }
 }

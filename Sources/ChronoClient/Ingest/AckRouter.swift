@@ -1,0 +1,66 @@
+import ChronoModel
+import Synchronization
+
+/// Delivers batch acknowledgements to the story buffers they belong to.
+///
+/// Acknowledgements for every story and client of a process arrive interleaved on one MPI tag;
+/// whichever thread receives one (a writer waiting for its window, a flush, the background
+/// flusher) hands it here, and the router passes it to the ``StoryIngest`` registered under the
+/// ack's story and client. Thread-safe; its lock is never held while another lock is taken.
+@_spi(IngestTesting)
+public final class AckRouter: Sendable {
+    private struct Route: Hashable {
+        let storyId: StoryID
+        let clientId: ClientID
+    }
+
+    private let routes = Mutex<[Route: StoryIngest]>([:])
+    private let stray = Atomic<UInt64>(0)
+    private let malformed = Atomic<UInt64>(0)
+
+    /// An empty router.
+    public init() {}
+
+    /// Starts routing the acknowledgements of `ingest`'s story and client to it.
+    public func add(_ ingest: StoryIngest) {
+        routes.withLock { $0[Route(storyId: ingest.storyId, clientId: ingest.clientId)] = ingest }
+    }
+
+    /// Stops routing to `ingest` (after its last acknowledgement).
+    public func remove(_ ingest: StoryIngest) {
+        routes.withLock { r in
+            let key = Route(storyId: ingest.storyId, clientId: ingest.clientId)
+            if r[key] === ingest { r[key] = nil }
+        }
+    }
+
+    /// Hands `ack` to its story buffer.
+    /// - Returns: false when no buffer is registered for it (counted as stray).
+    @discardableResult
+    public func deliver(_ ack: BatchAck) -> Bool {
+        guard let target = routes.withLock({ $0[Route(storyId: ack.storyId, clientId: ack.clientId)] }) else {
+            stray.add(1, ordering: .relaxed)
+            return false
+        }
+        target.acknowledge(ack)
+        return true
+    }
+
+    /// Counts a message on the acknowledgement tag that is not a well-formed ``BatchAck``.
+    public func noteMalformed() { malformed.add(1, ordering: .relaxed) }
+
+    /// Acknowledgements that matched no registered buffer.
+    public var strayAcks: UInt64 { stray.load(ordering: .relaxed) }
+
+    /// Messages on the acknowledgement tag that were not well-formed acknowledgements.
+    public var malformedAcks: UInt64 { malformed.load(ordering: .relaxed) }
+
+    /// Whether any buffer is registered.
+    public var isEmpty: Bool { routes.withLock { $0.isEmpty } }
+
+    /// Replaces `list`'s contents with the registered buffers (reusing its capacity).
+    public func snapshot(into list: inout [StoryIngest]) {
+        list.removeAll(keepingCapacity: true)
+        routes.withLock { r in for v in r.values { list.append(v) } }
+    }
+}

@@ -1,0 +1,33 @@
+import ChronoModel
+
+/// The client-side ingest parameters, derived from a ``ChronoConfig``.
+@_spi(IngestTesting)
+public struct IngestSettings: Sendable, Hashable {
+    /// A batch ships at this many events (`client.batchEvents`).
+    public var batchEvents: Int
+    /// … or this many payload bytes (`client.batchBytes`).
+    public var batchBytes: Int
+    /// Largest accepted record (`story.maxEventBytes`); larger events are rejected.
+    public var maxEventBytes: Int
+    /// A non-empty batch ships at the latest this long after its oldest event (`client.lingerMicroseconds`).
+    public var lingerNanoseconds: UInt64
+    /// Unacknowledged batches per story before a writer waits (`client.maxPendingBatches`).
+    public var maxPendingBatches: Int
+    /// An idle held story sends a watermark-only batch at least this often:
+    /// max(linger, `story.chunkDurationMs` / 4).
+    public var watermarkIntervalNanoseconds: UInt64
+    /// A keeper that acknowledges nothing for this long while batches are outstanding is considered
+    /// gone: the waiting call fails with `.noConnection`. max(`timeouts.shutdownDrainMs`, `timeouts.connectMs`).
+    public var stallLimit: Duration
+
+    /// The settings of `config`.
+    public init(config: ChronoConfig) {
+        batchEvents = max(1, config.client.batchEvents)
+        batchBytes = max(1, config.client.batchBytes)
+        maxEventBytes = max(0, config.story.maxEventBytes)
+        lingerNanoseconds = UInt64(max(0, config.client.lingerMicroseconds)) &* 1000
+        maxPendingBatches = max(1, config.client.maxPendingBatches)
+        watermarkIntervalNanoseconds = max(lingerNanoseconds, config.chunkDurationNanoseconds / 4)
+        stallLimit = .milliseconds(max(config.timeouts.shutdownDrainMs, config.timeouts.connectMs, 1))
+    }
+}

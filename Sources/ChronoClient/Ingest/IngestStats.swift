@@ -1,0 +1,48 @@
+/// Ingest counters of one story buffer, or summed over a session.
+public struct IngestStats: Sendable, Hashable {
+    /// Events accepted by `logEvent` (buffered; each is shipped, never dropped).
+    public var eventsLogged: UInt64 = 0
+    /// Record bytes of the accepted events.
+    public var bytesLogged: UInt64 = 0
+    /// Events refused by `logEvent` (larger than `story.maxEventBytes`); `logEvent` returned 0.
+    public var eventsRejected: UInt64 = 0
+    /// Batches sent to keepers (watermark-only batches included).
+    public var batchesSent: UInt64 = 0
+    /// Batches whose acknowledgement arrived.
+    public var batchesAcked: UInt64 = 0
+    /// Events the acknowledgements reported accepted.
+    public var eventsAcked: UInt64 = 0
+    /// Events the keepers reported refused (e.g. late under the reject policy).
+    public var eventsRefused: UInt64 = 0
+    /// Times a writer found its window of unacknowledged batches full and waited (back-pressure).
+    public var windowWaits: UInt64 = 0
+    /// Acknowledgements whose first index was not the one expected next.
+    public var acksOutOfOrder: UInt64 = 0
+
+    /// Creates zero counters.
+    public init() {}
+
+    /// Adds `other` field by field.
+    public mutating func add(_ other: IngestStats) {
+        eventsLogged &+= other.eventsLogged
+        bytesLogged &+= other.bytesLogged
+        eventsRejected &+= other.eventsRejected
+        batchesSent &+= other.batchesSent
+        batchesAcked &+= other.batchesAcked
+        eventsAcked &+= other.eventsAcked
+        eventsRefused &+= other.eventsRefused
+        windowWaits &+= other.windowWaits
+        acksOutOfOrder &+= other.acksOutOfOrder
+    }
+
+    /// The counters under the names of the job summary (`events.logged`, `bytes.logged`,
+    /// `events.rejected`, `batches.sent`, `batches.acked`, `events.acked`, `events.refused`,
+    /// `ingest.windowWaits`, `acks.outOfOrder`).
+    public var counters: [String: UInt64] {
+        [
+            "events.logged": eventsLogged, "bytes.logged": bytesLogged, "events.rejected": eventsRejected,
+            "batches.sent": batchesSent, "batches.acked": batchesAcked, "events.acked": eventsAcked,
+            "events.refused": eventsRefused, "ingest.windowWaits": windowWaits, "acks.outOfOrder": acksOutOfOrder,
+        ]
+    }
+}

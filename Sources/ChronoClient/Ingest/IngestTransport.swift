@@ -1,0 +1,20 @@
+import ChronoModel
+
+/// How a client's event batches leave the process and how their acknowledgements come back.
+///
+/// The session's implementation posts batches on the `.events` tag of the MPI control channel
+/// and receives ``BatchAck``s on `.flow`; tests substitute an in-process keeper. Any thread may call
+/// either method at any time (implementations serialize internally).
+@_spi(IngestTesting)
+public protocol IngestTransport: AnyObject, Sendable {
+    /// Sends one encoded `eventBatch` message to the keeper at `keeperRank`. The transport must not
+    /// keep `message` after returning (the caller reuses its storage).
+    /// - Throws: `.noConnection` when the channel fails.
+    func send(_ message: [UInt8], to keeperRank: Int) throws(ChronoLogError)
+
+    /// Receives every acknowledgement waiting and hands each to `router`; also completes finished
+    /// sends. Never blocks.
+    /// - Returns: whether anything arrived or completed (for the caller's back-off).
+    /// - Throws: `.noConnection` when the channel fails.
+    func pollAcks(into router: AckRouter) throws(ChronoLogError) -> Bool
+}

@@ -1,0 +1,47 @@
+import ChronoModel
+import ChronoRoles
+import Synchronization
+
+/// The MPI transport of a session's ingest: batches go out on tag `.events` of the session's
+/// control channel, acknowledgements come in on `.flow`. Every call takes the session's channel
+/// lock (MPI calls from any thread, serialized; `MPI_THREAD_MULTIPLE`).
+final class SessionIngestTransport: IngestTransport, @unchecked Sendable {
+    private unowned let session: ChronoSession
+
+    init(session: ChronoSession) {
+        self.session = session
+    }
+
+    func send(_ message: [UInt8], to keeperRank: Int) throws(ChronoLogError) {
+        let failure: ChronoLogError? = session.channel.withLock { channel in
+            do {
+                try channel.post(message, to: keeperRank, tag: .events)
+                try channel.progress()
+                return nil
+            } catch {
+                return .noConnection("sending an event batch to keeper rank \(keeperRank) failed: \(error)")
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    func pollAcks(into router: AckRouter) throws(ChronoLogError) -> Bool {
+        let result: Result<Bool, ChronoLogError> = session.channel.withLock { channel in
+            do {
+                var worked = try channel.progress()
+                while let (bytes, _) = try channel.poll(tag: .flow) {
+                    worked = true
+                    if case .batchAck(let ack)? = try? ControlMessage.decode(bytes) {
+                        router.deliver(ack)
+                    } else {
+                        router.noteMalformed()
+                    }
+                }
+                return .success(worked)
+            } catch {
+                return .failure(.noConnection("receiving batch acknowledgements failed: \(error)"))
+            }
+        }
+        return try result.get()
+    }
+}

@@ -1,0 +1,277 @@
+import ChronoModel
+import Fabric
+import Synchronization
+
+/// The client side of one story's event ingest: the buffer `logEvent` appends to, the batches it
+/// ships to the story's keeper, and the window of unacknowledged batches that slows writers down
+/// when the keeper (or the grapher behind it) falls behind.
+///
+/// One per held story and client. Thread-safe: any number of threads may log, flush and close
+/// concurrently.
+///
+/// **Locks.** `buffer` (one `Mutex`, uncontended for a single writer) guards the batch builder and
+/// the reused wire buffer; it is held while a batch is encoded and sent and while a writer waits
+/// for room in the window, so writers of one story ship in index order. Acknowledgements never
+/// take it (they update atomics and the small `acks` lock), so whoever polls the transport can
+/// deliver them while a writer holds `buffer`. Lock order: `buffer` → transport → router → `acks`.
+///
+/// **Per event** (the hot path): a size check, one clock read, one lock, a copy of the record
+/// into preallocated storage. No allocation, no message, no system call; a batch is encoded and
+/// sent only when full (`batchEvents` / `batchBytes`) or older than the linger time.
+@_spi(IngestTesting)
+public final class StoryIngest: @unchecked Sendable {
+    /// The story.
+    public let storyId: StoryID
+    /// The logging client.
+    public let clientId: ClientID
+    /// World rank of the keeper this client's batches for the story go to.
+    public let keeperRank: Int
+    /// The parameters.
+    public let settings: IngestSettings
+    let chronicle: String
+    let story: String
+    private let clock: any ChronoClock
+    private let transport: any IngestTransport
+    private let router: AckRouter
+
+    private struct Buffer {
+        var builder: EventBatchBuilder
+        var wire: [UInt8] = []
+        /// The highest watermark promised so far: no later event may have a smaller time.
+        var floor: UInt64 = 0
+        /// Visor time of the last batch sent (0: none yet, so the first flusher round registers
+        /// the client with its keeper by a watermark).
+        var lastShip: UInt64 = 0
+        var open = true
+        var failure: ChronoLogError?
+        var eventsLogged: UInt64 = 0
+        var bytesLogged: UInt64 = 0
+    }
+
+    private struct AckState {
+        var expectedFirstIndex: UInt32
+        var eventsAcked: UInt64 = 0
+        var eventsRefused: UInt64 = 0
+        var outOfOrder: UInt64 = 0
+    }
+
+    private let buffer: Mutex<Buffer>
+    private let acks: Mutex<AckState>
+    private let batchesSent = Atomic<Int>(0)
+    private let batchesAcked = Atomic<Int>(0)
+    private let rejected = Atomic<UInt64>(0)
+    private let windowWaits = Atomic<UInt64>(0)
+    private let retired = Atomic<Bool>(false)
+
+    /// Creates the buffer of one story, preallocating a full batch. The creator registers it with
+    /// `router` (``AckRouter/add(_:)``) before it sends anything.
+    /// - Parameters:
+    ///   - firstIndex: the index of the first event (0 for a new client id; a client that
+    ///     re-acquires a story continues where it stopped).
+    ///   - clock: visor time (the client clock corrected by the measured offset).
+    public init(chronicle: String, story: String, storyId: StoryID, clientId: ClientID, keeperRank: Int,
+                firstIndex: UInt32, settings: IngestSettings, clock: any ChronoClock,
+                transport: any IngestTransport, router: AckRouter) {
+        self.chronicle = chronicle
+        self.story = story
+        self.storyId = storyId
+        self.clientId = clientId
+        self.keeperRank = keeperRank
+        self.settings = settings
+        self.clock = clock
+        self.transport = transport
+        self.router = router
+        var state = Buffer(builder: EventBatchBuilder(
+            storyId: storyId, clientId: clientId, firstIndex: firstIndex, maxEvents: settings.batchEvents,
+            maxBytes: settings.batchBytes, maxEventBytes: settings.maxEventBytes,
+            lingerNanoseconds: settings.lingerNanoseconds))
+        state.wire.reserveCapacity(MessageHeader.byteCount + 40 + settings.batchEvents * EventRecord.byteSize
+                                   + settings.batchBytes + settings.maxEventBytes)
+        buffer = Mutex(state)
+        acks = Mutex(AckState(expectedFirstIndex: firstIndex))
+    }
+
+    // MARK: - Logging
+
+    /// Appends one event and returns its timestamp (visor time, ns).
+    /// Waits (back-pressure) when a full batch must ship and the window of unacknowledged batches is full.
+    /// - Throws: `.eventRejected` if `record` is larger than `maxEventBytes` (counted; nothing is
+    ///   buffered); `.storyNotAcquired` after ``close()``; `.noConnection` when the keeper stalls
+    ///   or the channel fails; `.invalidArgument` when the story's 2^32 indexes are used up.
+    @inline(__always)
+    public func log(_ record: UnsafeRawBufferPointer) throws(ChronoLogError) -> UInt64 {
+        guard record.count <= settings.maxEventBytes else {
+            rejected.add(1, ordering: .relaxed)
+            throw .eventRejected("event of \(record.count) bytes exceeds story.maxEventBytes (\(settings.maxEventBytes))")
+        }
+        let now = clock.now()
+        return try buffer.withLock { (b: inout Buffer) throws(ChronoLogError) -> UInt64 in
+            if let failure = b.failure { throw failure }
+            guard b.open else { throw .storyNotAcquired(chronicle: chronicle, story: story) }
+            let key = try b.builder.append(time: now > b.floor ? now : b.floor, record: record)
+            b.eventsLogged &+= 1
+            b.bytesLogged &+= UInt64(record.count)
+            if b.builder.isFull || b.builder.isDue(now: key.time) {
+                try ship(&b, watermark: key.time, now: now)
+            }
+            return key.time
+        }
+    }
+
+    /// Ships the pending events (if any) and waits until every batch sent so far is acknowledged.
+    /// - Throws: `.storyNotAcquired` after ``close()``; `.noConnection` when the keeper stalls or the channel fails.
+    public func flush() throws(ChronoLogError) {
+        let target = try buffer.withLock { (b: inout Buffer) throws(ChronoLogError) -> Int in
+            if let failure = b.failure { throw failure }
+            guard b.open else { throw .storyNotAcquired(chronicle: chronicle, story: story) }
+            if !b.builder.isEmpty {
+                let now = clock.now()
+                try ship(&b, watermark: max(now, b.floor), now: now)
+            }
+            return batchesSent.load(ordering: .acquiring)
+        }
+        try waitUntil { batchesAcked.load(ordering: .acquiring) >= target }
+    }
+
+    /// Ends this client's contribution to the story: ships the pending events, then a final
+    /// watermark-only batch with watermark `UInt64.max`, waits for every acknowledgement and stops
+    /// routing acknowledgements here. Later `log` calls throw `.storyNotAcquired`. Idempotent.
+    /// - Returns: the index the client's next event in this story would get (a later re-acquire
+    ///   continues there).
+    /// - Throws: `.noConnection` when the keeper stalls or the channel fails (the buffer is closed anyway).
+    @discardableResult
+    public func close() throws(ChronoLogError) -> UInt32 {
+        defer { router.remove(self) }
+        let (target, next) = try buffer.withLock { (b: inout Buffer) throws(ChronoLogError) -> (Int, UInt32) in
+            let next = UInt32(truncatingIfNeeded: min(b.builder.nextIndex, UInt64(UInt32.max)))
+            guard b.open else { return (batchesSent.load(ordering: .acquiring), next) }
+            b.open = false
+            if let failure = b.failure { throw failure }
+            let now = clock.now()
+            if !b.builder.isEmpty { try ship(&b, watermark: max(now, b.floor), now: now) }
+            try ship(&b, watermark: .max, now: now)
+            return (batchesSent.load(ordering: .acquiring), next)
+        }
+        try waitUntil { batchesAcked.load(ordering: .acquiring) >= target }
+        return next
+    }
+
+    /// Returns true exactly once (to the caller that moves this buffer's counters to its session's totals).
+    func claimRetirement() -> Bool { !retired.exchange(true, ordering: .acquiringAndReleasing) }
+
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { buffer.withLock { !$0.open } }
+
+    /// The index the next logged event gets.
+    public var nextIndex: UInt32 {
+        buffer.withLock { UInt32(truncatingIfNeeded: min($0.builder.nextIndex, UInt64(UInt32.max))) }
+    }
+
+    // MARK: - Background work
+
+    /// One round of the background flusher for this story: ships the pending batch if it is older
+    /// than the linger time, or a watermark-only batch if nothing was sent for the watermark
+    /// interval. Never waits: does nothing while a writer holds the buffer or the window is full.
+    /// - Returns: whether a batch was sent.
+    @discardableResult
+    public func tick() -> Bool {
+        let now = clock.now()
+        let shipped: Bool? = buffer.withLockIfAvailable { (b: inout Buffer) -> Bool in
+            guard b.open, b.failure == nil, inFlight < settings.maxPendingBatches else { return false }
+            let quietFor = now >= b.lastShip ? now - b.lastShip : 0
+            let idle = b.builder.isEmpty && (b.lastShip == 0 || quietFor >= settings.watermarkIntervalNanoseconds)
+            guard idle || b.builder.isDue(now: now) else { return false }
+            do {
+                try ship(&b, watermark: max(now, b.floor), now: now)
+                return true
+            } catch {
+                return false  // recorded in `failure` by `ship`; the next call on the handle reports it
+            }
+        }
+        return shipped ?? false
+    }
+
+    // MARK: - Acknowledgements
+
+    /// Records one acknowledgement (called by the ``AckRouter``).
+    func acknowledge(_ ack: BatchAck) {
+        acks.withLock { a in
+            if ack.firstIndex != a.expectedFirstIndex { a.outOfOrder &+= 1 }
+            a.expectedFirstIndex = ack.firstIndex &+ ack.count
+            a.eventsAcked &+= UInt64(ack.count - min(ack.rejected, ack.count))
+            a.eventsRefused &+= UInt64(ack.rejected)
+        }
+        batchesAcked.add(1, ordering: .releasing)
+    }
+
+    /// Batches sent and not yet acknowledged.
+    public var inFlight: Int { batchesSent.load(ordering: .acquiring) - batchesAcked.load(ordering: .acquiring) }
+
+    /// This story's counters.
+    public var stats: IngestStats {
+        var s = IngestStats()
+        buffer.withLock { b in
+            s.eventsLogged = b.eventsLogged
+            s.bytesLogged = b.bytesLogged
+        }
+        acks.withLock { a in
+            s.eventsAcked = a.eventsAcked
+            s.eventsRefused = a.eventsRefused
+            s.acksOutOfOrder = a.outOfOrder
+        }
+        s.batchesSent = UInt64(batchesSent.load(ordering: .relaxed))
+        s.batchesAcked = UInt64(batchesAcked.load(ordering: .relaxed))
+        s.eventsRejected = rejected.load(ordering: .relaxed)
+        s.windowWaits = windowWaits.load(ordering: .relaxed)
+        return s
+    }
+
+    // MARK: - Shipping
+
+    /// Encodes the pending events (possibly none) as one batch and sends it, after waiting for room
+    /// in the window. Called with `buffer` held.
+    private func ship(_ b: inout Buffer, watermark: UInt64, now: UInt64) throws(ChronoLogError) {
+        if inFlight >= settings.maxPendingBatches {
+            windowWaits.add(1, ordering: .relaxed)
+            do {
+                try waitUntil { inFlight < settings.maxPendingBatches }
+            } catch {
+                b.failure = error
+                throw error
+            }
+        }
+        b.wire.removeAll(keepingCapacity: true)
+        b.builder.encodeMessage(watermark: watermark, into: &b.wire)
+        if watermark > b.floor { b.floor = watermark }
+        b.lastShip = now
+        do {
+            try transport.send(b.wire, to: keeperRank)
+        } catch {
+            b.failure = error
+            throw error
+        }
+        batchesSent.add(1, ordering: .releasing)
+    }
+
+    /// Polls the transport for acknowledgements (backing off) until `done()` holds.
+    /// - Throws: `.noConnection` when no acknowledgement for this story arrives within the stall
+    ///   limit, or the transport fails.
+    private func waitUntil(_ done: () -> Bool) throws(ChronoLogError) {
+        var backoff = IdleBackoff.replyWait
+        var lastAcked = batchesAcked.load(ordering: .acquiring)
+        var lastProgress = ContinuousClock.now
+        while !done() {
+            let worked = try transport.pollAcks(into: router)
+            let acked = batchesAcked.load(ordering: .acquiring)
+            let progressed = acked != lastAcked
+            if progressed {
+                lastAcked = acked
+                lastProgress = .now
+            } else if ContinuousClock.now - lastProgress > settings.stallLimit {
+                throw .noConnection("keeper rank \(keeperRank) acknowledged none of \(inFlight) outstanding batches "
+                                    + "of story \(chronicle)/\(story) within \(settings.stallLimit)")
+            }
+            backoff.step(didWork: worked || progressed)
+        }
+    }
+}
