@@ -14,7 +14,8 @@ struct ChronologJob: ParsableCommand {
         discussion: """
             Rank 0 becomes the visor; the other ranks are grouped by node (shared-memory split) \
             and each node hosts one recording group (keepers, one grapher, players); ranks left \
-            over are clients, which run the built-in workload (--workload). The rank → role → \
+            over are clients, which run the built-in workload (--workload). Events are archived in \
+            parallel HDF5 under archive.directory (default ./chronolog-archive). The rank → role → \
             node → group map is printed at start-up and a summary at the end.
 
             Configuration: defaults, then the JSON file (--config or $CHRONOLOG_CONFIG), then \
@@ -52,6 +53,9 @@ struct ChronologJob: ParsableCommand {
     @Option(name: .long, help: "Acquire/release rounds of the demo workload (it stops early on SIGTERM/SIGINT).")
     var rounds: Int = 1
 
+    @Option(name: .long, help: "Events each client logs to each story per round in the demo workload.")
+    var events: Int = 100
+
     @Flag(name: .long, help: "Print the effective configuration (JSON) and exit.")
     var printConfig = false
 
@@ -77,6 +81,7 @@ struct ChronologJob: ParsableCommand {
     func validate() throws {
         guard stories >= 0 else { throw ValidationError("--stories must be 0 or more") }
         guard rounds >= 0 else { throw ValidationError("--rounds must be 0 or more") }
+        guard events >= 0 else { throw ValidationError("--events must be 0 or more") }
     }
 
     /// The effective configuration, or a validation error naming the bad key.
@@ -107,10 +112,10 @@ struct ChronologJob: ParsableCommand {
             return
         }
         let job = ChronoJob(config: config, minimumClients: workload == .demo ? 1 : 0)
-        let stories = self.stories, workload = self.workload, rounds = self.rounds
+        let stories = self.stories, workload = self.workload, rounds = self.rounds, events = self.events
         let code = job.run { session, logger in
             guard workload == .demo else { return [:] }
-            return try DemoWorkload(session: session, storiesPerClient: stories, rounds: rounds, logger: logger).run()
+            return try DemoWorkload(session: session, storiesPerClient: stories, rounds: rounds, eventsPerStory: events, logger: logger).run()
         }
         if code != 0 { throw ExitCode(code) }
     }

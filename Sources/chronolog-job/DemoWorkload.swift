@@ -5,11 +5,13 @@ import Logging
 
 /// The built-in workload of client ranks: connect, create the demo chronicle (one client wins,
 /// the others see "chronicle exists"), acquire a shared story and stories of its own, list
-/// them, release everything and disconnect; `rounds` times, or until SIGTERM/SIGINT.
+/// them, log `eventsPerStory` events to each, release everything and disconnect; `rounds` times,
+/// or until SIGTERM/SIGINT.
 struct DemoWorkload {
     let session: ChronoSession
     let storiesPerClient: Int
     let rounds: Int
+    let eventsPerStory: Int
     let logger: Logger
 
     func run() throws(ChronoLogError) -> [String: UInt64] {
@@ -32,8 +34,11 @@ struct DemoWorkload {
         for _ in 0..<rounds {
             if ShutdownSignal.isRequested { break }
             for name in names {
-                _ = try client.acquireStory("demo", name)
+                let story = try client.acquireStory("demo", name)
                 counters["stories.acquired", default: 0] += 1
+                for i in 0..<eventsPerStory {
+                    _ = try story.log("demo event \(i) of \(name) from rank \(rank)")
+                }
             }
             let listed = try client.showStories("demo")
             counters["stories.listed", default: 0] += UInt64(listed.count)

@@ -188,7 +188,10 @@ public struct ChronoJob: Sendable {
         let world = Communicator.world
         var status = status
         do {
+            var counters = counters
             if let session = m.session {
+                // Every client's ingest counts in the summary, whatever the workload returned.
+                counters.merge(session.ingestCounters) { _, ingest in ingest }
                 do { try session.finish() } catch {
                     m.logger.error("cannot tell the visor this rank is done: \(error)")
                     status = max(status, 1)
