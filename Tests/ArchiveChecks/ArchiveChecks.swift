@@ -1,7 +1,215 @@
 import ArgumentParser
+import ChronoArchive
+import ChronoModel
+import HDF5
+import MPI
 
-/// Collective archive-writing programs run by ArchiveTests under mpirun (placeholder).
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Archive programs run by ArchiveTests: collective writes under mpirun, serial verification,
+/// the expected events as text (for the h5py read-back), and the write-bandwidth measurement.
 @main
 struct ArchiveChecks: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "archive-checks")
+    static let configuration = CommandConfiguration(
+        commandName: "archive-checks",
+        abstract: "ChronoArchive checks.",
+        subcommands: [Write.self, Verify.self, Expected.self, Bench.self])
+}
+
+/// Parses `2` or `2,3` (ranks of each job run).
+func parseRanks(_ text: String) throws -> [Int] {
+    let values = text.split(separator: ",").compactMap { Int($0) }
+    guard !values.isEmpty, values.count == text.split(separator: ",").count, values.allSatisfy({ $0 > 0 }) else {
+        throw ValidationError("--ranks takes positive integers separated by commas, e.g. 2 or 2,4")
+    }
+    return values
+}
+
+extension ArchiveChecks {
+    /// Every rank archives the fixture's chunks for `--rounds` rounds (job run `--run`), then
+    /// closes. With `--kill-after-ms`, the last rank kills the whole job (SIGKILL to itself) after
+    /// that many milliseconds, while rounds keep being written; rank 0 prints `ACKED <n>` after each
+    /// round returns (n rounds acknowledged durable).
+    struct Write: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "write")
+        @Option(help: "Archive directory.") var dir: String
+        @Option(help: "Rounds to write.") var rounds = 3
+        @Option(name: .customLong("run"), help: "Job run number (0 for the first job on this archive).") var jobRun = 0
+        @Option(help: "Kill the job after this many milliseconds (crash test).") var killAfterMs: Int?
+
+        func run() throws {
+            runUnderMPI("archive write") { world in
+                let comm = try world.duplicate()
+                let (rank, size) = (comm.rank, comm.size)
+                let writer = try ArchiveWriter.open(directory: dir, communicator: comm)
+                if let killAfterMs, rank == size - 1 {
+                    let ms = killAfterMs
+                    var thread = pthread_t()
+                    let box = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+                    box.pointee = ms
+                    pthread_create(&thread, nil, { arg in
+                        let ms = arg!.assumingMemoryBound(to: Int.self).pointee
+                        usleep(useconds_t(ms * 1000))
+                        raise(SIGKILL)
+                        return nil
+                    }, box)
+                }
+                var total = 0
+                for round in 0..<rounds {
+                    let chunks = ArchiveFixture.chunks(run: jobRun, ranks: size, rank: rank, round: round)
+                    let report = try writer.writeRound(chunks)
+                    try expect(report.events == chunks.reduce(0) { $0 + $1.chunk.count }, "report counts \(report.events) events")
+                    total += report.events
+                    if rank == 0 {
+                        say("ACKED \(round + 1)")
+                        if killAfterMs == nil { say("ROUND \(report)") }
+                    }
+                }
+                // Bad input is refused on every rank alike, and the writer stays usable.
+                if killAfterMs == nil {
+                    let bad: [ArchiveChunk] = rank == size - 1
+                        ? [ArchiveChunk(chronicle: "a/b", story: "s", chunk: .empty(storyId: StoryID(rawValue: 1),
+                                                                                    range: TimeRange(start: 0, end: 1)))]
+                        : []
+                    do {
+                        _ = try writer.writeRound(bad)
+                        throw CheckFailure(description: "a bad chronicle name was accepted")
+                    } catch ArchiveError.invalidChunk(let r, _) {
+                        try expect(r == size - 1, "refusal attributed to rank \(r)")
+                    }
+                    let empty = try writer.writeRound([])
+                    try expect(empty.round == nil, "an all-empty round wrote something")
+                }
+                try writer.close()
+                try comm.free()
+                say("WROTE rank=\(rank) events=\(total)")
+            }
+        }
+    }
+
+    /// Regenerates the expected events (no MPI) and checks `ArchiveReader` returns exactly them for
+    /// whole and random sub-ranges, lists exactly the expected stories, and `verify()` is clean.
+    /// With `--acked-rounds`, the last run was killed: events of acknowledged rounds must all be
+    /// there and nothing else than events of the rounds written.
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "verify")
+        @Option(help: "Archive directory or file.") var dir: String
+        @Option(help: "Ranks of each job run, comma-separated (e.g. 2 or 2,4).") var ranks: String
+        @Option(help: "Rounds of each run.") var rounds = 3
+        @Option(help: "Rounds of the last run acknowledged before it was killed.") var ackedRounds: Int?
+        @Option(help: "Random sub-ranges per story.") var queries = 40
+
+        func run() throws {
+            let perRun = try parseRanks(ranks)
+            runSerial("archive verify") {
+                let reader = try ArchiveReader(path: dir)
+                let verification = reader.verify()
+                say("VERIFY \(verification)")
+                try expect(verification.isValid, "verification found problems")
+                let full = ArchiveFixture.expected(ranksPerRun: perRun, rounds: rounds)
+                let acked = ArchiveFixture.expected(ranksPerRun: perRun, rounds: rounds, acknowledgedRounds: ackedRounds)
+                let listed = try reader.chronicles()
+                var listedKeys: Set<StoryKeyText> = []
+                for c in listed {
+                    for s in c.stories {
+                        listedKeys.insert(StoryKeyText(chronicle: s.chronicle, story: s.name))
+                        try expect(s.chronicle == c.name, "story \(s.name) listed under \(c.name)")
+                        if let e = acked[StoryKeyText(chronicle: s.chronicle, story: s.name)] {
+                            try expect(s.eventCount >= e.count, "\(s.chronicle)/\(s.name) lists \(s.eventCount) events, expected ≥ \(e.count)")
+                            for r in e.records {
+                                try expect(s.durableRanges.contains { $0.contains(r.time) },
+                                           "\(s.chronicle)/\(s.name) durable ranges \(s.durableRanges) miss event time \(r.time)")
+                            }
+                        }
+                    }
+                }
+                if ackedRounds == nil {
+                    try expect(listedKeys == Set(full.keys), "stories listed \(listedKeys.sorted()) expected \(full.keys.sorted())")
+                } else {
+                    try expect(Set(acked.keys).isSubset(of: listedKeys) && listedKeys.isSubset(of: Set(full.keys)),
+                               "stories listed \(listedKeys.sorted())")
+                }
+                var checked = 0
+                var rng = SplitMix(seed: 42)
+                for key in full.keys.sorted() {
+                    let all = TimeRange(start: 0, end: UInt64.max)
+                    guard listedKeys.contains(key) else { continue }
+                    let got = try reader.events(chronicle: key.chronicle, story: key.story, range: all)
+                    try expect(got.range == all, "result range \(got.range)")
+                    let expectedFull = full[key]!
+                    if ackedRounds == nil {
+                        try expect(got.records == expectedFull.records && got.payload == expectedFull.payload,
+                                   "\(key.chronicle)/\(key.story): \(got.count) events read, \(expectedFull.count) expected")
+                        // Random sub-ranges, some partial, some empty, some outside.
+                        let span = expectedFull.range
+                        for _ in 0..<queries {
+                            let a = span.start &- 1000 &+ rng.next() % (span.duration + 2000)
+                            let b = a &+ rng.next() % (span.duration / 2 + 1)
+                            let window = TimeRange(start: a, end: b)
+                            let part = try reader.events(chronicle: key.chronicle, story: key.story, range: window)
+                            let want = expectedFull.slice(window)
+                            try expect(part.records == want.records && part.payload == want.payload,
+                                       "\(key.chronicle)/\(key.story) \(window): \(part.count) events, expected \(want.count)")
+                            checked += 1
+                        }
+                    } else {
+                        // Acknowledged ⊆ read ⊆ written.
+                        if let must = acked[key] {
+                            let union = try got.merged(with: must)
+                            try expect(union.records == got.records && union.payload == got.payload,
+                                       "\(key.chronicle)/\(key.story): acknowledged events missing (\(got.count) read, \(must.count) acknowledged)")
+                        }
+                        let union = try got.merged(with: expectedFull)
+                        try expect(union.records == expectedFull.records && union.payload == expectedFull.payload,
+                                   "\(key.chronicle)/\(key.story): events that were never written")
+                    }
+                }
+                do {
+                    _ = try reader.events(chronicle: "nope", story: "nope", range: TimeRange(start: 0, end: 1))
+                    throw CheckFailure(description: "a missing story was found")
+                } catch ArchiveError.storyNotFound {}
+                say("CHECKED stories=\(full.count) subranges=\(checked) events=\(full.values.reduce(0) { $0 + $1.count })")
+            }
+        }
+    }
+
+    /// Prints every expected event as `chronicle<TAB>story<TAB>time<TAB>client<TAB>index<TAB>hex`,
+    /// stories in byte order of their names, events in event order: what the h5py read-back prints.
+    struct Expected: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "expected")
+        @Option(help: "Ranks of each job run, comma-separated.") var ranks: String
+        @Option(help: "Rounds of each run.") var rounds = 3
+
+        func run() throws {
+            let expected = ArchiveFixture.expected(ranksPerRun: try parseRanks(ranks), rounds: rounds)
+            let hex = Array("0123456789abcdef".utf8)
+            for key in expected.keys.sorted() {
+                let chunk = expected[key]!
+                for i in 0..<chunk.count {
+                    let r = chunk.records[i]
+                    var text: [UInt8] = []
+                    for b in chunk.recordBytes(at: i) {
+                        text.append(hex[Int(b >> 4)])
+                        text.append(hex[Int(b & 15)])
+                    }
+                    print("\(key.chronicle)\t\(key.story)\t\(r.time)\t\(r.clientId)\t\(r.index)\t\(String(decoding: text, as: UTF8.self))")
+                }
+            }
+        }
+    }
+}
+
+/// A small deterministic generator for the random sub-ranges.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
