@@ -9,7 +9,8 @@ import Synchronization
 /// It never waits for a window or a lock a writer holds. While no story is held it backs off
 /// (doubling its sleep up to 50 ms). `stop()` ends and joins it; the session calls it before MPI
 /// is finalized.
-final class IngestFlusher: @unchecked Sendable {
+@_spi(IngestTesting)
+public final class IngestFlusher: @unchecked Sendable {
     private let router: AckRouter
     private let transport: any IngestTransport
     private let interval: UInt64
@@ -23,14 +24,14 @@ final class IngestFlusher: @unchecked Sendable {
 
     /// - Parameter intervalNanoseconds: the period while stories are held (the linger time,
     ///   clamped to 100 µs … 10 ms).
-    init(router: AckRouter, transport: any IngestTransport, intervalNanoseconds: UInt64) {
+    public init(router: AckRouter, transport: any IngestTransport, intervalNanoseconds: UInt64) {
         self.router = router
         self.transport = transport
         self.interval = min(max(intervalNanoseconds, 100_000), 10_000_000)
     }
 
     /// Starts the thread. Call once.
-    func start() {
+    public func start() {
         condition.lock()
         running = true
         condition.unlock()
@@ -39,11 +40,11 @@ final class IngestFlusher: @unchecked Sendable {
         thread.start()
     }
 
-    /// Rounds run so far (for tests).
-    var roundCount: UInt64 { rounds.load(ordering: .relaxed) }
+    /// Rounds run so far.
+    public var roundCount: UInt64 { rounds.load(ordering: .relaxed) }
 
     /// Stops the thread and waits until it has exited (it makes no transport call afterwards).
-    func stop() {
+    public func stop() {
         condition.lock()
         stopping = true
         condition.broadcast()
