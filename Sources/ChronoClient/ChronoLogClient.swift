@@ -152,8 +152,11 @@ public final class ChronoLogClient: @unchecked Sendable {
     // MARK: - Stories
 
     /// Acquires a story (creating it if needed) and returns its handle. Acquiring a story this
-    /// client already holds returns the same handle.
-    /// - Throws: `.invalidName` (−2), `.chronicleNotFound` (−3), `.noKeepers` (−7), `.noConnection` (−8).
+    /// client already holds returns the same handle. Before returning a new handle, registers this
+    /// client with the story's keeper (a watermark-only batch, acknowledged), so the keeper waits
+    /// for this client before declaring a time range complete.
+    /// - Throws: `.invalidName` (−2), `.chronicleNotFound` (−3), `.noKeepers` (−7), `.noConnection` (−8)
+    ///   (also when the keeper does not acknowledge the registration; the story is then released again).
     public func acquireStory(_ chronicle: String, _ story: String, attributes: [String: String] = [:], flags: UInt32 = 0)
         throws(ChronoLogError) -> StoryHandle
     {
@@ -169,16 +172,26 @@ public final class ChronoLogClient: @unchecked Sendable {
         guard case .acquireReply(let reply) = answer else { throw unexpected(answer) }
         if let error = ChronoLogError(code: reply.rc, detail: reply.detail) { throw error }
         let offset = clockOffset?.offset ?? 0
-        return state.withLock { s in
-            if let existing = s.held[key] { return existing }
+        let (handle, created) = state.withLock { s in
+            if let existing = s.held[key] { return (existing, false) }
             let handle = StoryHandle(client: self, chronicle: chronicle, story: story, reply: reply, clientId: id,
                                      firstIndex: s.nextIndexes[reply.storyId] ?? 0,
                                      clock: OffsetClock(base: SystemClock(), offset: offset), context: context,
                                      settings: IngestSettings(config: session.config))
             s.held[key] = handle
             context.router.add(handle.ingest)
-            return handle
+            return (handle, true)
         }
+        guard created else { return handle }
+        // Register with the keeper before the first event: the keeper then waits for this
+        // client's watermark before declaring a range complete.
+        do {
+            try handle.ingest.announce()
+        } catch {
+            try? releaseStory(chronicle, story)
+            throw error
+        }
+        return handle
     }
 
     /// Releases a story this client holds: ships its buffered events, sends the final watermark

@@ -121,10 +121,22 @@ public final class StoryIngest: @unchecked Sendable {
     /// Ships the pending events (if any) and waits until every batch sent so far is acknowledged.
     /// - Throws: `.storyNotAcquired` after ``close()``; `.noConnection` when the keeper stalls or the channel fails.
     public func flush() throws(ChronoLogError) {
+        try shipAndWait(evenIfEmpty: false)
+    }
+
+    /// Registers this client with the story's keeper before any event is logged: sends a
+    /// watermark-only batch (watermark = now) and waits for its acknowledgement. From then on the
+    /// keeper waits for this client's watermark before it declares a time range complete.
+    /// - Throws: like ``flush()``.
+    public func announce() throws(ChronoLogError) {
+        try shipAndWait(evenIfEmpty: true)
+    }
+
+    private func shipAndWait(evenIfEmpty: Bool) throws(ChronoLogError) {
         let target = try buffer.withLock { (b: inout Buffer) throws(ChronoLogError) -> Int in
             if let failure = b.failure { throw failure }
             guard b.open else { throw .storyNotAcquired(chronicle: chronicle, story: story) }
-            if !b.builder.isEmpty {
+            if evenIfEmpty || !b.builder.isEmpty {
                 let now = clock.now()
                 try ship(&b, watermark: max(now, b.floor), now: now)
             }

@@ -1,4 +1,0 @@
-import ChronoArchive
-import Testing
-
-@Test func layoutVersionIsSet() { #expect(ArchiveLayout.version >= 1) }
