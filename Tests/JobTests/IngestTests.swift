@@ -1,0 +1,73 @@
+import Testing
+import TestSupport
+
+/// Client event ingest: `job-checks ingest unit` (the client buffer against an in-process keeper,
+/// no MPI) and whole jobs in which clients log, flush, release and disconnect while the keeper
+/// counts what it received.
+@Suite("Client event ingest", .serialized)
+struct IngestTests {
+    let checks = MPIJob.executable("job-checks")
+
+    /// `key=value` pairs of the summary line of `role`.
+    private func counters(_ r: JobResult, role: String) -> [String: UInt64] {
+        guard let line = r.stdout.split(separator: "\n").first(where: { $0.hasPrefix("  \(role) (") }) else { return [:] }
+        var out: [String: UInt64] = [:]
+        for field in line.split(separator: " ") {
+            let kv = field.split(separator: "=", maxSplits: 1)
+            if kv.count == 2, let v = UInt64(kv[1]) { out[String(kv[0])] = v }
+        }
+        return out
+    }
+
+    @Test("batching by count and bytes, linger, idle watermarks, rejection, window, threads, close, stall, ack routing, flusher")
+    func unitScenarios() throws {
+        let r = try MPIJob.runCommand([checks, "ingest", "unit"], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
+        #expect(r.lines(startingWith: "CHECKS passed=").first.map { !$0.hasPrefix("CHECKS passed=0") } == true, "\(r)")
+    }
+
+    @Test("every event two clients log (threads, stories, sizes up to the maximum) reaches the keeper exactly once")
+    func flow() throws {
+        let r = try MPIJob.run(ranks: 6, [checks, "ingest", "flow"], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
+        #expect(r.lines(startingWith: "CHECKS passed=").count == 2, "\(r)")
+        let client = counters(r, role: "client"), keeper = counters(r, role: "keeper")
+        // 2 clients × (2 threads × 2000 events × 3 stories + 2 text events + 2 "last words"
+        // + 1 after re-acquire + 1 flushed by disconnect).
+        #expect(client["events.logged"] == 2 * (2 * 2000 * 3 + 6), "\(r)")
+        #expect(keeper["events.received"] == client["events.logged"], "\(r)")
+        #expect(keeper["bytes.received"] == client["bytes.logged"], "\(r)")
+        #expect(keeper["batches.received"] == client["batches.sent"], "\(r)")
+        #expect(client["events.rejected"] == 4, "\(r)")
+        #expect(client["events.acked"] == client["events.logged"], "\(r)")
+    }
+
+    @Test("a small batch, a long linger and many keepers: flush and release still ship everything")
+    func twoKeepersSmallBatches() throws {
+        let r = try MPIJob.run(ranks: 7, [checks, "ingest", "flow", "--events", "300", "--threads", "3",
+                                          "--set", "deployment.keepersPerNode=2", "--set", "client.batchEvents=7",
+                                          "--set", "client.lingerMicroseconds=500000", "--set", "client.maxPendingBatches=1"],
+                               timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
+        let client = counters(r, role: "client"), keeper = counters(r, role: "keeper")
+        #expect(client["events.logged"] == 2 * (3 * 300 * 3 + 6), "\(r)")
+        #expect(keeper["events.received"] == client["events.logged"], "\(r)")
+    }
+
+    @Test("a slow keeper (acks delayed) slows its writers to its pace; nothing is lost")
+    func backPressure() throws {
+        let r = try MPIJob.run(ranks: 6, [checks, "ingest", "back-pressure", "--set", "keeper.ackDelayMicroseconds=2000",
+                                          "--set", "client.maxPendingBatches=2", "--set", "client.batchEvents=64"],
+                               timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
+        #expect(r.lines(startingWith: "PACE ").count == 2, "\(r)")
+        let client = counters(r, role: "client"), keeper = counters(r, role: "keeper")
+        #expect(client["events.logged"] == 2 * 40 * 64, "\(r)")
+        #expect(keeper["events.received"] == client["events.logged"], "\(r)")
+        #expect((client["ingest.windowWaits"] ?? 0) > 0, "\(r)")
+    }
+}
