@@ -18,11 +18,11 @@ struct ArchiveChecks: ParsableCommand {
         subcommands: [Write.self, Verify.self, Expected.self, Bench.self])
 }
 
-/// Parses `2` or `2,3` (ranks of each job run).
-func parseRanks(_ text: String) throws -> [Int] {
+/// Parses `2` or `2,3` (a value for each job run).
+func parseList(_ text: String, _ option: String) throws -> [Int] {
     let values = text.split(separator: ",").compactMap { Int($0) }
     guard !values.isEmpty, values.count == text.split(separator: ",").count, values.allSatisfy({ $0 > 0 }) else {
-        throw ValidationError("--ranks takes positive integers separated by commas, e.g. 2 or 2,4")
+        throw ValidationError("\(option) takes positive integers separated by commas, e.g. 2 or 2,4")
     }
     return values
 }
@@ -97,19 +97,21 @@ extension ArchiveChecks {
         static let configuration = CommandConfiguration(commandName: "verify")
         @Option(help: "Archive directory or file.") var dir: String
         @Option(help: "Ranks of each job run, comma-separated (e.g. 2 or 2,4).") var ranks: String
-        @Option(help: "Rounds of each run.") var rounds = 3
+        @Option(help: "Rounds of each run, comma-separated (the last applies to later runs).") var rounds = "3"
         @Option(help: "Rounds of the last run acknowledged before it was killed.") var ackedRounds: Int?
         @Option(help: "Random sub-ranges per story.") var queries = 40
 
         func run() throws {
-            let perRun = try parseRanks(ranks)
+            let perRun = try parseList(ranks, "--ranks"), roundsPerRun = try parseList(rounds, "--rounds")
             runSerial("archive verify") {
                 let reader = try ArchiveReader(path: dir)
                 let verification = reader.verify()
                 say("VERIFY \(verification)")
                 try expect(verification.isValid, "verification found problems")
-                let full = ArchiveFixture.expected(ranksPerRun: perRun, rounds: rounds)
-                let acked = ArchiveFixture.expected(ranksPerRun: perRun, rounds: rounds, acknowledgedRounds: ackedRounds)
+                // After a kill, at most the two rounds after the acknowledged ones were under way.
+                let full = ArchiveFixture.expected(ranksPerRun: perRun, roundsPerRun: roundsPerRun,
+                                                   acknowledgedRounds: ackedRounds.map { $0 + 2 })
+                let acked = ArchiveFixture.expected(ranksPerRun: perRun, roundsPerRun: roundsPerRun, acknowledgedRounds: ackedRounds)
                 let listed = try reader.chronicles()
                 var listedKeys: Set<StoryKeyText> = []
                 for c in listed {
@@ -180,10 +182,11 @@ extension ArchiveChecks {
     struct Expected: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "expected")
         @Option(help: "Ranks of each job run, comma-separated.") var ranks: String
-        @Option(help: "Rounds of each run.") var rounds = 3
+        @Option(help: "Rounds of each run, comma-separated (the last applies to later runs).") var rounds = "3"
 
         func run() throws {
-            let expected = ArchiveFixture.expected(ranksPerRun: try parseRanks(ranks), rounds: rounds)
+            let expected = ArchiveFixture.expected(ranksPerRun: try parseList(ranks, "--ranks"),
+                                                  roundsPerRun: try parseList(rounds, "--rounds"))
             let hex = Array("0123456789abcdef".utf8)
             for key in expected.keys.sorted() {
                 let chunk = expected[key]!

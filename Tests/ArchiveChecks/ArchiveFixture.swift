@@ -95,10 +95,12 @@ enum ArchiveFixture {
         return out
     }
 
-    /// Every expected event, merged per story, for runs with the given rank counts and rounds.
-    static func expected(ranksPerRun: [Int], rounds: Int, acknowledgedRounds: Int? = nil) -> [StoryKeyText: StoryChunk] {
+    /// Every expected event, merged per story, for runs with the given rank counts and rounds (the last
+    /// rounds count applies to later runs; `acknowledgedRounds` limits the last run).
+    static func expected(ranksPerRun: [Int], roundsPerRun: [Int], acknowledgedRounds: Int? = nil) -> [StoryKeyText: StoryChunk] {
         var all: [StoryKeyText: [StoryChunk]] = [:]
         for (run, ranks) in ranksPerRun.enumerated() {
+            let rounds = roundsPerRun[min(run, roundsPerRun.count - 1)]
             let limit = run == ranksPerRun.count - 1 ? (acknowledgedRounds ?? rounds) : rounds
             for round in 0..<limit {
                 for rank in 0..<ranks {

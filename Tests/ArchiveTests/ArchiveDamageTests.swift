@@ -1,0 +1,170 @@
+import ChronoArchive
+import ChronoModel
+import Foundation
+import Testing
+import TestSupport
+
+/// Missing, foreign, truncated and damaged archives: `ArchiveReader` throws typed errors and
+/// `verify` lists the problems with their locations. The archive is written once by
+/// `archive-checks write` (1 rank) and copied for each kind of damage.
+@Suite("Archive: missing, foreign, truncated and damaged files", .serialized)
+struct ArchiveDamageTests {
+    let checks = MPIJob.executable("archive-checks")
+
+    /// Writes a 1-rank archive and returns its directory and file.
+    private func pristine() throws -> (ScratchDirectory, String) {
+        let dir = try ScratchDirectory()
+        let write = try MPIJob.run(ranks: 1, [checks, "write", "--dir", dir.path, "--rounds", "3"], timeout: 180)
+        try #require(write.exitCode == 0, "\(write)")
+        return (dir, dir.path("chronolog-archive.h5"))
+    }
+
+    /// A copy of `file` in a fresh directory.
+    private func copy(_ file: String) throws -> (ScratchDirectory, String) {
+        let dir = try ScratchDirectory()
+        let target = dir.path("copy.h5")
+        try FileManager.default.copyItem(atPath: file, toPath: target)
+        return (dir, target)
+    }
+
+    /// Every event of every story, read through `reader`.
+    private func everything(_ reader: ArchiveReader) throws -> [String: StoryChunk] {
+        var out: [String: StoryChunk] = [:]
+        for c in try reader.chronicles() {
+            for s in c.stories {
+                out["\(c.name)/\(s.name)"] = try reader.events(chronicle: c.name, story: s.name,
+                                                               range: TimeRange(start: 0, end: .max))
+            }
+        }
+        return out
+    }
+
+    @Test("a missing path, an empty directory, a non-HDF5 file and a foreign HDF5 file give typed errors")
+    func missingAndForeign() throws {
+        let dir = try ScratchDirectory()
+        #expect(throws: ArchiveError.notFound(path: dir.path("nothing.h5"))) { try ArchiveReader(path: dir.path("nothing.h5")) }
+        #expect(throws: ArchiveError.notFound(path: dir.path)) { try ArchiveReader(path: dir.path) }
+        #expect(!ArchiveReader.verify(path: dir.path("nothing.h5")).isValid)
+
+        let garbage = dir.path("garbage.h5")
+        try Data(repeating: 0x5A, count: 4096).write(to: URL(fileURLWithPath: garbage))
+        let garbageError = archiveError { try ArchiveReader(path: garbage) }
+        guard case .unreadableFile(let path, _) = garbageError, path == garbage else {
+            Issue.record("a garbage file gave \(String(describing: garbageError))")
+            return
+        }
+        let report = ArchiveReader.verify(path: garbage)
+        #expect(!report.isValid && report.problems.first?.location == garbage, "\(report)")
+
+        // An HDF5 file that is not an archive.
+        let foreign = dir.path("foreign.h5")
+        let made = try MPIJob.runCommand([ArchiveDocs.python, "-c",
+                                          "import h5py, sys; f = h5py.File(sys.argv[1], 'w'); f.create_group('x'); f.close()",
+                                          foreign], timeout: 60)
+        try #require(made.exitCode == 0, "\(made)")
+        let foreignError = archiveError { try ArchiveReader(path: foreign) }
+        guard case .incompatibleLayout(let foreignPath, _) = foreignError, foreignPath == foreign else {
+            Issue.record("a foreign HDF5 file gave \(String(describing: foreignError))")
+            return
+        }
+    }
+
+    @Test("a truncated copy does not open (typed error) and verify reports it")
+    func truncated() throws {
+        let (_, file) = try pristine()
+        let (_, damaged) = try copy(file)
+        let size = try FileManager.default.attributesOfItem(atPath: damaged)[.size] as? Int ?? 0
+        #expect(truncate(damaged, off_t(size / 2)) == 0)
+        let error = archiveError { try ArchiveReader(path: damaged) }
+        guard case .unreadableFile(let path, _) = error, path == damaged else {
+            Issue.record("a truncated file gave \(String(describing: error))")
+            return
+        }
+        let report = ArchiveReader.verify(path: damaged)
+        #expect(report.problems.count == 1 && report.problems[0].location == damaged, "\(report)")
+    }
+
+    @Test("a flipped payload byte: verify names the chunk; reading that chunk throws .corrupt")
+    func damagedPayload() throws {
+        let (_, file) = try pristine()
+        let reader = try ArchiveReader(path: file)
+        #expect(reader.verify().isValid)
+        // 32 bytes from the middle of the 64 KiB event of story "groß": unique in the file.
+        let big = try reader.events(chronicle: "..dots and spaces..", story: "groß", range: TimeRange(start: 0, end: .max))
+        try #require(big.count > 0 && big.records[0].length == 65536)
+        let marker = Array(big.recordBytes(at: 0).dropFirst(30_000).prefix(32))
+
+        let (_, damaged) = try copy(file)
+        try flipFirst(marker, in: damaged)
+        let broken = try ArchiveReader(path: damaged)
+        let report = broken.verify()
+        #expect(!report.isValid, "\(report)")
+        #expect(report.problems.contains { $0.detail.contains("payload checksum") && $0.location.contains("/index row") }, "\(report)")
+        let error = archiveError {
+            try broken.events(chronicle: "..dots and spaces..", story: "groß", range: TimeRange(start: 0, end: .max))
+        }
+        guard case .corrupt(let location, _) = error else {
+            Issue.record("damaged payload read gave \(String(describing: error))")
+            return
+        }
+        #expect(location.hasPrefix(damaged), "\(location)")
+        // Other stories still read as before.
+        let good = try everything(reader)
+        let otherStory = try broken.events(chronicle: "Chronik Ü-🚀", story: "geteilt 日本", range: TimeRange(start: 0, end: .max))
+        #expect(otherStory == good["Chronik Ü-🚀/geteilt 日本"])
+    }
+
+    @Test("a damaged index row: verify reports it; reads of the story throw .corrupt")
+    func damagedIndex() throws {
+        let (_, file) = try pristine()
+        let reader = try ArchiveReader(path: file)
+        let story = try #require(try reader.chronicles().flatMap(\.stories).first { $0.name == "geteilt 日本" })
+        // The fixture's ranges are 1 ms long: (range_start, range_end) of round 0 as stored in index rows.
+        let start = story.durableRanges[0].start
+        var pattern: [UInt8] = []
+        for v in [start, start + 1_000_000] { withUnsafeBytes(of: v.littleEndian) { pattern += $0 } }
+
+        let (_, damaged) = try copy(file)
+        try flipFirst(pattern, in: damaged)
+        let report = ArchiveReader.verify(path: damaged)
+        #expect(!report.isValid, "\(report)")
+        #expect(report.problems.contains { $0.location.contains("/index row") || $0.location.contains("/rounds row") }, "\(report)")
+    }
+
+    @Test("a directory of two copies reads every story once, exactly like the single file")
+    func directoryOfCopies() throws {
+        let (_, file) = try pristine()
+        let dir = try ScratchDirectory()
+        try FileManager.default.copyItem(atPath: file, toPath: dir.path("a.h5"))
+        try FileManager.default.copyItem(atPath: file, toPath: dir.path("b.h5"))
+        try Data("not an archive".utf8).write(to: URL(fileURLWithPath: dir.path("notes.txt")))
+        let single = try ArchiveReader(path: file), both = try ArchiveReader(path: dir.path)
+        #expect(both.files.count == 2)
+        let a = try everything(single), b = try everything(both)
+        #expect(!a.isEmpty && a == b)
+        let listed = try both.chronicles().flatMap(\.stories)
+        #expect(listed.allSatisfy { $0.files.count == 2 }, "\(listed)")
+        #expect(both.verify().isValid)
+    }
+
+    /// The `ArchiveError` `body` throws, or `nil` if it succeeds.
+    private func archiveError<T>(_ body: () throws -> T) -> ArchiveError? {
+        do {
+            _ = try body()
+            return nil
+        } catch {
+            return error as? ArchiveError
+        }
+    }
+
+    /// Flips the first byte of the first occurrence of `pattern` in the file.
+    private func flipFirst(_ pattern: [UInt8], in path: String) throws {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let n = pattern.count
+        guard let at = (0...(bytes.count - n)).first(where: { i in bytes[i] == pattern[0] && Array(bytes[i..<(i + n)]) == pattern }) else {
+            throw ArchiveTestFailure(description: "pattern not found in \(path)")
+        }
+        bytes[at] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+}
