@@ -1,4 +1,7 @@
 import CFabric
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // The memory behind registered regions and the only pointer arithmetic on it. With
 // UnsafeFabricHandles.swift, the only file of this module that touches raw memory.
@@ -7,14 +10,26 @@ import CFabric
 final class RegionStorage {
     let base: UnsafeMutableRawPointer
     let length: Int
+    private let mapped: Bool
 
+    /// Anonymous pages from `mmap`: page-aligned and zero-filled by the kernel on first touch, so
+    /// a large pool costs nothing until it is used (and never exposes stale data to a peer).
     init(length: Int) {
         self.length = length
-        base = UnsafeMutableRawPointer.allocate(byteCount: max(length, 1), alignment: 4096)
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: max(length, 1))
+        let size = max(length, 1)
+        if let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+            base = p
+            mapped = true
+        } else {
+            base = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+            base.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            mapped = false
+        }
     }
 
-    deinit { base.deallocate() }
+    deinit {
+        if mapped { munmap(base, max(length, 1)) } else { base.deallocate() }
+    }
 
     /// The virtual address of byte 0.
     var address: UInt64 { UInt64(UInt(bitPattern: base)) }

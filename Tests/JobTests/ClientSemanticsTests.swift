@@ -41,7 +41,7 @@ struct ClientSemanticsTests {
     @Test("a group without a grapher is never chosen")
     func groupWithoutGrapher() throws {
         let r = try MPIJob.run(ranks: 10, [checks, "groups", "--set", "deployment.virtualNodes=2", "--silent", "grapher",
-                                           "--silent-group", "1", "--set", "timeouts.connectMs=2000"], timeout: 120)
+                                           "--silent-group", "1", "--set", "timeouts.acquireMs=2000"], timeout: 120)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "GROUPS ") == ["GROUPS 0:40"], "\(r)")
     }
@@ -49,7 +49,7 @@ struct ClientSemanticsTests {
     @Test("no active group: acquire fails with -7 (no keepers)")
     func noActiveGroup() throws {
         let r = try MPIJob.run(ranks: 6, [checks, "groups", "--stories", "3", "--silent", "grapher", "--expect-no-keepers",
-                                          "--set", "timeouts.connectMs=2000"], timeout: 120)
+                                          "--set", "timeouts.acquireMs=2000"], timeout: 120)
         #expect(r.exitCode == 0, "\(r)")
         #expect(passed(r) == 3, "\(r)")
     }

@@ -122,7 +122,9 @@ public enum MPIJob {
         env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
         for (k, v) in environment { env[k] = v }
         p.environment = env
-        if let workingDirectory { p.currentDirectoryURL = workingDirectory }
+        // Jobs write their archive into the working directory: by default a scratch directory
+        // removed afterwards, never the package checkout.
+        p.currentDirectoryURL = workingDirectory ?? dir
         p.standardOutput = out
         p.standardError = err
         p.standardInput = FileHandle.nullDevice

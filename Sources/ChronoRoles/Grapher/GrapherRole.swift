@@ -211,9 +211,13 @@ public final class GrapherRole: RecordingBehavior {
         }
         var chunks: [ArchiveChunk] = []
         var durable: [PendingAck] = []
+        let clockNow = clock.now()
         for id in Array(stories.keys) {
             guard var s = stories[id] else { continue }
-            let finishing = (s.stopping || draining) && s.pipeline.contributors.isEmpty
+            // As at the keepers, the clock is a contributor (id 0, never a keeper's rank), so a
+            // stopped story seals by time instead of all at once, and a restart is not late.
+            s.pipeline.advanceWatermark(of: 0, to: clockNow)
+            let finishing = draining && s.pipeline.contributors.keys.allSatisfy { $0 == 0 }
             let sealed = finishing ? s.pipeline.drain() : s.pipeline.sealReady()
             for c in sealed where !c.isEmpty {
                 chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: c))
@@ -240,7 +244,8 @@ public final class GrapherRole: RecordingBehavior {
         // Forget finished stories.
         for id in Array(stories.keys) {
             guard let s = stories[id] else { continue }
-            if s.stopping && s.pipeline.contributors.isEmpty && s.pipeline.bufferedEventCount == 0 && s.pending.isEmpty
+            if s.stopping && s.pipeline.contributors.keys.allSatisfy({ $0 == 0 }) && s.pipeline.bufferedEventCount == 0
+                && s.pending.isEmpty
                 && !queued.contains(where: { $0.storyId == id }) && !reads.values.contains(where: { $0.descriptor.storyId == id }) {
                 Self.add(s.pipeline.stats, to: &retired)
                 stories[id] = nil
@@ -275,6 +280,14 @@ public final class GrapherRole: RecordingBehavior {
 
     public var undrainedEvents: UInt64 {
         UInt64(stories.values.reduce(0) { $0 + $1.pipeline.bufferedEventCount })
+    }
+
+    public var drainState: String {
+        let held = stories.values.map { s in
+            "\(s.notice.chronicle)/\(s.notice.story): buffered=\(s.pipeline.bufferedEventCount) stopping=\(s.stopping) "
+                + "contributors=\(s.pipeline.contributors) frontier=\(s.pipeline.sealedFrontier) pendingAcks=\(s.pending.count)"
+        }
+        return "stories=[\(held.joined(separator: "; "))] queued=\(queued.count) reads=\(reads.count) closed=\(closed)"
     }
 
     public var counters: [String: UInt64] {

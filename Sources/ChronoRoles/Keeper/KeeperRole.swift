@@ -74,7 +74,11 @@ public final class KeeperRole: RecordingBehavior {
     public func startRecording(_ notice: RecordingNotice) -> ReturnCode {
         tracked.start(notice)
         if var s = stories[notice.storyId] {
+            // Restarted before the previous recording finished: the grapher has re-registered
+            // this keeper (watermark 0), so report watermarks again from the current frontier.
             s.stopping = false
+            s.reported = 0
+            s.lastReportAt = .now - reportInterval
             stories[notice.storyId] = s
         } else {
             stories[notice.storyId] = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config))
@@ -184,9 +188,13 @@ public final class KeeperRole: RecordingBehavior {
     private func sealAndShip(channel: ControlChannel) throws -> Bool {
         var did = false
         let now = ContinuousClock.now
+        let clockNow = clock.now()
         for id in Array(stories.keys) {
             guard var s = stories[id] else { continue }
-            let sealed = (s.stopping || draining) ? s.pipeline.drain() : s.pipeline.sealReady()
+            // The clock is a contributor too (id 0, never a client id): with no writer, ranges
+            // seal once time has passed them, and a new writer's events are not late.
+            s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow)
+            let sealed = draining ? s.pipeline.drain() : s.pipeline.sealReady()
             for chunk in sealed {
                 for piece in chunk.pieces(maxEncodedBytes: slotBytes) { waiting.append(piece) }
                 did = true
@@ -200,6 +208,7 @@ public final class KeeperRole: RecordingBehavior {
             guard var s = stories[id] else { continue }
             let frontier = reportableWatermark(of: s)
             let finished = (s.stopping || draining) && s.pipeline.bufferedEventCount == 0
+                && s.pipeline.contributors.keys.allSatisfy { $0 == Self.clockContributor }
                 && !waiting.contains { $0.storyId == id }
             let target = finished ? UInt64.max : frontier
             if target > s.reported && (finished || now >= s.lastReportAt + reportInterval) {
@@ -218,11 +227,17 @@ public final class KeeperRole: RecordingBehavior {
         return did
     }
 
+    static let clockContributor: UInt64 = 0
+
     /// The watermark this keeper can promise the grapher for a story: everything before it has
-    /// been shipped (late events still come as revisions). With no writer at all, the clock.
+    /// been shipped (late events still come as revisions); with no writer it follows the clock.
     private func reportableWatermark(of s: Story) -> UInt64 {
-        var w = s.pipeline.contributors.isEmpty ? max(s.pipeline.sealedFrontier, clock.now()) : s.pipeline.sealedFrontier
-        if let first = waiting.first(where: { $0.storyId == s.notice.storyId }) { w = min(w, first.range.start) }
+        var w = s.pipeline.sealedFrontier
+        // A first-time range not yet shipped holds the watermark back; a waiting revision (late
+        // events of a range the grapher already sealed) does not: the grapher takes it as a revision.
+        if let first = waiting.first(where: { $0.storyId == s.notice.storyId && $0.revision == 0 }) {
+            w = min(w, first.range.start)
+        }
         return w
     }
 
@@ -280,6 +295,14 @@ public final class KeeperRole: RecordingBehavior {
     public var undrainedEvents: UInt64 {
         UInt64(stories.values.reduce(0) { $0 + $1.pipeline.bufferedEventCount } + waiting.reduce(0) { $0 + $1.count }
             + inFlight.values.reduce(0) { $0 + $1.events })
+    }
+
+    public var drainState: String {
+        let held = stories.values.map { s in
+            "\(s.notice.chronicle)/\(s.notice.story): buffered=\(s.pipeline.bufferedEventCount) stopping=\(s.stopping) "
+                + "contributors=\(s.pipeline.contributors) frontier=\(s.pipeline.sealedFrontier) reported=\(s.reported)"
+        }
+        return "stories=[\(held.joined(separator: "; "))] waiting=\(waiting.count) inFlight=\(inFlight.keys.sorted()) heldAcks=\(heldAcks.count)"
     }
 
     public var counters: [String: UInt64] {

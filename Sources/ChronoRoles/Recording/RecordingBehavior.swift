@@ -21,6 +21,8 @@ public protocol RecordingBehavior: AnyObject {
     func drain(channel: ControlChannel) throws -> Bool
     /// Events still held that could not be drained (reported as lost in the summary).
     var undrainedEvents: UInt64 { get }
+    /// What is still held, for the log when a drain deadline passes.
+    var drainState: String { get }
     /// Statistics sent with each heartbeat and in the job summary.
     var counters: [String: UInt64] { get }
     /// Releases resources (called once, after the loop ended).

@@ -78,7 +78,9 @@ public struct RecordingProcess {
             if drainRequested {
                 let drained = try behavior.drain(channel: channel)
                 if drained || (drainDeadline.map { now >= $0 } ?? false) {
-                    if !drained { logger.error("drain deadline passed with \(behavior.undrainedEvents) events held") }
+                    if !drained {
+                        logger.error("drain deadline passed with \(behavior.undrainedEvents) events held: \(behavior.drainState)")
+                    }
                     break
                 }
             }

@@ -32,6 +32,8 @@ public final class StoryTrackingRole: RecordingBehavior {
 
     public var undrainedEvents: UInt64 { 0 }
 
+    public var drainState: String { "nothing held" }
+
     public var counters: [String: UInt64] {
         ["stories.recording": UInt64(stories.active.count), "stories.started": stories.started,
          "stories.stopped": stories.stopped]

@@ -6,9 +6,9 @@ import MPI
 /// ChronoVisor: the client portal, the chronicle/story directory, the recording-group registry
 /// and the story-to-group assignment, run as one loop on the visor rank.
 ///
-/// Every MPI call is made from the thread that calls `run()`. Requests from clients that arrive
-/// before every planned recording process has registered are held back (up to half the connect
-/// timeout), so a client never sees "no keepers" just because it was faster than the keepers.
+/// Every MPI call is made from the thread that calls `run()`. Acquires that arrive before every
+/// planned recording process has registered are held back (up to 3/4 of the acquire timeout),
+/// so a client never sees "no keepers" just because it was faster than the keepers.
 public final class VisorService {
     private let channel: ControlChannel
     private let plan: RolePlan
@@ -61,9 +61,9 @@ public final class VisorService {
     public func run() throws {
         var backoff = IdleBackoff.serviceLoop
         let startedAt = ContinuousClock.now
-        // Held-back requests are answered after half the connect timeout at the latest, so the
+        // Held-back acquires are answered after 3/4 of the acquire timeout at the latest, so the
         // waiting client gets an answer (possibly "no keepers") before it gives up.
-        let registrationDeadline = startedAt + .milliseconds(config.timeouts.connectMs / 2)
+        let registrationDeadline = startedAt + .milliseconds(config.timeouts.acquireMs * 3 / 4)
         while phase != .done {
             var didWork = false
             var budget = 256
@@ -125,15 +125,8 @@ public final class VisorService {
             if clientRanks.contains(source) { reply(.reply(GenericReply(error)), to: source) }
             return
         }
-        let isClientRequest: Bool
-        switch message {
-        case .connect, .clockPing, .disconnect, .createChronicle, .destroyChronicle, .acquireStory, .releaseStory,
-             .destroyStory, .showChronicles, .showStories:
-            isClientRequest = true
-        default:
-            isClientRequest = false
-        }
-        if isClientRequest && holdingBack {
+        // Only acquires need the recording groups; they wait for the planned processes to register.
+        if case .acquireStory = message, holdingBack {
             deferred.append((bytes, source))
             return
         }
