@@ -11,20 +11,26 @@ import TestSupport
 struct ArchiveDamageTests {
     let checks = MPIJob.executable("archive-checks")
 
-    /// Writes a 1-rank archive and returns its directory and file.
-    private func pristine() throws -> (ScratchDirectory, String) {
+    /// A file in a scratch directory that lives as long as this value.
+    struct ScratchFile {
+        let directory: ScratchDirectory
+        let path: String
+    }
+
+    /// Writes a 1-rank archive.
+    private func pristine() throws -> ScratchFile {
         let dir = try ScratchDirectory()
         let write = try MPIJob.run(ranks: 1, [checks, "write", "--dir", dir.path, "--rounds", "3"], timeout: 180)
         try #require(write.exitCode == 0, "\(write)")
-        return (dir, dir.path("chronolog-archive.h5"))
+        return ScratchFile(directory: dir, path: dir.path("chronolog-archive.h5"))
     }
 
     /// A copy of `file` in a fresh directory.
-    private func copy(_ file: String) throws -> (ScratchDirectory, String) {
+    private func copy(_ file: ScratchFile) throws -> ScratchFile {
         let dir = try ScratchDirectory()
         let target = dir.path("copy.h5")
-        try FileManager.default.copyItem(atPath: file, toPath: target)
-        return (dir, target)
+        try FileManager.default.copyItem(atPath: file.path, toPath: target)
+        return ScratchFile(directory: dir, path: target)
     }
 
     /// Every event of every story, read through `reader`.
@@ -71,8 +77,9 @@ struct ArchiveDamageTests {
 
     @Test("a truncated copy does not open (typed error) and verify reports it")
     func truncated() throws {
-        let (_, file) = try pristine()
-        let (_, damaged) = try copy(file)
+        let original = try pristine()
+        let copied = try copy(original)
+        let damaged = copied.path
         let size = try FileManager.default.attributesOfItem(atPath: damaged)[.size] as? Int ?? 0
         #expect(truncate(damaged, off_t(size / 2)) == 0)
         let error = archiveError { try ArchiveReader(path: damaged) }
@@ -86,15 +93,16 @@ struct ArchiveDamageTests {
 
     @Test("a flipped payload byte: verify names the chunk; reading that chunk throws .corrupt")
     func damagedPayload() throws {
-        let (_, file) = try pristine()
-        let reader = try ArchiveReader(path: file)
+        let original = try pristine()
+        let reader = try ArchiveReader(path: original.path)
         #expect(reader.verify().isValid)
         // 32 bytes from the middle of the 64 KiB event of story "groß": unique in the file.
         let big = try reader.events(chronicle: "..dots and spaces..", story: "groß", range: TimeRange(start: 0, end: .max))
         try #require(big.count > 0 && big.records[0].length == 65536)
         let marker = Array(big.recordBytes(at: 0).dropFirst(30_000).prefix(32))
 
-        let (_, damaged) = try copy(file)
+        let copied = try copy(original)
+        let damaged = copied.path
         try flipFirst(marker, in: damaged)
         let broken = try ArchiveReader(path: damaged)
         let report = broken.verify()
@@ -114,26 +122,44 @@ struct ArchiveDamageTests {
         #expect(otherStory == good["Chronik Ü-🚀/geteilt 日本"])
     }
 
-    @Test("a damaged index row: verify reports it; reads of the story throw .corrupt")
+    @Test("a damaged index row: verify reports it; reads of that story throw .corrupt, other stories read")
     func damagedIndex() throws {
-        let (_, file) = try pristine()
-        let reader = try ArchiveReader(path: file)
+        let original = try pristine()
+        let reader = try ArchiveReader(path: original.path)
         let story = try #require(try reader.chronicles().flatMap(\.stories).first { $0.name == "geteilt 日本" })
         // The fixture's ranges are 1 ms long: (range_start, range_end) of round 0 as stored in index rows.
         let start = story.durableRanges[0].start
         var pattern: [UInt8] = []
         for v in [start, start + 1_000_000] { withUnsafeBytes(of: v.littleEndian) { pattern += $0 } }
 
-        let (_, damaged) = try copy(file)
+        let copied = try copy(original)
+        let damaged = copied.path
         try flipFirst(pattern, in: damaged)
         let report = ArchiveReader.verify(path: damaged)
         #expect(!report.isValid, "\(report)")
-        #expect(report.problems.contains { $0.location.contains("/index row") || $0.location.contains("/rounds row") }, "\(report)")
+        #expect(report.problems.contains { $0.location.contains("/index row") && $0.detail.contains("checksum") }, "\(report)")
+        // The file still opens; the damaged story's index is refused, the others read.
+        let broken = try ArchiveReader(path: damaged)
+        var refused: [String] = [], read = 0
+        for c in try reader.chronicles() {
+            for s in c.stories {
+                let error = archiveError { try broken.events(chronicle: c.name, story: s.name, range: TimeRange(start: 0, end: .max)) }
+                switch error {
+                case nil: read += 1
+                case .corrupt(let location, _)?: refused.append(location)
+                case let other?: Issue.record("\(c.name)/\(s.name): unexpected \(other)")
+                }
+            }
+        }
+        #expect(refused.count == 1 && refused[0].hasPrefix(damaged), "\(refused)")
+        #expect(read == 4, "stories read: \(read)")
+        #expect(throws: ArchiveError.self) { try broken.chronicles() }
     }
 
     @Test("a directory of two copies reads every story once, exactly like the single file")
     func directoryOfCopies() throws {
-        let (_, file) = try pristine()
+        let original = try pristine()
+        let file = original.path
         let dir = try ScratchDirectory()
         try FileManager.default.copyItem(atPath: file, toPath: dir.path("a.h5"))
         try FileManager.default.copyItem(atPath: file, toPath: dir.path("b.h5"))
