@@ -1,0 +1,62 @@
+import ArgumentParser
+import ChronoClient
+import ChronoModel
+import Foundation
+
+/// Every client logs events of many sizes (0 B to 64 KiB, binary, empty) to stories with UTF-8
+/// names, flushes and releases; each rank prints what it logged as `LOGGED` lines, which
+/// `verify_job_archive.py` compares with the archive after the job.
+struct ArchiveRoundTrip: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "archive-roundtrip")
+    @OptionGroup var options: JobChecks.Options
+    @Option(help: "Events each client logs to each story.")
+    var events = 200
+    @Option(help: "Microseconds to pause between events (spreads events over several chunks).")
+    var pauseMicroseconds = 0
+
+    static let chronicle = "Prüfung-📦"
+    static let stories = ["plain", "ストーリー", "🚀 launch", "with.dots..and spaces"]
+    static let sizes = [0, 1, 17, 255, 4096, 65536, 3, 0]
+
+    /// The payload of event `index` of `client` in `story`: recomputed by the verifier.
+    static func payload(story: String, client: UInt64, index: UInt32) -> [UInt8] {
+        let size = sizes[Int(index) % sizes.count]
+        let s = story.utf8.reduce(UInt64(0)) { $0 &+ UInt64($1) }
+        return (0..<size).map { j in UInt8(truncatingIfNeeded: client &* 31 &+ UInt64(index) &* 7 &+ UInt64(j) &* 13 &+ s) }
+    }
+
+    func run() throws {
+        let events = self.events, pause = self.pauseMicroseconds
+        let code = try options.job(minimumClients: 1).run { session, _ in
+            guard let peers = session.peers else { throw CheckFailure("no client communicator") }
+            var c = Checker()
+            let client = ChronoLogClient(session: session)
+            try client.connect()
+            guard let id = client.clientId else { throw CheckFailure("no client id") }
+            if peers.rank == 0 { try client.createChronicle(Self.chronicle) }
+            try peers.barrier()
+            var handles: [(String, StoryHandle)] = []
+            for story in Self.stories { handles.append((story, try client.acquireStory(Self.chronicle, story))) }
+            var lastTime: [String: UInt64] = [:]
+            for i in 0..<events {
+                for (story, h) in handles {
+                    let t = try h.log(Self.payload(story: story, client: id.rawValue, index: UInt32(i)))
+                    c.expect("timestamps never go back", t >= lastTime[story, default: 0])
+                    lastTime[story] = t
+                }
+                if pause > 0 { usleep(UInt32(pause)) }
+            }
+            for (story, h) in handles {
+                try h.flush()
+                print("LOGGED\t\(Self.chronicle)\t\(story)\t\(id.rawValue)\t\(h.eventsLogged)")
+                try client.releaseStory(Self.chronicle, story)
+            }
+            fflush(nil)
+            try client.disconnect()
+            var counters = try c.finish()
+            counters["checks.passed"] = nil
+            return counters
+        }
+        throw ExitCode(code)
+    }
+}

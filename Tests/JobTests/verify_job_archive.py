@@ -1,0 +1,77 @@
+"""Checks a job's archive against what its clients said they logged, reading it with h5py
+exactly as docs/ARCHIVE.md tells an h5py user to (the reader code is taken from that file).
+
+usage: verify_job_archive.py ARCHIVE.h5 LOGGED.txt
+LOGGED.txt holds the job's `LOGGED\tchronicle\tstory\tclient_id\tcount` lines.
+Prints `VERIFIED <events>` and exits 0, or prints what differs and exits 1.
+"""
+import pathlib
+import re
+import sys
+
+doc = (pathlib.Path(__file__).resolve().parents[2] / 'docs' / 'ARCHIVE.md').read_text()
+block = re.search(r'```python\n(# archive_read\.py.*?)```', doc, re.S).group(1)
+reader = {}
+exec(compile(block.replace("if __name__ == '__main__'", 'if False'), 'archive_read.py', 'exec'), reader)
+import h5py  # noqa: E402
+
+SIZES = [0, 1, 17, 255, 4096, 65536, 3, 0]
+
+
+def payload(story: str, client: int, index: int) -> bytes:
+    size = SIZES[index % len(SIZES)]
+    s = sum(story.encode())
+    return bytes(((client * 31 + index * 7 + j * 13 + s) & 0xFF) for j in range(size))
+
+
+def main(archive: str, logged_path: str) -> int:
+    expected = {}
+    for line in open(logged_path, encoding='utf-8'):
+        if line.startswith('LOGGED\t'):
+            _, chronicle, story, client, count = line.rstrip('\n').split('\t')
+            expected.setdefault((chronicle, story), {})[int(client)] = int(count)
+    problems, total = [], 0
+    with h5py.File(archive, 'r') as f:
+        stories = {}
+        for c in f['chronicles'].values():
+            for s in c.values():
+                stories[(s.attrs['chronicle'], s.attrs['story'])] = s
+        for key, clients in sorted(expected.items()):
+            if key not in stories:
+                problems.append(f'story {key} missing from the archive')
+                continue
+            events = reader['read_story'](stories[key])
+            keys = sorted(events)
+            times = [k[0] for k in keys]
+            if times != sorted(times):
+                problems.append(f'{key}: events out of time order')
+            by_client = {}
+            for (t, client, index) in keys:
+                by_client.setdefault(client, []).append((index, t))
+            for client, count in clients.items():
+                got = by_client.get(client, [])
+                indexes = sorted(i for i, _ in got)
+                if indexes != list(range(count)):
+                    problems.append(f'{key} client {client}: indexes {indexes[:5]}... ({len(indexes)}), expected 0..{count - 1}')
+                per_index = sorted(got)
+                if [t for _, t in per_index] != sorted(t for _, t in per_index):
+                    problems.append(f'{key} client {client}: time goes back with the index')
+            for (t, client, index), data in events.items():
+                if client not in clients:
+                    problems.append(f'{key}: event from unknown client {client}')
+                elif data != payload(key[1], client, index):
+                    problems.append(f'{key}: payload of client {client} index {index} differs ({len(data)} bytes)')
+            total += len(events)
+            extra = len(events) - sum(clients.values())
+            if extra:
+                problems.append(f'{key}: {extra:+d} events compared with what was logged')
+    for p in problems[:20]:
+        print('PROBLEM', p)
+    if problems:
+        return 1
+    print('VERIFIED', total)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1], sys.argv[2]))
