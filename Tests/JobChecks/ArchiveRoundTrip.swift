@@ -1,11 +1,13 @@
 import ArgumentParser
 import ChronoClient
 import ChronoModel
+import ChronoRoles
 import Foundation
 
 /// Every client logs events of many sizes (0 B to 64 KiB, binary, empty) to stories with UTF-8
 /// names, flushes and releases; each rank prints what it logged as `LOGGED` lines, which
-/// `verify_job_archive.py` compares with the archive after the job.
+/// `verify_job_archive.py` compares with the archive after the job. On SIGTERM it stops logging
+/// and reports what it logged so far.
 struct ArchiveRoundTrip: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "archive-roundtrip")
     @OptionGroup var options: JobChecks.Options
@@ -39,6 +41,7 @@ struct ArchiveRoundTrip: ParsableCommand {
             for story in Self.stories { handles.append((story, try client.acquireStory(Self.chronicle, story))) }
             var lastTime: [String: UInt64] = [:]
             for i in 0..<events {
+                if ShutdownSignal.isRequested { break }  // SIGTERM: stop logging, flush what was logged
                 for (story, h) in handles {
                     let t = try h.log(Self.payload(story: story, client: id.rawValue, index: UInt32(i)))
                     c.expect("timestamps never go back", t >= lastTime[story, default: 0])

@@ -34,6 +34,31 @@ struct EventPathTests {
         #expect(dump.exitCode == 0 && dump.stdout.contains("ChronoLog-Swift"), "\(dump)")
     }
 
+    @Test("SIGTERM during ingest: the job drains, the archive opens and holds every event the clients logged")
+    func sigtermDuringIngest() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try MPIJob.runScript("""
+            cd \(dir.path)
+            $MPIRUN -n 7 \(checks) archive-roundtrip --events 100000000 --pause-microseconds 100 > out.txt 2> err.txt &
+            pid=$!
+            sleep 4
+            pkill -TERM -P $pid
+            wait $pid
+            echo "mpirun exit $?"
+            """, timeout: 180)
+        let out = (try? String(contentsOf: dir.appendingPathComponent("out.txt"), encoding: .utf8)) ?? ""
+        let err = (try? String(contentsOf: dir.appendingPathComponent("err.txt"), encoding: .utf8)) ?? ""
+        #expect(r.stdout.contains("mpirun exit 0"), "\(r)\n\(out)\n\(err)")
+        #expect(out.contains("lost=0") && out.contains("exit status: 0"), "\(out)\n\(err)")
+        let archive = dir.appendingPathComponent("chronolog-archive/chronolog-archive.h5").path
+        let v = try MPIJob.runCommand(["/usr/bin/python3", verifier, archive, dir.appendingPathComponent("out.txt").path], timeout: 300)
+        #expect(v.exitCode == 0 && v.stdout.contains("VERIFIED"), "\(v)")
+        let logged = out.split(separator: "\n").filter { $0.hasPrefix("LOGGED\t") }
+            .compactMap { Int($0.split(separator: "\t").last ?? "") }.reduce(0, +)
+        #expect(logged > 0 && v.stdout.contains("VERIFIED \(logged)"), "\(v.stdout) vs \(logged) logged")
+    }
+
     @Test("clients × stories × events (0 B to 64 KiB, binary, UTF-8 names): h5py reads every event exactly once, in order")
     func singleGroup() throws {
         try roundTrip(ranks: 7, [])
