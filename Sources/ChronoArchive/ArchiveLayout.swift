@@ -119,6 +119,47 @@ public struct ArchiveIndexRow: Sendable, Hashable {
     /// `ArchiveChecksum` of the chunk's record bytes.
     public var payloadHash: UInt64
 
+    /// A void row: written over an index row that a crash left incompletely written, when a later
+    /// job reopens the file. All columns 0 except `round`; readers skip it.
+    static func void(round: UInt64) -> ArchiveIndexRow {
+        ArchiveIndexRow(range: TimeRange(start: 0, end: 0), revision: 0, firstEvent: 0, eventCount: 0, payloadStart: 0,
+                        payloadBytes: 0, minTime: 0, maxTime: 0, round: round, eventsHash: 0, payloadHash: 0)
+    }
+
+    /// Whether this is a void row (see `void(round:)`).
+    var isVoid: Bool {
+        range.start == 0 && range.end == 0 && revision == 0 && firstEvent == 0 && eventCount == 0 && payloadStart == 0
+            && payloadBytes == 0 && minTime == 0 && maxTime == 0 && eventsHash == 0 && payloadHash == 0
+    }
+
+    /// Splits decoded index rows (`nil` = checksum mismatch) into the positions to use, the
+    /// positions to ignore (void rows; incompletely written rows of the file's last round, which a
+    /// crash can leave anywhere among that round's rows), and the positions that are damage (an
+    /// invalid row followed by valid rows of an earlier or non-final round).
+    /// - Parameter lastRound: the file's last round (rows of `/rounds` − 1; −1 when none).
+    static func classify(_ rows: [ArchiveIndexRow?], lastRound: Int) -> (use: [Int], ignored: Int, damaged: [Int]) {
+        var use: [Int] = [], damaged: [Int] = []
+        var ignored = 0
+        let finalRound = rows.compactMap { $0?.round }.max()
+        // For each position: whether every valid row after it belongs to the final, last round.
+        var onlyFinalAfter = [Bool](repeating: true, count: rows.count + 1)
+        for i in stride(from: rows.count - 1, through: 0, by: -1) {
+            let ok = rows[i].map { $0.round == finalRound } ?? true
+            onlyFinalAfter[i] = onlyFinalAfter[i + 1] && ok
+        }
+        let finalIsLast = finalRound.map { Int(clamping: $0) >= lastRound } ?? true
+        for (i, row) in rows.enumerated() {
+            if let row {
+                if row.isVoid { ignored += 1 } else { use.append(i) }
+            } else if onlyFinalAfter[i + 1] && finalIsLast {
+                ignored += 1
+            } else {
+                damaged.append(i)
+            }
+        }
+        return (use, ignored, damaged)
+    }
+
     /// Number of u64 columns of an encoded row.
     public static let columnCount = 13
 

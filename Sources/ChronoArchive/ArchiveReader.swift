@@ -185,7 +185,7 @@ final class ArchiveFileReader {
         let maxEnd: [UInt64]
         /// Row numbers in the file of `rows`.
         let fileRows: [Int]
-        /// Invalid rows after the last valid one.
+        /// Rows ignored: void, or incompletely written in the file's last round.
         let uncommitted: Int
 
         /// Positions in `rows` of the chunks whose range overlaps `window`, in start order.
@@ -211,6 +211,8 @@ final class ArchiveFileReader {
     let path: String
     let file: HDF5File
     let root: HDF5Group
+    /// The file's last round: rows of `/rounds` − 1.
+    private(set) var lastRound = -1
     /// Stories of the file by name bytes.
     private(set) var stories: [StoryKey: StoryEntry] = [:]
     private var indexes: [StoryKey: StoryIndex] = [:]
@@ -233,6 +235,7 @@ final class ArchiveFileReader {
         root = try archiveCall { try opened.root }
         try archiveCall {
             try ArchiveWriter.checkLayout(root, path: path)
+            lastRound = try root.openDataset(ArchiveLayout.roundsDataset).extent - 1
             let chronicles = try root.openGroup(ArchiveLayout.chroniclesGroup)
             for component in try chronicles.memberNames() {
                 let cgroup = try chronicles.openGroup(component)
@@ -292,18 +295,17 @@ final class ArchiveFileReader {
                 let c = raw[(i * ArchiveIndexRow.columnCount)..<((i + 1) * ArchiveIndexRow.columnCount)]
                 decoded.append(ArchiveIndexRow(columns: c))
             }
-            let lastValid = decoded.lastIndex(where: { $0 != nil }) ?? -1
-            var problems: [ArchiveProblem] = []
+            let (use, ignored, damaged) = ArchiveIndexRow.classify(decoded, lastRound: lastRound)
+            var problems: [ArchiveProblem] = damaged.map {
+                ArchiveProblem(location: "\(here)/\(ArchiveLayout.indexDataset) row \($0)",
+                               detail: "row checksum mismatch before valid rows of other rounds")
+            }
             var rows: [ArchiveIndexRow] = []
             var fileRows: [Int] = []
-            for i in 0..<(lastValid + 1) {
-                let location = "\(here)/\(ArchiveLayout.indexDataset) row \(i)"
-                guard let row = decoded[i] else {
-                    problems.append(ArchiveProblem(location: location, detail: "row checksum mismatch before later valid rows"))
-                    continue
-                }
+            for i in use {
+                let row = decoded[i]!
                 if let problem = row.boundsProblem(eventsExtent: eventsExtent, payloadExtent: payloadExtent) {
-                    problems.append(ArchiveProblem(location: location, detail: problem))
+                    problems.append(ArchiveProblem(location: "\(here)/\(ArchiveLayout.indexDataset) row \(i)", detail: problem))
                     continue
                 }
                 rows.append(row)
@@ -315,7 +317,7 @@ final class ArchiveFileReader {
             for p in byStart { maxEnd.append(max(maxEnd.last ?? 0, rows[p].range.end)) }
             let index = StoryIndex(groupPath: groupPath, events: events, payload: payload, eventsExtent: eventsExtent,
                                    payloadExtent: payloadExtent, rows: rows, byStart: byStart, maxEnd: maxEnd,
-                                   fileRows: fileRows, uncommitted: n - (lastValid + 1))
+                                   fileRows: fileRows, uncommitted: ignored)
             return (index, problems)
         }
     }
@@ -469,14 +471,19 @@ final class ArchiveFileReader {
                     result.problems.append(ArchiveProblem(location: location, detail: "round number \(row.round)"))
                 }
                 let found = perRound[UInt64(i)] ?? (0, 0, 0)
-                if found.rows != row.indexRows || found.events != row.events || found.bytes != row.payloadBytes {
+                // The last round may have been cut short by a crash: fewer rows than announced.
+                let torn = i == n - 1 && found.rows <= row.indexRows && found.events <= row.events
+                    && found.bytes <= row.payloadBytes
+                if torn && found.rows != row.indexRows { result.uncommittedRows += Int(row.indexRows - found.rows) }
+                if !torn, found.rows != row.indexRows || found.events != row.events || found.bytes != row.payloadBytes {
                     result.problems.append(ArchiveProblem(
                         location: location,
                         detail: "manifest says \(row.indexRows) chunks, \(row.events) events, \(row.payloadBytes) bytes; "
                             + "index rows hold \(found.rows), \(found.events), \(found.bytes)"))
                 }
             }
-            for r in perRound.keys where r > UInt64(lastValid) {
+            // Index rows of the round after the last manifest row: a crash before rank 0 wrote it.
+            for r in perRound.keys where r > UInt64(lastValid) && !(r + 1 == UInt64(n) || r == UInt64(n)) {
                 result.problems.append(ArchiveProblem(location: "\(path):/rounds", detail: "index rows of round \(r) have no manifest row"))
             }
         } catch {

@@ -103,8 +103,10 @@ public final class ArchiveWriter {
                     guard rounds.elementType == .uint64, rounds.columns == ArchiveRoundRow.columnCount else {
                         throw ArchiveError.incompatibleLayout(path: path, detail: "/rounds has the wrong shape")
                     }
-                    return try ArchiveWriter(path: path, communicator: communicator, file: file,
-                                             chronicles: chronicles, rounds: rounds)
+                    let writer = try ArchiveWriter(path: path, communicator: communicator, file: file,
+                                                   chronicles: chronicles, rounds: rounds)
+                    try writer.repairAfterCrash()
+                    return writer
                 } catch {
                     try? file.close()
                     throw error
@@ -124,6 +126,67 @@ public final class ArchiveWriter {
             return try ArchiveWriter(path: path, communicator: communicator, file: file, chronicles: chronicles,
                                      rounds: rounds)
         }
+    }
+
+    /// Makes a reopened file consistent again after a job was killed between flushes: every index
+    /// row that fails its checksum (never completely written) is overwritten with a void row, and
+    /// every `/rounds` row that is invalid or disagrees with the valid index rows of its round is
+    /// rewritten with their counts. Then a flush if anything changed.
+    ///
+    /// Collective: every rank reads the same rows and takes the same decisions; rank 0 writes.
+    private func repairAfterCrash() throws {
+        let rank = communicator.rank
+        let lastRound = UInt64(max(roundCount - 1, 0))
+        var perRound: [UInt64: (rows: UInt64, events: UInt64, bytes: UInt64, stories: Set<String>)] = [:]
+        var changed = false
+        for component in try chronicles.memberNames() {
+            let chronicle = try chronicles.openGroup(component)
+            for storyComponent in try chronicle.memberNames() {
+                let index = try chronicle.openDataset("\(storyComponent)/\(ArchiveLayout.indexDataset)")
+                guard index.elementType == .uint64, index.columns == ArchiveIndexRow.columnCount else {
+                    throw ArchiveError.incompatibleLayout(path: path, detail: "\(index.path) has the wrong shape")
+                }
+                let raw = try index.readAll(UInt64.self)
+                let width = ArchiveIndexRow.columnCount
+                for i in 0..<(raw.count / width) {
+                    if let row = ArchiveIndexRow(columns: raw[(i * width)..<((i + 1) * width)]) {
+                        guard !row.isVoid else { continue }
+                        var t = perRound[row.round] ?? (0, 0, 0, [])
+                        t.rows += 1
+                        t.events += row.eventCount
+                        t.bytes += row.payloadBytes
+                        t.stories.insert(index.path)
+                        perRound[row.round] = t
+                    } else {
+                        changed = true
+                        if rank == 0 { try index.write(ArchiveIndexRow.void(round: lastRound).columns, at: i, transfer: .independent) }
+                    }
+                }
+                try index.close()
+            }
+            try chronicle.close()
+        }
+        // Index rows of a round whose manifest row was never added: give them one.
+        if let last = perRound.keys.max(), last >= UInt64(roundCount) {
+            try rounds.extend(to: Int(last) + 1)
+            roundCount = Int(last) + 1
+            changed = true
+        }
+        let raw = try rounds.readAll(UInt64.self)
+        let width = ArchiveRoundRow.columnCount
+        for i in 0..<(raw.count / width) {
+            let old = ArchiveRoundRow(columns: raw[(i * width)..<((i + 1) * width)])
+            let found = perRound[UInt64(i)] ?? (0, 0, 0, [])
+            if let old, old.indexRows == found.rows, old.events == found.events, old.payloadBytes == found.bytes { continue }
+            changed = true
+            if rank == 0 {
+                let fixed = ArchiveRoundRow(round: UInt64(i), unixTimeNs: old?.unixTimeNs ?? 0, ranks: old?.ranks ?? 0,
+                                            stories: UInt64(found.stories.count), indexRows: found.rows,
+                                            events: found.events, payloadBytes: found.bytes)
+                try rounds.write(fixed.columns, at: i, transfer: .independent)
+            }
+        }
+        if changed { try file.flush() }
     }
 
     /// Checks the root attributes of an existing file.

@@ -98,7 +98,8 @@ extension ArchiveChecks {
         @Option(help: "Archive directory or file.") var dir: String
         @Option(help: "Ranks of each job run, comma-separated (e.g. 2 or 2,4).") var ranks: String
         @Option(help: "Rounds of each run, comma-separated (the last applies to later runs).") var rounds = "3"
-        @Option(help: "Rounds of the last run acknowledged before it was killed.") var ackedRounds: Int?
+        @Option(help: "Rounds acknowledged before the crashed run was killed.") var ackedRounds: Int?
+        @Option(help: "The run that was killed (default: the last).") var crashedRun: Int?
         @Option(help: "Random sub-ranges per story.") var queries = 40
 
         func run() throws {
@@ -110,8 +111,9 @@ extension ArchiveChecks {
                 try expect(verification.isValid, "verification found problems")
                 // After a kill, at most the two rounds after the acknowledged ones were under way.
                 let full = ArchiveFixture.expected(ranksPerRun: perRun, roundsPerRun: roundsPerRun,
-                                                   acknowledgedRounds: ackedRounds.map { $0 + 2 })
-                let acked = ArchiveFixture.expected(ranksPerRun: perRun, roundsPerRun: roundsPerRun, acknowledgedRounds: ackedRounds)
+                                                   acknowledgedRounds: ackedRounds.map { $0 + 2 }, crashedRun: crashedRun)
+                let acked = ArchiveFixture.expected(ranksPerRun: perRun, roundsPerRun: roundsPerRun, acknowledgedRounds: ackedRounds,
+                                                    crashedRun: crashedRun)
                 let listed = try reader.chronicles()
                 var listedKeys: Set<StoryKeyText> = []
                 for c in listed {

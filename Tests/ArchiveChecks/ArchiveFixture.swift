@@ -96,12 +96,13 @@ enum ArchiveFixture {
     }
 
     /// Every expected event, merged per story, for runs with the given rank counts and rounds (the last
-    /// rounds count applies to later runs; `acknowledgedRounds` limits the last run).
-    static func expected(ranksPerRun: [Int], roundsPerRun: [Int], acknowledgedRounds: Int? = nil) -> [StoryKeyText: StoryChunk] {
+    /// rounds count applies to later runs; `acknowledgedRounds` limits run `crashedRun`, by default the last).
+    static func expected(ranksPerRun: [Int], roundsPerRun: [Int], acknowledgedRounds: Int? = nil,
+                         crashedRun: Int? = nil) -> [StoryKeyText: StoryChunk] {
         var all: [StoryKeyText: [StoryChunk]] = [:]
         for (run, ranks) in ranksPerRun.enumerated() {
             let rounds = roundsPerRun[min(run, roundsPerRun.count - 1)]
-            let limit = run == ranksPerRun.count - 1 ? (acknowledgedRounds ?? rounds) : rounds
+            let limit = run == (crashedRun ?? ranksPerRun.count - 1) ? (acknowledgedRounds ?? rounds) : rounds
             for round in 0..<limit {
                 for rank in 0..<ranks {
                     for c in chunks(run: run, ranks: ranks, rank: rank, round: round) {

@@ -88,9 +88,10 @@ struct ArchiveWriteTests {
         #expect(h.contains("GROUP \"Chronik___-____-"), "chronicle group name")
     }
 
-    @Test("a job killed while writing leaves an archive that opens and holds every acknowledged round")
+    @Test("a job killed while writing leaves an archive that opens and holds every acknowledged round; a later job repairs and appends")
     func killedJobKeepsAcknowledgedRounds() throws {
-        for killAfter in [150, 400] {
+        var checkedKills = 0
+        for killAfter in [200, 450, 900] {
             let dir = try ScratchDirectory()
             let write = try MPIJob.run(ranks: 2, [checks, "write", "--dir", dir.path, "--rounds", "100000",
                                                   "--kill-after-ms", String(killAfter)], timeout: 120)
@@ -101,11 +102,21 @@ struct ArchiveWriteTests {
                 continue
             }
             if acked == 0 { continue }  // killed before the first acknowledgement: nothing promised
+            checkedKills += 1
             let verify = try MPIJob.runCommand(
                 [checks, "verify", "--dir", dir.path, "--ranks", "2", "--rounds", "100000", "--acked-rounds", String(acked)],
                 timeout: 120)
             #expect(verify.exitCode == 0, "after \(acked) acknowledged rounds:\n\(verify)")
+
+            // A second job reopens the crashed archive (repairing torn rows) and appends.
+            let append = try MPIJob.run(ranks: 2, [checks, "write", "--dir", dir.path, "--rounds", "2", "--run", "1"], timeout: 120)
+            #expect(append.exitCode == 0, "\(append)")
+            let after = try MPIJob.runCommand(
+                [checks, "verify", "--dir", dir.path, "--ranks", "2,2", "--rounds", "100000,2", "--acked-rounds", String(acked),
+                 "--crashed-run", "0"], timeout: 120)
+            #expect(after.exitCode == 0, "after the append:\n\(after)")
         }
+        #expect(checkedKills > 0, "no kill happened after an acknowledged round")
     }
 }
 
