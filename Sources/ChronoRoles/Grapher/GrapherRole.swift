@@ -46,6 +46,14 @@ public final class GrapherRole: RecordingBehavior {
     private let logger: Logger
     private let clock = SystemClock()
     private var stories: [StoryID: Story] = [:]
+    /// Chunks of one keeper for one story that are queued or being read: that keeper's watermark
+    /// for the story waits until they are merged, or they would arrive "late".
+    private struct Source: Hashable {
+        let keeper: Int
+        let story: StoryID
+    }
+    private var outstanding: [Source: Int] = [:]
+    private var deferredWatermark: [Source: UInt64] = [:]
     private var tracked = RecordedStories()
     private var queued: Deque<ChunkDescriptor> = []
     private var reads: [OperationID: Read] = [:]
@@ -105,22 +113,34 @@ public final class GrapherRole: RecordingBehavior {
             }
             return true
         }
-        if d.length == 0 {
-            advance(d, keeper: source)
-        } else {
+        let key = Source(keeper: source, story: d.storyId)
+        deferredWatermark[key] = max(deferredWatermark[key] ?? 0, d.watermark)
+        if d.length > 0 {
+            outstanding[key, default: 0] += 1
             queued.append(d)
         }
+        applyWatermarkIfSettled(key)
         return true
     }
 
-    private func advance(_ d: ChunkDescriptor, keeper: Int) {
-        guard var s = stories[d.storyId] else { return }
-        if d.watermark == UInt64.max {
-            s.pipeline.removeContributor(UInt64(keeper))
+    /// Applies a keeper's latest watermark for a story once none of its chunks is still queued or
+    /// being read (RMA completions may come in any order).
+    private func applyWatermarkIfSettled(_ key: Source) {
+        guard (outstanding[key] ?? 0) == 0, let w = deferredWatermark.removeValue(forKey: key),
+              var s = stories[key.story] else { return }
+        if w == UInt64.max {
+            s.pipeline.removeContributor(UInt64(key.keeper))
         } else {
-            s.pipeline.advanceWatermark(of: UInt64(keeper), to: d.watermark)
+            s.pipeline.advanceWatermark(of: UInt64(key.keeper), to: w)
         }
-        stories[d.storyId] = s
+        stories[key.story] = s
+    }
+
+    private func settle(_ d: ChunkDescriptor) {
+        let key = Source(keeper: Int(d.keeperRank), story: d.storyId)
+        let left = (outstanding[key] ?? 1) - 1
+        outstanding[key] = left > 0 ? left : nil
+        applyWatermarkIfSettled(key)
     }
 
     private func ack(keeper: Int, storyId: StoryID, sequence: UInt64, rc: ReturnCode, detail: String = "",
@@ -148,7 +168,10 @@ public final class GrapherRole: RecordingBehavior {
             guard let read = reads.removeValue(forKey: completion.operation) else { continue }
             let d = read.descriptor
             let keeper = Int(d.keeperRank)
-            defer { try? pool.free(read.buffer) }
+            defer {
+                try? pool.free(read.buffer)
+                settle(d)
+            }
             if let error = completion.error {
                 bump("chunks.readFailed")
                 logger.error("RMA read of chunk \(d.sequence) from keeper \(keeper) failed: \(error)")
@@ -167,8 +190,7 @@ public final class GrapherRole: RecordingBehavior {
                 continue
             }
             guard var s = stories[d.storyId] else { continue }
-            let report = s.pipeline.insert(chunk, from: UInt64(keeper), watermark: d.watermark == UInt64.max ? nil : d.watermark)
-            if d.watermark == UInt64.max { s.pipeline.removeContributor(UInt64(keeper)) }
+            let report = s.pipeline.insert(chunk, from: UInt64(keeper), watermark: nil)
             s.pending.append(PendingAck(keeper: keeper, sequence: d.sequence, storyId: d.storyId, rangeEnd: chunk.range.end))
             stories[d.storyId] = s
             bump("chunks.received")
@@ -185,6 +207,7 @@ public final class GrapherRole: RecordingBehavior {
             guard let peer = bulk.peer(worldRank: Int(d.keeperRank)) else {
                 queued.removeFirst()
                 bump("chunks.unknownKeeper")
+                settle(d)
                 continue
             }
             let buffer = try pool.allocate(byteCount: Int(d.length))

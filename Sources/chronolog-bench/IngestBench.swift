@@ -1,0 +1,102 @@
+import ArgumentParser
+import ChronoClient
+import ChronoModel
+import Foundation
+import Histogram
+
+/// Event ingest under mpirun: every client rank logs events of a fixed size to its own story as
+/// fast as it can; reports events/s, MiB/s and `logEvent` latency, and the job summary gives the
+/// time from log to durable (graphers' `durable.latency.p50/p99`).
+struct IngestBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Events/s, MiB/s and logEvent latency with every client rank logging at once.",
+        discussion: """
+            Run under mpirun, e.g. `mpirun -n 6 chronolog-bench ingest` (2 writer ranks: visor, \
+            keeper, grapher, player + 2 clients). Latency is sampled on every --sample-every-th \
+            event with the monotonic clock. Targets (issue 5): ≥ 2 M events/s with 2 writers of \
+            256-B events, logEvent p99 ≤ 2 µs, durable p99 ≤ 1 s.
+            """)
+
+    @Option(help: "Events each client rank logs.")
+    var events = 2_000_000
+
+    @Option(help: "Bytes per event record.")
+    var size = 256
+
+    @Option(help: "Sample the latency of every n-th event.")
+    var sampleEvery = 8
+
+    @Option(name: .customLong("set"), help: "Configuration overrides key=value.")
+    var overrides: [String] = []
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard events > 0, size >= 0, sampleEvery > 0 else { throw ValidationError("--events, --sample-every must be positive") }
+    }
+
+    func run() throws {
+        var pairs: [String: String] = [:]
+        for o in overrides {
+            let (k, v) = try ChronoConfig.parseOverride(o)
+            pairs[k] = v
+        }
+        let config = try ChronoConfig.load(environment: ProcessInfo.processInfo.environment, overrides: pairs)
+        let events = self.events, size = self.size, every = self.sampleEvery, json = self.json
+        let status = ChronoJob(config: config, minimumClients: 1).run { session, _ in
+            guard let peers = session.peers else { return [:] }
+            let client = ChronoLogClient(session: session)
+            try client.connect()
+            if peers.rank == 0 { try client.createChronicle("bench") }
+            try peers.barrier()
+            let story = try client.acquireStory("bench", "writer-\(peers.rank)")
+            let record = [UInt8](repeating: 0x5A, count: size)
+            var histogram = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
+            try peers.barrier()
+            let start = ContinuousClock.now
+            var rejected = 0
+            record.withUnsafeBytes { bytes in
+                for i in 0..<events {
+                    if i % every == 0 {
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        if story.logEvent(bytes: bytes) == 0 { rejected += 1 }
+                        histogram.record(DispatchTime.now().uptimeNanoseconds - t0)
+                    } else if story.logEvent(bytes: bytes) == 0 {
+                        rejected += 1
+                    }
+                }
+            }
+            let logged = (ContinuousClock.now - start) / .microseconds(1)
+            try story.flush()
+            let flushed = (ContinuousClock.now - start) / .microseconds(1)
+            try client.releaseStory("bench", "writer-\(peers.rank)")
+            try client.disconnect()
+            let slowestLog = try peers.allreduce(logged, op: .max)
+            let slowestFlush = try peers.allreduce(flushed, op: .max)
+            let p50 = try peers.allreduce(UInt64(histogram.valueAtPercentile(50)), op: .max)
+            let p99 = try peers.allreduce(UInt64(histogram.valueAtPercentile(99)), op: .max)
+            let p999 = try peers.allreduce(UInt64(histogram.valueAtPercentile(99.9)), op: .max)
+            let total = Double(events * peers.size)
+            if peers.rank == 0 {
+                let rate = total / (slowestLog / 1e6), drained = total / (slowestFlush / 1e6)
+                let mib = rate * Double(size) / 1_048_576
+                if json {
+                    print("{\"writers\": \(peers.size), \"eventBytes\": \(size), \"eventsPerSecond\": \(Int(rate)), "
+                        + "\"eventsPerSecondIncludingFlush\": \(Int(drained)), \"mibPerSecond\": \(Int(mib)), "
+                        + "\"logEventP50ns\": \(p50), \"logEventP99ns\": \(p99), \"logEventP999ns\": \(p999)}")
+                } else {
+                    print("ingest: \(peers.size) writer rank(s), \(events) events of \(size) B each")
+                    print("  logged        \(Int(rate)) events/s, \(Int(mib)) MiB/s")
+                    print("  with flush    \(Int(drained)) events/s")
+                    print("  logEvent      p50 \(p50) ns, p99 \(p99) ns, p99.9 \(p999) ns (max over writers)")
+                    print("  rejected      \(rejected) on rank 0")
+                }
+                fflush(nil)
+            }
+            return [:]
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
