@@ -394,14 +394,15 @@ public final class ArchiveWriter {
         }
 
         // 5. Agree, then flush.
-        let failures: [[UInt8]]
         do {
-            failures = try communicator.allgatherv(Array((localFailure ?? "").utf8))
+            // One cheap collective in the common case; the reasons travel only after a failure.
+            if try communicator.allreduce(Int64(localFailure == nil ? 0 : 1), op: .max) != 0 {
+                let failures = try communicator.allgatherv(Array((localFailure ?? "").utf8))
+                let r = failures.firstIndex(where: { !$0.isEmpty }) ?? 0
+                throw ArchiveError.writeFailed(rank: r, detail: String(decoding: failures[r], as: UTF8.self))
+            }
         } catch {
             throw fail(ArchiveError.wrap(error))
-        }
-        if let r = failures.firstIndex(where: { !$0.isEmpty }) {
-            throw fail(.writeFailed(rank: r, detail: String(decoding: failures[r], as: UTF8.self)))
         }
         let flushStart = MPIRuntime.wtime()
         do { try file.flush() } catch { throw fail(ArchiveError.wrap(error)) }
