@@ -93,9 +93,11 @@ struct IngestChecks: ParsableCommand {
         @Option(help: "Events each thread logs to each story.") var events = 2000
         @Option(help: "Stories each client acquires.") var stories = 3
         @Option(help: "Logging threads per client.") var threads = 2
+        @Option(help: "Log every event with this record size instead of cycling through sizes up to the maximum.")
+        var size: Int?
 
         func run() throws {
-            let events = self.events, stories = self.stories, threads = self.threads
+            let events = self.events, stories = self.stories, threads = self.threads, fixedSize = self.size
             let code = try options.job(minimumClients: 1).run { session, _ in
                 guard let peers = session.peers else { throw CheckFailure("no client communicator") }
                 var c = Checker()
@@ -108,8 +110,11 @@ struct IngestChecks: ParsableCommand {
                 let keeperOK = handles.allSatisfy { $0.keeperRanks.contains($0.keeperRank) }
                 c.expect("rank \(peers.rank): each handle's keeper is one of its group's", keeperOK)
                 // Sizes cycle through 0, small, medium and the exact maximum.
-                let sizes = [0, 1, 17, 256, 1000, 4096, maxEvent]
+                let sizes = fixedSize.map { [min($0, maxEvent)] } ?? [0, 1, 17, 256, 1000, 4096, maxEvent]
                 let zeros = Atomic<Int>(0), decreasing = Atomic<Int>(0)
+                try peers.barrier()
+                let start = ContinuousClock.now
+                let cpuStart = processCPUSeconds()
                 DispatchQueue.concurrentPerform(iterations: threads) { t in
                     var record = [UInt8](repeating: UInt8(truncatingIfNeeded: t), count: maxEvent)
                     var last = [UInt64](repeating: 0, count: handles.count)
@@ -127,6 +132,13 @@ struct IngestChecks: ParsableCommand {
                     }
                     record.removeAll()
                 }
+                let logging = ContinuousClock.now - start
+                let seconds = Double(logging.components.seconds) + Double(logging.components.attoseconds) / 1e18
+                let cpuEnd = processCPUSeconds()
+                let user = cpuEnd.user - cpuStart.user, system = cpuEnd.system - cpuStart.system
+                let n = Double(threads * events * stories)
+                print(String(format: "RATE rank %d: %.0f events in %.3f s = %.0f events/s; process CPU user %.3f s + sys %.3f s = %.0f ns/event; %d page faults",
+                             peers.rank, n, seconds, n / seconds, user, system, (user + system) * 1e9 / n, cpuEnd.faults - cpuStart.faults))
                 c.expect("rank \(peers.rank): no logEvent failed", zeros.load(ordering: .relaxed) == 0)
                 c.expect("rank \(peers.rank): a thread's timestamps never decrease", decreasing.load(ordering: .relaxed) == 0)
                 // Over-size events are refused with 0 / eventRejected, counted, never shipped.
@@ -307,6 +319,14 @@ final class FakeKeeper: IngestTransport, @unchecked Sendable {
     var batches: [EventBatch] { state.withLock { $0.batches } }
     var violations: [String] { state.withLock { $0.violations } }
     var events: [Event] { batches.flatMap(\.events) }
+}
+
+/// User and system CPU time of this process so far, in seconds.
+private func processCPUSeconds() -> (user: Double, system: Double, faults: Int) {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return (Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
+            Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6, usage.ru_minflt)
 }
 
 /// Waits (polling, 1 ms apart) until `condition` holds or `seconds` pass. - Returns: whether it held.

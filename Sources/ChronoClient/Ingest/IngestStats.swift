@@ -16,6 +16,8 @@ public struct IngestStats: Sendable, Hashable {
     public var eventsRefused: UInt64 = 0
     /// Times a writer found its window of unacknowledged batches full and waited (back-pressure).
     public var windowWaits: UInt64 = 0
+    /// Total time writers spent waiting for their window, in microseconds.
+    public var windowWaitMicroseconds: UInt64 = 0
     /// Acknowledgements whose first index was not the one expected next.
     public var acksOutOfOrder: UInt64 = 0
 
@@ -32,17 +34,19 @@ public struct IngestStats: Sendable, Hashable {
         eventsAcked &+= other.eventsAcked
         eventsRefused &+= other.eventsRefused
         windowWaits &+= other.windowWaits
+        windowWaitMicroseconds &+= other.windowWaitMicroseconds
         acksOutOfOrder &+= other.acksOutOfOrder
     }
 
     /// The counters under the names of the job summary (`events.logged`, `bytes.logged`,
     /// `events.rejected`, `batches.sent`, `batches.acked`, `events.acked`, `events.refused`,
-    /// `ingest.windowWaits`, `acks.outOfOrder`).
+    /// `ingest.windowWaits`, `ingest.windowWait.us`, `acks.outOfOrder`).
     public var counters: [String: UInt64] {
         [
             "events.logged": eventsLogged, "bytes.logged": bytesLogged, "events.rejected": eventsRejected,
             "batches.sent": batchesSent, "batches.acked": batchesAcked, "events.acked": eventsAcked,
-            "events.refused": eventsRefused, "ingest.windowWaits": windowWaits, "acks.outOfOrder": acksOutOfOrder,
+            "events.refused": eventsRefused, "ingest.windowWaits": windowWaits,
+            "ingest.windowWait.us": windowWaitMicroseconds, "acks.outOfOrder": acksOutOfOrder,
         ]
     }
 }

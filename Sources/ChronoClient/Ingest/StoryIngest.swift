@@ -61,6 +61,7 @@ public final class StoryIngest: @unchecked Sendable {
     private let batchesAcked = Atomic<Int>(0)
     private let rejected = Atomic<UInt64>(0)
     private let windowWaits = Atomic<UInt64>(0)
+    private let windowWaitNanoseconds = Atomic<UInt64>(0)
     private let retired = Atomic<Bool>(false)
 
     /// Creates the buffer of one story, preallocating a full batch. The creator registers it with
@@ -235,6 +236,7 @@ public final class StoryIngest: @unchecked Sendable {
         s.batchesAcked = UInt64(batchesAcked.load(ordering: .relaxed))
         s.eventsRejected = rejected.load(ordering: .relaxed)
         s.windowWaits = windowWaits.load(ordering: .relaxed)
+        s.windowWaitMicroseconds = windowWaitNanoseconds.load(ordering: .relaxed) / 1000
         return s
     }
 
@@ -245,6 +247,12 @@ public final class StoryIngest: @unchecked Sendable {
     private func ship(_ b: inout Buffer, watermark: UInt64, now: UInt64) throws(ChronoLogError) {
         if inFlight >= settings.maxPendingBatches {
             windowWaits.add(1, ordering: .relaxed)
+            let started = ContinuousClock.now
+            defer {
+                let waited = (ContinuousClock.now - started).components
+                windowWaitNanoseconds.add(UInt64(waited.seconds) &* 1_000_000_000 &+ UInt64(waited.attoseconds / 1_000_000_000),
+                                          ordering: .relaxed)
+            }
             do {
                 try waitUntil { inFlight < settings.maxPendingBatches }
             } catch {
