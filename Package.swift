@@ -102,6 +102,7 @@ let package = Package(
             dependencies: ["ChronoModel", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "WrapperTests", dependencies: ["TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["ChronoArchive", "ChronoModel", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ChronoArchive", "ChronoModel", "TestSupport"]),
         .executableTarget(
             name: "archive-checks",
             dependencies: [
