@@ -1,5 +1,9 @@
 import ArgumentParser
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `chronolog`: the offline command-line tool for ChronoLog-Swift archives (no job needed).
 @main
 struct Chronolog: ParsableCommand {
@@ -7,20 +11,46 @@ struct Chronolog: ParsableCommand {
         commandName: "chronolog",
         abstract: "Inspect ChronoLog-Swift archives without a running job.",
         discussion: """
-            Archive commands (ls, replay, verify, stats) arrive with the archive format; \
-            this build offers `version`.
+            PATH is an archive directory (every *.h5 file in it is read, and a story stored in \
+            several files is merged) or one archive file. ls, verify and stats default to \
+            ./chronolog-archive, the directory jobs archive to by default (archive.directory). \
+            Do not read a file a running job is still writing.
+
+            Exit status: 0 on success; 1 when the archive is missing, empty, unreadable or \
+            damaged (one line on standard error names the path and the problem) or, for \
+            verify, when a problem is found; 2 for a usage error.
             """,
         version: ChronologVersion.string,
-        subcommands: [Version.self])
+        subcommands: [ListCommand.self, ReplayCommand.self, VerifyCommand.self, StatsCommand.self, Version.self])
 
     struct Version: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the tool and protocol versions.")
+        static let configuration = CommandConfiguration(abstract: "Print the tool's version.")
         func run() {
             print("chronolog \(ChronologVersion.string)")
         }
     }
+
+    /// Parses and runs a command. Failures about the archive print `chronolog: <path>: <problem>`
+    /// on standard error and exit 1; usage errors print the usage and exit 2.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as ChronologFailure {
+            writeStandardError("chronolog: \(failure)\n")
+            Glibc.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                writeStandardError(fullMessage(for: error) + "\n")
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+        Glibc.exit(0)
+    }
 }
 
 enum ChronologVersion {
-    static let string = "0.1.0"
+    static let string = "0.2.0"
 }

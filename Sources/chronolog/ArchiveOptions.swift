@@ -1,0 +1,84 @@
+import ArgumentParser
+import ChronoArchive
+import ChronoModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The archive argument shared by `ls`, `verify` and `stats`: optional, defaulting to the jobs'
+/// default `archive.directory`.
+struct ArchivePathArgument: ParsableArguments {
+    @Argument(help: ArgumentHelp(
+        "Archive directory (every *.h5 file in it is read) or one archive file.",
+        discussion: "Default: \(ArchivePath.defaultPath), the directory jobs archive to by default (archive.directory).",
+        valueName: "path"))
+    var path: String = ArchivePath.defaultPath
+}
+
+/// `--json`, shared by the commands that print a report.
+struct JSONOutputOption: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON document instead of text.")
+    var json = false
+}
+
+/// Opening archives and explaining why a path holds none.
+enum ArchivePath {
+    /// The jobs' default `archive.directory`.
+    static let defaultPath = "chronolog-archive"
+
+    /// Opens the archive at `path`.
+    /// - Throws: `ChronologFailure` naming the path and the problem (missing path, empty
+    ///   directory, a file that is not an archive or is damaged).
+    static func open(_ path: String) throws(ChronologFailure) -> ArchiveReader {
+        do {
+            return try ArchiveReader(path: path)
+        } catch {
+            throw ChronologFailure(archive: path, error: error)
+        }
+    }
+
+    /// Lists the archive's chronicles.
+    /// - Throws: `ChronologFailure` when an index is damaged or unreadable.
+    static func chronicles(of reader: ArchiveReader) throws(ChronologFailure) -> [ArchivedChronicle] {
+        do {
+            return try reader.chronicles()
+        } catch {
+            throw ChronologFailure(archive: reader.path, error: error)
+        }
+    }
+
+    /// Why `ArchiveReader` found no archive at `path`: nothing there, or a directory without `*.h5`.
+    static func whyNoArchive(at path: String) -> String {
+        problemFindingFiles(at: path) ?? "no archive here"
+    }
+
+    /// Fails unless `path` is a file or a directory holding at least one `*.h5` file (checked
+    /// before verification, which reports damaged files itself).
+    static func requireExisting(_ path: String) throws(ChronologFailure) {
+        if let problem = problemFindingFiles(at: path) { throw ChronologFailure(path: path, problem: problem) }
+    }
+
+    /// `nil` when `path` is a file or a directory with a `*.h5` file (what `ArchiveReader` reads),
+    /// otherwise what is missing.
+    private static func problemFindingFiles(at path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "no such file or directory" }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { return nil }
+        guard let dir = opendir(path) else { return "cannot list the directory" }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasSuffix(".h5"), !name.hasPrefix(".") { return nil }
+        }
+        return "no archive here: the directory holds no *.h5 file"
+    }
+
+    /// The size in bytes of the file at `path`, 0 when it cannot be examined.
+    static func fileSize(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
+    }
+}

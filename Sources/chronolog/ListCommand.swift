@@ -1,0 +1,100 @@
+import ArgumentParser
+import ChronoArchive
+import ChronoModel
+
+/// `chronolog ls`: the archive's chronicles and stories.
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls",
+        abstract: "List chronicles and stories: event counts, time ranges, sizes.",
+        discussion: """
+            Read from the archive's time indexes only (fast on any archive size). For each \
+            story: stored events and chunks, record bytes, the first and last event time, and \
+            its durable ranges (the time ranges whose acknowledged events are all archived). \
+            "events" counts stored records: an event archived twice (a revision, or a chunk \
+            archived again by a later job) counts twice here and is replayed once.
+            """)
+
+    @OptionGroup var archive: ArchivePathArgument
+    @OptionGroup var output: JSONOutputOption
+
+    func run() throws {
+        let reader = try ArchivePath.open(archive.path)
+        let chronicles = try ArchivePath.chronicles(of: reader)
+        if output.json {
+            print(try ReportFormatting.json(ListingJSON(path: archive.path, files: reader.files, chronicles: chronicles)), terminator: "")
+            return
+        }
+        let stories = chronicles.reduce(0) { $0 + $1.stories.count }
+        print("\(archive.path): \(reader.files.count) file\(reader.files.count == 1 ? "" : "s"), "
+            + "\(chronicles.count) chronicle\(chronicles.count == 1 ? "" : "s"), \(stories) stor\(stories == 1 ? "y" : "ies")")
+        for c in chronicles {
+            print("chronicle \"\(c.name)\" (\(c.stories.count) stor\(c.stories.count == 1 ? "y" : "ies"))")
+            for s in c.stories {
+                print("  story \"\(s.name)\": \(s.eventCount) events, \(s.chunkCount) chunks, \(ReportFormatting.bytes(s.payloadBytes))")
+                print("    times   \(ReportFormatting.times(s.eventTimes))")
+                let durable = s.durableRanges.prefix(4).map(\.description).joined(separator: " ")
+                print("    durable \(durable)\(s.durableRanges.count > 4 ? " … (\(s.durableRanges.count) ranges)" : "")")
+            }
+        }
+    }
+}
+
+/// `ls --json`.
+struct ListingJSON: Codable {
+    struct Chronicle: Codable {
+        var name: String
+        var chronicleId: String
+        var stories: [Story]
+    }
+
+    struct Story: Codable {
+        var chronicle: String
+        var name: String
+        var storyId: String
+        var events: Int
+        var chunks: Int
+        var payloadBytes: Int
+        /// `[first, last + 1)` of the stored event times; absent without events.
+        var eventTimes: TimeRangeJSON?
+        var durableRanges: [TimeRangeJSON]
+        var files: [String]
+
+        init(_ s: ArchivedStory) {
+            chronicle = s.chronicle
+            name = s.name
+            storyId = s.storyId.description
+            events = s.eventCount
+            chunks = s.chunkCount
+            payloadBytes = s.payloadBytes
+            eventTimes = s.eventTimes.map(TimeRangeJSON.init)
+            durableRanges = s.durableRanges.map(TimeRangeJSON.init)
+            files = s.files
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case chronicle, name, events, chunks, files
+            case storyId = "story_id", payloadBytes = "payload_bytes", eventTimes = "event_times"
+            case durableRanges = "durable_ranges"
+        }
+    }
+
+    var path: String
+    var files: [String]
+    var chronicles: [Chronicle]
+
+    init(path: String, files: [String], chronicles: [ArchivedChronicle]) {
+        self.path = path
+        self.files = files
+        self.chronicles = chronicles.map {
+            Chronicle(name: $0.name, chronicleId: $0.chronicleId.description, stories: $0.stories.map(Story.init))
+        }
+    }
+}
+
+extension ListingJSON.Chronicle {
+    enum CodingKeys: String, CodingKey {
+        case name, stories
+        case chronicleId = "chronicle_id"
+    }
+}

@@ -1,0 +1,59 @@
+import ChronoArchive
+import ChronoModel
+
+/// Reads a story's events in consecutive time windows, so memory stays bounded however large the
+/// story is: the requested range is cut into half-open windows `[a, b)`, `[b, c)`, … that
+/// partition it, each read with `ArchiveReader.events` (time index lookup, merged, event order).
+/// Window widths adapt to aim at about `targetEvents` events and `targetBytes` payload per window.
+struct StoryScan {
+    let reader: ArchiveReader
+    let story: ArchivedStory
+    var targetEvents = 200_000
+    var targetBytes = 64 << 20
+
+    /// Calls `body` with each window's events, in event order; the concatenation is exactly the
+    /// story's events with `range.start <= time < range.end`.
+    /// - Throws: `ChronologFailure` for an archive error; whatever `body` throws.
+    func forEachWindow(in range: TimeRange, _ body: (StoryChunk) throws(ChronologFailure) -> Void) throws(ChronologFailure) {
+        // Nothing is stored outside the stored event times.
+        guard let times = story.eventTimes else { return }
+        let span = range.intersection(times)
+        guard !span.isEmpty else { return }
+        // A first guess assuming events spread evenly over the stored times.
+        let stored = max(story.eventCount, 1)
+        let windows = UInt64(max(1, stored / targetEvents, story.payloadBytes / targetBytes))
+        var width = max(1, times.duration / windows)
+        var start = span.start
+        while start < span.end {
+            let end = span.end - start > width ? start + width : span.end
+            let chunk: StoryChunk
+            do {
+                chunk = try reader.events(chronicle: story.chronicle, story: story.name, range: TimeRange(start: start, end: end))
+            } catch {
+                throw ChronologFailure(archive: reader.path, error: error)
+            }
+            try body(chunk)
+            // Adapt: shrink after a heavy window, grow after a light one.
+            if chunk.count > 2 * targetEvents || chunk.payload.count > 2 * targetBytes {
+                width = max(1, width / 4)
+            } else if chunk.count < targetEvents / 4 && chunk.payload.count < targetBytes / 4 {
+                width = width > UInt64.max / 2 ? UInt64.max : width * 2
+            }
+            start = end
+        }
+    }
+}
+
+extension ArchiveReader {
+    /// The listed story `chronicle`/`story`.
+    /// - Throws: `ChronologFailure` when the archive has no such story or its index is damaged.
+    func story(chronicle: String, story: String) throws(ChronologFailure) -> ArchivedStory {
+        let chronicles = try ArchivePath.chronicles(of: self)
+        guard let found = chronicles.lazy.flatMap(\.stories).first(where: {
+            Array($0.chronicle.utf8) == Array(chronicle.utf8) && Array($0.name.utf8) == Array(story.utf8)
+        }) else {
+            throw ChronologFailure(archive: path, error: .storyNotFound(chronicle: chronicle, story: story))
+        }
+        return found
+    }
+}

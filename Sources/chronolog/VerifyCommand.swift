@@ -1,0 +1,161 @@
+import ArgumentParser
+import ChronoArchive
+import ChronoModel
+
+/// `chronolog verify`: checks an archive end to end; the exit status says whether all is well.
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check an archive; exit status 0 only when no problem is found.",
+        discussion: """
+            Checks every archive file: that it opens (not truncated, HDF5, this archive \
+            layout); every story's names, id and group path; every index row's checksum, \
+            bounds and range; every chunk's event records (checksum, strict event order, times \
+            inside the chunk's range, contiguous offsets) and payload bytes (checksum); that \
+            chunks do not share rows or bytes; and the durable-range record (the /rounds \
+            manifest) against the index rows.
+
+            Then, per story and per client: indexes 0, 1, …, n−1 with no gap and no \
+            duplicate, and times that do not decrease as the index grows (what clients write). \
+            --skip-client-indexes leaves this out, for archives whose writers number events \
+            otherwise (test fixtures, clients that resumed a story or dropped events on purpose).
+
+            Prints a summary and one line per problem (location: what is wrong). Exit status: \
+            0 when nothing is wrong, 1 when a problem was found or there is no archive at the \
+            path, 2 for a usage error. Index rows a crash left unfinished after the last flush \
+            are counted ("uncommitted"), not problems: readers ignore them.
+            """)
+
+    @OptionGroup var archive: ArchivePathArgument
+    @OptionGroup var output: JSONOutputOption
+
+    @Flag(name: .long, help: "Skip the per-client dense-index and time-order check.")
+    var skipClientIndexes = false
+
+    func run() throws {
+        let path = archive.path
+        try ArchivePath.requireExisting(path)
+        let structural = ArchiveReader.verify(path: path)
+        var report = VerifyReport(path: path, structural: structural)
+        if skipClientIndexes {
+            report.clientIndexes = "skipped (--skip-client-indexes)"
+        } else {
+            checkClientIndexes(into: &report)
+        }
+        if output.json {
+            print(try ReportFormatting.json(report), terminator: "")
+        } else {
+            print(report.text)
+        }
+        guard report.problems.isEmpty else {
+            let first = report.problems[0]
+            writeStandardError("chronolog: \(oneLine("\(path): \(report.problems.count) problem\(report.problems.count == 1 ? "" : "s") found; first: \(first.location): \(first.detail)"))\n")
+            throw ExitCode.failure
+        }
+    }
+
+    /// Reads every story in time windows and runs `ClientIndexCheck` on it. Stories (or files)
+    /// that cannot be read are already problems of the structural check; they are noted as skipped.
+    private func checkClientIndexes(into report: inout VerifyReport) {
+        let reader: ArchiveReader
+        let chronicles: [ArchivedChronicle]
+        do {
+            reader = try ArchivePath.open(archive.path)
+            chronicles = try ArchivePath.chronicles(of: reader)
+        } catch {
+            report.clientIndexes = "skipped: \(error)"
+            return
+        }
+        var stories = 0, clients = 0, skipped: [String] = []
+        for story in chronicles.flatMap(\.stories) {
+            var check = ClientIndexCheck()
+            do {
+                try StoryScan(reader: reader, story: story).forEachWindow(in: TimeRange(start: 0, end: .max)) { chunk in
+                    check.add(chunk)
+                }
+            } catch {
+                skipped.append("\"\(story.chronicle)\"/\"\(story.name)\"")
+                continue
+            }
+            stories += 1
+            clients += check.clientCount
+            for p in check.problems(location: "story \"\(story.chronicle)\"/\"\(story.name)\"") {
+                report.problems.append(.init(kind: "client-index", location: p.location, detail: p.detail))
+            }
+        }
+        report.clientIndexes = "checked \(stories) stor\(stories == 1 ? "y" : "ies"), \(clients) client stream\(clients == 1 ? "" : "s")"
+            + (skipped.isEmpty ? "" : "; skipped unreadable \(skipped.joined(separator: ", "))")
+    }
+}
+
+/// What `verify` found (and its `--json` document).
+struct VerifyReport: Codable {
+    struct Problem: Codable {
+        /// `archive` (files, indexes, chunks, manifest) or `client-index`.
+        var kind: String
+        var location: String
+        var detail: String
+    }
+
+    var path: String
+    var ok: Bool { problems.isEmpty }
+    var files: [String]
+    var stories: Int
+    var chunks: Int
+    var events: Int
+    var uncommittedRows: Int
+    /// What became of the per-client index check.
+    var clientIndexes = ""
+    var problems: [Problem]
+
+    init(path: String, structural: ArchiveVerification) {
+        self.path = path
+        files = structural.files
+        stories = structural.stories
+        chunks = structural.chunks
+        events = structural.events
+        uncommittedRows = structural.uncommittedRows
+        problems = structural.problems.map { Problem(kind: "archive", location: $0.location, detail: oneLine($0.detail)) }
+    }
+
+    var text: String {
+        var lines = [
+            "\(ok ? "OK" : "PROBLEMS") \(path)",
+            "  files \(files.count), stories \(stories), chunks \(chunks), events \(events), uncommitted rows \(uncommittedRows)",
+            "  client indexes: \(clientIndexes)",
+        ]
+        if !ok { lines.append("  \(problems.count) problem\(problems.count == 1 ? "" : "s"):") }
+        lines += problems.map { "  \($0.location): \($0.detail)" }
+        return lines.joined(separator: "\n")
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path, ok, files, stories, chunks, events, problems
+        case uncommittedRows = "uncommitted_rows", clientIndexes = "client_indexes"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(path, forKey: .path)
+        try c.encode(ok, forKey: .ok)
+        try c.encode(files, forKey: .files)
+        try c.encode(stories, forKey: .stories)
+        try c.encode(chunks, forKey: .chunks)
+        try c.encode(events, forKey: .events)
+        try c.encode(uncommittedRows, forKey: .uncommittedRows)
+        try c.encode(clientIndexes, forKey: .clientIndexes)
+        try c.encode(problems, forKey: .problems)
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        path = try c.decode(String.self, forKey: .path)
+        files = try c.decode([String].self, forKey: .files)
+        stories = try c.decode(Int.self, forKey: .stories)
+        chunks = try c.decode(Int.self, forKey: .chunks)
+        events = try c.decode(Int.self, forKey: .events)
+        uncommittedRows = try c.decode(Int.self, forKey: .uncommittedRows)
+        clientIndexes = try c.decode(String.self, forKey: .clientIndexes)
+        problems = try c.decode([Problem].self, forKey: .problems)
+    }
+}
