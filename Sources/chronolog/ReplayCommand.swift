@@ -34,11 +34,11 @@ struct ReplayCommand: ParsableCommand {
     @Argument(help: "Story name.")
     var story: String
 
-    @Option(name: .long, help: ArgumentHelp("First time included, in nanoseconds (default 0).", valueName: "ns"))
+    @Option(name: .long, help: ArgumentHelp("First time included, in nanoseconds.", valueName: "ns"))
     var from: UInt64 = 0
 
     @Option(name: .long, help: ArgumentHelp("First time excluded, in nanoseconds (default: no limit).", valueName: "ns"))
-    var to: UInt64 = .max
+    var to: UInt64?
 
     @Option(name: .long, help: "Output format: text, csv or jsonl.")
     var format: EventFormat = .text
@@ -47,7 +47,9 @@ struct ReplayCommand: ParsableCommand {
     var output: String?
 
     func validate() throws {
-        guard from <= to else { throw ValidationError("--from \(from) is after --to \(to): the range [from, to) must not be reversed") }
+        if let to, from > to {
+            throw ValidationError("--from \(from) is after --to \(to): the range [from, to) must not be reversed")
+        }
     }
 
     func run() throws {
@@ -56,7 +58,7 @@ struct ReplayCommand: ParsableCommand {
         let sink = try output.map { (file: String) throws(ChronologFailure) in try OutputSink(path: file) } ?? OutputSink()
         let formatter = EventFormatter(format: format)
         formatter.header(into: sink)
-        try StoryScan(reader: reader, story: listed).forEachWindow(in: TimeRange(start: from, end: to)) { chunk throws(ChronologFailure) in
+        try StoryScan(reader: reader, story: listed).forEachWindow(in: TimeRange(start: from, end: to ?? .max)) { chunk throws(ChronologFailure) in
             for i in 0..<chunk.count {
                 formatter.append(chunk, at: i, into: &sink.buffer)
                 try sink.flushIfFull()
