@@ -9,6 +9,11 @@
 //   executables: chronolog-job, chronolog (CLI), chronolog-bench
 import PackageDescription
 
+/// The data path (model, archive, roles, client) is compiled optimised even in debug builds:
+/// the tests push real volumes through it under mpirun, and unoptimised Swift is 10–100× slower
+/// on per-byte loops (checksums, merges), which would make timing-dependent drains flaky.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "ChronoLogSwift",
     products: [
@@ -38,10 +43,10 @@ let package = Package(
         .target(name: "HDF5", dependencies: ["CHDF5", "CChronoShims", "MPI"]),
 
         // The model: pure Swift, no C, no MPI, no I/O.
-        .target(name: "ChronoModel"),
+        .target(name: "ChronoModel", swiftSettings: optimizedInDebug),
 
         // The archive: the HDF5 layout, written collectively by the graphers, read by players and tools.
-        .target(name: "ChronoArchive", dependencies: ["ChronoModel", "HDF5", "MPI"]),
+        .target(name: "ChronoArchive", dependencies: ["ChronoModel", "HDF5", "MPI"], swiftSettings: optimizedInDebug),
 
         // Service roles and the client.
         .target(
@@ -51,7 +56,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]),
+            ],
+            swiftSettings: optimizedInDebug),
         .target(
             name: "ChronoClient",
             dependencies: ["ChronoModel", "ChronoRoles", "MPI", "Fabric", .product(name: "Logging", package: "swift-log")]),

@@ -58,6 +58,7 @@ public final class GrapherRole: RecordingBehavior {
     private var queued: Deque<ChunkDescriptor> = []
     private var reads: [OperationID: Read] = [:]
     private var barrier: Request?
+    private var barrierStarted: ContinuousClock.Instant?
     private var nextRoundAt: ContinuousClock.Instant
     private var draining = false
     private var closed = false
@@ -223,12 +224,26 @@ public final class GrapherRole: RecordingBehavior {
     // MARK: - Archive rounds
 
     private func runRound(channel: ControlChannel) throws -> Bool {
+        let now = ContinuousClock.now
         if barrier == nil {
-            guard ContinuousClock.now >= nextRoundAt else { return false }
-            barrier = try graphers.ibarrier()
+            guard now >= nextRoundAt else { return false }
+            if graphers.size == 1 {
+                barrierStarted = nil  // alone: nobody to wait for
+            } else {
+                barrier = try graphers.ibarrier()
+                barrierStarted = now
+            }
         }
-        guard let b = barrier, try b.test() != nil else { return false }
-        barrier = nil
+        if let b = barrier {
+            guard try b.test() != nil else {
+                if let started = barrierStarted, now - started > .seconds(5) {
+                    logger.warning("archive round waiting for the other graphers for \(now - started)")
+                    barrierStarted = now
+                }
+                return false
+            }
+            barrier = nil
+        }
         if config.grapher.archiveDelayMs > 0 {
             Thread.sleep(forTimeInterval: Double(config.grapher.archiveDelayMs) / 1000)
         }
@@ -261,6 +276,8 @@ public final class GrapherRole: RecordingBehavior {
             }
         }
         bump("rounds")
+        let roundMs = UInt64(max(0, report.elapsedSeconds * 1000))
+        if roundMs > stats["round.ms.max", default: 0] { stats["round.ms.max"] = roundMs }
         bump("events.archived", UInt64(report.events))
         bump("bytes.archived", UInt64(report.payloadBytes))
         for p in durable { try ack(keeper: p.keeper, storyId: p.storyId, sequence: p.sequence, rc: .success, channel: channel) }

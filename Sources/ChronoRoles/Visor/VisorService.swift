@@ -244,7 +244,7 @@ public final class VisorService {
             do {
                 group = try groups.chooseGroup(using: &rng)
             } catch {
-                try? directory.release(chronicle: r.chronicle, story: r.story, by: r.clientId)
+                _ = try? directory.release(chronicle: r.chronicle, story: r.story, by: r.clientId)
                 throw error
             }
             directory.assign(group: group.id, chronicle: cname, story: story.name)
