@@ -81,7 +81,7 @@ struct ClientIndexCheck {
             if backwards > 0 { parts.append("\(backwards) out of time order (e.g. \(backwardsExample!))") }
             if parts.isEmpty { parts.append("indexes do not follow event time") }
             out.append(("\(location) client \(id)",
-                        "\(c.events) events with indexes up to \(maxIndex): " + parts.joined(separator: "; ")))
+                        "\(c.events) event\(c.events == 1 ? "" : "s") with indexes up to \(maxIndex): " + parts.joined(separator: "; ")))
         }
         return out
     }
