@@ -28,7 +28,10 @@ public final class ChronoLogClient: @unchecked Sendable {
         let story: String
     }
     private let state = Mutex(State())
-    private let clock = SystemClock()
+    /// This client's raw clock (the system clock, plus the skew test knob).
+    private var clock: OffsetClock<SystemClock> {
+        OffsetClock(base: SystemClock(), offset: Int64(session.config.client.testClockSkewMs) * 1_000_000)
+    }
 
     /// Creates a client; nothing is sent until `connect()`.
     public init(session: ChronoSession, mode: ClientMode = .writer) {
@@ -171,12 +174,12 @@ public final class ChronoLogClient: @unchecked Sendable {
             timeoutMs: max(timeoutMs, session.config.timeouts.acquireMs))
         guard case .acquireReply(let reply) = answer else { throw unexpected(answer) }
         if let error = ChronoLogError(code: reply.rc, detail: reply.detail) { throw error }
-        let offset = clockOffset?.offset ?? 0
+        let offset = (clockOffset?.offset ?? 0) + Int64(session.config.client.testClockDriftMs) * 1_000_000
         let (handle, created) = state.withLock { s in
             if let existing = s.held[key] { return (existing, false) }
             let handle = StoryHandle(client: self, chronicle: chronicle, story: story, reply: reply, clientId: id,
                                      firstIndex: s.nextIndexes[reply.storyId] ?? 0,
-                                     clock: OffsetClock(base: SystemClock(), offset: offset), context: context,
+                                     clock: OffsetClock(base: clock, offset: offset), context: context,
                                      settings: IngestSettings(config: session.config))
             s.held[key] = handle
             context.router.add(handle.ingest)

@@ -36,6 +36,12 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         public var lingerMicroseconds: Int = 1000
         /// Batches in flight per story before `log_event` waits (back-pressure). Default 8.
         public var maxPendingBatches: Int = 8
+        /// Test knob: skews this client's raw clock by this many milliseconds (a node whose
+        /// clock is off); the offset measured at connect corrects it. Default 0.
+        public var testClockSkewMs: Int = 0
+        /// Test knob: shifts event times by this many milliseconds after the correction (a clock
+        /// that drifted after connect), which makes events late. Default 0.
+        public var testClockDriftMs: Int = 0
     }
 
     /// Keeper settings.

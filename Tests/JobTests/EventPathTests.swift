@@ -15,10 +15,13 @@ struct EventPathTests {
         return dir
     }
 
-    /// Runs `archive-roundtrip`, then the h5py verifier and h5dump on the archive.
-    private func roundTrip(ranks: Int, _ extra: [String], events: Int = 150) throws {
+    /// Runs `archive-roundtrip`, then the h5py verifier (every event time must fall within the
+    /// job's wall-clock span) and h5dump on the archive. - Returns: the job's output.
+    @discardableResult
+    private func roundTrip(ranks: Int, _ extra: [String], events: Int = 150) throws -> JobResult {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
+        let started = UInt64(Date().timeIntervalSince1970 * 1e9)
         let r = try MPIJob.run([(ranks, [checks, "archive-roundtrip", "--events", String(events)] + extra)], timeout: 240,
                                workingDirectory: dir)
         #expect(r.exitCode == 0, "\(r)")
@@ -26,12 +29,30 @@ struct EventPathTests {
         let logged = dir.appendingPathComponent("logged.txt")
         try r.stdout.write(to: logged, atomically: true, encoding: .utf8)
         let archive = dir.appendingPathComponent("chronolog-archive/chronolog-archive.h5").path
-        let v = try MPIJob.runCommand(["/usr/bin/python3", verifier, archive, logged.path], timeout: 300)
+        let ended = UInt64(Date().timeIntervalSince1970 * 1e9)
+        let v = try MPIJob.runCommand(["/usr/bin/python3", verifier, archive, logged.path, String(started - 2_000_000_000),
+                                       String(ended + 2_000_000_000)], timeout: 300)
         #expect(v.exitCode == 0 && v.stdout.contains("VERIFIED"), "\(v)")
         let expected = r.lines(startingWith: "LOGGED\t").compactMap { Int($0.split(separator: "\t").last ?? "") }.reduce(0, +)
         #expect(v.stdout.contains("VERIFIED \(expected)"), "h5py read \(v.stdout), clients logged \(expected)")
         let dump = try MPIJob.runCommand(["h5dump", "-A", archive], timeout: 60)
         #expect(dump.exitCode == 0 && dump.stdout.contains("ChronoLog-Swift"), "\(dump)")
+        return r
+    }
+
+    @Test("a client clock 60 s off is corrected by the offset measured at connect: events carry job time, none late")
+    func skewedClockIsCorrected() throws {
+        let r = try roundTrip(ranks: 7, ["--set", "client.testClockSkewMs=60000"], events: 60)
+        #expect(r.stdout.contains(" late=0 "), "\(r)")
+    }
+
+    @Test("events 1.5 s late (clock drift after connect) are accepted as revisions, counted late, archived, none lost")
+    func lateEventsAreRevised() throws {
+        // Times shift 1.5 s back: still inside the verifier's 2 s margin around the job.
+        let r = try roundTrip(ranks: 7, ["--set", "client.testClockDriftMs=-1500", "--pause-microseconds", "2000"], events: 60)
+        let late = r.stdout.firstMatch(of: #/events: .* late=(\d+) /#).flatMap { Int($0.1) } ?? 0
+        #expect(late > 0, "\(r)")
+        #expect(r.stdout.contains("lost=0"), "\(r)")
     }
 
     @Test("SIGTERM during ingest: the job drains, the archive opens and holds every event the clients logged")
@@ -69,10 +90,18 @@ struct EventPathTests {
         try roundTrip(ranks: 11, ["--set", "deployment.virtualNodes=2"], events: 100)
     }
 
-    @Test("two keepers per group merge into one story; a slow archive makes writers wait, nothing is lost")
+    @Test("two keepers per group merge into one story; a slow archive makes writers wait, keeper memory stays bounded, nothing is lost")
     func slowArchiveAndTwoKeepers() throws {
-        try roundTrip(ranks: 8, ["--set", "deployment.keepersPerNode=2", "--set", "grapher.archiveDelayMs=300",
-                                  "--set", "keeper.memoryLimitBytes=2097152", "--set", "keeper.transferSlotBytes=131072"],
-                      events: 120)
+        let limit = 2 << 20
+        let r = try roundTrip(ranks: 8, ["--set", "deployment.keepersPerNode=2", "--set", "grapher.archiveDelayMs=300",
+                                         "--set", "keeper.memoryLimitBytes=\(limit)", "--set", "keeper.transferSlotBytes=131072",
+                                         "--set", "client.batchBytes=65536", "--set", "client.maxPendingBatches=2"],
+                              events: 120)
+        let waits = r.stdout.firstMatch(of: #/ingest\.windowWaits=(\d+)/#).flatMap { Int($0.1) } ?? 0
+        #expect(waits > 0, "writers never waited for the slow archive: \(r)")
+        // The bound holds up to what clients may have in flight when the keeper stops acknowledging:
+        // 3 clients × 2 batches × (64 KiB batch + one 64 KiB event).
+        let peak = r.stdout.firstMatch(of: #/keeper \(2 ranks\):.* memory\.peak\.bytes\.max=(\d+)/#).flatMap { Int($0.1) } ?? Int.max
+        #expect(peak <= limit + 3 * 2 * (128 << 10), "keeper peak \(peak) B over the \(limit) B bound: \(r)")
     }
 }

@@ -1,7 +1,7 @@
 """Checks a job's archive against what its clients said they logged, reading it with h5py
 exactly as docs/ARCHIVE.md tells an h5py user to (the reader code is taken from that file).
 
-usage: verify_job_archive.py ARCHIVE.h5 LOGGED.txt
+usage: verify_job_archive.py ARCHIVE.h5 LOGGED.txt [EARLIEST_NS LATEST_NS]
 LOGGED.txt holds the job's `LOGGED\tchronicle\tstory\tclient_id\tcount` lines.
 Prints `VERIFIED <events>` and exits 0, or prints what differs and exits 1.
 """
@@ -24,7 +24,7 @@ def payload(story: str, client: int, index: int) -> bytes:
     return bytes(((client * 31 + index * 7 + j * 13 + s) & 0xFF) for j in range(size))
 
 
-def main(archive: str, logged_path: str) -> int:
+def main(archive: str, logged_path: str, earliest: int = 0, latest: int = 2**64 - 1) -> int:
     expected = {}
     for line in open(logged_path, encoding='utf-8'):
         if line.startswith('LOGGED\t'):
@@ -57,6 +57,8 @@ def main(archive: str, logged_path: str) -> int:
                 if [t for _, t in per_index] != sorted(t for _, t in per_index):
                     problems.append(f'{key} client {client}: time goes back with the index')
             for (t, client, index), data in events.items():
+                if not earliest <= t <= latest:
+                    problems.append(f'{key}: event time {t} outside the job [{earliest}, {latest}]')
                 if client not in clients:
                     problems.append(f'{key}: event from unknown client {client}')
                 elif data != payload(key[1], client, index):
@@ -74,4 +76,4 @@ def main(archive: str, logged_path: str) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2], *[int(a) for a in sys.argv[3:5]]))
