@@ -85,10 +85,11 @@ let package = Package(
             ]),
 
         // Small MPI programs that the wrapper tests launch under mpirun (never MPI_Init in XCTest).
+        .target(name: "CheckHarness", dependencies: ["MPI"], path: "Tests/CheckHarness"),
         .executableTarget(
             name: "wrapper-checks",
             dependencies: [
-                "MPI", "Fabric", "HDF5",
+                "CheckHarness", "MPI", "Fabric", "HDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tests/WrapperChecks"),
@@ -112,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "archive-checks",
             dependencies: [
-                "ChronoArchive", "ChronoModel", "MPI", "HDF5",
+                "CheckHarness", "ChronoArchive", "ChronoModel", "MPI", "HDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tests/ArchiveChecks"),

@@ -22,6 +22,19 @@ public struct PipelineStats: Sendable, Hashable {
     /// Creates zeroed counters.
     public init() {}
 
+    /// Adds every counter of `other` (to keep the totals of retired pipelines).
+    public mutating func add(_ other: PipelineStats) {
+        eventsAccepted += other.eventsAccepted
+        bytesAccepted += other.bytesAccepted
+        lateEvents += other.lateEvents
+        rejectedLateEvents += other.rejectedLateEvents
+        rejectedInvalidEvents += other.rejectedInvalidEvents
+        duplicatesDropped += other.duplicatesDropped
+        chunksSealed += other.chunksSealed
+        revisionsSealed += other.revisionsSealed
+        indexGaps += other.indexGaps
+    }
+
     /// The counters as heartbeat counters (``Heartbeat/counters``), names prefixed by `prefix`.
     public func counters(prefix: String = "") -> [String: UInt64] {
         [

@@ -1,3 +1,4 @@
+import CheckHarness
 import ChronoArchive
 import ChronoModel
 

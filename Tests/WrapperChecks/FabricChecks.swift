@@ -1,3 +1,4 @@
+import CheckHarness
 import ArgumentParser
 import Fabric
 import MPI

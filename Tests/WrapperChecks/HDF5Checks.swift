@@ -1,3 +1,4 @@
+import CheckHarness
 import ArgumentParser
 import HDF5
 import MPI
@@ -483,7 +484,7 @@ func runSerial(_ name: String, _ body: () throws -> Void) {
         try body()
         say("PASS \(name)")
     } catch {
-        FileHandleErr.write("FAIL \(name): \(error)\n")
+        warn("FAIL \(name): \(error)")
         exit(1)
     }
 }

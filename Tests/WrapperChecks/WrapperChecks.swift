@@ -1,3 +1,4 @@
+import CheckHarness
 import ArgumentParser
 
 /// Small MPI programs that the wrapper tests launch under `mpirun` (the test process itself

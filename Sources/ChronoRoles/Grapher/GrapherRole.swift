@@ -287,7 +287,7 @@ public final class GrapherRole: RecordingBehavior {
             if s.stopping && s.pipeline.contributors.keys.allSatisfy({ $0 == 0 }) && s.pipeline.bufferedEventCount == 0
                 && s.pending.isEmpty
                 && !queued.contains(where: { $0.storyId == id }) && !reads.values.contains(where: { $0.descriptor.storyId == id }) {
-                Self.add(s.pipeline.stats, to: &retired)
+                retired.add(s.pipeline.stats)
                 stories[id] = nil
             }
         }
@@ -324,32 +324,20 @@ public final class GrapherRole: RecordingBehavior {
 
     public var drainState: String {
         let held = stories.values.map { s in
-            "\(s.notice.chronicle)/\(s.notice.story): buffered=\(s.pipeline.bufferedEventCount) stopping=\(s.stopping) "
-                + "contributors=\(s.pipeline.contributors) frontier=\(s.pipeline.sealedFrontier) pendingAcks=\(s.pending.count)"
+            RecordedStories.describe(s.notice, s.pipeline, stopping: s.stopping) + " pendingAcks=\(s.pending.count)"
         }
         return "stories=[\(held.joined(separator: "; "))] queued=\(queued.count) reads=\(reads.count) closed=\(closed)"
     }
 
     public var counters: [String: UInt64] {
-        var c = stats
-        c["stories.recording"] = UInt64(tracked.active.count)
-        c["stories.started"] = tracked.started
-        c["stories.stopped"] = tracked.stopped
         var total = retired
-        for s in stories.values { Self.add(s.pipeline.stats, to: &total) }
-        c["events.late"] = total.lateEvents
-        c["events.duplicates"] = total.duplicatesDropped
+        for s in stories.values { total.add(s.pipeline.stats) }
+        var c = stats.merging(tracked.counters(pipelines: total)) { $1 }
         if durableLatency.totalCount > 0 {
             c["durable.latency.p50.us.max"] = durableLatency.valueAtPercentile(50)
             c["durable.latency.p99.us.max"] = durableLatency.valueAtPercentile(99)
         }
         return c
-    }
-
-    private static func add(_ s: PipelineStats, to total: inout PipelineStats) {
-        total.lateEvents += s.lateEvents
-        total.rejectedLateEvents += s.rejectedLateEvents
-        total.duplicatesDropped += s.duplicatesDropped
     }
 
     public func close() throws {

@@ -299,33 +299,20 @@ public final class KeeperRole: RecordingBehavior {
 
     public var drainState: String {
         let held = stories.values.map { s in
-            "\(s.notice.chronicle)/\(s.notice.story): buffered=\(s.pipeline.bufferedEventCount) stopping=\(s.stopping) "
-                + "contributors=\(s.pipeline.contributors) frontier=\(s.pipeline.sealedFrontier) reported=\(s.reported)"
+            RecordedStories.describe(s.notice, s.pipeline, stopping: s.stopping) + " reported=\(s.reported)"
         }
         return "stories=[\(held.joined(separator: "; "))] waiting=\(waiting.count) inFlight=\(inFlight.keys.sorted()) heldAcks=\(heldAcks.count)"
     }
 
     public var counters: [String: UInt64] {
-        var c = stats
-        c["stories.recording"] = UInt64(tracked.active.count)
-        c["stories.started"] = tracked.started
-        c["stories.stopped"] = tracked.stopped
         var total = retired
-        for s in stories.values { Self.add(s.pipeline.stats, to: &total) }
-        c["events.late"] = total.lateEvents
-        c["events.rejected.late"] = total.rejectedLateEvents
-        c["events.duplicates"] = total.duplicatesDropped
+        for s in stories.values { total.add(s.pipeline.stats) }
+        var c = stats.merging(tracked.counters(pipelines: total)) { $1 }
         c["memory.peak.bytes.max"] = peakMemory
         return c
     }
 
-    private func retire(_ s: PipelineStats) { Self.add(s, to: &retired) }
-
-    private static func add(_ s: PipelineStats, to total: inout PipelineStats) {
-        total.lateEvents += s.lateEvents
-        total.rejectedLateEvents += s.rejectedLateEvents
-        total.duplicatesDropped += s.duplicatesDropped
-    }
+    private func retire(_ s: PipelineStats) { retired.add(s) }
 
     public func close() throws {
         try pool.close()

@@ -47,6 +47,20 @@ public struct RecordedStories: Sendable {
         active[n.storyId] = n
     }
 
+    /// The summary counters of the start/stop service plus the totals of `pipelines` (late,
+    /// rejected-late and duplicate events): the counters every recording role reports.
+    public func counters(pipelines: PipelineStats) -> [String: UInt64] {
+        ["stories.recording": UInt64(active.count), "stories.started": started, "stories.stopped": stopped,
+         "events.late": pipelines.lateEvents, "events.rejected.late": pipelines.rejectedLateEvents,
+         "events.duplicates": pipelines.duplicatesDropped]
+    }
+
+    /// One story's state for a drain report.
+    public static func describe(_ notice: RecordingNotice, _ pipeline: StoryPipeline, stopping: Bool) -> String {
+        "\(notice.chronicle)/\(notice.story): buffered=\(pipeline.bufferedEventCount) stopping=\(stopping) "
+            + "contributors=\(pipeline.contributors) frontier=\(pipeline.sealedFrontier)"
+    }
+
     /// Records a stop. - Returns: whether the story was being recorded.
     @discardableResult
     public mutating func stop(_ n: RecordingNotice) -> Bool {

@@ -35,8 +35,7 @@ public final class StoryTrackingRole: RecordingBehavior {
     public var drainState: String { "nothing held" }
 
     public var counters: [String: UInt64] {
-        ["stories.recording": UInt64(stories.active.count), "stories.started": stories.started,
-         "stories.stopped": stories.stopped]
+        stories.counters(pipelines: PipelineStats())
     }
 
     public func close() throws {}
