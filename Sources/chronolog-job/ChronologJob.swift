@@ -12,7 +12,7 @@ struct ChronologJob: ParsableCommand {
         abstract: "Run a ChronoLog-Swift deployment inside one MPI job.",
         usage: "mpirun -n N chronolog-job [options]",
         discussion: """
-            Rank 0 becomes the visor; the other ranks are grouped by node (shared-memory split) \
+            The lowest rank running chronolog-job becomes the visor; the other ranks are grouped by node (shared-memory split) \
             and each node hosts one recording group (keepers, one grapher, players); ranks left \
             over are clients, which run the built-in workload (--workload). Events are archived in \
             parallel HDF5 under archive.directory (default ./chronolog-archive). The rank → role → \
@@ -44,7 +44,7 @@ struct ChronologJob: ParsableCommand {
     @Option(name: .long, help: "Split each physical node into V virtual nodes, each with its own recording group (to exercise several groups on one machine).")
     var virtualNodes: Int?
 
-    @Option(name: .long, help: "Built-in workload on the client ranks: demo (connect, create a chronicle, acquire and release stories, disconnect) or none.")
+    @Option(name: .long, help: "Built-in workload on the client ranks: demo (connect, create a chronicle, acquire stories, log events, release, disconnect) or none.")
     var workload: WorkloadKind = .demo
 
     @Option(name: .long, help: "Stories each client acquires in the demo workload.")
