@@ -279,6 +279,27 @@ struct RangeBuffer: Sendable {
 
     /// Appends `source[range]`, copying each record's bytes from `sourcePayload` (bounds already checked).
     mutating func append(_ source: [EventRecord], _ range: Range<Int>, payload sourcePayload: [UInt8]) {
+        guard !range.isEmpty else { return }
+        // Fast path (client batches and canonical chunks): the run's payloads lie back to back in
+        // record order, so they move with one copy and the offsets shift by one delta.
+        var end = source[range.lowerBound].offset
+        var contiguous = true
+        for k in range {
+            if source[k].offset != end { contiguous = false; break }
+            end += UInt64(source[k].length)
+        }
+        if contiguous {
+            let from = Int(source[range.lowerBound].offset)
+            let base = UInt64(payload.count)
+            payload.append(contentsOf: sourcePayload[from..<Int(end)])
+            records.reserveCapacity(records.count + range.count)
+            for k in range {
+                var r = source[k]
+                r.offset = r.offset - UInt64(from) + base
+                records.append(r)
+            }
+            return
+        }
         for k in range {
             var r = source[k]
             let from = Int(r.offset)
@@ -298,6 +319,18 @@ struct RangeBuffer: Sendable {
     /// Sorted, duplicate-free records with payload laid out in record order. For equal keys the copy
     /// whose bytes sort first is kept (the same rule as ``StoryChunk/merged(with:)``).
     func canonical() -> (records: [EventRecord], payload: [UInt8], duplicates: Int) {
+        // Fast path: already strictly ordered with payloads in record order from 0 (one writer
+        // appending in time order): the buffer is its own canonical form, no sort, no copy.
+        var ordered = true
+        var expected: UInt64 = 0
+        for k in records.indices {
+            if records[k].offset != expected || (k > 0 && !EventRecord.precedes(records[k - 1], records[k])) {
+                ordered = false
+                break
+            }
+            expected += UInt64(records[k].length)
+        }
+        if ordered && expected == UInt64(payload.count) { return (records, payload, 0) }
         let bytes = payload
         func body(_ r: EventRecord) -> ArraySlice<UInt8> {
             bytes[Int(r.offset)..<(Int(r.offset) + Int(r.length))]
