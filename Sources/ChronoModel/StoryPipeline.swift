@@ -38,6 +38,9 @@ public struct StoryPipeline: Sendable {
 
     private var watermarks: [UInt64: UInt64] = [:]
     private var open: [UInt64: RangeBuffer] = [:]
+    /// Size of the last sealed range: a new range's buffer reserves this much, so a busy story
+    /// does not regrow (copy and fault in) its buffers range after range.
+    private var sizeHint = (records: 0, bytes: 0)
     private var revisionBuffers: [UInt64: RangeBuffer] = [:]
     private var nextRevision: [UInt64: UInt32] = [:]
     private var highestSealedIndex: [UInt64: UInt32] = [:]
@@ -157,6 +160,7 @@ public struct StoryPipeline: Sendable {
                 stats.lateEvents += UInt64(run)
                 report.late += run
             } else {
+                if open[start] == nil { open[start] = RangeBuffer(reserving: sizeHint) }
                 open[start, default: RangeBuffer()].append(records, i..<j, payload: payload)
                 report.accepted += run
             }
@@ -221,6 +225,7 @@ public struct StoryPipeline: Sendable {
         if target > sealedFrontier {
             for start in open.keys.sorted() where range(of: start).end <= target {
                 guard let buffer = open.removeValue(forKey: start) else { continue }
+                sizeHint = (buffer.records.count, buffer.payload.count)
                 out.append(makeChunk(buffer, start: start, revision: 0))
                 stats.chunksSealed += 1
             }
@@ -274,6 +279,14 @@ public struct StoryPipeline: Sendable {
 struct RangeBuffer: Sendable {
     var records: [EventRecord] = []
     var payload: [UInt8] = []
+
+    init() {}
+
+    /// An empty buffer with room for `hint` records and payload bytes (plus a quarter).
+    init(reserving hint: (records: Int, bytes: Int)) {
+        records.reserveCapacity(hint.records + hint.records / 4)
+        payload.reserveCapacity(hint.bytes + hint.bytes / 4)
+    }
 
     var byteCount: Int { records.count * EventRecord.byteSize + payload.count }
 
