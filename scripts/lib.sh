@@ -5,7 +5,7 @@
 # parallel HDF5 1.10 and its tools, h5py and mpi4py for the Python-side checks).
 CHRONOLOG_APT_PACKAGES=(
   libopenmpi-dev openmpi-bin libfabric-dev libfabric-bin libhdf5-openmpi-dev hdf5-tools
-  pkg-config python3-h5py-mpi python3-mpi4py python3-numpy
+  pkg-config python3-h5py python3-h5py-mpi python3-mpi4py python3-numpy
 )
 
 chronolog_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
