@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TestSupport
 
@@ -35,6 +36,28 @@ struct JobLaunchTests {
         let r = try MPIJob.runCommand([job, "--no-such-option"], timeout: 30)
         #expect(r.exitCode != 0 && !r.timedOut, "\(r)")
         #expect(r.stderr.contains("no-such-option"), "\(r)")
+    }
+
+    @Test("a missing config file, an unknown key and a mistyped value are errors naming the problem, exit 2, no hang")
+    func badConfiguration() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let unknown = dir.appendingPathComponent("unknown.json")
+        try #"{"keeper": {"memoryLimitBytes": 1048576, "noSuchKey": 1}}"#.write(to: unknown, atomically: true, encoding: .utf8)
+        let mistyped = dir.appendingPathComponent("mistyped.json")
+        try #"{"client": {"batchEvents": "many"}}"#.write(to: mistyped, atomically: true, encoding: .utf8)
+        let cases: [([String], String)] = [
+            (["--config", dir.appendingPathComponent("missing.json").path], "missing.json"),
+            (["--config", unknown.path], "keeper.noSuchKey"),
+            (["--config", mistyped.path], "client.batchEvents"),
+            (["--set", "story.chunkDurationMs=0"], "story.chunkDurationMs"),
+        ]
+        for (args, needle) in cases {
+            let r = try MPIJob.run(ranks: 6, [job] + args, timeout: 60)
+            #expect(r.exitCode != 0 && !r.timedOut, "\(args): \(r)")
+            #expect(r.stderr.contains(needle), "\(args) should name \(needle): \(r)")
+        }
     }
 
     @Test("--help describes the options")
