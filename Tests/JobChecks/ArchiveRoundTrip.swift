@@ -44,11 +44,12 @@ struct ArchiveRoundTrip: ParsableCommand {
                 if ShutdownSignal.isRequested { break }  // SIGTERM: stop logging, flush what was logged
                 for (story, h) in handles {
                     let t = try h.log(Self.payload(story: story, client: id.rawValue, index: UInt32(i)))
-                    c.expect("timestamps never go back", t >= lastTime[story, default: 0])
+                    if t < lastTime[story, default: 0] { c.expect("timestamps never go back (event \(i) of \(story))", false) }
                     lastTime[story] = t
                 }
                 if pause > 0 { usleep(UInt32(pause)) }
             }
+            c.expect("timestamps never went back", true)
             for (story, h) in handles {
                 try h.flush()
                 print("LOGGED\t\(Self.chronicle)\t\(story)\t\(id.rawValue)\t\(h.eventsLogged)")

@@ -92,9 +92,9 @@ struct EventPathTests {
 
     @Test("two keepers per group merge into one story; a slow archive makes writers wait, keeper memory stays bounded, nothing is lost")
     func slowArchiveAndTwoKeepers() throws {
-        let limit = 2 << 20
+        let limit = 8 << 20
         let r = try roundTrip(ranks: 8, ["--set", "deployment.keepersPerNode=2", "--set", "grapher.archiveDelayMs=300",
-                                         "--set", "keeper.memoryLimitBytes=\(limit)", "--set", "keeper.transferSlotBytes=131072",
+                                         "--set", "keeper.memoryLimitBytes=\(limit)", "--set", "keeper.transferSlotBytes=262144",
                                          "--set", "client.batchBytes=65536", "--set", "client.maxPendingBatches=2"],
                               events: 120)
         let waits = r.stdout.firstMatch(of: #/ingest\.windowWaits=(\d+)/#).flatMap { Int($0.1) } ?? 0

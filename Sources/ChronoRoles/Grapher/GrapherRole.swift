@@ -276,6 +276,7 @@ public final class GrapherRole: RecordingBehavior {
             }
         }
         bump("rounds")
+        logger.debug("archive round \(stats["rounds"] ?? 0): \(chunks.count) chunks, \(report.events) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading")
         let roundMs = UInt64(max(0, report.elapsedSeconds * 1000))
         if roundMs > stats["round.ms.max", default: 0] { stats["round.ms.max"] = roundMs }
         bump("events.archived", UInt64(report.events))

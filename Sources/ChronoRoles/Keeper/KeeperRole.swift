@@ -233,9 +233,13 @@ public final class KeeperRole: RecordingBehavior {
     /// been shipped (late events still come as revisions); with no writer it follows the clock.
     private func reportableWatermark(of s: Story) -> UInt64 {
         var w = s.pipeline.sealedFrontier
-        // A first-time range not yet shipped holds the watermark back; a waiting revision (late
-        // events of a range the grapher already sealed) does not: the grapher takes it as a revision.
-        if let first = waiting.first(where: { $0.storyId == s.notice.storyId && $0.revision == 0 }) {
+        // A first-time range not yet shipped holds the watermark back, so the grapher waits for it;
+        // a waiting revision (late events of a range the grapher already sealed) does not. When
+        // every slot is taken, nothing holds back: the in-flight chunks can only be acknowledged
+        // once the grapher's ranges complete, so waiting would deadlock; the held-back chunk then
+        // reaches the grapher as a revision (counted late, never lost).
+        if pool.availableSlots > 0,
+           let first = waiting.first(where: { $0.storyId == s.notice.storyId && $0.revision == 0 }) {
             w = min(w, first.range.start)
         }
         return w
