@@ -276,7 +276,13 @@ public final class GrapherRole: RecordingBehavior {
             }
         }
         bump("rounds")
-        logger.debug("archive round \(stats["rounds"] ?? 0): \(chunks.count) chunks, \(report.events) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading")
+        if logger.logLevel <= .debug {
+            let pending = stories.values.map { s in
+                "\(s.notice.story)=\(s.pending.count)/\(s.pending.map(\.rangeEnd).min() ?? 0)@\(s.pipeline.sealedFrontier)"
+                    + "\(s.pipeline.contributors.sorted { $0.key < $1.key })"
+            }
+            logger.debug("archive round \(stats["rounds"] ?? 0): \(chunks.count) chunks, \(report.events) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading, pending \(pending)")
+        }
         let roundMs = UInt64(max(0, report.elapsedSeconds * 1000))
         if roundMs > stats["round.ms.max", default: 0] { stats["round.ms.max"] = roundMs }
         bump("events.archived", UInt64(report.events))
