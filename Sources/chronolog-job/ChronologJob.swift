@@ -69,12 +69,14 @@ struct ChronologJob: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            let rank = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"]
-                ?? ProcessInfo.processInfo.environment["PMI_RANK"] ?? "0"
-            if rank == "0" || Self.exitCode(for: error) == .success {
-                exit(withError: error)
-            }
-            Foundation.exit(Self.exitCode(for: error) == .success ? 0 : 2)
+            // Every rank parses the same command line: one reports the error and fails; the
+            // others leave quietly so that mpirun does not kill the reporter before it prints.
+            let code = Self.exitCode(for: error)
+            if code == .success || error is ExitCode { exit(withError: error) }
+            guard LaunchEnvironment.isFirstRankOfApplication else { Foundation.exit(0) }
+            // Usage and configuration errors exit 2, as --help says (ArgumentParser's own is 64).
+            FileHandle.standardError.write(Data((Self.fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
         }
     }
 

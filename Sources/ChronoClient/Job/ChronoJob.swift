@@ -227,16 +227,18 @@ public struct ChronoJob: Sendable {
     /// - Parameter client: the body run on each client rank; returns the rank's counters; a
     ///   thrown error marks the job failed (exit status 1).
     /// - Returns: 0 when the job ended cleanly and nothing was lost, 1 on failure or loss,
-    ///   2 when the job cannot be laid out or MPI cannot start.
+    ///   2 when the job cannot be laid out (on the application's first rank, which reports it;
+    ///   the others return 0 so mpirun lets it print) or MPI cannot start.
     public func run(client: (ChronoSession, Logger) throws -> [String: UInt64]) -> Int32 {
         ShutdownSignal.install()
         let m: JobMembership
         do {
             m = try join(asService: true)
         } catch JoinError.layout(let error) {
-            if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"].map({ $0 == "0" }) ?? true {
-                printError("chronolog-job: \(error)")
-            }
+            // Every rank hits this alike; one reports it and fails, the others leave quietly so
+            // that mpirun does not kill the reporter before it has printed.
+            guard LaunchEnvironment.isFirstRankOfApplication else { return 0 }
+            printError("chronolog-job: \(error)")
             return 2
         } catch {
             printError("chronolog-job: \(error)")
