@@ -98,10 +98,12 @@ struct EventPathTests {
                                          "--set", "client.batchBytes=65536", "--set", "client.maxPendingBatches=2"],
                               events: 120)
         let waits = r.stdout.firstMatch(of: #/ingest\.windowWaits=(\d+)/#).flatMap { Int($0.1) } ?? 0
-        #expect(waits > 0, "writers never waited for the slow archive: \(r)")
         // The bound holds up to what clients may have in flight when the keeper stops acknowledging:
         // 3 clients × 2 batches × (64 KiB batch + one 64 KiB event).
         let peak = r.stdout.firstMatch(of: #/keeper \(2 ranks\):.* memory\.peak\.bytes\.max=(\d+)/#).flatMap { Int($0.1) } ?? Int.max
         #expect(peak <= limit + 3 * 2 * (128 << 10), "keeper peak \(peak) B over the \(limit) B bound: \(r)")
+        // Once a keeper reaches its bound it withholds acknowledgements: writers must have waited.
+        // (IngestTests checks waiting deterministically with a slow keeper.)
+        #expect(peak < limit || waits > 0, "a keeper reached its bound but no writer waited: \(r)")
     }
 }
