@@ -257,8 +257,11 @@ public final class GrapherRole: RecordingBehavior {
             s.pipeline.advanceWatermark(of: 0, to: clockNow)
             let finishing = draining && s.pipeline.contributors.keys.allSatisfy { $0 == 0 }
             let sealed = finishing ? s.pipeline.drain() : s.pipeline.sealReady()
-            for c in sealed where !c.isEmpty {
-                chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: c))
+            // One archive chunk per story per round: many small chunks (pieces, late revisions)
+            // would each cost index rows and HDF5 selections; readers merge by time anyway.
+            let nonEmpty = sealed.filter { !$0.isEmpty }
+            if let merged = try StoryChunk.merge(nonEmpty) {
+                chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: merged))
             }
             let frontier = s.pipeline.sealedFrontier
             let (now, later) = s.pending.reduce(into: ([PendingAck](), [PendingAck]())) { acc, p in
