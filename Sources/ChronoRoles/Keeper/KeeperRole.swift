@@ -200,7 +200,6 @@ public final class KeeperRole: RecordingBehavior {
                 did = true
             }
             stories[id] = s
-            _ = now
         }
         did = try shipWaiting(channel: channel) || did
         // Watermarks: tell the grapher how far this keeper's chunks are complete.

@@ -25,10 +25,6 @@ public final class ControlChannel {
     /// The communicator (owned; freed by `close()`, collectively over all of `MPI_COMM_WORLD`).
     public let comm: Communicator
     private var inFlight: [Request] = []
-    /// Messages sent, for statistics.
-    public private(set) var messagesSent = 0
-    /// Bytes sent, for statistics.
-    public private(set) var bytesSent = 0
 
     /// Wraps an existing communicator (not owned by the channel).
     public init(communicator: Communicator) {
@@ -41,8 +37,6 @@ public final class ControlChannel {
     /// Posts `bytes` to `destination` under `tag`; completion is driven by `progress()`.
     public func post(_ bytes: [UInt8], to destination: Int, tag: ControlTag) throws {
         inFlight.append(try comm.isend(bytes, to: destination, tag: tag.rawValue))
-        messagesSent += 1
-        bytesSent += bytes.count
     }
 
     /// Completes finished sends. - Returns: whether any completed.
