@@ -128,6 +128,45 @@ public final class ArchiveReader {
         }
     }
 
+    /// Splits `range` into consecutive windows that each hold about `maxBytes` of the story's
+    /// archived events (32 bytes per record plus record bytes, estimated from the time index), so
+    /// a large range can be read window by window with ``events(chronicle:story:range:)`` in
+    /// bounded memory. The windows cover `range` exactly, in order; a chunk larger than `maxBytes`
+    /// gets a window of its own; no window is cut inside a range where nothing starts.
+    /// - Returns: `[range]` when the range is small, empty or holds nothing; `[]` when it is empty.
+    /// - Throws: `ArchiveError.storyNotFound` when no file holds the story; `.corrupt` or `.hdf5`
+    ///   when its index cannot be read.
+    public func readWindows(chronicle: String, story: String, range: TimeRange, maxBytes: Int) throws(ArchiveError) -> [TimeRange] {
+        let key = StoryKey(chronicle: chronicle, story: story)
+        let holders = readers.filter { $0.stories[key] != nil }
+        guard !holders.isEmpty else { throw .storyNotFound(chronicle: chronicle, story: story) }
+        if range.isEmpty { return [] }
+        // Each overlapping chunk as (where its events inside `range` start, its size).
+        var spans: [(start: UInt64, bytes: Int)] = []
+        for reader in holders {
+            let index = try reader.index(for: key)
+            for position in index.overlapping(range) {
+                let row = index.rows[position]
+                let start = max(range.start, row.minTime)
+                spans.append((start, Int(row.eventCount) * EventRecord.byteSize + Int(row.payloadBytes)))
+            }
+        }
+        spans.sort { $0.start < $1.start }
+        var windows: [TimeRange] = []
+        var windowStart = range.start
+        var bytes = 0
+        for span in spans {
+            if bytes > 0 && bytes + span.bytes > maxBytes && span.start > windowStart && span.start < range.end {
+                windows.append(TimeRange(start: windowStart, end: span.start))
+                windowStart = span.start
+                bytes = 0
+            }
+            bytes += span.bytes
+        }
+        windows.append(TimeRange(start: windowStart, end: range.end))
+        return windows
+    }
+
     // MARK: Verification
 
     /// Checks every file: it opened; layout attributes; every story's names, id and path; dataset

@@ -49,7 +49,7 @@ public final class ChronoLogClient: @unchecked Sendable {
     /// error bound of half the best round trip).
     public var clockOffset: ClockOffset? { state.withLock { $0.clockOffset } }
 
-    private func requireConnection() throws(ChronoLogError) -> ClientID {
+    func requireConnection() throws(ChronoLogError) -> ClientID {
         guard let id = clientId else { throw .noConnection("the client is not connected; call connect() first") }
         return id
     }

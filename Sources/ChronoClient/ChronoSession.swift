@@ -25,6 +25,8 @@ public final class ChronoSession: @unchecked Sendable {
     let channel: Mutex<ControlChannel>
     private let finished = Atomic<Bool>(false)
     private let ingest = Mutex<IngestContext?>(nil)
+    /// Where replay pieces go, by query id.
+    let replayInbox = ReplayInbox()
 
     /// Creates a session over an existing control channel. Not collective.
     public init(layout: JobLayout, channel: sending ControlChannel, config: ChronoConfig, peers: Communicator? = nil) {
@@ -80,6 +82,38 @@ public final class ChronoSession: @unchecked Sendable {
             }
         }
         try result.get()
+    }
+
+    /// Runs `body` with the channel locked; any failure becomes `.noConnection`.
+    func withChannel(_ body: (ControlChannel) throws -> Void) throws(ChronoLogError) {
+        let failure: ChronoLogError? = channel.withLock { channel in
+            do {
+                try body(channel)
+                try channel.progress()
+                return nil
+            } catch let error as ChronoLogError {
+                return error
+            } catch {
+                return .noConnection("control channel failed: \(error)")
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Receives every replay piece waiting (for any query of this process) into the inbox, and
+    /// completes finished sends. Never blocks. - Returns: whether anything arrived or completed.
+    func receiveReplayPieces() throws(ChronoLogError) -> Bool {
+        var worked = false
+        try withChannel { channel in
+            worked = try channel.progress()
+            while let (bytes, source) = try channel.poll(tag: .replay) {
+                worked = true
+                if case .replayPiece(let piece)? = try? ControlMessage.decode(bytes) {
+                    replayInbox.deliver(piece, from: source)
+                }
+            }
+        }
+        return worked
     }
 
     /// The ingest machinery, created (and its flusher thread started) on first use.

@@ -67,8 +67,13 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
 
     /// Player settings.
     public struct Player: Codable, Sendable, Hashable {
-        /// Replay queries served at once. Default 64.
+        /// Replay queries served at once; more wait their turn (within their timeout). Default 64.
         public var maxConcurrentQueries: Int = 64
+        /// Largest piece of a replay answer, in encoded bytes (a larger answer travels in several
+        /// pieces; a single event larger than this travels alone). Default 4194304 (4 MiB).
+        public var pieceBytes: Int = 4 << 20
+        /// Pieces of one query sent before the client acknowledged them. Default 4.
+        public var piecesInFlight: Int = 4
     }
 
     /// Bulk-transfer fabric.
@@ -171,6 +176,8 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         try atLeast(grapher.archiveIntervalMs, 1, "grapher.archiveIntervalMs")
         try atLeast(grapher.archiveDelayMs, 0, "grapher.archiveDelayMs")
         try atLeast(player.maxConcurrentQueries, 1, "player.maxConcurrentQueries")
+        try atLeast(player.pieceBytes, 4096, "player.pieceBytes")
+        try atLeast(player.piecesInFlight, 1, "player.piecesInFlight")
         if !Self.fabricProviders.contains(fabric.provider) {
             throw .invalidConfiguration(ConfigError(key: "fabric.provider", problem: .invalidValue(
                 "\(fabric.provider.debugDescription) is not one of \(Self.fabricProviders.joined(separator: ", "))")))

@@ -47,6 +47,8 @@ extension ControlMessage {
         case let .storyChunk(m): m.encode(into: &w.bytes)
         case let .replayRequest(m): m.write(to: &w)
         case let .replayPiece(m): m.write(to: &w)
+        case let .replayAck(m): m.write(to: &w)
+        case let .archiveLease(m): m.write(to: &w)
         case let .shutdown(m): m.write(to: &w)
         case let .shutdownComplete(m): m.write(to: &w)
         }
@@ -109,6 +111,8 @@ extension ControlMessage {
         case .storyChunk: return .storyChunk(try StoryChunk.read(from: &r))
         case .replayRequest: return .replayRequest(try .read(from: &r))
         case .replayPiece: return .replayPiece(try .read(from: &r))
+        case .replayAck: return .replayAck(try .read(from: &r))
+        case .archiveLease: return .archiveLease(try .read(from: &r))
         case .shutdown: return .shutdown(try .read(from: &r))
         case .shutdownComplete: return .shutdownComplete(try .read(from: &r))
         }

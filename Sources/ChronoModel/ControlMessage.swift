@@ -56,10 +56,14 @@ public enum ControlMessage: Sendable, Hashable {
     case chunkAck(ChunkAck)
     /// A whole chunk sent inline (fallback without RMA; keepers/grapher answering a player).
     case storyChunk(StoryChunk)
-    /// Client → player: `ReplayStory`.
+    /// Client → visor → player, and player → keeper: `ReplayStory`.
     case replayRequest(ReplayRequest)
-    /// Player → client: one piece of a replay answer.
+    /// Player → client (and keeper → player): one piece of a replay answer.
     case replayPiece(ReplayPiece)
+    /// Client → player: a replay piece was received (flow control), or the query is cancelled.
+    case replayAck(ReplayAck)
+    /// Player ↔ grapher: hold archive rounds off while the player reads the archive.
+    case archiveLease(ArchiveLease)
     /// Visor → everyone: stop (after draining, if asked).
     case shutdown(ShutdownRequest)
     /// Any process → visor: drained and stopped.
@@ -95,6 +99,8 @@ public enum ControlMessage: Sendable, Hashable {
         case .storyChunk: return .storyChunk
         case .replayRequest: return .replayRequest
         case .replayPiece: return .replayPiece
+        case .replayAck: return .replayAck
+        case .archiveLease: return .archiveLease
         case .shutdown: return .shutdown
         case .shutdownComplete: return .shutdownComplete
         }

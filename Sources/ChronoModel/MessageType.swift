@@ -55,6 +55,10 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case replayRequest = 50
     /// ``ControlMessage/replayPiece(_:)``
     case replayPiece = 51
+    /// ``ControlMessage/replayAck(_:)``
+    case replayAck = 52
+    /// ``ControlMessage/archiveLease(_:)``
+    case archiveLease = 53
     /// ``ControlMessage/shutdown(_:)``
     case shutdown = 60
     /// ``ControlMessage/shutdownComplete(_:)``

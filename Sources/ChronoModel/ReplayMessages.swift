@@ -1,8 +1,12 @@
-// Bodies of replay messages between a client and a player.
+// Bodies of the replay messages: client → visor → player, player ↔ keepers, player ↔ grapher.
 
 /// Body of ``ControlMessage/replayRequest(_:)``: `ReplayStory(chronicle, story, start, end)`.
+///
+/// A client sends it to the visor, which fills in `clientRank`, `keeperRanks` and `storyKnown`
+/// and forwards it to the player of the story's recording group. The player sends the same
+/// message (with its own query id) to each of those keepers to collect the events they still hold.
 public struct ReplayRequest: Sendable, Hashable, WireCodable {
-    /// Client-chosen id, unique among the client's queries in flight.
+    /// Sender-chosen id, unique among the sender's queries in flight.
     public var queryId: UInt64
     /// The requesting client.
     public var clientId: ClientID
@@ -14,36 +18,53 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
     public var range: TimeRange
     /// How long the player may take (ms) before answering `CL_ERR_QUERY_TIMED_OUT`.
     public var timeoutMilliseconds: UInt64
+    /// World rank the answer goes to (set by the visor from the sender's rank; a client's value is ignored).
+    public var clientRank: Int32
+    /// Keepers that may hold events of the story not yet archived (set by the visor: the keepers
+    /// of the group recording the story, or of the last group that recorded it).
+    public var keeperRanks: [Int32]
+    /// Whether the story exists in the visor's directory (set by the visor). When it does not, a
+    /// story absent from the archive too is answered with `CL_ERR_NOT_EXIST`.
+    public var storyKnown: Bool
 
     /// Creates a request.
     public init(queryId: UInt64, clientId: ClientID, chronicle: String, story: String, range: TimeRange,
-                timeoutMilliseconds: UInt64) {
+                timeoutMilliseconds: UInt64, clientRank: Int32 = -1, keeperRanks: [Int32] = [], storyKnown: Bool = false) {
         self.queryId = queryId
         self.clientId = clientId
         self.chronicle = chronicle
         self.story = story
         self.range = range
         self.timeoutMilliseconds = timeoutMilliseconds
+        self.clientRank = clientRank
+        self.keeperRanks = keeperRanks
+        self.storyKnown = storyKnown
     }
 
     func write(to w: inout WireWriter) {
         w.u64(queryId); w.u64(clientId.rawValue); w.string(chronicle); w.string(story)
         w.u64(range.start); w.u64(range.end); w.u64(timeoutMilliseconds)
+        w.i32(clientRank); w.ranks(keeperRanks); w.bool(storyKnown)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ReplayRequest {
         ReplayRequest(queryId: try r.u64(), clientId: ClientID(rawValue: try r.u64()), chronicle: try r.string("chronicle"),
-                      story: try r.string("story"), range: try r.timeRange(), timeoutMilliseconds: try r.u64())
+                      story: try r.string("story"), range: try r.timeRange(), timeoutMilliseconds: try r.u64(),
+                      clientRank: try r.i32(), keeperRanks: try r.ranks("replay.keeperRanks"),
+                      storyKnown: try r.bool("replay.storyKnown"))
     }
 }
 
-/// Body of ``ControlMessage/replayPiece(_:)``: one piece of a replay answer.
-/// Pieces are numbered from 0; the one with `isLast` ends the query. Each carries an optional chunk
-/// (the events of that piece, in event order; pieces are sent in event order).
+/// Body of ``ControlMessage/replayPiece(_:)``: one piece of a replay answer (player → client, or
+/// keeper → player).
+///
+/// Pieces are numbered from 0 and sent in event order; the one with `isLast` ends the query.
+/// Each carries at most `player.pieceBytes` of encoded events. A failure is a single last piece
+/// whose `rc` says why.
 public struct ReplayPiece: Sendable, Hashable, WireCodable {
     /// The query answered.
     public var queryId: UInt64
-    /// Outcome of the query (the same in every piece; a failure is sent as a single last piece).
+    /// Outcome of the query (a failure is sent as a single last piece).
     public var rc: ReturnCode
     /// Piece number, from 0.
     public var pieceNumber: UInt32
@@ -51,18 +72,30 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
     public var isLast: Bool
     /// The events of this piece, if any.
     public var chunk: StoryChunk?
+    /// In the last piece: every event with a time before this is in the answer, except events
+    /// that arrive late (after their range was sealed). `follow` advances by it.
+    public var completeBefore: UInt64
+    /// In the last piece: whether the story was still being recorded when the query was answered.
+    public var recording: Bool
+    /// Why the query failed (empty on success).
+    public var detail: String
 
     /// Creates a piece.
-    public init(queryId: UInt64, rc: ReturnCode, pieceNumber: UInt32, isLast: Bool, chunk: StoryChunk?) {
+    public init(queryId: UInt64, rc: ReturnCode, pieceNumber: UInt32, isLast: Bool, chunk: StoryChunk?,
+                completeBefore: UInt64 = 0, recording: Bool = false, detail: String = "") {
         self.queryId = queryId
         self.rc = rc
         self.pieceNumber = pieceNumber
         self.isLast = isLast
         self.chunk = chunk
+        self.completeBefore = completeBefore
+        self.recording = recording
+        self.detail = detail
     }
 
     func write(to w: inout WireWriter) {
-        w.u64(queryId); w.returnCode(rc); w.u32(pieceNumber); w.bool(isLast); w.bool(chunk != nil)
+        w.u64(queryId); w.returnCode(rc); w.u32(pieceNumber); w.bool(isLast); w.u64(completeBefore); w.bool(recording)
+        w.string(detail); w.bool(chunk != nil)
         chunk?.encode(into: &w.bytes)
     }
 
@@ -71,8 +104,67 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
         let rc = try r.returnCode()
         let piece = try r.u32()
         let isLast = try r.bool("replayPiece.isLast")
+        let completeBefore = try r.u64()
+        let recording = try r.bool("replayPiece.recording")
+        let detail = try r.string("replayPiece.detail")
         let hasChunk = try r.bool("replayPiece.hasChunk")
         let chunk = hasChunk ? try StoryChunk.read(from: &r) : nil
-        return ReplayPiece(queryId: queryId, rc: rc, pieceNumber: piece, isLast: isLast, chunk: chunk)
+        return ReplayPiece(queryId: queryId, rc: rc, pieceNumber: piece, isLast: isLast, chunk: chunk,
+                           completeBefore: completeBefore, recording: recording, detail: detail)
+    }
+}
+
+/// Body of ``ControlMessage/replayAck(_:)``: a client received a replay piece (flow control: the
+/// player keeps at most `player.piecesInFlight` pieces of a query unacknowledged).
+public struct ReplayAck: Sendable, Hashable, WireCodable {
+    /// The query.
+    public var queryId: UInt64
+    /// The piece received.
+    public var pieceNumber: UInt32
+    /// True when the client gave up on the query (timed out or cancelled): the player drops it.
+    public var cancel: Bool
+
+    /// Creates an acknowledgement.
+    public init(queryId: UInt64, pieceNumber: UInt32, cancel: Bool = false) {
+        self.queryId = queryId
+        self.pieceNumber = pieceNumber
+        self.cancel = cancel
+    }
+
+    func write(to w: inout WireWriter) { w.u64(queryId); w.u32(pieceNumber); w.bool(cancel) }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> ReplayAck {
+        ReplayAck(queryId: try r.u64(), pieceNumber: try r.u32(), cancel: try r.bool("replayAck.cancel"))
+    }
+}
+
+/// Body of ``ControlMessage/archiveLease(_:)``: a player asks its grapher to hold archive rounds
+/// off while it reads the archive file (which is consistent on disk only between rounds).
+public struct ArchiveLease: Sendable, Hashable, WireCodable {
+    /// Request (player → grapher), grant (grapher → player) or release (player → grapher).
+    public enum Action: UInt8, Sendable, CaseIterable {
+        /// Player → grapher: hold rounds off once the current one ended.
+        case request = 1
+        /// Grapher → player: no round runs until released (or until the lease expires).
+        case grant = 2
+        /// Player → grapher: rounds may run again.
+        case release = 3
+    }
+
+    /// The lease, chosen by the player.
+    public var leaseId: UInt64
+    /// What this message does.
+    public var action: Action
+
+    /// Creates a lease message.
+    public init(leaseId: UInt64, action: Action) {
+        self.leaseId = leaseId
+        self.action = action
+    }
+
+    func write(to w: inout WireWriter) { w.u64(leaseId); w.u8(action.rawValue) }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> ArchiveLease {
+        ArchiveLease(leaseId: try r.u64(), action: try r.enumValue(Action.self, "archiveLease.action"))
     }
 }

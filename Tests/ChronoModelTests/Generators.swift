@@ -144,11 +144,19 @@ enum Random {
         case .replayRequest:
             return .replayRequest(ReplayRequest(queryId: u64(&rng), clientId: ClientID(u64(&rng)), chronicle: string(&rng),
                                                 story: string(&rng), range: TimeRange(start: u64(&rng), end: u64(&rng)),
-                                                timeoutMilliseconds: u64(&rng)))
+                                                timeoutMilliseconds: u64(&rng), clientRank: i32(&rng),
+                                                keeperRanks: (0..<Int.random(in: 0...3, using: &rng)).map { _ in i32(&rng) },
+                                                storyKnown: Bool.random(using: &rng)))
         case .replayPiece:
             return .replayPiece(ReplayPiece(queryId: u64(&rng), rc: rc(&rng), pieceNumber: UInt32.random(in: 0...9, using: &rng),
                                             isLast: Bool.random(using: &rng),
-                                            chunk: Bool.random(using: &rng) ? chunk(&rng) : nil))
+                                            chunk: Bool.random(using: &rng) ? chunk(&rng) : nil,
+                                            completeBefore: u64(&rng), recording: Bool.random(using: &rng), detail: string(&rng)))
+        case .replayAck:
+            return .replayAck(ReplayAck(queryId: u64(&rng), pieceNumber: UInt32(truncatingIfNeeded: u64(&rng)),
+                                        cancel: Bool.random(using: &rng)))
+        case .archiveLease:
+            return .archiveLease(ArchiveLease(leaseId: u64(&rng), action: ArchiveLease.Action.allCases.randomElement(using: &rng)!))
         case .shutdown:
             return .shutdown(ShutdownRequest(drain: Bool.random(using: &rng), deadlineMilliseconds: u64(&rng), reason: string(&rng)))
         case .shutdownComplete:

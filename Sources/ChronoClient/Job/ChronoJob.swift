@@ -165,7 +165,8 @@ public struct ChronoJob: Sendable {
                 behavior = try GrapherRole(config: config, keepers: plan.ranks(of: .keeper, inGroup: group), bulk: bulk,
                                            graphers: graphers, logger: m.logger)
             default:
-                behavior = StoryTrackingRole(role: .player)
+                let grapher = me.group.flatMap { plan.ranks(of: .grapher, inGroup: $0).first }
+                behavior = PlayerRole(config: config, grapherRank: grapher, logger: m.logger)
             }
             var process = RecordingProcess(
                 behavior: behavior, channel: channel, assignment: me, visorRank: m.layout.plan.ranks(of: .visor)[0],

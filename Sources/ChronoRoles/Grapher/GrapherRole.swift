@@ -16,7 +16,7 @@ import MPI
 /// new chunks, so keepers keep theirs (and, in turn, slow their writers).
 public final class GrapherRole: RecordingBehavior {
     public let role = ProcessRole.grapher
-    public var dataTags: [ControlTag] { [.bulk] }
+    public var dataTags: [ControlTag] { [.bulk, .replay] }
 
     private struct PendingAck {
         let keeper: Int
@@ -62,6 +62,8 @@ public final class GrapherRole: RecordingBehavior {
     private var nextRoundAt: ContinuousClock.Instant
     private var draining = false
     private var closed = false
+    /// Archive leases: while one is held no round starts, so a player reads a consistent file.
+    private var leases = ArchiveLeases()
     private var stats: [String: UInt64] = [:]
     private var durableLatency = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
     private var retired = PipelineStats()
@@ -105,6 +107,10 @@ public final class GrapherRole: RecordingBehavior {
     // MARK: - Messages
 
     public func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: ControlChannel) throws -> Bool {
+        if case .archiveLease(let lease) = message {
+            leases.receive(lease, from: source)
+            return true
+        }
         guard case .chunkDescriptor(let d) = message else { return false }
         guard stories[d.storyId] != nil else {
             bump("chunks.unknownStory")
@@ -155,8 +161,10 @@ public final class GrapherRole: RecordingBehavior {
     private var bufferedBytes: Int { stories.values.reduce(0) { $0 + $1.pipeline.bufferedBytes } }
 
     public func poll(channel: ControlChannel) throws -> Bool {
-        guard !closed else { return false }
-        var did = try completeReads(channel: channel)
+        // Leases are granted between rounds, and after the archive was closed too.
+        let granted = try leases.grant(roundInProgress: barrier != nil, channel: channel, logger: logger)
+        guard !closed else { return granted }
+        var did = try completeReads(channel: channel) || granted
         did = try postReads(channel: channel) || did
         did = try runRound(channel: channel) || did
         return did
@@ -226,7 +234,7 @@ public final class GrapherRole: RecordingBehavior {
     private func runRound(channel: ControlChannel) throws -> Bool {
         let now = ContinuousClock.now
         if barrier == nil {
-            guard now >= nextRoundAt else { return false }
+            guard now >= nextRoundAt, !leases.isHeld else { return false }
             if graphers.size == 1 {
                 barrierStarted = nil  // alone: nobody to wait for
             } else {

@@ -12,9 +12,9 @@ import Logging
 /// reused only after the grapher acknowledged it durable; nothing is ever dropped.
 public final class KeeperRole: RecordingBehavior {
     public let role = ProcessRole.keeper
-    public var dataTags: [ControlTag] { [.events, .bulk] }
+    public var dataTags: [ControlTag] { [.events, .bulk, .replay] }
 
-    private struct Story {
+    struct Story {
         var notice: RecordingNotice
         var pipeline: StoryPipeline
         /// Stop requested: drain, ship, then tell the grapher "no more" and forget the story.
@@ -24,23 +24,26 @@ public final class KeeperRole: RecordingBehavior {
         var lastReportAt: ContinuousClock.Instant = .now
     }
 
-    private struct InFlight {
+    struct InFlight {
         let storyId: StoryID
         let buffer: RegisteredBuffer
         let events: Int
+        /// The chunk's range and encoded length (a replay decodes the chunk from the slot).
+        let range: TimeRange
+        let length: Int
     }
 
-    private let config: ChronoConfig
+    let config: ChronoConfig
     private let rank: Int32
     private let grapherRank: Int
     private let bulk: BulkPlane
     private let pool: RegisteredMemoryPool
     private let logger: Logger
-    private let clock = SystemClock()
-    private var stories: [StoryID: Story] = [:]
+    let clock = SystemClock()
+    private(set) var stories: [StoryID: Story] = [:]
     private var tracked = RecordedStories()
-    private var waiting: Deque<StoryChunk> = []
-    private var inFlight: [UInt64: InFlight] = [:]
+    private(set) var waiting: Deque<StoryChunk> = []
+    private(set) var inFlight: [UInt64: InFlight] = [:]
     private var nextSequence: UInt64 = 1
     private var heldAcks: Deque<(rank: Int, ack: BatchAck, due: ContinuousClock.Instant)> = []
     private var draining = false
@@ -67,7 +70,7 @@ public final class KeeperRole: RecordingBehavior {
 
     private var slotBytes: Int { max(config.keeper.transferSlotBytes, config.story.maxEventBytes + StoryChunk.headerByteCount + 64) }
 
-    private func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
+    func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
 
     // MARK: - Recording
 
@@ -101,6 +104,9 @@ public final class KeeperRole: RecordingBehavior {
             return true
         case .chunkAck(let ack):
             try acknowledged(ack)
+            return true
+        case .replayRequest(let query):
+            try answerReplay(query, from: source, channel: channel)
             return true
         default:
             return false
@@ -262,7 +268,8 @@ public final class KeeperRole: RecordingBehavior {
             }
             let sequence = nextSequence
             nextSequence += 1
-            inFlight[sequence] = InFlight(storyId: chunk.storyId, buffer: buffer, events: chunk.count)
+            inFlight[sequence] = InFlight(storyId: chunk.storyId, buffer: buffer, events: chunk.count, range: chunk.range,
+                                          length: size)
             try post(descriptorFor: (chunk, buffer, sequence), story: story.notice, watermark: reportableWatermark(of: story),
                      channel: channel)
             bump("chunks.shipped")

@@ -13,6 +13,10 @@ public enum ControlTag: Int, Sendable, CaseIterable {
     case bulk = 14
     /// Flow control back to a client: batch acknowledgements, keeper → client.
     case flow = 15
+    /// Replay traffic: requests forwarded visor → player and player → keeper, answer pieces
+    /// keeper → player and player → client, piece acknowledgements client → player, and archive
+    /// leases player ↔ grapher.
+    case replay = 16
 }
 
 /// Typed-message transport over a private duplicate of `MPI_COMM_WORLD`.

@@ -16,6 +16,9 @@ public struct ChronicleDirectory: Sendable {
         public var holders: Set<ClientID> = []
         /// The recording group recording the story while it has holders.
         public var group: UInt32?
+        /// The group that recorded it last (kept after the last release: its keepers may still
+        /// hold events that are not archived yet, which a replay must see).
+        public var lastGroup: UInt32?
     }
 
     /// A chronicle's metadata.
@@ -108,6 +111,7 @@ public struct ChronicleDirectory: Sendable {
     /// Records the group that records a story.
     public mutating func assign(group: UInt32, chronicle: ChronicleName, story: StoryName) {
         chronicles[chronicle]?.stories[story]?.group = group
+        chronicles[chronicle]?.stories[story]?.lastGroup = group
     }
 
     /// The names of every chronicle, sorted.

@@ -125,10 +125,15 @@ public final class VisorService {
             if clientRanks.contains(source) { reply(.reply(GenericReply(error)), to: source) }
             return
         }
-        // Only acquires need the recording groups; they wait for the planned processes to register.
-        if case .acquireStory = message, holdingBack {
-            deferred.append((bytes, source))
-            return
+        // Only acquires and replays need the recording groups; they wait for the planned
+        // processes to register.
+        switch message {
+        case .acquireStory, .replayRequest:
+            if holdingBack {
+                deferred.append((bytes, source))
+                return
+            }
+        default: break
         }
         switch message {
         case .connect(let r): connect(r, from: source)
@@ -176,6 +181,8 @@ public final class VisorService {
             recordingAcknowledged(ack)
         case .shutdownComplete(let c):
             shutdownCompleted(c, from: source)
+        case .replayRequest(let r):
+            routeReplay(r, from: source)
         default:
             bump("messages.unexpected")
             logger.warning("unexpected \(message.type) from rank \(source)")
@@ -288,6 +295,56 @@ public final class VisorService {
             for member in group.members { notify(.stopRecording(notice), to: member) }
             bump("recordings.stopped")
         }
+    }
+
+    // MARK: - Replay
+
+    /// Forwards a client's replay query to the player of the group that records (or last recorded)
+    /// the story, with that group's keepers (they hold events not archived yet); a story no group
+    /// recorded goes to a player chosen by the story's id (it may be in the archive of an earlier
+    /// job). Errors are answered at once, as a single last piece on the replay tag.
+    private func routeReplay(_ r: ReplayRequest, from source: Int) {
+        bump("replays.routed")
+        var failure: ChronoLogError
+        do throws(ChronoLogError) {
+            let (player, forwarded) = try replayRoute(r, from: source)
+            do {
+                try channel.post(ControlMessage.replayRequest(forwarded).encode(), to: Int(player), tag: .replay)
+                return
+            } catch {
+                failure = .unknown("cannot forward the replay query to player rank \(player): \(error)")
+            }
+        } catch {
+            failure = error
+        }
+        bump("replays.refused")
+        let piece = ReplayPiece(queryId: r.queryId, rc: failure.returnCode, pieceNumber: 0, isLast: true, chunk: nil,
+                                detail: failure.description)
+        do { try channel.post(ControlMessage.replayPiece(piece).encode(), to: source, tag: .replay) } catch {
+            logger.error("cannot answer replay query \(r.queryId) of rank \(source): \(error)")
+        }
+    }
+
+    /// Where a replay query goes, and the query as forwarded.
+    /// - Throws: `.noConnection` (−8) for an unknown client, `.notReaderMode` (−11) for a writer-only
+    ///   client, `.invalidName` (−2), `.noPlayers` (−10).
+    private func replayRoute(_ r: ReplayRequest, from source: Int) throws(ChronoLogError) -> (Int32, ReplayRequest) {
+        try clients.validate(r.clientId, fromRank: source)
+        guard clients.clients[r.clientId]?.mode == .writerReader else { throw .notReaderMode }
+        let cname = try ChronicleName(r.chronicle)
+        let sname = try StoryName(r.story)
+        let known = directory.story(chronicle: cname, story: sname)
+        let group = (known?.group ?? known?.lastGroup).flatMap { groups.groups[$0] }
+        let players = groups.groups.values.compactMap(\.player).sorted()
+        let id = StoryID(chronicle: cname, story: sname)
+        guard let player = group?.player ?? (players.isEmpty ? nil : players[Int(id.rawValue % UInt64(players.count))]) else {
+            throw .noPlayers
+        }
+        var forwarded = r
+        forwarded.clientRank = Int32(source)
+        forwarded.keeperRanks = group?.keepers ?? []
+        forwarded.storyKnown = known != nil
+        return (player, forwarded)
     }
 
     // MARK: - Shutdown

@@ -1,0 +1,50 @@
+import ChronoModel
+import DequeModule
+import Synchronization
+
+/// Delivers replay pieces to the queries they answer.
+///
+/// Pieces of every query of a process arrive interleaved on one MPI tag; whichever waiting query
+/// receives one hands it here, and the query it belongs to takes it. Thread-safe.
+final class ReplayInbox: Sendable {
+    struct Delivery {
+        let piece: ReplayPiece
+        let source: Int
+    }
+
+    private let boxes = Mutex<[UInt64: Deque<Delivery>]>([:])
+    private let nextId = Atomic<UInt64>(1)
+    private let stray = Atomic<UInt64>(0)
+
+    /// A new query id, unique in this process, registered for delivery.
+    func open() -> UInt64 {
+        let id = nextId.wrappingAdd(1, ordering: .relaxed).oldValue
+        boxes.withLock { $0[id] = [] }
+        return id
+    }
+
+    /// Stops delivering to `id` (pieces arriving later are stray).
+    func close(_ id: UInt64) {
+        _ = boxes.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// Hands a received piece to its query. - Returns: false when no query waits for it.
+    @discardableResult
+    func deliver(_ piece: ReplayPiece, from source: Int) -> Bool {
+        let taken = boxes.withLock { b -> Bool in
+            guard b[piece.queryId] != nil else { return false }
+            b[piece.queryId]!.append(Delivery(piece: piece, source: source))
+            return true
+        }
+        if !taken { stray.add(1, ordering: .relaxed) }
+        return taken
+    }
+
+    /// The next piece delivered to `id`, if any.
+    func take(_ id: UInt64) -> Delivery? {
+        boxes.withLock { $0[id]?.popFirst() }
+    }
+
+    /// Pieces that arrived for no waiting query (a query that gave up).
+    var strayPieces: UInt64 { stray.load(ordering: .relaxed) }
+}

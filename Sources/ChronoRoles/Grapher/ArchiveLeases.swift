@@ -1,0 +1,62 @@
+import ChronoModel
+import DequeModule
+import Logging
+
+/// A grapher's archive leases. The archive file is consistent on disk only between the graphers'
+/// collective rounds (each ends with a flush), so a player that reads it asks its grapher for a
+/// lease: granted once no round is in progress, and no round starts until the player releases it.
+/// Rounds are collective, so one grapher holding a lease holds every grapher's next round.
+///
+/// A lease not released within ``maxHold`` (a player that died or hangs) expires, so the archive
+/// never stalls for long.
+struct ArchiveLeases {
+    private struct Lease {
+        let id: UInt64
+        let player: Int
+        let expires: ContinuousClock.Instant
+    }
+
+    /// How long a lease may be held before it expires.
+    static let maxHold: Duration = .seconds(5)
+
+    private var current: Lease?
+    private var requests: Deque<(id: UInt64, player: Int)> = []
+    /// Leases granted since start.
+    private(set) var granted: UInt64 = 0
+    /// Leases that expired without a release.
+    private(set) var expired: UInt64 = 0
+
+    /// Whether a lease is held (no round may start).
+    var isHeld: Bool { current != nil }
+
+    /// Takes a request or a release from `player`.
+    mutating func receive(_ message: ArchiveLease, from player: Int) {
+        switch message.action {
+        case .request:
+            requests.append((message.leaseId, player))
+        case .release:
+            if let c = current, c.id == message.leaseId, c.player == player { current = nil }
+            requests.removeAll { $0.id == message.leaseId && $0.player == player }
+        case .grant:
+            break  // only graphers grant
+        }
+    }
+
+    /// Expires an overdue lease and grants the next request when no round is in progress.
+    /// - Returns: whether anything changed.
+    mutating func grant(roundInProgress: Bool, channel: ControlChannel, logger: Logger) throws -> Bool {
+        let now = ContinuousClock.now
+        if let c = current, now >= c.expires {
+            logger.warning("archive lease \(c.id) of player rank \(c.player) expired after \(Self.maxHold) without a release")
+            current = nil
+            expired += 1
+        }
+        guard current == nil, !roundInProgress, let next = requests.first else { return false }
+        requests.removeFirst()
+        current = Lease(id: next.id, player: next.player, expires: now + Self.maxHold)
+        granted += 1
+        try channel.post(ControlMessage.archiveLease(ArchiveLease(leaseId: next.id, action: .grant)).encode(),
+                         to: next.player, tag: .replay)
+        return true
+    }
+}

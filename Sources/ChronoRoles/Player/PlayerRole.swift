@@ -1,0 +1,358 @@
+import ChronoArchive
+import ChronoModel
+import DequeModule
+import Logging
+
+/// ChronoPlayer: answers `ReplayStory` queries with every event of a story in a time range, in
+/// event order, from the archive **and** from the events not archived yet.
+///
+/// A query (forwarded by the visor with the keepers that may hold the story's events) runs in
+/// three steps:
+/// 1. **Keepers.** Each keeper answers with the events it still holds in the range. A keeper frees
+///    a chunk only after the grapher acknowledged it durable, so an event the keepers no longer
+///    hold is already in the archive.
+/// 2. **Archive.** Under a lease from the group's grapher (no archive round runs meanwhile, so the
+///    file is consistent on disk) the player reads the range window by window through the
+///    per-story time index, merging each window with the keepers' events of that window and
+///    dropping duplicates (an event archived while the keepers answered is seen twice).
+/// 3. **Pieces.** The answer goes to the client in pieces of at most `player.pieceBytes`, at most
+///    `player.piecesInFlight` unacknowledged; the last piece says up to when the answer is complete.
+///
+/// Each query has its own id and deadline (`timeoutMilliseconds`, answered with
+/// `CL_ERR_QUERY_TIMED_OUT`); up to `player.maxConcurrentQueries` run at once, the others wait
+/// their turn. Memory: one archive window per query being read, plus the keepers' events.
+public final class PlayerRole: RecordingBehavior {
+    public let role = ProcessRole.player
+    public var dataTags: [ControlTag] { [.replay] }
+
+    private struct QueryKey: Hashable {
+        let clientRank: Int
+        let queryId: UInt64
+    }
+
+    private enum Phase {
+        case waiting, keepers, archive, done
+    }
+
+    private final class Query {
+        let key: QueryKey
+        let request: ReplayRequest
+        let deadline: ContinuousClock.Instant
+        var phase = Phase.waiting
+        var localId: UInt64 = 0
+        var pendingKeepers: Set<Int> = []
+        var fresh: [StoryChunk] = []
+        var completeBefore = UInt64.max
+        var recording = false
+        /// Where the next archive window starts.
+        var cursor: UInt64
+        var foundInArchive = false
+        var ready: Deque<StoryChunk> = []
+        var nextPiece: UInt32 = 0
+        var unacked = 0
+
+        init(key: QueryKey, request: ReplayRequest, deadline: ContinuousClock.Instant) {
+            self.key = key
+            self.request = request
+            self.deadline = deadline
+            self.cursor = request.range.start
+        }
+
+        var archiveDone: Bool { cursor >= request.range.end }
+    }
+
+    private enum LeaseState: Equatable {
+        case none, requested(UInt64)
+    }
+
+    private let config: ChronoConfig
+    private let grapherRank: Int?
+    private let logger: Logger
+    private let clock = SystemClock()
+    private var tracked = RecordedStories()
+    private var queries: [QueryKey: Query] = [:]
+    private var turn: Deque<QueryKey> = []
+    private var active = 0
+    private var byLocalId: [UInt64: QueryKey] = [:]
+    private var nextLocalId: UInt64 = 1
+    private var lease = LeaseState.none
+    private var nextLeaseId: UInt64 = 1
+    private var stats: [String: UInt64] = [:]
+
+    /// - Parameters:
+    ///   - grapherRank: world rank of the group's grapher, which grants archive leases (nil: read
+    ///     the archive without one — only where no grapher writes it).
+    public init(config: ChronoConfig, grapherRank: Int?, logger: Logger) {
+        self.config = config
+        self.grapherRank = grapherRank
+        self.logger = logger
+    }
+
+    private func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
+
+    // MARK: - Recording (players only track which stories their group records)
+
+    public func startRecording(_ notice: RecordingNotice) -> ReturnCode {
+        tracked.start(notice)
+        return .success
+    }
+
+    public func stopRecording(_ notice: RecordingNotice) -> ReturnCode {
+        tracked.stop(notice)
+        return .success
+    }
+
+    // MARK: - Messages
+
+    public func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: ControlChannel) throws -> Bool {
+        switch message {
+        case .replayRequest(let request):
+            try accept(request, channel: channel)
+        case .replayPiece(let piece):
+            keeperAnswered(piece, from: source)
+        case .replayAck(let ack):
+            acknowledged(ack, from: source)
+        case .archiveLease(let l):
+            guard l.action == .grant, lease == .requested(l.leaseId) else {
+                bump("leases.stray")
+                return true
+            }
+            try readArchive(channel: channel)
+            lease = .none
+            try post(.archiveLease(ArchiveLease(leaseId: l.leaseId, action: .release)), to: source, channel: channel)
+        default:
+            return false
+        }
+        return true
+    }
+
+    private func post(_ message: ControlMessage, to rank: Int, channel: ControlChannel) throws {
+        try channel.post(message.encode(), to: rank, tag: .replay)
+    }
+
+    private func accept(_ request: ReplayRequest, channel: ControlChannel) throws {
+        bump("queries.received")
+        let key = QueryKey(clientRank: Int(request.clientRank), queryId: request.queryId)
+        guard queries[key] == nil else {
+            bump("queries.duplicate")
+            return
+        }
+        let timeout = Duration.milliseconds(Int64(clamping: request.timeoutMilliseconds))
+        let q = Query(key: key, request: request, deadline: .now + timeout)
+        if request.range.isEmpty {
+            // Nothing can be in an empty range: answer at once.
+            q.completeBefore = clock.now()
+            try finish(q, rc: .success, channel: channel)
+            return
+        }
+        queries[key] = q
+        turn.append(key)
+        try startWaiting(channel: channel)
+    }
+
+    /// Starts queries waiting for their turn while fewer than `player.maxConcurrentQueries` run.
+    private func startWaiting(channel: ControlChannel) throws {
+        while active < config.player.maxConcurrentQueries, let key = turn.first {
+            turn.removeFirst()
+            guard let q = queries[key], q.phase == .waiting else { continue }
+            active += 1
+            q.localId = nextLocalId
+            nextLocalId += 1
+            byLocalId[q.localId] = key
+            q.pendingKeepers = Set(q.request.keeperRanks.map { Int($0) })
+            q.phase = q.pendingKeepers.isEmpty ? .archive : .keepers
+            if q.pendingKeepers.isEmpty { q.completeBefore = clock.now() }
+            var ask = q.request
+            ask.queryId = q.localId
+            for keeper in q.pendingKeepers { try post(.replayRequest(ask), to: keeper, channel: channel) }
+        }
+    }
+
+    private func keeperAnswered(_ piece: ReplayPiece, from keeper: Int) {
+        guard let key = byLocalId[piece.queryId], let q = queries[key], q.phase == .keepers,
+              q.pendingKeepers.contains(keeper) else {
+            bump("keeperPieces.stray")
+            return
+        }
+        if let chunk = piece.chunk, !chunk.isEmpty { q.fresh.append(chunk) }
+        guard piece.isLast else { return }
+        q.pendingKeepers.remove(keeper)
+        q.completeBefore = min(q.completeBefore, piece.completeBefore)
+        q.recording = q.recording || piece.recording
+        if q.pendingKeepers.isEmpty {
+            q.fresh = (try? StoryChunk.merge(q.fresh)).flatMap { $0.map { [$0] } } ?? q.fresh
+            q.phase = .archive
+        }
+    }
+
+    private func acknowledged(_ ack: ReplayAck, from client: Int) {
+        guard let q = queries[QueryKey(clientRank: client, queryId: ack.queryId)] else { return }
+        if ack.cancel {
+            bump("queries.cancelled")
+            retire(q)
+            return
+        }
+        q.unacked = max(0, q.unacked - 1)
+    }
+
+    // MARK: - Work
+
+    public func poll(channel: ControlChannel) throws -> Bool {
+        guard !queries.isEmpty else { return false }
+        var did = try expire(channel: channel)
+        did = try sendPieces(channel: channel) || did
+        if lease == .none, queries.values.contains(where: needsArchive) {
+            if let grapher = grapherRank {
+                let id = nextLeaseId
+                nextLeaseId += 1
+                lease = .requested(id)
+                try post(.archiveLease(ArchiveLease(leaseId: id, action: .request)), to: grapher, channel: channel)
+            } else {
+                try readArchive(channel: channel)
+            }
+            did = true
+        }
+        try startWaiting(channel: channel)
+        return did
+    }
+
+    /// Whether a query has an archive window to read (and room for its pieces).
+    private func needsArchive(_ q: Query) -> Bool {
+        q.phase == .archive && !q.archiveDone && q.ready.count < config.player.piecesInFlight
+    }
+
+    /// Answers overdue queries with `CL_ERR_QUERY_TIMED_OUT`.
+    private func expire(channel: ControlChannel) throws -> Bool {
+        let now = ContinuousClock.now
+        let overdue = queries.values.filter { now >= $0.deadline }
+        for q in overdue {
+            bump("queries.timedOut")
+            try finish(q, rc: .queryTimedOut, detail: "query \(q.request.queryId) did not complete within \(q.request.timeoutMilliseconds) ms",
+                       channel: channel)
+        }
+        return !overdue.isEmpty
+    }
+
+    /// Reads the next archive window of every query that needs one, within one lease. The
+    /// archive is opened afresh: it is consistent on disk while the lease holds rounds off.
+    private func readArchive(channel: ControlChannel) throws {
+        bump("leases.used")
+        var reader: ArchiveReader?
+        var failure: ArchiveError?
+        do throws(ArchiveError) {
+            reader = try ArchiveReader(path: config.archive.directory)
+        } catch {
+            if case .notFound = error {} else { failure = error }  // not found: nothing archived yet
+        }
+        if let failure {
+            logger.error("cannot open the archive for replay: \(failure)")
+            for q in queries.values where q.phase == .archive {
+                try finish(q, rc: .unknown, detail: "cannot open the archive: \(failure)", channel: channel)
+            }
+            return
+        }
+        let budget = config.player.pieceBytes * config.player.piecesInFlight
+        for q in queries.values where needsArchive(q) {
+            do {
+                try readWindow(of: q, from: reader, maxBytes: budget)
+            } catch {
+                logger.error("replay of \(q.request.chronicle)/\(q.request.story) failed reading the archive: \(error)")
+                try finish(q, rc: .unknown, detail: "reading the archive: \(error)", channel: channel)
+            }
+        }
+    }
+
+    private func readWindow(of q: Query, from reader: ArchiveReader?, maxBytes: Int) throws {
+        let r = q.request
+        let rest = TimeRange(start: q.cursor, end: r.range.end)
+        var window = rest
+        var archived: StoryChunk?
+        if let reader {
+            do throws(ArchiveError) {
+                window = try reader.readWindows(chronicle: r.chronicle, story: r.story, range: rest, maxBytes: maxBytes).first ?? rest
+                archived = try reader.events(chronicle: r.chronicle, story: r.story, range: window)
+                q.foundInArchive = true
+            } catch {
+                guard case .storyNotFound = error else { throw error }
+                window = rest
+            }
+        }
+        var parts = q.fresh.map { $0.slice(window) }.filter { !$0.isEmpty }
+        if let archived, !archived.isEmpty { parts.append(archived) }
+        if let merged = try StoryChunk.merge(parts) {
+            for piece in merged.pieces(maxEncodedBytes: config.player.pieceBytes) { q.ready.append(piece) }
+            bump("events.replayed", UInt64(merged.count))
+        }
+        q.cursor = window.end
+        if q.archiveDone { q.fresh = [] }
+    }
+
+    /// Sends ready pieces within each query's window; ends finished queries with their last piece.
+    private func sendPieces(channel: ControlChannel) throws -> Bool {
+        var did = false
+        for q in Array(queries.values) where q.phase == .archive {
+            while q.unacked < config.player.piecesInFlight, let piece = q.ready.first {
+                q.ready.removeFirst()
+                if q.archiveDone && q.ready.isEmpty {
+                    try finish(q, rc: .success, chunk: piece, channel: channel)
+                    break
+                }
+                try post(.replayPiece(ReplayPiece(queryId: q.request.queryId, rc: .success, pieceNumber: q.nextPiece,
+                                                  isLast: false, chunk: piece)), to: q.key.clientRank, channel: channel)
+                q.nextPiece += 1
+                q.unacked += 1
+                bump("pieces.sent")
+                did = true
+            }
+            if q.phase == .archive && q.archiveDone && q.ready.isEmpty {
+                if !q.foundInArchive && !q.request.storyKnown && q.nextPiece == 0 {
+                    try finish(q, rc: .notExist, detail: "story \(q.request.story.debugDescription) of \(q.request.chronicle.debugDescription) does not exist",
+                               channel: channel)
+                } else {
+                    try finish(q, rc: .success, channel: channel)
+                }
+                did = true
+            }
+        }
+        return did
+    }
+
+    /// Sends the query's last piece and forgets it.
+    private func finish(_ q: Query, rc: ReturnCode, chunk: StoryChunk? = nil, detail: String = "", channel: ControlChannel) throws {
+        let last = ReplayPiece(queryId: q.request.queryId, rc: rc, pieceNumber: q.nextPiece, isLast: true,
+                               chunk: rc == .success ? chunk : nil,
+                               completeBefore: q.completeBefore == .max ? clock.now() : q.completeBefore,
+                               recording: q.recording, detail: detail)
+        try post(.replayPiece(last), to: q.key.clientRank, channel: channel)
+        bump(rc == .success ? "queries.served" : "queries.failed")
+        bump("pieces.sent")
+        retire(q)
+    }
+
+    private func retire(_ q: Query) {
+        guard q.phase != .done else { return }
+        if q.phase != .waiting { active -= 1 }
+        q.phase = .done
+        queries[q.key] = nil
+        byLocalId[q.localId] = nil
+    }
+
+    // MARK: - Shutdown
+
+    public func drain(channel: ControlChannel) throws -> Bool {
+        _ = try poll(channel: channel)
+        return queries.isEmpty
+    }
+
+    public var undrainedEvents: UInt64 { 0 }
+
+    public var drainState: String {
+        "queries=\(queries.count) active=\(active) waiting=\(turn.count) lease=\(lease)"
+    }
+
+    public var counters: [String: UInt64] {
+        stats.merging(tracked.counters(pipelines: PipelineStats())) { $1 }
+    }
+
+    public func close() throws {}
+}
