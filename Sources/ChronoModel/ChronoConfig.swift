@@ -74,6 +74,9 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         public var pieceBytes: Int = 4 << 20
         /// Pieces of one query sent before the client acknowledged them. Default 4.
         public var piecesInFlight: Int = 4
+        /// Test knob: every query waits this many milliseconds before it is served (a slow
+        /// player; makes queries time out). Default 0.
+        public var testQueryDelayMs: Int = 0
     }
 
     /// Bulk-transfer fabric.
@@ -178,6 +181,7 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         try atLeast(player.maxConcurrentQueries, 1, "player.maxConcurrentQueries")
         try atLeast(player.pieceBytes, 4096, "player.pieceBytes")
         try atLeast(player.piecesInFlight, 1, "player.piecesInFlight")
+        try atLeast(player.testQueryDelayMs, 0, "player.testQueryDelayMs")
         if !Self.fabricProviders.contains(fabric.provider) {
             throw .invalidConfiguration(ConfigError(key: "fabric.provider", problem: .invalidValue(
                 "\(fabric.provider.debugDescription) is not one of \(Self.fabricProviders.joined(separator: ", "))")))

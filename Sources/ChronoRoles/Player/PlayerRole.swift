@@ -38,6 +38,8 @@ public final class PlayerRole: RecordingBehavior {
         let key: QueryKey
         let request: ReplayRequest
         let deadline: ContinuousClock.Instant
+        /// Not served before (test knob `player.testQueryDelayMs`).
+        var startAt: ContinuousClock.Instant = .now
         var phase = Phase.waiting
         var localId: UInt64 = 0
         var pendingKeepers: Set<Int> = []
@@ -139,6 +141,7 @@ public final class PlayerRole: RecordingBehavior {
         }
         let timeout = Duration.milliseconds(Int64(clamping: request.timeoutMilliseconds))
         let q = Query(key: key, request: request, deadline: .now + timeout)
+        q.startAt = .now + .milliseconds(config.player.testQueryDelayMs)
         if request.range.isEmpty {
             // Nothing can be in an empty range: answer at once.
             q.completeBefore = clock.now()
@@ -153,8 +156,12 @@ public final class PlayerRole: RecordingBehavior {
     /// Starts queries waiting for their turn while fewer than `player.maxConcurrentQueries` run.
     private func startWaiting(channel: ControlChannel) throws {
         while active < config.player.maxConcurrentQueries, let key = turn.first {
+            guard let q = queries[key], q.phase == .waiting else {
+                turn.removeFirst()
+                continue
+            }
+            guard ContinuousClock.now >= q.startAt else { break }
             turn.removeFirst()
-            guard let q = queries[key], q.phase == .waiting else { continue }
             active += 1
             q.localId = nextLocalId
             nextLocalId += 1

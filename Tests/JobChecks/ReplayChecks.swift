@@ -1,0 +1,239 @@
+import ArgumentParser
+import ChronoClient
+import ChronoModel
+import ChronoRoles
+import Foundation
+import MPI
+import Synchronization
+
+/// Replay checked against an in-memory model of what was logged.
+///
+/// Every client logs to its own story and to a shared one, with pauses so events spread over
+/// several chunks and archive rounds, and flushes. The clients then exchange what they logged
+/// (times and indexes; payloads are a function of story, client and index), so every rank holds
+/// the exact model, and replay random ranges of every story from several threads at once —
+/// while each rank's writer thread keeps logging to a live story — comparing each answer with
+/// the model event by event (time, client, index, bytes). Events are at that point partly
+/// archived and partly still in keeper memory (the summary's keeper `replays.events` counts the
+/// latter). Then: a just-logged event is visible at once; `follow` sees exactly the live story's
+/// events; error codes; and, after every story was released, the archive alone answers the same.
+struct ReplayChecks: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "replay")
+    @OptionGroup var options: JobChecks.Options
+    @Option(help: "Events each client logs to each story.")
+    var events = 300
+    @Option(help: "Random ranges each reader thread replays.")
+    var queries = 40
+    @Option(help: "Reader threads per client rank.")
+    var threads = 3
+    @Flag(help: "Only check that a slow player's queries time out (run with --set player.testQueryDelayMs=…).")
+    var timeoutOnly = false
+
+    static let chronicle = "replay-✓"
+
+    static func payload(story: String, client: UInt64, index: UInt32) -> [UInt8] {
+        let size = [0, 5, 64, 300, 4096, 1][Int(index) % 6]
+        let s = story.utf8.reduce(UInt64(0)) { $0 &+ UInt64($1) }
+        return (0..<size).map { j in UInt8(truncatingIfNeeded: client &* 131 &+ UInt64(index) &* 17 &+ UInt64(j) &+ s) }
+    }
+
+    /// What one story holds: (time, client, index), sorted in event order.
+    struct Model {
+        var events: [String: [(time: UInt64, client: UInt64, index: UInt32)]] = [:]
+
+        func expected(_ story: String, _ range: TimeRange) -> [(time: UInt64, client: UInt64, index: UInt32)] {
+            (events[story] ?? []).filter { range.contains($0.time) }
+        }
+    }
+
+    /// Compares an answer with the model. - Returns: a description of the first difference.
+    static func difference(_ got: [Event], _ want: [(time: UInt64, client: UInt64, index: UInt32)], story: String) -> String? {
+        guard got.count == want.count else { return "\(got.count) events, expected \(want.count)" }
+        for (g, w) in zip(got, want) {
+            guard g.time == w.time, g.clientId.rawValue == w.client, g.index == w.index else {
+                return "event (\(g.time), \(g.clientId.rawValue), \(g.index)), expected (\(w.time), \(w.client), \(w.index))"
+            }
+            guard g.record == payload(story: story, client: w.client, index: w.index) else {
+                return "bytes of event (\(w.time), \(w.client), \(w.index)) differ"
+            }
+        }
+        return nil
+    }
+
+    func run() throws {
+        let events = self.events, queries = self.queries, threads = self.threads, timeoutOnly = self.timeoutOnly
+        let code = try options.job(minimumClients: 1).run { session, _ in
+            guard let peers = session.peers else { throw CheckFailure("no client communicator") }
+            var c = Checker()
+            let client = ChronoLogClient(session: session, mode: .writerReader)
+            try client.connect()
+            guard let id = client.clientId else { throw CheckFailure("no client id") }
+            if peers.rank == 0 { try client.createChronicle(Self.chronicle) }
+            try peers.barrier()
+            if timeoutOnly {
+                let h = try client.acquireStory(Self.chronicle, "slow-\(peers.rank)")
+                _ = try h.log("x")
+                try h.flush()
+                var code: ReturnCode?
+                do { _ = try client.replayStory(Self.chronicle, "slow-\(peers.rank)", from: 0, to: .max, timeoutMs: 200) }
+                catch { code = (error as? ChronoLogError)?.returnCode }
+                c.expect("a query the player does not serve within its timeout gives −12 (got \(String(describing: code)))",
+                         code == .queryTimedOut)
+                // An empty range is answered at once, whatever the player does.
+                c.expect("an empty range gives no events at once",
+                         (try? client.replayStory(Self.chronicle, "slow-\(peers.rank)", from: 10, to: 10, timeoutMs: 200))?.isEmpty == true)
+                try client.releaseStory(Self.chronicle, "slow-\(peers.rank)")
+                try client.disconnect()
+                return try c.finish()
+            }
+
+            // 1. Log to an own story and a shared one, spread over time.
+            let own = "own-\(peers.rank)", shared = "shared ストーリー"
+            let stories = [own, shared]
+            var handles: [String: StoryHandle] = [:]
+            for s in stories { handles[s] = try client.acquireStory(Self.chronicle, s) }
+            var mine: [UInt64] = []  // story slot (0 own, 1 shared), time, index
+            for i in 0..<events {
+                for (slot, s) in stories.enumerated() {
+                    let t = try handles[s]!.log(Self.payload(story: s, client: id.rawValue, index: UInt32(i)))
+                    mine += [UInt64(slot), t, UInt64(i)]
+                }
+                if i % 20 == 19 { usleep(15_000) }
+            }
+            for s in stories { try handles[s]!.flush() }
+
+            // 2. Everybody's log, so every rank knows exactly what each story holds.
+            let gathered = try peers.allgatherv(mine.withUnsafeBytes { Array($0) })
+            let ids = try peers.allgather(id.rawValue)
+            var model = Model()
+            for (rank, bytes) in gathered.enumerated() {
+                let values = bytes.withUnsafeBytes { Array($0.bindMemory(to: UInt64.self)) }
+                for k in stride(from: 0, to: values.count, by: 3) {
+                    let story = values[k] == 0 ? "own-\(rank)" : shared
+                    model.events[story, default: []].append((values[k + 1], ids[rank], UInt32(values[k + 2])))
+                }
+            }
+            for s in model.events.keys {
+                model.events[s]!.sort { ($0.time, $0.client, $0.index) < ($1.time, $1.client, $1.index) }
+            }
+            let allStories = model.events.keys.sorted()
+            let first = model.events.values.compactMap { $0.first?.time }.min() ?? 0
+            let last = model.events.values.compactMap { $0.last?.time }.max() ?? 0
+
+            // 3. A writer thread keeps logging to a live story while reader threads replay.
+            let live = try client.acquireStory(Self.chronicle, "live-\(peers.rank)")
+            let stopWriting = Atomic<Bool>(false)
+            let liveLogged = Atomic<Int>(0)
+            let writer = Thread {
+                var i = 0
+                while !stopWriting.load(ordering: .relaxed) && i < 3000 {
+                    if (try? live.log(Self.payload(story: "live", client: id.rawValue, index: UInt32(i)))) != nil { i += 1 }
+                    if i % 10 == 0 { usleep(2_000) }  // a steady writer, not a flood
+                }
+                liveLogged.store(i, ordering: .relaxed)
+            }
+            writer.start()
+            // Follow the live story from the start until it is released (step 6).
+            let followed = Mutex<[Event]>([])
+            let followError = Mutex<String?>(nil)
+            let followDone = Atomic<Bool>(false)
+            let followStream = client.follow(Self.chronicle, "live-\(peers.rank)")
+            Task.detached {
+                do {
+                    for try await e in followStream { followed.withLock { $0.append(e) } }
+                } catch {
+                    followError.withLock { $0 = "\(error)" }
+                }
+                followDone.store(true, ordering: .releasing)
+            }
+            let failures = Mutex<[String]>([])
+            let answered = Atomic<Int>(0)
+            let readersDone = Atomic<Int>(0)
+            let m = model
+            for t in 0..<threads {
+                let thread = Thread {
+                    var rng = SystemRandomNumberGenerator()
+                    for q in 0..<queries {
+                        let story = allStories[Int.random(in: 0..<allStories.count, using: &rng)]
+                        // Whole span, open-ended, empty, or random sub-ranges (some inside one chunk).
+                        let range: TimeRange
+                        switch q % 5 {
+                        case 0: range = TimeRange(start: first, end: last + 1)
+                        case 1: range = TimeRange(start: 0, end: .max)
+                        default:
+                            let a = UInt64.random(in: first...last, using: &rng)
+                            let widths: [UInt64] = [1_000_000, 50_000_000, last - first + 1]
+                            let width = widths[q % 3]
+                            let end = a &+ UInt64.random(in: 0...width, using: &rng)
+                            range = TimeRange(start: a, end: end)
+                        }
+                        do {
+                            let got = try client.replayStory(Self.chronicle, story, from: range.start, to: range.end)
+                            if let d = Self.difference(got, m.expected(story, range), story: story) {
+                                failures.withLock { $0.append("thread \(t) query \(q) \(story) \(range): \(d)") }
+                            }
+                            answered.add(1, ordering: .relaxed)
+                        } catch {
+                            failures.withLock { $0.append("thread \(t) query \(q) \(story) \(range): \(error)") }
+                        }
+                    }
+                    readersDone.add(1, ordering: .relaxed)
+                }
+                thread.start()
+            }
+            while readersDone.load(ordering: .relaxed) < threads { usleep(5_000) }
+            let problems = failures.withLock { $0 }
+            for p in problems.prefix(5) { print("REPLAY MISMATCH rank \(peers.rank): \(p)") }
+            c.expect("\(threads * queries) concurrent replays while writing match the model exactly (\(problems.count) differ)",
+                     problems.isEmpty && answered.load(ordering: .relaxed) == threads * queries)
+
+            // 4. A just-logged event is visible at once (from keeper memory).
+            stopWriting.store(true, ordering: .relaxed)
+            while !writer.isFinished { usleep(1_000) }
+            let liveCount = liveLogged.load(ordering: .relaxed)
+            let t0 = try live.log(Self.payload(story: "live", client: id.rawValue, index: UInt32(liveCount)))
+            try live.flush()
+            let seen = try client.replayStory(Self.chronicle, "live-\(peers.rank)", from: t0, to: t0 + 1)
+            c.expect("a flushed event is visible to the next replay",
+                     seen.contains { $0.time == t0 && $0.clientId == id && $0.index == UInt32(liveCount) })
+
+            // 5. Errors.
+            func code(_ body: () throws -> Void) -> ReturnCode {
+                do { try body(); return .success } catch { return (error as? ChronoLogError)?.returnCode ?? .unknown }
+            }
+            let writerOnly = ChronoLogClient(session: session, mode: .writer)
+            try writerOnly.connect()
+            c.expect("a writer-only client gets −11",
+                     code { _ = try writerOnly.replayStory(Self.chronicle, own, from: 0, to: .max) } == .notReaderMode)
+            try writerOnly.disconnect()
+            c.expect("an unknown story gives −3", code { _ = try client.replayStory(Self.chronicle, "no-such-story", from: 0, to: .max) } == .notExist)
+            c.expect("an unknown chronicle gives −3", code { _ = try client.replayStory("no-such-chronicle", own, from: 0, to: .max) } == .notExist)
+            c.expect("a bad name gives −2", code { _ = try client.replayStory(Self.chronicle, "a/b", from: 0, to: .max) } == .invalidArgument)
+            c.expect("an empty range gives no events", (try? client.replayStory(Self.chronicle, own, from: last, to: last))?.isEmpty == true)
+            c.expect("a range before every event gives no events", (try? client.replayStory(Self.chronicle, own, from: 0, to: first))?.isEmpty == true)
+
+            // 6. After release (nothing left in keeper memory once durable) the archive alone answers.
+            for s in stories { try client.releaseStory(Self.chronicle, s) }
+            try client.releaseStory(Self.chronicle, "live-\(peers.rank)")
+            let followDeadline = Date().addingTimeInterval(60)
+            while !followDone.load(ordering: .acquiring) && Date() < followDeadline { usleep(5_000) }
+            let seenByFollow = followed.withLock { $0 }
+            let expectedFollow = (0...liveCount).map { UInt32($0) }
+            c.expect("follow ended once the live story was released (\(followError.withLock { $0 } ?? "no error"))",
+                     followDone.load(ordering: .acquiring) && followError.withLock { $0 } == nil)
+            c.expect("follow yielded the live story's \(liveCount + 1) events exactly once, in order (got \(seenByFollow.count))",
+                     seenByFollow.map(\.index) == expectedFollow
+                        && zip(seenByFollow, seenByFollow.dropFirst()).allSatisfy { $0.time <= $1.time }
+                        && seenByFollow.allSatisfy { $0.record == Self.payload(story: "live", client: id.rawValue, index: $0.index) })
+            try peers.barrier()
+            for s in allStories {
+                let got = try client.replayStory(Self.chronicle, s, from: 0, to: .max)
+                c.expect("after release, \(s) replays exactly", Self.difference(got, model.expected(s, TimeRange(start: 0, end: .max)), story: s) == nil)
+            }
+            try peers.barrier()
+            try client.disconnect()
+            return try c.finish()
+        }
+        throw ExitCode(code)
+    }
+}

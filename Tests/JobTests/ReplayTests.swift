@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Replay (issue 6) under mpirun: `job-checks replay` compares random ranges replayed from many
+/// threads and ranks — while writers keep logging — with an exact model of what was logged,
+/// including events still in keeper memory; then follow, fresh visibility, error codes, and the
+/// archive alone after release.
+@Suite("Replay from the archive and from memory", .serialized)
+struct ReplayTests {
+    let checks = MPIJob.executable("job-checks")
+
+    private func replay(ranks: Int, _ extra: [String], timeout: Int = 240) throws -> JobResult {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try MPIJob.run([(ranks, [checks, "replay"] + extra)], timeout: timeout, workingDirectory: dir)
+        #expect(r.exitCode == 0, "\(r)")
+        let clients = r.lines(startingWith: "CHECKS ")
+        #expect(!clients.isEmpty && clients.allSatisfy { $0.hasSuffix(" failed=0") }, "\(r)")
+        #expect(r.stdout.contains("lost=0"), "\(r)")
+        return r
+    }
+
+    private func counter(_ r: JobResult, role: String, _ name: String) -> Int {
+        let line = r.stdout.split(separator: "\n").first { $0.contains("  \(role) (") } ?? ""
+        return line.firstMatch(of: try! Regex(#"\b"# + NSRegularExpression.escapedPattern(for: name) + #"=(\d+)"#))
+            .flatMap { Int($0.output[1].substring ?? "") } ?? -1
+    }
+
+    @Test("random ranges from 3 ranks × 3 threads while writing match the model, partly from keeper memory; follow, fresh event, error codes, archive after release")
+    func singleGroup() throws {
+        let r = try replay(ranks: 7, ["--events", "200", "--queries", "20"])
+        #expect(counter(r, role: "keeper", "replays.events") > 0, "no replay used keeper memory: \(r)")
+        #expect(counter(r, role: "player", "queries.served") >= 3 * 3 * 20, "\(r)")
+    }
+
+    @Test("two recording groups (virtual nodes): queries go to the story's group, leases hold both graphers' rounds")
+    func twoGroups() throws {
+        try replay(ranks: 11, ["--events", "120", "--queries", "10", "--set", "deployment.virtualNodes=2"])
+    }
+
+    @Test("4 KiB pieces, one in flight, two queries at a time, slow archive rounds: many pieces, queued queries, same answers")
+    func smallPiecesAndQueuedQueries() throws {
+        let r = try replay(ranks: 7, ["--events", "150", "--queries", "10", "--set", "player.pieceBytes=4096",
+                                      "--set", "player.piecesInFlight=1", "--set", "player.maxConcurrentQueries=2",
+                                      "--set", "grapher.archiveIntervalMs=700"])
+        #expect(counter(r, role: "player", "pieces.sent") > counter(r, role: "player", "queries.received") * 3, "\(r)")
+    }
+
+    @Test("a player slower than the query's timeout answers −12; an empty range is answered at once")
+    func queryTimesOut() throws {
+        let r = try replay(ranks: 6, ["--timeout-only", "--set", "player.testQueryDelayMs=1500"], timeout: 120)
+        #expect(counter(r, role: "player", "queries.timedOut") == 2, "\(r)")
+    }
+}
