@@ -1,5 +1,8 @@
 import CChronoShims
 import CFabric
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // All raw libfabric handles, C calls and pointer work of an endpoint live in this file and in
 // UnsafeRegisteredMemory.swift. Everything else in the module sees integers, arrays and Swift
@@ -126,12 +129,9 @@ final class FabricHandles {
         do {
             try check(chrono_fi_fabric(dup, &fabric), "fi_fabric")
             try check(chrono_fi_domain(fabric, dup, &domain), "fi_domain")
-            try check(chrono_fi_endpoint(domain, dup, &ep), "fi_endpoint")
             try check(chrono_fi_av_open_map(domain, max(1, configuration.addressVectorCapacity), &av), "fi_av_open")
             try check(chrono_fi_cq_open_data(domain, max(16, configuration.completionQueueSize), &cq), "fi_cq_open")
-            try check(chrono_fi_ep_bind_av(ep, av), "fi_ep_bind(av)")
-            try check(chrono_fi_ep_bind_cq(ep, cq), "fi_ep_bind(cq)")
-            try check(chrono_fi_enable(ep), "fi_enable")
+            try openEndpoint(dup)
         } catch {
             closeQuietly()
             throw error
@@ -139,6 +139,34 @@ final class FabricHandles {
     }
 
     deinit { closeQuietly() }
+
+    /// How many times `fi_enable` is tried when it reports `-FI_EBUSY`.
+    static let enableAttempts = 4
+
+    /// Opens the endpoint, binds the AV and CQ and enables it.
+    ///
+    /// `shm` names an endpoint's shared-memory segment `<pid>:<uid>:<n>` (n counts the process's
+    /// endpoints) and creates it with `O_EXCL` at `fi_enable`. A segment left in /dev/shm by a
+    /// killed process whose pid has since been reused makes that fail with `-FI_EBUSY`, and libfabric
+    /// unlinks the stale segment as it reports it. So on `-FI_EBUSY` the endpoint is closed and
+    /// opened again (the next one gets the next `n`, and the stale name is gone), a few times.
+    private func openEndpoint(_ info: UnsafeMutablePointer<fi_info>) throws(FabricError) {
+        var attempt = 1
+        while true {
+            try check(chrono_fi_endpoint(domain, info, &ep), "fi_endpoint")
+            try check(chrono_fi_ep_bind_av(ep, av), "fi_ep_bind(av)")
+            try check(chrono_fi_ep_bind_cq(ep, cq), "fi_ep_bind(cq)")
+            let rc = chrono_fi_enable(ep)
+            if rc == -Int32(EBUSY), attempt < Self.enableAttempts {
+                if let p = ep { _ = chrono_fi_close(chrono_fi_fid_ep(p)) }
+                ep = nil
+                attempt += 1
+                continue
+            }
+            try check(rc, attempt > 1 ? "fi_enable (attempt \(attempt))" : "fi_enable")
+            return
+        }
+    }
 
     /// A `size_t` (imported as `Int`) read as unsigned, clamped to `Int.max` (`SIZE_MAX` = no limit).
     private static func size(_ value: Int) -> Int { Int(clamping: UInt(bitPattern: value)) }

@@ -2,6 +2,9 @@ import CheckHarness
 import ArgumentParser
 import Fabric
 import MPI
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// libfabric wrapper checks: RMA read and write between two ranks with the target making
 /// progress, provider errors, remote-key errors and the registered memory pool.
@@ -9,7 +12,7 @@ struct FabricChecks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fabric",
         abstract: "libfabric wrapper checks.",
-        subcommands: [RMA.self, UnknownProvider.self, BadKey.self, Pool.self])
+        subcommands: [RMA.self, UnknownProvider.self, BadKey.self, Pool.self, StaleShm.self])
 
     /// Rank 1 exposes a pattern in a pool buffer; rank 0 `fi_read`s it and verifies byte for byte,
     /// then `fi_write`s another pattern back, which rank 1 verifies. Rank 1 polls its completion
@@ -247,6 +250,59 @@ struct FabricChecks: ParsableCommand {
                 } catch FabricError.poolExhausted {
                 } catch FabricError.closed {}
                 try ep.close()  // twice is fine
+            }
+        }
+    }
+}
+
+extension FabricChecks {
+    /// An `shm` endpoint opens although segments named like its next ones (`<pid>:<uid>:<n>`)
+    /// were left in /dev/shm, as a killed process whose pid was reused leaves them: the wrapper
+    /// retries `fi_enable`'s `-FI_EBUSY` with a fresh endpoint. Plants `--stale` such segments
+    /// (zero-filled, so libfabric sees a foreign layout) right after the endpoint this process
+    /// would open next; more than the wrapper's retries must FAIL.
+    struct StaleShm: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "stale-shm")
+
+        @Option(help: "Stale segments to plant in front of the endpoint.")
+        var stale: Int = 3
+
+        func run() throws {
+            runUnderMPI("fabric stale-shm") { _ in
+                // The per-process endpoint counter may already have been used (by MPI itself):
+                // open one endpoint to learn it.
+                let probe = try FabricEndpoint(provider: .shm)
+                let probeName = String(decoding: probe.localAddress.prefix { $0 != 0 }, as: UTF8.self)
+                try probe.close()
+                guard let last = probeName.split(separator: ":").last, let used = Int(last) else {
+                    throw CheckFailure(description: "unexpected shm address \(probeName)")
+                }
+                let prefix = "/dev/shm/\(getpid()):\(getuid()):"
+                var planted: [String] = []
+                for k in 1...max(1, stale) {
+                    let path = prefix + "\(used + k)"
+                    let fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+                    try expect(fd >= 0, "cannot create \(path): errno \(errno)")
+                    let zeros = [UInt8](repeating: 0, count: 4096)
+                    let written = zeros.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                    close(fd)
+                    try expect(written == 4096, "short write to \(path)")
+                    planted.append(path)
+                }
+                defer { for path in planted { unlink(path) } }
+                let ep = try FabricEndpoint(provider: .shm)
+                let name = String(decoding: ep.localAddress.prefix { $0 != 0 }, as: UTF8.self)
+                say("INFO stale \(stale) probe \(probeName) endpoint \(name)")
+                try expect(name.hasSuffix(":\(used + stale + 1)"), "endpoint \(name) did not skip the \(stale) stale names")
+                // It must work, too: register memory and read it back through the endpoint.
+                let peers = try ep.exchangeAddresses(over: try Communicator.world.duplicate())
+                let region = try ep.register(byteCount: 8192)
+                try region.slice(offset: 0, length: 4096).copy(from: [UInt8](repeating: 0xA5, count: 4096))
+                try ep.read(into: try region.slice(offset: 4096, length: 4096), from: peers[0],
+                            remoteAddress: region.remoteBaseAddress, key: region.key, length: 4096)
+                try expect(try region.slice(offset: 4096, length: 4096).firstMismatch(with: [UInt8](repeating: 0xA5, count: 4096)) == nil,
+                           "self-read through the re-opened endpoint differs")
+                try ep.close()
             }
         }
     }

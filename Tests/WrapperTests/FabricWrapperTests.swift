@@ -64,6 +64,17 @@ struct FabricWrapperTests {
         #expect(r.lines(startingWith: "PASS fabric pool").count == 1, "\(r)")
     }
 
+    @Test("shm endpoint opens past segments a killed process with the same pid left in /dev/shm")
+    func staleSharedMemorySegments() throws {
+        let r = try MPIJob.run(ranks: 1, [checks, "fabric", "stale-shm", "--stale", "3"], timeout: 60)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "PASS fabric stale-shm").count == 1, "\(r)")
+        // More stale names than the wrapper retries: the check must be able to fail.
+        let tooMany = try MPIJob.run(ranks: 1, [checks, "fabric", "stale-shm", "--stale", "4"], timeout: 60)
+        #expect(tooMany.exitCode != 0 && !tooMany.timedOut, "\(tooMany)")
+        #expect(tooMany.stderr.contains("fi_enable"), "\(tooMany)")
+    }
+
     @Test("corrupted data fails the RMA check (the byte-for-byte verification can fail)")
     func corruptedDataFails() throws {
         let r = try MPIJob.run(ranks: 2, [checks, "fabric", "rma", "--provider", "shm", "--sizes", "4096", "--corrupt"], timeout: 60)
