@@ -17,6 +17,59 @@ enum RawBytes {
         }
     }
 
+    /// Writes the 56-byte chunk layout header at the start of `raw` (the caller checked the size).
+    static func storeChunkHeader(into raw: UnsafeMutableRawBufferPointer, story: UInt64, range: TimeRange, revision: UInt32,
+                                 layoutVersion: UInt16, magic: UInt32, count: Int, payloadBytes: Int) {
+        precondition(raw.count >= StoryChunk.headerByteCount, "chunk header does not fit")
+        raw.storeBytes(of: magic.littleEndian, toByteOffset: 0, as: UInt32.self)
+        raw.storeBytes(of: layoutVersion.littleEndian, toByteOffset: 4, as: UInt16.self)
+        raw.storeBytes(of: UInt16(0), toByteOffset: 6, as: UInt16.self)
+        raw.storeBytes(of: story.littleEndian, toByteOffset: 8, as: UInt64.self)
+        raw.storeBytes(of: range.start.littleEndian, toByteOffset: 16, as: UInt64.self)
+        raw.storeBytes(of: range.end.littleEndian, toByteOffset: 24, as: UInt64.self)
+        raw.storeBytes(of: revision.littleEndian, toByteOffset: 32, as: UInt32.self)
+        raw.storeBytes(of: UInt32(0), toByteOffset: 36, as: UInt32.self)
+        raw.storeBytes(of: UInt64(count).littleEndian, toByteOffset: 40, as: UInt64.self)
+        raw.storeBytes(of: UInt64(payloadBytes).littleEndian, toByteOffset: 48, as: UInt64.self)
+    }
+
+    /// Writes the wire form of `records[positions]` at `raw[at...]`, each offset lowered by `base`
+    /// (the caller checked the size).
+    static func storeRecords(_ records: [EventRecord], _ positions: Range<Int>, rebasedBy base: UInt64,
+                             into raw: UnsafeMutableRawBufferPointer, at start: Int) {
+        precondition(start >= 0 && positions.count <= (raw.count - start) / EventRecord.byteSize, "records do not fit")
+        guard !positions.isEmpty else { return }
+        records.withUnsafeBufferPointer { src in
+            if EventRecord.hasNativeWireLayout && base == 0 {
+                let bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(src)[
+                    (positions.lowerBound * EventRecord.byteSize)..<(positions.upperBound * EventRecord.byteSize)])
+                UnsafeMutableRawBufferPointer(rebasing: raw[start..<(start + bytes.count)]).copyMemory(from: bytes)
+                return
+            }
+            var p = start
+            for k in positions {
+                let r = src[k]
+                raw.storeBytes(of: r.time.littleEndian, toByteOffset: p, as: UInt64.self)
+                raw.storeBytes(of: r.clientId.littleEndian, toByteOffset: p + 8, as: UInt64.self)
+                raw.storeBytes(of: r.index.littleEndian, toByteOffset: p + 16, as: UInt32.self)
+                raw.storeBytes(of: r.length.littleEndian, toByteOffset: p + 20, as: UInt32.self)
+                raw.storeBytes(of: (r.offset - base).littleEndian, toByteOffset: p + 24, as: UInt64.self)
+                p += EventRecord.byteSize
+            }
+        }
+    }
+
+    /// Copies `bytes[range]` to `raw[at...]` (the caller checked the size).
+    static func storeBytes(_ bytes: [UInt8], _ range: Range<Int>, into raw: UnsafeMutableRawBufferPointer, at start: Int) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count && start >= 0 && range.count <= raw.count - start,
+                     "bytes do not fit")
+        guard !range.isEmpty else { return }
+        bytes.withUnsafeBytes { src in
+            UnsafeMutableRawBufferPointer(rebasing: raw[start..<(start + range.count)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: src[range]))
+        }
+    }
+
     /// Appends a fixed-width integer in little-endian order.
     @inline(__always)
     static func appendLE<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {

@@ -52,6 +52,50 @@ extension StoryChunk {
         swap(&w.bytes, &bytes)
     }
 
+    /// Size of the encoding of the events at `positions` as a chunk of their own (see ``encode(_:into:)``).
+    public func encodedByteCount(of positions: Range<Int>) -> Int {
+        guard !positions.isEmpty else { return Self.headerByteCount }
+        let first = records[positions.lowerBound], last = records[positions.upperBound - 1]
+        return Self.headerByteCount + positions.count * EventRecord.byteSize
+            + Int(last.offset + UInt64(last.length) - first.offset)
+    }
+
+    /// Encodes the events at `positions` as a chunk of the same story, range and revision straight
+    /// into `destination` (for instance registered memory that a peer then reads by RMA), with their
+    /// payload offsets rebased to 0 — byte for byte what ``encode()`` gives for the chunk holding
+    /// only those events. All positions encode the whole chunk. Two bulk copies, no allocation.
+    /// - Returns: the number of bytes written (``encodedByteCount(of:)``).
+    /// - Throws: ``ChronoLogError/invalidArgument(_:)`` if `positions` is not inside the chunk or
+    ///   `destination` is too small (nothing is written then).
+    @discardableResult
+    public func encode(_ positions: Range<Int>, into destination: UnsafeMutableRawBufferPointer) throws(ChronoLogError) -> Int {
+        guard positions.lowerBound >= 0, positions.upperBound <= records.count else {
+            throw .invalidArgument("positions \(positions) outside a chunk of \(records.count) events")
+        }
+        let size = encodedByteCount(of: positions)
+        guard destination.count >= size else {
+            throw .invalidArgument("\(size) encoded bytes do not fit in \(destination.count)")
+        }
+        let payloadStart = positions.isEmpty ? 0 : Int(records[positions.lowerBound].offset)
+        let payloadBytes = size - Self.headerByteCount - positions.count * EventRecord.byteSize
+        RawBytes.storeChunkHeader(
+            into: destination, story: storyId.rawValue, range: range, revision: revision,
+            layoutVersion: ChronoModelVersion.chunkLayoutVersion, magic: Self.layoutMagic,
+            count: positions.count, payloadBytes: payloadBytes)
+        RawBytes.storeRecords(records, positions, rebasedBy: UInt64(payloadStart), into: destination, at: Self.headerByteCount)
+        RawBytes.storeBytes(payload, payloadStart..<(payloadStart + payloadBytes), into: destination,
+                            at: Self.headerByteCount + positions.count * EventRecord.byteSize)
+        return size
+    }
+
+    /// Encodes the whole chunk straight into `destination`; see ``encode(_:into:)``.
+    /// - Returns: the number of bytes written (``encodedByteCount``).
+    /// - Throws: ``ChronoLogError/invalidArgument(_:)`` if `destination` is too small.
+    @discardableResult
+    public func encode(into destination: UnsafeMutableRawBufferPointer) throws(ChronoLogError) -> Int {
+        try encode(0..<records.count, into: destination)
+    }
+
     /// Decodes a chunk produced by ``encode()``, checking every invariant of the canonical form.
     /// - Throws: ``ChronoLogError/malformedMessage(_:)`` for truncated, oversized, trailing or inconsistent
     ///   input; ``ChronoLogError/protocolVersionMismatch(expected:got:)`` for another layout version. Never traps.

@@ -44,6 +44,7 @@ extension StoryChunk {
     /// - Returns: `nil` for an empty list.
     /// - Throws: ``ChronoLogError/invalidArgument(_:)`` if the chunks belong to different stories.
     public static func merge(_ chunks: [StoryChunk]) throws(ChronoLogError) -> StoryChunk? {
+        if chunks.count > 1, let joined = try concatenated(chunks) { return joined }
         var level = chunks
         while level.count > 1 {
             var next: [StoryChunk] = []
@@ -57,5 +58,42 @@ extension StoryChunk {
             level = next
         }
         return level.first
+    }
+
+    /// The merge of `chunks` when their events follow each other (each chunk's events all come
+    /// before the next chunk's, as for consecutive ranges of one story): one copy of each table
+    /// and payload into storage allocated once. - Returns: nil when the events interleave.
+    /// - Throws: ``ChronoLogError/invalidArgument(_:)`` if the chunks belong to different stories.
+    static func concatenated(_ chunks: [StoryChunk]) throws(ChronoLogError) -> StoryChunk? {
+        guard let head = chunks.first else { return nil }
+        var previous: EventRecord? = nil
+        var range = head.range
+        var revision = head.revision
+        var eventCount = 0, byteCount = 0
+        for c in chunks {
+            guard c.storyId == head.storyId else {
+                throw .invalidArgument("cannot merge chunks of stories \(head.storyId) and \(c.storyId)")
+            }
+            range = range.union(c.range)
+            revision = max(revision, c.revision)
+            guard let first = c.records.first, let last = c.records.last else { continue }
+            if let p = previous, !EventRecord.precedes(p, first) { return nil }
+            previous = last
+            eventCount += c.records.count
+            byteCount += c.payload.count
+        }
+        var records: [EventRecord] = []
+        records.reserveCapacity(eventCount)
+        var payload: [UInt8] = []
+        payload.reserveCapacity(byteCount)
+        for c in chunks where !c.records.isEmpty {
+            let base = UInt64(payload.count)
+            for var r in c.records {
+                r.offset &+= base
+                records.append(r)
+            }
+            payload.append(contentsOf: c.payload)
+        }
+        return StoryChunk(unchecked: head.storyId, range: range, revision: revision, records: records, payload: payload)
     }
 }

@@ -8,14 +8,7 @@ extension StoryChunk {
         var out: [StoryChunk] = []
         var first = 0
         while first < records.count {
-            var bytes = Self.headerByteCount
-            var last = first
-            while last < records.count {
-                let cost = EventRecord.byteSize + Int(records[last].length)
-                if last > first && bytes + cost > maxEncodedBytes { break }
-                bytes += cost
-                last += 1
-            }
+            let last = pieceEnd(from: first, maxEncodedBytes: maxEncodedBytes)
             let base = Int(records[first].offset)
             let end = last == records.count ? payload.count : Int(records[last].offset)
             var piece = Array(records[first..<last])
@@ -25,5 +18,23 @@ extension StoryChunk {
             first = last
         }
         return out
+    }
+
+    /// The end of the piece that starts at position `first`: the events `first ..< end` are the
+    /// longest run whose encoding (``encodedByteCount(of:)``) fits in `maxEncodedBytes`, and at
+    /// least one event (an event too large for any piece is a piece of its own). The same cut
+    /// as ``pieces(maxEncodedBytes:)``, for encoding pieces in place without building them.
+    /// - Returns: `first` when `first` is at or past the end of the chunk.
+    public func pieceEnd(from first: Int, maxEncodedBytes: Int) -> Int {
+        guard first >= 0, first < records.count else { return max(first, 0) }
+        var bytes = Self.headerByteCount
+        var last = first
+        while last < records.count {
+            let cost = EventRecord.byteSize + Int(records[last].length)
+            if last > first && bytes + cost > maxEncodedBytes { break }
+            bytes += cost
+            last += 1
+        }
+        return last
     }
 }

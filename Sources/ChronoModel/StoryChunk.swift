@@ -87,6 +87,15 @@ public struct StoryChunk: Sendable, Hashable {
         payload.removeAll(keepingCapacity: true)
     }
 
+    /// Moves the record table and payload out, leaving the chunk empty (internal: storage reuse).
+    mutating func takeStorage() -> (records: [EventRecord], payload: [UInt8]) {
+        var r: [EventRecord] = []
+        var p: [UInt8] = []
+        swap(&r, &records)
+        swap(&p, &payload)
+        return (r, p)
+    }
+
     /// Gives mutable access to both arrays at once (internal, for the in-place merge and decode).
     mutating func withStorage<R>(_ body: (inout [EventRecord], inout [UInt8]) throws(ChronoLogError) -> R) throws(ChronoLogError) -> R {
         try body(&records, &payload)

@@ -41,6 +41,9 @@ public struct StoryPipeline: Sendable {
     /// Size of the last sealed range: a new range's buffer reserves this much, so a busy story
     /// does not regrow (copy and fault in) its buffers range after range.
     private var sizeHint = (records: 0, bytes: 0)
+    /// Storage of shipped chunks given back by ``recycle(_:)``: new range buffers start in it, so a
+    /// busy story reuses memory it has already touched instead of faulting in fresh pages per range.
+    private var spares: [RangeBuffer] = []
     private var revisionBuffers: [UInt64: RangeBuffer] = [:]
     private var nextRevision: [UInt64: UInt32] = [:]
     private var highestSealedIndex: [UInt64: UInt32] = [:]
@@ -107,9 +110,51 @@ public struct StoryPipeline: Sendable {
     public mutating func insert(_ chunk: StoryChunk, from contributor: UInt64, watermark: UInt64? = nil) -> InsertReport {
         addContributor(contributor)
         var report = InsertReport()
-        insertRecords(chunk.records, payload: chunk.payload, report: &report)
+        if !adopt(chunk, report: &report) {
+            insertRecords(chunk.records, payload: chunk.payload, report: &report)
+        }
         if let watermark { advanceWatermark(of: contributor, to: watermark) }
         return report
+    }
+
+    /// Takes a chunk's storage as the buffer of its range, without copying, when it is the first
+    /// data of a range that is still open and every event is acceptable (the usual case at a
+    /// grapher: each keeper ships one chunk per range). A chunk is canonical, so its buffer is
+    /// already in canonical form when sealed. - Returns: false when the chunk must be copied in.
+    private mutating func adopt(_ chunk: StoryChunk, report: inout InsertReport) -> Bool {
+        guard let first = chunk.records.first, let last = chunk.records.last, first.time >= sealedFrontier,
+              last.time != UInt64.max else { return false }
+        let start = rangeStart(of: first.time)
+        guard rangeStart(of: last.time) == start, open[start] == nil else { return false }
+        var bytes: UInt64 = 0
+        for r in chunk.records {
+            if Int(r.length) > maxEventBytes { return false }
+            bytes += UInt64(r.length)
+        }
+        open[start] = RangeBuffer(records: chunk.records, payload: chunk.payload)
+        report.accepted += chunk.count
+        stats.eventsAccepted += UInt64(chunk.count)
+        stats.bytesAccepted += bytes
+        return true
+    }
+
+    /// Gives the storage of a chunk this pipeline sealed back once the caller is done with it
+    /// (shipped, archived): the next new range buffer reuses it. Keeps at most two.
+    public mutating func recycle(_ chunk: consuming StoryChunk) {
+        guard spares.count < 2 else { return }
+        var c = chunk
+        var (records, payload) = c.takeStorage()
+        guard records.capacity > 0 || payload.capacity > 0 else { return }
+        records.removeAll(keepingCapacity: true)
+        payload.removeAll(keepingCapacity: true)
+        spares.append(RangeBuffer(records: records, payload: payload))
+    }
+
+    /// A new, empty range buffer: recycled storage when there is some, else fresh, sized like the last range.
+    private mutating func newBuffer() -> RangeBuffer {
+        guard var b = spares.popLast() else { return RangeBuffer(reserving: sizeHint) }
+        b.reserve(sizeHint)
+        return b
     }
 
     /// Inserts events given as values (tests and small tools) from `contributor`.
@@ -160,7 +205,7 @@ public struct StoryPipeline: Sendable {
                 stats.lateEvents += UInt64(run)
                 report.late += run
             } else {
-                if open[start] == nil { open[start] = RangeBuffer(reserving: sizeHint) }
+                if open[start] == nil { open[start] = newBuffer() }
                 open[start, default: RangeBuffer()].append(records, i..<j, payload: payload)
                 report.accepted += run
             }
@@ -284,8 +329,20 @@ struct RangeBuffer: Sendable {
 
     /// An empty buffer with room for `hint` records and payload bytes (plus a quarter).
     init(reserving hint: (records: Int, bytes: Int)) {
-        records.reserveCapacity(hint.records + hint.records / 4)
-        payload.reserveCapacity(hint.bytes + hint.bytes / 4)
+        reserve(hint)
+    }
+
+    /// A buffer holding `records` whose offsets point into `payload` (taken as they are).
+    init(records: [EventRecord], payload: [UInt8]) {
+        self.records = records
+        self.payload = payload
+    }
+
+    /// Makes room for `hint` records and payload bytes plus a quarter (no effect when there is room).
+    mutating func reserve(_ hint: (records: Int, bytes: Int)) {
+        let wantRecords = hint.records + hint.records / 4, wantBytes = hint.bytes + hint.bytes / 4
+        if records.capacity < wantRecords { records.reserveCapacity(wantRecords) }
+        if payload.capacity < wantBytes { payload.reserveCapacity(wantBytes) }
     }
 
     var byteCount: Int { records.count * EventRecord.byteSize + payload.count }

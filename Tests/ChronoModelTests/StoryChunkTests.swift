@@ -77,6 +77,60 @@ import Testing
         }
     }
 
+    @Test func piecesEncodedInPlaceEqualTheBuiltPieces() async throws {
+        await propertyCheck(count: 300, input: Gens.chunk) { chunk in
+            let limit = StoryChunk.headerByteCount + 3 * (EventRecord.byteSize + 40)
+            var built = chunk.pieces(maxEncodedBytes: limit)
+            if chunk.isEmpty { built = [chunk] }
+            var buffer = [UInt8](repeating: 0xEE, count: max(limit, chunk.encodedByteCount) + 16)
+            var first = 0
+            var k = 0
+            repeat {
+                let end = chunk.encodedByteCount <= limit ? chunk.count : chunk.pieceEnd(from: first, maxEncodedBytes: limit)
+                for i in buffer.indices { buffer[i] = 0xEE }
+                let n = try buffer.withUnsafeMutableBytes { raw in try chunk.encode(first..<end, into: raw) }
+                #expect(n == chunk.encodedByteCount(of: first..<end))
+                #expect(Array(buffer[0..<n]) == built[k].encode())
+                #expect(buffer[n] == 0xEE)  // nothing written past the encoding
+                first = end
+                k += 1
+            } while first < chunk.count
+            #expect(k == built.count)
+            let whole = try buffer.withUnsafeMutableBytes { raw in try chunk.encode(into: raw) }
+            #expect(Array(buffer[0..<whole]) == chunk.encode())
+        }
+    }
+
+    @Test func encodingIntoTooSmallMemoryThrowsAndWritesNothing() throws {
+        let chunk = try StoryChunk(storyId: story, range: range, events: [Event(time: 1, clientId: ClientID(1), index: 0, text: "abc")])
+        var buffer = [UInt8](repeating: 7, count: chunk.encodedByteCount - 1)
+        #expect(throws: ChronoLogError.self) { try buffer.withUnsafeMutableBytes { raw in try chunk.encode(into: raw) } }
+        #expect(throws: ChronoLogError.self) { try buffer.withUnsafeMutableBytes { raw in try chunk.encode(0..<2, into: raw) } }
+        #expect(buffer.allSatisfy { $0 == 7 })
+    }
+
+    @Test func mergingConsecutiveChunksConcatenatesLikeThePairwiseMerge() async throws {
+        await propertyCheck(count: 300, input: Gens.chunk, Gens.chunk) { a, b in
+            // Cut the union of both into three consecutive pieces by position; their merge must be
+            // the union, whether or not they interleave (then the pairwise merge runs).
+            let all = try a.merged(with: b)
+            let n = all.count
+            let parts = [all.slice(TimeRange(start: 0, end: all.records.first.map { $0.time + 1 } ?? 1)),
+                         all.slice(TimeRange(start: all.records.first.map { $0.time + 1 } ?? 1, end: UInt64.max))]
+            let joined = try StoryChunk.merge(parts.filter { !$0.range.isEmpty })
+            #expect(joined?.events == all.events)
+            #expect(joined?.count == n)
+            let concatenated = try StoryChunk.concatenated([a, b])
+            if let last = a.records.last, let first = b.records.first, !EventRecord.precedes(last, first) {
+                #expect(concatenated == nil)
+            } else {
+                #expect(concatenated == all)
+            }
+            #expect(try StoryChunk.merge([a, b]) == all)
+            #expect(try StoryChunk.merge([b, a]) == all)
+        }
+    }
+
     @Test func mergeIsCommutative() async throws {
         await propertyCheck(count: 500, input: Gens.chunk, Gens.chunk) { a, b in
             let ab = try a.merged(with: b)

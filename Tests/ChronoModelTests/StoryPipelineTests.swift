@@ -111,6 +111,29 @@ import Testing
         }
     }
 
+    @Test func chunksAdoptedOrCopiedSealToTheSameEvents() async throws {
+        // A chunk inside one open range is taken as that range's buffer; one spanning ranges, a late
+        // one or one joining a range that already has data is copied in. Either way the sealed
+        // chunks hold exactly the inserted events, and recycled storage never shows old events.
+        await propertyCheck(count: 300, input: Gens.chunk, Gens.chunk) { a, b in
+            var g = StoryPipeline(storyId: StoryID(rawValue: 42), chunkDuration: 10)
+            g.addContributor(1)
+            let first = g.insert(a, from: 1, watermark: 10)
+            #expect(first.accepted == a.count && first.late == 0)
+            let sealedFirst = g.sealReady()
+            #expect(sealedFirst.flatMap(\.events) == a.events.filter { $0.time < 10 })
+            for c in sealedFirst { g.recycle(c) }
+            let second = g.insert(b, from: 1, watermark: 200)
+            #expect(second.accepted + second.late == b.count)
+            let rest = g.sealReady()
+            let expected = try (a.slice(TimeRange(start: 10, end: 100))).merged(with: b)
+            let revisions = rest.filter { $0.revision > 0 }.flatMap(\.events)
+            #expect(revisions == b.events.filter { $0.time < 10 })
+            let fresh = try StoryChunk.merge(rest.filter { $0.revision == 0 })
+            #expect((fresh?.events ?? []) == expected.events.filter { $0.time >= 10 })
+        }
+    }
+
     @Test func resultDoesNotDependOnArrivalOrder() async throws {
         await propertyCheck(count: 300, input: Gens.events, Gens.events) { first, second in
             func run(_ batches: [[Event]]) -> [StoryChunk] {
