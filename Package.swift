@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "chronolog-bench",
             dependencies: [
-                "ChronoModel", "ChronoClient", "MPI", "Fabric", "HDF5",
+                "ChronoModel", "ChronoClient", "ChronoArchive", "MPI", "Fabric", "HDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),

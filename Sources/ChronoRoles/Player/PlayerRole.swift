@@ -258,10 +258,11 @@ public final class PlayerRole: RecordingBehavior {
             }
             return
         }
-        let budget = config.player.pieceBytes * config.player.piecesInFlight
+        // Windows of one piece each (no re-splitting), up to `piecesInFlight` pieces per query
+        // and lease, so the lease stays short and the next read overlaps the client's work.
         for q in queries.values where needsArchive(q) {
             do {
-                try readWindow(of: q, from: reader, maxBytes: budget)
+                while needsArchive(q) { try readWindow(of: q, from: reader, maxBytes: config.player.pieceBytes) }
             } catch {
                 logger.error("replay of \(q.request.chronicle)/\(q.request.story) failed reading the archive: \(error)")
                 try finish(q, rc: .unknown, detail: "reading the archive: \(error)", channel: channel)
