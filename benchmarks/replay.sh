@@ -5,7 +5,8 @@
 #   benchmarks/replay.sh [MiB] [extra chronolog-bench replay options]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
-cd "$(chronolog_root)"
+root=$(chronolog_root)
+cd "$root"
 mib=${1:-1024}
 shift || true
 scratch=${SCRATCH:-.build-release}
@@ -14,4 +15,4 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 # shellcheck disable=SC2046
-mpirun $(chronolog_mpirun_flags) -n 5 "$(chronolog_root)/$scratch/release/chronolog-bench" replay --mib "$mib" "$@"
+mpirun $(chronolog_mpirun_flags) -n 5 "$root/$scratch/release/chronolog-bench" replay --mib "$mib" "$@"
