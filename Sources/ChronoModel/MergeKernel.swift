@@ -37,8 +37,8 @@ enum MergeKernel {
     ) {
         let capacity = aRecords.count + bRecords.count
         let payloadCapacity = aPayload.count + bPayload.count
-        resize(&records, to: capacity, filler: EventRecord(time: 0, clientId: 0, index: 0, length: 0, offset: 0))
-        resize(&payload, to: payloadCapacity, filler: 0)
+        resize(&records, to: capacity)
+        resize(&payload, to: payloadCapacity)
         var outCount = 0
         var outBytes = 0
         records.withUnsafeMutableBufferPointer { recordBuffer in
@@ -58,14 +58,37 @@ enum MergeKernel {
         payload.removeLast(payload.count - outBytes)
     }
 
-    /// Sets `array.count` to exactly `count` without giving up capacity.
-    static func resize<T>(_ array: inout [T], to count: Int, filler: T) {
+    /// Sets `array.count` to exactly `count` without giving up capacity (new elements are zero).
+    /// Grows by appending slices of a zero block (one bulk copy each): appending a repeated element
+    /// goes element by element through unspecialised generic code when not inlined.
+    static func resize(_ array: inout [UInt8], to count: Int) {
         if array.count < count {
-            array.append(contentsOf: repeatElement(filler, count: count - array.count))
+            array.reserveCapacity(count)
+            while array.count < count {
+                let n = min(count - array.count, zeroBytes.count)
+                array.append(contentsOf: zeroBytes[0..<n])
+            }
         } else if array.count > count {
             array.removeLast(array.count - count)
         }
     }
+
+    /// `resize` for record tables (new records are zero).
+    static func resize(_ array: inout [EventRecord], to count: Int) {
+        if array.count < count {
+            array.reserveCapacity(count)
+            while array.count < count {
+                let n = min(count - array.count, zeroRecords.count)
+                array.append(contentsOf: zeroRecords[0..<n])
+            }
+        } else if array.count > count {
+            array.removeLast(array.count - count)
+        }
+    }
+
+    private static let zeroBytes = [UInt8](repeating: 0, count: 64 << 10)
+    private static let zeroRecords = [EventRecord](repeating: EventRecord(time: 0, clientId: 0, index: 0, length: 0, offset: 0),
+                                                   count: 4096)
 
     @inline(__always)
     private static func emit(

@@ -117,7 +117,7 @@ enum RawBytes {
             return
         }
         if EventRecord.hasNativeWireLayout {
-            MergeKernel.resize(&records, to: count, filler: EventRecord(time: 0, clientId: 0, index: 0, length: 0, offset: 0))
+            MergeKernel.resize(&records, to: count)
             records.withUnsafeMutableBytes { dst in
                 dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + count * EventRecord.byteSize)]))
             }

@@ -136,12 +136,9 @@ extension StoryChunk {
             RawBytes.readRecords(r.raw, offset: r.position, count: header.count, into: &records)
             try r.skip(header.count * EventRecord.byteSize)
             try checkRecords(records, payloadCount: header.payloadCount, range: header.range, limits: r.limits)
-            MergeKernel.resize(&payload, to: header.payloadCount, filler: 0)
-            payload.withUnsafeMutableBytes { dst in
-                if header.payloadCount > 0, let d = dst.baseAddress, let s = r.raw.baseAddress {
-                    d.copyMemory(from: s + r.position, byteCount: header.payloadCount)
-                }
-            }
+            // One bulk copy into the kept capacity (the bounds were checked by readHeader).
+            payload.removeAll(keepingCapacity: true)
+            payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: r.raw[r.position..<(r.position + header.payloadCount)]))
             try r.skip(header.payloadCount)
         }
         chunk.setUnchecked(storyId: header.story, range: header.range, revision: header.revision)

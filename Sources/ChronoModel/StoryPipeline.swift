@@ -138,12 +138,12 @@ public struct StoryPipeline: Sendable {
         return true
     }
 
-    /// Gives the storage of a chunk this pipeline sealed back once the caller is done with it
-    /// (shipped, archived): the next new range buffer reuses it. Keeps at most two.
-    public mutating func recycle(_ chunk: consuming StoryChunk) {
+    /// Takes the storage of a chunk this pipeline sealed once the caller is done with it (shipped,
+    /// archived), leaving `chunk` empty: the next new range buffer reuses it. Keeps at most two.
+    /// Pass the only copy of the chunk, or the storage cannot be reused.
+    public mutating func recycle(_ chunk: inout StoryChunk) {
         guard spares.count < 2 else { return }
-        var c = chunk
-        var (records, payload) = c.takeStorage()
+        var (records, payload) = chunk.takeStorage()
         guard records.capacity > 0 || payload.capacity > 0 else { return }
         records.removeAll(keepingCapacity: true)
         payload.removeAll(keepingCapacity: true)

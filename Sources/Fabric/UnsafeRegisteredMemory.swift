@@ -148,6 +148,30 @@ public struct RegisteredBuffer: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Writes `value`'s byte form at the start of the buffer, straight into the registered memory
+    /// (no intermediate array, no second copy).
+    /// - Returns: the number of bytes written.
+    /// - Throws: `FabricError.invalidArgument` if `value.encodedByteCount` exceeds the buffer's
+    ///   length or the encoder fails (its error is described).
+    @discardableResult
+    public func store(_ value: some RegisteredMemoryEncodable) throws(FabricError) -> Int {
+        let size = value.encodedByteCount
+        guard size >= 0, size <= length else {
+            throw .invalidArgument(call: "RegisteredBuffer.store", detail: "\(size) bytes do not fit in \(length)")
+        }
+        do {
+            let written = try region.withBytes(offset: offset, count: size) { try value.encode(into: $0) }
+            guard written == size else {
+                throw FabricError.invalidArgument(call: "RegisteredBuffer.store", detail: "encoder wrote \(written) of \(size) bytes")
+            }
+            return written
+        } catch let error as FabricError {
+            throw error
+        } catch {
+            throw .invalidArgument(call: "RegisteredBuffer.store", detail: "\(error)")
+        }
+    }
+
     /// Sets every byte to `value`.
     public func fill(with value: UInt8) {
         region.withBytes(offset: offset, count: length) { _ = $0.initializeMemory(as: UInt8.self, repeating: value) }
@@ -183,3 +207,13 @@ public struct RegisteredBuffer: Sendable, CustomStringConvertible {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// A value that writes its byte form straight into registered memory (`RegisteredBuffer.store(_:)`),
+/// e.g. a sealed chunk encoded in place in the slot a peer will read by RMA.
+public protocol RegisteredMemoryEncodable {
+    /// The number of bytes `encode(into:)` writes.
+    var encodedByteCount: Int { get }
+    /// Writes the byte form at the start of `destination`, which is exactly `encodedByteCount`
+    /// bytes long; the pointer must not escape. Returns the number of bytes written.
+    func encode(into destination: UnsafeMutableRawBufferPointer) throws -> Int
+}

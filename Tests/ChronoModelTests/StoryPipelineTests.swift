@@ -122,7 +122,10 @@ import Testing
             #expect(first.accepted == a.count && first.late == 0)
             let sealedFirst = g.sealReady()
             #expect(sealedFirst.flatMap(\.events) == a.events.filter { $0.time < 10 })
-            for c in sealedFirst { g.recycle(c) }
+            for var c in sealedFirst {
+                g.recycle(&c)
+                #expect(c.isEmpty)
+            }
             let second = g.insert(b, from: 1, watermark: 200)
             #expect(second.accepted + second.late == b.count)
             let rest = g.sealReady()

@@ -30,6 +30,9 @@ public final class GrapherRole: RecordingBehavior {
         var pipeline: StoryPipeline
         var stopping = false
         var pending: [PendingAck] = []
+        /// Sealed ranges not archived yet: a round archives at most `roundByteLimit` bytes, the rest
+        /// waits here for the next round (oldest first).
+        var held: Deque<StoryChunk> = []
     }
 
     private struct Read {
@@ -57,6 +60,12 @@ public final class GrapherRole: RecordingBehavior {
     private var tracked = RecordedStories()
     private var queued: Deque<ChunkDescriptor> = []
     private var reads: [OperationID: Read] = [:]
+    /// Archived chunks whose storage the next RMA reads decode into (no fresh pages per chunk).
+    private var spareChunks: [StoryChunk] = []
+    /// Time during which at least one read was outstanding (archive rounds excluded): the chunk
+    /// transfer bandwidth is `bytes.transferred` over it.
+    private var readBusySince: ContinuousClock.Instant?
+    private var readBusy: Duration = .zero
     private var barrier: Request?
     private var barrierStarted: ContinuousClock.Instant?
     private var nextRoundAt: ContinuousClock.Instant
@@ -158,7 +167,9 @@ public final class GrapherRole: RecordingBehavior {
 
     // MARK: - Work
 
-    private var bufferedBytes: Int { stories.values.reduce(0) { $0 + $1.pipeline.bufferedBytes } }
+    private var bufferedBytes: Int {
+        stories.values.reduce(0) { $0 + $1.pipeline.bufferedBytes + $1.held.reduce(0) { $0 + $1.encodedByteCount } }
+    }
 
     public func poll(channel: ControlChannel) throws -> Bool {
         // Leases are granted between rounds, and after the archive was closed too.
@@ -187,10 +198,10 @@ public final class GrapherRole: RecordingBehavior {
                 try ack(keeper: keeper, storyId: d.storyId, sequence: d.sequence, rc: .unknown, detail: "\(error)", channel: channel)
                 continue
             }
-            let chunk: StoryChunk
+            var chunk = spareChunks.popLast() ?? StoryChunk.empty(storyId: d.storyId, range: d.range)
             do {
-                chunk = try read.buffer.withUnsafeMutableBytes { raw in
-                    try StoryChunk.decode(raw: UnsafeRawBufferPointer(rebasing: raw[0..<Int(d.length)]))
+                try read.buffer.withUnsafeMutableBytes { raw in
+                    try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<Int(d.length)]))
                 }
             } catch {
                 bump("chunks.malformed")
@@ -198,14 +209,18 @@ public final class GrapherRole: RecordingBehavior {
                         channel: channel)
                 continue
             }
-            guard var s = stories[d.storyId] else { continue }
-            let report = s.pipeline.insert(chunk, from: UInt64(keeper), watermark: nil)
-            s.pending.append(PendingAck(keeper: keeper, sequence: d.sequence, storyId: d.storyId, rangeEnd: chunk.range.end))
-            stories[d.storyId] = s
+            // In place: a copy of the story would share its range buffers and force copies of them.
+            guard let report = stories[d.storyId]?.pipeline.insert(chunk, from: UInt64(keeper), watermark: nil) else { continue }
+            stories[d.storyId]?.pending.append(PendingAck(keeper: keeper, sequence: d.sequence, storyId: d.storyId,
+                                                          rangeEnd: chunk.range.end))
             bump("chunks.received")
             bump("events.received", UInt64(chunk.count))
             bump("bytes.transferred", d.length)
             if !report.rejected.isEmpty { bump("events.rejected", UInt64(report.rejected.count)) }
+        }
+        if reads.isEmpty, let since = readBusySince {
+            readBusy += .now - since
+            readBusySince = nil
         }
         return !done.isEmpty
     }
@@ -222,6 +237,7 @@ public final class GrapherRole: RecordingBehavior {
             let buffer = try pool.allocate(byteCount: Int(d.length))
             let op = try bulk.endpoint.postRead(into: buffer, from: peer, remoteAddress: d.address, key: d.key,
                                                 length: Int(d.length))
+            if readBusySince == nil { readBusySince = .now }
             reads[op] = Read(descriptor: d, buffer: buffer)
             queued.removeFirst()
             did = true
@@ -259,40 +275,67 @@ public final class GrapherRole: RecordingBehavior {
         var durable: [PendingAck] = []
         let clockNow = clock.now()
         for id in Array(stories.keys) {
-            guard var s = stories[id] else { continue }
+            guard var s = stories.removeValue(forKey: id) else { continue }  // unshared while sealing
             // As at the keepers, the clock is a contributor (id 0, never a keeper's rank), so a
             // stopped story seals by time instead of all at once, and a restart is not late.
             s.pipeline.advanceWatermark(of: 0, to: clockNow)
             let finishing = draining && s.pipeline.contributors.keys.allSatisfy { $0 == 0 }
             let sealed = finishing ? s.pipeline.drain() : s.pipeline.sealReady()
+            for chunk in sealed where !chunk.isEmpty { s.held.append(chunk) }
+            stories[id] = s
+        }
+        // Bounded work per round: the stories' oldest sealed ranges first, up to `roundByteLimit`
+        // bytes (at least one chunk), so a backlog never makes one round long; reads and
+        // acknowledgements go on between rounds, and the next round follows at once.
+        var roundBytes = 0
+        let order = stories.filter { !$0.value.held.isEmpty }
+            .sorted { ($0.value.held[0].range.start, $0.key.rawValue) < ($1.value.held[0].range.start, $1.key.rawValue) }.map(\.key)
+        for id in order {
+            guard var s = stories.removeValue(forKey: id) else { continue }
+            var taken: [StoryChunk] = []
+            while let next = s.held.first, roundBytes == 0 || roundBytes + next.encodedByteCount <= roundByteLimit {
+                roundBytes += next.encodedByteCount
+                taken.append(s.held.removeFirst())
+            }
             // One archive chunk per story per round: many small chunks (pieces, late revisions)
             // would each cost index rows and HDF5 selections; readers merge by time anyway.
-            let nonEmpty = sealed.filter { !$0.isEmpty }
-            if let merged = try StoryChunk.merge(nonEmpty) {
+            if let merged = try StoryChunk.merge(taken) {
                 chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: merged))
             }
-            let frontier = s.pipeline.sealedFrontier
+            stories[id] = s
+        }
+        for id in Array(stories.keys) {
+            guard var s = stories[id] else { continue }
+            // Durable: everything before the first range still buffered or held back.
+            var frontier = s.pipeline.sealedFrontier
+            for c in s.held { frontier = min(frontier, c.range.start) }
+            let settled = s.pipeline.bufferedEventCount == 0 && s.held.isEmpty
             let (now, later) = s.pending.reduce(into: ([PendingAck](), [PendingAck]())) { acc, p in
-                if p.rangeEnd <= frontier || s.pipeline.bufferedEventCount == 0 { acc.0.append(p) } else { acc.1.append(p) }
+                if p.rangeEnd <= frontier || settled { acc.0.append(p) } else { acc.1.append(p) }
             }
             durable += now
             s.pending = later
             stories[id] = s
         }
+        let readsOutstanding = !reads.isEmpty
+        let writeStarted = ContinuousClock.now
         let report = try archive.writeRound(chunks)
+        if readsOutstanding, let since = readBusySince { readBusySince = since + (.now - writeStarted) }
         let writtenAt = clock.now()
         for c in chunks {
             for r in c.chunk.records {
                 durableLatency.record(writtenAt > r.time ? (writtenAt - r.time) / 1000 : 0)
             }
         }
+        let archivedChunks = chunks.count
+        recycle(&chunks)
         bump("rounds")
         if logger.logLevel <= .debug {
             let pending = stories.values.map { s in
                 "\(s.notice.story)=\(s.pending.count)/\(s.pending.map(\.rangeEnd).min() ?? 0)@\(s.pipeline.sealedFrontier)"
                     + "\(s.pipeline.contributors.sorted { $0.key < $1.key })"
             }
-            logger.debug("archive round \(stats["rounds"] ?? 0): \(chunks.count) chunks, \(report.events) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading, pending \(pending)")
+            logger.debug("archive round \(stats["rounds"] ?? 0): \(archivedChunks) chunks, \(report.events) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading, pending \(pending)")
         }
         let roundMs = UInt64(max(0, report.elapsedSeconds * 1000))
         if roundMs > stats["round.ms.max", default: 0] { stats["round.ms.max"] = roundMs }
@@ -303,7 +346,7 @@ public final class GrapherRole: RecordingBehavior {
         for id in Array(stories.keys) {
             guard let s = stories[id] else { continue }
             if s.stopping && s.pipeline.contributors.keys.allSatisfy({ $0 == 0 }) && s.pipeline.bufferedEventCount == 0
-                && s.pending.isEmpty
+                && s.pending.isEmpty && s.held.isEmpty
                 && !queued.contains(where: { $0.storyId == id }) && !reads.values.contains(where: { $0.descriptor.storyId == id }) {
                 retired.add(s.pipeline.stats)
                 stories[id] = nil
@@ -311,14 +354,30 @@ public final class GrapherRole: RecordingBehavior {
         }
         // Everyone agrees when the last round has been written.
         let localDone = draining && queued.isEmpty && reads.isEmpty
-            && stories.values.allSatisfy { $0.pipeline.bufferedEventCount == 0 && $0.pending.isEmpty }
+            && stories.values.allSatisfy { $0.pipeline.bufferedEventCount == 0 && $0.pending.isEmpty && $0.held.isEmpty }
         let anyBusy = try graphers.allreduce(Int64(localDone ? 0 : 1), op: .max)
         if anyBusy == 0 {
             try archive.close()
             closed = true
         }
-        nextRoundAt = .now + .milliseconds(config.grapher.archiveIntervalMs)
+        let backlog = stories.values.contains { !$0.held.isEmpty }
+        nextRoundAt = backlog ? .now : .now + .milliseconds(config.grapher.archiveIntervalMs)
         return true
+    }
+
+    /// The most chunk bytes one archive round writes: a sixteenth of `grapher.memoryLimitBytes`,
+    /// at least 16 MiB (64 MiB with the defaults).
+    private var roundByteLimit: Int { max(16 << 20, config.grapher.memoryLimitBytes / 16) }
+
+    /// Keeps the storage of archived chunks (emptying `chunks`) for the next reads to decode into.
+    private func recycle(_ chunks: inout [ArchiveChunk]) {
+        var done = chunks.map(\.chunk)
+        chunks.removeAll()
+        while var c = done.popLast() {
+            guard spareChunks.count < 4 else { break }
+            c.removeAllEvents()
+            spareChunks.append(c)
+        }
     }
 
     // MARK: - Shutdown
@@ -337,12 +396,12 @@ public final class GrapherRole: RecordingBehavior {
     }
 
     public var undrainedEvents: UInt64 {
-        UInt64(stories.values.reduce(0) { $0 + $1.pipeline.bufferedEventCount })
+        UInt64(stories.values.reduce(0) { $0 + $1.pipeline.bufferedEventCount + $1.held.reduce(0) { $0 + $1.count } })
     }
 
     public var drainState: String {
         let held = stories.values.map { s in
-            RecordedStories.describe(s.notice, s.pipeline, stopping: s.stopping) + " pendingAcks=\(s.pending.count)"
+            RecordedStories.describe(s.notice, s.pipeline, stopping: s.stopping) + " pendingAcks=\(s.pending.count) held=\(s.held.count)"
         }
         return "stories=[\(held.joined(separator: "; "))] queued=\(queued.count) reads=\(reads.count) closed=\(closed)"
     }
@@ -351,6 +410,9 @@ public final class GrapherRole: RecordingBehavior {
         var total = retired
         for s in stories.values { total.add(s.pipeline.stats) }
         var c = stats.merging(tracked.counters(pipelines: total)) { $1 }
+        var busy = readBusy
+        if let since = readBusySince { busy += .now - since }
+        c["read.busy.us"] = UInt64(max(0, busy / .microseconds(1)))
         if durableLatency.totalCount > 0 {
             c["durable.latency.p50.us.max"] = durableLatency.valueAtPercentile(50)
             c["durable.latency.p99.us.max"] = durableLatency.valueAtPercentile(99)

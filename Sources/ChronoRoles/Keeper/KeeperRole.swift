@@ -43,6 +43,9 @@ public final class KeeperRole: RecordingBehavior {
     private(set) var stories: [StoryID: Story] = [:]
     private var tracked = RecordedStories()
     private(set) var waiting: Deque<StoryChunk> = []
+    /// Events of `waiting.first` already shipped (a chunk larger than a slot leaves in pieces, each
+    /// encoded in place into its slot); the rest of it is still waiting.
+    private var shippedOfFirst = 0
     private(set) var inFlight: [UInt64: InFlight] = [:]
     private var nextSequence: UInt64 = 1
     private var heldAcks: Deque<(rank: Int, ack: BatchAck, due: ContinuousClock.Instant)> = []
@@ -115,16 +118,16 @@ public final class KeeperRole: RecordingBehavior {
 
     private func ingest(_ batch: EventBatch, from source: Int, channel: ControlChannel) throws {
         bump("batches.received")
-        guard var story = stories[batch.storyId] else {
+        // Mutated in place (`stories[id]?.…`): a copy of the story taken out of the dictionary would
+        // share its range buffers with the stored one, and the insert would copy them whole.
+        guard let report = stories[batch.storyId]?.pipeline.insert(batch) else {
             bump("events.rejected.notRecorded", UInt64(batch.count))
             let ack = BatchAck(storyId: batch.storyId, clientId: batch.clientId, firstIndex: batch.firstIndex,
                                count: UInt32(batch.count), rejected: UInt32(batch.count), rc: .notExist)
             try channel.post(ControlMessage.batchAck(ack).encode(), to: source, tag: .flow)
             return
         }
-        let report = story.pipeline.insert(batch)
-        if batch.watermark == UInt64.max { story.pipeline.removeContributor(batch.clientId.rawValue) }
-        stories[batch.storyId] = story
+        if batch.watermark == UInt64.max { stories[batch.storyId]?.pipeline.removeContributor(batch.clientId.rawValue) }
         bump("events.received", UInt64(batch.count))
         bump("bytes.received", UInt64(batch.payload.count))
         if !report.rejected.isEmpty { bump("events.rejected", UInt64(report.rejected.count)) }
@@ -161,7 +164,9 @@ public final class KeeperRole: RecordingBehavior {
 
     private var bufferedBytes: Int { stories.values.reduce(0) { $0 + $1.pipeline.bufferedBytes } }
 
-    private var waitingBytes: Int { waiting.reduce(0) { $0 + $1.encodedByteCount } }
+    private var waitingBytes: Int {
+        waiting.reduce(0) { $0 + $1.encodedByteCount } - (waiting.first?.encodedByteCount(of: 0..<shippedOfFirst) ?? 0)
+    }
 
     private var overMemoryBound: Bool {
         bufferedBytes + waitingBytes + inFlight.count * slotBytes > config.keeper.memoryLimitBytes
@@ -196,13 +201,13 @@ public final class KeeperRole: RecordingBehavior {
         let now = ContinuousClock.now
         let clockNow = clock.now()
         for id in Array(stories.keys) {
-            guard var s = stories[id] else { continue }
+            guard var s = stories.removeValue(forKey: id) else { continue }  // unshared while sealing
             // The clock is a contributor too (id 0, never a client id): with no writer, ranges
             // seal once time has passed them, and a new writer's events are not late.
             s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow)
             let sealed = draining ? s.pipeline.drain() : s.pipeline.sealReady()
             for chunk in sealed {
-                for piece in chunk.pieces(maxEncodedBytes: slotBytes) { waiting.append(piece) }
+                waiting.append(chunk)
                 did = true
             }
             stories[id] = s
@@ -252,41 +257,61 @@ public final class KeeperRole: RecordingBehavior {
 
     private func shipWaiting(channel: ControlChannel) throws -> Bool {
         var did = false
-        while let chunk = waiting.first {
-            let size = chunk.encodedByteCount
-            guard pool.availableSlots > 0 else { break }
-            let buffer = try pool.allocate(byteCount: size)
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(size)
-            chunk.encode(into: &bytes)
-            try buffer.copy(from: bytes)
-            waiting.removeFirst()
-            guard let story = stories[chunk.storyId] else {
-                try pool.free(buffer)
+        while !waiting.isEmpty, pool.availableSlots > 0 {
+            let piece = try stageNextPiece()
+            if piece.end < piece.total {
+                shippedOfFirst = piece.end
+            } else {
+                // The whole chunk is out: its storage becomes a later range's buffer.
+                shippedOfFirst = 0
+                var done = waiting.removeFirst()
+                stories[piece.storyId]?.pipeline.recycle(&done)
+            }
+            guard let story = stories[piece.storyId] else {
+                try pool.free(piece.buffer)
                 bump("chunks.orphaned")
                 continue
             }
             let sequence = nextSequence
             nextSequence += 1
-            inFlight[sequence] = InFlight(storyId: chunk.storyId, buffer: buffer, events: chunk.count, range: chunk.range,
-                                          length: size)
-            try post(descriptorFor: (chunk, buffer, sequence), story: story.notice, watermark: reportableWatermark(of: story),
-                     channel: channel)
+            inFlight[sequence] = InFlight(storyId: piece.storyId, buffer: piece.buffer, events: piece.events, range: piece.range,
+                                          length: piece.buffer.length)
+            try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence), story: story.notice,
+                     watermark: reportableWatermark(of: story), channel: channel)
             bump("chunks.shipped")
-            bump("events.shipped", UInt64(chunk.count))
+            bump("events.shipped", UInt64(piece.events))
             did = true
         }
         return did
     }
 
-    private func post(descriptorFor shipped: (chunk: StoryChunk, buffer: RegisteredBuffer, sequence: UInt64)?,
+    /// Encodes the next piece of `waiting.first` that fits a slot (the whole chunk when it fits)
+    /// straight into a newly allocated slot. Holds no reference to the chunk afterwards, so the
+    /// caller can recycle its storage.
+    private func stageNextPiece() throws -> (buffer: RegisteredBuffer, storyId: StoryID, range: TimeRange, revision: UInt32,
+                                             events: Int, end: Int, total: Int) {
+        guard let chunk = waiting.first else { throw FabricError.invalidArgument(call: "shipWaiting", detail: "nothing waiting") }
+        let start = shippedOfFirst
+        let end = chunk.encodedByteCount <= slotBytes ? chunk.count : chunk.pieceEnd(from: start, maxEncodedBytes: slotBytes)
+        let piece = ChunkPiece(chunk: chunk, positions: start..<end)
+        let buffer = try pool.allocate(byteCount: piece.encodedByteCount)
+        do {
+            try buffer.store(piece)
+        } catch {
+            try? pool.free(buffer)
+            throw error
+        }
+        return (buffer, chunk.storyId, chunk.range, chunk.revision, piece.count, end, chunk.count)
+    }
+
+    private func post(descriptorFor shipped: (range: TimeRange, revision: UInt32, events: Int, buffer: RegisteredBuffer, sequence: UInt64)?,
                       story: RecordingNotice, watermark: UInt64, channel: ControlChannel) throws {
         let d: ChunkDescriptor
         if let shipped {
             let remote = shipped.buffer.remoteDescriptor
-            d = ChunkDescriptor(storyId: story.storyId, keeperRank: rank, sequence: shipped.sequence, range: shipped.chunk.range,
-                                revision: shipped.chunk.revision, watermark: watermark, address: remote.address, key: remote.key,
-                                length: UInt64(shipped.chunk.encodedByteCount), eventCount: UInt64(shipped.chunk.count))
+            d = ChunkDescriptor(storyId: story.storyId, keeperRank: rank, sequence: shipped.sequence, range: shipped.range,
+                                revision: shipped.revision, watermark: watermark, address: remote.address, key: remote.key,
+                                length: UInt64(shipped.buffer.length), eventCount: UInt64(shipped.events))
         } else {
             d = ChunkDescriptor(storyId: story.storyId, keeperRank: rank, sequence: 0, range: TimeRange(start: 0, end: 1),
                                 revision: 0, watermark: watermark, address: 0, key: 0, length: 0, eventCount: 0)
@@ -303,7 +328,7 @@ public final class KeeperRole: RecordingBehavior {
     }
 
     public var undrainedEvents: UInt64 {
-        UInt64(stories.values.reduce(0) { $0 + $1.pipeline.bufferedEventCount } + waiting.reduce(0) { $0 + $1.count }
+        UInt64(stories.values.reduce(0) { $0 + $1.pipeline.bufferedEventCount } + waiting.reduce(0) { $0 + $1.count } - shippedOfFirst
             + inFlight.values.reduce(0) { $0 + $1.events })
     }
 
