@@ -46,11 +46,13 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
 
     /// Keeper settings.
     public struct Keeper: Codable, Sendable, Hashable {
-        /// Bytes a keeper may buffer before it slows its writers. Default 536870912 (512 MiB).
-        public var memoryLimitBytes: Int = 512 << 20
+        /// Bytes a keeper may buffer (pipelines, sealed chunks, RMA slots in flight) before it slows
+        /// its writers. Everything buffered is waiting to become durable, so under saturation it
+        /// bounds the time from log to durable as well. Default 100663296 (96 MiB).
+        public var memoryLimitBytes: Int = 96 << 20
         /// Size of one slot of the keeper's registered (RMA) memory pool; a sealed chunk larger
-        /// than a slot travels in several pieces. Default 8388608 (8 MiB).
-        public var transferSlotBytes: Int = 8 << 20
+        /// than a slot travels in several pieces. Default 4194304 (4 MiB).
+        public var transferSlotBytes: Int = 4 << 20
         /// Test knob: delay, in microseconds, before each batch acknowledgement (simulates a slow keeper). Default 0.
         public var ackDelayMicroseconds: Int = 0
     }

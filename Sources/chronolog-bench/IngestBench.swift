@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChronoClient
 import ChronoModel
+import ChronoRoles
 import Foundation
 import Histogram
 
@@ -45,7 +46,7 @@ struct IngestBench: ParsableCommand {
         }
         let config = try ChronoConfig.load(environment: ProcessInfo.processInfo.environment, overrides: pairs)
         let events = self.events, size = self.size, every = self.sampleEvery, json = self.json
-        let status = ChronoJob(config: config, minimumClients: 1).run { session, _ in
+        let status = try Self.runJob(config: config) { session in
             guard let peers = session.peers else { return [:] }
             let client = ChronoLogClient(session: session)
             try client.connect()
@@ -98,5 +99,39 @@ struct IngestBench: ParsableCommand {
             return [:]
         }
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// `ChronoJob.run`, plus, once the job has drained, a raw `fi_read` of the grapher's average
+    /// chunk size between the same keeper and grapher, printed by the grapher next to the chunk
+    /// transfer bandwidth it saw (`bytes.transferred` over the time its reads were outstanding).
+    static func runJob(config: ChronoConfig, client: (ChronoSession) throws -> [String: UInt64]) throws -> Int32 {
+        ShutdownSignal.install()
+        let job = ChronoJob(config: config, minimumClients: 1)
+        let m = try job.join(asService: true)
+        var counters: [String: UInt64] = [:]
+        var status: Int32 = 0
+        if let session = m.session {
+            do {
+                counters = try client(session)
+            } catch {
+                printError("ingest: \(error)")
+                counters["workload.failed"] = 1
+                status = 1
+            }
+        } else {
+            (counters, status) = try job.serve(m)
+            let transferred = counters["bytes.transferred"] ?? 0, chunks = counters["chunks.received"] ?? 0
+            let average = chunks > 0 ? Int(transferred / chunks) : 0
+            if let raw = try m.measureRawChunkRead(byteCount: average, repetitions: 20) {
+                let busy = Double(counters["read.busy.us"] ?? 0) / 1e6
+                let inJob = busy > 0 ? Double(transferred) / busy : 0
+                let mib = 1_048_576.0
+                print("  chunk transfer \(Int(inJob / mib)) MiB/s in the job (\(transferred) B over \(Int(busy * 1000)) ms of outstanding reads)")
+                print("  raw fi_read    \(Int(raw / mib)) MiB/s (\(average) B, the average chunk, keeper → grapher after the ingest)"
+                    + " → chunk transfer at \(Int((inJob / raw * 100).rounded())) % of raw")
+                fflush(nil)
+            }
+        }
+        return job.leave(m, counters: counters, status: status)
     }
 }

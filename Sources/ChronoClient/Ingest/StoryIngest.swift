@@ -254,7 +254,7 @@ public final class StoryIngest: @unchecked Sendable {
                                           ordering: .relaxed)
             }
             do {
-                try waitUntil { inFlight < settings.maxPendingBatches }
+                try waitUntil(backoff: Self.windowWait) { inFlight < settings.maxPendingBatches }
             } catch {
                 b.failure = error
                 throw error
@@ -273,11 +273,20 @@ public final class StoryIngest: @unchecked Sendable {
         batchesSent.add(1, ordering: .releasing)
     }
 
+    /// The back-off of a writer whose window is full. The keeper acknowledges a batch only after
+    /// ingesting the ones before it (milliseconds under load, longer when it holds acknowledgements
+    /// back), so the writer sleeps soon instead of yielding: on an oversubscribed node a yielding
+    /// writer takes the CPU from the keeper and grapher it waits for. A window still holds
+    /// `maxPendingBatches − 1` batches when the writer wakes, so throughput does not suffer.
+    static var windowWait: IdleBackoff {
+        IdleBackoff(yieldsBeforeSleeping: 2, minSleepNanoseconds: 20_000, maxSleepNanoseconds: 200_000)
+    }
+
     /// Polls the transport for acknowledgements (backing off) until `done()` holds.
     /// - Throws: `.noConnection` when no acknowledgement for this story arrives within the stall
     ///   limit, or the transport fails.
-    private func waitUntil(_ done: () -> Bool) throws(ChronoLogError) {
-        var backoff = IdleBackoff.replyWait
+    private func waitUntil(backoff: IdleBackoff = .replyWait, _ done: () -> Bool) throws(ChronoLogError) {
+        var backoff = backoff
         var lastAcked = batchesAcked.load(ordering: .acquiring)
         var lastProgress = ContinuousClock.now
         while !done() {

@@ -184,6 +184,7 @@ public final class GrapherRole: RecordingBehavior {
     private func completeReads(channel: ControlChannel) throws -> Bool {
         guard !reads.isEmpty else { return false }
         let done = try bulk.endpoint.progress()
+        let observedAt = ContinuousClock.now
         for completion in done {
             guard let read = reads.removeValue(forKey: completion.operation) else { continue }
             let d = read.descriptor
@@ -219,7 +220,7 @@ public final class GrapherRole: RecordingBehavior {
             if !report.rejected.isEmpty { bump("events.rejected", UInt64(report.rejected.count)) }
         }
         if reads.isEmpty, let since = readBusySince {
-            readBusy += .now - since
+            readBusy += observedAt - since  // decoding and merging do not count as transfer time
             readBusySince = nil
         }
         return !done.isEmpty
@@ -242,6 +243,9 @@ public final class GrapherRole: RecordingBehavior {
             queued.removeFirst()
             did = true
         }
+        // A provider that copies at once (shm with CMA) has completed them already: take them now,
+        // not after the rest of the loop (and perhaps an archive round).
+        if did { _ = try completeReads(channel: channel) }
         return did
     }
 
