@@ -4,9 +4,13 @@
 #include <stdio.h>
 
 #include <sys/prctl.h>
+#include <malloc.h>
 
 /* ---- process ---- */
 int chrono_set_timer_slack(unsigned long nanoseconds) { return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0); }
+int chrono_keep_large_allocations(int mmap_threshold, int trim_threshold) {
+    return mallopt(M_MMAP_THRESHOLD, mmap_threshold) && mallopt(M_TRIM_THRESHOLD, trim_threshold);
+}
 
 /* ---- MPI ---- */
 MPI_Comm chrono_mpi_comm_world(void) { return MPI_COMM_WORLD; }

@@ -24,6 +24,9 @@
 /* ---- process ---- */
 /* Sets this thread's timer slack (prctl PR_SET_TIMERSLACK; variadic, so Swift cannot call it). */
 int chrono_set_timer_slack(unsigned long nanoseconds);
+/* glibc mallopt: allocations up to mmap_threshold come from the heap, which keeps up to
+   trim_threshold bytes freed at its top. Returns non-zero on success. */
+int chrono_keep_large_allocations(int mmap_threshold, int trim_threshold);
 
 /* ---- MPI ---- */
 MPI_Comm chrono_mpi_comm_world(void);

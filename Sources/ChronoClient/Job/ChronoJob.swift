@@ -1,5 +1,6 @@
 import ChronoModel
 import ChronoRoles
+import Fabric
 import Foundation
 import Logging
 import MPI
@@ -144,6 +145,7 @@ public struct ChronoJob: Sendable {
     public func serve(_ m: JobMembership) throws -> (counters: [String: UInt64], status: Int32) {
         let me = m.assignment
         let channel = ControlChannel(communicator: m.control)
+        ServiceMemory.keepLargeAllocationsInHeap()
         switch me.role {
         case .visor:
             let visor = VisorService(channel: channel, plan: m.layout.plan, config: config, logger: m.logger)
