@@ -27,6 +27,8 @@ public final class ChronoSession: @unchecked Sendable {
     private let ingest = Mutex<IngestContext?>(nil)
     /// Where replay pieces go, by query id.
     let replayInbox = ReplayInbox()
+    /// Reads large replay pieces by RMA.
+    let replayReader: ReplayReader
 
     /// Creates a session over an existing control channel. Not collective.
     public init(layout: JobLayout, channel: sending ControlChannel, config: ChronoConfig, peers: Communicator? = nil) {
@@ -34,6 +36,9 @@ public final class ChronoSession: @unchecked Sendable {
         self.channel = Mutex(channel)
         self.config = config
         self.peers = peers
+        self.replayReader = ReplayReader(
+            provider: config.fabric.provider,
+            slotBytes: max(config.player.pieceBytes, config.story.maxEventBytes + 64) + StoryChunk.headerByteCount)
     }
 
     /// The visor's world rank.
@@ -154,6 +159,7 @@ public final class ChronoSession: @unchecked Sendable {
     public func finish() throws(ChronoLogError) {
         guard !finished.exchange(true, ordering: .acquiringAndReleasing) else { return }
         ingest.withLock { $0 }?.flusher.stop()
+        replayReader.close()
         try notifyVisor(.shutdownComplete(ShutdownComplete(rank: Int32(layout.worldRank), rc: .success)))
     }
 }

@@ -26,10 +26,14 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
     /// Whether the story exists in the visor's directory (set by the visor). When it does not, a
     /// story absent from the archive too is answered with `CL_ERR_NOT_EXIST`.
     public var storyKnown: Bool
+    /// The client's fabric endpoint address: large pieces are offered for an RMA read from the
+    /// player's registered memory. Empty: every piece travels inline.
+    public var readerAddress: [UInt8]
 
     /// Creates a request.
     public init(queryId: UInt64, clientId: ClientID, chronicle: String, story: String, range: TimeRange,
-                timeoutMilliseconds: UInt64, clientRank: Int32 = -1, keeperRanks: [Int32] = [], storyKnown: Bool = false) {
+                timeoutMilliseconds: UInt64, clientRank: Int32 = -1, keeperRanks: [Int32] = [], storyKnown: Bool = false,
+                readerAddress: [UInt8] = []) {
         self.queryId = queryId
         self.clientId = clientId
         self.chronicle = chronicle
@@ -39,19 +43,20 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
         self.clientRank = clientRank
         self.keeperRanks = keeperRanks
         self.storyKnown = storyKnown
+        self.readerAddress = readerAddress
     }
 
     func write(to w: inout WireWriter) {
         w.u64(queryId); w.u64(clientId.rawValue); w.string(chronicle); w.string(story)
         w.u64(range.start); w.u64(range.end); w.u64(timeoutMilliseconds)
-        w.i32(clientRank); w.ranks(keeperRanks); w.bool(storyKnown)
+        w.i32(clientRank); w.ranks(keeperRanks); w.bool(storyKnown); w.blob(readerAddress)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ReplayRequest {
         ReplayRequest(queryId: try r.u64(), clientId: ClientID(rawValue: try r.u64()), chronicle: try r.string("chronicle"),
                       story: try r.string("story"), range: try r.timeRange(), timeoutMilliseconds: try r.u64(),
                       clientRank: try r.i32(), keeperRanks: try r.ranks("replay.keeperRanks"),
-                      storyKnown: try r.bool("replay.storyKnown"))
+                      storyKnown: try r.bool("replay.storyKnown"), readerAddress: try r.blob("replay.readerAddress"))
     }
 }
 
@@ -79,10 +84,13 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
     public var recording: Bool
     /// Why the query failed (empty on success).
     public var detail: String
+    /// Instead of an inline chunk: where the encoded chunk waits in the player's registered
+    /// memory, for the client to read by RMA (then acknowledge, which frees it).
+    public var remote: RemotePiece?
 
     /// Creates a piece.
     public init(queryId: UInt64, rc: ReturnCode, pieceNumber: UInt32, isLast: Bool, chunk: StoryChunk?,
-                completeBefore: UInt64 = 0, recording: Bool = false, detail: String = "") {
+                completeBefore: UInt64 = 0, recording: Bool = false, detail: String = "", remote: RemotePiece? = nil) {
         self.queryId = queryId
         self.rc = rc
         self.pieceNumber = pieceNumber
@@ -91,11 +99,17 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
         self.completeBefore = completeBefore
         self.recording = recording
         self.detail = detail
+        self.remote = remote
     }
 
     func write(to w: inout WireWriter) {
         w.u64(queryId); w.returnCode(rc); w.u32(pieceNumber); w.bool(isLast); w.u64(completeBefore); w.bool(recording)
-        w.string(detail); w.bool(chunk != nil)
+        w.string(detail)
+        w.bool(remote != nil)
+        if let remote {
+            w.u64(remote.address); w.u64(remote.key); w.u64(remote.length); w.u64(remote.eventCount); w.blob(remote.playerAddress)
+        }
+        w.bool(chunk != nil)
         chunk?.encode(into: &w.bytes)
     }
 
@@ -107,10 +121,38 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
         let completeBefore = try r.u64()
         let recording = try r.bool("replayPiece.recording")
         let detail = try r.string("replayPiece.detail")
+        let remote = try r.bool("replayPiece.hasRemote")
+            ? RemotePiece(address: try r.u64(), key: try r.u64(), length: try r.u64(), eventCount: try r.u64(),
+                          playerAddress: try r.blob("replayPiece.playerAddress"))
+            : nil
         let hasChunk = try r.bool("replayPiece.hasChunk")
         let chunk = hasChunk ? try StoryChunk.read(from: &r) : nil
         return ReplayPiece(queryId: queryId, rc: rc, pieceNumber: piece, isLast: isLast, chunk: chunk,
-                           completeBefore: completeBefore, recording: recording, detail: detail)
+                           completeBefore: completeBefore, recording: recording, detail: detail, remote: remote)
+    }
+}
+
+/// Where a replay piece waits in a player's registered memory (``ReplayPiece/remote``).
+public struct RemotePiece: Sendable, Hashable {
+    /// Remote address of the encoded chunk.
+    public var address: UInt64
+    /// Remote memory key.
+    public var key: UInt64
+    /// Length of the encoded chunk, in bytes (at most `player.pieceBytes` plus the chunk header,
+    /// or one event's size when a single event is larger).
+    public var length: UInt64
+    /// Events in the chunk.
+    public var eventCount: UInt64
+    /// The player's fabric endpoint address.
+    public var playerAddress: [UInt8]
+
+    /// Creates a descriptor.
+    public init(address: UInt64, key: UInt64, length: UInt64, eventCount: UInt64, playerAddress: [UInt8]) {
+        self.address = address
+        self.key = key
+        self.length = length
+        self.eventCount = eventCount
+        self.playerAddress = playerAddress
     }
 }
 

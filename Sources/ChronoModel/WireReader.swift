@@ -87,6 +87,14 @@ struct WireReader {
         return s
     }
 
+    /// u32 length + bytes (at most `maxStringBytes`).
+    mutating func blob(_ field: String) throws(ChronoLogError) -> [UInt8] {
+        let n = try count(field, limit: UInt64(limits.maxStringBytes), minElementBytes: 1)
+        let out = Array(UnsafeRawBufferPointer(rebasing: raw[position..<(position + n)]))
+        position += n
+        return out
+    }
+
     mutating func strings(_ field: String) throws(ChronoLogError) -> [String] {
         let n = try count(field, limit: UInt64(limits.maxListCount), minElementBytes: 4)
         var list: [String] = []

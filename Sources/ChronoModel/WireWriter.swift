@@ -23,6 +23,12 @@ struct WireWriter {
         bytes.append(contentsOf: s.utf8)
     }
 
+    /// u32 byte length, then the bytes.
+    mutating func blob(_ b: [UInt8]) {
+        u32(UInt32(truncatingIfNeeded: b.count))
+        bytes.append(contentsOf: b)
+    }
+
     /// u32 count, then each string.
     mutating func strings(_ list: [String]) {
         u32(UInt32(truncatingIfNeeded: list.count))

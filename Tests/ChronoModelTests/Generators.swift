@@ -146,12 +146,17 @@ enum Random {
                                                 story: string(&rng), range: TimeRange(start: u64(&rng), end: u64(&rng)),
                                                 timeoutMilliseconds: u64(&rng), clientRank: i32(&rng),
                                                 keeperRanks: (0..<Int.random(in: 0...3, using: &rng)).map { _ in i32(&rng) },
-                                                storyKnown: Bool.random(using: &rng)))
+                                                storyKnown: Bool.random(using: &rng),
+                                                readerAddress: Array(string(&rng).utf8)))
         case .replayPiece:
             return .replayPiece(ReplayPiece(queryId: u64(&rng), rc: rc(&rng), pieceNumber: UInt32.random(in: 0...9, using: &rng),
                                             isLast: Bool.random(using: &rng),
                                             chunk: Bool.random(using: &rng) ? chunk(&rng) : nil,
-                                            completeBefore: u64(&rng), recording: Bool.random(using: &rng), detail: string(&rng)))
+                                            completeBefore: u64(&rng), recording: Bool.random(using: &rng), detail: string(&rng),
+                                            remote: Bool.random(using: &rng)
+                                                ? RemotePiece(address: u64(&rng), key: u64(&rng), length: u64(&rng),
+                                                              eventCount: u64(&rng), playerAddress: Array(string(&rng).utf8))
+                                                : nil))
         case .replayAck:
             return .replayAck(ReplayAck(queryId: u64(&rng), pieceNumber: UInt32(truncatingIfNeeded: u64(&rng)),
                                         cancel: Bool.random(using: &rng)))

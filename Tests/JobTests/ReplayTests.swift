@@ -33,6 +33,8 @@ struct ReplayTests {
         let r = try replay(ranks: 7, ["--events", "200", "--queries", "20"])
         #expect(counter(r, role: "keeper", "replays.events") > 0, "no replay used keeper memory: \(r)")
         #expect(counter(r, role: "player", "queries.served") >= 3 * 3 * 20, "\(r)")
+        // Pieces over 64 KiB travel by RMA from the player's registered memory.
+        #expect(counter(r, role: "player", "pieces.rma") > 0, "no piece went by RMA: \(r)")
     }
 
     @Test("two recording groups (virtual nodes): queries go to the story's group, leases hold both graphers' rounds")

@@ -27,6 +27,7 @@ struct ReplayQuery {
     func run(_ body: (StoryChunk) throws(ChronoLogError) -> Void) throws(ChronoLogError) -> Outcome {
         let inbox = session.replayInbox
         var request = self.request
+        request.readerAddress = try session.replayReader.address()
         request.queryId = inbox.open()
         defer { inbox.close(request.queryId) }
         let visor = session.visorRank
@@ -55,7 +56,15 @@ struct ReplayQuery {
                 }
                 expected += 1
                 player = delivery.source
-                if let chunk = piece.chunk, !chunk.isEmpty { try body(chunk) }
+                if let remote = piece.remote {
+                    let chunk = try session.replayReader.read(remote, from: delivery.source)
+                    guard chunk.count == Int(remote.eventCount) else {
+                        throw .malformedMessage(.inconsistent("replay piece holds \(chunk.count) events, announced \(remote.eventCount)"))
+                    }
+                    if !chunk.isEmpty { try body(chunk) }
+                } else if let chunk = piece.chunk, !chunk.isEmpty {
+                    try body(chunk)
+                }
                 if piece.isLast { return Outcome(completeBefore: piece.completeBefore, recording: piece.recording) }
                 let ack = ReplayAck(queryId: request.queryId, pieceNumber: piece.pieceNumber)
                 try session.withChannel { channel in try channel.post(ControlMessage.replayAck(ack).encode(), to: delivery.source, tag: .replay) }

@@ -1,6 +1,7 @@
 import ChronoArchive
 import ChronoModel
 import DequeModule
+import Fabric
 import Logging
 
 /// ChronoPlayer: answers `ReplayStory` queries with every event of a story in a time range, in
@@ -17,6 +18,8 @@ import Logging
 ///    dropping duplicates (an event archived while the keepers answered is seen twice).
 /// 3. **Pieces.** The answer goes to the client in pieces of at most `player.pieceBytes`, at most
 ///    `player.piecesInFlight` unacknowledged; the last piece says up to when the answer is complete.
+///    A piece larger than ``inlinePieceBytes`` is encoded into the player's registered memory and
+///    the client reads it by RMA (the bulk plane); its slot is reused once the client acknowledged it.
 ///
 /// Each query has its own id and deadline (`timeoutMilliseconds`, answered with
 /// `CL_ERR_QUERY_TIMED_OUT`); up to `player.maxConcurrentQueries` run at once, the others wait
@@ -67,6 +70,18 @@ public final class PlayerRole: RecordingBehavior {
         case none, requested(UInt64)
     }
 
+    /// A registered slot lent to a client until it acknowledges the piece.
+    private struct LentKey: Hashable {
+        let clientRank: Int
+        let queryId: UInt64
+        let pieceNumber: UInt32
+    }
+
+    /// Pieces up to this size travel inline in the piece message (no RMA round trip).
+    public static let inlinePieceBytes = 64 << 10
+    /// Registered slots of `player.pieceBytes` shared by all queries.
+    static let slotCount = 16
+
     private let config: ChronoConfig
     private let grapherRank: Int?
     private let logger: Logger
@@ -80,14 +95,23 @@ public final class PlayerRole: RecordingBehavior {
     private var lease = LeaseState.none
     private var nextLeaseId: UInt64 = 1
     private var stats: [String: UInt64] = [:]
+    private let bulk: BulkPlane?
+    private let pool: RegisteredMemoryPool?
+    private var lent: [LentKey: (buffer: RegisteredBuffer, expires: ContinuousClock.Instant)] = [:]
 
     /// - Parameters:
     ///   - grapherRank: world rank of the group's grapher, which grants archive leases (nil: read
     ///     the archive without one — only where no grapher writes it).
-    public init(config: ChronoConfig, grapherRank: Int?, logger: Logger) {
+    ///   - bulk: the bulk plane; large pieces are lent from a pool registered on it (nil: every
+    ///     piece travels inline).
+    /// - Throws: `FabricError` when the registered pool cannot be created.
+    public init(config: ChronoConfig, grapherRank: Int?, bulk: BulkPlane?, logger: Logger) throws {
         self.config = config
         self.grapherRank = grapherRank
         self.logger = logger
+        self.bulk = bulk
+        let slot = max(config.player.pieceBytes, config.story.maxEventBytes + 64) + StoryChunk.headerByteCount
+        self.pool = try bulk.map { try RegisteredMemoryPool(endpoint: $0.endpoint, slotSize: slot, slotCount: Self.slotCount) }
     }
 
     private func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
@@ -193,6 +217,11 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     private func acknowledged(_ ack: ReplayAck, from client: Int) {
+        // The client has read the piece (or gave the query up): its slot can be reused.
+        for key in lent.keys where key.clientRank == client && key.queryId == ack.queryId
+            && (key.pieceNumber == ack.pieceNumber || ack.cancel) {
+            if let l = lent.removeValue(forKey: key) { try? pool?.free(l.buffer) }
+        }
         guard let q = queries[QueryKey(clientRank: client, queryId: ack.queryId)] else { return }
         if ack.cancel {
             bump("queries.cancelled")
@@ -205,6 +234,11 @@ public final class PlayerRole: RecordingBehavior {
     // MARK: - Work
 
     public func poll(channel: ControlChannel) throws -> Bool {
+        if !lent.isEmpty {
+            // Clients read lent slots by RMA: manual-progress providers need the target to poll.
+            _ = try bulk?.endpoint.progress()
+            reclaimExpiredSlots()
+        }
         guard !queries.isEmpty else { return false }
         var did = try expire(channel: channel)
         did = try sendPieces(channel: channel) || did
@@ -295,18 +329,51 @@ public final class PlayerRole: RecordingBehavior {
         if q.archiveDone { q.fresh = [] }
     }
 
+    /// Slots lent to a client that never acknowledged (it died or gave up) come back after the
+    /// query's deadline plus a margin.
+    private func reclaimExpiredSlots() {
+        let now = ContinuousClock.now
+        for (key, l) in lent where now >= l.expires {
+            lent[key] = nil
+            try? pool?.free(l.buffer)
+            bump("slots.reclaimed")
+        }
+    }
+
+    /// Whether `piece` goes by RMA: large, the client has an endpoint, and it fits a slot.
+    private func travelsByRMA(_ piece: StoryChunk, for q: Query) -> Bool {
+        guard let pool, !q.request.readerAddress.isEmpty else { return false }
+        let size = piece.encodedByteCount
+        return size > Self.inlinePieceBytes && size <= pool.slotSize
+    }
+
     /// Sends ready pieces within each query's window; ends finished queries with their last piece.
     private func sendPieces(channel: ControlChannel) throws -> Bool {
         var did = false
         for q in Array(queries.values) where q.phase == .archive {
             while q.unacked < config.player.piecesInFlight, let piece = q.ready.first {
+                let byRMA = travelsByRMA(piece, for: q)
+                if byRMA && pool!.availableSlots == 0 { break }  // wait for a client to return a slot
                 q.ready.removeFirst()
-                if q.archiveDone && q.ready.isEmpty {
+                if q.archiveDone && q.ready.isEmpty && !byRMA {
                     try finish(q, rc: .success, chunk: piece, channel: channel)
                     break
                 }
-                try post(.replayPiece(ReplayPiece(queryId: q.request.queryId, rc: .success, pieceNumber: q.nextPiece,
-                                                  isLast: false, chunk: piece)), to: q.key.clientRank, channel: channel)
+                var message = ReplayPiece(queryId: q.request.queryId, rc: .success, pieceNumber: q.nextPiece, isLast: false,
+                                          chunk: piece)
+                if byRMA, let pool, let bulk {
+                    let buffer = try pool.allocate(byteCount: piece.encodedByteCount)
+                    _ = try buffer.store(ChunkPiece(chunk: piece, positions: 0..<piece.count))
+                    let d = buffer.remoteDescriptor
+                    lent[LentKey(clientRank: q.key.clientRank, queryId: q.request.queryId, pieceNumber: q.nextPiece)] =
+                        (buffer, q.deadline + .seconds(30))
+                    message.chunk = nil
+                    message.remote = RemotePiece(address: d.address, key: d.key, length: UInt64(piece.encodedByteCount),
+                                                 eventCount: UInt64(piece.count), playerAddress: bulk.endpoint.localAddress)
+                    bump("pieces.rma")
+                    bump("bytes.rma", UInt64(piece.encodedByteCount))
+                }
+                try post(.replayPiece(message), to: q.key.clientRank, channel: channel)
                 q.nextPiece += 1
                 q.unacked += 1
                 bump("pieces.sent")
@@ -362,5 +429,9 @@ public final class PlayerRole: RecordingBehavior {
         stats.merging(tracked.counters(pipelines: PipelineStats())) { $1 }
     }
 
-    public func close() throws {}
+    public func close() throws {
+        for l in lent.values { try? pool?.free(l.buffer) }
+        lent = [:]
+        try pool?.close()
+    }
 }
