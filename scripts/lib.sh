@@ -40,3 +40,20 @@ chronolog_mpirun_flags() {
   [[ $EUID -eq 0 ]] && flags=(--allow-run-as-root "${flags[@]}")
   echo "${flags[@]}"
 }
+
+# Builds chronolog-bench (release; scratch path $SCRATCH, default .build-release) and runs
+# `chronolog-bench ARGS...` under mpirun with RANKS ranks, in a fresh temporary directory (its
+# archive is removed afterwards).   Usage: chronolog_bench RANKS ARGS...
+chronolog_bench() {
+  local ranks=$1; shift
+  local root scratch work
+  root=$(chronolog_root)
+  scratch=${SCRATCH:-.build-release}
+  (cd "$root" && swift build -c release --product chronolog-bench --scratch-path "$scratch" >/dev/null)
+  work=$(mktemp -d)
+  local status=0
+  # shellcheck disable=SC2046
+  (cd "$work" && mpirun $(chronolog_mpirun_flags) -n "$ranks" "$root/$scratch/release/chronolog-bench" "$@") || status=$?
+  rm -rf "$work"
+  return $status
+}

@@ -28,8 +28,7 @@ struct IngestBench: ParsableCommand {
     @Option(help: "Sample the latency of every n-th event.")
     var sampleEvery = 8
 
-    @Option(name: .customLong("set"), help: "Configuration overrides key=value.")
-    var overrides: [String] = []
+    @OptionGroup var configuration: ConfigurationOptions
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
@@ -39,12 +38,7 @@ struct IngestBench: ParsableCommand {
     }
 
     func run() throws {
-        var pairs: [String: String] = [:]
-        for o in overrides {
-            let (k, v) = try ChronoConfig.parseOverride(o)
-            pairs[k] = v
-        }
-        let config = try ChronoConfig.load(environment: ProcessInfo.processInfo.environment, overrides: pairs)
+        let config = try configuration.load()
         let events = self.events, size = self.size, every = self.sampleEvery, json = self.json
         let status = try Self.runJob(config: config) { session in
             guard let peers = session.peers else { return [:] }

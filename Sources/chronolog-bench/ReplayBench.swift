@@ -37,8 +37,7 @@ struct ReplayBench: ParsableCommand {
     @Option(help: "Seconds to wait after release for the story to be archived.")
     var settleSeconds = 5.0
 
-    @Option(name: .customLong("set"), help: "Configuration overrides key=value.")
-    var overrides: [String] = []
+    @OptionGroup var configuration: ConfigurationOptions
 
     func validate() throws {
         guard mib > 0, size > 0, samples > 0, settleSeconds >= 0 else {
@@ -47,12 +46,7 @@ struct ReplayBench: ParsableCommand {
     }
 
     func run() throws {
-        var pairs: [String: String] = [:]
-        for o in overrides {
-            let (k, v) = try ChronoConfig.parseOverride(o)
-            pairs[k] = v
-        }
-        let config = try ChronoConfig.load(environment: ProcessInfo.processInfo.environment, overrides: pairs)
+        let config = try configuration.load()
         let bytes = mib << 20, size = self.size, samples = self.samples, settle = self.settleSeconds
         let status = ChronoJob(config: config, minimumClients: 1).run { session, _ in
             guard let peers = session.peers, peers.rank == 0 else { return [:] }
