@@ -240,31 +240,29 @@ struct fi_info *chrono_fi_dupinfo(const struct fi_info *i) {
     one.next = NULL;
     return fi_dupinfo(&one);
 }
+/* One contiguous local buffer against one remote range: the message both RMA calls take. */
+static void chrono_rma_msg(struct fi_msg_rma *msg, struct iovec *iov, struct fi_rma_iov *rma, void **desc,
+                           fi_addr_t peer, void *context) {
+    memset(msg, 0, sizeof *msg);
+    msg->msg_iov = iov;
+    msg->desc = desc;
+    msg->iov_count = 1;
+    msg->addr = peer;
+    msg->rma_iov = rma;
+    msg->rma_iov_count = 1;
+    msg->context = context;
+}
 ssize_t chrono_fi_readmsg(struct fid_ep *ep, void *buf, size_t len, void *desc, fi_addr_t src, uint64_t addr, uint64_t key, void *context, uint64_t flags) {
     struct iovec iov = { buf, len };
     struct fi_rma_iov rma = { addr, len, key };
     struct fi_msg_rma msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.desc = &desc;
-    msg.iov_count = 1;
-    msg.addr = src;
-    msg.rma_iov = &rma;
-    msg.rma_iov_count = 1;
-    msg.context = context;
+    chrono_rma_msg(&msg, &iov, &rma, &desc, src, context);
     return fi_readmsg(ep, &msg, flags);
 }
 ssize_t chrono_fi_writemsg(struct fid_ep *ep, const void *buf, size_t len, void *desc, fi_addr_t dest, uint64_t addr, uint64_t key, void *context, uint64_t flags) {
     struct iovec iov = { (void *)buf, len };
     struct fi_rma_iov rma = { addr, len, key };
     struct fi_msg_rma msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.desc = &desc;
-    msg.iov_count = 1;
-    msg.addr = dest;
-    msg.rma_iov = &rma;
-    msg.rma_iov_count = 1;
-    msg.context = context;
+    chrono_rma_msg(&msg, &iov, &rma, &desc, dest, context);
     return fi_writemsg(ep, &msg, flags);
 }

@@ -77,20 +77,16 @@ public final class ChronoSession: @unchecked Sendable {
     /// Sends a one-way notice to the visor.
     func notifyVisor(_ message: ControlMessage) throws(ChronoLogError) {
         let visor = visorRank
-        let result: Result<Void, ChronoLogError> = channel.withLock { channel in
-            do {
-                try channel.post(message.encode(), to: visor, tag: .service)
-                try channel.drainSends()
-                return .success(())
-            } catch {
-                return .failure(.noConnection("control channel failed: \(error)"))
-            }
+        try withChannel { channel in
+            try channel.post(message.encode(), to: visor, tag: .service)
+            try channel.drainSends()
         }
-        try result.get()
     }
 
-    /// Runs `body` with the channel locked; any failure becomes `.noConnection`.
-    func withChannel(_ body: (ControlChannel) throws -> Void) throws(ChronoLogError) {
+    /// Runs `body` with the channel locked, then completes finished sends; any failure becomes
+    /// `.noConnection` (`context`: what was being done, for the message).
+    func withChannel(_ context: @autoclosure () -> String = "control channel failed",
+                     _ body: (ControlChannel) throws -> Void) throws(ChronoLogError) {
         let failure: ChronoLogError? = channel.withLock { channel in
             do {
                 try body(channel)
@@ -99,7 +95,7 @@ public final class ChronoSession: @unchecked Sendable {
             } catch let error as ChronoLogError {
                 return error
             } catch {
-                return .noConnection("control channel failed: \(error)")
+                return .noConnection("\(context()): \(error)")
             }
         }
         if let failure { throw failure }

@@ -13,35 +13,24 @@ final class SessionIngestTransport: IngestTransport, @unchecked Sendable {
     }
 
     func send(_ message: [UInt8], to keeperRank: Int) throws(ChronoLogError) {
-        let failure: ChronoLogError? = session.channel.withLock { channel in
-            do {
-                try channel.post(message, to: keeperRank, tag: .events)
-                try channel.progress()
-                return nil
-            } catch {
-                return .noConnection("sending an event batch to keeper rank \(keeperRank) failed: \(error)")
-            }
+        try session.withChannel("sending an event batch to keeper rank \(keeperRank) failed") { channel in
+            try channel.post(message, to: keeperRank, tag: .events)
         }
-        if let failure { throw failure }
     }
 
     func pollAcks(into router: AckRouter) throws(ChronoLogError) -> Bool {
-        let result: Result<Bool, ChronoLogError> = session.channel.withLock { channel in
-            do {
-                var worked = try channel.progress()
-                while let (bytes, _) = try channel.poll(tag: .flow) {
-                    worked = true
-                    if case .batchAck(let ack)? = try? ControlMessage.decode(bytes) {
-                        router.deliver(ack)
-                    } else {
-                        router.noteMalformed()
-                    }
+        var worked = false
+        try session.withChannel("receiving batch acknowledgements failed") { channel in
+            worked = try channel.progress()
+            while let (bytes, _) = try channel.poll(tag: .flow) {
+                worked = true
+                if case .batchAck(let ack)? = try? ControlMessage.decode(bytes) {
+                    router.deliver(ack)
+                } else {
+                    router.noteMalformed()
                 }
-                return .success(worked)
-            } catch {
-                return .failure(.noConnection("receiving batch acknowledgements failed: \(error)"))
             }
         }
-        return try result.get()
+        return worked
     }
 }

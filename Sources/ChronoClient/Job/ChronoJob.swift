@@ -168,7 +168,8 @@ public struct ChronoJob: Sendable {
                                            graphers: graphers, logger: m.logger)
             default:
                 let grapher = me.group.flatMap { plan.ranks(of: .grapher, inGroup: $0).first }
-                behavior = try PlayerRole(config: config, grapherRank: grapher, bulk: m.bulk, logger: m.logger)
+                behavior = try PlayerRole(config: config, visorRank: plan.ranks(of: .visor)[0], grapherRank: grapher, bulk: m.bulk,
+                                          logger: m.logger)
             }
             var process = RecordingProcess(
                 behavior: behavior, channel: channel, assignment: me, visorRank: m.layout.plan.ranks(of: .visor)[0],

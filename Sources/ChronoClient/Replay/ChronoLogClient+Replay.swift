@@ -51,8 +51,7 @@ extension ChronoLogClient {
         let timeout = UInt64(max(1, timeoutMs ?? session.config.timeouts.replayQueryMs))
         let query = ReplayQuery(session: session, request: ReplayRequest(
             queryId: 0, clientId: id, chronicle: chronicle, story: story, range: range, timeoutMilliseconds: timeout))
-        let outcome = try query.run(body)
-        return ReplayOutcome(completeBefore: outcome.completeBefore, isRecording: outcome.recording)
+        return try query.run(body)
     }
 
     /// `ReplayStory` as an asynchronous sequence of events, in event order. The query runs on a

@@ -14,7 +14,6 @@ final class ReplayInbox: Sendable {
 
     private let boxes = Mutex<[UInt64: Deque<Delivery>]>([:])
     private let nextId = Atomic<UInt64>(1)
-    private let stray = Atomic<UInt64>(0)
 
     /// A new query id, unique in this process, registered for delivery.
     func open() -> UInt64 {
@@ -28,23 +27,13 @@ final class ReplayInbox: Sendable {
         _ = boxes.withLock { $0.removeValue(forKey: id) }
     }
 
-    /// Hands a received piece to its query. - Returns: false when no query waits for it.
-    @discardableResult
-    func deliver(_ piece: ReplayPiece, from source: Int) -> Bool {
-        let taken = boxes.withLock { b -> Bool in
-            guard b[piece.queryId] != nil else { return false }
-            b[piece.queryId]!.append(Delivery(piece: piece, source: source))
-            return true
-        }
-        if !taken { stray.add(1, ordering: .relaxed) }
-        return taken
+    /// Hands a received piece to its query; a piece for no waiting query (one that gave up) is dropped.
+    func deliver(_ piece: ReplayPiece, from source: Int) {
+        boxes.withLock { b in b[piece.queryId]?.append(Delivery(piece: piece, source: source)) }
     }
 
     /// The next piece delivered to `id`, if any.
     func take(_ id: UInt64) -> Delivery? {
         boxes.withLock { $0[id]?.popFirst() }
     }
-
-    /// Pieces that arrived for no waiting query (a query that gave up).
-    var strayPieces: UInt64 { stray.load(ordering: .relaxed) }
 }

@@ -7,14 +7,6 @@ import Fabric
 /// the next. Blocking: runs on the caller's thread, backing off while it waits, never in Swift's
 /// cooperative pool (the async forms run it on a thread of their own).
 struct ReplayQuery {
-    /// How the answer ended.
-    struct Outcome: Sendable {
-        /// Every event before this time is in the answer (except late events).
-        var completeBefore: UInt64
-        /// Whether the story was still being recorded.
-        var recording: Bool
-    }
-
     let session: ChronoSession
     let request: ReplayRequest
     /// How long the client waits beyond the player's own deadline before giving up itself.
@@ -24,7 +16,7 @@ struct ReplayQuery {
     /// - Throws: the player's or visor's error (`.notExist`, `.noPlayers`, `.queryTimedOut`, …),
     ///   `.queryTimedOut` when no answer came within the timeout plus ``grace``, `.noConnection`
     ///   when the channel fails, or what `body` throws (the query is then cancelled at the player).
-    func run(_ body: (StoryChunk) throws(ChronoLogError) -> Void) throws(ChronoLogError) -> Outcome {
+    func run(_ body: (StoryChunk) throws(ChronoLogError) -> Void) throws(ChronoLogError) -> ReplayOutcome {
         let inbox = session.replayInbox
         var request = self.request
         request.readerAddress = try session.replayReader.address()
@@ -65,7 +57,7 @@ struct ReplayQuery {
                 } else if let chunk = piece.chunk, !chunk.isEmpty {
                     try body(chunk)
                 }
-                if piece.isLast { return Outcome(completeBefore: piece.completeBefore, recording: piece.recording) }
+                if piece.isLast { return ReplayOutcome(completeBefore: piece.completeBefore, isRecording: piece.recording) }
                 let ack = ReplayAck(queryId: request.queryId, pieceNumber: piece.pieceNumber)
                 try session.withChannel { channel in try channel.post(ControlMessage.replayAck(ack).encode(), to: delivery.source, tag: .replay) }
             }

@@ -417,6 +417,8 @@ public final class GrapherRole: RecordingBehavior {
         var busy = readBusy
         if let since = readBusySince { busy += .now - since }
         c["read.busy.us"] = UInt64(max(0, busy / .microseconds(1)))
+        c["leases.granted"] = leases.granted
+        c["leases.expired"] = leases.expired
         if durableLatency.totalCount > 0 {
             c["durable.latency.p50.us.max"] = durableLatency.valueAtPercentile(50)
             c["durable.latency.p99.us.max"] = durableLatency.valueAtPercentile(99)

@@ -83,6 +83,7 @@ public final class PlayerRole: RecordingBehavior {
     static let slotCount = 16
 
     private let config: ChronoConfig
+    private let visorRank: Int
     private let grapherRank: Int?
     private let logger: Logger
     private let clock = SystemClock()
@@ -100,13 +101,16 @@ public final class PlayerRole: RecordingBehavior {
     private var lent: [LentKey: (buffer: RegisteredBuffer, expires: ContinuousClock.Instant)] = [:]
 
     /// - Parameters:
+    ///   - visorRank: world rank of the visor, the only rank queries are taken from (it routes them
+    ///     and names the keepers to ask).
     ///   - grapherRank: world rank of the group's grapher, which grants archive leases (nil: read
     ///     the archive without one — only where no grapher writes it).
     ///   - bulk: the bulk plane; large pieces are lent from a pool registered on it (nil: every
     ///     piece travels inline).
     /// - Throws: `FabricError` when the registered pool cannot be created.
-    public init(config: ChronoConfig, grapherRank: Int?, bulk: BulkPlane?, logger: Logger) throws {
+    public init(config: ChronoConfig, visorRank: Int, grapherRank: Int?, bulk: BulkPlane?, logger: Logger) throws {
         self.config = config
+        self.visorRank = visorRank
         self.grapherRank = grapherRank
         self.logger = logger
         self.bulk = bulk
@@ -133,6 +137,13 @@ public final class PlayerRole: RecordingBehavior {
     public func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: ControlChannel) throws -> Bool {
         switch message {
         case .replayRequest(let request):
+            guard source == visorRank else {
+                // Only the visor knows where a story is recorded; a request from elsewhere could
+                // name any rank as a keeper.
+                bump("queries.refused")
+                logger.warning("ignored a replay request sent by rank \(source) instead of the visor")
+                return true
+            }
             try accept(request, channel: channel)
         case .replayPiece(let piece):
             keeperAnswered(piece, from: source)
@@ -211,7 +222,8 @@ public final class PlayerRole: RecordingBehavior {
         q.completeBefore = min(q.completeBefore, piece.completeBefore)
         q.recording = q.recording || piece.recording
         if q.pendingKeepers.isEmpty {
-            q.fresh = (try? StoryChunk.merge(q.fresh)).flatMap { $0.map { [$0] } } ?? q.fresh
+            // One chunk to slice per archive window (all pieces belong to the query's story).
+            if let merged = try? StoryChunk.merge(q.fresh) { q.fresh = [merged] }
             q.phase = .archive
         }
     }
