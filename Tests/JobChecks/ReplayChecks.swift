@@ -26,8 +26,10 @@ struct ReplayChecks: ParsableCommand {
     var queries = 40
     @Option(help: "Reader threads per client rank.")
     var threads = 3
-    @Flag(help: "Only check that a slow player's queries time out (run with --set player.testQueryDelayMs=…).")
-    var timeoutOnly = false
+    @Option(help: "Only check that replaying a just-logged story fails with this code (e.g. -12 with --set player.testQueryDelayMs=…, -10 with deployment.playersPerNode=0).")
+    var expectCode: Int32?
+    @Option(help: "Only one half of a two-job check: `write` logs 10 events per client to story kept-RANK and ends; `read` (a later job in the same directory) replays them from the archive, the chronicle unknown to this job's visor.")
+    var stage: String?
 
     static let chronicle = "replay-✓"
 
@@ -61,24 +63,49 @@ struct ReplayChecks: ParsableCommand {
     }
 
     func run() throws {
-        let events = self.events, queries = self.queries, threads = self.threads, timeoutOnly = self.timeoutOnly
+        let events = self.events, queries = self.queries, threads = self.threads
+        let expectCode = try self.expectCode.map { raw in
+            guard let rc = ReturnCode(rawValue: raw) else { throw ValidationError("--expect-code \(raw) is not a ChronoLog code") }
+            return rc
+        }
+        let stage = self.stage
+        guard [nil, "write", "read"].contains(stage) else { throw ValidationError("--stage is write or read") }
         let code = try options.job(minimumClients: 1).run { session, _ in
             guard let peers = session.peers else { throw CheckFailure("no client communicator") }
             var c = Checker()
             let client = ChronoLogClient(session: session, mode: .writerReader)
             try client.connect()
             guard let id = client.clientId else { throw CheckFailure("no client id") }
+            if stage == "read" {
+                // A new job: its visor knows no chronicle; the story is only in the archive.
+                let kept = "kept-\(peers.rank)"
+                let got = try client.replayStory(Self.chronicle, kept, from: 0, to: .max)
+                c.expect("a story archived by an earlier job replays from the archive (\(got.count) events)",
+                         got.map(\.record) == (0..<10).map { Array("e\($0)".utf8) } && got.map(\.index) == Array(0..<10))
+                var code: ReturnCode = .success
+                do { _ = try client.replayStory(Self.chronicle, "never-logged", from: 0, to: .max) } catch { code = (error as? ChronoLogError)?.returnCode ?? .unknown }
+                c.expect("a story neither the job nor the archive knows gives −3", code == .notExist)
+                try client.disconnect()
+                return try c.finish()
+            }
             if peers.rank == 0 { try client.createChronicle(Self.chronicle) }
             try peers.barrier()
-            if timeoutOnly {
+            if stage == "write" {
+                let kept = "kept-\(peers.rank)"
+                let h = try client.acquireStory(Self.chronicle, kept)
+                for i in 0..<10 { _ = try h.log("e\(i)") }
+                try client.releaseStory(Self.chronicle, kept)
+                try client.disconnect()
+                return try c.finish()
+            }
+            if let expectCode {
                 let h = try client.acquireStory(Self.chronicle, "slow-\(peers.rank)")
                 _ = try h.log("x")
                 try h.flush()
-                var code: ReturnCode?
+                var code: ReturnCode = .success
                 do { _ = try client.replayStory(Self.chronicle, "slow-\(peers.rank)", from: 0, to: .max, timeoutMs: 200) }
-                catch { code = (error as? ChronoLogError)?.returnCode }
-                c.expect("a query the player does not serve within its timeout gives −12 (got \(String(describing: code)))",
-                         code == .queryTimedOut)
+                catch { code = (error as? ChronoLogError)?.returnCode ?? .unknown }
+                c.expect("the replay fails with \(expectCode) (got \(code))", code == expectCode)
                 // An empty range is answered at once, whatever the player does.
                 c.expect("an empty range gives no events at once",
                          (try? client.replayStory(Self.chronicle, "slow-\(peers.rank)", from: 10, to: 10, timeoutMs: 200))?.isEmpty == true)
@@ -211,6 +238,25 @@ struct ReplayChecks: ParsableCommand {
             c.expect("a bad name gives −2", code { _ = try client.replayStory(Self.chronicle, "a/b", from: 0, to: .max) } == .invalidArgument)
             c.expect("an empty range gives no events", (try? client.replayStory(Self.chronicle, own, from: last, to: last))?.isEmpty == true)
             c.expect("a range before every event gives no events", (try? client.replayStory(Self.chronicle, own, from: 0, to: first))?.isEmpty == true)
+
+            // The asynchronous form streams the same answer, piece by piece.
+            let streamed = Mutex<[Event]>([])
+            let streamError = Mutex<String?>(nil)
+            let streamDone = Atomic<Bool>(false)
+            let stream = client.replay(Self.chronicle, own, from: first, to: last + 1)
+            Task.detached {
+                do {
+                    for try await e in stream { streamed.withLock { $0.append(e) } }
+                } catch {
+                    streamError.withLock { $0 = "\(error)" }
+                }
+                streamDone.store(true, ordering: .releasing)
+            }
+            let streamDeadline = Date().addingTimeInterval(60)
+            while !streamDone.load(ordering: .acquiring) && Date() < streamDeadline { usleep(2_000) }
+            c.expect("replay as an async sequence yields exactly the model's events (\(streamError.withLock { $0 } ?? "no error"))",
+                     streamDone.load(ordering: .acquiring)
+                        && Self.difference(streamed.withLock { $0 }, model.expected(own, TimeRange(start: first, end: last + 1)), story: own) == nil)
 
             // 6. After release (nothing left in keeper memory once durable) the archive alone answers.
             for s in stories { try client.releaseStory(Self.chronicle, s) }
