@@ -161,18 +161,7 @@ struct ReplayChecks: ParsableCommand {
             }
             writer.start()
             // Follow the live story from the start until it is released (step 6).
-            let followed = Mutex<[Event]>([])
-            let followError = Mutex<String?>(nil)
-            let followDone = Atomic<Bool>(false)
-            let followStream = client.follow(Self.chronicle, "live-\(peers.rank)")
-            Task.detached {
-                do {
-                    for try await e in followStream { followed.withLock { $0.append(e) } }
-                } catch {
-                    followError.withLock { $0 = "\(error)" }
-                }
-                followDone.store(true, ordering: .releasing)
-            }
+            let followed = Collected(client.follow(Self.chronicle, "live-\(peers.rank)"))
             let failures = Mutex<[String]>([])
             let answered = Atomic<Int>(0)
             let readersDone = Atomic<Int>(0)
@@ -240,33 +229,20 @@ struct ReplayChecks: ParsableCommand {
             c.expect("a range before every event gives no events", (try? client.replayStory(Self.chronicle, own, from: 0, to: first))?.isEmpty == true)
 
             // The asynchronous form streams the same answer, piece by piece.
-            let streamed = Mutex<[Event]>([])
-            let streamError = Mutex<String?>(nil)
-            let streamDone = Atomic<Bool>(false)
-            let stream = client.replay(Self.chronicle, own, from: first, to: last + 1)
-            Task.detached {
-                do {
-                    for try await e in stream { streamed.withLock { $0.append(e) } }
-                } catch {
-                    streamError.withLock { $0 = "\(error)" }
-                }
-                streamDone.store(true, ordering: .releasing)
-            }
-            let streamDeadline = Date().addingTimeInterval(60)
-            while !streamDone.load(ordering: .acquiring) && Date() < streamDeadline { usleep(2_000) }
-            c.expect("replay as an async sequence yields exactly the model's events (\(streamError.withLock { $0 } ?? "no error"))",
-                     streamDone.load(ordering: .acquiring)
-                        && Self.difference(streamed.withLock { $0 }, model.expected(own, TimeRange(start: first, end: last + 1)), story: own) == nil)
+            let streamed = Collected(client.replay(Self.chronicle, own, from: first, to: last + 1))
+            let streamEnded = streamed.wait(seconds: 60)
+            c.expect("replay as an async sequence yields exactly the model's events (\(streamed.error ?? "no error"))",
+                     streamEnded && streamed.error == nil
+                        && Self.difference(streamed.events, model.expected(own, TimeRange(start: first, end: last + 1)), story: own) == nil)
 
             // 6. After release (nothing left in keeper memory once durable) the archive alone answers.
             for s in stories { try client.releaseStory(Self.chronicle, s) }
             try client.releaseStory(Self.chronicle, "live-\(peers.rank)")
-            let followDeadline = Date().addingTimeInterval(60)
-            while !followDone.load(ordering: .acquiring) && Date() < followDeadline { usleep(5_000) }
-            let seenByFollow = followed.withLock { $0 }
+            let followEnded = followed.wait(seconds: 60)
+            let seenByFollow = followed.events
             let expectedFollow = (0...liveCount).map { UInt32($0) }
-            c.expect("follow ended once the live story was released (\(followError.withLock { $0 } ?? "no error"))",
-                     followDone.load(ordering: .acquiring) && followError.withLock { $0 } == nil)
+            c.expect("follow ended once the live story was released (\(followed.error ?? "no error"))",
+                     followEnded && followed.error == nil)
             c.expect("follow yielded the live story's \(liveCount + 1) events exactly once, in order (got \(seenByFollow.count))",
                      seenByFollow.map(\.index) == expectedFollow
                         && zip(seenByFollow, seenByFollow.dropFirst()).allSatisfy { $0.time <= $1.time }
@@ -282,4 +258,35 @@ struct ReplayChecks: ParsableCommand {
         }
         throw ExitCode(code)
     }
+}
+
+/// The events of an asynchronous replay or follow, collected by a detached task.
+final class Collected: Sendable {
+    private let collected = Mutex<(events: [Event], error: String?)>(([], nil))
+    private let done = Atomic<Bool>(false)
+
+    init(_ sequence: ReplayEvents) {
+        Task.detached { [self] in await consume(sequence) }
+    }
+
+    private func consume(_ sequence: ReplayEvents) async {
+        do {
+            for try await e in sequence { collected.withLock { $0.events.append(e) } }
+        } catch {
+            collected.withLock { $0.error = "\(error)" }
+        }
+        done.store(true, ordering: .releasing)
+    }
+
+    /// Waits until the sequence ended, at most `seconds`. - Returns: whether it ended.
+    func wait(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !done.load(ordering: .acquiring) && Date() < deadline { usleep(2_000) }
+        return done.load(ordering: .acquiring)
+    }
+
+    /// The events so far.
+    var events: [Event] { collected.withLock { $0.events } }
+    /// Why the sequence failed, if it did.
+    var error: String? { collected.withLock { $0.error } }
 }
