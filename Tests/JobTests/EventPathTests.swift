@@ -90,6 +90,16 @@ struct EventPathTests {
         try roundTrip(ranks: 11, ["--set", "deployment.virtualNodes=2"], events: 100)
     }
 
+    @Test("a saturated single keeper (every slot in flight, slow archive) holds its watermark back: no event becomes late")
+    func saturatedKeeperMakesNothingLate() throws {
+        let r = try roundTrip(ranks: 7, ["--set", "grapher.archiveDelayMs=150", "--set", "keeper.memoryLimitBytes=\(4 << 20)",
+                                         "--set", "keeper.transferSlotBytes=262144", "--set", "client.batchBytes=65536"],
+                              events: 120)
+        let exhausted = r.stdout.firstMatch(of: #/keeper \(1 rank\):.* slots\.exhausted=(\d+)/#).flatMap { Int($0.1) } ?? 0
+        #expect(exhausted > 0, "the keeper's slot pool never filled, the scenario proves nothing: \(r)")
+        #expect(r.stdout.contains(" late=0 "), "\(r)")
+    }
+
     @Test("two keepers per group merge into one story; a slow archive makes writers wait, keeper memory stays bounded, nothing is lost")
     func slowArchiveAndTwoKeepers() throws {
         let limit = 8 << 20

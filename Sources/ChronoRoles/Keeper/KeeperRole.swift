@@ -54,6 +54,10 @@ public final class KeeperRole: RecordingBehavior {
     private var retired = PipelineStats()
     private var peakMemory: UInt64 = 0
     private let reportInterval: Duration
+    /// Last time a slot was free or a chunk was acknowledged: how long the pool has been stuck.
+    private var lastSlotProgress = ContinuousClock.now
+    /// A full pool with no acknowledgement for this long releases held-back watermarks.
+    static let stallLimit: Duration = .milliseconds(500)
 
     /// - Parameters:
     ///   - grapherRank: world rank of the group's grapher.
@@ -149,6 +153,7 @@ public final class KeeperRole: RecordingBehavior {
             return
         }
         try pool.free(done.buffer)
+        lastSlotProgress = .now
         if ack.isDurable {
             bump("chunks.durable")
             bump("events.durable", UInt64(done.events))
@@ -200,6 +205,7 @@ public final class KeeperRole: RecordingBehavior {
         var did = false
         let now = ContinuousClock.now
         let clockNow = clock.now()
+        if pool.availableSlots > 0 { lastSlotProgress = now }
         for id in Array(stories.keys) {
             guard var s = stories.removeValue(forKey: id) else { continue }  // unshared while sealing
             // The clock is a contributor too (id 0, never a client id): with no writer, ranges
@@ -242,21 +248,44 @@ public final class KeeperRole: RecordingBehavior {
     /// The watermark this keeper can promise the grapher for a story: everything before it has
     /// been shipped (late events still come as revisions); with no writer it follows the clock.
     private func reportableWatermark(of s: Story) -> UInt64 {
+        // A first-time range not yet shipped holds the watermark back, so the grapher waits for
+        // it; a waiting revision (late events of a range the grapher already sealed) does not.
+        let held = heldWatermark(of: s)
+        guard held < s.pipeline.sealedFrontier, mustReleaseWatermarks() else { return held }
+        bump("watermarks.released")
+        return s.pipeline.sealedFrontier
+    }
+
+    /// The story's watermark held back by its first waiting first-time range.
+    private func heldWatermark(of s: Story) -> UInt64 {
         var w = s.pipeline.sealedFrontier
-        // A first-time range not yet shipped holds the watermark back, so the grapher waits for it;
-        // a waiting revision (late events of a range the grapher already sealed) does not. When
-        // every slot is taken, nothing holds back: the in-flight chunks can only be acknowledged
-        // once the grapher's ranges complete, so waiting would deadlock; the held-back chunk then
-        // reaches the grapher as a revision (counted late, never lost).
-        if pool.availableSlots > 0,
-           let first = waiting.first(where: { $0.storyId == s.notice.storyId && $0.revision == 0 }) {
+        if let first = waiting.first(where: { $0.storyId == s.notice.storyId && $0.revision == 0 }) {
             w = min(w, first.range.start)
         }
         return w
     }
 
+    /// Whether holding watermarks back could deadlock. In-flight chunks are acknowledged only once
+    /// the grapher's ranges complete; with every slot taken, the waiting chunk that holds a
+    /// watermark back cannot leave. That is a deadlock when no chunk in flight can complete by
+    /// this keeper's own held-back watermarks (the pieces of one chunk larger than the pool), and
+    /// may be one when no acknowledgement came for ``stallLimit`` (in a group of several keepers,
+    /// each may hold back what another's chunks wait for). Then the watermark goes to the sealed
+    /// frontier and the held-back chunk reaches the grapher as a revision: counted late, never
+    /// lost. A full pool whose chunks can complete (the single keeper of a busy group) holds on,
+    /// so a saturated keeper does not turn its own events into late revisions.
+    private func mustReleaseWatermarks() -> Bool {
+        guard pool.availableSlots == 0 else { return false }
+        if ContinuousClock.now - lastSlotProgress >= Self.stallLimit { return true }
+        return !inFlight.values.contains { c in
+            guard let s = stories[c.storyId] else { return true }
+            return c.range.end <= heldWatermark(of: s)
+        }
+    }
+
     private func shipWaiting(channel: ControlChannel) throws -> Bool {
         var did = false
+        if !waiting.isEmpty && pool.availableSlots == 0 { bump("slots.exhausted") }
         while !waiting.isEmpty, pool.availableSlots > 0 {
             let piece = try stageNextPiece()
             if piece.end < piece.total {
