@@ -66,6 +66,10 @@ public final class ArchiveWriter {
         self.roundCount = try rounds.extent
     }
 
+    /// Largest index row, in bytes of records plus payload (`archive.maxRowBytes`): a larger chunk
+    /// is archived as several rows (``ArchiveRowCut``). Same value on every rank.
+    public var maxRowBytes = 4 << 20
+
     /// Rounds recorded in the file so far (rows of `/rounds`), including earlier jobs' rounds.
     public var roundsInFile: Int { roundCount }
 
@@ -239,15 +243,18 @@ public final class ArchiveWriter {
         let rank = communicator.rank
         let size = communicator.size
 
-        // 1. Local checks and grouping (no file change yet).
+        // 1. Local checks, grouping and row cuts (no file change yet).
         var mine: [StoryKey: [Int]] = [:]
         var refusal: String?
+        var rowsOf: [[ArchiveRowCut]] = []
+        rowsOf.reserveCapacity(chunks.count)
         for (i, c) in chunks.enumerated() {
             if let problem = Self.refusal(of: c) {
                 refusal = "chunk \(i): \(problem)"
                 break
             }
             mine[StoryKey(chronicle: c.chronicle, story: c.story), default: []].append(i)
+            rowsOf.append(ArchiveRowCut.cuts(of: c.chunk, maxBytes: maxRowBytes))
         }
 
         // 2. Exchange the plan.
@@ -265,7 +272,7 @@ public final class ArchiveWriter {
                 for p in positions {
                     share.eventRows += UInt64(chunks[p].chunk.count)
                     share.payloadBytes += UInt64(chunks[p].chunk.payload.count)
-                    share.indexRows += 1
+                    share.indexRows += UInt64(rowsOf[p].count)
                 }
                 plan.u64(share.eventRows)
                 plan.u64(share.payloadBytes)
@@ -356,19 +363,27 @@ public final class ArchiveWriter {
                         r.offset &+= base
                         rows.append(r)
                     }
-                    let eventsHash = RecordRows.hash(rows, first..<rows.count)
-                    let payloadHash = ArchiveChecksum.hash(chunk.payload)
                     if !chunk.payload.isEmpty {
                         try chunk.payload.withUnsafeBytes { raw in
                             try target.files.payload.write(bytes: raw, at: payloadAt, transfer: .independent)
                         }
                     }
-                    let row = ArchiveIndexRow(
-                        range: chunk.range, revision: chunk.revision, firstEvent: UInt64(eventRow),
-                        eventCount: UInt64(chunk.count), payloadStart: base, payloadBytes: UInt64(chunk.payload.count),
-                        minTime: chunk.records.first?.time ?? 0, maxTime: chunk.records.last?.time ?? 0,
-                        round: round, eventsHash: eventsHash, payloadHash: payloadHash)
-                    index += row.columns
+                    for cut in rowsOf[p] {
+                        let bytes = cut.payloadBytes(in: chunk)
+                        let payloadHash = chunk.payload.withUnsafeBytes { raw in
+                            ArchiveChecksum.hash(UnsafeRawBufferPointer(rebasing: raw[bytes]))
+                        }
+                        let row = ArchiveIndexRow(
+                            range: cut.range, revision: chunk.revision, firstEvent: UInt64(eventRow + cut.positions.lowerBound),
+                            eventCount: UInt64(cut.positions.count), payloadStart: base + UInt64(bytes.lowerBound),
+                            payloadBytes: UInt64(bytes.count),
+                            minTime: cut.positions.isEmpty ? 0 : chunk.records[cut.positions.lowerBound].time,
+                            maxTime: cut.positions.isEmpty ? 0 : chunk.records[cut.positions.upperBound - 1].time,
+                            round: round,
+                            eventsHash: RecordRows.hash(rows, (first + cut.positions.lowerBound)..<(first + cut.positions.upperBound)),
+                            payloadHash: payloadHash)
+                        index += row.columns
+                    }
                     eventRow += chunk.count
                     payloadAt += chunk.payload.count
                     myEvents += chunk.count

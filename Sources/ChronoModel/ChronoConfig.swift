@@ -91,6 +91,11 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
     public struct Archive: Codable, Sendable, Hashable {
         /// Directory of the HDF5 archive. Default `chronolog-archive`.
         public var directory: String = "chronolog-archive"
+        /// Largest index row of the archive, in bytes of records (32 each) plus payload: a sealed
+        /// range larger than this is archived as several rows, cut where event time advances. A row
+        /// is what a replay reads and checks in one go (keep it at most `player.pieceBytes` so a
+        /// replay piece is read straight from the file). Default 4 MiB.
+        public var maxRowBytes: Int = 4 << 20
     }
 
     /// Logging.
@@ -182,6 +187,7 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         try atLeast(grapher.archiveDelayMs, 0, "grapher.archiveDelayMs")
         try atLeast(player.maxConcurrentQueries, 1, "player.maxConcurrentQueries")
         try atLeast(player.pieceBytes, 4096, "player.pieceBytes")
+        try atLeast(archive.maxRowBytes, 4096, "archive.maxRowBytes")
         try atLeast(player.piecesInFlight, 1, "player.piecesInFlight")
         try atLeast(player.testQueryDelayMs, 0, "player.testQueryDelayMs")
         if !Self.fabricProviders.contains(fabric.provider) {

@@ -39,12 +39,14 @@ extension ArchiveChecks {
         @Option(help: "Rounds to write.") var rounds = 3
         @Option(name: .customLong("run"), help: "Job run number (0 for the first job on this archive).") var jobRun = 0
         @Option(help: "Kill the job after this many milliseconds (crash test).") var killAfterMs: Int?
+        @Option(help: "Largest index row in bytes (archive.maxRowBytes; default the writer's).") var maxRowBytes: Int?
 
         func run() throws {
             runUnderMPI("archive write") { world in
                 let comm = try world.duplicate()
                 let (rank, size) = (comm.rank, comm.size)
                 let writer = try ArchiveWriter.open(directory: dir, communicator: comm)
+                if let maxRowBytes { writer.maxRowBytes = maxRowBytes }
                 if let killAfterMs, rank == size - 1 {
                     let ms = killAfterMs
                     var thread = pthread_t()

@@ -36,6 +36,29 @@ struct ArchiveWriteTests {
         #expect(empty.eventCount == 0 && empty.payloadBytes == 0 && !empty.durableRanges.isEmpty, "\(empty)")
     }
 
+    @Test("chunks larger than archive.maxRowBytes become several index rows: same events read back, verify clean, h5py agrees")
+    func smallRows() throws {
+        func write(_ extra: [String]) throws -> (dir: ScratchDirectory, chunks: Int) {
+            let dir = try ScratchDirectory()
+            let write = try MPIJob.run(ranks: 2, [checks, "write", "--dir", dir.path, "--rounds", "3"] + extra, timeout: 180)
+            try #require(write.exitCode == 0, "\(write)")
+            let verify = try MPIJob.runCommand([checks, "verify", "--dir", dir.path, "--ranks", "2", "--rounds", "3"], timeout: 120)
+            #expect(verify.exitCode == 0 && verify.lines(startingWith: "PASS archive verify").count == 1, "\(verify)")
+            let chunks = verify.stdout.firstMatch(of: #/chunks=(\d+)/#).flatMap { Int($0.1) } ?? -1
+            return (dir, chunks)
+        }
+        let plain = try write([])
+        let small = try write(["--max-row-bytes", "4096"])
+        #expect(plain.chunks > 0 && small.chunks > plain.chunks, "index rows: \(plain.chunks) by default, \(small.chunks) with 4 KiB rows")
+
+        let scriptPath = small.dir.path("archive_read.py")
+        try ArchiveDocs.pythonExample().write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        let python = try MPIJob.runCommand([ArchiveDocs.python, scriptPath, small.dir.path("chronolog-archive.h5")], timeout: 120)
+        try #require(python.exitCode == 0, "\(python)")
+        let expected = try MPIJob.runCommand([checks, "expected", "--ranks", "2", "--rounds", "3"], timeout: 60)
+        #expect(python.stdout == expected.stdout, "h5py read of the 4 KiB-row archive differs from the written events")
+    }
+
     @Test("a second job appends to the same archive (different rank count); both runs read back")
     func reopenAndAppend() throws {
         let dir = try ScratchDirectory()

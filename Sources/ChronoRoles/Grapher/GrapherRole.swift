@@ -91,6 +91,7 @@ public final class GrapherRole: RecordingBehavior {
         self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: slot, slotCount: max(4, min(64, config.grapher.memoryLimitBytes / 4 / slot)))
         try FileManager.default.createDirectory(atPath: config.archive.directory, withIntermediateDirectories: true)
         self.archive = try ArchiveWriter.open(directory: config.archive.directory, communicator: graphers)
+        archive.maxRowBytes = config.archive.maxRowBytes
         self.nextRoundAt = .now + .milliseconds(config.grapher.archiveIntervalMs)
     }
 
