@@ -128,6 +128,40 @@ public final class ArchiveReader {
         }
     }
 
+    /// Reads the archived events of `window` straight into `destination` in the chunk encoding
+    /// (what `StoryChunk.encode` gives: header, records, payload) with no intermediate arrays —
+    /// for a replay piece read into registered memory — when no merging is needed: the story's rows
+    /// overlapping `window` are in one file, their events lie inside `window`, and no two rows'
+    /// events interleave in time (no revisions or duplicates there). Rows are read whole and checked
+    /// as by ``events(chronicle:story:range:)``, both checksums included.
+    /// - Returns: the encoded size and event count; nil when the window needs merging or does not
+    ///   fit in `destination` (read it with ``events(chronicle:story:range:)`` then).
+    /// - Throws: `.storyNotFound` when no file holds the story; `.corrupt` or `.hdf5` as ``events(chronicle:story:range:)``.
+    public func readEncoded(chronicle: String, story: String, window: TimeRange,
+                            into destination: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> EncodedWindow? {
+        let key = StoryKey(chronicle: chronicle, story: story)
+        let holders = readers.filter { $0.stories[key] != nil }
+        guard let reader = holders.first, let entry = reader.stories[key] else {
+            throw .storyNotFound(chronicle: chronicle, story: story)
+        }
+        guard holders.count == 1, !window.isEmpty else { return nil }
+        let index = try reader.index(for: key)
+        // Rows whose events meet the window (a revision's range may overlap it with no event in it).
+        let rows = index.overlapping(window).filter {
+            let row = index.rows[$0]
+            return row.eventCount > 0 && row.maxTime >= window.start && row.minTime < window.end
+        }.sorted { index.rows[$0].minTime < index.rows[$1].minTime }
+        var size = StoryChunk.headerByteCount
+        for (k, p) in rows.enumerated() {
+            let row = index.rows[p]
+            guard window.contains(row.minTime), window.contains(row.maxTime) else { return nil }
+            if k > 0, index.rows[rows[k - 1]].maxTime >= row.minTime { return nil }
+            size += Int(row.eventCount) * EventRecord.byteSize + Int(row.payloadBytes)
+        }
+        guard size <= destination.count else { return nil }
+        return try reader.readEncoded(index: index, rows: rows, window: window, storyId: entry.storyId, into: destination)
+    }
+
     /// Splits `range` into consecutive windows that each hold about `maxBytes` of the story's
     /// archived events (32 bytes per record plus record bytes, estimated from the time index), so
     /// a large range can be read window by window with ``events(chronicle:story:range:)`` in
@@ -199,6 +233,13 @@ public final class ArchiveReader {
         }
         return result
     }
+}
+
+/// What ``ArchiveReader/readEncoded(chronicle:story:window:into:)`` wrote: an encoded chunk of
+/// `byteCount` bytes holding `eventCount` events.
+public struct EncodedWindow: Sendable, Hashable {
+    public var byteCount: Int
+    public var eventCount: Int
 }
 
 /// One open archive file: its stories and their (lazily loaded) time indexes.
@@ -317,7 +358,9 @@ final class ArchiveFileReader {
         try archiveCall {
             let group = try root.openGroup(groupPath)
             let events = try group.openDataset(ArchiveLayout.eventsDataset)
-            let payload = try group.openDataset(ArchiveLayout.payloadDataset)
+            // Payload reads are large and each byte is read once: straight into the caller's
+            // buffer (a replay's registered slot), not through the chunk cache.
+            let payload = try group.openDataset(ArchiveLayout.payloadDataset, chunkCache: false)
             let indexSet = try group.openDataset(ArchiveLayout.indexDataset)
             let here = "\(path):\(groupPath)"
             guard events.elementType == .uint8, events.columns == ArchiveLayout.eventRowBytes,
@@ -393,38 +436,89 @@ final class ArchiveFileReader {
         }
     }
 
-    /// Reads a row's records and checks them: checksum, strict order, times inside the range and
-    /// equal to min/max, offsets contiguous from `payloadStart` and covering `payloadBytes`.
+    /// Reads a row's records and checks them (``checkRecordRows(_:row:location:)``).
     private func readRecords(index: StoryIndex, row: ArchiveIndexRow, location: String) throws(ArchiveError) -> [EventRecord] {
         let rows = row.eventRows
         var bytes = [UInt8](repeating: 0, count: rows.count * EventRecord.byteSize)
         try archiveCall {
             try bytes.withUnsafeMutableBytes { raw in try index.events.read(range: rows, into: raw) }
         }
-        guard ArchiveChecksum.hash(bytes) == row.eventsHash else {
-            throw .corrupt(location: location, detail: "events checksum mismatch (rows \(rows))")
+        let problem: ArchiveError? = bytes.withUnsafeBytes { raw in
+            do throws(ArchiveError) {
+                try Self.checkRecordRows(raw, row: row, location: location)
+                return nil
+            } catch { return error }
         }
-        let records = bytes.withUnsafeBytes { RecordRows.decode($0) }
+        if let problem { throw problem }
+        return bytes.withUnsafeBytes { RecordRows.decode($0) }
+    }
+
+    /// Checks a row's records as stored (32-byte rows): checksum, strict order, times inside the
+    /// range and equal to min/max, offsets contiguous from `payloadStart` and covering `payloadBytes`.
+    static func checkRecordRows(_ raw: UnsafeRawBufferPointer, row: ArchiveIndexRow, location: String) throws(ArchiveError) {
+        guard ArchiveChecksum.hash(raw) == row.eventsHash else {
+            throw .corrupt(location: location, detail: "events checksum mismatch (rows \(row.eventRows))")
+        }
+        let n = raw.count / EventRecord.byteSize
         var expected = row.payloadStart
-        for (i, r) in records.enumerated() {
-            if i > 0, !EventRecord.precedes(records[i - 1], r) {
-                throw .corrupt(location: location, detail: "event row \(rows.lowerBound + i) not after the previous one")
+        var previous: EventRecord?
+        for i in 0..<n {
+            let r = RecordRows.record(raw, at: i)
+            if let previous, !EventRecord.precedes(previous, r) {
+                throw .corrupt(location: location, detail: "event row \(row.eventRows.lowerBound + i) not after the previous one")
             }
             guard row.range.contains(r.time) else {
-                throw .corrupt(location: location, detail: "event row \(rows.lowerBound + i) time \(r.time) outside \(row.range)")
+                throw .corrupt(location: location, detail: "event row \(row.eventRows.lowerBound + i) time \(r.time) outside \(row.range)")
             }
             guard r.offset == expected else {
-                throw .corrupt(location: location, detail: "event row \(rows.lowerBound + i) offset \(r.offset), expected \(expected)")
+                throw .corrupt(location: location, detail: "event row \(row.eventRows.lowerBound + i) offset \(r.offset), expected \(expected)")
             }
             expected &+= UInt64(r.length)
+            previous = r
         }
         guard expected == row.payloadStart &+ row.payloadBytes else {
             throw .corrupt(location: location, detail: "records cover \(expected - row.payloadStart) payload bytes, index says \(row.payloadBytes)")
         }
-        if let f = records.first, let l = records.last, f.time != row.minTime || l.time != row.maxTime {
-            throw .corrupt(location: location, detail: "min/max time \(row.minTime)/\(row.maxTime) differ from the records' \(f.time)/\(l.time)")
+        if n > 0, RecordRows.record(raw, at: 0).time != row.minTime || RecordRows.record(raw, at: n - 1).time != row.maxTime {
+            throw .corrupt(location: location, detail: "min/max time \(row.minTime)/\(row.maxTime) differ from the records' \(RecordRows.record(raw, at: 0).time)/\(RecordRows.record(raw, at: n - 1).time)")
         }
-        return records
+    }
+
+    /// Reads the rows `positions` of a story's index (whole, in this order, their events following
+    /// each other in time) straight into `destination` as one encoded chunk of range `window`:
+    /// header, records with offsets rebased to the chunk's payload, payload. Each row is checked
+    /// like ``chunk(index:row:window:storyId:)`` does for a whole row, payload checksum included.
+    /// - Returns: the encoded size and event count. The caller checked that it fits.
+    func readEncoded(index: StoryIndex, rows positions: [Int], window: TimeRange, storyId: StoryID,
+                     into destination: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> EncodedWindow {
+        let events = positions.reduce(0) { $0 + Int(index.rows[$1].eventCount) }
+        var recordAt = StoryChunk.headerByteCount
+        let payloadBase = recordAt + events * EventRecord.byteSize
+        var payloadAt = payloadBase
+        var revision: UInt32 = 0
+        for position in positions {
+            let row = index.rows[position]
+            let location = "\(path):\(index.groupPath)/\(ArchiveLayout.indexDataset) row \(index.fileRows[position])"
+            let records = UnsafeMutableRawBufferPointer(rebasing: destination[recordAt..<(recordAt + row.eventRows.count * EventRecord.byteSize)])
+            let payload = UnsafeMutableRawBufferPointer(rebasing: destination[payloadAt..<(payloadAt + Int(row.payloadBytes))])
+            try archiveCall {
+                try index.events.read(range: row.eventRows, into: records)
+                if payload.count > 0 {
+                    try index.payload.read(range: Int(row.payloadStart)..<(Int(row.payloadStart) + payload.count), into: payload)
+                }
+            }
+            try Self.checkRecordRows(UnsafeRawBufferPointer(records), row: row, location: location)
+            guard ArchiveChecksum.hash(UnsafeRawBufferPointer(payload)) == row.payloadHash else {
+                throw .corrupt(location: location, detail: "payload checksum mismatch")
+            }
+            RecordRows.rebaseOffsets(records, by: UInt64(payloadAt - payloadBase) &- row.payloadStart)
+            revision = max(revision, row.revision)
+            recordAt += records.count
+            payloadAt += payload.count
+        }
+        StoryChunk.storeHeader(into: destination, storyId: storyId, range: window, revision: revision, eventCount: events,
+                               payloadBytes: payloadAt - payloadBase)
+        return EncodedWindow(byteCount: payloadAt, eventCount: events)
     }
 
     /// Verifies the whole file into `result`.

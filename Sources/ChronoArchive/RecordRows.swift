@@ -40,6 +40,27 @@ enum RecordRows {
         return out
     }
 
+    /// The stored row `i` of `raw`.
+    static func record(_ raw: UnsafeRawBufferPointer, at i: Int) -> EventRecord {
+        let at = i * EventRecord.byteSize
+        return EventRecord(
+            time: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)),
+            clientId: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at + 8, as: UInt64.self)),
+            index: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 16, as: UInt32.self)),
+            length: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 20, as: UInt32.self)),
+            offset: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at + 24, as: UInt64.self)))
+    }
+
+    /// Adds `delta` (modulo 2⁶⁴) to the offset of every stored row in `raw`, in place.
+    static func rebaseOffsets(_ raw: UnsafeMutableRawBufferPointer, by delta: UInt64) {
+        var at = 24
+        while at + 8 <= raw.count {
+            let offset = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+            raw.storeBytes(of: (offset &+ delta).littleEndian, toByteOffset: at, as: UInt64.self)
+            at += EventRecord.byteSize
+        }
+    }
+
     /// Decodes stored rows (a whole number of 32-byte rows).
     static func decode(_ bytes: UnsafeRawBufferPointer) -> [EventRecord] {
         let n = bytes.count / EventRecord.byteSize
@@ -51,15 +72,7 @@ enum RecordRows {
             }
             return out
         }
-        for i in 0..<n {
-            let p = base + i * EventRecord.byteSize
-            out[i] = EventRecord(
-                time: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
-                clientId: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
-                index: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt32.self)),
-                length: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 20, as: UInt32.self)),
-                offset: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
-        }
+        for i in 0..<n { out[i] = record(bytes, at: i) }
         return out
     }
 }

@@ -78,14 +78,24 @@ extension StoryChunk {
         }
         let payloadStart = positions.isEmpty ? 0 : Int(records[positions.lowerBound].offset)
         let payloadBytes = size - Self.headerByteCount - positions.count * EventRecord.byteSize
-        RawBytes.storeChunkHeader(
-            into: destination, story: storyId.rawValue, range: range, revision: revision,
-            layoutVersion: ChronoModelVersion.chunkLayoutVersion, magic: Self.layoutMagic,
-            count: positions.count, payloadBytes: payloadBytes)
+        Self.storeHeader(into: destination, storyId: storyId, range: range, revision: revision, eventCount: positions.count,
+                         payloadBytes: payloadBytes)
         RawBytes.storeRecords(records, positions, rebasedBy: UInt64(payloadStart), into: destination, at: Self.headerByteCount)
         RawBytes.storeBytes(payload, payloadStart..<(payloadStart + payloadBytes), into: destination,
                             at: Self.headerByteCount + positions.count * EventRecord.byteSize)
         return size
+    }
+
+    /// Writes the layout header (the first ``headerByteCount`` bytes of ``encode()``) at the start of
+    /// `destination`, for a producer that fills the record table and payload itself (the archive
+    /// reader reads them straight from the file into registered memory).
+    /// - Precondition: `destination` holds at least ``headerByteCount`` bytes.
+    public static func storeHeader(into destination: UnsafeMutableRawBufferPointer, storyId: StoryID, range: TimeRange,
+                                   revision: UInt32, eventCount: Int, payloadBytes: Int) {
+        RawBytes.storeChunkHeader(
+            into: destination, story: storyId.rawValue, range: range, revision: revision,
+            layoutVersion: ChronoModelVersion.chunkLayoutVersion, magic: layoutMagic,
+            count: eventCount, payloadBytes: payloadBytes)
     }
 
     /// Encodes the whole chunk straight into `destination`; see ``encode(_:into:)``.

@@ -137,13 +137,22 @@ public final class HDF5Group {
 
     /// Opens the existing dataset at `path` (`H5Dopen2`), reading its element type and shape.
     /// Not collective.
+    /// - Parameter chunkCache: `false` opens it without a chunk cache (`H5Pset_chunk_cache` of 0
+    ///   bytes): each read goes straight from the file into the caller's buffer, partial chunks
+    ///   included, with no copy through the cache — for large reads that do not come back.
     /// - Throws: `HDF5Error.notFound`, `.unsupported` for types or ranks the wrapper does not
     ///   handle (only the `HDF5ElementType`s, 1-D or 2-D), or `.callFailed`.
-    public func openDataset(_ path: String) throws -> HDF5Dataset {
+    public func openDataset(_ path: String, chunkCache: Bool = true) throws -> HDF5Dataset {
         let id = try state.id(of: handle)
         let full = joinPath(self.path, path)
         guard try exists(path) else { throw HDF5Error.notFound(object: label(self.path), name: path) }
-        let dataset = try h5check(H5Dopen2(id, path, chrono_h5p_default()), "H5Dopen2", label(full))
+        var dapl = chrono_h5p_default()
+        if !chunkCache {
+            dapl = try h5check(H5Pcreate(chrono_h5p_dataset_access()), "H5Pcreate", label(full))
+            try h5check(H5Pset_chunk_cache(dapl, 0, 0, 1.0), "H5Pset_chunk_cache", label(full))
+        }
+        defer { if !chunkCache { H5Pclose(dapl) } }
+        let dataset = try h5check(H5Dopen2(id, path, dapl), "H5Dopen2", label(full))
         do {
             let type = try h5check(H5Dget_type(dataset), "H5Dget_type", label(full))
             defer { H5Tclose(type) }

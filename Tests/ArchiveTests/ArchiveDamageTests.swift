@@ -116,6 +116,24 @@ struct ArchiveDamageTests {
             return
         }
         #expect(location.hasPrefix(damaged), "\(location)")
+        // Read straight into memory, as a replay piece is: the same events, and the damage is caught.
+        let whole = TimeRange(start: 0, end: .max)
+        var slot = [UInt8](repeating: 0, count: 1 << 20)
+        let encoded = try slot.withUnsafeMutableBytes { raw in
+            try reader.readEncoded(chronicle: "..dots and spaces..", story: "groß", window: whole, into: raw)
+        }
+        let window = try #require(encoded, "the story's rows need no merging: it should read straight")
+        let straight = try StoryChunk.decode(slot[0..<window.byteCount])
+        #expect(window.eventCount == big.count && straight.records == big.records && straight.payload == big.payload)
+        let straightError = archiveError {
+            try slot.withUnsafeMutableBytes { raw in
+                try broken.readEncoded(chronicle: "..dots and spaces..", story: "groß", window: whole, into: raw)
+            }
+        }
+        guard case .corrupt(_, let detail) = straightError, detail.contains("payload checksum") else {
+            Issue.record("damaged payload read straight gave \(String(describing: straightError))")
+            return
+        }
         // Other stories still read as before.
         let good = try everything(reader)
         let otherStory = try broken.events(chronicle: "Chronik Ü-🚀", story: "geteilt 日本", range: TimeRange(start: 0, end: .max))

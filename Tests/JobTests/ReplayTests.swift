@@ -42,11 +42,16 @@ struct ReplayTests {
         #expect(counter(r, role: "player", "queries.served") >= 3 * 3 * 20, "\(r)")
         // Pieces over 64 KiB travel by RMA from the player's registered memory.
         #expect(counter(r, role: "player", "pieces.rma") > 0, "no piece went by RMA: \(r)")
+        // Windows with no keeper events are read straight from the file into registered memory.
+        #expect(counter(r, role: "player", "pieces.straight") > 0, "no piece was read straight from the archive: \(r)")
     }
 
-    @Test("two recording groups (virtual nodes): queries go to the story's group, leases hold both graphers' rounds")
+    @Test("two recording groups (virtual nodes), 8 KiB archive rows: queries go to the story's group, leases hold both graphers' rounds")
     func twoGroups() throws {
-        try replay(ranks: 11, ["--events", "120", "--queries", "10", "--set", "deployment.virtualNodes=2"])
+        // Rows of at most 8 KiB: windows of many rows, read straight from the file and merged.
+        let r = try replay(ranks: 11, ["--events", "120", "--queries", "10", "--set", "deployment.virtualNodes=2",
+                                       "--set", "archive.maxRowBytes=8192"])
+        #expect(counter(r, role: "player", "pieces.straight") > 0, "no piece was read straight from the archive: \(r)")
     }
 
     @Test("4 KiB pieces, one in flight, two queries at a time, slow archive rounds: many pieces, queued queries, same answers")

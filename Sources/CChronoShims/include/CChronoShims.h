@@ -68,6 +68,7 @@ int chrono_mpi_status_error(const MPI_Status *s);
 /* ---- HDF5 ---- */
 hid_t chrono_h5p_default(void);
 hid_t chrono_h5p_file_access(void);
+hid_t chrono_h5p_dataset_access(void);
 hid_t chrono_h5p_file_create(void);
 hid_t chrono_h5p_dataset_create(void);
 hid_t chrono_h5p_dataset_xfer(void);

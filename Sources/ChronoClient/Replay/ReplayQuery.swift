@@ -28,6 +28,8 @@ struct ReplayQuery {
         var backoff = IdleBackoff.replyWait
         var player: Int?
         var expected: UInt32 = 0
+        // Large pieces are decoded into this chunk's storage, reused when `body` did not keep it.
+        var received = StoryChunk.empty(storyId: StoryID(rawValue: 0), range: request.range)
         do throws(ChronoLogError) {
             while true {
                 guard let delivery = inbox.take(request.queryId) else {
@@ -49,11 +51,11 @@ struct ReplayQuery {
                 expected += 1
                 player = delivery.source
                 if let remote = piece.remote {
-                    let chunk = try session.replayReader.read(remote, from: delivery.source)
-                    guard chunk.count == Int(remote.eventCount) else {
-                        throw .malformedMessage(.inconsistent("replay piece holds \(chunk.count) events, announced \(remote.eventCount)"))
+                    try session.replayReader.read(remote, from: delivery.source, into: &received)
+                    guard received.count == Int(remote.eventCount) else {
+                        throw .malformedMessage(.inconsistent("replay piece holds \(received.count) events, announced \(remote.eventCount)"))
                     }
-                    if !chunk.isEmpty { try body(chunk) }
+                    if !received.isEmpty { try body(received) }
                 } else if let chunk = piece.chunk, !chunk.isEmpty {
                     try body(chunk)
                 }

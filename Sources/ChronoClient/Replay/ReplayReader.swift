@@ -49,11 +49,12 @@ final class ReplayReader: Sendable {
         }
     }
 
-    /// Reads the piece `remote` from the player at world rank `player` and decodes it.
+    /// Reads the piece `remote` from the player at world rank `player` and decodes it into `chunk`,
+    /// reusing its storage (no allocation once the caller stopped sharing the previous piece).
     /// - Throws: `.noConnection` when the read fails; `.malformedMessage` when the bytes do not
     ///   decode as a chunk.
-    func read(_ remote: RemotePiece, from player: Int) throws(ChronoLogError) -> StoryChunk {
-        let result: Result<StoryChunk, ChronoLogError> = state.withLock { s in
+    func read(_ remote: RemotePiece, from player: Int, into chunk: inout StoryChunk) throws(ChronoLogError) {
+        let result: Result<Void, ChronoLogError> = state.withLock { s in
             do throws(ChronoLogError) {
                 let (endpoint, pool) = try open(&s)
                 guard remote.length <= UInt64(slotBytes) else {
@@ -75,9 +76,10 @@ final class ReplayReader: Sendable {
                     let op = try endpoint.postRead(into: buffer, from: peer, remoteAddress: remote.address, key: remote.key,
                                                    length: Int(remote.length))
                     try endpoint.wait(for: op)
-                    return .success(try buffer.withUnsafeMutableBytes { raw in
-                        try StoryChunk.decode(raw: UnsafeRawBufferPointer(rebasing: raw[0..<Int(remote.length)]))
-                    })
+                    try buffer.withUnsafeMutableBytes { raw in
+                        try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<Int(remote.length)]))
+                    }
+                    return .success(())
                 } catch let error as ChronoLogError {
                     throw error
                 } catch {

@@ -52,7 +52,7 @@ public final class PlayerRole: RecordingBehavior {
         /// Where the next archive window starts.
         var cursor: UInt64
         var foundInArchive = false
-        var ready: Deque<StoryChunk> = []
+        var ready: Deque<ReadyPiece> = []
         var nextPiece: UInt32 = 0
         var unacked = 0
 
@@ -64,6 +64,13 @@ public final class PlayerRole: RecordingBehavior {
         }
 
         var archiveDone: Bool { cursor >= request.range.end }
+    }
+
+    /// A piece of an answer waiting to be sent: events in memory, or an encoded chunk read straight
+    /// from the archive into a registered slot (lent to the client when sent).
+    private enum ReadyPiece {
+        case chunk(StoryChunk)
+        case staged(RegisteredBuffer, byteCount: Int, eventCount: Int)
     }
 
     private enum LeaseState: Equatable {
@@ -320,25 +327,58 @@ public final class PlayerRole: RecordingBehavior {
         let r = q.request
         let rest = TimeRange(start: q.cursor, end: r.range.end)
         var window = rest
-        var archived: StoryChunk?
+        var archive: ArchiveReader?
         if let reader {
             do throws(ArchiveError) {
                 window = try reader.readWindows(chronicle: r.chronicle, story: r.story, range: rest, maxBytes: maxBytes).first ?? rest
-                archived = try reader.events(chronicle: r.chronicle, story: r.story, range: window)
+                archive = reader
                 q.foundInArchive = true
             } catch {
                 guard case .storyNotFound = error else { throw error }
-                window = rest
             }
         }
         var parts = q.fresh.map { $0.slice(window) }.filter { !$0.isEmpty }
-        if let archived, !archived.isEmpty { parts.append(archived) }
+        if let archive {
+            if parts.isEmpty, let staged = try readStraight(q, window: window, from: archive) {
+                // No keeper events here and no merging needed: the window went straight from the file.
+                if case .chunk(let small) = staged { parts = [small] } else { q.ready.append(staged) }
+            } else {
+                let archived = try archive.events(chronicle: r.chronicle, story: r.story, range: window)
+                if !archived.isEmpty { parts.append(archived) }
+            }
+        }
         if let merged = try StoryChunk.merge(parts) {
-            for piece in merged.pieces(maxEncodedBytes: config.player.pieceBytes) { q.ready.append(piece) }
+            for piece in merged.pieces(maxEncodedBytes: config.player.pieceBytes) { q.ready.append(.chunk(piece)) }
             bump("events.replayed", UInt64(merged.count))
         }
         q.cursor = window.end
         if q.archiveDone { q.fresh = [] }
+    }
+
+    /// Reads `window` straight from the archive file into a registered slot, in the encoding the
+    /// client reads by RMA — no arrays, no copies — when the query's pieces travel by RMA, a slot
+    /// is free, and the window needs no merging (``ArchiveReader/readEncoded(chronicle:story:window:into:)``).
+    /// - Returns: the staged piece (a small one decoded to go inline, its slot given back), or nil
+    ///   when the window must be read and merged the general way.
+    private func readStraight(_ q: Query, window: TimeRange, from reader: ArchiveReader) throws -> ReadyPiece? {
+        guard let pool, !q.request.readerAddress.isEmpty, pool.availableSlots > 0 else { bump("dbg.noslot"); return nil }
+        let buffer = try pool.allocate(byteCount: pool.slotSize)
+        var keep = false
+        defer { if !keep { try? pool.free(buffer) } }
+        let r = q.request
+        let encoded = try buffer.withUnsafeMutableBytes { raw in
+            try reader.readEncoded(chronicle: r.chronicle, story: r.story, window: window, into: raw)
+        }
+        guard let encoded else { bump("dbg.nil"); return nil }
+        guard encoded.byteCount > Self.inlinePieceBytes else {
+            return .chunk(try buffer.withUnsafeMutableBytes { raw in
+                try StoryChunk.decode(raw: UnsafeRawBufferPointer(rebasing: raw[0..<encoded.byteCount]))
+            })
+        }
+        keep = true
+        bump("pieces.straight")
+        bump("events.replayed", UInt64(encoded.eventCount))
+        return .staged(buffer, byteCount: encoded.byteCount, eventCount: encoded.eventCount)
     }
 
     /// Slots lent to a client that never acknowledged (it died or gave up) come back after the
@@ -353,9 +393,10 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     /// Whether `piece` goes by RMA: large, the client has an endpoint, and it fits a slot.
-    private func travelsByRMA(_ piece: StoryChunk, for q: Query) -> Bool {
+    private func travelsByRMA(_ piece: ReadyPiece, for q: Query) -> Bool {
+        guard case .chunk(let chunk) = piece else { return true }
         guard let pool, !q.request.readerAddress.isEmpty else { return false }
-        let size = piece.encodedByteCount
+        let size = chunk.encodedByteCount
         return size > Self.inlinePieceBytes && size <= pool.slotSize
     }
 
@@ -365,25 +406,22 @@ public final class PlayerRole: RecordingBehavior {
         for q in Array(queries.values) where q.phase == .archive {
             while q.unacked < config.player.piecesInFlight, let piece = q.ready.first {
                 let byRMA = travelsByRMA(piece, for: q)
-                if byRMA && pool!.availableSlots == 0 { break }  // wait for a client to return a slot
+                if case .chunk = piece, byRMA, pool!.availableSlots == 0 { break }  // wait for a client to return a slot
                 q.ready.removeFirst()
-                if q.archiveDone && q.ready.isEmpty && !byRMA {
-                    try finish(q, rc: .success, chunk: piece, channel: channel)
+                if case .chunk(let chunk) = piece, q.archiveDone && q.ready.isEmpty && !byRMA {
+                    try finish(q, rc: .success, chunk: chunk, channel: channel)
                     break
                 }
-                var message = ReplayPiece(queryId: q.request.queryId, rc: .success, pieceNumber: q.nextPiece, isLast: false,
-                                          chunk: piece)
-                if byRMA, let pool, let bulk {
-                    let buffer = try pool.allocate(byteCount: piece.encodedByteCount)
-                    _ = try buffer.store(ChunkPiece(chunk: piece, positions: 0..<piece.count))
-                    let d = buffer.remoteDescriptor
-                    lent[LentKey(clientRank: q.key.clientRank, queryId: q.request.queryId, pieceNumber: q.nextPiece)] =
-                        (buffer, q.deadline + .seconds(30))
-                    message.chunk = nil
-                    message.remote = RemotePiece(address: d.address, key: d.key, length: UInt64(piece.encodedByteCount),
-                                                 eventCount: UInt64(piece.count), playerAddress: bulk.endpoint.localAddress)
-                    bump("pieces.rma")
-                    bump("bytes.rma", UInt64(piece.encodedByteCount))
+                var message = ReplayPiece(queryId: q.request.queryId, rc: .success, pieceNumber: q.nextPiece, isLast: false, chunk: nil)
+                switch piece {
+                case .chunk(let chunk) where !byRMA:
+                    message.chunk = chunk
+                case .chunk(let chunk):
+                    let buffer = try pool!.allocate(byteCount: chunk.encodedByteCount)
+                    _ = try buffer.store(ChunkPiece(chunk: chunk, positions: 0..<chunk.count))
+                    message.remote = lend(buffer, byteCount: chunk.encodedByteCount, eventCount: chunk.count, of: q)
+                case .staged(let buffer, let byteCount, let eventCount):
+                    message.remote = lend(buffer, byteCount: byteCount, eventCount: eventCount, of: q)
                 }
                 try post(.replayPiece(message), to: q.key.clientRank, channel: channel)
                 q.nextPiece += 1
@@ -404,6 +442,18 @@ public final class PlayerRole: RecordingBehavior {
         return did
     }
 
+    /// Lends `buffer` (holding an encoded piece of `byteCount` bytes) to the query's client until it
+    /// acknowledges the piece. - Returns: where the client reads it.
+    private func lend(_ buffer: RegisteredBuffer, byteCount: Int, eventCount: Int, of q: Query) -> RemotePiece {
+        let d = buffer.remoteDescriptor
+        lent[LentKey(clientRank: q.key.clientRank, queryId: q.request.queryId, pieceNumber: q.nextPiece)] =
+            (buffer, q.deadline + .seconds(30))
+        bump("pieces.rma")
+        bump("bytes.rma", UInt64(byteCount))
+        return RemotePiece(address: d.address, key: d.key, length: UInt64(byteCount), eventCount: UInt64(eventCount),
+                           playerAddress: bulk!.endpoint.localAddress)
+    }
+
     /// Sends the query's last piece and forgets it.
     private func finish(_ q: Query, rc: ReturnCode, chunk: StoryChunk? = nil, detail: String = "", channel: ControlChannel) throws {
         let last = ReplayPiece(queryId: q.request.queryId, rc: rc, pieceNumber: q.nextPiece, isLast: true,
@@ -418,6 +468,8 @@ public final class PlayerRole: RecordingBehavior {
 
     private func retire(_ q: Query) {
         guard q.phase != .done else { return }
+        for case .staged(let buffer, _, _) in q.ready { try? pool?.free(buffer) }
+        q.ready = []
         if q.phase != .waiting { active -= 1 }
         q.phase = .done
         queries[q.key] = nil
