@@ -117,7 +117,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tests/ArchiveChecks"),
-        .testTarget(name: "JobTests", dependencies: ["ChronoRoles", "ChronoModel", "TestSupport"]),
+        .testTarget(name: "JobTests", dependencies: ["ChronoRoles", "ChronoModel", "Fabric", "TestSupport"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ]
 )

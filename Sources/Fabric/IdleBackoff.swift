@@ -9,7 +9,10 @@ import Glibc
 /// queue or an MPI request without pausing steals the CPU from the rank doing the work. Call
 /// `idle()` after a poll that found nothing and `reset()` after one that found work. The first
 /// few idle calls yield the CPU (`sched_yield`); after that the loop sleeps (`nanosleep`), starting
-/// short and doubling up to `maxSleepNanoseconds` (1 ms by default).
+/// short and doubling up to `maxSleepNanoseconds` (1 ms by default). A loop idle for longer than
+/// `deepIdleAfterNanoseconds` sleeps `deepSleepNanoseconds` at a time: a rank with nothing to do
+/// (a visor between requests, a keeper of a finished story) then wakes a thousand times a second
+/// instead of ten thousand, and leaves the cores to the ranks at work.
 public struct IdleBackoff: Sendable {
     /// Idle calls answered with `sched_yield` before sleeping starts.
     public let yieldsBeforeSleeping: Int
@@ -17,15 +20,23 @@ public struct IdleBackoff: Sendable {
     public let minSleepNanoseconds: Int
     /// The longest sleep, in nanoseconds.
     public let maxSleepNanoseconds: Int
+    /// Time slept since the last work after which sleeps become `deepSleepNanoseconds` (nil: never).
+    public let deepIdleAfterNanoseconds: Int?
+    /// The sleep of a loop idle for longer than `deepIdleAfterNanoseconds`.
+    public let deepSleepNanoseconds: Int
     private var idleCount = 0
     private var sleepNanoseconds: Int
+    private var sleptNanoseconds = 0
 
     /// A backoff that yields `yieldsBeforeSleeping` times, then sleeps from `minSleepNanoseconds`
     /// doubling up to `maxSleepNanoseconds`.
-    public init(yieldsBeforeSleeping: Int = 16, minSleepNanoseconds: Int = 2_000, maxSleepNanoseconds: Int = 1_000_000) {
+    public init(yieldsBeforeSleeping: Int = 16, minSleepNanoseconds: Int = 2_000, maxSleepNanoseconds: Int = 1_000_000,
+                deepIdleAfterNanoseconds: Int? = nil, deepSleepNanoseconds: Int = 1_000_000) {
         self.yieldsBeforeSleeping = max(0, yieldsBeforeSleeping)
         self.minSleepNanoseconds = max(1, minSleepNanoseconds)
         self.maxSleepNanoseconds = max(self.minSleepNanoseconds, maxSleepNanoseconds)
+        self.deepIdleAfterNanoseconds = deepIdleAfterNanoseconds
+        self.deepSleepNanoseconds = max(self.maxSleepNanoseconds, deepSleepNanoseconds)
         self.sleepNanoseconds = self.minSleepNanoseconds
         // Linux rounds every sleep of a normal thread up by its timer slack (50 µs by default),
         // which would turn a 2 µs back-off into 50+ µs of latency per message. Ask for 1 µs.
@@ -39,8 +50,11 @@ public struct IdleBackoff: Sendable {
             sched_yield()
             return
         }
-        var ts = timespec(tv_sec: sleepNanoseconds / 1_000_000_000, tv_nsec: sleepNanoseconds % 1_000_000_000)
+        var nanoseconds = sleepNanoseconds
+        if let deep = deepIdleAfterNanoseconds, sleptNanoseconds >= deep { nanoseconds = deepSleepNanoseconds }
+        var ts = timespec(tv_sec: nanoseconds / 1_000_000_000, tv_nsec: nanoseconds % 1_000_000_000)
         _ = nanosleep(&ts, nil)
+        sleptNanoseconds += nanoseconds
         sleepNanoseconds = min(sleepNanoseconds * 2, maxSleepNanoseconds)
     }
 
@@ -48,13 +62,16 @@ public struct IdleBackoff: Sendable {
     public mutating func reset() {
         idleCount = 0
         sleepNanoseconds = minSleepNanoseconds
+        sleptNanoseconds = 0
     }
 
     /// The back-off of a service loop (visor, keeper, grapher, player) and of a client waiting
     /// for an answer: sleeps of at most 100 µs, so a request never waits long for an idle peer
-    /// to wake, while an idle rank still costs only a few per cent of a core.
+    /// to wake; after 50 ms without work, sleeps of 1 ms (the first request after a quiet spell
+    /// waits up to 1 ms more), so idle ranks do not preempt the busy ones on shared cores.
     public static var serviceLoop: IdleBackoff {
-        IdleBackoff(yieldsBeforeSleeping: 16, minSleepNanoseconds: 2_000, maxSleepNanoseconds: 100_000)
+        IdleBackoff(yieldsBeforeSleeping: 16, minSleepNanoseconds: 2_000, maxSleepNanoseconds: 100_000,
+                    deepIdleAfterNanoseconds: 50_000_000, deepSleepNanoseconds: 1_000_000)
     }
 
     /// The back-off of a caller waiting for the answer to its own request: the answer is due
