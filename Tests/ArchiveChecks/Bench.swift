@@ -47,8 +47,12 @@ extension ArchiveChecks {
                     }
                     plan.append(chunks)
                 }
+                // Index rows hold at most archive.maxRowBytes (the writer's default): equal events,
+                // each at a later time, fill whole rows greedily.
+                let eventsPerRow = max(1, (4 << 20) / (eventBytes + EventRecord.byteSize))
+                let rowsPerChunk = (eventsPerChunk + eventsPerRow - 1) / eventsPerRow
                 let archiveBytesPerRound = stories * (eventsPerChunk * (eventBytes + EventRecord.byteSize)
-                    + ArchiveIndexRow.columnCount * 8)
+                    + rowsPerChunk * ArchiveIndexRow.columnCount * 8)
                 let plainBuffer = ArchiveFixture.bytes(archiveBytesPerRound, seed: 99)
                 _ = ArchiveWriterDirectory.make(dir)
                 var archiveRates: [Double] = [], plainRates: [Double] = []
@@ -59,6 +63,7 @@ extension ArchiveChecks {
                     let data = try f.root.createDataset("bytes", of: UInt8.self, chunkRows: 1 << 20)
                     let archiveDir = "\(dir)/archive-\(repeatIndex)"
                     let writer = try ArchiveWriter.open(directory: archiveDir, communicator: comm)
+                    try expect(writer.maxRowBytes == 4 << 20, "the writer's default row size changed: \(writer.maxRowBytes)")
                     var plainSeconds = 0.0, archiveSeconds = 0.0, totalBytes = 0, flush = 0.0
                     for round in 0..<rounds {
                         try comm.barrier()
