@@ -124,6 +124,7 @@ public final class KeeperRole: RecordingBehavior {
         bump("batches.received")
         // Mutated in place (`stories[id]?.…`): a copy of the story taken out of the dictionary would
         // share its range buffers with the stored one, and the insert would copy them whole.
+        let before = stories[batch.storyId]?.pipeline.bufferedBytes ?? 0
         guard let report = stories[batch.storyId]?.pipeline.insert(batch) else {
             bump("events.rejected.notRecorded", UInt64(batch.count))
             let ack = BatchAck(storyId: batch.storyId, clientId: batch.clientId, firstIndex: batch.firstIndex,
@@ -132,6 +133,7 @@ public final class KeeperRole: RecordingBehavior {
             return
         }
         if batch.watermark == UInt64.max { stories[batch.storyId]?.pipeline.removeContributor(batch.clientId.rawValue) }
+        bufferedBytes += (stories[batch.storyId]?.pipeline.bufferedBytes ?? 0) - before
         bump("events.received", UInt64(batch.count))
         bump("bytes.received", UInt64(batch.payload.count))
         if !report.rejected.isEmpty { bump("events.rejected", UInt64(report.rejected.count)) }
@@ -167,10 +169,16 @@ public final class KeeperRole: RecordingBehavior {
 
     // MARK: - Memory
 
-    private var bufferedBytes: Int { stories.values.reduce(0) { $0 + $1.pipeline.bufferedBytes } }
+    /// Bytes buffered in the pipelines and in chunks waiting for a slot. Counted over every story
+    /// once per poll (``recountMemory()``) and kept up to date by each batch's insert, so the
+    /// bound costs nothing per batch however many stories the keeper records (a client with many
+    /// acquired, idle stories sends each a watermark batch every 25 ms).
+    private var bufferedBytes = 0
+    private var waitingBytes = 0
 
-    private var waitingBytes: Int {
-        waiting.reduce(0) { $0 + $1.encodedByteCount } - (waiting.first?.encodedByteCount(of: 0..<shippedOfFirst) ?? 0)
+    private func recountMemory() {
+        bufferedBytes = stories.values.reduce(0) { $0 + $1.pipeline.bufferedBytes }
+        waitingBytes = waiting.reduce(0) { $0 + $1.encodedByteCount } - (waiting.first?.encodedByteCount(of: 0..<shippedOfFirst) ?? 0)
     }
 
     private var overMemoryBound: Bool {
@@ -181,11 +189,13 @@ public final class KeeperRole: RecordingBehavior {
 
     public func poll(channel: ControlChannel) throws -> Bool {
         var didWork = false
+        recountMemory()
         let held = UInt64(bufferedBytes + waitingBytes + inFlight.count * slotBytes)
         if held > peakMemory { peakMemory = held }
         _ = try bulk.endpoint.progress()  // keepers are RMA targets: manual-progress providers need this
         didWork = try releaseAcks(channel: channel) || didWork
         didWork = try sealAndShip(channel: channel) || didWork
+        recountMemory()
         return didWork
     }
 
@@ -206,40 +216,44 @@ public final class KeeperRole: RecordingBehavior {
         let now = ContinuousClock.now
         let clockNow = clock.now()
         if pool.availableSlots > 0 { lastSlotProgress = now }
-        for id in Array(stories.keys) {
-            guard var s = stories.removeValue(forKey: id) else { continue }  // unshared while sealing
+        // Stories are mutated in place through the dictionary's values (no hashing, no copy of a
+        // story, no reinsertion): this loop runs for every recorded story at every poll.
+        var i = stories.startIndex
+        while i != stories.endIndex {
             // The clock is a contributor too (id 0, never a client id): with no writer, ranges
             // seal once time has passed them, and a new writer's events are not late.
-            s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow)
-            let sealed = draining ? s.pipeline.drain() : s.pipeline.sealReady()
+            stories.values[i].pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow)
+            let sealed = draining ? stories.values[i].pipeline.drain() : stories.values[i].pipeline.sealReady()
             for chunk in sealed {
                 waiting.append(chunk)
                 did = true
             }
-            stories[id] = s
+            stories.formIndex(after: &i)
         }
         did = try shipWaiting(channel: channel) || did
         // Watermarks: tell the grapher how far this keeper's chunks are complete.
-        for id in Array(stories.keys) {
-            guard var s = stories[id] else { continue }
-            let frontier = reportableWatermark(of: s)
+        var retiring: [StoryID] = []
+        i = stories.startIndex
+        while i != stories.endIndex {
+            defer { stories.formIndex(after: &i) }
+            let s = stories.values[i]
+            let id = s.notice.storyId
             let finished = (s.stopping || draining) && s.pipeline.bufferedEventCount == 0
                 && s.pipeline.contributors.keys.allSatisfy { $0 == Self.clockContributor }
                 && !waiting.contains { $0.storyId == id }
-            let target = finished ? UInt64.max : frontier
+            let target = finished ? UInt64.max : reportableWatermark(of: s)
             if target > s.reported && (finished || now >= s.lastReportAt + reportInterval) {
                 try post(descriptorFor: nil, story: s.notice, watermark: target, channel: channel)
-                s.reported = target
-                s.lastReportAt = now
+                stories.values[i].reported = target
+                stories.values[i].lastReportAt = now
                 did = true
             }
-            if finished && s.reported == UInt64.max && !inFlight.values.contains(where: { $0.storyId == id }) {
+            if finished && stories.values[i].reported == UInt64.max && !inFlight.values.contains(where: { $0.storyId == id }) {
                 retire(s.pipeline.stats)
-                stories[id] = nil
-                continue
+                retiring.append(id)
             }
-            stories[id] = s
         }
+        for id in retiring { stories[id] = nil }
         return did
     }
 
