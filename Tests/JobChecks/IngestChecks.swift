@@ -431,6 +431,20 @@ private func idleWatermarks(_ c: inout Checker) {
     c.expect("idle: an event never precedes a watermark already sent", t == 1_025_000_000)
     _ = try? ingest.flush()
     c.expect("idle: protocol kept", keeper.violations.isEmpty)
+
+    // A session holding 1000 stories sends at most 10 000 idle watermarks a second: each story's
+    // interval becomes 100 ms.
+    c.expect("idle: 1000 stories space each story's watermarks to 100 ms",
+             ingest.idleWatermarkInterval(storiesHeld: 1000) == 100_000_000 && ingest.idleWatermarkInterval(storiesHeld: 10) == 25_000_000)
+    let spaced = makeIngest(s, keeper: keeper, clock: clock, story: 8)
+    _ = spaced.tick(storiesHeld: 1000)
+    let sent = keeper.batches.count
+    clock.advance(by: 50_000_000)
+    _ = spaced.tick(storiesHeld: 1000)
+    c.expect("idle: no watermark after 50 ms with 1000 stories held", keeper.batches.count == sent)
+    clock.advance(by: 50_000_000)
+    _ = spaced.tick(storiesHeld: 1000)
+    c.expect("idle: a watermark after 100 ms with 1000 stories held", keeper.batches.count == sent + 1)
 }
 
 private func rejection(_ c: inout Checker) {

@@ -63,7 +63,7 @@ public final class IngestFlusher: @unchecked Sendable {
                 sleep = interval
                 // A failing transport is reported to the writers by their own calls.
                 _ = try? transport.pollAcks(into: router)
-                for ingest in held { ingest.tick() }
+                for ingest in held { ingest.tick(storiesHeld: held.count) }
                 held.removeAll(keepingCapacity: true)
             }
             rounds.add(1, ordering: .relaxed)

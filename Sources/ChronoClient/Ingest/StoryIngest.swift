@@ -182,17 +182,32 @@ public final class StoryIngest: @unchecked Sendable {
 
     // MARK: - Background work
 
+    /// Idle watermark batches a session sends per second at most, whatever its number of stories:
+    /// with more than `watermarkInterval × rate` stories held, each idle story's interval grows.
+    public static let idleWatermarksPerSecond: UInt64 = 10_000
+
+    /// The interval between an idle story's watermark-only batches in a session holding `stories`
+    /// stories: the configured interval, spaced out so the session sends at most
+    /// ``idleWatermarksPerSecond`` of them (a client holding thousands of idle stories would
+    /// otherwise keep its keepers busy with nothing but watermarks).
+    public func idleWatermarkInterval(storiesHeld stories: Int) -> UInt64 {
+        max(settings.watermarkIntervalNanoseconds, UInt64(max(stories, 1)) * (1_000_000_000 / Self.idleWatermarksPerSecond))
+    }
+
     /// One round of the background flusher for this story: ships the pending batch if it is older
-    /// than the linger time, or a watermark-only batch if nothing was sent for the watermark
-    /// interval. Never waits: does nothing while a writer holds the buffer or the window is full.
+    /// than the linger time, or a watermark-only batch if nothing was sent for the idle watermark
+    /// interval (``idleWatermarkInterval(storiesHeld:)``). Never waits: does nothing while a writer
+    /// holds the buffer or the window is full.
+    /// - Parameter storiesHeld: stories the session holds (the flusher's count), 1 by default.
     /// - Returns: whether a batch was sent.
     @discardableResult
-    public func tick() -> Bool {
+    public func tick(storiesHeld: Int = 1) -> Bool {
         let now = clock.now()
+        let interval = idleWatermarkInterval(storiesHeld: storiesHeld)
         let shipped: Bool? = buffer.withLockIfAvailable { (b: inout Buffer) -> Bool in
             guard b.open, b.failure == nil, inFlight < settings.maxPendingBatches else { return false }
             let quietFor = now >= b.lastShip ? now - b.lastShip : 0
-            let idle = b.builder.isEmpty && (b.lastShip == 0 || quietFor >= settings.watermarkIntervalNanoseconds)
+            let idle = b.builder.isEmpty && (b.lastShip == 0 || quietFor >= interval)
             guard idle || b.builder.isDue(now: now) else { return false }
             do {
                 try ship(&b, watermark: max(now, b.floor), now: now)

@@ -232,6 +232,9 @@ public final class KeeperRole: RecordingBehavior {
         }
         did = try shipWaiting(channel: channel) || did
         // Watermarks: tell the grapher how far this keeper's chunks are complete.
+        // A story's watermark goes to the grapher every `reportInterval`, spaced out with many
+        // stories so this keeper sends at most `reportsPerSecond` such reports.
+        let interval = max(reportInterval, .nanoseconds(Int64(stories.count) * (1_000_000_000 / Self.reportsPerSecond)))
         var retiring: [StoryID] = []
         i = stories.startIndex
         while i != stories.endIndex {
@@ -242,7 +245,7 @@ public final class KeeperRole: RecordingBehavior {
                 && s.pipeline.contributors.keys.allSatisfy { $0 == Self.clockContributor }
                 && !waiting.contains { $0.storyId == id }
             let target = finished ? UInt64.max : reportableWatermark(of: s)
-            if target > s.reported && (finished || now >= s.lastReportAt + reportInterval) {
+            if target > s.reported && (finished || now >= s.lastReportAt + interval) {
                 try post(descriptorFor: nil, story: s.notice, watermark: target, channel: channel)
                 stories.values[i].reported = target
                 stories.values[i].lastReportAt = now
@@ -258,6 +261,8 @@ public final class KeeperRole: RecordingBehavior {
     }
 
     static let clockContributor: UInt64 = 0
+    /// Watermark reports per second a keeper sends its grapher at most (see `sealAndShip`).
+    static let reportsPerSecond: Int64 = 10_000
 
     /// The watermark this keeper can promise the grapher for a story: everything before it has
     /// been shipped (late events still come as revisions); with no writer it follows the clock.
