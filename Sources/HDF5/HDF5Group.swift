@@ -146,12 +146,9 @@ public final class HDF5Group {
         let id = try state.id(of: handle)
         let full = joinPath(self.path, path)
         guard try exists(path) else { throw HDF5Error.notFound(object: label(self.path), name: path) }
-        var dapl = chrono_h5p_default()
-        if !chunkCache {
-            dapl = try h5check(H5Pcreate(chrono_h5p_dataset_access()), "H5Pcreate", label(full))
-            try h5check(H5Pset_chunk_cache(dapl, 0, 0, 1.0), "H5Pset_chunk_cache", label(full))
-        }
+        let dapl = chunkCache ? chrono_h5p_default() : try h5check(H5Pcreate(chrono_h5p_dataset_access()), "H5Pcreate", label(full))
         defer { if !chunkCache { H5Pclose(dapl) } }
+        if !chunkCache { try h5check(H5Pset_chunk_cache(dapl, 0, 0, 1.0), "H5Pset_chunk_cache", label(full)) }
         let dataset = try h5check(H5Dopen2(id, path, dapl), "H5Dopen2", label(full))
         do {
             let type = try h5check(H5Dget_type(dataset), "H5Dget_type", label(full))

@@ -13,8 +13,9 @@ public struct IngestSettings: Sendable, Hashable {
     public var lingerNanoseconds: UInt64
     /// Unacknowledged batches per story before a writer waits (`client.maxPendingBatches`).
     public var maxPendingBatches: Int
-    /// An idle held story sends a watermark-only batch at least this often:
-    /// max(linger, `story.chunkDurationMs` / 4).
+    /// An idle held story sends a watermark-only batch this often: max(linger,
+    /// `story.chunkDurationMs` / 4), spaced out further when the session holds many stories
+    /// (`StoryIngest.idleWatermarkInterval(storiesHeld:)`).
     public var watermarkIntervalNanoseconds: UInt64
     /// A keeper that acknowledges nothing for this long while batches are outstanding is considered
     /// gone: the waiting call fails with `.noConnection`. max(`timeouts.shutdownDrainMs`, `timeouts.connectMs`).

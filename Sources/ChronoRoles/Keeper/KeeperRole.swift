@@ -170,9 +170,9 @@ public final class KeeperRole: RecordingBehavior {
     // MARK: - Memory
 
     /// Bytes buffered in the pipelines and in chunks waiting for a slot. Counted over every story
-    /// once per poll (``recountMemory()``) and kept up to date by each batch's insert, so the
-    /// bound costs nothing per batch however many stories the keeper records (a client with many
-    /// acquired, idle stories sends each a watermark batch every 25 ms).
+    /// once per poll, after sealing and shipping (``recountMemory()``), and kept up to date by each
+    /// batch's insert (nothing else changes them between polls), so the bound costs nothing per
+    /// batch however many stories the keeper records.
     private var bufferedBytes = 0
     private var waitingBytes = 0
 
@@ -189,7 +189,6 @@ public final class KeeperRole: RecordingBehavior {
 
     public func poll(channel: ControlChannel) throws -> Bool {
         var didWork = false
-        recountMemory()
         let held = UInt64(bufferedBytes + waitingBytes + inFlight.count * slotBytes)
         if held > peakMemory { peakMemory = held }
         _ = try bulk.endpoint.progress()  // keepers are RMA targets: manual-progress providers need this

@@ -361,7 +361,7 @@ public final class PlayerRole: RecordingBehavior {
     /// - Returns: the staged piece (a small one decoded to go inline, its slot given back), or nil
     ///   when the window must be read and merged the general way.
     private func readStraight(_ q: Query, window: TimeRange, from reader: ArchiveReader) throws -> ReadyPiece? {
-        guard let pool, !q.request.readerAddress.isEmpty, pool.availableSlots > 0 else { bump("dbg.noslot"); return nil }
+        guard let pool, !q.request.readerAddress.isEmpty, pool.availableSlots > 0 else { return nil }
         let buffer = try pool.allocate(byteCount: pool.slotSize)
         var keep = false
         defer { if !keep { try? pool.free(buffer) } }
@@ -369,7 +369,7 @@ public final class PlayerRole: RecordingBehavior {
         let encoded = try buffer.withUnsafeMutableBytes { raw in
             try reader.readEncoded(chronicle: r.chronicle, story: r.story, window: window, into: raw)
         }
-        guard let encoded else { bump("dbg.nil"); return nil }
+        guard let encoded else { return nil }
         guard encoded.byteCount > Self.inlinePieceBytes else {
             return .chunk(try buffer.withUnsafeMutableBytes { raw in
                 try StoryChunk.decode(raw: UnsafeRawBufferPointer(rebasing: raw[0..<encoded.byteCount]))
