@@ -75,7 +75,12 @@ public final class VisorService {
             if holdingBack && (registrationComplete || ContinuousClock.now >= registrationDeadline) {
                 holdingBack = false
                 if !registrationComplete {
-                    logger.warning("serving clients although not every recording process registered")
+                    let registered = Set(groups.groups.values.flatMap(\.members))
+                    let missing = expectedRecorders.subtracting(registered).sorted().map(String.init).joined(separator: ",")
+                    logger.warning("""
+                        serving clients although ranks \(missing) did not register within 3/4 of timeouts.acquireMs \
+                        (\(config.timeouts.acquireMs) ms); their groups take no stories
+                        """)
                 }
                 let held = deferred
                 deferred = []
