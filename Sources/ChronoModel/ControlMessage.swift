@@ -52,6 +52,10 @@ public enum ControlMessage: Sendable, Hashable {
     case batchAck(BatchAck)
     /// Keeper → grapher: a sealed chunk is ready for an RMA read.
     case chunkDescriptor(ChunkDescriptor)
+    /// Client → keeper (tag `events`) and keeper → grapher (tag `bulk`): the watermarks of many
+    /// idle stories in one message. Sent on the same tag as the sender's batches or descriptors, so
+    /// it never overtakes data sent before it.
+    case watermarks(WatermarkSet)
     /// Grapher → keeper: chunk durable or failed.
     case chunkAck(ChunkAck)
     /// A whole chunk sent inline (fallback without RMA; keepers/grapher answering a player).
@@ -95,6 +99,7 @@ public enum ControlMessage: Sendable, Hashable {
         case .eventBatch: return .eventBatch
         case .chunkDescriptor: return .chunkDescriptor
         case .chunkAck: return .chunkAck
+        case .watermarks: return .watermarks
         case .batchAck: return .batchAck
         case .storyChunk: return .storyChunk
         case .replayRequest: return .replayRequest

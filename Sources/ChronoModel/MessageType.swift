@@ -51,6 +51,8 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case batchAck = 44
     /// ``ControlMessage/storyChunk(_:)``
     case storyChunk = 43
+    /// ``ControlMessage/watermarks(_:)``
+    case watermarks = 45
     /// ``ControlMessage/replayRequest(_:)``
     case replayRequest = 50
     /// ``ControlMessage/replayPiece(_:)``

@@ -182,6 +182,59 @@ public struct ChunkDescriptor: Sendable, Hashable, WireCodable {
     }
 }
 
+/// Body of ``ControlMessage/watermarks(_:)``: one contributor's watermarks for many stories.
+///
+/// A client sends its keeper one of these per flusher round for every story it holds there that
+/// is idle, instead of one empty batch per story; a keeper sends its grapher one per poll for the
+/// stories whose reports are due. A watermark only raises the contributor's watermark of a story
+/// the receiver records and in which the contributor is registered (a client registers by its
+/// first batch, a keeper by being in the grapher's group); it never registers a contributor, so
+/// one that crossed a release on the wire cannot hold the story open again.
+public struct WatermarkSet: Sendable, Hashable, WireCodable {
+    /// One story's watermark: nothing earlier will come from the contributor.
+    public struct Entry: Sendable, Hashable {
+        /// The story.
+        public var storyId: StoryID
+        /// The watermark (ns, visor time).
+        public var watermark: UInt64
+
+        /// Creates an entry.
+        public init(storyId: StoryID, watermark: UInt64) {
+            self.storyId = storyId
+            self.watermark = watermark
+        }
+    }
+
+    /// The contributor: the client id (client → keeper) or the keeper's world rank (keeper → grapher).
+    public var contributor: UInt64
+    /// The stories' watermarks.
+    public var entries: [Entry]
+
+    /// Creates the set.
+    public init(contributor: UInt64, entries: [Entry]) {
+        self.contributor = contributor
+        self.entries = entries
+    }
+
+    /// Encoded size of a set of `entries` entries, header included.
+    public static func encodedByteCount(entries: Int) -> Int { MessageHeader.byteCount + 12 + 16 * entries }
+
+    func write(to w: inout WireWriter) {
+        w.u64(contributor)
+        w.u32(UInt32(entries.count))
+        for e in entries { w.u64(e.storyId.rawValue); w.u64(e.watermark) }
+    }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> WatermarkSet {
+        let contributor = try r.u64()
+        let n = try r.count("watermarks.entries", limit: UInt64(r.limits.maxListCount), minElementBytes: 16)
+        var entries: [Entry] = []
+        entries.reserveCapacity(n)
+        for _ in 0..<n { entries.append(Entry(storyId: StoryID(rawValue: try r.u64()), watermark: try r.u64())) }
+        return WatermarkSet(contributor: contributor, entries: entries)
+    }
+}
+
 /// Body of ``ControlMessage/chunkAck(_:)``: the grapher reports a chunk durable (rc = success) or failed.
 /// A keeper frees a chunk only after a durable ack.
 public struct ChunkAck: Sendable, Hashable, WireCodable {

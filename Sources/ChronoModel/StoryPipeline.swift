@@ -87,6 +87,16 @@ public struct StoryPipeline: Sendable {
         watermarks[id] = max(watermarks[id] ?? 0, watermark)
     }
 
+    /// Raises the watermark of a registered contributor; does nothing for one that is not registered
+    /// (a watermark that crossed the contributor's removal on the wire must not register it again).
+    /// - Returns: whether the contributor is registered.
+    @discardableResult
+    public mutating func raiseWatermark(of id: UInt64, to watermark: UInt64) -> Bool {
+        guard let current = watermarks[id] else { return false }
+        if watermark > current { watermarks[id] = watermark }
+        return true
+    }
+
     /// The smallest watermark of the registered contributors (nil when there are none).
     public var lowWatermark: UInt64? { watermarks.values.min() }
 
@@ -297,6 +307,10 @@ public struct StoryPipeline: Sendable {
     }
 
     // MARK: Inspection
+
+    /// Whether any range buffer is open (cheaper than ``bufferedEventCount`` > 0; an open buffer
+    /// normally holds events).
+    public var hasOpenBuffers: Bool { !open.isEmpty || !revisionBuffers.isEmpty }
 
     /// Events buffered and not yet sealed.
     public var bufferedEventCount: Int {

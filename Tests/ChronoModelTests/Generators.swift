@@ -137,6 +137,10 @@ enum Random {
             return .batchAck(BatchAck(storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(rawValue: u64(&rng)),
                                       firstIndex: UInt32(truncatingIfNeeded: u64(&rng)), count: UInt32(truncatingIfNeeded: u64(&rng)),
                                       rejected: UInt32(truncatingIfNeeded: u64(&rng)), rc: rc(&rng)))
+        case .watermarks:
+            return .watermarks(WatermarkSet(contributor: u64(&rng), entries: (0..<Int.random(in: 0...5, using: &rng)).map { _ in
+                WatermarkSet.Entry(storyId: StoryID(rawValue: u64(&rng)), watermark: u64(&rng))
+            }))
         case .chunkAck:
             return .chunkAck(ChunkAck(storyId: StoryID(rawValue: u64(&rng)), sequence: u64(&rng), rc: rc(&rng), detail: string(&rng)))
         case .storyChunk:

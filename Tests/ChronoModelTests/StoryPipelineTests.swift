@@ -30,6 +30,26 @@ import Testing
         #expect(p.stats.chunksSealed == 2 && p.stats.eventsAccepted == 4)
     }
 
+    @Test func raiseWatermarkMovesOnlyRegisteredContributorsAndNeverDown() throws {
+        var p = StoryPipeline(storyId: story, chunkDuration: 100)
+        p.insert(try batch(1, first: 0, times: [10], watermark: 50))
+        p.insert(try batch(2, first: 0, times: [20], watermark: 60))
+        let raised = p.raiseWatermark(of: 1, to: 250)
+        let stranger = p.raiseWatermark(of: 9, to: 1000)  // never registers (a set that crossed a release)
+        let lower = p.raiseWatermark(of: 2, to: 40)  // registered, but the watermark stays
+        #expect(raised && !stranger && lower)
+        #expect(p.contributors[9] == nil && p.contributors[1] == 250 && p.contributors[2] == 60)
+        let held = p.sealReady()
+        #expect(held.isEmpty)  // client 2 at 60 still holds [0, 100)
+        p.removeContributor(2)
+        let removed = p.raiseWatermark(of: 2, to: 500)
+        #expect(!removed)
+        #expect(p.hasOpenBuffers)
+        let sealed = p.sealReady()  // client 1 at 250 alone: [0, 100) seals (nothing in [100, 200))
+        #expect(sealed.map(\.range) == [TimeRange(start: 0, end: 100)])
+        #expect(!p.hasOpenBuffers)
+    }
+
     @Test func registeredButSilentContributorHoldsSealing() throws {
         var p = StoryPipeline(storyId: story, chunkDuration: 10)
         p.addContributor(7)

@@ -15,6 +15,8 @@ struct ArchiveRoundTrip: ParsableCommand {
     var events = 200
     @Option(help: "Microseconds to pause between events (spreads events over several chunks).")
     var pauseMicroseconds = 0
+    @Option(help: "Milliseconds the last client rank holds every story without logging (0: it logs like the others).")
+    var idleHolderMs = 0
 
     static let chronicle = "Prüfung-📦"
     static let stories = ["plain", "ストーリー", "🚀 launch", "with.dots..and spaces"]
@@ -28,7 +30,7 @@ struct ArchiveRoundTrip: ParsableCommand {
     }
 
     func run() throws {
-        let events = self.events, pause = self.pauseMicroseconds
+        let events = self.events, pause = self.pauseMicroseconds, idleHolderMs = self.idleHolderMs
         let code = try options.job(minimumClients: 1).run { session, _ in
             guard let peers = session.peers else { throw CheckFailure("no client communicator") }
             var c = Checker()
@@ -40,7 +42,14 @@ struct ArchiveRoundTrip: ParsableCommand {
             var handles: [(String, StoryHandle)] = []
             for story in Self.stories { handles.append((story, try client.acquireStory(Self.chronicle, story))) }
             var lastTime: [String: UInt64] = [:]
-            for i in 0..<events {
+            // An idle co-holder: its keeper must not wait for it to seal the others' events (its idle
+            // watermarks keep the stories' ranges completing).
+            let idle = idleHolderMs > 0 && peers.rank == peers.size - 1
+            if idle {
+                let until = ContinuousClock.now + .milliseconds(idleHolderMs)
+                while ContinuousClock.now < until && !ShutdownSignal.isRequested { usleep(10_000) }
+            }
+            for i in 0..<(idle ? 0 : events) {
                 if ShutdownSignal.isRequested { break }  // SIGTERM: stop logging, flush what was logged
                 for (story, h) in handles {
                     let t = try h.log(Self.payload(story: story, client: id.rawValue, index: UInt32(i)))

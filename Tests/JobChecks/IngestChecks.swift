@@ -249,6 +249,8 @@ final class FakeKeeper: IngestTransport, @unchecked Sendable {
         var watermark: [Key: UInt64] = [:]
         var violations: [String] = []
         var finals: [Key: Int] = [:]
+        /// Watermark sets received, and the keeper rank each went to.
+        var sets: [(rank: Int, set: WatermarkSet)] = []
     }
 
     let state = Mutex(State())
@@ -261,7 +263,9 @@ final class FakeKeeper: IngestTransport, @unchecked Sendable {
 
     func send(_ message: [UInt8], to keeperRank: Int) throws(ChronoLogError) {
         guard checking else {
-            // Bench: read the fixed fields only (header 16 B; story, client, watermark, first, count).
+            // Bench: read the fixed fields only (header 16 B; story, client, watermark, first, count);
+            // idle watermark sets (type at byte 6) need no acknowledgement.
+            if message.count > 7 && UInt16(message[6]) | UInt16(message[7]) << 8 == MessageType.watermarks.rawValue { return }
             let ack = message.withUnsafeBytes { raw in
                 BatchAck(storyId: StoryID(rawValue: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
                          clientId: ClientID(raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)),
@@ -271,7 +275,24 @@ final class FakeKeeper: IngestTransport, @unchecked Sendable {
             state.withLock { $0.pendingAcks.append(ack) }
             return
         }
-        guard case .eventBatch(let batch) = try ControlMessage.decode(message) else {
+        let decoded = try ControlMessage.decode(message)
+        if case .watermarks(let set) = decoded {
+            // Like the keeper: raises registered clients' watermarks only; one must never go back.
+            state.withLock { s in
+                s.sets.append((keeperRank, set))
+                for e in set.entries {
+                    let key = Key(story: e.storyId.rawValue, client: set.contributor)
+                    guard let promised = s.watermark[key], promised != .max else {
+                        s.violations.append("watermark set for unregistered story \(e.storyId) of client \(set.contributor)")
+                        continue
+                    }
+                    if e.watermark < promised { s.violations.append("set watermark \(e.watermark) went back from \(promised)") }
+                    s.watermark[key] = max(promised, e.watermark)
+                }
+            }
+            return
+        }
+        guard case .eventBatch(let batch) = decoded else {
             throw .invalidArgument("not an event batch")
         }
         state.withLock { s in
@@ -317,6 +338,7 @@ final class FakeKeeper: IngestTransport, @unchecked Sendable {
     func setHoldAcks(_ hold: Bool) { state.withLock { $0.holdAcks = hold } }
 
     var batches: [EventBatch] { state.withLock { $0.batches } }
+    var sets: [(rank: Int, set: WatermarkSet)] { state.withLock { $0.sets } }
     var violations: [String] { state.withLock { $0.violations } }
     var events: [Event] { batches.flatMap(\.events) }
 }
@@ -401,9 +423,9 @@ private func linger(_ c: inout Checker) {
     c.expect("linger: the first round sends a watermark-only batch", keeper.batches.map(\.count) == [0])
     _ = log(ingest, [1])
     clock.advance(by: 999_000)
-    c.expect("linger: not due before the linger time", !ingest.tick() && keeper.batches.count == 1)
+    c.expect("linger: not due before the linger time", ingest.tick() == .nothing && keeper.batches.count == 1)
     clock.advance(by: 1_000)
-    c.expect("linger: the flusher round ships it at the linger time", ingest.tick() && keeper.batches.map(\.count) == [0, 1])
+    c.expect("linger: the flusher round ships it at the linger time", ingest.tick() == .shipped && keeper.batches.map(\.count) == [0, 1])
     _ = log(ingest, [2])
     clock.advance(by: 2_000_000)
     _ = log(ingest, [3])
@@ -415,36 +437,55 @@ private func idleWatermarks(_ c: inout Checker) {
     let keeper = FakeKeeper(), clock = ManualClock(start: 1_000_000_000)
     let s = settings(lingerMicroseconds: 1000, chunkMs: 100)  // interval max(1 ms, 25 ms) = 25 ms
     let ingest = makeIngest(s, keeper: keeper, clock: clock)
+    var scratch: [IngestFlusher.WatermarkDestination: [WatermarkSet.Entry]] = [:]
     c.expect("idle: watermark interval is max(linger, chunk/4)", s.watermarkIntervalNanoseconds == 25_000_000)
-    _ = ingest.tick()
+    c.expect("idle: the first round registers the client by a watermark-only batch",
+             ingest.tick() == .shipped && keeper.batches.map(\.count) == [0])
     clock.advance(by: 24_000_000)
-    _ = ingest.tick()
-    c.expect("idle: no second watermark inside the interval", keeper.batches.count == 1)
+    c.expect("idle: nothing inside the interval", ingest.tick() == .nothing)
     clock.advance(by: 1_000_000)
-    _ = ingest.tick()
-    let b = keeper.batches
-    c.expect("idle: watermark-only batch after the interval, watermark = now",
-             b.count == 2 && b[1].isEmpty && b[1].watermark == 1_025_000_000)
+    c.expect("idle: after the interval the story's watermark is due, watermark = now",
+             ingest.tick() == .idle(watermark: 1_025_000_000) && keeper.batches.count == 1)
     // The clock steps back: the promise still holds (the event gets the watermark's time).
     clock.set(to: 1_000_000_000)
     let t = log(ingest, [1])
-    c.expect("idle: an event never precedes a watermark already sent", t == 1_025_000_000)
+    c.expect("idle: an event never precedes a watermark already promised", t == 1_025_000_000)
     _ = try? ingest.flush()
+
+    // A round over many idle stories sends one watermark set per keeper, not a batch per story.
+    let stories = (0..<50).map { i in
+        StoryIngest(chronicle: "C", story: "m\(i)", storyId: StoryID(rawValue: 100 + UInt64(i)), clientId: ClientID(3),
+                    keeperRank: 1 + i % 2, firstIndex: 0, settings: s, clock: clock, transport: keeper, router: AckRouter())
+    }
+    let first = IngestFlusher.round(stories, transport: keeper, sets: &scratch)
+    c.expect("idle: the first round registers each story by a batch (50), no set", first.batches == 50 && first.sets == 0)
+    let batchesBefore = keeper.batches.count, setsBefore = keeper.sets.count
+    clock.advance(by: 30_000_000)
+    let idle = IngestFlusher.round(stories, transport: keeper, sets: &scratch)
+    let sets = keeper.sets.dropFirst(setsBefore)
+    c.expect("idle: 50 idle stories on 2 keepers → 2 watermark sets of 25 entries, no batch",
+             idle.batches == 0 && idle.sets == 2 && keeper.batches.count == batchesBefore
+                && Set(sets.map(\.rank)) == [1, 2] && sets.allSatisfy { $0.set.entries.count == 25 && $0.set.contributor == 3 })
+    c.expect("idle: each set goes to the keeper of its stories",
+             sets.allSatisfy { r in r.set.entries.allSatisfy { Int($0.storyId.rawValue - 100) % 2 + 1 == r.rank } })
+    c.expect("idle: scratch storage left empty", scratch.isEmpty)
     c.expect("idle: protocol kept", keeper.violations.isEmpty)
 
-    // A session holding 1000 stories sends at most 10 000 idle watermarks a second: each story's
-    // interval becomes 100 ms.
-    c.expect("idle: 1000 stories space each story's watermarks to 100 ms",
-             ingest.idleWatermarkInterval(storiesHeld: 1000) == 100_000_000 && ingest.idleWatermarkInterval(storiesHeld: 10) == 25_000_000)
+    // A session holding 10 000 stories sends at most 50 000 idle watermarks a second: each
+    // story's interval becomes 200 ms.
+    c.expect("idle: 10 000 stories space each story's watermarks to 200 ms",
+             ingest.idleWatermarkInterval(storiesHeld: 10_000) == 200_000_000
+                && ingest.idleWatermarkInterval(storiesHeld: 1000) == 25_000_000)
     let spaced = makeIngest(s, keeper: keeper, clock: clock, story: 8)
-    _ = spaced.tick(storiesHeld: 1000)
-    let sent = keeper.batches.count
+    _ = spaced.tick(storiesHeld: 10_000)
+    clock.advance(by: 150_000_000)
+    c.expect("idle: no watermark after 150 ms with 10 000 stories held", spaced.tick(storiesHeld: 10_000) == .nothing)
     clock.advance(by: 50_000_000)
-    _ = spaced.tick(storiesHeld: 1000)
-    c.expect("idle: no watermark after 50 ms with 1000 stories held", keeper.batches.count == sent)
-    clock.advance(by: 50_000_000)
-    _ = spaced.tick(storiesHeld: 1000)
-    c.expect("idle: a watermark after 100 ms with 1000 stories held", keeper.batches.count == sent + 1)
+    if case .idle = spaced.tick(storiesHeld: 10_000) {
+        c.expect("idle: a watermark after 200 ms with 10 000 stories held", true)
+    } else {
+        c.expect("idle: a watermark after 200 ms with 10 000 stories held", false)
+    }
 }
 
 private func rejection(_ c: inout Checker) {

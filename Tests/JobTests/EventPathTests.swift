@@ -100,6 +100,17 @@ struct EventPathTests {
         #expect(r.stdout.contains(" late=0 "), "\(r)")
     }
 
+    @Test("a client holding the stories idle for 4 s does not hold the others' events back: durable p99 well under its hold")
+    func idleHolderDoesNotDelaySealing() throws {
+        // Without the idle holder's watermarks (sent many to a message) every range would wait for
+        // its release, 4 s after the start: the archive's durable latency would be about that.
+        let r = try roundTrip(ranks: 6, ["--pause-microseconds", "2000", "--idle-holder-ms", "4000"], events: 300)
+        let p99 = r.stdout.firstMatch(of: #/grapher \(1 rank\):.* durable\.latency\.p99\.us\.max=(\d+)/#).flatMap { Int($0.1) }
+        #expect(p99 != nil && p99! < 2_000_000, "durable p99 \(p99.map(String.init) ?? "missing") µs: \(r)")
+        let sets = r.stdout.firstMatch(of: #/keeper \(1 rank\):.* watermarkSets\.received=(\d+)/#).flatMap { Int($0.1) } ?? 0
+        #expect(sets > 0, "the idle holder sent no watermark set: \(r)")
+    }
+
     @Test("two keepers per group merge into one story; a slow archive makes writers wait, keeper memory stays bounded, nothing is lost")
     func slowArchiveAndTwoKeepers() throws {
         let limit = 8 << 20

@@ -17,6 +17,8 @@ public final class AckRouter: Sendable {
     private let routes = Mutex<[Route: StoryIngest]>([:])
     private let stray = Atomic<UInt64>(0)
     private let malformed = Atomic<UInt64>(0)
+    /// Bumped by every add and remove (``snapshot(into:unlessAt:)``).
+    private let generation = Atomic<UInt64>(1)
 
     /// An empty router.
     public init() {}
@@ -24,6 +26,7 @@ public final class AckRouter: Sendable {
     /// Starts routing the acknowledgements of `ingest`'s story and client to it.
     public func add(_ ingest: StoryIngest) {
         routes.withLock { $0[Route(storyId: ingest.storyId, clientId: ingest.clientId)] = ingest }
+        generation.add(1, ordering: .releasing)
     }
 
     /// Stops routing to `ingest` (after its last acknowledgement).
@@ -32,6 +35,7 @@ public final class AckRouter: Sendable {
             let key = Route(storyId: ingest.storyId, clientId: ingest.clientId)
             if r[key] === ingest { r[key] = nil }
         }
+        generation.add(1, ordering: .releasing)
     }
 
     /// Hands `ack` to its story buffer.
@@ -58,9 +62,17 @@ public final class AckRouter: Sendable {
     /// Whether any buffer is registered.
     public var isEmpty: Bool { routes.withLock { $0.isEmpty } }
 
-    /// Replaces `list`'s contents with the registered buffers (reusing its capacity).
-    public func snapshot(into list: inout [StoryIngest]) {
+    /// Replaces `list`'s contents with the registered buffers (reusing its capacity), unless
+    /// nothing was added or removed since the snapshot that returned `generation`.
+    /// - Returns: the generation of `list`'s contents, to pass to the next call.
+    @discardableResult
+    public func snapshot(into list: inout [StoryIngest], unlessAt known: UInt64 = 0) -> UInt64 {
+        let current = generation.load(ordering: .acquiring)
+        guard current != known else { return known }
         list.removeAll(keepingCapacity: true)
-        routes.withLock { r in for v in r.values { list.append(v) } }
+        return routes.withLock { r in
+            for v in r.values { list.append(v) }
+            return generation.load(ordering: .acquiring)
+        }
     }
 }

@@ -7,7 +7,8 @@ import ChronoModel
 /// either method at any time (implementations serialize internally).
 @_spi(IngestTesting)
 public protocol IngestTransport: AnyObject, Sendable {
-    /// Sends one encoded `eventBatch` message to the keeper at `keeperRank`. The transport must not
+    /// Sends one encoded `eventBatch` or `watermarks` message to the keeper at `keeperRank`, on the
+    /// channel and tag of every batch (so messages to one keeper arrive in the order sent). The transport must not
     /// keep `message` after returning (the caller reuses its storage).
     /// - Throws: `.noConnection` when the channel fails.
     func send(_ message: [UInt8], to keeperRank: Int) throws(ChronoLogError)

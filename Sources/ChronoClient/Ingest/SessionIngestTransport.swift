@@ -13,7 +13,7 @@ final class SessionIngestTransport: IngestTransport, @unchecked Sendable {
     }
 
     func send(_ message: [UInt8], to keeperRank: Int) throws(ChronoLogError) {
-        try session.withChannel("sending an event batch to keeper rank \(keeperRank) failed") { channel in
+        try session.withChannel("sending to keeper rank \(keeperRank) failed") { channel in
             try channel.post(message, to: keeperRank, tag: .events)
         }
     }

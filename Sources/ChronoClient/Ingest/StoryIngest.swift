@@ -63,6 +63,9 @@ public final class StoryIngest: @unchecked Sendable {
     private let windowWaits = Atomic<UInt64>(0)
     private let windowWaitNanoseconds = Atomic<UInt64>(0)
     private let retired = Atomic<Bool>(false)
+    /// Whether the builder holds events (set by the first event of a batch, cleared when a batch
+    /// ships; both under `buffer`): the flusher visits such stories every round, the others less often.
+    private let holdsEvents = Atomic<Bool>(false)
 
     /// Creates the buffer of one story, preallocating a full batch. The creator registers it with
     /// `router` (``AckRouter/add(_:)``) before it sends anything.
@@ -110,6 +113,7 @@ public final class StoryIngest: @unchecked Sendable {
             if let failure = b.failure { throw failure }
             guard b.open else { throw .storyNotAcquired(chronicle: chronicle, story: story) }
             let key = try b.builder.append(time: now > b.floor ? now : b.floor, record: record)
+            if b.builder.count == 1 { holdsEvents.store(true, ordering: .relaxed) }
             b.eventsLogged &+= 1
             b.bytesLogged &+= UInt64(record.count)
             if b.builder.isFull || b.builder.isDue(now: key.time) {
@@ -182,41 +186,61 @@ public final class StoryIngest: @unchecked Sendable {
 
     // MARK: - Background work
 
-    /// Idle watermark batches a session sends per second at most, whatever its number of stories:
+    /// Idle watermarks a session sends per second at most, whatever its number of stories:
     /// with more than `watermarkInterval × rate` stories held, each idle story's interval grows.
-    public static let idleWatermarksPerSecond: UInt64 = 10_000
+    public static let idleWatermarksPerSecond: UInt64 = 50_000
 
-    /// The interval between an idle story's watermark-only batches in a session holding `stories`
-    /// stories: the configured interval, spaced out so the session sends at most
-    /// ``idleWatermarksPerSecond`` of them (a client holding thousands of idle stories would
-    /// otherwise keep its keepers busy with nothing but watermarks).
+    /// The interval between an idle story's watermarks in a session holding `stories` stories: the
+    /// configured interval, spaced out so the session sends at most ``idleWatermarksPerSecond``
+    /// of them (they travel many to a message, but the keeper still applies each one).
     public func idleWatermarkInterval(storiesHeld stories: Int) -> UInt64 {
         max(settings.watermarkIntervalNanoseconds, UInt64(max(stories, 1)) * (1_000_000_000 / Self.idleWatermarksPerSecond))
     }
 
+    /// Whether events wait in the buffer for a batch (the flusher ships them after the linger time).
+    public var holdsPendingEvents: Bool { holdsEvents.load(ordering: .relaxed) }
+
+    /// What one flusher round did for a story (``tick(storiesHeld:)``).
+    public enum Tick: Equatable, Sendable {
+        /// Nothing was due (or a writer held the buffer, or the window was full).
+        case nothing
+        /// A batch was sent: lingering events, or the watermark-only batch that registers this
+        /// client with the keeper when nothing was sent yet.
+        case shipped
+        /// The story is idle and its watermark is due: the caller sends it to ``keeperRank`` in one
+        /// ``WatermarkSet`` with the other idle stories' (no batch, no acknowledgement). The floor
+        /// is raised already, so no later event of this story is earlier than it.
+        case idle(watermark: UInt64)
+    }
+
     /// One round of the background flusher for this story: ships the pending batch if it is older
-    /// than the linger time, or a watermark-only batch if nothing was sent for the idle watermark
-    /// interval (``idleWatermarkInterval(storiesHeld:)``). Never waits: does nothing while a writer
-    /// holds the buffer or the window is full.
+    /// than the linger time; or, if nothing was sent for the idle watermark interval
+    /// (``idleWatermarkInterval(storiesHeld:)``), returns the story's watermark for the caller to
+    /// send with the others (``IngestFlusher/round(_:transport:)``). Never waits: does nothing
+    /// while a writer holds the buffer.
     /// - Parameter storiesHeld: stories the session holds (the flusher's count), 1 by default.
-    /// - Returns: whether a batch was sent.
-    @discardableResult
-    public func tick(storiesHeld: Int = 1) -> Bool {
+    public func tick(storiesHeld: Int = 1) -> Tick {
         let now = clock.now()
         let interval = idleWatermarkInterval(storiesHeld: storiesHeld)
-        let shipped: Bool? = buffer.withLockIfAvailable { (b: inout Buffer) -> Bool in
-            guard b.open, b.failure == nil, inFlight < settings.maxPendingBatches else { return false }
+        let outcome: Tick? = buffer.withLockIfAvailable { (b: inout Buffer) -> Tick in
+            guard b.open, b.failure == nil else { return .nothing }
             let quietFor = now >= b.lastShip ? now - b.lastShip : 0
-            let idle = b.builder.isEmpty && (b.lastShip == 0 || quietFor >= interval)
-            guard idle || b.builder.isDue(now: now) else { return false }
+            if b.builder.isEmpty && b.lastShip != 0 {
+                guard quietFor >= interval else { return .nothing }
+                let watermark = max(now, b.floor)
+                b.floor = watermark
+                b.lastShip = now
+                return .idle(watermark: watermark)
+            }
+            guard inFlight < settings.maxPendingBatches, b.lastShip == 0 || b.builder.isDue(now: now) else { return .nothing }
             do {
                 try ship(&b, watermark: max(now, b.floor), now: now)
-                return true
+                return .shipped
             } catch {
-                return false  // recorded in `failure` by `ship`; the next call on the handle reports it
+                return .nothing  // recorded in `failure` by `ship`; the next call on the handle reports it
             }
         }
-        return shipped ?? false
+        return outcome ?? .nothing
     }
 
     // MARK: - Acknowledgements
@@ -277,6 +301,7 @@ public final class StoryIngest: @unchecked Sendable {
         }
         b.wire.removeAll(keepingCapacity: true)
         b.builder.encodeMessage(watermark: watermark, into: &b.wire)
+        holdsEvents.store(false, ordering: .relaxed)
         if watermark > b.floor { b.floor = watermark }
         b.lastShip = now
         do {

@@ -121,6 +121,19 @@ public final class GrapherRole: RecordingBehavior {
             leases.receive(lease, from: source)
             return true
         }
+        if case .watermarks(let set) = message {
+            // One watermark-only descriptor per entry, in the order the keeper sent them.
+            for e in set.entries {
+                guard stories[e.storyId] != nil else {
+                    bump("watermarks.unknownStory")
+                    continue
+                }
+                let key = Source(keeper: source, story: e.storyId)
+                deferredWatermark[key] = max(deferredWatermark[key] ?? 0, e.watermark)
+                applyWatermarkIfSettled(key)
+            }
+            return true
+        }
         guard case .chunkDescriptor(let d) = message else { return false }
         guard stories[d.storyId] != nil else {
             bump("chunks.unknownStory")
@@ -144,13 +157,13 @@ public final class GrapherRole: RecordingBehavior {
     /// being read (RMA completions may come in any order).
     private func applyWatermarkIfSettled(_ key: Source) {
         guard (outstanding[key] ?? 0) == 0, let w = deferredWatermark.removeValue(forKey: key),
-              var s = stories[key.story] else { return }
+              stories[key.story] != nil else { return }
+        // In place: a copy of the story would share its buffers and make the mutation copy them.
         if w == UInt64.max {
-            s.pipeline.removeContributor(UInt64(key.keeper))
+            stories[key.story]?.pipeline.removeContributor(UInt64(key.keeper))
         } else {
-            s.pipeline.advanceWatermark(of: UInt64(key.keeper), to: w)
+            stories[key.story]?.pipeline.advanceWatermark(of: UInt64(key.keeper), to: w)
         }
-        stories[key.story] = s
     }
 
     private func settle(_ d: ChunkDescriptor) {
@@ -229,7 +242,10 @@ public final class GrapherRole: RecordingBehavior {
 
     private func postReads(channel: ControlChannel) throws -> Bool {
         var did = false
-        while let d = queued.first, pool.availableSlots > 0, bufferedBytes < config.grapher.memoryLimitBytes {
+        guard !queued.isEmpty, pool.availableSlots > 0 else { return false }
+        // Counted once per call (a sum over every story), then kept up to date by the reads posted.
+        var buffered = bufferedBytes
+        while let d = queued.first, pool.availableSlots > 0, buffered < config.grapher.memoryLimitBytes {
             guard let peer = bulk.peer(worldRank: Int(d.keeperRank)) else {
                 queued.removeFirst()
                 bump("chunks.unknownKeeper")
@@ -241,6 +257,7 @@ public final class GrapherRole: RecordingBehavior {
                                                 length: Int(d.length))
             if readBusySince == nil { readBusySince = .now }
             reads[op] = Read(descriptor: d, buffer: buffer)
+            buffered += Int(d.length)
             queued.removeFirst()
             did = true
         }

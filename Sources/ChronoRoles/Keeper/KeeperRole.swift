@@ -14,7 +14,9 @@ public final class KeeperRole: RecordingBehavior {
     public let role = ProcessRole.keeper
     public var dataTags: [ControlTag] { [.events, .bulk, .replay] }
 
-    struct Story {
+    /// A recorded story. A class: the keeper visits thousands of them per sweep, and reading a
+    /// field of a struct stored in a dictionary copies (retains) the whole value first.
+    final class Story {
         var notice: RecordingNotice
         var pipeline: StoryPipeline
         /// Stop requested: drain, ship, then tell the grapher "no more" and forget the story.
@@ -22,6 +24,11 @@ public final class KeeperRole: RecordingBehavior {
         /// Watermark last reported to the grapher.
         var reported: UInt64 = 0
         var lastReportAt: ContinuousClock.Instant = .now
+
+        init(notice: RecordingNotice, pipeline: StoryPipeline) {
+            self.notice = notice
+            self.pipeline = pipeline
+        }
     }
 
     struct InFlight {
@@ -83,13 +90,13 @@ public final class KeeperRole: RecordingBehavior {
 
     public func startRecording(_ notice: RecordingNotice) -> ReturnCode {
         tracked.start(notice)
-        if var s = stories[notice.storyId] {
+        touched.insert(notice.storyId)
+        if let s = stories[notice.storyId] {
             // Restarted before the previous recording finished: the grapher has re-registered
             // this keeper (watermark 0), so report watermarks again from the current frontier.
             s.stopping = false
             s.reported = 0
             s.lastReportAt = .now - reportInterval
-            stories[notice.storyId] = s
         } else {
             stories[notice.storyId] = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config))
         }
@@ -99,6 +106,7 @@ public final class KeeperRole: RecordingBehavior {
     public func stopRecording(_ notice: RecordingNotice) -> ReturnCode {
         tracked.stop(notice)
         stories[notice.storyId]?.stopping = true
+        touched.insert(notice.storyId)
         return .success
     }
 
@@ -108,6 +116,16 @@ public final class KeeperRole: RecordingBehavior {
         switch message {
         case .eventBatch(let batch):
             try ingest(batch, from: source, channel: channel)
+            return true
+        case .watermarks(let set):
+            bump("watermarkSets.received")
+            // A story with buffered events may seal now: visit it at the next poll. An idle one waits
+            // for the full sweep (its report to the grapher is not urgent).
+            for e in set.entries {
+                guard let s = stories[e.storyId], s.pipeline.raiseWatermark(of: set.contributor, to: e.watermark),
+                      s.pipeline.hasOpenBuffers else { continue }
+                touched.insert(e.storyId)
+            }
             return true
         case .chunkAck(let ack):
             try acknowledged(ack)
@@ -122,8 +140,7 @@ public final class KeeperRole: RecordingBehavior {
 
     private func ingest(_ batch: EventBatch, from source: Int, channel: ControlChannel) throws {
         bump("batches.received")
-        // Mutated in place (`stories[id]?.…`): a copy of the story taken out of the dictionary would
-        // share its range buffers with the stored one, and the insert would copy them whole.
+        // Stories are objects: the insert mutates the stored pipeline in place, no range buffer is copied.
         let before = stories[batch.storyId]?.pipeline.bufferedBytes ?? 0
         guard let report = stories[batch.storyId]?.pipeline.insert(batch) else {
             bump("events.rejected.notRecorded", UInt64(batch.count))
@@ -133,6 +150,7 @@ public final class KeeperRole: RecordingBehavior {
             return
         }
         if batch.watermark == UInt64.max { stories[batch.storyId]?.pipeline.removeContributor(batch.clientId.rawValue) }
+        touched.insert(batch.storyId)
         bufferedBytes += (stories[batch.storyId]?.pipeline.bufferedBytes ?? 0) - before
         bump("events.received", UInt64(batch.count))
         bump("bytes.received", UInt64(batch.payload.count))
@@ -169,15 +187,14 @@ public final class KeeperRole: RecordingBehavior {
 
     // MARK: - Memory
 
-    /// Bytes buffered in the pipelines and in chunks waiting for a slot. Counted over every story
-    /// once per poll, after sealing and shipping (``recountMemory()``), and kept up to date by each
-    /// batch's insert (nothing else changes them between polls), so the bound costs nothing per
-    /// batch however many stories the keeper records.
+    /// Bytes buffered in the pipelines: kept up to date by each batch's insert and each visited
+    /// story's sealing (the only changes), and counted over every story at each full sweep, so the
+    /// bound costs nothing per batch or poll however many stories the keeper records.
     private var bufferedBytes = 0
+    /// Bytes in chunks waiting for a slot, counted once per poll.
     private var waitingBytes = 0
 
-    private func recountMemory() {
-        bufferedBytes = stories.values.reduce(0) { $0 + $1.pipeline.bufferedBytes }
+    private func recountWaiting() {
         waitingBytes = waiting.reduce(0) { $0 + $1.encodedByteCount } - (waiting.first?.encodedByteCount(of: 0..<shippedOfFirst) ?? 0)
     }
 
@@ -194,7 +211,7 @@ public final class KeeperRole: RecordingBehavior {
         _ = try bulk.endpoint.progress()  // keepers are RMA targets: manual-progress providers need this
         didWork = try releaseAcks(channel: channel) || didWork
         didWork = try sealAndShip(channel: channel) || didWork
-        recountMemory()
+        recountWaiting()
         return didWork
     }
 
@@ -210,50 +227,80 @@ public final class KeeperRole: RecordingBehavior {
         return did
     }
 
+    /// Stories that received a batch or a watermark, or shipped a chunk, since they were last
+    /// visited: visited at the next poll. The others are visited by the full sweep.
+    private var touched: Set<StoryID> = []
+    private var nextFullSweep = ContinuousClock.now
+
+    /// How often every story is visited (sealed by the clock, its watermark reported, retired when
+    /// finished): every millisecond, less often with thousands of stories (a microsecond per story,
+    /// at most the report interval), so a keeper recording many idle stories does not spend its
+    /// time visiting them. Stories with traffic are visited at the next poll.
+    private var fullSweepInterval: Duration {
+        min(reportInterval, max(.milliseconds(1), .microseconds(Int64(stories.count))))
+    }
+
     private func sealAndShip(channel: ControlChannel) throws -> Bool {
         var did = false
         let now = ContinuousClock.now
         let clockNow = clock.now()
         if pool.availableSlots > 0 { lastSlotProgress = now }
-        // Stories are mutated in place through the dictionary's values (no hashing, no copy of a
-        // story, no reinsertion): this loop runs for every recorded story at every poll.
-        var i = stories.startIndex
-        while i != stories.endIndex {
+        let full = draining || now >= nextFullSweep
+        if full { nextFullSweep = now + fullSweepInterval }
+        var visit: [Story] = []
+        if !full {
+            visit.reserveCapacity(touched.count)
+            for id in touched { if let story = stories[id] { visit.append(story) } }
+        }
+        touched.removeAll(keepingCapacity: true)
+        func forEachVisited(_ body: (Story) throws -> Void) rethrows {
+            if full {
+                for story in stories.values { try body(story) }
+            } else {
+                for story in visit { try body(story) }
+            }
+        }
+        if full { bufferedBytes = 0 }
+        forEachVisited { s in
             // The clock is a contributor too (id 0, never a client id): with no writer, ranges
             // seal once time has passed them, and a new writer's events are not late.
-            stories.values[i].pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow)
-            let sealed = draining ? stories.values[i].pipeline.drain() : stories.values[i].pipeline.sealReady()
+            s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow)
+            let before = full ? 0 : s.pipeline.bufferedBytes
+            let sealed = draining ? s.pipeline.drain() : s.pipeline.sealReady()
             for chunk in sealed {
                 waiting.append(chunk)
                 did = true
             }
-            stories.formIndex(after: &i)
+            bufferedBytes += (full || !sealed.isEmpty ? s.pipeline.bufferedBytes : before) - before
         }
         did = try shipWaiting(channel: channel) || did
-        // Watermarks: tell the grapher how far this keeper's chunks are complete.
-        // A story's watermark goes to the grapher every `reportInterval`, spaced out with many
-        // stories so this keeper sends at most `reportsPerSecond` such reports.
+        // Watermarks: tell the grapher how far this keeper's chunks are complete, in one message
+        // for every story whose report is due. A story's watermark goes out every `reportInterval`,
+        // spaced out with many stories so this keeper reports at most `reportsPerSecond` of them.
         let interval = max(reportInterval, .nanoseconds(Int64(stories.count) * (1_000_000_000 / Self.reportsPerSecond)))
+        var reports: [WatermarkSet.Entry] = []
         var retiring: [StoryID] = []
-        i = stories.startIndex
-        while i != stories.endIndex {
-            defer { stories.formIndex(after: &i) }
-            let s = stories.values[i]
+        forEachVisited { s in
             let id = s.notice.storyId
             let finished = (s.stopping || draining) && s.pipeline.bufferedEventCount == 0
                 && s.pipeline.contributors.keys.allSatisfy { $0 == Self.clockContributor }
                 && !waiting.contains { $0.storyId == id }
-            let target = finished ? UInt64.max : reportableWatermark(of: s)
+            let target = finished ? UInt64.max : reportableWatermark(of: id, sealedFrontier: s.pipeline.sealedFrontier)
             if target > s.reported && (finished || now >= s.lastReportAt + interval) {
-                try post(descriptorFor: nil, story: s.notice, watermark: target, channel: channel)
-                stories.values[i].reported = target
-                stories.values[i].lastReportAt = now
-                did = true
+                reports.append(WatermarkSet.Entry(storyId: id, watermark: target))
+                s.reported = target
+                s.lastReportAt = now
             }
-            if finished && stories.values[i].reported == UInt64.max && !inFlight.values.contains(where: { $0.storyId == id }) {
+            if finished && s.reported == UInt64.max && !inFlight.values.contains(where: { $0.storyId == id }) {
                 retire(s.pipeline.stats)
                 retiring.append(id)
             }
+        }
+        if !reports.isEmpty {
+            bump("watermarks.reported", UInt64(reports.count))
+            try channel.post(ControlMessage.watermarks(WatermarkSet(contributor: UInt64(rank), entries: reports)).encode(),
+                             to: grapherRank, tag: .bulk)
+            did = true
         }
         for id in retiring { stories[id] = nil }
         return did
@@ -261,23 +308,24 @@ public final class KeeperRole: RecordingBehavior {
 
     static let clockContributor: UInt64 = 0
     /// Watermark reports per second a keeper sends its grapher at most (see `sealAndShip`).
-    static let reportsPerSecond: Int64 = 10_000
+    static let reportsPerSecond: Int64 = 100_000
 
     /// The watermark this keeper can promise the grapher for a story: everything before it has
     /// been shipped (late events still come as revisions); with no writer it follows the clock.
-    private func reportableWatermark(of s: Story) -> UInt64 {
+    private func reportableWatermark(of id: StoryID, sealedFrontier: UInt64) -> UInt64 {
         // A first-time range not yet shipped holds the watermark back, so the grapher waits for
         // it; a waiting revision (late events of a range the grapher already sealed) does not.
-        let held = heldWatermark(of: s)
-        guard held < s.pipeline.sealedFrontier, mustReleaseWatermarks() else { return held }
+        let held = heldWatermark(of: id, sealedFrontier: sealedFrontier)
+        guard held < sealedFrontier, mustReleaseWatermarks() else { return held }
         bump("watermarks.released")
-        return s.pipeline.sealedFrontier
+        return sealedFrontier
     }
 
-    /// The story's watermark held back by its first waiting first-time range.
-    private func heldWatermark(of s: Story) -> UInt64 {
-        var w = s.pipeline.sealedFrontier
-        if let first = waiting.first(where: { $0.storyId == s.notice.storyId && $0.revision == 0 }) {
+    /// The story's watermark held back by its first waiting first-time range. (Takes the story's
+    /// fields, not the story: a copy of a `Story` retains every buffer it holds.)
+    private func heldWatermark(of id: StoryID, sealedFrontier: UInt64) -> UInt64 {
+        var w = sealedFrontier
+        if let first = waiting.first(where: { $0.storyId == id && $0.revision == 0 }) {
             w = min(w, first.range.start)
         }
         return w
@@ -296,8 +344,8 @@ public final class KeeperRole: RecordingBehavior {
         guard pool.availableSlots == 0 else { return false }
         if ContinuousClock.now - lastSlotProgress >= Self.stallLimit { return true }
         return !inFlight.values.contains { c in
-            guard let s = stories[c.storyId] else { return true }
-            return c.range.end <= heldWatermark(of: s)
+            guard let frontier = stories[c.storyId]?.pipeline.sealedFrontier else { return true }
+            return c.range.end <= heldWatermark(of: c.storyId, sealedFrontier: frontier)
         }
     }
 
@@ -314,7 +362,7 @@ public final class KeeperRole: RecordingBehavior {
                 var done = waiting.removeFirst()
                 stories[piece.storyId]?.pipeline.recycle(&done)
             }
-            guard let story = stories[piece.storyId] else {
+            guard let notice = stories[piece.storyId]?.notice, let frontier = stories[piece.storyId]?.pipeline.sealedFrontier else {
                 try pool.free(piece.buffer)
                 bump("chunks.orphaned")
                 continue
@@ -323,8 +371,9 @@ public final class KeeperRole: RecordingBehavior {
             nextSequence += 1
             inFlight[sequence] = InFlight(storyId: piece.storyId, buffer: piece.buffer, events: piece.events, range: piece.range,
                                           length: piece.buffer.length)
-            try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence), story: story.notice,
-                     watermark: reportableWatermark(of: story), channel: channel)
+            try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence), story: notice,
+                     watermark: reportableWatermark(of: piece.storyId, sealedFrontier: frontier), channel: channel)
+            touched.insert(piece.storyId)  // its watermark may move on now
             bump("chunks.shipped")
             bump("events.shipped", UInt64(piece.events))
             did = true
@@ -351,18 +400,12 @@ public final class KeeperRole: RecordingBehavior {
         return (buffer, chunk.storyId, chunk.range, chunk.revision, piece.count, end, chunk.count)
     }
 
-    private func post(descriptorFor shipped: (range: TimeRange, revision: UInt32, events: Int, buffer: RegisteredBuffer, sequence: UInt64)?,
+    private func post(descriptorFor shipped: (range: TimeRange, revision: UInt32, events: Int, buffer: RegisteredBuffer, sequence: UInt64),
                       story: RecordingNotice, watermark: UInt64, channel: ControlChannel) throws {
-        let d: ChunkDescriptor
-        if let shipped {
-            let remote = shipped.buffer.remoteDescriptor
-            d = ChunkDescriptor(storyId: story.storyId, keeperRank: rank, sequence: shipped.sequence, range: shipped.range,
+        let remote = shipped.buffer.remoteDescriptor
+        let d = ChunkDescriptor(storyId: story.storyId, keeperRank: rank, sequence: shipped.sequence, range: shipped.range,
                                 revision: shipped.revision, watermark: watermark, address: remote.address, key: remote.key,
                                 length: UInt64(shipped.buffer.length), eventCount: UInt64(shipped.events))
-        } else {
-            d = ChunkDescriptor(storyId: story.storyId, keeperRank: rank, sequence: 0, range: TimeRange(start: 0, end: 1),
-                                revision: 0, watermark: watermark, address: 0, key: 0, length: 0, eventCount: 0)
-        }
         try channel.post(ControlMessage.chunkDescriptor(d).encode(), to: grapherRank, tag: .bulk)
     }
 
