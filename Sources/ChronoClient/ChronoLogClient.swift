@@ -58,8 +58,14 @@ public final class ChronoLogClient: @unchecked Sendable {
 
     // MARK: - Connection
 
-    /// Opens a session with the visor and measures the clock offset (4 ping-pongs; the one with
-    /// the smallest round trip wins). Connecting again while connected does nothing.
+    /// How long a clock offset measured by ping-pongs is reused by later connects of this process.
+    static let clockOffsetReuse: Duration = .seconds(60)
+
+    /// Opens a session with the visor and measures the clock offset: the connect exchange itself
+    /// is a sample, plus 4 ping-pongs (the sample with the smallest round trip wins). A process
+    /// that measured within the last minute (an earlier connect) reuses that estimate with the
+    /// connect's sample instead of pinging again, so reconnecting costs one round trip.
+    /// Connecting again while connected does nothing.
     /// - Throws: `.protocolVersionMismatch` (−13), `.noConnection` (−8) if the visor does not answer.
     public func connect() throws(ChronoLogError) {
         if isConnected { return }
@@ -67,15 +73,27 @@ public final class ChronoLogClient: @unchecked Sendable {
         gethostname(&host, host.count - 1)
         let request = ConnectRequest(hostName: String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), pid: UInt32(getpid()),
                                      rank: Int32(session.layout.worldRank), mode: mode)
+        let connectSent = clock.now()
         let answer = try session.call(.connect(request), timeoutMs: timeoutMs)
         guard case .connectReply(let reply) = answer else { throw unexpected(answer) }
         if let error = ChronoLogError(code: reply.rc, detail: reply.detail) { throw error }
         var estimator = ClockOffsetEstimator()
-        for sequence in 0..<4 {
-            let sent = clock.now()
-            let pong = try session.call(.clockPing(ClockPing(sequence: UInt32(sequence), clientSendTime: sent)), timeoutMs: timeoutMs)
-            guard case .clockPong(let p) = pong else { throw unexpected(pong) }
-            estimator.add(p, receivedAt: clock.now())
+        estimator.add(clientSend: connectSent, visorTime: reply.visorTime, clientReceive: clock.now())
+        let recent = session.measuredClockOffset.withLock { m in
+            m.flatMap { ContinuousClock.now - $0.at < Self.clockOffsetReuse ? $0.offset : nil }
+        }
+        if let recent {
+            estimator.add(recent)
+        } else {
+            for sequence in 0..<4 {
+                let sent = clock.now()
+                let pong = try session.call(.clockPing(ClockPing(sequence: UInt32(sequence), clientSendTime: sent)), timeoutMs: timeoutMs)
+                guard case .clockPong(let p) = pong else { throw unexpected(pong) }
+                estimator.add(p, receivedAt: clock.now())
+            }
+            if let measured = estimator.estimate {
+                session.measuredClockOffset.withLock { $0 = (measured, ContinuousClock.now) }
+            }
         }
         state.withLock {
             $0.clientId = reply.clientId

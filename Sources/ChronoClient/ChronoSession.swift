@@ -29,6 +29,8 @@ public final class ChronoSession: @unchecked Sendable {
     let replayInbox = ReplayInbox()
     /// Reads large replay pieces by RMA.
     let replayReader: ReplayReader
+    /// The last clock offset measured by a full exchange, and when (``ChronoLogClient/connect()``).
+    let measuredClockOffset = Mutex<(offset: ClockOffset, at: ContinuousClock.Instant)?>(nil)
 
     /// Creates a session over an existing control channel. Not collective.
     public init(layout: JobLayout, channel: sending ControlChannel, config: ChronoConfig, peers: Communicator? = nil) {

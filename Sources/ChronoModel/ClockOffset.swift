@@ -50,6 +50,12 @@ public struct ClockOffsetEstimator: Sendable {
         return true
     }
 
+    /// Adds an estimate made earlier (kept if its error bound is the smallest so far).
+    public mutating func add(_ estimate: ClockOffset) {
+        if best == nil || estimate.errorBound < (best?.errorBound ?? UInt64.max) { best = estimate }
+        sampleCount += 1
+    }
+
     /// Adds one exchange from a pong and its receive time.
     @discardableResult
     public mutating func add(_ pong: ClockPong, receivedAt clientReceive: UInt64) -> Bool {

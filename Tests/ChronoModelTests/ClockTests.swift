@@ -40,5 +40,12 @@ import Testing
         var behind = ClockOffsetEstimator()
         behind.add(ClockPong(sequence: 0, clientSendTime: 5000, visorTime: 10), receivedAt: 5010)
         #expect(behind.estimate?.offset == -4995)
+        // An earlier estimate competes with a new sample: the tighter one wins.
+        var reused = ClockOffsetEstimator()
+        reused.add(clientSend: 0, visorTime: 1300, clientReceive: 400)  // error bound 200
+        reused.add(ClockOffset(offset: 1000, errorBound: 10))
+        #expect(reused.estimate == ClockOffset(offset: 1000, errorBound: 10) && reused.sampleCount == 2)
+        reused.add(ClockOffset(offset: 5, errorBound: 500))
+        #expect(reused.estimate == ClockOffset(offset: 1000, errorBound: 10))
     }
 }

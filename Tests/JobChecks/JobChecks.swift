@@ -86,6 +86,7 @@ struct JobChecks: ParsableCommand {
                 c.expect("disconnect while holding → 0", rc { try client.disconnect() } == 0)
                 c.expect("after disconnect: show → -8", rc { _ = try client.showChronicles() } == -8)
                 c.expect("reconnect → 0, new id", rc { try client.connect() } == 0 && client.clientId != firstId)
+                c.expect("reconnect: clock offset known", client.clockOffset != nil)
                 c.expect("story released by disconnect: destroy → 0", rc { try client.destroyStory("C2", "held") } == 0)
                 c.expect("destroy C2 → 0", rc { try client.destroyChronicle("C2") } == 0)
                 c.expect("final disconnect → 0", rc { try client.disconnect() } == 0)

@@ -143,6 +143,7 @@ public final class VisorService {
         switch message {
         case .connect(let r): connect(r, from: source)
         case .clockPing(let p):
+            bump("clock.pings")
             reply(.clockPong(ClockPong(sequence: p.sequence, clientSendTime: p.clientSendTime, visorTime: clock.now())), to: source)
         case .disconnect(let id): disconnect(id, from: source)
         case .createChronicle(let r):
