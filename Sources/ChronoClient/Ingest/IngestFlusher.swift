@@ -106,11 +106,11 @@ public final class IngestFlusher: @unchecked Sendable {
                 // A failing transport is reported to the writers by their own calls.
                 _ = try? transport.pollAcks(into: router)
                 // Stories holding events are visited every round (their batches linger at most about
-                // one interval longer); every story, for idle watermarks, every 5 ms or, with
-                // thousands of stories, every 2 µs per story (their watermark intervals grow too).
+                // one interval longer); every story, for idle watermarks, every 5 ms or, with more
+                // than 500 stories, every 10 µs per story (their watermark intervals grow too).
                 let now = ContinuousClock.now
                 let everyStory = now >= nextFullRound
-                if everyStory { nextFullRound = now + max(.milliseconds(5), .microseconds(2 * held.count)) }
+                if everyStory { nextFullRound = now + max(.milliseconds(5), .microseconds(10 * held.count)) }
                 Self.round(held, everyStory: everyStory, transport: transport, sets: &sets)
             }
             rounds.add(1, ordering: .relaxed)
