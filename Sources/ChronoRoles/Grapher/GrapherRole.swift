@@ -243,8 +243,9 @@ public final class GrapherRole: RecordingBehavior {
     private func postReads(channel: ControlChannel) throws -> Bool {
         var did = false
         guard !queued.isEmpty, pool.availableSlots > 0 else { return false }
-        // Counted once per call (a sum over every story), then kept up to date by the reads posted.
-        var buffered = bufferedBytes
+        // Counted once per call (a sum over every story): posting reads does not change it, their
+        // chunks join the pipelines when they complete.
+        let buffered = bufferedBytes
         while let d = queued.first, pool.availableSlots > 0, buffered < config.grapher.memoryLimitBytes {
             guard let peer = bulk.peer(worldRank: Int(d.keeperRank)) else {
                 queued.removeFirst()
@@ -257,7 +258,6 @@ public final class GrapherRole: RecordingBehavior {
                                                 length: Int(d.length))
             if readBusySince == nil { readBusySince = .now }
             reads[op] = Read(descriptor: d, buffer: buffer)
-            buffered += Int(d.length)
             queued.removeFirst()
             did = true
         }
