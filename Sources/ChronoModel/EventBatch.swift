@@ -6,8 +6,9 @@
 /// Times are **not** required to be sorted (the keeper sorts).
 ///
 /// ``watermark`` is the client's promise: every event it logs to this story after this batch has a
-/// time ≥ `watermark`. An empty batch is a pure watermark update (an idle client keeps its keeper's
-/// sealing moving that way).
+/// time ≥ `watermark`. An empty batch is a pure watermark update: a client registers with its keeper
+/// by one, and ends its contribution by one with watermark `UInt64.max`. (Idle stories' watermarks
+/// travel many to a ``WatermarkSet``.)
 public struct EventBatch: Sendable, Hashable {
     /// The story.
     public let storyId: StoryID

@@ -469,7 +469,33 @@ private func idleWatermarks(_ c: inout Checker) {
     c.expect("idle: each set goes to the keeper of its stories",
              sets.allSatisfy { r in r.set.entries.allSatisfy { Int($0.storyId.rawValue - 100) % 2 + 1 == r.rank } })
     c.expect("idle: scratch storage left empty", scratch.isEmpty)
+    // Between full rounds only stories holding events are visited: idle ones send nothing then.
+    clock.advance(by: 30_000_000)
+    _ = log(stories[0], [7])
+    c.expect("idle: a story holding events reports so", stories[0].holdsPendingEvents && !stories[1].holdsPendingEvents)
+    clock.advance(by: 2_000_000)  // past the linger time
+    let partial = IngestFlusher.round(stories, everyStory: false, transport: keeper, sets: &scratch)
+    c.expect("idle: a partial round ships the lingering batch and sends no watermark set",
+             partial.batches == 1 && partial.sets == 0 && !stories[0].holdsPendingEvents)
+    let full = IngestFlusher.round(stories, everyStory: true, transport: keeper, sets: &scratch)
+    c.expect("idle: the next full round sends the other 49 stories' watermarks in 2 sets",
+             full.batches == 0 && full.sets == 2 && keeper.sets.suffix(2).map(\.set.entries.count).reduce(0, +) == 49)
     c.expect("idle: protocol kept", keeper.violations.isEmpty)
+
+    // The flusher's snapshot of held stories is refreshed only when one was added or removed.
+    let router = AckRouter()
+    var list: [StoryIngest] = []
+    let g1 = router.snapshot(into: &list, unlessAt: 0)
+    router.add(stories[0])
+    list = [stories[1], stories[2]]  // stale contents: kept while the generation is unchanged
+    let g2 = router.snapshot(into: &list, unlessAt: g1)
+    c.expect("snapshot: an add refreshes the list", g2 != g1 && list.count == 1 && list[0] === stories[0])
+    list.append(stories[3])
+    let g3 = router.snapshot(into: &list, unlessAt: g2)
+    c.expect("snapshot: unchanged generation leaves the list as it is", g3 == g2 && list.count == 2)
+    router.remove(stories[0])
+    let g4 = router.snapshot(into: &list, unlessAt: g3)
+    c.expect("snapshot: a remove refreshes the list", g4 != g3 && list.isEmpty)
 
     // A session holding 10 000 stories sends at most 50 000 idle watermarks a second: each
     // story's interval becomes 200 ms.

@@ -4,7 +4,7 @@ import Synchronization
 
 /// The one background thread of a session's ingest: every linger interval it receives waiting
 /// acknowledgements (so writers rarely find their window full), ships batches that lingered long
-/// enough and sends the idle stories' watermarks, one message per keeper (``round(_:transport:sets:)``).
+/// enough and sends the idle stories' watermarks, one message per keeper (``round(_:everyStory:transport:sets:)``).
 ///
 /// It never waits for a window or a lock a writer holds. While no story is held it backs off
 /// (doubling its sleep up to 50 ms). `stop()` ends and joins it; the session calls it before MPI

@@ -13,7 +13,7 @@ public struct IngestSettings: Sendable, Hashable {
     public var lingerNanoseconds: UInt64
     /// Unacknowledged batches per story before a writer waits (`client.maxPendingBatches`).
     public var maxPendingBatches: Int
-    /// An idle held story sends a watermark-only batch this often: max(linger,
+    /// An idle held story sends its watermark (in a ``WatermarkSet``) this often: max(linger,
     /// `story.chunkDurationMs` / 4), spaced out further when the session holds many stories
     /// (`StoryIngest.idleWatermarkInterval(storiesHeld:)`).
     public var watermarkIntervalNanoseconds: UInt64

@@ -202,7 +202,7 @@ public final class StoryIngest: @unchecked Sendable {
 
     /// What one flusher round did for a story (``tick(storiesHeld:)``).
     public enum Tick: Equatable, Sendable {
-        /// Nothing was due (or a writer held the buffer, or the window was full).
+        /// Nothing was due (or a writer held the buffer, or the window was full for a batch).
         case nothing
         /// A batch was sent: lingering events, or the watermark-only batch that registers this
         /// client with the keeper when nothing was sent yet.
@@ -216,7 +216,7 @@ public final class StoryIngest: @unchecked Sendable {
     /// One round of the background flusher for this story: ships the pending batch if it is older
     /// than the linger time; or, if nothing was sent for the idle watermark interval
     /// (``idleWatermarkInterval(storiesHeld:)``), returns the story's watermark for the caller to
-    /// send with the others (``IngestFlusher/round(_:transport:)``). Never waits: does nothing
+    /// send with the others (``IngestFlusher/round(_:everyStory:transport:sets:)``). Never waits: does nothing
     /// while a writer holds the buffer.
     /// - Parameter storiesHeld: stories the session holds (the flusher's count), 1 by default.
     public func tick(storiesHeld: Int = 1) -> Tick {

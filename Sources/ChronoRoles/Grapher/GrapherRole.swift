@@ -122,15 +122,13 @@ public final class GrapherRole: RecordingBehavior {
             return true
         }
         if case .watermarks(let set) = message {
-            // One watermark-only descriptor per entry, in the order the keeper sent them.
+            // Each entry counts as a watermark-only descriptor, in the order the keeper sent them.
             for e in set.entries {
                 guard stories[e.storyId] != nil else {
                     bump("watermarks.unknownStory")
                     continue
                 }
-                let key = Source(keeper: source, story: e.storyId)
-                deferredWatermark[key] = max(deferredWatermark[key] ?? 0, e.watermark)
-                applyWatermarkIfSettled(key)
+                note(watermark: e.watermark, of: Source(keeper: source, story: e.storyId))
             }
             return true
         }
@@ -144,13 +142,18 @@ public final class GrapherRole: RecordingBehavior {
             return true
         }
         let key = Source(keeper: source, story: d.storyId)
-        deferredWatermark[key] = max(deferredWatermark[key] ?? 0, d.watermark)
         if d.length > 0 {
             outstanding[key, default: 0] += 1
             queued.append(d)
         }
-        applyWatermarkIfSettled(key)
+        note(watermark: d.watermark, of: key)
         return true
+    }
+
+    /// Records a keeper's watermark for a story and applies it when it can be.
+    private func note(watermark: UInt64, of key: Source) {
+        deferredWatermark[key] = max(deferredWatermark[key] ?? 0, watermark)
+        applyWatermarkIfSettled(key)
     }
 
     /// Applies a keeper's latest watermark for a story once none of its chunks is still queued or

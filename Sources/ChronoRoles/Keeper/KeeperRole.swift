@@ -230,6 +230,8 @@ public final class KeeperRole: RecordingBehavior {
     /// Stories that received a batch or a watermark, or shipped a chunk, since they were last
     /// visited: visited at the next poll. The others are visited by the full sweep.
     private var touched: Set<StoryID> = []
+    /// The touched stories of the current poll (storage reused from poll to poll).
+    private var visit: [Story] = []
     private var nextFullSweep = ContinuousClock.now
 
     /// How often every story is visited (sealed by the clock, its watermark reported, retired when
@@ -248,12 +250,12 @@ public final class KeeperRole: RecordingBehavior {
         if pool.availableSlots > 0 { lastSlotProgress = now }
         let full = draining || now >= nextFullSweep
         if full { nextFullSweep = now + fullSweepInterval }
-        var visit: [Story] = []
+        visit.removeAll(keepingCapacity: true)
         if !full {
-            visit.reserveCapacity(touched.count)
             for id in touched { if let story = stories[id] { visit.append(story) } }
         }
         touched.removeAll(keepingCapacity: true)
+        defer { visit.removeAll(keepingCapacity: true) }  // holds no story past the poll
         func forEachVisited(_ body: (Story) throws -> Void) rethrows {
             if full {
                 for story in stories.values { try body(story) }
@@ -286,7 +288,7 @@ public final class KeeperRole: RecordingBehavior {
             let finished = (s.stopping || draining) && s.pipeline.bufferedEventCount == 0
                 && s.pipeline.contributors.keys.allSatisfy { $0 == Self.clockContributor }
                 && !waiting.contains { $0.storyId == id }
-            let target = finished ? UInt64.max : reportableWatermark(of: id, sealedFrontier: s.pipeline.sealedFrontier)
+            let target = finished ? UInt64.max : reportableWatermark(of: s)
             if target > s.reported && (finished || now >= s.lastReportAt + interval) {
                 reports.append(WatermarkSet.Entry(storyId: id, watermark: target))
                 s.reported = target
@@ -313,20 +315,19 @@ public final class KeeperRole: RecordingBehavior {
 
     /// The watermark this keeper can promise the grapher for a story: everything before it has
     /// been shipped (late events still come as revisions); with no writer it follows the clock.
-    private func reportableWatermark(of id: StoryID, sealedFrontier: UInt64) -> UInt64 {
+    private func reportableWatermark(of s: Story) -> UInt64 {
         // A first-time range not yet shipped holds the watermark back, so the grapher waits for
         // it; a waiting revision (late events of a range the grapher already sealed) does not.
-        let held = heldWatermark(of: id, sealedFrontier: sealedFrontier)
-        guard held < sealedFrontier, mustReleaseWatermarks() else { return held }
+        let held = heldWatermark(of: s)
+        guard held < s.pipeline.sealedFrontier, mustReleaseWatermarks() else { return held }
         bump("watermarks.released")
-        return sealedFrontier
+        return s.pipeline.sealedFrontier
     }
 
-    /// The story's watermark held back by its first waiting first-time range. (Takes the story's
-    /// fields, not the story: a copy of a `Story` retains every buffer it holds.)
-    private func heldWatermark(of id: StoryID, sealedFrontier: UInt64) -> UInt64 {
-        var w = sealedFrontier
-        if let first = waiting.first(where: { $0.storyId == id && $0.revision == 0 }) {
+    /// The story's watermark held back by its first waiting first-time range.
+    private func heldWatermark(of s: Story) -> UInt64 {
+        var w = s.pipeline.sealedFrontier
+        if let first = waiting.first(where: { $0.storyId == s.notice.storyId && $0.revision == 0 }) {
             w = min(w, first.range.start)
         }
         return w
@@ -345,8 +346,8 @@ public final class KeeperRole: RecordingBehavior {
         guard pool.availableSlots == 0 else { return false }
         if ContinuousClock.now - lastSlotProgress >= Self.stallLimit { return true }
         return !inFlight.values.contains { c in
-            guard let frontier = stories[c.storyId]?.pipeline.sealedFrontier else { return true }
-            return c.range.end <= heldWatermark(of: c.storyId, sealedFrontier: frontier)
+            guard let s = stories[c.storyId] else { return true }
+            return c.range.end <= heldWatermark(of: s)
         }
     }
 
@@ -363,7 +364,7 @@ public final class KeeperRole: RecordingBehavior {
                 var done = waiting.removeFirst()
                 stories[piece.storyId]?.pipeline.recycle(&done)
             }
-            guard let notice = stories[piece.storyId]?.notice, let frontier = stories[piece.storyId]?.pipeline.sealedFrontier else {
+            guard let story = stories[piece.storyId] else {
                 try pool.free(piece.buffer)
                 bump("chunks.orphaned")
                 continue
@@ -372,8 +373,8 @@ public final class KeeperRole: RecordingBehavior {
             nextSequence += 1
             inFlight[sequence] = InFlight(storyId: piece.storyId, buffer: piece.buffer, events: piece.events, range: piece.range,
                                           length: piece.buffer.length)
-            try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence), story: notice,
-                     watermark: reportableWatermark(of: piece.storyId, sealedFrontier: frontier), channel: channel)
+            try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence), story: story.notice,
+                     watermark: reportableWatermark(of: story), channel: channel)
             touched.insert(piece.storyId)  // its watermark may move on now
             bump("chunks.shipped")
             bump("events.shipped", UInt64(piece.events))

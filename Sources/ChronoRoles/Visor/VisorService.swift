@@ -75,8 +75,7 @@ public final class VisorService {
             if holdingBack && (registrationComplete || ContinuousClock.now >= registrationDeadline) {
                 holdingBack = false
                 if !registrationComplete {
-                    let registered = Set(groups.groups.values.flatMap(\.members))
-                    let missing = expectedRecorders.subtracting(registered).sorted().map(String.init).joined(separator: ",")
+                    let missing = unregisteredRecorders.sorted().map(String.init).joined(separator: ",")
                     logger.warning("""
                         serving clients although ranks \(missing) did not register within 3/4 of timeouts.acquireMs \
                         (\(config.timeouts.acquireMs) ms); their groups take no stories
@@ -97,11 +96,13 @@ public final class VisorService {
         counters["undrained.events"] = undrained
     }
 
-    /// Whether every planned keeper, grapher and player has registered.
-    private var registrationComplete: Bool {
-        let registered = Set(groups.groups.values.flatMap(\.members))
-        return expectedRecorders.isSubset(of: registered)
+    /// Planned keepers, graphers and players that have not registered.
+    private var unregisteredRecorders: Set<Int32> {
+        expectedRecorders.subtracting(groups.groups.values.flatMap(\.members))
     }
+
+    /// Whether every planned keeper, grapher and player has registered.
+    private var registrationComplete: Bool { unregisteredRecorders.isEmpty }
 
     private func bump(_ key: String) { counters[key, default: 0] += 1 }
 
