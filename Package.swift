@@ -2,7 +2,8 @@
 //
 // ChronoLog-Swift: a distributed, time-ordered log store for HPC jobs.
 // Module layout (dependencies point one way; see docs/ARCHITECTURE.md in shared design):
-//   CMPI, CFabric, CHDF5 (system libraries, found by pkg-config) + CChronoShims (macro getters)
+//   CMPI, CFabric, CHDF5 (system libraries, found by pkg-config) + CChronoShims (macro getters);
+//   CChronoKernels (per-byte C kernels with one clone per instruction set)
 //   -> MPI, Fabric, HDF5 (thin Swift wrappers: the only code that touches the C APIs)
 //   ChronoModel (pure Swift: ids, events, chunks, merge, codec, errors, config)
 //   ChronoRoles (visor, keeper, grapher, player) -> ChronoClient (Swift API)
@@ -36,6 +37,8 @@ let package = Package(
         .systemLibrary(name: "CFabric", pkgConfig: "libfabric", providers: [.apt(["libfabric-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-openmpi", providers: [.apt(["libhdf5-openmpi-dev"])]),
         .target(name: "CChronoShims", dependencies: ["CMPI", "CFabric", "CHDF5"]),
+        // Per-byte kernels in C, one clone per instruction set (optimised in debug builds too).
+        .target(name: "CChronoKernels", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
 
         // Thin wrappers: their public API names no C type.
         .target(name: "MPI", dependencies: ["CMPI", "CChronoShims"]),
@@ -46,7 +49,7 @@ let package = Package(
         .target(name: "ChronoModel", swiftSettings: optimizedInDebug),
 
         // The archive: the HDF5 layout, written collectively by the graphers, read by players and tools.
-        .target(name: "ChronoArchive", dependencies: ["ChronoModel", "HDF5", "MPI"], swiftSettings: optimizedInDebug),
+        .target(name: "ChronoArchive", dependencies: ["ChronoModel", "CChronoKernels", "HDF5", "MPI"], swiftSettings: optimizedInDebug),
 
         // Service roles and the client.
         .target(

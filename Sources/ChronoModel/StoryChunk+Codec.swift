@@ -139,6 +139,46 @@ extension StoryChunk {
         }
     }
 
+    /// Replaces `self` with a chunk received in two parts: `receive` writes the payload (exactly
+    /// `payloadByteCount` bytes) straight into the chunk's own storage — e.g. by an RMA read from
+    /// the sender's memory, so the bulk of a chunk is never copied on the way — and returns the
+    /// head: the encoded layout of ``encode()`` up to the payload (header and record table).
+    /// Reuses `self`'s storage as ``assign(decoding:limits:)`` does, and checks the same, plus that
+    /// the header announces exactly `payloadByteCount` payload bytes. The payload's bytes are not
+    /// looked at (they are opaque records).
+    /// - Throws: ``ChronoLogError/malformedMessage(_:)`` like ``decode(_:limits:)`` (also for a
+    ///   `payloadByteCount` over the limits), or what `receive` throws; `self` is then empty.
+    public mutating func assign(payloadByteCount: Int, limits: WireLimits = .default,
+                                receive: (UnsafeMutableRawBufferPointer) throws(ChronoLogError) -> UnsafeRawBufferPointer) throws(ChronoLogError) {
+        do throws(ChronoLogError) {
+            guard payloadByteCount >= 0, UInt64(payloadByteCount) <= limits.maxBodyBytes else {
+                throw .malformedMessage(.limitExceeded(field: "chunk.payloadBytes", value: UInt64(max(0, payloadByteCount)),
+                                                      limit: limits.maxBodyBytes))
+            }
+            let (story, range, revision) = try withStorage { (records: inout [EventRecord], payload: inout [UInt8]) throws(ChronoLogError) in
+                MergeKernel.resize(&payload, to: payloadByteCount)
+                let received: Result<UnsafeRawBufferPointer, ChronoLogError> = payload.withUnsafeMutableBytes { raw in
+                    Result { () throws(ChronoLogError) in try receive(raw) }
+                }
+                let head = try received.get()
+                var r = WireReader(head, limits: limits)
+                let header = try Self.readHeader(from: &r, payloadFollows: false)
+                guard header.payloadCount == payloadByteCount else {
+                    throw .malformedMessage(.inconsistent("chunk header announces \(header.payloadCount) payload bytes, \(payloadByteCount) arrived"))
+                }
+                RawBytes.readRecords(r.raw, offset: r.position, count: header.count, into: &records)
+                try r.skip(header.count * EventRecord.byteSize)
+                try r.expectEnd()
+                try Self.checkRecords(records, payloadCount: header.payloadCount, range: header.range, limits: r.limits)
+                return (header.story, header.range, header.revision)
+            }
+            setUnchecked(storyId: story, range: range, revision: revision)
+        } catch {
+            removeAllEvents()
+            throw error
+        }
+    }
+
     /// Reads one encoded chunk at the reader's position into `chunk`'s storage.
     static func read(from r: inout WireReader, into chunk: inout StoryChunk) throws(ChronoLogError) {
         let header = try readHeader(from: &r)
@@ -166,7 +206,9 @@ extension StoryChunk {
     }
 
     /// The fixed header of the layout, with the counts checked against the limits and the remaining bytes.
-    private static func readHeader(from r: inout WireReader) throws(ChronoLogError)
+    /// - Parameter payloadFollows: whether the payload is in the reader after the records (false:
+    ///   it travels apart, see ``assign(payloadByteCount:limits:receive:)``).
+    private static func readHeader(from r: inout WireReader, payloadFollows: Bool = true) throws(ChronoLogError)
         -> (story: StoryID, range: TimeRange, revision: UInt32, count: Int, payloadCount: Int) {
         let magic = try r.u32()
         guard magic == layoutMagic else { throw .malformedMessage(.badMagic(expected: layoutMagic, got: magic)) }
@@ -195,7 +237,7 @@ extension StoryChunk {
         }
         // Payload must fit after the records.
         let afterRecords = r.remaining - n * EventRecord.byteSize
-        guard payloadCount <= UInt64(afterRecords) else {
+        guard !payloadFollows || payloadCount <= UInt64(afterRecords) else {
             throw .malformedMessage(.truncated(offset: r.position + n * EventRecord.byteSize,
                                                needed: Int(clamping: payloadCount), available: afterRecords))
         }

@@ -168,7 +168,27 @@ public final class FabricEndpoint: @unchecked Sendable {
     ///   `.callFailed` if posting fails; `.timedOut` if the queue stays full.
     public func postRead(into local: RegisteredBuffer, from peer: PeerAddress, remoteAddress: UInt64, key: UInt64,
                          length: Int) throws(FabricError) -> OperationID {
-        try post(isRead: true, local: local, peer: peer, remoteAddress: remoteAddress, key: key, length: length)
+        try post(isRead: true, local: .registered(local), peer: peer, remoteAddress: remoteAddress, key: key, length: length)
+    }
+
+    /// Whether RMA reads may land in memory that is not registered: the provider does not require
+    /// `FI_MR_LOCAL` (true of `shm`, `tcp;ofi_rxm` and `sockets`). Then
+    /// ``postRead(intoUnregistered:from:remoteAddress:key:)`` puts bytes straight where they are
+    /// used, with no copy out of a registered buffer.
+    public var acceptsUnregisteredLocalMemory: Bool { !info.memoryRegistrationMode.contains(.local) }
+
+    /// Posts an RMA read of `local.count` bytes at the peer's `remoteAddress` (with `key`) into
+    /// memory that is not registered, e.g. an array's storage; split and retried like
+    /// ``postRead(into:from:remoteAddress:key:length:)``. The caller keeps `local` valid and leaves
+    /// it alone until the operation completed (`wait(for:)`).
+    /// - Throws: `FabricError.invalidArgument` when the provider requires registered local memory
+    ///   (``acceptsUnregisteredLocalMemory`` is false); otherwise as `postRead(into:…)`.
+    public func postRead(intoUnregistered local: UnsafeMutableRawBufferPointer, from peer: PeerAddress, remoteAddress: UInt64,
+                         key: UInt64) throws(FabricError) -> OperationID {
+        guard acceptsUnregisteredLocalMemory else {
+            throw .invalidArgument(call: "FabricEndpoint.read", detail: "provider \(info.providerName) requires registered local memory (FI_MR_LOCAL)")
+        }
+        return try post(isRead: true, local: .unregistered(local), peer: peer, remoteAddress: remoteAddress, key: key, length: local.count)
     }
 
     /// Posts an RMA write of the first `length` bytes of `local` to the peer's `remoteAddress`
@@ -176,7 +196,7 @@ public final class FabricEndpoint: @unchecked Sendable {
     /// - Throws: as `postRead`.
     public func postWrite(from local: RegisteredBuffer, to peer: PeerAddress, remoteAddress: UInt64, key: UInt64,
                           length: Int) throws(FabricError) -> OperationID {
-        try post(isRead: false, local: local, peer: peer, remoteAddress: remoteAddress, key: key, length: length)
+        try post(isRead: false, local: .registered(local), peer: peer, remoteAddress: remoteAddress, key: key, length: length)
     }
 
     /// Posts a read of everything `remote` describes into the start of `local`.
@@ -376,10 +396,23 @@ public final class FabricEndpoint: @unchecked Sendable {
         case full(Bool)
     }
 
-    private func post(isRead: Bool, local: RegisteredBuffer, peer: PeerAddress, remoteAddress: UInt64, key: UInt64,
+    /// The local side of an operation: a registered buffer, or (where the provider allows) plain memory.
+    private enum LocalMemory {
+        case registered(RegisteredBuffer)
+        case unregistered(UnsafeMutableRawBufferPointer)
+
+        var length: Int {
+            switch self {
+            case .registered(let b): return b.length
+            case .unregistered(let raw): return raw.count
+            }
+        }
+    }
+
+    private func post(isRead: Bool, local: LocalMemory, peer: PeerAddress, remoteAddress: UInt64, key: UInt64,
                       length: Int) throws(FabricError) -> OperationID {
         let call = isRead ? "FabricEndpoint.read" : "FabricEndpoint.write"
-        guard local.region.endpoint === self else {
+        if case .registered(let buffer) = local, buffer.region.endpoint !== self {
             throw .invalidArgument(call: call, detail: "the local buffer is registered with another endpoint")
         }
         guard peer.endpointID == ObjectIdentifier(self) else {
@@ -405,13 +438,21 @@ public final class FabricEndpoint: @unchecked Sendable {
                 let n = min(maxTransferSize, length - start)
                 let step = try locked { () throws(FabricError) -> PostStep in
                     guard handles.isOpen else { throw .closed(call: call) }
-                    guard let registration = local.region.registration else { throw .closed(call: call) }
+                    let memory: UnsafeMutableRawPointer, offset: Int, descriptor: UnsafeMutableRawPointer?
+                    switch local {
+                    case .registered(let buffer):
+                        guard let registration = buffer.region.registration else { throw .closed(call: call) }
+                        (memory, offset, descriptor) = (buffer.region.storage.base, buffer.offset + start, registration.descriptor)
+                    case .unregistered(let raw):
+                        guard let base = raw.baseAddress else { throw .invalidArgument(call: call, detail: "no local memory") }
+                        (memory, offset, descriptor) = (base, start, nil)
+                    }
                     let token = handles.takeContext()
                     let result: PostResult
                     do throws(FabricError) {
                         result = try handles.post(
-                            isRead: isRead, memory: local.region.storage.base, offset: local.offset + start, length: n,
-                            descriptor: registration.descriptor, peer: peer.fabricAddress,
+                            isRead: isRead, memory: memory, offset: offset, length: n,
+                            descriptor: descriptor, peer: peer.fabricAddress,
                             remoteAddress: remoteAddress &+ UInt64(start), key: key, token: token)
                     } catch {
                         handles.returnContext(token)

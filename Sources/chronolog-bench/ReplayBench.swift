@@ -11,10 +11,11 @@ import Glibc
 #endif
 
 /// Replay under mpirun: one client logs a large story (default 1 GiB), releases it, waits until
-/// it is archived, then replays it through the player cold (the archive file's pages dropped
-/// from the page cache with `posix_fadvise(DONTNEED)`) and warm, next to a plain serial HDF5
-/// read of the same story's datasets, cold and warm, in the same run. Then measures how long a
-/// just-logged event takes to become visible to a replay (log → seen, no flush).
+/// it is archived, then reads it cold (the archive file's pages dropped from the page cache with
+/// `posix_fadvise(DONTNEED)`) with a plain serial HDF5 read of the story's datasets and through
+/// the player; then `--warm-rounds` times warm, plain read and replay in turn, and reports the
+/// medians and their ratio. Then measures how long a just-logged event takes to become visible to
+/// a replay (log → seen, no flush).
 struct ReplayBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
@@ -37,11 +38,14 @@ struct ReplayBench: ParsableCommand {
     @Option(help: "Seconds to wait after release for the story to be archived.")
     var settleSeconds = 5.0
 
+    @Option(help: "Warm rounds: each reads the story plainly, then replays it; medians and their ratio are reported.")
+    var warmRounds = 3
+
     @OptionGroup var configuration: ConfigurationOptions
 
     func validate() throws {
-        guard mib > 0, size > 0, samples > 0, settleSeconds >= 0 else {
-            throw ValidationError("--mib, --size and --samples must be positive")
+        guard mib > 0, size > 0, samples > 0, warmRounds > 0, settleSeconds >= 0 else {
+            throw ValidationError("--mib, --size, --samples and --warm-rounds must be positive")
         }
     }
 
@@ -68,27 +72,40 @@ struct ReplayBench: ParsableCommand {
             Thread.sleep(forTimeInterval: settle)
             let archive = config.archive.directory + "/" + ArchiveLayout.defaultFileName
 
-            func viaPlayer(_ label: String) throws {
+            /// Replays the whole story through the player. - Returns: MiB/s.
+            @discardableResult
+            func viaPlayer(_ label: String) throws -> Double {
                 var events = 0, payload = 0
                 let start = ContinuousClock.now
                 try client.replayStory("bench", "big", from: 0, to: .max, timeoutMs: 600_000) { (chunk: StoryChunk) throws(ChronoLogError) in
                     events += chunk.count
                     payload += chunk.payload.count
                 }
-                report(label, events: events, bytes: payload + events * EventRecord.byteSize, since: start)
                 if events != count { print("  WARNING: replayed \(events) events, logged \(count)") }
+                return report(label, events: events, bytes: payload + events * EventRecord.byteSize, since: start)
             }
-            func plainHDF5(_ label: String) throws {
+            /// Reads the story's datasets plainly. - Returns: MiB/s.
+            @discardableResult
+            func plainHDF5(_ label: String) throws -> Double {
                 let start = ContinuousClock.now
                 let (events, total) = try Self.plainRead(path: archive, chronicle: "bench", story: "big")
-                report(label, events: events, bytes: total, since: start)
+                return report(label, events: events, bytes: total, since: start)
             }
             Self.dropFromPageCache(archive)
             try plainHDF5("plain HDF5 read, cold")
-            try plainHDF5("plain HDF5 read, warm")
             Self.dropFromPageCache(archive)
             try viaPlayer("replay via player, cold")
-            try viaPlayer("replay via player, warm")
+            // Warm: alternate so that both see the same machine; the plain read's own rate varies
+            // from run to run, so medians of several rounds are compared.
+            var plain: [Double] = [], replay: [Double] = []
+            for round in 1...warmRounds {
+                plain.append(try plainHDF5("plain HDF5 read, warm \(round)"))
+                replay.append(try viaPlayer("replay via player, warm \(round)"))
+            }
+            let plainMedian = Self.median(plain), replayMedian = Self.median(replay)
+            print("  warm medians: plain \(String(format: "%.1f", plainMedian)) MiB/s, replay \(String(format: "%.1f", replayMedian)) MiB/s, "
+                  + "replay/plain \(String(format: "%.0f", 100 * replayMedian / plainMedian)) % (target ≥ 50 %)")
+            fflush(nil)
 
             // Log → visible: how long until a replay sees an event just logged (no flush).
             let fresh = try client.acquireStory("bench", "fresh")
@@ -110,12 +127,20 @@ struct ReplayBench: ParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
-    private func report(_ label: String, events: Int, bytes: Int, since start: ContinuousClock.Instant) {
+    /// Prints one measurement. - Returns: MiB/s.
+    private func report(_ label: String, events: Int, bytes: Int, since start: ContinuousClock.Instant) -> Double {
         let seconds = Double((ContinuousClock.now - start) / .microseconds(1)) / 1e6
         let mibs = Double(bytes) / 1_048_576 / seconds
         print("  \(label.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", mibs)) MiB/s  "
               + "\(Int(Double(events) / seconds)) events/s  (\(bytes >> 20) MiB in \(String(format: "%.2f", seconds)) s)")
         fflush(nil)
+        return mibs
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
 
     /// Evicts the file's clean pages from the page cache (no root needed), for a cold read.

@@ -57,6 +57,51 @@ import Testing
         }
     }
 
+    /// The replay's RMA path: the head (header and records) and the payload arrive apart, the
+    /// payload written straight into the chunk's storage.
+    @Test func decodeWithPayloadReceivedApart() throws {
+        var rng = SplitMix(seed: 9)
+        var scratch = StoryChunk.empty(storyId: StoryID(rawValue: 1), range: TimeRange(start: 0, end: 1))
+        for _ in 0..<200 {
+            let chunk = Random.chunk(&rng)
+            let bytes = chunk.encode()
+            let headBytes = StoryChunk.headerByteCount + 32 * chunk.count
+            func receive(_ head: ArraySlice<UInt8>, payload: ArraySlice<UInt8>, announced: Int) throws {
+                try head.withUnsafeBytes { raw in
+                    try scratch.assign(payloadByteCount: announced) { (destination) throws(ChronoLogError) in
+                        #expect(destination.count == announced)
+                        payload.withUnsafeBytes { destination.copyMemory(from: $0) }
+                        return raw
+                    }
+                }
+            }
+            try receive(bytes[..<headBytes], payload: bytes[headBytes...], announced: bytes.count - headBytes)
+            #expect(scratch == chunk)
+            // A payload of another length than the header announces is refused, and the chunk left empty.
+            if chunk.payload.count > 0 {
+                #expect(throws: ChronoLogError.self) {
+                    try receive(bytes[..<headBytes], payload: bytes[headBytes..<(bytes.count - 1)], announced: bytes.count - headBytes - 1)
+                }
+                #expect(scratch.isEmpty && scratch.payload.isEmpty)
+                // A head with a byte of the payload left on it is refused.
+                #expect(throws: ChronoLogError.self) {
+                    try receive(bytes[..<(headBytes + 1)], payload: bytes[(headBytes + 1)...], announced: bytes.count - headBytes - 1)
+                }
+            }
+            // What the receiver throws comes out, and the chunk is left empty.
+            #expect(throws: ChronoLogError.noConnection("gone")) {
+                try scratch.assign(payloadByteCount: 8) { (_) throws(ChronoLogError) in throw .noConnection("gone") }
+            }
+            #expect(scratch.isEmpty)
+        }
+        #expect(throws: ChronoLogError.self) {
+            try scratch.assign(payloadByteCount: Int(WireLimits.default.maxBodyBytes) + 1) { (_) throws(ChronoLogError) in
+                Issue.record("an oversized payload must be refused before it is received")
+                return UnsafeRawBufferPointer(start: nil, count: 0)
+            }
+        }
+    }
+
     @Test func chunkLayoutIsTheDocumentedOne() throws {
         let chunk = try StoryChunk(storyId: StoryID(rawValue: 0x0102_0304_0506_0708), range: TimeRange(start: 10, end: 20), revision: 3,
                                    events: [Event(time: 11, clientId: ClientID(5), index: 6, text: "hi")])

@@ -33,6 +33,22 @@ public func fuzzDecoders(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     } catch {
         if fresh != nil || !scratch.isEmpty { fatalError("in-place decode failed differently") }
     }
+    // Receiving the payload apart (the replay's RMA path) agrees with decoding the whole: the head
+    // is the header plus the record table its event count announces, the payload the rest.
+    if size >= StoryChunk.headerByteCount {
+        let announced = raw.loadUnaligned(fromByteOffset: 40, as: UInt64.self).littleEndian
+        let headBytes = announced > UInt64(size) ? size : min(size, StoryChunk.headerByteCount + Int(announced) * 32)
+        var apart = StoryChunk.empty(storyId: StoryID(rawValue: 0), range: TimeRange(start: 0, end: 1))
+        do {
+            try apart.assign(payloadByteCount: size - headBytes, limits: limits) { (payload) throws(ChronoLogError) in
+                payload.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[headBytes...]))
+                return UnsafeRawBufferPointer(rebasing: raw[..<headBytes])
+            }
+            if apart != fresh { fatalError("decoding with the payload apart differs") }
+        } catch {
+            if fresh != nil || !apart.isEmpty { fatalError("decoding with the payload apart failed differently") }
+        }
+    }
     _ = try? MessageHeader.decode(bytes, limits: limits)
     return 0
 }

@@ -14,7 +14,8 @@ struct FabricChecks: ParsableCommand {
         abstract: "libfabric wrapper checks.",
         subcommands: [RMA.self, UnknownProvider.self, BadKey.self, Pool.self, StaleShm.self])
 
-    /// Rank 1 exposes a pattern in a pool buffer; rank 0 `fi_read`s it and verifies byte for byte,
+    /// Rank 1 exposes a pattern in a pool buffer; rank 0 `fi_read`s it and verifies byte for byte
+    /// (into registered memory, then once into an array's unregistered storage, at an odd offset),
     /// then `fi_write`s another pattern back, which rank 1 verifies. Rank 1 polls its completion
     /// queue (backing off) until rank 0 tells it over MPI that it is done. Prints bandwidth lines
     /// `BW <provider> read|write <bytes> B ...`.
@@ -82,6 +83,19 @@ struct FabricChecks: ParsableCommand {
                             }
                         }
                         report("read", size: size, repeats: repeats, seconds: MPIRuntime.wtime() - t0)
+                        // Straight into plain memory (an array's storage), where the provider allows it.
+                        try expect(ep.acceptsUnregisteredLocalMemory, "\(provider) unexpectedly requires FI_MR_LOCAL")
+                        var plain = [UInt8](repeating: 0, count: size + 2)
+                        try plain.withUnsafeMutableBytes { raw in
+                            let op = try ep.postRead(intoUnregistered: UnsafeMutableRawBufferPointer(rebasing: raw[1..<(size + 1)]),
+                                                     from: peers[1], remoteAddress: remote.address, key: remote.key)
+                            try ep.wait(for: op, timeout: .seconds(60))
+                        }
+                        if let bad = (0..<size).first(where: { plain[1 + $0] != expected[$0] }) {
+                            throw CheckFailure(description: "read of \(size) B into unregistered memory: mismatch at byte \(bad)")
+                        }
+                        try expect(plain[0] == 0 && plain[size + 1] == 0, "read into unregistered memory wrote outside its buffer")
+                        say("READ-UNREGISTERED \(provider) \(size) B ok")
                         try local.copy(from: patternBytes(count: size, seed: writeSeed))
                         t0 = MPIRuntime.wtime()
                         for _ in 0..<repeats {

@@ -15,6 +15,7 @@ struct FabricWrapperTests {
         let bandwidth = r.lines(startingWith: "BW \(provider) ")
         #expect(bandwidth.count == 4, "\(r)")
         #expect(r.lines(startingWith: "INFO \(provider) ").count == 1, "the provider in use is the one asked for: \(r)")
+        #expect(r.lines(startingWith: "READ-UNREGISTERED \(provider) ").count == 2, "reads into unregistered memory: \(r)")
     }
 
     @Test("transfers larger than the operation limit are split and still arrive intact",
@@ -28,6 +29,7 @@ struct FabricWrapperTests {
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "PASS fabric rma \(provider)").count == 1, "\(r)")
         #expect(r.stdout.contains("split=1000000"), "\(r)")
+        #expect(r.lines(startingWith: "READ-UNREGISTERED \(provider) ").count == 3, "split reads into unregistered memory: \(r)")
     }
 
     @Test("an unknown or unusable provider is a typed error naming it: no crash, no hang")

@@ -51,38 +51,58 @@ final class ReplayReader: Sendable {
 
     /// Reads the piece `remote` from the player at world rank `player` and decodes it into `chunk`,
     /// reusing its storage (no allocation once the caller stopped sharing the previous piece).
+    ///
+    /// Where the provider takes unregistered local memory (``FabricEndpoint/acceptsUnregisteredLocalMemory``),
+    /// two reads run at once: the chunk's header and record table into the registered slot, and its
+    /// payload straight into `chunk`'s own storage, so the payload is copied once on its way from the
+    /// player's memory. Otherwise the whole piece is read into the slot and decoded from there.
+    ///
+    /// A failed read closes the endpoint (a read left posted must never land in memory that was
+    /// given back); the next query opens a new one.
     /// - Throws: `.noConnection` when the read fails; `.malformedMessage` when the bytes do not
-    ///   decode as a chunk.
+    ///   decode as a chunk or disagree with `remote`.
     func read(_ remote: RemotePiece, from player: Int, into chunk: inout StoryChunk) throws(ChronoLogError) {
         let result: Result<Void, ChronoLogError> = state.withLock { s in
             do throws(ChronoLogError) {
                 let (endpoint, pool) = try open(&s)
-                guard remote.length <= UInt64(slotBytes) else {
-                    throw .malformedMessage(.inconsistent("replay piece of \(remote.length) bytes exceeds the \(slotBytes)-byte slot"))
+                let length = Int(clamping: remote.length)
+                let records = Int(clamping: remote.eventCount)
+                guard length <= slotBytes, records <= (length - StoryChunk.headerByteCount) / EventRecord.byteSize else {
+                    throw .malformedMessage(.inconsistent(
+                        "replay piece of \(remote.length) bytes and \(remote.eventCount) events does not fit the \(slotBytes)-byte slot"))
                 }
+                let headBytes = StoryChunk.headerByteCount + records * EventRecord.byteSize
                 do {
-                    let peer: PeerAddress
-                    if let known = s.peers[player] {
-                        peer = known
-                    } else {
-                        guard let inserted = try endpoint.insert(peerAddresses: [remote.playerAddress]).first else {
-                            throw ChronoLogError.noConnection("the player's fabric address was not accepted")
+                    let peer = try peerAddress(of: player, remote.playerAddress, in: &s, endpoint: endpoint)
+                    let slot = try pool.allocate(byteCount: endpoint.acceptsUnregisteredLocalMemory ? headBytes : length)
+                    defer { try? pool.free(slot) }
+                    try slot.withUnsafeMutableBytes { raw in
+                        if endpoint.acceptsUnregisteredLocalMemory {
+                            let head = UnsafeRawBufferPointer(rebasing: raw[0..<headBytes])
+                            try chunk.assign(payloadByteCount: length - headBytes) { (payload) throws(ChronoLogError) in
+                                do {
+                                    let ops = [
+                                        try endpoint.postRead(into: slot, from: peer, remoteAddress: remote.address, key: remote.key, length: headBytes),
+                                        try endpoint.postRead(intoUnregistered: payload, from: peer,
+                                                              remoteAddress: remote.address + UInt64(headBytes), key: remote.key),
+                                    ]
+                                    try endpoint.waitAll(ops)
+                                } catch {
+                                    Self.abandon(&s)
+                                    throw .noConnection("RMA read of a replay piece from player rank \(player) failed: \(error)")
+                                }
+                                return head
+                            }
+                        } else {
+                            try endpoint.read(into: slot, from: peer, remoteAddress: remote.address, key: remote.key, length: length)
+                            try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<length]))
                         }
-                        s.peers[player] = inserted
-                        peer = inserted
-                    }
-                    let buffer = try pool.allocate(byteCount: Int(remote.length))
-                    defer { try? pool.free(buffer) }
-                    let op = try endpoint.postRead(into: buffer, from: peer, remoteAddress: remote.address, key: remote.key,
-                                                   length: Int(remote.length))
-                    try endpoint.wait(for: op)
-                    try buffer.withUnsafeMutableBytes { raw in
-                        try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<Int(remote.length)]))
                     }
                     return .success(())
                 } catch let error as ChronoLogError {
                     throw error
                 } catch {
+                    Self.abandon(&s)
                     throw .noConnection("RMA read of a replay piece from player rank \(player) failed: \(error)")
                 }
             } catch {
@@ -90,6 +110,26 @@ final class ReplayReader: Sendable {
             }
         }
         return try result.get()
+    }
+
+    /// The player's address in this endpoint's address vector, inserted on first use.
+    private func peerAddress(of player: Int, _ address: [UInt8], in s: inout State, endpoint: FabricEndpoint) throws -> PeerAddress {
+        if let known = s.peers[player] { return known }
+        guard let inserted = try endpoint.insert(peerAddresses: [address]).first else {
+            throw ChronoLogError.noConnection("the player's fabric address was not accepted")
+        }
+        s.peers[player] = inserted
+        return inserted
+    }
+
+    /// Closes the endpoint after a failed read, abandoning whatever is still posted; the next
+    /// query opens a new endpoint (with a new address).
+    private static func abandon(_ s: inout State) {
+        try? s.pool?.close()
+        try? s.endpoint?.close()
+        s.pool = nil
+        s.endpoint = nil
+        s.peers = [:]
     }
 
     /// Closes the endpoint (not collective). Later reads fail with `.noConnection`.

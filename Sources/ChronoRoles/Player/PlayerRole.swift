@@ -74,7 +74,7 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     private enum LeaseState: Equatable {
-        case none, requested(UInt64)
+        case none, requested(UInt64, at: ContinuousClock.Instant)
     }
 
     /// A registered slot lent to a client until it acknowledges the piece.
@@ -157,10 +157,11 @@ public final class PlayerRole: RecordingBehavior {
         case .replayAck(let ack):
             acknowledged(ack, from: source)
         case .archiveLease(let l):
-            guard l.action == .grant, lease == .requested(l.leaseId) else {
+            guard l.action == .grant, case .requested(l.leaseId, let asked) = lease else {
                 bump("leases.stray")
                 return true
             }
+            bump("leases.wait.us", UInt64((ContinuousClock.now - asked) / .microseconds(1)))
             try readArchive(channel: channel)
             lease = .none
             try post(.archiveLease(ArchiveLease(leaseId: l.leaseId, action: .release)), to: source, channel: channel)
@@ -265,7 +266,7 @@ public final class PlayerRole: RecordingBehavior {
             if let grapher = grapherRank {
                 let id = nextLeaseId
                 nextLeaseId += 1
-                lease = .requested(id)
+                lease = .requested(id, at: .now)
                 try post(.archiveLease(ArchiveLease(leaseId: id, action: .request)), to: grapher, channel: channel)
             } else {
                 try readArchive(channel: channel)

@@ -1,0 +1,64 @@
+import ChronoArchive
+import Testing
+
+/// `ArchiveChecksum` is stored in every archive's index and rounds rows, so its value is part of
+/// the file format: the vectorised kernel must give exactly the documented formula's value for
+/// every length and alignment (tails, lanes, unaligned starts).
+@Suite("Archive checksum")
+struct ChecksumTests {
+    /// The documented definition, one word at a time, as numpy would compute it.
+    static func reference(_ bytes: [UInt8]) -> UInt64 {
+        let k1: UInt64 = 0x9E37_79B9_7F4A_7C15, k2: UInt64 = 0xBF58_476D_1CE4_E5B9, k3: UInt64 = 0x94D0_49BB_1331_11EB
+        var sum: UInt64 = 0
+        var i = 0
+        while i * 8 < bytes.count {
+            var w: UInt64 = 0
+            for j in 0..<8 where i * 8 + j < bytes.count { w |= UInt64(bytes[i * 8 + j]) << (8 * UInt64(j)) }
+            var x = (w ^ (UInt64(i) &* k1)) &* k2
+            x ^= x >> 31
+            sum &+= x
+            i += 1
+        }
+        let h = UInt64(bytes.count) &* k3 &+ sum
+        return h ^ (h >> 29)
+    }
+
+    /// Deterministic bytes (splitmix64).
+    static func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
+        var z = seed
+        return (0..<count).map { _ in
+            z &+= 0x9E37_79B9_7F4A_7C15
+            var x = z
+            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+            return UInt8(truncatingIfNeeded: x ^ (x >> 31))
+        }
+    }
+
+    @Test("every length from 0 to 300 bytes, at every start alignment, equals the definition")
+    func lengthsAndAlignments() {
+        let source = Self.bytes(300 + 8, seed: 7)
+        for offset in 0..<8 {
+            for length in 0...300 {
+                let slice = Array(source[offset..<(offset + length)])
+                let got = source.withUnsafeBytes { ArchiveChecksum.hash(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)])) }
+                #expect(got == Self.reference(slice), "length \(length) at offset \(offset)")
+            }
+        }
+    }
+
+    @Test("a large buffer equals the definition, and a flipped byte or a swapped word changes it")
+    func largeAndSensitive() {
+        var data = Self.bytes((1 << 20) + 13, seed: 42)
+        data[8 * 1000 + 3] = 1
+        data[8 * 1001 + 3] = 2
+        let original = ArchiveChecksum.hash(data)
+        #expect(original == Self.reference(data))
+        #expect(ArchiveChecksum.hash([UInt8]()) == Self.reference([]))
+        data[123_457] ^= 0x10
+        #expect(ArchiveChecksum.hash(data) != original)
+        data[123_457] ^= 0x10
+        data.swapAt(8 * 1000 + 3, 8 * 1001 + 3)  // same bytes, other words: the position salt sees it
+        #expect(ArchiveChecksum.hash(data) != original)
+    }
+}
