@@ -49,7 +49,10 @@ let package = Package(
         .target(name: "ChronoModel", swiftSettings: optimizedInDebug),
 
         // The archive: the HDF5 layout, written collectively by the graphers, read by players and tools.
-        .target(name: "ChronoArchive", dependencies: ["ChronoModel", "CChronoKernels", "HDF5", "MPI"], swiftSettings: optimizedInDebug),
+        .target(
+            name: "ChronoArchive",
+            dependencies: ["ChronoModel", "CChronoKernels", "HDF5", "MPI", .product(name: "HeapModule", package: "swift-collections")],
+            swiftSettings: optimizedInDebug),
 
         // Service roles and the client.
         .target(

@@ -1,5 +1,6 @@
 import ChronoModel
 import HDF5
+import HeapModule
 
 #if canImport(Glibc)
 import Glibc
@@ -162,43 +163,58 @@ public final class ArchiveReader {
         return try reader.readEncoded(index: index, rows: rows, window: window, storyId: entry.storyId, into: destination)
     }
 
-    /// Splits `range` into consecutive windows that each hold about `maxBytes` of the story's
-    /// archived events (32 bytes per record plus record bytes, estimated from the time index), so
-    /// a large range can be read window by window with ``events(chronicle:story:range:)`` in
-    /// bounded memory. The windows cover `range` exactly, in order; a chunk larger than `maxBytes`
-    /// gets a window of its own; no window is cut inside a range where nothing starts.
-    /// - Returns: `[range]` when the range is small, empty or holds nothing; `[]` when it is empty.
+    /// The first of the consecutive windows that split `range` so that each holds about
+    /// `maxBytes` of the story's archived events (32 bytes per record plus record bytes, estimated
+    /// from the time index): a large range is read window by window, each starting where the last
+    /// ended, with ``events(chronicle:story:range:)`` in bounded memory. The windows cover `range`
+    /// exactly, in order; a chunk larger than `maxBytes` gets a window of its own; no window is cut
+    /// inside a range where nothing starts.
+    ///
+    /// Looks only at the index rows up to the cut (binary search, then a scan in start order), so
+    /// reading a story of many rows window by window costs time in proportion to its rows, not to
+    /// their square.
+    /// - Returns: `range` itself when it is small, empty or holds nothing.
     /// - Throws: `ArchiveError.storyNotFound` when no file holds the story; `.corrupt` or `.hdf5`
     ///   when its index cannot be read.
-    public func readWindows(chronicle: String, story: String, range: TimeRange, maxBytes: Int) throws(ArchiveError) -> [TimeRange] {
+    public func firstWindow(chronicle: String, story: String, range: TimeRange, maxBytes: Int) throws(ArchiveError) -> TimeRange {
         let key = StoryKey(chronicle: chronicle, story: story)
         let holders = readers.filter { $0.stories[key] != nil }
         guard !holders.isEmpty else { throw .storyNotFound(chronicle: chronicle, story: story) }
-        if range.isEmpty { return [] }
-        // Each overlapping chunk as (where its events inside `range` start, its size).
-        var spans: [(start: UInt64, bytes: Int)] = []
-        for reader in holders {
-            let index = try reader.index(for: key)
-            for position in index.overlapping(range) {
-                let row = index.rows[position]
-                let start = max(range.start, row.minTime)
-                spans.append((start, Int(row.eventCount) * EventRecord.byteSize + Int(row.payloadBytes)))
-            }
-        }
-        spans.sort { $0.start < $1.start }
-        var windows: [TimeRange] = []
-        var windowStart = range.start
+        if range.isEmpty { return range }
+        // Each file's chunks that overlap `range`, in order of their range start.
+        var scans: [ArchiveFileReader.StoryIndex.OverlapScan] = []
+        for reader in holders { scans.append(try reader.index(for: key).scan(overlapping: range)) }
+        // A chunk's span starts where its events inside `range` start (its first event time), at or
+        // after its range start; spans are taken in start order from a heap, each once no chunk
+        // still to be scanned can start before it.
+        var spans = Heap<WindowSpan>()
+        let windowStart = range.start
         var bytes = 0
-        for span in spans {
-            if bytes > 0 && bytes + span.bytes > maxBytes && span.start > windowStart && span.start < range.end {
-                windows.append(TimeRange(start: windowStart, end: span.start))
-                windowStart = span.start
-                bytes = 0
+        while true {
+            var next: (scan: Int, row: ArchiveIndexRow)? = nil
+            for i in scans.indices {
+                if let row = scans[i].peek(), next.map({ row.range.start < $0.row.range.start }) ?? true { next = (i, row) }
             }
-            bytes += span.bytes
+            let scanFrom = next?.row.range.start ?? .max
+            while let span = spans.min, span.start < scanFrom || next == nil {
+                spans.removeMin()
+                if bytes > 0 && bytes + span.bytes > maxBytes && span.start > windowStart && span.start < range.end {
+                    return TimeRange(start: windowStart, end: span.start)
+                }
+                bytes += span.bytes
+            }
+            guard let (i, row) = next else { return TimeRange(start: windowStart, end: range.end) }
+            spans.insert(WindowSpan(start: max(range.start, row.minTime),
+                                    bytes: Int(row.eventCount) * EventRecord.byteSize + Int(row.payloadBytes)))
+            scans[i].position += 1
         }
-        windows.append(TimeRange(start: windowStart, end: range.end))
-        return windows
+    }
+
+    /// One chunk's share of a window: where its events in the range start, and its size.
+    private struct WindowSpan: Comparable {
+        let start: UInt64
+        let bytes: Int
+        static func < (a: WindowSpan, b: WindowSpan) -> Bool { a.start < b.start }
     }
 
     // MARK: Verification
@@ -268,18 +284,47 @@ final class ArchiveFileReader {
         /// Rows ignored: void, or incompletely written in the file's last round.
         let uncommitted: Int
 
-        /// Positions in `rows` of the chunks whose range overlaps `window`, in start order.
-        func overlapping(_ window: TimeRange) -> [Int] {
-            // First sorted position whose running max end exceeds window.start...
+        /// The first position in `byStart` whose chunk may overlap `window`: before it, no chunk's
+        /// range reaches `window.start` (binary search over the running maximum of range ends).
+        func firstCandidate(overlapping window: TimeRange) -> Int {
             var lo = 0, hi = byStart.count
             while lo < hi {
                 let mid = (lo + hi) / 2
                 if maxEnd[mid] > window.start { hi = mid } else { lo = mid + 1 }
             }
-            let from = lo
+            return lo
+        }
+
+        /// The chunks overlapping `window`, one at a time in order of range start.
+        struct OverlapScan {
+            let index: StoryIndex
+            let window: TimeRange
+            /// Position in `index.byStart` of the next chunk to look at.
+            var position: Int
+
+            /// The next overlapping chunk, without taking it (advance `position` to take it); nil
+            /// when none is left.
+            mutating func peek() -> ArchiveIndexRow? {
+                while position < index.byStart.count {
+                    let row = index.rows[index.byStart[position]]
+                    if row.range.start >= window.end { return nil }
+                    if row.range.overlaps(window) { return row }
+                    position += 1
+                }
+                return nil
+            }
+        }
+
+        /// A scan of the chunks overlapping `window`, from the first that may.
+        func scan(overlapping window: TimeRange) -> OverlapScan {
+            OverlapScan(index: self, window: window, position: firstCandidate(overlapping: window))
+        }
+
+        /// Positions in `rows` of the chunks whose range overlaps `window`, in start order.
+        func overlapping(_ window: TimeRange) -> [Int] {
+            let from = firstCandidate(overlapping: window)
             // ...up to the first whose start is at or after window.end.
-            lo = from
-            hi = byStart.count
+            var lo = from, hi = byStart.count
             while lo < hi {
                 let mid = (lo + hi) / 2
                 if rows[byStart[mid]].range.start < window.end { lo = mid + 1 } else { hi = mid }

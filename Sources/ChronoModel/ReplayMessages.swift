@@ -183,7 +183,8 @@ public struct ReplayAck: Sendable, Hashable, WireCodable {
 /// Body of ``ControlMessage/archiveLease(_:)``: a player asks its grapher to hold archive rounds
 /// off while it reads the archive file (which is consistent on disk only between rounds).
 public struct ArchiveLease: Sendable, Hashable, WireCodable {
-    /// Request (player → grapher), grant (grapher → player) or release (player → grapher).
+    /// Request (player → grapher), grant (grapher → player), release (player → grapher) or
+    /// recall (grapher → player).
     public enum Action: UInt8, Sendable, CaseIterable {
         /// Player → grapher: hold rounds off once the current one ended.
         case request = 1
@@ -191,6 +192,8 @@ public struct ArchiveLease: Sendable, Hashable, WireCodable {
         case grant = 2
         /// Player → grapher: rounds may run again.
         case release = 3
+        /// Grapher → player: a round is due; release the lease (and ask again for more reading).
+        case recall = 4
     }
 
     /// The lease, chosen by the player.

@@ -139,6 +139,7 @@ extension ArchiveChecks {
                                "stories listed \(listedKeys.sorted())")
                 }
                 var checked = 0
+                var mostWindows = 0
                 var rng = SplitMix(seed: 42)
                 for key in full.keys.sorted() {
                     let all = TimeRange(start: 0, end: UInt64.max)
@@ -149,6 +150,7 @@ extension ArchiveChecks {
                     if ackedRounds == nil {
                         try expect(got.records == expectedFull.records && got.payload == expectedFull.payload,
                                    "\(key.chronicle)/\(key.story): \(got.count) events read, \(expectedFull.count) expected")
+                        mostWindows = max(mostWindows, try ArchiveChecks.checkWindows(reader, key, expected: expectedFull))
                         // Random sub-ranges, some partial, some empty, some outside.
                         let span = expectedFull.range
                         for _ in 0..<queries {
@@ -177,11 +179,61 @@ extension ArchiveChecks {
                     _ = try reader.events(chronicle: "nope", story: "nope", range: TimeRange(start: 0, end: 1))
                     throw CheckFailure(description: "a missing story was found")
                 } catch ArchiveError.storyNotFound {}
+                // Stories of many chunks are cut into many windows (a single chunk keeps one of its own).
+                try expect(ackedRounds != nil || mostWindows > 4, "no story was cut into windows of 2 KiB (at most \(mostWindows))")
                 say("CHECKED stories=\(full.count) subranges=\(checked) events=\(full.values.reduce(0) { $0 + $1.count })")
             }
         }
     }
 
+    /// Reads the story window by window (what a player does), at two window sizes: the windows
+    /// follow each other and cover everything, the events read
+    /// window by window are exactly the story's, and every window the encoded read takes straight
+    /// from the file decodes to the same events.
+    /// - Returns: the windows of 2 KiB the story was cut into.
+    static func checkWindows(_ reader: ArchiveReader, _ key: StoryKeyText, expected: StoryChunk) throws -> Int {
+        var cut = 0
+        let all = TimeRange(start: 0, end: .max)
+        let bytes = expected.count * EventRecord.byteSize + expected.payload.count
+        var slot = [UInt8](repeating: 0, count: 4 << 20)
+        for maxBytes in [2048, 1 << 20] {
+            var cursor = all.start
+            var windows = 0, straight = 0
+            var records: [EventRecord] = []
+            var payload: [UInt8] = []
+            while cursor < all.end {
+                let rest = TimeRange(start: cursor, end: all.end)
+                let window = try reader.firstWindow(chronicle: key.chronicle, story: key.story, range: rest, maxBytes: maxBytes)
+                try expect(window.start == cursor && window.end > cursor && window.end <= all.end, "window \(window) after \(cursor)")
+                let part = try reader.events(chronicle: key.chronicle, story: key.story, range: window)
+                for r in part.records {
+                    var moved = r
+                    moved.offset += UInt64(payload.count)
+                    records.append(moved)
+                }
+                payload += part.payload
+                let encoded = try slot.withUnsafeMutableBytes { raw in
+                    try reader.readEncoded(chronicle: key.chronicle, story: key.story, window: window, into: raw)
+                }
+                if let encoded {
+                    let decoded = try StoryChunk.decode(slot[0..<encoded.byteCount])
+                    try expect(decoded.records == part.records && decoded.payload == part.payload,
+                               "\(key.chronicle)/\(key.story) \(window): the straight read differs from the merged read")
+                    straight += 1
+                }
+                cursor = window.end
+                windows += 1
+            }
+            try expect(records == expected.records && payload == expected.payload,
+                       "\(key.chronicle)/\(key.story): \(records.count) events read window by window (\(maxBytes) B), \(expected.count) expected")
+            say("WINDOWS \(key.chronicle)/\(key.story) max=\(maxBytes) bytes=\(bytes) windows=\(windows) straight=\(straight)")
+            if maxBytes == 2048 { cut = max(cut, windows) }
+        }
+        return cut
+    }
+}
+
+extension ArchiveChecks {
     /// Prints every expected event as `chronicle<TAB>story<TAB>time<TAB>client<TAB>index<TAB>hex`,
     /// stories in byte order of their names, events in event order: what the h5py read-back prints.
     struct Expected: ParsableCommand {

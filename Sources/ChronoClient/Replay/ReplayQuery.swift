@@ -3,8 +3,8 @@ import ChronoRoles
 import Fabric
 
 /// One `ReplayStory` query of a client: sent to the visor (which forwards it to the player of the
-/// story's group), answered in pieces on the `.replay` tag, each acknowledged so the player sends
-/// the next. Blocking: runs on the caller's thread, backing off while it waits, never in Swift's
+/// story's group), answered in pieces on the `.replay` tag, each acknowledged once read (before the
+/// caller's body runs) so the player reuses its slot and sends the next. Blocking: runs on the caller's thread, backing off while it waits, never in Swift's
 /// cooperative pool (the async forms run it on a thread of their own).
 struct ReplayQuery {
     let session: ChronoSession
@@ -55,13 +55,19 @@ struct ReplayQuery {
                     guard received.count == Int(remote.eventCount) else {
                         throw .malformedMessage(.inconsistent("replay piece holds \(received.count) events, announced \(remote.eventCount)"))
                     }
+                }
+                if !piece.isLast {
+                    // Acknowledged once read, before the caller sees it: the player reuses the slot
+                    // and prepares the next pieces while the caller works.
+                    let ack = ReplayAck(queryId: request.queryId, pieceNumber: piece.pieceNumber)
+                    try session.withChannel { channel in try channel.post(ControlMessage.replayAck(ack).encode(), to: delivery.source, tag: .replay) }
+                }
+                if piece.remote != nil {
                     if !received.isEmpty { try body(received) }
                 } else if let chunk = piece.chunk, !chunk.isEmpty {
                     try body(chunk)
                 }
                 if piece.isLast { return ReplayOutcome(completeBefore: piece.completeBefore, isRecording: piece.recording) }
-                let ack = ReplayAck(queryId: request.queryId, pieceNumber: piece.pieceNumber)
-                try session.withChannel { channel in try channel.post(ControlMessage.replayAck(ack).encode(), to: delivery.source, tag: .replay) }
             }
         } catch {
             // Tell the player to drop the query (it may still be sending pieces).

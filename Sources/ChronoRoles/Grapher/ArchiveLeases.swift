@@ -7,13 +7,15 @@ import Logging
 /// lease: granted once no round is in progress, and no round starts until the player releases it.
 /// Rounds are collective, so one grapher holding a lease holds every grapher's next round.
 ///
-/// A lease not released within ``maxHold`` (a player that died or hangs) expires, so the archive
-/// never stalls for long.
+/// A player keeps a lease while it has more to read; when a round falls due the grapher grants no
+/// new lease and recalls the current one, so replays never hold rounds off for long. A lease not
+/// released within ``maxHold`` (a player that died or hangs) expires, so the archive never stalls.
 struct ArchiveLeases {
     private struct Lease {
         let id: UInt64
         let player: Int
         let expires: ContinuousClock.Instant
+        var recalled = false
     }
 
     /// How long a lease may be held before it expires.
@@ -25,6 +27,8 @@ struct ArchiveLeases {
     private(set) var granted: UInt64 = 0
     /// Leases that expired without a release.
     private(set) var expired: UInt64 = 0
+    /// Leases recalled for a round that was due.
+    private(set) var recalled: UInt64 = 0
 
     /// Whether a lease is held (no round may start).
     var isHeld: Bool { current != nil }
@@ -37,9 +41,21 @@ struct ArchiveLeases {
         case .release:
             if let c = current, c.id == message.leaseId, c.player == player { current = nil }
             requests.removeAll { $0.id == message.leaseId && $0.player == player }
-        case .grant:
-            break  // only graphers grant
+        case .grant, .recall:
+            break  // only graphers grant and recall
         }
+    }
+
+    /// Asks the holder of the current lease to release it (once per lease): a round is due. A
+    /// player keeps its lease while it has windows to read, so without a recall it could hold
+    /// rounds off for as long as a long replay runs.
+    mutating func recall(channel: ControlChannel) throws {
+        guard var c = current, !c.recalled else { return }
+        c.recalled = true
+        current = c
+        recalled += 1
+        try channel.post(ControlMessage.archiveLease(ArchiveLease(leaseId: c.id, action: .recall)).encode(),
+                         to: c.player, tag: .replay)
     }
 
     /// Expires an overdue lease and grants the next request when no round is in progress.

@@ -189,8 +189,11 @@ public final class GrapherRole: RecordingBehavior {
     }
 
     public func poll(channel: ControlChannel) throws -> Bool {
-        // Leases are granted between rounds, and after the archive was closed too.
-        let granted = try leases.grant(roundInProgress: barrier != nil, channel: channel, logger: logger)
+        // Leases are granted between rounds (none while a round is due: the holder is recalled, and
+        // the round runs once it released), and after the archive was closed too.
+        let roundDue = !closed && barrier == nil && ContinuousClock.now >= nextRoundAt
+        if roundDue && leases.isHeld { try leases.recall(channel: channel) }
+        let granted = try leases.grant(roundInProgress: barrier != nil || roundDue, channel: channel, logger: logger)
         guard !closed else { return granted }
         var did = try completeReads(channel: channel) || granted
         did = try postReads(channel: channel) || did
@@ -440,6 +443,7 @@ public final class GrapherRole: RecordingBehavior {
         c["read.busy.us"] = UInt64(max(0, busy / .microseconds(1)))
         c["leases.granted"] = leases.granted
         c["leases.expired"] = leases.expired
+        c["leases.recalled"] = leases.recalled
         if durableLatency.totalCount > 0 {
             c["durable.latency.p50.us.max"] = durableLatency.valueAtPercentile(50)
             c["durable.latency.p99.us.max"] = durableLatency.valueAtPercentile(99)

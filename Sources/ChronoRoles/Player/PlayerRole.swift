@@ -15,7 +15,9 @@ import Logging
 /// 2. **Archive.** Under a lease from the group's grapher (no archive round runs meanwhile, so the
 ///    file is consistent on disk) the player reads the range window by window through the
 ///    per-story time index, merging each window with the keepers' events of that window and
-///    dropping duplicates (an event archived while the keepers answered is seen twice).
+///    dropping duplicates (an event archived while the keepers answered is seen twice). The
+///    archive is opened once per lease, and the lease is kept while queries still have windows
+///    to read — until the grapher recalls it for a round that is due, or ``maxLeaseHold``.
 /// 3. **Pieces.** The answer goes to the client in pieces of at most `player.pieceBytes`, at most
 ///    `player.piecesInFlight` unacknowledged; the last piece says up to when the answer is complete.
 ///    A piece larger than ``inlinePieceBytes`` is encoded into the player's registered memory and
@@ -73,8 +75,11 @@ public final class PlayerRole: RecordingBehavior {
         case staged(RegisteredBuffer, byteCount: Int, eventCount: Int)
     }
 
-    private enum LeaseState: Equatable {
-        case none, requested(UInt64, at: ContinuousClock.Instant)
+    private enum LeaseState {
+        case none
+        case requested(UInt64, at: ContinuousClock.Instant)
+        /// Held since `since`, with the archive opened once for the whole lease (nil: no archive yet).
+        case held(UInt64, since: ContinuousClock.Instant, reader: ArchiveReader?)
     }
 
     /// A registered slot lent to a client until it acknowledges the piece.
@@ -88,6 +93,9 @@ public final class PlayerRole: RecordingBehavior {
     public static let inlinePieceBytes = 64 << 10
     /// Registered slots of `player.pieceBytes` shared by all queries.
     static let slotCount = 16
+    /// The longest a lease is kept without being recalled (the grapher expires leases after
+    /// ``ArchiveLeases/maxHold``); the player then releases it and asks again.
+    static let maxLeaseHold: Duration = .seconds(1)
 
     private let config: ChronoConfig
     private let visorRank: Int
@@ -157,14 +165,25 @@ public final class PlayerRole: RecordingBehavior {
         case .replayAck(let ack):
             acknowledged(ack, from: source)
         case .archiveLease(let l):
-            guard l.action == .grant, case .requested(l.leaseId, let asked) = lease else {
+            switch (l.action, lease) {
+            case (.grant, .requested(l.leaseId, let asked)):
+                bump("leases.used")
+                bump("leases.wait.us", UInt64((ContinuousClock.now - asked) / .microseconds(1)))
+                guard let reader = try openArchive(channel: channel) else {
+                    lease = .none
+                    try post(.archiveLease(ArchiveLease(leaseId: l.leaseId, action: .release)), to: source, channel: channel)
+                    return true
+                }
+                lease = .held(l.leaseId, since: .now, reader: reader)
+                try readArchive(from: reader, channel: channel)
+                try releaseLeaseUnlessNeeded(channel: channel)
+            case (.recall, .held(l.leaseId, _, _)):
+                // A round is due: give the file back now; ask again when there is more to read.
+                bump("leases.recalled")
+                try releaseLease(channel: channel)
+            default:
                 bump("leases.stray")
-                return true
             }
-            bump("leases.wait.us", UInt64((ContinuousClock.now - asked) / .microseconds(1)))
-            try readArchive(channel: channel)
-            lease = .none
-            try post(.archiveLease(ArchiveLease(leaseId: l.leaseId, action: .release)), to: source, channel: channel)
         default:
             return false
         }
@@ -259,22 +278,48 @@ public final class PlayerRole: RecordingBehavior {
             _ = try bulk?.endpoint.progress()
             reclaimExpiredSlots()
         }
-        guard !queries.isEmpty else { return false }
+        guard !queries.isEmpty else {
+            try releaseLeaseUnlessNeeded(channel: channel)
+            return false
+        }
         var did = try expire(channel: channel)
         did = try sendPieces(channel: channel) || did
-        if lease == .none, queries.values.contains(where: needsArchive) {
-            if let grapher = grapherRank {
-                let id = nextLeaseId
-                nextLeaseId += 1
-                lease = .requested(id, at: .now)
-                try post(.archiveLease(ArchiveLease(leaseId: id, action: .request)), to: grapher, channel: channel)
-            } else {
-                try readArchive(channel: channel)
+        if queries.values.contains(where: needsArchive) {
+            switch lease {
+            case .held(_, _, let reader):
+                try readArchive(from: reader, channel: channel)
+                did = true
+            case .none:
+                if let grapher = grapherRank {
+                    let id = nextLeaseId
+                    nextLeaseId += 1
+                    lease = .requested(id, at: .now)
+                    try post(.archiveLease(ArchiveLease(leaseId: id, action: .request)), to: grapher, channel: channel)
+                } else if let reader = try openArchive(channel: channel) {
+                    try readArchive(from: reader, channel: channel)  // no grapher writes this archive
+                }
+                did = true
+            case .requested:
+                break
             }
-            did = true
         }
+        try releaseLeaseUnlessNeeded(channel: channel)
         try startWaiting(channel: channel)
         return did
+    }
+
+    /// Releases a held lease once no query has archive windows left to read, or after ``maxLeaseHold``.
+    private func releaseLeaseUnlessNeeded(channel: ControlChannel) throws {
+        guard case .held(_, let since, _) = lease else { return }
+        let reading = queries.values.contains { $0.phase == .archive && !$0.archiveDone }
+        if !reading || ContinuousClock.now - since >= Self.maxLeaseHold { try releaseLease(channel: channel) }
+    }
+
+    /// Closes the archive and tells the grapher that rounds may run again.
+    private func releaseLease(channel: ControlChannel) throws {
+        guard case .held(let id, _, _) = lease, let grapher = grapherRank else { return }
+        lease = .none  // the reader goes with it
+        try post(.archiveLease(ArchiveLease(leaseId: id, action: .release)), to: grapher, channel: channel)
     }
 
     /// Whether a query has an archive window to read (and room for its pieces).
@@ -294,26 +339,27 @@ public final class PlayerRole: RecordingBehavior {
         return !overdue.isEmpty
     }
 
-    /// Reads the next archive window of every query that needs one, within one lease. The
-    /// archive is opened afresh: it is consistent on disk while the lease holds rounds off.
-    private func readArchive(channel: ControlChannel) throws {
-        bump("leases.used")
-        var reader: ArchiveReader?
-        var failure: ArchiveError?
+    /// Opens the archive for reading under a lease (it is consistent on disk while the lease
+    /// holds rounds off).
+    /// - Returns: `.some(nil)` when there is no archive yet (nothing archived), nil when it cannot
+    ///   be opened: the queries reading it are then answered with the error.
+    private func openArchive(channel: ControlChannel) throws -> ArchiveReader?? {
         do throws(ArchiveError) {
-            reader = try ArchiveReader(path: config.archive.directory)
+            return .some(try ArchiveReader(path: config.archive.directory))
         } catch {
-            if case .notFound = error {} else { failure = error }  // not found: nothing archived yet
-        }
-        if let failure {
-            logger.error("cannot open the archive for replay: \(failure)")
+            if case .notFound = error { return .some(nil) }
+            logger.error("cannot open the archive for replay: \(error)")
             for q in queries.values where q.phase == .archive {
-                try finish(q, rc: .unknown, detail: "cannot open the archive: \(failure)", channel: channel)
+                try finish(q, rc: .unknown, detail: "cannot open the archive: \(error)", channel: channel)
             }
-            return
+            return nil
         }
-        // Windows of one piece each (no re-splitting), up to `piecesInFlight` pieces per query
-        // and lease, so the lease stays short and the next read overlaps the client's work.
+    }
+
+    /// Reads archive windows for every query that has room for more pieces.
+    private func readArchive(from reader: ArchiveReader?, channel: ControlChannel) throws {
+        // Windows of one piece each (no re-splitting), up to `piecesInFlight` pieces per query, so
+        // the next read overlaps the client's work.
         for q in queries.values where needsArchive(q) {
             do {
                 while needsArchive(q) { try readWindow(of: q, from: reader, maxBytes: config.player.pieceBytes) }
@@ -331,7 +377,7 @@ public final class PlayerRole: RecordingBehavior {
         var archive: ArchiveReader?
         if let reader {
             do throws(ArchiveError) {
-                window = try reader.readWindows(chronicle: r.chronicle, story: r.story, range: rest, maxBytes: maxBytes).first ?? rest
+                window = try reader.firstWindow(chronicle: r.chronicle, story: r.story, range: rest, maxBytes: maxBytes)
                 archive = reader
                 q.foundInArchive = true
             } catch {
@@ -487,7 +533,15 @@ public final class PlayerRole: RecordingBehavior {
     public var undrainedEvents: UInt64 { 0 }
 
     public var drainState: String {
-        "queries=\(queries.count) active=\(active) waiting=\(turn.count) lease=\(lease)"
+        "queries=\(queries.count) active=\(active) waiting=\(turn.count) lease=\(leaseDescription)"
+    }
+
+    private var leaseDescription: String {
+        switch lease {
+        case .none: return "none"
+        case .requested(let id, _): return "requested(\(id))"
+        case .held(let id, let since, _): return "held(\(id), \(ContinuousClock.now - since))"
+        }
     }
 
     public var counters: [String: UInt64] {
