@@ -28,7 +28,7 @@ struct ReplayChecks: ParsableCommand {
     var threads = 3
     @Option(help: "Only check that replaying a just-logged story fails with this code (e.g. -12 with --set player.testQueryDelayMs=…, -10 with deployment.playersPerNode=0).")
     var expectCode: Int32?
-    @Option(help: "Only one half of a two-job check: `write` logs 10 events per client to story kept-RANK and ends; `read` (a later job in the same directory) replays them from the archive, the chronicle unknown to this job's visor.")
+    @Option(help: "Only one half of a two-job check: `write` logs 10 events per client to story kept-RANK and ends; `read` (a later job in the same directory) replays them from the archive, the chronicle unknown to this job's visor. Or `slow-reader`: rank 0 replays a large released story slowly (a pause per piece) while the other ranks keep logging.")
     var stage: String?
 
     static let chronicle = "replay-✓"
@@ -69,7 +69,7 @@ struct ReplayChecks: ParsableCommand {
             return rc
         }
         let stage = self.stage
-        guard [nil, "write", "read"].contains(stage) else { throw ValidationError("--stage is write or read") }
+        guard [nil, "write", "read", "slow-reader"].contains(stage) else { throw ValidationError("--stage is write, read or slow-reader") }
         let code = try options.job(minimumClients: 1).run { session, _ in
             guard let peers = session.peers else { throw CheckFailure("no client communicator") }
             var c = Checker()
@@ -95,6 +95,11 @@ struct ReplayChecks: ParsableCommand {
                 let h = try client.acquireStory(Self.chronicle, kept)
                 for i in 0..<10 { _ = try h.log("e\(i)") }
                 try client.releaseStory(Self.chronicle, kept)
+                try client.disconnect()
+                return try c.finish()
+            }
+            if stage == "slow-reader" {
+                try Self.slowReader(client, peers: peers, events: events, checker: &c)
                 try client.disconnect()
                 return try c.finish()
             }
@@ -257,6 +262,57 @@ struct ReplayChecks: ParsableCommand {
             return try c.finish()
         }
         throw ExitCode(code)
+    }
+}
+
+extension ReplayChecks {
+    /// Rank 0 logs `events` events of 4 KiB to one story, releases it, and replays it whole with a
+    /// 40 ms pause per piece (a slow consumer: the replay spans many archive intervals), checking
+    /// every event. Meanwhile the other ranks log and flush to stories of their own, so archive
+    /// rounds keep falling due: the grapher must recall the player's lease to run them.
+    static func slowReader(_ client: ChronoLogClient, peers: Communicator, events: Int, checker c: inout Checker) throws {
+        let story = "long"
+        let record = { (i: Int) in [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 4096) }
+        if peers.rank == 0 {
+            let h = try client.acquireStory(chronicle, story)
+            for i in 0..<events { _ = try h.log(record(i)) }
+            try client.releaseStory(chronicle, story)
+        }
+        try peers.barrier()
+        if peers.rank == 0 {
+            var seen = 0, pieces = 0, wrong = 0
+            let started = ContinuousClock.now
+            do {
+                try client.replayStory(chronicle, story, from: 0, to: .max) { (chunk: StoryChunk) throws(ChronoLogError) in
+                    for k in 0..<chunk.count where !chunk.recordBytes(at: k).elementsEqual(record(Int(chunk.records[k].index))) { wrong += 1 }
+                    seen += chunk.count
+                    pieces += 1
+                    usleep(40_000)
+                }
+            } catch {
+                c.expect("the slow replay failed: \(error)", false)  // the others still get their barrier
+            }
+            let took = ContinuousClock.now - started
+            print("SLOW-READER pieces=\(pieces) events=\(seen) took=\(took)")
+            c.expect("the slow replay gave all \(events) events with their bytes (\(seen), \(wrong) wrong)", seen == events && wrong == 0)
+            c.expect("the slow replay spanned several archive intervals (\(took))", took > .milliseconds(500))
+        }
+        let done = try peers.ibarrier()
+        var i = 0
+        if peers.rank != 0 {
+            let mine = try client.acquireStory(chronicle, "busy-\(peers.rank)")
+            while try done.test() == nil {
+                _ = try mine.log("busy \(i)")
+                i += 1
+                if i % 20 == 0 {
+                    try mine.flush()
+                    usleep(10_000)
+                }
+            }
+            try client.releaseStory(chronicle, "busy-\(peers.rank)")
+        } else {
+            _ = try done.wait()
+        }
     }
 }
 

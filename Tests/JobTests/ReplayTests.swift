@@ -62,6 +62,14 @@ struct ReplayTests {
         #expect(counter(r, role: "player", "pieces.sent") > counter(r, role: "player", "queries.received") * 3, "\(r)")
     }
 
+    @Test("a slow reader of a long story does not hold archive rounds off: the grapher recalls the player's lease")
+    func slowReaderAndRecall() throws {
+        let r = try replay(ranks: 7, ["--stage", "slow-reader", "--events", "1500", "--set", "player.pieceBytes=262144"])
+        #expect(r.stdout.contains("SLOW-READER pieces="), "\(r)")
+        #expect(counter(r, role: "grapher", "leases.recalled") > 0, "\(r)")
+        #expect(counter(r, role: "player", "leases.recalled") > 0, "\(r)")
+    }
+
     @Test("a player slower than the query's timeout answers −12; an empty range is answered at once")
     func queryTimesOut() throws {
         let r = try replay(ranks: 6, ["--expect-code=-12", "--set", "player.testQueryDelayMs=1500"], timeout: 120)
