@@ -7,8 +7,10 @@ import Logging
 /// lease: granted once no round is in progress, and no round starts until the player releases it.
 /// Rounds are collective, so one grapher holding a lease holds every grapher's next round.
 ///
-/// A player keeps a lease while it has more to read; when a round falls due the grapher grants no
-/// new lease and recalls the current one, so replays never hold rounds off for long. A lease not
+/// A player keeps a lease while it has more to read; when a round falls due the grapher recalls the
+/// current lease and grants no new one until that round ran, so replays never hold rounds off for
+/// long. A short query that asks while a round is due and no lease is held still goes first (it
+/// releases within milliseconds; a round can take tens), so fresh events stay quick to see. A lease not
 /// released within ``maxHold`` (a player that died or hangs) expires, so the archive never stalls.
 struct ArchiveLeases {
     private struct Lease {
@@ -29,6 +31,8 @@ struct ArchiveLeases {
     private(set) var expired: UInt64 = 0
     /// Leases recalled for a round that was due.
     private(set) var recalled: UInt64 = 0
+    /// A lease was recalled for the round that is due: no new lease until that round ran.
+    private(set) var roundWaiting = false
 
     /// Whether a lease is held (no round may start).
     var isHeld: Bool { current != nil }
@@ -54,9 +58,13 @@ struct ArchiveLeases {
         c.recalled = true
         current = c
         recalled += 1
+        roundWaiting = true
         try channel.post(ControlMessage.archiveLease(ArchiveLease(leaseId: c.id, action: .recall)).encode(),
                          to: c.player, tag: .replay)
     }
+
+    /// The round a recall waited for has run: leases may be granted again.
+    mutating func roundRan() { roundWaiting = false }
 
     /// Expires an overdue lease and grants the next request when no round is in progress.
     /// - Returns: whether anything changed.

@@ -189,11 +189,12 @@ public final class GrapherRole: RecordingBehavior {
     }
 
     public func poll(channel: ControlChannel) throws -> Bool {
-        // Leases are granted between rounds (none while a round is due: the holder is recalled, and
-        // the round runs once it released), and after the archive was closed too.
+        // Leases are granted between rounds, and after the archive was closed too. A lease held
+        // when a round falls due is recalled, and then no lease is granted until the round ran.
         let roundDue = !closed && barrier == nil && ContinuousClock.now >= nextRoundAt
         if roundDue && leases.isHeld { try leases.recall(channel: channel) }
-        let granted = try leases.grant(roundInProgress: barrier != nil || roundDue, channel: channel, logger: logger)
+        let granted = try leases.grant(roundInProgress: barrier != nil || (roundDue && leases.roundWaiting),
+                                       channel: channel, logger: logger)
         guard !closed else { return granted }
         var did = try completeReads(channel: channel) || granted
         did = try postReads(channel: channel) || did
@@ -348,6 +349,7 @@ public final class GrapherRole: RecordingBehavior {
         let readsOutstanding = !reads.isEmpty
         let writeStarted = ContinuousClock.now
         let report = try archive.writeRound(chunks)
+        leases.roundRan()
         if readsOutstanding, let since = readBusySince { readBusySince = since + (.now - writeStarted) }
         let writtenAt = clock.now()
         for c in chunks {
