@@ -28,7 +28,7 @@ struct ReplayChecks: ParsableCommand {
     var threads = 3
     @Option(help: "Only check that replaying a just-logged story fails with this code (e.g. -12 with --set player.testQueryDelayMs=…, -10 with deployment.playersPerNode=0).")
     var expectCode: Int32?
-    @Option(help: "Only one half of a two-job check: `write` logs 10 events per client to story kept-RANK and ends; `read` (a later job in the same directory) replays them from the archive, the chronicle unknown to this job's visor. Or `slow-reader`: rank 0 replays a large released story slowly (a pause per piece) while the other ranks keep logging.")
+    @Option(help: "Only one half of a two-job check: `write` logs 10 events per client to story kept-RANK and ends; `read` (a later job in the same directory) replays them from the archive, the chronicle unknown to this job's visor. Or `long-write` then `slow-reader` (a later job): rank 0 logs a large story; then replays it from the archive slowly (a pause per piece) while the other ranks keep logging.")
     var stage: String?
 
     static let chronicle = "replay-✓"
@@ -69,7 +69,9 @@ struct ReplayChecks: ParsableCommand {
             return rc
         }
         let stage = self.stage
-        guard [nil, "write", "read", "slow-reader"].contains(stage) else { throw ValidationError("--stage is write, read or slow-reader") }
+        guard [nil, "write", "read", "long-write", "slow-reader"].contains(stage) else {
+            throw ValidationError("--stage is write, read, long-write or slow-reader")
+        }
         let code = try options.job(minimumClients: 1).run { session, _ in
             guard let peers = session.peers else { throw CheckFailure("no client communicator") }
             var c = Checker()
@@ -98,8 +100,8 @@ struct ReplayChecks: ParsableCommand {
                 try client.disconnect()
                 return try c.finish()
             }
-            if stage == "slow-reader" {
-                try Self.slowReader(client, peers: peers, events: events, checker: &c)
+            if stage == "long-write" || stage == "slow-reader" {
+                try Self.longStory(client, peers: peers, events: events, read: stage == "slow-reader", checker: &c)
                 try client.disconnect()
                 return try c.finish()
             }
@@ -266,19 +268,23 @@ struct ReplayChecks: ParsableCommand {
 }
 
 extension ReplayChecks {
-    /// Rank 0 logs `events` events of 4 KiB to one story, releases it, and replays it whole with a
-    /// 40 ms pause per piece (a slow consumer: the replay spans many archive intervals), checking
-    /// every event. Meanwhile the other ranks log and flush to stories of their own, so archive
-    /// rounds keep falling due: the grapher must recall the player's lease to run them.
-    static func slowReader(_ client: ChronoLogClient, peers: Communicator, events: Int, checker c: inout Checker) throws {
+    /// `long-write` (`read` false): rank 0 logs `events` events of 4 KiB to one story and releases
+    /// it; the job's end archives it. `slow-reader` (a later job, `read` true): rank 0 replays that
+    /// story, now only in the archive, with a 40 ms pause per piece (a slow consumer: the replay
+    /// spans many archive intervals, the player holding its lease between reads), checking every
+    /// event; meanwhile the other ranks log and flush to stories of their own, so archive rounds
+    /// keep falling due and the grapher must recall the player's lease to run them.
+    static func longStory(_ client: ChronoLogClient, peers: Communicator, events: Int, read: Bool, checker c: inout Checker) throws {
         let story = "long"
         let record = { (i: Int) in [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 4096) }
-        if peers.rank == 0 {
-            let h = try client.acquireStory(chronicle, story)
-            for i in 0..<events { _ = try h.log(record(i)) }
-            try client.releaseStory(chronicle, story)
+        guard read else {
+            if peers.rank == 0 {
+                let h = try client.acquireStory(chronicle, story)
+                for i in 0..<events { _ = try h.log(record(i)) }
+                try client.releaseStory(chronicle, story)
+            }
+            return
         }
-        try peers.barrier()
         if peers.rank == 0 {
             var seen = 0, pieces = 0, wrong = 0
             let started = ContinuousClock.now

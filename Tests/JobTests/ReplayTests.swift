@@ -64,8 +64,15 @@ struct ReplayTests {
 
     @Test("a slow reader of a long story does not hold archive rounds off: the grapher recalls the player's lease")
     func slowReaderAndRecall() throws {
-        let r = try replay(ranks: 7, ["--stage", "slow-reader", "--events", "1500", "--set", "player.pieceBytes=262144"])
+        // The story is archived by a first job, so the second reads it all from the archive.
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try replay(ranks: 5, ["--stage", "long-write", "--events", "1500"], timeout: 120, in: dir)
+        let r = try replay(ranks: 7, ["--stage", "slow-reader", "--events", "1500", "--set", "player.pieceBytes=262144"],
+                           timeout: 180, in: dir)
         #expect(r.stdout.contains("SLOW-READER pieces="), "\(r)")
+        #expect(counter(r, role: "player", "events.replayed") >= 1500 && counter(r, role: "keeper", "replays.events") <= 0,
+                "the story was not read from the archive alone: \(r)")
         #expect(counter(r, role: "grapher", "leases.recalled") > 0, "\(r)")
         #expect(counter(r, role: "player", "leases.recalled") > 0, "\(r)")
     }
