@@ -84,7 +84,7 @@ final class ReplayReader: Sendable {
                                     let ops = [
                                         try endpoint.postRead(into: slot, from: peer, remoteAddress: remote.address, key: remote.key, length: headBytes),
                                         try endpoint.postRead(intoUnregistered: payload, from: peer,
-                                                              remoteAddress: remote.address + UInt64(headBytes), key: remote.key),
+                                                              remoteAddress: remote.address &+ UInt64(headBytes), key: remote.key),
                                     ]
                                     try endpoint.waitAll(ops)
                                 } catch {
