@@ -14,7 +14,8 @@ import Synchronization
 /// Event ingest: every story handle of every client of the session ships its batches through the
 /// session's channel; one background thread per session (started at the first acquire, stopped
 /// by ``finish()``) ships lingering batches, sends idle watermarks and receives acknowledgements.
-/// ``ingestCounters`` sums the ingest counters of every handle.
+/// ``ingestCounters`` sums the ingest counters of every handle; ``replayCounters`` counts how
+/// replay pieces were read.
 public final class ChronoSession: @unchecked Sendable {
     /// The job layout every rank agreed on.
     public let layout: JobLayout
@@ -40,7 +41,8 @@ public final class ChronoSession: @unchecked Sendable {
         self.peers = peers
         self.replayReader = ReplayReader(
             provider: config.fabric.provider,
-            slotBytes: max(config.player.pieceBytes, config.story.maxEventBytes + 64) + StoryChunk.headerByteCount)
+            slotBytes: max(config.player.pieceBytes, config.story.maxEventBytes + 64) + StoryChunk.headerByteCount,
+            registeredOnly: config.fabric.testRegisteredReads)
     }
 
     /// The visor's world rank.
@@ -146,6 +148,11 @@ public final class ChronoSession: @unchecked Sendable {
         counters["acks.malformed"] = context.router.malformedAcks
         return counters
     }
+
+    /// Replay counters of this session: `replay.pieces.inPlace` (RMA pieces whose payload was read
+    /// straight into the caller's chunk) and `replay.pieces.decoded` (read whole into registered
+    /// memory and decoded). Empty before the first RMA piece.
+    public var replayCounters: [String: UInt64] { replayReader.counters }
 
     /// Ingest counters summed over every story handle of this session, as a value.
     public var ingestStats: IngestStats { ingest.withLock { $0 }?.stats ?? IngestStats() }

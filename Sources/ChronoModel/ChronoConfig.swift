@@ -85,6 +85,10 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
     public struct Fabric: Codable, Sendable, Hashable {
         /// libfabric provider: `shm` (default, within a node), `tcp;ofi_rxm`, `tcp` or `sockets`.
         public var provider: String = "shm"
+        /// Test knob: clients read replay pieces whole into their registered buffer and decode them
+        /// from there, as with a provider that requires registered local memory (`FI_MR_LOCAL`),
+        /// instead of reading the payload straight into the caller's chunk. Default false.
+        public var testRegisteredReads: Bool = false
     }
 
     /// Archive settings.

@@ -44,6 +44,14 @@ struct ReplayTests {
         #expect(counter(r, role: "player", "pieces.rma") > 0, "no piece went by RMA: \(r)")
         // Windows with no keeper events are read straight from the file into registered memory.
         #expect(counter(r, role: "player", "pieces.straight") > 0, "no piece was read straight from the archive: \(r)")
+        // The client reads those pieces' payloads straight into the chunks it hands out.
+        #expect(counter(r, role: "client", "replay.pieces.inPlace") > 0 && counter(r, role: "client", "replay.pieces.decoded") == 0, "\(r)")
+    }
+
+    @Test("reads as under a provider that requires registered local memory (FI_MR_LOCAL): whole pieces decoded, same answers")
+    func registeredReads() throws {
+        let r = try replay(ranks: 6, ["--events", "120", "--queries", "10", "--set", "fabric.testRegisteredReads=true"])
+        #expect(counter(r, role: "client", "replay.pieces.decoded") > 0 && counter(r, role: "client", "replay.pieces.inPlace") == 0, "\(r)")
     }
 
     @Test("two recording groups (virtual nodes), 8 KiB archive rows: queries go to the story's group, leases hold both graphers' rounds")

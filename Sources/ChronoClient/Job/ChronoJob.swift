@@ -194,8 +194,9 @@ public struct ChronoJob: Sendable {
         do {
             var counters = counters
             if let session = m.session {
-                // Every client's ingest counts in the summary, whatever the workload returned.
+                // Every client's ingest and replay counts in the summary, whatever the workload returned.
                 counters.merge(session.ingestCounters) { _, ingest in ingest }
+                counters.merge(session.replayCounters) { _, replay in replay }
                 do { try session.finish() } catch {
                     m.logger.error("cannot tell the visor this rank is done: \(error)")
                     status = max(status, 1)

@@ -12,18 +12,34 @@ final class ReplayReader: Sendable {
         var pool: RegisteredMemoryPool?
         var peers: [Int: PeerAddress] = [:]
         var closed = false
+        /// Pieces whose payload was read straight into the caller's chunk, and pieces decoded
+        /// from the registered buffer.
+        var inPlace: UInt64 = 0
+        var decoded: UInt64 = 0
     }
 
     private let provider: String
     private let slotBytes: Int
+    private let registeredOnly: Bool
     private let state = Mutex(State())
 
     /// - Parameters:
     ///   - provider: `fabric.provider`.
     ///   - slotBytes: the largest piece (`player.pieceBytes`, or one event plus the chunk header).
-    init(provider: String, slotBytes: Int) {
+    ///   - registeredOnly: read pieces whole into the registered buffer even where the provider
+    ///     takes unregistered memory (`fabric.testRegisteredReads`).
+    init(provider: String, slotBytes: Int, registeredOnly: Bool = false) {
         self.provider = provider
         self.slotBytes = slotBytes
+        self.registeredOnly = registeredOnly
+    }
+
+    /// `replay.pieces.inPlace` and `replay.pieces.decoded`: RMA pieces read each way (empty before
+    /// the first).
+    var counters: [String: UInt64] {
+        state.withLock { s in
+            s.inPlace + s.decoded == 0 ? [:] : ["replay.pieces.inPlace": s.inPlace, "replay.pieces.decoded": s.decoded]
+        }
     }
 
     /// This session's endpoint address (opening the endpoint on first use), for replay requests.
@@ -52,8 +68,8 @@ final class ReplayReader: Sendable {
     /// Reads the piece `remote` from the player at world rank `player` and decodes it into `chunk`,
     /// reusing its storage (no allocation once the caller stopped sharing the previous piece).
     ///
-    /// Where the provider takes unregistered local memory (``FabricEndpoint/acceptsUnregisteredLocalMemory``),
-    /// two reads run at once: the chunk's header and record table into the registered slot, and its
+    /// Where the provider takes unregistered local memory (``FabricEndpoint/acceptsUnregisteredLocalMemory``)
+    /// and `registeredOnly` is off, two reads run at once: the chunk's header and record table into the registered slot, and its
     /// payload straight into `chunk`'s own storage, so the payload is copied once on its way from the
     /// player's memory. Otherwise the whole piece is read into the slot and decoded from there.
     ///
@@ -72,12 +88,13 @@ final class ReplayReader: Sendable {
                         "replay piece of \(remote.length) bytes and \(remote.eventCount) events does not fit the \(slotBytes)-byte slot"))
                 }
                 let headBytes = StoryChunk.headerByteCount + records * EventRecord.byteSize
+                let inPlace = endpoint.acceptsUnregisteredLocalMemory && !registeredOnly
                 do {
                     let peer = try peerAddress(of: player, remote.playerAddress, in: &s, endpoint: endpoint)
-                    let slot = try pool.allocate(byteCount: endpoint.acceptsUnregisteredLocalMemory ? headBytes : length)
+                    let slot = try pool.allocate(byteCount: inPlace ? headBytes : length)
                     defer { try? pool.free(slot) }
                     try slot.withUnsafeMutableBytes { raw in
-                        if endpoint.acceptsUnregisteredLocalMemory {
+                        if inPlace {
                             let head = UnsafeRawBufferPointer(rebasing: raw[0..<headBytes])
                             try chunk.assign(payloadByteCount: length - headBytes) { (payload) throws(ChronoLogError) in
                                 do {
@@ -93,9 +110,11 @@ final class ReplayReader: Sendable {
                                 }
                                 return head
                             }
+                            s.inPlace += 1
                         } else {
                             try endpoint.read(into: slot, from: peer, remoteAddress: remote.address, key: remote.key, length: length)
                             try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<length]))
+                            s.decoded += 1
                         }
                     }
                     return .success(())
