@@ -4,8 +4,9 @@ import Fabric
 
 /// One `ReplayStory` query of a client: sent to the visor (which forwards it to the player of the
 /// story's group), answered in pieces on the `.replay` tag, each acknowledged once read (before the
-/// caller's body runs) so the player reuses its slot and sends the next. Blocking: runs on the caller's thread, backing off while it waits, never in Swift's
-/// cooperative pool (the async forms run it on a thread of their own).
+/// caller's body runs) so the player reuses its slot and sends the next. Blocking: runs on the
+/// caller's thread, backing off while it waits, never in Swift's cooperative pool (the async forms
+/// run it on a thread of their own).
 struct ReplayQuery {
     let session: ChronoSession
     let request: ReplayRequest

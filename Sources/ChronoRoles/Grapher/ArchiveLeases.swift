@@ -10,8 +10,9 @@ import Logging
 /// A player keeps a lease while it has more to read; when a round falls due the grapher recalls the
 /// current lease and grants no new one until that round ran, so replays never hold rounds off for
 /// long. A short query that asks while a round is due and no lease is held still goes first (it
-/// releases within milliseconds; a round can take tens), so fresh events stay quick to see. A lease not
-/// released within ``maxHold`` (a player that died or hangs) expires, so the archive never stalls.
+/// releases within milliseconds; a round can take tens), so fresh events stay quick to see. A
+/// lease not released within ``maxHold`` (a player that died or hangs) expires, so the archive
+/// never stalls.
 struct ArchiveLeases {
     private struct Lease {
         let id: UInt64
