@@ -16,6 +16,8 @@ public struct PipelineStats: Sendable, Hashable {
     public var chunksSealed: UInt64 = 0
     /// Revision chunks sealed (late events).
     public var revisionsSealed: UInt64 = 0
+    /// Ranges whose first part was sealed on its own (``StoryPipeline/sealReady(splittingBelow:)``).
+    public var rangesSplit: UInt64 = 0
     /// Indexes missing in a client's sequence when its events were sealed (gaps; a later late event may fill one).
     public var indexGaps: UInt64 = 0
 
@@ -32,6 +34,7 @@ public struct PipelineStats: Sendable, Hashable {
         duplicatesDropped += other.duplicatesDropped
         chunksSealed += other.chunksSealed
         revisionsSealed += other.revisionsSealed
+        rangesSplit += other.rangesSplit
         indexGaps += other.indexGaps
     }
 
@@ -42,6 +45,7 @@ public struct PipelineStats: Sendable, Hashable {
             prefix + "lateEvents": lateEvents, prefix + "rejectedLateEvents": rejectedLateEvents,
             prefix + "rejectedInvalidEvents": rejectedInvalidEvents, prefix + "duplicatesDropped": duplicatesDropped,
             prefix + "chunksSealed": chunksSealed, prefix + "revisionsSealed": revisionsSealed,
+            prefix + "rangesSplit": rangesSplit,
             prefix + "indexGaps": indexGaps,
         ]
     }

@@ -100,6 +100,14 @@ public struct StoryPipeline: Sendable {
     /// The smallest watermark of the registered contributors (nil when there are none).
     public var lowWatermark: UInt64? { watermarks.values.min() }
 
+    /// The smallest watermark of the registered contributors other than `id` (nil when there are
+    /// none): the writers' (or keepers') promise, without the clock a role registers as `id`.
+    public func lowWatermark(excluding id: UInt64) -> UInt64? {
+        var low: UInt64? = nil
+        for (c, w) in watermarks where c != id { low = min(low ?? w, w) }
+        return low
+    }
+
     // MARK: Inserting
 
     /// Inserts a client batch (keeper side): registers the client, buffers its events, then raises the
@@ -262,6 +270,48 @@ public struct StoryPipeline: Sendable {
         return seal(upTo: target)
     }
 
+    /// Seals like ``sealReady()``, then also the events below the lowest watermark when it lies
+    /// inside an open range and below `limit`: they leave as a chunk of that range's first part
+    /// (`[sealedFrontier, watermark)`), the rest of the range stays open, and ``sealedFrontier``
+    /// becomes the watermark. A grapher uses it while a keeper ships a range too large for its
+    /// slots in pieces (its watermark then stands at its first unshipped event): the part already
+    /// received is archived, its slots come back, and the rest of the range can follow; a keeper at
+    /// its memory bound, whose writers wait and whose ranges would never complete. `limit` (the
+    /// lowest watermark of the writers or keepers, ``lowWatermark(excluding:)`` of the clock) keeps
+    /// a watermark that merely follows a clock from cutting ranges.
+    public mutating func sealReady(splittingBelow limit: UInt64) -> [StoryChunk] {
+        var out = sealReady()
+        guard let low = lowWatermark else { return out }
+        let target = min(low, limit)
+        guard target > sealedFrontier else { return out }
+        let start = rangeStart(of: target)
+        let from = max(start, sealedFrontier)
+        if let buffer = open.removeValue(forKey: start) {
+            let (records, payload, duplicates) = buffer.canonical()
+            stats.duplicatesDropped += UInt64(duplicates)
+            var lower = 0, upper = records.count  // first record at or after `target`
+            while lower < upper {
+                let mid = (lower + upper) / 2
+                if records[mid].time < target { lower = mid + 1 } else { upper = mid }
+            }
+            let cut = lower
+            let cutByte = cut < records.count ? Int(records[cut].offset) : payload.count
+            if cut < records.count {
+                var rest = newBuffer()
+                rest.append(records, cut..<records.count, payload: payload)
+                open[start] = rest
+            }
+            if cut > 0 {
+                let head = RangeBuffer(records: Array(records[0..<cut]), payload: Array(payload[0..<cutByte]))
+                out.append(makeChunk(head, range: TimeRange(start: from, end: target), revision: 0))
+                stats.chunksSealed += 1
+                stats.rangesSplit += 1
+            }
+        }
+        sealedFrontier = target
+        return out
+    }
+
     /// Seals everything buffered regardless of watermarks (shutdown drain, or story stop).
     /// Afterwards ``sealedFrontier`` is past every buffered event, so later events for those ranges are late.
     public mutating func drain() -> [StoryChunk] {
@@ -274,14 +324,17 @@ public struct StoryPipeline: Sendable {
             guard let buffer = revisionBuffers.removeValue(forKey: start) else { continue }
             let revision = nextRevision[start] ?? 1
             nextRevision[start] = revision &+ 1
-            out.append(makeChunk(buffer, start: start, revision: revision))
+            out.append(makeChunk(buffer, range: range(of: start), revision: revision))
             stats.revisionsSealed += 1
         }
         if target > sealedFrontier {
+            // A range whose first part was sealed on its own (`sealReady(splittingBelow:)`) seals the rest.
+            let from = sealedFrontier
             for start in open.keys.sorted() where range(of: start).end <= target {
                 guard let buffer = open.removeValue(forKey: start) else { continue }
                 sizeHint = (buffer.records.count, buffer.payload.count)
-                out.append(makeChunk(buffer, start: start, revision: 0))
+                let whole = range(of: start)
+                out.append(makeChunk(buffer, range: TimeRange(start: max(whole.start, from), end: whole.end), revision: 0))
                 stats.chunksSealed += 1
             }
             sealedFrontier = target
@@ -290,7 +343,7 @@ public struct StoryPipeline: Sendable {
         return out
     }
 
-    private mutating func makeChunk(_ buffer: RangeBuffer, start: UInt64, revision: UInt32) -> StoryChunk {
+    private mutating func makeChunk(_ buffer: RangeBuffer, range: TimeRange, revision: UInt32) -> StoryChunk {
         let (records, payload, duplicates) = buffer.canonical()
         stats.duplicatesDropped += UInt64(duplicates)
         for r in records where revision == 0 {
@@ -303,7 +356,7 @@ public struct StoryPipeline: Sendable {
                 highestSealedIndex[r.clientId] = r.index
             }
         }
-        return StoryChunk(unchecked: storyId, range: range(of: start), revision: revision, records: records, payload: payload)
+        return StoryChunk(unchecked: storyId, range: range, revision: revision, records: records, payload: payload)
     }
 
     // MARK: Inspection

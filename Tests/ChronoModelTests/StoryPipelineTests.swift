@@ -157,6 +157,70 @@ import Testing
         }
     }
 
+    @Test func aRangeShippedInPiecesSealsItsFirstPartBelowTheKeepersWatermark() throws {
+        // Grapher side: keeper 1 ships range [0, 100) in pieces, each with a watermark at its next
+        // unshipped event; keeper 2 has passed the range. The part below keeper 1's watermark seals
+        // as [frontier, watermark), the rest of the range stays open, and the whole range's events
+        // come out once, in order, in chunks whose ranges follow each other.
+        var g = StoryPipeline(storyId: story, chunkDuration: 100)
+        g.addContributor(1)
+        g.addContributor(2)
+        g.advanceWatermark(of: 2, to: 100)
+        g.insert([Event(time: 35, clientId: ClientID(9), index: 0, text: "k2")], from: 2)
+        g.insert(try StoryChunk(storyId: story, range: TimeRange(start: 0, end: 100), revision: 0, events: [10, 20, 30].map {
+            Event(time: $0, clientId: ClientID(5), index: UInt32($0), text: "p\($0)")
+        }), from: 1, watermark: 40)
+        #expect(g.sealReady().isEmpty)  // keeper 1 has not passed the range
+        let first = g.sealReady(splittingBelow: 1000)
+        #expect(first.map(\.range) == [TimeRange(start: 0, end: 40)])
+        #expect(first.flatMap(\.events).map(\.time) == [10, 20, 30, 35])
+        #expect(g.sealedFrontier == 40 && g.stats.rangesSplit == 1)
+        // An event below the new frontier is late (a revision), as for any sealed time.
+        #expect(g.insert([Event(time: 39, clientId: ClientID(9), index: 1, text: "late")], from: 2).late == 1)
+        g.insert(try StoryChunk(storyId: story, range: TimeRange(start: 0, end: 100), revision: 0, events: [40, 70].map {
+            Event(time: $0, clientId: ClientID(5), index: UInt32($0), text: "p\($0)")
+        }), from: 1, watermark: 80)
+        #expect(g.sealReady(splittingBelow: 0).map(\.revision) == [1])  // below the limit: no cut, the revision leaves
+        let second = g.sealReady(splittingBelow: 1000)
+        #expect(second.map(\.range) == [TimeRange(start: 40, end: 80)])
+        #expect(second.flatMap(\.events).map(\.time) == [40, 70])
+        g.insert([Event(time: 90, clientId: ClientID(5), index: 90, text: "p90")], from: 1)
+        g.advanceWatermark(of: 1, to: 100)
+        let rest = g.sealReady(splittingBelow: 1000)
+        #expect(rest.map(\.range) == [TimeRange(start: 80, end: 100)])
+        #expect(rest.flatMap(\.events).map(\.time) == [90])
+        #expect(g.sealedFrontier == 100 && g.stats.chunksSealed == 3 && g.stats.rangesSplit == 2)
+        // A watermark that only follows the clock (above the limit) never cuts a range.
+        g.removeContributor(1)
+        g.removeContributor(2)
+        g.advanceWatermark(of: 0, to: 150)
+        g.insert([Event(time: 120, clientId: ClientID(5), index: 120, text: "p120")], from: 0)
+        #expect(g.sealReady(splittingBelow: 100).isEmpty && g.sealedFrontier == 100)
+    }
+
+    @Test func splittingAnywhereKeepsEveryEventOnceInOrder() async throws {
+        // Pieces of random chunks arrive with watermarks at their next event, and the pipeline is
+        // sealed (split) after each: the sealed chunks hold every event once, in order, with
+        // ranges that follow each other and contain their events.
+        await propertyCheck(count: 200, input: Gens.chunk, Gens.chunk) { a, b in
+            var g = StoryPipeline(storyId: StoryID(rawValue: 42), chunkDuration: 10)
+            g.addContributor(1)
+            let all = try a.merged(with: b)
+            let pieces = all.pieces(maxEncodedBytes: 200)
+            var sealed: [StoryChunk] = []
+            for (n, piece) in pieces.enumerated() {
+                let next = n + 1 < pieces.count ? pieces[n + 1].records.first?.time ?? 0 : UInt64.max - 1
+                let r = g.insert(piece, from: 1, watermark: next)
+                #expect(r.late == 0 && r.rejected.isEmpty)
+                sealed += g.sealReady(splittingBelow: UInt64.max - 1)
+            }
+            sealed += g.drain()
+            #expect(sealed.flatMap(\.events) == all.events)
+            for (x, y) in zip(sealed, sealed.dropFirst()) { #expect(x.range.end <= y.range.start) }
+            for c in sealed { #expect(c.events.allSatisfy { c.range.contains($0.time) }) }
+        }
+    }
+
     @Test func resultDoesNotDependOnArrivalOrder() async throws {
         await propertyCheck(count: 300, input: Gens.events, Gens.events) { first, second in
             func run(_ batches: [[Event]]) -> [StoryChunk] {

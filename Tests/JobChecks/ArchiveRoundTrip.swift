@@ -17,6 +17,8 @@ struct ArchiveRoundTrip: ParsableCommand {
     var pauseMicroseconds = 0
     @Option(help: "Milliseconds the last client rank holds every story without logging (0: it logs like the others).")
     var idleHolderMs = 0
+    @Option(help: "Stories each client logs to (1 to \(Self.stories.count)).")
+    var storyCount = Self.stories.count
 
     static let chronicle = "Prüfung-📦"
     static let stories = ["plain", "ストーリー", "🚀 launch", "with.dots..and spaces"]
@@ -29,7 +31,14 @@ struct ArchiveRoundTrip: ParsableCommand {
         return (0..<size).map { j in UInt8(truncatingIfNeeded: client &* 31 &+ UInt64(index) &* 7 &+ UInt64(j) &* 13 &+ s) }
     }
 
+    func validate() throws {
+        guard (1...Self.stories.count).contains(storyCount) else {
+            throw ValidationError("--story-count must be 1 to \(Self.stories.count)")
+        }
+    }
+
     func run() throws {
+        let stories = Self.stories.prefix(storyCount)
         let events = self.events, pause = self.pauseMicroseconds, idleHolderMs = self.idleHolderMs
         let code = try options.job(minimumClients: 1).run { session, _ in
             guard let peers = session.peers else { throw CheckFailure("no client communicator") }
@@ -40,7 +49,7 @@ struct ArchiveRoundTrip: ParsableCommand {
             if peers.rank == 0 { try client.createChronicle(Self.chronicle) }
             try peers.barrier()
             var handles: [(String, StoryHandle)] = []
-            for story in Self.stories { handles.append((story, try client.acquireStory(Self.chronicle, story))) }
+            for story in stories { handles.append((story, try client.acquireStory(Self.chronicle, story))) }
             var lastTime: [String: UInt64] = [:]
             // An idle co-holder: its keeper must not wait for it to seal the others' events (its idle
             // watermarks keep the stories' ranges completing).

@@ -100,6 +100,26 @@ struct EventPathTests {
         #expect(r.stdout.contains(" late=0 "), "\(r)")
     }
 
+    @Test("a range holding more than a keeper's memory bound is cut at the writers' watermarks and archived in parts: no stall, nothing late or lost")
+    func rangeLargerThanTheKeeperBound() throws {
+        // Two writers put about 5 MiB into one story within a 3 s range, against a keeper bound of
+        // 2 MiB (four 256 KiB slots). The keeper cannot wait for the range to complete: at its bound
+        // it withholds acknowledgements, so the writers (and their watermarks) stop. It cuts the
+        // range below the writers' watermarks and ships the part in pieces; the grapher archives
+        // what it has below the keeper's watermark and acknowledges it, so the slots come back.
+        // Before, the writers waited until their 30 s stall limit and the job lost events.
+        let r = try roundTrip(ranks: 6, ["--story-count", "1", "--set", "keeper.memoryLimitBytes=\(2 << 20)",
+                                         "--set", "keeper.transferSlotBytes=262144", "--set", "story.chunkDurationMs=3000",
+                                         "--set", "client.batchBytes=65536"],
+                              events: 300)
+        let keeper = r.counters(role: "keeper"), grapher = r.counters(role: "grapher")
+        #expect(r.stdout.contains(" late=0 "), "\(r)")
+        #expect(keeper["ranges.split", default: 0] > 0, "the keeper never cut a range: \(r)")
+        #expect(grapher["ranges.split", default: 0] > 0, "the grapher never archived part of a range: \(r)")
+        #expect(keeper["watermarks.released", default: 0] == 0, "\(r)")
+        #expect(r.counters(role: "client")["ingest.windowWaits", default: 0] > 0, "the writers never reached the bound: \(r)")
+    }
+
     @Test("a client holding the stories idle for 4 s does not hold the others' events back: durable p99 well under its hold")
     func idleHolderDoesNotDelaySealing() throws {
         // Without the idle holder's watermarks (sent many to a message) every range would wait for

@@ -8,17 +8,6 @@ import TestSupport
 struct IngestTests {
     let checks = MPIJob.executable("job-checks")
 
-    /// `key=value` pairs of the summary line of `role`.
-    private func counters(_ r: JobResult, role: String) -> [String: UInt64] {
-        guard let line = r.stdout.split(separator: "\n").first(where: { $0.hasPrefix("  \(role) (") }) else { return [:] }
-        var out: [String: UInt64] = [:]
-        for field in line.split(separator: " ") {
-            let kv = field.split(separator: "=", maxSplits: 1)
-            if kv.count == 2, let v = UInt64(kv[1]) { out[String(kv[0])] = v }
-        }
-        return out
-    }
-
     @Test("batching by count and bytes, linger, idle watermarks, rejection, window, threads, close, stall, ack routing, flusher")
     func unitScenarios() throws {
         let r = try MPIJob.runCommand([checks, "ingest", "unit"], timeout: 120)
@@ -33,7 +22,7 @@ struct IngestTests {
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
         #expect(r.lines(startingWith: "CHECKS passed=").count == 2, "\(r)")
-        let client = counters(r, role: "client"), keeper = counters(r, role: "keeper")
+        let client = r.counters(role: "client"), keeper = r.counters(role: "keeper")
         // 2 clients × (2 threads × 2000 events × 3 stories + 2 text events + 2 "last words"
         // + 1 after re-acquire + 1 flushed by disconnect).
         #expect(client["events.logged"] == 2 * (2 * 2000 * 3 + 6), "\(r)")
@@ -52,7 +41,7 @@ struct IngestTests {
                                timeout: 120)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
-        let client = counters(r, role: "client"), keeper = counters(r, role: "keeper")
+        let client = r.counters(role: "client"), keeper = r.counters(role: "keeper")
         #expect(client["events.logged"] == 2 * (3 * 300 * 3 + 6), "\(r)")
         #expect(keeper["events.received"] == client["events.logged"], "\(r)")
     }
@@ -65,7 +54,7 @@ struct IngestTests {
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
         #expect(r.lines(startingWith: "PACE ").count == 2, "\(r)")
-        let client = counters(r, role: "client"), keeper = counters(r, role: "keeper")
+        let client = r.counters(role: "client"), keeper = r.counters(role: "keeper")
         #expect(client["events.logged"] == 2 * 40 * 64, "\(r)")
         #expect(keeper["events.received"] == client["events.logged"], "\(r)")
         #expect((client["ingest.windowWaits"] ?? 0) > 0, "\(r)")

@@ -29,10 +29,9 @@ struct ReplayTests {
         return r
     }
 
+    /// A summary counter of `role`; -1 when the summary lacks it.
     private func counter(_ r: JobResult, role: String, _ name: String) -> Int {
-        let line = r.stdout.split(separator: "\n").first { $0.contains("  \(role) (") } ?? ""
-        return line.firstMatch(of: try! Regex(#"\b"# + NSRegularExpression.escapedPattern(for: name) + #"=(\d+)"#))
-            .flatMap { Int($0.output[1].substring ?? "") } ?? -1
+        r.counters(role: role)[name].map { Int($0) } ?? -1
     }
 
     @Test("random ranges from 3 ranks × 3 threads while writing match the model, partly from keeper memory; follow, fresh event, error codes, archive after release")

@@ -20,6 +20,17 @@ public struct JobResult: Sendable, CustomStringConvertible {
     public func lines(startingWith prefix: String) -> [String] {
         stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
     }
+
+    /// The `key=value` counters of the job summary's line for `role` (`  keeper (2 ranks): ...`).
+    public func counters(role: String) -> [String: UInt64] {
+        guard let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("  \(role) (") }) else { return [:] }
+        var out: [String: UInt64] = [:]
+        for field in line.split(separator: " ") {
+            let kv = field.split(separator: "=", maxSplits: 1)
+            if kv.count == 2, let v = UInt64(kv[1]) { out[String(kv[0])] = v }
+        }
+        return out
+    }
 }
 
 /// Launches small MPI programs under `mpirun` for the tests, one at a time, each bounded by

@@ -22,7 +22,9 @@ public final class GrapherRole: RecordingBehavior {
         let keeper: Int
         let sequence: UInt64
         let storyId: StoryID
-        let rangeEnd: UInt64
+        /// Just past the chunk's last event (its range's end when it has none): durable once the
+        /// story's archive is complete below it.
+        let completesBelow: UInt64
     }
 
     private struct Story {
@@ -233,8 +235,9 @@ public final class GrapherRole: RecordingBehavior {
             }
             // In place: a copy of the story would share its range buffers and force copies of them.
             guard let report = stories[d.storyId]?.pipeline.insert(chunk, from: UInt64(keeper), watermark: nil) else { continue }
+            let completesBelow = chunk.records.last.map { $0.time &+ 1 } ?? chunk.range.end
             stories[d.storyId]?.pending.append(PendingAck(keeper: keeper, sequence: d.sequence, storyId: d.storyId,
-                                                          rangeEnd: chunk.range.end))
+                                                          completesBelow: completesBelow))
             bump("chunks.received")
             bump("events.received", UInt64(chunk.count))
             bump("bytes.transferred", d.length)
@@ -309,7 +312,9 @@ public final class GrapherRole: RecordingBehavior {
             // stopped story seals by time instead of all at once, and a restart is not late.
             s.pipeline.advanceWatermark(of: 0, to: clockNow)
             let finishing = draining && s.pipeline.contributors.keys.allSatisfy { $0 == 0 }
-            let sealed = finishing ? s.pipeline.drain() : s.pipeline.sealReady()
+            // A keeper shipping a range in pieces (or cutting it at its memory bound) reports a
+            // watermark inside it: the part below is archived now, so that keeper's slots come back.
+            let sealed = finishing ? s.pipeline.drain() : s.pipeline.sealReady(splittingBelow: s.pipeline.lowWatermark(excluding: 0) ?? 0)
             for chunk in sealed where !chunk.isEmpty { s.held.append(chunk) }
             stories[id] = s
         }
@@ -340,7 +345,7 @@ public final class GrapherRole: RecordingBehavior {
             for c in s.held { frontier = min(frontier, c.range.start) }
             let settled = s.pipeline.bufferedEventCount == 0 && s.held.isEmpty
             let (now, later) = s.pending.reduce(into: ([PendingAck](), [PendingAck]())) { acc, p in
-                if p.rangeEnd <= frontier || settled { acc.0.append(p) } else { acc.1.append(p) }
+                if p.completesBelow <= frontier || settled { acc.0.append(p) } else { acc.1.append(p) }
             }
             durable += now
             s.pending = later
@@ -362,7 +367,7 @@ public final class GrapherRole: RecordingBehavior {
         bump("rounds")
         if logger.logLevel <= .debug {
             let pending = stories.values.map { s in
-                "\(s.notice.story)=\(s.pending.count)/\(s.pending.map(\.rangeEnd).min() ?? 0)@\(s.pipeline.sealedFrontier)"
+                "\(s.notice.story)=\(s.pending.count)/\(s.pending.map(\.completesBelow).min() ?? 0)@\(s.pipeline.sealedFrontier)"
                     + "\(s.pipeline.contributors.sorted { $0.key < $1.key })"
             }
             logger.debug("archive round \(stats["rounds"] ?? 0): \(archivedChunks) chunks, \(report.events) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading, pending \(pending)")

@@ -38,6 +38,9 @@ public final class KeeperRole: RecordingBehavior {
         /// The chunk's range and encoded length (a replay decodes the chunk from the slot).
         let range: TimeRange
         let length: Int
+        /// Just past the piece's last event (its range's end when it has none): the grapher
+        /// acknowledges the piece once its archive is complete below this time.
+        let completesBelow: UInt64
     }
 
     let config: ChronoConfig
@@ -263,13 +266,19 @@ public final class KeeperRole: RecordingBehavior {
                 for story in visit { try body(story) }
             }
         }
+        // At its memory bound a keeper withholds acknowledgements, so its writers stop and their
+        // watermarks with them: a range holding more than the bound would never complete. Then the
+        // part of each range below its writers' watermarks seals on its own, and leaves.
+        let pressed = !draining && overMemoryBound
         if full { bufferedBytes = 0 }
         forEachVisited { s in
             // The clock is a contributor too (id 0, never a client id): with no writer, ranges
             // seal once time has passed them, and a new writer's events are not late.
             s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow)
             let before = full ? 0 : s.pipeline.bufferedBytes
-            let sealed = draining ? s.pipeline.drain() : s.pipeline.sealReady()
+            let sealed = draining ? s.pipeline.drain()
+                : pressed && s.pipeline.hasOpenBuffers ? s.pipeline.sealReady(splittingBelow: s.pipeline.lowWatermark(excluding: Self.clockContributor) ?? 0)
+                : s.pipeline.sealReady()
             for chunk in sealed {
                 waiting.append(chunk)
                 did = true
@@ -324,30 +333,36 @@ public final class KeeperRole: RecordingBehavior {
         return s.pipeline.sealedFrontier
     }
 
-    /// The story's watermark held back by its first waiting first-time range.
+    /// The story's watermark held back by its first waiting first-time chunk: at that chunk's
+    /// first event not shipped yet. A chunk larger than the slots leaves in pieces in event order,
+    /// so while it does the watermark moves through its range and the grapher can archive (and
+    /// acknowledge) the part received instead of waiting for the whole range.
     private func heldWatermark(of s: Story) -> UInt64 {
         var w = s.pipeline.sealedFrontier
-        if let first = waiting.first(where: { $0.storyId == s.notice.storyId && $0.revision == 0 }) {
-            w = min(w, first.range.start)
+        if let i = waiting.firstIndex(where: { $0.storyId == s.notice.storyId && $0.revision == 0 }) {
+            let chunk = waiting[i]
+            let next = i == waiting.startIndex ? shippedOfFirst : 0
+            w = min(w, next < chunk.count ? chunk.records[next].time : chunk.range.start)
         }
         return w
     }
 
     /// Whether holding watermarks back could deadlock. In-flight chunks are acknowledged only once
-    /// the grapher's ranges complete; with every slot taken, the waiting chunk that holds a
-    /// watermark back cannot leave. That is a deadlock when no chunk in flight can complete by
-    /// this keeper's own held-back watermarks (the pieces of one chunk larger than the pool), and
-    /// may be one when no acknowledgement came for ``stallLimit`` (in a group of several keepers,
-    /// each may hold back what another's chunks wait for). Then the watermark goes to the sealed
-    /// frontier and the held-back chunk reaches the grapher as a revision: counted late, never
-    /// lost. A full pool whose chunks can complete (the single keeper of a busy group) holds on,
-    /// so a saturated keeper does not turn its own events into late revisions.
+    /// the grapher's archive is complete below their last event; with every slot taken, the
+    /// waiting chunk that holds a watermark back cannot leave. That is a deadlock when no chunk in
+    /// flight can complete by this keeper's own held-back watermarks (a run of events with one
+    /// time filling every slot), and may be one when no acknowledgement came for ``stallLimit``
+    /// (in a group of several keepers, each may hold back what another's chunks wait for). Then
+    /// the watermark goes to the sealed frontier and the held-back chunk reaches the grapher as a
+    /// revision: counted late, never lost. A full pool whose chunks can complete holds on (the
+    /// single keeper of a busy group; a range larger than the pool, shipped in pieces), so a
+    /// saturated keeper does not turn its own events into late revisions.
     private func mustReleaseWatermarks() -> Bool {
         guard pool.availableSlots == 0 else { return false }
         if ContinuousClock.now - lastSlotProgress >= Self.stallLimit { return true }
         return !inFlight.values.contains { c in
             guard let s = stories[c.storyId] else { return true }
-            return c.range.end <= heldWatermark(of: s)
+            return c.completesBelow <= heldWatermark(of: s)
         }
     }
 
@@ -372,7 +387,7 @@ public final class KeeperRole: RecordingBehavior {
             let sequence = nextSequence
             nextSequence += 1
             inFlight[sequence] = InFlight(storyId: piece.storyId, buffer: piece.buffer, events: piece.events, range: piece.range,
-                                          length: piece.buffer.length)
+                                          length: piece.buffer.length, completesBelow: piece.completesBelow)
             try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence), story: story.notice,
                      watermark: reportableWatermark(of: story), channel: channel)
             touched.insert(piece.storyId)  // its watermark may move on now
@@ -387,7 +402,7 @@ public final class KeeperRole: RecordingBehavior {
     /// straight into a newly allocated slot. Holds no reference to the chunk afterwards, so the
     /// caller can recycle its storage.
     private func stageNextPiece() throws -> (buffer: RegisteredBuffer, storyId: StoryID, range: TimeRange, revision: UInt32,
-                                             events: Int, end: Int, total: Int) {
+                                             events: Int, end: Int, total: Int, completesBelow: UInt64) {
         guard let chunk = waiting.first else { throw FabricError.invalidArgument(call: "shipWaiting", detail: "nothing waiting") }
         let start = shippedOfFirst
         let end = chunk.encodedByteCount <= slotBytes ? chunk.count : chunk.pieceEnd(from: start, maxEncodedBytes: slotBytes)
@@ -399,7 +414,8 @@ public final class KeeperRole: RecordingBehavior {
             try? pool.free(buffer)
             throw error
         }
-        return (buffer, chunk.storyId, chunk.range, chunk.revision, piece.count, end, chunk.count)
+        let completesBelow = end > start ? chunk.records[end - 1].time &+ 1 : chunk.range.end
+        return (buffer, chunk.storyId, chunk.range, chunk.revision, piece.count, end, chunk.count, completesBelow)
     }
 
     private func post(descriptorFor shipped: (range: TimeRange, revision: UInt32, events: Int, buffer: RegisteredBuffer, sequence: UInt64),

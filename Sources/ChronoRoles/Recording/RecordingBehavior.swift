@@ -52,7 +52,7 @@ public struct RecordedStories: Sendable {
     public func counters(pipelines: PipelineStats) -> [String: UInt64] {
         ["stories.recording": UInt64(active.count), "stories.started": started, "stories.stopped": stopped,
          "events.late": pipelines.lateEvents, "events.rejected.late": pipelines.rejectedLateEvents,
-         "events.duplicates": pipelines.duplicatesDropped]
+         "events.duplicates": pipelines.duplicatesDropped, "ranges.split": pipelines.rangesSplit]
     }
 
     /// One story's state for a drain report.
