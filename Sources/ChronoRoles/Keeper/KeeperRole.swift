@@ -267,9 +267,10 @@ public final class KeeperRole: RecordingBehavior {
             }
         }
         // At its memory bound a keeper withholds acknowledgements, so its writers stop and their
-        // watermarks with them: a range holding more than the bound would never complete. Then the
-        // part of each range below its writers' watermarks seals on its own, and leaves.
-        let pressed = !draining && overMemoryBound
+        // watermarks with them. Chunks in a slot or waiting for one free memory as they become
+        // durable; with none left, the bound is all in open ranges, which would never complete.
+        // Then the part of each range below its writers' watermarks seals on its own, and leaves.
+        let pressed = !draining && waiting.isEmpty && inFlight.isEmpty && overMemoryBound
         if full { bufferedBytes = 0 }
         forEachVisited { s in
             // The clock is a contributor too (id 0, never a client id): with no writer, ranges
