@@ -51,14 +51,21 @@ public final class GrapherRole: RecordingBehavior {
     private let logger: Logger
     private let clock = SystemClock()
     private var stories: [StoryID: Story] = [:]
-    /// Chunks of one keeper for one story that are queued or being read: that keeper's watermark
-    /// for the story waits until they are merged, or they would arrive "late".
+    /// A keeper and a story: watermarks are per keeper and story.
     private struct Source: Hashable {
         let keeper: Int
         let story: StoryID
     }
-    private var outstanding: [Source: Int] = [:]
-    private var deferredWatermark: [Source: UInt64] = [:]
+    /// A descriptor (or watermark report) of a source not applied yet: its watermark applies once
+    /// its own chunk and every chunk the keeper sent before it are merged, so RMA completions in
+    /// any order never make an event late, and a keeper's watermark moves on with each piece merged
+    /// (a range shipped in pieces can be archived in parts while the rest is still queued).
+    private struct Arrival {
+        let sequence: UInt64?
+        let watermark: UInt64
+        var merged: Bool
+    }
+    private var arrivals: [Source: Deque<Arrival>] = [:]
     private var tracked = RecordedStories()
     private var queued: Deque<ChunkDescriptor> = []
     private var reads: [OperationID: Read] = [:]
@@ -145,24 +152,25 @@ public final class GrapherRole: RecordingBehavior {
         }
         let key = Source(keeper: source, story: d.storyId)
         if d.length > 0 {
-            outstanding[key, default: 0] += 1
             queued.append(d)
+            arrivals[key, default: []].append(Arrival(sequence: d.sequence, watermark: d.watermark, merged: false))
+        } else {
+            note(watermark: d.watermark, of: key)
         }
-        note(watermark: d.watermark, of: key)
         return true
     }
 
-    /// Records a keeper's watermark for a story and applies it when it can be.
+    /// Records a keeper's watermark report for a story: applied now, or after the chunks sent before it.
     private func note(watermark: UInt64, of key: Source) {
-        deferredWatermark[key] = max(deferredWatermark[key] ?? 0, watermark)
-        applyWatermarkIfSettled(key)
+        if arrivals[key]?.isEmpty ?? true {
+            apply(watermark: watermark, of: key)
+        } else {
+            arrivals[key]?.append(Arrival(sequence: nil, watermark: watermark, merged: true))
+        }
     }
 
-    /// Applies a keeper's latest watermark for a story once none of its chunks is still queued or
-    /// being read (RMA completions may come in any order).
-    private func applyWatermarkIfSettled(_ key: Source) {
-        guard (outstanding[key] ?? 0) == 0, let w = deferredWatermark.removeValue(forKey: key),
-              stories[key.story] != nil else { return }
+    private func apply(watermark w: UInt64, of key: Source) {
+        guard stories[key.story] != nil else { return }
         // In place: a copy of the story would share its buffers and make the mutation copy them.
         if w == UInt64.max {
             stories[key.story]?.pipeline.removeContributor(UInt64(key.keeper))
@@ -171,11 +179,16 @@ public final class GrapherRole: RecordingBehavior {
         }
     }
 
+    /// A chunk was merged (or failed): applies the watermarks it no longer holds back.
     private func settle(_ d: ChunkDescriptor) {
         let key = Source(keeper: Int(d.keeperRank), story: d.storyId)
-        let left = (outstanding[key] ?? 1) - 1
-        outstanding[key] = left > 0 ? left : nil
-        applyWatermarkIfSettled(key)
+        guard var list = arrivals.removeValue(forKey: key) else { return }
+        if let i = list.firstIndex(where: { $0.sequence == d.sequence }) { list[i].merged = true }
+        while let first = list.first, first.merged {
+            apply(watermark: first.watermark, of: key)
+            list.removeFirst()
+        }
+        if !list.isEmpty { arrivals[key] = list }
     }
 
     private func ack(keeper: Int, storyId: StoryID, sequence: UInt64, rc: ReturnCode, detail: String = "",
@@ -256,25 +269,53 @@ public final class GrapherRole: RecordingBehavior {
         // Counted once per call (a sum over every story): posting reads does not change it, their
         // chunks join the pipelines when they complete.
         let buffered = bufferedBytes
-        while let d = queued.first, pool.availableSlots > 0, buffered < config.grapher.memoryLimitBytes {
-            guard let peer = bulk.peer(worldRank: Int(d.keeperRank)) else {
-                queued.removeFirst()
-                bump("chunks.unknownKeeper")
-                settle(d)
-                continue
-            }
-            let buffer = try pool.allocate(byteCount: Int(d.length))
-            let op = try bulk.endpoint.postRead(into: buffer, from: peer, remoteAddress: d.address, key: d.key,
-                                                length: Int(d.length))
-            if readBusySince == nil { readBusySince = .now }
-            reads[op] = Read(descriptor: d, buffer: buffer)
+        let limit = config.grapher.memoryLimitBytes
+        while let d = queued.first, pool.availableSlots > 0, buffered < limit {
+            try post(d, channel: channel)
             queued.removeFirst()
+            did = true
+        }
+        // At the bound, what is buffered waits for keepers whose chunks may be queued behind it: a
+        // range larger than the bound would never complete. So one read at a time goes on, of the
+        // next chunk of a keeper that holds a story's sealing back; its watermark moves on when it
+        // is merged, and the next round archives (and frees) what lies below. Memory stays within
+        // the bound plus one slot.
+        if !did, buffered >= limit, buffered < limit + pool.slotSize, reads.isEmpty, let i = nextHoldingBack() {
+            try post(queued[i], channel: channel)
+            queued.remove(at: i)
+            bump("reads.atBound")
             did = true
         }
         // A provider that copies at once (shm with CMA) has completed them already: take them now,
         // not after the rest of the loop (and perhaps an archive round).
         if did { _ = try completeReads(channel: channel) }
         return did
+    }
+
+    private func post(_ d: ChunkDescriptor, channel: ControlChannel) throws {
+        guard let peer = bulk.peer(worldRank: Int(d.keeperRank)) else {
+            bump("chunks.unknownKeeper")
+            settle(d)
+            return
+        }
+        let buffer = try pool.allocate(byteCount: Int(d.length))
+        let op = try bulk.endpoint.postRead(into: buffer, from: peer, remoteAddress: d.address, key: d.key, length: Int(d.length))
+        if readBusySince == nil { readBusySince = .now }
+        reads[op] = Read(descriptor: d, buffer: buffer)
+    }
+
+    /// The queue position of the first chunk of a keeper whose watermark is its story's lowest
+    /// (the keeper every range of the story waits for).
+    private func nextHoldingBack() -> Int? {
+        var seen: Set<Source> = []
+        for (i, d) in queued.enumerated() {
+            let key = Source(keeper: Int(d.keeperRank), story: d.storyId)
+            guard seen.insert(key).inserted else { continue }  // only a keeper's first queued chunk
+            guard let pipeline = stories[d.storyId]?.pipeline, let w = pipeline.contributors[UInt64(d.keeperRank)],
+                  let low = pipeline.lowWatermark(excluding: 0) else { continue }
+            if w <= low { return i }
+        }
+        return nil
     }
 
     // MARK: - Archive rounds
