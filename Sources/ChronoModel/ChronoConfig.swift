@@ -18,7 +18,7 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
 
     /// Story pipeline settings.
     public struct Story: Codable, Sendable, Hashable {
-        /// Length of a chunk's time range, in ms. Default 1000.
+        /// Length of a chunk's time range, in ms. Default 100.
         public var chunkDurationMs: Int = 100
         /// Largest event record accepted, in bytes. Default 65536 (64 KiB).
         public var maxEventBytes: Int = 65536

@@ -29,7 +29,7 @@ enum ReportFormatting {
         guard n >= 1024 else { return "\(n) B" }
         var value = Double(n) / 1024, unit = 0
         while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
-        return String(format: "%.1f %@ (%d B)", value, units[unit], n)
+        return String(format: "%.1f ", value) + "\(units[unit]) (\(n) B)"  // %d would cut n to 32 bits
     }
 
     /// A JSON document for `value` (sorted keys, indented), ending with a newline.
