@@ -457,8 +457,8 @@ final class ArchiveFileReader {
         let records = try readRecords(index: index, row: row, location: location)
         let clipped = row.range.intersection(window)
         // Positions of the selected events (records are checked sorted by readRecords).
-        let lower = records.partitioningIndex { $0.time >= clipped.start }
-        let upper = records.partitioningIndex { $0.time >= clipped.end }
+        let lower = records.firstPosition(atOrAfter: clipped.start)
+        let upper = records.firstPosition(atOrAfter: clipped.end)
         if lower >= upper || clipped.isEmpty { return .empty(storyId: storyId, range: row.range, revision: row.revision) }
         let from = Int(records[lower].offset)
         let to = Int(records[upper - 1].offset) + Int(records[upper - 1].length)
@@ -667,17 +667,5 @@ final class ArchiveFileReader {
         } catch {
             result.problems.append(ArchiveProblem(location: "\(path):/rounds", detail: "\(error)"))
         }
-    }
-}
-
-extension Array where Element == EventRecord {
-    /// The first position whose element satisfies `belongs` (which must be false then true along the array).
-    func partitioningIndex(where belongs: (EventRecord) -> Bool) -> Int {
-        var lo = 0, hi = count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if belongs(self[mid]) { hi = mid } else { lo = mid + 1 }
-        }
-        return lo
     }
 }

@@ -67,3 +67,16 @@ public struct EventRecord: Sendable, Hashable {
             && UInt32(1).littleEndian == 1
     }()
 }
+
+extension Array where Element == EventRecord {
+    /// The position of the first record whose time is ≥ `time` (`count` if none), for records in
+    /// time order (binary search; O(log n)).
+    public func firstPosition(atOrAfter time: UInt64) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            if self[mid].time < time { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}

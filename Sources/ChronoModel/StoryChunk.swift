@@ -135,8 +135,8 @@ public struct StoryChunk: Sendable, Hashable {
     /// Positions of the events whose time is in `window` (binary search; O(log n)).
     public func positions(in window: TimeRange) -> Range<Int> {
         guard !window.isEmpty else { return 0..<0 }
-        let lower = firstPosition(atOrAfter: window.start)
-        let upper = firstPosition(atOrAfter: window.end)
+        let lower = records.firstPosition(atOrAfter: window.start)
+        let upper = records.firstPosition(atOrAfter: window.end)
         return lower..<max(lower, upper)
     }
 
@@ -154,16 +154,6 @@ public struct StoryChunk: Sendable, Hashable {
         for i in out.indices { out[i].offset -= base }
         let bytes = Array(payload[Int(base)..<Int(last.offset + UInt64(last.length))])
         return StoryChunk(unchecked: storyId, range: clipped, revision: revision, records: out, payload: bytes)
-    }
-
-    private func firstPosition(atOrAfter time: UInt64) -> Int {
-        var lo = 0
-        var hi = records.count
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2
-            if records[mid].time < time { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
     }
 
     /// Checks the canonical-form invariants; shared by the validating initializer and the decoder.

@@ -289,12 +289,7 @@ public struct StoryPipeline: Sendable {
         if let buffer = open.removeValue(forKey: start) {
             let (records, payload, duplicates) = buffer.canonical()
             stats.duplicatesDropped += UInt64(duplicates)
-            var lower = 0, upper = records.count  // first record at or after `target`
-            while lower < upper {
-                let mid = (lower + upper) / 2
-                if records[mid].time < target { lower = mid + 1 } else { upper = mid }
-            }
-            let cut = lower
+            let cut = records.firstPosition(atOrAfter: target)
             let cutByte = cut < records.count ? Int(records[cut].offset) : payload.count
             if cut < records.count {
                 var rest = newBuffer()
