@@ -16,7 +16,7 @@ public struct PipelineStats: Sendable, Hashable {
     public var chunksSealed: UInt64 = 0
     /// Revision chunks sealed (late events).
     public var revisionsSealed: UInt64 = 0
-    /// Ranges whose first part was sealed on its own (``StoryPipeline/sealReady(splittingBelow:)``).
+    /// Ranges whose first part was sealed on its own (``StoryPipeline/sealReady(splittingExcept:)``).
     public var rangesSplit: UInt64 = 0
     /// Indexes missing in a client's sequence when its events were sealed (gaps; a later late event may fill one).
     public var indexGaps: UInt64 = 0

@@ -271,19 +271,19 @@ public struct StoryPipeline: Sendable {
     }
 
     /// Seals like ``sealReady()``, then also the events below the lowest watermark when it lies
-    /// inside an open range and below `limit`: they leave as a chunk of that range's first part
-    /// (`[sealedFrontier, watermark)`), the rest of the range stays open, and ``sealedFrontier``
-    /// becomes the watermark. A grapher uses it while a keeper ships a range too large for its
-    /// slots in pieces (its watermark then stands at its first unshipped event): the part already
-    /// received is archived, its slots come back, and the rest of the range can follow; a keeper at
-    /// its memory bound, whose writers wait and whose ranges would never complete. `limit` (the
-    /// lowest watermark of the writers or keepers, ``lowWatermark(excluding:)`` of the clock) keeps
-    /// a watermark that merely follows a clock from cutting ranges.
-    public mutating func sealReady(splittingBelow limit: UInt64) -> [StoryChunk] {
+    /// inside an open range and belongs to a writer (a client at a keeper, a keeper at a grapher),
+    /// not to `clock`: they leave as a chunk of that range's first part (`[sealedFrontier,
+    /// watermark)`), the rest of the range stays open, and ``sealedFrontier`` becomes the
+    /// watermark. A grapher uses it while a keeper ships a range too large for its slots in pieces
+    /// (its watermark then stands at its first unshipped event): the part already received is
+    /// archived, its slots come back, and the rest of the range can follow; a keeper at its memory
+    /// bound, whose writers wait and whose ranges would never complete. The clock's watermark never
+    /// cuts a range: it stands for writers not registered yet, whose first events may be a little
+    /// older than it, so it seals whole ranges only.
+    /// - Parameter clock: the contributor id a role registers its clock as.
+    public mutating func sealReady(splittingExcept clock: UInt64) -> [StoryChunk] {
         var out = sealReady()
-        guard let low = lowWatermark else { return out }
-        let target = min(low, limit)
-        guard target > sealedFrontier else { return out }
+        guard let target = lowWatermark(excluding: clock), target == lowWatermark, target > sealedFrontier else { return out }
         let start = rangeStart(of: target)
         let from = max(start, sealedFrontier)
         if let buffer = open.removeValue(forKey: start) {
@@ -323,7 +323,7 @@ public struct StoryPipeline: Sendable {
             stats.revisionsSealed += 1
         }
         if target > sealedFrontier {
-            // A range whose first part was sealed on its own (`sealReady(splittingBelow:)`) seals the rest.
+            // A range whose first part was sealed on its own (`sealReady(splittingExcept:)`) seals the rest.
             let from = sealedFrontier
             for start in open.keys.sorted() where range(of: start).end <= target {
                 guard let buffer = open.removeValue(forKey: start) else { continue }

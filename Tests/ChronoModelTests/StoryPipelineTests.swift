@@ -171,7 +171,7 @@ import Testing
             Event(time: $0, clientId: ClientID(5), index: UInt32($0), text: "p\($0)")
         }), from: 1, watermark: 40)
         #expect(g.sealReady().isEmpty)  // keeper 1 has not passed the range
-        let first = g.sealReady(splittingBelow: 1000)
+        let first = g.sealReady(splittingExcept: 0)
         #expect(first.map(\.range) == [TimeRange(start: 0, end: 40)])
         #expect(first.flatMap(\.events).map(\.time) == [10, 20, 30, 35])
         #expect(g.sealedFrontier == 40 && g.stats.rangesSplit == 1)
@@ -180,22 +180,27 @@ import Testing
         g.insert(try StoryChunk(storyId: story, range: TimeRange(start: 0, end: 100), revision: 0, events: [40, 70].map {
             Event(time: $0, clientId: ClientID(5), index: UInt32($0), text: "p\($0)")
         }), from: 1, watermark: 80)
-        #expect(g.sealReady(splittingBelow: 0).map(\.revision) == [1])  // below the limit: no cut, the revision leaves
-        let second = g.sealReady(splittingBelow: 1000)
+        // A clock (contributor 0) below the keepers: its watermark is the lowest and never cuts a
+        // range, so only the revision leaves; once the clock has passed, keeper 1's watermark cuts.
+        g.advanceWatermark(of: 0, to: 60)
+        #expect(g.sealReady(splittingExcept: 0).map(\.revision) == [1])
+        #expect(g.sealedFrontier == 40)
+        g.advanceWatermark(of: 0, to: 1000)
+        let second = g.sealReady(splittingExcept: 0)
         #expect(second.map(\.range) == [TimeRange(start: 40, end: 80)])
         #expect(second.flatMap(\.events).map(\.time) == [40, 70])
         g.insert([Event(time: 90, clientId: ClientID(5), index: 90, text: "p90")], from: 1)
         g.advanceWatermark(of: 1, to: 100)
-        let rest = g.sealReady(splittingBelow: 1000)
+        let rest = g.sealReady(splittingExcept: 0)
         #expect(rest.map(\.range) == [TimeRange(start: 80, end: 100)])
         #expect(rest.flatMap(\.events).map(\.time) == [90])
         #expect(g.sealedFrontier == 100 && g.stats.chunksSealed == 3 && g.stats.rangesSplit == 2)
-        // A watermark that only follows the clock (above the limit) never cuts a range.
-        g.removeContributor(1)
-        g.removeContributor(2)
-        g.advanceWatermark(of: 0, to: 150)
-        g.insert([Event(time: 120, clientId: ClientID(5), index: 120, text: "p120")], from: 0)
-        #expect(g.sealReady(splittingBelow: 100).isEmpty && g.sealedFrontier == 100)
+        // With no writer left, the clock alone seals whole ranges only.
+        var c = StoryPipeline(storyId: story, chunkDuration: 100)
+        c.insert([Event(time: 120, clientId: ClientID(5), index: 0, text: "p120")], from: 1)
+        c.removeContributor(1)
+        c.advanceWatermark(of: 0, to: 150)
+        #expect(c.sealReady(splittingExcept: 0).isEmpty && c.sealedFrontier == 100 && c.bufferedEventCount == 1)
     }
 
     @Test func splittingAnywhereKeepsEveryEventOnceInOrder() async throws {
@@ -212,7 +217,7 @@ import Testing
                 let next = n + 1 < pieces.count ? pieces[n + 1].records.first?.time ?? 0 : UInt64.max - 1
                 let r = g.insert(piece, from: 1, watermark: next)
                 #expect(r.late == 0 && r.rejected.isEmpty)
-                sealed += g.sealReady(splittingBelow: UInt64.max - 1)
+                sealed += g.sealReady(splittingExcept: 0)
             }
             sealed += g.drain()
             #expect(sealed.flatMap(\.events) == all.events)

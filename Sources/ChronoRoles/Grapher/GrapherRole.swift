@@ -355,7 +355,7 @@ public final class GrapherRole: RecordingBehavior {
             let finishing = draining && s.pipeline.contributors.keys.allSatisfy { $0 == 0 }
             // A keeper shipping a range in pieces (or cutting it at its memory bound) reports a
             // watermark inside it: the part below is archived now, so that keeper's slots come back.
-            let sealed = finishing ? s.pipeline.drain() : s.pipeline.sealReady(splittingBelow: s.pipeline.lowWatermark(excluding: 0) ?? 0)
+            let sealed = finishing ? s.pipeline.drain() : s.pipeline.sealReady(splittingExcept: 0)
             for chunk in sealed where !chunk.isEmpty { s.held.append(chunk) }
             stories[id] = s
         }

@@ -278,7 +278,7 @@ public final class KeeperRole: RecordingBehavior {
             s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow)
             let before = full ? 0 : s.pipeline.bufferedBytes
             let sealed = draining ? s.pipeline.drain()
-                : pressed && s.pipeline.hasOpenBuffers ? s.pipeline.sealReady(splittingBelow: s.pipeline.lowWatermark(excluding: Self.clockContributor) ?? 0)
+                : pressed && s.pipeline.hasOpenBuffers ? s.pipeline.sealReady(splittingExcept: Self.clockContributor)
                 : s.pipeline.sealReady()
             for chunk in sealed {
                 waiting.append(chunk)
