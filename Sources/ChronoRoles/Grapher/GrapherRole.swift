@@ -277,10 +277,11 @@ public final class GrapherRole: RecordingBehavior {
         }
         // At the bound, what is buffered waits for keepers whose chunks may be queued behind it: a
         // range larger than the bound would never complete. So one read at a time goes on, of the
-        // next chunk of a keeper that holds a story's sealing back; its watermark moves on when it
-        // is merged, and the next round archives (and frees) what lies below. Memory stays within
-        // the bound plus one slot.
-        if !did, buffered >= limit, buffered < limit + pool.slotSize, reads.isEmpty, let i = nextHoldingBack() {
+        // next chunk of the keeper a story waits for; its watermark moves on when it is merged, and
+        // the next round archives (and frees) what lies below. Each story takes at most one such
+        // chunk per round, so the bound is passed by at most one slot per waiting story.
+        if !did, buffered >= limit, reads.isEmpty, let i = nextHoldingBack() {
+            readAtBound.insert(queued[i].storyId)
             try post(queued[i], channel: channel)
             queued.remove(at: i)
             bump("reads.atBound")
@@ -304,11 +305,15 @@ public final class GrapherRole: RecordingBehavior {
         reads[op] = Read(descriptor: d, buffer: buffer)
     }
 
+    /// Stories that had a chunk read past the memory bound since the last round.
+    private var readAtBound: Set<StoryID> = []
+
     /// The queue position of the first chunk of a keeper whose watermark is its story's lowest
-    /// (the keeper every range of the story waits for).
+    /// (the keeper every range of the story waits for), for a story not read past the bound since
+    /// the last round.
     private func nextHoldingBack() -> Int? {
         var seen: Set<Source> = []
-        for (i, d) in queued.enumerated() {
+        for (i, d) in queued.enumerated() where !readAtBound.contains(d.storyId) {
             let key = Source(keeper: Int(d.keeperRank), story: d.storyId)
             guard seen.insert(key).inserted else { continue }  // only a keeper's first queued chunk
             guard let pipeline = stories[d.storyId]?.pipeline, let w = pipeline.contributors[UInt64(d.keeperRank)],
@@ -396,6 +401,7 @@ public final class GrapherRole: RecordingBehavior {
         let writeStarted = ContinuousClock.now
         let report = try archive.writeRound(chunks)
         leases.roundRan()
+        readAtBound.removeAll(keepingCapacity: true)
         if readsOutstanding, let since = readBusySince { readBusySince = since + (.now - writeStarted) }
         let writtenAt = clock.now()
         for c in chunks {
