@@ -1,4 +1,5 @@
 import PropertyBased
+import Synchronization
 import Testing
 @testable import ChronoModel
 
@@ -19,7 +20,9 @@ import Testing
     }
 
     @Test func roundTripProperty() async throws {
+        let seen = Mutex(Set<MessageType>())
         await propertyCheck(count: 1000, input: Gens.message) { message in
+            seen.withLock { _ = $0.insert(message.type) }
             let decoded = try ControlMessage.decode(message.encode())
             #expect(decoded == message)
             // Also from a slice of a larger buffer.
@@ -27,6 +30,9 @@ import Testing
             let fromSlice = try ControlMessage.decode(framed[1..<(framed.count - 1)])
             #expect(fromSlice == message)
         }
+        // The draw must reach every message type, or the property says nothing about some.
+        let missing = Set(MessageType.allCases).subtracting(seen.withLock { $0 })
+        #expect(missing.isEmpty, "message types never drawn: \(missing.map(\.rawValue).sorted())")
     }
 
     @Test func chunkLayoutRoundTrip() async throws {

@@ -68,47 +68,147 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
     let events = (0..<4).map { Event(time: UInt64(10 + $0), clientId: client, index: UInt32($0), text: "event \($0)") }
     guard let chunk = try? StoryChunk(storyId: story, range: TimeRange(start: 0, end: 100), revision: 1, events: events),
           let batch = try? EventBatch(storyId: story, clientId: client, watermark: 20, events: events) else { return 0 }
-    let messages: [ControlMessage] = [
-        .connect(ConnectRequest(hostName: "node1", pid: 42, rank: 3, mode: .writerReader)),
-        .connectReply(ConnectReply(rc: .success, clientId: client, visorTime: 99, detail: "")),
-        .clockPing(ClockPing(sequence: 1, clientSendTime: 5)),
-        .clockPong(ClockPong(sequence: 1, clientSendTime: 5, visorTime: 6)),
-        .disconnect(clientId: client),
-        .createChronicle(CreateChronicleRequest(clientId: client, chronicle: "chron", attributes: ["a": "1", "b": "2"], flags: 1)),
-        .destroyChronicle(ChronicleRequest(clientId: client, chronicle: "chron")),
-        .acquireStory(StoryRequest(clientId: client, chronicle: "chron", story: "story", attributes: ["k": "v"])),
-        .releaseStory(StoryRequest(clientId: client, chronicle: "chron", story: "story")),
-        .destroyStory(StoryRequest(clientId: client, chronicle: "chron", story: "story")),
-        .showChronicles(clientId: client),
-        .showStories(ChronicleRequest(clientId: client, chronicle: "chron")),
-        .reply(GenericReply(rc: .chronicleExists, detail: "exists")),
-        .nameList(NameListReply(rc: .success, names: ["a", "b", "🙂"])),
-        .acquireReply(AcquireReply(rc: .success, storyId: story, groupId: 1, keeperRanks: [1, 2], grapherRank: 3, playerRank: 4)),
-        .register(Registration(role: .keeper, groupId: 1, rank: 2, hostName: "node1")),
-        .heartbeat(Heartbeat(role: .grapher, groupId: 1, rank: 3, sentAt: 7, counters: ["eventsReceived": 9, "lateEvents": 1])),
-        .startRecording(RecordingNotice(storyId: story, chronicle: "chron", story: "story", groupId: 1)),
-        .stopRecording(RecordingNotice(storyId: story, chronicle: "chron", story: "story", groupId: 1)),
-        .recordingAck(RecordingAck(storyId: story, rank: 2, rc: .success)),
-        .eventBatch(batch),
-        .chunkDescriptor(ChunkDescriptor(storyId: story, keeperRank: 1, sequence: 5, range: TimeRange(start: 0, end: 100), revision: 0,
-                                         watermark: 100, address: 0xdead_beef, key: 17, length: UInt64(chunk.encodedByteCount), eventCount: 4)),
-        .chunkAck(ChunkAck(storyId: story, sequence: 5, rc: .success)),
-        .batchAck(BatchAck(storyId: story, clientId: ClientID(rawValue: 7), firstIndex: 0, count: 1024)),
-        .storyChunk(chunk),
-        .replayRequest(ReplayRequest(queryId: 8, clientId: client, chronicle: "chron", story: "story",
-                                     range: TimeRange(start: 0, end: 50), timeoutMilliseconds: 1000, clientRank: 5,
-                                     keeperRanks: [1, 2], storyKnown: true)),
-        .replayPiece(ReplayPiece(queryId: 8, rc: .success, pieceNumber: 0, isLast: true, chunk: chunk, completeBefore: 40,
-                                 recording: true)),
-        .replayPiece(ReplayPiece(queryId: 8, rc: .success, pieceNumber: 1, isLast: false, chunk: nil,
-                                 remote: RemotePiece(address: 0x1000, key: 9, length: 4096, eventCount: 3,
-                                                     playerAddress: [1, 2, 3, 4]))),
-        .replayAck(ReplayAck(queryId: 8, pieceNumber: 0)),
-        .archiveLease(ArchiveLease(leaseId: 3, action: .grant)),
-        .shutdown(ShutdownRequest(drain: true, deadlineMilliseconds: 100, reason: "done")),
-        .shutdownComplete(ShutdownComplete(rank: 2, rc: .success, undrainedEvents: 0)),
-    ]
-    var inputs = messages.map { ($0.type.rawValue.description, $0.encode()) }
+    // One switch over every message type: a type added without a seed does not compile.
+    func seeds(_ type: MessageType) -> [ControlMessage] {
+        switch type {
+        case .connect:
+            return [
+                .connect(ConnectRequest(hostName: "node1", pid: 42, rank: 3, mode: .writerReader)),
+            ]
+        case .connectReply:
+            return [
+                .connectReply(ConnectReply(rc: .success, clientId: client, visorTime: 99, detail: "")),
+            ]
+        case .clockPing:
+            return [
+                .clockPing(ClockPing(sequence: 1, clientSendTime: 5)),
+            ]
+        case .clockPong:
+            return [
+                .clockPong(ClockPong(sequence: 1, clientSendTime: 5, visorTime: 6)),
+            ]
+        case .disconnect:
+            return [
+                .disconnect(clientId: client),
+            ]
+        case .createChronicle:
+            return [
+                .createChronicle(CreateChronicleRequest(clientId: client, chronicle: "chron", attributes: ["a": "1", "b": "2"], flags: 1)),
+            ]
+        case .destroyChronicle:
+            return [
+                .destroyChronicle(ChronicleRequest(clientId: client, chronicle: "chron")),
+            ]
+        case .acquireStory:
+            return [
+                .acquireStory(StoryRequest(clientId: client, chronicle: "chron", story: "story", attributes: ["k": "v"])),
+            ]
+        case .releaseStory:
+            return [
+                .releaseStory(StoryRequest(clientId: client, chronicle: "chron", story: "story")),
+            ]
+        case .destroyStory:
+            return [
+                .destroyStory(StoryRequest(clientId: client, chronicle: "chron", story: "story")),
+            ]
+        case .showChronicles:
+            return [
+                .showChronicles(clientId: client),
+            ]
+        case .showStories:
+            return [
+                .showStories(ChronicleRequest(clientId: client, chronicle: "chron")),
+            ]
+        case .reply:
+            return [
+                .reply(GenericReply(rc: .chronicleExists, detail: "exists")),
+            ]
+        case .nameList:
+            return [
+                .nameList(NameListReply(rc: .success, names: ["a", "b", "🙂"])),
+            ]
+        case .acquireReply:
+            return [
+                .acquireReply(AcquireReply(rc: .success, storyId: story, groupId: 1, keeperRanks: [1, 2], grapherRank: 3, playerRank: 4)),
+            ]
+        case .register:
+            return [
+                .register(Registration(role: .keeper, groupId: 1, rank: 2, hostName: "node1")),
+            ]
+        case .heartbeat:
+            return [
+                .heartbeat(Heartbeat(role: .grapher, groupId: 1, rank: 3, sentAt: 7, counters: ["eventsReceived": 9, "lateEvents": 1])),
+            ]
+        case .startRecording:
+            return [
+                .startRecording(RecordingNotice(storyId: story, chronicle: "chron", story: "story", groupId: 1)),
+            ]
+        case .stopRecording:
+            return [
+                .stopRecording(RecordingNotice(storyId: story, chronicle: "chron", story: "story", groupId: 1)),
+            ]
+        case .recordingAck:
+            return [
+                .recordingAck(RecordingAck(storyId: story, rank: 2, rc: .success)),
+            ]
+        case .eventBatch:
+            return [
+                .eventBatch(batch),
+            ]
+        case .chunkDescriptor:
+            return [
+                .chunkDescriptor(ChunkDescriptor(storyId: story, keeperRank: 1, sequence: 5, range: TimeRange(start: 0, end: 100), revision: 0,
+                    watermark: 100, address: 0xdead_beef, key: 17, length: UInt64(chunk.encodedByteCount), eventCount: 4)),
+            ]
+        case .chunkAck:
+            return [
+                .chunkAck(ChunkAck(storyId: story, sequence: 5, rc: .success)),
+            ]
+        case .batchAck:
+            return [
+                .batchAck(BatchAck(storyId: story, clientId: ClientID(rawValue: 7), firstIndex: 0, count: 1024)),
+            ]
+        case .storyChunk:
+            return [
+                .storyChunk(chunk),
+            ]
+        case .replayRequest:
+            return [
+                .replayRequest(ReplayRequest(queryId: 8, clientId: client, chronicle: "chron", story: "story",
+                    range: TimeRange(start: 0, end: 50), timeoutMilliseconds: 1000, clientRank: 5,
+                    keeperRanks: [1, 2], storyKnown: true)),
+            ]
+        case .replayPiece:
+            return [
+                .replayPiece(ReplayPiece(queryId: 8, rc: .success, pieceNumber: 0, isLast: true, chunk: chunk, completeBefore: 40,
+                    recording: true)),
+                .replayPiece(ReplayPiece(queryId: 8, rc: .success, pieceNumber: 1, isLast: false, chunk: nil,
+                    remote: RemotePiece(address: 0x1000, key: 9, length: 4096, eventCount: 3,
+                    playerAddress: [1, 2, 3, 4]))),
+            ]
+        case .replayAck:
+            return [
+                .replayAck(ReplayAck(queryId: 8, pieceNumber: 0)),
+            ]
+        case .archiveLease:
+            return [
+                .archiveLease(ArchiveLease(leaseId: 3, action: .grant)),
+            ]
+        case .shutdown:
+            return [
+                .shutdown(ShutdownRequest(drain: true, deadlineMilliseconds: 100, reason: "done")),
+            ]
+        case .shutdownComplete:
+            return [
+                .shutdownComplete(ShutdownComplete(rank: 2, rc: .success, undrainedEvents: 0)),
+            ]
+        case .watermarks:
+            return [.watermarks(WatermarkSet(contributor: 7, entries: [WatermarkSet.Entry(storyId: story, watermark: 20),
+                                                                       WatermarkSet.Entry(storyId: StoryID(rawValue: 9), watermark: 0)]))]
+        }
+    }
+    let messages = MessageType.allCases.flatMap(seeds)
+    var inputs = messages.enumerated().map { ("\($0.element.type.rawValue)-\($0.offset)", $0.element.encode()) }
     inputs.append(("chunk", chunk.encode()))
     for (name, bytes) in inputs {
         guard let file = fopen(dir + "/seed-" + name, "wb") else { continue }
