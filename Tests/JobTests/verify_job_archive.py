@@ -3,6 +3,7 @@ exactly as docs/ARCHIVE.md tells an h5py user to (the reader code is taken from 
 
 usage: verify_job_archive.py ARCHIVE.h5 LOGGED.txt [EARLIEST_NS LATEST_NS]
 LOGGED.txt holds the job's `LOGGED\tchronicle\tstory\tclient_id\tcount` lines.
+Every event must be stored exactly once (a duplicate is a problem).
 Prints `VERIFIED <events>` and exits 0, or prints what differs and exits 1.
 """
 import pathlib
@@ -14,6 +15,7 @@ block = re.search(r'```python\n(# archive_read\.py.*?)```', doc, re.S).group(1)
 reader = {}
 exec(compile(block.replace("if __name__ == '__main__'", 'if False'), 'archive_read.py', 'exec'), reader)
 import h5py  # noqa: E402
+import numpy as np  # noqa: E402
 
 SIZES = [0, 1, 17, 255, 4096, 65536, 3, 0]
 
@@ -22,6 +24,21 @@ def payload(story: str, client: int, index: int) -> bytes:
     size = SIZES[index % len(SIZES)]
     s = sum(story.encode())
     return bytes(((client * 31 + index * 7 + j * 13 + s) & 0xFF) for j in range(size))
+
+
+def stored_copies(story) -> int:
+    """How many stored events in the story's valid index rows repeat a (time, client_id, index)
+    stored before. The documented reader keeps a key once (re-archived chunks may overlap after
+    a restart); a single job must store each event exactly once, so the tests count the copies."""
+    parts = []
+    for r in reader['valid_rows'](story):
+        first, count = int(r[3]), int(r[4])
+        if count:
+            parts.append(story['events'][first:first + count].view(reader['EVENT']).reshape(-1))
+    if not parts:
+        return 0
+    records = np.concatenate(parts)[['time', 'client_id', 'index']]
+    return len(records) - len(np.unique(records))
 
 
 def main(archive: str, logged_path: str, earliest: int = 0, latest: int = 2**64 - 1) -> int:
@@ -41,6 +58,9 @@ def main(archive: str, logged_path: str, earliest: int = 0, latest: int = 2**64 
                 problems.append(f'story {key} missing from the archive')
                 continue
             events = reader['read_story'](stories[key])
+            duplicated = stored_copies(stories[key])
+            if duplicated:
+                problems.append(f'{key}: {duplicated} events stored more than once (exactly once expected)')
             keys = sorted(events)
             times = [k[0] for k in keys]
             if times != sorted(times):
