@@ -17,12 +17,18 @@ struct ArchiveRoundTrip: ParsableCommand {
     var pauseMicroseconds = 0
     @Option(help: "Milliseconds the last client rank holds every story without logging (0: it logs like the others).")
     var idleHolderMs = 0
-    @Option(help: "Stories each client logs to (1 to \(Self.stories.count)).")
+    @Option(help: "Stories each client logs to (1 to \(Self.maxStories); past the \(Self.stories.count) named ones, `story-N`).")
     var storyCount = Self.stories.count
 
     static let chronicle = "Prüfung-📦"
     static let stories = ["plain", "ストーリー", "🚀 launch", "with.dots..and spaces"]
     static let sizes = [0, 1, 17, 255, 4096, 65536, 3, 0]
+    static let maxStories = 64
+
+    /// The first `count` story names: the named ones, then `story-4`, `story-5`, ...
+    static func storyNames(_ count: Int) -> [String] {
+        Array((stories + (stories.count..<max(stories.count, count)).map { "story-\($0)" }).prefix(count))
+    }
 
     /// The payload of event `index` of `client` in `story`: recomputed by the verifier.
     static func payload(story: String, client: UInt64, index: UInt32) -> [UInt8] {
@@ -32,13 +38,13 @@ struct ArchiveRoundTrip: ParsableCommand {
     }
 
     func validate() throws {
-        guard (1...Self.stories.count).contains(storyCount) else {
-            throw ValidationError("--story-count must be 1 to \(Self.stories.count)")
+        guard (1...Self.maxStories).contains(storyCount) else {
+            throw ValidationError("--story-count must be 1 to \(Self.maxStories)")
         }
     }
 
     func run() throws {
-        let stories = Self.stories.prefix(storyCount)
+        let stories = Self.storyNames(storyCount)
         let events = self.events, pause = self.pauseMicroseconds, idleHolderMs = self.idleHolderMs
         let code = try options.job(minimumClients: 1).run { session, _ in
             guard let peers = session.peers else { throw CheckFailure("no client communicator") }
@@ -71,6 +77,7 @@ struct ArchiveRoundTrip: ParsableCommand {
             for (story, h) in handles {
                 try h.flush()
                 print("LOGGED\t\(Self.chronicle)\t\(story)\t\(id.rawValue)\t\(h.eventsLogged)")
+                print("GROUP\t\(Self.chronicle)\t\(story)\t\(h.groupId)")
                 try client.releaseStory(Self.chronicle, story)
             }
             fflush(nil)

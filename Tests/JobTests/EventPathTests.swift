@@ -87,7 +87,11 @@ struct EventPathTests {
 
     @Test("two graphers on virtual nodes write one archive collectively; stories of both groups present")
     func twoGraphers() throws {
-        try roundTrip(ranks: 11, ["--set", "deployment.virtualNodes=2"], events: 100)
+        // 16 stories placed uniformly at random on 2 groups all land on one in 1 run of 32768: the
+        // check that both graphers archived stories is not left to chance (with 4, 1 run in 8).
+        let r = try roundTrip(ranks: 11, ["--set", "deployment.virtualNodes=2", "--story-count", "16"], events: 40)
+        let groups = Set(r.lines(startingWith: "GROUP\t").compactMap { $0.split(separator: "\t").last.map(String.init) })
+        #expect(groups == ["0", "1"], "stories of both recording groups expected, got groups \(groups.sorted()): \(r)")
     }
 
     @Test("a saturated single keeper (every slot in flight, slow archive) holds its watermark back: no event becomes late")
