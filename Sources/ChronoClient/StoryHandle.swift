@@ -114,6 +114,23 @@ public final class StoryHandle: @unchecked Sendable {
         try ingest.flush()
     }
 
+    /// Ships the events buffered so far; with `durable`, also waits until every event this client
+    /// logged to the story before the call is durable in the archive (flushed to the HDF5 file by
+    /// the grapher), not only held by the keeper. Not collective.
+    /// - Returns: with `durable`, the number of this client's events in the story that are durable
+    ///   (all it logged, less any refused); otherwise nil.
+    /// - Throws: like ``flush()``; with `durable`, `.unknown` (−1) when some events could not be
+    ///   archived (a failed archive write), `.noConnection` (−8) when the keeper does not answer
+    ///   within the stall limit.
+    @discardableResult
+    public func flush(durable: Bool) throws(ChronoLogError) -> UInt64? {
+        guard durable else {
+            try ingest.flush()
+            return nil
+        }
+        return try ingest.flushDurable().durableEvents
+    }
+
     /// Events this client logged through this handle (accepted, not rejected).
     public var eventsLogged: UInt64 { ingest.stats.eventsLogged }
 

@@ -56,6 +56,10 @@ public enum ControlMessage: Sendable, Hashable {
     /// idle stories in one message. Sent on the same tag as the sender's batches or descriptors, so
     /// it never overtakes data sent before it.
     case watermarks(WatermarkSet)
+    /// Client → keeper (tag `events`): answer once my events so far are durable (`flush(durable:)`).
+    case durableRequest(DurableRequest)
+    /// Keeper → client (tag `flow`): the client's events are durable, or why not.
+    case durableReply(DurableReply)
     /// Grapher → keeper: chunk durable or failed.
     case chunkAck(ChunkAck)
     /// A whole chunk sent inline (fallback without RMA; keepers/grapher answering a player).
@@ -100,6 +104,8 @@ public enum ControlMessage: Sendable, Hashable {
         case .chunkDescriptor: return .chunkDescriptor
         case .chunkAck: return .chunkAck
         case .watermarks: return .watermarks
+        case .durableRequest: return .durableRequest
+        case .durableReply: return .durableReply
         case .batchAck: return .batchAck
         case .storyChunk: return .storyChunk
         case .replayRequest: return .replayRequest

@@ -53,6 +53,10 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case storyChunk = 43
     /// ``ControlMessage/watermarks(_:)``
     case watermarks = 45
+    /// ``ControlMessage/durableRequest(_:)``
+    case durableRequest = 46
+    /// ``ControlMessage/durableReply(_:)``
+    case durableReply = 47
     /// ``ControlMessage/replayRequest(_:)``
     case replayRequest = 50
     /// ``ControlMessage/replayPiece(_:)``

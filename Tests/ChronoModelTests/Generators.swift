@@ -141,6 +141,12 @@ enum Random {
             return .watermarks(WatermarkSet(contributor: u64(&rng), entries: (0..<Int.random(in: 0...5, using: &rng)).map { _ in
                 WatermarkSet.Entry(storyId: StoryID(rawValue: u64(&rng)), watermark: u64(&rng))
             }))
+        case .durableRequest:
+            return .durableRequest(DurableRequest(storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(rawValue: u64(&rng)),
+                                                  sequence: u64(&rng)))
+        case .durableReply:
+            return .durableReply(DurableReply(storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(rawValue: u64(&rng)),
+                                              sequence: u64(&rng), durableEvents: u64(&rng), failedEvents: u64(&rng), rc: rc(&rng)))
         case .chunkAck:
             return .chunkAck(ChunkAck(storyId: StoryID(rawValue: u64(&rng)), sequence: u64(&rng), rc: rc(&rng), detail: string(&rng)))
         case .storyChunk:

@@ -202,6 +202,11 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
             return [
                 .shutdownComplete(ShutdownComplete(rank: 2, rc: .success, undrainedEvents: 0)),
             ]
+        case .durableRequest:
+            return [.durableRequest(DurableRequest(storyId: story, clientId: client, sequence: 3))]
+        case .durableReply:
+            return [.durableReply(DurableReply(storyId: story, clientId: client, sequence: 3, durableEvents: 4, failedEvents: 0,
+                                               rc: .success))]
         case .watermarks:
             return [.watermarks(WatermarkSet(contributor: 7, entries: [WatermarkSet.Entry(storyId: story, watermark: 20),
                                                                        WatermarkSet.Entry(storyId: StoryID(rawValue: 9), watermark: 0)]))]

@@ -20,6 +20,9 @@ struct ArchiveRoundTrip: ParsableCommand {
     @Option(help: "Stories each client logs to (1 to \(Self.maxStories); past the \(Self.stories.count) named ones, `story-N`).")
     var storyCount = Self.stories.count
 
+    @Option(help: "After logging, flush durably, print DURABLE lines, then wait this many seconds (to be killed) before releasing.")
+    var durableThenWaitSeconds = 0
+
     static let chronicle = "Prüfung-📦"
     static let stories = ["plain", "ストーリー", "🚀 launch", "with.dots..and spaces"]
     static let sizes = [0, 1, 17, 255, 4096, 65536, 3, 0]
@@ -46,6 +49,7 @@ struct ArchiveRoundTrip: ParsableCommand {
     func run() throws {
         let stories = Self.storyNames(storyCount)
         let events = self.events, pause = self.pauseMicroseconds, idleHolderMs = self.idleHolderMs
+        let durableWait = durableThenWaitSeconds
         let code = try options.job(minimumClients: 1).run { session, _ in
             guard let peers = session.peers else { throw CheckFailure("no client communicator") }
             var c = Checker()
@@ -74,6 +78,18 @@ struct ArchiveRoundTrip: ParsableCommand {
                 if pause > 0 { usleep(UInt32(pause)) }
             }
             c.expect("timestamps never went back", true)
+            if durableWait > 0 {
+                // Durable means it survives the job being killed now: the test SIGKILLs every rank
+                // once all DURABLE lines are out and reads the archive.
+                for (story, h) in handles {
+                    let durable = try h.flush(durable: true) ?? 0
+                    c.expect("flush(durable:) counts every event logged to \(story)", durable == h.eventsLogged)
+                    print("DURABLE\t\(Self.chronicle)\t\(story)\t\(id.rawValue)\t\(durable)")
+                }
+                fflush(nil)
+                let until = ContinuousClock.now + .seconds(durableWait)
+                while ContinuousClock.now < until && !ShutdownSignal.isRequested { usleep(10_000) }
+            }
             for (story, h) in handles {
                 try h.flush()
                 print("LOGGED\t\(Self.chronicle)\t\(story)\t\(id.rawValue)\t\(h.eventsLogged)")

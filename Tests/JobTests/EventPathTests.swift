@@ -80,6 +80,46 @@ struct EventPathTests {
         #expect(logged > 0 && v.stdout.contains("VERIFIED \(logged)"), "\(v.stdout) vs \(logged) logged")
     }
 
+    @Test("flush(durable: true) means the events survive the job being killed: SIGKILL right after it, the archive holds them all")
+    func durableFlushSurvivesSigkill() throws {
+        // Every client logs, flushes durably and prints DURABLE lines; once all are out the whole job
+        // is killed with SIGKILL (no drain, no close). A slow archive (300 ms per round) makes a plain
+        // flush fail this test: the keeper acknowledges long before the grapher's flush.
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try MPIJob.runScript("""
+            cd \(dir.path)
+            ls /dev/shm > shm-before.txt
+            $MPIRUN -n 7 \(checks) archive-roundtrip --events 200 --pause-microseconds 200 --durable-then-wait-seconds 60 \\
+              --set grapher.archiveDelayMs=300 > out.txt 2> err.txt &
+            pid=$!
+            for i in $(seq 1 1200); do
+              [ "$(grep -c '^DURABLE' out.txt)" -ge 12 ] && break
+              kill -0 $pid 2>/dev/null || break
+              sleep 0.05
+            done
+            ranks=$(pgrep -P $pid)
+            kill -KILL $ranks $pid 2>/dev/null
+            wait $pid
+            # Killed ranks leave their shared-memory files behind: remove what this job created.
+            for p in $ranks; do rm -f /dev/shm/$p:*; done
+            ls /dev/shm | grep '^vader_segment' | grep -vxF -f shm-before.txt | sed 's|^|/dev/shm/|' | xargs -r rm -f
+            echo "durable lines $(grep -c '^DURABLE' out.txt)"
+            """, timeout: 180)
+        let out = (try? String(contentsOf: dir.appendingPathComponent("out.txt"), encoding: .utf8)) ?? ""
+        let err = (try? String(contentsOf: dir.appendingPathComponent("err.txt"), encoding: .utf8)) ?? ""
+        #expect(r.stdout.contains("durable lines 12"), "\(r)\n\(out)\n\(err)")
+        // The verifier compares with LOGGED lines: here what each client was told is durable.
+        let durable = out.split(separator: "\n").filter { $0.hasPrefix("DURABLE\t") }.map { "LOGGED" + $0.dropFirst("DURABLE".count) }
+        let logged = dir.appendingPathComponent("durable.txt")
+        try durable.joined(separator: "\n").write(to: logged, atomically: true, encoding: .utf8)
+        let count = durable.compactMap { Int($0.split(separator: "\t").last ?? "") }.reduce(0, +)
+        #expect(count == 3 * 4 * 200, "\(out)")
+        let archive = dir.appendingPathComponent("chronolog-archive/chronolog-archive.h5").path
+        let v = try MPIJob.runCommand(["/usr/bin/python3", verifier, archive, logged.path], timeout: 300)
+        #expect(v.exitCode == 0 && v.stdout.contains("VERIFIED \(count)\n"), "\(v)")
+    }
+
     @Test("clients × stories × events (0 B to 64 KiB, binary, UTF-8 names): h5py reads every event exactly once, in order")
     func singleGroup() throws {
         try roundTrip(ranks: 7, [])

@@ -50,6 +50,18 @@ public final class AckRouter: Sendable {
         return true
     }
 
+    /// Hands a durable-flush reply to its story buffer.
+    /// - Returns: false when no buffer is registered for it (counted as stray).
+    @discardableResult
+    public func deliver(_ reply: DurableReply) -> Bool {
+        guard let target = routes.withLock({ $0[Route(storyId: reply.storyId, clientId: reply.clientId)] }) else {
+            stray.add(1, ordering: .relaxed)
+            return false
+        }
+        target.durableReplied(reply)
+        return true
+    }
+
     /// Counts a message on the acknowledgement tag that is not a well-formed ``BatchAck``.
     public func noteMalformed() { malformed.add(1, ordering: .relaxed) }
 

@@ -24,10 +24,10 @@ final class SessionIngestTransport: IngestTransport, @unchecked Sendable {
             worked = try channel.progress()
             while let (bytes, _) = try channel.poll(tag: .flow) {
                 worked = true
-                if case .batchAck(let ack)? = try? ControlMessage.decode(bytes) {
-                    router.deliver(ack)
-                } else {
-                    router.noteMalformed()
+                switch try? ControlMessage.decode(bytes) {
+                case .batchAck(let ack)?: router.deliver(ack)
+                case .durableReply(let reply)?: router.deliver(reply)
+                default: router.noteMalformed()
                 }
             }
         }

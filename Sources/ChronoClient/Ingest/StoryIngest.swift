@@ -63,6 +63,9 @@ public final class StoryIngest: @unchecked Sendable {
     private let windowWaits = Atomic<UInt64>(0)
     private let windowWaitNanoseconds = Atomic<UInt64>(0)
     private let retired = Atomic<Bool>(false)
+    /// Replies to durable flushes, by sequence, until their flush takes them.
+    private let durableReplies = Mutex<[UInt64: DurableReply]>([:])
+    private let nextDurableSequence = Atomic<UInt64>(1)
     /// Whether the builder holds events (set by the first event of a batch, cleared when a batch
     /// ships; both under `buffer`): the flusher visits such stories every round, the others less often.
     private let holdsEvents = Atomic<Bool>(false)
@@ -127,6 +130,47 @@ public final class StoryIngest: @unchecked Sendable {
     /// - Throws: `.storyNotAcquired` after ``close()``; `.noConnection` when the keeper stalls or the channel fails.
     public func flush() throws(ChronoLogError) {
         try shipAndWait(evenIfEmpty: false)
+    }
+
+    /// Flushes, then waits until the keeper reports every event of this client that it accepted
+    /// for the story before the call durable in the archive (a batch acknowledgement only says the
+    /// keeper holds the events).
+    /// - Returns: the keeper's reply (events of this client in the story durable so far).
+    /// - Throws: like ``flush()``; `.unknown` when some of the events could not be archived (a
+    ///   failed archive write: they are counted as lost in the job summary); `.noConnection` when
+    ///   no reply comes within the stall limit.
+    @discardableResult
+    public func flushDurable() throws(ChronoLogError) -> DurableReply {
+        try flush()
+        let sequence = nextDurableSequence.wrappingAdd(1, ordering: .relaxed).oldValue
+        let request = ControlMessage.durableRequest(DurableRequest(storyId: storyId, clientId: clientId, sequence: sequence)).encode()
+        // Under the buffer lock, so the request follows this handle's batches on the same tag.
+        try buffer.withLock { (b: inout Buffer) throws(ChronoLogError) in
+            if let failure = b.failure { throw failure }
+            try transport.send(request, to: keeperRank)
+        }
+        var backoff = IdleBackoff.replyWait
+        let deadline = ContinuousClock.now + settings.stallLimit
+        while true {
+            let worked = try transport.pollAcks(into: router)
+            if let reply = durableReplies.withLock({ $0.removeValue(forKey: sequence) }) {
+                guard reply.rc == .success else {
+                    throw .unknown("\(reply.failedEvents) events of story \(chronicle)/\(story) could not be made durable "
+                                   + "(\(reply.durableEvents) are; the archive write failed or the keeper ended first)")
+                }
+                return reply
+            }
+            if ContinuousClock.now > deadline {
+                throw .noConnection("keeper rank \(keeperRank) did not report the events of story \(chronicle)/\(story) "
+                                    + "durable within \(settings.stallLimit)")
+            }
+            backoff.step(didWork: worked)
+        }
+    }
+
+    /// Records a reply to a durable flush (called by the ``AckRouter``).
+    func durableReplied(_ reply: DurableReply) {
+        durableReplies.withLock { $0[reply.sequence] = reply }
     }
 
     /// Registers this client with the story's keeper before any event is logged: sends a

@@ -41,6 +41,8 @@ public final class KeeperRole: RecordingBehavior {
         /// Just past the piece's last event (its range's end when it has none): the grapher
         /// acknowledges the piece once its archive is complete below this time.
         let completesBelow: UInt64
+        /// The piece's events per client, for durable flushes (``DurabilityLedger``).
+        let byClient: [(client: UInt64, events: UInt64)]
     }
 
     let config: ChronoConfig
@@ -59,6 +61,8 @@ public final class KeeperRole: RecordingBehavior {
     private(set) var inFlight: [UInt64: InFlight] = [:]
     private var nextSequence: UInt64 = 1
     private var heldAcks: Deque<(rank: Int, ack: BatchAck, due: ContinuousClock.Instant)> = []
+    /// Which of each writer's events are durable, and the durable flushes waiting on them.
+    private var durability = DurabilityLedger()
     private var draining = false
     private var stats: [String: UInt64] = [:]
     private var retired = PipelineStats()
@@ -131,7 +135,13 @@ public final class KeeperRole: RecordingBehavior {
             }
             return true
         case .chunkAck(let ack):
-            try acknowledged(ack)
+            try acknowledged(ack, channel: channel)
+            return true
+        case .durableRequest(let request):
+            bump("durable.requests")
+            if let reply = durability.request(request, from: source) {
+                try channel.post(ControlMessage.durableReply(reply).encode(), to: source, tag: .flow)
+            }
             return true
         case .replayRequest(let query):
             try answerReplay(query, from: source, channel: channel)
@@ -156,6 +166,7 @@ public final class KeeperRole: RecordingBehavior {
         touched.insert(batch.storyId)
         bufferedBytes += (stories[batch.storyId]?.pipeline.bufferedBytes ?? 0) - before
         bump("events.received", UInt64(batch.count))
+        durability.received(UInt64(batch.count - report.rejected.count), story: batch.storyId, client: batch.clientId.rawValue)
         bump("bytes.received", UInt64(batch.payload.count))
         if !report.rejected.isEmpty { bump("events.rejected", UInt64(report.rejected.count)) }
         let ack = BatchAck(storyId: batch.storyId, clientId: batch.clientId, firstIndex: batch.firstIndex,
@@ -170,13 +181,16 @@ public final class KeeperRole: RecordingBehavior {
         }
     }
 
-    private func acknowledged(_ ack: ChunkAck) throws {
+    private func acknowledged(_ ack: ChunkAck, channel: ControlChannel) throws {
         guard let done = inFlight.removeValue(forKey: ack.sequence) else {
             bump("chunkAcks.unknown")
             return
         }
         try pool.free(done.buffer)
         lastSlotProgress = .now
+        for reply in durability.settled(done.byClient, story: done.storyId, durable: ack.isDurable) {
+            try channel.post(ControlMessage.durableReply(reply.reply).encode(), to: reply.rank, tag: .flow)
+        }
         if ack.isDurable {
             bump("chunks.durable")
             bump("events.durable", UInt64(done.events))
@@ -388,7 +402,8 @@ public final class KeeperRole: RecordingBehavior {
             let sequence = nextSequence
             nextSequence += 1
             inFlight[sequence] = InFlight(storyId: piece.storyId, buffer: piece.buffer, events: piece.events, range: piece.range,
-                                          length: piece.buffer.length, completesBelow: piece.completesBelow)
+                                          length: piece.buffer.length, completesBelow: piece.completesBelow,
+                                          byClient: piece.byClient)
             try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence), story: story.notice,
                      watermark: reportableWatermark(of: story), channel: channel)
             touched.insert(piece.storyId)  // its watermark may move on now
@@ -403,7 +418,8 @@ public final class KeeperRole: RecordingBehavior {
     /// straight into a newly allocated slot. Holds no reference to the chunk afterwards, so the
     /// caller can recycle its storage.
     private func stageNextPiece() throws -> (buffer: RegisteredBuffer, storyId: StoryID, range: TimeRange, revision: UInt32,
-                                             events: Int, end: Int, total: Int, completesBelow: UInt64) {
+                                             events: Int, end: Int, total: Int, completesBelow: UInt64,
+                                             byClient: [(client: UInt64, events: UInt64)]) {
         guard let chunk = waiting.first else { throw FabricError.invalidArgument(call: "shipWaiting", detail: "nothing waiting") }
         let start = shippedOfFirst
         let end = chunk.encodedByteCount <= slotBytes ? chunk.count : chunk.pieceEnd(from: start, maxEncodedBytes: slotBytes)
@@ -416,7 +432,8 @@ public final class KeeperRole: RecordingBehavior {
             throw error
         }
         let completesBelow = end > start ? chunk.records[end - 1].time &+ 1 : chunk.range.end
-        return (buffer, chunk.storyId, chunk.range, chunk.revision, piece.count, end, chunk.count, completesBelow)
+        return (buffer, chunk.storyId, chunk.range, chunk.revision, piece.count, end, chunk.count, completesBelow,
+                DurabilityLedger.eventsByClient(chunk.records[start..<end]))
     }
 
     private func post(descriptorFor shipped: (range: TimeRange, revision: UInt32, events: Int, buffer: RegisteredBuffer, sequence: UInt64),
@@ -433,7 +450,14 @@ public final class KeeperRole: RecordingBehavior {
     public func drain(channel: ControlChannel) throws -> Bool {
         draining = true
         _ = try poll(channel: channel)
-        return stories.isEmpty && waiting.isEmpty && inFlight.isEmpty && heldAcks.isEmpty
+        let done = stories.isEmpty && waiting.isEmpty && inFlight.isEmpty && heldAcks.isEmpty
+        if done {
+            // Nothing is left to become durable: a flush still waiting learns what its events came to.
+            for reply in durability.closeAll() {
+                try channel.post(ControlMessage.durableReply(reply.reply).encode(), to: reply.rank, tag: .flow)
+            }
+        }
+        return done
     }
 
     public var undrainedEvents: UInt64 {
