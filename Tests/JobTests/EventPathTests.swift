@@ -125,6 +125,12 @@ struct EventPathTests {
         try roundTrip(ranks: 7, [])
     }
 
+    @Test("a whole job with the bulk plane on tcp;ofi_rxm (the provider between nodes): every event archived once")
+    func tcpProvider() throws {
+        let r = try roundTrip(ranks: 7, ["--set", "fabric.provider=tcp;ofi_rxm"], events: 60)
+        #expect(r.counters(role: "grapher")["chunks.received", default: 0] > 0, "\(r)")
+    }
+
     @Test("two graphers on virtual nodes write one archive collectively; stories of both groups present")
     func twoGraphers() throws {
         // 16 stories placed uniformly at random on 2 groups all land on one in 1 run of 32768: the
