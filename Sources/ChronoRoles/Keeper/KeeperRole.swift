@@ -70,15 +70,20 @@ public final class KeeperRole: RecordingBehavior {
     private let reportInterval: Duration
     /// Last time a slot was free or a chunk was acknowledged: how long the pool has been stuck.
     private var lastSlotProgress = ContinuousClock.now
-    /// A full pool with no acknowledgement for this long releases held-back watermarks.
+    /// In a group of several keepers, a full pool with no acknowledgement for this long releases
+    /// held-back watermarks (a single keeper never guesses: see ``mustReleaseWatermarks()``).
     static let stallLimit: Duration = .milliseconds(500)
+    /// Keepers in this keeper's recording group.
+    private let groupKeepers: Int
 
     /// - Parameters:
     ///   - grapherRank: world rank of the group's grapher.
     ///   - bulk: the bulk plane (this keeper exposes registered memory on it).
+    ///   - groupKeepers: keepers in the recording group, this one included.
     /// - Throws: `FabricError` when the registered pool cannot be created.
-    public init(config: ChronoConfig, rank: Int, grapherRank: Int, bulk: BulkPlane, logger: Logger) throws {
+    public init(config: ChronoConfig, rank: Int, grapherRank: Int, bulk: BulkPlane, groupKeepers: Int = 1, logger: Logger) throws {
         self.config = config
+        self.groupKeepers = max(1, groupKeepers)
         self.rank = Int32(rank)
         self.grapherRank = grapherRank
         self.bulk = bulk
@@ -366,15 +371,17 @@ public final class KeeperRole: RecordingBehavior {
     /// the grapher's archive is complete below their last event; with every slot taken, the
     /// waiting chunk that holds a watermark back cannot leave. That is a deadlock when no chunk in
     /// flight can complete by this keeper's own held-back watermarks (a run of events with one
-    /// time filling every slot), and may be one when no acknowledgement came for ``stallLimit``
-    /// (in a group of several keepers, each may hold back what another's chunks wait for). Then
-    /// the watermark goes to the sealed frontier and the held-back chunk reaches the grapher as a
-    /// revision: counted late, never lost. A full pool whose chunks can complete holds on (the
-    /// single keeper of a busy group; a range larger than the pool, shipped in pieces), so a
-    /// saturated keeper does not turn its own events into late revisions.
+    /// time filling every slot). Then the watermark goes to the sealed frontier and the held-back
+    /// chunk reaches the grapher as a revision: counted late, never lost.
+    ///
+    /// A single keeper knows this exactly: its grapher waits for no one else, so a chunk in flight
+    /// that can complete by its watermarks will, however long an archive round takes (a slow disk,
+    /// a 512 MiB bound's rounds). In a group of several keepers, each may hold back what another's
+    /// chunks wait for, which this keeper cannot see: there, no acknowledgement for
+    /// ``stallLimit`` counts as a deadlock too.
     private func mustReleaseWatermarks() -> Bool {
         guard pool.availableSlots == 0 else { return false }
-        if ContinuousClock.now - lastSlotProgress >= Self.stallLimit { return true }
+        if groupKeepers > 1 && ContinuousClock.now - lastSlotProgress >= Self.stallLimit { return true }
         return !inFlight.values.contains { c in
             guard let s = stories[c.storyId] else { return true }
             return c.completesBelow <= heldWatermark(of: s)
