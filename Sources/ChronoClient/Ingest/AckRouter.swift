@@ -42,10 +42,7 @@ public final class AckRouter: Sendable {
     /// - Returns: false when no buffer is registered for it (counted as stray).
     @discardableResult
     public func deliver(_ ack: BatchAck) -> Bool {
-        guard let target = routes.withLock({ $0[Route(storyId: ack.storyId, clientId: ack.clientId)] }) else {
-            stray.add(1, ordering: .relaxed)
-            return false
-        }
+        guard let target = route(ack.storyId, ack.clientId) else { return false }
         target.acknowledge(ack)
         return true
     }
@@ -54,12 +51,18 @@ public final class AckRouter: Sendable {
     /// - Returns: false when no buffer is registered for it (counted as stray).
     @discardableResult
     public func deliver(_ reply: DurableReply) -> Bool {
-        guard let target = routes.withLock({ $0[Route(storyId: reply.storyId, clientId: reply.clientId)] }) else {
-            stray.add(1, ordering: .relaxed)
-            return false
-        }
+        guard let target = route(reply.storyId, reply.clientId) else { return false }
         target.durableReplied(reply)
         return true
+    }
+
+    /// The buffer registered for `story` and `client`; nil (counted as stray) when none is.
+    private func route(_ story: StoryID, _ client: ClientID) -> StoryIngest? {
+        guard let target = routes.withLock({ $0[Route(storyId: story, clientId: client)] }) else {
+            stray.add(1, ordering: .relaxed)
+            return nil
+        }
+        return target
     }
 
     /// Counts a message on the acknowledgement tag that is not a well-formed ``BatchAck``.
