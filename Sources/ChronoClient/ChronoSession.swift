@@ -136,6 +136,11 @@ public final class ChronoSession: @unchecked Sendable {
         return context
     }
 
+    /// A transport over this session's control channel that is not tied to any client: tests use
+    /// it to send batches and watermarks as a misbehaving rank could (`@_spi(IngestTesting)`).
+    @_spi(IngestTesting)
+    public func makeIngestTransport() -> any IngestTransport { SessionIngestTransport(session: self) }
+
     /// Ingest counters summed over every story handle of every client of this session (released
     /// ones included): `events.logged`, `bytes.logged`, `events.rejected`, `batches.sent`,
     /// `batches.acked`, `events.acked`, `events.refused`, `ingest.windowWaits`, `acks.outOfOrder`,

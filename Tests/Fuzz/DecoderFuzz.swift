@@ -69,7 +69,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
     guard let chunk = try? StoryChunk(storyId: story, range: TimeRange(start: 0, end: 100), revision: 1, events: events),
           let batch = try? EventBatch(storyId: story, clientId: client, watermark: 20, events: events) else { return 0 }
     let messages: [ControlMessage] = [
-        .connect(ConnectRequest(hostName: "node1", pid: 42, rank: 3, mode: .writerReader)),
+        .connect(ConnectRequest(hostName: "node1", pid: 42, rank: 3, user: "alice", mode: .writerReader)),
         .connectReply(ConnectReply(rc: .success, clientId: client, visorTime: 99, detail: "")),
         .clockPing(ClockPing(sequence: 1, clientSendTime: 5)),
         .clockPong(ClockPong(sequence: 1, clientSendTime: 5, visorTime: 6)),
@@ -86,9 +86,11 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
         .acquireReply(AcquireReply(rc: .success, storyId: story, groupId: 1, keeperRanks: [1, 2], grapherRank: 3, playerRank: 4)),
         .register(Registration(role: .keeper, groupId: 1, rank: 2, hostName: "node1")),
         .heartbeat(Heartbeat(role: .grapher, groupId: 1, rank: 3, sentAt: 7, counters: ["eventsReceived": 9, "lateEvents": 1])),
-        .startRecording(RecordingNotice(storyId: story, chronicle: "chron", story: "story", groupId: 1)),
+        .startRecording(RecordingNotice(storyId: story, chronicle: "chron", story: "story", groupId: 1, ticket: 3,
+                                        holder: client, holderRank: 5)),
         .stopRecording(RecordingNotice(storyId: story, chronicle: "chron", story: "story", groupId: 1)),
-        .recordingAck(RecordingAck(storyId: story, rank: 2, rc: .success)),
+        .recordingAck(RecordingAck(storyId: story, rank: 2, rc: .success, ticket: 3)),
+        .holder(HolderNotice(ticket: 4, storyId: story, clientId: client, clientRank: 5, holds: true)),
         .eventBatch(batch),
         .chunkDescriptor(ChunkDescriptor(storyId: story, keeperRank: 1, sequence: 5, range: TimeRange(start: 0, end: 100), revision: 0,
                                          watermark: 100, address: 0xdead_beef, key: 17, length: UInt64(chunk.encodedByteCount), eventCount: 4)),
