@@ -18,7 +18,8 @@ struct AuthChecks: ParsableCommand {
     /// Client rank 0 (the victim) holds story Auth/victim and logs `events` events in two halves;
     /// between them client rank 1 (the forger), which holds nothing, sends `forged` events in the
     /// victim's name, `forged` events under its own id, watermarks for the victim's story in both
-    /// names, and a stop-recording order for it. Prints `VICTIM <client id>`.
+    /// names, a stop-recording order for it, and a keeper's watermark to the grapher. Prints
+    /// `VICTIM <client id>`.
     struct Forgery: ParsableCommand {
         @OptionGroup var options: JobChecks.Options
         @Option(help: "Events the victim logs.") var events = 50
@@ -96,7 +97,12 @@ struct AuthChecks: ParsableCommand {
                 try transport.send(ControlMessage.watermarks(set).encode(), to: keeper)
             }
             let stop = RecordingNotice(storyId: storyId, chronicle: "Auth", story: "victim", groupId: 0)
-            try transport.send(ControlMessage.stopRecording(stop).encode(), to: keeper)
+            try session.post(ControlMessage.stopRecording(stop).encode(), to: keeper, tag: .service)
+            // A keeper's watermark for the story, sent to the grapher by a rank that is no keeper.
+            if let grapher = session.layout.plan.ranks(of: .grapher).first {
+                let set = WatermarkSet(contributor: UInt64(keeper), entries: [.init(storyId: storyId, watermark: UInt64.max - 1)])
+                try session.post(ControlMessage.watermarks(set).encode(), to: grapher, tag: .bulk)
+            }
             // The channel delivers in order: once a fresh buffer's registration batch (refused too)
             // is answered, the keeper has handled everything above.
             c.expect("a registration for a story not held → -9", rc { try buffer(own).announce() } == -9)

@@ -61,7 +61,7 @@ struct AuthorizationTests {
 
     @Test("""
         batches in another client's name or for a story not held are refused with -9, counted, and never archived; \
-        forged watermarks and visor orders are refused
+        forged watermarks, visor orders and grapher traffic are refused
         """)
     func forgedBatches() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-auth-\(UUID().uuidString)")
@@ -78,6 +78,7 @@ struct AuthorizationTests {
         #expect((keeper["batches.forged"] ?? 0) >= 1 && (keeper["batches.unauthorized"] ?? 0) >= 2, "\(keeper)")
         #expect(keeper["watermarks.refused"] == 2 && keeper["orders.refused"] == 1, "\(keeper)")
         #expect(keeper["events.received"] == 50, "\(keeper)")
+        #expect(r.counters(role: "grapher")["bulk.refused"] == 1, "\(r)")
         // The forger's events were logged by no client: the summary shows them refused, nothing lost.
         #expect(r.stdout.contains("logged=50 received=50 archived=50 ") && r.stdout.contains(" refused=40 lost=0"), "\(r)")
         #expect(r.stdout.contains(" late=0 "), "a forged watermark moved the victim's: \(r)")
