@@ -15,6 +15,9 @@ public final class ChronoLogClient: @unchecked Sendable {
     public let session: ChronoSession
     /// Writer only, or writer + reader (`replayStory` needs the latter).
     public let mode: ClientMode
+    /// The client's name: its identity for chronicle access (a chronicle's `owner`,
+    /// `access.write`, `access.read`; README "Owners and access"), sent at `connect()`.
+    public let user: String
 
     private struct State {
         var clientId: ClientID?
@@ -34,9 +37,19 @@ public final class ChronoLogClient: @unchecked Sendable {
     }
 
     /// Creates a client; nothing is sent until `connect()`.
-    public init(session: ChronoSession, mode: ClientMode = .writer) {
+    /// - Parameter user: the client's name for chronicle access; by default the process's user
+    ///   name (every rank of one MPI job usually shares it, so give distinct names to tell ranks apart).
+    public init(session: ChronoSession, mode: ClientMode = .writer, user: String? = nil) {
         self.session = session
         self.mode = mode
+        self.user = user ?? Self.processUser
+    }
+
+    /// The name of the process's effective user (`getpwuid`), else `$USER`, else `uid-N`.
+    public static var processUser: String {
+        if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name, name.pointee != 0 { return String(cString: name) }
+        if let name = getenv("USER"), name.pointee != 0 { return String(cString: name) }
+        return "uid-\(geteuid())"
     }
 
     /// The id the visor assigned at `connect()`, or `nil` while disconnected.
@@ -72,7 +85,7 @@ public final class ChronoLogClient: @unchecked Sendable {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
         let request = ConnectRequest(hostName: String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), pid: UInt32(getpid()),
-                                     rank: Int32(session.layout.worldRank), mode: mode)
+                                     rank: Int32(session.layout.worldRank), user: user, mode: mode)
         let connectSent = clock.now()
         let answer = try session.call(.connect(request), timeoutMs: timeoutMs)
         guard case .connectReply(let reply) = answer else { throw unexpected(answer) }
@@ -138,8 +151,11 @@ public final class ChronoLogClient: @unchecked Sendable {
 
     // MARK: - Chronicles
 
-    /// Creates a chronicle; its attributes are kept.
-    /// - Throws: `.invalidName` (−2), `.chronicleExists` (−6), `.noConnection` (−8).
+    /// Creates a chronicle; its attributes are kept. `owner` (default: this client's ``user``),
+    /// `access.write` and `access.read` (`owner` or `all`, default `all`) say who may acquire its
+    /// stories or destroy them, and who may replay them (``ChronicleAccess``).
+    /// - Throws: `.invalidName` (−2), `.invalidArgument` (−2) for a bad access value,
+    ///   `.chronicleExists` (−6), `.noConnection` (−8).
     public func createChronicle(_ name: String, attributes: [String: String] = [:], flags: UInt32 = 0) throws(ChronoLogError) {
         let id = try requireConnection()
         _ = try ChronicleName(name)
@@ -149,7 +165,8 @@ public final class ChronoLogClient: @unchecked Sendable {
     }
 
     /// Destroys a chronicle and its stories.
-    /// - Throws: `.invalidName` (−2), `.chronicleNotFound` (−3), `.storyAcquired` (−4), `.noConnection` (−8).
+    /// - Throws: `.invalidName` (−2), `.chronicleNotFound` (−3), `.storyAcquired` (−4), `.noConnection` (−8),
+    ///   `.notAuthorized` (−9) when the chronicle's `access.write` is `owner` and this client is not it.
     public func destroyChronicle(_ name: String) throws(ChronoLogError) {
         let id = try requireConnection()
         _ = try ChronicleName(name)
@@ -177,7 +194,8 @@ public final class ChronoLogClient: @unchecked Sendable {
     /// client with the story's keeper (a watermark-only batch, acknowledged), so the keeper waits
     /// for this client before declaring a time range complete.
     /// - Throws: `.invalidName` (−2), `.chronicleNotFound` (−3), `.noKeepers` (−7), `.noConnection` (−8)
-    ///   (also when the keeper does not acknowledge the registration; the story is then released again).
+    ///   (also when the keeper does not acknowledge the registration; the story is then released again),
+    ///   `.notAuthorized` (−9) when the chronicle's `access.write` is `owner` and this client is not it.
     public func acquireStory(_ chronicle: String, _ story: String, attributes: [String: String] = [:], flags: UInt32 = 0)
         throws(ChronoLogError) -> StoryHandle
     {
@@ -240,7 +258,8 @@ public final class ChronoLogClient: @unchecked Sendable {
     }
 
     /// Destroys a story.
-    /// - Throws: `.chronicleNotFound`/`.storyNotFound` (−3), `.storyAcquired` (−4), `.noConnection` (−8).
+    /// - Throws: `.chronicleNotFound`/`.storyNotFound` (−3), `.storyAcquired` (−4), `.noConnection` (−8),
+    ///   `.notAuthorized` (−9) as for ``destroyChronicle(_:)``.
     public func destroyStory(_ chronicle: String, _ story: String) throws(ChronoLogError) {
         let id = try requireConnection()
         _ = try ChronicleName(chronicle)

@@ -136,6 +136,19 @@ public final class ChronoSession: @unchecked Sendable {
         return context
     }
 
+    /// A transport over this session's control channel that is not tied to any client: tests use
+    /// it to send batches and watermarks as a misbehaving rank could (`@_spi(IngestTesting)`).
+    @_spi(IngestTesting)
+    public func makeIngestTransport() -> any IngestTransport { SessionIngestTransport(session: self) }
+
+    /// Posts raw bytes to `rank` on `tag` of this session's control channel, as any rank of the job
+    /// can: tests use it to check what service ranks do with messages from the wrong sender.
+    /// - Throws: `.noConnection` when the channel fails.
+    @_spi(IngestTesting)
+    public func post(_ bytes: [UInt8], to rank: Int, tag: ControlTag) throws(ChronoLogError) {
+        try withChannel("posting to rank \(rank) failed") { channel in try channel.post(bytes, to: rank, tag: tag) }
+    }
+
     /// Ingest counters summed over every story handle of every client of this session (released
     /// ones included): `events.logged`, `bytes.logged`, `events.rejected`, `batches.sent`,
     /// `batches.acked`, `events.acked`, `events.refused`, `ingest.windowWaits`, `acks.outOfOrder`,

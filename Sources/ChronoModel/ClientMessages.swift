@@ -10,26 +10,30 @@ public struct ConnectRequest: Sendable, Hashable, WireCodable {
     public var pid: UInt32
     /// MPI rank of the client in the job's world communicator.
     public var rank: Int32
+    /// The client's identity for chronicle access (`owner`, `access.write`, `access.read`): the name
+    /// given to the client, by default the process's user name. Empty: the visor refuses the connect (−2).
+    public var user: String
     /// Requested mode.
     public var mode: ClientMode
 
     /// Creates a connect request.
     public init(protocolVersion: UInt16 = ChronoModelVersion.protocolVersion, hostName: String, pid: UInt32,
-                rank: Int32, mode: ClientMode) {
+                rank: Int32, user: String = "", mode: ClientMode) {
         self.protocolVersion = protocolVersion
         self.hostName = hostName
         self.pid = pid
         self.rank = rank
+        self.user = user
         self.mode = mode
     }
 
     func write(to w: inout WireWriter) {
-        w.u16(protocolVersion); w.string(hostName); w.u32(pid); w.i32(rank); w.u8(mode.rawValue)
+        w.u16(protocolVersion); w.string(hostName); w.u32(pid); w.i32(rank); w.string(user); w.u8(mode.rawValue)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ConnectRequest {
         ConnectRequest(protocolVersion: try r.u16(), hostName: try r.string("connect.hostName"), pid: try r.u32(),
-                       rank: try r.i32(), mode: try r.enumValue(ClientMode.self, "connect.mode"))
+                       rank: try r.i32(), user: try r.string("connect.user"), mode: try r.enumValue(ClientMode.self, "connect.mode"))
     }
 }
 

@@ -43,8 +43,10 @@ public enum ControlMessage: Sendable, Hashable {
     case startRecording(RecordingNotice)
     /// Visor → group: stop recording a story.
     case stopRecording(RecordingNotice)
-    /// Group member → visor: start/stop confirmed.
+    /// Group member → visor: start/stop or holder notice confirmed.
     case recordingAck(RecordingAck)
+    /// Visor → group: a client holds (or no longer holds) a recorded story.
+    case holder(HolderNotice)
     /// Client → keeper: a batch of events (or a pure watermark update when empty).
     case eventBatch(EventBatch)
     /// Keeper → client: an event batch was accepted (flow control: a client keeps at most
@@ -100,6 +102,7 @@ public enum ControlMessage: Sendable, Hashable {
         case .startRecording: return .startRecording
         case .stopRecording: return .stopRecording
         case .recordingAck: return .recordingAck
+        case .holder: return .holder
         case .eventBatch: return .eventBatch
         case .chunkDescriptor: return .chunkDescriptor
         case .chunkAck: return .chunkAck

@@ -41,6 +41,8 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case stopRecording = 33
     /// ``ControlMessage/recordingAck(_:)``
     case recordingAck = 34
+    /// ``ControlMessage/holder(_:)``
+    case holder = 35
     /// ``ControlMessage/eventBatch(_:)``
     case eventBatch = 40
     /// ``ControlMessage/chunkDescriptor(_:)``

@@ -91,24 +91,74 @@ public struct RecordingNotice: Sendable, Hashable, WireCodable {
     public var story: String
     /// The recording group.
     public var groupId: UInt32
+    /// The visor's number for this notice, echoed in the ``RecordingAck``.
+    public var ticket: UInt64
+    /// A start's first holder (the acquiring client; keepers accept its batches from `holderRank`
+    /// only), ``ClientID/none`` for a stop.
+    public var holder: ClientID
+    /// World rank the holder sends from (−1 with no holder).
+    public var holderRank: Int32
 
     /// Creates a notice.
-    public init(storyId: StoryID, chronicle: String, story: String, groupId: UInt32) {
+    public init(storyId: StoryID, chronicle: String, story: String, groupId: UInt32, ticket: UInt64 = 0,
+                holder: ClientID = .none, holderRank: Int32 = -1) {
         self.storyId = storyId
         self.chronicle = chronicle
         self.story = story
         self.groupId = groupId
+        self.ticket = ticket
+        self.holder = holder
+        self.holderRank = holderRank
     }
 
-    func write(to w: inout WireWriter) { w.u64(storyId.rawValue); w.string(chronicle); w.string(story); w.u32(groupId) }
+    func write(to w: inout WireWriter) {
+        w.u64(storyId.rawValue); w.string(chronicle); w.string(story); w.u32(groupId)
+        w.u64(ticket); w.u64(holder.rawValue); w.i32(holderRank)
+    }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> RecordingNotice {
         RecordingNotice(storyId: StoryID(rawValue: try r.u64()), chronicle: try r.string("chronicle"),
-                        story: try r.string("story"), groupId: try r.u32())
+                        story: try r.string("story"), groupId: try r.u32(), ticket: try r.u64(),
+                        holder: ClientID(rawValue: try r.u64()), holderRank: try r.i32())
     }
 }
 
-/// Body of ``ControlMessage/recordingAck(_:)``: a process confirms a start/stop notice.
+/// Body of ``ControlMessage/holder(_:)``: the visor tells a group's processes that a client now
+/// holds a recorded story (acquired it; acknowledged, so the client's acquire is answered only once
+/// the keepers know) or no longer does (released it). Keepers accept a story's batches and
+/// watermarks only from its holders, each from the rank it connected from.
+public struct HolderNotice: Sendable, Hashable, WireCodable {
+    /// The visor's number for this notice, echoed in the ``RecordingAck``.
+    public var ticket: UInt64
+    /// The story.
+    public var storyId: StoryID
+    /// The client.
+    public var clientId: ClientID
+    /// World rank the client sends from.
+    public var clientRank: Int32
+    /// Whether the client holds the story from now on (false: it released it).
+    public var holds: Bool
+
+    /// Creates a notice.
+    public init(ticket: UInt64, storyId: StoryID, clientId: ClientID, clientRank: Int32, holds: Bool) {
+        self.ticket = ticket
+        self.storyId = storyId
+        self.clientId = clientId
+        self.clientRank = clientRank
+        self.holds = holds
+    }
+
+    func write(to w: inout WireWriter) {
+        w.u64(ticket); w.u64(storyId.rawValue); w.u64(clientId.rawValue); w.i32(clientRank); w.bool(holds)
+    }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> HolderNotice {
+        HolderNotice(ticket: try r.u64(), storyId: StoryID(rawValue: try r.u64()), clientId: ClientID(rawValue: try r.u64()),
+                     clientRank: try r.i32(), holds: try r.bool("holder.holds"))
+    }
+}
+
+/// Body of ``ControlMessage/recordingAck(_:)``: a process confirms a start/stop or holder notice.
 public struct RecordingAck: Sendable, Hashable, WireCodable {
     /// The story.
     public var storyId: StoryID
@@ -116,18 +166,21 @@ public struct RecordingAck: Sendable, Hashable, WireCodable {
     public var rank: Int32
     /// Outcome.
     public var rc: ReturnCode
+    /// The confirmed notice's ticket.
+    public var ticket: UInt64
 
     /// Creates an ack.
-    public init(storyId: StoryID, rank: Int32, rc: ReturnCode) {
+    public init(storyId: StoryID, rank: Int32, rc: ReturnCode, ticket: UInt64 = 0) {
         self.storyId = storyId
         self.rank = rank
         self.rc = rc
+        self.ticket = ticket
     }
 
-    func write(to w: inout WireWriter) { w.u64(storyId.rawValue); w.i32(rank); w.returnCode(rc) }
+    func write(to w: inout WireWriter) { w.u64(storyId.rawValue); w.i32(rank); w.returnCode(rc); w.u64(ticket) }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> RecordingAck {
-        RecordingAck(storyId: StoryID(rawValue: try r.u64()), rank: try r.i32(), rc: try r.returnCode())
+        RecordingAck(storyId: StoryID(rawValue: try r.u64()), rank: try r.i32(), rc: try r.returnCode(), ticket: try r.u64())
     }
 }
 

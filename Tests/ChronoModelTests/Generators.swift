@@ -75,7 +75,7 @@ enum Random {
         case .connect:
             return .connect(ConnectRequest(protocolVersion: UInt16.random(in: 0...3, using: &rng), hostName: string(&rng),
                                            pid: UInt32.random(in: 0...UInt32.max, using: &rng), rank: i32(&rng),
-                                           mode: Bool.random(using: &rng) ? .writer : .writerReader))
+                                           user: string(&rng), mode: Bool.random(using: &rng) ? .writer : .writerReader))
         case .connectReply:
             return .connectReply(ConnectReply(rc: rc(&rng), clientId: ClientID(u64(&rng)), visorTime: u64(&rng), detail: string(&rng)))
         case .clockPing:
@@ -120,12 +120,16 @@ enum Random {
                                         counters: counters))
         case .startRecording:
             return .startRecording(RecordingNotice(storyId: StoryID(rawValue: u64(&rng)), chronicle: string(&rng),
-                                                   story: string(&rng), groupId: UInt32.random(in: 0...9, using: &rng)))
+                                                   story: string(&rng), groupId: UInt32.random(in: 0...9, using: &rng),
+                                                   ticket: u64(&rng), holder: ClientID(u64(&rng)), holderRank: i32(&rng)))
         case .stopRecording:
             return .stopRecording(RecordingNotice(storyId: StoryID(rawValue: u64(&rng)), chronicle: string(&rng),
-                                                  story: string(&rng), groupId: UInt32.random(in: 0...9, using: &rng)))
+                                                  story: string(&rng), groupId: UInt32.random(in: 0...9, using: &rng), ticket: u64(&rng)))
         case .recordingAck:
-            return .recordingAck(RecordingAck(storyId: StoryID(rawValue: u64(&rng)), rank: i32(&rng), rc: rc(&rng)))
+            return .recordingAck(RecordingAck(storyId: StoryID(rawValue: u64(&rng)), rank: i32(&rng), rc: rc(&rng), ticket: u64(&rng)))
+        case .holder:
+            return .holder(HolderNotice(ticket: u64(&rng), storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(u64(&rng)),
+                                        clientRank: i32(&rng), holds: Bool.random(using: &rng)))
         case .eventBatch:
             return .eventBatch(batch(&rng))
         case .chunkDescriptor:

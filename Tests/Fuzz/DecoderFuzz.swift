@@ -73,7 +73,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
         switch type {
         case .connect:
             return [
-                .connect(ConnectRequest(hostName: "node1", pid: 42, rank: 3, mode: .writerReader)),
+                .connect(ConnectRequest(hostName: "node1", pid: 42, rank: 3, user: "alice", mode: .writerReader)),
             ]
         case .connectReply:
             return [
@@ -141,7 +141,8 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
             ]
         case .startRecording:
             return [
-                .startRecording(RecordingNotice(storyId: story, chronicle: "chron", story: "story", groupId: 1)),
+                .startRecording(RecordingNotice(storyId: story, chronicle: "chron", story: "story", groupId: 1, ticket: 3,
+                                                holder: client, holderRank: 5)),
             ]
         case .stopRecording:
             return [
@@ -149,7 +150,11 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
             ]
         case .recordingAck:
             return [
-                .recordingAck(RecordingAck(storyId: story, rank: 2, rc: .success)),
+                .recordingAck(RecordingAck(storyId: story, rank: 2, rc: .success, ticket: 3)),
+            ]
+        case .holder:
+            return [
+                .holder(HolderNotice(ticket: 4, storyId: story, clientId: client, clientRank: 5, holds: true)),
             ]
         case .eventBatch:
             return [

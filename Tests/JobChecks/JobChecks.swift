@@ -14,7 +14,7 @@ struct JobChecks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "job-checks",
         abstract: "Client-semantics scenarios run as whole chronolog jobs under mpirun.",
-        subcommands: [Semantics.self, SharedStory.self, Groups.self, Application.self, ArchiveRoundTrip.self, IngestChecks.self, ReplayChecks.self])
+        subcommands: [Semantics.self, SharedStory.self, Groups.self, Application.self, ArchiveRoundTrip.self, IngestChecks.self, ReplayChecks.self, AuthChecks.self])
 
     struct Options: ParsableArguments {
         @Option(name: .customLong("set"), help: "Configuration overrides key=value.")
@@ -157,6 +157,8 @@ struct JobChecks: ParsableCommand {
                         let h = try client.acquireStory("G", "s\(s)")
                         perGroup[h.groupId, default: 0] += 1
                         c.expect("story \(s) has keepers and a grapher", !h.keeperRanks.isEmpty && h.grapherRank >= 0)
+                        // Expected −7: an acquire that succeeds is a failure of this check.
+                        if expectNoKeepers { c.expect("story \(s): acquire succeeded, expected -7 (no keepers)", false) }
                     } catch let error as ChronoLogError {
                         c.expect("story \(s): \(error)", expectNoKeepers && error.returnCode == .noKeepers)
                     }

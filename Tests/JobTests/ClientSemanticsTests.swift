@@ -57,7 +57,16 @@ struct ClientSemanticsTests {
         let r = try MPIJob.run(ranks: 6, [checks, "groups", "--stories", "3", "--silent", "grapher", "--expect-no-keepers",
                                           "--set", "timeouts.acquireMs=2000"], timeout: 120)
         #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
         #expect(passed(r) == 3, "\(r)")
+        #expect(r.lines(startingWith: "CHECK story").filter { $0.contains("CL_ERR_NO_KEEPERS") }.count == 3, "\(r)")
+    }
+
+    @Test("the -7 check can fail: with every group active, --expect-no-keepers fails the job")
+    func noKeepersCheckCanFail() throws {
+        let r = try MPIJob.run(ranks: 6, [checks, "groups", "--stories", "3", "--expect-no-keepers"], timeout: 120)
+        #expect(r.exitCode != 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL story").count == 3, "\(r)")
     }
 }
 

@@ -58,8 +58,8 @@ struct VisorStateTests {
     @Test("client ids are unique; a wrong rank or unknown id has no connection; protocol mismatch")
     func clients() throws {
         var c = ClientRegistry()
-        let a = try c.connect(ConnectRequest(hostName: "h", pid: 1, rank: 4, mode: .writer), fromRank: 4)
-        let b = try c.connect(ConnectRequest(hostName: "h", pid: 2, rank: 5, mode: .writer), fromRank: 5)
+        let a = try c.connect(ConnectRequest(hostName: "h", pid: 1, rank: 4, user: "alice", mode: .writer), fromRank: 4)
+        let b = try c.connect(ConnectRequest(hostName: "h", pid: 2, rank: 5, user: "bob", mode: .writer), fromRank: 5)
         #expect(a != b)
         try c.validate(a, fromRank: 4)
         #expect(throws: ChronoLogError.self) { try c.validate(a, fromRank: 5) }

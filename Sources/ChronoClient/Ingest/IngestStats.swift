@@ -14,6 +14,8 @@ public struct IngestStats: Sendable, Hashable {
     public var eventsAcked: UInt64 = 0
     /// Events the keepers reported refused (e.g. late under the reject policy).
     public var eventsRefused: UInt64 = 0
+    /// Of those, events refused as not authorized (−9: the client did not hold the story from its rank).
+    public var eventsUnauthorized: UInt64 = 0
     /// Times a writer found its window of unacknowledged batches full and waited (back-pressure).
     public var windowWaits: UInt64 = 0
     /// Total time writers spent waiting for their window, in microseconds.
@@ -33,19 +35,20 @@ public struct IngestStats: Sendable, Hashable {
         batchesAcked &+= other.batchesAcked
         eventsAcked &+= other.eventsAcked
         eventsRefused &+= other.eventsRefused
+        eventsUnauthorized &+= other.eventsUnauthorized
         windowWaits &+= other.windowWaits
         windowWaitMicroseconds &+= other.windowWaitMicroseconds
         acksOutOfOrder &+= other.acksOutOfOrder
     }
 
     /// The counters under the names of the job summary (`events.logged`, `bytes.logged`,
-    /// `events.rejected`, `batches.sent`, `batches.acked`, `events.acked`, `events.refused`,
+    /// `events.rejected`, `batches.sent`, `batches.acked`, `events.acked`, `events.refused`, `events.refused.unauthorized`,
     /// `ingest.windowWaits`, `ingest.windowWait.us`, `acks.outOfOrder`).
     public var counters: [String: UInt64] {
         [
             "events.logged": eventsLogged, "bytes.logged": bytesLogged, "events.rejected": eventsRejected,
             "batches.sent": batchesSent, "batches.acked": batchesAcked, "events.acked": eventsAcked,
-            "events.refused": eventsRefused, "ingest.windowWaits": windowWaits,
+            "events.refused": eventsRefused, "events.refused.unauthorized": eventsUnauthorized, "ingest.windowWaits": windowWaits,
             "ingest.windowWait.us": windowWaitMicroseconds, "acks.outOfOrder": acksOutOfOrder,
         ]
     }

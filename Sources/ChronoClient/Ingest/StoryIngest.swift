@@ -52,7 +52,10 @@ public final class StoryIngest: @unchecked Sendable {
         var expectedFirstIndex: UInt32
         var eventsAcked: UInt64 = 0
         var eventsRefused: UInt64 = 0
+        var eventsUnauthorized: UInt64 = 0
         var outOfOrder: UInt64 = 0
+        /// The keeper's refusal of a batch as not authorized (−9): every later call reports it.
+        var refusal: ChronoLogError?
     }
 
     private let buffer: Mutex<Buffer>
@@ -69,6 +72,9 @@ public final class StoryIngest: @unchecked Sendable {
     /// Whether the builder holds events (set by the first event of a batch, cleared when a batch
     /// ships; both under `buffer`): the flusher visits such stories every round, the others less often.
     private let holdsEvents = Atomic<Bool>(false)
+    /// Set once a keeper refused a batch as not authorized (the error is in `acks`): one relaxed
+    /// load per logged event, so the hot path takes no second lock.
+    private let refused = Atomic<Bool>(false)
 
     /// Creates the buffer of one story, preallocating a full batch. The creator registers it with
     /// `router` (``AckRouter/add(_:)``) before it sends anything.
@@ -111,6 +117,7 @@ public final class StoryIngest: @unchecked Sendable {
             rejected.add(1, ordering: .relaxed)
             throw .eventRejected("event of \(record.count) bytes exceeds story.maxEventBytes (\(settings.maxEventBytes))")
         }
+        if refused.load(ordering: .relaxed) { try throwRefusal() }
         let now = clock.now()
         return try buffer.withLock { (b: inout Buffer) throws(ChronoLogError) -> UInt64 in
             if let failure = b.failure { throw failure }
@@ -127,7 +134,9 @@ public final class StoryIngest: @unchecked Sendable {
     }
 
     /// Ships the pending events (if any) and waits until every batch sent so far is acknowledged.
-    /// - Throws: `.storyNotAcquired` after ``close()``; `.noConnection` when the keeper stalls or the channel fails.
+    /// - Throws: `.storyNotAcquired` after ``close()``; `.noConnection` when the keeper stalls or the channel fails;
+    ///   `.notAuthorized` (−9) when the keeper refused a batch (this client does not hold the story
+    ///   from this rank); the refused events are counted (`events.refused.unauthorized`), not stored.
     public func flush() throws(ChronoLogError) {
         try shipAndWait(evenIfEmpty: false)
     }
@@ -154,6 +163,9 @@ public final class StoryIngest: @unchecked Sendable {
         while true {
             let worked = try transport.pollAcks(into: router)
             if let reply = durableReplies.withLock({ $0.removeValue(forKey: sequence) }) {
+                if reply.rc == .notAuthorized {
+                    throw .notAuthorized("keeper rank \(keeperRank) refused a durable flush of story \(chronicle)/\(story)")
+                }
                 guard reply.rc == .success else {
                     throw .unknown("\(reply.failedEvents) events of story \(chronicle)/\(story) could not be made durable "
                                    + "(\(reply.durableEvents) are; the archive write failed or the keeper ended first)")
@@ -192,6 +204,12 @@ public final class StoryIngest: @unchecked Sendable {
             return batchesSent.load(ordering: .acquiring)
         }
         try waitUntil { batchesAcked.load(ordering: .acquiring) >= target }
+        if refused.load(ordering: .acquiring) { try throwRefusal() }
+    }
+
+    /// Throws the keeper's refusal recorded by ``acknowledge(_:)``.
+    private func throwRefusal() throws(ChronoLogError) {
+        if let refusal = acks.withLock({ $0.refusal }) { throw refusal }
     }
 
     /// Ends this client's contribution to the story: ships the pending events, then a final
@@ -199,7 +217,8 @@ public final class StoryIngest: @unchecked Sendable {
     /// routing acknowledgements here. Later `log` calls throw `.storyNotAcquired`. Idempotent.
     /// - Returns: the index the client's next event in this story would get (a later re-acquire
     ///   continues there).
-    /// - Throws: `.noConnection` when the keeper stalls or the channel fails (the buffer is closed anyway).
+    /// - Throws: `.noConnection` when the keeper stalls or the channel fails, `.notAuthorized` (−9)
+    ///   when the keeper refused a batch (the buffer is closed anyway).
     @discardableResult
     public func close() throws(ChronoLogError) -> UInt32 {
         defer { router.remove(self) }
@@ -214,6 +233,7 @@ public final class StoryIngest: @unchecked Sendable {
             return (batchesSent.load(ordering: .acquiring), next)
         }
         try waitUntil { batchesAcked.load(ordering: .acquiring) >= target }
+        if refused.load(ordering: .acquiring) { try throwRefusal() }
         return next
     }
 
@@ -296,7 +316,15 @@ public final class StoryIngest: @unchecked Sendable {
             a.expectedFirstIndex = ack.firstIndex &+ ack.count
             a.eventsAcked &+= UInt64(ack.count - min(ack.rejected, ack.count))
             a.eventsRefused &+= UInt64(ack.rejected)
+            if ack.rc == .notAuthorized {
+                a.eventsUnauthorized &+= UInt64(ack.rejected)
+                if a.refusal == nil {
+                    a.refusal = .notAuthorized("keeper rank \(keeperRank) refused a batch of \(ack.count) event(s) of story "
+                                               + "\(chronicle)/\(story): client \(clientId) does not hold it from this rank")
+                }
+            }
         }
+        if ack.rc == .notAuthorized { refused.store(true, ordering: .releasing) }
         batchesAcked.add(1, ordering: .releasing)
     }
 
@@ -313,6 +341,7 @@ public final class StoryIngest: @unchecked Sendable {
         acks.withLock { a in
             s.eventsAcked = a.eventsAcked
             s.eventsRefused = a.eventsRefused
+            s.eventsUnauthorized = a.eventsUnauthorized
             s.acksOutOfOrder = a.outOfOrder
         }
         s.batchesSent = UInt64(batchesSent.load(ordering: .relaxed))

@@ -179,7 +179,7 @@ public struct ChronoJob: Sendable {
                 process.registersWithVisor = false
             }
             try process.run()
-            return (behavior.counters, behavior.undrainedEvents > 0 ? 1 : 0)
+            return (process.counters, behavior.undrainedEvents > 0 ? 1 : 0)
         case .client:
             return ([:], 0)
         }

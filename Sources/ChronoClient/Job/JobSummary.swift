@@ -35,12 +35,14 @@ struct JobSummary {
 
     private func sum(_ role: Role, _ key: String) -> UInt64 { byRole[role]?[key] ?? 0 }
 
-    /// Events logged by clients and accepted nowhere: not archived and not reported rejected.
+    /// Events logged by clients and accepted nowhere: not archived and not reported rejected or
+    /// refused (refused as not authorized by a keeper: counted by the client that logged them;
+    /// forged events were logged by no client and show only in the keepers' `refused`).
     /// Must be 0; anything else fails the job.
     var lostEvents: UInt64 {
         let logged = sum(.client, "events.logged")
         let accounted = sum(.grapher, "events.archived") + sum(.client, "events.rejected") + sum(.keeper, "events.rejected")
-            + sum(.keeper, "events.rejected.notRecorded")
+            + sum(.keeper, "events.rejected.notRecorded") + sum(.client, "events.refused.unauthorized")
         return logged > accounted ? logged - accounted : 0
     }
 
@@ -51,6 +53,7 @@ struct JobSummary {
             lines.append("  events: logged=\(logged) received=\(sum(.keeper, "events.received")) archived=\(sum(.grapher, "events.archived")) "
                 + "late=\(sum(.keeper, "events.late") + sum(.grapher, "events.late")) "
                 + "rejected=\(sum(.client, "events.rejected") + sum(.keeper, "events.rejected") + sum(.keeper, "events.rejected.notRecorded")) "
+                + "refused=\(sum(.keeper, "events.refused.forged") + sum(.keeper, "events.refused.unauthorized")) "
                 + "lost=\(lostEvents)")
         }
         for role in Role.allCases {

@@ -23,7 +23,8 @@ extension ChronoLogClient {
     /// - Returns: the events (an empty range, or a story without events, gives `[]` at once).
     /// - Throws: `.notReaderMode` (−11) for a writer-only client; `.invalidName` (−2);
     ///   `.chronicleNotFound` (−3) when neither the job nor the archive knows the story;
-    ///   `.noPlayers` (−10); `.queryTimedOut` (−12); `.noConnection` (−8).
+    ///   `.noPlayers` (−10); `.queryTimedOut` (−12); `.noConnection` (−8); `.notAuthorized` (−9)
+    ///   when the chronicle's `access.read` is `owner` and this client is not it.
     public func replayStory(_ chronicle: String, _ story: String, from start: UInt64, to end: UInt64,
                             timeoutMs: Int? = nil) throws(ChronoLogError) -> [Event] {
         var events: [Event] = []

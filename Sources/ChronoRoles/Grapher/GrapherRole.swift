@@ -130,6 +130,16 @@ public final class GrapherRole: RecordingBehavior {
             leases.receive(lease, from: source)
             return true
         }
+        switch message {
+        case .watermarks, .chunkDescriptor:
+            // Only this group's keepers offer chunks and watermarks: another rank's would be archived
+            // as theirs, or hold the group's stories back.
+            guard keepers.contains(source) else {
+                bump("bulk.refused")
+                return true
+            }
+        default: break
+        }
         if case .watermarks(let set) = message {
             // Each entry counts as a watermark-only descriptor, in the order the keeper sent them.
             for e in set.entries {

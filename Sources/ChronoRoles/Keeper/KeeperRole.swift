@@ -24,6 +24,9 @@ public final class KeeperRole: RecordingBehavior {
         /// Watermark last reported to the grapher.
         var reported: UInt64 = 0
         var lastReportAt: ContinuousClock.Instant = .now
+        /// The clients holding the story and the world rank each sends from (told by the visor):
+        /// the only senders whose batches and watermarks the keeper accepts for it.
+        var holders: [ClientID: Int32] = [:]
 
         init(notice: RecordingNotice, pipeline: StoryPipeline) {
             self.notice = notice
@@ -66,6 +69,9 @@ public final class KeeperRole: RecordingBehavior {
     private var draining = false
     private var stats: [String: UInt64] = [:]
     private var retired = PipelineStats()
+    /// The world rank of every client the visor named a holder, kept for the whole job (client ids
+    /// are never reused): a batch naming one of them from another rank is forged.
+    private var clientRanks: [ClientID: Int32] = [:]
     private var peakMemory: UInt64 = 0
     private let reportInterval: Duration
     /// Last time a slot was free or a chunk was acknowledged: how long the pool has been stuck.
@@ -103,23 +109,45 @@ public final class KeeperRole: RecordingBehavior {
     public func startRecording(_ notice: RecordingNotice) -> ReturnCode {
         tracked.start(notice)
         touched.insert(notice.storyId)
+        let story: Story
         if let s = stories[notice.storyId] {
             // Restarted before the previous recording finished: the grapher has re-registered
             // this keeper (watermark 0), so report watermarks again from the current frontier.
             s.stopping = false
             s.reported = 0
             s.lastReportAt = .now - reportInterval
+            story = s
         } else {
-            stories[notice.storyId] = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config))
+            story = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config))
+            stories[notice.storyId] = story
         }
+        // A start follows the last release: its acquirer is the only holder.
+        story.holders = [:]
+        if notice.holder != .none { hold(story, by: notice.holder, at: notice.holderRank) }
         return .success
     }
 
     public func stopRecording(_ notice: RecordingNotice) -> ReturnCode {
         tracked.stop(notice)
         stories[notice.storyId]?.stopping = true
+        stories[notice.storyId]?.holders = [:]
         touched.insert(notice.storyId)
         return .success
+    }
+
+    public func holderChanged(_ notice: HolderNotice) -> ReturnCode {
+        guard let story = stories[notice.storyId] else { return .notExist }
+        if notice.holds {
+            hold(story, by: notice.clientId, at: notice.clientRank)
+        } else {
+            story.holders[notice.clientId] = nil
+        }
+        return .success
+    }
+
+    private func hold(_ story: Story, by client: ClientID, at rank: Int32) {
+        story.holders[client] = rank
+        clientRanks[client] = rank
     }
 
     // MARK: - Messages
@@ -132,19 +160,35 @@ public final class KeeperRole: RecordingBehavior {
         case .watermarks(let set):
             bump("watermarkSets.received")
             // A story with buffered events may seal now: visit it at the next poll. An idle one waits
-            // for the full sweep (its report to the grapher is not urgent).
+            // for the full sweep (its report to the grapher is not urgent). Only a holder moves its
+            // own watermark, from its own rank: any other entry is refused and counted.
             for e in set.entries {
-                guard let s = stories[e.storyId], s.pipeline.raiseWatermark(of: set.contributor, to: e.watermark),
-                      s.pipeline.hasOpenBuffers else { continue }
+                guard let s = stories[e.storyId] else { continue }
+                guard s.holders[ClientID(set.contributor)] == Int32(source) else {
+                    bump("watermarks.refused")
+                    continue
+                }
+                guard s.pipeline.raiseWatermark(of: set.contributor, to: e.watermark), s.pipeline.hasOpenBuffers else { continue }
                 touched.insert(e.storyId)
             }
             return true
         case .chunkAck(let ack):
+            // Only the grapher frees slots: an acknowledgement from elsewhere would drop a chunk.
+            guard source == grapherRank else {
+                bump("chunkAcks.refused")
+                return true
+            }
             try acknowledged(ack, channel: channel)
             return true
         case .durableRequest(let request):
             bump("durable.requests")
-            if let reply = durability.request(request, from: source) {
+            if let rank = clientRanks[request.clientId], rank != Int32(source) {
+                // In another client's name: says nothing about anyone's events.
+                bump("durable.refused")
+                let refusal = DurableReply(storyId: request.storyId, clientId: request.clientId, sequence: request.sequence,
+                                           durableEvents: 0, failedEvents: 0, rc: .notAuthorized)
+                try channel.post(ControlMessage.durableReply(refusal).encode(), to: source, tag: .flow)
+            } else if let reply = durability.request(request, from: source) {
                 try channel.post(ControlMessage.durableReply(reply).encode(), to: source, tag: .flow)
             }
             return true
@@ -156,8 +200,44 @@ public final class KeeperRole: RecordingBehavior {
         }
     }
 
+    /// Why a batch is refused: it names a client that sends from another rank (forged), or a
+    /// client that does not hold the story (unauthorized).
+    enum Refusal: String {
+        case forged, unauthorized
+    }
+
+    /// Checks a batch's sender: its client must hold the story (as the visor told this keeper) and
+    /// send from the rank it connected from. `nil` when accepted, or when the story is not recorded
+    /// here (answered with −3 as before).
+    func refusal(of batch: EventBatch, from source: Int) -> Refusal? {
+        if let rank = clientRanks[batch.clientId], rank != Int32(source) { return .forged }
+        guard let story = stories[batch.storyId] else { return nil }
+        return story.holders[batch.clientId] == Int32(source) ? nil : .unauthorized
+    }
+
+    /// Answers a refused batch with −9 (not authorized) and counts it and its events; nothing of it
+    /// is buffered.
+    private func refuse(_ batch: EventBatch, from source: Int, because why: Refusal, channel: ControlChannel) throws {
+        bump("batches.\(why.rawValue)")
+        bump("events.refused.\(why.rawValue)", UInt64(batch.count))
+        let refused = stats["batches.\(why.rawValue)"] ?? 0
+        if refused & (refused - 1) == 0 {  // the 1st, 2nd, 4th, 8th…: a forger cannot flood the log
+            logger.warning("""
+                refused \(why.rawValue) batch #\(refused) from rank \(source): client \(batch.clientId), story \(batch.storyId), \
+                \(batch.count) event(s)
+                """)
+        }
+        let ack = BatchAck(storyId: batch.storyId, clientId: batch.clientId, firstIndex: batch.firstIndex,
+                           count: UInt32(batch.count), rejected: UInt32(batch.count), rc: .notAuthorized)
+        try channel.post(ControlMessage.batchAck(ack).encode(), to: source, tag: .flow)
+    }
+
     private func ingest(_ batch: EventBatch, from source: Int, channel: ControlChannel) throws {
         bump("batches.received")
+        if let why = refusal(of: batch, from: source) {
+            try refuse(batch, from: source, because: why, channel: channel)
+            return
+        }
         // Stories are objects: the insert mutates the stored pipeline in place, no range buffer is copied.
         let before = stories[batch.storyId]?.pipeline.bufferedBytes ?? 0
         guard let report = stories[batch.storyId]?.pipeline.insert(batch) else {

@@ -12,6 +12,9 @@ public protocol RecordingBehavior: AnyObject {
     func startRecording(_ notice: RecordingNotice) -> ReturnCode
     /// Stops recording a story (retire its pipeline once drained).
     func stopRecording(_ notice: RecordingNotice) -> ReturnCode
+    /// A client now holds (or no longer holds) a recorded story. Keepers accept batches only
+    /// from holders; the other roles only acknowledge. - Returns: the outcome for the visor.
+    func holderChanged(_ notice: HolderNotice) -> ReturnCode
     /// Handles a role-specific message. - Returns: whether it was understood.
     func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: ControlChannel) throws -> Bool
     /// Does pending work (sealing, transfers, archive writes). - Returns: whether any was done.
@@ -27,6 +30,11 @@ public protocol RecordingBehavior: AnyObject {
     var counters: [String: UInt64] { get }
     /// Releases resources (called once, after the loop ended).
     func close() throws
+}
+
+extension RecordingBehavior {
+    /// Graphers and players do not check holders: acknowledged and ignored.
+    public func holderChanged(_ notice: HolderNotice) -> ReturnCode { .success }
 }
 
 /// The set of stories a recording process currently records: the part of the start/stop

@@ -21,6 +21,15 @@ public struct RecordingProcess {
     /// sees an incomplete group; it still answers the shutdown.
     public var registersWithVisor = true
     private var drainDeadline: ContinuousClock.Instant?
+    /// Visor orders (start, stop, holder, shutdown) refused because another rank sent them.
+    private var refusedOrders: UInt64 = 0
+
+    /// The role's counters plus `orders.refused` (visor orders from another rank, when any).
+    public var counters: [String: UInt64] {
+        var c = behavior.counters
+        if refusedOrders > 0 { c["orders.refused"] = refusedOrders }
+        return c
+    }
 
     /// - Parameters:
     ///   - behavior: the role's own logic.
@@ -46,7 +55,7 @@ public struct RecordingProcess {
     private func heartbeat() throws {
         guard registersWithVisor else { return }
         try toVisor(.heartbeat(Heartbeat(role: behavior.role, groupId: groupId, rank: rank, sentAt: clock.now(),
-                                         counters: behavior.counters)))
+                                         counters: counters)))
     }
 
     /// Runs until the visor's shutdown request has been carried out.
@@ -93,6 +102,26 @@ public struct RecordingProcess {
         try behavior.close()
     }
 
+    /// Carries out an order of the visor (start, stop, holder, shutdown), acknowledging notices.
+    private mutating func obey(_ message: ControlMessage) throws {
+        switch message {
+        case .startRecording(let n):
+            let rc = behavior.startRecording(n)
+            try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc, ticket: n.ticket)))
+        case .stopRecording(let n):
+            let rc = behavior.stopRecording(n)
+            try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc, ticket: n.ticket)))
+        case .holder(let n):
+            let rc = behavior.holderChanged(n)
+            try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc, ticket: n.ticket)))
+        case .shutdown(let request):
+            drainRequested = true
+            drainDeadline = ContinuousClock.now + .milliseconds(Int(clamping: request.deadlineMilliseconds))
+        default:
+            return
+        }
+    }
+
     private mutating func dispatch(_ bytes: [UInt8], from source: Int, tag: ControlTag) throws {
         let message: ControlMessage
         do {
@@ -102,15 +131,15 @@ public struct RecordingProcess {
             return
         }
         switch message {
-        case .startRecording(let n):
-            let rc = behavior.startRecording(n)
-            try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc)))
-        case .stopRecording(let n):
-            let rc = behavior.stopRecording(n)
-            try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc)))
-        case .shutdown(let request):
-            drainRequested = true
-            drainDeadline = ContinuousClock.now + .milliseconds(Int(clamping: request.deadlineMilliseconds))
+        case .startRecording, .stopRecording, .holder, .shutdown:
+            // The visor's orders: from anyone else (a client rank posting to this one) they would
+            // let a forger hold stories, stop recordings or end the process. Refused and counted.
+            guard source == visorRank else {
+                refusedOrders += 1
+                logger.warning("\(behavior.role) rank \(rank) refused \(message.type) from rank \(source): only the visor sends it")
+                return
+            }
+            try obey(message)
         default:
             if try !behavior.handle(message, from: source, tag: tag, channel: channel) {
                 logger.warning("\(behavior.role) rank \(rank) ignored unexpected \(message.type) from rank \(source)")

@@ -29,6 +29,8 @@ public struct ChronicleDirectory: Sendable {
         public var attributes: [String: String]
         /// Creation flags.
         public var flags: UInt32
+        /// Who may write and read it (from `attributes`).
+        public var access: ChronicleAccess
         /// Its stories.
         public var stories: [StoryName: Story] = [:]
     }
@@ -38,12 +40,26 @@ public struct ChronicleDirectory: Sendable {
 
     public init() {}
 
-    /// Creates a chronicle.
-    /// - Throws: `.invalidName` (−2) for a bad name, `.chronicleExists` (−6).
-    public mutating func createChronicle(_ rawName: String, attributes: [String: String], flags: UInt32) throws(ChronoLogError) {
+    /// Creates a chronicle. Its `owner` attribute defaults to `creator` (``ChronicleAccess``).
+    /// - Throws: `.invalidName` (−2) for a bad name, `.invalidArgument` (−2) for bad access
+    ///   attributes, `.chronicleExists` (−6).
+    public mutating func createChronicle(_ rawName: String, attributes: [String: String], flags: UInt32,
+                                         creator: String = "") throws(ChronoLogError) {
         let name = try ChronicleName(rawName)
+        var attributes = attributes
+        if attributes[ChronicleAccess.ownerKey] == nil && !creator.isEmpty { attributes[ChronicleAccess.ownerKey] = creator }
+        let access = try ChronicleAccess(attributes: attributes)
         guard chronicles[name] == nil else { throw .chronicleExists(rawName) }
-        chronicles[name] = Chronicle(name: name, attributes: attributes, flags: flags)
+        chronicles[name] = Chronicle(name: name, attributes: attributes, flags: flags, access: access)
+    }
+
+    /// Checks that the client named `user` may perform `operation` on a chronicle. A missing
+    /// chronicle (or one from an earlier job's archive, unknown here) is not checked: the request
+    /// itself then answers −3, or replays what the archive holds.
+    /// - Throws: `.invalidName` (−2), `.notAuthorized` (−9).
+    public func authorize(_ operation: ChronicleAccess.Operation, chronicle rawName: String, user: String) throws(ChronoLogError) {
+        guard let chronicle = chronicles[try ChronicleName(rawName)] else { return }
+        try chronicle.access.authorize(operation, user: user, chronicle: rawName)
     }
 
     /// Destroys a chronicle and its stories.

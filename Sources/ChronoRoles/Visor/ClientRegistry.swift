@@ -13,7 +13,12 @@ public struct ClientRegistry: Sendable {
         public let pid: UInt32
         /// Writer, or writer + reader.
         public let mode: ClientMode
+        /// The client's name (its identity for chronicle access).
+        public let user: String
     }
+
+    /// Longest client name accepted, in UTF-8 bytes.
+    public static let maxUserBytes = 256
 
     /// Connected clients by id.
     public private(set) var clients: [ClientID: Entry] = [:]
@@ -24,13 +29,18 @@ public struct ClientRegistry: Sendable {
     public init() {}
 
     /// Registers a connection and assigns a job-unique id.
-    /// - Throws: `.protocolVersionMismatch` (−13) for another protocol version.
+    /// - Throws: `.protocolVersionMismatch` (−13) for another protocol version; `.invalidArgument`
+    ///   (−2) for an empty client name, one with a NUL byte or longer than ``maxUserBytes``.
     public mutating func connect(_ request: ConnectRequest, fromRank rank: Int) throws(ChronoLogError) -> ClientID {
         guard request.protocolVersion == ChronoModelVersion.protocolVersion else {
             throw .protocolVersionMismatch(expected: ChronoModelVersion.protocolVersion, got: request.protocolVersion)
         }
+        let user = request.user
+        guard !user.isEmpty, user.utf8.count <= Self.maxUserBytes, !user.utf8.contains(0) else {
+            throw .invalidArgument("client name must be 1 to \(Self.maxUserBytes) bytes without NUL, got \(user.utf8.count) bytes")
+        }
         let id = try allocator.next()
-        clients[id] = Entry(id: id, rank: Int32(rank), host: request.hostName, pid: request.pid, mode: request.mode)
+        clients[id] = Entry(id: id, rank: Int32(rank), host: request.hostName, pid: request.pid, mode: request.mode, user: user)
         totalConnects += 1
         return id
     }
@@ -42,6 +52,9 @@ public struct ClientRegistry: Sendable {
             throw .noConnection("client \(id) is not connected from rank \(rank)")
         }
     }
+
+    /// The name of a connected client ("" when it is not connected).
+    public func user(of id: ClientID) -> String { clients[id]?.user ?? "" }
 
     /// Removes a client.
     public mutating func disconnect(_ id: ClientID) {

@@ -21,12 +21,15 @@ public final class VisorService {
     private var clients = ClientRegistry()
     private var rng = SystemRandomNumberGenerator()
 
-    /// Acquires waiting for the group's start-recording acknowledgements.
-    private struct PendingStart {
+    /// An acquire waiting for the group to acknowledge its notice (a start naming the client as
+    /// the first holder, or a holder notice): the client's batches are accepted once its keepers know.
+    private struct PendingAcquire {
         var awaiting: Set<Int32>
-        var waiters: [(rank: Int, reply: AcquireReply)]
+        var waiter: (rank: Int, reply: AcquireReply)
     }
-    private var pendingStarts: [StoryID: PendingStart] = [:]
+    /// Pending acquires by the ticket of the notice they wait for.
+    private var pendingAcquires: [UInt64: PendingAcquire] = [:]
+    private var lastTicket: UInt64 = 0
     private var deferred: [(bytes: [UInt8], source: Int)] = []
     private let expectedRecorders: Set<Int32>
     private let clientRanks: Set<Int>
@@ -149,11 +152,12 @@ public final class VisorService {
         case .disconnect(let id): disconnect(id, from: source)
         case .createChronicle(let r):
             answer(source, client: r.clientId) { () throws(ChronoLogError) in
-                try directory.createChronicle(r.chronicle, attributes: r.attributes, flags: r.flags)
+                try directory.createChronicle(r.chronicle, attributes: r.attributes, flags: r.flags, creator: clients.user(of: r.clientId))
                 bump("chronicles.created")
             }
         case .destroyChronicle(let r):
             answer(source, client: r.clientId) { () throws(ChronoLogError) in
+                try authorize(.write, r.chronicle, client: r.clientId, counting: "unauthorized.destroy")
                 try directory.destroyChronicle(r.chronicle)
                 bump("chronicles.destroyed")
             }
@@ -162,6 +166,7 @@ public final class VisorService {
             answer(source, client: r.clientId) { () throws(ChronoLogError) in try release(r, client: r.clientId) }
         case .destroyStory(let r):
             answer(source, client: r.clientId) { () throws(ChronoLogError) in
+                try authorize(.write, r.chronicle, client: r.clientId, counting: "unauthorized.destroy")
                 try directory.destroyStory(chronicle: r.chronicle, story: r.story)
                 bump("stories.destroyed")
             }
@@ -180,11 +185,14 @@ public final class VisorService {
                 reply(.nameList(NameListReply(rc: error.returnCode, names: [])), to: source)
             }
         case .register(let r):
+            guard fromRecorder(source, claiming: r.rank, message) else { return }
             groups.register(r, now: clock.now())
             logger.debug("registered \(r.role) rank \(r.rank) in group \(r.groupId)")
         case .heartbeat(let h):
+            guard fromRecorder(source, claiming: h.rank, message) else { return }
             groups.heartbeat(h, now: clock.now())
         case .recordingAck(let ack):
+            guard fromRecorder(source, claiming: ack.rank, message) else { return }
             recordingAcknowledged(ack)
         case .shutdownComplete(let c):
             shutdownCompleted(c, from: source)
@@ -193,6 +201,30 @@ public final class VisorService {
         default:
             bump("messages.unexpected")
             logger.warning("unexpected \(message.type) from rank \(source)")
+        }
+    }
+
+    /// Whether a recording process's message comes from the planned keeper, grapher or player it
+    /// names. A client rank claiming to be one (to register a group, or to acknowledge a notice for
+    /// a keeper that has not seen it yet) is refused and counted (`messages.forged`).
+    private func fromRecorder(_ source: Int, claiming rank: Int32, _ message: ControlMessage) -> Bool {
+        guard Int(rank) == source, expectedRecorders.contains(rank) else {
+            bump("messages.forged")
+            logger.warning("refused \(message.type) from rank \(source) claiming rank \(rank)")
+            return false
+        }
+        return true
+    }
+
+    /// Checks a client's right to `operation` on a chronicle (``ChronicleAccess``), counting refusals.
+    /// - Throws: `.notAuthorized` (−9), `.invalidName` (−2).
+    private func authorize(_ operation: ChronicleAccess.Operation, _ chronicle: String, client: ClientID,
+                           counting counter: String) throws(ChronoLogError) {
+        do throws(ChronoLogError) {
+            try directory.authorize(operation, chronicle: chronicle, user: clients.user(of: client))
+        } catch {
+            if case .notAuthorized = error { bump(counter) }
+            throw error
         }
     }
 
@@ -241,16 +273,18 @@ public final class VisorService {
     private func acquire(_ r: StoryRequest, from source: Int) {
         do throws(ChronoLogError) {
             try clients.validate(r.clientId, fromRank: source)
+            try authorize(.write, r.chronicle, client: r.clientId, counting: "unauthorized.acquire")
             let (story, _) = try directory.acquire(chronicle: r.chronicle, story: r.story, attributes: r.attributes, by: r.clientId)
             let cname = try ChronicleName(r.chronicle)
             if let gid = story.group, let group = groups.groups[gid] {
-                let answer = acquireReply(story: story, group: group)
-                if var pending = pendingStarts[story.id] {
-                    pending.waiters.append((source, answer))
-                    pendingStarts[story.id] = pending
-                } else {
-                    reply(.acquireReply(answer), to: source)
-                }
+                // Recorded already: the group learns the new holder (after the start, if that is still
+                // pending: each member handles the visor's notices in order) and the client is answered
+                // once every member acknowledged.
+                let ticket = takeTicket()
+                let notice = HolderNotice(ticket: ticket, storyId: story.id, clientId: r.clientId, clientRank: Int32(source), holds: true)
+                for member in group.members { notify(.holder(notice), to: member) }
+                pendingAcquires[ticket] = PendingAcquire(awaiting: Set(group.members),
+                                                         waiter: (source, acquireReply(story: story, group: group)))
                 bump("stories.acquired")
                 return
             }
@@ -262,10 +296,12 @@ public final class VisorService {
                 throw error
             }
             directory.assign(group: group.id, chronicle: cname, story: story.name)
-            let notice = RecordingNotice(storyId: story.id, chronicle: r.chronicle, story: r.story, groupId: group.id)
+            let ticket = takeTicket()
+            let notice = RecordingNotice(storyId: story.id, chronicle: r.chronicle, story: r.story, groupId: group.id,
+                                         ticket: ticket, holder: r.clientId, holderRank: Int32(source))
             for member in group.members { notify(.startRecording(notice), to: member) }
-            pendingStarts[story.id] = PendingStart(
-                awaiting: Set(group.members), waiters: [(source, acquireReply(story: story, group: group))])
+            pendingAcquires[ticket] = PendingAcquire(awaiting: Set(group.members),
+                                                     waiter: (source, acquireReply(story: story, group: group)))
             bump("stories.acquired")
             bump("recordings.started")
         } catch {
@@ -274,20 +310,26 @@ public final class VisorService {
         }
     }
 
+    /// A new ticket for a notice to a group.
+    private func takeTicket() -> UInt64 {
+        lastTicket += 1
+        return lastTicket
+    }
+
     private func acquireReply(story: ChronicleDirectory.Story, group: RecordingGroupRegistry.Group) -> AcquireReply {
         AcquireReply(rc: .success, storyId: story.id, groupId: group.id, keeperRanks: group.keepers,
                      grapherRank: group.grapher ?? -1, playerRank: group.player ?? -1)
     }
 
     private func recordingAcknowledged(_ ack: RecordingAck) {
-        guard var pending = pendingStarts[ack.storyId] else { return }  // a stop's ack
+        guard var pending = pendingAcquires[ack.ticket] else { return }  // a stop's or a release's ack
         pending.awaiting.remove(ack.rank)
-        if ack.rc != .success { logger.warning("rank \(ack.rank) could not start recording \(ack.storyId): \(ack.rc)") }
+        if ack.rc != .success { logger.warning("rank \(ack.rank) could not apply notice \(ack.ticket) for \(ack.storyId): \(ack.rc)") }
         if pending.awaiting.isEmpty {
-            for w in pending.waiters { reply(.acquireReply(w.reply), to: w.rank) }
-            pendingStarts[ack.storyId] = nil
+            reply(.acquireReply(pending.waiter.reply), to: pending.waiter.rank)
+            pendingAcquires[ack.ticket] = nil
         } else {
-            pendingStarts[ack.storyId] = pending
+            pendingAcquires[ack.ticket] = pending
         }
     }
 
@@ -297,10 +339,16 @@ public final class VisorService {
         let groupBefore = directory.story(chronicle: cname, story: sname)?.group
         let story = try directory.release(chronicle: r.chronicle, story: r.story, by: client)
         bump("stories.released")
-        if story.holders.isEmpty, let gid = groupBefore, let group = groups.groups[gid] {
-            let notice = RecordingNotice(storyId: story.id, chronicle: r.chronicle, story: r.story, groupId: gid)
+        guard let gid = groupBefore, let group = groups.groups[gid] else { return }
+        if story.holders.isEmpty {
+            let notice = RecordingNotice(storyId: story.id, chronicle: r.chronicle, story: r.story, groupId: gid, ticket: takeTicket())
             for member in group.members { notify(.stopRecording(notice), to: member) }
             bump("recordings.stopped")
+        } else {
+            // Others still hold it: its keepers stop accepting this client's batches.
+            let notice = HolderNotice(ticket: takeTicket(), storyId: story.id, clientId: client,
+                                      clientRank: clients.clients[client]?.rank ?? -1, holds: false)
+            for keeper in group.keepers { notify(.holder(notice), to: keeper) }
         }
     }
 
@@ -338,6 +386,7 @@ public final class VisorService {
     private func replayRoute(_ r: ReplayRequest, from source: Int) throws(ChronoLogError) -> (Int32, ReplayRequest) {
         try clients.validate(r.clientId, fromRank: source)
         guard clients.clients[r.clientId]?.mode == .writerReader else { throw .notReaderMode }
+        try authorize(.read, r.chronicle, client: r.clientId, counting: "unauthorized.replay")
         let cname = try ChronicleName(r.chronicle)
         let sname = try StoryName(r.story)
         let known = directory.story(chronicle: cname, story: sname)
@@ -361,6 +410,7 @@ public final class VisorService {
             finishedClients.insert(source)
             return
         }
+        guard fromRecorder(source, claiming: c.rank, .shutdownComplete(c)) else { return }
         undrained += c.undrainedEvents
         awaitingShutdown.remove(c.rank)
     }
