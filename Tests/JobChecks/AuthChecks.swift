@@ -98,6 +98,11 @@ struct AuthChecks: ParsableCommand {
             }
             let stop = RecordingNotice(storyId: storyId, chronicle: "Auth", story: "victim", groupId: 0)
             try session.post(ControlMessage.stopRecording(stop).encode(), to: keeper, tag: .service)
+            // A replay query straight to the keeper, as if from the player (bypassing the visor's check).
+            let query = ReplayRequest(queryId: 1, clientId: own, chronicle: "Auth", story: "victim",
+                                      range: TimeRange(start: 0, end: .max), timeoutMilliseconds: 1000,
+                                      clientRank: Int32(session.layout.worldRank), keeperRanks: [Int32(keeper)], storyKnown: true)
+            try session.post(ControlMessage.replayRequest(query).encode(), to: keeper, tag: .replay)
             // A keeper's watermark for the story, sent to the grapher by a rank that is no keeper.
             if let grapher = session.layout.plan.ranks(of: .grapher).first {
                 let set = WatermarkSet(contributor: UInt64(keeper), entries: [.init(storyId: storyId, watermark: UInt64.max - 1)])

@@ -76,7 +76,7 @@ struct AuthorizationTests {
         let keeper = r.counters(role: "keeper")
         #expect(keeper["events.refused.forged"] == 20 && keeper["events.refused.unauthorized"] == 20, "\(keeper)")
         #expect((keeper["batches.forged"] ?? 0) >= 1 && (keeper["batches.unauthorized"] ?? 0) >= 2, "\(keeper)")
-        #expect(keeper["watermarks.refused"] == 2 && keeper["orders.refused"] == 1, "\(keeper)")
+        #expect(keeper["watermarks.refused"] == 2 && keeper["orders.refused"] == 1 && keeper["replays.refused"] == 1, "\(keeper)")
         #expect(keeper["events.received"] == 50, "\(keeper)")
         #expect(r.counters(role: "grapher")["bulk.refused"] == 1, "\(r)")
         // The forger's events were logged by no client: the summary shows them refused, nothing lost.

@@ -49,6 +49,8 @@ public final class KeeperRole: RecordingBehavior {
     let config: ChronoConfig
     private let rank: Int32
     private let grapherRank: Int
+    /// World rank of the group's player: the only rank whose replay queries this keeper answers.
+    private let playerRank: Int?
     private let bulk: BulkPlane
     private let pool: RegisteredMemoryPool
     private let logger: Logger
@@ -77,12 +79,14 @@ public final class KeeperRole: RecordingBehavior {
 
     /// - Parameters:
     ///   - grapherRank: world rank of the group's grapher.
+    ///   - playerRank: world rank of the group's player (nil: none; no query is answered).
     ///   - bulk: the bulk plane (this keeper exposes registered memory on it).
     /// - Throws: `FabricError` when the registered pool cannot be created.
-    public init(config: ChronoConfig, rank: Int, grapherRank: Int, bulk: BulkPlane, logger: Logger) throws {
+    public init(config: ChronoConfig, rank: Int, grapherRank: Int, playerRank: Int?, bulk: BulkPlane, logger: Logger) throws {
         self.config = config
         self.rank = Int32(rank)
         self.grapherRank = grapherRank
+        self.playerRank = playerRank
         self.bulk = bulk
         self.logger = logger
         let slot = max(config.keeper.transferSlotBytes, config.story.maxEventBytes + StoryChunk.headerByteCount + 64)
@@ -172,6 +176,12 @@ public final class KeeperRole: RecordingBehavior {
             try acknowledged(ack)
             return true
         case .replayRequest(let query):
+            // The player asks on behalf of a reader the visor checked (access.read); anyone else
+            // asking directly would read the story unchecked.
+            guard source == playerRank else {
+                bump("replays.refused")
+                return true
+            }
             try answerReplay(query, from: source, channel: channel)
             return true
         default:
