@@ -37,6 +37,7 @@ struct AuthChecks: ParsableCommand {
                 var handle: StoryHandle?
                 var shared: (id: Int64, keeper: Int64) = (0, -1)
                 if peers.rank == 0 {
+                    _ = try client.acquireStory("Auth", "common")
                     let h = try client.acquireStory("Auth", "victim")
                     for i in 0..<events / 2 { c.expect("victim logs \(i)", h.logEvent("honest-\(i)") != 0) }
                     try h.flush()
@@ -48,12 +49,14 @@ struct AuthChecks: ParsableCommand {
                 let keeper = Int(try peers.allgather(shared.keeper)[0])
                 if peers.rank == 1 {
                     try forge(session, as: victim, own: client.clientId ?? .none, keeper: keeper, events: forged, &c)
+                    try formerHolder(client, keeper: keeper, &c)
                 }
                 try peers.barrier()
                 if let h = handle {
                     for i in events / 2..<events { c.expect("victim logs \(i) after the forgery", h.logEvent("honest-\(i)") != 0) }
                     c.expect("victim flushes → 0", rc { try h.flush() } == 0)
                     c.expect("victim releases → 0", rc { try client.releaseStory("Auth", "victim") } == 0)
+                    c.expect("victim releases common → 0", rc { try client.releaseStory("Auth", "common") } == 0)
                 }
                 try client.disconnect()
                 var counters = try c.finish()
@@ -61,6 +64,21 @@ struct AuthChecks: ParsableCommand {
                 return counters
             }
             throw ExitCode(code)
+        }
+
+        /// The forger holds Auth/common with the victim, logs one event, releases it, then sends a
+        /// watermark for it: the keeper must refuse it (the visor told it the forger let go).
+        private func formerHolder(_ client: ChronoLogClient, keeper: Int, _ c: inout Checker) throws {
+            let h = try client.acquireStory("Auth", "common")
+            c.expect("forger logs to common while holding it", h.logEvent("common-0") != 0)
+            c.expect("forger releases common → 0", rc { try client.releaseStory("Auth", "common") } == 0)
+            // An acquire is answered once the keeper acknowledged its start, which the visor sent
+            // after the release's holder notice: the keeper has handled that notice by now.
+            _ = try client.acquireStory("Auth", "sync")
+            let id = StoryID(chronicle: try ChronicleName("Auth"), story: try StoryName("common"))
+            let set = WatermarkSet(contributor: client.clientId?.rawValue ?? 0, entries: [.init(storyId: id, watermark: UInt64.max - 1)])
+            try client.session.post(ControlMessage.watermarks(set).encode(), to: keeper, tag: .events)
+            try client.releaseStory("Auth", "sync")
         }
 
         /// The forger's part: each attempt over the real control channel, through a transport of
@@ -98,6 +116,11 @@ struct AuthChecks: ParsableCommand {
             }
             let stop = RecordingNotice(storyId: storyId, chronicle: "Auth", story: "victim", groupId: 0)
             try session.post(ControlMessage.stopRecording(stop).encode(), to: keeper, tag: .service)
+            // A replay query straight to the keeper, as if from the player (bypassing the visor's check).
+            let query = ReplayRequest(queryId: 1, clientId: own, chronicle: "Auth", story: "victim",
+                                      range: TimeRange(start: 0, end: .max), timeoutMilliseconds: 1000,
+                                      clientRank: Int32(session.layout.worldRank), keeperRanks: [Int32(keeper)], storyKnown: true)
+            try session.post(ControlMessage.replayRequest(query).encode(), to: keeper, tag: .replay)
             // A keeper's watermark for the story, sent to the grapher by a rank that is no keeper.
             if let grapher = session.layout.plan.ranks(of: .grapher).first {
                 let set = WatermarkSet(contributor: UInt64(keeper), entries: [.init(storyId: storyId, watermark: UInt64.max - 1)])

@@ -159,7 +159,8 @@ public struct ChronoJob: Sendable {
                 guard let bulk = m.bulk, let group = me.group, let grapher = plan.ranks(of: .grapher, inGroup: group).first else {
                     throw ChronoLogError.unknown("keeper \(me.worldRank) has no grapher in its group")
                 }
-                behavior = try KeeperRole(config: config, rank: me.worldRank, grapherRank: grapher, bulk: bulk,
+                behavior = try KeeperRole(config: config, rank: me.worldRank, grapherRank: grapher,
+                                          playerRank: plan.ranks(of: .player, inGroup: group).first, bulk: bulk,
                                           groupKeepers: plan.ranks(of: .keeper, inGroup: group).count, logger: m.logger)
             case .grapher:
                 guard let bulk = m.bulk, let group = me.group, let graphers = m.graphers else {

@@ -51,6 +51,8 @@ public final class KeeperRole: RecordingBehavior {
     let config: ChronoConfig
     private let rank: Int32
     private let grapherRank: Int
+    /// World rank of the group's player: the only rank whose replay queries this keeper answers.
+    private let playerRank: Int?
     private let bulk: BulkPlane
     private let pool: RegisteredMemoryPool
     private let logger: Logger
@@ -84,14 +86,17 @@ public final class KeeperRole: RecordingBehavior {
 
     /// - Parameters:
     ///   - grapherRank: world rank of the group's grapher.
+    ///   - playerRank: world rank of the group's player (nil: none; no query is answered).
     ///   - bulk: the bulk plane (this keeper exposes registered memory on it).
     ///   - groupKeepers: keepers in the recording group, this one included.
     /// - Throws: `FabricError` when the registered pool cannot be created.
-    public init(config: ChronoConfig, rank: Int, grapherRank: Int, bulk: BulkPlane, groupKeepers: Int = 1, logger: Logger) throws {
+    public init(config: ChronoConfig, rank: Int, grapherRank: Int, playerRank: Int?, bulk: BulkPlane, groupKeepers: Int = 1,
+                logger: Logger) throws {
         self.config = config
         self.groupKeepers = max(1, groupKeepers)
         self.rank = Int32(rank)
         self.grapherRank = grapherRank
+        self.playerRank = playerRank
         self.bulk = bulk
         self.logger = logger
         let slot = max(config.keeper.transferSlotBytes, config.story.maxEventBytes + StoryChunk.headerByteCount + 64)
@@ -193,6 +198,12 @@ public final class KeeperRole: RecordingBehavior {
             }
             return true
         case .replayRequest(let query):
+            // The player asks on behalf of a reader the visor checked (access.read); anyone else
+            // asking directly would read the story unchecked.
+            guard source == playerRank else {
+                bump("replays.refused")
+                return true
+            }
             try answerReplay(query, from: source, channel: channel)
             return true
         default:

@@ -283,8 +283,7 @@ public final class VisorService {
                 let ticket = takeTicket()
                 let notice = HolderNotice(ticket: ticket, storyId: story.id, clientId: r.clientId, clientRank: Int32(source), holds: true)
                 for member in group.members { notify(.holder(notice), to: member) }
-                pendingAcquires[ticket] = PendingAcquire(awaiting: Set(group.members),
-                                                         waiter: (source, acquireReply(story: story, group: group)))
+                answer(source, acquireReply(story: story, group: group), onceAcknowledged: ticket, by: group.members)
                 bump("stories.acquired")
                 return
             }
@@ -300,14 +299,18 @@ public final class VisorService {
             let notice = RecordingNotice(storyId: story.id, chronicle: r.chronicle, story: r.story, groupId: group.id,
                                          ticket: ticket, holder: r.clientId, holderRank: Int32(source))
             for member in group.members { notify(.startRecording(notice), to: member) }
-            pendingAcquires[ticket] = PendingAcquire(awaiting: Set(group.members),
-                                                     waiter: (source, acquireReply(story: story, group: group)))
+            answer(source, acquireReply(story: story, group: group), onceAcknowledged: ticket, by: group.members)
             bump("stories.acquired")
             bump("recordings.started")
         } catch {
             reply(.acquireReply(AcquireReply(rc: error.returnCode, storyId: StoryID(rawValue: 0), groupId: 0, keeperRanks: [],
                                              grapherRank: -1, playerRank: -1, detail: error.description)), to: source)
         }
+    }
+
+    /// Sends `acquire` to the client at `rank` once every one of `members` acknowledged notice `ticket`.
+    private func answer(_ rank: Int, _ acquire: AcquireReply, onceAcknowledged ticket: UInt64, by members: [Int32]) {
+        pendingAcquires[ticket] = PendingAcquire(awaiting: Set(members), waiter: (rank, acquire))
     }
 
     /// A new ticket for a notice to a group.
