@@ -7,6 +7,7 @@ import ChronoModel
 /// ```
 /// /                                   attrs: layout_version (u64), creator (UTF-8)
 /// /rounds                             u64 [R × 8]  one row per flushed round (the manifest)
+/// /commit                             u64 [2 × 8]  the commit record (committed rounds, clean close)
 /// /chronicles/<chronicle component>/  attrs: name (UTF-8), chronicle_id (u64)
 ///     <story component>/              attrs: chronicle, story (UTF-8), story_id (u64)
 ///         events                      u8  [N × 32] EventRecord rows, offsets story-global
@@ -32,6 +33,8 @@ public enum ArchiveLayout {
     public static let chroniclesGroup = "chronicles"
     /// The per-round manifest dataset at the root.
     public static let roundsDataset = "rounds"
+    /// The commit record at the root (two slots written in turn; absent in files written before it).
+    public static let commitDataset = "commit"
     /// Per-story dataset of 32-byte event records.
     public static let eventsDataset = "events"
     /// Per-story dataset of record bytes.
@@ -77,6 +80,11 @@ public enum ArchiveLayout {
     /// The columns of `rounds`, in order (all u64).
     public static let roundsColumns = [
         "round", "unix_time_ns", "ranks", "stories", "index_rows", "events", "payload_bytes", "row_hash",
+    ]
+
+    /// The columns of `commit`, in order (all u64).
+    public static let commitColumns = [
+        "sequence", "rounds", "state", "unix_time_ns", "index_rows", "events", "payload_bytes", "row_hash",
     ]
 
     /// The HDF5 path of a chronicle's group.
