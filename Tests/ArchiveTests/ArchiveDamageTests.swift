@@ -273,6 +273,29 @@ struct ArchiveDamageTests {
         #expect(report.fileStates.map(\.state) == [.closedCleanly(rounds: 5)], "\(report)")
     }
 
+    @Test("the h5py reader of docs/ARCHIVE.md recomputes every checksum: a flipped payload byte or a damaged row of a closed file fails it")
+    func documentedReaderFindsDamage() throws {
+        let original = try pristine()
+        let scriptDir = try ScratchDirectory()
+        let script = scriptDir.path("archive_read.py")
+        try ArchiveDocs.pythonExample().write(toFile: script, atomically: true, encoding: .utf8)
+        let good = try MPIJob.runCommand([ArchiveDocs.python, script, original.path], timeout: 120)
+        #expect(good.exitCode == 0 && good.stdout.split(separator: "\n").count > 50, "\(good)")
+
+        let reader = try ArchiveReader(path: original.path)
+        let big = try reader.events(chronicle: "..dots and spaces..", story: "groß", range: whole)
+        let payloadFlipped = try copy(original)
+        try flipFirst(Array(big.recordBytes(at: 0).dropFirst(30_000).prefix(32)), in: payloadFlipped.path)
+        let payload = try MPIJob.runCommand([ArchiveDocs.python, script, payloadFlipped.path], timeout: 120)
+        #expect(payload.exitCode != 0 && payload.stderr.contains("ArchiveDamage") && payload.stderr.contains("payload checksum"),
+                "\(payload)")
+
+        let rowFlipped = try copy(original)
+        try ArchiveSurgery.flipIndexByte(file: rowFlipped.path, chronicle: chronicle, story: shared, row: -1, column: 4)
+        let row = try MPIJob.runCommand([ArchiveDocs.python, script, rowFlipped.path], timeout: 120)
+        #expect(row.exitCode != 0 && row.stderr.contains("row checksum mismatch"), "\(row)")
+    }
+
     @Test("a directory of two copies reads every story once, exactly like the single file")
     func directoryOfCopies() throws {
         let original = try pristine()
