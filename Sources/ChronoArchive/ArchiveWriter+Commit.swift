@@ -25,7 +25,8 @@ final class ArchiveCommitLog {
 extension ArchiveWriter {
     /// Writes the first row of this writer's session, committing everything the file holds
     /// (`totals`, after `repairAfterCrash`), creating `/commit` in a new or older file; then flushes.
-    /// Both slots get the row, so a slot left damaged or unwritten does not linger.
+    /// It goes to slot `sequence % 2`; the next commit (a round's, or the close) writes the other
+    /// slot, so a slot left damaged or unwritten does not outlive a session that closes.
     ///
     /// Collective over the writer's communicator (create and flush); rank 0 writes.
     func startCommitLog(root: HDF5Group, after previous: ArchiveCommitRecord?, totals: ArchiveCommitTotals) throws {
@@ -46,7 +47,7 @@ extension ArchiveWriter {
                                    state: ArchiveCommitRow.open, unixTimeNs: Self.unixTimeNs(), indexRows: totals.indexRows,
                                    events: totals.events, payloadBytes: totals.payloadBytes)
         if communicator.rank == 0 {
-            try dataset.write(row.columns + row.columns, at: 0, transfer: .independent)
+            try dataset.write(row.columns, at: Int(row.sequence % UInt64(ArchiveCommitRow.slots)), transfer: .independent)
         }
         try file.flush()
         commitLog = ArchiveCommitLog(dataset: dataset, last: row)
@@ -85,6 +86,9 @@ extension ArchiveWriter {
         log.last = row
     }
 
+    /// Non-void valid index rows of one round: counts, and the stories (index paths) holding them.
+    typealias RoundTally = (rows: UInt64, events: UInt64, bytes: UInt64, stories: Set<String>)
+
     /// Makes a reopened file consistent again after a job was killed between flushes, without hiding
     /// damage: index rows that are a crash tail (by the file's commit record, see
     /// `ArchiveIndexRow.classify(_:rule:)`) are overwritten with void rows, and `/rounds` rows of
@@ -95,16 +99,14 @@ extension ArchiveWriter {
     /// Collective: every rank reads the same rows and takes the same decisions; rank 0 writes.
     /// - Returns: the totals of every round the file now holds, for the new commit row.
     func repairAfterCrash(_ record: ArchiveCommitRecord) throws -> ArchiveCommitTotals {
-        let rank = communicator.rank
-        let lastRound = UInt64(max(roundCount - 1, 0))
         let rule = ArchiveCommitRule(record.row, roundsInFile: roundCount)
         let committed: UInt64 = switch rule {
         case .closed: UInt64(roundCount)
         case .open(let c): c
-        case .legacy: lastRound
+        case .legacy: UInt64(max(roundCount - 1, 0))
         }
         let indexes = try readAllIndexes()
-        var perRound: [UInt64: (rows: UInt64, events: UInt64, bytes: UInt64, stories: Set<String>)] = [:]
+        var perRound: [UInt64: RoundTally] = [:]
         for (index, decoded) in indexes {
             for row in decoded.compactMap({ $0 }) where !row.isVoid {
                 var t = perRound[row.round] ?? (0, 0, 0, [])
@@ -117,17 +119,37 @@ extension ArchiveWriter {
         }
         let foundCommitted = perRound.filter { $0.key < committed }.reduce(UInt64(0)) { $0 + $1.value.rows }
         let committedMissing = record.row.map { foundCommitted < $0.indexRows && rule != .closed } ?? false
+        let voided = try voidCrashTails(indexes, rule: rule, keepCandidates: committedMissing)
+        let (totals, rewritten) = try repairManifest(perRound, committed: committed)
+        if voided || rewritten { try file.flush() }
+        return totals
+    }
+
+    /// Overwrites the crash-tail rows of every story with void rows (rank 0); tail candidates stay
+    /// when committed rows are missing (they may be the damaged ones). Closes the index datasets.
+    /// - Returns: whether a row was voided.
+    private func voidCrashTails(_ indexes: [(HDF5Dataset, [ArchiveIndexRow?])], rule: ArchiveCommitRule,
+                                keepCandidates: Bool) throws -> Bool {
+        let void = ArchiveIndexRow.void(round: UInt64(max(roundCount - 1, 0))).columns
         var changed = false
         for (index, decoded) in indexes {
             let (_, _, damaged, candidates) = ArchiveIndexRow.classify(decoded, rule: rule)
-            let keep = Set(damaged + (committedMissing ? candidates : []))
+            let keep = Set(damaged + (keepCandidates ? candidates : []))
             for i in decoded.indices where decoded[i] == nil && !keep.contains(i) {
                 changed = true
-                if rank == 0 { try index.write(ArchiveIndexRow.void(round: lastRound).columns, at: i, transfer: .independent) }
+                if communicator.rank == 0 { try index.write(void, at: i, transfer: .independent) }
             }
             try index.close()
         }
-        // Index rows of a round whose manifest row was never added: give them one.
+        return changed
+    }
+
+    /// Adds manifest rows for rounds whose index rows have none, and rewrites (rank 0) the rows of
+    /// rounds not committed that disagree with their valid index rows.
+    /// - Returns: the totals over all rounds (a committed round's from its manifest row when that is
+    ///   valid) and whether anything changed.
+    private func repairManifest(_ perRound: [UInt64: RoundTally], committed: UInt64) throws -> (ArchiveCommitTotals, Bool) {
+        var changed = false
         if let last = perRound.keys.max(), last >= UInt64(roundCount) {
             try rounds.extend(to: Int(last) + 1)
             roundCount = Int(last) + 1
@@ -139,7 +161,8 @@ extension ArchiveWriter {
         for i in 0..<(raw.count / width) {
             let old = ArchiveRoundRow(columns: raw[(i * width)..<((i + 1) * width)])
             let found = perRound[UInt64(i)] ?? (0, 0, 0, [])
-            if UInt64(i) < committed, let old {
+            let isCommitted = UInt64(i) < committed
+            if isCommitted, let old {
                 totals.indexRows += old.indexRows
                 totals.events += old.events
                 totals.payloadBytes += old.payloadBytes
@@ -148,18 +171,18 @@ extension ArchiveWriter {
             totals.indexRows += found.rows
             totals.events += found.events
             totals.payloadBytes += found.bytes
-            if UInt64(i) < committed { continue }  // a damaged manifest row of a committed round stays
+            // A damaged manifest row of a committed round stays; a matching one needs nothing.
+            if isCommitted { continue }
             if let old, old.indexRows == found.rows, old.events == found.events, old.payloadBytes == found.bytes { continue }
             changed = true
-            if rank == 0 {
+            if communicator.rank == 0 {
                 let fixed = ArchiveRoundRow(round: UInt64(i), unixTimeNs: old?.unixTimeNs ?? 0, ranks: old?.ranks ?? 0,
                                             stories: UInt64(found.stories.count), indexRows: found.rows,
                                             events: found.events, payloadBytes: found.bytes)
                 try rounds.write(fixed.columns, at: i, transfer: .independent)
             }
         }
-        if changed { try file.flush() }
-        return totals
+        return (totals, changed)
     }
 
     /// Every story's index dataset with its decoded rows (`nil` = checksum mismatch).

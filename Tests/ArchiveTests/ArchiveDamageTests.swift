@@ -273,6 +273,20 @@ struct ArchiveDamageTests {
         #expect(report.fileStates.map(\.state) == [.closedCleanly(rounds: 5)], "\(report)")
     }
 
+    @Test("a job appending to a file written before commit records adds one: the file then reads closed cleanly, every event there")
+    func legacyFileAppended() throws {
+        let dir = try ScratchDirectory()
+        let first = try MPIJob.run(ranks: 2, [checks, "write", "--dir", dir.path, "--rounds", "3"], timeout: 180)
+        try #require(first.exitCode == 0, "\(first)")
+        let file = dir.path("chronolog-archive.h5")
+        try ArchiveSurgery.deleteCommitRecord(file: file)
+        #expect(ArchiveReader.verify(path: file).fileStates.map(\.state) == [.legacy(rounds: 3)])
+        let second = try MPIJob.run(ranks: 2, [checks, "write", "--dir", dir.path, "--rounds", "2", "--run", "1"], timeout: 180)
+        try #require(second.exitCode == 0, "\(second)")
+        let both = try MPIJob.runCommand([checks, "verify", "--dir", dir.path, "--ranks", "2,2", "--rounds", "3,2"], timeout: 120)
+        #expect(both.exitCode == 0 && both.stdout.contains("closed cleanly after 5 rounds"), "\(both)")
+    }
+
     @Test("the h5py reader of docs/ARCHIVE.md recomputes every checksum: a flipped payload byte or a damaged row of a closed file fails it")
     func documentedReaderFindsDamage() throws {
         let original = try pristine()
