@@ -11,9 +11,11 @@ import Glibc
 ///
 /// Opened on one archive file or on a directory holding several (every `*.h5` file in it, in name
 /// order; a story stored in several files is read from all of them). The reader sees the files
-/// as they were when opened. Only index rows whose checksum matches are used; invalid rows after
-/// the last valid one (left by a crash before a flush) are ignored, an invalid row followed by
-/// valid ones is damage. Not thread-safe: use one reader from one thread.
+/// as they were when opened. Only index rows whose checksum matches are used. Each file's commit
+/// record (`/commit`) says which invalid rows are a crash tail (rows of rounds never committed,
+/// ignored) and which are damage (any in a file closed cleanly; in a file not closed, rows of
+/// committed rounds); files without one are read by the older rule (invalid rows among the last
+/// round are a crash tail) and reported as legacy. Not thread-safe: use one reader from one thread.
 public final class ArchiveReader {
     /// The path the reader was opened on.
     public let path: String
@@ -58,9 +60,9 @@ public final class ArchiveReader {
     // MARK: Listing
 
     /// Every chronicle with its stories: names, ids, chunk and event counts, payload bytes, event
-    /// times and durable ranges (merged over all files). Chronicles and stories in byte order of
-    /// their names.
-    /// - Throws: `ArchiveError.corrupt` when a story's index is damaged, `.hdf5` on read failures.
+    /// times and durable ranges (merged over all files), and the index rows left out as damage or as
+    /// a crash tail. Chronicles and stories in byte order of their names.
+    /// - Throws: `.hdf5` on read failures, `.corrupt` when a story's datasets have the wrong shape.
     public func chronicles() throws(ArchiveError) -> [ArchivedChronicle] {
         var byChronicle: [[UInt8]: [StoryKey: ArchivedStory]] = [:]
         for reader in readers {
@@ -99,7 +101,9 @@ public final class ArchiveReader {
     /// (time, clientId, index), each exactly once (revisions and duplicates are merged with
     /// `StoryChunk.merge`). Chunks are found through the story's time index by binary search;
     /// only overlapping chunks' records are read, and only the payload bytes of selected events.
-    /// The result's range is `range` (an empty `range` gives an empty chunk).
+    /// The result's range is `range` (an empty `range` gives an empty chunk). Strict: any damaged
+    /// index row of the story fails the read (``read(chronicle:story:range:)`` reads around it and
+    /// says what is missing).
     /// - Throws: `ArchiveError.storyNotFound` when no file holds the story; `.corrupt` when a
     ///   checksum, order or bound check of the data read fails; `.hdf5` on read failures.
     public func events(chronicle: String, story: String, range: TimeRange) throws(ArchiveError) -> StoryChunk {
