@@ -439,7 +439,11 @@ final class ArchiveFileReader {
         guard case .open(let committed) = rule, let row = commit.row else { return false }
         var found: UInt64 = 0
         for entry in stories.values {
-            let raw = try root.openGroup(entry.groupPath).openDataset(ArchiveLayout.indexDataset).readAll(UInt64.self)
+            let group = try root.openGroup(entry.groupPath)
+            let index = try group.openDataset(ArchiveLayout.indexDataset)
+            let raw = try index.readAll(UInt64.self)
+            try index.close()
+            try group.close()
             let width = ArchiveIndexRow.columnCount
             for i in 0..<(raw.count / width) {
                 if let r = ArchiveIndexRow(columns: raw[(i * width)..<((i + 1) * width)]), !r.isVoid, r.round < committed { found += 1 }
