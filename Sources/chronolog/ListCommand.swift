@@ -23,6 +23,7 @@ struct ListCommand: ParsableCommand {
         let chronicles = try ArchivePath.chronicles(of: reader)
         if output.json {
             print(try ReportFormatting.json(ListingJSON(path: archive.path, files: reader.files, chronicles: chronicles)), terminator: "")
+            try ArchivePath.requireUndamaged(chronicles, path: archive.path)
             return
         }
         let stories = chronicles.reduce(0) { $0 + $1.stories.count }
@@ -43,6 +44,7 @@ struct ListCommand: ParsableCommand {
                 }
             }
         }
+        try ArchivePath.requireUndamaged(chronicles, path: archive.path)
     }
 }
 

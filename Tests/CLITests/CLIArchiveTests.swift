@@ -255,8 +255,11 @@ struct CLIArchiveTests {
         #expect(!got.isEmpty && got.count < all.count && Set(got).isSubset(of: Set(all)), "\(got.count) of \(all.count) events")
         #expect(r.stderr.contains("partial: 1 damaged index row left out") && r.stderr.contains("index row \(flipped.row)")
                 && r.stderr.contains("range ["), "\(r)")
+        // ls and stats print what they can, then fail naming the damage (never a silent success).
         let ls = try chronolog(["ls", damaged])
-        #expect(ls.exitCode == 0 && ls.stdout.contains("DAMAGED 1 index row"), "\(ls)")
+        #expect(ls.exitCode == 1 && ls.stdout.contains("DAMAGED 1 index row") && ls.stderr.contains("archive damaged: 1 index row"), "\(ls)")
+        let stats = try chronolog(["stats", damaged, "--json"])
+        #expect(stats.exitCode == 1 && stats.stdout.contains("\"stories\"") && stats.stderr.contains(KnownArchive.shared), "\(stats)")
     }
 
     @Test("verify tells a cleanly closed file from a writer killed after a flush; replay notes a crash tail and exits 0")
