@@ -14,7 +14,8 @@ import Glibc
 ///
 /// Durability: `writeRound` returns only after `H5Fflush` (which syncs the MPI-IO file), so every
 /// chunk passed to a call that returned is durable: the file opens afterwards (even if the job is
-/// then killed) and holds those chunks' events.
+/// then killed) and holds those chunks' events. Each round is then committed (`ArchiveWriter+Commit.swift`:
+/// rank 0 writes the commit record, a second flush), so readers never take its rows for a crash tail.
 ///
 /// Errors: input refused on any rank (`.invalidChunk`) is detected before any file change and
 /// thrown on every rank alike; the writer stays usable. A failure while writing rows is agreed
@@ -175,7 +176,8 @@ public final class ArchiveWriter {
     /// `events`, `payload` and `index` are extended by the total of all ranks' rows (collective);
     /// each rank writes its rows at its offsets (independent transfers) — event offsets rewritten
     /// to story-global positions — plus one index row per chunk; rank 0 appends the `/rounds`
-    /// manifest row; the ranks agree that every write succeeded; then `H5Fflush` (collective).
+    /// manifest row; the ranks agree that every write succeeded; then `H5Fflush` (collective) and
+    /// the commit (rank 0 writes the commit record, a second `H5Fflush`).
     /// When it returns, every chunk passed in on any rank is durable. When no rank passes a chunk,
     /// nothing is written (the report's `round` is `nil`).
     /// - Throws: `ArchiveError.invalidChunk` on every rank when any rank's input is refused (the
