@@ -652,6 +652,10 @@ final class ArchiveFileReader {
     /// Verifies the whole file into `result`.
     func verify(into result: inout ArchiveVerification) {
         var perRound: [UInt64: (rows: UInt64, events: UInt64, bytes: UInt64)] = [:]
+        // Rows of the torn last round: invalid ones found in indexes, and those the manifest misses
+        // (rows never written are missing from both; the larger count is the tail, counted once).
+        var tailRows = 0, manifestMissing = 0
+        defer { result.uncommittedRows += max(tailRows, manifestMissing) }
         result.fileStates.append(ArchiveFileStatus(file: path, state: state))
         if let problem = commit.problem { result.problems.append(ArchiveProblem(location: "\(path):/\(ArchiveLayout.commitDataset)", detail: problem)) }
         for (key, entry) in stories.sorted(by: { $0.key < $1.key }) {
@@ -678,7 +682,7 @@ final class ArchiveFileReader {
                 result.problems.append(ArchiveProblem(location: here, detail: "\(error)"))
                 continue
             }
-            result.uncommittedRows += index.uncommitted
+            tailRows += index.uncommitted
             // Chunks must not share event rows or payload bytes.
             var eventSpans: [(Int, Int, Int)] = [], payloadSpans: [(Int, Int, Int)] = []
             for (p, row) in index.rows.enumerated() {
@@ -737,7 +741,7 @@ final class ArchiveFileReader {
                 // The last round may have been cut short by a crash (fewer rows than announced), unless committed.
                 let torn = i == n - 1 && !isCommitted(round: i) && found.rows <= row.indexRows && found.events <= row.events
                     && found.bytes <= row.payloadBytes
-                if torn && found.rows != row.indexRows { result.uncommittedRows += Int(row.indexRows - found.rows) }
+                if torn && found.rows != row.indexRows { manifestMissing += Int(row.indexRows - found.rows) }
                 if !torn, found.rows != row.indexRows || found.events != row.events || found.bytes != row.payloadBytes {
                     result.problems.append(ArchiveProblem(
                         location: location,
