@@ -7,13 +7,11 @@
 
 /* Eight words per step in a vector of eight lanes: with AVX-512DQ one multiply instruction per
    step, with AVX2 or SSE2 the compiler splits it. Lane j of step s holds word 8s + j, so the
-   lanes' sums add up to the same value as one word at a time. */
+   lanes' sums add up to the same value as one word at a time. Inlined into one function per
+   instruction set below, each compiled for its own target. */
 typedef uint64_t chrono_u64x8 __attribute__((vector_size(64)));
 
-#if defined(__x86_64__) && defined(__linux__)
-__attribute__((target_clones("avx512dq", "avx2", "default")))
-#endif
-uint64_t chrono_checksum_word_sum(const void *bytes, size_t words) {
+static inline __attribute__((always_inline)) uint64_t word_sum_body(const void *bytes, size_t words) {
     const unsigned char *p = (const unsigned char *)bytes;
     const uint64_t k1 = CHECKSUM_K1;
     chrono_u64x8 sums = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -39,3 +37,62 @@ uint64_t chrono_checksum_word_sum(const void *bytes, size_t words) {
     }
     return sum;
 }
+
+static uint64_t word_sum_plain(const void *bytes, size_t words) { return word_sum_body(bytes, words); }
+
+#if defined(__x86_64__) && defined(__linux__)
+#define CHRONO_X86_CLONES 1
+__attribute__((target("avx2"))) static uint64_t word_sum_avx2(const void *bytes, size_t words) {
+    return word_sum_body(bytes, words);
+}
+__attribute__((target("avx512f,avx512dq"))) static uint64_t word_sum_avx512(const void *bytes, size_t words) {
+    return word_sum_body(bytes, words);
+}
+#endif
+
+/* Static helpers only: the indirect-function resolver below runs before relocations are done. */
+static int variant_supported(int variant) {
+    switch (variant) {
+    case CHRONO_CHECKSUM_PLAIN: return 1;
+#ifdef CHRONO_X86_CLONES
+    case CHRONO_CHECKSUM_AVX2: __builtin_cpu_init(); return __builtin_cpu_supports("avx2") ? 1 : 0;
+    case CHRONO_CHECKSUM_AVX512: __builtin_cpu_init(); return __builtin_cpu_supports("avx512dq") ? 1 : 0;
+#endif
+    default: return 0;
+    }
+}
+
+static int best_variant(void) {
+    if (variant_supported(CHRONO_CHECKSUM_AVX512)) return CHRONO_CHECKSUM_AVX512;
+    if (variant_supported(CHRONO_CHECKSUM_AVX2)) return CHRONO_CHECKSUM_AVX2;
+    return CHRONO_CHECKSUM_PLAIN;
+}
+
+int chrono_checksum_variant_supported(int variant) { return variant_supported(variant); }
+
+int chrono_checksum_best_variant(void) { return best_variant(); }
+
+uint64_t chrono_checksum_word_sum_variant(int variant, const void *bytes, size_t words) {
+    if (!variant_supported(variant)) return 0;
+    switch (variant) {
+#ifdef CHRONO_X86_CLONES
+    case CHRONO_CHECKSUM_AVX2: return word_sum_avx2(bytes, words);
+    case CHRONO_CHECKSUM_AVX512: return word_sum_avx512(bytes, words);
+#endif
+    default: return word_sum_plain(bytes, words);
+    }
+}
+
+#ifdef CHRONO_X86_CLONES
+/* Chosen once, when the library loads (a GNU indirect function, as target_clones does). */
+static uint64_t (*resolve_word_sum(void))(const void *, size_t) {
+    switch (best_variant()) {
+    case CHRONO_CHECKSUM_AVX512: return word_sum_avx512;
+    case CHRONO_CHECKSUM_AVX2: return word_sum_avx2;
+    default: return word_sum_plain;
+    }
+}
+uint64_t chrono_checksum_word_sum(const void *bytes, size_t words) __attribute__((ifunc("resolve_word_sum")));
+#else
+uint64_t chrono_checksum_word_sum(const void *bytes, size_t words) { return word_sum_plain(bytes, words); }
+#endif

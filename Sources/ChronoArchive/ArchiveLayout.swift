@@ -7,6 +7,7 @@ import ChronoModel
 /// ```
 /// /                                   attrs: layout_version (u64), creator (UTF-8)
 /// /rounds                             u64 [R × 8]  one row per flushed round (the manifest)
+/// /commit                             u64 [2 × 8]  the commit record (committed rounds, clean close)
 /// /chronicles/<chronicle component>/  attrs: name (UTF-8), chronicle_id (u64)
 ///     <story component>/              attrs: chronicle, story (UTF-8), story_id (u64)
 ///         events                      u8  [N × 32] EventRecord rows, offsets story-global
@@ -32,6 +33,8 @@ public enum ArchiveLayout {
     public static let chroniclesGroup = "chronicles"
     /// The per-round manifest dataset at the root.
     public static let roundsDataset = "rounds"
+    /// The commit record at the root (two slots written in turn; absent in files written before it).
+    public static let commitDataset = "commit"
     /// Per-story dataset of 32-byte event records.
     public static let eventsDataset = "events"
     /// Per-story dataset of record bytes.
@@ -77,6 +80,11 @@ public enum ArchiveLayout {
     /// The columns of `rounds`, in order (all u64).
     public static let roundsColumns = [
         "round", "unix_time_ns", "ranks", "stories", "index_rows", "events", "payload_bytes", "row_hash",
+    ]
+
+    /// The columns of `commit`, in order (all u64).
+    public static let commitColumns = [
+        "sequence", "rounds", "state", "unix_time_ns", "index_rows", "events", "payload_bytes", "row_hash",
     ]
 
     /// The HDF5 path of a chronicle's group.
@@ -247,11 +255,39 @@ public enum ArchiveChecksum {
     /// instruction sets (eight words per multiply with AVX-512): the replay checks every payload
     /// byte it reads from the archive with it.
     public static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        hash(bytes) { chrono_checksum_word_sum($0, $1) }
+    }
+
+    /// A compiled variant of the C kernel (one per instruction set); `hash` uses the best one the
+    /// CPU runs, ``hash(_:kernel:)`` any of them, so each can be tested on a CPU that has it.
+    public enum Kernel: Int32, CaseIterable, Sendable {
+        /// The baseline instruction set.
+        case plain = 0
+        /// AVX2 (x86-64 Linux).
+        case avx2 = 1
+        /// AVX-512DQ (x86-64 Linux).
+        case avx512 = 2
+
+        /// Whether the variant is compiled in and the running CPU can execute it.
+        public var isSupported: Bool { chrono_checksum_variant_supported(rawValue) != 0 }
+
+        /// The variant `hash` uses on this CPU.
+        public static var selected: Kernel { Kernel(rawValue: chrono_checksum_best_variant()) ?? .plain }
+    }
+
+    /// The checksum of `bytes` computed with `kernel`; `nil` when this CPU cannot run it.
+    public static func hash(_ bytes: UnsafeRawBufferPointer, kernel: Kernel) -> UInt64? {
+        guard kernel.isSupported else { return nil }
+        return hash(bytes) { chrono_checksum_word_sum_variant(kernel.rawValue, $0, $1) }
+    }
+
+    /// The checksum with the whole words summed by `wordSum`.
+    private static func hash(_ bytes: UnsafeRawBufferPointer, wordSum: (UnsafeRawPointer, Int) -> UInt64) -> UInt64 {
         let n = bytes.count
         let whole = n / 8
         var sum: UInt64 = 0
         if let base = bytes.baseAddress {
-            sum = chrono_checksum_word_sum(base, whole)
+            sum = wordSum(base, whole)
             if n % 8 != 0 {
                 var w: UInt64 = 0
                 for j in 0..<(n % 8) { w |= UInt64(base.load(fromByteOffset: whole * 8 + j, as: UInt8.self)) << (8 * UInt64(j)) }

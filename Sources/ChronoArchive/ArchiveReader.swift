@@ -11,16 +11,18 @@ import Glibc
 ///
 /// Opened on one archive file or on a directory holding several (every `*.h5` file in it, in name
 /// order; a story stored in several files is read from all of them). The reader sees the files
-/// as they were when opened. Only index rows whose checksum matches are used; invalid rows after
-/// the last valid one (left by a crash before a flush) are ignored, an invalid row followed by
-/// valid ones is damage. Not thread-safe: use one reader from one thread.
+/// as they were when opened. Only index rows whose checksum matches are used. Each file's commit
+/// record (`/commit`) says which invalid rows are a crash tail (rows of rounds never committed,
+/// ignored) and which are damage (any in a file closed cleanly; in a file not closed, rows of
+/// committed rounds); files without one are read by the older rule (invalid rows among the last
+/// round are a crash tail) and reported as legacy. Not thread-safe: use one reader from one thread.
 public final class ArchiveReader {
     /// The path the reader was opened on.
     public let path: String
     /// The archive files, in the order they are read.
     public var files: [String] { readers.map(\.path) }
 
-    private let readers: [ArchiveFileReader]
+    let readers: [ArchiveFileReader]
 
     /// Opens the archive file at `path`, or every `*.h5` file of the directory at `path`.
     /// - Throws: `ArchiveError.notFound` when nothing is at `path` or the directory has no `.h5`
@@ -58,9 +60,9 @@ public final class ArchiveReader {
     // MARK: Listing
 
     /// Every chronicle with its stories: names, ids, chunk and event counts, payload bytes, event
-    /// times and durable ranges (merged over all files). Chronicles and stories in byte order of
-    /// their names.
-    /// - Throws: `ArchiveError.corrupt` when a story's index is damaged, `.hdf5` on read failures.
+    /// times and durable ranges (merged over all files), and the index rows left out as damage or as
+    /// a crash tail. Chronicles and stories in byte order of their names.
+    /// - Throws: `.hdf5` on read failures, `.corrupt` when a story's datasets have the wrong shape.
     public func chronicles() throws(ArchiveError) -> [ArchivedChronicle] {
         var byChronicle: [[UInt8]: [StoryKey: ArchivedStory]] = [:]
         for reader in readers {
@@ -79,6 +81,8 @@ public final class ArchiveReader {
                 }
                 story.durableRanges = mergeRanges(story.durableRanges + rows.map(\.range))
                 story.files.append(reader.path)
+                story.damagedRows += index.damaged.count
+                story.uncommittedRows += index.uncommitted
                 byChronicle[key.chronicle, default: [:]][key] = story
             }
         }
@@ -97,7 +101,9 @@ public final class ArchiveReader {
     /// (time, clientId, index), each exactly once (revisions and duplicates are merged with
     /// `StoryChunk.merge`). Chunks are found through the story's time index by binary search;
     /// only overlapping chunks' records are read, and only the payload bytes of selected events.
-    /// The result's range is `range` (an empty `range` gives an empty chunk).
+    /// The result's range is `range` (an empty `range` gives an empty chunk). Strict: any damaged
+    /// index row of the story fails the read (``read(chronicle:story:range:)`` reads around it and
+    /// says what is missing).
     /// - Throws: `ArchiveError.storyNotFound` when no file holds the story; `.corrupt` when a
     ///   checksum, order or bound check of the data read fails; `.hdf5` on read failures.
     public func events(chronicle: String, story: String, range: TimeRange) throws(ArchiveError) -> StoryChunk {
@@ -110,7 +116,7 @@ public final class ArchiveReader {
         if range.isEmpty { return .empty(storyId: id, range: range) }
         var pieces: [StoryChunk] = []
         for reader in holders {
-            let index = try reader.index(for: key)
+            let index = try reader.strictIndex(for: key)
             for position in index.overlapping(range) {
                 let piece = try reader.chunk(index: index, row: position, window: range, storyId: id)
                 if !piece.isEmpty { pieces.append(piece) }
@@ -146,7 +152,7 @@ public final class ArchiveReader {
             throw .storyNotFound(chronicle: chronicle, story: story)
         }
         guard holders.count == 1, !window.isEmpty else { return nil }
-        let index = try reader.index(for: key)
+        let index = try reader.strictIndex(for: key)
         // Rows whose events meet the window (a revision's range may overlap it with no event in it).
         let rows = index.overlapping(window).filter {
             let row = index.rows[$0]
@@ -183,7 +189,7 @@ public final class ArchiveReader {
         if range.isEmpty { return range }
         // Each file's chunks that overlap `range`, in order of their range start.
         var scans: [ArchiveFileReader.StoryIndex.OverlapScan] = []
-        for reader in holders { scans.append(try reader.index(for: key).scan(overlapping: range)) }
+        for reader in holders { scans.append(try reader.strictIndex(for: key).scan(overlapping: range)) }
         // A chunk's span starts where its events inside `range` start (its first event time), at or
         // after its range start; spans are taken in start order from a heap, each once no chunk
         // still to be scanned can start before it.
@@ -281,8 +287,10 @@ final class ArchiveFileReader {
         let maxEnd: [UInt64]
         /// Row numbers in the file of `rows`.
         let fileRows: [Int]
-        /// Rows ignored: void, or incompletely written in the file's last round.
+        /// Rows ignored as a crash tail: never completely written, in rounds not committed.
         let uncommitted: Int
+        /// Damaged rows left out (their checksum or bounds fail where no crash tail can be).
+        let damaged: [ArchiveProblem]
 
         /// The first position in `byStart` whose chunk may overlap `window`: before it, no chunk's
         /// range reaches `window.start` (binary search over the running maximum of range ends).
@@ -338,6 +346,15 @@ final class ArchiveFileReader {
     let root: HDF5Group
     /// The file's last round: rows of `/rounds` − 1.
     private(set) var lastRound = -1
+    /// The file's commit record (`/commit`).
+    private(set) var commit = ArchiveCommitRecord(row: nil, present: false, problem: nil)
+    /// How invalid index rows are judged (from `commit`).
+    private(set) var rule = ArchiveCommitRule.legacy(lastRound: -1)
+    /// Whether valid index rows of committed rounds number fewer than the commit record counts
+    /// (computed when first needed: only a file that was not closed asks).
+    private var committedRowsMissingCache: Bool?
+    /// The story names by group path, for problem reports.
+    private var names: [String: StoryKey] = [:]
     /// Stories of the file by name bytes.
     private(set) var stories: [StoryKey: StoryEntry] = [:]
     private var indexes: [StoryKey: StoryIndex] = [:]
@@ -361,6 +378,8 @@ final class ArchiveFileReader {
         try archiveCall {
             try ArchiveWriter.checkLayout(root, path: path)
             lastRound = try root.openDataset(ArchiveLayout.roundsDataset).extent - 1
+            commit = try ArchiveCommitRecord.read(root)
+            rule = ArchiveCommitRule(commit.row, roundsInFile: lastRound + 1)
             let chronicles = try root.openGroup(ArchiveLayout.chroniclesGroup)
             for component in try chronicles.memberNames() {
                 let cgroup = try chronicles.openGroup(component)
@@ -375,6 +394,7 @@ final class ArchiveFileReader {
                     }
                     let id = try sgroup.attributes.uint64(ArchiveLayout.storyIdAttribute)
                     stories[StoryKey(chronicle: c, story: s)] = StoryEntry(groupPath: sgroup.path, storyId: StoryID(rawValue: id))
+                    names[sgroup.path] = StoryKey(chronicle: c, story: s)
                     try sgroup.close()
                 }
                 try cgroup.close()
@@ -388,14 +408,58 @@ final class ArchiveFileReader {
         }
     }
 
-    /// The story's time index, loaded and cached on first use.
+    /// The story's time index, loaded and cached on first use. Damaged rows are left out and
+    /// listed in its `damaged`.
     func index(for key: StoryKey) throws(ArchiveError) -> StoryIndex {
         if let cached = indexes[key] { return cached }
         guard let entry = stories[key] else { throw .storyNotFound(chronicle: key.chronicleName, story: key.storyName) }
-        let (index, problems) = try loadIndex(groupPath: entry.groupPath)
-        if let first = problems.first { throw .corrupt(location: first.location, detail: first.detail) }
+        let (index, _) = try loadIndex(groupPath: entry.groupPath)
         indexes[key] = index
         return index
+    }
+
+    /// The story's time index; throws `.corrupt` for its first damaged row.
+    func strictIndex(for key: StoryKey) throws(ArchiveError) -> StoryIndex {
+        let index = try index(for: key)
+        if let first = index.damaged.first { throw .corrupt(location: first.location, detail: first.detail) }
+        return index
+    }
+
+    /// What the file's end looks like (its commit record).
+    var state: ArchiveFileState { commit.state(rounds: lastRound + 1) }
+
+    /// `story "chronicle"/"story"` for the story group at `groupPath`.
+    func label(_ groupPath: String) -> String {
+        names[groupPath].map { "story \"\($0.chronicleName)\"/\"\($0.storyName)\"" } ?? "story at \(groupPath)"
+    }
+
+    /// Whether valid index rows of committed rounds number fewer than the commit record counts.
+    private func committedRowsMissing() throws -> Bool {
+        if let cached = committedRowsMissingCache { return cached }
+        guard case .open(let committed) = rule, let row = commit.row else { return false }
+        var found: UInt64 = 0
+        for entry in stories.values {
+            let group = try root.openGroup(entry.groupPath)
+            let index = try group.openDataset(ArchiveLayout.indexDataset)
+            let raw = try index.readAll(UInt64.self)
+            try index.close()
+            try group.close()
+            let width = ArchiveIndexRow.columnCount
+            for i in 0..<(raw.count / width) {
+                if let r = ArchiveIndexRow(columns: raw[(i * width)..<((i + 1) * width)]), !r.isVoid, r.round < committed { found += 1 }
+            }
+        }
+        committedRowsMissingCache = found < row.indexRows
+        return found < row.indexRows
+    }
+
+    /// Why an invalid index row is damage, by the file's commit rule.
+    private var damageDetail: String {
+        switch rule {
+        case .legacy: "row checksum mismatch before valid rows of other rounds"
+        case .closed: "row checksum mismatch in a file closed cleanly (damage, not a crash tail)"
+        case .open: "row checksum mismatch before valid rows of committed rounds"
+        }
     }
 
     /// Reads and checks a story's index; damage is returned as problems (the damaged rows are left out).
@@ -422,17 +486,36 @@ final class ArchiveFileReader {
                 let c = raw[(i * ArchiveIndexRow.columnCount)..<((i + 1) * ArchiveIndexRow.columnCount)]
                 decoded.append(ArchiveIndexRow(columns: c))
             }
-            let (use, ignored, damaged) = ArchiveIndexRow.classify(decoded, lastRound: lastRound)
+            let (use, _, damaged, candidates) = ArchiveIndexRow.classify(decoded, rule: rule)
+            let who = label(groupPath)
+            func stored(_ i: Int) -> String {
+                let c = raw[(i * ArchiveIndexRow.columnCount)...]
+                return "stored (unverified) range [\(c[c.startIndex]), \(c[c.startIndex + 1])), \(c[c.startIndex + 4]) events"
+            }
             var problems: [ArchiveProblem] = damaged.map {
                 ArchiveProblem(location: "\(here)/\(ArchiveLayout.indexDataset) row \($0)",
-                               detail: "row checksum mismatch before valid rows of other rounds")
+                               detail: "\(who): \(damageDetail); \(stored($0))")
+            }
+            // Invalid rows neither damaged nor candidates: a crash tail (legacy rule).
+            var tail = decoded.reduce(0) { $0 + ($1 == nil ? 1 : 0) } - damaged.count - candidates.count
+            if !candidates.isEmpty {
+                if try committedRowsMissing() {
+                    problems += candidates.map {
+                        ArchiveProblem(location: "\(here)/\(ArchiveLayout.indexDataset) row \($0)",
+                                       detail: "\(who): row checksum mismatch while rows of committed rounds are missing "
+                                           + "(damage, or a crash tail next to it); \(stored($0))")
+                    }
+                } else {
+                    tail += candidates.count
+                }
             }
             var rows: [ArchiveIndexRow] = []
             var fileRows: [Int] = []
             for i in use {
                 let row = decoded[i]!
                 if let problem = row.boundsProblem(eventsExtent: eventsExtent, payloadExtent: payloadExtent) {
-                    problems.append(ArchiveProblem(location: "\(here)/\(ArchiveLayout.indexDataset) row \(i)", detail: problem))
+                    problems.append(ArchiveProblem(location: "\(here)/\(ArchiveLayout.indexDataset) row \(i)",
+                                                   detail: "\(who): \(problem); range \(row.range), \(row.eventCount) events"))
                     continue
                 }
                 rows.append(row)
@@ -444,7 +527,7 @@ final class ArchiveFileReader {
             for p in byStart { maxEnd.append(max(maxEnd.last ?? 0, rows[p].range.end)) }
             let index = StoryIndex(groupPath: groupPath, events: events, payload: payload, eventsExtent: eventsExtent,
                                    payloadExtent: payloadExtent, rows: rows, byStart: byStart, maxEnd: maxEnd,
-                                   fileRows: fileRows, uncommitted: ignored)
+                                   fileRows: fileRows, uncommitted: tail, damaged: problems)
             return (index, problems)
         }
     }
@@ -569,6 +652,12 @@ final class ArchiveFileReader {
     /// Verifies the whole file into `result`.
     func verify(into result: inout ArchiveVerification) {
         var perRound: [UInt64: (rows: UInt64, events: UInt64, bytes: UInt64)] = [:]
+        // Rows of the torn last round: invalid ones found in indexes, and those the manifest misses
+        // (rows never written are missing from both; the larger count is the tail, counted once).
+        var tailRows = 0, manifestMissing = 0
+        defer { result.uncommittedRows += max(tailRows, manifestMissing) }
+        result.fileStates.append(ArchiveFileStatus(file: path, state: state))
+        if let problem = commit.problem { result.problems.append(ArchiveProblem(location: "\(path):/\(ArchiveLayout.commitDataset)", detail: problem)) }
         for (key, entry) in stories.sorted(by: { $0.key < $1.key }) {
             result.stories += 1
             let here = "\(path):\(entry.groupPath)"
@@ -593,7 +682,7 @@ final class ArchiveFileReader {
                 result.problems.append(ArchiveProblem(location: here, detail: "\(error)"))
                 continue
             }
-            result.uncommittedRows += index.uncommitted
+            tailRows += index.uncommitted
             // Chunks must not share event rows or payload bytes.
             var eventSpans: [(Int, Int, Int)] = [], payloadSpans: [(Int, Int, Int)] = []
             for (p, row) in index.rows.enumerated() {
@@ -649,10 +738,10 @@ final class ArchiveFileReader {
                     result.problems.append(ArchiveProblem(location: location, detail: "round number \(row.round)"))
                 }
                 let found = perRound[UInt64(i)] ?? (0, 0, 0)
-                // The last round may have been cut short by a crash: fewer rows than announced.
-                let torn = i == n - 1 && found.rows <= row.indexRows && found.events <= row.events
+                // The last round may have been cut short by a crash (fewer rows than announced), unless committed.
+                let torn = i == n - 1 && !isCommitted(round: i) && found.rows <= row.indexRows && found.events <= row.events
                     && found.bytes <= row.payloadBytes
-                if torn && found.rows != row.indexRows { result.uncommittedRows += Int(row.indexRows - found.rows) }
+                if torn && found.rows != row.indexRows { manifestMissing += Int(row.indexRows - found.rows) }
                 if !torn, found.rows != row.indexRows || found.events != row.events || found.bytes != row.payloadBytes {
                     result.problems.append(ArchiveProblem(
                         location: location,
@@ -666,6 +755,32 @@ final class ArchiveFileReader {
             }
         } catch {
             result.problems.append(ArchiveProblem(location: "\(path):/rounds", detail: "\(error)"))
+        }
+        verifyCommitCounts(perRound.mapValues(\.rows), into: &result)
+    }
+
+    /// Whether `round` is committed by the file's commit record (legacy: every round but the last).
+    private func isCommitted(round: Int) -> Bool {
+        switch rule {
+        case .closed: true
+        case .open(let c): UInt64(round) < c
+        case .legacy(let last): round < last
+        }
+    }
+
+    /// The commit record's count of committed index rows against the valid rows of committed rounds.
+    private func verifyCommitCounts(_ rowsPerRound: [UInt64: UInt64], into result: inout ArchiveVerification) {
+        guard let row = commit.row else { return }
+        let location = "\(path):/\(ArchiveLayout.commitDataset)"
+        if row.rounds > UInt64(lastRound + 1) {
+            result.problems.append(ArchiveProblem(location: location, detail: "commits \(row.rounds) rounds, /rounds has \(lastRound + 1)"))
+        }
+        let found = rowsPerRound.filter { $0.key < row.rounds }.values.reduce(0, +)
+        if found != row.indexRows {
+            result.problems.append(ArchiveProblem(
+                location: location,
+                detail: "committed \(row.indexRows) index rows in rounds 0..<\(row.rounds); valid rows of those rounds: \(found)"
+                    + (found < row.indexRows ? " (committed rows are damaged or missing)" : "")))
         }
     }
 }

@@ -14,7 +14,8 @@ import Glibc
 ///
 /// Durability: `writeRound` returns only after `H5Fflush` (which syncs the MPI-IO file), so every
 /// chunk passed to a call that returned is durable: the file opens afterwards (even if the job is
-/// then killed) and holds those chunks' events.
+/// then killed) and holds those chunks' events. Each round is then committed (`ArchiveWriter+Commit.swift`:
+/// rank 0 writes the commit record, a second flush), so readers never take its rows for a crash tail.
 ///
 /// Errors: input refused on any rank (`.invalidChunk`) is detected before any file change and
 /// thrown on every rank alike; the writer stays usable. A failure while writing rows is agreed
@@ -27,10 +28,12 @@ public final class ArchiveWriter {
     /// The communicator the file is shared over.
     public let communicator: Communicator
 
-    private let file: HDF5File
-    private let chronicles: HDF5Group
-    private let rounds: HDF5Dataset
-    private var roundCount: Int
+    let file: HDF5File
+    let chronicles: HDF5Group
+    let rounds: HDF5Dataset
+    var roundCount: Int
+    /// The commit record (`ArchiveWriter+Commit.swift`); nil only while opening.
+    var commitLog: ArchiveCommitLog?
     private var stories: [StoryKey: StoryFiles] = [:]
     private var chronicleGroups: [[UInt8]: HDF5Group] = [:]
     private var unusableReason: String?
@@ -109,7 +112,9 @@ public final class ArchiveWriter {
                     }
                     let writer = try ArchiveWriter(path: path, communicator: communicator, file: file,
                                                    chronicles: chronicles, rounds: rounds)
-                    try writer.repairAfterCrash()
+                    let record = try ArchiveCommitRecord.read(root)
+                    let totals = try writer.repairAfterCrash(record)
+                    try writer.startCommitLog(root: root, after: record, totals: totals)
                     return writer
                 } catch {
                     try? file.close()
@@ -126,71 +131,11 @@ public final class ArchiveWriter {
                                                 chunkRows: ArchiveLayout.roundsChunkRows)
             try rounds.attributes.set(ArchiveLayout.columnsAttribute,
                                       .string(ArchiveLayout.roundsColumns.joined(separator: ",")))
-            try file.flush()
-            return try ArchiveWriter(path: path, communicator: communicator, file: file, chronicles: chronicles,
-                                     rounds: rounds)
+            let writer = try ArchiveWriter(path: path, communicator: communicator, file: file, chronicles: chronicles,
+                                           rounds: rounds)
+            try writer.startCommitLog(root: root, after: nil, totals: ArchiveCommitTotals())
+            return writer
         }
-    }
-
-    /// Makes a reopened file consistent again after a job was killed between flushes: every index
-    /// row that fails its checksum (never completely written) is overwritten with a void row, and
-    /// every `/rounds` row that is invalid or disagrees with the valid index rows of its round is
-    /// rewritten with their counts. Then a flush if anything changed.
-    ///
-    /// Collective: every rank reads the same rows and takes the same decisions; rank 0 writes.
-    private func repairAfterCrash() throws {
-        let rank = communicator.rank
-        let lastRound = UInt64(max(roundCount - 1, 0))
-        var perRound: [UInt64: (rows: UInt64, events: UInt64, bytes: UInt64, stories: Set<String>)] = [:]
-        var changed = false
-        for component in try chronicles.memberNames() {
-            let chronicle = try chronicles.openGroup(component)
-            for storyComponent in try chronicle.memberNames() {
-                let index = try chronicle.openDataset("\(storyComponent)/\(ArchiveLayout.indexDataset)")
-                guard index.elementType == .uint64, index.columns == ArchiveIndexRow.columnCount else {
-                    throw ArchiveError.incompatibleLayout(path: path, detail: "\(index.path) has the wrong shape")
-                }
-                let raw = try index.readAll(UInt64.self)
-                let width = ArchiveIndexRow.columnCount
-                for i in 0..<(raw.count / width) {
-                    if let row = ArchiveIndexRow(columns: raw[(i * width)..<((i + 1) * width)]) {
-                        guard !row.isVoid else { continue }
-                        var t = perRound[row.round] ?? (0, 0, 0, [])
-                        t.rows += 1
-                        t.events += row.eventCount
-                        t.bytes += row.payloadBytes
-                        t.stories.insert(index.path)
-                        perRound[row.round] = t
-                    } else {
-                        changed = true
-                        if rank == 0 { try index.write(ArchiveIndexRow.void(round: lastRound).columns, at: i, transfer: .independent) }
-                    }
-                }
-                try index.close()
-            }
-            try chronicle.close()
-        }
-        // Index rows of a round whose manifest row was never added: give them one.
-        if let last = perRound.keys.max(), last >= UInt64(roundCount) {
-            try rounds.extend(to: Int(last) + 1)
-            roundCount = Int(last) + 1
-            changed = true
-        }
-        let raw = try rounds.readAll(UInt64.self)
-        let width = ArchiveRoundRow.columnCount
-        for i in 0..<(raw.count / width) {
-            let old = ArchiveRoundRow(columns: raw[(i * width)..<((i + 1) * width)])
-            let found = perRound[UInt64(i)] ?? (0, 0, 0, [])
-            if let old, old.indexRows == found.rows, old.events == found.events, old.payloadBytes == found.bytes { continue }
-            changed = true
-            if rank == 0 {
-                let fixed = ArchiveRoundRow(round: UInt64(i), unixTimeNs: old?.unixTimeNs ?? 0, ranks: old?.ranks ?? 0,
-                                            stories: UInt64(found.stories.count), indexRows: found.rows,
-                                            events: found.events, payloadBytes: found.bytes)
-                try rounds.write(fixed.columns, at: i, transfer: .independent)
-            }
-        }
-        if changed { try file.flush() }
     }
 
     /// Checks the root attributes of an existing file.
@@ -231,7 +176,8 @@ public final class ArchiveWriter {
     /// `events`, `payload` and `index` are extended by the total of all ranks' rows (collective);
     /// each rank writes its rows at its offsets (independent transfers) — event offsets rewritten
     /// to story-global positions — plus one index row per chunk; rank 0 appends the `/rounds`
-    /// manifest row; the ranks agree that every write succeeded; then `H5Fflush` (collective).
+    /// manifest row; the ranks agree that every write succeeded; then `H5Fflush` (collective) and
+    /// the commit (rank 0 writes the commit record, a second `H5Fflush`).
     /// When it returns, every chunk passed in on any rank is durable. When no rank passes a chunk,
     /// nothing is written (the report's `round` is `nil`).
     /// - Throws: `ArchiveError.invalidChunk` on every rank when any rank's input is refused (the
@@ -421,6 +367,8 @@ public final class ArchiveWriter {
         }
         let flushStart = MPIRuntime.wtime()
         do { try file.flush() } catch { throw fail(ArchiveError.wrap(error)) }
+        let added = ArchiveCommitTotals(indexRows: totals.indexRows, events: totals.eventRows, payloadBytes: totals.payloadBytes)
+        do { try commitRound(round, adding: added) } catch { throw fail(ArchiveError.wrap(error)) }
         let end = MPIRuntime.wtime()
         let totalBytes = Int(totals.eventRows) * EventRecord.byteSize + Int(totals.payloadBytes)
             + Int(totals.indexRows) * ArchiveIndexRow.columnCount * 8
@@ -431,15 +379,24 @@ public final class ArchiveWriter {
     }
 
     /// Closes the file (`H5Fclose` after closing every group and dataset). Later calls do nothing.
+    /// A writer that did not fail first marks the file closed cleanly in its commit record (readers
+    /// then treat any unreadable index row as damage, never as a crash tail); after a failed round
+    /// the file stays marked "not closed".
     ///
     /// Collective over the writer's communicator; call it also after a failed round.
     /// - Throws: `.hdf5` if closing failed (data of rounds that returned is durable regardless).
     public func close() throws(ArchiveError) {
+        let clean = unusableReason == nil
         if unusableReason == nil { unusableReason = "closed" }
         guard file.isOpen else { return }
+        var failure: ArchiveError?
+        if clean {
+            do { try commitClose() } catch { failure = ArchiveError.wrap(error) }
+        }
         stories.removeAll()
         chronicleGroups.removeAll()
         try archiveCall { try file.close() }
+        if let failure { throw failure }
     }
 
     // MARK: Helpers

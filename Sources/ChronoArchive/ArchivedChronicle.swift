@@ -39,6 +39,12 @@ public struct ArchivedStory: Sendable, Hashable {
     public var durableRanges: [TimeRange]
     /// The archive files holding the story.
     public var files: [String]
+    /// Index rows left out as damage (a checksum or bound fails where no crash tail can be):
+    /// events in them are missing from every read; `verify` names them.
+    public var damagedRows = 0
+    /// Index rows left out as a crash tail: never completely written, in rounds not committed
+    /// (their events were never acknowledged durable).
+    public var uncommittedRows = 0
 
     /// Creates a description.
     public init(chronicle: String, name: String, storyId: StoryID, chunkCount: Int, eventCount: Int, payloadBytes: Int,
@@ -65,11 +71,13 @@ public struct ArchiveVerification: Sendable, CustomStringConvertible {
     public var chunks: Int
     /// Event records examined.
     public var events: Int
-    /// Index rows past the last valid one that were never completely written (a crash before a
-    /// flush leaves them); ignored by readers, not a problem.
+    /// Index rows of rounds never committed that were never completely written (a writer killed
+    /// before its flush leaves them); ignored by readers, not a problem.
     public var uncommittedRows: Int
     /// Everything wrong, with locations.
     public var problems: [ArchiveProblem]
+    /// How each file ended (closed cleanly, not closed, or no commit record), in file order.
+    public var fileStates: [ArchiveFileStatus] = []
 
     /// Whether nothing is wrong.
     public var isValid: Bool { problems.isEmpty }
@@ -78,9 +86,27 @@ public struct ArchiveVerification: Sendable, CustomStringConvertible {
     public var description: String {
         var lines = ["\(isValid ? "OK" : "PROBLEMS") files=\(files.count) stories=\(stories) chunks=\(chunks) "
             + "events=\(events) uncommittedRows=\(uncommittedRows) problems=\(problems.count)"]
+        lines += fileStates.map { "  \($0)" }
         lines += problems.map { "  \($0)" }
         return lines.joined(separator: "\n")
     }
+}
+
+/// How one archive file ended, by its commit record.
+public struct ArchiveFileStatus: Sendable, Hashable, CustomStringConvertible {
+    /// The file.
+    public var file: String
+    /// Closed cleanly, not closed, or no commit record.
+    public var state: ArchiveFileState
+
+    /// Creates a status.
+    public init(file: String, state: ArchiveFileState) {
+        self.file = file
+        self.state = state
+    }
+
+    /// `file: state`.
+    public var description: String { "\(file): \(state)" }
 }
 
 /// One problem found by verification.

@@ -48,6 +48,18 @@ enum ArchivePath {
         }
     }
 
+    /// Fails (after the command printed what it could) when index rows of some story were left out
+    /// as damage, so a listing or totals that miss them never pass for complete.
+    /// - Throws: `ChronologFailure` naming the path, the damaged rows' count and their stories.
+    static func requireUndamaged(_ chronicles: [ArchivedChronicle], path: String) throws(ChronologFailure) {
+        let damaged = chronicles.flatMap(\.stories).filter { $0.damagedRows > 0 }
+        guard !damaged.isEmpty else { return }
+        let rows = damaged.reduce(0) { $0 + $1.damagedRows }
+        let names = damaged.prefix(3).map { "\"\($0.chronicle)\"/\"\($0.name)\"" }.joined(separator: ", ")
+        throw ChronologFailure(path: path, problem: "archive damaged: \(rows) index row\(rows == 1 ? "" : "s") of \(names)"
+            + "\(damaged.count > 3 ? " …" : "") left out (run `chronolog verify \(path)` for a full report)")
+    }
+
     /// Why `ArchiveReader` found no archive at `path`: nothing there, or a directory without `*.h5`.
     static func whyNoArchive(at path: String) -> String {
         problemFindingFiles(at: path) ?? "no archive here"

@@ -18,7 +18,8 @@ struct Chronolog: ParsableCommand {
 
             Exit status: 0 on success; 1 when the archive is missing, empty, unreadable or \
             damaged (one line on standard error names the path and the problem) or, for \
-            verify, when a problem is found; 2 for a usage error.
+            verify, when a problem is found; 2 for a usage error; 3 when replay printed a \
+            partial answer (damaged index rows left out, named on standard error).
             """,
         version: ChronologVersion.string,
         subcommands: [ListCommand.self, ReplayCommand.self, VerifyCommand.self, StatsCommand.self, Version.self])

@@ -23,6 +23,7 @@ struct ListCommand: ParsableCommand {
         let chronicles = try ArchivePath.chronicles(of: reader)
         if output.json {
             print(try ReportFormatting.json(ListingJSON(path: archive.path, files: reader.files, chronicles: chronicles)), terminator: "")
+            try ArchivePath.requireUndamaged(chronicles, path: archive.path)
             return
         }
         let stories = chronicles.reduce(0) { $0 + $1.stories.count }
@@ -35,8 +36,15 @@ struct ListCommand: ParsableCommand {
                 print("    times   \(ReportFormatting.times(s.eventTimes))")
                 let durable = s.durableRanges.prefix(4).map(\.description).joined(separator: " ")
                 print("    durable \(durable)\(s.durableRanges.count > 4 ? " … (\(s.durableRanges.count) ranges)" : "")")
+                if s.damagedRows > 0 {
+                    print("    DAMAGED \(s.damagedRows) index row\(s.damagedRows == 1 ? "" : "s") left out (`chronolog verify` names them)")
+                }
+                if s.uncommittedRows > 0 {
+                    print("    crash tail: \(s.uncommittedRows) uncommitted index row\(s.uncommittedRows == 1 ? "" : "s") (never acknowledged durable)")
+                }
             }
         }
+        try ArchivePath.requireUndamaged(chronicles, path: archive.path)
     }
 }
 
@@ -59,6 +67,9 @@ struct ListingJSON: Codable {
         var eventTimes: TimeRangeJSON?
         var durableRanges: [TimeRangeJSON]
         var files: [String]
+        /// Index rows left out as damage / as a crash tail.
+        var damagedRows: Int
+        var uncommittedRows: Int
 
         init(_ s: ArchivedStory) {
             chronicle = s.chronicle
@@ -70,12 +81,14 @@ struct ListingJSON: Codable {
             eventTimes = s.eventTimes.map(TimeRangeJSON.init)
             durableRanges = s.durableRanges.map(TimeRangeJSON.init)
             files = s.files
+            damagedRows = s.damagedRows
+            uncommittedRows = s.uncommittedRows
         }
 
         enum CodingKeys: String, CodingKey {
             case chronicle, name, events, chunks, files
             case storyId = "story_id", payloadBytes = "payload_bytes", eventTimes = "event_times"
-            case durableRanges = "durable_ranges"
+            case durableRanges = "durable_ranges", damagedRows = "damaged_rows", uncommittedRows = "uncommitted_rows"
         }
     }
 

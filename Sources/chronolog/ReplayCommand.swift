@@ -23,6 +23,12 @@ struct ReplayCommand: ParsableCommand {
             record as a JSON string when it is valid UTF-8, otherwise "record_base64":"..." \
             (standard base64) instead of "record". Numbers are integers (times exceed 2^53: \
             read them as 64-bit integers).
+
+            Completeness: when the answer is not everything the archive committed for the \
+            story, standard error says why. Damaged index rows are left out (every intact event \
+            is still printed) and each is named with its story, row and time range; the exit \
+            status is then 3. A crash tail (rows a killed writer never committed, whose events \
+            were never acknowledged durable) is noted on standard error with exit status 0.
             """)
 
     @Argument(help: ArgumentHelp("Archive directory or archive file.", valueName: "path"))
@@ -58,12 +64,26 @@ struct ReplayCommand: ParsableCommand {
         let sink = try output.map { (file: String) throws(ChronologFailure) in try OutputSink(path: file) } ?? OutputSink()
         let formatter = EventFormatter(format: format)
         formatter.header(into: sink)
-        try StoryScan(reader: reader, story: listed).forEachWindow(in: TimeRange(start: from, end: to ?? .max)) { chunk throws(ChronologFailure) in
+        let completeness = try StoryScan(reader: reader, story: listed).forEachWindow(in: TimeRange(start: from, end: to ?? .max)) { chunk throws(ChronologFailure) in
             for i in 0..<chunk.count {
                 formatter.append(chunk, at: i, into: &sink.buffer)
                 try sink.flushIfFull()
             }
         }
         try sink.close()
+        try report(completeness)
+    }
+
+    /// Writes a partial answer's reasons to standard error; exit status 3 when damaged rows were left out.
+    private func report(_ completeness: ArchiveCompleteness) throws {
+        guard !completeness.isComplete else { return }
+        writeStandardError("chronolog: \(oneLine("\(path): story \"\(chronicle)\"/\"\(story)\": \(completeness)"))\n")
+        for problem in completeness.damaged {
+            writeStandardError("chronolog:   \(oneLine("\(problem.location): \(problem.detail)"))\n")
+        }
+        if completeness.status == .damaged {
+            writeStandardError("chronolog: archive damaged: run `chronolog verify \(path)` for a full report\n")
+            throw ExitCode(3)
+        }
     }
 }

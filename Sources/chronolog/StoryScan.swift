@@ -12,13 +12,18 @@ struct StoryScan {
     var targetBytes = 64 << 20
 
     /// Calls `body` with each window's events, in event order; the concatenation is exactly the
-    /// story's events with `range.start <= time < range.end`.
+    /// story's events with `range.start <= time < range.end` that the archive holds intact.
+    /// - Returns: whether that is all of them: complete, or partial and why (damaged rows left
+    ///   out, a crash tail), over every window.
     /// - Throws: `ChronologFailure` for an archive error; whatever `body` throws.
-    func forEachWindow(in range: TimeRange, _ body: (StoryChunk) throws(ChronologFailure) -> Void) throws(ChronologFailure) {
-        // Nothing is stored outside the stored event times.
-        guard let times = story.eventTimes else { return }
-        let span = range.intersection(times)
-        guard !span.isEmpty else { return }
+    @discardableResult
+    func forEachWindow(in range: TimeRange, _ body: (StoryChunk) throws(ChronologFailure) -> Void) throws(ChronologFailure)
+        -> ArchiveCompleteness {
+        // Nothing is stored outside the stored event times (damaged rows are reported all the same).
+        let span = story.eventTimes.map { range.intersection($0) } ?? TimeRange(start: range.start, end: range.start)
+        var completeness = try read(TimeRange(start: span.start, end: span.start)).completeness
+        guard !span.isEmpty, story.eventTimes != nil else { return completeness }
+        let times = story.eventTimes!
         // A first guess assuming events spread evenly over the stored times.
         let stored = max(story.eventCount, 1)
         let windows = UInt64(max(1, stored / targetEvents, story.payloadBytes / targetBytes))
@@ -26,12 +31,9 @@ struct StoryScan {
         var start = span.start
         while start < span.end {
             let end = span.end - start > width ? start + width : span.end
-            let chunk: StoryChunk
-            do {
-                chunk = try reader.events(chronicle: story.chronicle, story: story.name, range: TimeRange(start: start, end: end))
-            } catch {
-                throw ChronologFailure(archive: reader.path, error: error)
-            }
+            let answer = try read(TimeRange(start: start, end: end))
+            completeness.add(answer.completeness)
+            let chunk = answer.events
             try body(chunk)
             // Adapt: shrink after a heavy window, grow after a light one.
             if chunk.count > 2 * targetEvents || chunk.payload.count > 2 * targetBytes {
@@ -40,6 +42,16 @@ struct StoryScan {
                 width = width > UInt64.max / 2 ? UInt64.max : width * 2
             }
             start = end
+        }
+        return completeness
+    }
+
+    /// One window, damaged rows left out and reported.
+    private func read(_ window: TimeRange) throws(ChronologFailure) -> ArchiveAnswer {
+        do {
+            return try reader.read(chronicle: story.chronicle, story: story.name, range: window)
+        } catch {
+            throw ChronologFailure(archive: reader.path, error: error)
         }
     }
 }

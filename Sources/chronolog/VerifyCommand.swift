@@ -22,8 +22,16 @@ struct VerifyCommand: ParsableCommand {
 
             Prints a summary and one line per problem (location: what is wrong). Exit status: \
             0 when nothing is wrong, 1 when a problem was found or there is no archive at the \
-            path, 2 for a usage error. Index rows a crash left unfinished after the last flush \
-            are counted ("uncommitted"), not problems: readers ignore them.
+            path, 2 for a usage error.
+
+            Each file's end is shown from its commit record: "closed cleanly" (every round \
+            committed: any index row failing its checksum is damage), "not closed" (the writer \
+            was killed or is still writing: rows of rounds after the last committed one that \
+            were never completely written are a crash tail, counted as "uncommitted rows", not \
+            problems, because they were never acknowledged durable), or "no commit record" \
+            (files written before commit records: a damaged row in the last round cannot be \
+            told from a crash tail there). A damaged row of a committed round is a problem \
+            naming the story, the row and its stored time range.
             """)
 
     @OptionGroup var archive: ArchivePathArgument
@@ -70,9 +78,11 @@ struct VerifyCommand: ParsableCommand {
         for story in chronicles.flatMap(\.stories) {
             var check = ClientIndexCheck()
             do {
-                try StoryScan(reader: reader, story: story).forEachWindow(in: TimeRange(start: 0, end: .max)) { chunk in
+                let completeness = try StoryScan(reader: reader, story: story).forEachWindow(in: TimeRange(start: 0, end: .max)) { chunk in
                     check.add(chunk)
                 }
+                // Damaged rows are archive problems already; the gaps they leave are not the clients'.
+                if completeness.status == .damaged { throw ChronologFailure(path: archive.path, problem: "damaged") }
             } catch {
                 skipped.append("\"\(story.chronicle)\"/\"\(story.name)\"")
                 continue
@@ -90,6 +100,30 @@ struct VerifyCommand: ParsableCommand {
 
 /// What `verify` found (and its `--json` document).
 struct VerifyReport: Codable {
+    struct FileState: Codable {
+        var file: String
+        /// `closed`, `not-closed` or `legacy`.
+        var state: String
+        var committedRounds: Int?
+        var rounds: Int
+        var detail: String
+
+        init(_ status: ArchiveFileStatus) {
+            file = status.file
+            detail = status.state.description
+            switch status.state {
+            case .closedCleanly(let r): (state, committedRounds, rounds) = ("closed", r, r)
+            case .notClosed(let c, let r): (state, committedRounds, rounds) = ("not-closed", c, r)
+            case .legacy(let r): (state, committedRounds, rounds) = ("legacy", nil, r)
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case file, state, rounds, detail
+            case committedRounds = "committed_rounds"
+        }
+    }
+
     struct Problem: Codable {
         /// `archive` (files, indexes, chunks, manifest) or `client-index`.
         var kind: String
@@ -104,6 +138,8 @@ struct VerifyReport: Codable {
     var chunks: Int
     var events: Int
     var uncommittedRows: Int
+    /// How each file ended: `closed`, `not-closed` or `legacy`, with a sentence.
+    var fileStates: [FileState]
     /// What became of the per-client index check.
     var clientIndexes = ""
     var problems: [Problem]
@@ -115,6 +151,7 @@ struct VerifyReport: Codable {
         chunks = structural.chunks
         events = structural.events
         uncommittedRows = structural.uncommittedRows
+        fileStates = structural.fileStates.map(FileState.init)
         problems = structural.problems.map { Problem(kind: "archive", location: $0.location, detail: oneLine($0.detail)) }
     }
 
@@ -124,6 +161,7 @@ struct VerifyReport: Codable {
             "  files \(files.count), stories \(stories), chunks \(chunks), events \(events), uncommitted rows \(uncommittedRows)",
             "  client indexes: \(clientIndexes)",
         ]
+        lines += fileStates.map { "  file \($0.file): \($0.detail)" }
         if !ok { lines.append("  \(problems.count) problem\(problems.count == 1 ? "" : "s"):") }
         lines += problems.map { "  \($0.location): \($0.detail)" }
         return lines.joined(separator: "\n")
@@ -131,7 +169,7 @@ struct VerifyReport: Codable {
 
     enum CodingKeys: String, CodingKey {
         case path, ok, files, stories, chunks, events, problems
-        case uncommittedRows = "uncommitted_rows", clientIndexes = "client_indexes"
+        case uncommittedRows = "uncommitted_rows", clientIndexes = "client_indexes", fileStates = "file_states"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -143,6 +181,7 @@ struct VerifyReport: Codable {
         try c.encode(chunks, forKey: .chunks)
         try c.encode(events, forKey: .events)
         try c.encode(uncommittedRows, forKey: .uncommittedRows)
+        try c.encode(fileStates, forKey: .fileStates)
         try c.encode(clientIndexes, forKey: .clientIndexes)
         try c.encode(problems, forKey: .problems)
     }
@@ -155,6 +194,7 @@ struct VerifyReport: Codable {
         chunks = try c.decode(Int.self, forKey: .chunks)
         events = try c.decode(Int.self, forKey: .events)
         uncommittedRows = try c.decode(Int.self, forKey: .uncommittedRows)
+        fileStates = try c.decode([FileState].self, forKey: .fileStates)
         clientIndexes = try c.decode(String.self, forKey: .clientIndexes)
         problems = try c.decode([Problem].self, forKey: .problems)
     }

@@ -32,13 +32,16 @@ extension ArchiveChecks {
     /// Every rank archives the fixture's chunks for `--rounds` rounds (job run `--run`), then
     /// closes. With `--kill-after-ms`, the last rank kills the whole job (SIGKILL to itself) after
     /// that many milliseconds, while rounds keep being written; rank 0 prints `ACKED <n>` after each
-    /// round returns (n rounds acknowledged durable).
+    /// round returns (n rounds acknowledged durable). With `--kill-after-rounds`, every rank kills
+    /// itself (SIGKILL) once its last round returned, before `close()`: a writer killed right after
+    /// a flush, deterministically.
     struct Write: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "write")
         @Option(help: "Archive directory.") var dir: String
         @Option(help: "Rounds to write.") var rounds = 3
         @Option(name: .customLong("run"), help: "Job run number (0 for the first job on this archive).") var jobRun = 0
         @Option(help: "Kill the job after this many milliseconds (crash test).") var killAfterMs: Int?
+        @Option(help: "Kill the job (SIGKILL) after this many rounds returned, before closing.") var killAfterRounds: Int?
         @Option(help: "Largest index row in bytes (archive.maxRowBytes; default the writer's).") var maxRowBytes: Int?
 
         func run() throws {
@@ -68,6 +71,10 @@ extension ArchiveChecks {
                     if rank == 0 {
                         say("ACKED \(round + 1)")
                         if killAfterMs == nil { say("ROUND \(report)") }
+                    }
+                    if let killAfterRounds, round + 1 == killAfterRounds {
+                        fflush(nil)
+                        raise(SIGKILL)
                     }
                 }
                 // Bad input is refused on every rank alike, and the writer stays usable.

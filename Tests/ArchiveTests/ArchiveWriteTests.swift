@@ -24,6 +24,7 @@ struct ArchiveWriteTests {
         #expect(verify.exitCode == 0, "\(verify)")
         #expect(verify.lines(startingWith: "VERIFY OK").count == 1, "\(verify)")
         #expect(verify.lines(startingWith: "PASS archive verify").count == 1, "\(verify)")
+        #expect(verify.stdout.contains("chronolog-archive.h5: closed cleanly after 4 rounds"), "\(verify)")
 
         // In this process too: the listing has the fixture's stories with their real names.
         let reader = try ArchiveReader(path: dir.path)
@@ -130,6 +131,10 @@ struct ArchiveWriteTests {
                 [checks, "verify", "--dir", dir.path, "--ranks", "2", "--rounds", "100000", "--acked-rounds", String(acked)],
                 timeout: 120)
             #expect(verify.exitCode == 0, "after \(acked) acknowledged rounds:\n\(verify)")
+            // Every acknowledged round is committed; the file says it was not closed.
+            let state = verify.stdout.firstMatch(of: #/not closed \(writer killed or still writing\): (\d+) of (\d+) round/#)
+            let committed = state.flatMap { Int($0.1) } ?? -1
+            #expect(committed >= acked, "after \(acked) acknowledged rounds:\n\(verify)")
 
             // A second job reopens the crashed archive (repairing torn rows) and appends.
             let append = try MPIJob.run(ranks: 2, [checks, "write", "--dir", dir.path, "--rounds", "2", "--run", "1"], timeout: 120)
@@ -138,6 +143,7 @@ struct ArchiveWriteTests {
                 [checks, "verify", "--dir", dir.path, "--ranks", "2,2", "--rounds", "100000,2", "--acked-rounds", String(acked),
                  "--crashed-run", "0"], timeout: 120)
             #expect(after.exitCode == 0, "after the append:\n\(after)")
+            #expect(after.stdout.contains("closed cleanly after"), "after the append:\n\(after)")
         }
         #expect(checkedKills > 0, "no kill happened after an acknowledged round")
     }

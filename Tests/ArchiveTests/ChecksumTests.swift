@@ -47,6 +47,37 @@ struct ChecksumTests {
         }
     }
 
+    @Test("each compiled kernel the CPU runs, called explicitly, equals the definition at every length, alignment and 1 MiB",
+          arguments: ArchiveChecksum.Kernel.allCases)
+    func everyKernel(kernel: ArchiveChecksum.Kernel) throws {
+        try #require(kernel.isSupported || kernel != .plain, "the plain kernel always runs")
+        guard kernel.isSupported else {
+            // Not this CPU: say so in the log rather than pass silently.
+            print("ChecksumTests: kernel \(kernel) not supported on this CPU (selected: \(ArchiveChecksum.Kernel.selected)); skipped")
+            return
+        }
+        let source = Self.bytes(300 + 8, seed: 11)
+        for offset in 0..<8 {
+            for length in 0...300 {
+                let got = source.withUnsafeBytes {
+                    ArchiveChecksum.hash(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)]), kernel: kernel)
+                }
+                #expect(got == Self.reference(Array(source[offset..<(offset + length)])), "\(kernel): length \(length) at offset \(offset)")
+            }
+        }
+        let large = Self.bytes((1 << 20) + 5, seed: 3)
+        #expect(large.withUnsafeBytes { ArchiveChecksum.hash($0, kernel: kernel) } == Self.reference(large), "\(kernel): 1 MiB")
+    }
+
+    @Test("the kernel chosen at load time is the best one the CPU runs, and agrees with every other")
+    func selectedKernel() {
+        let supported = ArchiveChecksum.Kernel.allCases.filter(\.isSupported)
+        #expect(ArchiveChecksum.Kernel.selected == supported.max { $0.rawValue < $1.rawValue })
+        let data = Self.bytes(4099, seed: 5)
+        let values = Set(supported.compactMap { k in data.withUnsafeBytes { ArchiveChecksum.hash($0, kernel: k) } })
+        #expect(values == [ArchiveChecksum.hash(data)])
+    }
+
     @Test("a large buffer equals the definition, and a flipped byte or a swapped word changes it")
     func largeAndSensitive() {
         var data = Self.bytes((1 << 20) + 13, seed: 42)

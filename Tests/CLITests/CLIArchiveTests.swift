@@ -205,7 +205,7 @@ struct CLIArchiveTests {
         }
     }
 
-    @Test("verify and replay on a copy with a flipped payload byte: exit 1 naming the damaged chunk")
+    @Test("verify and replay on a copy with a flipped payload byte: verify exits 1, replay 3, both naming the damaged chunk")
     func flippedPayloadByte() throws {
         let archive = try KnownArchive()
         let reader = try ArchiveReader(path: archive.path)
@@ -221,12 +221,74 @@ struct CLIArchiveTests {
         let json = try chronolog(["verify", dir.path, "--json"])
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(doc["ok"] as? Bool == false && json.exitCode == 1, "\(json)")
+        // Replay prints the story's intact events, names the damaged chunk and exits 3 (partial).
         let r = try chronolog(["replay", damaged, KnownArchive.otherChronicle, KnownArchive.big, "--format", "csv"])
-        #expect(r.exitCode == 1, "\(r)")
-        #expect(r.stderr.contains(damaged) && r.stderr.contains("archive damaged"), "\(r)")
+        #expect(r.exitCode == 3, "\(r)")
+        #expect(r.stderr.contains(damaged) && r.stderr.contains("payload checksum") && r.stderr.contains("archive damaged"), "\(r)")
+        #expect(try parseCSV(r.stdout).count == big.count - 1, "\(r)")
         // Other stories still replay.
         let other = try chronolog(["replay", damaged, KnownArchive.chronicle, KnownArchive.shared, "--format", "csv"])
         #expect(other.exitCode == 0, "\(other)")
+    }
+
+    @Test("a flipped byte in an index row of the last round: verify exits 1 naming story and row; replay prints the intact events, names the row on stderr and exits 3; ls shows it")
+    func damagedLastRoundRow() throws {
+        let archive = try KnownArchive()
+        let (dir, damaged) = try archive.copy()
+        let flipped = try ArchiveSurgery.flipIndexByte(file: damaged, chronicle: KnownArchive.chronicle, story: KnownArchive.shared,
+                                                       row: -1, column: 4)
+        #expect(flipped.round == 2, "the story's last row is of the last round")
+        let v = try chronolog(["verify", dir.path, "--skip-client-indexes"])
+        #expect(v.exitCode == 1, "\(v)")
+        #expect(v.stdout.contains("index row \(flipped.row): story \"\(KnownArchive.chronicle)\"/\"\(KnownArchive.shared)\"")
+                && v.stdout.contains("file \(damaged): closed cleanly after 3 rounds"), "\(v)")
+        #expect(v.stderr.contains("index row \(flipped.row)") && v.stderr.split(separator: "\n").count == 1, "\(v)")
+        let json = try chronolog(["verify", dir.path, "--skip-client-indexes", "--json"])
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let states = try #require(doc["file_states"] as? [[String: Any]])
+        #expect(doc["ok"] as? Bool == false && states.first?["state"] as? String == "closed", "\(json)")
+
+        let r = try chronolog(["replay", damaged, KnownArchive.chronicle, KnownArchive.shared, "--format", "csv"])
+        #expect(r.exitCode == 3, "\(r)")
+        let got = try parseCSV(r.stdout)
+        let all = try #require(archive.expected["\(KnownArchive.chronicle)/\(KnownArchive.shared)"])
+        #expect(!got.isEmpty && got.count < all.count && Set(got).isSubset(of: Set(all)), "\(got.count) of \(all.count) events")
+        #expect(r.stderr.contains("partial: 1 damaged index row left out") && r.stderr.contains("index row \(flipped.row)")
+                && r.stderr.contains("range ["), "\(r)")
+        // ls and stats print what they can, then fail naming the damage (never a silent success).
+        let ls = try chronolog(["ls", damaged])
+        #expect(ls.exitCode == 1 && ls.stdout.contains("DAMAGED 1 index row") && ls.stderr.contains("archive damaged: 1 index row"), "\(ls)")
+        let stats = try chronolog(["stats", damaged, "--json"])
+        #expect(stats.exitCode == 1 && stats.stdout.contains("\"stories\"") && stats.stderr.contains(KnownArchive.shared), "\(stats)")
+    }
+
+    @Test("verify tells a cleanly closed file from a writer killed after a flush; replay notes a crash tail and exits 0")
+    func cleanCloseVersusCrashTail() throws {
+        let archive = try KnownArchive()
+        let clean = try chronolog(["verify", archive.path, "--skip-client-indexes"])
+        #expect(clean.exitCode == 0 && clean.stdout.contains("closed cleanly after 3 rounds"), "\(clean)")
+
+        let dir = try ScratchDirectory()
+        let write = try MPIJob.run(ranks: 1, [MPIJob.executable("archive-checks"), "write", "--dir", dir.path, "--rounds", "5",
+                                              "--kill-after-rounds", "3"], timeout: 120)
+        #expect(write.exitCode != 0 && write.lines(startingWith: "ACKED 3").count == 1, "\(write)")
+        let killed = try chronolog(["verify", dir.path, "--skip-client-indexes"])
+        #expect(killed.exitCode == 0 && killed.stdout.contains("not closed (writer killed or still writing): 3 of 3 rounds committed"),
+                "\(killed)")
+        let json = try chronolog(["verify", dir.path, "--skip-client-indexes", "--json"])
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let state = try #require((doc["file_states"] as? [[String: Any]])?.first)
+        #expect(state["state"] as? String == "not-closed" && (state["committed_rounds"] as? NSNumber)?.intValue == 3, "\(json)")
+
+        // A writer killed before committing its last round leaves rows that are a crash tail.
+        let file = dir.path("chronolog-archive.h5")
+        try ArchiveSurgery.rollBackCommit(file: file, toRounds: 2)
+        try ArchiveSurgery.flipIndexByte(file: file, chronicle: KnownArchive.chronicle, story: KnownArchive.shared, row: -1, column: 4)
+        let tail = try chronolog(["verify", dir.path, "--skip-client-indexes"])
+        #expect(tail.exitCode == 0 && tail.stdout.contains("2 of 3 rounds committed") && !tail.stdout.contains("uncommitted rows 0"),
+                "\(tail)")
+        let r = try chronolog(["replay", dir.path, KnownArchive.chronicle, KnownArchive.shared])
+        #expect(r.exitCode == 0 && r.stderr.contains("partial: crash tail of 1 index row"), "\(r)")
     }
 
     @Test("a missing story: exit 1 naming it")

@@ -16,6 +16,8 @@ struct CLIJobArchiveTests {
         let verify = try MPIJob.runCommand([chronolog, "verify"], timeout: 60, workingDirectory: dir.url)
         #expect(verify.exitCode == 0, "\(verify)")
         #expect(verify.stdout.hasPrefix("OK chronolog-archive") && verify.stdout.contains("client indexes: checked"), "\(verify)")
+        // The graphers closed the file at the end of the job: every round committed.
+        #expect(verify.stdout.contains("chronolog-archive.h5: closed cleanly after"), "\(verify)")
 
         let ls = try MPIJob.runCommand([chronolog, "ls", "--json"], timeout: 60, workingDirectory: dir.url)
         try #require(ls.exitCode == 0, "\(ls)")
