@@ -20,7 +20,16 @@ public struct RecordingProcess {
     /// Test knob: when false the process never registers (nor sends heartbeats), so the visor
     /// sees an incomplete group; it still answers the shutdown.
     public var registersWithVisor = true
-    private var drainDeadline: ContinuousClock.Instant?
+    /// While draining: the last time the loop did any work, and how long it may do none.
+    private var lastDrainProgress = ContinuousClock.now
+    private var drainStallLimit = Self.minimumDrainStallLimit
+
+    /// A drain that made no progress for this long (nothing received, sealed, shipped, read or
+    /// written) is abandoned, and what is still held is reported undrained; the shutdown
+    /// request's deadline (`timeouts.shutdownDrainMs`) lengthens it, never shortens it. A drain
+    /// that progresses is never cut short: a keeper does not drop what its live grapher can still
+    /// take, and a grapher writes everything its keepers shipped.
+    public static let minimumDrainStallLimit: Duration = .seconds(60)
 
     /// - Parameters:
     ///   - behavior: the role's own logic.
@@ -77,10 +86,13 @@ public struct RecordingProcess {
             }
             if drainRequested {
                 let drained = try behavior.drain(channel: channel)
-                if drained || (drainDeadline.map { now >= $0 } ?? false) {
-                    if !drained {
-                        logger.error("drain deadline passed with \(behavior.undrainedEvents) events held: \(behavior.drainState)")
-                    }
+                if didWork { lastDrainProgress = now }
+                if drained { break }
+                if now - lastDrainProgress >= drainStallLimit {
+                    logger.error("""
+                        drain made no progress for \(drainStallLimit) with \(behavior.undrainedEvents) events held: \
+                        \(behavior.drainState)
+                        """)
                     break
                 }
             }
@@ -110,7 +122,8 @@ public struct RecordingProcess {
             try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc)))
         case .shutdown(let request):
             drainRequested = true
-            drainDeadline = ContinuousClock.now + .milliseconds(Int(clamping: request.deadlineMilliseconds))
+            lastDrainProgress = ContinuousClock.now
+            drainStallLimit = max(Self.minimumDrainStallLimit, .milliseconds(Int(clamping: request.deadlineMilliseconds)))
         default:
             if try !behavior.handle(message, from: source, tag: tag, channel: channel) {
                 logger.warning("\(behavior.role) rank \(rank) ignored unexpected \(message.type) from rank \(source)")

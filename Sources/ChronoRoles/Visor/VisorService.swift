@@ -359,10 +359,28 @@ public final class VisorService {
     private func shutdownCompleted(_ c: ShutdownComplete, from source: Int) {
         if clientRanks.contains(source) {
             finishedClients.insert(source)
+            disconnectClients(ofRank: source)
             return
         }
         undrained += c.undrainedEvents
         awaitingShutdown.remove(c.rank)
+    }
+
+    /// A client rank finished with clients still connected (its workload failed, or never
+    /// disconnected): they are disconnected, which releases what they hold, so recording of those
+    /// stories stops now instead of holding the drain back.
+    private func disconnectClients(ofRank rank: Int) {
+        for entry in clients.clients.values where entry.rank == Int32(rank) {
+            let held = directory.stories(heldBy: entry.id)
+            for h in held {
+                do { try release(StoryRequest(clientId: entry.id, chronicle: h.chronicle, story: h.story), client: entry.id) } catch {
+                    logger.error("cannot release \(h.chronicle)/\(h.story) of client \(entry.id): \(error)")
+                }
+            }
+            clients.disconnect(entry.id)
+            bump("clients.abandoned")
+            logger.warning("rank \(rank) finished with client \(entry.id) still connected: released its \(held.count) stories")
+        }
     }
 
     private func advanceShutdown() throws {
