@@ -221,7 +221,7 @@ public final class VisorService {
             reply(.connectReply(ConnectReply(rc: .success, clientId: id, visorTime: clock.now())), to: source)
         } catch let error as ChronoLogError {
             reply(.connectReply(ConnectReply(rc: error.returnCode, clientId: .none, visorTime: clock.now(),
-                                             detail: error.description)), to: source)
+                                             detail: error.replyDetail)), to: source)
         } catch {
             reply(.connectReply(ConnectReply(rc: .unknown, clientId: .none, visorTime: clock.now(), detail: "\(error)")), to: source)
         }
@@ -270,7 +270,7 @@ public final class VisorService {
             bump("recordings.started")
         } catch {
             reply(.acquireReply(AcquireReply(rc: error.returnCode, storyId: StoryID(rawValue: 0), groupId: 0, keeperRanks: [],
-                                             grapherRank: -1, playerRank: -1, detail: error.description)), to: source)
+                                             grapherRank: -1, playerRank: -1, detail: error.replyDetail)), to: source)
         }
     }
 
@@ -326,7 +326,7 @@ public final class VisorService {
         }
         bump("replays.refused")
         let piece = ReplayPiece(queryId: r.queryId, rc: failure.returnCode, pieceNumber: 0, isLast: true, chunk: nil,
-                                detail: failure.description)
+                                detail: failure.replyDetail)
         do { try channel.post(ControlMessage.replayPiece(piece).encode(), to: source, tag: .replay) } catch {
             logger.error("cannot answer replay query \(r.queryId) of rank \(source): \(error)")
         }
