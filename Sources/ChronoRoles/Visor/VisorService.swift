@@ -241,6 +241,10 @@ public final class VisorService {
     private func acquire(_ r: StoryRequest, from source: Int) {
         do throws(ChronoLogError) {
             try clients.validate(r.clientId, fromRank: source)
+            // Once the recording processes drain (clients finished, or the drain deadline passed
+            // after a signal), no story starts recording again: a keeper that already finished it
+            // would have to take it up behind its own last watermark.
+            guard phase == .running else { throw .noConnection("the job is shutting down") }
             let (story, _) = try directory.acquire(chronicle: r.chronicle, story: r.story, attributes: r.attributes, by: r.clientId)
             let cname = try ChronicleName(r.chronicle)
             if let gid = story.group, let group = groups.groups[gid] {
