@@ -113,7 +113,7 @@ struct JobLaunchTests {
          "--set", "grapher.memoryLimitBytes=\(ChronoConfig.physicalMemoryBytes)"],
     ])
     func settingsAtTheirBounds(_ args: [String]) throws {
-        let r = try MPIJob.run(ranks: 6, [job] + args, timeout: 60)
+        let r = try MPIJob.run(ranks: 6, [job] + args, timeout: 120)
         #expect(r.exitCode == 0 && r.stdout.contains("exit status: 0"), "\(args): \(r)")
         let events = r.stdout.split(separator: "\n").first { $0.hasPrefix("  events: ") }.map(String.init) ?? ""
         let logged = events.firstMatch(of: /logged=(\d+)/)?.1, archived = events.firstMatch(of: /archived=(\d+)/)?.1
@@ -143,7 +143,7 @@ struct JobLaunchTests {
         // The drain window is far longer than the test's limit: a drain that waits for the failed
         // client's story times out here.
         let r = try MPIJob.run(ranks: 6, [MPIJob.executable("job-checks"), "failing-client", "--events", "500",
-                                          "--set", "timeouts.shutdownDrainMs=120000"], timeout: 50)
+                                          "--set", "timeouts.shutdownDrainMs=600000"], timeout: 90)
         #expect(!r.timedOut && r.exitCode == 1, "\(r)")
         #expect(r.stdout.contains("FAILING client") && r.stdout.contains("exit status: 1"), "\(r)")
         #expect(r.stdout.contains("events: logged=1000 received=1000 archived=1000") && r.stdout.contains("lost=0"), "\(r)")
