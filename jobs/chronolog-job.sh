@@ -2,6 +2,8 @@
 # Runs a ChronoLog-Swift deployment under mpirun on the current allocation or machine.
 #   jobs/chronolog-job.sh [-n RANKS] [chronolog-job options...]
 # RANKS defaults to 6 (visor, keeper, grapher, player and two clients on one node).
+# CHRONOLOG_BIN names the chronolog-job binary (default: the release build of this checkout); it is
+# not a configuration key, chronolog-job ignores it.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/../scripts/lib.sh"

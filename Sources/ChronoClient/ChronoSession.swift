@@ -172,12 +172,28 @@ public final class ChronoSession: @unchecked Sendable {
 
     /// Tells the visor this rank has finished with the service, so the job can end once every
     /// client rank has, after stopping the ingest flusher thread (no MPI call is made for ingest
-    /// afterwards). Idempotent. Clients should be disconnected first: events of stories still held
-    /// are not flushed.
+    /// afterwards). Idempotent. Clients should be disconnected first; stories still held (a
+    /// workload that failed, or one that never released them) are closed here: their buffered
+    /// events ship with this client's last watermark, so keepers do not wait for it at the drain
+    /// (the visor releases what the rank's clients still hold when it hears this).
     public func finish() throws(ChronoLogError) {
         guard !finished.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        closeHeldStories()
         ingest.withLock { $0 }?.flusher.stop()
         replayReader.close()
         try notifyVisor(.shutdownComplete(ShutdownComplete(rank: Int32(layout.worldRank), rc: .success)))
+    }
+
+    /// Closes the ingest of every story still held (ships its events and the final watermark, waits
+    /// for the acknowledgements). A failure leaves its events unacknowledged; the job summary counts
+    /// them as lost.
+    private func closeHeldStories() {
+        guard let context = ingest.withLock({ $0 }) else { return }
+        var held: [StoryIngest] = []
+        _ = context.router.snapshot(into: &held)
+        for story in held {
+            _ = try? story.close()
+            context.retire(story)
+        }
     }
 }

@@ -5,13 +5,19 @@ extension ChronoConfig {
     public static let fileEnvironmentVariable = "CHRONOLOG_CONFIG"
     /// Environment variables with this prefix are left to tools and tests, never read as configuration.
     public static let freeEnvironmentPrefix = "CHRONOLOG_X_"
+    /// Variables of the project's launch scripts, never read as configuration: `CHRONOLOG_RANKS`
+    /// (`scripts/run-job.sh`: `mpirun -n`), `CHRONOLOG_BIN` (`scripts/run-job.sh` and the `jobs/`
+    /// scripts: the `chronolog-job` binary to run) and `CHRONOLOG_SRUN_MPI` (`jobs/chronolog-job.sbatch`:
+    /// `srun --mpi`). mpirun and srun pass them on to every rank, so the ranks must accept them.
+    public static let scriptEnvironmentVariables: Set<String> = ["CHRONOLOG_RANKS", "CHRONOLOG_BIN", "CHRONOLOG_SRUN_MPI"]
 
     /// Loads the effective configuration: defaults, then the JSON file (`file`, or the file named by
     /// `CHRONOLOG_CONFIG` when `file` is nil), then `CHRONOLOG_*` variables of `environment`, then
     /// `overrides` (dotted key → value, e.g. from `--set client.batchEvents=4096`). Later sources win.
     ///
     /// An unknown key (in the file, as `CHRONOLOG_<KEY>`, or in `overrides`), a value of the wrong type
-    /// or an out-of-range value is an error naming the key.
+    /// or an out-of-range value is an error naming the key. `CHRONOLOG_CONFIG`, `CHRONOLOG_X_*` and
+    /// the ``scriptEnvironmentVariables`` are not configuration keys and are skipped.
     /// - Throws: ``ChronoLogError/invalidConfiguration(_:)``.
     public static func load(file: String? = nil, environment: [String: String] = [:],
                             overrides: [String: String] = [:]) throws(ChronoLogError) -> ChronoConfig {
@@ -185,7 +191,8 @@ extension ChronoConfig {
         for key in allKeys { byVariable[environmentVariableName(forKey: key)] = key }
         var tree = tree
         for variable in environment.keys.sorted() where variable.hasPrefix("CHRONOLOG_") {
-            if variable == fileEnvironmentVariable || variable.hasPrefix(freeEnvironmentPrefix) { continue }
+            if variable == fileEnvironmentVariable || variable.hasPrefix(freeEnvironmentPrefix)
+                || scriptEnvironmentVariables.contains(variable) { continue }
             guard let key = byVariable[variable], let like = leaf(key, in: defaultTree), let text = environment[variable] else {
                 throw .invalidConfiguration(ConfigError(key: variable, problem: .unknownKey))
             }

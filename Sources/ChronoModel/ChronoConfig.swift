@@ -1,3 +1,5 @@
+import Foundation
+
 /// The whole configuration of a ChronoLog-Swift job: one Codable tree, **every default in this file**.
 ///
 /// Load it with ``load(file:environment:overrides:)`` (JSON file, then `CHRONOLOG_*` environment
@@ -37,10 +39,10 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         /// Batches in flight per story before `log_event` waits (back-pressure). Default 8.
         public var maxPendingBatches: Int = 8
         /// Test knob: skews this client's raw clock by this many milliseconds (a node whose
-        /// clock is off); the offset measured at connect corrects it. Default 0.
+        /// clock is off); the offset measured at connect corrects it. Default 0; ± 86400000 (one day).
         public var testClockSkewMs: Int = 0
         /// Test knob: shifts event times by this many milliseconds after the correction (a clock
-        /// that drifted after connect), which makes events late. Default 0.
+        /// that drifted after connect), which makes events late. Default 0; ± 86400000 (one day).
         public var testClockDriftMs: Int = 0
     }
 
@@ -48,36 +50,42 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
     public struct Keeper: Codable, Sendable, Hashable {
         /// Bytes a keeper may buffer (pipelines, sealed chunks, RMA slots in flight) before it slows
         /// its writers. Everything buffered is waiting to become durable, so under saturation it
-        /// bounds the time from log to durable as well. Default 100663296 (96 MiB).
+        /// bounds the time from log to durable as well. Default 100663296 (96 MiB); 1 MiB … the
+        /// machine's physical memory. Half of it, at most 1 GiB, is the registered transfer pool
+        /// (``ChronoConfig/keeperTransferSlots``).
         public var memoryLimitBytes: Int = 96 << 20
         /// Size of one slot of the keeper's registered (RMA) memory pool; a sealed chunk larger
-        /// than a slot travels in several pieces. Default 4194304 (4 MiB).
+        /// than a slot travels in several pieces. Default 4194304 (4 MiB); 64 KiB … 256 MiB.
         public var transferSlotBytes: Int = 4 << 20
-        /// Test knob: delay, in microseconds, before each batch acknowledgement (simulates a slow keeper). Default 0.
+        /// Test knob: delay, in microseconds, before each batch acknowledgement (simulates a slow keeper).
+        /// Default 0; 0 … 10000000 (ten seconds).
         public var ackDelayMicroseconds: Int = 0
     }
 
     /// Grapher settings.
     public struct Grapher: Codable, Sendable, Hashable {
-        /// Bytes a grapher may buffer before it slows its keepers. Default 1073741824 (1 GiB).
+        /// Bytes a grapher may buffer before it slows its keepers. Default 1073741824 (1 GiB); 1 MiB … the
+        /// machine's physical memory.
         public var memoryLimitBytes: Int = 1 << 30
-        /// Interval between the graphers' collective archive rounds (write + flush). Default 100.
+        /// Interval between the graphers' collective archive rounds (write + flush), in ms. Default 100;
+        /// 1 … 600000 (ten minutes).
         public var archiveIntervalMs: Int = 100
-        /// Test knob: extra delay, in milliseconds, in every archive round (simulates a slow archive). Default 0.
+        /// Test knob: extra delay, in milliseconds, in every archive round (simulates a slow archive).
+        /// Default 0; 0 … 10000 (ten seconds).
         public var archiveDelayMs: Int = 0
     }
 
     /// Player settings.
     public struct Player: Codable, Sendable, Hashable {
-        /// Replay queries served at once; more wait their turn (within their timeout). Default 64.
+        /// Replay queries served at once; more wait their turn (within their timeout). Default 64; 1 … 65536.
         public var maxConcurrentQueries: Int = 64
         /// Largest piece of a replay answer, in encoded bytes (a larger answer travels in several
-        /// pieces; a single event larger than this travels alone). Default 4194304 (4 MiB).
+        /// pieces; a single event larger than this travels alone). Default 4194304 (4 MiB); 4096 … 64 MiB.
         public var pieceBytes: Int = 4 << 20
-        /// Pieces of one query sent before the client acknowledged them. Default 4.
+        /// Pieces of one query sent before the client acknowledged them. Default 4; 1 … 1024.
         public var piecesInFlight: Int = 4
         /// Test knob: every query waits this many milliseconds before it is served (a slow
-        /// player; makes queries time out). Default 0.
+        /// player; makes queries time out). Default 0; 0 … 10000 (ten seconds).
         public var testQueryDelayMs: Int = 0
     }
 
@@ -98,7 +106,7 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         /// Largest index row of the archive, in bytes of records (32 each) plus payload: a sealed
         /// range larger than this is archived as several rows, cut where event time advances. A row
         /// is what a replay reads and checks in one go (keep it at most `player.pieceBytes` so a
-        /// replay piece is read straight from the file). Default 4 MiB.
+        /// replay piece is read straight from the file). Default 4 MiB; 4096 … 256 MiB.
         public var maxRowBytes: Int = 4 << 20
     }
 
@@ -110,19 +118,21 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
 
     /// Timeouts, in ms.
     public struct Timeouts: Codable, Sendable, Hashable {
-        /// Connecting to the visor. Default 10000.
+        /// Connecting to the visor. Default 10000; 1 … 3600000 (one hour).
         public var connectMs: Int = 10_000
-        /// Acquiring a story. Default 10000.
+        /// Acquiring a story. Default 10000; 1 … 3600000.
         public var acquireMs: Int = 10_000
-        /// A replay query. Default 30000.
+        /// A replay query. Default 30000; 1 … 86400000 (one day).
         public var replayQueryMs: Int = 30_000
-        /// Draining at shutdown. Default 30000.
+        /// How long the visor keeps serving clients after SIGTERM/SIGINT before it drains the recording
+        /// processes without them. Recording processes never drop what they hold when it passes:
+        /// keepers ship and graphers archive everything accepted. Default 30000; 0 … 3600000 (one hour).
         public var shutdownDrainMs: Int = 30_000
     }
 
     /// Heartbeats of recording processes.
     public struct Heartbeat: Codable, Sendable, Hashable {
-        /// Interval between heartbeats, in ms. Default 1000.
+        /// Interval between heartbeats, in ms. Default 1000; 1 … 3600000.
         public var intervalMs: Int = 1000
     }
 
@@ -160,40 +170,93 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
     /// `story.chunkDurationMs` in nanoseconds.
     public var chunkDurationNanoseconds: UInt64 { UInt64(max(story.chunkDurationMs, 0)) &* 1_000_000 }
 
+    /// Bytes of one slot of a keeper's registered transfer pool: `keeper.transferSlotBytes`, or one
+    /// event of `story.maxEventBytes` with its chunk header when that is larger. The grapher reads
+    /// into slots of the same size.
+    public var transferSlotBytes: Int {
+        max(keeper.transferSlotBytes, story.maxEventBytes + StoryChunk.headerByteCount + 64)
+    }
+
+    /// The most bytes a keeper registers for its transfer pool, however large
+    /// `keeper.memoryLimitBytes` is: 1 GiB (at least four slots).
+    public static let maxKeeperPoolBytes = 1 << 30
+
+    /// Slots of a keeper's registered transfer pool: half of `keeper.memoryLimitBytes`, at least
+    /// 4, and at most ``maxKeeperPoolBytes`` worth (the pool is allocated and registered up front,
+    /// so it must not grow with a large memory bound).
+    public var keeperTransferSlots: Int {
+        let slot = transferSlotBytes
+        return max(4, min(keeper.memoryLimitBytes / 2 / slot, Self.maxKeeperPoolBytes / slot))
+    }
+
+    /// One numeric setting with the range ``validate(physicalMemoryBytes:)`` enforces.
+    public struct NumericBound: Sendable, Hashable, CustomStringConvertible {
+        /// The dotted key.
+        public let key: String
+        /// The configured value.
+        public let value: Int
+        /// The accepted values.
+        public let range: ClosedRange<Int>
+        /// Why the upper bound is what it is, for the error message (empty when obvious).
+        public let reason: String
+        /// `key: lower … upper`.
+        public var description: String { "\(key): \(range.lowerBound) … \(range.upperBound)" }
+    }
+
+    /// The physical memory of this machine in bytes (the bound of the memory settings).
+    public static var physicalMemoryBytes: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory) }
+
+    /// Every integer setting with its accepted range (docs/MODEL.md lists the same ranges). Memory
+    /// bounds may not exceed `physicalMemoryBytes`.
+    public func numericBounds(physicalMemoryBytes: Int = ChronoConfig.physicalMemoryBytes) -> [NumericBound] {
+        let day = 86_400_000, hour = 3_600_000, tenMinutes = 600_000, memory = max(physicalMemoryBytes, 1 << 20)
+        let ram = "the physical memory of this machine (\(memory) bytes)"
+        func b(_ key: String, _ value: Int, _ range: ClosedRange<Int>, _ reason: String = "") -> NumericBound {
+            NumericBound(key: key, value: value, range: range, reason: reason)
+        }
+        return [
+            b("deployment.keepersPerNode", deployment.keepersPerNode, 1...64),
+            b("deployment.graphersPerNode", deployment.graphersPerNode, 1...1, "a recording group has exactly one grapher"),
+            b("deployment.playersPerNode", deployment.playersPerNode, 0...64),
+            b("deployment.virtualNodes", deployment.virtualNodes, 0...1024),
+            b("story.chunkDurationMs", story.chunkDurationMs, 1...day, "one day"),
+            b("story.maxEventBytes", story.maxEventBytes, 0...Int(WireLimits.default.maxEventBytes), "the wire limit of one event"),
+            b("client.batchEvents", client.batchEvents, 1...(1 << 20)),
+            b("client.batchBytes", client.batchBytes, 1...(256 << 20)),
+            b("client.lingerMicroseconds", client.lingerMicroseconds, 0...60_000_000, "one minute"),
+            b("client.maxPendingBatches", client.maxPendingBatches, 1...1024),
+            b("client.testClockSkewMs", client.testClockSkewMs, -day...day, "one day"),
+            b("client.testClockDriftMs", client.testClockDriftMs, -day...day, "one day"),
+            b("keeper.memoryLimitBytes", keeper.memoryLimitBytes, (1 << 20)...memory, ram),
+            b("keeper.transferSlotBytes", keeper.transferSlotBytes, (64 << 10)...(256 << 20)),
+            b("keeper.ackDelayMicroseconds", keeper.ackDelayMicroseconds, 0...10_000_000, "ten seconds"),
+            b("grapher.memoryLimitBytes", grapher.memoryLimitBytes, (1 << 20)...memory, ram),
+            b("grapher.archiveIntervalMs", grapher.archiveIntervalMs, 1...tenMinutes, "ten minutes"),
+            b("grapher.archiveDelayMs", grapher.archiveDelayMs, 0...10_000, "ten seconds"),
+            b("player.maxConcurrentQueries", player.maxConcurrentQueries, 1...65_536),
+            b("player.pieceBytes", player.pieceBytes, 4096...(64 << 20)),
+            b("player.piecesInFlight", player.piecesInFlight, 1...1024),
+            b("player.testQueryDelayMs", player.testQueryDelayMs, 0...10_000, "ten seconds"),
+            b("archive.maxRowBytes", archive.maxRowBytes, 4096...(256 << 20)),
+            b("timeouts.connectMs", timeouts.connectMs, 1...hour, "one hour"),
+            b("timeouts.acquireMs", timeouts.acquireMs, 1...hour, "one hour"),
+            b("timeouts.replayQueryMs", timeouts.replayQueryMs, 1...day, "one day"),
+            b("timeouts.shutdownDrainMs", timeouts.shutdownDrainMs, 0...hour, "one hour"),
+            b("heartbeat.intervalMs", heartbeat.intervalMs, 1...hour, "one hour"),
+        ]
+    }
+
     /// Checks every value's range; called by the loaders.
-    /// - Throws: ``ChronoLogError/invalidConfiguration(_:)`` naming the first bad key.
-    public func validate() throws(ChronoLogError) {
-        func atLeast(_ value: Int, _ minimum: Int, _ key: String) throws(ChronoLogError) {
-            if value < minimum { throw .invalidConfiguration(ConfigError(key: key, problem: .invalidValue("must be ≥ \(minimum), got \(value)"))) }
+    /// - Parameter physicalMemoryBytes: the bound of `keeper.memoryLimitBytes` and
+    ///   `grapher.memoryLimitBytes` (this machine's memory unless a test says otherwise).
+    /// - Throws: ``ChronoLogError/invalidConfiguration(_:)`` naming the first bad key and its range.
+    public func validate(physicalMemoryBytes: Int = ChronoConfig.physicalMemoryBytes) throws(ChronoLogError) {
+        for bound in numericBounds(physicalMemoryBytes: physicalMemoryBytes) where !bound.range.contains(bound.value) {
+            let side = bound.value < bound.range.lowerBound ? "≥ \(bound.range.lowerBound)" : "≤ \(bound.range.upperBound)"
+            let why = bound.reason.isEmpty || bound.value < bound.range.lowerBound ? "" : " (\(bound.reason))"
+            throw .invalidConfiguration(ConfigError(key: bound.key, problem: .invalidValue(
+                "must be \(side)\(why), got \(bound.value); accepted: \(bound.range.lowerBound) … \(bound.range.upperBound)")))
         }
-        try atLeast(deployment.keepersPerNode, 1, "deployment.keepersPerNode")
-        try atLeast(deployment.graphersPerNode, 1, "deployment.graphersPerNode")
-        try atLeast(deployment.playersPerNode, 0, "deployment.playersPerNode")
-        try atLeast(deployment.virtualNodes, 0, "deployment.virtualNodes")
-        try atLeast(story.chunkDurationMs, 1, "story.chunkDurationMs")
-        if story.chunkDurationMs > 86_400_000 {
-            throw .invalidConfiguration(ConfigError(key: "story.chunkDurationMs", problem: .invalidValue("must be ≤ 86400000 (one day)")))
-        }
-        try atLeast(story.maxEventBytes, 0, "story.maxEventBytes")
-        if story.maxEventBytes > Int(WireLimits.default.maxEventBytes) {
-            throw .invalidConfiguration(ConfigError(key: "story.maxEventBytes",
-                                                    problem: .invalidValue("must be ≤ \(WireLimits.default.maxEventBytes)")))
-        }
-        try atLeast(client.batchEvents, 1, "client.batchEvents")
-        try atLeast(client.batchBytes, 1, "client.batchBytes")
-        try atLeast(client.lingerMicroseconds, 0, "client.lingerMicroseconds")
-        try atLeast(client.maxPendingBatches, 1, "client.maxPendingBatches")
-        try atLeast(keeper.memoryLimitBytes, 1 << 20, "keeper.memoryLimitBytes")
-        try atLeast(grapher.memoryLimitBytes, 1 << 20, "grapher.memoryLimitBytes")
-        try atLeast(keeper.transferSlotBytes, 64 << 10, "keeper.transferSlotBytes")
-        try atLeast(keeper.ackDelayMicroseconds, 0, "keeper.ackDelayMicroseconds")
-        try atLeast(grapher.archiveIntervalMs, 1, "grapher.archiveIntervalMs")
-        try atLeast(grapher.archiveDelayMs, 0, "grapher.archiveDelayMs")
-        try atLeast(player.maxConcurrentQueries, 1, "player.maxConcurrentQueries")
-        try atLeast(player.pieceBytes, 4096, "player.pieceBytes")
-        try atLeast(archive.maxRowBytes, 4096, "archive.maxRowBytes")
-        try atLeast(player.piecesInFlight, 1, "player.piecesInFlight")
-        try atLeast(player.testQueryDelayMs, 0, "player.testQueryDelayMs")
         if !Self.fabricProviders.contains(fabric.provider) {
             throw .invalidConfiguration(ConfigError(key: "fabric.provider", problem: .invalidValue(
                 "\(fabric.provider.debugDescription) is not one of \(Self.fabricProviders.joined(separator: ", "))")))
@@ -205,10 +268,5 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
             throw .invalidConfiguration(ConfigError(key: "log.level", problem: .invalidValue(
                 "\(log.level.debugDescription) is not one of \(Self.logLevels.joined(separator: ", "))")))
         }
-        try atLeast(timeouts.connectMs, 1, "timeouts.connectMs")
-        try atLeast(timeouts.acquireMs, 1, "timeouts.acquireMs")
-        try atLeast(timeouts.replayQueryMs, 1, "timeouts.replayQueryMs")
-        try atLeast(timeouts.shutdownDrainMs, 0, "timeouts.shutdownDrainMs")
-        try atLeast(heartbeat.intervalMs, 1, "heartbeat.intervalMs")
     }
 }

@@ -61,23 +61,46 @@ public enum ChronoLogError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Rebuilds an error from a code and detail text received in a reply (the inverse of ``returnCode``
-    /// up to the payload). Returns `nil` for ``ReturnCode/success``.
+    /// The detail a reply carries for this error (``GenericReply/init(_:)``): what
+    /// ``init(code:detail:)`` needs to rebuild it. For a chronicle or story error the names
+    /// (`chronicle/story`: names never contain `/`), for the others the text after the code name
+    /// of ``description`` — never the whole description, which the rebuilt error would nest in its own.
+    public var replyDetail: String {
+        switch self {
+        case let .unknown(s), let .invalidArgument(s), let .noConnection(s), let .notAuthorized(s): return s
+        case let .chronicleNotFound(c), let .chronicleExists(c): return c
+        case let .storyNotFound(c, s), let .storyAcquired(c, s), let .storyNotAcquired(c, s): return c + "/" + s
+        case let .queryTimedOut(id): return "\(id)"
+        case .noKeepers, .noPlayers, .notReaderMode: return ""
+        case .invalidName, .invalidConfiguration, .malformedMessage, .eventRejected, .protocolVersionMismatch:
+            return String(description.dropFirst(returnCode.name.count + 2))
+        }
+    }
+
+    /// Rebuilds an error from a code and the ``replyDetail`` received in a reply (the inverse of
+    /// ``returnCode`` up to the payload). Returns `nil` for ``ReturnCode/success``.
     public init?(code: ReturnCode, detail: String) {
+        /// `chronicle/story` split at its first `/`; a bare chronicle name has no story.
+        func names() -> (String, String) {
+            guard let slash = detail.firstIndex(of: "/") else { return (detail, "") }
+            return (String(detail[..<slash]), String(detail[detail.index(after: slash)...]))
+        }
         switch code {
         case .success: return nil
         case .unknown: self = .unknown(detail)
         case .invalidArgument: self = .invalidArgument(detail)
-        case .notExist: self = .chronicleNotFound(detail)
-        case .acquired: self = .storyAcquired(chronicle: detail, story: "")
-        case .notAcquired: self = .storyNotAcquired(chronicle: detail, story: "")
+        case .notExist:
+            let (c, s) = names()
+            self = detail.contains("/") ? .storyNotFound(chronicle: c, story: s) : .chronicleNotFound(c)
+        case .acquired: self = .storyAcquired(chronicle: names().0, story: names().1)
+        case .notAcquired: self = .storyNotAcquired(chronicle: names().0, story: names().1)
         case .chronicleExists: self = .chronicleExists(detail)
         case .noKeepers: self = .noKeepers
         case .noConnection: self = .noConnection(detail)
         case .notAuthorized: self = .notAuthorized(detail)
         case .noPlayers: self = .noPlayers
         case .notReaderMode: self = .notReaderMode
-        case .queryTimedOut: self = .queryTimedOut(queryId: 0)
+        case .queryTimedOut: self = .queryTimedOut(queryId: UInt64(detail) ?? 0)
         case .protocolVersionMismatch:
             self = .protocolVersionMismatch(expected: ChronoModelVersion.protocolVersion, got: 0)
         }

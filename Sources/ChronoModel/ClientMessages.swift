@@ -204,9 +204,9 @@ public struct GenericReply: Sendable, Hashable, WireCodable {
         self.detail = detail
     }
 
-    /// The reply for `error` (its code and description).
+    /// The reply for `error` (its code and ``ChronoLogError/replyDetail``).
     public init(_ error: ChronoLogError) {
-        self.init(rc: error.returnCode, detail: error.description)
+        self.init(rc: error.returnCode, detail: error.replyDetail)
     }
 
     /// The error this reply carries, or `nil` on success.

@@ -323,7 +323,8 @@ public struct ChunkAck: Sendable, Hashable, WireCodable {
 public struct ShutdownRequest: Sendable, Hashable, WireCodable {
     /// Flush and archive everything buffered before stopping (true), or stop at once (false).
     public var drain: Bool
-    /// How long draining may take (ms).
+    /// How long a drain may go without progress before it is abandoned, in ms (at least 60 s is
+    /// used: `RecordingProcess.minimumDrainStallLimit`); a drain that progresses is never cut short.
     public var deadlineMilliseconds: UInt64
     /// Why (for logs).
     public var reason: String

@@ -284,6 +284,37 @@ public struct StoryPipeline: Sendable {
     public mutating func sealReady(splittingExcept clock: UInt64) -> [StoryChunk] {
         var out = sealReady()
         guard let target = lowWatermark(excluding: clock), target == lowWatermark, target > sealedFrontier else { return out }
+        out += split(at: target, counted: true)
+        return out
+    }
+
+    /// The margin keepers and graphers give ``sealBehind(clock:margin:)``: one second, far above
+    /// the error of a client's measured clock offset.
+    public static let restartMargin: UInt64 = 1_000_000_000
+
+    /// Once `clock` is the only contributor left (every writer finished: at a keeper, its clients
+    /// released the story; at a grapher, each keeper reported its last watermark for it), seals
+    /// what lies more than `margin` behind the clock's watermark, cutting the range holding that
+    /// point: the events below leave as the range's first part, the rest stays open. Does nothing
+    /// while a writer is registered. Call it after ``sealReady()``.
+    ///
+    /// Without it a stopped story's events wait in an open range until the clock passes its end (up
+    /// to `story.chunkDurationMs`, a day at most), and so do the acknowledgements of the chunks
+    /// that brought them. `margin` keeps the cut behind the first events of a restart, which may be
+    /// a little older than the clock (clients' clock offsets): such events would be late.
+    public mutating func sealBehind(clock: UInt64, margin: UInt64) -> [StoryChunk] {
+        guard watermarks.count == 1, let w = watermarks[clock], w > margin, w - margin > sealedFrontier else { return [] }
+        let target = w - margin
+        var out = seal(upTo: rangeStart(of: target))
+        if target > sealedFrontier { out += split(at: target, counted: false) }
+        return out
+    }
+
+    /// Seals the buffered events of the range holding `target` below it (`[sealedFrontier, target)`),
+    /// leaves the rest open, and moves ``sealedFrontier`` to `target` (> ``sealedFrontier``).
+    /// `counted`: a cut below a writer's watermark, counted in ``PipelineStats/rangesSplit``.
+    private mutating func split(at target: UInt64, counted: Bool) -> [StoryChunk] {
+        var out: [StoryChunk] = []
         let start = rangeStart(of: target)
         let from = max(start, sealedFrontier)
         if let buffer = open.removeValue(forKey: start) {
@@ -300,7 +331,7 @@ public struct StoryPipeline: Sendable {
                 let head = RangeBuffer(records: Array(records[0..<cut]), payload: Array(payload[0..<cutByte]))
                 out.append(makeChunk(head, range: TimeRange(start: from, end: target), revision: 0))
                 stats.chunksSealed += 1
-                stats.rangesSplit += 1
+                if counted { stats.rangesSplit += 1 }
             }
         }
         sealedFrontier = target

@@ -24,9 +24,14 @@ struct ChronologJob: ParsableCommand {
             every key and its effective value).
 
             Exit status: 0 when the job ended cleanly and nothing was lost; 1 when a rank failed \
-            or events were lost; 2 for a usage or configuration error or a job too small for the \
-            requested roles (the message names the smallest -n that works). SIGTERM/SIGINT stop \
-            the job after draining what was accepted.
+            or events were lost; 2 for a usage or configuration error (a value out of its range \
+            names the key and the range) or a job too small for the requested roles (the message \
+            names the smallest -n that works). SIGTERM/SIGINT stop the job after draining what was \
+            accepted; an mpirun that was itself signalled exits 1 whatever the job did, so the \
+            job's own status is the summary's last line ("exit status: N").
+
+            CHRONOLOG_RANKS, CHRONOLOG_BIN and CHRONOLOG_SRUN_MPI belong to the launch scripts \
+            (scripts/run-job.sh, jobs/) and are not configuration keys.
             """)
 
     @Option(name: .long, help: "JSON configuration file.")
@@ -35,10 +40,10 @@ struct ChronologJob: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override one configuration key (repeatable).", valueName: "key=value"))
     var overrides: [String] = []
 
-    @Option(name: .long, help: "Keepers per recording group (ChronoLog's K); shortcut for --set deployment.keepersPerNode=K.")
+    @Option(name: .long, help: "Keepers per recording group (ChronoLog's K), 1 to 64; shortcut for --set deployment.keepersPerNode=K.")
     var keepersPerNode: Int?
 
-    @Option(name: .long, help: "Players per recording group (0 or 1); shortcut for --set deployment.playersPerNode=P.")
+    @Option(name: .long, help: "Players per recording group, 0 to 64 (0: no replay, queries answer -10; with several, one serves the group's replays and the others stand by idle); shortcut for --set deployment.playersPerNode=P.")
     var playersPerNode: Int?
 
     @Option(name: .long, help: "Split each physical node into V virtual nodes, each with its own recording group (to exercise several groups on one machine).")

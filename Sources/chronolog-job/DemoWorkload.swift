@@ -6,7 +6,8 @@ import Logging
 /// The built-in workload of client ranks: connect, create the demo chronicle (one client wins,
 /// the others see "chronicle exists"), acquire a shared story and stories of its own, list
 /// them, log `eventsPerStory` events to each, release everything and disconnect; `rounds` times,
-/// or until SIGTERM/SIGINT.
+/// or until SIGTERM/SIGINT (a round cut short by the visor's refusal to start stories once it
+/// drains releases what it holds and ends the workload).
 struct DemoWorkload {
     let session: ChronoSession
     let storiesPerClient: Int
@@ -33,19 +34,29 @@ struct DemoWorkload {
         for s in 0..<storiesPerClient { names.append("rank\(rank)-story\(s)") }
         for _ in 0..<rounds {
             if ShutdownSignal.isRequested { break }
+            var held: [String] = []
             for name in names {
-                let story = try client.acquireStory("demo", name)
+                let story: StoryHandle
+                do {
+                    story = try client.acquireStory("demo", name)
+                } catch .noConnection where ShutdownSignal.isRequested {
+                    break  // the visor stopped starting stories (its drain deadline passed): end the round
+                }
+                held.append(name)
                 counters["stories.acquired", default: 0] += 1
                 for i in 0..<eventsPerStory {
                     _ = try story.log("demo event \(i) of \(name) from rank \(rank)")
                 }
             }
-            let listed = try client.showStories("demo")
-            counters["stories.listed", default: 0] += UInt64(listed.count)
-            for name in names {
+            if held.count == names.count {
+                let listed = try client.showStories("demo")
+                counters["stories.listed", default: 0] += UInt64(listed.count)
+            }
+            for name in held {
                 try client.releaseStory("demo", name)
                 counters["stories.released", default: 0] += 1
             }
+            if held.count < names.count { break }
             counters["rounds", default: 0] += 1
         }
         try client.disconnect()

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 #if canImport(Glibc)
-import Glibc
+@preconcurrency import Glibc
 #endif
 
 /// `chronolog`: the offline command-line tool for ChronoLog-Swift archives (no job needed).
@@ -46,9 +46,24 @@ struct Chronolog: ParsableCommand {
                 writeStandardError(fullMessage(for: error) + "\n")
                 Glibc.exit(2)
             }
+            if code == .success {  // --help, --version
+                print(fullMessage(for: error))
+                Glibc.exit(flushStandardOutput() ? 0 : 1)
+            }
+            _ = flushStandardOutput()
             exit(withError: error)
         }
-        Glibc.exit(0)
+        // A report that could not be written (disk full, closed pipe) is a failure, not a success.
+        Glibc.exit(flushStandardOutput() ? 0 : 1)
+    }
+
+    /// Flushes standard output (`print` buffers it). - Returns: false, after a message on standard
+    /// error, when any write to it failed.
+    static func flushStandardOutput() -> Bool {
+        if fflush(stdout) == 0 && ferror(stdout) == 0 { return true }
+        let reason = errno == 0 ? "write error" : String(cString: strerror(errno))
+        writeStandardError("chronolog: standard output: write failed: \(reason)\n")
+        return false
     }
 }
 

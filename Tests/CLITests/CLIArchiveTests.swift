@@ -291,6 +291,22 @@ struct CLIArchiveTests {
         #expect(r.exitCode == 0 && r.stderr.contains("partial: crash tail of 1 index row"), "\(r)")
     }
 
+    @Test("every command whose output cannot be written (>/dev/full) exits 1 saying so")
+    func unwritableOutput() throws {
+        let archive = try KnownArchive()
+        let commands: [[String]] = [
+            ["ls", archive.path], ["ls", archive.path, "--json"], ["stats", archive.path], ["stats", archive.path, "--json"],
+            ["verify", archive.path], ["verify", archive.path, "--json"], ["version"], ["--help"],
+            ["replay", archive.path, KnownArchive.chronicle, KnownArchive.shared],
+        ]
+        for args in commands {
+            let r = try MPIJob.runCommand(["bash", "-c", #""$@" >/dev/full"#, "chronolog", MPIJob.executable("chronolog")] + args,
+                                          timeout: 60)
+            #expect(r.exitCode == 1, "\(args): \(r)")
+            #expect(r.stderr.contains("standard output: write failed: No space left on device"), "\(args): \(r)")
+        }
+    }
+
     @Test("a missing story: exit 1 naming it")
     func missingStory() throws {
         let archive = try KnownArchive()

@@ -138,4 +138,100 @@ import Testing
         #expect(throws: ChronoLogError.self) { _ = try ChronoConfig.parseOverride("=x") }
         #expect(throws: ChronoLogError.self) { _ = try ChronoConfig.parseOverride("novalue") }
     }
+
+    // MARK: - Bounds
+
+    /// The memory the bound tests pretend the machine has.
+    static let memory = 8 << 30
+
+    /// A configuration with one integer key set, not validated (the test validates it itself).
+    static func config(_ key: String, _ value: Int) throws -> ChronoConfig {
+        let tree = ChronoConfig.setting(key, to: .integer(Int64(value)), in: ChronoConfig.defaultTree)
+        return try JSONDecoder().decode(ChronoConfig.self, from: try JSONEncoder().encode(tree))
+    }
+
+    @Test func everyIntegerSettingHasABound() {
+        let integerKeys = ChronoConfig.allKeys.filter {
+            if case .integer? = ChronoConfig.leaf($0, in: ChronoConfig.defaultTree) { return true }
+            return false
+        }
+        let bounded = ChronoConfig().numericBounds(physicalMemoryBytes: Self.memory).map(\.key)
+        #expect(Set(integerKeys) == Set(bounded), "keys without a bound: \(Set(integerKeys).subtracting(bounded))")
+        #expect(bounded.count == Set(bounded).count)
+    }
+
+    static let bounds = ChronoConfig().numericBounds(physicalMemoryBytes: memory)
+
+    @Test(arguments: bounds)
+    func eachBoundIsCheckedAtBothEnds(_ bound: ChronoConfig.NumericBound) throws {
+        #expect(bound.range.contains(bound.value), "the default of \(bound.key) is out of its range")
+        #expect(bound.range.upperBound < Int.max / 2, "\(bound.key) has no real upper bound")
+        for inside in [bound.range.lowerBound, bound.range.upperBound] {
+            #expect(throws: Never.self) { try Self.config(bound.key, inside).validate(physicalMemoryBytes: Self.memory) }
+        }
+        for (outside, needle) in [(bound.range.upperBound + 1, "≤ \(bound.range.upperBound)"),
+                                  (bound.range.lowerBound - 1, "≥ \(bound.range.lowerBound)")] {
+            let c = try Self.config(bound.key, outside)
+            do throws(ChronoLogError) {
+                try c.validate(physicalMemoryBytes: Self.memory)
+                Issue.record("\(bound.key)=\(outside) accepted")
+            } catch {
+                guard case let .invalidConfiguration(e) = error else { Issue.record("wrong error \(error)"); continue }
+                #expect(e.key == bound.key)
+                #expect(error.description.contains(needle) && error.description.contains("got \(outside)"), "\(error)")
+            }
+        }
+    }
+
+    /// The settings of issue 12 that were accepted and broke the job: each is refused at load time
+    /// with a message naming the key and the bound, or (the drain and chunk length) accepted.
+    @Test func hugeValuesAreRefusedNamingTheBound() throws {
+        let cases: [(String, String, String)] = [
+            ("keeper.memoryLimitBytes", "1099511627776", "physical memory"),
+            ("grapher.memoryLimitBytes", "1099511627776", "physical memory"),
+            ("story.chunkDurationMs", "86400001", "one day"),
+            ("timeouts.shutdownDrainMs", "3600001", "one hour"),
+            ("client.batchEvents", "9223372036854775807", "≤ 1048576"),
+            ("deployment.graphersPerNode", "2", "exactly one grapher"),
+        ]
+        for (key, value, needle) in cases {
+            do {
+                _ = try ChronoConfig.load(overrides: [key: value])
+                Issue.record("\(key)=\(value) accepted")
+            } catch {
+                #expect(error.description.contains(key) && error.description.contains(needle), "\(error)")
+            }
+        }
+        #expect(try ChronoConfig.load(overrides: ["story.chunkDurationMs": "86400000", "timeouts.shutdownDrainMs": "0"])
+            .story.chunkDurationMs == 86_400_000)
+    }
+
+    @Test func theKeeperPoolDoesNotGrowWithTheMemoryBound() throws {
+        var c = ChronoConfig()
+        #expect(c.keeperTransferSlots == 12 && c.transferSlotBytes == 4 << 20)  // 96 MiB / 2 / 4 MiB
+        c.keeper.memoryLimitBytes = 1 << 40
+        #expect(c.keeperTransferSlots * c.transferSlotBytes <= ChronoConfig.maxKeeperPoolBytes)
+        c.keeper.memoryLimitBytes = 1 << 20
+        #expect(c.keeperTransferSlots == 4)
+        c.keeper.transferSlotBytes = 256 << 20
+        c.keeper.memoryLimitBytes = 1 << 40
+        #expect(c.keeperTransferSlots == 4)
+        c.story.maxEventBytes = 16 << 20
+        c.keeper.transferSlotBytes = 64 << 10
+        #expect(c.transferSlotBytes > 16 << 20)
+    }
+
+    @Test func scriptVariablesAreNotConfigurationButTyposAre() throws {
+        let env = ["CHRONOLOG_RANKS": "8", "CHRONOLOG_BIN": "/x/chronolog-job", "CHRONOLOG_SRUN_MPI": "pmi2",
+                   "CHRONOLOG_CLIENT_BATCH_EVENTS": "12"]
+        #expect(try ChronoConfig.load(environment: env).client.batchEvents == 12)
+        for typo in ["CHRONOLOG_RANK", "CHRONOLOG_BINARY", "CHRONOLOG_CLIENT_BATCH_EVENT", "CHRONOLOG_SRUN"] {
+            do {
+                _ = try ChronoConfig.load(environment: env.merging([typo: "1"]) { $1 })
+                Issue.record("\(typo) accepted")
+            } catch {
+                if case let .invalidConfiguration(e) = error { #expect(e.key == typo && e.problem == .unknownKey) } else { Issue.record("\(error)") }
+            }
+        }
+    }
 }

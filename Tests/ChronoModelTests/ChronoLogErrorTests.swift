@@ -67,4 +67,23 @@ import Testing
         }
         #expect(GenericReply(.noPlayers).rc == .noPlayers)
     }
+
+    @Test func repliesRebuildTheErrorWithoutNestingIt() {
+        for error in Self.everyCase {
+            guard let rebuilt = GenericReply(error).error else { Issue.record("\(error) came back as success"); continue }
+            #expect(rebuilt.returnCode == error.returnCode)
+            // The code name once: the rebuilt error does not carry the whole original inside it.
+            #expect(rebuilt.description.components(separatedBy: error.returnCode.name).count == 2, "\(rebuilt)")
+        }
+        let named: [ChronoLogError] = [
+            .storyAcquired(chronicle: "C1", story: "s1"), .storyNotAcquired(chronicle: "Ü", story: "a b"),
+            .storyNotFound(chronicle: "c", story: "s"), .chronicleNotFound("c"), .chronicleExists("c"),
+            .queryTimedOut(queryId: 7), .noConnection("gone"), .unknown("x"), .noKeepers,
+        ]
+        for error in named { #expect(GenericReply(error).error == error) }
+        #expect(GenericReply(.storyAcquired(chronicle: "C1", story: "s1")).error?.description
+            == #"CL_ERR_ACQUIRED: story "s1" of "C1" is acquired"#)
+        #expect(GenericReply(.eventRejected("too big")).error?.description == "CL_ERR_INVALID_ARG: event rejected: too big")
+    }
 }
+

@@ -268,4 +268,42 @@ import Testing
         #expect(p.range(of: UInt64.max - 1).end == UInt64.max)
         #expect(StoryPipeline(storyId: story, config: ChronoConfig()).chunkDuration == 100_000_000)
     }
+
+    @Test func withNoWriterLeftTheClockSealsWhatLiesBehindItsMargin() throws {
+        // A day-long range: a grapher whose keepers all reported their last watermark (removed)
+        // holds the events with only the clock (0) left. sealReady keeps the range open until the
+        // clock leaves it; sealBehind cuts it `margin` behind the clock, so the events leave now
+        // (their keepers' chunks are acknowledged) and a restart's later events are not late.
+        let day: UInt64 = 86_400_000_000_000, t0 = 20_000 * day
+        var g = StoryPipeline(storyId: story, chunkDuration: day)
+        g.addContributor(0)
+        g.addContributor(1)
+        #expect(g.sealBehind(clock: 0, margin: 10).isEmpty)  // a writer is registered: nothing
+        g.insert([10, 20, 30].map { Event(time: t0 + $0, clientId: ClientID(5), index: UInt32($0), text: "e\($0)") }, from: 1)
+        g.removeContributor(1)
+        g.advanceWatermark(of: 0, to: t0 + 35)
+        #expect(g.sealReady(splittingExcept: 0).isEmpty && g.bufferedEventCount == 3)
+        let first = g.sealBehind(clock: 0, margin: 10)  // cut at t0+25
+        #expect(first.map(\.range) == [TimeRange(start: t0, end: t0 + 25)])
+        #expect(first.flatMap(\.events).map(\.time) == [t0 + 10, t0 + 20])
+        g.advanceWatermark(of: 0, to: t0 + 50)
+        let second = g.sealBehind(clock: 0, margin: 10)
+        #expect(second.map(\.range) == [TimeRange(start: t0 + 25, end: t0 + 40)])
+        #expect(second.flatMap(\.events).map(\.time) == [t0 + 30])
+        #expect(g.sealedFrontier == t0 + 40 && g.bufferedEventCount == 0 && g.stats.rangesSplit == 0)
+        // A restart: its events after the cut are not late and wait for the range as usual.
+        g.addContributor(1)
+        #expect(g.insert([Event(time: t0 + 45, clientId: ClientID(5), index: 45, text: "again")], from: 1).late == 0)
+        g.advanceWatermark(of: 0, to: t0 + 1000)
+        #expect(g.sealBehind(clock: 0, margin: 10).isEmpty && g.bufferedEventCount == 1)
+        // Earlier ranges still open when the writers left seal whole.
+        var h = StoryPipeline(storyId: story, chunkDuration: 100)
+        h.insert([Event(time: 120, clientId: ClientID(5), index: 0, text: "a"),
+                  Event(time: 250, clientId: ClientID(5), index: 1, text: "b")], from: 1)
+        h.removeContributor(1)
+        h.advanceWatermark(of: 0, to: 270)
+        let both = h.sealBehind(clock: 0, margin: 10)
+        #expect(both.map(\.range) == [TimeRange(start: 100, end: 200), TimeRange(start: 200, end: 260)])
+    }
 }
+

@@ -1,3 +1,4 @@
+import ChronoModel
 import Foundation
 import Testing
 import TestSupport
@@ -24,11 +25,13 @@ struct JobLaunchTests {
         #expect(r.stdout.contains("2 recording group(s)"), "\(r)")
     }
 
-    @Test("a job too small fails at once, naming the minimum -n")
+    @Test("a job too small fails at once with status 2, naming the minimum -n")
     func tooSmall() throws {
         let r = try MPIJob.run(ranks: 3, [job], timeout: 60)
-        #expect(r.exitCode != 0 && !r.timedOut, "\(r)")
+        #expect(r.exitCode == 2, "--help promises status 2: \(r)")
         #expect(r.stderr.contains("mpirun -n 5"), "\(r)")
+        let shortcuts = try MPIJob.run(ranks: 6, [job, "--keepers-per-node", "2", "--players-per-node", "2"], timeout: 60)
+        #expect(shortcuts.exitCode == 2 && shortcuts.stderr.contains("mpirun -n 7"), "\(shortcuts)")
     }
 
     @Test("an unknown option is an error, not a hang")
@@ -52,21 +55,113 @@ struct JobLaunchTests {
             (["--config", unknown.path], "keeper.noSuchKey"),
             (["--config", mistyped.path], "client.batchEvents"),
             (["--set", "story.chunkDurationMs=0"], "story.chunkDurationMs"),
+            (["--set", "keeper.memoryLimitBytes=1099511627776"], "keeper.memoryLimitBytes': must be ≤"),
+            (["--set", "keeper.memoryLimitBytes=1099511627776"], "physical memory"),
+            (["--set", "story.chunkDurationMs=86400001"], "≤ 86400000 (one day)"),
+            (["--set", "deployment.virtualNodes=1000000"], "deployment.virtualNodes"),
         ]
         for (args, needle) in cases {
             let r = try MPIJob.run(ranks: 6, [job] + args, timeout: 60)
-            #expect(r.exitCode != 0 && !r.timedOut, "\(args): \(r)")
+            #expect(r.exitCode == 2, "\(args): --help promises status 2: \(r)")
             #expect(r.stderr.contains(needle), "\(args) should name \(needle): \(r)")
         }
+        // A mistyped CHRONOLOG_ variable is refused; the launch scripts' own variables are not.
+        let typo = try MPIJob.run(ranks: 6, [job], timeout: 60, environment: ["CHRONOLOG_CLIENT_BATCH_EVENT": "4"])
+        #expect(typo.exitCode == 2 && typo.stderr.contains("unknown configuration key 'CHRONOLOG_CLIENT_BATCH_EVENT'"), "\(typo)")
+    }
+
+    @Test("--print-config shows the effective configuration: file, then CHRONOLOG_* variables, then --set, then shortcuts")
+    func printConfig() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("c.json")
+        try #"{"client": {"batchEvents": 10, "batchBytes": 999}, "story": {"chunkDurationMs": 250}}"#
+            .write(to: file, atomically: true, encoding: .utf8)
+        let env = ["CHRONOLOG_CLIENT_BATCH_EVENTS": "20", "CHRONOLOG_STORY_LATE_POLICY": "reject",
+                   "CHRONOLOG_RANKS": "8", "CHRONOLOG_BIN": "/nowhere/chronolog-job", "CHRONOLOG_SRUN_MPI": "pmi2"]
+        let r = try MPIJob.runCommand([job, "--config", file.path, "--set", "client.batchEvents=30", "--keepers-per-node", "3",
+                                       "--players-per-node", "2", "--virtual-nodes", "2", "--print-config"],
+                                      timeout: 30, environment: env)
+        #expect(r.exitCode == 0, "\(r)")
+        let c = try ChronoConfig.parse(json: r.stdout)
+        #expect(c.client.batchEvents == 30 && c.client.batchBytes == 999 && c.story.chunkDurationMs == 250, "\(r)")
+        #expect(c.story.latePolicy == .reject, "\(r)")
+        #expect(c.deployment.keepersPerNode == 3 && c.deployment.playersPerNode == 2 && c.deployment.virtualNodes == 2, "\(r)")
+        #expect(c.effectiveDescription() == r.stdout.trimmingCharacters(in: .newlines))
+    }
+
+    @Test("--keepers-per-node 2 --players-per-node 2: each group has two keepers and two players, and the job archives everything")
+    func groupShapeShortcuts() throws {
+        let r = try MPIJob.run(ranks: 8, [job, "--keepers-per-node", "2", "--players-per-node", "2"], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        let rows = r.stdout.split(separator: "\n").filter { $0.first?.isNumber == true }
+        let roles = rows.map { $0.split(separator: " ", omittingEmptySubsequences: true)[1] }
+        #expect(roles == ["visor", "keeper", "keeper", "grapher", "player", "player", "client", "client"], "\(r)")
+        #expect(r.stdout.contains("events: logged=600 received=600 archived=600") && r.stdout.contains("lost=0"), "\(r)")
+        #expect(r.counters(role: "keeper")["stories.started"] ?? 0 >= 2, "\(r)")
+    }
+
+    /// Values at the ends of their documented ranges that used to break the job (issue 12):
+    /// `timeouts.shutdownDrainMs=0` made the keeper quit its drain holding every event, day-long
+    /// chunks were never acknowledged (the keeper waited 30 s and exited 1).
+    @Test("settings at the ends of their ranges: the job archives everything and exits 0", arguments: [
+        ["--set", "timeouts.shutdownDrainMs=0", "--events", "5000"],
+        ["--set", "story.chunkDurationMs=86400000"],
+        ["--set", "story.chunkDurationMs=1", "--set", "grapher.archiveIntervalMs=1"],
+        ["--set", "keeper.memoryLimitBytes=\(ChronoConfig.physicalMemoryBytes)",
+         "--set", "grapher.memoryLimitBytes=\(ChronoConfig.physicalMemoryBytes)"],
+    ])
+    func settingsAtTheirBounds(_ args: [String]) throws {
+        let r = try MPIJob.run(ranks: 6, [job] + args, timeout: 120)
+        #expect(r.exitCode == 0 && r.stdout.contains("exit status: 0"), "\(args): \(r)")
+        let events = r.stdout.split(separator: "\n").first { $0.hasPrefix("  events: ") }.map(String.init) ?? ""
+        let logged = events.firstMatch(of: /logged=(\d+)/)?.1, archived = events.firstMatch(of: /archived=(\d+)/)?.1
+        #expect(logged != nil && logged == archived && events.contains("lost=0"), "\(args): \(events)")
+        #expect(r.counters(role: "visor")["undrained.events"] == 0, "\(args): \(r)")
+    }
+
+    @Test("CHRONOLOG_* variables configure a job; story.latePolicy=reject with events 5 s late rejects and counts every one, none lost")
+    func environmentAndRejectPolicy() throws {
+        let env = ["CHRONOLOG_STORY_LATE_POLICY": "reject", "CHRONOLOG_CLIENT_TEST_CLOCK_DRIFT_MS": "-5000",
+                   "CHRONOLOG_RANKS": "6", "CHRONOLOG_BIN": job, "CHRONOLOG_SRUN_MPI": "pmix"]
+        let r = try MPIJob.run(ranks: 6, [job], timeout: 120, environment: env)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout.contains("events: logged=600 received=600 archived=0 late=0 rejected=600 lost=0"), "\(r)")
+        #expect(r.counters(role: "keeper")["events.rejected.late"] == 600, "\(r)")
+    }
+
+    @Test("every event refused at the client: the summary still has its events line (rejected, none lost)")
+    func allRejectedSummary() throws {
+        let r = try MPIJob.run(ranks: 6, [job, "--set", "story.maxEventBytes=4"], timeout: 60)
+        #expect(r.exitCode == 1, "the demo workload fails on its first refused event: \(r)")
+        #expect(r.stdout.contains("  events: logged=0 received=0 archived=0 late=0 rejected=2 lost=0"), "\(r)")
+    }
+
+    @Test("a client failing while it holds a story: the job notices, archives its events and drains at once (exit 1)")
+    func failingClient() throws {
+        // The drain window is far longer than the test's limit: a drain that waits for the failed
+        // client's story times out here.
+        let r = try MPIJob.run(ranks: 6, [MPIJob.executable("job-checks"), "failing-client", "--events", "500",
+                                          "--set", "timeouts.shutdownDrainMs=600000"], timeout: 90)
+        #expect(!r.timedOut && r.exitCode == 1, "\(r)")
+        #expect(r.stdout.contains("FAILING client") && r.stdout.contains("exit status: 1"), "\(r)")
+        #expect(r.stdout.contains("events: logged=1000 received=1000 archived=1000") && r.stdout.contains("lost=0"), "\(r)")
+        let visor = r.counters(role: "visor")
+        #expect(visor["clients.abandoned"] == 1 && visor["stories.acquired"] == visor["stories.released"], "\(r)")
     }
 
     @Test("--help describes the options")
     func help() throws {
         let r = try MPIJob.runCommand([job, "--help"], timeout: 30)
         #expect(r.exitCode == 0, "\(r)")
-        for option in ["--keepers-per-node", "--virtual-nodes", "--players-per-node"] {
+        for option in ["--keepers-per-node", "--virtual-nodes", "--players-per-node", "--print-config"] {
             #expect(r.stdout.contains(option), "\(option) missing from help")
         }
+        // What it says is what the job accepts: two players per group work (groupShapeShortcuts).
+        let flat = r.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(!flat.contains("(0 or 1)") && flat.contains("0 to 64"), "\(r)")
+        #expect(flat.contains("CHRONOLOG_RANKS") && flat.contains("exit status"), "\(r)")
     }
 }
 
@@ -85,7 +180,7 @@ struct JobSignalTests {
             wait $pid
             """, timeout: 90)
         #expect(r.exitCode == 0, "\(r)")
-        #expect(r.stdout.contains("exit status: 0"), "\(r)")
+        #expect(r.stdout.contains("exit status: 0 (the job's own, after signal 15"), "\(r)")
         #expect(r.stderr.contains("signal 15"), "\(r)")
         // Every story acquired was released again.
         let visor = r.stdout.split(separator: "\n").first { $0.contains("visor (1 rank)") }.map(String.init) ?? ""
@@ -103,7 +198,110 @@ struct JobSignalTests {
             kill -TERM $pid
             wait $pid
             """, timeout: 90)
-        #expect(r.stdout.contains("exit status: 0"), "\(r)")
-        #expect(r.stdout.contains("chronolog-job summary:"), "\(r)")
+        // mpirun, signalled itself, exits 1 whatever the job did (README); the job's own status is
+        // the summary's, which says so.
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stdout.contains("exit status: 0 (the job's own, after signal 15; an mpirun that was itself signalled exits 1"),
+                "\(r)")
+        #expect(r.stdout.contains("lost=0"), "\(r)")
+    }
+
+    @Test("SIGINT (Ctrl-C) to every rank drains like SIGTERM: exit 0, nothing lost, every story released")
+    func sigintToRanks() throws {
+        let r = try MPIJob.runScript("""
+            $MPIRUN -n 6 \(job) --rounds 987654319 &
+            pid=$!
+            sleep 3
+            pkill -INT -P $pid
+            wait $pid
+            """, timeout: 90)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout.contains("exit status: 0 (the job's own, after signal 2") && r.stdout.contains("lost=0"), "\(r)")
+        #expect(r.stderr.contains("signal 2"), "\(r)")
+        let visor = r.counters(role: "visor")
+        #expect(visor["stories.acquired"] != nil && visor["stories.acquired"] == visor["stories.released"], "\(r)")
+    }
+
+    @Test("SIGTERM with timeouts.shutdownDrainMs=0: the visor stops waiting for clients at once, and still nothing is lost")
+    func sigtermWithoutDrainWindow() throws {
+        let r = try MPIJob.runScript("""
+            $MPIRUN -n 6 \(job) --rounds 987654318 --set timeouts.shutdownDrainMs=0 &
+            pid=$!
+            sleep 3
+            pkill -TERM -P $pid
+            wait $pid
+            echo "mpirun exit $?"
+            """, timeout: 90)
+        #expect(r.stdout.contains("chronolog-job summary:") && r.stdout.contains("lost=0"), "\(r)")
+        #expect(r.counters(role: "visor")["undrained.events"] == 0, "\(r)")
+    }
+}
+
+/// The launch scripts, run as a user would (small jobs, no build: `CHRONOLOG_BIN` names the binary).
+@Suite("launch scripts", .serialized)
+struct LaunchScriptTests {
+    let job = MPIJob.executable("chronolog-job")
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    private func scratch() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-scripts-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test("every script parses (bash -n)", arguments: ["scripts/run-job.sh", "scripts/test.sh", "scripts/lib.sh",
+                                                      "jobs/chronolog-job.sh", "jobs/chronolog-job.sbatch"])
+    func parses(_ script: String) throws {
+        let r = try MPIJob.runCommand(["bash", "-n", root.appendingPathComponent(script).path], timeout: 30)
+        #expect(r.exitCode == 0, "\(script): \(r)")
+    }
+
+    @Test("CHRONOLOG_RANKS=7 CHRONOLOG_BIN=… bash scripts/run-job.sh runs a 7-rank job")
+    func runJobScript() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try MPIJob.runScript("bash \(root.appendingPathComponent("scripts/run-job.sh").path) --events 10 "
+                                     + "--set archive.directory=\(dir.appendingPathComponent("archive").path)",
+                                     timeout: 120, environment: ["CHRONOLOG_RANKS": "7", "CHRONOLOG_BIN": job])
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout.contains("chronolog-job: 7 ranks") && r.stdout.contains("exit status: 0"), "\(r)")
+        let bad = try MPIJob.runScript("bash \(root.appendingPathComponent("scripts/run-job.sh").path)", timeout: 60,
+                                       environment: ["CHRONOLOG_RANKS": "many", "CHRONOLOG_BIN": job])
+        #expect(bad.exitCode == 2 && bad.stderr.contains("CHRONOLOG_RANKS"), "\(bad)")
+    }
+
+    @Test("CHRONOLOG_BIN=… jobs/chronolog-job.sh -n 6 runs the job")
+    func jobScript() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try MPIJob.runScript("bash \(root.appendingPathComponent("jobs/chronolog-job.sh").path) -n 6 --events 10 "
+                                     + "--set archive.directory=\(dir.appendingPathComponent("archive").path)",
+                                     timeout: 120, environment: ["CHRONOLOG_BIN": job])
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout.contains("chronolog-job: 6 ranks") && r.stdout.contains("exit status: 0"), "\(r)")
+    }
+
+    @Test("jobs/chronolog-job.sbatch without Slurm: its body runs through a stand-in srun with CHRONOLOG_SRUN_MPI and CHRONOLOG_BIN")
+    func sbatchBody() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Stands in for srun: checks the --mpi option, then starts the 6 ranks with mpirun.
+        let srun = dir.appendingPathComponent("srun")
+        try """
+            #!/usr/bin/env bash
+            [[ $1 == --mpi=* ]] || { echo "stand-in srun: expected --mpi=..., got $1" >&2; exit 3; }
+            echo "srun $1"
+            shift
+            exec $MPIRUN -n 6 "$@"
+            """.write(to: srun, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: srun.path)
+        let r = try MPIJob.runScript("""
+            export MPIRUN PATH="\(dir.path):$PATH" SLURM_SUBMIT_DIR="\(dir.path)"
+            bash \(root.appendingPathComponent("jobs/chronolog-job.sbatch").path) --events 10
+            """, timeout: 120, environment: ["CHRONOLOG_BIN": job, "CHRONOLOG_SRUN_MPI": "pmi2"])
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout.contains("srun --mpi=pmi2") && r.stdout.contains("exit status: 0"), "\(r)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("chronolog-archive/chronolog-archive.h5").path),
+                "the job did not archive in SLURM_SUBMIT_DIR")
     }
 }

@@ -212,7 +212,7 @@ public struct ChronoJob: Sendable {
             }
             status = Int32(try world.allreduce(Int64(status), op: .max))
             if let summary {
-                print(summary.rendered(exitStatus: status))
+                print(summary.rendered(exitStatus: status, signal: ShutdownSignal.signalNumber))
                 fflush(nil)
             }
             try m.bulk?.close()

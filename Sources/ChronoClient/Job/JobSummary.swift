@@ -46,23 +46,28 @@ struct JobSummary {
         return logged > accounted ? logged - accounted : 0
     }
 
-    func rendered(exitStatus: Int32) -> String {
+    /// The summary text. Its `events:` line is always there (all zero when nothing was logged,
+    /// and also when every event was rejected); its last line is the job's own exit status, which
+    /// after `signal` (SIGTERM/SIGINT) says that mpirun's own status is not the job's.
+    func rendered(exitStatus: Int32, signal: Int32? = nil) -> String {
         var lines = ["chronolog-job summary:"]
         let logged = sum(.client, "events.logged")
-        if logged > 0 || sum(.keeper, "events.received") > 0 {
-            lines.append("  events: logged=\(logged) received=\(sum(.keeper, "events.received")) archived=\(sum(.grapher, "events.archived")) "
-                + "late=\(sum(.keeper, "events.late") + sum(.grapher, "events.late")) "
-                + "rejected=\(sum(.client, "events.rejected") + sum(.keeper, "events.rejected") + sum(.keeper, "events.rejected.notRecorded")) "
-                + "refused=\(sum(.keeper, "events.refused.forged") + sum(.keeper, "events.refused.unauthorized")) "
-                + "lost=\(lostEvents)")
-        }
+        lines.append("  events: logged=\(logged) received=\(sum(.keeper, "events.received")) archived=\(sum(.grapher, "events.archived")) "
+            + "late=\(sum(.keeper, "events.late") + sum(.grapher, "events.late")) "
+            + "rejected=\(sum(.client, "events.rejected") + sum(.keeper, "events.rejected") + sum(.keeper, "events.rejected.notRecorded")) "
+            + "refused=\(sum(.keeper, "events.refused.forged") + sum(.keeper, "events.refused.unauthorized")) "
+            + "lost=\(lostEvents)")
         for role in Role.allCases {
             guard let n = ranks[role] else { continue }
             let c = byRole[role] ?? [:]
             let body = c.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             lines.append("  \(role.rawValue) (\(n) rank\(n == 1 ? "" : "s")): \(body.isEmpty ? "-" : body)")
         }
-        lines.append("  exit status: \(exitStatus)")
+        var status = "  exit status: \(exitStatus)"
+        if let signal {
+            status += " (the job's own, after signal \(signal); an mpirun that was itself signalled exits 1 regardless)"
+        }
+        lines.append(status)
         return lines.joined(separator: "\n")
     }
 }

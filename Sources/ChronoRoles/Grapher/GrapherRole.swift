@@ -370,7 +370,10 @@ public final class GrapherRole: RecordingBehavior {
             let finishing = draining && s.pipeline.contributors.keys.allSatisfy { $0 == 0 }
             // A keeper shipping a range in pieces (or cutting it at its memory bound) reports a
             // watermark inside it: the part below is archived now, so that keeper's slots come back.
-            let sealed = finishing ? s.pipeline.drain() : s.pipeline.sealReady(splittingExcept: 0)
+            var sealed = finishing ? s.pipeline.drain() : s.pipeline.sealReady(splittingExcept: 0)
+            // Every keeper finished the story: what they sent is archived now, not when the clock
+            // leaves its range (a day later with day-long chunks), so their slots come back.
+            sealed += s.pipeline.sealBehind(clock: 0, margin: StoryPipeline.restartMargin)
             for chunk in sealed where !chunk.isEmpty { s.held.append(chunk) }
             stories[id] = s
         }

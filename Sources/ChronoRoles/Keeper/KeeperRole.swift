@@ -99,13 +99,12 @@ public final class KeeperRole: RecordingBehavior {
         self.playerRank = playerRank
         self.bulk = bulk
         self.logger = logger
-        let slot = max(config.keeper.transferSlotBytes, config.story.maxEventBytes + StoryChunk.headerByteCount + 64)
-        let slots = max(4, config.keeper.memoryLimitBytes / 2 / slot)
-        self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: slot, slotCount: slots)
+        self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: config.transferSlotBytes,
+                                             slotCount: config.keeperTransferSlots)
         self.reportInterval = .milliseconds(max(1, config.story.chunkDurationMs / 4))
     }
 
-    private var slotBytes: Int { max(config.keeper.transferSlotBytes, config.story.maxEventBytes + StoryChunk.headerByteCount + 64) }
+    private var slotBytes: Int { config.transferSlotBytes }
 
     func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
 
@@ -387,9 +386,11 @@ public final class KeeperRole: RecordingBehavior {
             // seal once time has passed them, and a new writer's events are not late.
             s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow)
             let before = full ? 0 : s.pipeline.bufferedBytes
-            let sealed = draining ? s.pipeline.drain()
+            var sealed = draining ? s.pipeline.drain()
                 : pressed && s.pipeline.hasOpenBuffers ? s.pipeline.sealReady(splittingExcept: Self.clockContributor)
                 : s.pipeline.sealReady()
+            // A released story ships what it holds within a second, not when the clock leaves its range.
+            if s.stopping && !draining { sealed += s.pipeline.sealBehind(clock: Self.clockContributor, margin: StoryPipeline.restartMargin) }
             for chunk in sealed {
                 waiting.append(chunk)
                 did = true

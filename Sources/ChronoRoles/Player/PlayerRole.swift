@@ -478,7 +478,7 @@ public final class PlayerRole: RecordingBehavior {
             }
             if q.phase == .archive && q.archiveDone && q.ready.isEmpty {
                 if !q.foundInArchive && !q.request.storyKnown && q.nextPiece == 0 {
-                    try finish(q, rc: .notExist, detail: "story \(q.request.story.debugDescription) of \(q.request.chronicle.debugDescription) does not exist",
+                    try finish(q, rc: .notExist, detail: ChronoLogError.storyNotFound(chronicle: q.request.chronicle, story: q.request.story).replyDetail,
                                channel: channel)
                 } else {
                     try finish(q, rc: .success, channel: channel)

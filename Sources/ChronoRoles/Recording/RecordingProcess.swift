@@ -20,7 +20,16 @@ public struct RecordingProcess {
     /// Test knob: when false the process never registers (nor sends heartbeats), so the visor
     /// sees an incomplete group; it still answers the shutdown.
     public var registersWithVisor = true
-    private var drainDeadline: ContinuousClock.Instant?
+    /// While draining: the last time the loop did any work, and how long it may do none.
+    private var lastDrainProgress = ContinuousClock.now
+    private var drainStallLimit = Self.minimumDrainStallLimit
+
+    /// A drain that made no progress for this long (nothing received, sealed, shipped, read or
+    /// written) is abandoned, and what is still held is reported undrained; the shutdown
+    /// request's deadline (`timeouts.shutdownDrainMs`) lengthens it, never shortens it. A drain
+    /// that progresses is never cut short: a keeper does not drop what its live grapher can still
+    /// take, and a grapher writes everything its keepers shipped.
+    public static let minimumDrainStallLimit: Duration = .seconds(60)
     /// Visor orders (start, stop, holder, shutdown) refused because another rank sent them.
     private var refusedOrders: UInt64 = 0
 
@@ -86,10 +95,13 @@ public struct RecordingProcess {
             }
             if drainRequested {
                 let drained = try behavior.drain(channel: channel)
-                if drained || (drainDeadline.map { now >= $0 } ?? false) {
-                    if !drained {
-                        logger.error("drain deadline passed with \(behavior.undrainedEvents) events held: \(behavior.drainState)")
-                    }
+                if didWork { lastDrainProgress = now }
+                if drained { break }
+                if now - lastDrainProgress >= drainStallLimit {
+                    logger.error("""
+                        drain made no progress for \(drainStallLimit) with \(behavior.undrainedEvents) events held: \
+                        \(behavior.drainState)
+                        """)
                     break
                 }
             }
@@ -116,7 +128,8 @@ public struct RecordingProcess {
             try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc, ticket: n.ticket)))
         case .shutdown(let request):
             drainRequested = true
-            drainDeadline = ContinuousClock.now + .milliseconds(Int(clamping: request.deadlineMilliseconds))
+            lastDrainProgress = ContinuousClock.now
+            drainStallLimit = max(Self.minimumDrainStallLimit, .milliseconds(Int(clamping: request.deadlineMilliseconds)))
         default:
             return
         }
@@ -131,6 +144,16 @@ public struct RecordingProcess {
             return
         }
         switch message {
+        case .startRecording(let n):
+            let rc = behavior.startRecording(n)
+            try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc)))
+        case .stopRecording(let n):
+            let rc = behavior.stopRecording(n)
+            try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc)))
+        case .shutdown(let request):
+            drainRequested = true
+            lastDrainProgress = ContinuousClock.now
+            drainStallLimit = max(Self.minimumDrainStallLimit, .milliseconds(Int(clamping: request.deadlineMilliseconds)))
         case .startRecording, .stopRecording, .holder, .shutdown:
             // The visor's orders: from anyone else (a client rank posting to this one) they would
             // let a forger hold stories, stop recordings or end the process. Refused and counted.

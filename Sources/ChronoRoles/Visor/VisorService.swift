@@ -253,7 +253,7 @@ public final class VisorService {
             reply(.connectReply(ConnectReply(rc: .success, clientId: id, visorTime: clock.now())), to: source)
         } catch let error as ChronoLogError {
             reply(.connectReply(ConnectReply(rc: error.returnCode, clientId: .none, visorTime: clock.now(),
-                                             detail: error.description)), to: source)
+                                             detail: error.replyDetail)), to: source)
         } catch {
             reply(.connectReply(ConnectReply(rc: .unknown, clientId: .none, visorTime: clock.now(), detail: "\(error)")), to: source)
         }
@@ -274,6 +274,10 @@ public final class VisorService {
         do throws(ChronoLogError) {
             try clients.validate(r.clientId, fromRank: source)
             try authorize(.write, r.chronicle, client: r.clientId, counting: "unauthorized.acquire")
+            // Once the recording processes drain (clients finished, or the drain deadline passed
+            // after a signal), no story starts recording again: a keeper that already finished it
+            // would have to take it up behind its own last watermark.
+            guard phase == .running else { throw .noConnection("the job is shutting down") }
             let (story, _) = try directory.acquire(chronicle: r.chronicle, story: r.story, attributes: r.attributes, by: r.clientId)
             let cname = try ChronicleName(r.chronicle)
             if let gid = story.group, let group = groups.groups[gid] {
@@ -304,7 +308,7 @@ public final class VisorService {
             bump("recordings.started")
         } catch {
             reply(.acquireReply(AcquireReply(rc: error.returnCode, storyId: StoryID(rawValue: 0), groupId: 0, keeperRanks: [],
-                                             grapherRank: -1, playerRank: -1, detail: error.description)), to: source)
+                                             grapherRank: -1, playerRank: -1, detail: error.replyDetail)), to: source)
         }
     }
 
@@ -377,7 +381,7 @@ public final class VisorService {
         }
         bump("replays.refused")
         let piece = ReplayPiece(queryId: r.queryId, rc: failure.returnCode, pieceNumber: 0, isLast: true, chunk: nil,
-                                detail: failure.description)
+                                detail: failure.replyDetail)
         do { try channel.post(ControlMessage.replayPiece(piece).encode(), to: source, tag: .replay) } catch {
             logger.error("cannot answer replay query \(r.queryId) of rank \(source): \(error)")
         }
@@ -411,11 +415,29 @@ public final class VisorService {
     private func shutdownCompleted(_ c: ShutdownComplete, from source: Int) {
         if clientRanks.contains(source) {
             finishedClients.insert(source)
+            disconnectClients(ofRank: source)
             return
         }
         guard fromRecorder(source, claiming: c.rank, .shutdownComplete(c)) else { return }
         undrained += c.undrainedEvents
         awaitingShutdown.remove(c.rank)
+    }
+
+    /// A client rank finished with clients still connected (its workload failed, or never
+    /// disconnected): they are disconnected, which releases what they hold, so recording of those
+    /// stories stops now instead of holding the drain back.
+    private func disconnectClients(ofRank rank: Int) {
+        for entry in clients.clients.values where entry.rank == Int32(rank) {
+            let held = directory.stories(heldBy: entry.id)
+            for h in held {
+                do { try release(StoryRequest(clientId: entry.id, chronicle: h.chronicle, story: h.story), client: entry.id) } catch {
+                    logger.error("cannot release \(h.chronicle)/\(h.story) of client \(entry.id): \(error)")
+                }
+            }
+            clients.disconnect(entry.id)
+            bump("clients.abandoned")
+            logger.warning("rank \(rank) finished with client \(entry.id) still connected: released its \(held.count) stories")
+        }
     }
 
     private func advanceShutdown() throws {
