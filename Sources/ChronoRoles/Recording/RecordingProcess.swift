@@ -144,16 +144,6 @@ public struct RecordingProcess {
             return
         }
         switch message {
-        case .startRecording(let n):
-            let rc = behavior.startRecording(n)
-            try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc)))
-        case .stopRecording(let n):
-            let rc = behavior.stopRecording(n)
-            try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc)))
-        case .shutdown(let request):
-            drainRequested = true
-            lastDrainProgress = ContinuousClock.now
-            drainStallLimit = max(Self.minimumDrainStallLimit, .milliseconds(Int(clamping: request.deadlineMilliseconds)))
         case .startRecording, .stopRecording, .holder, .shutdown:
             // The visor's orders: from anyone else (a client rank posting to this one) they would
             // let a forger hold stories, stop recordings or end the process. Refused and counted.
