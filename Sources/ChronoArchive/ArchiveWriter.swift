@@ -307,10 +307,16 @@ public final class ArchiveWriter {
         let order = shares.keys.sorted()
         let round = UInt64(roundCount)
 
-        // 3. Collective structure changes: new stories, extents.
+        // 3. Room for everything the round can add, reserved past the file's end before anything
+        //    changes (agreed): a full file system fails the round here, and the file keeps its
+        //    last flushed state.
+        try agree(reserveRoom(for: order, shares: shares))
+
+        // 4. Collective structure changes: new stories, extents.
         var created = 0
         var targets: [StoryKey: (files: StoryFiles, events: Int, payload: Int, index: Int)] = [:]
         var totals = Share()
+        var localFailure: String?
         do {
             for key in order {
                 let (files, isNew) = try storyFiles(for: key)
@@ -342,13 +348,13 @@ public final class ArchiveWriter {
             try rounds.extend(to: roundCount + 1)
             roundCount += 1
         } catch {
-            throw fail(ArchiveError.wrap(error))
+            // Agreed below with the other ranks' outcome, so that none waits in a later collective.
+            localFailure = "\(ArchiveError.wrap(error))"
         }
 
-        // 4. This rank's rows (independent transfers); failures are agreed below.
+        // 5. This rank's rows (independent transfers); failures are agreed below.
         var written = 0, myEvents = 0, myPayload = 0
-        var localFailure: String?
-        do {
+        if localFailure == nil { do {
             for key in order {
                 guard let positions = mine[key], let target = targets[key] else { continue }
                 var rows: [EventRecord] = []
@@ -406,21 +412,14 @@ public final class ArchiveWriter {
             }
         } catch {
             localFailure = "\(error)"
-        }
+        } }
 
-        // 5. Agree, then flush.
-        do {
-            // One cheap collective in the common case; the reasons travel only after a failure.
-            if try communicator.allreduce(Int64(localFailure == nil ? 0 : 1), op: .max) != 0 {
-                let failures = try communicator.allgatherv(Array((localFailure ?? "").utf8))
-                let r = failures.firstIndex(where: { !$0.isEmpty }) ?? 0
-                throw ArchiveError.writeFailed(rank: r, detail: String(decoding: failures[r], as: UTF8.self))
-            }
-        } catch {
-            throw fail(ArchiveError.wrap(error))
-        }
+        // 6. Agree, then flush, and agree that the flush succeeded everywhere.
+        try agree(localFailure)
         let flushStart = MPIRuntime.wtime()
-        do { try file.flush() } catch { throw fail(ArchiveError.wrap(error)) }
+        var flushFailure: String?
+        do { try file.flush() } catch { flushFailure = "\(error)" }
+        try agree(flushFailure)
         let end = MPIRuntime.wtime()
         let totalBytes = Int(totals.eventRows) * EventRecord.byteSize + Int(totals.payloadBytes)
             + Int(totals.indexRows) * ArchiveIndexRow.columnCount * 8
@@ -443,6 +442,69 @@ public final class ArchiveWriter {
     }
 
     // MARK: Helpers
+
+    /// Makes every rank agree on a step's outcome: when any rank passes a failure, every rank
+    /// marks the writer unusable and throws `.writeFailed` naming the first failing rank and its
+    /// reason. One cheap collective in the common case; the reasons travel only after a failure.
+    ///
+    /// Collective over the writer's communicator.
+    private func agree(_ failure: String?) throws(ArchiveError) {
+        do {
+            guard try communicator.allreduce(Int64(failure == nil ? 0 : 1), op: .max) != 0 else { return }
+            let failures = try communicator.allgatherv(Array((failure ?? "").utf8))
+            let r = failures.firstIndex(where: { !$0.isEmpty }) ?? 0
+            throw ArchiveError.writeFailed(rank: r, detail: String(decoding: failures[r], as: UTF8.self))
+        } catch {
+            throw fail(ArchiveError.wrap(error))
+        }
+    }
+
+    /// Fixed room reserved for a story new to this writer (its group, datasets, attributes and
+    /// chunk indexes), on top of its chunks.
+    static let storyOverheadBytes = 64 << 10
+    /// Room reserved in every round for metadata HDF5 may rewrite or move (object headers,
+    /// chunk B-tree nodes, the superblock), on top of a sixteenth of the round's chunk bytes.
+    static let metadataSlackBytes = 1 << 20
+
+    /// Reserves room past the file's end (rank 0, for all: one shared file) for everything this
+    /// round can add: parallel HDF5 allocates (and fills) every chunk a dataset extension reaches,
+    /// so the round needs the chunks its extents add, plus room for new stories and metadata.
+    /// - Returns: the reason when the room cannot be had (`No space left on device`, how much was
+    ///   asked, how much is available), `nil` otherwise and on other ranks.
+    private func reserveRoom(for order: [StoryKey], shares: [StoryKey: [Share]]) -> String? {
+        guard communicator.rank == 0 else { return nil }
+        var bytes = 0
+        for key in order {
+            let sum = shares[key, default: []].reduce(into: Share()) {
+                $0.eventRows += $1.eventRows
+                $0.payloadBytes += $1.payloadBytes
+                $0.indexRows += $1.indexRows
+            }
+            let files = stories[key]
+            bytes += Self.chunksAdded(files?.eventRows ?? 0, Int(sum.eventRows), per: ArchiveLayout.eventChunkRows)
+                * ArchiveLayout.eventChunkRows * ArchiveLayout.eventRowBytes
+            bytes += Self.chunksAdded(files?.payloadBytes ?? 0, Int(sum.payloadBytes), per: ArchiveLayout.payloadChunkBytes)
+                * ArchiveLayout.payloadChunkBytes
+            bytes += Self.chunksAdded(files?.indexRows ?? 0, Int(sum.indexRows), per: ArchiveLayout.indexChunkRows)
+                * ArchiveLayout.indexChunkRows * ArchiveIndexRow.columnCount * 8
+            if files == nil { bytes += Self.storyOverheadBytes }
+        }
+        bytes += Self.chunksAdded(roundCount, 1, per: ArchiveLayout.roundsChunkRows)
+            * ArchiveLayout.roundsChunkRows * ArchiveRoundRow.columnCount * 8
+        bytes += Self.metadataSlackBytes + bytes / 16
+        do {
+            try file.reserveSpace(bytes: bytes)
+        } catch {
+            return "\(error)"
+        }
+        return nil
+    }
+
+    /// HDF5 chunks of `per` rows a dataset of `rows` rows gains when extended by `adding` rows.
+    static func chunksAdded(_ rows: Int, _ adding: Int, per: Int) -> Int {
+        guard adding > 0 else { return 0 }
+        return (rows + adding + per - 1) / per - (rows + per - 1) / per
+    }
 
     /// Marks the writer unusable and returns the error to throw.
     private func fail(_ error: ArchiveError) -> ArchiveError {

@@ -1,6 +1,10 @@
 import CChronoShims
 import CHDF5
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A failed HDF5 operation.
 ///
 /// Every HDF5 call the wrapper makes goes through one checking helper, so a failing library
@@ -32,10 +36,14 @@ public enum HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
     case closed(object: String)
     /// A parallel (MPI-IO) file was asked for before `MPIRuntime.initialize` or after finalize.
     case mpiNotInitialized(path: String)
+    /// An operating-system call on the file at `path` failed (e.g. reserving space for the next
+    /// writes): `code` is its `errno`, `message` its `strerror` text and what was asked for.
+    case systemCallFailed(call: String, path: String, code: Int32, message: String)
 
     /// The HDF5 C call that failed, when the error came from the library.
     public var call: String? {
         if case .callFailed(let call, _, _) = self { return call }
+        if case .systemCallFailed(let call, _, _, _) = self { return call }
         if case .notAnHDF5File = self { return "H5Fopen" }
         return nil
     }
@@ -72,6 +80,8 @@ public enum HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
             "\(object) is already closed"
         case .mpiNotInitialized(let path):
             "parallel HDF5 file \(path) needs MPI: call MPIRuntime.initialize first"
+        case .systemCallFailed(let call, let path, let code, let message):
+            "\(call) failed on \(path): \(message) (errno \(code))"
         }
     }
 }
@@ -96,12 +106,19 @@ enum HDF5Library {
 /// HDF5 reports failure as a negative `herr_t`, `hid_t`, `htri_t` or `ssize_t`; on failure this
 /// throws `HDF5Error.callFailed` with the call's name, the object, and HDF5's error stack text
 /// (which is cleared). On success it returns the value, so ids and counts can be taken from it.
+///
+/// HDF5's stack does not carry the operating system's reason for a failed read or write (the
+/// MPI-IO driver reports only "file write failed"): when the stack shows a low-level I/O failure,
+/// `errno` as the failing call left it is appended (`errno 28: No space left on device`). `errno`
+/// is cleared after every successful call, so the reason comes from the call that failed.
 @inline(__always)
 @discardableResult
 func h5check<T: BinaryInteger>(_ status: T, _ call: StaticString, _ object: @autoclosure () -> String) throws(HDF5Error) -> T {
     if status < 0 {
-        throw HDF5Error.callFailed(call: "\(call)", object: object(), stack: HDF5ErrorStack.takeText())
+        let code = errno
+        throw HDF5Error.callFailed(call: "\(call)", object: object(), stack: HDF5ErrorStack.takeText(systemError: code))
     }
+    errno = 0
     return status
 }
 

@@ -136,6 +136,29 @@ public final class HDF5File {
         try h5check(H5Fflush(file, H5F_SCOPE_GLOBAL), "H5Fflush", path)
     }
 
+    /// Reserves `bytes` of storage just past the file's current end without changing its size
+    /// (`fallocate` with `FALLOC_FL_KEEP_SIZE`), so that writes growing the file by up to that much
+    /// cannot fail for lack of space. Where the file system cannot reserve, checks instead that
+    /// `statvfs` reports that much available (space others take afterwards is then not covered).
+    ///
+    /// Not collective and not an HDF5 call: for a parallel file, one rank reserves for all.
+    /// - Returns: the bytes the file system reported available before the reservation (-1 if unknown).
+    /// - Throws: `HDF5Error.systemCallFailed` naming `fallocate`, the path, the errno and its text
+    ///   (`No space left on device` when there is not enough room), and how much was asked for.
+    @discardableResult
+    public func reserveSpace(bytes: Int) throws(HDF5Error) -> Int {
+        _ = try state.openID()
+        var size: Int64 = -1, available: Int64 = -1
+        let rc = chrono_reserve_file_space(path, Int64(bytes), &size, &available)
+        guard rc == 0 else {
+            let free = available >= 0 ? "\(available) B available on its file system" : "available space unknown"
+            throw .systemCallFailed(call: "fallocate", path: path, code: rc,
+                                    message: "\(HDF5ErrorStack.systemErrorText(rc)): reserving \(bytes) B past the file's "
+                                        + "end (\(size) B) for the next writes, \(free)")
+        }
+        return Int(available)
+    }
+
     /// Closes every group and dataset opened through this file (datasets first), then the
     /// file itself (`H5Dclose`, `H5Gclose`, `H5Fclose`). Later calls do nothing; objects of a
     /// closed file throw `HDF5Error.closed`.
@@ -159,8 +182,9 @@ public final class HDF5File {
         guard fileExists(path) else { throw .fileNotFound(path: path) }
         let flags = mode == .readOnly ? chrono_h5f_acc_rdonly() : chrono_h5f_acc_rdwr()
         let id = H5Fopen(path, flags, fapl)
+        let code = errno
         if id >= 0 { return id }
-        let stack = HDF5ErrorStack.takeText()
+        let stack = HDF5ErrorStack.takeText(systemError: code)
         if stack.contains("file signature not found") || stack.contains("unable to read superblock")
             || stack.contains("truncated file") {
             throw .notAnHDF5File(path: path, stack: stack)

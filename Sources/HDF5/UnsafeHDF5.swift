@@ -5,15 +5,34 @@
 import CChronoShims
 import CHDF5
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// HDF5's default error stack as text.
 enum HDF5ErrorStack {
     /// The current error stack, one `; `-separated entry per frame, outermost first; clears it.
-    static func takeText() -> String {
+    /// - Parameter systemError: `errno` as the failing call left it: when nonzero and the stack
+    ///   shows a low-level read or write failure, `; errno N: <strerror>` is appended.
+    static func takeText(systemError: Int32 = 0) -> String {
         var buf = [CChar](repeating: 0, count: 4096)
         let len = buf.withUnsafeMutableBufferPointer { p in chrono_h5e_describe(p.baseAddress, p.count) }
         let bytes = buf.prefix(min(len, buf.count)).map { UInt8(bitPattern: $0) }
-        return String(decoding: bytes, as: UTF8.self)
+        let text = String(decoding: bytes, as: UTF8.self)
             .split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
+        guard systemError != 0, isLowLevelIO(text) else { return text }
+        return text + "; errno \(systemError): \(systemErrorText(systemError))"
+    }
+
+    /// Whether a stack text shows a failure in HDF5's file layer (where `errno` means something).
+    static func isLowLevelIO(_ stack: String) -> Bool {
+        stack.contains("Low-level I/O") || stack.contains("Virtual File Layer") || stack.contains("File accessibility")
+    }
+
+    /// `strerror(code)`.
+    static func systemErrorText(_ code: Int32) -> String {
+        guard let p = strerror(code) else { return "error \(code)" }
+        return String(cString: p)
     }
 }
 
