@@ -415,10 +415,10 @@ public final class ArchiveWriter {
         } }
 
         // 6. Agree, then flush, and agree that the flush succeeded everywhere.
-        try agree(localFailure)
+        try agree(localFailure.map { $0 + spaceNote() })
         let flushStart = MPIRuntime.wtime()
         var flushFailure: String?
-        do { try file.flush() } catch { flushFailure = "\(error)" }
+        do { try file.flush() } catch { flushFailure = "\(error)" + spaceNote() }
         try agree(flushFailure)
         let end = MPIRuntime.wtime()
         let totalBytes = Int(totals.eventRows) * EventRecord.byteSize + Int(totals.payloadBytes)
@@ -498,6 +498,17 @@ public final class ArchiveWriter {
             return "\(error)"
         }
         return nil
+    }
+
+    /// After a failed write: how much room the archive's file system has left (the MPI-IO driver
+    /// often reports a short write without the system's reason), e.g.
+    /// `; 0 B available on the file system of /x/chronolog-archive.h5 (full)`.
+    private func spaceNote() -> String {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return "" }
+        let available = UInt64(info.f_bavail) * UInt64(info.f_frsize)
+        let full = available < UInt64(Self.metadataSlackBytes) ? " (full: no space left on device)" : ""
+        return "; \(available) B available on the file system of \(path)\(full)"
     }
 
     /// HDF5 chunks of `per` rows a dataset of `rows` rows gains when extended by `adding` rows.

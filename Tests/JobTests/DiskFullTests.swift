@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// A job whose archive's file system fills up: it says why (the errno text and the file), stops
+/// archiving, drains, prints its summary counting what was lost and exits 1; the archive opens and
+/// holds exactly the events of the rounds that were reported durable.
+@Suite("Disk full", .serialized)
+struct DiskFullTests {
+    let checks = MPIJob.executable("job-checks")
+    let chronolog = MPIJob.executable("chronolog")
+    let partialChecker = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("check_partial_archive.py").path
+
+    /// Mounting a tmpfs needs root (CAP_SYS_ADMIN).
+    static let isRoot = getuid() == 0
+
+    @Test("archive on a 20 MiB tmpfs: errno text and file named, summary printed with the loss, exit 1, archive verifies with every archived event",
+          .enabled(if: isRoot, "needs root to mount a 20 MiB tmpfs (mount -t tmpfs -o size=20m)"))
+    func archiveOnFullFileSystem() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-diskfull-\(UUID().uuidString)")
+        let mnt = dir.appendingPathComponent("mnt")
+        try FileManager.default.createDirectory(at: mnt, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let mount = try MPIJob.runCommand(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", mnt.path])
+        guard mount.exitCode == 0 else {
+            print("DiskFullTests skipped: cannot mount a tmpfs here: \(mount.stderr)")
+            return
+        }
+        defer { _ = try? MPIJob.runCommand(["umount", mnt.path]) }
+        let archiveDir = mnt.appendingPathComponent("archive").path
+        let archive = archiveDir + "/chronolog-archive.h5"
+        // 3 clients × 4 stories × 300 events of 0 B–64 KiB: about 31 MB, more than fits.
+        let r = try MPIJob.run([(7, [checks, "archive-roundtrip", "--events", "300", "--set", "archive.directory=\(archiveDir)"])],
+                               timeout: 300, workingDirectory: dir)
+        #expect(r.exitCode == 1, "a job that lost events exits 1: \(r)")
+        #expect(r.stderr.contains("No space left on device") && r.stderr.contains(archive),
+                "the message names the cause and the file: \(r)")
+        #expect(r.stdout.contains("chronolog-job summary:") && r.stdout.contains("exit status: 1"), "\(r)")
+        guard let m = r.stdout.firstMatch(of: #/events: logged=(\d+) received=(\d+) archived=(\d+) late=\d+ rejected=(\d+) lost=(\d+)/#),
+              let logged = Int(m.1), let archived = Int(m.3), let rejected = Int(m.4), let lost = Int(m.5) else {
+            Issue.record("no events line in the summary: \(r)")
+            return
+        }
+        #expect(lost > 0 && lost == logged - archived - rejected, "lost counts every event not made durable: \(r)")
+        #expect(archived > 0, "the rounds before the disk filled were archived: \(r)")
+        let grapher = r.counters(role: "grapher")
+        #expect(grapher["archive.failed"] == 1, "\(r)")
+        #expect(Int(grapher["events.notArchived", default: 0]) == lost, "\(r)")
+        #expect(!r.stderr.contains("MPI_ABORT") && !r.stderr.contains("Segmentation"), "\(r)")
+
+        // The archive opens and verifies, and holds exactly what was reported archived.
+        let v = try MPIJob.runCommand([chronolog, "verify", archiveDir], timeout: 120)
+        #expect(v.exitCode == 0 && v.stdout.contains("OK"), "\(v)")
+        #expect(v.stdout.contains("events \(archived),"), "verify counts what the summary reported archived: \(v)")
+        let logFile = dir.appendingPathComponent("logged.txt")
+        try r.stdout.write(to: logFile, atomically: true, encoding: .utf8)
+        let h = try MPIJob.runCommand(["/usr/bin/python3", partialChecker, archive, logFile.path], timeout: 300)
+        #expect(h.exitCode == 0 && h.stdout.contains("CHECKED"), "\(h)")
+        #expect(h.stdout.contains("JOB 1 logged=\(logged) found=\(archived)\n"), "h5py finds every archived event: \(h)")
+    }
+}
