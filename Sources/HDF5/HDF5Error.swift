@@ -1,10 +1,6 @@
 import CChronoShims
 import CHDF5
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A failed HDF5 operation.
 ///
 /// Every HDF5 call the wrapper makes goes through one checking helper, so a failing library
@@ -106,19 +102,12 @@ enum HDF5Library {
 /// HDF5 reports failure as a negative `herr_t`, `hid_t`, `htri_t` or `ssize_t`; on failure this
 /// throws `HDF5Error.callFailed` with the call's name, the object, and HDF5's error stack text
 /// (which is cleared). On success it returns the value, so ids and counts can be taken from it.
-///
-/// HDF5's stack does not carry the operating system's reason for a failed read or write (the
-/// MPI-IO driver reports only "file write failed"): when the stack shows a low-level I/O failure,
-/// `errno` as the failing call left it is appended (`errno 28: No space left on device`). `errno`
-/// is cleared after every successful call, so the reason comes from the call that failed.
 @inline(__always)
 @discardableResult
 func h5check<T: BinaryInteger>(_ status: T, _ call: StaticString, _ object: @autoclosure () -> String) throws(HDF5Error) -> T {
     if status < 0 {
-        let code = errno
-        throw HDF5Error.callFailed(call: "\(call)", object: object(), stack: HDF5ErrorStack.takeText(systemError: code))
+        throw HDF5Error.callFailed(call: "\(call)", object: object(), stack: HDF5ErrorStack.takeText())
     }
-    errno = 0
     return status
 }
 

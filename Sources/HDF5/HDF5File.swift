@@ -182,9 +182,8 @@ public final class HDF5File {
         guard fileExists(path) else { throw .fileNotFound(path: path) }
         let flags = mode == .readOnly ? chrono_h5f_acc_rdonly() : chrono_h5f_acc_rdwr()
         let id = H5Fopen(path, flags, fapl)
-        let code = errno
         if id >= 0 { return id }
-        let stack = HDF5ErrorStack.takeText(systemError: code)
+        let stack = HDF5ErrorStack.takeText()
         if stack.contains("file signature not found") || stack.contains("unable to read superblock")
             || stack.contains("truncated file") {
             throw .notAnHDF5File(path: path, stack: stack)

@@ -12,21 +12,15 @@ import Glibc
 /// HDF5's default error stack as text.
 enum HDF5ErrorStack {
     /// The current error stack, one `; `-separated entry per frame, outermost first; clears it.
-    /// - Parameter systemError: `errno` as the failing call left it: when nonzero and the stack
-    ///   shows a low-level read or write failure, `; errno N: <strerror>` is appended.
-    static func takeText(systemError: Int32 = 0) -> String {
+    /// The operating system's reason is part of it where HDF5 put it there (the POSIX driver's
+    /// `errno = 28, error message = 'No space left on device'`, the MPI-IO driver's MPI error
+    /// string); a short MPI-IO write leaves only "file write failed".
+    static func takeText() -> String {
         var buf = [CChar](repeating: 0, count: 4096)
         let len = buf.withUnsafeMutableBufferPointer { p in chrono_h5e_describe(p.baseAddress, p.count) }
         let bytes = buf.prefix(min(len, buf.count)).map { UInt8(bitPattern: $0) }
-        let text = String(decoding: bytes, as: UTF8.self)
+        return String(decoding: bytes, as: UTF8.self)
             .split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
-        guard systemError != 0, isLowLevelIO(text) else { return text }
-        return text + "; errno \(systemError): \(systemErrorText(systemError))"
-    }
-
-    /// Whether a stack text shows a failure in HDF5's file layer (where `errno` means something).
-    static func isLowLevelIO(_ stack: String) -> Bool {
-        stack.contains("Low-level I/O") || stack.contains("Virtual File Layer") || stack.contains("File accessibility")
     }
 
     /// `strerror(code)`.
