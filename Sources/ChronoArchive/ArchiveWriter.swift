@@ -17,10 +17,12 @@ import Glibc
 /// then killed) and holds those chunks' events.
 ///
 /// Errors: input refused on any rank (`.invalidChunk`) is detected before any file change and
-/// thrown on every rank alike; the writer stays usable. A failure while writing rows is agreed
-/// between ranks (`.writeFailed` on all), nothing of that round is acknowledged, and the writer
-/// becomes unusable (call `close()`). An HDF5 failure inside a collective metadata call can leave
-/// the other ranks waiting; the grapher should then abort the job.
+/// thrown on every rank alike; the writer stays usable. Before changing the file, rank 0 reserves
+/// room for the round past the file's end; a full file system fails the round there, with the file
+/// as the last flush left it. Every later step's outcome (structure changes, rows, flush) is agreed
+/// between ranks too: a failure anywhere is `.writeFailed` on all, nothing of that round is
+/// acknowledged, and the writer becomes unusable (call `close()`). Only an HDF5 failure on some
+/// ranks in the middle of one collective HDF5 call can still leave the others waiting in it.
 public final class ArchiveWriter {
     /// The archive file's path.
     public let path: String
@@ -231,12 +233,15 @@ public final class ArchiveWriter {
     /// `events`, `payload` and `index` are extended by the total of all ranks' rows (collective);
     /// each rank writes its rows at its offsets (independent transfers) — event offsets rewritten
     /// to story-global positions — plus one index row per chunk; rank 0 appends the `/rounds`
-    /// manifest row; the ranks agree that every write succeeded; then `H5Fflush` (collective).
+    /// manifest row; the ranks agree that every write succeeded; then `H5Fflush` (collective), and
+    /// they agree that it succeeded. Before the structure changes, rank 0 reserves room past the
+    /// file's end for everything the round can add (``HDF5File/reserveSpace(bytes:)``), agreed.
     /// When it returns, every chunk passed in on any rank is durable. When no rank passes a chunk,
     /// nothing is written (the report's `round` is `nil`).
     /// - Throws: `ArchiveError.invalidChunk` on every rank when any rank's input is refused (the
-    ///   writer stays usable); `.writeFailed`, `.hdf5`, `.mpi` when writing failed (the writer is
-    ///   then unusable); `.writerUnusable` after `close()` or such a failure.
+    ///   writer stays usable); `.writeFailed` on every rank when the room cannot be reserved
+    ///   (`No space left on device`, naming the file) or any rank's write or flush failed (the
+    ///   writer is then unusable); `.writerUnusable` after `close()` or such a failure.
     public func writeRound(_ chunks: [ArchiveChunk]) throws(ArchiveError) -> ArchiveRoundReport {
         if let unusableReason { throw .writerUnusable(reason: unusableReason) }
         let started = MPIRuntime.wtime()
