@@ -118,19 +118,48 @@ public final class ArchiveWriter {
                     throw error
                 }
             }
+            try checkRoomForNewFile(directory: directory, communicator: communicator)
             file = try HDF5File.create(path: path, communicator: communicator, overwrite: false)
-            let root = try file.root
-            try root.attributes.set(ArchiveLayout.versionAttribute, .uint64(ArchiveLayout.version))
-            try root.attributes.set(ArchiveLayout.creatorAttribute, .string(ArchiveLayout.creator))
-            let chronicles = try root.createGroup(ArchiveLayout.chroniclesGroup)
-            let rounds = try root.createDataset(ArchiveLayout.roundsDataset, of: UInt64.self,
-                                                columns: ArchiveRoundRow.columnCount,
-                                                chunkRows: ArchiveLayout.roundsChunkRows)
-            try rounds.attributes.set(ArchiveLayout.columnsAttribute,
-                                      .string(ArchiveLayout.roundsColumns.joined(separator: ",")))
-            try file.flush()
-            return try ArchiveWriter(path: path, communicator: communicator, file: file, chronicles: chronicles,
-                                     rounds: rounds)
+            do {
+                return try initialize(file, path: path, communicator: communicator)
+            } catch {
+                // Never flushed, so it holds nothing: close it and remove it rather than leave a
+                // file that does not open.
+                try? file.close()
+                if communicator.rank == 0 { unlink(path) }
+                throw error
+            }
+        }
+    }
+
+    /// Writes the root attributes, `/chronicles` and `/rounds` of a new file and flushes it.
+    private static func initialize(_ file: HDF5File, path: String, communicator: Communicator) throws -> ArchiveWriter {
+        let root = try file.root
+        try root.attributes.set(ArchiveLayout.versionAttribute, .uint64(ArchiveLayout.version))
+        try root.attributes.set(ArchiveLayout.creatorAttribute, .string(ArchiveLayout.creator))
+        let chronicles = try root.createGroup(ArchiveLayout.chroniclesGroup)
+        let rounds = try root.createDataset(ArchiveLayout.roundsDataset, of: UInt64.self,
+                                            columns: ArchiveRoundRow.columnCount,
+                                            chunkRows: ArchiveLayout.roundsChunkRows)
+        try rounds.attributes.set(ArchiveLayout.columnsAttribute,
+                                  .string(ArchiveLayout.roundsColumns.joined(separator: ",")))
+        try file.flush()
+        return try ArchiveWriter(path: path, communicator: communicator, file: file, chronicles: chronicles,
+                                 rounds: rounds)
+    }
+
+    /// Fails alike on every rank, before a file is created, when `directory`'s file system has less
+    /// than ``metadataSlackBytes`` available (rank 0 checks with `statvfs`).
+    private static func checkRoomForNewFile(directory: String, communicator: Communicator) throws {
+        var available: UInt64 = .max
+        var info = statvfs()
+        if communicator.rank == 0, statvfs(directory, &info) == 0 {
+            available = UInt64(info.f_bavail) * UInt64(info.f_frsize)
+        }
+        let least = try communicator.allreduce(Int64(clamping: available), op: .min)
+        guard least >= metadataSlackBytes else {
+            throw ArchiveError.writeFailed(rank: 0, detail: "No space left on device: \(least) B available in \(directory), "
+                                           + "a new archive file needs \(metadataSlackBytes) B")
         }
     }
 

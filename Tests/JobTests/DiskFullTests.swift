@@ -25,11 +25,7 @@ struct DiskFullTests {
         let mnt = dir.appendingPathComponent("mnt")
         try FileManager.default.createDirectory(at: mnt, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let mount = try MPIJob.runCommand(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", mnt.path])
-        guard mount.exitCode == 0 else {
-            print("DiskFullTests skipped: cannot mount a tmpfs here: \(mount.stderr)")
-            return
-        }
+        guard try mountTmpfs(mnt) else { return }
         defer { _ = try? MPIJob.runCommand(["umount", mnt.path]) }
         let archiveDir = mnt.appendingPathComponent("archive").path
         let archive = archiveDir + "/chronolog-archive.h5"
@@ -62,5 +58,32 @@ struct DiskFullTests {
         let h = try MPIJob.runCommand(["/usr/bin/python3", partialChecker, archive, logFile.path], timeout: 300)
         #expect(h.exitCode == 0 && h.stdout.contains("CHECKED"), "\(h)")
         #expect(h.stdout.contains("JOB 1 logged=\(logged) found=\(archived)\n"), "h5py finds every archived event: \(h)")
+    }
+
+    @Test("a job starting on a full file system: says so, creates no unopenable file, drains, counts every event lost, exit 1",
+          .enabled(if: isRoot, "needs root to mount a 20 MiB tmpfs (mount -t tmpfs -o size=20m)"))
+    func fullBeforeTheFirstRound() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-diskfull-\(UUID().uuidString)")
+        let mnt = dir.appendingPathComponent("mnt")
+        try FileManager.default.createDirectory(at: mnt, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        guard try mountTmpfs(mnt) else { return }
+        defer { _ = try? MPIJob.runCommand(["umount", mnt.path]) }
+        _ = try MPIJob.runCommand(["dd", "if=/dev/zero", "of=\(mnt.path)/filler", "bs=1M", "count=30"])
+        let archiveDir = mnt.appendingPathComponent("archive").path
+        let r = try MPIJob.run([(6, [MPIJob.executable("chronolog-job"), "--events", "100", "--set", "archive.directory=\(archiveDir)"])],
+                               timeout: 180, workingDirectory: dir)
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("No space left on device") && r.stderr.contains(archiveDir), "\(r)")
+        #expect(r.stdout.contains("archived=0 ") && r.stdout.contains("lost=600") && r.stdout.contains("exit status: 1"), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: archiveDir + "/chronolog-archive.h5"),
+                "a file that was never flushed does not open: none is left behind")
+    }
+
+    /// Mounts a 20 MiB tmpfs at `mnt`; `false` (with the reason printed) when this machine refuses.
+    private func mountTmpfs(_ mnt: URL) throws -> Bool {
+        let mount = try MPIJob.runCommand(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", mnt.path])
+        if mount.exitCode != 0 { print("DiskFullTests skipped: cannot mount a tmpfs here: \(mount.stderr)") }
+        return mount.exitCode == 0
     }
 }
