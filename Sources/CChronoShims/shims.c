@@ -136,6 +136,16 @@ int chrono_reserve_file_space(const char *path, int64_t bytes, int64_t *file_siz
     close(fd);
     return rc;
 }
+int chrono_release_file_space(const char *path, int64_t bytes) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) rc = errno;
+    else if (bytes > 0 && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size, bytes) != 0) rc = errno;
+    close(fd);
+    return rc;
+}
 size_t chrono_h5t_variable(void) { return H5T_VARIABLE; }
 int64_t chrono_h5a_count(hid_t obj) {
     H5O_info_t info;

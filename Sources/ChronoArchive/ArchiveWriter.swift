@@ -36,6 +36,8 @@ public final class ArchiveWriter {
     private var stories: [StoryKey: StoryFiles] = [:]
     private var chronicleGroups: [[UInt8]: HDF5Group] = [:]
     private var unusableReason: String?
+    /// The largest room reserved past the file's end by one round (rank 0), given back at `close()`.
+    private var reservedBytes = 0
 
     /// The open datasets of one story and their extents, the same on every rank.
     private final class StoryFiles {
@@ -473,6 +475,8 @@ public final class ArchiveWriter {
         stories.removeAll()
         chronicleGroups.removeAll()
         try archiveCall { try file.close() }
+        // The last round's reservation past the file's end that its writes did not use.
+        if communicator.rank == 0, reservedBytes > 0 { HDF5File.releaseReservedSpace(path: path, bytes: reservedBytes) }
     }
 
     // MARK: Helpers
@@ -528,6 +532,7 @@ public final class ArchiveWriter {
         bytes += Self.metadataSlackBytes + bytes / 16
         do {
             try file.reserveSpace(bytes: bytes)
+            reservedBytes = max(reservedBytes, bytes)
         } catch {
             return "\(error)"
         }

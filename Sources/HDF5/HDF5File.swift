@@ -159,6 +159,17 @@ public final class HDF5File {
         return Int(available)
     }
 
+    /// Gives back storage that ``reserveSpace(bytes:)`` reserved past the end of the file at
+    /// `path` and writes did not use (`fallocate` punching `bytes` from its end, keeping its size):
+    /// call it after the file was closed. Best effort: file systems that cannot punch keep it.
+    ///
+    /// Not collective and not an HDF5 call: for a parallel file, one rank releases for all.
+    /// - Returns: `true` when the storage was released.
+    @discardableResult
+    public static func releaseReservedSpace(path: String, bytes: Int) -> Bool {
+        chrono_release_file_space(path, Int64(bytes)) == 0
+    }
+
     /// Closes every group and dataset opened through this file (datasets first), then the
     /// file itself (`H5Dclose`, `H5Gclose`, `H5Fclose`). Later calls do nothing; objects of a
     /// closed file throw `HDF5Error.closed`.

@@ -111,6 +111,9 @@ int64_t chrono_h5a_count(hid_t obj);
  * file's size and *available to the bytes the file system reports available (statvfs f_bavail),
  * both -1 when unknown. */
 int chrono_reserve_file_space(const char *path, int64_t bytes, int64_t *file_size, int64_t *available);
+/* Give back storage reserved past the end of the file at `path` (fallocate FALLOC_FL_PUNCH_HOLE |
+ * FALLOC_FL_KEEP_SIZE over `bytes` from its end). Returns 0 or an errno value. */
+int chrono_release_file_space(const char *path, int64_t bytes);
 
 /* ---- libfabric ---- */
 uint32_t chrono_fi_version(void);
