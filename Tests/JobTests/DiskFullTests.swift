@@ -49,6 +49,12 @@ struct DiskFullTests {
         #expect(Int(grapher["events.notArchived", default: 0]) == lost, "\(r)")
         #expect(!r.stderr.contains("MPI_ABORT") && !r.stderr.contains("Segmentation"), "\(r)")
 
+        // Room reserved past the file's end and not used was given back at close.
+        let size = (try FileManager.default.attributesOfItem(atPath: archive)[.size] as? NSNumber)?.intValue ?? -1
+        let du = try MPIJob.runCommand(["du", "-B1", "--", archive])
+        let allocated = du.stdout.split(separator: "\t").first.flatMap { Int($0) } ?? -1
+        #expect(size > 0 && allocated >= 0 && allocated <= size + (64 << 10), "file \(size) B, allocated \(allocated) B: \(du)")
+
         // The archive opens and verifies, and holds exactly what was reported archived.
         let v = try MPIJob.runCommand([chronolog, "verify", archiveDir], timeout: 120)
         #expect(v.exitCode == 0 && v.stdout.contains("OK"), "\(v)")
