@@ -64,6 +64,15 @@ struct DiskFullTests {
         let h = try MPIJob.runCommand(["/usr/bin/python3", partialChecker, archive, logFile.path], timeout: 300)
         #expect(h.exitCode == 0 && h.stdout.contains("CHECKED"), "\(h)")
         #expect(h.stdout.contains("JOB 1 logged=\(logged) found=\(archived)\n"), "h5py finds every archived event: \(h)")
+
+        // With room again, a later job appends to the same archive.
+        guard ranks == 7 else { return }
+        _ = try MPIJob.runCommand(["mount", "-o", "remount,size=80m", mnt.path])
+        let again = try MPIJob.run([(7, [checks, "archive-roundtrip", "--events", "20", "--set", "archive.directory=\(archiveDir)"])],
+                                   timeout: 240, workingDirectory: dir)
+        #expect(again.exitCode == 0 && again.stdout.contains("lost=0"), "\(again)")
+        let after = try MPIJob.runCommand([chronolog, "verify", archiveDir], timeout: 120)
+        #expect(after.exitCode == 0 && after.stdout.contains("events \(archived + 240),"), "\(after)")
     }
 
     @Test("a job starting on a full file system: says so, creates no unopenable file, drains, counts every event lost, exit 1",
