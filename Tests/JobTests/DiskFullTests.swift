@@ -27,6 +27,9 @@ struct DiskFullTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         guard try mountTmpfs(mnt) else { return }
         defer { _ = try? MPIJob.runCommand(["umount", mnt.path]) }
+        // A job exiting 1 makes mpirun kill the ranks still finishing: their segments are removed.
+        let shm = SharedMemoryLeftovers()
+        defer { shm.removeNew() }
         let archiveDir = mnt.appendingPathComponent("archive").path
         let archive = archiveDir + "/chronolog-archive.h5"
         // 3 (or 4) clients × 4 stories × 300 events of 0 B–64 KiB: 31 MB or more, more than fits.
@@ -84,6 +87,8 @@ struct DiskFullTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         guard try mountTmpfs(mnt) else { return }
         defer { _ = try? MPIJob.runCommand(["umount", mnt.path]) }
+        let shm = SharedMemoryLeftovers()
+        defer { shm.removeNew() }
         _ = try MPIJob.runCommand(["dd", "if=/dev/zero", "of=\(mnt.path)/filler", "bs=1M", "count=30"])
         let archiveDir = mnt.appendingPathComponent("archive").path
         let r = try MPIJob.run([(6, [MPIJob.executable("chronolog-job"), "--events", "100", "--set", "archive.directory=\(archiveDir)"])],

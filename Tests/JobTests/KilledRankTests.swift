@@ -18,6 +18,8 @@ struct KilledRankTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-kill-\(role)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
+        let shm = SharedMemoryLeftovers()
+        defer { shm.removeNew() }
         // The job's ranks are mpirun's children; the one whose OMPI_COMM_WORLD_RANK is `rank` is
         // killed. The segments a killed rank leaves in /dev/shm (libfabric shm names start with
         // its pid) are removed afterwards.
