@@ -1,5 +1,11 @@
 /* Getters for the C macros Swift cannot import; see include/CChronoShims.h. */
+#define _GNU_SOURCE 1 /* fallocate */
 #include "CChronoShims.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 #include <string.h>
 #include <stdio.h>
 
@@ -108,6 +114,37 @@ size_t chrono_h5e_describe(char *buf, size_t cap) {
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, chrono_h5e_walk, &sink);
     H5Eclear2(H5E_DEFAULT);
     return sink.len;
+}
+int chrono_reserve_file_space(const char *path, int64_t bytes, int64_t *file_size, int64_t *available) {
+    *file_size = -1;
+    *available = -1;
+    struct statvfs vfs;
+    if (statvfs(path, &vfs) == 0) *available = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = errno;
+    } else {
+        *file_size = (int64_t)st.st_size;
+        if (bytes > 0 && fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, bytes) != 0) {
+            rc = errno;
+            if (rc == EOPNOTSUPP || rc == ENOSYS) rc = (*available >= 0 && *available < bytes) ? ENOSPC : 0;
+        }
+    }
+    close(fd);
+    return rc;
+}
+int chrono_release_file_space(const char *path, int64_t bytes) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) rc = errno;
+    else if (bytes > 0 && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size, bytes) != 0) rc = errno;
+    close(fd);
+    return rc;
 }
 size_t chrono_h5t_variable(void) { return H5T_VARIABLE; }
 int64_t chrono_h5a_count(hid_t obj) {

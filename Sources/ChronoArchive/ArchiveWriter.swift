@@ -18,10 +18,12 @@ import Glibc
 /// rank 0 writes the commit record, a second flush), so readers never take its rows for a crash tail.
 ///
 /// Errors: input refused on any rank (`.invalidChunk`) is detected before any file change and
-/// thrown on every rank alike; the writer stays usable. A failure while writing rows is agreed
-/// between ranks (`.writeFailed` on all), nothing of that round is acknowledged, and the writer
-/// becomes unusable (call `close()`). An HDF5 failure inside a collective metadata call can leave
-/// the other ranks waiting; the grapher should then abort the job.
+/// thrown on every rank alike; the writer stays usable. Before changing the file, rank 0 reserves
+/// room for the round past the file's end; a full file system fails the round there, with the file
+/// as the last flush left it. Every later step's outcome (structure changes, rows, flush) is agreed
+/// between ranks too: a failure anywhere is `.writeFailed` on all, nothing of that round is
+/// acknowledged, and the writer becomes unusable (call `close()`). Only an HDF5 failure on some
+/// ranks in the middle of one collective HDF5 call can still leave the others waiting in it.
 public final class ArchiveWriter {
     /// The archive file's path.
     public let path: String
@@ -37,6 +39,8 @@ public final class ArchiveWriter {
     private var stories: [StoryKey: StoryFiles] = [:]
     private var chronicleGroups: [[UInt8]: HDF5Group] = [:]
     private var unusableReason: String?
+    /// The largest room reserved past the file's end by one round (rank 0), given back at `close()`.
+    private var reservedBytes = 0
 
     /// The open datasets of one story and their extents, the same on every rank.
     private final class StoryFiles {
@@ -121,20 +125,50 @@ public final class ArchiveWriter {
                     throw error
                 }
             }
+            try checkRoomForNewFile(directory: directory, communicator: communicator)
             file = try HDF5File.create(path: path, communicator: communicator, overwrite: false)
-            let root = try file.root
-            try root.attributes.set(ArchiveLayout.versionAttribute, .uint64(ArchiveLayout.version))
-            try root.attributes.set(ArchiveLayout.creatorAttribute, .string(ArchiveLayout.creator))
-            let chronicles = try root.createGroup(ArchiveLayout.chroniclesGroup)
-            let rounds = try root.createDataset(ArchiveLayout.roundsDataset, of: UInt64.self,
-                                                columns: ArchiveRoundRow.columnCount,
-                                                chunkRows: ArchiveLayout.roundsChunkRows)
-            try rounds.attributes.set(ArchiveLayout.columnsAttribute,
-                                      .string(ArchiveLayout.roundsColumns.joined(separator: ",")))
-            let writer = try ArchiveWriter(path: path, communicator: communicator, file: file, chronicles: chronicles,
-                                           rounds: rounds)
-            try writer.startCommitLog(root: root, after: nil, totals: ArchiveCommitTotals())
-            return writer
+            do {
+                return try initialize(file, path: path, communicator: communicator)
+            } catch {
+                // Never flushed, so it holds nothing: close it and remove it rather than leave a
+                // file that does not open.
+                try? file.close()
+                if communicator.rank == 0 { unlink(path) }
+                throw error
+            }
+        }
+    }
+
+    /// Writes the root attributes, `/chronicles` and `/rounds` of a new file and flushes it.
+    private static func initialize(_ file: HDF5File, path: String, communicator: Communicator) throws -> ArchiveWriter {
+        let root = try file.root
+        try root.attributes.set(ArchiveLayout.versionAttribute, .uint64(ArchiveLayout.version))
+        try root.attributes.set(ArchiveLayout.creatorAttribute, .string(ArchiveLayout.creator))
+        let chronicles = try root.createGroup(ArchiveLayout.chroniclesGroup)
+        let rounds = try root.createDataset(ArchiveLayout.roundsDataset, of: UInt64.self,
+                                            columns: ArchiveRoundRow.columnCount,
+                                            chunkRows: ArchiveLayout.roundsChunkRows)
+        try rounds.attributes.set(ArchiveLayout.columnsAttribute,
+                                  .string(ArchiveLayout.roundsColumns.joined(separator: ",")))
+        try file.flush()
+        let writer = try ArchiveWriter(path: path, communicator: communicator, file: file, chronicles: chronicles,
+                                       rounds: rounds)
+        try writer.startCommitLog(root: root, after: nil, totals: ArchiveCommitTotals())
+        return writer
+    }
+
+    /// Fails alike on every rank, before a file is created, when `directory`'s file system has less
+    /// than ``metadataSlackBytes`` available (rank 0 checks with `statvfs`).
+    private static func checkRoomForNewFile(directory: String, communicator: Communicator) throws {
+        var available: UInt64 = .max
+        var info = statvfs()
+        if communicator.rank == 0, statvfs(directory, &info) == 0 {
+            available = UInt64(info.f_bavail) * UInt64(info.f_frsize)
+        }
+        let least = try communicator.allreduce(Int64(clamping: available), op: .min)
+        guard least >= metadataSlackBytes else {
+            throw ArchiveError.writeFailed(rank: 0, detail: "No space left on device: \(least) B available in \(directory), "
+                                           + "a new archive file needs \(metadataSlackBytes) B")
         }
     }
 
@@ -176,13 +210,16 @@ public final class ArchiveWriter {
     /// `events`, `payload` and `index` are extended by the total of all ranks' rows (collective);
     /// each rank writes its rows at its offsets (independent transfers) — event offsets rewritten
     /// to story-global positions — plus one index row per chunk; rank 0 appends the `/rounds`
-    /// manifest row; the ranks agree that every write succeeded; then `H5Fflush` (collective) and
-    /// the commit (rank 0 writes the commit record, a second `H5Fflush`).
+    /// manifest row; the ranks agree that every write succeeded; then `H5Fflush` (collective), and
+    /// they agree that it succeeded; then the commit (rank 0 writes the commit record, a second
+    /// `H5Fflush`), agreed too. Before the structure changes, rank 0 reserves room past the
+    /// file's end for everything the round can add (``HDF5File/reserveSpace(bytes:)``), agreed.
     /// When it returns, every chunk passed in on any rank is durable. When no rank passes a chunk,
     /// nothing is written (the report's `round` is `nil`).
     /// - Throws: `ArchiveError.invalidChunk` on every rank when any rank's input is refused (the
-    ///   writer stays usable); `.writeFailed`, `.hdf5`, `.mpi` when writing failed (the writer is
-    ///   then unusable); `.writerUnusable` after `close()` or such a failure.
+    ///   writer stays usable); `.writeFailed` on every rank when the room cannot be reserved
+    ///   (`No space left on device`, naming the file) or any rank's write or flush failed (the
+    ///   writer is then unusable); `.writerUnusable` after `close()` or such a failure.
     public func writeRound(_ chunks: [ArchiveChunk]) throws(ArchiveError) -> ArchiveRoundReport {
         if let unusableReason { throw .writerUnusable(reason: unusableReason) }
         let started = MPIRuntime.wtime()
@@ -253,10 +290,16 @@ public final class ArchiveWriter {
         let order = shares.keys.sorted()
         let round = UInt64(roundCount)
 
-        // 3. Collective structure changes: new stories, extents.
+        // 3. Room for everything the round can add, reserved past the file's end before anything
+        //    changes (agreed): a full file system fails the round here, and the file keeps its
+        //    last flushed state.
+        try agree(reserveRoom(for: order, shares: shares))
+
+        // 4. Collective structure changes: new stories, extents.
         var created = 0
         var targets: [StoryKey: (files: StoryFiles, events: Int, payload: Int, index: Int)] = [:]
         var totals = Share()
+        var localFailure: String?
         do {
             for key in order {
                 let (files, isNew) = try storyFiles(for: key)
@@ -288,13 +331,13 @@ public final class ArchiveWriter {
             try rounds.extend(to: roundCount + 1)
             roundCount += 1
         } catch {
-            throw fail(ArchiveError.wrap(error))
+            // Agreed below with the other ranks' outcome, so that none waits in a later collective.
+            localFailure = "\(ArchiveError.wrap(error))"
         }
 
-        // 4. This rank's rows (independent transfers); failures are agreed below.
+        // 5. This rank's rows (independent transfers); failures are agreed below.
         var written = 0, myEvents = 0, myPayload = 0
-        var localFailure: String?
-        do {
+        if localFailure == nil { do {
             for key in order {
                 guard let positions = mine[key], let target = targets[key] else { continue }
                 var rows: [EventRecord] = []
@@ -352,23 +395,18 @@ public final class ArchiveWriter {
             }
         } catch {
             localFailure = "\(error)"
-        }
+        } }
 
-        // 5. Agree, then flush.
-        do {
-            // One cheap collective in the common case; the reasons travel only after a failure.
-            if try communicator.allreduce(Int64(localFailure == nil ? 0 : 1), op: .max) != 0 {
-                let failures = try communicator.allgatherv(Array((localFailure ?? "").utf8))
-                let r = failures.firstIndex(where: { !$0.isEmpty }) ?? 0
-                throw ArchiveError.writeFailed(rank: r, detail: String(decoding: failures[r], as: UTF8.self))
-            }
-        } catch {
-            throw fail(ArchiveError.wrap(error))
-        }
+        // 6. Agree, then flush, and agree that the flush succeeded everywhere.
+        try agree(localFailure.map { $0 + spaceNote() })
         let flushStart = MPIRuntime.wtime()
-        do { try file.flush() } catch { throw fail(ArchiveError.wrap(error)) }
+        var flushFailure: String?
+        do { try file.flush() } catch { flushFailure = "\(error)" + spaceNote() }
+        try agree(flushFailure)
         let added = ArchiveCommitTotals(indexRows: totals.indexRows, events: totals.eventRows, payloadBytes: totals.payloadBytes)
-        do { try commitRound(round, adding: added) } catch { throw fail(ArchiveError.wrap(error)) }
+        var commitFailure: String?
+        do { try commitRound(round, adding: added) } catch { commitFailure = "\(error)" + spaceNote() }
+        try agree(commitFailure)
         let end = MPIRuntime.wtime()
         let totalBytes = Int(totals.eventRows) * EventRecord.byteSize + Int(totals.payloadBytes)
             + Int(totals.indexRows) * ArchiveIndexRow.columnCount * 8
@@ -396,10 +434,87 @@ public final class ArchiveWriter {
         stories.removeAll()
         chronicleGroups.removeAll()
         try archiveCall { try file.close() }
+        // The last round's reservation past the file's end that its writes did not use.
+        if communicator.rank == 0, reservedBytes > 0 { HDF5File.releaseReservedSpace(path: path, bytes: reservedBytes) }
         if let failure { throw failure }
     }
 
     // MARK: Helpers
+
+    /// Makes every rank agree on a step's outcome: when any rank passes a failure, every rank
+    /// marks the writer unusable and throws `.writeFailed` naming the first failing rank and its
+    /// reason. One cheap collective in the common case; the reasons travel only after a failure.
+    ///
+    /// Collective over the writer's communicator.
+    private func agree(_ failure: String?) throws(ArchiveError) {
+        do {
+            guard try communicator.allreduce(Int64(failure == nil ? 0 : 1), op: .max) != 0 else { return }
+            let failures = try communicator.allgatherv(Array((failure ?? "").utf8))
+            let r = failures.firstIndex(where: { !$0.isEmpty }) ?? 0
+            throw ArchiveError.writeFailed(rank: r, detail: String(decoding: failures[r], as: UTF8.self))
+        } catch {
+            throw fail(ArchiveError.wrap(error))
+        }
+    }
+
+    /// Fixed room reserved for a story new to this writer (its group, datasets, attributes and
+    /// chunk indexes), on top of its chunks.
+    static let storyOverheadBytes = 64 << 10
+    /// Room reserved in every round for metadata HDF5 may rewrite or move (object headers,
+    /// chunk B-tree nodes, the superblock), on top of a sixteenth of the round's chunk bytes.
+    static let metadataSlackBytes = 1 << 20
+
+    /// Reserves room past the file's end (rank 0, for all: one shared file) for everything this
+    /// round can add: parallel HDF5 allocates (and fills) every chunk a dataset extension reaches,
+    /// so the round needs the chunks its extents add, plus room for new stories and metadata.
+    /// - Returns: the reason when the room cannot be had (`No space left on device`, how much was
+    ///   asked, how much is available), `nil` otherwise and on other ranks.
+    private func reserveRoom(for order: [StoryKey], shares: [StoryKey: [Share]]) -> String? {
+        guard communicator.rank == 0 else { return nil }
+        var bytes = 0
+        for key in order {
+            let sum = shares[key, default: []].reduce(into: Share()) {
+                $0.eventRows += $1.eventRows
+                $0.payloadBytes += $1.payloadBytes
+                $0.indexRows += $1.indexRows
+            }
+            let files = stories[key]
+            bytes += Self.chunksAdded(files?.eventRows ?? 0, Int(sum.eventRows), per: ArchiveLayout.eventChunkRows)
+                * ArchiveLayout.eventChunkRows * ArchiveLayout.eventRowBytes
+            bytes += Self.chunksAdded(files?.payloadBytes ?? 0, Int(sum.payloadBytes), per: ArchiveLayout.payloadChunkBytes)
+                * ArchiveLayout.payloadChunkBytes
+            bytes += Self.chunksAdded(files?.indexRows ?? 0, Int(sum.indexRows), per: ArchiveLayout.indexChunkRows)
+                * ArchiveLayout.indexChunkRows * ArchiveIndexRow.columnCount * 8
+            if files == nil { bytes += Self.storyOverheadBytes }
+        }
+        bytes += Self.chunksAdded(roundCount, 1, per: ArchiveLayout.roundsChunkRows)
+            * ArchiveLayout.roundsChunkRows * ArchiveRoundRow.columnCount * 8
+        bytes += Self.metadataSlackBytes + bytes / 16
+        do {
+            try file.reserveSpace(bytes: bytes)
+            reservedBytes = max(reservedBytes, bytes)
+        } catch {
+            return "\(error)"
+        }
+        return nil
+    }
+
+    /// After a failed write: how much room the archive's file system has left (the MPI-IO driver
+    /// often reports a short write without the system's reason), e.g.
+    /// `; 0 B available on the file system of /x/chronolog-archive.h5 (full)`.
+    private func spaceNote() -> String {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return "" }
+        let available = UInt64(info.f_bavail) * UInt64(info.f_frsize)
+        let full = available < UInt64(Self.metadataSlackBytes) ? " (full: no space left on device)" : ""
+        return "; \(available) B available on the file system of \(path)\(full)"
+    }
+
+    /// HDF5 chunks of `per` rows a dataset of `rows` rows gains when extended by `adding` rows.
+    static func chunksAdded(_ rows: Int, _ adding: Int, per: Int) -> Int {
+        guard adding > 0 else { return 0 }
+        return (rows + adding + per - 1) / per - (rows + per - 1) / per
+    }
 
     /// Marks the writer unusable and returns the error to throw.
     private func fail(_ error: ArchiveError) -> ArchiveError {

@@ -1,6 +1,7 @@
 /// The id of a connected client, unique within one job.
 ///
-/// The visor is the only allocator (``ClientIDAllocator``); ids start at 1 and are never reused
+/// The visor is the only allocator (``ClientIDAllocator``); ids start at a value derived from the
+/// job's start time (so jobs appending to one archive do not share ids) and are never reused
 /// within a job. ``none`` (0) means "no client" (e.g. a reply sent before connecting).
 public struct ClientID: RawRepresentable, Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The id.

@@ -1,12 +1,28 @@
-/// Hands out job-unique ``ClientID``s: 1, 2, 3, … (the visor owns one instance per job).
+/// Hands out ``ClientID``s: `first`, `first + 1`, … (the visor owns one instance per job).
+///
+/// Events are keyed by (time, client id, index) and a client's indexes start at 0 in every job,
+/// so a job appending to an archive an earlier job wrote must not reuse that job's ids: the visor
+/// starts from ``jobBase(unixTimeMs:)``, which differs for jobs started a millisecond apart.
 public struct ClientIDAllocator: Sendable {
-    private var nextValue: UInt64 = 1
+    private let first: UInt64
+    private var nextValue: UInt64
 
-    /// A fresh allocator; the first id it returns is 1.
-    public init() {}
+    /// A fresh allocator whose first id is `first` (1 by default; 0 is ``ClientID/none`` and
+    /// is taken as 1).
+    public init(startingAt first: UInt64 = 1) {
+        self.first = max(first, 1)
+        self.nextValue = max(first, 1)
+    }
+
+    /// The first id of a job started at `unixTimeMs` (milliseconds since 1970): the time shifted
+    /// left by 20 bits, so a job may connect 2^20 clients per millisecond it ran before a later
+    /// job's ids could meet its own. Below 2^63 until the year 2039 and beyond (2^43 ms).
+    public static func jobBase(unixTimeMs: UInt64) -> UInt64 {
+        (unixTimeMs & ((1 << 43) - 1)) << 20
+    }
 
     /// Returns a new id, never returned before by this allocator.
-    /// - Throws: ``ChronoLogError/unknown(_:)`` if all 2^64 − 1 ids are used (not reachable in practice).
+    /// - Throws: ``ChronoLogError/unknown(_:)`` if the id space is exhausted (not reachable in practice).
     public mutating func next() throws(ChronoLogError) -> ClientID {
         guard nextValue != 0 else { throw .unknown("client id space exhausted") }
         let id = ClientID(rawValue: nextValue)
@@ -15,5 +31,5 @@ public struct ClientIDAllocator: Sendable {
     }
 
     /// How many ids were handed out.
-    public var allocatedCount: UInt64 { nextValue == 0 ? UInt64.max : nextValue - 1 }
+    public var allocatedCount: UInt64 { nextValue == 0 ? UInt64.max - first + 1 : nextValue - first }
 }

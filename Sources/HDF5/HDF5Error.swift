@@ -32,10 +32,14 @@ public enum HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
     case closed(object: String)
     /// A parallel (MPI-IO) file was asked for before `MPIRuntime.initialize` or after finalize.
     case mpiNotInitialized(path: String)
+    /// An operating-system call on the file at `path` failed (e.g. reserving space for the next
+    /// writes): `code` is its `errno`, `message` its `strerror` text and what was asked for.
+    case systemCallFailed(call: String, path: String, code: Int32, message: String)
 
     /// The HDF5 C call that failed, when the error came from the library.
     public var call: String? {
         if case .callFailed(let call, _, _) = self { return call }
+        if case .systemCallFailed(let call, _, _, _) = self { return call }
         if case .notAnHDF5File = self { return "H5Fopen" }
         return nil
     }
@@ -72,6 +76,8 @@ public enum HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
             "\(object) is already closed"
         case .mpiNotInitialized(let path):
             "parallel HDF5 file \(path) needs MPI: call MPIRuntime.initialize first"
+        case .systemCallFailed(let call, let path, let code, let message):
+            "\(call) failed on \(path): \(message) (errno \(code))"
         }
     }
 }

@@ -136,6 +136,40 @@ public final class HDF5File {
         try h5check(H5Fflush(file, H5F_SCOPE_GLOBAL), "H5Fflush", path)
     }
 
+    /// Reserves `bytes` of storage just past the file's current end without changing its size
+    /// (`fallocate` with `FALLOC_FL_KEEP_SIZE`), so that writes growing the file by up to that much
+    /// cannot fail for lack of space. Where the file system cannot reserve, checks instead that
+    /// `statvfs` reports that much available (space others take afterwards is then not covered).
+    ///
+    /// Not collective and not an HDF5 call: for a parallel file, one rank reserves for all.
+    /// - Returns: the bytes the file system reported available before the reservation (-1 if unknown).
+    /// - Throws: `HDF5Error.systemCallFailed` naming `fallocate`, the path, the errno and its text
+    ///   (`No space left on device` when there is not enough room), and how much was asked for.
+    @discardableResult
+    public func reserveSpace(bytes: Int) throws(HDF5Error) -> Int {
+        _ = try state.openID()
+        var size: Int64 = -1, available: Int64 = -1
+        let rc = chrono_reserve_file_space(path, Int64(bytes), &size, &available)
+        guard rc == 0 else {
+            let free = available >= 0 ? "\(available) B available on its file system" : "available space unknown"
+            throw .systemCallFailed(call: "fallocate", path: path, code: rc,
+                                    message: "\(HDF5ErrorStack.systemErrorText(rc)): reserving \(bytes) B past the file's "
+                                        + "end (\(size) B) for the next writes, \(free)")
+        }
+        return Int(available)
+    }
+
+    /// Gives back storage that ``reserveSpace(bytes:)`` reserved past the end of the file at
+    /// `path` and writes did not use (`fallocate` punching `bytes` from its end, keeping its size):
+    /// call it after the file was closed. Best effort: file systems that cannot punch keep it.
+    ///
+    /// Not collective and not an HDF5 call: for a parallel file, one rank releases for all.
+    /// - Returns: `true` when the storage was released.
+    @discardableResult
+    public static func releaseReservedSpace(path: String, bytes: Int) -> Bool {
+        chrono_release_file_space(path, Int64(bytes)) == 0
+    }
+
     /// Closes every group and dataset opened through this file (datasets first), then the
     /// file itself (`H5Dclose`, `H5Gclose`, `H5Fclose`). Later calls do nothing; objects of a
     /// closed file throw `HDF5Error.closed`.

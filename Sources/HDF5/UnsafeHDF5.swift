@@ -5,15 +5,28 @@
 import CChronoShims
 import CHDF5
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// HDF5's default error stack as text.
 enum HDF5ErrorStack {
     /// The current error stack, one `; `-separated entry per frame, outermost first; clears it.
+    /// The operating system's reason is part of it where HDF5 put it there (the POSIX driver's
+    /// `errno = 28, error message = 'No space left on device'`, the MPI-IO driver's MPI error
+    /// string); a short MPI-IO write leaves only "file write failed".
     static func takeText() -> String {
         var buf = [CChar](repeating: 0, count: 4096)
         let len = buf.withUnsafeMutableBufferPointer { p in chrono_h5e_describe(p.baseAddress, p.count) }
         let bytes = buf.prefix(min(len, buf.count)).map { UInt8(bitPattern: $0) }
         return String(decoding: bytes, as: UTF8.self)
             .split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ")
+    }
+
+    /// `strerror(code)`.
+    static func systemErrorText(_ code: Int32) -> String {
+        guard let p = strerror(code) else { return "error \(code)" }
+        return String(cString: p)
     }
 }
 

@@ -36,6 +36,20 @@ import Testing
         #expect(allocator.allocatedCount == 10_000)
     }
 
+    @Test("client ids of jobs started a millisecond apart never meet; counts start at the base")
+    func clientIdsOfLaterJobsDiffer() throws {
+        let t: UInt64 = 1_796_280_878_045
+        var earlier = ClientIDAllocator(startingAt: ClientIDAllocator.jobBase(unixTimeMs: t))
+        let later = ClientIDAllocator.jobBase(unixTimeMs: t + 1)
+        var last = ClientID.none
+        for _ in 0..<(1 << 20) { last = try earlier.next() }
+        #expect(last.rawValue < later && ClientIDAllocator.jobBase(unixTimeMs: t) > 0)
+        #expect(earlier.allocatedCount == 1 << 20)
+        #expect(later < 1 << 63)
+        var zero = ClientIDAllocator(startingAt: 0)
+        #expect(try zero.next() == ClientID(1))
+    }
+
     @Test func hexIsZeroPadded() {
         #expect(StableHash.hex(0) == "0000000000000000")
         #expect(StableHash.hex(0xAB) == "00000000000000ab")

@@ -104,6 +104,16 @@ size_t chrono_h5e_describe(char *buf, size_t cap);
 size_t chrono_h5t_variable(void);
 /* The number of attributes attached to an object (H5Oget_info2, H5O_INFO_NUM_ATTRS); -1 on error. */
 int64_t chrono_h5a_count(hid_t obj);
+/* Reserve `bytes` of storage just past the end of the file at `path` without changing its size
+ * (fallocate FALLOC_FL_KEEP_SIZE), so later writes there cannot fail for lack of space. Where the
+ * file system cannot reserve (EOPNOTSUPP), checks instead that statvfs reports `bytes` available.
+ * Returns 0 or an errno value (ENOSPC when there is not enough room). Sets *file_size to the
+ * file's size and *available to the bytes the file system reports available (statvfs f_bavail),
+ * both -1 when unknown. */
+int chrono_reserve_file_space(const char *path, int64_t bytes, int64_t *file_size, int64_t *available);
+/* Give back storage reserved past the end of the file at `path` (fallocate FALLOC_FL_PUNCH_HOLE |
+ * FALLOC_FL_KEEP_SIZE over `bytes` from its end). Returns 0 or an errno value. */
+int chrono_release_file_space(const char *path, int64_t bytes);
 
 /* ---- libfabric ---- */
 uint32_t chrono_fi_version(void);

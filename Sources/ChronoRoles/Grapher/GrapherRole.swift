@@ -47,7 +47,12 @@ public final class GrapherRole: RecordingBehavior {
     private let bulk: BulkPlane
     private let pool: RegisteredMemoryPool
     private let graphers: Communicator
-    private let archive: ArchiveWriter
+    /// The archive, `nil` when it could not be opened (then nothing is archived).
+    private let archive: ArchiveWriter?
+    /// The archive file's path, for messages.
+    private let archivePath: String
+    /// Why archiving stopped (the first failed open or round), or `nil` while it works.
+    private var archiveFailure: String?
     private let logger: Logger
     private let clock = SystemClock()
     private var stories: [StoryID: Story] = [:]
@@ -98,13 +103,34 @@ public final class GrapherRole: RecordingBehavior {
         self.logger = logger
         let slot = max(config.keeper.transferSlotBytes, config.story.maxEventBytes + StoryChunk.headerByteCount + 64)
         self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: slot, slotCount: max(4, min(64, config.grapher.memoryLimitBytes / 4 / slot)))
-        try FileManager.default.createDirectory(atPath: config.archive.directory, withIntermediateDirectories: true)
-        self.archive = try ArchiveWriter.open(directory: config.archive.directory, communicator: graphers)
-        archive.maxRowBytes = config.archive.maxRowBytes
+        let (archive, failure) = Self.openArchive(config: config, graphers: graphers)
+        self.archive = archive
+        self.archivePath = config.archive.directory + "/" + ArchiveLayout.defaultFileName
+        archive?.maxRowBytes = config.archive.maxRowBytes
         self.nextRoundAt = .now + .milliseconds(config.grapher.archiveIntervalMs)
+        if let failure { stopArchiving(because: failure) }
     }
 
     private func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
+
+    /// Opens the archive collectively; when that fails on any grapher, none archives (the job
+    /// still runs, drains and counts what it could not archive).
+    /// - Returns: the writer, or `nil` and the reason.
+    private static func openArchive(config: ChronoConfig, graphers: Communicator) -> (ArchiveWriter?, String?) {
+        var writer: ArchiveWriter?
+        var failure: String?
+        do {
+            writer = try ArchiveWriter.open(directory: config.archive.directory, communicator: graphers)
+        } catch {
+            failure = "\(error)"
+        }
+        // A writer opened here but not on another grapher cannot be closed collectively: drop it.
+        let failedAnywhere = (try? graphers.allreduce(Int64(failure == nil ? 0 : 1), op: .max)) ?? 1
+        if failedAnywhere != 0 {
+            return (nil, failure ?? "the archive could not be opened on another grapher")
+        }
+        return (writer, nil)
+    }
 
     // MARK: - Recording
 
@@ -412,16 +438,11 @@ public final class GrapherRole: RecordingBehavior {
         }
         let readsOutstanding = !reads.isEmpty
         let writeStarted = ContinuousClock.now
-        let report = try archive.writeRound(chunks)
+        let report = write(chunks)
         leases.roundRan()
         readAtBound.removeAll(keepingCapacity: true)
         if readsOutstanding, let since = readBusySince { readBusySince = since + (.now - writeStarted) }
-        let writtenAt = clock.now()
-        for c in chunks {
-            for r in c.chunk.records {
-                durableLatency.record(writtenAt > r.time ? (writtenAt - r.time) / 1000 : 0)
-            }
-        }
+        if let report { account(report, chunks: chunks) }
         let archivedChunks = chunks.count
         recycle(&chunks)
         bump("rounds")
@@ -430,13 +451,15 @@ public final class GrapherRole: RecordingBehavior {
                 "\(s.notice.story)=\(s.pending.count)/\(s.pending.map(\.completesBelow).min() ?? 0)@\(s.pipeline.sealedFrontier)"
                     + "\(s.pipeline.contributors.sorted { $0.key < $1.key })"
             }
-            logger.debug("archive round \(stats["rounds"] ?? 0): \(archivedChunks) chunks, \(report.events) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading, pending \(pending)")
+            logger.debug("archive round \(stats["rounds"] ?? 0): \(archivedChunks) chunks, \(report?.events ?? 0) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading, pending \(pending)")
         }
-        let roundMs = UInt64(max(0, report.elapsedSeconds * 1000))
-        if roundMs > stats["round.ms.max", default: 0] { stats["round.ms.max"] = roundMs }
-        bump("events.archived", UInt64(report.events))
-        bump("bytes.archived", UInt64(report.payloadBytes))
-        for p in durable { try ack(keeper: p.keeper, storyId: p.storyId, sequence: p.sequence, rc: .success, channel: channel) }
+        // Without a report nothing of the round is durable: the keepers hear so (they count
+        // `events.failed`), and the events count as lost in the job's summary.
+        let rc: ReturnCode = report == nil ? .unknown : .success
+        let detail = archiveFailure.map { "not archived: \($0)" } ?? ""
+        for p in durable {
+            try ack(keeper: p.keeper, storyId: p.storyId, sequence: p.sequence, rc: rc, detail: detail, channel: channel)
+        }
         // Forget finished stories.
         for id in Array(stories.keys) {
             guard let s = stories[id] else { continue }
@@ -452,12 +475,64 @@ public final class GrapherRole: RecordingBehavior {
             && stories.values.allSatisfy { $0.pipeline.bufferedEventCount == 0 && $0.pending.isEmpty && $0.held.isEmpty }
         let anyBusy = try graphers.allreduce(Int64(localDone ? 0 : 1), op: .max)
         if anyBusy == 0 {
-            try archive.close()
+            closeArchive()
             closed = true
         }
         let backlog = stories.values.contains { !$0.held.isEmpty }
         nextRoundAt = backlog ? .now : .now + .milliseconds(config.grapher.archiveIntervalMs)
         return true
+    }
+
+    /// Writes one round collectively (every grapher calls it in the same round, also after a
+    /// failure), or nothing once archiving has stopped.
+    /// - Returns: the round's report, or `nil` when nothing of it became durable.
+    private func write(_ chunks: [ArchiveChunk]) -> ArchiveRoundReport? {
+        let events = UInt64(chunks.reduce(0) { $0 + $1.chunk.count })
+        guard let archive, archiveFailure == nil else {
+            bump("events.notArchived", events)
+            return nil
+        }
+        do {
+            return try archive.writeRound(chunks)
+        } catch {
+            // The writer agreed the failure with every grapher (all stop in the same round). The
+            // file keeps its last flushed round; nothing more is written to it by this job.
+            stopArchiving(because: "\(error)")
+            bump("events.notArchived", events)
+            return nil
+        }
+    }
+
+    /// Stops archiving for the rest of the job: says why, once, naming the file.
+    private func stopArchiving(because reason: String) {
+        archiveFailure = reason
+        stats["archive.failed"] = 1
+        logger.critical("archive \(archivePath): writing failed, so this job archives nothing more; the rounds flushed before stay intact, events not yet durable are not archived (counted as lost): \(reason)")
+    }
+
+    /// Counts an archived round: events, bytes, durable latency, round time.
+    private func account(_ report: ArchiveRoundReport, chunks: [ArchiveChunk]) {
+        let writtenAt = clock.now()
+        for c in chunks {
+            for r in c.chunk.records {
+                durableLatency.record(writtenAt > r.time ? (writtenAt - r.time) / 1000 : 0)
+            }
+        }
+        let roundMs = UInt64(max(0, report.elapsedSeconds * 1000))
+        if roundMs > stats["round.ms.max", default: 0] { stats["round.ms.max"] = roundMs }
+        bump("events.archived", UInt64(report.events))
+        bump("bytes.archived", UInt64(report.payloadBytes))
+    }
+
+    /// Closes the archive collectively at the end of the job; a failure is reported, not thrown
+    /// (the rounds that returned are durable regardless).
+    private func closeArchive() {
+        do {
+            try archive?.close()
+        } catch {
+            logger.error("archive \(archivePath): closing failed: \(error)")
+            stats["archive.closeFailed"] = 1
+        }
     }
 
     /// The most chunk bytes one archive round writes: a sixteenth of `grapher.memoryLimitBytes`,

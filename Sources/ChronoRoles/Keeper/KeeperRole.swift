@@ -293,7 +293,10 @@ public final class KeeperRole: RecordingBehavior {
             // The grapher could not archive it: report, never silently drop.
             bump("chunks.failed")
             bump("events.failed", UInt64(done.events))
-            logger.error("grapher failed chunk \(ack.sequence) of \(ack.storyId): \(ack.rc) \(ack.detail)")
+            // Once: after an archive failure every later chunk fails alike (a line each would flood the log).
+            if stats["chunks.failed"] == 1 {
+                logger.error("grapher failed chunk \(ack.sequence) of \(ack.storyId): \(ack.rc) \(ack.detail) (further failed chunks are only counted: chunks.failed, events.failed)")
+            }
         }
     }
 

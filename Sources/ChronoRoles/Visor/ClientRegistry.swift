@@ -22,11 +22,14 @@ public struct ClientRegistry: Sendable {
 
     /// Connected clients by id.
     public private(set) var clients: [ClientID: Entry] = [:]
-    private var allocator = ClientIDAllocator()
+    private var allocator: ClientIDAllocator
     /// Connections accepted since start.
     public private(set) var totalConnects: UInt64 = 0
 
-    public init() {}
+    /// An empty registry whose first client id is `firstClientId` (see ``ClientIDAllocator``).
+    public init(firstClientId: UInt64 = 1) {
+        allocator = ClientIDAllocator(startingAt: firstClientId)
+    }
 
     /// Registers a connection and assigns a job-unique id.
     /// - Throws: `.protocolVersionMismatch` (−13) for another protocol version; `.invalidArgument`

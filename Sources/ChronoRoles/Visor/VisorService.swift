@@ -18,7 +18,10 @@ public final class VisorService {
 
     private var directory = ChronicleDirectory()
     private var groups = RecordingGroupRegistry()
-    private var clients = ClientRegistry()
+    /// Client ids unique across jobs, so a job appending to an earlier job's archive never
+    /// repeats that job's (client id, index) keys.
+    private var clients = ClientRegistry(
+        firstClientId: ClientIDAllocator.jobBase(unixTimeMs: SystemClock().now() / 1_000_000))
     private var rng = SystemRandomNumberGenerator()
 
     /// An acquire waiting for the group to acknowledge its notice (a start naming the client as

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// A job whose archive's file system fills up: it says why (the errno text and the file), stops
+/// archiving, drains, prints its summary counting what was lost and exits 1; the archive opens and
+/// holds exactly the events of the rounds that were reported durable.
+@Suite("Disk full", .serialized)
+struct DiskFullTests {
+    let checks = MPIJob.executable("job-checks")
+    let chronolog = MPIJob.executable("chronolog")
+    let partialChecker = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("check_partial_archive.py").path
+
+    /// Mounting a tmpfs needs root (CAP_SYS_ADMIN).
+    static let isRoot = getuid() == 0
+
+    /// One grapher, and two (virtual nodes) that must agree the round failed: none may hang in a
+    /// collective call the other left.
+    @Test("archive on a 20 MiB tmpfs: errno text and file named, summary printed with the loss, exit 1, archive verifies with every archived event",
+          .enabled(if: isRoot, "needs root to mount a 20 MiB tmpfs (mount -t tmpfs -o size=20m)"),
+          arguments: [(7, [String]()), (11, ["--set", "deployment.virtualNodes=2"])])
+    func archiveOnFullFileSystem(ranks: Int, extra: [String]) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-diskfull-\(UUID().uuidString)")
+        let mnt = dir.appendingPathComponent("mnt")
+        try FileManager.default.createDirectory(at: mnt, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        guard try mountTmpfs(mnt) else { return }
+        defer { _ = try? MPIJob.runCommand(["umount", mnt.path]) }
+        // A job exiting 1 makes mpirun kill the ranks still finishing: their segments are removed.
+        let shm = SharedMemoryLeftovers()
+        defer { shm.removeNew() }
+        let archiveDir = mnt.appendingPathComponent("archive").path
+        let archive = archiveDir + "/chronolog-archive.h5"
+        // 3 (or 4) clients × 4 stories × 300 events of 0 B–64 KiB: 31 MB or more, more than fits.
+        let r = try MPIJob.run([(ranks, [checks, "archive-roundtrip", "--events", "300", "--set", "archive.directory=\(archiveDir)"]
+                                 + extra)],
+                               timeout: 300, workingDirectory: dir)
+        #expect(r.exitCode == 1, "a job that lost events exits 1: \(r)")
+        #expect(r.stderr.contains("No space left on device") && r.stderr.contains(archive),
+                "the message names the cause and the file: \(r)")
+        #expect(r.stdout.contains("chronolog-job summary:") && r.stdout.contains("exit status: 1"), "\(r)")
+        guard let m = r.stdout.firstMatch(of: #/events: logged=(\d+) received=(\d+) archived=(\d+) late=\d+ rejected=(\d+) lost=(\d+)/#),
+              let logged = Int(m.1), let archived = Int(m.3), let rejected = Int(m.4), let lost = Int(m.5) else {
+            Issue.record("no events line in the summary: \(r)")
+            return
+        }
+        #expect(lost > 0 && lost == logged - archived - rejected, "lost counts every event not made durable: \(r)")
+        #expect(archived > 0, "the rounds before the disk filled were archived: \(r)")
+        let grapher = r.counters(role: "grapher")
+        #expect(grapher["archive.failed"] == UInt64(r.stdout.contains("grapher (2 ranks)") ? 2 : 1), "every grapher stopped: \(r)")
+        #expect(Int(grapher["events.notArchived", default: 0]) == lost, "\(r)")
+        #expect(!r.stderr.contains("MPI_ABORT") && !r.stderr.contains("Segmentation"), "\(r)")
+
+        // Room reserved past the file's end and not used was given back at close.
+        let size = (try FileManager.default.attributesOfItem(atPath: archive)[.size] as? NSNumber)?.intValue ?? -1
+        let du = try MPIJob.runCommand(["du", "-B1", "--", archive])
+        let allocated = du.stdout.split(separator: "\t").first.flatMap { Int($0) } ?? -1
+        #expect(size > 0 && allocated >= 0 && allocated <= size + (64 << 10), "file \(size) B, allocated \(allocated) B: \(du)")
+
+        // The archive opens and verifies, and holds exactly what was reported archived.
+        let v = try MPIJob.runCommand([chronolog, "verify", archiveDir], timeout: 120)
+        #expect(v.exitCode == 0 && v.stdout.contains("OK"), "\(v)")
+        #expect(v.stdout.contains("events \(archived),"), "verify counts what the summary reported archived: \(v)")
+        let logFile = dir.appendingPathComponent("logged.txt")
+        try r.stdout.write(to: logFile, atomically: true, encoding: .utf8)
+        let h = try MPIJob.runCommand(["/usr/bin/python3", partialChecker, archive, logFile.path], timeout: 300)
+        #expect(h.exitCode == 0 && h.stdout.contains("CHECKED"), "\(h)")
+        #expect(h.stdout.contains("JOB 1 logged=\(logged) found=\(archived)\n"), "h5py finds every archived event: \(h)")
+
+        // With room again, a later job appends to the same archive.
+        guard ranks == 7 else { return }
+        _ = try MPIJob.runCommand(["mount", "-o", "remount,size=80m", mnt.path])
+        let again = try MPIJob.run([(7, [checks, "archive-roundtrip", "--events", "20", "--set", "archive.directory=\(archiveDir)"])],
+                                   timeout: 240, workingDirectory: dir)
+        #expect(again.exitCode == 0 && again.stdout.contains("lost=0"), "\(again)")
+        let after = try MPIJob.runCommand([chronolog, "verify", archiveDir], timeout: 120)
+        #expect(after.exitCode == 0 && after.stdout.contains("events \(archived + 240),"), "\(after)")
+    }
+
+    @Test("a job starting on a full file system: says so, creates no unopenable file, drains, counts every event lost, exit 1",
+          .enabled(if: isRoot, "needs root to mount a 20 MiB tmpfs (mount -t tmpfs -o size=20m)"))
+    func fullBeforeTheFirstRound() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-diskfull-\(UUID().uuidString)")
+        let mnt = dir.appendingPathComponent("mnt")
+        try FileManager.default.createDirectory(at: mnt, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        guard try mountTmpfs(mnt) else { return }
+        defer { _ = try? MPIJob.runCommand(["umount", mnt.path]) }
+        let shm = SharedMemoryLeftovers()
+        defer { shm.removeNew() }
+        _ = try MPIJob.runCommand(["dd", "if=/dev/zero", "of=\(mnt.path)/filler", "bs=1M", "count=30"])
+        let archiveDir = mnt.appendingPathComponent("archive").path
+        let r = try MPIJob.run([(6, [MPIJob.executable("chronolog-job"), "--events", "100", "--set", "archive.directory=\(archiveDir)"])],
+                               timeout: 180, workingDirectory: dir)
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("No space left on device") && r.stderr.contains(archiveDir), "\(r)")
+        #expect(r.stdout.contains("archived=0 ") && r.stdout.contains("lost=600") && r.stdout.contains("exit status: 1"), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: archiveDir + "/chronolog-archive.h5"),
+                "a file that was never flushed does not open: none is left behind")
+    }
+
+    /// Mounts a 20 MiB tmpfs at `mnt`; `false` (with the reason printed) when this machine refuses.
+    private func mountTmpfs(_ mnt: URL) throws -> Bool {
+        let mount = try MPIJob.runCommand(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", mnt.path])
+        if mount.exitCode != 0 { print("DiskFullTests skipped: cannot mount a tmpfs here: \(mount.stderr)") }
+        return mount.exitCode == 0
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// A keeper or a grapher SIGKILLed mid-ingest: the archive it leaves opens and verifies, and a
+/// second job over the same directory opens it, appends to the same stories and verifies.
+@Suite("Killed ranks", .serialized)
+struct KilledRankTests {
+    let checks = MPIJob.executable("job-checks")
+    let chronolog = MPIJob.executable("chronolog")
+    let partialChecker = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("check_partial_archive.py").path
+
+    /// World ranks of `archive-roundtrip` on 7 ranks: 0 visor, 1 keeper, 2 grapher, 3 player, 4–6 clients.
+    @Test("SIGKILL mid-ingest, then a second job over the same directory opens, verifies and appends",
+          arguments: [("keeper", 1), ("grapher", 2)])
+    func killThenAppend(role: String, rank: Int) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-kill-\(role)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let shm = SharedMemoryLeftovers()
+        defer { shm.removeNew() }
+        // The job's ranks are mpirun's children; the one whose OMPI_COMM_WORLD_RANK is `rank` is
+        // killed. The segments a killed rank leaves in /dev/shm (libfabric shm names start with
+        // its pid) are removed afterwards.
+        let killed = try MPIJob.runScript("""
+            cd \(dir.path)
+            $MPIRUN -n 7 \(checks) archive-roundtrip --events 100000000 --pause-microseconds 1000 > out1.txt 2> err1.txt &
+            mp=$!
+            # Mid-ingest: once the archive holds a round or more (4 stories allocate 8 MiB at their
+            # first round), however long a loaded machine takes to get there.
+            for i in $(seq 1 600); do
+              size=$(stat -c %s chronolog-archive/chronolog-archive.h5 2>/dev/null || echo 0)
+              [ "$size" -gt 9000000 ] && break
+              sleep 0.2
+            done
+            sleep 1
+            pids=$(pgrep -P $mp)
+            for p in $pids; do
+              if tr '\\0' '\\n' < /proc/$p/environ | grep -qx 'OMPI_COMM_WORLD_RANK=\(rank)'; then kill -KILL $p; echo "killed $p"; fi
+            done
+            wait $mp
+            echo "mpirun exit $?"
+            for p in $pids; do rm -f /dev/shm/$p:*; done
+            """, timeout: 300)
+        #expect(killed.stdout.contains("killed "), "no rank \(rank) found to kill: \(killed)")
+        #expect(!killed.stdout.contains("mpirun exit 0"), "the job should fail when a rank is killed: \(killed)")
+
+        let archiveDir = dir.appendingPathComponent("chronolog-archive").path
+        let archive = archiveDir + "/chronolog-archive.h5"
+        let before = try MPIJob.runCommand([chronolog, "verify", archiveDir], timeout: 120)
+        #expect(before.exitCode == 0 && before.stdout.contains("OK"), "the killed job's archive verifies: \(before)")
+        let eventsBefore = before.stdout.firstMatch(of: #/events (\d+),/#).flatMap { Int($0.1) } ?? -1
+        #expect(eventsBefore > 0, "nothing was archived before the kill: \(before)")
+
+        // The second job appends to the same stories of the same chronicle.
+        let second = try MPIJob.run([(7, [checks, "archive-roundtrip", "--events", "100"])], timeout: 240, workingDirectory: dir)
+        #expect(second.exitCode == 0 && second.stdout.contains("lost=0"), "\(second)")
+        let after = try MPIJob.runCommand([chronolog, "verify", archiveDir], timeout: 120)
+        #expect(after.exitCode == 0 && after.stdout.contains("OK"), "the appended archive verifies: \(after)")
+        let eventsAfter = after.stdout.firstMatch(of: #/events (\d+),/#).flatMap { Int($0.1) } ?? -1
+        #expect(eventsAfter == eventsBefore + 1200, "the second job's 1200 events were appended: \(before)\n\(after)")
+        let logFile = dir.appendingPathComponent("logged2.txt")
+        try second.stdout.write(to: logFile, atomically: true, encoding: .utf8)
+        let h = try MPIJob.runCommand(["/usr/bin/python3", partialChecker, archive, logFile.path], timeout: 300)
+        #expect(h.exitCode == 0 && h.stdout.contains("CHECKED"), "\(h)")
+        #expect(h.stdout.contains("JOB 1 logged=1200 found=1200\n") && h.stdout.contains("EVENTS \(eventsAfter)\n"), "\(h)")
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+
+/// Files a job's ranks leave in /dev/shm when they are killed (by a test, or by mpirun after
+/// another rank exited with an error): libfabric shm segments named `<pid>:<uid>:<n>` and Open
+/// MPI `vader_segment.*` files. Tests take a snapshot before such a job and remove afterwards
+/// only what appeared since and nobody uses any more (a dead pid, or a segment no live process
+/// maps), so other jobs running on the machine keep theirs.
+struct SharedMemoryLeftovers {
+    static let directory = "/dev/shm"
+    private let before: Set<String>
+
+    /// Takes the snapshot.
+    init() {
+        before = Set((try? FileManager.default.contentsOfDirectory(atPath: Self.directory)) ?? [])
+    }
+
+    /// Removes what appeared since the snapshot and is no longer in use. - Returns: the names removed.
+    @discardableResult
+    func removeNew() -> [String] {
+        let now = (try? FileManager.default.contentsOfDirectory(atPath: Self.directory)) ?? []
+        let fresh = now.filter { !before.contains($0) }
+        guard !fresh.isEmpty else { return [] }
+        let mapped = Self.mappedNames()
+        var removed: [String] = []
+        for name in fresh {
+            let stale: Bool
+            if let pid = name.split(separator: ":").first.flatMap({ Int32($0) }), name.contains(":") {
+                stale = kill(pid, 0) != 0 && errno == ESRCH
+            } else if name.hasPrefix("vader_segment.") {
+                stale = !mapped.contains(name)
+            } else {
+                stale = false
+            }
+            if stale, (try? FileManager.default.removeItem(atPath: "\(Self.directory)/\(name)")) != nil { removed.append(name) }
+        }
+        return removed
+    }
+
+    /// Names in /dev/shm that some live process maps.
+    private static func mappedNames() -> Set<String> {
+        var names: Set<String> = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
+            guard let maps = try? String(contentsOfFile: "/proc/\(entry)/maps", encoding: .utf8) else { continue }
+            for line in maps.split(separator: "\n") {
+                guard let r = line.range(of: "\(directory)/") else { continue }
+                names.insert(String(line[r.upperBound...]).replacingOccurrences(of: " (deleted)", with: ""))
+            }
+        }
+        return names
+    }
+}
