@@ -1,0 +1,35 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Compiles C (or C++) programs with the MPI compiler wrappers against the library built in this
+/// package's build directory (`libChronoLog.so` and `chronolog.h`), for the tests to run under mpirun.
+enum CProgram {
+    /// The package's root directory.
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The directory holding chronolog.h.
+    static let includeDirectory = packageRoot.appendingPathComponent("Sources/CChronoLog/include").path
+
+    /// Builds `source` (relative to the package root) into `directory` with `compiler` (`mpicc`,
+    /// `mpicxx`), linked to libChronoLog.so with an rpath to the build directory.
+    /// - Returns: the executable's path.
+    static func build(_ source: String, into directory: URL, compiler: String = "mpicc",
+                      flags: [String] = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]) throws -> String {
+        let lib = MPIJob.binDirectory.path
+        let output = directory.appendingPathComponent(URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent).path
+        let r = try MPIJob.runCommand(
+            [compiler] + flags + ["-I", includeDirectory, packageRoot.appendingPathComponent(source).path, "-o", output,
+                                  "-L", lib, "-lChronoLog", "-Wl,-rpath,\(lib)"], timeout: 120)
+        try #require(r.exitCode == 0, "\(compiler) \(source): \(r)")
+        return output
+    }
+
+    /// A fresh scratch directory.
+    static func scratch() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-cabi-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+}
