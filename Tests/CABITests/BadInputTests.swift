@@ -29,18 +29,19 @@ struct BadInputTests {
         #expect(r.stdout.contains("exit status: 0"), "\(r)")
     }
 
-    @Test("MPI initialised below MPI_THREAD_MULTIPLE: every application rank's join refuses, the job still ends")
-    func joinRefusedWithoutThreadMultiple() throws {
+    @Test("a join every application rank refuses (MPI below MPI_THREAD_MULTIPLE, unreadable configuration): -2, the job still ends",
+          arguments: [("--single", "MPI_THREAD_MULTIPLE"), ("--bad-config", "/nonexistent/chronolog.json")])
+    func joinRefused(mode: String, message: String) throws {
         let dir = try CProgram.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let program = try CProgram.build("Tests/CABITests/Programs/abi_checks.c", into: dir)
         let r = try MPIJob.run([
             (4, [MPIJob.executable("chronolog-job"), "--workload", "none"]),
-            (2, [program, "--single"]),
+            (2, [program, mode]),
         ], timeout: 120, workingDirectory: dir)
         #expect(!r.timedOut, "\(r)")
         #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
         #expect(passed(r) == [4, 4], "\(r)")
-        #expect(r.stderr.contains("MPI_THREAD_MULTIPLE"), "\(r)")
+        #expect(r.stderr.contains(message), "\(r)")
     }
 }

@@ -16,7 +16,7 @@ enum CProgram {
     /// `mpicxx`), linked to libChronoLog.so with an rpath to the build directory.
     /// - Returns: the executable's path.
     static func build(_ source: String, into directory: URL, compiler: String = "mpicc",
-                      flags: [String] = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]) throws -> String {
+                      flags: [String] = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread"]) throws -> String {
         let lib = MPIJob.binDirectory.path
         let output = directory.appendingPathComponent(URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent).path
         let r = try MPIJob.runCommand(

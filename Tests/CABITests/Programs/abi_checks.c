@@ -2,11 +2,12 @@
  * Every return code reachable from C, checked from C. Run MPMD beside the service:
  *   mpirun -n 4 chronolog-job --workload none : -n 2 ./abi_checks
  * Prints CHECK/FAIL lines and "CHECKS passed=N failed=M"; exits 1 if a check failed.
- * With --single, initialises MPI below MPI_THREAD_MULTIPLE and checks that chronolog_join refuses
- * on every application rank (and that the job still ends).
+ * With --single (MPI below MPI_THREAD_MULTIPLE) or --bad-config (an unreadable configuration
+ * file), checks that chronolog_join refuses on every application rank (and the job still ends).
  */
 #include <chronolog.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,11 +61,13 @@ static int on_event(const chronolog_event *e, void *user) {
     return s->stop_after && s->count >= s->stop_after;
 }
 
-static int refused_join(int argc, char **argv) {
+/* A join every application rank must refuse: MPI below MPI_THREAD_MULTIPLE, or an unreadable
+ * configuration file. */
+static int refused_join(int argc, char **argv, int thread_level, const char *config) {
     int provided = 0;
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_SINGLE, &provided);
+    MPI_Init_thread(&argc, &argv, thread_level, &provided);
     MPI_Comm app = MPI_COMM_NULL;
-    EXPECT_RC("join with MPI_THREAD_SINGLE is refused", chronolog_join(NULL, &app), CL_ERR_INVALID_ARG);
+    EXPECT_RC("join is refused", chronolog_join(config, &app), CL_ERR_INVALID_ARG);
     EXPECT("app_comm untouched", app == MPI_COMM_NULL);
     EXPECT_RC("connect after a refused join", chronolog_connect(CHRONOLOG_WRITER, &(chronolog_client *){0}),
               CL_ERR_NO_CONNECTION);
@@ -185,6 +188,47 @@ static void replays(chronolog_client *w, chronolog_client *r, const char *chron)
     /* left open on purpose: chronolog_finalize closes it */
 }
 
+#define THREADS 4
+#define PER_THREAD 2000
+
+struct logger {
+    chronolog_story *story;
+    int failures;
+};
+
+static void *log_from_thread(void *arg) {
+    struct logger *l = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        char record[32];
+        int n = snprintf(record, sizeof record, "thread event %d", i);
+        if (chronolog_log_event(l->story, record, (size_t)n) == 0) l->failures++;
+    }
+    return NULL;
+}
+
+/* Any thread may log: THREADS threads log to one story at once, and a replay sees every event. */
+static void threads(chronolog_client *w, chronolog_client *r, const char *chron) {
+    chronolog_story *s = NULL;
+    EXPECT_RC("threads: acquire", chronolog_acquire_story(w, chron, "threads", NULL, NULL, 0, 0, &s), CL_SUCCESS);
+    pthread_t t[THREADS];
+    struct logger l[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        l[i] = (struct logger){s, 0};
+        pthread_create(&t[i], NULL, log_from_thread, &l[i]);
+    }
+    int failures = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        failures += l[i].failures;
+    }
+    EXPECT("threads: every log_event returned a timestamp", failures == 0);
+    EXPECT_RC("threads: flush", chronolog_flush(s, 0, NULL), CL_SUCCESS);
+    struct seen all = {0, 0, 0, 1, ""};
+    EXPECT_RC("threads: replay", chronolog_replay(r, chron, "threads", 0, UINT64_MAX, on_event, &all), CL_SUCCESS);
+    EXPECT("threads: the replay holds every event, in time order", all.count == THREADS * PER_THREAD && all.ordered);
+    EXPECT_RC("threads: release", chronolog_release_story(w, chron, "threads"), CL_SUCCESS);
+}
+
 static void release_and_destroy(chronolog_client *w, chronolog_story *s, const char *chron) {
     uint64_t t = 0;
     EXPECT_RC("release: NULL story name", chronolog_release_story(w, chron, NULL), CL_ERR_INVALID_ARG);
@@ -195,11 +239,14 @@ static void release_and_destroy(chronolog_client *w, chronolog_story *s, const c
     EXPECT_RC("flush after release", chronolog_flush(s, 0, NULL), CL_ERR_NOT_ACQUIRED);
     EXPECT_RC("destroy story", chronolog_destroy_story(w, chron, "events"), CL_SUCCESS);
     EXPECT_RC("destroy story again: missing", chronolog_destroy_story(w, chron, "events"), CL_ERR_NOT_EXIST);
+    EXPECT_RC("destroy story 'threads'", chronolog_destroy_story(w, chron, "threads"), CL_SUCCESS);
     EXPECT_RC("destroy chronicle", chronolog_destroy_chronicle(w, chron), CL_SUCCESS);
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--single") == 0) return refused_join(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "--single") == 0) return refused_join(argc, argv, MPI_THREAD_SINGLE, NULL);
+    if (argc > 1 && strcmp(argv[1], "--bad-config") == 0)
+        return refused_join(argc, argv, MPI_THREAD_MULTIPLE, "/nonexistent/chronolog.json");
     before_join();
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
@@ -225,6 +272,7 @@ int main(int argc, char **argv) {
     names_and_chronicles(w, chron);
     chronolog_story *s = stories_and_events(w, chron);
     replays(w, r, chron);
+    threads(w, r, chron);
     release_and_destroy(w, s, chron);
 
     EXPECT_RC("disconnect", chronolog_disconnect(w), CL_SUCCESS);
