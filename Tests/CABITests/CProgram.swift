@@ -26,6 +26,28 @@ enum CProgram {
         return output
     }
 
+    /// Installs this build under `prefix` with `scripts/install.sh --prefix PREFIX --from BIN_DIR`.
+    static func install(into prefix: URL) throws {
+        let r = try MPIJob.runCommand(["bash", packageRoot.appendingPathComponent("scripts/install.sh").path, "--prefix", prefix.path,
+                                       "--from", MPIJob.binDirectory.path], timeout: 120)
+        try #require(r.exitCode == 0, "install.sh: \(r)")
+    }
+
+    /// Builds `source` the way the README tells a user to, against an installed prefix:
+    /// `compiler source -o output $(pkg-config --cflags --libs chronolog)`, with nothing else but
+    /// warnings as errors. - Returns: the executable's path.
+    static func buildInstalled(_ source: String, prefix: URL, into directory: URL, compiler: String,
+                               warnings: [String]) throws -> String {
+        let output = directory.appendingPathComponent(URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
+            + (compiler == "mpicxx" ? "_cpp" : "")).path
+        let script = "\(compiler) \(warnings.joined(separator: " ")) \(packageRoot.appendingPathComponent(source).path) -o \(output) "
+            + "$(pkg-config --cflags --libs chronolog)"
+        let r = try MPIJob.runCommand(["bash", "-c", script], timeout: 120,
+                                      environment: ["PKG_CONFIG_PATH": prefix.appendingPathComponent("lib/pkgconfig").path])
+        try #require(r.exitCode == 0, "\(script): \(r)")
+        return output
+    }
+
     /// A fresh scratch directory.
     static func scratch() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-cabi-\(UUID().uuidString)")
