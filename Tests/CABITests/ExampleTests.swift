@@ -12,11 +12,12 @@ struct ExampleTests {
 
     /// Runs `program` on `ranks` application ranks beside a 4-rank service, then checks its
     /// allreduce results, the job summary and the archive (every event exactly once).
-    func runAndVerify(_ program: String, prefix: URL, ranks: Int, steps: Int, in dir: URL) throws {
-        let r = try MPIJob.run([
-            (4, [prefix.appendingPathComponent("bin/chronolog-job").path, "--workload", "none"]),
-            (ranks, [program, String(steps)]),
-        ], timeout: 180, workingDirectory: dir)
+    /// Embedded, the program runs alone on 4 + `ranks` ranks and makes the service of 4 of them.
+    func runAndVerify(_ program: String, prefix: URL, ranks: Int, steps: Int, embedded: Bool, in dir: URL) throws {
+        let apps: [(ranks: Int, argv: [String])] = embedded
+            ? [(4 + ranks, [program, "--embedded", String(steps)])]
+            : [(4, [prefix.appendingPathComponent("bin/chronolog-job").path, "--workload", "none"]), (ranks, [program, String(steps)])]
+        let r = try MPIJob.run(apps, timeout: 180, workingDirectory: dir)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "ALLREDUCE ok ").count == ranks, "\(r)")
         #expect(r.lines(startingWith: "DURABLE \(steps)").count == ranks, "\(r)")
@@ -28,16 +29,28 @@ struct ExampleTests {
         #expect(v.exitCode == 0 && v.stdout.contains("VERIFIED \(ranks * steps)"), "\(v)")
     }
 
-    @Test("the C and C++ examples, installed with pkg-config, MPMD with 2 and 3 application ranks: allreduce right, every event archived once",
-          arguments: [("examples/c/logging_app.c", "mpicc", ["-std=c99", "-Wall", "-Wextra", "-Werror"], 2),
-                      ("examples/cpp/logging_app.cpp", "mpicxx",
-                       ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-Wno-cast-function-type"], 3)])
-    func example(source: String, compiler: String, warnings: [String], ranks: Int) throws {
+    static let c = ("examples/c/logging_app.c", "mpicc", ["-std=c99", "-Wall", "-Wextra", "-Werror"])
+    static let cpp = ("examples/cpp/logging_app.cpp", "mpicxx", ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-Wno-cast-function-type"])
+
+    @Test("the C and C++ examples, installed and built with pkg-config, MPMD and embedded with 2-3 compute ranks: allreduce right, every event archived once",
+          arguments: [(c, 2, false), (cpp, 3, false), (c, 2, true), (cpp, 2, true)])
+    func example(language: (source: String, compiler: String, warnings: [String]), ranks: Int, embedded: Bool) throws {
         let dir = try CProgram.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let prefix = dir.appendingPathComponent("prefix")
         try CProgram.install(into: prefix)
-        let program = try CProgram.buildInstalled(source, prefix: prefix, into: dir, compiler: compiler, warnings: warnings)
-        try runAndVerify(program, prefix: prefix, ranks: ranks, steps: 300, in: dir)
+        let program = try CProgram.buildInstalled(language.source, prefix: prefix, into: dir, compiler: language.compiler,
+                                                  warnings: language.warnings)
+        try runAndVerify(program, prefix: prefix, ranks: ranks, steps: 300, embedded: embedded, in: dir)
+    }
+
+    @Test("embedded in a job too small for the service and one client: every rank's chronolog_init returns -7, the message names the smallest -n")
+    func embeddedTooSmall() throws {
+        let dir = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try CProgram.build("examples/c/logging_app.c", into: dir)
+        let r = try MPIJob.run([(4, [program, "--embedded", "10"])], timeout: 60, workingDirectory: dir)
+        #expect(!r.timedOut && r.exitCode != 0, "\(r)")
+        #expect(r.stderr.contains("run with mpirun -n 5 or more"), "\(r)")
     }
 }

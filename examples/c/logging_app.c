@@ -8,6 +8,8 @@
  *         -L $B -lChronoLog -Wl,-rpath,$B
  * Run MPMD, the service on 4 ranks and the application on 2:
  *   mpirun -n 4 $B/chronolog-job --workload none : -n 2 ./logging_app [steps]
+ * or embedded, the service made of the application's own ranks (4 of 6 here; 2 compute):
+ *   mpirun -n 6 ./logging_app --embedded [steps]
  *
  * Each step, every rank contributes (rank + 1) * (step + 1) to an MPI_Allreduce over the
  * application's communicator and checks the sum, (step + 1) * n * (n + 1) / 2 for n ranks (a
@@ -20,6 +22,7 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define CHECK(call)                                                                                   \
     do {                                                                                              \
@@ -78,14 +81,16 @@ static int run(MPI_Comm app, int steps) {
 }
 
 int main(int argc, char **argv) {
-    int steps = argc > 1 ? atoi(argv[1]) : 200, provided = 0;
+    int embedded = argc > 1 && strcmp(argv[1], "--embedded") == 0;
+    int steps = argc > 1 + embedded ? atoi(argv[1 + embedded]) : 200, provided = 0, is_client = 1;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     MPI_Comm app;
-    int rc = chronolog_join(NULL, &app); /* collective over MPI_COMM_WORLD */
-    if (rc != CL_SUCCESS) {
-        fprintf(stderr, "logging_app: chronolog_join: %s\n", chronolog_strerror(rc));
+    /* Both collective over MPI_COMM_WORLD. Embedded, service ranks return when the clients are done. */
+    int rc = embedded ? chronolog_init(MPI_COMM_WORLD, NULL, &app, &is_client) : chronolog_join(NULL, &app);
+    if (rc != CL_SUCCESS || !is_client) {
+        if (rc != CL_SUCCESS) fprintf(stderr, "logging_app: joining: %s\n", chronolog_strerror(rc));
         MPI_Finalize();
-        return 1;
+        return rc == CL_SUCCESS ? 0 : 1;
     }
     int status = run(app, steps);
     int left = chronolog_finalize(); /* collective; frees `app` */

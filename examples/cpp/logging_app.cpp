@@ -6,6 +6,7 @@
 //   mpicxx -std=c++17 -I Sources/CChronoLog/include examples/cpp/logging_app.cpp -o logging_app_cpp
 //          -L $B -lChronoLog -Wl,-rpath,$B        (one line)
 // Run MPMD:  mpirun -n 4 $B/chronolog-job --workload none : -n 2 ./logging_app_cpp [steps]
+// Embedded:  mpirun -n 6 ./logging_app_cpp --embedded [steps]   (4 of the 6 ranks serve)
 // Same records and output lines as the C example (step=<i> sum=<s>; ALLREDUCE, LOGGED, DURABLE).
 #include <chronolog.h>
 #include <mpi.h>
@@ -105,14 +106,16 @@ int run(MPI_Comm app, int steps) {
 }  // namespace
 
 int main(int argc, char **argv) {
-    int steps = argc > 1 ? std::atoi(argv[1]) : 200, provided = 0;
+    const bool embedded = argc > 1 && std::string(argv[1]) == "--embedded";
+    int steps = argc > 1 + embedded ? std::atoi(argv[1 + embedded]) : 200, provided = 0, is_client = 1;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     MPI_Comm app;
-    int rc = chronolog_join(nullptr, &app);
-    if (rc != CL_SUCCESS) {
-        std::fprintf(stderr, "logging_app_cpp: chronolog_join: %s\n", chronolog_strerror(rc));
+    // Both collective over MPI_COMM_WORLD. Embedded, service ranks return when the clients are done.
+    int rc = embedded ? chronolog_init(MPI_COMM_WORLD, nullptr, &app, &is_client) : chronolog_join(nullptr, &app);
+    if (rc != CL_SUCCESS || !is_client) {
+        if (rc != CL_SUCCESS) std::fprintf(stderr, "logging_app_cpp: joining: %s\n", chronolog_strerror(rc));
         MPI_Finalize();
-        return 1;
+        return rc == CL_SUCCESS ? 0 : 1;
     }
     int status = 0;
     try {

@@ -8,15 +8,17 @@
  *
  * The application calls MPI_Init_thread(MPI_THREAD_MULTIPLE) (or lets chronolog_join start
  * MPI), then chronolog_join, which returns the communicator of the application's own ranks (use
- * it instead of MPI_COMM_WORLD, which also holds the service ranks). Calls mirror ChronoLog's
+ * it instead of MPI_COMM_WORLD, which also holds the service ranks). Or, embedded, the
+ * application runs alone (`mpirun -n N ./app`) and chronolog_init makes the service out of some
+ * of its ranks. Calls mirror ChronoLog's
  * client: connect, create a chronicle, acquire a story, log events, flush, replay, release,
  * disconnect. chronolog_finalize ends the rank's part in the job.
  *
  * Return codes are ChronoLog's integers (CL_SUCCESS, CL_ERR_*), the same table as the Swift API
  * (ReturnCode). Functions returning int return one of them.
  *
- * Threads: after chronolog_join, any thread may call any function except chronolog_join and
- * chronolog_finalize, which the thread that calls MPI collectives calls, while no other call of
+ * Threads: after chronolog_join, any thread may call any function except chronolog_join,
+ * chronolog_init and chronolog_finalize, which the thread that calls MPI collectives calls, while no other call of
  * this library runs.
  *
  * Handles (chronolog_client, chronolog_story, chronolog_cursor) are opaque. They stay safe to
@@ -126,6 +128,34 @@ typedef int (*chronolog_event_fn)(const chronolog_event *event, void *user);
  *         CL_ERR_NO_KEEPERS if the job cannot be laid out (no service ranks, too few ranks).
  */
 int chronolog_join(const char *config_path, MPI_Comm *app_comm);
+
+/**
+ * Embedded mode (Damaris-style): makes the ChronoLog-Swift service out of the application's own
+ * ranks, so the application runs alone: `mpirun -n N ./app`. Call it instead of chronolog_join.
+ *
+ * Collective over `comm`, which must be MPI_COMM_WORLD (or congruent to it). The ranks are laid
+ * out as chronolog-job lays out its own: rank 0 is the visor and on each node, in rank order,
+ * the first ranks are its keepers, grapher and player (deployment.* of the configuration); the
+ * other ranks are clients. Initialises MPI (MPI_THREAD_MULTIPLE) if nobody did.
+ *
+ * On a client rank it returns at once with *is_client = 1 and *app_comm = the communicator of the
+ * client ranks (use it instead of MPI_COMM_WORLD); the rank is joined as after chronolog_join and
+ * calls chronolog_finalize at the end. On a service rank it serves until every client rank has
+ * called chronolog_finalize, then returns with *is_client = 0 and *app_comm = MPI_COMM_NULL; that
+ * rank's part is over (chronolog_finalize there returns CL_ERR_NO_CONNECTION).
+ *
+ * @param comm         MPI_COMM_WORLD.
+ * @param config_path  as for chronolog_join.
+ * @param app_comm     receives the clients' communicator (freed by chronolog_finalize), or NULL.
+ * @param is_client    receives 1 on client ranks, 0 on service ranks.
+ * @return CL_SUCCESS; CL_ERR_INVALID_ARG (not collective then: NULL is_client, comm is not
+ *         MPI_COMM_WORLD, already joined or finalized; collective: on any rank an invalid
+ *         configuration or MPI below MPI_THREAD_MULTIPLE, as for chronolog_join);
+ *         CL_ERR_NO_KEEPERS when `comm` is too small for the service and one client (a message on
+ *         stderr names the smallest size that works); CL_ERR_UNKNOWN on a service rank when the
+ *         job ended with a failure (events lost).
+ */
+int chronolog_init(MPI_Comm comm, const char *config_path, MPI_Comm *app_comm, int *is_client);
 
 /**
  * Leaves the job: disconnects every client still connected (flushing and releasing its

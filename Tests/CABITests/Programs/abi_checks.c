@@ -84,6 +84,10 @@ static void before_join(void) {
     EXPECT_RC("log before join", chronolog_log(NULL, "x", 1, NULL), CL_ERR_NO_CONNECTION);
     EXPECT("log_event before join gives 0", chronolog_log_event(NULL, "x", 1) == 0);
     EXPECT_RC("disconnect before join", chronolog_disconnect(NULL), CL_ERR_NO_CONNECTION);
+    MPI_Comm app;
+    int is_client = 7;
+    EXPECT_RC("init: comm is not MPI_COMM_WORLD", chronolog_init(MPI_COMM_SELF, NULL, &app, &is_client), CL_ERR_INVALID_ARG);
+    EXPECT_RC("init: NULL is_client", chronolog_init(MPI_COMM_WORLD, NULL, &app, NULL), CL_ERR_INVALID_ARG);
 }
 
 static void names_and_chronicles(chronolog_client *w, const char *chron) {
@@ -253,6 +257,8 @@ int main(int argc, char **argv) {
     MPI_Comm app = MPI_COMM_NULL;
     EXPECT_RC("join", chronolog_join(NULL, &app), CL_SUCCESS);
     EXPECT_RC("join twice", chronolog_join(NULL, &app), CL_ERR_INVALID_ARG);
+    int is_client = 7;
+    EXPECT_RC("init after join", chronolog_init(MPI_COMM_WORLD, NULL, &app, &is_client), CL_ERR_INVALID_ARG);
     int rank = 0, size = 0, world = 0, total = 0;
     MPI_Comm_rank(app, &rank);
     MPI_Comm_size(app, &size);
