@@ -20,13 +20,16 @@ final class CodeText: @unchecked Sendable {
 
     /// The name of `code`; unknown integers get `CL_ERR_UNKNOWN`'s.
     func name(_ code: Int32) -> UnsafePointer<CChar> {
-        names[ReturnCode(code: code).rawValue]!
+        names[ReturnCode(code: code).rawValue] ?? Self.missing
     }
 
     /// The summary of `code`; unknown integers get `CL_ERR_UNKNOWN`'s.
     func summary(_ code: Int32) -> UnsafePointer<CChar> {
-        summaries[ReturnCode(code: code).rawValue]!
+        summaries[ReturnCode(code: code).rawValue] ?? Self.missing
     }
+
+    /// Never returned (every code is in the table); keeps the lookups total.
+    nonisolated(unsafe) private static let missing = permanent("CL_ERR_UNKNOWN")
 
     private static func permanent(_ s: String) -> UnsafePointer<CChar> {
         let bytes = Array(s.utf8CString)
