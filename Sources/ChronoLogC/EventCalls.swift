@@ -20,18 +20,21 @@ public func cabiLog(_ story: OpaquePointer?, _ data: UnsafeRawPointer?, _ length
     }
 }
 
-/// Logs `length` bytes at `data` to the story behind `story`.
+/// Logs `length` bytes at `data` to the story behind `story`. The box is borrowed, not retained
+/// (it lives until finalize, and no call may run concurrently with finalize).
 /// - Throws: `.noConnection` (not joined), `.invalidArgument` (NULL story, NULL data with a
 ///   length, a negative length: a `size_t` above `Int.max`), and what `StoryHandle.log` throws.
 @inline(__always)
 private func logChecked(_ story: OpaquePointer?, _ data: UnsafeRawPointer?, _ length: Int) throws(ChronoLogError) -> UInt64 {
-    let handle = try CInput.story(story)
+    guard CABIRuntime.shared.isJoined else { throw .noConnection("not joined (call chronolog_join first) or finalized") }
+    guard let story else { throw .invalidArgument("story is NULL") }
     guard length >= 0 else { throw .invalidArgument("event length \(UInt(bitPattern: length))") }
-    guard let data else {
-        guard length == 0 else { throw .invalidArgument("event data is NULL") }
-        return try handle.log(bytes: UnsafeRawBufferPointer(start: nil, count: 0))
+    guard data != nil || length == 0 else { throw .invalidArgument("event data is NULL") }
+    let record = UnsafeRawBufferPointer(start: length == 0 ? nil : data, count: length)
+    let result = Unmanaged<StoryBox>.fromOpaque(UnsafeRawPointer(story))._withUnsafeGuaranteedRef { box in
+        Result { () throws(ChronoLogError) -> UInt64 in try box.handle.log(bytes: record) }
     }
-    return try handle.log(bytes: UnsafeRawBufferPointer(start: data, count: length))
+    return try result.get()
 }
 
 /// `chronolog_flush`: see chronolog.h.
