@@ -23,6 +23,9 @@ let package = Package(
         .executable(name: "chronolog-bench", targets: ["chronolog-bench"]),
         .library(name: "ChronoModel", targets: ["ChronoModel"]),
         .library(name: "ChronoClient", targets: ["ChronoClient"]),
+        // The C interface (chronolog.h): libChronoLog.so in the build directory (the product name
+        // `chronolog` belongs to the CLI); scripts/install.sh installs it as libchronolog.so.
+        .library(name: "ChronoLog", type: .dynamic, targets: ["ChronoLogC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -67,6 +70,10 @@ let package = Package(
         .target(
             name: "ChronoClient",
             dependencies: ["ChronoModel", "ChronoRoles", "MPI", "Fabric", .product(name: "Logging", package: "swift-log")]),
+
+        // The C interface: chronolog.h (C target CChronoLog), implemented in Swift (@_cdecl) on the client.
+        .target(name: "CChronoLog", dependencies: ["CMPI"]),
+        .target(name: "ChronoLogC", dependencies: ["CChronoLog", "ChronoClient", "ChronoModel", "MPI", "CMPI"]),
 
         // Executables.
         .executableTarget(
@@ -125,5 +132,7 @@ let package = Package(
             path: "Tests/ArchiveChecks"),
         .testTarget(name: "JobTests", dependencies: ["ChronoRoles", "ChronoModel", "Fabric", "TestSupport"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // C programs compiled with mpicc against libChronoLog.so and run MPMD (Programs/ is theirs).
+        .testTarget(name: "CABITests", dependencies: ["ChronoModel", "TestSupport"], exclude: ["Programs"]),
     ]
 )

@@ -1,0 +1,103 @@
+import ChronoClient
+import ChronoModel
+import Synchronization
+
+/// The process-wide state behind the C interface (chronolog.h): the job membership made by
+/// `chronolog_join`, and every handle given out since, kept alive until `chronolog_finalize` so
+/// that a handle passed after disconnect, release or close is still safe to look at.
+///
+/// Thread-safe. The phase is an atomic read by every call (the event path reads nothing else of
+/// this type); the membership and the handle lists sit behind one lock taken by calls that are
+/// not on the event path.
+final class CABIRuntime: @unchecked Sendable {
+    /// The one instance of the process.
+    static let shared = CABIRuntime()
+
+    /// Where the process is in its life in the job.
+    enum Phase: Int {
+        case idle = 0, joined = 1, finalized = 2
+    }
+
+    private struct State {
+        var job: ChronoJob?
+        var membership: JobMembership?
+        var clients: [ClientBox] = []
+        var stories: [ObjectIdentifier: StoryBox] = [:]
+        var cursors: [ReplayCursor] = []
+    }
+
+    private let phaseValue = Atomic<Int>(Phase.idle.rawValue)
+    private let state = Mutex(State())
+
+    /// The current phase.
+    var phase: Phase { Phase(rawValue: phaseValue.load(ordering: .acquiring)) ?? .finalized }
+
+    /// Whether calls other than join may run (joined and not finalized).
+    var isJoined: Bool { phaseValue.load(ordering: .acquiring) == Phase.joined.rawValue }
+
+    /// Records a successful join.
+    func joined(job: ChronoJob, membership: JobMembership) {
+        state.withLock {
+            $0.job = job
+            $0.membership = membership
+        }
+        phaseValue.store(Phase.joined.rawValue, ordering: .releasing)
+    }
+
+    /// Marks the process finalized (a refused join, or after leaving).
+    func markFinalized() {
+        phaseValue.store(Phase.finalized.rawValue, ordering: .releasing)
+    }
+
+    /// The session of this rank, while joined.
+    var session: ChronoSession? {
+        guard isJoined else { return nil }
+        return state.withLock { $0.membership?.session }
+    }
+
+    /// Keeps a client box alive until finalize; returns it.
+    func keep(_ box: ClientBox) -> ClientBox {
+        state.withLock { $0.clients.append(box) }
+        return box
+    }
+
+    /// The box of a story handle: the same box for the same handle (acquiring twice gives the
+    /// same C pointer), kept alive until finalize.
+    func box(for handle: StoryHandle) -> StoryBox {
+        state.withLock { s in
+            if let existing = s.stories[ObjectIdentifier(handle)] { return existing }
+            let made = StoryBox(handle: handle)
+            s.stories[ObjectIdentifier(handle)] = made
+            return made
+        }
+    }
+
+    /// Keeps a cursor alive until finalize; returns it.
+    func keep(_ cursor: ReplayCursor) -> ReplayCursor {
+        state.withLock { $0.cursors.append(cursor) }
+        return cursor
+    }
+
+    /// Takes everything `chronolog_finalize` needs and empties the state: the job, the
+    /// membership, the clients and cursors to close. Handles die when the caller drops them.
+    func takeForLeaving() -> (job: ChronoJob, membership: JobMembership, clients: [ClientBox], cursors: [ReplayCursor],
+                              stories: [StoryBox])? {
+        state.withLock { s in
+            guard let job = s.job, let m = s.membership else { return nil }
+            defer { s = State() }
+            return (job, m, s.clients, s.cursors, Array(s.stories.values))
+        }
+    }
+}
+
+/// What a `chronolog_client *` points to.
+final class ClientBox: Sendable {
+    let client: ChronoLogClient
+    init(client: ChronoLogClient) { self.client = client }
+}
+
+/// What a `chronolog_story *` points to.
+final class StoryBox: Sendable {
+    let handle: StoryHandle
+    init(handle: StoryHandle) { self.handle = handle }
+}

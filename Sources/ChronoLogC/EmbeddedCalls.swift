@@ -1,0 +1,89 @@
+import CChronoLog
+import CChronoShims
+import ChronoClient
+import ChronoModel
+import CMPI
+import MPI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// chronolog_init: embedded (Damaris-style) mode, the service made of the application's own ranks.
+
+/// `chronolog_init`: see chronolog.h. Collective over `comm` (which must be `MPI_COMM_WORLD`).
+/// Every rank joins as a service rank; the role plan (as for `chronolog-job`) makes the visor,
+/// each node's keepers, grapher and player out of them and leaves the rest clients. Client ranks
+/// return at once, joined, with the clients' communicator; service ranks serve and return once
+/// the clients have finalized.
+@_cdecl("chronolog_init")
+public func cabiInit(_ comm: MPI_Comm?, _ configPath: UnsafePointer<CChar>?, _ appComm: UnsafeMutablePointer<MPI_Comm?>?,
+                     _ isClient: UnsafeMutablePointer<Int32>?) -> Int32 {
+    let runtime = CABIRuntime.shared
+    guard runtime.phase == .idle, let isClient, EmbeddedInit.isWorld(comm) else { return ReturnCode.invalidArgument.rawValue }
+    isClient.pointee = 0
+    let (config, problem) = JoinPreflight.check(configPath: configPath)
+    let job = ChronoJob(config: config, minimumClients: 1)
+    let m: JobMembership
+    do {
+        m = try job.join(asService: true)
+    } catch ChronoJob.JoinError.layout(let error) {
+        runtime.markFinalized()
+        if LaunchEnvironment.isFirstRankOfApplication { printError("chronolog_init: \(error)") }
+        return ReturnCode.noKeepers.rawValue
+    } catch {
+        runtime.markFinalized()
+        printError("chronolog_init: \(error)")
+        return ReturnCode.unknown.rawValue
+    }
+    // Every rank of the job learns whether any cannot go on; then they all leave together.
+    let worst = (try? Communicator.world.allreduce(Int64(problem?.returnCode.rawValue ?? 0), op: .min))
+        ?? Int64(ReturnCode.unknown.rawValue)
+    guard worst == 0 else {
+        if let problem { printError("chronolog_init: \(problem)") }
+        runtime.markFinalized()
+        _ = job.leave(m, counters: [:], status: 1)
+        return Int32(worst)
+    }
+    guard m.assignment.role != .client else {
+        runtime.joined(job: job, membership: m)
+        isClient.pointee = 1
+        appComm?.pointee = m.peers?.handle ?? chrono_mpi_comm_null()
+        return ReturnCode.success.rawValue
+    }
+    appComm?.pointee = chrono_mpi_comm_null()
+    runtime.markFinalized()
+    return EmbeddedInit.serve(job, m)
+}
+
+/// The parts of `chronolog_init` that are not the join itself.
+enum EmbeddedInit {
+    /// Whether `comm` is `MPI_COMM_WORLD` (identical or congruent; before `MPI_Init`, the same handle).
+    static func isWorld(_ comm: MPI_Comm?) -> Bool {
+        let world = chrono_mpi_comm_world()
+        guard MPIRuntime.isInitialized, !MPIRuntime.isFinalized else { return comm == world }
+        var result: Int32 = 0
+        guard MPI_Comm_compare(comm, world, &result) == 0 else { return false }
+        return Int(result) == MPI_IDENT || Int(result) == MPI_CONGRUENT
+    }
+
+    /// Runs this service rank's role until the clients have finished, then leaves the job
+    /// (collective over `MPI_COMM_WORLD`, with the clients' `chronolog_finalize`).
+    /// - Returns: `CL_SUCCESS`, or `CL_ERR_UNKNOWN` when the job ended with a failure.
+    static func serve(_ job: ChronoJob, _ m: JobMembership) -> Int32 {
+        if m.assignment.role == .visor {
+            print("chronolog_init: \(m.layout.plan.assignments.count) ranks, \(m.layout.plan.groupCount) recording group(s)")
+            print(m.layout.plan.renderedMap())
+            fflush(nil)
+        }
+        let counters: [String: UInt64]
+        let status: Int32
+        do {
+            (counters, status) = try job.serve(m)
+        } catch {
+            // As chronolog-job does: a failed control plane cannot be left collectively.
+            printError("chronolog_init: rank \(m.layout.worldRank) (\(m.assignment.role)) failed: \(error)")
+            MPIRuntime.abort(code: 1)
+        }
+        return job.leave(m, counters: counters, status: status) == 0 ? ReturnCode.success.rawValue : ReturnCode.unknown.rawValue
+    }
+}

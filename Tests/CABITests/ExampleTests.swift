@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The examples in `examples/`, compiled with the MPI compiler wrappers and `pkg-config` against
+/// a prefix installed by `scripts/install.sh`, run MPMD beside that prefix's `chronolog-job`; the
+/// archive is read back with h5py.
+@Suite("C interface: examples", .serialized)
+struct ExampleTests {
+    static let verifier = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Programs/verify_example_archive.py").path
+
+    /// Runs `program` on `ranks` application ranks beside a 4-rank service, then checks its
+    /// allreduce results, the job summary and the archive (every event exactly once).
+    /// Embedded, the program runs alone on 4 + `ranks` ranks and makes the service of 4 of them.
+    func runAndVerify(_ program: String, prefix: URL, ranks: Int, steps: Int, embedded: Bool, in dir: URL) throws {
+        let apps: [(ranks: Int, argv: [String])] = embedded
+            ? [(4 + ranks, [program, "--embedded", String(steps)])]
+            : [(4, [prefix.appendingPathComponent("bin/chronolog-job").path, "--workload", "none"]), (ranks, [program, String(steps)])]
+        let r = try MPIJob.run(apps, timeout: 180, workingDirectory: dir)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "ALLREDUCE ok ").count == ranks, "\(r)")
+        #expect(r.lines(startingWith: "DURABLE \(steps)").count == ranks, "\(r)")
+        #expect(r.stdout.contains("logged=\(ranks * steps) ") && r.stdout.contains(" lost=0"), "\(r)")
+        let logged = dir.appendingPathComponent("logged.txt")
+        try r.stdout.write(to: logged, atomically: true, encoding: .utf8)
+        let archive = dir.appendingPathComponent("chronolog-archive/chronolog-archive.h5").path
+        let v = try MPIJob.runCommand(["/usr/bin/python3", Self.verifier, archive, logged.path], timeout: 120)
+        #expect(v.exitCode == 0 && v.stdout.contains("VERIFIED \(ranks * steps)"), "\(v)")
+    }
+
+    static let c = ("examples/c/logging_app.c", "mpicc", ["-std=c99", "-Wall", "-Wextra", "-Werror"])
+    static let cpp = ("examples/cpp/logging_app.cpp", "mpicxx", ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-Wno-cast-function-type"])
+
+    @Test("the C and C++ examples, installed and built with pkg-config, MPMD and embedded with 2-3 compute ranks: allreduce right, every event archived once",
+          arguments: [(c, 2, false), (cpp, 3, false), (c, 2, true), (cpp, 2, true)])
+    func example(language: (source: String, compiler: String, warnings: [String]), ranks: Int, embedded: Bool) throws {
+        let dir = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let prefix = dir.appendingPathComponent("prefix")
+        try CProgram.install(into: prefix)
+        let program = try CProgram.buildInstalled(language.source, prefix: prefix, into: dir, compiler: language.compiler,
+                                                  warnings: language.warnings)
+        try runAndVerify(program, prefix: prefix, ranks: ranks, steps: 300, embedded: embedded, in: dir)
+    }
+
+    @Test("embedded in a job too small for the service and one client: every rank's chronolog_init returns -7, the message names the smallest -n")
+    func embeddedTooSmall() throws {
+        let dir = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try CProgram.build("examples/c/logging_app.c", into: dir)
+        let r = try MPIJob.run([(4, [program, "--embedded", "10"])], timeout: 60, workingDirectory: dir)
+        #expect(!r.timedOut && r.exitCode != 0, "\(r)")
+        #expect(r.stderr.contains("run with mpirun -n 5 or more"), "\(r)")
+    }
+}
