@@ -40,7 +40,7 @@ struct DiskFullTests {
         #expect(r.stderr.contains("No space left on device") && r.stderr.contains(archive),
                 "the message names the cause and the file: \(r)")
         #expect(r.stdout.contains("chronolog-job summary:") && r.stdout.contains("exit status: 1"), "\(r)")
-        guard let m = r.stdout.firstMatch(of: #/events: logged=(\d+) received=(\d+) archived=(\d+) late=\d+ rejected=(\d+) lost=(\d+)/#),
+        guard let m = r.stdout.firstMatch(of: #/events: logged=(\d+) received=(\d+) archived=(\d+) late=\d+ rejected=(\d+) refused=\d+ lost=(\d+)/#),
               let logged = Int(m.1), let archived = Int(m.3), let rejected = Int(m.4), let lost = Int(m.5) else {
             Issue.record("no events line in the summary: \(r)")
             return

@@ -127,7 +127,7 @@ struct JobLaunchTests {
                    "CHRONOLOG_RANKS": "6", "CHRONOLOG_BIN": job, "CHRONOLOG_SRUN_MPI": "pmix"]
         let r = try MPIJob.run(ranks: 6, [job], timeout: 120, environment: env)
         #expect(r.exitCode == 0, "\(r)")
-        #expect(r.stdout.contains("events: logged=600 received=600 archived=0 late=0 rejected=600 lost=0"), "\(r)")
+        #expect(r.stdout.contains("events: logged=600 received=600 archived=0 late=0 rejected=600 refused=0 lost=0"), "\(r)")
         #expect(r.counters(role: "keeper")["events.rejected.late"] == 600, "\(r)")
     }
 
@@ -135,7 +135,7 @@ struct JobLaunchTests {
     func allRejectedSummary() throws {
         let r = try MPIJob.run(ranks: 6, [job, "--set", "story.maxEventBytes=4"], timeout: 60)
         #expect(r.exitCode == 1, "the demo workload fails on its first refused event: \(r)")
-        #expect(r.stdout.contains("  events: logged=0 received=0 archived=0 late=0 rejected=2 lost=0"), "\(r)")
+        #expect(r.stdout.contains("  events: logged=0 received=0 archived=0 late=0 rejected=2 refused=0 lost=0"), "\(r)")
     }
 
     @Test("a client failing while it holds a story: the job notices, archives its events and drains at once (exit 1)")
