@@ -93,7 +93,8 @@ enum Random {
             return .acquireStory(StoryRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng), story: string(&rng),
                                               attributes: attributes(&rng), flags: UInt32.random(in: 0...7, using: &rng)))
         case .releaseStory:
-            return .releaseStory(StoryRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng), story: string(&rng)))
+            return .releaseStory(StoryRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng), story: string(&rng),
+                                              eventCount: u64(&rng)))
         case .destroyStory:
             return .destroyStory(StoryRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng), story: string(&rng)))
         case .showChronicles:

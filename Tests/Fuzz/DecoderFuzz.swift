@@ -105,7 +105,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
             ]
         case .releaseStory:
             return [
-                .releaseStory(StoryRequest(clientId: client, chronicle: "chron", story: "story")),
+                .releaseStory(StoryRequest(clientId: client, chronicle: "chron", story: "story", eventCount: 1_200)),
             ]
         case .destroyStory:
             return [

@@ -28,6 +28,12 @@ public struct ClientRegistry: Sendable {
 
     public init() {}
 
+    /// A registry whose first id is `firstId` (see ``ArchiveCatalog/nextClientId``).
+    public init(firstId: UInt64) { allocator = ClientIDAllocator(first: firstId) }
+
+    /// The id the next connection gets.
+    public var nextId: UInt64 { allocator.upcoming }
+
     /// Registers a connection and assigns a job-unique id.
     /// - Throws: `.protocolVersionMismatch` (−13) for another protocol version; `.invalidArgument`
     ///   (−2) for an empty client name, one with a NUL byte or longer than ``maxUserBytes``.
