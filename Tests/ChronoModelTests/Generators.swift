@@ -162,7 +162,10 @@ enum Random {
                                                 timeoutMilliseconds: u64(&rng), clientRank: i32(&rng),
                                                 keeperRanks: (0..<Int.random(in: 0...3, using: &rng)).map { _ in i32(&rng) },
                                                 storyKnown: Bool.random(using: &rng),
-                                                readerAddress: Array(string(&rng).utf8)))
+                                                readerAddress: Array(string(&rng).utf8),
+                                                hidden: (0..<Int.random(in: 0...2, using: &rng)).map { _ in
+                                                    .init(client: u64(&rng), below: u64(&rng))
+                                                }))
         case .replayPiece:
             return .replayPiece(ReplayPiece(queryId: u64(&rng), rc: rc(&rng), pieceNumber: UInt32.random(in: 0...9, using: &rng),
                                             isLast: Bool.random(using: &rng),

@@ -86,6 +86,11 @@ struct CatalogChecks: ParsableCommand {
             c.expect("replay Cat/s → 0", rc { after = try client.replayStory("Cat", "s", from: 0, to: .max) } == 0)
             c.expect("Cat/s holds both jobs' events (\(after.count))", after.count == 2 * events)
             try CatalogChecks.log(client, "Gone", "g", prefix: "new", events: events / 2, &c)
+            var fresh: [Event] = []
+            c.expect("replay Gone/g created again → 0", rc { fresh = try client.replayStory("Gone", "g", from: 0, to: .max) } == 0)
+            let texts = fresh.map { String(decoding: $0.record, as: UTF8.self) }
+            c.expect("Gone/g replays only its new \(events / 2) events (\(texts.count))",
+                     texts.count == events / 2 && texts.allSatisfy { $0.hasPrefix("new-") })
         }
     }
 

@@ -440,6 +440,9 @@ public final class VisorService {
         forwarded.clientRank = Int32(source)
         forwarded.keeperRanks = group?.keepers ?? []
         forwarded.storyKnown = known != nil
+        forwarded.hidden = (catalog.catalog.story(chronicle: r.chronicle, story: r.story)?.hidden ?? []).map {
+            .init(client: $0.client, below: $0.count ?? .max)
+        }
         return (player, forwarded)
     }
 
