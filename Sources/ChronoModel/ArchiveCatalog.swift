@@ -87,12 +87,13 @@ public struct ArchiveCatalog: Sendable, Equatable, Codable {
         chronicles[name] = chronicle
     }
 
-    /// A chronicle was destroyed: it and its stories are marked.
+    /// A chronicle was destroyed: it and its stories are marked. Stories that never had an event
+    /// are forgotten (nothing of them is archived), and so is the chronicle if nothing is left.
     public mutating func destroyChronicle(_ name: String) {
         guard var chronicle = chronicles[name] else { return }
         chronicle.destroyed = true
-        for storyName in chronicle.stories.keys { chronicle.stories[storyName]?.destroy() }
-        chronicles[name] = chronicle
+        for storyName in Array(chronicle.stories.keys) { chronicle.destroyStory(storyName) }
+        chronicles[name] = chronicle.stories.isEmpty ? nil : chronicle
     }
 
     /// `client` acquired a story (created with `attributes` when new or destroyed): it is a writer
@@ -114,9 +115,9 @@ public struct ArchiveCatalog: Sendable, Equatable, Codable {
         chronicles[chronicle]?.stories[story]?.setWriter(client.rawValue, count: count)
     }
 
-    /// A story was destroyed: marked, its writers' events hidden.
+    /// A story was destroyed: marked, its writers' events hidden (forgotten if it never had an event).
     public mutating func destroyStory(chronicle: String, story: String) {
-        chronicles[chronicle]?.stories[story]?.destroy()
+        chronicles[chronicle]?.destroyStory(story)
     }
 
     // MARK: - Questions
@@ -148,6 +149,12 @@ public struct CatalogChronicle: Sendable, Equatable, Codable {
     public init(attributes: [String: String], flags: UInt32) {
         self.attributes = attributes
         self.flags = flags
+    }
+
+    mutating func destroyStory(_ name: String) {
+        guard var story = stories[name] else { return }
+        story.destroy()
+        stories[name] = story.hidden.isEmpty ? nil : story
     }
 }
 
@@ -200,6 +207,8 @@ public struct CatalogStory: Sendable, Equatable, Codable {
                 hidden.append(w)
             }
         }
+        // A writer that released having written nothing hides nothing.
+        hidden.removeAll { $0.count == 0 }
         hidden.sort { $0.client < $1.client }
         writers = []
     }

@@ -2,9 +2,10 @@ import ChronoArchive
 import ChronoModel
 
 /// The visor's copy of the archive catalog (``ArchiveCatalog``) and its writes to
-/// `archive.directory`. Every metadata change marks it changed; it is written at most once per
-/// ``writeInterval`` (so thousands of acquires a second cost ten writes), always at shutdown, and
-/// at once when a new block of client ids is reserved. A crash of the visor loses at most the
+/// `archive.directory`. Every metadata change marks it changed; a snapshot is handed to a writer
+/// thread (``CatalogWriterThread``) at most once per ``writeInterval`` (so thousands of acquires a
+/// second cost ten writes, and the visor's loop never waits for encoding or `fsync`), always at
+/// shutdown, and at once (waiting for it) when a new block of client ids is reserved. A crash of the visor loses at most the
 /// changes of the last ``writeInterval``; client ids are reserved in blocks written before any
 /// id of the block is handed out, so ids are never reused.
 final class CatalogRecorder {
@@ -17,31 +18,27 @@ final class CatalogRecorder {
     private(set) var catalog: ArchiveCatalog
     /// The file.
     let file: CatalogFile
-    /// Whether the catalog existed when the job started.
-    let existed: Bool
+    private let writer: CatalogWriterThread
     private var changed = false
-    private var lastWrite = ContinuousClock.now
-    /// Successful writes and failed ones.
-    private(set) var writes: UInt64 = 0
-    private(set) var failures: UInt64 = 0
-    /// The last write error (cleared by a successful write).
-    private(set) var lastError: CatalogFileError?
+    private var lastSubmit = ContinuousClock.now
+    private var seenFailures: UInt64 = 0
 
-    /// Loads the catalog of `directory` (an empty one if there is none).
+    /// Loads the catalog of `directory` (an empty one if there is none) and starts the writer thread.
     /// - Throws: ``CatalogFileError`` naming the file when it exists but is unreadable or damaged.
     init(directory: String) throws(CatalogFileError) {
         file = CatalogFile(directory: directory)
-        let loaded = try file.load()
-        existed = loaded != nil
-        catalog = loaded ?? ArchiveCatalog()
+        catalog = try file.load() ?? ArchiveCatalog()
+        writer = CatalogWriterThread(file: file)
+        writer.start()
     }
 
-    /// Reserves client ids `from..<from + clientIdBlock` and writes the catalog at once.
+    /// Reserves client ids `from..<from + clientIdBlock` and waits until the catalog saying so is written.
     /// - Throws: ``CatalogFileError`` when the catalog cannot be written.
     func reserveClientIds(from next: UInt64) throws(CatalogFileError) {
         catalog.nextClientId = max(catalog.nextClientId, next + Self.clientIdBlock)
-        changed = true
-        try writeNow()
+        changed = false
+        lastSubmit = ContinuousClock.now
+        try writer.wait(for: writer.submit(catalog))
     }
 
     /// Whether client id `next` is past the reservation (reserve before handing it out).
@@ -53,33 +50,39 @@ final class CatalogRecorder {
         changed = true
     }
 
-    /// Writes the catalog if it changed and the last write is at least ``writeInterval`` old.
-    /// - Returns: whether it wrote (or tried to).
-    @discardableResult
-    func writeIfDue() -> Bool {
-        guard changed, ContinuousClock.now - lastWrite >= Self.writeInterval else { return false }
-        try? writeNow()
-        return true
-    }
-
-    /// Writes the catalog if it changed (at shutdown).
-    /// - Throws: ``CatalogFileError`` when it cannot be written.
-    func flush() throws(CatalogFileError) {
-        guard changed else { return }
-        try writeNow()
-    }
-
-    private func writeNow() throws(CatalogFileError) {
-        lastWrite = ContinuousClock.now
-        do {
-            try file.write(catalog)
-            writes += 1
-            changed = false
-            lastError = nil
-        } catch {
-            failures += 1
-            lastError = error
-            throw error
+    /// Every ``writeInterval``: hands the catalog to the writer thread if it changed (a failed
+    /// write is retried this way).
+    /// - Returns: the error of a write that failed since the last call, to be logged.
+    func writeIfDue() -> CatalogFileError? {
+        let now = ContinuousClock.now
+        guard now - lastSubmit >= Self.writeInterval else { return nil }
+        var failure: CatalogFileError?
+        let status = writer.status
+        if status.failures > seenFailures {
+            seenFailures = status.failures
+            failure = status.lastError
+            changed = true
         }
+        if changed {
+            changed = false
+            lastSubmit = now
+            _ = writer.submit(catalog)
+        }
+        return failure
     }
+
+    /// Writes the catalog (at shutdown), waits for it and stops the writer thread.
+    /// - Returns: writes and failures over the job.
+    /// - Throws: ``CatalogFileError`` when the last write failed.
+    func finish() throws(CatalogFileError) -> (writes: UInt64, failures: UInt64) {
+        defer { writer.stop() }
+        let generation = writer.submit(catalog)
+        changed = false
+        try writer.wait(for: generation)
+        let status = writer.status
+        return (status.writes, status.failures)
+    }
+
+    /// Stops the writer thread without writing (a start-up failure).
+    func abandon() { writer.stop() }
 }

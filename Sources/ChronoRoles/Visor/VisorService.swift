@@ -55,13 +55,18 @@ public final class VisorService {
     ///   cannot be read or holds what no job writes, or when it cannot be written.
     public init(channel: ControlChannel, plan: RolePlan, config: ChronoConfig, logger: Logger) throws(CatalogFileError) {
         let catalog = try CatalogRecorder(directory: config.archive.directory)
+        let firstClientId = catalog.catalog.nextClientId
         do {
             directory = try ChronicleDirectory(catalog: catalog.catalog)
+            try catalog.reserveClientIds(from: firstClientId)
+        } catch let error as CatalogFileError {
+            catalog.abandon()
+            throw error
         } catch {
+            catalog.abandon()
             throw CatalogFileError(path: catalog.file.path, problem: "holds an invalid entry: \(error)")
         }
-        clients = ClientRegistry(firstId: catalog.catalog.nextClientId)
-        try catalog.reserveClientIds(from: catalog.catalog.nextClientId)
+        clients = ClientRegistry(firstId: firstClientId)
         self.catalog = catalog
         self.channel = channel
         self.plan = plan
@@ -452,20 +457,20 @@ public final class VisorService {
     public private(set) var catalogLost = false
 
     private func writeCatalogIfDue() {
-        guard catalog.writeIfDue(), let error = catalog.lastError else { return }
+        guard let error = catalog.writeIfDue() else { return }
+        bump("catalog.write.errors")
         logger.error("\(error) (retried within \(CatalogRecorder.writeInterval))")
     }
 
     /// The last write, at shutdown.
     private func finishCatalog() {
         do {
-            try catalog.flush()
+            let counts = try catalog.finish()
+            counters["catalog.writes"] = counts.writes
         } catch {
             catalogLost = true
             logger.error("\(error): this job's chronicle and story changes are not recorded")
         }
-        counters["catalog.writes"] = catalog.writes
-        counters["catalog.write.failures"] = catalog.failures
     }
 
     // MARK: - Shutdown
