@@ -69,8 +69,9 @@ public struct ChronicleDirectory: Sendable {
     }
 
     /// Checks that the client named `user` may perform `operation` on a chronicle. A missing
-    /// chronicle (or one from an earlier job's archive, unknown here) is not checked: the request
-    /// itself then answers −3, or replays what the archive holds.
+    /// chronicle (chronicles of earlier jobs over the same archive directory are loaded from its
+    /// catalog; an archive without one is unknown here) is not checked: the request itself then
+    /// answers −3, or replays what the archive holds.
     /// - Throws: `.invalidName` (−2), `.notAuthorized` (−9).
     public func authorize(_ operation: ChronicleAccess.Operation, chronicle rawName: String, user: String) throws(ChronoLogError) {
         guard let chronicle = chronicles[try ChronicleName(rawName)] else { return }
