@@ -126,6 +126,13 @@ public final class ChronoLogClient: @unchecked Sendable {
         var flushError: ChronoLogError?
         for h in handles {
             do { try closeIngest(of: h) } catch { flushError = flushError ?? error }
+            // Released one by one so the visor records each story's event count in the catalog.
+            do {
+                try expectSuccess(try session.call(.releaseStory(StoryRequest(
+                    clientId: id, chronicle: h.chronicle, story: h.story, eventCount: UInt64(h.ingest.nextIndex))), timeoutMs: timeoutMs))
+            } catch {
+                flushError = flushError ?? error
+            }
         }
         try expectSuccess(try session.call(.disconnect(clientId: id), timeoutMs: timeoutMs))
         state.withLock { s in
@@ -248,7 +255,8 @@ public final class ChronoLogClient: @unchecked Sendable {
         }
         var flushError: ChronoLogError?
         do { try closeIngest(of: handle) } catch { flushError = error }
-        try expectSuccess(try session.call(.releaseStory(StoryRequest(clientId: id, chronicle: chronicle, story: story)),
+        try expectSuccess(try session.call(.releaseStory(StoryRequest(clientId: id, chronicle: chronicle, story: story,
+                                                                      eventCount: UInt64(handle.ingest.nextIndex))),
                                            timeoutMs: timeoutMs))
         state.withLock { s in
             if s.held[key] === handle { s.held[key] = nil }

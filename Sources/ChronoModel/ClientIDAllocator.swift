@@ -2,7 +2,9 @@
 ///
 /// Events are keyed by (time, client id, index) and a client's indexes start at 0 in every job,
 /// so a job appending to an archive an earlier job wrote must not reuse that job's ids: the visor
-/// starts from ``jobBase(unixTimeMs:)``, which differs for jobs started a millisecond apart.
+/// starts above every id the archive's catalog handed out (reserved in blocks before use) and at
+/// least at ``jobBase(unixTimeMs:)``, which differs for jobs started a millisecond apart (an
+/// archive written without a catalog, or whose catalog was removed).
 public struct ClientIDAllocator: Sendable {
     private let first: UInt64
     private var nextValue: UInt64
@@ -20,6 +22,10 @@ public struct ClientIDAllocator: Sendable {
     public static func jobBase(unixTimeMs: UInt64) -> UInt64 {
         (unixTimeMs & ((1 << 43) - 1)) << 20
     }
+
+
+    /// The id ``next()`` returns next.
+    public var upcoming: UInt64 { nextValue }
 
     /// Returns a new id, never returned before by this allocator.
     /// - Throws: ``ChronoLogError/unknown(_:)`` if the id space is exhausted (not reachable in practice).

@@ -159,7 +159,8 @@ public struct ChronicleRequest: Sendable, Hashable, WireCodable {
 }
 
 /// Body of ``ControlMessage/acquireStory(_:)``, ``ControlMessage/releaseStory(_:)`` and
-/// ``ControlMessage/destroyStory(_:)`` (attributes and flags are empty for the last two).
+/// ``ControlMessage/destroyStory(_:)`` (attributes and flags are empty for the last two;
+/// `eventCount` is the releasing client's event count, 0 otherwise).
 public struct StoryRequest: Sendable, Hashable, WireCodable {
     /// The requesting client.
     public var clientId: ClientID
@@ -171,23 +172,29 @@ public struct StoryRequest: Sendable, Hashable, WireCodable {
     public var attributes: [String: String]
     /// Flags (acquire only).
     public var flags: UInt32
+    /// Release only: how many events the client wrote to the story (its next index: indexes
+    /// 0..<eventCount), recorded in the archive catalog so `chronolog verify` can tell a complete story.
+    public var eventCount: UInt64
 
     /// Creates the request.
-    public init(clientId: ClientID, chronicle: String, story: String, attributes: [String: String] = [:], flags: UInt32 = 0) {
+    public init(clientId: ClientID, chronicle: String, story: String, attributes: [String: String] = [:], flags: UInt32 = 0,
+                eventCount: UInt64 = 0) {
         self.clientId = clientId
         self.chronicle = chronicle
         self.story = story
         self.attributes = attributes
         self.flags = flags
+        self.eventCount = eventCount
     }
 
     func write(to w: inout WireWriter) {
-        w.u64(clientId.rawValue); w.string(chronicle); w.string(story); w.attributes(attributes); w.u32(flags)
+        w.u64(clientId.rawValue); w.string(chronicle); w.string(story); w.attributes(attributes); w.u32(flags); w.u64(eventCount)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> StoryRequest {
         StoryRequest(clientId: ClientID(rawValue: try r.u64()), chronicle: try r.string("chronicle"),
-                     story: try r.string("story"), attributes: try r.attributes("attributes"), flags: try r.u32())
+                     story: try r.string("story"), attributes: try r.attributes("attributes"), flags: try r.u32(),
+                     eventCount: try r.u64())
     }
 }
 

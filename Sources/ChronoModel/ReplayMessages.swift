@@ -29,11 +29,33 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
     /// The client's fabric endpoint address: large pieces are offered for an RMA read from the
     /// player's registered memory. Empty: every piece travels inline.
     public var readerAddress: [UInt8]
+    /// Events the player leaves out (set by the visor from the archive catalog): those of an earlier
+    /// incarnation of a story destroyed and created again.
+    public var hidden: [HiddenEvents]
+
+    /// A writer's events hidden from replays: those with index below `below` (`UInt64.max`: all).
+    public struct HiddenEvents: Sendable, Hashable {
+        /// The writer's client id.
+        public var client: UInt64
+        /// Its events with a smaller index are hidden.
+        public var below: UInt64
+
+        /// Creates the entry.
+        public init(client: UInt64, below: UInt64) {
+            self.client = client
+            self.below = below
+        }
+    }
+
+    /// Whether the event record `r` is one of the ``hidden`` events.
+    public func hides(_ r: EventRecord) -> Bool {
+        hidden.contains { $0.client == r.clientId && UInt64(r.index) < $0.below }
+    }
 
     /// Creates a request.
     public init(queryId: UInt64, clientId: ClientID, chronicle: String, story: String, range: TimeRange,
                 timeoutMilliseconds: UInt64, clientRank: Int32 = -1, keeperRanks: [Int32] = [], storyKnown: Bool = false,
-                readerAddress: [UInt8] = []) {
+                readerAddress: [UInt8] = [], hidden: [HiddenEvents] = []) {
         self.queryId = queryId
         self.clientId = clientId
         self.chronicle = chronicle
@@ -44,19 +66,31 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
         self.keeperRanks = keeperRanks
         self.storyKnown = storyKnown
         self.readerAddress = readerAddress
+        self.hidden = hidden
     }
 
     func write(to w: inout WireWriter) {
         w.u64(queryId); w.u64(clientId.rawValue); w.string(chronicle); w.string(story)
         w.u64(range.start); w.u64(range.end); w.u64(timeoutMilliseconds)
         w.i32(clientRank); w.ranks(keeperRanks); w.bool(storyKnown); w.blob(readerAddress)
+        w.u32(UInt32(truncatingIfNeeded: hidden.count))
+        for h in hidden { w.u64(h.client); w.u64(h.below) }
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ReplayRequest {
         ReplayRequest(queryId: try r.u64(), clientId: ClientID(rawValue: try r.u64()), chronicle: try r.string("chronicle"),
                       story: try r.string("story"), range: try r.timeRange(), timeoutMilliseconds: try r.u64(),
                       clientRank: try r.i32(), keeperRanks: try r.ranks("replay.keeperRanks"),
-                      storyKnown: try r.bool("replay.storyKnown"), readerAddress: try r.blob("replay.readerAddress"))
+                      storyKnown: try r.bool("replay.storyKnown"), readerAddress: try r.blob("replay.readerAddress"),
+                      hidden: try hiddenList(from: &r))
+    }
+
+    private static func hiddenList(from r: inout WireReader) throws(ChronoLogError) -> [HiddenEvents] {
+        let n = try r.count("replay.hidden", limit: UInt64(r.limits.maxListCount), minElementBytes: 16)
+        var list: [HiddenEvents] = []
+        list.reserveCapacity(n)
+        for _ in 0..<n { list.append(HiddenEvents(client: try r.u64(), below: try r.u64())) }
+        return list
     }
 }
 

@@ -38,14 +38,17 @@ enum ArchivePath {
         }
     }
 
-    /// Lists the archive's chronicles.
-    /// - Throws: `ChronologFailure` when an index is damaged or unreadable.
-    static func chronicles(of reader: ArchiveReader) throws(ChronologFailure) -> [ArchivedChronicle] {
+    /// Lists the archive's chronicles, without the stories its catalog marks destroyed unless
+    /// `includeDestroyed`.
+    /// - Throws: `ChronologFailure` when an index is damaged or unreadable, or the catalog is damaged.
+    static func chronicles(of reader: ArchiveReader, includeDestroyed: Bool = false) throws(ChronologFailure) -> [ArchivedChronicle] {
+        let all: [ArchivedChronicle]
         do {
-            return try reader.chronicles()
+            all = try reader.chronicles()
         } catch {
             throw ChronologFailure(archive: reader.path, error: error)
         }
+        return includeDestroyed ? all : try CatalogView(archivePath: reader.path).visible(all)
     }
 
     /// Fails (after the command printed what it could) when index rows of some story were left out

@@ -19,13 +19,17 @@ struct ClientIndexCheck {
     }
 
     private var clients: [UInt64: Client] = [:]
+    /// Where each client's indexes start (an earlier incarnation's events are hidden); 0 otherwise.
+    var firstIndexes: [UInt64: UInt64] = [:]
 
     /// Clients seen so far.
     var clientCount: Int { clients.count }
 
     /// Takes the next events (in event order, after those passed before).
     mutating func add(_ chunk: StoryChunk) {
-        for r in chunk.records { Self.take(r, into: &clients[r.clientId, default: Client()]) }
+        for r in chunk.records {
+            Self.take(r, into: &clients[r.clientId, default: Client(inOrder: firstIndexes[r.clientId] ?? 0)])
+        }
     }
 
     private static func take(_ r: EventRecord, into c: inout Client) {

@@ -13,16 +13,27 @@ struct ListCommand: ParsableCommand {
             its durable ranges (the time ranges whose acknowledged events are all archived). \
             "events" counts stored records: an event archived twice (a revision, or a chunk \
             archived again by a later job) counts twice here and is replayed once.
+
+            Stories the archive catalog (chronolog-catalog.json) marks destroyed are not \
+            listed; --all lists them, marked "(destroyed)". "writers" is what the catalog \
+            recorded: the event count each writer reported when it released the story, and \
+            writers that never released it. `chronolog verify` checks that those events are \
+            archived (complete or partial).
             """)
 
     @OptionGroup var archive: ArchivePathArgument
     @OptionGroup var output: JSONOutputOption
 
+    @Flag(name: .long, help: "Also list the stories the catalog marks destroyed.")
+    var all = false
+
     func run() throws {
         let reader = try ArchivePath.open(archive.path)
-        let chronicles = try ArchivePath.chronicles(of: reader)
+        let chronicles = try ArchivePath.chronicles(of: reader, includeDestroyed: all)
+        let catalog = try CatalogView(archivePath: archive.path)
         if output.json {
-            print(try ReportFormatting.json(ListingJSON(path: archive.path, files: reader.files, chronicles: chronicles)), terminator: "")
+            print(try ReportFormatting.json(ListingJSON(path: archive.path, files: reader.files, chronicles: chronicles, catalog: catalog)),
+                  terminator: "")
             try ArchivePath.requireUndamaged(chronicles, path: archive.path)
             return
         }
@@ -32,7 +43,9 @@ struct ListCommand: ParsableCommand {
         for c in chronicles {
             print("chronicle \"\(c.name)\" (\(c.stories.count) stor\(c.stories.count == 1 ? "y" : "ies"))")
             for s in c.stories {
-                print("  story \"\(s.name)\": \(s.eventCount) events, \(s.chunkCount) chunks, \(ReportFormatting.bytes(s.payloadBytes))")
+                let mark = catalog.isDestroyed(s) ? " (destroyed)" : ""
+                print("  story \"\(s.name)\"\(mark): \(s.eventCount) events, \(s.chunkCount) chunks, \(ReportFormatting.bytes(s.payloadBytes))")
+                if let entry = catalog.entry(s), !catalog.isDestroyed(s) { print("    writers \(Self.writers(entry))") }
                 print("    times   \(ReportFormatting.times(s.eventTimes))")
                 let durable = s.durableRanges.prefix(4).map(\.description).joined(separator: " ")
                 print("    durable \(durable)\(s.durableRanges.count > 4 ? " … (\(s.durableRanges.count) ranges)" : "")")
@@ -45,6 +58,17 @@ struct ListCommand: ParsableCommand {
             }
         }
         try ArchivePath.requireUndamaged(chronicles, path: archive.path)
+    }
+
+    /// `2 released (80 events), 1 never released`.
+    static func writers(_ entry: CatalogStory) -> String {
+        let released = entry.writers.compactMap(\.count)
+        let open = entry.writers.count - released.count
+        let visible = entry.writers.reduce(UInt64(0)) { sum, w in
+            guard let count = w.count else { return sum }
+            return sum + count - min(count, entry.firstVisibleIndex(client: w.client))
+        }
+        return "\(released.count) released (\(visible) events)" + (open > 0 ? ", \(open) never released (partial: tail unknown)" : "")
     }
 }
 
@@ -70,8 +94,14 @@ struct ListingJSON: Codable {
         /// Index rows left out as damage / as a crash tail.
         var damagedRows: Int
         var uncommittedRows: Int
+        /// Whether the catalog marks it destroyed (listed with `--all` only).
+        var destroyed = false
+        /// The catalog's writers of the story (absent without a catalog entry).
+        var writers: [CatalogWriter]?
 
-        init(_ s: ArchivedStory) {
+        init(_ s: ArchivedStory, catalog: CatalogView) {
+            destroyed = catalog.isDestroyed(s)
+            writers = destroyed ? nil : catalog.entry(s)?.writers
             chronicle = s.chronicle
             name = s.name
             storyId = s.storyId.description
@@ -89,6 +119,7 @@ struct ListingJSON: Codable {
             case chronicle, name, events, chunks, files
             case storyId = "story_id", payloadBytes = "payload_bytes", eventTimes = "event_times"
             case durableRanges = "durable_ranges", damagedRows = "damaged_rows", uncommittedRows = "uncommitted_rows"
+            case destroyed, writers
         }
     }
 
@@ -96,11 +127,11 @@ struct ListingJSON: Codable {
     var files: [String]
     var chronicles: [Chronicle]
 
-    init(path: String, files: [String], chronicles: [ArchivedChronicle]) {
+    init(path: String, files: [String], chronicles: [ArchivedChronicle], catalog: CatalogView) {
         self.path = path
         self.files = files
         self.chronicles = chronicles.map {
-            Chronicle(name: $0.name, chronicleId: $0.chronicleId.description, stories: $0.stories.map(Story.init))
+            Chronicle(name: $0.name, chronicleId: $0.chronicleId.description, stories: $0.stories.map { Story($0, catalog: catalog) })
         }
     }
 }

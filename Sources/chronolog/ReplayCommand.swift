@@ -64,7 +64,8 @@ struct ReplayCommand: ParsableCommand {
         let sink = try output.map { (file: String) throws(ChronologFailure) in try OutputSink(path: file) } ?? OutputSink()
         let formatter = EventFormatter(format: format)
         formatter.header(into: sink)
-        let completeness = try StoryScan(reader: reader, story: listed).forEachWindow(in: TimeRange(start: from, end: to ?? .max)) { chunk throws(ChronologFailure) in
+        let entry = try CatalogView(archivePath: path).entry(listed)
+        let completeness = try StoryScan(reader: reader, story: listed, catalogEntry: entry).forEachWindow(in: TimeRange(start: from, end: to ?? .max)) { chunk throws(ChronologFailure) in
             for i in 0..<chunk.count {
                 formatter.append(chunk, at: i, into: &sink.buffer)
                 try sink.flushIfFull()

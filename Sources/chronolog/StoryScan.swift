@@ -8,6 +8,8 @@ import ChronoModel
 struct StoryScan {
     let reader: ArchiveReader
     let story: ArchivedStory
+    /// The story's catalog entry: the events it hides are left out.
+    var catalogEntry: CatalogStory? = nil
     var targetEvents = 200_000
     var targetBytes = 64 << 20
 
@@ -34,7 +36,7 @@ struct StoryScan {
             let answer = try read(TimeRange(start: start, end: end))
             completeness.add(answer.completeness)
             let chunk = answer.events
-            try body(chunk)
+            try body(CatalogView.visibleEvents(of: chunk, entry: catalogEntry))
             // Adapt: shrink after a heavy window, grow after a light one.
             if chunk.count > 2 * targetEvents || chunk.payload.count > 2 * targetBytes {
                 width = max(1, width / 4)

@@ -20,6 +20,13 @@ struct VerifyCommand: ParsableCommand {
             --skip-client-indexes leaves this out, for archives whose writers number events \
             otherwise (test fixtures, clients that resumed a story or dropped events on purpose).
 
+            Then, per story the archive catalog (chronolog-catalog.json) knows, completeness: \
+            "complete" when every writer that released the story has all its events archived \
+            (indexes 0..<count, the count it reported at release), "partial" with the reason \
+            otherwise (a writer's tail missing: archived N of M; a writer that never released \
+            it: tail unknown). A partial story is a problem. Stories the catalog marks destroyed \
+            are not checked (their events stay in the file, hidden).
+
             Prints a summary and one line per problem (location: what is wrong). Exit status: \
             0 when nothing is wrong, 1 when a problem was found or there is no archive at the \
             path, 2 for a usage error.
@@ -45,11 +52,8 @@ struct VerifyCommand: ParsableCommand {
         try ArchivePath.requireExisting(path)
         let structural = ArchiveReader.verify(path: path)
         var report = VerifyReport(path: path, structural: structural)
-        if skipClientIndexes {
-            report.clientIndexes = "skipped (--skip-client-indexes)"
-        } else {
-            checkClientIndexes(into: &report)
-        }
+        checkStories(into: &report)
+        if skipClientIndexes { report.clientIndexes = "skipped (--skip-client-indexes)" }
         if output.json {
             print(try ReportFormatting.json(report), terminator: "")
         } else {
@@ -62,34 +66,47 @@ struct VerifyCommand: ParsableCommand {
         }
     }
 
-    /// Reads every story in time windows and runs `ClientIndexCheck` on it. Stories (or files)
-    /// that cannot be read are already problems of the structural check; they are noted as skipped.
-    private func checkClientIndexes(into report: inout VerifyReport) {
+    /// Reads every story in time windows and runs `ClientIndexCheck` and `CompletenessCheck` on
+    /// it. Stories (or files) that cannot be read are already problems of the structural check;
+    /// they are noted as skipped.
+    private func checkStories(into report: inout VerifyReport) {
         let reader: ArchiveReader
         let chronicles: [ArchivedChronicle]
+        let catalog: CatalogView
         do {
             reader = try ArchivePath.open(archive.path)
+            catalog = try CatalogView(archivePath: archive.path)
             chronicles = try ArchivePath.chronicles(of: reader)
         } catch {
             report.clientIndexes = "skipped: \(error)"
+            if error.problem.hasPrefix("archive catalog") {
+                report.problems.append(.init(kind: "catalog", location: error.path, detail: error.problem))
+            }
             return
         }
         var stories = 0, clients = 0, skipped: [String] = []
         for story in chronicles.flatMap(\.stories) {
+            let entry = catalog.entry(story)
             var check = ClientIndexCheck()
+            var completeness = CompletenessCheck(entry: entry)
+            check.firstIndexes = completeness.firstIndexes
             do {
-                let completeness = try StoryScan(reader: reader, story: story).forEachWindow(in: TimeRange(start: 0, end: .max)) { chunk in
+                let stored = try StoryScan(reader: reader, story: story, catalogEntry: entry).forEachWindow(in: TimeRange(start: 0, end: .max)) { chunk in
                     check.add(chunk)
+                    completeness.add(chunk)
                 }
                 // Damaged rows are archive problems already; the gaps they leave are not the clients'.
-                if completeness.status == .damaged { throw ChronologFailure(path: archive.path, problem: "damaged") }
+                if stored.status == .damaged { throw ChronologFailure(path: archive.path, problem: "damaged") }
             } catch {
                 skipped.append("\"\(story.chronicle)\"/\"\(story.name)\"")
                 continue
             }
             stories += 1
             clients += check.clientCount
-            for p in check.problems(location: "story \"\(story.chronicle)\"/\"\(story.name)\"") {
+            let location = "story \"\(story.chronicle)\"/\"\(story.name)\""
+            report.record(completeness.result(), chronicle: story.chronicle, story: story.name, location: location)
+            guard !skipClientIndexes else { continue }
+            for p in check.problems(location: location) {
                 report.problems.append(.init(kind: "client-index", location: p.location, detail: p.detail))
             }
         }
@@ -125,7 +142,7 @@ struct VerifyReport: Codable {
     }
 
     struct Problem: Codable {
-        /// `archive` (files, indexes, chunks, manifest) or `client-index`.
+        /// `archive` (files, indexes, chunks, manifest), `client-index`, `completeness` or `catalog`.
         var kind: String
         var location: String
         var detail: String
@@ -142,7 +159,30 @@ struct VerifyReport: Codable {
     var fileStates: [FileState]
     /// What became of the per-client index check.
     var clientIndexes = ""
+    /// Each checked story's completeness (`complete`, `partial`, or `unknown` without a catalog entry).
+    var completeness: [StoryCompleteness] = []
     var problems: [Problem]
+
+    /// One story's completeness.
+    struct StoryCompleteness: Codable {
+        var chronicle: String
+        var story: String
+        var state: CompletenessCheck.State
+        var reasons: [String]
+    }
+
+    /// Records a story's completeness; a partial story is a problem.
+    mutating func record(_ result: (state: CompletenessCheck.State, reasons: [String]), chronicle: String, story: String,
+                         location: String) {
+        completeness.append(StoryCompleteness(chronicle: chronicle, story: story, state: result.state, reasons: result.reasons))
+        for reason in result.reasons { problems.append(Problem(kind: "completeness", location: location, detail: "partial: " + reason)) }
+    }
+
+    /// `complete 3, partial 1, unknown 0`.
+    private var completenessSummary: String {
+        let count = { (s: CompletenessCheck.State) in self.completeness.filter { $0.state == s }.count }
+        return "complete \(count(.complete)), partial \(count(.partial)), not in a catalog \(count(.unknown))"
+    }
 
     init(path: String, structural: ArchiveVerification) {
         self.path = path
@@ -160,8 +200,10 @@ struct VerifyReport: Codable {
             "\(ok ? "OK" : "PROBLEMS") \(path)",
             "  files \(files.count), stories \(stories), chunks \(chunks), events \(events), uncommitted rows \(uncommittedRows)",
             "  client indexes: \(clientIndexes)",
+            "  stories: \(completenessSummary)",
         ]
         lines += fileStates.map { "  file \($0.file): \($0.detail)" }
+        lines += completeness.filter { $0.state != .unknown }.map { "  story \"\($0.chronicle)\"/\"\($0.story)\": \($0.state.rawValue)" }
         if !ok { lines.append("  \(problems.count) problem\(problems.count == 1 ? "" : "s"):") }
         lines += problems.map { "  \($0.location): \($0.detail)" }
         return lines.joined(separator: "\n")
@@ -169,7 +211,7 @@ struct VerifyReport: Codable {
 
     enum CodingKeys: String, CodingKey {
         case path, ok, files, stories, chunks, events, problems
-        case uncommittedRows = "uncommitted_rows", clientIndexes = "client_indexes", fileStates = "file_states"
+        case uncommittedRows = "uncommitted_rows", clientIndexes = "client_indexes", fileStates = "file_states", completeness
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -183,6 +225,7 @@ struct VerifyReport: Codable {
         try c.encode(uncommittedRows, forKey: .uncommittedRows)
         try c.encode(fileStates, forKey: .fileStates)
         try c.encode(clientIndexes, forKey: .clientIndexes)
+        try c.encode(completeness, forKey: .completeness)
         try c.encode(problems, forKey: .problems)
     }
 
@@ -196,6 +239,7 @@ struct VerifyReport: Codable {
         uncommittedRows = try c.decode(Int.self, forKey: .uncommittedRows)
         fileStates = try c.decode([FileState].self, forKey: .fileStates)
         clientIndexes = try c.decode(String.self, forKey: .clientIndexes)
+        completeness = try c.decodeIfPresent([StoryCompleteness].self, forKey: .completeness) ?? []
         problems = try c.decode([Problem].self, forKey: .problems)
     }
 }

@@ -93,7 +93,8 @@ enum Random {
             return .acquireStory(StoryRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng), story: string(&rng),
                                               attributes: attributes(&rng), flags: UInt32.random(in: 0...7, using: &rng)))
         case .releaseStory:
-            return .releaseStory(StoryRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng), story: string(&rng)))
+            return .releaseStory(StoryRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng), story: string(&rng),
+                                              eventCount: u64(&rng)))
         case .destroyStory:
             return .destroyStory(StoryRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng), story: string(&rng)))
         case .showChronicles:
@@ -161,7 +162,10 @@ enum Random {
                                                 timeoutMilliseconds: u64(&rng), clientRank: i32(&rng),
                                                 keeperRanks: (0..<Int.random(in: 0...3, using: &rng)).map { _ in i32(&rng) },
                                                 storyKnown: Bool.random(using: &rng),
-                                                readerAddress: Array(string(&rng).utf8)))
+                                                readerAddress: Array(string(&rng).utf8),
+                                                hidden: (0..<Int.random(in: 0...2, using: &rng)).map { _ in
+                                                    .init(client: u64(&rng), below: u64(&rng))
+                                                }))
         case .replayPiece:
             return .replayPiece(ReplayPiece(queryId: u64(&rng), rc: rc(&rng), pieceNumber: UInt32.random(in: 0...9, using: &rng),
                                             isLast: Bool.random(using: &rng),

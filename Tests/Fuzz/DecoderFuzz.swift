@@ -105,7 +105,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
             ]
         case .releaseStory:
             return [
-                .releaseStory(StoryRequest(clientId: client, chronicle: "chron", story: "story")),
+                .releaseStory(StoryRequest(clientId: client, chronicle: "chron", story: "story", eventCount: 1_200)),
             ]
         case .destroyStory:
             return [
@@ -181,7 +181,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
             return [
                 .replayRequest(ReplayRequest(queryId: 8, clientId: client, chronicle: "chron", story: "story",
                     range: TimeRange(start: 0, end: 50), timeoutMilliseconds: 1000, clientRank: 5,
-                    keeperRanks: [1, 2], storyKnown: true)),
+                    keeperRanks: [1, 2], storyKnown: true, hidden: [.init(client: 3, below: 40)])),
             ]
         case .replayPiece:
             return [

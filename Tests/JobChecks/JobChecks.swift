@@ -15,7 +15,7 @@ struct JobChecks: ParsableCommand {
         commandName: "job-checks",
         abstract: "Client-semantics scenarios run as whole chronolog jobs under mpirun.",
         subcommands: [Semantics.self, SharedStory.self, Groups.self, Application.self, ArchiveRoundTrip.self, IngestChecks.self, ReplayChecks.self,
-                      AuthChecks.self, FailingClient.self])
+                      AuthChecks.self, FailingClient.self, CatalogChecks.self])
 
     struct Options: ParsableArguments {
         @Option(name: .customLong("set"), help: "Configuration overrides key=value.")

@@ -28,7 +28,7 @@ struct ReplayChecks: ParsableCommand {
     var threads = 3
     @Option(help: "Only check that replaying a just-logged story fails with this code (e.g. -12 with --set player.testQueryDelayMs=…, -10 with deployment.playersPerNode=0).")
     var expectCode: Int32?
-    @Option(help: "Only one half of a two-job check: `write` logs 10 events per client to story kept-RANK and ends; `read` (a later job in the same directory) replays them from the archive, the chronicle unknown to this job's visor. Or `long-write` then `slow-reader` (a later job): rank 0 logs a large story; then replays it from the archive slowly (a pause per piece) while the other ranks keep logging.")
+    @Option(help: "Only one half of a two-job check: `write` logs 10 events per client to story kept-RANK and ends; `read` (a later job in the same directory) replays them from the archive. Or `long-write` then `slow-reader` (a later job): rank 0 logs a large story; then replays it from the archive slowly (a pause per piece) while the other ranks keep logging.")
     var stage: String?
 
     static let chronicle = "replay-✓"
@@ -79,7 +79,7 @@ struct ReplayChecks: ParsableCommand {
             try client.connect()
             guard let id = client.clientId else { throw CheckFailure("no client id") }
             if stage == "read" {
-                // A new job: its visor knows no chronicle; the story is only in the archive.
+                // A new job: the story is only in the archive (its chronicle is known from the catalog).
                 let kept = "kept-\(peers.rank)"
                 let got = try client.replayStory(Self.chronicle, kept, from: 0, to: .max)
                 c.expect("a story archived by an earlier job replays from the archive (\(got.count) events)",
@@ -90,7 +90,14 @@ struct ReplayChecks: ParsableCommand {
                 try client.disconnect()
                 return try c.finish()
             }
-            if peers.rank == 0 { try client.createChronicle(Self.chronicle) }
+            if peers.rank == 0 {
+                if stage == "slow-reader" {
+                    // The earlier job's chronicle is in the archive's catalog.
+                    c.expect("the earlier job's chronicle is known: create → -6", rc { try client.createChronicle(Self.chronicle) } == -6)
+                } else {
+                    try client.createChronicle(Self.chronicle)
+                }
+            }
             try peers.barrier()
             if stage == "write" {
                 let kept = "kept-\(peers.rank)"

@@ -148,9 +148,15 @@ public struct ChronoJob: Sendable {
         ServiceMemory.keepLargeAllocationsInHeap()
         switch me.role {
         case .visor:
-            let visor = VisorService(channel: channel, plan: m.layout.plan, config: config, logger: m.logger)
+            let visor: VisorService
+            do {
+                visor = try VisorService(channel: channel, plan: m.layout.plan, config: config, logger: m.logger)
+            } catch {
+                printError("chronolog: rank \(me.worldRank): \(error)")
+                MPIRuntime.abort(code: 2)
+            }
             try visor.run()
-            return (visor.counters, 0)
+            return (visor.counters, visor.catalogLost ? 1 : 0)
         case .keeper, .grapher, .player:
             let behavior: RecordingBehavior
             let plan = m.layout.plan

@@ -386,7 +386,8 @@ public final class PlayerRole: RecordingBehavior {
         }
         var parts = q.fresh.map { $0.slice(window) }.filter { !$0.isEmpty }
         if let archive {
-            if parts.isEmpty, let staged = try readStraight(q, window: window, from: archive) {
+            // A window with hidden events is read and filtered the general way.
+            if parts.isEmpty, r.hidden.isEmpty, let staged = try readStraight(q, window: window, from: archive) {
                 // No keeper events here and no merging needed: the window went straight from the file.
                 if case .chunk(let small) = staged { parts = [small] } else { q.ready.append(staged) }
             } else {
@@ -394,8 +395,9 @@ public final class PlayerRole: RecordingBehavior {
                 if !archived.isEmpty { parts.append(archived) }
             }
         }
-        if let merged = try StoryChunk.merge(parts) {
-            for piece in merged.pieces(maxEncodedBytes: config.player.pieceBytes) { q.ready.append(.chunk(piece)) }
+        if var merged = try StoryChunk.merge(parts) {
+            if !r.hidden.isEmpty { merged = merged.filter { !r.hides($0) } }
+            for piece in merged.isEmpty ? [] : merged.pieces(maxEncodedBytes: config.player.pieceBytes) { q.ready.append(.chunk(piece)) }
             bump("events.replayed", UInt64(merged.count))
         }
         q.cursor = window.end

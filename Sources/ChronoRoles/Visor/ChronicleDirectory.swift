@@ -40,6 +40,21 @@ public struct ChronicleDirectory: Sendable {
 
     public init() {}
 
+    /// The directory a job over an existing archive starts with: the catalog's live chronicles and
+    /// stories with their attributes (no holders, no groups).
+    /// - Throws: `.invalidName` or `.invalidArgument` (−2) for a name or access attribute the
+    ///   catalog should never hold (a damaged catalog).
+    public init(catalog: ArchiveCatalog) throws(ChronoLogError) {
+        for (rawName, c) in catalog.chronicles where !c.destroyed {
+            try createChronicle(rawName, attributes: c.attributes, flags: c.flags)
+            let cname = try ChronicleName(rawName)
+            for (rawStory, s) in c.stories where !s.destroyed {
+                let sname = try StoryName(rawStory)
+                chronicles[cname]?.stories[sname] = Story(name: sname, id: StoryID(chronicle: cname, story: sname), attributes: s.attributes)
+            }
+        }
+    }
+
     /// Creates a chronicle. Its `owner` attribute defaults to `creator` (``ChronicleAccess``).
     /// - Throws: `.invalidName` (−2) for a bad name, `.invalidArgument` (−2) for bad access
     ///   attributes, `.chronicleExists` (−6).
@@ -54,8 +69,9 @@ public struct ChronicleDirectory: Sendable {
     }
 
     /// Checks that the client named `user` may perform `operation` on a chronicle. A missing
-    /// chronicle (or one from an earlier job's archive, unknown here) is not checked: the request
-    /// itself then answers −3, or replays what the archive holds.
+    /// chronicle (chronicles of earlier jobs over the same archive directory are loaded from its
+    /// catalog; an archive without one is unknown here) is not checked: the request itself then
+    /// answers −3, or replays what the archive holds.
     /// - Throws: `.invalidName` (−2), `.notAuthorized` (−9).
     public func authorize(_ operation: ChronicleAccess.Operation, chronicle rawName: String, user: String) throws(ChronoLogError) {
         guard let chronicle = chronicles[try ChronicleName(rawName)] else { return }

@@ -31,6 +31,10 @@ public struct ClientRegistry: Sendable {
         allocator = ClientIDAllocator(startingAt: firstClientId)
     }
 
+
+    /// The id the next connection gets.
+    public var nextId: UInt64 { allocator.upcoming }
+
     /// Registers a connection and assigns a job-unique id.
     /// - Throws: `.protocolVersionMismatch` (−13) for another protocol version; `.invalidArgument`
     ///   (−2) for an empty client name, one with a NUL byte or longer than ``maxUserBytes``.

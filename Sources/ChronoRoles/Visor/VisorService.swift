@@ -1,3 +1,4 @@
+import ChronoArchive
 import Fabric
 import ChronoModel
 import Logging
@@ -16,12 +17,11 @@ public final class VisorService {
     private let logger: Logger
     private let clock = SystemClock()
 
-    private var directory = ChronicleDirectory()
+    private var directory: ChronicleDirectory
     private var groups = RecordingGroupRegistry()
-    /// Client ids unique across jobs, so a job appending to an earlier job's archive never
-    /// repeats that job's (client id, index) keys.
-    private var clients = ClientRegistry(
-        firstClientId: ClientIDAllocator.jobBase(unixTimeMs: SystemClock().now() / 1_000_000))
+    private var clients: ClientRegistry
+    /// The archive catalog: every metadata change is recorded in `archive.directory`.
+    private let catalog: CatalogRecorder
     private var rng = SystemRandomNumberGenerator()
 
     /// An acquire waiting for the group to acknowledge its notice (a start naming the client as
@@ -51,7 +51,26 @@ public final class VisorService {
     /// - Parameters:
     ///   - channel: the control channel (this rank must be the plan's visor).
     ///   - plan: the job's role plan.
-    public init(channel: ControlChannel, plan: RolePlan, config: ChronoConfig, logger: Logger) {
+    /// - Throws: ``CatalogFileError`` naming the catalog of `archive.directory` when it exists but
+    ///   cannot be read or holds what no job writes, or when it cannot be written.
+    public init(channel: ControlChannel, plan: RolePlan, config: ChronoConfig, logger: Logger) throws(CatalogFileError) {
+        let catalog = try CatalogRecorder(directory: config.archive.directory)
+        // Above every id the catalog handed out, and above any id an earlier job without a
+        // catalog could have used (ids from the job's start time).
+        let firstClientId = max(catalog.catalog.nextClientId,
+                                ClientIDAllocator.jobBase(unixTimeMs: SystemClock().now() / 1_000_000))
+        do {
+            directory = try ChronicleDirectory(catalog: catalog.catalog)
+            try catalog.reserveClientIds(from: firstClientId)
+        } catch let error as CatalogFileError {
+            catalog.abandon()
+            throw error
+        } catch {
+            catalog.abandon()
+            throw CatalogFileError(path: catalog.file.path, problem: "holds an invalid entry: \(error)")
+        }
+        clients = ClientRegistry(firstClientId: firstClientId)
+        self.catalog = catalog
         self.channel = channel
         self.plan = plan
         self.config = config
@@ -93,10 +112,12 @@ public final class VisorService {
                 didWork = true
             }
             didWork = try channel.progress() || didWork
+            writeCatalogIfDue()
             try advanceShutdown()
             backoff.step(didWork: didWork)
         }
         try channel.drainSends()
+        finishCatalog()
         counters["clients.connects"] = clients.totalConnects
         counters["chronicles"] = UInt64(directory.chronicles.count)
         counters["undrained.events"] = undrained
@@ -156,21 +177,28 @@ public final class VisorService {
         case .createChronicle(let r):
             answer(source, client: r.clientId) { () throws(ChronoLogError) in
                 try directory.createChronicle(r.chronicle, attributes: r.attributes, flags: r.flags, creator: clients.user(of: r.clientId))
+                let stored = directory.chronicles[try ChronicleName(r.chronicle)]?.attributes ?? r.attributes
+                catalog.change { $0.createChronicle(r.chronicle, attributes: stored, flags: r.flags) }
                 bump("chronicles.created")
             }
         case .destroyChronicle(let r):
             answer(source, client: r.clientId) { () throws(ChronoLogError) in
                 try authorize(.write, r.chronicle, client: r.clientId, counting: "unauthorized.destroy")
                 try directory.destroyChronicle(r.chronicle)
+                catalog.change { $0.destroyChronicle(r.chronicle) }
                 bump("chronicles.destroyed")
             }
         case .acquireStory(let r): acquire(r, from: source)
         case .releaseStory(let r):
-            answer(source, client: r.clientId) { () throws(ChronoLogError) in try release(r, client: r.clientId) }
+            answer(source, client: r.clientId) { () throws(ChronoLogError) in
+                try release(r, client: r.clientId)
+                catalog.change { $0.release(chronicle: r.chronicle, story: r.story, by: r.clientId, count: r.eventCount) }
+            }
         case .destroyStory(let r):
             answer(source, client: r.clientId) { () throws(ChronoLogError) in
                 try authorize(.write, r.chronicle, client: r.clientId, counting: "unauthorized.destroy")
                 try directory.destroyStory(chronicle: r.chronicle, story: r.story)
+                catalog.change { $0.destroyStory(chronicle: r.chronicle, story: r.story) }
                 bump("stories.destroyed")
             }
         case .showChronicles(let id):
@@ -252,6 +280,11 @@ public final class VisorService {
             guard phase == .running, !ShutdownSignal.isRequested else {
                 throw ChronoLogError.noConnection("the job is shutting down")
             }
+            if catalog.needsReservation(next: clients.nextId) {
+                do { try catalog.reserveClientIds(from: clients.nextId) } catch {
+                    throw ChronoLogError.unknown("cannot reserve client ids in the archive catalog: \(error)")
+                }
+            }
             let id = try clients.connect(r, fromRank: source)
             reply(.connectReply(ConnectReply(rc: .success, clientId: id, visorTime: clock.now())), to: source)
         } catch let error as ChronoLogError {
@@ -291,7 +324,7 @@ public final class VisorService {
                 let notice = HolderNotice(ticket: ticket, storyId: story.id, clientId: r.clientId, clientRank: Int32(source), holds: true)
                 for member in group.members { notify(.holder(notice), to: member) }
                 answer(source, acquireReply(story: story, group: group), onceAcknowledged: ticket, by: group.members)
-                bump("stories.acquired")
+                recordAcquire(r, story)
                 return
             }
             let group: RecordingGroupRegistry.Group
@@ -307,12 +340,18 @@ public final class VisorService {
                                          ticket: ticket, holder: r.clientId, holderRank: Int32(source))
             for member in group.members { notify(.startRecording(notice), to: member) }
             answer(source, acquireReply(story: story, group: group), onceAcknowledged: ticket, by: group.members)
-            bump("stories.acquired")
+            recordAcquire(r, story)
             bump("recordings.started")
         } catch {
             reply(.acquireReply(AcquireReply(rc: error.returnCode, storyId: StoryID(rawValue: 0), groupId: 0, keeperRanks: [],
                                              grapherRank: -1, playerRank: -1, detail: error.replyDetail)), to: source)
         }
+    }
+
+    /// Counts an acquire and records its writer (and the story, when new) in the catalog.
+    private func recordAcquire(_ r: StoryRequest, _ story: ChronicleDirectory.Story) {
+        catalog.change { $0.acquire(chronicle: r.chronicle, story: r.story, attributes: story.attributes, by: r.clientId) }
+        bump("stories.acquired")
     }
 
     /// Sends `acquire` to the client at `rank` once every one of `members` acknowledged notice `ticket`.
@@ -400,6 +439,9 @@ public final class VisorService {
         let cname = try ChronicleName(r.chronicle)
         let sname = try StoryName(r.story)
         let known = directory.story(chronicle: cname, story: sname)
+        if known == nil, catalog.catalog.isDestroyed(chronicle: r.chronicle, story: r.story) {
+            throw .storyNotFound(chronicle: r.chronicle, story: r.story)
+        }
         let group = (known?.group ?? known?.lastGroup).flatMap { groups.groups[$0] }
         let players = groups.groups.values.compactMap(\.player).sorted()
         let id = StoryID(chronicle: cname, story: sname)
@@ -410,7 +452,32 @@ public final class VisorService {
         forwarded.clientRank = Int32(source)
         forwarded.keeperRanks = group?.keepers ?? []
         forwarded.storyKnown = known != nil
+        forwarded.hidden = (catalog.catalog.story(chronicle: r.chronicle, story: r.story)?.hidden ?? []).map {
+            .init(client: $0.client, below: $0.count ?? .max)
+        }
         return (player, forwarded)
+    }
+
+    // MARK: - Catalog
+
+    /// Whether the catalog could not be written at shutdown (the job's status is then 1).
+    public private(set) var catalogLost = false
+
+    private func writeCatalogIfDue() {
+        guard let error = catalog.writeIfDue() else { return }
+        bump("catalog.write.errors")
+        logger.error("\(error) (retried within \(CatalogRecorder.writeInterval))")
+    }
+
+    /// The last write, at shutdown.
+    private func finishCatalog() {
+        do {
+            let counts = try catalog.finish()
+            counters["catalog.writes"] = counts.writes
+        } catch {
+            catalogLost = true
+            logger.error("\(error): this job's chronicle and story changes are not recorded")
+        }
     }
 
     // MARK: - Shutdown

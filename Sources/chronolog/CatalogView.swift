@@ -1,0 +1,49 @@
+import ChronoArchive
+import ChronoModel
+
+/// The archive catalog (``ArchiveCatalog``) as `chronolog` reads it: which stories are destroyed
+/// (hidden unless asked for), which events of a story created again are hidden, and each
+/// writer's event count for the completeness check. An archive without a catalog (written by
+/// `archive-checks`, or older than catalogs) shows everything and has no completeness record.
+struct CatalogView {
+    /// The catalog, `nil` when the archive has none.
+    let catalog: ArchiveCatalog?
+
+    /// Reads the catalog that belongs to `archivePath` (a directory, or a file in one).
+    /// - Throws: `ChronologFailure` naming the catalog file when it exists but is damaged.
+    init(archivePath: String) throws(ChronologFailure) {
+        let file = CatalogFile(archivePath: archivePath)
+        do {
+            catalog = try file.load()
+        } catch {
+            throw ChronologFailure(path: error.path, problem: "archive catalog cannot be used: \(error.problem)")
+        }
+    }
+
+    /// Whether the catalog marks the story destroyed.
+    func isDestroyed(_ story: ArchivedStory) -> Bool {
+        catalog?.isDestroyed(chronicle: story.chronicle, story: story.name) ?? false
+    }
+
+    /// The catalog's entry for a story.
+    func entry(_ story: ArchivedStory) -> CatalogStory? {
+        catalog?.story(chronicle: story.chronicle, story: story.name)
+    }
+
+    /// `chronicles` without destroyed stories (and without chronicles left empty).
+    func visible(_ chronicles: [ArchivedChronicle]) -> [ArchivedChronicle] {
+        guard catalog != nil else { return chronicles }
+        return chronicles.compactMap { c in
+            var c = c
+            c.stories.removeAll(where: isDestroyed)
+            return c.stories.isEmpty ? nil : c
+        }
+    }
+
+    /// A chunk without the events the catalog hides (an earlier incarnation's, for a story
+    /// destroyed and created again).
+    static func visibleEvents(of chunk: StoryChunk, entry: CatalogStory?) -> StoryChunk {
+        guard let entry, !entry.hidden.isEmpty else { return chunk }
+        return chunk.filter { !entry.hides(client: $0.clientId, index: $0.index) }
+    }
+}
