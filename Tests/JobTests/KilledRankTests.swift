@@ -48,18 +48,22 @@ struct KilledRankTests {
 
         let archiveDir = dir.appendingPathComponent("chronolog-archive").path
         let archive = archiveDir + "/chronolog-archive.h5"
-        let before = try MPIJob.runCommand([chronolog, "verify", archiveDir], timeout: 120)
-        #expect(before.exitCode == 0 && before.stdout.contains("OK"), "the killed job's archive verifies: \(before)")
-        let eventsBefore = before.stdout.firstMatch(of: #/events (\d+),/#).flatMap { Int($0.1) } ?? -1
-        #expect(eventsBefore > 0, "nothing was archived before the kill: \(before)")
+        // The archive is sound; its stories are partial and say why: writers killed before releasing
+        // (tail unknown), or writers that released events the killed rank never made durable.
+        let before = try StructuralVerify(archiveDir)
+        #expect(before.otherProblems.isEmpty, "the killed job's archive verifies: \(before.output)")
+        #expect(!before.partial.isEmpty && before.partial.allSatisfy { $0.contains("never released") || $0.contains("archived") },
+                "\(before.output)")
+        let eventsBefore = before.events
+        #expect(eventsBefore > 0, "nothing was archived before the kill: \(before.output)")
 
         // The second job appends to the same stories of the same chronicle.
         let second = try MPIJob.run([(7, [checks, "archive-roundtrip", "--events", "100"])], timeout: 240, workingDirectory: dir)
         #expect(second.exitCode == 0 && second.stdout.contains("lost=0"), "\(second)")
-        let after = try MPIJob.runCommand([chronolog, "verify", archiveDir], timeout: 120)
-        #expect(after.exitCode == 0 && after.stdout.contains("OK"), "the appended archive verifies: \(after)")
-        let eventsAfter = after.stdout.firstMatch(of: #/events (\d+),/#).flatMap { Int($0.1) } ?? -1
-        #expect(eventsAfter == eventsBefore + 1200, "the second job's 1200 events were appended: \(before)\n\(after)")
+        let after = try StructuralVerify(archiveDir)
+        #expect(after.otherProblems.isEmpty, "the appended archive verifies: \(after.output)")
+        let eventsAfter = after.events
+        #expect(eventsAfter == eventsBefore + 1200, "the second job's 1200 events were appended: \(before.output)\n\(after.output)")
         let logFile = dir.appendingPathComponent("logged2.txt")
         try second.stdout.write(to: logFile, atomically: true, encoding: .utf8)
         let h = try MPIJob.runCommand(["/usr/bin/python3", partialChecker, archive, logFile.path], timeout: 300)
