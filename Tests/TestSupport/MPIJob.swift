@@ -86,7 +86,9 @@ public enum MPIJob {
             args += ["-n", String(app.ranks)] + app.argv
         }
         return try launchLock.withLock { _ in
-            try runProcess("/usr/bin/timeout", args, environment: environment, workingDirectory: workingDirectory)
+            let leftovers = SharedMemoryLeftovers()
+            defer { leftovers.removeNew() }
+            return try runProcess("/usr/bin/timeout", args, environment: environment, workingDirectory: workingDirectory)
         }
     }
 
@@ -102,8 +104,10 @@ public enum MPIJob {
         var env = environment
         env["MPIRUN"] = (["mpirun"] + mpirunFlags).joined(separator: " ")
         return try launchLock.withLock { _ in
-            try runProcess("/usr/bin/timeout", ["-k", "5", String(timeout), "bash", "-c", script], environment: env,
-                           workingDirectory: nil)
+            let leftovers = SharedMemoryLeftovers()
+            defer { leftovers.removeNew() }
+            return try runProcess("/usr/bin/timeout", ["-k", "5", String(timeout), "bash", "-c", script], environment: env,
+                                  workingDirectory: nil)
         }
     }
 

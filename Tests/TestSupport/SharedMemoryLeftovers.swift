@@ -4,19 +4,20 @@ import Foundation
 /// another rank exited with an error): libfabric shm segments named `<pid>:<uid>:<n>` and Open
 /// MPI `vader_segment.*` files. Tests take a snapshot before such a job and remove afterwards
 /// only what appeared since and nobody uses any more (a dead pid, or a segment no live process
-/// maps), so other jobs running on the machine keep theirs.
-struct SharedMemoryLeftovers {
+/// maps), so other jobs running on the machine keep theirs. Every `MPIJob` launch does this itself
+/// (a job that fails has mpirun kill its other ranks).
+public struct SharedMemoryLeftovers {
     static let directory = "/dev/shm"
     private let before: Set<String>
 
     /// Takes the snapshot.
-    init() {
+    public init() {
         before = Set((try? FileManager.default.contentsOfDirectory(atPath: Self.directory)) ?? [])
     }
 
     /// Removes what appeared since the snapshot and is no longer in use. - Returns: the names removed.
     @discardableResult
-    func removeNew() -> [String] {
+    public func removeNew() -> [String] {
         let now = (try? FileManager.default.contentsOfDirectory(atPath: Self.directory)) ?? []
         let fresh = now.filter { !before.contains($0) }
         guard !fresh.isEmpty else { return [] }
