@@ -18,15 +18,20 @@ public struct SharedMemoryLeftovers {
     /// Removes what appeared since the snapshot and is no longer in use. - Returns: the names removed.
     @discardableResult
     public func removeNew() -> [String] {
-        let now = (try? FileManager.default.contentsOfDirectory(atPath: Self.directory)) ?? []
-        let fresh = now.filter { !before.contains($0) }
+        var fresh = freshNames()
         guard !fresh.isEmpty else { return [] }
+        // Ranks mpirun kills after another rank failed may still be exiting when mpirun returns:
+        // wait (at most 2 s) until the processes these names belong to are gone.
+        for _ in 0..<40 where fresh.contains(where: { Self.ownerIsAlive($0) }) {
+            usleep(50_000)
+            fresh = freshNames()
+        }
         let mapped = Self.mappedNames()
         var removed: [String] = []
         for name in fresh {
             let stale: Bool
-            if let pid = name.split(separator: ":").first.flatMap({ Int32($0) }), name.contains(":") {
-                stale = kill(pid, 0) != 0 && errno == ESRCH
+            if name.contains(":"), name.split(separator: ":").first.flatMap({ Int32($0) }) != nil {
+                stale = !Self.ownerIsAlive(name)
             } else if name.hasPrefix("vader_segment.") {
                 stale = !mapped.contains(name)
             } else {
@@ -35,6 +40,16 @@ public struct SharedMemoryLeftovers {
             if stale, (try? FileManager.default.removeItem(atPath: "\(Self.directory)/\(name)")) != nil { removed.append(name) }
         }
         return removed
+    }
+
+    private func freshNames() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: Self.directory)) ?? []).filter { !before.contains($0) }
+    }
+
+    /// Whether `name` is a libfabric segment (`<pid>:…`) whose process still runs.
+    private static func ownerIsAlive(_ name: String) -> Bool {
+        guard name.contains(":"), let pid = name.split(separator: ":").first.flatMap({ Int32($0) }) else { return false }
+        return kill(pid, 0) == 0 || errno != ESRCH
     }
 
     /// Names in /dev/shm that some live process maps.
