@@ -21,15 +21,9 @@ struct DiskFullTests {
           .enabled(if: isRoot, "needs root to mount a 20 MiB tmpfs (mount -t tmpfs -o size=20m)"),
           arguments: [(7, [String]()), (11, ["--set", "deployment.virtualNodes=2"])])
     func archiveOnFullFileSystem(ranks: Int, extra: [String]) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-diskfull-\(UUID().uuidString)")
-        let mnt = dir.appendingPathComponent("mnt")
-        try FileManager.default.createDirectory(at: mnt, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        guard try mountTmpfs(mnt) else { return }
-        defer { _ = try? MPIJob.runCommand(["umount", mnt.path]) }
-        // A job exiting 1 makes mpirun kill the ranks still finishing: their segments are removed.
-        let shm = SharedMemoryLeftovers()
-        defer { shm.removeNew() }
+        guard let fs = try SmallFileSystem() else { return }
+        defer { fs.remove() }
+        let dir = fs.directory, mnt = fs.mount
         let archiveDir = mnt.appendingPathComponent("archive").path
         let archive = archiveDir + "/chronolog-archive.h5"
         // 3 (or 4) clients × 4 stories × 300 events of 0 B–64 KiB: 31 MB or more, more than fits.
@@ -83,14 +77,9 @@ struct DiskFullTests {
     @Test("a job starting on a full file system refuses to start: exit 2 naming the catalog and the cause, no file left that does not open",
           .enabled(if: isRoot, "needs root to mount a 20 MiB tmpfs (mount -t tmpfs -o size=20m)"))
     func fullBeforeTheFirstRound() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-diskfull-\(UUID().uuidString)")
-        let mnt = dir.appendingPathComponent("mnt")
-        try FileManager.default.createDirectory(at: mnt, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        guard try mountTmpfs(mnt) else { return }
-        defer { _ = try? MPIJob.runCommand(["umount", mnt.path]) }
-        let shm = SharedMemoryLeftovers()
-        defer { shm.removeNew() }
+        guard let fs = try SmallFileSystem() else { return }
+        defer { fs.remove() }
+        let dir = fs.directory, mnt = fs.mount
         _ = try MPIJob.runCommand(["dd", "if=/dev/zero", "of=\(mnt.path)/filler", "bs=1M", "count=30"])
         let archiveDir = mnt.appendingPathComponent("archive").path
         let r = try MPIJob.run([(6, [MPIJob.executable("chronolog-job"), "--events", "100", "--set", "archive.directory=\(archiveDir)"])],
@@ -104,9 +93,30 @@ struct DiskFullTests {
     }
 
     /// Mounts a 20 MiB tmpfs at `mnt`; `false` (with the reason printed) when this machine refuses.
-    private func mountTmpfs(_ mnt: URL) throws -> Bool {
-        let mount = try MPIJob.runCommand(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", mnt.path])
-        if mount.exitCode != 0 { print("DiskFullTests skipped: cannot mount a tmpfs here: \(mount.stderr)") }
-        return mount.exitCode == 0
+}
+
+/// A scratch directory holding a 20 MiB tmpfs at `mount` (needs root), unmounted and removed by
+/// ``remove()``.
+struct SmallFileSystem {
+    let directory: URL
+    let mount: URL
+
+    /// Creates the directory and mounts the tmpfs; nil (with the reason printed) when it cannot be mounted.
+    init?() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-diskfull-\(UUID().uuidString)")
+        mount = directory.appendingPathComponent("mnt")
+        try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: true)
+        let r = try MPIJob.runCommand(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", mount.path])
+        guard r.exitCode == 0 else {
+            print("DiskFullTests skipped: cannot mount a tmpfs here: \(r.stderr)")
+            try? FileManager.default.removeItem(at: directory)
+            return nil
+        }
+    }
+
+    /// Unmounts the tmpfs and removes the directory.
+    func remove() {
+        _ = try? MPIJob.runCommand(["umount", mount.path])
+        try? FileManager.default.removeItem(at: directory)
     }
 }
