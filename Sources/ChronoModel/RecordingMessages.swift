@@ -250,11 +250,16 @@ public struct WatermarkSet: Sendable, Hashable, WireCodable {
         public var storyId: StoryID
         /// The watermark (ns, visor time).
         public var watermark: UInt64
+        /// Keeper → grapher: the recording the report belongs to (the ticket of its start notice).
+        /// A keeper's "finished" (`UInt64.max`) may reach the grapher after the visor's next start of
+        /// the same story; it must not end that new recording. Clients send 0.
+        public var recording: UInt64
 
         /// Creates an entry.
-        public init(storyId: StoryID, watermark: UInt64) {
+        public init(storyId: StoryID, watermark: UInt64, recording: UInt64 = 0) {
             self.storyId = storyId
             self.watermark = watermark
+            self.recording = recording
         }
     }
 
@@ -270,20 +275,22 @@ public struct WatermarkSet: Sendable, Hashable, WireCodable {
     }
 
     /// Encoded size of a set of `entries` entries, header included.
-    public static func encodedByteCount(entries: Int) -> Int { MessageHeader.byteCount + 12 + 16 * entries }
+    public static func encodedByteCount(entries: Int) -> Int { MessageHeader.byteCount + 12 + 24 * entries }
 
     func write(to w: inout WireWriter) {
         w.u64(contributor)
         w.u32(UInt32(entries.count))
-        for e in entries { w.u64(e.storyId.rawValue); w.u64(e.watermark) }
+        for e in entries { w.u64(e.storyId.rawValue); w.u64(e.watermark); w.u64(e.recording) }
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> WatermarkSet {
         let contributor = try r.u64()
-        let n = try r.count("watermarks.entries", limit: UInt64(r.limits.maxListCount), minElementBytes: 16)
+        let n = try r.count("watermarks.entries", limit: UInt64(r.limits.maxListCount), minElementBytes: 24)
         var entries: [Entry] = []
         entries.reserveCapacity(n)
-        for _ in 0..<n { entries.append(Entry(storyId: StoryID(rawValue: try r.u64()), watermark: try r.u64())) }
+        for _ in 0..<n {
+            entries.append(Entry(storyId: StoryID(rawValue: try r.u64()), watermark: try r.u64(), recording: try r.u64()))
+        }
         return WatermarkSet(contributor: contributor, entries: entries)
     }
 }

@@ -144,7 +144,7 @@ enum Random {
                                       rejected: UInt32(truncatingIfNeeded: u64(&rng)), rc: rc(&rng)))
         case .watermarks:
             return .watermarks(WatermarkSet(contributor: u64(&rng), entries: (0..<Int.random(in: 0...5, using: &rng)).map { _ in
-                WatermarkSet.Entry(storyId: StoryID(rawValue: u64(&rng)), watermark: u64(&rng))
+                WatermarkSet.Entry(storyId: StoryID(rawValue: u64(&rng)), watermark: u64(&rng), recording: u64(&rng))
             }))
         case .durableRequest:
             return .durableRequest(DurableRequest(storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(rawValue: u64(&rng)),

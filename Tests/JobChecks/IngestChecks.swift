@@ -13,7 +13,7 @@ struct IngestChecks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Client event ingest: unit scenarios, micro-benchmark, whole-job scenarios.",
-        subcommands: [Unit.self, Bench.self, Flow.self, BackPressure.self])
+        subcommands: [Unit.self, Bench.self, Flow.self, BackPressure.self, Restart.self])
 
     // MARK: - unit
 
@@ -171,6 +171,46 @@ struct IngestChecks: ParsableCommand {
                          final.eventsAcked == final.eventsLogged && final.batchesAcked == final.batchesSent
                              && final.eventsRefused == 0 && final.acksOutOfOrder == 0)
                 c.expect("rank \(peers.rank): rejections counted", final.eventsRejected == 2)
+                try peers.barrier()
+                var counters = try c.finish()
+                counters.merge(session.ingestCounters) { $1 }
+                return counters
+            }
+            throw ExitCode(code)
+        }
+    }
+
+    // MARK: - restart (whole job)
+
+    /// Each client acquires a story, releases it at once (its keeper finishes that empty recording
+    /// and says so to the grapher), acquires it again, logs and releases. Run with a grapher asleep
+    /// in its rounds (`grapher.archiveDelayMs`), the keeper's reports and the visor's notices reach
+    /// the grapher in either order (RecordingEpochs); every event must still be archived once.
+    struct Restart: ParsableCommand {
+        @OptionGroup var options: JobChecks.Options
+        @Option(help: "Stories each client cycles through.") var stories = 4
+        @Option(help: "Events logged in each second recording.") var events = 50
+
+        func run() throws {
+            let stories = self.stories, events = self.events
+            let code = try options.job(minimumClients: 1).run { session, _ in
+                guard let peers = session.peers else { throw CheckFailure("no client communicator") }
+                var c = Checker()
+                let client = ChronoLogClient(session: session)
+                try client.connect()
+                if peers.rank == 0 { try client.createChronicle("Restart") }
+                try peers.barrier()
+                for s in 0..<stories {
+                    let name = "story-\(peers.rank)-\(s)"
+                    _ = try client.acquireStory("Restart", name)
+                    try client.releaseStory("Restart", name)
+                    let h = try client.acquireStory("Restart", name)
+                    var zeros = 0
+                    for i in 0..<events where h.logEvent("event \(i) of \(name)") == 0 { zeros += 1 }
+                    c.expect("rank \(peers.rank): \(name): every logEvent succeeded", zeros == 0)
+                    try client.releaseStory("Restart", name)
+                }
+                try client.disconnect()
                 try peers.barrier()
                 var counters = try c.finish()
                 counters.merge(session.ingestCounters) { $1 }

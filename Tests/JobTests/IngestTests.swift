@@ -46,6 +46,20 @@ struct IngestTests {
         #expect(keeper["events.received"] == client["events.logged"], "\(r)")
     }
 
+    @Test("stories released and acquired again while the grapher sleeps in its rounds (keepers' reports overtake the visor's notices): every event archived once")
+    func restartOvertakesFinished() throws {
+        let r = try MPIJob.run(ranks: 6, [checks, "ingest", "restart", "--set", "grapher.archiveIntervalMs=1",
+                                          "--set", "grapher.archiveDelayMs=150"],
+                               timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
+        let client = r.counters(role: "client"), keeper = r.counters(role: "keeper"), grapher = r.counters(role: "grapher")
+        #expect(client["events.logged"] == 2 * 4 * 50, "\(r)")
+        #expect(grapher["events.archived"] == client["events.logged"], "\(r)")
+        #expect((keeper["events.failed"] ?? 0) == 0 && (grapher["chunks.unknownStory"] ?? 0) == 0, "\(r)")
+        #expect(r.stdout.contains("lost=0"), "\(r)")
+    }
+
     @Test("a slow keeper (acks delayed) slows its writers to its pace; nothing is lost")
     func backPressure() throws {
         let r = try MPIJob.run(ranks: 6, [checks, "ingest", "back-pressure", "--set", "keeper.ackDelayMicroseconds=2000",

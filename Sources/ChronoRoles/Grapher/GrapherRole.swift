@@ -31,6 +31,8 @@ public final class GrapherRole: RecordingBehavior {
         var notice: RecordingNotice
         var pipeline: StoryPipeline
         var stopping = false
+        /// The current recording: the ticket of its start notice (see ``WatermarkSet/Entry/recording``).
+        var recording: UInt64 = 0
         var pending: [PendingAck] = []
         /// Sealed ranges not archived yet: a round archives at most `roundByteLimit` bytes, the rest
         /// waits here for the next round (oldest first).
@@ -68,9 +70,13 @@ public final class GrapherRole: RecordingBehavior {
     private struct Arrival {
         let sequence: UInt64?
         let watermark: UInt64
+        /// The recording a watermark report belongs to (0 for a chunk's own watermark).
+        var recording: UInt64 = 0
         var merged: Bool
     }
     private var arrivals: [Source: Deque<Arrival>] = [:]
+    /// Which recording each keeper's "finished" report ends (reports and the visor's notices travel apart).
+    private var epochs = RecordingEpochs()
     private var tracked = RecordedStories()
     private var queued: Deque<ChunkDescriptor> = []
     private var reads: [OperationID: Read] = [:]
@@ -138,7 +144,10 @@ public final class GrapherRole: RecordingBehavior {
         tracked.start(notice)
         var s = stories[notice.storyId] ?? Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config))
         s.stopping = false
-        for k in keepers { s.pipeline.addContributor(UInt64(k)) }
+        s.recording = notice.ticket
+        for k in keepers where epochs.registers(keeper: UInt64(k), story: notice.storyId, ticket: notice.ticket) {
+            s.pipeline.addContributor(UInt64(k))
+        }
         stories[notice.storyId] = s
         return .success
     }
@@ -169,11 +178,11 @@ public final class GrapherRole: RecordingBehavior {
         if case .watermarks(let set) = message {
             // Each entry counts as a watermark-only descriptor, in the order the keeper sent them.
             for e in set.entries {
-                guard stories[e.storyId] != nil else {
+                guard stories[e.storyId] != nil || e.watermark == UInt64.max else {
                     bump("watermarks.unknownStory")
                     continue
                 }
-                note(watermark: e.watermark, of: Source(keeper: source, story: e.storyId))
+                note(watermark: e.watermark, recording: e.recording, of: Source(keeper: source, story: e.storyId))
             }
             return true
         }
@@ -197,15 +206,29 @@ public final class GrapherRole: RecordingBehavior {
     }
 
     /// Records a keeper's watermark report for a story: applied now, or after the chunks sent before it.
-    private func note(watermark: UInt64, of key: Source) {
+    private func note(watermark: UInt64, recording: UInt64 = 0, of key: Source) {
         if arrivals[key]?.isEmpty ?? true {
-            apply(watermark: watermark, of: key)
+            apply(watermark: watermark, recording: recording, of: key)
         } else {
-            arrivals[key]?.append(Arrival(sequence: nil, watermark: watermark, merged: true))
+            arrivals[key]?.append(Arrival(sequence: nil, watermark: watermark, recording: recording, merged: true))
         }
     }
 
-    private func apply(watermark w: UInt64, of key: Source) {
+    private func apply(watermark w: UInt64, recording: UInt64 = 0, of key: Source) {
+        if w == UInt64.max {
+            // The keeper finished a recording: the current one, an earlier one (the story was started
+            // again since, and the keeper records it again), or one not started here yet.
+            switch epochs.finished(keeper: UInt64(key.keeper), story: key.story, recording: recording,
+                                   current: stories[key.story]?.recording) {
+            case .current: break
+            case .stale:
+                bump("watermarks.stale")
+                return
+            case .ahead:
+                bump("watermarks.ahead")
+                return
+            }
+        }
         guard stories[key.story] != nil else { return }
         // In place: a copy of the story would share its buffers and make the mutation copy them.
         if w == UInt64.max {
@@ -221,7 +244,7 @@ public final class GrapherRole: RecordingBehavior {
         guard var list = arrivals.removeValue(forKey: key) else { return }
         if let i = list.firstIndex(where: { $0.sequence == d.sequence }) { list[i].merged = true }
         while let first = list.first, first.merged {
-            apply(watermark: first.watermark, of: key)
+            apply(watermark: first.watermark, recording: first.recording, of: key)
             list.removeFirst()
         }
         if !list.isEmpty { arrivals[key] = list }

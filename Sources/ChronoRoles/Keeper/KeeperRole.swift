@@ -23,6 +23,9 @@ public final class KeeperRole: RecordingBehavior {
         var stopping = false
         /// Watermark last reported to the grapher.
         var reported: UInt64 = 0
+        /// The current recording: the ticket of its start notice, sent with every report so the
+        /// grapher can tell this recording's "finished" from a previous one's.
+        var recording: UInt64
         var lastReportAt: ContinuousClock.Instant = .now
         /// The clients holding the story and the world rank each sends from (told by the visor):
         /// the only senders whose batches and watermarks the keeper accepts for it.
@@ -31,6 +34,7 @@ public final class KeeperRole: RecordingBehavior {
         init(notice: RecordingNotice, pipeline: StoryPipeline) {
             self.notice = notice
             self.pipeline = pipeline
+            self.recording = notice.ticket
         }
     }
 
@@ -118,6 +122,7 @@ public final class KeeperRole: RecordingBehavior {
             // Restarted before the previous recording finished: the grapher has re-registered
             // this keeper (watermark 0), so report watermarks again from the current frontier.
             s.stopping = false
+            s.recording = notice.ticket
             s.reported = 0
             s.lastReportAt = .now - reportInterval
             story = s
@@ -414,7 +419,7 @@ public final class KeeperRole: RecordingBehavior {
                 && !waiting.contains { $0.storyId == id }
             let target = finished ? UInt64.max : reportableWatermark(of: s)
             if target > s.reported && (finished || now >= s.lastReportAt + interval) {
-                reports.append(WatermarkSet.Entry(storyId: id, watermark: target))
+                reports.append(WatermarkSet.Entry(storyId: id, watermark: target, recording: s.recording))
                 s.reported = target
                 s.lastReportAt = now
             }
