@@ -179,17 +179,24 @@ public final class ArchiveReader {
     /// Looks only at the index rows up to the cut (binary search, then a scan in start order), so
     /// reading a story of many rows window by window costs time in proportion to its rows, not to
     /// their square.
+    ///
+    /// With `toleratingDamage`, damaged index rows are left out of the windows (the caller reads
+    /// with ``read(chronicle:story:range:)``, which reports them) instead of failing.
     /// - Returns: `range` itself when it is small, empty or holds nothing.
     /// - Throws: `ArchiveError.storyNotFound` when no file holds the story; `.corrupt` or `.hdf5`
     ///   when its index cannot be read.
-    public func firstWindow(chronicle: String, story: String, range: TimeRange, maxBytes: Int) throws(ArchiveError) -> TimeRange {
+    public func firstWindow(chronicle: String, story: String, range: TimeRange, maxBytes: Int,
+                            toleratingDamage: Bool = false) throws(ArchiveError) -> TimeRange {
         let key = StoryKey(chronicle: chronicle, story: story)
         let holders = readers.filter { $0.stories[key] != nil }
         guard !holders.isEmpty else { throw .storyNotFound(chronicle: chronicle, story: story) }
         if range.isEmpty { return range }
         // Each file's chunks that overlap `range`, in order of their range start.
         var scans: [ArchiveFileReader.StoryIndex.OverlapScan] = []
-        for reader in holders { scans.append(try reader.strictIndex(for: key).scan(overlapping: range)) }
+        for reader in holders {
+            let index = toleratingDamage ? try reader.index(for: key) : try reader.strictIndex(for: key)
+            scans.append(index.scan(overlapping: range))
+        }
         // A chunk's span starts where its events inside `range` start (its first event time), at or
         // after its range start; spans are taken in start order from a heap, each once no chunk
         // still to be scanned can start before it.

@@ -14,8 +14,9 @@ public func cabiReplay(_ client: OpaquePointer?, _ chronicle: UnsafePointer<CCha
         let chronicleName = try CInput.string(chronicle, "chronicle"), storyName = try CInput.string(story, "story")
         guard let fn else { throw .invalidArgument("callback is NULL") }
         var stopped = false
+        var outcome: ReplayOutcome?
         do throws(ChronoLogError) {
-            try c.replayStory(chronicleName, storyName, from: start, to: end) { (chunk: StoryChunk) throws(ChronoLogError) in
+            outcome = try c.replayStory(chronicleName, storyName, from: start, to: end) { (chunk: StoryChunk) throws(ChronoLogError) in
                 for i in 0..<chunk.count {
                     var event = chronolog_event()
                     if chunk.withEvent(at: i, into: &event, { fn($0, user) }) != 0 {
@@ -28,6 +29,7 @@ public func cabiReplay(_ client: OpaquePointer?, _ chronicle: UnsafePointer<CCha
         } catch {
             if !stopped { throw error }
         }
+        if let partial = outcome?.partial { throw .partialResult(partial) }
     }
 }
 

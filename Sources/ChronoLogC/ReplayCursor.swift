@@ -47,10 +47,11 @@ final class ReplayCursor: @unchecked Sendable {
 
     private func run() {
         do throws(ChronoLogError) {
-            try client.replayStory(chronicle, story, from: range.start, to: range.end) { (chunk: StoryChunk) throws(ChronoLogError) in
+            let outcome = try client.replayStory(chronicle, story, from: range.start, to: range.end) { (chunk: StoryChunk) throws(ChronoLogError) in
                 try self.enqueue(chunk)
             }
-            condition.withLock { finished = true }
+            // Some events could not be read: the last call says so, after every event that could.
+            condition.withLock { failure = outcome.partial.map { .partialResult($0) }; finished = true }
         } catch {
             condition.withLock { if !cancelled { failure = error }; finished = true }
         }

@@ -40,6 +40,8 @@ public enum ChronoLogError: Error, Sendable, Hashable, CustomStringConvertible {
     case queryTimedOut(queryId: UInt64)
     /// The peer speaks another protocol version. Code −13.
     case protocolVersionMismatch(expected: UInt16, got: UInt16)
+    /// A replay delivered what could be read; the payload says what could not. Code −18.
+    case partialResult(String)
 
     /// ChronoLog's integer code for this error.
     public var returnCode: ReturnCode {
@@ -58,6 +60,7 @@ public enum ChronoLogError: Error, Sendable, Hashable, CustomStringConvertible {
         case .notReaderMode: return .notReaderMode
         case .queryTimedOut: return .queryTimedOut
         case .protocolVersionMismatch: return .protocolVersionMismatch
+        case .partialResult: return .partialResult
         }
     }
 
@@ -67,7 +70,7 @@ public enum ChronoLogError: Error, Sendable, Hashable, CustomStringConvertible {
     /// of ``description`` — never the whole description, which the rebuilt error would nest in its own.
     public var replyDetail: String {
         switch self {
-        case let .unknown(s), let .invalidArgument(s), let .noConnection(s), let .notAuthorized(s): return s
+        case let .unknown(s), let .invalidArgument(s), let .noConnection(s), let .notAuthorized(s), let .partialResult(s): return s
         case let .chronicleNotFound(c), let .chronicleExists(c): return c
         case let .storyNotFound(c, s), let .storyAcquired(c, s), let .storyNotAcquired(c, s): return c + "/" + s
         case let .queryTimedOut(id): return "\(id)"
@@ -103,6 +106,7 @@ public enum ChronoLogError: Error, Sendable, Hashable, CustomStringConvertible {
         case .queryTimedOut: self = .queryTimedOut(queryId: UInt64(detail) ?? 0)
         case .protocolVersionMismatch:
             self = .protocolVersionMismatch(expected: ChronoModelVersion.protocolVersion, got: 0)
+        case .partialResult: self = .partialResult(detail)
         }
     }
 
@@ -128,6 +132,7 @@ public enum ChronoLogError: Error, Sendable, Hashable, CustomStringConvertible {
         case .notReaderMode: what = "client is not in reader mode"
         case let .queryTimedOut(id): what = "query \(id) timed out"
         case let .protocolVersionMismatch(expected, got): what = "protocol version \(got), expected \(expected)"
+        case let .partialResult(s): what = "partial result: \(s)"
         }
         return "\(returnCode.name): \(what)"
     }

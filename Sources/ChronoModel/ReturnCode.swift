@@ -31,6 +31,9 @@ public enum ReturnCode: Int32, CaseIterable, Sendable, Hashable, CustomStringCon
     case queryTimedOut = -12
     /// `CL_ERR_PROTOCOL_VERSION_MISMATCH` (−13).
     case protocolVersionMismatch = -13
+    /// `CL_ERR_PARTIAL_RESULT` (−18, ChronoLog 3.2): a replay delivered what could be read, and
+    /// some events of the range could not be (a damaged archive row, a killed writer's tail).
+    case partialResult = -18
 
     /// The table: name and summary for every code. One place, read by ``name`` and ``summary``.
     private static let table: [ReturnCode: (name: String, summary: String)] = [
@@ -48,6 +51,7 @@ public enum ReturnCode: Int32, CaseIterable, Sendable, Hashable, CustomStringCon
         .notReaderMode: ("CL_ERR_NOT_READER_MODE", "client is not in reader mode"),
         .queryTimedOut: ("CL_ERR_QUERY_TIMED_OUT", "query timed out"),
         .protocolVersionMismatch: ("CL_ERR_PROTOCOL_VERSION_MISMATCH", "protocol version mismatch"),
+        .partialResult: ("CL_ERR_PARTIAL_RESULT", "partial result: some events of the range could not be read"),
     ]
 
     /// ChronoLog's name for the code, e.g. `CL_ERR_INVALID_ARG`.

@@ -11,7 +11,7 @@ import Testing
         .chronicleNotFound("c"), .storyNotFound(chronicle: "c", story: "s"),
         .storyAcquired(chronicle: "c", story: "s"), .storyNotAcquired(chronicle: "c", story: "s"),
         .chronicleExists("c"), .noKeepers, .noConnection("x"), .notAuthorized("x"), .noPlayers, .notReaderMode,
-        .queryTimedOut(queryId: 1), .protocolVersionMismatch(expected: 1, got: 2),
+        .queryTimedOut(queryId: 1), .protocolVersionMismatch(expected: 1, got: 2), .partialResult("x"),
     ]
 
     @Test func codesMatchChronoLog() {
@@ -22,6 +22,7 @@ import Testing
             (.noConnection, -8, "CL_ERR_NO_CONNECTION"), (.notAuthorized, -9, "CL_ERR_NOT_AUTHORIZED"),
             (.noPlayers, -10, "CL_ERR_NO_PLAYERS"), (.notReaderMode, -11, "CL_ERR_NOT_READER_MODE"),
             (.queryTimedOut, -12, "CL_ERR_QUERY_TIMED_OUT"), (.protocolVersionMismatch, -13, "CL_ERR_PROTOCOL_VERSION_MISMATCH"),
+            (.partialResult, -18, "CL_ERR_PARTIAL_RESULT"),
         ]
         #expect(ReturnCode.allCases.count == expected.count)
         for (code, value, name) in expected {
@@ -53,6 +54,7 @@ import Testing
         #expect(ChronoLogError.storyAcquired(chronicle: "c", story: "s").returnCode.rawValue == -4)
         #expect(ChronoLogError.queryTimedOut(queryId: 3).returnCode.rawValue == -12)
         #expect(ChronoLogError.protocolVersionMismatch(expected: 1, got: 9).returnCode.rawValue == -13)
+        #expect(ChronoLogError.partialResult("1 damaged row").returnCode.rawValue == -18)
     }
 
     @Test func codeRoundTripThroughReplies() {

@@ -118,4 +118,18 @@ struct ReplayTests {
         let r = try replay(ranks: 6, ["--stage", "read"], timeout: 120, in: dir, logs: false)
         #expect(counter(r, role: "player", "queries.served") == 2, "\(r)")
     }
+
+    @Test("a damaged index row in an earlier job's archive: the replay returns the intact events and says partial (CL_ERR_PARTIAL_RESULT)")
+    func damagedRowReplaysPartial() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try replay(ranks: 6, ["--stage", "write"], timeout: 120, in: dir)
+        let file = dir.appendingPathComponent("chronolog-archive/chronolog-archive.h5").path
+        for rank in 0..<2 {
+            try ArchiveSurgery.flipIndexByte(file: file, chronicle: "replay-✓", story: "kept-\(rank)", row: 0, column: 4)
+        }
+        let r = try replay(ranks: 6, ["--stage", "read-damaged"], timeout: 120, in: dir, logs: false)
+        #expect(r.lines(startingWith: "PARTIAL rank ").count == 2, "\(r)")
+        #expect(counter(r, role: "player", "queries.partial") == 2, "\(r)")
+    }
 }

@@ -68,6 +68,9 @@ extern "C" {
 #define CL_ERR_QUERY_TIMED_OUT (-12)
 /** The service speaks another protocol version. */
 #define CL_ERR_PROTOCOL_VERSION_MISMATCH (-13)
+/** A replay delivered every event it could read, and some events of the range could not be read
+ *  (a damaged archive row, the tail a killed writer left uncommitted). ChronoLog 3.2's code. */
+#define CL_ERR_PARTIAL_RESULT (-18)
 
 /* ---- Types ---- */
 
@@ -293,9 +296,10 @@ int chronolog_flush(chronolog_story *story, int durable, uint64_t *durable_event
  * per event. Sees events not archived yet (as soon as their batch reached a keeper). The story
  * need not be acquired. An empty range returns CL_SUCCESS at once.
  *
- * @return CL_SUCCESS (also when `fn` stopped the replay); CL_ERR_INVALID_ARG (NULL, bad name);
- *         CL_ERR_NOT_READER_MODE; CL_ERR_NOT_EXIST; CL_ERR_NO_PLAYERS; CL_ERR_QUERY_TIMED_OUT;
- *         CL_ERR_NO_CONNECTION.
+ * @return CL_SUCCESS (also when `fn` stopped the replay); CL_ERR_PARTIAL_RESULT after `fn` saw
+ *         every event that could be read, when some could not (a damaged archive row);
+ *         CL_ERR_INVALID_ARG (NULL, bad name); CL_ERR_NOT_READER_MODE; CL_ERR_NOT_EXIST;
+ *         CL_ERR_NO_PLAYERS; CL_ERR_QUERY_TIMED_OUT; CL_ERR_NO_CONNECTION.
  */
 int chronolog_replay(chronolog_client *client, const char *chronicle, const char *story_name, uint64_t start,
                      uint64_t end, chronolog_event_fn fn, void *user);
@@ -315,7 +319,8 @@ int chronolog_replay_open(chronolog_client *client, const char *chronicle, const
  * Hands out the next events of a replay, in event order: up to `capacity` of them into
  * `events`. Their `data` stays valid until the next call on this cursor or its close.
  *
- * @param count  receives how many were written; 0 (with CL_SUCCESS) once the replay is over.
+ * @param count  receives how many were written; 0 (with CL_SUCCESS) once the replay is over, or 0
+ *               with CL_ERR_PARTIAL_RESULT when it is over and some events could not be read.
  * @return CL_SUCCESS; CL_ERR_INVALID_ARG (NULL, capacity 0, a closed cursor); the query's error
  *         (CL_ERR_NOT_EXIST, CL_ERR_NO_PLAYERS, CL_ERR_QUERY_TIMED_OUT, CL_ERR_NO_CONNECTION).
  */

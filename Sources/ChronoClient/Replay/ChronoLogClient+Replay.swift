@@ -9,6 +9,13 @@ public struct ReplayOutcome: Sendable, Hashable {
     public var completeBefore: UInt64
     /// Whether the story was still being recorded (acquired by some client) when answered.
     public var isRecording: Bool
+    /// `nil` when every archived event of the range was read; otherwise why some could not be
+    /// (a damaged archive row, the tail a killed writer left uncommitted): ChronoLog's
+    /// `CL_ERR_PARTIAL_RESULT` (−18), with the events that could be read delivered.
+    public var partial: String? = nil
+
+    /// Whether nothing archived was left out (``partial`` is `nil`).
+    public var isComplete: Bool { partial == nil }
 }
 
 extension ChronoLogClient {
@@ -21,6 +28,8 @@ extension ChronoLogClient {
     /// - Parameters:
     ///   - timeoutMs: how long the player may take; default `timeouts.replayQueryMs`.
     /// - Returns: the events (an empty range, or a story without events, gives `[]` at once).
+    ///   When some archived events could not be read (damaged rows), this form still returns the
+    ///   rest; the ``replayStory(_:_:from:to:timeoutMs:pieces:)`` form says so (``ReplayOutcome/partial``).
     /// - Throws: `.notReaderMode` (−11) for a writer-only client; `.invalidName` (−2);
     ///   `.chronicleNotFound` (−3) when neither the job nor the archive knows the story;
     ///   `.noPlayers` (−10); `.queryTimedOut` (−12); `.noConnection` (−8); `.notAuthorized` (−9)

@@ -42,7 +42,7 @@ struct ReplayQuery {
                     continue
                 }
                 let piece = delivery.piece
-                if let error = ChronoLogError(code: piece.rc, detail: piece.detail) {
+                if piece.rc != .partialResult, let error = ChronoLogError(code: piece.rc, detail: piece.detail) {
                     if case .queryTimedOut = error { throw .queryTimedOut(queryId: request.queryId) }
                     throw error
                 }
@@ -68,7 +68,10 @@ struct ReplayQuery {
                 } else if let chunk = piece.chunk, !chunk.isEmpty {
                     try body(chunk)
                 }
-                if piece.isLast { return ReplayOutcome(completeBefore: piece.completeBefore, isRecording: piece.recording) }
+                if piece.isLast {
+                    return ReplayOutcome(completeBefore: piece.completeBefore, isRecording: piece.recording,
+                                         partial: piece.rc == .partialResult ? piece.detail : nil)
+                }
             }
         } catch {
             // Tell the player to drop the query (it may still be sending pieces).

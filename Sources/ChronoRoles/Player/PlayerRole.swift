@@ -54,6 +54,9 @@ public final class PlayerRole: RecordingBehavior {
         /// Where the next archive window starts.
         var cursor: UInt64
         var foundInArchive = false
+        /// Whether everything the archive committed for the range was read (damaged rows are left
+        /// out and answered with `CL_ERR_PARTIAL_RESULT`, after the events that could be read).
+        var completeness = ArchiveCompleteness()
         var ready: Deque<ReadyPiece> = []
         var nextPiece: UInt32 = 0
         var unacked = 0
@@ -377,8 +380,14 @@ public final class PlayerRole: RecordingBehavior {
         var archive: ArchiveReader?
         if let reader {
             do throws(ArchiveError) {
-                window = try reader.firstWindow(chronicle: r.chronicle, story: r.story, range: rest, maxBytes: maxBytes)
+                window = try reader.firstWindow(chronicle: r.chronicle, story: r.story, range: rest, maxBytes: maxBytes,
+                                                toleratingDamage: true)
                 archive = reader
+                if !q.foundInArchive {
+                    // The story's damaged index rows and crash tail (no events are read for an empty range).
+                    q.completeness.add(try reader.read(chronicle: r.chronicle, story: r.story,
+                                                       range: TimeRange(start: rest.start, end: rest.start)).completeness)
+                }
                 q.foundInArchive = true
             } catch {
                 guard case .storyNotFound = error else { throw error }
@@ -387,12 +396,16 @@ public final class PlayerRole: RecordingBehavior {
         var parts = q.fresh.map { $0.slice(window) }.filter { !$0.isEmpty }
         if let archive {
             // A window with hidden events is read and filtered the general way.
-            if parts.isEmpty, r.hidden.isEmpty, let staged = try readStraight(q, window: window, from: archive) {
+            if parts.isEmpty, r.hidden.isEmpty, q.completeness.damaged.isEmpty,
+               let staged = try? readStraight(q, window: window, from: archive) {
                 // No keeper events here and no merging needed: the window went straight from the file.
                 if case .chunk(let small) = staged { parts = [small] } else { q.ready.append(staged) }
             } else {
-                let archived = try archive.events(chronicle: r.chronicle, story: r.story, range: window)
-                if !archived.isEmpty { parts.append(archived) }
+                // Damaged rows are left out and reported (the answer is then partial), the rest is read.
+                let answer = try archive.read(chronicle: r.chronicle, story: r.story, range: window)
+                if !answer.completeness.isComplete { bump("windows.partial") }
+                q.completeness.add(answer.completeness)
+                if !answer.events.isEmpty { parts.append(answer.events) }
             }
         }
         if var merged = try StoryChunk.merge(parts) {
@@ -505,12 +518,15 @@ public final class PlayerRole: RecordingBehavior {
 
     /// Sends the query's last piece and forgets it.
     private func finish(_ q: Query, rc: ReturnCode, chunk: StoryChunk? = nil, detail: String = "", channel: ControlChannel) throws {
-        let last = ReplayPiece(queryId: q.request.queryId, rc: rc, pieceNumber: q.nextPiece, isLast: true,
+        // An answer that left damaged rows out says so, after every event that could be read.
+        let partial = rc == .success && !q.completeness.isComplete
+        let last = ReplayPiece(queryId: q.request.queryId, rc: partial ? .partialResult : rc, pieceNumber: q.nextPiece, isLast: true,
                                chunk: rc == .success ? chunk : nil,
                                completeBefore: q.completeBefore == .max ? clock.now() : q.completeBefore,
-                               recording: q.recording, detail: detail)
+                               recording: q.recording, detail: partial ? q.completeness.description : detail)
         try post(.replayPiece(last), to: q.key.clientRank, channel: channel)
         bump(rc == .success ? "queries.served" : "queries.failed")
+        if partial { bump("queries.partial") }
         bump("pieces.sent")
         retire(q)
     }
