@@ -31,9 +31,10 @@ struct ExampleTests {
 
     static let c = ("examples/c/logging_app.c", "mpicc", ["-std=c99", "-Wall", "-Wextra", "-Werror"])
     static let cpp = ("examples/cpp/logging_app.cpp", "mpicxx", ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-Wno-cast-function-type"])
+    static let fortran = ("examples/fortran/logging_app.f90", "mpifort", ["-std=f2018", "-Wall", "-Wextra", "-Werror"])
 
-    @Test("the C and C++ examples, installed and built with pkg-config, MPMD and embedded with 2-3 compute ranks: allreduce right, every event archived once",
-          arguments: [(c, 2, false), (cpp, 3, false), (c, 2, true), (cpp, 2, true)])
+    @Test("the C, C++ and Fortran examples, installed and built with pkg-config, MPMD and embedded with 2-4 compute ranks: allreduce right, every event archived once",
+          arguments: [(c, 2, false), (cpp, 3, false), (fortran, 4, false), (c, 2, true), (cpp, 2, true), (fortran, 3, true)])
     func example(language: (source: String, compiler: String, warnings: [String]), ranks: Int, embedded: Bool) throws {
         let dir = try CProgram.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
