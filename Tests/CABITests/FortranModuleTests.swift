@@ -31,7 +31,7 @@ struct FortranModuleTests {
     @Test("every function of chronolog.h is bound in the module (join and init through the MPI-handle shim)")
     func everyCallWrapped() throws {
         let header = try String(contentsOf: HeaderCodeTableTests.header, encoding: .utf8)
-        let functions = Set(header.matches(of: #/^(?:int|uint64_t|const char \*) (chronolog_\w+)\(/#.anchorsMatchLineEndings())
+        let functions = Set(header.matches(of: #/^(?:int|uint64_t|const char \*) ?(chronolog_\w+)\(/#.anchorsMatchLineEndings())
             .map { String($0.output.1) })
         let module = try String(contentsOf: Self.module, encoding: .utf8)
         let bound = Set(module.matches(of: #/bind\(C, name="(chronolog_\w+)"\)/#).map { String($0.output.1) })
