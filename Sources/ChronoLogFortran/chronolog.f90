@@ -329,8 +329,9 @@ contains
 
     !> chronolog_init: embedded mode, the service made of some of `comm`'s ranks. Returns with
     !> `is_client` true and `app_comm` the clients' communicator on client ranks; on service ranks
-    !> after the clients finalized, `is_client` false. Collective over `comm` (MPI_COMM_WORLD).
-    !> MPI must be initialised (MPI_Init_thread with MPI_THREAD_MULTIPLE) before.
+    !> after the clients finalized, `is_client` false. Collective over `comm` (MPI_COMM_WORLD or
+    !> any intracommunicator: the job is made of its ranks alone). MPI must be initialised
+    !> (MPI_Init_thread with MPI_THREAD_MULTIPLE) before.
     function chronolog_init(comm, app_comm, is_client, config_path) result(rc)
         integer, intent(in) :: comm
         integer, intent(out) :: app_comm
@@ -350,7 +351,8 @@ contains
         is_client = client /= 0
     end function
 
-    !> chronolog_finalize: leaves the job (disconnects what is still connected). Collective.
+    !> chronolog_finalize: leaves the job (disconnects what is still connected). Collective over
+    !> the job's ranks (MPI_COMM_WORLD, or chronolog_init's `comm`).
     function chronolog_finalize() result(rc)
         integer(c_int) :: rc
         rc = c_finalize()
