@@ -21,14 +21,16 @@ while (($#)); do
   case "$1" in
     --prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
     --from) from=${2:?--from needs a build directory}; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ -n $prefix ]] || { echo "install.sh: --prefix DIR is required" >&2; exit 2; }
 if [[ -z $from ]]; then
-  (cd "$root" && swift build -c release --product ChronoLog && swift build -c release --product chronolog-job \
-    && swift build -c release --product chronolog)
+  command -v swift >/dev/null || { echo "install.sh: no swift on PATH (Swift 6.1 or newer builds the products)" >&2; exit 1; }
+  for product in ChronoLog chronolog-job chronolog chronolog-bench; do
+    (cd "$root" && swift build -c release --product "$product")
+  done
   from=$(cd "$root" && swift build -c release --show-bin-path)
 fi
 for f in libChronoLog.so chronolog-job chronolog; do
