@@ -10,10 +10,23 @@
 //   executables: chronolog-job, chronolog (CLI), chronolog-bench
 import PackageDescription
 
-/// The data path (model, archive, roles, client) is compiled optimised even in debug builds:
-/// the tests push real volumes through it under mpirun, and unoptimised Swift is 10–100× slower
-/// on per-byte loops (checksums, merges), which would make timing-dependent drains flaky.
-let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+/// Whether another package is building this one as its dependency: SwiftPM (and Xcode) check out
+/// packages resolved by version, branch or revision under `…/checkouts/NAME` and registry packages
+/// under `…/registry/downloads/…`. Built so, the targets carry no `unsafeFlags`, which SwiftPM
+/// refuses in a dependency resolved by version ("contains unsafe build flags"); a test
+/// (DependentPackageTests) resolves this package by version from another one.
+let builtAsDependency = ["/checkouts/", "/registry/downloads/"].contains { Context.packageDirectory.contains($0) }
+
+/// The data path (model, archive, roles) is compiled optimised even in debug builds of this
+/// package itself: the tests push real volumes through it under mpirun, and unoptimised Swift is
+/// 10–100× slower on per-byte loops (checksums, merges), which would make timing-dependent drains
+/// flaky. Release builds (`-c release`, what scripts/install.sh and the benchmarks build, and
+/// what a dependent's release build compiles) are optimised anyway; a dependent's debug build
+/// compiles this package unoptimised, like any other dependency.
+let optimizedInDebug: [SwiftSetting] = builtAsDependency ? [] : [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
+/// The C kernels' counterpart of `optimizedInDebug`.
+let cOptimizedInDebug: [CSetting] = builtAsDependency ? [] : [.unsafeFlags(["-O2"], .when(configuration: .debug))]
 
 let package = Package(
     name: "ChronoLogSwift",
@@ -41,7 +54,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-openmpi", providers: [.apt(["libhdf5-openmpi-dev"])]),
         .target(name: "CChronoShims", dependencies: ["CMPI", "CFabric", "CHDF5"]),
         // Per-byte kernels in C, one clone per instruction set (optimised in debug builds too).
-        .target(name: "CChronoKernels", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
+        .target(name: "CChronoKernels", cSettings: cOptimizedInDebug),
 
         // Thin wrappers: their public API names no C type.
         .target(name: "MPI", dependencies: ["CMPI", "CChronoShims"]),

@@ -1,10 +1,11 @@
 # Shared by the project's scripts: system packages and mpirun flags. Source it; do not run it.
 # shellcheck shell=bash
 
-# Debian packages the build, the tests and the jobs need (OpenMPI 4.1, libfabric 1.17,
-# parallel HDF5 1.10 and its tools, h5py and mpi4py for the Python-side checks).
+# Debian packages the build, the tests and the jobs need (OpenMPI 4.1, and gfortran for its
+# mpifort wrapper, which the Fortran module needs; libfabric 1.17, parallel HDF5 1.10 and its
+# tools, h5py and mpi4py for the Python-side checks).
 CHRONOLOG_APT_PACKAGES=(
-  libopenmpi-dev openmpi-bin libfabric-dev libfabric-bin libhdf5-openmpi-dev hdf5-tools
+  libopenmpi-dev openmpi-bin gfortran libfabric-dev libfabric-bin libhdf5-openmpi-dev hdf5-tools
   pkg-config python3-h5py python3-h5py-mpi python3-mpi4py python3-numpy
 )
 

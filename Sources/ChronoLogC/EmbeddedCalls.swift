@@ -10,8 +10,8 @@ import Glibc
 
 // chronolog_init: embedded (Damaris-style) mode, the service made of the application's own ranks.
 
-/// `chronolog_init`: see chronolog.h. Collective over `comm` (which must be `MPI_COMM_WORLD`).
-/// Every rank joins as a service rank; the role plan (as for `chronolog-job`) makes the visor,
+/// `chronolog_init`: see chronolog.h. Collective over `comm` (`MPI_COMM_WORLD` or any other
+/// intracommunicator of the application; the job is made of its ranks alone). Every rank joins as a service rank; the role plan (as for `chronolog-job`) makes the visor,
 /// each node's keepers, grapher and player out of them and leaves the rest clients. Client ranks
 /// return at once, joined, with the clients' communicator; service ranks serve and return once
 /// the clients have finalized.
@@ -19,16 +19,18 @@ import Glibc
 public func cabiInit(_ comm: MPI_Comm?, _ configPath: UnsafePointer<CChar>?, _ appComm: UnsafeMutablePointer<MPI_Comm?>?,
                      _ isClient: UnsafeMutablePointer<Int32>?) -> Int32 {
     let runtime = CABIRuntime.shared
-    guard runtime.phase == .idle, let isClient, EmbeddedInit.isWorld(comm) else { return ReturnCode.invalidArgument.rawValue }
+    guard runtime.phase == .idle, let isClient, let world = EmbeddedInit.jobCommunicator(comm) else {
+        return ReturnCode.invalidArgument.rawValue
+    }
     isClient.pointee = 0
     let (config, problem) = JoinPreflight.check(configPath: configPath)
     let job = ChronoJob(config: config, minimumClients: 1)
     let m: JobMembership
     do {
-        m = try job.join(asService: true)
+        m = try job.join(asService: true, over: world)
     } catch ChronoJob.JoinError.layout(let error) {
         runtime.markFinalized()
-        if LaunchEnvironment.isFirstRankOfApplication { printError("chronolog_init: \(error)") }
+        if world.rank == 0 { printError("chronolog_init: \(error)") }
         return ReturnCode.noKeepers.rawValue
     } catch {
         runtime.markFinalized()
@@ -36,7 +38,7 @@ public func cabiInit(_ comm: MPI_Comm?, _ configPath: UnsafePointer<CChar>?, _ a
         return ReturnCode.unknown.rawValue
     }
     // Every rank of the job learns whether any cannot go on; then they all leave together.
-    let worst = (try? Communicator.world.allreduce(Int64(problem?.returnCode.rawValue ?? 0), op: .min))
+    let worst = (try? world.allreduce(Int64(problem?.returnCode.rawValue ?? 0), op: .min))
         ?? Int64(ReturnCode.unknown.rawValue)
     guard worst == 0 else {
         if let problem { printError("chronolog_init: \(problem)") }
@@ -57,13 +59,16 @@ public func cabiInit(_ comm: MPI_Comm?, _ configPath: UnsafePointer<CChar>?, _ a
 
 /// The parts of `chronolog_init` that are not the join itself.
 enum EmbeddedInit {
-    /// Whether `comm` is `MPI_COMM_WORLD` (identical or congruent; before `MPI_Init`, the same handle).
-    static func isWorld(_ comm: MPI_Comm?) -> Bool {
+    /// The communicator the job is made of: `comm` when it is an intracommunicator (before
+    /// `MPI_Init`, only `MPI_COMM_WORLD`'s handle can be one); nil for `MPI_COMM_NULL`, an
+    /// intercommunicator, an invalid handle, or after `MPI_Finalize`.
+    static func jobCommunicator(_ comm: MPI_Comm?) -> Communicator? {
         let world = chrono_mpi_comm_world()
-        guard MPIRuntime.isInitialized, !MPIRuntime.isFinalized else { return comm == world }
-        var result: Int32 = 0
-        guard MPI_Comm_compare(comm, world, &result) == 0 else { return false }
-        return Int(result) == MPI_IDENT || Int(result) == MPI_CONGRUENT
+        guard MPIRuntime.isInitialized else { return comm == world ? .world : nil }
+        guard !MPIRuntime.isFinalized, comm != chrono_mpi_comm_null() else { return nil }
+        var inter: Int32 = 1
+        guard MPI_Comm_test_inter(comm, &inter) == 0, inter == 0 else { return nil }
+        return Communicator(handle: comm, owned: false)
     }
 
     /// Runs this service rank's role until the clients have finished, then leaves the job

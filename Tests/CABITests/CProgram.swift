@@ -34,14 +34,17 @@ enum CProgram {
     }
 
     /// Builds `source` the way the README tells a user to, against an installed prefix:
-    /// `compiler source -o output $(pkg-config --cflags --libs chronolog)`, with nothing else but
-    /// warnings as errors. - Returns: the executable's path.
+    /// `compiler source -o output $(pkg-config --cflags --libs chronolog)` (`chronolog-fortran`
+    /// for `mpifort`), with nothing else but warnings as errors, in `directory` (where mpifort
+    /// leaves the program's own .mod files). - Returns: the executable's path.
     static func buildInstalled(_ source: String, prefix: URL, into directory: URL, compiler: String,
                                warnings: [String]) throws -> String {
+        let suffix = ["mpicxx": "_cpp", "mpifort": "_f"][compiler] ?? ""
+        let package = compiler == "mpifort" ? "chronolog-fortran" : "chronolog"
         let output = directory.appendingPathComponent(URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
-            + (compiler == "mpicxx" ? "_cpp" : "")).path
-        let script = "\(compiler) \(warnings.joined(separator: " ")) \(packageRoot.appendingPathComponent(source).path) -o \(output) "
-            + "$(pkg-config --cflags --libs chronolog)"
+            + suffix).path
+        let script = "cd \(directory.path) && \(compiler) \(warnings.joined(separator: " ")) "
+            + "\(packageRoot.appendingPathComponent(source).path) -o \(output) $(pkg-config --cflags --libs \(package))"
         let r = try MPIJob.runCommand(["bash", "-c", script], timeout: 120,
                                       environment: ["PKG_CONFIG_PATH": prefix.appendingPathComponent("lib/pkgconfig").path])
         try #require(r.exitCode == 0, "\(script): \(r)")

@@ -18,6 +18,12 @@ struct ExampleTests {
             ? [(4 + ranks, [program, "--embedded", String(steps)])]
             : [(4, [prefix.appendingPathComponent("bin/chronolog-job").path, "--workload", "none"]), (ranks, [program, String(steps)])]
         let r = try MPIJob.run(apps, timeout: 180, workingDirectory: dir)
+        try verify(r, ranks: ranks, steps: steps, in: dir)
+    }
+
+    /// Checks a run of an example with `ranks` logging ranks: allreduce results, the job summary,
+    /// the archive (every event exactly once).
+    func verify(_ r: JobResult, ranks: Int, steps: Int, in dir: URL) throws {
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "ALLREDUCE ok ").count == ranks, "\(r)")
         #expect(r.lines(startingWith: "DURABLE \(steps)").count == ranks, "\(r)")
@@ -31,9 +37,10 @@ struct ExampleTests {
 
     static let c = ("examples/c/logging_app.c", "mpicc", ["-std=c99", "-Wall", "-Wextra", "-Werror"])
     static let cpp = ("examples/cpp/logging_app.cpp", "mpicxx", ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-Wno-cast-function-type"])
+    static let fortran = ("examples/fortran/logging_app.f90", "mpifort", ["-std=f2018", "-Wall", "-Wextra", "-Werror"])
 
-    @Test("the C and C++ examples, installed and built with pkg-config, MPMD and embedded with 2-3 compute ranks: allreduce right, every event archived once",
-          arguments: [(c, 2, false), (cpp, 3, false), (c, 2, true), (cpp, 2, true)])
+    @Test("the C, C++ and Fortran examples, installed and built with pkg-config, MPMD and embedded with 2-4 compute ranks: allreduce right, every event archived once",
+          arguments: [(c, 2, false), (cpp, 3, false), (fortran, 4, false), (c, 2, true), (cpp, 2, true), (fortran, 3, true)])
     func example(language: (source: String, compiler: String, warnings: [String]), ranks: Int, embedded: Bool) throws {
         let dir = try CProgram.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -42,6 +49,19 @@ struct ExampleTests {
         let program = try CProgram.buildInstalled(language.source, prefix: prefix, into: dir, compiler: language.compiler,
                                                   warnings: language.warnings)
         try runAndVerify(program, prefix: prefix, ranks: ranks, steps: 300, embedded: embedded, in: dir)
+    }
+
+    @Test("embedded over a part of MPI_COMM_WORLD: the last 2 ranks compute alone meanwhile, the others make a job (4 serve, 2-3 log)",
+          arguments: [2, 3])
+    func embeddedInPart(ranks: Int) throws {
+        let dir = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try CProgram.build("examples/c/logging_app.c", into: dir)
+        let r = try MPIJob.run([(4 + ranks + 2, [program, "--embedded-split", "300"])], timeout: 180, workingDirectory: dir)
+        try verify(r, ranks: ranks, steps: 300, in: dir)
+        #expect(r.lines(startingWith: "UNLOGGED ok ").count == 2, "\(r)")
+        #expect(r.lines(startingWith: "WORLD ok").count == 1, "\(r)")
+        #expect(r.stdout.contains("chronolog_init: \(4 + ranks) ranks"), "\(r)")
     }
 
     @Test("embedded in a job too small for the service and one client: every rank's chronolog_init returns -7, the message names the smallest -n")

@@ -136,22 +136,24 @@ int chronolog_join(const char *config_path, MPI_Comm *app_comm);
  * Embedded mode (Damaris-style): makes the ChronoLog-Swift service out of the application's own
  * ranks, so the application runs alone: `mpirun -n N ./app`. Call it instead of chronolog_join.
  *
- * Collective over `comm`, which must be MPI_COMM_WORLD (or congruent to it). The ranks are laid
- * out as chronolog-job lays out its own: rank 0 is the visor and on each node, in rank order,
- * the first ranks are its keepers, grapher and player (deployment.* of the configuration); the
- * other ranks are clients. Initialises MPI (MPI_THREAD_MULTIPLE) if nobody did.
+ * Collective over `comm`: MPI_COMM_WORLD, or any intracommunicator of the application (say one
+ * half of MPI_COMM_WORLD; the other ranks take no part and may compute meanwhile). The job is
+ * made of `comm`'s ranks alone, numbered as in `comm`, laid out as chronolog-job lays out its
+ * own: rank 0 is the visor and on each node, in rank order, the first ranks are its keepers,
+ * grapher and player (deployment.* of the configuration); the other ranks are clients. Initialises MPI (MPI_THREAD_MULTIPLE) if nobody did.
  *
  * On a client rank it returns at once with *is_client = 1 and *app_comm = the communicator of the
- * client ranks (use it instead of MPI_COMM_WORLD); the rank is joined as after chronolog_join and
+ * client ranks of `comm` (use it instead of `comm`); the rank is joined as after chronolog_join and
  * calls chronolog_finalize at the end. On a service rank it serves until every client rank has
  * called chronolog_finalize, then returns with *is_client = 0 and *app_comm = MPI_COMM_NULL; that
  * rank's part is over (chronolog_finalize there returns CL_ERR_NO_CONNECTION).
  *
- * @param comm         MPI_COMM_WORLD.
+ * @param comm         the ranks to make the job of (MPI_COMM_WORLD before MPI is initialised).
  * @param config_path  as for chronolog_join.
  * @param app_comm     receives the clients' communicator (freed by chronolog_finalize), or NULL.
  * @param is_client    receives 1 on client ranks, 0 on service ranks.
- * @return CL_SUCCESS; CL_ERR_INVALID_ARG (not collective then: NULL is_client, comm is not
+ * @return CL_SUCCESS; CL_ERR_INVALID_ARG (not collective then: NULL is_client, comm is
+ *         MPI_COMM_NULL or an intercommunicator, MPI is not initialised and comm is not
  *         MPI_COMM_WORLD, already joined or finalized; collective: on any rank an invalid
  *         configuration or MPI below MPI_THREAD_MULTIPLE, as for chronolog_join);
  *         CL_ERR_NO_KEEPERS when `comm` is too small for the service and one client (a message on
@@ -165,8 +167,8 @@ int chronolog_init(MPI_Comm comm, const char *config_path, MPI_Comm *app_comm, i
  * stories), closes open cursors, tells the service this rank is done, and frees every handle
  * and the application communicator. Finalises MPI if chronolog_join initialised it.
  *
- * Collective over MPI_COMM_WORLD (the service ranks take part on their own); returns once every
- * rank of the job has left.
+ * Collective over the job's ranks: MPI_COMM_WORLD, or the `comm` of chronolog_init (the service
+ * ranks take part on their own); returns once every rank of the job has left.
  *
  * @return CL_SUCCESS; CL_ERR_NO_CONNECTION before chronolog_join or after chronolog_finalize
  *         (not collective then); CL_ERR_UNKNOWN if the job ended with a failure (events lost,

@@ -20,6 +20,8 @@ public final class JobMembership: @unchecked Sendable {
     public let application: Communicator
     /// The communicator of every client rank of the job, on client ranks.
     public let peers: Communicator?
+    /// The ranks of the job: `MPI_COMM_WORLD`, or the communicator an embedded job was made of.
+    public let world: Communicator
     let control: Communicator
     let logger: Logger
     let weInitializedMPI: Bool
@@ -31,8 +33,9 @@ public final class JobMembership: @unchecked Sendable {
     let bulk: BulkPlane?
 
     init(layout: JobLayout, config: ChronoConfig, session: ChronoSession?, application: Communicator,
-         peers: Communicator?, control: Communicator, logger: Logger, weInitializedMPI: Bool,
+         peers: Communicator?, world: Communicator, control: Communicator, logger: Logger, weInitializedMPI: Bool,
          recorders: Communicator?, graphers: Communicator?, bulk: BulkPlane?) {
+        self.world = world
         self.recorders = recorders
         self.graphers = graphers
         self.bulk = bulk
@@ -90,16 +93,16 @@ public struct ChronoJob: Sendable {
         }
     }
 
-    /// Joins the job. Collective over `MPI_COMM_WORLD`: every rank calls it, service ranks with
-    /// `asService: true`. Initialises MPI (`MPI_THREAD_MULTIPLE`) unless the application already did.
+    /// Joins the job. Collective over `world` (`MPI_COMM_WORLD` unless an embedded job is made of
+    /// a part of it): every rank calls it, service ranks with `asService: true`; ranks are `world`'s.
+    /// Initialises MPI (`MPI_THREAD_MULTIPLE`) unless the application already did.
     /// - Throws: `JoinError.layout` on every rank alike when the job cannot be laid out (MPI is
     ///   finalized when this call initialised it); `JoinError.mpi` when MPI fails.
-    public func join(asService: Bool) throws -> JobMembership {
+    public func join(asService: Bool, over world: Communicator = .world) throws -> JobMembership {
         let weInit = !MPIRuntime.isInitialized
         if weInit {
             do { try MPIRuntime.initialize(requiring: .multiple) } catch let e as MPIError { throw JoinError.mpi(e) }
         }
-        let world = Communicator.world
         let layout: JobLayout
         do {
             layout = try JobLayout.discover(
@@ -135,7 +138,7 @@ public struct ChronoJob: Sendable {
             session = ChronoSession(layout: layout, channel: ControlChannel(communicator: control), config: config, peers: peers)
         }
         return JobMembership(layout: layout, config: config, session: session, application: application, peers: peers,
-                             control: control, logger: logger, weInitializedMPI: weInit, recorders: recorders,
+                             world: world, control: control, logger: logger, weInitializedMPI: weInit, recorders: recorders,
                              graphers: graphers, bulk: bulk)
     }
 
@@ -192,12 +195,12 @@ public struct ChronoJob: Sendable {
         }
     }
 
-    /// Leaves the job. Collective over `MPI_COMM_WORLD`. Client ranks tell the visor they are
+    /// Leaves the job. Collective over the job's ranks (`m.world`). Client ranks tell the visor they are
     /// done first; then every rank's counters are gathered and the visor prints the summary.
     /// Finalizes MPI when `join` initialised it (or when `finalizeMPI` is true).
     /// - Returns: the job's exit status, the same on every rank (the maximum of all statuses).
     public func leave(_ m: JobMembership, counters: [String: UInt64], status: Int32, finalizeMPI: Bool? = nil) -> Int32 {
-        let world = Communicator.world
+        let world = m.world
         var status = status
         do {
             var counters = counters

@@ -86,7 +86,8 @@ static void before_join(void) {
     EXPECT_RC("disconnect before join", chronolog_disconnect(NULL), CL_ERR_NO_CONNECTION);
     MPI_Comm app;
     int is_client = 7;
-    EXPECT_RC("init: comm is not MPI_COMM_WORLD", chronolog_init(MPI_COMM_SELF, NULL, &app, &is_client), CL_ERR_INVALID_ARG);
+    EXPECT_RC("init before MPI_Init: comm is not MPI_COMM_WORLD", chronolog_init(MPI_COMM_SELF, NULL, &app, &is_client),
+              CL_ERR_INVALID_ARG);
     EXPECT_RC("init: NULL is_client", chronolog_init(MPI_COMM_WORLD, NULL, &app, NULL), CL_ERR_INVALID_ARG);
 }
 
@@ -255,6 +256,8 @@ int main(int argc, char **argv) {
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     MPI_Comm app = MPI_COMM_NULL;
+    int not_client = 7;
+    EXPECT_RC("init: MPI_COMM_NULL", chronolog_init(MPI_COMM_NULL, NULL, &app, &not_client), CL_ERR_INVALID_ARG);
     EXPECT_RC("join", chronolog_join(NULL, &app), CL_SUCCESS);
     EXPECT_RC("join twice", chronolog_join(NULL, &app), CL_ERR_INVALID_ARG);
     int is_client = 7;
