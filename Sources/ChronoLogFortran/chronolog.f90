@@ -31,6 +31,7 @@ module chronolog
     integer(c_int), parameter, public :: CL_ERR_NOT_READER_MODE = -11
     integer(c_int), parameter, public :: CL_ERR_QUERY_TIMED_OUT = -12
     integer(c_int), parameter, public :: CL_ERR_PROTOCOL_VERSION_MISMATCH = -13
+    integer(c_int), parameter, public :: CL_ERR_PARTIAL_RESULT = -18
 
     !> Client modes for chronolog_connect.
     integer(c_int), parameter, public :: CHRONOLOG_WRITER = 0

@@ -74,6 +74,7 @@ contains
         call named(CL_ERR_NOT_READER_MODE, 'CL_ERR_NOT_READER_MODE')
         call named(CL_ERR_QUERY_TIMED_OUT, 'CL_ERR_QUERY_TIMED_OUT')
         call named(CL_ERR_PROTOCOL_VERSION_MISMATCH, 'CL_ERR_PROTOCOL_VERSION_MISMATCH')
+        call named(CL_ERR_PARTIAL_RESULT, 'CL_ERR_PARTIAL_RESULT')
         call expect('strerror describes a code', len(chronolog_strerror(CL_ERR_NOT_EXIST)) > 0)
     contains
         subroutine named(code, name)
