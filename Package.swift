@@ -5,8 +5,11 @@
 //   CMPI, CFabric, CHDF5 (system libraries, found by pkg-config) + CChronoShims (macro getters);
 //   CChronoKernels (per-byte C kernels with one clone per instruction set)
 //   -> MPI, Fabric, HDF5 (thin Swift wrappers: the only code that touches the C APIs)
+//   ChronoSystem (process utilities every layer uses: idle back-off, signals, heap settings)
 //   ChronoModel (pure Swift: ids, events, chunks, merge, codec, errors, config)
-//   ChronoRoles (visor, keeper, grapher, player) -> ChronoClient (Swift API)
+//   ChronoRuntime (control channel and tags, bulk plane, job layout and role plan)
+//   ChronoRoles (visor, keeper, grapher, player) and ChronoClient (Swift API), side by side
+//   ChronoDeployment (a job: joining, serving, leaving, the summary) -> ChronoLogC (C ABI)
 //   executables: chronolog-job, chronolog (CLI), chronolog-bench
 import PackageDescription
 
@@ -36,6 +39,7 @@ let package = Package(
         .executable(name: "chronolog-bench", targets: ["chronolog-bench"]),
         .library(name: "ChronoModel", targets: ["ChronoModel"]),
         .library(name: "ChronoClient", targets: ["ChronoClient"]),
+        .library(name: "ChronoDeployment", targets: ["ChronoDeployment"]),
         // The C interface (chronolog.h): libChronoLog.so in the build directory (the product name
         // `chronolog` belongs to the CLI); scripts/install.sh installs it as libchronolog.so.
         .library(name: "ChronoLog", type: .dynamic, targets: ["ChronoLogC"]),
@@ -56,9 +60,12 @@ let package = Package(
         // Per-byte kernels in C, one clone per instruction set (optimised in debug builds too).
         .target(name: "CChronoKernels", cSettings: cOptimizedInDebug),
 
+        // Process utilities below the wrappers (the fabric's waits back off too).
+        .target(name: "ChronoSystem", dependencies: ["CChronoShims"]),
+
         // Thin wrappers: their public API names no C type.
         .target(name: "MPI", dependencies: ["CMPI", "CChronoShims"]),
-        .target(name: "Fabric", dependencies: ["CFabric", "CChronoShims", "MPI"]),
+        .target(name: "Fabric", dependencies: ["CFabric", "CChronoShims", "ChronoSystem", "MPI"]),
         .target(name: "HDF5", dependencies: ["CHDF5", "CChronoShims", "MPI"]),
 
         // The model: pure Swift, no C, no MPI, no I/O.
@@ -70,11 +77,14 @@ let package = Package(
             dependencies: ["ChronoModel", "CChronoKernels", "HDF5", "MPI", .product(name: "HeapModule", package: "swift-collections")],
             swiftSettings: optimizedInDebug),
 
+        // What roles and clients share: the control channel and its tags, the bulk plane, the job layout.
+        .target(name: "ChronoRuntime", dependencies: ["ChronoModel", "ChronoSystem", "MPI", "Fabric"], swiftSettings: optimizedInDebug),
+
         // Service roles and the client.
         .target(
             name: "ChronoRoles",
             dependencies: [
-                "ChronoModel", "ChronoArchive", "MPI", "Fabric", "HDF5",
+                "ChronoModel", "ChronoRuntime", "ChronoSystem", "ChronoArchive", "MPI", "Fabric", "HDF5",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -82,17 +92,23 @@ let package = Package(
             swiftSettings: optimizedInDebug),
         .target(
             name: "ChronoClient",
-            dependencies: ["ChronoModel", "ChronoRoles", "MPI", "Fabric", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["ChronoModel", "ChronoRuntime", "ChronoSystem", "MPI", "Fabric",
+                           .product(name: "Logging", package: "swift-log")]),
+        // A job: the role plan carried out, service ranks serving, clients joining and leaving, the summary.
+        .target(
+            name: "ChronoDeployment",
+            dependencies: ["ChronoModel", "ChronoRuntime", "ChronoSystem", "ChronoRoles", "ChronoClient", "MPI", "Fabric",
+                           .product(name: "Logging", package: "swift-log")]),
 
         // The C interface: chronolog.h (C target CChronoLog), implemented in Swift (@_cdecl) on the client.
         .target(name: "CChronoLog", dependencies: ["CMPI"]),
-        .target(name: "ChronoLogC", dependencies: ["CChronoLog", "ChronoClient", "ChronoModel", "MPI", "CMPI"]),
+        .target(name: "ChronoLogC", dependencies: ["CChronoLog", "ChronoClient", "ChronoDeployment", "ChronoModel", "MPI", "CMPI"]),
 
         // Executables.
         .executableTarget(
             name: "chronolog-job",
             dependencies: [
-                "ChronoRoles", "ChronoClient", "ChronoModel", "MPI",
+                "ChronoDeployment", "ChronoRuntime", "ChronoSystem", "ChronoRoles", "ChronoClient", "ChronoModel", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -105,7 +121,8 @@ let package = Package(
         .executableTarget(
             name: "chronolog-bench",
             dependencies: [
-                "ChronoModel", "ChronoClient", "ChronoArchive", "MPI", "Fabric", "HDF5",
+                "ChronoModel", "ChronoClient", "ChronoDeployment", "ChronoRuntime", "ChronoSystem", "ChronoArchive",
+                "MPI", "Fabric", "HDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
@@ -115,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "wrapper-checks",
             dependencies: [
-                "CheckHarness", "MPI", "Fabric", "HDF5",
+                "CheckHarness", "ChronoSystem", "MPI", "Fabric", "HDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tests/WrapperChecks"),
@@ -124,7 +141,8 @@ let package = Package(
         .executableTarget(
             name: "job-checks",
             dependencies: [
-                "ChronoClient", "ChronoRoles", "ChronoModel", "ChronoArchive", "MPI",
+                "ChronoClient", "ChronoDeployment", "ChronoRuntime", "ChronoSystem", "ChronoRoles", "ChronoModel",
+                "ChronoArchive", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tests/JobChecks"),
@@ -144,7 +162,7 @@ let package = Package(
             ],
             path: "Tests/ArchiveChecks"),
         // The h5py checkers are run by path (next to the tests), not built.
-        .testTarget(name: "JobTests", dependencies: ["ChronoRoles", "ChronoModel", "Fabric", "TestSupport"],
+        .testTarget(name: "JobTests", dependencies: ["ChronoRoles", "ChronoRuntime", "ChronoSystem", "ChronoModel", "Fabric", "TestSupport"],
                     exclude: ["verify_job_archive.py", "check_partial_archive.py"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // C programs compiled with mpicc against libChronoLog.so and run MPMD (Programs/ is theirs).

@@ -1,5 +1,4 @@
 import ChronoModel
-import ChronoRoles
 import Synchronization
 
 #if canImport(Glibc)

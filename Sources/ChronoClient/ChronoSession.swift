@@ -1,6 +1,7 @@
+import ChronoRuntime
+import ChronoSystem
 import Fabric
 import ChronoModel
-import ChronoRoles
 import MPI
 import Synchronization
 

@@ -1,3 +1,4 @@
+import ChronoDeployment
 import ChronoClient
 import ChronoModel
 import Synchronization

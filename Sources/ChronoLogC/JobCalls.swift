@@ -1,3 +1,4 @@
+import ChronoDeployment
 import CChronoLog
 import ChronoClient
 import ChronoModel

@@ -1,3 +1,4 @@
+import ChronoSystem
 import MPI
 import Synchronization
 

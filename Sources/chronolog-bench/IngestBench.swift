@@ -1,3 +1,5 @@
+import ChronoDeployment
+import ChronoSystem
 import ArgumentParser
 import ChronoClient
 import ChronoModel

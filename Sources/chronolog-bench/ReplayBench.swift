@@ -1,3 +1,4 @@
+import ChronoDeployment
 import ArgumentParser
 import ChronoArchive
 import ChronoClient

@@ -1,3 +1,4 @@
+import ChronoSystem
 import ChronoClient
 import ChronoModel
 import ChronoRoles

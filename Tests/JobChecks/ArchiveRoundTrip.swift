@@ -1,3 +1,4 @@
+import ChronoSystem
 import ArgumentParser
 import ChronoClient
 import ChronoModel

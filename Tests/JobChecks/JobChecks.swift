@@ -1,3 +1,5 @@
+import ChronoRuntime
+import ChronoDeployment
 import ArgumentParser
 import ChronoClient
 import ChronoModel

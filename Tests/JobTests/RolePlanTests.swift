@@ -1,3 +1,4 @@
+import ChronoRuntime
 import ChronoRoles
 import Testing
 

@@ -1,3 +1,4 @@
+import ChronoSystem
 import CheckHarness
 import ArgumentParser
 import Fabric

@@ -1,5 +1,4 @@
 import ChronoModel
-import ChronoRoles
 import Synchronization
 
 /// The MPI transport of a session's ingest: batches go out on tag `.events` of the session's

@@ -1,3 +1,4 @@
+import ChronoSystem
 import ChronoModel
 import Fabric
 import Synchronization

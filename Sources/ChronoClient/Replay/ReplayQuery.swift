@@ -1,5 +1,5 @@
+import ChronoSystem
 import ChronoModel
-import ChronoRoles
 import Fabric
 
 /// One `ReplayStory` query of a client: sent to the visor (which forwards it to the player of the

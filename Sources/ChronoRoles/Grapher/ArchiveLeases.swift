@@ -1,3 +1,4 @@
+import ChronoRuntime
 import ChronoModel
 import DequeModule
 import Logging

@@ -1,3 +1,4 @@
+import ChronoRuntime
 import ChronoArchive
 import ChronoModel
 import DequeModule

@@ -1,3 +1,4 @@
+import ChronoRuntime
 import ChronoModel
 
 /// What makes a keeper, a grapher or a player different. Everything they share —

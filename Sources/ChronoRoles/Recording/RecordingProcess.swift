@@ -1,3 +1,5 @@
+import ChronoRuntime
+import ChronoSystem
 import Fabric
 import ChronoModel
 import Logging

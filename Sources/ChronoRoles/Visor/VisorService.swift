@@ -1,3 +1,5 @@
+import ChronoRuntime
+import ChronoSystem
 import ChronoArchive
 import Fabric
 import ChronoModel

@@ -1,4 +1,5 @@
-import ChronoRoles
+import ChronoRuntime
+import ChronoModel
 import MPI
 
 extension JobMembership {

@@ -1,3 +1,5 @@
+import ChronoRuntime
+import ChronoModel
 import Foundation
 
 /// What the launcher (mpirun, srun) tells a process before MPI starts.

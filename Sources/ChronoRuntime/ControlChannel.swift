@@ -1,3 +1,4 @@
+import ChronoSystem
 import Fabric
 import MPI
 

@@ -1,3 +1,6 @@
+import ChronoClient
+import ChronoRuntime
+import ChronoSystem
 import ChronoModel
 import ChronoRoles
 import Fabric
@@ -14,8 +17,9 @@ public final class JobMembership: @unchecked Sendable {
     public let config: ChronoConfig
     /// The client session, on client ranks; `nil` on service ranks.
     public let session: ChronoSession?
-    /// The ranks of this process's own application: in an MPMD launch, the ranks of the same
-    /// executable; embedded, the ranks the application keeps. Use it instead of
+    /// The ranks of this process's own application: on a client rank, the client ranks of the same
+    /// executable (in an MPMD launch, the application's ranks; embedded, the ranks the service left
+    /// to the application); on a service rank, the service ranks. Use it instead of
     /// `MPI_COMM_WORLD`, which also holds the service ranks.
     public let application: Communicator
     /// The communicator of every client rank of the job, on client ranks.
@@ -119,7 +123,8 @@ public struct ChronoJob: Sendable {
         let logger = makeLogger(rank: me.worldRank, role: me.role)
         let control = try world.duplicate()
         let peers = try world.split(color: me.role == .client ? 0 : nil, key: world.rank)
-        let appColor = asService ? 0 : 1 + max(0, (try Communicator.appNumber()) ?? 0)
+        // Clients of one executable together, service ranks apart (embedded, both run the same one).
+        let appColor = me.role == .client ? 1 + max(0, (try Communicator.appNumber()) ?? 0) : 0
         let application = try world.split(color: appColor, key: world.rank)!
         let isRecorder = [.keeper, .grapher, .player].contains(me.role)
         let recorders = try world.split(color: isRecorder ? 0 : nil, key: world.rank)

@@ -1,4 +1,5 @@
-import ChronoRoles
+import ChronoRuntime
+import ChronoModel
 import MPI
 
 /// The end-of-job summary: every rank's counters, summed per role, printed by rank 0.
