@@ -177,20 +177,28 @@ struct JobChecks: ParsableCommand {
 
 /// An MPMD application: `mpirun -n 4 chronolog-job --workload none : -n 2 job-checks app`.
 /// Its ranks join as clients, get their own application communicator, log metadata calls,
-/// and leave.
+/// and leave. With `--embedded` (`mpirun -n 6 job-checks app --embedded`) every rank joins as
+/// a service rank, Damaris-style: the role plan makes the service of some, the others are the
+/// application, and their communicator holds them alone.
 struct Application: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "app")
     @OptionGroup var options: JobChecks.Options
+    @Flag(help: "Embedded: every rank joins; the role plan makes the service out of some of them.")
+    var embedded = false
 
     func run() throws {
         let job = try options.job(minimumClients: 0)
-        let m = try job.join(asService: false)
+        let m = try job.join(asService: embedded)
+        guard m.assignment.role == .client else {
+            let (counters, status) = try job.serve(m)
+            throw ExitCode(job.leave(m, counters: counters, status: status))
+        }
         var c = Checker()
         let app = m.application
-        c.expect("application communicator holds only application ranks", app.size == m.layout.plan.assignments.filter {
-            $0.role == .client
-        }.count)
-        c.expect("this rank is a client", m.assignment.role == .client)
+        let clients = m.layout.plan.assignments.filter { $0.role == .client }.map(\.worldRank)
+        let members = try app.allgather(Int64(m.layout.worldRank)).map(Int.init)
+        c.expect("application communicator holds exactly the client ranks (\(members) of \(clients))",
+                 app.size == clients.count && members == clients)
         var counters: [String: UInt64] = [:]
         if let session = m.session {
             let client = ChronoLogClient(session: session)

@@ -86,4 +86,12 @@ struct MPMDTests {
             .map { $0.split(separator: " ", omittingEmptySubsequences: true)[1] }
         #expect(roles == ["visor", "keeper", "grapher", "player", "client", "client"], "\(r)")
     }
+
+    @Test("embedded from Swift (every rank joins as a service rank): the application communicator holds the client ranks alone")
+    func embeddedApplication() throws {
+        let r = try MPIJob.run(ranks: 6, [MPIJob.executable("job-checks"), "app", "--embedded"], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
+        #expect(r.lines(startingWith: "CHECKS passed=").count == 2, "\(r)")
+    }
 }
