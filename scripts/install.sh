@@ -3,7 +3,8 @@
 # (lib/libchronolog.so), its header (include/chronolog.h) and lib/pkgconfig/chronolog.pc, so that
 #   mpicc app.c $(pkg-config --cflags --libs chronolog)
 # builds an application that runs without further flags (the .pc file carries an rpath to
-# PREFIX/lib; with PKG_CONFIG_PATH=PREFIX/lib/pkgconfig when PREFIX is not a standard one).
+# PREFIX/lib; with PKG_CONFIG_PATH=PREFIX/lib/pkgconfig when PREFIX is not a standard one), and
+# the Python module py_chronolog_client for Debian's python3 (PREFIX/lib/python3/site-packages).
 #
 # usage: scripts/install.sh --prefix DIR [--from BUILD_DIR]
 #   --prefix DIR      where to install (created if needed)
@@ -51,4 +52,16 @@ Requires: ompi-c
 Cflags: -I\${includedir}
 Libs: -L\${libdir} -Wl,-rpath,\${libdir} -lchronolog
 PC
+# The Python module py_chronolog_client (python/), built against the library just installed, for
+# Debian's python3, into PREFIX/lib/python3/site-packages (other Pythons: pip install ./python).
+python_site="$prefix/lib/python3/site-packages"
+if /usr/bin/python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' 2>/dev/null; then
+  src=$(mktemp -d) && trap 'rm -rf "$src"' EXIT
+  cp -r "$root/python/." "$src/" && rm -rf "$src/build" "$src"/*.egg-info "$src"/py_chronolog_client/*.so
+  PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" PIP_ROOT_USER_ACTION=ignore \
+    /usr/bin/python3 -m pip install -q --no-index --no-build-isolation --no-deps --upgrade --target "$python_site" "$src"
+  echo "installed py_chronolog_client for /usr/bin/python3 (PYTHONPATH=$python_site)"
+else
+  echo "install.sh: no Python.h for /usr/bin/python3 (apt-get install python3-dev): py_chronolog_client not installed" >&2
+fi
 echo "installed into $prefix (PKG_CONFIG_PATH=$prefix/lib/pkgconfig)"

@@ -10,7 +10,7 @@ rank of the Python application imports it), whether or not mpi4py was imported b
 exit the process leaves the job (MPI is finalised only if this module initialised it).
 
 The job is joined at import when the launch is MPMD (Open MPI's ``OMPI_APP_CTX_NUM_PROCS`` names
-two or more applications); ``CHRONOLOG_PY_JOIN=1`` forces it (other launchers), ``=0`` prevents
+two or more applications); ``PY_CHRONOLOG_JOIN=1`` forces it (other launchers), ``=0`` prevents
 it. Otherwise nothing touches MPI at import: ``Client.Connect()`` returns -8 at once, or the
 application makes the service out of its own ranks with ``init()`` (embedded mode).
 
@@ -118,7 +118,7 @@ def join(config_path=None):
 def init(comm=None, config_path=None):
     """Embedded mode (chronolog_init): makes the service out of this application's own ranks.
 
-    Run alone (``mpirun -n N python3 app.py``, with CHRONOLOG_PY_JOIN unset) and call it on every
+    Run alone (``mpirun -n N python3 app.py``, with PY_CHRONOLOG_JOIN unset) and call it on every
     rank with an mpi4py communicator congruent to MPI.COMM_WORLD (or None). Returns
     ``(code, is_client)``: on client ranks at once, with ``app_comm()`` the clients'
     communicator; on service ranks after every client rank has left the job (then the rank's part
@@ -155,7 +155,7 @@ def _leave():
 
 
 def _launched_mpmd():
-    explicit = _os.environ.get("CHRONOLOG_PY_JOIN")
+    explicit = _os.environ.get("PY_CHRONOLOG_JOIN")
     if explicit is not None:
         return explicit.strip() not in ("", "0", "no", "false")
     return len(_os.environ.get("OMPI_APP_CTX_NUM_PROCS", "").split()) >= 2

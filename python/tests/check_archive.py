@@ -1,8 +1,10 @@
-"""After the job of test_mpi_app.py: the archive read offline with read_archive (h5py) and with
-`chronolog replay --format csv` holds exactly the events the application replayed.
+"""After a job: the archive, read offline with read_archive (h5py) and with
+`chronolog replay --format csv`, holds exactly the events listed in a JSON-lines file (one object
+per event: chronicle, story, time, client_id, index, record as hex), story by story, in event
+order; read_archive of a middle range [t1, t_last) gives exactly those events of it.
 
-usage: check_archive.py DUMP.json ARCHIVE_DIR CHRONOLOG_CLI
-Prints "ARCHIVE ok <n>"."""
+usage: check_archive.py EVENTS.jsonl ARCHIVE_DIR CHRONOLOG_CLI
+Prints "ARCHIVE ok <events>"."""
 import base64
 import json
 import subprocess
@@ -11,22 +13,29 @@ import sys
 import py_chronolog_client as cl
 
 
-def main(dump_path, archive, cli):
-    dump = json.load(open(dump_path))
-    want = [(t, c, i, bytes.fromhex(r)) for t, c, i, r in dump["events"]]
-    arr = cl.read_archive(archive, dump["chronicle"], dump["story"])
-    if arr.tuples() != want:
-        sys.exit(f"check_archive: read_archive gave {len(arr)} events, the replay {len(want)}; they differ")
-    middle = cl.read_archive(archive, dump["chronicle"], dump["story"], want[1][0], want[-1][0])
-    if middle.tuples() != [e for e in want if want[1][0] <= e[0] < want[-1][0]]:
-        sys.exit("check_archive: read_archive of [t1, t_last) differs from the replay")
-    out = subprocess.run([cli, "replay", "--format", "csv", archive, dump["chronicle"], dump["story"]], check=True,
-                         capture_output=True, text=True).stdout.splitlines()[1:]
-    rows = [line.split(",") for line in out]
-    cli_events = [(int(t), int(c), int(i), base64.b64decode(r)) for t, c, i, _, r in rows]
-    if cli_events != want:
-        sys.exit(f"check_archive: chronolog replay gave {len(cli_events)} events, the replay {len(want)}; they differ")
-    print(f"ARCHIVE ok {len(want)}")
+def cli_replay(cli, archive, chronicle, story):
+    out = subprocess.run([cli, "replay", "--format", "csv", archive, chronicle, story], check=True, capture_output=True,
+                         text=True).stdout.splitlines()[1:]
+    return [(int(t), int(c), int(i), base64.b64decode(r)) for t, c, i, _, r in (line.split(",") for line in out)]
+
+
+def main(events_path, archive, cli):
+    logged = [json.loads(line) for line in open(events_path)]
+    stories = sorted({(e["chronicle"], e["story"]) for e in logged})
+    for chronicle, story in stories:
+        want = sorted((e["time"], e["client_id"], e["index"], bytes.fromhex(e["record"]))
+                      for e in logged if (e["chronicle"], e["story"]) == (chronicle, story))
+        got = cl.read_archive(archive, chronicle, story).tuples()
+        if got != want:
+            sys.exit(f"check_archive: {chronicle}/{story}: read_archive gave {len(got)} events, expected {len(want)}; they differ")
+        lo, hi = want[1][0], want[-1][0]
+        middle = cl.read_archive(archive, chronicle, story, lo, hi).tuples()
+        if middle != [e for e in want if lo <= e[0] < hi]:
+            sys.exit(f"check_archive: {chronicle}/{story}: read_archive of [t1, t_last) differs")
+        from_cli = cli_replay(cli, archive, chronicle, story)
+        if from_cli != want:
+            sys.exit(f"check_archive: {chronicle}/{story}: chronolog replay gave {len(from_cli)} events, expected {len(want)}")
+    print(f"ARCHIVE ok {len(logged)}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ as an EventList and as arrays. Run on 2 application ranks beside chronolog-job:
 
     mpirun -n 4 chronolog-job --workload none : -n 2 python3 -m pytest -q test_mpi_app.py
 
-Rank 0 writes what it replayed to $CHRONOLOG_PY_DUMP (JSON) for check_archive.py, which compares
+Rank 0 writes what it replayed to $PY_CHRONOLOG_TEST_DUMP (JSON lines) for check_archive.py, which compares
 it with the archive after the job.
 """
 import json
@@ -82,10 +82,11 @@ def test_log_from_two_ranks_and_two_threads_then_replay(comm):
                              for i in range(PER_THREAD))
     concurrent_replays_agree(reader, events)
     array_replay_agrees(reader, events)
-    if comm.Get_rank() == 0 and os.environ.get("CHRONOLOG_PY_DUMP"):
-        with open(os.environ["CHRONOLOG_PY_DUMP"], "w") as f:
-            json.dump({"chronicle": CHRONICLE, "story": STORY,
-                       "events": [[e.time(), e.client_id(), e.index(), e.log_record_bytes().hex()] for e in events]}, f)
+    if comm.Get_rank() == 0 and os.environ.get("PY_CHRONOLOG_TEST_DUMP"):
+        with open(os.environ["PY_CHRONOLOG_TEST_DUMP"], "w") as f:
+            for e in events:
+                f.write(json.dumps({"chronicle": CHRONICLE, "story": STORY, "time": e.time(), "client_id": e.client_id(),
+                                    "index": e.index(), "record": e.log_record_bytes().hex()}) + "\n")
     assert reader.Disconnect() == 0 and writer.Disconnect() == 0
 
 
