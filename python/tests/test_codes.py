@@ -163,3 +163,12 @@ def test_code_names():
     assert cl.code_name(-11) == "CL_ERR_NOT_READER_MODE"
     assert cl.CL_ERR_NO_CONNECTION == -8 and cl.CL_ERR_NOT_READER_MODE == -11
     assert isinstance(cl.strerror(-3), str)
+
+
+def test_mpi4py_imported_after_the_module():
+    from mpi4py import MPI  # MPI was initialised by the join at import; mpi4py adopts it
+
+    comm = cl.app_comm()
+    assert isinstance(comm, MPI.Intracomm) and comm.Get_size() == 1
+    assert MPI.COMM_WORLD.Get_size() == 5 and MPI.Query_thread() == MPI.THREAD_MULTIPLE
+    assert comm.allreduce(21) == 21
