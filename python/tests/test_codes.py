@@ -4,6 +4,7 @@
 """
 import os
 import threading
+import time
 
 import pytest
 
@@ -172,3 +173,36 @@ def test_mpi4py_imported_after_the_module():
     assert isinstance(comm, MPI.Intracomm) and comm.Get_size() == 1
     assert MPI.COMM_WORLD.Get_size() == 5 and MPI.Query_thread() == MPI.THREAD_MULTIPLE
     assert comm.allreduce(21) == 21
+
+
+def test_the_gil_is_released_while_a_call_waits(client):
+    """Another Python thread keeps running while flush(durable=True) waits for an archive round:
+    its longest pause is far shorter than the call (holding the GIL, it would pause throughout)."""
+    name = TAG + "-gil"
+    assert client.CreateChronicle(name, {}, 0) == 0
+    code, handle = client.AcquireStory(name, "s", {}, 0)
+    longest, stop = [0.0], threading.Event()
+
+    def spin():
+        last = time.perf_counter()
+        while not stop.is_set():
+            now = time.perf_counter()
+            longest[0] = max(longest[0], now - last)
+            last = now
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    ratios = []
+    try:
+        for i in range(3):
+            assert handle.log_event(f"x{i}") > 0
+            longest[0] = 0.0
+            t0 = time.perf_counter()
+            assert handle.flush(durable=True) == 0  # waits for the next archive round
+            elapsed = time.perf_counter() - t0
+            ratios.append(longest[0] / elapsed)
+    finally:
+        stop.set()
+        spinner.join()
+    assert min(ratios) < 0.5, ratios
+    assert client.ReleaseStory(name, "s") == 0
