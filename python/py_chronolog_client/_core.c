@@ -163,10 +163,17 @@ static PyObject *event_make(const chronolog_event *e) {
 
 static int Event_init(EventObject *self, PyObject *args, PyObject *kw) {
     static char *names[] = {"event_time", "client_id", "index", "log_record", NULL};
-    unsigned long long t = 0, c = 0;
-    unsigned int i = 0;
-    PyObject *record = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|KKIO:Event", names, &t, &c, &i, &record)) return -1;
+    PyObject *time = NULL, *client = NULL, *index = NULL, *record = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O!O!O!O:Event", names, &PyLong_Type, &time, &PyLong_Type, &client,
+                                     &PyLong_Type, &index, &record))
+        return -1;
+    unsigned long long t = time ? PyLong_AsUnsignedLongLong(time) : 0, c = client ? PyLong_AsUnsignedLongLong(client) : 0;
+    unsigned long i = index ? PyLong_AsUnsignedLong(index) : 0;
+    if (PyErr_Occurred()) return -1;
+    if (i > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "index must fit in 32 bits");
+        return -1;
+    }
     PyObject *bytes;
     if (record == NULL) {
         bytes = PyBytes_FromStringAndSize("", 0);

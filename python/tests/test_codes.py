@@ -125,6 +125,11 @@ def test_event_class():
     assert (d.time(), d.client_id(), d.index(), d.log_record()) == (0, 0, 0, "")
     assert cl.Event(event_time=1, log_record=b"\xff").log_record_bytes() == b"\xff"
     assert e == cl.Event(5, 7, 3, "rec") and e != d
+    for bad in ((-1,), (0, 0, 2**32), (2**64,)):
+        with pytest.raises(OverflowError):
+            cl.Event(*bad)
+    with pytest.raises(TypeError):
+        cl.Event("1")
 
 
 def test_reader_after_writer_in_one_process():
