@@ -73,6 +73,14 @@ struct PythonClientTests {
         #expect(r.stdout.contains("lost=0") && r.stdout.contains("exit status: 0"), "\(r)")
     }
 
+    @Test("read_archive's merge: overlapping pieces in event order, each event once, the smaller bytes of differing copies (no MPI)")
+    func archiveMerge() throws {
+        let s = try setup()
+        let r = try MPIJob.runCommand([PythonSetup.debianPython, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                       PythonSetup.script("test_arrays.py")], timeout: 60, environment: s.debianEnvironment)
+        #expect(r.exitCode == 0 && r.stdout.contains("4 passed"), "\(r)")
+    }
+
     @Test("without mpirun and without a service: importing touches no MPI, Connect() returns -8 at once, nothing is printed")
     func noService() throws {
         let s = try setup()

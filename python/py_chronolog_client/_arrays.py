@@ -183,6 +183,7 @@ def read_archive(path, chronicle, story, start=0, end=2**64 - 1):
 
 def _merged(np, keyed, payloads):
     """One EventArray from the pieces: sorted by (time, client_id, index), each key once."""
+    _numpy()  # makes the dtype
     all_payload = np.concatenate(payloads) if payloads else np.zeros(0, dtype=np.uint8)
     if keyed:
         records = np.concatenate([k[0] for k in keyed])
