@@ -65,11 +65,17 @@ final class PythonSetup: Sendable {
 
 extension JobResult {
     /// Standard output lines of the application ranks (world ranks from 4 on, after the 4 service
-    /// ranks), without their tags.
+    /// ranks). mpirun's `--tag-output` tags each piece it reads (`[job,rank]<stdout>:`), and a
+    /// line may come in several pieces: each rank's text is put back together from the pieces
+    /// that follow its tags, then split into lines.
     func applicationLines() -> [String] {
-        stdout.split(separator: "\n").compactMap { line -> String? in
-            guard let m = line.firstMatch(of: #/^\[\d+,(\d+)\]<stdout>:(.*)$/#), let rank = Int(m.1), rank >= 4 else { return nil }
-            return String(m.2)
+        let tags = stdout.matches(of: #/\[\d+,(\d+)\]<stdout>:/#)
+        var byRank: [Int: String] = [:]
+        for (k, tag) in tags.enumerated() {
+            guard let rank = Int(tag.output.1), rank >= 4 else { continue }
+            let end = k + 1 < tags.count ? tags[k + 1].range.lowerBound : stdout.endIndex
+            byRank[rank, default: ""] += stdout[tag.range.upperBound..<end]
         }
+        return byRank.keys.sorted().flatMap { byRank[$0]!.split(separator: "\n").map(String.init) }
     }
 }

@@ -40,7 +40,7 @@ def main(logged_path):
             sys.exit(f"seed_reader: {chronicle}/{story}: replayed {got}, logged {want}")
         for i in range(len(event_series)):
             e = event_series[i]
-            print("EVENT", chronicle, story, e.time(), e.client_id(), e.index(), repr(e.log_record()))
+            print("EVENT", chronicle, story, e.time(), e.client_id(), e.index(), repr(e.log_record()), flush=True)
         expect("ReleaseStory", client.ReleaseStory(chronicle, story), 0)
         total += len(event_series)
     expect("Disconnect", client.Disconnect(), 0)
