@@ -58,9 +58,12 @@ python_site="$prefix/lib/python3/site-packages"
 if /usr/bin/python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' 2>/dev/null; then
   src=$(mktemp -d) && trap 'rm -rf "$src"' EXIT
   cp -r "$root/python/." "$src/" && rm -rf "$src/build" "$src"/*.egg-info "$src"/py_chronolog_client/*.so
-  PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" PIP_ROOT_USER_ACTION=ignore \
-    /usr/bin/python3 -m pip install -q --no-index --no-build-isolation --no-deps --upgrade --target "$python_site" "$src"
-  echo "installed py_chronolog_client for /usr/bin/python3 (PYTHONPATH=$python_site)"
+  if PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" PIP_ROOT_USER_ACTION=ignore \
+    /usr/bin/python3 -m pip install -q --no-index --no-build-isolation --no-deps --upgrade --target "$python_site" "$src"; then
+    echo "installed py_chronolog_client for /usr/bin/python3 (PYTHONPATH=$python_site)"
+  else
+    echo "install.sh: building py_chronolog_client for /usr/bin/python3 failed (see above); the rest is installed" >&2
+  fi
 else
   echo "install.sh: no Python.h for /usr/bin/python3 (apt-get install python3-dev): py_chronolog_client not installed" >&2
 fi
