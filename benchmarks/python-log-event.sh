@@ -3,7 +3,8 @@
 # installed with scripts/install.sh (py_chronolog_client for Debian's python3), MPMD beside a
 # 4-rank service; then ReplayStory and replay_array of each writer's story. Prints p50/p99/p99.9
 # per call, events/s, the replay rates and the job summary's events line.
-#   benchmarks/python-log-event.sh [events-per-writer] [event-bytes]
+#   benchmarks/python-log-event.sh [events-per-writer] [event-bytes] [replay-MiB]
+#   (replay-MiB > 0: replay_array of a story that large against h5py reading it, medians of 3)
 #   SCRATCH=.build benchmarks/python-log-event.sh    (another scratch path for the release build)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"

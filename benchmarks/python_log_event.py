@@ -5,8 +5,14 @@ with Client.replay_array (if NumPy is there). Rank 0 prints p50/p99/p99.9 of the
 over ranks, and the timer's own cost), the logging rate and the replay rates. Run MPMD
 (benchmarks/python-log-event.sh does):
 
-    mpirun -n 4 chronolog-job --workload none : -n 2 python3 python_log_event.py [events] [size]
+    mpirun -n 4 chronolog-job --workload none : -n 2 python3 python_log_event.py [events] [size] [replay-MiB]
+
+With replay-MiB > 0, rank 0 then logs a story of that many MiB of SIZE-byte events, flushes it
+durably, and times replay_array of the whole story against h5py reading the same story's
+`events` and `payload` datasets from the archive file (a snapshot: HDF5_USE_FILE_LOCKING=FALSE),
+alternately, 3 times each; it prints the medians.
 """
+import os
 import sys
 import time
 
@@ -48,7 +54,7 @@ def timer_cost():
     return best
 
 
-def main(events, size):
+def main(events=1000000, size=256, replay_mib=0):
     comm = cl.app_comm()
     rank, ranks = comm.Get_rank(), comm.Get_size()
     client = cl.Client(cl.ClientPortalServiceConf(), cl.ClientQueryServiceConf())
@@ -94,8 +100,44 @@ def main(events, size):
                   f"{events * size / slowest / 2**20:.0f} MiB/s of records per reader (slowest)")
         sys.stdout.flush()
     assert client.ReleaseStory("bench-py", story) == 0
+    if replay_mib > 0 and rank == 0:
+        replay_against_h5py(client, replay_mib, size)
+    sys.stdout.flush()
+    comm.Barrier()
     assert client.Disconnect() == 0
 
 
+def replay_against_h5py(client, mib, size):
+    """Rank 0: a story of `mib` MiB, replayed with replay_array and read with h5py, 3 times each."""
+    os.environ["HDF5_USE_FILE_LOCKING"] = "FALSE"
+    import h5py
+    import numpy as np
+
+    from py_chronolog_client import _arrays
+
+    events = mib * 2**20 // size
+    code, handle = client.AcquireStory("bench-py", "big", {}, 0)
+    assert code == 0 and handle.log_events(b"Y" * size for _ in range(events)) == events
+    assert handle.flush(durable=True) == 0
+    ours, plain = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        code, arr = client.replay_array("bench-py", "big", 0, 2**64 - 1)
+        ours.append(time.perf_counter() - t0)
+        assert code == 0 and len(arr) == events
+        del arr
+        t0 = time.perf_counter()
+        with h5py.File(os.path.join("chronolog-archive", "chronolog-archive.h5"), "r") as f:
+            group = _arrays._find_story(f, "bench-py", "big")
+            rows, payload = group["events"][...], group["payload"][...]
+        plain.append(time.perf_counter() - t0)
+        assert len(rows) >= events and isinstance(payload, np.ndarray)
+        del rows, payload
+    a, b = sorted(ours)[1], sorted(plain)[1]
+    print(f"  replay_array of {mib} MiB ({events} events): median {mib / a:.0f} MiB/s; h5py reading the same "
+          f"datasets: median {mib / b:.0f} MiB/s; ratio {b / a * 100:.0f} %")
+    assert client.ReleaseStory("bench-py", "big") == 0
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000000, int(sys.argv[2]) if len(sys.argv) > 2 else 256)
+    main(*(int(a) for a in sys.argv[1:4]))
