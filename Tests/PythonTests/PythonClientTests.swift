@@ -91,6 +91,10 @@ struct PythonClientTests {
             codes = (c.Connect(), c.CreateChronicle('c', {}, 0), c.AcquireStory('c', 's', {}, 0), c.ReplayStory('c', 's', 0, 1, p.EventList()))
             assert codes == (-8, -8, (-8, None), -8), codes
             assert not p.joined() and p.app_comm() is None and time.monotonic() - t < 1.0
+            import mpi4py
+            mpi4py.rc.initialize = mpi4py.rc.finalize = False
+            from mpi4py import MPI
+            assert not MPI.Is_initialized()
             """
         let r = try MPIJob.runCommand([PythonSetup.debianPython, "-c", script], timeout: 20, environment: s.debianEnvironment)
         #expect(r.exitCode == 0 && r.stdout.isEmpty, "\(r)")
