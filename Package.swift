@@ -167,5 +167,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // C programs compiled with mpicc against libChronoLog.so and run MPMD (Programs/ is theirs).
         .testTarget(name: "CABITests", dependencies: ["ChronoModel", "TestSupport"], exclude: ["Programs"]),
+        // py_chronolog_client (python/), installed by scripts/install.sh and pip, run MPMD with its scripts.
+        .testTarget(name: "PythonTests", dependencies: ["TestSupport"]),
     ]
 )

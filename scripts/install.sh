@@ -7,7 +7,8 @@
 #   mpifort app.f90 $(pkg-config --cflags --libs chronolog-fortran)
 # build applications that run without further flags (the .pc files carry an rpath to
 # PREFIX/lib; with PKG_CONFIG_PATH=PREFIX/lib/pkgconfig when PREFIX is not a standard one).
-# Without a working mpifort the Fortran module is skipped (with a message).
+# Without a working mpifort the Fortran module is skipped (with a message). It also installs the
+# Python module py_chronolog_client for Debian's python3 (PREFIX/lib/python3/site-packages).
 #
 # usage: scripts/install.sh --prefix DIR [--from BUILD_DIR]
 #   --prefix DIR      where to install (created if needed)
@@ -62,12 +63,12 @@ PC
 fortran=$root/Sources/ChronoLogFortran
 if mpifort --version >/dev/null 2>&1; then
   objects=$(mktemp -d)
-  trap 'rm -rf "$objects"' EXIT
   mpicc -O2 -fPIC -I "$prefix/include" -c "$fortran/chronolog_fortran.c" -o "$objects/chronolog_fortran_c.o"
   mpifort -O2 -fPIC -J "$objects" -c "$fortran/chronolog.f90" -o "$objects/chronolog.o"
   mpifort -shared -o "$prefix/lib/libchronolog_fortran.so" "$objects/chronolog.o" "$objects/chronolog_fortran_c.o" \
     -L "$prefix/lib" -Wl,-rpath,"$prefix/lib" -lchronolog
   install -m 0644 "$objects/chronolog.mod" "$prefix/include/"
+  rm -rf "$objects"
   cat > "$prefix/lib/pkgconfig/chronolog-fortran.pc" <<PC
 prefix=$prefix
 libdir=\${prefix}/lib
@@ -82,5 +83,22 @@ Libs: -L\${libdir} -Wl,-rpath,\${libdir} -lchronolog_fortran
 PC
 else
   echo "install.sh: mpifort does not work (Debian: apt-get install gfortran); the Fortran module is not installed" >&2
+fi
+
+# The Python module py_chronolog_client (python/), built against the library just installed, for
+# Debian's python3, into PREFIX/lib/python3/site-packages (other Pythons: pip install ./python).
+python_site="$prefix/lib/python3/site-packages"
+if /usr/bin/python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' 2>/dev/null; then
+  src=$(mktemp -d)
+  cp -r "$root/python/." "$src/" && rm -rf "$src/build" "$src"/*.egg-info "$src"/py_chronolog_client/*.so
+  if PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" PIP_ROOT_USER_ACTION=ignore \
+    /usr/bin/python3 -m pip install -q --no-index --no-build-isolation --no-deps --upgrade --target "$python_site" "$src"; then
+    echo "installed py_chronolog_client for /usr/bin/python3 (PYTHONPATH=$python_site)"
+  else
+    echo "install.sh: building py_chronolog_client for /usr/bin/python3 failed (see above); the rest is installed" >&2
+  fi
+  rm -rf "$src"
+else
+  echo "install.sh: no Python.h for /usr/bin/python3 (apt-get install python3-dev): py_chronolog_client not installed" >&2
 fi
 echo "installed into $prefix (PKG_CONFIG_PATH=$prefix/lib/pkgconfig)"

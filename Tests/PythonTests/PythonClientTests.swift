@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `py_chronolog_client` (python/) as installed by `scripts/install.sh` for Debian's python3 and by
+/// `pip install` into a fresh venv, run MPMD beside `chronolog-job`: seed 002's calls and codes,
+/// an mpi4py application with threads, several clients per process, array replay and offline
+/// archive reading checked against `ReplayStory` and `chronolog replay`.
+@Suite("Python client", .serialized)
+struct PythonClientTests {
+    private func setup() throws -> PythonSetup { try PythonSetup.shared.get() }
+
+    /// Runs the seed-style writer on 2 ranks, then the reader in a second job over the same archive,
+    /// then compares the archive with what was logged. `python` runs the scripts.
+    private func writeThenRead(_ s: PythonSetup, python: String, environment: [String: String]) throws {
+        let dir = try s.workDirectory()
+        let w = try s.runMPMD(ranks: 2, [python, PythonSetup.script("seed_writer.py"), "logged.jsonl"], in: dir,
+                              environment: environment)
+        #expect(w.exitCode == 0, "\(w)")
+        // The module prints nothing: the application ranks print only the script's own lines.
+        #expect(w.applicationLines().sorted() == ["WRITER rank=4 logged=4", "WRITER rank=5 logged=4"], "\(w)")
+        #expect(w.stdout.contains("lost=0") && w.stdout.contains("exit status: 0"), "\(w)")
+        let r = try s.runMPMD(ranks: 1, [python, PythonSetup.script("seed_reader.py"), "logged.jsonl"], in: dir,
+                              environment: environment)
+        #expect(r.exitCode == 0, "\(r)")
+        let lines = r.applicationLines()
+        #expect(lines.last == "READER ok 8" && lines.filter { $0.hasPrefix("EVENT py_chronicle story-") }.count == 8, "\(r)")
+        let c = try MPIJob.runCommand([PythonSetup.debianPython, PythonSetup.script("check_archive.py"), "logged.jsonl",
+                                       "chronolog-archive", s.bin("chronolog")], timeout: 60,
+                                      environment: s.debianEnvironment, workingDirectory: dir)
+        #expect(c.exitCode == 0 && c.stdout.contains("ARCHIVE ok 8"), "\(c)")
+    }
+
+    @Test("seed-style writer (2 ranks) and reader (a second job): every code as documented, replayed = logged = chronolog replay = read_archive")
+    func writerAndReader() throws {
+        let s = try setup()
+        try writeThenRead(s, python: PythonSetup.debianPython, environment: s.debianEnvironment)
+    }
+
+    @Test("every call's return codes, types and several clients in one process (pytest on one rank)")
+    func codes() throws {
+        let s = try setup()
+        let r = try s.runMPMD(ranks: 1, [PythonSetup.debianPython, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                         PythonSetup.script("test_codes.py")], in: try s.workDirectory(),
+                              environment: s.debianEnvironment)
+        #expect(r.exitCode == 0 && r.stdout.contains("12 passed"), "\(r)")
+    }
+
+    @Test("an mpi4py application: own communicator, 2 ranks x 2 threads logging, concurrent replays, replay_array; the archive agrees")
+    func mpi4pyApplication() throws {
+        let s = try setup()
+        let dir = try s.workDirectory()
+        var env = s.debianEnvironment
+        env["PY_CHRONOLOG_TEST_DUMP"] = dir.appendingPathComponent("replayed.jsonl").path
+        let r = try s.runMPMD(ranks: 2, [PythonSetup.debianPython, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                         PythonSetup.script("test_mpi_app.py")], in: dir, environment: env)
+        #expect(r.exitCode == 0 && r.stdout.components(separatedBy: "2 passed").count == 3, "\(r)")
+        #expect(r.stdout.contains("lost=0"), "\(r)")
+        let c = try MPIJob.runCommand([PythonSetup.debianPython, PythonSetup.script("check_archive.py"), "replayed.jsonl",
+                                       "chronolog-archive", s.bin("chronolog")], timeout: 60,
+                                      environment: s.debianEnvironment, workingDirectory: dir)
+        #expect(c.exitCode == 0 && c.stdout.contains("ARCHIVE ok 1600"), "\(c)")
+    }
+
+    @Test("embedded: an mpi4py application run alone makes the service of 4 of its 6 ranks with init(); its 2 clients log and replay")
+    func embedded() throws {
+        let s = try setup()
+        let r = try MPIJob.run([(6, [PythonSetup.debianPython, PythonSetup.script("embedded_app.py")])], timeout: 90,
+                               environment: s.debianEnvironment, workingDirectory: try s.workDirectory())
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "EMBEDDED ok ").sorted() == ["EMBEDDED ok rank=0 size=2 events=50",
+                                                                   "EMBEDDED ok rank=1 size=2 events=50"], "\(r)")
+        #expect(r.stdout.contains("lost=0") && r.stdout.contains("exit status: 0"), "\(r)")
+    }
+
+    @Test("read_archive's merge: overlapping pieces in event order, each event once, the smaller bytes of differing copies (no MPI)")
+    func archiveMerge() throws {
+        let s = try setup()
+        let r = try MPIJob.runCommand([PythonSetup.debianPython, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                       PythonSetup.script("test_arrays.py")], timeout: 60, environment: s.debianEnvironment)
+        #expect(r.exitCode == 0 && r.stdout.contains("4 passed"), "\(r)")
+    }
+
+    @Test("without mpirun and without a service: importing touches no MPI, Connect() returns -8 at once, nothing is printed")
+    func noService() throws {
+        let s = try setup()
+        let script = """
+            import time, py_chronolog_client as p
+            t = time.monotonic()
+            c = p.Client(p.ClientPortalServiceConf(), p.ClientQueryServiceConf())
+            codes = (c.Connect(), c.CreateChronicle('c', {}, 0), c.AcquireStory('c', 's', {}, 0), c.ReplayStory('c', 's', 0, 1, p.EventList()))
+            assert codes == (-8, -8, (-8, None), -8), codes
+            assert not p.joined() and p.app_comm() is None and time.monotonic() - t < 1.0
+            import mpi4py
+            mpi4py.rc.initialize = mpi4py.rc.finalize = False
+            from mpi4py import MPI
+            assert not MPI.Is_initialized()
+            """
+        let r = try MPIJob.runCommand([PythonSetup.debianPython, "-c", script], timeout: 20, environment: s.debianEnvironment)
+        #expect(r.exitCode == 0 && r.stdout.isEmpty, "\(r)")
+    }
+
+    @Test("pip install into a fresh venv of the python3 on PATH (no mpi4py, no NumPy): the writer and reader still run MPMD")
+    func venvInstall() throws {
+        let s = try setup()
+        let venv = s.scratch.appendingPathComponent("venv-\(UUID().uuidString)").path
+        let src = s.scratch.appendingPathComponent("src-\(UUID().uuidString)").path
+        // Offline: the venv's own setuptools, plus Debian's wheel .whl (bdist_wheel), no build isolation.
+        let install = """
+            set -e
+            cp -r "\(PythonSetup.packageRoot.path)/python" "\(src)" && rm -rf "\(src)/build" "\(src)"/py_chronolog_client/*.so
+            python3 -m venv "\(venv)"
+            "\(venv)/bin/pip" install -q --no-index /usr/share/python-wheels/wheel-*.whl
+            PKG_CONFIG_PATH="\(s.prefix.path)/lib/pkgconfig" "\(venv)/bin/pip" install -q --no-index --no-build-isolation "\(src)"
+            "\(venv)/bin/python" -c 'import importlib.util as u, sys; sys.exit(bool(u.find_spec("numpy") or u.find_spec("mpi4py")))'
+            """
+        let r = try MPIJob.runCommand(["bash", "-c", install], timeout: 120, environment: ["PIP_DISABLE_PIP_VERSION_CHECK": "1"])
+        #expect(r.exitCode == 0, "\(r)")
+        try writeThenRead(s, python: "\(venv)/bin/python", environment: [:])
+    }
+}
