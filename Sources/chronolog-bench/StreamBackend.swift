@@ -85,15 +85,16 @@ struct StreamBackend: IORBackend {
         // MPI-IO opens a shared file collectively: every writer opens every shared file, reads its own.
         let shared = !p.storyPerRank
         let toOpen = shared && api == .mpiio ? layout.writtenUnits : units.map(\.unit)
-        var files: [IORUnit: any IORStreamFile] = [:]
-        for u in toOpen { files[u] = try open(layout.filePath(api, u), writing: false, shared: shared) }
+        // In story order on every writer: MPI-IO opens and closes collectively.
+        let files = try toOpen.map { try open(layout.filePath(api, $0), writing: false, shared: shared) }
         recorder.opened()
         let buffer = BaselineBuffer(capacity: p.eventsPerTransfer, eventBytes: p.eventBytes, layout: .interleaved)
         for (unit, segments) in units {
-            for s in segments { try readSegment(s, of: files[unit]!, into: buffer.readSpace, &recorder) }
+            let file = files[toOpen.firstIndex(of: unit)!]
+            for s in segments { try readSegment(s, of: file, into: buffer.readSpace, &recorder) }
         }
         recorder.didIO()
-        for f in files.values { try f.close() }
+        for f in files { try f.close() }
         recorder.closed()
     }
 
