@@ -2,6 +2,7 @@
 """Throughput over time from `chronolog-bench ior`'s JSON summary, as a PNG.
 
 usage: benchmarks/plot.py SUMMARY.json [-o OUT.png] [--bin SECONDS] [--title TEXT]
+       benchmarks/plot.py --scaling OUT.png SUMMARY.json... [--title TEXT]
 
 SUMMARY.json is what `chronolog-bench ior --json FILE` (or `-O summaryFile=FILE`) writes. Its
 `timeline` holds, for every API, phase (write, read), repetition and writer rank, the bytes that
@@ -12,6 +13,10 @@ SUMMARY.png next to the JSON) has two panels on the same time axis:
   bottom: each writer rank on its own, MiB/s between consecutive samples.
 Colours are APIs, solid lines writes, dashed lines reads. MiB/s counts the events' record bytes
 plus their 32-byte records, as the benchmark's own figures do.
+
+With --scaling, the summaries of a scaling series (jobs/ior-scaling.sh) become one PNG: mean MiB/s
+of every API's write and read phase against the number of nodes (recording groups) of each run,
+and the same figures as a table on standard output.
 
 Needs matplotlib and numpy (Debian: python3-matplotlib python3-numpy; run with /usr/bin/python3
 when another python3 comes first on PATH). Exit status 0, or 1 with a message on bad input.
@@ -68,9 +73,50 @@ def per_rank(np, s):
     return ((t[:-1] + t[1:]) / 2)[keep], (np.diff(b)[keep] / dt[keep] / MIB)
 
 
+def scaling(plt, output, paths, title):
+    """Mean MiB/s per API and phase against nodes, over several summaries; prints the table."""
+    points = {}
+    print(f"{'nodes':>5}  {'writers':>7}  {'API':<9}  {'access':<6}  {'mean MiB/s':>10}  {'events/s':>12}")
+    runs = []
+    for path in paths:
+        try:
+            with open(path) as f:
+                runs.append(json.load(f))
+        except (OSError, ValueError) as e:
+            sys.exit(f"plot.py: cannot read {path}: {e}")
+    runs.sort(key=lambda d: (d.get("nodes", 0), d.get("writers", 0)))
+    for doc in runs:
+        for row in doc.get("summary", []):
+            key = (row["api"], row["access"])
+            x = doc.get("nodes", doc.get("writers", 0))
+            points.setdefault(key, []).append((x, row["mibPerSecond"]["mean"]))
+            print(f"{x:>5}  {doc.get('writers', 0):>7}  {row['api']:<9}  {row['access']:<6}  "
+                  f"{row['mibPerSecond']['mean']:>10.1f}  {row['eventsPerSecond']['mean']:>12.0f}")
+    if not points:
+        sys.exit("plot.py: no summary rows in " + " ".join(paths))
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for (api, access), xy in sorted(points.items()):
+        xs, ys = zip(*xy)
+        ax.plot(xs, ys, marker="o", color=COLOURS.get(api, "black"), linestyle=STYLES.get(access, ":"), label=f"{api} {access}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("nodes (recording groups)")
+    ax.set_ylabel("mean MiB/s, all writers")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "chronolog-bench ior scaling series", fontsize=10)
+    fig.tight_layout()
+    try:
+        fig.savefig(output, dpi=110)
+    except OSError as e:
+        sys.exit(f"plot.py: cannot write {output}: {e}")
+    print(output)
+
+
 def main():
     parser = argparse.ArgumentParser(description="Plot chronolog-bench ior's timeline (throughput over time) as a PNG.")
-    parser.add_argument("summary", help="the JSON summary written by chronolog-bench ior --json FILE")
+    parser.add_argument("summary", nargs="+", help="the JSON summary written by chronolog-bench ior --json FILE "
+                        "(several with --scaling)")
+    parser.add_argument("--scaling", metavar="OUT.png", help="draw MiB/s against nodes over several summaries into OUT.png")
     parser.add_argument("-o", "--output", help="the PNG to write (default: the summary's name with .png)")
     parser.add_argument("--bin", type=float, help="seconds per bin of the top panel (default: the run's length / 200)")
     parser.add_argument("--title", help="the figure's title (default: made from the run's parameters)")
@@ -84,9 +130,13 @@ def main():
         import numpy as np
     except ImportError as e:
         sys.exit(f"plot.py: {e} (Debian: apt-get install python3-matplotlib python3-numpy; run with /usr/bin/python3)")
-
-    doc, timeline = load(args.summary)
-    output = args.output or os.path.splitext(args.summary)[0] + ".png"
+    if args.scaling:
+        return scaling(plt, args.scaling, args.summary, args.title)
+    if len(args.summary) != 1:
+        sys.exit("plot.py: one summary at a time without --scaling")
+    summary = args.summary[0]
+    doc, timeline = load(summary)
+    output = args.output or os.path.splitext(summary)[0] + ".png"
     span = max(s["t"][-1] for s in timeline if s["t"]) - min(s["t"][0] for s in timeline if s["t"])
     width = args.bin or max(0.001, span / 200)
 

@@ -18,7 +18,7 @@ extension IORReport {
     static func s(_ v: Double) -> String { v >= 1 ? String(format: "%.3f", v) : String(format: "%.6f", v) }
 
     /// The lines before the first iteration.
-    static func header(_ p: IORParameters, ranks: Int, writers: Int, host: String, began: String, command: [String]) -> String {
+    static func header(_ p: IORParameters, ranks: Int, nodes: Int, writers: Int, host: String, began: String, command: [String]) -> String {
         let sharing = p.storyPerRank ? "a story (file) per writer (-F)" : "stories (files) shared by all writers"
         let access = [p.write ? "write" : nil, p.read ? "read" + (p.readOtherRank ? " (another rank's data, -C)" : "") : nil]
             .compactMap { $0 }.joined(separator: ", ")
@@ -26,7 +26,7 @@ extension IORReport {
             chronolog-bench ior: ChronoLog-Swift next to POSIX, MPI-IO and HDF5 storing the same events
             Began               : \(began)
             Command line        : \(command.joined(separator: " "))
-            Machine             : \(host), \(ranks) ranks, \(writers) writer(s)
+            Machine             : \(host), \(ranks) ranks, \(nodes) recording group(s) (nodes), \(writers) writer(s)
             Options:
             api                 : \(p.apis.map(\.rawValue).joined(separator: ","))
             event size (-t)     : \(p.eventBytes) B + \(p.recordBytes)-B record = \(p.storedEventBytes) B stored

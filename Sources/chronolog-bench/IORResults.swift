@@ -166,8 +166,10 @@ struct IORReport: Codable, Sendable {
     var finished: String
     var command: [String]
     var host: String
-    /// Ranks of the job (service ranks included) and writer (client) ranks.
+    /// Ranks of the job (service ranks included), recording groups (one per node, real or
+    /// virtual) and writer (client) ranks.
     var ranks: Int
+    var nodes: Int
     var writers: Int
     var parameters: IORParameters
     var iterations: [IORPhaseRow]

@@ -12,6 +12,7 @@ final class IORRun {
     private let runId: String
     private let began: String
     private let worldSize: Int
+    private let nodes: Int
     private var p: IORParameters { context.parameters }
     private var peers: Communicator { context.peers }
     private var rows: [IORPhaseRow] = []
@@ -36,6 +37,7 @@ final class IORRun {
         problem = String(decoding: try peers.broadcast(Array(problem.utf8), root: 0), as: UTF8.self)
         guard problem.isEmpty else { throw IORError.otherRank(problem) }
         worldSize = Communicator.world.size
+        nodes = session.layout.plan.groupCount
         began = Self.now()
         try CPUMeter.quietBarrier(peers, pollMicroseconds: 100)
         context = IORContext(peers: peers, parameters: parameters, origin: .now, client: client)
@@ -56,7 +58,7 @@ final class IORRun {
     func run() throws -> IORReport? {
         let host = (try? MPIRuntime.processorName()) ?? ProcessInfo.processInfo.hostName
         if peers.rank == 0, p.summaryFormat == .text {
-            print(IORReport.header(p, ranks: worldSize, writers: peers.size, host: host, began: began, command: CommandLine.arguments))
+            print(IORReport.header(p, ranks: worldSize, nodes: nodes, writers: peers.size, host: host, began: began, command: CommandLine.arguments))
             fflush(nil)
         }
         for iteration in 1...p.iterations {
@@ -65,7 +67,7 @@ final class IORRun {
         guard peers.rank == 0 else { return nil }
         let summary = IORReport.summarize(rows, apis: p.apis)
         return IORReport(began: began, finished: Self.now(), command: CommandLine.arguments, host: host, ranks: worldSize,
-                         writers: peers.size, parameters: p, iterations: rows, summary: summary,
+                         nodes: nodes, writers: peers.size, parameters: p, iterations: rows, summary: summary,
                          ratios: IORReport.ratios(summary), timeline: timelines)
     }
 
