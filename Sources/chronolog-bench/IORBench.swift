@@ -16,7 +16,8 @@ struct IORBench: ParsableCommand {
             Run under mpirun; the job is a ChronoLog-Swift deployment (rank 0 visor, a recording group \
             of keeper, grapher and player per node) whose client ranks are the writers, e.g. \
             `mpirun -n 6 chronolog-bench ior` has 2 writers. In every repetition each API of -a runs in \
-            turn: a write phase (open, I/O, close steps, timed per writer; the rates divide the bytes of \
+            turn (in -a's order in the first repetition, each further one starting one API later, so that \
+            no API always follows the same one): a write phase (open, I/O, close steps, timed per writer; the rates divide the bytes of \
             all writers by the slowest writer's time), then a read phase, then the baselines' files are \
             removed (not with -k).
 
