@@ -43,11 +43,14 @@ final class DurableProbe: @unchecked Sendable {
         }
     }
 
-    /// Stops probing (waits for a probe in flight).
+    /// Asks the probe to stop after the durable flush in flight, if any; does not wait.
+    func requestStop() { running.store(false, ordering: .relaxed) }
+
+    /// Stops probing and waits for a probe in flight.
     /// - Returns: the samples, seconds.
     /// - Throws: `IORError.otherRank` with the durable flush's error if one failed.
     func stop() throws -> [Double] {
-        running.store(false, ordering: .relaxed)
+        requestStop()
         while !finished.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.001) }
         if let f = failure.withLock({ $0 }) { throw IORError.otherRank("CHRONOLOG durable probe: \(f)") }
         return samples.withLock { $0 }
