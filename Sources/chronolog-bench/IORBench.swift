@@ -30,7 +30,7 @@ struct IORBench: ParsableCommand {
             dataset per story, read back with independent H5Dread. The baselines buffer --buffer-size \
             bytes per story and write each full buffer with one call. Shared (no -F): every writer owns \
             a segment of each shared file; each shared story is read whole by one rank (story k by rank \
-            k mod writers, the next rank with -C).
+            k mod writers; with -C each rank reads what the next rank would have read).
 
             Without -e the write phase ends when the data is handed over (CHRONOLOG: the keepers hold \
             it; baselines: closed, in the page cache) and is then made durable untimed (CHRONOLOG: \
@@ -75,7 +75,7 @@ struct IORBench: ParsableCommand {
     @Flag(name: .customShort("r"), help: "Run the read phase (needs the write phase of the same run: -w -r).")
     var readPhase = false
 
-    @Flag(name: .customShort("C"), help: "Read another rank's data (the next rank's with -F; the next rank's share of the shared stories).")
+    @Flag(name: .customShort("C"), help: "Read another rank's data: the next rank's stories with -F; shared, what the next rank would have read.")
     var readOtherRank = false
 
     @Option(name: .customShort("i"), help: ArgumentHelp("Repetitions, 1 … 10000.", valueName: "n"))

@@ -32,7 +32,9 @@ final class IORRun {
             do { try FileManager.default.createDirectory(atPath: parameters.directory, withIntermediateDirectories: true) } catch {
                 problem = "cannot create -o \(parameters.directory): \(error.localizedDescription)"
             }
-            if problem.isEmpty, parameters.apis.contains(.chronolog) { try client.createChronicle("ior-\(runId)") }
+            if problem.isEmpty, parameters.apis.contains(.chronolog) {
+                do { try client.createChronicle("ior-\(runId)") } catch { problem = "cannot create the chronicle ior-\(runId): \(error)" }
+            }
         }
         problem = String(decoding: try peers.broadcast(Array(problem.utf8), root: 0), as: UTF8.self)
         guard problem.isEmpty else { throw IORError.otherRank(problem) }
