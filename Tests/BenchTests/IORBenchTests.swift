@@ -101,6 +101,28 @@ struct IORBenchTests {
         try checkRatios(doc)
     }
 
+    @Test("-D 1 stops every writer after a second; the read phase gets back exactly what was written")
+    func stonewall() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let json = dir.appendingPathComponent("ior.json").path
+        let r = try MPIJob.run(ranks: 6, [Self.bench, "ior", "-a", "CHRONOLOG,POSIX,MPIIO", "-F", "-t", "16", "-b", "100000000e", "-D", "1",
+                                          "--durable-probe-ms", "0", "-o", dir.appendingPathComponent("data").path, "--json", json],
+                               timeout: 180)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout.contains("(stonewalled)"), "\(r.stdout)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        let rows = try #require(doc["iterations"] as? [[String: Any]])
+        for api in ["CHRONOLOG", "POSIX", "MPIIO"] {
+            let write = try #require(rows.first { $0["api"] as? String == api && $0["access"] as? String == "write" })
+            let read = try #require(rows.first { $0["api"] as? String == api && $0["access"] as? String == "read" })
+            let written = try #require(write["events"] as? Int)
+            #expect(write["stonewalled"] as? Bool == true && written > 0 && written < 200_000_000, "\(api): \(write)")
+            #expect((write["ioSeconds"] as? Double ?? 0) < 30, "\(api): the stonewall did not stop the writers: \(write)")
+            #expect(read["events"] as? Int == written, "\(api): read \(read["events"] ?? "?") of \(written) events")
+        }
+    }
+
     /// Every iteration row has every figure and they are positive; events and bytes are what was asked.
     private func checkRows(_ doc: [String: Any], apis: Int, iterations: Int, eventsPerWriter: Int, storedBytes: Int) throws {
         let rows = try #require(doc["iterations"] as? [[String: Any]])
