@@ -165,6 +165,8 @@ let package = Package(
         .testTarget(name: "JobTests", dependencies: ["ChronoRoles", "ChronoRuntime", "ChronoSystem", "ChronoModel", "Fabric", "TestSupport"],
                     exclude: ["verify_job_archive.py", "check_partial_archive.py"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // chronolog-bench ior, benchmarks/plot.py and the jobs/ scripts (run under mpirun and a local Slurm).
+        .testTarget(name: "BenchTests", dependencies: ["TestSupport"]),
         // C programs compiled with mpicc against libChronoLog.so and run MPMD (Programs/ is theirs).
         .testTarget(name: "CABITests", dependencies: ["ChronoModel", "TestSupport"], exclude: ["Programs"]),
         // py_chronolog_client (python/), installed by scripts/install.sh and pip, run MPMD with its scripts.

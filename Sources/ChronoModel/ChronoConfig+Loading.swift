@@ -7,9 +7,10 @@ extension ChronoConfig {
     public static let freeEnvironmentPrefix = "CHRONOLOG_X_"
     /// Variables of the project's launch scripts, never read as configuration: `CHRONOLOG_RANKS`
     /// (`scripts/run-job.sh`: `mpirun -n`), `CHRONOLOG_BIN` (`scripts/run-job.sh` and the `jobs/`
-    /// scripts: the `chronolog-job` binary to run) and `CHRONOLOG_SRUN_MPI` (`jobs/chronolog-job.sbatch`:
-    /// `srun --mpi`). mpirun and srun pass them on to every rank, so the ranks must accept them.
-    public static let scriptEnvironmentVariables: Set<String> = ["CHRONOLOG_RANKS", "CHRONOLOG_BIN", "CHRONOLOG_SRUN_MPI"]
+    /// scripts: the `chronolog-job` binary to run), `CHRONOLOG_BENCH_BIN` (`benchmarks/` and `jobs/` scripts:
+    /// the `chronolog-bench` binary) and `CHRONOLOG_SRUN_MPI` (the `jobs/*.sbatch` scripts: `srun --mpi`).
+    /// mpirun and srun pass them on to every rank, so the ranks must accept them.
+    public static let scriptEnvironmentVariables: Set<String> = ["CHRONOLOG_RANKS", "CHRONOLOG_BIN", "CHRONOLOG_BENCH_BIN", "CHRONOLOG_SRUN_MPI"]
 
     /// Loads the effective configuration: defaults, then the JSON file (`file`, or the file named by
     /// `CHRONOLOG_CONFIG` when `file` is nil), then `CHRONOLOG_*` variables of `environment`, then

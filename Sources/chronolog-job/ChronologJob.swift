@@ -31,7 +31,7 @@ struct ChronologJob: ParsableCommand {
             accepted; an mpirun that was itself signalled exits 1 whatever the job did, so the \
             job's own status is the summary's last line ("exit status: N").
 
-            CHRONOLOG_RANKS, CHRONOLOG_BIN and CHRONOLOG_SRUN_MPI belong to the launch scripts \
+            CHRONOLOG_RANKS, CHRONOLOG_BIN, CHRONOLOG_BENCH_BIN and CHRONOLOG_SRUN_MPI belong to the launch scripts \
             (scripts/run-job.sh, jobs/) and are not configuration keys.
             """)
 

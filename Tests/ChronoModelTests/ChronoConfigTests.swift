@@ -223,9 +223,9 @@ import Testing
 
     @Test func scriptVariablesAreNotConfigurationButTyposAre() throws {
         let env = ["CHRONOLOG_RANKS": "8", "CHRONOLOG_BIN": "/x/chronolog-job", "CHRONOLOG_SRUN_MPI": "pmi2",
-                   "CHRONOLOG_CLIENT_BATCH_EVENTS": "12"]
+                   "CHRONOLOG_BENCH_BIN": "/x/chronolog-bench", "CHRONOLOG_CLIENT_BATCH_EVENTS": "12"]
         #expect(try ChronoConfig.load(environment: env).client.batchEvents == 12)
-        for typo in ["CHRONOLOG_RANK", "CHRONOLOG_BINARY", "CHRONOLOG_CLIENT_BATCH_EVENT", "CHRONOLOG_SRUN"] {
+        for typo in ["CHRONOLOG_RANK", "CHRONOLOG_BINARY", "CHRONOLOG_BENCH", "CHRONOLOG_CLIENT_BATCH_EVENT", "CHRONOLOG_SRUN"] {
             do {
                 _ = try ChronoConfig.load(environment: env.merging([typo: "1"]) { $1 })
                 Issue.record("\(typo) accepted")

@@ -7,7 +7,7 @@ struct MPIChecks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mpi",
         abstract: "MPI wrapper checks.",
-        subcommands: [PointToPoint.self, Collectives.self, AppNumber.self, Split.self, Errors.self])
+        subcommands: [PointToPoint.self, Collectives.self, AppNumber.self, Split.self, Errors.self, FileIO.self])
 
     /// Ring exchange with blocking, non-blocking and matched-probe receives; sizes 0 B to 1 MiB.
     struct PointToPoint: ParsableCommand {
@@ -133,6 +133,48 @@ struct MPIChecks: ParsableCommand {
                 try none?.free()
                 try parity!.free()
                 try node.free()
+            }
+        }
+    }
+
+    /// MPI-IO (`MPIFile`): every rank writes its own block of a shared file at its offset,
+    /// syncs and closes collectively, then reads the next rank's block back; a missing file and a
+    /// closed file are typed errors naming the call.
+    struct FileIO: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "file")
+        @Option var path: String
+
+        func run() throws {
+            runUnderMPI("mpi file") { world in
+                let (rank, size) = (world.rank, world.size)
+                let block = 100_003
+                let mine = (0..<block).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ rank) }
+                let out = try MPIFile.open(path: path, access: .createWriteOnly, communicator: world)
+                try mine.withUnsafeBytes { try out.write($0, at: rank * block) }
+                try out.sync()
+                try out.close()
+                try out.close()
+                let next = (rank + 1) % size
+                let input = try MPIFile.open(path: path, access: .readOnly, communicator: world)
+                var back = [UInt8](repeating: 0, count: block + 10)
+                let got = try back.withUnsafeMutableBytes { try input.read(into: $0, at: next * block) }
+                try expect(got == (next == size - 1 ? block : block + 10), "read \(got) bytes of rank \(next)'s block")
+                try expect(Array(back[0..<block]) == (0..<block).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ next) },
+                           "rank \(next)'s block read back differs")
+                try input.close()
+                do {
+                    _ = try back.withUnsafeMutableBytes { try input.read(into: $0, at: 0) }
+                    throw CheckFailure(description: "reading a closed file did not fail")
+                } catch let e as MPIError {
+                    try expect(e.call == "MPI_File_read_at" && e.message.contains("closed"), "unexpected error \(e)")
+                }
+                do {
+                    _ = try MPIFile.open(path: path + ".missing", access: .readOnly, communicator: world)
+                    throw CheckFailure(description: "opening a missing file did not fail")
+                } catch let e as MPIError {
+                    try expect(e.call.hasPrefix("MPI_File_open") && e.code != 0, "unexpected error \(e)")
+                }
+                try world.barrier()
             }
         }
     }

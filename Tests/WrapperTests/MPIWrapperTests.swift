@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TestSupport
 
@@ -25,6 +26,16 @@ struct MPIWrapperTests {
         let r = try MPIJob.run([(1, [checks, "mpi", "appnum"]), (2, [checks, "mpi", "appnum"])], timeout: 90)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "APPNUMS") == ["APPNUMS 0,1,1"], "\(r)")
+    }
+
+    @Test("MPI-IO: each rank writes its block of a shared file, reads the next rank's; closed and missing files are typed errors")
+    func fileIO() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mpifile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try MPIJob.run(ranks: 3, [checks, "mpi", "file", "--path", dir.appendingPathComponent("shared.bin").path], timeout: 90)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "PASS mpi file").count == 1, "\(r)")
     }
 
     @Test("split by node, by colour, with no colour; dup and free")

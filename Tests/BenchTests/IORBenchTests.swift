@@ -1,0 +1,192 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The checkout's root (for benchmarks/ and jobs/).
+let checkoutRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A fresh scratch directory.
+func scratchDirectory() throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-bench-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+/// Debian's python3 when it can import matplotlib, else nil.
+let plottingPython: String? = {
+    guard let r = try? MPIJob.runCommand(["/usr/bin/python3", "-c", "import matplotlib, numpy"], timeout: 60), r.exitCode == 0 else { return nil }
+    return "/usr/bin/python3"
+}()
+
+/// `chronolog-bench ior`: its options, its table and JSON from small runs of every API, and the plot.
+@Suite("chronolog-bench ior", .serialized)
+struct IORBenchTests {
+    static var bench: String { MPIJob.executable("chronolog-bench") }
+
+    @Test("ior --help documents every IOR option and the figures")
+    func help() throws {
+        let r = try MPIJob.runCommand([Self.bench, "ior", "--help"], timeout: 30)
+        #expect(r.exitCode == 0, "\(r)")
+        for option in ["-a <apis>", "-t <bytes>", "-b <size>", "-s <n>", "-F ", "-w ", "-r ", "-C ", "-i <n>", "-D <seconds>", "-e ",
+                       "-o <dir>", "-O <key=value>", "--json <file>", "-k ", "--buffer-size"] {
+            #expect(r.stdout.contains("  \(option)"), "--help lacks \(option)")
+        }
+        // The discussion is wrapped to the terminal: compare with single spaces.
+        let flowing = r.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for text in ["Summary of all tests", "CPU s/event", "Time-to-durable", "summaryFormat=JSON", "benchmarks/plot.py", "64 for a usage error"] {
+            #expect(flowing.contains(text), "--help lacks \(text)")
+        }
+    }
+
+    @Test("bad options exit 64 with a message naming the option and its bounds", arguments: [
+        (["-t", "0"], "-t 0"), (["-t", "70000"], "story.maxEventBytes"), (["-a", "POSIX,FOO"], "unknown API 'FOO'"),
+        (["-a", "HDF5,hdf5"], "HDF5 is named twice"), (["-b", "10"], "less than one 256-B event"), (["-b", "2x"], "-b 2x"),
+        (["-b", "2t"], "more than 1 TiB"), (["-s", "5000"], "-s 5000 is outside 1…4096"), (["-b", "3e", "-s", "4"], "fewer than the 4 stories"),
+        (["-i", "0"], "-i 0 is outside 1…10000"), (["-D", "90000"], "-D 90000 is outside 0…86400"), (["-r"], "-r needs"),
+        (["-w", "-C"], "-C needs a read phase"), (["-O", "summaryFormat=xml"], "summaryFormat=xml"), (["-O", "colour=red"], "unknown setting"),
+        (["--buffer-size", "100"], "--buffer-size 100 is outside"), (["--sample-every", "0"], "--sample-every 0"),
+        (["--set", "nosuch.key=1"], "nosuch.key"),
+    ])
+    func badOptions(args: [String], message: String) throws {
+        let r = try MPIJob.runCommand([Self.bench, "ior"] + args, timeout: 30)
+        #expect(r.exitCode == 64, "\(r)")
+        #expect(r.stderr.contains(message), "\(args): \(r.stderr)")
+    }
+
+    @Test("every API, a story per writer, read from the next rank, twice: IOR's table, a JSON with every figure positive, ratios of the same run, the plot")
+    func everyAPI() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let json = dir.appendingPathComponent("ior.json").path, data = dir.appendingPathComponent("data").path
+        let r = try MPIJob.run(ranks: 6, [Self.bench, "ior", "-b", "64k", "-F", "-s", "2", "-C", "-i", "2", "--durable-probe-ms", "5",
+                                          "-o", data, "--json", json], timeout: 180)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout.contains("Summary of all tests:") && r.stdout.contains("CHRONOLOG as a ratio of the best baseline"), "\(r)")
+        for api in ["CHRONOLOG", "POSIX", "MPIIO", "HDF5"] {
+            for access in ["write", "read"] {
+                #expect(r.lines(startingWith: "\(api)").filter { $0.split(separator: " ").dropFirst().first == Substring(access) }.count == 2,
+                        "\(api) \(access): a line per repetition expected\n\(r.stdout)")
+            }
+        }
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        try checkRows(doc, apis: 4, iterations: 2, eventsPerWriter: 256, storedBytes: 288)
+        try checkRatios(doc)
+        let remaining = try FileManager.default.contentsOfDirectory(atPath: data).filter { $0.hasPrefix("ior-") }
+        #expect(remaining.isEmpty, "the baselines' files stay without -k: \(remaining)")
+        if let python = plottingPython {
+            let png = dir.appendingPathComponent("ior.png").path, scaling = dir.appendingPathComponent("scaling.png").path
+            let p = try MPIJob.runCommand([python, checkoutRoot.appendingPathComponent("benchmarks/plot.py").path, json, "-o", png], timeout: 120)
+            #expect(p.exitCode == 0, "\(p)")
+            let s = try MPIJob.runCommand([python, checkoutRoot.appendingPathComponent("benchmarks/plot.py").path, "--scaling", scaling, json],
+                                          timeout: 120)
+            #expect(s.exitCode == 0 && s.stdout.contains("CHRONOLOG  write"), "\(s)")
+            for file in [png, scaling] {
+                let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: file)).readData(ofLength: 8)
+                #expect(head == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]), "\(file) is not a PNG")
+            }
+        }
+    }
+
+    @Test("shared stories over 3 writers with -e: the JSON on standard output (-O summaryFormat=JSON), every event read back")
+    func sharedDurableJSONOnStdout() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try MPIJob.run(ranks: 7, [Self.bench, "ior", "-a", "CHRONOLOG,MPIIO,HDF5", "-t", "100", "-b", "400e", "-s", "4", "-e",
+                                          "-O", "summaryFormat=JSON", "-o", dir.appendingPathComponent("data").path], timeout: 180)
+        #expect(r.exitCode == 0, "\(r)")
+        let text = try #require(r.stdout.components(separatedBy: "chronolog-job summary:").first)
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(r.stdout)")
+        #expect(doc["writers"] as? Int == 3 && doc["nodes"] as? Int == 1)
+        try checkRows(doc, apis: 3, iterations: 1, eventsPerWriter: 400, storedBytes: 132)
+        try checkRatios(doc)
+    }
+
+    @Test("-D 1 stops every writer after a second; the read phase gets back exactly what was written")
+    func stonewall() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let json = dir.appendingPathComponent("ior.json").path
+        let r = try MPIJob.run(ranks: 6, [Self.bench, "ior", "-a", "CHRONOLOG,POSIX,MPIIO", "-F", "-t", "16", "-b", "100000000e", "-D", "1",
+                                          "--durable-probe-ms", "0", "-o", dir.appendingPathComponent("data").path, "--json", json],
+                               timeout: 180)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout.contains("(stonewalled)"), "\(r.stdout)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        let rows = try #require(doc["iterations"] as? [[String: Any]])
+        for api in ["CHRONOLOG", "POSIX", "MPIIO"] {
+            let write = try #require(rows.first { $0["api"] as? String == api && $0["access"] as? String == "write" })
+            let read = try #require(rows.first { $0["api"] as? String == api && $0["access"] as? String == "read" })
+            let written = try #require(write["events"] as? Int)
+            #expect(write["stonewalled"] as? Bool == true && written > 0 && written < 200_000_000, "\(api): \(write)")
+            #expect((write["ioSeconds"] as? Double ?? 0) < 30, "\(api): the stonewall did not stop the writers: \(write)")
+            #expect(read["events"] as? Int == written, "\(api): read \(read["events"] ?? "?") of \(written) events")
+        }
+    }
+
+    /// Every iteration row has every figure and they are positive; events and bytes are what was asked.
+    private func checkRows(_ doc: [String: Any], apis: Int, iterations: Int, eventsPerWriter: Int, storedBytes: Int) throws {
+        let rows = try #require(doc["iterations"] as? [[String: Any]])
+        #expect(rows.count == apis * 2 * iterations)
+        let writers = try #require(doc["writers"] as? Int)
+        for row in rows {
+            let label = "\(row["api"] ?? "?") \(row["access"] ?? "?") \(row["iteration"] ?? "?")"
+            for key in ["bytes", "events", "ops", "seconds", "ioSeconds", "mibPerSecond", "opsPerSecond", "eventsPerSecond", "cpuSeconds",
+                        "cpuSecondsPerEvent"] {
+                #expect(((row[key] as? NSNumber)?.doubleValue ?? 0) > 0, "\(label): \(key) = \(row[key] ?? "missing")")
+            }
+            #expect(row["events"] as? Int == writers * eventsPerWriter, "\(label): \(row["events"] ?? "?") events")
+            #expect(row["bytes"] as? Int == writers * eventsPerWriter * storedBytes, "\(label): \(row["bytes"] ?? "?") bytes")
+            guard row["access"] as? String == "write" else { continue }
+            let latency = try #require(row["latencyNs"] as? [String: Double], "\(label): no latency")
+            let durable = try #require(row["durableSeconds"] as? [String: Double], "\(label): no time-to-durable")
+            #expect((latency["p50"] ?? 0) > 0 && (latency["p99"] ?? 0) >= (latency["p50"] ?? 0) && (latency["p999"] ?? 0) >= (latency["p99"] ?? 0))
+            #expect((durable["p50"] ?? 0) > 0 && (durable["p99"] ?? 0) >= (durable["p50"] ?? 0), "\(label): \(durable)")
+        }
+        let summary = try #require(doc["summary"] as? [[String: Any]])
+        #expect(summary.count == apis * 2)
+        for s in summary {
+            let mine = rows.filter { $0["api"] as? String == s["api"] as? String && $0["access"] as? String == s["access"] as? String }
+            let mean = mine.compactMap { $0["mibPerSecond"] as? Double }.reduce(0, +) / Double(mine.count)
+            let stats = try #require(s["mibPerSecond"] as? [String: Double])
+            #expect(abs((stats["mean"] ?? 0) - mean) <= 1e-9 * mean, "summary mean \(stats) ≠ mean of the iterations \(mean)")
+            #expect((stats["max"] ?? 0) >= (stats["mean"] ?? 0) && (stats["mean"] ?? 0) >= (stats["min"] ?? 0))
+        }
+        let timeline = try #require(doc["timeline"] as? [[String: Any]])
+        #expect(timeline.count == rows.count * writers)
+        for t in timeline {
+            let times = try #require(t["t"] as? [Double])
+            #expect(!times.isEmpty && zip(times, times.dropFirst()).allSatisfy { $0 <= $1 })
+        }
+    }
+
+    /// Every CHRONOLOG figure divided by the best baseline's value of the same run's summary.
+    private func checkRatios(_ doc: [String: Any]) throws {
+        let summary = try #require(doc["summary"] as? [[String: Any]])
+        let ratios = try #require(doc["ratios"] as? [[String: Any]])
+        func value(_ row: [String: Any], _ figure: String) -> Double? {
+            switch figure {
+            case "MiB/s": (row["mibPerSecond"] as? [String: Double])?["mean"]
+            case "events/s": (row["eventsPerSecond"] as? [String: Double])?["mean"]
+            case "per-event call p50 ns": (row["latencyNs"] as? [String: Double])?["p50"]
+            case "per-event call p99 ns": (row["latencyNs"] as? [String: Double])?["p99"]
+            case "per-event call p99.9 ns": (row["latencyNs"] as? [String: Double])?["p999"]
+            case "time-to-durable p50 s": (row["durableSeconds"] as? [String: Double])?["p50"]
+            case "time-to-durable p99 s": (row["durableSeconds"] as? [String: Double])?["p99"]
+            case "CPU s/event": row["cpuSecondsPerEvent"] as? Double
+            default: nil
+            }
+        }
+        let figures = ratios.compactMap { $0["access"] as? String == "write" ? $0["figure"] as? String : nil }
+        #expect(figures.count == 8, "write ratios: \(figures)")
+        #expect(ratios.filter { $0["access"] as? String == "read" }.count == 3)
+        for ratio in ratios {
+            let access = ratio["access"] as? String, figure = try #require(ratio["figure"] as? String)
+            let rows = summary.filter { $0["access"] as? String == access }
+            let mine = try #require(rows.first { $0["api"] as? String == "CHRONOLOG" }.flatMap { value($0, figure) })
+            let baselines = rows.filter { $0["api"] as? String != "CHRONOLOG" }.compactMap { value($0, figure) }
+            let best = (ratio["higherIsBetter"] as? Bool == true) ? baselines.max()! : baselines.min()!
+            #expect(ratio["chronolog"] as? Double == mine && ratio["baselineValue"] as? Double == best, "\(figure): \(ratio)")
+            #expect(abs((ratio["ratio"] as? Double ?? 0) - mine / best) <= 1e-12 * mine / best, "\(figure): \(ratio)")
+        }
+    }
+}
