@@ -2,10 +2,11 @@
 # shellcheck shell=bash
 
 # Debian packages the build, the tests and the jobs need (OpenMPI 4.1, libfabric 1.17,
-# parallel HDF5 1.10 and its tools, h5py and mpi4py for the Python-side checks).
+# parallel HDF5 1.10 and its tools, h5py and mpi4py for the Python-side checks, matplotlib
+# for scripts/plot-events.py).
 CHRONOLOG_APT_PACKAGES=(
   libopenmpi-dev openmpi-bin libfabric-dev libfabric-bin libhdf5-openmpi-dev hdf5-tools
-  pkg-config python3-h5py python3-h5py-mpi python3-mpi4py python3-numpy
+  pkg-config python3-h5py python3-h5py-mpi python3-mpi4py python3-numpy python3-matplotlib
 )
 
 chronolog_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
