@@ -4,8 +4,9 @@
 # Debian packages the build, the tests and the jobs need (OpenMPI 4.1, and gfortran for its
 # mpifort wrapper, which the Fortran module needs; libfabric 1.17, parallel HDF5 1.10 and its
 # tools, h5py and mpi4py for the Python-side checks; python3-dev, pip, venv, wheel and pytest to
-# build and test the Python module py_chronolog_client; matplotlib for benchmarks/plot.py; and
-# for the tests of the jobs/ scripts, the shellcheck linter and a one-node Slurm).
+# build and test the Python module py_chronolog_client; matplotlib for benchmarks/plot.py and
+# scripts/plot-events.py; and for the tests of the jobs/ scripts, the shellcheck linter and a
+# one-node Slurm).
 CHRONOLOG_APT_PACKAGES=(
   libopenmpi-dev openmpi-bin gfortran libfabric-dev libfabric-bin libhdf5-openmpi-dev hdf5-tools
   pkg-config python3-h5py python3-h5py-mpi python3-mpi4py python3-numpy python3-matplotlib

@@ -73,6 +73,8 @@ public struct ChronoJob: Sendable {
     public var silentRoles: Set<Role> = []
     /// Test knob: only silence the roles of these groups (all groups when empty).
     public var silentGroups: Set<Int> = []
+    /// Where the visor also writes the summary as JSON (`chronolog-job --summary-json`); `nil`: nowhere.
+    public var summaryJSONPath: String?
 
     /// - Parameters:
     ///   - config: the effective configuration.
@@ -228,6 +230,7 @@ public struct ChronoJob: Sendable {
             if let summary {
                 print(summary.rendered(exitStatus: status, signal: ShutdownSignal.signalNumber))
                 fflush(nil)
+                if !writeSummaryJSON(summary, exitStatus: status) { status = max(status, 1) }
             }
             try m.bulk?.close()
             try m.graphers?.free()
@@ -289,6 +292,19 @@ public struct ChronoJob: Sendable {
             }
         }
         return leave(m, counters: counters, status: status)
+    }
+
+    /// Writes the summary to ``summaryJSONPath``, if set. - Returns: false, after a message on
+    /// standard error, when the file cannot be written (the text summary was printed regardless).
+    private func writeSummaryJSON(_ summary: JobSummary, exitStatus: Int32) -> Bool {
+        guard let path = summaryJSONPath else { return true }
+        do {
+            try summary.writeJSON(to: path, exitStatus: exitStatus, signal: ShutdownSignal.signalNumber)
+            return true
+        } catch {
+            printError("chronolog-job: cannot write the summary to --summary-json \(path): \(error.localizedDescription)")
+            return false
+        }
     }
 
     private func makeLogger(rank: Int, role: Role) -> Logger {

@@ -136,6 +136,15 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         public var intervalMs: Int = 1000
     }
 
+    /// The visor's progress lines during a job.
+    public struct Progress: Codable, Sendable, Hashable {
+        /// Whether the visor prints progress lines (`chronolog-job --quiet` turns them off). Default true.
+        public var enabled: Bool = true
+        /// Interval between progress lines, in ms (a job shorter than this prints none).
+        /// Default 5000; 100 … 3600000 (one hour).
+        public var intervalMs: Int = 5000
+    }
+
     /// Rank layout.
     public var deployment = Deployment()
     /// Story pipeline.
@@ -158,6 +167,8 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
     public var timeouts = Timeouts()
     /// Heartbeats.
     public var heartbeat = Heartbeat()
+    /// Progress lines.
+    public var progress = Progress()
 
     /// The defaults.
     public init() {}
@@ -243,6 +254,7 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
             b("timeouts.replayQueryMs", timeouts.replayQueryMs, 1...day, "one day"),
             b("timeouts.shutdownDrainMs", timeouts.shutdownDrainMs, 0...hour, "one hour"),
             b("heartbeat.intervalMs", heartbeat.intervalMs, 1...hour, "one hour"),
+            b("progress.intervalMs", progress.intervalMs, 100...hour, "one hour"),
         ]
     }
 

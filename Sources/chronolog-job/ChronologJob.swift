@@ -17,7 +17,10 @@ struct ChronologJob: ParsableCommand {
             and each node hosts one recording group (keepers, one grapher, players); ranks left \
             over are clients, which run the built-in workload (--workload). Events are archived in \
             parallel HDF5 under archive.directory (default ./chronolog-archive). The rank → role → \
-            node → group map is printed at start-up and a summary at the end.
+            node → group map is printed at start-up and a summary at the end (--summary-json: also as \
+            JSON). Every progress.intervalMs (5 s) the visor prints a progress line (events/s in and \
+            archived, events not yet durable, memory held, late and rejected so far); --quiet turns \
+            it off.
 
             Configuration: defaults, then the JSON file (--config or $CHRONOLOG_CONFIG), then \
             CHRONOLOG_<KEY> environment variables, then --set key=value, then the shortcut \
@@ -62,6 +65,12 @@ struct ChronologJob: ParsableCommand {
     @Option(name: .long, help: "Events each client logs to each story per round in the demo workload.")
     var events: Int = 100
 
+    @Flag(name: .long, help: "No progress lines during the job (shortcut for --set progress.enabled=false); the rank map and the summary are still printed.")
+    var quiet = false
+
+    @Option(name: .long, help: ArgumentHelp("Also write the summary, every counter of it, as JSON to this file (the visor writes it at the end; its directory must exist).", valueName: "file"))
+    var summaryJSON: String?
+
     @Flag(name: .long, help: "Print the effective configuration (JSON) and exit.")
     var printConfig = false
 
@@ -90,6 +99,25 @@ struct ChronologJob: ParsableCommand {
         guard stories >= 0 else { throw ValidationError("--stories must be 0 or more") }
         guard rounds >= 0 else { throw ValidationError("--rounds must be 0 or more") }
         guard events >= 0 else { throw ValidationError("--events must be 0 or more") }
+        if let summaryJSON { try Self.checkWritable(summaryJSON) }
+    }
+
+    /// Fails at start-up, not after the whole job, when the `--summary-json` file cannot be
+    /// created: an empty path, a directory, or a directory that is missing or not writable.
+    static func checkWritable(_ path: String) throws {
+        guard !path.isEmpty else { throw ValidationError("--summary-json needs a file name") }
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ValidationError("--summary-json \(path): is a directory")
+        }
+        let dir = url.deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("--summary-json \(path): the directory \(dir) does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: dir) else {
+            throw ValidationError("--summary-json \(path): the directory \(dir) is not writable")
+        }
     }
 
     /// The effective configuration, or a validation error naming the bad key.
@@ -106,6 +134,7 @@ struct ChronologJob: ParsableCommand {
         if let keepersPerNode { pairs["deployment.keepersPerNode"] = String(keepersPerNode) }
         if let playersPerNode { pairs["deployment.playersPerNode"] = String(playersPerNode) }
         if let virtualNodes { pairs["deployment.virtualNodes"] = String(virtualNodes) }
+        if quiet { pairs["progress.enabled"] = "false" }
         do {
             return try ChronoConfig.load(file: config, environment: ProcessInfo.processInfo.environment, overrides: pairs)
         } catch {
@@ -119,7 +148,8 @@ struct ChronologJob: ParsableCommand {
             print(config.effectiveDescription())
             return
         }
-        let job = ChronoJob(config: config, minimumClients: workload == .demo ? 1 : 0)
+        var job = ChronoJob(config: config, minimumClients: workload == .demo ? 1 : 0)
+        job.summaryJSONPath = summaryJSON
         let stories = self.stories, workload = self.workload, rounds = self.rounds, events = self.events
         let code = job.run { session, logger in
             guard workload == .demo else { return [:] }

@@ -12,7 +12,7 @@ struct Chronolog: ParsableCommand {
         abstract: "Inspect ChronoLog-Swift archives without a running job.",
         discussion: """
             PATH is an archive directory (every *.h5 file in it is read, and a story stored in \
-            several files is merged) or one archive file. ls, verify and stats default to \
+            several files is merged) or one archive file. ls, export, verify and stats default to \
             ./chronolog-archive, the directory jobs archive to by default (archive.directory). \
             Do not read a file a running job is still writing.
 
@@ -22,7 +22,7 @@ struct Chronolog: ParsableCommand {
             partial answer (damaged index rows left out, named on standard error).
             """,
         version: ChronologVersion.string,
-        subcommands: [ListCommand.self, ReplayCommand.self, VerifyCommand.self, StatsCommand.self, Version.self])
+        subcommands: [ListCommand.self, ReplayCommand.self, ExportCommand.self, VerifyCommand.self, StatsCommand.self, Version.self])
 
     struct Version: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the tool's version.")

@@ -10,13 +10,13 @@ struct CLIHelpTests {
         let r = try chronolog(["--help"], timeout: 30)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.stdout.contains("USAGE"), "\(r)")
-        for command in ["ls", "replay", "verify", "stats", "version"] {
+        for command in ["ls", "replay", "export", "verify", "stats", "version"] {
             #expect(r.stdout.contains("  \(command) "), "--help lacks \(command): \(r)")
         }
         #expect(r.stdout.contains("chronolog-archive"), "\(r)")
     }
 
-    @Test("every subcommand answers --help", arguments: ["ls", "replay", "verify", "stats", "version"])
+    @Test("every subcommand answers --help", arguments: ["ls", "replay", "export", "verify", "stats", "version"])
     func subcommandHelp(command: String) throws {
         let r = try chronolog([command, "--help"], timeout: 30)
         #expect(r.exitCode == 0 && r.stdout.contains("USAGE: chronolog \(command)"), "\(r)")

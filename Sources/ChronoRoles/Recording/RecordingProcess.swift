@@ -63,10 +63,14 @@ public struct RecordingProcess {
         try channel.post(m.encode(), to: visorRank, tag: .service)
     }
 
+    /// Sends the role's counters to the visor, with this process's resident memory
+    /// (``JobProgress/residentBytesKey``, for the progress lines; not a summary counter).
     private func heartbeat() throws {
         guard registersWithVisor else { return }
+        var sent = counters
+        if let resident = ResidentMemory.bytes() { sent[JobProgress.residentBytesKey] = resident }
         try toVisor(.heartbeat(Heartbeat(role: behavior.role, groupId: groupId, rank: rank, sentAt: clock.now(),
-                                         counters: counters)))
+                                         counters: sent)))
     }
 
     /// Runs until the visor's shutdown request has been carried out.

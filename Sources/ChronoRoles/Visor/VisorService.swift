@@ -6,6 +6,10 @@ import ChronoModel
 import Logging
 import MPI
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// ChronoVisor: the client portal, the chronicle/story directory, the recording-group registry
 /// and the story-to-group assignment, run as one loop on the visor rank.
 ///
@@ -49,6 +53,13 @@ public final class VisorService {
 
     /// Counters reported in the job summary.
     public private(set) var counters: [String: UInt64] = [:]
+    /// The progress lines (`progress.enabled`, `progress.intervalMs`); `nil` when off.
+    private var progress: JobProgress?
+    /// Where progress lines go: standard output, flushed, by default.
+    public var progressOutput: (String) -> Void = { line in
+        print(line)
+        fflush(nil)
+    }
 
     /// - Parameters:
     ///   - channel: the control channel (this rank must be the plan's visor).
@@ -80,6 +91,7 @@ public final class VisorService {
         self.expectedRecorders = Set(plan.assignments.filter { [.keeper, .grapher, .player].contains($0.role) }
             .map { Int32($0.worldRank) })
         self.clientRanks = Set(plan.ranks(of: .client))
+        if config.progress.enabled { progress = JobProgress(interval: .milliseconds(config.progress.intervalMs)) }
     }
 
     /// Runs until every client rank has finished (or a termination signal arrived) and every
@@ -116,6 +128,7 @@ public final class VisorService {
             didWork = try channel.progress() || didWork
             writeCatalogIfDue()
             try advanceShutdown()
+            reportProgress(elapsed: ContinuousClock.now - startedAt)
             backoff.step(didWork: didWork)
         }
         try channel.drainSends()
@@ -123,6 +136,13 @@ public final class VisorService {
         counters["clients.connects"] = clients.totalConnects
         counters["chronicles"] = UInt64(directory.chronicles.count)
         counters["undrained.events"] = undrained
+    }
+
+    /// Prints a progress line when one is due, from the recording processes' latest heartbeats.
+    private func reportProgress(elapsed: Duration) {
+        guard var p = progress, p.isDue(at: elapsed) else { return }
+        if let line = p.line(at: elapsed, totals: groups.progressTotals) { progressOutput(line) }
+        progress = p
     }
 
     /// Planned keepers, graphers and players that have not registered.

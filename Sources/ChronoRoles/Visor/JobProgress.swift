@@ -1,0 +1,124 @@
+import ChronoModel
+
+/// The visor's progress lines during a job (`progress.intervalMs`), made from what the recording
+/// processes already send: the counters of their latest heartbeats (`heartbeat.intervalMs`), so
+/// gathering them costs no message of its own and nothing per event. Pure state: the visor gives
+/// it the elapsed time and the totals; it keeps the previous line's totals to compute rates.
+public struct JobProgress: Sendable {
+    /// The heartbeat counter carrying a recording process's resident memory (progress only; it
+    /// is not one of the role's summary counters).
+    public static let residentBytesKey = "memory.resident.bytes"
+
+    /// The job's figures as of the latest heartbeats, summed over the recording processes.
+    public struct Totals: Sendable, Equatable {
+        /// Events keepers received (`events.received`), rejected ones included.
+        public var received: UInt64 = 0
+        /// Events keepers rejected (`events.rejected`, `events.rejected.notRecorded`).
+        public var rejected: UInt64 = 0
+        /// Events graphers archived (`events.archived`).
+        public var archived: UInt64 = 0
+        /// Late events, keepers' and graphers' (`events.late`).
+        public var late: UInt64 = 0
+        /// Record bytes keepers received (`bytes.received`).
+        public var bytesReceived: UInt64 = 0
+        /// Record bytes graphers archived (`bytes.archived`).
+        public var bytesArchived: UInt64 = 0
+        /// The largest p99 of the graphers' log-to-durable latency so far, in µs.
+        public var durableP99Microseconds: UInt64 = 0
+        /// Resident memory of the recording processes, summed.
+        public var residentBytes: UInt64 = 0
+        /// Recording processes whose heartbeat (with counters) has arrived.
+        public var reporting = 0
+
+        public init() {}
+
+        /// Events received and not rejected that are not durable yet.
+        public var lag: UInt64 { received > rejected + archived ? received - rejected - archived : 0 }
+        /// Record bytes received that are not durable yet (rejected events' bytes included).
+        public var lagBytes: UInt64 { bytesReceived > bytesArchived ? bytesReceived - bytesArchived : 0 }
+
+        /// Adds one recording process's latest heartbeat counters.
+        public mutating func add(_ c: [String: UInt64], role: ProcessRole) {
+            guard !c.isEmpty else { return }
+            reporting += 1
+            residentBytes += c[JobProgress.residentBytesKey] ?? 0
+            late += c["events.late"] ?? 0
+            switch role {
+            case .keeper:
+                received += c["events.received"] ?? 0
+                rejected += (c["events.rejected"] ?? 0) + (c["events.rejected.notRecorded"] ?? 0)
+                bytesReceived += c["bytes.received"] ?? 0
+            case .grapher:
+                archived += c["events.archived"] ?? 0
+                bytesArchived += c["bytes.archived"] ?? 0
+                durableP99Microseconds = max(durableP99Microseconds, c["durable.latency.p99.us.max"] ?? 0)
+            case .player:
+                break
+            }
+        }
+    }
+
+    /// Time between two lines.
+    public let interval: Duration
+    private var lastAt: Duration = .zero
+    private var lastTotals = Totals()
+
+    /// - Parameter interval: time between two lines (`progress.intervalMs`).
+    public init(interval: Duration) {
+        self.interval = interval
+    }
+
+    /// Whether a line is due `elapsed` after the job started.
+    public func isDue(at elapsed: Duration) -> Bool { elapsed - lastAt >= interval }
+
+    /// The line for `totals` at `elapsed` since the job started; rates are over the time since the
+    /// previous line (or since the start). Remembers `totals` for the next line.
+    /// - Returns: `nil` while no recording process has sent a heartbeat yet (nothing to say).
+    public mutating func line(at elapsed: Duration, totals: Totals) -> String? {
+        guard totals.reporting > 0 else {
+            lastAt = elapsed
+            return nil
+        }
+        let seconds = Self.seconds(elapsed - lastAt)
+        func rate(_ now: UInt64, _ before: UInt64) -> String {
+            guard seconds > 0, now > before else { return "0" }
+            return String(UInt64((Double(now - before) / seconds).rounded()))
+        }
+        let text = "chronolog-job: progress t=\(Self.fixed(Self.seconds(elapsed), 1))s"
+            + " in=\(rate(totals.received, lastTotals.received))/s archived=\(rate(totals.archived, lastTotals.archived))/s"
+            + " lag=\(totals.lag) (\(Self.mebibytes(totals.lagBytes)) MiB) durable.p99=\(Self.fixed(Double(totals.durableP99Microseconds) / 1000, 1))ms"
+            + " memory=\(Self.mebibytes(totals.residentBytes))MiB late=\(totals.late) rejected=\(totals.rejected)"
+        lastAt = elapsed
+        lastTotals = totals
+        return text
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    private static func mebibytes(_ bytes: UInt64) -> String { fixed(Double(bytes) / 1_048_576, 1) }
+
+    /// `value` with `digits` decimals (no Foundation formatting on the visor's loop).
+    private static func fixed(_ value: Double, _ digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = UInt64(max(0, value * scale).rounded())
+        let whole = scaled / UInt64(scale), fraction = String(scaled % UInt64(scale))
+        guard digits > 0 else { return String(whole) }
+        return "\(whole)." + String(repeating: "0", count: digits - fraction.count) + fraction
+    }
+}
+
+extension RecordingGroupRegistry {
+    /// The progress totals of every registered process's latest heartbeat.
+    public var progressTotals: JobProgress.Totals {
+        var totals = JobProgress.Totals()
+        for g in groups.values {
+            for k in g.keepers { totals.add(g.counters[k] ?? [:], role: .keeper) }
+            if let r = g.grapher { totals.add(g.counters[r] ?? [:], role: .grapher) }
+            if let r = g.player { totals.add(g.counters[r] ?? [:], role: .player) }
+        }
+        return totals
+    }
+}

@@ -1,0 +1,145 @@
+import ChronoModel
+import ChronoRoles
+import Foundation
+import Testing
+import TestSupport
+
+/// The visor's progress lines and `chronolog-job --summary-json`.
+@Suite("Job progress and summary JSON", .serialized)
+struct JobProgressTests {
+    let job = MPIJob.executable("chronolog-job")
+
+    // MARK: - Without MPI
+
+    /// A registry with one group: keeper 1, grapher 2, player 3, each with its latest heartbeat.
+    static func registry(received: UInt64, archived: UInt64, late: UInt64 = 0) -> RecordingGroupRegistry {
+        var g = RecordingGroupRegistry()
+        for (role, rank) in [(ProcessRole.keeper, Int32(1)), (.grapher, 2), (.player, 3)] {
+            g.register(Registration(role: role, groupId: 0, rank: rank, hostName: "h"), now: 0)
+        }
+        let mib: UInt64 = 1 << 20
+        g.heartbeat(Heartbeat(role: .keeper, groupId: 0, rank: 1, sentAt: 0, counters: [
+            "events.received": received, "events.rejected": 3, "bytes.received": received * 100, "events.late": late,
+            JobProgress.residentBytesKey: 10 * mib]), now: 1)
+        g.heartbeat(Heartbeat(role: .grapher, groupId: 0, rank: 2, sentAt: 0, counters: [
+            "events.archived": archived, "bytes.archived": archived * 100, "durable.latency.p99.us.max": 12_345,
+            JobProgress.residentBytesKey: 20 * mib]), now: 1)
+        g.heartbeat(Heartbeat(role: .player, groupId: 0, rank: 3, sentAt: 0, counters: [JobProgress.residentBytesKey: 2 * mib]), now: 1)
+        return g
+    }
+
+    @Test("totals come from the latest heartbeats; rates are over the time since the previous line")
+    func linesFromHeartbeats() {
+        var p = JobProgress(interval: .seconds(1))
+        // Registered, no heartbeat yet: no line, and the next one is an interval later.
+        var silent = RecordingGroupRegistry()
+        silent.register(Registration(role: .keeper, groupId: 0, rank: 1, hostName: "h"), now: 0)
+        #expect(!p.isDue(at: .milliseconds(999)) && p.isDue(at: .seconds(1)))
+        #expect(p.line(at: .seconds(1), totals: silent.progressTotals) == nil)
+        #expect(!p.isDue(at: .milliseconds(1999)) && p.isDue(at: .seconds(2)))
+        let first = Self.registry(received: 10_003, archived: 8_000)
+        #expect(first.progressTotals.lag == 2_000 && first.progressTotals.residentBytes == 32 << 20)
+        let line1 = p.line(at: .seconds(2), totals: first.progressTotals) ?? ""
+        #expect(line1 == "chronolog-job: progress t=2.0s in=10003/s archived=8000/s lag=2000 (0.2 MiB) durable.p99=12.3ms "
+            + "memory=32.0MiB late=0 rejected=3", "\(line1)")
+        #expect(!p.isDue(at: .milliseconds(2999)) && p.isDue(at: .seconds(3)))
+        let line2 = p.line(at: .seconds(4), totals: Self.registry(received: 20_003, archived: 20_000, late: 7).progressTotals) ?? ""
+        #expect(line2.contains(" t=4.0s in=5000/s archived=6000/s lag=0 (0.0 MiB)") && line2.contains(" late=7 rejected=3"), "\(line2)")
+    }
+
+    // MARK: - Under mpirun
+
+    /// One progress line's fields.
+    struct ProgressLine {
+        var t: Double, inRate: UInt64, archivedRate: UInt64, lag: UInt64, memoryMiB: Double, late: UInt64, rejected: UInt64
+
+        init?(_ line: String) {
+            guard let m = line.firstMatch(of: /^chronolog-job: progress t=([\d.]+)s in=(\d+)\/s archived=(\d+)\/s lag=(\d+) \([\d.]+ MiB\) durable\.p99=[\d.]+ms memory=([\d.]+)MiB late=(\d+) rejected=(\d+)$/),
+                  let t = Double(m.1), let i = UInt64(m.2), let a = UInt64(m.3), let lag = UInt64(m.4), let mem = Double(m.5),
+                  let late = UInt64(m.6), let rej = UInt64(m.7) else { return nil }
+            (self.t, inRate, archivedRate, self.lag, memoryMiB, self.late, rejected) = (t, i, a, lag, mem, late, rej)
+        }
+    }
+
+    static let longRun = ["--rounds", "3", "--events", "40000", "--set", "progress.intervalMs=200", "--set", "heartbeat.intervalMs=50"]
+
+    @Test("a job with a short progress interval prints progress lines with sane values before its summary")
+    func progressLines() throws {
+        let r = try MPIJob.run(ranks: 6, [job] + Self.longRun, timeout: 180)
+        #expect(r.exitCode == 0, "\(r)")
+        let raw = r.lines(startingWith: "chronolog-job: progress")
+        let lines = raw.compactMap(ProgressLine.init)
+        #expect(lines.count == raw.count, "every progress line has the documented form: \(raw)")
+        #expect(lines.count >= 2, "\(r)")
+        let logged = r.stdout.firstMatch(of: /events: logged=(\d+)/).flatMap { UInt64($0.1) } ?? 0
+        #expect(logged == 2 * 3 * 3 * 40_000, "\(r)")
+        let late = r.stdout.firstMatch(of: /events: .* late=(\d+)/).flatMap { UInt64($0.1) } ?? 0
+        // Times grow by the interval or more; the rates, over the time since the line before (the
+        // first line's over one interval), integrate to about what keepers received: no more than
+        // was logged, within the rounding of t to 0.1 s.
+        var integratedIn = 0.0, previous = (lines.first?.t ?? 0) - 0.2
+        for l in lines {
+            #expect(l.t - previous >= 0.15, "\(raw)")
+            integratedIn += Double(l.inRate) * (l.t - previous)
+            previous = l.t
+            // Late events happen (counted in the summary too); never more than the summary's, and nothing rejected here.
+            #expect(l.lag <= logged && l.late <= late && l.rejected == 0, "\(raw)")
+            #expect(l.memoryMiB > 1 && l.memoryMiB < Double(ChronoConfig.physicalMemoryBytes >> 20), "\(raw)")
+        }
+        #expect(integratedIn <= Double(logged) * 1.5, "\(raw)")
+        #expect(lines.contains { $0.inRate > 0 } && lines.contains { $0.archivedRate > 0 }, "events flowed while lines were printed: \(raw)")
+        // Progress comes before the summary.
+        let lastProgress = r.stdout.range(of: "chronolog-job: progress", options: .backwards)
+        let summary = r.stdout.range(of: "chronolog-job summary:")
+        #expect(lastProgress != nil && summary != nil && lastProgress!.lowerBound < summary!.lowerBound, "\(r)")
+    }
+
+    @Test("--quiet prints no progress line; the map and the summary stay")
+    func quiet() throws {
+        let r = try MPIJob.run(ranks: 6, [job, "--quiet"] + Self.longRun, timeout: 180)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "chronolog-job: progress").isEmpty, "\(r)")
+        #expect(r.stdout.contains("chronolog-job summary:") && r.stdout.contains("rank  role"), "\(r)")
+    }
+
+    @Test("--summary-json writes every counter of the text summary, equal to it")
+    func summaryJSON() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-summary-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("summary.json").path
+        let r = try MPIJob.run(ranks: 6, [job, "--summary-json", file], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: file))
+        let doc = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
+        // The events line, figure by figure.
+        let eventsLine = try #require(r.lines(startingWith: "  events: ").first)
+        let events = try #require(doc["events"] as? [String: Any])
+        var textEvents: [String: UInt64] = [:]
+        for field in eventsLine.dropFirst("  events: ".count).split(separator: " ") {
+            let kv = field.split(separator: "=")
+            textEvents[String(kv[0])] = UInt64(kv[1])
+        }
+        #expect(textEvents.count == 7 && Set(events.keys) == Set(textEvents.keys), "\(eventsLine) vs \(events)")
+        for (k, v) in textEvents { #expect((events[k] as? NSNumber)?.uint64Value == v, "events.\(k)") }
+        // Every role line, counter by counter, and its rank count.
+        let roles = try #require(doc["roles"] as? [String: [String: Any]])
+        #expect(Set(roles.keys) == ["visor", "keeper", "grapher", "player", "client"], "\(roles.keys)")
+        for (role, entry) in roles {
+            let text = r.counters(role: role)
+            let counters = try #require(entry["counters"] as? [String: NSNumber])
+            #expect(!text.isEmpty && counters.mapValues(\.uint64Value) == text, "\(role): \(counters) vs \(text)")
+            let ranks = (entry["ranks"] as? NSNumber)?.intValue ?? 0
+            #expect(r.stdout.contains("  \(role) (\(ranks) rank\(ranks == 1 ? "" : "s")):"), "\(role): \(ranks)")
+        }
+        #expect((doc["exitStatus"] as? NSNumber)?.intValue == 0 && r.stdout.contains("exit status: 0"))
+    }
+
+    @Test("a --summary-json file that cannot be created fails at start-up with status 2, naming it")
+    func summaryJSONBadPath() throws {
+        for (path, needle) in [("/nonexistent-dir/s.json", "does not exist"), ("/tmp", "is a directory"), ("", "needs a file name")] {
+            let r = try MPIJob.run(ranks: 6, [job, "--summary-json", path], timeout: 60)
+            #expect(r.exitCode == 2 && r.stderr.contains(needle), "\(path): \(r)")
+        }
+    }
+}
