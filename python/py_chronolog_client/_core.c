@@ -651,48 +651,57 @@ static PyObject *Client_ReplayStory(ClientObject *self, PyObject *args) {
     return rc == -100 ? NULL : code_result(rc);
 }
 
-/* Fills three byte arrays with a replay, the GIL released: 20-byte records (time u64, client_id
- * u64, index u32, little-endian as on this machine), n + 1 u64 offsets, the payload. */
-static int replay_fill(chronolog_cursor *cursor, Bytes *meta, Bytes *offsets, Bytes *payload) {
-    chronolog_event *events = malloc(sizeof(chronolog_event) * REPLAY_BATCH);
-    if (events == NULL) return -1;
-    int rc = CL_SUCCESS;
-    uint64_t zero = 0;
-    if (bytes_append(offsets, &zero, 8) != 0) rc = -1;
-    while (rc == CL_SUCCESS) {
-        size_t n = 0;
-        rc = chronolog_replay_next(cursor, events, REPLAY_BATCH, &n);
-        if (rc != CL_SUCCESS || n == 0) break;
-        for (size_t i = 0; i < n && rc == CL_SUCCESS; i++) {
-            char row[20];
-            memcpy(row, &events[i].time, 8);
-            memcpy(row + 8, &events[i].client_id, 8);
-            memcpy(row + 16, &events[i].index, 4);
-            uint64_t next = (uint64_t)(payload->length + events[i].length);
-            if (bytes_append(meta, row, 20) || bytes_append(payload, events[i].data, events[i].length)
-                || bytes_append(offsets, &next, 8))
-                rc = -1;
-        }
+/* Three byte arrays a replay fills: 20-byte records (time u64, client_id u64, index u32,
+ * little-endian as on this machine), n + 1 u64 offsets, the payload. */
+typedef struct {
+    Bytes meta, offsets, payload;
+    int failed;
+} Fill;
+
+/* chronolog_replay's callback: appends one event, its bytes read straight from the piece the
+ * client received (no copy into a cursor's batch first). */
+static int fill_event(const chronolog_event *e, void *user) {
+    Fill *f = user;
+    char row[20];
+    memcpy(row, &e->time, 8);
+    memcpy(row + 8, &e->client_id, 8);
+    memcpy(row + 16, &e->index, 4);
+    uint64_t next = (uint64_t)(f->payload.length + e->length);
+    if (bytes_append(&f->meta, row, 20) || bytes_append(&f->payload, e->data, e->length)
+        || bytes_append(&f->offsets, &next, 8)) {
+        f->failed = 1;
+        return 1;
     }
-    free(events);
-    return rc;
+    return 0;
 }
 
 static PyObject *Client_replay_buffers(ClientObject *self, PyObject *args) {
     PyObject *chronicle, *story, *start, *end;
     if (!PyArg_ParseTuple(args, "OOOO:replay_buffers", &chronicle, &story, &start, &end)) return NULL;
-    chronolog_cursor *cursor = NULL;
-    g_active++;
-    int rc = replay_open(self, chronicle, story, start, end, &cursor);
+    const char *cn = NULL, *sn = NULL;
+    uint64_t a = 0, b = 0, zero = 0;
+    int rc = utf8_name(chronicle, &cn, "chronicle_name");
+    if (rc == 0) rc = utf8_name(story, &sn, "story_name");
+    if (rc == 0) rc = time_arg(start, &a, "start");
+    if (rc == 0) rc = time_arg(end, &b, "end");
+    if (rc == 0 && !self->reader) rc = CL_ERR_NOT_READER_MODE;
+    chronolog_client *c = rc == 0 ? live(self) : NULL;
+    if (rc == 0 && c == NULL) rc = CL_ERR_NO_CONNECTION;
+    Fill fill = {0};
     Bytes meta = {0}, offsets = {0}, payload = {0};
-    if (rc == CL_SUCCESS) {
-        Py_BEGIN_ALLOW_THREADS
-        rc = replay_fill(cursor, &meta, &offsets, &payload);
-        chronolog_replay_close(cursor);
-        Py_END_ALLOW_THREADS
+    if (rc == 0) {
+        if (bytes_append(&fill.offsets, &zero, 8) != 0) fill.failed = 1;
+        if (!fill.failed) {
+            BLOCKING_BEGIN
+            rc = chronolog_replay(c, cn, sn, a, b, fill_event, &fill);
+            BLOCKING_END
+        }
+        if (fill.failed) rc = -101; /* out of memory (not CL_ERR_UNKNOWN, which is -1) */
+        meta = fill.meta;
+        offsets = fill.offsets;
+        payload = fill.payload;
     }
-    g_active--;
-    if (rc == -1) {
+    if (rc == -101) {
         free(meta.data);
         free(offsets.data);
         free(payload.data);
