@@ -29,6 +29,24 @@ struct BadInputTests {
         #expect(r.stdout.contains("exit status: 0"), "\(r)")
     }
 
+    @Test("a damaged archive row: chronolog_replay and the cursor deliver the intact events and return CL_ERR_PARTIAL_RESULT (-18)")
+    func partialReplay() throws {
+        let dir = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try CProgram.build("Tests/CABITests/Programs/partial_replay.c", into: dir)
+        let service = (4, [MPIJob.executable("chronolog-job"), "--workload", "none"])
+        let write = try MPIJob.run([service, (2, [program, "write"])], timeout: 120, workingDirectory: dir)
+        #expect(write.exitCode == 0 && write.lines(startingWith: "FAIL").isEmpty && write.stdout.contains("lost=0"), "\(write)")
+        let file = dir.appendingPathComponent("chronolog-archive/chronolog-archive.h5").path
+        for rank in 0..<2 {
+            try ArchiveSurgery.flipIndexByte(file: file, chronicle: "partial", story: "s-\(rank)", row: 0, column: 4)
+        }
+        let read = try MPIJob.run([service, (2, [program, "read"])], timeout: 120, workingDirectory: dir)
+        #expect(read.exitCode == 0, "\(read)")
+        #expect(read.lines(startingWith: "FAIL").isEmpty, "\(read)")
+        #expect(passed(read) == [7, 7], "\(read)")
+    }
+
     @Test("a join every application rank refuses (MPI below MPI_THREAD_MULTIPLE, unreadable configuration): -2, the job still ends",
           arguments: [("--single", "MPI_THREAD_MULTIPLE"), ("--bad-config", "/nonexistent/chronolog.json")])
     func joinRefused(mode: String, message: String) throws {
