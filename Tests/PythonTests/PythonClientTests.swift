@@ -37,6 +37,20 @@ struct PythonClientTests {
         try writeThenRead(s, python: PythonSetup.debianPython, environment: s.debianEnvironment)
     }
 
+    @Test("a damaged archive row: ReplayStory and replay_array return -18 (CL_ERR_PARTIAL_RESULT) with what could be read")
+    func partialReplay() throws {
+        let s = try setup()
+        let dir = try s.workDirectory()
+        let w = try s.runMPMD(ranks: 2, [PythonSetup.debianPython, PythonSetup.script("seed_writer.py"), "logged.jsonl"], in: dir,
+                              environment: s.debianEnvironment)
+        #expect(w.exitCode == 0 && w.stdout.contains("lost=0"), "\(w)")
+        try ArchiveSurgery.flipIndexByte(file: dir.appendingPathComponent("chronolog-archive/chronolog-archive.h5").path,
+                                         chronicle: "py_chronicle", story: "story-4", row: 0, column: 4)
+        let r = try s.runMPMD(ranks: 1, [PythonSetup.debianPython, PythonSetup.script("partial_reader.py")], in: dir,
+                              environment: s.debianEnvironment)
+        #expect(r.exitCode == 0 && r.applicationLines() == ["PARTIAL ok"], "\(r)")
+    }
+
     @Test("every call's return codes, types and several clients in one process (pytest on one rank)")
     func codes() throws {
         let s = try setup()
