@@ -97,6 +97,11 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         /// from there, as with a provider that requires registered local memory (`FI_MR_LOCAL`),
         /// instead of reading the payload straight into the caller's chunk. Default false.
         public var testRegisteredReads: Bool = false
+
+        /// Whether the provider reaches ranks on other nodes: `shm` does not. The recorders' plane
+        /// never crosses a node (a recording group lives on one); a replay reader on another node
+        /// than the story's player then gets its pieces inline over MPI instead of by RMA.
+        public var reachesOtherNodes: Bool { provider != "shm" }
     }
 
     /// Archive settings.

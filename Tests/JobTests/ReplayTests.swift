@@ -18,10 +18,11 @@ struct ReplayTests {
 
     /// Runs `job-checks replay` in `directory` (a fresh one by default) and expects every check to
     /// pass and, when the job logs events (`logs`), none lost.
-    private func replay(ranks: Int, _ extra: [String], timeout: Int = 240, in directory: URL? = nil, logs: Bool = true) throws -> JobResult {
+    private func replay(ranks: Int, _ extra: [String], timeout: Int = 240, in directory: URL? = nil, logs: Bool = true,
+                        mpirun: [String] = []) throws -> JobResult {
         let dir = try directory ?? scratch()
         defer { if directory == nil { try? FileManager.default.removeItem(at: dir) } }
-        let r = try MPIJob.run([(ranks, [checks, "replay"] + extra)], timeout: timeout, workingDirectory: dir)
+        let r = try MPIJob.run([(ranks, [checks, "replay"] + extra)], timeout: timeout, extraFlags: mpirun, workingDirectory: dir)
         #expect(r.exitCode == 0, "\(r)")
         let clients = r.lines(startingWith: "CHECKS ")
         #expect(!clients.isEmpty && clients.allSatisfy { $0.hasSuffix(" failed=0") }, "\(r)")
@@ -59,6 +60,16 @@ struct ReplayTests {
         let r = try replay(ranks: 11, ["--events", "120", "--queries", "10", "--set", "deployment.virtualNodes=2",
                                        "--set", "archive.maxRowBytes=8192"])
         #expect(counter(r, role: "player", "pieces.straight") > 0, "no piece was read straight from the archive: \(r)")
+    }
+
+    @Test("a cluster rehearsed: 2 virtual nodes, MPI over TCP only, shm bulk plane; replays across nodes travel over MPI, within a node by RMA, same answers")
+    func acrossVirtualNodes() throws {
+        let r = try replay(ranks: 11, ["--events", "120", "--queries", "10", "--set", "deployment.virtualNodes=2"],
+                           mpirun: ["--mca", "btl", "tcp,self"])
+        // shm does not reach another node: those queries are answered inline over MPI.
+        #expect(counter(r, role: "visor", "replays.acrossNodes") > 0, "no replay crossed virtual nodes: \(r)")
+        #expect(counter(r, role: "visor", "replays.acrossNodes") < counter(r, role: "visor", "replays.routed"), "\(r)")
+        #expect(counter(r, role: "player", "pieces.rma") > 0, "no replay within a node used RMA: \(r)")
     }
 
     @Test("1 MiB keepers and grapher, 2 s ranges: ranges archived in parts, answers still match the model")

@@ -19,6 +19,8 @@ import Glibc
 public final class VisorService {
     private let channel: ControlChannel
     private let plan: RolePlan
+    /// Each rank's (possibly virtual) node, from the plan.
+    private let nodeOfRank: [Int: Int]
     private let config: ChronoConfig
     private let logger: Logger
     private let clock = SystemClock()
@@ -86,6 +88,7 @@ public final class VisorService {
         self.catalog = catalog
         self.channel = channel
         self.plan = plan
+        self.nodeOfRank = Dictionary(plan.assignments.map { ($0.worldRank, $0.node) }, uniquingKeysWith: { a, _ in a })
         self.config = config
         self.logger = logger
         self.expectedRecorders = Set(plan.assignments.filter { [.keeper, .grapher, .player].contains($0.role) }
@@ -476,6 +479,12 @@ public final class VisorService {
         forwarded.storyKnown = known != nil
         forwarded.hidden = (catalog.catalog.story(chronicle: r.chronicle, story: r.story)?.hidden ?? []).map {
             .init(client: $0.client, below: $0.count ?? .max)
+        }
+        // The provider is chosen per pair: RMA where it reaches (shm: the same node), otherwise
+        // the pieces travel inline over MPI, which crosses nodes on whatever the job's MPI uses.
+        if !config.fabric.reachesOtherNodes, nodeOfRank[source] != nodeOfRank[Int(player)] {
+            forwarded.readerAddress = []
+            bump("replays.acrossNodes")
         }
         return (player, forwarded)
     }
