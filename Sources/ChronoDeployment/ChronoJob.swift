@@ -35,10 +35,14 @@ public final class JobMembership: @unchecked Sendable {
     let graphers: Communicator?
     /// The bulk (RMA) plane, on recording processes.
     let bulk: BulkPlane?
+    /// The recording processes the plane was opened over: all of them, or with a provider that does
+    /// not cross nodes (`shm`) those of this rank's node only (a recording group lives on one node).
+    let bulkMembers: Communicator?
 
     init(layout: JobLayout, config: ChronoConfig, session: ChronoSession?, application: Communicator,
          peers: Communicator?, world: Communicator, control: Communicator, logger: Logger, weInitializedMPI: Bool,
-         recorders: Communicator?, graphers: Communicator?, bulk: BulkPlane?) {
+         recorders: Communicator?, graphers: Communicator?, bulk: BulkPlane?, bulkMembers: Communicator?) {
+        self.bulkMembers = bulkMembers
         self.world = world
         self.recorders = recorders
         self.graphers = graphers
@@ -132,9 +136,13 @@ public struct ChronoJob: Sendable {
         let recorders = try world.split(color: isRecorder ? 0 : nil, key: world.rank)
         let graphers = try world.split(color: me.role == .grapher ? 0 : nil, key: world.rank)
         var bulk: BulkPlane?
-        if let recorders {
+        // shm reaches the ranks of one node only: its planes are then one per (virtual) node.
+        let bulkMembers = try recorders.map { all in
+            config.fabric.reachesOtherNodes ? all : try all.split(color: me.node, key: world.rank)!
+        }
+        if let bulkMembers {
             do {
-                bulk = try BulkPlane.open(provider: config.fabric.provider, members: recorders, worldRank: world.rank)
+                bulk = try BulkPlane.open(provider: config.fabric.provider, members: bulkMembers, worldRank: world.rank)
             } catch {
                 printError("chronolog: rank \(world.rank): cannot open the bulk plane (fabric.provider \(config.fabric.provider.debugDescription)): \(error)")
                 MPIRuntime.abort(code: 2)
@@ -146,7 +154,7 @@ public struct ChronoJob: Sendable {
         }
         return JobMembership(layout: layout, config: config, session: session, application: application, peers: peers,
                              world: world, control: control, logger: logger, weInitializedMPI: weInit, recorders: recorders,
-                             graphers: graphers, bulk: bulk)
+                             graphers: graphers, bulk: bulk, bulkMembers: bulkMembers)
     }
 
     /// Runs this service rank's role (visor, keeper, grapher or player) until the job ends.
@@ -233,6 +241,7 @@ public struct ChronoJob: Sendable {
                 if !writeSummaryJSON(summary, exitStatus: status) { status = max(status, 1) }
             }
             try m.bulk?.close()
+            if let members = m.bulkMembers, members !== m.recorders { try members.free() }
             try m.graphers?.free()
             try m.recorders?.free()
             try m.peers?.free()

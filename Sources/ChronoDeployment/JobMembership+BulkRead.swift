@@ -12,11 +12,11 @@ extension JobMembership {
     /// - Returns: bytes per second on that grapher; nil on every other rank.
     /// - Throws: `FabricError` or `MPIError`.
     public func measureRawChunkRead(byteCount: Int, repetitions: Int) throws -> Double? {
-        guard let recorders, let bulk else { return nil }
+        guard let recorders, let bulk, let bulkMembers else { return nil }
         let size = Int(try recorders.allreduce(Int64(byteCount), op: .max))
         guard size > 0, let keeper = layout.plan.ranks(of: .keeper, inGroup: 0).first,
               let grapher = layout.plan.ranks(of: .grapher, inGroup: 0).first else { return nil }
-        return try bulk.measureRead(members: recorders, worldRank: layout.worldRank, exposer: keeper, reader: grapher,
+        return try bulk.measureRead(members: bulkMembers, worldRank: layout.worldRank, exposer: keeper, reader: grapher,
                                     byteCount: size, repetitions: repetitions)
     }
 }

@@ -3,7 +3,8 @@ import Fabric
 import MPI
 
 /// The bulk plane: one libfabric endpoint per recording process (keepers, graphers, players),
-/// with every other recording process's address, so chunks move by RMA.
+/// with the address of every other member it was opened over (all recording processes, or with
+/// `shm` those of one node), so chunks move by RMA.
 public final class BulkPlane: @unchecked Sendable {
     /// This process's endpoint.
     public let endpoint: FabricEndpoint
