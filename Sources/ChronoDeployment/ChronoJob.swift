@@ -38,6 +38,9 @@ public final class JobMembership: @unchecked Sendable {
     /// The recording processes the plane was opened over: all of them, or with a provider that does
     /// not cross nodes (`shm`) those of this rank's node only (a recording group lives on one node).
     let bulkMembers: Communicator?
+    /// The process's usage when it had joined: the summary's `faults.minor` and `cpu.us` count
+    /// from here (MPI start-up and the registered pools are not the workload's).
+    let joinedUsage = ProcessUsage.now()
 
     init(layout: JobLayout, config: ChronoConfig, session: ChronoSession?, application: Communicator,
          peers: Communicator?, world: Communicator, control: Communicator, logger: Logger, weInitializedMPI: Bool,
@@ -219,6 +222,9 @@ public struct ChronoJob: Sendable {
         var status = status
         do {
             var counters = counters
+            let usage = ProcessUsage.now().since(m.joinedUsage)
+            counters["faults.minor"] = usage.minorFaults
+            counters["cpu.us"] = usage.cpuMicroseconds
             if let session = m.session {
                 // Every client's ingest and replay counts in the summary, whatever the workload returned.
                 counters.merge(session.ingestCounters) { _, ingest in ingest }

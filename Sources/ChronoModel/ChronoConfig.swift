@@ -48,7 +48,7 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
 
     /// Keeper settings.
     public struct Keeper: Codable, Sendable, Hashable {
-        /// Bytes a keeper may buffer (pipelines, sealed chunks, RMA slots in flight) before it slows
+        /// Bytes a keeper may buffer (pipelines, sealed chunks, chunks shipped and not yet durable) before it slows
         /// its writers. Everything buffered is waiting to become durable, so under saturation it
         /// bounds the time from log to durable as well. Default 100663296 (96 MiB); 1 MiB … the
         /// machine's physical memory. Half of it, at most 1 GiB, is the registered transfer pool

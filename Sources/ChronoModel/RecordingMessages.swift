@@ -302,27 +302,34 @@ public struct ChunkAck: Sendable, Hashable, WireCodable {
     public var storyId: StoryID
     /// The descriptor's sequence number.
     public var sequence: UInt64
-    /// `success` when durable; otherwise why not.
+    /// `success` when durable (or, with `received`, read); otherwise why not.
     public var rc: ReturnCode
     /// Error detail.
     public var detail: String
+    /// A first acknowledgement: the grapher has read the chunk out of the keeper's slot, which the
+    /// keeper can then reuse (it keeps the chunk's events for replays until the final one). The
+    /// final acknowledgement (`received` false) says whether the chunk became durable.
+    public var received: Bool
 
     /// Creates an ack.
-    public init(storyId: StoryID, sequence: UInt64, rc: ReturnCode, detail: String = "") {
+    public init(storyId: StoryID, sequence: UInt64, rc: ReturnCode, detail: String = "", received: Bool = false) {
         self.storyId = storyId
         self.sequence = sequence
         self.rc = rc
         self.detail = detail
+        self.received = received
     }
 
     /// Whether the chunk is durable.
-    public var isDurable: Bool { rc == .success }
+    public var isDurable: Bool { rc == .success && !received }
 
-    func write(to w: inout WireWriter) { w.u64(storyId.rawValue); w.u64(sequence); w.returnCode(rc); w.string(detail) }
+    func write(to w: inout WireWriter) {
+        w.u64(storyId.rawValue); w.u64(sequence); w.returnCode(rc); w.string(detail); w.bool(received)
+    }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ChunkAck {
         ChunkAck(storyId: StoryID(rawValue: try r.u64()), sequence: try r.u64(), rc: try r.returnCode(),
-                 detail: try r.string("chunkAck.detail"))
+                 detail: try r.string("chunkAck.detail"), received: try r.bool("chunkAck.received"))
     }
 }
 

@@ -153,7 +153,8 @@ enum Random {
             return .durableReply(DurableReply(storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(rawValue: u64(&rng)),
                                               sequence: u64(&rng), durableEvents: u64(&rng), failedEvents: u64(&rng), rc: rc(&rng)))
         case .chunkAck:
-            return .chunkAck(ChunkAck(storyId: StoryID(rawValue: u64(&rng)), sequence: u64(&rng), rc: rc(&rng), detail: string(&rng)))
+            return .chunkAck(ChunkAck(storyId: StoryID(rawValue: u64(&rng)), sequence: u64(&rng), rc: rc(&rng), detail: string(&rng),
+                                      received: Bool.random(using: &rng)))
         case .storyChunk:
             return .storyChunk(chunk(&rng, revision: UInt32.random(in: 0...2, using: &rng)))
         case .replayRequest:

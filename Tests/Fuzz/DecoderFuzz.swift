@@ -168,6 +168,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
         case .chunkAck:
             return [
                 .chunkAck(ChunkAck(storyId: story, sequence: 5, rc: .success)),
+                .chunkAck(ChunkAck(storyId: story, sequence: 5, rc: .success, received: true)),
             ]
         case .batchAck:
             return [

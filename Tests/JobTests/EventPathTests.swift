@@ -144,12 +144,28 @@ struct EventPathTests {
     func saturatedKeeperMakesNothingLate() throws {
         // Rounds of 700 ms: longer than the stall limit after which a keeper of a multi-keeper group
         // lets its watermark go. A single keeper must not guess (it made 1247 of 1440 events late).
+        // The grapher reads a keeper's slot free at once, so its bound (1 MiB) must stop its reads
+        // for the keeper's slots to stay taken.
         let r = try roundTrip(ranks: 7, ["--set", "grapher.archiveDelayMs=700", "--set", "keeper.memoryLimitBytes=\(4 << 20)",
+                                         "--set", "grapher.memoryLimitBytes=\(1 << 20)",
                                          "--set", "keeper.transferSlotBytes=262144", "--set", "client.batchBytes=65536"],
                               events: 120)
         let exhausted = r.stdout.firstMatch(of: #/keeper \(1 rank\):.* slots\.exhausted=(\d+)/#).flatMap { Int($0.1) } ?? 0
         #expect(exhausted > 0, "the keeper's slot pool never filled, the scenario proves nothing: \(r)")
         #expect(r.stdout.contains(" late=0 "), "\(r)")
+    }
+
+    @Test("archive rounds are written on a thread of their own: with 300 ms rounds the grapher goes on reading chunks during them; every event archived once")
+    func roundsOverlapReads() throws {
+        let r = try roundTrip(ranks: 7, ["--set", "grapher.archiveDelayMs=300", "--set", "story.chunkDurationMs=20",
+                                         "--pause-microseconds", "2000"],
+                              events: 300)
+        let grapher = r.counters(role: "grapher")
+        // 300 events 2 ms apart per writer span about 0.6 s of 20 ms ranges: chunks arrive all along,
+        // so several must be read while a 300 ms round is written (none could with rounds on the
+        // grapher's own thread, which reads nothing while it writes).
+        #expect((grapher["chunks.receivedDuringRounds"] ?? 0) > 0, "no chunk was read during a round: \(r)")
+        #expect((grapher["events.archived"] ?? 0) == r.counters(role: "client")["events.logged"], "\(r)")
     }
 
     @Test("a range holding more than a keeper's memory bound is cut at the writers' watermarks and archived in parts: no stall, nothing late or lost")

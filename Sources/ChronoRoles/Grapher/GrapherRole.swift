@@ -45,6 +45,14 @@ public final class GrapherRole: RecordingBehavior {
         let buffer: RegisteredBuffer
     }
 
+    /// A round being written: its chunks and the acknowledgements due once it is flushed.
+    private struct RoundInFlight {
+        var chunks: [ArchiveChunk]
+        let durable: [PendingAck]
+        let events: UInt64
+        let bytes: Int
+    }
+
     private let config: ChronoConfig
     private let keepers: [Int]
     private let bulk: BulkPlane
@@ -52,6 +60,13 @@ public final class GrapherRole: RecordingBehavior {
     private let graphers: Communicator
     /// The archive, `nil` when it could not be opened (then nothing is archived).
     private let archive: ArchiveWriter?
+    /// The thread that writes rounds while this one reads and merges the next (nil: rounds are
+    /// written here, when MPI is not initialised with `MPI_THREAD_MULTIPLE` or there is no archive).
+    private let roundThread: ArchiveRoundThread?
+    /// The archive's own duplicate of `graphers` when rounds are written on `roundThread`.
+    private let archiveCommunicator: Communicator?
+    /// A round handed to `roundThread` and not finished yet.
+    private var roundInFlight: RoundInFlight?
     /// The archive file's path, for messages.
     private let archivePath: String
     /// Why archiving stopped (the first failed open or round), or `nil` while it works.
@@ -110,8 +125,16 @@ public final class GrapherRole: RecordingBehavior {
         self.logger = logger
         let slot = max(config.keeper.transferSlotBytes, config.story.maxEventBytes + StoryChunk.headerByteCount + 64)
         self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: slot, slotCount: max(4, min(64, config.grapher.memoryLimitBytes / 4 / slot)))
-        let (archive, failure) = Self.openArchive(config: config, graphers: graphers)
+        // Rounds overlap the next round's reads when MPI allows a second thread: the archive's MPI
+        // calls then go over a duplicate, never meeting this thread's barriers and reductions.
+        let overlapped = MPIRuntime.threadLevel >= .multiple
+        let archiveCommunicator = overlapped ? try graphers.duplicate() : nil
+        let (archive, failure) = Self.openArchive(config: config, graphers: archiveCommunicator ?? graphers)
         self.archive = archive
+        self.archiveCommunicator = archiveCommunicator
+        self.roundThread = overlapped ? archive.map {
+            ArchiveRoundThread(writer: $0, delay: .milliseconds(config.grapher.archiveDelayMs))
+        } : nil
         self.archivePath = config.archive.directory + "/" + ArchiveLayout.defaultFileName
         archive?.maxRowBytes = config.archive.maxRowBytes
         self.nextRoundAt = .now + .milliseconds(config.grapher.archiveIntervalMs)
@@ -260,15 +283,18 @@ public final class GrapherRole: RecordingBehavior {
     // MARK: - Work
 
     private var bufferedBytes: Int {
-        stories.values.reduce(0) { $0 + $1.pipeline.bufferedBytes + $1.held.reduce(0) { $0 + $1.encodedByteCount } }
+        stories.values.reduce(roundInFlight?.bytes ?? 0) {
+            $0 + $1.pipeline.bufferedBytes + $1.held.reduce(0) { $0 + $1.encodedByteCount }
+        }
     }
 
     public func poll(channel: ControlChannel) throws -> Bool {
         // Leases are granted between rounds, and after the archive was closed too. A lease held
         // when a round falls due is recalled, and then no lease is granted until the round ran.
-        let roundDue = !closed && barrier == nil && ContinuousClock.now >= nextRoundAt
+        let roundDue = !closed && barrier == nil && roundInFlight == nil && ContinuousClock.now >= nextRoundAt
         if roundDue && leases.isHeld { try leases.recall(channel: channel) }
-        let granted = try leases.grant(roundInProgress: barrier != nil || (roundDue && leases.roundWaiting),
+        let roundInProgress = barrier != nil || roundInFlight != nil
+        let granted = try leases.grant(roundInProgress: roundInProgress || (roundDue && leases.roundWaiting),
                                        channel: channel, logger: logger)
         guard !closed else { return granted }
         var did = try completeReads(channel: channel) || granted
@@ -308,10 +334,14 @@ public final class GrapherRole: RecordingBehavior {
             }
             // In place: a copy of the story would share its range buffers and force copies of them.
             guard let report = stories[d.storyId]?.pipeline.insert(chunk, from: UInt64(keeper), watermark: nil) else { continue }
+            // Read: the keeper's slot can take its next chunk now (it keeps the events until durable).
+            try channel.post(ControlMessage.chunkAck(ChunkAck(storyId: d.storyId, sequence: d.sequence, rc: .success,
+                                                              received: true)).encode(), to: keeper, tag: .bulk)
             let completesBelow = chunk.records.last.map { $0.time &+ 1 } ?? chunk.range.end
             stories[d.storyId]?.pending.append(PendingAck(keeper: keeper, sequence: d.sequence, storyId: d.storyId,
                                                           completesBelow: completesBelow))
             bump("chunks.received")
+            if roundInFlight != nil { bump("chunks.receivedDuringRounds") }
             bump("events.received", UInt64(chunk.count))
             bump("bytes.transferred", d.length)
             if !report.rejected.isEmpty { bump("events.rejected", UInt64(report.rejected.count)) }
@@ -386,6 +416,13 @@ public final class GrapherRole: RecordingBehavior {
     // MARK: - Archive rounds
 
     private func runRound(channel: ControlChannel) throws -> Bool {
+        if let flight = roundInFlight {
+            // Written on the round thread: finished once its outcome is there.
+            guard let outcome = roundThread?.takeOutcome() else { return false }
+            roundInFlight = nil
+            try finish(flight, outcome: outcome, channel: channel)
+            return true
+        }
         let now = ContinuousClock.now
         if barrier == nil {
             guard now >= nextRoundAt, !leases.isHeld else { return false }
@@ -406,7 +443,7 @@ public final class GrapherRole: RecordingBehavior {
             }
             barrier = nil
         }
-        if config.grapher.archiveDelayMs > 0 {
+        if config.grapher.archiveDelayMs > 0 && roundThread == nil {
             Thread.sleep(forTimeInterval: Double(config.grapher.archiveDelayMs) / 1000)
         }
         var chunks: [ArchiveChunk] = []
@@ -460,15 +497,44 @@ public final class GrapherRole: RecordingBehavior {
             s.pending = later
             stories[id] = s
         }
+        let flight = RoundInFlight(chunks: chunks, durable: durable, events: UInt64(chunks.reduce(0) { $0 + $1.chunk.count }),
+                                   bytes: chunks.reduce(0) { $0 + $1.chunk.encodedByteCount })
+        chunks.removeAll()
+        if let roundThread, archiveFailure == nil {
+            // Reads, merges and the next round's sealing go on while it is written and flushed.
+            roundThread.submit(flight.chunks)
+            roundInFlight = flight
+            return true
+        }
         let readsOutstanding = !reads.isEmpty
         let writeStarted = ContinuousClock.now
-        let report = write(chunks)
+        let outcome = write(flight.chunks)
+        if readsOutstanding, let since = readBusySince { readBusySince = since + (.now - writeStarted) }
+        try finish(flight, outcome: outcome, channel: channel)
+        return true
+    }
+
+    /// Ends a round once written (or failed): counts it, acknowledges what it made durable, forgets
+    /// finished stories, agrees with the other graphers whether the last round has been written,
+    /// and schedules the next round.
+    private func finish(_ flight: RoundInFlight, outcome: ArchiveRoundThread.Outcome?, channel: ControlChannel) throws {
+        var flight = flight
+        var report: ArchiveRoundReport?
+        switch outcome {
+        case .success(let r): report = r
+        case .failure(let error):
+            // The writer agreed the failure with every grapher (all stop in the same round). The
+            // file keeps its last flushed round; nothing more is written to it by this job.
+            stopArchiving(because: "\(error)")
+        case nil: break
+        }
+        if report == nil { bump("events.notArchived", flight.events) }
+        let durable = flight.durable
         leases.roundRan()
         readAtBound.removeAll(keepingCapacity: true)
-        if readsOutstanding, let since = readBusySince { readBusySince = since + (.now - writeStarted) }
-        if let report { account(report, chunks: chunks) }
-        let archivedChunks = chunks.count
-        recycle(&chunks)
+        if let report { account(report, chunks: flight.chunks) }
+        let archivedChunks = flight.chunks.count
+        recycle(&flight.chunks)
         bump("rounds")
         if logger.logLevel <= .debug {
             let pending = stories.values.map { s in
@@ -504,26 +570,16 @@ public final class GrapherRole: RecordingBehavior {
         }
         let backlog = stories.values.contains { !$0.held.isEmpty }
         nextRoundAt = backlog ? .now : .now + .milliseconds(config.grapher.archiveIntervalMs)
-        return true
     }
 
-    /// Writes one round collectively (every grapher calls it in the same round, also after a
-    /// failure), or nothing once archiving has stopped.
-    /// - Returns: the round's report, or `nil` when nothing of it became durable.
-    private func write(_ chunks: [ArchiveChunk]) -> ArchiveRoundReport? {
-        let events = UInt64(chunks.reduce(0) { $0 + $1.chunk.count })
-        guard let archive, archiveFailure == nil else {
-            bump("events.notArchived", events)
-            return nil
-        }
+    /// Writes one round collectively on this thread (every grapher calls it in the same round,
+    /// also after a failure), or nothing once archiving has stopped (`nil`).
+    private func write(_ chunks: [ArchiveChunk]) -> ArchiveRoundThread.Outcome? {
+        guard let archive, archiveFailure == nil else { return nil }
         do {
-            return try archive.writeRound(chunks)
+            return .success(try archive.writeRound(chunks))
         } catch {
-            // The writer agreed the failure with every grapher (all stop in the same round). The
-            // file keeps its last flushed round; nothing more is written to it by this job.
-            stopArchiving(because: "\(error)")
-            bump("events.notArchived", events)
-            return nil
+            return .failure(error)
         }
     }
 
@@ -551,11 +607,17 @@ public final class GrapherRole: RecordingBehavior {
     /// Closes the archive collectively at the end of the job; a failure is reported, not thrown
     /// (the rounds that returned are durable regardless).
     private func closeArchive() {
+        roundThread?.stop()
         do {
             try archive?.close()
         } catch {
             logger.error("archive \(archivePath): closing failed: \(error)")
             stats["archive.closeFailed"] = 1
+        }
+        do {
+            try archiveCommunicator?.free()
+        } catch {
+            logger.error("freeing the archive's communicator failed: \(error)")
         }
     }
 
@@ -590,14 +652,17 @@ public final class GrapherRole: RecordingBehavior {
     }
 
     public var undrainedEvents: UInt64 {
-        UInt64(stories.values.reduce(0) { $0 + $1.pipeline.bufferedEventCount + $1.held.reduce(0) { $0 + $1.count } })
+        stories.values.reduce(roundInFlight?.events ?? 0) {
+            $0 + UInt64($1.pipeline.bufferedEventCount + $1.held.reduce(0) { $0 + $1.count })
+        }
     }
 
     public var drainState: String {
         let held = stories.values.map { s in
             RecordedStories.describe(s.notice, s.pipeline, stopping: s.stopping) + " pendingAcks=\(s.pending.count) held=\(s.held.count)"
         }
-        return "stories=[\(held.joined(separator: "; "))] queued=\(queued.count) reads=\(reads.count) closed=\(closed)"
+        return "stories=[\(held.joined(separator: "; "))] queued=\(queued.count) reads=\(reads.count) "
+            + "roundInFlight=\(roundInFlight?.events ?? 0) closed=\(closed)"
     }
 
     public var counters: [String: UInt64] {
@@ -621,6 +686,8 @@ public final class GrapherRole: RecordingBehavior {
         if !closed {
             logger.error("grapher closing before its archive was closed collectively")
         }
+        // A round still being written may wait in a collective call on graphers that are gone.
+        if roundInFlight == nil { roundThread?.stop() }
         try pool.close()
     }
 }

@@ -4,8 +4,8 @@ import Fabric
 
 extension KeeperRole {
     /// Answers a player's query with every event of the story this keeper still holds in the
-    /// query's range: buffered in the pipeline, sealed and waiting for a slot, or in a registered
-    /// slot until the grapher acknowledges it durable. Together with the archive (read after this
+    /// query's range: buffered in the pipeline, sealed and waiting for a slot, in a registered slot
+    /// until the grapher has read it, and then kept decoded until the grapher acknowledges it durable. Together with the archive (read after this
     /// answer) that is every event the keeper received: a chunk leaves the keeper only once durable.
     ///
     /// The answer is one or more pieces of at most `player.pieceBytes`, in event order; the last
@@ -29,8 +29,15 @@ extension KeeperRole {
                 if !part.isEmpty { held.append(part) }
             }
             for transfer in inFlight.values where transfer.storyId == id && transfer.range.overlaps(query.range) {
-                let chunk = try transfer.buffer.withUnsafeMutableBytes { raw in
-                    try StoryChunk.decode(raw: UnsafeRawBufferPointer(rebasing: raw[0..<transfer.length]))
+                let chunk: StoryChunk
+                if let kept = transfer.retained {
+                    chunk = kept
+                } else if let buffer = transfer.buffer {
+                    chunk = try buffer.withUnsafeMutableBytes { raw in
+                        try StoryChunk.decode(raw: UnsafeRawBufferPointer(rebasing: raw[0..<transfer.length]))
+                    }
+                } else {
+                    continue
                 }
                 let part = chunk.slice(query.range)
                 if !part.isEmpty { held.append(part) }

@@ -41,7 +41,11 @@ public final class KeeperRole: RecordingBehavior {
 
     struct InFlight {
         let storyId: StoryID
-        let buffer: RegisteredBuffer
+        /// The slot holding the encoded piece, until the grapher has read it (then nil).
+        var buffer: RegisteredBuffer?
+        /// The piece's events once the grapher has read them and the slot went back to the pool:
+        /// kept for replays until the piece is durable.
+        var retained: StoryChunk?
         let events: Int
         /// The chunk's range and encoded length (a replay decodes the chunk from the slot).
         let range: TimeRange
@@ -51,6 +55,11 @@ public final class KeeperRole: RecordingBehavior {
         let completesBelow: UInt64
         /// The piece's events per client, for durable flushes (``DurabilityLedger``).
         let byClient: [(client: UInt64, events: UInt64)]
+
+        /// The memory it holds against `keeper.memoryLimitBytes`.
+        func heldBytes(slotBytes: Int) -> Int {
+            buffer != nil ? slotBytes : retained.map { $0.records.count * EventRecord.byteSize + $0.payload.count } ?? 0
+        }
     }
 
     let config: ChronoConfig
@@ -283,12 +292,23 @@ public final class KeeperRole: RecordingBehavior {
     }
 
     private func acknowledged(_ ack: ChunkAck, channel: ControlChannel) throws {
-        guard let done = inFlight.removeValue(forKey: ack.sequence) else {
+        if ack.received {
+            try read(ack)
+            return
+        }
+        guard var done = inFlight.removeValue(forKey: ack.sequence) else {
             bump("chunkAcks.unknown")
             return
         }
-        try pool.free(done.buffer)
-        lastSlotProgress = .now
+        if let buffer = done.buffer {
+            try pool.free(buffer)
+            lastSlotProgress = .now
+        }
+        inFlightBytes -= done.heldBytes(slotBytes: slotBytes)
+        if let kept = done.retained {
+            done.retained = nil
+            keepSpare(kept)
+        }
         for reply in durability.settled(done.byClient, story: done.storyId, durable: ack.isDurable) {
             try channel.post(ControlMessage.durableReply(reply.reply).encode(), to: reply.rank, tag: .flow)
         }
@@ -306,6 +326,40 @@ public final class KeeperRole: RecordingBehavior {
         }
     }
 
+    /// The grapher has read a piece: its slot goes back to the pool at once (the next chunk can
+    /// leave), and its events stay here, decoded, for replays until the piece is durable.
+    private func read(_ ack: ChunkAck) throws {
+        guard var c = inFlight[ack.sequence], let buffer = c.buffer else {
+            bump("chunkAcks.unknown")
+            return
+        }
+        // Decoded into the storage of a piece that became durable earlier: no fresh pages per piece.
+        var chunk = spareRetained.popLast() ?? StoryChunk.empty(storyId: c.storyId, range: c.range)
+        spareRetainedBytes -= chunk.capacityBytes
+        try buffer.withUnsafeMutableBytes { raw in
+            try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<c.length]))
+        }
+        try pool.free(buffer)
+        lastSlotProgress = .now
+        inFlightBytes -= c.heldBytes(slotBytes: slotBytes)
+        c.buffer = nil
+        c.retained = chunk
+        inFlightBytes += c.heldBytes(slotBytes: slotBytes)
+        inFlight[ack.sequence] = c
+        bump("chunks.read")
+    }
+
+    /// Keeps the storage of a durable piece's retained events for the next piece read, up to a
+    /// quarter of `keeper.memoryLimitBytes` of capacity (the rest goes back to the heap).
+    private func keepSpare(_ chunk: StoryChunk) {
+        var chunk = chunk
+        chunk.removeAllEvents()
+        let bytes = chunk.capacityBytes
+        guard spareRetainedBytes + bytes <= config.keeper.memoryLimitBytes / 4 else { return }
+        spareRetained.append(chunk)
+        spareRetainedBytes += bytes
+    }
+
     // MARK: - Memory
 
     /// Bytes buffered in the pipelines: kept up to date by each batch's insert and each visited
@@ -320,14 +374,22 @@ public final class KeeperRole: RecordingBehavior {
     }
 
     private var overMemoryBound: Bool {
-        bufferedBytes + waitingBytes + inFlight.count * slotBytes > config.keeper.memoryLimitBytes
+        bufferedBytes + waitingBytes + inFlightBytes > config.keeper.memoryLimitBytes
     }
+
+    /// Storage of retained pieces that became durable, reused by the next pieces read (``keepSpare(_:)``).
+    private var spareRetained: [StoryChunk] = []
+    private var spareRetainedBytes = 0
+
+    /// Memory held by chunks shipped and not durable yet: a whole slot each while in a slot, their
+    /// events' bytes once read by the grapher (kept for replays).
+    private var inFlightBytes = 0
 
     // MARK: - Work
 
     public func poll(channel: ControlChannel) throws -> Bool {
         var didWork = false
-        let held = UInt64(bufferedBytes + waitingBytes + inFlight.count * slotBytes)
+        let held = UInt64(bufferedBytes + waitingBytes + inFlightBytes)
         if held > peakMemory { peakMemory = held }
         _ = try bulk.endpoint.progress()  // keepers are RMA targets: manual-progress providers need this
         didWork = try releaseAcks(channel: channel) || didWork
@@ -484,6 +546,7 @@ public final class KeeperRole: RecordingBehavior {
         guard pool.availableSlots == 0 else { return false }
         if groupKeepers > 1 && ContinuousClock.now - lastSlotProgress >= Self.stallLimit { return true }
         return !inFlight.values.contains { c in
+            guard c.buffer != nil else { return false }  // read by the grapher: holds no slot
             guard let s = stories[c.storyId] else { return true }
             return c.completesBelow <= heldWatermark(of: s)
         }
@@ -509,9 +572,10 @@ public final class KeeperRole: RecordingBehavior {
             }
             let sequence = nextSequence
             nextSequence += 1
-            inFlight[sequence] = InFlight(storyId: piece.storyId, buffer: piece.buffer, events: piece.events, range: piece.range,
-                                          length: piece.buffer.length, completesBelow: piece.completesBelow,
-                                          byClient: piece.byClient)
+            let shipped = InFlight(storyId: piece.storyId, buffer: piece.buffer, events: piece.events, range: piece.range,
+                                   length: piece.buffer.length, completesBelow: piece.completesBelow, byClient: piece.byClient)
+            inFlight[sequence] = shipped
+            inFlightBytes += shipped.heldBytes(slotBytes: slotBytes)
             try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence), story: story.notice,
                      watermark: reportableWatermark(of: story), channel: channel)
             touched.insert(piece.storyId)  // its watermark may move on now
