@@ -165,6 +165,10 @@ struct EventPathTests {
         // so several must be read while a 300 ms round is written (none could with rounds on the
         // grapher's own thread, which reads nothing while it writes).
         #expect((grapher["chunks.receivedDuringRounds"] ?? 0) > 0, "no chunk was read during a round: \(r)")
+        // Each chunk's slot came back when the grapher had read it, not when it became durable
+        // (with slots held until durable no chunk could be read during a round either).
+        let keeper = r.counters(role: "keeper")
+        #expect(keeper["chunks.read"] == keeper["chunks.shipped"] && (keeper["chunks.read"] ?? 0) > 0, "\(r)")
         #expect((grapher["events.archived"] ?? 0) == r.counters(role: "client")["events.logged"], "\(r)")
     }
 
