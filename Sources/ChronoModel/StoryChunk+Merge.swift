@@ -43,8 +43,9 @@ extension StoryChunk {
     /// Merges any number of chunks of one story (balanced pairwise merging).
     /// - Returns: `nil` for an empty list.
     /// - Throws: ``ChronoLogError/invalidArgument(_:)`` if the chunks belong to different stories.
-    public static func merge(_ chunks: [StoryChunk]) throws(ChronoLogError) -> StoryChunk? {
-        if chunks.count > 1, let joined = try concatenated(chunks) { return joined }
+    /// - Parameter pool: where the storage of a concatenation comes from (nil: newly allocated).
+    public static func merge(_ chunks: [StoryChunk], pool: ChunkStoragePool? = nil) throws(ChronoLogError) -> StoryChunk? {
+        if chunks.count > 1, let joined = try concatenated(chunks, pool: pool) { return joined }
         var level = chunks
         while level.count > 1 {
             var next: [StoryChunk] = []
@@ -64,7 +65,7 @@ extension StoryChunk {
     /// before the next chunk's, as for consecutive ranges of one story): one copy of each table
     /// and payload into storage allocated once. - Returns: nil when the events interleave.
     /// - Throws: ``ChronoLogError/invalidArgument(_:)`` if the chunks belong to different stories.
-    static func concatenated(_ chunks: [StoryChunk]) throws(ChronoLogError) -> StoryChunk? {
+    static func concatenated(_ chunks: [StoryChunk], pool: ChunkStoragePool? = nil) throws(ChronoLogError) -> StoryChunk? {
         guard let head = chunks.first else { return nil }
         var previous: EventRecord? = nil
         var range = head.range
@@ -82,9 +83,9 @@ extension StoryChunk {
             eventCount += c.records.count
             byteCount += c.payload.count
         }
-        var records: [EventRecord] = []
+        var records: [EventRecord] = pool?.takeTable(capacity: eventCount) ?? []
         records.reserveCapacity(eventCount)
-        var payload: [UInt8] = []
+        var payload: [UInt8] = pool?.takePayload(capacity: byteCount) ?? []
         payload.reserveCapacity(byteCount)
         for c in chunks where !c.records.isEmpty {
             let base = UInt64(payload.count)

@@ -44,6 +44,9 @@ public struct StoryPipeline: Sendable {
     /// Storage of shipped chunks given back by ``recycle(_:)``: new range buffers start in it, so a
     /// busy story reuses memory it has already touched instead of faulting in fresh pages per range.
     private var spares: [RangeBuffer] = []
+    /// The role's shared storage pool, when it has one: then new range buffers, their growth and
+    /// recycled chunks go through it instead of `spares`.
+    private let pool: ChunkStoragePool?
     private var revisionBuffers: [UInt64: RangeBuffer] = [:]
     private var nextRevision: [UInt64: UInt32] = [:]
     private var highestSealedIndex: [UInt64: UInt32] = [:]
@@ -53,17 +56,20 @@ public struct StoryPipeline: Sendable {
     ///   - chunkDuration: range length in ns (a value of 0 is raised to 1).
     ///   - latePolicy: see ``LatePolicy``.
     ///   - maxEventBytes: larger records are refused and reported.
-    public init(storyId: StoryID, chunkDuration: UInt64, latePolicy: LatePolicy = .revise, maxEventBytes: Int = 1 << 24) {
+    ///   - pool: storage shared with the role's other pipelines (nil: each pipeline keeps two spares).
+    public init(storyId: StoryID, chunkDuration: UInt64, latePolicy: LatePolicy = .revise, maxEventBytes: Int = 1 << 24,
+                pool: ChunkStoragePool? = nil) {
         self.storyId = storyId
+        self.pool = pool
         self.chunkDuration = max(chunkDuration, 1)
         self.latePolicy = latePolicy
         self.maxEventBytes = maxEventBytes
     }
 
     /// Creates a pipeline configured by `config.story`.
-    public init(storyId: StoryID, config: ChronoConfig) {
+    public init(storyId: StoryID, config: ChronoConfig, pool: ChunkStoragePool? = nil) {
         self.init(storyId: storyId, chunkDuration: config.chunkDurationNanoseconds, latePolicy: config.story.latePolicy,
-                  maxEventBytes: config.story.maxEventBytes)
+                  maxEventBytes: config.story.maxEventBytes, pool: pool)
     }
 
     // MARK: Contributors
@@ -160,6 +166,10 @@ public struct StoryPipeline: Sendable {
     /// archived), leaving `chunk` empty: the next new range buffer reuses it. Keeps at most two.
     /// Pass the only copy of the chunk, or the storage cannot be reused.
     public mutating func recycle(_ chunk: inout StoryChunk) {
+        if let pool {
+            pool.give(&chunk)
+            return
+        }
         guard spares.count < 2 else { return }
         var (records, payload) = chunk.takeStorage()
         guard records.capacity > 0 || payload.capacity > 0 else { return }
@@ -170,6 +180,10 @@ public struct StoryPipeline: Sendable {
 
     /// A new, empty range buffer: recycled storage when there is some, else fresh, sized like the last range.
     private mutating func newBuffer() -> RangeBuffer {
+        if let pool {
+            return RangeBuffer(records: pool.takeTable(capacity: sizeHint.records + sizeHint.records / 4),
+                               payload: pool.takePayload(capacity: sizeHint.bytes + sizeHint.bytes / 4))
+        }
         guard var b = spares.popLast() else { return RangeBuffer(reserving: sizeHint) }
         b.reserve(sizeHint)
         return b
@@ -218,19 +232,45 @@ public struct StoryPipeline: Sendable {
                 j += 1
             }
             let run = j - i
+            var runBytes = 0
+            for k in i..<j { runBytes += Int(records[k].length) }
             if isLate {
                 revisionBuffers[start, default: RangeBuffer()].append(records, i..<j, payload: payload)
                 stats.lateEvents += UInt64(run)
                 report.late += run
             } else {
                 if open[start] == nil { open[start] = newBuffer() }
+                makeRoom(inRange: start, records: run, bytes: runBytes)
                 open[start, default: RangeBuffer()].append(records, i..<j, payload: payload)
                 report.accepted += run
             }
             stats.eventsAccepted += UInt64(run)
-            for k in i..<j { stats.bytesAccepted += UInt64(records[k].length) }
+            stats.bytesAccepted += UInt64(runBytes)
             i = j
         }
+    }
+
+    /// With a pool, grows the open buffer of the range at `start` before it overflows: into pooled
+    /// storage of twice the size at least, giving the old storage back (an array growing by itself
+    /// would take fresh memory each time).
+    private mutating func makeRoom(inRange start: UInt64, records n: Int, bytes: Int) {
+        guard let pool, let b = open[start] else { return }
+        let needRecords = b.records.count + n, needBytes = b.payload.count + bytes
+        guard b.records.capacity < needRecords || b.payload.capacity < needBytes else { return }
+        guard var buffer = open.removeValue(forKey: start) else { return }  // unshared from here on
+        if buffer.records.capacity < needRecords {
+            var grown = pool.takeTable(capacity: max(needRecords, 2 * buffer.records.capacity))
+            grown.append(contentsOf: buffer.records)
+            swap(&grown, &buffer.records)
+            pool.give(table: grown)
+        }
+        if buffer.payload.capacity < needBytes {
+            var grown = pool.takePayload(capacity: max(needBytes, 2 * buffer.payload.capacity))
+            grown.append(contentsOf: buffer.payload)
+            swap(&grown, &buffer.payload)
+            pool.give(payload: grown)
+        }
+        open[start] = buffer
     }
 
     /// Whether the record's bytes lie inside a payload of `count` bytes.

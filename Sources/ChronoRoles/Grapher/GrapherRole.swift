@@ -96,8 +96,9 @@ public final class GrapherRole: RecordingBehavior {
     private var tracked = RecordedStories()
     private var queued: Deque<ChunkDescriptor> = []
     private var reads: [OperationID: Read] = [:]
-    /// Archived chunks whose storage the next RMA reads decode into (no fresh pages per chunk).
-    private var spareChunks: [StoryChunk] = []
+    /// Storage of archived chunks and merged-away inputs, reused by the next reads, merges and range
+    /// buffers (no fresh pages per chunk): at most a quarter of `grapher.memoryLimitBytes` idle.
+    private lazy var storage = ChunkStoragePool(capacityLimit: config.grapher.memoryLimitBytes / 4)
     /// Time during which at least one read was outstanding (archive rounds excluded): the chunk
     /// transfer bandwidth is `bytes.transferred` over it.
     private var readBusySince: ContinuousClock.Instant?
@@ -166,7 +167,8 @@ public final class GrapherRole: RecordingBehavior {
 
     public func startRecording(_ notice: RecordingNotice) -> ReturnCode {
         tracked.start(notice)
-        var s = stories[notice.storyId] ?? Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config))
+        var s = stories[notice.storyId]
+            ?? Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config, pool: storage))
         s.stopping = false
         s.recording = notice.ticket
         for k in keepers where epochs.registers(keeper: UInt64(k), story: notice.storyId, ticket: notice.ticket) {
@@ -321,7 +323,7 @@ public final class GrapherRole: RecordingBehavior {
                 try ack(keeper: keeper, storyId: d.storyId, sequence: d.sequence, rc: .unknown, detail: "\(error)", channel: channel)
                 continue
             }
-            var chunk = spareChunks.popLast() ?? StoryChunk.empty(storyId: d.storyId, range: d.range)
+            var chunk = storage.takeChunk(storyId: d.storyId, range: d.range, records: Int(d.eventCount), bytes: Int(d.length))
             do {
                 try read.buffer.withUnsafeMutableBytes { raw in
                     try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<Int(d.length)]))
@@ -479,8 +481,12 @@ public final class GrapherRole: RecordingBehavior {
             }
             // One archive chunk per story per round: many small chunks (pieces, late revisions)
             // would each cost index rows and HDF5 selections; readers merge by time anyway.
-            if let merged = try StoryChunk.merge(taken) {
+            if let merged = try StoryChunk.merge(taken, pool: storage) {
                 chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: merged))
+            }
+            // Merged into new storage: the inputs' storage serves the next reads.
+            if taken.count > 1 {
+                while var input = taken.popLast() { storage.give(&input) }
             }
             stories[id] = s
         }
@@ -517,8 +523,8 @@ public final class GrapherRole: RecordingBehavior {
     /// Ends a round once written (or failed): counts it, acknowledges what it made durable, forgets
     /// finished stories, agrees with the other graphers whether the last round has been written,
     /// and schedules the next round.
-    private func finish(_ flight: RoundInFlight, outcome: ArchiveRoundThread.Outcome?, channel: ControlChannel) throws {
-        var flight = flight
+    private func finish(_ flight: consuming RoundInFlight, outcome: ArchiveRoundThread.Outcome?, channel: ControlChannel) throws {
+        var flight = flight  // the only reference to the round's chunks: their storage is reused
         var report: ArchiveRoundReport?
         switch outcome {
         case .success(let r): report = r
@@ -625,15 +631,9 @@ public final class GrapherRole: RecordingBehavior {
     /// at least 16 MiB (64 MiB with the defaults).
     private var roundByteLimit: Int { max(16 << 20, config.grapher.memoryLimitBytes / 16) }
 
-    /// Keeps the storage of archived chunks (emptying `chunks`) for the next reads to decode into.
+    /// Keeps the storage of archived chunks (emptying `chunks`) for the next reads and merges.
     private func recycle(_ chunks: inout [ArchiveChunk]) {
-        var done = chunks.map(\.chunk)
-        chunks.removeAll()
-        while var c = done.popLast() {
-            guard spareChunks.count < 4 else { break }
-            c.removeAllEvents()
-            spareChunks.append(c)
-        }
+        while var c = chunks.popLast() { storage.give(&c.chunk) }
     }
 
     // MARK: - Shutdown

@@ -137,7 +137,7 @@ public final class KeeperRole: RecordingBehavior {
             s.lastReportAt = .now - reportInterval
             story = s
         } else {
-            story = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config))
+            story = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config, pool: storage))
             stories[notice.storyId] = story
         }
         // A start follows the last release: its acquirer is the only holder.
@@ -305,9 +305,9 @@ public final class KeeperRole: RecordingBehavior {
             lastSlotProgress = .now
         }
         inFlightBytes -= done.heldBytes(slotBytes: slotBytes)
-        if let kept = done.retained {
+        if var kept = done.retained {
             done.retained = nil
-            keepSpare(kept)
+            storage.give(&kept)
         }
         for reply in durability.settled(done.byClient, story: done.storyId, durable: ack.isDurable) {
             try channel.post(ControlMessage.durableReply(reply.reply).encode(), to: reply.rank, tag: .flow)
@@ -334,8 +334,7 @@ public final class KeeperRole: RecordingBehavior {
             return
         }
         // Decoded into the storage of a piece that became durable earlier: no fresh pages per piece.
-        var chunk = spareRetained.popLast() ?? StoryChunk.empty(storyId: c.storyId, range: c.range)
-        spareRetainedBytes -= chunk.capacityBytes
+        var chunk = storage.takeChunk(storyId: c.storyId, range: c.range, records: c.events, bytes: c.length)
         try buffer.withUnsafeMutableBytes { raw in
             try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<c.length]))
         }
@@ -347,17 +346,6 @@ public final class KeeperRole: RecordingBehavior {
         inFlightBytes += c.heldBytes(slotBytes: slotBytes)
         inFlight[ack.sequence] = c
         bump("chunks.read")
-    }
-
-    /// Keeps the storage of a durable piece's retained events for the next piece read, up to a
-    /// quarter of `keeper.memoryLimitBytes` of capacity (the rest goes back to the heap).
-    private func keepSpare(_ chunk: StoryChunk) {
-        var chunk = chunk
-        chunk.removeAllEvents()
-        let bytes = chunk.capacityBytes
-        guard spareRetainedBytes + bytes <= config.keeper.memoryLimitBytes / 4 else { return }
-        spareRetained.append(chunk)
-        spareRetainedBytes += bytes
     }
 
     // MARK: - Memory
@@ -377,9 +365,9 @@ public final class KeeperRole: RecordingBehavior {
         bufferedBytes + waitingBytes + inFlightBytes > config.keeper.memoryLimitBytes
     }
 
-    /// Storage of retained pieces that became durable, reused by the next pieces read (``keepSpare(_:)``).
-    private var spareRetained: [StoryChunk] = []
-    private var spareRetainedBytes = 0
+    /// Storage of range buffers, sealed chunks and retained pieces this keeper is done with, reused
+    /// for the next ones: at most half of `keeper.memoryLimitBytes` idle.
+    private lazy var storage = ChunkStoragePool(capacityLimit: config.keeper.memoryLimitBytes / 2)
 
     /// Memory held by chunks shipped and not durable yet: a whole slot each while in a slot, their
     /// events' bytes once read by the grapher (kept for replays).

@@ -1,0 +1,147 @@
+import Synchronization
+
+/// Storage of range buffers and chunks a role has finished with — record tables and payload
+/// bytes — handed out again for the next ones, so a keeper or grapher in steady state reuses
+/// memory it has touched before instead of faulting in fresh pages for every range, piece and
+/// merge (on the development VM a fresh page costs a host fault: issue 17).
+///
+/// A role makes one pool and shares it between its story pipelines and its own chunk handling.
+/// The pool keeps at most `capacityLimit` bytes of idle capacity; what does not fit goes back to
+/// the heap. Thread-safe (a grapher's archive thread gives chunks back too).
+public final class ChunkStoragePool: Sendable {
+    /// The most idle capacity kept, in bytes.
+    public let capacityLimit: Int
+
+    private struct State: Sendable {
+        var tables: [[EventRecord]] = []
+        var payloads: [[UInt8]] = []
+        var idleBytes = 0
+        var reused: UInt64 = 0
+        var fresh: UInt64 = 0
+    }
+    private let state = Mutex(State())
+
+    /// A pool keeping at most `capacityLimit` bytes of idle storage.
+    public init(capacityLimit: Int) {
+        self.capacityLimit = max(0, capacityLimit)
+    }
+
+    /// Storage handed out from the pool, and storage newly allocated because none fitted.
+    public var counts: (reused: UInt64, fresh: UInt64) {
+        state.withLock { ($0.reused, $0.fresh) }
+    }
+
+    /// Idle capacity held, in bytes.
+    public var idleBytes: Int { state.withLock { $0.idleBytes } }
+
+    /// An empty record table with room for at least `capacity` records: the smallest idle one that
+    /// fits, else a new one.
+    public func takeTable(capacity: Int) -> [EventRecord] {
+        let kept = state.withLock { s -> [EventRecord]? in
+            guard let i = Self.bestFit(s.tables, capacity) else {
+                s.fresh += 1
+                return nil
+            }
+            let t = s.tables.remove(at: i)
+            s.idleBytes -= t.capacity * EventRecord.byteSize
+            s.reused += 1
+            return t
+        }
+        if let t = kept { return t }
+        var t: [EventRecord] = []
+        t.reserveCapacity(capacity)
+        return t
+    }
+
+    /// An empty payload with room for at least `capacity` bytes: the smallest idle one that fits,
+    /// else a new one.
+    public func takePayload(capacity: Int) -> [UInt8] {
+        let kept = state.withLock { s -> [UInt8]? in
+            guard let i = Self.bestFit(s.payloads, capacity) else {
+                s.fresh += 1
+                return nil
+            }
+            let p = s.payloads.remove(at: i)
+            s.idleBytes -= p.capacity
+            s.reused += 1
+            return p
+        }
+        if let p = kept { return p }
+        var p: [UInt8] = []
+        p.reserveCapacity(capacity)
+        return p
+    }
+
+    /// An empty chunk of `storyId` and `range` whose storage has room for `records` records and
+    /// `bytes` payload bytes.
+    public func takeChunk(storyId: StoryID, range: TimeRange, records: Int, bytes: Int) -> StoryChunk {
+        StoryChunk(unchecked: storyId, range: range, revision: 0, records: takeTable(capacity: records),
+                   payload: takePayload(capacity: bytes))
+    }
+
+    /// Keeps a table for reuse (emptied), unless the pool is full or it has no capacity.
+    public func give(table: consuming [EventRecord]) {
+        var t = table
+        t.removeAll(keepingCapacity: true)
+        let bytes = t.capacity * EventRecord.byteSize
+        guard bytes > 0 else { return }
+        state.withLock { s in
+            guard Self.makeRoom(&s, for: bytes, limit: capacityLimit) else { return }
+            s.idleBytes += bytes
+            s.tables.append(t)
+        }
+    }
+
+    /// Keeps a payload for reuse (emptied), unless the pool is full or it has no capacity.
+    public func give(payload: consuming [UInt8]) {
+        var p = payload
+        p.removeAll(keepingCapacity: true)
+        let bytes = p.capacity
+        guard bytes > 0 else { return }
+        state.withLock { s in
+            guard Self.makeRoom(&s, for: bytes, limit: capacityLimit) else { return }
+            s.idleBytes += bytes
+            s.payloads.append(p)
+        }
+    }
+
+    /// Keeps a chunk's storage for reuse, leaving `chunk` empty. Pass the only copy of the chunk,
+    /// or its storage is still shared and cannot be reused.
+    public func give(_ chunk: inout StoryChunk) {
+        let (records, payload) = chunk.takeStorage()
+        give(table: records)
+        give(payload: payload)
+    }
+
+    /// Makes room for `bytes` more idle bytes by dropping idle arrays smaller than that (large
+    /// arrays are the ones worth keeping: a range or a round's merge needs them whole).
+    /// - Returns: whether `bytes` fit now.
+    private static func makeRoom(_ s: inout State, for bytes: Int, limit: Int) -> Bool {
+        while s.idleBytes + bytes > limit {
+            let table = s.tables.indices.min { s.tables[$0].capacity < s.tables[$1].capacity }
+            let payload = s.payloads.indices.min { s.payloads[$0].capacity < s.payloads[$1].capacity }
+            let tableBytes = table.map { s.tables[$0].capacity * EventRecord.byteSize } ?? Int.max
+            let payloadBytes = payload.map { s.payloads[$0].capacity } ?? Int.max
+            if tableBytes <= payloadBytes, let i = table, tableBytes < bytes {
+                s.tables.remove(at: i)
+                s.idleBytes -= tableBytes
+            } else if let i = payload, payloadBytes < bytes {
+                s.payloads.remove(at: i)
+                s.idleBytes -= payloadBytes
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// The index of the smallest array in `list` with room for `capacity` elements.
+    private static func bestFit<T>(_ list: [[T]], _ capacity: Int) -> Int? {
+        var best: Int? = nil
+        for i in list.indices where list[i].capacity >= capacity {
+            if let b = best, list[b].capacity <= list[i].capacity { continue }
+            best = i
+        }
+        return best
+    }
+}
