@@ -72,11 +72,9 @@ public struct ChronoJob: Sendable {
     public let config: ChronoConfig
     /// Client ranks the job requires.
     public let minimumClients: Int
-    /// Test knob: recording roles that stay silent (never register with the visor), to check
-    /// that the visor copes with an incomplete group.
-    public var silentRoles: Set<Role> = []
-    /// Test knob: only silence the roles of these groups (all groups when empty).
-    public var silentGroups: Set<Int> = []
+    /// Deliberate misbehaviour of the service roles, for the package's test programs (silent,
+    /// slow keeper, slow archive, slow player); the product's jobs have none.
+    package var faults: any RoleFaults = NoFaults()
     /// Where the visor also writes the summary as JSON (`chronolog-job --summary-json`); `nil`: nowhere.
     public var summaryJSONPath: String?
 
@@ -183,26 +181,30 @@ public struct ChronoJob: Sendable {
                 guard let bulk = m.bulk, let group = me.group, let grapher = plan.ranks(of: .grapher, inGroup: group).first else {
                     throw ChronoLogError.unknown("keeper \(me.worldRank) has no grapher in its group")
                 }
-                behavior = try KeeperRole(config: config, rank: me.worldRank, grapherRank: grapher,
-                                          playerRank: plan.ranks(of: .player, inGroup: group).first, bulk: bulk,
-                                          groupKeepers: plan.ranks(of: .keeper, inGroup: group).count, logger: m.logger)
+                let keeper = try KeeperRole(config: config, rank: me.worldRank, grapherRank: grapher,
+                                            playerRank: plan.ranks(of: .player, inGroup: group).first, bulk: bulk,
+                                            groupKeepers: plan.ranks(of: .keeper, inGroup: group).count, logger: m.logger)
+                keeper.faults = faults
+                behavior = keeper
             case .grapher:
                 guard let bulk = m.bulk, let group = me.group, let graphers = m.graphers else {
                     throw ChronoLogError.unknown("grapher \(me.worldRank) has no bulk plane or graphers' communicator")
                 }
-                behavior = try GrapherRole(config: config, keepers: plan.ranks(of: .keeper, inGroup: group), bulk: bulk,
-                                           graphers: graphers, logger: m.logger)
+                let grapher = try GrapherRole(config: config, keepers: plan.ranks(of: .keeper, inGroup: group), bulk: bulk,
+                                              graphers: graphers, logger: m.logger)
+                grapher.faults = faults
+                behavior = grapher
             default:
                 let grapher = me.group.flatMap { plan.ranks(of: .grapher, inGroup: $0).first }
-                behavior = try PlayerRole(config: config, visorRank: plan.ranks(of: .visor)[0], grapherRank: grapher, bulk: m.bulk,
-                                          logger: m.logger)
+                let player = try PlayerRole(config: config, visorRank: plan.ranks(of: .visor)[0], grapherRank: grapher,
+                                            bulk: m.bulk, logger: m.logger)
+                player.faults = faults
+                behavior = player
             }
             var process = RecordingProcess(
                 behavior: behavior, channel: channel, assignment: me, visorRank: m.layout.plan.ranks(of: .visor)[0],
                 config: config, logger: m.logger)
-            if silentRoles.contains(me.role) && (silentGroups.isEmpty || silentGroups.contains(me.group ?? -1)) {
-                process.registersWithVisor = false
-            }
+            process.registersWithVisor = faults.registersWithVisor(role: me.role, group: me.group)
             try process.run()
             return (process.counters, behavior.undrainedEvents > 0 ? 1 : 0)
         case .client:

@@ -26,6 +26,19 @@ struct JobChecks: ParsableCommand {
         var silent: [String] = []
         @Option(help: "Silence only the roles of these groups.")
         var silentGroup: [Int] = []
+        @Option(help: "Fault: every keeper holds each batch acknowledgement this many microseconds (a slow keeper).")
+        var ackDelayMicroseconds = 0
+        @Option(help: "Fault: every grapher sleeps this many milliseconds at the start of each archive round (a slow archive).")
+        var archiveDelayMs = 0
+        @Option(help: "Fault: every replay query waits this many milliseconds before the player serves it (a slow player).")
+        var queryDelayMs = 0
+
+        /// The faults these options inject into the service roles.
+        var faults: InjectedFaults {
+            InjectedFaults(silentRoles: Set(silent.compactMap(Role.init(rawValue:))), silentGroups: Set(silentGroup),
+                           ackDelay: .microseconds(ackDelayMicroseconds), archiveDelay: .milliseconds(archiveDelayMs),
+                           queryDelay: .milliseconds(queryDelayMs))
+        }
 
         func job(minimumClients: Int) throws -> ChronoJob {
             var pairs: [String: String] = [:]
@@ -34,8 +47,7 @@ struct JobChecks: ParsableCommand {
                 pairs[k] = v
             }
             var job = ChronoJob(config: try ChronoConfig.load(overrides: pairs), minimumClients: minimumClients)
-            job.silentRoles = Set(silent.compactMap(Role.init(rawValue:)))
-            job.silentGroups = Set(silentGroup)
+            job.faults = faults
             return job
         }
     }

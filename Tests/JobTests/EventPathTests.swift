@@ -91,7 +91,7 @@ struct EventPathTests {
             cd \(dir.path)
             ls /dev/shm > shm-before.txt
             $MPIRUN -n 7 \(checks) archive-roundtrip --events 200 --pause-microseconds 200 --durable-then-wait-seconds 60 \\
-              --set grapher.archiveDelayMs=300 > out.txt 2> err.txt &
+              --archive-delay-ms 300 > out.txt 2> err.txt &
             pid=$!
             for i in $(seq 1 1200); do
               [ "$(grep -c '^DURABLE' out.txt)" -ge 12 ] && break
@@ -144,11 +144,14 @@ struct EventPathTests {
     func saturatedKeeperMakesNothingLate() throws {
         // Rounds of 700 ms: longer than the stall limit after which a keeper of a multi-keeper group
         // lets its watermark go. A single keeper must not guess (it made 1247 of 1440 events late).
-        let r = try roundTrip(ranks: 7, ["--set", "grapher.archiveDelayMs=700", "--set", "keeper.memoryLimitBytes=\(4 << 20)",
+        let r = try roundTrip(ranks: 7, ["--archive-delay-ms", "700", "--set", "keeper.memoryLimitBytes=\(4 << 20)",
                                          "--set", "keeper.transferSlotBytes=262144", "--set", "client.batchBytes=65536"],
                               events: 120)
         let exhausted = r.stdout.firstMatch(of: #/keeper \(1 rank\):.* slots\.exhausted=(\d+)/#).flatMap { Int($0.1) } ?? 0
         #expect(exhausted > 0, "the keeper's slot pool never filled, the scenario proves nothing: \(r)")
+        // Every event waited in a round that slept 700 ms before it wrote (logged → durable).
+        let p50 = r.stdout.firstMatch(of: #/grapher \(1 rank\):.* durable\.latency\.p50\.us\.max=(\d+)/#).flatMap { Int($0.1) } ?? 0
+        #expect(p50 >= 600_000, "the archive rounds were not slow (durable p50 \(p50) µs), the scenario proves nothing: \(r)")
         #expect(r.stdout.contains(" late=0 "), "\(r)")
     }
 
@@ -206,7 +209,7 @@ struct EventPathTests {
         // 3 MiB each: each keeper receives about twice its bound, so it must reach it and writers
         // must wait for its acknowledgements.
         let limit = 3 << 20
-        let r = try roundTrip(ranks: 8, ["--set", "deployment.keepersPerNode=2", "--set", "grapher.archiveDelayMs=300",
+        let r = try roundTrip(ranks: 8, ["--set", "deployment.keepersPerNode=2", "--archive-delay-ms", "300",
                                          "--set", "keeper.memoryLimitBytes=\(limit)", "--set", "keeper.transferSlotBytes=262144",
                                          "--set", "client.batchBytes=65536", "--set", "client.maxPendingBatches=1"],
                               events: 120)

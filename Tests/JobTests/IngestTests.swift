@@ -49,7 +49,7 @@ struct IngestTests {
     @Test("stories released and acquired again while the grapher sleeps in its rounds (keepers' reports overtake the visor's notices): every event archived once")
     func restartOvertakesFinished() throws {
         let r = try MPIJob.run(ranks: 6, [checks, "ingest", "restart", "--set", "grapher.archiveIntervalMs=1",
-                                          "--set", "grapher.archiveDelayMs=150"],
+                                          "--archive-delay-ms", "150"],
                                timeout: 120)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
@@ -62,7 +62,7 @@ struct IngestTests {
 
     @Test("a slow keeper (acks delayed) slows its writers to its pace; nothing is lost")
     func backPressure() throws {
-        let r = try MPIJob.run(ranks: 6, [checks, "ingest", "back-pressure", "--set", "keeper.ackDelayMicroseconds=2000",
+        let r = try MPIJob.run(ranks: 6, [checks, "ingest", "back-pressure", "--ack-delay-microseconds", "2000",
                                           "--set", "client.maxPendingBatches=2", "--set", "client.batchEvents=64"],
                                timeout: 120)
         #expect(r.exitCode == 0, "\(r)")

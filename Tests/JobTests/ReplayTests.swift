@@ -112,7 +112,7 @@ struct ReplayTests {
 
     @Test("a player slower than the query's timeout answers −12; an empty range is answered at once")
     func queryTimesOut() throws {
-        let r = try replay(ranks: 6, ["--expect-code=-12", "--set", "player.testQueryDelayMs=1500"], timeout: 120)
+        let r = try replay(ranks: 6, ["--expect-code=-12", "--query-delay-ms", "1500"], timeout: 120)
         #expect(counter(r, role: "player", "queries.timedOut") == 2, "\(r)")
     }
 

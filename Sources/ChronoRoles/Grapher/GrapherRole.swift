@@ -58,6 +58,8 @@ public final class GrapherRole: RecordingBehavior {
     private var archiveFailure: String?
     private let logger: Logger
     private let clock = SystemClock()
+    /// Deliberate misbehaviour for tests (a slow archive); none in the product.
+    package var faults: any RoleFaults = NoFaults()
     private var stories: [StoryID: Story] = [:]
     /// A keeper and a story: watermarks are per keeper and story.
     private struct Source: Hashable {
@@ -406,9 +408,7 @@ public final class GrapherRole: RecordingBehavior {
             }
             barrier = nil
         }
-        if config.grapher.archiveDelayMs > 0 {
-            Thread.sleep(forTimeInterval: Double(config.grapher.archiveDelayMs) / 1000)
-        }
+        faults.archiveRoundStarts()
         var chunks: [ArchiveChunk] = []
         var durable: [PendingAck] = []
         let clockNow = clock.now()

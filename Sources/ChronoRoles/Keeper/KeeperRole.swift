@@ -62,6 +62,8 @@ public final class KeeperRole: RecordingBehavior {
     private let pool: RegisteredMemoryPool
     private let logger: Logger
     let clock = SystemClock()
+    /// Deliberate misbehaviour for tests (a slow keeper); none in the product.
+    package var faults: any RoleFaults = NoFaults()
     private(set) var stories: [StoryID: Story] = [:]
     private var tracked = RecordedStories()
     private(set) var waiting: Deque<StoryChunk> = []
@@ -273,8 +275,9 @@ public final class KeeperRole: RecordingBehavior {
         let ack = BatchAck(storyId: batch.storyId, clientId: batch.clientId, firstIndex: batch.firstIndex,
                            count: UInt32(batch.count), rejected: UInt32(report.rejected.count),
                            rc: report.error?.returnCode ?? .success)
-        let due = ContinuousClock.now + .microseconds(config.keeper.ackDelayMicroseconds)
-        if heldAcks.isEmpty && !overMemoryBound && config.keeper.ackDelayMicroseconds == 0 {
+        let delay = faults.keeperAckDelay()
+        let due = ContinuousClock.now + delay
+        if heldAcks.isEmpty && !overMemoryBound && delay == .zero {
             try channel.post(ControlMessage.batchAck(ack).encode(), to: source, tag: .flow)
         } else {
             heldAcks.append((source, ack, due))

@@ -44,7 +44,7 @@ public final class PlayerRole: RecordingBehavior {
         let key: QueryKey
         let request: ReplayRequest
         let deadline: ContinuousClock.Instant
-        /// Not served before (test knob `player.testQueryDelayMs`).
+        /// Not served before (``RoleFaults/playerQueryDelay()``; never in the product).
         var startAt: ContinuousClock.Instant = .now
         var phase = Phase.waiting
         var localId: UInt64 = 0
@@ -106,6 +106,8 @@ public final class PlayerRole: RecordingBehavior {
     private let grapherRank: Int?
     private let logger: Logger
     private let clock = SystemClock()
+    /// Deliberate misbehaviour for tests (a slow player); none in the product.
+    package var faults: any RoleFaults = NoFaults()
     private var tracked = RecordedStories()
     private var queries: [QueryKey: Query] = [:]
     private var turn: Deque<QueryKey> = []
@@ -207,7 +209,7 @@ public final class PlayerRole: RecordingBehavior {
         }
         let timeout = Duration.milliseconds(Int64(clamping: request.timeoutMilliseconds))
         let q = Query(key: key, request: request, deadline: .now + timeout)
-        q.startAt = .now + .milliseconds(config.player.testQueryDelayMs)
+        q.startAt = .now + faults.playerQueryDelay()
         if request.range.isEmpty {
             // Nothing can be in an empty range: answer at once.
             q.completeBefore = clock.now()

@@ -19,9 +19,10 @@ public struct RecordingProcess {
     private let logger: Logger
     private let clock = SystemClock()
     private var drainRequested = false
-    /// Test knob: when false the process never registers (nor sends heartbeats), so the visor
-    /// sees an incomplete group; it still answers the shutdown.
-    public var registersWithVisor = true
+    /// When false (a silent role, see ``RoleFaults/registersWithVisor(role:group:)``; never in the
+    /// product) the process never registers (nor sends heartbeats), so the visor sees an
+    /// incomplete group; it still answers the shutdown.
+    package var registersWithVisor = true
     /// While draining: the last time the loop did any work, and how long it may do none.
     private var lastDrainProgress = ContinuousClock.now
     private var drainStallLimit = Self.minimumDrainStallLimit
