@@ -158,7 +158,7 @@ public struct ChronoJob: Sendable {
     /// Runs this service rank's role (visor, keeper, grapher or player) until the job ends.
     /// - Returns: the role's counters and its status (0, or 1 if events were lost).
     /// - Throws: when the control plane fails (the caller should abort the job).
-    public func serve(_ m: JobMembership) throws -> (counters: [String: UInt64], status: Int32) {
+    public func serve(_ m: JobMembership) throws -> (counters: Counters, status: Int32) {
         let me = m.assignment
         let channel = ControlChannel(communicator: m.control)
         ServiceMemory.keepLargeAllocationsInHeap()
@@ -216,7 +216,7 @@ public struct ChronoJob: Sendable {
     /// done first; then every rank's counters are gathered and the visor prints the summary.
     /// Finalizes MPI when `join` initialised it (or when `finalizeMPI` is true).
     /// - Returns: the job's exit status, the same on every rank (the maximum of all statuses).
-    public func leave(_ m: JobMembership, counters: [String: UInt64], status: Int32, finalizeMPI: Bool? = nil) -> Int32 {
+    public func leave(_ m: JobMembership, counters: Counters, status: Int32, finalizeMPI: Bool? = nil) -> Int32 {
         let world = m.world
         var status = status
         do {
@@ -264,7 +264,7 @@ public struct ChronoJob: Sendable {
     /// - Returns: 0 when the job ended cleanly and nothing was lost, 1 on failure or loss,
     ///   2 when the job cannot be laid out (on the application's first rank, which reports it;
     ///   the others return 0 so mpirun lets it print) or MPI cannot start.
-    public func run(client: (ChronoSession, Logger) throws -> [String: UInt64]) -> Int32 {
+    public func run(client: (ChronoSession, Logger) throws -> Counters) -> Int32 {
         ShutdownSignal.install()
         let m: JobMembership
         do {
@@ -279,7 +279,7 @@ public struct ChronoJob: Sendable {
             printError("chronolog-job: \(error)")
             return 2
         }
-        var counters: [String: UInt64] = [:]
+        var counters: Counters = [:]
         var status: Int32 = 0
         if m.assignment.role == .visor {
             print("chronolog-job: \(m.layout.plan.assignments.count) ranks, \(m.layout.plan.groupCount) recording group(s)")
@@ -291,7 +291,7 @@ public struct ChronoJob: Sendable {
                 counters = try client(session, m.logger)
             } catch {
                 m.logger.error("workload failed: \(error)")
-                counters["workload.failed"] = 1
+                counters[.workloadFailed] = 1
                 status = 1
             }
         } else {

@@ -30,26 +30,6 @@ public struct Registration: Sendable, Hashable, WireCodable {
 
 /// Body of ``ControlMessage/heartbeat(_:)``: liveness and statistics of a recording process.
 public struct Heartbeat: Sendable, Hashable, WireCodable {
-    /// Well-known counter names (any other name may be sent too).
-    public enum Counter {
-        /// Events received.
-        public static let eventsReceived = "eventsReceived"
-        /// Record bytes received.
-        public static let bytesReceived = "bytesReceived"
-        /// Chunks sealed.
-        public static let chunksSealed = "chunksSealed"
-        /// Chunks acknowledged durable.
-        public static let chunksDurable = "chunksDurable"
-        /// Late events accepted into revisions.
-        public static let lateEvents = "lateEvents"
-        /// Events rejected (each also reported).
-        public static let rejectedEvents = "rejectedEvents"
-        /// Bytes currently buffered.
-        public static let memoryBytes = "memoryBytes"
-        /// Replay queries served.
-        public static let queriesServed = "queriesServed"
-    }
-
     /// The sender's role.
     public var role: ProcessRole
     /// The sender's group.
@@ -58,11 +38,11 @@ public struct Heartbeat: Sendable, Hashable, WireCodable {
     public var rank: Int32
     /// The sender's clock when sent (ns).
     public var sentAt: UInt64
-    /// Named counters.
-    public var counters: [String: UInt64]
+    /// The sender's counters (``Counter``), each with its aggregation.
+    public var counters: Counters
 
     /// Creates a heartbeat.
-    public init(role: ProcessRole, groupId: UInt32, rank: Int32, sentAt: UInt64, counters: [String: UInt64] = [:]) {
+    public init(role: ProcessRole, groupId: UInt32, rank: Int32, sentAt: UInt64, counters: Counters = [:]) {
         self.role = role
         self.groupId = groupId
         self.rank = rank

@@ -114,8 +114,11 @@ enum Random {
             return .register(Registration(role: ProcessRole.allCases.randomElement(using: &rng) ?? .keeper,
                                           groupId: UInt32.random(in: 0...9, using: &rng), rank: i32(&rng), hostName: string(&rng)))
         case .heartbeat:
-            var counters: [String: UInt64] = [:]
-            for _ in 0..<Int.random(in: 0...4, using: &rng) { counters[string(&rng)] = u64(&rng) }
+            var counters: Counters = [:]
+            for _ in 0..<Int.random(in: 0...4, using: &rng) {
+                let name = string(&rng)
+                counters[Counter(name, name.utf8.count % 2 == 0 ? .sum : .max)] = u64(&rng)
+            }
             return .heartbeat(Heartbeat(role: ProcessRole.allCases.randomElement(using: &rng) ?? .grapher,
                                         groupId: UInt32.random(in: 0...9, using: &rng), rank: i32(&rng), sentAt: u64(&rng),
                                         counters: counters))

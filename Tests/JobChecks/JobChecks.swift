@@ -211,7 +211,7 @@ struct Application: ParsableCommand {
         let members = try app.allgather(Int64(m.layout.worldRank)).map(Int.init)
         c.expect("application communicator holds exactly the client ranks (\(members) of \(clients))",
                  app.size == clients.count && members == clients)
-        var counters: [String: UInt64] = [:]
+        var counters: Counters = [:]
         if let session = m.session {
             let client = ChronoLogClient(session: session)
             c.expect("connect", rc { try client.connect() } == 0)
@@ -223,7 +223,7 @@ struct Application: ParsableCommand {
             c.expect("release", rc { try client.releaseStory("mpmd", "app-rank-\(app.rank)") } == 0)
             c.expect("disconnect", rc { try client.disconnect() } == 0)
         }
-        do { counters = try c.finish() } catch { counters = ["checks.failed": 1] }
+        do { counters = try c.finish() } catch { counters = [.checksFailed: 1] }
         let status = job.leave(m, counters: counters, status: c.failed > 0 ? 1 : 0)
         throw ExitCode(status)
     }
@@ -244,10 +244,10 @@ struct Checker {
         fflush(nil)
     }
 
-    func finish() throws -> [String: UInt64] {
+    func finish() throws -> Counters {
         print("CHECKS passed=\(passed) failed=\(failed)")
         if failed > 0 { throw CheckFailure("\(failed) check(s) failed") }
-        return ["checks.passed": UInt64(passed)]
+        return [.checksPassed: UInt64(passed)]
     }
 }
 
@@ -261,4 +261,11 @@ func rc(_ body: () throws -> Void) -> Int32 {
     } catch {
         return ReturnCode.unknown.rawValue
     }
+}
+
+extension Counter {
+    /// Checks a scenario's client rank passed (`checks.passed`).
+    static let checksPassed = Counter("checks.passed")
+    /// Client ranks whose checks failed (`checks.failed`).
+    static let checksFailed = Counter("checks.failed")
 }

@@ -1,3 +1,4 @@
+import ChronoModel
 import Foundation
 import Testing
 import TestSupport
@@ -128,7 +129,7 @@ struct EventPathTests {
     @Test("a whole job with the bulk plane on tcp;ofi_rxm (the provider between nodes): every event archived once")
     func tcpProvider() throws {
         let r = try roundTrip(ranks: 7, ["--set", "fabric.provider=tcp;ofi_rxm"], events: 60)
-        #expect(r.counters(role: "grapher")["chunks.received", default: 0] > 0, "\(r)")
+        #expect(r.counters(role: "grapher")[.chunksReceived, default: 0] > 0, "\(r)")
     }
 
     @Test("two graphers on virtual nodes write one archive collectively; stories of both groups present")
@@ -169,10 +170,10 @@ struct EventPathTests {
                               events: 300)
         let keeper = r.counters(role: "keeper"), grapher = r.counters(role: "grapher")
         #expect(r.stdout.contains(" late=0 "), "\(r)")
-        #expect(keeper["ranges.split", default: 0] > 0, "the keeper never cut a range: \(r)")
-        #expect(grapher["ranges.split", default: 0] > 0, "the grapher never archived part of a range: \(r)")
-        #expect(keeper["watermarks.released", default: 0] == 0, "\(r)")
-        #expect(r.counters(role: "client")["ingest.windowWaits", default: 0] > 0, "the writers never reached the bound: \(r)")
+        #expect(keeper[.rangesSplit, default: 0] > 0, "the keeper never cut a range: \(r)")
+        #expect(grapher[.rangesSplit, default: 0] > 0, "the grapher never archived part of a range: \(r)")
+        #expect(keeper[.watermarksReleased, default: 0] == 0, "\(r)")
+        #expect(r.counters(role: "client")[.ingestWindowWaits, default: 0] > 0, "the writers never reached the bound: \(r)")
     }
 
     @Test("a range holding more than the grapher's memory bound is archived in parts, with one and two keepers: no stall, nothing late or lost",
@@ -189,7 +190,7 @@ struct EventPathTests {
                                                    "--set", "story.chunkDurationMs=3000", "--set", "client.batchBytes=65536"],
                               events: 300)
         #expect(r.stdout.contains(" late=0 "), "\(r)")
-        #expect(r.counters(role: "grapher")["ranges.split", default: 0] > 0, "the grapher never archived part of a range: \(r)")
+        #expect(r.counters(role: "grapher")[.rangesSplit, default: 0] > 0, "the grapher never archived part of a range: \(r)")
     }
 
     @Test("a client holding the stories idle for 4 s does not hold the others' events back: durable p99 well under its hold")

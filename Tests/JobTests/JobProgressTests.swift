@@ -19,12 +19,12 @@ struct JobProgressTests {
         }
         let mib: UInt64 = 1 << 20
         g.heartbeat(Heartbeat(role: .keeper, groupId: 0, rank: 1, sentAt: 0, counters: [
-            "events.received": received, "events.rejected": 3, "bytes.received": received * 100, "events.late": late,
-            JobProgress.residentBytesKey: 10 * mib]), now: 1)
+            .eventsReceived: received, .eventsRejected: 3, .bytesReceived: received * 100, .eventsLate: late,
+            .memoryResidentBytes: 10 * mib]), now: 1)
         g.heartbeat(Heartbeat(role: .grapher, groupId: 0, rank: 2, sentAt: 0, counters: [
-            "events.archived": archived, "bytes.archived": archived * 100, "durable.latency.p99.us.max": 12_345,
-            JobProgress.residentBytesKey: 20 * mib]), now: 1)
-        g.heartbeat(Heartbeat(role: .player, groupId: 0, rank: 3, sentAt: 0, counters: [JobProgress.residentBytesKey: 2 * mib]), now: 1)
+            .eventsArchived: archived, .bytesArchived: archived * 100, .durableLatencyP99Us: 12_345,
+            .memoryResidentBytes: 20 * mib]), now: 1)
+        g.heartbeat(Heartbeat(role: .player, groupId: 0, rank: 3, sentAt: 0, counters: [.memoryResidentBytes: 2 * mib]), now: 1)
         return g
     }
 

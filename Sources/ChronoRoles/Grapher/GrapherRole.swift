@@ -96,7 +96,7 @@ public final class GrapherRole: RecordingBehavior {
     private var closed = false
     /// Archive leases: while one is held no round starts, so a player reads a consistent file.
     private var leases = ArchiveLeases()
-    private var stats: [String: UInt64] = [:]
+    private var stats: Counters = [:]
     private var durableLatency = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
     private var retired = PipelineStats()
 
@@ -120,7 +120,7 @@ public final class GrapherRole: RecordingBehavior {
         if let failure { stopArchiving(because: failure) }
     }
 
-    private func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
+    private func bump(_ key: Counter, _ n: UInt64 = 1) { stats[key, default: 0] += n }
 
     /// Opens the archive collectively; when that fails on any grapher, none archives (the job
     /// still runs, drains and counts what it could not archive).
@@ -173,7 +173,7 @@ public final class GrapherRole: RecordingBehavior {
             // Only this group's keepers offer chunks and watermarks: another rank's would be archived
             // as theirs, or hold the group's stories back.
             guard keepers.contains(source) else {
-                bump("bulk.refused")
+                bump(.bulkRefused)
                 return true
             }
         default: break
@@ -182,7 +182,7 @@ public final class GrapherRole: RecordingBehavior {
             // Each entry counts as a watermark-only descriptor, in the order the keeper sent them.
             for e in set.entries {
                 guard stories[e.storyId] != nil || e.watermark == UInt64.max else {
-                    bump("watermarks.unknownStory")
+                    bump(.watermarksUnknownStory)
                     continue
                 }
                 note(watermark: e.watermark, recording: e.recording, of: Source(keeper: source, story: e.storyId))
@@ -191,7 +191,7 @@ public final class GrapherRole: RecordingBehavior {
         }
         guard case .chunkDescriptor(let d) = message else { return false }
         guard stories[d.storyId] != nil else {
-            bump("chunks.unknownStory")
+            bump(.chunksUnknownStory)
             if d.length > 0 {
                 try ack(keeper: source, storyId: d.storyId, sequence: d.sequence, rc: .notExist,
                         detail: "story \(d.storyId) is not recorded by this grapher", channel: channel)
@@ -225,10 +225,10 @@ public final class GrapherRole: RecordingBehavior {
                                    current: stories[key.story]?.recording) {
             case .current: break
             case .stale:
-                bump("watermarks.stale")
+                bump(.watermarksStale)
                 return
             case .ahead:
-                bump("watermarks.ahead")
+                bump(.watermarksAhead)
                 return
             }
         }
@@ -292,7 +292,7 @@ public final class GrapherRole: RecordingBehavior {
                 settle(d)
             }
             if let error = completion.error {
-                bump("chunks.readFailed")
+                bump(.chunksReadFailed)
                 logger.error("RMA read of chunk \(d.sequence) from keeper \(keeper) failed: \(error)")
                 try ack(keeper: keeper, storyId: d.storyId, sequence: d.sequence, rc: .unknown, detail: "\(error)", channel: channel)
                 continue
@@ -303,7 +303,7 @@ public final class GrapherRole: RecordingBehavior {
                     try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<Int(d.length)]))
                 }
             } catch {
-                bump("chunks.malformed")
+                bump(.chunksMalformed)
                 try ack(keeper: keeper, storyId: d.storyId, sequence: d.sequence, rc: .invalidArgument, detail: "\(error)",
                         channel: channel)
                 continue
@@ -313,10 +313,10 @@ public final class GrapherRole: RecordingBehavior {
             let completesBelow = chunk.records.last.map { $0.time &+ 1 } ?? chunk.range.end
             stories[d.storyId]?.pending.append(PendingAck(keeper: keeper, sequence: d.sequence, storyId: d.storyId,
                                                           completesBelow: completesBelow))
-            bump("chunks.received")
-            bump("events.received", UInt64(chunk.count))
-            bump("bytes.transferred", d.length)
-            if !report.rejected.isEmpty { bump("events.rejected", UInt64(report.rejected.count)) }
+            bump(.chunksReceived)
+            bump(.eventsReceived, UInt64(chunk.count))
+            bump(.bytesTransferred, d.length)
+            if !report.rejected.isEmpty { bump(.eventsRejected, UInt64(report.rejected.count)) }
         }
         if reads.isEmpty, let since = readBusySince {
             readBusy += observedAt - since  // decoding and merging do not count as transfer time
@@ -346,7 +346,7 @@ public final class GrapherRole: RecordingBehavior {
             readAtBound.insert(queued[i].storyId)
             try post(queued[i], channel: channel)
             queued.remove(at: i)
-            bump("reads.atBound")
+            bump(.readsAtBound)
             did = true
         }
         // A provider that copies at once (shm with CMA) has completed them already: take them now,
@@ -357,7 +357,7 @@ public final class GrapherRole: RecordingBehavior {
 
     private func post(_ d: ChunkDescriptor, channel: ControlChannel) throws {
         guard let peer = bulk.peer(worldRank: Int(d.keeperRank)) else {
-            bump("chunks.unknownKeeper")
+            bump(.chunksUnknownKeeper)
             settle(d)
             return
         }
@@ -469,13 +469,13 @@ public final class GrapherRole: RecordingBehavior {
         if let report { account(report, chunks: chunks) }
         let archivedChunks = chunks.count
         recycle(&chunks)
-        bump("rounds")
+        bump(.rounds)
         if logger.logLevel <= .debug {
             let pending = stories.values.map { s in
                 "\(s.notice.story)=\(s.pending.count)/\(s.pending.map(\.completesBelow).min() ?? 0)@\(s.pipeline.sealedFrontier)"
                     + "\(s.pipeline.contributors.sorted { $0.key < $1.key })"
             }
-            logger.debug("archive round \(stats["rounds"] ?? 0): \(archivedChunks) chunks, \(report?.events ?? 0) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading, pending \(pending)")
+            logger.debug("archive round \(stats[.rounds] ?? 0): \(archivedChunks) chunks, \(report?.events ?? 0) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading, pending \(pending)")
         }
         // Without a report nothing of the round is durable: the keepers hear so (they count
         // `events.failed`), and the events count as lost in the job's summary.
@@ -513,7 +513,7 @@ public final class GrapherRole: RecordingBehavior {
     private func write(_ chunks: [ArchiveChunk]) -> ArchiveRoundReport? {
         let events = UInt64(chunks.reduce(0) { $0 + $1.chunk.count })
         guard let archive, archiveFailure == nil else {
-            bump("events.notArchived", events)
+            bump(.eventsNotArchived, events)
             return nil
         }
         do {
@@ -522,7 +522,7 @@ public final class GrapherRole: RecordingBehavior {
             // The writer agreed the failure with every grapher (all stop in the same round). The
             // file keeps its last flushed round; nothing more is written to it by this job.
             stopArchiving(because: "\(error)")
-            bump("events.notArchived", events)
+            bump(.eventsNotArchived, events)
             return nil
         }
     }
@@ -530,7 +530,7 @@ public final class GrapherRole: RecordingBehavior {
     /// Stops archiving for the rest of the job: says why, once, naming the file.
     private func stopArchiving(because reason: String) {
         archiveFailure = reason
-        stats["archive.failed"] = 1
+        stats[.archiveFailed] = 1
         logger.critical("archive \(archivePath): writing failed, so this job archives nothing more; the rounds flushed before stay intact, events not yet durable are not archived (counted as lost): \(reason)")
     }
 
@@ -543,9 +543,9 @@ public final class GrapherRole: RecordingBehavior {
             }
         }
         let roundMs = UInt64(max(0, report.elapsedSeconds * 1000))
-        if roundMs > stats["round.ms.max", default: 0] { stats["round.ms.max"] = roundMs }
-        bump("events.archived", UInt64(report.events))
-        bump("bytes.archived", UInt64(report.payloadBytes))
+        if roundMs > stats[.roundMs, default: 0] { stats[.roundMs] = roundMs }
+        bump(.eventsArchived, UInt64(report.events))
+        bump(.bytesArchived, UInt64(report.payloadBytes))
     }
 
     /// Closes the archive collectively at the end of the job; a failure is reported, not thrown
@@ -555,7 +555,7 @@ public final class GrapherRole: RecordingBehavior {
             try archive?.close()
         } catch {
             logger.error("archive \(archivePath): closing failed: \(error)")
-            stats["archive.closeFailed"] = 1
+            stats[.archiveCloseFailed] = 1
         }
     }
 
@@ -600,19 +600,19 @@ public final class GrapherRole: RecordingBehavior {
         return "stories=[\(held.joined(separator: "; "))] queued=\(queued.count) reads=\(reads.count) closed=\(closed)"
     }
 
-    public var counters: [String: UInt64] {
+    public var counters: Counters {
         var total = retired
         for s in stories.values { total.add(s.pipeline.stats) }
         var c = stats.merging(tracked.counters(pipelines: total)) { $1 }
         var busy = readBusy
         if let since = readBusySince { busy += .now - since }
-        c["read.busy.us"] = UInt64(max(0, busy / .microseconds(1)))
-        c["leases.granted"] = leases.granted
-        c["leases.expired"] = leases.expired
-        c["leases.recalled"] = leases.recalled
+        c[.readBusyUs] = UInt64(max(0, busy / .microseconds(1)))
+        c[.leasesGranted] = leases.granted
+        c[.leasesExpired] = leases.expired
+        c[.leasesRecalled] = leases.recalled
         if durableLatency.totalCount > 0 {
-            c["durable.latency.p50.us.max"] = durableLatency.valueAtPercentile(50)
-            c["durable.latency.p99.us.max"] = durableLatency.valueAtPercentile(99)
+            c[.durableLatencyP50Us] = durableLatency.valueAtPercentile(50)
+            c[.durableLatencyP99Us] = durableLatency.valueAtPercentile(99)
         }
         return c
     }

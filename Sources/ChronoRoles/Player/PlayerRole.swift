@@ -116,7 +116,7 @@ public final class PlayerRole: RecordingBehavior {
     private var nextLocalId: UInt64 = 1
     private var lease = LeaseState.none
     private var nextLeaseId: UInt64 = 1
-    private var stats: [String: UInt64] = [:]
+    private var stats: Counters = [:]
     private let bulk: BulkPlane?
     private let pool: RegisteredMemoryPool?
     private var lent: [LentKey: (buffer: RegisteredBuffer, expires: ContinuousClock.Instant)] = [:]
@@ -139,7 +139,7 @@ public final class PlayerRole: RecordingBehavior {
         self.pool = try bulk.map { try RegisteredMemoryPool(endpoint: $0.endpoint, slotSize: slot, slotCount: Self.slotCount) }
     }
 
-    private func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
+    private func bump(_ key: Counter, _ n: UInt64 = 1) { stats[key, default: 0] += n }
 
     // MARK: - Recording (players only track which stories their group records)
 
@@ -161,7 +161,7 @@ public final class PlayerRole: RecordingBehavior {
             guard source == visorRank else {
                 // Only the visor knows where a story is recorded; a request from elsewhere could
                 // name any rank as a keeper.
-                bump("queries.refused")
+                bump(.queriesRefused)
                 logger.warning("ignored a replay request sent by rank \(source) instead of the visor")
                 return true
             }
@@ -173,8 +173,8 @@ public final class PlayerRole: RecordingBehavior {
         case .archiveLease(let l):
             switch (l.action, lease) {
             case (.grant, .requested(l.leaseId, let asked)):
-                bump("leases.used")
-                bump("leases.wait.us", UInt64((ContinuousClock.now - asked) / .microseconds(1)))
+                bump(.leasesUsed)
+                bump(.leasesWaitUs, UInt64((ContinuousClock.now - asked) / .microseconds(1)))
                 guard let reader = try openArchive(channel: channel) else {
                     lease = .none
                     try post(.archiveLease(ArchiveLease(leaseId: l.leaseId, action: .release)), to: source, channel: channel)
@@ -185,10 +185,10 @@ public final class PlayerRole: RecordingBehavior {
                 try releaseLeaseUnlessNeeded(channel: channel)
             case (.recall, .held(l.leaseId, _, _)):
                 // A round is due: give the file back now; ask again when there is more to read.
-                bump("leases.recalled")
+                bump(.leasesRecalled)
                 try releaseLease(channel: channel)
             default:
-                bump("leases.stray")
+                bump(.leasesStray)
             }
         default:
             return false
@@ -201,10 +201,10 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     private func accept(_ request: ReplayRequest, channel: ControlChannel) throws {
-        bump("queries.received")
+        bump(.queriesReceived)
         let key = QueryKey(clientRank: Int(request.clientRank), queryId: request.queryId)
         guard queries[key] == nil else {
-            bump("queries.duplicate")
+            bump(.queriesDuplicate)
             return
         }
         let timeout = Duration.milliseconds(Int64(clamping: request.timeoutMilliseconds))
@@ -246,7 +246,7 @@ public final class PlayerRole: RecordingBehavior {
     private func keeperAnswered(_ piece: ReplayPiece, from keeper: Int) {
         guard let key = byLocalId[piece.queryId], let q = queries[key], q.phase == .keepers,
               q.pendingKeepers.contains(keeper) else {
-            bump("keeperPieces.stray")
+            bump(.keeperPiecesStray)
             return
         }
         if let chunk = piece.chunk, !chunk.isEmpty { q.fresh.append(chunk) }
@@ -269,7 +269,7 @@ public final class PlayerRole: RecordingBehavior {
         }
         guard let q = queries[QueryKey(clientRank: client, queryId: ack.queryId)] else { return }
         if ack.cancel {
-            bump("queries.cancelled")
+            bump(.queriesCancelled)
             retire(q)
             return
         }
@@ -338,7 +338,7 @@ public final class PlayerRole: RecordingBehavior {
         let now = ContinuousClock.now
         let overdue = queries.values.filter { now >= $0.deadline }
         for q in overdue {
-            bump("queries.timedOut")
+            bump(.queriesTimedOut)
             try finish(q, rc: .queryTimedOut, detail: "query \(q.request.queryId) did not complete within \(q.request.timeoutMilliseconds) ms",
                        channel: channel)
         }
@@ -406,7 +406,7 @@ public final class PlayerRole: RecordingBehavior {
             } else {
                 // Damaged rows are left out and reported (the answer is then partial), the rest is read.
                 let answer = try archive.read(chronicle: r.chronicle, story: r.story, range: window)
-                if !answer.completeness.isComplete { bump("windows.partial") }
+                if !answer.completeness.isComplete { bump(.windowsPartial) }
                 q.completeness.add(answer.completeness)
                 if !answer.events.isEmpty { parts.append(answer.events) }
             }
@@ -414,7 +414,7 @@ public final class PlayerRole: RecordingBehavior {
         if var merged = try StoryChunk.merge(parts) {
             if !r.hidden.isEmpty { merged = merged.filter { !r.hides($0) } }
             for piece in merged.isEmpty ? [] : merged.pieces(maxEncodedBytes: config.player.pieceBytes) { q.ready.append(.chunk(piece)) }
-            bump("events.replayed", UInt64(merged.count))
+            bump(.eventsReplayed, UInt64(merged.count))
         }
         q.cursor = window.end
         if q.archiveDone { q.fresh = [] }
@@ -441,8 +441,8 @@ public final class PlayerRole: RecordingBehavior {
             })
         }
         keep = true
-        bump("pieces.straight")
-        bump("events.replayed", UInt64(encoded.eventCount))
+        bump(.piecesStraight)
+        bump(.eventsReplayed, UInt64(encoded.eventCount))
         return .staged(buffer, byteCount: encoded.byteCount, eventCount: encoded.eventCount)
     }
 
@@ -453,7 +453,7 @@ public final class PlayerRole: RecordingBehavior {
         for (key, l) in lent where now >= l.expires {
             lent[key] = nil
             try? pool?.free(l.buffer)
-            bump("slots.reclaimed")
+            bump(.slotsReclaimed)
         }
     }
 
@@ -491,7 +491,7 @@ public final class PlayerRole: RecordingBehavior {
                 try post(.replayPiece(message), to: q.key.clientRank, channel: channel)
                 q.nextPiece += 1
                 q.unacked += 1
-                bump("pieces.sent")
+                bump(.piecesSent)
                 did = true
             }
             if q.phase == .archive && q.archiveDone && q.ready.isEmpty {
@@ -513,8 +513,8 @@ public final class PlayerRole: RecordingBehavior {
         let d = buffer.remoteDescriptor
         lent[LentKey(clientRank: q.key.clientRank, queryId: q.request.queryId, pieceNumber: q.nextPiece)] =
             (buffer, q.deadline + .seconds(30))
-        bump("pieces.rma")
-        bump("bytes.rma", UInt64(byteCount))
+        bump(.piecesRma)
+        bump(.bytesRma, UInt64(byteCount))
         return RemotePiece(address: d.address, key: d.key, length: UInt64(byteCount), eventCount: UInt64(eventCount),
                            playerAddress: bulk!.endpoint.localAddress)
     }
@@ -528,9 +528,9 @@ public final class PlayerRole: RecordingBehavior {
                                completeBefore: q.completeBefore == .max ? clock.now() : q.completeBefore,
                                recording: q.recording, detail: partial ? q.completeness.description : detail)
         try post(.replayPiece(last), to: q.key.clientRank, channel: channel)
-        bump(rc == .success ? "queries.served" : "queries.failed")
-        if partial { bump("queries.partial") }
-        bump("pieces.sent")
+        bump(rc == .success ? .queriesServed : .queriesFailed)
+        if partial { bump(.queriesPartial) }
+        bump(.piecesSent)
         retire(q)
     }
 
@@ -565,7 +565,7 @@ public final class PlayerRole: RecordingBehavior {
         }
     }
 
-    public var counters: [String: UInt64] {
+    public var counters: Counters {
         stats.merging(tracked.counters(pipelines: PipelineStats())) { $1 }
     }
 

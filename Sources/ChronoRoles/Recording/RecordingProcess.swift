@@ -37,9 +37,9 @@ public struct RecordingProcess {
     private var refusedOrders: UInt64 = 0
 
     /// The role's counters plus `orders.refused` (visor orders from another rank, when any).
-    public var counters: [String: UInt64] {
+    public var counters: Counters {
         var c = behavior.counters
-        if refusedOrders > 0 { c["orders.refused"] = refusedOrders }
+        if refusedOrders > 0 { c[.ordersRefused] = refusedOrders }
         return c
     }
 
@@ -65,11 +65,11 @@ public struct RecordingProcess {
     }
 
     /// Sends the role's counters to the visor, with this process's resident memory
-    /// (``JobProgress/residentBytesKey``, for the progress lines; not a summary counter).
+    /// (``Counter/memoryResidentBytes``, for the progress lines; not a summary counter).
     private func heartbeat() throws {
         guard registersWithVisor else { return }
         var sent = counters
-        if let resident = ResidentMemory.bytes() { sent[JobProgress.residentBytesKey] = resident }
+        if let resident = ResidentMemory.bytes() { sent[.memoryResidentBytes] = resident }
         try toVisor(.heartbeat(Heartbeat(role: behavior.role, groupId: groupId, rank: rank, sentAt: clock.now(),
                                          counters: sent)))
     }

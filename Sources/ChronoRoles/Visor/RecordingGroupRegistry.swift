@@ -16,7 +16,7 @@ public struct RecordingGroupRegistry: Sendable {
         /// Last heartbeat time (monotonic ns) per rank.
         public var lastSeen: [Int32: UInt64] = [:]
         /// Latest statistics per rank.
-        public var counters: [Int32: [String: UInt64]] = [:]
+        public var counters: [Int32: Counters] = [:]
 
         /// A group can record when it has a grapher and at least one keeper.
         public var isActive: Bool { grapher != nil && !keepers.isEmpty }
