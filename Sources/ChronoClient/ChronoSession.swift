@@ -42,7 +42,7 @@ public final class ChronoSession: @unchecked Sendable {
         self.peers = peers
         self.replayReader = ReplayReader(
             provider: config.fabric.provider,
-            slotBytes: max(config.player.pieceBytes, config.story.maxEventBytes + 64) + StoryChunk.headerByteCount,
+            slotBytes: config.replayPieceSlotBytes,
             registeredOnly: config.fabric.testRegisteredReads)
     }
 

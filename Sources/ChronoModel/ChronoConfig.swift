@@ -177,25 +177,6 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
     /// `story.chunkDurationMs` in nanoseconds.
     public var chunkDurationNanoseconds: UInt64 { UInt64(max(story.chunkDurationMs, 0)) &* 1_000_000 }
 
-    /// Bytes of one slot of a keeper's registered transfer pool: `keeper.transferSlotBytes`, or one
-    /// event of `story.maxEventBytes` with its chunk header when that is larger. The grapher reads
-    /// into slots of the same size.
-    public var transferSlotBytes: Int {
-        max(keeper.transferSlotBytes, story.maxEventBytes + StoryChunk.headerByteCount + 64)
-    }
-
-    /// The most bytes a keeper registers for its transfer pool, however large
-    /// `keeper.memoryLimitBytes` is: 1 GiB (at least four slots).
-    public static let maxKeeperPoolBytes = 1 << 30
-
-    /// Slots of a keeper's registered transfer pool: half of `keeper.memoryLimitBytes`, at least
-    /// 4, and at most ``maxKeeperPoolBytes`` worth (the pool is allocated and registered up front,
-    /// so it must not grow with a large memory bound).
-    public var keeperTransferSlots: Int {
-        let slot = transferSlotBytes
-        return max(4, min(keeper.memoryLimitBytes / 2 / slot, Self.maxKeeperPoolBytes / slot))
-    }
-
     /// One numeric setting with the range ``validate(physicalMemoryBytes:)`` enforces.
     public struct NumericBound: Sendable, Hashable, CustomStringConvertible {
         /// The dotted key.

@@ -110,8 +110,8 @@ public final class GrapherRole: RecordingBehavior {
         self.bulk = bulk
         self.graphers = graphers
         self.logger = logger
-        let slot = max(config.keeper.transferSlotBytes, config.story.maxEventBytes + StoryChunk.headerByteCount + 64)
-        self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: slot, slotCount: max(4, min(64, config.grapher.memoryLimitBytes / 4 / slot)))
+        self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: config.transferSlotBytes,
+                                             slotCount: config.grapherReadSlots)
         let (archive, failure) = Self.openArchive(config: config, graphers: graphers)
         self.archive = archive
         self.archivePath = config.archive.directory + "/" + ArchiveLayout.defaultFileName

@@ -108,7 +108,7 @@ public final class KeeperRole: RecordingBehavior {
         self.logger = logger
         self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: config.transferSlotBytes,
                                              slotCount: config.keeperTransferSlots)
-        self.reportInterval = .milliseconds(max(1, config.story.chunkDurationMs / 4))
+        self.reportInterval = max(.milliseconds(1), config.watermarkInterval)
     }
 
     private var slotBytes: Int { config.transferSlotBytes }

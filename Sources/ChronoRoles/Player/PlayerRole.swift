@@ -97,9 +97,9 @@ public final class PlayerRole: RecordingBehavior {
     public static let inlinePieceBytes = 64 << 10
     /// Registered slots of `player.pieceBytes` shared by all queries.
     static let slotCount = 16
-    /// The longest a lease is kept without being recalled (the grapher expires leases after
-    /// ``ArchiveLeases/maxHold``); the player then releases it and asks again.
-    static let maxLeaseHold: Duration = .seconds(1)
+    /// The longest a lease is kept without being recalled (``ChronoConfig/archiveLeaseHold``, under
+    /// the grapher's expiry); the player then releases it and asks again.
+    static let maxLeaseHold = ChronoConfig.archiveLeaseHold
 
     private let config: ChronoConfig
     private let visorRank: Int
@@ -135,8 +135,9 @@ public final class PlayerRole: RecordingBehavior {
         self.grapherRank = grapherRank
         self.logger = logger
         self.bulk = bulk
-        let slot = max(config.player.pieceBytes, config.story.maxEventBytes + 64) + StoryChunk.headerByteCount
-        self.pool = try bulk.map { try RegisteredMemoryPool(endpoint: $0.endpoint, slotSize: slot, slotCount: Self.slotCount) }
+        self.pool = try bulk.map {
+            try RegisteredMemoryPool(endpoint: $0.endpoint, slotSize: config.replayPieceSlotBytes, slotCount: Self.slotCount)
+        }
     }
 
     private func bump(_ key: Counter, _ n: UInt64 = 1) { stats[key, default: 0] += n }

@@ -105,7 +105,7 @@ public final class VisorService {
         let startedAt = ContinuousClock.now
         // Held-back acquires are answered after 3/4 of the acquire timeout at the latest, so the
         // waiting client gets an answer (possibly "no keepers") before it gives up.
-        let registrationDeadline = startedAt + .milliseconds(config.timeouts.acquireMs * 3 / 4)
+        let registrationDeadline = startedAt + config.visorRegistrationWait
         while phase != .done {
             var didWork = false
             var budget = 256
