@@ -1,5 +1,5 @@
 import ChronoRoles
-import ChronoRuntime
+import ChronoModel
 import Foundation
 
 /// The service roles' deliberate faults of a scenario, from `job-checks` options (never from the

@@ -14,7 +14,7 @@ struct JobProgressTests {
     /// A registry with one group: keeper 1, grapher 2, player 3, each with its latest heartbeat.
     static func registry(received: UInt64, archived: UInt64, late: UInt64 = 0) -> RecordingGroupRegistry {
         var g = RecordingGroupRegistry()
-        for (role, rank) in [(ProcessRole.keeper, Int32(1)), (.grapher, 2), (.player, 3)] {
+        for (role, rank) in [(Role.keeper, Int32(1)), (.grapher, 2), (.player, 3)] {
             g.register(Registration(role: role, groupId: 0, rank: rank, hostName: "h"), now: 0)
         }
         let mib: UInt64 = 1 << 20

@@ -16,7 +16,7 @@ import MPI
 /// touched has flushed the file. Above `grapher.memoryLimitBytes` the grapher stops reading
 /// new chunks, so keepers keep theirs (and, in turn, slow their writers).
 public final class GrapherRole: RecordingBehavior {
-    public let role = ProcessRole.grapher
+    public let role = Role.grapher
     public var dataTags: [ControlTag] { [.bulk, .replay] }
 
     private struct PendingAck {

@@ -12,7 +12,7 @@ import Logging
 /// `client.maxPendingBatches` batches unacknowledged) wait. A chunk's registered slot is
 /// reused only after the grapher acknowledged it durable; nothing is ever dropped.
 public final class KeeperRole: RecordingBehavior {
-    public let role = ProcessRole.keeper
+    public let role = Role.keeper
     public var dataTags: [ControlTag] { [.events, .bulk, .replay] }
 
     /// A recorded story. A class: the keeper visits thousands of them per sweep, and reading a

@@ -28,7 +28,7 @@ import Logging
 /// `CL_ERR_QUERY_TIMED_OUT`); up to `player.maxConcurrentQueries` run at once, the others wait
 /// their turn. Memory: one archive window per query being read, plus the keepers' events.
 public final class PlayerRole: RecordingBehavior {
-    public let role = ProcessRole.player
+    public let role = Role.player
     public var dataTags: [ControlTag] { [.replay] }
 
     private struct QueryKey: Hashable {

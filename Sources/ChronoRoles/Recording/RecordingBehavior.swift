@@ -6,7 +6,7 @@ import ChronoModel
 /// and the staged shutdown — is done once, by `RecordingProcess`, which calls these hooks.
 public protocol RecordingBehavior: AnyObject {
     /// Which role this is.
-    var role: ProcessRole { get }
+    var role: Role { get }
     /// Extra tags this role receives on (the service tag is always polled).
     var dataTags: [ControlTag] { get }
     /// Starts recording a story (create its pipeline). - Returns: the outcome for the visor.

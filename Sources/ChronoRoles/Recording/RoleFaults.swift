@@ -1,4 +1,4 @@
-import ChronoRuntime
+import ChronoModel
 
 /// Where a test program makes the service roles misbehave on purpose: a slow keeper, a slow
 /// archive, a slow player, a role that never registers. Injected where a role is made

@@ -34,7 +34,7 @@ public struct JobProgress: Sendable {
         public var lagBytes: UInt64 { bytesReceived > bytesArchived ? bytesReceived - bytesArchived : 0 }
 
         /// Adds one recording process's latest heartbeat counters.
-        public mutating func add(_ c: Counters, role: ProcessRole) {
+        public mutating func add(_ c: Counters, role: Role) {
             guard !c.isEmpty else { return }
             reporting += 1
             residentBytes += c[.memoryResidentBytes] ?? 0
@@ -48,7 +48,7 @@ public struct JobProgress: Sendable {
                 archived += c[.eventsArchived] ?? 0
                 bytesArchived += c[.bytesArchived] ?? 0
                 durableP99Microseconds = max(durableP99Microseconds, c[.durableLatencyP99Us] ?? 0)
-            case .player:
+            case .player, .visor, .client:
                 break
             }
         }

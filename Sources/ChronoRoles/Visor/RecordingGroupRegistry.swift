@@ -38,6 +38,7 @@ public struct RecordingGroupRegistry: Sendable {
             if !g.keepers.contains(r.rank) { g.keepers.append(r.rank); g.keepers.sort() }
         case .grapher: g.grapher = r.rank
         case .player: g.player = r.rank
+        case .visor, .client: return  // not a recording role (registrations never decode with one)
         }
         g.lastSeen[r.rank] = now
         groups[r.groupId] = g

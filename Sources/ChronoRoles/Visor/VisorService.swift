@@ -47,7 +47,7 @@ public final class VisorService {
     private var finishedClients: Set<Int> = []
     private var shutdownReason: String?
 
-    private enum Phase: Equatable { case running, draining(ProcessRole), done }
+    private enum Phase: Equatable { case running, draining(Role), done }
     private var phase = Phase.running
     private var awaitingShutdown: Set<Int32> = []
     private var undrained: UInt64 = 0
@@ -568,16 +568,15 @@ public final class VisorService {
             switch role {
             case .keeper: try beginDrain(.grapher)
             case .grapher: try beginDrain(.player)
-            case .player: phase = .done
+            case .player, .visor, .client: phase = .done
             }
         case .done:
             return
         }
     }
 
-    private func beginDrain(_ role: ProcessRole) throws {
-        let roleInPlan: Role = role == .keeper ? .keeper : role == .grapher ? .grapher : .player
-        let ranks = plan.ranks(of: roleInPlan).map { Int32($0) }
+    private func beginDrain(_ role: Role) throws {
+        let ranks = plan.ranks(of: role).map { Int32($0) }
         phase = .draining(role)
         awaitingShutdown = Set(ranks)
         let request = ShutdownRequest(drain: true, deadlineMilliseconds: UInt64(config.timeouts.shutdownDrainMs),
