@@ -45,7 +45,7 @@ public final class PlayerRole: RecordingBehavior {
         let request: ReplayRequest
         let deadline: ContinuousClock.Instant
         /// Not served before (``RoleFaults/playerQueryDelay()``; never in the product).
-        var startAt: ContinuousClock.Instant = .now
+        var startAt: ContinuousClock.Instant
         var phase = Phase.waiting
         var localId: UInt64 = 0
         var pendingKeepers: Set<Int> = []
@@ -62,10 +62,11 @@ public final class PlayerRole: RecordingBehavior {
         var nextPiece: UInt32 = 0
         var unacked = 0
 
-        init(key: QueryKey, request: ReplayRequest, deadline: ContinuousClock.Instant) {
+        init(key: QueryKey, request: ReplayRequest, deadline: ContinuousClock.Instant, startAt: ContinuousClock.Instant) {
             self.key = key
             self.request = request
             self.deadline = deadline
+            self.startAt = startAt
             self.cursor = request.range.start
         }
 
@@ -105,7 +106,8 @@ public final class PlayerRole: RecordingBehavior {
     private let visorRank: Int
     private let grapherRank: Int?
     private let logger: Logger
-    private let clock = SystemClock()
+    /// Event time (answers' completeness) and elapsed time (deadlines, leases, lent slots).
+    private let clock: any RoleClock
     /// Deliberate misbehaviour for tests (a slow player); none in the product.
     package var faults: any RoleFaults = NoFaults()
     private var tracked = RecordedStories()
@@ -128,9 +130,12 @@ public final class PlayerRole: RecordingBehavior {
     ///     the archive without one — only where no grapher writes it).
     ///   - bulk: the bulk plane; large pieces are lent from a pool registered on it (nil: every
     ///     piece travels inline).
+    ///   - clock: event and elapsed time (the system's unless a test steps its own).
     /// - Throws: `FabricError` when the registered pool cannot be created.
-    public init(config: ChronoConfig, visorRank: Int, grapherRank: Int?, bulk: BulkPlane?, logger: Logger) throws {
+    public init(config: ChronoConfig, visorRank: Int, grapherRank: Int?, bulk: BulkPlane?, logger: Logger,
+                clock: any RoleClock = SystemRoleClock()) throws {
         self.config = config
+        self.clock = clock
         self.visorRank = visorRank
         self.grapherRank = grapherRank
         self.logger = logger
@@ -175,13 +180,13 @@ public final class PlayerRole: RecordingBehavior {
             switch (l.action, lease) {
             case (.grant, .requested(l.leaseId, let asked)):
                 bump(.leasesUsed)
-                bump(.leasesWaitUs, UInt64((ContinuousClock.now - asked) / .microseconds(1)))
+                bump(.leasesWaitUs, UInt64((clock.instant() - asked) / .microseconds(1)))
                 guard let reader = try openArchive(channel: channel) else {
                     lease = .none
                     try post(.archiveLease(ArchiveLease(leaseId: l.leaseId, action: .release)), to: source, channel: channel)
                     return true
                 }
-                lease = .held(l.leaseId, since: .now, reader: reader)
+                lease = .held(l.leaseId, since: clock.instant(), reader: reader)
                 try readArchive(from: reader, channel: channel)
                 try releaseLeaseUnlessNeeded(channel: channel)
             case (.recall, .held(l.leaseId, _, _)):
@@ -209,8 +214,8 @@ public final class PlayerRole: RecordingBehavior {
             return
         }
         let timeout = Duration.milliseconds(Int64(clamping: request.timeoutMilliseconds))
-        let q = Query(key: key, request: request, deadline: .now + timeout)
-        q.startAt = .now + faults.playerQueryDelay()
+        let now = clock.instant()
+        let q = Query(key: key, request: request, deadline: now + timeout, startAt: now + faults.playerQueryDelay())
         if request.range.isEmpty {
             // Nothing can be in an empty range: answer at once.
             q.completeBefore = clock.now()
@@ -229,7 +234,7 @@ public final class PlayerRole: RecordingBehavior {
                 turn.removeFirst()
                 continue
             }
-            guard ContinuousClock.now >= q.startAt else { break }
+            guard clock.instant() >= q.startAt else { break }
             turn.removeFirst()
             active += 1
             q.localId = nextLocalId
@@ -300,7 +305,7 @@ public final class PlayerRole: RecordingBehavior {
                 if let grapher = grapherRank {
                     let id = nextLeaseId
                     nextLeaseId += 1
-                    lease = .requested(id, at: .now)
+                    lease = .requested(id, at: clock.instant())
                     try post(.archiveLease(ArchiveLease(leaseId: id, action: .request)), to: grapher, channel: channel)
                 } else if let reader = try openArchive(channel: channel) {
                     try readArchive(from: reader, channel: channel)  // no grapher writes this archive
@@ -319,7 +324,7 @@ public final class PlayerRole: RecordingBehavior {
     private func releaseLeaseUnlessNeeded(channel: ControlChannel) throws {
         guard case .held(_, let since, _) = lease else { return }
         let reading = queries.values.contains { $0.phase == .archive && !$0.archiveDone }
-        if !reading || ContinuousClock.now - since >= Self.maxLeaseHold { try releaseLease(channel: channel) }
+        if !reading || clock.instant() - since >= Self.maxLeaseHold { try releaseLease(channel: channel) }
     }
 
     /// Closes the archive and tells the grapher that rounds may run again.
@@ -336,7 +341,7 @@ public final class PlayerRole: RecordingBehavior {
 
     /// Answers overdue queries with `CL_ERR_QUERY_TIMED_OUT`.
     private func expire(channel: ControlChannel) throws -> Bool {
-        let now = ContinuousClock.now
+        let now = clock.instant()
         let overdue = queries.values.filter { now >= $0.deadline }
         for q in overdue {
             bump(.queriesTimedOut)
@@ -450,7 +455,7 @@ public final class PlayerRole: RecordingBehavior {
     /// Slots lent to a client that never acknowledged (it died or gave up) come back after the
     /// query's deadline plus a margin.
     private func reclaimExpiredSlots() {
-        let now = ContinuousClock.now
+        let now = clock.instant()
         for (key, l) in lent where now >= l.expires {
             lent[key] = nil
             try? pool?.free(l.buffer)
@@ -562,7 +567,7 @@ public final class PlayerRole: RecordingBehavior {
         switch lease {
         case .none: return "none"
         case .requested(let id, _): return "requested(\(id))"
-        case .held(let id, let since, _): return "held(\(id), \(ContinuousClock.now - since))"
+        case .held(let id, let since, _): return "held(\(id), \(clock.instant() - since))"
         }
     }
 

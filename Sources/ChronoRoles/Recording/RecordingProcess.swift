@@ -17,14 +17,15 @@ public struct RecordingProcess {
     private let visorRank: Int
     private let heartbeatInterval: Duration
     private let logger: Logger
-    private let clock = SystemClock()
+    /// Event time (heartbeats' send time) and elapsed time (heartbeat interval, drain stall).
+    private let clock: any RoleClock
     private var drainRequested = false
     /// When false (a silent role, see ``RoleFaults/registersWithVisor(role:group:)``; never in the
     /// product) the process never registers (nor sends heartbeats), so the visor sees an
     /// incomplete group; it still answers the shutdown.
     package var registersWithVisor = true
     /// While draining: the last time the loop did any work, and how long it may do none.
-    private var lastDrainProgress = ContinuousClock.now
+    private var lastDrainProgress: ContinuousClock.Instant
     private var drainStallLimit = Self.minimumDrainStallLimit
 
     /// A drain that made no progress for this long (nothing received, sealed, shipped, read or
@@ -47,8 +48,11 @@ public struct RecordingProcess {
     ///   - behavior: the role's own logic.
     ///   - assignment: this rank's place in the plan (must be a keeper, grapher or player).
     ///   - visorRank: where to register.
+    ///   - clock: event and elapsed time (the system's unless a test steps its own).
     public init(behavior: RecordingBehavior, channel: ControlChannel, assignment: RoleAssignment, visorRank: Int,
-                config: ChronoConfig, logger: Logger) {
+                config: ChronoConfig, logger: Logger, clock: any RoleClock = SystemRoleClock()) {
+        self.clock = clock
+        self.lastDrainProgress = clock.instant()
         self.behavior = behavior
         self.channel = channel
         self.assignment = assignment
@@ -81,7 +85,7 @@ public struct RecordingProcess {
             try toVisor(.register(Registration(role: behavior.role, groupId: groupId, rank: rank, hostName: assignment.host)))
         }
         var backoff = IdleBackoff.serviceLoop
-        var nextHeartbeat = ContinuousClock.now + heartbeatInterval
+        var nextHeartbeat = clock.instant() + heartbeatInterval
         let tags = [ControlTag.service] + behavior.dataTags
         while true {
             var didWork = false
@@ -95,7 +99,7 @@ public struct RecordingProcess {
             }
             didWork = try behavior.poll(channel: channel) || didWork
             didWork = try channel.progress() || didWork
-            let now = ContinuousClock.now
+            let now = clock.instant()
             if now >= nextHeartbeat {
                 try heartbeat()
                 nextHeartbeat = now + heartbeatInterval
@@ -135,7 +139,7 @@ public struct RecordingProcess {
             try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc, ticket: n.ticket)))
         case .shutdown(let request):
             drainRequested = true
-            lastDrainProgress = ContinuousClock.now
+            lastDrainProgress = clock.instant()
             drainStallLimit = max(Self.minimumDrainStallLimit, .milliseconds(Int(clamping: request.deadlineMilliseconds)))
         default:
             return

@@ -23,7 +23,8 @@ public final class VisorService {
     private let nodeOfRank: [Int: Int]
     private let config: ChronoConfig
     private let logger: Logger
-    private let clock = SystemClock()
+    /// Event time (clock offsets, registrations) and elapsed time (held acquires, progress, drain).
+    private let clock: any RoleClock
 
     private var directory: ChronicleDirectory
     private var groups = RecordingGroupRegistry()
@@ -66,14 +67,17 @@ public final class VisorService {
     /// - Parameters:
     ///   - channel: the control channel (this rank must be the plan's visor).
     ///   - plan: the job's role plan.
+    ///   - clock: event and elapsed time (the system's unless a test steps its own).
     /// - Throws: ``CatalogFileError`` naming the catalog of `archive.directory` when it exists but
     ///   cannot be read or holds what no job writes, or when it cannot be written.
-    public init(channel: ControlChannel, plan: RolePlan, config: ChronoConfig, logger: Logger) throws(CatalogFileError) {
+    public init(channel: ControlChannel, plan: RolePlan, config: ChronoConfig, logger: Logger,
+                clock: any RoleClock = SystemRoleClock()) throws(CatalogFileError) {
+        self.clock = clock
         let catalog = try CatalogRecorder(directory: config.archive.directory)
         // Above every id the catalog handed out, and above any id an earlier job without a
         // catalog could have used (ids from the job's start time).
         let firstClientId = max(catalog.catalog.nextClientId,
-                                ClientIDAllocator.jobBase(unixTimeMs: SystemClock().now() / 1_000_000))
+                                ClientIDAllocator.jobBase(unixTimeMs: clock.now() / 1_000_000))
         do {
             directory = try ChronicleDirectory(catalog: catalog.catalog)
             try catalog.reserveClientIds(from: firstClientId)
@@ -102,7 +106,7 @@ public final class VisorService {
     /// - Throws: `MPIError` if the control plane fails.
     public func run() throws {
         var backoff = IdleBackoff.serviceLoop
-        let startedAt = ContinuousClock.now
+        let startedAt = clock.instant()
         // Held-back acquires are answered after 3/4 of the acquire timeout at the latest, so the
         // waiting client gets an answer (possibly "no keepers") before it gives up.
         let registrationDeadline = startedAt + config.visorRegistrationWait
@@ -114,7 +118,7 @@ public final class VisorService {
                 didWork = true
                 handle(bytes, from: source)
             }
-            if holdingBack && (registrationComplete || ContinuousClock.now >= registrationDeadline) {
+            if holdingBack && (registrationComplete || clock.instant() >= registrationDeadline) {
                 holdingBack = false
                 if !registrationComplete {
                     let missing = unregisteredRecorders.sorted().map(String.init).joined(separator: ",")
@@ -131,7 +135,7 @@ public final class VisorService {
             didWork = try channel.progress() || didWork
             writeCatalogIfDue()
             try advanceShutdown()
-            reportProgress(elapsed: ContinuousClock.now - startedAt)
+            reportProgress(elapsed: clock.instant() - startedAt)
             backoff.step(didWork: didWork)
         }
         try channel.drainSends()
@@ -549,7 +553,7 @@ public final class VisorService {
                 guard ShutdownSignal.isRequested else { return }
                 // On a signal, keep serving the clients (they release, flush and disconnect)
                 // until every client rank has finished or the drain deadline has passed.
-                let now = ContinuousClock.now
+                let now = clock.instant()
                 if signalSeenAt == nil {
                     signalSeenAt = now
                     logger.notice("signal \(ShutdownSignal.signalNumber ?? 0): waiting for clients to finish")
