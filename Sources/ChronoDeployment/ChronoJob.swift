@@ -75,6 +75,9 @@ public struct ChronoJob: Sendable {
     /// Deliberate misbehaviour of the service roles, for the package's test programs (silent,
     /// slow keeper, slow archive, slow player); the product's jobs have none.
     package var faults: any RoleFaults = NoFaults()
+    /// The clock each service role reads (event and elapsed time), for the package's test programs
+    /// (a visor whose clock is off); the product's roles read the system's.
+    package var clocks: @Sendable (Role) -> any RoleClock = { _ in SystemRoleClock() }
     /// Where the visor also writes the summary as JSON (`chronolog-job --summary-json`); `nil`: nowhere.
     public var summaryJSONPath: String?
 
@@ -166,7 +169,8 @@ public struct ChronoJob: Sendable {
         case .visor:
             let visor: VisorService
             do {
-                visor = try VisorService(channel: channel, plan: m.layout.plan, config: config, logger: m.logger)
+                visor = try VisorService(channel: channel, plan: m.layout.plan, config: config, logger: m.logger,
+                                         clock: clocks(.visor))
             } catch {
                 printError("chronolog: rank \(me.worldRank): \(error)")
                 MPIRuntime.abort(code: 2)
@@ -197,13 +201,13 @@ public struct ChronoJob: Sendable {
             default:
                 let grapher = me.group.flatMap { plan.ranks(of: .grapher, inGroup: $0).first }
                 let player = try PlayerRole(config: config, visorRank: plan.ranks(of: .visor)[0], grapherRank: grapher,
-                                            bulk: m.bulk, logger: m.logger)
+                                            bulk: m.bulk, logger: m.logger, clock: clocks(.player))
                 player.faults = faults
                 behavior = player
             }
             var process = RecordingProcess(
                 behavior: behavior, channel: channel, assignment: me, visorRank: m.layout.plan.ranks(of: .visor)[0],
-                config: config, logger: m.logger)
+                config: config, logger: m.logger, clock: clocks(me.role))
             process.registersWithVisor = faults.registersWithVisor(role: me.role, group: me.group)
             try process.run()
             return (process.counters, behavior.undrainedEvents > 0 ? 1 : 0)

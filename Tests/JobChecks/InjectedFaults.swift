@@ -30,3 +30,12 @@ struct InjectedFaults: RoleFaults {
         !(silentRoles.contains(role) && (silentGroups.isEmpty || silentGroups.contains(group ?? -1)))
     }
 }
+
+/// The system's clocks with event time shifted by `offset` ns (a node whose clock is off);
+/// elapsed time is the system's.
+struct ShiftedRoleClock: RoleClock {
+    let offset: Int64
+
+    func now() -> UInt64 { ClockOffset.apply(offset, to: SystemClock().now()) }
+    func instant() -> ContinuousClock.Instant { .now }
+}

@@ -32,6 +32,8 @@ struct JobChecks: ParsableCommand {
         var archiveDelayMs = 0
         @Option(help: "Fault: every replay query waits this many milliseconds before the player serves it (a slow player).")
         var queryDelayMs = 0
+        @Option(help: "Fault: the visor's clock is this many milliseconds ahead of the other ranks' (event time only).")
+        var visorClockAheadMs: Int64 = 0
 
         /// The faults these options inject into the service roles.
         var faults: InjectedFaults {
@@ -48,6 +50,8 @@ struct JobChecks: ParsableCommand {
             }
             var job = ChronoJob(config: try ChronoConfig.load(overrides: pairs), minimumClients: minimumClients)
             job.faults = faults
+            let visorClock = ShiftedRoleClock(offset: visorClockAheadMs * 1_000_000)
+            job.clocks = { role in role == .visor ? visorClock : SystemRoleClock() as any RoleClock }
             return job
         }
     }
@@ -57,6 +61,7 @@ struct JobChecks: ParsableCommand {
         @OptionGroup var options: Options
 
         func run() throws {
+            let visorAhead = Int64(options.visorClockAheadMs) * 1_000_000
             let code = try options.job(minimumClients: 1).run { session, _ in
                 guard session.peers?.rank == 0 else { return [:] }
                 var c = Checker()
@@ -69,6 +74,11 @@ struct JobChecks: ParsableCommand {
                 let firstId = client.clientId
                 c.expect("connect again → 0, same id", rc { try client.connect() } == 0 && client.clientId == firstId)
                 c.expect("clock offset measured", client.clockOffset != nil)
+                // The offset follows the visor's clock (the job's time), however far off it is.
+                let offset = client.clockOffset ?? ClockOffset(offset: .min, errorBound: 0)
+                let error = offset.offset.subtractingReportingOverflow(visorAhead).partialValue.magnitude
+                c.expect("clock offset \(offset.offset) ns ± \(offset.errorBound) follows the visor's clock (\(visorAhead) ns ahead)",
+                         error <= offset.errorBound + 100_000_000)
                 for bad in ["", "a/b", "..", ".", "nul\0byte", String(repeating: "x", count: 10_000)] {
                     c.expect("create bad name \(bad.prefix(8).debugDescription) → -2", rc { try client.createChronicle(bad) } == -2)
                 }
