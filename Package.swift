@@ -162,7 +162,8 @@ let package = Package(
             ],
             path: "Tests/ArchiveChecks"),
         // The h5py checkers are run by path (next to the tests), not built.
-        .testTarget(name: "JobTests", dependencies: ["ChronoRoles", "ChronoRuntime", "ChronoSystem", "ChronoModel", "Fabric", "TestSupport"],
+        .testTarget(name: "JobTests", dependencies: ["ChronoRoles", "ChronoRuntime", "ChronoSystem", "ChronoModel", "ChronoDeployment", "Fabric",
+                                                 "TestSupport"],
                     exclude: ["verify_job_archive.py", "check_partial_archive.py"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // chronolog-bench ior, benchmarks/plot.py and the jobs/ scripts (run under mpirun and a local Slurm).

@@ -42,7 +42,7 @@ public final class ChronoSession: @unchecked Sendable {
         self.peers = peers
         self.replayReader = ReplayReader(
             provider: config.fabric.provider,
-            slotBytes: max(config.player.pieceBytes, config.story.maxEventBytes + 64) + StoryChunk.headerByteCount,
+            slotBytes: config.replayPieceSlotBytes,
             registeredOnly: config.fabric.testRegisteredReads)
     }
 
@@ -155,18 +155,18 @@ public final class ChronoSession: @unchecked Sendable {
     /// `batches.acked`, `events.acked`, `events.refused`, `ingest.windowWaits`, `acks.outOfOrder`,
     /// `acks.stray`, `acks.malformed`. Empty while nothing was acquired. Suitable as (part of) the
     /// counters a job's client body returns.
-    public var ingestCounters: [String: UInt64] {
+    public var ingestCounters: Counters {
         guard let context = ingest.withLock({ $0 }) else { return [:] }
         var counters = context.stats.counters
-        counters["acks.stray"] = context.router.strayAcks
-        counters["acks.malformed"] = context.router.malformedAcks
+        counters[.acksStray] = context.router.strayAcks
+        counters[.acksMalformed] = context.router.malformedAcks
         return counters
     }
 
     /// Replay counters of this session: `replay.pieces.inPlace` (RMA pieces whose payload was read
     /// straight into the caller's chunk) and `replay.pieces.decoded` (read whole into registered
     /// memory and decoded). Empty before the first RMA piece.
-    public var replayCounters: [String: UInt64] { replayReader.counters }
+    public var replayCounters: Counters { replayReader.counters }
 
     /// Ingest counters summed over every story handle of this session, as a value.
     public var ingestStats: IngestStats { ingest.withLock { $0 }?.stats ?? IngestStats() }

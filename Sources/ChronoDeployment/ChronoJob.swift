@@ -75,11 +75,12 @@ public struct ChronoJob: Sendable {
     public let config: ChronoConfig
     /// Client ranks the job requires.
     public let minimumClients: Int
-    /// Test knob: recording roles that stay silent (never register with the visor), to check
-    /// that the visor copes with an incomplete group.
-    public var silentRoles: Set<Role> = []
-    /// Test knob: only silence the roles of these groups (all groups when empty).
-    public var silentGroups: Set<Int> = []
+    /// Deliberate misbehaviour of the service roles, for the package's test programs (silent,
+    /// slow keeper, slow archive, slow player); the product's jobs have none.
+    package var faults: any RoleFaults = NoFaults()
+    /// The clock each service role reads (event and elapsed time), for the package's test programs
+    /// (a visor whose clock is off); the product's roles read the system's.
+    package var clocks: @Sendable (Role) -> any RoleClock = { _ in SystemRoleClock() }
     /// Where the visor also writes the summary as JSON (`chronolog-job --summary-json`); `nil`: nowhere.
     public var summaryJSONPath: String?
 
@@ -163,7 +164,7 @@ public struct ChronoJob: Sendable {
     /// Runs this service rank's role (visor, keeper, grapher or player) until the job ends.
     /// - Returns: the role's counters and its status (0, or 1 if events were lost).
     /// - Throws: when the control plane fails (the caller should abort the job).
-    public func serve(_ m: JobMembership) throws -> (counters: [String: UInt64], status: Int32) {
+    public func serve(_ m: JobMembership) throws -> (counters: Counters, status: Int32) {
         let me = m.assignment
         let channel = ControlChannel(communicator: m.control)
         ServiceMemory.keepLargeAllocationsInHeap()
@@ -171,7 +172,8 @@ public struct ChronoJob: Sendable {
         case .visor:
             let visor: VisorService
             do {
-                visor = try VisorService(channel: channel, plan: m.layout.plan, config: config, logger: m.logger)
+                visor = try VisorService(channel: channel, plan: m.layout.plan, config: config, logger: m.logger,
+                                         clock: clocks(.visor))
             } catch {
                 printError("chronolog: rank \(me.worldRank): \(error)")
                 MPIRuntime.abort(code: 2)
@@ -186,26 +188,30 @@ public struct ChronoJob: Sendable {
                 guard let bulk = m.bulk, let group = me.group, let grapher = plan.ranks(of: .grapher, inGroup: group).first else {
                     throw ChronoLogError.unknown("keeper \(me.worldRank) has no grapher in its group")
                 }
-                behavior = try KeeperRole(config: config, rank: me.worldRank, grapherRank: grapher,
-                                          playerRank: plan.ranks(of: .player, inGroup: group).first, bulk: bulk,
-                                          groupKeepers: plan.ranks(of: .keeper, inGroup: group).count, logger: m.logger)
+                let keeper = try KeeperRole(config: config, rank: me.worldRank, grapherRank: grapher,
+                                            playerRank: plan.ranks(of: .player, inGroup: group).first, bulk: bulk,
+                                            groupKeepers: plan.ranks(of: .keeper, inGroup: group).count, logger: m.logger)
+                keeper.faults = faults
+                behavior = keeper
             case .grapher:
                 guard let bulk = m.bulk, let group = me.group, let graphers = m.graphers else {
                     throw ChronoLogError.unknown("grapher \(me.worldRank) has no bulk plane or graphers' communicator")
                 }
-                behavior = try GrapherRole(config: config, keepers: plan.ranks(of: .keeper, inGroup: group), bulk: bulk,
-                                           graphers: graphers, logger: m.logger)
+                let grapher = try GrapherRole(config: config, keepers: plan.ranks(of: .keeper, inGroup: group), bulk: bulk,
+                                              graphers: graphers, logger: m.logger)
+                grapher.faults = faults
+                behavior = grapher
             default:
                 let grapher = me.group.flatMap { plan.ranks(of: .grapher, inGroup: $0).first }
-                behavior = try PlayerRole(config: config, visorRank: plan.ranks(of: .visor)[0], grapherRank: grapher, bulk: m.bulk,
-                                          logger: m.logger)
+                let player = try PlayerRole(config: config, visorRank: plan.ranks(of: .visor)[0], grapherRank: grapher,
+                                            bulk: m.bulk, logger: m.logger, clock: clocks(.player))
+                player.faults = faults
+                behavior = player
             }
             var process = RecordingProcess(
                 behavior: behavior, channel: channel, assignment: me, visorRank: m.layout.plan.ranks(of: .visor)[0],
-                config: config, logger: m.logger)
-            if silentRoles.contains(me.role) && (silentGroups.isEmpty || silentGroups.contains(me.group ?? -1)) {
-                process.registersWithVisor = false
-            }
+                config: config, logger: m.logger, clock: clocks(me.role))
+            process.registersWithVisor = faults.registersWithVisor(role: me.role, group: me.group)
             try process.run()
             return (process.counters, behavior.undrainedEvents > 0 ? 1 : 0)
         case .client:
@@ -217,14 +223,14 @@ public struct ChronoJob: Sendable {
     /// done first; then every rank's counters are gathered and the visor prints the summary.
     /// Finalizes MPI when `join` initialised it (or when `finalizeMPI` is true).
     /// - Returns: the job's exit status, the same on every rank (the maximum of all statuses).
-    public func leave(_ m: JobMembership, counters: [String: UInt64], status: Int32, finalizeMPI: Bool? = nil) -> Int32 {
+    public func leave(_ m: JobMembership, counters: Counters, status: Int32, finalizeMPI: Bool? = nil) -> Int32 {
         let world = m.world
         var status = status
         do {
             var counters = counters
             let usage = ProcessUsage.now().since(m.joinedUsage)
-            counters["faults.minor"] = usage.minorFaults
-            counters["cpu.us"] = usage.cpuMicroseconds
+            counters[.faultsMinor] = usage.minorFaults
+            counters[.cpuUs] = usage.cpuMicroseconds
             if let session = m.session {
                 // Every client's ingest and replay counts in the summary, whatever the workload returned.
                 counters.merge(session.ingestCounters) { _, ingest in ingest }
@@ -268,7 +274,7 @@ public struct ChronoJob: Sendable {
     /// - Returns: 0 when the job ended cleanly and nothing was lost, 1 on failure or loss,
     ///   2 when the job cannot be laid out (on the application's first rank, which reports it;
     ///   the others return 0 so mpirun lets it print) or MPI cannot start.
-    public func run(client: (ChronoSession, Logger) throws -> [String: UInt64]) -> Int32 {
+    public func run(client: (ChronoSession, Logger) throws -> Counters) -> Int32 {
         ShutdownSignal.install()
         let m: JobMembership
         do {
@@ -283,7 +289,7 @@ public struct ChronoJob: Sendable {
             printError("chronolog-job: \(error)")
             return 2
         }
-        var counters: [String: UInt64] = [:]
+        var counters: Counters = [:]
         var status: Int32 = 0
         if m.assignment.role == .visor {
             print("chronolog-job: \(m.layout.plan.assignments.count) ranks, \(m.layout.plan.groupCount) recording group(s)")
@@ -295,7 +301,7 @@ public struct ChronoJob: Sendable {
                 counters = try client(session, m.logger)
             } catch {
                 m.logger.error("workload failed: \(error)")
-                counters["workload.failed"] = 1
+                counters[.workloadFailed] = 1
                 status = 1
             }
         } else {

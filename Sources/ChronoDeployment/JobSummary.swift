@@ -3,65 +3,74 @@ import ChronoModel
 import Foundation
 import MPI
 
-/// The end-of-job summary: every rank's counters, summed per role, printed by rank 0.
-struct JobSummary {
-    /// Counter sums by role.
-    var byRole: [Role: [String: UInt64]] = [:]
+/// What one rank contributes to the end-of-job summary: its role and its counters, each with its
+/// aggregation. Travels to the visor as data (JSON), never as text to parse.
+package struct RankCounters: Codable, Equatable, Sendable {
+    /// The rank's role.
+    package var role: Role
+    /// The rank's counters.
+    package var counters: Counters
+
+    /// A rank's contribution.
+    package init(role: Role, counters: Counters) {
+        self.role = role
+        self.counters = counters
+    }
+}
+
+/// The end-of-job summary: every rank's counters, combined per role by each counter's
+/// aggregation (sums add, maxima keep the largest), printed by the visor.
+package struct JobSummary {
+    /// Counters by role.
+    package private(set) var byRole: [Role: Counters] = [:]
     /// Ranks per role.
-    var ranks: [Role: Int] = [:]
+    package private(set) var ranks: [Role: Int] = [:]
+
+    /// The summary of these ranks' contributions.
+    package init(_ contributions: [RankCounters] = []) {
+        for c in contributions {
+            ranks[c.role, default: 0] += 1
+            byRole[c.role, default: [:]].aggregate(c.counters)
+        }
+    }
 
     /// Gathers every rank's counters at `root`. Collective over `world`.
     /// - Returns: the summary on `root`, `nil` elsewhere.
-    static func gather(counters: [String: UInt64], role: Role, over world: Communicator, root: Int) throws -> JobSummary? {
-        var text = role.rawValue
-        for (k, v) in counters.sorted(by: { $0.key < $1.key }) { text += "\t\(k)=\(v)" }
-        guard let pieces = try world.gather(Array(text.utf8), root: root) else { return nil }
-        var summary = JobSummary()
-        for piece in pieces {
-            let fields = String(decoding: piece, as: UTF8.self).split(separator: "\t").map(String.init)
-            guard let first = fields.first, let r = Role(rawValue: first) else { continue }
-            summary.ranks[r, default: 0] += 1
-            for f in fields.dropFirst() {
-                let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
-                guard kv.count == 2, let v = UInt64(kv[1]) else { continue }
-                // Keys ending in ".max" are maxima; every other counter is a sum.
-                if kv[0].hasSuffix(".max") {
-                    summary.byRole[r, default: [:]][kv[0]] = max(summary.byRole[r]?[kv[0]] ?? 0, v)
-                } else {
-                    summary.byRole[r, default: [:]][kv[0], default: 0] += v
-                }
-            }
-        }
-        return summary
+    /// - Throws: `MPIError`, or a decoding error when a rank's contribution is not valid (a bug).
+    static func gather(counters: Counters, role: Role, over world: Communicator, root: Int) throws -> JobSummary? {
+        let mine = try JSONEncoder().encode(RankCounters(role: role, counters: counters))
+        guard let pieces = try world.gather(Array(mine), root: root) else { return nil }
+        let decoder = JSONDecoder()
+        return JobSummary(try pieces.map { try decoder.decode(RankCounters.self, from: Data($0)) })
     }
 
-    private func sum(_ role: Role, _ key: String) -> UInt64 { byRole[role]?[key] ?? 0 }
+    private func sum(_ role: Role, _ counter: Counter) -> UInt64 { byRole[role]?[counter] ?? 0 }
 
     /// Events logged by clients and accepted nowhere: not archived and not reported rejected or
     /// refused (refused as not authorized by a keeper: counted by the client that logged them;
     /// forged events were logged by no client and show only in the keepers' `refused`).
     /// Must be 0; anything else fails the job.
-    var lostEvents: UInt64 {
-        let logged = sum(.client, "events.logged")
-        let accounted = sum(.grapher, "events.archived") + sum(.client, "events.rejected") + sum(.keeper, "events.rejected")
-            + sum(.keeper, "events.rejected.notRecorded") + sum(.client, "events.refused.unauthorized")
+    package var lostEvents: UInt64 {
+        let logged = sum(.client, .eventsLogged)
+        let accounted = sum(.grapher, .eventsArchived) + sum(.client, .eventsRejected) + sum(.keeper, .eventsRejected)
+            + sum(.keeper, .eventsRejectedNotRecorded) + sum(.client, .eventsRefusedUnauthorized)
         return logged > accounted ? logged - accounted : 0
     }
 
     /// The `events:` line's figures, each summed over the roles that count it.
-    var eventTotals: EventTotals {
+    package var eventTotals: EventTotals {
         EventTotals(
-            logged: sum(.client, "events.logged"), received: sum(.keeper, "events.received"),
-            archived: sum(.grapher, "events.archived"), late: sum(.keeper, "events.late") + sum(.grapher, "events.late"),
-            rejected: sum(.client, "events.rejected") + sum(.keeper, "events.rejected") + sum(.keeper, "events.rejected.notRecorded"),
-            refused: sum(.keeper, "events.refused.forged") + sum(.keeper, "events.refused.unauthorized"),
+            logged: sum(.client, .eventsLogged), received: sum(.keeper, .eventsReceived),
+            archived: sum(.grapher, .eventsArchived), late: sum(.keeper, .eventsLate) + sum(.grapher, .eventsLate),
+            rejected: sum(.client, .eventsRejected) + sum(.keeper, .eventsRejected) + sum(.keeper, .eventsRejectedNotRecorded),
+            refused: sum(.keeper, .eventsRefusedForged) + sum(.keeper, .eventsRefusedUnauthorized),
             lost: lostEvents)
     }
 
     /// The summary text. Its `events:` line is always there (all zero when nothing was logged,
     /// and also when every event was rejected); its last line is the job's own exit status, which
     /// after `signal` (SIGTERM/SIGINT) says that mpirun's own status is not the job's.
-    func rendered(exitStatus: Int32, signal: Int32? = nil) -> String {
+    package func rendered(exitStatus: Int32, signal: Int32? = nil) -> String {
         var lines = ["chronolog-job summary:"]
         let e = eventTotals
         lines.append("  events: logged=\(e.logged) received=\(e.received) archived=\(e.archived) late=\(e.late) "
@@ -69,7 +78,7 @@ struct JobSummary {
         for role in Role.allCases {
             guard let n = ranks[role] else { continue }
             let c = byRole[role] ?? [:]
-            let body = c.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            let body = c.sorted { $0.key < $1.key }.map { "\($0.key.name)=\($0.value)" }.joined(separator: " ")
             lines.append("  \(role.rawValue) (\(n) rank\(n == 1 ? "" : "s")): \(body.isEmpty ? "-" : body)")
         }
         var status = "  exit status: \(exitStatus)"
@@ -82,39 +91,51 @@ struct JobSummary {
 }
 
 /// The figures of the summary's `events:` line.
-struct EventTotals: Codable, Equatable {
-    var logged: UInt64
-    var received: UInt64
-    var archived: UInt64
-    var late: UInt64
-    var rejected: UInt64
-    var refused: UInt64
-    var lost: UInt64
+package struct EventTotals: Codable, Equatable {
+    package var logged: UInt64
+    package var received: UInt64
+    package var archived: UInt64
+    package var late: UInt64
+    package var rejected: UInt64
+    package var refused: UInt64
+    package var lost: UInt64
+
+    /// The figures of an `events:` line.
+    package init(logged: UInt64, received: UInt64, archived: UInt64, late: UInt64, rejected: UInt64, refused: UInt64, lost: UInt64) {
+        (self.logged, self.received, self.archived, self.late) = (logged, received, archived, late)
+        (self.rejected, self.refused, self.lost) = (rejected, refused, lost)
+    }
 }
 
 /// The summary as `chronolog-job --summary-json` writes it: the same figures as the text.
-struct JobSummaryDocument: Codable, Equatable {
+package struct JobSummaryDocument: Codable, Equatable {
     /// One role's line: its rank count and its counters (sums; `.max` keys are maxima).
-    struct RoleCounters: Codable, Equatable {
-        var ranks: Int
-        var counters: [String: UInt64]
+    package struct RoleCounters: Codable, Equatable {
+        package var ranks: Int
+        package var counters: [String: UInt64]
+
+        /// A role's line.
+        package init(ranks: Int, counters: [String: UInt64]) {
+            self.ranks = ranks
+            self.counters = counters
+        }
     }
 
     /// The `events:` line.
-    var events: EventTotals
+    package var events: EventTotals
     /// The role lines, by role name (`visor`, `keeper`, `grapher`, `player`, `client`).
-    var roles: [String: RoleCounters]
+    package var roles: [String: RoleCounters]
     /// The job's own exit status.
-    var exitStatus: Int32
+    package var exitStatus: Int32
     /// The signal (SIGTERM/SIGINT) that stopped the job, when one did.
-    var signal: Int32?
+    package var signal: Int32?
 }
 
 extension JobSummary {
     /// The summary as one JSON document (``JobSummaryDocument``), pretty-printed, keys sorted.
-    func json(exitStatus: Int32, signal: Int32? = nil) throws -> Data {
+    package func json(exitStatus: Int32, signal: Int32? = nil) throws -> Data {
         var roles: [String: JobSummaryDocument.RoleCounters] = [:]
-        for (role, n) in ranks { roles[role.rawValue] = .init(ranks: n, counters: byRole[role] ?? [:]) }
+        for (role, n) in ranks { roles[role.rawValue] = .init(ranks: n, counters: (byRole[role] ?? [:]).byName) }
         let document = JobSummaryDocument(events: eventTotals, roles: roles, exitStatus: exitStatus, signal: signal)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -123,7 +144,7 @@ extension JobSummary {
 
     /// Writes ``json(exitStatus:signal:)`` to `path` (replaced atomically).
     /// - Throws: when the file cannot be written.
-    func writeJSON(to path: String, exitStatus: Int32, signal: Int32? = nil) throws {
+    package func writeJSON(to path: String, exitStatus: Int32, signal: Int32? = nil) throws {
         var data = try json(exitStatus: exitStatus, signal: signal)
         data.append(0x0A)
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)

@@ -81,7 +81,7 @@ enum EmbeddedInit {
             print(m.layout.plan.renderedMap())
             fflush(nil)
         }
-        let counters: [String: UInt64]
+        let counters: Counters
         let status: Int32
         do {
             (counters, status) = try job.serve(m)

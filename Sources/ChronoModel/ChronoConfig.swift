@@ -57,9 +57,6 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         /// Size of one slot of the keeper's registered (RMA) memory pool; a sealed chunk larger
         /// than a slot travels in several pieces. Default 4194304 (4 MiB); 64 KiB … 256 MiB.
         public var transferSlotBytes: Int = 4 << 20
-        /// Test knob: delay, in microseconds, before each batch acknowledgement (simulates a slow keeper).
-        /// Default 0; 0 … 10000000 (ten seconds).
-        public var ackDelayMicroseconds: Int = 0
     }
 
     /// Grapher settings.
@@ -70,9 +67,6 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         /// Interval between the graphers' collective archive rounds (write + flush), in ms. Default 100;
         /// 1 … 600000 (ten minutes).
         public var archiveIntervalMs: Int = 100
-        /// Test knob: extra delay, in milliseconds, in every archive round (simulates a slow archive).
-        /// Default 0; 0 … 10000 (ten seconds).
-        public var archiveDelayMs: Int = 0
     }
 
     /// Player settings.
@@ -84,9 +78,6 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         public var pieceBytes: Int = 4 << 20
         /// Pieces of one query sent before the client acknowledged them. Default 4; 1 … 1024.
         public var piecesInFlight: Int = 4
-        /// Test knob: every query waits this many milliseconds before it is served (a slow
-        /// player; makes queries time out). Default 0; 0 … 10000 (ten seconds).
-        public var testQueryDelayMs: Int = 0
     }
 
     /// Bulk-transfer fabric.
@@ -186,25 +177,6 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
     /// `story.chunkDurationMs` in nanoseconds.
     public var chunkDurationNanoseconds: UInt64 { UInt64(max(story.chunkDurationMs, 0)) &* 1_000_000 }
 
-    /// Bytes of one slot of a keeper's registered transfer pool: `keeper.transferSlotBytes`, or one
-    /// event of `story.maxEventBytes` with its chunk header when that is larger. The grapher reads
-    /// into slots of the same size.
-    public var transferSlotBytes: Int {
-        max(keeper.transferSlotBytes, story.maxEventBytes + StoryChunk.headerByteCount + 64)
-    }
-
-    /// The most bytes a keeper registers for its transfer pool, however large
-    /// `keeper.memoryLimitBytes` is: 1 GiB (at least four slots).
-    public static let maxKeeperPoolBytes = 1 << 30
-
-    /// Slots of a keeper's registered transfer pool: half of `keeper.memoryLimitBytes`, at least
-    /// 4, and at most ``maxKeeperPoolBytes`` worth (the pool is allocated and registered up front,
-    /// so it must not grow with a large memory bound).
-    public var keeperTransferSlots: Int {
-        let slot = transferSlotBytes
-        return max(4, min(keeper.memoryLimitBytes / 2 / slot, Self.maxKeeperPoolBytes / slot))
-    }
-
     /// One numeric setting with the range ``validate(physicalMemoryBytes:)`` enforces.
     public struct NumericBound: Sendable, Hashable, CustomStringConvertible {
         /// The dotted key.
@@ -245,14 +217,11 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
             b("client.testClockDriftMs", client.testClockDriftMs, -day...day, "one day"),
             b("keeper.memoryLimitBytes", keeper.memoryLimitBytes, (1 << 20)...memory, ram),
             b("keeper.transferSlotBytes", keeper.transferSlotBytes, (64 << 10)...(256 << 20)),
-            b("keeper.ackDelayMicroseconds", keeper.ackDelayMicroseconds, 0...10_000_000, "ten seconds"),
             b("grapher.memoryLimitBytes", grapher.memoryLimitBytes, (1 << 20)...memory, ram),
             b("grapher.archiveIntervalMs", grapher.archiveIntervalMs, 1...tenMinutes, "ten minutes"),
-            b("grapher.archiveDelayMs", grapher.archiveDelayMs, 0...10_000, "ten seconds"),
             b("player.maxConcurrentQueries", player.maxConcurrentQueries, 1...65_536),
             b("player.pieceBytes", player.pieceBytes, 4096...(64 << 20)),
             b("player.piecesInFlight", player.piecesInFlight, 1...1024),
-            b("player.testQueryDelayMs", player.testQueryDelayMs, 0...10_000, "ten seconds"),
             b("archive.maxRowBytes", archive.maxRowBytes, 4096...(256 << 20)),
             b("timeouts.connectMs", timeouts.connectMs, 1...hour, "one hour"),
             b("timeouts.acquireMs", timeouts.acquireMs, 1...hour, "one hour"),

@@ -4,7 +4,7 @@
 /// Body of ``ControlMessage/register(_:)``: a recording process announces itself to the visor.
 public struct Registration: Sendable, Hashable, WireCodable {
     /// Keeper, grapher or player.
-    public var role: ProcessRole
+    public var role: Role
     /// The recording group (one per node).
     public var groupId: UInt32
     /// World rank of the process.
@@ -13,56 +13,37 @@ public struct Registration: Sendable, Hashable, WireCodable {
     public var hostName: String
 
     /// Creates a registration.
-    public init(role: ProcessRole, groupId: UInt32, rank: Int32, hostName: String) {
+    public init(role: Role, groupId: UInt32, rank: Int32, hostName: String) {
         self.role = role
         self.groupId = groupId
         self.rank = rank
         self.hostName = hostName
     }
 
-    func write(to w: inout WireWriter) { w.u8(role.rawValue); w.u32(groupId); w.i32(rank); w.string(hostName) }
+    func write(to w: inout WireWriter) { w.u8(role.recordingCode ?? 0); w.u32(groupId); w.i32(rank); w.string(hostName) }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> Registration {
-        Registration(role: try r.enumValue(ProcessRole.self, "register.role"), groupId: try r.u32(),
+        Registration(role: try r.recordingRole("register.role"), groupId: try r.u32(),
                      rank: try r.i32(), hostName: try r.string("register.hostName"))
     }
 }
 
 /// Body of ``ControlMessage/heartbeat(_:)``: liveness and statistics of a recording process.
 public struct Heartbeat: Sendable, Hashable, WireCodable {
-    /// Well-known counter names (any other name may be sent too).
-    public enum Counter {
-        /// Events received.
-        public static let eventsReceived = "eventsReceived"
-        /// Record bytes received.
-        public static let bytesReceived = "bytesReceived"
-        /// Chunks sealed.
-        public static let chunksSealed = "chunksSealed"
-        /// Chunks acknowledged durable.
-        public static let chunksDurable = "chunksDurable"
-        /// Late events accepted into revisions.
-        public static let lateEvents = "lateEvents"
-        /// Events rejected (each also reported).
-        public static let rejectedEvents = "rejectedEvents"
-        /// Bytes currently buffered.
-        public static let memoryBytes = "memoryBytes"
-        /// Replay queries served.
-        public static let queriesServed = "queriesServed"
-    }
-
-    /// The sender's role.
-    public var role: ProcessRole
+    /// The sender's role: a recording role (``Role/recording``); another is sent as code 0, which
+    /// the receiver refuses as malformed.
+    public var role: Role
     /// The sender's group.
     public var groupId: UInt32
     /// The sender's world rank.
     public var rank: Int32
     /// The sender's clock when sent (ns).
     public var sentAt: UInt64
-    /// Named counters.
-    public var counters: [String: UInt64]
+    /// The sender's counters (``Counter``), each with its aggregation.
+    public var counters: Counters
 
     /// Creates a heartbeat.
-    public init(role: ProcessRole, groupId: UInt32, rank: Int32, sentAt: UInt64, counters: [String: UInt64] = [:]) {
+    public init(role: Role, groupId: UInt32, rank: Int32, sentAt: UInt64, counters: Counters = [:]) {
         self.role = role
         self.groupId = groupId
         self.rank = rank
@@ -71,11 +52,11 @@ public struct Heartbeat: Sendable, Hashable, WireCodable {
     }
 
     func write(to w: inout WireWriter) {
-        w.u8(role.rawValue); w.u32(groupId); w.i32(rank); w.u64(sentAt); w.counters(counters)
+        w.u8(role.recordingCode ?? 0); w.u32(groupId); w.i32(rank); w.u64(sentAt); w.counters(counters)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> Heartbeat {
-        Heartbeat(role: try r.enumValue(ProcessRole.self, "heartbeat.role"), groupId: try r.u32(), rank: try r.i32(),
+        Heartbeat(role: try r.recordingRole("heartbeat.role"), groupId: try r.u32(), rank: try r.i32(),
                   sentAt: try r.u64(), counters: try r.counters("counters"))
     }
 }

@@ -126,16 +126,17 @@ struct WireReader {
         return map
     }
 
-    /// Map of u64 counters; keys strictly increasing.
-    mutating func counters(_ field: String) throws(ChronoLogError) -> [String: UInt64] {
-        let n = try count(field, limit: UInt64(limits.maxMapCount), minElementBytes: 12)
-        var map: [String: UInt64] = [:]
+    /// Counters: name (strictly increasing), aggregation, value.
+    mutating func counters(_ field: String) throws(ChronoLogError) -> Counters {
+        let n = try count(field, limit: UInt64(limits.maxMapCount), minElementBytes: 13)
+        var map: Counters = [:]
         map.reserveCapacity(n)
         var previous: String? = nil
         for _ in 0..<n {
             let key = try string(field + ".key")
             try Self.checkIncreasing(previous, key, field: field)
-            map[key] = try u64()
+            let aggregation = try enumValue(Counter.Aggregation.self, field + ".aggregation")
+            map[Counter(key, aggregation)] = try u64()
             previous = key
         }
         return map

@@ -51,11 +51,12 @@ struct WireWriter {
     }
 
     /// u32 count, then (key, u64 value) pairs sorted by key bytes.
-    mutating func counters(_ map: [String: UInt64]) {
+    mutating func counters(_ map: Counters) {
         u32(UInt32(truncatingIfNeeded: map.count))
-        for key in map.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-            string(key)
-            u64(map[key] ?? 0)
+        for counter in map.keys.sorted() {
+            string(counter.name)
+            u8(counter.aggregation.rawValue)
+            u64(map[counter] ?? 0)
         }
     }
 }

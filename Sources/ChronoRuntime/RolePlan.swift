@@ -1,17 +1,4 @@
-/// The role a rank plays in a ChronoLog-Swift job.
-public enum Role: String, Sendable, Codable, CaseIterable {
-    /// ChronoVisor: metadata, client registry, story-to-group assignment (rank 0 of the service).
-    case visor
-    /// ChronoKeeper: ingests event batches from clients, seals partial story chunks.
-    case keeper
-    /// ChronoGrapher: merges its group's partial chunks and archives them (parallel HDF5).
-    case grapher
-    /// ChronoPlayer: serves replay queries from the archive and un-archived memory.
-    case player
-    /// A client (workload) rank: logs events through the client library.
-    case client
-}
-
+import ChronoModel
 /// What one rank tells the others about itself before roles are assigned.
 public struct RankFacts: Sendable, Equatable {
     /// Rank in `MPI_COMM_WORLD`.

@@ -165,10 +165,10 @@ struct IORBench: ParsableCommand {
             throw ExitCode(2)
         }
         let meter = try CPUMeter()
-        var counters: [String: UInt64] = [:], status: Int32 = 0
+        var counters: Counters = [:], status: Int32 = 0
         if let session = m.session, let peers = m.peers {
             status = Self.runWriter(session: session, peers: peers, parameters: p, meter: meter)
-            if status != 0 { counters["workload.failed"] = 1 }
+            if status != 0 { counters[.workloadFailed] = 1 }
         } else {
             meter.serveInBackground()
             do { (counters, status) = try job.serve(m) } catch {

@@ -109,26 +109,26 @@ struct IngestBench: ParsableCommand {
     /// `ChronoJob.run`, plus, once the job has drained, a raw `fi_read` of the grapher's average
     /// chunk size between the same keeper and grapher, printed by the grapher next to the chunk
     /// transfer bandwidth it saw (`bytes.transferred` over the time its reads were outstanding).
-    static func runJob(config: ChronoConfig, client: (ChronoSession) throws -> [String: UInt64]) throws -> Int32 {
+    static func runJob(config: ChronoConfig, client: (ChronoSession) throws -> Counters) throws -> Int32 {
         ShutdownSignal.install()
         let job = ChronoJob(config: config, minimumClients: 1)
         let m = try job.join(asService: true)
-        var counters: [String: UInt64] = [:]
+        var counters: Counters = [:]
         var status: Int32 = 0
         if let session = m.session {
             do {
                 counters = try client(session)
             } catch {
                 printError("ingest: \(error)")
-                counters["workload.failed"] = 1
+                counters[.workloadFailed] = 1
                 status = 1
             }
         } else {
             (counters, status) = try job.serve(m)
-            let transferred = counters["bytes.transferred"] ?? 0, chunks = counters["chunks.received"] ?? 0
+            let transferred = counters[.bytesTransferred] ?? 0, chunks = counters[.chunksReceived] ?? 0
             let average = chunks > 0 ? Int(transferred / chunks) : 0
             if let raw = try m.measureRawChunkRead(byteCount: average, repetitions: 20) {
-                let busy = Double(counters["read.busy.us"] ?? 0) / 1e6
+                let busy = Double(counters[.readBusyUs] ?? 0) / 1e6
                 let inJob = busy > 0 ? Double(transferred) / busy : 0
                 let mib = 1_048_576.0
                 print("  chunk transfer \(Int(inJob / mib)) MiB/s in the job (\(transferred) B over \(Int(busy * 1000)) ms of outstanding reads)")

@@ -16,20 +16,20 @@ struct DemoWorkload {
     let eventsPerStory: Int
     let logger: Logger
 
-    func run() throws(ChronoLogError) -> [String: UInt64] {
-        var counters: [String: UInt64] = [:]
+    func run() throws(ChronoLogError) -> Counters {
+        var counters: Counters = [:]
         let rank = session.layout.worldRank
         let client = ChronoLogClient(session: session)
         try client.connect()
-        counters["connects"] = 1
+        counters[.connects] = 1
         if let offset = client.clockOffset {
-            counters["clock.offset.errorBound.ns.max"] = offset.errorBound
+            counters[.clockOffsetErrorBoundNs] = offset.errorBound
         }
         do {
             try client.createChronicle("demo", attributes: ["purpose": "built-in workload"])
-            counters["chronicles.created"] = 1
+            counters[.chroniclesCreated] = 1
         } catch .chronicleExists {
-            counters["chronicles.existed"] = 1
+            counters[.chroniclesExisted] = 1
         }
         var names = ["shared"]
         for s in 0..<storiesPerClient { names.append("rank\(rank)-story\(s)") }
@@ -44,24 +44,24 @@ struct DemoWorkload {
                     break  // the visor stopped starting stories (its drain deadline passed): end the round
                 }
                 held.append(name)
-                counters["stories.acquired", default: 0] += 1
+                counters[.storiesAcquired, default: 0] += 1
                 for i in 0..<eventsPerStory {
                     _ = try story.log("demo event \(i) of \(name) from rank \(rank)")
                 }
             }
             if held.count == names.count {
                 let listed = try client.showStories("demo")
-                counters["stories.listed", default: 0] += UInt64(listed.count)
+                counters[.storiesListed, default: 0] += UInt64(listed.count)
             }
             for name in held {
                 try client.releaseStory("demo", name)
-                counters["stories.released", default: 0] += 1
+                counters[.storiesReleased, default: 0] += 1
             }
             if held.count < names.count { break }
-            counters["rounds", default: 0] += 1
+            counters[.rounds, default: 0] += 1
         }
         try client.disconnect()
-        counters["disconnects"] = 1
+        counters[.disconnects] = 1
         logger.debug("demo workload done: \(counters)")
         return counters
     }

@@ -234,4 +234,30 @@ import Testing
             }
         }
     }
+
+    /// Test knobs are injected fakes (`RoleFaults`), never configuration: a user who sets one (in a
+    /// file, as a variable or with `--set`) gets the error of any unknown key.
+    @Test(arguments: ["keeper.ackDelayMicroseconds", "grapher.archiveDelayMs", "player.testQueryDelayMs", "silentRoles"])
+    func testKnobsAreNotConfigurationKeys(key: String) throws {
+        #expect(!ChronoConfig.allKeys.contains(key))
+        #expect(!ChronoConfig().effectiveDescription().contains(key.split(separator: ".").last!))
+        let parts = key.split(separator: ".")
+        let json = parts.count == 2 ? "{\"\(parts[0])\": {\"\(parts[1])\": 1}}" : "{\"\(key)\": 1}"
+        expectUnknownKey(key) { try ChronoConfig.parse(json: json) }
+        expectUnknownKey(key) { try ChronoConfig.load(overrides: [key: "1"]) }
+        expectUnknownKey(key) { try ChronoConfig.load(environment: [ChronoConfig.environmentVariableName(forKey: key): "1"]) }
+    }
+
+    private func expectUnknownKey(_ key: String, _ load: () throws -> ChronoConfig) {
+        do {
+            _ = try load()
+            Issue.record("\(key) accepted")
+        } catch let error as ChronoLogError {
+            guard case let .invalidConfiguration(e) = error else { Issue.record("\(error)"); return }
+            #expect(e.problem == .unknownKey, "\(error)")
+            #expect(error.description.contains("unknown configuration key"), "\(error)")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
 }

@@ -111,12 +111,15 @@ enum Random {
                                               keeperRanks: (0..<Int.random(in: 0...4, using: &rng)).map { _ in i32(&rng) },
                                               grapherRank: i32(&rng), playerRank: i32(&rng), detail: string(&rng)))
         case .register:
-            return .register(Registration(role: ProcessRole.allCases.randomElement(using: &rng) ?? .keeper,
+            return .register(Registration(role: Role.recording.randomElement(using: &rng) ?? .keeper,
                                           groupId: UInt32.random(in: 0...9, using: &rng), rank: i32(&rng), hostName: string(&rng)))
         case .heartbeat:
-            var counters: [String: UInt64] = [:]
-            for _ in 0..<Int.random(in: 0...4, using: &rng) { counters[string(&rng)] = u64(&rng) }
-            return .heartbeat(Heartbeat(role: ProcessRole.allCases.randomElement(using: &rng) ?? .grapher,
+            var counters: Counters = [:]
+            for _ in 0..<Int.random(in: 0...4, using: &rng) {
+                let name = string(&rng)
+                counters[Counter(name, name.utf8.count % 2 == 0 ? .sum : .max)] = u64(&rng)
+            }
+            return .heartbeat(Heartbeat(role: Role.recording.randomElement(using: &rng) ?? .grapher,
                                         groupId: UInt32.random(in: 0...9, using: &rng), rank: i32(&rng), sentAt: u64(&rng),
                                         counters: counters))
         case .startRecording:

@@ -109,7 +109,7 @@ struct ArchiveRoundTrip: ParsableCommand {
             fflush(nil)
             try client.disconnect()
             var counters = try c.finish()
-            counters["checks.passed"] = nil
+            counters[.checksPassed] = nil
             return counters
         }
         throw ExitCode(code)

@@ -184,7 +184,7 @@ struct IngestChecks: ParsableCommand {
 
     /// Each client acquires a story, releases it at once (its keeper finishes that empty recording
     /// and says so to the grapher), acquires it again, logs and releases. Run with a grapher asleep
-    /// in its rounds (`grapher.archiveDelayMs`), the keeper's reports and the visor's notices reach
+    /// in its rounds (`--archive-delay-ms`), the keeper's reports and the visor's notices reach
     /// the grapher in either order (RecordingEpochs); every event must still be archived once.
     struct Restart: ParsableCommand {
         @OptionGroup var options: JobChecks.Options
@@ -222,18 +222,17 @@ struct IngestChecks: ParsableCommand {
 
     // MARK: - back-pressure (whole job)
 
-    /// With a slow keeper (`keeper.ackDelayMicroseconds`) and a small window, a writer is slowed to
+    /// With a slow keeper (`--ack-delay-microseconds`) and a small window, a writer is slowed to
     /// the keeper's pace and nothing is lost. Prints `PACE <rank> <seconds> <minimum seconds>`.
     struct BackPressure: ParsableCommand {
         @OptionGroup var options: JobChecks.Options
         @Option(help: "Batches each client logs.") var batches = 40
 
         func run() throws {
-            let batches = self.batches
+            let batches = self.batches, delay = options.ackDelayMicroseconds
             let code = try options.job(minimumClients: 1).run { session, _ in
                 guard let peers = session.peers else { throw CheckFailure("no client communicator") }
                 var c = Checker()
-                let delay = session.config.keeper.ackDelayMicroseconds
                 let perBatch = session.config.client.batchEvents
                 let window = session.config.client.maxPendingBatches
                 c.expect("the keeper's ack delay is configured", delay > 0)

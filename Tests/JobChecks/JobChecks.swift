@@ -26,6 +26,21 @@ struct JobChecks: ParsableCommand {
         var silent: [String] = []
         @Option(help: "Silence only the roles of these groups.")
         var silentGroup: [Int] = []
+        @Option(help: "Fault: every keeper holds each batch acknowledgement this many microseconds (a slow keeper).")
+        var ackDelayMicroseconds = 0
+        @Option(help: "Fault: every grapher sleeps this many milliseconds at the start of each archive round (a slow archive).")
+        var archiveDelayMs = 0
+        @Option(help: "Fault: every replay query waits this many milliseconds before the player serves it (a slow player).")
+        var queryDelayMs = 0
+        @Option(help: "Fault: the visor's clock is this many milliseconds ahead of the other ranks' (event time only).")
+        var visorClockAheadMs: Int64 = 0
+
+        /// The faults these options inject into the service roles.
+        var faults: InjectedFaults {
+            InjectedFaults(silentRoles: Set(silent.compactMap(Role.init(rawValue:))), silentGroups: Set(silentGroup),
+                           ackDelay: .microseconds(ackDelayMicroseconds), archiveDelay: .milliseconds(archiveDelayMs),
+                           queryDelay: .milliseconds(queryDelayMs))
+        }
 
         func job(minimumClients: Int) throws -> ChronoJob {
             var pairs: [String: String] = [:]
@@ -34,8 +49,9 @@ struct JobChecks: ParsableCommand {
                 pairs[k] = v
             }
             var job = ChronoJob(config: try ChronoConfig.load(overrides: pairs), minimumClients: minimumClients)
-            job.silentRoles = Set(silent.compactMap(Role.init(rawValue:)))
-            job.silentGroups = Set(silentGroup)
+            job.faults = faults
+            let visorClock = ShiftedRoleClock(offset: visorClockAheadMs * 1_000_000)
+            job.clocks = { role in role == .visor ? visorClock : SystemRoleClock() as any RoleClock }
             return job
         }
     }
@@ -45,6 +61,7 @@ struct JobChecks: ParsableCommand {
         @OptionGroup var options: Options
 
         func run() throws {
+            let visorAhead = Int64(options.visorClockAheadMs) * 1_000_000
             let code = try options.job(minimumClients: 1).run { session, _ in
                 guard session.peers?.rank == 0 else { return [:] }
                 var c = Checker()
@@ -57,6 +74,11 @@ struct JobChecks: ParsableCommand {
                 let firstId = client.clientId
                 c.expect("connect again → 0, same id", rc { try client.connect() } == 0 && client.clientId == firstId)
                 c.expect("clock offset measured", client.clockOffset != nil)
+                // The offset follows the visor's clock (the job's time), however far off it is.
+                let offset = client.clockOffset ?? ClockOffset(offset: .min, errorBound: 0)
+                let error = offset.offset.subtractingReportingOverflow(visorAhead).partialValue.magnitude
+                c.expect("clock offset \(offset.offset) ns ± \(offset.errorBound) follows the visor's clock (\(visorAhead) ns ahead)",
+                         error <= offset.errorBound + 100_000_000)
                 for bad in ["", "a/b", "..", ".", "nul\0byte", String(repeating: "x", count: 10_000)] {
                     c.expect("create bad name \(bad.prefix(8).debugDescription) → -2", rc { try client.createChronicle(bad) } == -2)
                 }
@@ -199,7 +221,7 @@ struct Application: ParsableCommand {
         let members = try app.allgather(Int64(m.layout.worldRank)).map(Int.init)
         c.expect("application communicator holds exactly the client ranks (\(members) of \(clients))",
                  app.size == clients.count && members == clients)
-        var counters: [String: UInt64] = [:]
+        var counters: Counters = [:]
         if let session = m.session {
             let client = ChronoLogClient(session: session)
             c.expect("connect", rc { try client.connect() } == 0)
@@ -211,7 +233,7 @@ struct Application: ParsableCommand {
             c.expect("release", rc { try client.releaseStory("mpmd", "app-rank-\(app.rank)") } == 0)
             c.expect("disconnect", rc { try client.disconnect() } == 0)
         }
-        do { counters = try c.finish() } catch { counters = ["checks.failed": 1] }
+        do { counters = try c.finish() } catch { counters = [.checksFailed: 1] }
         let status = job.leave(m, counters: counters, status: c.failed > 0 ? 1 : 0)
         throw ExitCode(status)
     }
@@ -232,10 +254,10 @@ struct Checker {
         fflush(nil)
     }
 
-    func finish() throws -> [String: UInt64] {
+    func finish() throws -> Counters {
         print("CHECKS passed=\(passed) failed=\(failed)")
         if failed > 0 { throw CheckFailure("\(failed) check(s) failed") }
-        return ["checks.passed": UInt64(passed)]
+        return [.checksPassed: UInt64(passed)]
     }
 }
 
@@ -249,4 +271,11 @@ func rc(_ body: () throws -> Void) -> Int32 {
     } catch {
         return ReturnCode.unknown.rawValue
     }
+}
+
+extension Counter {
+    /// Checks a scenario's client rank passed (`checks.passed`).
+    static let checksPassed = Counter("checks.passed")
+    /// Client ranks whose checks failed (`checks.failed`).
+    static let checksFailed = Counter("checks.failed")
 }

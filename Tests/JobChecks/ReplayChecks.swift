@@ -26,7 +26,7 @@ struct ReplayChecks: ParsableCommand {
     var queries = 40
     @Option(help: "Reader threads per client rank.")
     var threads = 3
-    @Option(help: "Only check that replaying a just-logged story fails with this code (e.g. -12 with --set player.testQueryDelayMs=…, -10 with deployment.playersPerNode=0).")
+    @Option(help: "Only check that replaying a just-logged story fails with this code (e.g. -12 with --query-delay-ms …, -10 with --set deployment.playersPerNode=0).")
     var expectCode: Int32?
     @Option(help: "Only one half of a two-job check: `write` logs 10 events per client to story kept-RANK and ends; `read` (a later job in the same directory) replays them from the archive. Or `long-write` then `slow-reader` (a later job): rank 0 logs a large story; then replays it from the archive slowly (a pause per piece) while the other ranks keep logging.")
     var stage: String?

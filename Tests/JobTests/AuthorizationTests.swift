@@ -74,11 +74,11 @@ struct AuthorizationTests {
         #expect(r.lines(startingWith: "CHECK forged batch → -9").count == 1, "\(r)")
         #expect(r.lines(startingWith: "CHECK unheld batch → -9").count == 1, "\(r)")
         let keeper = r.counters(role: "keeper")
-        #expect(keeper["events.refused.forged"] == 20 && keeper["events.refused.unauthorized"] == 20, "\(keeper)")
-        #expect((keeper["batches.forged"] ?? 0) >= 1 && (keeper["batches.unauthorized"] ?? 0) >= 2, "\(keeper)")
-        #expect(keeper["watermarks.refused"] == 3 && keeper["orders.refused"] == 1 && keeper["replays.refused"] == 1, "\(keeper)")
-        #expect(keeper["events.received"] == 51, "\(keeper)")
-        #expect(r.counters(role: "grapher")["bulk.refused"] == 1, "\(r)")
+        #expect(keeper[.eventsRefusedForged] == 20 && keeper[.eventsRefusedUnauthorized] == 20, "\(keeper)")
+        #expect((keeper[.batchesForged] ?? 0) >= 1 && (keeper[.batchesUnauthorized] ?? 0) >= 2, "\(keeper)")
+        #expect(keeper[.watermarksRefused] == 3 && keeper[.ordersRefused] == 1 && keeper[.replaysRefused] == 1, "\(keeper)")
+        #expect(keeper[.eventsReceived] == 51, "\(keeper)")
+        #expect(r.counters(role: "grapher")[.bulkRefused] == 1, "\(r)")
         // The forger's events were logged by no client (its one event in Auth/common was, while it
         // held that story): the summary shows them refused, nothing lost.
         #expect(r.stdout.contains("logged=51 received=51 archived=51 ") && r.stdout.contains(" refused=40 lost=0"), "\(r)")
@@ -102,7 +102,7 @@ struct AuthorizationTests {
         #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
         #expect(r.lines(startingWith: "CHECKS passed=").count == 2, "\(r)")
         let visor = r.counters(role: "visor")
-        #expect(visor["unauthorized.acquire"] == 3 && visor["unauthorized.replay"] == 2 && visor["unauthorized.destroy"] == 3,
+        #expect(visor[.unauthorizedAcquire] == 3 && visor[.unauthorizedReplay] == 2 && visor[.unauthorizedDestroy] == 3,
                 "\(visor)")
     }
 }

@@ -1,3 +1,4 @@
+import ChronoModel
 import Foundation
 import Testing
 import TestSupport
@@ -42,8 +43,8 @@ struct DiskFullTests {
         #expect(lost > 0 && lost == logged - archived - rejected, "lost counts every event not made durable: \(r)")
         #expect(archived > 0, "the rounds before the disk filled were archived: \(r)")
         let grapher = r.counters(role: "grapher")
-        #expect(grapher["archive.failed"] == UInt64(r.stdout.contains("grapher (2 ranks)") ? 2 : 1), "every grapher stopped: \(r)")
-        #expect(Int(grapher["events.notArchived", default: 0]) == lost, "\(r)")
+        #expect(grapher[.archiveFailed] == UInt64(r.stdout.contains("grapher (2 ranks)") ? 2 : 1), "every grapher stopped: \(r)")
+        #expect(Int(grapher[.eventsNotArchived, default: 0]) == lost, "\(r)")
         #expect(!r.stderr.contains("MPI_ABORT") && !r.stderr.contains("Segmentation"), "\(r)")
 
         // Room reserved past the file's end and not used was given back at close.

@@ -1,3 +1,4 @@
+import ChronoModel
 import Foundation
 import Testing
 import TestSupport
@@ -91,7 +92,7 @@ struct EventPathTests {
             cd \(dir.path)
             ls /dev/shm > shm-before.txt
             $MPIRUN -n 7 \(checks) archive-roundtrip --events 200 --pause-microseconds 200 --durable-then-wait-seconds 60 \\
-              --set grapher.archiveDelayMs=300 > out.txt 2> err.txt &
+              --archive-delay-ms 300 > out.txt 2> err.txt &
             pid=$!
             for i in $(seq 1 1200); do
               [ "$(grep -c '^DURABLE' out.txt)" -ge 12 ] && break
@@ -128,7 +129,7 @@ struct EventPathTests {
     @Test("a whole job with the bulk plane on tcp;ofi_rxm (the provider between nodes): every event archived once")
     func tcpProvider() throws {
         let r = try roundTrip(ranks: 7, ["--set", "fabric.provider=tcp;ofi_rxm"], events: 60)
-        #expect(r.counters(role: "grapher")["chunks.received", default: 0] > 0, "\(r)")
+        #expect(r.counters(role: "grapher")[.chunksReceived, default: 0] > 0, "\(r)")
     }
 
     @Test("two graphers on virtual nodes write one archive collectively; stories of both groups present")
@@ -146,30 +147,33 @@ struct EventPathTests {
         // lets its watermark go. A single keeper must not guess (it made 1247 of 1440 events late).
         // The grapher reads a keeper's slot free at once, so its bound (1 MiB) must stop its reads
         // for the keeper's slots to stay taken.
-        let r = try roundTrip(ranks: 7, ["--set", "grapher.archiveDelayMs=700", "--set", "keeper.memoryLimitBytes=\(4 << 20)",
+        let r = try roundTrip(ranks: 7, ["--archive-delay-ms", "700", "--set", "keeper.memoryLimitBytes=\(4 << 20)",
                                          "--set", "grapher.memoryLimitBytes=\(1 << 20)",
                                          "--set", "keeper.transferSlotBytes=262144", "--set", "client.batchBytes=65536"],
                               events: 120)
         let exhausted = r.stdout.firstMatch(of: #/keeper \(1 rank\):.* slots\.exhausted=(\d+)/#).flatMap { Int($0.1) } ?? 0
         #expect(exhausted > 0, "the keeper's slot pool never filled, the scenario proves nothing: \(r)")
+        // Every event waited in a round that slept 700 ms before it wrote (logged → durable).
+        let p50 = r.stdout.firstMatch(of: #/grapher \(1 rank\):.* durable\.latency\.p50\.us\.max=(\d+)/#).flatMap { Int($0.1) } ?? 0
+        #expect(p50 >= 600_000, "the archive rounds were not slow (durable p50 \(p50) µs), the scenario proves nothing: \(r)")
         #expect(r.stdout.contains(" late=0 "), "\(r)")
     }
 
     @Test("archive rounds are written on a thread of their own: with 300 ms rounds the grapher goes on reading chunks during them; every event archived once")
     func roundsOverlapReads() throws {
-        let r = try roundTrip(ranks: 7, ["--set", "grapher.archiveDelayMs=300", "--set", "story.chunkDurationMs=20",
+        let r = try roundTrip(ranks: 7, ["--archive-delay-ms", "300", "--set", "story.chunkDurationMs=20",
                                          "--pause-microseconds", "2000"],
                               events: 300)
         let grapher = r.counters(role: "grapher")
         // 300 events 2 ms apart per writer span about 0.6 s of 20 ms ranges: chunks arrive all along,
         // so several must be read while a 300 ms round is written (none could with rounds on the
         // grapher's own thread, which reads nothing while it writes).
-        #expect((grapher["chunks.receivedDuringRounds"] ?? 0) > 0, "no chunk was read during a round: \(r)")
+        #expect((grapher[.chunksReceivedDuringRounds] ?? 0) > 0, "no chunk was read during a round: \(r)")
         // Each chunk's slot came back when the grapher had read it, not when it became durable
         // (with slots held until durable no chunk could be read during a round either).
         let keeper = r.counters(role: "keeper")
-        #expect(keeper["chunks.read"] == keeper["chunks.shipped"] && (keeper["chunks.read"] ?? 0) > 0, "\(r)")
-        #expect((grapher["events.archived"] ?? 0) == r.counters(role: "client")["events.logged"], "\(r)")
+        #expect(keeper[.chunksRead] == keeper[.chunksShipped] && (keeper[.chunksRead] ?? 0) > 0, "\(r)")
+        #expect((grapher[.eventsArchived] ?? 0) == r.counters(role: "client")[.eventsLogged], "\(r)")
     }
 
     @Test("a range holding more than a keeper's memory bound is cut at the writers' watermarks and archived in parts: no stall, nothing late or lost")
@@ -186,10 +190,10 @@ struct EventPathTests {
                               events: 300)
         let keeper = r.counters(role: "keeper"), grapher = r.counters(role: "grapher")
         #expect(r.stdout.contains(" late=0 "), "\(r)")
-        #expect(keeper["ranges.split", default: 0] > 0, "the keeper never cut a range: \(r)")
-        #expect(grapher["ranges.split", default: 0] > 0, "the grapher never archived part of a range: \(r)")
-        #expect(keeper["watermarks.released", default: 0] == 0, "\(r)")
-        #expect(r.counters(role: "client")["ingest.windowWaits", default: 0] > 0, "the writers never reached the bound: \(r)")
+        #expect(keeper[.rangesSplit, default: 0] > 0, "the keeper never cut a range: \(r)")
+        #expect(grapher[.rangesSplit, default: 0] > 0, "the grapher never archived part of a range: \(r)")
+        #expect(keeper[.watermarksReleased, default: 0] == 0, "\(r)")
+        #expect(r.counters(role: "client")[.ingestWindowWaits, default: 0] > 0, "the writers never reached the bound: \(r)")
     }
 
     @Test("a range holding more than the grapher's memory bound is archived in parts, with one and two keepers: no stall, nothing late or lost",
@@ -206,7 +210,7 @@ struct EventPathTests {
                                                    "--set", "story.chunkDurationMs=3000", "--set", "client.batchBytes=65536"],
                               events: 300)
         #expect(r.stdout.contains(" late=0 "), "\(r)")
-        #expect(r.counters(role: "grapher")["ranges.split", default: 0] > 0, "the grapher never archived part of a range: \(r)")
+        #expect(r.counters(role: "grapher")[.rangesSplit, default: 0] > 0, "the grapher never archived part of a range: \(r)")
     }
 
     @Test("a client holding the stories idle for 4 s does not hold the others' events back: durable p99 well under its hold")
@@ -226,7 +230,7 @@ struct EventPathTests {
         // 3 MiB each: each keeper receives about twice its bound, so it must reach it and writers
         // must wait for its acknowledgements.
         let limit = 3 << 20
-        let r = try roundTrip(ranks: 8, ["--set", "deployment.keepersPerNode=2", "--set", "grapher.archiveDelayMs=300",
+        let r = try roundTrip(ranks: 8, ["--set", "deployment.keepersPerNode=2", "--archive-delay-ms", "300",
                                          "--set", "keeper.memoryLimitBytes=\(limit)", "--set", "keeper.transferSlotBytes=262144",
                                          "--set", "client.batchBytes=65536", "--set", "client.maxPendingBatches=1"],
                               events: 120)

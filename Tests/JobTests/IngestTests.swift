@@ -1,3 +1,4 @@
+import ChronoModel
 import Testing
 import TestSupport
 
@@ -25,12 +26,12 @@ struct IngestTests {
         let client = r.counters(role: "client"), keeper = r.counters(role: "keeper")
         // 2 clients × (2 threads × 2000 events × 3 stories + 2 text events + 2 "last words"
         // + 1 after re-acquire + 1 flushed by disconnect).
-        #expect(client["events.logged"] == 2 * (2 * 2000 * 3 + 6), "\(r)")
-        #expect(keeper["events.received"] == client["events.logged"], "\(r)")
-        #expect(keeper["bytes.received"] == client["bytes.logged"], "\(r)")
-        #expect(keeper["batches.received"] == client["batches.sent"], "\(r)")
-        #expect(client["events.rejected"] == 4, "\(r)")
-        #expect(client["events.acked"] == client["events.logged"], "\(r)")
+        #expect(client[.eventsLogged] == 2 * (2 * 2000 * 3 + 6), "\(r)")
+        #expect(keeper[.eventsReceived] == client[.eventsLogged], "\(r)")
+        #expect(keeper[.bytesReceived] == client[.bytesLogged], "\(r)")
+        #expect(keeper[.batchesReceived] == client[.batchesSent], "\(r)")
+        #expect(client[.eventsRejected] == 4, "\(r)")
+        #expect(client[.eventsAcked] == client[.eventsLogged], "\(r)")
     }
 
     @Test("a small batch, a long linger and many keepers: flush and release still ship everything")
@@ -42,35 +43,35 @@ struct IngestTests {
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
         let client = r.counters(role: "client"), keeper = r.counters(role: "keeper")
-        #expect(client["events.logged"] == 2 * (3 * 300 * 3 + 6), "\(r)")
-        #expect(keeper["events.received"] == client["events.logged"], "\(r)")
+        #expect(client[.eventsLogged] == 2 * (3 * 300 * 3 + 6), "\(r)")
+        #expect(keeper[.eventsReceived] == client[.eventsLogged], "\(r)")
     }
 
     @Test("stories released and acquired again while the grapher sleeps in its rounds (keepers' reports overtake the visor's notices): every event archived once")
     func restartOvertakesFinished() throws {
         let r = try MPIJob.run(ranks: 6, [checks, "ingest", "restart", "--set", "grapher.archiveIntervalMs=1",
-                                          "--set", "grapher.archiveDelayMs=150"],
+                                          "--archive-delay-ms", "150"],
                                timeout: 120)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
         let client = r.counters(role: "client"), keeper = r.counters(role: "keeper"), grapher = r.counters(role: "grapher")
-        #expect(client["events.logged"] == 2 * 4 * 50, "\(r)")
-        #expect(grapher["events.archived"] == client["events.logged"], "\(r)")
-        #expect((keeper["events.failed"] ?? 0) == 0 && (grapher["chunks.unknownStory"] ?? 0) == 0, "\(r)")
+        #expect(client[.eventsLogged] == 2 * 4 * 50, "\(r)")
+        #expect(grapher[.eventsArchived] == client[.eventsLogged], "\(r)")
+        #expect((keeper[.eventsFailed] ?? 0) == 0 && (grapher[.chunksUnknownStory] ?? 0) == 0, "\(r)")
         #expect(r.stdout.contains("lost=0"), "\(r)")
     }
 
     @Test("a slow keeper (acks delayed) slows its writers to its pace; nothing is lost")
     func backPressure() throws {
-        let r = try MPIJob.run(ranks: 6, [checks, "ingest", "back-pressure", "--set", "keeper.ackDelayMicroseconds=2000",
+        let r = try MPIJob.run(ranks: 6, [checks, "ingest", "back-pressure", "--ack-delay-microseconds", "2000",
                                           "--set", "client.maxPendingBatches=2", "--set", "client.batchEvents=64"],
                                timeout: 120)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
         #expect(r.lines(startingWith: "PACE ").count == 2, "\(r)")
         let client = r.counters(role: "client"), keeper = r.counters(role: "keeper")
-        #expect(client["events.logged"] == 2 * 40 * 64, "\(r)")
-        #expect(keeper["events.received"] == client["events.logged"], "\(r)")
-        #expect((client["ingest.windowWaits"] ?? 0) > 0, "\(r)")
+        #expect(client[.eventsLogged] == 2 * 40 * 64, "\(r)")
+        #expect(keeper[.eventsReceived] == client[.eventsLogged], "\(r)")
+        #expect((client[.ingestWindowWaits] ?? 0) > 0, "\(r)")
     }
 }

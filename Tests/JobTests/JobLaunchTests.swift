@@ -99,7 +99,7 @@ struct JobLaunchTests {
         let roles = rows.map { $0.split(separator: " ", omittingEmptySubsequences: true)[1] }
         #expect(roles == ["visor", "keeper", "keeper", "grapher", "player", "player", "client", "client"], "\(r)")
         #expect(r.stdout.contains("events: logged=600 received=600 archived=600") && r.stdout.contains("lost=0"), "\(r)")
-        #expect(r.counters(role: "keeper")["stories.started"] ?? 0 >= 2, "\(r)")
+        #expect(r.counters(role: "keeper")[.storiesStarted] ?? 0 >= 2, "\(r)")
     }
 
     /// Values at the ends of their documented ranges that used to break the job (issue 12):
@@ -118,7 +118,7 @@ struct JobLaunchTests {
         let events = r.stdout.split(separator: "\n").first { $0.hasPrefix("  events: ") }.map(String.init) ?? ""
         let logged = events.firstMatch(of: /logged=(\d+)/)?.1, archived = events.firstMatch(of: /archived=(\d+)/)?.1
         #expect(logged != nil && logged == archived && events.contains("lost=0"), "\(args): \(events)")
-        #expect(r.counters(role: "visor")["undrained.events"] == 0, "\(args): \(r)")
+        #expect(r.counters(role: "visor")[.undrainedEvents] == 0, "\(args): \(r)")
     }
 
     @Test("CHRONOLOG_* variables configure a job; story.latePolicy=reject with events 5 s late rejects and counts every one, none lost")
@@ -128,7 +128,7 @@ struct JobLaunchTests {
         let r = try MPIJob.run(ranks: 6, [job], timeout: 120, environment: env)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.stdout.contains("events: logged=600 received=600 archived=0 late=0 rejected=600 refused=0 lost=0"), "\(r)")
-        #expect(r.counters(role: "keeper")["events.rejected.late"] == 600, "\(r)")
+        #expect(r.counters(role: "keeper")[.eventsRejectedLate] == 600, "\(r)")
     }
 
     @Test("every event refused at the client: the summary still has its events line (rejected, none lost)")
@@ -148,7 +148,7 @@ struct JobLaunchTests {
         #expect(r.stdout.contains("FAILING client") && r.stdout.contains("exit status: 1"), "\(r)")
         #expect(r.stdout.contains("events: logged=1000 received=1000 archived=1000") && r.stdout.contains("lost=0"), "\(r)")
         let visor = r.counters(role: "visor")
-        #expect(visor["clients.abandoned"] == 1 && visor["stories.acquired"] == visor["stories.released"], "\(r)")
+        #expect(visor[.clientsAbandoned] == 1 && visor[.storiesAcquired] == visor[.storiesReleased], "\(r)")
     }
 
     @Test("--help describes the options")
@@ -219,7 +219,7 @@ struct JobSignalTests {
         #expect(r.stdout.contains("exit status: 0 (the job's own, after signal 2") && r.stdout.contains("lost=0"), "\(r)")
         #expect(r.stderr.contains("signal 2"), "\(r)")
         let visor = r.counters(role: "visor")
-        #expect(visor["stories.acquired"] != nil && visor["stories.acquired"] == visor["stories.released"], "\(r)")
+        #expect(visor[.storiesAcquired] != nil && visor[.storiesAcquired] == visor[.storiesReleased], "\(r)")
     }
 
     @Test("SIGTERM with timeouts.shutdownDrainMs=0: the visor stops waiting for clients at once, and still nothing is lost")
@@ -233,7 +233,7 @@ struct JobSignalTests {
             echo "mpirun exit $?"
             """, timeout: 90)
         #expect(r.stdout.contains("chronolog-job summary:") && r.stdout.contains("lost=0"), "\(r)")
-        #expect(r.counters(role: "visor")["undrained.events"] == 0, "\(r)")
+        #expect(r.counters(role: "visor")[.undrainedEvents] == 0, "\(r)")
     }
 }
 

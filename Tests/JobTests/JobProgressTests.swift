@@ -14,17 +14,17 @@ struct JobProgressTests {
     /// A registry with one group: keeper 1, grapher 2, player 3, each with its latest heartbeat.
     static func registry(received: UInt64, archived: UInt64, late: UInt64 = 0) -> RecordingGroupRegistry {
         var g = RecordingGroupRegistry()
-        for (role, rank) in [(ProcessRole.keeper, Int32(1)), (.grapher, 2), (.player, 3)] {
+        for (role, rank) in [(Role.keeper, Int32(1)), (.grapher, 2), (.player, 3)] {
             g.register(Registration(role: role, groupId: 0, rank: rank, hostName: "h"), now: 0)
         }
         let mib: UInt64 = 1 << 20
         g.heartbeat(Heartbeat(role: .keeper, groupId: 0, rank: 1, sentAt: 0, counters: [
-            "events.received": received, "events.rejected": 3, "bytes.received": received * 100, "events.late": late,
-            JobProgress.residentBytesKey: 10 * mib]), now: 1)
+            .eventsReceived: received, .eventsRejected: 3, .bytesReceived: received * 100, .eventsLate: late,
+            .memoryResidentBytes: 10 * mib]), now: 1)
         g.heartbeat(Heartbeat(role: .grapher, groupId: 0, rank: 2, sentAt: 0, counters: [
-            "events.archived": archived, "bytes.archived": archived * 100, "durable.latency.p99.us.max": 12_345,
-            JobProgress.residentBytesKey: 20 * mib]), now: 1)
-        g.heartbeat(Heartbeat(role: .player, groupId: 0, rank: 3, sentAt: 0, counters: [JobProgress.residentBytesKey: 2 * mib]), now: 1)
+            .eventsArchived: archived, .bytesArchived: archived * 100, .durableLatencyP99Us: 12_345,
+            .memoryResidentBytes: 20 * mib]), now: 1)
+        g.heartbeat(Heartbeat(role: .player, groupId: 0, rank: 3, sentAt: 0, counters: [.memoryResidentBytes: 2 * mib]), now: 1)
         return g
     }
 

@@ -1,3 +1,4 @@
+import ChronoModel
 import Foundation
 import Testing
 import TestSupport
@@ -31,27 +32,27 @@ struct ReplayTests {
     }
 
     /// A summary counter of `role`; -1 when the summary lacks it.
-    private func counter(_ r: JobResult, role: String, _ name: String) -> Int {
-        r.counters(role: role)[name].map { Int($0) } ?? -1
+    private func counter(_ r: JobResult, role: String, _ counter: Counter) -> Int {
+        r.counters(role: role)[counter].map { Int($0) } ?? -1
     }
 
     @Test("random ranges from 3 ranks × 3 threads while writing match the model, partly from keeper memory; follow, fresh event, error codes, archive after release")
     func singleGroup() throws {
         let r = try replay(ranks: 7, ["--events", "200", "--queries", "20"])
-        #expect(counter(r, role: "keeper", "replays.events") > 0, "no replay used keeper memory: \(r)")
-        #expect(counter(r, role: "player", "queries.served") >= 3 * 3 * 20, "\(r)")
+        #expect(counter(r, role: "keeper", .replaysEvents) > 0, "no replay used keeper memory: \(r)")
+        #expect(counter(r, role: "player", .queriesServed) >= 3 * 3 * 20, "\(r)")
         // Pieces over 64 KiB travel by RMA from the player's registered memory.
-        #expect(counter(r, role: "player", "pieces.rma") > 0, "no piece went by RMA: \(r)")
+        #expect(counter(r, role: "player", .piecesRma) > 0, "no piece went by RMA: \(r)")
         // Windows with no keeper events are read straight from the file into registered memory.
-        #expect(counter(r, role: "player", "pieces.straight") > 0, "no piece was read straight from the archive: \(r)")
+        #expect(counter(r, role: "player", .piecesStraight) > 0, "no piece was read straight from the archive: \(r)")
         // The client reads those pieces' payloads straight into the chunks it hands out.
-        #expect(counter(r, role: "client", "replay.pieces.inPlace") > 0 && counter(r, role: "client", "replay.pieces.decoded") == 0, "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesInPlace) > 0 && counter(r, role: "client", .replayPiecesDecoded) == 0, "\(r)")
     }
 
     @Test("reads as under a provider that requires registered local memory (FI_MR_LOCAL): whole pieces decoded, same answers")
     func registeredReads() throws {
         let r = try replay(ranks: 6, ["--events", "120", "--queries", "10", "--set", "fabric.testRegisteredReads=true"])
-        #expect(counter(r, role: "client", "replay.pieces.decoded") > 0 && counter(r, role: "client", "replay.pieces.inPlace") == 0, "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesDecoded) > 0 && counter(r, role: "client", .replayPiecesInPlace) == 0, "\(r)")
     }
 
     @Test("two recording groups (virtual nodes), 8 KiB archive rows: queries go to the story's group, leases hold both graphers' rounds")
@@ -59,7 +60,7 @@ struct ReplayTests {
         // Rows of at most 8 KiB: windows of many rows, read straight from the file and merged.
         let r = try replay(ranks: 11, ["--events", "120", "--queries", "10", "--set", "deployment.virtualNodes=2",
                                        "--set", "archive.maxRowBytes=8192"])
-        #expect(counter(r, role: "player", "pieces.straight") > 0, "no piece was read straight from the archive: \(r)")
+        #expect(counter(r, role: "player", .piecesStraight) > 0, "no piece was read straight from the archive: \(r)")
     }
 
     @Test("a cluster rehearsed: 2 virtual nodes, MPI over TCP only, shm bulk plane; replays across nodes travel over MPI, within a node by RMA, same answers")
@@ -67,9 +68,9 @@ struct ReplayTests {
         let r = try replay(ranks: 11, ["--events", "120", "--queries", "10", "--set", "deployment.virtualNodes=2"],
                            mpirun: ["--mca", "btl", "tcp,self"])
         // shm does not reach another node: those queries are answered inline over MPI.
-        #expect(counter(r, role: "visor", "replays.acrossNodes") > 0, "no replay crossed virtual nodes: \(r)")
-        #expect(counter(r, role: "visor", "replays.acrossNodes") < counter(r, role: "visor", "replays.routed"), "\(r)")
-        #expect(counter(r, role: "player", "pieces.rma") > 0, "no replay within a node used RMA: \(r)")
+        #expect(counter(r, role: "visor", .replaysAcrossNodes) > 0, "no replay crossed virtual nodes: \(r)")
+        #expect(counter(r, role: "visor", .replaysAcrossNodes) < counter(r, role: "visor", .replaysRouted), "\(r)")
+        #expect(counter(r, role: "player", .piecesRma) > 0, "no replay within a node used RMA: \(r)")
     }
 
     @Test("1 MiB keepers and grapher, 2 s ranges: ranges archived in parts, answers still match the model")
@@ -80,8 +81,8 @@ struct ReplayTests {
         let r = try replay(ranks: 7, ["--events", "200", "--queries", "20", "--set", "keeper.memoryLimitBytes=1048576",
                                       "--set", "grapher.memoryLimitBytes=1048576", "--set", "story.chunkDurationMs=2000",
                                       "--set", "keeper.transferSlotBytes=65536"])
-        #expect(counter(r, role: "keeper", "ranges.split") > 0, "no range was cut: \(r)")
-        #expect(counter(r, role: "grapher", "ranges.split") > 0, "no range was archived in parts: \(r)")
+        #expect(counter(r, role: "keeper", .rangesSplit) > 0, "no range was cut: \(r)")
+        #expect(counter(r, role: "grapher", .rangesSplit) > 0, "no range was archived in parts: \(r)")
         // A single keeper never lets a held watermark go on a timeout, so CI load (slow rounds)
         // cannot make events late here.
         #expect(r.stdout.contains(" late=0 "), "\(r)")
@@ -92,7 +93,7 @@ struct ReplayTests {
         let r = try replay(ranks: 7, ["--events", "150", "--queries", "10", "--set", "player.pieceBytes=4096",
                                       "--set", "player.piecesInFlight=1", "--set", "player.maxConcurrentQueries=2",
                                       "--set", "grapher.archiveIntervalMs=700"])
-        #expect(counter(r, role: "player", "pieces.sent") > counter(r, role: "player", "queries.received") * 3, "\(r)")
+        #expect(counter(r, role: "player", .piecesSent) > counter(r, role: "player", .queriesReceived) * 3, "\(r)")
     }
 
     @Test("a slow reader of a long story does not hold archive rounds off: the grapher recalls the player's lease")
@@ -104,16 +105,16 @@ struct ReplayTests {
         let r = try replay(ranks: 7, ["--stage", "slow-reader", "--events", "1500", "--set", "player.pieceBytes=262144"],
                            timeout: 180, in: dir)
         #expect(r.stdout.contains("SLOW-READER pieces="), "\(r)")
-        #expect(counter(r, role: "player", "events.replayed") >= 1500 && counter(r, role: "keeper", "replays.events") <= 0,
+        #expect(counter(r, role: "player", .eventsReplayed) >= 1500 && counter(r, role: "keeper", .replaysEvents) <= 0,
                 "the story was not read from the archive alone: \(r)")
-        #expect(counter(r, role: "grapher", "leases.recalled") > 0, "\(r)")
-        #expect(counter(r, role: "player", "leases.recalled") > 0, "\(r)")
+        #expect(counter(r, role: "grapher", .leasesRecalled) > 0, "\(r)")
+        #expect(counter(r, role: "player", .leasesRecalled) > 0, "\(r)")
     }
 
     @Test("a player slower than the query's timeout answers −12; an empty range is answered at once")
     func queryTimesOut() throws {
-        let r = try replay(ranks: 6, ["--expect-code=-12", "--set", "player.testQueryDelayMs=1500"], timeout: 120)
-        #expect(counter(r, role: "player", "queries.timedOut") == 2, "\(r)")
+        let r = try replay(ranks: 6, ["--expect-code=-12", "--query-delay-ms", "1500"], timeout: 120)
+        #expect(counter(r, role: "player", .queriesTimedOut) == 2, "\(r)")
     }
 
     @Test("a job without players answers replays with −10")
@@ -127,7 +128,7 @@ struct ReplayTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         try replay(ranks: 6, ["--stage", "write"], timeout: 120, in: dir)
         let r = try replay(ranks: 6, ["--stage", "read"], timeout: 120, in: dir, logs: false)
-        #expect(counter(r, role: "player", "queries.served") == 2, "\(r)")
+        #expect(counter(r, role: "player", .queriesServed) == 2, "\(r)")
     }
 
     @Test("a damaged index row in an earlier job's archive: the replay returns the intact events and says partial (CL_ERR_PARTIAL_RESULT)")
@@ -141,6 +142,6 @@ struct ReplayTests {
         }
         let r = try replay(ranks: 6, ["--stage", "read-damaged"], timeout: 120, in: dir, logs: false)
         #expect(r.lines(startingWith: "PARTIAL rank ").count == 2, "\(r)")
-        #expect(counter(r, role: "player", "queries.partial") == 2, "\(r)")
+        #expect(counter(r, role: "player", .queriesPartial) == 2, "\(r)")
     }
 }

@@ -28,7 +28,7 @@ public struct IngestSettings: Sendable, Hashable {
         maxEventBytes = max(0, config.story.maxEventBytes)
         lingerNanoseconds = UInt64(max(0, config.client.lingerMicroseconds)) &* 1000
         maxPendingBatches = max(1, config.client.maxPendingBatches)
-        watermarkIntervalNanoseconds = max(lingerNanoseconds, config.chunkDurationNanoseconds / 4)
+        watermarkIntervalNanoseconds = max(lingerNanoseconds, config.watermarkIntervalNanoseconds)
         stallLimit = .milliseconds(max(config.timeouts.shutdownDrainMs, config.timeouts.connectMs, 1))
     }
 }

@@ -1,3 +1,5 @@
+import ChronoModel
+
 /// Ingest counters of one story buffer, or summed over a session.
 public struct IngestStats: Sendable, Hashable {
     /// Events accepted by `logEvent` (buffered; each is shipped, never dropped).
@@ -44,12 +46,12 @@ public struct IngestStats: Sendable, Hashable {
     /// The counters under the names of the job summary (`events.logged`, `bytes.logged`,
     /// `events.rejected`, `batches.sent`, `batches.acked`, `events.acked`, `events.refused`, `events.refused.unauthorized`,
     /// `ingest.windowWaits`, `ingest.windowWait.us`, `acks.outOfOrder`).
-    public var counters: [String: UInt64] {
+    public var counters: Counters {
         [
-            "events.logged": eventsLogged, "bytes.logged": bytesLogged, "events.rejected": eventsRejected,
-            "batches.sent": batchesSent, "batches.acked": batchesAcked, "events.acked": eventsAcked,
-            "events.refused": eventsRefused, "events.refused.unauthorized": eventsUnauthorized, "ingest.windowWaits": windowWaits,
-            "ingest.windowWait.us": windowWaitMicroseconds, "acks.outOfOrder": acksOutOfOrder,
+            .eventsLogged: eventsLogged, .bytesLogged: bytesLogged, .eventsRejected: eventsRejected,
+            .batchesSent: batchesSent, .batchesAcked: batchesAcked, .eventsAcked: eventsAcked,
+            .eventsRefused: eventsRefused, .eventsRefusedUnauthorized: eventsUnauthorized, .ingestWindowWaits: windowWaits,
+            .ingestWindowWaitUs: windowWaitMicroseconds, .acksOutOfOrder: acksOutOfOrder,
         ]
     }
 }

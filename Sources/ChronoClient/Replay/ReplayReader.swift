@@ -36,9 +36,9 @@ final class ReplayReader: Sendable {
 
     /// `replay.pieces.inPlace` and `replay.pieces.decoded`: RMA pieces read each way (empty before
     /// the first).
-    var counters: [String: UInt64] {
+    var counters: Counters {
         state.withLock { s in
-            s.inPlace + s.decoded == 0 ? [:] : ["replay.pieces.inPlace": s.inPlace, "replay.pieces.decoded": s.decoded]
+            s.inPlace + s.decoded == 0 ? [:] : [.replayPiecesInPlace: s.inPlace, .replayPiecesDecoded: s.decoded]
         }
     }
 

@@ -22,8 +22,8 @@ struct ArchiveLeases {
         var recalled = false
     }
 
-    /// How long a lease may be held before it expires.
-    static let maxHold: Duration = .seconds(5)
+    /// How long a lease may be held before it expires (``ChronoConfig/archiveLeaseExpiry``).
+    static let maxHold = ChronoConfig.archiveLeaseExpiry
 
     private var current: Lease?
     private var requests: Deque<(id: UInt64, player: Int)> = []

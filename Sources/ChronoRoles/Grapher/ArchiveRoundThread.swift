@@ -17,6 +17,7 @@ final class ArchiveRoundThread: @unchecked Sendable {
 
     private struct State {
         var round: [ArchiveChunk]?
+        var faults: (any RoleFaults)?
         var outcome: Outcome?
         var stopping = false
     }
@@ -29,21 +30,21 @@ final class ArchiveRoundThread: @unchecked Sendable {
     /// Whether ``stop()`` ran (used by the grapher's thread only).
     private var stopped = false
 
-    /// Extra time each round takes before it is written (`grapher.archiveDelayMs`: a slow archive).
-    private let delay: Duration
-
     /// Starts the thread.
-    init(writer: ArchiveWriter, delay: Duration = .zero) {
+    init(writer: ArchiveWriter) {
         self.writer = writer
-        self.delay = delay
         let thread = Thread { [self] in run() }
         thread.name = "chronolog-archive"
         thread.start()
     }
 
     /// Hands a round over to the thread. Call only when no round is outstanding.
-    func submit(_ chunks: [ArchiveChunk]) {
-        state.withLock { $0.round = chunks }
+    /// - Parameter faults: the grapher's test faults (a slow archive delays the write here).
+    func submit(_ chunks: [ArchiveChunk], faults: any RoleFaults) {
+        state.withLock {
+            $0.round = chunks
+            $0.faults = faults
+        }
         wake.signal()
     }
 
@@ -67,14 +68,16 @@ final class ArchiveRoundThread: @unchecked Sendable {
     private func run() {
         while true {
             wake.wait()
-            var round = state.withLock { s -> [ArchiveChunk]? in
+            var (round, faults) = state.withLock { s -> ([ArchiveChunk]?, (any RoleFaults)?) in
                 defer { s.round = nil }
-                return s.round
+                return (s.round, s.faults)
             }
             guard round != nil else {
                 if state.withLock({ $0.stopping }) { break }
                 continue
             }
+            faults?.archiveRoundStarts()
+            faults = nil
             let outcome = write(round ?? [])
             // Released before the outcome is published: the grapher then holds the only reference to
             // the chunks' storage and reuses it for its next reads.
@@ -85,7 +88,6 @@ final class ArchiveRoundThread: @unchecked Sendable {
     }
 
     private func write(_ chunks: [ArchiveChunk]) -> Outcome {
-        if delay > .zero { Thread.sleep(forTimeInterval: Double(delay / .microseconds(1)) / 1e6) }
         do {
             return .success(try writer.writeRound(chunks))
         } catch {

@@ -16,7 +16,7 @@ import MPI
 /// touched has flushed the file. Above `grapher.memoryLimitBytes` the grapher stops reading
 /// new chunks, so keepers keep theirs (and, in turn, slow their writers).
 public final class GrapherRole: RecordingBehavior {
-    public let role = ProcessRole.grapher
+    public let role = Role.grapher
     public var dataTags: [ControlTag] { [.bulk, .replay] }
 
     private struct PendingAck {
@@ -73,6 +73,8 @@ public final class GrapherRole: RecordingBehavior {
     private var archiveFailure: String?
     private let logger: Logger
     private let clock = SystemClock()
+    /// Deliberate misbehaviour for tests (a slow archive); none in the product.
+    package var faults: any RoleFaults = NoFaults()
     private var stories: [StoryID: Story] = [:]
     /// A keeper and a story: watermarks are per keeper and story.
     private struct Source: Hashable {
@@ -110,7 +112,7 @@ public final class GrapherRole: RecordingBehavior {
     private var closed = false
     /// Archive leases: while one is held no round starts, so a player reads a consistent file.
     private var leases = ArchiveLeases()
-    private var stats: [String: UInt64] = [:]
+    private var stats: Counters = [:]
     private var durableLatency = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
     private var retired = PipelineStats()
 
@@ -124,8 +126,8 @@ public final class GrapherRole: RecordingBehavior {
         self.bulk = bulk
         self.graphers = graphers
         self.logger = logger
-        let slot = max(config.keeper.transferSlotBytes, config.story.maxEventBytes + StoryChunk.headerByteCount + 64)
-        self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: slot, slotCount: max(4, min(64, config.grapher.memoryLimitBytes / 4 / slot)))
+        self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: config.transferSlotBytes,
+                                             slotCount: config.grapherReadSlots)
         // Rounds overlap the next round's reads when MPI allows a second thread: the archive's MPI
         // calls then go over a duplicate, never meeting this thread's barriers and reductions.
         let overlapped = MPIRuntime.threadLevel >= .multiple
@@ -133,16 +135,14 @@ public final class GrapherRole: RecordingBehavior {
         let (archive, failure) = Self.openArchive(config: config, graphers: archiveCommunicator ?? graphers)
         self.archive = archive
         self.archiveCommunicator = archiveCommunicator
-        self.roundThread = overlapped ? archive.map {
-            ArchiveRoundThread(writer: $0, delay: .milliseconds(config.grapher.archiveDelayMs))
-        } : nil
+        self.roundThread = overlapped ? archive.map { ArchiveRoundThread(writer: $0) } : nil
         self.archivePath = config.archive.directory + "/" + ArchiveLayout.defaultFileName
         archive?.maxRowBytes = config.archive.maxRowBytes
         self.nextRoundAt = .now + .milliseconds(config.grapher.archiveIntervalMs)
         if let failure { stopArchiving(because: failure) }
     }
 
-    private func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
+    private func bump(_ key: Counter, _ n: UInt64 = 1) { stats[key, default: 0] += n }
 
     /// Opens the archive collectively; when that fails on any grapher, none archives (the job
     /// still runs, drains and counts what it could not archive).
@@ -196,7 +196,7 @@ public final class GrapherRole: RecordingBehavior {
             // Only this group's keepers offer chunks and watermarks: another rank's would be archived
             // as theirs, or hold the group's stories back.
             guard keepers.contains(source) else {
-                bump("bulk.refused")
+                bump(.bulkRefused)
                 return true
             }
         default: break
@@ -205,7 +205,7 @@ public final class GrapherRole: RecordingBehavior {
             // Each entry counts as a watermark-only descriptor, in the order the keeper sent them.
             for e in set.entries {
                 guard stories[e.storyId] != nil || e.watermark == UInt64.max else {
-                    bump("watermarks.unknownStory")
+                    bump(.watermarksUnknownStory)
                     continue
                 }
                 note(watermark: e.watermark, recording: e.recording, of: Source(keeper: source, story: e.storyId))
@@ -214,7 +214,7 @@ public final class GrapherRole: RecordingBehavior {
         }
         guard case .chunkDescriptor(let d) = message else { return false }
         guard stories[d.storyId] != nil else {
-            bump("chunks.unknownStory")
+            bump(.chunksUnknownStory)
             if d.length > 0 {
                 try ack(keeper: source, storyId: d.storyId, sequence: d.sequence, rc: .notExist,
                         detail: "story \(d.storyId) is not recorded by this grapher", channel: channel)
@@ -248,10 +248,10 @@ public final class GrapherRole: RecordingBehavior {
                                    current: stories[key.story]?.recording) {
             case .current: break
             case .stale:
-                bump("watermarks.stale")
+                bump(.watermarksStale)
                 return
             case .ahead:
-                bump("watermarks.ahead")
+                bump(.watermarksAhead)
                 return
             }
         }
@@ -318,7 +318,7 @@ public final class GrapherRole: RecordingBehavior {
                 settle(d)
             }
             if let error = completion.error {
-                bump("chunks.readFailed")
+                bump(.chunksReadFailed)
                 logger.error("RMA read of chunk \(d.sequence) from keeper \(keeper) failed: \(error)")
                 try ack(keeper: keeper, storyId: d.storyId, sequence: d.sequence, rc: .unknown, detail: "\(error)", channel: channel)
                 continue
@@ -329,7 +329,7 @@ public final class GrapherRole: RecordingBehavior {
                     try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<Int(d.length)]))
                 }
             } catch {
-                bump("chunks.malformed")
+                bump(.chunksMalformed)
                 try ack(keeper: keeper, storyId: d.storyId, sequence: d.sequence, rc: .invalidArgument, detail: "\(error)",
                         channel: channel)
                 continue
@@ -342,11 +342,11 @@ public final class GrapherRole: RecordingBehavior {
             let completesBelow = chunk.records.last.map { $0.time &+ 1 } ?? chunk.range.end
             stories[d.storyId]?.pending.append(PendingAck(keeper: keeper, sequence: d.sequence, storyId: d.storyId,
                                                           completesBelow: completesBelow))
-            bump("chunks.received")
-            if roundInFlight != nil { bump("chunks.receivedDuringRounds") }
-            bump("events.received", UInt64(chunk.count))
-            bump("bytes.transferred", d.length)
-            if !report.rejected.isEmpty { bump("events.rejected", UInt64(report.rejected.count)) }
+            bump(.chunksReceived)
+            if roundInFlight != nil { bump(.chunksReceivedDuringRounds) }
+            bump(.eventsReceived, UInt64(chunk.count))
+            bump(.bytesTransferred, d.length)
+            if !report.rejected.isEmpty { bump(.eventsRejected, UInt64(report.rejected.count)) }
         }
         if reads.isEmpty, let since = readBusySince {
             readBusy += observedAt - since  // decoding and merging do not count as transfer time
@@ -376,7 +376,7 @@ public final class GrapherRole: RecordingBehavior {
             readAtBound.insert(queued[i].storyId)
             try post(queued[i], channel: channel)
             queued.remove(at: i)
-            bump("reads.atBound")
+            bump(.readsAtBound)
             did = true
         }
         // A provider that copies at once (shm with CMA) has completed them already: take them now,
@@ -387,7 +387,7 @@ public final class GrapherRole: RecordingBehavior {
 
     private func post(_ d: ChunkDescriptor, channel: ControlChannel) throws {
         guard let peer = bulk.peer(worldRank: Int(d.keeperRank)) else {
-            bump("chunks.unknownKeeper")
+            bump(.chunksUnknownKeeper)
             settle(d)
             return
         }
@@ -445,9 +445,7 @@ public final class GrapherRole: RecordingBehavior {
             }
             barrier = nil
         }
-        if config.grapher.archiveDelayMs > 0 && roundThread == nil {
-            Thread.sleep(forTimeInterval: Double(config.grapher.archiveDelayMs) / 1000)
-        }
+        if roundThread == nil { faults.archiveRoundStarts() }  // else on the round thread, as part of the write
         var chunks: [ArchiveChunk] = []
         var durable: [PendingAck] = []
         let clockNow = clock.now()
@@ -508,7 +506,7 @@ public final class GrapherRole: RecordingBehavior {
         chunks.removeAll()
         if let roundThread, archiveFailure == nil {
             // Reads, merges and the next round's sealing go on while it is written and flushed.
-            roundThread.submit(flight.chunks)
+            roundThread.submit(flight.chunks, faults: faults)
             roundInFlight = flight
             return true
         }
@@ -534,20 +532,20 @@ public final class GrapherRole: RecordingBehavior {
             stopArchiving(because: "\(error)")
         case nil: break
         }
-        if report == nil { bump("events.notArchived", flight.events) }
+        if report == nil { bump(.eventsNotArchived, flight.events) }
         let durable = flight.durable
         leases.roundRan()
         readAtBound.removeAll(keepingCapacity: true)
         if let report { account(report, chunks: flight.chunks) }
         let archivedChunks = flight.chunks.count
         recycle(&flight.chunks)
-        bump("rounds")
+        bump(.rounds)
         if logger.logLevel <= .debug {
             let pending = stories.values.map { s in
                 "\(s.notice.story)=\(s.pending.count)/\(s.pending.map(\.completesBelow).min() ?? 0)@\(s.pipeline.sealedFrontier)"
                     + "\(s.pipeline.contributors.sorted { $0.key < $1.key })"
             }
-            logger.debug("archive round \(stats["rounds"] ?? 0): \(archivedChunks) chunks, \(report?.events ?? 0) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading, pending \(pending)")
+            logger.debug("archive round \(stats[.rounds] ?? 0): \(archivedChunks) chunks, \(report?.events ?? 0) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading, pending \(pending)")
         }
         // Without a report nothing of the round is durable: the keepers hear so (they count
         // `events.failed`), and the events count as lost in the job's summary.
@@ -592,7 +590,7 @@ public final class GrapherRole: RecordingBehavior {
     /// Stops archiving for the rest of the job: says why, once, naming the file.
     private func stopArchiving(because reason: String) {
         archiveFailure = reason
-        stats["archive.failed"] = 1
+        stats[.archiveFailed] = 1
         logger.critical("archive \(archivePath): writing failed, so this job archives nothing more; the rounds flushed before stay intact, events not yet durable are not archived (counted as lost): \(reason)")
     }
 
@@ -605,9 +603,9 @@ public final class GrapherRole: RecordingBehavior {
             }
         }
         let roundMs = UInt64(max(0, report.elapsedSeconds * 1000))
-        if roundMs > stats["round.ms.max", default: 0] { stats["round.ms.max"] = roundMs }
-        bump("events.archived", UInt64(report.events))
-        bump("bytes.archived", UInt64(report.payloadBytes))
+        if roundMs > stats[.roundMs, default: 0] { stats[.roundMs] = roundMs }
+        bump(.eventsArchived, UInt64(report.events))
+        bump(.bytesArchived, UInt64(report.payloadBytes))
     }
 
     /// Closes the archive collectively at the end of the job; a failure is reported, not thrown
@@ -618,7 +616,7 @@ public final class GrapherRole: RecordingBehavior {
             try archive?.close()
         } catch {
             logger.error("archive \(archivePath): closing failed: \(error)")
-            stats["archive.closeFailed"] = 1
+            stats[.archiveCloseFailed] = 1
         }
         do {
             try archiveCommunicator?.free()
@@ -665,19 +663,19 @@ public final class GrapherRole: RecordingBehavior {
             + "roundInFlight=\(roundInFlight?.events ?? 0) closed=\(closed)"
     }
 
-    public var counters: [String: UInt64] {
+    public var counters: Counters {
         var total = retired
         for s in stories.values { total.add(s.pipeline.stats) }
         var c = stats.merging(tracked.counters(pipelines: total)) { $1 }
         var busy = readBusy
         if let since = readBusySince { busy += .now - since }
-        c["read.busy.us"] = UInt64(max(0, busy / .microseconds(1)))
-        c["leases.granted"] = leases.granted
-        c["leases.expired"] = leases.expired
-        c["leases.recalled"] = leases.recalled
+        c[.readBusyUs] = UInt64(max(0, busy / .microseconds(1)))
+        c[.leasesGranted] = leases.granted
+        c[.leasesExpired] = leases.expired
+        c[.leasesRecalled] = leases.recalled
         if durableLatency.totalCount > 0 {
-            c["durable.latency.p50.us.max"] = durableLatency.valueAtPercentile(50)
-            c["durable.latency.p99.us.max"] = durableLatency.valueAtPercentile(99)
+            c[.durableLatencyP50Us] = durableLatency.valueAtPercentile(50)
+            c[.durableLatencyP99Us] = durableLatency.valueAtPercentile(99)
         }
         return c
     }

@@ -12,7 +12,7 @@ extension KeeperRole {
     /// carries the story's low watermark here (`completeBefore`) and whether it is still recorded.
     /// A story this keeper does not know is answered with an empty last piece.
     func answerReplay(_ query: ReplayRequest, from player: Int, channel: ControlChannel) throws {
-        bump("replays.answered")
+        bump(.replaysAnswered)
         let now = clock.now()
         var held: [StoryChunk] = []
         var completeBefore = now
@@ -45,7 +45,7 @@ extension KeeperRole {
         }
         let merged = try StoryChunk.merge(held)
         let pieces = merged.map { $0.pieces(maxEncodedBytes: config.player.pieceBytes) } ?? []
-        bump("replays.events", UInt64(merged?.count ?? 0))
+        bump(.replaysEvents, UInt64(merged?.count ?? 0))
         if pieces.isEmpty {
             let last = ReplayPiece(queryId: query.queryId, rc: .success, pieceNumber: 0, isLast: true, chunk: nil,
                                    completeBefore: completeBefore, recording: recording)

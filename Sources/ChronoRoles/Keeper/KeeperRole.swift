@@ -12,7 +12,7 @@ import Logging
 /// `client.maxPendingBatches` batches unacknowledged) wait. A chunk's registered slot is
 /// reused only after the grapher acknowledged it durable; nothing is ever dropped.
 public final class KeeperRole: RecordingBehavior {
-    public let role = ProcessRole.keeper
+    public let role = Role.keeper
     public var dataTags: [ControlTag] { [.events, .bulk, .replay] }
 
     /// A recorded story. A class: the keeper visits thousands of them per sweep, and reading a
@@ -71,6 +71,8 @@ public final class KeeperRole: RecordingBehavior {
     private let pool: RegisteredMemoryPool
     private let logger: Logger
     let clock = SystemClock()
+    /// Deliberate misbehaviour for tests (a slow keeper); none in the product.
+    package var faults: any RoleFaults = NoFaults()
     private(set) var stories: [StoryID: Story] = [:]
     private var tracked = RecordedStories()
     private(set) var waiting: Deque<StoryChunk> = []
@@ -83,7 +85,7 @@ public final class KeeperRole: RecordingBehavior {
     /// Which of each writer's events are durable, and the durable flushes waiting on them.
     private var durability = DurabilityLedger()
     private var draining = false
-    private var stats: [String: UInt64] = [:]
+    private var stats: Counters = [:]
     private var retired = PipelineStats()
     /// The world rank of every client the visor named a holder, kept for the whole job (client ids
     /// are never reused): a batch naming one of them from another rank is forged.
@@ -115,12 +117,12 @@ public final class KeeperRole: RecordingBehavior {
         self.logger = logger
         self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: config.transferSlotBytes,
                                              slotCount: config.keeperTransferSlots)
-        self.reportInterval = .milliseconds(max(1, config.story.chunkDurationMs / 4))
+        self.reportInterval = max(.milliseconds(1), config.watermarkInterval)
     }
 
     private var slotBytes: Int { config.transferSlotBytes }
 
-    func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
+    func bump(_ key: Counter, _ n: UInt64 = 1) { stats[key, default: 0] += n }
 
     // MARK: - Recording
 
@@ -177,14 +179,14 @@ public final class KeeperRole: RecordingBehavior {
             try ingest(batch, from: source, channel: channel)
             return true
         case .watermarks(let set):
-            bump("watermarkSets.received")
+            bump(.watermarkSetsReceived)
             // A story with buffered events may seal now: visit it at the next poll. An idle one waits
             // for the full sweep (its report to the grapher is not urgent). Only a holder moves its
             // own watermark, from its own rank: any other entry is refused and counted.
             for e in set.entries {
                 guard let s = stories[e.storyId] else { continue }
                 guard s.holders[ClientID(set.contributor)] == Int32(source) else {
-                    bump("watermarks.refused")
+                    bump(.watermarksRefused)
                     continue
                 }
                 guard s.pipeline.raiseWatermark(of: set.contributor, to: e.watermark), s.pipeline.hasOpenBuffers else { continue }
@@ -194,16 +196,16 @@ public final class KeeperRole: RecordingBehavior {
         case .chunkAck(let ack):
             // Only the grapher frees slots: an acknowledgement from elsewhere would drop a chunk.
             guard source == grapherRank else {
-                bump("chunkAcks.refused")
+                bump(.chunkAcksRefused)
                 return true
             }
             try acknowledged(ack, channel: channel)
             return true
         case .durableRequest(let request):
-            bump("durable.requests")
+            bump(.durableRequests)
             if let rank = clientRanks[request.clientId], rank != Int32(source) {
                 // In another client's name: says nothing about anyone's events.
-                bump("durable.refused")
+                bump(.durableRefused)
                 let refusal = DurableReply(storyId: request.storyId, clientId: request.clientId, sequence: request.sequence,
                                            durableEvents: 0, failedEvents: 0, rc: .notAuthorized)
                 try channel.post(ControlMessage.durableReply(refusal).encode(), to: source, tag: .flow)
@@ -215,7 +217,7 @@ public final class KeeperRole: RecordingBehavior {
             // The player asks on behalf of a reader the visor checked (access.read); anyone else
             // asking directly would read the story unchecked.
             guard source == playerRank else {
-                bump("replays.refused")
+                bump(.replaysRefused)
                 return true
             }
             try answerReplay(query, from: source, channel: channel)
@@ -229,6 +231,11 @@ public final class KeeperRole: RecordingBehavior {
     /// client that does not hold the story (unauthorized).
     enum Refusal: String {
         case forged, unauthorized
+
+        /// The counter of refused batches.
+        var batches: Counter { self == .forged ? .batchesForged : .batchesUnauthorized }
+        /// The counter of their events.
+        var events: Counter { self == .forged ? .eventsRefusedForged : .eventsRefusedUnauthorized }
     }
 
     /// Checks a batch's sender: its client must hold the story (as the visor told this keeper) and
@@ -243,9 +250,9 @@ public final class KeeperRole: RecordingBehavior {
     /// Answers a refused batch with −9 (not authorized) and counts it and its events; nothing of it
     /// is buffered.
     private func refuse(_ batch: EventBatch, from source: Int, because why: Refusal, channel: ControlChannel) throws {
-        bump("batches.\(why.rawValue)")
-        bump("events.refused.\(why.rawValue)", UInt64(batch.count))
-        let refused = stats["batches.\(why.rawValue)"] ?? 0
+        bump(why.batches)
+        bump(why.events, UInt64(batch.count))
+        let refused = stats[why.batches] ?? 0
         if refused & (refused - 1) == 0 {  // the 1st, 2nd, 4th, 8th…: a forger cannot flood the log
             logger.warning("""
                 refused \(why.rawValue) batch #\(refused) from rank \(source): client \(batch.clientId), story \(batch.storyId), \
@@ -258,7 +265,7 @@ public final class KeeperRole: RecordingBehavior {
     }
 
     private func ingest(_ batch: EventBatch, from source: Int, channel: ControlChannel) throws {
-        bump("batches.received")
+        bump(.batchesReceived)
         if let why = refusal(of: batch, from: source) {
             try refuse(batch, from: source, because: why, channel: channel)
             return
@@ -266,7 +273,7 @@ public final class KeeperRole: RecordingBehavior {
         // Stories are objects: the insert mutates the stored pipeline in place, no range buffer is copied.
         let before = stories[batch.storyId]?.pipeline.bufferedBytes ?? 0
         guard let report = stories[batch.storyId]?.pipeline.insert(batch) else {
-            bump("events.rejected.notRecorded", UInt64(batch.count))
+            bump(.eventsRejectedNotRecorded, UInt64(batch.count))
             let ack = BatchAck(storyId: batch.storyId, clientId: batch.clientId, firstIndex: batch.firstIndex,
                                count: UInt32(batch.count), rejected: UInt32(batch.count), rc: .notExist)
             try channel.post(ControlMessage.batchAck(ack).encode(), to: source, tag: .flow)
@@ -275,19 +282,20 @@ public final class KeeperRole: RecordingBehavior {
         if batch.watermark == UInt64.max { stories[batch.storyId]?.pipeline.removeContributor(batch.clientId.rawValue) }
         touched.insert(batch.storyId)
         bufferedBytes += (stories[batch.storyId]?.pipeline.bufferedBytes ?? 0) - before
-        bump("events.received", UInt64(batch.count))
+        bump(.eventsReceived, UInt64(batch.count))
         durability.received(UInt64(batch.count - report.rejected.count), story: batch.storyId, client: batch.clientId.rawValue)
-        bump("bytes.received", UInt64(batch.payload.count))
-        if !report.rejected.isEmpty { bump("events.rejected", UInt64(report.rejected.count)) }
+        bump(.bytesReceived, UInt64(batch.payload.count))
+        if !report.rejected.isEmpty { bump(.eventsRejected, UInt64(report.rejected.count)) }
         let ack = BatchAck(storyId: batch.storyId, clientId: batch.clientId, firstIndex: batch.firstIndex,
                            count: UInt32(batch.count), rejected: UInt32(report.rejected.count),
                            rc: report.error?.returnCode ?? .success)
-        let due = ContinuousClock.now + .microseconds(config.keeper.ackDelayMicroseconds)
-        if heldAcks.isEmpty && !overMemoryBound && config.keeper.ackDelayMicroseconds == 0 {
+        let delay = faults.keeperAckDelay()
+        let due = ContinuousClock.now + delay
+        if heldAcks.isEmpty && !overMemoryBound && delay == .zero {
             try channel.post(ControlMessage.batchAck(ack).encode(), to: source, tag: .flow)
         } else {
             heldAcks.append((source, ack, due))
-            bump("acks.held")
+            bump(.acksHeld)
         }
     }
 
@@ -297,7 +305,7 @@ public final class KeeperRole: RecordingBehavior {
             return
         }
         guard var done = inFlight.removeValue(forKey: ack.sequence) else {
-            bump("chunkAcks.unknown")
+            bump(.chunkAcksUnknown)
             return
         }
         if let buffer = done.buffer {
@@ -313,14 +321,14 @@ public final class KeeperRole: RecordingBehavior {
             try channel.post(ControlMessage.durableReply(reply.reply).encode(), to: reply.rank, tag: .flow)
         }
         if ack.isDurable {
-            bump("chunks.durable")
-            bump("events.durable", UInt64(done.events))
+            bump(.chunksDurable)
+            bump(.eventsDurable, UInt64(done.events))
         } else {
             // The grapher could not archive it: report, never silently drop.
-            bump("chunks.failed")
-            bump("events.failed", UInt64(done.events))
+            bump(.chunksFailed)
+            bump(.eventsFailed, UInt64(done.events))
             // Once: after an archive failure every later chunk fails alike (a line each would flood the log).
-            if stats["chunks.failed"] == 1 {
+            if stats[.chunksFailed] == 1 {
                 logger.error("grapher failed chunk \(ack.sequence) of \(ack.storyId): \(ack.rc) \(ack.detail) (further failed chunks are only counted: chunks.failed, events.failed)")
             }
         }
@@ -330,7 +338,7 @@ public final class KeeperRole: RecordingBehavior {
     /// leave), and its events stay here, decoded, for replays until the piece is durable.
     private func read(_ ack: ChunkAck) throws {
         guard var c = inFlight[ack.sequence], let buffer = c.buffer else {
-            bump("chunkAcks.unknown")
+            bump(.chunkAcksUnknown)
             return
         }
         // Decoded into the storage of a piece that became durable earlier: no fresh pages per piece.
@@ -345,7 +353,7 @@ public final class KeeperRole: RecordingBehavior {
         c.retained = chunk
         inFlightBytes += c.heldBytes(slotBytes: slotBytes)
         inFlight[ack.sequence] = c
-        bump("chunks.read")
+        bump(.chunksRead)
     }
 
     // MARK: - Memory
@@ -480,7 +488,7 @@ public final class KeeperRole: RecordingBehavior {
             }
         }
         if !reports.isEmpty {
-            bump("watermarks.reported", UInt64(reports.count))
+            bump(.watermarksReported, UInt64(reports.count))
             try channel.post(ControlMessage.watermarks(WatermarkSet(contributor: UInt64(rank), entries: reports)).encode(),
                              to: grapherRank, tag: .bulk)
             did = true
@@ -500,7 +508,7 @@ public final class KeeperRole: RecordingBehavior {
         // it; a waiting revision (late events of a range the grapher already sealed) does not.
         let held = heldWatermark(of: s)
         guard held < s.pipeline.sealedFrontier, mustReleaseWatermarks() else { return held }
-        bump("watermarks.released")
+        bump(.watermarksReleased)
         return s.pipeline.sealedFrontier
     }
 
@@ -542,7 +550,7 @@ public final class KeeperRole: RecordingBehavior {
 
     private func shipWaiting(channel: ControlChannel) throws -> Bool {
         var did = false
-        if !waiting.isEmpty && pool.availableSlots == 0 { bump("slots.exhausted") }
+        if !waiting.isEmpty && pool.availableSlots == 0 { bump(.slotsExhausted) }
         while !waiting.isEmpty, pool.availableSlots > 0 {
             let piece = try stageNextPiece()
             if piece.end < piece.total {
@@ -555,7 +563,7 @@ public final class KeeperRole: RecordingBehavior {
             }
             guard let story = stories[piece.storyId] else {
                 try pool.free(piece.buffer)
-                bump("chunks.orphaned")
+                bump(.chunksOrphaned)
                 continue
             }
             let sequence = nextSequence
@@ -567,8 +575,8 @@ public final class KeeperRole: RecordingBehavior {
             try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence), story: story.notice,
                      watermark: reportableWatermark(of: story), channel: channel)
             touched.insert(piece.storyId)  // its watermark may move on now
-            bump("chunks.shipped")
-            bump("events.shipped", UInt64(piece.events))
+            bump(.chunksShipped)
+            bump(.eventsShipped, UInt64(piece.events))
             did = true
         }
         return did
@@ -632,11 +640,11 @@ public final class KeeperRole: RecordingBehavior {
         return "stories=[\(held.joined(separator: "; "))] waiting=\(waiting.count) inFlight=\(inFlight.keys.sorted()) heldAcks=\(heldAcks.count)"
     }
 
-    public var counters: [String: UInt64] {
+    public var counters: Counters {
         var total = retired
         for s in stories.values { total.add(s.pipeline.stats) }
         var c = stats.merging(tracked.counters(pipelines: total)) { $1 }
-        c["memory.peak.bytes.max"] = peakMemory
+        c[.memoryPeakBytes] = peakMemory
         return c
     }
 

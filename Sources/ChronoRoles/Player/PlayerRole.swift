@@ -28,7 +28,7 @@ import Logging
 /// `CL_ERR_QUERY_TIMED_OUT`); up to `player.maxConcurrentQueries` run at once, the others wait
 /// their turn. Memory: one archive window per query being read, plus the keepers' events.
 public final class PlayerRole: RecordingBehavior {
-    public let role = ProcessRole.player
+    public let role = Role.player
     public var dataTags: [ControlTag] { [.replay] }
 
     private struct QueryKey: Hashable {
@@ -44,8 +44,8 @@ public final class PlayerRole: RecordingBehavior {
         let key: QueryKey
         let request: ReplayRequest
         let deadline: ContinuousClock.Instant
-        /// Not served before (test knob `player.testQueryDelayMs`).
-        var startAt: ContinuousClock.Instant = .now
+        /// Not served before (``RoleFaults/playerQueryDelay()``; never in the product).
+        var startAt: ContinuousClock.Instant
         var phase = Phase.waiting
         var localId: UInt64 = 0
         var pendingKeepers: Set<Int> = []
@@ -62,10 +62,11 @@ public final class PlayerRole: RecordingBehavior {
         var nextPiece: UInt32 = 0
         var unacked = 0
 
-        init(key: QueryKey, request: ReplayRequest, deadline: ContinuousClock.Instant) {
+        init(key: QueryKey, request: ReplayRequest, deadline: ContinuousClock.Instant, startAt: ContinuousClock.Instant) {
             self.key = key
             self.request = request
             self.deadline = deadline
+            self.startAt = startAt
             self.cursor = request.range.start
         }
 
@@ -97,15 +98,18 @@ public final class PlayerRole: RecordingBehavior {
     public static let inlinePieceBytes = 64 << 10
     /// Registered slots of `player.pieceBytes` shared by all queries.
     static let slotCount = 16
-    /// The longest a lease is kept without being recalled (the grapher expires leases after
-    /// ``ArchiveLeases/maxHold``); the player then releases it and asks again.
-    static let maxLeaseHold: Duration = .seconds(1)
+    /// The longest a lease is kept without being recalled (``ChronoConfig/archiveLeaseHold``, under
+    /// the grapher's expiry); the player then releases it and asks again.
+    static let maxLeaseHold = ChronoConfig.archiveLeaseHold
 
     private let config: ChronoConfig
     private let visorRank: Int
     private let grapherRank: Int?
     private let logger: Logger
-    private let clock = SystemClock()
+    /// Event time (answers' completeness) and elapsed time (deadlines, leases, lent slots).
+    private let clock: any RoleClock
+    /// Deliberate misbehaviour for tests (a slow player); none in the product.
+    package var faults: any RoleFaults = NoFaults()
     private var tracked = RecordedStories()
     private var queries: [QueryKey: Query] = [:]
     private var turn: Deque<QueryKey> = []
@@ -114,7 +118,7 @@ public final class PlayerRole: RecordingBehavior {
     private var nextLocalId: UInt64 = 1
     private var lease = LeaseState.none
     private var nextLeaseId: UInt64 = 1
-    private var stats: [String: UInt64] = [:]
+    private var stats: Counters = [:]
     private let bulk: BulkPlane?
     private let pool: RegisteredMemoryPool?
     private var lent: [LentKey: (buffer: RegisteredBuffer, expires: ContinuousClock.Instant)] = [:]
@@ -126,18 +130,22 @@ public final class PlayerRole: RecordingBehavior {
     ///     the archive without one — only where no grapher writes it).
     ///   - bulk: the bulk plane; large pieces are lent from a pool registered on it (nil: every
     ///     piece travels inline).
+    ///   - clock: event and elapsed time (the system's unless a test steps its own).
     /// - Throws: `FabricError` when the registered pool cannot be created.
-    public init(config: ChronoConfig, visorRank: Int, grapherRank: Int?, bulk: BulkPlane?, logger: Logger) throws {
+    public init(config: ChronoConfig, visorRank: Int, grapherRank: Int?, bulk: BulkPlane?, logger: Logger,
+                clock: any RoleClock = SystemRoleClock()) throws {
         self.config = config
+        self.clock = clock
         self.visorRank = visorRank
         self.grapherRank = grapherRank
         self.logger = logger
         self.bulk = bulk
-        let slot = max(config.player.pieceBytes, config.story.maxEventBytes + 64) + StoryChunk.headerByteCount
-        self.pool = try bulk.map { try RegisteredMemoryPool(endpoint: $0.endpoint, slotSize: slot, slotCount: Self.slotCount) }
+        self.pool = try bulk.map {
+            try RegisteredMemoryPool(endpoint: $0.endpoint, slotSize: config.replayPieceSlotBytes, slotCount: Self.slotCount)
+        }
     }
 
-    private func bump(_ key: String, _ n: UInt64 = 1) { stats[key, default: 0] += n }
+    private func bump(_ key: Counter, _ n: UInt64 = 1) { stats[key, default: 0] += n }
 
     // MARK: - Recording (players only track which stories their group records)
 
@@ -159,7 +167,7 @@ public final class PlayerRole: RecordingBehavior {
             guard source == visorRank else {
                 // Only the visor knows where a story is recorded; a request from elsewhere could
                 // name any rank as a keeper.
-                bump("queries.refused")
+                bump(.queriesRefused)
                 logger.warning("ignored a replay request sent by rank \(source) instead of the visor")
                 return true
             }
@@ -171,22 +179,22 @@ public final class PlayerRole: RecordingBehavior {
         case .archiveLease(let l):
             switch (l.action, lease) {
             case (.grant, .requested(l.leaseId, let asked)):
-                bump("leases.used")
-                bump("leases.wait.us", UInt64((ContinuousClock.now - asked) / .microseconds(1)))
+                bump(.leasesUsed)
+                bump(.leasesWaitUs, UInt64((clock.instant() - asked) / .microseconds(1)))
                 guard let reader = try openArchive(channel: channel) else {
                     lease = .none
                     try post(.archiveLease(ArchiveLease(leaseId: l.leaseId, action: .release)), to: source, channel: channel)
                     return true
                 }
-                lease = .held(l.leaseId, since: .now, reader: reader)
+                lease = .held(l.leaseId, since: clock.instant(), reader: reader)
                 try readArchive(from: reader, channel: channel)
                 try releaseLeaseUnlessNeeded(channel: channel)
             case (.recall, .held(l.leaseId, _, _)):
                 // A round is due: give the file back now; ask again when there is more to read.
-                bump("leases.recalled")
+                bump(.leasesRecalled)
                 try releaseLease(channel: channel)
             default:
-                bump("leases.stray")
+                bump(.leasesStray)
             }
         default:
             return false
@@ -199,15 +207,15 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     private func accept(_ request: ReplayRequest, channel: ControlChannel) throws {
-        bump("queries.received")
+        bump(.queriesReceived)
         let key = QueryKey(clientRank: Int(request.clientRank), queryId: request.queryId)
         guard queries[key] == nil else {
-            bump("queries.duplicate")
+            bump(.queriesDuplicate)
             return
         }
         let timeout = Duration.milliseconds(Int64(clamping: request.timeoutMilliseconds))
-        let q = Query(key: key, request: request, deadline: .now + timeout)
-        q.startAt = .now + .milliseconds(config.player.testQueryDelayMs)
+        let now = clock.instant()
+        let q = Query(key: key, request: request, deadline: now + timeout, startAt: now + faults.playerQueryDelay())
         if request.range.isEmpty {
             // Nothing can be in an empty range: answer at once.
             q.completeBefore = clock.now()
@@ -226,7 +234,7 @@ public final class PlayerRole: RecordingBehavior {
                 turn.removeFirst()
                 continue
             }
-            guard ContinuousClock.now >= q.startAt else { break }
+            guard clock.instant() >= q.startAt else { break }
             turn.removeFirst()
             active += 1
             q.localId = nextLocalId
@@ -244,7 +252,7 @@ public final class PlayerRole: RecordingBehavior {
     private func keeperAnswered(_ piece: ReplayPiece, from keeper: Int) {
         guard let key = byLocalId[piece.queryId], let q = queries[key], q.phase == .keepers,
               q.pendingKeepers.contains(keeper) else {
-            bump("keeperPieces.stray")
+            bump(.keeperPiecesStray)
             return
         }
         if let chunk = piece.chunk, !chunk.isEmpty { q.fresh.append(chunk) }
@@ -267,7 +275,7 @@ public final class PlayerRole: RecordingBehavior {
         }
         guard let q = queries[QueryKey(clientRank: client, queryId: ack.queryId)] else { return }
         if ack.cancel {
-            bump("queries.cancelled")
+            bump(.queriesCancelled)
             retire(q)
             return
         }
@@ -297,7 +305,7 @@ public final class PlayerRole: RecordingBehavior {
                 if let grapher = grapherRank {
                     let id = nextLeaseId
                     nextLeaseId += 1
-                    lease = .requested(id, at: .now)
+                    lease = .requested(id, at: clock.instant())
                     try post(.archiveLease(ArchiveLease(leaseId: id, action: .request)), to: grapher, channel: channel)
                 } else if let reader = try openArchive(channel: channel) {
                     try readArchive(from: reader, channel: channel)  // no grapher writes this archive
@@ -316,7 +324,7 @@ public final class PlayerRole: RecordingBehavior {
     private func releaseLeaseUnlessNeeded(channel: ControlChannel) throws {
         guard case .held(_, let since, _) = lease else { return }
         let reading = queries.values.contains { $0.phase == .archive && !$0.archiveDone }
-        if !reading || ContinuousClock.now - since >= Self.maxLeaseHold { try releaseLease(channel: channel) }
+        if !reading || clock.instant() - since >= Self.maxLeaseHold { try releaseLease(channel: channel) }
     }
 
     /// Closes the archive and tells the grapher that rounds may run again.
@@ -333,10 +341,10 @@ public final class PlayerRole: RecordingBehavior {
 
     /// Answers overdue queries with `CL_ERR_QUERY_TIMED_OUT`.
     private func expire(channel: ControlChannel) throws -> Bool {
-        let now = ContinuousClock.now
+        let now = clock.instant()
         let overdue = queries.values.filter { now >= $0.deadline }
         for q in overdue {
-            bump("queries.timedOut")
+            bump(.queriesTimedOut)
             try finish(q, rc: .queryTimedOut, detail: "query \(q.request.queryId) did not complete within \(q.request.timeoutMilliseconds) ms",
                        channel: channel)
         }
@@ -404,7 +412,7 @@ public final class PlayerRole: RecordingBehavior {
             } else {
                 // Damaged rows are left out and reported (the answer is then partial), the rest is read.
                 let answer = try archive.read(chronicle: r.chronicle, story: r.story, range: window)
-                if !answer.completeness.isComplete { bump("windows.partial") }
+                if !answer.completeness.isComplete { bump(.windowsPartial) }
                 q.completeness.add(answer.completeness)
                 if !answer.events.isEmpty { parts.append(answer.events) }
             }
@@ -412,7 +420,7 @@ public final class PlayerRole: RecordingBehavior {
         if var merged = try StoryChunk.merge(parts) {
             if !r.hidden.isEmpty { merged = merged.filter { !r.hides($0) } }
             for piece in merged.isEmpty ? [] : merged.pieces(maxEncodedBytes: config.player.pieceBytes) { q.ready.append(.chunk(piece)) }
-            bump("events.replayed", UInt64(merged.count))
+            bump(.eventsReplayed, UInt64(merged.count))
         }
         q.cursor = window.end
         if q.archiveDone { q.fresh = [] }
@@ -439,19 +447,19 @@ public final class PlayerRole: RecordingBehavior {
             })
         }
         keep = true
-        bump("pieces.straight")
-        bump("events.replayed", UInt64(encoded.eventCount))
+        bump(.piecesStraight)
+        bump(.eventsReplayed, UInt64(encoded.eventCount))
         return .staged(buffer, byteCount: encoded.byteCount, eventCount: encoded.eventCount)
     }
 
     /// Slots lent to a client that never acknowledged (it died or gave up) come back after the
     /// query's deadline plus a margin.
     private func reclaimExpiredSlots() {
-        let now = ContinuousClock.now
+        let now = clock.instant()
         for (key, l) in lent where now >= l.expires {
             lent[key] = nil
             try? pool?.free(l.buffer)
-            bump("slots.reclaimed")
+            bump(.slotsReclaimed)
         }
     }
 
@@ -489,7 +497,7 @@ public final class PlayerRole: RecordingBehavior {
                 try post(.replayPiece(message), to: q.key.clientRank, channel: channel)
                 q.nextPiece += 1
                 q.unacked += 1
-                bump("pieces.sent")
+                bump(.piecesSent)
                 did = true
             }
             if q.phase == .archive && q.archiveDone && q.ready.isEmpty {
@@ -511,8 +519,8 @@ public final class PlayerRole: RecordingBehavior {
         let d = buffer.remoteDescriptor
         lent[LentKey(clientRank: q.key.clientRank, queryId: q.request.queryId, pieceNumber: q.nextPiece)] =
             (buffer, q.deadline + .seconds(30))
-        bump("pieces.rma")
-        bump("bytes.rma", UInt64(byteCount))
+        bump(.piecesRma)
+        bump(.bytesRma, UInt64(byteCount))
         return RemotePiece(address: d.address, key: d.key, length: UInt64(byteCount), eventCount: UInt64(eventCount),
                            playerAddress: bulk!.endpoint.localAddress)
     }
@@ -526,9 +534,9 @@ public final class PlayerRole: RecordingBehavior {
                                completeBefore: q.completeBefore == .max ? clock.now() : q.completeBefore,
                                recording: q.recording, detail: partial ? q.completeness.description : detail)
         try post(.replayPiece(last), to: q.key.clientRank, channel: channel)
-        bump(rc == .success ? "queries.served" : "queries.failed")
-        if partial { bump("queries.partial") }
-        bump("pieces.sent")
+        bump(rc == .success ? .queriesServed : .queriesFailed)
+        if partial { bump(.queriesPartial) }
+        bump(.piecesSent)
         retire(q)
     }
 
@@ -559,11 +567,11 @@ public final class PlayerRole: RecordingBehavior {
         switch lease {
         case .none: return "none"
         case .requested(let id, _): return "requested(\(id))"
-        case .held(let id, let since, _): return "held(\(id), \(ContinuousClock.now - since))"
+        case .held(let id, let since, _): return "held(\(id), \(clock.instant() - since))"
         }
     }
 
-    public var counters: [String: UInt64] {
+    public var counters: Counters {
         stats.merging(tracked.counters(pipelines: PipelineStats())) { $1 }
     }
 

@@ -6,7 +6,7 @@ import ChronoModel
 /// and the staged shutdown — is done once, by `RecordingProcess`, which calls these hooks.
 public protocol RecordingBehavior: AnyObject {
     /// Which role this is.
-    var role: ProcessRole { get }
+    var role: Role { get }
     /// Extra tags this role receives on (the service tag is always polled).
     var dataTags: [ControlTag] { get }
     /// Starts recording a story (create its pipeline). - Returns: the outcome for the visor.
@@ -28,7 +28,7 @@ public protocol RecordingBehavior: AnyObject {
     /// What is still held, for the log when a drain deadline passes.
     var drainState: String { get }
     /// Statistics sent with each heartbeat and in the job summary.
-    var counters: [String: UInt64] { get }
+    var counters: Counters { get }
     /// Releases resources (called once, after the loop ended).
     func close() throws
 }
@@ -58,10 +58,10 @@ public struct RecordedStories: Sendable {
 
     /// The summary counters of the start/stop service plus the totals of `pipelines` (late,
     /// rejected-late and duplicate events): the counters every recording role reports.
-    public func counters(pipelines: PipelineStats) -> [String: UInt64] {
-        ["stories.recording": UInt64(active.count), "stories.started": started, "stories.stopped": stopped,
-         "events.late": pipelines.lateEvents, "events.rejected.late": pipelines.rejectedLateEvents,
-         "events.duplicates": pipelines.duplicatesDropped, "ranges.split": pipelines.rangesSplit]
+    public func counters(pipelines: PipelineStats) -> Counters {
+        [.storiesRecording: UInt64(active.count), .storiesStarted: started, .storiesStopped: stopped,
+         .eventsLate: pipelines.lateEvents, .eventsRejectedLate: pipelines.rejectedLateEvents,
+         .eventsDuplicates: pipelines.duplicatesDropped, .rangesSplit: pipelines.rangesSplit]
     }
 
     /// One story's state for a drain report.

@@ -17,13 +17,15 @@ public struct RecordingProcess {
     private let visorRank: Int
     private let heartbeatInterval: Duration
     private let logger: Logger
-    private let clock = SystemClock()
+    /// Event time (heartbeats' send time) and elapsed time (heartbeat interval, drain stall).
+    private let clock: any RoleClock
     private var drainRequested = false
-    /// Test knob: when false the process never registers (nor sends heartbeats), so the visor
-    /// sees an incomplete group; it still answers the shutdown.
-    public var registersWithVisor = true
+    /// When false (a silent role, see ``RoleFaults/registersWithVisor(role:group:)``; never in the
+    /// product) the process never registers (nor sends heartbeats), so the visor sees an
+    /// incomplete group; it still answers the shutdown.
+    package var registersWithVisor = true
     /// While draining: the last time the loop did any work, and how long it may do none.
-    private var lastDrainProgress = ContinuousClock.now
+    private var lastDrainProgress: ContinuousClock.Instant
     private var drainStallLimit = Self.minimumDrainStallLimit
 
     /// A drain that made no progress for this long (nothing received, sealed, shipped, read or
@@ -36,9 +38,9 @@ public struct RecordingProcess {
     private var refusedOrders: UInt64 = 0
 
     /// The role's counters plus `orders.refused` (visor orders from another rank, when any).
-    public var counters: [String: UInt64] {
+    public var counters: Counters {
         var c = behavior.counters
-        if refusedOrders > 0 { c["orders.refused"] = refusedOrders }
+        if refusedOrders > 0 { c[.ordersRefused] = refusedOrders }
         return c
     }
 
@@ -46,8 +48,11 @@ public struct RecordingProcess {
     ///   - behavior: the role's own logic.
     ///   - assignment: this rank's place in the plan (must be a keeper, grapher or player).
     ///   - visorRank: where to register.
+    ///   - clock: event and elapsed time (the system's unless a test steps its own).
     public init(behavior: RecordingBehavior, channel: ControlChannel, assignment: RoleAssignment, visorRank: Int,
-                config: ChronoConfig, logger: Logger) {
+                config: ChronoConfig, logger: Logger, clock: any RoleClock = SystemRoleClock()) {
+        self.clock = clock
+        self.lastDrainProgress = clock.instant()
         self.behavior = behavior
         self.channel = channel
         self.assignment = assignment
@@ -64,11 +69,11 @@ public struct RecordingProcess {
     }
 
     /// Sends the role's counters to the visor, with this process's resident memory
-    /// (``JobProgress/residentBytesKey``, for the progress lines; not a summary counter).
+    /// (``Counter/memoryResidentBytes``, for the progress lines; not a summary counter).
     private func heartbeat() throws {
         guard registersWithVisor else { return }
         var sent = counters
-        if let resident = ResidentMemory.bytes() { sent[JobProgress.residentBytesKey] = resident }
+        if let resident = ResidentMemory.bytes() { sent[.memoryResidentBytes] = resident }
         try toVisor(.heartbeat(Heartbeat(role: behavior.role, groupId: groupId, rank: rank, sentAt: clock.now(),
                                          counters: sent)))
     }
@@ -80,7 +85,7 @@ public struct RecordingProcess {
             try toVisor(.register(Registration(role: behavior.role, groupId: groupId, rank: rank, hostName: assignment.host)))
         }
         var backoff = IdleBackoff.serviceLoop
-        var nextHeartbeat = ContinuousClock.now + heartbeatInterval
+        var nextHeartbeat = clock.instant() + heartbeatInterval
         let tags = [ControlTag.service] + behavior.dataTags
         while true {
             var didWork = false
@@ -94,7 +99,7 @@ public struct RecordingProcess {
             }
             didWork = try behavior.poll(channel: channel) || didWork
             didWork = try channel.progress() || didWork
-            let now = ContinuousClock.now
+            let now = clock.instant()
             if now >= nextHeartbeat {
                 try heartbeat()
                 nextHeartbeat = now + heartbeatInterval
@@ -134,7 +139,7 @@ public struct RecordingProcess {
             try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc, ticket: n.ticket)))
         case .shutdown(let request):
             drainRequested = true
-            lastDrainProgress = ContinuousClock.now
+            lastDrainProgress = clock.instant()
             drainStallLimit = max(Self.minimumDrainStallLimit, .milliseconds(Int(clamping: request.deadlineMilliseconds)))
         default:
             return

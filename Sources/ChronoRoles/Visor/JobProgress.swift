@@ -5,10 +5,6 @@ import ChronoModel
 /// gathering them costs no message of its own and nothing per event. Pure state: the visor gives
 /// it the elapsed time and the totals; it keeps the previous line's totals to compute rates.
 public struct JobProgress: Sendable {
-    /// The heartbeat counter carrying a recording process's resident memory (progress only; it
-    /// is not one of the role's summary counters).
-    public static let residentBytesKey = "memory.resident.bytes"
-
     /// The job's figures as of the latest heartbeats, summed over the recording processes.
     public struct Totals: Sendable, Equatable {
         /// Events keepers received (`events.received`), rejected ones included.
@@ -38,21 +34,21 @@ public struct JobProgress: Sendable {
         public var lagBytes: UInt64 { bytesReceived > bytesArchived ? bytesReceived - bytesArchived : 0 }
 
         /// Adds one recording process's latest heartbeat counters.
-        public mutating func add(_ c: [String: UInt64], role: ProcessRole) {
+        public mutating func add(_ c: Counters, role: Role) {
             guard !c.isEmpty else { return }
             reporting += 1
-            residentBytes += c[JobProgress.residentBytesKey] ?? 0
-            late += c["events.late"] ?? 0
+            residentBytes += c[.memoryResidentBytes] ?? 0
+            late += c[.eventsLate] ?? 0
             switch role {
             case .keeper:
-                received += c["events.received"] ?? 0
-                rejected += (c["events.rejected"] ?? 0) + (c["events.rejected.notRecorded"] ?? 0)
-                bytesReceived += c["bytes.received"] ?? 0
+                received += c[.eventsReceived] ?? 0
+                rejected += (c[.eventsRejected] ?? 0) + (c[.eventsRejectedNotRecorded] ?? 0)
+                bytesReceived += c[.bytesReceived] ?? 0
             case .grapher:
-                archived += c["events.archived"] ?? 0
-                bytesArchived += c["bytes.archived"] ?? 0
-                durableP99Microseconds = max(durableP99Microseconds, c["durable.latency.p99.us.max"] ?? 0)
-            case .player:
+                archived += c[.eventsArchived] ?? 0
+                bytesArchived += c[.bytesArchived] ?? 0
+                durableP99Microseconds = max(durableP99Microseconds, c[.durableLatencyP99Us] ?? 0)
+            case .player, .visor, .client:
                 break
             }
         }

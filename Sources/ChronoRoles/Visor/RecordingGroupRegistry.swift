@@ -16,7 +16,7 @@ public struct RecordingGroupRegistry: Sendable {
         /// Last heartbeat time (monotonic ns) per rank.
         public var lastSeen: [Int32: UInt64] = [:]
         /// Latest statistics per rank.
-        public var counters: [Int32: [String: UInt64]] = [:]
+        public var counters: [Int32: Counters] = [:]
 
         /// A group can record when it has a grapher and at least one keeper.
         public var isActive: Bool { grapher != nil && !keepers.isEmpty }
@@ -38,6 +38,7 @@ public struct RecordingGroupRegistry: Sendable {
             if !g.keepers.contains(r.rank) { g.keepers.append(r.rank); g.keepers.sort() }
         case .grapher: g.grapher = r.rank
         case .player: g.player = r.rank
+        case .visor, .client: return  // not a recording role (registrations never decode with one)
         }
         g.lastSeen[r.rank] = now
         groups[r.groupId] = g

@@ -23,7 +23,8 @@ public final class VisorService {
     private let nodeOfRank: [Int: Int]
     private let config: ChronoConfig
     private let logger: Logger
-    private let clock = SystemClock()
+    /// Event time (clock offsets, registrations) and elapsed time (held acquires, progress, drain).
+    private let clock: any RoleClock
 
     private var directory: ChronicleDirectory
     private var groups = RecordingGroupRegistry()
@@ -47,14 +48,14 @@ public final class VisorService {
     private var finishedClients: Set<Int> = []
     private var shutdownReason: String?
 
-    private enum Phase: Equatable { case running, draining(ProcessRole), done }
+    private enum Phase: Equatable { case running, draining(Role), done }
     private var phase = Phase.running
     private var awaitingShutdown: Set<Int32> = []
     private var undrained: UInt64 = 0
     private var signalSeenAt: ContinuousClock.Instant?
 
     /// Counters reported in the job summary.
-    public private(set) var counters: [String: UInt64] = [:]
+    public private(set) var counters: Counters = [:]
     /// The progress lines (`progress.enabled`, `progress.intervalMs`); `nil` when off.
     private var progress: JobProgress?
     /// Where progress lines go: standard output, flushed, by default.
@@ -66,14 +67,17 @@ public final class VisorService {
     /// - Parameters:
     ///   - channel: the control channel (this rank must be the plan's visor).
     ///   - plan: the job's role plan.
+    ///   - clock: event and elapsed time (the system's unless a test steps its own).
     /// - Throws: ``CatalogFileError`` naming the catalog of `archive.directory` when it exists but
     ///   cannot be read or holds what no job writes, or when it cannot be written.
-    public init(channel: ControlChannel, plan: RolePlan, config: ChronoConfig, logger: Logger) throws(CatalogFileError) {
+    public init(channel: ControlChannel, plan: RolePlan, config: ChronoConfig, logger: Logger,
+                clock: any RoleClock = SystemRoleClock()) throws(CatalogFileError) {
+        self.clock = clock
         let catalog = try CatalogRecorder(directory: config.archive.directory)
         // Above every id the catalog handed out, and above any id an earlier job without a
         // catalog could have used (ids from the job's start time).
         let firstClientId = max(catalog.catalog.nextClientId,
-                                ClientIDAllocator.jobBase(unixTimeMs: SystemClock().now() / 1_000_000))
+                                ClientIDAllocator.jobBase(unixTimeMs: clock.now() / 1_000_000))
         do {
             directory = try ChronicleDirectory(catalog: catalog.catalog)
             try catalog.reserveClientIds(from: firstClientId)
@@ -102,10 +106,10 @@ public final class VisorService {
     /// - Throws: `MPIError` if the control plane fails.
     public func run() throws {
         var backoff = IdleBackoff.serviceLoop
-        let startedAt = ContinuousClock.now
+        let startedAt = clock.instant()
         // Held-back acquires are answered after 3/4 of the acquire timeout at the latest, so the
         // waiting client gets an answer (possibly "no keepers") before it gives up.
-        let registrationDeadline = startedAt + .milliseconds(config.timeouts.acquireMs * 3 / 4)
+        let registrationDeadline = startedAt + config.visorRegistrationWait
         while phase != .done {
             var didWork = false
             var budget = 256
@@ -114,7 +118,7 @@ public final class VisorService {
                 didWork = true
                 handle(bytes, from: source)
             }
-            if holdingBack && (registrationComplete || ContinuousClock.now >= registrationDeadline) {
+            if holdingBack && (registrationComplete || clock.instant() >= registrationDeadline) {
                 holdingBack = false
                 if !registrationComplete {
                     let missing = unregisteredRecorders.sorted().map(String.init).joined(separator: ",")
@@ -131,14 +135,14 @@ public final class VisorService {
             didWork = try channel.progress() || didWork
             writeCatalogIfDue()
             try advanceShutdown()
-            reportProgress(elapsed: ContinuousClock.now - startedAt)
+            reportProgress(elapsed: clock.instant() - startedAt)
             backoff.step(didWork: didWork)
         }
         try channel.drainSends()
         finishCatalog()
-        counters["clients.connects"] = clients.totalConnects
-        counters["chronicles"] = UInt64(directory.chronicles.count)
-        counters["undrained.events"] = undrained
+        counters[.clientsConnects] = clients.totalConnects
+        counters[.chronicles] = UInt64(directory.chronicles.count)
+        counters[.undrainedEvents] = undrained
     }
 
     /// Prints a progress line when one is due, from the recording processes' latest heartbeats.
@@ -156,7 +160,7 @@ public final class VisorService {
     /// Whether every planned keeper, grapher and player has registered.
     private var registrationComplete: Bool { unregisteredRecorders.isEmpty }
 
-    private func bump(_ key: String) { counters[key, default: 0] += 1 }
+    private func bump(_ key: Counter) { counters[key, default: 0] += 1 }
 
     private func reply(_ message: ControlMessage, to rank: Int) {
         do { try channel.post(message.encode(), to: rank, tag: .reply) } catch {
@@ -177,7 +181,7 @@ public final class VisorService {
         do {
             message = try ControlMessage.decode(bytes)
         } catch {
-            bump("messages.malformed")
+            bump(.messagesMalformed)
             logger.warning("malformed message from rank \(source): \(error)")
             // A client waiting for an answer gets one; recording processes never send garbage.
             if clientRanks.contains(source) { reply(.reply(GenericReply(error)), to: source) }
@@ -196,7 +200,7 @@ public final class VisorService {
         switch message {
         case .connect(let r): connect(r, from: source)
         case .clockPing(let p):
-            bump("clock.pings")
+            bump(.clockPings)
             reply(.clockPong(ClockPong(sequence: p.sequence, clientSendTime: p.clientSendTime, visorTime: clock.now())), to: source)
         case .disconnect(let id): disconnect(id, from: source)
         case .createChronicle(let r):
@@ -204,14 +208,14 @@ public final class VisorService {
                 try directory.createChronicle(r.chronicle, attributes: r.attributes, flags: r.flags, creator: clients.user(of: r.clientId))
                 let stored = directory.chronicles[try ChronicleName(r.chronicle)]?.attributes ?? r.attributes
                 catalog.change { $0.createChronicle(r.chronicle, attributes: stored, flags: r.flags) }
-                bump("chronicles.created")
+                bump(.chroniclesCreated)
             }
         case .destroyChronicle(let r):
             answer(source, client: r.clientId) { () throws(ChronoLogError) in
-                try authorize(.write, r.chronicle, client: r.clientId, counting: "unauthorized.destroy")
+                try authorize(.write, r.chronicle, client: r.clientId, counting: .unauthorizedDestroy)
                 try directory.destroyChronicle(r.chronicle)
                 catalog.change { $0.destroyChronicle(r.chronicle) }
-                bump("chronicles.destroyed")
+                bump(.chroniclesDestroyed)
             }
         case .acquireStory(let r): acquire(r, from: source)
         case .releaseStory(let r):
@@ -221,10 +225,10 @@ public final class VisorService {
             }
         case .destroyStory(let r):
             answer(source, client: r.clientId) { () throws(ChronoLogError) in
-                try authorize(.write, r.chronicle, client: r.clientId, counting: "unauthorized.destroy")
+                try authorize(.write, r.chronicle, client: r.clientId, counting: .unauthorizedDestroy)
                 try directory.destroyStory(chronicle: r.chronicle, story: r.story)
                 catalog.change { $0.destroyStory(chronicle: r.chronicle, story: r.story) }
-                bump("stories.destroyed")
+                bump(.storiesDestroyed)
             }
         case .showChronicles(let id):
             do throws(ChronoLogError) {
@@ -255,7 +259,7 @@ public final class VisorService {
         case .replayRequest(let r):
             routeReplay(r, from: source)
         default:
-            bump("messages.unexpected")
+            bump(.messagesUnexpected)
             logger.warning("unexpected \(message.type) from rank \(source)")
         }
     }
@@ -265,7 +269,7 @@ public final class VisorService {
     /// a keeper that has not seen it yet) is refused and counted (`messages.forged`).
     private func fromRecorder(_ source: Int, claiming rank: Int32, _ message: ControlMessage) -> Bool {
         guard Int(rank) == source, expectedRecorders.contains(rank) else {
-            bump("messages.forged")
+            bump(.messagesForged)
             logger.warning("refused \(message.type) from rank \(source) claiming rank \(rank)")
             return false
         }
@@ -275,7 +279,7 @@ public final class VisorService {
     /// Checks a client's right to `operation` on a chronicle (``ChronicleAccess``), counting refusals.
     /// - Throws: `.notAuthorized` (−9), `.invalidName` (−2).
     private func authorize(_ operation: ChronicleAccess.Operation, _ chronicle: String, client: ClientID,
-                           counting counter: String) throws(ChronoLogError) {
+                           counting counter: Counter) throws(ChronoLogError) {
         do throws(ChronoLogError) {
             try directory.authorize(operation, chronicle: chronicle, user: clients.user(of: client))
         } catch {
@@ -334,7 +338,7 @@ public final class VisorService {
     private func acquire(_ r: StoryRequest, from source: Int) {
         do throws(ChronoLogError) {
             try clients.validate(r.clientId, fromRank: source)
-            try authorize(.write, r.chronicle, client: r.clientId, counting: "unauthorized.acquire")
+            try authorize(.write, r.chronicle, client: r.clientId, counting: .unauthorizedAcquire)
             // Once the recording processes drain (clients finished, or the drain deadline passed
             // after a signal), no story starts recording again: a keeper that already finished it
             // would have to take it up behind its own last watermark.
@@ -366,7 +370,7 @@ public final class VisorService {
             for member in group.members { notify(.startRecording(notice), to: member) }
             answer(source, acquireReply(story: story, group: group), onceAcknowledged: ticket, by: group.members)
             recordAcquire(r, story)
-            bump("recordings.started")
+            bump(.recordingsStarted)
         } catch {
             reply(.acquireReply(AcquireReply(rc: error.returnCode, storyId: StoryID(rawValue: 0), groupId: 0, keeperRanks: [],
                                              grapherRank: -1, playerRank: -1, detail: error.replyDetail)), to: source)
@@ -376,7 +380,7 @@ public final class VisorService {
     /// Counts an acquire and records its writer (and the story, when new) in the catalog.
     private func recordAcquire(_ r: StoryRequest, _ story: ChronicleDirectory.Story) {
         catalog.change { $0.acquire(chronicle: r.chronicle, story: r.story, attributes: story.attributes, by: r.clientId) }
-        bump("stories.acquired")
+        bump(.storiesAcquired)
     }
 
     /// Sends `acquire` to the client at `rank` once every one of `members` acknowledged notice `ticket`.
@@ -412,12 +416,12 @@ public final class VisorService {
         let sname = try StoryName(r.story)
         let groupBefore = directory.story(chronicle: cname, story: sname)?.group
         let story = try directory.release(chronicle: r.chronicle, story: r.story, by: client)
-        bump("stories.released")
+        bump(.storiesReleased)
         guard let gid = groupBefore, let group = groups.groups[gid] else { return }
         if story.holders.isEmpty {
             let notice = RecordingNotice(storyId: story.id, chronicle: r.chronicle, story: r.story, groupId: gid, ticket: takeTicket())
             for member in group.members { notify(.stopRecording(notice), to: member) }
-            bump("recordings.stopped")
+            bump(.recordingsStopped)
         } else {
             // Others still hold it: its keepers stop accepting this client's batches.
             let notice = HolderNotice(ticket: takeTicket(), storyId: story.id, clientId: client,
@@ -433,7 +437,7 @@ public final class VisorService {
     /// recorded goes to a player chosen by the story's id (it may be in the archive of an earlier
     /// job). Errors are answered at once, as a single last piece on the replay tag.
     private func routeReplay(_ r: ReplayRequest, from source: Int) {
-        bump("replays.routed")
+        bump(.replaysRouted)
         var failure: ChronoLogError
         do throws(ChronoLogError) {
             let (player, forwarded) = try replayRoute(r, from: source)
@@ -446,7 +450,7 @@ public final class VisorService {
         } catch {
             failure = error
         }
-        bump("replays.refused")
+        bump(.replaysRefused)
         let piece = ReplayPiece(queryId: r.queryId, rc: failure.returnCode, pieceNumber: 0, isLast: true, chunk: nil,
                                 detail: failure.replyDetail)
         do { try channel.post(ControlMessage.replayPiece(piece).encode(), to: source, tag: .replay) } catch {
@@ -460,7 +464,7 @@ public final class VisorService {
     private func replayRoute(_ r: ReplayRequest, from source: Int) throws(ChronoLogError) -> (Int32, ReplayRequest) {
         try clients.validate(r.clientId, fromRank: source)
         guard clients.clients[r.clientId]?.mode == .writerReader else { throw .notReaderMode }
-        try authorize(.read, r.chronicle, client: r.clientId, counting: "unauthorized.replay")
+        try authorize(.read, r.chronicle, client: r.clientId, counting: .unauthorizedReplay)
         let cname = try ChronicleName(r.chronicle)
         let sname = try StoryName(r.story)
         let known = directory.story(chronicle: cname, story: sname)
@@ -484,7 +488,7 @@ public final class VisorService {
         // the pieces travel inline over MPI, which crosses nodes on whatever the job's MPI uses.
         if !config.fabric.reachesOtherNodes, nodeOfRank[source] != nodeOfRank[Int(player)] {
             forwarded.readerAddress = []
-            bump("replays.acrossNodes")
+            bump(.replaysAcrossNodes)
         }
         return (player, forwarded)
     }
@@ -496,7 +500,7 @@ public final class VisorService {
 
     private func writeCatalogIfDue() {
         guard let error = catalog.writeIfDue() else { return }
-        bump("catalog.write.errors")
+        bump(.catalogWriteErrors)
         logger.error("\(error) (retried within \(CatalogRecorder.writeInterval))")
     }
 
@@ -504,7 +508,7 @@ public final class VisorService {
     private func finishCatalog() {
         do {
             let counts = try catalog.finish()
-            counters["catalog.writes"] = counts.writes
+            counters[.catalogWrites] = counts.writes
         } catch {
             catalogLost = true
             logger.error("\(error): this job's chronicle and story changes are not recorded")
@@ -536,7 +540,7 @@ public final class VisorService {
                 }
             }
             clients.disconnect(entry.id)
-            bump("clients.abandoned")
+            bump(.clientsAbandoned)
             logger.warning("rank \(rank) finished with client \(entry.id) still connected: released its \(held.count) stories")
         }
     }
@@ -549,7 +553,7 @@ public final class VisorService {
                 guard ShutdownSignal.isRequested else { return }
                 // On a signal, keep serving the clients (they release, flush and disconnect)
                 // until every client rank has finished or the drain deadline has passed.
-                let now = ContinuousClock.now
+                let now = clock.instant()
                 if signalSeenAt == nil {
                     signalSeenAt = now
                     logger.notice("signal \(ShutdownSignal.signalNumber ?? 0): waiting for clients to finish")
@@ -568,16 +572,15 @@ public final class VisorService {
             switch role {
             case .keeper: try beginDrain(.grapher)
             case .grapher: try beginDrain(.player)
-            case .player: phase = .done
+            case .player, .visor, .client: phase = .done
             }
         case .done:
             return
         }
     }
 
-    private func beginDrain(_ role: ProcessRole) throws {
-        let roleInPlan: Role = role == .keeper ? .keeper : role == .grapher ? .grapher : .player
-        let ranks = plan.ranks(of: roleInPlan).map { Int32($0) }
+    private func beginDrain(_ role: Role) throws {
+        let ranks = plan.ranks(of: role).map { Int32($0) }
         phase = .draining(role)
         awaitingShutdown = Set(ranks)
         let request = ShutdownRequest(drain: true, deadlineMilliseconds: UInt64(config.timeouts.shutdownDrainMs),

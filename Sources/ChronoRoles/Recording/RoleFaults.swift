@@ -1,0 +1,38 @@
+import ChronoModel
+
+/// Where a test program makes the service roles misbehave on purpose: a slow keeper, a slow
+/// archive, a slow player, a role that never registers. Injected where a role is made
+/// (``ChronoDeployment``'s job sets it on each role); the product's roles get ``NoFaults``, and no
+/// configuration key reaches this seam, so users cannot turn a fault on.
+///
+/// Every method has a default that does nothing; a fake overrides what it needs.
+package protocol RoleFaults: Sendable {
+    /// How long a keeper holds each batch acknowledgement before it sends it (a slow keeper).
+    /// Default: zero (acknowledged as soon as the keeper is under its memory bound).
+    func keeperAckDelay() -> Duration
+
+    /// Called by a grapher at the start of every archive round, after the graphers met; it may
+    /// block (an archive whose rounds are slow). Default: returns at once.
+    func archiveRoundStarts()
+
+    /// How long a player lets each replay query wait before it serves it (a slow player; queries
+    /// time out). Default: zero.
+    func playerQueryDelay() -> Duration
+
+    /// Whether a recording process of `role` in recording group `group` registers with the
+    /// visor (and sends heartbeats); a silent one leaves its group incomplete. Default: true.
+    func registersWithVisor(role: Role, group: Int?) -> Bool
+}
+
+extension RoleFaults {
+    package func keeperAckDelay() -> Duration { .zero }
+    package func archiveRoundStarts() {}
+    package func playerQueryDelay() -> Duration { .zero }
+    package func registersWithVisor(role: Role, group: Int?) -> Bool { true }
+}
+
+/// The product's faults: none.
+package struct NoFaults: RoleFaults {
+    /// No faults.
+    package init() {}
+}

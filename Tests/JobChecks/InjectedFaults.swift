@@ -1,0 +1,41 @@
+import ChronoRoles
+import ChronoModel
+import Foundation
+
+/// The service roles' deliberate faults of a scenario, from `job-checks` options (never from the
+/// configuration, which users can set): silent roles, a slow keeper, a slow archive, a slow player.
+struct InjectedFaults: RoleFaults {
+    /// Roles that never register with the visor.
+    var silentRoles: Set<Role> = []
+    /// Only silence the roles of these groups (all groups when empty).
+    var silentGroups: Set<Int> = []
+    /// Each batch acknowledgement of every keeper waits this long.
+    var ackDelay: Duration = .zero
+    /// Each archive round of every grapher sleeps this long first.
+    var archiveDelay: Duration = .zero
+    /// Each replay query waits this long before its player serves it.
+    var queryDelay: Duration = .zero
+
+    func keeperAckDelay() -> Duration { ackDelay }
+
+    func archiveRoundStarts() {
+        guard archiveDelay > .zero else { return }
+        let (seconds, attoseconds) = archiveDelay.components
+        Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+    }
+
+    func playerQueryDelay() -> Duration { queryDelay }
+
+    func registersWithVisor(role: Role, group: Int?) -> Bool {
+        !(silentRoles.contains(role) && (silentGroups.isEmpty || silentGroups.contains(group ?? -1)))
+    }
+}
+
+/// The system's clocks with event time shifted by `offset` ns (a node whose clock is off);
+/// elapsed time is the system's.
+struct ShiftedRoleClock: RoleClock {
+    let offset: Int64
+
+    func now() -> UInt64 { ClockOffset.apply(offset, to: SystemClock().now()) }
+    func instant() -> ContinuousClock.Instant { .now }
+}
