@@ -19,13 +19,13 @@ while [[ $# -gt 0 ]]; do
     --run-dir) run_dir=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --time) seconds=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) break ;;
   esac
 done
 run_dir="${run_dir:-/tmp/chronolog-$(id -u)/service-$port}"
 bin="${CHRONOLOG_BIN:-$(cd "$here/.." && swift build -c release --show-bin-path)/chronolog-job}"
-[[ -x $bin ]] || { echo "error: $bin not built; run: swift build -c release --product chronolog-job" >&2; exit 1; }
+[[ -x $bin ]] || { echo "chronolog-service.sh: $bin is missing; build it with: swift build -c release --product chronolog-job (or set CHRONOLOG_BIN)" >&2; exit 1; }
 umask 077
 mkdir -p "$run_dir"
 chmod 700 "$run_dir"
