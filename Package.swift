@@ -116,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "chronolog",
             dependencies: [
-                "ChronoModel", "ChronoArchive", "HDF5",
+                "ChronoModel", "ChronoArchive", "HDF5", "ChronoClient", "ChronoDeployment", "ChronoSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

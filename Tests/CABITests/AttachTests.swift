@@ -107,6 +107,42 @@ struct AttachTests {
         #expect(logged > 1010 && logged == archived + (Double(gateway["attach.events.unflushed"] ?? 0)), "\(line)")
     }
 
+    @Test("chronolog tail prints the events a writer logs afterwards, in order, exactly once; -n N the last N; ls --live")
+    func tailAndLiveListing() throws {
+        let work = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let client = try CProgram.build("Tests/CABITests/Programs/attach_client.c", into: work)
+        let run = work.appendingPathComponent("run").path
+        let chronolog = MPIJob.executable("chronolog")
+        let script = Self.prelude(work) + """
+            start_service \(run)
+            timeout 30 \(client) \(run) write live w 50 > /dev/null
+            timeout 60 \(chronolog) tail --run-dir \(run) --format jsonl live t > tail.out 2> tail.err &
+            tail=$!
+            sleep 0.5
+            timeout 30 \(client) \(run) trickle live t 40 5 > /dev/null; echo "trickle_rc=$?"
+            for _ in $(seq 100); do [[ $(wc -l < tail.out) -ge 40 ]] && break; sleep 0.05; done
+            kill -INT $tail; wait $tail; echo "tail_rc=$?"
+            echo "== tail"; cat tail.out; echo "== last"
+            timeout 30 \(chronolog) tail --run-dir \(run) -n 3 --no-follow live w; echo "last_rc=$?"
+            echo "== ls"; timeout 30 \(chronolog) ls --live --run-dir \(run); echo "ls_rc=$?"
+            echo "== end"
+            stop_service \(run)
+            """
+        let r = try MPIJob.runScript(script, timeout: 120, environment: Self.environment())
+        #expect(r.stdout.contains("trickle_rc=0") && r.stdout.contains("tail_rc=0") && r.stdout.contains("service_exit=0"), "\(r)")
+        let lines = (Self.sections(r.stdout)["tail"] ?? "").split(separator: "\n").map(String.init)
+        let records = lines.compactMap { line -> String? in
+            guard let data = line.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+            return o["record"] as? String
+        }
+        #expect(records == (0..<40).map { "trickle \($0)" }, "\(r)")
+        let last = (Self.sections(r.stdout)["last"] ?? "").split(separator: "\n").filter { $0.contains("attached event") }
+        #expect(last.map { String($0.split(separator: "\t").last ?? "") } == ["attached event 47", "attached event 48", "attached event 49"], "\(r)")
+        let ls = Self.sections(r.stdout)["ls"] ?? ""
+        #expect(ls.contains("live/t: idle, 40 events") && ls.contains("live/w: idle, 50 events") && ls.contains("ls_rc=0"), "\(r)")
+    }
+
     /// Output split at `== name` lines.
     static func sections(_ text: String) -> [String: String] {
         var out: [String: String] = [:]

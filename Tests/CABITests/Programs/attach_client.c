@@ -6,9 +6,11 @@
  *   attach_client RUN_DIR expect CODE                attach and expect chronolog_attach to return CODE
  *   attach_client RUN_DIR readonly CHRONICLE STORY   attach (read-only token): replay works, create/acquire give -9
  *   attach_client RUN_DIR hold CHRONICLE STORY       attach, acquire, log forever (to be SIGKILLed)
+ *   attach_client RUN_DIR trickle CHRONICLE STORY N MS   log N events "trickle i", one every MS ms, then release
  *
  * Prints "attach_ms=..." and, for write, "events_per_s=..."; exits 0 when every check held.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <chronolog.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +77,18 @@ int main(int argc, char **argv) {
         }
     }
     long n = atol(argv[5]);
+    if (strcmp(mode, "trickle") == 0) {
+        struct timespec d = {0, atol(argv[6]) * 1000000L};
+        for (long i = 0; i < n; i++) {
+            snprintf(record, sizeof record, "trickle %ld", i);
+            if (chronolog_log_event(s, record, strlen(record)) == 0) EXPECT("log_event", 0, 1);
+            nanosleep(&d, NULL);
+        }
+        EXPECT("release", chronolog_release_story(c, chronicle, story), CL_SUCCESS);
+        EXPECT("disconnect", chronolog_disconnect(c), CL_SUCCESS);
+        EXPECT("finalize", chronolog_finalize(), CL_SUCCESS);
+        return failures ? 1 : 0;
+    }
     double w0 = now_s();
     for (long i = 0; i < n; i++) {
         snprintf(record, sizeof record, "attached event %ld", i);
