@@ -8,6 +8,7 @@
  *   attach_client RUN_DIR hold CHRONICLE STORY       attach, acquire, log forever (to be SIGKILLed)
  *   attach_client RUN_DIR trickle CHRONICLE STORY N MS   log N events "trickle i", one every MS ms, then release
  *
+ * RUN_DIR "-" joins an MPMD job instead (chronolog_join), for comparison.
  * Prints "attach_ms=..." and, for write, "events_per_s=..."; exits 0 when every check held.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -37,7 +38,8 @@ int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: attach_client RUN_DIR MODE ...\n"); return 2; }
     const char *dir = argv[1], *mode = argv[2];
     double t0 = now_s();
-    int rc = chronolog_attach(dir, 0);
+    /* "-": join the job MPMD instead (the same program in-job, to compare). */
+    int rc = strcmp(dir, "-") == 0 ? chronolog_join(NULL, NULL) : chronolog_attach(dir, 0);
     printf("attach_ms=%.2f rc=%d\n", (now_s() - t0) * 1e3, rc);
     fflush(stdout);
     if (strcmp(mode, "expect") == 0) {
