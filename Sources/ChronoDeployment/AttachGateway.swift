@@ -84,7 +84,10 @@ public final class AttachGateway {
             backoff.step(didWork: worked)
         }
         acceptor.stop()
-        for peer in Array(peers.values) { drop(peer, reason: "the service is stopping") }
+        for peer in Array(peers.values) {
+            sayGoodbye(to: peer)
+            drop(peer, reason: "the service is stopping")
+        }
         try drainGatewayReplies()
         return counters
     }
@@ -327,6 +330,18 @@ public final class AttachGateway {
     }
 
     // MARK: - Dropping
+
+    /// Tells a client still attached that the service stops (its later calls then fail at once),
+    /// waiting at most 200 ms for the message to leave.
+    private func sayGoodbye(to peer: AttachedPeer) {
+        let deadline = ContinuousClock.now + .milliseconds(200)
+        do {
+            try peer.post([], tag: AttachWire.GatewayTag.goodbye.rawValue, now: .now)
+            while try peer.progress() != nil && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.002) }
+        } catch {
+            logger.notice("attached client \(peer.number) did not get the goodbye: \(error)")
+        }
+    }
 
     /// Forgets `peer`: frees its intercommunicator (locally) and disconnects its clients at the
     /// visor, which releases their stories. `reason` nil: it said goodbye.

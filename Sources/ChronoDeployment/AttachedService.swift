@@ -138,6 +138,9 @@ public final class AttachedService: @unchecked Sendable {
             var last = ContinuousClock.now
             while !stopped.load(ordering: .acquiring) {
                 Thread.sleep(forTimeInterval: 0.01)
+                try? session.withControlChannel("watching for the gateway's goodbye") { channel in
+                    if try channel.pollGateway(tag: .goodbye) != nil { channel.markGatewayGone() }
+                }
                 guard ContinuousClock.now - last >= interval, !stopped.load(ordering: .acquiring) else { continue }
                 last = ContinuousClock.now
                 let logged = session.ingestCounters["events.logged"] ?? 0
@@ -149,6 +152,13 @@ public final class AttachedService: @unchecked Sendable {
         }
         thread.name = "chronolog-attach-keepalive"
         thread.start()
+    }
+
+    /// Whether the gateway said the service stopped (every call of the session then fails with −8).
+    public var serviceStopped: Bool {
+        var gone = false
+        try? session.withControlChannel("reading the channel's state") { channel in gone = channel.gatewayGone }
+        return gone
     }
 
     /// Says goodbye to the gateway (clients should be disconnected first: the session's

@@ -119,6 +119,7 @@ private func detach(_ d: (service: AttachedService, clients: [ClientBox], cursor
     CABIRuntime.shared.markFinalized()
     for cursor in d.cursors { cursor.close() }
     var status = ReturnCode.success.rawValue
+    if d.service.serviceStopped { return detachFromStoppedService(d.service) }
     for box in d.clients where box.client.isConnected {
         do throws(ChronoLogError) { try box.client.disconnect() } catch {
             printError("chronolog_finalize: disconnecting a client failed: \(error)")
@@ -130,4 +131,10 @@ private func detach(_ d: (service: AttachedService, clients: [ClientBox], cursor
         status = ReturnCode.unknown.rawValue
     }
     return status
+}
+
+/// Detaching after the service stopped: nothing to tell it; −8 says so.
+private func detachFromStoppedService(_ service: AttachedService) -> Int32 {
+    try? service.detach()
+    return ReturnCode.noConnection.rawValue
 }

@@ -14,7 +14,8 @@ public enum AttachWire {
 
     /// Messages of the attach protocol itself.
     public enum GatewayTag: Int, Sendable {
-        /// Client → gateway: the goodbye of a client leaving cleanly (no body).
+        /// Client → gateway: the goodbye of a client leaving cleanly (no body); gateway → client:
+        /// the service stopped (every later call of the client fails at once with −8).
         case goodbye = 29
         /// Client → gateway: keep-alive with the events the client has logged so far (8 bytes).
         case keepAlive = 30

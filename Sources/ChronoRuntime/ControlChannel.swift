@@ -33,6 +33,20 @@ public final class ControlChannel {
     /// Set when `comm` is an intercommunicator to an attach gateway (docs/ATTACH.md): messages
     /// then travel through the gateway, with the destination in the tag and the source in a trailer.
     public let isAttached: Bool
+    /// Set once an attached channel's gateway said the service stopped: nothing is sent or
+    /// received any more, every call fails at once (sends to a job that is gone would be retried
+    /// by MPI's TCP transport for ever).
+    public private(set) var gatewayGone = false
+
+    /// Marks the gateway gone and abandons the sends in flight (their buffers are left to the process).
+    public func markGatewayGone() {
+        gatewayGone = true
+        inFlight = []
+    }
+
+    private func requireGateway(_ call: String) throws {
+        if gatewayGone { throw MPIError(call: call, message: "the service stopped (its gateway said goodbye)") }
+    }
 
     /// Wraps an existing communicator (not owned by the channel).
     public init(communicator: Communicator) {
@@ -53,6 +67,7 @@ public final class ControlChannel {
     /// Posts `bytes` to `destination` under `tag`; completion is driven by `progress()`.
     public func post(_ bytes: [UInt8], to destination: Int, tag: ControlTag) throws {
         if isAttached {
+            try requireGateway("ControlChannel.post")
             inFlight.append(try comm.isend(bytes, to: 0, tag: AttachWire.relayTag(destination: destination, tag: tag)))
         } else {
             inFlight.append(try comm.isend(bytes, to: destination, tag: tag.rawValue))
@@ -61,6 +76,7 @@ public final class ControlChannel {
 
     /// Posts a message of the attach protocol itself (hello, keep-alive, goodbye) to the gateway.
     public func postToGateway(_ bytes: [UInt8], tag: AttachWire.GatewayTag) throws {
+        try requireGateway("ControlChannel.postToGateway")
         inFlight.append(try comm.isend(bytes, to: 0, tag: tag.rawValue))
     }
 
@@ -84,6 +100,7 @@ public final class ControlChannel {
     /// this client, and the job rank that sent it is the message's trailer.
     public func poll(tag: ControlTag, from source: Int? = nil) throws -> (bytes: [UInt8], source: Int)? {
         if isAttached {
+            try requireGateway("ControlChannel.poll")
             guard let message = try comm.improbe(from: 0, tag: tag.rawValue) else { return nil }
             var bytes = try message.receive()
             guard let origin = AttachWire.stripSource(&bytes) else {
@@ -97,6 +114,7 @@ public final class ControlChannel {
 
     /// Receives one message of the attach protocol from the gateway (its hello answer), if waiting.
     public func pollGateway(tag: AttachWire.GatewayTag) throws -> [UInt8]? {
+        if gatewayGone { return nil }
         guard let message = try comm.improbe(from: 0, tag: tag.rawValue) else { return nil }
         return try message.receive()
     }

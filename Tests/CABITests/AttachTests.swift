@@ -143,6 +143,28 @@ struct AttachTests {
         #expect(ls.contains("live/t: idle, 40 events") && ls.contains("live/w: idle, 50 events") && ls.contains("ls_rc=0"), "\(r)")
     }
 
+    @Test("a service stopped while a client is attached: the client's later calls return -8 at once, no hang; the job drains")
+    func serviceStopsUnderClient() throws {
+        let work = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let client = try CProgram.build("Tests/CABITests/Programs/attach_client.c", into: work)
+        let run = work.appendingPathComponent("run").path
+        let script = Self.prelude(work) + """
+            start_service \(run)
+            timeout 60 \(client) \(run) linger stop s 8 > linger.out 2>&1 &
+            lingering=$!
+            for _ in $(seq 200); do grep -q lingering linger.out && break; sleep 0.05; done
+            stop_service \(run)
+            wait $lingering; echo "client_exit=$?"
+            echo "== client"; cat linger.out
+            """
+        let r = try MPIJob.runScript(script, timeout: 90, environment: Self.environment())
+        let out = Self.sections(r.stdout)["client"] ?? ""
+        #expect(out.contains("after_stop flush=-8 release=-8 disconnect=-8") && out.contains("finalize=-8"), "\(r)")
+        #expect(r.stdout.contains("client_exit=0") && r.stdout.contains("service_exit=0"), "\(r)")
+        #expect(r.stdout.contains("events: logged=1 received=1 archived=1") && r.stdout.contains("dropped: the service is stopping"), "\(r)")
+    }
+
     /// Output split at `== name` lines.
     static func sections(_ text: String) -> [String: String] {
         var out: [String: String] = [:]

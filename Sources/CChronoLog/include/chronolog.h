@@ -182,6 +182,9 @@ int chronolog_init(MPI_Comm comm, const char *config_path, MPI_Comm *app_comm, i
  *         `token`, else `token.read`; attach.tokenFile names another) is refused;
  *         CL_ERR_INVALID_ARG if already joined, attached or finalized, for an invalid
  *         configuration, or MPI below MPI_THREAD_MULTIPLE.
+ *         When the service stops while the process is attached, its gateway says so: every later
+ *         call returns CL_ERR_NO_CONNECTION at once (a story's log_event 0), and so does
+ *         chronolog_finalize (which still releases everything of this process).
  */
 int chronolog_attach(const char *run_dir, int portal_port);
 

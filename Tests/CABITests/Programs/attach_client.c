@@ -7,6 +7,8 @@
  *   attach_client RUN_DIR readonly CHRONICLE STORY   attach (read-only token): replay works, create/acquire give -9
  *   attach_client RUN_DIR hold CHRONICLE STORY       attach, acquire, log forever (to be SIGKILLed)
  *   attach_client RUN_DIR trickle CHRONICLE STORY N MS   log N events "trickle i", one every MS ms, then release
+ *   attach_client RUN_DIR linger CHRONICLE STORY S   log, print "lingering", sleep S s (the service stops meanwhile), then
+ *                                                   print the codes of flush, release, disconnect and finalize
  *
  * RUN_DIR "-" joins an MPMD job instead (chronolog_join), for comparison.
  * Prints "attach_ms=..." and, for write, "events_per_s=..."; exits 0 when every check held.
@@ -79,6 +81,22 @@ int main(int argc, char **argv) {
         }
     }
     long n = atol(argv[5]);
+    if (strcmp(mode, "linger") == 0) {
+        chronolog_log_event(s, "before", 6);
+        EXPECT("flush before", chronolog_flush(s, 0, NULL), CL_SUCCESS);
+        printf("lingering\n");
+        fflush(stdout);
+        struct timespec d = {atol(argv[5]), 0};
+        nanosleep(&d, NULL);
+        chronolog_log_event(s, "after", 5);
+        int f = chronolog_flush(s, 0, NULL);
+        int r = chronolog_release_story(c, chronicle, story);
+        int x = chronolog_disconnect(c);
+        printf("after_stop flush=%d release=%d disconnect=%d\n", f, r, x);
+        fflush(stdout);
+        printf("finalize=%d\n", chronolog_finalize());
+        return 0;
+    }
     if (strcmp(mode, "trickle") == 0) {
         struct timespec d = {0, atol(argv[6]) * 1000000L};
         for (long i = 0; i < n; i++) {
