@@ -254,7 +254,9 @@ public final class AttachGateway {
         switch type {
         case .eventBatch, .durableRequest, .replayRequest:
             return Self.u64(bytes, at: 24).map { ClientID(rawValue: $0) }
-        case .connect, .clockPing, .replayAck, .watermarks:
+        case .watermarks:
+            return Self.u64(bytes, at: 16).map { ClientID(rawValue: $0) }
+        case .connect, .clockPing, .replayAck:
             return nil
         default:
             switch try? ControlMessage.decode(bytes) {
