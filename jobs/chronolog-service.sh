@@ -6,7 +6,7 @@
 # ChronoLog's ClientPortalServiceConf examples): ompi-server.uri, service-name, token (read-write)
 # and token.read (read-only), both 0600 in a 0700 directory. Prints how to attach, then runs until
 # SIGTERM/SIGINT (the job drains as usual) or SECONDS. At the end ompi-server stops and the URI and
-# token files are removed, so a client then gets -8 at once. RANKS defaults to 5 (visor, keeper,
+# token files are removed (the directory too when empty), so a client then gets -8 at once. RANKS defaults to 5 (visor, keeper,
 # grapher, player, gateway). CHRONOLOG_BIN names the chronolog-job binary (default: the release
 # build of this checkout). Exit status: chronolog-job's (1 if the run directory is in use).
 set -euo pipefail
@@ -46,7 +46,8 @@ server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
-  rm -f "$run_dir/ompi-server.uri" "$run_dir/token" "$run_dir/token.read" "$run_dir/pid"
+  rm -f "$run_dir/ompi-server.uri" "$run_dir/token" "$run_dir/token.read" "$run_dir/pid" "$run_dir/service-name"
+  rmdir "$run_dir" 2>/dev/null || true
 }
 trap cleanup EXIT
 for _ in $(seq 100); do [[ -s $run_dir/ompi-server.uri ]] && break; sleep 0.05; done

@@ -41,8 +41,10 @@ final class AttachAcceptor: @unchecked Sendable {
                 }
                 accepted.withLock { $0.append(comm) }
             } catch {
-                if !stopped.load(ordering: .acquiring) { logger.error("accepting an attached client failed: \(error)") }
-                return
+                // One failed handshake (a client killed while connecting) must not end accepting.
+                guard !stopped.load(ordering: .acquiring) else { return }
+                logger.error("accepting an attached client failed: \(error)")
+                Thread.sleep(forTimeInterval: 0.1)
             }
         }
     }
