@@ -12,6 +12,7 @@ public struct RunDirectory: Sendable, Equatable {
     /// The portal port ChronoLog's examples use (`ClientPortalServiceConf(..., 5555, ...)`).
     public static let defaultPortalPort = 5555
 
+    /// The run directory at `path` (nothing is read or checked yet).
     public init(path: String) {
         self.path = path
     }

@@ -60,6 +60,7 @@ public enum AttachWire {
         /// The job's role map.
         public var assignments: [RoleAssignment]
 
+        /// An answer; `assignments` empty for a refusal.
         public init(rc: ReturnCode, gatewayRank: Int = 0, readOnly: Bool = false, assignments: [RoleAssignment] = []) {
             self.rc = rc
             self.gatewayRank = gatewayRank
