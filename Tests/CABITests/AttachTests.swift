@@ -107,7 +107,7 @@ struct AttachTests {
         #expect(logged > 1010 && logged == archived + (Double(gateway["attach.events.unflushed"] ?? 0)), "\(line)")
     }
 
-    @Test("chronolog tail prints the events a writer logs afterwards, in order, exactly once; -n N the last N; ls --live")
+    @Test("chronolog tail prints the events a writer logs afterwards, in order, exactly once; -n N the last N; ls --live; replay --live")
     func tailAndLiveListing() throws {
         let work = try CProgram.scratch()
         defer { try? FileManager.default.removeItem(at: work) }
@@ -126,6 +126,7 @@ struct AttachTests {
             echo "== tail"; cat tail.out; echo "== last"
             timeout 30 \(chronolog) tail --run-dir \(run) -n 3 --no-follow live w; echo "last_rc=$?"
             echo "== ls"; timeout 30 \(chronolog) ls --live --run-dir \(run); echo "ls_rc=$?"
+            echo "== replay"; timeout 30 \(chronolog) replay --live --run-dir \(run) live w --format csv; echo "replay_rc=$?"
             echo "== end"
             stop_service \(run)
             """
@@ -141,6 +142,8 @@ struct AttachTests {
         #expect(last.map { String($0.split(separator: "\t").last ?? "") } == ["attached event 47", "attached event 48", "attached event 49"], "\(r)")
         let ls = Self.sections(r.stdout)["ls"] ?? ""
         #expect(ls.contains("live/t: idle, 40 events") && ls.contains("live/w: idle, 50 events") && ls.contains("ls_rc=0"), "\(r)")
+        let replay = (Self.sections(r.stdout)["replay"] ?? "").split(separator: "\n")
+        #expect(replay.first == "time,client_id,index,length,record" && replay.count == 52 && replay.last == "replay_rc=0", "\(r)")
     }
 
     @Test("a service stopped while a client is attached: the client's later calls return -8 at once, no hang; the job drains")
