@@ -48,6 +48,7 @@ struct AttachTests {
             cp \(run)/ompi-server.uri \(work.path)/saved.uri
             stat -c '%a %n' \(run) \(run)/token \(run)/token.read
             stop_service \(run)
+            stat -c 'archive %a %n' chronolog-archive chronolog-archive/*
             echo "== gone"; timeout 10 \(client) \(run) expect -8; echo "rc=$?"
             mkdir -p \(work.path)/stale && cp \(work.path)/saved.uri \(work.path)/stale/ompi-server.uri && cp \(work.path)/bad \(work.path)/stale/token
             echo chronolog-gone > \(work.path)/stale/service-name
@@ -73,6 +74,10 @@ struct AttachTests {
         #expect(gateway["attach.refused"] == 2 && gateway["attach.refused.readOnly"] == 2, "\(gateway)")
         #expect(r.stdout.contains("refused: wrong token") && r.stdout.contains("refused: no token"), "\(r)")
         #expect(!FileManager.default.fileExists(atPath: run + "/ompi-server.uri"), "the URI file outlived the service")
+        // The service runs with umask 077: its archive is the owner's alone.
+        let modes = r.lines(startingWith: "archive ")
+        #expect(modes.contains("archive 700 chronolog-archive") && modes.contains("archive 600 chronolog-archive/chronolog-archive.h5")
+                && modes.allSatisfy { $0.hasPrefix("archive 700 ") || $0.hasPrefix("archive 600 ") }, "\(modes)")
     }
 
     @Test("a client SIGKILLed mid-ingest costs the service nothing: others go on, its story is acquired again after the lease")
