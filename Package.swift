@@ -98,7 +98,8 @@ let package = Package(
         .target(
             name: "ChronoDeployment",
             dependencies: ["ChronoModel", "ChronoRuntime", "ChronoSystem", "ChronoRoles", "ChronoClient", "MPI", "Fabric",
-                           .product(name: "Logging", package: "swift-log")]),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "DequeModule", package: "swift-collections")]),
 
         // The C interface: chronolog.h (C target CChronoLog), implemented in Swift (@_cdecl) on the client.
         .target(name: "CChronoLog", dependencies: ["CMPI"]),
@@ -115,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "chronolog",
             dependencies: [
-                "ChronoModel", "ChronoArchive", "HDF5",
+                "ChronoModel", "ChronoArchive", "HDF5", "ChronoClient", "ChronoDeployment", "ChronoSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

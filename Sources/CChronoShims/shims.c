@@ -45,6 +45,7 @@ int chrono_mpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
 int chrono_mpi_appnum_keyval(void) { return MPI_APPNUM; }
 int chrono_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 int chrono_mpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
+int chrono_mpi_max_port_name(void) { return MPI_MAX_PORT_NAME; }
 int chrono_mpi_thread_single(void) { return MPI_THREAD_SINGLE; }
 int chrono_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 int chrono_mpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }

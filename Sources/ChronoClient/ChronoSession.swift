@@ -28,7 +28,9 @@ public final class ChronoSession: @unchecked Sendable {
     private let finished = Atomic<Bool>(false)
     private let ingest = Mutex<IngestContext?>(nil)
     /// Where replay pieces go, by query id.
-    let replayInbox = ReplayInbox()
+    let replayInbox: ReplayInbox
+    /// Whether this session reaches its job through an attach gateway (docs/ATTACH.md).
+    public let isAttached: Bool
     /// Reads large replay pieces by RMA.
     let replayReader: ReplayReader
     /// The last clock offset measured by a full exchange, and when (``ChronoLogClient/connect()``).
@@ -37,6 +39,10 @@ public final class ChronoSession: @unchecked Sendable {
     /// Creates a session over an existing control channel. Not collective.
     public init(layout: JobLayout, channel: sending ControlChannel, config: ChronoConfig, peers: Communicator? = nil) {
         self.layout = layout
+        let attached = channel.isAttached
+        self.isAttached = attached
+        // Attached clients behind one gateway share its rank: random query ids keep theirs apart.
+        self.replayInbox = ReplayInbox(firstId: attached ? UInt64.random(in: 1...(UInt64.max >> 1)) : 1)
         self.channel = Mutex(channel)
         self.config = config
         self.peers = peers
@@ -182,7 +188,20 @@ public final class ChronoSession: @unchecked Sendable {
         closeHeldStories()
         ingest.withLock { $0 }?.flusher.stop()
         replayReader.close()
+        if isAttached {
+            try withChannel("saying goodbye to the gateway failed") { channel in
+                try channel.postToGateway([], tag: .goodbye)
+                try channel.drainSends()
+            }
+            return
+        }
         try notifyVisor(.shutdownComplete(ShutdownComplete(rank: Int32(layout.worldRank), rc: .success)))
+    }
+
+    /// Runs `body` on this session's control channel, locked (the attach gateway relays through it;
+    /// attached sessions send keep-alives). Errors become `.noConnection`.
+    package func withControlChannel(_ context: String, _ body: (ControlChannel) throws -> Void) throws(ChronoLogError) {
+        try withChannel(context, body)
     }
 
     /// Closes the ingest of every story still held (ships its events and the final watermark, waits

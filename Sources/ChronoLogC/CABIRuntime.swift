@@ -22,6 +22,7 @@ final class CABIRuntime: @unchecked Sendable {
     private struct State {
         var job: ChronoJob?
         var membership: JobMembership?
+        var attached: AttachedService?
         var clients: [ClientBox] = []
         var stories: [ObjectIdentifier: StoryBox] = [:]
         var cursors: [ReplayCursor] = []
@@ -45,6 +46,21 @@ final class CABIRuntime: @unchecked Sendable {
         phaseValue.store(Phase.joined.rawValue, ordering: .releasing)
     }
 
+    /// Records a successful attach (docs/ATTACH.md).
+    func attached(_ service: AttachedService) {
+        state.withLock { $0.attached = service }
+        phaseValue.store(Phase.joined.rawValue, ordering: .releasing)
+    }
+
+    /// Takes the attached service and what must be closed before detaching; nil when not attached.
+    func takeForDetaching() -> (service: AttachedService, clients: [ClientBox], cursors: [ReplayCursor])? {
+        state.withLock { s in
+            guard let service = s.attached else { return nil }
+            defer { s = State() }
+            return (service, s.clients, s.cursors)
+        }
+    }
+
     /// Marks the process finalized (a refused join, or after leaving).
     func markFinalized() {
         phaseValue.store(Phase.finalized.rawValue, ordering: .releasing)
@@ -53,7 +69,7 @@ final class CABIRuntime: @unchecked Sendable {
     /// The session of this rank, while joined.
     var session: ChronoSession? {
         guard isJoined else { return nil }
-        return state.withLock { $0.membership?.session }
+        return state.withLock { $0.membership?.session ?? $0.attached?.session }
     }
 
     /// Keeps a client box alive until finalize; returns it.

@@ -51,7 +51,9 @@ public func cabiJoin(_ configPath: UnsafePointer<CChar>?, _ appComm: UnsafeMutab
 @_cdecl("chronolog_finalize")
 public func cabiFinalize() -> Int32 {
     let runtime = CABIRuntime.shared
-    guard runtime.isJoined, let leaving = runtime.takeForLeaving() else { return ReturnCode.noConnection.rawValue }
+    guard runtime.isJoined else { return ReturnCode.noConnection.rawValue }
+    if let detaching = runtime.takeForDetaching() { return detach(detaching) }
+    guard let leaving = runtime.takeForLeaving() else { return ReturnCode.noConnection.rawValue }
     runtime.markFinalized()
     for cursor in leaving.cursors { cursor.close() }
     var status: Int32 = 0
@@ -87,4 +89,52 @@ enum JoinPreflight {
         }
         return (config, problem)
     }
+}
+
+/// `chronolog_attach`: see chronolog.h. Not collective.
+@_cdecl("chronolog_attach")
+public func cabiAttach(_ runDir: UnsafePointer<CChar>?, _ portalPort: Int32) -> Int32 {
+    let runtime = CABIRuntime.shared
+    guard runtime.phase == .idle else { return ReturnCode.invalidArgument.rawValue }
+    return returnCode { () throws(ChronoLogError) in
+        let environment = ProcessInfo.processInfo.environment
+        let config: ChronoConfig
+        do throws(ChronoLogError) { config = try ChronoConfig.load(environment: environment) } catch {
+            throw .invalidArgument("configuration: \(error)")
+        }
+        let explicit = try runDir.map { (p) throws(ChronoLogError) in try CInput.string(p, "run_dir") }
+        let directory = RunDirectory.resolve(explicit: explicit, config: config, portalPort: Int(portalPort))
+        let tokenFile = config.attach.tokenFile.isEmpty ? nil : config.attach.tokenFile
+        do throws(ChronoLogError) {
+            runtime.attached(try AttachedService.attach(to: directory, tokenFile: tokenFile, config: config))
+        } catch {
+            printError("chronolog_attach: \(error)")
+            throw error
+        }
+    }
+}
+
+/// Detaches an attached process (chronolog_finalize after chronolog_attach).
+private func detach(_ d: (service: AttachedService, clients: [ClientBox], cursors: [ReplayCursor])) -> Int32 {
+    CABIRuntime.shared.markFinalized()
+    for cursor in d.cursors { cursor.close() }
+    var status = ReturnCode.success.rawValue
+    if d.service.serviceStopped { return detachFromStoppedService(d.service) }
+    for box in d.clients where box.client.isConnected {
+        do throws(ChronoLogError) { try box.client.disconnect() } catch {
+            printError("chronolog_finalize: disconnecting a client failed: \(error)")
+            status = ReturnCode.unknown.rawValue
+        }
+    }
+    do throws(ChronoLogError) { try d.service.detach() } catch {
+        printError("chronolog_finalize: detaching failed: \(error)")
+        status = ReturnCode.unknown.rawValue
+    }
+    return status
+}
+
+/// Detaching after the service stopped: nothing to tell it; −8 says so.
+private func detachFromStoppedService(_ service: AttachedService) -> Int32 {
+    try? service.detach()
+    return ReturnCode.noConnection.rawValue
 }

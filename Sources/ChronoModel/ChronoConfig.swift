@@ -141,6 +141,22 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         public var intervalMs: Int = 5000
     }
 
+    /// Attaching separately started programs to a serving job (docs/ATTACH.md).
+    public struct Attach: Codable, Sendable, Hashable {
+        /// The run directory of the service to attach to (written by `jobs/chronolog-service.sh`);
+        /// empty: `/tmp/chronolog-<uid>/service-<port>` with the portal conf's port (5555 by default).
+        public var runDirectory: String = ""
+        /// The token file an attached client presents; empty: the run directory's `token`, else its
+        /// `token.read` (the read-only one).
+        public var tokenFile: String = ""
+        /// A client silent this long (no message, no keep-alive) is dropped by the gateway and its
+        /// stories released, in ms. Default 5000; 100 … 3600000.
+        public var leaseMs: Int = 5000
+        /// How long an attaching client waits for the service's name lookup, connect and hello, in
+        /// ms (then −8). Default 5000; 100 … 3600000.
+        public var connectTimeoutMs: Int = 5000
+    }
+
     /// Rank layout.
     public var deployment = Deployment()
     /// Story pipeline.
@@ -165,6 +181,8 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
     public var heartbeat = Heartbeat()
     /// Progress lines.
     public var progress = Progress()
+    /// Attached clients.
+    public var attach = Attach()
 
     /// The defaults.
     public init() {}
@@ -229,6 +247,8 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
             b("timeouts.shutdownDrainMs", timeouts.shutdownDrainMs, 0...hour, "one hour"),
             b("heartbeat.intervalMs", heartbeat.intervalMs, 1...hour, "one hour"),
             b("progress.intervalMs", progress.intervalMs, 100...hour, "one hour"),
+            b("attach.leaseMs", attach.leaseMs, 100...hour, "one hour"),
+            b("attach.connectTimeoutMs", attach.connectTimeoutMs, 100...hour, "one hour"),
         ]
     }
 

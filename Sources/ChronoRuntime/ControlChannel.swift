@@ -30,10 +30,35 @@ public final class ControlChannel {
     /// The communicator (owned; freed by `close()`, collectively over all of `MPI_COMM_WORLD`).
     public let comm: Communicator
     private var inFlight: [Request] = []
+    /// Set when `comm` is an intercommunicator to an attach gateway (docs/ATTACH.md): messages
+    /// then travel through the gateway, with the destination in the tag and the source in a trailer.
+    public let isAttached: Bool
+    /// Set once an attached channel's gateway said the service stopped: nothing is sent or
+    /// received any more, every call fails at once (sends to a job that is gone would be retried
+    /// by MPI's TCP transport for ever).
+    public private(set) var gatewayGone = false
+
+    /// Marks the gateway gone and abandons the sends in flight (their buffers are left to the process).
+    public func markGatewayGone() {
+        gatewayGone = true
+        inFlight = []
+    }
+
+    private func requireGateway(_ call: String) throws {
+        if gatewayGone { throw MPIError(call: call, message: "the service stopped (its gateway said goodbye)") }
+    }
 
     /// Wraps an existing communicator (not owned by the channel).
     public init(communicator: Communicator) {
         self.comm = communicator
+        self.isAttached = false
+    }
+
+    /// A channel of an attached process: every message goes to the gateway (remote rank 0 of
+    /// `gateway`, an intercommunicator), which relays it to and from the job's ranks.
+    public init(attachedThrough gateway: Communicator) {
+        self.comm = gateway
+        self.isAttached = true
     }
 
     /// This rank in the channel's communicator (equal to its world rank).
@@ -41,7 +66,18 @@ public final class ControlChannel {
 
     /// Posts `bytes` to `destination` under `tag`; completion is driven by `progress()`.
     public func post(_ bytes: [UInt8], to destination: Int, tag: ControlTag) throws {
-        inFlight.append(try comm.isend(bytes, to: destination, tag: tag.rawValue))
+        if isAttached {
+            try requireGateway("ControlChannel.post")
+            inFlight.append(try comm.isend(bytes, to: 0, tag: AttachWire.relayTag(destination: destination, tag: tag)))
+        } else {
+            inFlight.append(try comm.isend(bytes, to: destination, tag: tag.rawValue))
+        }
+    }
+
+    /// Posts a message of the attach protocol itself (hello, keep-alive, goodbye) to the gateway.
+    public func postToGateway(_ bytes: [UInt8], tag: AttachWire.GatewayTag) throws {
+        try requireGateway("ControlChannel.postToGateway")
+        inFlight.append(try comm.isend(bytes, to: 0, tag: tag.rawValue))
     }
 
     /// Completes finished sends. - Returns: whether any completed.
@@ -60,9 +96,27 @@ public final class ControlChannel {
     public var pendingSends: Int { inFlight.count }
 
     /// Receives one message under `tag` if one is waiting (optionally only from `source`).
+    /// Attached, `source` is not checked: the gateway relays only what the service ranks sent to
+    /// this client, and the job rank that sent it is the message's trailer.
     public func poll(tag: ControlTag, from source: Int? = nil) throws -> (bytes: [UInt8], source: Int)? {
+        if isAttached {
+            try requireGateway("ControlChannel.poll")
+            guard let message = try comm.improbe(from: 0, tag: tag.rawValue) else { return nil }
+            var bytes = try message.receive()
+            guard let origin = AttachWire.stripSource(&bytes) else {
+                throw MPIError(call: "ControlChannel.poll", message: "a relayed message without its source trailer")
+            }
+            return (bytes, origin)
+        }
         guard let message = try comm.improbe(from: source, tag: tag.rawValue) else { return nil }
         return (try message.receive(), message.status.source)
+    }
+
+    /// Receives one message of the attach protocol from the gateway (its hello answer), if waiting.
+    public func pollGateway(tag: AttachWire.GatewayTag) throws -> [UInt8]? {
+        if gatewayGone { return nil }
+        guard let message = try comm.improbe(from: 0, tag: tag.rawValue) else { return nil }
+        return try message.receive()
     }
 
     /// Blocks the calling thread (backing off) until every posted send completed.

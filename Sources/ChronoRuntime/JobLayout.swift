@@ -13,6 +13,13 @@ public struct JobLayout: Sendable {
     /// This rank's assignment.
     public var me: RoleAssignment { plan.assignments[worldRank] }
 
+    /// A layout as another rank sees it: an attached client takes its gateway's (`worldRank`: the
+    /// gateway's rank, whose client it is to the service).
+    public init(plan: RolePlan, worldRank: Int) {
+        self.plan = plan
+        self.worldRank = worldRank
+    }
+
     /// Discovers the layout. Collective over `world`.
     /// - Parameters:
     ///   - isService: whether this rank runs the service (`chronolog-job`) rather than an application.

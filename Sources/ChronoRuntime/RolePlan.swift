@@ -171,6 +171,13 @@ public struct RolePlan: Sendable, Equatable {
         self.groupCount = groups
     }
 
+    /// A plan as another process computed it (an attached client gets its job's map from the
+    /// gateway): `assignments` indexed by world rank.
+    public init(assignments: [RoleAssignment]) {
+        self.assignments = assignments.sorted { $0.worldRank < $1.worldRank }
+        self.groupCount = Set(assignments.compactMap(\.group)).count
+    }
+
     /// The ranks holding `role`, in rank order.
     public func ranks(of role: Role) -> [Int] {
         assignments.filter { $0.role == role }.map(\.worldRank)

@@ -86,6 +86,14 @@ public final class Communicator: @unchecked Sendable {
         try check(MPI_Comm_free(&handle), "MPI_Comm_free")
     }
 
+    /// Releases this process's handle of an intercommunicator to another job (`MPI_Comm_free`),
+    /// without waiting for the other side (`MPI_Comm_disconnect` would, and a dead peer never
+    /// answers). Idempotent; nothing for a predefined communicator.
+    public func freeLocal() {
+        guard isOwned, handle != chrono_mpi_comm_null() else { return }
+        _ = MPI_Comm_free(&handle)
+    }
+
     /// Whether `free()` has been called.
     public var isFreed: Bool { handle == chrono_mpi_comm_null() }
 

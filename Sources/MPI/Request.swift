@@ -113,11 +113,15 @@ public final class Message: @unchecked Sendable {
 
     /// Receives the matched message (`MPI_Mrecv`) into a new array of exactly its size.
     public func receive() throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: status.count)
+        let count = status.count
         var raw = MPI_Status()
-        try out.withUnsafeMutableBytes { (p) in
-            try check(MPI_Mrecv(p.baseAddress, Int32(status.count), chrono_mpi_byte(), &handle, &raw), "MPI_Mrecv")
+        var rc: Int32 = 0
+        // Received straight into the array's fresh storage: no zero-filling pass first.
+        let out = [UInt8](unsafeUninitializedCapacity: max(count, 1)) { buffer, initialized in
+            rc = MPI_Mrecv(buffer.baseAddress, Int32(count), chrono_mpi_byte(), &handle, &raw)
+            initialized = rc == 0 ? count : 0
         }
+        try check(rc, "MPI_Mrecv")
         return out
     }
 

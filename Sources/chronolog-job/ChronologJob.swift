@@ -53,8 +53,14 @@ struct ChronologJob: ParsableCommand {
     @Option(name: .long, help: "Split each physical node into V virtual nodes, each with its own recording group (to exercise several groups on one machine).")
     var virtualNodes: Int?
 
-    @Option(name: .long, help: "Built-in workload on the client ranks: demo (connect, create a chronicle, acquire stories, log events, release, disconnect) or none.")
+    @Option(name: .long, help: "Built-in workload on the client ranks: demo (connect, create a chronicle, acquire stories, log events, release, disconnect), none, or serve (the first client rank accepts attached clients of --run-dir until SIGTERM/SIGINT or --serve-seconds; start it with jobs/chronolog-service.sh, docs/ATTACH.md).")
     var workload: WorkloadKind = .demo
+
+    @Option(name: .long, help: ArgumentHelp("The run directory of --workload serve (ompi-server.uri, service-name, token, token.read; written by jobs/chronolog-service.sh).", valueName: "dir"))
+    var runDir: String?
+
+    @Option(name: .long, help: "With --workload serve: stop serving after this many seconds (default: until SIGTERM/SIGINT).")
+    var serveSeconds: Double?
 
     @Option(name: .long, help: "Stories each client acquires in the demo workload.")
     var stories: Int = 2
@@ -75,7 +81,7 @@ struct ChronologJob: ParsableCommand {
     var printConfig = false
 
     enum WorkloadKind: String, ExpressibleByArgument, CaseIterable {
-        case demo, none
+        case demo, none, serve
     }
 
     /// Parses the command line, printing usage errors once (from rank 0) rather than from every rank.
@@ -100,6 +106,8 @@ struct ChronologJob: ParsableCommand {
         guard rounds >= 0 else { throw ValidationError("--rounds must be 0 or more") }
         guard events >= 0 else { throw ValidationError("--events must be 0 or more") }
         if let summaryJSON { try Self.checkWritable(summaryJSON) }
+        if workload == .serve && runDir == nil { throw ValidationError("--workload serve needs --run-dir") }
+        if let serveSeconds, !(serveSeconds > 0) { throw ValidationError("--serve-seconds must be positive") }
     }
 
     /// Fails at start-up, not after the whole job, when the `--summary-json` file cannot be
@@ -148,12 +156,21 @@ struct ChronologJob: ParsableCommand {
             print(config.effectiveDescription())
             return
         }
-        var job = ChronoJob(config: config, minimumClients: workload == .demo ? 1 : 0)
+        var job = ChronoJob(config: config, minimumClients: workload == .none ? 0 : 1)
         job.summaryJSONPath = summaryJSON
         let stories = self.stories, workload = self.workload, rounds = self.rounds, events = self.events
+        let runDir = self.runDir, serveSeconds = self.serveSeconds
         let code = job.run { session, logger in
-            guard workload == .demo else { return [:] }
-            return try DemoWorkload(session: session, storiesPerClient: stories, rounds: rounds, eventsPerStory: events, logger: logger).run()
+            switch workload {
+            case .none: return [:]
+            case .serve:
+                // The first client rank is the gateway; other client ranks have nothing to do.
+                guard session.layout.worldRank == session.layout.plan.ranks(of: .client).first, let runDir else { return [:] }
+                let until = serveSeconds.map { ContinuousClock.now + .milliseconds(Int($0 * 1000)) }
+                return try AttachGateway(session: session, runDirectory: RunDirectory(path: runDir), logger: logger).run(until: until)
+            case .demo:
+                return try DemoWorkload(session: session, storiesPerClient: stories, rounds: rounds, eventsPerStory: events, logger: logger).run()
+            }
         }
         if code != 0 { throw ExitCode(code) }
     }

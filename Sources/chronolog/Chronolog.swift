@@ -9,7 +9,7 @@ import ArgumentParser
 struct Chronolog: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chronolog",
-        abstract: "Inspect ChronoLog-Swift archives without a running job.",
+        abstract: "Inspect ChronoLog-Swift archives without a running job; tail and ls --live watch a running service.",
         discussion: """
             PATH is an archive directory (every *.h5 file in it is read, and a story stored in \
             several files is merged) or one archive file. ls, export, verify and stats default to \
@@ -22,7 +22,8 @@ struct Chronolog: ParsableCommand {
             partial answer (damaged index rows left out, named on standard error).
             """,
         version: ChronologVersion.string,
-        subcommands: [ListCommand.self, ReplayCommand.self, ExportCommand.self, VerifyCommand.self, StatsCommand.self, Version.self])
+        subcommands: [ListCommand.self, ReplayCommand.self, ExportCommand.self, VerifyCommand.self, StatsCommand.self, TailCommand.self,
+                      Version.self])
 
     struct Version: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the tool's version.")

@@ -27,7 +27,13 @@ struct ListCommand: ParsableCommand {
     @Flag(name: .long, help: "Also list the stories the catalog marks destroyed.")
     var all = false
 
+    @Flag(name: .long, help: "List the chronicles and stories of a running service instead (--run-dir; docs/ATTACH.md): whether each story is being recorded and its events so far (a replay of each story counts them).")
+    var live = false
+
+    @OptionGroup var service: LiveServiceOptions
+
     func run() throws {
+        if live { return try LiveListing(options: service, json: output.json).run() }
         let reader = try ArchivePath.open(archive.path)
         let chronicles = try ArchivePath.chronicles(of: reader, includeDestroyed: all)
         let catalog = try CatalogView(archivePath: archive.path)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChronoArchive
+import ChronoClient
 import ChronoModel
 
 /// `chronolog replay`: one story's events in a time range, as text, CSV or JSON lines.
@@ -37,8 +38,13 @@ struct ReplayCommand: ParsableCommand {
     @Argument(help: "Chronicle name.")
     var chronicle: String
 
-    @Argument(help: "Story name.")
-    var story: String
+    @Argument(help: "Story name (with --live: absent, the arguments are CHRONICLE STORY).")
+    var story: String?
+
+    @Flag(name: .long, help: "Replay from a running service instead of an archive: `chronolog replay --live CHRONICLE STORY` (--run-dir; docs/ATTACH.md), events from the archive and the keepers' memory.")
+    var live = false
+
+    @OptionGroup var service: LiveServiceOptions
 
     @Option(name: .long, help: ArgumentHelp("First time included, in nanoseconds.", valueName: "ns"))
     var from: UInt64 = 0
@@ -53,12 +59,16 @@ struct ReplayCommand: ParsableCommand {
     var output: String?
 
     func validate() throws {
+        if live != (story == nil) {
+            throw ValidationError(live ? "--live takes CHRONICLE STORY (no archive path)" : "missing the story name")
+        }
         if let to, from > to {
             throw ValidationError("--from \(from) is after --to \(to): the range [from, to) must not be reversed")
         }
     }
 
     func run() throws {
+        guard let story else { return try replayLive(chronicle: path, story: chronicle) }
         let reader = try ArchivePath.open(path)
         let listed = try reader.story(chronicle: chronicle, story: story)
         let sink = try output.map { (file: String) throws(ChronologFailure) in try OutputSink(path: file) } ?? OutputSink()
@@ -73,6 +83,25 @@ struct ReplayCommand: ParsableCommand {
         }
         try sink.close()
         try report(completeness)
+    }
+
+    /// `--live`: the story's events in [from, to) from the running service, in the same formats.
+    private func replayLive(chronicle: String, story: String) throws {
+        let live = try LiveService(service)
+        defer { live.close() }
+        let sink = try output.map { (file: String) throws(ChronologFailure) in try OutputSink(path: file) } ?? OutputSink()
+        let formatter = EventFormatter(format: format)
+        formatter.header(into: sink)
+        var failure: ChronologFailure?
+        do throws(ChronoLogError) {
+            try live.client.replayStory(chronicle, story, from: from, to: to ?? .max) { (chunk: StoryChunk) throws(ChronoLogError) in
+                for i in 0..<chunk.count { formatter.append(chunk, at: i, into: &sink.buffer) }
+                do throws(ChronologFailure) { try sink.flushIfFull() } catch { failure = error; throw .invalidArgument("output failed") }
+            }
+        } catch {
+            throw failure ?? ChronologFailure(path: "\(chronicle)/\(story)", problem: "\(error) (code \(error.returnCode.rawValue))")
+        }
+        try sink.close()
     }
 
     /// Writes a partial answer's reasons to standard error; exit status 3 when damaged rows were left out.

@@ -7,7 +7,8 @@ import TestSupport
 @Suite("jobs/ scripts", .serialized)
 struct JobScriptTests {
     static let scripts = ["jobs/chronolog-job.sh", "jobs/chronolog-job.sbatch", "jobs/chronolog-mpmd.sh", "jobs/chronolog-mpmd.sbatch",
-                          "jobs/ior-scaling.sh", "jobs/ior-scaling.sbatch", "benchmarks/ior.sh", "scripts/slurm-local.sh"]
+                          "jobs/ior-scaling.sh", "jobs/ior-scaling.sbatch", "benchmarks/ior.sh", "scripts/slurm-local.sh",
+                          "jobs/chronolog-service.sh", "jobs/chronolog-service.sbatch"]
 
     static func path(_ script: String) -> String { checkoutRoot.appendingPathComponent(script).path }
 
@@ -21,7 +22,7 @@ struct JobScriptTests {
         #expect(s.exitCode == 0, "\(s)")
     }
 
-    @Test("--help prints the header comments", arguments: ["jobs/chronolog-mpmd.sh", "jobs/ior-scaling.sh"])
+    @Test("--help prints the header comments", arguments: ["jobs/chronolog-mpmd.sh", "jobs/ior-scaling.sh", "jobs/chronolog-service.sh"])
     func help(script: String) throws {
         let r = try MPIJob.runCommand(["bash", Self.path(script), "--help"], timeout: 30)
         #expect(r.exitCode == 0 && r.stdout.contains("\(script) [") && r.stdout.contains("CHRONOLOG_")
@@ -30,6 +31,8 @@ struct JobScriptTests {
 
     @Test("a missing binary fails at once, saying how to build it", arguments: [
         ("jobs/chronolog-job.sbatch", [String](), "CHRONOLOG_BIN", "--product chronolog-job"),
+        ("jobs/chronolog-service.sh", [String](), "CHRONOLOG_BIN", "--product chronolog-job"),
+        ("jobs/chronolog-service.sbatch", [String](), "CHRONOLOG_BIN", "--product chronolog-job"),
         ("jobs/chronolog-mpmd.sh", ["--", "ls"], "CHRONOLOG_BIN", "--product chronolog-job"),
         ("jobs/chronolog-mpmd.sbatch", ["--", "ls"], "CHRONOLOG_BIN", "--product chronolog-job"),
         ("jobs/ior-scaling.sh", [], "CHRONOLOG_BENCH_BIN", "--product chronolog-bench"),

@@ -11,8 +11,13 @@ exit the process leaves the job (MPI is finalised only if this module initialise
 
 The job is joined at import when the launch is MPMD (Open MPI's ``OMPI_APP_CTX_NUM_PROCS`` names
 two or more applications); ``PY_CHRONOLOG_JOIN=1`` forces it (other launchers), ``=0`` prevents
-it. Otherwise nothing touches MPI at import: ``Client.Connect()`` returns -8 at once, or the
-application makes the service out of its own ranks with ``init()`` (embedded mode).
+it. Otherwise nothing touches MPI at import, and the first ``Client.Connect()`` attaches the
+process to a running service (``jobs/chronolog-service.sh``, docs/ATTACH.md): the run directory
+named by ``attach(run_dir)``, else ``CHRONOLOG_ATTACH_RUN_DIRECTORY``, else
+``/tmp/chronolog-<uid>/service-<port>`` with the port of the client's ``ClientPortalServiceConf``
+(5555 by default), so ChronoLog's example scripts run unchanged as ``python3 script.py``; without a
+service ``Connect()`` returns -8 at once. Or the application makes the service out of its own ranks
+with ``init()`` (embedded mode).
 
 The module prints nothing to standard output.
 """
@@ -54,7 +59,7 @@ from ._confs import ClientPortalServiceConf, ClientQueryServiceConf  # noqa: E40
 
 __all__ = [
     "ClientPortalServiceConf", "ClientQueryServiceConf", "Client", "StoryHandle", "Event", "EventList",
-    "EventArray", "EVENT_DTYPE", "ArchiveDamage", "read_archive", "app_comm", "init", "join", "joined", "code_name", "strerror",
+    "EventArray", "EVENT_DTYPE", "ArchiveDamage", "read_archive", "app_comm", "attach", "init", "join", "joined", "code_name", "strerror",
 ]
 
 
@@ -85,6 +90,16 @@ class Client(_core.Client):
         self.portal_conf = portal_conf
         self.query_conf = query_conf
 
+    def Connect(self):
+        """Connect() -> int: opens the client's session (0, or ChronoLog's code). In a process that
+        is not part of a job, first attaches to the running service (see the module's doc): -8
+        when there is none (at once), -9 when its token is refused."""
+        if _core._phase() == 0:
+            code = _core._attach(None, self.portal_conf.port)
+            if code != CL_SUCCESS:
+                return code
+        return super().Connect()
+
     def replay_array(self, chronicle_name, story_name, start, end):
         """Replays [start, end) into arrays, without a Python object per event.
 
@@ -114,6 +129,14 @@ def join(config_path=None):
     for MPMD launches. Collective over MPI_COMM_WORLD. Returns a code: 0, -2 (already joined or
     left, a bad configuration, MPI below MPI_THREAD_MULTIPLE), -7 (the job has no service)."""
     return _core._join(config_path)
+
+
+def attach(run_dir=None, portal_port=0):
+    """Attaches this process to a running service (chronolog_attach; docs/ATTACH.md) without
+    waiting for the first ``Connect()``: ``run_dir`` its run directory (default as in the module's
+    doc). Returns a code: 0, -8 (no service: missing or stale run directory, at once), -9 (token
+    refused), -2 (already joined or attached). Not collective."""
+    return _core._attach(run_dir, portal_port)
 
 
 def init(comm=None, config_path=None):

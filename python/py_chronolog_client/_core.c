@@ -801,6 +801,19 @@ static PyObject *core_join(PyObject *Py_UNUSED(m), PyObject *args) {
     return code_result(rc);
 }
 
+static PyObject *core_attach(PyObject *Py_UNUSED(m), PyObject *args) {
+    const char *run_dir = NULL;
+    int port = 0;
+    if (!PyArg_ParseTuple(args, "|zi:_attach", &run_dir, &port)) return NULL;
+    if (g_phase != PH_IDLE) return code_result(CL_ERR_INVALID_ARG);
+    int rc;
+    BLOCKING_BEGIN
+    rc = chronolog_attach(run_dir, port);
+    BLOCKING_END
+    if (rc == CL_SUCCESS) g_phase = PH_JOINED; /* a failed attach may be tried again */
+    return code_result(rc);
+}
+
 static PyObject *core_init(PyObject *Py_UNUSED(m), PyObject *args) {
     PyObject *fcomm = Py_None;
     const char *config = NULL;
@@ -871,6 +884,8 @@ static PyObject *core_strerror(PyObject *Py_UNUSED(m), PyObject *arg) {
 
 static PyMethodDef core_methods[] = {
     {"_join", core_join, METH_VARARGS, "_join(config_path=None) -> code: chronolog_join (collective over MPI_COMM_WORLD)."},
+    {"_attach", core_attach, METH_VARARGS,
+     "_attach(run_dir=None, portal_port=0) -> code: chronolog_attach (a running service, docs/ATTACH.md; not collective)."},
     {"_init", core_init, METH_VARARGS,
      "_init(fortran_comm=None, config_path=None) -> (code, is_client): chronolog_init (collective)."},
     {"_finalize", core_finalize, METH_NOARGS, "_finalize() -> code: chronolog_finalize (collective over MPI_COMM_WORLD)."},

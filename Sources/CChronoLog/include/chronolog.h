@@ -163,6 +163,32 @@ int chronolog_join(const char *config_path, MPI_Comm *app_comm);
 int chronolog_init(MPI_Comm comm, const char *config_path, MPI_Comm *app_comm, int *is_client);
 
 /**
+ * Attaches this process, started on its own (`./app`, or its own `mpirun --ompi-server
+ * file:URI`), to a running service (jobs/chronolog-service.sh; docs/ATTACH.md). Call it instead of
+ * chronolog_join; then chronolog_connect and every other call work as in-job, with the same codes,
+ * and chronolog_finalize detaches. Not collective: each process attaches on its own.
+ *
+ * Initialises MPI (MPI_THREAD_MULTIPLE) if the application has not, pointing it at the run
+ * directory's ompi-server first; an application that initialised MPI itself must run under
+ * `mpirun --ompi-server file:RUN_DIR/ompi-server.uri` and at MPI_THREAD_MULTIPLE.
+ *
+ * @param run_dir      the service's run directory, or NULL for attach.runDirectory of the
+ *                     configuration (CHRONOLOG_ATTACH_RUN_DIRECTORY), else
+ *                     /tmp/chronolog-<uid>/service-<portal_port>.
+ * @param portal_port  the port of the default run directory; 0 or less: 5555.
+ * @return CL_SUCCESS; CL_ERR_NO_CONNECTION within a second when the run directory is missing or
+ *         stale (its ompi-server does not answer), or when the service does not answer within
+ *         attach.connectTimeoutMs; CL_ERR_NOT_AUTHORIZED when the token (the run directory's
+ *         `token`, else `token.read`; attach.tokenFile names another) is refused;
+ *         CL_ERR_INVALID_ARG if already joined, attached or finalized, for an invalid
+ *         configuration, or MPI below MPI_THREAD_MULTIPLE.
+ *         When the service stops while the process is attached, its gateway says so: every later
+ *         call returns CL_ERR_NO_CONNECTION at once (a story's log_event 0), and so does
+ *         chronolog_finalize (which still releases everything of this process).
+ */
+int chronolog_attach(const char *run_dir, int portal_port);
+
+/**
  * Leaves the job: disconnects every client still connected (flushing and releasing its
  * stories), closes open cursors, tells the service this rank is done, and frees every handle
  * and the application communicator. Finalises MPI if chronolog_join initialised it.

@@ -55,6 +55,7 @@ int chrono_mpi_comm_type_shared(void);
 int chrono_mpi_appnum_keyval(void);
 int chrono_mpi_max_error_string(void);
 int chrono_mpi_max_processor_name(void);
+int chrono_mpi_max_port_name(void);
 int chrono_mpi_thread_single(void);
 int chrono_mpi_thread_funneled(void);
 int chrono_mpi_thread_serialized(void);

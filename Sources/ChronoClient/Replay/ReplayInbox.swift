@@ -13,7 +13,12 @@ final class ReplayInbox: Sendable {
     }
 
     private let boxes = Mutex<[UInt64: Deque<Delivery>]>([:])
-    private let nextId = Atomic<UInt64>(1)
+    private let nextId: Atomic<UInt64>
+
+    /// An inbox whose query ids start at `firstId`.
+    init(firstId: UInt64 = 1) {
+        nextId = Atomic(firstId)
+    }
 
     /// A new query id, unique in this process, registered for delivery.
     func open() -> UInt64 {

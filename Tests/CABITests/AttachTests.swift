@@ -1,0 +1,192 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Programs started on their own attach to a service started by `jobs/chronolog-service.sh`
+/// (docs/ATTACH.md): a singleton C program and one under its own `mpirun`, tokens, a stale run
+/// directory, and a client killed mid-ingest.
+@Suite("Attaching to a running service", .serialized)
+struct AttachTests {
+    /// A bash prelude: `start_service DIR [service options]` starts the service script in the
+    /// background (its output in DIR.log) and waits until it accepts; `stop_service` sends it
+    /// SIGTERM and waits for it.
+    static func prelude(_ work: URL) -> String {
+        """
+        set -u
+        cd \(work.path)
+        start_service() {
+          local dir=$1; shift
+          \(CProgram.packageRoot.path)/jobs/chronolog-service.sh --run-dir "$dir" --time 40 "$@" --quiet > "$dir.log" 2>&1 &
+          svc=$!
+          for _ in $(seq 300); do grep -q "accepting attached clients" "$dir.log" 2>/dev/null && return 0; sleep 0.05; done
+          echo "service did not start"; cat "$dir.log"; exit 1
+        }
+        stop_service() { kill -TERM "$svc"; wait "$svc"; echo "service_exit=$?"; cat "$1.log"; }
+
+
+        """
+    }
+
+    static func environment(leaseMs: Int = 5000) -> [String: String] {
+        ["CHRONOLOG_BIN": MPIJob.executable("chronolog-job"), "CHRONOLOG_ATTACH_LEASE_MS": String(leaseMs)]
+    }
+
+    @Test("a singleton and a program under its own mpirun attach, log and replay; tokens; a stopped service gives -8 at once")
+    func attachLogReplayTokens() throws {
+        let work = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let client = try CProgram.build("Tests/CABITests/Programs/attach_client.c", into: work)
+        let run = work.appendingPathComponent("run").path
+        let script = Self.prelude(work) + """
+            start_service \(run)
+            echo "== singleton"; timeout 30 \(client) \(run) write climate alone 2000; echo "rc=$?"
+            echo "== mpirun"; timeout 30 $MPIRUN --ompi-server file:\(run)/ompi-server.uri -n 1 \(client) \(run) write climate second 3000; echo "rc=$?"
+            echo "== readonly"; CHRONOLOG_ATTACH_TOKEN_FILE=\(run)/token.read timeout 30 \(client) \(run) readonly climate alone; echo "rc=$?"
+            echo wrong > \(work.path)/bad
+            echo "== wrong"; CHRONOLOG_ATTACH_TOKEN_FILE=\(work.path)/bad timeout 30 \(client) \(run) expect -9; echo "rc=$?"
+            echo "== missing"; CHRONOLOG_ATTACH_TOKEN_FILE=\(work.path)/none timeout 30 \(client) \(run) expect -9; echo "rc=$?"
+            cp \(run)/ompi-server.uri \(work.path)/saved.uri
+            stat -c '%a %n' \(run) \(run)/token \(run)/token.read
+            stop_service \(run)
+            stat -c 'archive %a %n' chronolog-archive chronolog-archive/*
+            echo "== gone"; timeout 10 \(client) \(run) expect -8; echo "rc=$?"
+            mkdir -p \(work.path)/stale && cp \(work.path)/saved.uri \(work.path)/stale/ompi-server.uri && cp \(work.path)/bad \(work.path)/stale/token
+            echo chronolog-gone > \(work.path)/stale/service-name
+            echo "== stale"; timeout 10 \(client) \(work.path)/stale expect -8; echo "rc=$?"
+            """
+        let r = try MPIJob.runScript(script, timeout: 120, environment: Self.environment())
+        let sections = Self.sections(r.stdout)
+        for name in ["singleton", "mpirun", "readonly", "wrong", "missing", "gone", "stale"] {
+            #expect(sections[name]?.contains("rc=0") == true, "\(name): \(sections[name] ?? "missing")\n\(r)")
+        }
+        #expect(sections["singleton"]?.contains("replayed=2000") == true, "\(r)")
+        #expect(sections["mpirun"]?.contains("replayed=3000") == true, "\(r)")
+        #expect(sections["readonly"]?.contains("replayed=2000") == true, "\(r)")
+        for name in ["gone", "stale"] {
+            let ms = Self.value("attach_ms", in: sections[name] ?? "") ?? .infinity
+            #expect(ms < 1000, "\(name): -8 after \(ms) ms")
+        }
+        #expect(r.stdout.contains("700 \(run)\n") && r.stdout.contains("600 \(run)/token\n") && r.stdout.contains("600 \(run)/token.read\n"),
+                "\(r)")
+        #expect(r.stdout.contains("events: logged=5000 received=5000 archived=5000 late=0 rejected=0 refused=0 lost=0"), "\(r)")
+        #expect(r.stdout.contains("service_exit=0"), "\(r)")
+        let gateway = r.counters(role: "client")
+        #expect(gateway["attach.refused"] == 2 && gateway["attach.refused.readOnly"] == 2, "\(gateway)")
+        #expect(r.stdout.contains("refused: wrong token") && r.stdout.contains("refused: no token"), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: run + "/ompi-server.uri"), "the URI file outlived the service")
+        // The service runs with umask 077: its archive is the owner's alone.
+        let modes = r.lines(startingWith: "archive ")
+        #expect(modes.contains("archive 700 chronolog-archive") && modes.contains("archive 600 chronolog-archive/chronolog-archive.h5")
+                && modes.allSatisfy { $0.hasPrefix("archive 700 ") || $0.hasPrefix("archive 600 ") }, "\(modes)")
+    }
+
+    @Test("a client SIGKILLed mid-ingest costs the service nothing: others go on, its story is acquired again after the lease")
+    func killedClient() throws {
+        let work = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let client = try CProgram.build("Tests/CABITests/Programs/attach_client.c", into: work)
+        let run = work.appendingPathComponent("run").path
+        let script = Self.prelude(work) + """
+            start_service \(run)
+            \(client) \(run) hold climate held > held.log 2>&1 &
+            holder=$!
+            for _ in $(seq 200); do grep -q logging held.log && break; sleep 0.05; done
+            sleep 0.3
+            kill -9 $holder
+            echo "== other"; timeout 30 \(client) \(run) write climate other 1000; echo "rc=$?"
+            sleep 1.5
+            echo "== again"; timeout 30 \(client) \(run) write climate held 10; echo "rc=$?"
+            stop_service \(run)
+            """
+        let r = try MPIJob.runScript(script, timeout: 90, environment: Self.environment(leaseMs: 1000))
+        let sections = Self.sections(r.stdout)
+        #expect(sections["other"]?.contains("replayed=1000") == true, "\(r)")
+        #expect(sections["again"]?.contains("rc=0") == true, "\(r)")
+        #expect(r.stdout.contains("service_exit=0"), "\(r)")
+        #expect(r.stdout.contains("dropped: silent for"), "\(r)")
+        let gateway = r.counters(role: "client")
+        #expect(gateway["attach.dropped"] == 1 && gateway["attach.clients.disconnected"] == 1, "\(gateway)")
+        #expect(gateway["attach.events.unflushed"] != nil, "\(gateway)")
+        let line = r.lines(startingWith: "  events:").first ?? ""
+        let logged = Self.value("logged", in: line) ?? 0, archived = Self.value("archived", in: line) ?? -1
+        #expect(logged > 1010 && logged == archived + (Double(gateway["attach.events.unflushed"] ?? 0)), "\(line)")
+    }
+
+    @Test("chronolog tail prints the events a writer logs afterwards, in order, exactly once; -n N the last N; ls --live; replay --live")
+    func tailAndLiveListing() throws {
+        let work = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let client = try CProgram.build("Tests/CABITests/Programs/attach_client.c", into: work)
+        let run = work.appendingPathComponent("run").path
+        let chronolog = MPIJob.executable("chronolog")
+        let script = Self.prelude(work) + """
+            start_service \(run)
+            timeout 30 \(client) \(run) write live w 50 > /dev/null
+            timeout 60 \(chronolog) tail --run-dir \(run) --format jsonl live t > tail.out 2> tail.err &
+            tail=$!
+            sleep 0.5
+            timeout 30 \(client) \(run) trickle live t 40 5 > /dev/null; echo "trickle_rc=$?"
+            for _ in $(seq 100); do [[ $(wc -l < tail.out) -ge 40 ]] && break; sleep 0.05; done
+            kill -INT $tail; wait $tail; echo "tail_rc=$?"
+            echo "== tail"; cat tail.out; echo "== last"
+            timeout 30 \(chronolog) tail --run-dir \(run) -n 3 --no-follow live w; echo "last_rc=$?"
+            echo "== ls"; timeout 30 \(chronolog) ls --live --run-dir \(run); echo "ls_rc=$?"
+            echo "== replay"; timeout 30 \(chronolog) replay --live --run-dir \(run) live w --format csv; echo "replay_rc=$?"
+            echo "== end"
+            stop_service \(run)
+            """
+        let r = try MPIJob.runScript(script, timeout: 120, environment: Self.environment())
+        #expect(r.stdout.contains("trickle_rc=0") && r.stdout.contains("tail_rc=0") && r.stdout.contains("service_exit=0"), "\(r)")
+        let lines = (Self.sections(r.stdout)["tail"] ?? "").split(separator: "\n").map(String.init)
+        let records = lines.compactMap { line -> String? in
+            guard let data = line.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+            return o["record"] as? String
+        }
+        #expect(records == (0..<40).map { "trickle \($0)" }, "\(r)")
+        let last = (Self.sections(r.stdout)["last"] ?? "").split(separator: "\n").filter { $0.contains("attached event") }
+        #expect(last.map { String($0.split(separator: "\t").last ?? "") } == ["attached event 47", "attached event 48", "attached event 49"], "\(r)")
+        let ls = Self.sections(r.stdout)["ls"] ?? ""
+        #expect(ls.contains("live/t: idle, 40 events") && ls.contains("live/w: idle, 50 events") && ls.contains("ls_rc=0"), "\(r)")
+        let replay = (Self.sections(r.stdout)["replay"] ?? "").split(separator: "\n")
+        #expect(replay.first == "time,client_id,index,length,record" && replay.count == 52 && replay.last == "replay_rc=0", "\(r)")
+    }
+
+    @Test("a service stopped while a client is attached: the client's later calls return -8 at once, no hang; the job drains")
+    func serviceStopsUnderClient() throws {
+        let work = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let client = try CProgram.build("Tests/CABITests/Programs/attach_client.c", into: work)
+        let run = work.appendingPathComponent("run").path
+        let script = Self.prelude(work) + """
+            start_service \(run)
+            timeout 60 \(client) \(run) linger stop s 8 > linger.out 2>&1 &
+            lingering=$!
+            for _ in $(seq 200); do grep -q lingering linger.out && break; sleep 0.05; done
+            stop_service \(run)
+            wait $lingering; echo "client_exit=$?"
+            echo "== client"; cat linger.out
+            """
+        let r = try MPIJob.runScript(script, timeout: 90, environment: Self.environment())
+        let out = Self.sections(r.stdout)["client"] ?? ""
+        #expect(out.contains("after_stop flush=-8 release=-8 disconnect=-8") && out.contains("finalize=-8"), "\(r)")
+        #expect(r.stdout.contains("client_exit=0") && r.stdout.contains("service_exit=0"), "\(r)")
+        #expect(r.stdout.contains("events: logged=1 received=1 archived=1") && r.stdout.contains("dropped: the service is stopping"), "\(r)")
+    }
+
+    /// Output split at `== name` lines.
+    static func sections(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        var current = ""
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("== ") { current = String(line.dropFirst(3)); continue }
+            if !current.isEmpty { out[current, default: ""] += line + "\n" }
+        }
+        return out
+    }
+
+    /// The number after `key=` in `text`.
+    static func value(_ key: String, in text: String) -> Double? {
+        guard let range = text.range(of: key + "=") else { return nil }
+        return Double(text[range.upperBound...].prefix { "0123456789.".contains($0) })
+    }
+}
