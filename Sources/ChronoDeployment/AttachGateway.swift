@@ -40,7 +40,7 @@ public final class AttachGateway {
     private var closing: [ClientID: (keepers: Int, until: ContinuousClock.Instant)] = [:]
     private var clientOwner: [ClientID: Int] = [:]
     private var queryOwner: [UInt64: Int] = [:]
-    private var counters: [String: UInt64] = [:]
+    private var counters: Counters = [:]
     private let visor: Int
     private let plan: RolePlan
 
@@ -59,7 +59,7 @@ public final class AttachGateway {
     /// Serves attached clients until SIGTERM/SIGINT or `until`, then drops the ones still attached.
     /// - Returns: the gateway's counters (`attach.*`, and `events.logged`: the events relayed, plus
     ///   those dropped clients reported logged and never sent, so the summary's `lost` counts them).
-    public func run(until deadline: ContinuousClock.Instant?) throws -> [String: UInt64] {
+    public func run(until deadline: ContinuousClock.Instant?) throws -> Counters {
         let acceptor = try AttachAcceptor(serviceName: try runDirectory.serviceName(), logger: logger)
         acceptor.start()
         logger.notice("accepting attached clients as \(acceptor.serviceName) (run directory \(runDirectory.path))")
@@ -74,7 +74,7 @@ public final class AttachGateway {
             }
             for comm in acceptor.takeAccepted() {
                 peers[nextPeer] = AttachedPeer(number: nextPeer, comm: comm, now: now)
-                bump("attach.accepted")
+                bump(.attachAccepted)
                 nextPeer += 1
             }
             var worked = false
@@ -135,7 +135,7 @@ public final class AttachGateway {
         case .goodbye?: drop(peer, reason: nil)
         case nil:
             guard peer.greeted, let route = AttachWire.route(ofTag: tag) else {
-                bump("attach.messages.refused")
+                bump(.attachMessagesRefused)
                 drop(peer, reason: "it sent tag \(tag) before a hello was accepted")
                 return
             }
@@ -155,9 +155,9 @@ public final class AttachGateway {
         }
         if rc == .success {
             peer.greeted = true
-            bump(peer.readOnly ? "attach.clients.readOnly" : "attach.clients")
+            bump(peer.readOnly ? .attachClientsReadOnly : .attachClients)
         } else {
-            bump("attach.refused")
+            bump(.attachRefused)
             logger.warning("attached client \(peer.number) refused: \(token.isEmpty ? "no token" : "wrong token")")
             peer.closing = true
         }
@@ -171,16 +171,16 @@ public final class AttachGateway {
     private func relay(_ bytes: [UInt8], to destination: Int, tag: ControlTag, from peer: AttachedPeer,
                        now: ContinuousClock.Instant) throws {
         guard let type = Self.messageType(bytes), allowed(destination, tag) else {
-            bump("attach.messages.refused")
+            bump(.attachMessagesRefused)
             return
         }
         if peer.readOnly && !Self.readOnlyTypes.contains(type) {
-            bump("attach.refused.readOnly")
+            bump(.attachRefusedReadOnly)
             try refuse(type, to: peer, now: now)
             return
         }
         if let claimed = claimedClient(type, bytes), !peer.clientIds.contains(claimed) {
-            bump("attach.messages.forged")
+            bump(.attachMessagesForged)
             try refuse(type, to: peer, now: now)
             return
         }
@@ -188,7 +188,7 @@ public final class AttachGateway {
         case .eventBatch:
             let count = UInt64(Self.u32(bytes, at: 44) ?? 0)
             peer.relayedEvents += count
-            bump("events.logged", by: count)
+            bump(.eventsLogged, by: count)
         case .replayRequest:
             if let query = Self.u64(bytes, at: 16) { queryOwner[query] = peer.number }
         case .disconnect:
@@ -290,7 +290,7 @@ public final class AttachGateway {
             if owner == Self.gatewayItself { continue }
             if m.tag == .flow, finalBatchAcknowledged(m.bytes) { continue }
             guard let owner, let peer = peers[owner] else {
-                bump("attach.answers.unclaimed")
+                bump(.attachAnswersUnclaimed)
                 continue
             }
             AttachWire.appendSource(m.source, to: &m.bytes)
@@ -351,12 +351,12 @@ public final class AttachGateway {
         guard peers.removeValue(forKey: peer.number) != nil else { return }
         peer.comm.freeLocal()
         if let reason {
-            bump("attach.dropped")
+            bump(.attachDropped)
             logger.warning("attached client \(peer.number) dropped: \(reason); \(peer.unflushedEvents) event(s) it logged never arrived")
-            bump("attach.events.unflushed", by: peer.unflushedEvents)
-            bump("events.logged", by: peer.unflushedEvents)
+            bump(.attachEventsUnflushed, by: peer.unflushedEvents)
+            bump(.eventsLogged, by: peer.unflushedEvents)
         } else {
-            bump("attach.goodbyes")
+            bump(.attachGoodbyes)
         }
         for id in peer.clientIds {
             clientOwner[id] = nil
@@ -411,7 +411,7 @@ public final class AttachGateway {
             try session.withControlChannel("disconnecting client \(id) failed") { channel in
                 try channel.post(ControlMessage.disconnect(clientId: id).encode(), to: visor, tag: .service)
             }
-            bump("attach.clients.disconnected")
+            bump(.attachClientsDisconnected)
         } catch {
             logger.error("cannot disconnect client \(id) of a dropped attached client: \(error)")
         }
@@ -438,7 +438,7 @@ public final class AttachGateway {
 
     // MARK: - Helpers
 
-    private func bump(_ key: String, by n: UInt64 = 1) { counters[key, default: 0] += n }
+    private func bump(_ key: Counter, by n: UInt64 = 1) { counters[key, default: 0] += n }
 
     static func messageType(_ bytes: [UInt8]) -> MessageType? {
         guard bytes.count >= MessageHeader.byteCount else { return nil }

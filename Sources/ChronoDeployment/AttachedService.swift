@@ -143,7 +143,7 @@ public final class AttachedService: @unchecked Sendable {
                 }
                 guard ContinuousClock.now - last >= interval, !stopped.load(ordering: .acquiring) else { continue }
                 last = ContinuousClock.now
-                let logged = session.ingestCounters["events.logged"] ?? 0
+                let logged = session.ingestCounters[.eventsLogged] ?? 0
                 var bytes: [UInt8] = []
                 for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: logged >> (8 * UInt64(i)))) }
                 try? session.withControlChannel("keep-alive") { channel in try channel.postToGateway(bytes, tag: .keepAlive) }

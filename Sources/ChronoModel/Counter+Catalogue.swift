@@ -278,6 +278,33 @@ extension Counter {
     /// `cpu.us`: user plus system CPU time, every thread.
     public static let cpuUs = Counter("cpu.us")
 
+    // MARK: attach: Counted by the gateway of attached clients.
+
+    /// `attach.accepted` (the attach gateway, docs/ATTACH.md).
+    public static let attachAccepted = Counter("attach.accepted")
+    /// `attach.answers.unclaimed` (the attach gateway, docs/ATTACH.md).
+    public static let attachAnswersUnclaimed = Counter("attach.answers.unclaimed")
+    /// `attach.clients` (the attach gateway, docs/ATTACH.md).
+    public static let attachClients = Counter("attach.clients")
+    /// `attach.clients.disconnected` (the attach gateway, docs/ATTACH.md).
+    public static let attachClientsDisconnected = Counter("attach.clients.disconnected")
+    /// `attach.clients.readOnly` (the attach gateway, docs/ATTACH.md).
+    public static let attachClientsReadOnly = Counter("attach.clients.readOnly")
+    /// `attach.dropped` (the attach gateway, docs/ATTACH.md).
+    public static let attachDropped = Counter("attach.dropped")
+    /// `attach.events.unflushed` (the attach gateway, docs/ATTACH.md).
+    public static let attachEventsUnflushed = Counter("attach.events.unflushed")
+    /// `attach.goodbyes` (the attach gateway, docs/ATTACH.md).
+    public static let attachGoodbyes = Counter("attach.goodbyes")
+    /// `attach.messages.forged` (the attach gateway, docs/ATTACH.md).
+    public static let attachMessagesForged = Counter("attach.messages.forged")
+    /// `attach.messages.refused` (the attach gateway, docs/ATTACH.md).
+    public static let attachMessagesRefused = Counter("attach.messages.refused")
+    /// `attach.refused` (the attach gateway, docs/ATTACH.md).
+    public static let attachRefused = Counter("attach.refused")
+    /// `attach.refused.readOnly` (the attach gateway, docs/ATTACH.md).
+    public static let attachRefusedReadOnly = Counter("attach.refused.readOnly")
+
     // MARK: overlap: Counted by keepers and graphers (issue 17).
 
     /// `chunks.read` (keeper): chunks whose slot came back when the grapher had read them.
@@ -309,5 +336,6 @@ extension Counter {
         .unauthorizedReplay, .undrainedEvents, .watermarkSetsReceived, .watermarksAhead, .watermarksRefused,
         .watermarksReleased, .watermarksReported, .watermarksStale, .watermarksUnknownStory, .windowsPartial,
         .workloadFailed, .faultsMinor, .cpuUs, .chunksRead, .chunksReceivedDuringRounds,
+        .attachAccepted, .attachAnswersUnclaimed, .attachClients, .attachClientsDisconnected, .attachClientsReadOnly, .attachDropped, .attachEventsUnflushed, .attachGoodbyes, .attachMessagesForged, .attachMessagesRefused, .attachRefused, .attachRefusedReadOnly,
     ]
 }
