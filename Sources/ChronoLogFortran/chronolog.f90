@@ -83,6 +83,7 @@ module chronolog
     end interface
 
     public :: chronolog_join, chronolog_init, chronolog_finalize
+    public :: chronolog_attach
     public :: chronolog_connect, chronolog_disconnect, chronolog_client_id
     public :: chronolog_create_chronicle, chronolog_destroy_chronicle
     public :: chronolog_acquire_story, chronolog_release_story, chronolog_destroy_story
@@ -108,6 +109,12 @@ module chronolog
         end function
         function c_finalize() bind(C, name="chronolog_finalize") result(rc)
             import :: c_int
+            integer(c_int) :: rc
+        end function
+        function c_attach(run_dir, portal_port) bind(C, name="chronolog_attach") result(rc)
+            import :: c_ptr, c_int
+            type(c_ptr), value :: run_dir
+            integer(c_int), value :: portal_port
             integer(c_int) :: rc
         end function
         function c_connect(mode, client) bind(C, name="chronolog_connect") result(rc)
@@ -326,6 +333,27 @@ contains
             rc = c_join(c_null_ptr, comm)
         end if
         app_comm = int(comm)
+    end function
+
+    !> chronolog_attach: joins a running service (jobs/chronolog-service.sh) from a program that is
+    !> not part of its job. `run_dir` names the service's run directory; without it, the
+    !> configuration's attach.runDirectory, else the default of the portal port (0: 5555).
+    !> Returns CL_SUCCESS, CL_ERR_NO_CONNECTION (no service there), CL_ERR_NOT_AUTHORIZED (token
+    !> refused) or CL_ERR_INVALID_ARG (already joined or attached). See chronolog.h.
+    function chronolog_attach(run_dir, portal_port) result(rc)
+        character(len=*), intent(in), optional :: run_dir
+        integer, intent(in), optional :: portal_port
+        integer(c_int) :: rc
+        character(kind=c_char, len=:), allocatable, target :: dir
+        integer(c_int) :: port
+        port = 0
+        if (present(portal_port)) port = int(portal_port, c_int)
+        if (present(run_dir)) then
+            dir = cstr(run_dir)
+            rc = c_attach(c_loc(dir), port)
+        else
+            rc = c_attach(c_null_ptr, port)
+        end if
     end function
 
     !> chronolog_init: embedded mode, the service made of some of `comm`'s ranks. Returns with
