@@ -58,6 +58,10 @@ struct TailCommand: ParsableCommand {
         formatter.header(into: sink)
         var cursor = try n > 0 ? printLast(n, service, formatter, sink) : service.visorNow
         try sink.flush()
+        if !noFollow {
+            // On standard error, so it never mixes with the events: from here on every event is printed.
+            writeStandardError("chronolog: following \(chronicle)/\(story) (events completing from now on; Ctrl-C ends)\n")
+        }
         while !noFollow && !ShutdownSignal.isRequested {
             cursor = try poll(from: cursor, service, formatter, sink)
             try sink.flush()

@@ -27,16 +27,27 @@ struct AttachTests {
         """
     }
 
+    /// A scratch directory (removed by the caller), the attach client built into it, and the
+    /// service's run directory inside it.
+    static func attachClient() throws -> (work: URL, client: String, run: String) {
+        let work = try CProgram.scratch()
+        do {
+            let client = try CProgram.build("Tests/CABITests/Programs/attach_client.c", into: work)
+            return (work, client, work.appendingPathComponent("run").path)
+        } catch {
+            try? FileManager.default.removeItem(at: work)
+            throw error
+        }
+    }
+
     static func environment(leaseMs: Int = 5000) -> [String: String] {
         ["CHRONOLOG_BIN": MPIJob.executable("chronolog-job"), "CHRONOLOG_ATTACH_LEASE_MS": String(leaseMs)]
     }
 
     @Test("a singleton and a program under its own mpirun attach, log and replay; tokens; a stopped service gives -8 at once")
     func attachLogReplayTokens() throws {
-        let work = try CProgram.scratch()
+        let (work, client, run) = try Self.attachClient()
         defer { try? FileManager.default.removeItem(at: work) }
-        let client = try CProgram.build("Tests/CABITests/Programs/attach_client.c", into: work)
-        let run = work.appendingPathComponent("run").path
         let script = Self.prelude(work) + """
             start_service \(run)
             echo "== singleton"; timeout 30 \(client) \(run) write climate alone 2000; echo "rc=$?"
@@ -82,10 +93,8 @@ struct AttachTests {
 
     @Test("a client SIGKILLed mid-ingest costs the service nothing: others go on, its story is acquired again after the lease")
     func killedClient() throws {
-        let work = try CProgram.scratch()
+        let (work, client, run) = try Self.attachClient()
         defer { try? FileManager.default.removeItem(at: work) }
-        let client = try CProgram.build("Tests/CABITests/Programs/attach_client.c", into: work)
-        let run = work.appendingPathComponent("run").path
         let script = Self.prelude(work) + """
             start_service \(run)
             \(client) \(run) hold climate held > held.log 2>&1 &
@@ -114,17 +123,16 @@ struct AttachTests {
 
     @Test("chronolog tail prints the events a writer logs afterwards, in order, exactly once; -n N the last N; ls --live; replay --live")
     func tailAndLiveListing() throws {
-        let work = try CProgram.scratch()
+        let (work, client, run) = try Self.attachClient()
         defer { try? FileManager.default.removeItem(at: work) }
-        let client = try CProgram.build("Tests/CABITests/Programs/attach_client.c", into: work)
-        let run = work.appendingPathComponent("run").path
         let chronolog = MPIJob.executable("chronolog")
         let script = Self.prelude(work) + """
             start_service \(run)
             timeout 30 \(client) \(run) write live w 50 > /dev/null
             timeout 60 \(chronolog) tail --run-dir \(run) --format jsonl live t > tail.out 2> tail.err &
             tail=$!
-            sleep 0.5
+            # Follows from the moment it says so: only then start the writer.
+            for _ in $(seq 600); do grep -q following tail.err && break; sleep 0.05; done
             timeout 30 \(client) \(run) trickle live t 40 5 > /dev/null; echo "trickle_rc=$?"
             for _ in $(seq 100); do [[ $(wc -l < tail.out) -ge 40 ]] && break; sleep 0.05; done
             kill -INT $tail; wait $tail; echo "tail_rc=$?"
@@ -153,10 +161,8 @@ struct AttachTests {
 
     @Test("a service stopped while a client is attached: the client's later calls return -8 at once, no hang; the job drains")
     func serviceStopsUnderClient() throws {
-        let work = try CProgram.scratch()
+        let (work, client, run) = try Self.attachClient()
         defer { try? FileManager.default.removeItem(at: work) }
-        let client = try CProgram.build("Tests/CABITests/Programs/attach_client.c", into: work)
-        let run = work.appendingPathComponent("run").path
         let script = Self.prelude(work) + """
             start_service \(run)
             timeout 60 \(client) \(run) linger stop s 8 > linger.out 2>&1 &
