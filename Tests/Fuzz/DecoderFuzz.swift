@@ -137,7 +137,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
             ]
         case .heartbeat:
             return [
-                .heartbeat(Heartbeat(role: .grapher, groupId: 1, rank: 3, sentAt: 7, counters: ["eventsReceived": 9, "lateEvents": 1])),
+                .heartbeat(Heartbeat(role: .grapher, groupId: 1, rank: 3, sentAt: 7, counters: [.eventsReceived: 9, .eventsLate: 1])),
             ]
         case .startRecording:
             return [

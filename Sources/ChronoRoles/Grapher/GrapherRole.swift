@@ -323,7 +323,10 @@ public final class GrapherRole: RecordingBehavior {
                 try ack(keeper: keeper, storyId: d.storyId, sequence: d.sequence, rc: .unknown, detail: "\(error)", channel: channel)
                 continue
             }
-            var chunk = storage.takeChunk(storyId: d.storyId, range: d.range, records: Int(d.eventCount), bytes: Int(d.length))
+            // Room for what the piece can hold (each event takes at least its record in the encoding),
+            // whatever count the descriptor claims.
+            let records = min(Int(clamping: d.eventCount), Int(d.length) / EventRecord.byteSize)
+            var chunk = storage.takeChunk(storyId: d.storyId, range: d.range, records: records, bytes: Int(d.length))
             do {
                 try read.buffer.withUnsafeMutableBytes { raw in
                     try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<Int(d.length)]))
