@@ -12,7 +12,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 events=${1:-2000000}
 shift || true
 size=256
-for ((i = 1; i <= $#; i++)); do [[ ${!i} == --size ]] && { j=$((i + 1)); size=${!j}; }; done
+for ((i = 1; i <= $#; i++)); do
+  case ${!i} in
+    --size) j=$((i + 1)); size=${!j} ;;
+    --size=*) size=${!i#--size=} ;;
+  esac
+done
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 chronolog_bench 6 ingest --events "$events" "$@" | tee "$out"

@@ -87,9 +87,6 @@ public struct StoryChunk: Sendable, Hashable {
         payload.removeAll(keepingCapacity: true)
     }
 
-    /// Bytes of storage the chunk holds (its arrays' capacities), whether used or not.
-    public var capacityBytes: Int { records.capacity * EventRecord.byteSize + payload.capacity }
-
     /// Moves the record table and payload out, leaving the chunk empty (internal: storage reuse).
     mutating func takeStorage() -> (records: [EventRecord], payload: [UInt8]) {
         var r: [EventRecord] = []

@@ -10,7 +10,8 @@ import Logging
 /// Memory is bounded: pipelines plus chunks in flight must stay under `keeper.memoryLimitBytes`;
 /// above it the keeper withholds batch acknowledgements, so clients (who keep at most
 /// `client.maxPendingBatches` batches unacknowledged) wait. A chunk's registered slot is
-/// reused only after the grapher acknowledged it durable; nothing is ever dropped.
+/// reused once the grapher has read it; its events stay here (for replays) until the grapher
+/// acknowledges them durable; nothing is ever dropped.
 public final class KeeperRole: RecordingBehavior {
     public let role = Role.keeper
     public var dataTags: [ControlTag] { [.events, .bulk, .replay] }
