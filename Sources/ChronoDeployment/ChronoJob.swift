@@ -189,8 +189,7 @@ public struct ChronoJob: Sendable {
                     throw ChronoLogError.unknown("keeper \(me.worldRank) has no grapher in its group")
                 }
                 let keeper = try KeeperRole(config: config, rank: me.worldRank, grapherRank: grapher,
-                                            playerRank: plan.ranks(of: .player, inGroup: group).first, bulk: bulk,
-                                            groupKeepers: plan.ranks(of: .keeper, inGroup: group).count, logger: m.logger)
+                                            playerRank: plan.ranks(of: .player, inGroup: group).first, bulk: bulk, logger: m.logger)
                 keeper.faults = faults
                 behavior = keeper
             case .grapher:

@@ -93,24 +93,16 @@ public final class KeeperRole: RecordingBehavior {
     private var clientRanks: [ClientID: Int32] = [:]
     private var peakMemory: UInt64 = 0
     private let reportInterval: Duration
-    /// Last time a slot was free or a chunk was acknowledged: how long the pool has been stuck.
-    private var lastSlotProgress = ContinuousClock.now
-    /// In a group of several keepers, a full pool with no acknowledgement for this long releases
-    /// held-back watermarks (a single keeper never guesses: see ``mustReleaseWatermarks()``).
-    static let stallLimit: Duration = .milliseconds(500)
     /// Keepers in this keeper's recording group.
-    private let groupKeepers: Int
 
     /// - Parameters:
     ///   - grapherRank: world rank of the group's grapher.
     ///   - playerRank: world rank of the group's player (nil: none; no query is answered).
     ///   - bulk: the bulk plane (this keeper exposes registered memory on it).
-    ///   - groupKeepers: keepers in the recording group, this one included.
     /// - Throws: `FabricError` when the registered pool cannot be created.
-    public init(config: ChronoConfig, rank: Int, grapherRank: Int, playerRank: Int?, bulk: BulkPlane, groupKeepers: Int = 1,
+    public init(config: ChronoConfig, rank: Int, grapherRank: Int, playerRank: Int?, bulk: BulkPlane,
                 logger: Logger) throws {
         self.config = config
-        self.groupKeepers = max(1, groupKeepers)
         self.rank = Int32(rank)
         self.grapherRank = grapherRank
         self.playerRank = playerRank
@@ -311,7 +303,6 @@ public final class KeeperRole: RecordingBehavior {
         }
         if let buffer = done.buffer {
             try pool.free(buffer)
-            lastSlotProgress = .now
         }
         inFlightBytes -= done.heldBytes(slotBytes: slotBytes)
         if var kept = done.retained {
@@ -348,7 +339,6 @@ public final class KeeperRole: RecordingBehavior {
             try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<c.length]))
         }
         try pool.free(buffer)
-        lastSlotProgress = .now
         inFlightBytes -= c.heldBytes(slotBytes: slotBytes)
         c.buffer = nil
         c.retained = chunk
@@ -427,7 +417,6 @@ public final class KeeperRole: RecordingBehavior {
         var did = false
         let now = ContinuousClock.now
         let clockNow = clock.now()
-        if pool.availableSlots > 0 { lastSlotProgress = now }
         let full = draining || now >= nextFullSweep
         if full { nextFullSweep = now + fullSweepInterval }
         visit.removeAll(keepingCapacity: true)
@@ -527,21 +516,19 @@ public final class KeeperRole: RecordingBehavior {
         return w
     }
 
-    /// Whether holding watermarks back could deadlock. In-flight chunks are acknowledged only once
-    /// the grapher's archive is complete below their last event; with every slot taken, the
-    /// waiting chunk that holds a watermark back cannot leave. That is a deadlock when no chunk in
-    /// flight can complete by this keeper's own held-back watermarks (a run of events with one
-    /// time filling every slot). Then the watermark goes to the sealed frontier and the held-back
-    /// chunk reaches the grapher as a revision: counted late, never lost.
+    /// Whether holding watermarks back could deadlock. With every slot taken, the waiting chunk
+    /// that holds a watermark back cannot leave until the grapher reads a piece in flight (a slot
+    /// comes back at the read, not at durability). The grapher reads below its memory bound, and
+    /// at the bound it still reads the next piece of the keeper its story's watermark waits for
+    /// (`GrapherRole.nextHoldingBack`), so in a group of several keepers the one holding the
+    /// others back is read first, however long an archive round takes: no timer, no guess.
     ///
-    /// A single keeper knows this exactly: its grapher waits for no one else, so a chunk in flight
-    /// that can complete by its watermarks will, however long an archive round takes (a slow disk,
-    /// a 512 MiB bound's rounds). In a group of several keepers, each may hold back what another's
-    /// chunks wait for, which this keeper cannot see: there, no acknowledgement for
-    /// ``stallLimit`` counts as a deadlock too.
+    /// What remains is a run of events with one time filling every slot: no piece in flight can
+    /// complete below this keeper's own held-back watermark, so the grapher cannot archive (and
+    /// free memory) before it has the held-back chunk. Then the watermark goes to the sealed
+    /// frontier and the held-back chunk reaches the grapher as a revision: counted late, never lost.
     private func mustReleaseWatermarks() -> Bool {
         guard pool.availableSlots == 0 else { return false }
-        if groupKeepers > 1 && ContinuousClock.now - lastSlotProgress >= Self.stallLimit { return true }
         return !inFlight.values.contains { c in
             guard c.buffer != nil else { return false }  // read by the grapher: holds no slot
             guard let s = stories[c.storyId] else { return true }
