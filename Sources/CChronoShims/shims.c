@@ -147,6 +147,21 @@ int chrono_release_file_space(const char *path, int64_t bytes) {
     close(fd);
     return rc;
 }
+int chrono_drop_cached_pages(const char *path, int64_t keep_last, int64_t *dropped) {
+    *dropped = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = errno;
+    } else if (st.st_size > keep_last) {
+        rc = posix_fadvise(fd, 0, st.st_size - keep_last, POSIX_FADV_DONTNEED);
+        if (rc == 0) *dropped = (int64_t)st.st_size - keep_last;
+    }
+    close(fd);
+    return rc;
+}
 size_t chrono_h5t_variable(void) { return H5T_VARIABLE; }
 int64_t chrono_h5a_count(hid_t obj) {
     H5O_info_t info;

@@ -77,6 +77,11 @@ public final class ArchiveWriter {
     /// is archived as several rows (``ArchiveRowCut``). Same value on every rank.
     public var maxRowBytes = 4 << 20
 
+    /// Bytes at the file's end left in the page cache after each round; the pages of older parts
+    /// (flushed, so clean) are dropped, and the next rounds' writes reuse them instead of taking
+    /// new pages (`archive.pageCacheBytes`). `nil` (the default): the page cache is left alone.
+    public var pageCacheBytes: Int?
+
     /// Rounds recorded in the file so far (rows of `/rounds`), including earlier jobs' rounds.
     public var roundsInFile: Int { roundCount }
 
@@ -407,6 +412,7 @@ public final class ArchiveWriter {
         var commitFailure: String?
         do { try commitRound(round, adding: added) } catch { commitFailure = "\(error)" + spaceNote() }
         try agree(commitFailure)
+        if let keep = pageCacheBytes { HDF5File.dropCachedPages(path: path, keepingLast: keep) }
         let end = MPIRuntime.wtime()
         let totalBytes = Int(totals.eventRows) * EventRecord.byteSize + Int(totals.payloadBytes)
             + Int(totals.indexRows) * ArchiveIndexRow.columnCount * 8

@@ -104,6 +104,12 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         /// is what a replay reads and checks in one go (keep it at most `player.pieceBytes` so a
         /// replay piece is read straight from the file). Default 4 MiB; 4096 … 256 MiB.
         public var maxRowBytes: Int = 4 << 20
+        /// Bytes at the end of the archive file that each grapher leaves in its node's page cache
+        /// after a round is flushed: the pages of older parts, written and synced, are dropped
+        /// (`posix_fadvise` `DONTNEED`), so the next writes take those pages again instead of new
+        /// ones and the archive does not fill the node's memory. Replays of older data then read
+        /// the file. Default 64 MiB; 0 … 1 TiB (a value above the file's size keeps everything).
+        public var pageCacheBytes: Int = 64 << 20
     }
 
     /// Logging.
@@ -241,6 +247,7 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
             b("player.pieceBytes", player.pieceBytes, 4096...(64 << 20)),
             b("player.piecesInFlight", player.piecesInFlight, 1...1024),
             b("archive.maxRowBytes", archive.maxRowBytes, 4096...(256 << 20)),
+            b("archive.pageCacheBytes", archive.pageCacheBytes, 0...(1 << 40), "1 TiB"),
             b("timeouts.connectMs", timeouts.connectMs, 1...hour, "one hour"),
             b("timeouts.acquireMs", timeouts.acquireMs, 1...hour, "one hour"),
             b("timeouts.replayQueryMs", timeouts.replayQueryMs, 1...day, "one day"),

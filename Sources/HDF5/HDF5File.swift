@@ -170,6 +170,18 @@ public final class HDF5File {
         chrono_release_file_space(path, Int64(bytes)) == 0
     }
 
+    /// Drops the cached pages of the file at `path` except its last `keepingLast` bytes
+    /// (`posix_fadvise` `DONTNEED`): pages written and synced are freed at once, dirty ones stay.
+    /// Call it after a flush. Best effort, not collective and not an HDF5 call: every node's page
+    /// cache is its own, so one rank per node calls it.
+    /// - Returns: the bytes of the file advised, or `nil` when the call failed.
+    @discardableResult
+    public static func dropCachedPages(path: String, keepingLast: Int) -> Int? {
+        var dropped: Int64 = 0
+        guard chrono_drop_cached_pages(path, Int64(keepingLast), &dropped) == 0 else { return nil }
+        return Int(dropped)
+    }
+
     /// Closes every group and dataset opened through this file (datasets first), then the
     /// file itself (`H5Dclose`, `H5Gclose`, `H5Fclose`). Later calls do nothing; objects of a
     /// closed file throw `HDF5Error.closed`.

@@ -25,4 +25,27 @@ struct IngestBenchTests {
         // A keeper's slots come back once read; the grapher reads while rounds are written.
         #expect(r.counters(role: "keeper")["chunks.read"] == r.counters(role: "keeper")["chunks.shipped"], "\(r)")
     }
+
+    @Test("each grapher leaves only archive.pageCacheBytes of the archive in the page cache: older pages, flushed, are dropped for the next writes to reuse",
+          arguments: [(4 << 20, true), (1 << 40, false)])
+    func archivePagesDropped(keep: Int, drops: Bool) throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // 2 writers × 80,000 events of 256 B: a 46 MB archive written in many rounds.
+        let r = try MPIJob.run(ranks: 6, [MPIJob.executable("chronolog-bench"), "ingest", "--events", "80000",
+                                          "--set", "archive.directory=\(dir.path)", "--set", "archive.pageCacheBytes=\(keep)"],
+                               timeout: 180)
+        #expect(r.exitCode == 0 && r.stdout.contains(" lost=0"), "\(r)")
+        let path = dir.appendingPathComponent("chronolog-archive.h5").path
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        let resident = try #require(PageCache.residentBytes(path: path), "cannot map \(path)")
+        #expect(size > 40_000_000, "the archive is too small to tell (\(size) B)")
+        if drops {
+            // The last 4 MiB stay, and what the close wrote after the last round's drop.
+            #expect(resident <= 8 << 20, "\(resident) B of \(size) B resident, keep \(keep)")
+        } else {
+            // Kept: the pages were written through the page cache and stay (the check can see them).
+            #expect(resident >= size / 2, "\(resident) B of \(size) B resident")
+        }
+    }
 }

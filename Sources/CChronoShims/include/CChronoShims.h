@@ -116,6 +116,13 @@ int chrono_reserve_file_space(const char *path, int64_t bytes, int64_t *file_siz
  * FALLOC_FL_KEEP_SIZE over `bytes` from its end). Returns 0 or an errno value. */
 int chrono_release_file_space(const char *path, int64_t bytes);
 
+/* Ask the kernel to drop the cached pages of the file at `path` except its last `keep_last` bytes
+ * (posix_fadvise POSIX_FADV_DONTNEED over [0, size - keep_last)). Clean pages (written and synced)
+ * are freed at once; dirty ones are left. Freed pages are taken again by the next writes, which on a
+ * VM that returns free memory to its host avoids a host fault per new page of the file. Returns 0 or
+ * an errno value; sets *dropped to the length of the range advised (0 when the file is smaller). */
+int chrono_drop_cached_pages(const char *path, int64_t keep_last, int64_t *dropped);
+
 /* ---- libfabric ---- */
 uint32_t chrono_fi_version(void);
 uint64_t chrono_fi_cap_rma(void);

@@ -138,6 +138,7 @@ public final class GrapherRole: RecordingBehavior {
         self.roundThread = overlapped ? archive.map { ArchiveRoundThread(writer: $0) } : nil
         self.archivePath = config.archive.directory + "/" + ArchiveLayout.defaultFileName
         archive?.maxRowBytes = config.archive.maxRowBytes
+        archive?.pageCacheBytes = config.archive.pageCacheBytes
         self.nextRoundAt = .now + .milliseconds(config.grapher.archiveIntervalMs)
         if let failure { stopArchiving(because: failure) }
     }
