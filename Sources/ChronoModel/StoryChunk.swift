@@ -143,8 +143,14 @@ public struct StoryChunk: Sendable, Hashable {
     /// The sub-chunk of the events whose time is in `window`, with range `range ∩ window`.
     /// Returns an empty chunk when nothing overlaps.
     public func slice(_ window: TimeRange) -> StoryChunk {
+        slice(window, within: records.startIndex..<records.endIndex)
+    }
+
+    /// The events of `window` among those at `bounds` (a piece of the chunk), as a chunk of the
+    /// window's intersection with this chunk's range.
+    public func slice(_ window: TimeRange, within bounds: Range<Int>) -> StoryChunk {
         let clipped = range.intersection(window)
-        let p = positions(in: clipped)
+        let p = positions(in: clipped).clamped(to: bounds)
         guard !p.isEmpty, !clipped.isEmpty else {
             return .empty(storyId: storyId, range: clipped.isEmpty ? range : clipped, revision: revision)
         }

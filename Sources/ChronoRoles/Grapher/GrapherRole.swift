@@ -549,7 +549,10 @@ public final class GrapherRole: RecordingBehavior {
                 "\(s.notice.story)=\(s.pending.count)/\(s.pending.map(\.completesBelow).min() ?? 0)@\(s.pipeline.sealedFrontier)"
                     + "\(s.pipeline.contributors.sorted { $0.key < $1.key })"
             }
-            logger.debug("archive round \(stats[.rounds] ?? 0): \(archivedChunks) chunks, \(report?.events ?? 0) events, \(durable.count) acks, \(queued.count) queued, \(reads.count) reading, pending \(pending)")
+            let timing = report.map { r in
+                "\(r.bytesWritten >> 10) KiB written in \(Int(r.elapsedSeconds * 1000)) ms (flush and commit \(Int(r.flushSeconds * 1000)) ms)"
+            } ?? "not written"
+            logger.debug("archive round \(stats[.rounds] ?? 0): \(archivedChunks) chunks, \(report?.events ?? 0) events, \(timing), \(durable.count) acks, \(queued.count) queued, \(reads.count) reading, pending \(pending)")
         }
         // Without a report nothing of the round is durable: the keepers hear so (they count
         // `events.failed`), and the events count as lost in the job's summary.

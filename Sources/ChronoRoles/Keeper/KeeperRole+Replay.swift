@@ -4,8 +4,8 @@ import Fabric
 
 extension KeeperRole {
     /// Answers a player's query with every event of the story this keeper still holds in the
-    /// query's range: buffered in the pipeline, sealed and waiting for a slot, in a registered slot
-    /// until the grapher has read it, and then kept decoded until the grapher acknowledges it durable. Together with the archive (read after this
+    /// query's range: buffered in the pipeline, sealed and waiting for a slot, and shipped (the
+    /// sealed chunk is kept until the grapher acknowledges its pieces durable). Together with the archive (read after this
     /// answer) that is every event the keeper received: a chunk leaves the keeper only once durable.
     ///
     /// The answer is one or more pieces of at most `player.pieceBytes`, in event order; the last
@@ -24,22 +24,14 @@ extension KeeperRole {
                 completeBefore = min(now, story.pipeline.lowWatermark ?? now)
                 if let fresh = story.pipeline.unsealedEvents(in: query.range), !fresh.isEmpty { held.append(fresh) }
             }
-            for chunk in waiting where chunk.storyId == id && chunk.range.overlaps(query.range) {
-                let part = chunk.slice(query.range)
+            for (i, chunk) in zip(waiting.indices, waiting) where chunk.storyId == id && chunk.range.overlaps(query.range) {
+                // Of the first, only what has not left yet: its shipped pieces are in flight.
+                let first = i == waiting.startIndex ? shippedOfFirst : 0
+                let part = chunk.slice(query.range, within: first..<chunk.count)
                 if !part.isEmpty { held.append(part) }
             }
             for transfer in inFlight.values where transfer.storyId == id && transfer.range.overlaps(query.range) {
-                let chunk: StoryChunk
-                if let kept = transfer.retained {
-                    chunk = kept
-                } else if let buffer = transfer.buffer {
-                    chunk = try buffer.withUnsafeMutableBytes { raw in
-                        try StoryChunk.decode(raw: UnsafeRawBufferPointer(rebasing: raw[0..<transfer.length]))
-                    }
-                } else {
-                    continue
-                }
-                let part = chunk.slice(query.range)
+                let part = transfer.source.chunk.slice(query.range, within: transfer.positions)
                 if !part.isEmpty { held.append(part) }
             }
         }

@@ -44,22 +44,24 @@ public final class KeeperRole: RecordingBehavior {
         let storyId: StoryID
         /// The slot holding the encoded piece, until the grapher has read it (then nil).
         var buffer: RegisteredBuffer?
-        /// The piece's events once the grapher has read them and the slot went back to the pool:
-        /// kept for replays until the piece is durable.
-        var retained: StoryChunk?
+        /// The sealed chunk the piece was cut from, kept for replays until the piece is durable.
+        let source: ShippedChunk
+        /// The piece's events: positions in `source.chunk`.
+        let positions: Range<Int>
+        /// Bytes of the piece's events in `source.chunk`.
+        let eventBytes: Int
         let events: Int
-        /// The chunk's range and encoded length (a replay decodes the chunk from the slot).
         let range: TimeRange
-        let length: Int
         /// Just past the piece's last event (its range's end when it has none): the grapher
         /// acknowledges the piece once its archive is complete below this time.
         let completesBelow: UInt64
         /// The piece's events per client, for durable flushes (``DurabilityLedger``).
         let byClient: [(client: UInt64, events: UInt64)]
 
-        /// The memory it holds against `keeper.memoryLimitBytes`.
+        /// The memory it holds against `keeper.memoryLimitBytes`: its events, and a whole slot
+        /// until the grapher has read it.
         func heldBytes(slotBytes: Int) -> Int {
-            buffer != nil ? slotBytes : retained.map { $0.records.count * EventRecord.byteSize + $0.payload.count } ?? 0
+            eventBytes + (buffer != nil ? slotBytes : 0)
         }
     }
 
@@ -79,7 +81,10 @@ public final class KeeperRole: RecordingBehavior {
     private(set) var waiting: Deque<StoryChunk> = []
     /// Events of `waiting.first` already shipped (a chunk larger than a slot leaves in pieces, each
     /// encoded in place into its slot); the rest of it is still waiting.
-    private var shippedOfFirst = 0
+    private(set) var shippedOfFirst = 0
+    /// `waiting.first` once a piece of it has left: kept with its pieces in flight (for replays)
+    /// until every piece is durable.
+    private var shipping: ShippedChunk?
     private(set) var inFlight: [UInt64: InFlight] = [:]
     private var nextSequence: UInt64 = 1
     private var heldAcks: Deque<(rank: Int, ack: BatchAck, due: ContinuousClock.Instant)> = []
@@ -297,7 +302,7 @@ public final class KeeperRole: RecordingBehavior {
             try read(ack)
             return
         }
-        guard var done = inFlight.removeValue(forKey: ack.sequence) else {
+        guard let done = inFlight.removeValue(forKey: ack.sequence) else {
             bump(.chunkAcksUnknown)
             return
         }
@@ -305,10 +310,8 @@ public final class KeeperRole: RecordingBehavior {
             try pool.free(buffer)
         }
         inFlightBytes -= done.heldBytes(slotBytes: slotBytes)
-        if var kept = done.retained {
-            done.retained = nil
-            storage.give(&kept)
-        }
+        done.source.outstanding -= 1
+        retireIfDone(done.source)
         for reply in durability.settled(done.byClient, story: done.storyId, durable: ack.isDurable) {
             try channel.post(ControlMessage.durableReply(reply.reply).encode(), to: reply.rank, tag: .flow)
         }
@@ -327,24 +330,24 @@ public final class KeeperRole: RecordingBehavior {
     }
 
     /// The grapher has read a piece: its slot goes back to the pool at once (the next chunk can
-    /// leave), and its events stay here, decoded, for replays until the piece is durable.
+    /// leave); its events stay here, in the sealed chunk itself, for replays until durable.
     private func read(_ ack: ChunkAck) throws {
         guard var c = inFlight[ack.sequence], let buffer = c.buffer else {
             bump(.chunkAcksUnknown)
             return
         }
-        // Decoded into the storage of a piece that became durable earlier: no fresh pages per piece.
-        var chunk = storage.takeChunk(storyId: c.storyId, range: c.range, records: c.events, bytes: c.length)
-        try buffer.withUnsafeMutableBytes { raw in
-            try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<c.length]))
-        }
         try pool.free(buffer)
         inFlightBytes -= c.heldBytes(slotBytes: slotBytes)
         c.buffer = nil
-        c.retained = chunk
         inFlightBytes += c.heldBytes(slotBytes: slotBytes)
         inFlight[ack.sequence] = c
         bump(.chunksRead)
+    }
+
+    /// Gives a shipped chunk's storage back to the pool once every piece of it left and is settled.
+    private func retireIfDone(_ source: ShippedChunk) {
+        guard source.isDone else { return }
+        storage.give(&source.chunk)
     }
 
     // MARK: - Memory
@@ -540,24 +543,32 @@ public final class KeeperRole: RecordingBehavior {
         var did = false
         if !waiting.isEmpty && pool.availableSlots == 0 { bump(.slotsExhausted) }
         while !waiting.isEmpty, pool.availableSlots > 0 {
+            let source = shipping ?? ShippedChunk(waiting[waiting.startIndex])  // shares the storage
+            shipping = source
+            let start = shippedOfFirst
             let piece = try stageNextPiece()
             if piece.end < piece.total {
                 shippedOfFirst = piece.end
             } else {
-                // The whole chunk is out: its storage becomes a later range's buffer.
+                // The whole chunk is out: it lives on in `source` until its pieces are durable.
                 shippedOfFirst = 0
-                var done = waiting.removeFirst()
-                stories[piece.storyId]?.pipeline.recycle(&done)
+                waiting.removeFirst()
+                source.allShipped = true
+                shipping = nil
             }
             guard let story = stories[piece.storyId] else {
                 try pool.free(piece.buffer)
+                retireIfDone(source)
                 bump(.chunksOrphaned)
                 continue
             }
             let sequence = nextSequence
             nextSequence += 1
-            let shipped = InFlight(storyId: piece.storyId, buffer: piece.buffer, events: piece.events, range: piece.range,
-                                   length: piece.buffer.length, completesBelow: piece.completesBelow, byClient: piece.byClient)
+            source.outstanding += 1
+            let positions = start..<piece.end
+            let shipped = InFlight(storyId: piece.storyId, buffer: piece.buffer, source: source, positions: positions,
+                                   eventBytes: source.bytes(of: positions), events: piece.events, range: piece.range,
+                                   completesBelow: piece.completesBelow, byClient: piece.byClient)
             inFlight[sequence] = shipped
             inFlightBytes += shipped.heldBytes(slotBytes: slotBytes)
             try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence), story: story.notice,
@@ -571,8 +582,7 @@ public final class KeeperRole: RecordingBehavior {
     }
 
     /// Encodes the next piece of `waiting.first` that fits a slot (the whole chunk when it fits)
-    /// straight into a newly allocated slot. Holds no reference to the chunk afterwards, so the
-    /// caller can recycle its storage.
+    /// straight into a newly allocated slot.
     private func stageNextPiece() throws -> (buffer: RegisteredBuffer, storyId: StoryID, range: TimeRange, revision: UInt32,
                                              events: Int, end: Int, total: Int, completesBelow: UInt64,
                                              byClient: [(client: UInt64, events: UInt64)]) {
