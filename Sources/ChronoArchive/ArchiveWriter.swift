@@ -23,7 +23,8 @@ import Glibc
 /// as the last flush left it. Every later step's outcome (structure changes, rows, flush) is agreed
 /// between ranks too: a failure anywhere is `.writeFailed` on all, nothing of that round is
 /// acknowledged, and the writer becomes unusable (call `close()`). Only an HDF5 failure on some
-/// ranks in the middle of one collective HDF5 call can still leave the others waiting in it.
+/// ranks in the middle of one collective HDF5 call can still leave the others waiting in it (the
+/// grapher aborts the job after `timeouts.archiveRoundMs`).
 public final class ArchiveWriter {
     /// The archive file's path.
     public let path: String

@@ -130,6 +130,12 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         /// processes without them. Recording processes never drop what they hold when it passes:
         /// keepers ship and graphers archive everything accepted. Default 30000; 0 … 3600000 (one hour).
         public var shutdownDrainMs: Int = 30_000
+        /// The longest an archive round may take. A round that has not finished by then is stuck in
+        /// a collective HDF5 or MPI-IO call (a hung file system or I/O server on one node, a grapher
+        /// failing inside the call): the job is aborted with that reason instead of hanging; rounds
+        /// acknowledged before stay durable. A warning comes at half of it. Default 300000 (five
+        /// minutes); 1000 … 86400000 (one day).
+        public var archiveRoundMs: Int = 300_000
     }
 
     /// Heartbeats of recording processes.
@@ -252,6 +258,7 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
             b("timeouts.acquireMs", timeouts.acquireMs, 1...hour, "one hour"),
             b("timeouts.replayQueryMs", timeouts.replayQueryMs, 1...day, "one day"),
             b("timeouts.shutdownDrainMs", timeouts.shutdownDrainMs, 0...hour, "one hour"),
+            b("timeouts.archiveRoundMs", timeouts.archiveRoundMs, 1000...day, "one day"),
             b("heartbeat.intervalMs", heartbeat.intervalMs, 1...hour, "one hour"),
             b("progress.intervalMs", progress.intervalMs, 100...hour, "one hour"),
             b("attach.leaseMs", attach.leaseMs, 100...hour, "one hour"),

@@ -5,13 +5,6 @@ import TestSupport
 /// The checkout's root (for benchmarks/ and jobs/).
 let checkoutRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// A fresh scratch directory.
-func scratchDirectory() throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-bench-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir
-}
-
 /// Debian's python3 when it can import matplotlib, else nil.
 let plottingPython: String? = {
     guard let r = try? MPIJob.runCommand(["/usr/bin/python3", "-c", "import matplotlib, numpy"], timeout: 60), r.exitCode == 0 else { return nil }

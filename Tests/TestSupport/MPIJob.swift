@@ -152,3 +152,10 @@ public enum MPIJob {
         return JobResult(exitCode: p.terminationStatus, stdout: so, stderr: se)
     }
 }
+
+/// A fresh, empty scratch directory under the system's temporary directory (the caller removes it).
+public func scratchDirectory(_ prefix: String = "chronolog-test") throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}

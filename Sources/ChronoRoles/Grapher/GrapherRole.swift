@@ -51,6 +51,8 @@ public final class GrapherRole: RecordingBehavior {
         let durable: [PendingAck]
         let events: UInt64
         let bytes: Int
+        var started = ContinuousClock.now
+        var warned = false
     }
 
     private let config: ChronoConfig
@@ -424,7 +426,10 @@ public final class GrapherRole: RecordingBehavior {
     private func runRound(channel: ControlChannel) throws -> Bool {
         if let flight = roundInFlight {
             // Written on the round thread: finished once its outcome is there.
-            guard let outcome = roundThread?.takeOutcome() else { return false }
+            guard let outcome = roundThread?.takeOutcome() else {
+                watchStuckRound()
+                return false
+            }
             roundInFlight = nil
             try finish(flight, outcome: outcome, channel: channel)
             return true
@@ -525,6 +530,25 @@ public final class GrapherRole: RecordingBehavior {
     /// Ends a round once written (or failed): counts it, acknowledges what it made durable, forgets
     /// finished stories, agrees with the other graphers whether the last round has been written,
     /// and schedules the next round.
+    /// A round that does not finish is stuck in a collective HDF5 or MPI-IO call on some grapher
+    /// (a hung file system or I/O server on one node, a grapher failing inside the call), and would
+    /// hold every grapher, and the job, for ever. The thread in it cannot be called back, so at
+    /// `timeouts.archiveRoundMs` the job is aborted with the reason (a warning comes at half of it):
+    /// what the graphers acknowledged is durable in the file, and is what a next job finds.
+    private func watchStuckRound() {
+        guard let flight = roundInFlight else { return }
+        let limit = Duration.milliseconds(config.timeouts.archiveRoundMs)
+        let running = ContinuousClock.now - flight.started
+        if running >= limit {
+            logger.critical("archive round \((stats[.rounds] ?? 0) + 1) (\(flight.events) events) has not finished after \(running) (timeouts.archiveRoundMs=\(config.timeouts.archiveRoundMs)): a collective HDF5/MPI-IO call on \(archivePath) is stuck on some grapher (a hung or failing file system?). Aborting the job: rounds acknowledged before are durable in the archive; events not acknowledged durable are lost")
+            MPIRuntime.abort(code: 1)
+        }
+        if running >= limit / 2, !flight.warned {
+            roundInFlight?.warned = true
+            logger.warning("archive round \((stats[.rounds] ?? 0) + 1) (\(flight.events) events) has run for \(running); the job is aborted if it has not finished after \(limit) (timeouts.archiveRoundMs)")
+        }
+    }
+
     private func finish(_ flight: consuming RoundInFlight, outcome: ArchiveRoundThread.Outcome?, channel: ControlChannel) throws {
         var flight = flight  // the only reference to the round's chunks: their storage is reused
         var report: ArchiveRoundReport?
