@@ -108,8 +108,8 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         /// after a round is flushed: the pages of older parts, written and synced, are dropped
         /// (`posix_fadvise` `DONTNEED`), so the next writes take those pages again instead of new
         /// ones and the archive does not fill the node's memory. Replays of older data then read
-        /// the file. Default 64 MiB; 0 … 1 TiB (a value above the file's size keeps everything).
-        public var pageCacheBytes: Int = 64 << 20
+        /// the file. Default 256 MiB; 0 … 1 TiB (a value above the file's size keeps everything).
+        public var pageCacheBytes: Int = 256 << 20
     }
 
     /// Logging.
