@@ -190,7 +190,8 @@ public struct ChronoJob: Sendable {
                 }
                 let keeper = try KeeperRole(config: config, rank: me.worldRank, grapherRank: grapher,
                                             playerRank: plan.ranks(of: .player, inGroup: group).first, bulk: bulk,
-                                            groupKeepers: plan.ranks(of: .keeper, inGroup: group).count, logger: m.logger)
+                                            groupKeepers: plan.ranks(of: .keeper, inGroup: group).count, logger: m.logger,
+                                            clock: clocks(.keeper))
                 keeper.faults = faults
                 behavior = keeper
             case .grapher:
@@ -198,7 +199,7 @@ public struct ChronoJob: Sendable {
                     throw ChronoLogError.unknown("grapher \(me.worldRank) has no bulk plane or graphers' communicator")
                 }
                 let grapher = try GrapherRole(config: config, keepers: plan.ranks(of: .keeper, inGroup: group), bulk: bulk,
-                                              graphers: graphers, logger: m.logger)
+                                              graphers: graphers, logger: m.logger, clock: clocks(.grapher))
                 grapher.faults = faults
                 behavior = grapher
             default:
