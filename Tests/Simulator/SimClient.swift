@@ -1,0 +1,129 @@
+import ChronoModel
+import ChronoRuntime
+
+/// A simulated writer: one client of the job logging to one story through the keeper protocol
+/// the real client speaks (a registering watermark batch, event batches each carrying the
+/// client's watermark, idle watermarks, a last batch with watermark `UInt64.max`), with at most
+/// `maxPending` batches unacknowledged. Its clock may be skewed (ahead or lagging).
+final class SimClient {
+    enum Phase { case waitingForStart, logging, closing, done }
+
+    let rank: Int
+    let clientId: ClientID
+    let storyId: StoryID
+    let storyName: String
+    let keeperRank: Int
+    let clock: SkewedClock
+    private let channel: SimControlTransport
+    private let world: SimWorld
+    // The workload, drawn from the seed.
+    let eventCount: Int
+    let batchEvents: Int
+    let maxPending: Int
+    let gap: (low: Int64, high: Int64)
+    let payloadBytes: Int
+    private let watermarkInterval: UInt64
+
+    private(set) var phase = Phase.waitingForStart
+    /// Every event logged, by index.
+    private(set) var logged: [Event] = []
+    /// Indexes acknowledged by the keeper as taken (rc success, nothing rejected).
+    private(set) var acknowledged: Set<UInt32> = []
+    /// Events the keeper answered as rejected (late under a reject policy, or not recorded).
+    private(set) var rejected: UInt64 = 0
+    private var batch: [Event] = []
+    private var unacked = 0
+    private var floor: UInt64 = 0
+    private var nextEventAt: ContinuousClock.Instant
+    private var lastSentAt: UInt64 = 0
+    private var sentLast = false
+
+    init(rank: Int, clientId: ClientID, storyId: StoryID, storyName: String, keeperRank: Int, clock: SkewedClock,
+         channel: SimControlTransport, world: SimWorld, rng: inout SplitMix64) {
+        (self.rank, self.clientId, self.storyId, self.storyName, self.keeperRank) = (rank, clientId, storyId, storyName, keeperRank)
+        self.clock = clock
+        self.channel = channel
+        self.world = world
+        eventCount = Int.random(in: 20...300, using: &rng)
+        batchEvents = rng.pick([1, 4, 16, 64])
+        maxPending = rng.pick([1, 2, 8])
+        gap = rng.pick([(Int64(1), Int64(20)), (10, 500), (100, 3000)])
+        payloadBytes = rng.pick([0, 8, 100])
+        watermarkInterval = world.config.watermarkIntervalNanoseconds
+        nextEventAt = clock.instant()
+    }
+
+    /// The recording started (the visor's notices were acknowledged): register with the keeper.
+    func started() throws {
+        guard phase == .waitingForStart else { return }
+        phase = .logging
+        try ship(watermark: clock.now())
+    }
+
+    /// One turn: take acknowledgements, log what is due, ship full or lingering batches, send an
+    /// idle watermark, close when every event is logged. - Returns: whether anything happened.
+    func step() throws -> Bool {
+        var did = false
+        while let (bytes, _) = try channel.poll(tag: .flow) {
+            did = true
+            guard case .batchAck(let ack) = try ControlMessage.decode(bytes) else { continue }
+            unacked -= 1
+            if ack.rc == .success && ack.rejected == 0 {
+                for i in 0..<ack.count { acknowledged.insert(ack.firstIndex + i) }
+            } else {
+                rejected += UInt64(ack.rejected)
+            }
+        }
+        switch phase {
+        case .waitingForStart, .done: return did
+        case .logging:
+            let now = clock.instant()
+            while logged.count < eventCount && nextEventAt <= now {
+                let record = [UInt8](repeating: UInt8(truncatingIfNeeded: logged.count), count: payloadBytes)
+                let e = Event(time: max(clock.now(), floor), clientId: clientId, index: UInt32(logged.count), record: record)
+                logged.append(e)
+                batch.append(e)
+                nextEventAt = nextEventAt + world.rng.microseconds(gap.low, gap.high)
+                did = true
+            }
+            if !batch.isEmpty && unacked < maxPending && (batch.count >= batchEvents || logged.count == eventCount) {
+                try ship(watermark: max(clock.now(), floor))
+                did = true
+            } else if batch.isEmpty && clock.now() >= lastSentAt &+ watermarkInterval {
+                let w = max(clock.now(), floor)
+                floor = w
+                lastSentAt = clock.now()
+                let set = WatermarkSet(contributor: clientId.rawValue, entries: [.init(storyId: storyId, watermark: w)])
+                try channel.post(ControlMessage.watermarks(set).encode(), to: keeperRank, tag: .events)
+                did = true
+            }
+            if logged.count == eventCount && batch.isEmpty && unacked < maxPending {
+                try ship(watermark: .max)
+                phase = .closing
+                did = true
+            }
+        case .closing:
+            if unacked == 0 {
+                phase = .done
+                world.visor.released(self)
+                did = true
+            }
+        }
+        return did
+    }
+
+    private func ship(watermark: UInt64) throws {
+        let b = try EventBatch(storyId: storyId, clientId: clientId, watermark: watermark, events: batch)
+        batch.removeAll()
+        if watermark != .max { floor = max(floor, watermark) }
+        lastSentAt = clock.now()
+        unacked += 1
+        try channel.post(ControlMessage.eventBatch(b).encode(), to: keeperRank, tag: .events)
+    }
+
+    /// When this client next has something to do on its own (its next event).
+    var nextWake: ContinuousClock.Instant? { phase == .logging && logged.count < eventCount ? nextEventAt : nil }
+
+    /// The client's counters, as a real client reports them.
+    var counters: Counters { [.eventsLogged: UInt64(logged.count), .eventsRejected: rejected] }
+}

@@ -1,0 +1,131 @@
+import ChronoDeployment
+import ChronoModel
+
+/// The outcome of one simulated job: how it ended and every invariant it broke.
+public struct SimReport: Sendable {
+    public let seed: UInt64
+    public let mutation: SimMutation
+    public let scenario: SimScenario
+    public let ending: SimWorld.Ending
+    /// Broken invariants, each a line naming it.
+    public let violations: [String]
+    public let logged: Int
+    public let archived: Int
+    public let rounds: Int
+    public let steps: Int
+
+    /// Whether every invariant held.
+    public var passed: Bool { violations.isEmpty }
+
+    /// The line that replays this run.
+    public var replayLine: String {
+        "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")): "
+            + "\(violations.joined(separator: "; ")) — \(scenario)"
+    }
+}
+
+extension SimWorld {
+    /// Runs the job and checks every invariant after it.
+    public static func simulate(seed: UInt64, mutation: SimMutation = .none) -> SimReport {
+        let world: SimWorld
+        do {
+            world = try SimWorld(seed: seed, mutation: mutation)
+        } catch {
+            return SimReport(seed: seed, mutation: mutation, scenario: SimScenario(), ending: .failed("setup: \(error)"),
+                             violations: ["setup failed: \(error)"], logged: 0, archived: 0, rounds: 0, steps: 0)
+        }
+        let ending = world.run()
+        return world.report(ending)
+    }
+
+    func report(_ ending: Ending) -> SimReport {
+        var violations: [String] = []
+        switch ending {
+        case .finished: break
+        case .hung(let at, let state): violations.append("deadline: the job had not ended after \(at) (simulated): \(state)")
+        case .failed(let error): violations.append("a role threw: \(error)")
+        }
+        let archived = archive.events
+        violations += checkArchivedExactlyOnceInOrder(archived)
+        if case .finished = ending { violations += checkLost(archived) }
+        violations += checkLate()
+        return SimReport(seed: seed, mutation: mutation, scenario: scenario, ending: ending, violations: violations,
+                         logged: clients.reduce(0) { $0 + $1.logged.count }, archived: archived.count, rounds: archive.rounds,
+                         steps: steps)
+    }
+
+    private struct Key: Hashable {
+        let story: String
+        let client: UInt64
+        let index: UInt32
+    }
+
+    /// Every acknowledged event archived exactly once, as logged (time and record), each archived
+    /// chunk in event order; when the archive never failed, every event logged is archived.
+    func checkArchivedExactlyOnceInOrder(_ archived: [ArchivedEvent]) -> [String] {
+        var out: [String] = []
+        var logged: [Key: Event] = [:]
+        for c in clients { for e in c.logged { logged[Key(story: c.storyName, client: c.clientId.rawValue, index: e.index)] = e } }
+        var seen: Set<Key> = []
+        for e in archived {
+            let key = Key(story: e.story, client: e.client, index: e.index)
+            if !seen.insert(key).inserted {
+                out.append("exactly once: \(e.story) client \(e.client) index \(e.index) archived twice")
+                break
+            }
+            guard let l = logged[key] else {
+                out.append("exactly once: \(e.story) client \(e.client) index \(e.index) archived but never logged")
+                break
+            }
+            if l.time != e.time || l.record != e.record {
+                out.append("as logged: \(e.story) client \(e.client) index \(e.index) archived with time \(e.time), logged \(l.time)")
+                break
+            }
+        }
+        for (story, chunk) in archive.chunks {
+            let keys = chunk.records.map { ($0.time, $0.clientId, $0.index) }
+            if zip(keys, keys.dropFirst()).contains(where: { $0 > $1 }) {
+                out.append("in order: a chunk of \(story) archived out of event order")
+                break
+            }
+        }
+        // With a full disk, acknowledged events may be destroyed (``checkLost`` accounts for them);
+        // without one every event logged and not rejected is archived.
+        if archive.eventsInFailedRounds == 0 {
+            for c in clients {
+                let missing = c.logged.filter { !seen.contains(Key(story: c.storyName, client: c.clientId.rawValue, index: $0.index)) }
+                guard let first = missing.first, UInt64(missing.count) > c.rejected else { continue }
+                out.append("exactly once: \(missing.count) event(s) of client \(c.clientId) in \(c.storyName) never archived "
+                           + "(first index \(first.index), acknowledged: \(c.acknowledged.contains(first.index)))")
+            }
+        }
+        return out
+    }
+
+    /// The summary's `lost` equals what the fault destroyed: events logged and not in the archive
+    /// (none without a fault).
+    func checkLost(_ archived: [ArchivedEvent]) -> [String] {
+        let summary = JobSummary(counters.map { RankCounters(role: $0.role, counters: $0.counters) })
+        let distinct = Set(archived.map { Key(story: $0.story, client: $0.client, index: $0.index) })
+        let logged = clients.reduce(0) { $0 + $1.logged.count }
+        let rejected = clients.reduce(0) { $0 + Int($1.rejected) }
+        let destroyed = logged - rejected - distinct.count
+        var out: [String] = []
+        if Int(summary.lostEvents) != destroyed {
+            out.append("lost: the summary says \(summary.lostEvents) lost, the archive misses \(destroyed) of \(logged) logged")
+        }
+        if destroyed != 0 && archive.eventsInFailedRounds == 0 {
+            out.append("lost: \(destroyed) event(s) missing with no fault injected")
+        }
+        return out
+    }
+
+    /// No event is late unless a writer's clock lagged (its skew is negative) or a keeper's ran
+    /// ahead of a writer's: with aligned clocks every range completes by watermarks.
+    func checkLate() -> [String] {
+        let skewed = scenario.clientSkews.contains { $0 != 0 } || scenario.keeperSkews.contains { $0 != 0 }
+        guard !skewed else { return [] }
+        let late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
+        return late == 0 ? [] : ["late: \(late) event(s) late with every clock aligned"]
+    }
+}

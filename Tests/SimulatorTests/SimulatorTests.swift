@@ -1,0 +1,76 @@
+import ChronoSimulator
+import Foundation
+import Testing
+
+/// The simulator over many seeds (docs/SIMULATOR.md): the real keeper and grapher code of a
+/// recording group, every delay, order, stall, full disk and clock skew drawn from the seed.
+/// `CHRONOLOG_SIM_SEEDS` sets how many seeds (500 by default), `CHRONOLOG_SIM_FIRST_SEED` the
+/// first; `scripts/simulate.sh` runs longer soaks and replays one seed.
+@Suite("Simulator")
+struct SimulatorTests {
+    static let environment = ProcessInfo.processInfo.environment
+    static let seedCount = environment["CHRONOLOG_SIM_SEEDS"].flatMap(Int.init) ?? 500
+    static let firstSeed = environment["CHRONOLOG_SIM_FIRST_SEED"].flatMap(UInt64.init) ?? 1
+
+    @Test("every invariant holds over the default seeds")
+    func defaultSeeds() {
+        let started = ContinuousClock.now
+        var failures: [SimReport] = []
+        var logged = 0, archived = 0, rounds = 0
+        for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.seedCount)) {
+            let report = SimWorld.simulate(seed: seed)
+            logged += report.logged
+            archived += report.archived
+            rounds += report.rounds
+            if !report.passed {
+                failures.append(report)
+                print(report.replayLine)
+            }
+        }
+        let seconds = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
+        print("simulator: \(Self.seedCount) seeds from \(Self.firstSeed) in \(String(format: "%.1f", seconds)) s "
+              + "(\(String(format: "%.0f", Double(Self.seedCount) / max(seconds, 0.001))) seeds/s): \(logged) events logged, "
+              + "\(archived) archived in \(rounds) rounds, \(failures.count) failing seed(s)")
+        #expect(failures.isEmpty, "failing seeds: \(failures.map(\.seed))")
+    }
+
+    @Test("a seed replays exactly")
+    func deterministic() {
+        for seed in [UInt64(7), 42, 4242] {
+            let a = SimWorld.simulate(seed: seed), b = SimWorld.simulate(seed: seed)
+            #expect(a.ending == b.ending && a.steps == b.steps && a.archived == b.archived && a.violations == b.violations,
+                    "seed \(seed) ran differently twice")
+        }
+    }
+
+    /// Each mutation breaks one promise on purpose; the invariants must catch it within the
+    /// default seeds. Prints how many seeds each needed.
+    @Test("each mutation is caught within the default seeds", arguments: SimMutation.allCases.filter { $0 != .none })
+    func mutationCaught(_ mutation: SimMutation) {
+        var caughtAt: UInt64?
+        var violation = ""
+        for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.seedCount)) {
+            let report = SimWorld.simulate(seed: seed, mutation: mutation)
+            if !report.passed {
+                caughtAt = seed
+                violation = report.violations.first ?? ""
+                break
+            }
+        }
+        let needed = caughtAt.map { "\($0 - Self.firstSeed + 1) seed(s)" } ?? "not caught in \(Self.seedCount) seeds"
+        print("simulator mutation \(mutation.rawValue): \(needed): \(violation.prefix(200))")
+        #expect(caughtAt != nil, "mutation \(mutation.rawValue) was not caught")
+    }
+
+    /// Replays `CHRONOLOG_SIM_SEED` (with `CHRONOLOG_SIM_MUTATION`), printing its scenario and outcome.
+    @Test("replay one seed", .enabled(if: environment["CHRONOLOG_SIM_SEED"] != nil))
+    func replay() {
+        let seed = Self.environment["CHRONOLOG_SIM_SEED"].flatMap(UInt64.init) ?? 0
+        let mutation = Self.environment["CHRONOLOG_SIM_MUTATION"].flatMap(SimMutation.init(rawValue:)) ?? .none
+        let report = SimWorld.simulate(seed: seed, mutation: mutation)
+        print("seed \(seed) mutation \(mutation.rawValue): \(report.scenario)")
+        print("ending: \(report.ending); logged \(report.logged), archived \(report.archived) in \(report.rounds) rounds, \(report.steps) steps")
+        for v in report.violations { print("violation: \(v)") }
+        #expect(report.passed)
+    }
+}
