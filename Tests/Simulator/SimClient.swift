@@ -6,7 +6,7 @@ import ChronoRuntime
 /// client's watermark, idle watermarks, a last batch with watermark `UInt64.max`), with at most
 /// `maxPending` batches unacknowledged. Its clock may be skewed (ahead or lagging).
 final class SimClient {
-    enum Phase { case waitingForStart, logging, closing, done }
+    enum Phase { case waitingForStart, registering, logging, closing, done }
 
     let rank: Int
     let clientId: ClientID
@@ -53,10 +53,12 @@ final class SimClient {
         nextEventAt = clock.instant()
     }
 
-    /// The recording started (the visor's notices were acknowledged): register with the keeper.
+    /// The recording started (the visor's notices were acknowledged): register with the keeper by
+    /// a watermark-only batch, and log once it is acknowledged (as the real client does: from then
+    /// on the keeper waits for this client's watermark, so no event it logs can be late).
     func started() throws {
         guard phase == .waitingForStart else { return }
-        phase = .logging
+        phase = .registering
         try ship(watermark: clock.now())
     }
 
@@ -76,6 +78,11 @@ final class SimClient {
         }
         switch phase {
         case .waitingForStart, .done: return did
+        case .registering:
+            guard unacked == 0 else { return did }
+            phase = .logging
+            nextEventAt = clock.instant()
+            return true
         case .logging:
             let now = clock.instant()
             while logged.count < eventCount && nextEventAt <= now {

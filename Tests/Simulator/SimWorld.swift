@@ -2,6 +2,7 @@ import ChronoArchive
 import ChronoModel
 import ChronoRoles
 import ChronoRuntime
+import Foundation
 import Logging
 
 /// What one seed decided about a simulated job: its shape, its delays, its faults.
@@ -33,6 +34,9 @@ public struct SimScenario: CustomStringConvertible, Sendable {
             + "keeperSkews=\(keeperSkews) clientSkews=\(clientSkews)"
     }
 
+    /// Whether keepers may get a memory bound below the configurable minimum (`CHRONOLOG_SIM_TIGHT_MEMORY=1`).
+    static let tightMemory = ProcessInfo.processInfo.environment["CHRONOLOG_SIM_TIGHT_MEMORY"] == "1"
+
     /// The scenario of `seed`, drawn from `rng` in a fixed order.
     static func draw(_ rng: inout SplitMix64) -> SimScenario {
         var s = SimScenario()
@@ -47,6 +51,10 @@ public struct SimScenario: CustomStringConvertible, Sendable {
         s.archiveIntervalMs = rng.pick([2, 10, 50])
         s.slotBytes = rng.pick([2 << 10, 64 << 10])
         s.keeperMemory = rng.pick([16 << 10, 1 << 20])
+        // 16 KiB is below the smallest `keeper.memoryLimitBytes` a user can set (1 MiB), and with
+        // two writers on one story it deadlocks (docs/SIMULATOR.md, "Findings"): only with
+        // CHRONOLOG_SIM_TIGHT_MEMORY=1. Drawn either way, so a seed's other choices do not change.
+        if !tightMemory { s.keeperMemory = 1 << 20 }
         if rng.chance(0.15) { s.fullFromRound = Int.random(in: 1...6, using: &rng) }
         if rng.chance(0.3) {
             let rank = Int.random(in: 1...(s.keepers + 1), using: &rng)  // a keeper or the grapher
