@@ -79,7 +79,7 @@ final class SimClient {
         switch phase {
         case .waitingForStart, .done: return did
         case .registering:
-            guard unacked == 0 else { return did }
+            guard unacked == 0 || world.mutation == .writerLogsBeforeRegistered else { return did }
             phase = .logging
             nextEventAt = clock.instant()
             return true
@@ -93,7 +93,7 @@ final class SimClient {
                 nextEventAt = nextEventAt + world.rng.microseconds(gap.low, gap.high)
                 did = true
             }
-            if !batch.isEmpty && unacked < maxPending && (batch.count >= batchEvents || logged.count == eventCount) {
+            if !batch.isEmpty && unacked < pendingLimit && (batch.count >= batchEvents || logged.count == eventCount) {
                 try ship(watermark: max(clock.now(), floor))
                 did = true
             } else if batch.isEmpty && clock.now() >= lastSentAt &+ watermarkInterval {
@@ -104,7 +104,7 @@ final class SimClient {
                 try channel.post(ControlMessage.watermarks(set).encode(), to: keeperRank, tag: .events)
                 did = true
             }
-            if logged.count == eventCount && batch.isEmpty && unacked < maxPending {
+            if logged.count == eventCount && batch.isEmpty && unacked < pendingLimit {
                 try ship(watermark: .max)
                 phase = .closing
                 did = true
@@ -127,6 +127,13 @@ final class SimClient {
         unacked += 1
         try channel.post(ControlMessage.eventBatch(b).encode(), to: keeperRank, tag: .events)
     }
+
+    /// Batches it may have unacknowledged: `maxPending`, unless the mutation makes it ignore flow control.
+    private var pendingLimit: Int { world.mutation == .writersIgnoreFlowControl ? .max : maxPending }
+
+    /// The most bytes this writer can have in its keeper's memory unacknowledged (its unacknowledged
+    /// batches, full), by the flow-control protocol.
+    var pendingBytesBound: Int { maxPending * batchEvents * (EventRecord.byteSize + payloadBytes) }
 
     /// When this client next has something to do on its own (its next event).
     var nextWake: ContinuousClock.Instant? { phase == .logging && logged.count < eventCount ? nextEventAt : nil }

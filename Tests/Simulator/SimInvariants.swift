@@ -19,7 +19,7 @@ public struct SimReport: Sendable {
 
     /// The line that replays this run.
     public var replayLine: String {
-        "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")): "
+        "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")\(SimScenario.tightMemory ? " --tight-memory" : "")): "
             + "\(violations.joined(separator: "; ")) — \(scenario)"
     }
 }
@@ -49,6 +49,7 @@ extension SimWorld {
         violations += checkArchivedExactlyOnceInOrder(archived)
         if case .finished = ending { violations += checkLost(archived) }
         violations += checkLate()
+        violations += checkMemory()
         return SimReport(seed: seed, mutation: mutation, scenario: scenario, ending: ending, violations: violations,
                          logged: clients.reduce(0) { $0 + $1.logged.count }, archived: archived.count, rounds: archive.rounds,
                          steps: steps)
@@ -116,6 +117,20 @@ extension SimWorld {
         }
         if destroyed != 0 && archive.eventsInFailedRounds == 0 {
             out.append("lost: \(destroyed) event(s) missing with no fault injected")
+        }
+        return out
+    }
+
+    /// Every keeper's memory within its bound: `keeper.memoryLimitBytes`, plus what its writers may
+    /// have unacknowledged under flow control (a keeper over its bound withholds acknowledgements, but
+    /// takes in what was already sent), plus its transfer slots.
+    func checkMemory() -> [String] {
+        var out: [String] = []
+        let writers = clients.reduce(0) { $0 + $1.pendingBytesBound }
+        let bound = config.keeper.memoryLimitBytes + writers + config.keeperTransferSlots * config.transferSlotBytes
+        for p in processes where p.role == .keeper {
+            let peak = Int(p.loop.counters[.memoryPeakBytes] ?? 0)
+            if peak > bound { out.append("memory: keeper \(p.rank) peaked at \(peak) bytes, over its bound of \(bound)") }
         }
         return out
     }

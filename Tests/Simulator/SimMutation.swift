@@ -18,4 +18,22 @@ public enum SimMutation: String, CaseIterable, Sendable {
     /// The network breaks MPI's order between two ranks under one tag (a keeper's descriptors
     /// and watermarks overtake each other, so a watermark can pass a chunk still on its way).
     case networkReordersLanes
+    /// Writers ship without waiting for acknowledgements (with keepers' memory bounds at 16 KiB):
+    /// a keeper's memory passes its bound by more than flow control allows.
+    case writersIgnoreFlowControl
+    /// A writer logs before its registration is acknowledged: its first events can fall in a range
+    /// the keeper already sealed by its clock alone, late while every clock is aligned.
+    case writerLogsBeforeRegistered
+
+    /// The invariant that must catch it (the start of its violation line).
+    public var caughtBy: String {
+        switch self {
+        case .none: ""
+        case .archiveDropsChunk, .archiveDuplicatesChunk: "exactly once"
+        case .networkLosesChunkAcks: "deadline"
+        case .failedRoundKeepsData: "lost"
+        case .networkReordersLanes, .writerLogsBeforeRegistered: "late"
+        case .writersIgnoreFlowControl: "memory"
+        }
+    }
 }

@@ -38,7 +38,7 @@ public struct SimScenario: CustomStringConvertible, Sendable {
     static let tightMemory = ProcessInfo.processInfo.environment["CHRONOLOG_SIM_TIGHT_MEMORY"] == "1"
 
     /// The scenario of `seed`, drawn from `rng` in a fixed order.
-    static func draw(_ rng: inout SplitMix64) -> SimScenario {
+    static func draw(_ rng: inout SplitMix64, mutation: SimMutation) -> SimScenario {
         var s = SimScenario()
         s.keepers = Int.random(in: 1...3, using: &rng)
         s.clients = Int.random(in: 1...4, using: &rng)
@@ -55,6 +55,7 @@ public struct SimScenario: CustomStringConvertible, Sendable {
         // two writers on one story it deadlocks (docs/SIMULATOR.md, "Findings"): only with
         // CHRONOLOG_SIM_TIGHT_MEMORY=1. Drawn either way, so a seed's other choices do not change.
         if !tightMemory { s.keeperMemory = 1 << 20 }
+        if mutation == .writersIgnoreFlowControl { s.keeperMemory = 16 << 10 }
         if rng.chance(0.15) { s.fullFromRound = Int.random(in: 1...6, using: &rng) }
         if rng.chance(0.3) {
             let rank = Int.random(in: 1...(s.keepers + 1), using: &rng)  // a keeper or the grapher
@@ -110,7 +111,7 @@ public final class SimWorld {
         self.seed = seed
         self.mutation = mutation
         var rng = SplitMix64(seed: seed)
-        let scenario = SimScenario.draw(&rng)
+        let scenario = SimScenario.draw(&rng, mutation: mutation)
         self.scenario = scenario
         self.clock = ManualRoleClock(eventTime: 1_700_000_000_000_000_000)
         self.start = clock.instant()
