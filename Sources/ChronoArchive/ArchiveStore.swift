@@ -1,3 +1,5 @@
+import ChronoModel
+
 /// What a grapher needs of the archive it writes: collective rounds of chunks, each durable
 /// (flushed) when it returns, and a close at the end of the job. ``ArchiveWriter`` writes them
 /// through parallel HDF5; a simulator keeps them in memory and fails them when told to (a full

@@ -84,7 +84,7 @@ public final class PlayerRole: RecordingBehavior {
         case none
         case requested(UInt64, at: ContinuousClock.Instant)
         /// Held since `since`, with the archive opened once for the whole lease (nil: no archive yet).
-        case held(UInt64, since: ContinuousClock.Instant, reader: ArchiveReader?)
+        case held(UInt64, since: ContinuousClock.Instant, reader: (any ArchiveSource)?)
     }
 
     /// A registered slot lent to a client until it acknowledges the piece.
@@ -120,6 +120,8 @@ public final class PlayerRole: RecordingBehavior {
     private var nextLeaseId: UInt64 = 1
     private var stats: Counters = [:]
     private let bulk: (any BulkTransport)?
+    /// Opens the archive for a lease's reads.
+    private let openArchiveSource: () throws -> any ArchiveSource
     private let pool: (any BulkSlotPool)?
     private var lent: [LentKey: (buffer: any BulkSlot, expires: ContinuousClock.Instant)] = [:]
 
@@ -131,10 +133,15 @@ public final class PlayerRole: RecordingBehavior {
     ///   - bulk: the bulk plane; large pieces are lent from a pool registered on it (nil: every
     ///     piece travels inline).
     ///   - clock: event and elapsed time (the system's unless a test steps its own).
+    ///   - archive: opens the archive to replay from, under a lease (`ArchiveError.notFound` when there is none
+    ///     yet); by default the HDF5 files of `archive.directory`.
     /// - Throws: `FabricError` when the registered pool cannot be created.
     public init(config: ChronoConfig, visorRank: Int, grapherRank: Int?, bulk: (any BulkTransport)?, logger: Logger,
-                clock: any RoleClock = SystemRoleClock()) throws {
+                clock: any RoleClock = SystemRoleClock(),
+                archive: (() throws -> any ArchiveSource)? = nil) throws {
         self.config = config
+        let directory = config.archive.directory
+        self.openArchiveSource = archive ?? { try ArchiveReader(path: directory) }
         self.clock = clock
         self.visorRank = visorRank
         self.grapherRank = grapherRank
@@ -353,11 +360,11 @@ public final class PlayerRole: RecordingBehavior {
     /// holds rounds off).
     /// - Returns: `.some(nil)` when there is no archive yet (nothing archived), nil when it cannot
     ///   be opened: the queries reading it are then answered with the error.
-    private func openArchive(channel: any ControlTransport) throws -> ArchiveReader?? {
-        do throws(ArchiveError) {
-            return .some(try ArchiveReader(path: config.archive.directory))
+    private func openArchive(channel: any ControlTransport) throws -> (any ArchiveSource)?? {
+        do {
+            return .some(try openArchiveSource())
         } catch {
-            if case .notFound = error { return .some(nil) }
+            if case .notFound? = error as? ArchiveError { return .some(nil) }
             logger.error("cannot open the archive for replay: \(error)")
             for q in queries.values where q.phase == .archive {
                 try finish(q, rc: .unknown, detail: "cannot open the archive: \(error)", channel: channel)
@@ -367,7 +374,7 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     /// Reads archive windows for every query that has room for more pieces.
-    private func readArchive(from reader: ArchiveReader?, channel: any ControlTransport) throws {
+    private func readArchive(from reader: (any ArchiveSource)?, channel: any ControlTransport) throws {
         // Windows of one piece each (no re-splitting), up to `piecesInFlight` pieces per query, so
         // the next read overlaps the client's work.
         for q in queries.values where needsArchive(q) {
@@ -380,11 +387,11 @@ public final class PlayerRole: RecordingBehavior {
         }
     }
 
-    private func readWindow(of q: Query, from reader: ArchiveReader?, maxBytes: Int) throws {
+    private func readWindow(of q: Query, from reader: (any ArchiveSource)?, maxBytes: Int) throws {
         let r = q.request
         let rest = TimeRange(start: q.cursor, end: r.range.end)
         var window = rest
-        var archive: ArchiveReader?
+        var archive: (any ArchiveSource)?
         if let reader {
             do throws(ArchiveError) {
                 window = try reader.firstWindow(chronicle: r.chronicle, story: r.story, range: rest, maxBytes: maxBytes,
@@ -429,7 +436,7 @@ public final class PlayerRole: RecordingBehavior {
     /// is free, and the window needs no merging (``ArchiveReader/readEncoded(chronicle:story:window:into:)``).
     /// - Returns: the staged piece (a small one decoded to go inline, its slot given back), or nil
     ///   when the window must be read and merged the general way.
-    private func readStraight(_ q: Query, window: TimeRange, from reader: ArchiveReader) throws -> ReadyPiece? {
+    private func readStraight(_ q: Query, window: TimeRange, from reader: any ArchiveSource) throws -> ReadyPiece? {
         guard let pool, !q.request.readerAddress.isEmpty, pool.availableSlots > 0 else { return nil }
         let buffer = try pool.allocate(byteCount: pool.slotSize)
         var keep = false
