@@ -32,6 +32,8 @@ public final class SimArchive: ArchiveStore {
     var dropsLastChunk = false
     var duplicatesChunk = false
     var keepsFailedRound = false
+    /// Mutation: reads leave the story's first archived chunk out.
+    var readsSkipFirstChunk = false
 
     init(world: SimWorld, grapherRank: Int, fullFromRound: Int?) {
         self.world = world
@@ -104,4 +106,42 @@ struct SkewedClock: RoleClock {
     }
 
     func instant() -> ContinuousClock.Instant { base.instant() }
+}
+
+/// The player's view of the simulated archive: the rounds written so far, read whole (one
+/// window per query; no straight reads, so every window is merged the general way).
+final class SimArchiveSource: ArchiveSource {
+    private let archive: SimArchive
+
+    init(_ archive: SimArchive) { self.archive = archive }
+
+    private func parts(_ story: String, _ range: TimeRange) throws(ArchiveError) -> [StoryChunk] {
+        var chunks = archive.chunks.filter { $0.story == story }
+        guard !chunks.isEmpty else { throw .storyNotFound(chronicle: SimWorld.chronicle, story: story) }
+        if archive.readsSkipFirstChunk { chunks.removeFirst() }
+        return chunks.map { $0.chunk.slice(range) }.filter { !$0.isEmpty }
+    }
+
+    func firstWindow(chronicle: String, story: String, range: TimeRange, maxBytes: Int,
+                     toleratingDamage: Bool) throws(ArchiveError) -> TimeRange {
+        _ = try parts(story, range)
+        return range
+    }
+
+    func read(chronicle: String, story: String, range: TimeRange) throws(ArchiveError) -> ArchiveAnswer {
+        let parts = try parts(story, range)
+        let storyId: StoryID
+        do {
+            storyId = StoryID(chronicle: try ChronicleName(chronicle), story: try StoryName(story))
+            let merged = try StoryChunk.merge(parts) ?? .empty(storyId: storyId, range: range)
+            return ArchiveAnswer(events: merged, completeness: ArchiveCompleteness())
+        } catch {
+            throw .corrupt(location: story, detail: "\(error)")
+        }
+    }
+
+    func readEncoded(chronicle: String, story: String, window: TimeRange,
+                     into destination: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> EncodedWindow? {
+        nil
+    }
 }

@@ -50,6 +50,7 @@ extension SimWorld {
         if case .finished = ending { violations += checkLost(archived) }
         violations += checkLate()
         violations += checkMemory()
+        violations += checkReplays()
         return SimReport(seed: seed, mutation: mutation, scenario: scenario, ending: ending, violations: violations,
                          logged: clients.reduce(0) { $0 + $1.logged.count }, archived: archived.count, rounds: archive.rounds,
                          steps: steps)
@@ -117,6 +118,38 @@ extension SimWorld {
         }
         if destroyed != 0 && archive.eventsInFailedRounds == 0 {
             out.append("lost: \(destroyed) event(s) missing with no fault injected")
+        }
+        return out
+    }
+
+    /// Every replay answer equals the model of what was logged in its range: each event it holds was
+    /// logged in the range (as logged), in event order, once; and it holds every event logged in
+    /// the range before the answer's `completeBefore` (unless a full disk destroyed events).
+    func checkReplays() -> [String] {
+        var out: [String] = []
+        var logged: [Key: Event] = [:]
+        for c in clients { for e in c.logged { logged[Key(story: c.storyName, client: c.clientId.rawValue, index: e.index)] = e } }
+        for (id, a) in reader.answers.sorted(by: { $0.key < $1.key }) where a.done {
+            guard a.rc == .success else {
+                out.append("replay: query \(id) of \(a.story) answered \(a.rc)")
+                continue
+            }
+            let keys = a.events.map { ($0.time, $0.clientId.rawValue, $0.index) }
+            if zip(keys, keys.dropFirst()).contains(where: { $0 >= $1 }) {
+                out.append("replay: query \(id) of \(a.story) answered out of order or with a duplicate")
+            }
+            if let e = a.events.first(where: { !a.range.contains($0.time)
+                || logged[Key(story: a.story, client: $0.clientId.rawValue, index: $0.index)] != $0 }) {
+                out.append("replay: query \(id) of \(a.story) answered \(e.key), not logged in \(a.range)")
+            }
+            guard archive.eventsInFailedRounds == 0 else { continue }
+            let answered = Set(a.events.map { Key(story: a.story, client: $0.clientId.rawValue, index: $0.index) })
+            let complete = TimeRange(start: a.range.start, end: min(a.range.end, a.completeBefore))
+            let missing = logged.filter { $0.key.story == a.story && complete.contains($0.value.time) && !answered.contains($0.key) }
+            if let first = missing.first {
+                out.append("replay: query \(id) of \(a.story) misses \(missing.count) event(s) logged before its "
+                           + "completeBefore (first \(first.value.key)) in \(a.range)")
+            }
         }
         return out
     }

@@ -21,6 +21,8 @@ public enum SimMutation: String, CaseIterable, Sendable {
     /// Writers ship without waiting for acknowledgements (with keepers' memory bounds at 16 KiB):
     /// a keeper's memory passes its bound by more than flow control allows.
     case writersIgnoreFlowControl
+    /// The archive's reads leave a story's first archived chunk out: replay answers miss events.
+    case archiveReadsSkipChunk
     /// A writer logs before its registration is acknowledged: its first events can fall in a range
     /// the keeper already sealed by its clock alone, late while every clock is aligned.
     case writerLogsBeforeRegistered
@@ -34,6 +36,7 @@ public enum SimMutation: String, CaseIterable, Sendable {
         case .failedRoundKeepsData: "lost"
         case .networkReordersLanes, .writerLogsBeforeRegistered: "late"
         case .writersIgnoreFlowControl: "memory"
+        case .archiveReadsSkipChunk: "replay"
         }
     }
 }

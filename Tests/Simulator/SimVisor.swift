@@ -4,7 +4,8 @@ import ChronoRuntime
 /// The visor's side of the recording protocol, scripted: it starts each story on the group
 /// (start notices naming the first holder, holder notices for the others), answers a client once
 /// every member acknowledged, stops a story when its last holder released it, and shuts the
-/// group down in the real visor's order (keepers, then the grapher) once every client finished.
+/// group down in the real visor's order (keepers, then the grapher, then the player) once every
+/// client finished; it forwards readers' queries to the player.
 /// (The real ``VisorService`` needs a catalog file and the client's metadata calls; it is not
 /// simulated yet.)
 final class SimVisor {
@@ -16,7 +17,7 @@ final class SimVisor {
     private var holders: [StoryID: Set<Int>] = [:]
     private var started: Set<StoryID> = []
     private var finishedClients = 0
-    enum Phase { case running, drainingKeepers, drainingGrapher, done }
+    enum Phase { case running, drainingKeepers, drainingGrapher, drainingPlayer, done }
     private(set) var phase = Phase.running
     private var awaitingShutdown: Set<Int> = []
     /// Events each recording process reported undrained at its end.
@@ -39,7 +40,7 @@ final class SimVisor {
     /// A client acquires its story: the group starts recording it, or learns the new holder.
     func acquire(_ c: SimClient) throws {
         let t = nextTicket()
-        let members = world.keeperRanks + [world.grapherRank]
+        let members = world.keeperRanks + [world.grapherRank, world.playerRank]
         if started.insert(c.storyId).inserted {
             let n = RecordingNotice(storyId: c.storyId, chronicle: SimWorld.chronicle, story: c.storyName, groupId: 0, ticket: t,
                                     holder: c.clientId, holderRank: Int32(c.rank))
@@ -52,6 +53,14 @@ final class SimVisor {
         awaiting[t] = (Set(members), c)
     }
 
+    /// Forwards a reader's query to the group's player, naming the keepers to ask (as the visor does).
+    func replay(_ request: ReplayRequest) {
+        var forwarded = request
+        forwarded.keeperRanks = world.keeperRanks.map { Int32($0) }
+        forwarded.storyKnown = true
+        try? channel.post(ControlMessage.replayRequest(forwarded).encode(), to: world.playerRank, tag: .replay)
+    }
+
     /// A client flushed and released its story.
     func released(_ c: SimClient) {
         holders[c.storyId]?.remove(c.rank)
@@ -59,7 +68,7 @@ final class SimVisor {
         let t = nextTicket()
         if holders[c.storyId]?.isEmpty ?? true {
             let n = RecordingNotice(storyId: c.storyId, chronicle: SimWorld.chronicle, story: c.storyName, groupId: 0, ticket: t)
-            try? notify(.stopRecording(n), to: world.keeperRanks + [world.grapherRank])
+            try? notify(.stopRecording(n), to: world.keeperRanks + [world.grapherRank, world.playerRank])
         } else {
             let n = HolderNotice(ticket: t, storyId: c.storyId, clientId: c.clientId, clientRank: Int32(c.rank), holds: false)
             try? notify(.holder(n), to: world.keeperRanks)
@@ -90,13 +99,16 @@ final class SimVisor {
             }
         }
         switch phase {
-        case .running where finishedClients == world.clients.count:
+        case .running where finishedClients == world.clients.count && world.reader.finished:
             try beginDrain(world.keeperRanks, next: .drainingKeepers)
             did = true
         case .drainingKeepers where awaitingShutdown.isEmpty:
             try beginDrain([world.grapherRank], next: .drainingGrapher)
             did = true
         case .drainingGrapher where awaitingShutdown.isEmpty:
+            try beginDrain([world.playerRank], next: .drainingPlayer)
+            did = true
+        case .drainingPlayer where awaitingShutdown.isEmpty:
             phase = .done
             did = true
         default:

@@ -89,6 +89,8 @@ public final class SimWorld {
     private(set) var archive: SimArchive!
     let keeperRanks: [Int]
     let grapherRank: Int
+    let playerRank: Int
+    private(set) var reader: SimReader!
 
     struct Process {
         let rank: Int
@@ -127,6 +129,7 @@ public final class SimWorld {
         self.config = config
         keeperRanks = Array(1...scenario.keepers)
         grapherRank = scenario.keepers + 1
+        playerRank = scenario.keepers + 2
         self.rng = rng
         try build()
     }
@@ -147,7 +150,7 @@ public final class SimWorld {
         for (i, rank) in keeperRanks.enumerated() {
             let bulk = SimBulkTransport(rank: rank, world: self)
             let clock = SkewedClock(base: clock, skew: scenario.keeperSkews[i])
-            let keeper = try KeeperRole(config: config, rank: rank, grapherRank: grapherRank, playerRank: nil, bulk: bulk,
+            let keeper = try KeeperRole(config: config, rank: rank, grapherRank: grapherRank, playerRank: playerRank, bulk: bulk,
                                         groupKeepers: keeperRanks.count, logger: logger, clock: clock)
             try add(rank: rank, role: .keeper, behavior: keeper, bulk: bulk, clock: clock, logger: logger)
         }
@@ -155,13 +158,19 @@ public final class SimWorld {
         archive.dropsLastChunk = mutation == .archiveDropsChunk
         archive.duplicatesChunk = mutation == .archiveDuplicatesChunk
         archive.keepsFailedRound = mutation == .failedRoundKeepsData
+        archive.readsSkipFirstChunk = mutation == .archiveReadsSkipChunk
         let bulk = SimBulkTransport(rank: grapherRank, world: self)
         let grapherClock = SkewedClock(base: clock, skew: 0)
         let grapher = try GrapherRole(config: config, keepers: keeperRanks, bulk: bulk, graphers: SimGrapherGroup(),
                                       archive: archive, logger: logger, clock: grapherClock)
         try add(rank: grapherRank, role: .grapher, behavior: grapher, bulk: bulk, clock: grapherClock, logger: logger)
+        let playerBulk = SimBulkTransport(rank: playerRank, world: self)
+        let source = SimArchiveSource(archive)
+        let player = try PlayerRole(config: config, visorRank: 0, grapherRank: grapherRank, bulk: playerBulk, logger: logger,
+                                    clock: grapherClock, archive: { source })
+        try add(rank: playerRank, role: .player, behavior: player, bulk: playerBulk, clock: grapherClock, logger: logger)
         for i in 0..<scenario.clients {
-            let rank = grapherRank + 1 + i
+            let rank = playerRank + 1 + i
             let clientId = ClientID(UInt64(100 + i))
             let storyName = "story-\(i % scenario.stories)"
             let storyId = StoryID(chronicle: try ChronicleName(Self.chronicle), story: try StoryName(storyName))
@@ -170,6 +179,8 @@ public final class SimWorld {
                                      clock: SkewedClock(base: clock, skew: scenario.clientSkews[i]),
                                      channel: SimControlTransport(rank: rank, network: network), world: self, rng: &rng))
         }
+        let readerRank = playerRank + 1 + scenario.clients
+        reader = SimReader(rank: readerRank, channel: SimControlTransport(rank: readerRank, network: network), world: self, rng: &rng)
     }
 
     private func add(rank: Int, role: Role, behavior: RecordingBehavior, bulk: SimBulkTransport, clock: SkewedClock,
@@ -203,7 +214,7 @@ public final class SimWorld {
 
     func pool(key: UInt64) -> SimSlotPool? { pools[key] }
 
-    func isRecordingRank(_ rank: Int) -> Bool { rank >= 1 && rank <= grapherRank }
+    func isRecordingRank(_ rank: Int) -> Bool { rank >= 1 && rank <= playerRank }
 
     // MARK: - Running
 
@@ -250,7 +261,7 @@ public final class SimWorld {
     private func stepEveryone() throws -> Bool {
         var did = false
         let now = clock.instant()
-        let actors = processes.count + clients.count + 1
+        let actors = processes.count + clients.count + 2
         for a in (0..<actors).shuffled(using: &rng) {
             steps += 1
             if a < processes.count {
@@ -264,6 +275,8 @@ public final class SimWorld {
                 }
             } else if a < processes.count + clients.count {
                 did = try clients[a - processes.count].step() || did
+            } else if a == processes.count + clients.count {
+                did = try reader.step() || did
             } else {
                 did = try visor.step() || did
             }
@@ -283,7 +296,7 @@ public final class SimWorld {
 
     private var hungState: String {
         let roles = processes.filter { !$0.finished }.map { "\($0.role) \($0.rank): \($0.behavior.drainState)" }
-        return "visor=\(visor.phase) clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight) \(roles.joined(separator: " | "))"
+        return "visor=\(visor.phase) reader=\(reader.answers.values.map(\.done)) clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight) \(roles.joined(separator: " | "))"
     }
 
     // MARK: - Results
