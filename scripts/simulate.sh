@@ -32,6 +32,8 @@ done
 [[ "$seeds" =~ ^[0-9]+$ ]] || { echo "simulate.sh: --seeds takes a number, not $seeds" >&2; exit 2; }
 
 swift build --build-tests >/dev/null
+# The roles iterate dictionaries: with Swift's per-process hash seed a seed would not replay.
+export SWIFT_DETERMINISTIC_HASHING=1
 if [[ -n "$seed" ]]; then
   [[ "$seed" =~ ^[0-9]+$ ]] || { echo "simulate.sh: --seed takes a number, not $seed" >&2; exit 2; }
   export CHRONOLOG_SIM_SEED="$seed" CHRONOLOG_SIM_MUTATION="$mutation"

@@ -14,6 +14,9 @@ struct SimulatorTests {
 
     @Test("every invariant holds over the default seeds")
     func defaultSeeds() {
+        if Self.environment["SWIFT_DETERMINISTIC_HASHING"] == nil {
+            print("simulator: SWIFT_DETERMINISTIC_HASHING is not set: a failing seed may not replay the same way in another process")
+        }
         let started = ContinuousClock.now
         var failures: [SimReport] = []
         var logged = 0, archived = 0, rounds = 0
