@@ -20,6 +20,16 @@ public final class SimArchive: ArchiveStore {
     public private(set) var chunks: [(story: String, chunk: StoryChunk)] = []
     /// Rounds that wrote something.
     public private(set) var rounds = 0
+    private struct Key: Hashable {
+        let story: String
+        let client: UInt64
+        let index: UInt32
+    }
+    /// Every event stored, for the durable flushes' checks.
+    private var stored: Set<Key> = []
+    /// Mutation: rounds are reported durable but stored only at the next round (a write-back cache).
+    var storesOneRoundLate = false
+    private var late: [ArchiveChunk] = []
     /// The round (counting from 1) from which the disk is full, nil: never.
     let fullFromRound: Int?
     /// Events of rounds that failed.
@@ -53,13 +63,14 @@ public final class SimArchive: ArchiveStore {
         if let full = fullFromRound, rounds + 1 >= full {
             unusable = "No space left on device"
             eventsInFailedRounds += events
-            if keepsFailedRound { for c in chunks { self.chunks.append((c.story, c.chunk)) } }
+            if keepsFailedRound { store(chunks) }
             throw .writeFailed(rank: 0, detail: "No space left on device (simulated full disk at round \(rounds + 1))")
         }
         rounds += 1
         var kept = chunks
+        if storesOneRoundLate { swap(&kept, &late) }
         if dropsLastChunk, rounds % 3 == 0, kept.count > 0 { kept.removeLast() }
-        for c in kept { self.chunks.append((c.story, c.chunk)) }
+        store(kept)
         if duplicatesChunk, rounds % 3 == 0, let c = kept.first { self.chunks.append((c.story, c.chunk)) }
         let payload = chunks.reduce(0) { $0 + $1.chunk.payload.count }
         return ArchiveRoundReport(round: UInt64(rounds), chunks: chunks.count, events: events, payloadBytes: payload,
@@ -69,6 +80,20 @@ public final class SimArchive: ArchiveStore {
 
     public func close() throws(ArchiveError) {
         if unusable == nil { unusable = "closed" }
+        store(late)
+        late = []
+    }
+
+    private func store(_ chunks: [ArchiveChunk]) {
+        for c in chunks {
+            self.chunks.append((c.story, c.chunk))
+            for r in c.chunk.records { stored.insert(Key(story: c.story, client: r.clientId, index: r.index)) }
+        }
+    }
+
+    /// Whether the event is stored (durable) now.
+    func holds(story: String, client: UInt64, index: UInt32) -> Bool {
+        stored.contains(Key(story: story, client: client, index: index))
     }
 
     /// Every archived event, in the order written (chunk by chunk).

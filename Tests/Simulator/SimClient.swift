@@ -32,6 +32,15 @@ final class SimClient {
     /// Events the keeper answered as rejected (late under a reject policy, or not recorded).
     private(set) var rejected: UInt64 = 0
     private var batch: [Event] = []
+    /// The durable flush waiting for its reply: its sequence, and how many events were shipped before it.
+    private var durableAsked: (sequence: UInt64, shipped: Int)?
+    private var durableSequence: UInt64 = 0
+    /// Durable flushes answered.
+    private(set) var durableFlushes = 0
+    /// Durable flushes that succeeded before their events were archived.
+    private(set) var durabilityViolations: [String] = []
+    /// Indexes the keeper rejected (not expected in the archive).
+    private var rejectedIndexes: Set<UInt32> = []
     private var unacked = 0
     private var floor: UInt64 = 0
     private var nextEventAt: ContinuousClock.Instant
@@ -68,12 +77,15 @@ final class SimClient {
         var did = false
         while let (bytes, _) = try channel.poll(tag: .flow) {
             did = true
-            guard case .batchAck(let ack) = try ControlMessage.decode(bytes) else { continue }
+            let message = try ControlMessage.decode(bytes)
+            if case .durableReply(let reply) = message { durableReplied(reply) }
+            guard case .batchAck(let ack) = message else { continue }
             unacked -= 1
             if ack.rc == .success && ack.rejected == 0 {
                 for i in 0..<ack.count { acknowledged.insert(ack.firstIndex + i) }
             } else {
                 rejected += UInt64(ack.rejected)
+                for i in 0..<ack.count { rejectedIndexes.insert(ack.firstIndex + i) }
             }
         }
         switch phase {
@@ -104,19 +116,48 @@ final class SimClient {
                 try channel.post(ControlMessage.watermarks(set).encode(), to: keeperRank, tag: .events)
                 did = true
             }
+            if batch.isEmpty && durableAsked == nil && logged.count > 0 && world.rng.chance(0.02) {
+                try askDurable()
+                did = true
+            }
             if logged.count == eventCount && batch.isEmpty && unacked < pendingLimit {
                 try ship(watermark: .max)
                 phase = .closing
                 did = true
             }
         case .closing:
-            if unacked == 0 {
+            if unacked == 0 && durableAsked == nil {
                 phase = .done
                 world.visor.released(self)
                 did = true
             }
         }
         return did
+    }
+
+    /// Asks the keeper for a durable flush of every event shipped so far (after them on the same
+    /// tag, as the real client does).
+    private func askDurable() throws {
+        durableSequence += 1
+        durableAsked = (durableSequence, logged.count)
+        let request = DurableRequest(storyId: storyId, clientId: clientId, sequence: durableSequence)
+        try channel.post(ControlMessage.durableRequest(request).encode(), to: keeperRank, tag: .events)
+    }
+
+    /// A durable flush answered: with success, every event shipped before it must be in the
+    /// archive now (the promise of `flush(durable: true)`).
+    private func durableReplied(_ reply: DurableReply) {
+        guard let asked = durableAsked, reply.sequence == asked.sequence else { return }
+        durableAsked = nil
+        durableFlushes += 1
+        guard reply.rc == .success else { return }
+        let missing = (0..<asked.shipped).filter { i in
+            !world.archive.holds(story: storyName, client: clientId.rawValue, index: UInt32(i)) && !rejectedIndexes.contains(UInt32(i))
+        }
+        if let first = missing.first {
+            durabilityViolations.append("durable: a durable flush of client \(clientId) in \(storyName) succeeded with "
+                                        + "\(missing.count) of its \(asked.shipped) events not archived (first index \(first))")
+        }
     }
 
     private func ship(watermark: UInt64) throws {

@@ -13,6 +13,9 @@ public struct SimReport: Sendable {
     public let archived: Int
     public let rounds: Int
     public let steps: Int
+    /// Replay answers and durable flushes checked.
+    public var replays = 0
+    public var durableFlushes = 0
 
     /// Whether every invariant held.
     public var passed: Bool { violations.isEmpty }
@@ -51,9 +54,13 @@ extension SimWorld {
         violations += checkLate()
         violations += checkMemory()
         violations += checkReplays()
-        return SimReport(seed: seed, mutation: mutation, scenario: scenario, ending: ending, violations: violations,
-                         logged: clients.reduce(0) { $0 + $1.logged.count }, archived: archived.count, rounds: archive.rounds,
-                         steps: steps)
+        violations += clients.flatMap(\.durabilityViolations)
+        var report = SimReport(seed: seed, mutation: mutation, scenario: scenario, ending: ending, violations: violations,
+                               logged: clients.reduce(0) { $0 + $1.logged.count }, archived: archived.count,
+                               rounds: archive.rounds, steps: steps)
+        report.replays = reader.answers.values.filter(\.done).count
+        report.durableFlushes = clients.reduce(0) { $0 + $1.durableFlushes }
+        return report
     }
 
     private struct Key: Hashable {

@@ -21,6 +21,9 @@ public enum SimMutation: String, CaseIterable, Sendable {
     /// Writers ship without waiting for acknowledgements (with keepers' memory bounds at 16 KiB):
     /// a keeper's memory passes its bound by more than flow control allows.
     case writersIgnoreFlowControl
+    /// The archive reports a round durable but stores it only with the next round (a write-back
+    /// cache): durable flushes return before their events are in the archive.
+    case archiveAcksBeforeStoring
     /// The archive's reads leave a story's first archived chunk out: replay answers miss events.
     case archiveReadsSkipChunk
     /// A writer logs before its registration is acknowledged: its first events can fall in a range
@@ -37,6 +40,7 @@ public enum SimMutation: String, CaseIterable, Sendable {
         case .networkReordersLanes, .writerLogsBeforeRegistered: "late"
         case .writersIgnoreFlowControl: "memory"
         case .archiveReadsSkipChunk: "replay"
+        case .archiveAcksBeforeStoring: "durable"
         }
     }
 }

@@ -159,6 +159,7 @@ public final class SimWorld {
         archive.duplicatesChunk = mutation == .archiveDuplicatesChunk
         archive.keepsFailedRound = mutation == .failedRoundKeepsData
         archive.readsSkipFirstChunk = mutation == .archiveReadsSkipChunk
+        archive.storesOneRoundLate = mutation == .archiveAcksBeforeStoring
         let bulk = SimBulkTransport(rank: grapherRank, world: self)
         let grapherClock = SkewedClock(base: clock, skew: 0)
         let grapher = try GrapherRole(config: config, keepers: keeperRanks, bulk: bulk, graphers: SimGrapherGroup(),

@@ -19,12 +19,14 @@ struct SimulatorTests {
         }
         let started = ContinuousClock.now
         var failures: [SimReport] = []
-        var logged = 0, archived = 0, rounds = 0
+        var logged = 0, archived = 0, rounds = 0, replays = 0, flushes = 0
         for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.seedCount)) {
             let report = SimWorld.simulate(seed: seed)
             logged += report.logged
             archived += report.archived
             rounds += report.rounds
+            replays += report.replays
+            flushes += report.durableFlushes
             if !report.passed {
                 failures.append(report)
                 print(report.replayLine)
@@ -33,7 +35,8 @@ struct SimulatorTests {
         let seconds = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
         print("simulator: \(Self.seedCount) seeds from \(Self.firstSeed) in \(String(format: "%.1f", seconds)) s "
               + "(\(String(format: "%.0f", Double(Self.seedCount) / max(seconds, 0.001))) seeds/s): \(logged) events logged, "
-              + "\(archived) archived in \(rounds) rounds, \(failures.count) failing seed(s)")
+              + "\(archived) archived in \(rounds) rounds, \(replays) replays and \(flushes) durable flushes checked, "
+              + "\(failures.count) failing seed(s)")
         #expect(failures.isEmpty, "failing seeds: \(failures.map(\.seed))")
     }
 
