@@ -16,6 +16,8 @@ public struct SimReport: Sendable {
     /// Replay answers and durable flushes checked.
     public var replays = 0
     public var durableFlushes = 0
+    /// Events the keepers and the grapher counted late.
+    public var late: UInt64 = 0
 
     /// Whether every invariant held.
     public var passed: Bool { violations.isEmpty }
@@ -60,6 +62,7 @@ extension SimWorld {
                                rounds: archive.rounds, steps: steps)
         report.replays = reader.answers.values.filter(\.done).count
         report.durableFlushes = clients.reduce(0) { $0 + $1.durableFlushes }
+        report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
         return report
     }
 

@@ -75,7 +75,8 @@ struct SimulatorTests {
         let mutation = Self.environment["CHRONOLOG_SIM_MUTATION"].flatMap(SimMutation.init(rawValue:)) ?? .none
         let report = SimWorld.simulate(seed: seed, mutation: mutation)
         print("seed \(seed) mutation \(mutation.rawValue): \(report.scenario)")
-        print("ending: \(report.ending); logged \(report.logged), archived \(report.archived) in \(report.rounds) rounds, \(report.steps) steps")
+        print("ending: \(report.ending); logged \(report.logged), archived \(report.archived) in \(report.rounds) rounds, \(report.steps) steps, "
+              + "\(report.late) late, \(report.replays) replays, \(report.durableFlushes) durable flushes")
         for v in report.violations { print("violation: \(v)") }
         #expect(report.passed)
     }
