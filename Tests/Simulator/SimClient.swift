@@ -25,6 +25,10 @@ final class SimClient {
     private let watermarkInterval: UInt64
 
     private(set) var phase = Phase.waitingForStart
+    /// The events this session logs before it releases the story.
+    private var sessionEnd: Int
+    /// Times it released the story and acquired it again.
+    private(set) var restarts = 0
     /// Every event logged, by index.
     private(set) var logged: [Event] = []
     /// Indexes acknowledged by the keeper as taken (rc success, nothing rejected).
@@ -54,6 +58,9 @@ final class SimClient {
         self.channel = channel
         self.world = world
         eventCount = Int.random(in: 20...300, using: &rng)
+        // Now and then a writer releases its story halfway and acquires it again (the recording
+        // stops and restarts when it was the only holder).
+        sessionEnd = rng.chance(0.3) ? eventCount / 2 : eventCount
         batchEvents = rng.pick([1, 4, 16, 64])
         maxPending = rng.pick([1, 2, 8])
         gap = rng.pick([(Int64(1), Int64(20)), (10, 500), (100, 3000)])
@@ -97,7 +104,7 @@ final class SimClient {
             return true
         case .logging:
             let now = clock.instant()
-            while logged.count < eventCount && nextEventAt <= now {
+            while logged.count < sessionEnd && nextEventAt <= now {
                 let record = [UInt8](repeating: UInt8(truncatingIfNeeded: logged.count), count: payloadBytes)
                 let e = Event(time: max(clock.now(), floor), clientId: clientId, index: UInt32(logged.count), record: record)
                 logged.append(e)
@@ -105,7 +112,7 @@ final class SimClient {
                 nextEventAt = nextEventAt + world.rng.microseconds(gap.low, gap.high)
                 did = true
             }
-            if !batch.isEmpty && unacked < pendingLimit && (batch.count >= batchEvents || logged.count == eventCount) {
+            if !batch.isEmpty && unacked < pendingLimit && (batch.count >= batchEvents || logged.count == sessionEnd) {
                 try ship(watermark: max(clock.now(), floor))
                 did = true
             } else if batch.isEmpty && clock.now() >= lastSentAt &+ watermarkInterval {
@@ -120,15 +127,21 @@ final class SimClient {
                 try askDurable()
                 did = true
             }
-            if logged.count == eventCount && batch.isEmpty && unacked < pendingLimit {
+            if logged.count == sessionEnd && batch.isEmpty && unacked < pendingLimit {
                 try ship(watermark: .max)
                 phase = .closing
                 did = true
             }
         case .closing:
             if unacked == 0 && durableAsked == nil {
-                phase = .done
-                world.visor.released(self)
+                let last = sessionEnd == eventCount
+                phase = last ? .done : .waitingForStart
+                world.visor.released(self, last: last)
+                if !last {
+                    sessionEnd = eventCount
+                    restarts += 1
+                    try world.visor.acquire(self)
+                }
                 did = true
             }
         }
@@ -177,7 +190,7 @@ final class SimClient {
     var pendingBytesBound: Int { maxPending * batchEvents * (EventRecord.byteSize + payloadBytes) }
 
     /// When this client next has something to do on its own (its next event).
-    var nextWake: ContinuousClock.Instant? { phase == .logging && logged.count < eventCount ? nextEventAt : nil }
+    var nextWake: ContinuousClock.Instant? { phase == .logging && logged.count < sessionEnd ? nextEventAt : nil }
 
     /// The client's counters, as a real client reports them.
     var counters: Counters { [.eventsLogged: UInt64(logged.count), .eventsRejected: rejected] }

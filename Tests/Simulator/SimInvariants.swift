@@ -18,6 +18,8 @@ public struct SimReport: Sendable {
     public var durableFlushes = 0
     /// Events the keepers and the grapher counted late.
     public var late: UInt64 = 0
+    /// Stories released and acquired again by the same writer.
+    public var restarts = 0
 
     /// Whether every invariant held.
     public var passed: Bool { violations.isEmpty }
@@ -62,6 +64,7 @@ extension SimWorld {
                                rounds: archive.rounds, steps: steps)
         report.replays = reader.answers.values.filter(\.done).count
         report.durableFlushes = clients.reduce(0) { $0 + $1.durableFlushes }
+        report.restarts = clients.reduce(0) { $0 + $1.restarts }
         report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
         return report
     }

@@ -61,12 +61,13 @@ final class SimVisor {
         try? channel.post(ControlMessage.replayRequest(forwarded).encode(), to: world.playerRank, tag: .replay)
     }
 
-    /// A client flushed and released its story.
-    func released(_ c: SimClient) {
+    /// A client flushed and released its story (`last`: it is done, else it acquires it again).
+    func released(_ c: SimClient, last: Bool) {
         holders[c.storyId]?.remove(c.rank)
-        finishedClients += 1
+        if last { finishedClients += 1 }
         let t = nextTicket()
         if holders[c.storyId]?.isEmpty ?? true {
+            started.remove(c.storyId)
             let n = RecordingNotice(storyId: c.storyId, chronicle: SimWorld.chronicle, story: c.storyName, groupId: 0, ticket: t)
             try? notify(.stopRecording(n), to: world.keeperRanks + [world.grapherRank, world.playerRank])
         } else {

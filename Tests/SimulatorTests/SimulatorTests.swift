@@ -19,7 +19,7 @@ struct SimulatorTests {
         }
         let started = ContinuousClock.now
         var failures: [SimReport] = []
-        var logged = 0, archived = 0, rounds = 0, replays = 0, flushes = 0
+        var logged = 0, archived = 0, rounds = 0, replays = 0, flushes = 0, restarts = 0
         for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.seedCount)) {
             let report = SimWorld.simulate(seed: seed)
             logged += report.logged
@@ -27,6 +27,7 @@ struct SimulatorTests {
             rounds += report.rounds
             replays += report.replays
             flushes += report.durableFlushes
+            restarts += report.restarts
             if !report.passed {
                 failures.append(report)
                 print(report.replayLine)
@@ -35,7 +36,7 @@ struct SimulatorTests {
         let seconds = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
         print("simulator: \(Self.seedCount) seeds from \(Self.firstSeed) in \(String(format: "%.1f", seconds)) s "
               + "(\(String(format: "%.0f", Double(Self.seedCount) / max(seconds, 0.001))) seeds/s): \(logged) events logged, "
-              + "\(archived) archived in \(rounds) rounds, \(replays) replays and \(flushes) durable flushes checked, "
+              + "\(archived) archived in \(rounds) rounds, \(replays) replays and \(flushes) durable flushes checked, \(restarts) stories released and acquired again, "
               + "\(failures.count) failing seed(s)")
         #expect(failures.isEmpty, "failing seeds: \(failures.map(\.seed))")
     }
