@@ -137,7 +137,8 @@ extension SimWorld {
 
     /// Every replay answer equals the model of what was logged in its range: each event it holds was
     /// logged in the range (as logged), in event order, once; and it holds every event logged in
-    /// the range before the answer's `completeBefore` (unless a full disk destroyed events).
+    /// the range before the answer's `completeBefore` that was logged before the query (unless a
+    /// full disk destroyed events).
     func checkReplays() -> [String] {
         var out: [String] = []
         var logged: [Key: Event] = [:]
@@ -158,7 +159,10 @@ extension SimWorld {
             guard archive.eventsInFailedRounds == 0 else { continue }
             let answered = Set(a.events.map { Key(story: a.story, client: $0.clientId.rawValue, index: $0.index) })
             let complete = TimeRange(start: a.range.start, end: min(a.range.end, a.completeBefore))
-            let missing = logged.filter { $0.key.story == a.story && complete.contains($0.value.time) && !answered.contains($0.key) }
+            let missing = logged.filter {
+                $0.key.story == a.story && Int($0.key.index) < a.loggedBefore[$0.key.client, default: 0]
+                    && complete.contains($0.value.time) && !answered.contains($0.key)
+            }
             if let first = missing.first {
                 out.append("replay: query \(id) of \(a.story) misses \(missing.count) event(s) logged before its "
                            + "completeBefore (first \(first.value.key)) in \(a.range)")

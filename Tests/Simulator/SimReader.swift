@@ -8,6 +8,9 @@ final class SimReader {
     struct Answer {
         let story: String
         let range: TimeRange
+        /// How many events each writer (by client id) had logged when the query was asked: the
+        /// answer must hold those of them in its complete part (later ones may be there too).
+        var loggedBefore: [UInt64: Int] = [:]
         var events: [Event] = []
         var rc: ReturnCode = .success
         var completeBefore: UInt64 = 0
@@ -57,7 +60,9 @@ final class SimReader {
         let range = TimeRange(start: start, end: now &+ UInt64.random(in: 0...50_000_000, using: &world.rng))
         let id = nextQueryId
         nextQueryId += 1
-        answers[id] = Answer(story: writer.storyName, range: range)
+        var answer = Answer(story: writer.storyName, range: range)
+        for c in world.clients { answer.loggedBefore[c.clientId.rawValue] = c.logged.count }
+        answers[id] = answer
         world.visor.replay(ReplayRequest(queryId: id, clientId: clientId, chronicle: SimWorld.chronicle, story: writer.storyName,
                                          range: range, timeoutMilliseconds: 60_000, clientRank: Int32(rank)))
         nextQueryAt = world.clock.instant() + world.rng.microseconds(1_000, 100_000)
