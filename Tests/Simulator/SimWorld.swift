@@ -25,13 +25,16 @@ public struct SimScenario: CustomStringConvertible, Sendable {
     public var archiveIntervalMs = 10
     public var slotBytes = 64 << 10
     public var keeperMemory = 1 << 20
+    /// Keepers hold each batch acknowledgement up to this long (a slow keeper), players each query.
+    public var maxAckDelay: Duration = .zero
+    public var maxQueryDelay: Duration = .zero
 
     public var description: String {
         "keepers=\(keepers) clients=\(clients) stories=\(stories) delay≤\(maxMessageDelay) read≤\(maxReadDelay) "
             + "round≤\(maxRoundDuration) idleStep=\(idleStep) fullFromRound=\(fullFromRound.map(String.init) ?? "-") "
             + "stall=\(stall.map { "rank \($0.rank) at \($0.at) for \($0.length)" } ?? "-") chunkMs=\(chunkDurationMs) "
             + "archiveMs=\(archiveIntervalMs) slot=\(slotBytes) keeperMemory=\(keeperMemory) "
-            + "keeperSkews=\(keeperSkews) clientSkews=\(clientSkews)"
+            + "ackDelay≤\(maxAckDelay) queryDelay≤\(maxQueryDelay) keeperSkews=\(keeperSkews) clientSkews=\(clientSkews)"
     }
 
     /// Whether keepers may get a memory bound below the configurable minimum (`CHRONOLOG_SIM_TIGHT_MEMORY=1`).
@@ -64,7 +67,25 @@ public struct SimScenario: CustomStringConvertible, Sendable {
         let skewed = rng.chance(0.5)
         s.keeperSkews = (0..<s.keepers).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
         s.clientSkews = (0..<s.clients).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
+        if rng.chance(0.2) { s.maxAckDelay = rng.pick([.microseconds(500), .milliseconds(5)]) }
+        if rng.chance(0.2) { s.maxQueryDelay = rng.pick([.milliseconds(1), .milliseconds(20)]) }
         return s
+    }
+}
+
+/// The simulator's ``RoleFaults``: slow keepers and players, each delay drawn from the run's generator.
+final class SimFaults: RoleFaults, @unchecked Sendable {
+    private unowned let world: SimWorld
+
+    init(world: SimWorld) { self.world = world }
+
+    func keeperAckDelay() -> Duration {
+        world.scenario.maxAckDelay == .zero ? .zero : world.rng.microseconds(0, Int64(world.scenario.maxAckDelay / .microseconds(1)))
+    }
+
+    func playerQueryDelay() -> Duration {
+        world.scenario.maxQueryDelay == .zero ? .zero
+            : world.rng.microseconds(0, Int64(world.scenario.maxQueryDelay / .microseconds(1)))
     }
 }
 
@@ -152,6 +173,7 @@ public final class SimWorld {
             let clock = SkewedClock(base: clock, skew: scenario.keeperSkews[i])
             let keeper = try KeeperRole(config: config, rank: rank, grapherRank: grapherRank, playerRank: playerRank, bulk: bulk,
                                         groupKeepers: keeperRanks.count, logger: logger, clock: clock)
+            keeper.faults = SimFaults(world: self)
             try add(rank: rank, role: .keeper, behavior: keeper, bulk: bulk, clock: clock, logger: logger)
         }
         archive = SimArchive(world: self, grapherRank: grapherRank, fullFromRound: scenario.fullFromRound)
@@ -169,6 +191,7 @@ public final class SimWorld {
         let source = SimArchiveSource(archive)
         let player = try PlayerRole(config: config, visorRank: 0, grapherRank: grapherRank, bulk: playerBulk, logger: logger,
                                     clock: grapherClock, archive: { source })
+        player.faults = SimFaults(world: self)
         try add(rank: playerRank, role: .player, behavior: player, bulk: playerBulk, clock: grapherClock, logger: logger)
         for i in 0..<scenario.clients {
             let rank = playerRank + 1 + i
