@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the simulator (docs/SIMULATOR.md): a recording group's real keeper and grapher code on one
+# Runs the simulator (docs/SIMULATOR.md): a recording group's real keeper, grapher and player code on one
 # thread, in memory, on a manual clock, over many seeds; or replays one seed.
 #
 #   scripts/simulate.sh --seeds N [--first S]    N seeds from S (default: 10000 from a seed drawn now)
@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(chronolog_root)"
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 seeds=10000
 first=""
 seed=""

@@ -73,7 +73,13 @@ struct SimulatorTests {
     @Test("replay one seed", .enabled(if: environment["CHRONOLOG_SIM_SEED"] != nil))
     func replay() {
         let seed = Self.environment["CHRONOLOG_SIM_SEED"].flatMap(UInt64.init) ?? 0
-        let mutation = Self.environment["CHRONOLOG_SIM_MUTATION"].flatMap(SimMutation.init(rawValue:)) ?? .none
+        let name = Self.environment["CHRONOLOG_SIM_MUTATION"] ?? ""
+        guard let mutation = name.isEmpty ? SimMutation.none : SimMutation(rawValue: name) else {
+            let known = SimMutation.allCases.map(\.rawValue).joined(separator: ", ")
+            print("simulator: no mutation named \(name); the mutations are \(known)")
+            Issue.record("no mutation named \(name)")
+            return
+        }
         let report = SimWorld.simulate(seed: seed, mutation: mutation)
         print("seed \(seed) mutation \(mutation.rawValue): \(report.scenario)")
         print("ending: \(report.ending); logged \(report.logged), archived \(report.archived) in \(report.rounds) rounds, \(report.steps) steps, "
