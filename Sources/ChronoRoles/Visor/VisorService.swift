@@ -73,7 +73,7 @@ public final class VisorService {
     public init(channel: any ControlTransport, plan: RolePlan, config: ChronoConfig, logger: Logger,
                 clock: any RoleClock = SystemRoleClock()) throws(CatalogFileError) {
         self.clock = clock
-        let catalog = try CatalogRecorder(directory: config.archive.directory)
+        let catalog = try CatalogRecorder(directory: config.archive.directory, clock: clock)
         // Above every id the catalog handed out, and above any id an earlier job without a
         // catalog could have used (ids from the job's start time).
         let firstClientId = max(catalog.catalog.nextClientId,
