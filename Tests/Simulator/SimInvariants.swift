@@ -13,6 +13,8 @@ public struct SimReport: Sendable {
     public let archived: Int
     public let rounds: Int
     public let steps: Int
+    /// Whether keeper memory bounds below the configurable minimum were allowed.
+    public var tightMemory = false
     /// Replay answers and durable flushes checked.
     public var replays = 0
     public var durableFlushes = 0
@@ -26,17 +28,18 @@ public struct SimReport: Sendable {
 
     /// The line that replays this run.
     public var replayLine: String {
-        "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")\(SimScenario.tightMemory ? " --tight-memory" : "")): "
+        "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")\(tightMemory ? " --tight-memory" : "")): "
             + "\(violations.joined(separator: "; ")) — \(scenario)"
     }
 }
 
 extension SimWorld {
     /// Runs the job and checks every invariant after it.
-    public static func simulate(seed: UInt64, mutation: SimMutation = .none) -> SimReport {
+    public static func simulate(seed: UInt64, mutation: SimMutation = .none,
+                                tightMemory: Bool = SimScenario.tightMemoryFromEnvironment) -> SimReport {
         let world: SimWorld
         do {
-            world = try SimWorld(seed: seed, mutation: mutation)
+            world = try SimWorld(seed: seed, mutation: mutation, tightMemory: tightMemory)
         } catch {
             return SimReport(seed: seed, mutation: mutation, scenario: SimScenario(), ending: .failed("setup: \(error)"),
                              violations: ["setup failed: \(error)"], logged: 0, archived: 0, rounds: 0, steps: 0)
@@ -65,6 +68,7 @@ extension SimWorld {
         report.replays = reader.answers.values.filter(\.done).count
         report.durableFlushes = clients.reduce(0) { $0 + $1.durableFlushes }
         report.restarts = clients.reduce(0) { $0 + $1.restarts }
+        report.tightMemory = tightMemory
         report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
         return report
     }

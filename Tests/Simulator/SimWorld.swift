@@ -38,10 +38,10 @@ public struct SimScenario: CustomStringConvertible, Sendable {
     }
 
     /// Whether keepers may get a memory bound below the configurable minimum (`CHRONOLOG_SIM_TIGHT_MEMORY=1`).
-    static let tightMemory = ProcessInfo.processInfo.environment["CHRONOLOG_SIM_TIGHT_MEMORY"] == "1"
+    public static let tightMemoryFromEnvironment = ProcessInfo.processInfo.environment["CHRONOLOG_SIM_TIGHT_MEMORY"] == "1"
 
     /// The scenario of `seed`, drawn from `rng` in a fixed order.
-    static func draw(_ rng: inout SplitMix64, mutation: SimMutation) -> SimScenario {
+    static func draw(_ rng: inout SplitMix64, mutation: SimMutation, tightMemory: Bool) -> SimScenario {
         var s = SimScenario()
         s.keepers = Int.random(in: 1...3, using: &rng)
         s.clients = Int.random(in: 1...4, using: &rng)
@@ -129,12 +129,17 @@ public final class SimWorld {
     /// Steps taken by all actors, for the report.
     public private(set) var steps = 0
 
-    /// A job drawn from `seed`, with `mutation` in it.
-    public init(seed: UInt64, mutation: SimMutation = .none) throws {
+    /// Whether keepers may get a memory bound below the configurable minimum.
+    public let tightMemory: Bool
+
+    /// A job drawn from `seed`, with `mutation` in it (and keeper memory bounds below the
+    /// configurable minimum when `tightMemory`).
+    public init(seed: UInt64, mutation: SimMutation = .none, tightMemory: Bool = SimScenario.tightMemoryFromEnvironment) throws {
+        self.tightMemory = tightMemory
         self.seed = seed
         self.mutation = mutation
         var rng = SplitMix64(seed: seed)
-        let scenario = SimScenario.draw(&rng, mutation: mutation)
+        let scenario = SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory)
         self.scenario = scenario
         self.clock = ManualRoleClock(eventTime: 1_700_000_000_000_000_000)
         self.start = clock.instant()

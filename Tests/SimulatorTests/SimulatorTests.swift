@@ -69,6 +69,18 @@ struct SimulatorTests {
         #expect(caughtAt != nil, "mutation \(mutation.rawValue) was not caught by the \(mutation.caughtBy) invariant")
     }
 
+    /// Seeds that found a bug not fixed yet (docs/SIMULATOR.md, "Findings"): each must still fail
+    /// with its invariant. Enabled with `CHRONOLOG_SIM_FINDINGS=1`; once a bug is fixed, its seeds
+    /// pass and move to the default seeds' care.
+    @Test("known findings still reproduce", .enabled(if: environment["CHRONOLOG_SIM_FINDINGS"] == "1"),
+          arguments: [(UInt64(22), true, "deadline"), (400178, false, "durable"), (401669, false, "durable"),
+                      (402688, false, "durable"), (402798, false, "durable")])
+    func findings(_ seed: UInt64, _ tightMemory: Bool, _ invariant: String) {
+        let report = SimWorld.simulate(seed: seed, tightMemory: tightMemory)
+        print("simulator finding seed \(seed): \(report.violations.first?.prefix(200) ?? "passes now")")
+        #expect(report.violations.contains { $0.hasPrefix(invariant) }, "seed \(seed) no longer breaks \(invariant)")
+    }
+
     /// Replays `CHRONOLOG_SIM_SEED` (with `CHRONOLOG_SIM_MUTATION`), printing its scenario and outcome.
     @Test("replay one seed", .enabled(if: environment["CHRONOLOG_SIM_SEED"] != nil))
     func replay() {
