@@ -167,6 +167,15 @@ let package = Package(
                                                  "TestSupport"],
                     exclude: ["verify_job_archive.py", "check_partial_archive.py"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // The simulator: a recording group's real roles on one thread, in memory, on a manual clock
+        // (docs/SIMULATOR.md), and the suite that runs it over many seeds in the default test command.
+        .target(
+            name: "ChronoSimulator",
+            dependencies: ["ChronoRoles", "ChronoRuntime", "ChronoModel", "ChronoArchive", "ChronoDeployment", "Fabric",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Simulator",
+            swiftSettings: optimizedInDebug),
+        .testTarget(name: "SimulatorTests", dependencies: ["ChronoSimulator", "ChronoModel"]),
         // chronolog-bench ior, benchmarks/plot.py and the jobs/ scripts (run under mpirun and a local Slurm).
         .testTarget(name: "BenchTests", dependencies: ["TestSupport"]),
         // C programs compiled with mpicc against libChronoLog.so and run MPMD (Programs/ is theirs).

@@ -67,6 +67,12 @@ public struct ArchiveAnswer: Sendable {
     public var events: StoryChunk
     /// Complete, or partial and why.
     public var completeness: ArchiveCompleteness
+
+    /// An answer of `events`, complete or not as `completeness` says.
+    public init(events: StoryChunk, completeness: ArchiveCompleteness) {
+        self.events = events
+        self.completeness = completeness
+    }
 }
 
 extension ArchiveReader {

@@ -189,7 +189,8 @@ public struct ChronoJob: Sendable {
                     throw ChronoLogError.unknown("keeper \(me.worldRank) has no grapher in its group")
                 }
                 let keeper = try KeeperRole(config: config, rank: me.worldRank, grapherRank: grapher,
-                                            playerRank: plan.ranks(of: .player, inGroup: group).first, bulk: bulk, logger: m.logger)
+                                            playerRank: plan.ranks(of: .player, inGroup: group).first, bulk: bulk,
+                                            logger: m.logger, clock: clocks(.keeper))
                 keeper.faults = faults
                 behavior = keeper
             case .grapher:
@@ -197,7 +198,7 @@ public struct ChronoJob: Sendable {
                     throw ChronoLogError.unknown("grapher \(me.worldRank) has no bulk plane or graphers' communicator")
                 }
                 let grapher = try GrapherRole(config: config, keepers: plan.ranks(of: .keeper, inGroup: group), bulk: bulk,
-                                              graphers: graphers, logger: m.logger)
+                                              graphers: graphers, logger: m.logger, clock: clocks(.grapher))
                 grapher.faults = faults
                 behavior = grapher
             default:

@@ -31,6 +31,11 @@ public struct RoleAssignment: Sendable, Equatable {
     public var group: Int?
     /// The host name.
     public var host: String
+
+    /// An assignment (the plan makes them; a simulator makes its own).
+    public init(worldRank: Int, role: Role, node: Int, group: Int?, host: String) {
+        (self.worldRank, self.role, self.node, self.group, self.host) = (worldRank, role, node, group, host)
+    }
 }
 
 /// How many processes of each recording role a node hosts.

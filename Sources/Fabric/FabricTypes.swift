@@ -40,6 +40,13 @@ public struct Completion: Sendable, Equatable {
     public let error: FabricError?
     /// Whether the operation succeeded.
     public var succeeded: Bool { error == nil }
+
+    /// A completion of `operation`, failed with `error` (nil: succeeded). The endpoint makes them;
+    /// a simulated bulk transport does too.
+    public init(operation: OperationID, error: FabricError?) {
+        self.operation = operation
+        self.error = error
+    }
 }
 
 /// What a peer needs to read or write a registered buffer: the remote address, the remote key

@@ -55,7 +55,7 @@ struct ArchiveLeases {
     /// Asks the holder of the current lease to release it (once per lease): a round is due. A
     /// player keeps its lease while it has windows to read, so without a recall it could hold
     /// rounds off for as long as a long replay runs.
-    mutating func recall(channel: ControlChannel) throws {
+    mutating func recall(channel: any ControlTransport) throws {
         guard var c = current, !c.recalled else { return }
         c.recalled = true
         current = c
@@ -68,10 +68,10 @@ struct ArchiveLeases {
     /// The round a recall waited for has run: leases may be granted again.
     mutating func roundRan() { roundWaiting = false }
 
-    /// Expires an overdue lease and grants the next request when no round is in progress.
+    /// Expires an overdue lease (at `now`) and grants the next request when no round is in progress.
     /// - Returns: whether anything changed.
-    mutating func grant(roundInProgress: Bool, channel: ControlChannel, logger: Logger) throws -> Bool {
-        let now = ContinuousClock.now
+    mutating func grant(roundInProgress: Bool, now: ContinuousClock.Instant, channel: any ControlTransport,
+                        logger: Logger) throws -> Bool {
         if let c = current, now >= c.expires {
             logger.warning("archive lease \(c.id) of player rank \(c.player) expired after \(Self.maxHold) without a release")
             current = nil

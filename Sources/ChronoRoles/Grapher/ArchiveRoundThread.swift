@@ -23,7 +23,7 @@ final class ArchiveRoundThread: @unchecked Sendable {
     }
 
     // Only the thread uses the writer while a round is submitted and not taken back: see the type's doc.
-    private let writer: ArchiveWriter
+    private let writer: any ArchiveStore
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
@@ -31,7 +31,7 @@ final class ArchiveRoundThread: @unchecked Sendable {
     private var stopped = false
 
     /// Starts the thread.
-    init(writer: ArchiveWriter) {
+    init(writer: any ArchiveStore) {
         self.writer = writer
         let thread = Thread { [self] in run() }
         thread.name = "chronolog-archive"

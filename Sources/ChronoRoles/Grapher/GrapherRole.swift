@@ -42,7 +42,7 @@ public final class GrapherRole: RecordingBehavior {
 
     private struct Read {
         let descriptor: ChunkDescriptor
-        let buffer: RegisteredBuffer
+        let buffer: any BulkSlot
     }
 
     /// A round being written: its chunks and the acknowledgements due once it is flushed.
@@ -51,17 +51,18 @@ public final class GrapherRole: RecordingBehavior {
         let durable: [PendingAck]
         let events: UInt64
         let bytes: Int
-        var started = ContinuousClock.now
+        /// When it was handed to the round thread (the role's clock).
+        let started: ContinuousClock.Instant
         var warned = false
     }
 
     private let config: ChronoConfig
     private let keepers: [Int]
-    private let bulk: BulkPlane
-    private let pool: RegisteredMemoryPool
-    private let graphers: Communicator
+    private let bulk: any BulkTransport
+    private let pool: any BulkSlotPool
+    private let graphers: any CollectiveGroup
     /// The archive, `nil` when it could not be opened (then nothing is archived).
-    private let archive: ArchiveWriter?
+    private let archive: (any ArchiveStore)?
     /// The thread that writes rounds while this one reads and merges the next (nil: rounds are
     /// written here, when MPI is not initialised with `MPI_THREAD_MULTIPLE` or there is no archive).
     private let roundThread: ArchiveRoundThread?
@@ -74,7 +75,8 @@ public final class GrapherRole: RecordingBehavior {
     /// Why archiving stopped (the first failed open or round), or `nil` while it works.
     private var archiveFailure: String?
     private let logger: Logger
-    private let clock = SystemClock()
+    /// Event time (the clock's watermark, durable latency) and elapsed time (rounds, leases, read time).
+    private let clock: any RoleClock
     /// Deliberate misbehaviour for tests (a slow archive); none in the product.
     package var faults: any RoleFaults = NoFaults()
     private var stories: [StoryID: Story] = [:]
@@ -107,7 +109,7 @@ public final class GrapherRole: RecordingBehavior {
     /// transfer bandwidth is `bytes.transferred` over it.
     private var readBusySince: ContinuousClock.Instant?
     private var readBusy: Duration = .zero
-    private var barrier: Request?
+    private var barrier: (any CollectiveWait)?
     private var barrierStarted: ContinuousClock.Instant?
     private var nextRoundAt: ContinuousClock.Instant
     private var draining = false
@@ -122,26 +124,45 @@ public final class GrapherRole: RecordingBehavior {
     /// - Parameters:
     ///   - keepers: world ranks of this group's keepers (the contributors of every story).
     ///   - graphers: the communicator of all graphers (archive writes are collective over it).
-    public init(config: ChronoConfig, keepers: [Int], bulk: BulkPlane, graphers: Communicator, logger: Logger) throws {
-        self.config = config
-        self.keepers = keepers
-        self.bulk = bulk
-        self.graphers = graphers
-        self.logger = logger
-        self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: config.transferSlotBytes,
-                                             slotCount: config.grapherReadSlots)
+    ///   - clock: event and elapsed time (the system's unless a test steps its own).
+    public convenience init(config: ChronoConfig, keepers: [Int], bulk: BulkPlane, graphers: Communicator, logger: Logger,
+                            clock: any RoleClock = SystemRoleClock()) throws {
         // Rounds overlap the next round's reads when MPI allows a second thread: the archive's MPI
         // calls then go over a duplicate, never meeting this thread's barriers and reductions.
         let overlapped = MPIRuntime.threadLevel >= .multiple
         let archiveCommunicator = overlapped ? try graphers.duplicate() : nil
         let (archive, failure) = Self.openArchive(config: config, graphers: archiveCommunicator ?? graphers)
+        try self.init(config: config, keepers: keepers, bulk: bulk, graphers: graphers, archive: archive,
+                      archiveFailure: failure, overlapRounds: overlapped, archiveCommunicator: archiveCommunicator,
+                      logger: logger, clock: clock)
+    }
+
+    /// A grapher over the given seams (the simulator's, or the real ones opened by the convenience initializer).
+    /// - Parameters:
+    ///   - keepers: world ranks of this group's keepers (the contributors of every story).
+    ///   - graphers: every grapher (rounds start together; the last round is agreed).
+    ///   - archive: where rounds go, `nil` when it could not be opened (`archiveFailure` says why).
+    ///   - overlapRounds: whether rounds are written on a thread of their own while this one reads.
+    ///   - archiveCommunicator: the archive's own communicator, freed when the archive is closed.
+    ///   - clock: event and elapsed time (the system's unless a test or the simulator steps its own).
+    /// - Throws: `FabricError` when the read slots cannot be created.
+    public init(config: ChronoConfig, keepers: [Int], bulk: any BulkTransport, graphers: any CollectiveGroup,
+                archive: (any ArchiveStore)?, archiveFailure failure: String? = nil, overlapRounds: Bool = false,
+                archiveCommunicator: Communicator? = nil, logger: Logger, clock: any RoleClock = SystemRoleClock()) throws {
+        self.config = config
+        self.keepers = keepers
+        self.bulk = bulk
+        self.graphers = graphers
+        self.logger = logger
+        self.clock = clock
+        self.pool = try bulk.makeSlotPool(slotSize: config.transferSlotBytes, slotCount: config.grapherReadSlots)
         self.archive = archive
         self.archiveCommunicator = archiveCommunicator
-        self.roundThread = overlapped ? archive.map { ArchiveRoundThread(writer: $0) } : nil
+        self.roundThread = overlapRounds ? archive.map { ArchiveRoundThread(writer: $0) } : nil
         self.archivePath = config.archive.directory + "/" + ArchiveLayout.defaultFileName
         archive?.maxRowBytes = config.archive.maxRowBytes
         archive?.pageCacheBytes = config.archive.pageCacheBytes
-        self.nextRoundAt = .now + .milliseconds(config.grapher.archiveIntervalMs)
+        self.nextRoundAt = clock.instant() + .milliseconds(config.grapher.archiveIntervalMs)
         if let failure { stopArchiving(because: failure) }
     }
 
@@ -189,7 +210,7 @@ public final class GrapherRole: RecordingBehavior {
 
     // MARK: - Messages
 
-    public func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: ControlChannel) throws -> Bool {
+    public func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: any ControlTransport) throws -> Bool {
         if case .archiveLease(let lease) = message {
             leases.receive(lease, from: source)
             return true
@@ -280,7 +301,7 @@ public final class GrapherRole: RecordingBehavior {
     }
 
     private func ack(keeper: Int, storyId: StoryID, sequence: UInt64, rc: ReturnCode, detail: String = "",
-                     channel: ControlChannel) throws {
+                     channel: any ControlTransport) throws {
         let m = ControlMessage.chunkAck(ChunkAck(storyId: storyId, sequence: sequence, rc: rc, detail: detail))
         try channel.post(m.encode(), to: keeper, tag: .bulk)
     }
@@ -293,14 +314,14 @@ public final class GrapherRole: RecordingBehavior {
         }
     }
 
-    public func poll(channel: ControlChannel) throws -> Bool {
+    public func poll(channel: any ControlTransport) throws -> Bool {
         // Leases are granted between rounds, and after the archive was closed too. A lease held
         // when a round falls due is recalled, and then no lease is granted until the round ran.
-        let roundDue = !closed && barrier == nil && roundInFlight == nil && ContinuousClock.now >= nextRoundAt
+        let roundDue = !closed && barrier == nil && roundInFlight == nil && clock.instant() >= nextRoundAt
         if roundDue && leases.isHeld { try leases.recall(channel: channel) }
         let roundInProgress = barrier != nil || roundInFlight != nil
         let granted = try leases.grant(roundInProgress: roundInProgress || (roundDue && leases.roundWaiting),
-                                       channel: channel, logger: logger)
+                                       now: clock.instant(), channel: channel, logger: logger)
         guard !closed else { return granted }
         var did = try completeReads(channel: channel) || granted
         did = try postReads(channel: channel) || did
@@ -308,10 +329,10 @@ public final class GrapherRole: RecordingBehavior {
         return did
     }
 
-    private func completeReads(channel: ControlChannel) throws -> Bool {
+    private func completeReads(channel: any ControlTransport) throws -> Bool {
         guard !reads.isEmpty else { return false }
-        let done = try bulk.endpoint.progress()
-        let observedAt = ContinuousClock.now
+        let done = try bulk.progress()
+        let observedAt = clock.instant()
         for completion in done {
             guard let read = reads.removeValue(forKey: completion.operation) else { continue }
             let d = read.descriptor
@@ -361,7 +382,7 @@ public final class GrapherRole: RecordingBehavior {
         return !done.isEmpty
     }
 
-    private func postReads(channel: ControlChannel) throws -> Bool {
+    private func postReads(channel: any ControlTransport) throws -> Bool {
         var did = false
         guard !queued.isEmpty, pool.availableSlots > 0 else { return false }
         // Counted once per call (a sum over every story): posting reads does not change it, their
@@ -391,15 +412,16 @@ public final class GrapherRole: RecordingBehavior {
         return did
     }
 
-    private func post(_ d: ChunkDescriptor, channel: ControlChannel) throws {
-        guard let peer = bulk.peer(worldRank: Int(d.keeperRank)) else {
+    private func post(_ d: ChunkDescriptor, channel: any ControlTransport) throws {
+        guard bulk.hasPeer(worldRank: Int(d.keeperRank)) else {
             bump(.chunksUnknownKeeper)
             settle(d)
             return
         }
         let buffer = try pool.allocate(byteCount: Int(d.length))
-        let op = try bulk.endpoint.postRead(into: buffer, from: peer, remoteAddress: d.address, key: d.key, length: Int(d.length))
-        if readBusySince == nil { readBusySince = .now }
+        let op = try bulk.postRead(into: buffer, fromWorldRank: Int(d.keeperRank), remoteAddress: d.address, key: d.key,
+                                   length: Int(d.length))
+        if readBusySince == nil { readBusySince = clock.instant() }
         reads[op] = Read(descriptor: d, buffer: buffer)
     }
 
@@ -423,7 +445,7 @@ public final class GrapherRole: RecordingBehavior {
 
     // MARK: - Archive rounds
 
-    private func runRound(channel: ControlChannel) throws -> Bool {
+    private func runRound(channel: any ControlTransport) throws -> Bool {
         if let flight = roundInFlight {
             // Written on the round thread: finished once its outcome is there.
             guard let outcome = roundThread?.takeOutcome() else {
@@ -434,18 +456,18 @@ public final class GrapherRole: RecordingBehavior {
             try finish(flight, outcome: outcome, channel: channel)
             return true
         }
-        let now = ContinuousClock.now
+        let now = clock.instant()
         if barrier == nil {
             guard now >= nextRoundAt, !leases.isHeld else { return false }
             if graphers.size == 1 {
                 barrierStarted = nil  // alone: nobody to wait for
             } else {
-                barrier = try graphers.ibarrier()
+                barrier = try graphers.startBarrier()
                 barrierStarted = now
             }
         }
         if let b = barrier {
-            guard try b.test() != nil else {
+            guard try b.isComplete() else {
                 if let started = barrierStarted, now - started > .seconds(5) {
                     logger.warning("archive round waiting for the other graphers for \(now - started)")
                     barrierStarted = now
@@ -511,7 +533,7 @@ public final class GrapherRole: RecordingBehavior {
             stories[id] = s
         }
         let flight = RoundInFlight(chunks: chunks, durable: durable, events: UInt64(chunks.reduce(0) { $0 + $1.chunk.count }),
-                                   bytes: chunks.reduce(0) { $0 + $1.chunk.encodedByteCount })
+                                   bytes: chunks.reduce(0) { $0 + $1.chunk.encodedByteCount }, started: clock.instant())
         chunks.removeAll()
         if let roundThread, archiveFailure == nil {
             // Reads, merges and the next round's sealing go on while it is written and flushed.
@@ -520,9 +542,9 @@ public final class GrapherRole: RecordingBehavior {
             return true
         }
         let readsOutstanding = !reads.isEmpty
-        let writeStarted = ContinuousClock.now
+        let writeStarted = clock.instant()
         let outcome = write(flight.chunks)
-        if readsOutstanding, let since = readBusySince { readBusySince = since + (.now - writeStarted) }
+        if readsOutstanding, let since = readBusySince { readBusySince = since + (clock.instant() - writeStarted) }
         try finish(flight, outcome: outcome, channel: channel)
         return true
     }
@@ -538,7 +560,7 @@ public final class GrapherRole: RecordingBehavior {
     private func watchStuckRound() {
         guard let flight = roundInFlight else { return }
         let limit = Duration.milliseconds(config.timeouts.archiveRoundMs)
-        let running = ContinuousClock.now - flight.started
+        let running = clock.instant() - flight.started
         if running >= limit {
             logger.critical("archive round \((stats[.rounds] ?? 0) + 1) (\(flight.events) events) has not finished after \(running) (timeouts.archiveRoundMs=\(config.timeouts.archiveRoundMs)): a collective HDF5/MPI-IO call on \(archivePath) is stuck on some grapher (a hung or failing file system?). Aborting the job: rounds acknowledged before are durable in the archive; events not acknowledged durable are lost")
             MPIRuntime.abort(code: 1)
@@ -549,7 +571,7 @@ public final class GrapherRole: RecordingBehavior {
         }
     }
 
-    private func finish(_ flight: consuming RoundInFlight, outcome: ArchiveRoundThread.Outcome?, channel: ControlChannel) throws {
+    private func finish(_ flight: consuming RoundInFlight, outcome: ArchiveRoundThread.Outcome?, channel: any ControlTransport) throws {
         var flight = flight  // the only reference to the round's chunks: their storage is reused
         var report: ArchiveRoundReport?
         switch outcome {
@@ -598,13 +620,13 @@ public final class GrapherRole: RecordingBehavior {
         // Everyone agrees when the last round has been written.
         let localDone = draining && queued.isEmpty && reads.isEmpty
             && stories.values.allSatisfy { $0.pipeline.bufferedEventCount == 0 && $0.pending.isEmpty && $0.held.isEmpty }
-        let anyBusy = try graphers.allreduce(Int64(localDone ? 0 : 1), op: .max)
+        let anyBusy = try graphers.agreeOnMaximum(Int64(localDone ? 0 : 1))
         if anyBusy == 0 {
             closeArchive()
             closed = true
         }
         let backlog = stories.values.contains { !$0.held.isEmpty }
-        nextRoundAt = backlog ? .now : .now + .milliseconds(config.grapher.archiveIntervalMs)
+        nextRoundAt = backlog ? clock.instant() : clock.instant() + .milliseconds(config.grapher.archiveIntervalMs)
     }
 
     /// Writes one round collectively on this thread (every grapher calls it in the same round,
@@ -667,14 +689,14 @@ public final class GrapherRole: RecordingBehavior {
 
     // MARK: - Shutdown
 
-    public func drain(channel: ControlChannel) throws -> Bool {
+    public func drain(channel: any ControlTransport) throws -> Bool {
         if !draining {
             draining = true
             // Every keeper has drained: nothing more will come, so every range can be completed.
             for id in Array(stories.keys) {
                 for k in keepers { stories[id]?.pipeline.removeContributor(UInt64(k)) }
             }
-            nextRoundAt = .now
+            nextRoundAt = clock.instant()
         }
         _ = try poll(channel: channel)
         return closed
@@ -699,7 +721,7 @@ public final class GrapherRole: RecordingBehavior {
         for s in stories.values { total.add(s.pipeline.stats) }
         var c = stats.merging(tracked.counters(pipelines: total)) { $1 }
         var busy = readBusy
-        if let since = readBusySince { busy += .now - since }
+        if let since = readBusySince { busy += clock.instant() - since }
         c[.readBusyUs] = UInt64(max(0, busy / .microseconds(1)))
         c[.leasesGranted] = leases.granted
         c[.leasesExpired] = leases.expired

@@ -11,7 +11,7 @@ extension KeeperRole {
     /// The answer is one or more pieces of at most `player.pieceBytes`, in event order; the last
     /// carries the story's low watermark here (`completeBefore`) and whether it is still recorded.
     /// A story this keeper does not know is answered with an empty last piece.
-    func answerReplay(_ query: ReplayRequest, from player: Int, channel: ControlChannel) throws {
+    func answerReplay(_ query: ReplayRequest, from player: Int, channel: any ControlTransport) throws {
         bump(.replaysAnswered)
         let now = clock.now()
         var held: [StoryChunk] = []

@@ -28,13 +28,14 @@ public final class KeeperRole: RecordingBehavior {
         /// The current recording: the ticket of its start notice, sent with every report so the
         /// grapher can tell this recording's "finished" from a previous one's.
         var recording: UInt64
-        var lastReportAt: ContinuousClock.Instant = .now
+        var lastReportAt: ContinuousClock.Instant
         /// The clients holding the story and the world rank each sends from (told by the visor):
         /// the only senders whose batches and watermarks the keeper accepts for it.
         var holders: [ClientID: Int32] = [:]
 
-        init(notice: RecordingNotice, pipeline: StoryPipeline) {
+        init(notice: RecordingNotice, pipeline: StoryPipeline, at now: ContinuousClock.Instant) {
             self.notice = notice
+            self.lastReportAt = now
             self.pipeline = pipeline
             self.recording = notice.ticket
         }
@@ -43,7 +44,7 @@ public final class KeeperRole: RecordingBehavior {
     struct InFlight {
         let storyId: StoryID
         /// The slot holding the encoded piece, until the grapher has read it (then nil).
-        var buffer: RegisteredBuffer?
+        var buffer: (any BulkSlot)?
         /// The sealed chunk the piece was cut from, kept for replays until the piece is durable.
         let source: ShippedChunk
         /// The piece's events: positions in `source.chunk`.
@@ -70,10 +71,12 @@ public final class KeeperRole: RecordingBehavior {
     private let grapherRank: Int
     /// World rank of the group's player: the only rank whose replay queries this keeper answers.
     private let playerRank: Int?
-    private let bulk: BulkPlane
-    private let pool: RegisteredMemoryPool
+    private let bulk: any BulkTransport
+    private let pool: any BulkSlotPool
     private let logger: Logger
-    let clock = SystemClock()
+    /// Event time (the clock's watermark, replay answers) and elapsed time (sweeps, reports, held
+    /// acknowledgements, the slot stall).
+    let clock: any RoleClock
     /// Deliberate misbehaviour for tests (a slow keeper); none in the product.
     package var faults: any RoleFaults = NoFaults()
     private(set) var stories: [StoryID: Story] = [:]
@@ -104,17 +107,19 @@ public final class KeeperRole: RecordingBehavior {
     ///   - grapherRank: world rank of the group's grapher.
     ///   - playerRank: world rank of the group's player (nil: none; no query is answered).
     ///   - bulk: the bulk plane (this keeper exposes registered memory on it).
+    ///   - clock: event and elapsed time (the system's unless a test or the simulator steps its own).
     /// - Throws: `FabricError` when the registered pool cannot be created.
-    public init(config: ChronoConfig, rank: Int, grapherRank: Int, playerRank: Int?, bulk: BulkPlane,
-                logger: Logger) throws {
+    public init(config: ChronoConfig, rank: Int, grapherRank: Int, playerRank: Int?, bulk: any BulkTransport,
+                logger: Logger, clock: any RoleClock = SystemRoleClock()) throws {
         self.config = config
+        self.clock = clock
+        self.nextFullSweep = clock.instant()
         self.rank = Int32(rank)
         self.grapherRank = grapherRank
         self.playerRank = playerRank
         self.bulk = bulk
         self.logger = logger
-        self.pool = try RegisteredMemoryPool(endpoint: bulk.endpoint, slotSize: config.transferSlotBytes,
-                                             slotCount: config.keeperTransferSlots)
+        self.pool = try bulk.makeSlotPool(slotSize: config.transferSlotBytes, slotCount: config.keeperTransferSlots)
         self.reportInterval = max(.milliseconds(1), config.watermarkInterval)
     }
 
@@ -134,10 +139,11 @@ public final class KeeperRole: RecordingBehavior {
             s.stopping = false
             s.recording = notice.ticket
             s.reported = 0
-            s.lastReportAt = .now - reportInterval
+            s.lastReportAt = clock.instant() - reportInterval
             story = s
         } else {
-            story = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config, pool: storage))
+            story = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config, pool: storage),
+                          at: clock.instant())
             stories[notice.storyId] = story
         }
         // A start follows the last release: its acquirer is the only holder.
@@ -171,7 +177,7 @@ public final class KeeperRole: RecordingBehavior {
 
     // MARK: - Messages
 
-    public func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: ControlChannel) throws -> Bool {
+    public func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: any ControlTransport) throws -> Bool {
         switch message {
         case .eventBatch(let batch):
             try ingest(batch, from: source, channel: channel)
@@ -247,7 +253,7 @@ public final class KeeperRole: RecordingBehavior {
 
     /// Answers a refused batch with −9 (not authorized) and counts it and its events; nothing of it
     /// is buffered.
-    private func refuse(_ batch: EventBatch, from source: Int, because why: Refusal, channel: ControlChannel) throws {
+    private func refuse(_ batch: EventBatch, from source: Int, because why: Refusal, channel: any ControlTransport) throws {
         bump(why.batches)
         bump(why.events, UInt64(batch.count))
         let refused = stats[why.batches] ?? 0
@@ -262,7 +268,7 @@ public final class KeeperRole: RecordingBehavior {
         try channel.post(ControlMessage.batchAck(ack).encode(), to: source, tag: .flow)
     }
 
-    private func ingest(_ batch: EventBatch, from source: Int, channel: ControlChannel) throws {
+    private func ingest(_ batch: EventBatch, from source: Int, channel: any ControlTransport) throws {
         bump(.batchesReceived)
         if let why = refusal(of: batch, from: source) {
             try refuse(batch, from: source, because: why, channel: channel)
@@ -288,7 +294,7 @@ public final class KeeperRole: RecordingBehavior {
                            count: UInt32(batch.count), rejected: UInt32(report.rejected.count),
                            rc: report.error?.returnCode ?? .success)
         let delay = faults.keeperAckDelay()
-        let due = ContinuousClock.now + delay
+        let due = clock.instant() + delay
         if heldAcks.isEmpty && !overMemoryBound && delay == .zero {
             try channel.post(ControlMessage.batchAck(ack).encode(), to: source, tag: .flow)
         } else {
@@ -297,7 +303,7 @@ public final class KeeperRole: RecordingBehavior {
         }
     }
 
-    private func acknowledged(_ ack: ChunkAck, channel: ControlChannel) throws {
+    private func acknowledged(_ ack: ChunkAck, channel: any ControlTransport) throws {
         if ack.received {
             try read(ack)
             return
@@ -377,21 +383,21 @@ public final class KeeperRole: RecordingBehavior {
 
     // MARK: - Work
 
-    public func poll(channel: ControlChannel) throws -> Bool {
+    public func poll(channel: any ControlTransport) throws -> Bool {
         var didWork = false
         let held = UInt64(bufferedBytes + waitingBytes + inFlightBytes)
         if held > peakMemory { peakMemory = held }
-        _ = try bulk.endpoint.progress()  // keepers are RMA targets: manual-progress providers need this
+        _ = try bulk.progress()  // keepers are RMA targets: manual-progress providers need this
         didWork = try releaseAcks(channel: channel) || didWork
         didWork = try sealAndShip(channel: channel) || didWork
         recountWaiting()
         return didWork
     }
 
-    private func releaseAcks(channel: ControlChannel) throws -> Bool {
+    private func releaseAcks(channel: any ControlTransport) throws -> Bool {
         guard !heldAcks.isEmpty else { return false }
         var did = false
-        let now = ContinuousClock.now
+        let now = clock.instant()
         while let first = heldAcks.first, first.due <= now, !overMemoryBound {
             heldAcks.removeFirst()
             try channel.post(ControlMessage.batchAck(first.ack).encode(), to: first.rank, tag: .flow)
@@ -405,7 +411,7 @@ public final class KeeperRole: RecordingBehavior {
     private var touched: Set<StoryID> = []
     /// The touched stories of the current poll (storage reused from poll to poll).
     private var visit: [Story] = []
-    private var nextFullSweep = ContinuousClock.now
+    private var nextFullSweep: ContinuousClock.Instant
 
     /// How often every story is visited (sealed by the clock, its watermark reported, retired when
     /// finished): every millisecond, less often with more than 100 stories (10 µs per story, so
@@ -416,9 +422,9 @@ public final class KeeperRole: RecordingBehavior {
         max(.milliseconds(1), .microseconds(10 * Int64(stories.count)))
     }
 
-    private func sealAndShip(channel: ControlChannel) throws -> Bool {
+    private func sealAndShip(channel: any ControlTransport) throws -> Bool {
         var did = false
-        let now = ContinuousClock.now
+        let now = clock.instant()
         let clockNow = clock.now()
         let full = draining || now >= nextFullSweep
         if full { nextFullSweep = now + fullSweepInterval }
@@ -539,7 +545,7 @@ public final class KeeperRole: RecordingBehavior {
         }
     }
 
-    private func shipWaiting(channel: ControlChannel) throws -> Bool {
+    private func shipWaiting(channel: any ControlTransport) throws -> Bool {
         var did = false
         if !waiting.isEmpty && pool.availableSlots == 0 { bump(.slotsExhausted) }
         while !waiting.isEmpty, pool.availableSlots > 0 {
@@ -583,7 +589,7 @@ public final class KeeperRole: RecordingBehavior {
 
     /// Encodes the next piece of `waiting.first` that fits a slot (the whole chunk when it fits)
     /// straight into a newly allocated slot.
-    private func stageNextPiece() throws -> (buffer: RegisteredBuffer, storyId: StoryID, range: TimeRange, revision: UInt32,
+    private func stageNextPiece() throws -> (buffer: any BulkSlot, storyId: StoryID, range: TimeRange, revision: UInt32,
                                              events: Int, end: Int, total: Int, completesBelow: UInt64,
                                              byClient: [(client: UInt64, events: UInt64)]) {
         guard let chunk = waiting.first else { throw FabricError.invalidArgument(call: "shipWaiting", detail: "nothing waiting") }
@@ -602,8 +608,8 @@ public final class KeeperRole: RecordingBehavior {
                 DurabilityLedger.eventsByClient(chunk.records[start..<end]))
     }
 
-    private func post(descriptorFor shipped: (range: TimeRange, revision: UInt32, events: Int, buffer: RegisteredBuffer, sequence: UInt64),
-                      story: RecordingNotice, watermark: UInt64, channel: ControlChannel) throws {
+    private func post(descriptorFor shipped: (range: TimeRange, revision: UInt32, events: Int, buffer: any BulkSlot, sequence: UInt64),
+                      story: RecordingNotice, watermark: UInt64, channel: any ControlTransport) throws {
         let remote = shipped.buffer.remoteDescriptor
         let d = ChunkDescriptor(storyId: story.storyId, keeperRank: rank, sequence: shipped.sequence, range: shipped.range,
                                 revision: shipped.revision, watermark: watermark, address: remote.address, key: remote.key,
@@ -613,7 +619,7 @@ public final class KeeperRole: RecordingBehavior {
 
     // MARK: - Shutdown
 
-    public func drain(channel: ControlChannel) throws -> Bool {
+    public func drain(channel: any ControlTransport) throws -> Bool {
         draining = true
         _ = try poll(channel: channel)
         let done = stories.isEmpty && waiting.isEmpty && inFlight.isEmpty && heldAcks.isEmpty

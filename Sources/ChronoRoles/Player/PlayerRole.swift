@@ -77,14 +77,14 @@ public final class PlayerRole: RecordingBehavior {
     /// from the archive into a registered slot (lent to the client when sent).
     private enum ReadyPiece {
         case chunk(StoryChunk)
-        case staged(RegisteredBuffer, byteCount: Int, eventCount: Int)
+        case staged(any BulkSlot, byteCount: Int, eventCount: Int)
     }
 
     private enum LeaseState {
         case none
         case requested(UInt64, at: ContinuousClock.Instant)
         /// Held since `since`, with the archive opened once for the whole lease (nil: no archive yet).
-        case held(UInt64, since: ContinuousClock.Instant, reader: ArchiveReader?)
+        case held(UInt64, since: ContinuousClock.Instant, reader: (any ArchiveSource)?)
     }
 
     /// A registered slot lent to a client until it acknowledges the piece.
@@ -119,9 +119,11 @@ public final class PlayerRole: RecordingBehavior {
     private var lease = LeaseState.none
     private var nextLeaseId: UInt64 = 1
     private var stats: Counters = [:]
-    private let bulk: BulkPlane?
-    private let pool: RegisteredMemoryPool?
-    private var lent: [LentKey: (buffer: RegisteredBuffer, expires: ContinuousClock.Instant)] = [:]
+    private let bulk: (any BulkTransport)?
+    /// Opens the archive for a lease's reads.
+    private let openArchiveSource: () throws -> any ArchiveSource
+    private let pool: (any BulkSlotPool)?
+    private var lent: [LentKey: (buffer: any BulkSlot, expires: ContinuousClock.Instant)] = [:]
 
     /// - Parameters:
     ///   - visorRank: world rank of the visor, the only rank queries are taken from (it routes them
@@ -131,18 +133,21 @@ public final class PlayerRole: RecordingBehavior {
     ///   - bulk: the bulk plane; large pieces are lent from a pool registered on it (nil: every
     ///     piece travels inline).
     ///   - clock: event and elapsed time (the system's unless a test steps its own).
+    ///   - archive: opens the archive to replay from, under a lease (`ArchiveError.notFound` when there is none
+    ///     yet); by default the HDF5 files of `archive.directory`.
     /// - Throws: `FabricError` when the registered pool cannot be created.
-    public init(config: ChronoConfig, visorRank: Int, grapherRank: Int?, bulk: BulkPlane?, logger: Logger,
-                clock: any RoleClock = SystemRoleClock()) throws {
+    public init(config: ChronoConfig, visorRank: Int, grapherRank: Int?, bulk: (any BulkTransport)?, logger: Logger,
+                clock: any RoleClock = SystemRoleClock(),
+                archive: (() throws -> any ArchiveSource)? = nil) throws {
         self.config = config
+        let directory = config.archive.directory
+        self.openArchiveSource = archive ?? { try ArchiveReader(path: directory) }
         self.clock = clock
         self.visorRank = visorRank
         self.grapherRank = grapherRank
         self.logger = logger
         self.bulk = bulk
-        self.pool = try bulk.map {
-            try RegisteredMemoryPool(endpoint: $0.endpoint, slotSize: config.replayPieceSlotBytes, slotCount: Self.slotCount)
-        }
+        self.pool = try bulk.map { try $0.makeSlotPool(slotSize: config.replayPieceSlotBytes, slotCount: Self.slotCount) }
     }
 
     private func bump(_ key: Counter, _ n: UInt64 = 1) { stats[key, default: 0] += n }
@@ -161,7 +166,7 @@ public final class PlayerRole: RecordingBehavior {
 
     // MARK: - Messages
 
-    public func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: ControlChannel) throws -> Bool {
+    public func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: any ControlTransport) throws -> Bool {
         switch message {
         case .replayRequest(let request):
             guard source == visorRank else {
@@ -202,11 +207,11 @@ public final class PlayerRole: RecordingBehavior {
         return true
     }
 
-    private func post(_ message: ControlMessage, to rank: Int, channel: ControlChannel) throws {
+    private func post(_ message: ControlMessage, to rank: Int, channel: any ControlTransport) throws {
         try channel.post(message.encode(), to: rank, tag: .replay)
     }
 
-    private func accept(_ request: ReplayRequest, channel: ControlChannel) throws {
+    private func accept(_ request: ReplayRequest, channel: any ControlTransport) throws {
         bump(.queriesReceived)
         let key = QueryKey(clientRank: Int(request.clientRank), queryId: request.queryId)
         guard queries[key] == nil else {
@@ -228,7 +233,7 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     /// Starts queries waiting for their turn while fewer than `player.maxConcurrentQueries` run.
-    private func startWaiting(channel: ControlChannel) throws {
+    private func startWaiting(channel: any ControlTransport) throws {
         while active < config.player.maxConcurrentQueries, let key = turn.first {
             guard let q = queries[key], q.phase == .waiting else {
                 turn.removeFirst()
@@ -284,10 +289,10 @@ public final class PlayerRole: RecordingBehavior {
 
     // MARK: - Work
 
-    public func poll(channel: ControlChannel) throws -> Bool {
+    public func poll(channel: any ControlTransport) throws -> Bool {
         if !lent.isEmpty {
             // Clients read lent slots by RMA: manual-progress providers need the target to poll.
-            _ = try bulk?.endpoint.progress()
+            _ = try bulk?.progress()
             reclaimExpiredSlots()
         }
         guard !queries.isEmpty else {
@@ -321,14 +326,14 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     /// Releases a held lease once no query has archive windows left to read, or after ``maxLeaseHold``.
-    private func releaseLeaseUnlessNeeded(channel: ControlChannel) throws {
+    private func releaseLeaseUnlessNeeded(channel: any ControlTransport) throws {
         guard case .held(_, let since, _) = lease else { return }
         let reading = queries.values.contains { $0.phase == .archive && !$0.archiveDone }
         if !reading || clock.instant() - since >= Self.maxLeaseHold { try releaseLease(channel: channel) }
     }
 
     /// Closes the archive and tells the grapher that rounds may run again.
-    private func releaseLease(channel: ControlChannel) throws {
+    private func releaseLease(channel: any ControlTransport) throws {
         guard case .held(let id, _, _) = lease, let grapher = grapherRank else { return }
         lease = .none  // the reader goes with it
         try post(.archiveLease(ArchiveLease(leaseId: id, action: .release)), to: grapher, channel: channel)
@@ -340,7 +345,7 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     /// Answers overdue queries with `CL_ERR_QUERY_TIMED_OUT`.
-    private func expire(channel: ControlChannel) throws -> Bool {
+    private func expire(channel: any ControlTransport) throws -> Bool {
         let now = clock.instant()
         let overdue = queries.values.filter { now >= $0.deadline }
         for q in overdue {
@@ -355,11 +360,11 @@ public final class PlayerRole: RecordingBehavior {
     /// holds rounds off).
     /// - Returns: `.some(nil)` when there is no archive yet (nothing archived), nil when it cannot
     ///   be opened: the queries reading it are then answered with the error.
-    private func openArchive(channel: ControlChannel) throws -> ArchiveReader?? {
-        do throws(ArchiveError) {
-            return .some(try ArchiveReader(path: config.archive.directory))
+    private func openArchive(channel: any ControlTransport) throws -> (any ArchiveSource)?? {
+        do {
+            return .some(try openArchiveSource())
         } catch {
-            if case .notFound = error { return .some(nil) }
+            if case .notFound? = error as? ArchiveError { return .some(nil) }
             logger.error("cannot open the archive for replay: \(error)")
             for q in queries.values where q.phase == .archive {
                 try finish(q, rc: .unknown, detail: "cannot open the archive: \(error)", channel: channel)
@@ -369,7 +374,7 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     /// Reads archive windows for every query that has room for more pieces.
-    private func readArchive(from reader: ArchiveReader?, channel: ControlChannel) throws {
+    private func readArchive(from reader: (any ArchiveSource)?, channel: any ControlTransport) throws {
         // Windows of one piece each (no re-splitting), up to `piecesInFlight` pieces per query, so
         // the next read overlaps the client's work.
         for q in queries.values where needsArchive(q) {
@@ -382,11 +387,11 @@ public final class PlayerRole: RecordingBehavior {
         }
     }
 
-    private func readWindow(of q: Query, from reader: ArchiveReader?, maxBytes: Int) throws {
+    private func readWindow(of q: Query, from reader: (any ArchiveSource)?, maxBytes: Int) throws {
         let r = q.request
         let rest = TimeRange(start: q.cursor, end: r.range.end)
         var window = rest
-        var archive: ArchiveReader?
+        var archive: (any ArchiveSource)?
         if let reader {
             do throws(ArchiveError) {
                 window = try reader.firstWindow(chronicle: r.chronicle, story: r.story, range: rest, maxBytes: maxBytes,
@@ -431,7 +436,7 @@ public final class PlayerRole: RecordingBehavior {
     /// is free, and the window needs no merging (``ArchiveReader/readEncoded(chronicle:story:window:into:)``).
     /// - Returns: the staged piece (a small one decoded to go inline, its slot given back), or nil
     ///   when the window must be read and merged the general way.
-    private func readStraight(_ q: Query, window: TimeRange, from reader: ArchiveReader) throws -> ReadyPiece? {
+    private func readStraight(_ q: Query, window: TimeRange, from reader: any ArchiveSource) throws -> ReadyPiece? {
         guard let pool, !q.request.readerAddress.isEmpty, pool.availableSlots > 0 else { return nil }
         let buffer = try pool.allocate(byteCount: pool.slotSize)
         var keep = false
@@ -472,7 +477,7 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     /// Sends ready pieces within each query's window; ends finished queries with their last piece.
-    private func sendPieces(channel: ControlChannel) throws -> Bool {
+    private func sendPieces(channel: any ControlTransport) throws -> Bool {
         var did = false
         for q in Array(queries.values) where q.phase == .archive {
             while q.unacked < config.player.piecesInFlight, let piece = q.ready.first {
@@ -515,18 +520,18 @@ public final class PlayerRole: RecordingBehavior {
 
     /// Lends `buffer` (holding an encoded piece of `byteCount` bytes) to the query's client until it
     /// acknowledges the piece. - Returns: where the client reads it.
-    private func lend(_ buffer: RegisteredBuffer, byteCount: Int, eventCount: Int, of q: Query) -> RemotePiece {
+    private func lend(_ buffer: any BulkSlot, byteCount: Int, eventCount: Int, of q: Query) -> RemotePiece {
         let d = buffer.remoteDescriptor
         lent[LentKey(clientRank: q.key.clientRank, queryId: q.request.queryId, pieceNumber: q.nextPiece)] =
             (buffer, q.deadline + .seconds(30))
         bump(.piecesRma)
         bump(.bytesRma, UInt64(byteCount))
         return RemotePiece(address: d.address, key: d.key, length: UInt64(byteCount), eventCount: UInt64(eventCount),
-                           playerAddress: bulk!.endpoint.localAddress)
+                           playerAddress: bulk!.localAddress)
     }
 
     /// Sends the query's last piece and forgets it.
-    private func finish(_ q: Query, rc: ReturnCode, chunk: StoryChunk? = nil, detail: String = "", channel: ControlChannel) throws {
+    private func finish(_ q: Query, rc: ReturnCode, chunk: StoryChunk? = nil, detail: String = "", channel: any ControlTransport) throws {
         // An answer that left damaged rows out says so, after every event that could be read.
         let partial = rc == .success && !q.completeness.isComplete
         let last = ReplayPiece(queryId: q.request.queryId, rc: partial ? .partialResult : rc, pieceNumber: q.nextPiece, isLast: true,
@@ -552,7 +557,7 @@ public final class PlayerRole: RecordingBehavior {
 
     // MARK: - Shutdown
 
-    public func drain(channel: ControlChannel) throws -> Bool {
+    public func drain(channel: any ControlTransport) throws -> Bool {
         _ = try poll(channel: channel)
         return queries.isEmpty
     }

@@ -17,12 +17,12 @@ public protocol RecordingBehavior: AnyObject {
     /// from holders; the other roles only acknowledge. - Returns: the outcome for the visor.
     func holderChanged(_ notice: HolderNotice) -> ReturnCode
     /// Handles a role-specific message. - Returns: whether it was understood.
-    func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: ControlChannel) throws -> Bool
+    func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: any ControlTransport) throws -> Bool
     /// Does pending work (sealing, transfers, archive writes). - Returns: whether any was done.
-    func poll(channel: ControlChannel) throws -> Bool
+    func poll(channel: any ControlTransport) throws -> Bool
     /// Works towards a drained state after shutdown was requested; called repeatedly.
     /// - Returns: `true` once nothing is held any more.
-    func drain(channel: ControlChannel) throws -> Bool
+    func drain(channel: any ControlTransport) throws -> Bool
     /// Events still held that could not be drained (reported as lost in the summary).
     var undrainedEvents: UInt64 { get }
     /// What is still held, for the log when a drain deadline passes.

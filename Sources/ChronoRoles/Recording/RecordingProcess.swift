@@ -12,7 +12,7 @@ import MPI
 /// Every MPI call is made from the thread that calls `run()`.
 public struct RecordingProcess {
     private let behavior: RecordingBehavior
-    private let channel: ControlChannel
+    private let channel: any ControlTransport
     private let assignment: RoleAssignment
     private let visorRank: Int
     private let heartbeatInterval: Duration
@@ -27,6 +27,8 @@ public struct RecordingProcess {
     /// While draining: the last time the loop did any work, and how long it may do none.
     private var lastDrainProgress: ContinuousClock.Instant
     private var drainStallLimit = Self.minimumDrainStallLimit
+    /// When the next heartbeat is due.
+    private var nextHeartbeat: ContinuousClock.Instant
 
     /// A drain that made no progress for this long (nothing received, sealed, shipped, read or
     /// written) is abandoned, and what is still held is reported undrained; the shutdown
@@ -49,10 +51,11 @@ public struct RecordingProcess {
     ///   - assignment: this rank's place in the plan (must be a keeper, grapher or player).
     ///   - visorRank: where to register.
     ///   - clock: event and elapsed time (the system's unless a test steps its own).
-    public init(behavior: RecordingBehavior, channel: ControlChannel, assignment: RoleAssignment, visorRank: Int,
+    public init(behavior: RecordingBehavior, channel: any ControlTransport, assignment: RoleAssignment, visorRank: Int,
                 config: ChronoConfig, logger: Logger, clock: any RoleClock = SystemRoleClock()) {
         self.clock = clock
         self.lastDrainProgress = clock.instant()
+        self.nextHeartbeat = clock.instant()
         self.behavior = behavior
         self.channel = channel
         self.assignment = assignment
@@ -81,43 +84,67 @@ public struct RecordingProcess {
     /// Runs until the visor's shutdown request has been carried out.
     /// - Throws: `MPIError` or the role's errors.
     public mutating func run() throws {
+        try start()
+        var backoff = IdleBackoff.serviceLoop
+        while true {
+            let (didWork, done) = try step()
+            if done { break }
+            backoff.step(didWork: didWork)
+        }
+        try finish()
+    }
+
+    /// Registers with the visor: the first part of ``run()``, for a caller that drives the loop
+    /// itself one ``step()`` at a time (a simulator) and then calls ``finish()``.
+    /// - Throws: the transport's error.
+    public mutating func start() throws {
         if registersWithVisor {
             try toVisor(.register(Registration(role: behavior.role, groupId: groupId, rank: rank, hostName: assignment.host)))
         }
-        var backoff = IdleBackoff.serviceLoop
-        var nextHeartbeat = clock.instant() + heartbeatInterval
-        let tags = [ControlTag.service] + behavior.dataTags
-        while true {
-            var didWork = false
-            for tag in tags {
-                var budget = 64
-                while budget > 0, let (bytes, source) = try channel.poll(tag: tag) {
-                    budget -= 1
-                    didWork = true
-                    try dispatch(bytes, from: source, tag: tag)
-                }
+        nextHeartbeat = clock.instant() + heartbeatInterval
+    }
+
+    /// One turn of the loop: receives what waits on the role's tags (at most 64 messages a tag),
+    /// lets the role work, completes sends, sends a heartbeat when due and, once shutdown was
+    /// requested, works towards the drain.
+    /// - Returns: whether any work was done, and whether the loop is over (drained, or the drain
+    ///   stalled past its limit).
+    /// - Throws: the transport's or the role's errors.
+    public mutating func step() throws -> (didWork: Bool, done: Bool) {
+        var didWork = false
+        for tag in [ControlTag.service] + behavior.dataTags {
+            var budget = 64
+            while budget > 0, let (bytes, source) = try channel.poll(tag: tag) {
+                budget -= 1
+                didWork = true
+                try dispatch(bytes, from: source, tag: tag)
             }
-            didWork = try behavior.poll(channel: channel) || didWork
-            didWork = try channel.progress() || didWork
-            let now = clock.instant()
-            if now >= nextHeartbeat {
-                try heartbeat()
-                nextHeartbeat = now + heartbeatInterval
-            }
-            if drainRequested {
-                let drained = try behavior.drain(channel: channel)
-                if didWork { lastDrainProgress = now }
-                if drained { break }
-                if now - lastDrainProgress >= drainStallLimit {
-                    logger.error("""
-                        drain made no progress for \(drainStallLimit) with \(behavior.undrainedEvents) events held: \
-                        \(behavior.drainState)
-                        """)
-                    break
-                }
-            }
-            backoff.step(didWork: didWork)
         }
+        didWork = try behavior.poll(channel: channel) || didWork
+        didWork = try channel.progress() || didWork
+        let now = clock.instant()
+        if now >= nextHeartbeat {
+            try heartbeat()
+            nextHeartbeat = now + heartbeatInterval
+        }
+        guard drainRequested else { return (didWork, false) }
+        let drained = try behavior.drain(channel: channel)
+        if didWork { lastDrainProgress = now }
+        if drained { return (didWork, true) }
+        if now - lastDrainProgress >= drainStallLimit {
+            logger.error("""
+                drain made no progress for \(drainStallLimit) with \(behavior.undrainedEvents) events held: \
+                \(behavior.drainState)
+                """)
+            return (didWork, true)
+        }
+        return (didWork, false)
+    }
+
+    /// Ends the process after the loop: a last heartbeat, the shutdown report to the visor, the
+    /// sends completed, the role closed.
+    /// - Throws: the transport's or the role's errors.
+    public func finish() throws {
         try heartbeat()
         try toVisor(.shutdownComplete(ShutdownComplete(rank: rank, rc: behavior.undrainedEvents == 0 ? .success : .unknown,
                                                        undrainedEvents: behavior.undrainedEvents)))

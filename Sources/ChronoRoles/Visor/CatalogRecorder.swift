@@ -20,12 +20,16 @@ final class CatalogRecorder {
     let file: CatalogFile
     private let writer: CatalogWriterThread
     private var changed = false
-    private var lastSubmit = ContinuousClock.now
+    private var lastSubmit: ContinuousClock.Instant
+    /// Elapsed time (the write interval), the visor's.
+    private let clock: any RoleClock
     private var seenFailures: UInt64 = 0
 
     /// Loads the catalog of `directory` (an empty one if there is none) and starts the writer thread.
     /// - Throws: ``CatalogFileError`` naming the file when it exists but is unreadable or damaged.
-    init(directory: String) throws(CatalogFileError) {
+    init(directory: String, clock: any RoleClock) throws(CatalogFileError) {
+        self.clock = clock
+        lastSubmit = clock.instant()
         file = CatalogFile(directory: directory)
         catalog = try file.load() ?? ArchiveCatalog()
         writer = CatalogWriterThread(file: file)
@@ -37,7 +41,7 @@ final class CatalogRecorder {
     func reserveClientIds(from next: UInt64) throws(CatalogFileError) {
         catalog.nextClientId = max(catalog.nextClientId, next + Self.clientIdBlock)
         changed = false
-        lastSubmit = ContinuousClock.now
+        lastSubmit = clock.instant()
         try writer.wait(for: writer.submit(catalog))
     }
 
@@ -54,7 +58,7 @@ final class CatalogRecorder {
     /// write is retried this way).
     /// - Returns: the error of a write that failed since the last call, to be logged.
     func writeIfDue() -> CatalogFileError? {
-        let now = ContinuousClock.now
+        let now = clock.instant()
         guard now - lastSubmit >= Self.writeInterval else { return nil }
         var failure: CatalogFileError?
         let status = writer.status

@@ -17,7 +17,7 @@ import Glibc
 /// planned recording process has registered are held back (up to 3/4 of the acquire timeout),
 /// so a client never sees "no keepers" just because it was faster than the keepers.
 public final class VisorService {
-    private let channel: ControlChannel
+    private let channel: any ControlTransport
     private let plan: RolePlan
     /// Each rank's (possibly virtual) node, from the plan.
     private let nodeOfRank: [Int: Int]
@@ -70,10 +70,10 @@ public final class VisorService {
     ///   - clock: event and elapsed time (the system's unless a test steps its own).
     /// - Throws: ``CatalogFileError`` naming the catalog of `archive.directory` when it exists but
     ///   cannot be read or holds what no job writes, or when it cannot be written.
-    public init(channel: ControlChannel, plan: RolePlan, config: ChronoConfig, logger: Logger,
+    public init(channel: any ControlTransport, plan: RolePlan, config: ChronoConfig, logger: Logger,
                 clock: any RoleClock = SystemRoleClock()) throws(CatalogFileError) {
         self.clock = clock
-        let catalog = try CatalogRecorder(directory: config.archive.directory)
+        let catalog = try CatalogRecorder(directory: config.archive.directory, clock: clock)
         // Above every id the catalog handed out, and above any id an earlier job without a
         // catalog could have used (ids from the job's start time).
         let firstClientId = max(catalog.catalog.nextClientId,

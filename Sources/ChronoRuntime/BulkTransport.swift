@@ -1,0 +1,112 @@
+import Fabric
+
+/// Memory a recording process exposes to a peer (a keeper's staged chunk, a player's lent
+/// piece) or reads a peer's bytes into (a grapher's read slot). A ``RegisteredBuffer`` is one; a
+/// simulator's in-memory slot is another.
+public protocol BulkSlot: Sendable {
+    /// Bytes in the slot.
+    var length: Int { get }
+    /// Address, key and length a peer reads the slot with (sent in a descriptor).
+    var remoteDescriptor: RemoteDescriptor { get }
+    /// Encodes `value` at the start of the slot. - Returns: the bytes written.
+    /// - Throws: `FabricError.invalidArgument` when it does not fit or the encoder fails.
+    @discardableResult
+    func store(_ value: some RegisteredMemoryEncodable) throws -> Int
+    /// Calls `body` with the slot's bytes (the pointer must not escape it).
+    func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R
+}
+
+extension RegisteredBuffer: BulkSlot {}
+
+/// Fixed-size slots allocated once and reused: the chunks a keeper ships, a grapher's read slots,
+/// a player's lent pieces.
+public protocol BulkSlotPool: AnyObject, Sendable {
+    /// Bytes per slot (the largest slot `allocate` hands out).
+    var slotSize: Int { get }
+    /// Slots currently free.
+    var availableSlots: Int { get }
+    /// Takes a free slot and returns its first `byteCount` bytes.
+    /// - Throws: `FabricError.poolExhausted` when none is free or `byteCount` exceeds `slotSize`.
+    func allocate(byteCount: Int) throws -> any BulkSlot
+    /// Gives a slot back. - Throws: `FabricError.invalidArgument` for a slot not from this pool or freed twice.
+    func free(_ slot: any BulkSlot) throws
+    /// Releases the pool (slots handed out must no longer be in use).
+    /// - Throws: the transport's error.
+    func close() throws
+}
+
+/// What keepers, graphers and players need of the bulk plane: pools of slots peers can read,
+/// reads of a peer's slot (descriptor → bytes) and the progress that completes them (and, with
+/// manual-progress providers, peers' reads of this process's memory). ``BulkPlane`` carries it
+/// over libfabric RMA; a simulator carries it in memory.
+public protocol BulkTransport: AnyObject {
+    /// Creates a pool of `slotCount` slots of `slotSize` bytes exposed to peers.
+    /// - Throws: `FabricError` when the memory cannot be registered.
+    func makeSlotPool(slotSize: Int, slotCount: Int) throws -> any BulkSlotPool
+    /// This process's address on the plane, for a reader that is not a member (a replaying client).
+    var localAddress: [UInt8] { get }
+    /// Whether the process of world rank `rank` can be read from.
+    func hasPeer(worldRank rank: Int) -> Bool
+    /// Posts a read of `length` bytes at `remoteAddress` (with `key`) of world rank `rank` into
+    /// the start of `slot`. - Returns: the operation, reported by ``progress()`` when it completed.
+    /// - Throws: `FabricError` when the read cannot be posted (an unknown peer, a foreign slot).
+    func postRead(into slot: any BulkSlot, fromWorldRank rank: Int, remoteAddress: UInt64, key: UInt64,
+                  length: Int) throws -> OperationID
+    /// Drives the transport; returns the reads that completed since the last call (successes and
+    /// failures). - Throws: `FabricError` when the transport itself fails.
+    @discardableResult
+    func progress() throws -> [Completion]
+}
+
+/// A ``RegisteredMemoryPool`` as slots of the bulk plane.
+final class FabricSlotPool: BulkSlotPool {
+    let pool: RegisteredMemoryPool
+
+    init(_ pool: RegisteredMemoryPool) { self.pool = pool }
+
+    var slotSize: Int { pool.slotSize }
+    var availableSlots: Int { pool.availableSlots }
+
+    func allocate(byteCount: Int) throws -> any BulkSlot { try pool.allocate(byteCount: byteCount) }
+
+    func free(_ slot: any BulkSlot) throws {
+        guard let buffer = slot as? RegisteredBuffer else {
+            throw FabricError.invalidArgument(call: "RegisteredMemoryPool.free", detail: "a slot that is not registered memory")
+        }
+        try pool.free(buffer)
+    }
+
+    func close() throws { try pool.close() }
+}
+
+extension BulkPlane: BulkTransport {
+    /// A ``RegisteredMemoryPool`` on this plane's endpoint.
+    /// - Throws: as `RegisteredMemoryPool.init(endpoint:slotSize:slotCount:)`.
+    public func makeSlotPool(slotSize: Int, slotCount: Int) throws -> any BulkSlotPool {
+        FabricSlotPool(try RegisteredMemoryPool(endpoint: endpoint, slotSize: slotSize, slotCount: slotCount))
+    }
+
+    /// The endpoint's address.
+    public var localAddress: [UInt8] { endpoint.localAddress }
+
+    /// Whether the plane was opened with `rank` among its members.
+    public func hasPeer(worldRank rank: Int) -> Bool { peer(worldRank: rank) != nil }
+
+    /// `fi_read` from the peer into `slot` (registered memory of this plane).
+    /// - Throws: `FabricError.invalidArgument` for an unknown peer or a slot that is not
+    ///   registered memory; as `FabricEndpoint.postRead(into:from:remoteAddress:key:length:)`.
+    public func postRead(into slot: any BulkSlot, fromWorldRank rank: Int, remoteAddress: UInt64, key: UInt64,
+                         length: Int) throws -> OperationID {
+        guard let peer = peer(worldRank: rank) else {
+            throw FabricError.invalidArgument(call: "BulkPlane.postRead", detail: "rank \(rank) is not on the bulk plane")
+        }
+        guard let buffer = slot as? RegisteredBuffer else {
+            throw FabricError.invalidArgument(call: "BulkPlane.postRead", detail: "a slot that is not registered memory")
+        }
+        return try endpoint.postRead(into: buffer, from: peer, remoteAddress: remoteAddress, key: key, length: length)
+    }
+
+    /// The endpoint's completions (`fi_cq_read`). - Throws: as `FabricEndpoint.progress()`.
+    @discardableResult
+    public func progress() throws -> [Completion] { try endpoint.progress() }
+}

@@ -1,0 +1,173 @@
+import ChronoArchive
+import ChronoModel
+import ChronoRuntime
+
+/// One archived event as the simulated archive holds it.
+public struct ArchivedEvent: Hashable, Sendable {
+    public let story: String
+    public let time: UInt64
+    public let client: UInt64
+    public let index: UInt32
+    public let record: [UInt8]
+}
+
+/// The simulated archive: rounds kept in memory, each taking a duration drawn from the run's
+/// generator (the grapher is busy meanwhile), and a full disk from a chosen round on: that round
+/// and every later one fail, as ``ArchiveWriter`` does after `No space left on device`.
+public final class SimArchive: ArchiveStore {
+    public var maxRowBytes = 4 << 20
+    public var pageCacheBytes: Int?
+    /// Every chunk of every successful round, in the order written.
+    public private(set) var chunks: [(story: String, chunk: StoryChunk)] = []
+    /// Rounds that wrote something.
+    public private(set) var rounds = 0
+    private struct Key: Hashable {
+        let story: String
+        let client: UInt64
+        let index: UInt32
+    }
+    /// Every event stored, for the durable flushes' checks.
+    private var stored: Set<Key> = []
+    /// Mutation: rounds are reported durable but stored only at the next round (a write-back cache).
+    var storesOneRoundLate = false
+    private var late: [ArchiveChunk] = []
+    /// The round (counting from 1) from which the disk is full, nil: never.
+    let fullFromRound: Int?
+    /// Events of rounds that failed.
+    public private(set) var eventsInFailedRounds = 0
+    private var unusable: String?
+    private let world: SimWorld
+    private let grapherRank: Int
+    /// Mutations: a round reported durable that lost its last chunk; a round that stores a chunk twice;
+    /// a failed round that kept its data after all.
+    var dropsLastChunk = false
+    var duplicatesChunk = false
+    var keepsFailedRound = false
+    /// Mutation: reads leave the story's first archived chunk out.
+    var readsSkipFirstChunk = false
+
+    init(world: SimWorld, grapherRank: Int, fullFromRound: Int?) {
+        self.world = world
+        self.grapherRank = grapherRank
+        self.fullFromRound = fullFromRound
+    }
+
+    public func writeRound(_ chunks: [ArchiveChunk]) throws(ArchiveError) -> ArchiveRoundReport {
+        if let unusable { throw .writerUnusable(reason: unusable) }
+        guard !chunks.isEmpty else {
+            return ArchiveRoundReport(round: nil, chunks: 0, events: 0, payloadBytes: 0, bytesWritten: 0, totalEvents: 0,
+                                      totalBytesWritten: 0, storiesCreated: 0, elapsedSeconds: 0, flushSeconds: 0)
+        }
+        let duration = world.roundDuration()
+        world.makeBusy(grapherRank, for: duration)
+        let events = chunks.reduce(0) { $0 + $1.chunk.count }
+        if let full = fullFromRound, rounds + 1 >= full {
+            unusable = "No space left on device"
+            eventsInFailedRounds += events
+            if keepsFailedRound { store(chunks) }
+            throw .writeFailed(rank: 0, detail: "No space left on device (simulated full disk at round \(rounds + 1))")
+        }
+        rounds += 1
+        var kept = chunks
+        if storesOneRoundLate { swap(&kept, &late) }
+        if dropsLastChunk, rounds % 3 == 0, kept.count > 0 { kept.removeLast() }
+        store(kept)
+        if duplicatesChunk, rounds % 3 == 0, let c = kept.first { self.chunks.append((c.story, c.chunk)) }
+        let payload = chunks.reduce(0) { $0 + $1.chunk.payload.count }
+        return ArchiveRoundReport(round: UInt64(rounds), chunks: chunks.count, events: events, payloadBytes: payload,
+                                  bytesWritten: payload, totalEvents: events, totalBytesWritten: payload, storiesCreated: 0,
+                                  elapsedSeconds: Double(duration / .microseconds(1)) / 1e6, flushSeconds: 0)
+    }
+
+    public func close() throws(ArchiveError) {
+        if unusable == nil { unusable = "closed" }
+        store(late)
+        late = []
+    }
+
+    private func store(_ chunks: [ArchiveChunk]) {
+        for c in chunks {
+            self.chunks.append((c.story, c.chunk))
+            for r in c.chunk.records { stored.insert(Key(story: c.story, client: r.clientId, index: r.index)) }
+        }
+    }
+
+    /// Whether the event is stored (durable) now.
+    func holds(story: String, client: UInt64, index: UInt32) -> Bool {
+        stored.contains(Key(story: story, client: client, index: index))
+    }
+
+    /// Every archived event, in the order written (chunk by chunk).
+    public var events: [ArchivedEvent] {
+        chunks.flatMap { c in
+            (0..<c.chunk.count).map { i in
+                let e = c.chunk.event(at: i)
+                return ArchivedEvent(story: c.story, time: e.time, client: e.clientId.rawValue, index: e.index, record: e.record)
+            }
+        }
+    }
+}
+
+/// The graphers of a simulated job: one (the simulator runs one recording group), so a barrier
+/// is passed at once and an agreement is the grapher's own value.
+final class SimGrapherGroup: CollectiveGroup {
+    private final class Passed: CollectiveWait {
+        func isComplete() throws -> Bool { true }
+    }
+
+    var size: Int { 1 }
+    func startBarrier() throws -> any CollectiveWait { Passed() }
+    func agreeOnMaximum(_ value: Int64) throws -> Int64 { value }
+}
+
+/// A role's clock in the simulation: the run's manual clock, its event time skewed by a fixed
+/// offset (a node whose clock is ahead or behind); elapsed time is the run's.
+struct SkewedClock: RoleClock {
+    let base: ManualRoleClock
+    let skew: Int64
+
+    func now() -> UInt64 {
+        let t = base.now()
+        return skew >= 0 ? t &+ UInt64(skew) : t &- UInt64(-skew)
+    }
+
+    func instant() -> ContinuousClock.Instant { base.instant() }
+}
+
+/// The player's view of the simulated archive: the rounds written so far, read whole (one
+/// window per query; no straight reads, so every window is merged the general way).
+final class SimArchiveSource: ArchiveSource {
+    private let archive: SimArchive
+
+    init(_ archive: SimArchive) { self.archive = archive }
+
+    private func parts(_ story: String, _ range: TimeRange) throws(ArchiveError) -> [StoryChunk] {
+        var chunks = archive.chunks.filter { $0.story == story }
+        guard !chunks.isEmpty else { throw .storyNotFound(chronicle: SimWorld.chronicle, story: story) }
+        if archive.readsSkipFirstChunk { chunks.removeFirst() }
+        return chunks.map { $0.chunk.slice(range) }.filter { !$0.isEmpty }
+    }
+
+    func firstWindow(chronicle: String, story: String, range: TimeRange, maxBytes: Int,
+                     toleratingDamage: Bool) throws(ArchiveError) -> TimeRange {
+        _ = try parts(story, range)
+        return range
+    }
+
+    func read(chronicle: String, story: String, range: TimeRange) throws(ArchiveError) -> ArchiveAnswer {
+        let parts = try parts(story, range)
+        let storyId: StoryID
+        do {
+            storyId = StoryID(chronicle: try ChronicleName(chronicle), story: try StoryName(story))
+            let merged = try StoryChunk.merge(parts) ?? .empty(storyId: storyId, range: range)
+            return ArchiveAnswer(events: merged, completeness: ArchiveCompleteness())
+        } catch {
+            throw .corrupt(location: story, detail: "\(error)")
+        }
+    }
+
+    func readEncoded(chronicle: String, story: String, window: TimeRange,
+                     into destination: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> EncodedWindow? {
+        nil
+    }
+}

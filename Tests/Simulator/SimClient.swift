@@ -1,0 +1,197 @@
+import ChronoModel
+import ChronoRuntime
+
+/// A simulated writer: one client of the job logging to one story through the keeper protocol
+/// the real client speaks (a registering watermark batch, event batches each carrying the
+/// client's watermark, idle watermarks, a last batch with watermark `UInt64.max`), with at most
+/// `maxPending` batches unacknowledged. Its clock may be skewed (ahead or lagging).
+final class SimClient {
+    enum Phase { case waitingForStart, registering, logging, closing, done }
+
+    let rank: Int
+    let clientId: ClientID
+    let storyId: StoryID
+    let storyName: String
+    let keeperRank: Int
+    let clock: SkewedClock
+    private let channel: SimControlTransport
+    private let world: SimWorld
+    // The workload, drawn from the seed.
+    let eventCount: Int
+    let batchEvents: Int
+    let maxPending: Int
+    let gap: (low: Int64, high: Int64)
+    let payloadBytes: Int
+    private let watermarkInterval: UInt64
+
+    private(set) var phase = Phase.waitingForStart
+    /// The events this session logs before it releases the story.
+    private var sessionEnd: Int
+    /// Times it released the story and acquired it again.
+    private(set) var restarts = 0
+    /// Every event logged, by index.
+    private(set) var logged: [Event] = []
+    /// Indexes acknowledged by the keeper as taken (rc success, nothing rejected).
+    private(set) var acknowledged: Set<UInt32> = []
+    /// Events the keeper answered as rejected (late under a reject policy, or not recorded).
+    private(set) var rejected: UInt64 = 0
+    private var batch: [Event] = []
+    /// The durable flush waiting for its reply: its sequence, and how many events were shipped before it.
+    private var durableAsked: (sequence: UInt64, shipped: Int)?
+    private var durableSequence: UInt64 = 0
+    /// Durable flushes answered.
+    private(set) var durableFlushes = 0
+    /// Durable flushes that succeeded before their events were archived.
+    private(set) var durabilityViolations: [String] = []
+    /// Indexes the keeper rejected (not expected in the archive).
+    private var rejectedIndexes: Set<UInt32> = []
+    private var unacked = 0
+    private var floor: UInt64 = 0
+    private var nextEventAt: ContinuousClock.Instant
+    private var lastSentAt: UInt64 = 0
+    private var sentLast = false
+
+    init(rank: Int, clientId: ClientID, storyId: StoryID, storyName: String, keeperRank: Int, clock: SkewedClock,
+         channel: SimControlTransport, world: SimWorld, rng: inout SplitMix64) {
+        (self.rank, self.clientId, self.storyId, self.storyName, self.keeperRank) = (rank, clientId, storyId, storyName, keeperRank)
+        self.clock = clock
+        self.channel = channel
+        self.world = world
+        eventCount = Int.random(in: 20...300, using: &rng)
+        // Now and then a writer releases its story halfway and acquires it again (the recording
+        // stops and restarts when it was the only holder).
+        sessionEnd = rng.chance(0.3) ? eventCount / 2 : eventCount
+        batchEvents = rng.pick([1, 4, 16, 64])
+        maxPending = rng.pick([1, 2, 8])
+        gap = rng.pick([(Int64(1), Int64(20)), (10, 500), (100, 3000)])
+        payloadBytes = rng.pick([0, 8, 100])
+        watermarkInterval = world.config.watermarkIntervalNanoseconds
+        nextEventAt = clock.instant()
+    }
+
+    /// The recording started (the visor's notices were acknowledged): register with the keeper by
+    /// a watermark-only batch, and log once it is acknowledged (as the real client does: from then
+    /// on the keeper waits for this client's watermark, so no event it logs can be late).
+    func started() throws {
+        guard phase == .waitingForStart else { return }
+        phase = .registering
+        try ship(watermark: clock.now())
+    }
+
+    /// One turn: take acknowledgements, log what is due, ship full or lingering batches, send an
+    /// idle watermark, close when every event is logged. - Returns: whether anything happened.
+    func step() throws -> Bool {
+        var did = false
+        while let (bytes, _) = try channel.poll(tag: .flow) {
+            did = true
+            let message = try ControlMessage.decode(bytes)
+            if case .durableReply(let reply) = message { durableReplied(reply) }
+            guard case .batchAck(let ack) = message else { continue }
+            unacked -= 1
+            if ack.rc == .success && ack.rejected == 0 {
+                for i in 0..<ack.count { acknowledged.insert(ack.firstIndex + i) }
+            } else {
+                rejected += UInt64(ack.rejected)
+                for i in 0..<ack.count { rejectedIndexes.insert(ack.firstIndex + i) }
+            }
+        }
+        switch phase {
+        case .waitingForStart, .done: return did
+        case .registering:
+            guard unacked == 0 || world.mutation == .writerLogsBeforeRegistered else { return did }
+            phase = .logging
+            nextEventAt = clock.instant()
+            return true
+        case .logging:
+            let now = clock.instant()
+            while logged.count < sessionEnd && nextEventAt <= now {
+                let record = [UInt8](repeating: UInt8(truncatingIfNeeded: logged.count), count: payloadBytes)
+                let e = Event(time: max(clock.now(), floor), clientId: clientId, index: UInt32(logged.count), record: record)
+                logged.append(e)
+                batch.append(e)
+                nextEventAt = nextEventAt + world.rng.microseconds(gap.low, gap.high)
+                did = true
+            }
+            if !batch.isEmpty && unacked < pendingLimit && (batch.count >= batchEvents || logged.count == sessionEnd) {
+                try ship(watermark: max(clock.now(), floor))
+                did = true
+            } else if batch.isEmpty && clock.now() >= lastSentAt &+ watermarkInterval {
+                let w = max(clock.now(), floor)
+                floor = w
+                lastSentAt = clock.now()
+                let set = WatermarkSet(contributor: clientId.rawValue, entries: [.init(storyId: storyId, watermark: w)])
+                try channel.post(ControlMessage.watermarks(set).encode(), to: keeperRank, tag: .events)
+                did = true
+            }
+            if batch.isEmpty && durableAsked == nil && logged.count > 0 && world.rng.chance(0.02) {
+                try askDurable()
+                did = true
+            }
+            if logged.count == sessionEnd && batch.isEmpty && unacked < pendingLimit {
+                try ship(watermark: .max)
+                phase = .closing
+                did = true
+            }
+        case .closing:
+            if unacked == 0 && durableAsked == nil {
+                let last = sessionEnd == eventCount
+                phase = last ? .done : .waitingForStart
+                world.visor.released(self, last: last)
+                if !last {
+                    sessionEnd = eventCount
+                    restarts += 1
+                    try world.visor.acquire(self)
+                }
+                did = true
+            }
+        }
+        return did
+    }
+
+    /// Asks the keeper for a durable flush of every event shipped so far (after them on the same
+    /// tag, as the real client does).
+    private func askDurable() throws {
+        durableSequence += 1
+        durableAsked = (durableSequence, logged.count)
+        let request = DurableRequest(storyId: storyId, clientId: clientId, sequence: durableSequence)
+        try channel.post(ControlMessage.durableRequest(request).encode(), to: keeperRank, tag: .events)
+    }
+
+    /// A durable flush answered: with success, every event shipped before it must be in the
+    /// archive now (the promise of `flush(durable: true)`).
+    private func durableReplied(_ reply: DurableReply) {
+        guard let asked = durableAsked, reply.sequence == asked.sequence else { return }
+        durableAsked = nil
+        durableFlushes += 1
+        guard reply.rc == .success else { return }
+        let missing = (0..<asked.shipped).filter { i in
+            !world.archive.holds(story: storyName, client: clientId.rawValue, index: UInt32(i)) && !rejectedIndexes.contains(UInt32(i))
+        }
+        if let first = missing.first {
+            durabilityViolations.append("durable: a durable flush of client \(clientId) in \(storyName) succeeded with "
+                                        + "\(missing.count) of its \(asked.shipped) events not archived (first index \(first))")
+        }
+    }
+
+    private func ship(watermark: UInt64) throws {
+        let b = try EventBatch(storyId: storyId, clientId: clientId, watermark: watermark, events: batch)
+        batch.removeAll()
+        if watermark != .max { floor = max(floor, watermark) }
+        lastSentAt = clock.now()
+        unacked += 1
+        try channel.post(ControlMessage.eventBatch(b).encode(), to: keeperRank, tag: .events)
+    }
+
+    /// Batches it may have unacknowledged: `maxPending`, unless the mutation makes it ignore flow control.
+    private var pendingLimit: Int { world.mutation == .writersIgnoreFlowControl ? .max : maxPending }
+
+    /// The most bytes this writer can have in its keeper's memory unacknowledged (its unacknowledged
+    /// batches, full), by the flow-control protocol.
+    var pendingBytesBound: Int { maxPending * batchEvents * (EventRecord.byteSize + payloadBytes) }
+
+    /// When this client next has something to do on its own (its next event).
+    var nextWake: ContinuousClock.Instant? { phase == .logging && logged.count < sessionEnd ? nextEventAt : nil }
+
+    /// The client's counters, as a real client reports them.
+    var counters: Counters { [.eventsLogged: UInt64(logged.count), .eventsRejected: rejected] }
+}

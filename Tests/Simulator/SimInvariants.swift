@@ -1,0 +1,201 @@
+import ChronoDeployment
+import ChronoModel
+
+/// The outcome of one simulated job: how it ended and every invariant it broke.
+public struct SimReport: Sendable {
+    public let seed: UInt64
+    public let mutation: SimMutation
+    public let scenario: SimScenario
+    public let ending: SimWorld.Ending
+    /// Broken invariants, each a line naming it.
+    public let violations: [String]
+    public let logged: Int
+    public let archived: Int
+    public let rounds: Int
+    public let steps: Int
+    /// Whether keeper memory bounds below the configurable minimum were allowed.
+    public var tightMemory = false
+    /// Replay answers and durable flushes checked.
+    public var replays = 0
+    public var durableFlushes = 0
+    /// Events the keepers and the grapher counted late.
+    public var late: UInt64 = 0
+    /// Stories released and acquired again by the same writer.
+    public var restarts = 0
+
+    /// Whether every invariant held.
+    public var passed: Bool { violations.isEmpty }
+
+    /// The line that replays this run.
+    public var replayLine: String {
+        "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")\(tightMemory ? " --tight-memory" : "")): "
+            + "\(violations.joined(separator: "; ")) — \(scenario)"
+    }
+}
+
+extension SimWorld {
+    /// Runs the job and checks every invariant after it.
+    public static func simulate(seed: UInt64, mutation: SimMutation = .none,
+                                tightMemory: Bool = SimScenario.tightMemoryFromEnvironment) -> SimReport {
+        let world: SimWorld
+        do {
+            world = try SimWorld(seed: seed, mutation: mutation, tightMemory: tightMemory)
+        } catch {
+            return SimReport(seed: seed, mutation: mutation, scenario: SimScenario(), ending: .failed("setup: \(error)"),
+                             violations: ["setup failed: \(error)"], logged: 0, archived: 0, rounds: 0, steps: 0)
+        }
+        let ending = world.run()
+        return world.report(ending)
+    }
+
+    func report(_ ending: Ending) -> SimReport {
+        var violations: [String] = []
+        switch ending {
+        case .finished: break
+        case .hung(let at, let state): violations.append("deadline: the job had not ended after \(at) (simulated): \(state)")
+        case .failed(let error): violations.append("a role threw: \(error)")
+        }
+        let archived = archive.events
+        violations += checkArchivedExactlyOnceInOrder(archived)
+        if case .finished = ending { violations += checkLost(archived) }
+        violations += checkLate()
+        violations += checkMemory()
+        violations += checkReplays()
+        violations += clients.flatMap(\.durabilityViolations)
+        var report = SimReport(seed: seed, mutation: mutation, scenario: scenario, ending: ending, violations: violations,
+                               logged: clients.reduce(0) { $0 + $1.logged.count }, archived: archived.count,
+                               rounds: archive.rounds, steps: steps)
+        report.replays = reader.answers.values.filter(\.done).count
+        report.durableFlushes = clients.reduce(0) { $0 + $1.durableFlushes }
+        report.restarts = clients.reduce(0) { $0 + $1.restarts }
+        report.tightMemory = tightMemory
+        report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
+        return report
+    }
+
+    private struct Key: Hashable {
+        let story: String
+        let client: UInt64
+        let index: UInt32
+    }
+
+    /// Every acknowledged event archived exactly once, as logged (time and record), each archived
+    /// chunk in event order; when the archive never failed, every event logged is archived.
+    func checkArchivedExactlyOnceInOrder(_ archived: [ArchivedEvent]) -> [String] {
+        var out: [String] = []
+        var logged: [Key: Event] = [:]
+        for c in clients { for e in c.logged { logged[Key(story: c.storyName, client: c.clientId.rawValue, index: e.index)] = e } }
+        var seen: Set<Key> = []
+        for e in archived {
+            let key = Key(story: e.story, client: e.client, index: e.index)
+            if !seen.insert(key).inserted {
+                out.append("exactly once: \(e.story) client \(e.client) index \(e.index) archived twice")
+                break
+            }
+            guard let l = logged[key] else {
+                out.append("exactly once: \(e.story) client \(e.client) index \(e.index) archived but never logged")
+                break
+            }
+            if l.time != e.time || l.record != e.record {
+                out.append("as logged: \(e.story) client \(e.client) index \(e.index) archived with time \(e.time), logged \(l.time)")
+                break
+            }
+        }
+        for (story, chunk) in archive.chunks {
+            let keys = chunk.records.map { ($0.time, $0.clientId, $0.index) }
+            if zip(keys, keys.dropFirst()).contains(where: { $0 > $1 }) {
+                out.append("in order: a chunk of \(story) archived out of event order")
+                break
+            }
+        }
+        // With a full disk, acknowledged events may be destroyed (``checkLost`` accounts for them);
+        // without one every event logged and not rejected is archived.
+        if archive.eventsInFailedRounds == 0 {
+            for c in clients {
+                let missing = c.logged.filter { !seen.contains(Key(story: c.storyName, client: c.clientId.rawValue, index: $0.index)) }
+                guard let first = missing.first, UInt64(missing.count) > c.rejected else { continue }
+                out.append("exactly once: \(missing.count) event(s) of client \(c.clientId) in \(c.storyName) never archived "
+                           + "(first index \(first.index), acknowledged: \(c.acknowledged.contains(first.index)))")
+            }
+        }
+        return out
+    }
+
+    /// The summary's `lost` equals what the fault destroyed: events logged and not in the archive
+    /// (none without a fault).
+    func checkLost(_ archived: [ArchivedEvent]) -> [String] {
+        let summary = JobSummary(counters.map { RankCounters(role: $0.role, counters: $0.counters) })
+        let distinct = Set(archived.map { Key(story: $0.story, client: $0.client, index: $0.index) })
+        let logged = clients.reduce(0) { $0 + $1.logged.count }
+        let rejected = clients.reduce(0) { $0 + Int($1.rejected) }
+        let destroyed = logged - rejected - distinct.count
+        var out: [String] = []
+        if Int(summary.lostEvents) != destroyed {
+            out.append("lost: the summary says \(summary.lostEvents) lost, the archive misses \(destroyed) of \(logged) logged")
+        }
+        if destroyed != 0 && archive.eventsInFailedRounds == 0 {
+            out.append("lost: \(destroyed) event(s) missing with no fault injected")
+        }
+        return out
+    }
+
+    /// Every replay answer equals the model of what was logged in its range: each event it holds was
+    /// logged in the range (as logged), in event order, once; and it holds every event logged in
+    /// the range before the answer's `completeBefore` that was logged before the query (unless a
+    /// full disk destroyed events).
+    func checkReplays() -> [String] {
+        var out: [String] = []
+        var logged: [Key: Event] = [:]
+        for c in clients { for e in c.logged { logged[Key(story: c.storyName, client: c.clientId.rawValue, index: e.index)] = e } }
+        for (id, a) in reader.answers.sorted(by: { $0.key < $1.key }) where a.done {
+            guard a.rc == .success else {
+                out.append("replay: query \(id) of \(a.story) answered \(a.rc)")
+                continue
+            }
+            let keys = a.events.map { ($0.time, $0.clientId.rawValue, $0.index) }
+            if zip(keys, keys.dropFirst()).contains(where: { $0 >= $1 }) {
+                out.append("replay: query \(id) of \(a.story) answered out of order or with a duplicate")
+            }
+            if let e = a.events.first(where: { !a.range.contains($0.time)
+                || logged[Key(story: a.story, client: $0.clientId.rawValue, index: $0.index)] != $0 }) {
+                out.append("replay: query \(id) of \(a.story) answered \(e.key), not logged in \(a.range)")
+            }
+            guard archive.eventsInFailedRounds == 0 else { continue }
+            let answered = Set(a.events.map { Key(story: a.story, client: $0.clientId.rawValue, index: $0.index) })
+            let complete = TimeRange(start: a.range.start, end: min(a.range.end, a.completeBefore))
+            let missing = logged.filter {
+                $0.key.story == a.story && Int($0.key.index) < a.loggedBefore[$0.key.client, default: 0]
+                    && complete.contains($0.value.time) && !answered.contains($0.key)
+            }
+            if let first = missing.first {
+                out.append("replay: query \(id) of \(a.story) misses \(missing.count) event(s) logged before its "
+                           + "completeBefore (first \(first.value.key)) in \(a.range)")
+            }
+        }
+        return out
+    }
+
+    /// Every keeper's memory within its bound: `keeper.memoryLimitBytes`, plus what its writers may
+    /// have unacknowledged under flow control (a keeper over its bound withholds acknowledgements, but
+    /// takes in what was already sent), plus its transfer slots.
+    func checkMemory() -> [String] {
+        var out: [String] = []
+        let writers = clients.reduce(0) { $0 + $1.pendingBytesBound }
+        let bound = config.keeper.memoryLimitBytes + writers + config.keeperTransferSlots * config.transferSlotBytes
+        for p in processes where p.role == .keeper {
+            let peak = Int(p.loop.counters[.memoryPeakBytes] ?? 0)
+            if peak > bound { out.append("memory: keeper \(p.rank) peaked at \(peak) bytes, over its bound of \(bound)") }
+        }
+        return out
+    }
+
+    /// No event is late unless a writer's clock lagged behind a recording process's (a keeper's, or
+    /// the grapher's at skew 0): a lagging writer registers with a watermark below what the keeper's
+    /// clock already sealed. With no writer behind, every range completes by watermarks.
+    func checkLate() -> [String] {
+        let ahead = max(0, scenario.keeperSkews.max() ?? 0)
+        guard !scenario.clientSkews.contains(where: { $0 < ahead }) else { return [] }
+        let late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
+        return late == 0 ? [] : ["late: \(late) event(s) late while no writer's clock lagged"]
+    }
+}

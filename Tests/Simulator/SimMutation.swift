@@ -1,0 +1,46 @@
+/// A deliberate bug the simulator must catch: each breaks one promise the invariants check, so
+/// a run with it shows that the invariant (and the simulator's reach) is real.
+public enum SimMutation: String, CaseIterable, Sendable {
+    /// No bug.
+    case none
+    /// The archive reports a round durable but lost its last chunk (every third round):
+    /// acknowledged events missing from the archive.
+    case archiveDropsChunk
+    /// The archive stores a chunk twice (every third round): events archived twice.
+    case archiveDuplicatesChunk
+    /// The network loses the grapher's last acknowledgements of a chunk to a keeper (from the
+    /// fifth chunk acknowledgement on, one in five is lost): the keeper keeps the chunk for ever and
+    /// the drain never ends.
+    case networkLosesChunkAcks
+    /// A round that failed on a full disk kept its data after all: the summary's `lost` counts
+    /// events that are in the archive.
+    case failedRoundKeepsData
+    /// The network breaks MPI's order between two ranks under one tag (a keeper's descriptors
+    /// and watermarks overtake each other, so a watermark can pass a chunk still on its way).
+    case networkReordersLanes
+    /// Writers ship without waiting for acknowledgements (with keepers' memory bounds at 16 KiB):
+    /// a keeper's memory passes its bound by more than flow control allows.
+    case writersIgnoreFlowControl
+    /// The archive reports a round durable but stores it only with the next round (a write-back
+    /// cache): durable flushes return before their events are in the archive.
+    case archiveAcksBeforeStoring
+    /// The archive's reads leave a story's first archived chunk out: replay answers miss events.
+    case archiveReadsSkipChunk
+    /// A writer logs before its registration is acknowledged: its first events can fall in a range
+    /// the keeper already sealed by its clock alone, late while every clock is aligned.
+    case writerLogsBeforeRegistered
+
+    /// The invariant that must catch it (the start of its violation line).
+    public var caughtBy: String {
+        switch self {
+        case .none: ""
+        case .archiveDropsChunk, .archiveDuplicatesChunk: "exactly once"
+        case .networkLosesChunkAcks: "deadline"
+        case .failedRoundKeepsData: "lost"
+        case .networkReordersLanes, .writerLogsBeforeRegistered: "late"
+        case .writersIgnoreFlowControl: "memory"
+        case .archiveReadsSkipChunk: "replay"
+        case .archiveAcksBeforeStoring: "durable"
+        }
+    }
+}

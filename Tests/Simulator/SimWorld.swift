@@ -1,0 +1,337 @@
+import ChronoArchive
+import ChronoModel
+import ChronoRoles
+import ChronoRuntime
+import Foundation
+import Logging
+
+/// What one seed decided about a simulated job: its shape, its delays, its faults.
+public struct SimScenario: CustomStringConvertible, Sendable {
+    public var keepers = 1
+    public var clients = 1
+    public var stories = 1
+    public var maxMessageDelay: Duration = .zero
+    public var maxReadDelay: Duration = .zero
+    public var maxRoundDuration: Duration = .zero
+    public var idleStep: Duration = .milliseconds(1)
+    /// The round (from 1) from which the archive's disk is full, nil: never.
+    public var fullFromRound: Int?
+    /// A role (world rank) that stalls, when, and for how long.
+    public var stall: (rank: Int, at: Duration, length: Duration)?
+    /// Event-time skew of each keeper and each client, ns.
+    public var keeperSkews: [Int64] = []
+    public var clientSkews: [Int64] = []
+    public var chunkDurationMs = 10
+    public var archiveIntervalMs = 10
+    public var slotBytes = 64 << 10
+    public var keeperMemory = 1 << 20
+    /// Keepers hold each batch acknowledgement up to this long (a slow keeper), players each query.
+    public var maxAckDelay: Duration = .zero
+    public var maxQueryDelay: Duration = .zero
+
+    public var description: String {
+        "keepers=\(keepers) clients=\(clients) stories=\(stories) delay≤\(maxMessageDelay) read≤\(maxReadDelay) "
+            + "round≤\(maxRoundDuration) idleStep=\(idleStep) fullFromRound=\(fullFromRound.map(String.init) ?? "-") "
+            + "stall=\(stall.map { "rank \($0.rank) at \($0.at) for \($0.length)" } ?? "-") chunkMs=\(chunkDurationMs) "
+            + "archiveMs=\(archiveIntervalMs) slot=\(slotBytes) keeperMemory=\(keeperMemory) "
+            + "ackDelay≤\(maxAckDelay) queryDelay≤\(maxQueryDelay) keeperSkews=\(keeperSkews) clientSkews=\(clientSkews)"
+    }
+
+    /// Whether keepers may get a memory bound below the configurable minimum (`CHRONOLOG_SIM_TIGHT_MEMORY=1`).
+    public static let tightMemoryFromEnvironment = ProcessInfo.processInfo.environment["CHRONOLOG_SIM_TIGHT_MEMORY"] == "1"
+
+    /// The scenario of `seed`, drawn from `rng` in a fixed order.
+    static func draw(_ rng: inout SplitMix64, mutation: SimMutation, tightMemory: Bool) -> SimScenario {
+        var s = SimScenario()
+        s.keepers = Int.random(in: 1...3, using: &rng)
+        s.clients = Int.random(in: 1...4, using: &rng)
+        s.stories = Int.random(in: 1...min(3, s.clients), using: &rng)
+        s.maxMessageDelay = rng.pick([.microseconds(5), .microseconds(100), .milliseconds(2), .milliseconds(10)])
+        s.maxReadDelay = rng.pick([.microseconds(5), .microseconds(500), .milliseconds(5)])
+        s.maxRoundDuration = rng.pick([.zero, .milliseconds(2), .milliseconds(30)])
+        s.idleStep = rng.pick([.microseconds(200), .milliseconds(1), .milliseconds(5)])
+        s.chunkDurationMs = rng.pick([2, 10, 50])
+        s.archiveIntervalMs = rng.pick([2, 10, 50])
+        s.slotBytes = rng.pick([2 << 10, 64 << 10])
+        s.keeperMemory = rng.pick([16 << 10, 1 << 20])
+        // 16 KiB is below the smallest `keeper.memoryLimitBytes` a user can set (1 MiB), and with
+        // two writers on one story it deadlocks (docs/SIMULATOR.md, "Findings"): only with
+        // CHRONOLOG_SIM_TIGHT_MEMORY=1. Drawn either way, so a seed's other choices do not change.
+        if !tightMemory { s.keeperMemory = 1 << 20 }
+        if mutation == .writersIgnoreFlowControl { s.keeperMemory = 16 << 10 }
+        if rng.chance(0.15) { s.fullFromRound = Int.random(in: 1...6, using: &rng) }
+        if rng.chance(0.3) {
+            let rank = Int.random(in: 1...(s.keepers + 1), using: &rng)  // a keeper or the grapher
+            s.stall = (rank, rng.microseconds(0, 200_000), rng.microseconds(10_000, 300_000))
+        }
+        let skewed = rng.chance(0.5)
+        s.keeperSkews = (0..<s.keepers).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
+        s.clientSkews = (0..<s.clients).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
+        if rng.chance(0.2) { s.maxAckDelay = rng.pick([.microseconds(500), .milliseconds(5)]) }
+        if rng.chance(0.2) { s.maxQueryDelay = rng.pick([.milliseconds(1), .milliseconds(20)]) }
+        return s
+    }
+}
+
+/// The simulator's ``RoleFaults``: slow keepers and players, each delay drawn from the run's generator.
+final class SimFaults: RoleFaults, @unchecked Sendable {
+    private unowned let world: SimWorld
+
+    init(world: SimWorld) { self.world = world }
+
+    func keeperAckDelay() -> Duration {
+        world.scenario.maxAckDelay == .zero ? .zero : world.rng.microseconds(0, Int64(world.scenario.maxAckDelay / .microseconds(1)))
+    }
+
+    func playerQueryDelay() -> Duration {
+        world.scenario.maxQueryDelay == .zero ? .zero
+            : world.rng.microseconds(0, Int64(world.scenario.maxQueryDelay / .microseconds(1)))
+    }
+}
+
+/// A whole recording group on one thread, in memory, on a manual clock: the real ``KeeperRole``s
+/// and ``GrapherRole`` (each in its real ``RecordingProcess`` loop) behind simulated control,
+/// bulk and archive seams, simulated writers, and a scripted visor. Every delay, order, duration,
+/// stall, full disk and clock skew comes from the seed.
+public final class SimWorld {
+    static let chronicle = "sim"
+    /// How long a job may take, simulated, before it counts as hung (under the roles' own 60 s drain stall limit).
+    static let deadline: Duration = .seconds(30)
+
+    public let seed: UInt64
+    public let scenario: SimScenario
+    public let mutation: SimMutation
+    var rng: SplitMix64
+    let clock: ManualRoleClock
+    let config: ChronoConfig
+    private(set) var network: SimNetwork!
+    private(set) var visor: SimVisor!
+    private(set) var clients: [SimClient] = []
+    private(set) var archive: SimArchive!
+    let keeperRanks: [Int]
+    let grapherRank: Int
+    let playerRank: Int
+    private(set) var reader: SimReader!
+
+    struct Process {
+        let rank: Int
+        let role: Role
+        let behavior: RecordingBehavior
+        var loop: RecordingProcess
+        var finished = false
+        let bulk: SimBulkTransport
+    }
+    private(set) var processes: [Process] = []
+    private var pools: [UInt64: SimSlotPool] = [:]
+    private var busyUntil: [Int: ContinuousClock.Instant] = [:]
+    private var stallApplied = false
+    private let start: ContinuousClock.Instant
+    /// Steps taken by all actors, for the report.
+    public private(set) var steps = 0
+
+    /// Whether keepers may get a memory bound below the configurable minimum.
+    public let tightMemory: Bool
+
+    /// A job drawn from `seed`, with `mutation` in it (and keeper memory bounds below the
+    /// configurable minimum when `tightMemory`).
+    public init(seed: UInt64, mutation: SimMutation = .none, tightMemory: Bool = SimScenario.tightMemoryFromEnvironment) throws {
+        self.tightMemory = tightMemory
+        self.seed = seed
+        self.mutation = mutation
+        var rng = SplitMix64(seed: seed)
+        let scenario = SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory)
+        self.scenario = scenario
+        self.clock = ManualRoleClock(eventTime: 1_700_000_000_000_000_000)
+        self.start = clock.instant()
+        var config = ChronoConfig()
+        config.story.chunkDurationMs = scenario.chunkDurationMs
+        config.story.maxEventBytes = 256
+        config.grapher.archiveIntervalMs = scenario.archiveIntervalMs
+        config.keeper.transferSlotBytes = scenario.slotBytes
+        config.keeper.memoryLimitBytes = scenario.keeperMemory
+        config.grapher.memoryLimitBytes = 1 << 20
+        config.heartbeat.intervalMs = 1000
+        config.archive.directory = "simulated"
+        self.config = config
+        keeperRanks = Array(1...scenario.keepers)
+        grapherRank = scenario.keepers + 1
+        playerRank = scenario.keepers + 2
+        self.rng = rng
+        try build()
+    }
+
+    private func build() throws {
+        network = SimNetwork(world: self)
+        network.reordersLanes = mutation == .networkReordersLanes
+        if mutation == .networkLosesChunkAcks {
+            var acks = 0
+            network.keep = { _, _, tag, bytes in
+                guard tag == .bulk, case .chunkAck(let a)? = try? ControlMessage.decode(bytes), !a.received else { return true }
+                acks += 1
+                return acks < 5 || acks % 5 != 0
+            }
+        }
+        visor = SimVisor(channel: SimControlTransport(rank: 0, network: network), world: self)
+        let logger = Logger(label: "chronolog.sim") { _ in SwiftLogNoOpLogHandler() }
+        for (i, rank) in keeperRanks.enumerated() {
+            let bulk = SimBulkTransport(rank: rank, world: self)
+            let clock = SkewedClock(base: clock, skew: scenario.keeperSkews[i])
+            let keeper = try KeeperRole(config: config, rank: rank, grapherRank: grapherRank, playerRank: playerRank, bulk: bulk,
+                                        logger: logger, clock: clock)
+            keeper.faults = SimFaults(world: self)
+            try add(rank: rank, role: .keeper, behavior: keeper, bulk: bulk, clock: clock, logger: logger)
+        }
+        archive = SimArchive(world: self, grapherRank: grapherRank, fullFromRound: scenario.fullFromRound)
+        archive.dropsLastChunk = mutation == .archiveDropsChunk
+        archive.duplicatesChunk = mutation == .archiveDuplicatesChunk
+        archive.keepsFailedRound = mutation == .failedRoundKeepsData
+        archive.readsSkipFirstChunk = mutation == .archiveReadsSkipChunk
+        archive.storesOneRoundLate = mutation == .archiveAcksBeforeStoring
+        let bulk = SimBulkTransport(rank: grapherRank, world: self)
+        let grapherClock = SkewedClock(base: clock, skew: 0)
+        let grapher = try GrapherRole(config: config, keepers: keeperRanks, bulk: bulk, graphers: SimGrapherGroup(),
+                                      archive: archive, logger: logger, clock: grapherClock)
+        try add(rank: grapherRank, role: .grapher, behavior: grapher, bulk: bulk, clock: grapherClock, logger: logger)
+        let playerBulk = SimBulkTransport(rank: playerRank, world: self)
+        let source = SimArchiveSource(archive)
+        let player = try PlayerRole(config: config, visorRank: 0, grapherRank: grapherRank, bulk: playerBulk, logger: logger,
+                                    clock: grapherClock, archive: { source })
+        player.faults = SimFaults(world: self)
+        try add(rank: playerRank, role: .player, behavior: player, bulk: playerBulk, clock: grapherClock, logger: logger)
+        for i in 0..<scenario.clients {
+            let rank = playerRank + 1 + i
+            let clientId = ClientID(UInt64(100 + i))
+            let storyName = "story-\(i % scenario.stories)"
+            let storyId = StoryID(chronicle: try ChronicleName(Self.chronicle), story: try StoryName(storyName))
+            let keeper = keeperRanks[Int(clientId.rawValue % UInt64(keeperRanks.count))]
+            clients.append(SimClient(rank: rank, clientId: clientId, storyId: storyId, storyName: storyName, keeperRank: keeper,
+                                     clock: SkewedClock(base: clock, skew: scenario.clientSkews[i]),
+                                     channel: SimControlTransport(rank: rank, network: network), world: self, rng: &rng))
+        }
+        let readerRank = playerRank + 1 + scenario.clients
+        reader = SimReader(rank: readerRank, channel: SimControlTransport(rank: readerRank, network: network), world: self, rng: &rng)
+    }
+
+    private func add(rank: Int, role: Role, behavior: RecordingBehavior, bulk: SimBulkTransport, clock: SkewedClock,
+                     logger: Logger) throws {
+        let assignment = RoleAssignment(worldRank: rank, role: role, node: 0, group: 0, host: "sim")
+        var loop = RecordingProcess(behavior: behavior, channel: SimControlTransport(rank: rank, network: network),
+                                    assignment: assignment, visorRank: 0, config: config, logger: logger, clock: clock)
+        try loop.start()
+        processes.append(Process(rank: rank, role: role, behavior: behavior, loop: loop, bulk: bulk))
+    }
+
+    // MARK: - What the seams draw from the seed
+
+    func messageDelay() -> Duration { rng.microseconds(0, Int64(scenario.maxMessageDelay / .microseconds(1))) }
+
+    func readDelay(bytes: Int) -> Duration { rng.microseconds(0, Int64(scenario.maxReadDelay / .microseconds(1))) }
+
+    func roundDuration() -> Duration { rng.microseconds(0, Int64(scenario.maxRoundDuration / .microseconds(1))) }
+
+    func makeBusy(_ rank: Int, for duration: Duration) {
+        let until = clock.instant() + duration
+        if until > busyUntil[rank] ?? start { busyUntil[rank] = until }
+    }
+
+    func makePool(owner: Int, slotSize: Int, slotCount: Int) -> SimSlotPool {
+        let key = UInt64(owner) << 16 | UInt64(pools.count + 1)
+        let pool = SimSlotPool(key: key, slotSize: slotSize, slotCount: slotCount)
+        pools[key] = pool
+        return pool
+    }
+
+    func pool(key: UInt64) -> SimSlotPool? { pools[key] }
+
+    func isRecordingRank(_ rank: Int) -> Bool { rank >= 1 && rank <= playerRank }
+
+    // MARK: - Running
+
+    /// How a run ended.
+    public enum Ending: Equatable, Sendable {
+        case finished(at: Duration)
+        case hung(at: Duration, state: String)
+        case failed(String)
+    }
+
+    /// Runs the job until every role finished, the deadline passed, or a role threw.
+    public func run() -> Ending {
+        do {
+            for c in clients { try visor.acquire(c) }
+            var idle = scenario.idleStep
+            while true {
+                let elapsed = clock.instant() - start
+                if allDone { return .finished(at: elapsed) }
+                if elapsed >= Self.deadline { return .hung(at: elapsed, state: hungState) }
+                applyStall()
+                let did = try stepEveryone()
+                if did {
+                    clock.advance(by: rng.microseconds(0, 20))
+                    idle = scenario.idleStep
+                } else {
+                    clock.advance(by: nextJump(idle))
+                    idle = min(idle * 2, .milliseconds(20))
+                }
+            }
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+
+    private var allDone: Bool { visor.phase == .done && processes.allSatisfy(\.finished) }
+
+    private func applyStall() {
+        guard !stallApplied, let stall = scenario.stall, clock.instant() - start >= stall.at else { return }
+        stallApplied = true
+        makeBusy(stall.rank, for: stall.length)
+    }
+
+    /// Steps the visor, every client and every recording process not busy, in an order drawn from the seed.
+    private func stepEveryone() throws -> Bool {
+        var did = false
+        let now = clock.instant()
+        let actors = processes.count + clients.count + 2
+        for a in (0..<actors).shuffled(using: &rng) {
+            steps += 1
+            if a < processes.count {
+                guard !processes[a].finished, (busyUntil[processes[a].rank] ?? start) <= now else { continue }
+                let (work, done) = try processes[a].loop.step()
+                did = did || work
+                if done {
+                    try processes[a].loop.finish()
+                    processes[a].finished = true
+                    did = true
+                }
+            } else if a < processes.count + clients.count {
+                did = try clients[a - processes.count].step() || did
+            } else if a == processes.count + clients.count {
+                did = try reader.step() || did
+            } else {
+                did = try visor.step() || did
+            }
+        }
+        return did
+    }
+
+    /// How far the clock jumps when nobody did anything: to the next thing known to happen, at most `idle`.
+    private func nextJump(_ idle: Duration) -> Duration {
+        let now = clock.instant()
+        var next = now + idle
+        let candidates = [network.nextDelivery] + processes.map { $0.bulk.nextCompletion } + clients.map(\.nextWake)
+            + busyUntil.values.map { Optional($0) }
+        for case let c? in candidates where c > now && c < next { next = c }
+        return max(next - now, .microseconds(1))
+    }
+
+    private var hungState: String {
+        let roles = processes.filter { !$0.finished }.map { "\($0.role) \($0.rank): \($0.behavior.drainState)" }
+        return "visor=\(visor.phase) reader=\(reader.answers.values.map(\.done)) clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight) \(roles.joined(separator: " | "))"
+    }
+
+    // MARK: - Results
+
+    /// Every rank's counters as the summary takes them.
+    var counters: [(role: Role, counters: Counters)] {
+        processes.map { ($0.role, $0.loop.counters) } + clients.map { (.client, $0.counters) }
+    }
+}
