@@ -28,15 +28,20 @@ public final class KeeperRole: RecordingBehavior {
         /// The current recording: the ticket of its start notice, sent with every report so the
         /// grapher can tell this recording's "finished" from a previous one's.
         var recording: UInt64
+        /// Every event of the story this keeper let go of (durable, or failed) has a time below
+        /// this: from here on, what it received is still in memory ("last N" replays).
+        var releasedBelow: UInt64
         var lastReportAt: ContinuousClock.Instant = .now
         /// The clients holding the story and the world rank each sends from (told by the visor):
         /// the only senders whose batches and watermarks the keeper accepts for it.
         var holders: [ClientID: Int32] = [:]
 
-        init(notice: RecordingNotice, pipeline: StoryPipeline) {
+        init(notice: RecordingNotice, pipeline: StoryPipeline, now: UInt64) {
             self.notice = notice
             self.pipeline = pipeline
             self.recording = notice.ticket
+            // What an earlier recording here shipped was logged before now.
+            self.releasedBelow = now
         }
     }
 
@@ -140,7 +145,7 @@ public final class KeeperRole: RecordingBehavior {
             s.lastReportAt = .now - reportInterval
             story = s
         } else {
-            story = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config, pool: storage))
+            story = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config, pool: storage), now: clock.now())
             stories[notice.storyId] = story
         }
         // A start follows the last release: its acquirer is the only holder.
@@ -314,6 +319,7 @@ public final class KeeperRole: RecordingBehavior {
             lastSlotProgress = .now
         }
         inFlightBytes -= done.heldBytes(slotBytes: slotBytes)
+        if let story = stories[done.storyId] { story.releasedBelow = max(story.releasedBelow, done.completesBelow) }
         if var kept = done.retained {
             done.retained = nil
             storage.give(&kept)
