@@ -69,6 +69,9 @@ struct LastBench: ParsableCommand {
             Thread.sleep(forTimeInterval: 1)  // the story holds more than N events
             let liveResult = try Self.time(client, n: n, samples: samples, warmup: warmup)
             print("last: live story (\(rate) events/s), N=\(n): \(liveResult)")
+            // The same path's floor: a replay of the story's last millisecond (visor, player, keepers).
+            let small = try Self.time(client, n: 0, samples: samples, warmup: warmup)
+            print("last: for comparison, replay of the live story's last 1 ms: \(small)")
             stop.store(true, ordering: .relaxed)
             while !writer.isFinished { Thread.sleep(forTimeInterval: 0.001) }
             try client.releaseStory("bench", "live")
@@ -82,7 +85,8 @@ struct LastBench: ParsableCommand {
         throw ExitCode(status)
     }
 
-    /// Times `samples` last-N queries of bench/live after `warmup` untimed ones.
+    /// Times `samples` last-N queries of bench/live after `warmup` untimed ones (`n` 0: replays of
+    /// its last millisecond instead).
     /// - Returns: "p50 … ms, p99 … ms, max … ms (k queries, m events each)".
     static func time(_ client: ChronoLogClient, n: Int, samples: Int, warmup: Int) throws -> String {
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
@@ -90,7 +94,13 @@ struct LastBench: ParsableCommand {
         for i in 0..<(warmup + samples) {
             let started = ContinuousClock.now
             var got = 0
-            try client.replayLast("bench", "live", count: n) { (chunk: StoryChunk) throws(ChronoLogError) in got += chunk.count }
+            let count = { (chunk: StoryChunk) throws(ChronoLogError) in got += chunk.count }
+            if n > 0 {
+                try client.replayLast("bench", "live", count: n, pieces: count)
+            } else {
+                let now = UInt64(clamping: Int64(bitPattern: SystemClock().now()) &+ (client.clockOffset?.offset ?? 0))
+                try client.replayStory("bench", "live", from: now &- 1_000_000, to: .max, pieces: count)
+            }
             let took = ContinuousClock.now - started
             if i >= warmup {
                 histogram.record(UInt64(took / .nanoseconds(1)))
