@@ -386,7 +386,12 @@ public final class PlayerRole: RecordingBehavior {
         // the next read overlaps the client's work.
         for q in queries.values where needsArchive(q) {
             do {
-                while needsArchive(q) { try readWindow(of: q, from: reader, maxBytes: config.player.pieceBytes) }
+                // A "last N" query keeps what it reads instead of sending it: at most as many windows per poll.
+                var windows = 0
+                while needsArchive(q) && (q.last == nil || windows < config.player.piecesInFlight) {
+                    try readWindow(of: q, from: reader, maxBytes: config.player.pieceBytes)
+                    windows += 1
+                }
             } catch {
                 logger.error("replay of \(q.request.chronicle)/\(q.request.story) failed reading the archive: \(error)")
                 try finish(q, rc: .unknown, detail: "reading the archive: \(error)", channel: channel)
