@@ -14,7 +14,8 @@ extension KeeperRole {
     ///
     /// A "last N" query (`lastCount` N > 0) gets at most the last N of those events, and the last
     /// piece's `coveredFrom` says from which time on the answer holds every event this keeper
-    /// received: past what it let go of (durable) and, when N cut the answer, its first event kept.
+    /// received: past what it let go of (durable) and, when N cut the answer, from its first event's
+    /// time (events of that time are all kept, so an answer may hold a few more than N).
     func answerReplay(_ query: ReplayRequest, from player: Int, channel: ControlChannel) throws {
         bump(.replaysAnswered)
         let now = clock.now()
@@ -30,29 +31,22 @@ extension KeeperRole {
                 coveredFrom = story.releasedBelow
                 if let fresh = story.pipeline.unsealedEvents(in: query.range), !fresh.isEmpty { held.append(fresh) }
             }
-            for chunk in waiting where chunk.storyId == id && chunk.range.overlaps(query.range) {
-                let part = chunk.slice(query.range)
-                if !part.isEmpty { held.append(part) }
-            }
-            for transfer in inFlight.values where transfer.storyId == id && transfer.range.overlaps(query.range) {
-                let chunk: StoryChunk
-                if let kept = transfer.retained {
-                    chunk = kept
-                } else if let buffer = transfer.buffer {
-                    chunk = try buffer.withUnsafeMutableBytes { raw in
-                        try StoryChunk.decode(raw: UnsafeRawBufferPointer(rebasing: raw[0..<transfer.length]))
-                    }
-                } else {
-                    continue
-                }
-                let part = chunk.slice(query.range)
-                if !part.isEmpty { held.append(part) }
+            if query.lastCount > 0 {
+                let latest = try latestHeld(of: id, in: query.range, count: Int(query.lastCount))
+                held += latest.chunks
+                // Chunks left out hold only events before this: the answer covers from here at most.
+                if let floor = latest.leftOutBelow { coveredFrom = max(coveredFrom, floor) }
+            } else {
+                held += try allHeld(of: id, in: query.range)
             }
         }
         var merged = try StoryChunk.merge(held)
         if query.lastCount > 0, let all = merged, all.count > Int(query.lastCount) {
-            let kept = all.last(Int(query.lastCount))
-            coveredFrom = max(coveredFrom, kept.records[0].time)
+            // The last N, and the events of the first one's time before it (the answer then holds
+            // every event from that time on).
+            let first = all.last(Int(query.lastCount)).records[0].time
+            let kept = all.last(all.count - all.positions(in: TimeRange(start: first, end: .max)).lowerBound)
+            coveredFrom = max(coveredFrom, first)
             merged = kept
         }
         let pieces = merged.map { $0.pieces(maxEncodedBytes: config.player.pieceBytes) } ?? []
@@ -70,5 +64,78 @@ extension KeeperRole {
                                 coveredFrom: isLast ? coveredFrom : .max)
             try channel.post(ControlMessage.replayPiece(m).encode(), to: player, tag: .replay)
         }
+    }
+
+    /// The sealed events of story `id` in `range` this keeper holds: waiting for a slot, in a slot,
+    /// or kept decoded until durable.
+    private func allHeld(of id: StoryID, in range: TimeRange) throws -> [StoryChunk] {
+        var held: [StoryChunk] = []
+        for chunk in waiting where chunk.storyId == id && chunk.range.overlaps(range) {
+            let part = chunk.slice(range)
+            if !part.isEmpty { held.append(part) }
+        }
+        for transfer in inFlight.values where transfer.storyId == id && transfer.range.overlaps(range) {
+            if let part = try events(of: transfer, in: range), !part.isEmpty { held.append(part) }
+        }
+        return held
+    }
+
+    /// Like ``allHeld(of:in:)``, but only the chunks that can hold the last `count` events of `range`:
+    /// taken from the latest start down until they count `count` events, plus every chunk reaching
+    /// past the earliest start taken (events of the others are all earlier). Chunks in a slot are
+    /// decoded only when taken.
+    /// - Returns: the chunks taken, and when some were left out, the time every event of theirs is below.
+    private func latestHeld(of id: StoryID, in range: TimeRange, count: Int) throws -> (chunks: [StoryChunk], leftOutBelow: UInt64?) {
+        // (earliest and just past the latest possible event time, events known to be in `range`, the events)
+        var candidates: [(start: UInt64, end: UInt64, known: Int, load: () throws -> StoryChunk?)] = []
+        for chunk in waiting where chunk.storyId == id && chunk.range.overlaps(range) {
+            let p = chunk.positions(in: range)
+            guard !p.isEmpty else { continue }
+            let last = chunk.records[p.upperBound - 1].time
+            candidates.append((chunk.records[p.lowerBound].time, last == .max ? last : last + 1, p.count, { chunk.slice(range) }))
+        }
+        for transfer in inFlight.values where transfer.storyId == id && transfer.range.overlaps(range) {
+            let span = transfer.range.intersection(range)
+            candidates.append((span.start, span.end, range.contains(transfer.range) ? transfer.events : 0,
+                               { try self.events(of: transfer, in: range) }))
+        }
+        // The latest starts until they count `count` events; then every chunk reaching past the
+        // earliest start taken, which may lower it, until no chunk left out reaches past it.
+        var floor = UInt64.max
+        var known = 0
+        for c in candidates.sorted(by: { $0.start > $1.start }) where known < count {
+            known += c.known
+            floor = min(floor, c.start)
+        }
+        var taken = [Bool](repeating: false, count: candidates.count)
+        var changed = true
+        while changed {
+            changed = false
+            for i in candidates.indices where !taken[i] && candidates[i].end > floor {
+                taken[i] = true
+                floor = min(floor, candidates[i].start)
+                changed = true
+            }
+        }
+        var held: [StoryChunk] = []
+        for i in candidates.indices where taken[i] {
+            if let part = try candidates[i].load(), !part.isEmpty { held.append(part) }
+        }
+        return (held, taken.contains(false) ? floor : nil)
+    }
+
+    /// A chunk in flight's events in `range`: kept decoded, or decoded from its slot.
+    private func events(of transfer: InFlight, in range: TimeRange) throws -> StoryChunk? {
+        let chunk: StoryChunk
+        if let kept = transfer.retained {
+            chunk = kept
+        } else if let buffer = transfer.buffer {
+            chunk = try buffer.withUnsafeMutableBytes { raw in
+                try StoryChunk.decode(raw: UnsafeRawBufferPointer(rebasing: raw[0..<transfer.length]))
+            }
+        } else {
+            return nil
+        }
+        return chunk.slice(range)
     }
 }
