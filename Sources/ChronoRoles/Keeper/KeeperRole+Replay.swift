@@ -32,16 +32,15 @@ extension KeeperRole {
                 if let fresh = story.pipeline.unsealedEvents(in: query.range), !fresh.isEmpty { held.append(fresh) }
             }
             if query.lastCount > 0 {
-                let latest = try latestHeld(of: id, in: query.range, count: Int(query.lastCount))
-                held += latest.chunks
-                // Chunks left out hold only events before this: the answer covers from here at most.
-                if let floor = latest.leftOutBelow { coveredFrom = max(coveredFrom, floor) }
+                held += try latestHeld(of: id, in: query.range, count: Int(query.lastCount))
             } else {
                 held += try allHeld(of: id, in: query.range)
             }
         }
         var merged = try StoryChunk.merge(held)
-        if query.lastCount > 0, let all = merged, all.count > Int(query.lastCount) {
+        // At N events or more some may have been left out (``latestHeld(of:in:count:)``): the answer
+        // covers from its first event's time only.
+        if query.lastCount > 0, let all = merged, all.count >= Int(query.lastCount) {
             // The last N, and the events of the first one's time before it (the answer then holds
             // every event from that time on).
             let first = all.last(Int(query.lastCount)).records[0].time
@@ -84,8 +83,8 @@ extension KeeperRole {
     /// taken from the latest start down until they count `count` events, plus every chunk reaching
     /// past the earliest start taken (events of the others are all earlier). Chunks in a slot are
     /// decoded only when taken.
-    /// - Returns: the chunks taken, and when some were left out, the time every event of theirs is below.
-    private func latestHeld(of id: StoryID, in range: TimeRange, count: Int) throws -> (chunks: [StoryChunk], leftOutBelow: UInt64?) {
+    /// Chunks are left out only when those taken count `count` events or more, all later than theirs.
+    private func latestHeld(of id: StoryID, in range: TimeRange, count: Int) throws -> [StoryChunk] {
         // (earliest and just past the latest possible event time, events known to be in `range`, the events)
         var candidates: [(start: UInt64, end: UInt64, known: Int, load: () throws -> StoryChunk?)] = []
         for chunk in waiting where chunk.storyId == id && chunk.range.overlaps(range) {
@@ -121,7 +120,7 @@ extension KeeperRole {
         for i in candidates.indices where taken[i] {
             if let part = try candidates[i].load(), !part.isEmpty { held.append(part) }
         }
-        return (held, taken.contains(false) ? floor : nil)
+        return held
     }
 
     /// A chunk in flight's events in `range`: kept decoded, or decoded from its slot.
