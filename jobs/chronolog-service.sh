@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs ChronoLog-Swift as a service that separately started programs attach to (docs/ATTACH.md).
-#   jobs/chronolog-service.sh [--run-dir DIR] [--port P] [--time SECONDS] [-n RANKS] [chronolog-job options...]
+#   jobs/chronolog-service.sh [--run-dir DIR] [--port P] [--time SECONDS] [-n RANKS] [--output FILE] [chronolog-job options...]
 # Starts ompi-server, then `chronolog-job --workload serve` under `mpirun --ompi-server`, and
 # writes the run directory DIR (default /tmp/chronolog-$UID/service-P, P = 5555, the port of
 # ChronoLog's ClientPortalServiceConf examples): ompi-server.uri, service-name, token (read-write)
@@ -8,17 +8,20 @@
 # SIGTERM/SIGINT (the job drains as usual) or SECONDS. At the end ompi-server stops and the URI and
 # token files are removed (the directory too when empty), so a client then gets -8 at once. RANKS defaults to 5 (visor, keeper,
 # grapher, player, gateway). CHRONOLOG_BIN names the chronolog-job binary (default: the release
-# build of this checkout). Exit status: chronolog-job's (1 if the run directory is in use).
+# build of this checkout). --output FILE: the ranks append their output to FILE themselves instead of
+# through mpirun (the sbatch twin gives its job's output file: a signalled mpirun stops forwarding
+# output). Exit status: chronolog-job's (1 if the run directory is in use).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/../scripts/lib.sh"
-ranks=5 port=5555 run_dir="" seconds=""
+ranks=5 port=5555 run_dir="" seconds="" output=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     -n) ranks=$2; shift 2 ;;
     --run-dir) run_dir=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --time) seconds=$2; shift 2 ;;
+    --output) output=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set /p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) break ;;
   esac
@@ -63,8 +66,14 @@ chronolog-service: serving from $run_dir
 MSG
 serve_args=(--workload serve --run-dir "$run_dir")
 [[ -n $seconds ]] && serve_args+=(--serve-seconds "$seconds")
+launch=("$bin")
+if [[ -n $output ]]; then
+  # The ranks append their output to this file themselves, not through mpirun (see the sbatch twin).
+  # shellcheck disable=SC2016
+  launch=(bash -c 'out=$1; shift; exec "$@" >>"$out" 2>&1' chronolog-rank "$output" "$bin")
+fi
 # shellcheck disable=SC2046
-mpirun $(chronolog_mpirun_flags) --ompi-server "file:$run_dir/ompi-server.uri" -n "$ranks" "$bin" "${serve_args[@]}" "$@" &
+mpirun $(chronolog_mpirun_flags) --ompi-server "file:$run_dir/ompi-server.uri" -n "$ranks" "${launch[@]}" "${serve_args[@]}" "$@" &
 job=$!
 # SIGTERM/SIGINT go to the ranks themselves (mpirun's children on this node, where the visor and
 # the gateway run), as scancel does: the job drains and ends by itself. mpirun, when signalled,

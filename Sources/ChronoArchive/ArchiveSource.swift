@@ -17,6 +17,10 @@ public protocol ArchiveSource: AnyObject {
     /// - Throws: `ArchiveError.storyNotFound` when the story is not archived; read errors.
     func readEncoded(chronicle: String, story: String, window: TimeRange,
                      into destination: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> EncodedWindow?
+    /// Where reading must start to find the last `count` archived events of `range` (see
+    /// ``ArchiveReader/lastWindowStart(chronicle:story:range:count:)``).
+    /// - Throws: `ArchiveError.storyNotFound` when the story is not archived; read errors.
+    func lastWindowStart(chronicle: String, story: String, range: TimeRange, count: Int) throws(ArchiveError) -> UInt64
 }
 
 extension ArchiveReader: ArchiveSource {}

@@ -107,14 +107,20 @@ public final class AttachGateway {
                 if peer.sends.isEmpty { drop(peer, reason: "refused") }
                 return false
             }
+            // Receives are started, never waited for: a large message over TCP arrives only as the
+            // client's MPI makes progress, and the gateway serves everyone else meanwhile.
             var budget = 64
             while budget > 0, let message = try peer.comm.improbe(from: 0, tag: nil) {
                 budget -= 1
                 worked = true
                 peer.lastHeard = now
-                let tag = message.status.tag
-                let bytes = try message.receive()
-                try handle(bytes, tag: tag, from: peer, now: now)
+                peer.receiving.append((try message.receiveLater(), message.status.tag))
+            }
+            while let (request, tag) = peer.receiving.first, try request.test() != nil {
+                peer.receiving.removeFirst()
+                worked = true
+                peer.lastHeard = now
+                try handle(request, tag: tag, from: peer, now: now)
                 if peers[peer.number] == nil || peer.closing { return true }
             }
         } catch {
@@ -128,10 +134,10 @@ public final class AttachGateway {
         return worked
     }
 
-    private func handle(_ bytes: [UInt8], tag: Int, from peer: AttachedPeer, now: ContinuousClock.Instant) throws {
+    private func handle(_ received: Request, tag: Int, from peer: AttachedPeer, now: ContinuousClock.Instant) throws {
         switch AttachWire.GatewayTag(rawValue: tag) {
-        case .hello?: try greet(peer, token: String(decoding: bytes, as: UTF8.self), now: now)
-        case .keepAlive?: peer.reportedLogged = max(peer.reportedLogged, Self.u64(bytes, at: 0) ?? 0)
+        case .hello?: try greet(peer, token: String(decoding: received.receivedBytes, as: UTF8.self), now: now)
+        case .keepAlive?: peer.reportedLogged = max(peer.reportedLogged, Self.u64(received.receivedBytes, at: 0) ?? 0)
         case .goodbye?: drop(peer, reason: nil)
         case nil:
             guard peer.greeted, let route = AttachWire.route(ofTag: tag) else {
@@ -139,9 +145,16 @@ public final class AttachGateway {
                 drop(peer, reason: "it sent tag \(tag) before a hello was accepted")
                 return
             }
-            try relay(bytes, to: route.destination, tag: route.tag, from: peer, now: now)
+            // A batch is checked on its header and forwarded from the receive's buffer; the rest
+            // (small requests) is read whole.
+            let head = received.withReceivedBytes { Array($0.prefix(Self.batchHeaderBytes)) }
+            let bytes = Self.messageType(head) == .eventBatch ? head : received.receivedBytes
+            try relay(bytes, forwarding: received, to: route.destination, tag: route.tag, from: peer, now: now)
         }
     }
+
+    /// The bytes of an event batch that say what the gateway checks: type, story, client, count.
+    static let batchHeaderBytes = 64
 
     private func greet(_ peer: AttachedPeer, token: String, now: ContinuousClock.Instant) throws {
         let rc: ReturnCode
@@ -167,9 +180,10 @@ public final class AttachGateway {
     }
 
     /// Relays one message of `peer` to a service rank, after checking where it goes, what it is
-    /// and whose it claims to be.
-    private func relay(_ bytes: [UInt8], to destination: Int, tag: ControlTag, from peer: AttachedPeer,
-                       now: ContinuousClock.Instant) throws {
+    /// and whose it claims to be. `bytes`: the message, or for a batch its first
+    /// ``batchHeaderBytes``; what is sent is `received`'s buffer, as it arrived.
+    private func relay(_ bytes: [UInt8], forwarding received: Request, to destination: Int, tag: ControlTag,
+                       from peer: AttachedPeer, now: ContinuousClock.Instant) throws {
         guard let type = Self.messageType(bytes), allowed(destination, tag) else {
             bump(.attachMessagesRefused)
             return
@@ -211,7 +225,7 @@ public final class AttachGateway {
             if tag == .service { replyOrder.append(Awaited(peer: peer.number)) }
         }
         try session.withControlChannel("relaying to rank \(destination) failed") { channel in
-            try channel.post(bytes, to: destination, tag: tag)
+            try channel.post(forwarding: received, to: destination, tag: tag)
         }
     }
 

@@ -1,4 +1,5 @@
 import ChronoModel
+import DequeModule
 import MPI
 
 /// One attached client as its gateway sees it: the intercommunicator, what it may do, the client
@@ -24,6 +25,9 @@ final class AttachedPeer {
     var relayedEvents: UInt64 = 0
     /// Sends to it not yet complete, with when each was posted.
     var sends: [(request: Request, at: ContinuousClock.Instant)] = []
+    /// Its messages being received (matched, their data still arriving), in the order it sent
+    /// them: handled in that order as each completes.
+    var receiving = Deque<(request: Request, tag: Int)>()
     /// Set once it is to be dropped after its last sends complete (a refused hello).
     var closing = false
 

@@ -33,6 +33,37 @@ public func cabiReplay(_ client: OpaquePointer?, _ chronicle: UnsafePointer<CCha
     }
 }
 
+/// `chronolog_replay_last`: see chronolog.h. As `chronolog_replay`, for a "last N" query.
+@_cdecl("chronolog_replay_last")
+public func cabiReplayLast(_ client: OpaquePointer?, _ chronicle: UnsafePointer<CChar>?, _ story: UnsafePointer<CChar>?,
+                           _ count: UInt64, _ fn: chronolog_event_fn?, _ user: UnsafeMutableRawPointer?,
+                           _ completeBefore: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    returnCode { () throws(ChronoLogError) in
+        let c = try CInput.client(client)
+        let chronicleName = try CInput.string(chronicle, "chronicle"), storyName = try CInput.string(story, "story")
+        guard let fn else { throw .invalidArgument("callback is NULL") }
+        guard count <= UInt64(UInt32.max) else { throw .invalidArgument("count \(count) is above \(UInt32.max)") }
+        completeBefore?.pointee = 0
+        var stopped = false
+        var outcome: ReplayOutcome?
+        do throws(ChronoLogError) {
+            outcome = try c.replayLast(chronicleName, storyName, count: Int(count)) { (chunk: StoryChunk) throws(ChronoLogError) in
+                for i in 0..<chunk.count {
+                    var event = chronolog_event()
+                    if chunk.withEvent(at: i, into: &event, { fn($0, user) }) != 0 {
+                        stopped = true
+                        throw .unknown("chronolog_replay_last: stopped by the callback")
+                    }
+                }
+            }
+        } catch {
+            if !stopped { throw error }
+        }
+        if let outcome, outcome.isRecording { completeBefore?.pointee = outcome.completeBefore }
+        if let partial = outcome?.partial { throw .partialResult(partial) }
+    }
+}
+
 extension StoryChunk {
     /// Fills `event` with the event at `position` (its `data` pointing into this chunk's storage)
     /// and runs `body` on it while that pointer is valid.

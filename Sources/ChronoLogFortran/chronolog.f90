@@ -88,7 +88,7 @@ module chronolog
     public :: chronolog_create_chronicle, chronolog_destroy_chronicle
     public :: chronolog_acquire_story, chronolog_release_story, chronolog_destroy_story
     public :: chronolog_log_event, chronolog_log, chronolog_flush
-    public :: chronolog_replay, chronolog_replay_open, chronolog_replay_next, chronolog_replay_close
+    public :: chronolog_replay, chronolog_replay_last, chronolog_replay_open, chronolog_replay_next, chronolog_replay_close
     public :: chronolog_event_record, chronolog_event_bytes
     public :: chronolog_code_name, chronolog_strerror
 
@@ -196,6 +196,16 @@ module chronolog
             character(kind=c_char), intent(in) :: chronicle(*), story_name(*)
             integer(c_int64_t), value :: start_time, end_time
             type(c_funptr), value :: fn
+            integer(c_int) :: rc
+        end function
+        function c_replay_last(client, chronicle, story_name, count, fn, user, complete_before) &
+                bind(C, name="chronolog_replay_last") result(rc)
+            import :: c_ptr, c_int, c_char, c_int64_t, c_funptr
+            type(c_ptr), value :: client, user
+            character(kind=c_char), intent(in) :: chronicle(*), story_name(*)
+            integer(c_int64_t), value :: count
+            type(c_funptr), value :: fn
+            integer(c_int64_t), intent(out) :: complete_before
             integer(c_int) :: rc
         end function
         function c_replay_open(client, chronicle, story_name, start_time, end_time, cursor) &
@@ -537,6 +547,25 @@ contains
         u = c_null_ptr
         if (present(user)) u = user
         rc = c_replay(client%ptr, cstr(chronicle), cstr(story_name), start_time, end_time, c_funloc(fn), u)
+    end function
+
+    !> chronolog_replay_last: calls `fn` once per event of the story's last `count` events, in event
+    !> order ("last N": the keepers' memory, the archive for the rest); `complete_before` receives the
+    !> time before which a recorded story's events are complete (0 once it is no longer recorded).
+    function chronolog_replay_last(client, chronicle, story_name, count, fn, user, complete_before) result(rc)
+        type(chronolog_client), intent(in) :: client
+        character(len=*), intent(in) :: chronicle, story_name
+        integer(c_int64_t), intent(in) :: count
+        procedure(chronolog_event_fn) :: fn
+        type(c_ptr), intent(in), optional :: user
+        integer(c_int64_t), intent(out), optional :: complete_before
+        integer(c_int) :: rc
+        type(c_ptr) :: u
+        integer(c_int64_t) :: before
+        u = c_null_ptr
+        if (present(user)) u = user
+        rc = c_replay_last(client%ptr, cstr(chronicle), cstr(story_name), count, c_funloc(fn), u, before)
+        if (present(complete_before)) complete_before = before
     end function
 
     !> chronolog_replay_open: starts a replay of [start_time, end_time) read in batches.

@@ -305,6 +305,12 @@ extension Counter {
     /// `attach.refused.readOnly` (the attach gateway, docs/ATTACH.md).
     public static let attachRefusedReadOnly = Counter("attach.refused.readOnly")
 
+    /// `queries.last.memory` (player): "last N" queries answered from the keepers' memory alone.
+    public static let lastFromMemory = Counter("queries.last.memory")
+    /// `queries.last.archive` (player): "last N" queries that also read the part before what the
+    /// keepers hold (keepers again, then the archive).
+    public static let lastFromArchive = Counter("queries.last.archive")
+
     // MARK: overlap: Counted by keepers and graphers (issue 17).
 
     /// `chunks.read` (keeper): chunks whose slot came back when the grapher had read them.
@@ -337,5 +343,6 @@ extension Counter {
         .watermarksReleased, .watermarksReported, .watermarksStale, .watermarksUnknownStory, .windowsPartial,
         .workloadFailed, .faultsMinor, .cpuUs, .chunksRead, .chunksReceivedDuringRounds,
         .attachAccepted, .attachAnswersUnclaimed, .attachClients, .attachClientsDisconnected, .attachClientsReadOnly, .attachDropped, .attachEventsUnflushed, .attachGoodbyes, .attachMessagesForged, .attachMessagesRefused, .attachRefused, .attachRefusedReadOnly,
+        .lastFromMemory, .lastFromArchive,
     ]
 }

@@ -32,6 +32,12 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
     /// Events the player leaves out (set by the visor from the archive catalog): those of an earlier
     /// incarnation of a story destroyed and created again.
     public var hidden: [HiddenEvents]
+    /// 0: every event of the range. N > 0: only the last N events of the range — of the part
+    /// before `completeBefore` while the story is recorded — answered from the keepers' memory
+    /// where they still hold them, from the archive for the rest ("last N", ChronoLog 3.1). To a
+    /// keeper: at most its last N events of the range (``ReplayPiece/coveredFrom`` says from where
+    /// its answer holds all of them).
+    public var lastCount: UInt32
 
     /// A writer's events hidden from replays: those with index below `below` (`UInt64.max`: all).
     public struct HiddenEvents: Sendable, Hashable {
@@ -55,7 +61,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
     /// Creates a request.
     public init(queryId: UInt64, clientId: ClientID, chronicle: String, story: String, range: TimeRange,
                 timeoutMilliseconds: UInt64, clientRank: Int32 = -1, keeperRanks: [Int32] = [], storyKnown: Bool = false,
-                readerAddress: [UInt8] = [], hidden: [HiddenEvents] = []) {
+                readerAddress: [UInt8] = [], hidden: [HiddenEvents] = [], lastCount: UInt32 = 0) {
         self.queryId = queryId
         self.clientId = clientId
         self.chronicle = chronicle
@@ -67,6 +73,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
         self.storyKnown = storyKnown
         self.readerAddress = readerAddress
         self.hidden = hidden
+        self.lastCount = lastCount
     }
 
     func write(to w: inout WireWriter) {
@@ -75,6 +82,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
         w.i32(clientRank); w.ranks(keeperRanks); w.bool(storyKnown); w.blob(readerAddress)
         w.u32(UInt32(truncatingIfNeeded: hidden.count))
         for h in hidden { w.u64(h.client); w.u64(h.below) }
+        w.u32(lastCount)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ReplayRequest {
@@ -82,7 +90,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
                       story: try r.string("story"), range: try r.timeRange(), timeoutMilliseconds: try r.u64(),
                       clientRank: try r.i32(), keeperRanks: try r.ranks("replay.keeperRanks"),
                       storyKnown: try r.bool("replay.storyKnown"), readerAddress: try r.blob("replay.readerAddress"),
-                      hidden: try hiddenList(from: &r))
+                      hidden: try hiddenList(from: &r), lastCount: try r.u32())
     }
 
     private static func hiddenList(from r: inout WireReader) throws(ChronoLogError) -> [HiddenEvents] {
@@ -116,6 +124,10 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
     public var completeBefore: UInt64
     /// In the last piece: whether the story was still being recorded when the query was answered.
     public var recording: Bool
+    /// In a keeper's last piece: every event of this keeper with a time at or after this (and in
+    /// the query's range) is in its answer — held in memory, never archived yet, and not left out
+    /// by a "last N" limit. `UInt64.max`: the keeper cannot say (it does not record the story).
+    public var coveredFrom: UInt64
     /// Why the query failed (empty on success).
     public var detail: String
     /// Instead of an inline chunk: where the encoded chunk waits in the player's registered
@@ -124,7 +136,8 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
 
     /// Creates a piece.
     public init(queryId: UInt64, rc: ReturnCode, pieceNumber: UInt32, isLast: Bool, chunk: StoryChunk?,
-                completeBefore: UInt64 = 0, recording: Bool = false, detail: String = "", remote: RemotePiece? = nil) {
+                completeBefore: UInt64 = 0, recording: Bool = false, detail: String = "", remote: RemotePiece? = nil,
+                coveredFrom: UInt64 = .max) {
         self.queryId = queryId
         self.rc = rc
         self.pieceNumber = pieceNumber
@@ -134,10 +147,12 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
         self.recording = recording
         self.detail = detail
         self.remote = remote
+        self.coveredFrom = coveredFrom
     }
 
     func write(to w: inout WireWriter) {
         w.u64(queryId); w.returnCode(rc); w.u32(pieceNumber); w.bool(isLast); w.u64(completeBefore); w.bool(recording)
+        w.u64(coveredFrom)
         w.string(detail)
         w.bool(remote != nil)
         if let remote {
@@ -154,6 +169,7 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
         let isLast = try r.bool("replayPiece.isLast")
         let completeBefore = try r.u64()
         let recording = try r.bool("replayPiece.recording")
+        let coveredFrom = try r.u64()
         let detail = try r.string("replayPiece.detail")
         let remote = try r.bool("replayPiece.hasRemote")
             ? RemotePiece(address: try r.u64(), key: try r.u64(), length: try r.u64(), eventCount: try r.u64(),
@@ -162,7 +178,8 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
         let hasChunk = try r.bool("replayPiece.hasChunk")
         let chunk = hasChunk ? try StoryChunk.read(from: &r) : nil
         return ReplayPiece(queryId: queryId, rc: rc, pieceNumber: piece, isLast: isLast, chunk: chunk,
-                           completeBefore: completeBefore, recording: recording, detail: detail, remote: remote)
+                           completeBefore: completeBefore, recording: recording, detail: detail, remote: remote,
+                           coveredFrom: coveredFrom)
     }
 }
 

@@ -74,6 +74,13 @@ public final class ControlChannel {
         }
     }
 
+    /// Forwards the bytes a completed receive got to `destination` under `tag`, from the receive's
+    /// own buffer (no copy; an attach gateway relaying a batch). Not on an attached channel.
+    public func post(forwarding received: Request, to destination: Int, tag: ControlTag) throws {
+        guard !isAttached else { throw MPIError(call: "ControlChannel.post", message: "forwarding from an attached channel") }
+        inFlight.append(try comm.isend(forwarding: received, to: destination, tag: tag.rawValue))
+    }
+
     /// Posts a message of the attach protocol itself (hello, keep-alive, goodbye) to the gateway.
     public func postToGateway(_ bytes: [UInt8], tag: AttachWire.GatewayTag) throws {
         try requireGateway("ControlChannel.postToGateway")

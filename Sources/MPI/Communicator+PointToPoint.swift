@@ -27,6 +27,18 @@ extension Communicator {
         return Request(handle: req, buffer: buf, ownsBuffer: true)
     }
 
+    /// Starts a send (`MPI_Isend`) of the bytes a completed receive got, from its buffer: no copy.
+    /// The returned request keeps `received` (and so its buffer) alive until it completes.
+    /// - Throws: `MPIError` when `received` has not completed, or from `MPI_Isend`.
+    public func isend(forwarding received: Request, to destination: Int, tag: Int) throws -> Request {
+        guard received.isComplete else { throw MPIError(call: "MPI_Isend", message: "forwarding a receive that has not completed") }
+        let request = try received.withReceivedBytes { bytes in
+            try isend(unsafeBuffer: bytes, to: destination, tag: tag)
+        }
+        request.keepAlive = received
+        return request
+    }
+
     /// Starts a send (`MPI_Isend`) straight from caller memory, without copying.
     /// The caller keeps `bytes` alive and unchanged until the request completes.
     public func isend(unsafeBuffer bytes: UnsafeRawBufferPointer, to destination: Int, tag: Int) throws -> Request {

@@ -30,6 +30,8 @@ public final class Request: @unchecked Sendable {
     var handle: MPI_Request?
     private let buffer: UnsafeMutableRawBufferPointer?
     private let ownsBuffer: Bool
+    /// What must outlive the operation besides `buffer` (a send forwarding a receive's buffer keeps that receive).
+    var keepAlive: AnyObject?
     /// The completion status, once `wait()` or `test()` saw the operation finish.
     public private(set) var status: Status?
 
@@ -81,6 +83,12 @@ public final class Request: @unchecked Sendable {
         return Array(UnsafeRawBufferPointer(rebasing: buffer[0..<min(status.count, buffer.count)]))
     }
 
+    /// For a completed receive: runs `body` on the bytes that arrived, in place (no copy).
+    public func withReceivedBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        guard let status, let buffer, status.count > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        return try body(UnsafeRawBufferPointer(rebasing: buffer[0..<min(status.count, buffer.count)]))
+    }
+
     /// Waits for every request (`MPI_Waitall` semantics, one by one).
     public static func waitAll(_ requests: [Request]) throws {
         for r in requests { try r.wait() }
@@ -123,6 +131,21 @@ public final class Message: @unchecked Sendable {
         }
         try check(rc, "MPI_Mrecv")
         return out
+    }
+
+    /// Starts receiving the matched message (`MPI_Imrecv`) into a buffer of exactly its size that
+    /// the returned request owns: unlike ``receive()``, never waits for a sender that has not sent
+    /// the data yet (a large message over TCP arrives only as its sender's MPI makes progress).
+    /// Complete it with `test()`; then `withReceivedBytes`, or forward it with
+    /// ``Communicator/isend(forwarding:to:tag:)`` without a copy.
+    public func receiveLater() throws -> Request {
+        let count = status.count
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        var req: MPI_Request? = chrono_mpi_request_null()
+        let rc = MPI_Imrecv(buf.baseAddress, Int32(count), chrono_mpi_byte(), &handle, &req)
+        if rc != 0 { buf.deallocate() }
+        try check(rc, "MPI_Imrecv")
+        return Request(handle: req, buffer: buf, ownsBuffer: true)
     }
 
     /// Receives the matched message (`MPI_Mrecv`) into `buffer`, which must hold `status.count` bytes.

@@ -7,5 +7,5 @@ struct ChronologBench: ParsableCommand {
         commandName: "chronolog-bench",
         abstract: "Benchmarks for ChronoLog-Swift (run the MPI ones under mpirun).",
         discussion: "Scripts in benchmarks/ build in release mode and run these with the documented settings.",
-        subcommands: [ModelBench.self, MetadataBench.self, IngestBench.self, ReplayBench.self, IORBench.self])
+        subcommands: [ModelBench.self, MetadataBench.self, IngestBench.self, ReplayBench.self, LastBench.self, IORBench.self])
 }

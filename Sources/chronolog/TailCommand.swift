@@ -45,7 +45,7 @@ struct TailCommand: ParsableCommand {
     nonisolated(unsafe) private static var waitingNoted = false
 
     func validate() throws {
-        guard n >= 0 else { throw ValidationError("-n must be 0 or more") }
+        guard n >= 0, n <= Int(UInt32.max) else { throw ValidationError("-n must be 0 … \(UInt32.max)") }
         guard (1...60_000).contains(intervalMs) else { throw ValidationError("--interval-ms must be 1 … 60000") }
     }
 
@@ -69,25 +69,15 @@ struct TailCommand: ParsableCommand {
         }
     }
 
-    /// Prints the last `count` complete events. - Returns: where following goes on.
+    /// Prints the last `count` complete events (one "last N" query: the keepers' memory, then the
+    /// archive for what they no longer hold). - Returns: where following goes on.
     private func printLast(_ count: Int, _ service: LiveService, _ formatter: EventFormatter, _ sink: OutputSink) throws -> UInt64 {
-        var ring: [(StoryChunk, Int)] = []
-        ring.reserveCapacity(count)
-        var next = 0
-        var pieces: [StoryChunk] = []
-        let outcome = try replay(service, from: 0) { pieces.append($0) }
-        let upTo = outcome.isRecording ? outcome.completeBefore : .max
         var last: UInt64?
-        for chunk in pieces {
-            for i in 0..<chunk.count where chunk.records[i].time < upTo {
-                if ring.count < count { ring.append((chunk, i)) } else { ring[next] = (chunk, i) }
-                next = (next + 1) % count
-                last = chunk.records[i].time
-            }
+        let outcome = try replay(service, from: 0, last: count) { chunk in
+            for i in 0..<chunk.count { formatter.append(chunk, at: i, into: &sink.buffer) }
+            if chunk.count > 0 { last = chunk.records[chunk.count - 1].time }
         }
-        let ordered = ring.count < count ? ring : Array(ring[next...] + ring[..<next])
-        for (chunk, i) in ordered { formatter.append(chunk, at: i, into: &sink.buffer) }
-        return outcome.isRecording ? upTo : (last.map { $0 + 1 } ?? 0)
+        return outcome.isRecording ? outcome.completeBefore : (last.map { $0 + 1 } ?? 0)
     }
 
     /// Prints what completed since `cursor`. - Returns: the new cursor.
@@ -105,13 +95,15 @@ struct TailCommand: ParsableCommand {
         return next
     }
 
-    /// One replay from `start` on. A story that does not exist yet is empty (the first time, a
+    /// One replay from `start` on (its last `last` events when `last` > 0). A story that does not exist yet is empty (the first time, a
     /// note on standard error says tail waits for it).
-    private func replay(_ service: LiveService, from start: UInt64, _ body: (StoryChunk) -> Void) throws -> (completeBefore: UInt64, isRecording: Bool) {
+    private func replay(_ service: LiveService, from start: UInt64, last: Int = 0,
+                        _ body: (StoryChunk) -> Void) throws -> (completeBefore: UInt64, isRecording: Bool) {
         do throws(ChronoLogError) {
-            let outcome = try service.client.replayStory(chronicle, story, from: start, to: .max) { (chunk: StoryChunk) throws(ChronoLogError) in
-                body(chunk)
-            }
+            let each = { (chunk: StoryChunk) throws(ChronoLogError) in body(chunk) }
+            let outcome = last > 0
+                ? try service.client.replayLast(chronicle, story, count: last, from: start, pieces: each)
+                : try service.client.replayStory(chronicle, story, from: start, to: .max, pieces: each)
             return (outcome.completeBefore, outcome.isRecording)
         } catch where error.returnCode == .notExist && !noFollow {
             if !Self.waitingNoted {

@@ -162,6 +162,28 @@ struct AttachTests {
         #expect(replay.first == "time,client_id,index,length,record" && replay.count == 52 && replay.last == "replay_rc=0", "\(r)")
     }
 
+    @Test("a client whose MPI stalls in the middle of a large message costs the others nothing: the gateway never waits for a message's data")
+    func stalledSender() throws {
+        let (work, client, run) = try Self.attachClient()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let stalled = try CProgram.build("Tests/CABITests/Programs/stalled_sender.c", into: work)
+        let script = Self.prelude(work) + """
+            start_service \(run)
+            OMPI_MCA_pmix_server_uri=file:\(run)/ompi-server.uri \(stalled) \(run) 40 > stalled.log 2>&1 < /dev/null &
+            stalled=$!
+            for _ in $(seq 200); do grep -q stalled stalled.log && break; sleep 0.05; done
+            sleep 0.5
+            echo "== other"; timeout 30 \(client) \(run) write climate other 500; echo "rc=$?"
+            kill -9 $stalled; wait $stalled 2>/dev/null
+            stop_service \(run)
+            """
+        let r = try MPIJob.runScript(script, timeout: 120, environment: Self.environment(leaseMs: 1000))
+        let sections = Self.sections(r.stdout)
+        // A gateway blocked in MPI_Mrecv on the stalled message answered nobody's hello: -8 after the connect timeout.
+        #expect(sections["other"]?.contains("replayed=500") == true && sections["other"]?.contains("rc=0") == true, "\(r)")
+        #expect(r.stdout.contains("service_exit=0") && r.stdout.contains("dropped: silent for"), "\(r)")
+    }
+
     @Test("a service stopped while a client is attached: the client's later calls return -8 at once, no hang; the job drains")
     func serviceStopsUnderClient() throws {
         let (work, client, run) = try Self.attachClient()

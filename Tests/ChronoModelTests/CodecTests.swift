@@ -195,8 +195,10 @@ import Testing
             try ControlMessage.decode(badMagic)
         }
         var otherVersion = good
-        otherVersion[4] = 9
-        #expect(throws: ChronoLogError.protocolVersionMismatch(expected: ChronoModelVersion.protocolVersion, got: 9)) {
+        let other = ChronoModelVersion.protocolVersion &+ 1
+        otherVersion[4] = UInt8(truncatingIfNeeded: other)
+        otherVersion[5] = UInt8(truncatingIfNeeded: other >> 8)
+        #expect(throws: ChronoLogError.protocolVersionMismatch(expected: ChronoModelVersion.protocolVersion, got: other)) {
             try ControlMessage.decode(otherVersion)
         }
         var unknownType = good

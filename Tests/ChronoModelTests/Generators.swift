@@ -169,7 +169,8 @@ enum Random {
                                                 readerAddress: Array(string(&rng).utf8),
                                                 hidden: (0..<Int.random(in: 0...2, using: &rng)).map { _ in
                                                     .init(client: u64(&rng), below: u64(&rng))
-                                                }))
+                                                },
+                                                lastCount: UInt32(truncatingIfNeeded: u64(&rng))))
         case .replayPiece:
             return .replayPiece(ReplayPiece(queryId: u64(&rng), rc: rc(&rng), pieceNumber: UInt32.random(in: 0...9, using: &rng),
                                             isLast: Bool.random(using: &rng),
@@ -178,7 +179,8 @@ enum Random {
                                             remote: Bool.random(using: &rng)
                                                 ? RemotePiece(address: u64(&rng), key: u64(&rng), length: u64(&rng),
                                                               eventCount: u64(&rng), playerAddress: Array(string(&rng).utf8))
-                                                : nil))
+                                                : nil,
+                                            coveredFrom: u64(&rng)))
         case .replayAck:
             return .replayAck(ReplayAck(queryId: u64(&rng), pieceNumber: UInt32(truncatingIfNeeded: u64(&rng)),
                                         cancel: Bool.random(using: &rng)))

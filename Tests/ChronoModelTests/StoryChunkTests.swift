@@ -61,6 +61,17 @@ import Testing
         #expect(chunk.slice(TimeRange(start: 200, end: 300)).isEmpty)
     }
 
+    @Test func lastEventsAreACanonicalChunkOfTheTail() throws {
+        let events = (0..<50).map { Event(time: UInt64($0 * 2), clientId: ClientID(1), index: UInt32($0), text: "e\($0)") }
+        let chunk = try StoryChunk(storyId: story, range: range, events: events)
+        let last = chunk.last(7)
+        #expect(last.events == Array(events[43...]))
+        #expect(last.range == TimeRange(start: 86, end: range.end))
+        #expect(try StoryChunk(validatingStoryId: story, range: last.range, revision: 0, records: last.records, payload: last.payload) == last)
+        #expect(chunk.last(50) == chunk && chunk.last(500) == chunk)
+        #expect(chunk.last(0).isEmpty && chunk.last(-1).isEmpty)
+    }
+
     @Test func piecesFitTheLimitAndMergeBackToTheChunk() async throws {
         await propertyCheck(count: 300, input: Gens.chunk) { chunk in
             let limit = StoryChunk.headerByteCount + 3 * (EventRecord.byteSize + 40)

@@ -227,6 +227,15 @@ struct ReplayChecks: ParsableCommand {
                         } catch {
                             failures.withLock { $0.append("thread \(t) query \(q) \(story) \(range): \(error)") }
                         }
+                        // "Last N": a few (from keeper memory), or more than the story holds (the archive too).
+                        let count = [1, 7, 100, events * 3][q % 4]
+                        if let d = Self.lastDifference(client, story, count: count, model: m) {
+                            failures.withLock { $0.append("thread \(t) last \(count) of \(story): \(d)") }
+                        }
+                        // The live story's last events, while it is written (the keeper holds them).
+                        if let d = Self.liveLastDifference(client, "live-\(peers.rank)", writer: id.rawValue, count: 5) {
+                            failures.withLock { $0.append("thread \(t) last 5 of the live story: \(d)") }
+                        }
                     }
                     readersDone.add(1, ordering: .relaxed)
                 }
@@ -235,7 +244,7 @@ struct ReplayChecks: ParsableCommand {
             while readersDone.load(ordering: .relaxed) < threads { usleep(5_000) }
             let problems = failures.withLock { $0 }
             for p in problems.prefix(5) { print("REPLAY MISMATCH rank \(peers.rank): \(p)") }
-            c.expect("\(threads * queries) concurrent replays while writing match the model exactly (\(problems.count) differ)",
+            c.expect("\(threads * queries) concurrent replays and as many \"last N\" queries while writing match the model exactly (\(problems.count) differ)",
                      problems.isEmpty && answered.load(ordering: .relaxed) == threads * queries)
 
             // 4. A just-logged event is visible at once (from keeper memory).
@@ -247,6 +256,20 @@ struct ReplayChecks: ParsableCommand {
             let seen = try client.replayStory(Self.chronicle, "live-\(peers.rank)", from: t0, to: t0 + 1)
             c.expect("a flushed event is visible to the next replay",
                      seen.contains { $0.time == t0 && $0.clientId == id && $0.index == UInt32(liveCount) })
+            // Once complete past it, it is the last of the story's last 3.
+            var lastThree: [Event] = []
+            let settle = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < settle {
+                lastThree = []
+                let outcome = try client.replayLast(Self.chronicle, "live-\(peers.rank)", count: 3) { (chunk: StoryChunk) throws(ChronoLogError) in
+                    for i in 0..<chunk.count { lastThree.append(chunk.event(at: i)) }
+                }
+                if outcome.completeBefore > t0 { break }
+                usleep(2_000)
+            }
+            c.expect("the last 3 of the live story are its last 3 events (\(lastThree.map(\.index)))",
+                     lastThree.map(\.index) == (liveCount - 2...liveCount).map { UInt32($0) } && lastThree.last?.time == t0
+                        && lastThree.allSatisfy { $0.record == Self.payload(story: "live", client: id.rawValue, index: $0.index) })
 
             // 5. Errors.
             func code(_ body: () throws -> Void) -> ReturnCode {
@@ -286,6 +309,10 @@ struct ReplayChecks: ParsableCommand {
             for s in allStories {
                 let got = try client.replayStory(Self.chronicle, s, from: 0, to: .max)
                 c.expect("after release, \(s) replays exactly", Self.difference(got, model.expected(s, TimeRange(start: 0, end: .max)), story: s) == nil)
+                for count in [1, events / 2, events * 3] {
+                    let d = Self.lastDifference(client, s, count: count, model: model)
+                    c.expect("after release, the last \(count) of \(s) are exactly the model's (\(d ?? "same"))", d == nil)
+                }
             }
             try peers.barrier()
             try client.disconnect()
@@ -296,6 +323,44 @@ struct ReplayChecks: ParsableCommand {
 }
 
 extension ReplayChecks {
+    /// Runs a "last N" query and compares it with the model's last `count` events (of those before
+    /// the answer's `completeBefore` while the story is recorded). - Returns: the first difference.
+    static func lastDifference(_ client: ChronoLogClient, _ story: String, count: Int, model: Model) -> String? {
+        var got: [Event] = []
+        do {
+            let outcome = try client.replayLast(chronicle, story, count: count) { (chunk: StoryChunk) throws(ChronoLogError) in
+                for i in 0..<chunk.count { got.append(chunk.event(at: i)) }
+            }
+            let upTo = outcome.isRecording ? outcome.completeBefore : .max
+            return difference(got, Array(model.expected(story, TimeRange(start: 0, end: upTo)).suffix(count)), story: story)
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// Checks a "last N" answer of a story one writer keeps logging to (indexes 0, 1, …, in time
+    /// order): consecutive indexes, the right bytes, `count` of them once the story holds as many,
+    /// all before the answer's `completeBefore`. - Returns: the first problem.
+    static func liveLastDifference(_ client: ChronoLogClient, _ story: String, writer: UInt64, count: Int) -> String? {
+        var got: [Event] = []
+        do {
+            let outcome = try client.replayLast(chronicle, story, count: count) { (chunk: StoryChunk) throws(ChronoLogError) in
+                for i in 0..<chunk.count { got.append(chunk.event(at: i)) }
+            }
+            guard let last = got.last else { return nil }  // nothing complete yet
+            let indexes = got.map { Int($0.index) }
+            guard indexes == Array((indexes[0]..<indexes[0] + got.count)) else { return "indexes \(indexes) are not consecutive" }
+            guard got.count == min(count, Int(last.index) + 1) else { return "\(got.count) events, expected \(min(count, Int(last.index) + 1))" }
+            guard last.time < outcome.completeBefore || !outcome.isRecording else { return "event at \(last.time) is not complete (\(outcome.completeBefore))" }
+            guard got.allSatisfy({ $0.clientId.rawValue == writer && $0.record == payload(story: "live", client: writer, index: $0.index) }) else {
+                return "wrong bytes or writer"
+            }
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
     /// `long-write` (`read` false): rank 0 logs `events` events of 4 KiB to one story and releases
     /// it; the job's end archives it. `slow-reader` (a later job, `read` true): rank 0 replays that
     /// story, now only in the archive, with a 40 ms pause per piece (a slow consumer: the replay

@@ -36,10 +36,13 @@ struct ReplayTests {
         r.counters(role: role)[counter].map { Int($0) } ?? -1
     }
 
-    @Test("random ranges from 3 ranks × 3 threads while writing match the model, partly from keeper memory; follow, fresh event, error codes, archive after release")
+    @Test("random ranges and \"last N\" queries from 3 ranks × 3 threads while writing match the model, partly from keeper memory; follow, fresh event, error codes, archive after release")
     func singleGroup() throws {
         let r = try replay(ranks: 7, ["--events", "200", "--queries", "20"])
         #expect(counter(r, role: "keeper", .replaysEvents) > 0, "no replay used keeper memory: \(r)")
+        // "Last N": small counts from the keepers' memory alone, counts above what they hold from the archive too.
+        #expect(counter(r, role: "player", .lastFromMemory) > 0, "no last-N query was answered from memory alone: \(r)")
+        #expect(counter(r, role: "player", .lastFromArchive) > 0, "no last-N query read the archive: \(r)")
         #expect(counter(r, role: "player", .queriesServed) >= 3 * 3 * 20, "\(r)")
         // Pieces over 64 KiB travel by RMA from the player's registered memory.
         #expect(counter(r, role: "player", .piecesRma) > 0, "no piece went by RMA: \(r)")

@@ -170,4 +170,10 @@ final class SimArchiveSource: ArchiveSource {
                      into destination: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> EncodedWindow? {
         nil
     }
+
+    /// No time index here: reading starts at the range's start (always correct, never shortest).
+    func lastWindowStart(chronicle: String, story: String, range: TimeRange, count: Int) throws(ArchiveError) -> UInt64 {
+        _ = try parts(story, range)
+        return range.start
+    }
 }

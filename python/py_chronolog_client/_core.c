@@ -718,6 +718,64 @@ static PyObject *Client_replay_buffers(ClientObject *self, PyObject *args) {
                          buffer_wrap(payload.data, (Py_ssize_t)payload.length));
 }
 
+/* ReplayLast(chronicle, story, count, event_series): the events are gathered into buffers while
+ * the GIL is released (as replay_buffers), then appended to event_series as Event objects. */
+static PyObject *Client_ReplayLast(ClientObject *self, PyObject *args) {
+    PyObject *chronicle, *story, *count, *list;
+    if (!PyArg_ParseTuple(args, "OOOO:ReplayLast", &chronicle, &story, &count, &list)) return NULL;
+    if (!PyList_Check(list)) {
+        PyErr_Format(PyExc_TypeError, "event_series must be an EventList, not %.100s", Py_TYPE(list)->tp_name);
+        return NULL;
+    }
+    const char *cn = NULL, *sn = NULL;
+    uint64_t n = 0, zero = 0;
+    int rc = utf8_name(chronicle, &cn, "chronicle_name");
+    if (rc == 0) rc = utf8_name(story, &sn, "story_name");
+    if (rc == 0) rc = time_arg(count, &n, "count");
+    if (rc == 0 && !self->reader) rc = CL_ERR_NOT_READER_MODE;
+    chronolog_client *c = rc == 0 ? live(self) : NULL;
+    if (rc == 0 && c == NULL) rc = CL_ERR_NO_CONNECTION;
+    Fill fill = {0};
+    if (rc == 0) {
+        if (bytes_append(&fill.offsets, &zero, 8) != 0) fill.failed = 1;
+        if (!fill.failed) {
+            BLOCKING_BEGIN
+            rc = chronolog_replay_last(c, cn, sn, n, fill_event, &fill, NULL);
+            BLOCKING_END
+        }
+        if (fill.failed) rc = -101;
+    }
+    PyObject *found = NULL;
+    if (rc == CL_SUCCESS || rc == CL_ERR_PARTIAL_RESULT) {
+        found = PyList_New(0);
+        size_t events = fill.meta.length / 20;
+        const uint64_t *offsets = (const uint64_t *)fill.offsets.data;
+        for (size_t i = 0; found != NULL && i < events; i++) {
+            chronolog_event e = {0};
+            memcpy(&e.time, fill.meta.data + 20 * i, 8);
+            memcpy(&e.client_id, fill.meta.data + 20 * i + 8, 8);
+            memcpy(&e.index, fill.meta.data + 20 * i + 16, 4);
+            e.data = fill.payload.data + offsets[i];
+            e.length = (size_t)(offsets[i + 1] - offsets[i]);
+            PyObject *ev = event_make(&e);
+            if (ev == NULL || PyList_Append(found, ev) != 0) rc = -100;
+            Py_XDECREF(ev);
+            if (rc == -100) break;
+        }
+        if (found == NULL) rc = -100;
+        if (rc != -100) {
+            Py_ssize_t at = PyList_GET_SIZE(list);
+            if (PyList_SetSlice(list, at, at, found) != 0) rc = -100;
+        }
+    }
+    Py_XDECREF(found);
+    free(fill.meta.data);
+    free(fill.offsets.data);
+    free(fill.payload.data);
+    if (rc == -101) return PyErr_NoMemory();
+    return rc == -100 ? NULL : code_result(rc);
+}
+
 static PyObject *Client_client_id(ClientObject *self, PyObject *Py_UNUSED(a)) {
     chronolog_client *c = live(self);
     return PyLong_FromUnsignedLongLong(c == NULL ? 0 : chronolog_client_id(c));
@@ -757,6 +815,13 @@ static PyMethodDef Client_methods[] = {
      "-3 (no such story); -10 (no player); -12 (timed out); -8 (not connected); -18\n"
      "(CL_ERR_PARTIAL_RESULT: damaged archive rows were left out, the events that could be read\n"
      "are appended). On an error event_series is left as it was."},
+    {"ReplayLast", (PyCFunction)Client_ReplayLast, METH_VARARGS,
+     "ReplayLast(chronicle_name, story_name, count, event_series) -> int\n\n"
+     "Appends to event_series (an EventList) the story's last `count` events, in event order\n"
+     "(ChronoLog 3.1's \"last N\"): served from the keepers' memory where they still hold them,\n"
+     "from the archive for the rest. While the story is recorded, the last of its complete\n"
+     "events (no earlier event can still arrive). Not part of seed 002's API. Codes as for\n"
+     "ReplayStory; -2 for a count above 2**32 - 1."},
     {"replay_buffers", (PyCFunction)Client_replay_buffers, METH_VARARGS,
      "replay_buffers(chronicle, story, start, end) -> (code, records, offsets, payload)\n\n"
      "The replay as three buffers (see Client.replay_array): 20-byte records (time u64, client_id\n"

@@ -1,6 +1,6 @@
 """A reader in the style of ChronoLog's example (py_reader_client_example.py), run MPMD in a
 second job over the archive the writer's job left: Client(portal, query), Connect, AcquireStory,
-ReplayStory([1, 2*10^18)) into an EventList, print each event's getters, ReleaseStory,
+ReplayStory([1, 2*10^18)) into an EventList, print each event's getters, ReleaseStory, ReplayLast (the last 2),
 Disconnect. It checks every return code and that the replayed events are exactly the ones
 seed_writer.py logged (the JSON lines file named by argv[1]); a writer-only client's ReplayStory
 gives -11. Prints EVENT lines and "READER ok <n>".
@@ -42,6 +42,14 @@ def main(logged_path):
             e = event_series[i]
             print("EVENT", chronicle, story, e.time(), e.client_id(), e.index(), repr(e.log_record()), flush=True)
         expect("ReleaseStory", client.ReleaseStory(chronicle, story), 0)
+        # "Last N" (not in seed 002): the story is no longer recorded, so its last 2 events.
+        last = py_chronolog_client.EventList()
+        expect("ReplayLast", client.ReplayLast(chronicle, story, 2, last), 0)
+        got_last = [(e.time(), e.client_id(), e.index(), e.log_record_bytes().hex()) for e in last]
+        if got_last != want[-2:]:
+            sys.exit(f"seed_reader: {chronicle}/{story}: last 2 {got_last}, logged {want[-2:]}")
+        expect("writer-only ReplayLast", writer.ReplayLast(chronicle, story, 2, py_chronolog_client.EventList()), -11)
+        expect("ReplayLast of a count above 2**32 - 1", client.ReplayLast(chronicle, story, 2**32, py_chronolog_client.EventList()), -2)
         total += len(event_series)
     expect("Disconnect", client.Disconnect(), 0)
     expect("writer Disconnect", writer.Disconnect(), 0)

@@ -333,6 +333,20 @@ int chronolog_replay(chronolog_client *client, const char *chronicle, const char
                      uint64_t end, chronolog_event_fn fn, void *user);
 
 /**
+ * The last `count` events of a story (ChronoLog 3.1's "last N"), in event order, calling `fn` once
+ * per event: served from the keepers' memory where they still hold them, from the archive for the
+ * rest. While the story is recorded, the last of the events that are complete (no event can still
+ * arrive before them; *complete_before receives that time, from which a follower goes on); a
+ * story no longer recorded gives its last `count` events. `count` 0 returns CL_SUCCESS at once.
+ *
+ * @param complete_before  receives the time before which the story's events are complete (0 when
+ *                         the story is no longer recorded: everything is final); may be NULL.
+ * @return as chronolog_replay; CL_ERR_INVALID_ARG also for a count above UINT32_MAX.
+ */
+int chronolog_replay_last(chronolog_client *client, const char *chronicle, const char *story_name, uint64_t count,
+                          chronolog_event_fn fn, void *user, uint64_t *complete_before);
+
+/**
  * Starts a replay of [start, end) handed out in batches by chronolog_replay_next. The query runs
  * on a thread of its own, at most two pieces ahead of the caller (bounded memory).
  *

@@ -4,51 +4,136 @@ import Fabric
 
 extension KeeperRole {
     /// Answers a player's query with every event of the story this keeper still holds in the
-    /// query's range: buffered in the pipeline, sealed and waiting for a slot, and shipped (the
-    /// sealed chunk is kept until the grapher acknowledges its pieces durable). Together with the archive (read after this
+    /// query's range: buffered in the pipeline, sealed and waiting for a slot, in a registered slot
+    /// until the grapher has read it, and then kept decoded until the grapher acknowledges it durable. Together with the archive (read after this
     /// answer) that is every event the keeper received: a chunk leaves the keeper only once durable.
     ///
     /// The answer is one or more pieces of at most `player.pieceBytes`, in event order; the last
     /// carries the story's low watermark here (`completeBefore`) and whether it is still recorded.
     /// A story this keeper does not know is answered with an empty last piece.
+    ///
+    /// A "last N" query (`lastCount` N > 0) gets at most the last N of those events, and the last
+    /// piece's `coveredFrom` says from which time on the answer holds every event this keeper
+    /// received: past what it let go of (durable) and, when N cut the answer, from its first event's
+    /// time (events of that time are all kept, so an answer may hold a few more than N).
     func answerReplay(_ query: ReplayRequest, from player: Int, channel: any ControlTransport) throws {
         bump(.replaysAnswered)
         let now = clock.now()
         var held: [StoryChunk] = []
         var completeBefore = now
         var recording = false
+        var coveredFrom = UInt64.max
         if let cname = try? ChronicleName(query.chronicle), let sname = try? StoryName(query.story), !query.range.isEmpty {
             let id = StoryID(chronicle: cname, story: sname)
             if let story = stories[id] {
                 recording = !story.stopping
                 completeBefore = min(now, story.pipeline.lowWatermark ?? now)
+                coveredFrom = story.releasedBelow
                 if let fresh = story.pipeline.unsealedEvents(in: query.range), !fresh.isEmpty { held.append(fresh) }
             }
-            for (i, chunk) in zip(waiting.indices, waiting) where chunk.storyId == id && chunk.range.overlaps(query.range) {
-                // Of the first, only what has not left yet: its shipped pieces are in flight.
-                let first = i == waiting.startIndex ? shippedOfFirst : 0
-                let part = chunk.slice(query.range, within: first..<chunk.count)
-                if !part.isEmpty { held.append(part) }
-            }
-            for transfer in inFlight.values where transfer.storyId == id && transfer.range.overlaps(query.range) {
-                let part = transfer.source.chunk.slice(query.range, within: transfer.positions)
-                if !part.isEmpty { held.append(part) }
+            if query.lastCount > 0 {
+                held += try latestHeld(of: id, in: query.range, count: Int(query.lastCount))
+            } else {
+                held += try allHeld(of: id, in: query.range)
             }
         }
-        let merged = try StoryChunk.merge(held)
+        var merged = try StoryChunk.merge(held)
+        // At N events or more some may have been left out (``latestHeld(of:in:count:)``): the answer
+        // covers from its first event's time only.
+        if query.lastCount > 0, let all = merged, all.count >= Int(query.lastCount) {
+            // The last N, and the events of the first one's time before it (the answer then holds
+            // every event from that time on).
+            let first = all.last(Int(query.lastCount)).records[0].time
+            let kept = all.last(all.count - all.positions(in: TimeRange(start: first, end: .max)).lowerBound)
+            coveredFrom = max(coveredFrom, first)
+            merged = kept
+        }
         let pieces = merged.map { $0.pieces(maxEncodedBytes: config.player.pieceBytes) } ?? []
         bump(.replaysEvents, UInt64(merged?.count ?? 0))
         if pieces.isEmpty {
             let last = ReplayPiece(queryId: query.queryId, rc: .success, pieceNumber: 0, isLast: true, chunk: nil,
-                                   completeBefore: completeBefore, recording: recording)
+                                   completeBefore: completeBefore, recording: recording, coveredFrom: coveredFrom)
             try channel.post(ControlMessage.replayPiece(last).encode(), to: player, tag: .replay)
             return
         }
         for (n, piece) in pieces.enumerated() {
             let isLast = n == pieces.count - 1
             let m = ReplayPiece(queryId: query.queryId, rc: .success, pieceNumber: UInt32(n), isLast: isLast, chunk: piece,
-                                completeBefore: isLast ? completeBefore : 0, recording: recording)
+                                completeBefore: isLast ? completeBefore : 0, recording: recording,
+                                coveredFrom: isLast ? coveredFrom : .max)
             try channel.post(ControlMessage.replayPiece(m).encode(), to: player, tag: .replay)
         }
+    }
+
+    /// The sealed events of story `id` in `range` this keeper holds: waiting for a slot, and
+    /// shipped (kept in the sealed chunk until durable).
+    private func allHeld(of id: StoryID, in range: TimeRange) throws -> [StoryChunk] {
+        var held: [StoryChunk] = []
+        for (i, chunk) in zip(waiting.indices, waiting) where chunk.storyId == id && chunk.range.overlaps(range) {
+            let part = chunk.slice(range, within: unshipped(i, of: chunk))
+            if !part.isEmpty { held.append(part) }
+        }
+        for transfer in inFlight.values where transfer.storyId == id && transfer.range.overlaps(range) {
+            let part = events(of: transfer, in: range)
+            if !part.isEmpty { held.append(part) }
+        }
+        return held
+    }
+
+    /// Like ``allHeld(of:in:)``, but only the chunks that can hold the last `count` events of `range`:
+    /// taken from the latest start down until they count `count` events, plus every chunk reaching
+    /// past the earliest start taken (events of the others are all earlier). Chunks in a slot are
+    /// decoded only when taken.
+    /// Chunks are left out only when those taken count `count` events or more, all later than theirs.
+    private func latestHeld(of id: StoryID, in range: TimeRange, count: Int) throws -> [StoryChunk] {
+        // (earliest and just past the latest possible event time, events known to be in `range`, the events)
+        var candidates: [(start: UInt64, end: UInt64, known: Int, load: () throws -> StoryChunk?)] = []
+        for (i, chunk) in zip(waiting.indices, waiting) where chunk.storyId == id && chunk.range.overlaps(range) {
+            let bounds = unshipped(i, of: chunk)
+            let p = chunk.positions(in: range).clamped(to: bounds)
+            guard !p.isEmpty else { continue }
+            let last = chunk.records[p.upperBound - 1].time
+            candidates.append((chunk.records[p.lowerBound].time, last == .max ? last : last + 1, p.count,
+                               { chunk.slice(range, within: bounds) }))
+        }
+        for transfer in inFlight.values where transfer.storyId == id && transfer.range.overlaps(range) {
+            let span = transfer.range.intersection(range)
+            candidates.append((span.start, span.end, range.contains(transfer.range) ? transfer.events : 0,
+                               { self.events(of: transfer, in: range) }))
+        }
+        // The latest starts until they count `count` events; then every chunk reaching past the
+        // earliest start taken, which may lower it, until no chunk left out reaches past it.
+        var floor = UInt64.max
+        var known = 0
+        for c in candidates.sorted(by: { $0.start > $1.start }) where known < count {
+            known += c.known
+            floor = min(floor, c.start)
+        }
+        var taken = [Bool](repeating: false, count: candidates.count)
+        var changed = true
+        while changed {
+            changed = false
+            for i in candidates.indices where !taken[i] && candidates[i].end > floor {
+                taken[i] = true
+                floor = min(floor, candidates[i].start)
+                changed = true
+            }
+        }
+        var held: [StoryChunk] = []
+        for i in candidates.indices where taken[i] {
+            if let part = try candidates[i].load(), !part.isEmpty { held.append(part) }
+        }
+        return held
+    }
+
+    /// The positions of a waiting chunk not shipped yet: of the first, what has not left (its
+    /// shipped pieces are in flight); of the others, all.
+    private func unshipped(_ i: Int, of chunk: StoryChunk) -> Range<Int> {
+        (i == waiting.startIndex ? shippedOfFirst : 0)..<chunk.count
+    }
+
+    /// A piece in flight's events in `range`, from the sealed chunk it was cut from.
+    private func events(of transfer: InFlight, in range: TimeRange) -> StoryChunk {
+        transfer.source.chunk.slice(range, within: transfer.positions)
     }
 }

@@ -28,16 +28,21 @@ public final class KeeperRole: RecordingBehavior {
         /// The current recording: the ticket of its start notice, sent with every report so the
         /// grapher can tell this recording's "finished" from a previous one's.
         var recording: UInt64
+        /// Every event of the story this keeper let go of (durable, or failed) has a time below
+        /// this: from here on, what it received is still in memory ("last N" replays).
+        var releasedBelow: UInt64
         var lastReportAt: ContinuousClock.Instant
         /// The clients holding the story and the world rank each sends from (told by the visor):
         /// the only senders whose batches and watermarks the keeper accepts for it.
         var holders: [ClientID: Int32] = [:]
 
-        init(notice: RecordingNotice, pipeline: StoryPipeline, at now: ContinuousClock.Instant) {
+        init(notice: RecordingNotice, pipeline: StoryPipeline, at now: ContinuousClock.Instant, time: UInt64) {
             self.notice = notice
             self.lastReportAt = now
             self.pipeline = pipeline
             self.recording = notice.ticket
+            // What an earlier recording here shipped was logged before now.
+            self.releasedBelow = time
         }
     }
 
@@ -143,7 +148,7 @@ public final class KeeperRole: RecordingBehavior {
             story = s
         } else {
             story = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config, pool: storage),
-                          at: clock.instant())
+                          at: clock.instant(), time: clock.now())
             stories[notice.storyId] = story
         }
         // A start follows the last release: its acquirer is the only holder.
@@ -316,6 +321,7 @@ public final class KeeperRole: RecordingBehavior {
             try pool.free(buffer)
         }
         inFlightBytes -= done.heldBytes(slotBytes: slotBytes)
+        if let story = stories[done.storyId] { story.releasedBelow = max(story.releasedBelow, done.completesBelow) }
         done.source.outstanding -= 1
         retireIfDone(done.source)
         for reply in durability.settled(done.byClient, story: done.storyId, durable: ack.isDurable) {

@@ -31,16 +31,16 @@ public final class PlayerRole: RecordingBehavior {
     public let role = Role.player
     public var dataTags: [ControlTag] { [.replay] }
 
-    private struct QueryKey: Hashable {
+    struct QueryKey: Hashable {
         let clientRank: Int
         let queryId: UInt64
     }
 
-    private enum Phase {
+    enum Phase {
         case waiting, keepers, archive, done
     }
 
-    private final class Query {
+    final class Query {
         let key: QueryKey
         let request: ReplayRequest
         let deadline: ContinuousClock.Instant
@@ -52,8 +52,14 @@ public final class PlayerRole: RecordingBehavior {
         var fresh: [StoryChunk] = []
         var completeBefore = UInt64.max
         var recording = false
+        /// The latest of the keepers' ``ReplayPiece/coveredFrom`` ("last N" queries).
+        var coveredFrom: UInt64 = 0
+        /// A "last N" query's state (nil for a whole range).
+        var last: LastEvents?
         /// Where the next archive window starts.
         var cursor: UInt64
+        /// Where archive windows end: the range's end, or for a "last N" query the part not in memory.
+        var end: UInt64
         var foundInArchive = false
         /// Whether everything the archive committed for the range was read (damaged rows are left
         /// out and answered with `CL_ERR_PARTIAL_RESULT`, after the events that could be read).
@@ -68,14 +74,15 @@ public final class PlayerRole: RecordingBehavior {
             self.deadline = deadline
             self.startAt = startAt
             self.cursor = request.range.start
+            self.end = request.range.end
         }
 
-        var archiveDone: Bool { cursor >= request.range.end }
+        var archiveDone: Bool { cursor >= end }
     }
 
     /// A piece of an answer waiting to be sent: events in memory, or an encoded chunk read straight
     /// from the archive into a registered slot (lent to the client when sent).
-    private enum ReadyPiece {
+    enum ReadyPiece {
         case chunk(StoryChunk)
         case staged(any BulkSlot, byteCount: Int, eventCount: Int)
     }
@@ -102,12 +109,12 @@ public final class PlayerRole: RecordingBehavior {
     /// the grapher's expiry); the player then releases it and asks again.
     static let maxLeaseHold = ChronoConfig.archiveLeaseHold
 
-    private let config: ChronoConfig
+    let config: ChronoConfig
     private let visorRank: Int
     private let grapherRank: Int?
     private let logger: Logger
     /// Event time (answers' completeness) and elapsed time (deadlines, leases, lent slots).
-    private let clock: any RoleClock
+    let clock: any RoleClock
     /// Deliberate misbehaviour for tests (a slow player); none in the product.
     package var faults: any RoleFaults = NoFaults()
     private var tracked = RecordedStories()
@@ -150,7 +157,7 @@ public final class PlayerRole: RecordingBehavior {
         self.pool = try bulk.map { try $0.makeSlotPool(slotSize: config.replayPieceSlotBytes, slotCount: Self.slotCount) }
     }
 
-    private func bump(_ key: Counter, _ n: UInt64 = 1) { stats[key, default: 0] += n }
+    func bump(_ key: Counter, _ n: UInt64 = 1) { stats[key, default: 0] += n }
 
     // MARK: - Recording (players only track which stories their group records)
 
@@ -178,7 +185,7 @@ public final class PlayerRole: RecordingBehavior {
             }
             try accept(request, channel: channel)
         case .replayPiece(let piece):
-            keeperAnswered(piece, from: source)
+            keeperAnswered(piece, from: source, channel: channel)
         case .replayAck(let ack):
             acknowledged(ack, from: source)
         case .archiveLease(let l):
@@ -207,7 +214,7 @@ public final class PlayerRole: RecordingBehavior {
         return true
     }
 
-    private func post(_ message: ControlMessage, to rank: Int, channel: any ControlTransport) throws {
+    func post(_ message: ControlMessage, to rank: Int, channel: any ControlTransport) throws {
         try channel.post(message.encode(), to: rank, tag: .replay)
     }
 
@@ -247,14 +254,17 @@ public final class PlayerRole: RecordingBehavior {
             byLocalId[q.localId] = key
             q.pendingKeepers = Set(q.request.keeperRanks.map { Int($0) })
             q.phase = q.pendingKeepers.isEmpty ? .archive : .keepers
-            if q.pendingKeepers.isEmpty { q.completeBefore = clock.now() }
+            if q.pendingKeepers.isEmpty {
+                q.completeBefore = clock.now()
+                if q.request.lastCount > 0 { beginLastFromArchive(q, memory: nil, end: q.request.range.end) }
+            }
             var ask = q.request
             ask.queryId = q.localId
             for keeper in q.pendingKeepers { try post(.replayRequest(ask), to: keeper, channel: channel) }
         }
     }
 
-    private func keeperAnswered(_ piece: ReplayPiece, from keeper: Int) {
+    private func keeperAnswered(_ piece: ReplayPiece, from keeper: Int, channel: any ControlTransport) {
         guard let key = byLocalId[piece.queryId], let q = queries[key], q.phase == .keepers,
               q.pendingKeepers.contains(keeper) else {
             bump(.keeperPiecesStray)
@@ -265,10 +275,12 @@ public final class PlayerRole: RecordingBehavior {
         q.pendingKeepers.remove(keeper)
         q.completeBefore = min(q.completeBefore, piece.completeBefore)
         q.recording = q.recording || piece.recording
+        q.coveredFrom = max(q.coveredFrom, piece.coveredFrom)
         if q.pendingKeepers.isEmpty {
             // One chunk to slice per archive window (all pieces belong to the query's story).
             if let merged = try? StoryChunk.merge(q.fresh) { q.fresh = [merged] }
             q.phase = .archive
+            if q.request.lastCount > 0 && q.last == nil { keepersAnsweredLast(q, channel: channel) }
         }
     }
 
@@ -379,7 +391,12 @@ public final class PlayerRole: RecordingBehavior {
         // the next read overlaps the client's work.
         for q in queries.values where needsArchive(q) {
             do {
-                while needsArchive(q) { try readWindow(of: q, from: reader, maxBytes: config.player.pieceBytes) }
+                // A "last N" query keeps what it reads instead of sending it: at most as many windows per poll.
+                var windows = 0
+                while needsArchive(q) && (q.last == nil || windows < config.player.piecesInFlight) {
+                    try readWindow(of: q, from: reader, maxBytes: config.player.pieceBytes)
+                    windows += 1
+                }
             } catch {
                 logger.error("replay of \(q.request.chronicle)/\(q.request.story) failed reading the archive: \(error)")
                 try finish(q, rc: .unknown, detail: "reading the archive: \(error)", channel: channel)
@@ -389,7 +406,8 @@ public final class PlayerRole: RecordingBehavior {
 
     private func readWindow(of q: Query, from reader: (any ArchiveSource)?, maxBytes: Int) throws {
         let r = q.request
-        let rest = TimeRange(start: q.cursor, end: r.range.end)
+        if let reader, q.last != nil { positionLast(q, in: reader) }
+        let rest = TimeRange(start: q.cursor, end: q.end)
         var window = rest
         var archive: (any ArchiveSource)?
         if let reader {
@@ -410,7 +428,7 @@ public final class PlayerRole: RecordingBehavior {
         var parts = q.fresh.map { $0.slice(window) }.filter { !$0.isEmpty }
         if let archive {
             // A window with hidden events is read and filtered the general way.
-            if parts.isEmpty, r.hidden.isEmpty, q.completeness.damaged.isEmpty,
+            if parts.isEmpty, r.hidden.isEmpty, r.lastCount == 0, q.completeness.damaged.isEmpty,
                let staged = try? readStraight(q, window: window, from: archive) {
                 // No keeper events here and no merging needed: the window went straight from the file.
                 if case .chunk(let small) = staged { parts = [small] } else { q.ready.append(staged) }
@@ -424,11 +442,15 @@ public final class PlayerRole: RecordingBehavior {
         }
         if var merged = try StoryChunk.merge(parts) {
             if !r.hidden.isEmpty { merged = merged.filter { !r.hides($0) } }
+            if q.last != nil {
+                try collectLast(merged, of: q)
+                merged = .empty(storyId: merged.storyId, range: merged.range)
+            }
             for piece in merged.isEmpty ? [] : merged.pieces(maxEncodedBytes: config.player.pieceBytes) { q.ready.append(.chunk(piece)) }
             bump(.eventsReplayed, UInt64(merged.count))
         }
         q.cursor = window.end
-        if q.archiveDone { q.fresh = [] }
+        if q.archiveDone, try readyLast(q) { q.fresh = [] }
     }
 
     /// Reads `window` straight from the archive file into a registered slot, in the encoding the

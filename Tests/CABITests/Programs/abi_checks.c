@@ -170,6 +170,23 @@ static void replays(chronolog_client *w, chronolog_client *r, const char *chron)
     EXPECT_RC("replay: missing story", chronolog_replay(r, chron, "no-such-story", 0, UINT64_MAX, on_event, &none),
               CL_ERR_NOT_EXIST);
 
+    /* "Last N": the story is still acquired; its 4 events are durable, so complete. */
+    struct seen last = {0, 0, 0, 1, "unset"};
+    uint64_t complete_before = 0;
+    EXPECT_RC("replay_last: writer-only client", chronolog_replay_last(w, chron, "events", 2, on_event, &last, NULL),
+              CL_ERR_NOT_READER_MODE);
+    EXPECT_RC("replay_last: NULL callback", chronolog_replay_last(r, chron, "events", 2, NULL, NULL, NULL), CL_ERR_INVALID_ARG);
+    EXPECT_RC("replay_last: count above UINT32_MAX",
+              chronolog_replay_last(r, chron, "events", (uint64_t)UINT32_MAX + 1, on_event, &last, NULL), CL_ERR_INVALID_ARG);
+    EXPECT_RC("replay_last: missing story", chronolog_replay_last(r, chron, "no-such-story", 2, on_event, &last, NULL),
+              CL_ERR_NOT_EXIST);
+    EXPECT_RC("replay_last", chronolog_replay_last(r, chron, "events", 2, on_event, &last, &complete_before), CL_SUCCESS);
+    EXPECT("replay_last gives the last 2 events (the empty record, then the largest), in order, before complete_before",
+           last.count == 2 && last.ordered && strcmp(last.first, "") == 0 && last.last_time < complete_before);
+    struct seen zero = {0, 0, 0, 1, ""};
+    EXPECT_RC("replay_last: count 0", chronolog_replay_last(r, chron, "events", 0, on_event, &zero, NULL), CL_SUCCESS);
+    EXPECT("count 0: no event", zero.count == 0);
+
     chronolog_cursor *cur = NULL;
     EXPECT_RC("cursor: writer-only client", chronolog_replay_open(w, chron, "events", 0, UINT64_MAX, &cur),
               CL_ERR_NOT_READER_MODE);

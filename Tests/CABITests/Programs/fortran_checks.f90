@@ -137,8 +137,9 @@ contains
     subroutine callback_replays(w, r, chron)
         type(chronolog_client), intent(in) :: w, r
         character(len=*), intent(in) :: chron
-        type(seen_events), target :: seen, one
+        type(seen_events), target :: seen, one, last
         integer(c_int64_t), parameter :: forever = huge(0_c_int64_t)
+        integer(c_int64_t) :: before
         call expect_rc('replay: writer-only client', &
                        chronolog_replay(w, chron, 'events', 0_c_int64_t, forever, on_event, c_loc(seen)), CL_ERR_NOT_READER_MODE)
         call expect_rc('replay', chronolog_replay(r, chron, 'events', 0_c_int64_t, forever, on_event, c_loc(seen)), CL_SUCCESS)
@@ -150,6 +151,10 @@ contains
         call expect('the callback ran once', one%count == 1)
         call expect_rc('replay: missing story', chronolog_replay(r, chron, 'no-such-story', 0_c_int64_t, forever, on_event, &
                                                                  c_loc(one)), CL_ERR_NOT_EXIST)
+        call expect_rc('replay_last', chronolog_replay_last(r, chron, 'events', 2_c_int64_t, on_event, c_loc(last), before), &
+                       CL_SUCCESS)
+        call expect('replay_last gives the last 2 events (the bytes, then the empty record), in order, complete', &
+                    last%count == 2 .and. last%ordered .and. last%first(1:1) == achar(1) .and. last%last_time < before)
     end subroutine
 
     subroutine cursor_replays(r, chron)
