@@ -3,10 +3,13 @@
 ///
 /// Per (story, client) it counts the events the keeper accepted, and how many of them the
 /// grapher has since acknowledged durable or failed. Each event travels in exactly one shipped
-/// piece and each piece is acknowledged exactly once, so when `durable + failed` reaches the
-/// number accepted before a request, every event the client had sent before it is settled. The
-/// cost on the data path is one pass over a piece's records when it is staged
-/// (``eventsByClient(_:)``), none per batch beyond an addition.
+/// piece and each piece is acknowledged exactly once. A request waits until the events the client
+/// had sent before it — those with an index below the next one expected then — are all settled:
+/// counting every settled event would not do, as a later event can become durable before an
+/// earlier one (a late event travels in a revision of its range, archived after later ranges).
+/// The cost on the data path is one pass over a piece's records when it is staged
+/// (``eventsByClient(_:)``), none per batch beyond an addition; a piece settled while flushes
+/// wait on its story is passed over once more.
 public struct DurabilityLedger: Sendable {
     struct Key: Hashable {
         let story: StoryID
@@ -17,7 +20,19 @@ public struct DurabilityLedger: Sendable {
         var accepted: UInt64 = 0
         var durable: UInt64 = 0
         var failed: UInt64 = 0
+        /// Just past the highest event index accepted (a client's indices rise batch by batch).
+        var nextIndex: UInt64 = 0
         var settled: UInt64 { durable &+ failed }
+    }
+
+    /// A durable flush waiting: `target` events with an index below `bound` were accepted before
+    /// it, `settledBelow` of them are settled.
+    struct Wait {
+        let rank: Int
+        let request: DurableRequest
+        let target: UInt64
+        let bound: UInt64
+        var settledBelow: UInt64
     }
 
     /// A reply ready to go to the client at `rank`.
@@ -29,7 +44,7 @@ public struct DurabilityLedger: Sendable {
     }
 
     private var counts: [Key: Counts] = [:]
-    private var waits: [(rank: Int, request: DurableRequest, target: UInt64)] = []
+    private var waits: [Wait] = []
 
     /// An empty ledger.
     public init() {}
@@ -37,10 +52,13 @@ public struct DurabilityLedger: Sendable {
     /// Durable flushes not answered yet.
     public var pendingRequests: Int { waits.count }
 
-    /// Notes `events` events of `client` accepted into `story`'s pipeline.
-    public mutating func received(_ events: UInt64, story: StoryID, client: UInt64) {
+    /// Notes `events` events of `client` accepted into `story`'s pipeline, from a batch whose
+    /// indices end just before `nextIndex`.
+    public mutating func received(_ events: UInt64, story: StoryID, client: UInt64, nextIndex: UInt64) {
         guard events > 0 else { return }
-        counts[Key(story: story, client: client), default: Counts()].accepted &+= events
+        let key = Key(story: story, client: client)
+        counts[key, default: Counts()].accepted &+= events
+        counts[key, default: Counts()].nextIndex = max(counts[key]?.nextIndex ?? 0, nextIndex)
     }
 
     /// A durable flush: answered now when the client's accepted events are all settled,
@@ -49,24 +67,32 @@ public struct DurabilityLedger: Sendable {
     public mutating func request(_ request: DurableRequest, from rank: Int) -> DurableReply? {
         let c = counts[Key(story: request.storyId, client: request.clientId.rawValue)] ?? Counts()
         if c.settled >= c.accepted { return Self.reply(request, c) }
-        waits.append((rank, request, c.accepted))
+        // Everything settled so far was accepted before, so lies below the bound.
+        waits.append(Wait(rank: rank, request: request, target: c.accepted, bound: c.nextIndex, settledBelow: c.settled))
         return nil
     }
 
-    /// A shipped piece was acknowledged: its events (per client, from ``eventsByClient(_:)``)
-    /// are durable, or failed.
+    /// A shipped piece was acknowledged: its events (`records`, counted per client by
+    /// ``eventsByClient(_:)`` in `byClient`) are durable, or failed.
     /// - Returns: the flushes this settles.
-    public mutating func settled(_ byClient: [(client: UInt64, events: UInt64)], story: StoryID, durable: Bool) -> [Answer] {
+    public mutating func settled(_ byClient: [(client: UInt64, events: UInt64)], records: ArraySlice<EventRecord>,
+                                 story: StoryID, durable: Bool) -> [Answer] {
         for (client, n) in byClient {
             let key = Key(story: story, client: client)
             if durable { counts[key, default: Counts()].durable &+= n } else { counts[key, default: Counts()].failed &+= n }
         }
-        guard !waits.isEmpty else { return [] }
+        guard waits.contains(where: { $0.request.storyId == story }) else { return [] }
         var answers: [Answer] = []
+        for i in waits.indices where waits[i].request.storyId == story {
+            let client = waits[i].request.clientId.rawValue, bound = waits[i].bound
+            guard byClient.contains(where: { $0.client == client }) else { continue }
+            var below: UInt64 = 0
+            for r in records where r.clientId == client && UInt64(r.index) < bound { below &+= 1 }
+            waits[i].settledBelow &+= below
+        }
         waits.removeAll { w in
-            guard w.request.storyId == story else { return false }
+            guard w.request.storyId == story, w.settledBelow >= w.target else { return false }
             let c = counts[Key(story: story, client: w.request.clientId.rawValue)] ?? Counts()
-            guard c.settled >= w.target else { return false }
             answers.append(Answer(rank: w.rank, reply: Self.reply(w.request, c)))
             return true
         }
@@ -79,7 +105,7 @@ public struct DurabilityLedger: Sendable {
         let answers = waits.map { w in
             let c = counts[Key(story: w.request.storyId, client: w.request.clientId.rawValue)] ?? Counts()
             var reply = Self.reply(w.request, c)
-            if c.settled < w.target { reply.rc = .unknown }
+            if w.settledBelow < w.target { reply.rc = .unknown }
             return Answer(rank: w.rank, reply: reply)
         }
         waits.removeAll()

@@ -292,7 +292,8 @@ public final class KeeperRole: RecordingBehavior {
         touched.insert(batch.storyId)
         bufferedBytes += (stories[batch.storyId]?.pipeline.bufferedBytes ?? 0) - before
         bump(.eventsReceived, UInt64(batch.count))
-        durability.received(UInt64(batch.count - report.rejected.count), story: batch.storyId, client: batch.clientId.rawValue)
+        durability.received(UInt64(batch.count - report.rejected.count), story: batch.storyId, client: batch.clientId.rawValue,
+                            nextIndex: UInt64(batch.firstIndex) + UInt64(batch.count))
         bump(.bytesReceived, UInt64(batch.payload.count))
         if !report.rejected.isEmpty { bump(.eventsRejected, UInt64(report.rejected.count)) }
         let ack = BatchAck(storyId: batch.storyId, clientId: batch.clientId, firstIndex: batch.firstIndex,
@@ -322,9 +323,12 @@ public final class KeeperRole: RecordingBehavior {
         }
         inFlightBytes -= done.heldBytes(slotBytes: slotBytes)
         if let story = stories[done.storyId] { story.releasedBelow = max(story.releasedBelow, done.completesBelow) }
+        let answers = durability.settled(done.byClient, records: done.source.chunk.records[done.positions], story: done.storyId,
+                                         durable: ack.isDurable)
+        // The piece's events were needed up to here (the ledger reads their indices).
         done.source.outstanding -= 1
         retireIfDone(done.source)
-        for reply in durability.settled(done.byClient, story: done.storyId, durable: ack.isDurable) {
+        for reply in answers {
             try channel.post(ControlMessage.durableReply(reply.reply).encode(), to: reply.rank, tag: .flow)
         }
         if ack.isDurable {
