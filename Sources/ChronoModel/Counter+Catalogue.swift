@@ -24,6 +24,9 @@ extension Counter {
 
     /// `acks.held`.
     public static let acksHeld = Counter("acks.held")
+    /// `acks.releasedAtBound` (keeper): acknowledgements given at the memory bound to a writer whose
+    /// watermark holds its story's ranges open, when nothing else could free memory.
+    public static let acksReleasedAtBound = Counter("acks.releasedAtBound")
     /// `batches.received`.
     public static let batchesReceived = Counter("batches.received")
     /// `bytes.received`.
@@ -320,7 +323,7 @@ extension Counter {
 
     /// Every declared counter (names are unique; a test checks it).
     public static let all: [Counter] = [
-        .acksHeld, .acksMalformed, .acksOutOfOrder, .acksStray, .archiveCloseFailed, .archiveFailed, .batchesAcked,
+        .acksHeld, .acksMalformed, .acksReleasedAtBound, .acksOutOfOrder, .acksStray, .archiveCloseFailed, .archiveFailed, .batchesAcked,
         .batchesForged, .batchesReceived, .batchesSent, .batchesUnauthorized, .bulkRefused, .bytesArchived,
         .bytesLogged, .bytesReceived, .bytesRma, .bytesTransferred, .catalogWriteErrors, .catalogWrites, .chronicles,
         .chroniclesCreated, .chroniclesDestroyed, .chroniclesExisted, .chunkAcksRefused, .chunkAcksUnknown,

@@ -105,7 +105,11 @@ struct ReplayTests {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         try replay(ranks: 5, ["--stage", "long-write", "--events", "1500"], timeout: 120, in: dir)
-        let r = try replay(ranks: 7, ["--stage", "slow-reader", "--events", "1500", "--set", "player.pieceBytes=262144"],
+        // The reader takes its pieces as fast as they come (it acknowledges a piece once read) and
+        // the player reads the 6 MB story in tens of milliseconds: rounds every 2 ms make sure one
+        // falls due while the lease is held, which 100 ms rounds did only by chance.
+        let r = try replay(ranks: 7, ["--stage", "slow-reader", "--events", "1500", "--set", "player.pieceBytes=262144",
+                                      "--set", "grapher.archiveIntervalMs=2"],
                            timeout: 180, in: dir)
         #expect(r.stdout.contains("SLOW-READER pieces="), "\(r)")
         #expect(counter(r, role: "player", .eventsReplayed) >= 1500 && counter(r, role: "keeper", .replaysEvents) <= 0,

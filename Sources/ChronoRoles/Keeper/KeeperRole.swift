@@ -416,6 +416,29 @@ public final class KeeperRole: RecordingBehavior {
         return did
     }
 
+    /// At the bound with nothing shipped or waiting, memory is all in open ranges, and what lay
+    /// below the writers' watermarks has left: the rest waits for the watermark of a writer whose
+    /// window is full of held acknowledgements. That writer gets its oldest one back (its next
+    /// batch moves its watermark on, and the others' events seal), or two writers of a story wait
+    /// for each other for ever. The bound is passed by at most that writer's window
+    /// (`client.maxPendingBatches` batches).
+    private func acknowledgeHoldingWriter(channel: any ControlTransport) throws -> Bool {
+        let now = clock.instant()
+        guard let i = heldAcks.firstIndex(where: { $0.due <= now && holdsBack($0.ack) }) else { return false }
+        let held = heldAcks.remove(at: i)
+        try channel.post(ControlMessage.batchAck(held.ack).encode(), to: held.rank, tag: .flow)
+        bump(.acksReleasedAtBound)
+        return true
+    }
+
+    /// Whether the writer of `ack` has its story's lowest watermark (the clock aside): the one its
+    /// open ranges wait for.
+    private func holdsBack(_ ack: BatchAck) -> Bool {
+        guard let s = stories[ack.storyId], let w = s.pipeline.contributors[ack.clientId.rawValue],
+              let low = s.pipeline.lowWatermark(excluding: Self.clockContributor) else { return false }
+        return w <= low
+    }
+
     /// Stories that received a batch or a watermark, or shipped a chunk, since they were last
     /// visited: visited at the next poll. The others are visited by the full sweep.
     private var touched: Set<StoryID> = []
@@ -473,6 +496,7 @@ public final class KeeperRole: RecordingBehavior {
             }
             bufferedBytes += (full || !sealed.isEmpty ? s.pipeline.bufferedBytes : before) - before
         }
+        if pressed && waiting.isEmpty { did = try acknowledgeHoldingWriter(channel: channel) || did }
         did = try shipWaiting(channel: channel) || did
         // Watermarks: tell the grapher how far this keeper's chunks are complete, in one message
         // for every story whose report is due. A story's watermark goes out every `reportInterval`,
