@@ -196,7 +196,9 @@ struct EventPathTests {
         #expect(keeper[.rangesSplit, default: 0] > 0, "the keeper never cut a range: \(r)")
         #expect(grapher[.rangesSplit, default: 0] > 0, "the grapher never archived part of a range: \(r)")
         #expect(keeper[.watermarksReleased, default: 0] == 0, "\(r)")
-        #expect(r.counters(role: "client")[.ingestWindowWaits, default: 0] > 0, "the writers never reached the bound: \(r)")
+        // The keeper reached its bound and held acknowledgements back (whether a writer's window then
+        // filled, so that it waited, depends on how fast the pieces left: once, none did).
+        #expect(keeper[.acksHeld, default: 0] > 0, "the writers never reached the bound: \(r)")
     }
 
     @Test("a range holding more than the grapher's memory bound is archived in parts, with one and two keepers: no stall, nothing late or lost",
