@@ -41,11 +41,9 @@ public struct StoryPipeline: Sendable {
     /// Size of the last sealed range: a new range's buffer reserves this much, so a busy story
     /// does not regrow (copy and fault in) its buffers range after range.
     private var sizeHint = (records: 0, bytes: 0)
-    /// Storage of shipped chunks given back by ``recycle(_:)``: new range buffers start in it, so a
-    /// busy story reuses memory it has already touched instead of faulting in fresh pages per range.
-    private var spares: [RangeBuffer] = []
-    /// The role's shared storage pool, when it has one: then new range buffers, their growth and
-    /// recycled chunks go through it instead of `spares`.
+    /// The role's shared storage pool, when it has one: new range buffers and their growth take
+    /// storage from it, and the role gives shipped chunks back to it (``ChunkStoragePool/give(_:)``),
+    /// so a busy story reuses memory it has already touched instead of faulting in fresh pages.
     private let pool: ChunkStoragePool?
     private var revisionBuffers: [UInt64: RangeBuffer] = [:]
     private var nextRevision: [UInt64: UInt32] = [:]
@@ -56,7 +54,7 @@ public struct StoryPipeline: Sendable {
     ///   - chunkDuration: range length in ns (a value of 0 is raised to 1).
     ///   - latePolicy: see ``LatePolicy``.
     ///   - maxEventBytes: larger records are refused and reported.
-    ///   - pool: storage shared with the role's other pipelines (nil: each pipeline keeps two spares).
+    ///   - pool: storage shared with the role's other pipelines (nil: every buffer is allocated afresh).
     public init(storyId: StoryID, chunkDuration: UInt64, latePolicy: LatePolicy = .revise, maxEventBytes: Int = 1 << 24,
                 pool: ChunkStoragePool? = nil) {
         self.storyId = storyId
@@ -162,31 +160,11 @@ public struct StoryPipeline: Sendable {
         return true
     }
 
-    /// Takes the storage of a chunk this pipeline sealed once the caller is done with it (shipped,
-    /// archived), leaving `chunk` empty: the next new range buffer reuses it. Keeps at most two.
-    /// Pass the only copy of the chunk, or the storage cannot be reused.
-    public mutating func recycle(_ chunk: inout StoryChunk) {
-        if let pool {
-            pool.give(&chunk)
-            return
-        }
-        guard spares.count < 2 else { return }
-        var (records, payload) = chunk.takeStorage()
-        guard records.capacity > 0 || payload.capacity > 0 else { return }
-        records.removeAll(keepingCapacity: true)
-        payload.removeAll(keepingCapacity: true)
-        spares.append(RangeBuffer(records: records, payload: payload))
-    }
-
-    /// A new, empty range buffer: recycled storage when there is some, else fresh, sized like the last range.
+    /// A new, empty range buffer sized like the last range: from the pool when there is one.
     private mutating func newBuffer() -> RangeBuffer {
-        if let pool {
-            return RangeBuffer(records: pool.takeTable(capacity: sizeHint.records + sizeHint.records / 4),
-                               payload: pool.takePayload(capacity: sizeHint.bytes + sizeHint.bytes / 4))
-        }
-        guard var b = spares.popLast() else { return RangeBuffer(reserving: sizeHint) }
-        b.reserve(sizeHint)
-        return b
+        guard let pool else { return RangeBuffer(reserving: sizeHint) }
+        return RangeBuffer(records: pool.takeTable(capacity: sizeHint.records + sizeHint.records / 4),
+                           payload: pool.takePayload(capacity: sizeHint.bytes + sizeHint.bytes / 4))
     }
 
     /// Inserts events given as values (tests and small tools) from `contributor`.

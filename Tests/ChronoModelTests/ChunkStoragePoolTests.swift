@@ -45,7 +45,7 @@ struct ChunkStoragePoolTests {
                     p.insert(events, from: UInt64(n % 2))
                     for var c in p.sealReady() {
                         out.append(c)
-                        p.recycle(&c)
+                        pool?.give(&c)
                     }
                 }
                 return out + p.drain()
@@ -63,7 +63,7 @@ struct ChunkStoragePoolTests {
             p.insert((0..<200).map { Event(time: base + UInt64($0), clientId: ClientID(1), index: UInt32(range * 200 + $0),
                                            record: [UInt8](repeating: 9, count: 256)) }, from: 1)
             p.advanceWatermark(of: 1, to: base + 1000)
-            for var c in p.sealReady() { p.recycle(&c) }
+            for var c in p.sealReady() { pool.give(&c) }
         }
         #expect(pool.counts.fresh == warm.fresh, "fresh storage after warm-up: \(warm) → \(pool.counts)")
         #expect(pool.counts.reused >= warm.reused + 2 * 18, "\(warm) → \(pool.counts)")

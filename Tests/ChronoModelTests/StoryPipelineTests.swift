@@ -136,14 +136,15 @@ import Testing
         // one or one joining a range that already has data is copied in. Either way the sealed
         // chunks hold exactly the inserted events, and recycled storage never shows old events.
         await propertyCheck(count: 300, input: Gens.chunk, Gens.chunk) { a, b in
-            var g = StoryPipeline(storyId: StoryID(rawValue: 42), chunkDuration: 10)
+            let pool = ChunkStoragePool(capacityLimit: 1 << 20)
+            var g = StoryPipeline(storyId: StoryID(rawValue: 42), chunkDuration: 10, pool: pool)
             g.addContributor(1)
             let first = g.insert(a, from: 1, watermark: 10)
             #expect(first.accepted == a.count && first.late == 0)
             let sealedFirst = g.sealReady()
             #expect(sealedFirst.flatMap(\.events) == a.events.filter { $0.time < 10 })
             for var c in sealedFirst {
-                g.recycle(&c)
+                pool.give(&c)
                 #expect(c.isEmpty)
             }
             let second = g.insert(b, from: 1, watermark: 200)

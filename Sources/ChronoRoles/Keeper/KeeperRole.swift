@@ -80,7 +80,7 @@ public final class KeeperRole: RecordingBehavior {
     private let pool: any BulkSlotPool
     private let logger: Logger
     /// Event time (the clock's watermark, replay answers) and elapsed time (sweeps, reports, held
-    /// acknowledgements, the slot stall).
+    /// acknowledgements).
     let clock: any RoleClock
     /// Deliberate misbehaviour for tests (a slow keeper); none in the product.
     package var faults: any RoleFaults = NoFaults()
@@ -106,7 +106,6 @@ public final class KeeperRole: RecordingBehavior {
     private var clientRanks: [ClientID: Int32] = [:]
     private var peakMemory: UInt64 = 0
     private let reportInterval: Duration
-    /// Keepers in this keeper's recording group.
 
     /// - Parameters:
     ///   - grapherRank: world rank of the group's grapher.
