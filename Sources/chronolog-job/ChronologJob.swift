@@ -1,3 +1,4 @@
+import ChronoSystem
 import ChronoDeployment
 import ArgumentParser
 import ChronoClient
@@ -86,6 +87,9 @@ struct ChronologJob: ParsableCommand {
 
     /// Parses the command line, printing usage errors once (from rank 0) rather than from every rank.
     static func main() {
+        // Whole lines: mpirun merges every rank's output, and a line a rank writes in two pieces
+        // (a full buffer) can be split by another rank's.
+        StandardOutput.lineBuffered()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -1,3 +1,4 @@
+import ChronoSystem
 import ChronoRuntime
 import ChronoDeployment
 import ArgumentParser
@@ -18,6 +19,12 @@ struct JobChecks: ParsableCommand {
         abstract: "Client-semantics scenarios run as whole chronolog jobs under mpirun.",
         subcommands: [Semantics.self, SharedStory.self, Groups.self, Application.self, ArchiveRoundTrip.self, IngestChecks.self, ReplayChecks.self,
                       AuthChecks.self, FailingClient.self, CatalogChecks.self])
+
+    /// Line-buffered output, so that mpirun's merge of the ranks' output never splits a line.
+    static func main() {
+        StandardOutput.lineBuffered()
+        main(nil)
+    }
 
     struct Options: ParsableArguments {
         @Option(name: .customLong("set"), help: "Configuration overrides key=value.")

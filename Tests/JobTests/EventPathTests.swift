@@ -28,7 +28,7 @@ struct EventPathTests {
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.stdout.contains("lost=0"), "\(r)")
         let logged = dir.appendingPathComponent("logged.txt")
-        try r.stdout.write(to: logged, atomically: true, encoding: .utf8)
+        try r.lines(startingWith: "LOGGED\t").joined(separator: "\n").write(to: logged, atomically: true, encoding: .utf8)
         let archive = dir.appendingPathComponent("chronolog-archive/chronolog-archive.h5").path
         let ended = UInt64(Date().timeIntervalSince1970 * 1e9)
         let v = try MPIJob.runCommand(["/usr/bin/python3", verifier, archive, logged.path, String(started - 2_000_000_000),

@@ -9,6 +9,10 @@ public struct JobResult: Sendable, CustomStringConvertible {
     public let stdout: String
     /// Everything the ranks and mpirun printed to standard error.
     public let stderr: String
+    /// Each rank's standard output on its own, in rank order (`mpirun --output-filename`), when
+    /// the launch kept it: mpirun interleaves the ranks' output in `stdout`, and a rank's line
+    /// written in two pieces can be split by another rank's.
+    public var rankStdout: [String]? = nil
     /// Whether the time limit ended the job.
     public var timedOut: Bool { exitCode == 124 || exitCode == 137 }
 
@@ -16,14 +20,21 @@ public struct JobResult: Sendable, CustomStringConvertible {
         "exit \(exitCode)\(timedOut ? " (timed out)" : "")\n--- stdout\n\(stdout)\n--- stderr\n\(stderr)"
     }
 
-    /// Lines of standard output that start with `prefix`.
+    /// The ranks' standard output with each rank's lines whole: the per-rank outputs joined in
+    /// rank order when the launch kept them, else `stdout`.
+    public var wholeLines: [String] {
+        guard let ranks = rankStdout else { return stdout.split(separator: "\n").map(String.init) }
+        return ranks.flatMap { $0.split(separator: "\n").map(String.init) }
+    }
+
+    /// Lines of standard output that start with `prefix` (each rank's lines kept whole).
     public func lines(startingWith prefix: String) -> [String] {
-        stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
+        wholeLines.filter { $0.hasPrefix(prefix) }
     }
 
     /// The `key=value` counters of the job summary's line for `role` (`  keeper (2 ranks): ...`).
     public func counters(role: String) -> [String: UInt64] {
-        guard let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("  \(role) (") }) else { return [:] }
+        guard let line = wholeLines.first(where: { $0.hasPrefix("  \(role) (") }) else { return [:] }
         var out: [String: UInt64] = [:]
         for field in line.split(separator: " ") {
             let kv = field.split(separator: "=", maxSplits: 1)
@@ -80,16 +91,38 @@ public enum MPIJob {
         environment: [String: String] = [:], extraFlags: [String] = [],
         workingDirectory: URL? = nil
     ) throws -> JobResult {
-        var args = ["-k", "5", String(timeout), "mpirun"] + mpirunFlags + extraFlags
+        // Each rank's output also goes to a file of its own, so that tests can read its lines whole.
+        let perRank = try scratchDirectory("chronolog-ranks")
+        defer { try? FileManager.default.removeItem(at: perRank) }
+        var args = ["-k", "5", String(timeout), "mpirun"] + mpirunFlags + ["--output-filename", perRank.path] + extraFlags
         for (i, app) in apps.enumerated() {
             if i > 0 { args.append(":") }
             args += ["-n", String(app.ranks)] + app.argv
         }
-        return try launchLock.withLock { _ in
+        var result = try launchLock.withLock { _ in
             let leftovers = SharedMemoryLeftovers()
             defer { leftovers.removeNew() }
             return try runProcess("/usr/bin/timeout", args, environment: environment, workingDirectory: workingDirectory)
         }
+        result.rankStdout = rankOutputs(perRank)
+        return result
+    }
+
+    /// The `stdout` files mpirun's `--output-filename DIR` wrote (`DIR/<job>/rank.<N>/stdout`),
+    /// in job then rank order; nil when there are none.
+    private static func rankOutputs(_ dir: URL) -> [String]? {
+        let fm = FileManager.default
+        var found: [(job: Int, rank: Int, text: String)] = []
+        for job in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] {
+            let jobDir = dir.appendingPathComponent(job)
+            for entry in (try? fm.contentsOfDirectory(atPath: jobDir.path)) ?? [] where entry.hasPrefix("rank.") {
+                let file = jobDir.appendingPathComponent(entry).appendingPathComponent("stdout")
+                guard let rank = Int(entry.dropFirst("rank.".count)), let text = try? String(contentsOf: file, encoding: .utf8) else { continue }
+                found.append((Int(job) ?? 0, rank, text))
+            }
+        }
+        guard !found.isEmpty else { return nil }
+        return found.sorted { ($0.job, $0.rank) < ($1.job, $1.rank) }.map(\.text)
     }
 
     /// Runs `mpirun -n ranks program args...`.
