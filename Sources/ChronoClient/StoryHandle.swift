@@ -42,8 +42,7 @@ public final class StoryHandle: @unchecked Sendable {
         self.keeperRanks = reply.keeperRanks.map { Int($0) }
         self.grapherRank = Int(reply.grapherRank)
         self.playerRank = Int(reply.playerRank)
-        let keepers = keeperRanks.isEmpty ? [-1] : keeperRanks
-        keeperRank = keepers[Int(clientId.rawValue % UInt64(keepers.count))]
+        keeperRank = Int(AcquireReply.writerKeeper(of: clientId, among: reply.keeperRanks))
         ingest = StoryIngest(chronicle: chronicle, story: story, storyId: reply.storyId, clientId: clientId,
                              keeperRank: keeperRank, firstIndex: firstIndex, settings: settings, clock: clock,
                              transport: context.transport, router: context.router)

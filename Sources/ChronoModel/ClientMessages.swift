@@ -285,4 +285,12 @@ public struct AcquireReply: Sendable, Hashable, WireCodable {
                      keeperRanks: try r.ranks("keeperRanks"), grapherRank: try r.i32(), playerRank: try r.i32(),
                      detail: try r.string("acquireReply.detail"))
     }
+
+    /// The keeper of `keepers` (a group's, in the visor's order) that `client` sends a story's
+    /// events to: one per client, so its batches keep their order, spread over the group by
+    /// client id. The visor names it in its notices, so that keeper waits for the client from
+    /// its acquire on (−1 with no keeper).
+    public static func writerKeeper(of client: ClientID, among keepers: [Int32]) -> Int32 {
+        keepers.isEmpty ? -1 : keepers[Int(client.rawValue % UInt64(keepers.count))]
+    }
 }

@@ -79,10 +79,13 @@ public struct RecordingNotice: Sendable, Hashable, WireCodable {
     public var holder: ClientID
     /// World rank the holder sends from (−1 with no holder).
     public var holderRank: Int32
+    /// The keeper the holder sends this story's events to (``AcquireReply/writerKeeper(of:among:)``),
+    /// −1 with no holder: that keeper waits for the holder's events from the start.
+    public var holderKeeper: Int32
 
     /// Creates a notice.
     public init(storyId: StoryID, chronicle: String, story: String, groupId: UInt32, ticket: UInt64 = 0,
-                holder: ClientID = .none, holderRank: Int32 = -1) {
+                holder: ClientID = .none, holderRank: Int32 = -1, holderKeeper: Int32 = -1) {
         self.storyId = storyId
         self.chronicle = chronicle
         self.story = story
@@ -90,17 +93,18 @@ public struct RecordingNotice: Sendable, Hashable, WireCodable {
         self.ticket = ticket
         self.holder = holder
         self.holderRank = holderRank
+        self.holderKeeper = holderKeeper
     }
 
     func write(to w: inout WireWriter) {
         w.u64(storyId.rawValue); w.string(chronicle); w.string(story); w.u32(groupId)
-        w.u64(ticket); w.u64(holder.rawValue); w.i32(holderRank)
+        w.u64(ticket); w.u64(holder.rawValue); w.i32(holderRank); w.i32(holderKeeper)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> RecordingNotice {
         RecordingNotice(storyId: StoryID(rawValue: try r.u64()), chronicle: try r.string("chronicle"),
                         story: try r.string("story"), groupId: try r.u32(), ticket: try r.u64(),
-                        holder: ClientID(rawValue: try r.u64()), holderRank: try r.i32())
+                        holder: ClientID(rawValue: try r.u64()), holderRank: try r.i32(), holderKeeper: try r.i32())
     }
 }
 
@@ -119,23 +123,27 @@ public struct HolderNotice: Sendable, Hashable, WireCodable {
     public var clientRank: Int32
     /// Whether the client holds the story from now on (false: it released it).
     public var holds: Bool
+    /// The keeper the client sends this story's events to (``AcquireReply/writerKeeper(of:among:)``;
+    /// −1 when unknown or for a release): that keeper waits for its events from now on.
+    public var writerKeeper: Int32
 
     /// Creates a notice.
-    public init(ticket: UInt64, storyId: StoryID, clientId: ClientID, clientRank: Int32, holds: Bool) {
+    public init(ticket: UInt64, storyId: StoryID, clientId: ClientID, clientRank: Int32, holds: Bool, writerKeeper: Int32 = -1) {
         self.ticket = ticket
         self.storyId = storyId
         self.clientId = clientId
         self.clientRank = clientRank
         self.holds = holds
+        self.writerKeeper = writerKeeper
     }
 
     func write(to w: inout WireWriter) {
-        w.u64(ticket); w.u64(storyId.rawValue); w.u64(clientId.rawValue); w.i32(clientRank); w.bool(holds)
+        w.u64(ticket); w.u64(storyId.rawValue); w.u64(clientId.rawValue); w.i32(clientRank); w.bool(holds); w.i32(writerKeeper)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> HolderNotice {
         HolderNotice(ticket: try r.u64(), storyId: StoryID(rawValue: try r.u64()), clientId: ClientID(rawValue: try r.u64()),
-                     clientRank: try r.i32(), holds: try r.bool("holder.holds"))
+                     clientRank: try r.i32(), holds: try r.bool("holder.holds"), writerKeeper: try r.i32())
     }
 }
 

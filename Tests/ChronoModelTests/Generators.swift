@@ -125,7 +125,8 @@ enum Random {
         case .startRecording:
             return .startRecording(RecordingNotice(storyId: StoryID(rawValue: u64(&rng)), chronicle: string(&rng),
                                                    story: string(&rng), groupId: UInt32.random(in: 0...9, using: &rng),
-                                                   ticket: u64(&rng), holder: ClientID(u64(&rng)), holderRank: i32(&rng)))
+                                                   ticket: u64(&rng), holder: ClientID(u64(&rng)), holderRank: i32(&rng),
+                                                   holderKeeper: i32(&rng)))
         case .stopRecording:
             return .stopRecording(RecordingNotice(storyId: StoryID(rawValue: u64(&rng)), chronicle: string(&rng),
                                                   story: string(&rng), groupId: UInt32.random(in: 0...9, using: &rng), ticket: u64(&rng)))
@@ -133,7 +134,7 @@ enum Random {
             return .recordingAck(RecordingAck(storyId: StoryID(rawValue: u64(&rng)), rank: i32(&rng), rc: rc(&rng), ticket: u64(&rng)))
         case .holder:
             return .holder(HolderNotice(ticket: u64(&rng), storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(u64(&rng)),
-                                        clientRank: i32(&rng), holds: Bool.random(using: &rng)))
+                                        clientRank: i32(&rng), holds: Bool.random(using: &rng), writerKeeper: i32(&rng)))
         case .eventBatch:
             return .eventBatch(batch(&rng))
         case .chunkDescriptor:

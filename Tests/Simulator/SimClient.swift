@@ -69,9 +69,13 @@ final class SimClient {
         nextEventAt = clock.instant()
     }
 
+    /// Whether this client logs only once its registration is acknowledged, as the real client
+    /// does (clients with an even id); the others log at once. Neither may see an event late: the
+    /// keeper waits for a holder from the visor's notice on, before its first batch.
+    var waitsForRegistration: Bool { clientId.rawValue % 2 == 0 }
+
     /// The recording started (the visor's notices were acknowledged): register with the keeper by
-    /// a watermark-only batch, and log once it is acknowledged (as the real client does: from then
-    /// on the keeper waits for this client's watermark, so no event it logs can be late).
+    /// a watermark-only batch, and log (see ``waitsForRegistration``).
     func started() throws {
         guard phase == .waitingForStart else { return }
         phase = .registering
@@ -98,7 +102,7 @@ final class SimClient {
         switch phase {
         case .waitingForStart, .done: return did
         case .registering:
-            guard unacked == 0 || world.mutation == .writerLogsBeforeRegistered else { return did }
+            guard unacked == 0 || !waitsForRegistration else { return did }
             phase = .logging
             nextEventAt = clock.instant()
             return true

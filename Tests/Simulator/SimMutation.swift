@@ -26,9 +26,11 @@ public enum SimMutation: String, CaseIterable, Sendable {
     case archiveAcksBeforeStoring
     /// The archive's reads leave a story's first archived chunk out: replay answers miss events.
     case archiveReadsSkipChunk
-    /// A writer logs before its registration is acknowledged: its first events can fall in a range
-    /// the keeper already sealed by its clock alone, late while every clock is aligned.
-    case writerLogsBeforeRegistered
+    /// The visor's notices do not name the holder's keeper, so that keeper waits for a writer only
+    /// from its first batch: a writer that logs before its registration batch arrived (half the
+    /// simulated clients do not wait for it) sees its first events fall in a range the keeper
+    /// already sealed by its clock alone, late while every clock is aligned.
+    case keeperWaitsForFirstBatch
 
     /// The invariant that must catch it (the start of its violation line).
     public var caughtBy: String {
@@ -37,7 +39,7 @@ public enum SimMutation: String, CaseIterable, Sendable {
         case .archiveDropsChunk, .archiveDuplicatesChunk: "exactly once"
         case .networkLosesChunkAcks: "deadline"
         case .failedRoundKeepsData: "lost"
-        case .networkReordersLanes, .writerLogsBeforeRegistered: "late"
+        case .networkReordersLanes, .keeperWaitsForFirstBatch: "late"
         case .writersIgnoreFlowControl: "memory"
         case .archiveReadsSkipChunk: "replay"
         case .archiveAcksBeforeStoring: "durable"

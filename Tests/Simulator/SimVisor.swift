@@ -41,12 +41,14 @@ final class SimVisor {
     func acquire(_ c: SimClient) throws {
         let t = nextTicket()
         let members = world.keeperRanks + [world.grapherRank, world.playerRank]
+        let writerKeeper = world.mutation == .keeperWaitsForFirstBatch ? -1 : Int32(c.keeperRank)
         if started.insert(c.storyId).inserted {
             let n = RecordingNotice(storyId: c.storyId, chronicle: SimWorld.chronicle, story: c.storyName, groupId: 0, ticket: t,
-                                    holder: c.clientId, holderRank: Int32(c.rank))
+                                    holder: c.clientId, holderRank: Int32(c.rank), holderKeeper: writerKeeper)
             try notify(.startRecording(n), to: members)
         } else {
-            let n = HolderNotice(ticket: t, storyId: c.storyId, clientId: c.clientId, clientRank: Int32(c.rank), holds: true)
+            let n = HolderNotice(ticket: t, storyId: c.storyId, clientId: c.clientId, clientRank: Int32(c.rank), holds: true,
+                                 writerKeeper: writerKeeper)
             try notify(.holder(n), to: members)
         }
         holders[c.storyId, default: []].insert(c.rank)

@@ -203,7 +203,7 @@ public final class SimWorld {
             let clientId = ClientID(UInt64(100 + i))
             let storyName = "story-\(i % scenario.stories)"
             let storyId = StoryID(chronicle: try ChronicleName(Self.chronicle), story: try StoryName(storyName))
-            let keeper = keeperRanks[Int(clientId.rawValue % UInt64(keeperRanks.count))]
+            let keeper = Int(AcquireReply.writerKeeper(of: clientId, among: keeperRanks.map { Int32($0) }))
             clients.append(SimClient(rank: rank, clientId: clientId, storyId: storyId, storyName: storyName, keeperRank: keeper,
                                      clock: SkewedClock(base: clock, skew: scenario.clientSkews[i]),
                                      channel: SimControlTransport(rank: rank, network: network), world: self, rng: &rng))

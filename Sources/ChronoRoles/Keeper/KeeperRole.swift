@@ -152,14 +152,16 @@ public final class KeeperRole: RecordingBehavior {
         }
         // A start follows the last release: its acquirer is the only holder.
         story.holders = [:]
-        if notice.holder != .none { hold(story, by: notice.holder, at: notice.holderRank) }
+        if notice.holder != .none { hold(story, by: notice.holder, at: notice.holderRank, writesHere: notice.holderKeeper == rank) }
         return .success
     }
 
     public func stopRecording(_ notice: RecordingNotice) -> ReturnCode {
         tracked.stop(notice)
-        stories[notice.storyId]?.stopping = true
-        stories[notice.storyId]?.holders = [:]
+        if let story = stories[notice.storyId] {
+            story.stopping = true
+            for client in story.holders.keys { unhold(story, client) }
+        }
         touched.insert(notice.storyId)
         return .success
     }
@@ -167,16 +169,36 @@ public final class KeeperRole: RecordingBehavior {
     public func holderChanged(_ notice: HolderNotice) -> ReturnCode {
         guard let story = stories[notice.storyId] else { return .notExist }
         if notice.holds {
-            hold(story, by: notice.clientId, at: notice.clientRank)
+            hold(story, by: notice.clientId, at: notice.clientRank, writesHere: notice.writerKeeper == rank)
         } else {
-            story.holders[notice.clientId] = nil
+            unhold(story, notice.clientId)
         }
         return .success
     }
 
-    private func hold(_ story: Story, by client: ClientID, at rank: Int32) {
+    /// Makes `client` a holder of the story. When it `writesHere` (this is the keeper of the group
+    /// it sends the story's events to), it is also a writer the story's ranges wait for from now
+    /// on, not only from its first batch: the clock alone would seal the ranges of the events it
+    /// logs before that batch arrives (its flusher may not run for a while on a loaded node), and
+    /// they would be late. The visor answers the client's acquire only after this keeper took the
+    /// notice, so every event it logs is later than now; its watermark starts a restart margin
+    /// behind (the error of its measured clock offset) and rises with its first batch or idle
+    /// watermark, which every holder sends.
+    private func hold(_ story: Story, by client: ClientID, at rank: Int32, writesHere: Bool) {
         story.holders[client] = rank
         clientRanks[client] = rank
+        guard writesHere else { return }
+        let now = clock.now()
+        story.pipeline.addContributor(client.rawValue, watermark: now > StoryPipeline.restartMargin ? now - StoryPipeline.restartMargin : 0)
+    }
+
+    /// Ends `client`'s hold (it released the story, or the recording stopped). It sent its last
+    /// batch and had every one acknowledged before asking the visor to release (a batch after
+    /// this is refused), so its ranges no longer wait for it.
+    private func unhold(_ story: Story, _ client: ClientID) {
+        story.holders[client] = nil
+        story.pipeline.removeContributor(client.rawValue)
+        touched.insert(story.notice.storyId)
     }
 
     // MARK: - Messages

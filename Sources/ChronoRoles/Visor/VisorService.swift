@@ -350,7 +350,8 @@ public final class VisorService {
                 // pending: each member handles the visor's notices in order) and the client is answered
                 // once every member acknowledged.
                 let ticket = takeTicket()
-                let notice = HolderNotice(ticket: ticket, storyId: story.id, clientId: r.clientId, clientRank: Int32(source), holds: true)
+                let notice = HolderNotice(ticket: ticket, storyId: story.id, clientId: r.clientId, clientRank: Int32(source), holds: true,
+                                          writerKeeper: AcquireReply.writerKeeper(of: r.clientId, among: group.keepers))
                 for member in group.members { notify(.holder(notice), to: member) }
                 answer(source, acquireReply(story: story, group: group), onceAcknowledged: ticket, by: group.members)
                 recordAcquire(r, story)
@@ -366,7 +367,8 @@ public final class VisorService {
             directory.assign(group: group.id, chronicle: cname, story: story.name)
             let ticket = takeTicket()
             let notice = RecordingNotice(storyId: story.id, chronicle: r.chronicle, story: r.story, groupId: group.id,
-                                         ticket: ticket, holder: r.clientId, holderRank: Int32(source))
+                                         ticket: ticket, holder: r.clientId, holderRank: Int32(source),
+                                         holderKeeper: AcquireReply.writerKeeper(of: r.clientId, among: group.keepers))
             for member in group.members { notify(.startRecording(notice), to: member) }
             answer(source, acquireReply(story: story, group: group), onceAcknowledged: ticket, by: group.members)
             recordAcquire(r, story)
