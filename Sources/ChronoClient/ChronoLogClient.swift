@@ -196,11 +196,10 @@ public final class ChronoLogClient: @unchecked Sendable {
     // MARK: - Stories
 
     /// Acquires a story (creating it if needed) and returns its handle. Acquiring a story this
-    /// client already holds returns the same handle. Before returning a new handle, registers this
-    /// client with the story's keeper (a watermark-only batch, acknowledged), so the keeper waits
-    /// for this client before declaring a time range complete.
-    /// - Throws: `.invalidName` (−2), `.chronicleNotFound` (−3), `.noKeepers` (−7), `.noConnection` (−8)
-    ///   (also when the keeper does not acknowledge the registration; the story is then released again),
+    /// client already holds returns the same handle. The story's keeper waits for this client's
+    /// events from the moment the visor answers (the visor names the client to it first), so no
+    /// event logged through the handle can find its time range already sealed.
+    /// - Throws: `.invalidName` (−2), `.chronicleNotFound` (−3), `.noKeepers` (−7), `.noConnection` (−8),
     ///   `.notAuthorized` (−9) when the chronicle's `access.write` is `owner` and this client is not it.
     public func acquireStory(_ chronicle: String, _ story: String, attributes: [String: String] = [:], flags: UInt32 = 0)
         throws(ChronoLogError) -> StoryHandle
@@ -227,15 +226,9 @@ public final class ChronoLogClient: @unchecked Sendable {
             context.router.add(handle.ingest)
             return (handle, true)
         }
-        guard created else { return handle }
-        // Register with the keeper before the first event: the keeper then waits for this
-        // client's watermark before declaring a range complete.
-        do {
-            try handle.ingest.announce()
-        } catch {
-            try? releaseStory(chronicle, story)
-            throw error
-        }
+        // No round trip to the keeper here: it took the visor's notice naming this client before
+        // the visor answered, and waits for the client's events from then on. The flusher's first
+        // round sends the watermark-only batch that moves this client's watermark to now.
         return handle
     }
 

@@ -186,9 +186,9 @@ public final class StoryIngest: @unchecked Sendable {
         durableReplies.withLock { $0[reply.sequence] = reply }
     }
 
-    /// Registers this client with the story's keeper before any event is logged: sends a
-    /// watermark-only batch (watermark = now) and waits for its acknowledgement. From then on the
-    /// keeper waits for this client's watermark before it declares a time range complete.
+    /// Sends a watermark-only batch (watermark = now) and waits for its acknowledgement: the
+    /// registration the flusher's first round sends without waiting, answered −9 by a keeper the
+    /// client does not hold the story at.
     /// - Throws: like ``flush()``.
     public func announce() throws(ChronoLogError) {
         try shipAndWait(evenIfEmpty: true)
