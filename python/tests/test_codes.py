@@ -49,7 +49,12 @@ def test_every_call_before_connect_is_no_connection():
     assert c.ReleaseStory(TAG, "s") == -8
     assert c.DestroyStory(TAG, "s") == -8
     assert c.ReplayStory(TAG, "s", 0, 10, cl.EventList()) == -8
-    assert c.Disconnect() == -8
+    assert c.Disconnect() == 0  # nothing to do: ChronoLog's Disconnect returns CL_SUCCESS too
+    assert c.ShowChronicles() == [] and c.ShowStories(TAG) == []  # ChronoLog returns no code here
+    # ChronoLog checks for empty names before the connection: -2 even now.
+    assert c.CreateChronicle("", {}, 0) == -2 and c.DestroyChronicle("") == -2
+    assert c.AcquireStory(TAG, "", {}, 0) == (-2, None)
+    assert c.ReleaseStory("", "") == -2 and c.DestroyStory(TAG, "") == -2
     assert cl.Client(PORTAL).ReplayStory(TAG, "s", 0, 10, cl.EventList()) == -11
 
 
@@ -158,6 +163,7 @@ def test_disconnect_releases_and_later_calls_are_no_connection():
     code, handle = c.AcquireStory(name, "s", {}, 0)
     assert handle.log_event("kept") > 0
     assert c.Disconnect() == 0
+    assert c.Disconnect() == 0  # again: nothing to do, as in ChronoLog
     assert handle.log_event("after") == 0
     assert c.CreateChronicle(name + "2", {}, 0) == -8
     assert c.AcquireStory(name, "s", {}, 0) == (-8, None)
@@ -211,4 +217,61 @@ def test_the_gil_is_released_while_a_call_waits(client):
         stop.set()
         spinner.join()
     assert min(ratios) < 0.5, ratios
+    assert client.ReleaseStory(name, "s") == 0
+
+
+def test_chronolog_3_signatures_and_keywords(client):
+    """ChronoLog 3's client has no flags (its reader_client.py calls AcquireStory(chronicle, story,
+    attrs)); its pybind module names ReleaseStory's and DestroyStory's arguments chronicle_name and
+    story_name, and log_event's log_string."""
+    name = TAG + "-v3"
+    assert client.CreateChronicle(name, {}) == 0
+    assert client.CreateChronicle(name, {}) == -6
+    code, handle = client.AcquireStory(name, "s", {})
+    assert code == 0
+    assert handle.log_event(log_string="by keyword") > 0
+    with pytest.raises(TypeError):
+        handle.log_event(record="wrong keyword")
+    with pytest.raises(TypeError):
+        handle.log_event()
+    with pytest.raises(TypeError):
+        handle.log_event("a", "b")
+    assert client.ReleaseStory(chronicle_name=name, story_name="s") == 0
+    events = cl.EventList()
+    assert client.ReplayStory(name, "s", 0, 2**64 - 1, events) == 0
+    assert [e.log_record() for e in events] == ["by keyword"]
+    assert client.DestroyStory(chronicle_name=name, story_name="s") == 0
+    assert client.AcquireStory(name + "-missing", "s", {}) == (-3, None)
+    assert client.ReleaseStory("", "s") == -2 and client.ReleaseStory(name, "") == -2
+
+
+def test_show_chronicles_and_stories(client):
+    name = TAG + "-show"
+    assert client.CreateChronicle(name, {}) == 0
+    assert name in client.ShowChronicles()
+    assert client.ShowStories(name) == []
+    for story in ("b", "a", "ü-story"):
+        code, _ = client.AcquireStory(name, story, {})
+        assert code == 0 and client.ReleaseStory(name, story) == 0
+    assert client.ShowStories(name) == ["a", "b", "ü-story"]  # byte-wise order of the UTF-8 names
+    filled = ["stale"]
+    assert client.ShowStories(chronicle_name=name, stories=filled) == ["a", "b", "ü-story"] == filled
+    assert client.DestroyStory(name, "b") == 0
+    assert client.ShowStories(name) == ["a", "ü-story"]  # a destroyed story is not listed
+    assert client.ShowStories(name + "-missing") == [] and client.ShowStories("") == []
+    names = client.ShowChronicles([])
+    assert names == sorted(names, key=lambda n: n.encode()) and name in names
+    with pytest.raises(TypeError):
+        client.ShowStories(42)
+
+
+def test_acquiring_twice_gives_the_same_story_handle(client):
+    """As ChronoLog's module does (pybind returns the one Python object of a C++ StoryHandle)."""
+    name = TAG + "-same"
+    assert client.CreateChronicle(name, {}) == 0
+    first = client.AcquireStory(name, "s", {})[1]
+    assert client.AcquireStory(name, "s", {})[1] is first
+    assert client.ReleaseStory(name, "s") == 0
+    again = client.AcquireStory(name, "s", {})[1]
+    assert again is not first and first.log_event("x") == 0 and again.log_event("y") > 0
     assert client.ReleaseStory(name, "s") == 0

@@ -282,6 +282,28 @@ int chronolog_release_story(chronolog_client *client, const char *chronicle, con
  */
 int chronolog_destroy_story(chronolog_client *client, const char *chronicle, const char *story_name);
 
+/** Called once per name by chronolog_show_chronicles and chronolog_show_stories, in byte-wise
+ *  order of the UTF-8 names: `name` points to `length` bytes followed by a NUL, valid only during
+ *  the call. Return 0 to go on, anything else to stop the listing. */
+typedef int (*chronolog_name_fn)(const char *name, size_t length, void *user);
+
+/**
+ * Lists the names of every chronicle (ChronoLog's ShowChronicles), calling `fn` once per name.
+ *
+ * @return CL_SUCCESS (also when `fn` stopped the listing); CL_ERR_INVALID_ARG (NULL client or
+ *         fn); CL_ERR_NO_CONNECTION.
+ */
+int chronolog_show_chronicles(chronolog_client *client, chronolog_name_fn fn, void *user);
+
+/**
+ * Lists the names of a chronicle's stories (ChronoLog's ShowStories), calling `fn` once per name.
+ * Destroyed stories are not listed.
+ *
+ * @return CL_SUCCESS (also when `fn` stopped the listing); CL_ERR_INVALID_ARG (NULL, bad name);
+ *         CL_ERR_NOT_EXIST (no such chronicle); CL_ERR_NO_CONNECTION.
+ */
+int chronolog_show_stories(chronolog_client *client, const char *chronicle, chronolog_name_fn fn, void *user);
+
 /* ---- Events (not collective; any thread, any number of threads per story) ---- */
 
 /**
