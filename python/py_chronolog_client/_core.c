@@ -356,12 +356,18 @@ static void Story_dealloc(StoryObject *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* log_event(log_string): the record, positional or by ChronoLog's keyword `log_string`.
- * METH_FASTCALL keeps the usual one-positional call as cheap as METH_O. */
+/* Whether a keyword of log_event is `log_string` (ChronoLog's module) or `event_string` (seed 002). */
+static int record_keyword(PyObject *name) {
+    return PyUnicode_Check(name)
+           && (PyUnicode_CompareWithASCIIString(name, "log_string") == 0
+               || PyUnicode_CompareWithASCIIString(name, "event_string") == 0);
+}
+
+/* log_event(log_string): the record, positional or by keyword. METH_FASTCALL keeps the usual
+ * one-positional call as cheap as METH_O. */
 static PyObject *Story_log_event(StoryObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
     Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
-    if (nargs + nkw != 1 || (nkw == 1 && !PyUnicode_Check(PyTuple_GET_ITEM(kwnames, 0)))
-        || (nkw == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "log_string") != 0)) {
+    if (nargs + nkw != 1 || (nkw == 1 && !record_keyword(PyTuple_GET_ITEM(kwnames, 0)))) {
         PyErr_SetString(PyExc_TypeError, "log_event() takes exactly one argument: log_string (str or bytes)");
         return NULL;
     }
@@ -428,7 +434,8 @@ static PyObject *Story_flush(StoryObject *self, PyObject *args, PyObject *kw) {
 
 static PyMethodDef Story_methods[] = {
     {"log_event", (PyCFunction)(void (*)(void))Story_log_event, METH_FASTCALL | METH_KEYWORDS,
-     "log_event(log_string) -> int\n\nAppends an event whose record is `log_string` (str, logged as UTF-8, or bytes).\n"
+     "log_event(log_string) -> int\n\nAppends an event whose record is `log_string` (str, logged as UTF-8, or bytes; the keyword\n"
+     "may also be seed 002's `event_string`).\n"
      "Returns its timestamp (ns, uint64), or 0 on failure (a released story, a record longer than\n"
      "story.maxEventBytes, no job). Buffered: no message per event."},
     {"log", (PyCFunction)Story_log, METH_O,
@@ -516,10 +523,12 @@ static PyObject *Client_Disconnect(ClientObject *self, PyObject *Py_UNUSED(a)) {
     return code_result(rc);
 }
 
-static PyObject *Client_CreateChronicle(ClientObject *self, PyObject *args) {
+/* Keyword names are seed 002's (ChronoLog's own module takes these calls positionally only). */
+static PyObject *Client_CreateChronicle(ClientObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"chronicle_name", "attrs", "flags", NULL};
     PyObject *name, *attrs;
     unsigned long flags = 0;
-    if (!PyArg_ParseTuple(args, "OO|k:CreateChronicle", &name, &attrs, &flags)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|k:CreateChronicle", names, &name, &attrs, &flags)) return NULL;
     const char *n = NULL, **keys = NULL, **values = NULL;
     size_t count = 0;
     int rc = name_arg(name, &n, "chronicle_name");
@@ -535,7 +544,10 @@ static PyObject *Client_CreateChronicle(ClientObject *self, PyObject *args) {
     return rc == -100 ? NULL : code_result(rc);
 }
 
-static PyObject *Client_DestroyChronicle(ClientObject *self, PyObject *name) {
+static PyObject *Client_DestroyChronicle(ClientObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"chronicle_name", NULL};
+    PyObject *name;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:DestroyChronicle", names, &name)) return NULL;
     const char *n = NULL;
     int rc = name_arg(name, &n, "chronicle_name");
     chronolog_client *c = live(self);
@@ -548,10 +560,12 @@ static PyObject *Client_DestroyChronicle(ClientObject *self, PyObject *name) {
     return rc == -100 ? NULL : code_result(rc);
 }
 
-static PyObject *Client_AcquireStory(ClientObject *self, PyObject *args) {
+static PyObject *Client_AcquireStory(ClientObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"chronicle_name", "story_name", "attrs", "flags", NULL};
     PyObject *chronicle, *story, *attrs;
     unsigned long flags = 0;
-    if (!PyArg_ParseTuple(args, "OOO|k:AcquireStory", &chronicle, &story, &attrs, &flags)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|k:AcquireStory", names, &chronicle, &story, &attrs, &flags))
+        return NULL;
     const char *cn = NULL, *sn = NULL, **keys = NULL, **values = NULL;
     size_t count = 0;
     int rc = name_arg(chronicle, &cn, "chronicle_name");
@@ -670,9 +684,11 @@ static void replay_close(chronolog_cursor *cursor) {
     Py_END_ALLOW_THREADS
 }
 
-static PyObject *Client_ReplayStory(ClientObject *self, PyObject *args) {
+static PyObject *Client_ReplayStory(ClientObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"chronicle_name", "story_name", "start", "end", "event_series", NULL};
     PyObject *chronicle, *story, *start, *end, *list;
-    if (!PyArg_ParseTuple(args, "OOOOO:ReplayStory", &chronicle, &story, &start, &end, &list)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO:ReplayStory", names, &chronicle, &story, &start, &end, &list))
+        return NULL;
     if (!PyList_Check(list)) {
         PyErr_Format(PyExc_TypeError, "event_series must be an EventList, not %.100s", Py_TYPE(list)->tp_name);
         return NULL;
@@ -913,13 +929,13 @@ static PyMethodDef Client_methods[] = {
     {"Disconnect", (PyCFunction)Client_Disconnect, METH_NOARGS,
      "Disconnect() -> int\n\nFlushes and releases every story this client holds, then closes the session. 0 on success\n"
      "(also when not connected: nothing to do, as in ChronoLog); -8 when the service is gone."},
-    {"CreateChronicle", (PyCFunction)Client_CreateChronicle, METH_VARARGS,
+    {"CreateChronicle", (PyCFunction)(void (*)(void))Client_CreateChronicle, METH_VARARGS | METH_KEYWORDS,
      "CreateChronicle(chronicle_name, attrs, flags=0) -> int\n\nCreates a chronicle; attrs (dict of str to str) are stored.\n"
      "flags may be left out, as ChronoLog 3's CreateChronicle(chronicle_name, attrs) does.\n"
      "0; -6 (CL_ERR_CHRONICLE_EXISTS); -2 (a bad name); -8 (not connected)."},
-    {"DestroyChronicle", (PyCFunction)Client_DestroyChronicle, METH_O,
+    {"DestroyChronicle", (PyCFunction)(void (*)(void))Client_DestroyChronicle, METH_VARARGS | METH_KEYWORDS,
      "DestroyChronicle(chronicle_name) -> int\n\n0; -3 (does not exist); -4 (a story of it is acquired); -8."},
-    {"AcquireStory", (PyCFunction)Client_AcquireStory, METH_VARARGS,
+    {"AcquireStory", (PyCFunction)(void (*)(void))Client_AcquireStory, METH_VARARGS | METH_KEYWORDS,
      "AcquireStory(chronicle_name, story_name, attrs, flags=0) -> (int, StoryHandle | None)\n\n"
      "Opens the story for logging, creating it if needed (flags may be left out, as in ChronoLog 3's\n"
      "AcquireStory(chronicle_name, story_name, attrs)). (0, handle); (-3, None) when the\n"
@@ -937,7 +953,7 @@ static PyMethodDef Client_methods[] = {
      "ShowStories(chronicle_name[, stories]) -> list[str]\n\nThe names of a chronicle's stories, sorted; an empty list when the\n"
      "chronicle does not exist or the client is not connected (ChronoLog returns no code either).\n"
      "A list given as `stories` is filled too."},
-    {"ReplayStory", (PyCFunction)Client_ReplayStory, METH_VARARGS,
+    {"ReplayStory", (PyCFunction)(void (*)(void))Client_ReplayStory, METH_VARARGS | METH_KEYWORDS,
      "ReplayStory(chronicle_name, story_name, start, end, event_series) -> int\n\n"
      "Appends to event_series (an EventList) every event of the story with start <= time < end,\n"
      "in event order (time, client id, index). The range is half-open, [start, end), as ChronoLog's\n"

@@ -223,7 +223,7 @@ def test_the_gil_is_released_while_a_call_waits(client):
 def test_chronolog_3_signatures_and_keywords(client):
     """ChronoLog 3's client has no flags (its reader_client.py calls AcquireStory(chronicle, story,
     attrs)); its pybind module names ReleaseStory's and DestroyStory's arguments chronicle_name and
-    story_name, and log_event's log_string."""
+    story_name, and log_event's log_string; seed 002 names every parameter."""
     name = TAG + "-v3"
     assert client.CreateChronicle(name, {}) == 0
     assert client.CreateChronicle(name, {}) == -6
@@ -241,6 +241,15 @@ def test_chronolog_3_signatures_and_keywords(client):
     assert client.ReplayStory(name, "s", 0, 2**64 - 1, events) == 0
     assert [e.log_record() for e in events] == ["by keyword"]
     assert client.DestroyStory(chronicle_name=name, story_name="s") == 0
+    # Seed 002's parameter names as keywords (ChronoLog's module takes these positionally only).
+    assert client.CreateChronicle(chronicle_name=name + "-kw", attrs={}, flags=0) == 0
+    code, handle = client.AcquireStory(chronicle_name=name + "-kw", story_name="s", attrs={})
+    assert code == 0 and handle.log_event(event_string="seed name") > 0
+    assert client.ReleaseStory(name + "-kw", "s") == 0
+    events = cl.EventList()
+    assert client.ReplayStory(chronicle_name=name + "-kw", story_name="s", start=0, end=2**64 - 1, event_series=events) == 0
+    assert [e.log_record() for e in events] == ["seed name"]
+    assert client.DestroyStory(name + "-kw", "s") == 0 and client.DestroyChronicle(chronicle_name=name + "-kw") == 0
     assert client.AcquireStory(name + "-missing", "s", {}) == (-3, None)
     assert client.ReleaseStory("", "s") == -2 and client.ReleaseStory(name, "") == -2
 
