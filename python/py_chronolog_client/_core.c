@@ -474,7 +474,19 @@ typedef struct {
     PyObject *handles; /* C story handle (int) -> weak reference to its StoryHandle, or NULL */
 } ClientObject;
 
+/* A client dropped while connected disconnects (flushing and releasing its stories), as ChronoLog's
+ * ~Client does: its stories are not left held until the process leaves the job. Its StoryHandles
+ * keep it alive, so none is left pointing at it. */
 static void Client_dealloc(ClientObject *self) {
+    if (self->connected && self->handle != NULL && g_phase == PH_JOINED) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        chronolog_client *c = self->handle;
+        BLOCKING_BEGIN
+        chronolog_disconnect(c);
+        BLOCKING_END
+        PyErr_Restore(type, value, traceback);
+    }
     Py_XDECREF(self->handles);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }

@@ -2,6 +2,7 @@
 
     mpirun -n 4 chronolog-job --workload none : -n 1 python3 -m pytest -q test_codes.py
 """
+import gc
 import os
 import threading
 import time
@@ -284,3 +285,19 @@ def test_acquiring_twice_gives_the_same_story_handle(client):
     again = client.AcquireStory(name, "s", {})[1]
     assert again is not first and first.log_event("x") == 0 and again.log_event("y") > 0
     assert client.ReleaseStory(name, "s") == 0
+
+
+def test_a_client_dropped_while_connected_disconnects(client):
+    """As ChronoLog's ~Client: dropping a connected client flushes and releases its stories, so
+    they can be destroyed at once (they stayed held, -4, until the process left the job)."""
+    name = TAG + "-dropped"
+    dropped = cl.Client(PORTAL)
+    assert dropped.Connect() == 0 and dropped.CreateChronicle(name, {}) == 0
+    code, handle = dropped.AcquireStory(name, "s", {})
+    assert code == 0 and handle.log_event("kept") > 0
+    del dropped, handle  # the handle keeps its client alive: both go here
+    gc.collect()
+    events = cl.EventList()
+    assert client.ReplayStory(name, "s", 0, 2**64 - 1, events) == 0
+    assert [e.log_record() for e in events] == ["kept"]
+    assert client.DestroyStory(name, "s") == 0 and client.DestroyChronicle(name) == 0
