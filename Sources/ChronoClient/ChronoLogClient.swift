@@ -165,6 +165,7 @@ public final class ChronoLogClient: @unchecked Sendable {
     ///   `.chronicleExists` (−6), `.noConnection` (−8).
     public func createChronicle(_ name: String, attributes: [String: String] = [:], flags: UInt32 = 0) throws(ChronoLogError) {
         _ = try ChronicleName(name)
+        try Self.checkAttributes(attributes)
         let id = try requireConnection()
         try expectSuccess(try session.call(
             .createChronicle(CreateChronicleRequest(clientId: id, chronicle: name, attributes: attributes, flags: flags)),
@@ -208,6 +209,7 @@ public final class ChronoLogClient: @unchecked Sendable {
     {
         _ = try ChronicleName(chronicle)
         _ = try StoryName(story)
+        try Self.checkAttributes(attributes)
         let id = try requireConnection()
         let key = StoryKey(chronicle: chronicle, story: story)
         if let existing = state.withLock({ $0.held[key] }) { return existing }
@@ -277,6 +279,20 @@ public final class ChronoLogClient: @unchecked Sendable {
         let id = try requireConnection()
         try expectSuccess(try session.call(.destroyStory(StoryRequest(clientId: id, chronicle: chronicle, story: story)),
                                            timeoutMs: timeoutMs))
+    }
+
+    /// Refuses attributes the visor could not decode (``WireLimits/default``): more than `maxMapCount`
+    /// of them, or a key or value of more than `maxStringBytes` of UTF-8. Checked here, the call is −2
+    /// at once instead of a message the visor drops as malformed (and logs as such).
+    /// - Throws: `.invalidArgument` (−2).
+    static func checkAttributes(_ attributes: [String: String]) throws(ChronoLogError) {
+        let limits = WireLimits.default
+        guard attributes.count <= Int(limits.maxMapCount) else {
+            throw .invalidArgument("\(attributes.count) attributes, more than \(limits.maxMapCount)")
+        }
+        for (key, value) in attributes where key.utf8.count > Int(limits.maxStringBytes) || value.utf8.count > Int(limits.maxStringBytes) {
+            throw .invalidArgument("attribute '\(key.prefix(64))': key or value longer than \(limits.maxStringBytes) bytes")
+        }
     }
 
     // MARK: - Replies

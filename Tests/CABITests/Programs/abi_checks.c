@@ -106,6 +106,17 @@ static void names_and_chronicles(chronolog_client *w, const char *chron) {
     const char *null_value[] = {"owner", NULL};
     EXPECT_RC("create: NULL attribute value", chronolog_create_chronicle(w, chron, bad_keys, null_value, 2, 0),
               CL_ERR_INVALID_ARG);
+    /* Attributes the visor could not decode are refused by the client: -2, nothing sent. */
+    char *long_value = malloc(70000);
+    memset(long_value, 'v', 69999);
+    long_value[69999] = 0;
+    const char *long_key[] = {"k"}, *long_values[] = {long_value};
+    EXPECT_RC("create: an attribute value over 64 KiB", chronolog_create_chronicle(w, chron, long_key, long_values, 1, 0),
+              CL_ERR_INVALID_ARG);
+    chronolog_story *none = NULL;
+    EXPECT_RC("acquire: an attribute value over 64 KiB",
+              chronolog_acquire_story(w, "no-such-chronicle", "s", long_key, long_values, 1, 0, &none), CL_ERR_INVALID_ARG);
+    free(long_value);
     const char *keys[] = {"owner", "language"}, *vals[] = {"c-abi", "C99"};
     EXPECT_RC("create with attributes", chronolog_create_chronicle(w, chron, keys, vals, 2, 0), CL_SUCCESS);
     EXPECT_RC("create: exists", chronolog_create_chronicle(w, chron, NULL, NULL, 0, 0), CL_ERR_CHRONICLE_EXISTS);
