@@ -67,6 +67,7 @@ def test_chronicle_codes(client):
     for bad in ("", "a/b", "nul\0byte", "..", "\udc80"):
         assert client.CreateChronicle(bad, {}, 0) == -2, bad
     assert client.CreateChronicle(TAG + "-x", {"k": "\udc80"}, 0) == -2
+    assert client.CreateChronicle(TAG + "-x", {"k": "v" * 70000}, 0) == -2  # over the wire's 64 KiB
     with pytest.raises(TypeError):
         client.CreateChronicle(name, [], 0)
     with pytest.raises(TypeError):
@@ -87,6 +88,7 @@ def test_story_codes(client):
     assert client.AcquireStory(TAG + "-nochronicle", "s", {}, 0) == (-3, None)
     assert client.CreateChronicle(name, {}, 0) == 0
     assert client.ReleaseStory(name, "s") == -5
+    assert client.AcquireStory(name, "s", {"a": "b" * 70000}, 0) == (-2, None)  # was -1: the visor dropped it
     code, handle = client.AcquireStory(name, "s", {"a": "b"}, 0)
     assert code == 0
     assert handle.log_event("x") > 0
