@@ -671,8 +671,9 @@ static int replay_open(ClientObject *self, PyObject *chronicle, PyObject *story,
     if (rc == 0) rc = utf8_name(story, &sn, "story_name");
     if (rc == 0) rc = time_arg(start, &a, "start");
     if (rc == 0) rc = time_arg(end, &b, "end");
+    /* A writer-only client is -11 whatever the names and times, as ChronoLog checks its mode first. */
+    if (rc != -100 && !self->reader) return CL_ERR_NOT_READER_MODE;
     if (rc != 0) return rc;
-    if (!self->reader) return CL_ERR_NOT_READER_MODE;
     chronolog_client *c = live(self);
     if (c == NULL) return CL_ERR_NO_CONNECTION;
     BLOCKING_BEGIN

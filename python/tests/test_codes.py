@@ -57,6 +57,7 @@ def test_every_call_before_connect_is_no_connection():
     assert c.AcquireStory(TAG, "", {}, 0) == (-2, None)
     assert c.ReleaseStory("", "") == -2 and c.DestroyStory(TAG, "") == -2
     assert cl.Client(PORTAL).ReplayStory(TAG, "s", 0, 10, cl.EventList()) == -11
+    assert cl.Client(PORTAL).ReplayStory("", "s", -1, 10, cl.EventList()) == -11  # the mode first, as ChronoLog
 
 
 def test_chronicle_codes(client):
