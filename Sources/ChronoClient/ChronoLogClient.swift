@@ -8,7 +8,8 @@ import Glibc
 /// The Swift client API: ChronoLog's client calls with its semantics (COMPAT.md), typed errors
 /// whose `returnCode` is ChronoLog's integer code.
 ///
-/// Thread-safe. Calls other than `connect()` made before `connect()` throw `.noConnection`.
+/// Thread-safe. Calls other than `connect()` made before `connect()` throw `.noConnection`, once their
+/// names passed the rules (a bad name is −2 first, as ChronoLog checks its arguments before its connection).
 public final class ChronoLogClient: @unchecked Sendable {
     /// The session this client talks through.
     public let session: ChronoSession
@@ -163,8 +164,9 @@ public final class ChronoLogClient: @unchecked Sendable {
     /// - Throws: `.invalidName` (−2), `.invalidArgument` (−2) for a bad access value,
     ///   `.chronicleExists` (−6), `.noConnection` (−8).
     public func createChronicle(_ name: String, attributes: [String: String] = [:], flags: UInt32 = 0) throws(ChronoLogError) {
-        let id = try requireConnection()
         _ = try ChronicleName(name)
+        try Self.checkAttributes(attributes)
+        let id = try requireConnection()
         try expectSuccess(try session.call(
             .createChronicle(CreateChronicleRequest(clientId: id, chronicle: name, attributes: attributes, flags: flags)),
             timeoutMs: timeoutMs))
@@ -174,8 +176,8 @@ public final class ChronoLogClient: @unchecked Sendable {
     /// - Throws: `.invalidName` (−2), `.chronicleNotFound` (−3), `.storyAcquired` (−4), `.noConnection` (−8),
     ///   `.notAuthorized` (−9) when the chronicle's `access.write` is `owner` and this client is not it.
     public func destroyChronicle(_ name: String) throws(ChronoLogError) {
-        let id = try requireConnection()
         _ = try ChronicleName(name)
+        let id = try requireConnection()
         try expectSuccess(try session.call(.destroyChronicle(ChronicleRequest(clientId: id, chronicle: name)), timeoutMs: timeoutMs))
     }
 
@@ -188,8 +190,8 @@ public final class ChronoLogClient: @unchecked Sendable {
     /// The names of a chronicle's stories, sorted.
     /// - Throws: `.chronicleNotFound` (−3), `.noConnection` (−8).
     public func showStories(_ chronicle: String) throws(ChronoLogError) -> [String] {
-        let id = try requireConnection()
         _ = try ChronicleName(chronicle)
+        let id = try requireConnection()
         return try names(try session.call(.showStories(ChronicleRequest(clientId: id, chronicle: chronicle)), timeoutMs: timeoutMs))
     }
 
@@ -204,9 +206,10 @@ public final class ChronoLogClient: @unchecked Sendable {
     public func acquireStory(_ chronicle: String, _ story: String, attributes: [String: String] = [:], flags: UInt32 = 0)
         throws(ChronoLogError) -> StoryHandle
     {
-        let id = try requireConnection()
         _ = try ChronicleName(chronicle)
         _ = try StoryName(story)
+        try Self.checkAttributes(attributes)
+        let id = try requireConnection()
         let key = StoryKey(chronicle: chronicle, story: story)
         if let existing = state.withLock({ $0.held[key] }) { return existing }
         let context = try session.ingestContext()
@@ -236,10 +239,13 @@ public final class ChronoLogClient: @unchecked Sendable {
     /// (`UInt64.max`: this client contributes nothing more), waits for the keeper's
     /// acknowledgements, then tells the visor. Recording stops when its last holder releases it.
     /// Re-acquiring it later continues this client's event indexes.
-    /// - Throws: `.storyNotAcquired` (−5) if this client does not hold it; `.noConnection` (−8) if
+    /// - Throws: `.invalidName` (−2) for a name that breaks the rules (ChronoLog: −2 for an empty
+    ///   one); `.storyNotAcquired` (−5) if this client does not hold it; `.noConnection` (−8) if
     ///   the visor does not answer, or the keeper stalls or the channel fails while flushing (the
     ///   story is released anyway).
     public func releaseStory(_ chronicle: String, _ story: String) throws(ChronoLogError) {
+        _ = try ChronicleName(chronicle)
+        _ = try StoryName(story)
         let id = try requireConnection()
         let key = StoryKey(chronicle: chronicle, story: story)
         guard let handle = state.withLock({ $0.held[key] }) else {
@@ -261,11 +267,25 @@ public final class ChronoLogClient: @unchecked Sendable {
     /// - Throws: `.chronicleNotFound`/`.storyNotFound` (−3), `.storyAcquired` (−4), `.noConnection` (−8),
     ///   `.notAuthorized` (−9) as for ``destroyChronicle(_:)``.
     public func destroyStory(_ chronicle: String, _ story: String) throws(ChronoLogError) {
-        let id = try requireConnection()
         _ = try ChronicleName(chronicle)
         _ = try StoryName(story)
+        let id = try requireConnection()
         try expectSuccess(try session.call(.destroyStory(StoryRequest(clientId: id, chronicle: chronicle, story: story)),
                                            timeoutMs: timeoutMs))
+    }
+
+    /// Refuses attributes the visor could not decode (``WireLimits/default``): more than `maxMapCount`
+    /// of them, or a key or value of more than `maxStringBytes` of UTF-8. Checked here, the call is −2
+    /// at once instead of a message the visor drops as malformed (and logs as such).
+    /// - Throws: `.invalidArgument` (−2).
+    static func checkAttributes(_ attributes: [String: String]) throws(ChronoLogError) {
+        let limits = WireLimits.default
+        guard attributes.count <= Int(limits.maxMapCount) else {
+            throw .invalidArgument("\(attributes.count) attributes, more than \(limits.maxMapCount)")
+        }
+        for (key, value) in attributes where key.utf8.count > Int(limits.maxStringBytes) || value.utf8.count > Int(limits.maxStringBytes) {
+            throw .invalidArgument("attribute '\(key.prefix(64))': key or value longer than \(limits.maxStringBytes) bytes")
+        }
     }
 
     // MARK: - Replies

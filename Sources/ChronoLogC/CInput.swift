@@ -1,3 +1,4 @@
+import CChronoLog
 import ChronoClient
 import ChronoModel
 
@@ -50,6 +51,14 @@ enum CInput {
         guard CABIRuntime.shared.isJoined else { throw .noConnection("not joined (call chronolog_join first) or finalized") }
         guard let p else { throw .invalidArgument("cursor is NULL") }
         return Unmanaged<ReplayCursor>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue()
+    }
+
+    /// Calls `fn` with each name (NUL-terminated UTF-8 and its byte count) until it returns non-zero.
+    static func each(_ names: [String], _ fn: chronolog_name_fn, _ user: UnsafeMutableRawPointer?) {
+        for name in names {
+            let stop = name.withCString { fn($0, name.utf8.count, user) }
+            if stop != 0 { return }
+        }
     }
 
     /// An opaque C pointer to an object kept alive elsewhere (by ``CABIRuntime``).

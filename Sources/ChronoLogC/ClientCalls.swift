@@ -87,3 +87,25 @@ public func cabiDestroyStory(_ client: OpaquePointer?, _ chronicle: UnsafePointe
         try c.destroyStory(try CInput.string(chronicle, "chronicle"), try CInput.string(story, "story"))
     }
 }
+
+/// `chronolog_show_chronicles`: see chronolog.h.
+@_cdecl("chronolog_show_chronicles")
+public func cabiShowChronicles(_ client: OpaquePointer?, _ fn: chronolog_name_fn?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+    returnCode { () throws(ChronoLogError) in
+        let c = try CInput.client(client)
+        guard let fn else { throw .invalidArgument("callback is NULL") }
+        CInput.each(try c.showChronicles(), fn, user)
+    }
+}
+
+/// `chronolog_show_stories`: see chronolog.h.
+@_cdecl("chronolog_show_stories")
+public func cabiShowStories(_ client: OpaquePointer?, _ chronicle: UnsafePointer<CChar>?, _ fn: chronolog_name_fn?,
+                            _ user: UnsafeMutableRawPointer?) -> Int32 {
+    returnCode { () throws(ChronoLogError) in
+        let c = try CInput.client(client)
+        let chronicleName = try CInput.string(chronicle, "chronicle")
+        guard let fn else { throw .invalidArgument("callback is NULL") }
+        CInput.each(try c.showStories(chronicleName), fn, user)
+    }
+}

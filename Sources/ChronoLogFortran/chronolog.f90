@@ -74,6 +74,20 @@ module chronolog
     end interface
     public :: chronolog_event_fn
 
+    !> The listing callback of chronolog_show_chronicles / chronolog_show_stories:
+    !> `integer(c_int) function f(name, length, user) bind(C)`; `chronolog_name_text(name, length)`
+    !> copies the name out. Return 0 to go on, anything else to stop the listing.
+    abstract interface
+        function chronolog_name_fn(name, length, user) bind(C) result(rc)
+            import :: c_ptr, c_size_t, c_int
+            type(c_ptr), value :: name
+            integer(c_size_t), value :: length
+            type(c_ptr), value :: user
+            integer(c_int) :: rc
+        end function
+    end interface
+    public :: chronolog_name_fn
+
     !> chronolog_log_event / chronolog_log for a character record or an integer(c_int8_t) array.
     interface chronolog_log_event
         module procedure log_event_text, log_event_bytes
@@ -87,6 +101,7 @@ module chronolog
     public :: chronolog_connect, chronolog_disconnect, chronolog_client_id
     public :: chronolog_create_chronicle, chronolog_destroy_chronicle
     public :: chronolog_acquire_story, chronolog_release_story, chronolog_destroy_story
+    public :: chronolog_show_chronicles, chronolog_show_stories, chronolog_name_text
     public :: chronolog_log_event, chronolog_log, chronolog_flush
     public :: chronolog_replay, chronolog_replay_last, chronolog_replay_open, chronolog_replay_next, chronolog_replay_close
     public :: chronolog_event_record, chronolog_event_bytes
@@ -188,6 +203,19 @@ module chronolog
             type(c_ptr), value :: story
             integer(c_int), value :: durable
             integer(c_int64_t), intent(out) :: durable_events
+            integer(c_int) :: rc
+        end function
+        function c_show_chronicles(client, fn, user) bind(C, name="chronolog_show_chronicles") result(rc)
+            import :: c_ptr, c_int, c_funptr
+            type(c_ptr), value :: client, user
+            type(c_funptr), value :: fn
+            integer(c_int) :: rc
+        end function
+        function c_show_stories(client, chronicle, fn, user) bind(C, name="chronolog_show_stories") result(rc)
+            import :: c_ptr, c_int, c_char, c_funptr
+            type(c_ptr), value :: client, user
+            character(kind=c_char), intent(in) :: chronicle(*)
+            type(c_funptr), value :: fn
             integer(c_int) :: rc
         end function
         function c_replay(client, chronicle, story_name, start_time, end_time, fn, user) bind(C, name="chronolog_replay") result(rc)
@@ -530,6 +558,50 @@ contains
         n = 0
         rc = c_flush(story%ptr, flag, n)
         if (present(durable_events)) durable_events = n
+    end function
+
+    ! ---- Listing ----
+
+    !> chronolog_show_chronicles: calls `fn` once per chronicle name, in byte-wise order; `user` is
+    !> passed to `fn` (c_null_ptr if absent).
+    function chronolog_show_chronicles(client, fn, user) result(rc)
+        type(chronolog_client), intent(in) :: client
+        procedure(chronolog_name_fn) :: fn
+        type(c_ptr), intent(in), optional :: user
+        integer(c_int) :: rc
+        type(c_ptr) :: u
+        u = c_null_ptr
+        if (present(user)) u = user
+        rc = c_show_chronicles(client%ptr, c_funloc(fn), u)
+    end function
+
+    !> chronolog_show_stories: calls `fn` once per story name of `chronicle`, in byte-wise order.
+    function chronolog_show_stories(client, chronicle, fn, user) result(rc)
+        type(chronolog_client), intent(in) :: client
+        character(len=*), intent(in) :: chronicle
+        procedure(chronolog_name_fn) :: fn
+        type(c_ptr), intent(in), optional :: user
+        integer(c_int) :: rc
+        type(c_ptr) :: u
+        u = c_null_ptr
+        if (present(user)) u = user
+        rc = c_show_stories(client%ptr, cstr(chronicle), c_funloc(fn), u)
+    end function
+
+    !> A copy of the name a chronolog_name_fn receives.
+    function chronolog_name_text(name, length) result(text)
+        type(c_ptr), intent(in) :: name
+        integer(c_size_t), intent(in) :: length
+        character(len=:), allocatable :: text
+        character(kind=c_char), pointer :: chars(:)
+        integer :: i, n
+        n = int(length)
+        allocate (character(len=n) :: text)
+        if (n == 0) return
+        call c_f_pointer(name, chars, [n])
+        do i = 1, n
+            text(i:i) = chars(i)
+        end do
     end function
 
     ! ---- Replay (the client must be connected with CHRONOLOG_READER) ----

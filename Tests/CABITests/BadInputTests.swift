@@ -24,6 +24,8 @@ struct BadInputTests {
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "FAIL").isEmpty, "\(r)")
         #expect(passed(r).count == 2 && passed(r).allSatisfy { $0 >= 90 }, "\(r)")
+        // Bad input is refused by the client: the visor never sees a message it must drop.
+        #expect(!r.stdout.contains("malformed message") && !r.stderr.contains("malformed message"), "\(r)")
         // The reader's story left held at finalize was flushed and released: 20 events, none lost.
         #expect(r.stdout.contains("lost=0"), "\(r)")
         #expect(r.stdout.contains("exit status: 0"), "\(r)")

@@ -13,6 +13,7 @@
 #include <Python.h>
 #include <chronolog.h>
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,13 @@ static int utf8_name(PyObject *o, const char **out, const char *what) {
     if ((size_t)n != strlen(s)) return CL_ERR_INVALID_ARG;
     *out = s;
     return 0;
+}
+
+/* A chronicle or story name of a management call: as utf8_name, and CL_ERR_INVALID_ARG for an empty
+ * one even before Connect (ChronoLog checks for empty names before its connection). */
+static int name_arg(PyObject *o, const char **out, const char *what) {
+    int rc = utf8_name(o, out, what);
+    return rc == 0 && **out == '\0' ? CL_ERR_INVALID_ARG : rc;
 }
 
 /* An unsigned 64-bit time argument. Returns 0; CL_ERR_INVALID_ARG for a negative or too large
@@ -335,18 +343,35 @@ typedef struct {
     chronolog_story *handle;
     PyObject *client; /* keeps the Client alive */
     PyObject *chronicle, *story;
+    PyObject *weakrefs; /* the Client keeps weak references to its handles */
 } StoryObject;
 
 static PyTypeObject StoryType;
 
 static void Story_dealloc(StoryObject *self) {
+    if (self->weakrefs != NULL) PyObject_ClearWeakRefs((PyObject *)self);
     Py_XDECREF(self->client);
     Py_XDECREF(self->chronicle);
     Py_XDECREF(self->story);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *Story_log_event(StoryObject *self, PyObject *record) {
+/* Whether a keyword of log_event is `log_string` (ChronoLog's module) or `event_string` (seed 002). */
+static int record_keyword(PyObject *name) {
+    return PyUnicode_Check(name)
+           && (PyUnicode_CompareWithASCIIString(name, "log_string") == 0
+               || PyUnicode_CompareWithASCIIString(name, "event_string") == 0);
+}
+
+/* log_event(log_string): the record, positional or by keyword. METH_FASTCALL keeps the usual
+ * one-positional call as cheap as METH_O. */
+static PyObject *Story_log_event(StoryObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    if (nargs + nkw != 1 || (nkw == 1 && !record_keyword(PyTuple_GET_ITEM(kwnames, 0)))) {
+        PyErr_SetString(PyExc_TypeError, "log_event() takes exactly one argument: log_string (str or bytes)");
+        return NULL;
+    }
+    PyObject *record = args[0];
     const char *data;
     Py_ssize_t length;
     Py_buffer view;
@@ -408,8 +433,9 @@ static PyObject *Story_flush(StoryObject *self, PyObject *args, PyObject *kw) {
 }
 
 static PyMethodDef Story_methods[] = {
-    {"log_event", (PyCFunction)Story_log_event, METH_O,
-     "log_event(event_string) -> int\n\nAppends an event whose record is `event_string` (str, logged as UTF-8, or bytes).\n"
+    {"log_event", (PyCFunction)(void (*)(void))Story_log_event, METH_FASTCALL | METH_KEYWORDS,
+     "log_event(log_string) -> int\n\nAppends an event whose record is `log_string` (str, logged as UTF-8, or bytes; the keyword\n"
+     "may also be seed 002's `event_string`).\n"
      "Returns its timestamp (ns, uint64), or 0 on failure (a released story, a record longer than\n"
      "story.maxEventBytes, no job). Buffered: no message per event."},
     {"log", (PyCFunction)Story_log, METH_O,
@@ -429,6 +455,7 @@ static PyObject *Story_repr(StoryObject *self) {
 static PyTypeObject StoryType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "py_chronolog_client.StoryHandle",
     .tp_basicsize = sizeof(StoryObject),
+    .tp_weaklistoffset = offsetof(StoryObject, weakrefs),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "A story acquired with Client.AcquireStory: write access to it (log_event).",
     .tp_dealloc = (destructor)Story_dealloc,
@@ -444,7 +471,25 @@ typedef struct {
     int reader;
     int connected;
     int connecting;
+    PyObject *handles; /* C story handle (int) -> weak reference to its StoryHandle, or NULL */
 } ClientObject;
+
+/* A client dropped while connected disconnects (flushing and releasing its stories), as ChronoLog's
+ * ~Client does: its stories are not left held until the process leaves the job. Its StoryHandles
+ * keep it alive, so none is left pointing at it. */
+static void Client_dealloc(ClientObject *self) {
+    if (self->connected && self->handle != NULL && g_phase == PH_JOINED) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        chronolog_client *c = self->handle;
+        BLOCKING_BEGIN
+        chronolog_disconnect(c);
+        BLOCKING_END
+        PyErr_Restore(type, value, traceback);
+    }
+    Py_XDECREF(self->handles);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
 
 static int Client_init(ClientObject *self, PyObject *args, PyObject *kw) {
     static char *names[] = {"reader", NULL};
@@ -476,7 +521,10 @@ static PyObject *Client_Connect(ClientObject *self, PyObject *Py_UNUSED(a)) {
     return code_result(rc);
 }
 
+/* Disconnecting a client that is not connected (never, or any more) does nothing and returns 0, as
+ * ChronoLog's ChronologClientImpl::Disconnect does. */
 static PyObject *Client_Disconnect(ClientObject *self, PyObject *Py_UNUSED(a)) {
+    if (!self->connected) return code_result(CL_SUCCESS);
     chronolog_client *c = live(self);
     if (c == NULL) return code_result(CL_ERR_NO_CONNECTION);
     int rc;
@@ -487,13 +535,15 @@ static PyObject *Client_Disconnect(ClientObject *self, PyObject *Py_UNUSED(a)) {
     return code_result(rc);
 }
 
-static PyObject *Client_CreateChronicle(ClientObject *self, PyObject *args) {
+/* Keyword names are seed 002's (ChronoLog's own module takes these calls positionally only). */
+static PyObject *Client_CreateChronicle(ClientObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"chronicle_name", "attrs", "flags", NULL};
     PyObject *name, *attrs;
     unsigned long flags = 0;
-    if (!PyArg_ParseTuple(args, "OOk:CreateChronicle", &name, &attrs, &flags)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|k:CreateChronicle", names, &name, &attrs, &flags)) return NULL;
     const char *n = NULL, **keys = NULL, **values = NULL;
     size_t count = 0;
-    int rc = utf8_name(name, &n, "chronicle_name");
+    int rc = name_arg(name, &n, "chronicle_name");
     if (rc == 0) rc = attrs_arg(attrs, &keys, &values, &count);
     chronolog_client *c = live(self);
     if (rc == 0 && c == NULL) rc = CL_ERR_NO_CONNECTION;
@@ -506,9 +556,12 @@ static PyObject *Client_CreateChronicle(ClientObject *self, PyObject *args) {
     return rc == -100 ? NULL : code_result(rc);
 }
 
-static PyObject *Client_DestroyChronicle(ClientObject *self, PyObject *name) {
+static PyObject *Client_DestroyChronicle(ClientObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"chronicle_name", NULL};
+    PyObject *name;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:DestroyChronicle", names, &name)) return NULL;
     const char *n = NULL;
-    int rc = utf8_name(name, &n, "chronicle_name");
+    int rc = name_arg(name, &n, "chronicle_name");
     chronolog_client *c = live(self);
     if (rc == 0 && c == NULL) rc = CL_ERR_NO_CONNECTION;
     if (rc == 0) {
@@ -519,14 +572,16 @@ static PyObject *Client_DestroyChronicle(ClientObject *self, PyObject *name) {
     return rc == -100 ? NULL : code_result(rc);
 }
 
-static PyObject *Client_AcquireStory(ClientObject *self, PyObject *args) {
+static PyObject *Client_AcquireStory(ClientObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"chronicle_name", "story_name", "attrs", "flags", NULL};
     PyObject *chronicle, *story, *attrs;
     unsigned long flags = 0;
-    if (!PyArg_ParseTuple(args, "OOOk:AcquireStory", &chronicle, &story, &attrs, &flags)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|k:AcquireStory", names, &chronicle, &story, &attrs, &flags))
+        return NULL;
     const char *cn = NULL, *sn = NULL, **keys = NULL, **values = NULL;
     size_t count = 0;
-    int rc = utf8_name(chronicle, &cn, "chronicle_name");
-    if (rc == 0) rc = utf8_name(story, &sn, "story_name");
+    int rc = name_arg(chronicle, &cn, "chronicle_name");
+    if (rc == 0) rc = name_arg(story, &sn, "story_name");
     if (rc == 0) rc = attrs_arg(attrs, &keys, &values, &count);
     chronolog_client *c = live(self);
     if (rc == 0 && c == NULL) rc = CL_ERR_NO_CONNECTION;
@@ -539,8 +594,29 @@ static PyObject *Client_AcquireStory(ClientObject *self, PyObject *args) {
     free_attrs(keys, values);
     if (rc == -100) return NULL;
     if (rc != CL_SUCCESS) return Py_BuildValue("(iO)", rc, Py_None);
+    /* Acquiring a story held already gives the same C handle: give the same StoryHandle too. */
+    PyObject *key = PyLong_FromVoidPtr(handle), *known = NULL;
+    if (key == NULL) return NULL;
+    if (self->handles == NULL && (self->handles = PyDict_New()) == NULL) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    PyObject *ref = PyDict_GetItemWithError(self->handles, key);
+    if (ref != NULL) known = PyWeakref_GetObject(ref); /* borrowed; Py_None once the handle died */
+    if (known != NULL && known != Py_None) {
+        Py_DECREF(key);
+        return Py_BuildValue("(iO)", rc, known);
+    }
+    if (PyErr_Occurred()) {
+        Py_DECREF(key);
+        return NULL;
+    }
     StoryObject *s = PyObject_New(StoryObject, &StoryType);
-    if (s == NULL) return NULL;
+    if (s == NULL) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    s->weakrefs = NULL;
     s->handle = handle;
     Py_INCREF(self);
     s->client = (PyObject *)self;
@@ -548,17 +624,26 @@ static PyObject *Client_AcquireStory(ClientObject *self, PyObject *args) {
     s->chronicle = chronicle;
     Py_INCREF(story);
     s->story = story;
+    ref = PyWeakref_NewRef((PyObject *)s, NULL);
+    int kept = ref == NULL ? -1 : PyDict_SetItem(self->handles, key, ref);
+    Py_XDECREF(ref);
+    Py_DECREF(key);
+    if (kept != 0) {
+        Py_DECREF(s);
+        return NULL;
+    }
     return Py_BuildValue("(iN)", rc, (PyObject *)s);
 }
 
 /* ReleaseStory / DestroyStory: (chronicle, story) -> code. */
-static PyObject *story_call(ClientObject *self, PyObject *args, const char *format,
+static PyObject *story_call(ClientObject *self, PyObject *args, PyObject *kw, const char *format,
                             int (*call)(chronolog_client *, const char *, const char *)) {
+    static char *names[] = {"chronicle_name", "story_name", NULL}; /* ChronoLog's keyword names */
     PyObject *chronicle, *story;
-    if (!PyArg_ParseTuple(args, format, &chronicle, &story)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, format, names, &chronicle, &story)) return NULL;
     const char *cn = NULL, *sn = NULL;
-    int rc = utf8_name(chronicle, &cn, "chronicle_name");
-    if (rc == 0) rc = utf8_name(story, &sn, "story_name");
+    int rc = name_arg(chronicle, &cn, "chronicle_name");
+    if (rc == 0) rc = name_arg(story, &sn, "story_name");
     chronolog_client *c = live(self);
     if (rc == 0 && c == NULL) rc = CL_ERR_NO_CONNECTION;
     if (rc == 0) {
@@ -569,12 +654,12 @@ static PyObject *story_call(ClientObject *self, PyObject *args, const char *form
     return rc == -100 ? NULL : code_result(rc);
 }
 
-static PyObject *Client_ReleaseStory(ClientObject *self, PyObject *args) {
-    return story_call(self, args, "OO:ReleaseStory", chronolog_release_story);
+static PyObject *Client_ReleaseStory(ClientObject *self, PyObject *args, PyObject *kw) {
+    return story_call(self, args, kw, "OO:ReleaseStory", chronolog_release_story);
 }
 
-static PyObject *Client_DestroyStory(ClientObject *self, PyObject *args) {
-    return story_call(self, args, "OO:DestroyStory", chronolog_destroy_story);
+static PyObject *Client_DestroyStory(ClientObject *self, PyObject *args, PyObject *kw) {
+    return story_call(self, args, kw, "OO:DestroyStory", chronolog_destroy_story);
 }
 
 /* Checks a replay's arguments and opens its cursor. Returns a code; -100 with an exception set. */
@@ -586,8 +671,9 @@ static int replay_open(ClientObject *self, PyObject *chronicle, PyObject *story,
     if (rc == 0) rc = utf8_name(story, &sn, "story_name");
     if (rc == 0) rc = time_arg(start, &a, "start");
     if (rc == 0) rc = time_arg(end, &b, "end");
+    /* A writer-only client is -11 whatever the names and times, as ChronoLog checks its mode first. */
+    if (rc != -100 && !self->reader) return CL_ERR_NOT_READER_MODE;
     if (rc != 0) return rc;
-    if (!self->reader) return CL_ERR_NOT_READER_MODE;
     chronolog_client *c = live(self);
     if (c == NULL) return CL_ERR_NO_CONNECTION;
     BLOCKING_BEGIN
@@ -611,9 +697,11 @@ static void replay_close(chronolog_cursor *cursor) {
     Py_END_ALLOW_THREADS
 }
 
-static PyObject *Client_ReplayStory(ClientObject *self, PyObject *args) {
+static PyObject *Client_ReplayStory(ClientObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"chronicle_name", "story_name", "start", "end", "event_series", NULL};
     PyObject *chronicle, *story, *start, *end, *list;
-    if (!PyArg_ParseTuple(args, "OOOOO:ReplayStory", &chronicle, &story, &start, &end, &list)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO:ReplayStory", names, &chronicle, &story, &start, &end, &list))
+        return NULL;
     if (!PyList_Check(list)) {
         PyErr_Format(PyExc_TypeError, "event_series must be an EventList, not %.100s", Py_TYPE(list)->tp_name);
         return NULL;
@@ -776,6 +864,69 @@ static PyObject *Client_ReplayLast(ClientObject *self, PyObject *args) {
     return rc == -100 ? NULL : code_result(rc);
 }
 
+/* chronolog_name_fn: appends the name and its NUL to a Bytes. */
+static int gather_name(const char *name, size_t length, void *user) { return bytes_append(user, name, length + 1) != 0; }
+
+/* The result of ShowChronicles / ShowStories: the names (NUL-separated in `b`) as a new list, also
+ * put into `into` when it is a list (C++ callers pass their vector); on an error `into` (or an empty
+ * list) unchanged, as ChronoLog returns its vector. NULL with an exception set. */
+static PyObject *names_result(int rc, const Bytes *b, PyObject *into) {
+    if (rc != CL_SUCCESS) {
+        if (into != NULL && PyList_Check(into)) {
+            Py_INCREF(into);
+            return into;
+        }
+        return PyList_New(0);
+    }
+    PyObject *names = PyList_New(0);
+    for (size_t at = 0; names != NULL && at < b->length;) {
+        size_t n = strlen(b->data + at);
+        PyObject *name = PyUnicode_DecodeUTF8(b->data + at, (Py_ssize_t)n, "surrogateescape");
+        if (name == NULL || PyList_Append(names, name) != 0) Py_CLEAR(names);
+        Py_XDECREF(name);
+        at += n + 1;
+    }
+    if (names != NULL && into != NULL && PyList_Check(into)
+        && PyList_SetSlice(into, 0, PyList_GET_SIZE(into), names) != 0) Py_CLEAR(names);
+    return names;
+}
+
+static PyObject *Client_ShowChronicles(ClientObject *self, PyObject *args) {
+    PyObject *into = NULL;
+    if (!PyArg_ParseTuple(args, "|O:ShowChronicles", &into)) return NULL;
+    chronolog_client *c = live(self);
+    Bytes b = {0};
+    int rc = CL_ERR_NO_CONNECTION;
+    if (c != NULL) {
+        BLOCKING_BEGIN
+        rc = chronolog_show_chronicles(c, gather_name, &b);
+        BLOCKING_END
+    }
+    PyObject *result = names_result(rc, &b, into);
+    free(b.data);
+    return result;
+}
+
+static PyObject *Client_ShowStories(ClientObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"chronicle_name", "stories", NULL};
+    PyObject *chronicle, *into = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:ShowStories", names, &chronicle, &into)) return NULL;
+    const char *cn = NULL;
+    int rc = utf8_name(chronicle, &cn, "chronicle_name");
+    if (rc == -100) return NULL;
+    chronolog_client *c = live(self);
+    if (rc == 0 && c == NULL) rc = CL_ERR_NO_CONNECTION;
+    Bytes b = {0};
+    if (rc == 0) {
+        BLOCKING_BEGIN
+        rc = chronolog_show_stories(c, cn, gather_name, &b);
+        BLOCKING_END
+    }
+    PyObject *result = names_result(rc, &b, into);
+    free(b.data);
+    return result;
+}
+
 static PyObject *Client_client_id(ClientObject *self, PyObject *Py_UNUSED(a)) {
     chronolog_client *c = live(self);
     return PyLong_FromUnsignedLongLong(c == NULL ? 0 : chronolog_client_id(c));
@@ -789,23 +940,33 @@ static PyMethodDef Client_methods[] = {
      "connected already); -8 (CL_ERR_NO_CONNECTION) when this process is not part of a ChronoLog job\n"
      "or the service does not answer."},
     {"Disconnect", (PyCFunction)Client_Disconnect, METH_NOARGS,
-     "Disconnect() -> int\n\nFlushes and releases every story this client holds, then closes the session. 0 on success,\n"
-     "-8 when not connected."},
-    {"CreateChronicle", (PyCFunction)Client_CreateChronicle, METH_VARARGS,
-     "CreateChronicle(chronicle_name, attrs, flags) -> int\n\nCreates a chronicle; attrs (dict of str to str) are stored.\n"
+     "Disconnect() -> int\n\nFlushes and releases every story this client holds, then closes the session. 0 on success\n"
+     "(also when not connected: nothing to do, as in ChronoLog); -8 when the service is gone."},
+    {"CreateChronicle", (PyCFunction)(void (*)(void))Client_CreateChronicle, METH_VARARGS | METH_KEYWORDS,
+     "CreateChronicle(chronicle_name, attrs, flags=0) -> int\n\nCreates a chronicle; attrs (dict of str to str) are stored.\n"
+     "flags may be left out, as ChronoLog 3's CreateChronicle(chronicle_name, attrs) does.\n"
      "0; -6 (CL_ERR_CHRONICLE_EXISTS); -2 (a bad name); -8 (not connected)."},
-    {"DestroyChronicle", (PyCFunction)Client_DestroyChronicle, METH_O,
+    {"DestroyChronicle", (PyCFunction)(void (*)(void))Client_DestroyChronicle, METH_VARARGS | METH_KEYWORDS,
      "DestroyChronicle(chronicle_name) -> int\n\n0; -3 (does not exist); -4 (a story of it is acquired); -8."},
-    {"AcquireStory", (PyCFunction)Client_AcquireStory, METH_VARARGS,
-     "AcquireStory(chronicle_name, story_name, attrs, flags) -> (int, StoryHandle | None)\n\n"
-     "Opens the story for logging, creating it if needed. (0, handle); (-3, None) when the\n"
+    {"AcquireStory", (PyCFunction)(void (*)(void))Client_AcquireStory, METH_VARARGS | METH_KEYWORDS,
+     "AcquireStory(chronicle_name, story_name, attrs, flags=0) -> (int, StoryHandle | None)\n\n"
+     "Opens the story for logging, creating it if needed (flags may be left out, as in ChronoLog 3's\n"
+     "AcquireStory(chronicle_name, story_name, attrs)). (0, handle); (-3, None) when the\n"
      "chronicle does not exist; (-8, None) when not connected; (-7, None) without keepers."},
-    {"ReleaseStory", (PyCFunction)Client_ReleaseStory, METH_VARARGS,
+    {"ReleaseStory", (PyCFunction)(void (*)(void))Client_ReleaseStory, METH_VARARGS | METH_KEYWORDS,
      "ReleaseStory(chronicle_name, story_name) -> int\n\nFlushes this client's events of the story and releases it.\n"
      "0; -5 (CL_ERR_NOT_ACQUIRED) when this client does not hold it; -8."},
-    {"DestroyStory", (PyCFunction)Client_DestroyStory, METH_VARARGS,
+    {"DestroyStory", (PyCFunction)(void (*)(void))Client_DestroyStory, METH_VARARGS | METH_KEYWORDS,
      "DestroyStory(chronicle_name, story_name) -> int\n\n0; -3 (does not exist); -4 (acquired); -8."},
-    {"ReplayStory", (PyCFunction)Client_ReplayStory, METH_VARARGS,
+    {"ShowChronicles", (PyCFunction)Client_ShowChronicles, METH_VARARGS,
+     "ShowChronicles([chronicles]) -> list[str]\n\nThe names of every chronicle, sorted (byte-wise UTF-8). As ChronoLog's, it returns\n"
+     "a list, not a code: an empty one when the client is not connected. A list given as argument\n"
+     "(ChronoLog's C++ out-parameter) is filled too."},
+    {"ShowStories", (PyCFunction)(void (*)(void))Client_ShowStories, METH_VARARGS | METH_KEYWORDS,
+     "ShowStories(chronicle_name[, stories]) -> list[str]\n\nThe names of a chronicle's stories, sorted; an empty list when the\n"
+     "chronicle does not exist or the client is not connected (ChronoLog returns no code either).\n"
+     "A list given as `stories` is filled too."},
+    {"ReplayStory", (PyCFunction)(void (*)(void))Client_ReplayStory, METH_VARARGS | METH_KEYWORDS,
      "ReplayStory(chronicle_name, story_name, start, end, event_series) -> int\n\n"
      "Appends to event_series (an EventList) every event of the story with start <= time < end,\n"
      "in event order (time, client id, index). The range is half-open, [start, end), as ChronoLog's\n"
@@ -841,6 +1002,7 @@ static PyTypeObject ClientType = {
     .tp_doc = "The C part of py_chronolog_client.Client.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Client_init,
+    .tp_dealloc = (destructor)Client_dealloc,
     .tp_methods = Client_methods,
     .tp_getset = Client_getset,
 };

@@ -1,5 +1,5 @@
 """A reader in the style of ChronoLog's example (py_reader_client_example.py), run MPMD in a
-second job over the archive the writer's job left: Client(portal, query), Connect, AcquireStory,
+second job over the archive the writer's job left: Client(portal, query), Connect, AcquireStory (three arguments, as ChronoLog 3's reader),
 ReplayStory([1, 2*10^18)) into an EventList, print each event's getters, ReleaseStory, ReplayLast (the last 2),
 Disconnect. It checks every return code and that the replayed events are exactly the ones
 seed_writer.py logged (the JSON lines file named by argv[1]); a writer-only client's ReplayStory
@@ -30,7 +30,7 @@ def main(logged_path):
     expect("writer-only ReplayStory", writer.ReplayStory("py_chronicle", "x", 1, 2, py_chronolog_client.EventList()), -11)
     total = 0
     for chronicle, story in stories:
-        code, handle = client.AcquireStory(chronicle, story, {}, 1)
+        code, handle = client.AcquireStory(chronicle, story, {})  # ChronoLog 3's reader: no flags
         expect("AcquireStory", code, 0)
         event_series = py_chronolog_client.EventList()
         expect("ReplayStory", client.ReplayStory(chronicle, story, 1, 2 * 10**18, event_series), 0)

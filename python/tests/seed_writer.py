@@ -41,7 +41,7 @@ def main(out_path):
     expect("ReleaseStory again", client.ReleaseStory(chronicle, story), -5)
     expect("log_event after release", handle.log_event("late"), 0)
     expect("Disconnect", client.Disconnect(), 0)
-    expect("Disconnect again", client.Disconnect(), -8)
+    expect("Disconnect again", client.Disconnect(), 0)  # nothing to do: ChronoLog returns 0 too
     with open(out_path, "a") as f:  # one write per rank: lines do not interleave
         f.write("".join(json.dumps(e) + "\n" for e in logged))
     print(f"WRITER rank={rank} logged={len(logged)}", flush=True)

@@ -2,6 +2,7 @@
 
     mpirun -n 4 chronolog-job --workload none : -n 1 python3 -m pytest -q test_codes.py
 """
+import gc
 import os
 import threading
 import time
@@ -49,8 +50,14 @@ def test_every_call_before_connect_is_no_connection():
     assert c.ReleaseStory(TAG, "s") == -8
     assert c.DestroyStory(TAG, "s") == -8
     assert c.ReplayStory(TAG, "s", 0, 10, cl.EventList()) == -8
-    assert c.Disconnect() == -8
+    assert c.Disconnect() == 0  # nothing to do: ChronoLog's Disconnect returns CL_SUCCESS too
+    assert c.ShowChronicles() == [] and c.ShowStories(TAG) == []  # ChronoLog returns no code here
+    # ChronoLog checks for empty names before the connection: -2 even now.
+    assert c.CreateChronicle("", {}, 0) == -2 and c.DestroyChronicle("") == -2
+    assert c.AcquireStory(TAG, "", {}, 0) == (-2, None)
+    assert c.ReleaseStory("", "") == -2 and c.DestroyStory(TAG, "") == -2
     assert cl.Client(PORTAL).ReplayStory(TAG, "s", 0, 10, cl.EventList()) == -11
+    assert cl.Client(PORTAL).ReplayStory("", "s", -1, 10, cl.EventList()) == -11  # the mode first, as ChronoLog
 
 
 def test_chronicle_codes(client):
@@ -61,6 +68,7 @@ def test_chronicle_codes(client):
     for bad in ("", "a/b", "nul\0byte", "..", "\udc80"):
         assert client.CreateChronicle(bad, {}, 0) == -2, bad
     assert client.CreateChronicle(TAG + "-x", {"k": "\udc80"}, 0) == -2
+    assert client.CreateChronicle(TAG + "-x", {"k": "v" * 70000}, 0) == -2  # over the wire's 64 KiB
     with pytest.raises(TypeError):
         client.CreateChronicle(name, [], 0)
     with pytest.raises(TypeError):
@@ -81,6 +89,7 @@ def test_story_codes(client):
     assert client.AcquireStory(TAG + "-nochronicle", "s", {}, 0) == (-3, None)
     assert client.CreateChronicle(name, {}, 0) == 0
     assert client.ReleaseStory(name, "s") == -5
+    assert client.AcquireStory(name, "s", {"a": "b" * 70000}, 0) == (-2, None)  # was -1: the visor dropped it
     code, handle = client.AcquireStory(name, "s", {"a": "b"}, 0)
     assert code == 0
     assert handle.log_event("x") > 0
@@ -158,6 +167,7 @@ def test_disconnect_releases_and_later_calls_are_no_connection():
     code, handle = c.AcquireStory(name, "s", {}, 0)
     assert handle.log_event("kept") > 0
     assert c.Disconnect() == 0
+    assert c.Disconnect() == 0  # again: nothing to do, as in ChronoLog
     assert handle.log_event("after") == 0
     assert c.CreateChronicle(name + "2", {}, 0) == -8
     assert c.AcquireStory(name, "s", {}, 0) == (-8, None)
@@ -212,3 +222,85 @@ def test_the_gil_is_released_while_a_call_waits(client):
         spinner.join()
     assert min(ratios) < 0.5, ratios
     assert client.ReleaseStory(name, "s") == 0
+
+
+def test_chronolog_3_signatures_and_keywords(client):
+    """ChronoLog 3's client has no flags (its reader_client.py calls AcquireStory(chronicle, story,
+    attrs)); its pybind module names ReleaseStory's and DestroyStory's arguments chronicle_name and
+    story_name, and log_event's log_string; seed 002 names every parameter."""
+    name = TAG + "-v3"
+    assert client.CreateChronicle(name, {}) == 0
+    assert client.CreateChronicle(name, {}) == -6
+    code, handle = client.AcquireStory(name, "s", {})
+    assert code == 0
+    assert handle.log_event(log_string="by keyword") > 0
+    with pytest.raises(TypeError):
+        handle.log_event(record="wrong keyword")
+    with pytest.raises(TypeError):
+        handle.log_event()
+    with pytest.raises(TypeError):
+        handle.log_event("a", "b")
+    assert client.ReleaseStory(chronicle_name=name, story_name="s") == 0
+    events = cl.EventList()
+    assert client.ReplayStory(name, "s", 0, 2**64 - 1, events) == 0
+    assert [e.log_record() for e in events] == ["by keyword"]
+    assert client.DestroyStory(chronicle_name=name, story_name="s") == 0
+    # Seed 002's parameter names as keywords (ChronoLog's module takes these positionally only).
+    assert client.CreateChronicle(chronicle_name=name + "-kw", attrs={}, flags=0) == 0
+    code, handle = client.AcquireStory(chronicle_name=name + "-kw", story_name="s", attrs={})
+    assert code == 0 and handle.log_event(event_string="seed name") > 0
+    assert client.ReleaseStory(name + "-kw", "s") == 0
+    events = cl.EventList()
+    assert client.ReplayStory(chronicle_name=name + "-kw", story_name="s", start=0, end=2**64 - 1, event_series=events) == 0
+    assert [e.log_record() for e in events] == ["seed name"]
+    assert client.DestroyStory(name + "-kw", "s") == 0 and client.DestroyChronicle(chronicle_name=name + "-kw") == 0
+    assert client.AcquireStory(name + "-missing", "s", {}) == (-3, None)
+    assert client.ReleaseStory("", "s") == -2 and client.ReleaseStory(name, "") == -2
+
+
+def test_show_chronicles_and_stories(client):
+    name = TAG + "-show"
+    assert client.CreateChronicle(name, {}) == 0
+    assert name in client.ShowChronicles()
+    assert client.ShowStories(name) == []
+    for story in ("b", "a", "ü-story"):
+        code, _ = client.AcquireStory(name, story, {})
+        assert code == 0 and client.ReleaseStory(name, story) == 0
+    assert client.ShowStories(name) == ["a", "b", "ü-story"]  # byte-wise order of the UTF-8 names
+    filled = ["stale"]
+    assert client.ShowStories(chronicle_name=name, stories=filled) == ["a", "b", "ü-story"] == filled
+    assert client.DestroyStory(name, "b") == 0
+    assert client.ShowStories(name) == ["a", "ü-story"]  # a destroyed story is not listed
+    assert client.ShowStories(name + "-missing") == [] and client.ShowStories("") == []
+    names = client.ShowChronicles([])
+    assert names == sorted(names, key=lambda n: n.encode()) and name in names
+    with pytest.raises(TypeError):
+        client.ShowStories(42)
+
+
+def test_acquiring_twice_gives_the_same_story_handle(client):
+    """As ChronoLog's module does (pybind returns the one Python object of a C++ StoryHandle)."""
+    name = TAG + "-same"
+    assert client.CreateChronicle(name, {}) == 0
+    first = client.AcquireStory(name, "s", {})[1]
+    assert client.AcquireStory(name, "s", {})[1] is first
+    assert client.ReleaseStory(name, "s") == 0
+    again = client.AcquireStory(name, "s", {})[1]
+    assert again is not first and first.log_event("x") == 0 and again.log_event("y") > 0
+    assert client.ReleaseStory(name, "s") == 0
+
+
+def test_a_client_dropped_while_connected_disconnects(client):
+    """As ChronoLog's ~Client: dropping a connected client flushes and releases its stories, so
+    they can be destroyed at once (they stayed held, -4, until the process left the job)."""
+    name = TAG + "-dropped"
+    dropped = cl.Client(PORTAL)
+    assert dropped.Connect() == 0 and dropped.CreateChronicle(name, {}) == 0
+    code, handle = dropped.AcquireStory(name, "s", {})
+    assert code == 0 and handle.log_event("kept") > 0
+    del dropped, handle  # the handle keeps its client alive: both go here
+    gc.collect()
+    events = cl.EventList()
+    assert client.ReplayStory(name, "s", 0, 2**64 - 1, events) == 0
+    assert [e.log_record() for e in events] == ["kept"]
+    assert client.DestroyStory(name, "s") == 0 and client.DestroyChronicle(name) == 0

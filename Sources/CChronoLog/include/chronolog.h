@@ -43,7 +43,7 @@ extern "C" {
 /** An error without a more specific code (an archive write failed, the job ended with a loss). */
 #define CL_ERR_UNKNOWN (-1)
 /** Invalid argument: a NULL pointer, a name breaking the rules or not UTF-8, an event longer than
- *  story.maxEventBytes, an unknown flag, chronolog_join called twice. */
+ *  story.maxEventBytes, an unknown client mode, chronolog_join called twice. */
 #define CL_ERR_INVALID_ARG (-2)
 /** The chronicle or story does not exist. */
 #define CL_ERR_NOT_EXIST (-3)
@@ -235,7 +235,8 @@ uint64_t chronolog_client_id(const chronolog_client *client);
  *
  * @param name    the chronicle's name (UTF-8; the name rules of ChronoLog-Swift apply).
  * @param keys, values  `count` attribute keys and values (UTF-8); may be NULL when count is 0.
- * @param flags   reserved, pass 0.
+ * @param flags   ChronoLog's creation flags: any value is accepted and kept with the chronicle
+ *                (ChronoLog's examples pass 1); none changes what the call does.
  * @return CL_SUCCESS; CL_ERR_INVALID_ARG (NULL, bad or non-UTF-8 name or attribute);
  *         CL_ERR_CHRONICLE_EXISTS; CL_ERR_NO_CONNECTION.
  */
@@ -255,7 +256,7 @@ int chronolog_destroy_chronicle(chronolog_client *client, const char *name);
  * the same handle.
  *
  * @param keys, values, count  the story's attributes, as for chronolog_create_chronicle.
- * @param flags   reserved, pass 0.
+ * @param flags   ChronoLog's flags: any value is accepted; none changes what the call does.
  * @param story   receives the handle.
  * @return CL_SUCCESS; CL_ERR_INVALID_ARG; CL_ERR_NOT_EXIST (no such chronicle);
  *         CL_ERR_NO_KEEPERS; CL_ERR_NO_CONNECTION.
@@ -281,6 +282,28 @@ int chronolog_release_story(chronolog_client *client, const char *chronicle, con
  *         CL_ERR_NO_CONNECTION.
  */
 int chronolog_destroy_story(chronolog_client *client, const char *chronicle, const char *story_name);
+
+/** Called once per name by chronolog_show_chronicles and chronolog_show_stories, in byte-wise
+ *  order of the UTF-8 names: `name` points to `length` bytes followed by a NUL, valid only during
+ *  the call. Return 0 to go on, anything else to stop the listing. */
+typedef int (*chronolog_name_fn)(const char *name, size_t length, void *user);
+
+/**
+ * Lists the names of every chronicle (ChronoLog's ShowChronicles), calling `fn` once per name.
+ *
+ * @return CL_SUCCESS (also when `fn` stopped the listing); CL_ERR_INVALID_ARG (NULL client or
+ *         fn); CL_ERR_NO_CONNECTION.
+ */
+int chronolog_show_chronicles(chronolog_client *client, chronolog_name_fn fn, void *user);
+
+/**
+ * Lists the names of a chronicle's stories (ChronoLog's ShowStories), calling `fn` once per name.
+ * Destroyed stories are not listed.
+ *
+ * @return CL_SUCCESS (also when `fn` stopped the listing); CL_ERR_INVALID_ARG (NULL, bad name);
+ *         CL_ERR_NOT_EXIST (no such chronicle); CL_ERR_NO_CONNECTION.
+ */
+int chronolog_show_stories(chronolog_client *client, const char *chronicle, chronolog_name_fn fn, void *user);
 
 /* ---- Events (not collective; any thread, any number of threads per story) ---- */
 

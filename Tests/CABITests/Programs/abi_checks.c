@@ -106,6 +106,17 @@ static void names_and_chronicles(chronolog_client *w, const char *chron) {
     const char *null_value[] = {"owner", NULL};
     EXPECT_RC("create: NULL attribute value", chronolog_create_chronicle(w, chron, bad_keys, null_value, 2, 0),
               CL_ERR_INVALID_ARG);
+    /* Attributes the visor could not decode are refused by the client: -2, nothing sent. */
+    char *long_value = malloc(70000);
+    memset(long_value, 'v', 69999);
+    long_value[69999] = 0;
+    const char *long_key[] = {"k"}, *long_values[] = {long_value};
+    EXPECT_RC("create: an attribute value over 64 KiB", chronolog_create_chronicle(w, chron, long_key, long_values, 1, 0),
+              CL_ERR_INVALID_ARG);
+    chronolog_story *none = NULL;
+    EXPECT_RC("acquire: an attribute value over 64 KiB",
+              chronolog_acquire_story(w, "no-such-chronicle", "s", long_key, long_values, 1, 0, &none), CL_ERR_INVALID_ARG);
+    free(long_value);
     const char *keys[] = {"owner", "language"}, *vals[] = {"c-abi", "C99"};
     EXPECT_RC("create with attributes", chronolog_create_chronicle(w, chron, keys, vals, 2, 0), CL_SUCCESS);
     EXPECT_RC("create: exists", chronolog_create_chronicle(w, chron, NULL, NULL, 0, 0), CL_ERR_CHRONICLE_EXISTS);
@@ -149,6 +160,41 @@ static chronolog_story *stories_and_events(chronolog_client *w, const char *chro
     EXPECT_RC("destroy story: acquired", chronolog_destroy_story(w, chron, "events"), CL_ERR_ACQUIRED);
     EXPECT_RC("destroy chronicle: a story acquired", chronolog_destroy_chronicle(w, chron), CL_ERR_ACQUIRED);
     return s;
+}
+
+struct names {
+    int count, stop_after, sorted, found;
+    const char *want;
+    char last[256];
+};
+
+static int on_name(const char *name, size_t length, void *user) {
+    struct names *n = user;
+    if (length != strlen(name) || length >= sizeof n->last) n->sorted = 0;
+    if (n->count > 0 && strcmp(n->last, name) >= 0) n->sorted = 0;
+    snprintf(n->last, sizeof n->last, "%s", name);
+    if (strcmp(name, n->want) == 0) n->found = 1;
+    n->count++;
+    return n->stop_after && n->count >= n->stop_after;
+}
+
+/* ChronoLog's ShowChronicles / ShowStories: a callback per name, sorted; the story "events" is held. */
+static void listing(chronolog_client *w, const char *chron) {
+    struct names all = {0, 0, 1, 0, chron, ""};
+    EXPECT_RC("show chronicles", chronolog_show_chronicles(w, on_name, &all), CL_SUCCESS);
+    EXPECT("show chronicles lists this rank's chronicle, sorted", all.found && all.sorted && all.count >= 1);
+    struct names one = {0, 1, 1, 0, "", ""};
+    EXPECT_RC("show chronicles stopped by the callback", chronolog_show_chronicles(w, on_name, &one), CL_SUCCESS);
+    EXPECT("show chronicles: the callback ran once", one.count == 1);
+    EXPECT_RC("show chronicles: NULL callback", chronolog_show_chronicles(w, NULL, NULL), CL_ERR_INVALID_ARG);
+    EXPECT_RC("show chronicles: NULL client", chronolog_show_chronicles(NULL, on_name, &all), CL_ERR_INVALID_ARG);
+    struct names stories = {0, 0, 1, 0, "events", ""};
+    EXPECT_RC("show stories", chronolog_show_stories(w, chron, on_name, &stories), CL_SUCCESS);
+    EXPECT("show stories: just 'events'", stories.count == 1 && stories.found);
+    EXPECT_RC("show stories: missing chronicle", chronolog_show_stories(w, "no-such-chronicle", on_name, &stories),
+              CL_ERR_NOT_EXIST);
+    EXPECT_RC("show stories: bad name", chronolog_show_stories(w, "a/b", on_name, &stories), CL_ERR_INVALID_ARG);
+    EXPECT_RC("show stories: NULL chronicle", chronolog_show_stories(w, NULL, on_name, &stories), CL_ERR_INVALID_ARG);
 }
 
 static void replays(chronolog_client *w, chronolog_client *r, const char *chron) {
@@ -254,6 +300,8 @@ static void threads(chronolog_client *w, chronolog_client *r, const char *chron)
 static void release_and_destroy(chronolog_client *w, chronolog_story *s, const char *chron) {
     uint64_t t = 0;
     EXPECT_RC("release: NULL story name", chronolog_release_story(w, chron, NULL), CL_ERR_INVALID_ARG);
+    EXPECT_RC("release: empty story name (ChronoLog: -2)", chronolog_release_story(w, chron, ""), CL_ERR_INVALID_ARG);
+    EXPECT_RC("release: empty chronicle name", chronolog_release_story(w, "", "events"), CL_ERR_INVALID_ARG);
     EXPECT_RC("release", chronolog_release_story(w, chron, "events"), CL_SUCCESS);
     EXPECT_RC("release again: not acquired", chronolog_release_story(w, chron, "events"), CL_ERR_NOT_ACQUIRED);
     EXPECT_RC("log after release", chronolog_log(s, "x", 1, &t), CL_ERR_NOT_ACQUIRED);
@@ -297,6 +345,7 @@ int main(int argc, char **argv) {
     snprintf(chron, sizeof chron, "c-abi-rank-%d", rank);
     names_and_chronicles(w, chron);
     chronolog_story *s = stories_and_events(w, chron);
+    listing(w, chron);
     replays(w, r, chron);
     threads(w, r, chron);
     release_and_destroy(w, s, chron);
@@ -304,6 +353,10 @@ int main(int argc, char **argv) {
     EXPECT_RC("disconnect", chronolog_disconnect(w), CL_SUCCESS);
     EXPECT_RC("disconnect twice", chronolog_disconnect(w), CL_ERR_NO_CONNECTION);
     EXPECT_RC("create after disconnect", chronolog_create_chronicle(w, chron, NULL, NULL, 0, 0), CL_ERR_NO_CONNECTION);
+    EXPECT_RC("create after disconnect, empty name: names are checked first, as in ChronoLog",
+              chronolog_create_chronicle(w, "", NULL, NULL, 0, 0), CL_ERR_INVALID_ARG);
+    EXPECT_RC("show chronicles after disconnect", chronolog_show_chronicles(w, on_name, &(struct names){0, 0, 1, 0, "", ""}),
+              CL_ERR_NO_CONNECTION);
     EXPECT("client id after disconnect is 0", chronolog_client_id(w) == 0);
     EXPECT_RC("disconnect: NULL", chronolog_disconnect(NULL), CL_ERR_INVALID_ARG);
     EXPECT("code names come from the table",

@@ -18,6 +18,12 @@ module fortran_checks_support
         character(len=16) :: first = ''
     end type
 
+    !> What the listing callback saw.
+    type :: seen_names
+        integer :: count = 0
+        character(len=64) :: first = ''
+    end type
+
 contains
 
     subroutine expect(name, ok)
@@ -56,6 +62,18 @@ contains
         seen%count = seen%count + 1
         on_event = 0
         if (seen%stop_after > 0 .and. seen%count >= seen%stop_after) on_event = 1
+    end function
+
+    !> The listing callback: counts names, keeps the first.
+    integer(c_int) function on_name(name, length, user) bind(C)
+        type(c_ptr), value :: name
+        integer(c_size_t), value :: length
+        type(c_ptr), value :: user
+        type(seen_names), pointer :: seen
+        call c_f_pointer(user, seen)
+        if (seen%count == 0) seen%first = chronolog_name_text(name, length)
+        seen%count = seen%count + 1
+        on_name = 0
     end function
 
     !> Each constant is the code the library names after it.
@@ -138,6 +156,7 @@ contains
         type(chronolog_client), intent(in) :: w, r
         character(len=*), intent(in) :: chron
         type(seen_events), target :: seen, one, last
+        type(seen_names), target :: names, listed
         integer(c_int64_t), parameter :: forever = huge(0_c_int64_t)
         integer(c_int64_t) :: before
         call expect_rc('replay: writer-only client', &
@@ -155,6 +174,10 @@ contains
                        CL_SUCCESS)
         call expect('replay_last gives the last 2 events (the bytes, then the empty record), in order, complete', &
                     last%count == 2 .and. last%ordered .and. last%first(1:1) == achar(1) .and. last%last_time < before)
+        call expect_rc('show stories', chronolog_show_stories(w, chron, on_name, c_loc(names)), CL_SUCCESS)
+        call expect('show stories: the one story, events', names%count == 1 .and. names%first == 'events')
+        call expect_rc('show chronicles', chronolog_show_chronicles(w, on_name, c_loc(listed)), CL_SUCCESS)
+        call expect('show chronicles: at least this one', listed%count >= 1)
     end subroutine
 
     subroutine cursor_replays(r, chron)
