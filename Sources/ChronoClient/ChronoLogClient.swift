@@ -219,20 +219,19 @@ public final class ChronoLogClient: @unchecked Sendable {
         guard case .acquireReply(let reply) = answer else { throw unexpected(answer) }
         if let error = ChronoLogError(code: reply.rc, detail: reply.detail) { throw error }
         let offset = (clockOffset?.offset ?? 0) + Int64(session.config.client.testClockDriftMs) * 1_000_000
-        let (handle, created) = state.withLock { s in
-            if let existing = s.held[key] { return (existing, false) }
+        return state.withLock { s in
+            if let existing = s.held[key] { return existing }
             let handle = StoryHandle(client: self, chronicle: chronicle, story: story, reply: reply, clientId: id,
                                      firstIndex: s.nextIndexes[reply.storyId] ?? 0,
                                      clock: OffsetClock(base: clock, offset: offset), context: context,
                                      settings: IngestSettings(config: session.config))
             s.held[key] = handle
+            // No round trip to the keeper here: it took the visor's notice naming this client
+            // before the visor answered, and waits for the client's events from then on. The
+            // flusher's first round sends the watermark-only batch that moves its watermark to now.
             context.router.add(handle.ingest)
-            return (handle, true)
+            return handle
         }
-        // No round trip to the keeper here: it took the visor's notice naming this client before
-        // the visor answered, and waits for the client's events from then on. The flusher's first
-        // round sends the watermark-only batch that moves this client's watermark to now.
-        return handle
     }
 
     /// Releases a story this client holds: ships its buffered events, sends the final watermark
