@@ -65,6 +65,24 @@ extension KeeperRole {
         }
     }
 
+    /// A "last N" query a reader sent here directly: answered as the player's are (to the reader)
+    /// when the visor granted that client, at that rank, direct reads of the story while this keeper
+    /// records it (``ReadGrant``); otherwise refused with a single last piece, −9, and counted.
+    func answerDirect(_ query: ReplayRequest, from source: Int, channel: any ControlTransport) throws {
+        let story = (try? ChronicleName(query.chronicle)).flatMap { c in
+            (try? StoryName(query.story)).flatMap { stories[StoryID(chronicle: c, story: $0)] }
+        }
+        guard let story, story.readers[query.clientId] == Int32(source) else {
+            bump(.replaysDirectRefused)
+            let refusal = ReplayPiece(queryId: query.queryId, rc: .notAuthorized, pieceNumber: 0, isLast: true, chunk: nil,
+                                      detail: "keeper rank \(rank) holds no read grant of the visor for client \(query.clientId) at rank \(source)")
+            try channel.post(ControlMessage.replayPiece(refusal).encode(), to: source, tag: .replay)
+            return
+        }
+        bump(.replaysDirect)
+        try answerReplay(query, from: source, channel: channel)
+    }
+
     /// The sealed events of story `id` in `range` this keeper holds: waiting for a slot, and
     /// shipped (kept in the sealed chunk until durable).
     private func allHeld(of id: StoryID, in range: TimeRange) throws -> [StoryChunk] {

@@ -35,6 +35,9 @@ public final class KeeperRole: RecordingBehavior {
         /// The clients holding the story and the world rank each sends from (told by the visor):
         /// the only senders whose batches and watermarks the keeper accepts for it.
         var holders: [ClientID: Int32] = [:]
+        /// The readers the visor granted direct "last N" queries (``ReadGrant``) and the world rank
+        /// each sends from, while the story is recorded.
+        var readers: [ClientID: Int32] = [:]
 
         init(notice: RecordingNotice, pipeline: StoryPipeline, at now: ContinuousClock.Instant, time: UInt64) {
             self.notice = notice
@@ -72,7 +75,7 @@ public final class KeeperRole: RecordingBehavior {
     }
 
     let config: ChronoConfig
-    private let rank: Int32
+    let rank: Int32
     private let grapherRank: Int
     /// World rank of the group's player: the only rank whose replay queries this keeper answers.
     private let playerRank: Int?
@@ -161,6 +164,8 @@ public final class KeeperRole: RecordingBehavior {
         if let story = stories[notice.storyId] {
             story.stopping = true
             for client in story.holders.keys { unhold(story, client) }
+            // Readers ask the visor again: the story may be recorded by another group next.
+            story.readers = [:]
         }
         touched.insert(notice.storyId)
         return .success
@@ -173,6 +178,12 @@ public final class KeeperRole: RecordingBehavior {
         } else {
             unhold(story, notice.clientId)
         }
+        return .success
+    }
+
+    public func readGranted(_ grant: ReadGrant) -> ReturnCode {
+        guard let story = stories[grant.storyId], !story.stopping else { return .notExist }
+        story.readers[grant.clientId] = grant.clientRank
         return .success
     }
 
@@ -244,13 +255,16 @@ public final class KeeperRole: RecordingBehavior {
             }
             return true
         case .replayRequest(let query):
-            // The player asks on behalf of a reader the visor checked (access.read); anyone else
-            // asking directly would read the story unchecked.
-            guard source == playerRank else {
+            // The player asks on behalf of a reader the visor checked (access.read), and so does a
+            // reader the visor granted direct "last N" queries; anyone else asking directly would
+            // read the story unchecked.
+            if source == playerRank {
+                try answerReplay(query, from: source, channel: channel)
+            } else if query.lastCount > 0 {
+                try answerDirect(query, from: source, channel: channel)
+            } else {
                 bump(.replaysRefused)
-                return true
             }
-            try answerReplay(query, from: source, channel: channel)
             return true
         default:
             return false
