@@ -44,12 +44,33 @@ struct ReplayTests {
         #expect(counter(r, role: "player", .lastFromMemory) > 0, "no last-N query was answered from memory alone: \(r)")
         #expect(counter(r, role: "player", .lastFromArchive) > 0, "no last-N query read the archive: \(r)")
         #expect(counter(r, role: "player", .queriesServed) >= 3 * 3 * 20, "\(r)")
+        // Some "last N" answers came straight from the keepers (equal to the model all the same).
+        #expect(counter(r, role: "client", .replayLastDirect) > 0 && counter(r, role: "keeper", .replaysDirect) > 0, "\(r)")
+        #expect(counter(r, role: "visor", .readsGranted) > 0, "\(r)")
         // Pieces over 64 KiB travel by RMA from the player's registered memory.
         #expect(counter(r, role: "player", .piecesRma) > 0, "no piece went by RMA: \(r)")
         // Windows with no keeper events are read straight from the file into registered memory.
         #expect(counter(r, role: "player", .piecesStraight) > 0, "no piece was read straight from the archive: \(r)")
         // The client reads those pieces' payloads straight into the chunks it hands out.
         #expect(counter(r, role: "client", .replayPiecesInPlace) > 0 && counter(r, role: "client", .replayPiecesDecoded) == 0, "\(r)")
+    }
+
+    @Test("""
+        "last N" straight from the keepers: the visor is asked once per story and reader, readers without access are \
+        refused -9 by the visor and by the keepers (in their own name or another's), a stale route is refused and asked again
+        """)
+    func lastDirect() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Rounds far apart: the keepers hold every event, so every query can be answered from memory.
+        let r = try MPIJob.run([(6, [checks, "last-direct", "--set", "grapher.archiveIntervalMs=600000"])], timeout: 180,
+                               workingDirectory: dir)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty && r.lines(startingWith: "CHECKS passed=").count == 2, "\(r)")
+        let keeper = r.counters(role: "keeper"), visor = r.counters(role: "visor")
+        // Bob twice, and alice's stale route once.
+        #expect(keeper[.replaysDirectRefused] == 3 && (keeper[.replaysDirect] ?? 0) >= 22, "\(keeper)")
+        #expect(visor[.readsGranted] == 2 && visor[.unauthorizedReplay] == 1, "\(visor)")
     }
 
     @Test("reads as under a provider that requires registered local memory (FI_MR_LOCAL): whole pieces decoded, same answers")

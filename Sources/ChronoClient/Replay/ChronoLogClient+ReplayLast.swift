@@ -75,6 +75,24 @@ extension ChronoLogClient {
         }
     }
 
+    /// Sends a "last N" query straight to `keepers` without asking the visor for a route, in the
+    /// name of `client` (this client by default), as any rank of the job can: tests use it to check
+    /// that keepers answer only readers the visor granted.
+    /// - Returns: the keepers' answer; nil when their memory does not hold the last `count` events.
+    /// - Throws: the keepers' refusal (`.notAuthorized`, −9), or what a query throws.
+    @_spi(IngestTesting)
+    public func replayLastUnrouted(_ chronicle: String, _ story: String, count: Int, keepers: [Int32],
+                                   as client: ClientID? = nil) throws(ChronoLogError) -> [Event]? {
+        let own = try requireConnection()
+        let request = ReplayRequest(queryId: 0, clientId: client ?? own, chronicle: chronicle, story: story, range: TimeRange(start: 0, end: .max),
+                                    timeoutMilliseconds: UInt64(session.config.timeouts.replayQueryMs), lastCount: UInt32(count))
+        switch try DirectLastQuery(session: session, request: request, keepers: keepers).run() {
+        case .answer(let chunk, _): return (0..<chunk.count).map { chunk.event(at: $0) }
+        case .notHeld: return nil
+        case .refused(let rc, let detail): throw ChronoLogError(code: rc, detail: detail) ?? .unknown(detail)
+        }
+    }
+
     /// Asks the visor where to send "last N" queries of the request's story.
     /// - Throws: the visor's refusal: `.notAuthorized` (−9), `.notReaderMode` (−11), `.invalidArgument` (−2), …
     private func askReadRoute(_ request: ReplayRequest) throws(ChronoLogError) -> ReadRoute {

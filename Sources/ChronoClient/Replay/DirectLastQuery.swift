@@ -16,8 +16,8 @@ struct DirectLastQuery {
         /// It did not (or the story is no longer recorded): the player must read the rest.
         case notHeld
         /// A keeper refused (no grant: the story stopped, moved to another group, or the grant was
-        /// never given) or failed: the route is stale; the visor decides.
-        case refused
+        /// never given) or failed: the route is stale; the visor decides. The first refusal's code and detail.
+        case refused(ReturnCode, String)
     }
 
     /// Sends the query to every keeper and gathers their answers.
@@ -38,7 +38,7 @@ struct DirectLastQuery {
         var backoff = IdleBackoff.replyWait
         var pending = Set(keepers.map { Int($0) })
         var answers = KeeperLastAnswers()
-        var failed = false
+        var refusal: (ReturnCode, String)?
         while !pending.isEmpty {
             guard let delivery = inbox.take(request.queryId) else {
                 let progressed = try session.receiveReplayPieces()
@@ -49,14 +49,14 @@ struct DirectLastQuery {
             guard pending.contains(delivery.source) else { continue }
             let piece = delivery.piece
             if piece.rc != .success {
-                failed = true
+                refusal = refusal ?? (piece.rc, piece.detail)
                 pending.remove(delivery.source)
                 continue
             }
             answers.add(piece)
             if piece.isLast { pending.remove(delivery.source) }
         }
-        if failed { return .refused }
+        if let (rc, detail) = refusal { return .refused(rc, detail) }
         guard answers.recording, let chunk = try answers.answer(for: request) else { return .notHeld }
         return .answer(chunk, ReplayOutcome(completeBefore: answers.completeBefore, isRecording: true))
     }

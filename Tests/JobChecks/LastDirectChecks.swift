@@ -1,0 +1,106 @@
+import ArgumentParser
+@_spi(IngestTesting) import ChronoClient
+import ChronoModel
+import Foundation
+import MPI
+
+/// "Last N" straight from the keepers (`last-direct`), with two clients: alice (client rank 0)
+/// owns chronicle Direct (`access.read` owner) and logs to its story s; bob (client rank 1) may not
+/// read it. Alice's first query asks the visor for the route, the next ones go to the keepers alone
+/// and equal what she logged; bob is refused −9 through the API and by the keepers when he sends
+/// them a query himself, in his name or in alice's; after alice released and acquired s again, her
+/// cached route is stale: the keepers refuse it, the player answers, and the next route works.
+/// Run with archive rounds far apart (`grapher.archiveIntervalMs`), so the keepers hold every event.
+struct LastDirectChecks: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "last-direct")
+    @OptionGroup var options: JobChecks.Options
+
+    func run() throws {
+        let code = try options.job(minimumClients: 2).run { session, _ in
+            guard let peers = session.peers, peers.size >= 2 else { throw CheckFailure("needs two client ranks") }
+            var c = Checker()
+            let client = ChronoLogClient(session: session, mode: .writerReader, user: peers.rank == 0 ? "alice" : "bob")
+            try client.connect()
+            let alice = ClientID(UInt64(try peers.allgather(Int64(client.clientId?.rawValue ?? 0))[0]))
+            if peers.rank == 0 { try Self.aliceReads(client, &c) }
+            try peers.barrier()
+            if peers.rank == 1 { Self.bobTries(client, alice: alice, &c) }
+            try peers.barrier()
+            if peers.rank == 0 { try Self.aliceReacquires(client, &c) }
+            try client.disconnect()
+            return try c.finish()
+        }
+        throw ExitCode(code)
+    }
+
+    static func record(_ i: Int) -> [UInt8] { Array("direct-\(i)".utf8) }
+
+    /// The last `count` events once every event up to `time` is complete (nil after 20 s).
+    static func lastOnceComplete(_ client: ChronoLogClient, count: Int, past time: UInt64) throws -> [Event]? {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            var got: [Event] = []
+            let outcome = try client.replayLast("Direct", "s", count: count) { (chunk: StoryChunk) throws(ChronoLogError) in
+                for i in 0..<chunk.count { got.append(chunk.event(at: i)) }
+            }
+            if outcome.completeBefore > time { return got }
+            usleep(2_000)
+        }
+        return nil
+    }
+
+    static func exactly(_ got: [Event]?, _ indexes: Range<Int>) -> Bool {
+        guard let got else { return false }
+        return got.map { Int($0.index) } == Array(indexes) && got.allSatisfy { $0.record == record(Int($0.index)) }
+    }
+
+    static func delta(_ before: Counters, _ after: Counters, _ counter: Counter) -> UInt64 {
+        (after[counter] ?? 0) - (before[counter] ?? 0)
+    }
+
+    static func aliceReads(_ client: ChronoLogClient, _ c: inout Checker) throws {
+        try client.createChronicle("Direct", attributes: ["access.read": "owner"])
+        let h = try client.acquireStory("Direct", "s")
+        var last: UInt64 = 0
+        for i in 0..<300 { last = try h.log(record(i)) }
+        try h.flush()
+        c.expect("alice's last 10 once complete are her events 290…299", exactly(try lastOnceComplete(client, count: 10, past: last), 290..<300))
+        let session = client.session
+        c.expect("alice asked the visor for the route once", session.replayCounters[.replayRoutes] == 1)
+        let before = session.replayCounters
+        var same = 0
+        for _ in 0..<20 where exactly(try client.replayLast("Direct", "s", count: 10), 290..<300) { same += 1 }
+        let after = session.replayCounters
+        c.expect("20 more last-10 queries equal what alice logged (\(same))", same == 20)
+        c.expect("…all answered by the keepers directly, without the visor or the player (\(after))",
+                 delta(before, after, .replayLastDirect) == 20 && delta(before, after, .replayLastPlayer) == 0
+                    && delta(before, after, .replayRoutes) == 0)
+    }
+
+    static func bobTries(_ client: ChronoLogClient, alice: ClientID, _ c: inout Checker) {
+        let keepers = client.session.layout.plan.ranks(of: .keeper).map { Int32($0) }
+        c.expect("bob's last 5 of Direct/s (read owner only) → -9", rc { _ = try client.replayLast("Direct", "s", count: 5) } == -9)
+        c.expect("bob's last 5 sent to the keepers himself → -9",
+                 rc { _ = try client.replayLastUnrouted("Direct", "s", count: 5, keepers: keepers) } == -9)
+        c.expect("bob's last 5 sent to the keepers in alice's name → -9",
+                 rc { _ = try client.replayLastUnrouted("Direct", "s", count: 5, keepers: keepers, as: alice) } == -9)
+    }
+
+    static func aliceReacquires(_ client: ChronoLogClient, _ c: inout Checker) throws {
+        try client.releaseStory("Direct", "s")
+        let h = try client.acquireStory("Direct", "s")
+        var last: UInt64 = 0
+        for i in 300..<303 { last = try h.log(record(i)) }
+        try h.flush()
+        let session = client.session
+        let before = session.replayCounters
+        c.expect("after a new recording, alice's last 3 are her events 300…302",
+                 exactly(try lastOnceComplete(client, count: 3, past: last), 300..<303))
+        let direct = session.replayCounters[.replayLastDirect] ?? 0
+        c.expect("the stale route was refused and asked again (\(session.replayCounters))",
+                 delta(before, session.replayCounters, .replayRoutes) == 1 && delta(before, session.replayCounters, .replayLastPlayer) >= 1)
+        c.expect("the new route goes to the keepers directly",
+                 exactly(try client.replayLast("Direct", "s", count: 3), 300..<303) && session.replayCounters[.replayLastDirect] == direct + 1)
+        try client.releaseStory("Direct", "s")
+    }
+}
