@@ -5,8 +5,9 @@ import Fabric
 extension KeeperRole {
     /// Answers a player's query with every event of the story this keeper still holds in the
     /// query's range: buffered in the pipeline, sealed and waiting for a slot, in a registered slot
-    /// until the grapher has read it, and then kept decoded until the grapher acknowledges it durable. Together with the archive (read after this
-    /// answer) that is every event the keeper received: a chunk leaves the keeper only once durable.
+    /// until the grapher has read it, and then kept decoded until the grapher acknowledges it
+    /// durable (the story's latest durable piece until a later one is). Together with the archive
+    /// (read after this answer) that is every event the keeper received: a chunk leaves the keeper only once durable.
     ///
     /// The answer is one or more pieces of at most `player.pieceBytes`, in event order; the last
     /// carries the story's low watermark here (`completeBefore`) and whether it is still recorded.
@@ -91,7 +92,7 @@ extension KeeperRole {
             let part = chunk.slice(range, within: unshipped(i, of: chunk))
             if !part.isEmpty { held.append(part) }
         }
-        for transfer in inFlight.values where transfer.storyId == id && transfer.range.overlaps(range) {
+        for transfer in inFlight.values + kept(of: id) where transfer.storyId == id && transfer.range.overlaps(range) {
             let part = events(of: transfer, in: range)
             if !part.isEmpty { held.append(part) }
         }
@@ -114,7 +115,7 @@ extension KeeperRole {
             candidates.append((chunk.records[p.lowerBound].time, last == .max ? last : last + 1, p.count,
                                { chunk.slice(range, within: bounds) }))
         }
-        for transfer in inFlight.values where transfer.storyId == id && transfer.range.overlaps(range) {
+        for transfer in inFlight.values + kept(of: id) where transfer.storyId == id && transfer.range.overlaps(range) {
             let span = transfer.range.intersection(range)
             candidates.append((span.start, span.end, range.contains(transfer.range) ? transfer.events : 0,
                                { self.events(of: transfer, in: range) }))
@@ -142,6 +143,11 @@ extension KeeperRole {
             if let part = try candidates[i].load(), !part.isEmpty { held.append(part) }
         }
         return held
+    }
+
+    /// The story's latest durable piece, kept for "last N" queries (none or one).
+    private func kept(of id: StoryID) -> [InFlight] {
+        stories[id]?.kept.map { [$0] } ?? []
     }
 
     /// The positions of a waiting chunk not shipped yet: of the first, what has not left (its

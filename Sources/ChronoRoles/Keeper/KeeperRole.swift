@@ -38,6 +38,10 @@ public final class KeeperRole: RecordingBehavior {
         /// The readers the visor granted direct "last N" queries (``ReadGrant``) and the world rank
         /// each sends from, while the story is recorded.
         var readers: [ClientID: Int32] = [:]
+        /// The story's latest piece to become durable, kept (not counted against
+        /// `keeper.memoryLimitBytes`: one piece per story) until a later one is durable, so that
+        /// "last N" queries find the story's latest events in memory right after an archive round.
+        var kept: InFlight?
 
         init(notice: RecordingNotice, pipeline: StoryPipeline, at now: ContinuousClock.Instant, time: UInt64) {
             self.notice = notice
@@ -357,12 +361,18 @@ public final class KeeperRole: RecordingBehavior {
             try pool.free(buffer)
         }
         inFlightBytes -= done.heldBytes(slotBytes: slotBytes)
-        if let story = stories[done.storyId] { story.releasedBelow = max(story.releasedBelow, done.completesBelow) }
         let answers = durability.settled(done.byClient, records: done.source.chunk.records[done.positions], story: done.storyId,
                                          durable: ack.isDurable)
-        // The piece's events were needed up to here (the ledger reads their indices).
-        done.source.outstanding -= 1
-        retireIfDone(done.source)
+        // The piece's events were needed up to here (the ledger reads their indices); the story's
+        // latest durable piece stays for "last N" queries until a later one is durable.
+        if ack.isDurable, let story = stories[done.storyId], (story.kept?.completesBelow ?? 0) <= done.completesBelow {
+            var keep = done
+            keep.buffer = nil
+            if let previous = story.kept { letGo(previous) }
+            story.kept = keep
+        } else {
+            letGo(done)
+        }
         for reply in answers {
             try channel.post(ControlMessage.durableReply(reply.reply).encode(), to: reply.rank, tag: .flow)
         }
@@ -393,6 +403,14 @@ public final class KeeperRole: RecordingBehavior {
         inFlightBytes += c.heldBytes(slotBytes: slotBytes)
         inFlight[ack.sequence] = c
         bump(.chunksRead)
+    }
+
+    /// Lets go of a settled piece's events: the story's memory no longer covers them, and its chunk's
+    /// storage goes back to the pool once nothing else needs it.
+    private func letGo(_ piece: InFlight) {
+        if let story = stories[piece.storyId] { story.releasedBelow = max(story.releasedBelow, piece.completesBelow) }
+        piece.source.outstanding -= 1
+        retireIfDone(piece.source)
     }
 
     /// Gives a shipped chunk's storage back to the pool once every piece of it left and is settled.
@@ -561,7 +579,10 @@ public final class KeeperRole: RecordingBehavior {
                              to: grapherRank, tag: .bulk)
             did = true
         }
-        for id in retiring { stories[id] = nil }
+        for id in retiring {
+            if let kept = stories[id]?.kept { letGo(kept) }
+            stories[id] = nil
+        }
         return did
     }
 
