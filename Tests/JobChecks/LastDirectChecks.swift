@@ -3,6 +3,7 @@ import ArgumentParser
 import ChronoModel
 import Foundation
 import MPI
+import Synchronization
 
 /// "Last N" straight from the keepers (`last-direct`), with two clients: alice (client rank 0)
 /// owns chronicle Direct (`access.read` owner) and logs to its story s; bob (client rank 1) may not
@@ -26,7 +27,10 @@ struct LastDirectChecks: ParsableCommand {
             try peers.barrier()
             if peers.rank == 1 { Self.bobTries(client, alice: alice, &c) }
             try peers.barrier()
-            if peers.rank == 0 { try Self.aliceReacquires(client, &c) }
+            if peers.rank == 0 {
+                try Self.aliceReacquires(client, &c)
+                try Self.aliceFollowsWriter(client, &c)
+            }
             try client.disconnect()
             return try c.finish()
         }
@@ -87,6 +91,44 @@ struct LastDirectChecks: ParsableCommand {
                  rc { _ = try client.replayLastUnrouted("Direct", "s", count: 5, keepers: keepers) } == -9)
         c.expect("bob's last 5 sent to the keepers in alice's name → -9",
                  rc { _ = try client.replayLastUnrouted("Direct", "s", count: 5, keepers: keepers, as: alice) } == -9)
+    }
+
+    /// While a thread logs to story w (about 2000 events/s), alice's last 10 of it are 10 consecutive
+    /// complete events, nearly all answered by the keepers directly (their events not complete yet
+    /// must not push complete ones out of their answers).
+    static func aliceFollowsWriter(_ client: ChronoLogClient, _ c: inout Checker) throws {
+        let h = try client.acquireStory("Direct", "w")
+        let stop = Atomic<Bool>(false)
+        let writer = Thread {
+            var i = 0
+            while !stop.load(ordering: .relaxed) {
+                if h.logEvent(record(i)) != 0 { i += 1 }
+                usleep(500)
+            }
+        }
+        writer.start()
+        usleep(300_000)
+        let before = client.session.replayCounters
+        var good = 0
+        for _ in 0..<50 {
+            var got: [Event] = []
+            let outcome = try client.replayLast("Direct", "w", count: 10) { (chunk: StoryChunk) throws(ChronoLogError) in
+                for i in 0..<chunk.count { got.append(chunk.event(at: i)) }
+            }
+            let indexes = got.map { Int($0.index) }
+            if got.count == 10, indexes == Array(indexes[0]..<indexes[0] + 10),
+               got.allSatisfy({ $0.time < outcome.completeBefore && $0.record == record(Int($0.index)) }) {
+                good += 1
+            }
+            usleep(2_000)
+        }
+        stop.store(true, ordering: .relaxed)
+        while !writer.isFinished { usleep(1_000) }
+        try client.releaseStory("Direct", "w")
+        let after = client.session.replayCounters
+        c.expect("50 last-10 queries of a story being written: 10 consecutive complete events each (\(good))", good == 50)
+        c.expect("…at least 40 answered by the keepers directly (\(delta(before, after, .replayLastDirect)))",
+                 delta(before, after, .replayLastDirect) >= 40)
     }
 
     static func aliceReacquires(_ client: ChronoLogClient, _ c: inout Checker) throws {

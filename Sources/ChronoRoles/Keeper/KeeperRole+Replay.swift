@@ -13,7 +13,8 @@ extension KeeperRole {
     /// carries the story's low watermark here (`completeBefore`) and whether it is still recorded.
     /// A story this keeper does not know is answered with an empty last piece.
     ///
-    /// A "last N" query (`lastCount` N > 0) gets at most the last N of those events, and the last
+    /// A "last N" query (`lastCount` N > 0) gets at most the last N of those events (of a recorded
+    /// story, of those before `completeBefore`: the answer's events are complete ones), and the last
     /// piece's `coveredFrom` says from which time on the answer holds every event this keeper
     /// received: past what it let go of (durable) and, when N cut the answer, from its first event's
     /// time (events of that time are all kept, so an answer may hold a few more than N).
@@ -26,16 +27,22 @@ extension KeeperRole {
         var coveredFrom = UInt64.max
         if let cname = try? ChronicleName(query.chronicle), let sname = try? StoryName(query.story), !query.range.isEmpty {
             let id = StoryID(chronicle: cname, story: sname)
+            var range = query.range
             if let story = stories[id] {
                 recording = !story.stopping
                 completeBefore = min(now, story.pipeline.lowWatermark ?? now)
                 coveredFrom = story.releasedBelow
-                if let fresh = story.pipeline.unsealedEvents(in: query.range), !fresh.isEmpty { held.append(fresh) }
+                // The last N of a recorded story are its last N complete events: those after
+                // completeBefore would only push complete ones out of the answer.
+                if query.lastCount > 0 && recording {
+                    range = TimeRange(start: range.start, end: max(range.start, min(range.end, completeBefore)))
+                }
+                if let fresh = story.pipeline.unsealedEvents(in: range), !fresh.isEmpty { held.append(fresh) }
             }
             if query.lastCount > 0 {
-                held += try latestHeld(of: id, in: query.range, count: Int(query.lastCount))
+                held += try latestHeld(of: id, in: range, count: Int(query.lastCount))
             } else {
-                held += try allHeld(of: id, in: query.range)
+                held += try allHeld(of: id, in: range)
             }
         }
         var merged = try StoryChunk.merge(held)
