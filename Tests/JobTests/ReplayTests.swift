@@ -41,7 +41,9 @@ struct ReplayTests {
         let r = try replay(ranks: 7, ["--events", "200", "--queries", "20"])
         #expect(counter(r, role: "keeper", .replaysEvents) > 0, "no replay used keeper memory: \(r)")
         // "Last N": small counts from the keepers' memory alone, counts above what they hold from the archive too.
-        #expect(counter(r, role: "player", .lastFromMemory) > 0, "no last-N query was answered from memory alone: \(r)")
+        // (from memory alone: straight from the keepers, or by the player when its route was stale)
+        #expect(max(0, counter(r, role: "player", .lastFromMemory)) + max(0, counter(r, role: "client", .replayLastDirect)) > 0,
+                "no last-N query was answered from memory alone: \(r)")
         #expect(counter(r, role: "player", .lastFromArchive) > 0, "no last-N query read the archive: \(r)")
         #expect(counter(r, role: "player", .queriesServed) >= 3 * 3 * 20, "\(r)")
         // Some "last N" answers came straight from the keepers (equal to the model all the same).
