@@ -38,8 +38,8 @@ public final class KeeperRole: RecordingBehavior {
         /// The readers the visor granted direct "last N" queries (``ReadGrant``) and the world rank
         /// each sends from, while the story is recorded.
         var readers: [ClientID: Int32] = [:]
-        /// The story's latest piece to become durable, kept (not counted against
-        /// `keeper.memoryLimitBytes`: one piece per story) until a later one is durable, so that
+        /// The story's latest piece to become durable, kept with its sealed chunk's storage (not
+        /// counted against `keeper.memoryLimitBytes`: one per story) until a later one is durable, so that
         /// "last N" queries find the story's latest events in memory right after an archive round.
         var kept: InFlight?
 
