@@ -25,8 +25,10 @@ public final class ChronoLogClient: @unchecked Sendable {
         var held: [StoryKey: StoryHandle] = [:]
         /// Where this client id's indexes continue when it re-acquires a released story.
         var nextIndexes: [StoryID: UInt32] = [:]
+        /// Where this client sends its "last N" queries of each story it read (``ReadRoute``).
+        var readRoutes: [StoryKey: ReadRoute] = [:]
     }
-    private struct StoryKey: Hashable {
+    struct StoryKey: Hashable {
         let chronicle: String
         let story: String
     }
@@ -61,6 +63,12 @@ public final class ChronoLogClient: @unchecked Sendable {
     /// This client's clock offset to the visor, measured at `connect()` (visor − client, with an
     /// error bound of half the best round trip).
     public var clockOffset: ClockOffset? { state.withLock { $0.clockOffset } }
+
+    /// The cached read route of a story (nil: ask the visor).
+    func readRoute(_ key: StoryKey) -> ReadRoute? { state.withLock { $0.readRoutes[key] } }
+
+    /// Caches (or, with nil, forgets) the read route of a story.
+    func setReadRoute(_ route: ReadRoute?, for key: StoryKey) { state.withLock { $0.readRoutes[key] = route } }
 
     func requireConnection() throws(ChronoLogError) -> ClientID {
         guard let id = clientId else { throw .noConnection("the client is not connected; call connect() first") }
@@ -140,6 +148,7 @@ public final class ChronoLogClient: @unchecked Sendable {
             s.clientId = nil
             s.clockOffset = nil
             s.nextIndexes = [:]
+            s.readRoutes = [:]
         }
         for h in handles { h.invalidate() }
         if let flushError { throw flushError }

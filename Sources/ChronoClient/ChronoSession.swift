@@ -33,6 +33,8 @@ public final class ChronoSession: @unchecked Sendable {
     public let isAttached: Bool
     /// Reads large replay pieces by RMA.
     let replayReader: ReplayReader
+    /// How "last N" queries were answered.
+    let lastStats = LastQueryStats()
     /// The last clock offset measured by a full exchange, and when (``ChronoLogClient/connect()``).
     let measuredClockOffset = Mutex<(offset: ClockOffset, at: ContinuousClock.Instant)?>(nil)
 
@@ -171,8 +173,10 @@ public final class ChronoSession: @unchecked Sendable {
 
     /// Replay counters of this session: `replay.pieces.inPlace` (RMA pieces whose payload was read
     /// straight into the caller's chunk) and `replay.pieces.decoded` (read whole into registered
-    /// memory and decoded). Empty before the first RMA piece.
-    public var replayCounters: Counters { replayReader.counters }
+    /// memory and decoded), empty before the first RMA piece; `replay.last.direct` ("last N"
+    /// queries the story's keepers answered directly), `replay.last.player` (those sent through
+    /// the visor to the player) and `replay.routes` (read routes asked), empty before the first.
+    public var replayCounters: Counters { replayReader.counters.merging(lastStats.counters) { $1 } }
 
     /// Ingest counters summed over every story handle of this session, as a value.
     public var ingestStats: IngestStats { ingest.withLock { $0 }?.stats ?? IngestStats() }

@@ -277,7 +277,7 @@ public final class AttachGateway {
             case .disconnect(let id)?: return id
             case .createChronicle(let r)?: return r.clientId
             case .destroyChronicle(let r)?, .showStories(let r)?: return r.clientId
-            case .acquireStory(let r)?, .releaseStory(let r)?, .destroyStory(let r)?: return r.clientId
+            case .acquireStory(let r)?, .releaseStory(let r)?, .destroyStory(let r)?, .readRoute(let r)?: return r.clientId
             case .showChronicles(let id)?: return id
             default: return nil
             }

@@ -29,6 +29,10 @@ public enum ControlMessage: Sendable, Hashable {
     case showChronicles(clientId: ClientID)
     /// Client → visor: `ShowStories` (answered by ``nameList(_:)``).
     case showStories(ChronicleRequest)
+    /// Client → visor: where a story is recorded, for "last N" queries sent straight to its keepers
+    /// (answered by ``acquireReply(_:)``: the keepers, after they took the ``readGrant(_:)``; none
+    /// when the story is not recorded, or must be read through the player).
+    case readRoute(StoryRequest)
     /// Any answer that is only a return code and detail.
     case reply(GenericReply)
     /// Visor → client: a list of names.
@@ -47,6 +51,8 @@ public enum ControlMessage: Sendable, Hashable {
     case recordingAck(RecordingAck)
     /// Visor → group: a client holds (or no longer holds) a recorded story.
     case holder(HolderNotice)
+    /// Visor → keepers: a client may send them "last N" queries of a recorded story directly.
+    case readGrant(ReadGrant)
     /// Client → keeper: a batch of events (or a pure watermark update when empty).
     case eventBatch(EventBatch)
     /// Keeper → client: an event batch was accepted (flow control: a client keeps at most
@@ -94,6 +100,7 @@ public enum ControlMessage: Sendable, Hashable {
         case .destroyStory: return .destroyStory
         case .showChronicles: return .showChronicles
         case .showStories: return .showStories
+        case .readRoute: return .readRoute
         case .reply: return .reply
         case .nameList: return .nameList
         case .acquireReply: return .acquireReply
@@ -103,6 +110,7 @@ public enum ControlMessage: Sendable, Hashable {
         case .stopRecording: return .stopRecording
         case .recordingAck: return .recordingAck
         case .holder: return .holder
+        case .readGrant: return .readGrant
         case .eventBatch: return .eventBatch
         case .chunkDescriptor: return .chunkDescriptor
         case .chunkAck: return .chunkAck

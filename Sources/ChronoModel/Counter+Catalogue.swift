@@ -317,6 +317,23 @@ extension Counter {
     /// keepers hold (keepers again, then the archive).
     public static let lastFromArchive = Counter("queries.last.archive")
 
+    /// `reads.granted` (visor): read routes granted (the story's keepers took a ``ReadGrant``).
+    public static let readsGranted = Counter("reads.granted")
+    /// `reads.declined` (visor): read routes asked for a story that is not recorded (or has hidden
+    /// events): the client reads it through the player.
+    public static let readsDeclined = Counter("reads.declined")
+    /// `replays.direct` (keeper): "last N" queries answered straight to a reader holding a grant.
+    public static let replaysDirect = Counter("replays.direct")
+    /// `replays.direct.refused` (keeper): "last N" queries sent straight by a reader without a grant
+    /// for the story, from its rank (answered −9).
+    public static let replaysDirectRefused = Counter("replays.direct.refused")
+    /// `replay.last.direct` (client): "last N" queries answered by the story's keepers directly.
+    public static let replayLastDirect = Counter("replay.last.direct")
+    /// `replay.last.player` (client): "last N" queries sent through the visor to the player.
+    public static let replayLastPlayer = Counter("replay.last.player")
+    /// `replay.routes` (client): read routes asked of the visor.
+    public static let replayRoutes = Counter("replay.routes")
+
     // MARK: overlap: Counted by keepers and graphers (issue 17).
 
     /// `chunks.read` (keeper): chunks whose slot came back when the grapher had read them.
@@ -350,5 +367,6 @@ extension Counter {
         .workloadFailed, .faultsMinor, .cpuUs, .chunksRead, .chunksReceivedDuringRounds,
         .attachAccepted, .attachAnswersUnclaimed, .attachClients, .attachClientsDisconnected, .attachClientsReadOnly, .attachDropped, .attachEventsUnflushed, .attachGoodbyes, .attachMessagesForged, .attachMessagesRefused, .attachRefused, .attachRefusedReadOnly,
         .lastFromMemory, .lastFromArchive,
+        .readsGranted, .readsDeclined, .replaysDirect, .replaysDirectRefused, .replayLastDirect, .replayLastPlayer, .replayRoutes,
     ]
 }

@@ -25,6 +25,8 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case showChronicles = 15
     /// ``ControlMessage/showStories(_:)``
     case showStories = 16
+    /// ``ControlMessage/readRoute(_:)``
+    case readRoute = 17
     /// ``ControlMessage/reply(_:)``
     case reply = 20
     /// ``ControlMessage/nameList(_:)``
@@ -43,6 +45,8 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case recordingAck = 34
     /// ``ControlMessage/holder(_:)``
     case holder = 35
+    /// ``ControlMessage/readGrant(_:)``
+    case readGrant = 36
     /// ``ControlMessage/eventBatch(_:)``
     case eventBatch = 40
     /// ``ControlMessage/chunkDescriptor(_:)``

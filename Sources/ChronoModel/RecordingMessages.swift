@@ -147,6 +147,38 @@ public struct HolderNotice: Sendable, Hashable, WireCodable {
     }
 }
 
+/// Body of ``ControlMessage/readGrant(_:)``: the visor checked a client's right to read a recorded
+/// story (`access.read`), so the story's keepers answer that client's "last N" queries sent to them
+/// directly, from the rank it connected from, while they record the story. Acknowledged with a
+/// ``RecordingAck`` before the client learns the route.
+public struct ReadGrant: Sendable, Hashable, WireCodable {
+    /// The visor's number for this notice, echoed in the ``RecordingAck``.
+    public var ticket: UInt64
+    /// The story.
+    public var storyId: StoryID
+    /// The reader.
+    public var clientId: ClientID
+    /// World rank the reader sends from.
+    public var clientRank: Int32
+
+    /// Creates a grant.
+    public init(ticket: UInt64, storyId: StoryID, clientId: ClientID, clientRank: Int32) {
+        self.ticket = ticket
+        self.storyId = storyId
+        self.clientId = clientId
+        self.clientRank = clientRank
+    }
+
+    func write(to w: inout WireWriter) {
+        w.u64(ticket); w.u64(storyId.rawValue); w.u64(clientId.rawValue); w.i32(clientRank)
+    }
+
+    static func read(from r: inout WireReader) throws(ChronoLogError) -> ReadGrant {
+        ReadGrant(ticket: try r.u64(), storyId: StoryID(rawValue: try r.u64()), clientId: ClientID(rawValue: try r.u64()),
+                  clientRank: try r.i32())
+    }
+}
+
 /// Body of ``ControlMessage/recordingAck(_:)``: a process confirms a start/stop or holder notice.
 public struct RecordingAck: Sendable, Hashable, WireCodable {
     /// The story.

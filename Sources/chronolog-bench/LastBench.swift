@@ -17,8 +17,10 @@ struct LastBench: ParsableCommand {
         discussion: """
             Run under mpirun with one client rank, e.g. `mpirun -n 5 chronolog-bench last` (visor, \
             keeper, grapher, player + 1 client). Target (issue 18): p50 ≤ 0.2 ms for N = 100 on a \
-            live story (ChronoLog 3.1: 0.4 ms). The player's summary counts queries answered from \
-            memory alone (queries.last.memory) and those that read the archive (queries.last.archive).
+            live story (ChronoLog 3.1: 0.4 ms). The client's summary counts queries the story's keepers \
+            answered directly (replay.last.direct) and those sent through the visor to the player \
+            (replay.last.player); the player's, those it answered from memory alone (queries.last.memory) \
+            and those that read the archive (queries.last.archive).
             """)
 
     @Option(name: .short, help: "Events per query (N).")

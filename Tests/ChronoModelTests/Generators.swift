@@ -101,6 +101,8 @@ enum Random {
             return .showChronicles(clientId: ClientID(u64(&rng)))
         case .showStories:
             return .showStories(ChronicleRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng)))
+        case .readRoute:
+            return .readRoute(StoryRequest(clientId: ClientID(u64(&rng)), chronicle: string(&rng), story: string(&rng)))
         case .reply:
             return .reply(GenericReply(rc: rc(&rng), detail: string(&rng, maxCount: 40)))
         case .nameList:
@@ -135,6 +137,9 @@ enum Random {
         case .holder:
             return .holder(HolderNotice(ticket: u64(&rng), storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(u64(&rng)),
                                         clientRank: i32(&rng), holds: Bool.random(using: &rng), writerKeeper: i32(&rng)))
+        case .readGrant:
+            return .readGrant(ReadGrant(ticket: u64(&rng), storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(u64(&rng)),
+                                        clientRank: i32(&rng)))
         case .eventBatch:
             return .eventBatch(batch(&rng))
         case .chunkDescriptor:

@@ -119,6 +119,10 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
             return [
                 .showStories(ChronicleRequest(clientId: client, chronicle: "chron")),
             ]
+        case .readRoute:
+            return [
+                .readRoute(StoryRequest(clientId: client, chronicle: "chron", story: "story")),
+            ]
         case .reply:
             return [
                 .reply(GenericReply(rc: .chronicleExists, detail: "exists")),
@@ -155,6 +159,10 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
         case .holder:
             return [
                 .holder(HolderNotice(ticket: 4, storyId: story, clientId: client, clientRank: 5, holds: true)),
+            ]
+        case .readGrant:
+            return [
+                .readGrant(ReadGrant(ticket: 6, storyId: story, clientId: client, clientRank: 5)),
             ]
         case .eventBatch:
             return [

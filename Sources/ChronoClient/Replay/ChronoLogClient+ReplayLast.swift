@@ -36,9 +36,71 @@ extension ChronoLogClient {
         let range = TimeRange(start: start, end: end)
         if range.isEmpty || count == 0 { return ReplayOutcome(completeBefore: start, isRecording: false) }
         let timeout = UInt64(max(1, timeoutMs ?? session.config.timeouts.replayQueryMs))
-        let query = ReplayQuery(session: session, request: ReplayRequest(
-            queryId: 0, clientId: id, chronicle: chronicle, story: story, range: range, timeoutMilliseconds: timeout,
-            lastCount: UInt32(count)))
-        return try query.run(body)
+        let request = ReplayRequest(queryId: 0, clientId: id, chronicle: chronicle, story: story, range: range,
+                                    timeoutMilliseconds: timeout, lastCount: UInt32(count))
+        let key = StoryKey(chronicle: chronicle, story: story)
+        // Attached clients reach only the visor and players through their gateway.
+        if !session.isAttached, let (chunk, outcome) = try lastFromKeepers(request, key: key) {
+            session.lastStats.answeredDirectly()
+            if !chunk.isEmpty { try body(chunk) }
+            return outcome
+        }
+        session.lastStats.sentToPlayer()
+        let outcome = try ReplayQuery(session: session, request: request).run(body)
+        // Recorded again (by whichever group): the visor gives a new route next time.
+        if outcome.isRecording, readRoute(key) == .player { setReadRoute(nil, for: key) }
+        return outcome
+    }
+
+    /// The answer from the keepers recording the story, asked directly along the cached read route
+    /// (asked of the visor first, which checks `access.read` and grants this client direct reads):
+    /// nil when the story must be read through the player — not recorded, or the keepers' memory
+    /// does not hold the last N complete events, or the route was stale (forgotten, asked again next time).
+    /// - Throws: the visor's refusal (`.notAuthorized` −9, `.notReaderMode` −11, …), or what the query throws.
+    private func lastFromKeepers(_ request: ReplayRequest, key: StoryKey) throws(ChronoLogError) -> (StoryChunk, ReplayOutcome)? {
+        let route: ReadRoute
+        if let known = readRoute(key) {
+            route = known
+        } else {
+            route = try askReadRoute(request)
+            setReadRoute(route, for: key)
+        }
+        guard case .keepers(let keepers) = route else { return nil }
+        switch try DirectLastQuery(session: session, request: request, keepers: keepers).run() {
+        case .answer(let chunk, let outcome): return (chunk, outcome)
+        case .notHeld: return nil
+        case .refused:
+            setReadRoute(nil, for: key)
+            return nil
+        }
+    }
+
+    /// Sends a "last N" query straight to `keepers` without asking the visor for a route, in the
+    /// name of `client` (this client by default), as any rank of the job can: tests use it to check
+    /// that keepers answer only readers the visor granted.
+    /// - Returns: the keepers' answer; nil when their memory does not hold the last `count` events.
+    /// - Throws: the keepers' refusal (`.notAuthorized`, −9), or what a query throws.
+    @_spi(IngestTesting)
+    public func replayLastUnrouted(_ chronicle: String, _ story: String, count: Int, keepers: [Int32],
+                                   as client: ClientID? = nil) throws(ChronoLogError) -> [Event]? {
+        let own = try requireConnection()
+        let request = ReplayRequest(queryId: 0, clientId: client ?? own, chronicle: chronicle, story: story, range: TimeRange(start: 0, end: .max),
+                                    timeoutMilliseconds: UInt64(session.config.timeouts.replayQueryMs), lastCount: UInt32(count))
+        switch try DirectLastQuery(session: session, request: request, keepers: keepers).run() {
+        case .answer(let chunk, _): return (0..<chunk.count).map { chunk.event(at: $0) }
+        case .notHeld: return nil
+        case .refused(let rc, let detail): throw ChronoLogError(code: rc, detail: detail) ?? .unknown(detail)
+        }
+    }
+
+    /// Asks the visor where to send "last N" queries of the request's story.
+    /// - Throws: the visor's refusal: `.notAuthorized` (−9), `.notReaderMode` (−11), `.invalidArgument` (−2), …
+    private func askReadRoute(_ request: ReplayRequest) throws(ChronoLogError) -> ReadRoute {
+        session.lastStats.askedRoute()
+        let ask = StoryRequest(clientId: request.clientId, chronicle: request.chronicle, story: request.story)
+        let answer = try session.call(.readRoute(ask), timeoutMs: session.config.timeouts.connectMs)
+        guard case .acquireReply(let reply) = answer else { throw .unknown("unexpected answer from the visor: \(answer.type)") }
+        if let error = ChronoLogError(code: reply.rc, detail: reply.detail) { throw error }
+        return reply.keeperRanks.isEmpty ? .player : .keepers(reply.keeperRanks)
     }
 }

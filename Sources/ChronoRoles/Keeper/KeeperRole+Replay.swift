@@ -5,14 +5,16 @@ import Fabric
 extension KeeperRole {
     /// Answers a player's query with every event of the story this keeper still holds in the
     /// query's range: buffered in the pipeline, sealed and waiting for a slot, in a registered slot
-    /// until the grapher has read it, and then kept decoded until the grapher acknowledges it durable. Together with the archive (read after this
-    /// answer) that is every event the keeper received: a chunk leaves the keeper only once durable.
+    /// until the grapher has read it, and then kept decoded until the grapher acknowledges it
+    /// durable (the story's latest durable piece until a later one is). Together with the archive
+    /// (read after this answer) that is every event the keeper received: a chunk leaves the keeper only once durable.
     ///
     /// The answer is one or more pieces of at most `player.pieceBytes`, in event order; the last
     /// carries the story's low watermark here (`completeBefore`) and whether it is still recorded.
     /// A story this keeper does not know is answered with an empty last piece.
     ///
-    /// A "last N" query (`lastCount` N > 0) gets at most the last N of those events, and the last
+    /// A "last N" query (`lastCount` N > 0) gets at most the last N of those events (of a recorded
+    /// story, of those before `completeBefore`: the answer's events are complete ones), and the last
     /// piece's `coveredFrom` says from which time on the answer holds every event this keeper
     /// received: past what it let go of (durable) and, when N cut the answer, from its first event's
     /// time (events of that time are all kept, so an answer may hold a few more than N).
@@ -25,16 +27,22 @@ extension KeeperRole {
         var coveredFrom = UInt64.max
         if let cname = try? ChronicleName(query.chronicle), let sname = try? StoryName(query.story), !query.range.isEmpty {
             let id = StoryID(chronicle: cname, story: sname)
+            var range = query.range
             if let story = stories[id] {
                 recording = !story.stopping
                 completeBefore = min(now, story.pipeline.lowWatermark ?? now)
                 coveredFrom = story.releasedBelow
-                if let fresh = story.pipeline.unsealedEvents(in: query.range), !fresh.isEmpty { held.append(fresh) }
+                // The last N of a recorded story are its last N complete events: those after
+                // completeBefore would only push complete ones out of the answer.
+                if query.lastCount > 0 && recording {
+                    range = TimeRange(start: range.start, end: max(range.start, min(range.end, completeBefore)))
+                }
+                if let fresh = story.pipeline.unsealedEvents(in: range), !fresh.isEmpty { held.append(fresh) }
             }
             if query.lastCount > 0 {
-                held += try latestHeld(of: id, in: query.range, count: Int(query.lastCount))
+                held += try latestHeld(of: id, in: range, count: Int(query.lastCount))
             } else {
-                held += try allHeld(of: id, in: query.range)
+                held += try allHeld(of: id, in: range)
             }
         }
         var merged = try StoryChunk.merge(held)
@@ -65,6 +73,24 @@ extension KeeperRole {
         }
     }
 
+    /// A "last N" query a reader sent here directly: answered as the player's are (to the reader)
+    /// when the visor granted that client, at that rank, direct reads of the story while this keeper
+    /// records it (``ReadGrant``); otherwise refused with a single last piece, −9, and counted.
+    func answerDirect(_ query: ReplayRequest, from source: Int, channel: any ControlTransport) throws {
+        let story = (try? ChronicleName(query.chronicle)).flatMap { c in
+            (try? StoryName(query.story)).flatMap { stories[StoryID(chronicle: c, story: $0)] }
+        }
+        guard let story, story.readers[query.clientId] == Int32(source) else {
+            bump(.replaysDirectRefused)
+            let refusal = ReplayPiece(queryId: query.queryId, rc: .notAuthorized, pieceNumber: 0, isLast: true, chunk: nil,
+                                      detail: "keeper rank \(rank) holds no read grant of the visor for client \(query.clientId) at rank \(source)")
+            try channel.post(ControlMessage.replayPiece(refusal).encode(), to: source, tag: .replay)
+            return
+        }
+        bump(.replaysDirect)
+        try answerReplay(query, from: source, channel: channel)
+    }
+
     /// The sealed events of story `id` in `range` this keeper holds: waiting for a slot, and
     /// shipped (kept in the sealed chunk until durable).
     private func allHeld(of id: StoryID, in range: TimeRange) throws -> [StoryChunk] {
@@ -73,7 +99,7 @@ extension KeeperRole {
             let part = chunk.slice(range, within: unshipped(i, of: chunk))
             if !part.isEmpty { held.append(part) }
         }
-        for transfer in inFlight.values where transfer.storyId == id && transfer.range.overlaps(range) {
+        for transfer in inFlight.values + kept(of: id) where transfer.storyId == id && transfer.range.overlaps(range) {
             let part = events(of: transfer, in: range)
             if !part.isEmpty { held.append(part) }
         }
@@ -96,7 +122,7 @@ extension KeeperRole {
             candidates.append((chunk.records[p.lowerBound].time, last == .max ? last : last + 1, p.count,
                                { chunk.slice(range, within: bounds) }))
         }
-        for transfer in inFlight.values where transfer.storyId == id && transfer.range.overlaps(range) {
+        for transfer in inFlight.values + kept(of: id) where transfer.storyId == id && transfer.range.overlaps(range) {
             let span = transfer.range.intersection(range)
             candidates.append((span.start, span.end, range.contains(transfer.range) ? transfer.events : 0,
                                { self.events(of: transfer, in: range) }))
@@ -124,6 +150,11 @@ extension KeeperRole {
             if let part = try candidates[i].load(), !part.isEmpty { held.append(part) }
         }
         return held
+    }
+
+    /// The story's latest durable piece, kept for "last N" queries (none or one).
+    private func kept(of id: StoryID) -> [InFlight] {
+        stories[id]?.kept.map { [$0] } ?? []
     }
 
     /// The positions of a waiting chunk not shipped yet: of the first, what has not left (its

@@ -35,6 +35,13 @@ public final class KeeperRole: RecordingBehavior {
         /// The clients holding the story and the world rank each sends from (told by the visor):
         /// the only senders whose batches and watermarks the keeper accepts for it.
         var holders: [ClientID: Int32] = [:]
+        /// The readers the visor granted direct "last N" queries (``ReadGrant``) and the world rank
+        /// each sends from, while the story is recorded.
+        var readers: [ClientID: Int32] = [:]
+        /// The story's latest piece to become durable, kept with its sealed chunk's storage (not
+        /// counted against `keeper.memoryLimitBytes`: one per story) until a later one is durable, so that
+        /// "last N" queries find the story's latest events in memory right after an archive round.
+        var kept: InFlight?
 
         init(notice: RecordingNotice, pipeline: StoryPipeline, at now: ContinuousClock.Instant, time: UInt64) {
             self.notice = notice
@@ -72,7 +79,7 @@ public final class KeeperRole: RecordingBehavior {
     }
 
     let config: ChronoConfig
-    private let rank: Int32
+    let rank: Int32
     private let grapherRank: Int
     /// World rank of the group's player: the only rank whose replay queries this keeper answers.
     private let playerRank: Int?
@@ -169,6 +176,8 @@ public final class KeeperRole: RecordingBehavior {
         if let story = stories[notice.storyId] {
             story.stopping = true
             for client in story.holders.keys { unhold(story, client) }
+            // Readers ask the visor again: the story may be recorded by another group next.
+            story.readers = [:]
         }
         touched.insert(notice.storyId)
         return .success
@@ -181,6 +190,12 @@ public final class KeeperRole: RecordingBehavior {
         } else {
             unhold(story, notice.clientId)
         }
+        return .success
+    }
+
+    public func readGranted(_ grant: ReadGrant) -> ReturnCode {
+        guard let story = stories[grant.storyId], !story.stopping else { return .notExist }
+        story.readers[grant.clientId] = grant.clientRank
         return .success
     }
 
@@ -252,13 +267,16 @@ public final class KeeperRole: RecordingBehavior {
             }
             return true
         case .replayRequest(let query):
-            // The player asks on behalf of a reader the visor checked (access.read); anyone else
-            // asking directly would read the story unchecked.
-            guard source == playerRank else {
+            // The player asks on behalf of a reader the visor checked (access.read), and so does a
+            // reader the visor granted direct "last N" queries; anyone else asking directly would
+            // read the story unchecked.
+            if source == playerRank {
+                try answerReplay(query, from: source, channel: channel)
+            } else if query.lastCount > 0 {
+                try answerDirect(query, from: source, channel: channel)
+            } else {
                 bump(.replaysRefused)
-                return true
             }
-            try answerReplay(query, from: source, channel: channel)
             return true
         default:
             return false
@@ -352,12 +370,18 @@ public final class KeeperRole: RecordingBehavior {
             try pool.free(buffer)
         }
         inFlightBytes -= done.heldBytes(slotBytes: slotBytes)
-        if let story = stories[done.storyId] { story.releasedBelow = max(story.releasedBelow, done.completesBelow) }
         let answers = durability.settled(done.byClient, records: done.source.chunk.records[done.positions], story: done.storyId,
                                          durable: ack.isDurable)
-        // The piece's events were needed up to here (the ledger reads their indices).
-        done.source.outstanding -= 1
-        retireIfDone(done.source)
+        // The piece's events were needed up to here (the ledger reads their indices); the story's
+        // latest durable piece stays for "last N" queries until a later one is durable.
+        if ack.isDurable, let story = stories[done.storyId], (story.kept?.completesBelow ?? 0) <= done.completesBelow {
+            var keep = done
+            keep.buffer = nil
+            if let previous = story.kept { letGo(previous) }
+            story.kept = keep
+        } else {
+            letGo(done)
+        }
         for reply in answers {
             try channel.post(ControlMessage.durableReply(reply.reply).encode(), to: reply.rank, tag: .flow)
         }
@@ -389,6 +413,14 @@ public final class KeeperRole: RecordingBehavior {
         inFlightBytes += c.heldBytes(slotBytes: slotBytes)
         inFlight[ack.sequence] = c
         bump(.chunksRead)
+    }
+
+    /// Lets go of a settled piece's events: the story's memory no longer covers them, and its chunk's
+    /// storage goes back to the pool once nothing else needs it.
+    private func letGo(_ piece: InFlight) {
+        if let story = stories[piece.storyId] { story.releasedBelow = max(story.releasedBelow, piece.completesBelow) }
+        piece.source.outstanding -= 1
+        retireIfDone(piece.source)
     }
 
     /// Gives a shipped chunk's storage back to the pool once every piece of it left and is settled.
@@ -575,7 +607,10 @@ public final class KeeperRole: RecordingBehavior {
                              to: grapherRank, tag: .bulk)
             did = true
         }
-        for id in retiring { stories[id] = nil }
+        for id in retiring {
+            if let kept = stories[id]?.kept { letGo(kept) }
+            stories[id] = nil
+        }
         return did
     }
 

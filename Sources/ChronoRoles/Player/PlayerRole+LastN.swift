@@ -41,8 +41,8 @@ extension PlayerRole {
         let end = min(r.range.end, q.recording ? q.completeBefore : .max)
         let covered = max(r.range.start, q.coveredFrom)
         let fresh = q.fresh.count == 1 ? q.fresh[0] : (try? StoryChunk.merge(q.fresh)) ?? nil
-        var memory = (fresh ?? .empty(storyId: StoryID(rawValue: 0), range: r.range)).slice(TimeRange(start: covered, end: end))
-        if !r.hidden.isEmpty { memory = memory.filter { !r.hides($0) } }
+        let memory = KeeperLastAnswers.memory(fresh, of: r, recording: q.recording, completeBefore: q.completeBefore,
+                                              coveredFrom: q.coveredFrom)
         if memory.count >= count {
             bump(.lastFromMemory)
             q.last = LastEvents(memory: nil, need: 0, completeBefore: q.completeBefore)

@@ -16,6 +16,9 @@ public protocol RecordingBehavior: AnyObject {
     /// A client now holds (or no longer holds) a recorded story. Keepers accept batches only
     /// from holders; the other roles only acknowledge. - Returns: the outcome for the visor.
     func holderChanged(_ notice: HolderNotice) -> ReturnCode
+    /// A client may send "last N" queries of a recorded story straight to this process (keepers
+    /// answer them; the other roles only acknowledge). - Returns: the outcome for the visor.
+    func readGranted(_ grant: ReadGrant) -> ReturnCode
     /// Handles a role-specific message. - Returns: whether it was understood.
     func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: any ControlTransport) throws -> Bool
     /// Does pending work (sealing, transfers, archive writes). - Returns: whether any was done.
@@ -36,6 +39,9 @@ public protocol RecordingBehavior: AnyObject {
 extension RecordingBehavior {
     /// Graphers and players do not check holders: acknowledged and ignored.
     public func holderChanged(_ notice: HolderNotice) -> ReturnCode { .success }
+
+    /// Graphers and players take no direct queries: acknowledged and ignored.
+    public func readGranted(_ grant: ReadGrant) -> ReturnCode { .success }
 }
 
 /// The set of stories a recording process currently records: the part of the start/stop

@@ -36,7 +36,7 @@ public struct RecordingProcess {
     /// that progresses is never cut short: a keeper does not drop what its live grapher can still
     /// take, and a grapher writes everything its keepers shipped.
     public static let minimumDrainStallLimit: Duration = .seconds(60)
-    /// Visor orders (start, stop, holder, shutdown) refused because another rank sent them.
+    /// Visor orders (start, stop, holder, read grant, shutdown) refused because another rank sent them.
     private var refusedOrders: UInt64 = 0
 
     /// The role's counters plus `orders.refused` (visor orders from another rank, when any).
@@ -152,7 +152,7 @@ public struct RecordingProcess {
         try behavior.close()
     }
 
-    /// Carries out an order of the visor (start, stop, holder, shutdown), acknowledging notices.
+    /// Carries out an order of the visor (start, stop, holder, read grant, shutdown), acknowledging notices.
     private mutating func obey(_ message: ControlMessage) throws {
         switch message {
         case .startRecording(let n):
@@ -164,6 +164,9 @@ public struct RecordingProcess {
         case .holder(let n):
             let rc = behavior.holderChanged(n)
             try toVisor(.recordingAck(RecordingAck(storyId: n.storyId, rank: rank, rc: rc, ticket: n.ticket)))
+        case .readGrant(let g):
+            let rc = behavior.readGranted(g)
+            try toVisor(.recordingAck(RecordingAck(storyId: g.storyId, rank: rank, rc: rc, ticket: g.ticket)))
         case .shutdown(let request):
             drainRequested = true
             lastDrainProgress = clock.instant()
@@ -182,7 +185,7 @@ public struct RecordingProcess {
             return
         }
         switch message {
-        case .startRecording, .stopRecording, .holder, .shutdown:
+        case .startRecording, .stopRecording, .holder, .readGrant, .shutdown:
             // The visor's orders: from anyone else (a client rank posting to this one) they would
             // let a forger hold stories, stop recordings or end the process. Refused and counted.
             guard source == visorRank else {

@@ -190,7 +190,7 @@ public final class VisorService {
         // Only acquires and replays need the recording groups; they wait for the planned
         // processes to register.
         switch message {
-        case .acquireStory, .replayRequest:
+        case .acquireStory, .replayRequest, .readRoute:
             if holdingBack {
                 deferred.append((bytes, source))
                 return
@@ -258,6 +258,8 @@ public final class VisorService {
             shutdownCompleted(c, from: source)
         case .replayRequest(let r):
             routeReplay(r, from: source)
+        case .readRoute(let r):
+            grantRead(r, from: source)
         default:
             bump(.messagesUnexpected)
             logger.warning("unexpected \(message.type) from rank \(source)")
@@ -457,6 +459,37 @@ public final class VisorService {
                                 detail: failure.replyDetail)
         do { try channel.post(ControlMessage.replayPiece(piece).encode(), to: source, tag: .replay) } catch {
             logger.error("cannot answer replay query \(r.queryId) of rank \(source): \(error)")
+        }
+    }
+
+    /// Answers a reader's route request for "last N" queries sent straight to the story's keepers.
+    /// The client and its right to read are checked as for a replay (`access.read`, refusals
+    /// counted in `unauthorized.replay`); for a story recorded now, without events hidden from
+    /// replays, the group's keepers are told that this client, at this rank, may read it
+    /// (``ReadGrant``), and the client gets the keepers once every one took the grant
+    /// (`reads.granted`). Any other story is answered with no keepers (`reads.declined`): the
+    /// client reads it through the player.
+    private func grantRead(_ r: StoryRequest, from source: Int) {
+        do throws(ChronoLogError) {
+            try clients.validate(r.clientId, fromRank: source)
+            guard clients.clients[r.clientId]?.mode == .writerReader else { throw .notReaderMode }
+            try authorize(.read, r.chronicle, client: r.clientId, counting: .unauthorizedReplay)
+            let story = directory.story(chronicle: try ChronicleName(r.chronicle), story: try StoryName(r.story))
+            guard let story, let gid = story.group, let group = groups.groups[gid], !group.keepers.isEmpty,
+                  catalog.catalog.story(chronicle: r.chronicle, story: r.story)?.hidden.isEmpty ?? true else {
+                bump(.readsDeclined)
+                reply(.acquireReply(AcquireReply(rc: .success, storyId: StoryID(rawValue: 0), groupId: 0, keeperRanks: [],
+                                                 grapherRank: -1, playerRank: -1)), to: source)
+                return
+            }
+            let ticket = takeTicket()
+            let grant = ReadGrant(ticket: ticket, storyId: story.id, clientId: r.clientId, clientRank: Int32(source))
+            for keeper in group.keepers { notify(.readGrant(grant), to: keeper) }
+            answer(source, acquireReply(story: story, group: group), onceAcknowledged: ticket, by: group.keepers)
+            bump(.readsGranted)
+        } catch {
+            reply(.acquireReply(AcquireReply(rc: error.returnCode, storyId: StoryID(rawValue: 0), groupId: 0, keeperRanks: [],
+                                             grapherRank: -1, playerRank: -1, detail: error.replyDetail)), to: source)
         }
     }
 
