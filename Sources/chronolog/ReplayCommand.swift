@@ -107,7 +107,7 @@ struct ReplayCommand: ParsableCommand {
     /// Writes a partial answer's reasons to standard error; exit status 3 when damaged rows were left out.
     private func report(_ completeness: ArchiveCompleteness) throws {
         guard !completeness.isComplete else { return }
-        writeStandardError("chronolog: \(oneLine("\(path): story \"\(chronicle)\"/\"\(story)\": \(completeness)"))\n")
+        writeStandardError("chronolog: \(oneLine("\(path): story \"\(chronicle)\"/\"\(story ?? "")\": \(completeness)"))\n")
         for problem in completeness.damaged {
             writeStandardError("chronolog:   \(oneLine("\(problem.location): \(problem.detail)"))\n")
         }
