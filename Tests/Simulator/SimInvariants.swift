@@ -22,6 +22,9 @@ public struct SimReport: Sendable {
     public var late: UInt64 = 0
     /// Stories released and acquired again by the same writer.
     public var restarts = 0
+    /// Queries the follower asked, and events it yielded.
+    public var followPolls = 0
+    public var followed = 0
 
     /// Whether every invariant held.
     public var passed: Bool { violations.isEmpty }
@@ -62,12 +65,15 @@ extension SimWorld {
         violations += checkMemory()
         violations += checkReplays()
         violations += clients.flatMap(\.durabilityViolations)
+        violations += checkFollow()
         var report = SimReport(seed: seed, mutation: mutation, scenario: scenario, ending: ending, violations: violations,
                                logged: clients.reduce(0) { $0 + $1.logged.count }, archived: archived.count,
                                rounds: archive.rounds, steps: steps)
         report.replays = reader.answers.values.filter(\.done).count
         report.durableFlushes = clients.reduce(0) { $0 + $1.durableFlushes }
         report.restarts = clients.reduce(0) { $0 + $1.restarts }
+        report.followPolls = follower.polls
+        report.followed = follower.yielded.count
         report.tightMemory = tightMemory
         report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
         return report
@@ -185,6 +191,40 @@ extension SimWorld {
         for p in processes where p.role == .keeper {
             let peak = Int(p.loop.counters[.memoryPeakBytes] ?? 0)
             if peak > bound { out.append("memory: keeper \(p.rank) peaked at \(peak) bytes, over its bound of \(bound)") }
+        }
+        return out
+    }
+
+    /// `follow` yields each completed event once, in order: what it yielded is in strictly
+    /// increasing event order (so never twice), each event as logged in the story followed and not
+    /// before the follow's start; and once it ended (the story no longer recorded), it yielded every
+    /// event of the story from its start on that was logged before its last query was asked,
+    /// unless events arrived late (a follow does not go back for them) or a full disk destroyed some.
+    func checkFollow() -> [String] {
+        let f = follower!
+        var out = f.failures
+        let keys = f.yielded.map { ($0.time, $0.client, $0.index) }
+        if let (a, b) = zip(keys, keys.dropFirst()).first(where: { $0 >= $1 }) {
+            out.append("follow: \(f.story) yielded \(b.0)/\(b.1)/\(b.2) after \(a.0)/\(a.1)/\(a.2) (twice, or out of order)")
+        }
+        let writers = clients.filter { $0.storyName == f.story }
+        var logged: [Key: Event] = [:]
+        for c in writers { for e in c.logged { logged[Key(story: f.story, client: c.clientId.rawValue, index: e.index)] = e } }
+        if let y = f.yielded.first(where: { y in
+            y.time < f.start || logged[Key(story: f.story, client: y.client, index: y.index)].map { $0.time != y.time || $0.record != y.record } ?? true
+        }) {
+            out.append("follow: \(f.story) yielded \(y.time)/\(y.client)/\(y.index), not logged so from \(f.start) on")
+        }
+        let late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
+        guard f.finished, late == 0, archive.eventsInFailedRounds == 0 else { return out }
+        let seen = Set(f.yielded.map { Key(story: f.story, client: $0.client, index: $0.index) })
+        for c in writers where c.rejected == 0 {
+            let before = c.logged.prefix(f.loggedBeforeLast[c.clientId.rawValue] ?? 0)
+            let missing = before.filter { $0.time >= f.start && !seen.contains(Key(story: f.story, client: c.clientId.rawValue, index: $0.index)) }
+            if let first = missing.first {
+                out.append("follow: \(f.story) ended without \(missing.count) event(s) of client \(c.clientId) logged before its last query "
+                           + "(first \(first.key)) after \(f.polls) queries")
+            }
         }
         return out
     }

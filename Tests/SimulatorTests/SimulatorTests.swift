@@ -19,7 +19,7 @@ struct SimulatorTests {
         }
         let started = ContinuousClock.now
         var failures: [SimReport] = []
-        var logged = 0, archived = 0, rounds = 0, replays = 0, flushes = 0, restarts = 0
+        var logged = 0, archived = 0, rounds = 0, replays = 0, flushes = 0, restarts = 0, followPolls = 0, followed = 0
         for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.seedCount)) {
             let report = SimWorld.simulate(seed: seed)
             logged += report.logged
@@ -28,6 +28,8 @@ struct SimulatorTests {
             replays += report.replays
             flushes += report.durableFlushes
             restarts += report.restarts
+            followPolls += report.followPolls
+            followed += report.followed
             if !report.passed {
                 failures.append(report)
                 print(report.replayLine)
@@ -37,6 +39,7 @@ struct SimulatorTests {
         print("simulator: \(Self.seedCount) seeds from \(Self.firstSeed) in \(String(format: "%.1f", seconds)) s "
               + "(\(String(format: "%.0f", Double(Self.seedCount) / max(seconds, 0.001))) seeds/s): \(logged) events logged, "
               + "\(archived) archived in \(rounds) rounds, \(replays) replays and \(flushes) durable flushes checked, \(restarts) stories released and acquired again, "
+              + "\(followed) events followed in \(followPolls) follow queries, "
               + "\(failures.count) failing seed(s)")
         #expect(failures.isEmpty, "failing seeds: \(failures.map(\.seed))")
     }
