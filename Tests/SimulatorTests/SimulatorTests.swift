@@ -44,6 +44,18 @@ struct SimulatorTests {
         #expect(failures.isEmpty, "failing seeds: \(failures.map(\.seed))")
     }
 
+    /// The first `CHRONOLOG_SIM_TIGHT_SEEDS` seeds (100 by default) again with keeper bounds below
+    /// the configurable minimum where the seed draws them (16 KiB, four slots): flow control, the
+    /// acknowledgement given back at the bound and the watermark release under the most pressure.
+    @Test("every invariant holds with keeper bounds below the configurable minimum")
+    func tightMemorySeeds() {
+        let count = Self.environment["CHRONOLOG_SIM_TIGHT_SEEDS"].flatMap(UInt64.init) ?? 100
+        let failing = (Self.firstSeed..<(Self.firstSeed + count)).map { SimWorld.simulate(seed: $0, tightMemory: true) }
+            .filter { !$0.passed }
+        for report in failing { print(report.replayLine) }
+        #expect(failing.isEmpty, "failing tight-memory seeds: \(failing.map(\.seed))")
+    }
+
     @Test("a seed replays exactly")
     func deterministic() {
         for seed in [UInt64(7), 42, 4242] {
