@@ -108,7 +108,10 @@ final class SimClient {
             return true
         case .logging:
             let now = clock.instant()
-            while logged.count < sessionEnd && nextEventAt <= now {
+            // A full batch waits for room in the window, and its writer with it: the real client's
+            // `log` ships a batch once it holds `batchEvents` and blocks while the window is full,
+            // so no batch is larger (the keeper's memory bound counts on it).
+            while logged.count < sessionEnd && nextEventAt <= now && batch.count < batchEvents {
                 let record = [UInt8](repeating: UInt8(truncatingIfNeeded: logged.count), count: payloadBytes)
                 let e = Event(time: max(clock.now(), floor), clientId: clientId, index: UInt32(logged.count), record: record)
                 logged.append(e)

@@ -31,6 +31,12 @@ public enum SimMutation: String, CaseIterable, Sendable {
     /// simulated clients do not wait for it) sees its first events fall in a range the keeper
     /// already sealed by its clock alone, late while every clock is aligned.
     case keeperWaitsForFirstBatch
+    /// The follower yields each answer whole, not only its part below `completeBefore` (the part
+    /// complete so far), and asks again from `completeBefore`: the events past it come twice.
+    case followYieldsIncomplete
+    /// Keepers answer a query complete up to their clock, not up to their writers' low watermark:
+    /// events still on their way from a writer fall behind a follow's cursor and are never yielded.
+    case keepersCompleteByClock
 
     /// The invariant that must catch it (the start of its violation line).
     public var caughtBy: String {
@@ -43,6 +49,7 @@ public enum SimMutation: String, CaseIterable, Sendable {
         case .writersIgnoreFlowControl: "memory"
         case .archiveReadsSkipChunk: "replay"
         case .archiveAcksBeforeStoring: "durable"
+        case .followYieldsIncomplete, .keepersCompleteByClock: "follow"
         }
     }
 }

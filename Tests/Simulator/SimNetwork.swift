@@ -29,12 +29,15 @@ public final class SimNetwork {
     var keep: (_ source: Int, _ destination: Int, _ tag: ControlTag, _ bytes: [UInt8]) -> Bool = { _, _, _, _ in true }
     /// Mutation: ignore per-lane order (break MPI's non-overtaking guarantee).
     var reordersLanes = false
+    /// A rewrite the mutations use to change a message on its way (returns the bytes delivered).
+    var rewrite: ((_ source: Int, _ destination: Int, _ tag: ControlTag, _ bytes: [UInt8]) -> [UInt8])?
 
     init(world: SimWorld) { self.world = world }
 
     func post(_ bytes: [UInt8], from source: Int, to destination: Int, tag: ControlTag) {
         posted += 1
         guard keep(source, destination, tag, bytes) else { return }
+        let bytes = rewrite?(source, destination, tag, bytes) ?? bytes
         let lane = Lane(source: source, destination: destination, tag: tag)
         var at = world.clock.instant() + world.messageDelay()
         if !reordersLanes, let last = laneLast[lane], last > at { at = last }

@@ -102,7 +102,7 @@ final class SimVisor {
             }
         }
         switch phase {
-        case .running where finishedClients == world.clients.count && world.reader.finished:
+        case .running where finishedClients == world.clients.count && world.reader.finished && world.follower.finished:
             try beginDrain(world.keeperRanks, next: .drainingKeepers)
             did = true
         case .drainingKeepers where awaitingShutdown.isEmpty:

@@ -112,6 +112,7 @@ public final class SimWorld {
     let grapherRank: Int
     let playerRank: Int
     private(set) var reader: SimReader!
+    private(set) var follower: SimFollower!
 
     struct Process {
         let rank: Int
@@ -171,6 +172,14 @@ public final class SimWorld {
                 return acks < 5 || acks % 5 != 0
             }
         }
+        if mutation == .keepersCompleteByClock {
+            network.rewrite = { [unowned self] source, destination, tag, bytes in
+                guard tag == .replay, destination == playerRank, keeperRanks.contains(source),
+                      case .replayPiece(var piece)? = try? ControlMessage.decode(bytes), piece.isLast else { return bytes }
+                piece.completeBefore = clock.now()
+                return ControlMessage.replayPiece(piece).encode()
+            }
+        }
         visor = SimVisor(channel: SimControlTransport(rank: 0, network: network), world: self)
         let logger = Logger(label: "chronolog.sim") { _ in SwiftLogNoOpLogHandler() }
         for (i, rank) in keeperRanks.enumerated() {
@@ -210,6 +219,8 @@ public final class SimWorld {
         }
         let readerRank = playerRank + 1 + scenario.clients
         reader = SimReader(rank: readerRank, channel: SimControlTransport(rank: readerRank, network: network), world: self, rng: &rng)
+        follower = SimFollower(rank: readerRank + 1, channel: SimControlTransport(rank: readerRank + 1, network: network), world: self,
+                               rng: &rng)
     }
 
     private func add(rank: Int, role: Role, behavior: RecordingBehavior, bulk: SimBulkTransport, clock: SkewedClock,
@@ -290,7 +301,7 @@ public final class SimWorld {
     private func stepEveryone() throws -> Bool {
         var did = false
         let now = clock.instant()
-        let actors = processes.count + clients.count + 2
+        let actors = processes.count + clients.count + 3
         for a in (0..<actors).shuffled(using: &rng) {
             steps += 1
             if a < processes.count {
@@ -306,6 +317,8 @@ public final class SimWorld {
                 did = try clients[a - processes.count].step() || did
             } else if a == processes.count + clients.count {
                 did = try reader.step() || did
+            } else if a == processes.count + clients.count + 1 {
+                did = try follower.step() || did
             } else {
                 did = try visor.step() || did
             }
@@ -325,7 +338,7 @@ public final class SimWorld {
 
     private var hungState: String {
         let roles = processes.filter { !$0.finished }.map { "\($0.role) \($0.rank): \($0.behavior.drainState)" }
-        return "visor=\(visor.phase) reader=\(reader.answers.values.map(\.done)) clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight) \(roles.joined(separator: " | "))"
+        return "visor=\(visor.phase) reader=\(reader.answers.values.map(\.done)) follower=\(follower.finished ? "done" : "at \(follower.cursor)") clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight) \(roles.joined(separator: " | "))"
     }
 
     // MARK: - Results

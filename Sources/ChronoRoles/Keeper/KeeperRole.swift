@@ -512,11 +512,14 @@ public final class KeeperRole: RecordingBehavior {
         return true
     }
 
-    /// Whether the writer of `ack` has its story's lowest watermark (the clock aside): the one its
-    /// open ranges wait for.
+    /// Whether the writer of `ack` has its story's lowest watermark, the clock's included: the one
+    /// its open ranges wait for. While the keeper's clock is lower (its writers' clocks run ahead of
+    /// it), the ranges wait for the clock, which moves on by itself: an acknowledgement given back
+    /// then would seal nothing, and the writer's next batch would only add to memory, one batch per
+    /// poll, far past the bound.
     private func holdsBack(_ ack: BatchAck) -> Bool {
         guard let s = stories[ack.storyId], let w = s.pipeline.contributors[ack.clientId.rawValue],
-              let low = s.pipeline.lowWatermark(excluding: Self.clockContributor) else { return false }
+              let low = s.pipeline.lowWatermark else { return false }
         return w <= low
     }
 
