@@ -30,7 +30,15 @@ extension KeeperRole {
             var range = query.range
             if let story = stories[id] {
                 recording = !story.stopping
-                completeBefore = min(now, story.pipeline.lowWatermark ?? now)
+                // With a writer, complete up to the lowest watermark. With none, only up to what
+                // the clock sealed: a writer acquiring next, its clock a little behind this one's,
+                // may still log events before now, and they must find their range open (or count
+                // late), never behind a completeness a follow has already passed.
+                if story.pipeline.lowWatermark(excluding: Self.clockContributor) != nil {
+                    completeBefore = min(now, story.pipeline.lowWatermark ?? now)
+                } else {
+                    completeBefore = min(now, story.pipeline.sealedFrontier)
+                }
                 coveredFrom = story.releasedBelow
                 // The last N of a recorded story are its last N complete events: those after
                 // completeBefore would only push complete ones out of the answer.
