@@ -171,8 +171,7 @@ struct EventPathTests {
         let r = try roundTrip(ranks: 7,
                               ["--archive-delay-ms", "700", "--set", "keeper.maxBacklogMs=\(maxBacklogMs)",
                                "--set", "keeper.memoryLimitBytes=\(64 << 20)", "--set", "grapher.memoryLimitBytes=\(1 << 20)",
-                               "--set", "keeper.transferSlotBytes=262144", "--set", "client.batchBytes=65536",
-                               "--set", "client.maxPendingBatches=1"],
+                               "--set", "keeper.transferSlotBytes=262144", "--set", "client.batchBytes=65536"],
                               events: 120)
         let keeper = r.counters(role: "keeper")
         let peak = Int(keeper[.memoryPeakBytes] ?? .max)
