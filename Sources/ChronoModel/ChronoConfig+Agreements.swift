@@ -23,13 +23,6 @@ extension ChronoConfig {
         return max(4, min(keeper.memoryLimitBytes / 2 / slot, Self.maxKeeperPoolBytes / slot))
     }
 
-    /// How long, in ns, a keeper lets the oldest events it sealed wait to become durable before it
-    /// holds its writers' acknowledgements: `keeper.maxBacklogMs`, but at least two archive
-    /// rounds (`grapher.archiveIntervalMs`), since an event becomes durable only with a round.
-    public var keeperBacklogLimitNanoseconds: UInt64 {
-        UInt64(max(keeper.maxBacklogMs, 2 * grapher.archiveIntervalMs)) * 1_000_000
-    }
-
     /// Slots (of ``transferSlotBytes``) a grapher reads its keepers' chunks into: a quarter of
     /// `grapher.memoryLimitBytes`, at least 4 and at most 64.
     public var grapherReadSlots: Int {

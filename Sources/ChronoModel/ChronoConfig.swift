@@ -57,12 +57,6 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         /// Size of one slot of the keeper's registered (RMA) memory pool; a sealed chunk larger
         /// than a slot travels in several pieces. Default 4194304 (4 MiB); 64 KiB … 256 MiB.
         public var transferSlotBytes: Int = 4 << 20
-        /// How long events a keeper has sealed may wait to become durable before it slows its
-        /// writers (holds their acknowledgements), whatever room `memoryLimitBytes` leaves: under
-        /// saturation a larger bound would otherwise only make events wait longer. In ms; default
-        /// 500; 10 … 86400000 (one day). At least twice `grapher.archiveIntervalMs` is used
-        /// (``ChronoConfig/keeperBacklogLimitNanoseconds``).
-        public var maxBacklogMs: Int = 500
     }
 
     /// Grapher settings.
@@ -253,7 +247,6 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
             b("client.testClockDriftMs", client.testClockDriftMs, -day...day, "one day"),
             b("keeper.memoryLimitBytes", keeper.memoryLimitBytes, (1 << 20)...memory, ram),
             b("keeper.transferSlotBytes", keeper.transferSlotBytes, (64 << 10)...(256 << 20)),
-            b("keeper.maxBacklogMs", keeper.maxBacklogMs, 10...day, "one day"),
             b("grapher.memoryLimitBytes", grapher.memoryLimitBytes, (1 << 20)...memory, ram),
             b("grapher.archiveIntervalMs", grapher.archiveIntervalMs, 1...tenMinutes, "ten minutes"),
             b("player.maxConcurrentQueries", player.maxConcurrentQueries, 1...65_536),

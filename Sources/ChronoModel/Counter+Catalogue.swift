@@ -27,9 +27,6 @@ extension Counter {
     /// `acks.releasedAtBound` (keeper): acknowledgements given at the memory bound to a writer whose
     /// watermark holds its story's ranges open, when nothing else could free memory.
     public static let acksReleasedAtBound = Counter("acks.releasedAtBound")
-    /// `acks.heldForBacklog` (keeper): times a keeper began holding its writers' acknowledgements
-    /// because its oldest sealed events had waited longer than `keeper.maxBacklogMs` to become durable.
-    public static let acksHeldForBacklog = Counter("acks.heldForBacklog")
     /// `batches.received`.
     public static let batchesReceived = Counter("batches.received")
     /// `bytes.received`.
@@ -343,7 +340,7 @@ extension Counter {
 
     /// Every declared counter (names are unique; a test checks it).
     public static let all: [Counter] = [
-        .acksHeld, .acksHeldForBacklog, .acksMalformed, .acksReleasedAtBound, .acksOutOfOrder, .acksStray, .archiveCloseFailed, .archiveFailed, .batchesAcked,
+        .acksHeld, .acksMalformed, .acksReleasedAtBound, .acksOutOfOrder, .acksStray, .archiveCloseFailed, .archiveFailed, .batchesAcked,
         .batchesForged, .batchesReceived, .batchesSent, .batchesUnauthorized, .bulkRefused, .bytesArchived,
         .bytesLogged, .bytesReceived, .bytesRma, .bytesTransferred, .catalogWriteErrors, .catalogWrites, .chronicles,
         .chroniclesCreated, .chroniclesDestroyed, .chroniclesExisted, .chunkAcksRefused, .chunkAcksUnknown,

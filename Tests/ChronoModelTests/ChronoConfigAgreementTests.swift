@@ -66,14 +66,4 @@ import Testing
         #expect(c.visorRegistrationWait < .milliseconds(milliseconds))
         #expect(milliseconds < 4 || c.visorRegistrationWait >= .milliseconds(milliseconds) / 2)
     }
-
-    @Test("a keeper lets its sealed events wait keeper.maxBacklogMs, and never less than two archive rounds",
-          arguments: [(10, 1), (10, 100), (500, 100), (500, 700), (86_400_000, 600_000)])
-    func backlogLimit(backlogMs: Int, roundMs: Int) {
-        var c = ChronoConfig()
-        c.keeper.maxBacklogMs = backlogMs
-        c.grapher.archiveIntervalMs = roundMs
-        #expect(c.keeperBacklogLimitNanoseconds == UInt64(max(backlogMs, 2 * roundMs)) * 1_000_000)
-        #expect(c.keeperBacklogLimitNanoseconds >= UInt64(roundMs) * 2_000_000)
-    }
 }

@@ -162,29 +162,6 @@ struct EventPathTests {
         #expect(keeper[.watermarksReleased, default: 0] == 0, "\(r)")
     }
 
-    @Test("a keeper whose sealed events wait longer than keeper.maxBacklogMs holds its writers back, with memory to spare; nothing late or lost",
-          arguments: [1000, 86_400_000])
-    func backlogBoundHoldsWriters(maxBacklogMs: Int) throws {
-        // The grapher archives slowly (rounds sleep 700 ms, 1 MiB bound): the keeper's sealed
-        // chunks wait seconds to become durable, while its 64 MiB bound is far above the ~12 MB
-        // the writers log. Only the backlog limit can make it hold acknowledgements.
-        let r = try roundTrip(ranks: 7,
-                              ["--archive-delay-ms", "700", "--set", "keeper.maxBacklogMs=\(maxBacklogMs)",
-                               "--set", "keeper.memoryLimitBytes=\(64 << 20)", "--set", "grapher.memoryLimitBytes=\(1 << 20)",
-                               "--set", "keeper.transferSlotBytes=262144", "--set", "client.batchBytes=65536"],
-                              events: 120)
-        let keeper = r.counters(role: "keeper")
-        let peak = Int(keeper[.memoryPeakBytes] ?? .max)
-        #expect(peak < 64 << 20, "the keeper reached its memory bound, the scenario proves nothing: \(r)")
-        if maxBacklogMs == 1000 {
-            #expect((keeper[.acksHeldForBacklog] ?? 0) > 0, "the keeper never held a writer for its backlog: \(r)")
-            #expect((r.counters(role: "client")[.ingestWindowWaits] ?? 0) > 0, "no writer waited: \(r)")
-        } else {
-            #expect((keeper[.acksHeldForBacklog] ?? 0) == 0, "a day's limit held writers: \(r)")
-        }
-        #expect(r.stdout.contains(" late=0 "), "\(r)")
-    }
-
     @Test("archive rounds are written on a thread of their own: with 300 ms rounds the grapher goes on reading chunks during them; every event archived once")
     func roundsOverlapReads() throws {
         let r = try roundTrip(ranks: 7, ["--archive-delay-ms", "300", "--set", "story.chunkDurationMs=20",

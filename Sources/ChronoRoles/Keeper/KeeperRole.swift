@@ -103,13 +103,6 @@ public final class KeeperRole: RecordingBehavior {
     private(set) var inFlight: [UInt64: InFlight] = [:]
     private var nextSequence: UInt64 = 1
     private var heldAcks: Deque<(rank: Int, ack: BatchAck, due: ContinuousClock.Instant)> = []
-    /// First-time pieces in flight, in the order they left, with the event time their chunk was
-    /// complete at (its range's end): the front, once pieces made durable are popped, is the
-    /// oldest backlog (``overBacklog()``).
-    private var backlog: Deque<(sequence: UInt64, sealedAt: UInt64)> = []
-    /// When a piece last became durable (or the keeper started): with none for the backlog limit,
-    /// the backlog is not draining and holding acknowledgements for it would only stall writers.
-    private var lastDurableAt: ContinuousClock.Instant
     /// Which of each writer's events are durable, and the durable flushes waiting on them.
     private var durability = DurabilityLedger()
     private var draining = false
@@ -132,7 +125,6 @@ public final class KeeperRole: RecordingBehavior {
         self.config = config
         self.clock = clock
         self.nextFullSweep = clock.instant()
-        self.lastDurableAt = clock.instant()
         self.rank = Int32(rank)
         self.grapherRank = grapherRank
         self.playerRank = playerRank
@@ -348,10 +340,9 @@ public final class KeeperRole: RecordingBehavior {
                            rc: report.error?.returnCode ?? .success)
         let delay = faults.keeperAckDelay()
         let due = clock.instant() + delay
-        if heldAcks.isEmpty && !overMemoryBound && delay == .zero && !overBacklog() {
+        if heldAcks.isEmpty && !overMemoryBound && delay == .zero {
             try channel.post(ControlMessage.batchAck(ack).encode(), to: source, tag: .flow)
         } else {
-            if heldAcks.isEmpty && !overMemoryBound && delay == .zero { bump(.acksHeldForBacklog) }
             heldAcks.append((source, ack, due))
             bump(.acksHeld)
         }
@@ -386,7 +377,6 @@ public final class KeeperRole: RecordingBehavior {
             try channel.post(ControlMessage.durableReply(reply.reply).encode(), to: reply.rank, tag: .flow)
         }
         if ack.isDurable {
-            lastDurableAt = clock.instant()
             bump(.chunksDurable)
             bump(.eventsDurable, UInt64(done.events))
         } else {
@@ -446,23 +436,6 @@ public final class KeeperRole: RecordingBehavior {
         bufferedBytes + waitingBytes + inFlightBytes > config.keeper.memoryLimitBytes
     }
 
-    /// Whether the oldest events this keeper sealed (shipped or waiting for a slot, late
-    /// revisions aside) have waited longer than ``ChronoConfig/keeperBacklogLimitNanoseconds`` to
-    /// become durable: then writers get their acknowledgements only as the backlog drains, as at
-    /// the memory bound, so a large `keeper.memoryLimitBytes` does not make events wait longer
-    /// under saturation. It holds only while pieces still become durable: a backlog that does not
-    /// drain (a grapher waiting for another keeper's watermark) must not stop the writers.
-    private func overBacklog() -> Bool {
-        while let front = backlog.first, inFlight[front.sequence] == nil { backlog.removeFirst() }
-        let limit = config.keeperBacklogLimitNanoseconds
-        let now = clock.now()
-        guard now > limit else { return false }
-        var oldest = backlog.first?.sealedAt ?? UInt64.max
-        if let chunk = waiting.first(where: { $0.revision == 0 }) { oldest = min(oldest, chunk.range.end) }
-        guard oldest < now - limit else { return false }
-        return clock.instant() - lastDurableAt < .nanoseconds(Int64(limit))
-    }
-
     /// Storage of range buffers, sealed chunks and retained pieces this keeper is done with, reused
     /// for the next ones: at most half of `keeper.memoryLimitBytes` idle.
     private lazy var storage = ChunkStoragePool(capacityLimit: config.keeper.memoryLimitBytes / 2)
@@ -488,7 +461,6 @@ public final class KeeperRole: RecordingBehavior {
         guard !heldAcks.isEmpty else { return false }
         var did = false
         let now = clock.instant()
-        if overBacklog() { return false }
         while let first = heldAcks.first, first.due <= now, !overMemoryBound {
             heldAcks.removeFirst()
             try channel.post(ControlMessage.batchAck(first.ack).encode(), to: first.rank, tag: .flow)
@@ -697,7 +669,6 @@ public final class KeeperRole: RecordingBehavior {
                                    eventBytes: source.bytes(of: positions), events: piece.events, range: piece.range,
                                    completesBelow: piece.completesBelow, byClient: piece.byClient)
             inFlight[sequence] = shipped
-            if piece.revision == 0 { backlog.append((sequence, source.chunk.range.end)) }
             inFlightBytes += shipped.heldBytes(slotBytes: slotBytes)
             try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence), story: story.notice,
                      watermark: reportableWatermark(of: story), channel: channel)
