@@ -235,9 +235,7 @@ struct EventPathTests {
         // 3 MiB each: each keeper receives about twice its bound, so it must reach it and writers
         // must wait for its acknowledgements.
         let limit = 3 << 20
-        // No backlog limit: the memory bound alone must hold the writers here.
         let r = try roundTrip(ranks: 8, ["--set", "deployment.keepersPerNode=2", "--archive-delay-ms", "300",
-                                         "--set", "keeper.maxBacklogMs=86400000",
                                          "--set", "keeper.memoryLimitBytes=\(limit)", "--set", "keeper.transferSlotBytes=262144",
                                          "--set", "client.batchBytes=65536", "--set", "client.maxPendingBatches=1"],
                               events: 120)
