@@ -313,6 +313,9 @@ extension Counter {
     /// `queries.last.archive` (player): "last N" queries that also read the part before what the
     /// keepers hold (keepers again, then the archive).
     public static let lastFromArchive = Counter("queries.last.archive")
+    /// `pieces.kept.dropped` (keeper): a story's latest durable piece, kept for "last N" queries,
+    /// let go (or not kept) to stay within `keeper.memoryLimitBytes`.
+    public static let keptPiecesDropped = Counter("pieces.kept.dropped")
 
     /// `reads.granted` (visor): read routes granted (the story's keepers took a ``ReadGrant``).
     public static let readsGranted = Counter("reads.granted")
@@ -363,7 +366,7 @@ extension Counter {
         .watermarksReleased, .watermarksReported, .watermarksStale, .watermarksUnknownStory, .windowsPartial,
         .workloadFailed, .faultsMinor, .cpuUs, .chunksRead, .chunksReceivedDuringRounds,
         .attachAccepted, .attachAnswersUnclaimed, .attachClients, .attachClientsDisconnected, .attachClientsReadOnly, .attachDropped, .attachEventsUnflushed, .attachGoodbyes, .attachMessagesForged, .attachMessagesRefused, .attachRefused, .attachRefusedReadOnly,
-        .lastFromMemory, .lastFromArchive,
+        .lastFromMemory, .lastFromArchive, .keptPiecesDropped,
         .readsGranted, .readsDeclined, .replaysDirect, .replaysDirectRefused, .replayLastDirect, .replayLastPlayer, .replayRoutes,
     ]
 }

@@ -100,10 +100,12 @@ struct SimulatorTests {
     ///   watermark (slots full of a run of events with one time), which the late invariant excuses;
     /// - 1027 and 1487 with tight bounds: a follow passed events of a writer whose clock lagged the
     ///   keeper's, answered complete up to the keeper's clock while no writer held the story (it is
-    ///   now complete only up to what the clock sealed).
+    ///   now complete only up to what the clock sealed);
+    /// - 156 and 220 with tight bounds: a keeper kept each story's latest durable piece for "last N"
+    ///   queries beside a full bound (the pieces now count against it and go first at the bound).
     @Test("seeds of fixed findings pass",
           arguments: [(UInt64(400178), false), (401669, false), (402688, false), (402798, false), (22, true), (509, true),
-                      (1399, true), (132, true), (1027, true), (1487, true)])
+                      (1399, true), (132, true), (1027, true), (1487, true), (156, true), (220, true)])
     func fixedFindings(_ seed: UInt64, _ tightMemory: Bool) {
         let report = SimWorld.simulate(seed: seed, tightMemory: tightMemory)
         #expect(report.passed, "seed \(seed): \(report.violations.first?.prefix(300) ?? "")")

@@ -38,10 +38,13 @@ public final class KeeperRole: RecordingBehavior {
         /// The readers the visor granted direct "last N" queries (``ReadGrant``) and the world rank
         /// each sends from, while the story is recorded.
         var readers: [ClientID: Int32] = [:]
-        /// The story's latest piece to become durable, kept with its sealed chunk's storage (not
-        /// counted against `keeper.memoryLimitBytes`: one per story) until a later one is durable, so that
-        /// "last N" queries find the story's latest events in memory right after an archive round.
+        /// The story's latest piece to become durable, kept with its sealed chunk's storage until a
+        /// later one is durable, so that "last N" queries find the story's latest events in memory
+        /// right after an archive round. Counted against `keeper.memoryLimitBytes` (``keptBytes``) and
+        /// the first memory let go at the bound: it is never needed, only convenient.
         var kept: InFlight?
+        /// What ``kept`` holds: its sealed chunk's whole storage (taken when it was kept).
+        var keptCharge = 0
 
         init(notice: RecordingNotice, pipeline: StoryPipeline, at now: ContinuousClock.Instant, time: UInt64) {
             self.notice = notice
@@ -366,10 +369,8 @@ public final class KeeperRole: RecordingBehavior {
         // The piece's events were needed up to here (the ledger reads their indices); the story's
         // latest durable piece stays for "last N" queries until a later one is durable.
         if ack.isDurable, let story = stories[done.storyId], (story.kept?.completesBelow ?? 0) <= done.completesBelow {
-            var keep = done
-            keep.buffer = nil
-            if let previous = story.kept { letGo(previous) }
-            story.kept = keep
+            dropKept(of: story)
+            keep(done, in: story)
         } else {
             letGo(done)
         }
@@ -405,6 +406,42 @@ public final class KeeperRole: RecordingBehavior {
         bump(.chunksRead)
     }
 
+    /// Keeps a durable piece for "last N" queries if its chunk's storage fits under the memory bound
+    /// beside everything else held; lets it go otherwise.
+    private func keep(_ piece: InFlight, in story: Story) {
+        let charge = piece.source.bytes(of: 0..<piece.source.chunk.count)
+        guard heldBytes + charge <= config.keeper.memoryLimitBytes else {
+            letGo(piece)
+            bump(.keptPiecesDropped)
+            return
+        }
+        var kept = piece
+        kept.buffer = nil
+        story.kept = kept
+        story.keptCharge = charge
+        keptBytes += charge
+        keptStories.insert(piece.storyId)
+    }
+
+    /// Lets go of the story's kept piece, if any.
+    private func dropKept(of story: Story) {
+        guard let kept = story.kept else { return }
+        story.kept = nil
+        keptBytes -= story.keptCharge
+        story.keptCharge = 0
+        keptStories.remove(kept.storyId)
+        letGo(kept)
+    }
+
+    /// Lets kept pieces go until everything held fits under `keeper.memoryLimitBytes` again (or none
+    /// is left): the buffered events that arrived since they were kept come first.
+    private func trimKept() {
+        while heldBytes > config.keeper.memoryLimitBytes, let id = keptStories.first, let story = stories[id] {
+            dropKept(of: story)
+            bump(.keptPiecesDropped)
+        }
+    }
+
     /// Lets go of a settled piece's events: the story's memory no longer covers them, and its chunk's
     /// storage goes back to the pool once nothing else needs it.
     private func letGo(_ piece: InFlight) {
@@ -432,9 +469,18 @@ public final class KeeperRole: RecordingBehavior {
         waitingBytes = waiting.reduce(0) { $0 + $1.encodedByteCount } - (waiting.first?.encodedByteCount(of: 0..<shippedOfFirst) ?? 0)
     }
 
+    /// Whether writers' acknowledgements wait: kept pieces do not count here (``trimKept()`` lets them
+    /// go first), so a bound filled with them can never hold writers back.
     private var overMemoryBound: Bool {
         bufferedBytes + waitingBytes + inFlightBytes > config.keeper.memoryLimitBytes
     }
+
+    /// Everything held against `keeper.memoryLimitBytes`, kept pieces included.
+    private var heldBytes: Int { bufferedBytes + waitingBytes + inFlightBytes + keptBytes }
+
+    /// Storage held by the stories' kept pieces (``Story/kept``), and the stories that have one.
+    private var keptBytes = 0
+    private var keptStories: Set<StoryID> = []
 
     /// Storage of range buffers, sealed chunks and retained pieces this keeper is done with, reused
     /// for the next ones: at most half of `keeper.memoryLimitBytes` idle.
@@ -448,7 +494,8 @@ public final class KeeperRole: RecordingBehavior {
 
     public func poll(channel: any ControlTransport) throws -> Bool {
         var didWork = false
-        let held = UInt64(bufferedBytes + waitingBytes + inFlightBytes)
+        trimKept()
+        let held = UInt64(heldBytes)
         if held > peakMemory { peakMemory = held }
         _ = try bulk.progress()  // keepers are RMA targets: manual-progress providers need this
         didWork = try releaseAcks(channel: channel) || didWork
@@ -583,7 +630,7 @@ public final class KeeperRole: RecordingBehavior {
             did = true
         }
         for id in retiring {
-            if let kept = stories[id]?.kept { letGo(kept) }
+            if let story = stories[id] { dropKept(of: story) }
             stories[id] = nil
         }
         return did
