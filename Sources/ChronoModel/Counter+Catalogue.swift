@@ -313,6 +313,11 @@ extension Counter {
     /// `queries.last.archive` (player): "last N" queries that also read the part before what the
     /// keepers hold (keepers again, then the archive).
     public static let lastFromArchive = Counter("queries.last.archive")
+    /// `storage.reused` (keeper, grapher): range, chunk and merge storage handed out again by the
+    /// role's ``ChunkStoragePool``.
+    public static let storageReused = Counter("storage.reused")
+    /// `storage.fresh` (keeper, grapher): such storage newly allocated because no idle array fitted.
+    public static let storageFresh = Counter("storage.fresh")
     /// `pieces.kept.dropped` (keeper): a story's latest durable piece, kept for "last N" queries,
     /// let go (or not kept) to stay within `keeper.memoryLimitBytes`.
     public static let keptPiecesDropped = Counter("pieces.kept.dropped")
@@ -366,7 +371,7 @@ extension Counter {
         .watermarksReleased, .watermarksReported, .watermarksStale, .watermarksUnknownStory, .windowsPartial,
         .workloadFailed, .faultsMinor, .cpuUs, .chunksRead, .chunksReceivedDuringRounds,
         .attachAccepted, .attachAnswersUnclaimed, .attachClients, .attachClientsDisconnected, .attachClientsReadOnly, .attachDropped, .attachEventsUnflushed, .attachGoodbyes, .attachMessagesForged, .attachMessagesRefused, .attachRefused, .attachRefusedReadOnly,
-        .lastFromMemory, .lastFromArchive, .keptPiecesDropped,
+        .lastFromMemory, .lastFromArchive, .keptPiecesDropped, .storageReused, .storageFresh,
         .readsGranted, .readsDeclined, .replaysDirect, .replaysDirectRefused, .replayLastDirect, .replayLastPlayer, .replayRoutes,
     ]
 }

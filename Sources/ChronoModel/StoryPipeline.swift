@@ -139,6 +139,22 @@ public struct StoryPipeline: Sendable {
         return report
     }
 
+    /// Inserts a chunk like ``insert(_:from:watermark:)``, taking its storage (`chunk` is left
+    /// empty): adopted as its range's buffer when it can be, else copied in and given back to the
+    /// pool for the next chunk, so a role that reads chunks into pooled storage gets it back.
+    @discardableResult
+    public mutating func insert(taking chunk: inout StoryChunk, from contributor: UInt64, watermark: UInt64? = nil) -> InsertReport {
+        addContributor(contributor)
+        var report = InsertReport()
+        if !adopt(chunk, report: &report) {
+            insertRecords(chunk.records, payload: chunk.payload, report: &report)
+            if let pool { pool.give(&chunk) }
+        }
+        chunk = StoryChunk(unchecked: chunk.storyId, range: chunk.range, revision: chunk.revision, records: [], payload: [])
+        if let watermark { advanceWatermark(of: contributor, to: watermark) }
+        return report
+    }
+
     /// Takes a chunk's storage as the buffer of its range, without copying, when it is the first
     /// data of a range that is still open and every event is acceptable (the usual case at a
     /// grapher: each keeper ships one chunk per range). A chunk is canonical, so its buffer is

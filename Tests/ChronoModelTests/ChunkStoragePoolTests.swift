@@ -68,4 +68,34 @@ struct ChunkStoragePoolTests {
         #expect(pool.counts.fresh == warm.fresh, "fresh storage after warm-up: \(warm) → \(pool.counts)")
         #expect(pool.counts.reused >= warm.reused + 2 * 18, "\(warm) → \(pool.counts)")
     }
+
+    @Test func aChunkCopiedIntoARangeGivesItsStorageBack() throws {
+        // A grapher reads each piece into pooled storage: the first piece of a range becomes its
+        // buffer; a later piece is copied in, and its storage must come back to the pool (it used
+        // to be freed to the heap, so every read after the first of a range took fresh storage).
+        let pool = ChunkStoragePool(capacityLimit: 16 << 20)
+        var p = StoryPipeline(storyId: story, chunkDuration: 1000, pool: pool)
+        func piece(_ times: Range<UInt64>) throws -> StoryChunk {
+            try StoryChunk(storyId: story, range: TimeRange(start: 0, end: 1000), events: times.map {
+                Event(time: $0, clientId: ClientID(1), index: UInt32($0), record: [UInt8](repeating: UInt8($0 & 0xff), count: 512))
+            })
+        }
+        var first = try piece(0..<100), second = try piece(100..<200)
+        let expected = try piece(0..<200)
+        p.insert(taking: &first, from: 1)
+        #expect(first.isEmpty && pool.idleBytes == 0, "adopted: its storage is the range's buffer")
+        let secondPayload = second.payload.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        p.insert(taking: &second, from: 1)
+        #expect(second.isEmpty)
+        // The pool now holds the first piece's old buffer (the range grew) and the second piece's
+        // storage, which is the one that must be handed out again (not freed).
+        var handedOut: [[UInt8]] = []
+        for _ in 0..<4 { handedOut.append(pool.takePayload(capacity: 1)) }
+        #expect(handedOut.contains { $0.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == secondPayload },
+                "the copied piece's storage is back in the pool")
+        p.advanceWatermark(of: 1, to: 1000)
+        let sealed = p.sealReady()
+        #expect(sealed.count == 1 && sealed.first?.records.map(\.time) == expected.records.map(\.time)
+                && sealed.first?.payload == expected.payload)
+    }
 }

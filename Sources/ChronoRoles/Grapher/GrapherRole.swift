@@ -361,17 +361,20 @@ public final class GrapherRole: RecordingBehavior {
                         channel: channel)
                 continue
             }
+            let completesBelow = chunk.records.last.map { $0.time &+ 1 } ?? chunk.range.end
+            let events = chunk.count
             // In place: a copy of the story would share its range buffers and force copies of them.
-            guard let report = stories[d.storyId]?.pipeline.insert(chunk, from: UInt64(keeper), watermark: nil) else { continue }
+            // The pipeline takes the piece's storage (adopted, or copied in and back to `storage`).
+            guard let report = stories[d.storyId]?.pipeline.insert(taking: &chunk, from: UInt64(keeper), watermark: nil)
+            else { continue }
             // Read: the keeper's slot can take its next chunk now (it keeps the events until durable).
             try channel.post(ControlMessage.chunkAck(ChunkAck(storyId: d.storyId, sequence: d.sequence, rc: .success,
                                                               received: true)).encode(), to: keeper, tag: .bulk)
-            let completesBelow = chunk.records.last.map { $0.time &+ 1 } ?? chunk.range.end
             stories[d.storyId]?.pending.append(PendingAck(keeper: keeper, sequence: d.sequence, storyId: d.storyId,
                                                           completesBelow: completesBelow))
             bump(.chunksReceived)
             if roundInFlight != nil { bump(.chunksReceivedDuringRounds) }
-            bump(.eventsReceived, UInt64(chunk.count))
+            bump(.eventsReceived, UInt64(events))
             bump(.bytesTransferred, d.length)
             if !report.rejected.isEmpty { bump(.eventsRejected, UInt64(report.rejected.count)) }
         }
@@ -726,6 +729,7 @@ public final class GrapherRole: RecordingBehavior {
         c[.leasesGranted] = leases.granted
         c[.leasesExpired] = leases.expired
         c[.leasesRecalled] = leases.recalled
+        (c[.storageReused], c[.storageFresh]) = storage.counts
         if durableLatency.totalCount > 0 {
             c[.durableLatencyP50Us] = durableLatency.valueAtPercentile(50)
             c[.durableLatencyP99Us] = durableLatency.valueAtPercentile(99)

@@ -789,6 +789,7 @@ public final class KeeperRole: RecordingBehavior {
         for s in stories.values { total.add(s.pipeline.stats) }
         var c = stats.merging(tracked.counters(pipelines: total)) { $1 }
         c[.memoryPeakBytes] = peakMemory
+        (c[.storageReused], c[.storageFresh]) = storage.counts
         return c
     }
 
