@@ -153,7 +153,7 @@ public final class ArchiveWriter {
         let chronicles = try root.createGroup(ArchiveLayout.chroniclesGroup)
         let rounds = try root.createDataset(ArchiveLayout.roundsDataset, of: UInt64.self,
                                             columns: ArchiveRoundRow.columnCount,
-                                            chunkRows: ArchiveLayout.roundsChunkRows)
+                                            chunkRows: ArchiveLayout.roundsChunkRows, fillsNewChunks: false)
         try rounds.attributes.set(ArchiveLayout.columnsAttribute,
                                   .string(ArchiveLayout.roundsColumns.joined(separator: ",")))
         try file.flush()
@@ -596,12 +596,12 @@ public final class ArchiveWriter {
                                      .uint64(StoryID(chronicle: chronicle, story: story).rawValue))
             let events = try group.createDataset(ArchiveLayout.eventsDataset, of: UInt8.self,
                                                  columns: ArchiveLayout.eventRowBytes,
-                                                 chunkRows: ArchiveLayout.eventChunkRows)
+                                                 chunkRows: ArchiveLayout.eventChunkRows, fillsNewChunks: false)
             let payload = try group.createDataset(ArchiveLayout.payloadDataset, of: UInt8.self,
-                                                  chunkRows: ArchiveLayout.payloadChunkBytes)
+                                                  chunkRows: ArchiveLayout.payloadChunkBytes, fillsNewChunks: false)
             let index = try group.createDataset(ArchiveLayout.indexDataset, of: UInt64.self,
                                                 columns: ArchiveIndexRow.columnCount,
-                                                chunkRows: ArchiveLayout.indexChunkRows)
+                                                chunkRows: ArchiveLayout.indexChunkRows, fillsNewChunks: false)
             try index.attributes.set(ArchiveLayout.columnsAttribute,
                                      .string(ArchiveLayout.indexColumns.joined(separator: ",")))
             files = try StoryFiles(group: group, events: events, payload: payload, index: index)

@@ -14,7 +14,7 @@ struct HDF5Checks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hdf5",
         abstract: "HDF5 wrapper checks.",
-        subcommands: [Parallel.self, Verify.self, Serial.self, MissingFile.self, CorruptFile.self, Crash.self, AfterCrash.self, Throughput.self])
+        subcommands: [Parallel.self, Verify.self, Serial.self, MissingFile.self, CorruptFile.self, Crash.self, AfterCrash.self, Throughput.self, ExtendIO.self])
 
     /// Collectively creates a file, a nested group, chunked extendible datasets (UInt64 events,
     /// UInt8 payload bytes, a 2-D table of 32-byte records); extends them twice; each rank
@@ -448,6 +448,44 @@ extension HDF5Checks {
                     say("THROUGHPUT \(independent ? "independent" : "collective") ranks=\(size) \(Int(mib)) MiB in "
                         + "\(Int(seconds * 1000)) ms = \(Int(mib / seconds)) MiB/s")
                 }
+            }
+        }
+    }
+}
+
+extension HDF5Checks {
+    /// Extends two byte datasets collectively by `--mib-per-rank` MiB per rank, one created with
+    /// HDF5's default fill and one with `fillsNewChunks: false`, and prints from every rank
+    /// `EXTEND-IO rank=<r> fills=<bytes> nofill=<bytes>`: the bytes it passed to write system
+    /// calls during each `extend(to:)`. Then writes, flushes and reads a sample back.
+    struct ExtendIO: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "extend-io")
+        @Option(help: "The HDF5 file to create.") var file: String
+        @Option(help: "MiB each rank adds to each dataset.") var mibPerRank = 8
+
+        func run() throws {
+            runUnderMPI("hdf5 extend-io") { world in
+                let comm = try world.duplicate()
+                let (rank, size) = (comm.rank, comm.size)
+                let rows = (mibPerRank << 20) * size
+                let f = try HDF5File.create(path: file, communicator: comm)
+                let filled = try f.root.createDataset("filled", of: UInt8.self, chunkRows: 1 << 20)
+                let unfilled = try f.root.createDataset("unfilled", of: UInt8.self, chunkRows: 1 << 20, fillsNewChunks: false)
+                try f.flush()
+                var written: [Int] = []
+                for data in [filled, unfilled] {
+                    let before = syscallWriteBytes()
+                    try data.extend(to: rows)
+                    written.append(syscallWriteBytes() - before)
+                }
+                say("EXTEND-IO rank=\(rank) fills=\(written[0]) nofill=\(written[1])")
+                let bytes = patternBytes(count: 4096, seed: rank)
+                try bytes.withUnsafeBytes { try unfilled.write(bytes: $0, at: rank * (rows / size), transfer: .independent) }
+                try f.flush()
+                try expect(try unfilled.read(UInt8.self, range: rank * (rows / size)..<rank * (rows / size) + 4096) == bytes,
+                           "rows written after an extension without fill read back wrong")
+                try f.close()
+                try comm.free()
             }
         }
     }

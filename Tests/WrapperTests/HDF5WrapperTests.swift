@@ -117,6 +117,24 @@ struct HDF5WrapperTests {
         }
     }
 
+    @Test("extending a dataset created with fillsNewChunks: false writes nothing (no I/O inside the collective H5Dset_extent); the default fill writes every new chunk")
+    func extendWithoutFill() throws {
+        let dir = try TemporaryDirectory()
+        let r = try MPIJob.run(ranks: 2, [checks, "hdf5", "extend-io", "--file", dir.path("x.h5"), "--mib-per-rank", "4"], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        let lines = r.lines(startingWith: "EXTEND-IO")
+        #expect(lines.count == 2, "\(r)")
+        for line in lines {
+            guard let m = line.firstMatch(of: #/fills=(\d+) nofill=(\d+)/#), let fills = Int(m.1), let nofill = Int(m.2) else {
+                Issue.record("unreadable line: \(line)")
+                continue
+            }
+            // 8 MiB of new chunks filled by 2 ranks: about 4 MiB each, written inside the collective call.
+            #expect(fills >= 2 << 20, "the default fill is visible to the measure: \(line)")
+            #expect(nofill == 0, "an extension without fill did I/O: \(line)")
+        }
+    }
+
     @Test("the raw-byte hot path writes MiB buffers collectively and independently, growing the dataset each round")
     func rawByteThroughput() throws {
         let dir = try TemporaryDirectory()
