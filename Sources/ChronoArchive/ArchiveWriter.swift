@@ -22,9 +22,13 @@ import Glibc
 /// room for the round past the file's end; a full file system fails the round there, with the file
 /// as the last flush left it. Every later step's outcome (structure changes, rows, flush) is agreed
 /// between ranks too: a failure anywhere is `.writeFailed` on all, nothing of that round is
-/// acknowledged, and the writer becomes unusable (call `close()`). Only an HDF5 failure on some
-/// ranks in the middle of one collective HDF5 call can still leave the others waiting in it (the
-/// grapher aborts the job after `timeouts.archiveRoundMs`).
+/// acknowledged, and the writer becomes unusable (call `close()`). The collective HDF5 calls of a
+/// round do no file I/O except `H5Fflush` (and `H5Fclose`): rows are independent writes, the
+/// datasets are created without fill (`fillsNewChunks: false`, so `H5Dset_extent` only allocates),
+/// and metadata is written at flush (``HDF5File``). Only a write failing on some ranks inside
+/// `H5Fflush` or `H5Fclose` (HDF5 then leaves its closing barrier on those ranks alone) can still
+/// leave the others waiting (the grapher aborts the job after `timeouts.archiveRoundMs`). Files
+/// created before datasets were made without fill keep filling when their stories are extended.
 public final class ArchiveWriter {
     /// The archive file's path.
     public let path: String
@@ -472,8 +476,9 @@ public final class ArchiveWriter {
     static let metadataSlackBytes = 1 << 20
 
     /// Reserves room past the file's end (rank 0, for all: one shared file) for everything this
-    /// round can add: parallel HDF5 allocates (and fills) every chunk a dataset extension reaches,
-    /// so the round needs the chunks its extents add, plus room for new stories and metadata.
+    /// round can add: parallel HDF5 allocates every chunk a dataset extension reaches (the rows
+    /// written into them, and any fill of an older file's datasets, land there), so the round
+    /// needs the chunks its extents add, plus room for new stories and metadata.
     /// - Returns: the reason when the room cannot be had (`No space left on device`, how much was
     ///   asked, how much is available), `nil` otherwise and on other ranks.
     private func reserveRoom(for order: [StoryKey], shares: [StoryKey: [Share]]) -> String? {

@@ -14,7 +14,7 @@ struct HDF5Checks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hdf5",
         abstract: "HDF5 wrapper checks.",
-        subcommands: [Parallel.self, Verify.self, Serial.self, MissingFile.self, CorruptFile.self, Crash.self, AfterCrash.self, Throughput.self, ExtendIO.self])
+        subcommands: [Parallel.self, Verify.self, Serial.self, MissingFile.self, CorruptFile.self, Crash.self, AfterCrash.self, Throughput.self, ExtendIO.self, MetadataIO.self])
 
     /// Collectively creates a file, a nested group, chunked extendible datasets (UInt64 events,
     /// UInt8 payload bytes, a 2-D table of 32-byte records); extends them twice; each rank
@@ -484,6 +484,40 @@ extension HDF5Checks {
                 try f.flush()
                 try expect(try unfilled.read(UInt8.self, range: rank * (rows / size)..<rank * (rows / size) + 4096) == bytes,
                            "rows written after an extension without fill read back wrong")
+                try f.close()
+                try comm.free()
+            }
+        }
+    }
+}
+
+extension HDF5Checks {
+    /// Creates `--groups` groups, each with an attribute and three datasets without fill that it
+    /// extends, collectively, and prints from every rank `METADATA-IO rank=<r> before-flush=<bytes>
+    /// flush=<bytes>`: the bytes it passed to write system calls during those calls, then during
+    /// the flush that follows.
+    struct MetadataIO: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "metadata-io")
+        @Option(help: "The HDF5 file to create.") var file: String
+        @Option(help: "Groups to create.") var groups = 200
+
+        func run() throws {
+            runUnderMPI("hdf5 metadata-io") { world in
+                let comm = try world.duplicate()
+                let f = try HDF5File.create(path: file, communicator: comm)
+                try f.flush()
+                let start = syscallWriteBytes()
+                for g in 0..<groups {
+                    let group = try f.root.createGroup("g\(g)")
+                    try group.attributes.set("name", .string("group \(g)"))
+                    for d in 0..<3 {
+                        let data = try group.createDataset("d\(d)", of: UInt8.self, chunkRows: 4096, fillsNewChunks: false)
+                        try data.extend(to: 100_000)
+                    }
+                }
+                let structure = syscallWriteBytes()
+                try f.flush()
+                say("METADATA-IO rank=\(comm.rank) before-flush=\(structure - start) flush=\(syscallWriteBytes() - structure)")
                 try f.close()
                 try comm.free()
             }

@@ -135,6 +135,24 @@ struct HDF5WrapperTests {
         }
     }
 
+    @Test("metadata of a parallel file is written at flush only: 200 groups of 3 extended datasets cause no write inside the collective calls")
+    func metadataWrittenAtFlush() throws {
+        let dir = try TemporaryDirectory()
+        let r = try MPIJob.run(ranks: 2, [checks, "hdf5", "metadata-io", "--file", dir.path("m.h5")], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        let lines = r.lines(startingWith: "METADATA-IO")
+        #expect(lines.count == 2, "\(r)")
+        for line in lines {
+            guard let m = line.firstMatch(of: #/before-flush=(\d+) flush=(\d+)/#), let before = Int(m.1), let flush = Int(m.2) else {
+                Issue.record("unreadable line: \(line)")
+                continue
+            }
+            // With HDF5's default threshold (256 KiB) each rank wrote about 55 KB inside these calls.
+            #expect(before == 0, "metadata written inside collective structure calls: \(line)")
+            #expect(flush > 0, "the flush wrote no metadata, so the measure proves nothing: \(line)")
+        }
+    }
+
     @Test("the raw-byte hot path writes MiB buffers collectively and independently, growing the dataset each round")
     func rawByteThroughput() throws {
         let dir = try TemporaryDirectory()
