@@ -85,6 +85,13 @@ hid_t chrono_h5t_c_s1(void) { return H5T_C_S1; }
 herr_t chrono_h5p_set_fapl_mpio(hid_t fapl, MPI_Comm comm) {
     return H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
 }
+herr_t chrono_h5p_set_metadata_writes_at_flush(hid_t fapl) {
+    H5AC_cache_config_t config;
+    config.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+    if (H5Pget_mdc_config(fapl, &config) < 0) return -1;
+    config.dirty_bytes_threshold = 32 << 20;
+    return H5Pset_mdc_config(fapl, &config);
+}
 herr_t chrono_h5p_set_dxpl_mpio(hid_t dxpl, int collective) {
     return H5Pset_dxpl_mpio(dxpl, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
 }

@@ -22,9 +22,13 @@ import Glibc
 /// room for the round past the file's end; a full file system fails the round there, with the file
 /// as the last flush left it. Every later step's outcome (structure changes, rows, flush) is agreed
 /// between ranks too: a failure anywhere is `.writeFailed` on all, nothing of that round is
-/// acknowledged, and the writer becomes unusable (call `close()`). Only an HDF5 failure on some
-/// ranks in the middle of one collective HDF5 call can still leave the others waiting in it (the
-/// grapher aborts the job after `timeouts.archiveRoundMs`).
+/// acknowledged, and the writer becomes unusable (call `close()`). The collective HDF5 calls of a
+/// round do no file I/O except `H5Fflush` (and `H5Fclose`): rows are independent writes, the
+/// datasets are created without fill (`fillsNewChunks: false`, so `H5Dset_extent` only allocates),
+/// and metadata is written at flush (``HDF5File``). Only a write failing on some ranks inside
+/// `H5Fflush` or `H5Fclose` (HDF5 then leaves its closing barrier on those ranks alone) can still
+/// leave the others waiting (the grapher aborts the job after `timeouts.archiveRoundMs`). Files
+/// created before datasets were made without fill keep filling when their stories are extended.
 public final class ArchiveWriter {
     /// The archive file's path.
     public let path: String
@@ -153,7 +157,7 @@ public final class ArchiveWriter {
         let chronicles = try root.createGroup(ArchiveLayout.chroniclesGroup)
         let rounds = try root.createDataset(ArchiveLayout.roundsDataset, of: UInt64.self,
                                             columns: ArchiveRoundRow.columnCount,
-                                            chunkRows: ArchiveLayout.roundsChunkRows)
+                                            chunkRows: ArchiveLayout.roundsChunkRows, fillsNewChunks: false)
         try rounds.attributes.set(ArchiveLayout.columnsAttribute,
                                   .string(ArchiveLayout.roundsColumns.joined(separator: ",")))
         try file.flush()
@@ -472,8 +476,9 @@ public final class ArchiveWriter {
     static let metadataSlackBytes = 1 << 20
 
     /// Reserves room past the file's end (rank 0, for all: one shared file) for everything this
-    /// round can add: parallel HDF5 allocates (and fills) every chunk a dataset extension reaches,
-    /// so the round needs the chunks its extents add, plus room for new stories and metadata.
+    /// round can add: parallel HDF5 allocates every chunk a dataset extension reaches (the rows
+    /// written into them, and any fill of an older file's datasets, land there), so the round
+    /// needs the chunks its extents add, plus room for new stories and metadata.
     /// - Returns: the reason when the room cannot be had (`No space left on device`, how much was
     ///   asked, how much is available), `nil` otherwise and on other ranks.
     private func reserveRoom(for order: [StoryKey], shares: [StoryKey: [Share]]) -> String? {
@@ -596,12 +601,12 @@ public final class ArchiveWriter {
                                      .uint64(StoryID(chronicle: chronicle, story: story).rawValue))
             let events = try group.createDataset(ArchiveLayout.eventsDataset, of: UInt8.self,
                                                  columns: ArchiveLayout.eventRowBytes,
-                                                 chunkRows: ArchiveLayout.eventChunkRows)
+                                                 chunkRows: ArchiveLayout.eventChunkRows, fillsNewChunks: false)
             let payload = try group.createDataset(ArchiveLayout.payloadDataset, of: UInt8.self,
-                                                  chunkRows: ArchiveLayout.payloadChunkBytes)
+                                                  chunkRows: ArchiveLayout.payloadChunkBytes, fillsNewChunks: false)
             let index = try group.createDataset(ArchiveLayout.indexDataset, of: UInt64.self,
                                                 columns: ArchiveIndexRow.columnCount,
-                                                chunkRows: ArchiveLayout.indexChunkRows)
+                                                chunkRows: ArchiveLayout.indexChunkRows, fillsNewChunks: false)
             try index.attributes.set(ArchiveLayout.columnsAttribute,
                                      .string(ArchiveLayout.indexColumns.joined(separator: ",")))
             files = try StoryFiles(group: group, events: events, payload: payload, index: index)

@@ -146,7 +146,9 @@ public struct ChronoJob: Sendable {
         }
         if let bulkMembers {
             do {
-                bulk = try BulkPlane.open(provider: config.fabric.provider, members: bulkMembers, worldRank: world.rank)
+                let plane = try BulkPlane.open(provider: config.fabric.provider, members: bulkMembers, worldRank: world.rank)
+                logger.debug("bulk plane open: provider \(plane.endpoint.info.providerName)")
+                bulk = plane
             } catch {
                 printError("chronolog: rank \(world.rank): cannot open the bulk plane (fabric.provider \(config.fabric.provider.debugDescription)): \(error)")
                 MPIRuntime.abort(code: 2)

@@ -57,8 +57,10 @@ public final class HDF5Dataset {
     }
 
     /// Grows the dataset to `rows` rows (`H5Dset_extent`). Until written, new rows read as zeros
-    /// in a serial file; in a parallel file the MPI-IO driver allocates their chunks at once
-    /// without writing fill values, so their content is unspecified until written.
+    /// in a serial file. In a parallel file the chunks the new extent reaches are allocated at
+    /// once and, for a dataset created with `fillsNewChunks: true` (the default), written with
+    /// zeros by every rank collectively inside this call; created with `fillsNewChunks: false`,
+    /// nothing is written and their content is unspecified until written.
     ///
     /// Collective over the file's communicator for a parallel file: every rank passes the same
     /// `rows`.

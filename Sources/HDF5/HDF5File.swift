@@ -12,6 +12,10 @@ import Glibc
 /// Groups and datasets are reached through `root`. The file keeps track of every group and
 /// dataset opened through it; `close()` closes them all, then the file. For a parallel file,
 /// `close()` and `flush()` are collective and must be called by every rank of the communicator.
+/// HDF5's metadata of a parallel file is written at `flush()` and `close()` only: the metadata
+/// cache's dirty-bytes threshold is set to its largest (32 MiB), so collective structure calls
+/// (`createGroup`, `createDataset`, `extend(to:)`, attributes) do no I/O unless more than that
+/// is dirtied between flushes (HDF5's default, 256 KiB, wrote some inside those calls).
 /// Deinitialisation never does collective work: a parallel file dropped without `close()` stays
 /// open until HDF5 shuts down inside `MPIRuntime.finalize()`. A serial file dropped without
 /// `close()` is closed quietly once neither it nor any of its groups and datasets is referenced.
@@ -232,6 +236,7 @@ public final class HDF5File {
             let fapl = try h5check(H5Pcreate(chrono_h5p_file_access()), "H5Pcreate", path)
             lists.append(fapl)
             try h5check(chrono_h5p_set_fapl_mpio(fapl, comm), "H5Pset_fapl_mpio", path)
+            try h5check(chrono_h5p_set_metadata_writes_at_flush(fapl), "H5Pset_mdc_config", path)
             let collective = try h5check(H5Pcreate(chrono_h5p_dataset_xfer()), "H5Pcreate", path)
             lists.append(collective)
             try h5check(chrono_h5p_set_dxpl_mpio(collective, 1), "H5Pset_dxpl_mpio", path)

@@ -98,18 +98,25 @@ public final class HDF5Group {
     /// Collective over the file's communicator for a parallel file.
     /// - Parameters:
     ///   - chunkRows: rows per chunk (the unit of storage allocation and I/O).
+    ///   - fillsNewChunks: `true` (HDF5's default): chunks are written with the fill value (zeros)
+    ///     when allocated, which in a parallel file happens inside `extend(to:)`, a collective
+    ///     write of every chunk the new extent reaches. `false` (`H5D_FILL_TIME_NEVER`, allocation
+    ///     early): allocating writes nothing, so `extend(to:)` does no data I/O, and rows not yet
+    ///     written read as whatever the file's space held (zeros on a fresh file system block).
     /// - Throws: `HDF5Error.invalidArgument` for non-positive sizes, `.callFailed` if the
     ///   dataset exists or cannot be created.
     public func createDataset<T: HDF5Element>(_ path: String, of _: T.Type, columns: Int? = nil,
-                                              chunkRows: Int = 4096, rows: Int = 0) throws -> HDF5Dataset {
-        try createDataset(path, elementType: T.hdf5Type, columns: columns, chunkRows: chunkRows, rows: rows)
+                                              chunkRows: Int = 4096, rows: Int = 0,
+                                              fillsNewChunks: Bool = true) throws -> HDF5Dataset {
+        try createDataset(path, elementType: T.hdf5Type, columns: columns, chunkRows: chunkRows, rows: rows,
+                          fillsNewChunks: fillsNewChunks)
     }
 
     /// Creates a chunked, extendible dataset whose element type is given at run time; see
-    /// `createDataset(_:of:columns:chunkRows:rows:)`. Collective over the file's communicator
-    /// for a parallel file.
+    /// `createDataset(_:of:columns:chunkRows:rows:fillsNewChunks:)`. Collective over the file's
+    /// communicator for a parallel file.
     public func createDataset(_ path: String, elementType: HDF5ElementType, columns: Int? = nil,
-                              chunkRows: Int = 4096, rows: Int = 0) throws -> HDF5Dataset {
+                              chunkRows: Int = 4096, rows: Int = 0, fillsNewChunks: Bool = true) throws -> HDF5Dataset {
         let id = try state.id(of: handle)
         let full = joinPath(self.path, path)
         guard chunkRows > 0, rows >= 0, (columns ?? 1) > 0 else {
@@ -125,6 +132,7 @@ public final class HDF5Group {
         let dcpl = try h5check(H5Pcreate(chrono_h5p_dataset_create()), "H5Pcreate", label(full))
         defer { H5Pclose(dcpl) }
         try DatasetCreation.setChunk(dcpl, chunk, label: label(full))
+        if !fillsNewChunks { try DatasetCreation.setNoFill(dcpl, label: label(full)) }
         let lcpl = try h5check(H5Pcreate(chrono_h5p_link_create()), "H5Pcreate", label(full))
         defer { H5Pclose(lcpl) }
         try h5check(H5Pset_create_intermediate_group(lcpl, 1), "H5Pset_create_intermediate_group", label(full))

@@ -253,6 +253,13 @@ enum DatasetCreation {
             _ = try h5check(H5Pset_chunk(dcpl, Int32(p.count), p.baseAddress), "H5Pset_chunk", label)
         }
     }
+
+    /// `H5Pset_fill_time(H5D_FILL_TIME_NEVER)` with `H5Pset_alloc_time(H5D_ALLOC_TIME_EARLY)` (the
+    /// allocation parallel HDF5 does anyway): allocating chunks writes nothing to the file.
+    static func setNoFill(_ dcpl: hid_t, label: String) throws {
+        try h5check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "H5Pset_fill_time", label)
+        try h5check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time", label)
+    }
 }
 
 /// Dataset extents.

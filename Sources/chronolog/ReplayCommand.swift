@@ -29,7 +29,11 @@ struct ReplayCommand: ParsableCommand {
             story, standard error says why. Damaged index rows are left out (every intact event \
             is still printed) and each is named with its story, row and time range; the exit \
             status is then 3. A crash tail (rows a killed writer never committed, whose events \
-            were never acknowledged durable) is noted on standard error with exit status 0.
+            were never acknowledged durable) is noted on standard error with exit status 0. \
+            A replay of the whole story (no --from, no --to) is also checked against the \
+            catalog's record of what each writer logged, like verify: a writer's tail missing \
+            (archived N of M events) or unknown (it never released the story) is noted on \
+            standard error, exit status 0.
             """)
 
     @Argument(help: ArgumentHelp("Archive directory or archive file.", valueName: "path"))
@@ -75,14 +79,26 @@ struct ReplayCommand: ParsableCommand {
         let formatter = EventFormatter(format: format)
         formatter.header(into: sink)
         let entry = try CatalogView(archivePath: path).entry(listed)
+        // A whole-story replay is checked against the writers' counts in the catalog, like verify.
+        var writers = from == 0 && to == nil ? CompletenessCheck(entry: entry) : nil
         let completeness = try StoryScan(reader: reader, story: listed, catalogEntry: entry).forEachWindow(in: TimeRange(start: from, end: to ?? .max)) { chunk throws(ChronologFailure) in
+            writers?.add(chunk)
             for i in 0..<chunk.count {
                 formatter.append(chunk, at: i, into: &sink.buffer)
                 try sink.flushIfFull()
             }
         }
         try sink.close()
+        reportWriters(writers?.result())
         try report(completeness)
+    }
+
+    /// Writes to standard error why a whole-story answer lacks events the catalog says its writers
+    /// logged (a writer's tail missing, or unknown); the exit status stays 0.
+    private func reportWriters(_ result: (state: CompletenessCheck.State, reasons: [String])?) {
+        guard let result, result.state == .partial else { return }
+        writeStandardError("chronolog: \(oneLine("\(path): story \"\(chronicle)\"/\"\(story ?? "")\": partial: events the catalog records were never archived"))\n")
+        for reason in result.reasons { writeStandardError("chronolog:   \(oneLine(reason))\n") }
     }
 
     /// `--live`: the story's events in [from, to) from the running service, in the same formats.

@@ -43,6 +43,8 @@ extension ArchiveChecks {
         @Option(help: "Kill the job after this many milliseconds (crash test).") var killAfterMs: Int?
         @Option(help: "Kill the job (SIGKILL) after this many rounds returned, before closing.") var killAfterRounds: Int?
         @Option(help: "Largest index row in bytes (archive.maxRowBytes; default the writer's).") var maxRowBytes: Int?
+        @Flag(help: "Print ROUND-IO rank=<r> round=<k> wrote=<report's bytes> syscall=<bytes passed to write calls> per round.")
+        var printIO = false
 
         func run() throws {
             runUnderMPI("archive write") { world in
@@ -65,7 +67,11 @@ extension ArchiveChecks {
                 var total = 0
                 for round in 0..<rounds {
                     let chunks = ArchiveFixture.chunks(run: jobRun, ranks: size, rank: rank, round: round)
+                    let before = syscallWriteBytes()
                     let report = try writer.writeRound(chunks)
+                    if printIO {
+                        say("ROUND-IO rank=\(rank) round=\(round) wrote=\(report.bytesWritten) syscall=\(syscallWriteBytes() - before)")
+                    }
                     try expect(report.events == chunks.reduce(0) { $0 + $1.chunk.count }, "report counts \(report.events) events")
                     total += report.events
                     if rank == 0 {

@@ -74,3 +74,18 @@ public func patternBytes(count: Int, seed: Int) -> [UInt8] {
     }
     return out
 }
+
+/// Bytes this process has passed to write system calls so far (`wchar` of `/proc/self/io`: file
+/// writes, including MPI-IO's), or -1 when it cannot be read.
+public func syscallWriteBytes() -> Int {
+    guard let f = fopen("/proc/self/io", "r") else { return -1 }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), f) != nil {
+        let text = String(cString: line)
+        if text.hasPrefix("wchar:") {
+            return Int(String(text.dropFirst(6).filter(\.isNumber))) ?? -1
+        }
+    }
+    return -1
+}

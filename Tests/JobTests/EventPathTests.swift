@@ -128,8 +128,11 @@ struct EventPathTests {
 
     @Test("a whole job with the bulk plane on tcp;ofi_rxm (the provider between nodes): every event archived once")
     func tcpProvider() throws {
-        let r = try roundTrip(ranks: 7, ["--set", "fabric.provider=tcp;ofi_rxm"], events: 60)
+        let r = try roundTrip(ranks: 7, ["--set", "fabric.provider=tcp;ofi_rxm", "--set", "log.level=debug"], events: 60)
         #expect(r.counters(role: "grapher")[.chunksReceived, default: 0] > 0, "\(r)")
+        // The endpoints the keeper and the grapher opened (not the setting) name the provider.
+        let opened = r.stderr.split(separator: "\n").filter { $0.contains("bulk plane open: provider ") }
+        #expect(opened.count == 3 && opened.allSatisfy { $0.hasSuffix("provider tcp;ofi_rxm") }, "\(r)")
     }
 
     @Test("two graphers on virtual nodes write one archive collectively; stories of both groups present")

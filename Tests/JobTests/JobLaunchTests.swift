@@ -233,6 +233,7 @@ struct JobSignalTests {
             echo "mpirun exit $?"
             """, timeout: 90)
         #expect(r.stdout.contains("chronolog-job summary:") && r.stdout.contains("lost=0"), "\(r)")
+        #expect(r.stdout.contains("exit status: 0 (the job's own, after signal 15") && r.stdout.contains("mpirun exit 0"), "\(r)")
         #expect(r.counters(role: "visor")[.undrainedEvents] == 0, "\(r)")
     }
 }

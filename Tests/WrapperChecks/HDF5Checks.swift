@@ -14,7 +14,7 @@ struct HDF5Checks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hdf5",
         abstract: "HDF5 wrapper checks.",
-        subcommands: [Parallel.self, Verify.self, Serial.self, MissingFile.self, CorruptFile.self, Crash.self, AfterCrash.self, Throughput.self])
+        subcommands: [Parallel.self, Verify.self, Serial.self, MissingFile.self, CorruptFile.self, Crash.self, AfterCrash.self, Throughput.self, ExtendIO.self, MetadataIO.self])
 
     /// Collectively creates a file, a nested group, chunked extendible datasets (UInt64 events,
     /// UInt8 payload bytes, a 2-D table of 32-byte records); extends them twice; each rank
@@ -448,6 +448,78 @@ extension HDF5Checks {
                     say("THROUGHPUT \(independent ? "independent" : "collective") ranks=\(size) \(Int(mib)) MiB in "
                         + "\(Int(seconds * 1000)) ms = \(Int(mib / seconds)) MiB/s")
                 }
+            }
+        }
+    }
+}
+
+extension HDF5Checks {
+    /// Extends two byte datasets collectively by `--mib-per-rank` MiB per rank, one created with
+    /// HDF5's default fill and one with `fillsNewChunks: false`, and prints from every rank
+    /// `EXTEND-IO rank=<r> fills=<bytes> nofill=<bytes>`: the bytes it passed to write system
+    /// calls during each `extend(to:)`. Then writes, flushes and reads a sample back.
+    struct ExtendIO: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "extend-io")
+        @Option(help: "The HDF5 file to create.") var file: String
+        @Option(help: "MiB each rank adds to each dataset.") var mibPerRank = 8
+
+        func run() throws {
+            runUnderMPI("hdf5 extend-io") { world in
+                let comm = try world.duplicate()
+                let (rank, size) = (comm.rank, comm.size)
+                let rows = (mibPerRank << 20) * size
+                let f = try HDF5File.create(path: file, communicator: comm)
+                let filled = try f.root.createDataset("filled", of: UInt8.self, chunkRows: 1 << 20)
+                let unfilled = try f.root.createDataset("unfilled", of: UInt8.self, chunkRows: 1 << 20, fillsNewChunks: false)
+                try f.flush()
+                var written: [Int] = []
+                for data in [filled, unfilled] {
+                    let before = syscallWriteBytes()
+                    try data.extend(to: rows)
+                    written.append(syscallWriteBytes() - before)
+                }
+                say("EXTEND-IO rank=\(rank) fills=\(written[0]) nofill=\(written[1])")
+                let bytes = patternBytes(count: 4096, seed: rank)
+                try bytes.withUnsafeBytes { try unfilled.write(bytes: $0, at: rank * (rows / size), transfer: .independent) }
+                try f.flush()
+                try expect(try unfilled.read(UInt8.self, range: rank * (rows / size)..<rank * (rows / size) + 4096) == bytes,
+                           "rows written after an extension without fill read back wrong")
+                try f.close()
+                try comm.free()
+            }
+        }
+    }
+}
+
+extension HDF5Checks {
+    /// Creates `--groups` groups, each with an attribute and three datasets without fill that it
+    /// extends, collectively, and prints from every rank `METADATA-IO rank=<r> before-flush=<bytes>
+    /// flush=<bytes>`: the bytes it passed to write system calls during those calls, then during
+    /// the flush that follows.
+    struct MetadataIO: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "metadata-io")
+        @Option(help: "The HDF5 file to create.") var file: String
+        @Option(help: "Groups to create.") var groups = 200
+
+        func run() throws {
+            runUnderMPI("hdf5 metadata-io") { world in
+                let comm = try world.duplicate()
+                let f = try HDF5File.create(path: file, communicator: comm)
+                try f.flush()
+                let start = syscallWriteBytes()
+                for g in 0..<groups {
+                    let group = try f.root.createGroup("g\(g)")
+                    try group.attributes.set("name", .string("group \(g)"))
+                    for d in 0..<3 {
+                        let data = try group.createDataset("d\(d)", of: UInt8.self, chunkRows: 4096, fillsNewChunks: false)
+                        try data.extend(to: 100_000)
+                    }
+                }
+                let structure = syscallWriteBytes()
+                try f.flush()
+                say("METADATA-IO rank=\(comm.rank) before-flush=\(structure - start) flush=\(syscallWriteBytes() - structure)")
+                try f.close()
+                try comm.free()
             }
         }
     }

@@ -117,6 +117,42 @@ struct HDF5WrapperTests {
         }
     }
 
+    @Test("extending a dataset created with fillsNewChunks: false writes nothing (no I/O inside the collective H5Dset_extent); the default fill writes every new chunk")
+    func extendWithoutFill() throws {
+        let dir = try TemporaryDirectory()
+        let r = try MPIJob.run(ranks: 2, [checks, "hdf5", "extend-io", "--file", dir.path("x.h5"), "--mib-per-rank", "4"], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        let lines = r.lines(startingWith: "EXTEND-IO")
+        #expect(lines.count == 2, "\(r)")
+        for line in lines {
+            guard let m = line.firstMatch(of: #/fills=(\d+) nofill=(\d+)/#), let fills = Int(m.1), let nofill = Int(m.2) else {
+                Issue.record("unreadable line: \(line)")
+                continue
+            }
+            // 8 MiB of new chunks filled by 2 ranks: about 4 MiB each, written inside the collective call.
+            #expect(fills >= 2 << 20, "the default fill is visible to the measure: \(line)")
+            #expect(nofill == 0, "an extension without fill did I/O: \(line)")
+        }
+    }
+
+    @Test("metadata of a parallel file is written at flush only: 200 groups of 3 extended datasets cause no write inside the collective calls")
+    func metadataWrittenAtFlush() throws {
+        let dir = try TemporaryDirectory()
+        let r = try MPIJob.run(ranks: 2, [checks, "hdf5", "metadata-io", "--file", dir.path("m.h5")], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        let lines = r.lines(startingWith: "METADATA-IO")
+        #expect(lines.count == 2, "\(r)")
+        for line in lines {
+            guard let m = line.firstMatch(of: #/before-flush=(\d+) flush=(\d+)/#), let before = Int(m.1), let flush = Int(m.2) else {
+                Issue.record("unreadable line: \(line)")
+                continue
+            }
+            // With HDF5's default threshold (256 KiB) each rank wrote about 55 KB inside these calls.
+            #expect(before == 0, "metadata written inside collective structure calls: \(line)")
+            #expect(flush > 0, "the flush wrote no metadata, so the measure proves nothing: \(line)")
+        }
+    }
+
     @Test("the raw-byte hot path writes MiB buffers collectively and independently, growing the dataset each round")
     func rawByteThroughput() throws {
         let dir = try TemporaryDirectory()

@@ -95,6 +95,10 @@ hid_t chrono_h5t_ieee_f64le(void);
 hid_t chrono_h5t_c_s1(void);
 /* Set the parallel MPI-IO driver on a file-access property list. */
 herr_t chrono_h5p_set_fapl_mpio(hid_t fapl, MPI_Comm comm);
+/* Sets the metadata cache's dirty_bytes_threshold of `fapl` to its largest allowed value
+ * (H5C__MAX_MAX_CACHE_SIZE / 4 = 32 MiB): in a parallel file, metadata is then written at flush
+ * and close only, not inside collective metadata calls (H5Gcreate, H5Dcreate, H5Dset_extent). */
+herr_t chrono_h5p_set_metadata_writes_at_flush(hid_t fapl);
 /* H5FD_MPIO_COLLECTIVE / H5FD_MPIO_INDEPENDENT on a transfer property list. */
 herr_t chrono_h5p_set_dxpl_mpio(hid_t dxpl, int collective);
 /* Turn off HDF5's automatic error printing on the default stack. */
