@@ -140,6 +140,9 @@ enum Random {
         case .readGrant:
             return .readGrant(ReadGrant(ticket: u64(&rng), storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(u64(&rng)),
                                         clientRank: i32(&rng)))
+        case .readRevoke:
+            return .readRevoke(ReadGrant(ticket: u64(&rng), storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(u64(&rng)),
+                                         clientRank: i32(&rng)))
         case .eventBatch:
             return .eventBatch(batch(&rng))
         case .chunkDescriptor:

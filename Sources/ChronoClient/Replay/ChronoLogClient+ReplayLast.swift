@@ -11,6 +11,9 @@ extension ChronoLogClient {
     /// once. A story no longer recorded is final: its last events.
     /// - Parameters:
     ///   - count: how many events, 0 … `UInt32.max` (0 answers `[]` at once).
+    ///   - timeoutMs: how long the player may take (default `timeouts.replayQueryMs`); the visor's
+    ///     answer to a route request is awaited as long. Keepers asked directly get half of it: past
+    ///     that the query goes through the player (and the route is asked again next time).
     /// - Returns: at most `count` events.
     /// - Throws: as ``replayStory(_:_:from:to:timeoutMs:)``; `.invalidArgument` (−2) for a count out of range.
     public func replayLast(_ chronicle: String, _ story: String, count: Int, from start: UInt64 = 0, to end: UInt64 = .max,
@@ -66,13 +69,24 @@ extension ChronoLogClient {
             setReadRoute(route, for: key)
         }
         guard case .keepers(let keepers) = route else { return nil }
-        switch try DirectLastQuery(session: session, request: request, keepers: keepers).run() {
+        let wait = Self.directWait(timeoutMs: request.timeoutMilliseconds)
+        switch try DirectLastQuery(session: session, request: request, keepers: keepers, wait: wait).run() {
         case .answer(let chunk, let outcome): return (chunk, outcome)
         case .notHeld: return nil
         case .refused:
             setReadRoute(nil, for: key)
             return nil
+        case .timedOut:
+            session.lastStats.directTimedOut()
+            setReadRoute(nil, for: key)
+            return nil
         }
+    }
+
+    /// How long a "last N" query waits for the keepers asked directly: half its timeout (they
+    /// answer from memory), leaving the player's path its whole timeout after that.
+    static func directWait(timeoutMs: UInt64) -> Duration {
+        .milliseconds(Int64(clamping: max(1, timeoutMs / 2)))
     }
 
     /// Sends a "last N" query straight to `keepers` without asking the visor for a route, in the
@@ -86,19 +100,25 @@ extension ChronoLogClient {
         let own = try requireConnection()
         let request = ReplayRequest(queryId: 0, clientId: client ?? own, chronicle: chronicle, story: story, range: TimeRange(start: 0, end: .max),
                                     timeoutMilliseconds: UInt64(session.config.timeouts.replayQueryMs), lastCount: UInt32(count))
-        switch try DirectLastQuery(session: session, request: request, keepers: keepers).run() {
+        let wait = Self.directWait(timeoutMs: request.timeoutMilliseconds)
+        switch try DirectLastQuery(session: session, request: request, keepers: keepers, wait: wait).run() {
         case .answer(let chunk, _): return (0..<chunk.count).map { chunk.event(at: $0) }
         case .notHeld: return nil
         case .refused(let rc, let detail): throw ChronoLogError(code: rc, detail: detail) ?? .unknown(detail)
+        case .timedOut: throw .queryTimedOut(queryId: 0)
         }
     }
 
-    /// Asks the visor where to send "last N" queries of the request's story.
-    /// - Throws: the visor's refusal: `.notAuthorized` (−9), `.notReaderMode` (−11), `.invalidArgument` (−2), …
+    /// Asks the visor where to send "last N" queries of the request's story, waiting as long as a
+    /// replay query waits for its answer (the query's timeout plus ``ReplayQuery/grace``): the visor
+    /// answers once the story's keepers took the grant.
+    /// - Throws: the visor's refusal: `.notAuthorized` (−9), `.notReaderMode` (−11), `.invalidArgument` (−2), …;
+    ///   `.noConnection` (−8) when it does not answer in time.
     private func askReadRoute(_ request: ReplayRequest) throws(ChronoLogError) -> ReadRoute {
         session.lastStats.askedRoute()
         let ask = StoryRequest(clientId: request.clientId, chronicle: request.chronicle, story: request.story)
-        let answer = try session.call(.readRoute(ask), timeoutMs: session.config.timeouts.connectMs)
+        let wait = Int(clamping: request.timeoutMilliseconds) &+ Int(ReplayQuery.grace.components.seconds * 1000)
+        let answer = try session.call(.readRoute(ask), timeoutMs: wait)
         guard case .acquireReply(let reply) = answer else { throw .unknown("unexpected answer from the visor: \(answer.type)") }
         if let error = ChronoLogError(code: reply.rc, detail: reply.detail) { throw error }
         return reply.keeperRanks.isEmpty ? .player : .keepers(reply.keeperRanks)
