@@ -333,6 +333,9 @@ extension Counter {
     /// `replay.last.direct.timedOut` (client): "last N" queries the keepers asked directly did not
     /// answer within half the query's timeout; they went through the player (in `replay.last.player`).
     public static let replayLastDirectTimedOut = Counter("replay.last.direct.timedOut")
+    /// `replay.last.belowKeepers` (client): "last N" queries the keepers asked directly answered in
+    /// part; the player read only the part below theirs (in `replay.last.player`).
+    public static let replayLastBelowKeepers = Counter("replay.last.belowKeepers")
     /// `reads.revoked` (visor): read grants withdrawn from keepers because their reader disconnected
     /// (or was disconnected: its rank finished, or its attach gateway dropped it).
     public static let readsRevoked = Counter("reads.revoked")
@@ -373,6 +376,6 @@ extension Counter {
         .attachAccepted, .attachAnswersUnclaimed, .attachClients, .attachClientsDisconnected, .attachClientsReadOnly, .attachDropped, .attachEventsUnflushed, .attachGoodbyes, .attachMessagesForged, .attachMessagesRefused, .attachRefused, .attachRefusedReadOnly,
         .lastFromMemory, .lastFromArchive,
         .readsGranted, .readsDeclined, .replaysDirect, .replaysDirectRefused, .replayLastDirect, .replayLastPlayer, .replayRoutes,
-        .replayLastDirectTimedOut, .readsRevoked, .replaysDirectRevoked,
+        .replayLastDirectTimedOut, .replayLastBelowKeepers, .readsRevoked, .replaysDirectRevoked,
     ]
 }

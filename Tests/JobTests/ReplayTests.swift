@@ -94,6 +94,23 @@ struct ReplayTests {
         #expect(r.counters(role: "client")[.replayLastDirectTimedOut] == 2, "\(r)")
     }
 
+    @Test("""
+        "last N" the keepers answer in part: the player reads only the part below theirs, asking each keeper once per query \
+        instead of twice (7 messages a query instead of 9, and the archive lease's 3)
+        """)
+    func lastBelowKeepers() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try MPIJob.run([(5, [checks, "last-below"])], timeout: 180, workingDirectory: dir)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty && r.lines(startingWith: "CHECKS passed=").count == 1, "\(r)")
+        let keeper = r.counters(role: "keeper"), player = r.counters(role: "player")
+        // Every keeper answer: a direct query (20), or one per query the player received (20 below
+        // the keepers, and the replays that waited for completeness). Before: two per "last N" query.
+        #expect(keeper[.replaysDirect] == 20, "\(keeper)")
+        #expect(keeper[.replaysAnswered] == (player[.queriesReceived] ?? 0) + 20, "keeper \(keeper), player \(player)")
+    }
+
     @Test("reads as under a provider that requires registered local memory (FI_MR_LOCAL): whole pieces decoded, same answers")
     func registeredReads() throws {
         let r = try replay(ranks: 6, ["--events", "120", "--queries", "10", "--set", "fabric.testRegisteredReads=true"])

@@ -15,8 +15,8 @@ struct DirectLastQuery {
     enum Outcome {
         /// The keepers' memory held the last N complete events.
         case answer(StoryChunk, ReplayOutcome)
-        /// It did not (or the story is no longer recorded): the player must read the rest.
-        case notHeld
+        /// It did not (or the story is no longer recorded): the player must read the rest. Their answers.
+        case notHeld(KeeperLastAnswers)
         /// A keeper refused (no grant: the story stopped, moved to another group, or the grant was
         /// never given) or failed: the route is stale; the visor decides. The first refusal's code and detail.
         case refused(ReturnCode, String)
@@ -60,7 +60,7 @@ struct DirectLastQuery {
             if piece.isLast { pending.remove(delivery.source) }
         }
         if let (rc, detail) = refusal { return .refused(rc, detail) }
-        guard answers.recording, let chunk = try answers.answer(for: request) else { return .notHeld }
+        guard answers.recording, let chunk = try answers.answer(for: request) else { return .notHeld(answers) }
         return .answer(chunk, ReplayOutcome(completeBefore: answers.completeBefore, isRecording: true))
     }
 }
