@@ -43,8 +43,7 @@ extension ChronoLogClient {
         let request = ReplayRequest(queryId: 0, clientId: id, chronicle: chronicle, story: story, range: range,
                                     timeoutMilliseconds: timeout, lastCount: UInt32(count))
         let key = StoryKey(chronicle: chronicle, story: story)
-        // Attached clients reach only the visor and players through their gateway.
-        switch session.isAttached ? .player : try lastFromKeepers(request, key: key) {
+        switch try lastFromKeepers(request, key: key) {
         case .answered(let chunk, let outcome):
             session.lastStats.answeredDirectly()
             if !chunk.isEmpty { try body(chunk) }
