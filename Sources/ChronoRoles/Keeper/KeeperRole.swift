@@ -192,6 +192,8 @@ public final class KeeperRole: RecordingBehavior {
         return .success
     }
 
+    /// Forgets a reader's grant of the story (the visor withdrew it: the reader disconnected),
+    /// counting it (`replays.direct.revoked`) when it was still held.
     public func readRevoked(_ grant: ReadGrant) {
         guard let story = stories[grant.storyId], story.readers.removeValue(forKey: grant.clientId) != nil else { return }
         bump(.replaysDirectRevoked)
