@@ -39,7 +39,9 @@ public final class AttachGateway {
     /// still to answer and when the gateway stops waiting (then it disconnects them anyway).
     private var closing: [ClientID: (keepers: Int, until: ContinuousClock.Instant)] = [:]
     private var clientOwner: [ClientID: Int] = [:]
-    private var queryOwner: [UInt64: Int] = [:]
+    /// The peer each replay query belongs to, and how many last pieces are still to come: one per
+    /// request relayed (to a player, or to each keeper asked for "last N" directly).
+    private var queryOwner: [UInt64: (peer: Int, pending: Int)] = [:]
     private var counters: Counters = [:]
     private let visor: Int
     private let plan: RolePlan
@@ -184,7 +186,7 @@ public final class AttachGateway {
     /// ``batchHeaderBytes``; what is sent is `received`'s buffer, as it arrived.
     private func relay(_ bytes: [UInt8], forwarding received: Request, to destination: Int, tag: ControlTag,
                        from peer: AttachedPeer, now: ContinuousClock.Instant) throws {
-        guard let type = Self.messageType(bytes), allowed(destination, tag) else {
+        guard let type = Self.messageType(bytes), allowed(destination, tag, type) else {
             bump(.attachMessagesRefused)
             return
         }
@@ -204,7 +206,9 @@ public final class AttachGateway {
             peer.relayedEvents += count
             bump(.eventsLogged, by: count)
         case .replayRequest:
-            if let query = Self.u64(bytes, at: 16) { queryOwner[query] = peer.number }
+            if let query = Self.u64(bytes, at: 16) {
+                queryOwner[query] = (peer.number, (queryOwner[query]?.pending ?? 0) + 1)
+            }
         case .disconnect:
             // The client disconnects itself: nothing left to disconnect on its behalf.
             if let id = claimedClient(type, bytes) {
@@ -248,17 +252,18 @@ public final class AttachGateway {
     }
 
     private static let readOnlyTypes: Set<MessageType> = [.connect, .clockPing, .disconnect, .showChronicles, .showStories,
-                                                          .replayRequest, .replayAck]
+                                                          .replayRequest, .replayAck, .readRoute]
 
-    /// Whether an attached client may send on `tag` to `destination`: requests to the visor,
-    /// batches to keepers, replay acknowledgements to players.
-    private func allowed(_ destination: Int, _ tag: ControlTag) -> Bool {
+    /// Whether an attached client may send a message of `type` on `tag` to `destination`: requests
+    /// to the visor, batches to keepers, replay acknowledgements to players, and "last N" queries
+    /// to keepers (which answer only readers the visor granted, at this gateway's rank).
+    private func allowed(_ destination: Int, _ tag: ControlTag, _ type: MessageType) -> Bool {
         guard destination >= 0, destination < plan.assignments.count else { return false }
         let role = plan.assignments[destination].role
         switch tag {
         case .service: return destination == visor
         case .events: return role == .keeper
-        case .replay: return role == .player
+        case .replay: return role == .player || (role == .keeper && type == .replayRequest)
         default: return false
         }
     }
@@ -337,9 +342,12 @@ public final class AttachGateway {
             return Self.u64(bytes, at: 24).flatMap { clientOwner[ClientID(rawValue: $0)] }
         case .replay:
             guard let query = Self.u64(bytes, at: 16) else { return nil }
-            let owner = queryOwner[query]
-            if Self.messageType(bytes) == .replayPiece, bytes.count > 32, bytes[32] != 0 { queryOwner[query] = nil }
-            return owner
+            guard var owner = queryOwner[query] else { return nil }
+            if Self.messageType(bytes) == .replayPiece, bytes.count > 32, bytes[32] != 0 {
+                owner.pending -= 1
+                queryOwner[query] = owner.pending > 0 ? owner : nil
+            }
+            return owner.peer
         default:
             return nil
         }
@@ -378,7 +386,7 @@ public final class AttachGateway {
             let sent = endContribution(of: id, to: stories)
             if sent == 0 { disconnect(id) } else { closing[id] = (sent, ContinuousClock.now + .seconds(1)) }
         }
-        for (query, owner) in queryOwner where owner == peer.number { queryOwner[query] = nil }
+        for (query, owner) in queryOwner where owner.peer == peer.number { queryOwner[query] = nil }
     }
 
     /// Ends a dropped client's contribution to the stories it held, as a client closing them

@@ -53,6 +53,9 @@ public enum ControlMessage: Sendable, Hashable {
     case holder(HolderNotice)
     /// Visor → keepers: a client may send them "last N" queries of a recorded story directly.
     case readGrant(ReadGrant)
+    /// Visor → keepers: a grant given by ``readGrant(_:)`` is withdrawn (its reader disconnected).
+    /// Not acknowledged.
+    case readRevoke(ReadGrant)
     /// Client → keeper: a batch of events (or a pure watermark update when empty).
     case eventBatch(EventBatch)
     /// Keeper → client: an event batch was accepted (flow control: a client keeps at most
@@ -111,6 +114,7 @@ public enum ControlMessage: Sendable, Hashable {
         case .recordingAck: return .recordingAck
         case .holder: return .holder
         case .readGrant: return .readGrant
+        case .readRevoke: return .readRevoke
         case .eventBatch: return .eventBatch
         case .chunkDescriptor: return .chunkDescriptor
         case .chunkAck: return .chunkAck

@@ -338,6 +338,17 @@ extension Counter {
     public static let replayLastPlayer = Counter("replay.last.player")
     /// `replay.routes` (client): read routes asked of the visor.
     public static let replayRoutes = Counter("replay.routes")
+    /// `replay.last.direct.timedOut` (client): "last N" queries the keepers asked directly did not
+    /// answer within half the query's timeout; they went through the player (in `replay.last.player`).
+    public static let replayLastDirectTimedOut = Counter("replay.last.direct.timedOut")
+    /// `replay.last.belowKeepers` (client): "last N" queries the keepers asked directly answered in
+    /// part; the player read only the part below theirs (in `replay.last.player`).
+    public static let replayLastBelowKeepers = Counter("replay.last.belowKeepers")
+    /// `reads.revoked` (visor): read grants withdrawn from keepers because their reader disconnected
+    /// (or was disconnected: its rank finished, or its attach gateway dropped it).
+    public static let readsRevoked = Counter("reads.revoked")
+    /// `replays.direct.revoked` (keeper): read grants withdrawn by the visor.
+    public static let replaysDirectRevoked = Counter("replays.direct.revoked")
 
     // MARK: overlap: Counted by keepers and graphers (issue 17).
 
@@ -373,5 +384,6 @@ extension Counter {
         .attachAccepted, .attachAnswersUnclaimed, .attachClients, .attachClientsDisconnected, .attachClientsReadOnly, .attachDropped, .attachEventsUnflushed, .attachGoodbyes, .attachMessagesForged, .attachMessagesRefused, .attachRefused, .attachRefusedReadOnly,
         .lastFromMemory, .lastFromArchive, .keptPiecesDropped, .storageReused, .storageFresh,
         .readsGranted, .readsDeclined, .replaysDirect, .replaysDirectRefused, .replayLastDirect, .replayLastPlayer, .replayRoutes,
+        .replayLastDirectTimedOut, .replayLastBelowKeepers, .readsRevoked, .replaysDirectRevoked,
     ]
 }

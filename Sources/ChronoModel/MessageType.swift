@@ -47,6 +47,8 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case holder = 35
     /// ``ControlMessage/readGrant(_:)``
     case readGrant = 36
+    /// ``ControlMessage/readRevoke(_:)``
+    case readRevoke = 37
     /// ``ControlMessage/eventBatch(_:)``
     case eventBatch = 40
     /// ``ControlMessage/chunkDescriptor(_:)``

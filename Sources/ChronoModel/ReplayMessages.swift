@@ -38,6 +38,11 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
     /// keeper: at most its last N events of the range (``ReplayPiece/coveredFrom`` says from where
     /// its answer holds all of them).
     public var lastCount: UInt32
+    /// With N > 0: the reader already has the keepers' own last-N answers (asked directly) and the
+    /// range ends where they cover every event (``KeeperLastAnswers/coveredFrom``); the player skips
+    /// its own first round with the keepers and reads the range as a whole (the keepers' events in
+    /// it, then the archive), keeping its last N.
+    public var belowKeepers: Bool
 
     /// A writer's events hidden from replays: those with index below `below` (`UInt64.max`: all).
     public struct HiddenEvents: Sendable, Hashable {
@@ -61,7 +66,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
     /// Creates a request.
     public init(queryId: UInt64, clientId: ClientID, chronicle: String, story: String, range: TimeRange,
                 timeoutMilliseconds: UInt64, clientRank: Int32 = -1, keeperRanks: [Int32] = [], storyKnown: Bool = false,
-                readerAddress: [UInt8] = [], hidden: [HiddenEvents] = [], lastCount: UInt32 = 0) {
+                readerAddress: [UInt8] = [], hidden: [HiddenEvents] = [], lastCount: UInt32 = 0, belowKeepers: Bool = false) {
         self.queryId = queryId
         self.clientId = clientId
         self.chronicle = chronicle
@@ -74,6 +79,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
         self.readerAddress = readerAddress
         self.hidden = hidden
         self.lastCount = lastCount
+        self.belowKeepers = belowKeepers
     }
 
     func write(to w: inout WireWriter) {
@@ -82,7 +88,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
         w.i32(clientRank); w.ranks(keeperRanks); w.bool(storyKnown); w.blob(readerAddress)
         w.u32(UInt32(truncatingIfNeeded: hidden.count))
         for h in hidden { w.u64(h.client); w.u64(h.below) }
-        w.u32(lastCount)
+        w.u32(lastCount); w.bool(belowKeepers)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ReplayRequest {
@@ -90,7 +96,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
                       story: try r.string("story"), range: try r.timeRange(), timeoutMilliseconds: try r.u64(),
                       clientRank: try r.i32(), keeperRanks: try r.ranks("replay.keeperRanks"),
                       storyKnown: try r.bool("replay.storyKnown"), readerAddress: try r.blob("replay.readerAddress"),
-                      hidden: try hiddenList(from: &r), lastCount: try r.u32())
+                      hidden: try hiddenList(from: &r), lastCount: try r.u32(), belowKeepers: try r.bool("replay.belowKeepers"))
     }
 
     private static func hiddenList(from r: inout WireReader) throws(ChronoLogError) -> [HiddenEvents] {

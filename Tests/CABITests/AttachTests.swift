@@ -162,6 +162,23 @@ struct AttachTests {
         #expect(replay.first == "time,client_id,index,length,record" && replay.count == 52 && replay.last == "replay_rc=0", "\(r)")
     }
 
+    @Test("an attached client's \"last N\" queries of a story it records go to the keepers through the gateway; its grant ends with it")
+    func lastDirectAttached() throws {
+        let (work, client, run) = try Self.attachClient()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let script = Self.prelude(work) + """
+            start_service \(run)
+            timeout 60 \(client) \(run) last live w 200; echo "last_rc=$?"
+            stop_service \(run)
+            """
+        let r = try MPIJob.runScript(script, timeout: 120, environment: Self.environment())
+        #expect(r.stdout.contains("last_ok=20") && r.stdout.contains("last_rc=0") && r.stdout.contains("service_exit=0"), "\(r)")
+        let keeper = r.counters(role: "keeper"), visor = r.counters(role: "visor")
+        // The 20 queries after the first full answer, straight from the keepers (through the gateway).
+        #expect((keeper["replays.direct"] ?? 0) >= 20 && (keeper["replays.direct.refused"] ?? 0) == 0, "\(keeper)")
+        #expect(visor["reads.granted"] == 1 && visor["reads.revoked"] == 1, "\(visor)")
+    }
+
     @Test("a client whose MPI stalls in the middle of a large message costs the others nothing: the gateway never waits for a message's data")
     func stalledSender() throws {
         let (work, client, run) = try Self.attachClient()

@@ -140,6 +140,9 @@ enum Random {
         case .readGrant:
             return .readGrant(ReadGrant(ticket: u64(&rng), storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(u64(&rng)),
                                         clientRank: i32(&rng)))
+        case .readRevoke:
+            return .readRevoke(ReadGrant(ticket: u64(&rng), storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(u64(&rng)),
+                                         clientRank: i32(&rng)))
         case .eventBatch:
             return .eventBatch(batch(&rng))
         case .chunkDescriptor:
@@ -176,7 +179,7 @@ enum Random {
                                                 hidden: (0..<Int.random(in: 0...2, using: &rng)).map { _ in
                                                     .init(client: u64(&rng), below: u64(&rng))
                                                 },
-                                                lastCount: UInt32(truncatingIfNeeded: u64(&rng))))
+                                                lastCount: UInt32(truncatingIfNeeded: u64(&rng)), belowKeepers: Bool.random(using: &rng)))
         case .replayPiece:
             return .replayPiece(ReplayPiece(queryId: u64(&rng), rc: rc(&rng), pieceNumber: UInt32.random(in: 0...9, using: &rng),
                                             isLast: Bool.random(using: &rng),

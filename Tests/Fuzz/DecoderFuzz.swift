@@ -164,6 +164,10 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
             return [
                 .readGrant(ReadGrant(ticket: 6, storyId: story, clientId: client, clientRank: 5)),
             ]
+        case .readRevoke:
+            return [
+                .readRevoke(ReadGrant(ticket: 0, storyId: story, clientId: client, clientRank: 5)),
+            ]
         case .eventBatch:
             return [
                 .eventBatch(batch),

@@ -3,7 +3,8 @@ import ChronoModel
 import Foundation
 
 /// The service roles' deliberate faults of a scenario, from `job-checks` options (never from the
-/// configuration, which users can set): silent roles, a slow keeper, a slow archive, a slow player.
+/// configuration, which users can set): silent roles, a slow keeper, a slow archive, a slow player,
+/// keepers slow to take read grants or silent to direct "last N" queries.
 struct InjectedFaults: RoleFaults {
     /// Roles that never register with the visor.
     var silentRoles: Set<Role> = []
@@ -15,16 +16,26 @@ struct InjectedFaults: RoleFaults {
     var archiveDelay: Duration = .zero
     /// Each replay query waits this long before its player serves it.
     var queryDelay: Duration = .zero
+    /// Every keeper sleeps this long as it takes a read grant.
+    var grantDelay: Duration = .zero
+    /// Keepers leave the "last N" queries readers send them directly unanswered.
+    var keepersIgnoreDirect = false
 
     func keeperAckDelay() -> Duration { ackDelay }
 
-    func archiveRoundStarts() {
-        guard archiveDelay > .zero else { return }
-        let (seconds, attoseconds) = archiveDelay.components
-        Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
-    }
+    func archiveRoundStarts() { Self.sleep(archiveDelay) }
 
     func playerQueryDelay() -> Duration { queryDelay }
+
+    func keeperTakesGrant() { Self.sleep(grantDelay) }
+
+    func keeperAnswersDirectQueries() -> Bool { !keepersIgnoreDirect }
+
+    private static func sleep(_ duration: Duration) {
+        guard duration > .zero else { return }
+        let (seconds, attoseconds) = duration.components
+        Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+    }
 
     func registersWithVisor(role: Role, group: Int?) -> Bool {
         !(silentRoles.contains(role) && (silentGroups.isEmpty || silentGroups.contains(group ?? -1)))

@@ -18,7 +18,8 @@ struct JobChecks: ParsableCommand {
         commandName: "job-checks",
         abstract: "Client-semantics scenarios run as whole chronolog jobs under mpirun.",
         subcommands: [Semantics.self, SharedStory.self, Groups.self, Application.self, ArchiveRoundTrip.self, IngestChecks.self, ReplayChecks.self,
-                      AuthChecks.self, FailingClient.self, CatalogChecks.self, LastDirectChecks.self])
+                      AuthChecks.self, FailingClient.self, CatalogChecks.self, LastDirectChecks.self,
+                      LastFallbackChecks.self, LastBelowChecks.self])
 
     /// Line-buffered output, so that mpirun's merge of the ranks' output never splits a line.
     static func main() {
@@ -41,12 +42,17 @@ struct JobChecks: ParsableCommand {
         var queryDelayMs = 0
         @Option(help: "Fault: the visor's clock is this many milliseconds ahead of the other ranks' (event time only).")
         var visorClockAheadMs: Int64 = 0
+        @Option(help: "Fault: every keeper sleeps this many milliseconds as it takes a read grant.")
+        var grantDelayMs = 0
+        @Flag(help: "Fault: keepers leave the \"last N\" queries readers send them directly unanswered.")
+        var keepersIgnoreDirect = false
 
         /// The faults these options inject into the service roles.
         var faults: InjectedFaults {
             InjectedFaults(silentRoles: Set(silent.compactMap(Role.init(rawValue:))), silentGroups: Set(silentGroup),
                            ackDelay: .microseconds(ackDelayMicroseconds), archiveDelay: .milliseconds(archiveDelayMs),
-                           queryDelay: .milliseconds(queryDelayMs))
+                           queryDelay: .milliseconds(queryDelayMs), grantDelay: .milliseconds(grantDelayMs),
+                           keepersIgnoreDirect: keepersIgnoreDirect)
         }
 
         func job(minimumClients: Int) throws -> ChronoJob {

@@ -12,6 +12,9 @@ import Synchronization
 /// them a query himself, in his name or in alice's; after alice released and acquired s again, her
 /// cached route is stale: the keepers refuse it, the player answers, and the next route works.
 /// Alice's events are archived meanwhile: the keepers keep each story's latest durable piece.
+/// Last, bob records story Open/kept; once alice read it directly, disconnected and connected
+/// again, the keepers refuse a query in her old client's name from her rank: the visor withdrew
+/// her grants when she disconnected.
 struct LastDirectChecks: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "last-direct")
     @OptionGroup var options: JobChecks.Options
@@ -31,6 +34,7 @@ struct LastDirectChecks: ParsableCommand {
                 try Self.aliceReacquires(client, &c)
                 try Self.aliceFollowsWriter(client, &c)
             }
+            try Self.grantEndsAtDisconnect(client, peers: peers, &c)
             try client.disconnect()
             return try c.finish()
         }
@@ -129,6 +133,40 @@ struct LastDirectChecks: ParsableCommand {
         c.expect("50 last-10 queries of a story being written: 10 consecutive complete events each (\(good))", good == 50)
         c.expect("…at least 40 answered by the keepers directly (\(delta(before, after, .replayLastDirect)))",
                  delta(before, after, .replayLastDirect) >= 40)
+    }
+
+    /// Bob (client rank 1) keeps Open/kept recorded; alice reads it directly, disconnects and
+    /// connects again: a query from her rank in her old name is refused −9 (her grant went with her
+    /// connection), and one in her new name goes through the visor as any first query.
+    static func grantEndsAtDisconnect(_ client: ChronoLogClient, peers: Communicator, _ c: inout Checker) throws {
+        if peers.rank == 1 {
+            try client.createChronicle("Open")
+            let h = try client.acquireStory("Open", "kept")
+            usleep(100_000)
+            for i in 0..<20 { _ = try h.log(record(i)) }
+            _ = try h.flush(durable: true)
+        }
+        try peers.barrier()
+        if peers.rank == 0 {
+            let keepers = client.session.layout.plan.ranks(of: .keeper).map { Int32($0) }
+            let old = client.clientId
+            var direct = false
+            for _ in 0..<200 where !direct {
+                let before = client.session.replayCounters[.replayLastDirect] ?? 0
+                _ = try client.replayLast("Open", "kept", count: 5)
+                direct = (client.session.replayCounters[.replayLastDirect] ?? 0) > before
+                if !direct { usleep(10_000) }
+            }
+            c.expect("alice's last 5 of Open/kept answered by the keepers directly", direct)
+            c.expect("…and in her name by the keepers themselves",
+                     rc { _ = try client.replayLastUnrouted("Open", "kept", count: 5, keepers: keepers, as: old) } == 0)
+            try client.disconnect()
+            try client.connect()
+            c.expect("after alice disconnected and connected again, a query in her old name from her rank → -9",
+                     rc { _ = try client.replayLastUnrouted("Open", "kept", count: 5, keepers: keepers, as: old) } == -9)
+        }
+        try peers.barrier()
+        if peers.rank == 1 { try client.releaseStory("Open", "kept") }
     }
 
     static func aliceReacquires(_ client: ChronoLogClient, _ c: inout Checker) throws {

@@ -60,7 +60,7 @@ struct ReplayTests {
     @Test("""
         "last N" straight from the keepers: the visor is asked once per story and reader, readers without access are \
         refused -9 by the visor and by the keepers (in their own name or another's), a stale route is refused and asked again, \
-        a story being written is answered from the keepers' complete events
+        a story being written is answered from the keepers' complete events, a reader's grants end when it disconnects
         """)
     func lastDirect() throws {
         let dir = try scratch()
@@ -71,9 +71,44 @@ struct ReplayTests {
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "FAIL").isEmpty && r.lines(startingWith: "CHECKS passed=").count == 2, "\(r)")
         let keeper = r.counters(role: "keeper"), visor = r.counters(role: "visor")
-        // Bob twice, and alice's stale route once.
-        #expect(keeper[.replaysDirectRefused] == 3 && (keeper[.replaysDirect] ?? 0) >= 62, "\(keeper)")
-        #expect(visor[.readsGranted] == 3 && visor[.unauthorizedReplay] == 1, "\(visor)")
+        // Bob twice, alice's stale route once, and her old name after she reconnected.
+        #expect(keeper[.replaysDirectRefused] == 4 && (keeper[.replaysDirect] ?? 0) >= 63, "\(keeper)")
+        #expect(visor[.readsGranted] == 4 && visor[.unauthorizedReplay] == 1, "\(visor)")
+        // Alice's grants of Direct/s, Direct/w and Open/kept withdrawn at her disconnect; only
+        // Open/kept was still recorded (the keepers drop a story's grants when it stops).
+        #expect(visor[.readsRevoked] == 3 && keeper[.replaysDirectRevoked] == 1, "\(visor) \(keeper)")
+    }
+
+    @Test("""
+        "last N" when the direct path fails: the route request waits as long as the query (keepers taking grants slower \
+        than timeouts.connectMs), a direct query the keepers leave unanswered falls back to the player and the route is asked again
+        """)
+    func lastFallback() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try MPIJob.run([(5, [checks, "last-fallback", "--grant-delay-ms", "2500", "--keepers-ignore-direct",
+                                     "--set", "timeouts.connectMs=1000"])], timeout: 180, workingDirectory: dir)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty && r.lines(startingWith: "CHECKS passed=").count == 1, "\(r)")
+        #expect(r.counters(role: "visor")[.readsGranted] == 2, "\(r)")
+        #expect(r.counters(role: "client")[.replayLastDirectTimedOut] == 2, "\(r)")
+    }
+
+    @Test("""
+        "last N" the keepers answer in part: the player reads only the part below theirs, asking each keeper once per query \
+        instead of twice (7 messages a query instead of 9, and the archive lease's 3)
+        """)
+    func lastBelowKeepers() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try MPIJob.run([(5, [checks, "last-below"])], timeout: 180, workingDirectory: dir)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty && r.lines(startingWith: "CHECKS passed=").count == 1, "\(r)")
+        let keeper = r.counters(role: "keeper"), player = r.counters(role: "player")
+        // Every keeper answer: a direct query (20), or one per query the player received (20 below
+        // the keepers, and the replays that waited for completeness). Before: two per "last N" query.
+        #expect(keeper[.replaysDirect] == 20, "\(keeper)")
+        #expect(keeper[.replaysAnswered] == (player[.queriesReceived] ?? 0) + 20, "keeper \(keeper), player \(player)")
     }
 
     @Test("reads as under a provider that requires registered local memory (FI_MR_LOCAL): whole pieces decoded, same answers")

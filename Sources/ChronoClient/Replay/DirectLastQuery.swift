@@ -9,21 +9,24 @@ struct DirectLastQuery {
     /// The query (``ReplayRequest/lastCount`` > 0).
     let request: ReplayRequest
     let keepers: [Int32]
+    /// How long to wait for every keeper's answer before giving up on the direct path.
+    let wait: Duration
 
     enum Outcome {
         /// The keepers' memory held the last N complete events.
         case answer(StoryChunk, ReplayOutcome)
-        /// It did not (or the story is no longer recorded): the player must read the rest.
-        case notHeld
+        /// It did not (or the story is no longer recorded): the player must read the rest. Their answers.
+        case notHeld(KeeperLastAnswers)
         /// A keeper refused (no grant: the story stopped, moved to another group, or the grant was
         /// never given) or failed: the route is stale; the visor decides. The first refusal's code and detail.
         case refused(ReturnCode, String)
+        /// A keeper did not answer within ``wait`` (busy, or gone): the route may be stale too.
+        case timedOut
     }
 
-    /// Sends the query to every keeper and gathers their answers.
-    /// - Throws: `.queryTimedOut` when a keeper does not answer within the query's timeout plus
-    ///   ``ReplayQuery/grace``, `.noConnection` when the channel fails, `.malformedMessage` for
-    ///   answers that do not merge.
+    /// Sends the query to every keeper and gathers their answers (answers arriving after ``wait``
+    /// are dropped: the query is closed).
+    /// - Throws: `.noConnection` when the channel fails, `.malformedMessage` for answers that do not merge.
     func run() throws(ChronoLogError) -> Outcome {
         let inbox = session.replayInbox
         var request = self.request
@@ -34,7 +37,7 @@ struct DirectLastQuery {
         try session.withChannel { channel in
             for keeper in keepers { try channel.post(bytes, to: Int(keeper), tag: .replay) }
         }
-        let deadline = ContinuousClock.now + .milliseconds(Int64(clamping: request.timeoutMilliseconds)) + ReplayQuery.grace
+        let deadline = ContinuousClock.now + wait
         var backoff = IdleBackoff.replyWait
         var pending = Set(keepers.map { Int($0) })
         var answers = KeeperLastAnswers()
@@ -42,7 +45,7 @@ struct DirectLastQuery {
         while !pending.isEmpty {
             guard let delivery = inbox.take(request.queryId) else {
                 let progressed = try session.receiveReplayPieces()
-                if ContinuousClock.now >= deadline { throw .queryTimedOut(queryId: request.queryId) }
+                if ContinuousClock.now >= deadline { return .timedOut }
                 backoff.step(didWork: progressed)
                 continue
             }
@@ -57,7 +60,7 @@ struct DirectLastQuery {
             if piece.isLast { pending.remove(delivery.source) }
         }
         if let (rc, detail) = refusal { return .refused(rc, detail) }
-        guard answers.recording, let chunk = try answers.answer(for: request) else { return .notHeld }
+        guard answers.recording, let chunk = try answers.answer(for: request) else { return .notHeld(answers) }
         return .answer(chunk, ReplayOutcome(completeBefore: answers.completeBefore, isRecording: true))
     }
 }

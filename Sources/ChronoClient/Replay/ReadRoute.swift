@@ -13,19 +13,25 @@ enum ReadRoute: Sendable, Equatable {
 }
 
 /// How a session's "last N" queries went: `replay.last.direct`, `replay.last.player`,
-/// `replay.routes` (``Counter``). Thread-safe.
+/// `replay.routes`, `replay.last.direct.timedOut`, `replay.last.belowKeepers` (``Counter``). Thread-safe.
 final class LastQueryStats: Sendable {
     private let direct = Atomic<UInt64>(0)
     private let player = Atomic<UInt64>(0)
     private let routes = Atomic<UInt64>(0)
+    private let timedOut = Atomic<UInt64>(0)
+    private let below = Atomic<UInt64>(0)
 
     func answeredDirectly() { direct.add(1, ordering: .relaxed) }
     func sentToPlayer() { player.add(1, ordering: .relaxed) }
     func askedRoute() { routes.add(1, ordering: .relaxed) }
+    func directTimedOut() { timedOut.add(1, ordering: .relaxed) }
+    func readBelowKeepers() { below.add(1, ordering: .relaxed) }
 
     /// The counters (empty before the first "last N" query).
     var counters: Counters {
         let (d, p, r) = (direct.load(ordering: .relaxed), player.load(ordering: .relaxed), routes.load(ordering: .relaxed))
-        return d + p + r == 0 ? [:] : [.replayLastDirect: d, .replayLastPlayer: p, .replayRoutes: r]
+        let (t, b) = (timedOut.load(ordering: .relaxed), below.load(ordering: .relaxed))
+        return d + p + r == 0 ? [:] : [.replayLastDirect: d, .replayLastPlayer: p, .replayRoutes: r, .replayLastDirectTimedOut: t,
+                                       .replayLastBelowKeepers: b]
     }
 }

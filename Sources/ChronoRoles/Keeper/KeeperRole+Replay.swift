@@ -85,6 +85,7 @@ extension KeeperRole {
     /// when the visor granted that client, at that rank, direct reads of the story while this keeper
     /// records it (``ReadGrant``); otherwise refused with a single last piece, −9, and counted.
     func answerDirect(_ query: ReplayRequest, from source: Int, channel: any ControlTransport) throws {
+        guard faults.keeperAnswersDirectQueries() else { return }
         let story = (try? ChronicleName(query.chronicle)).flatMap { c in
             (try? StoryName(query.story)).flatMap { stories[StoryID(chronicle: c, story: $0)] }
         }

@@ -190,8 +190,16 @@ public final class KeeperRole: RecordingBehavior {
 
     public func readGranted(_ grant: ReadGrant) -> ReturnCode {
         guard let story = stories[grant.storyId], !story.stopping else { return .notExist }
+        faults.keeperTakesGrant()
         story.readers[grant.clientId] = grant.clientRank
         return .success
+    }
+
+    /// Forgets a reader's grant of the story (the visor withdrew it: the reader disconnected),
+    /// counting it (`replays.direct.revoked`) when it was still held.
+    public func readRevoked(_ grant: ReadGrant) {
+        guard let story = stories[grant.storyId], story.readers.removeValue(forKey: grant.clientId) != nil else { return }
+        bump(.replaysDirectRevoked)
     }
 
     /// Makes `client` a holder of the story. When it `writesHere` (this is the keeper of the group

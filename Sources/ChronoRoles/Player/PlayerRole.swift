@@ -254,12 +254,17 @@ public final class PlayerRole: RecordingBehavior {
             byLocalId[q.localId] = key
             q.pendingKeepers = Set(q.request.keeperRanks.map { Int($0) })
             q.phase = q.pendingKeepers.isEmpty ? .archive : .keepers
-            if q.pendingKeepers.isEmpty {
+            // A reader that has the keepers' last-N answers already asks for the part below them:
+            // read as a whole range (their events there, then the archive), no first round.
+            let below = q.request.lastCount > 0 && q.request.belowKeepers
+            if below { bump(.lastFromArchive) }
+            if q.pendingKeepers.isEmpty || below {
                 q.completeBefore = clock.now()
                 if q.request.lastCount > 0 { beginLastFromArchive(q, memory: nil, end: q.request.range.end) }
             }
             var ask = q.request
             ask.queryId = q.localId
+            if q.last != nil { ask.lastCount = 0 }
             for keeper in q.pendingKeepers { try post(.replayRequest(ask), to: keeper, channel: channel) }
         }
     }

@@ -19,6 +19,8 @@ public protocol RecordingBehavior: AnyObject {
     /// A client may send "last N" queries of a recorded story straight to this process (keepers
     /// answer them; the other roles only acknowledge). - Returns: the outcome for the visor.
     func readGranted(_ grant: ReadGrant) -> ReturnCode
+    /// A grant given by ``readGranted(_:)`` is withdrawn: its reader disconnected. Not acknowledged.
+    func readRevoked(_ grant: ReadGrant)
     /// Handles a role-specific message. - Returns: whether it was understood.
     func handle(_ message: ControlMessage, from source: Int, tag: ControlTag, channel: any ControlTransport) throws -> Bool
     /// Does pending work (sealing, transfers, archive writes). - Returns: whether any was done.
@@ -42,6 +44,9 @@ extension RecordingBehavior {
 
     /// Graphers and players take no direct queries: acknowledged and ignored.
     public func readGranted(_ grant: ReadGrant) -> ReturnCode { .success }
+
+    /// Graphers and players hold no grants.
+    public func readRevoked(_ grant: ReadGrant) {}
 }
 
 /// The set of stories a recording process currently records: the part of the start/stop

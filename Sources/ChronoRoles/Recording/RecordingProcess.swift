@@ -152,7 +152,8 @@ public struct RecordingProcess {
         try behavior.close()
     }
 
-    /// Carries out an order of the visor (start, stop, holder, read grant, shutdown), acknowledging notices.
+    /// Carries out an order of the visor (start, stop, holder, read grant or revoke, shutdown),
+    /// acknowledging notices (a revoke is not acknowledged).
     private mutating func obey(_ message: ControlMessage) throws {
         switch message {
         case .startRecording(let n):
@@ -167,6 +168,8 @@ public struct RecordingProcess {
         case .readGrant(let g):
             let rc = behavior.readGranted(g)
             try toVisor(.recordingAck(RecordingAck(storyId: g.storyId, rank: rank, rc: rc, ticket: g.ticket)))
+        case .readRevoke(let g):
+            behavior.readRevoked(g)
         case .shutdown(let request):
             drainRequested = true
             lastDrainProgress = clock.instant()
@@ -185,7 +188,7 @@ public struct RecordingProcess {
             return
         }
         switch message {
-        case .startRecording, .stopRecording, .holder, .readGrant, .shutdown:
+        case .startRecording, .stopRecording, .holder, .readGrant, .readRevoke, .shutdown:
             // The visor's orders: from anyone else (a client rank posting to this one) they would
             // let a forger hold stories, stop recordings or end the process. Refused and counted.
             guard source == visorRank else {

@@ -22,6 +22,14 @@ package protocol RoleFaults: Sendable {
     /// Whether a recording process of `role` in recording group `group` registers with the
     /// visor (and sends heartbeats); a silent one leaves its group incomplete. Default: true.
     func registersWithVisor(role: Role, group: Int?) -> Bool
+
+    /// Called by a keeper as it takes a read grant; it may block (a keeper slow to take grants, so
+    /// the visor's route answer is late). Default: returns at once.
+    func keeperTakesGrant()
+
+    /// Whether a keeper answers "last N" queries readers send it directly; one that does not leaves
+    /// them to time out (a keeper busy or gone). Default: true.
+    func keeperAnswersDirectQueries() -> Bool
 }
 
 extension RoleFaults {
@@ -29,6 +37,8 @@ extension RoleFaults {
     package func archiveRoundStarts() {}
     package func playerQueryDelay() -> Duration { .zero }
     package func registersWithVisor(role: Role, group: Int?) -> Bool { true }
+    package func keeperTakesGrant() {}
+    package func keeperAnswersDirectQueries() -> Bool { true }
 }
 
 /// The product's faults: none.

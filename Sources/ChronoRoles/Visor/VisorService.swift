@@ -41,6 +41,9 @@ public final class VisorService {
     }
     /// Pending acquires by the ticket of the notice they wait for.
     private var pendingAcquires: [UInt64: PendingAcquire] = [:]
+    /// The read grants given to each connected client: the keepers told, per story
+    /// (``ControlMessage/readGrant(_:)``), withdrawn when the client disconnects.
+    private var readGrants: [ClientID: [StoryID: [Int32]]] = [:]
     private var lastTicket: UInt64 = 0
     private var deferred: [(bytes: [UInt8], source: Int)] = []
     private let expectedRecorders: Set<Int32>
@@ -331,7 +334,21 @@ public final class VisorService {
             for held in directory.stories(heldBy: id) {
                 try release(StoryRequest(clientId: id, chronicle: held.chronicle, story: held.story), client: id)
             }
+            revokeReads(of: id)
             clients.disconnect(id)
+        }
+    }
+
+    /// Withdraws a disconnecting client's read grants from the keepers that took them
+    /// (`reads.revoked`), so their grant tables hold only connected readers' grants however many
+    /// clients come and go. Keepers that stopped recording a story dropped its grants already.
+    private func revokeReads(of id: ClientID) {
+        guard let grants = readGrants.removeValue(forKey: id) else { return }
+        let rank = clients.clients[id]?.rank ?? -1
+        for (storyId, keepers) in grants {
+            let grant = ReadGrant(ticket: 0, storyId: storyId, clientId: id, clientRank: rank)
+            for keeper in keepers { notify(.readRevoke(grant), to: keeper) }
+            bump(.readsRevoked)
         }
     }
 
@@ -485,6 +502,7 @@ public final class VisorService {
             let ticket = takeTicket()
             let grant = ReadGrant(ticket: ticket, storyId: story.id, clientId: r.clientId, clientRank: Int32(source))
             for keeper in group.keepers { notify(.readGrant(grant), to: keeper) }
+            readGrants[r.clientId, default: [:]][story.id] = group.keepers
             answer(source, acquireReply(story: story, group: group), onceAcknowledged: ticket, by: group.keepers)
             bump(.readsGranted)
         } catch {
@@ -574,6 +592,7 @@ public final class VisorService {
                     logger.error("cannot release \(h.chronicle)/\(h.story) of client \(entry.id): \(error)")
                 }
             }
+            revokeReads(of: entry.id)
             clients.disconnect(entry.id)
             bump(.clientsAbandoned)
             logger.warning("rank \(rank) finished with client \(entry.id) still connected: released its \(held.count) stories")

@@ -7,6 +7,8 @@
  *   attach_client RUN_DIR readonly CHRONICLE STORY   attach (read-only token): replay works, create/acquire give -9
  *   attach_client RUN_DIR hold CHRONICLE STORY       attach, acquire, log forever (to be SIGKILLed)
  *   attach_client RUN_DIR trickle CHRONICLE STORY N MS   log N events "trickle i", one every MS ms, then release
+ *   attach_client RUN_DIR last CHRONICLE STORY N     log N events (durable), then 20 last-10 queries while holding the
+ *                                                   story: each must be "attached event N-10" … "N-1"; prints "last_ok=K"
  *   attach_client RUN_DIR linger CHRONICLE STORY S   log, print "lingering", sleep S s (the service stops meanwhile), then
  *                                                   print the codes of flush, release, disconnect and finalize
  *
@@ -34,6 +36,52 @@ static int count_events(const chronolog_event *e, void *user) {
     (void)e;
     (*(long *)user)++;
     return 0;
+}
+
+/* Collects up to 16 records of a last-N answer. */
+struct last_answer { long n; char records[16][64]; };
+
+static int collect_record(const chronolog_event *e, void *user) {
+    struct last_answer *a = user;
+    if (a->n < 16) snprintf(a->records[a->n], sizeof a->records[0], "%.*s", (int)e->length, (const char *)e->data);
+    a->n++;
+    return 0;
+}
+
+/* Whether a last-10 answer holds exactly "attached event n-10" … "n-1". */
+static int is_last_ten(const struct last_answer *a, long n) {
+    if (a->n != 10) return 0;
+    char want[64];
+    for (long i = 0; i < 10; i++) {
+        snprintf(want, sizeof want, "attached event %ld", n - 10 + i);
+        if (strcmp(a->records[i], want) != 0) return 0;
+    }
+    return 1;
+}
+
+/* Logs n events to a story it keeps holding, then asks 20 times for its last 10 once they are complete. */
+static void last_queries(chronolog_client *c, chronolog_story *s, const char *chronicle, const char *story, long n) {
+    char record[64];
+    for (long i = 0; i < n; i++) {
+        snprintf(record, sizeof record, "attached event %ld", i);
+        chronolog_log_event(s, record, strlen(record));
+    }
+    EXPECT("flush (durable)", chronolog_flush(s, 1, NULL), CL_SUCCESS);
+    struct last_answer a = {0};
+    for (int tries = 0; tries < 2000 && !is_last_ten(&a, n); tries++) {
+        a.n = 0;
+        EXPECT("replay_last", chronolog_replay_last(c, chronicle, story, 10, collect_record, &a, NULL), CL_SUCCESS);
+        struct timespec d = {0, 5000000};
+        if (!is_last_ten(&a, n)) nanosleep(&d, NULL);
+    }
+    long ok = 0;
+    for (int q = 0; q < 20; q++) {
+        a.n = 0;
+        EXPECT("replay_last", chronolog_replay_last(c, chronicle, story, 10, collect_record, &a, NULL), CL_SUCCESS);
+        ok += is_last_ten(&a, n);
+    }
+    printf("last_ok=%ld\n", ok);
+    EXPECT("20 last-10 answers", ok, 20);
 }
 
 int main(int argc, char **argv) {
@@ -96,6 +144,13 @@ int main(int argc, char **argv) {
         fflush(stdout);
         printf("finalize=%d\n", chronolog_finalize());
         return 0;
+    }
+    if (strcmp(mode, "last") == 0) {
+        last_queries(c, s, chronicle, story, n);
+        EXPECT("release", chronolog_release_story(c, chronicle, story), CL_SUCCESS);
+        EXPECT("disconnect", chronolog_disconnect(c), CL_SUCCESS);
+        EXPECT("finalize", chronolog_finalize(), CL_SUCCESS);
+        return failures ? 1 : 0;
     }
     if (strcmp(mode, "trickle") == 0) {
         struct timespec d = {0, atol(argv[6]) * 1000000L};

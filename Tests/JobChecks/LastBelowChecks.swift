@@ -1,0 +1,54 @@
+import ArgumentParser
+import ChronoClient
+import ChronoModel
+import Foundation
+
+/// "Last N" the keepers answer only in part (`last-below`): one client logs 300 events to a story
+/// it keeps recorded, then asks 20 times for its last 1000. Each query goes to the keepers
+/// directly (they hold fewer than 1000), then to the player for the part below what they cover
+/// only: the player does not ask the keepers for their last N again (the test compares the
+/// keepers' answers with the queries the player received).
+struct LastBelowChecks: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "last-below")
+    @OptionGroup var options: JobChecks.Options
+
+    func run() throws {
+        let code = try options.job(minimumClients: 1).run { session, _ in
+            guard session.peers?.rank == 0 else { return [:] }
+            var c = Checker()
+            let client = ChronoLogClient(session: session, mode: .writerReader)
+            try client.connect()
+            try client.createChronicle("Below")
+            let h = try client.acquireStory("Below", "s")
+            usleep(100_000)
+            var last: UInt64 = 0
+            for i in 0..<300 { last = try h.log(LastDirectChecks.record(i)) }
+            _ = try h.flush(durable: true)
+            c.expect("the story is complete past its last event", try Self.completePast(client, last))
+            let before = session.replayCounters
+            var same = 0
+            for _ in 0..<20 where LastDirectChecks.exactly(try client.replayLast("Below", "s", count: 1000), 0..<300) { same += 1 }
+            let after = session.replayCounters
+            let delta = { (counter: Counter) in LastDirectChecks.delta(before, after, counter) }
+            c.expect("20 last-1000 queries are the 300 events logged (\(same))", same == 20)
+            // The first query asked the visor for the route.
+            c.expect("…each asked the keepers, then the player for the part below theirs (\(after))",
+                     delta(.replayLastBelowKeepers) == 20 && delta(.replayLastPlayer) == 20 && delta(.replayRoutes) == 1)
+            try client.releaseStory("Below", "s")
+            try client.disconnect()
+            return try c.finish()
+        }
+        throw ExitCode(code)
+    }
+
+    /// Whether a replay through the player says every event up to `time` is complete within 20 s.
+    static func completePast(_ client: ChronoLogClient, _ time: UInt64) throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let outcome = try client.replayStory("Below", "s", from: 0, to: .max) { (_: StoryChunk) throws(ChronoLogError) in }
+            if outcome.completeBefore > time { return true }
+            usleep(2_000)
+        }
+        return false
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import ChronoClient
+import ChronoModel
+import Foundation
+
+/// "Last N" when the keepers fail the direct path (`last-fallback`), run with keepers that take
+/// read grants slowly (`--grant-delay-ms`, longer than `timeouts.connectMs`) and never answer
+/// direct queries (`--keepers-ignore-direct`). The route request waits as long as the query may
+/// (not `timeouts.connectMs`); a direct query the keepers leave unanswered falls back to the
+/// player after half the query's timeout, with the right events, and the route is asked again
+/// by the next query.
+struct LastFallbackChecks: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "last-fallback")
+    @OptionGroup var options: JobChecks.Options
+
+    func run() throws {
+        let code = try options.job(minimumClients: 1).run { session, _ in
+            guard session.peers?.rank == 0 else { return [:] }
+            var c = Checker()
+            let client = ChronoLogClient(session: session, mode: .writerReader)
+            try client.connect()
+            try client.createChronicle("Fallback")
+            let h = try client.acquireStory("Fallback", "s")
+            // A keeper's memory covers a story from when it started recording it (LastDirectChecks).
+            usleep(100_000)
+            var last: UInt64 = 0
+            for i in 0..<50 { last = try h.log(LastDirectChecks.record(i)) }
+            _ = try h.flush(durable: true)
+            c.expect("the story is complete past its last event", try Self.completePast(client, last))
+            for query in 1...2 {
+                let before = session.replayCounters
+                let started = ContinuousClock.now
+                var got: [Event]?
+                let code = rc { got = try client.replayLast("Fallback", "s", count: 10, timeoutMs: 2_000) }
+                let took = ContinuousClock.now - started
+                let after = session.replayCounters
+                let delta = { (counter: Counter) in LastDirectChecks.delta(before, after, counter) }
+                c.expect("query \(query): last 10 → 0 (\(code), \(took))", code == 0)
+                c.expect("query \(query): events 40…49 (\(got?.map(\.index) ?? []))", LastDirectChecks.exactly(got, 40..<50))
+                c.expect("query \(query): the route was asked, the keepers timed out, the player answered (\(after))",
+                         delta(.replayRoutes) == 1 && delta(.replayLastDirectTimedOut) == 1 && delta(.replayLastPlayer) == 1
+                            && delta(.replayLastDirect) == 0)
+            }
+            try client.releaseStory("Fallback", "s")
+            try client.disconnect()
+            return try c.finish()
+        }
+        throw ExitCode(code)
+    }
+
+    /// Whether a replay through the player says every event up to `time` is complete within 20 s.
+    static func completePast(_ client: ChronoLogClient, _ time: UInt64) throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let outcome = try client.replayStory("Fallback", "s", from: 0, to: .max) { (_: StoryChunk) throws(ChronoLogError) in }
+            if outcome.completeBefore > time { return true }
+            usleep(2_000)
+        }
+        return false
+    }
+}
