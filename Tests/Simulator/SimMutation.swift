@@ -26,7 +26,7 @@ public enum SimMutation: String, CaseIterable, Sendable {
     case archiveAcksBeforeStoring
     /// The archive's reads leave a story's first archived chunk out: replay answers miss events.
     case archiveReadsSkipChunk
-    /// The visor's notices do not name the holder's keeper, so that keeper waits for a writer only
+    /// The visor's notices do not name the holder's keeper (the network rewrites them), so that keeper waits for a writer only
     /// from its first batch: a writer that logs before its registration batch arrived (half the
     /// simulated clients do not wait for it) sees its first events fall in a range the keeper
     /// already sealed by its clock alone, late while every clock is aligned.
