@@ -11,14 +11,17 @@ final class SimCatalogStore: CatalogStore {
     private(set) var stored: ArchiveCatalog?
     private var generation: UInt64 = 0
     private var writes: UInt64 = 0
+    /// Mutation: every second snapshot handed over is reported written but not kept (a writer that
+    /// loses the newest snapshot when another is waiting).
+    var skipsEverySecondSnapshot = false
 
     func load() throws(CatalogFileError) -> ArchiveCatalog? { stored }
 
     func start() {}
 
     func submit(_ catalog: ArchiveCatalog) -> UInt64 {
-        stored = catalog
         generation += 1
+        if !skipsEverySecondSnapshot || generation % 2 == 1 { stored = catalog }
         writes += 1
         return generation
     }

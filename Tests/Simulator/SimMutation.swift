@@ -31,6 +31,9 @@ public enum SimMutation: String, CaseIterable, Sendable {
     /// simulated clients do not wait for it) sees its first events fall in a range the keeper
     /// already sealed by its clock alone, late while every clock is aligned.
     case keeperWaitsForFirstBatch
+    /// The visor's catalog store reports every second snapshot written but keeps the one before:
+    /// the catalog at the job's end misses the last changes (a writer's release and its count).
+    case catalogSkipsSnapshots
     /// The follower yields each answer whole, not only its part below `completeBefore` (the part
     /// complete so far), and asks again from `completeBefore`: the events past it come twice.
     case followYieldsIncomplete
@@ -50,6 +53,7 @@ public enum SimMutation: String, CaseIterable, Sendable {
         case .archiveReadsSkipChunk: "replay"
         case .archiveAcksBeforeStoring: "durable"
         case .followYieldsIncomplete, .keepersCompleteByClock: "follow"
+        case .catalogSkipsSnapshots: "catalog"
         }
     }
 }

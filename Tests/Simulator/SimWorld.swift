@@ -107,6 +107,8 @@ public final class SimWorld {
     let config: ChronoConfig
     private(set) var network: SimNetwork!
     private(set) var visor: VisorService!
+    /// Where the visor keeps its archive catalog.
+    private(set) var catalogStore = SimCatalogStore()
     private(set) var clients: [SimClient] = []
     private(set) var archive: SimArchive!
     let keeperRanks: [Int]
@@ -165,6 +167,7 @@ public final class SimWorld {
     private func build() throws {
         network = SimNetwork(world: self)
         network.reordersLanes = mutation == .networkReordersLanes
+        catalogStore.skipsEverySecondSnapshot = mutation == .catalogSkipsSnapshots
         if mutation == .networkLosesChunkAcks {
             var acks = 0
             network.keep = { _, _, tag, bytes in
@@ -198,7 +201,7 @@ public final class SimWorld {
         }
         let logger = Logger(label: "chronolog.sim") { _ in SwiftLogNoOpLogHandler() }
         visor = try VisorService(channel: SimControlTransport(rank: 0, network: network), plan: plan, config: config, logger: logger,
-                                 clock: clock, catalogStore: SimCatalogStore())
+                                 clock: clock, catalogStore: catalogStore)
         for (i, rank) in keeperRanks.enumerated() {
             let bulk = SimBulkTransport(rank: rank, world: self)
             let clock = SkewedClock(base: clock, skew: scenario.keeperSkews[i])
