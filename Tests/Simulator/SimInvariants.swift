@@ -84,7 +84,8 @@ extension SimWorld {
 
     /// The visor's archive catalog, as last written at the job's end: the chronicle, every
     /// writer's story, and each writer with the events it logged (its count from its last
-    /// release); every client rank connected once.
+    /// release); every client rank connected once; the visor refused no replay, abandoned no
+    /// client and found no message unexpected, malformed or forged.
     func checkCatalog() -> [String] {
         var out: [String] = []
         guard let catalog = catalogStore.stored, let chronicle = catalog.chronicles[Self.chronicle] else {
@@ -96,6 +97,9 @@ extension SimWorld {
                 out.append("catalog: client \(c.clientId) logged \(c.logged.count) event(s) to \(c.storyName), "
                            + "the catalog says \(writer.map { "\($0.count.map(String.init) ?? "unknown")" } ?? "nothing")")
             }
+        }
+        for counter in [Counter.messagesUnexpected, .messagesMalformed, .messagesForged, .clientsAbandoned, .replaysRefused] {
+            if let n = visor.counters[counter], n > 0 { out.append("catalog: the visor counted \(n) \(counter)") }
         }
         let connects = visor.counters[.clientsConnects] ?? 0
         if connects != UInt64(clients.count + 2) {
