@@ -2,12 +2,13 @@ import ChronoArchive
 import ChronoModel
 
 /// The visor's copy of the archive catalog (``ArchiveCatalog``) and its writes to
-/// `archive.directory`. Every metadata change marks it changed; a snapshot is handed to a writer
-/// store (``CatalogStore``; the product's is ``CatalogWriterThread``, a writer thread) at most once per ``writeInterval`` (so thousands of acquires a
-/// second cost ten writes, and the visor's loop never waits for encoding or `fsync`), always at
-/// shutdown, and at once (waiting for it) when a new block of client ids is reserved. A crash of the visor loses at most the
-/// changes of the last ``writeInterval``; client ids are reserved in blocks written before any
-/// id of the block is handed out, so ids are never reused.
+/// `archive.directory`. Every metadata change marks it changed; a snapshot is handed to its store
+/// (``CatalogStore``; the product's is ``CatalogWriterThread``, a writer thread) at most once per
+/// ``writeInterval`` (so thousands of acquires a second cost ten writes, and the visor's loop never
+/// waits for encoding or `fsync`), always at shutdown, and at once (waiting for it) when a new
+/// block of client ids is reserved. A crash of the visor loses at most the changes of the last
+/// ``writeInterval``; client ids are reserved in blocks written before any id of the block is
+/// handed out, so ids are never reused.
 final class CatalogRecorder {
     /// Longest time a change waits before it is written.
     static let writeInterval: Duration = .milliseconds(100)
