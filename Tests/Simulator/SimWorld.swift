@@ -201,7 +201,8 @@ public final class SimWorld {
         }
         let logger = Logger(label: "chronolog.sim") { _ in SwiftLogNoOpLogHandler() }
         visor = try VisorService(channel: SimControlTransport(rank: 0, network: network), plan: plan, config: config, logger: logger,
-                                 clock: clock, catalogStore: catalogStore)
+                                 clock: clock, catalogStore: catalogStore,
+                                 random: SplitMix64(seed: seed ^ 0x5649_534F_5200))  // from the seed, drawing nothing from `rng`
         for (i, rank) in keeperRanks.enumerated() {
             let bulk = SimBulkTransport(rank: rank, world: self)
             let clock = SkewedClock(base: clock, skew: scenario.keeperSkews[i])

@@ -31,7 +31,8 @@ public final class VisorService {
     private var clients: ClientRegistry
     /// The archive catalog: every metadata change is recorded in `archive.directory`.
     private let catalog: CatalogRecorder
-    private var rng = SystemRandomNumberGenerator()
+    /// Chooses the group that records a new story.
+    private var rng: any RandomNumberGenerator
 
     /// An acquire waiting for the group to acknowledge its notice (a start naming the client as
     /// the first holder, or a holder notice): the client's batches are accepted once its keepers know.
@@ -70,11 +71,15 @@ public final class VisorService {
     ///   - clock: event and elapsed time (the system's unless a test steps its own).
     ///   - catalogStore: where the archive catalog is kept; nil (the product): the file in
     ///     `archive.directory`, written by a thread of its own.
+    ///   - random: chooses the group that records a new story (the system's generator unless a
+    ///     simulator draws from its seed).
     /// - Throws: ``CatalogFileError`` naming the catalog of `archive.directory` when it exists but
     ///   cannot be read or holds what no job writes, or when it cannot be written.
     public init(channel: any ControlTransport, plan: RolePlan, config: ChronoConfig, logger: Logger,
-                clock: any RoleClock = SystemRoleClock(), catalogStore: (any CatalogStore)? = nil) throws(CatalogFileError) {
+                clock: any RoleClock = SystemRoleClock(), catalogStore: (any CatalogStore)? = nil,
+                random: any RandomNumberGenerator = SystemRandomNumberGenerator()) throws(CatalogFileError) {
         self.clock = clock
+        rng = random
         let store = catalogStore ?? CatalogWriterThread(file: CatalogFile(directory: config.archive.directory))
         let catalog = try CatalogRecorder(store: store, clock: clock)
         // Above every id the catalog handed out, and above any id an earlier job without a
