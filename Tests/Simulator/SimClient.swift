@@ -4,17 +4,20 @@ import ChronoRuntime
 /// A simulated writer: one client of the job logging to one story through the keeper protocol
 /// the real client speaks (a registering watermark batch, event batches each carrying the
 /// client's watermark, idle watermarks, a last batch with watermark `UInt64.max`), with at most
-/// `maxPending` batches unacknowledged. Its clock may be skewed (ahead or lagging).
+/// `maxPending` batches unacknowledged. Its clock may be skewed (ahead or lagging). With the real
+/// visor it connects, creates the chronicle, acquires its story (the reply names its keepers),
+/// releases it (and acquires it again when it restarts), and disconnects, as the real client does.
 final class SimClient {
-    enum Phase { case waitingForStart, registering, logging, closing, done }
+    enum Phase { case connecting, creating, acquiring, registering, logging, closing, releasing, done }
 
     let rank: Int
-    let clientId: ClientID
     let storyId: StoryID
     let storyName: String
-    let keeperRank: Int
+    /// The keeper it logs to, from the acquire's reply (-1 before).
+    private(set) var keeperRank = -1
     let clock: SkewedClock
     private let channel: SimControlTransport
+    private let visor: SimVisorLink
     private let world: SimWorld
     // The workload, drawn from the seed.
     let eventCount: Int
@@ -24,7 +27,7 @@ final class SimClient {
     let payloadBytes: Int
     private let watermarkInterval: UInt64
 
-    private(set) var phase = Phase.waitingForStart
+    private(set) var phase = Phase.connecting
     /// The events this session logs before it releases the story.
     private var sessionEnd: Int
     /// Times it released the story and acquired it again.
@@ -51,11 +54,12 @@ final class SimClient {
     private var lastSentAt: UInt64 = 0
     private var sentLast = false
 
-    init(rank: Int, clientId: ClientID, storyId: StoryID, storyName: String, keeperRank: Int, clock: SkewedClock,
-         channel: SimControlTransport, world: SimWorld, rng: inout SplitMix64) {
-        (self.rank, self.clientId, self.storyId, self.storyName, self.keeperRank) = (rank, clientId, storyId, storyName, keeperRank)
+    init(rank: Int, storyId: StoryID, storyName: String, clock: SkewedClock, channel: SimControlTransport, world: SimWorld,
+         rng: inout SplitMix64) {
+        (self.rank, self.storyId, self.storyName) = (rank, storyId, storyName)
         self.clock = clock
         self.channel = channel
+        visor = SimVisorLink(rank: rank, channel: channel, mode: .writer)
         self.world = world
         eventCount = Int.random(in: 20...300, using: &rng)
         // Now and then a writer releases its story halfway and acquires it again (the recording
@@ -69,23 +73,66 @@ final class SimClient {
         nextEventAt = clock.instant()
     }
 
+    /// The id the visor gave it (`.none` before it connected).
+    var clientId: ClientID { visor.clientId }
+
     /// Whether this client logs only once its registration is acknowledged, as the real client
     /// does (clients with an even id); the others log at once. Neither may see an event late: the
     /// keeper waits for a holder from the visor's notice on, before its first batch.
     var waitsForRegistration: Bool { clientId.rawValue % 2 == 0 }
 
-    /// The recording started (the visor's notices were acknowledged): register with the keeper by
-    /// a watermark-only batch, and log (see ``waitsForRegistration``).
-    func started() throws {
-        guard phase == .waitingForStart else { return }
-        phase = .registering
-        try ship(watermark: clock.now())
+    /// Whether it acquired its story at least once (its chronicle and story exist in the visor).
+    private(set) var acquiredOnce = false
+
+    /// The visor's answer to its request of the current phase.
+    private func visorReplied(_ message: ControlMessage) throws {
+        switch (phase, message) {
+        case (.creating, .reply(let r)):
+            // Every writer creates the chronicle; all but the first find it there.
+            guard r.rc == .success || r.rc == .chronicleExists else { throw SimClientError("create: \(r.rc) \(r.detail)") }
+            try acquire()
+        case (.acquiring, .acquireReply(let r)):
+            guard r.rc == .success else { throw SimClientError("client \(clientId): acquire of \(storyName): \(r.rc) \(r.detail)") }
+            acquiredOnce = true
+            keeperRank = Int(AcquireReply.writerKeeper(of: clientId, among: r.keeperRanks))
+            // The recording started (the group acknowledged the visor's notices): register with the
+            // keeper by a watermark-only batch, and log (see ``waitsForRegistration``).
+            phase = .registering
+            try ship(watermark: clock.now())
+        case (.releasing, .reply(let r)):
+            guard r.rc == .success else { throw SimClientError("client \(clientId): release of \(storyName): \(r.rc) \(r.detail)") }
+            if sessionEnd == eventCount {
+                phase = .done
+                try visor.close()
+            } else {
+                sessionEnd = eventCount
+                restarts += 1
+                try acquire()
+            }
+        default:
+            throw SimClientError("client \(clientId) in phase \(phase): unexpected \(message.type) from the visor")
+        }
     }
+
+    private func acquire() throws {
+        phase = .acquiring
+        try visor.request(.acquireStory(StoryRequest(clientId: clientId, chronicle: SimWorld.chronicle, story: storyName)))
+    }
+
+    /// Whether it disconnected and told the visor it finished.
+    var finished: Bool { visor.state == .closed }
 
     /// One turn: take acknowledgements, log what is due, ship full or lingering batches, send an
     /// idle watermark, close when every event is logged. - Returns: whether anything happened.
     func step() throws -> Bool {
-        var did = false
+        let (talked, reply) = try visor.step()
+        var did = talked
+        if let reply { try visorReplied(reply) }
+        if phase == .connecting && visor.ready {
+            phase = .creating
+            try visor.request(.createChronicle(CreateChronicleRequest(clientId: clientId, chronicle: SimWorld.chronicle)))
+            did = true
+        }
         while let (bytes, _) = try channel.poll(tag: .flow) {
             did = true
             let message = try ControlMessage.decode(bytes)
@@ -100,7 +147,7 @@ final class SimClient {
             }
         }
         switch phase {
-        case .waitingForStart, .done: return did
+        case .connecting, .creating, .acquiring, .releasing, .done: return did
         case .registering:
             guard unacked == 0 || !waitsForRegistration else { return did }
             phase = .logging
@@ -141,14 +188,9 @@ final class SimClient {
             }
         case .closing:
             if unacked == 0 && durableAsked == nil {
-                let last = sessionEnd == eventCount
-                phase = last ? .done : .waitingForStart
-                world.visor.released(self, last: last)
-                if !last {
-                    sessionEnd = eventCount
-                    restarts += 1
-                    try world.visor.acquire(self)
-                }
+                phase = .releasing
+                try visor.request(.releaseStory(StoryRequest(clientId: clientId, chronicle: SimWorld.chronicle, story: storyName,
+                                                             eventCount: UInt64(logged.count))))
                 did = true
             }
         }

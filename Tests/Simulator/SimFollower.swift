@@ -16,13 +16,13 @@ final class SimFollower {
     }
 
     let rank: Int
-    let clientId = ClientID(UInt64(91))
     /// The story followed, and the time it is followed from.
     let story: String
     let start: UInt64
     /// Time between the end of one answer and the next query (the real client's `interval`).
     let interval: Duration
     private let channel: SimControlTransport
+    private let visor: SimVisorLink
     private unowned let world: SimWorld
     private var beginAt: ContinuousClock.Instant
     private var nextQueryAt: ContinuousClock.Instant
@@ -46,6 +46,7 @@ final class SimFollower {
         self.rank = rank
         self.channel = channel
         self.world = world
+        visor = SimVisorLink(rank: rank, channel: channel, mode: .writerReader)
         story = "story-\(Int.random(in: 0..<world.scenario.stories, using: &rng))"
         interval = rng.pick([.milliseconds(2), .milliseconds(10), .milliseconds(20)])
         beginAt = world.clock.instant() + rng.microseconds(0, 50_000)
@@ -57,26 +58,34 @@ final class SimFollower {
 
     /// One turn: take pieces, yield a complete answer, ask again when due. - Returns: whether anything happened.
     func step() throws -> Bool {
-        var did = false
+        var (did, reply) = try visor.step()
+        if let reply { throw SimClientError("follower: unexpected \(reply.type) from the visor") }
         while let (bytes, source) = try channel.poll(tag: .replay) {
             did = true
             guard case .replayPiece(let piece) = try ControlMessage.decode(bytes), var a = asking, piece.queryId == a.id else { continue }
-            try channel.post(ControlMessage.replayAck(ReplayAck(queryId: piece.queryId, pieceNumber: piece.pieceNumber)).encode(),
-                             to: source, tag: .replay)
+            // The visor answers a query it refuses itself; only the player's pieces are acknowledged.
+            if source != 0 {
+                try channel.post(ControlMessage.replayAck(ReplayAck(queryId: piece.queryId, pieceNumber: piece.pieceNumber)).encode(),
+                                 to: source, tag: .replay)
+            }
             if let chunk = piece.chunk { a.pieces.append(chunk) }
             asking = a
             if piece.isLast { try answered(piece, pieces: a.pieces) }
         }
-        guard !finished, asking == nil, world.clock.instant() >= nextQueryAt, world.visor.phase == .running else { return did }
+        if finished && visor.ready {
+            try visor.close()
+            return true
+        }
+        guard visor.ready, !finished, asking == nil, world.clock.instant() >= nextQueryAt else { return did }
         // A follow begins once the story is recorded (one of its writers logs): before, it would end at once.
         guard polls > 0 || world.clients.contains(where: { $0.storyName == story && !$0.logged.isEmpty }) else { return did }
         let id = nextQueryId
         nextQueryId += 1
         asking = (id, [])
         for c in world.clients { loggedBeforeAsking[c.clientId.rawValue] = c.logged.count }
-        world.visor.replay(ReplayRequest(queryId: id, clientId: clientId, chronicle: SimWorld.chronicle, story: story,
-                                         range: TimeRange(start: cursor, end: .max), timeoutMilliseconds: 60_000,
-                                         clientRank: Int32(rank)))
+        try visor.post(.replayRequest(ReplayRequest(queryId: id, clientId: visor.clientId, chronicle: SimWorld.chronicle,
+                                                    story: story, range: TimeRange(start: cursor, end: .max),
+                                                    timeoutMilliseconds: 60_000, clientRank: Int32(rank))))
         return true
     }
 

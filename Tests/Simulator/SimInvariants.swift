@@ -60,7 +60,10 @@ extension SimWorld {
         }
         let archived = archive.events
         violations += checkArchivedExactlyOnceInOrder(archived)
-        if case .finished = ending { violations += checkLost(archived) }
+        if case .finished = ending {
+            violations += checkLost(archived)
+            violations += checkCatalog()
+        }
         violations += checkLate()
         violations += checkMemory()
         violations += checkReplays()
@@ -77,6 +80,32 @@ extension SimWorld {
         report.tightMemory = tightMemory
         report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
         return report
+    }
+
+    /// The visor's archive catalog, as last written at the job's end: the chronicle, every
+    /// writer's story, and each writer with the events it logged (its count from its last
+    /// release); every client rank connected once; the visor refused no replay, abandoned no
+    /// client and found no message unexpected, malformed or forged.
+    func checkCatalog() -> [String] {
+        var out: [String] = []
+        guard let catalog = catalogStore.stored, let chronicle = catalog.chronicles[Self.chronicle] else {
+            return ["catalog: the visor's catalog has no chronicle \(Self.chronicle)"]
+        }
+        for c in clients {
+            let writer = chronicle.stories[c.storyName]?.writers.first { $0.client == c.clientId.rawValue }
+            if writer?.count != UInt64(c.logged.count) {
+                out.append("catalog: client \(c.clientId) logged \(c.logged.count) event(s) to \(c.storyName), "
+                           + "the catalog says \(writer.map { "\($0.count.map(String.init) ?? "unknown")" } ?? "nothing")")
+            }
+        }
+        for counter in [Counter.messagesUnexpected, .messagesMalformed, .messagesForged, .clientsAbandoned, .replaysRefused] {
+            if let n = visor.counters[counter], n > 0 { out.append("catalog: the visor counted \(n) \(counter)") }
+        }
+        let connects = visor.counters[.clientsConnects] ?? 0
+        if connects != UInt64(clients.count + 2) {
+            out.append("catalog: the visor counted \(connects) connect(s) of \(clients.count + 2) client ranks")
+        }
+        return out
     }
 
     private struct Key: Hashable {

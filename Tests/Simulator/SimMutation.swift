@@ -26,11 +26,14 @@ public enum SimMutation: String, CaseIterable, Sendable {
     case archiveAcksBeforeStoring
     /// The archive's reads leave a story's first archived chunk out: replay answers miss events.
     case archiveReadsSkipChunk
-    /// The visor's notices do not name the holder's keeper, so that keeper waits for a writer only
+    /// The visor's notices do not name the holder's keeper (the network rewrites them), so that keeper waits for a writer only
     /// from its first batch: a writer that logs before its registration batch arrived (half the
     /// simulated clients do not wait for it) sees its first events fall in a range the keeper
     /// already sealed by its clock alone, late while every clock is aligned.
     case keeperWaitsForFirstBatch
+    /// The visor's catalog store reports every second snapshot written but keeps the one before:
+    /// the catalog at the job's end misses the last changes (a writer's release and its count).
+    case catalogSkipsSnapshots
     /// The follower yields each answer whole, not only its part below `completeBefore` (the part
     /// complete so far), and asks again from `completeBefore`: the events past it come twice.
     case followYieldsIncomplete
@@ -50,6 +53,7 @@ public enum SimMutation: String, CaseIterable, Sendable {
         case .archiveReadsSkipChunk: "replay"
         case .archiveAcksBeforeStoring: "durable"
         case .followYieldsIncomplete, .keepersCompleteByClock: "follow"
+        case .catalogSkipsSnapshots: "catalog"
         }
     }
 }

@@ -18,8 +18,8 @@ final class SimReader {
     }
 
     let rank: Int
-    let clientId = ClientID(UInt64(90))
     private let channel: SimControlTransport
+    private let visor: SimVisorLink
     private let world: SimWorld
     private var nextQueryAt: ContinuousClock.Instant
     private var nextQueryId: UInt64 = 1
@@ -31,6 +31,7 @@ final class SimReader {
         self.rank = rank
         self.channel = channel
         self.world = world
+        visor = SimVisorLink(rank: rank, channel: channel, mode: .writerReader)
         queries = Int.random(in: 0...4, using: &rng)
         nextQueryAt = world.clock.instant() + rng.microseconds(1_000, 200_000)
     }
@@ -38,14 +39,21 @@ final class SimReader {
     /// Whether every query it meant to ask was answered.
     var finished: Bool { answers.count == queries && answers.values.allSatisfy(\.done) }
 
+    /// Whether it disconnected and told the visor it finished.
+    var closed: Bool { visor.state == .closed }
+
     func step() throws -> Bool {
-        var did = false
+        var (did, reply) = try visor.step()
+        if let reply { throw SimClientError("reader: unexpected \(reply.type) from the visor") }
         while let (bytes, source) = try channel.poll(tag: .replay) {
             did = true
             guard case .replayPiece(let piece) = try ControlMessage.decode(bytes), var a = answers[piece.queryId] else { continue }
             if let chunk = piece.chunk { a.events += (0..<chunk.count).map(chunk.event(at:)) }
-            try channel.post(ControlMessage.replayAck(ReplayAck(queryId: piece.queryId, pieceNumber: piece.pieceNumber)).encode(),
-                             to: source, tag: .replay)
+            // The visor answers a query it refuses itself; only the player's pieces are acknowledged.
+            if source != 0 {
+                try channel.post(ControlMessage.replayAck(ReplayAck(queryId: piece.queryId, pieceNumber: piece.pieceNumber)).encode(),
+                                 to: source, tag: .replay)
+            }
             if piece.isLast {
                 a.rc = piece.rc
                 a.completeBefore = piece.completeBefore
@@ -53,8 +61,13 @@ final class SimReader {
             }
             answers[piece.queryId] = a
         }
-        guard answers.count < queries, world.clock.instant() >= nextQueryAt, world.visor.phase == .running,
-              let writer = world.clients.randomElement(using: &world.rng) else { return did }
+        if finished && visor.ready {
+            try visor.close()
+            return true
+        }
+        // It asks about stories the visor knows (a writer acquired them), as a real reader would.
+        guard visor.ready, answers.count < queries, world.clock.instant() >= nextQueryAt,
+              let writer = world.clients.filter(\.acquiredOnce).randomElement(using: &world.rng) else { return did }
         let now = world.clock.now()
         let start = now - UInt64.random(in: 0...200_000_000, using: &world.rng)
         let range = TimeRange(start: start, end: now &+ UInt64.random(in: 0...50_000_000, using: &world.rng))
@@ -63,8 +76,9 @@ final class SimReader {
         var answer = Answer(story: writer.storyName, range: range)
         for c in world.clients { answer.loggedBefore[c.clientId.rawValue] = c.logged.count }
         answers[id] = answer
-        world.visor.replay(ReplayRequest(queryId: id, clientId: clientId, chronicle: SimWorld.chronicle, story: writer.storyName,
-                                         range: range, timeoutMilliseconds: 60_000, clientRank: Int32(rank)))
+        try visor.post(.replayRequest(ReplayRequest(queryId: id, clientId: visor.clientId, chronicle: SimWorld.chronicle,
+                                                    story: writer.storyName, range: range, timeoutMilliseconds: 60_000,
+                                                    clientRank: Int32(rank))))
         nextQueryAt = world.clock.instant() + world.rng.microseconds(1_000, 100_000)
         return true
     }

@@ -89,9 +89,10 @@ final class SimFaults: RoleFaults, @unchecked Sendable {
     }
 }
 
-/// A whole recording group on one thread, in memory, on a manual clock: the real ``KeeperRole``s
-/// and ``GrapherRole`` (each in its real ``RecordingProcess`` loop) behind simulated control,
-/// bulk and archive seams, simulated writers, and a scripted visor. Every delay, order, duration,
+/// A whole recording group on one thread, in memory, on a manual clock: the real ``VisorService``
+/// (its catalog in memory), the real ``KeeperRole``s, ``GrapherRole`` and ``PlayerRole`` (each in its
+/// real ``RecordingProcess`` loop) behind simulated control, bulk and archive seams, and simulated
+/// writers and readers speaking the real control messages. Every delay, order, duration,
 /// stall, full disk and clock skew comes from the seed.
 public final class SimWorld {
     static let chronicle = "sim"
@@ -105,7 +106,9 @@ public final class SimWorld {
     let clock: ManualRoleClock
     let config: ChronoConfig
     private(set) var network: SimNetwork!
-    private(set) var visor: SimVisor!
+    private(set) var visor: VisorService!
+    /// Where the visor keeps its archive catalog.
+    private(set) var catalogStore = SimCatalogStore()
     private(set) var clients: [SimClient] = []
     private(set) var archive: SimArchive!
     let keeperRanks: [Int]
@@ -164,12 +167,28 @@ public final class SimWorld {
     private func build() throws {
         network = SimNetwork(world: self)
         network.reordersLanes = mutation == .networkReordersLanes
+        catalogStore.skipsEverySecondSnapshot = mutation == .catalogSkipsSnapshots
         if mutation == .networkLosesChunkAcks {
             var acks = 0
             network.keep = { _, _, tag, bytes in
                 guard tag == .bulk, case .chunkAck(let a)? = try? ControlMessage.decode(bytes), !a.received else { return true }
                 acks += 1
                 return acks < 5 || acks % 5 != 0
+            }
+        }
+        if mutation == .keeperWaitsForFirstBatch {
+            network.rewrite = { source, _, tag, bytes in
+                guard source == 0, tag == .service, let message = try? ControlMessage.decode(bytes) else { return bytes }
+                switch message {
+                case .startRecording(var n):
+                    n.holderKeeper = -1
+                    return ControlMessage.startRecording(n).encode()
+                case .holder(var n) where n.holds:
+                    n.writerKeeper = -1
+                    return ControlMessage.holder(n).encode()
+                default:
+                    return bytes
+                }
             }
         }
         if mutation == .keepersCompleteByClock {
@@ -180,8 +199,10 @@ public final class SimWorld {
                 return ControlMessage.replayPiece(piece).encode()
             }
         }
-        visor = SimVisor(channel: SimControlTransport(rank: 0, network: network), world: self)
         let logger = Logger(label: "chronolog.sim") { _ in SwiftLogNoOpLogHandler() }
+        visor = try VisorService(channel: SimControlTransport(rank: 0, network: network), plan: plan, config: config, logger: logger,
+                                 clock: clock, catalogStore: catalogStore,
+                                 random: SplitMix64(seed: seed ^ 0x5649_534F_5200))  // from the seed, drawing nothing from `rng`
         for (i, rank) in keeperRanks.enumerated() {
             let bulk = SimBulkTransport(rank: rank, world: self)
             let clock = SkewedClock(base: clock, skew: scenario.keeperSkews[i])
@@ -209,11 +230,9 @@ public final class SimWorld {
         try add(rank: playerRank, role: .player, behavior: player, bulk: playerBulk, clock: grapherClock, logger: logger)
         for i in 0..<scenario.clients {
             let rank = playerRank + 1 + i
-            let clientId = ClientID(UInt64(100 + i))
             let storyName = "story-\(i % scenario.stories)"
             let storyId = StoryID(chronicle: try ChronicleName(Self.chronicle), story: try StoryName(storyName))
-            let keeper = Int(AcquireReply.writerKeeper(of: clientId, among: keeperRanks.map { Int32($0) }))
-            clients.append(SimClient(rank: rank, clientId: clientId, storyId: storyId, storyName: storyName, keeperRank: keeper,
+            clients.append(SimClient(rank: rank, storyId: storyId, storyName: storyName,
                                      clock: SkewedClock(base: clock, skew: scenario.clientSkews[i]),
                                      channel: SimControlTransport(rank: rank, network: network), world: self, rng: &rng))
         }
@@ -221,6 +240,16 @@ public final class SimWorld {
         reader = SimReader(rank: readerRank, channel: SimControlTransport(rank: readerRank, network: network), world: self, rng: &rng)
         follower = SimFollower(rank: readerRank + 1, channel: SimControlTransport(rank: readerRank + 1, network: network), world: self,
                                rng: &rng)
+    }
+
+    /// The job's role plan: the visor at rank 0, then the group (keepers, grapher, player), then
+    /// the writers, the reader and the follower as clients.
+    private var plan: RolePlan {
+        let group = keeperRanks.map { ($0, Role.keeper) } + [(grapherRank, .grapher), (playerRank, .player)]
+        let clientRanks = (playerRank + 1)...(playerRank + scenario.clients + 2)
+        return RolePlan(assignments: [RoleAssignment(worldRank: 0, role: .visor, node: 0, group: nil, host: "sim")]
+            + group.map { RoleAssignment(worldRank: $0.0, role: $0.1, node: 0, group: 0, host: "sim") }
+            + clientRanks.map { RoleAssignment(worldRank: $0, role: .client, node: 0, group: nil, host: "sim") })
     }
 
     private func add(rank: Int, role: Role, behavior: RecordingBehavior, bulk: SimBulkTransport, clock: SkewedClock,
@@ -268,11 +297,13 @@ public final class SimWorld {
     /// Runs the job until every role finished, the deadline passed, or a role threw.
     public func run() -> Ending {
         do {
-            for c in clients { try visor.acquire(c) }
             var idle = scenario.idleStep
             while true {
                 let elapsed = clock.instant() - start
-                if allDone { return .finished(at: elapsed) }
+                if allDone {
+                    try visor.finish()
+                    return .finished(at: elapsed)
+                }
                 if elapsed >= Self.deadline { return .hung(at: elapsed, state: hungState) }
                 applyStall()
                 let did = try stepEveryone()
@@ -289,7 +320,7 @@ public final class SimWorld {
         }
     }
 
-    private var allDone: Bool { visor.phase == .done && processes.allSatisfy(\.finished) }
+    private var allDone: Bool { visor.isDone && processes.allSatisfy(\.finished) }
 
     private func applyStall() {
         guard !stallApplied, let stall = scenario.stall, clock.instant() - start >= stall.at else { return }
@@ -319,7 +350,7 @@ public final class SimWorld {
                 did = try reader.step() || did
             } else if a == processes.count + clients.count + 1 {
                 did = try follower.step() || did
-            } else {
+            } else if !visor.isDone {
                 did = try visor.step() || did
             }
         }
@@ -338,13 +369,13 @@ public final class SimWorld {
 
     private var hungState: String {
         let roles = processes.filter { !$0.finished }.map { "\($0.role) \($0.rank): \($0.behavior.drainState)" }
-        return "visor=\(visor.phase) reader=\(reader.answers.values.map(\.done)) follower=\(follower.finished ? "done" : "at \(follower.cursor)") clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight) \(roles.joined(separator: " | "))"
+        return "visor=\(visor.isDone ? "done" : "running") reader=\(reader.answers.values.map(\.done)) follower=\(follower.finished ? "done" : "at \(follower.cursor)") clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight) \(roles.joined(separator: " | "))"
     }
 
     // MARK: - Results
 
     /// Every rank's counters as the summary takes them.
     var counters: [(role: Role, counters: Counters)] {
-        processes.map { ($0.role, $0.loop.counters) } + clients.map { (.client, $0.counters) }
+        [(.visor, visor.counters)] + processes.map { ($0.role, $0.loop.counters) } + clients.map { (.client, $0.counters) }
     }
 }

@@ -111,6 +111,21 @@ struct SimulatorTests {
         #expect(report.passed, "seed \(seed): \(report.violations.first?.prefix(300) ?? "")")
     }
 
+    /// Seeds of findings not fixed yet (docs/SIMULATOR.md, "Findings"), expected to fail: once one
+    /// is fixed this test fails ("known issue was not recorded") and the seed moves to the fixed ones.
+    /// - 200412 with tight bounds: a follow misses an event of a writer that released its story and
+    ///   acquired it again, its clock behind the keeper's (the keeper answered complete up to what its
+    ///   clock had sealed, then recorded the story afresh without that frontier).
+    /// - 400099 with tight bounds: a keeper's memory peak 184 bytes over the invariant's bound (four
+    ///   writers on one story, 16 KiB bound, 2 KiB slots; not investigated further).
+    @Test("seeds of open findings still fail", arguments: [(UInt64(200412), true), (400099, true)])
+    func openFindings(_ seed: UInt64, _ tightMemory: Bool) {
+        let report = SimWorld.simulate(seed: seed, tightMemory: tightMemory)
+        withKnownIssue("open finding, seed \(seed)") {
+            #expect(report.passed, "seed \(seed): \(report.violations.first?.prefix(300) ?? "")")
+        }
+    }
+
     /// Replays `CHRONOLOG_SIM_SEED` (with `CHRONOLOG_SIM_MUTATION`), printing its scenario and outcome.
     @Test("replay one seed", .enabled(if: environment["CHRONOLOG_SIM_SEED"] != nil))
     func replay() {

@@ -2,12 +2,13 @@ import ChronoArchive
 import ChronoModel
 
 /// The visor's copy of the archive catalog (``ArchiveCatalog``) and its writes to
-/// `archive.directory`. Every metadata change marks it changed; a snapshot is handed to a writer
-/// thread (``CatalogWriterThread``) at most once per ``writeInterval`` (so thousands of acquires a
-/// second cost ten writes, and the visor's loop never waits for encoding or `fsync`), always at
-/// shutdown, and at once (waiting for it) when a new block of client ids is reserved. A crash of the visor loses at most the
-/// changes of the last ``writeInterval``; client ids are reserved in blocks written before any
-/// id of the block is handed out, so ids are never reused.
+/// `archive.directory`. Every metadata change marks it changed; a snapshot is handed to its store
+/// (``CatalogStore``; the product's is ``CatalogWriterThread``, a writer thread) at most once per
+/// ``writeInterval`` (so thousands of acquires a second cost ten writes, and the visor's loop never
+/// waits for encoding or `fsync`), always at shutdown, and at once (waiting for it) when a new
+/// block of client ids is reserved. A crash of the visor loses at most the changes of the last
+/// ``writeInterval``; client ids are reserved in blocks written before any id of the block is
+/// handed out, so ids are never reused.
 final class CatalogRecorder {
     /// Longest time a change waits before it is written.
     static let writeInterval: Duration = .milliseconds(100)
@@ -16,25 +17,26 @@ final class CatalogRecorder {
 
     /// The catalog as changed so far.
     private(set) var catalog: ArchiveCatalog
-    /// The file.
-    let file: CatalogFile
-    private let writer: CatalogWriterThread
+    /// Where the catalog is written.
+    private let writer: any CatalogStore
     private var changed = false
     private var lastSubmit: ContinuousClock.Instant
     /// Elapsed time (the write interval), the visor's.
     private let clock: any RoleClock
     private var seenFailures: UInt64 = 0
 
-    /// Loads the catalog of `directory` (an empty one if there is none) and starts the writer thread.
+    /// Loads the catalog of `store` (an empty one if there is none) and starts the store.
     /// - Throws: ``CatalogFileError`` naming the file when it exists but is unreadable or damaged.
-    init(directory: String, clock: any RoleClock) throws(CatalogFileError) {
+    init(store: any CatalogStore, clock: any RoleClock) throws(CatalogFileError) {
         self.clock = clock
         lastSubmit = clock.instant()
-        file = CatalogFile(directory: directory)
-        catalog = try file.load() ?? ArchiveCatalog()
-        writer = CatalogWriterThread(file: file)
+        catalog = try store.load() ?? ArchiveCatalog()
+        writer = store
         writer.start()
     }
+
+    /// The catalog's path, named in errors.
+    var path: String { writer.path }
 
     /// Reserves client ids `from..<from + clientIdBlock` and waits until the catalog saying so is written.
     /// - Throws: ``CatalogFileError`` when the catalog cannot be written.
@@ -75,7 +77,7 @@ final class CatalogRecorder {
         return failure
     }
 
-    /// Writes the catalog (at shutdown), waits for it and stops the writer thread.
+    /// Writes the catalog (at shutdown), waits for it and stops the store.
     /// - Returns: writes and failures over the job.
     /// - Throws: ``CatalogFileError`` when the last write failed.
     func finish() throws(CatalogFileError) -> (writes: UInt64, failures: UInt64) {
@@ -87,6 +89,6 @@ final class CatalogRecorder {
         return (status.writes, status.failures)
     }
 
-    /// Stops the writer thread without writing (a start-up failure).
+    /// Stops the store without writing (a start-up failure).
     func abandon() { writer.stop() }
 }

@@ -6,7 +6,7 @@ import Foundation
 /// waits for JSON encoding or `fsync`. Only the newest snapshot submitted is written (older ones
 /// waiting are skipped: it contains them). ``wait(for:)`` blocks until a given snapshot (or a newer
 /// one) is on disk.
-final class CatalogWriterThread: @unchecked Sendable {
+final class CatalogWriterThread: CatalogStore, @unchecked Sendable {
     private let file: CatalogFile
     private let condition = NSCondition()
     private var pending: (catalog: ArchiveCatalog, generation: UInt64)?
@@ -23,6 +23,13 @@ final class CatalogWriterThread: @unchecked Sendable {
     init(file: CatalogFile) {
         self.file = file
     }
+
+    /// The file's path.
+    var path: String { file.path }
+
+    /// The file's catalog, nil when there is no file yet.
+    /// - Throws: ``CatalogFileError`` when it exists but is unreadable or damaged.
+    func load() throws(CatalogFileError) -> ArchiveCatalog? { try file.load() }
 
     /// Starts the thread. Call once.
     func start() {

@@ -31,7 +31,8 @@ public final class VisorService {
     private var clients: ClientRegistry
     /// The archive catalog: every metadata change is recorded in `archive.directory`.
     private let catalog: CatalogRecorder
-    private var rng = SystemRandomNumberGenerator()
+    /// Chooses the group that records a new story.
+    private var rng: any RandomNumberGenerator
 
     /// An acquire waiting for the group to acknowledge its notice (a start naming the client as
     /// the first holder, or a holder notice): the client's batches are accepted once its keepers know.
@@ -71,12 +72,19 @@ public final class VisorService {
     ///   - channel: the control channel (this rank must be the plan's visor).
     ///   - plan: the job's role plan.
     ///   - clock: event and elapsed time (the system's unless a test steps its own).
+    ///   - catalogStore: where the archive catalog is kept; nil (the product): the file in
+    ///     `archive.directory`, written by a thread of its own.
+    ///   - random: chooses the group that records a new story (the system's generator unless a
+    ///     simulator draws from its seed).
     /// - Throws: ``CatalogFileError`` naming the catalog of `archive.directory` when it exists but
     ///   cannot be read or holds what no job writes, or when it cannot be written.
     public init(channel: any ControlTransport, plan: RolePlan, config: ChronoConfig, logger: Logger,
-                clock: any RoleClock = SystemRoleClock()) throws(CatalogFileError) {
+                clock: any RoleClock = SystemRoleClock(), catalogStore: (any CatalogStore)? = nil,
+                random: any RandomNumberGenerator = SystemRandomNumberGenerator()) throws(CatalogFileError) {
         self.clock = clock
-        let catalog = try CatalogRecorder(directory: config.archive.directory, clock: clock)
+        rng = random
+        let store = catalogStore ?? CatalogWriterThread(file: CatalogFile(directory: config.archive.directory))
+        let catalog = try CatalogRecorder(store: store, clock: clock)
         // Above every id the catalog handed out, and above any id an earlier job without a
         // catalog could have used (ids from the job's start time).
         let firstClientId = max(catalog.catalog.nextClientId,
@@ -89,7 +97,7 @@ public final class VisorService {
             throw error
         } catch {
             catalog.abandon()
-            throw CatalogFileError(path: catalog.file.path, problem: "holds an invalid entry: \(error)")
+            throw CatalogFileError(path: catalog.path, problem: "holds an invalid entry: \(error)")
         }
         clients = ClientRegistry(firstClientId: firstClientId)
         self.catalog = catalog
@@ -109,38 +117,60 @@ public final class VisorService {
     /// - Throws: `MPIError` if the control plane fails.
     public func run() throws {
         var backoff = IdleBackoff.serviceLoop
-        let startedAt = clock.instant()
+        while !isDone { backoff.step(didWork: try step()) }
+        try finish()
+    }
+
+    /// Whether the job is over: every client finished and every recording process drained
+    /// (then call ``finish()``).
+    public var isDone: Bool { phase == .done }
+
+    /// When the loop began (its first ``step()``), and until when acquires are held back.
+    private var startedAt: ContinuousClock.Instant?
+    private var registrationDeadline: ContinuousClock.Instant?
+
+    /// One turn of the loop (``run()`` repeats it; a simulator steps it on its own clock): takes
+    /// the waiting messages, serves held-back requests when due, writes the catalog when due and
+    /// moves the shutdown on. - Returns: whether anything happened.
+    /// - Throws: `MPIError` if the control plane fails.
+    public func step() throws -> Bool {
+        let startedAt = self.startedAt ?? clock.instant()
         // Held-back acquires are answered after 3/4 of the acquire timeout at the latest, so the
         // waiting client gets an answer (possibly "no keepers") before it gives up.
-        let registrationDeadline = startedAt + config.visorRegistrationWait
-        while phase != .done {
-            var didWork = false
-            var budget = 256
-            while budget > 0, let (bytes, source) = try channel.poll(tag: .service) {
-                budget -= 1
-                didWork = true
-                handle(bytes, from: source)
-            }
-            if holdingBack && (registrationComplete || clock.instant() >= registrationDeadline) {
-                holdingBack = false
-                if !registrationComplete {
-                    let missing = unregisteredRecorders.sorted().map(String.init).joined(separator: ",")
-                    logger.warning("""
-                        serving clients although ranks \(missing) did not register within 3/4 of timeouts.acquireMs \
-                        (\(config.timeouts.acquireMs) ms); their groups take no stories
-                        """)
-                }
-                let held = deferred
-                deferred = []
-                for (bytes, source) in held { handle(bytes, from: source) }
-                didWork = true
-            }
-            didWork = try channel.progress() || didWork
-            writeCatalogIfDue()
-            try advanceShutdown()
-            reportProgress(elapsed: clock.instant() - startedAt)
-            backoff.step(didWork: didWork)
+        let registrationDeadline = self.registrationDeadline ?? startedAt + config.visorRegistrationWait
+        (self.startedAt, self.registrationDeadline) = (startedAt, registrationDeadline)
+        var didWork = false
+        var budget = 256
+        while budget > 0, let (bytes, source) = try channel.poll(tag: .service) {
+            budget -= 1
+            didWork = true
+            handle(bytes, from: source)
         }
+        if holdingBack && (registrationComplete || clock.instant() >= registrationDeadline) {
+            holdingBack = false
+            if !registrationComplete {
+                let missing = unregisteredRecorders.sorted().map(String.init).joined(separator: ",")
+                logger.warning("""
+                    serving clients although ranks \(missing) did not register within 3/4 of timeouts.acquireMs \
+                    (\(config.timeouts.acquireMs) ms); their groups take no stories
+                    """)
+            }
+            let held = deferred
+            deferred = []
+            for (bytes, source) in held { handle(bytes, from: source) }
+            didWork = true
+        }
+        didWork = try channel.progress() || didWork
+        writeCatalogIfDue()
+        try advanceShutdown()
+        reportProgress(elapsed: clock.instant() - startedAt)
+        return didWork
+    }
+
+    /// Ends the job once ``isDone``: completes the sends, writes the catalog a last time and
+    /// stops its store, and fills in the job's counters.
+    /// - Throws: `MPIError` if the control plane fails.
+    public func finish() throws {
         try channel.drainSends()
         finishCatalog()
         counters[.clientsConnects] = clients.totalConnects
