@@ -372,6 +372,14 @@ public struct StoryPipeline: Sendable {
         return out
     }
 
+    /// Starts a pipeline that holds nothing yet as sealed up to `frontier`: events older than it
+    /// are late. A keeper recording a story afresh uses it with the completeness it already
+    /// answered for the story, so that no event lands behind what a follow was told is complete.
+    public mutating func startSealed(at frontier: UInt64) {
+        guard open.isEmpty, revisionBuffers.isEmpty, frontier > sealedFrontier else { return }
+        sealedFrontier = frontier
+    }
+
     /// Seals everything buffered regardless of watermarks (shutdown drain, or story stop).
     /// Afterwards ``sealedFrontier`` is past every buffered event, so later events for those ranges are late.
     public mutating func drain() -> [StoryChunk] {

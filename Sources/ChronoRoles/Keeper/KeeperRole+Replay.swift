@@ -47,6 +47,9 @@ extension KeeperRole {
                 }
                 if let fresh = story.pipeline.unsealedEvents(in: range), !fresh.isEmpty { held.append(fresh) }
             }
+            // Recorded here or not (now: a story this keeper does not record), what it was told is
+            // complete stays so: a later recording here starts sealed up to it.
+            answeredComplete[id] = max(answeredComplete[id] ?? 0, completeBefore)
             if query.lastCount > 0 {
                 held += try latestHeld(of: id, in: range, count: Int(query.lastCount))
             } else {

@@ -114,6 +114,11 @@ public final class KeeperRole: RecordingBehavior {
     /// The world rank of every client the visor named a holder, kept for the whole job (client ids
     /// are never reused): a batch naming one of them from another rank is forged.
     private var clientRanks: [ClientID: Int32] = [:]
+    /// The highest `completeBefore` this keeper answered for each story, kept for the whole job:
+    /// a later recording of the story here starts sealed up to it (``StoryPipeline/startSealed(at:)``),
+    /// so a writer whose clock lags cannot log behind what a follow was told is complete (its
+    /// events count late instead of being archived unseen by the follow).
+    var answeredComplete: [StoryID: UInt64] = [:]
     private var peakMemory: UInt64 = 0
     private let reportInterval: Duration
 
@@ -158,6 +163,7 @@ public final class KeeperRole: RecordingBehavior {
         } else {
             story = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config, pool: storage),
                           at: clock.instant(), time: clock.now())
+            if let answered = answeredComplete[notice.storyId] { story.pipeline.startSealed(at: answered) }
             stories[notice.storyId] = story
         }
         // A start follows the last release: its acquirer is the only holder.
