@@ -23,7 +23,8 @@ struct StaleReplyChecks: ParsableCommand {
             let first = try client.acquireStory("Stale", "first")
             for i in 0..<10 { _ = try first.log("first \(i)") }
             _ = try first.flush(durable: true)
-            // The route request waits the query's timeout plus 2 s; the keepers take the grant later.
+            // The route request waits the query's timeout plus 2 s (at least timeouts.connectMs, 1 s here);
+            // the keepers take the grant later.
             let started = ContinuousClock.now
             let routeCode = rc { _ = try client.replayLast("Stale", "first", count: 3, timeoutMs: 100) }
             c.expect("the route request timed out: −8 (\(routeCode), \(ContinuousClock.now - started))", routeCode == -8)

@@ -16,7 +16,7 @@ struct StaleReplyTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-stale-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try MPIJob.run([(5, [checks, "stale-reply", "--grant-delay-ms", "3500"])], timeout: 180, workingDirectory: dir)
+        let r = try MPIJob.run([(5, [checks, "stale-reply", "--grant-delay-ms", "3500", "--set", "timeouts.connectMs=1000"])], timeout: 180, workingDirectory: dir)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.lines(startingWith: "FAIL").isEmpty && r.lines(startingWith: "CHECKS passed=").count == 1, "\(r)")
         #expect(r.counters(role: "client")[.repliesStale] == 1, "\(r)")
