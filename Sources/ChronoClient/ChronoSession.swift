@@ -9,8 +9,10 @@ import Synchronization
 /// recording groups are (from the job layout) and the MPI channel to reach them.
 ///
 /// One session per process. Clients created on it share it; at most one request to the visor is
-/// in flight per session at a time (the visor answers in order), so any number of threads may
-/// use clients of the same session.
+/// in flight per session at a time, so any number of threads may use clients of the same session.
+/// Every request carries a request id the visor echoes in its answer (``ReplyMatcher``): an answer
+/// that arrives after its request timed out is dropped (`replies.stale`), never taken by the next
+/// request as its own.
 ///
 /// Event ingest: every story handle of every client of the session ships its batches through the
 /// session's channel; one background thread per session (started at the first acquire, stopped
@@ -25,6 +27,8 @@ public final class ChronoSession: @unchecked Sendable {
     /// The communicator of the job's client ranks (for workloads that coordinate), if any.
     public let peers: Communicator?
     let channel: Mutex<ControlChannel>
+    /// The ids of requests to the visor; locked inside `channel`'s lock.
+    private let requests: Mutex<ReplyMatcher>
     private let finished = Atomic<Bool>(false)
     private let ingest = Mutex<IngestContext?>(nil)
     /// Where replay pieces go, by query id.
@@ -45,6 +49,8 @@ public final class ChronoSession: @unchecked Sendable {
         self.isAttached = attached
         // Attached clients behind one gateway share its rank: random query ids keep theirs apart.
         self.replayInbox = ReplayInbox(firstId: attached ? UInt64.random(in: 1...(UInt64.max >> 1)) : 1)
+        // Their answers come back through the gateway's rank too: random request ids keep them apart.
+        self.requests = Mutex(ReplyMatcher(first: attached ? UInt32.random(in: 1...UInt32.max) : 1))
         self.channel = Mutex(channel)
         self.config = config
         self.peers = peers
@@ -57,20 +63,26 @@ public final class ChronoSession: @unchecked Sendable {
     /// The visor's world rank.
     public var visorRank: Int { layout.plan.ranks(of: .visor).first ?? 0 }
 
-    /// Sends a request to the visor and waits for its answer, backing off while waiting.
+    /// Sends a request to the visor and waits for its answer, backing off while waiting. Answers
+    /// carrying another request's id (late answers to requests that timed out) are dropped and
+    /// counted (`replies.stale`).
     /// - Throws: `.noConnection` if the visor does not answer within `timeoutMs`, or the channel fails;
     ///   `.malformedMessage` if the answer does not decode.
     func call(_ request: ControlMessage, timeoutMs: Int) throws(ChronoLogError) -> ControlMessage {
         let visor = visorRank
         let result: Result<ControlMessage, ChronoLogError> = channel.withLock { channel in
+            let id = requests.withLock { $0.begin() }
+            defer { requests.withLock { $0.end() } }
             do {
-                try channel.post(request.encode(), to: visor, tag: .service)
+                try channel.post(request.encode(requestId: id), to: visor, tag: .service)
                 let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
                 var backoff = IdleBackoff.replyWait
                 while true {
                     if let (bytes, _) = try channel.poll(tag: .reply, from: visor) {
                         try channel.progress()
-                        return .success(try ControlMessage.decode(bytes))
+                        let answer = try requests.withLock { matcher throws(ChronoLogError) in try matcher.take(bytes) }
+                        if let answer { return .success(answer) }
+                        continue
                     }
                     let progressed = try channel.progress()
                     if ContinuousClock.now >= deadline {
@@ -177,6 +189,13 @@ public final class ChronoSession: @unchecked Sendable {
     /// queries the story's keepers answered directly), `replay.last.player` (those sent through
     /// the visor to the player) and `replay.routes` (read routes asked), empty before the first.
     public var replayCounters: Counters { replayReader.counters.merging(lastStats.counters) { $1 } }
+
+    /// Counters of this session's requests to the visor: `replies.stale` (answers dropped because
+    /// they carried another request's id: late answers to requests that timed out); empty before the first.
+    public var requestCounters: Counters {
+        let stale = requests.withLock { $0.stale }
+        return stale == 0 ? [:] : [.repliesStale: stale]
+    }
 
     /// Ingest counters summed over every story handle of this session, as a value.
     public var ingestStats: IngestStats { ingest.withLock { $0 }?.stats ?? IngestStats() }

@@ -2,7 +2,6 @@ import ChronoClient
 import ChronoModel
 import ChronoRuntime
 import ChronoSystem
-import DequeModule
 import Foundation
 import Logging
 import MPI
@@ -23,8 +22,11 @@ public final class AttachGateway {
     private var tokens: (write: String, read: String?)
     private var peers: [Int: AttachedPeer] = [:]
     private var nextPeer = 1
-    /// Who awaits each of the visor's answers, in the order it will give them.
-    private var replyOrder = Deque<Awaited>()
+    /// Who awaits each of the visor's answers, by the request id it will echo (attached sessions
+    /// number their requests from random ids, so peers' ids stay apart).
+    private var awaitedReplies: [UInt32: Awaited] = [:]
+    /// The request id of the gateway's next own request (its disconnects of dropped clients).
+    private var nextOwnRequest = UInt32.random(in: 1...UInt32.max)
     private struct Awaited {
         /// The peer, or ``gatewayItself`` (its own disconnects of dropped clients).
         let peer: Int
@@ -192,12 +194,12 @@ public final class AttachGateway {
         }
         if peer.readOnly && !Self.readOnlyTypes.contains(type) {
             bump(.attachRefusedReadOnly)
-            try refuse(type, to: peer, now: now)
+            try refuse(type, MessageHeader.requestId(of: bytes) ?? 0, to: peer, now: now)
             return
         }
         if let claimed = claimedClient(type, bytes), !peer.clientIds.contains(claimed) {
             bump(.attachMessagesForged)
-            try refuse(type, to: peer, now: now)
+            try refuse(type, MessageHeader.requestId(of: bytes) ?? 0, to: peer, now: now)
             return
         }
         switch type {
@@ -215,26 +217,36 @@ public final class AttachGateway {
                 peer.clientIds.remove(id)
                 peer.held = peer.held.filter { $0.value.client != id }
             }
-            replyOrder.append(Awaited(peer: peer.number))
+            expectAnswer(Awaited(peer: peer.number), bytes)
         case .acquireStory:
             if case .acquireStory(let r)? = try? ControlMessage.decode(bytes) {
-                replyOrder.append(Awaited(peer: peer.number, acquire: (r.clientId, r.chronicle + "/" + r.story)))
+                expectAnswer(Awaited(peer: peer.number, acquire: (r.clientId, r.chronicle + "/" + r.story)), bytes)
             } else {
-                replyOrder.append(Awaited(peer: peer.number))
+                expectAnswer(Awaited(peer: peer.number), bytes)
             }
         case .releaseStory:
             if case .releaseStory(let r)? = try? ControlMessage.decode(bytes) { peer.held[r.chronicle + "/" + r.story] = nil }
-            replyOrder.append(Awaited(peer: peer.number))
+            expectAnswer(Awaited(peer: peer.number), bytes)
         default:
-            if tag == .service { replyOrder.append(Awaited(peer: peer.number)) }
+            if tag == .service { expectAnswer(Awaited(peer: peer.number), bytes) }
         }
         try session.withControlChannel("relaying to rank \(destination) failed") { channel in
             try channel.post(forwarding: received, to: destination, tag: tag)
         }
     }
 
-    /// Answers a refused request as the visor would (−9), so the client's call returns at once.
-    private func refuse(_ type: MessageType, to peer: AttachedPeer, now: ContinuousClock.Instant) throws {
+    /// Notes who awaits the visor's answer to the request `bytes` (by its request id). A clash with
+    /// an id still awaited (two peers' random ids met) leaves the earlier request's answer unclaimed.
+    private func expectAnswer(_ awaited: Awaited, _ bytes: [UInt8]) {
+        let id = MessageHeader.requestId(of: bytes) ?? 0
+        if let earlier = awaitedReplies.updateValue(awaited, forKey: id), earlier.peer != awaited.peer {
+            logger.warning("request id \(id) of attached client \(awaited.peer) clashes with one of \(earlier.peer)'s")
+        }
+    }
+
+    /// Answers a refused request (its id: `requestId`) as the visor would (−9), so the client's call
+    /// returns at once.
+    private func refuse(_ type: MessageType, _ requestId: UInt32, to peer: AttachedPeer, now: ContinuousClock.Instant) throws {
         let detail = peer.readOnly ? "this client attached with the read-only token" : "a client id this attached client was not given"
         let answer: ControlMessage
         switch type {
@@ -246,7 +258,7 @@ public final class AttachGateway {
         default:
             return  // events and acks: dropped (a read-only client holds no story to write to)
         }
-        var out = answer.encode()
+        var out = answer.encode(requestId: requestId)
         AttachWire.appendSource(visor, to: &out)
         try peer.post(out, tag: ControlTag.reply.rawValue, now: now)
     }
@@ -320,12 +332,12 @@ public final class AttachGateway {
         return !incoming.isEmpty
     }
 
-    /// Which peer an answer belongs to: the visor's answers in order, acknowledgements by client
-    /// id, replay pieces by query id.
+    /// Which peer an answer belongs to: the visor's answers by request id, acknowledgements by
+    /// client id, replay pieces by query id.
     private func owner(of bytes: [UInt8], tag: ControlTag) -> Int? {
         switch tag {
         case .reply:
-            guard let next = replyOrder.popFirst() else { return nil }
+            guard let id = MessageHeader.requestId(of: bytes), let next = awaitedReplies.removeValue(forKey: id) else { return nil }
             guard next.peer != Self.gatewayItself else { return next.peer }
             switch try? ControlMessage.decode(bytes) {
             case .connectReply(let r)? where r.rc == .success:
@@ -428,10 +440,13 @@ public final class AttachGateway {
 
     /// Disconnects a dropped client at the visor (which releases what it still holds).
     private func disconnect(_ id: ClientID) {
-        replyOrder.append(Awaited(peer: Self.gatewayItself))
+        while nextOwnRequest == 0 || awaitedReplies[nextOwnRequest] != nil { nextOwnRequest &+= 1 }
+        let request = nextOwnRequest
+        nextOwnRequest &+= 1
+        awaitedReplies[request] = Awaited(peer: Self.gatewayItself)
         do {
             try session.withControlChannel("disconnecting client \(id) failed") { channel in
-                try channel.post(ControlMessage.disconnect(clientId: id).encode(), to: visor, tag: .service)
+                try channel.post(ControlMessage.disconnect(clientId: id).encode(requestId: request), to: visor, tag: .service)
             }
             bump(.attachClientsDisconnected)
         } catch {
@@ -452,7 +467,7 @@ public final class AttachGateway {
     private func drainGatewayReplies() throws {
         let deadline = ContinuousClock.now + .seconds(2)
         var backoff = IdleBackoff.replyWait
-        while (!replyOrder.isEmpty || !closing.isEmpty) && ContinuousClock.now < deadline {
+        while (!awaitedReplies.isEmpty || !closing.isEmpty) && ContinuousClock.now < deadline {
             expireClosing(now: .now)
             backoff.step(didWork: try relayFromService())
         }

@@ -237,6 +237,7 @@ public struct ChronoJob: Sendable {
                 // Every client's ingest and replay counts in the summary, whatever the workload returned.
                 counters.merge(session.ingestCounters) { _, ingest in ingest }
                 counters.merge(session.replayCounters) { _, replay in replay }
+                counters.merge(session.requestCounters) { _, requests in requests }
                 do { try session.finish() } catch {
                     m.logger.error("cannot tell the visor this rank is done: \(error)")
                     status = max(status, 1)

@@ -1,21 +1,22 @@
 extension ControlMessage {
-    /// Encodes the message: a ``MessageHeader`` followed by the body.
-    public func encode() -> [UInt8] {
+    /// Encodes the message: a ``MessageHeader`` (carrying `requestId`, 0 for no request) followed
+    /// by the body.
+    public func encode(requestId: UInt32 = 0) -> [UInt8] {
         var bytes: [UInt8] = []
-        encode(into: &bytes)
+        encode(into: &bytes, requestId: requestId)
         return bytes
     }
 
     /// Appends the encoded message to `bytes` (reuse one buffer to avoid allocations).
-    public func encode(into bytes: inout [UInt8]) {
+    public func encode(into bytes: inout [UInt8], requestId: UInt32 = 0) {
         let headerAt = bytes.count
-        MessageHeader(type: type, bodyLength: 0).write(to: &bytes)
+        MessageHeader(type: type, bodyLength: 0, requestId: requestId).write(to: &bytes)
         let bodyAt = bytes.count
         var w = WireWriter(appendingTo: [])
         swap(&w.bytes, &bytes)
         writeBody(to: &w)
         swap(&w.bytes, &bytes)
-        RawBytes.storeLE(UInt64(bytes.count - bodyAt), into: &bytes, at: headerAt + 8)
+        RawBytes.storeLE(UInt32(clamping: bytes.count - bodyAt), into: &bytes, at: headerAt + MessageHeader.bodyLengthOffset)
     }
 
     private func writeBody(to w: inout WireWriter) {
@@ -74,6 +75,23 @@ extension ControlMessage {
 
     /// Decodes exactly one message from raw memory. Same checks as ``decode(_:limits:)``.
     public static func decode(raw: UnsafeRawBufferPointer, limits: WireLimits = .default) throws(ChronoLogError) -> ControlMessage {
+        try decodeWithHeader(raw: raw, limits: limits).message
+    }
+
+    /// Decodes exactly one message with its header (for its ``MessageHeader/requestId``).
+    /// Same checks as ``decode(_:limits:)``.
+    public static func decodeWithHeader<C: Collection>(_ bytes: C, limits: WireLimits = .default)
+    throws(ChronoLogError) -> (header: MessageHeader, message: ControlMessage) where C.Element == UInt8 {
+        let result: Result<(header: MessageHeader, message: ControlMessage), ChronoLogError> = RawBytes.withBytes(bytes) { raw in
+            Result { () throws(ChronoLogError) -> (header: MessageHeader, message: ControlMessage) in
+                try decodeWithHeader(raw: raw, limits: limits)
+            }
+        }
+        return try result.get()
+    }
+
+    private static func decodeWithHeader(raw: UnsafeRawBufferPointer, limits: WireLimits)
+    throws(ChronoLogError) -> (header: MessageHeader, message: ControlMessage) {
         var r = WireReader(raw, limits: limits)
         let header = try MessageHeader.read(from: &r)
         guard header.bodyLength == UInt64(r.remaining) else {
@@ -85,7 +103,7 @@ extension ControlMessage {
         }
         let message = try readBody(type: header.type, from: &r)
         try r.expectEnd()
-        return message
+        return (header, message)
     }
 
     private static func readBody(type: MessageType, from r: inout WireReader) throws(ChronoLogError) -> ControlMessage {

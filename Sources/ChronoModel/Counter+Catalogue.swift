@@ -338,6 +338,9 @@ extension Counter {
     public static let replayLastPlayer = Counter("replay.last.player")
     /// `replay.routes` (client): read routes asked of the visor.
     public static let replayRoutes = Counter("replay.routes")
+    /// `replies.stale` (client): answers of the visor dropped because they carried another request's
+    /// id (late answers to requests that timed out; ``ReplyMatcher``).
+    public static let repliesStale = Counter("replies.stale")
     /// `replay.last.direct.timedOut` (client): "last N" queries the keepers asked directly did not
     /// answer within half the query's timeout; they went through the player (in `replay.last.player`).
     public static let replayLastDirectTimedOut = Counter("replay.last.direct.timedOut")
@@ -384,6 +387,6 @@ extension Counter {
         .attachAccepted, .attachAnswersUnclaimed, .attachClients, .attachClientsDisconnected, .attachClientsReadOnly, .attachDropped, .attachEventsUnflushed, .attachGoodbyes, .attachMessagesForged, .attachMessagesRefused, .attachRefused, .attachRefusedReadOnly,
         .lastFromMemory, .lastFromArchive, .keptPiecesDropped, .storageReused, .storageFresh,
         .readsGranted, .readsDeclined, .replaysDirect, .replaysDirectRefused, .replayLastDirect, .replayLastPlayer, .replayRoutes,
-        .replayLastDirectTimedOut, .replayLastBelowKeepers, .readsRevoked, .replaysDirectRevoked,
+        .replayLastDirectTimedOut, .replayLastBelowKeepers, .readsRevoked, .replaysDirectRevoked, .repliesStale,
     ]
 }

@@ -5,9 +5,11 @@
 /// | 0 | 4 | magic: the bytes `C L O G` |
 /// | 4 | 2 | protocol version (``ChronoModelVersion/protocolVersion``) |
 /// | 6 | 2 | message type (``MessageType``) |
-/// | 8 | 8 | body length in bytes (≤ ``WireLimits/maxBodyBytes``) |
+/// | 8 | 4 | body length in bytes (≤ ``WireLimits/maxBodyBytes``) |
+/// | 12 | 4 | request id: set by a client on a request to the visor, echoed by the visor (and an attach gateway refusing for it) in the answer; 0 on everything else |
 ///
 /// Little-endian. The body follows immediately; a message is exactly `16 + bodyLength` bytes.
+/// (A body can never reach 4 GiB: an MPI message counts its bytes in an `Int32`.)
 public struct MessageHeader: Sendable, Hashable {
     /// The magic number `CLOG`.
     public static let magic: UInt32 = 0x474F_4C43
@@ -18,22 +20,40 @@ public struct MessageHeader: Sendable, Hashable {
     public var version: UInt16
     /// The message type.
     public var type: MessageType
-    /// The body length in bytes.
+    /// The body length in bytes (written as 4 bytes).
     public var bodyLength: UInt64
+    /// The request this message asks or answers (0: none). A client's session drops an answer
+    /// whose id is not the one of its outstanding request (a late answer to one that timed out).
+    public var requestId: UInt32
 
     /// A header of the current protocol version.
-    public init(type: MessageType, bodyLength: UInt64, version: UInt16 = ChronoModelVersion.protocolVersion) {
+    public init(type: MessageType, bodyLength: UInt64, requestId: UInt32 = 0,
+                version: UInt16 = ChronoModelVersion.protocolVersion) {
         self.type = type
         self.bodyLength = bodyLength
+        self.requestId = requestId
         self.version = version
     }
+
+    /// Offset of the body length in an encoded header.
+    static let bodyLengthOffset = 8
+    /// Offset of the request id in an encoded header.
+    static let requestIdOffset = 12
 
     /// Appends the 16 header bytes to `bytes`.
     public func write(to bytes: inout [UInt8]) {
         RawBytes.appendLE(Self.magic, to: &bytes)
         RawBytes.appendLE(version, to: &bytes)
         RawBytes.appendLE(type.rawValue, to: &bytes)
-        RawBytes.appendLE(bodyLength, to: &bytes)
+        RawBytes.appendLE(UInt32(clamping: bodyLength), to: &bytes)
+        RawBytes.appendLE(requestId, to: &bytes)
+    }
+
+    /// The request id of an encoded message (bytes 12..<16), without checking anything else;
+    /// nil when `bytes` is shorter than a header. Relays route answers with it.
+    public static func requestId(of bytes: [UInt8]) -> UInt32? {
+        guard bytes.count >= byteCount else { return nil }
+        return (0..<4).reduce(UInt32(0)) { v, i in v | UInt32(bytes[requestIdOffset + i]) << (8 * UInt32(i)) }
     }
 
     /// Decodes and checks a header from the first 16 bytes of `bytes` (more may follow: the body).
@@ -62,10 +82,10 @@ public struct MessageHeader: Sendable, Hashable {
         }
         let rawType = try r.u16()
         guard let type = MessageType(rawValue: rawType) else { throw .malformedMessage(.unknownMessageType(rawType)) }
-        let length = try r.u64()
+        let length = UInt64(try r.u32())
         guard length <= r.limits.maxBodyBytes else {
             throw .malformedMessage(.limitExceeded(field: "header.bodyLength", value: length, limit: r.limits.maxBodyBytes))
         }
-        return MessageHeader(type: type, bodyLength: length, version: version)
+        return MessageHeader(type: type, bodyLength: length, requestId: try r.u32(), version: version)
     }
 }

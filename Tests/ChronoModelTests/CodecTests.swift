@@ -25,6 +25,10 @@ import Testing
             seen.withLock { _ = $0.insert(message.type) }
             let decoded = try ControlMessage.decode(message.encode())
             #expect(decoded == message)
+            // With a request id (requests to the visor and their answers): it survives the round trip.
+            let id = UInt32(truncatingIfNeeded: message.encode().count &* 2_654_435_761)
+            let (header, again) = try ControlMessage.decodeWithHeader(message.encode(requestId: id))
+            #expect(again == message && header.requestId == id && MessageHeader.requestId(of: message.encode(requestId: id)) == id)
             // Also from a slice of a larger buffer.
             let framed = [0xEE] + message.encode() + [0xEE]
             let fromSlice = try ControlMessage.decode(framed[1..<(framed.count - 1)])
@@ -121,12 +125,17 @@ import Testing
         #expect(Array(b[88...]) == Array("hi".utf8))
     }
 
-    @Test func headerLayout() {
+    @Test func headerLayout() throws {
         let b = ControlMessage.disconnect(clientId: ClientID(7)).encode()
         #expect(Array(b[0..<4]) == Array("CLOG".utf8))
         #expect(b[4] == UInt8(ChronoModelVersion.protocolVersion) && b[5] == 0)
         #expect(b[6] == UInt8(MessageType.disconnect.rawValue) && b[7] == 0)
         #expect(b[8] == 8 && b.count == 24 && b[16] == 7)
+        #expect(Array(b[12..<16]) == [0, 0, 0, 0])  // no request id
+        // Body length in bytes 8..<12, the request id in 12..<16.
+        let r = ControlMessage.disconnect(clientId: ClientID(7)).encode(requestId: 0x0403_0201)
+        #expect(Array(r[8..<16]) == [8, 0, 0, 0, 1, 2, 3, 4])
+        #expect(try MessageHeader.decode(r).requestId == 0x0403_0201)
     }
 
     @Test func everyStrictPrefixIsATypedError() throws {
@@ -150,7 +159,7 @@ import Testing
         var total = 0
         for type in MessageType.allCases {
             for _ in 0..<10 {
-                let original = Random.message(type, &rng).encode()
+                let original = Random.message(type, &rng).encode(requestId: UInt32.random(in: 0...3, using: &rng) << 30)
                 for _ in 0..<40 {
                     var bytes = original
                     for _ in 0..<Int.random(in: 1...3, using: &rng) {
@@ -159,9 +168,10 @@ import Testing
                     }
                     total += 1
                     do {
-                        let decoded = try ControlMessage.decode(bytes)
-                        // Whatever decodes re-encodes to exactly the same bytes (one encoding per value).
-                        #expect(decoded.encode() == bytes)
+                        let (header, decoded) = try ControlMessage.decodeWithHeader(bytes)
+                        // Whatever decodes re-encodes to exactly the same bytes (one encoding per value;
+                        // the request id is part of it).
+                        #expect(decoded.encode(requestId: header.requestId) == bytes)
                     } catch {
                         rejected += 1
                     }
@@ -206,8 +216,8 @@ import Testing
         #expect(throws: ChronoLogError.malformedMessage(.unknownMessageType(0xFF))) { try ControlMessage.decode(unknownType) }
         #expect(throws: ChronoLogError.malformedMessage(.trailingBytes(count: 1))) { try ControlMessage.decode(good + [0]) }
         var huge = good
-        for i in 8..<16 { huge[i] = 0xFF }
-        #expect(throws: ChronoLogError.malformedMessage(.limitExceeded(field: "header.bodyLength", value: UInt64.max,
+        for i in 8..<12 { huge[i] = 0xFF }  // the body length (4 bytes)
+        #expect(throws: ChronoLogError.malformedMessage(.limitExceeded(field: "header.bodyLength", value: UInt64(UInt32.max),
                                                                         limit: WireLimits.default.maxBodyBytes))) {
             try ControlMessage.decode(huge)
         }

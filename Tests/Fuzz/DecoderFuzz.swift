@@ -14,10 +14,12 @@ public func fuzzDecoders(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let limits = (data[0] & 1) == 0 ? WireLimits.default
         : WireLimits(maxBodyBytes: 4096, maxStringBytes: 64, maxListCount: 8, maxMapCount: 4, maxEventBytes: 32, maxEvents: 16)
 
-    if let message = try? ControlMessage.decode(raw: raw, limits: limits) {
-        let again = message.encode()
+    if let (header, message) = try? ControlMessage.decodeWithHeader(bytes, limits: limits) {
+        // The request id is part of the encoding (it is echoed in answers).
+        let again = message.encode(requestId: header.requestId)
         if again != bytes { fatalError("message re-encodes differently (\(message.type))") }
         if (try? ControlMessage.decode(again, limits: limits)) != message { fatalError("message round trip differs") }
+        if MessageHeader.requestId(of: bytes) != header.requestId { fatalError("request id read apart differs") }
     }
     if let chunk = try? StoryChunk.decode(raw: raw, limits: limits) {
         if chunk.encode() != bytes { fatalError("chunk re-encodes differently") }
@@ -231,7 +233,9 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
         }
     }
     let messages = MessageType.allCases.flatMap(seeds)
-    var inputs = messages.enumerated().map { ("\($0.element.type.rawValue)-\($0.offset)", $0.element.encode()) }
+    // Requests to the visor and its answers carry request ids (the others 0).
+    var inputs = messages.enumerated().map { ("\($0.element.type.rawValue)-\($0.offset)",
+                                              $0.element.encode(requestId: $0.element.type.rawValue < 30 ? 0x8000_0001 : 0)) }
     inputs.append(("chunk", chunk.encode()))
     for (name, bytes) in inputs {
         guard let file = fopen(dir + "/seed-" + name, "wb") else { continue }

@@ -19,7 +19,7 @@ struct JobChecks: ParsableCommand {
         abstract: "Client-semantics scenarios run as whole chronolog jobs under mpirun.",
         subcommands: [Semantics.self, SharedStory.self, Groups.self, Application.self, ArchiveRoundTrip.self, IngestChecks.self, ReplayChecks.self,
                       AuthChecks.self, FailingClient.self, CatalogChecks.self, LastDirectChecks.self,
-                      LastFallbackChecks.self, LastBelowChecks.self])
+                      LastFallbackChecks.self, LastBelowChecks.self, StaleReplyChecks.self])
 
     /// Line-buffered output, so that mpirun's merge of the ranks' output never splits a line.
     static func main() {

@@ -38,7 +38,7 @@ public final class VisorService {
     /// the first holder, or a holder notice): the client's batches are accepted once its keepers know.
     private struct PendingAcquire {
         var awaiting: Set<Int32>
-        var waiter: (rank: Int, reply: AcquireReply)
+        var waiter: (rank: Int, requestId: UInt32, reply: AcquireReply)
     }
     /// Pending acquires by the ticket of the notice they wait for.
     private var pendingAcquires: [UInt64: PendingAcquire] = [:]
@@ -195,8 +195,12 @@ public final class VisorService {
 
     private func bump(_ key: Counter) { counters[key, default: 0] += 1 }
 
-    private func reply(_ message: ControlMessage, to rank: Int) {
-        do { try channel.post(message.encode(), to: rank, tag: .reply) } catch {
+    /// The request id of the message being handled, echoed in its answer (``MessageHeader/requestId``).
+    private var answering: UInt32 = 0
+
+    /// Answers the request being handled (or, with `requestId`, a request held until its group acknowledged).
+    private func reply(_ message: ControlMessage, to rank: Int, requestId: UInt32? = nil) {
+        do { try channel.post(message.encode(requestId: requestId ?? answering), to: rank, tag: .reply) } catch {
             logger.error("cannot reply to rank \(rank): \(error)")
         }
     }
@@ -210,6 +214,7 @@ public final class VisorService {
     // MARK: - Dispatch
 
     private func handle(_ bytes: [UInt8], from source: Int) {
+        answering = MessageHeader.requestId(of: bytes) ?? 0
         let message: ControlMessage
         do {
             message = try ControlMessage.decode(bytes)
@@ -436,7 +441,7 @@ public final class VisorService {
 
     /// Sends `acquire` to the client at `rank` once every one of `members` acknowledged notice `ticket`.
     private func answer(_ rank: Int, _ acquire: AcquireReply, onceAcknowledged ticket: UInt64, by members: [Int32]) {
-        pendingAcquires[ticket] = PendingAcquire(awaiting: Set(members), waiter: (rank, acquire))
+        pendingAcquires[ticket] = PendingAcquire(awaiting: Set(members), waiter: (rank, answering, acquire))
     }
 
     /// A new ticket for a notice to a group.
@@ -455,7 +460,7 @@ public final class VisorService {
         pending.awaiting.remove(ack.rank)
         if ack.rc != .success { logger.warning("rank \(ack.rank) could not apply notice \(ack.ticket) for \(ack.storyId): \(ack.rc)") }
         if pending.awaiting.isEmpty {
-            reply(.acquireReply(pending.waiter.reply), to: pending.waiter.rank)
+            reply(.acquireReply(pending.waiter.reply), to: pending.waiter.rank, requestId: pending.waiter.requestId)
             pendingAcquires[ack.ticket] = nil
         } else {
             pendingAcquires[ack.ticket] = pending
