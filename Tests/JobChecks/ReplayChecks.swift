@@ -65,6 +65,7 @@ struct ReplayChecks: ParsableCommand {
         let whole = try outcome(to: .max)
         guard rank < 2, let last = events.last else {
             c.expect("\(kept) (catalog untouched) replays complete: \(whole.partial ?? "complete")", whole.partial == nil)
+            try liveStory(client, rank: rank, &c)
             return
         }
         let reason = rank == 0 ? "tail missing: indexes 10..<12 of its 12 events never archived"
@@ -77,6 +78,23 @@ struct ReplayChecks: ParsableCommand {
         let past = try outcome(to: last.time + 1)
         c.expect("\(kept) past its last archived event: partial: \(past.partial ?? "complete")",
                  past.count == 10 && past.partial?.contains(reason) == true)
+    }
+
+    /// A writer of this job is never "tail unknown": its story replays complete while it holds it
+    /// (its events in keepers' memory) and after it released it.
+    static func liveStory(_ client: ChronoLogClient, rank: Int, _ c: inout Checker) throws {
+        let live = "live-\(rank)"
+        let h = try client.acquireStory(chronicle, live)
+        for i in 0..<5 { _ = try h.log("l\(i)") }
+        try h.flush()
+        for held in [true, false] {
+            if !held { try client.releaseStory(chronicle, live) }
+            var count = 0
+            let o = try client.replayStory(chronicle, live, from: 0, to: .max) { (chunk: StoryChunk) throws(ChronoLogError) in count += chunk.count }
+            print("TAILS rank \(rank) \(live) \(held ? "held" : "released"): \(count) events, \(o.partial ?? "complete")")
+            c.expect("\(live) \(held ? "held" : "released") by this job's writer replays complete (\(count)): \(o.partial ?? "complete")",
+                     count == 5 && o.partial == nil)
+        }
     }
 
     /// Compares an answer with the model. - Returns: a description of the first difference.
