@@ -120,8 +120,12 @@ struct CatalogTests {
                 "\(short)")
         let unknown = try tool(["replay", "chronolog-archive", "Gone", "g"], in: dir)
         #expect(unknown.exitCode == 0 && unknown.stderr.contains("client 999 never released the story: its tail is unknown"), "\(unknown)")
+        // A range says so when it reaches past the writer's last archived event, not when it ends before.
         let range = try tool(["replay", "chronolog-archive", "Cat", "s", "--from", "1"], in: dir)
-        #expect(range.exitCode == 0 && !range.stderr.contains("partial"), "\(range)")
+        #expect(range.exitCode == 0 && range.stderr.contains("client \(writers[1].client) tail missing: indexes 40..<45 of its 45 events never archived"),
+                "\(range)")
+        let early = try tool(["replay", "chronolog-archive", "Cat", "s", "--to", "1"], in: dir)
+        #expect(early.exitCode == 0 && early.stdout.isEmpty && !early.stderr.contains("partial"), "\(early)")
 
         // A damaged catalog: chronolog names it rather than showing destroyed stories.
         try Data("{ not json".utf8).write(to: catalogURL)
