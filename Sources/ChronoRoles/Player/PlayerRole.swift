@@ -416,7 +416,7 @@ public final class PlayerRole: RecordingBehavior {
 
     private func readWindow(of q: Query, from reader: (any ArchiveSource)?, maxBytes: Int) throws {
         let r = q.request
-        try checkTails(of: q, in: reader)
+        checkTails(of: q, in: reader)
         if let reader, q.last != nil { positionLast(q, in: reader) }
         let rest = TimeRange(start: q.cursor, end: q.end)
         var window = rest
@@ -468,23 +468,34 @@ public final class PlayerRole: RecordingBehavior {
     /// catalog) have tails the archive lacks where the range reaches; if so the answer is partial
     /// and says why (``ArchivedWriterEnds/missingTails(of:before:)``). Their events can only be in
     /// the archive; writers of this job are not listed (their events are archived or in keepers' memory).
-    private func checkTails(of q: Query, in reader: (any ArchiveSource)?) throws {
+    private func checkTails(of q: Query, in reader: (any ArchiveSource)?) {
         guard !q.tailsChecked else { return }
         q.tailsChecked = true
         let r = q.request
         guard !r.earlierWriters.isEmpty else { return }
-        let key = "\(r.chronicle)/\(r.story)"
-        let clients = Set(r.earlierWriters.map(\.client))
-        var ends = writerEnds[key]
-        if ends == nil || !clients.isSubset(of: ends!.clients) {
-            ends = try reader.map { source throws(ArchiveError) in
-                try ArchivedWriterEnds.scan(source, chronicle: r.chronicle, story: r.story, clients: clients)
-            } ?? ArchivedWriterEnds(clients: clients)
-            if reader != nil { writerEnds[key] = ends }
+        let reasons: [String]
+        do {
+            reasons = try writerEnds(of: r, in: reader).missingTails(of: r.earlierWriters, before: r.range.end)
+        } catch {
+            // Not known to be complete: say so rather than claim it.
+            logger.error("replay of \(r.chronicle)/\(r.story): cannot find where earlier writers' archived events end: \(error)")
+            reasons = ["cannot tell whether earlier writers' tails are archived: \(error)"]
         }
-        let reasons = ends!.missingTails(of: r.earlierWriters, before: r.range.end)
         if !reasons.isEmpty { bump(.queriesTailMissing) }
         q.completeness.missingTails += reasons
+    }
+
+    /// Where the archived events of the request's earlier writers end: cached per story for the job
+    /// (nothing of theirs is archived while it runs), read backwards from the story's end otherwise.
+    /// - Throws: `ArchiveError` when the story's archive cannot be read.
+    private func writerEnds(of r: ReplayRequest, in reader: (any ArchiveSource)?) throws(ArchiveError) -> ArchivedWriterEnds {
+        let key = "\(r.chronicle)/\(r.story)"
+        let clients = Set(r.earlierWriters.map(\.client))
+        if let cached = writerEnds[key], clients.isSubset(of: cached.clients) { return cached }
+        guard let reader else { return ArchivedWriterEnds(clients: clients) }  // nothing archived yet
+        let ends = try ArchivedWriterEnds.scan(reader, chronicle: r.chronicle, story: r.story, clients: clients)
+        writerEnds[key] = ends
+        return ends
     }
 
     /// Reads `window` straight from the archive file into a registered slot, in the encoding the
