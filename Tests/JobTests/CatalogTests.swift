@@ -113,7 +113,7 @@ struct CatalogTests {
         #expect(partial.stdout.contains("client \(writers[1].client) tail missing: archived 40 of 45 events"), "\(partial)")
         #expect(partial.stdout.contains("client 999 never released the story: its tail is unknown"), "\(partial)")
         #expect(partial.stdout.contains("stories: complete 0, partial 2"), "\(partial)")
-        // A whole-story replay says so too, on standard error; a sub-range cannot tell.
+        // A whole-story replay says so too, on standard error.
         let short = try tool(["replay", "chronolog-archive", "Cat", "s", "--format", "jsonl"], in: dir)
         #expect(short.exitCode == 0 && short.stdout.split(separator: "\n").count == 80, "\(short)")
         #expect(short.stderr.contains("\"Cat\"/\"s\": partial") && short.stderr.contains("client \(writers[1].client) tail missing: archived 40 of 45 events"),
