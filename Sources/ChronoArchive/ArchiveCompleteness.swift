@@ -1,7 +1,8 @@
 import ChronoModel
 
 /// Whether an answer read from the archive holds everything the archive should hold for it:
-/// complete, or partial and why (damaged rows left out; a crash tail of rows never committed).
+/// complete, or partial and why (damaged rows left out; a crash tail of rows never committed; a
+/// writer's tail the catalog records but the archive lacks, see ``ArchivedWriterEnds``).
 public struct ArchiveCompleteness: Sendable, Hashable, CustomStringConvertible {
     /// The status, worst first.
     public enum Status: String, Sendable, Hashable {
@@ -9,6 +10,9 @@ public struct ArchiveCompleteness: Sendable, Hashable, CustomStringConvertible {
         case damaged
         /// The story ends in rows a killed writer left unfinished (never acknowledged durable).
         case crashTail = "crash-tail"
+        /// A writer's events the archive catalog records (or a writer that never released the
+        /// story) are not in the archive, and the answer's range reaches where they would be.
+        case tailMissing = "tail-missing"
         /// Everything the archive committed for the story is in the answer.
         case complete
     }
@@ -20,6 +24,8 @@ public struct ArchiveCompleteness: Sendable, Hashable, CustomStringConvertible {
     /// Files holding the story without a commit record (written before commit records existed):
     /// there a damaged row of the last round looks like a crash tail.
     public var legacyFiles: [String] = []
+    /// Why writers' tails are missing from the answer, one reason per writer (as `verify` words them).
+    public var missingTails: [String] = []
 
     /// Creates a complete status.
     public init() {}
@@ -27,7 +33,8 @@ public struct ArchiveCompleteness: Sendable, Hashable, CustomStringConvertible {
     /// The status.
     public var status: Status {
         if !damaged.isEmpty { return .damaged }
-        return uncommittedRows > 0 ? .crashTail : .complete
+        if uncommittedRows > 0 { return .crashTail }
+        return missingTails.isEmpty ? .complete : .tailMissing
     }
 
     /// Whether nothing is missing.
@@ -38,6 +45,7 @@ public struct ArchiveCompleteness: Sendable, Hashable, CustomStringConvertible {
         for p in other.damaged where !damaged.contains(p) { damaged.append(p) }
         uncommittedRows = max(uncommittedRows, other.uncommittedRows)
         for f in other.legacyFiles where !legacyFiles.contains(f) { legacyFiles.append(f) }
+        for t in other.missingTails where !missingTails.contains(t) { missingTails.append(t) }
     }
 
     /// `complete`, or `partial: …` saying why, on one line.
@@ -52,7 +60,10 @@ public struct ArchiveCompleteness: Sendable, Hashable, CustomStringConvertible {
         case .crashTail:
             text = "partial: crash tail of \(uncommittedRows) index row\(uncommittedRows == 1 ? "" : "s") a killed writer "
                 + "never committed (never acknowledged durable)"
+        case .tailMissing:
+            text = "partial: events the catalog records were never archived"
         }
+        if !missingTails.isEmpty { text += ": " + missingTails.joined(separator: "; ") }
         if !legacyFiles.isEmpty {
             text += " (\(legacyFiles.count) file\(legacyFiles.count == 1 ? "" : "s") without a commit record: "
                 + "a damaged last round there cannot be told from a crash tail)"

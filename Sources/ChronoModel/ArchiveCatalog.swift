@@ -187,6 +187,18 @@ public struct CatalogStory: Sendable, Equatable, Codable {
         return h.count ?? .max
     }
 
+    /// The writers of the current incarnation whose ids are below `firstClientId` (the running
+    /// job's first id: they wrote in earlier jobs), as a replay checks them
+    /// (``ReplayRequest/earlierWriters``). Writers whose incarnation holds no event are left out.
+    public func earlierWriters(before firstClientId: UInt64) -> [ReplayRequest.EarlierWriter] {
+        writers.compactMap { w in
+            guard w.client < firstClientId else { return nil }
+            let first = firstVisibleIndex(client: w.client)
+            if let count = w.count, count <= first { return nil }
+            return ReplayRequest.EarlierWriter(client: w.client, first: first, count: w.count)
+        }
+    }
+
     mutating func setWriter(_ client: UInt64, count: UInt64?) {
         if let i = writers.firstIndex(where: { $0.client == client }) {
             writers[i].count = count

@@ -24,6 +24,9 @@ public struct ClientIDAllocator: Sendable {
     }
 
 
+    /// The first id this allocator hands out.
+    public var firstId: UInt64 { first }
+
     /// The id ``next()`` returns next.
     public var upcoming: UInt64 { nextValue }
 

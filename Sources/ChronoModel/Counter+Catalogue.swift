@@ -157,6 +157,9 @@ extension Counter {
     public static let queriesFailed = Counter("queries.failed")
     /// `queries.partial`.
     public static let queriesPartial = Counter("queries.partial")
+    /// `queries.tailMissing`: replay answers partial because an earlier job's writer's tail is
+    /// missing from the archive (or unknown) where the range reaches.
+    public static let queriesTailMissing = Counter("queries.tailMissing")
     /// `queries.received`.
     public static let queriesReceived = Counter("queries.received")
     /// `queries.refused`.
@@ -376,7 +379,7 @@ extension Counter {
         .keeperPiecesStray, .leasesExpired, .leasesGranted, .leasesRecalled, .leasesStray, .leasesUsed, .leasesWaitUs,
         .memoryPeakBytes, .memoryResidentBytes, .messagesForged, .messagesMalformed, .messagesUnexpected,
         .ordersRefused, .piecesRma, .piecesSent, .piecesStraight, .queriesCancelled, .queriesDuplicate, .queriesFailed,
-        .queriesPartial, .queriesReceived, .queriesRefused, .queriesServed, .queriesTimedOut, .rangesSplit, .readBusyUs,
+        .queriesPartial, .queriesTailMissing, .queriesReceived, .queriesRefused, .queriesServed, .queriesTimedOut, .rangesSplit, .readBusyUs,
         .readsAtBound, .recordingsStarted, .recordingsStopped, .replayPiecesDecoded, .replayPiecesInPlace,
         .replaysAcrossNodes, .replaysAnswered, .replaysEvents, .replaysRefused, .replaysRouted, .roundMs, .rounds,
         .slotsExhausted, .slotsReclaimed, .storiesAcquired, .storiesDestroyed, .storiesListed, .storiesRecording,

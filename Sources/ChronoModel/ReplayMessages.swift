@@ -43,6 +43,31 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
     /// its own first round with the keepers and reads the range as a whole (the keepers' events in
     /// it, then the archive), keeping its last N.
     public var belowKeepers: Bool
+    /// Writers of earlier jobs in the story's current incarnation, with what the archive catalog
+    /// says they logged (set by the visor). Their events can only be in the archive: when the
+    /// archive lacks a writer's tail and the range reaches past its last archived event, the
+    /// answer is partial (`CL_ERR_PARTIAL_RESULT`) and says so. Writers of the running job are
+    /// not listed (their events are archived or still in keepers' memory).
+    public var earlierWriters: [EarlierWriter]
+
+    /// A writer of an earlier job: its client id, its first visible index and its event count.
+    public struct EarlierWriter: Sendable, Hashable {
+        /// The writer's client id.
+        public var client: UInt64
+        /// Its first index in the story's current incarnation (0 unless an earlier incarnation's
+        /// events are hidden).
+        public var first: UInt64
+        /// Its events are indexes `first..<count`; `nil` when it never released the story (its
+        /// tail is unknown).
+        public var count: UInt64?
+
+        /// Creates the entry.
+        public init(client: UInt64, first: UInt64, count: UInt64?) {
+            self.client = client
+            self.first = first
+            self.count = count
+        }
+    }
 
     /// A writer's events hidden from replays: those with index below `below` (`UInt64.max`: all).
     public struct HiddenEvents: Sendable, Hashable {
@@ -66,7 +91,8 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
     /// Creates a request.
     public init(queryId: UInt64, clientId: ClientID, chronicle: String, story: String, range: TimeRange,
                 timeoutMilliseconds: UInt64, clientRank: Int32 = -1, keeperRanks: [Int32] = [], storyKnown: Bool = false,
-                readerAddress: [UInt8] = [], hidden: [HiddenEvents] = [], lastCount: UInt32 = 0, belowKeepers: Bool = false) {
+                readerAddress: [UInt8] = [], hidden: [HiddenEvents] = [], lastCount: UInt32 = 0, belowKeepers: Bool = false,
+                earlierWriters: [EarlierWriter] = []) {
         self.queryId = queryId
         self.clientId = clientId
         self.chronicle = chronicle
@@ -80,6 +106,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
         self.hidden = hidden
         self.lastCount = lastCount
         self.belowKeepers = belowKeepers
+        self.earlierWriters = earlierWriters
     }
 
     func write(to w: inout WireWriter) {
@@ -89,6 +116,8 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
         w.u32(UInt32(truncatingIfNeeded: hidden.count))
         for h in hidden { w.u64(h.client); w.u64(h.below) }
         w.u32(lastCount); w.bool(belowKeepers)
+        w.u32(UInt32(truncatingIfNeeded: earlierWriters.count))
+        for e in earlierWriters { w.u64(e.client); w.u64(e.first); w.u64(e.count ?? .max) }
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ReplayRequest {
@@ -96,7 +125,19 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
                       story: try r.string("story"), range: try r.timeRange(), timeoutMilliseconds: try r.u64(),
                       clientRank: try r.i32(), keeperRanks: try r.ranks("replay.keeperRanks"),
                       storyKnown: try r.bool("replay.storyKnown"), readerAddress: try r.blob("replay.readerAddress"),
-                      hidden: try hiddenList(from: &r), lastCount: try r.u32(), belowKeepers: try r.bool("replay.belowKeepers"))
+                      hidden: try hiddenList(from: &r), lastCount: try r.u32(), belowKeepers: try r.bool("replay.belowKeepers"),
+                      earlierWriters: try earlierList(from: &r))
+    }
+
+    private static func earlierList(from r: inout WireReader) throws(ChronoLogError) -> [EarlierWriter] {
+        let n = try r.count("replay.earlierWriters", limit: UInt64(r.limits.maxListCount), minElementBytes: 24)
+        var list: [EarlierWriter] = []
+        list.reserveCapacity(n)
+        for _ in 0..<n {
+            let client = try r.u64(), first = try r.u64(), count = try r.u64()
+            list.append(EarlierWriter(client: client, first: first, count: count == .max ? nil : count))
+        }
+        return list
     }
 
     private static func hiddenList(from r: inout WireReader) throws(ChronoLogError) -> [HiddenEvents] {

@@ -33,7 +33,9 @@ struct ReplayCommand: ParsableCommand {
             A replay of the whole story (no --from, no --to) is also checked against the \
             catalog's record of what each writer logged, like verify: a writer's tail missing \
             (archived N of M events) or unknown (it never released the story) is noted on \
-            standard error, exit status 0.
+            standard error, exit status 0. A replay of a range notes the same when the range \
+            reaches past that writer's last archived event (what is missing lies after it), as \
+            the player's answers in a job do.
             """)
 
     @Argument(help: ArgumentHelp("Archive directory or archive file.", valueName: "path"))
@@ -90,7 +92,24 @@ struct ReplayCommand: ParsableCommand {
         }
         try sink.close()
         reportWriters(writers?.result())
+        if writers == nil, let entry { try reportRangeTails(entry, story: listed, reader: reader) }
         try report(completeness)
+    }
+
+    /// For a range: writers whose tail is missing (or unknown) where the range reaches, found as the
+    /// player finds them (``ArchivedWriterEnds``); noted on standard error, exit status 0.
+    private func reportRangeTails(_ entry: CatalogStory, story: ArchivedStory, reader: ArchiveReader) throws(ChronologFailure) {
+        let writers = entry.earlierWriters(before: .max)
+        guard !writers.isEmpty else { return }
+        let reasons: [String]
+        do {
+            reasons = try ArchivedWriterEnds.scan(reader, chronicle: story.chronicle, story: story.name,
+                                                  clients: Set(writers.map(\.client)))
+                .missingTails(of: writers, before: to ?? .max)
+        } catch {
+            throw ChronologFailure(archive: path, error: error)
+        }
+        reportWriters(reasons.isEmpty ? nil : (.partial, reasons))
     }
 
     /// Writes to standard error why a whole-story answer lacks events the catalog says its writers

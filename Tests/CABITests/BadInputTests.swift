@@ -1,3 +1,4 @@
+import ChronoModel
 import Foundation
 import Testing
 import TestSupport
@@ -44,6 +45,28 @@ struct BadInputTests {
             try ArchiveSurgery.flipIndexByte(file: file, chronicle: "partial", story: "s-\(rank)", row: 0, column: 4)
         }
         let read = try MPIJob.run([service, (2, [program, "read"])], timeout: 120, workingDirectory: dir)
+        #expect(read.exitCode == 0, "\(read)")
+        #expect(read.lines(startingWith: "FAIL").isEmpty, "\(read)")
+        #expect(passed(read) == [7, 7], "\(read)")
+    }
+
+    @Test("a writer's tail the catalog records but the archive lacks: chronolog_replay and the cursor deliver what is archived and return CL_ERR_PARTIAL_RESULT (-18)")
+    func tailMissingReplay() throws {
+        let dir = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try CProgram.build("Tests/CABITests/Programs/partial_replay.c", into: dir)
+        let service = (4, [MPIJob.executable("chronolog-job"), "--workload", "none"])
+        let write = try MPIJob.run([service, (2, [program, "write"])], timeout: 120, workingDirectory: dir)
+        #expect(write.exitCode == 0 && write.lines(startingWith: "FAIL").isEmpty && write.stdout.contains("lost=0"), "\(write)")
+        // What a keeper killed before archiving the last 2 events leaves: the catalog records 12.
+        let url = dir.appendingPathComponent("chronolog-archive/\(ArchiveCatalog.fileName)")
+        var catalog = try ArchiveCatalog(json: Data(contentsOf: url))
+        for rank in 0..<2 {
+            let writer = try #require(catalog.story(chronicle: "partial", story: "s-\(rank)")?.writers.first, "\(catalog)")
+            catalog.release(chronicle: "partial", story: "s-\(rank)", by: ClientID(writer.client), count: 12)
+        }
+        try catalog.json().write(to: url)
+        let read = try MPIJob.run([service, (2, [program, "read-tail"])], timeout: 120, workingDirectory: dir)
         #expect(read.exitCode == 0, "\(read)")
         #expect(read.lines(startingWith: "FAIL").isEmpty, "\(read)")
         #expect(passed(read) == [7, 7], "\(read)")

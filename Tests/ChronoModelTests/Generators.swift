@@ -179,7 +179,11 @@ enum Random {
                                                 hidden: (0..<Int.random(in: 0...2, using: &rng)).map { _ in
                                                     .init(client: u64(&rng), below: u64(&rng))
                                                 },
-                                                lastCount: UInt32(truncatingIfNeeded: u64(&rng)), belowKeepers: Bool.random(using: &rng)))
+                                                lastCount: UInt32(truncatingIfNeeded: u64(&rng)), belowKeepers: Bool.random(using: &rng),
+                                                earlierWriters: (0..<Int.random(in: 0...2, using: &rng)).map { _ in
+                                                    .init(client: u64(&rng), first: u64(&rng),
+                                                          count: Bool.random(using: &rng) ? nil : UInt64.random(in: 0..<UInt64.max, using: &rng))
+                                                }))
         case .replayPiece:
             return .replayPiece(ReplayPiece(queryId: u64(&rng), rc: rc(&rng), pieceNumber: UInt32.random(in: 0...9, using: &rng),
                                             isLast: Bool.random(using: &rng),

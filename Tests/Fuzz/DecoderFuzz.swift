@@ -196,7 +196,8 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
             return [
                 .replayRequest(ReplayRequest(queryId: 8, clientId: client, chronicle: "chron", story: "story",
                     range: TimeRange(start: 0, end: 50), timeoutMilliseconds: 1000, clientRank: 5,
-                    keeperRanks: [1, 2], storyKnown: true, hidden: [.init(client: 3, below: 40)])),
+                    keeperRanks: [1, 2], storyKnown: true, hidden: [.init(client: 3, below: 40)],
+                    earlierWriters: [.init(client: 3, first: 40, count: 45), .init(client: 4, first: 0, count: nil)])),
             ]
         case .replayPiece:
             return [

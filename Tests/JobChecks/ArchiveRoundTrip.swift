@@ -21,6 +21,8 @@ struct ArchiveRoundTrip: ParsableCommand {
     @Option(help: "Stories each client logs to (1 to \(Self.maxStories); past the \(Self.stories.count) named ones, `story-N`).")
     var storyCount = Self.stories.count
 
+    @Flag(help: "Client rank 0 (a reader too) first replays every story in the job and prints a REPLAY line per story: its events and the answer's completeness (an earlier job's partial stories).")
+    var replayFirst = false
     @Option(help: "After logging, flush durably, print DURABLE lines, then wait this many seconds (to be killed) before releasing.")
     var durableThenWaitSeconds = 0
 
@@ -41,6 +43,17 @@ struct ArchiveRoundTrip: ParsableCommand {
         return (0..<size).map { j in UInt8(truncatingIfNeeded: client &* 31 &+ UInt64(index) &* 7 &+ UInt64(j) &* 13 &+ s) }
     }
 
+    /// Replays each story whole and prints `REPLAY <story>: <events> events, complete|partial: …`.
+    static func replayEach(_ stories: [String], _ client: ChronoLogClient) throws {
+        for story in stories {
+            var count = 0
+            let outcome = try client.replayStory(chronicle, story, from: 0, to: .max) { (chunk: StoryChunk) throws(ChronoLogError) in
+                count += chunk.count
+            }
+            print("REPLAY \(story): \(count) events, \(outcome.partial ?? "complete")")
+        }
+    }
+
     func validate() throws {
         guard (1...Self.maxStories).contains(storyCount) else {
             throw ValidationError("--story-count must be 1 to \(Self.maxStories)")
@@ -51,15 +64,17 @@ struct ArchiveRoundTrip: ParsableCommand {
         let stories = Self.storyNames(storyCount)
         let events = self.events, pause = self.pauseMicroseconds, idleHolderMs = self.idleHolderMs
         let durableWait = durableThenWaitSeconds
+        let replayFirst = self.replayFirst
         let code = try options.job(minimumClients: 1).run { session, _ in
             guard let peers = session.peers else { throw CheckFailure("no client communicator") }
             var c = Checker()
-            let client = ChronoLogClient(session: session)
+            let client = ChronoLogClient(session: session, mode: replayFirst && peers.rank == 0 ? .writerReader : .writer)
             try client.connect()
             guard let id = client.clientId else { throw CheckFailure("no client id") }
             if peers.rank == 0 {
                 // A job appending to an earlier job's archive finds the chronicle in the catalog.
                 do { try client.createChronicle(Self.chronicle) } catch ChronoLogError.chronicleExists {}
+                if replayFirst { try Self.replayEach(stories, client) }
             }
             try peers.barrier()
             var handles: [(String, StoryHandle)] = []

@@ -48,6 +48,55 @@ struct ReplayChecks: ParsableCommand {
         }
     }
 
+    /// `--stage read-tails`, after `write` and a catalog edit: story kept-0's writer is recorded with
+    /// 12 events (2 never archived), kept-1's as never released, kept-2 untouched. The whole story
+    /// replays partial and says why, a range ending at the writer's last archived event replays
+    /// complete (what is missing lies after it), one reaching past it partial; kept-2 is complete.
+    static func readTails(_ client: ChronoLogClient, rank: Int, _ c: inout Checker) throws {
+        let kept = "kept-\(rank)"
+        func outcome(to end: UInt64) throws -> (count: Int, partial: String?) {
+            var count = 0
+            let o = try client.replayStory(chronicle, kept, from: 0, to: end) { (chunk: StoryChunk) throws(ChronoLogError) in count += chunk.count }
+            print("TAILS rank \(rank) to \(end == .max ? "end" : "\(end)"): \(count) events, \(o.partial ?? "complete")")
+            return (count, o.partial)
+        }
+        let events = try client.replayStory(chronicle, kept, from: 0, to: .max)
+        c.expect("\(kept): its 10 archived events replay (\(events.count))", events.count == 10)
+        let whole = try outcome(to: .max)
+        guard rank < 2, let last = events.last else {
+            c.expect("\(kept) (catalog untouched) replays complete: \(whole.partial ?? "complete")", whole.partial == nil)
+            try liveStory(client, rank: rank, &c)
+            return
+        }
+        let reason = rank == 0 ? "tail missing: indexes 10..<12 of its 12 events never archived"
+                               : "never released the story: its tail is unknown"
+        c.expect("\(kept) whole: partial, \(reason): \(whole.partial ?? "complete")",
+                 whole.count == 10 && whole.partial?.contains("client \(last.clientId.rawValue) \(reason)") == true)
+        let before = try outcome(to: last.time)
+        c.expect("\(kept) up to its last archived event: complete: \(before.partial ?? "complete")",
+                 before.count == 9 && before.partial == nil)
+        let past = try outcome(to: last.time + 1)
+        c.expect("\(kept) past its last archived event: partial: \(past.partial ?? "complete")",
+                 past.count == 10 && past.partial?.contains(reason) == true)
+    }
+
+    /// A writer of this job is never "tail unknown": its story replays complete while it holds it
+    /// (its events in keepers' memory) and after it released it.
+    static func liveStory(_ client: ChronoLogClient, rank: Int, _ c: inout Checker) throws {
+        let live = "live-\(rank)"
+        let h = try client.acquireStory(chronicle, live)
+        for i in 0..<5 { _ = try h.log("l\(i)") }
+        try h.flush()
+        for held in [true, false] {
+            if !held { try client.releaseStory(chronicle, live) }
+            var count = 0
+            let o = try client.replayStory(chronicle, live, from: 0, to: .max) { (chunk: StoryChunk) throws(ChronoLogError) in count += chunk.count }
+            print("TAILS rank \(rank) \(live) \(held ? "held" : "released"): \(count) events, \(o.partial ?? "complete")")
+            c.expect("\(live) \(held ? "held" : "released") by this job's writer replays complete (\(count)): \(o.partial ?? "complete")",
+                     count == 5 && o.partial == nil)
+        }
+    }
+
     /// Compares an answer with the model. - Returns: a description of the first difference.
     static func difference(_ got: [Event], _ want: [(time: UInt64, client: UInt64, index: UInt32)], story: String) -> String? {
         guard got.count == want.count else { return "\(got.count) events, expected \(want.count)" }
@@ -69,8 +118,8 @@ struct ReplayChecks: ParsableCommand {
             return rc
         }
         let stage = self.stage
-        guard [nil, "write", "read", "read-damaged", "long-write", "slow-reader"].contains(stage) else {
-            throw ValidationError("--stage is write, read, read-damaged, long-write or slow-reader")
+        guard [nil, "write", "read", "read-damaged", "read-tails", "long-write", "slow-reader"].contains(stage) else {
+            throw ValidationError("--stage is write, read, read-damaged, read-tails, long-write or slow-reader")
         }
         let code = try options.job(minimumClients: 1).run { session, _ in
             guard let peers = session.peers else { throw CheckFailure("no client communicator") }
@@ -105,6 +154,11 @@ struct ReplayChecks: ParsableCommand {
                          outcome.partial?.contains("damaged index row") == true && !outcome.isComplete)
                 c.expect("fewer events than logged, the rest intact and in order (\(got.count))",
                          records.count < all.count && records == all.suffix(records.count))
+                try client.disconnect()
+                return try c.finish()
+            }
+            if stage == "read-tails" {
+                try Self.readTails(client, rank: peers.rank, &c)
                 try client.disconnect()
                 return try c.finish()
             }

@@ -113,15 +113,19 @@ struct CatalogTests {
         #expect(partial.stdout.contains("client \(writers[1].client) tail missing: archived 40 of 45 events"), "\(partial)")
         #expect(partial.stdout.contains("client 999 never released the story: its tail is unknown"), "\(partial)")
         #expect(partial.stdout.contains("stories: complete 0, partial 2"), "\(partial)")
-        // A whole-story replay says so too, on standard error; a sub-range cannot tell.
+        // A whole-story replay says so too, on standard error.
         let short = try tool(["replay", "chronolog-archive", "Cat", "s", "--format", "jsonl"], in: dir)
         #expect(short.exitCode == 0 && short.stdout.split(separator: "\n").count == 80, "\(short)")
         #expect(short.stderr.contains("\"Cat\"/\"s\": partial") && short.stderr.contains("client \(writers[1].client) tail missing: archived 40 of 45 events"),
                 "\(short)")
         let unknown = try tool(["replay", "chronolog-archive", "Gone", "g"], in: dir)
         #expect(unknown.exitCode == 0 && unknown.stderr.contains("client 999 never released the story: its tail is unknown"), "\(unknown)")
+        // A range says so when it reaches past the writer's last archived event, not when it ends before.
         let range = try tool(["replay", "chronolog-archive", "Cat", "s", "--from", "1"], in: dir)
-        #expect(range.exitCode == 0 && !range.stderr.contains("partial"), "\(range)")
+        #expect(range.exitCode == 0 && range.stderr.contains("client \(writers[1].client) tail missing: indexes 40..<45 of its 45 events never archived"),
+                "\(range)")
+        let early = try tool(["replay", "chronolog-archive", "Cat", "s", "--to", "1"], in: dir)
+        #expect(early.exitCode == 0 && early.stdout.isEmpty && !early.stderr.contains("partial"), "\(early)")
 
         // A damaged catalog: chronolog names it rather than showing destroyed stories.
         try Data("{ not json".utf8).write(to: catalogURL)

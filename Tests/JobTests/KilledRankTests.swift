@@ -57,8 +57,10 @@ struct KilledRankTests {
         let eventsBefore = before.events
         #expect(eventsBefore > 0, "nothing was archived before the kill: \(before.output)")
 
-        // The second job appends to the same stories of the same chronicle.
-        let second = try MPIJob.run([(7, [checks, "archive-roundtrip", "--events", "100"])], timeout: 240, workingDirectory: dir)
+        // The second job replays each story in-job first: partial exactly where verify says, naming
+        // the same writers (tail missing / never released); then it appends to the same stories.
+        let second = try MPIJob.run([(7, [checks, "archive-roundtrip", "--events", "100", "--replay-first"])], timeout: 240, workingDirectory: dir)
+        try expectReplaysAgree(second, verifying: archiveDir)
         #expect(second.exitCode == 0 && second.stdout.contains("lost=0"), "\(second)")
         let after = try StructuralVerify(archiveDir)
         #expect(after.otherProblems.isEmpty, "the appended archive verifies: \(after.output)")
@@ -69,5 +71,28 @@ struct KilledRankTests {
         let h = try MPIJob.runCommand(["/usr/bin/python3", partialChecker, archive, logFile.path], timeout: 300)
         #expect(h.exitCode == 0 && h.stdout.contains("CHECKED"), "\(h)")
         #expect(h.stdout.contains("JOB 1 logged=1200 found=1200\n") && h.stdout.contains("EVENTS \(eventsAfter)\n"), "\(h)")
+    }
+
+    /// The writers `chronolog verify` names per story, and those the in-job replays (`REPLAY` lines)
+    /// name: the same stories partial, the same writers never released, and no writer named in-job
+    /// that verify finds complete.
+    private func expectReplaysAgree(_ job: JobResult, verifying archiveDir: String) throws {
+        let v = try MPIJob.runCommand([chronolog, "verify", archiveDir, "--json"], timeout: 120)
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(v.stdout.utf8)) as? [String: Any], "\(v)")
+        let stories = try #require(doc["completeness"] as? [[String: Any]], "\(v)")
+        let replays = job.lines(startingWith: "REPLAY ")
+        #expect(replays.count == stories.count, "\(job)")
+        func clients(_ reasons: [String], _ kind: String) -> Set<String> {
+            Set(reasons.filter { $0.contains(kind) }.compactMap { $0.firstMatch(of: #/client (\d+)/#).map { String($0.1) } })
+        }
+        for story in stories {
+            let name = try #require(story["story"] as? String)
+            let reasons = story["reasons"] as? [String] ?? []
+            let line = try #require(replays.first { $0.hasPrefix("REPLAY \(name): ") }, "\(job)")
+            let inJob = line.components(separatedBy: "; ")
+            #expect(line.contains("partial") == !reasons.isEmpty, "verify: \(reasons); in-job: \(line)")
+            #expect(clients(inJob, "never released") == clients(reasons, "never released"), "verify: \(reasons); in-job: \(line)")
+            #expect(clients(inJob, "tail missing").isSubset(of: clients(reasons, "tail missing")), "verify: \(reasons); in-job: \(line)")
+        }
     }
 }

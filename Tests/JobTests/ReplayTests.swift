@@ -210,4 +210,31 @@ struct ReplayTests {
         #expect(r.lines(startingWith: "PARTIAL rank ").count == 2, "\(r)")
         #expect(counter(r, role: "player", .queriesPartial) == 2, "\(r)")
     }
+
+    @Test("""
+        a writer's tail the catalog records but the archive lacks (or a writer that never released) makes an in-job \
+        replay partial (CL_ERR_PARTIAL_RESULT) with the reason, only when the range reaches past its last archived event; \
+        a clean story, and one this job writes (held, then released), replay complete
+        """)
+    func missingWriterTailReplaysPartial() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try replay(ranks: 7, ["--stage", "write"], timeout: 120, in: dir)
+        // What a killed keeper (events logged, released, never archived) and a killed client
+        // (never released) leave in the catalog.
+        let url = dir.appendingPathComponent("chronolog-archive/\(ArchiveCatalog.fileName)")
+        var catalog = try ArchiveCatalog(json: Data(contentsOf: url))
+        for (story, count) in [("kept-0", UInt64(12)), ("kept-1", nil)] {
+            let writer = try #require(catalog.story(chronicle: ReplayTests.chronicle, story: story)?.writers.first, "\(catalog)")
+            #expect(writer.count == 10, "\(catalog)")
+            catalog.chronicles[ReplayTests.chronicle]?.stories[story]?.writers[0].count = count
+        }
+        try catalog.json().write(to: url)
+        let r = try replay(ranks: 7, ["--stage", "read-tails"], timeout: 120, in: dir, logs: false)
+        #expect(r.lines(startingWith: "TAILS rank ").count == 3 * 2 + 1 + 2, "\(r)")
+        // Per damaged story: the whole story twice and the range past its last archived event.
+        #expect(counter(r, role: "player", .queriesTailMissing) == 6 && counter(r, role: "player", .queriesPartial) == 6, "\(r)")
+    }
+
+    static let chronicle = "replay-✓"
 }

@@ -51,6 +51,31 @@ struct PythonClientTests {
         #expect(r.exitCode == 0 && r.applicationLines() == ["PARTIAL ok"], "\(r)")
     }
 
+    @Test("a writer's tail the catalog records but the archive lacks: ReplayStory and replay_array return -18 with the archived events")
+    func tailMissingReplay() throws {
+        let s = try setup()
+        let dir = try s.workDirectory()
+        let w = try s.runMPMD(ranks: 2, [PythonSetup.debianPython, PythonSetup.script("seed_writer.py"), "logged.jsonl"], in: dir,
+                              environment: s.debianEnvironment)
+        #expect(w.exitCode == 0 && w.stdout.contains("lost=0"), "\(w)")
+        // What a keeper killed before archiving 2 events leaves: the catalog records 6 of story-4's writer.
+        let url = dir.appendingPathComponent("chronolog-archive/chronolog-catalog.json")
+        var doc = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        var chronicles = try #require(doc["chronicles"] as? [String: Any])
+        var chronicle = try #require(chronicles["py_chronicle"] as? [String: Any])
+        var stories = try #require(chronicle["stories"] as? [String: Any])
+        var story = try #require(stories["story-4"] as? [String: Any])
+        var writers = try #require(story["writers"] as? [[String: Any]])
+        #expect(writers.count == 1 && (writers[0]["count"] as? Int) == 4, "\(writers)")
+        writers[0]["count"] = 6
+        story["writers"] = writers; stories["story-4"] = story; chronicle["stories"] = stories
+        chronicles["py_chronicle"] = chronicle; doc["chronicles"] = chronicles
+        try JSONSerialization.data(withJSONObject: doc).write(to: url)
+        let r = try s.runMPMD(ranks: 1, [PythonSetup.debianPython, PythonSetup.script("partial_reader.py"), "tail"], in: dir,
+                              environment: s.debianEnvironment)
+        #expect(r.exitCode == 0 && r.applicationLines() == ["PARTIAL ok"], "\(r)")
+    }
+
     @Test("every call's return codes, types and several clients in one process (pytest on one rank)")
     func codes() throws {
         let s = try setup()

@@ -10,7 +10,8 @@ public struct ReplayOutcome: Sendable, Hashable {
     /// Whether the story was still being recorded (acquired by some client) when answered.
     public var isRecording: Bool
     /// `nil` when every archived event of the range was read; otherwise why some could not be
-    /// (a damaged archive row, the tail a killed writer left uncommitted): ChronoLog's
+    /// (a damaged archive row, the tail a killed writer left uncommitted, a writer's tail the
+    /// catalog records but the archive lacks, or a writer that never released the story): ChronoLog's
     /// `CL_ERR_PARTIAL_RESULT` (−18), with the events that could be read delivered.
     public var partial: String? = nil
 

@@ -61,6 +61,8 @@ public final class PlayerRole: RecordingBehavior {
         /// Where archive windows end: the range's end, or for a "last N" query the part not in memory.
         var end: UInt64
         var foundInArchive = false
+        /// Whether earlier writers' tails were checked (``PlayerRole/checkTails(of:in:)``).
+        var tailsChecked = false
         /// Whether everything the archive committed for the range was read (damaged rows are left
         /// out and answered with `CL_ERR_PARTIAL_RESULT`, after the events that could be read).
         var completeness = ArchiveCompleteness()
@@ -131,6 +133,9 @@ public final class PlayerRole: RecordingBehavior {
     private let openArchiveSource: () throws -> any ArchiveSource
     private let pool: (any BulkSlotPool)?
     private var lent: [LentKey: (buffer: any BulkSlot, expires: ContinuousClock.Instant)] = [:]
+    /// Where earlier jobs' writers' archived events end, per story ("chronicle/story"): found once
+    /// per job (nothing of theirs is archived while this job runs).
+    private var writerEnds: [String: ArchivedWriterEnds] = [:]
 
     /// - Parameters:
     ///   - visorRank: world rank of the visor, the only rank queries are taken from (it routes them
@@ -411,6 +416,7 @@ public final class PlayerRole: RecordingBehavior {
 
     private func readWindow(of q: Query, from reader: (any ArchiveSource)?, maxBytes: Int) throws {
         let r = q.request
+        checkTails(of: q, in: reader)
         if let reader, q.last != nil { positionLast(q, in: reader) }
         let rest = TimeRange(start: q.cursor, end: q.end)
         var window = rest
@@ -456,6 +462,40 @@ public final class PlayerRole: RecordingBehavior {
         }
         q.cursor = window.end
         if q.archiveDone, try readyLast(q) { q.fresh = [] }
+    }
+
+    /// Once per query: whether writers of earlier jobs (``ReplayRequest/earlierWriters``, from the
+    /// catalog) have tails the archive lacks where the range reaches; if so the answer is partial
+    /// and says why (``ArchivedWriterEnds/missingTails(of:before:)``). Their events can only be in
+    /// the archive; writers of this job are not listed (their events are archived or in keepers' memory).
+    private func checkTails(of q: Query, in reader: (any ArchiveSource)?) {
+        guard !q.tailsChecked else { return }
+        q.tailsChecked = true
+        let r = q.request
+        guard !r.earlierWriters.isEmpty else { return }
+        let reasons: [String]
+        do {
+            reasons = try writerEnds(of: r, in: reader).missingTails(of: r.earlierWriters, before: r.range.end)
+        } catch {
+            // Not known to be complete: say so rather than claim it.
+            logger.error("replay of \(r.chronicle)/\(r.story): cannot find where earlier writers' archived events end: \(error)")
+            reasons = ["cannot tell whether earlier writers' tails are archived: \(error)"]
+        }
+        if !reasons.isEmpty { bump(.queriesTailMissing) }
+        q.completeness.missingTails += reasons
+    }
+
+    /// Where the archived events of the request's earlier writers end: cached per story for the job
+    /// (nothing of theirs is archived while it runs), read backwards from the story's end otherwise.
+    /// - Throws: `ArchiveError` when the story's archive cannot be read.
+    private func writerEnds(of r: ReplayRequest, in reader: (any ArchiveSource)?) throws(ArchiveError) -> ArchivedWriterEnds {
+        let key = "\(r.chronicle)/\(r.story)"
+        let clients = Set(r.earlierWriters.map(\.client))
+        if let cached = writerEnds[key], clients.isSubset(of: cached.clients) { return cached }
+        guard let reader else { return ArchivedWriterEnds(clients: clients) }  // nothing archived yet
+        let ends = try ArchivedWriterEnds.scan(reader, chronicle: r.chronicle, story: r.story, clients: clients)
+        writerEnds[key] = ends
+        return ends
     }
 
     /// Reads `window` straight from the archive file into a registered slot, in the encoding the

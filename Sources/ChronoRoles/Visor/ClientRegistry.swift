@@ -32,6 +32,9 @@ public struct ClientRegistry: Sendable {
     }
 
 
+    /// The first id of this job (ids below it were handed out by earlier jobs).
+    public var firstId: UInt64 { allocator.firstId }
+
     /// The id the next connection gets.
     public var nextId: UInt64 { allocator.upcoming }
 

@@ -572,6 +572,8 @@ public final class VisorService {
         forwarded.hidden = (catalog.catalog.story(chronicle: r.chronicle, story: r.story)?.hidden ?? []).map {
             .init(client: $0.client, below: $0.count ?? .max)
         }
+        forwarded.earlierWriters = catalog.catalog.story(chronicle: r.chronicle, story: r.story)?
+            .earlierWriters(before: clients.firstId) ?? []
         // The provider is chosen per pair: RMA where it reaches (shm: the same node), otherwise
         // the pieces travel inline over MPI, which crosses nodes on whatever the job's MPI uses.
         if !config.fabric.reachesOtherNodes, nodeOfRank[source] != nodeOfRank[Int(player)] {
