@@ -329,7 +329,9 @@ public final class GrapherRole: RecordingBehavior {
         // when a round falls due is recalled, and then no lease is granted until the round ran.
         let roundDue = !closed && barrier == nil && roundInFlight == nil && clock.instant() >= nextRoundAt
         if roundDue && leases.isHeld { try leases.recall(channel: channel) }
-        let roundInProgress = barrier != nil || roundInFlight != nil
+        // After a round was given up no lease is granted: the file may be half written, on a file
+        // system that hangs whoever opens it; the player's archive reads time out instead.
+        let roundInProgress = barrier != nil || roundInFlight != nil || archiveAbandoned
         let granted = try leases.grant(roundInProgress: roundInProgress || (roundDue && leases.roundWaiting),
                                        now: clock.instant(), channel: channel, logger: logger)
         guard !closed else { return granted }
