@@ -27,7 +27,9 @@ import Glibc
 /// datasets are created without fill (`fillsNewChunks: false`, so `H5Dset_extent` only allocates),
 /// and metadata is written at flush (``HDF5File``). Only a write failing on some ranks inside
 /// `H5Fflush` or `H5Fclose` (HDF5 then leaves its closing barrier on those ranks alone) can still
-/// leave the others waiting (the grapher aborts the job after `timeouts.archiveRoundMs`). Files
+/// leave the others waiting: after `timeouts.archiveRoundMs` the grapher gives the round up as a
+/// failed one and never calls the writer again (the job drains without it; the file keeps what the
+/// rounds that returned made durable). Files
 /// created before datasets were made without fill keep filling when their stories are extended.
 public final class ArchiveWriter {
     /// The archive file's path.

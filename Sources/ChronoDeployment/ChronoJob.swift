@@ -224,6 +224,10 @@ public struct ChronoJob: Sendable {
     /// Leaves the job. Collective over the job's ranks (`m.world`). Client ranks tell the visor they are
     /// done first; then every rank's counters are gathered and the visor prints the summary.
     /// Finalizes MPI when `join` initialised it (or when `finalizeMPI` is true).
+    /// A rank that gave up a stuck collective call (``StuckCollective``: a grapher whose archive
+    /// round never finished) does not return: once every rank has passed the summary it flushes its
+    /// output and exits with status 1, without `MPI_Finalize` or exit handlers; mpirun then ends
+    /// the other ranks and exits 1 (see docs/ARCHIVE.md).
     /// - Returns: the job's exit status, the same on every rank (the maximum of all statuses).
     public func leave(_ m: JobMembership, counters: Counters, status: Int32, finalizeMPI: Bool? = nil) -> Int32 {
         let world = m.world
@@ -249,11 +253,22 @@ public struct ChronoJob: Sendable {
                 printError("chronolog-job: \(summary.lostEvents) event(s) were lost")
                 status = max(status, 1)
             }
-            status = Int32(try world.allreduce(Int64(status), op: .max))
+            let stuck = StuckCollective.isGivenUp
+            if stuck { status = max(status, 1) }
+            let agreed = try world.allreduce([Int64(status), stuck ? 1 : 0], op: .max)
+            status = Int32(agreed[0])
             if let summary {
                 print(summary.rendered(exitStatus: status, signal: ShutdownSignal.signalNumber))
                 fflush(nil)
                 if !writeSummaryJSON(summary, exitStatus: status) { status = max(status, 1) }
+            }
+            if agreed[1] != 0 {
+                // The summary is out before a stuck rank exits (mpirun then ends every rank).
+                try world.barrier()
+                if stuck {
+                    try? m.bulk?.close()  // not collective; the stuck thread never used it
+                    StuckCollective.leave(status: 1)
+                }
             }
             try m.bulk?.close()
             if let members = m.bulkMembers, members !== m.recorders { try members.free() }
@@ -265,6 +280,7 @@ public struct ChronoJob: Sendable {
             if finalizeMPI ?? m.weInitializedMPI { try MPIRuntime.finalize() }
         } catch {
             printError("chronolog: rank \(world.rank): leaving the job failed: \(error)")
+            if StuckCollective.isGivenUp { StuckCollective.leave(status: 1) }
             return 1
         }
         return status

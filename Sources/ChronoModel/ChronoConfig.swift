@@ -132,7 +132,8 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         public var shutdownDrainMs: Int = 30_000
         /// The longest an archive round may take. A round that has not finished by then is stuck in
         /// a collective HDF5 or MPI-IO call (a hung file system or I/O server on one node, a grapher
-        /// failing inside the call): the job is aborted with that reason instead of hanging; rounds
+        /// failing inside the call): it is given up as a failed round (archiving stops, the job
+        /// drains, counts what was not made durable as lost and exits 1) instead of hanging; rounds
         /// acknowledged before stay durable. A warning comes at half of it. Default 300000 (five
         /// minutes); 1000 … 86400000 (one day).
         public var archiveRoundMs: Int = 300_000

@@ -1,6 +1,7 @@
 import ChronoRoles
 import ChronoModel
 import Foundation
+import Synchronization
 
 /// The service roles' deliberate faults of a scenario, from `job-checks` options (never from the
 /// configuration, which users can set): silent roles, a slow keeper, a slow archive, a slow player,
@@ -14,6 +15,11 @@ struct InjectedFaults: RoleFaults {
     var ackDelay: Duration = .zero
     /// Each archive round of every grapher sleeps this long first.
     var archiveDelay: Duration = .zero
+    /// When above 0: only rounds holding events are delayed, once this many of them were written
+    /// (an archive that gets stuck after some rounds were made durable).
+    var archiveDelayAfterEventRounds = 0
+    /// This process's archive rounds holding events so far.
+    let eventRounds = RoundCount()
     /// Each replay query waits this long before its player serves it.
     var queryDelay: Duration = .zero
     /// Every keeper sleeps this long as it takes a read grant.
@@ -23,7 +29,12 @@ struct InjectedFaults: RoleFaults {
 
     func keeperAckDelay() -> Duration { ackDelay }
 
-    func archiveRoundStarts() { Self.sleep(archiveDelay) }
+    func archiveRoundStarts(events: Int) {
+        if archiveDelayAfterEventRounds > 0 {
+            guard events > 0, eventRounds.next() > archiveDelayAfterEventRounds else { return }
+        }
+        Self.sleep(archiveDelay)
+    }
 
     func playerQueryDelay() -> Duration { queryDelay }
 
@@ -40,6 +51,14 @@ struct InjectedFaults: RoleFaults {
     func registersWithVisor(role: Role, group: Int?) -> Bool {
         !(silentRoles.contains(role) && (silentGroups.isEmpty || silentGroups.contains(group ?? -1)))
     }
+}
+
+/// A count shared by the copies of one process's faults.
+final class RoundCount: Sendable {
+    private let value = Atomic<Int>(0)
+
+    /// Counts one more and returns the count.
+    func next() -> Int { value.add(1, ordering: .relaxed).newValue }
 }
 
 /// The system's clocks with event time shifted by `offset` ns (a node whose clock is off);

@@ -38,6 +38,8 @@ struct JobChecks: ParsableCommand {
         var ackDelayMicroseconds = 0
         @Option(help: "Fault: every grapher sleeps this many milliseconds at the start of each archive round (a slow archive).")
         var archiveDelayMs = 0
+        @Option(help: "Fault: with --archive-delay-ms, delay only rounds holding events, once this many of them were written (0: every round).")
+        var archiveDelayAfterEventRounds = 0
         @Option(help: "Fault: every replay query waits this many milliseconds before the player serves it (a slow player).")
         var queryDelayMs = 0
         @Option(help: "Fault: the visor's clock is this many milliseconds ahead of the other ranks' (event time only).")
@@ -51,6 +53,7 @@ struct JobChecks: ParsableCommand {
         var faults: InjectedFaults {
             InjectedFaults(silentRoles: Set(silent.compactMap(Role.init(rawValue:))), silentGroups: Set(silentGroup),
                            ackDelay: .microseconds(ackDelayMicroseconds), archiveDelay: .milliseconds(archiveDelayMs),
+                           archiveDelayAfterEventRounds: archiveDelayAfterEventRounds,
                            queryDelay: .milliseconds(queryDelayMs), grantDelay: .milliseconds(grantDelayMs),
                            keepersIgnoreDirect: keepersIgnoreDirect)
         }

@@ -76,7 +76,7 @@ final class ArchiveRoundThread: @unchecked Sendable {
                 if state.withLock({ $0.stopping }) { break }
                 continue
             }
-            faults?.archiveRoundStarts()
+            faults?.archiveRoundStarts(events: round?.reduce(0) { $0 + $1.chunk.count } ?? 0)
             faults = nil
             let outcome = write(round ?? [])
             // Released before the outcome is published: the grapher then holds the only reference to

@@ -1,6 +1,7 @@
 import ChronoRuntime
 import ChronoArchive
 import ChronoModel
+import ChronoSystem
 import DequeModule
 import Fabric
 import Foundation
@@ -74,6 +75,15 @@ public final class GrapherRole: RecordingBehavior {
     private let archivePath: String
     /// Why archiving stopped (the first failed open or round), or `nil` while it works.
     private var archiveFailure: String?
+    /// This grapher gave up on a round its thread is stuck in: the thread is never joined and the
+    /// writer never used again (it holds HDF5 inside a collective call).
+    private var roundStuck = false
+    /// A grapher's round was given up (this one's or another's): the archive is left as its last
+    /// flush made it, never closed (closing is collective), and this rank leaves without
+    /// `MPI_Finalize` (``StuckCollective``).
+    private var archiveAbandoned = false
+    /// This grapher gave up on its round and has not told the others yet (at the next agreement).
+    private var stuckToTell = false
     private let logger: Logger
     /// Event time (the clock's watermark, durable latency) and elapsed time (rounds, leases, read time).
     private let clock: any RoleClock
@@ -319,7 +329,9 @@ public final class GrapherRole: RecordingBehavior {
         // when a round falls due is recalled, and then no lease is granted until the round ran.
         let roundDue = !closed && barrier == nil && roundInFlight == nil && clock.instant() >= nextRoundAt
         if roundDue && leases.isHeld { try leases.recall(channel: channel) }
-        let roundInProgress = barrier != nil || roundInFlight != nil
+        // After a round was given up no lease is granted: the file may be half written, on a file
+        // system that hangs whoever opens it; the player's archive reads time out instead.
+        let roundInProgress = barrier != nil || roundInFlight != nil || archiveAbandoned
         let granted = try leases.grant(roundInProgress: roundInProgress || (roundDue && leases.roundWaiting),
                                        now: clock.instant(), channel: channel, logger: logger)
         guard !closed else { return granted }
@@ -452,8 +464,10 @@ public final class GrapherRole: RecordingBehavior {
         if let flight = roundInFlight {
             // Written on the round thread: finished once its outcome is there.
             guard let outcome = roundThread?.takeOutcome() else {
-                watchStuckRound()
-                return false
+                guard watchStuckRound() else { return false }
+                roundInFlight = nil
+                try finishStuck(flight, channel: channel)
+                return true
             }
             roundInFlight = nil
             try finish(flight, outcome: outcome, channel: channel)
@@ -479,7 +493,6 @@ public final class GrapherRole: RecordingBehavior {
             }
             barrier = nil
         }
-        if roundThread == nil { faults.archiveRoundStarts() }  // else on the round thread, as part of the write
         var chunks: [ArchiveChunk] = []
         var durable: [PendingAck] = []
         let clockNow = clock.now()
@@ -546,6 +559,8 @@ public final class GrapherRole: RecordingBehavior {
         }
         let readsOutstanding = !reads.isEmpty
         let writeStarted = clock.instant()
+        // Else on the round thread, as part of the write; a round that writes nothing is not delayed.
+        if roundThread == nil, archive != nil, archiveFailure == nil { faults.archiveRoundStarts(events: Int(flight.events)) }
         let outcome = write(flight.chunks)
         if readsOutstanding, let since = readBusySince { readBusySince = since + (clock.instant() - writeStarted) }
         try finish(flight, outcome: outcome, channel: channel)
@@ -558,19 +573,49 @@ public final class GrapherRole: RecordingBehavior {
     /// A round that does not finish is stuck in a collective HDF5 or MPI-IO call on some grapher
     /// (a hung file system or I/O server on one node, a grapher failing inside the call), and would
     /// hold every grapher, and the job, for ever. The thread in it cannot be called back, so at
-    /// `timeouts.archiveRoundMs` the job is aborted with the reason (a warning comes at half of it):
-    /// what the graphers acknowledged is durable in the file, and is what a next job finds.
-    private func watchStuckRound() {
-        guard let flight = roundInFlight else { return }
+    /// `timeouts.archiveRoundMs` the grapher gives the round up (a warning comes at half of it):
+    /// see ``finishStuck(_:channel:)``.
+    /// - Returns: whether the round was given up.
+    private func watchStuckRound() -> Bool {
+        guard let flight = roundInFlight else { return false }
         let limit = Duration.milliseconds(config.timeouts.archiveRoundMs)
         let running = clock.instant() - flight.started
-        if running >= limit {
-            logger.critical("archive round \((stats[.rounds] ?? 0) + 1) (\(flight.events) events) has not finished after \(running) (timeouts.archiveRoundMs=\(config.timeouts.archiveRoundMs)): a collective HDF5/MPI-IO call on \(archivePath) is stuck on some grapher (a hung or failing file system?). Aborting the job: rounds acknowledged before are durable in the archive; events not acknowledged durable are lost")
-            MPIRuntime.abort(code: 1)
-        }
+        if running >= limit { return true }
         if running >= limit / 2, !flight.warned {
             roundInFlight?.warned = true
-            logger.warning("archive round \((stats[.rounds] ?? 0) + 1) (\(flight.events) events) has run for \(running); the job is aborted if it has not finished after \(limit) (timeouts.archiveRoundMs)")
+            logger.warning("archive round \((stats[.rounds] ?? 0) + 1) (\(flight.events) events) has run for \(running); it is given up (its events counted as lost, the job drained and ended) if it has not finished after \(limit) (timeouts.archiveRoundMs)")
+        }
+        return false
+    }
+
+    /// Gives up a round stuck on the round thread, as a failed round: archiving stops, the round's
+    /// events count as not archived and its chunks are acknowledged failed to the keepers, and
+    /// the job drains and ends. The thread stays in its call holding HDF5 and the archive's
+    /// communicator, so neither is used again on this rank: the writer is never closed, the
+    /// thread never joined, the round's chunks (which it may still read) never reused, and the
+    /// rank leaves the job without `MPI_Finalize` (``StuckCollective``). The other graphers hear
+    /// of it at the round's agreement and leave the archive alike. The file keeps the rounds
+    /// flushed before, which is everything acknowledged durable.
+    private func finishStuck(_ flight: consuming RoundInFlight, channel: any ControlTransport) throws {
+        var flight = flight
+        let running = clock.instant() - flight.started
+        roundStuck = true
+        archiveAbandoned = true
+        stuckToTell = true
+        StuckCollective.giveUp()
+        stopArchiving(because: "archive round \((stats[.rounds] ?? 0) + 1) (\(flight.events) events) has not finished after \(running) (timeouts.archiveRoundMs=\(config.timeouts.archiveRoundMs)): a collective HDF5/MPI-IO call is stuck on some grapher (a hung or failing file system?); the round is given up, the job drains and ends, and this rank leaves without MPI_Finalize")
+        flight.chunks = []  // still the round thread's: dropped here, never recycled
+        try finish(flight, outcome: nil, channel: channel)
+    }
+
+    /// Another grapher gave up a stuck round: this one stops archiving too and leaves the archive
+    /// as its last flush made it (closing it is collective, and the other grapher never will).
+    private func abandonArchive() {
+        guard !archiveAbandoned else { return }
+        archiveAbandoned = true
+        StuckCollective.giveUp()
+        if archiveFailure == nil {
+            stopArchiving(because: "the archive round of another grapher is stuck in a collective HDF5/MPI-IO call (timeouts.archiveRoundMs=\(config.timeouts.archiveRoundMs)); the job drains and ends, and this rank leaves without MPI_Finalize")
         }
     }
 
@@ -620,16 +665,18 @@ public final class GrapherRole: RecordingBehavior {
                 stories[id] = nil
             }
         }
-        // Everyone agrees when the last round has been written.
+        // Everyone agrees when the last round has been written, and hears of a round given up (2).
         let localDone = draining && queued.isEmpty && reads.isEmpty
             && stories.values.allSatisfy { $0.pipeline.bufferedEventCount == 0 && $0.pending.isEmpty && $0.held.isEmpty }
-        let anyBusy = try graphers.agreeOnMaximum(Int64(localDone ? 0 : 1))
-        if anyBusy == 0 {
+        let agreed = try graphers.agreeOnMaximum(stuckToTell ? 2 : localDone ? 0 : 1)
+        stuckToTell = false
+        if agreed == 2 { abandonArchive() }
+        if agreed == 0 {
             closeArchive()
             closed = true
         }
         let backlog = stories.values.contains { !$0.held.isEmpty }
-        nextRoundAt = backlog ? clock.instant() : clock.instant() + .milliseconds(config.grapher.archiveIntervalMs)
+        nextRoundAt = backlog || agreed == 2 ? clock.instant() : clock.instant() + .milliseconds(config.grapher.archiveIntervalMs)
     }
 
     /// Writes one round collectively on this thread (every grapher calls it in the same round,
@@ -665,8 +712,14 @@ public final class GrapherRole: RecordingBehavior {
     }
 
     /// Closes the archive collectively at the end of the job; a failure is reported, not thrown
-    /// (the rounds that returned are durable regardless).
+    /// (the rounds that returned are durable regardless). An abandoned archive is left open:
+    /// only an idle round thread is ended.
     private func closeArchive() {
+        if archiveAbandoned {
+            if !roundStuck { roundThread?.stop() }
+            logger.notice("archive \(archivePath): left as its last flush made it (a round was given up), not closed")
+            return
+        }
         roundThread?.stop()
         do {
             try archive?.close()
@@ -741,8 +794,8 @@ public final class GrapherRole: RecordingBehavior {
         if !closed {
             logger.error("grapher closing before its archive was closed collectively")
         }
-        // A round still being written may wait in a collective call on graphers that are gone.
-        if roundInFlight == nil { roundThread?.stop() }
+        // A round still being written (or given up) may wait in a collective call for ever.
+        if roundInFlight == nil && !roundStuck { roundThread?.stop() }
         try pool.close()
     }
 }

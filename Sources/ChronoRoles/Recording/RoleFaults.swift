@@ -11,9 +11,10 @@ package protocol RoleFaults: Sendable {
     /// Default: zero (acknowledged as soon as the keeper is under its memory bound).
     func keeperAckDelay() -> Duration
 
-    /// Called by a grapher at the start of every archive round, after the graphers met; it may
-    /// block (an archive whose rounds are slow). Default: returns at once.
-    func archiveRoundStarts()
+    /// Called by a grapher as it starts writing every archive round (after the graphers met), with
+    /// the round's event count; it may block (an archive whose rounds are slow or stuck). Default:
+    /// returns at once.
+    func archiveRoundStarts(events: Int)
 
     /// How long a player lets each replay query wait before it serves it (a slow player; queries
     /// time out). Default: zero.
@@ -34,7 +35,7 @@ package protocol RoleFaults: Sendable {
 
 extension RoleFaults {
     package func keeperAckDelay() -> Duration { .zero }
-    package func archiveRoundStarts() {}
+    package func archiveRoundStarts(events: Int) {}
     package func playerQueryDelay() -> Duration { .zero }
     package func registersWithVisor(role: Role, group: Int?) -> Bool { true }
     package func keeperTakesGrant() {}
