@@ -450,7 +450,7 @@ public final class KeeperRole: RecordingBehavior {
     /// Lets kept pieces go until everything held fits under `keeper.memoryLimitBytes` again (or none
     /// is left): the buffered events that arrived since they were kept come first.
     private func trimKept() {
-        while heldBytes > config.keeper.memoryLimitBytes, let id = keptStories.first, let story = stories[id] {
+        while heldBytes > config.keeper.memoryLimitBytes, let id = keptStories.min(), let story = stories[id] {
             dropKept(of: story)
             bump(.keptPiecesDropped)
         }
