@@ -212,12 +212,17 @@ extension SimWorld {
 
     /// Every keeper's memory within its bound: `keeper.memoryLimitBytes`, plus what its writers may
     /// have unacknowledged under flow control (a keeper over its bound withholds acknowledgements, but
-    /// takes in what was already sent), plus its transfer slots.
+    /// takes in what was already sent), plus its transfer slots; and, once the keeper gave a writer an
+    /// acknowledgement back at its bound (`acks.releasedAtBound`, so that two writers of a story do
+    /// not wait for each other for ever), that writer's window once more, as the keeper documents.
     func checkMemory() -> [String] {
         var out: [String] = []
         let writers = clients.reduce(0) { $0 + $1.pendingBytesBound }
-        let bound = config.keeper.memoryLimitBytes + writers + config.keeperTransferSlots * config.transferSlotBytes
+        let window = clients.map(\.pendingBytesBound).max() ?? 0
         for p in processes where p.role == .keeper {
+            let releasedAtBound = (p.loop.counters[.acksReleasedAtBound] ?? 0) > 0
+            let bound = config.keeper.memoryLimitBytes + writers + config.keeperTransferSlots * config.transferSlotBytes
+                + (releasedAtBound ? window : 0)
             let peak = Int(p.loop.counters[.memoryPeakBytes] ?? 0)
             if peak > bound { out.append("memory: keeper \(p.rank) peaked at \(peak) bytes, over its bound of \(bound)") }
         }
