@@ -130,13 +130,7 @@ public struct StoryPipeline: Sendable {
     /// then raises the contributor's watermark to `watermark` if given.
     @discardableResult
     public mutating func insert(_ chunk: StoryChunk, from contributor: UInt64, watermark: UInt64? = nil) -> InsertReport {
-        addContributor(contributor)
-        var report = InsertReport()
-        if !adopt(chunk, report: &report) {
-            insertRecords(chunk.records, payload: chunk.payload, report: &report)
-        }
-        if let watermark { advanceWatermark(of: contributor, to: watermark) }
-        return report
+        insertChunk(chunk, from: contributor, watermark: watermark).report
     }
 
     /// Inserts a chunk like ``insert(_:from:watermark:)``, taking its storage (`chunk` is left
@@ -144,15 +138,23 @@ public struct StoryPipeline: Sendable {
     /// pool for the next chunk, so a role that reads chunks into pooled storage gets it back.
     @discardableResult
     public mutating func insert(taking chunk: inout StoryChunk, from contributor: UInt64, watermark: UInt64? = nil) -> InsertReport {
+        let (report, adopted) = insertChunk(chunk, from: contributor, watermark: watermark)
+        if !adopted, let pool {
+            pool.give(&chunk)
+        } else {
+            _ = chunk.takeStorage()  // the range's buffer now: the caller must not share it
+        }
+        return report
+    }
+
+    private mutating func insertChunk(_ chunk: StoryChunk, from contributor: UInt64,
+                                      watermark: UInt64?) -> (report: InsertReport, adopted: Bool) {
         addContributor(contributor)
         var report = InsertReport()
-        if !adopt(chunk, report: &report) {
-            insertRecords(chunk.records, payload: chunk.payload, report: &report)
-            if let pool { pool.give(&chunk) }
-        }
-        chunk = StoryChunk(unchecked: chunk.storyId, range: chunk.range, revision: chunk.revision, records: [], payload: [])
+        let adopted = adopt(chunk, report: &report)
+        if !adopted { insertRecords(chunk.records, payload: chunk.payload, report: &report) }
         if let watermark { advanceWatermark(of: contributor, to: watermark) }
-        return report
+        return (report, adopted)
     }
 
     /// Takes a chunk's storage as the buffer of its range, without copying, when it is the first

@@ -19,12 +19,8 @@ struct LastBelowChecks: ParsableCommand {
             let client = ChronoLogClient(session: session, mode: .writerReader)
             try client.connect()
             try client.createChronicle("Below")
-            let h = try client.acquireStory("Below", "s")
-            usleep(100_000)
-            var last: UInt64 = 0
-            for i in 0..<300 { last = try h.log(LastDirectChecks.record(i)) }
-            _ = try h.flush(durable: true)
-            c.expect("the story is complete past its last event", try Self.completePast(client, last))
+            let last = try LastDirectChecks.logDurably(client, "Below", "s", events: 300)
+            c.expect("the story is complete past its last event", try LastDirectChecks.completePast(client, "Below", "s", last))
             let before = session.replayCounters
             var same = 0
             for _ in 0..<20 where LastDirectChecks.exactly(try client.replayLast("Below", "s", count: 1000), 0..<300) { same += 1 }
@@ -39,16 +35,5 @@ struct LastBelowChecks: ParsableCommand {
             return try c.finish()
         }
         throw ExitCode(code)
-    }
-
-    /// Whether a replay through the player says every event up to `time` is complete within 20 s.
-    static func completePast(_ client: ChronoLogClient, _ time: UInt64) throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            let outcome = try client.replayStory("Below", "s", from: 0, to: .max) { (_: StoryChunk) throws(ChronoLogError) in }
-            if outcome.completeBefore > time { return true }
-            usleep(2_000)
-        }
-        return false
     }
 }

@@ -43,6 +43,30 @@ struct LastDirectChecks: ParsableCommand {
 
     static func record(_ i: Int) -> [UInt8] { Array("direct-\(i)".utf8) }
 
+    /// Acquires `chronicle`/`story`, waits 0.1 s (a keeper's memory covers a story from when it
+    /// started recording it), logs `events` records (``record(_:)``) and flushes durably.
+    /// - Returns: the last event's time.
+    static func logDurably(_ client: ChronoLogClient, _ chronicle: String, _ story: String, events: Int) throws -> UInt64 {
+        let h = try client.acquireStory(chronicle, story)
+        usleep(100_000)
+        var last: UInt64 = 0
+        for i in 0..<events { last = try h.log(record(i)) }
+        _ = try h.flush(durable: true)
+        return last
+    }
+
+    /// Whether a replay through the player says every event of the story up to `time` is complete
+    /// within 20 s.
+    static func completePast(_ client: ChronoLogClient, _ chronicle: String, _ story: String, _ time: UInt64) throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let outcome = try client.replayStory(chronicle, story, from: 0, to: .max) { (_: StoryChunk) throws(ChronoLogError) in }
+            if outcome.completeBefore > time { return true }
+            usleep(2_000)
+        }
+        return false
+    }
+
     /// The last `count` events once every event up to `time` is complete (nil after 20 s).
     static func lastOnceComplete(_ client: ChronoLogClient, count: Int, past time: UInt64) throws -> [Event]? {
         let deadline = ContinuousClock.now + .seconds(20)

@@ -20,13 +20,8 @@ struct LastFallbackChecks: ParsableCommand {
             let client = ChronoLogClient(session: session, mode: .writerReader)
             try client.connect()
             try client.createChronicle("Fallback")
-            let h = try client.acquireStory("Fallback", "s")
-            // A keeper's memory covers a story from when it started recording it (LastDirectChecks).
-            usleep(100_000)
-            var last: UInt64 = 0
-            for i in 0..<50 { last = try h.log(LastDirectChecks.record(i)) }
-            _ = try h.flush(durable: true)
-            c.expect("the story is complete past its last event", try Self.completePast(client, last))
+            let last = try LastDirectChecks.logDurably(client, "Fallback", "s", events: 50)
+            c.expect("the story is complete past its last event", try LastDirectChecks.completePast(client, "Fallback", "s", last))
             for query in 1...2 {
                 let before = session.replayCounters
                 let started = ContinuousClock.now
@@ -46,16 +41,5 @@ struct LastFallbackChecks: ParsableCommand {
             return try c.finish()
         }
         throw ExitCode(code)
-    }
-
-    /// Whether a replay through the player says every event up to `time` is complete within 20 s.
-    static func completePast(_ client: ChronoLogClient, _ time: UInt64) throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            let outcome = try client.replayStory("Fallback", "s", from: 0, to: .max) { (_: StoryChunk) throws(ChronoLogError) in }
-            if outcome.completeBefore > time { return true }
-            usleep(2_000)
-        }
-        return false
     }
 }
