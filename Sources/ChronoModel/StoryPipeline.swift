@@ -331,16 +331,18 @@ public struct StoryPipeline: Sendable {
     /// Once `clock` is the only contributor left (every writer finished: at a keeper, its clients
     /// released the story; at a grapher, each keeper reported its last watermark for it), seals
     /// what lies more than `margin` behind the clock's watermark, cutting the range holding that
-    /// point: the events below leave as the range's first part, the rest stays open. Does nothing
-    /// while a writer is registered. Call it after ``sealReady()``.
+    /// point: the events below leave as the range's first part, the rest stays open; pending
+    /// revisions seal at once. Does nothing while a writer is registered. A grapher calls it after
+    /// ``sealReady()``; a keeper calls it instead of ``sealReady()`` while its story has no writer.
     ///
     /// Without it a stopped story's events wait in an open range until the clock passes its end (up
     /// to `story.chunkDurationMs`, a day at most), and so do the acknowledgements of the chunks
     /// that brought them. `margin` keeps the cut behind the first events of a restart, which may be
     /// a little older than the clock (clients' clock offsets): such events would be late.
     public mutating func sealBehind(clock: UInt64, margin: UInt64) -> [StoryChunk] {
-        guard watermarks.count == 1, let w = watermarks[clock], w > margin, w - margin > sealedFrontier else { return [] }
-        let target = w - margin
+        guard watermarks.count == 1, let w = watermarks[clock] else { return [] }
+        let target = w > margin ? w - margin : 0
+        guard target > sealedFrontier else { return seal(upTo: sealedFrontier) }  // revisions only
         var out = seal(upTo: rangeStart(of: target))
         if target > sealedFrontier { out += split(at: target, counted: false) }
         return out

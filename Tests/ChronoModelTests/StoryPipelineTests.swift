@@ -306,5 +306,21 @@ import Testing
         let both = h.sealBehind(clock: 0, margin: 10)
         #expect(both.map(\.range) == [TimeRange(start: 100, end: 200), TimeRange(start: 200, end: 260)])
     }
+
+    @Test func withNoWriterLateEventsLeaveAtOnceEvenInsideTheMargin() throws {
+        // A keeper calls sealBehind instead of sealReady while its story has no writer: a revision
+        // (late events of a range already sealed) must not wait for the clock to leave the margin.
+        var g = StoryPipeline(storyId: story, chunkDuration: 100)
+        g.insert([Event(time: 150, clientId: ClientID(5), index: 0, text: "a")], from: 1)
+        g.advanceWatermark(of: 1, to: 300)
+        #expect(g.sealReady().map(\.range) == [TimeRange(start: 100, end: 200)] && g.sealedFrontier == 300)
+        #expect(g.insert([Event(time: 160, clientId: ClientID(6), index: 0, text: "late")], from: 2).late == 1)
+        g.removeContributor(1)
+        g.removeContributor(2)
+        g.advanceWatermark(of: 0, to: 305)  // 305 - 10 is below the frontier: nothing new to cut
+        let revisions = g.sealBehind(clock: 0, margin: 10)
+        #expect(revisions.map(\.range) == [TimeRange(start: 100, end: 200)] && revisions.map(\.revision) == [1])
+        #expect(g.sealedFrontier == 300 && g.bufferedEventCount == 0)
+    }
 }
 

@@ -267,14 +267,18 @@ extension SimWorld {
     }
 
     /// Whether a writer's clock lags behind a recording process's (a keeper's, or the grapher's at skew 0).
-    var writerClockLags: Bool {
+    /// Whether a writer's clock lags a keeper's (or the grapher's, at skew 0) by the restart margin
+    /// or more. The scenarios skew clocks by ±3 ms, far less, so this never holds today.
+    var writerClockLagsPastMargin: Bool {
         let ahead = max(0, scenario.keeperSkews.max() ?? 0)
-        return scenario.clientSkews.contains { $0 < ahead }
+        return scenario.clientSkews.contains { ahead - $0 >= Int64(StoryPipeline.restartMargin) }
     }
 
-    /// No event is late unless a writer's clock lagged behind a recording process's (a keeper's, or
-    /// the grapher's at skew 0): a lagging writer registers with a watermark below what the keeper's
-    /// clock already sealed. With no writer behind, every range completes by watermarks.
+    /// No event is late unless a writer's clock lagged behind a recording process's by the restart
+    /// margin (a second) or more: a writer registers a second behind its keeper's clock, and a
+    /// keeper's clock alone (a story with no writer, between a release and the next acquire) seals
+    /// only what lies a second behind it, so a writer whose clock lags by milliseconds still finds
+    /// its range open. With writers, every range completes by their watermarks.
     ///
     /// One exception, by design: a keeper whose every transfer slot holds a piece of a run of events
     /// with one time releases the watermark it holds back (`watermarks.released`), and the rest of
@@ -283,7 +287,7 @@ extension SimWorld {
     /// grapher's late events are excused only when a keeper counted such a release; a keeper's own
     /// late events never are.
     func checkLate() -> [String] {
-        guard !writerClockLags else { return [] }
+        guard !writerClockLagsPastMargin else { return [] }
         let released = counters.reduce(UInt64(0)) { $0 + ($1.counters[.watermarksReleased] ?? 0) }
         let late = counters.reduce(UInt64(0)) { $0 + ($1.role == .grapher && released > 0 ? 0 : $1.counters[.eventsLate] ?? 0) }
         return late == 0 ? [] : ["late: \(late) event(s) late while no writer's clock lagged"]

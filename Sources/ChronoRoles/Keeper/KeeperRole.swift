@@ -602,11 +602,17 @@ public final class KeeperRole: RecordingBehavior {
             // seal once time has passed them, and a new writer's events are not late.
             s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow)
             let before = full ? 0 : s.pipeline.bufferedBytes
-            var sealed = draining ? s.pipeline.drain()
+            // With no writer, the clock alone seals only what lies `restartMargin` behind it (cutting
+            // the range there): a writer acquiring the story next registers a second behind this
+            // clock, and its first events, a little older than this clock when its measured offset
+            // errs (milliseconds on a loaded node), must find their range open. Sealing whole ranges
+            // up to the clock's range instead made such events late, rejected under `reject`.
+            // A released story still ships what it holds within about a second.
+            let writing = s.pipeline.lowWatermark(excluding: Self.clockContributor) != nil
+            let sealed = draining ? s.pipeline.drain()
                 : pressed && s.pipeline.hasOpenBuffers ? s.pipeline.sealReady(splittingExcept: Self.clockContributor)
-                : s.pipeline.sealReady()
-            // A released story ships what it holds within a second, not when the clock leaves its range.
-            if s.stopping && !draining { sealed += s.pipeline.sealBehind(clock: Self.clockContributor, margin: StoryPipeline.restartMargin) }
+                : writing ? s.pipeline.sealReady()
+                : s.pipeline.sealBehind(clock: Self.clockContributor, margin: StoryPipeline.restartMargin)
             for chunk in sealed {
                 waiting.append(chunk)
                 did = true
