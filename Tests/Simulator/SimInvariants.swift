@@ -31,7 +31,7 @@ public struct SimReport: Sendable {
 
     /// The line that replays this run.
     public var replayLine: String {
-        "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")\(tightMemory ? " --tight-memory" : "")): "
+        "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")\(tightMemory ? " --tight-memory" : "")\(scenario.saturated ? " --saturated" : "")): "
             + "\(violations.joined(separator: "; ")) — \(scenario)"
     }
 }
@@ -267,18 +267,20 @@ extension SimWorld {
     }
 
     /// Whether a writer's clock lags behind a recording process's (a keeper's, or the grapher's at skew 0).
-    /// Whether a writer's clock lags a keeper's (or the grapher's, at skew 0) by the restart margin
-    /// or more. The scenarios skew clocks by ±3 ms, far less, so this never holds today.
+    /// Whether a writer's clock lags a keeper's (or the grapher's, at skew 0) by
+    /// `StoryPipeline.writerClockMargin` (20 ms) or more. The scenarios skew clocks by ±3 ms, so
+    /// this never holds today.
     var writerClockLagsPastMargin: Bool {
         let ahead = max(0, scenario.keeperSkews.max() ?? 0)
-        return scenario.clientSkews.contains { ahead - $0 >= Int64(StoryPipeline.restartMargin) }
+        return scenario.clientSkews.contains { ahead - $0 >= Int64(StoryPipeline.writerClockMargin) }
     }
 
-    /// No event is late unless a writer's clock lagged behind a recording process's by the restart
-    /// margin (a second) or more: a writer registers a second behind its keeper's clock, and a
-    /// keeper's clock alone (a story with no writer, between a release and the next acquire) seals
-    /// only what lies a second behind it, so a writer whose clock lags by milliseconds still finds
-    /// its range open. With writers, every range completes by their watermarks.
+    /// No event is late unless a writer's clock lagged behind a recording process's by
+    /// `StoryPipeline.writerClockMargin` or more: a writer registers a second behind its keeper's
+    /// clock; a keeper's ranges seal only once its clock, less that margin, has passed them, however
+    /// far ahead the other writers' watermarks are (their clocks ahead of the newcomer's); and its
+    /// clock alone (a story with no writer, between a release and the next acquire) seals only what
+    /// lies a second behind it.
     ///
     /// One exception, by design: a keeper whose every transfer slot holds a piece of a run of events
     /// with one time releases the watermark it holds back (`watermarks.released`), and the rest of
@@ -290,6 +292,12 @@ extension SimWorld {
         guard !writerClockLagsPastMargin else { return [] }
         let released = counters.reduce(UInt64(0)) { $0 + ($1.counters[.watermarksReleased] ?? 0) }
         let late = counters.reduce(UInt64(0)) { $0 + ($1.role == .grapher && released > 0 ? 0 : $1.counters[.eventsLate] ?? 0) }
-        return late == 0 ? [] : ["late: \(late) event(s) late while no writer's clock lagged"]
+        guard late > 0 else { return [] }
+        let where_ = counters.enumerated().compactMap { i, c in
+            (c.counters[.eventsLate] ?? 0) > 0 ? "\(c.role) #\(i): \(c.counters[.eventsLate] ?? 0)" : nil
+        }
+        return ["late: \(late) event(s) late while no writer's clock lagged (\(where_.joined(separator: ", ")); "
+                + "watermarks.released \(released), acks.releasedAtBound "
+                + "\(counters.reduce(UInt64(0)) { $0 + ($1.counters[.acksReleasedAtBound] ?? 0) }))"]
     }
 }

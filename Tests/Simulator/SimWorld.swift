@@ -25,6 +25,13 @@ public struct SimScenario: CustomStringConvertible, Sendable {
     public var archiveIntervalMs = 10
     public var slotBytes = 64 << 10
     public var keeperMemory = 1 << 20
+    /// `grapher.memoryLimitBytes`.
+    public var grapherMemory = 1 << 20
+    /// The record sizes writers choose from.
+    public var payloadChoices = [0, 8, 100]
+    /// Whether this is a saturated scenario (`CHRONOLOG_SIM_SATURATED=1`): records of kilobytes,
+    /// keeper and grapher at small bounds, transfer slots that fill, archive rounds up to 700 ms.
+    public var saturated = false
     /// Keepers hold each batch acknowledgement up to this long (a slow keeper), players each query.
     public var maxAckDelay: Duration = .zero
     public var maxQueryDelay: Duration = .zero
@@ -35,10 +42,14 @@ public struct SimScenario: CustomStringConvertible, Sendable {
             + "stall=\(stall.map { "rank \($0.rank) at \($0.at) for \($0.length)" } ?? "-") chunkMs=\(chunkDurationMs) "
             + "archiveMs=\(archiveIntervalMs) slot=\(slotBytes) keeperMemory=\(keeperMemory) "
             + "ackDelay≤\(maxAckDelay) queryDelay≤\(maxQueryDelay) keeperSkews=\(keeperSkews) clientSkews=\(clientSkews)"
+            + (saturated ? " saturated grapherMemory=\(grapherMemory) records=\(payloadChoices)" : "")
     }
 
     /// Whether keepers may get a memory bound below the configurable minimum (`CHRONOLOG_SIM_TIGHT_MEMORY=1`).
     public static let tightMemoryFromEnvironment = ProcessInfo.processInfo.environment["CHRONOLOG_SIM_TIGHT_MEMORY"] == "1"
+
+    /// Whether scenarios are saturated ones (`CHRONOLOG_SIM_SATURATED=1`, ``saturated``).
+    public static let saturatedFromEnvironment = ProcessInfo.processInfo.environment["CHRONOLOG_SIM_SATURATED"] == "1"
 
     /// The scenario of `seed`, drawn from `rng` in a fixed order.
     static func draw(_ rng: inout SplitMix64, mutation: SimMutation, tightMemory: Bool) -> SimScenario {
@@ -69,6 +80,15 @@ public struct SimScenario: CustomStringConvertible, Sendable {
         s.clientSkews = (0..<s.clients).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
         if rng.chance(0.2) { s.maxAckDelay = rng.pick([.microseconds(500), .milliseconds(5)]) }
         if rng.chance(0.2) { s.maxQueryDelay = rng.pick([.milliseconds(1), .milliseconds(20)]) }
+        // Drawn last, so the choices above stay those of the seed's default scenario.
+        if saturatedFromEnvironment {
+            s.saturated = true
+            s.keeperMemory = rng.pick([1 << 20, 4 << 20])
+            s.grapherMemory = 1 << 20
+            s.slotBytes = rng.pick([64 << 10, 256 << 10])
+            s.maxRoundDuration = rng.pick([.milliseconds(100), .milliseconds(700)])
+            s.payloadChoices = rng.pick([[2000, 8000], [100, 8000]])
+        }
         return s
     }
 }
@@ -149,11 +169,11 @@ public final class SimWorld {
         self.start = clock.instant()
         var config = ChronoConfig()
         config.story.chunkDurationMs = scenario.chunkDurationMs
-        config.story.maxEventBytes = 256
+        config.story.maxEventBytes = max(256, scenario.payloadChoices.max() ?? 0)
         config.grapher.archiveIntervalMs = scenario.archiveIntervalMs
         config.keeper.transferSlotBytes = scenario.slotBytes
         config.keeper.memoryLimitBytes = scenario.keeperMemory
-        config.grapher.memoryLimitBytes = 1 << 20
+        config.grapher.memoryLimitBytes = scenario.grapherMemory
         config.heartbeat.intervalMs = 1000
         config.archive.directory = "simulated"
         self.config = config

@@ -600,7 +600,10 @@ public final class KeeperRole: RecordingBehavior {
         forEachVisited { s in
             // The clock is a contributor too (id 0, never a client id): with no writer, ranges
             // seal once time has passed them, and a new writer's events are not late.
-            s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow)
+            // It stands `writerClockMargin` behind the clock: a writer joining the story, its clock a
+            // few milliseconds behind this one's, finds the range its first events fall in still open
+            // even when the other writers' watermarks (their clocks ahead) have passed it.
+            s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow > StoryPipeline.writerClockMargin ? clockNow - StoryPipeline.writerClockMargin : 0)
             let before = full ? 0 : s.pipeline.bufferedBytes
             // With no writer, the clock alone seals only what lies `restartMargin` behind it (cutting
             // the range there): a writer acquiring the story next registers a second behind this
