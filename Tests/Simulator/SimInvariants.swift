@@ -27,6 +27,8 @@ public struct SimReport: Sendable {
     public var followed = 0
     /// Blocking collectives the graphers completed (rounds, agreements, the close), with several groups.
     public var collectives = 0
+    /// Hand-offs between the simulator's thread and the graphers' fibers.
+    public var handOffs = 0
 
     /// Whether every invariant held.
     public var passed: Bool { violations.isEmpty }
@@ -82,6 +84,7 @@ extension SimWorld {
         report.followPolls = follower.polls
         report.followed = follower.yielded.count
         report.collectives = scenario.groups > 1 ? graphers.collectives : 0
+        report.handOffs = graphers.handOffs
         report.tightMemory = tightMemory
         report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
         return report
