@@ -2,8 +2,9 @@ import ChronoSimulator
 import Foundation
 import Testing
 
-/// The simulator over many seeds (docs/SIMULATOR.md): the real keeper and grapher code of a
-/// recording group, every delay, order, stall, full disk and clock skew drawn from the seed.
+/// The simulator over many seeds (docs/SIMULATOR.md): the real visor, and the real keeper, grapher
+/// and player code of 1–3 recording groups, every delay, order, stall, full disk and clock skew
+/// drawn from the seed.
 /// `CHRONOLOG_SIM_SEEDS` sets how many seeds (500 by default), `CHRONOLOG_SIM_FIRST_SEED` the
 /// first; `scripts/simulate.sh` runs longer soaks and replays one seed.
 @Suite("Simulator")
