@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the simulator (docs/SIMULATOR.md): a recording group's real keeper, grapher and player code on one
-# thread, in memory, on a manual clock, over many seeds; or replays one seed.
+# Runs the simulator (docs/SIMULATOR.md): the real visor and 1–3 recording groups' keeper, grapher and
+# player code, one thread at a time, in memory, on a manual clock, over many seeds; or replays one seed.
 #
 #   scripts/simulate.sh --seeds N [--first S]    N seeds from S (default: 10000 from a seed drawn now)
 #   scripts/simulate.sh --seed S [--mutation M]  replay seed S (with mutation M), printing its run

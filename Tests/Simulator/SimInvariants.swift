@@ -25,6 +25,10 @@ public struct SimReport: Sendable {
     /// Queries the follower asked, and events it yielded.
     public var followPolls = 0
     public var followed = 0
+    /// Blocking collectives the graphers completed (rounds, agreements, the close), with several groups.
+    public var collectives = 0
+    /// Hand-offs between the simulator's thread and the graphers' fibers.
+    public var handOffs = 0
 
     /// Whether every invariant held.
     public var passed: Bool { violations.isEmpty }
@@ -37,12 +41,13 @@ public struct SimReport: Sendable {
 }
 
 extension SimWorld {
-    /// Runs the job and checks every invariant after it.
+    /// Runs the job and checks every invariant after it; `groups` recording groups when given, else
+    /// as the seed draws them.
     public static func simulate(seed: UInt64, mutation: SimMutation = .none,
-                                tightMemory: Bool = SimScenario.tightMemoryFromEnvironment) -> SimReport {
+                                tightMemory: Bool = SimScenario.tightMemoryFromEnvironment, groups: Int? = nil) -> SimReport {
         let world: SimWorld
         do {
-            world = try SimWorld(seed: seed, mutation: mutation, tightMemory: tightMemory)
+            world = try SimWorld(seed: seed, mutation: mutation, tightMemory: tightMemory, groups: groups)
         } catch {
             return SimReport(seed: seed, mutation: mutation, scenario: SimScenario(), ending: .failed("setup: \(error)"),
                              violations: ["setup failed: \(error)"], logged: 0, archived: 0, rounds: 0, steps: 0)
@@ -69,6 +74,7 @@ extension SimWorld {
         violations += checkReplays()
         violations += clients.flatMap(\.durabilityViolations)
         violations += checkFollow()
+        violations += graphers.failures
         var report = SimReport(seed: seed, mutation: mutation, scenario: scenario, ending: ending, violations: violations,
                                logged: clients.reduce(0) { $0 + $1.logged.count }, archived: archived.count,
                                rounds: archive.rounds, steps: steps)
@@ -77,6 +83,8 @@ extension SimWorld {
         report.restarts = clients.reduce(0) { $0 + $1.restarts }
         report.followPolls = follower.polls
         report.followed = follower.yielded.count
+        report.collectives = scenario.groups > 1 ? graphers.collectives : 0
+        report.handOffs = graphers.handOffs
         report.tightMemory = tightMemory
         report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
         return report

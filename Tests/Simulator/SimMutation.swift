@@ -40,13 +40,18 @@ public enum SimMutation: String, CaseIterable, Sendable {
     /// Keepers answer a query complete up to their clock, not up to their writers' low watermark:
     /// events still on their way from a writer fall behind a follow's cursor and are never yielded.
     case keepersCompleteByClock
+    /// The first group's grapher takes its own value as the graphers' agreement after a round,
+    /// not the maximum over every grapher: done before the others, it closes the archive and
+    /// leaves while they still have rounds to write, which then wait for it for ever. Only a job
+    /// of several recording groups can show it.
+    case grapherAgreesAlone
 
     /// The invariant that must catch it (the start of its violation line).
     public var caughtBy: String {
         switch self {
         case .none: ""
         case .archiveDropsChunk, .archiveDuplicatesChunk: "exactly once"
-        case .networkLosesChunkAcks: "deadline"
+        case .networkLosesChunkAcks, .grapherAgreesAlone: "deadline"
         case .failedRoundKeepsData: "lost"
         case .networkReordersLanes, .keeperWaitsForFirstBatch: "late"
         case .writersIgnoreFlowControl: "memory"

@@ -7,6 +7,9 @@ import Logging
 
 /// What one seed decided about a simulated job: its shape, its delays, its faults.
 public struct SimScenario: CustomStringConvertible, Sendable {
+    /// Recording groups (one per simulated node), each with `keepers` keepers, a grapher and a player.
+    public var groups = 1
+    /// Keepers per recording group.
     public var keepers = 1
     public var clients = 1
     public var stories = 1
@@ -35,9 +38,11 @@ public struct SimScenario: CustomStringConvertible, Sendable {
     /// Keepers hold each batch acknowledgement up to this long (a slow keeper), players each query.
     public var maxAckDelay: Duration = .zero
     public var maxQueryDelay: Duration = .zero
+    /// Whether the clocks of keepers and writers are skewed.
+    public var clocksSkewed = false
 
     public var description: String {
-        "keepers=\(keepers) clients=\(clients) stories=\(stories) delay≤\(maxMessageDelay) read≤\(maxReadDelay) "
+        "groups=\(groups) keepers=\(keepers) clients=\(clients) stories=\(stories) delay≤\(maxMessageDelay) read≤\(maxReadDelay) "
             + "round≤\(maxRoundDuration) idleStep=\(idleStep) fullFromRound=\(fullFromRound.map(String.init) ?? "-") "
             + "stall=\(stall.map { "rank \($0.rank) at \($0.at) for \($0.length)" } ?? "-") chunkMs=\(chunkDurationMs) "
             + "archiveMs=\(archiveIntervalMs) slot=\(slotBytes) keeperMemory=\(keeperMemory) "
@@ -76,6 +81,7 @@ public struct SimScenario: CustomStringConvertible, Sendable {
             s.stall = (rank, rng.microseconds(0, 200_000), rng.microseconds(10_000, 300_000))
         }
         let skewed = rng.chance(0.5)
+        s.clocksSkewed = skewed
         s.keeperSkews = (0..<s.keepers).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
         s.clientSkews = (0..<s.clients).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
         if rng.chance(0.2) { s.maxAckDelay = rng.pick([.microseconds(500), .milliseconds(5)]) }
@@ -90,6 +96,23 @@ public struct SimScenario: CustomStringConvertible, Sendable {
             s.payloadChoices = rng.pick([[2000, 8000], [100, 8000]])
         }
         return s
+    }
+
+    /// The recording groups of `seed` (1–3, or `groups` when given) and what further groups add to
+    /// the scenario: their keepers' clock skews, and the group of a stalled keeper or grapher.
+    /// Drawn from a generator of their own, so that a seed of one group runs exactly as it did
+    /// before the simulator ran several.
+    mutating func drawGroups(seed: UInt64, groups: Int?) {
+        var rng = SplitMix64(seed: seed ^ 0x4752_4F55_5053)  // "GROUPS"
+        self.groups = groups ?? Int.random(in: 1...3, using: &rng)
+        guard self.groups > 1 else { return }
+        keeperSkews += (0..<(keepers * (self.groups - 1))).map { _ in
+            clocksSkewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0
+        }
+        if let s = stall {
+            // Drawn among the first group's keepers and grapher; the same role of another group.
+            stall = (s.rank + Int.random(in: 0..<self.groups, using: &rng) * (keepers + 2), s.at, s.length)
+        }
     }
 }
 
@@ -109,11 +132,13 @@ final class SimFaults: RoleFaults, @unchecked Sendable {
     }
 }
 
-/// A whole recording group on one thread, in memory, on a manual clock: the real ``VisorService``
-/// (its catalog in memory), the real ``KeeperRole``s, ``GrapherRole`` and ``PlayerRole`` (each in its
-/// real ``RecordingProcess`` loop) behind simulated control, bulk and archive seams, and simulated
-/// writers and readers speaking the real control messages. Every delay, order, duration,
-/// stall, full disk and clock skew comes from the seed.
+/// A whole job on one thread (graphers' rounds hand a baton to threads of their own, see
+/// ``SimGraphers``), in memory, on a manual clock: the real ``VisorService`` (its catalog in
+/// memory), and 1–3 recording groups laid out by the real ``RolePlan``, one per node, each of the
+/// real ``KeeperRole``s, ``GrapherRole`` and ``PlayerRole`` (each in its real ``RecordingProcess``
+/// loop) behind simulated control, bulk, archive and collective seams; simulated writers and readers
+/// speak the real control messages. Every delay, order, duration, stall, full disk and clock skew
+/// comes from the seed.
 public final class SimWorld {
     static let chronicle = "sim"
     /// How long a job may take, simulated, before it counts as hung (under the roles' own 60 s drain stall limit).
@@ -131,19 +156,38 @@ public final class SimWorld {
     private(set) var catalogStore = SimCatalogStore()
     private(set) var clients: [SimClient] = []
     private(set) var archive: SimArchive!
+    /// One recording group's ranks.
+    struct Group {
+        let keepers: [Int]
+        let grapher: Int
+        let player: Int
+    }
+    /// The recording groups, by group id; the plan laid their ranks out.
+    let groups: [Group]
+    /// Every group's keepers.
     let keeperRanks: [Int]
-    let grapherRank: Int
-    let playerRank: Int
+    /// The first client rank (the writers, then the reader and the follower).
+    let firstClientRank: Int
+    /// The job's role plan (``RolePlan``), as a job with these nodes computes it.
+    let plan: RolePlan
+    /// The graphers and their collectives.
+    private(set) var graphers: SimGraphers!
     private(set) var reader: SimReader!
     private(set) var follower: SimFollower!
 
-    struct Process {
+    /// A recording process. A class: a grapher's step may wait in a collective on its fiber while
+    /// the others step.
+    final class Process {
         let rank: Int
         let role: Role
         let behavior: RecordingBehavior
         var loop: RecordingProcess
         var finished = false
         let bulk: SimBulkTransport
+
+        init(rank: Int, role: Role, behavior: RecordingBehavior, loop: RecordingProcess, bulk: SimBulkTransport) {
+            (self.rank, self.role, self.behavior, self.loop, self.bulk) = (rank, role, behavior, loop, bulk)
+        }
     }
     private(set) var processes: [Process] = []
     private var pools: [UInt64: SimSlotPool] = [:]
@@ -157,13 +201,15 @@ public final class SimWorld {
     public let tightMemory: Bool
 
     /// A job drawn from `seed`, with `mutation` in it (and keeper memory bounds below the
-    /// configurable minimum when `tightMemory`).
-    public init(seed: UInt64, mutation: SimMutation = .none, tightMemory: Bool = SimScenario.tightMemoryFromEnvironment) throws {
+    /// configurable minimum when `tightMemory`); `groups` recording groups when given, else as the seed draws.
+    public init(seed: UInt64, mutation: SimMutation = .none, tightMemory: Bool = SimScenario.tightMemoryFromEnvironment,
+                groups: Int? = nil) throws {
         self.tightMemory = tightMemory
         self.seed = seed
         self.mutation = mutation
         var rng = SplitMix64(seed: seed)
-        let scenario = SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory)
+        var scenario = SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory)
+        scenario.drawGroups(seed: seed, groups: groups)
         self.scenario = scenario
         self.clock = ManualRoleClock(eventTime: 1_700_000_000_000_000_000)
         self.start = clock.instant()
@@ -177,9 +223,13 @@ public final class SimWorld {
         config.heartbeat.intervalMs = 1000
         config.archive.directory = "simulated"
         self.config = config
-        keeperRanks = Array(1...scenario.keepers)
-        grapherRank = scenario.keepers + 1
-        playerRank = scenario.keepers + 2
+        plan = try Self.layOut(scenario)
+        self.groups = (0..<scenario.groups).map { [plan] g in
+            Group(keepers: plan.ranks(of: .keeper, inGroup: g), grapher: plan.ranks(of: .grapher, inGroup: g)[0],
+                  player: plan.ranks(of: .player, inGroup: g)[0])
+        }
+        keeperRanks = self.groups.flatMap(\.keepers)
+        firstClientRank = plan.ranks(of: .client)[0]
         self.rng = rng
         try build()
     }
@@ -213,7 +263,7 @@ public final class SimWorld {
         }
         if mutation == .keepersCompleteByClock {
             network.rewrite = { [unowned self] source, destination, tag, bytes in
-                guard tag == .replay, destination == playerRank, keeperRanks.contains(source),
+                guard tag == .replay, groups.contains(where: { $0.player == destination }), keeperRanks.contains(source),
                       case .replayPiece(var piece)? = try? ControlMessage.decode(bytes), piece.isLast else { return bytes }
                 piece.completeBefore = clock.now()
                 return ControlMessage.replayPiece(piece).encode()
@@ -223,58 +273,73 @@ public final class SimWorld {
         visor = try VisorService(channel: SimControlTransport(rank: 0, network: network), plan: plan, config: config, logger: logger,
                                  clock: clock, catalogStore: catalogStore,
                                  random: SplitMix64(seed: seed ^ 0x5649_534F_5200))  // from the seed, drawing nothing from `rng`
-        for (i, rank) in keeperRanks.enumerated() {
-            let bulk = SimBulkTransport(rank: rank, world: self)
-            let clock = SkewedClock(base: clock, skew: scenario.keeperSkews[i])
-            let keeper = try KeeperRole(config: config, rank: rank, grapherRank: grapherRank, playerRank: playerRank, bulk: bulk,
-                                        logger: logger, clock: clock)
-            keeper.faults = SimFaults(world: self)
-            try add(rank: rank, role: .keeper, behavior: keeper, bulk: bulk, clock: clock, logger: logger)
-        }
-        archive = SimArchive(world: self, grapherRank: grapherRank, fullFromRound: scenario.fullFromRound)
+        archive = SimArchive(world: self, fullFromRound: scenario.fullFromRound)
         archive.dropsLastChunk = mutation == .archiveDropsChunk
         archive.duplicatesChunk = mutation == .archiveDuplicatesChunk
         archive.keepsFailedRound = mutation == .failedRoundKeepsData
         archive.readsSkipFirstChunk = mutation == .archiveReadsSkipChunk
         archive.storesOneRoundLate = mutation == .archiveAcksBeforeStoring
-        let bulk = SimBulkTransport(rank: grapherRank, world: self)
-        let grapherClock = SkewedClock(base: clock, skew: 0)
-        let grapher = try GrapherRole(config: config, keepers: keeperRanks, bulk: bulk, graphers: SimGrapherGroup(),
-                                      archive: archive, logger: logger, clock: grapherClock)
-        try add(rank: grapherRank, role: .grapher, behavior: grapher, bulk: bulk, clock: grapherClock, logger: logger)
-        let playerBulk = SimBulkTransport(rank: playerRank, world: self)
-        let source = SimArchiveSource(archive)
-        let player = try PlayerRole(config: config, visorRank: 0, grapherRank: grapherRank, bulk: playerBulk, logger: logger,
-                                    clock: grapherClock, archive: { source })
-        player.faults = SimFaults(world: self)
-        try add(rank: playerRank, role: .player, behavior: player, bulk: playerBulk, clock: grapherClock, logger: logger)
+        graphers = SimGraphers(ranks: groups.map(\.grapher), archive: archive)
+        var keeperIndex = 0
+        for group in groups {
+            for rank in group.keepers {
+                let bulk = SimBulkTransport(rank: rank, world: self)
+                let clock = SkewedClock(base: clock, skew: scenario.keeperSkews[keeperIndex])
+                keeperIndex += 1
+                let keeper = try KeeperRole(config: config, rank: rank, grapherRank: group.grapher, playerRank: group.player,
+                                            bulk: bulk, logger: logger, clock: clock)
+                keeper.faults = SimFaults(world: self)
+                try add(rank: rank, role: .keeper, behavior: keeper, bulk: bulk, clock: clock, logger: logger)
+            }
+            let bulk = SimBulkTransport(rank: group.grapher, world: self)
+            let grapherClock = SkewedClock(base: clock, skew: 0)
+            let member = SimGrapherMember(graphers: graphers, rank: group.grapher)
+            member.agreesAlone = mutation == .grapherAgreesAlone && group.grapher == groups[0].grapher
+            let grapher = try GrapherRole(config: config, keepers: group.keepers, bulk: bulk, graphers: member,
+                                          archive: SimArchiveWriter(archive: archive, graphers: graphers, rank: group.grapher),
+                                          logger: logger, clock: grapherClock)
+            try add(rank: group.grapher, role: .grapher, behavior: grapher, bulk: bulk, clock: grapherClock, logger: logger)
+            let playerBulk = SimBulkTransport(rank: group.player, world: self)
+            let source = SimArchiveSource(archive)
+            let player = try PlayerRole(config: config, visorRank: 0, grapherRank: group.grapher, bulk: playerBulk, logger: logger,
+                                        clock: grapherClock, archive: { source })
+            player.faults = SimFaults(world: self)
+            try add(rank: group.player, role: .player, behavior: player, bulk: playerBulk, clock: grapherClock, logger: logger)
+        }
         for i in 0..<scenario.clients {
-            let rank = playerRank + 1 + i
+            let rank = firstClientRank + i
             let storyName = "story-\(i % scenario.stories)"
             let storyId = StoryID(chronicle: try ChronicleName(Self.chronicle), story: try StoryName(storyName))
             clients.append(SimClient(rank: rank, storyId: storyId, storyName: storyName,
                                      clock: SkewedClock(base: clock, skew: scenario.clientSkews[i]),
                                      channel: SimControlTransport(rank: rank, network: network), world: self, rng: &rng))
         }
-        let readerRank = playerRank + 1 + scenario.clients
+        let readerRank = firstClientRank + scenario.clients
         reader = SimReader(rank: readerRank, channel: SimControlTransport(rank: readerRank, network: network), world: self, rng: &rng)
         follower = SimFollower(rank: readerRank + 1, channel: SimControlTransport(rank: readerRank + 1, network: network), world: self,
                                rng: &rng)
     }
 
-    /// The job's role plan: the visor at rank 0, then the group (keepers, grapher, player), then
-    /// the writers, the reader and the follower as clients.
-    private var plan: RolePlan {
-        let group = keeperRanks.map { ($0, Role.keeper) } + [(grapherRank, .grapher), (playerRank, .player)]
-        let clientRanks = (playerRank + 1)...(playerRank + scenario.clients + 2)
-        return RolePlan(assignments: [RoleAssignment(worldRank: 0, role: .visor, node: 0, group: nil, host: "sim")]
-            + group.map { RoleAssignment(worldRank: $0.0, role: $0.1, node: 0, group: 0, host: "sim") }
-            + clientRanks.map { RoleAssignment(worldRank: $0, role: .client, node: 0, group: nil, host: "sim") })
+    /// The job's role plan, computed by ``RolePlan`` from the ranks' facts as in a real job: the
+    /// visor at rank 0, then one node per recording group (its keepers, grapher and player; the
+    /// first shares the visor's node), then the writers, the reader and the follower as clients
+    /// (application ranks on the first node).
+    static func layOut(_ scenario: SimScenario) throws -> RolePlan {
+        let perGroup = scenario.keepers + 2
+        // A node's key is its lowest rank: 0 for the visor's, which hosts the first group.
+        let service = (0...(scenario.groups * perGroup)).map { rank in
+            RankFacts(worldRank: rank, nodeKey: rank <= perGroup ? 0 : 1 + (rank - 1) / perGroup * perGroup, isService: true, host: "sim")
+        }
+        let clients = (service.count..<(service.count + scenario.clients + 2)).map {
+            RankFacts(worldRank: $0, nodeKey: 0, isService: false, host: "sim")
+        }
+        let facts = service + clients
+        return try RolePlan(facts: facts, shape: GroupShape(keepers: scenario.keepers))
     }
 
     private func add(rank: Int, role: Role, behavior: RecordingBehavior, bulk: SimBulkTransport, clock: SkewedClock,
                      logger: Logger) throws {
-        let assignment = RoleAssignment(worldRank: rank, role: role, node: 0, group: 0, host: "sim")
+        let assignment = plan.assignments[rank]
         var loop = RecordingProcess(behavior: behavior, channel: SimControlTransport(rank: rank, network: network),
                                     assignment: assignment, visorRank: 0, config: config, logger: logger, clock: clock)
         try loop.start()
@@ -303,7 +368,7 @@ public final class SimWorld {
 
     func pool(key: UInt64) -> SimSlotPool? { pools[key] }
 
-    func isRecordingRank(_ rank: Int) -> Bool { rank >= 1 && rank <= playerRank }
+    func isRecordingRank(_ rank: Int) -> Bool { rank >= 1 && rank < firstClientRank }
 
     // MARK: - Running
 
@@ -316,6 +381,7 @@ public final class SimWorld {
 
     /// Runs the job until every role finished, the deadline passed, or a role threw.
     public func run() -> Ending {
+        defer { graphers.cancel() }
         do {
             var idle = scenario.idleStep
             while true {
@@ -356,12 +422,15 @@ public final class SimWorld {
         for a in (0..<actors).shuffled(using: &rng) {
             steps += 1
             if a < processes.count {
-                guard !processes[a].finished, (busyUntil[processes[a].rank] ?? start) <= now else { continue }
-                let (work, done) = try processes[a].loop.step()
+                let p = processes[a]
+                guard !p.finished, (busyUntil[p.rank] ?? start) <= now else { continue }
+                // A grapher's step may wait in a collective (then nil) and resume at a later turn.
+                let stepped = p.role == .grapher ? try graphers.step(p.rank) { try p.loop.step() } : try p.loop.step()
+                guard let (work, done) = stepped else { continue }
                 did = did || work
                 if done {
-                    try processes[a].loop.finish()
-                    processes[a].finished = true
+                    try p.loop.finish()
+                    p.finished = true
                     did = true
                 }
             } else if a < processes.count + clients.count {
@@ -389,7 +458,7 @@ public final class SimWorld {
 
     private var hungState: String {
         let roles = processes.filter { !$0.finished }.map { "\($0.role) \($0.rank): \($0.behavior.drainState)" }
-        return "visor=\(visor.isDone ? "done" : "running") reader=\(reader.answers.values.map(\.done)) follower=\(follower.finished ? "done" : "at \(follower.cursor)") clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight) \(roles.joined(separator: " | "))"
+        return "visor=\(visor.isDone ? "done" : "running") reader=\(reader.answers.values.map(\.done)) follower=\(follower.finished ? "done" : "at \(follower.cursor)") clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight)\(graphers.waitingState) \(roles.joined(separator: " | "))"
     }
 
     // MARK: - Results
