@@ -28,13 +28,15 @@ public struct SimScenario: CustomStringConvertible, Sendable {
     /// Keepers hold each batch acknowledgement up to this long (a slow keeper), players each query.
     public var maxAckDelay: Duration = .zero
     public var maxQueryDelay: Duration = .zero
+    /// The share of "last N" queries sent to keepers directly that keepers leave unanswered (busy or gone).
+    public var directQueriesIgnored = 0.0
 
     public var description: String {
         "keepers=\(keepers) clients=\(clients) stories=\(stories) delay≤\(maxMessageDelay) read≤\(maxReadDelay) "
             + "round≤\(maxRoundDuration) idleStep=\(idleStep) fullFromRound=\(fullFromRound.map(String.init) ?? "-") "
             + "stall=\(stall.map { "rank \($0.rank) at \($0.at) for \($0.length)" } ?? "-") chunkMs=\(chunkDurationMs) "
             + "archiveMs=\(archiveIntervalMs) slot=\(slotBytes) keeperMemory=\(keeperMemory) "
-            + "ackDelay≤\(maxAckDelay) queryDelay≤\(maxQueryDelay) keeperSkews=\(keeperSkews) clientSkews=\(clientSkews)"
+            + "ackDelay≤\(maxAckDelay) queryDelay≤\(maxQueryDelay) directIgnored=\(directQueriesIgnored) keeperSkews=\(keeperSkews) clientSkews=\(clientSkews)"
     }
 
     /// Whether keepers may get a memory bound below the configurable minimum (`CHRONOLOG_SIM_TIGHT_MEMORY=1`).
@@ -69,6 +71,7 @@ public struct SimScenario: CustomStringConvertible, Sendable {
         s.clientSkews = (0..<s.clients).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
         if rng.chance(0.2) { s.maxAckDelay = rng.pick([.microseconds(500), .milliseconds(5)]) }
         if rng.chance(0.2) { s.maxQueryDelay = rng.pick([.milliseconds(1), .milliseconds(20)]) }
+        if rng.chance(0.2) { s.directQueriesIgnored = rng.pick([0.3, 1.0]) }
         return s
     }
 }
@@ -87,6 +90,10 @@ final class SimFaults: RoleFaults, @unchecked Sendable {
         world.scenario.maxQueryDelay == .zero ? .zero
             : world.rng.microseconds(0, Int64(world.scenario.maxQueryDelay / .microseconds(1)))
     }
+
+    func keeperAnswersDirectQueries() -> Bool {
+        world.scenario.directQueriesIgnored == 0 || !world.rng.chance(world.scenario.directQueriesIgnored)
+    }
 }
 
 /// A whole recording group on one thread, in memory, on a manual clock: the real ``VisorService``
@@ -98,6 +105,8 @@ public final class SimWorld {
     static let chronicle = "sim"
     /// How long a job may take, simulated, before it counts as hung (under the roles' own 60 s drain stall limit).
     static let deadline: Duration = .seconds(30)
+    /// Client ranks besides the writers: the reader, the follower, the "last N" reader, the curator.
+    static let otherClientRanks = 4
 
     public let seed: UInt64
     public let scenario: SimScenario
@@ -116,6 +125,8 @@ public final class SimWorld {
     let playerRank: Int
     private(set) var reader: SimReader!
     private(set) var follower: SimFollower!
+    private(set) var lastReader: SimLastReader!
+    private(set) var curator: SimCurator!
 
     struct Process {
         let rank: Int
@@ -168,6 +179,8 @@ public final class SimWorld {
         network = SimNetwork(world: self)
         network.reordersLanes = mutation == .networkReordersLanes
         catalogStore.skipsEverySecondSnapshot = mutation == .catalogSkipsSnapshots
+        catalogStore.forgetsDestroys = mutation == .catalogForgetsDestroys
+        installClientMutations()
         if mutation == .networkLosesChunkAcks {
             var acks = 0
             network.keep = { _, _, tag, bytes in
@@ -240,13 +253,17 @@ public final class SimWorld {
         reader = SimReader(rank: readerRank, channel: SimControlTransport(rank: readerRank, network: network), world: self, rng: &rng)
         follower = SimFollower(rank: readerRank + 1, channel: SimControlTransport(rank: readerRank + 1, network: network), world: self,
                                rng: &rng)
+        lastReader = SimLastReader(rank: readerRank + 2, channel: SimControlTransport(rank: readerRank + 2, network: network), world: self,
+                                   rng: &rng)
+        curator = SimCurator(rank: readerRank + 3, channel: SimControlTransport(rank: readerRank + 3, network: network), world: self,
+                             rng: &rng)
     }
 
     /// The job's role plan: the visor at rank 0, then the group (keepers, grapher, player), then
-    /// the writers, the reader and the follower as clients.
+    /// the writers, the reader, the follower, the "last N" reader and the curator as clients.
     private var plan: RolePlan {
         let group = keeperRanks.map { ($0, Role.keeper) } + [(grapherRank, .grapher), (playerRank, .player)]
-        let clientRanks = (playerRank + 1)...(playerRank + scenario.clients + 2)
+        let clientRanks = (playerRank + 1)...(playerRank + scenario.clients + Self.otherClientRanks)
         return RolePlan(assignments: [RoleAssignment(worldRank: 0, role: .visor, node: 0, group: nil, host: "sim")]
             + group.map { RoleAssignment(worldRank: $0.0, role: $0.1, node: 0, group: 0, host: "sim") }
             + clientRanks.map { RoleAssignment(worldRank: $0, role: .client, node: 0, group: nil, host: "sim") })
@@ -332,7 +349,7 @@ public final class SimWorld {
     private func stepEveryone() throws -> Bool {
         var did = false
         let now = clock.instant()
-        let actors = processes.count + clients.count + 3
+        let actors = processes.count + clients.count + 5
         for a in (0..<actors).shuffled(using: &rng) {
             steps += 1
             if a < processes.count {
@@ -350,6 +367,10 @@ public final class SimWorld {
                 did = try reader.step() || did
             } else if a == processes.count + clients.count + 1 {
                 did = try follower.step() || did
+            } else if a == processes.count + clients.count + 2 {
+                did = try lastReader.step() || did
+            } else if a == processes.count + clients.count + 3 {
+                did = try curator.step() || did
             } else if !visor.isDone {
                 did = try visor.step() || did
             }
@@ -369,7 +390,7 @@ public final class SimWorld {
 
     private var hungState: String {
         let roles = processes.filter { !$0.finished }.map { "\($0.role) \($0.rank): \($0.behavior.drainState)" }
-        return "visor=\(visor.isDone ? "done" : "running") reader=\(reader.answers.values.map(\.done)) follower=\(follower.finished ? "done" : "at \(follower.cursor)") clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight) \(roles.joined(separator: " | "))"
+        return "visor=\(visor.isDone ? "done" : "running") reader=\(reader.answers.values.map(\.done)) follower=\(follower.finished ? "done" : "at \(follower.cursor)") lastReader=\(lastReader.finished ? "done" : "\(lastReader.answers.count)/\(lastReader.queries)") curator=\(curator.finished ? "done" : "running") clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight) \(roles.joined(separator: " | "))"
     }
 
     // MARK: - Results
