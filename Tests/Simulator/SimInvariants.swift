@@ -28,6 +28,10 @@ public struct SimReport: Sendable {
     /// "Last N" answers checked, and those the keepers gave directly; listings and destroys checked.
     public var lastQueries = 0
     public var lastDirect = 0
+    /// "Last N" answers completed below the keepers' by the player, and direct queries that fell
+    /// back to the player (no answer within half the timeout, or refused: a stale route).
+    public var lastBelow = 0
+    public var lastFallbacks = 0
     public var listings = 0
     public var destroys = 0
 
@@ -87,6 +91,8 @@ extension SimWorld {
         report.followed = follower.yielded.count
         report.lastQueries = lastReader.answers.count
         report.lastDirect = lastReader.answers.filter { $0.path == .keepers }.count
+        report.lastBelow = lastReader.answers.filter { $0.path == .belowKeepers }.count
+        report.lastFallbacks = lastReader.directTimeouts + lastReader.staleRoutes
         report.listings = curator.listings
         report.destroys = curator.destroys
         report.tightMemory = tightMemory

@@ -78,8 +78,8 @@ final class SimLastReader {
         visor = SimVisorLink(rank: rank, channel: channel, mode: .writerReader, clock: world.clock)
         queries = Int.random(in: 0...8, using: &rng)
         // Keepers asked directly get half: 10 ms (messages take up to 10 ms each way, a keeper may
-        // stall) or 1 s (a keeper that leaves the query unanswered holds the reader up that long).
-        timeoutMs = rng.pick([20, 2_000])
+        // stall) or 100 ms (a keeper that leaves the query unanswered holds the reader up that long).
+        timeoutMs = rng.pick([20, 200])
         nextQueryAt = world.clock.instant() + rng.microseconds(1_000, 100_000)
     }
 
