@@ -57,7 +57,7 @@ final class SimCurator {
     /// Listings answered, and destroys answered (refused or not).
     private(set) var listings = 0
     private(set) var destroys = 0
-    /// Replies other than success it checked: (what, code).
+    /// The codes of the refusals it was answered (destroys and replays).
     private(set) var refusals: [ReturnCode] = []
 
     init(rank: Int, channel: SimControlTransport, world: SimWorld, rng: inout SplitMix64) {

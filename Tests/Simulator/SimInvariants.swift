@@ -29,9 +29,10 @@ public struct SimReport: Sendable {
     public var lastQueries = 0
     public var lastDirect = 0
     /// "Last N" answers completed below the keepers' by the player, and direct queries that fell
-    /// back to the player (no answer within half the timeout, or refused: a stale route).
+    /// back to the player: no answer within half the timeout, or refused (a stale route).
     public var lastBelow = 0
-    public var lastFallbacks = 0
+    public var lastTimeouts = 0
+    public var lastStaleRoutes = 0
     public var listings = 0
     public var destroys = 0
 
@@ -92,7 +93,8 @@ extension SimWorld {
         report.lastQueries = lastReader.answers.count
         report.lastDirect = lastReader.answers.filter { $0.path == .keepers }.count
         report.lastBelow = lastReader.answers.filter { $0.path == .belowKeepers }.count
-        report.lastFallbacks = lastReader.directTimeouts + lastReader.staleRoutes
+        report.lastTimeouts = lastReader.directTimeouts
+        report.lastStaleRoutes = lastReader.staleRoutes
         report.listings = curator.listings
         report.destroys = curator.destroys
         report.tightMemory = tightMemory

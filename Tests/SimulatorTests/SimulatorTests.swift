@@ -20,7 +20,7 @@ struct SimulatorTests {
         let started = ContinuousClock.now
         var failures: [SimReport] = []
         var logged = 0, archived = 0, rounds = 0, replays = 0, flushes = 0, restarts = 0, followPolls = 0, followed = 0
-        var lastQueries = 0, lastDirect = 0, lastBelow = 0, lastFallbacks = 0, listings = 0, destroys = 0
+        var lastQueries = 0, lastDirect = 0, lastBelow = 0, lastTimeouts = 0, lastStale = 0, listings = 0, destroys = 0
         for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.seedCount)) {
             let report = SimWorld.simulate(seed: seed)
             logged += report.logged
@@ -34,7 +34,8 @@ struct SimulatorTests {
             lastQueries += report.lastQueries
             lastDirect += report.lastDirect
             lastBelow += report.lastBelow
-            lastFallbacks += report.lastFallbacks
+            lastTimeouts += report.lastTimeouts
+            lastStale += report.lastStaleRoutes
             listings += report.listings
             destroys += report.destroys
             if !report.passed {
@@ -47,7 +48,7 @@ struct SimulatorTests {
               + "(\(String(format: "%.0f", Double(Self.seedCount) / max(seconds, 0.001))) seeds/s): \(logged) events logged, "
               + "\(archived) archived in \(rounds) rounds, \(replays) replays and \(flushes) durable flushes checked, \(restarts) stories released and acquired again, "
               + "\(followed) events followed in \(followPolls) follow queries, "
-              + "\(lastQueries) last-N answers (\(lastDirect) from the keepers alone, \(lastBelow) below them, \(lastFallbacks) fallbacks to the player), \(listings) listings, \(destroys) destroys, "
+              + "\(lastQueries) last-N answers (\(lastDirect) from the keepers alone, \(lastBelow) below them, \(lastTimeouts) direct queries timed out, \(lastStale) stale routes refused), \(listings) listings, \(destroys) destroys, "
               + "\(failures.count) failing seed(s)")
         #expect(failures.isEmpty, "failing seeds: \(failures.map(\.seed))")
     }
