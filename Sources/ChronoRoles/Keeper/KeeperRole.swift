@@ -116,6 +116,7 @@ public final class KeeperRole: RecordingBehavior {
     private var clientRanks: [ClientID: Int32] = [:]
     /// The highest `completeBefore` this keeper answered for each story, kept for the whole job:
     /// a later recording of the story here starts sealed up to it (``StoryPipeline/startSealed(at:)``),
+    /// and a writer joining a recording under way seals up to it (``StoryPipeline/sealBelow(_:)``),
     /// so a writer whose clock lags cannot log behind what a follow was told is complete (its
     /// events count late instead of being archived unseen by the follow).
     var answeredComplete: [StoryID: UInt64] = [:]
