@@ -223,7 +223,9 @@ public struct StoryPipeline: Sendable {
             // Copy the run of consecutive valid records that fall in the same range with one lookup.
             var j = i + 1
             let end = start &+ chunkDuration
+            // A range sealed in part (``sealBelow(_:)``, a split) is late only below the frontier.
             while j < n, records[j].time >= start, records[j].time < end, records[j].time != UInt64.max,
+                (records[j].time < sealedFrontier) == isLate,
                 Int(records[j].length) <= maxEventBytes, Self.fits(records[j], payload.count) {
                 j += 1
             }
@@ -380,6 +382,19 @@ public struct StoryPipeline: Sendable {
             }
         }
         sealedFrontier = target
+        return out
+    }
+
+    /// Seals every event older than `frontier`: the ranges ending by it whole, the range holding it
+    /// up to it (the rest stays open); ``sealedFrontier`` becomes `frontier`, so later events older
+    /// than it are late. A keeper uses it when a writer joins a story it records with the
+    /// completeness it already answered: every registered writer's watermark was past that point
+    /// (nothing of theirs can still arrive below it), and the newcomer's older events must count late.
+    /// Does nothing when `frontier` is not past ``sealedFrontier``.
+    public mutating func sealBelow(_ frontier: UInt64) -> [StoryChunk] {
+        guard frontier > sealedFrontier else { return [] }
+        var out = seal(upTo: rangeStart(of: frontier))
+        if frontier > sealedFrontier { out += split(at: frontier, counted: false) }
         return out
     }
 

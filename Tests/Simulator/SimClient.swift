@@ -17,7 +17,7 @@ final class SimClient {
     private(set) var keeperRank = -1
     let clock: SkewedClock
     private let channel: SimControlTransport
-    private let visor: SimVisorLink
+    let visor: SimVisorLink
     private let world: SimWorld
     // The workload, drawn from the seed.
     let eventCount: Int
@@ -65,7 +65,7 @@ final class SimClient {
         (self.rank, self.storyId, self.storyName) = (rank, storyId, storyName)
         self.clock = clock
         self.channel = channel
-        visor = SimVisorLink(rank: rank, channel: channel, mode: .writer)
+        visor = SimVisorLink(rank: rank, channel: channel, mode: .writer, clock: clock)
         self.world = world
         eventCount = Int.random(in: 20...300, using: &rng)
         // Now and then a writer releases its story halfway and acquires it again (the recording

@@ -29,6 +29,16 @@ public struct SimReport: Sendable {
     public var collectives = 0
     /// Hand-offs between the simulator's thread and the graphers' fibers.
     public var handOffs = 0
+    /// "Last N" answers checked, and those the keepers gave directly; listings and destroys checked.
+    public var lastQueries = 0
+    public var lastDirect = 0
+    /// "Last N" answers completed below the keepers' by the player, and direct queries that fell
+    /// back to the player: no answer within half the timeout, or refused (a stale route).
+    public var lastBelow = 0
+    public var lastTimeouts = 0
+    public var lastStaleRoutes = 0
+    public var listings = 0
+    public var destroys = 0
 
     /// Whether every invariant held.
     public var passed: Bool { violations.isEmpty }
@@ -75,6 +85,9 @@ extension SimWorld {
         violations += clients.flatMap(\.durabilityViolations)
         violations += checkFollow()
         violations += graphers.failures
+        violations += checkLastN()
+        violations += checkDestroyed()
+        violations += checkClockOffsets()
         var report = SimReport(seed: seed, mutation: mutation, scenario: scenario, ending: ending, violations: violations,
                                logged: clients.reduce(0) { $0 + $1.logged.count }, archived: archived.count,
                                rounds: archive.rounds, steps: steps)
@@ -85,6 +98,13 @@ extension SimWorld {
         report.followed = follower.yielded.count
         report.collectives = scenario.groups > 1 ? graphers.collectives : 0
         report.handOffs = graphers.handOffs
+        report.lastQueries = lastReader.answers.count
+        report.lastDirect = lastReader.answers.filter { $0.path == .keepers }.count
+        report.lastBelow = lastReader.answers.filter { $0.path == .belowKeepers }.count
+        report.lastTimeouts = lastReader.directTimeouts
+        report.lastStaleRoutes = lastReader.staleRoutes
+        report.listings = curator.listings
+        report.destroys = curator.destroys
         report.tightMemory = tightMemory
         report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
         return report
@@ -100,18 +120,24 @@ extension SimWorld {
             return ["catalog: the visor's catalog has no chronicle \(Self.chronicle)"]
         }
         for c in clients {
-            let writer = chronicle.stories[c.storyName]?.writers.first { $0.client == c.clientId.rawValue }
+            // A story the curator destroyed keeps its writers' counts as the events it hides.
+            let entry = chronicle.stories[c.storyName]
+            let writer = (entry?.destroyed ?? false ? entry?.hidden : entry?.writers)?.first { $0.client == c.clientId.rawValue }
             if writer?.count != UInt64(c.logged.count) {
                 out.append("catalog: client \(c.clientId) logged \(c.logged.count) event(s) to \(c.storyName), "
                            + "the catalog says \(writer.map { "\($0.count.map(String.init) ?? "unknown")" } ?? "nothing")")
             }
         }
-        for counter in [Counter.messagesUnexpected, .messagesMalformed, .messagesForged, .clientsAbandoned, .replaysRefused] {
+        for counter in [Counter.messagesUnexpected, .messagesMalformed, .messagesForged, .clientsAbandoned] {
             if let n = visor.counters[counter], n > 0 { out.append("catalog: the visor counted \(n) \(counter)") }
         }
+        // The visor refuses only replays of stories the curator destroyed.
+        if let n = visor.counters[.replaysRefused], n > UInt64(refusedAsDestroyed) {
+            out.append("catalog: the visor counted \(n) \(Counter.replaysRefused), \(refusedAsDestroyed) of destroyed stories")
+        }
         let connects = visor.counters[.clientsConnects] ?? 0
-        if connects != UInt64(clients.count + 2) {
-            out.append("catalog: the visor counted \(connects) connect(s) of \(clients.count + 2) client ranks")
+        if connects != UInt64(clients.count + Self.otherClientRanks) {
+            out.append("catalog: the visor counted \(connects) connect(s) of \(clients.count + Self.otherClientRanks) client ranks")
         }
         return out
     }
@@ -192,7 +218,10 @@ extension SimWorld {
         for c in clients { for e in c.logged { logged[Key(story: c.storyName, client: c.clientId.rawValue, index: e.index)] = e } }
         for (id, a) in reader.answers.sorted(by: { $0.key < $1.key }) where a.done {
             guard a.rc == .success else {
-                out.append("replay: query \(id) of \(a.story) answered \(a.rc)")
+                // A story the curator destroyed is refused (−3) from then on.
+                if a.rc != .notExist || !curator.destroyAsked.contains(Self.chronicle + "/" + a.story) {
+                    out.append("replay: query \(id) of \(a.story) answered \(a.rc)")
+                }
                 continue
             }
             let keys = a.events.map { ($0.time, $0.clientId.rawValue, $0.index) }

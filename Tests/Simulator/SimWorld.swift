@@ -40,13 +40,15 @@ public struct SimScenario: CustomStringConvertible, Sendable {
     public var maxQueryDelay: Duration = .zero
     /// Whether the clocks of keepers and writers are skewed.
     public var clocksSkewed = false
+    /// The share of "last N" queries sent to keepers directly that keepers leave unanswered (busy or gone).
+    public var directQueriesIgnored = 0.0
 
     public var description: String {
         "groups=\(groups) keepers=\(keepers) clients=\(clients) stories=\(stories) delay≤\(maxMessageDelay) read≤\(maxReadDelay) "
             + "round≤\(maxRoundDuration) idleStep=\(idleStep) fullFromRound=\(fullFromRound.map(String.init) ?? "-") "
             + "stall=\(stall.map { "rank \($0.rank) at \($0.at) for \($0.length)" } ?? "-") chunkMs=\(chunkDurationMs) "
             + "archiveMs=\(archiveIntervalMs) slot=\(slotBytes) keeperMemory=\(keeperMemory) "
-            + "ackDelay≤\(maxAckDelay) queryDelay≤\(maxQueryDelay) keeperSkews=\(keeperSkews) clientSkews=\(clientSkews)"
+            + "ackDelay≤\(maxAckDelay) queryDelay≤\(maxQueryDelay) directIgnored=\(directQueriesIgnored) keeperSkews=\(keeperSkews) clientSkews=\(clientSkews)"
             + (saturated ? " saturated grapherMemory=\(grapherMemory) records=\(payloadChoices)" : "")
     }
 
@@ -86,6 +88,7 @@ public struct SimScenario: CustomStringConvertible, Sendable {
         s.clientSkews = (0..<s.clients).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
         if rng.chance(0.2) { s.maxAckDelay = rng.pick([.microseconds(500), .milliseconds(5)]) }
         if rng.chance(0.2) { s.maxQueryDelay = rng.pick([.milliseconds(1), .milliseconds(20)]) }
+        if rng.chance(0.2) { s.directQueriesIgnored = rng.pick([0.3, 1.0]) }
         // Drawn last, so the choices above stay those of the seed's default scenario.
         if saturatedFromEnvironment {
             s.saturated = true
@@ -130,6 +133,10 @@ final class SimFaults: RoleFaults, @unchecked Sendable {
         world.scenario.maxQueryDelay == .zero ? .zero
             : world.rng.microseconds(0, Int64(world.scenario.maxQueryDelay / .microseconds(1)))
     }
+
+    func keeperAnswersDirectQueries() -> Bool {
+        world.scenario.directQueriesIgnored == 0 || !world.rng.chance(world.scenario.directQueriesIgnored)
+    }
 }
 
 /// A whole job on one thread (graphers' rounds hand a baton to threads of their own, see
@@ -143,6 +150,8 @@ public final class SimWorld {
     static let chronicle = "sim"
     /// How long a job may take, simulated, before it counts as hung (under the roles' own 60 s drain stall limit).
     static let deadline: Duration = .seconds(30)
+    /// Client ranks besides the writers: the reader, the follower, the "last N" reader, the curator.
+    static let otherClientRanks = 4
 
     public let seed: UInt64
     public let scenario: SimScenario
@@ -174,6 +183,8 @@ public final class SimWorld {
     private(set) var graphers: SimGraphers!
     private(set) var reader: SimReader!
     private(set) var follower: SimFollower!
+    private(set) var lastReader: SimLastReader!
+    private(set) var curator: SimCurator!
 
     /// A recording process. A class: a grapher's step may wait in a collective on its fiber while
     /// the others step.
@@ -238,6 +249,8 @@ public final class SimWorld {
         network = SimNetwork(world: self)
         network.reordersLanes = mutation == .networkReordersLanes
         catalogStore.skipsEverySecondSnapshot = mutation == .catalogSkipsSnapshots
+        catalogStore.forgetsDestroys = mutation == .catalogForgetsDestroys
+        installClientMutations()
         if mutation == .networkLosesChunkAcks {
             var acks = 0
             network.keep = { _, _, tag, bytes in
@@ -318,11 +331,15 @@ public final class SimWorld {
         reader = SimReader(rank: readerRank, channel: SimControlTransport(rank: readerRank, network: network), world: self, rng: &rng)
         follower = SimFollower(rank: readerRank + 1, channel: SimControlTransport(rank: readerRank + 1, network: network), world: self,
                                rng: &rng)
+        lastReader = SimLastReader(rank: readerRank + 2, channel: SimControlTransport(rank: readerRank + 2, network: network), world: self,
+                                   rng: &rng)
+        curator = SimCurator(rank: readerRank + 3, channel: SimControlTransport(rank: readerRank + 3, network: network), world: self,
+                             rng: &rng)
     }
 
     /// The job's role plan, computed by ``RolePlan`` from the ranks' facts as in a real job: the
     /// visor at rank 0, then one node per recording group (its keepers, grapher and player; the
-    /// first shares the visor's node), then the writers, the reader and the follower as clients
+    /// first shares the visor's node), then the writers, the reader, the follower, the "last N" reader and the curator as clients
     /// (application ranks on the first node).
     static func layOut(_ scenario: SimScenario) throws -> RolePlan {
         let perGroup = scenario.keepers + 2
@@ -330,7 +347,7 @@ public final class SimWorld {
         let service = (0...(scenario.groups * perGroup)).map { rank in
             RankFacts(worldRank: rank, nodeKey: rank <= perGroup ? 0 : 1 + (rank - 1) / perGroup * perGroup, isService: true, host: "sim")
         }
-        let clients = (service.count..<(service.count + scenario.clients + 2)).map {
+        let clients = (service.count..<(service.count + scenario.clients + Self.otherClientRanks)).map {
             RankFacts(worldRank: $0, nodeKey: 0, isService: false, host: "sim")
         }
         let facts = service + clients
@@ -418,7 +435,7 @@ public final class SimWorld {
     private func stepEveryone() throws -> Bool {
         var did = false
         let now = clock.instant()
-        let actors = processes.count + clients.count + 3
+        let actors = processes.count + clients.count + 5
         for a in (0..<actors).shuffled(using: &rng) {
             steps += 1
             if a < processes.count {
@@ -439,6 +456,10 @@ public final class SimWorld {
                 did = try reader.step() || did
             } else if a == processes.count + clients.count + 1 {
                 did = try follower.step() || did
+            } else if a == processes.count + clients.count + 2 {
+                did = try lastReader.step() || did
+            } else if a == processes.count + clients.count + 3 {
+                did = try curator.step() || did
             } else if !visor.isDone {
                 did = try visor.step() || did
             }
@@ -458,7 +479,7 @@ public final class SimWorld {
 
     private var hungState: String {
         let roles = processes.filter { !$0.finished }.map { "\($0.role) \($0.rank): \($0.behavior.drainState)" }
-        return "visor=\(visor.isDone ? "done" : "running") reader=\(reader.answers.values.map(\.done)) follower=\(follower.finished ? "done" : "at \(follower.cursor)") clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight)\(graphers.waitingState) \(roles.joined(separator: " | "))"
+        return "visor=\(visor.isDone ? "done" : "running") reader=\(reader.answers.values.map(\.done)) follower=\(follower.finished ? "done" : "at \(follower.cursor)") lastReader=\(lastReader.finished ? "done" : "\(lastReader.answers.count)/\(lastReader.queries)") curator=\(curator.finished ? "done" : "running") clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight)\(graphers.waitingState) \(roles.joined(separator: " | "))"
     }
 
     // MARK: - Results

@@ -22,6 +22,7 @@ struct SimulatorTests {
         var failures: [SimReport] = []
         var logged = 0, archived = 0, rounds = 0, replays = 0, flushes = 0, restarts = 0, followPolls = 0, followed = 0
         var groups = [0, 0, 0], collectives = 0, handOffs = 0
+        var lastQueries = 0, lastDirect = 0, lastBelow = 0, lastTimeouts = 0, lastStale = 0, listings = 0, destroys = 0
         for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.seedCount)) {
             let report = SimWorld.simulate(seed: seed)
             logged += report.logged
@@ -35,6 +36,13 @@ struct SimulatorTests {
             groups[report.scenario.groups - 1] += 1
             collectives += report.collectives
             handOffs += report.handOffs
+            lastQueries += report.lastQueries
+            lastDirect += report.lastDirect
+            lastBelow += report.lastBelow
+            lastTimeouts += report.lastTimeouts
+            lastStale += report.lastStaleRoutes
+            listings += report.listings
+            destroys += report.destroys
             if !report.passed {
                 failures.append(report)
                 print(report.replayLine)
@@ -46,6 +54,7 @@ struct SimulatorTests {
               + "\(archived) archived in \(rounds) rounds, \(replays) replays and \(flushes) durable flushes checked, \(restarts) stories released and acquired again, "
               + "\(followed) events followed in \(followPolls) follow queries, "
               + "\(groups[0])/\(groups[1])/\(groups[2]) jobs of 1/2/3 recording groups (\(collectives) graphers' collectives, \(handOffs) fiber hand-offs), "
+              + "\(lastQueries) last-N answers (\(lastDirect) from the keepers alone, \(lastBelow) below them, \(lastTimeouts) direct queries timed out, \(lastStale) stale routes refused), \(listings) listings, \(destroys) destroys, "
               + "\(failures.count) failing seed(s)")
         #expect(failures.isEmpty, "failing seeds: \(failures.map(\.seed))")
     }
@@ -114,6 +123,11 @@ struct SimulatorTests {
     ///   acquired it again, its clock behind the keeper's (the keeper answered complete up to what its
     ///   clock had sealed, then recorded the story afresh without that frontier; a new recording now
     ///   starts sealed up to the completeness the keeper answered);
+    /// - 200175 with tight bounds: a follow missed an event of a writer that released its story and
+    ///   acquired it again while another writer held it, its clock 5 ms behind the other's: the keeper
+    ///   had answered complete up to the other writer's watermark, inside an open range, and took the
+    ///   newcomer's older event into that range (a keeper now seals what it answered complete when a
+    ///   writer joins, so such an event counts late);
     /// - 400099 with tight bounds: a keeper's memory peak 184 bytes over the invariant's bound after it
     ///   gave a writer an acknowledgement back at its bound; the keeper documents that this may pass the
     ///   bound by that writer's window, which the invariant now allows (only after such a release);
@@ -126,7 +140,8 @@ struct SimulatorTests {
     @Test("seeds of fixed findings pass",
           arguments: [(UInt64(400178), false, 1), (401669, false, 1), (402688, false, 1), (402798, false, 1), (22, true, 1),
                       (509, true, 1), (1399, true, 1), (132, true, 1), (1027, true, 1), (1487, true, 1), (156, true, 1),
-                      (220, true, 1), (200412, true, 1), (400099, true, 1), (99, false, 3), (323, false, 3), (389, false, 3)])
+                      (220, true, 1), (200412, true, 1), (400099, true, 1), (200175, true, 1), (99, false, 3), (323, false, 3),
+                      (389, false, 3)])
     func fixedFindings(_ seed: UInt64, _ tightMemory: Bool, _ groups: Int) {
         let report = SimWorld.simulate(seed: seed, tightMemory: tightMemory, groups: groups)
         #expect(report.passed, "seed \(seed): \(report.violations.first?.prefix(300) ?? "")")

@@ -116,6 +116,7 @@ public final class KeeperRole: RecordingBehavior {
     private var clientRanks: [ClientID: Int32] = [:]
     /// The highest `completeBefore` this keeper answered for each story, kept for the whole job:
     /// a later recording of the story here starts sealed up to it (``StoryPipeline/startSealed(at:)``),
+    /// and a writer joining a recording under way seals up to it (``StoryPipeline/sealBelow(_:)``),
     /// so a writer whose clock lags cannot log behind what a follow was told is complete (its
     /// events count late instead of being archived unseen by the follow).
     var answeredComplete: [StoryID: UInt64] = [:]
@@ -222,6 +223,17 @@ public final class KeeperRole: RecordingBehavior {
         guard writesHere else { return }
         let now = clock.now()
         story.pipeline.addContributor(client.rawValue, watermark: now > StoryPipeline.restartMargin ? now - StoryPipeline.restartMargin : 0)
+        // A writer joining a story recorded here (another writer holds it) may log events older
+        // than the completeness this keeper already answered, when its clock lags the others':
+        // they must count late, not land unseen behind a follow's cursor. What was answered
+        // complete is sealed now, before the newcomer's first batch (the visor answers its acquire
+        // only once this notice is acknowledged).
+        if let answered = answeredComplete[story.notice.storyId], answered > story.pipeline.sealedFrontier {
+            let before = story.pipeline.bufferedBytes
+            waiting += story.pipeline.sealBelow(answered)
+            bufferedBytes -= before - story.pipeline.bufferedBytes
+            touched.insert(story.notice.storyId)
+        }
     }
 
     /// Ends `client`'s hold (it released the story, or the recording stopped). It sent its last
