@@ -52,12 +52,13 @@ public struct SimReport: Sendable {
 
 extension SimWorld {
     /// Runs the job and checks every invariant after it; `groups` recording groups when given, else
-    /// as the seed draws them.
+    /// as the seed draws them; a saturated scenario (``SimScenario/saturated``) when `saturated`.
     public static func simulate(seed: UInt64, mutation: SimMutation = .none,
-                                tightMemory: Bool = SimScenario.tightMemoryFromEnvironment, groups: Int? = nil) -> SimReport {
+                                tightMemory: Bool = SimScenario.tightMemoryFromEnvironment, groups: Int? = nil,
+                                saturated: Bool = SimScenario.saturatedFromEnvironment) -> SimReport {
         let world: SimWorld
         do {
-            world = try SimWorld(seed: seed, mutation: mutation, tightMemory: tightMemory, groups: groups)
+            world = try SimWorld(seed: seed, mutation: mutation, tightMemory: tightMemory, groups: groups, saturated: saturated)
         } catch {
             return SimReport(seed: seed, mutation: mutation, scenario: SimScenario(), ending: .failed("setup: \(error)"),
                              violations: ["setup failed: \(error)"], logged: 0, archived: 0, rounds: 0, steps: 0)

@@ -59,7 +59,7 @@ public struct SimScenario: CustomStringConvertible, Sendable {
     public static let saturatedFromEnvironment = ProcessInfo.processInfo.environment["CHRONOLOG_SIM_SATURATED"] == "1"
 
     /// The scenario of `seed`, drawn from `rng` in a fixed order.
-    static func draw(_ rng: inout SplitMix64, mutation: SimMutation, tightMemory: Bool) -> SimScenario {
+    static func draw(_ rng: inout SplitMix64, mutation: SimMutation, tightMemory: Bool, saturated: Bool) -> SimScenario {
         var s = SimScenario()
         s.keepers = Int.random(in: 1...3, using: &rng)
         s.clients = Int.random(in: 1...4, using: &rng)
@@ -90,7 +90,7 @@ public struct SimScenario: CustomStringConvertible, Sendable {
         if rng.chance(0.2) { s.maxQueryDelay = rng.pick([.milliseconds(1), .milliseconds(20)]) }
         if rng.chance(0.2) { s.directQueriesIgnored = rng.pick([0.3, 1.0]) }
         // Drawn last, so the choices above stay those of the seed's default scenario.
-        if saturatedFromEnvironment {
+        if saturated {
             s.saturated = true
             s.keeperMemory = rng.pick([1 << 20, 4 << 20])
             s.grapherMemory = 1 << 20
@@ -212,14 +212,15 @@ public final class SimWorld {
     public let tightMemory: Bool
 
     /// A job drawn from `seed`, with `mutation` in it (and keeper memory bounds below the
-    /// configurable minimum when `tightMemory`); `groups` recording groups when given, else as the seed draws.
+    /// configurable minimum when `tightMemory`); `groups` recording groups when given, else as the seed draws;
+    /// a saturated scenario when `saturated` (``SimScenario/saturated``).
     public init(seed: UInt64, mutation: SimMutation = .none, tightMemory: Bool = SimScenario.tightMemoryFromEnvironment,
-                groups: Int? = nil) throws {
+                groups: Int? = nil, saturated: Bool = SimScenario.saturatedFromEnvironment) throws {
         self.tightMemory = tightMemory
         self.seed = seed
         self.mutation = mutation
         var rng = SplitMix64(seed: seed)
-        var scenario = SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory)
+        var scenario = SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory, saturated: saturated)
         scenario.drawGroups(seed: seed, groups: groups)
         self.scenario = scenario
         self.clock = ManualRoleClock(eventTime: 1_700_000_000_000_000_000)

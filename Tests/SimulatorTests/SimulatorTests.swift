@@ -59,6 +59,19 @@ struct SimulatorTests {
         #expect(failures.isEmpty, "failing seeds: \(failures.map(\.seed))")
     }
 
+    /// The first `CHRONOLOG_SIM_SATURATED_SEEDS` seeds (50 by default) as saturated scenarios
+    /// (docs/SIMULATOR.md, "Saturated scenarios"): records of kilobytes, a 1 MiB grapher, transfer
+    /// slots that fill, archive rounds up to 700 ms: the grapher's reads at its bound and the
+    /// keepers' held watermarks, and writers joining stories others write.
+    @Test("every invariant holds in saturated scenarios")
+    func saturatedSeeds() {
+        let count = Self.environment["CHRONOLOG_SIM_SATURATED_SEEDS"].flatMap(UInt64.init) ?? 50
+        let failing = (Self.firstSeed..<(Self.firstSeed + count)).map { SimWorld.simulate(seed: $0, saturated: true) }
+            .filter { !$0.passed }
+        for report in failing { print(report.replayLine) }
+        #expect(failing.isEmpty, "failing saturated seeds: \(failing.map(\.seed))")
+    }
+
     /// The first `CHRONOLOG_SIM_TIGHT_SEEDS` seeds (100 by default) again with keeper bounds below
     /// the configurable minimum where the seed draws them (16 KiB, four slots): flow control, the
     /// acknowledgement given back at the bound and the watermark release under the most pressure.
