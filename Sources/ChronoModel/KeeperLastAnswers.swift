@@ -38,6 +38,23 @@ public struct KeeperLastAnswers: Sendable {
         return memory.count >= Int(request.lastCount) ? memory.last(Int(request.lastCount)) : nil
     }
 
+    /// When the keepers' answers hold fewer than `request.lastCount` complete events: those they
+    /// hold with certainty (M of them, ``memory(_:of:recording:completeBefore:coveredFrom:)``) and the
+    /// query for the rest, to be asked of the player alone (`belowKeepers`): the last N − M events
+    /// before where the answers cover every event. Its range is empty or its count 0 when nothing
+    /// is left to ask.
+    /// - Throws: `.malformedMessage` when the answers' chunks do not merge (different stories).
+    public func below(_ request: ReplayRequest) throws(ChronoLogError) -> (memory: StoryChunk, below: ReplayRequest) {
+        let memory = Self.memory(try StoryChunk.merge(chunks), of: request, recording: true, completeBefore: completeBefore,
+                                 coveredFrom: coveredFrom)
+        var below = request
+        let end = min(request.range.end, completeBefore, coveredFrom)
+        below.range = TimeRange(start: request.range.start, end: max(request.range.start, end))
+        below.lastCount = request.lastCount - UInt32(min(memory.count, Int(request.lastCount)))
+        below.belowKeepers = true
+        return (memory, below)
+    }
+
     /// The events of `fresh` (the keepers' answers, merged) that belong to the answer of `request`
     /// with certainty: from C = `coveredFrom` on (every event there is in `fresh`), before
     /// `completeBefore` while the story is recorded, without the request's hidden events.

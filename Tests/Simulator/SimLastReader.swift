@@ -206,13 +206,7 @@ final class SimLastReader {
             }
             guard answers.recording else { return try askPlayer(a, id: id) }
             // `lastBelowKeepers`: the player reads the last N − M before where the keepers cover every event.
-            let memory = KeeperLastAnswers.memory(try StoryChunk.merge(answers.chunks), of: request, recording: true,
-                                                  completeBefore: answers.completeBefore, coveredFrom: answers.coveredFrom)
-            var below = request
-            let end = min(request.range.end, answers.completeBefore, answers.coveredFrom)
-            below.range = TimeRange(start: request.range.start, end: max(request.range.start, end))
-            below.lastCount = request.lastCount - UInt32(min(memory.count, Int(request.lastCount)))
-            below.belowKeepers = true
+            let (memory, below) = try answers.below(request)
             a.path = .belowKeepers
             if below.range.isEmpty || below.lastCount == 0 {
                 a.events = memory.events

@@ -108,13 +108,7 @@ extension ChronoLogClient {
     ///   keepers' answers do not merge.
     private func lastBelowKeepers(_ request: ReplayRequest, _ answers: KeeperLastAnswers,
                                   _ body: (StoryChunk) throws(ChronoLogError) -> Void) throws(ChronoLogError) -> ReplayOutcome {
-        let memory = KeeperLastAnswers.memory(try StoryChunk.merge(answers.chunks), of: request, recording: true,
-                                              completeBefore: answers.completeBefore, coveredFrom: answers.coveredFrom)
-        var below = request
-        let end = min(request.range.end, answers.completeBefore, answers.coveredFrom)
-        below.range = TimeRange(start: request.range.start, end: max(request.range.start, end))
-        below.lastCount = request.lastCount - UInt32(min(memory.count, Int(request.lastCount)))
-        below.belowKeepers = true
+        let (memory, below) = try answers.below(request)
         var partial: String?
         if !below.range.isEmpty && below.lastCount > 0 {
             partial = try ReplayQuery(session: session, request: below).run(body).partial
