@@ -306,7 +306,7 @@ extension SimWorld {
 
     /// Whether a writer's clock lags behind a recording process's (a keeper's, or the grapher's at skew 0).
     /// Whether a writer's clock lags a keeper's (or the grapher's, at skew 0) by
-    /// `StoryPipeline.writerClockMargin` (20 ms) or more. The scenarios skew clocks by ±3 ms, so
+    /// `StoryPipeline.writerClockMargin` (10 ms) or more. The scenarios skew clocks by ±3 ms, so
     /// this never holds today.
     var writerClockLagsPastMargin: Bool {
         let ahead = max(0, scenario.keeperSkews.max() ?? 0)
