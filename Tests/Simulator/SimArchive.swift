@@ -36,8 +36,11 @@ public final class SimArchive: ArchiveStore {
     /// Events of rounds that failed.
     public private(set) var eventsInFailedRounds = 0
     private var unusable: String?
-    private let world: SimWorld
-    private let grapherRank: Int
+    private var world: SimWorld
+    private var grapherRank: Int
+    /// The last round that wrote something: where its chunks begin in ``chunks``, and when it commits
+    /// (its duration after it began; a job killed before then leaves it uncommitted).
+    var lastRound: (first: Int, commitsAt: ContinuousClock.Instant)?
     /// Mutations: a round reported durable that lost its last chunk; a round that stores a chunk twice;
     /// a failed round that kept its data after all.
     var dropsLastChunk = false
@@ -60,6 +63,7 @@ public final class SimArchive: ArchiveStore {
         }
         let duration = world.roundDuration()
         world.makeBusy(grapherRank, for: duration)
+        world.roundBegins(commitsAt: world.clock.instant() + duration)
         let events = chunks.reduce(0) { $0 + $1.chunk.count }
         if let full = fullFromRound, rounds + 1 >= full {
             unusable = "No space left on device"
@@ -68,6 +72,7 @@ public final class SimArchive: ArchiveStore {
             throw .writeFailed(rank: 0, detail: "No space left on device (simulated full disk at round \(rounds + 1))")
         }
         rounds += 1
+        lastRound = (self.chunks.count, world.clock.instant() + duration)
         var kept = chunks
         if storesOneRoundLate { swap(&kept, &late) }
         if dropsLastChunk, rounds % 3 == 0, kept.count > 0 { kept.removeLast() }
@@ -90,6 +95,37 @@ public final class SimArchive: ArchiveStore {
             self.chunks.append((c.story, c.chunk))
             for r in c.chunk.records { stored.insert(Key(story: c.story, client: r.clientId, index: r.index)) }
         }
+    }
+
+    /// The job was killed (every rank, as `mpirun` ends a job whose rank was SIGKILLed) at `now`.
+    /// A round committed by then stays whole. The round in progress, if any, leaves the rows
+    /// `keeping` says (of its chunks, in the order written) and no more: none when the kill came
+    /// before its flush, all when it came between the flush and the commit record, a prefix when
+    /// HDF5's metadata reached the file only in part (docs/ARCHIVE.md, "After a crash, or damage":
+    /// valid rows of an uncommitted round are read, invalid ones are a crash tail, voided on reopen).
+    /// What a write-back cache held is gone.
+    /// - Returns: the crashed round's chunks and how many of them survived, nil when no round was in progress.
+    func crash(at now: ContinuousClock.Instant, keeping: (Int) -> Int) -> (chunks: Int, kept: Int)? {
+        late = []
+        defer { lastRound = nil }
+        guard let round = lastRound, round.commitsAt > now else { return nil }
+        let total = chunks.count - round.first
+        let kept = min(total, max(0, keeping(total)))
+        chunks.removeSubrange((round.first + kept)...)
+        stored = []
+        for (story, chunk) in chunks {
+            for r in chunk.records { stored.insert(Key(story: story, client: r.clientId, index: r.index)) }
+        }
+        return (total, kept)
+    }
+
+    /// The archive as the job restarted after a ``crash(at:keeping:)`` opens it: the same rows,
+    /// written on by `world`'s grapher.
+    func reopened(by world: SimWorld, grapherRank: Int) -> SimArchive {
+        self.world = world
+        self.grapherRank = grapherRank
+        unusable = nil
+        return self
     }
 
     /// Whether the event is stored (durable) now.

@@ -47,7 +47,9 @@ final class SimClient {
     /// Durable flushes that succeeded before their events were archived.
     private(set) var durabilityViolations: [String] = []
     /// Indexes the keeper rejected (not expected in the archive).
-    private var rejectedIndexes: Set<UInt32> = []
+    private(set) var rejectedIndexes: Set<UInt32> = []
+    /// Events shipped before the latest durable flush that succeeded: indexes below it are durable.
+    private(set) var durableShipped = 0
     private var unacked = 0
     private var floor: UInt64 = 0
     private var nextEventAt: ContinuousClock.Instant
@@ -213,6 +215,7 @@ final class SimClient {
         durableAsked = nil
         durableFlushes += 1
         guard reply.rc == .success else { return }
+        durableShipped = max(durableShipped, asked.shipped)
         let missing = (0..<asked.shipped).filter { i in
             !world.archive.holds(story: storyName, client: clientId.rawValue, index: UInt32(i)) && !rejectedIndexes.contains(UInt32(i))
         }

@@ -40,6 +40,13 @@ public enum SimMutation: String, CaseIterable, Sendable {
     /// Keepers answer a query complete up to their clock, not up to their writers' low watermark:
     /// events still on their way from a writer fall behind a follow's cursor and are never yielded.
     case keepersCompleteByClock
+    /// After a kill and restart, the player ignores the writers of earlier jobs the visor sends
+    /// with each query (a rewrite of the forwarded query on the network): an answer reaching past
+    /// a killed writer's last archived event is called complete.
+    case playerIgnoresEarlierWriters
+    /// The grapher acknowledges a round's chunks as soon as it wrote them, before the round's
+    /// flush and commit returned: a kill inside the round destroys events a writer saw durable.
+    case roundAcksBeforeCommit
 
     /// The invariant that must catch it (the start of its violation line).
     public var caughtBy: String {
@@ -54,6 +61,8 @@ public enum SimMutation: String, CaseIterable, Sendable {
         case .archiveAcksBeforeStoring: "durable"
         case .followYieldsIncomplete, .keepersCompleteByClock: "follow"
         case .catalogSkipsSnapshots: "catalog"
+        case .playerIgnoresEarlierWriters: "restart"
+        case .roundAcksBeforeCommit: "durable"
         }
     }
 }

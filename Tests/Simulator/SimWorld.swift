@@ -135,17 +135,38 @@ public final class SimWorld {
 
     /// Whether keepers may get a memory bound below the configurable minimum.
     public let tightMemory: Bool
+    /// A keeper killed mid-ingest and the job restarted (SimRestart.swift): the plan, or the job killed before.
+    var restart = SimRestartState()
 
     /// A job drawn from `seed`, with `mutation` in it (and keeper memory bounds below the
-    /// configurable minimum when `tightMemory`).
-    public init(seed: UInt64, mutation: SimMutation = .none, tightMemory: Bool = SimScenario.tightMemoryFromEnvironment) throws {
+    /// configurable minimum when `tightMemory`). In about one seed in seven a keeper is killed
+    /// mid-ingest and a second job restarts over the same archive and catalog (``SimKillPlan``).
+    public convenience init(seed: UInt64, mutation: SimMutation = .none,
+                            tightMemory: Bool = SimScenario.tightMemoryFromEnvironment) throws {
+        try self.init(seed: seed, mutation: mutation, tightMemory: tightMemory, restarting: nil)
+    }
+
+    /// The job of `seed`, or (with `earlier`) the job restarted after `earlier` was killed: the
+    /// same archive, catalog store and clock, the generator where `earlier` left it, new writers.
+    init(seed: UInt64, mutation: SimMutation, tightMemory: Bool, restarting earlier: SimWorld?) throws {
         self.tightMemory = tightMemory
         self.seed = seed
         self.mutation = mutation
-        var rng = SplitMix64(seed: seed)
-        let scenario = SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory)
+        var rng = earlier?.rng ?? SplitMix64(seed: seed)
+        let scenario = earlier.map { SimScenario.drawRestart(&rng, after: $0.scenario) }
+            ?? SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory)
         self.scenario = scenario
-        self.clock = ManualRoleClock(eventTime: 1_700_000_000_000_000_000)
+        var restart = SimRestartState()
+        if let earlier {
+            clock = earlier.clock
+            clock.advance(by: earlier.restart.plan?.restartGap ?? .zero)
+            restart.earlier = earlier
+            restart.clientStories = (0..<scenario.clients).map { _ in Int.random(in: 0..<scenario.stories, using: &rng) }
+        } else {
+            clock = ManualRoleClock(eventTime: 1_700_000_000_000_000_000)
+            restart.plan = SimKillPlan.draw(seed: seed, scenario: scenario)
+        }
+        self.restart = restart
         self.start = clock.instant()
         var config = ChronoConfig()
         config.story.chunkDurationMs = scenario.chunkDurationMs
@@ -167,6 +188,10 @@ public final class SimWorld {
     private func build() throws {
         network = SimNetwork(world: self)
         network.reordersLanes = mutation == .networkReordersLanes
+        if let earlier = restart.earlier {
+            catalogStore = earlier.catalogStore
+            restart.loadedCatalog = catalogStore.stored
+        }
         catalogStore.skipsEverySecondSnapshot = mutation == .catalogSkipsSnapshots
         if mutation == .networkLosesChunkAcks {
             var acks = 0
@@ -199,6 +224,7 @@ public final class SimWorld {
                 return ControlMessage.replayPiece(piece).encode()
             }
         }
+        installRestartMutations()
         let logger = Logger(label: "chronolog.sim") { _ in SwiftLogNoOpLogHandler() }
         visor = try VisorService(channel: SimControlTransport(rank: 0, network: network), plan: plan, config: config, logger: logger,
                                  clock: clock, catalogStore: catalogStore,
@@ -211,7 +237,8 @@ public final class SimWorld {
             keeper.faults = SimFaults(world: self)
             try add(rank: rank, role: .keeper, behavior: keeper, bulk: bulk, clock: clock, logger: logger)
         }
-        archive = SimArchive(world: self, grapherRank: grapherRank, fullFromRound: scenario.fullFromRound)
+        archive = restart.earlier?.archive.reopened(by: self, grapherRank: grapherRank)
+            ?? SimArchive(world: self, grapherRank: grapherRank, fullFromRound: scenario.fullFromRound)
         archive.dropsLastChunk = mutation == .archiveDropsChunk
         archive.duplicatesChunk = mutation == .archiveDuplicatesChunk
         archive.keepsFailedRound = mutation == .failedRoundKeepsData
@@ -230,7 +257,7 @@ public final class SimWorld {
         try add(rank: playerRank, role: .player, behavior: player, bulk: playerBulk, clock: grapherClock, logger: logger)
         for i in 0..<scenario.clients {
             let rank = playerRank + 1 + i
-            let storyName = "story-\(i % scenario.stories)"
+            let storyName = "story-\(restart.clientStories?[i] ?? i % scenario.stories)"
             let storyId = StoryID(chronicle: try ChronicleName(Self.chronicle), story: try StoryName(storyName))
             clients.append(SimClient(rank: rank, storyId: storyId, storyName: storyName,
                                      clock: SkewedClock(base: clock, skew: scenario.clientSkews[i]),
@@ -269,6 +296,12 @@ public final class SimWorld {
 
     func roundDuration() -> Duration { rng.microseconds(0, Int64(scenario.maxRoundDuration / .microseconds(1))) }
 
+    /// When the job began (its clock's elapsed time).
+    var jobStart: ContinuousClock.Instant { start }
+
+    /// Until when `rank` is busy (inside an archive round, or stalled).
+    func busy(_ rank: Int) -> ContinuousClock.Instant? { busyUntil[rank] }
+
     func makeBusy(_ rank: Int, for duration: Duration) {
         let until = clock.instant() + duration
         if until > busyUntil[rank] ?? start { busyUntil[rank] = until }
@@ -292,6 +325,8 @@ public final class SimWorld {
         case finished(at: Duration)
         case hung(at: Duration, state: String)
         case failed(String)
+        /// A keeper was killed (SIGKILL): the job ended as a crash, to be restarted (SimRestart.swift).
+        case killed(at: Duration)
     }
 
     /// Runs the job until every role finished, the deadline passed, or a role threw.
@@ -305,6 +340,10 @@ public final class SimWorld {
                     return .finished(at: elapsed)
                 }
                 if elapsed >= Self.deadline { return .hung(at: elapsed, state: hungState) }
+                if killIsDue() {
+                    crash(after: elapsed)
+                    return .killed(at: elapsed)
+                }
                 applyStall()
                 let did = try stepEveryone()
                 if did {
@@ -362,7 +401,7 @@ public final class SimWorld {
         let now = clock.instant()
         var next = now + idle
         let candidates = [network.nextDelivery] + processes.map { $0.bulk.nextCompletion } + clients.map(\.nextWake)
-            + busyUntil.values.map { Optional($0) }
+            + busyUntil.values.map { Optional($0) } + [restart.killAt]
         for case let c? in candidates where c > now && c < next { next = c }
         return max(next - now, .microseconds(1))
     }

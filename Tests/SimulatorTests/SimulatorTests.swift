@@ -20,6 +20,7 @@ struct SimulatorTests {
         let started = ContinuousClock.now
         var failures: [SimReport] = []
         var logged = 0, archived = 0, rounds = 0, replays = 0, flushes = 0, restarts = 0, followPolls = 0, followed = 0
+        var kills = 0, destroyed = 0, partial = 0
         for seed in Self.firstSeed..<(Self.firstSeed + UInt64(Self.seedCount)) {
             let report = SimWorld.simulate(seed: seed)
             logged += report.logged
@@ -30,6 +31,9 @@ struct SimulatorTests {
             restarts += report.restarts
             followPolls += report.followPolls
             followed += report.followed
+            kills += report.restart == nil ? 0 : 1
+            destroyed += report.destroyed
+            partial += report.partialReplays
             if !report.passed {
                 failures.append(report)
                 print(report.replayLine)
@@ -40,6 +44,7 @@ struct SimulatorTests {
               + "(\(String(format: "%.0f", Double(Self.seedCount) / max(seconds, 0.001))) seeds/s): \(logged) events logged, "
               + "\(archived) archived in \(rounds) rounds, \(replays) replays and \(flushes) durable flushes checked, \(restarts) stories released and acquired again, "
               + "\(followed) events followed in \(followPolls) follow queries, "
+              + "\(kills) jobs killed and restarted (\(destroyed) events destroyed, \(partial) partial answers after), "
               + "\(failures.count) failing seed(s)")
         #expect(failures.isEmpty, "failing seeds: \(failures.map(\.seed))")
     }
@@ -133,6 +138,9 @@ struct SimulatorTests {
         print("seed \(seed) mutation \(mutation.rawValue): \(report.scenario)")
         print("ending: \(report.ending); logged \(report.logged), archived \(report.archived) in \(report.rounds) rounds, \(report.steps) steps, "
               + "\(report.late) late, \(report.replays) replays, \(report.durableFlushes) durable flushes")
+        if let restart = report.restart {
+            print("killed and restarted: \(restart); the kill destroyed \(report.destroyed) events, \(report.partialReplays) answers partial after")
+        }
         for v in report.violations { print("violation: \(v)") }
         #expect(report.passed)
     }
