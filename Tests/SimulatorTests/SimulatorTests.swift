@@ -32,6 +32,7 @@ struct SimulatorTests {
             followPolls += report.followPolls
             followed += report.followed
             kills += report.restart == nil ? 0 : 1
+            if let r = report.restart { print("TMP killed \(seed): \(r) destroyed \(report.destroyed) partial \(report.partialReplays)") }
             destroyed += report.destroyed
             partial += report.partialReplays
             if !report.passed {
