@@ -359,9 +359,6 @@ extension SimWorld {
                     && !answered.contains("\(c.clientId.rawValue)/\($0.index)") }) {
                     out.append("restart: query \(id) of \(a.story) in \(a.range) misses \(e.key), archived by the first job")
                 }
-                if a.rc == .success, w.unrecorded, w.destroyed.contains(where: { complete.contains($0.time) }) {
-                    print("TMP excused seed \(seed) query \(id) client \(c.clientId) known \(w.known) count \(w.count.map(String.init) ?? "nil") logged \(c.logged.count) archived \(w.archived.count)")
-                }
                 if a.rc == .success, !w.unrecorded, let e = w.destroyed.first(where: { complete.contains($0.time) }) {
                     out.append("restart: query \(id) of \(a.story) in \(a.range) answered complete without \(e.key), "
                                + "which the kill destroyed (client \(c.clientId): \(w.archived.count) of \(c.logged.count) archived, "

@@ -32,7 +32,6 @@ struct SimulatorTests {
             followPolls += report.followPolls
             followed += report.followed
             kills += report.restart == nil ? 0 : 1
-            if let r = report.restart { print("TMP killed \(seed): \(r) destroyed \(report.destroyed) partial \(report.partialReplays)") }
             destroyed += report.destroyed
             partial += report.partialReplays
             if !report.passed {
@@ -48,6 +47,10 @@ struct SimulatorTests {
               + "\(kills) jobs killed and restarted (\(destroyed) events destroyed, \(partial) partial answers after), "
               + "\(failures.count) failing seed(s)")
         #expect(failures.isEmpty, "failing seeds: \(failures.map(\.seed))")
+        // The kills (about one seed in seven) happen, destroy events, and leave partial answers to check.
+        if Self.seedCount >= 100 {
+            #expect(kills > 0 && destroyed > 0 && partial > 0, "no kill and restart exercised in \(Self.seedCount) seeds")
+        }
     }
 
     /// The first `CHRONOLOG_SIM_TIGHT_SEEDS` seeds (100 by default) again with keeper bounds below
@@ -106,7 +109,8 @@ struct SimulatorTests {
     ///   watermark (slots full of a run of events with one time), which the late invariant excuses;
     /// - 1027 and 1487 with tight bounds: a follow passed events of a writer whose clock lagged the
     ///   keeper's, answered complete up to the keeper's clock while no writer held the story (it is
-    ///   now complete only up to what the clock sealed);
+    ///   now complete only up to what the clock sealed; since kills were added 1027 has one, at 43 %
+    ///   of its events, and 1487 runs as found);
     /// - 156 and 220 with tight bounds: a keeper kept each story's latest durable piece for "last N"
     ///   queries beside a full bound (the pieces now count against it and go first at the bound);
     /// - 200412 with tight bounds: a follow missed an event of a writer that released its story and
@@ -140,7 +144,7 @@ struct SimulatorTests {
         print("ending: \(report.ending); logged \(report.logged), archived \(report.archived) in \(report.rounds) rounds, \(report.steps) steps, "
               + "\(report.late) late, \(report.replays) replays, \(report.durableFlushes) durable flushes")
         if let restart = report.restart {
-            print("killed and restarted: \(restart); the kill destroyed \(report.destroyed) events, \(report.partialReplays) answers partial after")
+            print("kill: \(restart); the kill destroyed \(report.destroyed) events, \(report.partialReplays) answers partial after")
         }
         for v in report.violations { print("violation: \(v)") }
         #expect(report.passed)
