@@ -179,7 +179,7 @@ final class SimClient {
                 try channel.post(ControlMessage.watermarks(set).encode(), to: keeperRank, tag: .events)
                 did = true
             }
-            if batch.isEmpty && durableAsked == nil && logged.count > 0 && world.rng.chance(0.02) {
+            if batch.isEmpty && durableAsked == nil && logged.count > 0 && world.rng.chance(world.durableFlushChance) {
                 try askDurable()
                 did = true
             }

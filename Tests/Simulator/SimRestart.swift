@@ -200,6 +200,11 @@ extension SimWorld {
         return TimeRange(start: start, end: end)
     }
 
+    /// How likely a writer with nothing unshipped asks for a durable flush at a turn: five times as
+    /// likely when a kill is planned (a workload that checkpoints), so that kills find flushes
+    /// answered and the durable invariant has something to hold across the crash.
+    var durableFlushChance: Double { restart.plan == nil ? 0.02 : 0.1 }
+
     /// Whether a follower of `story` begins at once: after a restart, a story no writer of this job
     /// records is only in the archive.
     func followsArchivedOnly(_ story: String) -> Bool {
