@@ -22,8 +22,10 @@ public struct SimReport: Sendable {
     public var late: UInt64 = 0
     /// Stories released and acquired again by the same writer.
     public var restarts = 0
-    /// A keeper killed mid-ingest and the job restarted (SimRestart.swift): how, nil when not.
+    /// A keeper killed mid-ingest and the job restarted (SimRestart.swift): how (or a kill planned
+    /// that the job's end came before), nil when not; and whether the kill came.
     public var restart: String?
+    public var killed = false
     /// Events of the first job the kill destroyed (logged, not archived), and the second job's
     /// replay and follow answers that were partial.
     public var destroyed = 0

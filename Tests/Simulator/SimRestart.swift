@@ -439,6 +439,7 @@ extension SimWorld {
         }
         guard let earlier = restart.earlier else { return }
         report.restart = restartDescription
+        report.killed = true
         report.destroyed = earlierWriters().reduce(0) { $0 + $1.destroyed.count }
         report.replays += earlier.reader.answers.values.filter(\.done).count
         report.durableFlushes += earlier.clients.reduce(0) { $0 + $1.durableFlushes }

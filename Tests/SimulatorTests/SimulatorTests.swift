@@ -31,7 +31,7 @@ struct SimulatorTests {
             restarts += report.restarts
             followPolls += report.followPolls
             followed += report.followed
-            kills += report.restart == nil ? 0 : 1
+            kills += report.killed ? 1 : 0
             destroyed += report.destroyed
             partial += report.partialReplays
             if !report.passed {
