@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs the simulator (docs/SIMULATOR.md): a recording group's real keeper, grapher and player code on one
-# thread, in memory, on a manual clock, over many seeds; or replays one seed.
+# Runs the simulator (docs/SIMULATOR.md): the real visor and 1–3 recording groups' keeper, grapher and
+# player code, one thread at a time, in memory, on a manual clock, over many seeds; or replays one seed.
 #
 #   scripts/simulate.sh --seeds N [--first S]    N seeds from S (default: 10000 from a seed drawn now)
 #   scripts/simulate.sh --seed S [--mutation M]  replay seed S (with mutation M), printing its run
 #   --tight-memory                               also draw keeper memory bounds below the configurable
 #                                                minimum (CHRONOLOG_SIM_TIGHT_MEMORY=1)
+#   --saturated                                  records of kilobytes, small keeper and grapher bounds,
+#                                                slots that fill, rounds up to 700 ms (CHRONOLOG_SIM_SATURATED=1)
 #
 # A failing seed prints a line with the command that replays it. The default test command runs
 # 500 seeds from 1 (SimulatorTests); this is the longer soak for nightly use.
@@ -13,7 +15,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(chronolog_root)"
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 seeds=10000
 first=""
 seed=""
@@ -25,6 +27,7 @@ while (($#)); do
     --seed) seed="${2:?--seed needs a seed}"; shift 2 ;;
     --mutation) mutation="${2:?--mutation needs a name}"; shift 2 ;;
     --tight-memory) export CHRONOLOG_SIM_TIGHT_MEMORY=1; shift ;;
+    --saturated) export CHRONOLOG_SIM_SATURATED=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "simulate.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac

@@ -223,7 +223,9 @@ public struct StoryPipeline: Sendable {
             // Copy the run of consecutive valid records that fall in the same range with one lookup.
             var j = i + 1
             let end = start &+ chunkDuration
+            // A range sealed in part (``sealBelow(_:)``, a split) is late only below the frontier.
             while j < n, records[j].time >= start, records[j].time < end, records[j].time != UInt64.max,
+                (records[j].time < sealedFrontier) == isLate,
                 Int(records[j].length) <= maxEventBytes, Self.fits(records[j], payload.count) {
                 j += 1
             }
@@ -328,19 +330,28 @@ public struct StoryPipeline: Sendable {
     /// the error of a client's measured clock offset.
     public static let restartMargin: UInt64 = 1_000_000_000
 
+    /// How far a keeper's clock watermark stands behind its clock (20 ms): a range seals only once
+    /// both its writers' watermarks and this point have passed it, so a writer joining a story whose
+    /// other writers' clocks run ahead of its own is not late as long as its clock lags its keeper's
+    /// by less (measured offset errors stay within a few milliseconds, 12 ms seen on a node at load
+    /// 14). It delays a range's sealing by at most this much after its writers' watermarks.
+    public static let writerClockMargin: UInt64 = 20_000_000
+
     /// Once `clock` is the only contributor left (every writer finished: at a keeper, its clients
     /// released the story; at a grapher, each keeper reported its last watermark for it), seals
     /// what lies more than `margin` behind the clock's watermark, cutting the range holding that
-    /// point: the events below leave as the range's first part, the rest stays open. Does nothing
-    /// while a writer is registered. Call it after ``sealReady()``.
+    /// point: the events below leave as the range's first part, the rest stays open; pending
+    /// revisions seal at once. Does nothing while a writer is registered. A grapher calls it after
+    /// ``sealReady()``; a keeper calls it instead of ``sealReady()`` while its story has no writer.
     ///
     /// Without it a stopped story's events wait in an open range until the clock passes its end (up
     /// to `story.chunkDurationMs`, a day at most), and so do the acknowledgements of the chunks
     /// that brought them. `margin` keeps the cut behind the first events of a restart, which may be
     /// a little older than the clock (clients' clock offsets): such events would be late.
     public mutating func sealBehind(clock: UInt64, margin: UInt64) -> [StoryChunk] {
-        guard watermarks.count == 1, let w = watermarks[clock], w > margin, w - margin > sealedFrontier else { return [] }
-        let target = w - margin
+        guard watermarks.count == 1, let w = watermarks[clock] else { return [] }
+        let target = w > margin ? w - margin : 0
+        guard target > sealedFrontier else { return seal(upTo: sealedFrontier) }  // revisions only
         var out = seal(upTo: rangeStart(of: target))
         if target > sealedFrontier { out += split(at: target, counted: false) }
         return out
@@ -371,6 +382,19 @@ public struct StoryPipeline: Sendable {
             }
         }
         sealedFrontier = target
+        return out
+    }
+
+    /// Seals every event older than `frontier`: the ranges ending by it whole, the range holding it
+    /// up to it (the rest stays open); ``sealedFrontier`` becomes `frontier`, so later events older
+    /// than it are late. A keeper uses it when a writer joins a story it records with the
+    /// completeness it already answered: every registered writer's watermark was past that point
+    /// (nothing of theirs can still arrive below it), and the newcomer's older events must count late.
+    /// Does nothing when `frontier` is not past ``sealedFrontier``.
+    public mutating func sealBelow(_ frontier: UInt64) -> [StoryChunk] {
+        guard frontier > sealedFrontier else { return [] }
+        var out = seal(upTo: rangeStart(of: frontier))
+        if frontier > sealedFrontier { out += split(at: frontier, counted: false) }
         return out
     }
 

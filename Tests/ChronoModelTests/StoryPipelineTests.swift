@@ -262,6 +262,30 @@ import Testing
         #expect(p.drain().map(\.revision) == [1])
     }
 
+    @Test func sealingBelowAnAnsweredFrontierMakesANewcomersOlderEventsLate() throws {
+        // Client 1's watermark (150) was answered complete to a reader; [100, 200) is still open.
+        // Client 2 joins, its clock behind: sealBelow(150) seals [0, 100) whole and [100, 150) as
+        // the first part of its range, so client 2's event at 140 is late, its event at 160 is not.
+        var p = StoryPipeline(storyId: story, chunkDuration: 100)
+        p.insert(try batch(1, first: 0, times: [10, 120, 150], watermark: 150))
+        #expect(p.sealReady().map(\.range) == [TimeRange(start: 0, end: 100)])
+        #expect(p.sealBelow(100).isEmpty)  // not past the sealed frontier: nothing
+        let sealed = p.sealBelow(150)
+        #expect(sealed.map(\.range) == [TimeRange(start: 100, end: 150)])
+        #expect(sealed.flatMap(\.events).map(\.time) == [120])
+        #expect(p.sealedFrontier == 150 && p.bufferedEventCount == 1)
+        p.addContributor(2)
+        let r = p.insert(try batch(2, first: 0, times: [140, 160], watermark: 160))
+        #expect(r.late == 1 && r.accepted == 1)
+        p.insert(try batch(1, first: 3, times: [], watermark: 250))
+        p.insert(try batch(2, first: 2, times: [], watermark: 250))
+        let rest = p.sealReady()
+        // The late event leaves as a revision of its range, the rest as the range's second part.
+        #expect(rest.map(\.range) == [TimeRange(start: 100, end: 200), TimeRange(start: 150, end: 200)])
+        #expect(rest.map(\.revision) == [1, 0])
+        #expect(rest.flatMap(\.events).map(\.time) == [140, 150, 160])
+    }
+
     @Test func rangeMathAtTheEdges() {
         let p = StoryPipeline(storyId: story, chunkDuration: 1000)
         #expect(p.range(of: 0) == TimeRange(start: 0, end: 1000))
@@ -305,6 +329,22 @@ import Testing
         h.advanceWatermark(of: 0, to: 270)
         let both = h.sealBehind(clock: 0, margin: 10)
         #expect(both.map(\.range) == [TimeRange(start: 100, end: 200), TimeRange(start: 200, end: 260)])
+    }
+
+    @Test func withNoWriterLateEventsLeaveAtOnceEvenInsideTheMargin() throws {
+        // A keeper calls sealBehind instead of sealReady while its story has no writer: a revision
+        // (late events of a range already sealed) must not wait for the clock to leave the margin.
+        var g = StoryPipeline(storyId: story, chunkDuration: 100)
+        g.insert([Event(time: 150, clientId: ClientID(5), index: 0, text: "a")], from: 1)
+        g.advanceWatermark(of: 1, to: 300)
+        #expect(g.sealReady().map(\.range) == [TimeRange(start: 100, end: 200)] && g.sealedFrontier == 300)
+        #expect(g.insert([Event(time: 160, clientId: ClientID(6), index: 0, text: "late")], from: 2).late == 1)
+        g.removeContributor(1)
+        g.removeContributor(2)
+        g.advanceWatermark(of: 0, to: 305)  // 305 - 10 is below the frontier: nothing new to cut
+        let revisions = g.sealBehind(clock: 0, margin: 10)
+        #expect(revisions.map(\.range) == [TimeRange(start: 100, end: 200)] && revisions.map(\.revision) == [1])
+        #expect(g.sealedFrontier == 300 && g.bufferedEventCount == 0)
     }
 }
 

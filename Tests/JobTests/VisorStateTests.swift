@@ -55,6 +55,23 @@ struct VisorStateTests {
         #expect(seen == [0, 1])
     }
 
+    /// A story recorded again in another group would be answered for by that group's keepers only,
+    /// while the old group still holds its events not yet archived (simulator seed 99, several groups).
+    @Test("a story recorded again stays in the group that recorded it last, while that group is active")
+    func groupChoiceKeepsLastGroup() throws {
+        var g = RecordingGroupRegistry()
+        var rng = SystemRandomNumberGenerator()
+        for (group, base) in [(UInt32(0), Int32(1)), (1, 4), (2, 7)] {
+            g.register(Registration(role: .keeper, groupId: group, rank: base, hostName: "n\(group)"), now: 0)
+            g.register(Registration(role: .grapher, groupId: group, rank: base + 1, hostName: "n\(group)"), now: 0)
+        }
+        for _ in 0..<50 { #expect(try g.chooseGroup(preferring: 2, using: &rng).id == 2) }
+        g.unregister(rank: 8)  // group 2 loses its grapher: the story goes to an active group
+        var seen: Set<UInt32> = []
+        for _ in 0..<200 { seen.insert(try g.chooseGroup(preferring: 2, using: &rng).id) }
+        #expect(seen == [0, 1])
+    }
+
     @Test("client ids are unique; a wrong rank or unknown id has no connection; protocol mismatch")
     func clients() throws {
         var c = ClientRegistry()

@@ -11,12 +11,12 @@ public struct ArchivedEvent: Hashable, Sendable {
     public let record: [UInt8]
 }
 
-/// The simulated archive: rounds kept in memory, each taking a duration drawn from the run's
-/// generator (the grapher is busy meanwhile), and a full disk from a chosen round on: that round
-/// and every later one fail, as ``ArchiveWriter`` does after `No space left on device`.
-public final class SimArchive: ArchiveStore {
-    public var maxRowBytes = 4 << 20
-    public var pageCacheBytes: Int?
+/// The simulated archive file: rounds kept in memory, each written by every grapher together
+/// (``SimGraphers`` completes the collective, each grapher's ``SimArchiveWriter`` brings its
+/// chunks) and taking a duration drawn from the run's generator (the graphers are busy
+/// meanwhile), and a full disk from a chosen round on: that round and every later one fail on
+/// every grapher, as ``ArchiveWriter`` does after `No space left on device`.
+public final class SimArchive {
     /// Every chunk of every successful round, in the order written.
     public private(set) var chunks: [(story: String, chunk: StoryChunk)] = []
     /// Rounds that wrote something.
@@ -35,9 +35,9 @@ public final class SimArchive: ArchiveStore {
     let fullFromRound: Int?
     /// Events of rounds that failed.
     public private(set) var eventsInFailedRounds = 0
-    private var unusable: String?
+    /// Why no more rounds can be written (a round failed, or the archive was closed), nil while they can.
+    private(set) var unusable: String?
     private var world: SimWorld
-    private var grapherRank: Int
     /// The last round that wrote something: where its chunks begin in ``chunks``, and when it commits
     /// (its duration after it began; a job killed before then leaves it uncommitted).
     var lastRound: (first: Int, commitsAt: ContinuousClock.Instant)?
@@ -49,27 +49,32 @@ public final class SimArchive: ArchiveStore {
     /// Mutation: reads leave the story's first archived chunk out.
     var readsSkipFirstChunk = false
 
-    init(world: SimWorld, grapherRank: Int, fullFromRound: Int?) {
+    init(world: SimWorld, fullFromRound: Int?) {
         self.world = world
-        self.grapherRank = grapherRank
         self.fullFromRound = fullFromRound
     }
 
-    public func writeRound(_ chunks: [ArchiveChunk]) throws(ArchiveError) -> ArchiveRoundReport {
-        if let unusable { throw .writerUnusable(reason: unusable) }
+    /// Writes and flushes one round, each grapher's chunks (in the graphers' rank order): nothing
+    /// when no grapher brought any, else a round every grapher is busy for, which fails on every
+    /// grapher once the disk is full.
+    /// - Returns: each grapher's outcome, in the order given.
+    func writeRound(_ parts: [(rank: Int, chunks: [ArchiveChunk])]) -> [Result<ArchiveRoundReport, ArchiveError>] {
+        let chunks = parts.flatMap(\.chunks)
         guard !chunks.isEmpty else {
-            return ArchiveRoundReport(round: nil, chunks: 0, events: 0, payloadBytes: 0, bytesWritten: 0, totalEvents: 0,
-                                      totalBytesWritten: 0, storiesCreated: 0, elapsedSeconds: 0, flushSeconds: 0)
+            let empty = ArchiveRoundReport(round: nil, chunks: 0, events: 0, payloadBytes: 0, bytesWritten: 0, totalEvents: 0,
+                                           totalBytesWritten: 0, storiesCreated: 0, elapsedSeconds: 0, flushSeconds: 0)
+            return parts.map { _ in .success(empty) }
         }
         let duration = world.roundDuration()
-        world.makeBusy(grapherRank, for: duration)
+        for p in parts { world.makeBusy(p.rank, for: duration) }
         world.roundBegins(commitsAt: world.clock.instant() + duration)
         let events = chunks.reduce(0) { $0 + $1.chunk.count }
         if let full = fullFromRound, rounds + 1 >= full {
             unusable = "No space left on device"
             eventsInFailedRounds += events
             if keepsFailedRound { store(chunks) }
-            throw .writeFailed(rank: 0, detail: "No space left on device (simulated full disk at round \(rounds + 1))")
+            let error = ArchiveError.writeFailed(rank: 0, detail: "No space left on device (simulated full disk at round \(rounds + 1))")
+            return parts.map { _ in .failure(error) }
         }
         rounds += 1
         lastRound = (self.chunks.count, world.clock.instant() + duration)
@@ -78,13 +83,18 @@ public final class SimArchive: ArchiveStore {
         if dropsLastChunk, rounds % 3 == 0, kept.count > 0 { kept.removeLast() }
         store(kept)
         if duplicatesChunk, rounds % 3 == 0, let c = kept.first { self.chunks.append((c.story, c.chunk)) }
-        let payload = chunks.reduce(0) { $0 + $1.chunk.payload.count }
-        return ArchiveRoundReport(round: UInt64(rounds), chunks: chunks.count, events: events, payloadBytes: payload,
-                                  bytesWritten: payload, totalEvents: events, totalBytesWritten: payload, storiesCreated: 0,
-                                  elapsedSeconds: Double(duration / .microseconds(1)) / 1e6, flushSeconds: 0)
+        let allEvents = events
+        return parts.map { p in
+            let payload = p.chunks.reduce(0) { $0 + $1.chunk.payload.count }
+            return .success(ArchiveRoundReport(round: UInt64(rounds), chunks: p.chunks.count, events: p.chunks.reduce(0) { $0 + $1.chunk.count },
+                                               payloadBytes: payload, bytesWritten: payload, totalEvents: allEvents,
+                                               totalBytesWritten: payload, storiesCreated: 0,
+                                               elapsedSeconds: Double(duration / .microseconds(1)) / 1e6, flushSeconds: 0))
+        }
     }
 
-    public func close() throws(ArchiveError) {
+    /// Closes the file (every grapher closed it): a write-back cache stores what it held.
+    func close() {
         if unusable == nil { unusable = "closed" }
         store(late)
         late = []
@@ -120,10 +130,9 @@ public final class SimArchive: ArchiveStore {
     }
 
     /// The archive as the job restarted after a ``crash(at:keeping:)`` opens it: the same rows,
-    /// written on by `world`'s grapher.
-    func reopened(by world: SimWorld, grapherRank: Int) -> SimArchive {
+    /// written on by `world`'s graphers.
+    func reopened(by world: SimWorld) -> SimArchive {
         self.world = world
-        self.grapherRank = grapherRank
         unusable = nil
         return self
     }
@@ -142,18 +151,6 @@ public final class SimArchive: ArchiveStore {
             }
         }
     }
-}
-
-/// The graphers of a simulated job: one (the simulator runs one recording group), so a barrier
-/// is passed at once and an agreement is the grapher's own value.
-final class SimGrapherGroup: CollectiveGroup {
-    private final class Passed: CollectiveWait {
-        func isComplete() throws -> Bool { true }
-    }
-
-    var size: Int { 1 }
-    func startBarrier() throws -> any CollectiveWait { Passed() }
-    func agreeOnMaximum(_ value: Int64) throws -> Int64 { value }
 }
 
 /// A role's clock in the simulation: the run's manual clock, its event time skewed by a fixed

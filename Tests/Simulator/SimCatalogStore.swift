@@ -14,6 +14,8 @@ final class SimCatalogStore: CatalogStore {
     /// Mutation: every second snapshot handed over is reported written but not kept (a writer that
     /// loses the newest snapshot when another is waiting).
     var skipsEverySecondSnapshot = false
+    /// Mutation: snapshots are kept with every destroyed mark cleared.
+    var forgetsDestroys = false
 
     func load() throws(CatalogFileError) -> ArchiveCatalog? { stored }
 
@@ -21,6 +23,19 @@ final class SimCatalogStore: CatalogStore {
 
     func submit(_ catalog: ArchiveCatalog) -> UInt64 {
         generation += 1
+        var catalog = catalog
+        if forgetsDestroys {
+            for (name, var c) in catalog.chronicles {
+                c.destroyed = false
+                for (story, var s) in c.stories where s.destroyed {
+                    s.destroyed = false
+                    s.writers = s.hidden
+                    s.hidden = []
+                    c.stories[story] = s
+                }
+                catalog.chronicles[name] = c
+            }
+        }
         if !skipsEverySecondSnapshot || generation % 2 == 1 { stored = catalog }
         writes += 1
         return generation

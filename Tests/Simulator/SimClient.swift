@@ -17,7 +17,7 @@ final class SimClient {
     private(set) var keeperRank = -1
     let clock: SkewedClock
     private let channel: SimControlTransport
-    private let visor: SimVisorLink
+    let visor: SimVisorLink
     private let world: SimWorld
     // The workload, drawn from the seed.
     let eventCount: Int
@@ -25,6 +25,12 @@ final class SimClient {
     let maxPending: Int
     let gap: (low: Int64, high: Int64)
     let payloadBytes: Int
+    /// How late its first batch leaves after each acquire (a client whose flusher does not run for
+    /// a while on a loaded node), for a client that logs before its registration is acknowledged:
+    /// its events wait in the batch meanwhile. The keeper must count it a writer from the visor's
+    /// notice, or those events find their range sealed by the other writers and the clock.
+    let firstShipDelay: Duration
+    private var holdShipsUntil: ContinuousClock.Instant
     private let watermarkInterval: UInt64
 
     private(set) var phase = Phase.connecting
@@ -61,7 +67,7 @@ final class SimClient {
         (self.rank, self.storyId, self.storyName) = (rank, storyId, storyName)
         self.clock = clock
         self.channel = channel
-        visor = SimVisorLink(rank: rank, channel: channel, mode: .writer)
+        visor = SimVisorLink(rank: rank, channel: channel, mode: .writer, clock: clock)
         self.world = world
         eventCount = Int.random(in: 20...300, using: &rng)
         // Now and then a writer releases its story halfway and acquires it again (the recording
@@ -70,9 +76,11 @@ final class SimClient {
         batchEvents = rng.pick([1, 4, 16, 64])
         maxPending = rng.pick([1, 2, 8])
         gap = rng.pick([(Int64(1), Int64(20)), (10, 500), (100, 3000)])
-        payloadBytes = rng.pick([0, 8, 100])
+        payloadBytes = rng.pick(world.scenario.payloadChoices)
         watermarkInterval = world.config.watermarkIntervalNanoseconds
         nextEventAt = clock.instant()
+        holdShipsUntil = clock.instant()
+        firstShipDelay = rng.pick([.zero, .zero, .milliseconds(30), .milliseconds(60)])
     }
 
     /// The id the visor gave it (`.none` before it connected).
@@ -100,7 +108,11 @@ final class SimClient {
             // The recording started (the group acknowledged the visor's notices): register with the
             // keeper by a watermark-only batch, and log (see ``waitsForRegistration``).
             phase = .registering
-            try ship(watermark: clock.now())
+            if !waitsForRegistration && firstShipDelay > .zero {
+                holdShipsUntil = clock.instant() + firstShipDelay  // no registration batch: it logs at once
+            } else {
+                try ship(watermark: clock.now())
+            }
         case (.releasing, .reply(let r)):
             guard r.rc == .success else { throw SimClientError("client \(clientId): release of \(storyName): \(r.rc) \(r.detail)") }
             if sessionEnd == eventCount {
@@ -157,6 +169,7 @@ final class SimClient {
             return true
         case .logging:
             let now = clock.instant()
+            let shipping = now >= holdShipsUntil
             // A full batch waits for room in the window, and its writer with it: the real client's
             // `log` ships a batch once it holds `batchEvents` and blocks while the window is full,
             // so no batch is larger (the keeper's memory bound counts on it).
@@ -168,7 +181,9 @@ final class SimClient {
                 nextEventAt = nextEventAt + world.rng.microseconds(gap.low, gap.high)
                 did = true
             }
-            if !batch.isEmpty && unacked < pendingLimit && (batch.count >= batchEvents || logged.count == sessionEnd) {
+            if !shipping {
+                // Its flusher has not run yet: nothing leaves.
+            } else if !batch.isEmpty && unacked < pendingLimit && (batch.count >= batchEvents || logged.count == sessionEnd) {
                 try ship(watermark: max(clock.now(), floor))
                 did = true
             } else if batch.isEmpty && clock.now() >= lastSentAt &+ watermarkInterval {
@@ -179,11 +194,11 @@ final class SimClient {
                 try channel.post(ControlMessage.watermarks(set).encode(), to: keeperRank, tag: .events)
                 did = true
             }
-            if batch.isEmpty && durableAsked == nil && logged.count > 0 && world.rng.chance(world.durableFlushChance) {
+            if shipping && batch.isEmpty && durableAsked == nil && logged.count > 0 && world.rng.chance(world.durableFlushChance) {
                 try askDurable()
                 did = true
             }
-            if logged.count == sessionEnd && batch.isEmpty && unacked < pendingLimit {
+            if shipping && logged.count == sessionEnd && batch.isEmpty && unacked < pendingLimit {
                 try ship(watermark: .max)
                 phase = .closing
                 did = true

@@ -22,7 +22,7 @@ final class SimFollower {
     /// Time between the end of one answer and the next query (the real client's `interval`).
     let interval: Duration
     private let channel: SimControlTransport
-    private let visor: SimVisorLink
+    let visor: SimVisorLink
     private unowned let world: SimWorld
     private var beginAt: ContinuousClock.Instant
     private var nextQueryAt: ContinuousClock.Instant
@@ -48,7 +48,7 @@ final class SimFollower {
         self.rank = rank
         self.channel = channel
         self.world = world
-        visor = SimVisorLink(rank: rank, channel: channel, mode: .writerReader)
+        visor = SimVisorLink(rank: rank, channel: channel, mode: .writerReader, clock: world.clock)
         story = "story-\(Int.random(in: 0..<world.scenario.stories, using: &rng))"
         interval = rng.pick([.milliseconds(2), .milliseconds(10), .milliseconds(20)])
         beginAt = world.clock.instant() + rng.microseconds(0, 50_000)

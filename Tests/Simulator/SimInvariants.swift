@@ -33,24 +33,40 @@ public struct SimReport: Sendable {
     /// Queries the follower asked, and events it yielded.
     public var followPolls = 0
     public var followed = 0
+    /// Blocking collectives the graphers completed (rounds, agreements, the close), with several groups.
+    public var collectives = 0
+    /// Hand-offs between the simulator's thread and the graphers' fibers.
+    public var handOffs = 0
+    /// "Last N" answers checked, and those the keepers gave directly; listings and destroys checked.
+    public var lastQueries = 0
+    public var lastDirect = 0
+    /// "Last N" answers completed below the keepers' by the player, and direct queries that fell
+    /// back to the player: no answer within half the timeout, or refused (a stale route).
+    public var lastBelow = 0
+    public var lastTimeouts = 0
+    public var lastStaleRoutes = 0
+    public var listings = 0
+    public var destroys = 0
 
     /// Whether every invariant held.
     public var passed: Bool { violations.isEmpty }
 
     /// The line that replays this run.
     public var replayLine: String {
-        "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")\(tightMemory ? " --tight-memory" : "")): "
+        "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")\(tightMemory ? " --tight-memory" : "")\(scenario.saturated ? " --saturated" : "")): "
             + "\(violations.joined(separator: "; ")) — \(scenario)\(restart.map { " — \($0)" } ?? "")"
     }
 }
 
 extension SimWorld {
-    /// Runs the job and checks every invariant after it.
+    /// Runs the job and checks every invariant after it; `groups` recording groups when given, else
+    /// as the seed draws them; a saturated scenario (``SimScenario/saturated``) when `saturated`.
     public static func simulate(seed: UInt64, mutation: SimMutation = .none,
-                                tightMemory: Bool = SimScenario.tightMemoryFromEnvironment) -> SimReport {
+                                tightMemory: Bool = SimScenario.tightMemoryFromEnvironment, groups: Int? = nil,
+                                saturated: Bool = SimScenario.saturatedFromEnvironment) -> SimReport {
         let world: SimWorld
         do {
-            world = try SimWorld(seed: seed, mutation: mutation, tightMemory: tightMemory)
+            world = try SimWorld(seed: seed, mutation: mutation, tightMemory: tightMemory, groups: groups, saturated: saturated)
         } catch {
             return SimReport(seed: seed, mutation: mutation, scenario: SimScenario(), ending: .failed("setup: \(error)"),
                              violations: ["setup failed: \(error)"], logged: 0, archived: 0, rounds: 0, steps: 0)
@@ -79,6 +95,10 @@ extension SimWorld {
         violations += checkReplays()
         violations += clients.flatMap(\.durabilityViolations)
         violations += checkFollow()
+        violations += graphers.failures
+        violations += checkLastN()
+        violations += checkDestroyed()
+        violations += checkClockOffsets()
         if let earlier = restart.earlier { violations = earlier.killedJobViolations() + violations + checkRestart() }
         var report = SimReport(seed: seed, mutation: mutation, scenario: restart.earlier?.scenario ?? scenario, ending: ending,
                                violations: violations, logged: allWriters.reduce(0) { $0 + $1.logged.count },
@@ -88,6 +108,15 @@ extension SimWorld {
         report.restarts = clients.reduce(0) { $0 + $1.restarts }
         report.followPolls = follower.polls
         report.followed = follower.yielded.count
+        report.collectives = scenario.groups > 1 ? graphers.collectives : 0
+        report.handOffs = graphers.handOffs
+        report.lastQueries = lastReader.answers.count
+        report.lastDirect = lastReader.answers.filter { $0.path == .keepers }.count
+        report.lastBelow = lastReader.answers.filter { $0.path == .belowKeepers }.count
+        report.lastTimeouts = lastReader.directTimeouts
+        report.lastStaleRoutes = lastReader.staleRoutes
+        report.listings = curator.listings
+        report.destroys = curator.destroys
         report.tightMemory = tightMemory
         report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
         addRestart(to: &report)
@@ -104,18 +133,24 @@ extension SimWorld {
             return ["catalog: the visor's catalog has no chronicle \(Self.chronicle)"]
         }
         for c in clients {
-            let writer = chronicle.stories[c.storyName]?.writers.first { $0.client == c.clientId.rawValue }
+            // A story the curator destroyed keeps its writers' counts as the events it hides.
+            let entry = chronicle.stories[c.storyName]
+            let writer = (entry?.destroyed ?? false ? entry?.hidden : entry?.writers)?.first { $0.client == c.clientId.rawValue }
             if writer?.count != UInt64(c.logged.count) {
                 out.append("catalog: client \(c.clientId) logged \(c.logged.count) event(s) to \(c.storyName), "
                            + "the catalog says \(writer.map { "\($0.count.map(String.init) ?? "unknown")" } ?? "nothing")")
             }
         }
-        for counter in [Counter.messagesUnexpected, .messagesMalformed, .messagesForged, .clientsAbandoned, .replaysRefused] {
+        for counter in [Counter.messagesUnexpected, .messagesMalformed, .messagesForged, .clientsAbandoned] {
             if let n = visor.counters[counter], n > 0 { out.append("catalog: the visor counted \(n) \(counter)") }
         }
+        // The visor refuses only replays of stories the curator destroyed.
+        if let n = visor.counters[.replaysRefused], n > UInt64(refusedAsDestroyed) {
+            out.append("catalog: the visor counted \(n) \(Counter.replaysRefused), \(refusedAsDestroyed) of destroyed stories")
+        }
         let connects = visor.counters[.clientsConnects] ?? 0
-        if connects != UInt64(clients.count + 2) {
-            out.append("catalog: the visor counted \(connects) connect(s) of \(clients.count + 2) client ranks")
+        if connects != UInt64(clients.count + Self.otherClientRanks) {
+            out.append("catalog: the visor counted \(connects) connect(s) of \(clients.count + Self.otherClientRanks) client ranks")
         }
         return out
     }
@@ -197,9 +232,14 @@ extension SimWorld {
         var logged: [Key: Event] = [:]
         for c in allWriters { for e in c.logged { logged[Key(story: c.storyName, client: c.clientId.rawValue, index: e.index)] = e } }
         for (id, a) in reader.answers.sorted(by: { $0.key < $1.key }) where a.done {
-            // After a restart an answer may be partial or the story unknown: ``checkRestart()`` says when.
-            guard a.rc == .success || restart.earlier != nil && (a.rc == .partialResult || a.rc == .notExist) else {
-                out.append("replay: query \(id) of \(a.story) answered \(a.rc)")
+            guard a.rc == .success else {
+                // A story the curator destroyed is refused (−3) from then on. After a restart an
+                // answer may be partial or the story unknown: ``checkRestart()`` says when.
+                let destroyed = a.rc == .notExist && curator.destroyAsked.contains(Self.chronicle + "/" + a.story)
+                let restarted = restart.earlier != nil && (a.rc == .partialResult || a.rc == .notExist)
+                if !destroyed && !restarted {
+                    out.append("replay: query \(id) of \(a.story) answered \(a.rc)")
+                }
                 continue
             }
             let keys = a.events.map { ($0.time, $0.clientId.rawValue, $0.index) }
@@ -282,14 +322,20 @@ extension SimWorld {
     }
 
     /// Whether a writer's clock lags behind a recording process's (a keeper's, or the grapher's at skew 0).
-    var writerClockLags: Bool {
+    /// Whether a writer's clock lags a keeper's (or the grapher's, at skew 0) by
+    /// `StoryPipeline.writerClockMargin` (20 ms) or more. The scenarios skew clocks by ±3 ms, so
+    /// this never holds today.
+    var writerClockLagsPastMargin: Bool {
         let ahead = max(0, scenario.keeperSkews.max() ?? 0)
-        return scenario.clientSkews.contains { $0 < ahead }
+        return scenario.clientSkews.contains { ahead - $0 >= Int64(StoryPipeline.writerClockMargin) }
     }
 
-    /// No event is late unless a writer's clock lagged behind a recording process's (a keeper's, or
-    /// the grapher's at skew 0): a lagging writer registers with a watermark below what the keeper's
-    /// clock already sealed. With no writer behind, every range completes by watermarks.
+    /// No event is late unless a writer's clock lagged behind a recording process's by
+    /// `StoryPipeline.writerClockMargin` or more: a writer registers a second behind its keeper's
+    /// clock; a keeper's ranges seal only once its clock, less that margin, has passed them, however
+    /// far ahead the other writers' watermarks are (their clocks ahead of the newcomer's); and its
+    /// clock alone (a story with no writer, between a release and the next acquire) seals only what
+    /// lies a second behind it.
     ///
     /// One exception, by design: a keeper whose every transfer slot holds a piece of a run of events
     /// with one time releases the watermark it holds back (`watermarks.released`), and the rest of
@@ -298,9 +344,15 @@ extension SimWorld {
     /// grapher's late events are excused only when a keeper counted such a release; a keeper's own
     /// late events never are.
     func checkLate() -> [String] {
-        guard !writerClockLags else { return [] }
+        guard !writerClockLagsPastMargin else { return [] }
         let released = counters.reduce(UInt64(0)) { $0 + ($1.counters[.watermarksReleased] ?? 0) }
         let late = counters.reduce(UInt64(0)) { $0 + ($1.role == .grapher && released > 0 ? 0 : $1.counters[.eventsLate] ?? 0) }
-        return late == 0 ? [] : ["late: \(late) event(s) late while no writer's clock lagged"]
+        guard late > 0 else { return [] }
+        let where_ = counters.enumerated().compactMap { i, c in
+            (c.counters[.eventsLate] ?? 0) > 0 ? "\(c.role) #\(i): \(c.counters[.eventsLate] ?? 0)" : nil
+        }
+        return ["late: \(late) event(s) late while no writer's clock lagged (\(where_.joined(separator: ", ")); "
+                + "watermarks.released \(released), acks.releasedAtBound "
+                + "\(counters.reduce(UInt64(0)) { $0 + ($1.counters[.acksReleasedAtBound] ?? 0) }))"]
     }
 }

@@ -47,13 +47,30 @@ public enum SimMutation: String, CaseIterable, Sendable {
     /// The grapher acknowledges a round's chunks as soon as it wrote them, before the round's
     /// flush and commit returned: a kill inside the round destroys events a writer saw durable.
     case roundAcksBeforeCommit
+    /// The first group's grapher takes its own value as the graphers' agreement after a round,
+    /// not the maximum over every grapher: done before the others, it closes the archive and
+    /// leaves while they still have rounds to write, which then wait for it for ever. Only a job
+    /// of several recording groups can show it.
+    case grapherAgreesAlone
+    /// Keepers' answers to "last N" queries readers send them directly lose their newest event
+    /// (the network rewrites them): the answer misses a complete event.
+    case keepersLastDropNewest
+    /// The visor's catalog store keeps every snapshot with its destroyed marks cleared (a destroyed
+    /// story is written back as live): a destroyed story is still in the catalog.
+    case catalogForgetsDestroys
+    /// The visor's listings lose their last name on the way (the network rewrites them): a
+    /// chronicle or story that exists is missing from them.
+    case listingsDropLastName
+    /// The visor stamps its clock pongs 50 ms late (the network rewrites them): a client's measured
+    /// clock offset is off by more than its error bound.
+    case pongsStampedLate
 
     /// The invariant that must catch it (the start of its violation line).
     public var caughtBy: String {
         switch self {
         case .none: ""
         case .archiveDropsChunk, .archiveDuplicatesChunk: "exactly once"
-        case .networkLosesChunkAcks: "deadline"
+        case .networkLosesChunkAcks, .grapherAgreesAlone: "deadline"
         case .failedRoundKeepsData: "lost"
         case .networkReordersLanes, .keeperWaitsForFirstBatch: "late"
         case .writersIgnoreFlowControl: "memory"
@@ -63,6 +80,10 @@ public enum SimMutation: String, CaseIterable, Sendable {
         case .catalogSkipsSnapshots: "catalog"
         case .playerIgnoresEarlierWriters: "restart"
         case .roundAcksBeforeCommit: "durable"
+        case .keepersLastDropNewest: "last"
+        case .catalogForgetsDestroys: "destroy"
+        case .listingsDropLastName: "listings"
+        case .pongsStampedLate: "clock"
         }
     }
 }

@@ -19,7 +19,7 @@ final class SimReader {
 
     let rank: Int
     private let channel: SimControlTransport
-    private let visor: SimVisorLink
+    let visor: SimVisorLink
     private let world: SimWorld
     private var nextQueryAt: ContinuousClock.Instant
     private var nextQueryId: UInt64 = 1
@@ -31,7 +31,7 @@ final class SimReader {
         self.rank = rank
         self.channel = channel
         self.world = world
-        visor = SimVisorLink(rank: rank, channel: channel, mode: .writerReader)
+        visor = SimVisorLink(rank: rank, channel: channel, mode: .writerReader, clock: world.clock)
         queries = Int.random(in: 0...4, using: &rng)
         nextQueryAt = world.clock.instant() + rng.microseconds(1_000, 200_000)
     }

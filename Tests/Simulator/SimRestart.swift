@@ -66,7 +66,7 @@ struct SimKillPlan: CustomStringConvertible, Sendable {
         let share = Double.random(in: 0.05..<0.95, using: &rng)
         let afterCatalog = rng.chance(0.5)
         let duringRound = rng.chance(0.5)
-        let keeper = Int.random(in: 1...scenario.keepers, using: &rng)
+        let keeper = Int.random(in: 1...(scenario.keepers * scenario.groups), using: &rng)
         let crashed = rng.pick([SimCrashedRound.vanishes, .survives, .torn(share: Double.random(in: 0..<1, using: &rng))])
         let gap = rng.microseconds(1_000, 50_000)
         return SimKillPlan(share: share, afterCatalog: afterCatalog, duringRound: duringRound, keeper: keeper, crashedRound: crashed, restartGap: gap, rng: rng)
@@ -154,7 +154,7 @@ extension SimWorld {
     /// is planned: what it posts in that step leaves then, as the real grapher acknowledges a round
     /// only after `writeRound` returned. Without a kill nothing can tell, and the seeds run as before.
     func roundReturns(of rank: Int) -> ContinuousClock.Instant? {
-        guard restart.plan != nil, mutation != .roundAcksBeforeCommit, rank == grapherRank,
+        guard restart.plan != nil, mutation != .roundAcksBeforeCommit, groups.contains(where: { $0.grapher == rank }),
               let until = busy(rank), until > clock.instant() else { return nil }
         return until
     }
@@ -171,7 +171,7 @@ extension SimWorld {
     func installRestartMutations() {
         guard mutation == .playerIgnoresEarlierWriters else { return }
         network.rewrite = { [unowned self] source, destination, _, bytes in
-            guard source == 0, destination == playerRank, case .replayRequest(var r)? = try? ControlMessage.decode(bytes),
+            guard source == 0, groups.contains(where: { $0.player == destination }), case .replayRequest(var r)? = try? ControlMessage.decode(bytes),
                   !r.earlierWriters.isEmpty else { return bytes }
             r.earlierWriters = []
             return ControlMessage.replayRequest(r).encode()
@@ -220,7 +220,8 @@ extension SimWorld {
     func restarted() -> SimReport {
         let second: SimWorld
         do {
-            second = try SimWorld(seed: seed, mutation: mutation, tightMemory: tightMemory, restarting: self)
+            second = try SimWorld(seed: seed, mutation: mutation, tightMemory: tightMemory, groups: scenario.groups,
+                                  saturated: scenario.saturated, restarting: self)
         } catch {
             var report = SimReport(seed: seed, mutation: mutation, scenario: scenario, ending: .failed("restart: \(error)"),
                                    violations: killedJobViolations() + ["restart: the second job did not start: \(error)"],
@@ -242,11 +243,13 @@ extension SimWorld {
 
     // MARK: - Invariants
 
-    /// The first job's own invariants, up to the kill: late events, memory, the replies its reader
-    /// and follower got, the durable flushes its writers saw succeed (the archive's exactly-once
+    /// The first job's own invariants, up to the kill: late events, memory, the replies its reader,
+    /// follower, "last N" reader and curator got, the durable flushes its writers saw succeed, the
+    /// graphers' collectives in step (the archive's exactly-once
     /// holds over both jobs and is checked after the second).
     func killedJobViolations() -> [String] {
-        (checkLate() + checkMemory() + checkReplays() + clients.flatMap(\.durabilityViolations) + checkFollow())
+        (checkLate() + checkMemory() + checkReplays() + clients.flatMap(\.durabilityViolations) + checkFollow()
+            + graphers.failures + checkLastN() + curator.violations)
             .map { "\($0) (first job, before the kill)" }
     }
 
@@ -447,6 +450,15 @@ extension SimWorld {
         report.followPolls += earlier.follower.polls
         report.followed += earlier.follower.yielded.count
         report.late += earlier.counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
+        report.collectives += earlier.scenario.groups > 1 ? earlier.graphers.collectives : 0
+        report.handOffs += earlier.graphers.handOffs
+        report.lastQueries += earlier.lastReader.answers.count
+        report.lastDirect += earlier.lastReader.answers.filter { $0.path == .keepers }.count
+        report.lastBelow += earlier.lastReader.answers.filter { $0.path == .belowKeepers }.count
+        report.lastTimeouts += earlier.lastReader.directTimeouts
+        report.lastStaleRoutes += earlier.lastReader.staleRoutes
+        report.listings += earlier.curator.listings
+        report.destroys += earlier.curator.destroys
         report.partialReplays = reader.answers.values.filter { $0.done && $0.rc == .partialResult }.count
             + follower.answeredPartial.filter { $0 }.count
     }

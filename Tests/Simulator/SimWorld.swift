@@ -7,6 +7,9 @@ import Logging
 
 /// What one seed decided about a simulated job: its shape, its delays, its faults.
 public struct SimScenario: CustomStringConvertible, Sendable {
+    /// Recording groups (one per simulated node), each with `keepers` keepers, a grapher and a player.
+    public var groups = 1
+    /// Keepers per recording group.
     public var keepers = 1
     public var clients = 1
     public var stories = 1
@@ -25,23 +28,38 @@ public struct SimScenario: CustomStringConvertible, Sendable {
     public var archiveIntervalMs = 10
     public var slotBytes = 64 << 10
     public var keeperMemory = 1 << 20
+    /// `grapher.memoryLimitBytes`.
+    public var grapherMemory = 1 << 20
+    /// The record sizes writers choose from.
+    public var payloadChoices = [0, 8, 100]
+    /// Whether this is a saturated scenario (`CHRONOLOG_SIM_SATURATED=1`): records of kilobytes,
+    /// keeper and grapher at small bounds, transfer slots that fill, archive rounds up to 700 ms.
+    public var saturated = false
     /// Keepers hold each batch acknowledgement up to this long (a slow keeper), players each query.
     public var maxAckDelay: Duration = .zero
     public var maxQueryDelay: Duration = .zero
+    /// Whether the clocks of keepers and writers are skewed.
+    public var clocksSkewed = false
+    /// The share of "last N" queries sent to keepers directly that keepers leave unanswered (busy or gone).
+    public var directQueriesIgnored = 0.0
 
     public var description: String {
-        "keepers=\(keepers) clients=\(clients) stories=\(stories) delay≤\(maxMessageDelay) read≤\(maxReadDelay) "
+        "groups=\(groups) keepers=\(keepers) clients=\(clients) stories=\(stories) delay≤\(maxMessageDelay) read≤\(maxReadDelay) "
             + "round≤\(maxRoundDuration) idleStep=\(idleStep) fullFromRound=\(fullFromRound.map(String.init) ?? "-") "
             + "stall=\(stall.map { "rank \($0.rank) at \($0.at) for \($0.length)" } ?? "-") chunkMs=\(chunkDurationMs) "
             + "archiveMs=\(archiveIntervalMs) slot=\(slotBytes) keeperMemory=\(keeperMemory) "
-            + "ackDelay≤\(maxAckDelay) queryDelay≤\(maxQueryDelay) keeperSkews=\(keeperSkews) clientSkews=\(clientSkews)"
+            + "ackDelay≤\(maxAckDelay) queryDelay≤\(maxQueryDelay) directIgnored=\(directQueriesIgnored) keeperSkews=\(keeperSkews) clientSkews=\(clientSkews)"
+            + (saturated ? " saturated grapherMemory=\(grapherMemory) records=\(payloadChoices)" : "")
     }
 
     /// Whether keepers may get a memory bound below the configurable minimum (`CHRONOLOG_SIM_TIGHT_MEMORY=1`).
     public static let tightMemoryFromEnvironment = ProcessInfo.processInfo.environment["CHRONOLOG_SIM_TIGHT_MEMORY"] == "1"
 
+    /// Whether scenarios are saturated ones (`CHRONOLOG_SIM_SATURATED=1`, ``saturated``).
+    public static let saturatedFromEnvironment = ProcessInfo.processInfo.environment["CHRONOLOG_SIM_SATURATED"] == "1"
+
     /// The scenario of `seed`, drawn from `rng` in a fixed order.
-    static func draw(_ rng: inout SplitMix64, mutation: SimMutation, tightMemory: Bool) -> SimScenario {
+    static func draw(_ rng: inout SplitMix64, mutation: SimMutation, tightMemory: Bool, saturated: Bool) -> SimScenario {
         var s = SimScenario()
         s.keepers = Int.random(in: 1...3, using: &rng)
         s.clients = Int.random(in: 1...4, using: &rng)
@@ -65,11 +83,39 @@ public struct SimScenario: CustomStringConvertible, Sendable {
             s.stall = (rank, rng.microseconds(0, 200_000), rng.microseconds(10_000, 300_000))
         }
         let skewed = rng.chance(0.5)
+        s.clocksSkewed = skewed
         s.keeperSkews = (0..<s.keepers).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
         s.clientSkews = (0..<s.clients).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
         if rng.chance(0.2) { s.maxAckDelay = rng.pick([.microseconds(500), .milliseconds(5)]) }
         if rng.chance(0.2) { s.maxQueryDelay = rng.pick([.milliseconds(1), .milliseconds(20)]) }
+        if rng.chance(0.2) { s.directQueriesIgnored = rng.pick([0.3, 1.0]) }
+        // Drawn last, so the choices above stay those of the seed's default scenario.
+        if saturated {
+            s.saturated = true
+            s.keeperMemory = rng.pick([1 << 20, 4 << 20])
+            s.grapherMemory = 1 << 20
+            s.slotBytes = rng.pick([64 << 10, 256 << 10])
+            s.maxRoundDuration = rng.pick([.milliseconds(100), .milliseconds(700)])
+            s.payloadChoices = rng.pick([[2000, 8000], [100, 8000]])
+        }
         return s
+    }
+
+    /// The recording groups of `seed` (1–3, or `groups` when given) and what further groups add to
+    /// the scenario: their keepers' clock skews, and the group of a stalled keeper or grapher.
+    /// Drawn from a generator of their own, so that a seed of one group runs exactly as it did
+    /// before the simulator ran several.
+    mutating func drawGroups(seed: UInt64, groups: Int?) {
+        var rng = SplitMix64(seed: seed ^ 0x4752_4F55_5053)  // "GROUPS"
+        self.groups = groups ?? Int.random(in: 1...3, using: &rng)
+        guard self.groups > 1 else { return }
+        keeperSkews += (0..<(keepers * (self.groups - 1))).map { _ in
+            clocksSkewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0
+        }
+        if let s = stall {
+            // Drawn among the first group's keepers and grapher; the same role of another group.
+            stall = (s.rank + Int.random(in: 0..<self.groups, using: &rng) * (keepers + 2), s.at, s.length)
+        }
     }
 }
 
@@ -87,17 +133,25 @@ final class SimFaults: RoleFaults, @unchecked Sendable {
         world.scenario.maxQueryDelay == .zero ? .zero
             : world.rng.microseconds(0, Int64(world.scenario.maxQueryDelay / .microseconds(1)))
     }
+
+    func keeperAnswersDirectQueries() -> Bool {
+        world.scenario.directQueriesIgnored == 0 || !world.rng.chance(world.scenario.directQueriesIgnored)
+    }
 }
 
-/// A whole recording group on one thread, in memory, on a manual clock: the real ``VisorService``
-/// (its catalog in memory), the real ``KeeperRole``s, ``GrapherRole`` and ``PlayerRole`` (each in its
-/// real ``RecordingProcess`` loop) behind simulated control, bulk and archive seams, and simulated
-/// writers and readers speaking the real control messages. Every delay, order, duration,
-/// stall, full disk and clock skew comes from the seed.
+/// A whole job on one thread (graphers' rounds hand a baton to threads of their own, see
+/// ``SimGraphers``), in memory, on a manual clock: the real ``VisorService`` (its catalog in
+/// memory), and 1–3 recording groups laid out by the real ``RolePlan``, one per node, each of the
+/// real ``KeeperRole``s, ``GrapherRole`` and ``PlayerRole`` (each in its real ``RecordingProcess``
+/// loop) behind simulated control, bulk, archive and collective seams; simulated writers and readers
+/// speak the real control messages. Every delay, order, duration, stall, full disk and clock skew
+/// comes from the seed.
 public final class SimWorld {
     static let chronicle = "sim"
     /// How long a job may take, simulated, before it counts as hung (under the roles' own 60 s drain stall limit).
     static let deadline: Duration = .seconds(30)
+    /// Client ranks besides the writers: the reader, the follower, the "last N" reader, the curator.
+    static let otherClientRanks = 4
 
     public let seed: UInt64
     public let scenario: SimScenario
@@ -111,19 +165,40 @@ public final class SimWorld {
     private(set) var catalogStore = SimCatalogStore()
     private(set) var clients: [SimClient] = []
     private(set) var archive: SimArchive!
+    /// One recording group's ranks.
+    struct Group {
+        let keepers: [Int]
+        let grapher: Int
+        let player: Int
+    }
+    /// The recording groups, by group id; the plan laid their ranks out.
+    let groups: [Group]
+    /// Every group's keepers.
     let keeperRanks: [Int]
-    let grapherRank: Int
-    let playerRank: Int
+    /// The first client rank (the writers, then the reader and the follower).
+    let firstClientRank: Int
+    /// The job's role plan (``RolePlan``), as a job with these nodes computes it.
+    let plan: RolePlan
+    /// The graphers and their collectives.
+    private(set) var graphers: SimGraphers!
     private(set) var reader: SimReader!
     private(set) var follower: SimFollower!
+    private(set) var lastReader: SimLastReader!
+    private(set) var curator: SimCurator!
 
-    struct Process {
+    /// A recording process. A class: a grapher's step may wait in a collective on its fiber while
+    /// the others step.
+    final class Process {
         let rank: Int
         let role: Role
         let behavior: RecordingBehavior
         var loop: RecordingProcess
         var finished = false
         let bulk: SimBulkTransport
+
+        init(rank: Int, role: Role, behavior: RecordingBehavior, loop: RecordingProcess, bulk: SimBulkTransport) {
+            (self.rank, self.role, self.behavior, self.loop, self.bulk) = (rank, role, behavior, loop, bulk)
+        }
     }
     private(set) var processes: [Process] = []
     private var pools: [UInt64: SimSlotPool] = [:]
@@ -139,22 +214,30 @@ public final class SimWorld {
     var restart = SimRestartState()
 
     /// A job drawn from `seed`, with `mutation` in it (and keeper memory bounds below the
-    /// configurable minimum when `tightMemory`). In about one seed in seven a keeper is killed
-    /// mid-ingest and a second job restarts over the same archive and catalog (``SimKillPlan``).
-    public convenience init(seed: UInt64, mutation: SimMutation = .none,
-                            tightMemory: Bool = SimScenario.tightMemoryFromEnvironment) throws {
-        try self.init(seed: seed, mutation: mutation, tightMemory: tightMemory, restarting: nil)
+    /// configurable minimum when `tightMemory`); `groups` recording groups when given, else as the seed draws;
+    /// a saturated scenario when `saturated` (``SimScenario/saturated``). In about one seed in seven
+    /// a keeper is killed mid-ingest and a second job restarts over the same archive and catalog (``SimKillPlan``).
+    public convenience init(seed: UInt64, mutation: SimMutation = .none, tightMemory: Bool = SimScenario.tightMemoryFromEnvironment,
+                            groups: Int? = nil, saturated: Bool = SimScenario.saturatedFromEnvironment) throws {
+        try self.init(seed: seed, mutation: mutation, tightMemory: tightMemory, groups: groups, saturated: saturated, restarting: nil)
     }
 
     /// The job of `seed`, or (with `earlier`) the job restarted after `earlier` was killed: the
-    /// same archive, catalog store and clock, the generator where `earlier` left it, new writers.
-    init(seed: UInt64, mutation: SimMutation, tightMemory: Bool, restarting earlier: SimWorld?) throws {
+    /// same archive, catalog store and clock, the same recording groups, the generator where
+    /// `earlier` left it, new writers.
+    init(seed: UInt64, mutation: SimMutation, tightMemory: Bool, groups: Int?, saturated: Bool, restarting earlier: SimWorld?) throws {
         self.tightMemory = tightMemory
         self.seed = seed
         self.mutation = mutation
         var rng = earlier?.rng ?? SplitMix64(seed: seed)
-        let scenario = earlier.map { SimScenario.drawRestart(&rng, after: $0.scenario) }
-            ?? SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory)
+        let scenario: SimScenario
+        if let earlier {
+            scenario = SimScenario.drawRestart(&rng, after: earlier.scenario)
+        } else {
+            var first = SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory, saturated: saturated)
+            first.drawGroups(seed: seed, groups: groups)
+            scenario = first
+        }
         self.scenario = scenario
         var restart = SimRestartState()
         if let earlier {
@@ -170,17 +253,21 @@ public final class SimWorld {
         self.start = clock.instant()
         var config = ChronoConfig()
         config.story.chunkDurationMs = scenario.chunkDurationMs
-        config.story.maxEventBytes = 256
+        config.story.maxEventBytes = max(256, scenario.payloadChoices.max() ?? 0)
         config.grapher.archiveIntervalMs = scenario.archiveIntervalMs
         config.keeper.transferSlotBytes = scenario.slotBytes
         config.keeper.memoryLimitBytes = scenario.keeperMemory
-        config.grapher.memoryLimitBytes = 1 << 20
+        config.grapher.memoryLimitBytes = scenario.grapherMemory
         config.heartbeat.intervalMs = 1000
         config.archive.directory = "simulated"
         self.config = config
-        keeperRanks = Array(1...scenario.keepers)
-        grapherRank = scenario.keepers + 1
-        playerRank = scenario.keepers + 2
+        plan = try Self.layOut(scenario)
+        self.groups = (0..<scenario.groups).map { [plan] g in
+            Group(keepers: plan.ranks(of: .keeper, inGroup: g), grapher: plan.ranks(of: .grapher, inGroup: g)[0],
+                  player: plan.ranks(of: .player, inGroup: g)[0])
+        }
+        keeperRanks = self.groups.flatMap(\.keepers)
+        firstClientRank = plan.ranks(of: .client)[0]
         self.rng = rng
         try build()
     }
@@ -193,6 +280,8 @@ public final class SimWorld {
             restart.loadedCatalog = catalogStore.stored
         }
         catalogStore.skipsEverySecondSnapshot = mutation == .catalogSkipsSnapshots
+        catalogStore.forgetsDestroys = mutation == .catalogForgetsDestroys
+        installClientMutations()
         if mutation == .networkLosesChunkAcks {
             var acks = 0
             network.keep = { _, _, tag, bytes in
@@ -218,7 +307,7 @@ public final class SimWorld {
         }
         if mutation == .keepersCompleteByClock {
             network.rewrite = { [unowned self] source, destination, tag, bytes in
-                guard tag == .replay, destination == playerRank, keeperRanks.contains(source),
+                guard tag == .replay, groups.contains(where: { $0.player == destination }), keeperRanks.contains(source),
                       case .replayPiece(var piece)? = try? ControlMessage.decode(bytes), piece.isLast else { return bytes }
                 piece.completeBefore = clock.now()
                 return ControlMessage.replayPiece(piece).encode()
@@ -229,59 +318,78 @@ public final class SimWorld {
         visor = try VisorService(channel: SimControlTransport(rank: 0, network: network), plan: plan, config: config, logger: logger,
                                  clock: clock, catalogStore: catalogStore,
                                  random: SplitMix64(seed: seed ^ 0x5649_534F_5200))  // from the seed, drawing nothing from `rng`
-        for (i, rank) in keeperRanks.enumerated() {
-            let bulk = SimBulkTransport(rank: rank, world: self)
-            let clock = SkewedClock(base: clock, skew: scenario.keeperSkews[i])
-            let keeper = try KeeperRole(config: config, rank: rank, grapherRank: grapherRank, playerRank: playerRank, bulk: bulk,
-                                        logger: logger, clock: clock)
-            keeper.faults = SimFaults(world: self)
-            try add(rank: rank, role: .keeper, behavior: keeper, bulk: bulk, clock: clock, logger: logger)
-        }
-        archive = restart.earlier?.archive.reopened(by: self, grapherRank: grapherRank)
-            ?? SimArchive(world: self, grapherRank: grapherRank, fullFromRound: scenario.fullFromRound)
+        archive = restart.earlier?.archive.reopened(by: self)
+            ?? SimArchive(world: self, fullFromRound: scenario.fullFromRound)
         archive.dropsLastChunk = mutation == .archiveDropsChunk
         archive.duplicatesChunk = mutation == .archiveDuplicatesChunk
         archive.keepsFailedRound = mutation == .failedRoundKeepsData
         archive.readsSkipFirstChunk = mutation == .archiveReadsSkipChunk
         archive.storesOneRoundLate = mutation == .archiveAcksBeforeStoring
-        let bulk = SimBulkTransport(rank: grapherRank, world: self)
-        let grapherClock = SkewedClock(base: clock, skew: 0)
-        let grapher = try GrapherRole(config: config, keepers: keeperRanks, bulk: bulk, graphers: SimGrapherGroup(),
-                                      archive: archive, logger: logger, clock: grapherClock)
-        try add(rank: grapherRank, role: .grapher, behavior: grapher, bulk: bulk, clock: grapherClock, logger: logger)
-        let playerBulk = SimBulkTransport(rank: playerRank, world: self)
-        let source = SimArchiveSource(archive)
-        let player = try PlayerRole(config: config, visorRank: 0, grapherRank: grapherRank, bulk: playerBulk, logger: logger,
-                                    clock: grapherClock, archive: { source })
-        player.faults = SimFaults(world: self)
-        try add(rank: playerRank, role: .player, behavior: player, bulk: playerBulk, clock: grapherClock, logger: logger)
+        graphers = SimGraphers(ranks: groups.map(\.grapher), archive: archive)
+        var keeperIndex = 0
+        for group in groups {
+            for rank in group.keepers {
+                let bulk = SimBulkTransport(rank: rank, world: self)
+                let clock = SkewedClock(base: clock, skew: scenario.keeperSkews[keeperIndex])
+                keeperIndex += 1
+                let keeper = try KeeperRole(config: config, rank: rank, grapherRank: group.grapher, playerRank: group.player,
+                                            bulk: bulk, logger: logger, clock: clock)
+                keeper.faults = SimFaults(world: self)
+                try add(rank: rank, role: .keeper, behavior: keeper, bulk: bulk, clock: clock, logger: logger)
+            }
+            let bulk = SimBulkTransport(rank: group.grapher, world: self)
+            let grapherClock = SkewedClock(base: clock, skew: 0)
+            let member = SimGrapherMember(graphers: graphers, rank: group.grapher)
+            member.agreesAlone = mutation == .grapherAgreesAlone && group.grapher == groups[0].grapher
+            let grapher = try GrapherRole(config: config, keepers: group.keepers, bulk: bulk, graphers: member,
+                                          archive: SimArchiveWriter(archive: archive, graphers: graphers, rank: group.grapher),
+                                          logger: logger, clock: grapherClock)
+            try add(rank: group.grapher, role: .grapher, behavior: grapher, bulk: bulk, clock: grapherClock, logger: logger)
+            let playerBulk = SimBulkTransport(rank: group.player, world: self)
+            let source = SimArchiveSource(archive)
+            let player = try PlayerRole(config: config, visorRank: 0, grapherRank: group.grapher, bulk: playerBulk, logger: logger,
+                                        clock: grapherClock, archive: { source })
+            player.faults = SimFaults(world: self)
+            try add(rank: group.player, role: .player, behavior: player, bulk: playerBulk, clock: grapherClock, logger: logger)
+        }
         for i in 0..<scenario.clients {
-            let rank = playerRank + 1 + i
+            let rank = firstClientRank + i
             let storyName = "story-\(restart.clientStories?[i] ?? i % scenario.stories)"
             let storyId = StoryID(chronicle: try ChronicleName(Self.chronicle), story: try StoryName(storyName))
             clients.append(SimClient(rank: rank, storyId: storyId, storyName: storyName,
                                      clock: SkewedClock(base: clock, skew: scenario.clientSkews[i]),
                                      channel: SimControlTransport(rank: rank, network: network), world: self, rng: &rng))
         }
-        let readerRank = playerRank + 1 + scenario.clients
+        let readerRank = firstClientRank + scenario.clients
         reader = SimReader(rank: readerRank, channel: SimControlTransport(rank: readerRank, network: network), world: self, rng: &rng)
         follower = SimFollower(rank: readerRank + 1, channel: SimControlTransport(rank: readerRank + 1, network: network), world: self,
                                rng: &rng)
+        lastReader = SimLastReader(rank: readerRank + 2, channel: SimControlTransport(rank: readerRank + 2, network: network), world: self,
+                                   rng: &rng)
+        curator = SimCurator(rank: readerRank + 3, channel: SimControlTransport(rank: readerRank + 3, network: network), world: self,
+                             rng: &rng)
     }
 
-    /// The job's role plan: the visor at rank 0, then the group (keepers, grapher, player), then
-    /// the writers, the reader and the follower as clients.
-    private var plan: RolePlan {
-        let group = keeperRanks.map { ($0, Role.keeper) } + [(grapherRank, .grapher), (playerRank, .player)]
-        let clientRanks = (playerRank + 1)...(playerRank + scenario.clients + 2)
-        return RolePlan(assignments: [RoleAssignment(worldRank: 0, role: .visor, node: 0, group: nil, host: "sim")]
-            + group.map { RoleAssignment(worldRank: $0.0, role: $0.1, node: 0, group: 0, host: "sim") }
-            + clientRanks.map { RoleAssignment(worldRank: $0, role: .client, node: 0, group: nil, host: "sim") })
+    /// The job's role plan, computed by ``RolePlan`` from the ranks' facts as in a real job: the
+    /// visor at rank 0, then one node per recording group (its keepers, grapher and player; the
+    /// first shares the visor's node), then the writers, the reader, the follower, the "last N" reader and the curator as clients
+    /// (application ranks on the first node).
+    static func layOut(_ scenario: SimScenario) throws -> RolePlan {
+        let perGroup = scenario.keepers + 2
+        // A node's key is its lowest rank: 0 for the visor's, which hosts the first group.
+        let service = (0...(scenario.groups * perGroup)).map { rank in
+            RankFacts(worldRank: rank, nodeKey: rank <= perGroup ? 0 : 1 + (rank - 1) / perGroup * perGroup, isService: true, host: "sim")
+        }
+        let clients = (service.count..<(service.count + scenario.clients + Self.otherClientRanks)).map {
+            RankFacts(worldRank: $0, nodeKey: 0, isService: false, host: "sim")
+        }
+        let facts = service + clients
+        return try RolePlan(facts: facts, shape: GroupShape(keepers: scenario.keepers))
     }
 
     private func add(rank: Int, role: Role, behavior: RecordingBehavior, bulk: SimBulkTransport, clock: SkewedClock,
                      logger: Logger) throws {
-        let assignment = RoleAssignment(worldRank: rank, role: role, node: 0, group: 0, host: "sim")
+        let assignment = plan.assignments[rank]
         var loop = RecordingProcess(behavior: behavior, channel: SimControlTransport(rank: rank, network: network),
                                     assignment: assignment, visorRank: 0, config: config, logger: logger, clock: clock)
         try loop.start()
@@ -316,7 +424,7 @@ public final class SimWorld {
 
     func pool(key: UInt64) -> SimSlotPool? { pools[key] }
 
-    func isRecordingRank(_ rank: Int) -> Bool { rank >= 1 && rank <= playerRank }
+    func isRecordingRank(_ rank: Int) -> Bool { rank >= 1 && rank < firstClientRank }
 
     // MARK: - Running
 
@@ -331,6 +439,7 @@ public final class SimWorld {
 
     /// Runs the job until every role finished, the deadline passed, or a role threw.
     public func run() -> Ending {
+        defer { graphers.cancel() }
         do {
             var idle = scenario.idleStep
             while true {
@@ -371,16 +480,19 @@ public final class SimWorld {
     private func stepEveryone() throws -> Bool {
         var did = false
         let now = clock.instant()
-        let actors = processes.count + clients.count + 3
+        let actors = processes.count + clients.count + 5
         for a in (0..<actors).shuffled(using: &rng) {
             steps += 1
             if a < processes.count {
-                guard !processes[a].finished, (busyUntil[processes[a].rank] ?? start) <= now else { continue }
-                let (work, done) = try processes[a].loop.step()
+                let p = processes[a]
+                guard !p.finished, (busyUntil[p.rank] ?? start) <= now else { continue }
+                // A grapher's step may wait in a collective (then nil) and resume at a later turn.
+                let stepped = p.role == .grapher ? try graphers.step(p.rank) { try p.loop.step() } : try p.loop.step()
+                guard let (work, done) = stepped else { continue }
                 did = did || work
                 if done {
-                    try processes[a].loop.finish()
-                    processes[a].finished = true
+                    try p.loop.finish()
+                    p.finished = true
                     did = true
                 }
             } else if a < processes.count + clients.count {
@@ -389,6 +501,10 @@ public final class SimWorld {
                 did = try reader.step() || did
             } else if a == processes.count + clients.count + 1 {
                 did = try follower.step() || did
+            } else if a == processes.count + clients.count + 2 {
+                did = try lastReader.step() || did
+            } else if a == processes.count + clients.count + 3 {
+                did = try curator.step() || did
             } else if !visor.isDone {
                 did = try visor.step() || did
             }
@@ -408,7 +524,7 @@ public final class SimWorld {
 
     private var hungState: String {
         let roles = processes.filter { !$0.finished }.map { "\($0.role) \($0.rank): \($0.behavior.drainState)" }
-        return "visor=\(visor.isDone ? "done" : "running") reader=\(reader.answers.values.map(\.done)) follower=\(follower.finished ? "done" : "at \(follower.cursor)") clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight) \(roles.joined(separator: " | "))"
+        return "visor=\(visor.isDone ? "done" : "running") reader=\(reader.answers.values.map(\.done)) follower=\(follower.finished ? "done" : "at \(follower.cursor)") lastReader=\(lastReader.finished ? "done" : "\(lastReader.answers.count)/\(lastReader.queries)") curator=\(curator.finished ? "done" : "running") clients=\(clients.map { "\($0.phase)" }) messages=\(network.inFlight)\(graphers.waitingState) \(roles.joined(separator: " | "))"
     }
 
     // MARK: - Results

@@ -116,6 +116,7 @@ public final class KeeperRole: RecordingBehavior {
     private var clientRanks: [ClientID: Int32] = [:]
     /// The highest `completeBefore` this keeper answered for each story, kept for the whole job:
     /// a later recording of the story here starts sealed up to it (``StoryPipeline/startSealed(at:)``),
+    /// and a writer joining a recording under way seals up to it (``StoryPipeline/sealBelow(_:)``),
     /// so a writer whose clock lags cannot log behind what a follow was told is complete (its
     /// events count late instead of being archived unseen by the follow).
     var answeredComplete: [StoryID: UInt64] = [:]
@@ -222,6 +223,17 @@ public final class KeeperRole: RecordingBehavior {
         guard writesHere else { return }
         let now = clock.now()
         story.pipeline.addContributor(client.rawValue, watermark: now > StoryPipeline.restartMargin ? now - StoryPipeline.restartMargin : 0)
+        // A writer joining a story recorded here (another writer holds it) may log events older
+        // than the completeness this keeper already answered, when its clock lags the others':
+        // they must count late, not land unseen behind a follow's cursor. What was answered
+        // complete is sealed now, before the newcomer's first batch (the visor answers its acquire
+        // only once this notice is acknowledged).
+        if let answered = answeredComplete[story.notice.storyId], answered > story.pipeline.sealedFrontier {
+            let before = story.pipeline.bufferedBytes
+            waiting += story.pipeline.sealBelow(answered)
+            bufferedBytes -= before - story.pipeline.bufferedBytes
+            touched.insert(story.notice.storyId)
+        }
     }
 
     /// Ends `client`'s hold (it released the story, or the recording stopped). It sent its last
@@ -600,13 +612,22 @@ public final class KeeperRole: RecordingBehavior {
         forEachVisited { s in
             // The clock is a contributor too (id 0, never a client id): with no writer, ranges
             // seal once time has passed them, and a new writer's events are not late.
-            s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow)
+            // It stands `writerClockMargin` behind the clock: a writer joining the story, its clock a
+            // few milliseconds behind this one's, finds the range its first events fall in still open
+            // even when the other writers' watermarks (their clocks ahead) have passed it.
+            s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow > StoryPipeline.writerClockMargin ? clockNow - StoryPipeline.writerClockMargin : 0)
             let before = full ? 0 : s.pipeline.bufferedBytes
-            var sealed = draining ? s.pipeline.drain()
+            // With no writer, the clock alone seals only what lies `restartMargin` behind it (cutting
+            // the range there): a writer acquiring the story next registers a second behind this
+            // clock, and its first events, a little older than this clock when its measured offset
+            // errs (milliseconds on a loaded node), must find their range open. Sealing whole ranges
+            // up to the clock's range instead made such events late, rejected under `reject`.
+            // A released story still ships what it holds within about a second.
+            let writing = s.pipeline.lowWatermark(excluding: Self.clockContributor) != nil
+            let sealed = draining ? s.pipeline.drain()
                 : pressed && s.pipeline.hasOpenBuffers ? s.pipeline.sealReady(splittingExcept: Self.clockContributor)
-                : s.pipeline.sealReady()
-            // A released story ships what it holds within a second, not when the clock leaves its range.
-            if s.stopping && !draining { sealed += s.pipeline.sealBehind(clock: Self.clockContributor, margin: StoryPipeline.restartMargin) }
+                : writing ? s.pipeline.sealReady()
+                : s.pipeline.sealBehind(clock: Self.clockContributor, margin: StoryPipeline.restartMargin)
             for chunk in sealed {
                 waiting.append(chunk)
                 did = true

@@ -68,9 +68,16 @@ public struct RecordingGroupRegistry: Sendable {
         groups.values.filter(\.isActive).sorted { $0.id < $1.id }
     }
 
-    /// Picks a group uniformly at random among the active ones (ChronoLog's policy).
+    /// Picks the group to record a story: the group that recorded it last while that group is
+    /// active, else one uniformly at random among the active ones (ChronoLog's policy). A story
+    /// recorded again stays in its group: the old group's keepers and grapher may still hold events
+    /// of it that are not archived, which only that group's keepers answer for (a replay goes to
+    /// one group), and its keepers know the completeness they already answered for it.
+    /// - Parameter last: the group that recorded the story last, if any.
     /// - Throws: `.noKeepers` (−7) when none is active.
-    public func chooseGroup<R: RandomNumberGenerator>(using rng: inout R) throws(ChronoLogError) -> Group {
+    public func chooseGroup<R: RandomNumberGenerator>(preferring last: UInt32? = nil,
+                                                      using rng: inout R) throws(ChronoLogError) -> Group {
+        if let last, let g = groups[last], g.isActive { return g }
         let active = activeGroups
         guard let g = active.randomElement(using: &rng) else { throw .noKeepers }
         return g

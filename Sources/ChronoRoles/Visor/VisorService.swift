@@ -413,7 +413,7 @@ public final class VisorService {
             }
             let group: RecordingGroupRegistry.Group
             do {
-                group = try groups.chooseGroup(using: &rng)
+                group = try groups.chooseGroup(preferring: story.lastGroup, using: &rng)
             } catch {
                 _ = try? directory.release(chronicle: r.chronicle, story: r.story, by: r.clientId)
                 throw error
