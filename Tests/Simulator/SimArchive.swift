@@ -65,9 +65,8 @@ public final class SimArchive {
                                            totalBytesWritten: 0, storiesCreated: 0, elapsedSeconds: 0, flushSeconds: 0)
             return parts.map { _ in .success(empty) }
         }
-        let duration = world.roundDuration()
+        let duration = world.roundBegins(duration: world.roundDuration())
         for p in parts { world.makeBusy(p.rank, for: duration) }
-        world.roundBegins(commitsAt: world.clock.instant() + duration)
         let events = chunks.reduce(0) { $0 + $1.chunk.count }
         if let full = fullFromRound, rounds + 1 >= full {
             unusable = "No space left on device"

@@ -47,6 +47,8 @@ final class SimClient {
     private var batch: [Event] = []
     /// The durable flush waiting for its reply: its sequence, and how many events were shipped before it.
     private var durableAsked: (sequence: UInt64, shipped: Int)?
+    /// Whether it waits for the reply to a durable flush.
+    var waitsForDurable: Bool { durableAsked != nil }
     private var durableSequence: UInt64 = 0
     /// Durable flushes answered.
     private(set) var durableFlushes = 0

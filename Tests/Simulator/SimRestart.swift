@@ -54,8 +54,12 @@ struct SimKillPlan: CustomStringConvertible, Sendable {
     let restartGap: Duration
     /// Where in the round the kill lands.
     var rng: SplitMix64
-    /// Waiting for the next round to kill in.
+    /// Waiting for the next round to kill in, and the rounds let pass while waiting.
     var armed = false
+    var roundsPassed = 0
+    /// A kill inside a round waits up to this many rounds for one that begins while a writer waits
+    /// for a durable flush (a checkpoint in progress), then takes the next.
+    static let roundsWaitingForFlush = 8
 
     /// The share of seeds with a kill (among those without a full disk).
     static let probability = 1.0 / 6
@@ -139,15 +143,26 @@ extension SimWorld {
         }
     }
 
-    /// An archive round that writes something begins (``SimArchive``): a kill waiting for a round
-    /// lands at a moment drawn between now and its commit.
-    func roundBegins(commitsAt: ContinuousClock.Instant) {
-        guard var plan = restart.plan, plan.armed, restart.killAt == nil else { return }
+    /// An archive round that writes something begins (``SimArchive``), taking `duration`: a kill
+    /// waiting for a round lands at a moment drawn between now and its commit, in a round that
+    /// begins while a writer waits for a durable flush when one comes within
+    /// ``SimKillPlan/roundsWaitingForFlush`` rounds. That round is a slow one (10–40 ms: HDF5's
+    /// flush to a loaded disk), long enough for acknowledgements and flush replies to cross the
+    /// network before its commit, which only a grapher acknowledging early would let them.
+    /// - Returns: the round's duration.
+    func roundBegins(duration: Duration) -> Duration {
+        guard var plan = restart.plan, plan.armed, restart.killAt == nil else { return duration }
+        if !clients.contains(where: \.waitsForDurable) && plan.roundsPassed < SimKillPlan.roundsWaitingForFlush {
+            plan.roundsPassed += 1
+            restart.plan = plan
+            return duration
+        }
+        let slow = max(duration, plan.rng.microseconds(10_000, 40_000))
         let now = clock.instant()
-        let micros = Int64(max(.zero, commitsAt - now) / .microseconds(1))
-        restart.killAt = now + plan.rng.microseconds(0, micros)
+        restart.killAt = now + plan.rng.microseconds(0, Int64(slow / .microseconds(1)))
         plan.armed = false
         restart.plan = plan
+        return slow
     }
 
     /// When the archive round `rank` is inside returns (committed), while it is inside one and a kill

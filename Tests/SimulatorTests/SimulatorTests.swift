@@ -96,10 +96,11 @@ struct SimulatorTests {
         #expect(failing.isEmpty, "failing tight-memory seeds: \(failing.map(\.seed))")
     }
 
-    /// Seed 66 has a kill inside an archive round and a restart (both jobs replay exactly too).
+    /// Seed 20 (three groups) has a kill inside an archive round and a restart: both jobs replay
+    /// exactly too, the graphers' fibers included.
     @Test("a seed replays exactly")
     func deterministic() {
-        for seed in [UInt64(66), 7, 42, 4242, 99] {
+        for seed in [UInt64(20), 7, 42, 4242, 99] {
             let a = SimWorld.simulate(seed: seed), b = SimWorld.simulate(seed: seed)
             #expect(a.ending == b.ending && a.steps == b.steps && a.archived == b.archived && a.violations == b.violations
                         && a.handOffs == b.handOffs && a.restart == b.restart && a.destroyed == b.destroyed,
