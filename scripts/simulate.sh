@@ -50,5 +50,5 @@ else
 fi
 rc=0
 swift test --skip-build --no-parallel --filter "$filter" 2>&1 \
-  | { grep -E '^(simulat|seed |ending|violation)|✘|✔ Test' || true; } || rc=$?
+  | { grep -E '^(simulat|seed |ending|kill|violation)|✘|✔ Test' || true; } || rc=$?
 exit "$rc"

@@ -37,7 +37,10 @@ public final class SimArchive {
     public private(set) var eventsInFailedRounds = 0
     /// Why no more rounds can be written (a round failed, or the archive was closed), nil while they can.
     private(set) var unusable: String?
-    private let world: SimWorld
+    private var world: SimWorld
+    /// The last round that wrote something: where its chunks begin in ``chunks``, and when it commits
+    /// (its duration after it began; a job killed before then leaves it uncommitted).
+    var lastRound: (first: Int, commitsAt: ContinuousClock.Instant)?
     /// Mutations: a round reported durable that lost its last chunk; a round that stores a chunk twice;
     /// a failed round that kept its data after all.
     var dropsLastChunk = false
@@ -62,7 +65,7 @@ public final class SimArchive {
                                            totalBytesWritten: 0, storiesCreated: 0, elapsedSeconds: 0, flushSeconds: 0)
             return parts.map { _ in .success(empty) }
         }
-        let duration = world.roundDuration()
+        let duration = world.roundBegins(duration: world.roundDuration())
         for p in parts { world.makeBusy(p.rank, for: duration) }
         let events = chunks.reduce(0) { $0 + $1.chunk.count }
         if let full = fullFromRound, rounds + 1 >= full {
@@ -73,6 +76,7 @@ public final class SimArchive {
             return parts.map { _ in .failure(error) }
         }
         rounds += 1
+        lastRound = (self.chunks.count, world.clock.instant() + duration)
         var kept = chunks
         if storesOneRoundLate { swap(&kept, &late) }
         if dropsLastChunk, rounds % 3 == 0, kept.count > 0 { kept.removeLast() }
@@ -100,6 +104,36 @@ public final class SimArchive {
             self.chunks.append((c.story, c.chunk))
             for r in c.chunk.records { stored.insert(Key(story: c.story, client: r.clientId, index: r.index)) }
         }
+    }
+
+    /// The job was killed (every rank, as `mpirun` ends a job whose rank was SIGKILLed) at `now`.
+    /// A round committed by then stays whole. The round in progress, if any, leaves the rows
+    /// `keeping` says (of its chunks, in the order written) and no more: none when the kill came
+    /// before its flush, all when it came between the flush and the commit record, a prefix when
+    /// HDF5's metadata reached the file only in part (docs/ARCHIVE.md, "After a crash, or damage":
+    /// valid rows of an uncommitted round are read, invalid ones are a crash tail, voided on reopen).
+    /// What a write-back cache held is gone.
+    /// - Returns: the crashed round's chunks and how many of them survived, nil when no round was in progress.
+    func crash(at now: ContinuousClock.Instant, keeping: (Int) -> Int) -> (chunks: Int, kept: Int)? {
+        late = []
+        defer { lastRound = nil }
+        guard let round = lastRound, round.commitsAt > now else { return nil }
+        let total = chunks.count - round.first
+        let kept = min(total, max(0, keeping(total)))
+        chunks.removeSubrange((round.first + kept)...)
+        stored = []
+        for (story, chunk) in chunks {
+            for r in chunk.records { stored.insert(Key(story: story, client: r.clientId, index: r.index)) }
+        }
+        return (total, kept)
+    }
+
+    /// The archive as the job restarted after a ``crash(at:keeping:)`` opens it: the same rows,
+    /// written on by `world`'s graphers.
+    func reopened(by world: SimWorld) -> SimArchive {
+        self.world = world
+        unusable = nil
+        return self
     }
 
     /// Whether the event is stored (durable) now.

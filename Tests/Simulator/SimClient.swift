@@ -47,13 +47,17 @@ final class SimClient {
     private var batch: [Event] = []
     /// The durable flush waiting for its reply: its sequence, and how many events were shipped before it.
     private var durableAsked: (sequence: UInt64, shipped: Int)?
+    /// Whether it waits for the reply to a durable flush.
+    var waitsForDurable: Bool { durableAsked != nil }
     private var durableSequence: UInt64 = 0
     /// Durable flushes answered.
     private(set) var durableFlushes = 0
     /// Durable flushes that succeeded before their events were archived.
     private(set) var durabilityViolations: [String] = []
     /// Indexes the keeper rejected (not expected in the archive).
-    private var rejectedIndexes: Set<UInt32> = []
+    private(set) var rejectedIndexes: Set<UInt32> = []
+    /// Events shipped before the latest durable flush that succeeded: indexes below it are durable.
+    private(set) var durableShipped = 0
     private var unacked = 0
     private var floor: UInt64 = 0
     private var nextEventAt: ContinuousClock.Instant
@@ -192,7 +196,7 @@ final class SimClient {
                 try channel.post(ControlMessage.watermarks(set).encode(), to: keeperRank, tag: .events)
                 did = true
             }
-            if shipping && batch.isEmpty && durableAsked == nil && logged.count > 0 && world.rng.chance(0.02) {
+            if shipping && batch.isEmpty && durableAsked == nil && logged.count > 0 && world.rng.chance(world.durableFlushChance) {
                 try askDurable()
                 did = true
             }
@@ -228,6 +232,7 @@ final class SimClient {
         durableAsked = nil
         durableFlushes += 1
         guard reply.rc == .success else { return }
+        durableShipped = max(durableShipped, asked.shipped)
         let missing = (0..<asked.shipped).filter { i in
             !world.archive.holds(story: storyName, client: clientId.rawValue, index: UInt32(i)) && !rejectedIndexes.contains(UInt32(i))
         }

@@ -41,6 +41,8 @@ final class SimFollower {
     private var loggedBeforeAsking: [UInt64: Int] = [:]
     /// Replay failures (the follow would have thrown).
     private(set) var failures: [String] = []
+    /// After a restart: whether each answer was partial (−18; `follow` goes on, as after a complete one).
+    private(set) var answeredPartial: [Bool] = []
 
     init(rank: Int, channel: SimControlTransport, world: SimWorld, rng: inout SplitMix64) {
         self.rank = rank
@@ -78,7 +80,9 @@ final class SimFollower {
         }
         guard visor.ready, !finished, asking == nil, world.clock.instant() >= nextQueryAt else { return did }
         // A follow begins once the story is recorded (one of its writers logs): before, it would end at once.
-        guard polls > 0 || world.clients.contains(where: { $0.storyName == story && !$0.logged.isEmpty }) else { return did }
+        // After a restart a story no writer of the job records is only in the archive: it begins at once.
+        guard polls > 0 || world.clients.contains(where: { $0.storyName == story && !$0.logged.isEmpty })
+            || world.followsArchivedOnly(story) else { return did }
         let id = nextQueryId
         nextQueryId += 1
         asking = (id, [])
@@ -94,11 +98,19 @@ final class SimFollower {
         asking = nil
         polls += 1
         nextQueryAt = world.clock.instant() + interval
-        guard last.rc == .success else {
+        let restarted = world.restart.earlier != nil
+        guard last.rc == .success || restarted && last.rc == .partialResult else {
+            if last.rc == .notExist && world.followsArchivedOnly(story) {
+                // Neither recorded nor archived: the real follow throws, and ends (``SimWorld/checkRestart()`` judges it).
+                finished = true
+                loggedBeforeLast = loggedBeforeAsking
+                return
+            }
             // A story not recorded yet is not in the archive either: the real follow would throw; ask again.
             if last.rc != .notExist { failures.append("follow: a query of \(story) answered \(last.rc)") }
             return
         }
+        if restarted { answeredPartial.append(last.rc == .partialResult) }
         let done = !last.recording
         let upTo = done ? UInt64.max : max(cursor, last.completeBefore)
         let yieldsAll = world.mutation == .followYieldsIncomplete

@@ -22,6 +22,14 @@ public struct SimReport: Sendable {
     public var late: UInt64 = 0
     /// Stories released and acquired again by the same writer.
     public var restarts = 0
+    /// A keeper killed mid-ingest and the job restarted (SimRestart.swift): how (or a kill planned
+    /// that the job's end came before), nil when not; and whether the kill came.
+    public var restart: String?
+    public var killed = false
+    /// Events of the first job the kill destroyed (logged, not archived), and the second job's
+    /// replay and follow answers that were partial.
+    public var destroyed = 0
+    public var partialReplays = 0
     /// Queries the follower asked, and events it yielded.
     public var followPolls = 0
     public var followed = 0
@@ -46,7 +54,7 @@ public struct SimReport: Sendable {
     /// The line that replays this run.
     public var replayLine: String {
         "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")\(tightMemory ? " --tight-memory" : "")\(scenario.saturated ? " --saturated" : "")): "
-            + "\(violations.joined(separator: "; ")) — \(scenario)"
+            + "\(violations.joined(separator: "; ")) — \(scenario)\(restart.map { " — \($0)" } ?? "")"
     }
 }
 
@@ -64,6 +72,7 @@ extension SimWorld {
                              violations: ["setup failed: \(error)"], logged: 0, archived: 0, rounds: 0, steps: 0)
         }
         let ending = world.run()
+        if case .killed = ending { return world.restarted() }
         return world.report(ending)
     }
 
@@ -73,6 +82,7 @@ extension SimWorld {
         case .finished: break
         case .hung(let at, let state): violations.append("deadline: the job had not ended after \(at) (simulated): \(state)")
         case .failed(let error): violations.append("a role threw: \(error)")
+        case .killed: break
         }
         let archived = archive.events
         violations += checkArchivedExactlyOnceInOrder(archived)
@@ -89,9 +99,10 @@ extension SimWorld {
         violations += checkLastN()
         violations += checkDestroyed()
         violations += checkClockOffsets()
-        var report = SimReport(seed: seed, mutation: mutation, scenario: scenario, ending: ending, violations: violations,
-                               logged: clients.reduce(0) { $0 + $1.logged.count }, archived: archived.count,
-                               rounds: archive.rounds, steps: steps)
+        if let earlier = restart.earlier { violations = earlier.killedJobViolations() + violations + checkRestart() }
+        var report = SimReport(seed: seed, mutation: mutation, scenario: restart.earlier?.scenario ?? scenario, ending: ending,
+                               violations: violations, logged: allWriters.reduce(0) { $0 + $1.logged.count },
+                               archived: archived.count, rounds: archive.rounds, steps: steps + (restart.earlier?.steps ?? 0))
         report.replays = reader.answers.values.filter(\.done).count
         report.durableFlushes = clients.reduce(0) { $0 + $1.durableFlushes }
         report.restarts = clients.reduce(0) { $0 + $1.restarts }
@@ -108,6 +119,7 @@ extension SimWorld {
         report.destroys = curator.destroys
         report.tightMemory = tightMemory
         report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
+        addRestart(to: &report)
         return report
     }
 
@@ -154,7 +166,7 @@ extension SimWorld {
     func checkArchivedExactlyOnceInOrder(_ archived: [ArchivedEvent]) -> [String] {
         var out: [String] = []
         var logged: [Key: Event] = [:]
-        for c in clients { for e in c.logged { logged[Key(story: c.storyName, client: c.clientId.rawValue, index: e.index)] = e } }
+        for c in allWriters { for e in c.logged { logged[Key(story: c.storyName, client: c.clientId.rawValue, index: e.index)] = e } }
         var seen: Set<Key> = []
         for e in archived {
             let key = Key(story: e.story, client: e.client, index: e.index)
@@ -195,7 +207,9 @@ extension SimWorld {
     /// (none without a fault).
     func checkLost(_ archived: [ArchivedEvent]) -> [String] {
         let summary = JobSummary(counters.map { RankCounters(role: $0.role, counters: $0.counters) })
-        let distinct = Set(archived.map { Key(story: $0.story, client: $0.client, index: $0.index) })
+        // This job's events (after a restart the archive holds the first job's too).
+        let ids = Set(clients.map(\.clientId.rawValue))
+        let distinct = Set(archived.filter { ids.contains($0.client) }.map { Key(story: $0.story, client: $0.client, index: $0.index) })
         let logged = clients.reduce(0) { $0 + $1.logged.count }
         let rejected = clients.reduce(0) { $0 + Int($1.rejected) }
         let destroyed = logged - rejected - distinct.count
@@ -216,11 +230,14 @@ extension SimWorld {
     func checkReplays() -> [String] {
         var out: [String] = []
         var logged: [Key: Event] = [:]
-        for c in clients { for e in c.logged { logged[Key(story: c.storyName, client: c.clientId.rawValue, index: e.index)] = e } }
+        for c in allWriters { for e in c.logged { logged[Key(story: c.storyName, client: c.clientId.rawValue, index: e.index)] = e } }
         for (id, a) in reader.answers.sorted(by: { $0.key < $1.key }) where a.done {
             guard a.rc == .success else {
-                // A story the curator destroyed is refused (−3) from then on.
-                if a.rc != .notExist || !curator.destroyAsked.contains(Self.chronicle + "/" + a.story) {
+                // A story the curator destroyed is refused (−3) from then on. After a restart an
+                // answer may be partial or the story unknown: ``checkRestart()`` says when.
+                let destroyed = a.rc == .notExist && curator.destroyAsked.contains(Self.chronicle + "/" + a.story)
+                let restarted = restart.earlier != nil && (a.rc == .partialResult || a.rc == .notExist)
+                if !destroyed && !restarted {
                     out.append("replay: query \(id) of \(a.story) answered \(a.rc)")
                 }
                 continue
@@ -282,7 +299,7 @@ extension SimWorld {
         if let (a, b) = zip(keys, keys.dropFirst()).first(where: { $0 >= $1 }) {
             out.append("follow: \(f.story) yielded \(b.0)/\(b.1)/\(b.2) after \(a.0)/\(a.1)/\(a.2) (twice, or out of order)")
         }
-        let writers = clients.filter { $0.storyName == f.story }
+        let writers = allWriters.filter { $0.storyName == f.story }
         var logged: [Key: Event] = [:]
         for c in writers { for e in c.logged { logged[Key(story: f.story, client: c.clientId.rawValue, index: e.index)] = e } }
         if let y = f.yielded.first(where: { y in

@@ -40,6 +40,13 @@ public enum SimMutation: String, CaseIterable, Sendable {
     /// Keepers answer a query complete up to their clock, not up to their writers' low watermark:
     /// events still on their way from a writer fall behind a follow's cursor and are never yielded.
     case keepersCompleteByClock
+    /// After a kill and restart, the player ignores the writers of earlier jobs the visor sends
+    /// with each query (a rewrite of the forwarded query on the network): an answer reaching past
+    /// a killed writer's last archived event is called complete.
+    case playerIgnoresEarlierWriters
+    /// The grapher acknowledges a round's chunks as soon as it wrote them, before the round's
+    /// flush and commit returned: a kill inside the round destroys events a writer saw durable.
+    case roundAcksBeforeCommit
     /// The first group's grapher takes its own value as the graphers' agreement after a round,
     /// not the maximum over every grapher: done before the others, it closes the archive and
     /// leaves while they still have rounds to write, which then wait for it for ever. Only a job
@@ -71,6 +78,8 @@ public enum SimMutation: String, CaseIterable, Sendable {
         case .archiveAcksBeforeStoring: "durable"
         case .followYieldsIncomplete, .keepersCompleteByClock: "follow"
         case .catalogSkipsSnapshots: "catalog"
+        case .playerIgnoresEarlierWriters: "restart"
+        case .roundAcksBeforeCommit: "durable"
         case .keepersLastDropNewest: "last"
         case .catalogForgetsDestroys: "destroy"
         case .listingsDropLastName: "listings"

@@ -40,6 +40,9 @@ public final class SimNetwork {
         let bytes = rewrite?(source, destination, tag, bytes) ?? bytes
         let lane = Lane(source: source, destination: destination, tag: tag)
         var at = world.clock.instant() + world.messageDelay()
+        // What the grapher posts in the step of an archive round leaves once the round returned
+        // (committed); only where a kill can find a round in progress (SimRestart.swift).
+        if let returns = world.roundReturns(of: source) { at = at + (returns - world.clock.instant()) }
         if !reordersLanes, let last = laneLast[lane], last > at { at = last }
         laneLast[lane] = at
         sequence += 1

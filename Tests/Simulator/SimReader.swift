@@ -65,19 +65,25 @@ final class SimReader {
             try visor.close()
             return true
         }
-        // It asks about stories the visor knows (a writer acquired them), as a real reader would.
+        // It asks about stories the visor knows (a writer acquired them, or a job before wrote them),
+        // as a real reader would.
         guard visor.ready, answers.count < queries, world.clock.instant() >= nextQueryAt,
-              let writer = world.clients.filter(\.acquiredOnce).randomElement(using: &world.rng) else { return did }
-        let now = world.clock.now()
-        let start = now - UInt64.random(in: 0...200_000_000, using: &world.rng)
-        let range = TimeRange(start: start, end: now &+ UInt64.random(in: 0...50_000_000, using: &world.rng))
+              let story = world.readableStories.randomElement(using: &world.rng) else { return did }
+        let range: TimeRange
+        if world.restart.earlier == nil {
+            let now = world.clock.now()
+            let start = now - UInt64.random(in: 0...200_000_000, using: &world.rng)
+            range = TimeRange(start: start, end: now &+ UInt64.random(in: 0...50_000_000, using: &world.rng))
+        } else {
+            range = world.restartQueryRange()
+        }
         let id = nextQueryId
         nextQueryId += 1
-        var answer = Answer(story: writer.storyName, range: range)
+        var answer = Answer(story: story, range: range)
         for c in world.clients { answer.loggedBefore[c.clientId.rawValue] = c.logged.count }
         answers[id] = answer
         try visor.post(.replayRequest(ReplayRequest(queryId: id, clientId: visor.clientId, chronicle: SimWorld.chronicle,
-                                                    story: writer.storyName, range: range, timeoutMilliseconds: 60_000,
+                                                    story: story, range: range, timeoutMilliseconds: 60_000,
                                                     clientRank: Int32(rank))))
         nextQueryAt = world.clock.instant() + world.rng.microseconds(1_000, 100_000)
         return true

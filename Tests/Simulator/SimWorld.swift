@@ -210,20 +210,46 @@ public final class SimWorld {
 
     /// Whether keepers may get a memory bound below the configurable minimum.
     public let tightMemory: Bool
+    /// A keeper killed mid-ingest and the job restarted (SimRestart.swift): the plan, or the job killed before.
+    var restart = SimRestartState()
 
     /// A job drawn from `seed`, with `mutation` in it (and keeper memory bounds below the
     /// configurable minimum when `tightMemory`); `groups` recording groups when given, else as the seed draws;
-    /// a saturated scenario when `saturated` (``SimScenario/saturated``).
-    public init(seed: UInt64, mutation: SimMutation = .none, tightMemory: Bool = SimScenario.tightMemoryFromEnvironment,
-                groups: Int? = nil, saturated: Bool = SimScenario.saturatedFromEnvironment) throws {
+    /// a saturated scenario when `saturated` (``SimScenario/saturated``). In about one seed in seven
+    /// a keeper is killed mid-ingest and a second job restarts over the same archive and catalog (``SimKillPlan``).
+    public convenience init(seed: UInt64, mutation: SimMutation = .none, tightMemory: Bool = SimScenario.tightMemoryFromEnvironment,
+                            groups: Int? = nil, saturated: Bool = SimScenario.saturatedFromEnvironment) throws {
+        try self.init(seed: seed, mutation: mutation, tightMemory: tightMemory, groups: groups, saturated: saturated, restarting: nil)
+    }
+
+    /// The job of `seed`, or (with `earlier`) the job restarted after `earlier` was killed: the
+    /// same archive, catalog store and clock, the same recording groups, the generator where
+    /// `earlier` left it, new writers.
+    init(seed: UInt64, mutation: SimMutation, tightMemory: Bool, groups: Int?, saturated: Bool, restarting earlier: SimWorld?) throws {
         self.tightMemory = tightMemory
         self.seed = seed
         self.mutation = mutation
-        var rng = SplitMix64(seed: seed)
-        var scenario = SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory, saturated: saturated)
-        scenario.drawGroups(seed: seed, groups: groups)
+        var rng = earlier?.rng ?? SplitMix64(seed: seed)
+        let scenario: SimScenario
+        if let earlier {
+            scenario = SimScenario.drawRestart(&rng, after: earlier.scenario)
+        } else {
+            var first = SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory, saturated: saturated)
+            first.drawGroups(seed: seed, groups: groups)
+            scenario = first
+        }
         self.scenario = scenario
-        self.clock = ManualRoleClock(eventTime: 1_700_000_000_000_000_000)
+        var restart = SimRestartState()
+        if let earlier {
+            clock = earlier.clock
+            clock.advance(by: earlier.restart.plan?.restartGap ?? .zero)
+            restart.earlier = earlier
+            restart.clientStories = (0..<scenario.clients).map { _ in Int.random(in: 0..<scenario.stories, using: &rng) }
+        } else {
+            clock = ManualRoleClock(eventTime: 1_700_000_000_000_000_000)
+            restart.plan = SimKillPlan.draw(seed: seed, scenario: scenario)
+        }
+        self.restart = restart
         self.start = clock.instant()
         var config = ChronoConfig()
         config.story.chunkDurationMs = scenario.chunkDurationMs
@@ -249,6 +275,10 @@ public final class SimWorld {
     private func build() throws {
         network = SimNetwork(world: self)
         network.reordersLanes = mutation == .networkReordersLanes
+        if let earlier = restart.earlier {
+            catalogStore = earlier.catalogStore
+            restart.loadedCatalog = catalogStore.stored
+        }
         catalogStore.skipsEverySecondSnapshot = mutation == .catalogSkipsSnapshots
         catalogStore.forgetsDestroys = mutation == .catalogForgetsDestroys
         installClientMutations()
@@ -283,11 +313,13 @@ public final class SimWorld {
                 return ControlMessage.replayPiece(piece).encode()
             }
         }
+        installRestartMutations()
         let logger = Logger(label: "chronolog.sim") { _ in SwiftLogNoOpLogHandler() }
         visor = try VisorService(channel: SimControlTransport(rank: 0, network: network), plan: plan, config: config, logger: logger,
                                  clock: clock, catalogStore: catalogStore,
                                  random: SplitMix64(seed: seed ^ 0x5649_534F_5200))  // from the seed, drawing nothing from `rng`
-        archive = SimArchive(world: self, fullFromRound: scenario.fullFromRound)
+        archive = restart.earlier?.archive.reopened(by: self)
+            ?? SimArchive(world: self, fullFromRound: scenario.fullFromRound)
         archive.dropsLastChunk = mutation == .archiveDropsChunk
         archive.duplicatesChunk = mutation == .archiveDuplicatesChunk
         archive.keepsFailedRound = mutation == .failedRoundKeepsData
@@ -322,7 +354,7 @@ public final class SimWorld {
         }
         for i in 0..<scenario.clients {
             let rank = firstClientRank + i
-            let storyName = "story-\(i % scenario.stories)"
+            let storyName = "story-\(restart.clientStories?[i] ?? i % scenario.stories)"
             let storyId = StoryID(chronicle: try ChronicleName(Self.chronicle), story: try StoryName(storyName))
             clients.append(SimClient(rank: rank, storyId: storyId, storyName: storyName,
                                      clock: SkewedClock(base: clock, skew: scenario.clientSkews[i]),
@@ -372,6 +404,12 @@ public final class SimWorld {
 
     func roundDuration() -> Duration { rng.microseconds(0, Int64(scenario.maxRoundDuration / .microseconds(1))) }
 
+    /// When the job began (its clock's elapsed time).
+    var jobStart: ContinuousClock.Instant { start }
+
+    /// Until when `rank` is busy (inside an archive round, or stalled).
+    func busy(_ rank: Int) -> ContinuousClock.Instant? { busyUntil[rank] }
+
     func makeBusy(_ rank: Int, for duration: Duration) {
         let until = clock.instant() + duration
         if until > busyUntil[rank] ?? start { busyUntil[rank] = until }
@@ -395,6 +433,8 @@ public final class SimWorld {
         case finished(at: Duration)
         case hung(at: Duration, state: String)
         case failed(String)
+        /// A keeper was killed (SIGKILL): the job ended as a crash, to be restarted (SimRestart.swift).
+        case killed(at: Duration)
     }
 
     /// Runs the job until every role finished, the deadline passed, or a role threw.
@@ -409,6 +449,10 @@ public final class SimWorld {
                     return .finished(at: elapsed)
                 }
                 if elapsed >= Self.deadline { return .hung(at: elapsed, state: hungState) }
+                if killIsDue() {
+                    crash(after: elapsed)
+                    return .killed(at: elapsed)
+                }
                 applyStall()
                 let did = try stepEveryone()
                 if did {
@@ -473,7 +517,7 @@ public final class SimWorld {
         let now = clock.instant()
         var next = now + idle
         let candidates = [network.nextDelivery] + processes.map { $0.bulk.nextCompletion } + clients.map(\.nextWake)
-            + busyUntil.values.map { Optional($0) }
+            + busyUntil.values.map { Optional($0) } + [restart.killAt]
         for case let c? in candidates where c > now && c < next { next = c }
         return max(next - now, .microseconds(1))
     }
