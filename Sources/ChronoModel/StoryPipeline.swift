@@ -354,9 +354,7 @@ public struct StoryPipeline: Sendable {
         guard watermarks.count == 1, let w = watermarks[clock] else { return [] }
         let target = w > margin ? w - margin : 0
         guard target > sealedFrontier else { return seal(upTo: sealedFrontier) }  // revisions only
-        var out = seal(upTo: rangeStart(of: target))
-        if target > sealedFrontier { out += split(at: target, counted: false) }
-        return out
+        return sealBelow(target)
     }
 
     /// Seals the buffered events of the range holding `target` below it (`[sealedFrontier, target)`),

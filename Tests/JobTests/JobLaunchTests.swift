@@ -257,6 +257,20 @@ struct LaunchScriptTests {
         #expect(r.exitCode == 0, "\(script): \(r)")
     }
 
+    @Test("scripts/settings-sweep.py runs a seed's job and checks it (summary, counts, chronolog verify); no binaries is exit 2")
+    func settingsSweep() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sweep = root.appendingPathComponent("scripts/settings-sweep.py").path
+        let bin = URL(fileURLWithPath: job).deletingLastPathComponent().path
+        // Seed 1004: one client, two stories and the shared one, 1 event each, three rounds of acquire and release.
+        let r = try MPIJob.runCommand(["/usr/bin/python3", sweep, "--seed", "1004", "--bin", bin, "--out", dir.path], timeout: 240)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout.contains("OK  seed=1004") && r.stdout.contains("settings-sweep: 0 of 1 run(s) failed"), "\(r)")
+        let missing = try MPIJob.runCommand(["/usr/bin/python3", sweep, "--runs", "1", "--bin", dir.path], timeout: 60)
+        #expect(missing.exitCode == 2 && missing.stderr.contains("no chronolog-job in"), "\(missing)")
+    }
+
     @Test("CHRONOLOG_RANKS=7 CHRONOLOG_BIN=… bash scripts/run-job.sh runs a 7-rank job")
     func runJobScript() throws {
         let dir = try scratch()

@@ -96,10 +96,7 @@ final class SimCurator {
         while let (bytes, source) = try channel.poll(tag: .replay) {
             did = true
             guard case .replayPiece(let piece) = try ControlMessage.decode(bytes) else { continue }
-            if world.groups.contains(where: { $0.player == source }) {
-                try channel.post(ControlMessage.replayAck(ReplayAck(queryId: piece.queryId, pieceNumber: piece.pieceNumber)).encode(),
-                                 to: source, tag: .replay)
-            }
+            try world.acknowledge(piece, from: source, on: channel)
             guard piece.isLast, piece.queryId == replayId, let (action, _) = asked, case .replay(let c, let s, let expect) = action else { continue }
             asked = nil
             check("destroy", "a replay of \(c)/\(s)", piece.rc, expect)

@@ -94,11 +94,7 @@ final class SimLastReader {
         while let (bytes, source) = try channel.poll(tag: .replay) {
             did = true
             guard case .replayPiece(let piece) = try ControlMessage.decode(bytes) else { continue }
-            // Only the player's pieces are acknowledged (keepers answer directly without).
-            if world.groups.contains(where: { $0.player == source }) {
-                try channel.post(ControlMessage.replayAck(ReplayAck(queryId: piece.queryId, pieceNumber: piece.pieceNumber)).encode(),
-                                 to: source, tag: .replay)
-            }
+            try world.acknowledge(piece, from: source, on: channel)
             try take(piece, from: source)
         }
         if case .direct(let a, let id, _, _, _, let deadline) = stage, world.clock.instant() >= deadline {

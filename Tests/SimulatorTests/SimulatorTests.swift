@@ -17,7 +17,8 @@ struct SimulatorTests {
     /// Runs `seeds` on every core at once and returns their reports in seed order. Each seed's job is
     /// a world of its own (its generator, clock, network and archive; no state is shared between
     /// worlds), so it runs exactly as alone: the seeds replay the same whatever runs beside them.
-    static func simulateAll(_ seeds: Range<UInt64>, tightMemory: Bool = false, saturated: Bool = false) -> [SimReport] {
+    static func simulateAll(_ seeds: Range<UInt64>, tightMemory: Bool = SimScenario.tightMemoryFromEnvironment,
+                            saturated: Bool = SimScenario.saturatedFromEnvironment) -> [SimReport] {
         let reports = Mutex([SimReport?](repeating: nil, count: seeds.count))
         let next = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: max(1, ProcessInfo.processInfo.activeProcessorCount)) { _ in
