@@ -18,6 +18,7 @@ public final class ChunkStoragePool: Sendable {
         var idleBytes = 0
         var reused: UInt64 = 0
         var fresh: UInt64 = 0
+        var shared: UInt64 = 0
     }
     private let state = Mutex(State())
 
@@ -30,6 +31,9 @@ public final class ChunkStoragePool: Sendable {
     public var counts: (reused: UInt64, fresh: UInt64) {
         state.withLock { ($0.reused, $0.fresh) }
     }
+
+    /// Arrays given back while another copy still referred to their storage, and so not kept.
+    public var sharedCount: UInt64 { state.withLock { $0.shared } }
 
     /// Idle capacity held, in bytes.
     public var idleBytes: Int { state.withLock { $0.idleBytes } }
@@ -81,10 +85,9 @@ public final class ChunkStoragePool: Sendable {
 
     /// Keeps a table for reuse (emptied), unless the pool is full or it has no capacity.
     public func give(table: consuming [EventRecord]) {
-        var t = table
-        t.removeAll(keepingCapacity: true)
+        var t = consume table  // a copy would share the storage: it could not be emptied in place
+        guard t.capacity > 0, Self.emptyInPlace(&t) else { return noteShared(t.capacity) }
         let bytes = t.capacity * EventRecord.byteSize
-        guard bytes > 0 else { return }
         state.withLock { s in
             guard Self.makeRoom(&s, for: bytes, limit: capacityLimit) else { return }
             s.idleBytes += bytes
@@ -94,10 +97,9 @@ public final class ChunkStoragePool: Sendable {
 
     /// Keeps a payload for reuse (emptied), unless the pool is full or it has no capacity.
     public func give(payload: consuming [UInt8]) {
-        var p = payload
-        p.removeAll(keepingCapacity: true)
+        var p = consume payload
+        guard p.capacity > 0, Self.emptyInPlace(&p) else { return noteShared(p.capacity) }
         let bytes = p.capacity
-        guard bytes > 0 else { return }
         state.withLock { s in
             guard Self.makeRoom(&s, for: bytes, limit: capacityLimit) else { return }
             s.idleBytes += bytes
@@ -109,8 +111,25 @@ public final class ChunkStoragePool: Sendable {
     /// or its storage is still shared and cannot be reused.
     public func give(_ chunk: inout StoryChunk) {
         let (records, payload) = chunk.takeStorage()
-        give(table: records)
-        give(payload: payload)
+        give(table: consume records)
+        give(payload: consume payload)
+    }
+
+    /// Empties `array` keeping its storage, if no other copy refers to that storage. A shared
+    /// array cannot be emptied in place: `removeAll(keepingCapacity:)` gives it new storage of the
+    /// same size (memory never touched), which the pool must not keep as if it were warm — and the
+    /// warm storage goes back to the heap when its other holder lets go. Callers should give only
+    /// their last copy (``storage.shared`` counts the ones that were not).
+    /// - Returns: whether the storage is the same (then `array` is empty and its own).
+    private static func emptyInPlace<T>(_ array: inout [T]) -> Bool {
+        let before = array.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+        array.removeAll(keepingCapacity: true)
+        return array.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) } == before
+    }
+
+    private func noteShared(_ capacity: Int) {
+        guard capacity > 0 else { return }
+        state.withLock { $0.shared += 1 }
     }
 
     /// Makes room for `bytes` more idle bytes by dropping idle arrays smaller than that (large

@@ -321,6 +321,9 @@ extension Counter {
     public static let storageReused = Counter("storage.reused")
     /// `storage.fresh` (keeper, grapher): such storage newly allocated because no idle array fitted.
     public static let storageFresh = Counter("storage.fresh")
+    /// `storage.shared` (keeper, grapher): storage given back to the ``ChunkStoragePool`` while
+    /// something else still held it, so not kept (emptying it would have copied it).
+    public static let storageShared = Counter("storage.shared")
     /// `pieces.kept.dropped` (keeper): a story's latest durable piece, kept for "last N" queries,
     /// let go (or not kept) to stay within `keeper.memoryLimitBytes`.
     public static let keptPiecesDropped = Counter("pieces.kept.dropped")
@@ -388,7 +391,7 @@ extension Counter {
         .watermarksReleased, .watermarksReported, .watermarksStale, .watermarksUnknownStory, .windowsPartial,
         .workloadFailed, .faultsMinor, .cpuUs, .chunksRead, .chunksReceivedDuringRounds,
         .attachAccepted, .attachAnswersUnclaimed, .attachClients, .attachClientsDisconnected, .attachClientsReadOnly, .attachDropped, .attachEventsUnflushed, .attachGoodbyes, .attachMessagesForged, .attachMessagesRefused, .attachRefused, .attachRefusedReadOnly,
-        .lastFromMemory, .lastFromArchive, .keptPiecesDropped, .storageReused, .storageFresh,
+        .lastFromMemory, .lastFromArchive, .keptPiecesDropped, .storageReused, .storageFresh, .storageShared,
         .readsGranted, .readsDeclined, .replaysDirect, .replaysDirectRefused, .replayLastDirect, .replayLastPlayer, .replayRoutes,
         .replayLastDirectTimedOut, .replayLastBelowKeepers, .readsRevoked, .replaysDirectRevoked, .repliesStale,
     ]

@@ -252,21 +252,25 @@ public struct StoryPipeline: Sendable {
     /// storage of twice the size at least, giving the old storage back (an array growing by itself
     /// would take fresh memory each time).
     private mutating func makeRoom(inRange start: UInt64, records n: Int, bytes: Int) {
-        guard let pool, let b = open[start] else { return }
-        let needRecords = b.records.count + n, needBytes = b.payload.count + bytes
-        guard b.records.capacity < needRecords || b.payload.capacity < needBytes else { return }
+        guard let pool else { return }
+        // Measured through a temporary, not a named copy: a copy alive below would share the
+        // storage given back to the pool, which then could not reuse it.
+        guard let (needRecords, needBytes, full) = open[start].map({ b in
+            (b.records.count + n, b.payload.count + bytes,
+             b.records.capacity < b.records.count + n || b.payload.capacity < b.payload.count + bytes)
+        }), full else { return }
         guard var buffer = open.removeValue(forKey: start) else { return }  // unshared from here on
         if buffer.records.capacity < needRecords {
             var grown = pool.takeTable(capacity: max(needRecords, 2 * buffer.records.capacity))
             grown.append(contentsOf: buffer.records)
             swap(&grown, &buffer.records)
-            pool.give(table: grown)
+            pool.give(table: consume grown)
         }
         if buffer.payload.capacity < needBytes {
             var grown = pool.takePayload(capacity: max(needBytes, 2 * buffer.payload.capacity))
             grown.append(contentsOf: buffer.payload)
             swap(&grown, &buffer.payload)
-            pool.give(payload: grown)
+            pool.give(payload: consume grown)
         }
         open[start] = buffer
     }

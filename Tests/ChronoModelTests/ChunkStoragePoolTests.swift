@@ -20,6 +20,44 @@ struct ChunkStoragePoolTests {
         #expect(pool.counts.reused == 2 && pool.counts.fresh == 1 && pool.idleBytes == 0)
     }
 
+    @Test func storageStillHeldElsewhereIsNotKept() {
+        // Emptying an array whose storage another copy still refers to gives it new, never-touched
+        // storage: the pool must not keep that as if it were warm (it did, and a grapher's pool
+        // filled with such copies while the warm storage went back to the heap).
+        let pool = ChunkStoragePool(capacityLimit: 4 << 20)
+        let payload = [UInt8](repeating: 1, count: 1 << 20)
+        let table = [EventRecord](repeating: EventRecord(time: 1, clientId: 1, index: 0, length: 0, offset: 0), count: 1000)
+        var chunk = StoryChunk(unchecked: story, range: TimeRange(start: 0, end: 10), revision: 0, records: table, payload: payload)
+        pool.give(&chunk)
+        #expect(chunk.isEmpty)
+        #expect(pool.idleBytes == 0 && pool.sharedCount == 2)
+        #expect(payload.count == 1 << 20 && table.count == 1000)  // the other copies are untouched
+
+        // The last copy is kept, and handed out again as the same storage.
+        var only = [UInt8](repeating: 2, count: 1 << 20)
+        let address = only.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+        pool.give(payload: consume only)
+        #expect(pool.idleBytes >= 1 << 20 && pool.sharedCount == 2)
+        let again = pool.takePayload(capacity: 1 << 20)
+        #expect(again.isEmpty && again.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) } == address)
+    }
+
+    @Test func aGrowingRangeGivesItsOldStorageBackUnshared() {
+        // A range outgrowing its buffer moves into larger pooled storage and gives the old one
+        // back: it must be the only copy (a copy of the buffer kept alive across the move made
+        // every grown range's storage come back shared, and the pool kept none of it).
+        let pool = ChunkStoragePool(capacityLimit: 64 << 20)
+        var p = StoryPipeline(storyId: story, chunkDuration: 1_000_000, pool: pool)
+        for batch in 0..<40 {
+            let base = UInt64(batch) * 100
+            p.insert((0..<100).map { Event(time: base + UInt64($0), clientId: ClientID(1), index: UInt32(batch * 100 + $0),
+                                           record: [UInt8](repeating: 3, count: 1024)) }, from: 1)
+        }
+        #expect(p.bufferedEventCount == 4000)
+        #expect(pool.sharedCount == 0)
+        #expect(pool.idleBytes > 0, "the outgrown buffers are idle in the pool")
+    }
+
     @Test func idleCapacityStaysUnderTheLimitKeepingTheLargest() {
         let pool = ChunkStoragePool(capacityLimit: 1 << 20)
         pool.give(payload: [UInt8](repeating: 0, count: 400 << 10))
@@ -63,7 +101,8 @@ struct ChunkStoragePoolTests {
             p.insert((0..<200).map { Event(time: base + UInt64($0), clientId: ClientID(1), index: UInt32(range * 200 + $0),
                                            record: [UInt8](repeating: 9, count: 256)) }, from: 1)
             p.advanceWatermark(of: 1, to: base + 1000)
-            for var c in p.sealReady() { pool.give(&c) }
+            var sealed = p.sealReady()
+            while var c = sealed.popLast() { pool.give(&c) }  // moved out: the only copy
         }
         #expect(pool.counts.fresh == warm.fresh, "fresh storage after warm-up: \(warm) → \(pool.counts)")
         #expect(pool.counts.reused >= warm.reused + 2 * 18, "\(warm) → \(pool.counts)")

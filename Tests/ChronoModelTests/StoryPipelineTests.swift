@@ -291,7 +291,7 @@ import Testing
         #expect(p.range(of: 0) == TimeRange(start: 0, end: 1000))
         #expect(p.range(of: 1999) == TimeRange(start: 1000, end: 2000))
         #expect(p.range(of: UInt64.max - 1).end == UInt64.max)
-        #expect(StoryPipeline(storyId: story, config: ChronoConfig()).chunkDuration == 100_000_000)
+        #expect(StoryPipeline(storyId: story, config: ChronoConfig()).chunkDuration == 50_000_000)
     }
 
     @Test func withNoWriterLeftTheClockSealsWhatLiesBehindItsMargin() throws {

@@ -32,6 +32,11 @@ struct IngestTests {
         #expect(keeper[.batchesReceived] == client[.batchesSent], "\(r)")
         #expect(client[.eventsRejected] == 4, "\(r)")
         #expect(client[.eventsAcked] == client[.eventsLogged], "\(r)")
+        // Storage goes back to the pools as the only copy (else it cannot be reused, issue 17):
+        // the keeper's grown ranges and shipped chunks, the grapher's pieces and written rounds.
+        let grapher = r.counters(role: "grapher")
+        #expect(keeper[.storageShared] == 0 && grapher[.storageShared] == 0, "\(r)")
+        #expect(keeper[.storageReused, default: 0] > 0 && grapher[.storageReused, default: 0] > 0, "\(r)")
     }
 
     @Test("a small batch, a long linger and many keepers: flush and release still ship everything")

@@ -461,16 +461,17 @@ public final class GrapherRole: RecordingBehavior {
     // MARK: - Archive rounds
 
     private func runRound(channel: any ControlTransport) throws -> Bool {
-        if let flight = roundInFlight {
-            // Written on the round thread: finished once its outcome is there.
+        if roundInFlight != nil {
+            // Written on the round thread: finished once its outcome is there. The flight is taken
+            // out, not copied: a copy would share its chunks' storage, which then could not go back
+            // to the pool.
             guard let outcome = roundThread?.takeOutcome() else {
-                guard watchStuckRound() else { return false }
-                roundInFlight = nil
-                try finishStuck(flight, channel: channel)
+                guard watchStuckRound(), let flight = roundInFlight.take() else { return false }
+                try finishStuck(consume flight, channel: channel)
                 return true
             }
-            roundInFlight = nil
-            try finish(flight, outcome: outcome, channel: channel)
+            guard let flight = roundInFlight.take() else { return false }
+            try finish(consume flight, outcome: outcome, channel: channel)
             return true
         }
         let now = clock.instant()
@@ -563,7 +564,7 @@ public final class GrapherRole: RecordingBehavior {
         if roundThread == nil, archive != nil, archiveFailure == nil { faults.archiveRoundStarts(events: Int(flight.events)) }
         let outcome = write(flight.chunks)
         if readsOutstanding, let since = readBusySince { readBusySince = since + (clock.instant() - writeStarted) }
-        try finish(flight, outcome: outcome, channel: channel)
+        try finish(consume flight, outcome: outcome, channel: channel)
         return true
     }
 
@@ -597,7 +598,7 @@ public final class GrapherRole: RecordingBehavior {
     /// of it at the round's agreement and leave the archive alike. The file keeps the rounds
     /// flushed before, which is everything acknowledged durable.
     private func finishStuck(_ flight: consuming RoundInFlight, channel: any ControlTransport) throws {
-        var flight = flight
+        var flight = consume flight
         let running = clock.instant() - flight.started
         roundStuck = true
         archiveAbandoned = true
@@ -620,7 +621,7 @@ public final class GrapherRole: RecordingBehavior {
     }
 
     private func finish(_ flight: consuming RoundInFlight, outcome: ArchiveRoundThread.Outcome?, channel: any ControlTransport) throws {
-        var flight = flight  // the only reference to the round's chunks: their storage is reused
+        var flight = consume flight  // the only reference to the round's chunks: their storage is reused
         var report: ArchiveRoundReport?
         switch outcome {
         case .success(let r): report = r
@@ -675,8 +676,9 @@ public final class GrapherRole: RecordingBehavior {
             closeArchive()
             closed = true
         }
-        let backlog = stories.values.contains { !$0.held.isEmpty }
-        nextRoundAt = backlog || agreed == 2 ? clock.instant() : clock.instant() + .milliseconds(config.grapher.archiveIntervalMs)
+        let backlog = stories.values.contains { !$0.held.isEmpty } || agreed == 2
+        nextRoundAt = Self.nextRoundDue(now: clock.instant(), lastStarted: flight.started, lastBytes: flight.bytes,
+                                        backlog: backlog, interval: .milliseconds(config.grapher.archiveIntervalMs))
     }
 
     /// Writes one round collectively on this thread (every grapher calls it in the same round,
@@ -736,6 +738,25 @@ public final class GrapherRole: RecordingBehavior {
 
     /// The most chunk bytes one archive round writes: a sixteenth of `grapher.memoryLimitBytes`,
     /// at least 16 MiB (64 MiB with the defaults).
+    /// A round writing at least this much (encoded bytes) is followed at once by the next one.
+    public static let streamingRoundBytes = 4 << 20
+
+    /// When the next archive round is due, once the last one (started at `lastStarted`, writing
+    /// `lastBytes` encoded bytes) has finished at `now`.
+    ///
+    /// Under a steady stream the next round follows at once (group commit): it writes what arrived
+    /// while the last one was written, so events wait about one round's length to become durable,
+    /// not the interval on top of it. Keepers free memory only for durable events, so under
+    /// saturation that wait divides their throughput (issue 17). After a round with little to
+    /// write the interval applies, counted from that round's start, so a trickle of events still
+    /// makes one round per interval, not one per event. A `backlog` (sealed ranges a round left
+    /// for lack of room, or a round given up) is written at once.
+    public static func nextRoundDue(now: ContinuousClock.Instant, lastStarted: ContinuousClock.Instant, lastBytes: Int,
+                             backlog: Bool, interval: Duration) -> ContinuousClock.Instant {
+        if backlog || lastBytes >= streamingRoundBytes { return now }
+        return max(now, lastStarted + interval)
+    }
+
     private var roundByteLimit: Int { max(16 << 20, config.grapher.memoryLimitBytes / 16) }
 
     /// Keeps the storage of archived chunks (emptying `chunks`) for the next reads and merges.
@@ -783,6 +804,7 @@ public final class GrapherRole: RecordingBehavior {
         c[.leasesExpired] = leases.expired
         c[.leasesRecalled] = leases.recalled
         (c[.storageReused], c[.storageFresh]) = storage.counts
+        c[.storageShared] = storage.sharedCount
         if durableLatency.totalCount > 0 {
             c[.durableLatencyP50Us] = durableLatency.valueAtPercentile(50)
             c[.durableLatencyP99Us] = durableLatency.valueAtPercentile(99)

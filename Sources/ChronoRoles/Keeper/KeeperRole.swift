@@ -825,6 +825,7 @@ public final class KeeperRole: RecordingBehavior {
         var c = stats.merging(tracked.counters(pipelines: total)) { $1 }
         c[.memoryPeakBytes] = peakMemory
         (c[.storageReused], c[.storageFresh]) = storage.counts
+        c[.storageShared] = storage.sharedCount
         return c
     }
 
