@@ -80,6 +80,14 @@ public struct IdleBackoff: Sendable {
         IdleBackoff(yieldsBeforeSleeping: 64, minSleepNanoseconds: 1_000, maxSleepNanoseconds: 50_000)
     }
 
+    /// The back-off of a caller waiting for its events to become durable: the answer comes after
+    /// the next archive round (tens to hundreds of milliseconds), so after a few yields it sleeps,
+    /// up to 1 ms at a time (at most that much later than the answer). Polling faster only took
+    /// the session's transport lock from the threads still logging (issue 17).
+    public static var durableWait: IdleBackoff {
+        IdleBackoff(yieldsBeforeSleeping: 8, minSleepNanoseconds: 10_000, maxSleepNanoseconds: 1_000_000)
+    }
+
     /// Records one loop round: `reset()` if it did work, else `idle()`.
     public mutating func step(didWork: Bool) {
         if didWork { reset() } else { idle() }

@@ -159,10 +159,12 @@ public final class StoryIngest: @unchecked Sendable {
             if let failure = b.failure { throw failure }
             try transport.send(request, to: keeperRank)
         }
-        var backoff = IdleBackoff.replyWait
+        var backoff = IdleBackoff.durableWait
         let deadline = ContinuousClock.now + settings.stallLimit
         while true {
-            let worked = try transport.pollAcks(into: router)
+            // Acknowledgements of other batches routed here are not the answer: they do not reset
+            // the back-off (under a stream they came at every poll, and this loop never slept).
+            _ = try transport.pollAcks(into: router)
             if let reply = durableReplies.withLock({ $0.removeValue(forKey: sequence) }) {
                 if reply.rc == .notAuthorized {
                     throw .notAuthorized("keeper rank \(keeperRank) refused a durable flush of story \(chronicle)/\(story)")
@@ -177,7 +179,7 @@ public final class StoryIngest: @unchecked Sendable {
                 throw .noConnection("keeper rank \(keeperRank) did not report the events of story \(chronicle)/\(story) "
                                     + "durable within \(settings.stallLimit)")
             }
-            backoff.step(didWork: worked)
+            backoff.idle()
         }
     }
 
