@@ -286,9 +286,12 @@ final class FabricHandles {
     /// This is also what drives a manual-progress provider.
     func poll() throws(FabricError) -> CompletionPoll {
         guard let cq else { throw .closed(call: "fi_cq_read") }
-        var contexts = [UnsafeMutableRawPointer?](repeating: nil, count: 16)
-        let n = contexts.withUnsafeMutableBufferPointer { chrono_fi_cq_read(cq, $0.baseAddress, 16) }
-        if n > 0 { return .completed(contexts.prefix(n).map { UInt(bitPattern: $0) }) }
+        // On the stack: an idle poll (most of them) allocates nothing.
+        let (n, tokens) = withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: 16) { contexts in
+            let n = chrono_fi_cq_read(cq, contexts.baseAddress, 16)
+            return (n, n > 0 ? contexts.prefix(n).map { UInt(bitPattern: $0) } : [])
+        }
+        if n > 0 { return .completed(tokens) }
         if n == 0 || n == -Int(chrono_fi_eagain()) { return .empty }
         guard n == -Int(chrono_fi_eavail()) else {
             try check(n, "fi_cq_read")
