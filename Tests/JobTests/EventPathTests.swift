@@ -128,7 +128,10 @@ struct EventPathTests {
 
     @Test("a whole job with the bulk plane on tcp;ofi_rxm (the provider between nodes): every event archived once")
     func tcpProvider() throws {
-        let r = try roundTrip(ranks: 7, ["--set", "fabric.provider=tcp;ofi_rxm", "--set", "log.level=debug"], events: 60)
+        // A tcp endpoint can take seconds to open on a loaded 2-core box (a grapher once registered
+        // after the visor's wait of 3/4 of timeouts.acquireMs, 7.5 s by default): a longer wait.
+        let r = try roundTrip(ranks: 7, ["--set", "fabric.provider=tcp;ofi_rxm", "--set", "log.level=debug",
+                                         "--set", "timeouts.acquireMs=40000"], events: 60)
         #expect(r.counters(role: "grapher")[.chunksReceived, default: 0] > 0, "\(r)")
         // The endpoints the keeper and the grapher opened (not the setting) name the provider.
         let opened = r.stderr.split(separator: "\n").filter { $0.contains("bulk plane open: provider ") }
