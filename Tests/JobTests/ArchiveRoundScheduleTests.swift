@@ -1,3 +1,4 @@
+import ChronoModel
 import ChronoRoles
 import Testing
 
@@ -28,5 +29,36 @@ struct ArchiveRoundScheduleTests {
 
     @Test func aBacklogIsWrittenAtOnce() {
         #expect(due(afterMs: 5, bytes: 0, backlog: true) == .zero)
+    }
+}
+
+/// Which of a story's sealed chunks a grapher archives as they are, without merging them into one
+/// (issue 17: the merge copied every byte once more).
+@Suite("Archive round chunks")
+struct ArchiveRoundChunkTests {
+    let story = StoryID(rawValue: 3)
+
+    func chunk(_ times: Range<UInt64>, bytes: Int, range: TimeRange? = nil) throws -> StoryChunk {
+        try StoryChunk(storyId: story, range: range ?? TimeRange(start: times.lowerBound, end: times.upperBound), events: times.map {
+            Event(time: $0, clientId: ClientID(rawValue: 1), index: UInt32($0), record: [UInt8](repeating: 7, count: bytes))
+        })
+    }
+
+    @Test func consecutiveRangesOfARowOrMoreGoAsTheyAre() throws {
+        let a = try chunk(0..<10, bytes: 1000), b = try chunk(10..<20, bytes: 1000)
+        #expect(GrapherRole.archivedAsTheyAre([a, b], rowBytes: 4096))
+        #expect(!GrapherRole.archivedAsTheyAre([a], rowBytes: 4096), "one chunk is archived as it is anyway")
+    }
+
+    @Test func smallOrInterleavedChunksAreMerged() throws {
+        let a = try chunk(0..<10, bytes: 1000), b = try chunk(10..<20, bytes: 1000)
+        // Smaller than a row: each would cost an index row of its own.
+        #expect(!GrapherRole.archivedAsTheyAre([a, b], rowBytes: 1 << 20))
+        // Out of order, or a revision overlapping a range: merged by time.
+        #expect(!GrapherRole.archivedAsTheyAre([b, a], rowBytes: 4096))
+        let revision = try chunk(5..<15, bytes: 1000, range: TimeRange(start: 0, end: 20))
+        #expect(!GrapherRole.archivedAsTheyAre([a, revision], rowBytes: 4096))
+        let empty = StoryChunk.empty(storyId: story, range: TimeRange(start: 20, end: 30))
+        #expect(!GrapherRole.archivedAsTheyAre([a, b, empty], rowBytes: 4096))
     }
 }

@@ -525,14 +525,22 @@ public final class GrapherRole: RecordingBehavior {
                 roundBytes += next.encodedByteCount
                 taken.append(s.held.removeFirst())
             }
-            // One archive chunk per story per round: many small chunks (pieces, late revisions)
-            // would each cost index rows and HDF5 selections; readers merge by time anyway.
-            if let merged = try StoryChunk.merge(taken, pool: storage) {
-                chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: merged))
-            }
-            // Merged into new storage: the inputs' storage serves the next reads.
-            if taken.count > 1 {
-                while var input = taken.popLast() { storage.give(&input) }
+            if Self.archivedAsTheyAre(taken, rowBytes: config.archive.maxRowBytes) {
+                // Ranges of a row or more each, one after the other in time: archived as they are,
+                // without the copy of every byte a merge into one chunk costs (issue 17).
+                while !taken.isEmpty {
+                    chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: taken.removeFirst()))
+                }
+            } else {
+                // One archive chunk per story per round: many small chunks (pieces, late revisions)
+                // would each cost index rows and HDF5 selections; readers merge by time anyway.
+                if let merged = try StoryChunk.merge(taken, pool: storage) {
+                    chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: merged))
+                }
+                // Merged into new storage: the inputs' storage serves the next reads.
+                if taken.count > 1 {
+                    while var input = taken.popLast() { storage.give(&input) }
+                }
             }
             stories[id] = s
         }
@@ -738,6 +746,21 @@ public final class GrapherRole: RecordingBehavior {
 
     /// The most chunk bytes one archive round writes: a sixteenth of `grapher.memoryLimitBytes`,
     /// at least 16 MiB (64 MiB with the defaults).
+    /// Whether a story's sealed chunks taken for one round go to the archive as they are instead of
+    /// merged into one: there are several, each holds at least a row's bytes (`archive.maxRowBytes`,
+    /// so none adds an index row a merge would have saved), and each one's events all come before the
+    /// next one's (consecutive ranges, not revisions of the same).
+    public static func archivedAsTheyAre(_ chunks: [StoryChunk], rowBytes: Int) -> Bool {
+        guard chunks.count > 1 else { return false }
+        var previous: EventRecord? = nil
+        for c in chunks {
+            guard c.encodedByteCount >= rowBytes, let first = c.records.first, let last = c.records.last else { return false }
+            if let p = previous, !EventRecord.precedes(p, first) { return false }
+            previous = last
+        }
+        return true
+    }
+
     /// A round writing at least this much (encoded bytes) is followed at once by the next one.
     public static let streamingRoundBytes = 4 << 20
 
