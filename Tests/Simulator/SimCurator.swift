@@ -80,7 +80,7 @@ final class SimCurator {
                   .listChronicles, .listStories(d),
                   .acquire(sim, Self.ownStory), .rememberStories, .destroyChronicle(sim, expect: .acquired), .listStories(sim),
                   .listChronicles, .release(sim, Self.ownStory)]
-        if let doomed { script += [.destroyWhenDone(doomed), .listStories(sim), .replay(sim, doomed, expect: .notExist)] }
+        if let doomed = self.doomed { script += [.destroyWhenDone(doomed), .listStories(sim), .replay(sim, doomed, expect: .notExist)] }
         script.append(.listStories(sim))
         // A job restarted after a kill finds the chronicles and stories as the killed job's curator
         // left them, part way through its script: it connects (and measures its clock) and asks nothing.
