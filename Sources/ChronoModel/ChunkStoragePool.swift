@@ -86,7 +86,8 @@ public final class ChunkStoragePool: Sendable {
     /// Keeps a table for reuse (emptied), unless the pool is full or it has no capacity.
     public func give(table: consuming [EventRecord]) {
         var t = consume table  // a copy would share the storage: it could not be emptied in place
-        guard t.capacity > 0, Self.emptyInPlace(&t) else { return noteShared(t.capacity) }
+        guard t.capacity > 0 else { return }
+        guard Self.emptyInPlace(&t) else { return noteShared() }
         let bytes = t.capacity * EventRecord.byteSize
         state.withLock { s in
             guard Self.makeRoom(&s, for: bytes, limit: capacityLimit) else { return }
@@ -98,7 +99,8 @@ public final class ChunkStoragePool: Sendable {
     /// Keeps a payload for reuse (emptied), unless the pool is full or it has no capacity.
     public func give(payload: consuming [UInt8]) {
         var p = consume payload
-        guard p.capacity > 0, Self.emptyInPlace(&p) else { return noteShared(p.capacity) }
+        guard p.capacity > 0 else { return }
+        guard Self.emptyInPlace(&p) else { return noteShared() }
         let bytes = p.capacity
         state.withLock { s in
             guard Self.makeRoom(&s, for: bytes, limit: capacityLimit) else { return }
@@ -127,8 +129,7 @@ public final class ChunkStoragePool: Sendable {
         return array.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) } == before
     }
 
-    private func noteShared(_ capacity: Int) {
-        guard capacity > 0 else { return }
+    private func noteShared() {
         state.withLock { $0.shared += 1 }
     }
 

@@ -255,10 +255,9 @@ public struct StoryPipeline: Sendable {
         guard let pool else { return }
         // Measured through a temporary, not a named copy: a copy alive below would share the
         // storage given back to the pool, which then could not reuse it.
-        guard let (needRecords, needBytes, full) = open[start].map({ b in
-            (b.records.count + n, b.payload.count + bytes,
-             b.records.capacity < b.records.count + n || b.payload.capacity < b.payload.count + bytes)
-        }), full else { return }
+        guard let (needRecords, needBytes, recordRoom, byteRoom) = open[start].map({ b in
+            (b.records.count + n, b.payload.count + bytes, b.records.capacity, b.payload.capacity)
+        }), recordRoom < needRecords || byteRoom < needBytes else { return }
         guard var buffer = open.removeValue(forKey: start) else { return }  // unshared from here on
         if buffer.records.capacity < needRecords {
             var grown = pool.takeTable(capacity: max(needRecords, 2 * buffer.records.capacity))

@@ -260,9 +260,10 @@ public final class SimWorld {
         config.grapher.memoryLimitBytes = scenario.grapherMemory
         config.heartbeat.intervalMs = 1000
         config.archive.directory = "simulated"
-        // Rows of 4 KiB for even seeds: their graphers archive a story's sealed ranges as they are
-        // when each holds a row or more (`GrapherRole.archivedAsTheyAre`); odd seeds merge them.
-        config.archive.maxRowBytes = seed % 2 == 0 ? 4096 : 4 << 20
+        // Rows of 256 bytes for even seeds (below the configurable 4 KiB, as the simulated ranges
+        // hold a few KiB at most): their graphers archive a story's sealed ranges as they are when
+        // each holds a row or more (`GrapherRole.archivedAsTheyAre`); odd seeds merge them.
+        config.archive.maxRowBytes = seed % 2 == 0 ? 256 : 4 << 20
         self.config = config
         plan = try Self.layOut(scenario)
         self.groups = (0..<scenario.groups).map { [plan] g in

@@ -744,8 +744,6 @@ public final class GrapherRole: RecordingBehavior {
         }
     }
 
-    /// The most chunk bytes one archive round writes: a sixteenth of `grapher.memoryLimitBytes`,
-    /// at least 16 MiB (64 MiB with the defaults).
     /// Whether a story's sealed chunks taken for one round go to the archive as they are instead of
     /// merged into one: there are several, each holds at least a row's bytes (`archive.maxRowBytes`,
     /// so none adds an index row a merge would have saved), and each one's events all come before the
@@ -775,11 +773,13 @@ public final class GrapherRole: RecordingBehavior {
     /// makes one round per interval, not one per event. A `backlog` (sealed ranges a round left
     /// for lack of room, or a round given up) is written at once.
     public static func nextRoundDue(now: ContinuousClock.Instant, lastStarted: ContinuousClock.Instant, lastBytes: Int,
-                             backlog: Bool, interval: Duration) -> ContinuousClock.Instant {
+                                    backlog: Bool, interval: Duration) -> ContinuousClock.Instant {
         if backlog || lastBytes >= streamingRoundBytes { return now }
         return max(now, lastStarted + interval)
     }
 
+    /// The most chunk bytes one archive round writes: a sixteenth of `grapher.memoryLimitBytes`,
+    /// at least 16 MiB (64 MiB with the defaults).
     private var roundByteLimit: Int { max(16 << 20, config.grapher.memoryLimitBytes / 16) }
 
     /// Keeps the storage of archived chunks (emptying `chunks`) for the next reads and merges.
