@@ -45,10 +45,11 @@ struct IngestBench: ParsableCommand {
         let status = try Self.runJob(config: config) { session in
             guard let peers = session.peers else { return [:] }
             let client = ChronoLogClient(session: session)
-            try client.connect()
-            if peers.rank == 0 { try client.createChronicle("bench") }
-            try peers.barrier()
-            let story = try client.acquireStory("bench", "writer-\(peers.rank)")
+            // A chronicle of this run's own; a rank's failure ends the run on every rank.
+            let chronicle = "ingest-\(try PeerAgreement.runStamp(peers))"
+            try PeerAgreement.together(peers, "connect") { try client.connect() }
+            try PeerAgreement.onFirst(peers, "createChronicle") { try client.createChronicle(chronicle) }
+            let story = try PeerAgreement.together(peers, "acquireStory") { try client.acquireStory(chronicle, "writer-\(peers.rank)") }
             let record = [UInt8](repeating: 0x5A, count: size)
             var histogram = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
             try peers.barrier()
@@ -66,14 +67,17 @@ struct IngestBench: ParsableCommand {
                 }
             }
             let logged = (ContinuousClock.now - start) / .microseconds(1)
-            try story.flush()
-            let flushed = (ContinuousClock.now - start) / .microseconds(1)
-            // The figure that counts: until every event of this writer is in the archive (flushed
-            // to the HDF5 file), not only acknowledged by its keeper.
-            try story.flush(durable: true)
-            let durable = (ContinuousClock.now - start) / .microseconds(1)
-            try client.releaseStory("bench", "writer-\(peers.rank)")
-            try client.disconnect()
+            let (flushed, durable) = try PeerAgreement.together(peers, "flush") {
+                try story.flush()
+                let flushed = (ContinuousClock.now - start) / .microseconds(1)
+                // The figure that counts: until every event of this writer is in the archive
+                // (flushed to the HDF5 file), not only acknowledged by its keeper.
+                try story.flush(durable: true)
+                let durable = (ContinuousClock.now - start) / .microseconds(1)
+                try client.releaseStory(chronicle, "writer-\(peers.rank)")
+                try client.disconnect()
+                return (flushed, durable)
+            }
             let slowestLog = try peers.allreduce(logged, op: .max)
             let slowestFlush = try peers.allreduce(flushed, op: .max)
             let slowestDurable = try peers.allreduce(durable, op: .max)

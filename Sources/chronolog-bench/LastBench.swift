@@ -53,8 +53,10 @@ struct LastBench: ParsableCommand {
             guard let peers = session.peers, peers.rank == 0 else { return [:] }
             let client = ChronoLogClient(session: session, mode: .writerReader)
             try client.connect()
-            try client.createChronicle("bench")
-            let live = try client.acquireStory("bench", "live")
+            // A chronicle of this run's own: earlier runs over the same archive left theirs.
+            let chronicle = "last-\(Int(Date().timeIntervalSince1970))-\(getpid())"
+            try client.createChronicle(chronicle)
+            let live = try client.acquireStory(chronicle, "live")
             let stop = Atomic<Bool>(false)
             let writer = Thread {
                 let record = [UInt8](repeating: 0x4c, count: size)
@@ -69,16 +71,16 @@ struct LastBench: ParsableCommand {
             }
             writer.start()
             Thread.sleep(forTimeInterval: 1)  // the story holds more than N events
-            let liveResult = try Self.time(client, n: n, samples: samples, warmup: warmup)
+            let liveResult = try Self.time(client, chronicle: chronicle, n: n, samples: samples, warmup: warmup)
             print("last: live story (\(rate) events/s), N=\(n): \(liveResult)")
             // The same path's floor: a replay of the story's last millisecond (visor, player, keepers).
-            let small = try Self.time(client, n: 0, samples: samples, warmup: warmup)
+            let small = try Self.time(client, chronicle: chronicle, n: 0, samples: samples, warmup: warmup)
             print("last: for comparison, replay of the live story's last 1 ms: \(small)")
             stop.store(true, ordering: .relaxed)
             while !writer.isFinished { Thread.sleep(forTimeInterval: 0.001) }
-            try client.releaseStory("bench", "live")
+            try client.releaseStory(chronicle, "live")
             Thread.sleep(forTimeInterval: 2)  // archived, and let go of by the keeper
-            let archived = try Self.time(client, n: n, samples: max(1, samples / 10), warmup: min(warmup, 10))
+            let archived = try Self.time(client, chronicle: chronicle, n: n, samples: max(1, samples / 10), warmup: min(warmup, 10))
             print("last: archived story, N=\(n): \(archived)")
             fflush(nil)
             try client.disconnect()
@@ -87,10 +89,10 @@ struct LastBench: ParsableCommand {
         throw ExitCode(status)
     }
 
-    /// Times `samples` last-N queries of bench/live after `warmup` untimed ones (`n` 0: replays of
+    /// Times `samples` last-N queries of `chronicle`/live after `warmup` untimed ones (`n` 0: replays of
     /// its last millisecond instead).
     /// - Returns: "p50 … ms, p99 … ms, max … ms (k queries, m events each)".
-    static func time(_ client: ChronoLogClient, n: Int, samples: Int, warmup: Int) throws -> String {
+    static func time(_ client: ChronoLogClient, chronicle: String, n: Int, samples: Int, warmup: Int) throws -> String {
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         var events = 0
         for i in 0..<(warmup + samples) {
@@ -98,10 +100,10 @@ struct LastBench: ParsableCommand {
             var got = 0
             let count = { (chunk: StoryChunk) throws(ChronoLogError) in got += chunk.count }
             if n > 0 {
-                try client.replayLast("bench", "live", count: n, pieces: count)
+                try client.replayLast(chronicle, "live", count: n, pieces: count)
             } else {
                 let now = UInt64(clamping: Int64(bitPattern: SystemClock().now()) &+ (client.clockOffset?.offset ?? 0))
-                try client.replayStory("bench", "live", from: now &- 1_000_000, to: .max, pieces: count)
+                try client.replayStory(chronicle, "live", from: now &- 1_000_000, to: .max, pieces: count)
             }
             let took = ContinuousClock.now - started
             if i >= warmup {

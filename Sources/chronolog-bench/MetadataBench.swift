@@ -33,11 +33,13 @@ struct MetadataBench: ParsableCommand {
         let status = job.run { session, _ in
             guard let peers = session.peers else { return [:] }
             let me = peers.rank
+            // Names of this run's own (a run killed before its clean-up leaves its chronicles).
+            let prefix = "meta-\(try PeerAgreement.runStamp(peers))-\(me)"
             var results: [(String, Double)] = []
             func measure(_ name: String, _ body: () throws -> Void) throws {
                 try peers.barrier()
                 let start = ContinuousClock.now
-                try body()
+                try PeerAgreement.together(peers, name, body)  // a rank's failure ends the run on all
                 let mine = (ContinuousClock.now - start) / .microseconds(1)
                 let slowest = try peers.allreduce(mine, op: .max)
                 results.append((name, Double(count * peers.size) / (slowest / 1e6)))
@@ -46,20 +48,22 @@ struct MetadataBench: ParsableCommand {
             try measure("connect+disconnect") {
                 for _ in 0..<count { try client.connect(); try client.disconnect() }
             }
-            try client.connect()
+            try PeerAgreement.together(peers, "connect") { try client.connect() }
             try measure("createChronicle") {
-                for i in 0..<count { try client.createChronicle("bench-\(me)-\(i)") }
+                for i in 0..<count { try client.createChronicle("\(prefix)-\(i)") }
             }
             try measure("acquireStory") {
-                for i in 0..<count { _ = try client.acquireStory("bench-\(me)-\(i)", "s") }
+                for i in 0..<count { _ = try client.acquireStory("\(prefix)-\(i)", "s") }
             }
             try measure("releaseStory") {
-                for i in 0..<count { try client.releaseStory("bench-\(me)-\(i)", "s") }
+                for i in 0..<count { try client.releaseStory("\(prefix)-\(i)", "s") }
             }
-            // Not measured: the chronicles go, so the next run over the same archive directory
-            // (whose catalog a job loads) can create them again; without events they leave no trace.
-            for i in 0..<count { try client.destroyChronicle("bench-\(me)-\(i)") }
-            try client.disconnect()
+            // Not measured: the chronicles go, so runs over the same archive directory (whose
+            // catalog a job loads) do not pile them up; without events they leave no trace.
+            try PeerAgreement.together(peers, "destroyChronicle") {
+                for i in 0..<count { try client.destroyChronicle("\(prefix)-\(i)") }
+                try client.disconnect()
+            }
             if me == 0 {
                 if json {
                     let fields = results.map { "\"\($0.0)\": \(Int($0.1))" }.joined(separator: ", ")

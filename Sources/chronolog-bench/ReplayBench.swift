@@ -57,17 +57,19 @@ struct ReplayBench: ParsableCommand {
             guard let peers = session.peers, peers.rank == 0 else { return [:] }
             let client = ChronoLogClient(session: session, mode: .writerReader)
             try client.connect()
-            try client.createChronicle("bench")
+            // A chronicle of this run's own: earlier runs over the same archive left theirs.
+            let chronicle = "replay-\(Int(Date().timeIntervalSince1970))-\(getpid())"
+            try client.createChronicle(chronicle)
             let count = max(1, bytes / size)
-            print("replay: logging \(count) events of \(size) B (\(bytes >> 20) MiB) to bench/big")
-            let big = try client.acquireStory("bench", "big")
+            print("replay: logging \(count) events of \(size) B (\(bytes >> 20) MiB) to \(chronicle)/big")
+            let big = try client.acquireStory(chronicle, "big")
             var record = [UInt8](repeating: 0x42, count: size)
             let logStart = ContinuousClock.now
             for i in 0..<count {
                 record[0] = UInt8(truncatingIfNeeded: i)
                 guard big.logEvent(record) != 0 else { throw ValidationError("logEvent failed at event \(i)") }
             }
-            try client.releaseStory("bench", "big")
+            try client.releaseStory(chronicle, "big")
             print("  logged and released in \(ContinuousClock.now - logStart); waiting \(settle) s for the archive")
             fflush(nil)
             Thread.sleep(forTimeInterval: settle)
@@ -78,7 +80,7 @@ struct ReplayBench: ParsableCommand {
             func viaPlayer(_ label: String) throws -> Double {
                 var events = 0, payload = 0
                 let start = ContinuousClock.now
-                try client.replayStory("bench", "big", from: 0, to: .max, timeoutMs: 600_000) { (chunk: StoryChunk) throws(ChronoLogError) in
+                try client.replayStory(chronicle, "big", from: 0, to: .max, timeoutMs: 600_000) { (chunk: StoryChunk) throws(ChronoLogError) in
                     events += chunk.count
                     payload += chunk.payload.count
                 }
@@ -89,7 +91,7 @@ struct ReplayBench: ParsableCommand {
             @discardableResult
             func plainHDF5(_ label: String) throws -> Double {
                 let start = ContinuousClock.now
-                let (events, total) = try Self.plainRead(path: archive, chronicle: "bench", story: "big")
+                let (events, total) = try Self.plainRead(path: archive, chronicle: chronicle, story: "big")
                 return report(label, events: events, bytes: total, since: start)
             }
             Self.dropFromPageCache(archive)
@@ -109,17 +111,17 @@ struct ReplayBench: ParsableCommand {
             fflush(nil)
 
             // Log → visible: how long until a replay sees an event just logged (no flush).
-            let fresh = try client.acquireStory("bench", "fresh")
+            let fresh = try client.acquireStory(chronicle, "fresh")
             var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
             var queries = 0
             for i in 0..<samples {
                 let started = ContinuousClock.now
                 let t = try fresh.log("fresh \(i)")
-                while try client.replayStory("bench", "fresh", from: t, to: t + 1).isEmpty { queries += 1 }
+                while try client.replayStory(chronicle, "fresh", from: t, to: t + 1).isEmpty { queries += 1 }
                 queries += 1
                 histogram.record(UInt64((ContinuousClock.now - started) / .microseconds(1)))
             }
-            try client.releaseStory("bench", "fresh")
+            try client.releaseStory(chronicle, "fresh")
             print("  log → visible  p50 \(Double(histogram.valueAtPercentile(50)) / 1000) ms, p99 \(Double(histogram.valueAtPercentile(99)) / 1000) ms, max \(Double(histogram.max) / 1000) ms (\(samples) events, \(queries) queries)")
             fflush(nil)
             try client.disconnect()

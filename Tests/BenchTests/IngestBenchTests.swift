@@ -26,6 +26,18 @@ struct IngestBenchTests {
         #expect(r.counters(role: "keeper")["chunks.read"] == r.counters(role: "keeper")["chunks.shipped"], "\(r)")
     }
 
+    @Test("a second run over the same archive directory makes a chronicle of its own and ends like the first (it used to fail on one writer and leave the other waiting)")
+    func secondRunOverTheSameArchive() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for run in 1...2 {
+            let r = try MPIJob.run(ranks: 6, [MPIJob.executable("chronolog-bench"), "ingest", "--events", "2000",
+                                              "--set", "archive.directory=\(dir.path)"], timeout: 120)
+            #expect(r.exitCode == 0, "run \(run): \(r)")
+            #expect(r.stdout.contains("events: logged=4000 received=4000 archived=4000 ") && r.stdout.contains(" lost=0"), "run \(run): \(r)")
+        }
+    }
+
     @Test("each grapher leaves only archive.pageCacheBytes of the archive in the page cache: older pages, flushed, are dropped for the next writes to reuse",
           arguments: [(4 << 20, true), (1 << 40, false)])
     func archivePagesDropped(keep: Int, drops: Bool) throws {
