@@ -20,7 +20,8 @@ for ((i = 1; i <= $#; i++)); do
 done
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-chronolog_bench 6 ingest --events "$events" "$@" | tee "$out"
+# Progress lines every 0.5 s (heartbeats every 0.1 s) give the fresh pages per interval.
+chronolog_bench 6 ingest --events "$events" --set progress.intervalMs=500 --set heartbeat.intervalMs=100 "$@" | tee "$out"
 # Per role, from the summary: minor page faults (pages touched for the first time) per MiB of
 # events logged, as a share of those bytes, and CPU seconds per million events (since the job
 # was joined; service ranks' figures include their idle polling).
@@ -39,6 +40,21 @@ awk '
       printf "  %-8s %8.1f faults/MiB (%5.1f %% of the bytes)  %6.2f CPU s per M events\n", r, faults[r] / mib, faults[r] * 4096 * 100 / bytes, cpu[r] / events
     }
     printf "  all ranks %.2f µs CPU per event\n", total / events
+  }' "$out"
+
+# Warm memory: the fresh pages of keepers and graphers over the second half of the progress lines
+# (each line's share is of the bytes received in its interval; averaged over the lines in which
+# keepers received any).
+awk '
+  /^chronolog-job: progress / && !/fresh.keeper=- / {
+    n++
+    for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "fresh.keeper") k[n] = kv[2] + 0; if (kv[1] == "fresh.grapher") g[n] = kv[2] + 0 }
+  }
+  END {
+    if (n < 2) { print "fresh pages once warm: too few progress lines (a longer run shows them)"; exit }
+    from = int(n / 2) + 1
+    for (i = from; i <= n; i++) { ks += k[i]; gs += g[i] }
+    printf "fresh pages once warm (progress lines %d-%d of %d): keeper %.1f %%, grapher %.1f %% of the bytes received\n", from, n, n, ks / (n - from + 1), gs / (n - from + 1)
   }' "$out"
 
 echo "archive write vs plain collective HDF5 write (256-B events, 2 ranks):"

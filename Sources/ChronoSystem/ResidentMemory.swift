@@ -16,6 +16,9 @@ public enum ResidentMemory {
         // "size resident shared text lib data dt", in pages.
         let fields = buffer[..<n].split(separator: UInt8(ascii: " "))
         guard fields.count > 1, let pages = UInt64(String(decoding: fields[1], as: UTF8.self)) else { return nil }
-        return pages * UInt64(max(1, sysconf(Int32(_SC_PAGESIZE))))
+        return pages * pageBytes
     }
+
+    /// The size of a memory page, in bytes.
+    public static let pageBytes = UInt64(max(1, sysconf(Int32(_SC_PAGESIZE))))
 }

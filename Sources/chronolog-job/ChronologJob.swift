@@ -20,7 +20,8 @@ struct ChronologJob: ParsableCommand {
             parallel HDF5 under archive.directory (default ./chronolog-archive). The rank → role → \
             node → group map is printed at start-up and a summary at the end (--summary-json: also as \
             JSON). Every progress.intervalMs (5 s) the visor prints a progress line (events/s in and \
-            archived, events not yet durable, memory held, late and rejected so far); --quiet turns \
+            archived, events not yet durable, memory held, late and rejected so far, fresh pages \
+            touched by keepers and graphers); --quiet turns \
             it off.
 
             Configuration: defaults, then the JSON file (--config or $CHRONOLOG_CONFIG), then \

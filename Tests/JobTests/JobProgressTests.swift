@@ -1,5 +1,6 @@
 import ChronoModel
 import ChronoRoles
+import ChronoSystem
 import Foundation
 import Testing
 import TestSupport
@@ -12,7 +13,8 @@ struct JobProgressTests {
     // MARK: - Without MPI
 
     /// A registry with one group: keeper 1, grapher 2, player 3, each with its latest heartbeat.
-    static func registry(received: UInt64, archived: UInt64, late: UInt64 = 0) -> RecordingGroupRegistry {
+    static func registry(received: UInt64, archived: UInt64, late: UInt64 = 0, keeperFaults: UInt64 = 0,
+                         grapherFaults: UInt64 = 0) -> RecordingGroupRegistry {
         var g = RecordingGroupRegistry()
         for (role, rank) in [(Role.keeper, Int32(1)), (.grapher, 2), (.player, 3)] {
             g.register(Registration(role: role, groupId: 0, rank: rank, hostName: "h"), now: 0)
@@ -20,10 +22,10 @@ struct JobProgressTests {
         let mib: UInt64 = 1 << 20
         g.heartbeat(Heartbeat(role: .keeper, groupId: 0, rank: 1, sentAt: 0, counters: [
             .eventsReceived: received, .eventsRejected: 3, .bytesReceived: received * 100, .eventsLate: late,
-            .memoryResidentBytes: 10 * mib]), now: 1)
+            .memoryResidentBytes: 10 * mib, .faultsMinor: keeperFaults]), now: 1)
         g.heartbeat(Heartbeat(role: .grapher, groupId: 0, rank: 2, sentAt: 0, counters: [
             .eventsArchived: archived, .bytesArchived: archived * 100, .durableLatencyP99Us: 12_345,
-            .memoryResidentBytes: 20 * mib]), now: 1)
+            .memoryResidentBytes: 20 * mib, .faultsMinor: grapherFaults]), now: 1)
         g.heartbeat(Heartbeat(role: .player, groupId: 0, rank: 3, sentAt: 0, counters: [.memoryResidentBytes: 2 * mib]), now: 1)
         return g
     }
@@ -37,14 +39,22 @@ struct JobProgressTests {
         #expect(!p.isDue(at: .milliseconds(999)) && p.isDue(at: .seconds(1)))
         #expect(p.line(at: .seconds(1), totals: silent.progressTotals) == nil)
         #expect(!p.isDue(at: .milliseconds(1999)) && p.isDue(at: .seconds(2)))
-        let first = Self.registry(received: 10_003, archived: 8_000)
+        // Fresh pages are shown as a share of the bytes keepers received since the line before:
+        // 1,000,300 bytes, then 1,000,000, then none.
+        let page = Double(ResidentMemory.pageBytes)
+        func share(_ pages: Double, _ bytes: Double) -> String { String(format: "%.1f%%", pages * page * 100 / bytes) }
+        let first = Self.registry(received: 10_003, archived: 8_000, keeperFaults: 50)
         #expect(first.progressTotals.lag == 2_000 && first.progressTotals.residentBytes == 32 << 20)
         let line1 = p.line(at: .seconds(2), totals: first.progressTotals) ?? ""
         #expect(line1 == "chronolog-job: progress t=2.0s in=10003/s archived=8000/s lag=2000 (0.2 MiB) durable.p99=12.3ms "
-            + "memory=32.0MiB late=0 rejected=3", "\(line1)")
+            + "memory=32.0MiB late=0 rejected=3 fresh.keeper=\(share(50, 1_000_300)) fresh.grapher=0.0%", "\(line1)")
         #expect(!p.isDue(at: .milliseconds(2999)) && p.isDue(at: .seconds(3)))
-        let line2 = p.line(at: .seconds(4), totals: Self.registry(received: 20_003, archived: 20_000, late: 7).progressTotals) ?? ""
+        let second = Self.registry(received: 20_003, archived: 20_000, late: 7, keeperFaults: 50, grapherFaults: 122)
+        let line2 = p.line(at: .seconds(4), totals: second.progressTotals) ?? ""
         #expect(line2.contains(" t=4.0s in=5000/s archived=6000/s lag=0 (0.0 MiB)") && line2.contains(" late=7 rejected=3"), "\(line2)")
+        #expect(line2.hasSuffix(" fresh.keeper=0.0% fresh.grapher=\(share(122, 1_000_000))"), "\(line2)")
+        let line3 = p.line(at: .seconds(5), totals: second.progressTotals) ?? ""
+        #expect(line3.hasSuffix(" fresh.keeper=- fresh.grapher=-"), "nothing received, no share: \(line3)")
     }
 
     // MARK: - Under mpirun
@@ -52,16 +62,20 @@ struct JobProgressTests {
     /// One progress line's fields.
     struct ProgressLine {
         var t: Double, inRate: UInt64, archivedRate: UInt64, lag: UInt64, memoryMiB: Double, late: UInt64, rejected: UInt64
+        /// Fresh pages as a share of the bytes received since the line before, in %; nil for "-".
+        var freshKeeper: Double?, freshGrapher: Double?
 
         init?(_ line: String) {
-            guard let m = line.firstMatch(of: /^chronolog-job: progress t=([\d.]+)s in=(\d+)\/s archived=(\d+)\/s lag=(\d+) \([\d.]+ MiB\) durable\.p99=[\d.]+ms memory=([\d.]+)MiB late=(\d+) rejected=(\d+)$/),
+            guard let m = line.firstMatch(of: /^chronolog-job: progress t=([\d.]+)s in=(\d+)\/s archived=(\d+)\/s lag=(\d+) \([\d.]+ MiB\) durable\.p99=[\d.]+ms memory=([\d.]+)MiB late=(\d+) rejected=(\d+) fresh\.keeper=(-|[\d.]+%) fresh\.grapher=(-|[\d.]+%)$/),
                   let t = Double(m.1), let i = UInt64(m.2), let a = UInt64(m.3), let lag = UInt64(m.4), let mem = Double(m.5),
                   let late = UInt64(m.6), let rej = UInt64(m.7) else { return nil }
             (self.t, inRate, archivedRate, self.lag, memoryMiB, self.late, rejected) = (t, i, a, lag, mem, late, rej)
+            freshKeeper = Double(m.8.dropLast())
+            freshGrapher = Double(m.9.dropLast())
         }
     }
 
-    static let longRun = ["--rounds", "3", "--events", "40000", "--set", "progress.intervalMs=200", "--set", "heartbeat.intervalMs=50"]
+    static let longRun = ["--rounds", "3", "--events", "80000", "--set", "progress.intervalMs=200", "--set", "heartbeat.intervalMs=50"]
 
     @Test("a job with a short progress interval prints progress lines with sane values before its summary")
     func progressLines() throws {
@@ -72,7 +86,7 @@ struct JobProgressTests {
         #expect(lines.count == raw.count, "every progress line has the documented form: \(raw)")
         #expect(lines.count >= 2, "\(r)")
         let logged = r.stdout.firstMatch(of: /events: logged=(\d+)/).flatMap { UInt64($0.1) } ?? 0
-        #expect(logged == 2 * 3 * 3 * 40_000, "\(r)")
+        #expect(logged == 2 * 3 * 3 * 80_000, "\(r)")
         let late = r.stdout.firstMatch(of: /events: .* late=(\d+)/).flatMap { UInt64($0.1) } ?? 0
         // Times grow by the interval or more; the rates, over the time since the line before (the
         // first line's over one interval), integrate to about what keepers received: no more than
@@ -87,6 +101,10 @@ struct JobProgressTests {
             #expect(l.memoryMiB > 1 && l.memoryMiB < Double(ChronoConfig.physicalMemoryBytes >> 20), "\(raw)")
         }
         #expect(integratedIn <= Double(logged) * 1.5, "\(raw)")
+        // While events flow, keepers and graphers report the pages they touch for the first time.
+        let flowing = lines.filter { $0.inRate > 0 }
+        #expect(flowing.allSatisfy { $0.freshKeeper != nil && $0.freshGrapher != nil }, "\(raw)")
+        #expect(flowing.contains { ($0.freshKeeper ?? 0) > 0 }, "a keeper's first range buffers are fresh pages: \(raw)")
         #expect(lines.contains { $0.inRate > 0 } && lines.contains { $0.archivedRate > 0 }, "events flowed while lines were printed: \(raw)")
         // Progress comes before the summary.
         let lastProgress = r.stdout.range(of: "chronolog-job: progress", options: .backwards)

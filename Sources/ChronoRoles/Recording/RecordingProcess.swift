@@ -72,11 +72,13 @@ public struct RecordingProcess {
     }
 
     /// Sends the role's counters to the visor, with this process's resident memory
-    /// (``Counter/memoryResidentBytes``, for the progress lines; not a summary counter).
+    /// (``Counter/memoryResidentBytes``) and its minor page faults since it started
+    /// (``Counter/faultsMinor``): for the progress lines, which show their changes.
     private func heartbeat() throws {
         guard registersWithVisor else { return }
         var sent = counters
         if let resident = ResidentMemory.bytes() { sent[.memoryResidentBytes] = resident }
+        sent[.faultsMinor] = ProcessUsage.now().minorFaults
         try toVisor(.heartbeat(Heartbeat(role: behavior.role, groupId: groupId, rank: rank, sentAt: clock.now(),
                                          counters: sent)))
     }
