@@ -443,17 +443,35 @@ public struct StoryPipeline: Sendable {
     private mutating func makeChunk(_ buffer: RangeBuffer, range: TimeRange, revision: UInt32) -> StoryChunk {
         let (records, payload, duplicates) = buffer.canonical()
         stats.duplicatesDropped += UInt64(duplicates)
-        for r in records where revision == 0 {
-            if let high = highestSealedIndex[r.clientId] {
-                if r.index > high {
-                    stats.indexGaps += UInt64(r.index - high - 1)
-                    highestSealedIndex[r.clientId] = r.index
+        if revision == 0 { countIndexGaps(records) }
+        return StoryChunk(unchecked: storyId, range: range, revision: revision, records: records, payload: payload)
+    }
+
+    /// Raises each client's highest sealed index over `records` (in order), counting the indexes
+    /// skipped (``PipelineStats/indexGaps``). A client's entry is looked up once per run of its
+    /// records, not once per record: a range usually holds long runs of one writer's events.
+    private mutating func countIndexGaps(_ records: [EventRecord]) {
+        guard let first = records.first else { return }
+        var client = first.clientId
+        var high = highestSealedIndex[client]
+        var gaps: UInt64 = 0
+        for r in records {
+            if r.clientId != client {
+                if let high { highestSealedIndex[client] = high }
+                client = r.clientId
+                high = highestSealedIndex[client]
+            }
+            if let h = high {
+                if r.index > h {
+                    gaps += UInt64(r.index - h - 1)
+                    high = r.index
                 }
             } else {
-                highestSealedIndex[r.clientId] = r.index
+                high = r.index
             }
         }
-        return StoryChunk(unchecked: storyId, range: range, revision: revision, records: records, payload: payload)
+        if let high { highestSealedIndex[client] = high }
+        stats.indexGaps += gaps
     }
 
     // MARK: Inspection

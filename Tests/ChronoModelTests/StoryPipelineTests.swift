@@ -111,6 +111,30 @@ import Testing
         #expect(p.stats.indexGaps == 3)
     }
 
+    @Test("index gaps are counted per client across ranges, however the clients' records interleave")
+    func gapsOfInterleavedClients() throws {
+        var p = StoryPipeline(storyId: story, chunkDuration: 100)
+        // Range [0, 100): client 1 indexes 0, 1, 4 (2 and 3 missing), client 2 indexes 0, 2 (1 missing),
+        // interleaved in time; range [100, 200): client 2 index 3, client 1 index 5, client 2 index 7 (4…6 missing).
+        p.addContributor(1)
+        p.addContributor(2)
+        p.insert(try batch(1, first: 0, times: [10, 30], watermark: 40))
+        p.insert(try batch(2, first: 0, times: [20], watermark: 40))
+        p.insert(try batch(1, first: 4, times: [50], watermark: 300))
+        p.insert(try batch(2, first: 2, times: [40, 110], watermark: 120))
+        p.insert(try batch(1, first: 5, times: [130], watermark: 300))
+        p.insert(try batch(2, first: 7, times: [150], watermark: 300))
+        let sealed = p.sealReady()
+        #expect(sealed.map(\.count) == [5, 3])
+        #expect(sealed.first?.records.map(\.clientId) == [1, 2, 1, 2, 1], "the first range interleaves the clients")
+        #expect(p.stats.indexGaps == 2 + 1 + 3)
+        // A later range of client 1 alone continues from its highest index (5): 6 and 7 are missing.
+        p.insert(try batch(1, first: 8, times: [310], watermark: 500))
+        p.insert(try batch(2, first: 8, times: [320], watermark: 500))
+        _ = p.sealReady()
+        #expect(p.stats.indexGaps == 6 + 2)
+    }
+
     @Test func grapherMergesKeepersPartialChunks() throws {
         var rng = SplitMix(seed: 11)
         let a = Random.chunk(&rng, maxEvents: 40)
