@@ -68,8 +68,9 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         /// machine's physical memory.
         public var memoryLimitBytes: Int = 1 << 30
         /// Interval between the starts of the graphers' collective archive rounds (write + flush),
-        /// in ms; a round that wrote 4 MiB or more is followed at once by the next. Default 100;
-        /// 1 … 600000 (ten minutes).
+        /// in ms; a round that wrote 4 MiB or more is followed at once by the next, and while such
+        /// a round is less than an interval ago one with less is followed 5 ms later (a pause in a
+        /// stream). Default 100; 1 … 600000 (ten minutes).
         public var archiveIntervalMs: Int = 100
     }
 

@@ -9,10 +9,10 @@ struct ArchiveRoundScheduleTests {
     let start = ContinuousClock.now
     let interval = Duration.milliseconds(100)
 
-    func due(afterMs elapsed: Int, bytes: Int, backlog: Bool = false) -> Duration {
+    func due(afterMs elapsed: Int, bytes: Int, backlog: Bool = false, streamedMsBefore: Int? = nil) -> Duration {
         let now = start + .milliseconds(elapsed)
         return GrapherRole.nextRoundDue(now: now, lastStarted: start, lastBytes: bytes, backlog: backlog,
-                                        interval: interval) - now
+                                        interval: interval, lastStreamed: streamedMsBefore.map { start - .milliseconds($0) }) - now
     }
 
     @Test func aRoundThatWroteAStreamIsFollowedAtOnce() {
@@ -25,6 +25,18 @@ struct ArchiveRoundScheduleTests {
         #expect(due(afterMs: 0, bytes: 0) == .milliseconds(100))
         // A round longer than the interval: the next one is due at once, never in the past.
         #expect(due(afterMs: 250, bytes: 1) == .zero)
+    }
+
+    @Test("a round that found little to write during a stream is followed after the short recheck, not the interval")
+    func aPauseInAStreamIsShort() {
+        // The round before (started 30 ms before this one) wrote a stream's worth.
+        #expect(due(afterMs: 2, bytes: 0, streamedMsBefore: 30) == GrapherRole.streamRecheck)
+        #expect(due(afterMs: 2, bytes: 1 << 20, streamedMsBefore: 30) == GrapherRole.streamRecheck)
+        // Never later than the interval would have put it.
+        #expect(due(afterMs: 98, bytes: 0, streamedMsBefore: 30) == .milliseconds(2))
+        // The stream ended an interval ago or more: a trickle keeps to the interval.
+        #expect(due(afterMs: 2, bytes: 0, streamedMsBefore: 98) == .milliseconds(98))
+        #expect(due(afterMs: 2, bytes: 0, streamedMsBefore: 200) == .milliseconds(98))
     }
 
     @Test func aBacklogIsWrittenAtOnce() {

@@ -122,6 +122,8 @@ public final class GrapherRole: RecordingBehavior {
     private var barrier: (any CollectiveWait)?
     private var barrierStarted: ContinuousClock.Instant?
     private var nextRoundAt: ContinuousClock.Instant
+    /// The start of the last round that wrote ``streamingRoundBytes`` or more (nil before one).
+    private var lastStreamed: ContinuousClock.Instant?
     private var draining = false
     private var closed = false
     /// Archive leases: while one is held no round starts, so a player reads a consistent file.
@@ -685,8 +687,10 @@ public final class GrapherRole: RecordingBehavior {
             closed = true
         }
         let backlog = stories.values.contains { !$0.held.isEmpty } || agreed == 2
+        if flight.bytes >= Self.streamingRoundBytes { lastStreamed = flight.started }
         nextRoundAt = Self.nextRoundDue(now: clock.instant(), lastStarted: flight.started, lastBytes: flight.bytes,
-                                        backlog: backlog, interval: .milliseconds(config.grapher.archiveIntervalMs))
+                                        backlog: backlog, interval: .milliseconds(config.grapher.archiveIntervalMs),
+                                        lastStreamed: lastStreamed)
     }
 
     /// Writes one round collectively on this thread (every grapher calls it in the same round,
@@ -772,11 +776,25 @@ public final class GrapherRole: RecordingBehavior {
     /// write the interval applies, counted from that round's start, so a trickle of events still
     /// makes one round per interval, not one per event. A `backlog` (sealed ranges a round left
     /// for lack of room, or a round given up) is written at once.
+    ///
+    /// A stream has pauses between rounds: a round that follows at once can come before the next
+    /// ranges have sealed, and find little or nothing to write. While the last round of a stream
+    /// (`lastStreamed`, the start of the last round that wrote ``streamingRoundBytes`` or more) is
+    /// less than an interval ago, the next round is due ``streamRecheck`` later, not an interval
+    /// after the small one: waiting the interval there held every writer's memory for up to
+    /// 100 ms after one round in four or five (issue 17).
     public static func nextRoundDue(now: ContinuousClock.Instant, lastStarted: ContinuousClock.Instant, lastBytes: Int,
-                                    backlog: Bool, interval: Duration) -> ContinuousClock.Instant {
+                                    backlog: Bool, interval: Duration,
+                                    lastStreamed: ContinuousClock.Instant? = nil) -> ContinuousClock.Instant {
         if backlog || lastBytes >= streamingRoundBytes { return now }
-        return max(now, lastStarted + interval)
+        let due = max(now, lastStarted + interval)
+        if let streamed = lastStreamed, now - streamed < interval { return min(due, now + streamRecheck) }
+        return due
     }
+
+    /// How soon a round follows one that found little to write while a stream is on
+    /// (``nextRoundDue(now:lastStarted:lastBytes:backlog:interval:lastStreamed:)``).
+    public static let streamRecheck = Duration.milliseconds(5)
 
     /// The most chunk bytes one archive round writes: a sixteenth of `grapher.memoryLimitBytes`,
     /// at least 16 MiB (64 MiB with the defaults).
