@@ -16,15 +16,18 @@ extension Communicator {
     /// Starts a send (`MPI_Isend`) of a private copy of `bytes`; the returned request owns the copy.
     public func isend(_ bytes: [UInt8], to destination: Int, tag: Int) throws -> Request {
         try checkCount(bytes.count, "MPI_Isend")
-        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+        // Large sends copy into pooled memory, given back when the request completes.
+        let (buf, pooled) = SendBufferPool.take(byteCount: bytes.count)
         bytes.withUnsafeBytes { src in
             if src.count > 0 { buf.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: src.count) }
         }
         var req: MPI_Request? = chrono_mpi_request_null()
         let rc = MPI_Isend(buf.baseAddress, Int32(bytes.count), chrono_mpi_byte(), Int32(destination), Int32(tag), handle, &req)
-        if rc != 0 { buf.deallocate() }
+        if rc != 0 {
+            if pooled { SendBufferPool.give(buf) } else { buf.deallocate() }
+        }
         try check(rc, "MPI_Isend")
-        return Request(handle: req, buffer: buf, ownsBuffer: true)
+        return Request(handle: req, buffer: buf, ownsBuffer: true, pooledBuffer: pooled)
     }
 
     /// Starts a send (`MPI_Isend`) of the bytes a completed receive got, from its buffer: no copy.

@@ -30,15 +30,18 @@ public final class Request: @unchecked Sendable {
     var handle: MPI_Request?
     private let buffer: UnsafeMutableRawBufferPointer?
     private let ownsBuffer: Bool
+    /// Whether `buffer` goes back to ``SendBufferPool`` (a large send's copy) when the request ends.
+    private let pooledBuffer: Bool
     /// What must outlive the operation besides `buffer` (a send forwarding a receive's buffer keeps that receive).
     var keepAlive: AnyObject?
     /// The completion status, once `wait()` or `test()` saw the operation finish.
     public private(set) var status: Status?
 
-    init(handle: MPI_Request?, buffer: UnsafeMutableRawBufferPointer?, ownsBuffer: Bool) {
+    init(handle: MPI_Request?, buffer: UnsafeMutableRawBufferPointer?, ownsBuffer: Bool, pooledBuffer: Bool = false) {
         self.handle = handle
         self.buffer = buffer
         self.ownsBuffer = ownsBuffer
+        self.pooledBuffer = pooledBuffer
     }
 
     /// Whether the operation has completed.
@@ -95,7 +98,8 @@ public final class Request: @unchecked Sendable {
     }
 
     deinit {
-        if ownsBuffer, status != nil, let buffer { buffer.deallocate() }
+        guard ownsBuffer, status != nil, let buffer else { return }
+        if pooledBuffer { SendBufferPool.give(buffer) } else { buffer.deallocate() }
     }
 }
 

@@ -40,6 +40,24 @@ struct MPIChecks: ParsableCommand {
                     let st = try rreq.wait()
                     try expect(st.count == count && rreq.receivedBytes == expected, "irecv \(count) B mismatched")
                 }
+                // Many large sends in flight at once, twice: each copy into pooled memory stays the
+                // message's own until its send completes, and completed sends' memory is kept for
+                // the next ones (the second round reuses it).
+                for batch in 0..<2 {
+                    let count = 20
+                    let receives = try (0..<count).map { try comm.irecv(capacity: 1 << 20, from: prev, tag: 200 + $0) }
+                    var sends = try (0..<count).map { i in
+                        try comm.isend(patternBytes(count: 1 << 20, seed: rank * 1000 + batch * 100 + i), to: next, tag: 200 + i)
+                    }
+                    try Request.waitAll(sends)
+                    for (i, r) in receives.enumerated() {
+                        try r.wait()
+                        try expect(r.receivedBytes == patternBytes(count: 1 << 20, seed: prev * 1000 + batch * 100 + i),
+                                   "pooled send \(i) of round \(batch) mismatched")
+                    }
+                    sends.removeAll()  // completed: their buffers go back to the pool
+                    try expect(SendBufferPool.idleBytes >= 1 << 20, "no send buffer kept after round \(batch)")
+                }
                 // Probe, iprobe and matched probe.
                 try comm.send([1, 2, 3], to: next, tag: 7)
                 let st = try comm.probe(from: prev, tag: 7)

@@ -7,7 +7,7 @@ import TestSupport
 struct MPIWrapperTests {
     let checks = MPIJob.executable("wrapper-checks")
 
-    @Test("point-to-point: blocking, non-blocking, probe, mprobe; 0 B to 1 MiB", arguments: [2, 3])
+    @Test("point-to-point: blocking, non-blocking, probe, mprobe; 0 B to 1 MiB; 20 large sends in flight at once from pooled memory", arguments: [2, 3])
     func pointToPoint(ranks: Int) throws {
         let r = try MPIJob.run(ranks: ranks, [checks, "mpi", "p2p"], timeout: 90)
         #expect(r.exitCode == 0, "\(r)")
