@@ -196,22 +196,29 @@ final class FabricHandles {
         return Array(out.prefix(length))
     }
 
-    /// Inserts peer addresses (all of the same length) into the AV (`fi_av_insert`); returns
-    /// their `fi_addr_t` values in order.
+    /// Inserts peer addresses into the AV (`fi_av_insert`); returns their `fi_addr_t` values in
+    /// order. Addresses of one length go in one call, packed; addresses of different lengths (a
+    /// provider whose addresses are strings, such as `shm`'s, which name process ids of different
+    /// digit counts) go one call each, so no provider has to find where one ends.
     func insert(addresses: [[UInt8]]) throws(FabricError) -> [UInt64] {
         guard let first = addresses.first else { return [] }
-        let width = first.count
-        guard width > 0, addresses.allSatisfy({ $0.count == width }) else {
-            throw .invalidArgument(call: "fi_av_insert", detail: "addresses must be non-empty and of equal length; got lengths \(addresses.map(\.count))")
+        guard addresses.allSatisfy({ !$0.isEmpty }) else {
+            throw .invalidArgument(call: "fi_av_insert", detail: "addresses must be non-empty; got lengths \(addresses.map(\.count))")
         }
-        let packed = addresses.flatMap { $0 }
-        var out = [UInt64](repeating: UInt64.max, count: addresses.count)
-        let rc = packed.withUnsafeBytes { raw in
-            out.withUnsafeMutableBufferPointer { chrono_fi_av_insert(av, raw.baseAddress, addresses.count, $0.baseAddress) }
-        }
-        try check(rc, "fi_av_insert")
-        guard Int(rc) == addresses.count else {
-            throw .callFailed(call: "fi_av_insert", code: rc, message: "inserted \(rc) of \(addresses.count) addresses")
+        let groups = addresses.allSatisfy({ $0.count == first.count }) ? [addresses[...]] : addresses.indices.map { addresses[$0...$0] }
+        var out: [UInt64] = []
+        out.reserveCapacity(addresses.count)
+        for group in groups {
+            let packed = group.flatMap { $0 }
+            var inserted = [UInt64](repeating: UInt64.max, count: group.count)
+            let rc = packed.withUnsafeBytes { raw in
+                inserted.withUnsafeMutableBufferPointer { chrono_fi_av_insert(av, raw.baseAddress, group.count, $0.baseAddress) }
+            }
+            try check(rc, "fi_av_insert")
+            guard Int(rc) == group.count else {
+                throw .callFailed(call: "fi_av_insert", code: rc, message: "inserted \(rc) of \(group.count) addresses")
+            }
+            out += inserted
         }
         return out
     }

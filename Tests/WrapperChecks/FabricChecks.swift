@@ -41,6 +41,9 @@ struct FabricChecks: ParsableCommand {
         @Flag(help: "Corrupt one byte of the exposed data after filling it: the check must then FAIL.")
         var corrupt = false
 
+        @Flag(help: "Insert the peer's address one byte longer (a NUL appended: the same shm address string), so the addresses inserted differ in length as shm's do for process ids of different digit counts.")
+        var padPeerAddress = false
+
         func run() throws {
             let sizeList = sizes.split(separator: ",").compactMap { Int($0.filter { $0 != " " }) }
             let name = "fabric rma \(provider)"
@@ -52,7 +55,16 @@ struct FabricChecks: ParsableCommand {
                 let config = FabricConfiguration(provider: FabricProvider(provider), maxTransferSize: maxTransfer)
                 let ep = try FabricEndpoint(configuration: config)
                 if rank == 0 { say("INFO \(ep.info) split=\(ep.maxTransferSize)") }
-                let peers = try ep.exchangeAddresses(over: comm)
+                var peers = try ep.exchangeAddresses(over: comm)
+                if padPeerAddress {
+                    // The addresses again, of different lengths, into the same AV; the peers they give
+                    // are the ones used from here on.
+                    var addresses = try comm.allgatherv(ep.localAddress)
+                    addresses[1 - rank] += [0]
+                    let lengths = addresses.map(\.count)
+                    peers = try ep.insert(peerAddresses: addresses)
+                    if rank == 0 { say("INFO inserted addresses of lengths \(lengths)") }
+                }
                 try expect(peers.count == 2, "address exchange gave \(peers.count) peers")
                 let pool = try RegisteredMemoryPool(endpoint: ep, slotSize: sizeList.max()!, slotCount: 2)
 

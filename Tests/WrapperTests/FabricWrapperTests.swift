@@ -18,6 +18,16 @@ struct FabricWrapperTests {
         #expect(r.lines(startingWith: "READ-UNREGISTERED \(provider) ").count == 2, "reads into unregistered memory: \(r)")
     }
 
+    @Test("shm addresses of different lengths (process ids of different digit counts) are inserted and reach their peers")
+    func addressesOfDifferentLengths() throws {
+        let r = try MPIJob.run(ranks: 2, [checks, "fabric", "rma", "--provider", "shm", "--sizes", "4096,1048576", "--pad-peer-address"],
+                               timeout: 90)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "PASS fabric rma shm").count == 1, "\(r)")
+        let lengths = r.stdout.firstMatch(of: /INFO inserted addresses of lengths \[(\d+), (\d+)\]/)
+        #expect(lengths.map { $0.1 != $0.2 } == true, "the inserted addresses differ in length: \(r)")
+    }
+
     @Test("transfers larger than the operation limit are split and still arrive intact",
           arguments: ["shm", "tcp;ofi_rxm"])
     func splitTransfers(provider: String) throws {
