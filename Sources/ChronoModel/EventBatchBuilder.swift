@@ -135,6 +135,57 @@ public struct EventBatchBuilder: Sendable {
         reset()
     }
 
+    /// The size of the frame ``encodeMessage(watermark:into:)-(_,UnsafeMutableRawBufferPointer)``
+    /// writes for the pending events.
+    public var encodedMessageByteCount: Int {
+        MessageHeader.byteCount + EventBatch.headerByteCount + records.count * EventRecord.byteSize + payload.count
+    }
+
+    /// Writes the pending events as one complete ``ControlMessage/eventBatch(_:)`` frame, the same
+    /// bytes as ``encodeMessage(watermark:into:)-(_,[UInt8])``, at the start of `raw` (at least
+    /// ``encodedMessageByteCount`` bytes: a send buffer, so the frame is not copied again on its way
+    /// out), and empties the builder.
+    public mutating func encodeMessage(watermark: UInt64, into raw: UnsafeMutableRawBufferPointer) {
+        let total = encodedMessageByteCount
+        precondition(raw.count >= total, "an event batch of \(total) bytes does not fit \(raw.count)")
+        let bodyLength = total - MessageHeader.byteCount
+        func store<T: FixedWidthInteger>(_ value: T, _ offset: Int) {
+            raw.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
+        }
+        store(MessageHeader.magic, 0)
+        store(ChronoModelVersion.protocolVersion, 4)
+        store(MessageType.eventBatch.rawValue, 6)
+        store(UInt32(clamping: bodyLength), 8)
+        store(UInt32(0), 12)
+        var at = MessageHeader.byteCount
+        store(storyId.rawValue, at)
+        store(clientId.rawValue, at + 8)
+        store(max(watermark, lastTime), at + 16)
+        store(batchFirstIndex, at + 24)
+        store(UInt32(truncatingIfNeeded: records.count), at + 28)
+        store(UInt64(payload.count), at + 32)
+        at += EventBatch.headerByteCount
+        if EventRecord.hasNativeWireLayout {
+            records.withUnsafeBytes { src in
+                if src.count > 0 { (raw.baseAddress! + at).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+            }
+            at += records.count * EventRecord.byteSize
+        } else {
+            for r in records {
+                store(r.time, at)
+                store(r.clientId, at + 8)
+                store(r.index, at + 16)
+                store(r.length, at + 20)
+                store(r.offset, at + 24)
+                at += EventRecord.byteSize
+            }
+        }
+        payload.withUnsafeBytes { src in
+            if src.count > 0 { (raw.baseAddress! + at).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+        }
+        reset()
+    }
+
     /// Drops the pending events without shipping them (e.g. after the story was destroyed).
     /// Their indexes stay used, so the keeper sees the gap.
     public mutating func discardPending() { reset() }

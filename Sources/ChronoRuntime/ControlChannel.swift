@@ -74,6 +74,19 @@ public final class ControlChannel {
         }
     }
 
+    /// Posts a message of `byteCount` bytes that `fill` encodes straight into the send's memory
+    /// (``Communicator/isend(byteCount:to:tag:fill:)``): no copy of an encoded message.
+    public func post(byteCount: Int, to destination: Int, tag: ControlTag,
+                     fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        if isAttached {
+            try requireGateway("ControlChannel.post")
+            inFlight.append(try comm.isend(byteCount: byteCount, to: 0, tag: AttachWire.relayTag(destination: destination, tag: tag),
+                                           fill: fill))
+        } else {
+            inFlight.append(try comm.isend(byteCount: byteCount, to: destination, tag: tag.rawValue, fill: fill))
+        }
+    }
+
     /// Forwards the bytes a completed receive got to `destination` under `tag`, from the receive's
     /// own buffer (no copy; an attach gateway relaying a batch). Not on an attached channel.
     public func post(forwarding received: Request, to destination: Int, tag: ControlTag) throws {

@@ -30,6 +30,25 @@ extension Communicator {
         return Request(handle: req, buffer: buf, ownsBuffer: true, pooledBuffer: pooled)
     }
 
+    /// Starts a send (`MPI_Isend`) of `byteCount` bytes that `fill` writes straight into the send's
+    /// own memory (pooled for large sends, like ``isend(_:to:tag:)``'s copy): a message encoded
+    /// there is not copied again. `fill` gets exactly `byteCount` bytes and must write them all.
+    public func isend(byteCount: Int, to destination: Int, tag: Int,
+                      fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Request {
+        try checkCount(byteCount, "MPI_Isend")
+        let (buf, pooled) = SendBufferPool.take(byteCount: byteCount)
+        func release() { if pooled { SendBufferPool.give(buf) } else { buf.deallocate() } }
+        do { try fill(UnsafeMutableRawBufferPointer(rebasing: buf[0..<byteCount])) } catch {
+            release()
+            throw error
+        }
+        var req: MPI_Request? = chrono_mpi_request_null()
+        let rc = MPI_Isend(buf.baseAddress, Int32(byteCount), chrono_mpi_byte(), Int32(destination), Int32(tag), handle, &req)
+        if rc != 0 { release() }
+        try check(rc, "MPI_Isend")
+        return Request(handle: req, buffer: buf, ownsBuffer: true, pooledBuffer: pooled)
+    }
+
     /// Starts a send (`MPI_Isend`) of the bytes a completed receive got, from its buffer: no copy.
     /// The returned request keeps `received` (and so its buffer) alive until it completes.
     /// - Throws: `MPIError` when `received` has not completed, or from `MPI_Isend`.

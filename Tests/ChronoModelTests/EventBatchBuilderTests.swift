@@ -73,6 +73,28 @@ import Testing
         #expect(s.firstIndex == 80 && s.events.map(\.recordText) == ["x"])
     }
 
+    @Test("a batch encoded into raw memory (a send's own) is byte for byte the array encoding, empty batches and watermarks below the last event included")
+    func rawEncodingEqualsTheArrayEncoding() throws {
+        for (events, watermark) in [(0, UInt64(3)), (1, 0), (5, 2), (200, 1_000_000)] {
+            var a = builder(maxEvents: 1000, maxBytes: 1 << 20, first: 11), b = builder(maxEvents: 1000, maxBytes: 1 << 20, first: 11)
+            for i in 0..<events {
+                let text = String(repeating: "e", count: i % 10) + "\(i)"
+                _ = try a.append(time: UInt64(10 * i + 1), text: text)
+                _ = try b.append(time: UInt64(10 * i + 1), text: text)
+            }
+            var expected: [UInt8] = []
+            a.encodeMessage(watermark: watermark, into: &expected)
+            let size = b.encodedMessageByteCount
+            #expect(size == expected.count)
+            // One byte more than needed, poisoned: the encoding writes exactly its frame.
+            var raw = [UInt8](repeating: 0xEE, count: size + 1)
+            raw.withUnsafeMutableBytes { b.encodeMessage(watermark: watermark, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<size])) }
+            #expect(Array(raw[0..<size]) == expected, "\(events) events")
+            #expect(raw[size] == 0xEE)
+            #expect(b.isEmpty && b.encodedMessageByteCount == MessageHeader.byteCount + 40, "the builder is emptied")
+        }
+    }
+
     @Test func emptyBatchIsAWatermarkUpdate() throws {
         var b = builder()
         let batch = b.makeBatch(watermark: 500)

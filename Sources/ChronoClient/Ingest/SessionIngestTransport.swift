@@ -17,6 +17,12 @@ final class SessionIngestTransport: IngestTransport, @unchecked Sendable {
         }
     }
 
+    func send(byteCount: Int, to keeperRank: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) throws(ChronoLogError) {
+        try session.withChannel("sending to keeper rank \(keeperRank) failed") { channel in
+            try channel.post(byteCount: byteCount, to: keeperRank, tag: .events, fill: fill)
+        }
+    }
+
     func pollAcks(into router: AckRouter) throws(ChronoLogError) -> Bool {
         var worked = false
         try session.withChannel("receiving batch acknowledgements failed") { channel in

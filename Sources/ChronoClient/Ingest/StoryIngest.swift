@@ -10,8 +10,8 @@ import Synchronization
 /// One per held story and client. Thread-safe: any number of threads may log, flush and close
 /// concurrently.
 ///
-/// **Locks.** `buffer` (one `Mutex`, uncontended for a single writer) guards the batch builder and
-/// the reused wire buffer; it is held while a batch is encoded and sent and while a writer waits
+/// **Locks.** `buffer` (one `Mutex`, uncontended for a single writer) guards the batch builder
+/// (a batch is encoded straight into its send's memory); it is held while a batch is encoded and sent and while a writer waits
 /// for room in the window, so writers of one story ship in index order. Acknowledgements never
 /// take it (they update atomics and the small `acks` lock), so whoever polls the transport can
 /// deliver them while a writer holds `buffer`. Lock order: `buffer` → transport → router → `acks`.
@@ -37,7 +37,6 @@ public final class StoryIngest: @unchecked Sendable {
 
     private struct Buffer {
         var builder: EventBatchBuilder
-        var wire: [UInt8] = []
         /// The highest watermark promised so far: no later event may have a smaller time.
         var floor: UInt64 = 0
         /// Visor time of the last batch sent (0: none yet, so the first flusher round registers
@@ -95,12 +94,10 @@ public final class StoryIngest: @unchecked Sendable {
         self.clock = clock
         self.transport = transport
         self.router = router
-        var state = Buffer(builder: EventBatchBuilder(
+        let state = Buffer(builder: EventBatchBuilder(
             storyId: storyId, clientId: clientId, firstIndex: firstIndex, maxEvents: settings.batchEvents,
             maxBytes: settings.batchBytes, maxEventBytes: settings.maxEventBytes,
             lingerNanoseconds: settings.lingerNanoseconds))
-        state.wire.reserveCapacity(MessageHeader.byteCount + 40 + settings.batchEvents * EventRecord.byteSize
-                                   + settings.batchBytes + settings.maxEventBytes)
         buffer = Mutex(state)
         acks = Mutex(AckState(expectedFirstIndex: firstIndex))
     }
@@ -375,14 +372,16 @@ public final class StoryIngest: @unchecked Sendable {
                 throw error
             }
         }
-        b.wire.removeAll(keepingCapacity: true)
-        b.builder.encodeMessage(watermark: watermark, into: &b.wire)
         holdsEvents.store(false, ordering: .relaxed)
         if watermark > b.floor { b.floor = watermark }
         b.lastShip = now
         do {
-            try transport.send(b.wire, to: keeperRank)
+            // Encoded straight into the send's memory: the batch is copied once, not twice.
+            try transport.send(byteCount: b.builder.encodedMessageByteCount, to: keeperRank) { raw in
+                b.builder.encodeMessage(watermark: watermark, into: raw)
+            }
         } catch {
+            b.builder.discardPending()  // as when it was encoded before a send that failed
             b.failure = error
             throw error
         }
