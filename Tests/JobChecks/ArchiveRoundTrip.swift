@@ -26,6 +26,14 @@ struct ArchiveRoundTrip: ParsableCommand {
     @Option(help: "After logging, flush durably, print DURABLE lines, then wait this many seconds (to be killed) before releasing.")
     var durableThenWaitSeconds = 0
 
+    /// Prints one line the tests parse and flushes it at once: mpirun forwards each rank's output
+    /// in reads of at most 4 KiB, so a rank's buffered lines flushed together could be cut mid-line
+    /// and interleaved with another rank's (a CI run once failed on a cut `LOGGED` line).
+    static func line(_ text: String) {
+        print(text)
+        fflush(nil)
+    }
+
     static let chronicle = "Prüfung-📦"
     static let stories = ["plain", "ストーリー", "🚀 launch", "with.dots..and spaces"]
     static let sizes = [0, 1, 17, 255, 4096, 65536, 3, 0]
@@ -107,7 +115,7 @@ struct ArchiveRoundTrip: ParsableCommand {
                 for (story, h) in handles {
                     let durable = try h.flush(durable: true) ?? 0
                     c.expect("flush(durable:) counts every event logged to \(story)", durable == h.eventsLogged)
-                    print("DURABLE\t\(Self.chronicle)\t\(story)\t\(id.rawValue)\t\(durable)")
+                    Self.line("DURABLE\t\(Self.chronicle)\t\(story)\t\(id.rawValue)\t\(durable)")
                 }
                 fflush(nil)
                 let until = ContinuousClock.now + .seconds(durableWait)
@@ -117,8 +125,8 @@ struct ArchiveRoundTrip: ParsableCommand {
                 c.expect("the handle of \(story) counted every event logged (\(h.eventsLogged) of \(logged[story, default: 0]))",
                          h.eventsLogged == logged[story, default: 0])
                 try h.flush()
-                print("LOGGED\t\(Self.chronicle)\t\(story)\t\(id.rawValue)\t\(h.eventsLogged)")
-                print("GROUP\t\(Self.chronicle)\t\(story)\t\(h.groupId)")
+                Self.line("LOGGED\t\(Self.chronicle)\t\(story)\t\(id.rawValue)\t\(h.eventsLogged)")
+                Self.line("GROUP\t\(Self.chronicle)\t\(story)\t\(h.groupId)")
                 try client.releaseStory(Self.chronicle, story)
             }
             fflush(nil)
