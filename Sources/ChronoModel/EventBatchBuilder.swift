@@ -127,12 +127,11 @@ public struct EventBatchBuilder: Sendable {
     /// Appends the pending events as one complete ``ControlMessage/eventBatch(_:)`` frame to `bytes`
     /// and empties the builder. With a reused `bytes` of sufficient capacity this allocates nothing.
     public mutating func encodeMessage(watermark: UInt64, into bytes: inout [UInt8]) {
-        let bodyLength = EventBatch.headerByteCount + records.count * EventRecord.byteSize + payload.count
-        bytes.reserveCapacity(bytes.count + MessageHeader.byteCount + bodyLength)
-        MessageHeader(type: .eventBatch, bodyLength: UInt64(bodyLength)).write(to: &bytes)
-        EventBatch.writeBody(storyId: storyId, clientId: clientId, watermark: max(watermark, lastTime),
-                             firstIndex: batchFirstIndex, records: records, payload: payload, to: &bytes)
-        reset()
+        let start = bytes.count, count = encodedMessageByteCount
+        bytes.append(contentsOf: repeatElement(0, count: count))
+        bytes.withUnsafeMutableBytes { raw in
+            encodeMessage(watermark: watermark, into: UnsafeMutableRawBufferPointer(rebasing: raw[start..<(start + count)]))
+        }
     }
 
     /// The size of the frame ``encodeMessage(watermark:into:)-(_,UnsafeMutableRawBufferPointer)``
@@ -141,8 +140,8 @@ public struct EventBatchBuilder: Sendable {
         MessageHeader.byteCount + EventBatch.headerByteCount + records.count * EventRecord.byteSize + payload.count
     }
 
-    /// Writes the pending events as one complete ``ControlMessage/eventBatch(_:)`` frame, the same
-    /// bytes as ``encodeMessage(watermark:into:)-(_,[UInt8])``, at the start of `raw` (at least
+    /// Writes the pending events as one complete ``ControlMessage/eventBatch(_:)`` frame (the bytes
+    /// ``ControlMessage/encode()`` gives the batch ``makeBatch(watermark:)`` would make) at the start of `raw` (at least
     /// ``encodedMessageByteCount`` bytes: a send buffer, so the frame is not copied again on its way
     /// out), and empties the builder.
     public mutating func encodeMessage(watermark: UInt64, into raw: UnsafeMutableRawBufferPointer) {

@@ -13,21 +13,14 @@ extension Communicator {
         try bytes.withUnsafeBytes { (p) in try send(p, to: destination, tag: tag) }
     }
 
-    /// Starts a send (`MPI_Isend`) of a private copy of `bytes`; the returned request owns the copy.
+    /// Starts a send (`MPI_Isend`) of a private copy of `bytes` (in pooled memory for a large send);
+    /// the returned request owns the copy.
     public func isend(_ bytes: [UInt8], to destination: Int, tag: Int) throws -> Request {
-        try checkCount(bytes.count, "MPI_Isend")
-        // Large sends copy into pooled memory, given back when the request completes.
-        let (buf, pooled) = SendBufferPool.take(byteCount: bytes.count)
-        bytes.withUnsafeBytes { src in
-            if src.count > 0 { buf.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: src.count) }
+        try isend(byteCount: bytes.count, to: destination, tag: tag) { buf in
+            bytes.withUnsafeBytes { src in
+                if src.count > 0 { buf.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: src.count) }
+            }
         }
-        var req: MPI_Request? = chrono_mpi_request_null()
-        let rc = MPI_Isend(buf.baseAddress, Int32(bytes.count), chrono_mpi_byte(), Int32(destination), Int32(tag), handle, &req)
-        if rc != 0 {
-            if pooled { SendBufferPool.give(buf) } else { buf.deallocate() }
-        }
-        try check(rc, "MPI_Isend")
-        return Request(handle: req, buffer: buf, ownsBuffer: true, pooledBuffer: pooled)
     }
 
     /// Starts a send (`MPI_Isend`) of `byteCount` bytes that `fill` writes straight into the send's
@@ -37,14 +30,13 @@ extension Communicator {
                       fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Request {
         try checkCount(byteCount, "MPI_Isend")
         let (buf, pooled) = SendBufferPool.take(byteCount: byteCount)
-        func release() { if pooled { SendBufferPool.give(buf) } else { buf.deallocate() } }
         do { try fill(UnsafeMutableRawBufferPointer(rebasing: buf[0..<byteCount])) } catch {
-            release()
+            SendBufferPool.release(buf, pooled: pooled)
             throw error
         }
         var req: MPI_Request? = chrono_mpi_request_null()
         let rc = MPI_Isend(buf.baseAddress, Int32(byteCount), chrono_mpi_byte(), Int32(destination), Int32(tag), handle, &req)
-        if rc != 0 { release() }
+        if rc != 0 { SendBufferPool.release(buf, pooled: pooled) }
         try check(rc, "MPI_Isend")
         return Request(handle: req, buffer: buf, ownsBuffer: true, pooledBuffer: pooled)
     }

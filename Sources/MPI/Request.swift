@@ -98,8 +98,7 @@ public final class Request: @unchecked Sendable {
     }
 
     deinit {
-        guard ownsBuffer, status != nil, let buffer else { return }
-        if pooledBuffer { SendBufferPool.give(buffer) } else { buffer.deallocate() }
+        if ownsBuffer, status != nil, let buffer { SendBufferPool.release(buffer, pooled: pooledBuffer) }
     }
 }
 

@@ -35,7 +35,7 @@ public enum SendBufferPool {
 
     /// A buffer for a send of `byteCount` bytes: an idle one of its class, or a new one.
     /// - Returns: the buffer (at least `byteCount` bytes) and whether it belongs to the pool
-    ///   (give it back with ``give(_:)``; otherwise deallocate it).
+    ///   (end its use with ``release(_:pooled:)``).
     static func take(byteCount: Int) -> (buffer: UnsafeMutableRawBufferPointer, pooled: Bool) {
         guard let size = sizeClass(of: byteCount) else {
             return (.allocate(byteCount: max(byteCount, 1), alignment: 16), false)
@@ -51,8 +51,14 @@ public enum SendBufferPool {
         return (.allocate(byteCount: size, alignment: 16), true)
     }
 
+    /// Ends a send's use of `buffer`: back to the pool if it came from it (``take(byteCount:)``
+    /// said so), else deallocated.
+    static func release(_ buffer: UnsafeMutableRawBufferPointer, pooled: Bool) {
+        if pooled { give(buffer) } else { buffer.deallocate() }
+    }
+
     /// Keeps a pooled buffer of a completed send for the next one (or frees it when the pool is full).
-    static func give(_ buffer: UnsafeMutableRawBufferPointer) {
+    private static func give(_ buffer: UnsafeMutableRawBufferPointer) {
         let size = buffer.count
         guard let base = buffer.baseAddress else { return }
         let address = UInt(bitPattern: base)

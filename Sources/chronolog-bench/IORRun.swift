@@ -26,8 +26,7 @@ final class IORRun {
     init(session: ChronoSession, peers: Communicator, parameters: IORParameters, meter: CPUMeter) throws {
         let client = ChronoLogClient(session: session, mode: .writerReader)
         try client.connect()
-        let stamp = "\(Int(Date().timeIntervalSince1970))-\(getpid())"
-        runId = String(decoding: try peers.broadcast(Array(stamp.utf8), root: 0), as: UTF8.self)
+        runId = try PeerAgreement.runStamp(peers)
         var problem = ""
         if peers.rank == 0 {
             do { try FileManager.default.createDirectory(atPath: parameters.directory, withIntermediateDirectories: true) } catch {

@@ -54,7 +54,7 @@ struct LastBench: ParsableCommand {
             let client = ChronoLogClient(session: session, mode: .writerReader)
             try client.connect()
             // A chronicle of this run's own: earlier runs over the same archive left theirs.
-            let chronicle = "last-\(Int(Date().timeIntervalSince1970))-\(getpid())"
+            let chronicle = "last-\(PeerAgreement.stamp())"
             try client.createChronicle(chronicle)
             let live = try client.acquireStory(chronicle, "live")
             let stop = Atomic<Bool>(false)

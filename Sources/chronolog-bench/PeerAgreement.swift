@@ -8,9 +8,12 @@ enum PeerAgreement {
     /// each run makes chronicles of its own, so a run over an archive directory that earlier runs
     /// used does not fail on their chronicles. Collective over `peers`.
     static func runStamp(_ peers: Communicator) throws -> String {
-        let stamp = "\(Int(Date().timeIntervalSince1970))-\(getpid())"
-        return String(decoding: try peers.broadcast(Array(stamp.utf8), root: 0), as: UTF8.self)
+        String(decoding: try peers.broadcast(Array(stamp().utf8), root: 0), as: UTF8.self)
     }
+
+    /// This process's name for a run: the time in seconds and the process id (a benchmark run by
+    /// one rank alone uses it as it is).
+    static func stamp() -> String { "\(Int(Date().timeIntervalSince1970))-\(getpid())" }
 
     /// Runs `body` on every writer; when it throws on any of them, every writer throws — the
     /// failing ones their own error, the others ``IORError/otherRank(_:)`` naming the first failed

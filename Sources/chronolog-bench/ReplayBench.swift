@@ -58,7 +58,7 @@ struct ReplayBench: ParsableCommand {
             let client = ChronoLogClient(session: session, mode: .writerReader)
             try client.connect()
             // A chronicle of this run's own: earlier runs over the same archive left theirs.
-            let chronicle = "replay-\(Int(Date().timeIntervalSince1970))-\(getpid())"
+            let chronicle = "replay-\(PeerAgreement.stamp())"
             try client.createChronicle(chronicle)
             let count = max(1, bytes / size)
             print("replay: logging \(count) events of \(size) B (\(bytes >> 20) MiB) to \(chronicle)/big")
