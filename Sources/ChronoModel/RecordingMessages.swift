@@ -228,10 +228,19 @@ public struct ChunkDescriptor: Sendable, Hashable, WireCodable {
     public var length: UInt64
     /// Number of events in the chunk.
     public var eventCount: UInt64
+    /// Events of the whole sealed chunk this one is a piece of (a chunk larger than the keeper's
+    /// slots leaves in pieces): `eventCount` when it left whole. A size hint only, never trusted
+    /// beyond the receiver's own bounds: the grapher reserves room for the whole range with the
+    /// first piece it takes, so the pieces after it are not copied again to grow its buffer.
+    public var wholeEventCount: UInt64
+    /// Payload bytes of the whole sealed chunk this one is a piece of (see ``wholeEventCount``).
+    public var wholePayloadBytes: UInt64
 
-    /// Creates a descriptor.
+    /// Creates a descriptor; `wholeEventCount` and `wholePayloadBytes` default to the chunk's own
+    /// event count and a payload of at most `length` bytes (a chunk that left whole).
     public init(storyId: StoryID, keeperRank: Int32, sequence: UInt64, range: TimeRange, revision: UInt32,
-                watermark: UInt64, address: UInt64, key: UInt64, length: UInt64, eventCount: UInt64) {
+                watermark: UInt64, address: UInt64, key: UInt64, length: UInt64, eventCount: UInt64,
+                wholeEventCount: UInt64? = nil, wholePayloadBytes: UInt64? = nil) {
         self.storyId = storyId
         self.keeperRank = keeperRank
         self.sequence = sequence
@@ -242,17 +251,21 @@ public struct ChunkDescriptor: Sendable, Hashable, WireCodable {
         self.key = key
         self.length = length
         self.eventCount = eventCount
+        self.wholeEventCount = wholeEventCount ?? eventCount
+        self.wholePayloadBytes = wholePayloadBytes ?? length
     }
 
     func write(to w: inout WireWriter) {
         w.u64(storyId.rawValue); w.i32(keeperRank); w.u64(sequence); w.u64(range.start); w.u64(range.end)
         w.u32(revision); w.u64(watermark); w.u64(address); w.u64(key); w.u64(length); w.u64(eventCount)
+        w.u64(wholeEventCount); w.u64(wholePayloadBytes)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ChunkDescriptor {
         ChunkDescriptor(storyId: StoryID(rawValue: try r.u64()), keeperRank: try r.i32(), sequence: try r.u64(),
                         range: try r.timeRange(), revision: try r.u32(), watermark: try r.u64(),
-                        address: try r.u64(), key: try r.u64(), length: try r.u64(), eventCount: try r.u64())
+                        address: try r.u64(), key: try r.u64(), length: try r.u64(), eventCount: try r.u64(),
+                        wholeEventCount: try r.u64(), wholePayloadBytes: try r.u64())
     }
 }
 

@@ -163,7 +163,9 @@ public struct StoryChunk: Sendable, Hashable {
     }
 
     /// Checks the canonical-form invariants; shared by the validating initializer and the decoder.
-    static func checkCanonical(records: [EventRecord], payloadCount: Int, range: TimeRange) throws(ChronoLogError) {
+    static func checkCanonical<Records: RandomAccessCollection<EventRecord>>(
+        records: Records, payloadCount: Int, range: TimeRange
+    ) throws(ChronoLogError) {
         var expectedOffset: UInt64 = 0
         var previous: EventRecord? = nil
         for (i, r) in records.enumerated() {

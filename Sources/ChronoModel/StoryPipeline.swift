@@ -178,6 +178,49 @@ public struct StoryPipeline: Sendable {
         return true
     }
 
+    /// Inserts a chunk given in its encoded layout (``StoryChunk/encode()``; e.g. where an RMA read
+    /// put it) straight into the open buffer of its range, when it can go there whole: its events
+    /// all lie in one range that is not sealed and already holds data (a later piece of a sealed
+    /// chunk a keeper shipped in pieces), none is larger than ``maxEventBytes``, and it is of this
+    /// story. Its record table and payload are then copied once, into the range's buffer, instead
+    /// of being decoded into a chunk first and copied from there.
+    /// - Returns: the report and the chunk's event count and last event time; nil when the chunk
+    ///   does not qualify (nothing inserted: decode it and use ``insert(taking:from:watermark:)``).
+    /// - Throws: what ``StoryChunk/assign(decoding:limits:)`` throws for bytes that do not decode;
+    ///   nothing is inserted then.
+    public mutating func insert(encoded raw: UnsafeRawBufferPointer, from contributor: UInt64, limits: WireLimits = .default)
+        throws(ChronoLogError) -> (report: InsertReport, events: Int, lastTime: UInt64)? {
+        guard let look = StoryChunk.peek(raw, limits: limits), look.story == storyId, look.firstTime >= sealedFrontier,
+              look.firstTime <= look.lastTime, look.lastTime != UInt64.max else { return nil }
+        let start = rangeStart(of: look.firstTime)
+        // Measured through a temporary: a named copy of the buffer would share its storage, and
+        // appending to it below would then copy the whole range.
+        guard rangeStart(of: look.lastTime) == start, open[start] != nil else { return nil }
+        makeRoom(inRange: start, records: look.count, bytes: max(0, raw.count - StoryChunk.headerByteCount - look.count * EventRecord.byteSize))
+        guard var buffer = open.removeValue(forKey: start) else { return nil }  // unshared from here on
+        defer { open[start] = buffer }
+        let oldRecords = buffer.records.count, oldBytes = buffer.payload.count
+        let appended = try StoryChunk.appendDecoding(raw, limits: limits, records: &buffer.records, payload: &buffer.payload)
+        if buffer.records[oldRecords...].contains(where: { Int($0.length) > maxEventBytes }) {
+            buffer.records.removeLast(appended.count)
+            buffer.payload.removeLast(buffer.payload.count - oldBytes)
+            return nil
+        }
+        addContributor(contributor)
+        var report = InsertReport()
+        report.accepted = appended.count
+        stats.eventsAccepted += UInt64(appended.count)
+        stats.bytesAccepted += UInt64(buffer.payload.count - oldBytes)
+        return (report, appended.count, look.lastTime)
+    }
+
+    /// Whether a chunk whose events start at `time` would be taken as the first data of its range
+    /// (``insert(taking:from:watermark:)`` adopts such a chunk's storage as the range's buffer):
+    /// the range is open and holds nothing yet.
+    public func wouldAdoptChunk(startingAt time: UInt64) -> Bool {
+        time >= sealedFrontier && open[rangeStart(of: time)] == nil
+    }
+
     /// A new, empty range buffer sized like the last range: from the pool when there is one.
     private mutating func newBuffer() -> RangeBuffer {
         guard let pool else { return RangeBuffer(reserving: sizeHint) }

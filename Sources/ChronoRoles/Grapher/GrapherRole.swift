@@ -301,6 +301,60 @@ public final class GrapherRole: RecordingBehavior {
     }
 
     /// A chunk was merged (or failed): applies the watermarks it no longer holds back.
+    /// Takes a chunk read from `keeper` into its story's pipeline. A later piece of a range that
+    /// holds data already is appended to the range's buffer straight from the read's memory; any
+    /// other chunk is decoded into pooled storage, which the pipeline adopts as its range's buffer
+    /// or copies from. - Returns: nil when the story is no longer recorded here.
+    /// - Throws: ``ChronoLogError/malformedMessage(_:)`` when the bytes do not decode (nothing taken).
+    private func take(_ read: Read, _ d: ChunkDescriptor, from keeper: Int) throws(ChronoLogError)
+        -> (report: InsertReport, events: Int, completesBelow: UInt64)? {
+        let length = Int(d.length)
+        // In place: a copy of the story would share its range buffers and force copies of them.
+        let appended: Result<(report: InsertReport, events: Int, lastTime: UInt64)?, ChronoLogError> =
+            read.buffer.withUnsafeMutableBytes { raw in
+                Result { () throws(ChronoLogError) in
+                    try stories[d.storyId]?.pipeline.insert(encoded: UnsafeRawBufferPointer(rebasing: raw[0..<length]),
+                                                            from: UInt64(keeper))
+                }
+            }
+        if let done = try appended.get() { return (done.report, done.events, done.lastTime &+ 1) }
+        let room = roomForChunk(d)
+        var chunk = storage.takeChunk(storyId: d.storyId, range: d.range, records: room.records, bytes: room.bytes)
+        let decoded: Result<Void, ChronoLogError> = read.buffer.withUnsafeMutableBytes { raw in
+            Result { () throws(ChronoLogError) in
+                try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<length]))
+            }
+        }
+        do { try decoded.get() } catch {
+            storage.give(&chunk)
+            throw error
+        }
+        let completesBelow = chunk.records.last.map { $0.time &+ 1 } ?? chunk.range.end
+        let events = chunk.count
+        // The pipeline takes the piece's storage (adopted, or copied in and back to `storage`).
+        guard let report = stories[d.storyId]?.pipeline.insert(taking: &chunk, from: UInt64(keeper), watermark: nil) else {
+            storage.give(&chunk)
+            return nil
+        }
+        return (report, events, completesBelow)
+    }
+
+    /// Storage to decode a chunk into: room for what the piece can hold (each event takes at least
+    /// its record in the encoding), whatever count the descriptor claims. A piece that its story's
+    /// pipeline will adopt as the first data of its range gets room for the whole sealed chunk it
+    /// belongs to, so the pieces after it are appended in place instead of growing the buffer by
+    /// copies; the keeper's hint is clamped to a sixteenth of `grapher.memoryLimitBytes`.
+    private func roomForChunk(_ d: ChunkDescriptor) -> (records: Int, bytes: Int) {
+        let pieceRecords = min(Int(clamping: d.eventCount), Int(clamping: d.length) / EventRecord.byteSize)
+        let piece = (records: pieceRecords, bytes: Int(clamping: d.length))
+        guard d.wholeEventCount > d.eventCount, d.range.start < d.range.end,
+              stories[d.storyId]?.pipeline.wouldAdoptChunk(startingAt: d.range.start) == true else { return piece }
+        let cap = config.grapher.memoryLimitBytes / 16
+        let bytes = min(Int(clamping: d.wholePayloadBytes), cap)
+        let records = min(Int(clamping: d.wholeEventCount), cap / EventRecord.byteSize)
+        return (max(piece.records, records), max(piece.bytes, bytes))
+    }
+
     private func settle(_ d: ChunkDescriptor) {
         let key = Source(keeper: Int(d.keeperRank), story: d.storyId)
         guard var list = arrivals.removeValue(forKey: key) else { return }
@@ -363,24 +417,16 @@ public final class GrapherRole: RecordingBehavior {
             }
             // Room for what the piece can hold (each event takes at least its record in the encoding),
             // whatever count the descriptor claims.
-            let records = min(Int(clamping: d.eventCount), Int(d.length) / EventRecord.byteSize)
-            var chunk = storage.takeChunk(storyId: d.storyId, range: d.range, records: records, bytes: Int(d.length))
+            let taken: (report: InsertReport, events: Int, completesBelow: UInt64)?
             do {
-                try read.buffer.withUnsafeMutableBytes { raw in
-                    try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<Int(d.length)]))
-                }
+                taken = try take(read, d, from: keeper)
             } catch {
                 bump(.chunksMalformed)
                 try ack(keeper: keeper, storyId: d.storyId, sequence: d.sequence, rc: .invalidArgument, detail: "\(error)",
                         channel: channel)
                 continue
             }
-            let completesBelow = chunk.records.last.map { $0.time &+ 1 } ?? chunk.range.end
-            let events = chunk.count
-            // In place: a copy of the story would share its range buffers and force copies of them.
-            // The pipeline takes the piece's storage (adopted, or copied in and back to `storage`).
-            guard let report = stories[d.storyId]?.pipeline.insert(taking: &chunk, from: UInt64(keeper), watermark: nil)
-            else { continue }
+            guard let (report, events, completesBelow) = taken else { continue }
             // Read: the keeper's slot can take its next chunk now (it keeps the events until durable).
             try channel.post(ControlMessage.chunkAck(ChunkAck(storyId: d.storyId, sequence: d.sequence, rc: .success,
                                                               received: true)).encode(), to: keeper, tag: .bulk)

@@ -752,7 +752,8 @@ public final class KeeperRole: RecordingBehavior {
                                    completesBelow: piece.completesBelow, byClient: piece.byClient)
             inFlight[sequence] = shipped
             inFlightBytes += shipped.heldBytes(slotBytes: slotBytes)
-            try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence), story: story.notice,
+            try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence),
+                     whole: (events: source.chunk.count, payloadBytes: source.chunk.payload.count), story: story.notice,
                      watermark: reportableWatermark(of: story), channel: channel)
             touched.insert(piece.storyId)  // its watermark may move on now
             bump(.chunksShipped)
@@ -784,11 +785,13 @@ public final class KeeperRole: RecordingBehavior {
     }
 
     private func post(descriptorFor shipped: (range: TimeRange, revision: UInt32, events: Int, buffer: any BulkSlot, sequence: UInt64),
-                      story: RecordingNotice, watermark: UInt64, channel: any ControlTransport) throws {
+                      whole: (events: Int, payloadBytes: Int), story: RecordingNotice, watermark: UInt64,
+                      channel: any ControlTransport) throws {
         let remote = shipped.buffer.remoteDescriptor
         let d = ChunkDescriptor(storyId: story.storyId, keeperRank: rank, sequence: shipped.sequence, range: shipped.range,
                                 revision: shipped.revision, watermark: watermark, address: remote.address, key: remote.key,
-                                length: UInt64(shipped.buffer.length), eventCount: UInt64(shipped.events))
+                                length: UInt64(shipped.buffer.length), eventCount: UInt64(shipped.events),
+                                wholeEventCount: UInt64(whole.events), wholePayloadBytes: UInt64(whole.payloadBytes))
         try channel.post(ControlMessage.chunkDescriptor(d).encode(), to: grapherRank, tag: .bulk)
     }
 
