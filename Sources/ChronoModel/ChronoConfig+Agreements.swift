@@ -51,11 +51,16 @@ extension ChronoConfig {
 
     // MARK: Watermarks (clients → keepers → grapher)
 
-    /// How often watermarks move on without events: a quarter of `story.chunkDurationMs`. Clients
-    /// send theirs at least this often (or after `client.lingerMicroseconds`, when longer) and
-    /// keepers report theirs to the grapher as often, so a range seals about a quarter chunk after
-    /// it ends.
-    public var watermarkIntervalNanoseconds: UInt64 { chunkDurationNanoseconds / 4 }
+    /// How often watermarks move on without events: a quarter of `story.chunkDurationMs`, at most
+    /// ``watermarkIntervalLimitNanoseconds``. Clients send theirs at least this often (or after
+    /// `client.lingerMicroseconds`, when longer) and keepers report theirs to the grapher as often,
+    /// so a range seals about a quarter chunk after it ends, and a durable flush, which cuts its
+    /// story's open range once every watermark has passed the point it asks for, waits at most
+    /// about this long for the other writers' and keepers' watermarks, however long the ranges.
+    public var watermarkIntervalNanoseconds: UInt64 { min(chunkDurationNanoseconds / 4, Self.watermarkIntervalLimitNanoseconds) }
+
+    /// The longest ``watermarkIntervalNanoseconds``: 100 ms.
+    public static let watermarkIntervalLimitNanoseconds: UInt64 = 100_000_000
 
     /// ``watermarkIntervalNanoseconds`` as a duration.
     public var watermarkInterval: Duration { .nanoseconds(Int64(clamping: watermarkIntervalNanoseconds)) }

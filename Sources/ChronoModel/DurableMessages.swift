@@ -11,20 +11,27 @@ public struct DurableRequest: Sendable, Hashable, WireCodable {
     public var clientId: ClientID
     /// Chosen by the client to match the reply.
     public var sequence: UInt64
+    /// The client's watermark for the story, sent with the request: every event it logged before
+    /// lies below it, and every later one will be at or after it. The keeper raises the client's
+    /// watermark to it and cuts the story's open range there once every other watermark has passed
+    /// it, so the flush does not wait for the range to end. 0: none (the keeper waits as before).
+    public var watermark: UInt64
 
     /// Creates a request.
-    public init(storyId: StoryID, clientId: ClientID, sequence: UInt64) {
+    public init(storyId: StoryID, clientId: ClientID, sequence: UInt64, watermark: UInt64 = 0) {
         self.storyId = storyId
         self.clientId = clientId
         self.sequence = sequence
+        self.watermark = watermark
     }
 
     func write(to w: inout WireWriter) {
-        w.u64(storyId.rawValue); w.u64(clientId.rawValue); w.u64(sequence)
+        w.u64(storyId.rawValue); w.u64(clientId.rawValue); w.u64(sequence); w.u64(watermark)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> DurableRequest {
-        DurableRequest(storyId: StoryID(rawValue: try r.u64()), clientId: ClientID(rawValue: try r.u64()), sequence: try r.u64())
+        DurableRequest(storyId: StoryID(rawValue: try r.u64()), clientId: ClientID(rawValue: try r.u64()), sequence: try r.u64(),
+                       watermark: try r.u64())
     }
 }
 

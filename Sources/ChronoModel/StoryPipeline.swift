@@ -372,6 +372,22 @@ public struct StoryPipeline: Sendable {
         return out
     }
 
+    /// Seals like ``sealReady()``, then, once every contributor's watermark (a role's clock
+    /// included) has reached `target`, also the events below `target` in the range holding it:
+    /// they leave as a chunk of that range's first part, the rest stays open, and
+    /// ``sealedFrontier`` becomes `target`. A keeper uses it for a durable flush: the flushing
+    /// writer's events, all below its watermark + 1, leave about `writerClockMargin` after the
+    /// flush instead of when their range ends. As safe as sealing whole ranges: no contributor
+    /// will send anything below `target`, and a writer not registered yet is covered by the
+    /// clock's margin as it is for a whole range. Does nothing more when `target` is not past
+    /// ``sealedFrontier``.
+    public mutating func sealReady(cuttingAt target: UInt64) -> [StoryChunk] {
+        var out = sealReady()
+        guard target > sealedFrontier, let low = lowWatermark, low >= target else { return out }
+        out += split(at: target, counted: true)
+        return out
+    }
+
     /// The margin keepers and graphers give ``sealBehind(clock:margin:)``: one second, far above
     /// the error of a client's measured clock offset.
     public static let restartMargin: UInt64 = 1_000_000_000

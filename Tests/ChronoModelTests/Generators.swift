@@ -161,7 +161,7 @@ enum Random {
             }))
         case .durableRequest:
             return .durableRequest(DurableRequest(storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(rawValue: u64(&rng)),
-                                                  sequence: u64(&rng)))
+                                                  sequence: u64(&rng), watermark: u64(&rng)))
         case .durableReply:
             return .durableReply(DurableReply(storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(rawValue: u64(&rng)),
                                               sequence: u64(&rng), durableEvents: u64(&rng), failedEvents: u64(&rng), rc: rc(&rng)))

@@ -370,5 +370,27 @@ import Testing
         #expect(revisions.map(\.range) == [TimeRange(start: 100, end: 200)] && revisions.map(\.revision) == [1])
         #expect(g.sealedFrontier == 300 && g.bufferedEventCount == 0)
     }
-}
 
+    @Test func aDurableCutSealsTheRangeHoldingItOnceEveryWatermarkPassedIt() {
+        // A keeper answering a durable flush cuts the open range at the writer's watermark + 1
+        // instead of waiting for the range to end; not before every contributor (the clock too) is past it.
+        var p = StoryPipeline(storyId: StoryID(rawValue: 3), chunkDuration: 1000)
+        p.addContributor(0)  // the clock
+        p.insert((0..<10).map { Event(time: 500 + UInt64($0), clientId: ClientID(1), index: UInt32($0), record: [1]) }, from: 1)
+        p.advanceWatermark(of: 1, to: 509)
+        p.advanceWatermark(of: 0, to: 505)
+        #expect(p.sealReady(cuttingAt: 510).isEmpty, "the clock has not passed the cut yet")
+        p.advanceWatermark(of: 1, to: 512)
+        p.advanceWatermark(of: 0, to: 510)
+        let cut = p.sealReady(cuttingAt: 510)
+        #expect(cut.count == 1 && cut.first?.count == 10 && p.sealedFrontier == 510, "\(cut)")
+        #expect(p.stats.rangesSplit == 1)
+        // The rest of the range stays open; an event at the cut is not late.
+        let report = p.insert([Event(time: 510, clientId: ClientID(1), index: 10, record: [2])], from: 1)
+        #expect(report.accepted == 1 && report.late == 0)
+        #expect(p.sealReady(cuttingAt: 510).isEmpty, "a cut already made seals nothing more")
+        p.advanceWatermark(of: 1, to: 1000)
+        p.advanceWatermark(of: 0, to: 1000)
+        #expect(p.sealReady().map(\.count) == [1], "the range's rest seals when it ends")
+    }
+}

@@ -478,6 +478,8 @@ private func idleWatermarks(_ c: inout Checker) {
     let ingest = makeIngest(s, keeper: keeper, clock: clock)
     var scratch: [IngestFlusher.WatermarkDestination: [WatermarkSet.Entry]] = [:]
     c.expect("idle: watermark interval is max(linger, chunk/4)", s.watermarkIntervalNanoseconds == 25_000_000)
+    c.expect("idle: chunk/4 is capped at 100 ms (a durable flush waits for the other writers' watermarks)",
+             settings(lingerMicroseconds: 1000, chunkMs: 86_400_000).watermarkIntervalNanoseconds == 100_000_000)
     c.expect("idle: the first round registers the client by a watermark-only batch",
              ingest.tick() == .shipped && keeper.batches.map(\.count) == [0])
     clock.advance(by: 24_000_000)

@@ -41,6 +41,18 @@ struct EventPathTests {
         return r
     }
 
+    @Test("flush(durable: true) does not wait for its events' range to end: with day-long ranges each flush is answered and the archive holds every event")
+    func durableFlushCutsItsRange() throws {
+        // Day-long ranges end long after the job. The keeper cuts a story's open range where a
+        // durable flush waits, once every watermark has passed it; without the cut the flushes
+        // would wait until the client gave up (its stall limit) and the job would fail.
+        let r = try roundTrip(ranks: 7, ["--set", "story.chunkDurationMs=86400000", "--durable-then-wait-seconds", "1"], events: 60)
+        let durable = r.lines(startingWith: "DURABLE\t")
+        #expect(durable.count == 3 * 4, "\(r)")
+        #expect(durable.allSatisfy { $0.hasSuffix("\t60") }, "every flush covered the client's 60 events: \(durable)")
+        #expect((r.counters(role: "keeper")[.rangesSplit] ?? 0) > 0, "the keepers cut ranges: \(r)")
+    }
+
     @Test("a client clock 60 s off is corrected by the offset measured at connect: events carry job time, none late")
     func skewedClockIsCorrected() throws {
         let r = try roundTrip(ranks: 7, ["--set", "client.testClockSkewMs=60000"], events: 60)

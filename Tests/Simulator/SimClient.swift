@@ -221,7 +221,11 @@ final class SimClient {
     private func askDurable() throws {
         durableSequence += 1
         durableAsked = (durableSequence, logged.count)
-        let request = DurableRequest(storyId: storyId, clientId: clientId, sequence: durableSequence)
+        // With its watermark, as the real client: past every event logged, a promise for the later
+        // ones; the keeper cuts the story's open range there.
+        let watermark = max(clock.now(), floor, (logged.last?.time ?? 0) &+ 1)
+        floor = watermark
+        let request = DurableRequest(storyId: storyId, clientId: clientId, sequence: durableSequence, watermark: watermark)
         try channel.post(ControlMessage.durableRequest(request).encode(), to: keeperRank, tag: .events)
     }
 

@@ -150,11 +150,19 @@ public final class StoryIngest: @unchecked Sendable {
     public func flushDurable() throws(ChronoLogError) -> DurableReply {
         try flush()
         let sequence = nextDurableSequence.wrappingAdd(1, ordering: .relaxed).oldValue
-        let request = ControlMessage.durableRequest(DurableRequest(storyId: storyId, clientId: clientId, sequence: sequence)).encode()
         // Under the buffer lock, so the request follows this handle's batches on the same tag.
         try buffer.withLock { (b: inout Buffer) throws(ChronoLogError) in
             if let failure = b.failure { throw failure }
-            try transport.send(request, to: keeperRank)
+            let now = clock.now()
+            // Events another thread logged since the flush leave first: the promise below covers them.
+            if !b.builder.isEmpty { try ship(&b, watermark: max(now, b.floor), now: now) }
+            // The request promises that this handle's later events come at or after `watermark`,
+            // past every event it logged: the keeper can cut the story's open range there instead
+            // of waiting for the range to end (up to `story.chunkDurationMs`).
+            let watermark = max(now, b.floor, b.builder.lastTime &+ 1)
+            b.floor = watermark
+            let request = DurableRequest(storyId: storyId, clientId: clientId, sequence: sequence, watermark: watermark)
+            try transport.send(ControlMessage.durableRequest(request).encode(), to: keeperRank)
         }
         var backoff = IdleBackoff.durableWait
         let deadline = ContinuousClock.now + settings.stallLimit

@@ -43,6 +43,10 @@ public final class KeeperRole: RecordingBehavior {
         /// right after an archive round. Counted against `keeper.memoryLimitBytes` (``keptBytes``) and
         /// the first memory let go at the bound: it is never needed, only convenient.
         var kept: InFlight?
+        /// A durable flush waits on events of the story below this time: the range holding it is
+        /// cut there as soon as every watermark has passed it (``StoryPipeline/sealReady(cuttingAt:)``),
+        /// instead of the flush waiting for the range to end (up to `story.chunkDurationMs`).
+        var durableCut: UInt64?
         /// What ``kept`` holds: its sealed chunk's whole storage (taken when it was kept).
         var keptCharge = 0
 
@@ -285,6 +289,13 @@ public final class KeeperRole: RecordingBehavior {
                 try channel.post(ControlMessage.durableReply(refusal).encode(), to: source, tag: .flow)
             } else if let reply = durability.request(request, from: source) {
                 try channel.post(ControlMessage.durableReply(reply).encode(), to: source, tag: .flow)
+            } else if request.watermark > 0, request.watermark < UInt64.max, let s = stories[request.storyId],
+                      s.pipeline.contributors[request.clientId.rawValue] != nil {
+                // The writer's events lie below the watermark it sent, its later ones at or after
+                // it: cut the open range there (once every other watermark passed it), not at its end.
+                s.pipeline.advanceWatermark(of: request.clientId.rawValue, to: request.watermark)
+                s.durableCut = max(s.durableCut ?? 0, request.watermark)
+                touched.insert(request.storyId)
             }
             return true
         case .replayRequest(let query):
@@ -626,7 +637,7 @@ public final class KeeperRole: RecordingBehavior {
             let writing = s.pipeline.lowWatermark(excluding: Self.clockContributor) != nil
             let sealed = draining ? s.pipeline.drain()
                 : pressed && s.pipeline.hasOpenBuffers ? s.pipeline.sealReady(splittingExcept: Self.clockContributor)
-                : writing ? s.pipeline.sealReady()
+                : writing ? sealReady(s)
                 : s.pipeline.sealBehind(clock: Self.clockContributor, margin: StoryPipeline.restartMargin)
             for chunk in sealed {
                 waiting.append(chunk)
@@ -677,6 +688,15 @@ public final class KeeperRole: RecordingBehavior {
 
     /// The watermark this keeper can promise the grapher for a story: everything before it has
     /// been shipped (late events still come as revisions); with no writer it follows the clock.
+    /// Seals the ranges of a story with writers that are complete, and cuts the open range where
+    /// a durable flush waits (``Story/durableCut``) once every watermark has passed that point.
+    private func sealReady(_ s: Story) -> [StoryChunk] {
+        guard let cut = s.durableCut else { return s.pipeline.sealReady() }
+        let sealed = s.pipeline.sealReady(cuttingAt: cut)
+        if s.pipeline.sealedFrontier >= cut { s.durableCut = nil }
+        return sealed
+    }
+
     private func reportableWatermark(of s: Story) -> UInt64 {
         // A first-time range not yet shipped holds the watermark back, so the grapher waits for
         // it; a waiting revision (late events of a range the grapher already sealed) does not.
