@@ -51,6 +51,9 @@ struct IORParameters: Codable, Sendable {
     var summaryFormat: SummaryFormat
     /// `-O summaryFile=` or `--json`: where the JSON summary is written.
     var summaryFile: String?
+    /// CHRONOLOG: the archive bytes each grapher leaves in the page cache (`archive.pageCacheBytes`,
+    /// raised by ``IORBench/loadConfig()``); printed in the header.
+    var archivePageCacheBytes = 0
 
     /// Bytes one event takes in every API: its record bytes plus its 32-byte metadata record.
     var storedEventBytes: Int { eventBytes + recordBytes }

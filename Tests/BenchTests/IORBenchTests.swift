@@ -55,6 +55,9 @@ struct IORBenchTests {
                                           "-o", data, "--json", json], timeout: 180)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.stdout.contains("Summary of all tests:") && r.stdout.contains("CHRONOLOG as a ratio of the best baseline"), "\(r)")
+        // The archive stays in the page cache as the baselines' files do (half the memory here).
+        let kept = (Int(clamping: ProcessInfo.processInfo.physicalMemory) / 2) >> 20
+        #expect(r.stdout.contains("archive page cache  : \(kept) MiB kept per grapher"), "\(r.stdout)")
         for api in ["CHRONOLOG", "POSIX", "MPIIO", "HDF5"] {
             for access in ["write", "read"] {
                 #expect(r.lines(startingWith: "\(api)").filter { $0.split(separator: " ").dropFirst().first == Substring(access) }.count == 2,
@@ -100,9 +103,11 @@ struct IORBenchTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let json = dir.appendingPathComponent("ior.json").path
         let r = try MPIJob.run(ranks: 6, [Self.bench, "ior", "-a", "CHRONOLOG,POSIX,MPIIO", "-F", "-t", "16", "-b", "100000000e", "-D", "1",
-                                          "--durable-probe-ms", "0", "-o", dir.appendingPathComponent("data").path, "--json", json],
+                                          "--durable-probe-ms", "0", "-o", dir.appendingPathComponent("data").path, "--json", json,
+                                          "--set", "archive.pageCacheBytes=1048576"],
                                timeout: 180)
         #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout.contains("archive page cache  : 1 MiB kept per grapher"), "a value set is kept: \(r.stdout)")
         #expect(r.stdout.contains("(stonewalled)"), "\(r.stdout)")
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
         let rows = try #require(doc["iterations"] as? [[String: Any]])
