@@ -21,9 +21,10 @@ struct IORBench: ParsableCommand {
             turn (in -a's order in the first repetition, each further one starting one API later, so that \
             no API always follows the same one): a write phase (open, I/O, close steps, timed per writer; the rates divide the bytes of \
             all writers by the slowest writer's time), then a read phase, then the baselines' files are \
-            removed (not with -k). The archive is kept in the page cache as the baselines' files are \
-            (archive.pageCacheBytes at half the machine's memory unless set to another value than its \
-            default), so that the read phases compare like with like.
+            removed (not with -k). The baselines' files stay in the page cache from their write to their \
+            read phase; a grapher keeps only the archive's last archive.pageCacheBytes there (256 MiB by \
+            default, shown in the header), so a replay of more reads the file from disk: raise it with \
+            --set to compare page-cache reads with page-cache reads.
 
             Every API stores the same events: -t record bytes each plus the 32-byte event record \
             ChronoLog-Swift keeps per event (time, client id, index, length, offset); MiB/s counts both. \
@@ -118,28 +119,14 @@ struct IORBench: ParsableCommand {
         _ = try parameters(config: try loadConfig())
     }
 
-    /// The configuration, with `archive.directory` = `-o` unless `--set archive.directory=` names one,
-    /// and `archive.pageCacheBytes` at ``keptArchiveBytes`` while it has its default.
+    /// The configuration, with `archive.directory` = `-o` unless `--set archive.directory=` names one.
     func loadConfig() throws -> ChronoConfig {
         var options = configuration
         if !options.overrides.contains(where: { $0.hasPrefix("archive.directory=") }) {
             options.overrides.append("archive.directory=\(directory)")
         }
-        var config: ChronoConfig
-        do { config = try options.load() } catch { throw ValidationError("\(error)") }
-        // The baselines' files stay in the page cache after their write phase, and their read phase
-        // reads memory; a grapher by default drops all but the archive's last 256 MiB (to spare the
-        // node's memory in long jobs), so the replay would read the rest from disk. The archive is
-        // kept too, so that the read phases compare like with like.
-        if config.archive.pageCacheBytes == ChronoConfig().archive.pageCacheBytes {
-            config.archive.pageCacheBytes = Self.keptArchiveBytes
-        }
-        return config
+        do { return try options.load() } catch { throw ValidationError("\(error)") }
     }
-
-    /// What `archive.pageCacheBytes` is in this bench unless set to another value than its
-    /// default: half the machine's memory (the kernel still evicts as it needs).
-    static var keptArchiveBytes: Int { min(ChronoConfig.physicalMemoryBytes / 2, 1 << 40) }
 
     /// The validated parameters. - Throws: `ValidationError` naming the option and its bounds.
     func parameters(config: ChronoConfig) throws -> IORParameters {

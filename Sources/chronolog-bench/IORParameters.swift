@@ -51,8 +51,8 @@ struct IORParameters: Codable, Sendable {
     var summaryFormat: SummaryFormat
     /// `-O summaryFile=` or `--json`: where the JSON summary is written.
     var summaryFile: String?
-    /// CHRONOLOG: the archive bytes each grapher leaves in the page cache (`archive.pageCacheBytes`,
-    /// raised by ``IORBench/loadConfig()``); printed in the header.
+    /// CHRONOLOG: the archive bytes each grapher leaves in the page cache (`archive.pageCacheBytes`);
+    /// printed in the header, since the baselines' files stay there whole.
     var archivePageCacheBytes = 0
 
     /// Bytes one event takes in every API: its record bytes plus its 32-byte metadata record.

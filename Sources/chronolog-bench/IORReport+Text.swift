@@ -38,7 +38,7 @@ extension IORReport {
             durable (-e)        : \(p.durable ? "the write phase ends once the events are durable" : "no (made durable after the timed phase)")
             directory (-o)      : \(p.directory)
             baseline buffer     : \(p.bufferBytes) B per story (\(p.eventsPerTransfer) events per I/O call)
-            archive page cache  : \(p.archivePageCacheBytes >> 20) MiB kept per grapher (archive.pageCacheBytes; the baselines' files stay cached too)
+            archive page cache  : \(p.archivePageCacheBytes >> 20) MiB of the archive kept per grapher (archive.pageCacheBytes; the baselines' files stay cached whole)
 
             Results:
 
