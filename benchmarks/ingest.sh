@@ -4,7 +4,8 @@
 #     the chunk-transfer bandwidth next to a raw fi_read of the same size, and the job summary
 #     (durable.latency.p50/p99 in µs, from the graphers; events lost, which must be 0);
 #  2. the archive write bandwidth next to a plain collective HDF5 write of the same bytes
-#     (`archive-checks bench`, 256-B events, 2 ranks, rounds alternating between the two).
+#     (`archive-checks bench`, 256-B events, 2 ranks, four measurements of each alternating; the
+#     ratio uses the best plain write: on this VM a new file's fresh pages make it vary 2-4x).
 #   benchmarks/ingest.sh [events-per-writer] [extra chronolog-bench ingest options]
 #   SCRATCH=.build-x benchmarks/ingest.sh    (another scratch path for the release build)
 set -euo pipefail
@@ -64,7 +65,7 @@ scratch=${SCRATCH:-.build-release}
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$out"' EXIT
 # shellcheck disable=SC2046
-mpirun $(chronolog_mpirun_flags) -n 2 "$root/$scratch/release/archive-checks" bench --dir "$work" --mib 256 \
+mpirun $(chronolog_mpirun_flags) -n 2 "$root/$scratch/release/archive-checks" bench --dir "$work" --mib 256 --repeats 4 \
   --event-bytes 256 | grep -E "^BENCH|^PASS|^FAIL" | tee -a "$out"
 # Durable ingest in archive bytes (each event's record plus its 32-B index entry) against the
 # plain collective write into a new file measured just above.
