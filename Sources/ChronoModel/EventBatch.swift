@@ -124,7 +124,9 @@ extension EventBatch {
     }
 
     /// Body layout: u64 story, u64 client, u64 watermark, u32 first index, u32 count, u64 payload bytes,
-    /// then the record table and the payload.
+    /// then the payload and the record table. The payload comes first so that a writer can append
+    /// each event's bytes straight into the memory the batch is sent from, and the table (a ninth
+    /// of the bytes at 256-B events) behind them when it ships (``EventBatchBuilder/takeFrame(watermark:replacement:)``).
     static func writeBody(storyId: StoryID, clientId: ClientID, watermark: UInt64, firstIndex: UInt32,
                           records: [EventRecord], payload: [UInt8], to bytes: inout [UInt8]) {
         RawBytes.appendLE(storyId.rawValue, to: &bytes)
@@ -133,8 +135,8 @@ extension EventBatch {
         RawBytes.appendLE(firstIndex, to: &bytes)
         RawBytes.appendLE(UInt32(truncatingIfNeeded: records.count), to: &bytes)
         RawBytes.appendLE(UInt64(payload.count), to: &bytes)
-        RawBytes.appendRecords(records, to: &bytes)
         bytes.append(contentsOf: payload)
+        RawBytes.appendRecords(records, to: &bytes)
     }
 
     /// Reads a batch body.
@@ -145,14 +147,15 @@ extension EventBatch {
         let first = try r.u32()
         let count = try r.u32()
         let payloadCount = try r.u64()
+        let p = try r.checkedCount(payloadCount, field: "batch.payloadBytes", limit: r.limits.maxBodyBytes, minElementBytes: 1)
+        let payloadAt = r.position
+        try r.skip(p)
         let n = try r.checkedCount(UInt64(count), field: "batch.count", limit: r.limits.maxEvents,
                                    minElementBytes: EventRecord.byteSize)
         let records = RawBytes.readRecords(r.raw, offset: r.position, count: n)
         try r.skip(n * EventRecord.byteSize)
-        let p = try r.checkedCount(payloadCount, field: "batch.payloadBytes", limit: r.limits.maxBodyBytes, minElementBytes: 1)
         try check(records: records, payloadCount: p, clientId: client, firstIndex: first, maxEventBytes: r.limits.maxEventBytes)
-        let payload = RawBytes.copyBytes(r.raw, offset: r.position, count: p)
-        try r.skip(p)
+        let payload = RawBytes.copyBytes(r.raw, offset: payloadAt, count: p)
         return EventBatch(unchecked: story, clientId: client, firstIndex: first, watermark: watermark,
                           records: records, payload: payload)
     }

@@ -1,7 +1,10 @@
 /// The client-side buffer that `log_event` appends to: one per (client, story).
 ///
-/// Appending copies the record bytes into a preallocated, reused payload array and writes one
-/// 32-byte record into a preallocated record table: no allocation per event. The builder assigns
+/// Appending copies the record bytes into a preallocated, reused frame and writes one 32-byte
+/// record into a preallocated record table: no allocation per event. The frame is the message the
+/// batch is sent as: room for the message and batch headers, then the payload; when the batch
+/// ships, the record table goes behind the payload and the headers in front
+/// (``takeFrame(watermark:replacement:)``), so its bytes are not copied again on their way out. The builder assigns
 /// dense indexes (from `firstIndex`) and never lets times go backwards (a time earlier than the
 /// previous one is raised to it), so the watermark it reports is meaningful.
 ///
@@ -23,7 +26,8 @@ public struct EventBatchBuilder: Sendable {
     public let lingerNanoseconds: UInt64
 
     private var records: [EventRecord]
-    private var payload: [UInt8]
+    /// The message being built: ``frameHeaderBytes`` of room for the headers, then the payload.
+    private var frame: [UInt8]
     private var next: UInt64
     private var batchFirstIndex: UInt32
     /// The latest time handed out (times never decrease).
@@ -48,9 +52,23 @@ public struct EventBatchBuilder: Sendable {
         batchFirstIndex = firstIndex
         records = []
         records.reserveCapacity(self.maxEvents)
-        payload = []
-        payload.reserveCapacity(self.maxBytes + self.maxEventBytes)
+        frame = []
+        frame.reserveCapacity(Self.frameCapacity(maxEvents: self.maxEvents, maxBytes: self.maxBytes,
+                                                 maxEventBytes: self.maxEventBytes))
+        frame.append(contentsOf: repeatElement(0, count: Self.frameHeaderBytes))
     }
+
+    /// The bytes in front of a frame's payload: the message header and the batch header.
+    public static let frameHeaderBytes = MessageHeader.byteCount + EventBatch.headerByteCount
+
+    /// The capacity a frame needs for a full batch: headers, payload up to `maxBytes` plus one
+    /// event over it, and the record table of `maxEvents` events.
+    public static func frameCapacity(maxEvents: Int, maxBytes: Int, maxEventBytes: Int) -> Int {
+        frameHeaderBytes + maxBytes + maxEventBytes + maxEvents * EventRecord.byteSize
+    }
+
+    /// This builder's ``frameCapacity(maxEvents:maxBytes:maxEventBytes:)``.
+    public var frameCapacity: Int { Self.frameCapacity(maxEvents: maxEvents, maxBytes: maxBytes, maxEventBytes: maxEventBytes) }
 
     /// Creates a builder sized by `config` (`client.*` and `story.maxEventBytes`).
     public init(storyId: StoryID, clientId: ClientID, firstIndex: UInt32 = 0, config: ChronoConfig) {
@@ -65,11 +83,11 @@ public struct EventBatchBuilder: Sendable {
     /// Whether nothing is pending.
     public var isEmpty: Bool { records.isEmpty }
     /// Pending payload bytes.
-    public var payloadByteCount: Int { payload.count }
+    public var payloadByteCount: Int { frame.count - Self.frameHeaderBytes }
     /// The index the next appended event gets.
     public var nextIndex: UInt64 { next }
     /// Whether the batch reached `maxEvents` or `maxBytes`.
-    public var isFull: Bool { records.count >= maxEvents || payload.count >= maxBytes }
+    public var isFull: Bool { records.count >= maxEvents || payloadByteCount >= maxBytes }
 
     /// Whether the batch should ship now: full, or non-empty and older than the linger time.
     /// `now` is in the timebase of the event times.
@@ -91,8 +109,8 @@ public struct EventBatchBuilder: Sendable {
         if records.isEmpty { oldestPendingTime = t }
         let index = UInt32(truncatingIfNeeded: next)
         records.append(EventRecord(time: t, clientId: clientId.rawValue, index: index,
-                                   length: UInt32(truncatingIfNeeded: record.count), offset: UInt64(payload.count)))
-        payload.append(contentsOf: record)
+                                   length: UInt32(truncatingIfNeeded: record.count), offset: UInt64(payloadByteCount)))
+        frame.append(contentsOf: record)
         next += 1
         return EventKey(time: t, clientId: clientId, index: index)
     }
@@ -119,9 +137,57 @@ public struct EventBatchBuilder: Sendable {
     ///   ``lastTime`` if lower.
     public mutating func makeBatch(watermark: UInt64) -> EventBatch {
         let batch = EventBatch(unchecked: storyId, clientId: clientId, firstIndex: batchFirstIndex,
-                               watermark: max(watermark, lastTime), records: records, payload: payload)
+                               watermark: max(watermark, lastTime), records: records,
+                               payload: Array(frame[Self.frameHeaderBytes...]))
         reset()
         return batch
+    }
+
+    /// Takes the pending events as one complete ``ControlMessage/eventBatch(_:)`` frame (the bytes
+    /// ``ControlMessage/encode()`` gives the batch ``makeBatch(watermark:)`` would make): the record
+    /// table is appended behind the payload already in the frame and the headers are written in
+    /// front, so the payload is not copied. The builder goes on in `replacement` (emptied; give it
+    /// the capacity of ``frameCapacity`` to log without allocating: a send pool's frame).
+    /// - Returns: the frame, to be sent as it is.
+    public mutating func takeFrame(watermark: UInt64, replacement: consuming [UInt8]) -> [UInt8] {
+        let payloadBytes = payloadByteCount
+        RawBytes.appendRecords(records, to: &frame)
+        let total = frame.count
+        let headers = headerFields(watermark: watermark)
+        frame.withUnsafeMutableBytes { raw in
+            Self.storeHeaders(headers, into: raw, totalBytes: total, payloadBytes: payloadBytes)
+        }
+        var out = consume replacement
+        out.removeAll(keepingCapacity: true)
+        swap(&out, &frame)
+        frame.append(contentsOf: repeatElement(0, count: Self.frameHeaderBytes))
+        reset()
+        return out
+    }
+
+    /// The batch header's fields for the pending events.
+    private func headerFields(watermark: UInt64) -> (story: UInt64, client: UInt64, watermark: UInt64, first: UInt32, count: UInt32) {
+        (storyId.rawValue, clientId.rawValue, max(watermark, lastTime), batchFirstIndex, UInt32(truncatingIfNeeded: records.count))
+    }
+
+    /// Writes the message header and the batch header of a frame of `totalBytes` at the start of `raw`.
+    private static func storeHeaders(_ h: (story: UInt64, client: UInt64, watermark: UInt64, first: UInt32, count: UInt32),
+                                     into raw: UnsafeMutableRawBufferPointer, totalBytes: Int, payloadBytes: Int) {
+        func store<T: FixedWidthInteger>(_ value: T, _ offset: Int) {
+            raw.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
+        }
+        store(MessageHeader.magic, 0)
+        store(ChronoModelVersion.protocolVersion, 4)
+        store(MessageType.eventBatch.rawValue, 6)
+        store(UInt32(clamping: totalBytes - MessageHeader.byteCount), 8)
+        store(UInt32(0), 12)
+        let at = MessageHeader.byteCount
+        store(h.story, at)
+        store(h.client, at + 8)
+        store(h.watermark, at + 16)
+        store(h.first, at + 24)
+        store(h.count, at + 28)
+        store(UInt64(payloadBytes), at + 32)
     }
 
     /// Appends the pending events as one complete ``ControlMessage/eventBatch(_:)`` frame to `bytes`
@@ -137,7 +203,7 @@ public struct EventBatchBuilder: Sendable {
     /// The size of the frame ``encodeMessage(watermark:into:)-(_,UnsafeMutableRawBufferPointer)``
     /// writes for the pending events.
     public var encodedMessageByteCount: Int {
-        MessageHeader.byteCount + EventBatch.headerByteCount + records.count * EventRecord.byteSize + payload.count
+        Self.frameHeaderBytes + records.count * EventRecord.byteSize + payloadByteCount
     }
 
     /// Writes the pending events as one complete ``ControlMessage/eventBatch(_:)`` frame (the bytes
@@ -147,41 +213,16 @@ public struct EventBatchBuilder: Sendable {
     public mutating func encodeMessage(watermark: UInt64, into raw: UnsafeMutableRawBufferPointer) {
         let total = encodedMessageByteCount
         precondition(raw.count >= total, "an event batch of \(total) bytes does not fit \(raw.count)")
-        let bodyLength = total - MessageHeader.byteCount
-        func store<T: FixedWidthInteger>(_ value: T, _ offset: Int) {
-            raw.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
-        }
-        store(MessageHeader.magic, 0)
-        store(ChronoModelVersion.protocolVersion, 4)
-        store(MessageType.eventBatch.rawValue, 6)
-        store(UInt32(clamping: bodyLength), 8)
-        store(UInt32(0), 12)
-        var at = MessageHeader.byteCount
-        store(storyId.rawValue, at)
-        store(clientId.rawValue, at + 8)
-        store(max(watermark, lastTime), at + 16)
-        store(batchFirstIndex, at + 24)
-        store(UInt32(truncatingIfNeeded: records.count), at + 28)
-        store(UInt64(payload.count), at + 32)
-        at += EventBatch.headerByteCount
-        if EventRecord.hasNativeWireLayout {
-            records.withUnsafeBytes { src in
-                if src.count > 0 { (raw.baseAddress! + at).copyMemory(from: src.baseAddress!, byteCount: src.count) }
-            }
-            at += records.count * EventRecord.byteSize
-        } else {
-            for r in records {
-                store(r.time, at)
-                store(r.clientId, at + 8)
-                store(r.index, at + 16)
-                store(r.length, at + 20)
-                store(r.offset, at + 24)
-                at += EventRecord.byteSize
+        let payloadBytes = payloadByteCount
+        Self.storeHeaders(headerFields(watermark: watermark), into: raw, totalBytes: total, payloadBytes: payloadBytes)
+        var at = Self.frameHeaderBytes
+        frame.withUnsafeBytes { src in
+            if payloadBytes > 0 {
+                (raw.baseAddress! + at).copyMemory(from: src.baseAddress! + Self.frameHeaderBytes, byteCount: payloadBytes)
             }
         }
-        payload.withUnsafeBytes { src in
-            if src.count > 0 { (raw.baseAddress! + at).copyMemory(from: src.baseAddress!, byteCount: src.count) }
-        }
+        at += payloadBytes
+        RawBytes.storeRecords(records, 0..<records.count, rebasedBy: 0, into: raw, at: at)
         reset()
     }
 
@@ -191,7 +232,7 @@ public struct EventBatchBuilder: Sendable {
 
     private mutating func reset() {
         records.removeAll(keepingCapacity: true)
-        payload.removeAll(keepingCapacity: true)
+        frame.removeSubrange(Self.frameHeaderBytes...)
         batchFirstIndex = UInt32(truncatingIfNeeded: min(next, UInt64(UInt32.max)))
     }
 }

@@ -87,6 +87,19 @@ public final class ControlChannel {
         }
     }
 
+    /// Posts a whole message that lives in `bytes`, sent from the array's own storage (no copy); once
+    /// sent, the array goes to `release` (``Communicator/isend(adopting:to:tag:release:)``).
+    public func post(adopting bytes: consuming [UInt8], to destination: Int, tag: ControlTag,
+                     release: @escaping @Sendable (consuming [UInt8]) -> Void) throws {
+        if isAttached {
+            try requireGateway("ControlChannel.post")
+            inFlight.append(try comm.isend(adopting: consume bytes, to: 0, tag: AttachWire.relayTag(destination: destination, tag: tag),
+                                           release: release))
+        } else {
+            inFlight.append(try comm.isend(adopting: consume bytes, to: destination, tag: tag.rawValue, release: release))
+        }
+    }
+
     /// Forwards the bytes a completed receive got to `destination` under `tag`, from the receive's
     /// own buffer (no copy; an attach gateway relaying a batch). Not on an attached channel.
     public func post(forwarding received: Request, to destination: Int, tag: ControlTag) throws {

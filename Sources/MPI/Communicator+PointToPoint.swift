@@ -53,6 +53,25 @@ extension Communicator {
         return request
     }
 
+    /// Starts a send (`MPI_Isend`) of `bytes` straight from the array's own storage, without
+    /// copying: the returned request holds the array (unchanged, so its storage stays where it is)
+    /// until the send completed, then hands it to `release` (a pool that lends it out again, so the
+    /// next message is built in memory already touched). A request dropped before it completed
+    /// keeps the array for ever rather than let MPI read freed memory.
+    public func isend(adopting bytes: consuming [UInt8], to destination: Int, tag: Int,
+                      release: @escaping @Sendable (consuming [UInt8]) -> Void) throws -> Request {
+        let frame = SentArray(consume bytes, release: release)
+        try checkCount(frame.count, "MPI_Isend")
+        var req: MPI_Request? = chrono_mpi_request_null()
+        let rc = frame.withBaseAddress { base in
+            MPI_Isend(base, Int32(frame.count), chrono_mpi_byte(), Int32(destination), Int32(tag), handle, &req)
+        }
+        try check(rc, "MPI_Isend")
+        let request = Request(handle: req, buffer: nil, ownsBuffer: false)
+        request.keepAlive = frame
+        return request
+    }
+
     /// Starts a send (`MPI_Isend`) straight from caller memory, without copying.
     /// The caller keeps `bytes` alive and unchanged until the request completes.
     public func isend(unsafeBuffer bytes: UnsafeRawBufferPointer, to destination: Int, tag: Int) throws -> Request {
@@ -130,5 +149,30 @@ extension Communicator {
         if n < 0 || n > Int(Int32.max) {
             throw MPIError(call: call, message: "\(n) bytes is outside what one MPI message can carry (0...\(Int32.max))")
         }
+    }
+}
+
+/// An array a send reads from: kept, unchanged, while the send runs, then given to its release.
+final class SentArray: @unchecked Sendable {
+    private var bytes: [UInt8]
+    private let release: @Sendable (consuming [UInt8]) -> Void
+
+    init(_ bytes: consuming [UInt8], release: @escaping @Sendable (consuming [UInt8]) -> Void) {
+        self.bytes = consume bytes
+        self.release = release
+    }
+
+    var count: Int { bytes.count }
+
+    /// The address of the array's storage. A native array's storage does not move while the array
+    /// lives unchanged, and this object never changes it until it gives it back.
+    func withBaseAddress<R>(_ body: (UnsafeRawPointer?) -> R) -> R {
+        bytes.withUnsafeBytes { body($0.baseAddress) }
+    }
+
+    deinit {
+        var taken: [UInt8] = []
+        swap(&taken, &bytes)  // the only reference from here: the pool can keep it
+        release(consume taken)
     }
 }

@@ -99,6 +99,8 @@ public final class Request: @unchecked Sendable {
 
     deinit {
         if ownsBuffer, status != nil, let buffer { SendBufferPool.release(buffer, pooled: pooledBuffer) }
+        // What the operation reads or writes stays alive for ever when it has not completed.
+        if status == nil, let keepAlive { _ = Unmanaged.passRetained(keepAlive) }
     }
 }
 

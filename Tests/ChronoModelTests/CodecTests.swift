@@ -260,7 +260,7 @@ import Testing
                                             Event(time: 2, clientId: ClientID(3), index: 5, text: "yz")])
         let bytes = ControlMessage.eventBatch(batch).encode()
         #expect(try ControlMessage.decode(bytes) == .eventBatch(batch))
-        let recordsAt = MessageHeader.byteCount + EventBatch.headerByteCount
+        let recordsAt = MessageHeader.byteCount + EventBatch.headerByteCount + batch.payload.count  // the payload comes first
         var wrongClient = bytes
         wrongClient[recordsAt + 32 + 8] = 4  // second record's client
         #expect(throws: ChronoLogError.self) { try ControlMessage.decode(wrongClient) }

@@ -95,6 +95,32 @@ import Testing
         }
     }
 
+    @Test("a batch taken as its frame is the message of the batch it holds, built where its events were appended; the builder goes on in the replacement's storage")
+    func frameIsTheMessageWithoutACopy() throws {
+        var a = builder(maxEvents: 1000, maxBytes: 1 << 20, first: 11), b = builder(maxEvents: 1000, maxBytes: 1 << 20, first: 11)
+        var replacement: [UInt8]? = [UInt8]()
+        replacement?.reserveCapacity(a.frameCapacity)
+        let replacementAddress = replacement?.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+        for (round, (events, watermark)) in [(5, UInt64(2)), (0, 3), (200, 1_000_000)].enumerated() {
+            for i in 0..<events {
+                let text = String(repeating: "e", count: i % 10) + "\(round).\(i)"
+                _ = try a.append(time: UInt64(10 * i + 1), text: text)
+                _ = try b.append(time: UInt64(10 * i + 1), text: text)
+            }
+            let expected = ControlMessage.eventBatch(b.makeBatch(watermark: watermark)).encode()
+            var next = [UInt8]()
+            next.reserveCapacity(a.frameCapacity)
+            // Moved in, as a pool lends it: the builder's is then the only reference.
+            let frame = a.takeFrame(watermark: watermark, replacement: round == 0 ? replacement.take()! : next)
+            #expect(frame == expected, "round \(round)")
+            #expect(a.isEmpty && a.payloadByteCount == 0 && a.encodedMessageByteCount == EventBatchBuilder.frameHeaderBytes)
+            if round == 1 {
+                // The second batch was built in the first replacement, and leaves in it.
+                #expect(frame.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) } == replacementAddress)
+            }
+        }
+    }
+
     @Test func emptyBatchIsAWatermarkUpdate() throws {
         var b = builder()
         let batch = b.makeBatch(watermark: 500)

@@ -1,4 +1,5 @@
 import CheckHarness
+import Foundation
 import ArgumentParser
 import MPI
 
@@ -58,6 +59,25 @@ struct MPIChecks: ParsableCommand {
                     sends.removeAll()  // completed: their buffers go back to the pool
                     try expect(SendBufferPool.idleBytes >= 1 << 20, "no send buffer kept after round \(batch)")
                 }
+                // Sends from the array itself: the array goes back, unchanged and unshared, to its
+                // release once its send completed (a batch frame returning to its pool).
+                let released = ReleasedArrays()
+                var arrays: [[UInt8]?] = (0..<8).map { patternBytes(count: (1 << 20) + $0, seed: rank * 10 + $0) }
+                let addresses = arrays.map { a in a!.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) } }
+                let adoptedReceives = try (0..<8).map { try comm.irecv(capacity: (1 << 20) + $0, from: prev, tag: 300 + $0) }
+                var adopted = try (0..<8).map { i in
+                    // Moved in, as a batch frame is: the send's is then the only reference.
+                    try comm.isend(adopting: arrays[i].take()!, to: next, tag: 300 + i) { sent in released.add(consume sent) }
+                }
+                try Request.waitAll(adopted)
+                for (i, r) in adoptedReceives.enumerated() {
+                    try r.wait()
+                    try expect(r.receivedBytes == patternBytes(count: (1 << 20) + i, seed: prev * 10 + i), "adopted send \(i) mismatched")
+                }
+                adopted.removeAll()
+                let back = released.taken()
+                try expect(back.count == 8 && Set(back.map(\.address)) == Set(addresses) && back.allSatisfy(\.unique),
+                           "sent arrays given back: \(back.count), the same storage and unshared: \(back) vs \(addresses)")
                 // Probe, iprobe and matched probe.
                 try comm.send([1, 2, 3], to: next, tag: 7)
                 let st = try comm.probe(from: prev, tag: 7)
@@ -237,4 +257,32 @@ struct MPIChecks: ParsableCommand {
             }
         }
     }
+}
+
+/// Arrays a send gave back, with their storage address and whether nothing else held them.
+final class ReleasedArrays: @unchecked Sendable {
+    private let lock = NSLock()
+    private var arrays: [(address: UInt, unique: Bool)] = []
+
+    func add(_ array: consuming [UInt8]) {
+        var a = consume array
+        let unique = isKnownUniquelyReferencedStorage(&a)
+        let address = a.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+        lock.lock()
+        arrays.append((address, unique))
+        lock.unlock()
+    }
+
+    func taken() -> [(address: UInt, unique: Bool)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return arrays
+    }
+}
+
+/// Whether `array`'s storage has no other owner (a write would not copy it).
+private func isKnownUniquelyReferencedStorage(_ array: inout [UInt8]) -> Bool {
+    let before = array.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+    array.withUnsafeMutableBytes { _ in }  // copies the storage if it is shared
+    return array.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) } == before
 }

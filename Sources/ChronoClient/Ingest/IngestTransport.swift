@@ -16,6 +16,10 @@ public protocol IngestTransport: AnyObject, Sendable {
     /// ``send(_:to:)`` does; the session's transport has it encoded straight into the send's own
     /// memory. The default encodes into an array and calls ``send(_:to:)``.
     func send(byteCount: Int, to keeperRank: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) throws(ChronoLogError)
+    /// Sends one whole encoded message that lives in `frame`, as ``send(_:to:)`` does; the session's
+    /// transport sends it from the array's own storage and then gives the array back to
+    /// ``EventBatchFrames`` for the next batch. The default calls ``send(_:to:)``.
+    func send(frame: consuming [UInt8], to keeperRank: Int) throws(ChronoLogError)
 
     /// Receives every acknowledgement waiting and hands each to `router`; also completes finished
     /// sends. Never blocks.
@@ -33,4 +37,23 @@ extension IngestTransport {
         }
         try send(message, to: keeperRank)
     }
+
+    public func send(frame: consuming [UInt8], to keeperRank: Int) throws(ChronoLogError) {
+        let message = consume frame
+        try send(message, to: keeperRank)
+        EventBatchFrames.give(consume message)
+    }
+}
+
+/// The memory event batches are built in and sent from: frames lent to a story's batch builder and
+/// given back once the batch they held was sent, so that a busy writer builds each batch in memory
+/// it has touched before (fresh pages cost a page fault each). At most 64 MiB are kept idle.
+public enum EventBatchFrames {
+    static let pool = ChunkStoragePool(capacityLimit: 64 << 20)
+
+    /// An empty frame with room for at least `capacity` bytes.
+    public static func take(capacity: Int) -> [UInt8] { pool.takePayload(capacity: capacity) }
+
+    /// Keeps a frame whose batch was sent for the next one (freed when the pool is full).
+    public static func give(_ frame: consuming [UInt8]) { pool.give(payload: consume frame) }
 }

@@ -23,6 +23,14 @@ final class SessionIngestTransport: IngestTransport, @unchecked Sendable {
         }
     }
 
+    func send(frame: consuming [UInt8], to keeperRank: Int) throws(ChronoLogError) {
+        var frame = Optional(consume frame)
+        try session.withChannel("sending to keeper rank \(keeperRank) failed") { channel in
+            guard let bytes = frame.take() else { return }
+            try channel.post(adopting: consume bytes, to: keeperRank, tag: .events) { sent in EventBatchFrames.give(consume sent) }
+        }
+    }
+
     func pollAcks(into router: AckRouter) throws(ChronoLogError) -> Bool {
         var worked = false
         try session.withChannel("receiving batch acknowledgements failed") { channel in

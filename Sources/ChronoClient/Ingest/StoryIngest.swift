@@ -384,10 +384,10 @@ public final class StoryIngest: @unchecked Sendable {
         if watermark > b.floor { b.floor = watermark }
         b.lastShip = now
         do {
-            // Encoded straight into the send's memory: the batch is copied once, not twice.
-            try transport.send(byteCount: b.builder.encodedMessageByteCount, to: keeperRank) { raw in
-                b.builder.encodeMessage(watermark: watermark, into: raw)
-            }
+            // Built in the frame it is sent from: the events' bytes are not copied on their way out.
+            let frame = b.builder.takeFrame(watermark: watermark,
+                                            replacement: EventBatchFrames.take(capacity: b.builder.frameCapacity))
+            try transport.send(frame: consume frame, to: keeperRank)
         } catch {
             b.builder.discardPending()  // as when it was encoded before a send that failed
             b.failure = error
