@@ -193,8 +193,8 @@ public struct StoryPipeline: Sendable {
         guard let look = StoryChunk.peek(raw, limits: limits), look.story == storyId, look.firstTime >= sealedFrontier,
               look.firstTime <= look.lastTime, look.lastTime != UInt64.max else { return nil }
         let start = rangeStart(of: look.firstTime)
-        // Measured through a temporary: a named copy of the buffer would share its storage, and
-        // appending to it below would then copy the whole range.
+        // No named copy of the buffer here: it would share its storage, and the append below would
+        // then copy the whole range.
         guard rangeStart(of: look.lastTime) == start, open[start] != nil else { return nil }
         makeRoom(inRange: start, records: look.count, bytes: max(0, raw.count - StoryChunk.headerByteCount - look.count * EventRecord.byteSize))
         guard var buffer = open.removeValue(forKey: start) else { return nil }  // unshared from here on

@@ -74,19 +74,6 @@ public final class ControlChannel {
         }
     }
 
-    /// Posts a message of `byteCount` bytes that `fill` encodes straight into the send's memory
-    /// (``Communicator/isend(byteCount:to:tag:fill:)``): no copy of an encoded message.
-    public func post(byteCount: Int, to destination: Int, tag: ControlTag,
-                     fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
-        if isAttached {
-            try requireGateway("ControlChannel.post")
-            inFlight.append(try comm.isend(byteCount: byteCount, to: 0, tag: AttachWire.relayTag(destination: destination, tag: tag),
-                                           fill: fill))
-        } else {
-            inFlight.append(try comm.isend(byteCount: byteCount, to: destination, tag: tag.rawValue, fill: fill))
-        }
-    }
-
     /// Posts a whole message that lives in `bytes`, sent from the array's own storage (no copy); once
     /// sent, the array goes to `release` (``Communicator/isend(adopting:to:tag:release:)``).
     public func post(adopting bytes: consuming [UInt8], to destination: Int, tag: ControlTag,

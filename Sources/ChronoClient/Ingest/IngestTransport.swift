@@ -12,10 +12,6 @@ public protocol IngestTransport: AnyObject, Sendable {
     /// keep `message` after returning (the caller reuses its storage).
     /// - Throws: `.noConnection` when the channel fails.
     func send(_ message: [UInt8], to keeperRank: Int) throws(ChronoLogError)
-    /// Sends one message of `byteCount` bytes that `fill` encodes (it writes them all), as
-    /// ``send(_:to:)`` does; the session's transport has it encoded straight into the send's own
-    /// memory. The default encodes into an array and calls ``send(_:to:)``.
-    func send(byteCount: Int, to keeperRank: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) throws(ChronoLogError)
     /// Sends one whole encoded message that lives in `frame`, as ``send(_:to:)`` does; the session's
     /// transport sends it from the array's own storage and then gives the array back to
     /// ``EventBatchFrames`` for the next batch. The default calls ``send(_:to:)``.
@@ -30,14 +26,6 @@ public protocol IngestTransport: AnyObject, Sendable {
 
 @_spi(IngestTesting)
 extension IngestTransport {
-    public func send(byteCount: Int, to keeperRank: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) throws(ChronoLogError) {
-        let message = [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, initialized in
-            fill(UnsafeMutableRawBufferPointer(buffer))
-            initialized = byteCount
-        }
-        try send(message, to: keeperRank)
-    }
-
     public func send(frame: consuming [UInt8], to keeperRank: Int) throws(ChronoLogError) {
         let message = consume frame
         try send(message, to: keeperRank)

@@ -17,12 +17,6 @@ final class SessionIngestTransport: IngestTransport, @unchecked Sendable {
         }
     }
 
-    func send(byteCount: Int, to keeperRank: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) throws(ChronoLogError) {
-        try session.withChannel("sending to keeper rank \(keeperRank) failed") { channel in
-            try channel.post(byteCount: byteCount, to: keeperRank, tag: .events, fill: fill)
-        }
-    }
-
     func send(frame: consuming [UInt8], to keeperRank: Int) throws(ChronoLogError) {
         var frame = Optional(consume frame)
         try session.withChannel("sending to keeper rank \(keeperRank) failed") { channel in

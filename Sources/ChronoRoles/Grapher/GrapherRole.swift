@@ -300,7 +300,6 @@ public final class GrapherRole: RecordingBehavior {
         }
     }
 
-    /// A chunk was merged (or failed): applies the watermarks it no longer holds back.
     /// Takes a chunk read from `keeper` into its story's pipeline. A later piece of a range that
     /// holds data already is appended to the range's buffer straight from the read's memory; any
     /// other chunk is decoded into pooled storage, which the pipeline adopts as its range's buffer
@@ -355,6 +354,7 @@ public final class GrapherRole: RecordingBehavior {
         return (max(piece.records, records), max(piece.bytes, bytes))
     }
 
+    /// A chunk was merged (or failed): applies the watermarks it no longer holds back.
     private func settle(_ d: ChunkDescriptor) {
         let key = Source(keeper: Int(d.keeperRank), story: d.storyId)
         guard var list = arrivals.removeValue(forKey: key) else { return }
@@ -415,8 +415,6 @@ public final class GrapherRole: RecordingBehavior {
                 try ack(keeper: keeper, storyId: d.storyId, sequence: d.sequence, rc: .unknown, detail: "\(error)", channel: channel)
                 continue
             }
-            // Room for what the piece can hold (each event takes at least its record in the encoding),
-            // whatever count the descriptor claims.
             let taken: (report: InsertReport, events: Int, completesBelow: UInt64)?
             do {
                 taken = try take(read, d, from: keeper)

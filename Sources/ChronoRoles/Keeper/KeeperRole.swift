@@ -686,8 +686,6 @@ public final class KeeperRole: RecordingBehavior {
     /// Watermark reports per second a keeper sends its grapher at most (see `sealAndShip`).
     static let reportsPerSecond: Int64 = 100_000
 
-    /// The watermark this keeper can promise the grapher for a story: everything before it has
-    /// been shipped (late events still come as revisions); with no writer it follows the clock.
     /// Seals the ranges of a story with writers that are complete, and cuts the open range where
     /// a durable flush waits (``Story/durableCut``) once every watermark has passed that point.
     private func sealReady(_ s: Story) -> [StoryChunk] {
@@ -697,6 +695,8 @@ public final class KeeperRole: RecordingBehavior {
         return sealed
     }
 
+    /// The watermark this keeper can promise the grapher for a story: everything before it has
+    /// been shipped (late events still come as revisions); with no writer it follows the clock.
     private func reportableWatermark(of s: Story) -> UInt64 {
         // A first-time range not yet shipped holds the watermark back, so the grapher waits for
         // it; a waiting revision (late events of a range the grapher already sealed) does not.
