@@ -207,9 +207,9 @@ public struct EventBatchBuilder: Sendable {
     }
 
     /// Writes the pending events as one complete ``ControlMessage/eventBatch(_:)`` frame (the bytes
-    /// ``ControlMessage/encode()`` gives the batch ``makeBatch(watermark:)`` would make) at the start of `raw` (at least
-    /// ``encodedMessageByteCount`` bytes: a send buffer, so the frame is not copied again on its way
-    /// out), and empties the builder.
+    /// ``ControlMessage/encode()`` gives the batch ``makeBatch(watermark:)`` would make) at the start
+    /// of `raw` (at least ``encodedMessageByteCount`` bytes), and empties the builder: a copy of the
+    /// frame into other memory (a client sends the frame itself, ``takeFrame(watermark:replacement:)``).
     public mutating func encodeMessage(watermark: UInt64, into raw: UnsafeMutableRawBufferPointer) {
         let total = encodedMessageByteCount
         precondition(raw.count >= total, "an event batch of \(total) bytes does not fit \(raw.count)")

@@ -36,12 +36,12 @@ extension IngestTransport {
 /// The memory event batches are built in and sent from: frames lent to a story's batch builder and
 /// given back once the batch they held was sent, so that a busy writer builds each batch in memory
 /// it has touched before (fresh pages cost a page fault each). At most 64 MiB are kept idle.
-public enum EventBatchFrames {
+enum EventBatchFrames {
     static let pool = ChunkStoragePool(capacityLimit: 64 << 20)
 
     /// An empty frame with room for at least `capacity` bytes.
-    public static func take(capacity: Int) -> [UInt8] { pool.takePayload(capacity: capacity) }
+    static func take(capacity: Int) -> [UInt8] { pool.takePayload(capacity: capacity) }
 
     /// Keeps a frame whose batch was sent for the next one (freed when the pool is full).
-    public static func give(_ frame: consuming [UInt8]) { pool.give(payload: consume frame) }
+    static func give(_ frame: consuming [UInt8]) { pool.give(payload: consume frame) }
 }

@@ -11,7 +11,7 @@ import Synchronization
 /// concurrently.
 ///
 /// **Locks.** `buffer` (one `Mutex`, uncontended for a single writer) guards the batch builder
-/// (a batch is encoded straight into its send's memory); it is held while a batch is encoded and sent and while a writer waits
+/// (a batch is built in the frame it is sent from); it is held while a batch is sent and while a writer waits
 /// for room in the window, so writers of one story ship in index order. Acknowledgements never
 /// take it (they update atomics and the small `acks` lock), so whoever polls the transport can
 /// deliver them while a writer holds `buffer`. Lock order: `buffer` → transport → router → `acks`.
@@ -389,7 +389,6 @@ public final class StoryIngest: @unchecked Sendable {
                                             replacement: EventBatchFrames.take(capacity: b.builder.frameCapacity))
             try transport.send(frame: consume frame, to: keeperRank)
         } catch {
-            b.builder.discardPending()  // as when it was encoded before a send that failed
             b.failure = error
             throw error
         }
