@@ -252,6 +252,10 @@ int chrono_fi_mr_reg(struct fid_domain *domain, void *buf, size_t len, uint64_t 
     return fi_mr_reg(domain, buf, len, FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE,
                      0, requested_key, 0, mr, NULL);
 }
+int chrono_fi_mr_reg_remote_read(struct fid_domain *domain, const void *buf, size_t len, uint64_t requested_key,
+                                 struct fid_mr **mr) {
+    return fi_mr_reg(domain, buf, len, FI_REMOTE_READ, 0, requested_key, 0, mr, NULL);
+}
 int chrono_fi_mr_bind_ep(struct fid_mr *mr, struct fid_ep *ep) { return fi_mr_bind(mr, &ep->fid, 0); }
 int chrono_fi_mr_enable(struct fid_mr *mr) { return fi_mr_enable(mr); }
 uint64_t chrono_fi_mr_key(struct fid_mr *mr) { return fi_mr_key(mr); }

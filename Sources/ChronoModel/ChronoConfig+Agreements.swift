@@ -4,20 +4,20 @@
 extension ChronoConfig {
     // MARK: Keeper → grapher transfer (RMA)
 
-    /// Bytes of one slot of a keeper's registered transfer pool: `keeper.transferSlotBytes`, or one
-    /// event of `story.maxEventBytes` with its chunk header when that is larger. The grapher reads
-    /// into slots of the same size, so whatever a keeper ships in one slot fits one of the grapher's.
+    /// The largest piece a keeper ships (encoded: header, records, payload): `keeper.transferSlotBytes`,
+    /// or one event of `story.maxEventBytes` with its chunk header when that is larger. The grapher
+    /// reads into slots of this size, so every piece fits one.
     public var transferSlotBytes: Int {
         max(keeper.transferSlotBytes, story.maxEventBytes + StoryChunk.headerByteCount + 64)
     }
 
-    /// The most bytes a keeper registers for its transfer pool, however large
-    /// `keeper.memoryLimitBytes` is: 1 GiB (at least four slots).
+    /// The most bytes of pieces a keeper offers at once, however large `keeper.memoryLimitBytes`
+    /// is: 1 GiB (at least four pieces).
     public static let maxKeeperPoolBytes = 1 << 30
 
-    /// Slots of a keeper's registered transfer pool: half of `keeper.memoryLimitBytes`, at least
-    /// 4, and at most ``maxKeeperPoolBytes`` worth (the pool is allocated and registered up front,
-    /// so it must not grow with a large memory bound).
+    /// Pieces a keeper offers its grapher before they are read (each lent in place, read into one
+    /// of the grapher's slots): half of `keeper.memoryLimitBytes` worth of ``transferSlotBytes``,
+    /// at least 4, and at most ``maxKeeperPoolBytes`` worth.
     public var keeperTransferSlots: Int {
         let slot = transferSlotBytes
         return max(4, min(keeper.memoryLimitBytes / 2 / slot, Self.maxKeeperPoolBytes / slot))

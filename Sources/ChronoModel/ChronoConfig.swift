@@ -54,11 +54,12 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         /// Bytes a keeper may buffer (pipelines, sealed chunks, chunks shipped and not yet durable) before it slows
         /// its writers. Everything buffered is waiting to become durable, so under saturation it
         /// bounds the time from log to durable as well. Default 100663296 (96 MiB); 1 MiB … the
-        /// machine's physical memory. Half of it, at most 1 GiB, is the registered transfer pool
-        /// (``ChronoConfig/keeperTransferSlots``).
+        /// machine's physical memory. It also sets how many pieces a keeper offers its grapher
+        /// before they are read (``ChronoConfig/keeperTransferSlots``).
         public var memoryLimitBytes: Int = 96 << 20
-        /// Size of one slot of the keeper's registered (RMA) memory pool; a sealed chunk larger
-        /// than a slot travels in several pieces. Default 4194304 (4 MiB); 64 KiB … 256 MiB.
+        /// The largest piece of a sealed chunk a grapher reads by RMA at once (the size of its read
+        /// slots); a larger chunk travels in several pieces, each read where it lies in the keeper's
+        /// memory. Default 4194304 (4 MiB); 64 KiB … 256 MiB.
         public var transferSlotBytes: Int = 4 << 20
     }
 

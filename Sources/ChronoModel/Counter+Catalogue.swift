@@ -67,8 +67,11 @@ extension Counter {
     public static let replaysEvents = Counter("replays.events")
     /// `replays.refused` (keeper, visor).
     public static let replaysRefused = Counter("replays.refused")
-    /// `slots.exhausted`.
+    /// `slots.exhausted`: a keeper had chunks waiting while every piece it may offer at once was unread.
     public static let slotsExhausted = Counter("slots.exhausted")
+    /// `loans.unclosed`: a keeper's lent chunk whose registration would not close (its storage is
+    /// not reused).
+    public static let loansUnclosed = Counter("loans.unclosed")
     /// `watermarkSets.received`.
     public static let watermarkSetsReceived = Counter("watermarkSets.received")
     /// `watermarks.refused`.
@@ -385,7 +388,7 @@ extension Counter {
         .queriesPartial, .queriesTailMissing, .queriesReceived, .queriesRefused, .queriesServed, .queriesTimedOut, .rangesSplit, .readBusyUs,
         .readsAtBound, .recordingsStarted, .recordingsStopped, .replayPiecesDecoded, .replayPiecesInPlace,
         .replaysAcrossNodes, .replaysAnswered, .replaysEvents, .replaysRefused, .replaysRouted, .roundMs, .rounds,
-        .slotsExhausted, .slotsReclaimed, .storiesAcquired, .storiesDestroyed, .storiesListed, .storiesRecording,
+        .slotsExhausted, .loansUnclosed, .slotsReclaimed, .storiesAcquired, .storiesDestroyed, .storiesListed, .storiesRecording,
         .storiesReleased, .storiesStarted, .storiesStopped, .unauthorizedAcquire, .unauthorizedDestroy,
         .unauthorizedReplay, .undrainedEvents, .watermarkSetsReceived, .watermarksAhead, .watermarksRefused,
         .watermarksReleased, .watermarksReported, .watermarksStale, .watermarksUnknownStory, .windowsPartial,

@@ -220,26 +220,37 @@ public struct ChunkDescriptor: Sendable, Hashable, WireCodable {
     public var revision: UInt32
     /// The keeper's watermark for the story after this chunk (it will send nothing earlier).
     public var watermark: UInt64
-    /// Remote address of the encoded chunk.
-    public var address: UInt64
-    /// Remote memory key.
-    public var key: UInt64
-    /// Length of the encoded chunk in bytes.
-    public var length: UInt64
-    /// Number of events in the chunk.
+    /// Where the piece's record table lies in the keeper's memory: ``eventCount`` records of
+    /// ``EventRecord/byteSize`` bytes each, in the wire layout, lent to the grapher in place
+    /// (the keeper's sealed chunk itself, not a copy).
+    public var recordsAddress: UInt64
+    /// Remote key of the record table.
+    public var recordsKey: UInt64
+    /// Where the piece's payload lies in the keeper's memory: ``payloadBytes`` bytes.
+    public var payloadAddress: UInt64
+    /// Remote key of the payload.
+    public var payloadKey: UInt64
+    /// Bytes of the piece's payload.
+    public var payloadBytes: UInt64
+    /// The payload offset of the piece's first event in the chunk it was cut from: the records'
+    /// offsets count from that chunk's first payload byte, so a reader subtracts this from each.
+    public var payloadBase: UInt64
+    /// Number of events in the piece.
     public var eventCount: UInt64
-    /// Events of the whole sealed chunk this one is a piece of (a chunk larger than the keeper's
-    /// slots leaves in pieces): `eventCount` when it left whole. A size hint only, never trusted
-    /// beyond the receiver's own bounds: the grapher reserves room for the whole range with the
-    /// first piece it takes, so the pieces after it are not copied again to grow its buffer.
+    /// Events of the whole sealed chunk this one is a piece of (a chunk larger than
+    /// `keeper.transferSlotBytes` leaves in pieces): `eventCount` when it left whole. A size hint
+    /// only, never trusted beyond the receiver's own bounds: the grapher reserves room for the
+    /// whole range with the first piece it takes, so the pieces after it are not copied again to
+    /// grow its buffer.
     public var wholeEventCount: UInt64
     /// Payload bytes of the whole sealed chunk this one is a piece of (see ``wholeEventCount``).
     public var wholePayloadBytes: UInt64
 
-    /// Creates a descriptor; `wholeEventCount` and `wholePayloadBytes` default to the chunk's own
-    /// event count and a payload of at most `length` bytes (a chunk that left whole).
+    /// Creates a descriptor; `wholeEventCount` and `wholePayloadBytes` default to the piece's own
+    /// (a chunk that left whole).
     public init(storyId: StoryID, keeperRank: Int32, sequence: UInt64, range: TimeRange, revision: UInt32,
-                watermark: UInt64, address: UInt64, key: UInt64, length: UInt64, eventCount: UInt64,
+                watermark: UInt64, records: (address: UInt64, key: UInt64), payload: (address: UInt64, key: UInt64),
+                payloadBytes: UInt64, payloadBase: UInt64 = 0, eventCount: UInt64,
                 wholeEventCount: UInt64? = nil, wholePayloadBytes: UInt64? = nil) {
         self.storyId = storyId
         self.keeperRank = keeperRank
@@ -247,24 +258,37 @@ public struct ChunkDescriptor: Sendable, Hashable, WireCodable {
         self.range = range
         self.revision = revision
         self.watermark = watermark
-        self.address = address
-        self.key = key
-        self.length = length
+        self.recordsAddress = records.address
+        self.recordsKey = records.key
+        self.payloadAddress = payload.address
+        self.payloadKey = payload.key
+        self.payloadBytes = payloadBytes
+        self.payloadBase = payloadBase
         self.eventCount = eventCount
         self.wholeEventCount = wholeEventCount ?? eventCount
-        self.wholePayloadBytes = wholePayloadBytes ?? length
+        self.wholePayloadBytes = wholePayloadBytes ?? payloadBytes
+    }
+
+    /// Bytes of the piece as one encoded chunk (``StoryChunk/encode()``: header, record table,
+    /// payload), the form a grapher reads it into; `UInt64.max` when the claimed sizes overflow.
+    public var length: UInt64 {
+        let (records, o1) = eventCount.multipliedReportingOverflow(by: UInt64(EventRecord.byteSize))
+        let (body, o2) = records.addingReportingOverflow(payloadBytes)
+        let (total, o3) = body.addingReportingOverflow(UInt64(StoryChunk.headerByteCount))
+        return o1 || o2 || o3 ? UInt64.max : total
     }
 
     func write(to w: inout WireWriter) {
         w.u64(storyId.rawValue); w.i32(keeperRank); w.u64(sequence); w.u64(range.start); w.u64(range.end)
-        w.u32(revision); w.u64(watermark); w.u64(address); w.u64(key); w.u64(length); w.u64(eventCount)
-        w.u64(wholeEventCount); w.u64(wholePayloadBytes)
+        w.u32(revision); w.u64(watermark); w.u64(recordsAddress); w.u64(recordsKey); w.u64(payloadAddress); w.u64(payloadKey)
+        w.u64(payloadBytes); w.u64(payloadBase); w.u64(eventCount); w.u64(wholeEventCount); w.u64(wholePayloadBytes)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ChunkDescriptor {
         ChunkDescriptor(storyId: StoryID(rawValue: try r.u64()), keeperRank: try r.i32(), sequence: try r.u64(),
                         range: try r.timeRange(), revision: try r.u32(), watermark: try r.u64(),
-                        address: try r.u64(), key: try r.u64(), length: try r.u64(), eventCount: try r.u64(),
+                        records: (try r.u64(), try r.u64()), payload: (try r.u64(), try r.u64()),
+                        payloadBytes: try r.u64(), payloadBase: try r.u64(), eventCount: try r.u64(),
                         wholeEventCount: try r.u64(), wholePayloadBytes: try r.u64())
     }
 }

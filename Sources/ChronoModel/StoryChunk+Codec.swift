@@ -86,6 +86,27 @@ extension StoryChunk {
         return size
     }
 
+    /// Subtracts `base` from the payload offset of each of the `count` records of the encoded
+    /// chunk in `raw` (a piece whose record table was read from a larger chunk, whose offsets count
+    /// from that chunk's payload). Offsets below `base` wrap around, and the decoder then refuses
+    /// the piece as inconsistent. Records past the end of `raw` are left alone.
+    public static func rebaseRecordOffsets(in raw: UnsafeMutableRawBufferPointer, count: Int, by base: UInt64) {
+        guard base != 0, count > 0 else { return }
+        let fit = min(count, max(0, (raw.count - headerByteCount) / EventRecord.byteSize))
+        for i in 0..<fit {
+            let at = headerByteCount + i * EventRecord.byteSize + 24  // the record's `offset` field
+            let offset = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+            raw.storeBytes(of: (offset &- base).littleEndian, toByteOffset: at, as: UInt64.self)
+        }
+    }
+
+    /// A record table in its wire layout (32 little-endian bytes per record, as in ``encode()``).
+    public static func wireRecordTable(_ records: [EventRecord]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        RawBytes.appendRecords(records, to: &bytes)
+        return bytes
+    }
+
     /// Writes the layout header (the first ``headerByteCount`` bytes of ``encode()``) at the start of
     /// `destination`, for a producer that fills the record table and payload itself (the archive
     /// reader reads them straight from the file into registered memory).

@@ -18,6 +18,38 @@ public protocol BulkSlot: Sendable {
 
 extension RegisteredBuffer: BulkSlot {}
 
+/// Memory of this process lent to peers in place, until closed: a keeper lends a sealed chunk's
+/// record table and payload this way, so its grapher reads them where they lie, with no copy into
+/// a slot first. A ``RegisteredRegion`` registered with `register(lending:)` is one; a simulator's
+/// in-memory loan is another.
+public protocol BulkLoan: AnyObject {
+    /// Address of the first byte, key and length, for a peer (the address of byte *i* is the
+    /// descriptor's address + *i*).
+    var remoteDescriptor: RemoteDescriptor { get }
+    /// Ends the loan: peers can no longer read the memory, and its owner may change or free it.
+    /// Only once no read of it can still be in flight. Closing twice does nothing.
+    /// - Throws: the transport's error.
+    func close() throws
+}
+
+extension RegisteredRegion: BulkLoan {}
+
+/// One part of a read made of several (``BulkTransport/postRead(into:fromWorldRank:segments:)``):
+/// `length` bytes at the peer's `remoteAddress` (with `key`) into the local slot at `offset`.
+public struct BulkReadSegment: Sendable, Hashable {
+    public var offset: Int
+    public var remoteAddress: UInt64
+    public var key: UInt64
+    public var length: Int
+
+    public init(offset: Int, remoteAddress: UInt64, key: UInt64, length: Int) {
+        self.offset = offset
+        self.remoteAddress = remoteAddress
+        self.key = key
+        self.length = length
+    }
+}
+
 /// Fixed-size slots allocated once and reused: the chunks a keeper ships, a grapher's read slots,
 /// a player's lent pieces.
 public protocol BulkSlotPool: AnyObject, Sendable {
@@ -52,6 +84,16 @@ public protocol BulkTransport: AnyObject {
     /// - Throws: `FabricError` when the read cannot be posted (an unknown peer, a foreign slot).
     func postRead(into slot: any BulkSlot, fromWorldRank rank: Int, remoteAddress: UInt64, key: UInt64,
                   length: Int) throws -> OperationID
+    /// Posts one read made of `segments`, each into `slot` at its offset; it completes once, when
+    /// all of them have (failed if any failed).
+    /// - Throws: `FabricError` when the read cannot be posted (an unknown peer, a foreign slot, a
+    ///   segment outside the slot).
+    func postRead(into slot: any BulkSlot, fromWorldRank rank: Int, segments: [BulkReadSegment]) throws -> OperationID
+    /// Lends `memory` to peers in place until the loan is closed. The caller keeps the memory
+    /// allocated and unchanged until then, and closes the loan only once no peer's read of it can
+    /// still be in flight.
+    /// - Throws: `FabricError` when the memory cannot be registered (or is empty).
+    func lend(_ memory: UnsafeRawBufferPointer) throws -> any BulkLoan
     /// Drives the transport; returns the reads that completed since the last call (successes and
     /// failures). - Throws: `FabricError` when the transport itself fails.
     @discardableResult
@@ -104,6 +146,26 @@ extension BulkPlane: BulkTransport {
             throw FabricError.invalidArgument(call: "BulkPlane.postRead", detail: "a slot that is not registered memory")
         }
         return try endpoint.postRead(into: buffer, from: peer, remoteAddress: remoteAddress, key: key, length: length)
+    }
+
+    /// One `fi_read` per segment into `slot`, completing as one operation.
+    /// - Throws: as ``postRead(into:fromWorldRank:remoteAddress:key:length:)``;
+    ///   `FabricError.invalidArgument` for a segment outside the slot.
+    public func postRead(into slot: any BulkSlot, fromWorldRank rank: Int, segments: [BulkReadSegment]) throws -> OperationID {
+        guard let peer = peer(worldRank: rank) else {
+            throw FabricError.invalidArgument(call: "BulkPlane.postRead", detail: "rank \(rank) is not on the bulk plane")
+        }
+        guard let buffer = slot as? RegisteredBuffer else {
+            throw FabricError.invalidArgument(call: "BulkPlane.postRead", detail: "a slot that is not registered memory")
+        }
+        return try endpoint.postRead(into: buffer, from: peer,
+                                     segments: segments.map { ($0.offset, $0.remoteAddress, $0.key, $0.length) })
+    }
+
+    /// Registers `memory` for peers' reads in place (`FabricEndpoint.register(lending:)`).
+    /// - Throws: as `FabricEndpoint.register(lending:)`.
+    public func lend(_ memory: UnsafeRawBufferPointer) throws -> any BulkLoan {
+        try endpoint.register(lending: memory)
     }
 
     /// The endpoint's completions (`fi_cq_read`). - Throws: as `FabricEndpoint.progress()`.

@@ -146,6 +146,31 @@ public final class FabricEndpoint: @unchecked Sendable {
         }
     }
 
+    /// Registers memory this process owns elsewhere (e.g. an array's storage) so that peers can
+    /// read it in place (`FI_REMOTE_READ` only), with no copy into a registered pool: a keeper
+    /// lends a sealed chunk's record table and payload this way. The region does not own the
+    /// memory: the caller keeps it allocated and unchanged until it has closed the region, and
+    /// closes it only once no peer may still read it.
+    /// - Throws: `FabricError.invalidArgument` for empty memory; as ``register(byteCount:)``.
+    public func register(lending memory: UnsafeRawBufferPointer) throws(FabricError) -> RegisteredRegion {
+        guard memory.count > 0, let base = memory.baseAddress else {
+            throw .invalidArgument(call: "fi_mr_reg", detail: "cannot register \(memory.count) bytes")
+        }
+        return try locked { () throws(FabricError) -> RegisteredRegion in
+            guard handles.isOpen else { throw .closed(call: "fi_mr_reg") }
+            let storage = RegionStorage(lending: memory)
+            let requested = nextKey
+            nextKey += 1
+            let registration = try handles.register(base: UnsafeMutableRawPointer(mutating: base), length: memory.count,
+                                                    requestedKey: requested, remoteReadOnly: true)
+            let region = RegisteredRegion(
+                storage: storage, endpoint: self, registration: registration,
+                usesVirtualAddresses: info.memoryRegistrationMode.contains(.virtualAddress))
+            regions[ObjectIdentifier(region)] = region
+            return region
+        }
+    }
+
     func deregister(_ region: RegisteredRegion) throws(FabricError) {
         try locked { () throws(FabricError) in
             guard let registration = region.registration else { return }
@@ -190,6 +215,26 @@ public final class FabricEndpoint: @unchecked Sendable {
             throw .invalidArgument(call: "FabricEndpoint.read", detail: "provider \(info.providerName) requires registered local memory (FI_MR_LOCAL)")
         }
         return try post(isRead: true, local: .unregistered(local), peer: peer, remoteAddress: remoteAddress, key: key, length: local.count)
+    }
+
+    /// Posts one read made of several: each `(offset, remoteAddress, key, length)` reads `length`
+    /// bytes at the peer's `remoteAddress` (with `key`) into `local` at `offset`. It completes
+    /// (once, in ``progress()`` or ``wait(for:)``) when all of them have, failed if any failed; a
+    /// grapher reads a piece's record table and payload, which lie apart in the keeper's memory,
+    /// side by side this way. Split and retried like ``postRead(into:from:remoteAddress:key:length:)``.
+    /// - Throws: `FabricError.invalidArgument` when a segment does not fit `local`; as `postRead`.
+    public func postRead(into local: RegisteredBuffer, from peer: PeerAddress,
+                         segments: [(offset: Int, remoteAddress: UInt64, key: UInt64, length: Int)]) throws(FabricError) -> OperationID {
+        var parts: [Segment] = []
+        parts.reserveCapacity(segments.count)
+        for s in segments {
+            guard s.offset >= 0, s.length >= 0, s.offset <= local.length, s.length <= local.length - s.offset else {
+                throw .invalidArgument(call: "FabricEndpoint.read", detail: "\(s.length) bytes at \(s.offset) do not fit the local buffer of \(local.length) bytes")
+            }
+            parts.append(Segment(local: .registered(try local.region.slice(offset: local.offset + s.offset, length: s.length)),
+                                 remoteAddress: s.remoteAddress, key: s.key, length: s.length))
+        }
+        return try post(isRead: true, segments: parts, peer: peer)
     }
 
     /// Posts an RMA write of the first `length` bytes of `local` to the peer's `remoteAddress`
@@ -410,17 +455,32 @@ public final class FabricEndpoint: @unchecked Sendable {
         }
     }
 
+    /// One piece of a read: `length` bytes at the peer's `remoteAddress` (with `key`) into `local`.
+    private struct Segment {
+        let local: LocalMemory
+        let remoteAddress: UInt64
+        let key: UInt64
+        let length: Int
+    }
+
     private func post(isRead: Bool, local: LocalMemory, peer: PeerAddress, remoteAddress: UInt64, key: UInt64,
                       length: Int) throws(FabricError) -> OperationID {
+        try post(isRead: isRead, segments: [Segment(local: local, remoteAddress: remoteAddress, key: key, length: length)], peer: peer)
+    }
+
+    /// Posts every segment as parts of one operation: it completes when all of them have.
+    private func post(isRead: Bool, segments: [Segment], peer: PeerAddress) throws(FabricError) -> OperationID {
         let call = isRead ? "FabricEndpoint.read" : "FabricEndpoint.write"
-        if case .registered(let buffer) = local, buffer.region.endpoint !== self {
-            throw .invalidArgument(call: call, detail: "the local buffer is registered with another endpoint")
+        for segment in segments {
+            if case .registered(let buffer) = segment.local, buffer.region.endpoint !== self {
+                throw .invalidArgument(call: call, detail: "the local buffer is registered with another endpoint")
+            }
+            guard segment.length >= 0, segment.length <= segment.local.length else {
+                throw .invalidArgument(call: call, detail: "length \(segment.length) does not fit the local buffer of \(segment.local.length) bytes")
+            }
         }
         guard peer.endpointID == ObjectIdentifier(self) else {
             throw .invalidArgument(call: call, detail: "\(peer) belongs to another endpoint's address vector")
-        }
-        guard length >= 0, length <= local.length else {
-            throw .invalidArgument(call: call, detail: "length \(length) does not fit the local buffer of \(local.length) bytes")
         }
         let op = try locked { () throws(FabricError) -> OperationID in
             guard handles.isOpen else { throw .closed(call: call) }
@@ -432,52 +492,55 @@ public final class FabricEndpoint: @unchecked Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .seconds(60))
         var backoff = IdleBackoff()
-        var start = 0
         var postedAny = false
         do throws(FabricError) {
-            while start < length {
-                let n = min(maxTransferSize, length - start)
-                let step = try locked { () throws(FabricError) -> PostStep in
-                    guard handles.isOpen else { throw .closed(call: call) }
-                    let memory: UnsafeMutableRawPointer, offset: Int, descriptor: UnsafeMutableRawPointer?
-                    switch local {
-                    case .registered(let buffer):
-                        guard let registration = buffer.region.registration else { throw .closed(call: call) }
-                        (memory, offset, descriptor) = (buffer.region.storage.base, buffer.offset + start, registration.descriptor)
-                    case .unregistered(let raw):
-                        guard let base = raw.baseAddress else { throw .invalidArgument(call: call, detail: "no local memory") }
-                        (memory, offset, descriptor) = (base, start, nil)
+            for segment in segments {
+                let (local, remoteAddress, key, length) = (segment.local, segment.remoteAddress, segment.key, segment.length)
+                var start = 0
+                while start < length {
+                    let n = min(maxTransferSize, length - start)
+                    let step = try locked { () throws(FabricError) -> PostStep in
+                        guard handles.isOpen else { throw .closed(call: call) }
+                        let memory: UnsafeMutableRawPointer, offset: Int, descriptor: UnsafeMutableRawPointer?
+                        switch local {
+                        case .registered(let buffer):
+                            guard let registration = buffer.region.registration else { throw .closed(call: call) }
+                            (memory, offset, descriptor) = (buffer.region.storage.base, buffer.offset + start, registration.descriptor)
+                        case .unregistered(let raw):
+                            guard let base = raw.baseAddress else { throw .invalidArgument(call: call, detail: "no local memory") }
+                            (memory, offset, descriptor) = (base, start, nil)
+                        }
+                        let token = handles.takeContext()
+                        let result: PostResult
+                        do throws(FabricError) {
+                            result = try handles.post(
+                                isRead: isRead, memory: memory, offset: offset, length: n,
+                                descriptor: descriptor, peer: peer.fabricAddress,
+                                remoteAddress: remoteAddress &+ UInt64(start), key: key, token: token)
+                        } catch {
+                            handles.returnContext(token)
+                            throw error
+                        }
+                        switch result {
+                        case .posted:
+                            tokenOwner[token] = op
+                            pending[op]?.outstandingParts += 1
+                            return .posted
+                        case .tryAgain:
+                            handles.returnContext(token)
+                            return .full(try reapLocked())
+                        }
                     }
-                    let token = handles.takeContext()
-                    let result: PostResult
-                    do throws(FabricError) {
-                        result = try handles.post(
-                            isRead: isRead, memory: memory, offset: offset, length: n,
-                            descriptor: descriptor, peer: peer.fabricAddress,
-                            remoteAddress: remoteAddress &+ UInt64(start), key: key, token: token)
-                    } catch {
-                        handles.returnContext(token)
-                        throw error
-                    }
-                    switch result {
+                    switch step {
                     case .posted:
-                        tokenOwner[token] = op
-                        pending[op]?.outstandingParts += 1
-                        return .posted
-                    case .tryAgain:
-                        handles.returnContext(token)
-                        return .full(try reapLocked())
-                    }
-                }
-                switch step {
-                case .posted:
-                    postedAny = true
-                    start += n
-                    backoff.reset()
-                case .full(let found):
-                    if found { backoff.reset() } else { backoff.idle() }
-                    if clock.now >= deadline {
-                        throw FabricError.timedOut(call: isRead ? "fi_readmsg" : "fi_writemsg", operation: op, seconds: 60)
+                        postedAny = true
+                        start += n
+                        backoff.reset()
+                    case .full(let found):
+                        if found { backoff.reset() } else { backoff.idle() }
+                        if clock.now >= deadline {
+                            throw FabricError.timedOut(call: isRead ? "fi_readmsg" : "fi_writemsg", operation: op, seconds: 60)
+                        }
                     }
                 }
             }

@@ -227,10 +227,16 @@ final class FabricHandles {
 
     /// Registers `length` bytes at `base` for local and remote read/write (`fi_mr_reg`), binding
     /// the region to the endpoint and enabling it when `FI_MR_ENDPOINT` is in force.
-    func register(base: UnsafeMutableRawPointer, length: Int, requestedKey: UInt64) throws(FabricError) -> MemoryRegistration {
+    /// With `remoteReadOnly`, peers may only read it (`FI_REMOTE_READ`): memory lent in place.
+    func register(base: UnsafeMutableRawPointer, length: Int, requestedKey: UInt64,
+                  remoteReadOnly: Bool = false) throws(FabricError) -> MemoryRegistration {
         guard let domain else { throw .closed(call: "fi_mr_reg") }
         var mr: UnsafeMutablePointer<fid_mr>? = nil
-        try check(chrono_fi_mr_reg(domain, base, length, requestedKey, &mr), "fi_mr_reg")
+        if remoteReadOnly {
+            try check(chrono_fi_mr_reg_remote_read(domain, base, length, requestedKey, &mr), "fi_mr_reg")
+        } else {
+            try check(chrono_fi_mr_reg(domain, base, length, requestedKey, &mr), "fi_mr_reg")
+        }
         guard let mr else { throw .callFailed(call: "fi_mr_reg", code: -12, message: "no region returned") }
         do {
             if granted.memoryRegistrationMode.contains(.endpoint) {

@@ -6,16 +6,27 @@ import Glibc
 // The memory behind registered regions and the only pointer arithmetic on it. With
 // UnsafeFabricHandles.swift, the only file of this module that touches raw memory.
 
-/// Page-aligned memory owned by one `RegisteredRegion`, freed when the last reference goes.
+/// The memory behind one `RegisteredRegion`: page-aligned memory the region owns, freed when the
+/// last reference goes, or memory lent by its owner (``init(lending:)``), never freed here.
 final class RegionStorage {
     let base: UnsafeMutableRawPointer
     let length: Int
     private let mapped: Bool
+    private let owned: Bool
+
+    /// Memory owned elsewhere: its owner keeps it allocated and unchanged while the region is open.
+    init(lending memory: UnsafeRawBufferPointer) {
+        length = memory.count
+        base = UnsafeMutableRawPointer(mutating: memory.baseAddress!)
+        mapped = false
+        owned = false
+    }
 
     /// Anonymous pages from `mmap`: page-aligned and zero-filled by the kernel on first touch, so
     /// a large pool costs nothing until it is used (and never exposes stale data to a peer).
     init(length: Int) {
         self.length = length
+        owned = true
         let size = max(length, 1)
         if let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
             base = p
@@ -28,6 +39,7 @@ final class RegionStorage {
     }
 
     deinit {
+        guard owned else { return }
         if mapped { munmap(base, max(length, 1)) } else { base.deallocate() }
     }
 
@@ -209,7 +221,7 @@ import Glibc
 #endif
 
 /// A value that writes its byte form straight into registered memory (`RegisteredBuffer.store(_:)`),
-/// e.g. a sealed chunk encoded in place in the slot a peer will read by RMA.
+/// e.g. a replay piece encoded in place in the slot a client will read by RMA.
 public protocol RegisteredMemoryEncodable {
     /// The number of bytes `encode(into:)` writes.
     var encodedByteCount: Int { get }

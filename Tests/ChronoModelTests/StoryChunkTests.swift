@@ -112,6 +112,38 @@ import Testing
         }
     }
 
+    /// A grapher reads a piece as it lies in the keeper's sealed chunk: the header it writes
+    /// itself, the piece's slice of the record table (offsets counting from the chunk's payload)
+    /// and of the payload, side by side; rebasing the offsets then gives exactly the piece's encoding.
+    @Test func pieceReadFromTheChunksRecordTableAndPayloadEqualsItsEncoding() async throws {
+        await propertyCheck(count: 300, input: Gens.chunk) { chunk in
+            guard chunk.count >= 2 else { return }
+            let table = StoryChunk.wireRecordTable(chunk.records)
+            #expect(table.count == chunk.count * EventRecord.byteSize)
+            for positions in [0..<chunk.count, 1..<chunk.count, (chunk.count / 2)..<chunk.count, 1..<(chunk.count / 2 + 1)] {
+                let first = chunk.records[positions.lowerBound], last = chunk.records[positions.upperBound - 1]
+                let base = Int(first.offset), payloadBytes = Int(last.offset) + Int(last.length) - base
+                var bytes = [UInt8](repeating: 0, count: StoryChunk.headerByteCount)
+                bytes.withUnsafeMutableBytes { raw in
+                    StoryChunk.storeHeader(into: raw, storyId: chunk.storyId, range: chunk.range, revision: chunk.revision,
+                                           eventCount: positions.count, payloadBytes: payloadBytes)
+                }
+                bytes += table[(positions.lowerBound * EventRecord.byteSize)..<(positions.upperBound * EventRecord.byteSize)]
+                bytes += chunk.payload[base..<(base + payloadBytes)]
+                bytes.withUnsafeMutableBytes { raw in StoryChunk.rebaseRecordOffsets(in: raw, count: positions.count, by: UInt64(base)) }
+                var expected = [UInt8](repeating: 0, count: chunk.encodedByteCount(of: positions))
+                _ = try expected.withUnsafeMutableBytes { raw in try chunk.encode(positions, into: raw) }
+                #expect(bytes == expected)
+                if base > 0 {
+                    // Rebased by more than the piece's first offset: the offsets wrap and the decoder refuses the piece.
+                    var wrong = bytes
+                    wrong.withUnsafeMutableBytes { raw in StoryChunk.rebaseRecordOffsets(in: raw, count: positions.count, by: 1) }
+                    #expect(throws: ChronoLogError.self) { try StoryChunk.decode(wrong) }
+                }
+            }
+        }
+    }
+
     @Test func encodingIntoTooSmallMemoryThrowsAndWritesNothing() throws {
         let chunk = try StoryChunk(storyId: story, range: range, events: [Event(time: 1, clientId: ClientID(1), index: 0, text: "abc")])
         var buffer = [UInt8](repeating: 7, count: chunk.encodedByteCount - 1)

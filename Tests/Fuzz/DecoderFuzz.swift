@@ -177,7 +177,8 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
         case .chunkDescriptor:
             return [
                 .chunkDescriptor(ChunkDescriptor(storyId: story, keeperRank: 1, sequence: 5, range: TimeRange(start: 0, end: 100), revision: 0,
-                    watermark: 100, address: 0xdead_beef, key: 17, length: UInt64(chunk.encodedByteCount), eventCount: 4)),
+                    watermark: 100, records: (0xdead_beef, 17), payload: (0xbeef_0000, 18),
+                    payloadBytes: UInt64(chunk.payload.count), payloadBase: 64, eventCount: 4)),
             ]
         case .chunkAck:
             return [

@@ -84,6 +84,34 @@ final class SimSlotPool: BulkSlotPool, @unchecked Sendable {
     }
 }
 
+/// Memory a simulated keeper lends in place: a copy of the bytes taken when lent (the simulator
+/// must not read the roles' memory after they let it go). Closing the loan scribbles over the
+/// copy and refuses later reads, so a peer reading after the owner took its memory back reads
+/// nothing, as it would with RMA after deregistration.
+final class SimLoan: BulkLoan, @unchecked Sendable {
+    let key: UInt64
+    private(set) var bytes: [UInt8]
+    private(set) var isClosed = false
+
+    init(key: UInt64, bytes: [UInt8]) {
+        self.key = key
+        self.bytes = bytes
+    }
+
+    var remoteDescriptor: RemoteDescriptor { RemoteDescriptor(address: 0, key: key, length: bytes.count) }
+
+    func close() throws {
+        isClosed = true
+        for i in bytes.indices { bytes[i] = 0xEE }
+    }
+
+    /// The bytes a peer reads at `address` (an offset): nil once closed or outside the loan.
+    func read(address: UInt64, length: Int) -> [UInt8]? {
+        guard !isClosed, address <= UInt64(bytes.count), length <= bytes.count - Int(address) else { return nil }
+        return Array(bytes[Int(address)..<(Int(address) + length)])
+    }
+}
+
 /// One rank's simulated bulk plane: reads of a peer's slot complete after a delay drawn from the
 /// run's generator, copying the slot's bytes as they are at completion.
 final class SimBulkTransport: BulkTransport {
@@ -91,9 +119,7 @@ final class SimBulkTransport: BulkTransport {
         let operation: OperationID
         let due: ContinuousClock.Instant
         let into: SimSlot
-        let poolKey: UInt64
-        let address: UInt64
-        let length: Int
+        let segments: [BulkReadSegment]
     }
 
     let rank: Int
@@ -119,11 +145,32 @@ final class SimBulkTransport: BulkTransport {
         guard let local = slot as? SimSlot, length <= local.length else {
             throw FabricError.invalidArgument(call: "SimBulkTransport.postRead", detail: "a foreign or short local slot")
         }
+        return post(into: local, [BulkReadSegment(offset: 0, remoteAddress: remoteAddress, key: key, length: length)])
+    }
+
+    func postRead(into slot: any BulkSlot, fromWorldRank rank: Int, segments: [BulkReadSegment]) throws -> OperationID {
+        guard let local = slot as? SimSlot,
+              segments.allSatisfy({ $0.offset >= 0 && $0.length >= 0 && $0.offset <= local.length && $0.length <= local.length - $0.offset })
+        else {
+            throw FabricError.invalidArgument(call: "SimBulkTransport.postRead", detail: "a foreign slot or a segment outside it")
+        }
+        return post(into: local, segments)
+    }
+
+    private func post(into local: SimSlot, _ segments: [BulkReadSegment]) -> OperationID {
         let op = OperationID(rawValue: nextOperation)
         nextOperation += 1
-        pending.append(PendingRead(operation: op, due: world.clock.instant() + world.readDelay(bytes: length), into: local,
-                                   poolKey: key, address: remoteAddress, length: length))
+        let bytes = segments.reduce(0) { $0 + $1.length }
+        pending.append(PendingRead(operation: op, due: world.clock.instant() + world.readDelay(bytes: bytes), into: local,
+                                   segments: segments))
         return op
+    }
+
+    func lend(_ memory: UnsafeRawBufferPointer) throws -> any BulkLoan {
+        guard memory.count > 0 else {
+            throw FabricError.invalidArgument(call: "SimBulkTransport.lend", detail: "cannot lend 0 bytes")
+        }
+        return world.makeLoan(owner: rank, bytes: Array(memory))
     }
 
     @discardableResult
@@ -133,13 +180,17 @@ final class SimBulkTransport: BulkTransport {
         var done: [Completion] = []
         pending.removeAll { r in
             guard r.due <= now else { return false }
-            if let bytes = world.pool(key: r.poolKey)?.read(address: r.address, length: r.length) {
-                r.into.memory.bytes.replaceSubrange(0..<r.length, with: bytes)
-                done.append(Completion(operation: r.operation, error: nil))
-            } else {
-                done.append(Completion(operation: r.operation,
-                                       error: .invalidArgument(call: "fi_read", detail: "no slot at \(r.address) key \(r.poolKey)")))
+            var failed: FabricError? = nil
+            for s in r.segments where s.length > 0 {  // as libfabric: nothing to read, nothing posted
+                let bytes = world.pool(key: s.key)?.read(address: s.remoteAddress, length: s.length)
+                    ?? world.loan(key: s.key)?.read(address: s.remoteAddress, length: s.length)
+                guard let bytes else {
+                    failed = .invalidArgument(call: "fi_read", detail: "nothing readable at \(s.remoteAddress) key \(s.key)")
+                    break
+                }
+                r.into.memory.bytes.replaceSubrange(s.offset..<(s.offset + s.length), with: bytes)
             }
+            done.append(Completion(operation: r.operation, error: failed))
             return true
         }
         return done.sorted { $0.operation < $1.operation }

@@ -202,6 +202,8 @@ public final class SimWorld {
     }
     private(set) var processes: [Process] = []
     private var pools: [UInt64: SimSlotPool] = [:]
+    private var loans: [UInt64: SimLoan] = [:]
+    private var nextLoan: UInt64 = 0
     private var busyUntil: [Int: ContinuousClock.Instant] = [:]
     private var stallApplied = false
     private let start: ContinuousClock.Instant
@@ -427,6 +429,19 @@ public final class SimWorld {
     }
 
     func pool(key: UInt64) -> SimSlotPool? { pools[key] }
+
+    /// Memory `owner` lends in place (a keeper's sealed chunk), under a key no pool has.
+    func makeLoan(owner: Int, bytes: [UInt8]) -> SimLoan {
+        nextLoan += 1
+        if nextLoan % 256 == 0 { loans = loans.filter { !$0.value.isClosed } }  // closed ones are only refused
+        let key = 1 << 63 | UInt64(owner) << 32 | nextLoan
+        let loan = SimLoan(key: key, bytes: bytes)
+        loans[key] = loan
+        return loan
+    }
+
+    /// The loan of `key` (a closed one refuses reads).
+    func loan(key: UInt64) -> SimLoan? { loans[key] }
 
     func isRecordingRank(_ rank: Int) -> Bool { rank >= 1 && rank < firstClientRank }
 

@@ -13,7 +13,7 @@ struct FabricChecks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fabric",
         abstract: "libfabric wrapper checks.",
-        subcommands: [RMA.self, UnknownProvider.self, BadKey.self, Pool.self, StaleShm.self])
+        subcommands: [RMA.self, Lend.self, UnknownProvider.self, BadKey.self, Pool.self, StaleShm.self])
 
     /// Rank 1 exposes a pattern in a pool buffer; rank 0 `fi_read`s it and verifies byte for byte
     /// (into registered memory, then once into an array's unregistered storage, at an odd offset),
@@ -130,6 +130,77 @@ struct FabricChecks: ParsableCommand {
             let mib = Double(size) * Double(repeats) / seconds / 1_048_576
             let usPerOp = seconds / Double(repeats) * 1e6
             say("BW \(provider) \(op) \(size) B: \(String(format2(mib))) MiB/s (\(repeats) reps, \(format2(usPerOp)) us/op)")
+        }
+    }
+
+    /// Rank 1 lends two arrays in place (`register(lending:)`, as a keeper lends a sealed chunk's
+    /// record table and payload) and sends their descriptors; rank 0 reads a part of each, side by
+    /// side, into one registered buffer with one multi-segment read (and an empty segment, which
+    /// reads nothing), and verifies every byte, including that nothing outside the two parts was
+    /// written. `--split` makes the provider split each part into several operations. Rank 1 then
+    /// ends the loans; its arrays are unchanged throughout (lent memory is never written).
+    struct Lend: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "lend")
+
+        @Option(help: "libfabric provider, e.g. shm or 'tcp;ofi_rxm'.")
+        var provider: String = "shm"
+
+        @Option(help: "Split transfers into operations of at most this many bytes (default: provider limit).")
+        var maxTransfer: Int?
+
+        func run() throws {
+            let name = "fabric lend \(provider)"
+            runUnderMPI(name) { world in
+                try expect(world.size == 2, "needs exactly 2 ranks, got \(world.size)")
+                let comm = try world.duplicate()
+                let ep = try FabricEndpoint(configuration: FabricConfiguration(provider: FabricProvider(provider), maxTransferSize: maxTransfer))
+                let peers = try ep.exchangeAddresses(over: comm)
+                let first = patternBytes(count: 100_000, seed: 7), second = patternBytes(count: 3_000_001, seed: 8)
+                // The parts rank 0 reads: bytes 96 ..< 96+64000 of the first, 17 ..< 17+2999000 of the second.
+                let parts = [(start: 96, count: 64_000), (start: 17, count: 2_999_000)]
+                if comm.rank == 1 {
+                    let loans = try [first, second].map { array in try array.withUnsafeBytes { try ep.register(lending: $0) } }
+                    for (k, loan) in loans.enumerated() {
+                        try expect(loan.length == [first, second][k].count, "loan \(k) covers \(loan.length) bytes")
+                        try comm.send(loan.remoteDescriptor.encoded(), to: 0, tag: 30 + k)
+                    }
+                    try serve(ep, until: comm.irecv(capacity: 8, from: 0, tag: 40), maxSleepNanoseconds: 1_000_000)
+                    for loan in loans { try loan.close() }
+                    try expect(loans.allSatisfy(\.isClosed), "a loan stayed open")
+                    try expect(first == patternBytes(count: 100_000, seed: 7) && second == patternBytes(count: 3_000_001, seed: 8),
+                               "lent memory changed")
+                } else {
+                    let remotes = try (0..<2).map { k in try RemoteDescriptor(decoding: comm.receive(from: 1, tag: 30 + k).bytes) }
+                    try expect(remotes[0].length == 100_000 && remotes[1].length == 3_000_001, "descriptors \(remotes)")
+                    let region = try ep.register(byteCount: 8 + parts[0].count + parts[1].count + 8)
+                    let local = region.whole
+                    local.fill(with: 0xA5)
+                    let segments = [
+                        (offset: 8, remoteAddress: remotes[0].address + UInt64(parts[0].start), key: remotes[0].key, length: parts[0].count),
+                        (offset: 8 + parts[0].count, remoteAddress: remotes[1].address, key: remotes[1].key, length: 0),
+                        (offset: 8 + parts[0].count, remoteAddress: remotes[1].address + UInt64(parts[1].start), key: remotes[1].key,
+                         length: parts[1].count),
+                    ]
+                    let op = try ep.postRead(into: local, from: peers[1], segments: segments)
+                    try ep.wait(for: op, timeout: .seconds(60))
+                    let expected = [UInt8](repeating: 0xA5, count: 8) + first[parts[0].start..<(parts[0].start + parts[0].count)]
+                        + second[parts[1].start..<(parts[1].start + parts[1].count)] + [UInt8](repeating: 0xA5, count: 8)
+                    if let bad = local.firstMismatch(with: expected) {
+                        throw CheckFailure(description: "multi-segment read of lent memory: mismatch at byte \(bad)")
+                    }
+                    do {
+                        _ = try ep.postRead(into: local, from: peers[1],
+                                            segments: [(offset: 1, remoteAddress: remotes[0].address, key: remotes[0].key, length: local.length)])
+                        throw CheckFailure(description: "a segment past the end of the local buffer was posted")
+                    } catch FabricError.invalidArgument {}
+                    say("LEND-READ \(provider) \(parts[0].count + parts[1].count) B in 2 segments ok")
+                    try comm.send([1], to: 1, tag: 40)
+                    try region.close()
+                }
+                try comm.barrier()
+                try ep.close()
+                try comm.free()
+            }
         }
     }
 

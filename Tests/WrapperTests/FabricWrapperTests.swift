@@ -18,6 +18,16 @@ struct FabricWrapperTests {
         #expect(r.lines(startingWith: "READ-UNREGISTERED \(provider) ").count == 2, "reads into unregistered memory: \(r)")
     }
 
+    @Test("memory lent in place (a keeper's sealed chunk) is read by parts with one multi-segment read, also split into several operations",
+          arguments: [("shm", nil), ("tcp;ofi_rxm", nil), ("shm", 1_000_000)] as [(String, Int?)])
+    func lentMemory(provider: String, maxTransfer: Int?) throws {
+        let r = try MPIJob.run(ranks: 2, [checks, "fabric", "lend", "--provider", provider]
+                                   + (maxTransfer.map { ["--max-transfer", "\($0)"] } ?? []), timeout: 90)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "PASS fabric lend \(provider)").count == 1, "\(r)")
+        #expect(r.lines(startingWith: "LEND-READ \(provider) 3063000 B in 2 segments ok").count == 1, "\(r)")
+    }
+
     @Test("shm addresses of different lengths (process ids of different digit counts) are inserted and reach their peers")
     func addressesOfDifferentLengths() throws {
         let r = try MPIJob.run(ranks: 2, [checks, "fabric", "rma", "--provider", "shm", "--sizes", "4096,1048576", "--pad-peer-address"],

@@ -173,6 +173,9 @@ struct fid *chrono_fi_fid_cq(struct fid_cq *p);
 struct fid *chrono_fi_fid_mr(struct fid_mr *p);
 /* Memory registration; access is FI_READ|FI_WRITE|FI_REMOTE_READ|FI_REMOTE_WRITE. */
 int chrono_fi_mr_reg(struct fid_domain *domain, void *buf, size_t len, uint64_t requested_key, struct fid_mr **mr);
+/* Registration of memory peers may only read (FI_REMOTE_READ): memory lent in place. */
+int chrono_fi_mr_reg_remote_read(struct fid_domain *domain, const void *buf, size_t len, uint64_t requested_key,
+                                 struct fid_mr **mr);
 int chrono_fi_mr_bind_ep(struct fid_mr *mr, struct fid_ep *ep);
 int chrono_fi_mr_enable(struct fid_mr *mr);
 uint64_t chrono_fi_mr_key(struct fid_mr *mr);

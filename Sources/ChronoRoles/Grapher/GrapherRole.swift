@@ -251,14 +251,14 @@ public final class GrapherRole: RecordingBehavior {
         guard case .chunkDescriptor(let d) = message else { return false }
         guard stories[d.storyId] != nil else {
             bump(.chunksUnknownStory)
-            if d.length > 0 {
+            if d.eventCount > 0 {
                 try ack(keeper: source, storyId: d.storyId, sequence: d.sequence, rc: .notExist,
                         detail: "story \(d.storyId) is not recorded by this grapher", channel: channel)
             }
             return true
         }
         let key = Source(keeper: source, story: d.storyId)
-        if d.length > 0 {
+        if d.eventCount > 0 {
             queued.append(d)
             arrivals[key, default: []].append(Arrival(sequence: d.sequence, watermark: d.watermark, merged: false))
         } else {
@@ -417,6 +417,9 @@ public final class GrapherRole: RecordingBehavior {
             }
             let taken: (report: InsertReport, events: Int, completesBelow: UInt64)?
             do {
+                read.buffer.withUnsafeMutableBytes { raw in
+                    StoryChunk.rebaseRecordOffsets(in: raw, count: Int(d.eventCount), by: d.payloadBase)
+                }
                 taken = try take(read, d, from: keeper)
             } catch {
                 bump(.chunksMalformed)
@@ -425,7 +428,7 @@ public final class GrapherRole: RecordingBehavior {
                 continue
             }
             guard let (report, events, completesBelow) = taken else { continue }
-            // Read: the keeper's slot can take its next chunk now (it keeps the events until durable).
+            // Read: the keeper may offer its next piece now (it keeps the events until durable).
             try channel.post(ControlMessage.chunkAck(ChunkAck(storyId: d.storyId, sequence: d.sequence, rc: .success,
                                                               received: true)).encode(), to: keeper, tag: .bulk)
             stories[d.storyId]?.pending.append(PendingAck(keeper: keeper, sequence: d.sequence, storyId: d.storyId,
@@ -458,10 +461,13 @@ public final class GrapherRole: RecordingBehavior {
         // At the bound, what is buffered waits for keepers whose chunks may be queued behind it: a
         // range larger than the bound would never complete. So one read at a time goes on, of the
         // next chunk of the keeper a story waits for; its watermark moves on when it is merged, and
-        // the next round archives (and frees) what lies below. Each story takes at most one such
-        // chunk per round, so the bound is passed by at most one slot per waiting story.
-        if !did, buffered >= limit, reads.isEmpty, let i = nextHoldingBack() {
+        // the next round archives (and frees) what lies below. Per round, each waiting story takes
+        // one such chunk, and more while those reads stay within a quarter of the bound: so the
+        // bound is passed by at most a quarter of it plus one slot per waiting story, and a keeper
+        // far behind the others catches up in a few rounds, not one chunk per round.
+        if !did, buffered >= limit, reads.isEmpty, let i = nextHoldingBack(budgetLeft: bytesReadAtBound < limit / 4) {
             readAtBound.insert(queued[i].storyId)
+            bytesReadAtBound += Int(clamping: queued[i].length)
             try post(queued[i], channel: channel)
             queued.remove(at: i)
             bump(.readsAtBound)
@@ -479,22 +485,51 @@ public final class GrapherRole: RecordingBehavior {
             settle(d)
             return
         }
+        // A piece is read into one slot as the chunk it is (header, record table, payload): the
+        // header is written here, the record table and the payload come from where they lie in
+        // the keeper's sealed chunk, and the records' offsets are rebased once they are in.
+        guard d.length <= UInt64(pool.slotSize) else {
+            bump(.chunksMalformed)
+            try ack(keeper: Int(d.keeperRank), storyId: d.storyId, sequence: d.sequence, rc: .invalidArgument,
+                    detail: "a piece of \(d.eventCount) events and \(d.payloadBytes) payload bytes does not fit a slot of \(pool.slotSize) bytes",
+                    channel: channel)
+            settle(d)
+            return
+        }
+        let count = Int(d.eventCount), tableBytes = count * EventRecord.byteSize
         let buffer = try pool.allocate(byteCount: Int(d.length))
-        let op = try bulk.postRead(into: buffer, fromWorldRank: Int(d.keeperRank), remoteAddress: d.address, key: d.key,
-                                   length: Int(d.length))
+        buffer.withUnsafeMutableBytes { raw in
+            StoryChunk.storeHeader(into: raw, storyId: d.storyId, range: d.range, revision: d.revision, eventCount: count,
+                                   payloadBytes: Int(d.payloadBytes))
+        }
+        let segments = [
+            BulkReadSegment(offset: StoryChunk.headerByteCount, remoteAddress: d.recordsAddress, key: d.recordsKey, length: tableBytes),
+            BulkReadSegment(offset: StoryChunk.headerByteCount + tableBytes, remoteAddress: d.payloadAddress, key: d.payloadKey,
+                            length: Int(d.payloadBytes)),
+        ].filter { $0.length > 0 }  // events of no bytes have no payload to read
+        let op: OperationID
+        do {
+            op = try bulk.postRead(into: buffer, fromWorldRank: Int(d.keeperRank), segments: segments)
+        } catch {
+            try? pool.free(buffer)
+            throw error
+        }
         if readBusySince == nil { readBusySince = clock.instant() }
         reads[op] = Read(descriptor: d, buffer: buffer)
     }
 
-    /// Stories that had a chunk read past the memory bound since the last round.
+    /// Stories that had a chunk read past the memory bound since the last round, and the bytes
+    /// all such reads took.
     private var readAtBound: Set<StoryID> = []
+    private var bytesReadAtBound = 0
 
     /// The queue position of the first chunk of a keeper whose watermark is its story's lowest
     /// (the keeper every range of the story waits for), for a story not read past the bound since
-    /// the last round.
-    private func nextHoldingBack() -> Int? {
+    /// the last round, or for any story while `budgetLeft` (the reads past the bound this round
+    /// are still within their budget).
+    private func nextHoldingBack(budgetLeft: Bool) -> Int? {
         var seen: Set<Source> = []
-        for (i, d) in queued.enumerated() where !readAtBound.contains(d.storyId) {
+        for (i, d) in queued.enumerated() where budgetLeft || !readAtBound.contains(d.storyId) {
             let key = Source(keeper: Int(d.keeperRank), story: d.storyId)
             guard seen.insert(key).inserted else { continue }  // only a keeper's first queued chunk
             guard let pipeline = stories[d.storyId]?.pipeline, let w = pipeline.contributors[UInt64(d.keeperRank)],
@@ -550,7 +585,7 @@ public final class GrapherRole: RecordingBehavior {
             s.pipeline.advanceWatermark(of: 0, to: clockNow)
             let finishing = draining && s.pipeline.contributors.keys.allSatisfy { $0 == 0 }
             // A keeper shipping a range in pieces (or cutting it at its memory bound) reports a
-            // watermark inside it: the part below is archived now, so that keeper's slots come back.
+            // watermark inside it: the part below is archived now, so that keeper's offers come back.
             var sealed = finishing ? s.pipeline.drain() : s.pipeline.sealReady(splittingExcept: 0)
             // Every keeper finished the story: what they sent is archived now, not when the clock
             // leaves its range (a day later with day-long chunks), so their slots come back.
@@ -689,6 +724,7 @@ public final class GrapherRole: RecordingBehavior {
         let durable = flight.durable
         leases.roundRan()
         readAtBound.removeAll(keepingCapacity: true)
+        bytesReadAtBound = 0
         if let report { account(report, chunks: flight.chunks) }
         let archivedChunks = flight.chunks.count
         recycle(&flight.chunks)

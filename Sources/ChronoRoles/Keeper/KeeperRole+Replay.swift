@@ -4,8 +4,8 @@ import Fabric
 
 extension KeeperRole {
     /// Answers a player's query with every event of the story this keeper still holds in the
-    /// query's range: buffered in the pipeline, sealed and waiting for a slot, in a registered slot
-    /// until the grapher has read it, and then kept decoded until the grapher acknowledges it
+    /// query's range: buffered in the pipeline, sealed and waiting to be shipped, and shipped (the
+    /// sealed chunk itself, which the grapher reads in place) until the grapher acknowledges it
     /// durable (the story's latest durable piece until a later one is). Together with the archive
     /// (read after this answer) that is every event the keeper received: a chunk leaves the keeper only once durable.
     ///
@@ -103,7 +103,7 @@ extension KeeperRole {
         try answerReplay(query, from: source, channel: channel)
     }
 
-    /// The sealed events of story `id` in `range` this keeper holds: waiting for a slot, and
+    /// The sealed events of story `id` in `range` this keeper holds: waiting to be shipped, and
     /// shipped (kept in the sealed chunk until durable).
     private func allHeld(of id: StoryID, in range: TimeRange) throws -> [StoryChunk] {
         var held: [StoryChunk] = []
@@ -120,8 +120,8 @@ extension KeeperRole {
 
     /// Like ``allHeld(of:in:)``, but only the chunks that can hold the last `count` events of `range`:
     /// taken from the latest start down until they count `count` events, plus every chunk reaching
-    /// past the earliest start taken (events of the others are all earlier). Chunks in a slot are
-    /// decoded only when taken.
+    /// past the earliest start taken (events of the others are all earlier). Chunks are sliced only
+    /// when taken.
     /// Chunks are left out only when those taken count `count` events or more, all later than theirs.
     private func latestHeld(of id: StoryID, in range: TimeRange, count: Int) throws -> [StoryChunk] {
         // (earliest and just past the latest possible event time, events known to be in `range`, the events)

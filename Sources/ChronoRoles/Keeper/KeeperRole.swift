@@ -9,9 +9,9 @@ import Logging
 ///
 /// Memory is bounded: pipelines plus chunks in flight must stay under `keeper.memoryLimitBytes`;
 /// above it the keeper withholds batch acknowledgements, so clients (who keep at most
-/// `client.maxPendingBatches` batches unacknowledged) wait. A chunk's registered slot is
-/// reused once the grapher has read it; its events stay here (for replays) until the grapher
-/// acknowledges them durable; nothing is ever dropped.
+/// `client.maxPendingBatches` batches unacknowledged) wait. The grapher reads a sealed chunk's
+/// pieces out of the chunk itself, lent on the bulk plane (``ShippedChunk``); its events stay here
+/// (for replays) until the grapher acknowledges them durable; nothing is ever dropped.
 public final class KeeperRole: RecordingBehavior {
     public let role = Role.keeper
     public var dataTags: [ControlTag] { [.events, .bulk, .replay] }
@@ -62,8 +62,9 @@ public final class KeeperRole: RecordingBehavior {
 
     struct InFlight {
         let storyId: StoryID
-        /// The slot holding the encoded piece, until the grapher has read it (then nil).
-        var buffer: (any BulkSlot)?
+        /// Whether the grapher has yet to read the piece (it counts against the pieces a keeper
+        /// may offer at once, ``ChronoConfig/keeperTransferSlots``).
+        var unread: Bool
         /// The sealed chunk the piece was cut from, kept for replays until the piece is durable.
         let source: ShippedChunk
         /// The piece's events: positions in `source.chunk`.
@@ -78,11 +79,8 @@ public final class KeeperRole: RecordingBehavior {
         /// The piece's events per client, for durable flushes (``DurabilityLedger``).
         let byClient: [(client: UInt64, events: UInt64)]
 
-        /// The memory it holds against `keeper.memoryLimitBytes`: its events, and a whole slot
-        /// until the grapher has read it.
-        func heldBytes(slotBytes: Int) -> Int {
-            eventBytes + (buffer != nil ? slotBytes : 0)
-        }
+        /// The memory it holds against `keeper.memoryLimitBytes`: its events (read in place).
+        var heldBytes: Int { eventBytes }
     }
 
     let config: ChronoConfig
@@ -91,7 +89,8 @@ public final class KeeperRole: RecordingBehavior {
     /// World rank of the group's player: the only rank whose replay queries this keeper answers.
     private let playerRank: Int?
     private let bulk: any BulkTransport
-    private let pool: any BulkSlotPool
+    /// Pieces offered to the grapher and not read yet; at most ``ChronoConfig/keeperTransferSlots``.
+    private var unreadPieces = 0
     private let logger: Logger
     /// Event time (the clock's watermark, replay answers) and elapsed time (sweeps, reports, held
     /// acknowledgements).
@@ -101,8 +100,8 @@ public final class KeeperRole: RecordingBehavior {
     private(set) var stories: [StoryID: Story] = [:]
     private var tracked = RecordedStories()
     private(set) var waiting: Deque<StoryChunk> = []
-    /// Events of `waiting.first` already shipped (a chunk larger than a slot leaves in pieces, each
-    /// encoded in place into its slot); the rest of it is still waiting.
+    /// Events of `waiting.first` already shipped (a chunk larger than `keeper.transferSlotBytes`
+    /// leaves in pieces, each read where it lies); the rest of it is still waiting.
     private(set) var shippedOfFirst = 0
     /// `waiting.first` once a piece of it has left: kept with its pieces in flight (for replays)
     /// until every piece is durable.
@@ -132,7 +131,7 @@ public final class KeeperRole: RecordingBehavior {
     ///   - playerRank: world rank of the group's player (nil: none; no query is answered).
     ///   - bulk: the bulk plane (this keeper exposes registered memory on it).
     ///   - clock: event and elapsed time (the system's unless a test or the simulator steps its own).
-    /// - Throws: `FabricError` when the registered pool cannot be created.
+    /// - Throws: nothing today (kept for roles that register memory up front).
     public init(config: ChronoConfig, rank: Int, grapherRank: Int, playerRank: Int?, bulk: any BulkTransport,
                 logger: Logger, clock: any RoleClock = SystemRoleClock()) throws {
         self.config = config
@@ -143,7 +142,6 @@ public final class KeeperRole: RecordingBehavior {
         self.playerRank = playerRank
         self.bulk = bulk
         self.logger = logger
-        self.pool = try bulk.makeSlotPool(slotSize: config.transferSlotBytes, slotCount: config.keeperTransferSlots)
         self.reportInterval = max(.milliseconds(1), config.watermarkInterval)
     }
 
@@ -397,10 +395,8 @@ public final class KeeperRole: RecordingBehavior {
             bump(.chunkAcksUnknown)
             return
         }
-        if let buffer = done.buffer {
-            try pool.free(buffer)
-        }
-        inFlightBytes -= done.heldBytes(slotBytes: slotBytes)
+        if done.unread { unreadPieces -= 1 }
+        inFlightBytes -= done.heldBytes
         let answers = durability.settled(done.byClient, records: done.source.chunk.records[done.positions], story: done.storyId,
                                          durable: ack.isDurable)
         // The piece's events were needed up to here (the ledger reads their indices); the story's
@@ -428,17 +424,15 @@ public final class KeeperRole: RecordingBehavior {
         }
     }
 
-    /// The grapher has read a piece: its slot goes back to the pool at once (the next chunk can
-    /// leave); its events stay here, in the sealed chunk itself, for replays until durable.
+    /// The grapher has read a piece: the next one can be offered; its events stay here, in the
+    /// sealed chunk itself, for replays until durable.
     private func read(_ ack: ChunkAck) throws {
-        guard var c = inFlight[ack.sequence], let buffer = c.buffer else {
+        guard var c = inFlight[ack.sequence], c.unread else {
             bump(.chunkAcksUnknown)
             return
         }
-        try pool.free(buffer)
-        inFlightBytes -= c.heldBytes(slotBytes: slotBytes)
-        c.buffer = nil
-        inFlightBytes += c.heldBytes(slotBytes: slotBytes)
+        c.unread = false
+        unreadPieces -= 1
         inFlight[ack.sequence] = c
         bump(.chunksRead)
     }
@@ -452,9 +446,7 @@ public final class KeeperRole: RecordingBehavior {
             bump(.keptPiecesDropped)
             return
         }
-        var kept = piece
-        kept.buffer = nil
-        story.kept = kept
+        story.kept = piece
         story.keptCharge = charge
         keptBytes += charge
         keptStories.insert(piece.storyId)
@@ -487,9 +479,16 @@ public final class KeeperRole: RecordingBehavior {
         retireIfDone(piece.source)
     }
 
-    /// Gives a shipped chunk's storage back to the pool once every piece of it left and is settled.
+    /// Gives a shipped chunk's storage back to the pool once every piece of it left and is settled,
+    /// after ending its loans (no peer can read it any more).
     private func retireIfDone(_ source: ShippedChunk) {
         guard source.isDone else { return }
+        guard source.endLoans() else {
+            // A registration that would not close may still be readable: never reuse its storage.
+            bump(.loansUnclosed)
+            source.chunk = .empty(storyId: source.chunk.storyId, range: source.chunk.range)
+            return
+        }
         storage.give(&source.chunk)
     }
 
@@ -523,8 +522,8 @@ public final class KeeperRole: RecordingBehavior {
     /// for the next ones: at most half of `keeper.memoryLimitBytes` idle.
     private lazy var storage = ChunkStoragePool(capacityLimit: config.keeper.memoryLimitBytes / 2)
 
-    /// Memory held by chunks shipped and not durable yet: a whole slot each while in a slot, their
-    /// events' bytes once read by the grapher (kept for replays).
+    /// Memory held by chunks shipped and not durable yet: their events' bytes (read by the grapher
+    /// in place, and kept for replays).
     private var inFlightBytes = 0
 
     // MARK: - Work
@@ -720,21 +719,21 @@ public final class KeeperRole: RecordingBehavior {
         return w
     }
 
-    /// Whether holding watermarks back could deadlock. With every slot taken, the waiting chunk
-    /// that holds a watermark back cannot leave until the grapher reads a piece in flight (a slot
-    /// comes back at the read, not at durability). The grapher reads below its memory bound, and
+    /// Whether holding watermarks back could deadlock. With every piece the keeper may offer
+    /// unread, the waiting chunk that holds a watermark back cannot leave until the grapher reads
+    /// a piece in flight (the count goes down at the read, not at durability). The grapher reads below its memory bound, and
     /// at the bound it still reads the next piece of the keeper its story's watermark waits for
     /// (`GrapherRole.nextHoldingBack`), so in a group of several keepers the one holding the
     /// others back is read first, however long an archive round takes: no timer, no guess.
     ///
-    /// What remains is a run of events with one time filling every slot: no piece in flight can
+    /// What remains is a run of events with one time filling every piece: no piece in flight can
     /// complete below this keeper's own held-back watermark, so the grapher cannot archive (and
     /// free memory) before it has the held-back chunk. Then the watermark goes to the sealed
     /// frontier and the held-back chunk reaches the grapher as a revision: counted late, never lost.
     private func mustReleaseWatermarks() -> Bool {
-        guard pool.availableSlots == 0 else { return false }
+        guard unreadPieces >= config.keeperTransferSlots else { return false }
         return !inFlight.values.contains { c in
-            guard c.buffer != nil else { return false }  // read by the grapher: holds no slot
+            guard c.unread else { return false }  // read by the grapher: no longer offered
             guard let s = stories[c.storyId] else { return true }
             return c.completesBelow <= heldWatermark(of: s)
         }
@@ -742,12 +741,14 @@ public final class KeeperRole: RecordingBehavior {
 
     private func shipWaiting(channel: any ControlTransport) throws -> Bool {
         var did = false
-        if !waiting.isEmpty && pool.availableSlots == 0 { bump(.slotsExhausted) }
-        while !waiting.isEmpty, pool.availableSlots > 0 {
+        let limit = config.keeperTransferSlots
+        if !waiting.isEmpty && unreadPieces >= limit { bump(.slotsExhausted) }
+        while !waiting.isEmpty, unreadPieces < limit {
             let source = shipping ?? ShippedChunk(waiting[waiting.startIndex])  // shares the storage
+            try source.lend(on: bulk)
             shipping = source
             let start = shippedOfFirst
-            let piece = try stageNextPiece()
+            let piece = try nextPiece()
             if piece.end < piece.total {
                 shippedOfFirst = piece.end
             } else {
@@ -758,7 +759,6 @@ public final class KeeperRole: RecordingBehavior {
                 shipping = nil
             }
             guard let story = stories[piece.storyId] else {
-                try pool.free(piece.buffer)
                 retireIfDone(source)
                 bump(.chunksOrphaned)
                 continue
@@ -767,13 +767,13 @@ public final class KeeperRole: RecordingBehavior {
             nextSequence += 1
             source.outstanding += 1
             let positions = start..<piece.end
-            let shipped = InFlight(storyId: piece.storyId, buffer: piece.buffer, source: source, positions: positions,
+            let shipped = InFlight(storyId: piece.storyId, unread: true, source: source, positions: positions,
                                    eventBytes: source.bytes(of: positions), events: piece.events, range: piece.range,
                                    completesBelow: piece.completesBelow, byClient: piece.byClient)
             inFlight[sequence] = shipped
-            inFlightBytes += shipped.heldBytes(slotBytes: slotBytes)
-            try post(descriptorFor: (piece.range, piece.revision, piece.events, piece.buffer, sequence),
-                     whole: (events: source.chunk.count, payloadBytes: source.chunk.payload.count), story: story.notice,
+            inFlightBytes += shipped.heldBytes
+            unreadPieces += 1
+            try post(descriptorFor: (piece.range, piece.revision, positions, sequence), of: source, story: story.notice,
                      watermark: reportableWatermark(of: story), channel: channel)
             touched.insert(piece.storyId)  // its watermark may move on now
             bump(.chunksShipped)
@@ -783,35 +783,27 @@ public final class KeeperRole: RecordingBehavior {
         return did
     }
 
-    /// Encodes the next piece of `waiting.first` that fits a slot (the whole chunk when it fits)
-    /// straight into a newly allocated slot.
-    private func stageNextPiece() throws -> (buffer: any BulkSlot, storyId: StoryID, range: TimeRange, revision: UInt32,
-                                             events: Int, end: Int, total: Int, completesBelow: UInt64,
-                                             byClient: [(client: UInt64, events: UInt64)]) {
+    /// The next piece of `waiting.first`: the whole chunk when its encoding fits
+    /// `keeper.transferSlotBytes` (the grapher reads each piece into a slot of that size), else
+    /// the events from `shippedOfFirst` on that fit.
+    private func nextPiece() throws -> (storyId: StoryID, range: TimeRange, revision: UInt32, events: Int, end: Int, total: Int,
+                                        completesBelow: UInt64, byClient: [(client: UInt64, events: UInt64)]) {
         guard let chunk = waiting.first else { throw FabricError.invalidArgument(call: "shipWaiting", detail: "nothing waiting") }
         let start = shippedOfFirst
         let end = chunk.encodedByteCount <= slotBytes ? chunk.count : chunk.pieceEnd(from: start, maxEncodedBytes: slotBytes)
-        let piece = ChunkPiece(chunk: chunk, positions: start..<end)
-        let buffer = try pool.allocate(byteCount: piece.encodedByteCount)
-        do {
-            try buffer.store(piece)
-        } catch {
-            try? pool.free(buffer)
-            throw error
-        }
         let completesBelow = end > start ? chunk.records[end - 1].time &+ 1 : chunk.range.end
-        return (buffer, chunk.storyId, chunk.range, chunk.revision, piece.count, end, chunk.count, completesBelow,
+        return (chunk.storyId, chunk.range, chunk.revision, end - start, end, chunk.count, completesBelow,
                 DurabilityLedger.eventsByClient(chunk.records[start..<end]))
     }
 
-    private func post(descriptorFor shipped: (range: TimeRange, revision: UInt32, events: Int, buffer: any BulkSlot, sequence: UInt64),
-                      whole: (events: Int, payloadBytes: Int), story: RecordingNotice, watermark: UInt64,
-                      channel: any ControlTransport) throws {
-        let remote = shipped.buffer.remoteDescriptor
+    private func post(descriptorFor shipped: (range: TimeRange, revision: UInt32, positions: Range<Int>, sequence: UInt64),
+                      of source: ShippedChunk, story: RecordingNotice, watermark: UInt64, channel: any ControlTransport) throws {
+        let remote = source.remote(of: shipped.positions)
         let d = ChunkDescriptor(storyId: story.storyId, keeperRank: rank, sequence: shipped.sequence, range: shipped.range,
-                                revision: shipped.revision, watermark: watermark, address: remote.address, key: remote.key,
-                                length: UInt64(shipped.buffer.length), eventCount: UInt64(shipped.events),
-                                wholeEventCount: UInt64(whole.events), wholePayloadBytes: UInt64(whole.payloadBytes))
+                                revision: shipped.revision, watermark: watermark, records: remote.records, payload: remote.payload,
+                                payloadBytes: remote.payloadBytes, payloadBase: remote.payloadBase,
+                                eventCount: UInt64(shipped.positions.count), wholeEventCount: UInt64(source.chunk.count),
+                                wholePayloadBytes: UInt64(source.chunk.payload.count))
         try channel.post(ControlMessage.chunkDescriptor(d).encode(), to: grapherRank, tag: .bulk)
     }
 
@@ -855,6 +847,6 @@ public final class KeeperRole: RecordingBehavior {
     private func retire(_ s: PipelineStats) { retired.add(s) }
 
     public func close() throws {
-        try pool.close()
+        // Loans still open end with the endpoint; the chunks are not reused after this.
     }
 }

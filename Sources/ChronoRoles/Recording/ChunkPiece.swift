@@ -1,7 +1,7 @@
 import ChronoModel
 import Fabric
 
-/// The events `positions` of a sealed chunk, as the chunk a keeper ships in one registered slot:
+/// The events `positions` of a chunk, as the chunk a player lends in one registered slot:
 /// encoded in place into the slot (`RegisteredBuffer.store(_:)`), with no intermediate array.
 /// The only place in ChronoRoles where registered memory meets the chunk codec.
 struct ChunkPiece: RegisteredMemoryEncodable {
