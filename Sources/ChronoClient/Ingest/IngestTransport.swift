@@ -18,7 +18,8 @@ public protocol IngestTransport: AnyObject, Sendable {
     func send(frame: consuming [UInt8], to keeperRank: Int) throws(ChronoLogError)
 
     /// Receives every acknowledgement waiting and hands each to `router`; also completes finished
-    /// sends. Never blocks.
+    /// sends. Never blocks: an implementation may return at once, with nothing, while another
+    /// thread drives its channel (callers poll again after backing off).
     /// - Returns: whether anything arrived or completed (for the caller's back-off).
     /// - Throws: `.noConnection` when the channel fails.
     func pollAcks(into router: AckRouter) throws(ChronoLogError) -> Bool

@@ -3,7 +3,9 @@ import Synchronization
 
 /// The MPI transport of a session's ingest: batches go out on tag `.events` of the session's
 /// control channel, acknowledgements come in on `.flow`. Every call takes the session's channel
-/// lock (MPI calls from any thread, serialized; `MPI_THREAD_MULTIPLE`).
+/// lock (MPI calls from any thread, serialized; `MPI_THREAD_MULTIPLE`); polling for
+/// acknowledgements only when it is free (another thread holding it drives the channel, and the
+/// poller comes back after its back-off).
 final class SessionIngestTransport: IngestTransport, @unchecked Sendable {
     private unowned let session: ChronoSession
 
@@ -27,7 +29,7 @@ final class SessionIngestTransport: IngestTransport, @unchecked Sendable {
 
     func pollAcks(into router: AckRouter) throws(ChronoLogError) -> Bool {
         var worked = false
-        try session.withChannel("receiving batch acknowledgements failed") { channel in
+        _ = try session.withChannelIfAvailable("receiving batch acknowledgements failed") { channel in
             worked = try channel.progress()
             while let (bytes, _) = try channel.poll(tag: .flow) {
                 worked = true
