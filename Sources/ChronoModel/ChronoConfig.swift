@@ -53,13 +53,14 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
     public struct Keeper: Codable, Sendable, Hashable {
         /// Bytes a keeper may buffer (pipelines, sealed chunks, chunks shipped and not yet durable) before it slows
         /// its writers. Everything buffered is waiting to become durable, so under saturation it
-        /// bounds the time from log to durable as well. Default 201326592 (192 MiB: under a
+        /// bounds the time from log to durable as well. Default 134217728 (128 MiB: under a
         /// saturating stream a keeper's bound divided by the time from receipt to durable, about
         /// 0.1 s, is its throughput; 96 MiB held 2 writers of 256-B events to 2.8–3.1 M events/s,
-        /// 128–192 MiB let them reach 3.1–3.4 M on the development machine); 1 MiB … the
+        /// 128 MiB let them reach 3.1–3.45 M on the development machine, and larger bounds gained
+        /// no more but took longer to warm up and made durability wait longer); 1 MiB … the
         /// machine's physical memory. It also sets how many pieces a keeper offers its grapher
         /// before they are read (``ChronoConfig/keeperTransferSlots``).
-        public var memoryLimitBytes: Int = 192 << 20
+        public var memoryLimitBytes: Int = 128 << 20
         /// The largest piece of a sealed chunk a grapher reads by RMA at once (the size of its read
         /// slots); a larger chunk travels in several pieces, each read where it lies in the keeper's
         /// memory. Default 4194304 (4 MiB); 64 KiB … 256 MiB.

@@ -208,7 +208,7 @@ import Testing
 
     @Test func theKeeperPoolDoesNotGrowWithTheMemoryBound() throws {
         var c = ChronoConfig()
-        #expect(c.keeperTransferSlots == 24 && c.transferSlotBytes == 4 << 20)  // 192 MiB / 2 / 4 MiB
+        #expect(c.keeperTransferSlots == 16 && c.transferSlotBytes == 4 << 20)  // 128 MiB / 2 / 4 MiB
         c.keeper.memoryLimitBytes = 1 << 40
         #expect(c.keeperTransferSlots * c.transferSlotBytes <= ChronoConfig.maxKeeperPoolBytes)
         c.keeper.memoryLimitBytes = 1 << 20
