@@ -117,13 +117,16 @@ public final class ChronoSession: @unchecked Sendable {
                 try body(channel)
                 try channel.progress()
                 return nil
-            } catch let error as ChronoLogError {
-                return error
             } catch {
-                return .noConnection("\(context()): \(error)")
+                return Self.failure(error, context)
             }
         }
         if let failure { throw failure }
+    }
+
+    /// A channel call's error as a `ChronoLogError`: as it is, or `.noConnection` naming `context`.
+    private static func failure(_ error: any Error, _ context: () -> String) -> ChronoLogError {
+        (error as? ChronoLogError) ?? .noConnection("\(context()): \(error)")
     }
 
     /// Runs `body` like ``withChannel(_:_:)`` when no other thread holds the channel; else returns
@@ -139,10 +142,8 @@ public final class ChronoSession: @unchecked Sendable {
                 try body(channel)
                 try channel.progress()
                 return nil
-            } catch let error as ChronoLogError {
-                return error
             } catch {
-                return .noConnection("\(context()): \(error)")
+                return Self.failure(error, context)
             }
         }
         guard let outcome else { return false }

@@ -132,12 +132,18 @@ public final class FabricEndpoint: @unchecked Sendable {
         guard byteCount > 0 else {
             throw .invalidArgument(call: "fi_mr_reg", detail: "cannot register \(byteCount) bytes")
         }
-        return try locked { () throws(FabricError) -> RegisteredRegion in
+        return try register(RegionStorage(length: byteCount), remoteReadOnly: false)
+    }
+
+    /// Registers `storage` (under the lock) and keeps its region until it is closed.
+    private func register(_ storage: @autoclosure () -> RegionStorage, remoteReadOnly: Bool) throws(FabricError) -> RegisteredRegion {
+        try locked { () throws(FabricError) -> RegisteredRegion in
             guard handles.isOpen else { throw .closed(call: "fi_mr_reg") }
-            let storage = RegionStorage(length: byteCount)
+            let storage = storage()
             let requested = nextKey
             nextKey += 1
-            let registration = try handles.register(base: storage.base, length: byteCount, requestedKey: requested)
+            let registration = try handles.register(base: storage.base, length: storage.length, requestedKey: requested,
+                                                    remoteReadOnly: remoteReadOnly)
             let region = RegisteredRegion(
                 storage: storage, endpoint: self, registration: registration,
                 usesVirtualAddresses: info.memoryRegistrationMode.contains(.virtualAddress))
@@ -153,22 +159,10 @@ public final class FabricEndpoint: @unchecked Sendable {
     /// closes it only once no peer may still read it.
     /// - Throws: `FabricError.invalidArgument` for empty memory; as ``register(byteCount:)``.
     public func register(lending memory: UnsafeRawBufferPointer) throws(FabricError) -> RegisteredRegion {
-        guard memory.count > 0, let base = memory.baseAddress else {
+        guard memory.count > 0, memory.baseAddress != nil else {
             throw .invalidArgument(call: "fi_mr_reg", detail: "cannot register \(memory.count) bytes")
         }
-        return try locked { () throws(FabricError) -> RegisteredRegion in
-            guard handles.isOpen else { throw .closed(call: "fi_mr_reg") }
-            let storage = RegionStorage(lending: memory)
-            let requested = nextKey
-            nextKey += 1
-            let registration = try handles.register(base: UnsafeMutableRawPointer(mutating: base), length: memory.count,
-                                                    requestedKey: requested, remoteReadOnly: true)
-            let region = RegisteredRegion(
-                storage: storage, endpoint: self, registration: registration,
-                usesVirtualAddresses: info.memoryRegistrationMode.contains(.virtualAddress))
-            regions[ObjectIdentifier(region)] = region
-            return region
-        }
+        return try register(RegionStorage(lending: memory), remoteReadOnly: true)
     }
 
     func deregister(_ region: RegisteredRegion) throws(FabricError) {
