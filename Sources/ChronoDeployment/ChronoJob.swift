@@ -190,9 +190,9 @@ public struct ChronoJob: Sendable {
                 guard let bulk = m.bulk, let group = me.group, let grapher = plan.ranks(of: .grapher, inGroup: group).first else {
                     throw ChronoLogError.unknown("keeper \(me.worldRank) has no grapher in its group")
                 }
-                let keeper = try KeeperRole(config: config, rank: me.worldRank, grapherRank: grapher,
-                                            playerRank: plan.ranks(of: .player, inGroup: group).first, bulk: bulk,
-                                            logger: m.logger, clock: clocks(.keeper))
+                let keeper = KeeperRole(config: config, rank: me.worldRank, grapherRank: grapher,
+                                        playerRank: plan.ranks(of: .player, inGroup: group).first, bulk: bulk,
+                                        logger: m.logger, clock: clocks(.keeper))
                 keeper.faults = faults
                 behavior = keeper
             case .grapher:

@@ -68,7 +68,8 @@ public protocol BulkSlotPool: AnyObject, Sendable {
 }
 
 /// What keepers, graphers and players need of the bulk plane: pools of slots peers can read,
-/// reads of a peer's slot (descriptor → bytes) and the progress that completes them (and, with
+/// memory lent to peers in place, reads of a peer's memory (descriptors → bytes, in one or several
+/// segments) and the progress that completes them (and, with
 /// manual-progress providers, peers' reads of this process's memory). ``BulkPlane`` carries it
 /// over libfabric RMA; a simulator carries it in memory.
 public protocol BulkTransport: AnyObject {
@@ -79,11 +80,6 @@ public protocol BulkTransport: AnyObject {
     var localAddress: [UInt8] { get }
     /// Whether the process of world rank `rank` can be read from.
     func hasPeer(worldRank rank: Int) -> Bool
-    /// Posts a read of `length` bytes at `remoteAddress` (with `key`) of world rank `rank` into
-    /// the start of `slot`. - Returns: the operation, reported by ``progress()`` when it completed.
-    /// - Throws: `FabricError` when the read cannot be posted (an unknown peer, a foreign slot).
-    func postRead(into slot: any BulkSlot, fromWorldRank rank: Int, remoteAddress: UInt64, key: UInt64,
-                  length: Int) throws -> OperationID
     /// Posts one read made of `segments`, each into `slot` at its offset; it completes once, when
     /// all of them have (failed if any failed).
     /// - Throws: `FabricError` when the read cannot be posted (an unknown peer, a foreign slot, a
@@ -134,23 +130,10 @@ extension BulkPlane: BulkTransport {
     /// Whether the plane was opened with `rank` among its members.
     public func hasPeer(worldRank rank: Int) -> Bool { peer(worldRank: rank) != nil }
 
-    /// `fi_read` from the peer into `slot` (registered memory of this plane).
-    /// - Throws: `FabricError.invalidArgument` for an unknown peer or a slot that is not
-    ///   registered memory; as `FabricEndpoint.postRead(into:from:remoteAddress:key:length:)`.
-    public func postRead(into slot: any BulkSlot, fromWorldRank rank: Int, remoteAddress: UInt64, key: UInt64,
-                         length: Int) throws -> OperationID {
-        guard let peer = peer(worldRank: rank) else {
-            throw FabricError.invalidArgument(call: "BulkPlane.postRead", detail: "rank \(rank) is not on the bulk plane")
-        }
-        guard let buffer = slot as? RegisteredBuffer else {
-            throw FabricError.invalidArgument(call: "BulkPlane.postRead", detail: "a slot that is not registered memory")
-        }
-        return try endpoint.postRead(into: buffer, from: peer, remoteAddress: remoteAddress, key: key, length: length)
-    }
-
-    /// One `fi_read` per segment into `slot`, completing as one operation.
-    /// - Throws: as ``postRead(into:fromWorldRank:remoteAddress:key:length:)``;
-    ///   `FabricError.invalidArgument` for a segment outside the slot.
+    /// One `fi_read` per segment into `slot` (registered memory of this plane), completing as one
+    /// operation.
+    /// - Throws: `FabricError.invalidArgument` for an unknown peer, a slot that is not registered
+    ///   memory or a segment outside it; as `FabricEndpoint.postRead(into:from:segments:)`.
     public func postRead(into slot: any BulkSlot, fromWorldRank rank: Int, segments: [BulkReadSegment]) throws -> OperationID {
         guard let peer = peer(worldRank: rank) else {
             throw FabricError.invalidArgument(call: "BulkPlane.postRead", detail: "rank \(rank) is not on the bulk plane")

@@ -19,6 +19,22 @@ import Testing
         }
     }
 
+    /// A piece descriptor's `length` is the size of the piece's encoding, the slot a grapher reads it
+    /// into; sizes that overflow give `UInt64.max`, which no slot fits (the grapher refuses the piece).
+    @Test func aPieceDescriptorsLengthIsItsEncodedSizeAndSaturates() throws {
+        func descriptor(events: UInt64, payload: UInt64) -> ChunkDescriptor {
+            ChunkDescriptor(storyId: StoryID(rawValue: 1), keeperRank: 1, sequence: 1, range: TimeRange(start: 0, end: 10), revision: 0,
+                            watermark: 0, records: (0, 1), payload: (0, 2), payloadBytes: payload, eventCount: events)
+        }
+        let chunk = try StoryChunk(storyId: StoryID(rawValue: 1), range: TimeRange(start: 0, end: 10),
+                                   events: (0..<3).map { Event(time: UInt64($0), clientId: ClientID(1), index: UInt32($0), text: "e\($0)x") })
+        #expect(descriptor(events: 3, payload: UInt64(chunk.payload.count)).length == UInt64(chunk.encodedByteCount))
+        #expect(descriptor(events: 0, payload: 0).length == UInt64(StoryChunk.headerByteCount))
+        #expect(descriptor(events: .max / 16, payload: 0).length == .max)
+        #expect(descriptor(events: 1, payload: .max - 40).length == .max)
+        #expect(descriptor(events: 1, payload: UInt64.max - 100).length == UInt64.max - 12)  // 32 + 56 bytes more, just fits
+    }
+
     @Test func roundTripProperty() async throws {
         let seen = Mutex(Set<MessageType>())
         await propertyCheck(count: 1000, input: Gens.message) { message in

@@ -140,14 +140,6 @@ final class SimBulkTransport: BulkTransport {
 
     func hasPeer(worldRank rank: Int) -> Bool { world.isRecordingRank(rank) }
 
-    func postRead(into slot: any BulkSlot, fromWorldRank rank: Int, remoteAddress: UInt64, key: UInt64,
-                  length: Int) throws -> OperationID {
-        guard let local = slot as? SimSlot, length <= local.length else {
-            throw FabricError.invalidArgument(call: "SimBulkTransport.postRead", detail: "a foreign or short local slot")
-        }
-        return post(into: local, [BulkReadSegment(offset: 0, remoteAddress: remoteAddress, key: key, length: length)])
-    }
-
     func postRead(into slot: any BulkSlot, fromWorldRank rank: Int, segments: [BulkReadSegment]) throws -> OperationID {
         guard let local = slot as? SimSlot,
               segments.allSatisfy({ $0.offset >= 0 && $0.length >= 0 && $0.offset <= local.length && $0.length <= local.length - $0.offset })

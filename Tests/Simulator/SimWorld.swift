@@ -338,8 +338,8 @@ public final class SimWorld {
                 let bulk = SimBulkTransport(rank: rank, world: self)
                 let clock = SkewedClock(base: clock, skew: scenario.keeperSkews[keeperIndex])
                 keeperIndex += 1
-                let keeper = try KeeperRole(config: config, rank: rank, grapherRank: group.grapher, playerRank: group.player,
-                                            bulk: bulk, logger: logger, clock: clock)
+                let keeper = KeeperRole(config: config, rank: rank, grapherRank: group.grapher, playerRank: group.player,
+                                        bulk: bulk, logger: logger, clock: clock)
                 keeper.faults = SimFaults(world: self)
                 try add(rank: rank, role: .keeper, behavior: keeper, bulk: bulk, clock: clock, logger: logger)
             }

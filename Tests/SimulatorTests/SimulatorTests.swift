@@ -191,6 +191,15 @@ struct SimulatorTests {
         #expect(report.passed, "seed \(seed): \(report.violations.first?.prefix(300) ?? "")")
     }
 
+    /// Saturated seed 108: a grapher at its memory bound read one piece per archive round (up to
+    /// 0.7 s each) of the keeper holding its story back, and the job missed its 30-s deadline once
+    /// keepers lent their chunks in place; it reads on within a quarter of its bound per round now.
+    @Test("saturated seeds of fixed findings pass", arguments: [UInt64(108)])
+    func fixedSaturatedFindings(_ seed: UInt64) {
+        let report = SimWorld.simulate(seed: seed, tightMemory: false, saturated: true)
+        #expect(report.passed, "seed \(seed): \(report.violations.first?.prefix(300) ?? "")")
+    }
+
     /// Replays `CHRONOLOG_SIM_SEED` (with `CHRONOLOG_SIM_MUTATION`), printing its scenario and outcome.
     @Test("replay one seed", .enabled(if: environment["CHRONOLOG_SIM_SEED"] != nil))
     func replay() {

@@ -129,11 +129,10 @@ public final class KeeperRole: RecordingBehavior {
     /// - Parameters:
     ///   - grapherRank: world rank of the group's grapher.
     ///   - playerRank: world rank of the group's player (nil: none; no query is answered).
-    ///   - bulk: the bulk plane (this keeper exposes registered memory on it).
+    ///   - bulk: the bulk plane (this keeper lends its sealed chunks on it).
     ///   - clock: event and elapsed time (the system's unless a test or the simulator steps its own).
-    /// - Throws: nothing today (kept for roles that register memory up front).
     public init(config: ChronoConfig, rank: Int, grapherRank: Int, playerRank: Int?, bulk: any BulkTransport,
-                logger: Logger, clock: any RoleClock = SystemRoleClock()) throws {
+                logger: Logger, clock: any RoleClock = SystemRoleClock()) {
         self.config = config
         self.clock = clock
         self.nextFullSweep = clock.instant()
@@ -738,8 +737,8 @@ public final class KeeperRole: RecordingBehavior {
 
     /// Whether holding watermarks back could deadlock. With every piece the keeper may offer
     /// unread, the waiting chunk that holds a watermark back cannot leave until the grapher reads
-    /// a piece in flight (the count goes down at the read, not at durability). The grapher reads below its memory bound, and
-    /// at the bound it still reads the next piece of the keeper its story's watermark waits for
+    /// a piece in flight (the count goes down at the read, not at durability). The grapher reads
+    /// below its memory bound, and at the bound it still reads the next piece of the keeper its story's watermark waits for
     /// (`GrapherRole.nextHoldingBack`), so in a group of several keepers the one holding the
     /// others back is read first, however long an archive round takes: no timer, no guess.
     ///
