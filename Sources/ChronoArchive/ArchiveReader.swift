@@ -37,7 +37,8 @@ public final class ArchiveReader {
     }
 
     /// The archive files at `path`: the file itself, or the directory's `*.h5` files by name.
-    static func archiveFiles(at path: String) throws(ArchiveError) -> [String] {
+    /// - Throws: `.notFound` when there is none; `.unreadableFile` when the directory cannot be listed.
+    public static func archiveFiles(at path: String) throws(ArchiveError) -> [String] {
         var info = stat()
         guard stat(path, &info) == 0 else { throw .notFound(path: path) }
         guard (info.st_mode & S_IFMT) == S_IFDIR else { return [path] }

@@ -1,3 +1,4 @@
+import ChronoArchive
 import ChronoClient
 import ChronoModel
 import Foundation
@@ -67,4 +68,8 @@ struct ChronologBackend: IORBackend {
     }
 
     func removeFiles(_ layout: IORLayout) {}
+
+    func cachedFiles(_ layout: IORLayout) -> [String] {
+        (try? ArchiveReader.archiveFiles(at: p.archiveDirectory)) ?? []
+    }
 }

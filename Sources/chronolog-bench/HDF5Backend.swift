@@ -130,6 +130,10 @@ struct HDF5Backend: IORBackend {
         }
     }
 
+    func cachedFiles(_ layout: IORLayout) -> [String] {
+        [layout.hdf5Path(owner: p.storyPerRank ? layout.rank : nil)]
+    }
+
     func removeFiles(_ layout: IORLayout) {
         if p.storyPerRank {
             unlink(layout.hdf5Path(owner: layout.rank))

@@ -33,4 +33,7 @@ protocol IORBackend {
     func read(_ layout: IORLayout, _ units: [(unit: IORUnit, segments: [IORSegment])], _ recorder: inout IORPhaseRecorder) throws
     /// Removes the iteration's files (CHRONOLOG: nothing; its archive stays).
     func removeFiles(_ layout: IORLayout)
+    /// The files this rank wrote that the read phase reads (CHRONOLOG: the archive's, every rank),
+    /// whose pages `--read-cache cold` drops before the read phase.
+    func cachedFiles(_ layout: IORLayout) -> [String]
 }

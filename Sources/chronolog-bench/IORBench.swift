@@ -21,10 +21,13 @@ struct IORBench: ParsableCommand {
             turn (in -a's order in the first repetition, each further one starting one API later, so that \
             no API always follows the same one): a write phase (open, I/O, close steps, timed per writer; the rates divide the bytes of \
             all writers by the slowest writer's time), then a read phase, then the baselines' files are \
-            removed (not with -k). The baselines' files stay in the page cache from their write to their \
-            read phase; a grapher keeps only the archive's last archive.pageCacheBytes there (256 MiB by \
-            default, shown in the header), so a replay of more reads the file from disk: raise it with \
-            --set to compare page-cache reads with page-cache reads.
+            removed (not with -k). By default (--read-cache cold) every API's files, and for CHRONOLOG the \
+            archive's, are dropped from the page cache before its read phase, so every API reads from \
+            storage, as a rank reading another node's data does on a cluster. With --read-cache kept they \
+            stay as written: the baselines' files whole, while a grapher keeps only the archive's last \
+            archive.pageCacheBytes (256 MiB by default, shown in the header), so a replay of more reads \
+            the file from disk while the baselines read memory (raise it with --set to compare memory \
+            with memory). Each read line says how much of its files the page cache held at the start.
 
             Every API stores the same events: -t record bytes each plus the 32-byte event record \
             ChronoLog-Swift keeps per event (time, client id, index, length, offset); MiB/s counts both. \
@@ -113,6 +116,10 @@ struct IORBench: ParsableCommand {
     @Option(help: ArgumentHelp("CHRONOLOG: ms between durable-flush probes while logging (0 = none), at most 60000.", valueName: "ms"))
     var durableProbeMs = 100
 
+    @Option(help: ArgumentHelp("What the page cache holds at each read phase's start: cold (every API's files dropped) or kept (as written).",
+                               valueName: "cold|kept"))
+    var readCache = "cold"
+
     @OptionGroup var configuration: ConfigurationOptions
 
     func validate() throws {
@@ -133,13 +140,17 @@ struct IORBench: ParsableCommand {
         guard let t = Self.parseSize(eventSize), t > 0 else { throw ValidationError("-t \(eventSize): expected a positive number of bytes") }
         guard let buffer = Self.parseSize(bufferSize) else { throw ValidationError("--buffer-size \(bufferSize): expected a number of bytes (suffix k, m, g)") }
         let (format, summaryFile) = try IORParameters.parseIOROptions(iorSettings)
+        guard let cache = IORReadCache(rawValue: readCache) else {
+            throw ValidationError("--read-cache \(readCache): expected cold or kept")
+        }
         let both = !writePhase && !readPhase
         let p = IORParameters(
             apis: try IORAPI.parseList(api), eventBytes: t, eventsPerWriter: try IORParameters.parseBlock(block, eventBytes: t),
             storiesPerWriter: stories, storyPerRank: storyPerRank, write: both || writePhase, read: both || readPhase,
             readOtherRank: readOtherRank, iterations: repetitions, stonewallSeconds: stonewall, durable: durable,
             directory: directory, bufferBytes: buffer, sampleEvery: sampleEvery, durableProbeMs: durableProbeMs, keepFiles: keepFiles,
-            summaryFormat: format, summaryFile: jsonFile ?? summaryFile, archivePageCacheBytes: config.archive.pageCacheBytes)
+            summaryFormat: format, summaryFile: jsonFile ?? summaryFile, archivePageCacheBytes: config.archive.pageCacheBytes,
+            archiveDirectory: config.archive.directory, readCache: cache)
         try p.validate(maxEventBytes: config.story.maxEventBytes)
         return p
     }

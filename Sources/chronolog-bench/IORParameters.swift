@@ -54,6 +54,10 @@ struct IORParameters: Codable, Sendable {
     /// CHRONOLOG: the archive bytes each grapher leaves in the page cache (`archive.pageCacheBytes`);
     /// printed in the header, since the baselines' files stay there whole.
     var archivePageCacheBytes = 0
+    /// CHRONOLOG: the archive's directory (`archive.directory`).
+    var archiveDirectory = ""
+    /// What the page cache holds of each API's files when its read phase starts (`--read-cache`).
+    var readCache = IORReadCache.cold
 
     /// Bytes one event takes in every API: its record bytes plus its 32-byte metadata record.
     var storedEventBytes: Int { eventBytes + recordBytes }

@@ -18,6 +18,9 @@ struct IORRankPhase: Codable, Sendable {
     var durableSamples: [Double] = []
     /// Whether the stonewall (`-D`) stopped this rank before its last event.
     var stonewalled = false
+    /// Read phases: bytes of the files read (as far as this rank wrote them; CHRONOLOG: the
+    /// archive) and how many of them the page cache held when the phase started.
+    var fileBytes = 0, cachedBytes = 0
     var timeline = ProgressTimeline()
 
     /// Open + I/O + close.
@@ -50,6 +53,12 @@ struct IORPhaseRecorder {
 
     /// Seconds since the I/O step started (the stonewall clock).
     var secondsWriting: Double { seconds(since: stepStart) }
+
+    /// Notes what the page cache held of the files read when the phase started.
+    mutating func noteCache(cached: Int, of total: Int) {
+        result.cachedBytes = cached
+        result.fileBytes = total
+    }
 
     /// Ends the open step; the I/O step starts.
     mutating func opened() { result.openSeconds = lap() }

@@ -38,7 +38,10 @@ extension IORReport {
             durable (-e)        : \(p.durable ? "the write phase ends once the events are durable" : "no (made durable after the timed phase)")
             directory (-o)      : \(p.directory)
             baseline buffer     : \(p.bufferBytes) B per story (\(p.eventsPerTransfer) events per I/O call)
-            archive page cache  : \(p.archivePageCacheBytes >> 20) MiB of the archive kept per grapher (archive.pageCacheBytes; the baselines' files stay cached whole)
+            archive page cache  : \(p.archivePageCacheBytes >> 20) MiB of the archive kept per grapher (archive.pageCacheBytes)
+            read cache          : \(p.readCache == .cold
+                ? "cold: every API's files (CHRONOLOG: the archive) are dropped from the page cache before its read phase"
+                : "kept: the baselines' files stay cached whole from their write phase, the archive as its graphers left it") (--read-cache)
 
             Results:
 
@@ -52,7 +55,8 @@ extension IORReport {
     static func line(_ r: IORPhaseRow) -> String {
         columns([r.api.rawValue, r.access.rawValue, f(r.mibPerSecond, 2), g(r.opsPerSecond), g(r.eventsPerSecond),
                  s(r.openSeconds), s(r.ioSeconds), s(r.closeSeconds), s(r.seconds), "\(r.iteration - 1)"]
-                + (r.stonewalled ? ["(stonewalled)"] : []), rowWidths + [0])
+                + (r.stonewalled ? ["(stonewalled)"] : [])
+                + (r.cachedAtStart.map { ["(\(f($0 * 100, 0)) % cached at start)"] } ?? []), rowWidths + [0, 0])
     }
 
     /// Everything after the last iteration.

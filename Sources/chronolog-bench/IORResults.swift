@@ -44,6 +44,9 @@ struct IORPhaseRow: Codable, Sendable {
     var cpuSecondsPerEvent: Double
     /// Whether the stonewall stopped some writer early.
     var stonewalled: Bool
+    /// Read phases: the share of the files' bytes the page cache held when the phase started
+    /// (0 … 1; nil for writes, or when there was nothing to measure).
+    var cachedAtStart: Double?
 
     /// Combines the writers' measurements.
     init(iteration: Int, api: IORAPI, access: IORAccess, ranks: [IORRankPhase], cpuSeconds: Double) {
@@ -74,6 +77,10 @@ struct IORPhaseRow: Codable, Sendable {
         self.cpuSeconds = cpuSeconds
         cpuSecondsPerEvent = events > 0 ? cpuSeconds / Double(events) : 0
         stonewalled = ranks.contains(where: \.stonewalled)
+        let fileBytes = ranks.reduce(0) { $0 + $1.fileBytes }
+        if access == .read, fileBytes > 0 {
+            cachedAtStart = Double(ranks.reduce(0) { $0 + $1.cachedBytes }) / Double(fileBytes)
+        }
     }
 
     /// The nearest-rank percentile of sorted values.

@@ -86,7 +86,16 @@ final class IORRun {
             written = try allgather(stored)
         }
         if p.read {
+            let files = backend.cachedFiles(layout)
+            if p.readCache == .cold {
+                // Every writer is done writing (the write phase ended collectively); after the drop
+                // every writer waits for the others, so no read starts on a file still cached.
+                PageCache.drop(files)
+                try CPUMeter.quietBarrier(peers, pollMicroseconds: 100)
+            }
+            let cache = PageCache.residency(of: files)
             _ = try phase(api, .read, iteration) { recorder in
+                recorder.noteCache(cached: cache.cached, of: cache.total)
                 try backend.read(layout, layout.readUnits(written: written), &recorder)
                 return []
             }

@@ -117,6 +117,10 @@ struct StreamBackend: IORBackend {
         }
     }
 
+    func cachedFiles(_ layout: IORLayout) -> [String] {
+        layout.writtenUnits.map { layout.filePath(api, $0) }
+    }
+
     func removeFiles(_ layout: IORLayout) {
         for u in layout.writtenUnits where u.owner != nil || layout.rank == 0 {
             unlink(layout.filePath(api, u))

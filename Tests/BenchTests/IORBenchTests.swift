@@ -21,7 +21,7 @@ struct IORBenchTests {
         let r = try MPIJob.runCommand([Self.bench, "ior", "--help"], timeout: 30)
         #expect(r.exitCode == 0, "\(r)")
         for option in ["-a <apis>", "-t <bytes>", "-b <size>", "-s <n>", "-F ", "-w ", "-r ", "-C ", "-i <n>", "-D <seconds>", "-e ",
-                       "-o <dir>", "-O <key=value>", "--json <file>", "-k ", "--buffer-size"] {
+                       "-o <dir>", "-O <key=value>", "--json <file>", "-k ", "--buffer-size", "--read-cache <cold|kept>"] {
             #expect(r.stdout.contains("  \(option)"), "--help lacks \(option)")
         }
         // The discussion is wrapped to the terminal: compare with single spaces.
@@ -38,7 +38,7 @@ struct IORBenchTests {
         (["-i", "0"], "-i 0 is outside 1…10000"), (["-D", "90000"], "-D 90000 is outside 0…86400"), (["-r"], "-r needs"),
         (["-w", "-C"], "-C needs a read phase"), (["-O", "summaryFormat=xml"], "summaryFormat=xml"), (["-O", "colour=red"], "unknown setting"),
         (["--buffer-size", "100"], "--buffer-size 100 is outside"), (["--sample-every", "0"], "--sample-every 0"),
-        (["--set", "nosuch.key=1"], "nosuch.key"),
+        (["--set", "nosuch.key=1"], "nosuch.key"), (["--read-cache", "warm"], "--read-cache warm: expected cold or kept"),
     ])
     func badOptions(args: [String], message: String) throws {
         let r = try MPIJob.runCommand([Self.bench, "ior"] + args, timeout: 30)
@@ -57,6 +57,9 @@ struct IORBenchTests {
         #expect(r.stdout.contains("Summary of all tests:") && r.stdout.contains("CHRONOLOG as a ratio of the best baseline"), "\(r)")
         // The header says how much of the archive stays in the page cache (the baselines' files stay whole).
         #expect(r.stdout.contains("archive page cache  : 256 MiB of the archive kept per grapher"), "\(r.stdout)")
+        // By default every API's files are dropped from the page cache before its read phase, and
+        // each read line says what the cache held (the baselines' files are synced, so all clean).
+        #expect(r.stdout.contains("read cache          : cold: every API's files"), "\(r.stdout)")
         for api in ["CHRONOLOG", "POSIX", "MPIIO", "HDF5"] {
             for access in ["write", "read"] {
                 #expect(r.lines(startingWith: "\(api)").filter { $0.split(separator: " ").dropFirst().first == Substring(access) }.count == 2,
@@ -66,6 +69,12 @@ struct IORBenchTests {
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
         try checkRows(doc, apis: 4, iterations: 2, eventsPerWriter: 256, storedBytes: 288)
         try checkRatios(doc)
+        for row in try #require(doc["iterations"] as? [[String: Any]]) where row["access"] as? String == "read" {
+            let cached = try #require(row["cachedAtStart"] as? Double, "\(row)")
+            // The archive may keep a few dirty pages of the grapher's last round; the baselines' files none.
+            #expect(row["api"] as? String == "CHRONOLOG" ? cached < 0.5 : cached == 0, "\(row["api"] ?? "?"): \(cached) cached at start")
+        }
+        #expect(r.lines(startingWith: "POSIX").contains { $0.contains(" read ") && $0.hasSuffix("(0 % cached at start)") }, "\(r.stdout)")
         let remaining = try FileManager.default.contentsOfDirectory(atPath: data).filter { $0.hasPrefix("ior-") }
         #expect(remaining.isEmpty, "the baselines' files stay without -k: \(remaining)")
         if let python = plottingPython {
@@ -103,7 +112,7 @@ struct IORBenchTests {
         let json = dir.appendingPathComponent("ior.json").path
         let r = try MPIJob.run(ranks: 6, [Self.bench, "ior", "-a", "CHRONOLOG,POSIX,MPIIO", "-F", "-t", "16", "-b", "100000000e", "-D", "1",
                                           "--durable-probe-ms", "0", "-o", dir.appendingPathComponent("data").path, "--json", json,
-                                          "--set", "archive.pageCacheBytes=1048576"],
+                                          "--set", "archive.pageCacheBytes=1048576", "--read-cache", "kept"],
                                timeout: 180)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.stdout.contains("archive page cache  : 1 MiB of the archive kept per grapher"), "a value set is kept: \(r.stdout)")
@@ -117,6 +126,10 @@ struct IORBenchTests {
             #expect(write["stonewalled"] as? Bool == true && written > 0 && written < 200_000_000, "\(api): \(write)")
             #expect((write["ioSeconds"] as? Double ?? 0) < 30, "\(api): the stonewall did not stop the writers: \(write)")
             #expect(read["events"] as? Int == written, "\(api): read \(read["events"] ?? "?") of \(written) events")
+            if api != "CHRONOLOG" {
+                // Kept: the baselines' files are read as their write phase left them, whole in the page cache.
+                #expect(read["cachedAtStart"] as? Double == 1, "\(api): \(read["cachedAtStart"] ?? "?") cached at start")
+            }
         }
     }
 
