@@ -11,11 +11,12 @@
    instruction set below, each compiled for its own target. */
 typedef uint64_t chrono_u64x8 __attribute__((vector_size(64)));
 
-static inline __attribute__((always_inline)) uint64_t word_sum_body(const void *bytes, size_t words) {
+static inline __attribute__((always_inline)) uint64_t word_sum_body(const void *bytes, size_t words, uint64_t first) {
     const unsigned char *p = (const unsigned char *)bytes;
     const uint64_t k1 = CHECKSUM_K1;
+    const uint64_t s0 = first * k1;
     chrono_u64x8 sums = {0, 0, 0, 0, 0, 0, 0, 0};
-    chrono_u64x8 salt = {0, k1, 2 * k1, 3 * k1, 4 * k1, 5 * k1, 6 * k1, 7 * k1};
+    chrono_u64x8 salt = {s0, s0 + k1, s0 + 2 * k1, s0 + 3 * k1, s0 + 4 * k1, s0 + 5 * k1, s0 + 6 * k1, s0 + 7 * k1};
     const chrono_u64x8 step = {8 * k1, 8 * k1, 8 * k1, 8 * k1, 8 * k1, 8 * k1, 8 * k1, 8 * k1};
     size_t i = 0;
     for (; i + 8 <= words; i += 8) {
@@ -31,22 +32,29 @@ static inline __attribute__((always_inline)) uint64_t word_sum_body(const void *
     for (; i < words; i++) {
         uint64_t w;
         memcpy(&w, p + i * 8, sizeof w);
-        uint64_t x = (w ^ (i * k1)) * CHECKSUM_K2;
+        uint64_t x = (w ^ ((first + i) * k1)) * CHECKSUM_K2;
         x ^= x >> 31;
         sum += x;
     }
     return sum;
 }
 
-static uint64_t word_sum_plain(const void *bytes, size_t words) { return word_sum_body(bytes, words); }
+static uint64_t word_sum_plain(const void *bytes, size_t words) { return word_sum_body(bytes, words, 0); }
+static uint64_t word_sum_from_plain(const void *bytes, size_t words, uint64_t first) { return word_sum_body(bytes, words, first); }
 
 #if defined(__x86_64__) && defined(__linux__)
 #define CHRONO_X86_CLONES 1
 __attribute__((target("avx2"))) static uint64_t word_sum_avx2(const void *bytes, size_t words) {
-    return word_sum_body(bytes, words);
+    return word_sum_body(bytes, words, 0);
 }
 __attribute__((target("avx512f,avx512dq"))) static uint64_t word_sum_avx512(const void *bytes, size_t words) {
-    return word_sum_body(bytes, words);
+    return word_sum_body(bytes, words, 0);
+}
+__attribute__((target("avx2"))) static uint64_t word_sum_from_avx2(const void *bytes, size_t words, uint64_t first) {
+    return word_sum_body(bytes, words, first);
+}
+__attribute__((target("avx512f,avx512dq"))) static uint64_t word_sum_from_avx512(const void *bytes, size_t words, uint64_t first) {
+    return word_sum_body(bytes, words, first);
 }
 #endif
 
@@ -93,6 +101,15 @@ static uint64_t (*resolve_word_sum(void))(const void *, size_t) {
     }
 }
 uint64_t chrono_checksum_word_sum(const void *bytes, size_t words) __attribute__((ifunc("resolve_word_sum")));
+static uint64_t (*resolve_word_sum_from(void))(const void *, size_t, uint64_t) {
+    switch (best_variant()) {
+    case CHRONO_CHECKSUM_AVX512: return word_sum_from_avx512;
+    case CHRONO_CHECKSUM_AVX2: return word_sum_from_avx2;
+    default: return word_sum_from_plain;
+    }
+}
+uint64_t chrono_checksum_word_sum_from(const void *bytes, size_t words, uint64_t first) __attribute__((ifunc("resolve_word_sum_from")));
 #else
 uint64_t chrono_checksum_word_sum(const void *bytes, size_t words) { return word_sum_plain(bytes, words); }
+uint64_t chrono_checksum_word_sum_from(const void *bytes, size_t words, uint64_t first) { return word_sum_from_plain(bytes, words, first); }
 #endif

@@ -305,6 +305,42 @@ public enum ArchiveChecksum {
         return x
     }
 
+    /// The checksum of the bytes of `parts` one after the other, as if they were one buffer (a
+    /// payload whose HDF5 chunks lie apart in the file): equal to ``hash(_:)`` of their
+    /// concatenation, with no copy. A word that straddles two parts is assembled on its own.
+    public static func hash(parts: [UnsafeRawBufferPointer]) -> UInt64 {
+        var sum: UInt64 = 0, word = 0, total = 0
+        var carry: UInt64 = 0, carried = 0
+        for part in parts {
+            guard let base = part.baseAddress, part.count > 0 else { continue }
+            total += part.count
+            var p = 0
+            if carried > 0 {
+                while carried < 8 && p < part.count {
+                    carry |= UInt64(part[p]) << (8 * UInt64(carried))
+                    carried += 1
+                    p += 1
+                }
+                guard carried == 8 else { continue }
+                sum &+= mix(carry, at: word)
+                word += 1
+                (carry, carried) = (0, 0)
+            }
+            let whole = (part.count - p) / 8
+            sum &+= chrono_checksum_word_sum_from(base + p, whole, UInt64(word))
+            word += whole
+            p += whole * 8
+            while p < part.count {
+                carry |= UInt64(part[p]) << (8 * UInt64(carried))
+                carried += 1
+                p += 1
+            }
+        }
+        if carried > 0 { sum &+= mix(carry, at: word) }
+        let h = UInt64(truncatingIfNeeded: total) &* k3 &+ sum
+        return h ^ (h >> 29)
+    }
+
     /// The checksum of a byte array.
     public static func hash(_ bytes: [UInt8]) -> UInt64 {
         bytes.withUnsafeBytes { hash($0) }

@@ -147,6 +147,18 @@ public final class ArchiveReader {
     /// - Throws: `.storyNotFound` when no file holds the story; `.corrupt` or `.hdf5` as ``events(chronicle:story:range:)``.
     public func readEncoded(chronicle: String, story: String, window: TimeRange,
                             into destination: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> EncodedWindow? {
+        try readEncoded(chronicle: chronicle, story: story, window: window, into: destination, lendingPayloadAbove: nil)
+    }
+
+    /// ``readEncoded(chronicle:story:window:into:)``, leaving the payload in the mapped file when
+    /// the encoded window is larger than `threshold` bytes (nil: never): only the header and the
+    /// record table are written into `destination`, and the payload's parts — checked against the
+    /// index rows' checksums where they lie — come back in ``EncodedWindow/payloadInPlace`` for a
+    /// player to lend. Where a part cannot be located in the file (a chunk not allocated, a filtered
+    /// dataset, a file that cannot be mapped) the payload is copied as usual.
+    /// - Throws: as ``readEncoded(chronicle:story:window:into:)``.
+    public func readEncoded(chronicle: String, story: String, window: TimeRange, into destination: UnsafeMutableRawBufferPointer,
+                            lendingPayloadAbove threshold: Int?) throws(ArchiveError) -> EncodedWindow? {
         let key = StoryKey(chronicle: chronicle, story: story)
         let holders = readers.filter { $0.stories[key] != nil }
         guard let reader = holders.first, let entry = reader.stories[key] else {
@@ -167,6 +179,10 @@ public final class ArchiveReader {
             size += Int(row.eventCount) * EventRecord.byteSize + Int(row.payloadBytes)
         }
         guard size <= destination.count else { return nil }
+        if let threshold, size > threshold,
+           let lent = try reader.readEncodedLendingPayload(index: index, rows: rows, window: window, storyId: entry.storyId, into: destination) {
+            return lent
+        }
         return try reader.readEncoded(index: index, rows: rows, window: window, storyId: entry.storyId, into: destination)
     }
 
@@ -266,10 +282,17 @@ public final class ArchiveReader {
 }
 
 /// What ``ArchiveReader/readEncoded(chronicle:story:window:into:)`` wrote: an encoded chunk of
-/// `byteCount` bytes holding `eventCount` events.
-public struct EncodedWindow: Sendable, Hashable {
+/// `byteCount` bytes holding `eventCount` events — or, with ``payloadInPlace``, its header and
+/// record table (`byteCount` minus the payload's bytes), the payload left where it lies in the file.
+public struct EncodedWindow: Sendable {
     public var byteCount: Int
     public var eventCount: Int
+    /// The payload, verified, in the mapped file: it follows the record table in the encoding
+    /// but was not copied (``ArchiveReader/readEncoded(chronicle:story:window:into:lendingPayloadAbove:)``).
+    public var payloadInPlace: InPlacePayload? = nil
+
+    /// Bytes written into the destination: all of them, or the header and records alone.
+    public var writtenByteCount: Int { byteCount - (payloadInPlace?.byteCount ?? 0) }
 }
 
 /// One open archive file: its stories and their (lazily loaded) time indexes.
@@ -366,6 +389,9 @@ final class ArchiveFileReader {
     /// Stories of the file by name bytes.
     private(set) var stories: [StoryKey: StoryEntry] = [:]
     private var indexes: [StoryKey: StoryIndex] = [:]
+    /// The file mapped for lending payloads in place (``readEncodedLendingPayload(index:rows:window:storyId:into:)``).
+    private var mapping: ArchiveFileMapping?
+    private var mappingTried = false
 
     init(path: String) throws(ArchiveError) {
         self.path = path
@@ -655,6 +681,85 @@ final class ArchiveFileReader {
         StoryChunk.storeHeader(into: destination, storyId: storyId, range: window, revision: revision, eventCount: events,
                                payloadBytes: payloadAt - payloadBase)
         return EncodedWindow(byteCount: payloadAt, eventCount: events)
+    }
+
+    /// ``readEncoded(index:rows:window:storyId:into:)`` with the payload left in the mapped file:
+    /// the record tables are read and checked as there, each row's payload is located chunk by
+    /// chunk (``HDF5Dataset/chunkExtent(containingRow:)``) and its checksum computed where it lies.
+    /// - Returns: nil when some part cannot be located or mapped (the caller copies instead).
+    /// - Throws: `.corrupt` when a row's records or payload fail their checks (as when copied).
+    func readEncodedLendingPayload(index: StoryIndex, rows positions: [Int], window: TimeRange, storyId: StoryID,
+                                   into destination: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> EncodedWindow? {
+        guard let mapping = mapped() else { return nil }
+        var located: [[UnsafeRawBufferPointer]] = []
+        for position in positions {
+            let row = index.rows[position]
+            guard let parts = try payloadParts(Int(row.payloadStart)..<(Int(row.payloadStart) + Int(row.payloadBytes)),
+                                               of: index.payload, in: mapping) else { return nil }
+            located.append(parts)
+        }
+        let events = positions.reduce(0) { $0 + Int(index.rows[$1].eventCount) }
+        var recordAt = StoryChunk.headerByteCount
+        var payloadAt = 0
+        var revision: UInt32 = 0
+        var all: [UnsafeRawBufferPointer] = []
+        for (k, position) in positions.enumerated() {
+            let row = index.rows[position]
+            let location = "\(path):\(index.groupPath)/\(ArchiveLayout.indexDataset) row \(index.fileRows[position])"
+            let records = UnsafeMutableRawBufferPointer(rebasing: destination[recordAt..<(recordAt + row.eventRows.count * EventRecord.byteSize)])
+            try archiveCall { try index.events.read(range: row.eventRows, into: records) }
+            try Self.checkRecordRows(UnsafeRawBufferPointer(records), row: row, location: location)
+            for part in located[k] { mapping.prefetch(part) }
+            guard ArchiveChecksum.hash(parts: located[k]) == row.payloadHash else {
+                throw .corrupt(location: location, detail: "payload checksum mismatch")
+            }
+            RecordRows.rebaseOffsets(records, by: UInt64(payloadAt) &- row.payloadStart)
+            revision = max(revision, row.revision)
+            recordAt += records.count
+            payloadAt += Int(row.payloadBytes)
+            all += located[k]
+        }
+        StoryChunk.storeHeader(into: destination, storyId: storyId, range: window, revision: revision, eventCount: events,
+                               payloadBytes: payloadAt)
+        return EncodedWindow(byteCount: recordAt + payloadAt, eventCount: events,
+                             payloadInPlace: InPlacePayload(parts: Self.joined(all), mapping: mapping))
+    }
+
+    /// The file mapped for lending (mapped on first use, kept while this reader lives).
+    private func mapped() -> ArchiveFileMapping? {
+        if mappingTried { return mapping }
+        mappingTried = true
+        mapping = ArchiveFileMapping(path: path)
+        return mapping
+    }
+
+    /// Where the bytes `range` of a payload dataset lie in the mapped file, chunk by chunk.
+    private func payloadParts(_ range: Range<Int>, of payload: HDF5Dataset,
+                              in mapping: ArchiveFileMapping) throws(ArchiveError) -> [UnsafeRawBufferPointer]? {
+        var parts: [UnsafeRawBufferPointer] = []
+        var at = range.lowerBound
+        while at < range.upperBound {
+            let chunk: HDF5ChunkExtent? = try archiveCall { try payload.chunkExtent(containingRow: at) }
+            guard let chunk else { return nil }
+            let end = min(range.upperBound, chunk.rows.upperBound)
+            guard let bytes = mapping.bytes(at: chunk.fileOffset + (at - chunk.rows.lowerBound), count: end - at) else { return nil }
+            parts.append(bytes)
+            at = end
+        }
+        return parts
+    }
+
+    /// Parts that follow each other in memory joined into one.
+    private static func joined(_ parts: [UnsafeRawBufferPointer]) -> [UnsafeRawBufferPointer] {
+        var out: [UnsafeRawBufferPointer] = []
+        for part in parts where part.count > 0 {
+            if let last = out.last, let end = last.baseAddress.map({ $0 + last.count }), end == part.baseAddress {
+                out[out.count - 1] = UnsafeRawBufferPointer(start: last.baseAddress, count: last.count + part.count)
+            } else {
+                out.append(part)
+            }
+        }
+        return out
     }
 
     /// Verifies the whole file into `result`.

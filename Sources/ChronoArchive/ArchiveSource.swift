@@ -17,10 +17,22 @@ public protocol ArchiveSource: AnyObject {
     /// - Throws: `ArchiveError.storyNotFound` when the story is not archived; read errors.
     func readEncoded(chronicle: String, story: String, window: TimeRange,
                      into destination: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> EncodedWindow?
+    /// `window`'s events encoded with the payload left in place when larger than `threshold`
+    /// (see ``ArchiveReader/readEncoded(chronicle:story:window:into:lendingPayloadAbove:)``). By
+    /// default: copied whole, as ``readEncoded(chronicle:story:window:into:)``.
+    func readEncoded(chronicle: String, story: String, window: TimeRange, into destination: UnsafeMutableRawBufferPointer,
+                     lendingPayloadAbove threshold: Int?) throws(ArchiveError) -> EncodedWindow?
     /// Where reading must start to find the last `count` archived events of `range` (see
     /// ``ArchiveReader/lastWindowStart(chronicle:story:range:count:)``).
     /// - Throws: `ArchiveError.storyNotFound` when the story is not archived; read errors.
     func lastWindowStart(chronicle: String, story: String, range: TimeRange, count: Int) throws(ArchiveError) -> UInt64
+}
+
+extension ArchiveSource {
+    public func readEncoded(chronicle: String, story: String, window: TimeRange, into destination: UnsafeMutableRawBufferPointer,
+                            lendingPayloadAbove threshold: Int?) throws(ArchiveError) -> EncodedWindow? {
+        try readEncoded(chronicle: chronicle, story: story, window: window, into: destination)
+    }
 }
 
 extension ArchiveReader: ArchiveSource {}

@@ -69,8 +69,8 @@ extension Counter {
     public static let replaysRefused = Counter("replays.refused")
     /// `slots.exhausted`: a keeper had chunks waiting while every piece it may offer at once was unread.
     public static let slotsExhausted = Counter("slots.exhausted")
-    /// `loans.unclosed`: a keeper's lent chunk whose registration would not close (its storage is
-    /// not reused).
+    /// `loans.unclosed`: a keeper's lent chunk, or a player's lent archive payload, whose
+    /// registration would not close (its storage is not reused; the player keeps the file mapped).
     public static let loansUnclosed = Counter("loans.unclosed")
     /// `watermarkSets.received`.
     public static let watermarkSetsReceived = Counter("watermarkSets.received")
@@ -152,6 +152,9 @@ extension Counter {
     public static let piecesSent = Counter("pieces.sent")
     /// `pieces.straight`.
     public static let piecesStraight = Counter("pieces.straight")
+    /// `pieces.mapped`: a player's pieces whose payload its client read where it lies in the
+    /// mapped archive file (only the header and records were copied into the slot).
+    public static let piecesMapped = Counter("pieces.mapped")
     /// `queries.cancelled`.
     public static let queriesCancelled = Counter("queries.cancelled")
     /// `queries.duplicate`.
@@ -384,7 +387,7 @@ extension Counter {
         .eventsRejectedNotRecorded, .eventsReplayed, .eventsShipped, .ingestWindowWaitUs, .ingestWindowWaits,
         .keeperPiecesStray, .leasesExpired, .leasesGranted, .leasesRecalled, .leasesStray, .leasesUsed, .leasesWaitUs,
         .memoryPeakBytes, .memoryResidentBytes, .messagesForged, .messagesMalformed, .messagesUnexpected,
-        .ordersRefused, .piecesRma, .piecesSent, .piecesStraight, .queriesCancelled, .queriesDuplicate, .queriesFailed,
+        .ordersRefused, .piecesRma, .piecesSent, .piecesStraight, .piecesMapped, .queriesCancelled, .queriesDuplicate, .queriesFailed,
         .queriesPartial, .queriesTailMissing, .queriesReceived, .queriesRefused, .queriesServed, .queriesTimedOut, .rangesSplit, .readBusyUs,
         .readsAtBound, .recordingsStarted, .recordingsStopped, .replayPiecesDecoded, .replayPiecesInPlace,
         .replaysAcrossNodes, .replaysAnswered, .replaysEvents, .replaysRefused, .replaysRouted, .roundMs, .rounds,

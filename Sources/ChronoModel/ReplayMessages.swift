@@ -204,6 +204,8 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
         w.bool(remote != nil)
         if let remote {
             w.u64(remote.address); w.u64(remote.key); w.u64(remote.length); w.u64(remote.eventCount); w.blob(remote.playerAddress)
+            w.u32(UInt32(remote.payloadSegments.count))
+            for s in remote.payloadSegments { w.u64(s.address); w.u64(s.key); w.u64(s.length) }
         }
         w.bool(chunk != nil)
         chunk?.encode(into: &w.bytes)
@@ -218,10 +220,19 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
         let recording = try r.bool("replayPiece.recording")
         let coveredFrom = try r.u64()
         let detail = try r.string("replayPiece.detail")
-        let remote = try r.bool("replayPiece.hasRemote")
-            ? RemotePiece(address: try r.u64(), key: try r.u64(), length: try r.u64(), eventCount: try r.u64(),
-                          playerAddress: try r.blob("replayPiece.playerAddress"))
-            : nil
+        var remote: RemotePiece?
+        if try r.bool("replayPiece.hasRemote") {
+            var piece = RemotePiece(address: try r.u64(), key: try r.u64(), length: try r.u64(), eventCount: try r.u64(),
+                                    playerAddress: try r.blob("replayPiece.playerAddress"))
+            let count = Int(try r.u32())
+            guard count <= RemotePiece.maxPayloadSegments else {
+                throw .malformedMessage(.inconsistent("replay piece with \(count) payload segments, at most \(RemotePiece.maxPayloadSegments)"))
+            }
+            for _ in 0..<count {
+                piece.payloadSegments.append(RemoteSegment(address: try r.u64(), key: try r.u64(), length: try r.u64()))
+            }
+            remote = piece
+        }
         let hasChunk = try r.bool("replayPiece.hasChunk")
         let chunk = hasChunk ? try StoryChunk.read(from: &r) : nil
         return ReplayPiece(queryId: queryId, rc: rc, pieceNumber: piece, isLast: isLast, chunk: chunk,
@@ -243,14 +254,36 @@ public struct RemotePiece: Sendable, Hashable {
     public var eventCount: UInt64
     /// The player's fabric endpoint address.
     public var playerAddress: [UInt8]
+    /// Empty: the whole encoded chunk lies at `address`. Otherwise the chunk's header and record
+    /// table lie there, and its payload — `length` minus those bytes — in these segments, in order
+    /// (a player lends a window's payload where it lies in the mapped archive file).
+    public var payloadSegments: [RemoteSegment] = []
+
+    /// The most payload segments a piece may name (a piece of 64 MiB in 1-MiB HDF5 chunks needs 65).
+    public static let maxPayloadSegments = 4096
 
     /// Creates a descriptor.
-    public init(address: UInt64, key: UInt64, length: UInt64, eventCount: UInt64, playerAddress: [UInt8]) {
+    public init(address: UInt64, key: UInt64, length: UInt64, eventCount: UInt64, playerAddress: [UInt8],
+                payloadSegments: [RemoteSegment] = []) {
         self.address = address
         self.key = key
         self.length = length
         self.eventCount = eventCount
         self.playerAddress = playerAddress
+        self.payloadSegments = payloadSegments
+    }
+}
+
+/// Memory of a peer to read: address, key and length (``RemotePiece/payloadSegments``).
+public struct RemoteSegment: Sendable, Hashable {
+    public var address: UInt64
+    public var key: UInt64
+    public var length: UInt64
+
+    public init(address: UInt64, key: UInt64, length: UInt64) {
+        self.address = address
+        self.key = key
+        self.length = length
     }
 }
 

@@ -231,6 +231,30 @@ public final class FabricEndpoint: @unchecked Sendable {
         return try post(isRead: true, segments: parts, peer: peer)
     }
 
+    /// ``postRead(into:from:segments:)`` into memory that is not registered (an array's storage):
+    /// each `(offset, remoteAddress, key, length)` reads `length` bytes into `local` at `offset`;
+    /// one operation, completing when all have. The caller keeps `local` valid and leaves it alone
+    /// until then.
+    /// - Throws: `FabricError.invalidArgument` when the provider requires registered local memory
+    ///   or a segment does not fit `local`; as `postRead`.
+    public func postRead(intoUnregistered local: UnsafeMutableRawBufferPointer, from peer: PeerAddress,
+                         segments: [(offset: Int, remoteAddress: UInt64, key: UInt64, length: Int)]) throws(FabricError) -> OperationID {
+        guard acceptsUnregisteredLocalMemory else {
+            throw .invalidArgument(call: "FabricEndpoint.read", detail: "provider \(info.providerName) requires registered local memory (FI_MR_LOCAL)")
+        }
+        var parts: [Segment] = []
+        parts.reserveCapacity(segments.count)
+        for s in segments {
+            guard s.offset >= 0, s.length >= 0, s.offset <= local.count, s.length <= local.count - s.offset else {
+                throw .invalidArgument(call: "FabricEndpoint.read", detail: "\(s.length) bytes at \(s.offset) do not fit the local memory of \(local.count) bytes")
+            }
+            guard s.length > 0 else { continue }
+            parts.append(Segment(local: .unregistered(UnsafeMutableRawBufferPointer(rebasing: local[s.offset..<(s.offset + s.length)])),
+                                 remoteAddress: s.remoteAddress, key: s.key, length: s.length))
+        }
+        return try post(isRead: true, segments: parts, peer: peer)
+    }
+
     /// Posts an RMA write of the first `length` bytes of `local` to the peer's `remoteAddress`
     /// (with `key`), with delivery completion; split and retried like `postRead`.
     /// - Throws: as `postRead`.

@@ -1,5 +1,14 @@
 import CChronoShims
 import CHDF5
+import Synchronization
+
+/// Where one chunk of a dataset lies in its file (``HDF5Dataset/chunkExtent(containingRow:)``).
+public struct HDF5ChunkExtent: Sendable, Hashable {
+    /// The rows the chunk holds (all of its size, rows past the extent included).
+    public var rows: Range<Int>
+    /// Byte offset in the file of the chunk's first row (rows follow each other, `rowByteCount` each).
+    public var fileOffset: Int
+}
 
 /// An open chunked dataset: 1-D, or 2-D with a fixed number of columns (a table of fixed-size
 /// records). Reads and writes address whole rows; for a 1-D dataset a row is one element.
@@ -18,6 +27,9 @@ public final class HDF5Dataset {
     public let elementType: HDF5ElementType
     /// Elements per row: `nil` for a 1-D dataset, the fixed second dimension for a 2-D one.
     public let columns: Int?
+
+    /// Rows per chunk and filters, once looked up (``chunkExtent(containingRow:)``).
+    private let layoutCache = Mutex<(rows: Int, filters: Int)?>(nil)
 
     init(state: FileState, handle: ObjectHandle, path: String, elementType: HDF5ElementType, columns: Int?) {
         self.state = state
@@ -146,6 +158,39 @@ public final class HDF5Dataset {
         }
         try RawTransfer.read(dataset: id, memType: elementType.nativeType, rows: range, columns: rowWidth, rank: rank,
                              dxpl: state.transferList(transfer), into: buffer.baseAddress, label: label)
+    }
+
+    /// The chunk holding `row`, and where its bytes lie in the file (`H5Dget_chunk_info_by_coord`):
+    /// rows can then be read straight from the file (from a mapping of it) instead of through
+    /// HDF5. Not collective.
+    /// - Returns: nil when the chunk is not allocated, or the dataset stores its chunks filtered
+    ///   (compressed: the file's bytes are not the rows).
+    /// - Throws: `HDF5Error.invalidArgument` when `row` lies outside the extent, `.callFailed` otherwise.
+    public func chunkExtent(containingRow row: Int) throws -> HDF5ChunkExtent? {
+        let id = try state.id(of: handle)
+        try checkRange(row..<(row + 1))
+        let layout = try chunkLayout(id)
+        guard layout.filters == 0, layout.rows > 0 else { return nil }
+        let first = row / layout.rows * layout.rows
+        var coordinates: [hsize_t] = columns == nil ? [hsize_t(first)] : [hsize_t(first), 0]
+        var mask: UInt32 = 0, address: haddr_t = 0, size: hsize_t = 0
+        try h5check(H5Dget_chunk_info_by_coord(id, &coordinates, &mask, &address, &size), "H5Dget_chunk_info_by_coord", label)
+        let bytes = layout.rows * rowByteCount
+        guard address != haddr_t.max, mask == 0, Int(size) == bytes, address < haddr_t(Int.max - bytes) else { return nil }
+        return HDF5ChunkExtent(rows: first..<(first + layout.rows), fileOffset: Int(address))
+    }
+
+    /// Rows per chunk and the number of filters, from the creation property list (read once).
+    private func chunkLayout(_ id: hid_t) throws -> (rows: Int, filters: Int) {
+        if let known = layoutCache.withLock({ $0 }) { return known }
+        let dcpl = try h5check(H5Dget_create_plist(id), "H5Dget_create_plist", label)
+        defer { H5Pclose(dcpl) }
+        var dims = [hsize_t](repeating: 0, count: 2)
+        let rank = try h5check(H5Pget_chunk(dcpl, 2, &dims), "H5Pget_chunk", label)
+        let filters = try h5check(H5Pget_nfilters(dcpl), "H5Pget_nfilters", label)
+        let layout = (rows: rank >= 1 ? Int(dims[0]) : 0, filters: Int(filters))
+        layoutCache.withLock { $0 = layout }
+        return layout
     }
 
     /// Closes the dataset (`H5Dclose`). Later calls do nothing. Collective over the file's

@@ -211,7 +211,7 @@ extension ArchiveChecks {
         var slot = [UInt8](repeating: 0, count: 4 << 20)
         for maxBytes in [2048, 1 << 20] {
             var cursor = all.start
-            var windows = 0, straight = 0
+            var windows = 0, straight = 0, mapped = 0
             var records: [EventRecord] = []
             var payload: [UInt8] = []
             while cursor < all.end {
@@ -233,13 +233,27 @@ extension ArchiveChecks {
                     try expect(decoded.records == part.records && decoded.payload == part.payload,
                                "\(key.chronicle)/\(key.story) \(window): the straight read differs from the merged read")
                     straight += 1
+                    // The payload left in the mapped file (as a player lends it): header and records
+                    // in the slot, then the parts, make the same encoded chunk.
+                    var head = [UInt8](repeating: 0, count: slot.count)
+                    let lent = try head.withUnsafeMutableBytes { raw in
+                        try reader.readEncoded(chronicle: key.chronicle, story: key.story, window: window, into: raw, lendingPayloadAbove: 0)
+                    }
+                    if let lent, let inPlace = lent.payloadInPlace {
+                        let assembled = Array(head[0..<lent.writtenByteCount]) + inPlace.parts.flatMap { Array($0) }
+                        let same = assembled == Array(slot[0..<encoded.byteCount])
+                        try expect(same,
+                                   "\(key.chronicle)/\(key.story) \(window): the payload left in place differs from the copied one")
+                        mapped += 1
+                    }
                 }
                 cursor = window.end
                 windows += 1
             }
             try expect(records == expected.records && payload == expected.payload,
                        "\(key.chronicle)/\(key.story): \(records.count) events read window by window (\(maxBytes) B), \(expected.count) expected")
-            say("WINDOWS \(key.chronicle)/\(key.story) max=\(maxBytes) bytes=\(bytes) windows=\(windows) straight=\(straight)")
+            say("WINDOWS \(key.chronicle)/\(key.story) max=\(maxBytes) bytes=\(bytes) windows=\(windows) straight=\(straight) mapped=\(mapped)")
+            try expect(mapped == straight, "\(key.chronicle)/\(key.story): \(mapped) of \(straight) straight windows could leave their payload in place")
             if maxBytes == 2048 { cut = max(cut, windows) }
         }
         return cut

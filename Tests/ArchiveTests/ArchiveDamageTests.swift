@@ -134,6 +134,29 @@ struct ArchiveDamageTests {
             Issue.record("damaged payload read straight gave \(String(describing: straightError))")
             return
         }
+        // With the payload left in the mapped file (a player lends it from there): the slot holds
+        // the header and records, the parts the payload, and together they are the same chunk; the
+        // damage is caught where the payload lies.
+        var head = [UInt8](repeating: 0, count: 1 << 20)
+        let lent = try head.withUnsafeMutableBytes { raw in
+            try reader.readEncoded(chronicle: "..dots and spaces..", story: "groß", window: whole, into: raw, lendingPayloadAbove: 0)
+        }
+        let lentWindow = try #require(lent)
+        let inPlace = try #require(lentWindow.payloadInPlace, "the payload should be left in the mapped file")
+        #expect(lentWindow.byteCount == window.byteCount && lentWindow.writtenByteCount == window.byteCount - big.payload.count)
+        let assembled = Array(head[0..<lentWindow.writtenByteCount]) + inPlace.parts.flatMap { Array($0) }
+        let fromParts = try StoryChunk.decode(assembled)
+        let same = fromParts.records == big.records && fromParts.payload == big.payload
+        #expect(same, "header, records and mapped payload differ from the story's events")
+        let lentError = archiveError {
+            try head.withUnsafeMutableBytes { raw in
+                try broken.readEncoded(chronicle: "..dots and spaces..", story: "groß", window: whole, into: raw, lendingPayloadAbove: 0)
+            }
+        }
+        guard case .corrupt(_, let lentDetail) = lentError, lentDetail.contains("payload checksum") else {
+            Issue.record("damaged payload left in place gave \(String(describing: lentError))")
+            return
+        }
         // Other stories still read as before.
         let good = try everything(reader)
         let otherStory = try broken.events(chronicle: "Chronik Ü-🚀", story: "geteilt 日本", range: TimeRange(start: 0, end: .max))

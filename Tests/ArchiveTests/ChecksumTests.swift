@@ -92,4 +92,27 @@ struct ChecksumTests {
         data.swapAt(8 * 1000 + 3, 8 * 1001 + 3)  // same bytes, other words: the position salt sees it
         #expect(ArchiveChecksum.hash(data) != original)
     }
+
+    @Test("the checksum of parts equals the definition over their concatenation: random splits, empty parts, parts shorter than a word, 1 MiB")
+    func parts() {
+        let data = Self.bytes((1 << 20) + 13, seed: 11)
+        var z: UInt64 = 5
+        func next(_ bound: Int) -> Int {
+            z = z &* 6364136223846793005 &+ 1442695040888963407
+            return Int((z >> 33) % UInt64(bound))
+        }
+        data.withUnsafeBytes { all in
+            for trial in 0..<400 {
+                // A slice at a random start, cut at random places (some within words, some empty).
+                let start = next(64), length = trial < 300 ? next(400) : all.count - start - next(64)
+                var cuts = (0..<(trial < 300 ? next(6) : 64)).map { _ in next(length + 1) }
+                cuts.append(contentsOf: [0, length])
+                cuts.sort()
+                let parts = zip(cuts, cuts.dropFirst()).map { UnsafeRawBufferPointer(rebasing: all[(start + $0)..<(start + $1)]) }
+                let whole = Array(all[start..<(start + length)])
+                #expect(ArchiveChecksum.hash(parts: parts) == Self.reference(whole), "trial \(trial): \(length) bytes in \(parts.map(\.count))")
+            }
+        }
+        #expect(ArchiveChecksum.hash(parts: []) == Self.reference([]))
+    }
 }

@@ -55,6 +55,8 @@ struct ReplayTests {
         #expect(counter(r, role: "player", .piecesStraight) > 0, "no piece was read straight from the archive: \(r)")
         // The client reads those pieces' payloads straight into the chunks it hands out.
         #expect(counter(r, role: "client", .replayPiecesInPlace) > 0 && counter(r, role: "client", .replayPiecesDecoded) == 0, "\(r)")
+        // Their payloads are lent where they lie in the mapped archive file, not copied into the slot.
+        #expect(counter(r, role: "player", .piecesMapped) > 0, "no piece's payload was lent from the mapped archive: \(r)")
     }
 
     @Test("""
@@ -115,6 +117,8 @@ struct ReplayTests {
     func registeredReads() throws {
         let r = try replay(ranks: 6, ["--events", "120", "--queries", "10", "--set", "fabric.testRegisteredReads=true"])
         #expect(counter(r, role: "client", .replayPiecesDecoded) > 0 && counter(r, role: "client", .replayPiecesInPlace) == 0, "\(r)")
+        // A payload lent from the mapped archive is read segment by segment into the registered slot.
+        #expect(counter(r, role: "player", .piecesMapped) > 0, "\(r)")
     }
 
     @Test("two recording groups (virtual nodes), 8 KiB archive rows: queries go to the story's group, leases hold both graphers' rounds")
@@ -123,6 +127,7 @@ struct ReplayTests {
         let r = try replay(ranks: 11, ["--events", "120", "--queries", "10", "--set", "deployment.virtualNodes=2",
                                        "--set", "archive.maxRowBytes=8192"])
         #expect(counter(r, role: "player", .piecesStraight) > 0, "no piece was read straight from the archive: \(r)")
+        #expect(counter(r, role: "player", .piecesMapped) > 0, "windows of many rows lend their payloads in parts: \(r)")
     }
 
     @Test("a cluster rehearsed: 2 virtual nodes, MPI over TCP only, shm bulk plane; replays across nodes travel over MPI, within a node by RMA, same answers")

@@ -16,6 +16,11 @@
  * x[i] = (w[i] ^ (i * K1)) * K2, then x[i] ^= x[i] >> 31.
  */
 uint64_t chrono_checksum_word_sum(const void *bytes, size_t words);
+/*
+ * The same sum for words that continue a longer stream: word j of `bytes` counts as word
+ * `first + j` (x[first + j] above), so the sums of consecutive parts add up to the whole's.
+ */
+uint64_t chrono_checksum_word_sum_from(const void *bytes, size_t words, uint64_t first);
 
 /* The compiled variants of the word sum, to call (and test) each one explicitly. */
 enum {

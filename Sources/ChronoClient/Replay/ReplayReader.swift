@@ -89,6 +89,25 @@ final class ReplayReader: Sendable {
                 }
                 let headBytes = StoryChunk.headerByteCount + records * EventRecord.byteSize
                 let inPlace = endpoint.acceptsUnregisteredLocalMemory && !registeredOnly
+                // A payload lent apart (from the player's mapped archive file) follows the head
+                // segment by segment; otherwise it follows the head at the piece's address.
+                let apart = remote.payloadSegments
+                var payloadSegments: [(offset: Int, remoteAddress: UInt64, key: UInt64, length: Int)] = []
+                if apart.isEmpty {
+                    payloadSegments = [(0, remote.address &+ UInt64(headBytes), remote.key, length - headBytes)]
+                } else {
+                    var at = 0
+                    for s in apart {
+                        guard s.length <= UInt64(length - headBytes - at) else {
+                            throw .malformedMessage(.inconsistent("replay piece's payload segments exceed its \(length - headBytes) payload bytes"))
+                        }
+                        payloadSegments.append((at, s.address, s.key, Int(s.length)))
+                        at += Int(s.length)
+                    }
+                    guard at == length - headBytes else {
+                        throw .malformedMessage(.inconsistent("replay piece's payload segments hold \(at) of its \(length - headBytes) payload bytes"))
+                    }
+                }
                 do {
                     let peer = try peerAddress(of: player, remote.playerAddress, in: &s, endpoint: endpoint)
                     let slot = try pool.allocate(byteCount: inPlace ? headBytes : length)
@@ -100,8 +119,7 @@ final class ReplayReader: Sendable {
                                 do {
                                     let ops = [
                                         try endpoint.postRead(into: slot, from: peer, remoteAddress: remote.address, key: remote.key, length: headBytes),
-                                        try endpoint.postRead(intoUnregistered: payload, from: peer,
-                                                              remoteAddress: remote.address &+ UInt64(headBytes), key: remote.key),
+                                        try endpoint.postRead(intoUnregistered: payload, from: peer, segments: payloadSegments),
                                     ]
                                     try endpoint.waitAll(ops)
                                 } catch {
@@ -112,7 +130,9 @@ final class ReplayReader: Sendable {
                             }
                             s.inPlace += 1
                         } else {
-                            try endpoint.read(into: slot, from: peer, remoteAddress: remote.address, key: remote.key, length: length)
+                            let segments = [(offset: 0, remoteAddress: remote.address, key: remote.key, length: headBytes)]
+                                + payloadSegments.map { ($0.offset + headBytes, $0.remoteAddress, $0.key, $0.length) }
+                            try endpoint.wait(for: try endpoint.postRead(into: slot, from: peer, segments: segments))
                             try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<length]))
                             s.decoded += 1
                         }

@@ -83,10 +83,21 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     /// A piece of an answer waiting to be sent: events in memory, or an encoded chunk read straight
-    /// from the archive into a registered slot (lent to the client when sent).
+    /// from the archive into a registered slot (lent to the client when sent) — with its payload
+    /// left in the mapped archive file when `payload` is set (the slot then holds the header and
+    /// record table; the payload is lent where it lies).
     enum ReadyPiece {
         case chunk(StoryChunk)
-        case staged(any BulkSlot, byteCount: Int, eventCount: Int)
+        case staged(any BulkSlot, byteCount: Int, eventCount: Int, payload: InPlacePayload?)
+    }
+
+    /// A piece lent to a client until it acknowledges it: its slot, and the loans of its payload
+    /// in the mapped archive file (kept mapped by `payload` until the loans are closed).
+    private struct LentPiece {
+        let buffer: any BulkSlot
+        let expires: ContinuousClock.Instant
+        var loans: [any BulkLoan] = []
+        var payload: InPlacePayload? = nil
     }
 
     private enum LeaseState {
@@ -132,7 +143,9 @@ public final class PlayerRole: RecordingBehavior {
     /// Opens the archive for a lease's reads.
     private let openArchiveSource: () throws -> any ArchiveSource
     private let pool: (any BulkSlotPool)?
-    private var lent: [LentKey: (buffer: any BulkSlot, expires: ContinuousClock.Instant)] = [:]
+    private var lent: [LentKey: LentPiece] = [:]
+    /// Mapped archive payloads whose loans would not close: never unmapped (a peer may still read them).
+    private var unclosed: [InPlacePayload] = []
     /// Where earlier jobs' writers' archived events end, per story ("chronicle/story"): found once
     /// per job (nothing of theirs is archived while this job runs).
     private var writerEnds: [String: ArchivedWriterEnds] = [:]
@@ -298,7 +311,7 @@ public final class PlayerRole: RecordingBehavior {
         // The client has read the piece (or gave the query up): its slot can be reused.
         for key in lent.keys where key.clientRank == client && key.queryId == ack.queryId
             && (key.pieceNumber == ack.pieceNumber || ack.cancel) {
-            if let l = lent.removeValue(forKey: key) { try? pool?.free(l.buffer) }
+            if let l = lent.removeValue(forKey: key) { release(l) }
         }
         guard let q = queries[QueryKey(clientRank: client, queryId: ack.queryId)] else { return }
         if ack.cancel {
@@ -509,8 +522,10 @@ public final class PlayerRole: RecordingBehavior {
         var keep = false
         defer { if !keep { try? pool.free(buffer) } }
         let r = q.request
+        // Large windows leave their payload in the mapped file, lent from there when sent.
         let encoded = try buffer.withUnsafeMutableBytes { raw in
-            try reader.readEncoded(chronicle: r.chronicle, story: r.story, window: window, into: raw)
+            try reader.readEncoded(chronicle: r.chronicle, story: r.story, window: window, into: raw,
+                                   lendingPayloadAbove: Self.inlinePieceBytes)
         }
         guard let encoded else { return nil }
         guard encoded.byteCount > Self.inlinePieceBytes else {
@@ -521,7 +536,7 @@ public final class PlayerRole: RecordingBehavior {
         keep = true
         bump(.piecesStraight)
         bump(.eventsReplayed, UInt64(encoded.eventCount))
-        return .staged(buffer, byteCount: encoded.byteCount, eventCount: encoded.eventCount)
+        return .staged(buffer, byteCount: encoded.byteCount, eventCount: encoded.eventCount, payload: encoded.payloadInPlace)
     }
 
     /// Slots lent to a client that never acknowledged (it died or gave up) come back after the
@@ -530,9 +545,23 @@ public final class PlayerRole: RecordingBehavior {
         let now = clock.instant()
         for (key, l) in lent where now >= l.expires {
             lent[key] = nil
-            try? pool?.free(l.buffer)
+            release(l)
             bump(.slotsReclaimed)
         }
+    }
+
+    /// Ends a lent piece's loans, then gives its slot back; a payload whose loans would not close
+    /// stays mapped for good (a peer might still read it).
+    private func release(_ l: LentPiece) {
+        var closed = true
+        for loan in l.loans {
+            do { try loan.close() } catch { closed = false }
+        }
+        if !closed, let payload = l.payload {
+            bump(.loansUnclosed)
+            unclosed.append(payload)
+        }
+        try? pool?.free(l.buffer)
     }
 
     /// Whether `piece` goes by RMA: large, the client has an endpoint, and it fits a slot.
@@ -563,8 +592,8 @@ public final class PlayerRole: RecordingBehavior {
                     let buffer = try pool!.allocate(byteCount: chunk.encodedByteCount)
                     _ = try buffer.store(ChunkPiece(chunk: chunk, positions: 0..<chunk.count))
                     message.remote = lend(buffer, byteCount: chunk.encodedByteCount, eventCount: chunk.count, of: q)
-                case .staged(let buffer, let byteCount, let eventCount):
-                    message.remote = lend(buffer, byteCount: byteCount, eventCount: eventCount, of: q)
+                case .staged(let buffer, let byteCount, let eventCount, let payload):
+                    message.remote = lend(buffer, byteCount: byteCount, eventCount: eventCount, payload: payload, of: q)
                 }
                 try post(.replayPiece(message), to: q.key.clientRank, channel: channel)
                 q.nextPiece += 1
@@ -585,16 +614,44 @@ public final class PlayerRole: RecordingBehavior {
         return did
     }
 
-    /// Lends `buffer` (holding an encoded piece of `byteCount` bytes) to the query's client until it
-    /// acknowledges the piece. - Returns: where the client reads it.
-    private func lend(_ buffer: any BulkSlot, byteCount: Int, eventCount: Int, of q: Query) -> RemotePiece {
+    /// Lends `buffer` (holding an encoded piece of `byteCount` bytes, or its header and records
+    /// when `payload` lies in the mapped archive file) to the query's client until it acknowledges
+    /// the piece. A payload that cannot be lent in place is copied into the slot behind the records.
+    /// - Returns: where the client reads it.
+    private func lend(_ buffer: any BulkSlot, byteCount: Int, eventCount: Int, payload: InPlacePayload? = nil,
+                      of q: Query) -> RemotePiece {
         let d = buffer.remoteDescriptor
-        lent[LentKey(clientRank: q.key.clientRank, queryId: q.request.queryId, pieceNumber: q.nextPiece)] =
-            (buffer, q.deadline + .seconds(30))
+        var piece = LentPiece(buffer: buffer, expires: q.deadline + .seconds(30))
+        var segments: [RemoteSegment] = []
+        if let payload {
+            do {
+                for part in payload.parts {
+                    let loan = try bulk!.lend(part)
+                    piece.loans.append(loan)
+                    segments.append(RemoteSegment(address: loan.remoteDescriptor.address, key: loan.remoteDescriptor.key,
+                                                  length: UInt64(part.count)))
+                }
+                piece.payload = payload
+                bump(.piecesMapped)
+            } catch {
+                // Not lent in place: close what was, and copy the payload behind the records.
+                for loan in piece.loans { try? loan.close() }
+                piece.loans = []
+                segments = []
+                buffer.withUnsafeMutableBytes { raw in
+                    var at = byteCount - payload.byteCount
+                    for part in payload.parts {
+                        UnsafeMutableRawBufferPointer(rebasing: raw[at..<(at + part.count)]).copyMemory(from: part)
+                        at += part.count
+                    }
+                }
+            }
+        }
+        lent[LentKey(clientRank: q.key.clientRank, queryId: q.request.queryId, pieceNumber: q.nextPiece)] = piece
         bump(.piecesRma)
         bump(.bytesRma, UInt64(byteCount))
         return RemotePiece(address: d.address, key: d.key, length: UInt64(byteCount), eventCount: UInt64(eventCount),
-                           playerAddress: bulk!.localAddress)
+                           playerAddress: bulk!.localAddress, payloadSegments: segments)
     }
 
     /// Sends the query's last piece and forgets it.
@@ -614,7 +671,7 @@ public final class PlayerRole: RecordingBehavior {
 
     private func retire(_ q: Query) {
         guard q.phase != .done else { return }
-        for case .staged(let buffer, _, _) in q.ready { try? pool?.free(buffer) }
+        for case .staged(let buffer, _, _, _) in q.ready { try? pool?.free(buffer) }
         q.ready = []
         if q.phase != .waiting { active -= 1 }
         q.phase = .done
@@ -648,7 +705,7 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     public func close() throws {
-        for l in lent.values { try? pool?.free(l.buffer) }
+        for l in lent.values { release(l) }
         lent = [:]
         try pool?.close()
     }
