@@ -1,5 +1,6 @@
 import CheckHarness
 import ArgumentParser
+import Foundation
 import HDF5
 import MPI
 
@@ -175,6 +176,30 @@ struct HDF5Checks: ParsableCommand {
                     _ = try events.read(UInt8.self, range: 0..<1)
                     throw CheckFailure(description: "reading uint64 as UInt8 did not fail")
                 } catch HDF5Error.typeMismatch {}
+                // Where chunks lie in the file: the file's bytes there are the rows, for a 1-D
+                // dataset chunk by chunk and for a 2-D table row by row.
+                let fileBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+                var row = 0
+                while row < allBytes.count {
+                    guard let chunk = try payload.chunkExtent(containingRow: row) else {
+                        throw CheckFailure(description: "payload row \(row): no chunk located")
+                    }
+                    let end = min(chunk.rows.upperBound, allBytes.count)
+                    try expect(chunk.rows.contains(row) && chunk.rows.count == 64, "payload row \(row) in chunk \(chunk.rows)")
+                    let at = chunk.fileOffset + (row - chunk.rows.lowerBound)
+                    try expect(Array(fileBytes[at..<(at + end - row)]) == Array(allBytes[row..<end]), "payload rows \(row)..<\(end) at file offset \(at)")
+                    row = end
+                }
+                for r in 0..<size {
+                    let chunk = try records.chunkExtent(containingRow: r)
+                    let at = (chunk?.fileOffset ?? 0) + (r - (chunk?.rows.lowerBound ?? 0)) * Fixture.recordWidth
+                    try expect(chunk != nil && Array(fileBytes[at..<(at + Fixture.recordWidth)]) == Fixture.record(rank: r),
+                               "record \(r) at file offset \(at)")
+                }
+                do {
+                    _ = try payload.chunkExtent(containingRow: allBytes.count)
+                    throw CheckFailure(description: "a chunk past the extent did not fail")
+                } catch HDF5Error.invalidArgument {}
                 try f.close()
                 say("VERIFIED \(file) ranks=\(size) events=\(allEvents.count) bytes=\(allBytes.count)")
             }
@@ -198,6 +223,9 @@ struct HDF5Checks: ParsableCommand {
                     try u32.write([UInt32(7), 8, 9], at: 0, transfer: .independent)
                     try u32.extend(to: 10)
                     try expect(try u32.read(UInt32.self, range: 0..<5) == [7, 8, 9, 0, 0], "u32 with zero fill")
+                    // A serial file allocates a chunk when it is first written: rows 8..<12 have none yet.
+                    try expect(try u32.chunkExtent(containingRow: 1)?.rows == 0..<4, "u32's first chunk located")
+                    try expect(try u32.chunkExtent(containingRow: 9) == nil, "u32's unwritten chunk has no place in the file")
                     let i64 = try t.createDataset("i64", of: Int64.self, chunkRows: 2)
                     try i64.extend(to: 3)
                     try i64.write([Int64.min, -1, Int64.max], at: 0, transfer: .collective)
