@@ -226,7 +226,8 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
                                     playerAddress: try r.blob("replayPiece.playerAddress"))
             let count = Int(try r.u32())
             guard count <= RemotePiece.maxPayloadSegments else {
-                throw .malformedMessage(.inconsistent("replay piece with \(count) payload segments, at most \(RemotePiece.maxPayloadSegments)"))
+                throw .malformedMessage(.limitExceeded(field: "replayPiece.payloadSegments", value: UInt64(count),
+                                                       limit: UInt64(RemotePiece.maxPayloadSegments)))
             }
             for _ in 0..<count {
                 piece.payloadSegments.append(RemoteSegment(address: try r.u64(), key: try r.u64(), length: try r.u64()))

@@ -262,6 +262,15 @@ import Testing
                                                                         limit: UInt64(WireLimits.default.maxStringBytes)))) {
             try ControlMessage.decode(long)
         }
+        // A replay piece claiming more payload segments than a piece may have.
+        let segments = (0...RemotePiece.maxPayloadSegments).map { RemoteSegment(address: UInt64($0), key: 1, length: 1) }
+        let piece = ControlMessage.replayPiece(ReplayPiece(queryId: 1, rc: .success, pieceNumber: 0, isLast: false, chunk: nil,
+            remote: RemotePiece(address: 0, key: 0, length: 5000, eventCount: 1, playerAddress: [1], payloadSegments: segments)))
+        #expect(throws: ChronoLogError.malformedMessage(.limitExceeded(field: "replayPiece.payloadSegments",
+                                                                        value: UInt64(RemotePiece.maxPayloadSegments + 1),
+                                                                        limit: UInt64(RemotePiece.maxPayloadSegments)))) {
+            try ControlMessage.decode(piece.encode())
+        }
         // Custom limits apply.
         let good = ControlMessage.showChronicles(clientId: ClientID(1)).encode()
         #expect(try ControlMessage.decode(good, limits: WireLimits(maxBodyBytes: 8)) == .showChronicles(clientId: ClientID(1)))

@@ -193,7 +193,10 @@ enum Random {
                                             completeBefore: u64(&rng), recording: Bool.random(using: &rng), detail: string(&rng),
                                             remote: Bool.random(using: &rng)
                                                 ? RemotePiece(address: u64(&rng), key: u64(&rng), length: u64(&rng),
-                                                              eventCount: u64(&rng), playerAddress: Array(string(&rng).utf8))
+                                                              eventCount: u64(&rng), playerAddress: Array(string(&rng).utf8),
+                                                              payloadSegments: (0..<Int.random(in: 0...3, using: &rng)).map { _ in
+                                                                  RemoteSegment(address: u64(&rng), key: u64(&rng), length: u64(&rng))
+                                                              })
                                                 : nil,
                                             coveredFrom: u64(&rng)))
         case .replayAck:

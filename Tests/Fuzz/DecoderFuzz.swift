@@ -207,6 +207,9 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
                 .replayPiece(ReplayPiece(queryId: 8, rc: .success, pieceNumber: 1, isLast: false, chunk: nil,
                     remote: RemotePiece(address: 0x1000, key: 9, length: 4096, eventCount: 3,
                     playerAddress: [1, 2, 3, 4]))),
+                .replayPiece(ReplayPiece(queryId: 8, rc: .success, pieceNumber: 2, isLast: false, chunk: nil,
+                    remote: RemotePiece(address: 0x1000, key: 9, length: 4096, eventCount: 3, playerAddress: [1, 2, 3, 4],
+                    payloadSegments: [RemoteSegment(address: 0x9000, key: 11, length: 1000), RemoteSegment(address: 0xA000, key: 12, length: 3000)]))),
             ]
         case .replayAck:
             return [
