@@ -540,21 +540,14 @@ public final class KeeperRole: RecordingBehavior {
     }
 
     /// Keepers are RMA targets: a manual-progress provider moves a peer's read of their memory
-    /// only when they poll. With nothing offered nothing is read, and there is nothing to poll for.
-    /// While pieces are offered the bulk plane is polled at most every ``bulkPollInterval``: `shm`
-    /// reads by cross-memory attach hold the keeper's region lock for the whole copy (about 1 ms
-    /// per 4 MiB here), and a keeper polling in every loop spun on that lock for a fifth of its CPU.
+    /// only when they poll. With nothing offered nothing is read, and there is nothing to poll for;
+    /// while pieces are offered, at the pace of ``BulkPollPacer``.
     private func progressBulk() throws {
-        guard unreadPieces > 0 else { return }
-        let now = clock.instant()
-        if let next = nextBulkPoll, now < next { return }
-        nextBulkPoll = now + Self.bulkPollInterval
+        guard unreadPieces > 0, bulkPolls.isDue(at: clock.instant()) else { return }
         _ = try bulk.progress()
     }
 
-    /// The shortest time between two polls of the bulk plane (``progressBulk()``).
-    static let bulkPollInterval: Duration = .microseconds(200)
-    private var nextBulkPoll: ContinuousClock.Instant?
+    private var bulkPolls = BulkPollPacer()
 
     private func releaseAcks(channel: any ControlTransport) throws -> Bool {
         guard !heldAcks.isEmpty else { return false }

@@ -144,6 +144,7 @@ public final class PlayerRole: RecordingBehavior {
     private let openArchiveSource: () throws -> any ArchiveSource
     private let pool: (any BulkSlotPool)?
     private var lent: [LentKey: LentPiece] = [:]
+    private var bulkPolls = BulkPollPacer()
     /// Mapped archive payloads whose loans would not close: never unmapped (a peer may still read them).
     private var unclosed: [InPlacePayload] = []
     /// Where earlier jobs' writers' archived events end, per story ("chronicle/story"): found once
@@ -326,8 +327,9 @@ public final class PlayerRole: RecordingBehavior {
 
     public func poll(channel: any ControlTransport) throws -> Bool {
         if !lent.isEmpty {
-            // Clients read lent slots by RMA: manual-progress providers need the target to poll.
-            _ = try bulk?.progress()
+            // Clients read lent slots by RMA: manual-progress providers need the target to poll
+            // (at the pace of ``BulkPollPacer``).
+            if bulkPolls.isDue(at: clock.instant()) { _ = try bulk?.progress() }
             reclaimExpiredSlots()
         }
         guard !queries.isEmpty else {
@@ -625,6 +627,9 @@ public final class PlayerRole: RecordingBehavior {
         var segments: [RemoteSegment] = []
         if let payload {
             do {
+                guard payload.parts.count <= RemotePiece.maxPayloadSegments else {
+                    throw FabricError.invalidArgument(call: "PlayerRole.lend", detail: "\(payload.parts.count) payload segments")
+                }
                 for part in payload.parts {
                     let loan = try bulk!.lend(part)
                     piece.loans.append(loan)
@@ -634,7 +639,8 @@ public final class PlayerRole: RecordingBehavior {
                 piece.payload = payload
                 bump(.piecesMapped)
             } catch {
-                // Not lent in place: close what was, and copy the payload behind the records.
+                // Not lent in place (more segments than a piece may name, or the transport refused
+                // to register them): close what was, and copy the payload behind the records.
                 for loan in piece.loans { try? loan.close() }
                 piece.loans = []
                 segments = []
