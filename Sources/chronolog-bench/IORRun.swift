@@ -26,6 +26,9 @@ final class IORRun {
     init(session: ChronoSession, peers: Communicator, parameters: IORParameters, meter: CPUMeter) throws {
         let client = ChronoLogClient(session: session, mode: .writerReader)
         try client.connect()
+        // The replay endpoint is set up once per process, like MPI or HDF5 for the baselines: not
+        // inside the first read phase.
+        if parameters.read && parameters.apis.contains(.chronolog) { try client.prepareReplay() }
         runId = try PeerAgreement.runStamp(peers)
         var problem = ""
         if peers.rank == 0 {

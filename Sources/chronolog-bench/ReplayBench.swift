@@ -57,6 +57,7 @@ struct ReplayBench: ParsableCommand {
             guard let peers = session.peers, peers.rank == 0 else { return [:] }
             let client = ChronoLogClient(session: session, mode: .writerReader)
             try client.connect()
+            try client.prepareReplay()  // not inside the first timed replay
             // A chronicle of this run's own: earlier runs over the same archive left theirs.
             let chronicle = "replay-\(PeerAgreement.stamp())"
             try client.createChronicle(chronicle)

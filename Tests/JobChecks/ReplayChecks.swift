@@ -333,6 +333,8 @@ struct ReplayChecks: ParsableCommand {
             try writerOnly.connect()
             c.expect("a writer-only client gets −11",
                      code { _ = try writerOnly.replayStory(Self.chronicle, own, from: 0, to: .max) } == .notReaderMode)
+            c.expect("a writer-only client cannot prepare replays (−11)", code { try writerOnly.prepareReplay() } == .notReaderMode)
+            c.expect("a reader prepares replays (again: nothing to do)", code { try client.prepareReplay() } == .success)
             try writerOnly.disconnect()
             c.expect("an unknown story gives −3", code { _ = try client.replayStory(Self.chronicle, "no-such-story", from: 0, to: .max) } == .notExist)
             c.expect("an unknown chronicle gives −3", code { _ = try client.replayStory("no-such-chronicle", own, from: 0, to: .max) } == .notExist)

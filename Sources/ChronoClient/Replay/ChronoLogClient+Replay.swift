@@ -65,6 +65,18 @@ extension ChronoLogClient {
         return try query.run(body)
     }
 
+    /// Opens this process's end of the bulk plane for replays now, instead of at the first replay:
+    /// libfabric's first `fi_getinfo` loads every provider it knows, 0.1–0.15 s of CPU on the
+    /// development machine, which a reader timing its first replay (a benchmark's read phase) or
+    /// answering a user would rather pay at start-up. Later calls do nothing.
+    /// - Throws: `.notReaderMode` (−11) for a writer-only client; `.noConnection` (−8) when not
+    ///   connected or the provider cannot be opened.
+    public func prepareReplay() throws(ChronoLogError) {
+        _ = try requireConnection()
+        guard mode == .writerReader else { throw .notReaderMode }
+        _ = try session.replayReader.address()
+    }
+
     /// `ReplayStory` as an asynchronous sequence of events, in event order. The query runs on a
     /// thread of its own (never blocking Swift's cooperative pool); pieces are fetched as the
     /// consumer goes, at most two ahead, so memory stays bounded whatever the range's size.
