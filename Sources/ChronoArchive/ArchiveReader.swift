@@ -293,6 +293,12 @@ public struct EncodedWindow: Sendable {
 
     /// Bytes written into the destination: all of them, or the header and records alone.
     public var writtenByteCount: Int { byteCount - (payloadInPlace?.byteCount ?? 0) }
+
+    public init(byteCount: Int, eventCount: Int, payloadInPlace: InPlacePayload? = nil) {
+        self.byteCount = byteCount
+        self.eventCount = eventCount
+        self.payloadInPlace = payloadInPlace
+    }
 }
 
 /// One open archive file: its stories and their (lazily loaded) time indexes.
@@ -722,7 +728,7 @@ final class ArchiveFileReader {
         StoryChunk.storeHeader(into: destination, storyId: storyId, range: window, revision: revision, eventCount: events,
                                payloadBytes: payloadAt)
         return EncodedWindow(byteCount: recordAt + payloadAt, eventCount: events,
-                             payloadInPlace: InPlacePayload(parts: Self.joined(all), mapping: mapping))
+                             payloadInPlace: InPlacePayload(parts: Self.joined(all), owner: mapping))
     }
 
     /// The file mapped for lending (mapped on first use, kept while this reader lives).

@@ -166,8 +166,10 @@ struct SkewedClock: RoleClock {
     func instant() -> ContinuousClock.Instant { base.instant() }
 }
 
-/// The player's view of the simulated archive: the rounds written so far, read whole (one
-/// window per query; no straight reads, so every window is merged the general way).
+/// The player's view of the simulated archive: the rounds written so far, read window by window
+/// (of about the player's piece size). A window that fits the player's slot is also read "straight": encoded into
+/// the slot, and when larger than the player's threshold with its payload left apart, in up to
+/// three parts of memory of its own (as HDF5 chunks lie apart in a file) that the player lends.
 final class SimArchiveSource: ArchiveSource {
     private let archive: SimArchive
 
@@ -180,9 +182,20 @@ final class SimArchiveSource: ArchiveSource {
         return chunks.map { $0.chunk.slice(range) }.filter { !$0.isEmpty }
     }
 
+    /// Windows of about `maxBytes` of the archived events, as the real reader cuts them: each
+    /// ends where the event that would pass `maxBytes` starts, never between events of one time.
     func firstWindow(chronicle: String, story: String, range: TimeRange, maxBytes: Int,
                      toleratingDamage: Bool) throws(ArchiveError) -> TimeRange {
-        _ = try parts(story, range)
+        let parts = try parts(story, range)
+        guard let merged = try? StoryChunk.merge(parts) else { return range }
+        var bytes = 0
+        for i in 0..<merged.count {
+            let r = merged.records[i]
+            bytes += EventRecord.byteSize + Int(r.length)
+            if bytes > maxBytes, i > 0, r.time > merged.records[i - 1].time, r.time > range.start {
+                return TimeRange(start: range.start, end: r.time)
+            }
+        }
         return range
     }
 
@@ -200,12 +213,51 @@ final class SimArchiveSource: ArchiveSource {
 
     func readEncoded(chronicle: String, story: String, window: TimeRange,
                      into destination: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> EncodedWindow? {
-        nil
+        try readEncoded(chronicle: chronicle, story: story, window: window, into: destination, lendingPayloadAbove: nil)
+    }
+
+    func readEncoded(chronicle: String, story: String, window: TimeRange, into destination: UnsafeMutableRawBufferPointer,
+                     lendingPayloadAbove threshold: Int?) throws(ArchiveError) -> EncodedWindow? {
+        let answer = try read(chronicle: chronicle, story: story, range: window)
+        guard answer.completeness.isComplete, !answer.events.isEmpty else { return nil }
+        let bytes = answer.events.encode()
+        guard bytes.count <= destination.count else { return nil }
+        let head = StoryChunk.headerByteCount + answer.events.count * EventRecord.byteSize
+        let lend = threshold.map { bytes.count > $0 && bytes.count > head } ?? false
+        bytes.withUnsafeBytes { raw in
+            UnsafeMutableRawBufferPointer(rebasing: destination[0..<(lend ? head : bytes.count)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(lend ? head : bytes.count)]))
+        }
+        guard lend else { return EncodedWindow(byteCount: bytes.count, eventCount: answer.events.count) }
+        let box = SimLentPayload(Array(bytes[head...]))
+        return EncodedWindow(byteCount: bytes.count, eventCount: answer.events.count,
+                             payloadInPlace: InPlacePayload(parts: box.parts, owner: box))
     }
 
     /// No time index here: reading starts at the range's start (always correct, never shortest).
     func lastWindowStart(chronicle: String, story: String, range: TimeRange, count: Int) throws(ArchiveError) -> UInt64 {
         _ = try parts(story, range)
         return range.start
+    }
+}
+
+/// A window's payload the simulated archive leaves "in place": a copy of its own, cut into up to
+/// three parts, scribbled over when the player lets go of it (a peer reading it after that reads
+/// garbage, as it would an unmapped file's pages).
+final class SimLentPayload {
+    private let memory: UnsafeMutableRawBufferPointer
+    let parts: [UnsafeRawBufferPointer]
+
+    init(_ bytes: [UInt8]) {
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 8)
+        memory.copyBytes(from: bytes)
+        let n = bytes.count, cuts = [0, n / 3, (2 * n) / 3, n]
+        self.memory = memory
+        parts = zip(cuts, cuts.dropFirst()).filter { $0 < $1 }.map { UnsafeRawBufferPointer(rebasing: memory[$0..<$1]) }
+    }
+
+    deinit {
+        memory.initializeMemory(as: UInt8.self, repeating: 0xEE)
+        memory.deallocate()
     }
 }

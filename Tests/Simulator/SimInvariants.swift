@@ -17,6 +17,11 @@ public struct SimReport: Sendable {
     public var tightMemory = false
     /// Replay answers and durable flushes checked.
     public var replays = 0
+    /// Replay pieces the reader read from the player's memory, and of them those whose payload
+    /// was lent apart (from the archive's "mapped" memory).
+    public var piecesByRMA = 0, piecesLentApart = 0
+    /// Windows the player read straight from the archive into its slot (`pieces.straight`).
+    public var piecesStraight = 0
     public var durableFlushes = 0
     /// Events the keepers and the grapher counted late.
     public var late: UInt64 = 0
@@ -104,6 +109,7 @@ extension SimWorld {
                                violations: violations, logged: allWriters.reduce(0) { $0 + $1.logged.count },
                                archived: archived.count, rounds: archive.rounds, steps: steps + (restart.earlier?.steps ?? 0))
         report.replays = reader.answers.values.filter(\.done).count
+        (report.piecesByRMA, report.piecesLentApart) = (reader.piecesByRMA, reader.piecesLentApart)
         report.durableFlushes = clients.reduce(0) { $0 + $1.durableFlushes }
         report.restarts = clients.reduce(0) { $0 + $1.restarts }
         report.followPolls = follower.polls
@@ -119,6 +125,7 @@ extension SimWorld {
         report.destroys = curator.destroys
         report.tightMemory = tightMemory
         report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
+        report.piecesStraight = Int(counters.reduce(UInt64(0)) { $0 + ($1.counters[.piecesStraight] ?? 0) })
         addRestart(to: &report)
         return report
     }

@@ -92,7 +92,7 @@ public final class PlayerRole: RecordingBehavior {
     }
 
     /// A piece lent to a client until it acknowledges it: its slot, and the loans of its payload
-    /// in the mapped archive file (kept mapped by `payload` until the loans are closed).
+    /// in the mapped archive file (kept mapped by `payload`'s owner until the loans are closed).
     private struct LentPiece {
         let buffer: any BulkSlot
         let expires: ContinuousClock.Instant
