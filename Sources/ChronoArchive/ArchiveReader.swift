@@ -180,10 +180,12 @@ public final class ArchiveReader {
         }
         guard size <= destination.count else { return nil }
         if let threshold, size > threshold,
-           let lent = try reader.readEncodedLendingPayload(index: index, rows: rows, window: window, storyId: entry.storyId, into: destination) {
+           let lent = try reader.readEncoded(index: index, rows: rows, window: window, storyId: entry.storyId, into: destination,
+                                             lendingPayload: true) {
             return lent
         }
-        return try reader.readEncoded(index: index, rows: rows, window: window, storyId: entry.storyId, into: destination)
+        return try reader.readEncoded(index: index, rows: rows, window: window, storyId: entry.storyId, into: destination,
+                                      lendingPayload: false)
     }
 
     /// The first of the consecutive windows that split `range` so that each holds about
@@ -395,9 +397,9 @@ final class ArchiveFileReader {
     /// Stories of the file by name bytes.
     private(set) var stories: [StoryKey: StoryEntry] = [:]
     private var indexes: [StoryKey: StoryIndex] = [:]
-    /// The file mapped for lending payloads in place (``readEncodedLendingPayload(index:rows:window:storyId:into:)``).
-    private var mapping: ArchiveFileMapping?
-    private var mappingTried = false
+    /// The file mapped for lending payloads in place (``readEncoded(index:rows:window:storyId:into:lendingPayload:)``),
+    /// on first use; nil when it cannot be mapped.
+    private lazy var mapping: ArchiveFileMapping? = ArchiveFileMapping(path: path)
 
     init(path: String) throws(ArchiveError) {
         self.path = path
@@ -656,87 +658,69 @@ final class ArchiveFileReader {
     /// each other in time) straight into `destination` as one encoded chunk of range `window`:
     /// header, records with offsets rebased to the chunk's payload, payload. Each row is checked
     /// like ``chunk(index:row:window:storyId:)`` does for a whole row, payload checksum included.
-    /// - Returns: the encoded size and event count. The caller checked that it fits.
+    ///
+    /// With `lendingPayload`, only the header and records are written: each row's payload is
+    /// located in the mapped file chunk by chunk (``HDF5Dataset/chunkExtent(containingRow:)``),
+    /// its checksum computed where it lies, and its parts returned in ``EncodedWindow/payloadInPlace``.
+    /// - Returns: the encoded size and event count (the caller checked that it fits); nil only when
+    ///   lending and some part cannot be located or mapped (the caller copies instead).
+    /// - Throws: `.corrupt` when a row's records or payload fail their checks.
     func readEncoded(index: StoryIndex, rows positions: [Int], window: TimeRange, storyId: StoryID,
-                     into destination: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> EncodedWindow {
+                     into destination: UnsafeMutableRawBufferPointer, lendingPayload: Bool) throws(ArchiveError) -> EncodedWindow? {
+        // Lending: where each row's payload lies in the mapped file, found before anything is read.
+        var located: [[UnsafeRawBufferPointer]]?
+        if lendingPayload {
+            guard let mapping else { return nil }
+            var parts: [[UnsafeRawBufferPointer]] = []
+            for position in positions {
+                let row = index.rows[position]
+                guard let rowParts = try payloadParts(Int(row.payloadStart)..<(Int(row.payloadStart) + Int(row.payloadBytes)),
+                                                      of: index.payload, in: mapping) else { return nil }
+                parts.append(rowParts)
+            }
+            located = parts
+        }
         let events = positions.reduce(0) { $0 + Int(index.rows[$1].eventCount) }
         var recordAt = StoryChunk.headerByteCount
-        let payloadBase = recordAt + events * EventRecord.byteSize
+        // Where the payload goes in `destination` (lending: nowhere; its offsets still count from 0).
+        let payloadBase = located == nil ? recordAt + events * EventRecord.byteSize : 0
         var payloadAt = payloadBase
         var revision: UInt32 = 0
-        for position in positions {
+        var lent: [UnsafeRawBufferPointer] = []
+        for (k, position) in positions.enumerated() {
             let row = index.rows[position]
             let location = "\(path):\(index.groupPath)/\(ArchiveLayout.indexDataset) row \(index.fileRows[position])"
             let records = UnsafeMutableRawBufferPointer(rebasing: destination[recordAt..<(recordAt + row.eventRows.count * EventRecord.byteSize)])
-            let payload = UnsafeMutableRawBufferPointer(rebasing: destination[payloadAt..<(payloadAt + Int(row.payloadBytes))])
-            try archiveCall {
-                try index.events.read(range: row.eventRows, into: records)
-                if payload.count > 0 {
-                    try index.payload.read(range: Int(row.payloadStart)..<(Int(row.payloadStart) + payload.count), into: payload)
+            let hash: UInt64
+            if let parts = located?[k] {
+                try archiveCall { try index.events.read(range: row.eventRows, into: records) }
+                for part in parts { mapping?.prefetch(part) }
+                hash = ArchiveChecksum.hash(parts: parts)
+                lent += parts
+            } else {
+                let payload = UnsafeMutableRawBufferPointer(rebasing: destination[payloadAt..<(payloadAt + Int(row.payloadBytes))])
+                try archiveCall {
+                    try index.events.read(range: row.eventRows, into: records)
+                    if payload.count > 0 {
+                        try index.payload.read(range: Int(row.payloadStart)..<(Int(row.payloadStart) + payload.count), into: payload)
+                    }
                 }
+                hash = ArchiveChecksum.hash(UnsafeRawBufferPointer(payload))
             }
             try Self.checkRecordRows(UnsafeRawBufferPointer(records), row: row, location: location)
-            guard ArchiveChecksum.hash(UnsafeRawBufferPointer(payload)) == row.payloadHash else {
+            guard hash == row.payloadHash else {
                 throw .corrupt(location: location, detail: "payload checksum mismatch")
             }
             RecordRows.rebaseOffsets(records, by: UInt64(payloadAt - payloadBase) &- row.payloadStart)
             revision = max(revision, row.revision)
             recordAt += records.count
-            payloadAt += payload.count
+            payloadAt += Int(row.payloadBytes)
         }
         StoryChunk.storeHeader(into: destination, storyId: storyId, range: window, revision: revision, eventCount: events,
                                payloadBytes: payloadAt - payloadBase)
-        return EncodedWindow(byteCount: payloadAt, eventCount: events)
-    }
-
-    /// ``readEncoded(index:rows:window:storyId:into:)`` with the payload left in the mapped file:
-    /// the record tables are read and checked as there, each row's payload is located chunk by
-    /// chunk (``HDF5Dataset/chunkExtent(containingRow:)``) and its checksum computed where it lies.
-    /// - Returns: nil when some part cannot be located or mapped (the caller copies instead).
-    /// - Throws: `.corrupt` when a row's records or payload fail their checks (as when copied).
-    func readEncodedLendingPayload(index: StoryIndex, rows positions: [Int], window: TimeRange, storyId: StoryID,
-                                   into destination: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> EncodedWindow? {
-        guard let mapping = mapped() else { return nil }
-        var located: [[UnsafeRawBufferPointer]] = []
-        for position in positions {
-            let row = index.rows[position]
-            guard let parts = try payloadParts(Int(row.payloadStart)..<(Int(row.payloadStart) + Int(row.payloadBytes)),
-                                               of: index.payload, in: mapping) else { return nil }
-            located.append(parts)
-        }
-        let events = positions.reduce(0) { $0 + Int(index.rows[$1].eventCount) }
-        var recordAt = StoryChunk.headerByteCount
-        var payloadAt = 0
-        var revision: UInt32 = 0
-        var all: [UnsafeRawBufferPointer] = []
-        for (k, position) in positions.enumerated() {
-            let row = index.rows[position]
-            let location = "\(path):\(index.groupPath)/\(ArchiveLayout.indexDataset) row \(index.fileRows[position])"
-            let records = UnsafeMutableRawBufferPointer(rebasing: destination[recordAt..<(recordAt + row.eventRows.count * EventRecord.byteSize)])
-            try archiveCall { try index.events.read(range: row.eventRows, into: records) }
-            try Self.checkRecordRows(UnsafeRawBufferPointer(records), row: row, location: location)
-            for part in located[k] { mapping.prefetch(part) }
-            guard ArchiveChecksum.hash(parts: located[k]) == row.payloadHash else {
-                throw .corrupt(location: location, detail: "payload checksum mismatch")
-            }
-            RecordRows.rebaseOffsets(records, by: UInt64(payloadAt) &- row.payloadStart)
-            revision = max(revision, row.revision)
-            recordAt += records.count
-            payloadAt += Int(row.payloadBytes)
-            all += located[k]
-        }
-        StoryChunk.storeHeader(into: destination, storyId: storyId, range: window, revision: revision, eventCount: events,
-                               payloadBytes: payloadAt)
+        guard located != nil, let mapping else { return EncodedWindow(byteCount: payloadAt, eventCount: events) }
         return EncodedWindow(byteCount: recordAt + payloadAt, eventCount: events,
-                             payloadInPlace: InPlacePayload(parts: Self.joined(all), owner: mapping))
-    }
-
-    /// The file mapped for lending (mapped on first use, kept while this reader lives).
-    private func mapped() -> ArchiveFileMapping? {
-        if mappingTried { return mapping }
-        mappingTried = true
-        mapping = ArchiveFileMapping(path: path)
-        return mapping
+                             payloadInPlace: InPlacePayload(parts: Self.joined(lent), owner: mapping))
     }
 
     /// Where the bytes `range` of a payload dataset lie in the mapped file, chunk by chunk.

@@ -193,23 +193,9 @@ public final class FabricEndpoint: @unchecked Sendable {
 
     /// Whether RMA reads may land in memory that is not registered: the provider does not require
     /// `FI_MR_LOCAL` (true of `shm`, `tcp;ofi_rxm` and `sockets`). Then
-    /// ``postRead(intoUnregistered:from:remoteAddress:key:)`` puts bytes straight where they are
+    /// ``postRead(intoUnregistered:from:segments:)`` puts bytes straight where they are
     /// used, with no copy out of a registered buffer.
     public var acceptsUnregisteredLocalMemory: Bool { !info.memoryRegistrationMode.contains(.local) }
-
-    /// Posts an RMA read of `local.count` bytes at the peer's `remoteAddress` (with `key`) into
-    /// memory that is not registered, e.g. an array's storage; split and retried like
-    /// ``postRead(into:from:remoteAddress:key:length:)``. The caller keeps `local` valid and leaves
-    /// it alone until the operation completed (`wait(for:)`).
-    /// - Throws: `FabricError.invalidArgument` when the provider requires registered local memory
-    ///   (``acceptsUnregisteredLocalMemory`` is false); otherwise as `postRead(into:…)`.
-    public func postRead(intoUnregistered local: UnsafeMutableRawBufferPointer, from peer: PeerAddress, remoteAddress: UInt64,
-                         key: UInt64) throws(FabricError) -> OperationID {
-        guard acceptsUnregisteredLocalMemory else {
-            throw .invalidArgument(call: "FabricEndpoint.read", detail: "provider \(info.providerName) requires registered local memory (FI_MR_LOCAL)")
-        }
-        return try post(isRead: true, local: .unregistered(local), peer: peer, remoteAddress: remoteAddress, key: key, length: local.count)
-    }
 
     /// Posts one read made of several: each `(offset, remoteAddress, key, length)` reads `length`
     /// bytes at the peer's `remoteAddress` (with `key`) into `local` at `offset`. It completes
@@ -219,16 +205,9 @@ public final class FabricEndpoint: @unchecked Sendable {
     /// - Throws: `FabricError.invalidArgument` when a segment does not fit `local`; as `postRead`.
     public func postRead(into local: RegisteredBuffer, from peer: PeerAddress,
                          segments: [(offset: Int, remoteAddress: UInt64, key: UInt64, length: Int)]) throws(FabricError) -> OperationID {
-        var parts: [Segment] = []
-        parts.reserveCapacity(segments.count)
-        for s in segments {
-            guard s.offset >= 0, s.length >= 0, s.offset <= local.length, s.length <= local.length - s.offset else {
-                throw .invalidArgument(call: "FabricEndpoint.read", detail: "\(s.length) bytes at \(s.offset) do not fit the local buffer of \(local.length) bytes")
-            }
-            parts.append(Segment(local: .registered(try local.region.slice(offset: local.offset + s.offset, length: s.length)),
-                                 remoteAddress: s.remoteAddress, key: s.key, length: s.length))
+        try postRead(segments, within: local.length, from: peer) { (offset, length) throws(FabricError) in
+            .registered(try local.region.slice(offset: local.offset + offset, length: length))
         }
-        return try post(isRead: true, segments: parts, peer: peer)
     }
 
     /// ``postRead(into:from:segments:)`` into memory that is not registered (an array's storage):
@@ -242,15 +221,23 @@ public final class FabricEndpoint: @unchecked Sendable {
         guard acceptsUnregisteredLocalMemory else {
             throw .invalidArgument(call: "FabricEndpoint.read", detail: "provider \(info.providerName) requires registered local memory (FI_MR_LOCAL)")
         }
+        return try postRead(segments, within: local.count, from: peer) { (offset, length) throws(FabricError) in
+            .unregistered(UnsafeMutableRawBufferPointer(rebasing: local[offset..<(offset + length)]))
+        }
+    }
+
+    /// Checks that every segment fits local memory of `size` bytes, then posts them as one read,
+    /// each into the local memory `memory(offset, length)` gives.
+    private func postRead(_ segments: [(offset: Int, remoteAddress: UInt64, key: UInt64, length: Int)], within size: Int,
+                          from peer: PeerAddress,
+                          memory: (Int, Int) throws(FabricError) -> LocalMemory) throws(FabricError) -> OperationID {
         var parts: [Segment] = []
         parts.reserveCapacity(segments.count)
         for s in segments {
-            guard s.offset >= 0, s.length >= 0, s.offset <= local.count, s.length <= local.count - s.offset else {
-                throw .invalidArgument(call: "FabricEndpoint.read", detail: "\(s.length) bytes at \(s.offset) do not fit the local memory of \(local.count) bytes")
+            guard s.offset >= 0, s.length >= 0, s.offset <= size, s.length <= size - s.offset else {
+                throw .invalidArgument(call: "FabricEndpoint.read", detail: "\(s.length) bytes at \(s.offset) do not fit the local memory of \(size) bytes")
             }
-            guard s.length > 0 else { continue }
-            parts.append(Segment(local: .unregistered(UnsafeMutableRawBufferPointer(rebasing: local[s.offset..<(s.offset + s.length)])),
-                                 remoteAddress: s.remoteAddress, key: s.key, length: s.length))
+            parts.append(Segment(local: try memory(s.offset, s.length), remoteAddress: s.remoteAddress, key: s.key, length: s.length))
         }
         return try post(isRead: true, segments: parts, peer: peer)
     }

@@ -1,6 +1,5 @@
 import CChronoShims
 import CHDF5
-import Synchronization
 
 /// Where one chunk of a dataset lies in its file (``HDF5Dataset/chunkExtent(containingRow:)``).
 public struct HDF5ChunkExtent: Sendable, Hashable {
@@ -29,7 +28,7 @@ public final class HDF5Dataset {
     public let columns: Int?
 
     /// Rows per chunk and filters, once looked up (``chunkExtent(containingRow:)``).
-    private let layoutCache = Mutex<(rows: Int, filters: Int)?>(nil)
+    private var layoutCache: (rows: Int, filters: Int)?
 
     init(state: FileState, handle: ObjectHandle, path: String, elementType: HDF5ElementType, columns: Int?) {
         self.state = state
@@ -182,14 +181,14 @@ public final class HDF5Dataset {
 
     /// Rows per chunk and the number of filters, from the creation property list (read once).
     private func chunkLayout(_ id: hid_t) throws -> (rows: Int, filters: Int) {
-        if let known = layoutCache.withLock({ $0 }) { return known }
+        if let known = layoutCache { return known }
         let dcpl = try h5check(H5Dget_create_plist(id), "H5Dget_create_plist", label)
         defer { H5Pclose(dcpl) }
         var dims = [hsize_t](repeating: 0, count: 2)
         let rank = try h5check(H5Pget_chunk(dcpl, 2, &dims), "H5Pget_chunk", label)
         let filters = try h5check(H5Pget_nfilters(dcpl), "H5Pget_nfilters", label)
         let layout = (rows: rank >= 1 ? Int(dims[0]) : 0, filters: Int(filters))
-        layoutCache.withLock { $0 = layout }
+        layoutCache = layout
         return layout
     }
 

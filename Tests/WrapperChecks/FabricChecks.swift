@@ -96,12 +96,16 @@ struct FabricChecks: ParsableCommand {
                             }
                         }
                         report("read", size: size, repeats: repeats, seconds: MPIRuntime.wtime() - t0)
-                        // Straight into plain memory (an array's storage), where the provider allows it.
+                        // Straight into plain memory (an array's storage), where the provider allows it,
+                        // in two segments read out of order (the second third first).
                         try expect(ep.acceptsUnregisteredLocalMemory, "\(provider) unexpectedly requires FI_MR_LOCAL")
                         var plain = [UInt8](repeating: 0, count: size + 2)
                         try plain.withUnsafeMutableBytes { raw in
+                            let cut = size / 3
                             let op = try ep.postRead(intoUnregistered: UnsafeMutableRawBufferPointer(rebasing: raw[1..<(size + 1)]),
-                                                     from: peers[1], remoteAddress: remote.address, key: remote.key)
+                                                     from: peers[1],
+                                                     segments: [(cut, remote.address &+ UInt64(cut), remote.key, size - cut),
+                                                                (0, remote.address, remote.key, cut)])
                             try ep.wait(for: op, timeout: .seconds(60))
                         }
                         if let bad = (0..<size).first(where: { plain[1 + $0] != expected[$0] }) {
