@@ -70,7 +70,7 @@ public final class FabricEndpoint: @unchecked Sendable {
         self.handles = handles
         self.info = handles.granted
         self.localAddress = try handles.localAddress()
-        let limit = min(configuration.maxTransferSize ?? handles.granted.maxMessageSize, 1 << 30)
+        let limit = min(configuration.maxTransferSize ?? (1 << 30), handles.granted.maxMessageSize, 1 << 30)
         self.maxTransferSize = max(1, limit)
     }
 

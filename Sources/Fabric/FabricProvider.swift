@@ -39,13 +39,21 @@ public struct FabricConfiguration: Sendable, Equatable {
     /// Expected number of peers in the address vector (`fi_av_attr.count`, a hint).
     public var addressVectorCapacity: Int
     /// Largest single RMA operation to post; larger transfers are split into several operations.
-    /// `nil` uses the provider's `max_msg_size` (capped at 1 GiB).
+    /// `nil` uses the provider's `max_msg_size` (capped at 1 GiB). Either way no more than the
+    /// provider's `max_msg_size`.
     public var maxTransferSize: Int?
 
+    /// The default split, 256 KiB. `shm` copies an RMA read by cross-memory attach while it holds
+    /// the *target's* region lock, and the target's own progress takes that lock: a keeper polling
+    /// while its grapher read a 3-MiB chunk in one operation spun for up to a millisecond per poll,
+    /// 11 % of its CPU. Parts of 256 KiB hold the lock for about 50 µs each, and the per-part cost
+    /// (one post, one completion) stays far below the copy's.
+    public static let defaultMaxTransferSize = 256 << 10
+
     /// A configuration for `provider` with the defaults: the provider's first domain, 1024 CQ
-    /// entries, room for 64 peers, transfers split at the provider's limit.
+    /// entries, room for 64 peers, transfers split at ``defaultMaxTransferSize``.
     public init(provider: FabricProvider, domain: String? = nil, completionQueueSize: Int = 1024,
-                addressVectorCapacity: Int = 64, maxTransferSize: Int? = nil) {
+                addressVectorCapacity: Int = 64, maxTransferSize: Int? = FabricConfiguration.defaultMaxTransferSize) {
         self.provider = provider
         self.domain = domain
         self.completionQueueSize = completionQueueSize

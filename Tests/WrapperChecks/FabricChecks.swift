@@ -29,7 +29,7 @@ struct FabricChecks: ParsableCommand {
         @Option(help: "Comma-separated transfer sizes in bytes.")
         var sizes: String = "4096,8388608"
 
-        @Option(help: "Split transfers into operations of at most this many bytes (default: provider limit).")
+        @Option(help: "Split transfers into operations of at most this many bytes (default: FabricConfiguration.defaultMaxTransferSize, the product's).")
         var maxTransfer: Int?
 
         @Option(help: "Timed repetitions per size (default: enough for ~32 MiB, 3 to 100).")
@@ -52,7 +52,8 @@ struct FabricChecks: ParsableCommand {
                 try expect(!sizeList.isEmpty && sizeList.allSatisfy { $0 > 0 }, "bad --sizes \(sizes)")
                 let comm = try world.duplicate()
                 let rank = comm.rank
-                let config = FabricConfiguration(provider: FabricProvider(provider), maxTransferSize: maxTransfer)
+                var config = FabricConfiguration(provider: FabricProvider(provider))
+                if let maxTransfer { config.maxTransferSize = maxTransfer }
                 let ep = try FabricEndpoint(configuration: config)
                 if rank == 0 { say("INFO \(ep.info) split=\(ep.maxTransferSize)") }
                 var peers = try ep.exchangeAddresses(over: comm)
@@ -149,7 +150,7 @@ struct FabricChecks: ParsableCommand {
         @Option(help: "libfabric provider, e.g. shm or 'tcp;ofi_rxm'.")
         var provider: String = "shm"
 
-        @Option(help: "Split transfers into operations of at most this many bytes (default: provider limit).")
+        @Option(help: "Split transfers into operations of at most this many bytes (default: FabricConfiguration.defaultMaxTransferSize, the product's).")
         var maxTransfer: Int?
 
         func run() throws {
@@ -157,7 +158,9 @@ struct FabricChecks: ParsableCommand {
             runUnderMPI(name) { world in
                 try expect(world.size == 2, "needs exactly 2 ranks, got \(world.size)")
                 let comm = try world.duplicate()
-                let ep = try FabricEndpoint(configuration: FabricConfiguration(provider: FabricProvider(provider), maxTransferSize: maxTransfer))
+                var config = FabricConfiguration(provider: FabricProvider(provider))
+                if let maxTransfer { config.maxTransferSize = maxTransfer }
+                let ep = try FabricEndpoint(configuration: config)
                 let peers = try ep.exchangeAddresses(over: comm)
                 let first = patternBytes(count: 100_000, seed: 7), second = patternBytes(count: 3_000_001, seed: 8)
                 // The parts rank 0 reads: bytes 96 ..< 96+64000 of the first, 17 ..< 17+2999000 of the second.

@@ -15,6 +15,8 @@ struct FabricWrapperTests {
         let bandwidth = r.lines(startingWith: "BW \(provider) ")
         #expect(bandwidth.count == 4, "\(r)")
         #expect(r.lines(startingWith: "INFO \(provider) ").count == 1, "the provider in use is the one asked for: \(r)")
+        // By default an 8-MiB read is split into parts of 256 KiB: shm holds the target's lock for each part's copy.
+        #expect(r.stdout.contains("split=262144"), "\(r)")
         #expect(r.lines(startingWith: "READ-UNREGISTERED \(provider) ").count == 2, "reads into unregistered memory: \(r)")
     }
 
