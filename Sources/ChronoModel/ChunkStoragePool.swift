@@ -19,6 +19,7 @@ public final class ChunkStoragePool: Sendable {
         var reused: UInt64 = 0
         var fresh: UInt64 = 0
         var shared: UInt64 = 0
+        var lastRange = (records: 0, bytes: 0)
     }
     private let state = Mutex(State())
 
@@ -34,6 +35,14 @@ public final class ChunkStoragePool: Sendable {
 
     /// Arrays given back while another copy still referred to their storage, and so not kept.
     public var sharedCount: UInt64 { state.withLock { $0.shared } }
+
+    /// The size of the last range any pipeline sharing the pool sealed whole: what a new story's
+    /// first range reserves, instead of growing from nothing by doublings (each a copy, and a
+    /// fresh allocation whenever no idle array is large enough).
+    public var lastRange: (records: Int, bytes: Int) {
+        get { state.withLock { $0.lastRange } }
+        set { state.withLock { $0.lastRange = newValue } }
+    }
 
     /// Idle capacity held, in bytes.
     public var idleBytes: Int { state.withLock { $0.idleBytes } }

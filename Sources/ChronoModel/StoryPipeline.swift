@@ -221,11 +221,13 @@ public struct StoryPipeline: Sendable {
         time >= sealedFrontier && open[rangeStart(of: time)] == nil
     }
 
-    /// A new, empty range buffer sized like the last range: from the pool when there is one.
+    /// A new, empty range buffer sized like the last range: from the pool when there is one, and
+    /// then, before this story sealed a range, like the pool's last range.
     private mutating func newBuffer() -> RangeBuffer {
         guard let pool else { return RangeBuffer(reserving: sizeHint) }
-        return RangeBuffer(records: pool.takeTable(capacity: sizeHint.records + sizeHint.records / 4),
-                           payload: pool.takePayload(capacity: sizeHint.bytes + sizeHint.bytes / 4))
+        let hint = sizeHint.records > 0 ? sizeHint : pool.lastRange
+        return RangeBuffer(records: pool.takeTable(capacity: hint.records + hint.records / 4),
+                           payload: pool.takePayload(capacity: hint.bytes + hint.bytes / 4))
     }
 
     /// Inserts events given as values (tests and small tools) from `contributor`.
@@ -427,7 +429,7 @@ public struct StoryPipeline: Sendable {
         let start = rangeStart(of: target)
         let from = max(start, sealedFrontier)
         if let buffer = open.removeValue(forKey: start) {
-            let (records, payload, duplicates) = buffer.canonical()
+            var (records, payload, duplicates) = buffer.canonical(pool: pool)
             stats.duplicatesDropped += UInt64(duplicates)
             let cut = records.firstPosition(atOrAfter: target)
             let cutByte = cut < records.count ? Int(records[cut].offset) : payload.count
@@ -436,11 +438,18 @@ public struct StoryPipeline: Sendable {
                 rest.append(records, cut..<records.count, payload: payload)
                 open[start] = rest
             }
+            // The head is the canonical form cut short in place: only the rest was copied.
+            records.removeLast(records.count - cut)
+            payload.removeLast(payload.count - cutByte)
             if cut > 0 {
-                let head = RangeBuffer(records: Array(records[0..<cut]), payload: Array(payload[0..<cutByte]))
-                out.append(makeChunk(head, range: TimeRange(start: from, end: target), revision: 0))
+                countIndexGaps(records)
+                out.append(StoryChunk(unchecked: storyId, range: TimeRange(start: from, end: target), revision: 0,
+                                      records: records, payload: payload))
                 stats.chunksSealed += 1
                 if counted { stats.rangesSplit += 1 }
+            } else if let pool {
+                pool.give(table: consume records)
+                pool.give(payload: consume payload)
             }
         }
         sealedFrontier = target
@@ -489,6 +498,7 @@ public struct StoryPipeline: Sendable {
             for start in open.keys.sorted() where range(of: start).end <= target {
                 guard let buffer = open.removeValue(forKey: start) else { continue }
                 sizeHint = (buffer.records.count, buffer.payload.count)
+                pool?.lastRange = sizeHint
                 let whole = range(of: start)
                 out.append(makeChunk(buffer, range: TimeRange(start: max(whole.start, from), end: whole.end), revision: 0))
                 stats.chunksSealed += 1
@@ -499,8 +509,8 @@ public struct StoryPipeline: Sendable {
         return out
     }
 
-    private mutating func makeChunk(_ buffer: RangeBuffer, range: TimeRange, revision: UInt32) -> StoryChunk {
-        let (records, payload, duplicates) = buffer.canonical()
+    private mutating func makeChunk(_ buffer: consuming RangeBuffer, range: TimeRange, revision: UInt32) -> StoryChunk {
+        let (records, payload, duplicates) = buffer.canonical(pool: pool)
         stats.duplicatesDropped += UInt64(duplicates)
         if revision == 0 { countIndexGaps(records) }
         return StoryChunk(unchecked: storyId, range: range, revision: revision, records: records, payload: payload)
@@ -556,7 +566,7 @@ public struct StoryPipeline: Sendable {
         var all = RangeBuffer()
         for buffer in open.values { all.appendFiltered(buffer, window) }
         for buffer in revisionBuffers.values { all.appendFiltered(buffer, window) }
-        let (records, payload, _) = all.canonical()
+        let (records, payload, _) = all.canonical(pool: nil)
         return StoryChunk(unchecked: storyId, range: window, revision: 0, records: records, payload: payload)
     }
 }
@@ -628,8 +638,12 @@ struct RangeBuffer: Sendable {
     }
 
     /// Sorted, duplicate-free records with payload laid out in record order. For equal keys the copy
-    /// whose bytes sort first is kept (the same rule as ``StoryChunk/merged(with:)``).
-    func canonical() -> (records: [EventRecord], payload: [UInt8], duplicates: Int) {
+    /// whose bytes sort first is kept (the same rule as ``StoryChunk/merged(with:)``). Consumes the
+    /// buffer: its record table is sorted in place and becomes the result's; the payload is copied
+    /// once, in record order, into storage from `pool` (when given), and the old payload goes back
+    /// to it. A shared story's ranges interleave their writers' events, so this runs at every seal:
+    /// fresh arrays here cost a keeper a host fault per page of every range it sealed.
+    consuming func canonical(pool: ChunkStoragePool?) -> (records: [EventRecord], payload: [UInt8], duplicates: Int) {
         // Fast path: already strictly ordered with payloads in record order from 0 (one writer
         // appending in time order): the buffer is its own canonical form, no sort, no copy.
         var ordered = true
@@ -642,30 +656,34 @@ struct RangeBuffer: Sendable {
             expected += UInt64(records[k].length)
         }
         if ordered && expected == UInt64(payload.count) { return (records, payload, 0) }
+        var table = records  // the buffer's own table: sorted in place below
+        records = []
         let bytes = payload
+        payload = []
         func body(_ r: EventRecord) -> ArraySlice<UInt8> {
             bytes[Int(r.offset)..<(Int(r.offset) + Int(r.length))]
         }
-        let sorted = records.sorted { a, b in
+        table.sort { a, b in
             if EventRecord.precedes(a, b) { return true }
             if EventRecord.precedes(b, a) { return false }
             return body(a).lexicographicallyPrecedes(body(b))
         }
-        var outRecords: [EventRecord] = []
-        outRecords.reserveCapacity(sorted.count)
-        var outPayload: [UInt8] = []
-        outPayload.reserveCapacity(payload.count)
-        var duplicates = 0
-        for r in sorted {
-            if let last = outRecords.last, EventRecord.sameKey(last, r) {
-                duplicates += 1
-                continue
-            }
-            var copy = r
-            copy.offset = UInt64(outPayload.count)
-            outPayload.append(contentsOf: body(r))
-            outRecords.append(copy)
+        var outPayload: [UInt8]
+        if let pool { outPayload = pool.takePayload(capacity: bytes.count) } else { outPayload = []; outPayload.reserveCapacity(bytes.count) }
+        // Duplicates (equal keys) lie side by side now; the first of each is kept, the table compacted in place.
+        var kept = 0
+        for k in table.indices {
+            var r = table[k]
+            if kept > 0, EventRecord.sameKey(table[kept - 1], r) { continue }
+            let from = Int(r.offset)
+            r.offset = UInt64(outPayload.count)
+            outPayload.append(contentsOf: bytes[from..<(from + Int(r.length))])
+            table[kept] = r
+            kept += 1
         }
-        return (outRecords, outPayload, duplicates)
+        let duplicates = table.count - kept
+        table.removeLast(duplicates)
+        pool?.give(payload: consume bytes)
+        return (table, outPayload, duplicates)
     }
 }
