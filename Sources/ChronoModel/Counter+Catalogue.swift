@@ -155,6 +155,9 @@ extension Counter {
     /// `pieces.mapped`: a player's pieces whose payload its client read where it lies in the
     /// mapped archive file (only the header and records were copied into the slot).
     public static let piecesMapped = Counter("pieces.mapped")
+    /// `pieces.lendRefused`: a player's pieces whose payload it meant to lend where it lies in the
+    /// mapped archive file, but the transport refused a part: the payload was copied into the slot.
+    public static let piecesLendRefused = Counter("pieces.lendRefused")
     /// `queries.cancelled`.
     public static let queriesCancelled = Counter("queries.cancelled")
     /// `queries.duplicate`.
@@ -387,7 +390,7 @@ extension Counter {
         .eventsRejectedNotRecorded, .eventsReplayed, .eventsShipped, .ingestWindowWaitUs, .ingestWindowWaits,
         .keeperPiecesStray, .leasesExpired, .leasesGranted, .leasesRecalled, .leasesStray, .leasesUsed, .leasesWaitUs,
         .memoryPeakBytes, .memoryResidentBytes, .messagesForged, .messagesMalformed, .messagesUnexpected,
-        .ordersRefused, .piecesRma, .piecesSent, .piecesStraight, .piecesMapped, .queriesCancelled, .queriesDuplicate, .queriesFailed,
+        .ordersRefused, .piecesRma, .piecesSent, .piecesStraight, .piecesMapped, .piecesLendRefused, .queriesCancelled, .queriesDuplicate, .queriesFailed,
         .queriesPartial, .queriesTailMissing, .queriesReceived, .queriesRefused, .queriesServed, .queriesTimedOut, .rangesSplit, .readBusyUs,
         .readsAtBound, .recordingsStarted, .recordingsStopped, .replayPiecesDecoded, .replayPiecesInPlace,
         .replaysAcrossNodes, .replaysAnswered, .replaysEvents, .replaysRefused, .replaysRouted, .roundMs, .rounds,

@@ -127,9 +127,13 @@ final class SimBulkTransport: BulkTransport {
     private var pending: [PendingRead] = []
     private var nextOperation: UInt64 = 1
 
-    init(rank: Int, world: SimWorld) {
+    /// Whether every lend is refused.
+    private let refusesLends: Bool
+
+    init(rank: Int, world: SimWorld, refusesLends: Bool = false) {
         self.rank = rank
         self.world = world
+        self.refusesLends = refusesLends
     }
 
     var localAddress: [UInt8] { [UInt8(truncatingIfNeeded: rank)] }
@@ -161,6 +165,11 @@ final class SimBulkTransport: BulkTransport {
     func lend(_ memory: UnsafeRawBufferPointer) throws -> any BulkLoan {
         guard memory.count > 0 else {
             throw FabricError.invalidArgument(call: "SimBulkTransport.lend", detail: "cannot lend 0 bytes")
+        }
+        // A provider may refuse to register memory (out of registrations, a mapping it cannot
+        // pin): a refusing transport refuses every lend, and its player must copy the payload.
+        if refusesLends {
+            throw FabricError.callFailed(call: "fi_mr_reg", code: -12, message: "refused by the simulator")
         }
         return world.makeLoan(owner: rank, bytes: Array(memory))
     }

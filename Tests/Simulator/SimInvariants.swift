@@ -22,6 +22,9 @@ public struct SimReport: Sendable {
     public var piecesByRMA = 0, piecesLentApart = 0
     /// Windows the player read straight from the archive into its slot (`pieces.straight`).
     public var piecesStraight = 0
+    /// Straight windows whose payload the player's transport refused to lend: copied into the slot
+    /// instead (`pieces.lendRefused`).
+    public var piecesLendRefused = 0
     public var durableFlushes = 0
     /// Events the keepers and the grapher counted late.
     public var late: UInt64 = 0
@@ -126,6 +129,7 @@ extension SimWorld {
         report.tightMemory = tightMemory
         report.late = counters.reduce(UInt64(0)) { $0 + ($1.counters[.eventsLate] ?? 0) }
         report.piecesStraight = Int(counters.reduce(UInt64(0)) { $0 + ($1.counters[.piecesStraight] ?? 0) })
+        report.piecesLendRefused = Int(counters.reduce(UInt64(0)) { $0 + ($1.counters[.piecesLendRefused] ?? 0) })
         addRestart(to: &report)
         return report
     }

@@ -351,7 +351,9 @@ public final class SimWorld {
                                           archive: SimArchiveWriter(archive: archive, graphers: graphers, rank: group.grapher),
                                           logger: logger, clock: grapherClock)
             try add(rank: group.grapher, role: .grapher, behavior: grapher, bulk: bulk, clock: grapherClock, logger: logger)
-            let playerBulk = SimBulkTransport(rank: group.player, world: self)
+            // In one seed of three (fixed by the seed, drawing nothing) the players' transports
+            // refuse to lend memory: straight windows then copy their payload into the slot.
+            let playerBulk = SimBulkTransport(rank: group.player, world: self, refusesLends: seed % 3 == 1)
             let source = SimArchiveSource(archive)
             let player = try PlayerRole(config: config, visorRank: 0, grapherRank: group.grapher, bulk: playerBulk, logger: logger,
                                         clock: grapherClock, archive: { source })

@@ -644,6 +644,7 @@ public final class PlayerRole: RecordingBehavior {
                 for loan in piece.loans { try? loan.close() }
                 piece.loans = []
                 segments = []
+                bump(.piecesLendRefused)
                 buffer.withUnsafeMutableBytes { raw in
                     var at = byteCount - payload.byteCount
                     for part in payload.parts {
