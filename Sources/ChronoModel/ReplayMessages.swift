@@ -275,6 +275,37 @@ public struct RemotePiece: Sendable, Hashable {
     }
 }
 
+extension RemotePiece {
+    /// Where the piece's payload lies, for a reader whose piece has `headBytes` of header and
+    /// record table: `(offset, address, key, length)` per part, `offset` counted from the payload's
+    /// start. Without segments the payload follows the head at ``address``; with them, the
+    /// segments must hold the payload exactly (`length - headBytes` bytes), or a reader would read
+    /// past what it allocated, or leave part of its payload unread.
+    /// - Throws: `.malformedMessage` when `headBytes` exceeds ``length`` or the segments do not
+    ///   add up to the payload.
+    public func payloadLayout(headBytes: Int) throws(ChronoLogError) -> [(offset: Int, remoteAddress: UInt64, key: UInt64, length: Int)] {
+        guard headBytes >= 0, UInt64(headBytes) <= length, length <= UInt64(Int.max) else {
+            throw .malformedMessage(.inconsistent("replay piece of \(length) bytes is shorter than its \(headBytes)-byte head"))
+        }
+        let payloadBytes = Int(length) - headBytes
+        guard !payloadSegments.isEmpty else { return [(0, address &+ UInt64(headBytes), key, payloadBytes)] }
+        var layout: [(offset: Int, remoteAddress: UInt64, key: UInt64, length: Int)] = []
+        layout.reserveCapacity(payloadSegments.count)
+        var at = 0
+        for s in payloadSegments {
+            guard s.length <= UInt64(payloadBytes - at) else {
+                throw .malformedMessage(.inconsistent("replay piece's payload segments exceed its \(payloadBytes) payload bytes"))
+            }
+            layout.append((at, s.address, s.key, Int(s.length)))
+            at += Int(s.length)
+        }
+        guard at == payloadBytes else {
+            throw .malformedMessage(.inconsistent("replay piece's payload segments hold \(at) of its \(payloadBytes) payload bytes"))
+        }
+        return layout
+    }
+}
+
 /// Memory of a peer to read: address, key and length (``RemotePiece/payloadSegments``).
 public struct RemoteSegment: Sendable, Hashable {
     public var address: UInt64

@@ -271,6 +271,30 @@ import Testing
                                                                         limit: UInt64(RemotePiece.maxPayloadSegments)))) {
             try ControlMessage.decode(piece.encode())
         }
+        // A replay piece whose payload segments do not add up to its payload is refused by its
+        // reader before it reads anything (−2 at the client's boundary): fewer bytes would leave
+        // part of the chunk unread, more would land past it.
+        func lent(_ lengths: [UInt64]) -> RemotePiece {
+            RemotePiece(address: 0x1000, key: 7, length: 100 + 60, eventCount: 1, playerAddress: [1],
+                        payloadSegments: lengths.enumerated().map { RemoteSegment(address: 0x9000 + UInt64($0.offset) * 0x100, key: 8, length: $0.element) })
+        }
+        let exact = try lent([20, 0, 40]).payloadLayout(headBytes: 100)
+        #expect(exact.map(\.offset) == [0, 20, 20] && exact.map(\.length) == [20, 0, 40] && exact.map(\.remoteAddress) == [0x9000, 0x9100, 0x9200])
+        let whole = try lent([]).payloadLayout(headBytes: 100)
+        #expect(whole.count == 1 && whole[0].offset == 0 && whole[0].remoteAddress == 0x1000 + 100 && whole[0].key == 7 && whole[0].length == 60)
+        #expect(throws: ChronoLogError.malformedMessage(.inconsistent("replay piece's payload segments hold 59 of its 60 payload bytes"))) {
+            try lent([20, 39]).payloadLayout(headBytes: 100)
+        }
+        #expect(throws: ChronoLogError.malformedMessage(.inconsistent("replay piece's payload segments exceed its 60 payload bytes"))) {
+            try lent([20, 41]).payloadLayout(headBytes: 100)
+        }
+        #expect(throws: ChronoLogError.malformedMessage(.inconsistent("replay piece's payload segments exceed its 60 payload bytes"))) {
+            try lent([UInt64.max, 61]).payloadLayout(headBytes: 100)
+        }
+        #expect(throws: ChronoLogError.malformedMessage(.inconsistent("replay piece of 160 bytes is shorter than its 161-byte head"))) {
+            try lent([]).payloadLayout(headBytes: 161)
+        }
+        #expect(ChronoLogError.malformedMessage(.inconsistent("")).returnCode.rawValue == -2)
         // Custom limits apply.
         let good = ControlMessage.showChronicles(clientId: ClientID(1)).encode()
         #expect(try ControlMessage.decode(good, limits: WireLimits(maxBodyBytes: 8)) == .showChronicles(clientId: ClientID(1)))

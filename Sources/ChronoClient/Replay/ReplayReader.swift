@@ -91,23 +91,7 @@ final class ReplayReader: Sendable {
                 let inPlace = endpoint.acceptsUnregisteredLocalMemory && !registeredOnly
                 // A payload lent apart (from the player's mapped archive file) follows the head
                 // segment by segment; otherwise it follows the head at the piece's address.
-                let apart = remote.payloadSegments
-                var payloadSegments: [(offset: Int, remoteAddress: UInt64, key: UInt64, length: Int)] = []
-                if apart.isEmpty {
-                    payloadSegments = [(0, remote.address &+ UInt64(headBytes), remote.key, length - headBytes)]
-                } else {
-                    var at = 0
-                    for s in apart {
-                        guard s.length <= UInt64(length - headBytes - at) else {
-                            throw .malformedMessage(.inconsistent("replay piece's payload segments exceed its \(length - headBytes) payload bytes"))
-                        }
-                        payloadSegments.append((at, s.address, s.key, Int(s.length)))
-                        at += Int(s.length)
-                    }
-                    guard at == length - headBytes else {
-                        throw .malformedMessage(.inconsistent("replay piece's payload segments hold \(at) of its \(length - headBytes) payload bytes"))
-                    }
-                }
+                let payloadSegments = try remote.payloadLayout(headBytes: headBytes)
                 do {
                     let peer = try peerAddress(of: player, remote.playerAddress, in: &s, endpoint: endpoint)
                     let slot = try pool.allocate(byteCount: inPlace ? headBytes : length)
