@@ -431,6 +431,12 @@ public struct StoryPipeline: Sendable {
         if let buffer = open.removeValue(forKey: start) {
             var (records, payload, duplicates) = buffer.canonical(pool: pool)
             stats.duplicatesDropped += UInt64(duplicates)
+            // A range cut (a durable flush, a keeper at its bound) is as large as this at least: the
+            // rest's buffer, and the next ranges', reserve that much instead of regrowing by copies.
+            if records.count > sizeHint.records || payload.count > sizeHint.bytes {
+                sizeHint = (max(sizeHint.records, records.count), max(sizeHint.bytes, payload.count))
+                pool?.lastRange = sizeHint
+            }
             let cut = records.firstPosition(atOrAfter: target)
             let cutByte = cut < records.count ? Int(records[cut].offset) : payload.count
             if cut < records.count {
