@@ -64,6 +64,12 @@ public enum SimMutation: String, CaseIterable, Sendable {
     /// The visor stamps its clock pongs 50 ms late (the network rewrites them): a client's measured
     /// clock offset is off by more than its error bound.
     case pongsStampedLate
+    /// Every fifth chunk descriptor a keeper sends its grapher claims a slot's worth more payload
+    /// than its piece has (the network rewrites it): the grapher refuses it (−2 to the keeper,
+    /// `chunks.malformed`) and the keeper counts its events failed. Lost, not archived: the loss
+    /// must show. (The job must still end, and the summary count exactly the refused events:
+    /// ``SimulatorTests`` checks that too.)
+    case descriptorsOverstatePayload
 
     /// The invariant that must catch it (the start of its violation line).
     public var caughtBy: String {
@@ -71,7 +77,7 @@ public enum SimMutation: String, CaseIterable, Sendable {
         case .none: ""
         case .archiveDropsChunk, .archiveDuplicatesChunk: "exactly once"
         case .networkLosesChunkAcks, .grapherAgreesAlone: "deadline"
-        case .failedRoundKeepsData: "lost"
+        case .failedRoundKeepsData, .descriptorsOverstatePayload: "lost"
         case .networkReordersLanes, .keeperWaitsForFirstBatch: "late"
         case .writersIgnoreFlowControl: "memory"
         case .archiveReadsSkipChunk: "replay"

@@ -311,6 +311,17 @@ public final class SimWorld {
                 }
             }
         }
+        if mutation == .descriptorsOverstatePayload {
+            var descriptors = 0
+            let extra = UInt64(scenario.slotBytes)
+            network.rewrite = { source, _, tag, bytes in
+                guard tag == .bulk, case .chunkDescriptor(var d)? = try? ControlMessage.decode(bytes) else { return bytes }
+                descriptors += 1
+                guard descriptors % 5 == 0 else { return bytes }
+                d.payloadBytes += extra
+                return ControlMessage.chunkDescriptor(d).encode()
+            }
+        }
         if mutation == .keepersCompleteByClock {
             network.rewrite = { [unowned self] source, destination, tag, bytes in
                 guard tag == .replay, groups.contains(where: { $0.player == destination }), keeperRanks.contains(source),

@@ -126,6 +126,19 @@ struct SimulatorTests {
         #expect(failing.isEmpty, "failing tight-memory seeds: \(failing.map(\.seed))")
     }
 
+    /// A chunk descriptor the grapher cannot take (claiming more than a slot) is refused, and the
+    /// keeper counts its events failed: the job still ends (no deadline passed), the summary's
+    /// `lost` is exactly what the archive misses, and the loss shows.
+    @Test("a refused chunk descriptor loses its events visibly: counted lost, and the job still ends")
+    func refusedDescriptors() {
+        let reports = (UInt64(1)...12).map { SimWorld.simulate(seed: $0, mutation: .descriptorsOverstatePayload) }
+        for r in reports {
+            #expect(!r.violations.contains { $0.hasPrefix("deadline") || $0.hasPrefix("lost: the summary says") },
+                    "seed \(r.seed): \(r.violations.filter { $0.hasPrefix("deadline") || $0.hasPrefix("lost: the summary") })")
+        }
+        #expect(reports.contains { $0.violations.contains { $0.hasPrefix("lost:") && $0.hasSuffix("missing with no fault injected") } })
+    }
+
     /// Seed 20 (three groups) has a kill inside an archive round and a restart: both jobs replay
     /// exactly too, the graphers' fibers included.
     @Test("a seed replays exactly")
