@@ -62,7 +62,7 @@ public final class ChunkStoragePool: Sendable {
         }
         if let t = kept { return t }
         var t: [EventRecord] = []
-        t.reserveCapacity(capacity)
+        t.reserveCapacity(Self.withHeadroom(capacity))
         return t
     }
 
@@ -81,8 +81,17 @@ public final class ChunkStoragePool: Sendable {
         }
         if let p = kept { return p }
         var p: [UInt8] = []
-        p.reserveCapacity(capacity)
+        p.reserveCapacity(Self.withHeadroom(capacity))
         return p
+    }
+
+    /// A new array's capacity for a request of `capacity`: a quarter more. Requests come in sizes
+    /// that vary a little (a grapher's pieces, a keeper's ranges from one to the next), and an
+    /// array of exactly the size asked would miss the next, slightly larger request when given
+    /// back: a grapher's fresh allocations fell from 34–50 to 17–44 per IOR run with the headroom,
+    /// its page faults by a quarter. Pages past what is written are never touched.
+    static func withHeadroom(_ capacity: Int) -> Int {
+        capacity > Int.max / 2 ? capacity : capacity + capacity / 4
     }
 
     /// An empty chunk of `storyId` and `range` whose storage has room for `records` records and

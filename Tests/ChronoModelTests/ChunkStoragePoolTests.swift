@@ -20,6 +20,20 @@ struct ChunkStoragePoolTests {
         #expect(pool.counts.reused == 2 && pool.counts.fresh == 1 && pool.idleBytes == 0)
     }
 
+    @Test("a new array has a quarter more room than asked: given back, it serves the next, slightly larger request")
+    func freshArraysHaveHeadroom() {
+        let pool = ChunkStoragePool(capacityLimit: 16 << 20)
+        let payload = pool.takePayload(capacity: 1 << 20)
+        let table = pool.takeTable(capacity: 10_000)
+        #expect(payload.capacity >= (1 << 20) + (1 << 18) && table.capacity >= 12_500)
+        #expect(pool.counts.fresh == 2)
+        pool.give(payload: consume payload)
+        pool.give(table: consume table)
+        #expect(pool.takePayload(capacity: (1 << 20) + (1 << 17)).capacity >= (1 << 20) + (1 << 17))
+        #expect(pool.takeTable(capacity: 11_000).capacity >= 11_000)
+        #expect(pool.counts.reused == 2 && pool.counts.fresh == 2)
+    }
+
     @Test func storageStillHeldElsewhereIsNotKept() {
         // Emptying an array whose storage another copy still refers to gives it new, never-touched
         // storage: the pool must not keep that as if it were warm (it did, and a grapher's pool
