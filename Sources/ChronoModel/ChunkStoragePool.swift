@@ -36,7 +36,8 @@ public final class ChunkStoragePool: Sendable {
     /// Arrays given back while another copy still referred to their storage, and so not kept.
     public var sharedCount: UInt64 { state.withLock { $0.shared } }
 
-    /// The size of the last range any pipeline sharing the pool sealed whole: what a new story's
+    /// The size of the last range any pipeline sharing the pool sealed whole, or cut (the part
+    /// sealed and the rest together, when larger than the story's hint): what a new story's
     /// first range reserves, instead of growing from nothing by doublings (each a copy, and a
     /// fresh allocation whenever no idle array is large enough).
     public var lastRange: (records: Int, bytes: Int) {

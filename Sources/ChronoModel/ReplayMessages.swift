@@ -281,10 +281,13 @@ extension RemotePiece {
     /// start. Without segments the payload follows the head at ``address``; with them, the
     /// segments must hold the payload exactly (`length - headBytes` bytes), or a reader would read
     /// past what it allocated, or leave part of its payload unread.
-    /// - Throws: `.malformedMessage` when `headBytes` exceeds ``length`` or the segments do not
-    ///   add up to the payload.
+    /// - Throws: `.malformedMessage` when ``length`` exceeds `Int.max`, `headBytes` exceeds
+    ///   ``length``, or the segments do not add up to the payload.
     public func payloadLayout(headBytes: Int) throws(ChronoLogError) -> [(offset: Int, remoteAddress: UInt64, key: UInt64, length: Int)] {
-        guard headBytes >= 0, UInt64(headBytes) <= length, length <= UInt64(Int.max) else {
+        guard length <= UInt64(Int.max) else {
+            throw .malformedMessage(.limitExceeded(field: "replayPiece.length", value: length, limit: UInt64(Int.max)))
+        }
+        guard headBytes >= 0, UInt64(headBytes) <= length else {
             throw .malformedMessage(.inconsistent("replay piece of \(length) bytes is shorter than its \(headBytes)-byte head"))
         }
         let payloadBytes = Int(length) - headBytes

@@ -294,6 +294,11 @@ import Testing
         #expect(throws: ChronoLogError.malformedMessage(.inconsistent("replay piece of 160 bytes is shorter than its 161-byte head"))) {
             try lent([]).payloadLayout(headBytes: 161)
         }
+        let huge = RemotePiece(address: 0, key: 0, length: UInt64(Int.max) + 1, eventCount: 0, playerAddress: [1])
+        #expect(throws: ChronoLogError.malformedMessage(.limitExceeded(field: "replayPiece.length", value: UInt64(Int.max) + 1,
+                                                                        limit: UInt64(Int.max)))) {
+            try huge.payloadLayout(headBytes: 100)
+        }
         #expect(ChronoLogError.malformedMessage(.inconsistent("")).returnCode.rawValue == -2)
         // Custom limits apply.
         let good = ControlMessage.showChronicles(clientId: ClientID(1)).encode()
