@@ -73,6 +73,18 @@ extension ControlMessage {
         return try result.get()
     }
 
+    /// Decodes exactly one message from an array, like ``decode(_:limits:)``, with one difference:
+    /// an event batch's payload is not copied out but stays in `bytes` (``EventBatch/payload`` is a
+    /// slice of it), so a keeper keeps each received batch as it came until its range seals.
+    public static func decode(_ bytes: [UInt8], limits: WireLimits = .default) throws(ChronoLogError) -> ControlMessage {
+        let result: Result<ControlMessage, ChronoLogError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(ChronoLogError) -> ControlMessage in
+                try decodeWithHeader(raw: raw, limits: limits, backing: bytes).message
+            }
+        }
+        return try result.get()
+    }
+
     /// Decodes exactly one message from raw memory. Same checks as ``decode(_:limits:)``.
     public static func decode(raw: UnsafeRawBufferPointer, limits: WireLimits = .default) throws(ChronoLogError) -> ControlMessage {
         try decodeWithHeader(raw: raw, limits: limits).message
@@ -90,7 +102,7 @@ extension ControlMessage {
         return try result.get()
     }
 
-    private static func decodeWithHeader(raw: UnsafeRawBufferPointer, limits: WireLimits)
+    private static func decodeWithHeader(raw: UnsafeRawBufferPointer, limits: WireLimits, backing: [UInt8]? = nil)
     throws(ChronoLogError) -> (header: MessageHeader, message: ControlMessage) {
         var r = WireReader(raw, limits: limits)
         let header = try MessageHeader.read(from: &r)
@@ -101,12 +113,12 @@ extension ControlMessage {
             }
             throw .malformedMessage(.trailingBytes(count: r.remaining - Int(header.bodyLength)))
         }
-        let message = try readBody(type: header.type, from: &r)
+        let message = try readBody(type: header.type, from: &r, backing: backing)
         try r.expectEnd()
         return (header, message)
     }
 
-    private static func readBody(type: MessageType, from r: inout WireReader) throws(ChronoLogError) -> ControlMessage {
+    private static func readBody(type: MessageType, from r: inout WireReader, backing: [UInt8]?) throws(ChronoLogError) -> ControlMessage {
         switch type {
         case .connect: return .connect(try .read(from: &r))
         case .connectReply: return .connectReply(try .read(from: &r))
@@ -132,7 +144,7 @@ extension ControlMessage {
         case .readGrant: return .readGrant(try .read(from: &r))
         case .readRevoke: return .readRevoke(try .read(from: &r))
         case .readRoute: return .readRoute(try .read(from: &r))
-        case .eventBatch: return .eventBatch(try EventBatch.read(from: &r))
+        case .eventBatch: return .eventBatch(try EventBatch.read(from: &r, backing: backing))
         case .chunkDescriptor: return .chunkDescriptor(try .read(from: &r))
         case .chunkAck: return .chunkAck(try .read(from: &r))
         case .watermarks: return .watermarks(try .read(from: &r))

@@ -20,17 +20,49 @@ public struct EventBatch: Sendable, Hashable {
     public let watermark: UInt64
     /// The record table, in index order.
     public let records: [EventRecord]
-    /// The record bytes, in table order.
-    public let payload: [UInt8]
+    /// The array holding the record bytes: the payload itself, or, for a batch decoded from a
+    /// received message, that whole message (the payload is not copied out of it, and a keeper's
+    /// range buffers keep it as it is until they seal: ``StoryPipeline/insert(_:)-(EventBatch)``).
+    let storage: [UInt8]
+    /// Where the payload starts in ``storage``.
+    let payloadStart: Int
+    /// The payload's length in bytes.
+    public let payloadCount: Int
+
+    /// The record bytes, in table order (offsets are relative to its start, not its indices').
+    public var payload: ArraySlice<UInt8> { storage[payloadStart..<(payloadStart + payloadCount)] }
 
     init(unchecked storyId: StoryID, clientId: ClientID, firstIndex: UInt32, watermark: UInt64,
          records: [EventRecord], payload: [UInt8]) {
+        self.init(unchecked: storyId, clientId: clientId, firstIndex: firstIndex, watermark: watermark, records: records,
+                  storage: payload, payloadStart: 0, payloadCount: payload.count)
+    }
+
+    init(unchecked storyId: StoryID, clientId: ClientID, firstIndex: UInt32, watermark: UInt64,
+         records: [EventRecord], storage: [UInt8], payloadStart: Int, payloadCount: Int) {
         self.storyId = storyId
         self.clientId = clientId
         self.firstIndex = firstIndex
         self.watermark = watermark
         self.records = records
-        self.payload = payload
+        self.storage = storage
+        self.payloadStart = payloadStart
+        self.payloadCount = payloadCount
+    }
+
+    public static func == (a: EventBatch, b: EventBatch) -> Bool {
+        a.storyId == b.storyId && a.clientId == b.clientId && a.firstIndex == b.firstIndex && a.watermark == b.watermark
+            && a.records == b.records && a.payload.elementsEqual(b.payload)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(storyId)
+        hasher.combine(clientId)
+        hasher.combine(firstIndex)
+        hasher.combine(watermark)
+        hasher.combine(records)
+        hasher.combine(payloadCount)
+        for byte in payload { hasher.combine(byte) }
     }
 
     /// Builds a batch from events of one client with dense indexes, in index order.
@@ -67,8 +99,8 @@ public struct EventBatch: Sendable, Hashable {
     /// The record bytes of the event at `position`, without copying.
     public func recordBytes(at position: Int) -> ArraySlice<UInt8> {
         let r = records[position]
-        let start = Int(r.offset)
-        return payload[start..<(start + Int(r.length))]
+        let start = payloadStart + Int(r.offset)
+        return storage[start..<(start + Int(r.length))]
     }
 
     /// The event at `position` (copies its bytes).
@@ -128,7 +160,7 @@ extension EventBatch {
     /// each event's bytes straight into the memory the batch is sent from, and the table (a ninth
     /// of the bytes at 256-B events) behind them when it ships (``EventBatchBuilder/takeFrame(watermark:replacement:)``).
     static func writeBody(storyId: StoryID, clientId: ClientID, watermark: UInt64, firstIndex: UInt32,
-                          records: [EventRecord], payload: [UInt8], to bytes: inout [UInt8]) {
+                          records: [EventRecord], payload: ArraySlice<UInt8>, to bytes: inout [UInt8]) {
         RawBytes.appendLE(storyId.rawValue, to: &bytes)
         RawBytes.appendLE(clientId.rawValue, to: &bytes)
         RawBytes.appendLE(watermark, to: &bytes)
@@ -139,8 +171,9 @@ extension EventBatch {
         RawBytes.appendRecords(records, to: &bytes)
     }
 
-    /// Reads a batch body.
-    static func read(from r: inout WireReader) throws(ChronoLogError) -> EventBatch {
+    /// Reads a batch body. With `backing`, the array `r` reads (its raw bytes), the batch's payload
+    /// stays in it, not copied; without, it is copied out.
+    static func read(from r: inout WireReader, backing: [UInt8]? = nil) throws(ChronoLogError) -> EventBatch {
         let story = StoryID(rawValue: try r.u64())
         let client = ClientID(rawValue: try r.u64())
         let watermark = try r.u64()
@@ -155,6 +188,10 @@ extension EventBatch {
         let records = RawBytes.readRecords(r.raw, offset: r.position, count: n)
         try r.skip(n * EventRecord.byteSize)
         try check(records: records, payloadCount: p, clientId: client, firstIndex: first, maxEventBytes: r.limits.maxEventBytes)
+        if let backing {
+            return EventBatch(unchecked: story, clientId: client, firstIndex: first, watermark: watermark,
+                              records: records, storage: backing, payloadStart: payloadAt, payloadCount: p)
+        }
         let payload = RawBytes.copyBytes(r.raw, offset: payloadAt, count: p)
         return EventBatch(unchecked: story, clientId: client, firstIndex: first, watermark: watermark,
                           records: records, payload: payload)

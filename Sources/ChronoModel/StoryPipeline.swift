@@ -36,6 +36,14 @@ public struct StoryPipeline: Sendable {
     /// Counters.
     public private(set) var stats = PipelineStats()
 
+    /// The largest first-time chunk a seal makes, encoded (``StoryChunk/encodedByteCount``): a
+    /// range holding more leaves as several chunks, each of its own consecutive part of the range
+    /// (as a range cut below a watermark does), in event order. A keeper sets its transfer slot
+    /// size, so that each chunk ships whole and its storage, of about one size, is reused from
+    /// its pool; a range sealed as one chunk of tens of MiB took fresh memory from the heap at
+    /// every seal. Revisions are never cut. Default: no bound.
+    public var maxChunkBytes = Int.max
+
     private var watermarks: [UInt64: UInt64] = [:]
     private var open: [UInt64: RangeBuffer] = [:]
     /// Size of the last sealed range: a new range's buffer reserves this much, so a busy story
@@ -115,13 +123,16 @@ public struct StoryPipeline: Sendable {
     // MARK: Inserting
 
     /// Inserts a client batch (keeper side): registers the client, buffers its events, then raises the
-    /// client's watermark to the batch's.
+    /// client's watermark to the batch's. The batch's bytes are not copied: each range its events
+    /// fall in keeps the batch's array (for a received batch, the whole message) until it seals,
+    /// and the seal copies them, once, into the chunk.
     @discardableResult
     public mutating func insert(_ batch: EventBatch) -> InsertReport {
         let contributor = batch.clientId.rawValue
         addContributor(contributor)
         var report = InsertReport()
-        insertRecords(batch.records, payload: batch.payload, report: &report)
+        insertRecords(batch.records, payload: batch.storage, at: batch.payloadStart, count: batch.payloadCount,
+                      sharing: true, report: &report)
         advanceWatermark(of: contributor, to: batch.watermark)
         return report
     }
@@ -152,7 +163,9 @@ public struct StoryPipeline: Sendable {
         addContributor(contributor)
         var report = InsertReport()
         let adopted = adopt(chunk, report: &report)
-        if !adopted { insertRecords(chunk.records, payload: chunk.payload, report: &report) }
+        if !adopted {
+            insertRecords(chunk.records, payload: chunk.payload, at: 0, count: chunk.payload.count, sharing: false, report: &report)
+        }
         if let watermark { advanceWatermark(of: contributor, to: watermark) }
         return (report, adopted)
     }
@@ -222,12 +235,14 @@ public struct StoryPipeline: Sendable {
     }
 
     /// A new, empty range buffer sized like the last range: from the pool when there is one, and
-    /// then, before this story sealed a range, like the pool's last range.
-    private mutating func newBuffer() -> RangeBuffer {
-        guard let pool else { return RangeBuffer(reserving: sizeHint) }
-        let hint = sizeHint.records > 0 ? sizeHint : pool.lastRange
+    /// then, before this story sealed a range, like the pool's last range. Its payload gets room
+    /// only when events are `copying` in (a keeper's batches stay where they were received).
+    private mutating func newBuffer(copying: Bool = true) -> RangeBuffer {
+        let hint = sizeHint.records > 0 || pool == nil ? sizeHint : pool?.lastRange ?? sizeHint
+        let bytes = copying ? hint.bytes : 0
+        guard let pool else { return RangeBuffer(reserving: (hint.records, bytes)) }
         return RangeBuffer(records: pool.takeTable(capacity: hint.records + hint.records / 4),
-                           payload: pool.takePayload(capacity: hint.bytes + hint.bytes / 4))
+                           payload: bytes > 0 ? pool.takePayload(capacity: bytes + bytes / 4) : [])
     }
 
     /// Inserts events given as values (tests and small tools) from `contributor`.
@@ -238,12 +253,17 @@ public struct StoryPipeline: Sendable {
         for e in events {
             let record = EventRecord(time: e.time, clientId: e.clientId.rawValue, index: e.index,
                                      length: UInt32(clamping: e.record.count), offset: 0)
-            insertRecords([record], payload: e.record, report: &report)
+            insertRecords([record], payload: e.record, at: 0, count: e.record.count, sharing: false, report: &report)
         }
         return report
     }
 
-    private mutating func insertRecords(_ records: [EventRecord], payload: [UInt8], report: inout InsertReport) {
+    /// Buffers `records`, whose bytes lie in `payload` from `base` on (`count` bytes; an offset is
+    /// relative to `base`). `sharing`: the buffers keep `payload` itself and point into it, instead
+    /// of copying the bytes (a keeper's received batches: the copy out of the message and the copy
+    /// into the range were two of the seven copies of each byte between a writer and the archive).
+    private mutating func insertRecords(_ records: [EventRecord], payload: [UInt8], at base: Int, count: Int, sharing: Bool,
+                                        report: inout InsertReport) {
         var i = 0
         let n = records.count
         while i < n {
@@ -253,7 +273,7 @@ public struct StoryPipeline: Sendable {
                 i += 1
                 continue
             }
-            if Int(r.length) > maxEventBytes || !Self.fits(r, payload.count) {
+            if Int(r.length) > maxEventBytes || !Self.fits(r, count) {
                 reject(r, .tooLarge(bytes: Int(r.length)), &report)
                 i += 1
                 continue
@@ -271,20 +291,25 @@ public struct StoryPipeline: Sendable {
             // A range sealed in part (``sealBelow(_:)``, a split) is late only below the frontier.
             while j < n, records[j].time >= start, records[j].time < end, records[j].time != UInt64.max,
                 (records[j].time < sealedFrontier) == isLate,
-                Int(records[j].length) <= maxEventBytes, Self.fits(records[j], payload.count) {
+                Int(records[j].length) <= maxEventBytes, Self.fits(records[j], count) {
                 j += 1
             }
             let run = j - i
             var runBytes = 0
             for k in i..<j { runBytes += Int(records[k].length) }
             if isLate {
-                revisionBuffers[start, default: RangeBuffer()].append(records, i..<j, payload: payload)
+                if !sharing || !revisionBuffers[start, default: RangeBuffer()].append(records, i..<j, sharing: payload, at: base) {
+                    revisionBuffers[start, default: RangeBuffer()].append(records, i..<j, payload: payload, at: base)
+                }
                 stats.lateEvents += UInt64(run)
                 report.late += run
             } else {
-                if open[start] == nil { open[start] = newBuffer() }
-                makeRoom(inRange: start, records: run, bytes: runBytes)
-                open[start, default: RangeBuffer()].append(records, i..<j, payload: payload)
+                if open[start] == nil { open[start] = newBuffer(copying: !sharing) }
+                makeRoom(inRange: start, records: run, bytes: sharing ? 0 : runBytes)
+                if !sharing || !open[start, default: RangeBuffer()].append(records, i..<j, sharing: payload, at: base) {
+                    makeRoom(inRange: start, records: run, bytes: runBytes)
+                    open[start, default: RangeBuffer()].append(records, i..<j, payload: payload, at: base)
+                }
                 report.accepted += run
             }
             stats.eventsAccepted += UInt64(run)
@@ -429,33 +454,57 @@ public struct StoryPipeline: Sendable {
         let start = rangeStart(of: target)
         let from = max(start, sealedFrontier)
         if let buffer = open.removeValue(forKey: start) {
-            var (records, payload, duplicates) = buffer.canonical(pool: pool)
-            stats.duplicatesDropped += UInt64(duplicates)
             // A range cut (a durable flush, a keeper at its bound) is as large as this at least: the
-            // rest's buffer, and the next ranges', reserve that much instead of regrowing by copies.
-            if records.count > sizeHint.records || payload.count > sizeHint.bytes {
-                sizeHint = (max(sizeHint.records, records.count), max(sizeHint.bytes, payload.count))
+            // rest's buffer, and the next ranges', reserve that much instead of regrowing by copies
+            // (of the payload, only what was copied in).
+            let total = (records: buffer.records.count, bytes: buffer.payload.count)
+            if total.records > sizeHint.records || total.bytes > sizeHint.bytes {
+                sizeHint = (max(sizeHint.records, total.records), max(sizeHint.bytes, total.bytes))
                 pool?.lastRange = sizeHint
             }
-            let cut = records.firstPosition(atOrAfter: target)
-            let cutByte = cut < records.count ? Int(records[cut].offset) : payload.count
-            if cut < records.count {
-                var rest = newBuffer()
-                rest.append(records, cut..<records.count, payload: payload)
-                open[start] = rest
+            var (pieces, duplicates) = buffer.canonicalPieces(pool: pool, maxEncodedBytes: maxChunkBytes)
+            stats.duplicatesDropped += UInt64(duplicates)
+            // The pieces below `target` leave, the one holding it cut short in place; what lies at or
+            // after it is copied into the range's new buffer.
+            var head: [(records: [EventRecord], payload: [UInt8])] = []
+            var rest: RangeBuffer? = nil
+            // The rest's storage, of its exact size, from the pool (grown by appends, it took fresh
+            // memory at every durable flush's cut).
+            var restSize = (records: 0, bytes: 0)
+            for piece in pieces {
+                let cut = piece.records.firstPosition(atOrAfter: target)
+                guard cut < piece.records.count else { continue }
+                restSize.records += piece.records.count - cut
+                restSize.bytes += piece.payload.count - Int(piece.records[cut].offset)
             }
-            // The head is the canonical form cut short in place: only the rest was copied.
-            records.removeLast(records.count - cut)
-            payload.removeLast(payload.count - cutByte)
-            if cut > 0 {
-                countIndexGaps(records)
-                out.append(StoryChunk(unchecked: storyId, range: TimeRange(start: from, end: target), revision: 0,
-                                      records: records, payload: payload))
-                stats.chunksSealed += 1
+            func newRest() -> RangeBuffer {
+                guard let pool else { return RangeBuffer() }
+                return RangeBuffer(records: pool.takeTable(capacity: restSize.records), payload: pool.takePayload(capacity: restSize.bytes))
+            }
+            for i in pieces.indices {
+                // Taken out of `pieces`, not copied: cutting a shared copy short would copy it whole.
+                var records: [EventRecord] = [], payload: [UInt8] = []
+                swap(&records, &pieces[i].records)
+                swap(&payload, &pieces[i].payload)
+                let cut = rest == nil ? records.firstPosition(atOrAfter: target) : 0
+                if cut < records.count {
+                    if rest == nil { rest = newRest() }
+                    rest?.append(records, cut..<records.count, payload: payload)
+                    let cutByte = Int(records[cut].offset)
+                    records.removeLast(records.count - cut)
+                    payload.removeLast(payload.count - cutByte)
+                }
+                if !records.isEmpty {
+                    head.append((records, payload))
+                } else if let pool {
+                    pool.give(table: consume records)
+                    pool.give(payload: consume payload)
+                }
+            }
+            if let rest { open[start] = rest }
+            if !head.isEmpty {
+                out += chunks(of: head, from: from, to: target)
                 if counted { stats.rangesSplit += 1 }
-            } else if let pool {
-                pool.give(table: consume records)
-                pool.give(payload: consume payload)
             }
         }
         sealedFrontier = target
@@ -506,12 +555,30 @@ public struct StoryPipeline: Sendable {
                 sizeHint = (buffer.records.count, buffer.payload.count)
                 pool?.lastRange = sizeHint
                 let whole = range(of: start)
-                out.append(makeChunk(buffer, range: TimeRange(start: max(whole.start, from), end: whole.end), revision: 0))
-                stats.chunksSealed += 1
+                let (pieces, duplicates) = buffer.canonicalPieces(pool: pool, maxEncodedBytes: maxChunkBytes)
+                stats.duplicatesDropped += UInt64(duplicates)
+                out += chunks(of: pieces, from: max(whole.start, from), to: whole.end)
             }
             sealedFrontier = target
         }
         out.sort { ($0.range.start, $0.revision) < ($1.range.start, $1.revision) }
+        return out
+    }
+
+    /// First-time chunks of consecutive canonical pieces of one range, covering `[from, to)`: each
+    /// piece's part runs from its first event's time (`from` for the first) to the next piece's
+    /// first event's time (`to` for the last). Counts them sealed and their index gaps.
+    private mutating func chunks(of pieces: [(records: [EventRecord], payload: [UInt8])], from: UInt64, to: UInt64) -> [StoryChunk] {
+        var out: [StoryChunk] = []
+        out.reserveCapacity(pieces.count)
+        for (i, piece) in pieces.enumerated() {
+            let start = i == 0 ? from : piece.records[0].time
+            let end = i + 1 < pieces.count ? pieces[i + 1].records[0].time : to
+            countIndexGaps(piece.records)
+            out.append(StoryChunk(unchecked: storyId, range: TimeRange(start: start, end: end), revision: 0,
+                                  records: piece.records, payload: piece.payload))
+            stats.chunksSealed += 1
+        }
         return out
     }
 
@@ -560,7 +627,9 @@ public struct StoryPipeline: Sendable {
         open.values.reduce(0) { $0 + $1.records.count } + revisionBuffers.values.reduce(0) { $0 + $1.records.count }
     }
 
-    /// Memory held by buffered events: 32 bytes per record plus record bytes.
+    /// Memory held by buffered events: 32 bytes per record, plus the record bytes, plus for events
+    /// kept in the batch they came in (``insert(_:)-(EventBatch)``) 32 bytes more each: that batch's
+    /// own record table.
     public var bufferedBytes: Int {
         open.values.reduce(0) { $0 + $1.byteCount } + revisionBuffers.values.reduce(0) { $0 + $1.byteCount }
     }
@@ -577,10 +646,25 @@ public struct StoryPipeline: Sendable {
     }
 }
 
-/// The unsorted events of one range: a record table whose offsets point into `payload`.
+/// The unsorted events of one range: a record table whose offsets point into `payload` (bytes
+/// copied in) or into one of the `shared` arrays (received batches kept as they came).
+///
+/// A record's offset names its array in its top bits (``segmentShift``): 0 is `payload`, k is
+/// `shared[k - 1]`; the low bits are the offset in that array. Only ``canonicalPieces(pool:maxEncodedBytes:)``
+/// and ``bytes(of:)`` read them; a sealed chunk's offsets are plain again.
 struct RangeBuffer: Sendable {
     var records: [EventRecord] = []
     var payload: [UInt8] = []
+    /// Arrays whose bytes this buffer's records point into without a copy.
+    var shared: [[UInt8]] = []
+    /// The bytes of the shared arrays the records take: their own bytes and a record each.
+    var sharedBytes = 0
+
+    /// Where a record's offset keeps the number of its array.
+    static let segmentShift: UInt64 = 40
+    static let localMask: UInt64 = (1 << segmentShift) - 1
+    /// The most arrays one buffer shares; past it, bytes are copied in.
+    static let maxShared = (1 << 24) - 1
 
     init() {}
 
@@ -602,11 +686,54 @@ struct RangeBuffer: Sendable {
         if payload.capacity < wantBytes { payload.reserveCapacity(wantBytes) }
     }
 
-    var byteCount: Int { records.count * EventRecord.byteSize + payload.count }
+    var byteCount: Int { records.count * EventRecord.byteSize + payload.count + sharedBytes }
 
-    /// Appends `source[range]`, copying each record's bytes from `sourcePayload` (bounds already checked).
-    mutating func append(_ source: [EventRecord], _ range: Range<Int>, payload sourcePayload: [UInt8]) {
+    /// The bytes of a record of this buffer.
+    func bytes(of r: EventRecord) -> ArraySlice<UInt8> {
+        let local = Int(r.offset & Self.localMask)
+        let segment = Int(r.offset >> Self.segmentShift)
+        return segment == 0 ? payload[local..<(local + Int(r.length))] : shared[segment - 1][local..<(local + Int(r.length))]
+    }
+
+    /// Appends `source[range]` pointing into `storage`, whose bytes the records' offsets (relative to
+    /// `base`) locate, which the buffer keeps: no byte is copied. The bounds are checked already.
+    /// The part of `storage` the run takes is counted held (``byteCount``): its bytes and a record
+    /// each (a received batch's own table), so that ranges sharing one message count it once.
+    /// - Returns: false, appending nothing, when the buffer shares as many arrays as it can.
+    mutating func append(_ source: [EventRecord], _ range: Range<Int>, sharing storage: [UInt8], at base: Int) -> Bool {
+        guard !range.isEmpty else { return true }
+        let same = shared.last.map { last in
+            last.withUnsafeBytes { a in storage.withUnsafeBytes { b in a.baseAddress == b.baseAddress && a.count == b.count } }
+        } ?? false
+        if !same {
+            guard shared.count < Self.maxShared, UInt64(storage.count) <= Self.localMask else { return false }
+            shared.append(storage)
+        }
+        let tag = UInt64(shared.count) << Self.segmentShift
+        records.reserveCapacity(records.count + range.count)
+        for k in range {
+            var r = source[k]
+            sharedBytes += Int(r.length) + EventRecord.byteSize
+            r.offset = tag | (UInt64(base) + r.offset)
+            records.append(r)
+        }
+        return true
+    }
+
+    /// Appends `source[range]`, copying each record's bytes from `sourcePayload`, where they lie
+    /// from `base` on (bounds already checked).
+    mutating func append(_ source: [EventRecord], _ range: Range<Int>, payload sourcePayload: [UInt8], at sourceBase: Int = 0) {
         guard !range.isEmpty else { return }
+        if sourceBase != 0 {
+            for k in range {
+                var r = source[k]
+                let from = sourceBase + Int(r.offset)
+                r.offset = UInt64(payload.count)
+                payload.append(contentsOf: sourcePayload[from..<(from + Int(r.length))])
+                records.append(r)
+            }
+            return
+        }
         // Fast path (client batches and canonical chunks): the run's payloads lie back to back in
         // record order, so they move with one copy and the offsets shift by one delta.
         var end = source[range.lowerBound].offset
@@ -638,8 +765,11 @@ struct RangeBuffer: Sendable {
 
     /// Appends the records of `other` whose time is in `window`.
     mutating func appendFiltered(_ other: RangeBuffer, _ window: TimeRange) {
-        for k in other.records.indices where window.contains(other.records[k].time) {
-            append(other.records, k..<(k + 1), payload: other.payload)
+        for var r in other.records where window.contains(r.time) {
+            let bytes = other.bytes(of: r)
+            r.offset = UInt64(payload.count)
+            payload.append(contentsOf: bytes)
+            records.append(r)
         }
     }
 
@@ -650,46 +780,151 @@ struct RangeBuffer: Sendable {
     /// to it. A shared story's ranges interleave their writers' events, so this runs at every seal:
     /// fresh arrays here cost a keeper a host fault per page of every range it sealed.
     consuming func canonical(pool: ChunkStoragePool?) -> (records: [EventRecord], payload: [UInt8], duplicates: Int) {
+        let (pieces, duplicates) = canonicalPieces(pool: pool, maxEncodedBytes: Int.max)
+        guard let only = pieces.first else { return ([], [], duplicates) }
+        return (only.records, only.payload, duplicates)
+    }
+
+    /// ``canonical(pool:)`` laid out as consecutive pieces in event order, each encoding (as a
+    /// chunk: ``StoryChunk/encodedByteCount``) in at most `maxEncodedBytes`, and never two pieces
+    /// sharing an event time (so each can be a chunk of its own part of the range). A piece holds
+    /// more only when one time's events alone exceed the bound. Each piece's table and payload
+    /// come from `pool`: a keeper sealing a 50-ms range of a busy story into one array asked the
+    /// heap for tens of MiB at every seal, which it maps afresh (a host fault per page); pieces
+    /// of the keeper's transfer size are reused from its pool range after range.
+    /// - Returns: the pieces (none for an empty buffer) and the number of duplicates dropped.
+    consuming func canonicalPieces(pool: ChunkStoragePool?, maxEncodedBytes: Int)
+        -> (pieces: [(records: [EventRecord], payload: [UInt8])], duplicates: Int) {
+        guard !records.isEmpty else {
+            if let pool {
+                var t: [EventRecord] = [], p: [UInt8] = []
+                swap(&t, &records)
+                swap(&p, &payload)
+                pool.give(table: consume t)
+                pool.give(payload: consume p)
+            }
+            return ([], 0)
+        }
         // Fast path: already strictly ordered with payloads in record order from 0 (one writer
-        // appending in time order): the buffer is its own canonical form, no sort, no copy.
+        // appending in time order) and small enough: the buffer is its own canonical form, no
+        // sort, no copy.
         var ordered = true
+        var contiguous = shared.isEmpty
         var expected: UInt64 = 0
         for k in records.indices {
-            if records[k].offset != expected || (k > 0 && !EventRecord.precedes(records[k - 1], records[k])) {
+            if k > 0 && !EventRecord.precedes(records[k - 1], records[k]) {
                 ordered = false
                 break
             }
-            expected += UInt64(records[k].length)
+            if contiguous && records[k].offset != expected { contiguous = false }
+            expected &+= UInt64(records[k].length)
         }
-        if ordered && expected == UInt64(payload.count) { return (records, payload, 0) }
+        contiguous = contiguous && expected == UInt64(payload.count)
+        let whole = StoryChunk.headerByteCount + records.count * EventRecord.byteSize + payload.count
+        if ordered && contiguous && whole <= maxEncodedBytes { return ([(records, payload)], 0) }
         var table = records  // the buffer's own table: sorted in place below
         records = []
         let bytes = payload
         payload = []
+        let segments = shared
+        shared = []
+        sharedBytes = 0
+        // A record's bytes, wherever they are (see the type's doc).
         func body(_ r: EventRecord) -> ArraySlice<UInt8> {
-            bytes[Int(r.offset)..<(Int(r.offset) + Int(r.length))]
+            let local = Int(r.offset & Self.localMask), segment = Int(r.offset >> Self.segmentShift)
+            let array = segment == 0 ? bytes : segments[segment - 1]
+            return array[local..<(local + Int(r.length))]
         }
-        table.sort { a, b in
-            if EventRecord.precedes(a, b) { return true }
-            if EventRecord.precedes(b, a) { return false }
-            return body(a).lexicographicallyPrecedes(body(b))
+        if !ordered {
+            table.sort { a, b in
+                if EventRecord.precedes(a, b) { return true }
+                if EventRecord.precedes(b, a) { return false }
+                return body(a).lexicographicallyPrecedes(body(b))
+            }
         }
-        var outPayload: [UInt8]
-        if let pool { outPayload = pool.takePayload(capacity: bytes.count) } else { outPayload = []; outPayload.reserveCapacity(bytes.count) }
         // Duplicates (equal keys) lie side by side now; the first of each is kept, the table compacted in place.
         var kept = 0
+        var keptBytes = 0
         for k in table.indices {
-            var r = table[k]
-            if kept > 0, EventRecord.sameKey(table[kept - 1], r) { continue }
-            let from = Int(r.offset)
-            r.offset = UInt64(outPayload.count)
-            outPayload.append(contentsOf: bytes[from..<(from + Int(r.length))])
-            table[kept] = r
+            if kept > 0, EventRecord.sameKey(table[kept - 1], table[k]) { continue }
+            table[kept] = table[k]
+            keptBytes += Int(table[k].length)
             kept += 1
         }
         let duplicates = table.count - kept
         table.removeLast(duplicates)
+        // Each record's bytes, copied in table order into `out`; the offsets rewritten to match.
+        func copyPayloads(_ t: inout [EventRecord], into out: inout [UInt8]) {
+            guard segments.isEmpty else {
+                for k in t.indices {
+                    let local = Int(t[k].offset & Self.localMask), segment = Int(t[k].offset >> Self.segmentShift)
+                    let end = local + Int(t[k].length)
+                    t[k].offset = UInt64(out.count)
+                    if segment == 0 {
+                        bytes.withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[local..<end])) }
+                    } else {
+                        segments[segment - 1].withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[local..<end])) }
+                    }
+                }
+                return
+            }
+            bytes.withUnsafeBytes { src in
+                for k in t.indices {
+                    let from = Int(t[k].offset)
+                    t[k].offset = UInt64(out.count)
+                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: src[from..<(from + Int(t[k].length))]))
+                }
+            }
+        }
+        if StoryChunk.headerByteCount + kept * EventRecord.byteSize + keptBytes <= maxEncodedBytes {
+            var out: [UInt8]
+            if let pool { out = pool.takePayload(capacity: keptBytes) } else { out = []; out.reserveCapacity(keptBytes) }
+            copyPayloads(&table, into: &out)
+            pool?.give(payload: consume bytes)
+            return ([(table, out)], duplicates)
+        }
+        var pieces: [(records: [EventRecord], payload: [UInt8])] = []
+        var first = 0
+        while first < kept {
+            var end = first
+            var size = StoryChunk.headerByteCount
+            while end < kept {
+                let cost = EventRecord.byteSize + Int(table[end].length)
+                if end > first && size + cost > maxEncodedBytes { break }
+                size += cost
+                end += 1
+            }
+            // Never between two events of one time: back to the start of the time's run, or, when
+            // that run began the piece, on past its end.
+            if end < kept && table[end].time == table[end - 1].time {
+                var back = end - 1
+                while back > first && table[back - 1].time == table[end].time { back -= 1 }
+                if back > first {
+                    end = back
+                } else {
+                    while end < kept && table[end].time == table[end - 1].time { end += 1 }
+                }
+            }
+            var pieceBytes = 0
+            for k in first..<end { pieceBytes += Int(table[k].length) }
+            var t: [EventRecord]
+            var out: [UInt8]
+            if let pool {
+                t = pool.takeTable(capacity: end - first)
+                out = pool.takePayload(capacity: pieceBytes)
+            } else {
+                t = []
+                t.reserveCapacity(end - first)
+                out = []
+                out.reserveCapacity(pieceBytes)
+            }
+            t.append(contentsOf: table[first..<end])
+            copyPayloads(&t, into: &out)
+            pieces.append((t, out))
+            first = end
+        }
+        pool?.give(table: consume table)
         pool?.give(payload: consume bytes)
-        return (table, outPayload, duplicates)
+        return (pieces, duplicates)
     }
 }

@@ -301,6 +301,108 @@ import Testing
         }
     }
 
+    @Test(arguments: [UInt64(3), 8])
+    func sealedRangesLeaveInPiecesOfTheBound(chunkDuration: UInt64) async throws {
+        // A keeper bounds its chunks (`maxChunkBytes`, its transfer slot): a range holding more
+        // leaves as consecutive chunks of its parts, each within the bound unless one time's events
+        // alone exceed it, never two chunks sharing a time; together the same events as one chunk.
+        await propertyCheck(count: 300, input: Gens.events, Gens.events) { first, second in
+            let bound = StoryChunk.headerByteCount + 40 * (1 + (first.count + second.count) % 4)
+            func run(pool: ChunkStoragePool?, maxChunkBytes: Int) -> [StoryChunk] {
+                var p = StoryPipeline(storyId: story, chunkDuration: chunkDuration, pool: pool)
+                p.maxChunkBytes = maxChunkBytes
+                p.addContributor(1)
+                p.addContributor(2)
+                p.insert(first, from: 1)
+                p.insert(second, from: 2)
+                var out: [StoryChunk] = []
+                let times = Set((first + second).map(\.time)).sorted()
+                for cut in stride(from: 0, to: times.count, by: 3).map({ times[$0] + 1 }) {
+                    p.advanceWatermark(of: 1, to: cut)
+                    p.advanceWatermark(of: 2, to: cut)
+                    out += p.sealReady(cuttingAt: cut)
+                }
+                return out + p.drain()
+            }
+            let whole = run(pool: nil, maxChunkBytes: Int.max)
+            let pieces = run(pool: nil, maxChunkBytes: bound)
+            let pool = ChunkStoragePool(capacityLimit: 1 << 20)
+            #expect(run(pool: pool, maxChunkBytes: bound) == pieces)
+            #expect(run(pool: pool, maxChunkBytes: bound) == pieces)  // from storage given back
+            #expect(pieces.flatMap(\.events) == whole.flatMap(\.events))
+            var next = 0
+            for w in whole {
+                // The pieces of `w` tile its range in order.
+                var at = w.range.start
+                while next < pieces.count, pieces[next].range.start >= w.range.start, pieces[next].range.end <= w.range.end {
+                    let c = pieces[next]
+                    #expect(c.range.start == at && c.revision == 0)
+                    #expect(throws: Never.self) {
+                        try StoryChunk(validatingStoryId: story, range: c.range, revision: 0, records: c.records, payload: c.payload)
+                    }
+                    if c.encodedByteCount > bound { #expect(Set(c.records.map(\.time)).count == 1) }
+                    at = c.range.end
+                    next += 1
+                    if at == w.range.end { break }
+                }
+                #expect(at == w.range.end)
+            }
+            #expect(next == pieces.count)
+        }
+    }
+
+    @Test func receivedBatchesKeptAsTheyCameSealLikeCopiedEvents() async throws {
+        // A keeper's ranges keep each received batch's message and point into it; the seal copies
+        // the bytes once. Batches decoded from their messages, straddling ranges, some arriving
+        // after a seal (revisions), with cuts and a chunk bound, seal to the same chunks as the
+        // same events copied in one by one, pooled or not.
+        await propertyCheck(count: 300, input: Gens.events, Gens.events) { first, second in
+            // Each client's events with dense indexes, in batches of 1–4 events.
+            func batches(_ events: [Event], client: UInt64) -> [(events: [Event], message: [UInt8])] {
+                let mine = events.enumerated().map { Event(time: $0.element.time, clientId: ClientID(client), index: UInt32($0.offset), record: $0.element.record) }
+                var out: [(events: [Event], message: [UInt8])] = []
+                var at = 0
+                while at < mine.count {
+                    let n = min(mine.count - at, 1 + (at + mine.count) % 4)
+                    let part = Array(mine[at..<(at + n)])
+                    let b = try! EventBatch(storyId: story, clientId: ClientID(client), watermark: 0, events: part)
+                    out.append((part, ControlMessage.eventBatch(b).encode()))
+                    at += n
+                }
+                return out
+            }
+            let sent = zip(batches(first, client: 1), batches(second, client: 2)).flatMap { [$0, $1] }
+            let bound = (first.count + second.count) % 2 == 0 ? Int.max : StoryChunk.headerByteCount + 120
+            func run(received: Bool, pool: ChunkStoragePool?) -> [StoryChunk] {
+                var p = StoryPipeline(storyId: story, chunkDuration: 3, pool: pool)
+                p.maxChunkBytes = bound
+                p.addContributor(1)
+                p.addContributor(2)
+                var out: [StoryChunk] = []
+                for (k, b) in sent.enumerated() {
+                    if received, case .eventBatch(let batch)? = try? ControlMessage.decode(b.message) {
+                        p.insert(batch)
+                    } else {
+                        p.insert(b.events, from: b.events[0].clientId.rawValue)
+                    }
+                    if k % 3 == 2 {  // a cut, then a whole seal: later batches bring late events
+                        let cut = b.events[0].time + 1
+                        p.advanceWatermark(of: 1, to: cut)
+                        p.advanceWatermark(of: 2, to: cut)
+                        out += p.sealReady(cuttingAt: cut)
+                    }
+                }
+                return out + p.drain()
+            }
+            let copied = run(received: false, pool: nil)
+            #expect(run(received: true, pool: nil) == copied)
+            let pool = ChunkStoragePool(capacityLimit: 1 << 20)
+            #expect(run(received: true, pool: pool) == copied)
+            #expect(run(received: true, pool: pool) == copied)
+            #expect(copied.reduce(0) { $0 + $1.count } > 0 || first.isEmpty || second.isEmpty)
+        }
+    }
+
     @Test func unsealedEventsAreVisibleForReplay() throws {
         var p = StoryPipeline(storyId: story, chunkDuration: 100)
         p.insert(try batch(1, first: 0, times: [10, 110, 210], watermark: 0))
@@ -308,7 +410,11 @@ import Testing
         #expect(fresh?.events.map(\.time) == [110, 210])
         #expect(p.unsealedEvents(in: TimeRange(start: 5, end: 5)) == nil)
         #expect(p.bufferedEventCount == 3)
-        #expect(p.bufferedBytes == 3 * 32 + "c1i0c1i1c1i2".utf8.count)
+        // The batch stays as it came, its own record table too.
+        #expect(p.bufferedBytes == 3 * 32 + 3 * 32 + "c1i0c1i1c1i2".utf8.count)
+        var copied = StoryPipeline(storyId: story, chunkDuration: 100)
+        copied.insert(try batch(1, first: 0, times: [10, 110, 210], watermark: 0).events, from: 1)
+        #expect(copied.bufferedBytes == 3 * 32 + "c1i0c1i1c1i2".utf8.count)
     }
 
     @Test func drainSealsEverythingAndLaterEventsAreLate() throws {

@@ -163,8 +163,10 @@ public final class KeeperRole: RecordingBehavior {
             s.lastReportAt = clock.instant() - reportInterval
             story = s
         } else {
-            story = Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config, pool: storage),
-                          at: clock.instant(), time: clock.now())
+            var pipeline = StoryPipeline(storyId: notice.storyId, config: config, pool: storage)
+            // A sealed range leaves in chunks of one slot each: reused storage, one piece each.
+            pipeline.maxChunkBytes = slotBytes
+            story = Story(notice: notice, pipeline: pipeline, at: clock.instant(), time: clock.now())
             if let answered = answeredComplete[notice.storyId] { story.pipeline.startSealed(at: answered) }
             stories[notice.storyId] = story
         }
@@ -370,7 +372,7 @@ public final class KeeperRole: RecordingBehavior {
         bump(.eventsReceived, UInt64(batch.count))
         durability.received(UInt64(batch.count - report.rejected.count), story: batch.storyId, client: batch.clientId.rawValue,
                             nextIndex: UInt64(batch.firstIndex) + UInt64(batch.count))
-        bump(.bytesReceived, UInt64(batch.payload.count))
+        bump(.bytesReceived, UInt64(batch.payloadCount))
         if !report.rejected.isEmpty { bump(.eventsRejected, UInt64(report.rejected.count)) }
         let ack = BatchAck(storyId: batch.storyId, clientId: batch.clientId, firstIndex: batch.firstIndex,
                            count: UInt32(batch.count), rejected: UInt32(report.rejected.count),
