@@ -44,6 +44,12 @@ public struct StoryPipeline: Sendable {
     /// every seal. Revisions are never cut. Default: no bound.
     public var maxChunkBytes = Int.max
 
+    /// The smallest batch array kept rather than copied from (see ``insert(_:)-(EventBatch)``);
+    /// tests lower it to keep small batches.
+    package var minSharedBytes = defaultMinSharedBytes
+    /// 16 KiB: a smaller batch is copied, as its message would cost more to keep than its bytes.
+    package static let defaultMinSharedBytes = 16 << 10
+
     private var watermarks: [UInt64: UInt64] = [:]
     private var open: [UInt64: RangeBuffer] = [:]
     /// Size of the last sealed range: a new range's buffer reserves this much, so a busy story
@@ -123,9 +129,9 @@ public struct StoryPipeline: Sendable {
     // MARK: Inserting
 
     /// Inserts a client batch (keeper side): registers the client, buffers its events, then raises the
-    /// client's watermark to the batch's. The batch's bytes are not copied: each range its events
-    /// fall in keeps the batch's array (for a received batch, the whole message) until it seals,
-    /// and the seal copies them, once, into the chunk.
+    /// client's watermark to the batch's. The bytes of a batch of 16 KiB or more are not copied:
+    /// each range its events fall in keeps the batch's array (for a received batch, the whole
+    /// message) until it seals, and the seal copies them, once, into the chunk.
     @discardableResult
     public mutating func insert(_ batch: EventBatch) -> InsertReport {
         let contributor = batch.clientId.rawValue
@@ -264,6 +270,9 @@ public struct StoryPipeline: Sendable {
     /// into the range were two of the seven copies of each byte between a writer and the archive).
     private mutating func insertRecords(_ records: [EventRecord], payload: [UInt8], at base: Int, count: Int, sharing: Bool,
                                         report: inout InsertReport) {
+        // A small batch is copied: kept, its message would cost more (a heap block each, held by
+        // every range it reaches) than its bytes, which is all the keeper's bound counts.
+        let sharing = sharing && payload.count >= minSharedBytes
         var i = 0
         let n = records.count
         while i < n {

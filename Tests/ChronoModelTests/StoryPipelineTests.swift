@@ -376,6 +376,7 @@ import Testing
             func run(received: Bool, pool: ChunkStoragePool?) -> [StoryChunk] {
                 var p = StoryPipeline(storyId: story, chunkDuration: 3, pool: pool)
                 p.maxChunkBytes = bound
+                p.minSharedBytes = received && first.count % 3 == 0 ? 0 : 200  // kept, or copied if small
                 p.addContributor(1)
                 p.addContributor(2)
                 var out: [StoryChunk] = []
@@ -405,6 +406,7 @@ import Testing
 
     @Test func unsealedEventsAreVisibleForReplay() throws {
         var p = StoryPipeline(storyId: story, chunkDuration: 100)
+        p.minSharedBytes = 0
         p.insert(try batch(1, first: 0, times: [10, 110, 210], watermark: 0))
         let fresh = p.unsealedEvents(in: TimeRange(start: 100, end: 300))
         #expect(fresh?.events.map(\.time) == [110, 210])
@@ -412,9 +414,14 @@ import Testing
         #expect(p.bufferedEventCount == 3)
         // The batch stays as it came, its own record table too.
         #expect(p.bufferedBytes == 3 * 32 + 3 * 32 + "c1i0c1i1c1i2".utf8.count)
+        // Copied in: events given as values, or a batch smaller than `minSharedBytes`.
         var copied = StoryPipeline(storyId: story, chunkDuration: 100)
         copied.insert(try batch(1, first: 0, times: [10, 110, 210], watermark: 0).events, from: 1)
         #expect(copied.bufferedBytes == 3 * 32 + "c1i0c1i1c1i2".utf8.count)
+        var small = StoryPipeline(storyId: story, chunkDuration: 100)
+        small.insert(try batch(1, first: 0, times: [10, 110, 210], watermark: 0))
+        #expect(small.bufferedBytes == 3 * 32 + "c1i0c1i1c1i2".utf8.count)
+        #expect(small.unsealedEvents(in: TimeRange(start: 100, end: 300)) == fresh)
     }
 
     @Test func drainSealsEverythingAndLaterEventsAreLate() throws {

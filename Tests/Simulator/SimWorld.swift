@@ -137,6 +137,12 @@ final class SimFaults: RoleFaults, @unchecked Sendable {
     func keeperAnswersDirectQueries() -> Bool {
         world.scenario.directQueriesIgnored == 0 || !world.rng.chance(world.scenario.directQueriesIgnored)
     }
+
+    /// In even seeds the keepers keep every batch in its message (the simulator's batches are
+    /// small); in odd ones only those of 16 KiB or more, as in the product. Draws nothing.
+    func keeperKeepsBatchesFrom() -> Int {
+        world.seed % 2 == 0 ? 0 : StoryPipeline.defaultMinSharedBytes
+    }
 }
 
 /// A whole job on one thread (graphers' rounds hand a baton to threads of their own, see

@@ -31,6 +31,11 @@ package protocol RoleFaults: Sendable {
     /// Whether a keeper answers "last N" queries readers send it directly; one that does not leaves
     /// them to time out (a keeper busy or gone). Default: true.
     func keeperAnswersDirectQueries() -> Bool
+
+    /// The smallest received batch a keeper keeps in its message rather than copying its bytes
+    /// into the range (``StoryPipeline``'s `minSharedBytes`). Not a fault: the simulator's batches
+    /// are small, and it lowers this in half its seeds so that the kept path runs too.
+    func keeperKeepsBatchesFrom() -> Int
 }
 
 extension RoleFaults {
@@ -40,6 +45,7 @@ extension RoleFaults {
     package func registersWithVisor(role: Role, group: Int?) -> Bool { true }
     package func keeperTakesGrant() {}
     package func keeperAnswersDirectQueries() -> Bool { true }
+    package func keeperKeepsBatchesFrom() -> Int { StoryPipeline.defaultMinSharedBytes }
 }
 
 /// The product's faults: none.
