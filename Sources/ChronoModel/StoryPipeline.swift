@@ -44,11 +44,12 @@ public struct StoryPipeline: Sendable {
     /// every seal. Revisions are never cut. Default: no bound.
     public var maxChunkBytes = Int.max
 
-    /// The smallest batch array kept rather than copied from (see ``insert(_:)-(EventBatch)``);
-    /// tests lower it to keep small batches.
-    package var minSharedBytes = defaultMinSharedBytes
+    /// The smallest batch array kept rather than copied from (see ``insert(_:)-(EventBatch)``):
+    /// a keeper takes it from its `RoleFaults` (the simulator lowers it to keep its small batches
+    /// too), tests set it.
+    public var minSharedBytes = defaultMinSharedBytes
     /// 16 KiB: a smaller batch is copied, as its message would cost more to keep than its bytes.
-    package static let defaultMinSharedBytes = 16 << 10
+    public static let defaultMinSharedBytes = 16 << 10
 
     private var watermarks: [UInt64: UInt64] = [:]
     private var open: [UInt64: RangeBuffer] = [:]
@@ -697,6 +698,13 @@ struct RangeBuffer: Sendable {
 
     var byteCount: Int { records.count * EventRecord.byteSize + payload.count + sharedBytes }
 
+    /// Room for `n` more records, growing the table at least twofold (`reserveCapacity` alone
+    /// allocates exactly what it is asked: called per batch, it would copy the table each time).
+    private mutating func reserveRecords(_ n: Int) {
+        let need = records.count + n
+        if records.capacity < need { records.reserveCapacity(max(need, 2 * records.capacity)) }
+    }
+
     /// The bytes of a record of this buffer.
     func bytes(of r: EventRecord) -> ArraySlice<UInt8> {
         let local = Int(r.offset & Self.localMask)
@@ -719,7 +727,7 @@ struct RangeBuffer: Sendable {
             shared.append(storage)
         }
         let tag = UInt64(shared.count) << Self.segmentShift
-        records.reserveCapacity(records.count + range.count)
+        reserveRecords(range.count)
         for k in range {
             var r = source[k]
             sharedBytes += Int(r.length) + EventRecord.byteSize
@@ -755,7 +763,7 @@ struct RangeBuffer: Sendable {
             let from = Int(source[range.lowerBound].offset)
             let base = UInt64(payload.count)
             payload.append(contentsOf: sourcePayload[from..<Int(end)])
-            records.reserveCapacity(records.count + range.count)
+            reserveRecords(range.count)
             for k in range {
                 var r = source[k]
                 r.offset = r.offset - UInt64(from) + base
