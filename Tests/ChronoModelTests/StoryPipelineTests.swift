@@ -11,6 +11,26 @@ import Testing
         })
     }
 
+    /// The chunks of two writers' events (writers 1 and 2), inserted at once, then cut after every
+    /// third distinct time once both watermarks passed it (durable flushes), then drained.
+    func sealedWithCuts(_ first: [Event], _ second: [Event], chunkDuration: UInt64, pool: ChunkStoragePool?,
+                        maxChunkBytes: Int) -> [StoryChunk] {
+        var p = StoryPipeline(storyId: story, chunkDuration: chunkDuration, pool: pool)
+        p.maxChunkBytes = maxChunkBytes
+        p.addContributor(1)
+        p.addContributor(2)
+        p.insert(first, from: 1)
+        p.insert(second, from: 2)
+        var out: [StoryChunk] = []
+        let times = Set((first + second).map(\.time)).sorted()
+        for cut in stride(from: 0, to: times.count, by: 3).map({ times[$0] + 1 }) {
+            p.advanceWatermark(of: 1, to: cut)
+            p.advanceWatermark(of: 2, to: cut)
+            out += p.sealReady(cuttingAt: cut)
+        }
+        return out + p.drain()
+    }
+
     @Test func sealsOnlyWhenEveryWatermarkHasPassed() throws {
         var p = StoryPipeline(storyId: story, chunkDuration: 100)
         p.insert(try batch(1, first: 0, times: [10, 150], watermark: 150))
@@ -272,19 +292,7 @@ import Testing
         // place at a durable cut: the chunks must not depend on it.
         await propertyCheck(count: 300, input: Gens.events, Gens.events) { first, second in
             func run(pool: ChunkStoragePool?) -> [StoryChunk] {
-                var p = StoryPipeline(storyId: story, chunkDuration: 3, pool: pool)
-                p.addContributor(1)
-                p.addContributor(2)
-                p.insert(first, from: 1)
-                p.insert(second, from: 2)
-                var out: [StoryChunk] = []
-                let times = Set((first + second).map(\.time)).sorted()
-                for cut in stride(from: 0, to: times.count, by: 3).map({ times[$0] + 1 }) {
-                    p.advanceWatermark(of: 1, to: cut)
-                    p.advanceWatermark(of: 2, to: cut)
-                    out += p.sealReady(cuttingAt: cut)
-                }
-                return out + p.drain()
+                sealedWithCuts(first, second, chunkDuration: 3, pool: pool, maxChunkBytes: Int.max)
             }
             let pool = ChunkStoragePool(capacityLimit: 1 << 20)
             let plain = run(pool: nil)
@@ -309,20 +317,7 @@ import Testing
         await propertyCheck(count: 300, input: Gens.events, Gens.events) { first, second in
             let bound = StoryChunk.headerByteCount + 40 * (1 + (first.count + second.count) % 4)
             func run(pool: ChunkStoragePool?, maxChunkBytes: Int) -> [StoryChunk] {
-                var p = StoryPipeline(storyId: story, chunkDuration: chunkDuration, pool: pool)
-                p.maxChunkBytes = maxChunkBytes
-                p.addContributor(1)
-                p.addContributor(2)
-                p.insert(first, from: 1)
-                p.insert(second, from: 2)
-                var out: [StoryChunk] = []
-                let times = Set((first + second).map(\.time)).sorted()
-                for cut in stride(from: 0, to: times.count, by: 3).map({ times[$0] + 1 }) {
-                    p.advanceWatermark(of: 1, to: cut)
-                    p.advanceWatermark(of: 2, to: cut)
-                    out += p.sealReady(cuttingAt: cut)
-                }
-                return out + p.drain()
+                sealedWithCuts(first, second, chunkDuration: chunkDuration, pool: pool, maxChunkBytes: maxChunkBytes)
             }
             let whole = run(pool: nil, maxChunkBytes: Int.max)
             let pieces = run(pool: nil, maxChunkBytes: bound)
