@@ -8,6 +8,7 @@
 #                                                minimum (CHRONOLOG_SIM_TIGHT_MEMORY=1)
 #   --saturated                                  records of kilobytes, small keeper and grapher bounds,
 #                                                slots that fill, rounds up to 700 ms (CHRONOLOG_SIM_SATURATED=1)
+#   --wide-skews                                 clocks skewed by up to ±9 ms, not ±3 ms (CHRONOLOG_SIM_WIDE_SKEWS=1)
 #
 # A failing seed prints a line with the command that replays it. The default test command runs
 # 500 seeds from 1 (SimulatorTests); this is the longer soak for nightly use.
@@ -15,7 +16,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(chronolog_root)"
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 seeds=10000
 first=""
 seed=""
@@ -28,6 +29,7 @@ while (($#)); do
     --mutation) mutation="${2:?--mutation needs a name}"; shift 2 ;;
     --tight-memory) export CHRONOLOG_SIM_TIGHT_MEMORY=1; shift ;;
     --saturated) export CHRONOLOG_SIM_SATURATED=1; shift ;;
+    --wide-skews) export CHRONOLOG_SIM_WIDE_SKEWS=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "simulate.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac

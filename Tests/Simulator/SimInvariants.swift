@@ -61,7 +61,7 @@ public struct SimReport: Sendable {
 
     /// The line that replays this run.
     public var replayLine: String {
-        "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")\(tightMemory ? " --tight-memory" : "")\(scenario.saturated ? " --saturated" : "")): "
+        "simulated job failed: seed \(seed) (replay: scripts/simulate.sh --seed \(seed)\(mutation == .none ? "" : " --mutation \(mutation.rawValue)")\(tightMemory ? " --tight-memory" : "")\(scenario.saturated ? " --saturated" : "")\(scenario.wideSkews && mutation != .keeperClockWithoutMargin ? " --wide-skews" : "")): "
             + "\(violations.joined(separator: "; ")) — \(scenario)\(restart.map { " — \($0)" } ?? "")"
     }
 }
@@ -71,10 +71,12 @@ extension SimWorld {
     /// as the seed draws them; a saturated scenario (``SimScenario/saturated``) when `saturated`.
     public static func simulate(seed: UInt64, mutation: SimMutation = .none,
                                 tightMemory: Bool = SimScenario.tightMemoryFromEnvironment, groups: Int? = nil,
-                                saturated: Bool = SimScenario.saturatedFromEnvironment) -> SimReport {
+                                saturated: Bool = SimScenario.saturatedFromEnvironment,
+                                wideSkews: Bool = SimScenario.wideSkewsFromEnvironment) -> SimReport {
         let world: SimWorld
         do {
-            world = try SimWorld(seed: seed, mutation: mutation, tightMemory: tightMemory, groups: groups, saturated: saturated)
+            world = try SimWorld(seed: seed, mutation: mutation, tightMemory: tightMemory, groups: groups, saturated: saturated,
+                                 wideSkews: wideSkews)
         } catch {
             return SimReport(seed: seed, mutation: mutation, scenario: SimScenario(), ending: .failed("setup: \(error)"),
                              violations: ["setup failed: \(error)"], logged: 0, archived: 0, rounds: 0, steps: 0)

@@ -70,6 +70,12 @@ public enum SimMutation: String, CaseIterable, Sendable {
     /// must show. (The job must still end, and the summary count exactly the refused events:
     /// ``SimulatorTests`` checks that too.)
     case descriptorsOverstatePayload
+    /// Keepers' clock watermarks stand at their clocks, not `StoryPipeline.writerClockMargin`
+    /// behind: a writer whose clock lags its keeper's by less than the margin, joining a story
+    /// whose other writers' watermarks have passed its first events' range, makes them late. Its
+    /// scenarios skew clocks by up to ±9 ms (``SimScenario/wideSkews``): at ±3 ms no seed of 500
+    /// caught it.
+    case keeperClockWithoutMargin
 
     /// The invariant that must catch it (the start of its violation line).
     public var caughtBy: String {
@@ -78,7 +84,7 @@ public enum SimMutation: String, CaseIterable, Sendable {
         case .archiveDropsChunk, .archiveDuplicatesChunk: "exactly once"
         case .networkLosesChunkAcks, .grapherAgreesAlone: "deadline"
         case .failedRoundKeepsData, .descriptorsOverstatePayload: "lost"
-        case .networkReordersLanes, .keeperWaitsForFirstBatch: "late"
+        case .networkReordersLanes, .keeperWaitsForFirstBatch, .keeperClockWithoutMargin: "late"
         case .writersIgnoreFlowControl: "memory"
         case .archiveReadsSkipChunk: "replay"
         case .archiveAcksBeforeStoring: "durable"

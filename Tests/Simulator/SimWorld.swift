@@ -40,6 +40,11 @@ public struct SimScenario: CustomStringConvertible, Sendable {
     public var maxQueryDelay: Duration = .zero
     /// Whether the clocks of keepers and writers are skewed.
     public var clocksSkewed = false
+    /// Whether the first group's keepers' and the writers' skews reach ±9 ms instead of ±3 ms
+    /// (`CHRONOLOG_SIM_WIDE_SKEWS=1`, and under the mutation `keeperClockWithoutMargin`): writers
+    /// lagging their keepers by close to `StoryPipeline.writerClockMargin` (10 ms), or past it
+    /// (then late events are allowed).
+    public var wideSkews = false
     /// The share of "last N" queries sent to keepers directly that keepers leave unanswered (busy or gone).
     public var directQueriesIgnored = 0.0
 
@@ -50,6 +55,7 @@ public struct SimScenario: CustomStringConvertible, Sendable {
             + "archiveMs=\(archiveIntervalMs) slot=\(slotBytes) keeperMemory=\(keeperMemory) "
             + "ackDelay≤\(maxAckDelay) queryDelay≤\(maxQueryDelay) directIgnored=\(directQueriesIgnored) keeperSkews=\(keeperSkews) clientSkews=\(clientSkews)"
             + (saturated ? " saturated grapherMemory=\(grapherMemory) records=\(payloadChoices)" : "")
+            + (wideSkews ? " wideSkews" : "")
     }
 
     /// Whether keepers may get a memory bound below the configurable minimum (`CHRONOLOG_SIM_TIGHT_MEMORY=1`).
@@ -58,9 +64,14 @@ public struct SimScenario: CustomStringConvertible, Sendable {
     /// Whether scenarios are saturated ones (`CHRONOLOG_SIM_SATURATED=1`, ``saturated``).
     public static let saturatedFromEnvironment = ProcessInfo.processInfo.environment["CHRONOLOG_SIM_SATURATED"] == "1"
 
+    /// Whether skews are wide ones (`CHRONOLOG_SIM_WIDE_SKEWS=1`, ``wideSkews``).
+    public static let wideSkewsFromEnvironment = ProcessInfo.processInfo.environment["CHRONOLOG_SIM_WIDE_SKEWS"] == "1"
+
     /// The scenario of `seed`, drawn from `rng` in a fixed order.
-    static func draw(_ rng: inout SplitMix64, mutation: SimMutation, tightMemory: Bool, saturated: Bool) -> SimScenario {
+    static func draw(_ rng: inout SplitMix64, mutation: SimMutation, tightMemory: Bool, saturated: Bool,
+                     wideSkews: Bool = false) -> SimScenario {
         var s = SimScenario()
+        s.wideSkews = wideSkews || mutation == .keeperClockWithoutMargin
         s.keepers = Int.random(in: 1...3, using: &rng)
         s.clients = Int.random(in: 1...4, using: &rng)
         s.stories = Int.random(in: 1...min(3, s.clients), using: &rng)
@@ -84,8 +95,10 @@ public struct SimScenario: CustomStringConvertible, Sendable {
         }
         let skewed = rng.chance(0.5)
         s.clocksSkewed = skewed
-        s.keeperSkews = (0..<s.keepers).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
-        s.clientSkews = (0..<s.clients).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0 }
+        // Wide skews triple the same draws, so a seed's other choices do not change.
+        let spread: Int64 = s.wideSkews ? 3 : 1
+        s.keeperSkews = (0..<s.keepers).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) * spread : 0 }
+        s.clientSkews = (0..<s.clients).map { _ in skewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) * spread : 0 }
         if rng.chance(0.2) { s.maxAckDelay = rng.pick([.microseconds(500), .milliseconds(5)]) }
         if rng.chance(0.2) { s.maxQueryDelay = rng.pick([.milliseconds(1), .milliseconds(20)]) }
         if rng.chance(0.2) { s.directQueriesIgnored = rng.pick([0.3, 1.0]) }
@@ -110,7 +123,7 @@ public struct SimScenario: CustomStringConvertible, Sendable {
         self.groups = groups ?? Int.random(in: 1...3, using: &rng)
         guard self.groups > 1 else { return }
         keeperSkews += (0..<(keepers * (self.groups - 1))).map { _ in
-            clocksSkewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0
+            clocksSkewed ? Int64.random(in: -3_000_000...3_000_000, using: &rng) : 0  // ±3 ms, wide skews too
         }
         if let s = stall {
             // Drawn among the first group's keepers and grapher; the same role of another group.
@@ -142,6 +155,10 @@ final class SimFaults: RoleFaults, @unchecked Sendable {
     /// small); in odd ones only those of 16 KiB or more, as in the product. Draws nothing.
     func keeperKeepsBatchesFrom() -> Int {
         world.seed % 2 == 0 ? 0 : StoryPipeline.defaultMinSharedBytes
+    }
+
+    func keeperClockMargin() -> UInt64 {
+        world.mutation == .keeperClockWithoutMargin ? 0 : StoryPipeline.writerClockMargin
     }
 }
 
@@ -226,14 +243,17 @@ public final class SimWorld {
     /// a saturated scenario when `saturated` (``SimScenario/saturated``). In about one seed in seven
     /// a keeper is killed mid-ingest and a second job restarts over the same archive and catalog (``SimKillPlan``).
     public convenience init(seed: UInt64, mutation: SimMutation = .none, tightMemory: Bool = SimScenario.tightMemoryFromEnvironment,
-                            groups: Int? = nil, saturated: Bool = SimScenario.saturatedFromEnvironment) throws {
-        try self.init(seed: seed, mutation: mutation, tightMemory: tightMemory, groups: groups, saturated: saturated, restarting: nil)
+                            groups: Int? = nil, saturated: Bool = SimScenario.saturatedFromEnvironment,
+                            wideSkews: Bool = SimScenario.wideSkewsFromEnvironment) throws {
+        try self.init(seed: seed, mutation: mutation, tightMemory: tightMemory, groups: groups, saturated: saturated,
+                      wideSkews: wideSkews, restarting: nil)
     }
 
     /// The job of `seed`, or (with `earlier`) the job restarted after `earlier` was killed: the
     /// same archive, catalog store and clock, the same recording groups, the generator where
     /// `earlier` left it, new writers.
-    init(seed: UInt64, mutation: SimMutation, tightMemory: Bool, groups: Int?, saturated: Bool, restarting earlier: SimWorld?) throws {
+    init(seed: UInt64, mutation: SimMutation, tightMemory: Bool, groups: Int?, saturated: Bool, wideSkews: Bool = false,
+         restarting earlier: SimWorld?) throws {
         self.tightMemory = tightMemory
         self.seed = seed
         self.mutation = mutation
@@ -242,7 +262,7 @@ public final class SimWorld {
         if let earlier {
             scenario = SimScenario.drawRestart(&rng, after: earlier.scenario)
         } else {
-            var first = SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory, saturated: saturated)
+            var first = SimScenario.draw(&rng, mutation: mutation, tightMemory: tightMemory, saturated: saturated, wideSkews: wideSkews)
             first.drawGroups(seed: seed, groups: groups)
             scenario = first
         }

@@ -637,7 +637,8 @@ public final class KeeperRole: RecordingBehavior {
             // It stands `writerClockMargin` behind the clock: a writer joining the story, its clock a
             // few milliseconds behind this one's, finds the range its first events fall in still open
             // even when the other writers' watermarks (their clocks ahead) have passed it.
-            s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow > StoryPipeline.writerClockMargin ? clockNow - StoryPipeline.writerClockMargin : 0)
+            let margin = faults.keeperClockMargin()
+            s.pipeline.advanceWatermark(of: Self.clockContributor, to: clockNow > margin ? clockNow - margin : 0)
             let before = full ? 0 : s.pipeline.bufferedBytes
             // With no writer, the clock alone seals only what lies `restartMargin` behind it (cutting
             // the range there): a writer acquiring the story next registers a second behind this

@@ -36,6 +36,10 @@ package protocol RoleFaults: Sendable {
     /// into the range (``StoryPipeline``'s `minSharedBytes`). Not a fault: the simulator's batches
     /// are small, and it lowers this in half its seeds so that the kept path runs too.
     func keeperKeepsBatchesFrom() -> Int
+
+    /// How far behind its clock a keeper's clock watermark stands. Default:
+    /// ``StoryPipeline/writerClockMargin``; a simulator mutation sets 0 to show the margin is needed.
+    func keeperClockMargin() -> UInt64
 }
 
 extension RoleFaults {
@@ -46,6 +50,7 @@ extension RoleFaults {
     package func keeperTakesGrant() {}
     package func keeperAnswersDirectQueries() -> Bool { true }
     package func keeperKeepsBatchesFrom() -> Int { StoryPipeline.defaultMinSharedBytes }
+    package func keeperClockMargin() -> UInt64 { StoryPipeline.writerClockMargin }
 }
 
 /// The product's faults: none.
