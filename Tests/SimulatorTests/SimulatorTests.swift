@@ -122,10 +122,7 @@ struct SimulatorTests {
     /// acknowledgement given back at the bound and the watermark release under the most pressure.
     @Test("every invariant holds with keeper bounds below the configurable minimum")
     func tightMemorySeeds() {
-        let count = Self.environment["CHRONOLOG_SIM_TIGHT_SEEDS"].flatMap(UInt64.init) ?? 100
-        let failing = Self.simulateAll(Self.firstSeed..<(Self.firstSeed + count), tightMemory: true).filter { !$0.passed }
-        for report in failing { print(report.replayLine) }
-        #expect(failing.isEmpty, "failing tight-memory seeds: \(failing.map(\.seed))")
+        Self.expectFirstSeedsPass(countVariable: "CHRONOLOG_SIM_TIGHT_SEEDS", defaultCount: 100, kind: "tight-memory", tightMemory: true)
     }
 
     /// The first `CHRONOLOG_SIM_WIDE_SEEDS` seeds (200 by default) again with clocks skewed by up to
@@ -134,10 +131,17 @@ struct SimulatorTests {
     /// without the margin).
     @Test("every invariant holds with clocks skewed by up to ±9 ms")
     func wideSkewSeeds() {
-        let count = Self.environment["CHRONOLOG_SIM_WIDE_SEEDS"].flatMap(UInt64.init) ?? 200
-        let failing = Self.simulateAll(Self.firstSeed..<(Self.firstSeed + count), wideSkews: true).filter { !$0.passed }
+        Self.expectFirstSeedsPass(countVariable: "CHRONOLOG_SIM_WIDE_SEEDS", defaultCount: 200, kind: "wide-skew", wideSkews: true)
+    }
+
+    /// Runs the first seeds (`countVariable` of them, else `defaultCount`) in a variant of the
+    /// scenarios and expects every one to pass, printing the replay line of each that fails.
+    static func expectFirstSeedsPass(countVariable: String, defaultCount: UInt64, kind: String, tightMemory: Bool = false,
+                                     wideSkews: Bool = false) {
+        let count = environment[countVariable].flatMap(UInt64.init) ?? defaultCount
+        let failing = simulateAll(firstSeed..<(firstSeed + count), tightMemory: tightMemory, wideSkews: wideSkews).filter { !$0.passed }
         for report in failing { print(report.replayLine) }
-        #expect(failing.isEmpty, "failing wide-skew seeds: \(failing.map(\.seed))")
+        #expect(failing.isEmpty, "failing \(kind) seeds: \(failing.map(\.seed))")
     }
 
     /// A chunk descriptor the grapher cannot take (claiming more than a slot) is refused, and the
