@@ -61,8 +61,7 @@ public struct EventBatch: Sendable, Hashable {
         hasher.combine(firstIndex)
         hasher.combine(watermark)
         hasher.combine(records)
-        hasher.combine(payloadCount)
-        for byte in payload { hasher.combine(byte) }
+        payload.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 
     /// Builds a batch from events of one client with dense indexes, in index order.

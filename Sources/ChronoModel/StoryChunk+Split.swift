@@ -26,6 +26,11 @@ extension StoryChunk {
     /// as ``pieces(maxEncodedBytes:)``, for encoding pieces in place without building them.
     /// - Returns: `first` when `first` is at or past the end of the chunk.
     public func pieceEnd(from first: Int, maxEncodedBytes: Int) -> Int {
+        Self.pieceEnd(of: records, from: first, maxEncodedBytes: maxEncodedBytes)
+    }
+
+    /// ``pieceEnd(from:maxEncodedBytes:)`` over a record table (a range's, sorted, at its seal).
+    static func pieceEnd(of records: [EventRecord], from first: Int, maxEncodedBytes: Int) -> Int {
         guard first >= 0, first < records.count else { return max(first, 0) }
         var bytes = Self.headerByteCount
         var last = first

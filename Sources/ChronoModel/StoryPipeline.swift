@@ -130,7 +130,7 @@ public struct StoryPipeline: Sendable {
     // MARK: Inserting
 
     /// Inserts a client batch (keeper side): registers the client, buffers its events, then raises the
-    /// client's watermark to the batch's. The bytes of a batch of 16 KiB or more are not copied:
+    /// client's watermark to the batch's. The bytes of a batch of ``minSharedBytes`` or more are not copied:
     /// each range its events fall in keeps the batch's array (for a received batch, the whole
     /// message) until it seals, and the seal copies them, once, into the chunk.
     @discardableResult
@@ -245,7 +245,7 @@ public struct StoryPipeline: Sendable {
     /// then, before this story sealed a range, like the pool's last range. Its payload gets room
     /// only when events are `copying` in (a keeper's batches stay where they were received).
     private mutating func newBuffer(copying: Bool = true) -> RangeBuffer {
-        let hint = sizeHint.records > 0 || pool == nil ? sizeHint : pool?.lastRange ?? sizeHint
+        let hint = sizeHint.records > 0 ? sizeHint : pool?.lastRange ?? sizeHint
         let bytes = copying ? hint.bytes : 0
         guard let pool else { return RangeBuffer(reserving: (hint.records, bytes)) }
         return RangeBuffer(records: pool.takeTable(capacity: hint.records + hint.records / 4),
@@ -480,10 +480,10 @@ public struct StoryPipeline: Sendable {
             var rest: RangeBuffer? = nil
             // The rest's storage, of its exact size, from the pool (grown by appends, it took fresh
             // memory at every durable flush's cut).
+            // Pieces are in event order: those after the one holding `target` lie wholly at or after it.
+            let cuts = pieces.map { $0.records.firstPosition(atOrAfter: target) }
             var restSize = (records: 0, bytes: 0)
-            for piece in pieces {
-                let cut = piece.records.firstPosition(atOrAfter: target)
-                guard cut < piece.records.count else { continue }
+            for (piece, cut) in zip(pieces, cuts) where cut < piece.records.count {
                 restSize.records += piece.records.count - cut
                 restSize.bytes += piece.payload.count - Int(piece.records[cut].offset)
             }
@@ -496,7 +496,7 @@ public struct StoryPipeline: Sendable {
                 var records: [EventRecord] = [], payload: [UInt8] = []
                 swap(&records, &pieces[i].records)
                 swap(&payload, &pieces[i].payload)
-                let cut = rest == nil ? records.firstPosition(atOrAfter: target) : 0
+                let cut = cuts[i]
                 if cut < records.count {
                     if rest == nil { rest = newRest() }
                     rest?.append(records, cut..<records.count, payload: payload)
@@ -706,10 +706,12 @@ struct RangeBuffer: Sendable {
     }
 
     /// The bytes of a record of this buffer.
-    func bytes(of r: EventRecord) -> ArraySlice<UInt8> {
-        let local = Int(r.offset & Self.localMask)
-        let segment = Int(r.offset >> Self.segmentShift)
-        return segment == 0 ? payload[local..<(local + Int(r.length))] : shared[segment - 1][local..<(local + Int(r.length))]
+    func bytes(of r: EventRecord) -> ArraySlice<UInt8> { Self.bytes(of: r, payload: payload, shared: shared) }
+
+    /// The bytes of `r`, whose offset names `payload` or one of `shared` (see the type's doc).
+    static func bytes(of r: EventRecord, payload: [UInt8], shared: [[UInt8]]) -> ArraySlice<UInt8> {
+        let local = Int(r.offset & localMask), segment = Int(r.offset >> segmentShift)
+        return (segment == 0 ? payload : shared[segment - 1])[local..<(local + Int(r.length))]
     }
 
     /// Appends `source[range]` pointing into `storage`, whose bytes the records' offsets (relative to
@@ -741,16 +743,6 @@ struct RangeBuffer: Sendable {
     /// from `base` on (bounds already checked).
     mutating func append(_ source: [EventRecord], _ range: Range<Int>, payload sourcePayload: [UInt8], at sourceBase: Int = 0) {
         guard !range.isEmpty else { return }
-        if sourceBase != 0 {
-            for k in range {
-                var r = source[k]
-                let from = sourceBase + Int(r.offset)
-                r.offset = UInt64(payload.count)
-                payload.append(contentsOf: sourcePayload[from..<(from + Int(r.length))])
-                records.append(r)
-            }
-            return
-        }
         // Fast path (client batches and canonical chunks): the run's payloads lie back to back in
         // record order, so they move with one copy and the offsets shift by one delta.
         var end = source[range.lowerBound].offset
@@ -759,21 +751,21 @@ struct RangeBuffer: Sendable {
             if source[k].offset != end { contiguous = false; break }
             end += UInt64(source[k].length)
         }
+        reserveRecords(range.count)
         if contiguous {
-            let from = Int(source[range.lowerBound].offset)
-            let base = UInt64(payload.count)
-            payload.append(contentsOf: sourcePayload[from..<Int(end)])
-            reserveRecords(range.count)
+            let first = source[range.lowerBound].offset
+            let delta = UInt64(payload.count) &- first
+            payload.append(contentsOf: sourcePayload[(sourceBase + Int(first))..<(sourceBase + Int(end))])
             for k in range {
                 var r = source[k]
-                r.offset = r.offset - UInt64(from) + base
+                r.offset &+= delta
                 records.append(r)
             }
             return
         }
         for k in range {
             var r = source[k]
-            let from = Int(r.offset)
+            let from = sourceBase + Int(r.offset)
             r.offset = UInt64(payload.count)
             payload.append(contentsOf: sourcePayload[from..<(from + Int(r.length))])
             records.append(r)
@@ -846,12 +838,7 @@ struct RangeBuffer: Sendable {
         let segments = shared
         shared = []
         sharedBytes = 0
-        // A record's bytes, wherever they are (see the type's doc).
-        func body(_ r: EventRecord) -> ArraySlice<UInt8> {
-            let local = Int(r.offset & Self.localMask), segment = Int(r.offset >> Self.segmentShift)
-            let array = segment == 0 ? bytes : segments[segment - 1]
-            return array[local..<(local + Int(r.length))]
-        }
+        func body(_ r: EventRecord) -> ArraySlice<UInt8> { Self.bytes(of: r, payload: bytes, shared: segments) }
         if !ordered {
             table.sort { a, b in
                 if EventRecord.precedes(a, b) { return true }
@@ -872,24 +859,12 @@ struct RangeBuffer: Sendable {
         table.removeLast(duplicates)
         // Each record's bytes, copied in table order into `out`; the offsets rewritten to match.
         func copyPayloads(_ t: inout [EventRecord], into out: inout [UInt8]) {
-            guard segments.isEmpty else {
-                for k in t.indices {
-                    let local = Int(t[k].offset & Self.localMask), segment = Int(t[k].offset >> Self.segmentShift)
-                    let end = local + Int(t[k].length)
-                    t[k].offset = UInt64(out.count)
-                    if segment == 0 {
-                        bytes.withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[local..<end])) }
-                    } else {
-                        segments[segment - 1].withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[local..<end])) }
-                    }
-                }
-                return
-            }
-            bytes.withUnsafeBytes { src in
-                for k in t.indices {
-                    let from = Int(t[k].offset)
-                    t[k].offset = UInt64(out.count)
-                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: src[from..<(from + Int(t[k].length))]))
+            for k in t.indices {
+                let local = Int(t[k].offset & Self.localMask), segment = Int(t[k].offset >> Self.segmentShift)
+                let end = local + Int(t[k].length)
+                t[k].offset = UInt64(out.count)
+                (segment == 0 ? bytes : segments[segment - 1]).withUnsafeBytes {
+                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[local..<end]))
                 }
             }
         }
@@ -903,14 +878,7 @@ struct RangeBuffer: Sendable {
         var pieces: [(records: [EventRecord], payload: [UInt8])] = []
         var first = 0
         while first < kept {
-            var end = first
-            var size = StoryChunk.headerByteCount
-            while end < kept {
-                let cost = EventRecord.byteSize + Int(table[end].length)
-                if end > first && size + cost > maxEncodedBytes { break }
-                size += cost
-                end += 1
-            }
+            var end = StoryChunk.pieceEnd(of: table, from: first, maxEncodedBytes: maxEncodedBytes)
             // Never between two events of one time: back to the start of the time's run, or, when
             // that run began the piece, on past its end.
             if end < kept && table[end].time == table[end - 1].time {
