@@ -74,7 +74,7 @@ let package = Package(
         // The archive: the HDF5 layout, written collectively by the graphers, read by players and tools.
         .target(
             name: "ChronoArchive",
-            dependencies: ["ChronoModel", "CChronoKernels", "HDF5", "MPI", .product(name: "HeapModule", package: "swift-collections")],
+            dependencies: ["ChronoModel", "ChronoSystem", "CChronoKernels", "HDF5", "MPI", .product(name: "HeapModule", package: "swift-collections")],
             swiftSettings: optimizedInDebug),
 
         // What roles and clients share: the control channel and its tags, the bulk plane, the job layout.

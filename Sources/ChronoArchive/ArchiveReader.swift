@@ -1,4 +1,5 @@
 import ChronoModel
+import ChronoSystem
 import HDF5
 import HeapModule
 
@@ -399,7 +400,7 @@ final class ArchiveFileReader {
     private var indexes: [StoryKey: StoryIndex] = [:]
     /// The file mapped for lending payloads in place (``readEncoded(index:rows:window:storyId:into:lendingPayload:)``),
     /// on first use; nil when it cannot be mapped.
-    private lazy var mapping: ArchiveFileMapping? = ArchiveFileMapping(path: path)
+    private lazy var mapping: MappedFile? = MappedFile(path: path)
 
     init(path: String) throws(ArchiveError) {
         self.path = path
@@ -725,7 +726,7 @@ final class ArchiveFileReader {
 
     /// Where the bytes `range` of a payload dataset lie in the mapped file, chunk by chunk.
     private func payloadParts(_ range: Range<Int>, of payload: HDF5Dataset,
-                              in mapping: ArchiveFileMapping) throws(ArchiveError) -> [UnsafeRawBufferPointer]? {
+                              in mapping: MappedFile) throws(ArchiveError) -> [UnsafeRawBufferPointer]? {
         var parts: [UnsafeRawBufferPointer] = []
         var at = range.lowerBound
         while at < range.upperBound {

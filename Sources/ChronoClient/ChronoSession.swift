@@ -57,7 +57,8 @@ public final class ChronoSession: @unchecked Sendable {
         self.replayReader = ReplayReader(
             provider: config.fabric.provider,
             slotBytes: config.replayPieceSlotBytes,
-            registeredOnly: config.fabric.testRegisteredReads)
+            registeredOnly: config.fabric.testRegisteredReads,
+            mapFiles: config.client.mapArchiveFiles)
     }
 
     /// The visor's world rank.

@@ -47,6 +47,10 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         /// Test knob: shifts event times by this many milliseconds after the correction (a clock
         /// that drifted after connect), which makes events late. Default 0; ± 86400000 (one day).
         public var testClockDriftMs: Int = 0
+        /// Whether a replay reader on its player's node copies the payloads the player lends from
+        /// the archive file by mapping that file read-only, rather than reading them by RMA (it
+        /// reads by RMA anyway where it cannot map the file as named). Default true.
+        public var mapArchiveFiles: Bool = true
     }
 
     /// Keeper settings.

@@ -267,6 +267,15 @@ extension Counter {
     public static let replayPiecesDecoded = Counter("replay.pieces.decoded")
     /// `replay.pieces.inPlace`.
     public static let replayPiecesInPlace = Counter("replay.pieces.inPlace")
+    /// `replay.pieces.fromFile`: pieces whose payload a reader on the player's node copied from the
+    /// archive file it mapped (also counted `inPlace` or `decoded`, by where the payload went).
+    public static let replayPiecesFromFile = Counter("replay.pieces.fromFile")
+    /// `replay.pieces.fileRefused`: pieces naming an archive file the reader could not map as named
+    /// (another host's, another file at its path, no permission); their payload was read by RMA.
+    public static let replayPiecesFileRefused = Counter("replay.pieces.fileRefused")
+    /// `replay.pieces.lentByRma`: pieces whose payload the player lent where it lies in its archive
+    /// file, read by RMA (a reader on another node, or one that could not or would not map the file).
+    public static let replayPiecesLentByRma = Counter("replay.pieces.lentByRma")
     /// `stories.listed`.
     public static let storiesListed = Counter("stories.listed")
 
@@ -392,7 +401,7 @@ extension Counter {
         .memoryPeakBytes, .memoryResidentBytes, .messagesForged, .messagesMalformed, .messagesUnexpected,
         .ordersRefused, .piecesRma, .piecesSent, .piecesStraight, .piecesMapped, .piecesLendRefused, .queriesCancelled, .queriesDuplicate, .queriesFailed,
         .queriesPartial, .queriesTailMissing, .queriesReceived, .queriesRefused, .queriesServed, .queriesTimedOut, .rangesSplit, .readBusyUs,
-        .readsAtBound, .recordingsStarted, .recordingsStopped, .replayPiecesDecoded, .replayPiecesInPlace,
+        .readsAtBound, .recordingsStarted, .recordingsStopped, .replayPiecesDecoded, .replayPiecesInPlace, .replayPiecesFromFile, .replayPiecesFileRefused, .replayPiecesLentByRma,
         .replaysAcrossNodes, .replaysAnswered, .replaysEvents, .replaysRefused, .replaysRouted, .roundMs, .rounds,
         .slotsExhausted, .loansUnclosed, .slotsReclaimed, .storiesAcquired, .storiesDestroyed, .storiesListed, .storiesRecording,
         .storiesReleased, .storiesStarted, .storiesStopped, .unauthorizedAcquire, .unauthorizedDestroy,

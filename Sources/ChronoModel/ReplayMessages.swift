@@ -49,6 +49,11 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
     /// answer is partial (`CL_ERR_PARTIAL_RESULT`) and says so. Writers of the running job are
     /// not listed (their events are archived or still in keepers' memory).
     public var earlierWriters: [EarlierWriter]
+    /// Whether the reader runs on the player's node (set by the visor from the job's node map; a
+    /// client's value is ignored). Only then may a piece name the archive file its payload lies in
+    /// (``RemotePiece/payloadFile``): ranks of different nodes share no memory, not even a file's
+    /// page cache, also where virtual nodes rehearse a cluster on one host.
+    public var readerOnPlayerNode: Bool = false
 
     /// A writer of an earlier job: its client id, its first visible index and its event count.
     public struct EarlierWriter: Sendable, Hashable {
@@ -92,7 +97,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
     public init(queryId: UInt64, clientId: ClientID, chronicle: String, story: String, range: TimeRange,
                 timeoutMilliseconds: UInt64, clientRank: Int32 = -1, keeperRanks: [Int32] = [], storyKnown: Bool = false,
                 readerAddress: [UInt8] = [], hidden: [HiddenEvents] = [], lastCount: UInt32 = 0, belowKeepers: Bool = false,
-                earlierWriters: [EarlierWriter] = []) {
+                earlierWriters: [EarlierWriter] = [], readerOnPlayerNode: Bool = false) {
         self.queryId = queryId
         self.clientId = clientId
         self.chronicle = chronicle
@@ -107,6 +112,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
         self.lastCount = lastCount
         self.belowKeepers = belowKeepers
         self.earlierWriters = earlierWriters
+        self.readerOnPlayerNode = readerOnPlayerNode
     }
 
     func write(to w: inout WireWriter) {
@@ -118,6 +124,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
         w.u32(lastCount); w.bool(belowKeepers)
         w.u32(UInt32(truncatingIfNeeded: earlierWriters.count))
         for e in earlierWriters { w.u64(e.client); w.u64(e.first); w.u64(e.count ?? .max) }
+        w.bool(readerOnPlayerNode)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ReplayRequest {
@@ -126,7 +133,7 @@ public struct ReplayRequest: Sendable, Hashable, WireCodable {
                       clientRank: try r.i32(), keeperRanks: try r.ranks("replay.keeperRanks"),
                       storyKnown: try r.bool("replay.storyKnown"), readerAddress: try r.blob("replay.readerAddress"),
                       hidden: try hiddenList(from: &r), lastCount: try r.u32(), belowKeepers: try r.bool("replay.belowKeepers"),
-                      earlierWriters: try earlierList(from: &r))
+                      earlierWriters: try earlierList(from: &r), readerOnPlayerNode: try r.bool("replay.readerOnPlayerNode"))
     }
 
     private static func earlierList(from r: inout WireReader) throws(ChronoLogError) -> [EarlierWriter] {
@@ -206,6 +213,11 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
             w.u64(remote.address); w.u64(remote.key); w.u64(remote.length); w.u64(remote.eventCount); w.blob(remote.playerAddress)
             w.u32(UInt32(remote.payloadSegments.count))
             for s in remote.payloadSegments { w.u64(s.address); w.u64(s.key); w.u64(s.length) }
+            w.bool(remote.payloadFile != nil)
+            if let f = remote.payloadFile {
+                w.blob(f.bootId); w.string(f.path); w.u64(f.identity.device); w.u64(f.identity.inode)
+                for o in f.offsets { w.u64(o) }
+            }
         }
         w.bool(chunk != nil)
         chunk?.encode(into: &w.bytes)
@@ -231,6 +243,16 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
             }
             for _ in 0..<count {
                 piece.payloadSegments.append(RemoteSegment(address: try r.u64(), key: try r.u64(), length: try r.u64()))
+            }
+            if try r.bool("replayPiece.hasPayloadFile") {
+                guard count > 0 else {
+                    throw .malformedMessage(.inconsistent("replay piece names a payload file but no payload segments"))
+                }
+                var file = RemoteFile(bootId: try r.blob("replayPiece.bootId"), path: try r.string("replayPiece.path"),
+                                      identity: RemoteFile.Identity(device: try r.u64(), inode: try r.u64()), offsets: [])
+                file.offsets.reserveCapacity(count)
+                for _ in 0..<count { file.offsets.append(try r.u64()) }
+                piece.payloadFile = file
             }
             remote = piece
         }
@@ -259,19 +281,24 @@ public struct RemotePiece: Sendable, Hashable {
     /// table lie there, and its payload — `length` minus those bytes — in these segments, in order
     /// (a player lends a window's payload where it lies in the mapped archive file).
     public var payloadSegments: [RemoteSegment] = []
+    /// Where the payload segments lie in the player's archive file, when the reader runs on the
+    /// player's node (``ReplayRequest/readerOnPlayerNode``): such a reader may copy them from the
+    /// file mapped read-only instead of reading them by RMA, and reads them by RMA when it cannot.
+    public var payloadFile: RemoteFile? = nil
 
     /// The most payload segments a piece may name (a piece of 64 MiB in 1-MiB HDF5 chunks needs 65).
     public static let maxPayloadSegments = 4096
 
     /// Creates a descriptor.
     public init(address: UInt64, key: UInt64, length: UInt64, eventCount: UInt64, playerAddress: [UInt8],
-                payloadSegments: [RemoteSegment] = []) {
+                payloadSegments: [RemoteSegment] = [], payloadFile: RemoteFile? = nil) {
         self.address = address
         self.key = key
         self.length = length
         self.eventCount = eventCount
         self.playerAddress = playerAddress
         self.payloadSegments = payloadSegments
+        self.payloadFile = payloadFile
     }
 }
 
@@ -306,6 +333,52 @@ extension RemotePiece {
             throw .malformedMessage(.inconsistent("replay piece's payload segments hold \(at) of its \(payloadBytes) payload bytes"))
         }
         return layout
+    }
+}
+
+extension RemotePiece {
+    /// Where the piece's payload lies in ``payloadFile``, for a reader whose piece has `headBytes`
+    /// of header and record table: `(offset, fileOffset, length)` per segment, `offset` counted
+    /// from the payload's start; nil when the piece names no file.
+    /// - Throws: what ``payloadLayout(headBytes:)`` throws, and `.malformedMessage` when the file
+    ///   names another number of offsets than there are segments.
+    public func fileLayout(headBytes: Int) throws(ChronoLogError) -> [(offset: Int, fileOffset: UInt64, length: Int)]? {
+        guard let file = payloadFile else { return nil }
+        guard file.offsets.count == payloadSegments.count else {
+            throw .malformedMessage(.inconsistent(
+                "replay piece names \(file.offsets.count) file offsets for its \(payloadSegments.count) payload segments"))
+        }
+        return zip(try payloadLayout(headBytes: headBytes), file.offsets).map { ($0.offset, $1, $0.length) }
+    }
+}
+
+/// The archive file a piece's payload lies in (``RemotePiece/payloadFile``): the host's boot,
+/// the path and identity of the file, and each payload segment's offset in it. A reader maps the
+/// file only when its own host has booted as `bootId` and the file at `path` is `identity`.
+public struct RemoteFile: Sendable, Hashable {
+    /// A file's device and inode numbers.
+    public struct Identity: Sendable, Hashable {
+        public var device: UInt64
+        public var inode: UInt64
+
+        public init(device: UInt64, inode: UInt64) {
+            self.device = device
+            self.inode = inode
+        }
+    }
+
+    /// The player's host's boot id (`/proc/sys/kernel/random/boot_id`).
+    public var bootId: [UInt8]
+    public var path: String
+    public var identity: Identity
+    /// The file offset of each payload segment, in order.
+    public var offsets: [UInt64]
+
+    public init(bootId: [UInt8], path: String, identity: Identity, offsets: [UInt64]) {
+        self.bootId = bootId
+        self.path = path
+        self.identity = identity
+        self.offsets = offsets
     }
 }
 

@@ -294,6 +294,32 @@ import Testing
         #expect(throws: ChronoLogError.malformedMessage(.inconsistent("replay piece of 160 bytes is shorter than its 161-byte head"))) {
             try lent([]).payloadLayout(headBytes: 161)
         }
+        // The archive file a lent payload lies in: one offset per segment, each segment's offset
+        // in the payload from the same layout; a file naming another number of offsets is refused,
+        // by the decoder (a file without segments) and by the reader.
+        func inFile(_ offsets: [UInt64], segments: [UInt64] = [20, 0, 40]) -> RemotePiece {
+            var piece = lent(segments)
+            piece.payloadFile = RemoteFile(bootId: Array("boot".utf8), path: "/a/b.h5", identity: .init(device: 3, inode: 4), offsets: offsets)
+            return piece
+        }
+        let file = try #require(try inFile([4096, 0, 9000]).fileLayout(headBytes: 100))
+        #expect(file.map(\.offset) == [0, 20, 20] && file.map(\.fileOffset) == [4096, 0, 9000] && file.map(\.length) == [20, 0, 40])
+        #expect(try lent([60]).fileLayout(headBytes: 100) == nil)
+        #expect(throws: ChronoLogError.malformedMessage(.inconsistent("replay piece names 2 file offsets for its 3 payload segments"))) {
+            try inFile([1, 2]).fileLayout(headBytes: 100)
+        }
+        #expect(throws: ChronoLogError.malformedMessage(.inconsistent("replay piece's payload segments hold 59 of its 60 payload bytes"))) {
+            try inFile([1, 2], segments: [20, 39]).fileLayout(headBytes: 100)
+        }
+        var fileWithoutSegments = lent([])
+        fileWithoutSegments.payloadFile = RemoteFile(bootId: [1], path: "/x", identity: .init(device: 1, inode: 1), offsets: [])
+        #expect(throws: ChronoLogError.malformedMessage(.inconsistent("replay piece names a payload file but no payload segments"))) {
+            try ControlMessage.decode(ControlMessage.replayPiece(ReplayPiece(queryId: 1, rc: .success, pieceNumber: 0, isLast: false,
+                                                                             chunk: nil, remote: fileWithoutSegments)).encode())
+        }
+        let sent = ControlMessage.replayPiece(ReplayPiece(queryId: 1, rc: .success, pieceNumber: 0, isLast: false, chunk: nil,
+                                                          remote: inFile([4096, 0, 9000])))
+        #expect(try ControlMessage.decode(sent.encode()) == sent)
         let huge = RemotePiece(address: 0, key: 0, length: UInt64(Int.max) + 1, eventCount: 0, playerAddress: [1])
         #expect(throws: ChronoLogError.malformedMessage(.limitExceeded(field: "replayPiece.length", value: UInt64(Int.max) + 1,
                                                                         limit: UInt64(Int.max)))) {

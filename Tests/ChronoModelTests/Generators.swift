@@ -56,6 +56,22 @@ enum Random {
         Bool.random(using: &rng) ? UInt64.random(in: 0...10, using: &rng) : UInt64.random(in: 0...UInt64.max, using: &rng)
     }
 
+    /// A replay piece's descriptor: payload segments or none, and with segments sometimes the
+    /// archive file they lie in.
+    static func remotePiece<R: RandomNumberGenerator>(_ rng: inout R) -> RemotePiece {
+        var piece = RemotePiece(address: u64(&rng), key: u64(&rng), length: u64(&rng),
+                                eventCount: u64(&rng), playerAddress: Array(string(&rng).utf8),
+                                payloadSegments: (0..<Int.random(in: 0...3, using: &rng)).map { _ in
+                                    RemoteSegment(address: u64(&rng), key: u64(&rng), length: u64(&rng))
+                                })
+        if !piece.payloadSegments.isEmpty, Bool.random(using: &rng) {
+            piece.payloadFile = RemoteFile(bootId: Array(string(&rng).utf8), path: string(&rng),
+                                           identity: .init(device: u64(&rng), inode: u64(&rng)),
+                                           offsets: piece.payloadSegments.map { _ in u64(&rng) })
+        }
+        return piece
+    }
+
     static func i32<R: RandomNumberGenerator>(_ rng: inout R) -> Int32 { Int32.random(in: -5...Int32.max, using: &rng) }
 
     static func batch<R: RandomNumberGenerator>(_ rng: inout R) -> EventBatch {
@@ -185,19 +201,14 @@ enum Random {
                                                 earlierWriters: (0..<Int.random(in: 0...2, using: &rng)).map { _ in
                                                     .init(client: u64(&rng), first: u64(&rng),
                                                           count: Bool.random(using: &rng) ? nil : UInt64.random(in: 0..<UInt64.max, using: &rng))
-                                                }))
+                                                },
+                                                readerOnPlayerNode: Bool.random(using: &rng)))
         case .replayPiece:
             return .replayPiece(ReplayPiece(queryId: u64(&rng), rc: rc(&rng), pieceNumber: UInt32.random(in: 0...9, using: &rng),
                                             isLast: Bool.random(using: &rng),
                                             chunk: Bool.random(using: &rng) ? chunk(&rng) : nil,
                                             completeBefore: u64(&rng), recording: Bool.random(using: &rng), detail: string(&rng),
-                                            remote: Bool.random(using: &rng)
-                                                ? RemotePiece(address: u64(&rng), key: u64(&rng), length: u64(&rng),
-                                                              eventCount: u64(&rng), playerAddress: Array(string(&rng).utf8),
-                                                              payloadSegments: (0..<Int.random(in: 0...3, using: &rng)).map { _ in
-                                                                  RemoteSegment(address: u64(&rng), key: u64(&rng), length: u64(&rng))
-                                                              })
-                                                : nil,
+                                            remote: Bool.random(using: &rng) ? remotePiece(&rng) : nil,
                                             coveredFrom: u64(&rng)))
         case .replayAck:
             return .replayAck(ReplayAck(queryId: u64(&rng), pieceNumber: UInt32(truncatingIfNeeded: u64(&rng)),

@@ -198,7 +198,8 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
                 .replayRequest(ReplayRequest(queryId: 8, clientId: client, chronicle: "chron", story: "story",
                     range: TimeRange(start: 0, end: 50), timeoutMilliseconds: 1000, clientRank: 5,
                     keeperRanks: [1, 2], storyKnown: true, hidden: [.init(client: 3, below: 40)],
-                    earlierWriters: [.init(client: 3, first: 40, count: 45), .init(client: 4, first: 0, count: nil)])),
+                    earlierWriters: [.init(client: 3, first: 40, count: 45), .init(client: 4, first: 0, count: nil)],
+                    readerOnPlayerNode: true)),
             ]
         case .replayPiece:
             return [
@@ -210,6 +211,11 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMu
                 .replayPiece(ReplayPiece(queryId: 8, rc: .success, pieceNumber: 2, isLast: false, chunk: nil,
                     remote: RemotePiece(address: 0x1000, key: 9, length: 4096, eventCount: 3, playerAddress: [1, 2, 3, 4],
                     payloadSegments: [RemoteSegment(address: 0x9000, key: 11, length: 1000), RemoteSegment(address: 0xA000, key: 12, length: 3000)]))),
+                .replayPiece(ReplayPiece(queryId: 8, rc: .success, pieceNumber: 3, isLast: false, chunk: nil,
+                    remote: RemotePiece(address: 0x1000, key: 9, length: 4096, eventCount: 3, playerAddress: [1, 2, 3, 4],
+                    payloadSegments: [RemoteSegment(address: 0x9000, key: 11, length: 1000), RemoteSegment(address: 0xA000, key: 12, length: 3000)],
+                    payloadFile: RemoteFile(bootId: Array("0b6f9c1e-boot".utf8), path: "/archive/chronolog-0.h5",
+                                            identity: .init(device: 2049, inode: 131_074), offsets: [8192, 1_056_768])))),
             ]
         case .replayAck:
             return [

@@ -57,6 +57,17 @@ struct ReplayTests {
         #expect(counter(r, role: "client", .replayPiecesInPlace) > 0 && counter(r, role: "client", .replayPiecesDecoded) == 0, "\(r)")
         // Their payloads are lent where they lie in the mapped archive file, not copied into the slot.
         #expect(counter(r, role: "player", .piecesMapped) > 0, "no piece's payload was lent from the mapped archive: \(r)")
+        // Readers on the player's node copy those payloads from the archive file they map themselves.
+        #expect(counter(r, role: "client", .replayPiecesFromFile) == counter(r, role: "player", .piecesMapped), "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesLentByRma) <= 0 && counter(r, role: "client", .replayPiecesFileRefused) <= 0, "\(r)")
+    }
+
+    @Test("readers told not to map archive files (client.mapArchiveFiles=false) read the lent payloads by RMA, same answers")
+    func lentPayloadsByRma() throws {
+        let r = try replay(ranks: 6, ["--events", "120", "--queries", "10", "--set", "client.mapArchiveFiles=false"])
+        #expect(counter(r, role: "player", .piecesMapped) > 0, "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesLentByRma) == counter(r, role: "player", .piecesMapped), "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesFromFile) <= 0, "\(r)")
     }
 
     @Test("""
@@ -117,8 +128,10 @@ struct ReplayTests {
     func registeredReads() throws {
         let r = try replay(ranks: 6, ["--events", "120", "--queries", "10", "--set", "fabric.testRegisteredReads=true"])
         #expect(counter(r, role: "client", .replayPiecesDecoded) > 0 && counter(r, role: "client", .replayPiecesInPlace) == 0, "\(r)")
-        // A payload lent from the mapped archive is read segment by segment into the registered slot.
+        // A payload lent from the mapped archive is copied from the reader's own mapping of the file
+        // into the registered slot, behind the head read by RMA.
         #expect(counter(r, role: "player", .piecesMapped) > 0, "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesFromFile) == counter(r, role: "player", .piecesMapped), "\(r)")
     }
 
     @Test("two recording groups (virtual nodes), 8 KiB archive rows: queries go to the story's group, leases hold both graphers' rounds")
@@ -138,6 +151,21 @@ struct ReplayTests {
         #expect(counter(r, role: "visor", .replaysAcrossNodes) > 0, "no replay crossed virtual nodes: \(r)")
         #expect(counter(r, role: "visor", .replaysAcrossNodes) < counter(r, role: "visor", .replaysRouted), "\(r)")
         #expect(counter(r, role: "player", .piecesRma) > 0, "no replay within a node used RMA: \(r)")
+    }
+
+    @Test("2 virtual nodes, MPI over TCP, tcp;ofi_rxm bulk plane: readers on the player's node copy lent payloads from the archive file, readers on the other node read them by RMA")
+    func archiveFileOnlyWithinANode() throws {
+        let r = try replay(ranks: 11, ["--events", "120", "--queries", "10", "--set", "deployment.virtualNodes=2",
+                                       "--set", "fabric.provider=tcp;ofi_rxm", "--set", "timeouts.acquireMs=40000"],
+                           mpirun: ["--mca", "btl", "tcp,self"])
+        #expect(counter(r, role: "visor", .replaysAcrossNodes) <= 0, "tcp;ofi_rxm reaches every node: \(r)")
+        // Ranks of different nodes share no memory, not even a file's page cache: the readers on
+        // the other node (same host, same boot) are never offered the file.
+        #expect(counter(r, role: "client", .replayPiecesFromFile) > 0, "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesLentByRma) > 0, "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesFromFile) + counter(r, role: "client", .replayPiecesLentByRma)
+                == counter(r, role: "player", .piecesMapped), "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesFileRefused) <= 0, "\(r)")
     }
 
     @Test("1 MiB keepers and grapher, 2 s ranges: ranges archived in parts, answers still match the model")

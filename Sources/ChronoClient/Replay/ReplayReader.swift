@@ -1,4 +1,5 @@
 import ChronoModel
+import ChronoSystem
 import Fabric
 import Synchronization
 
@@ -16,11 +17,17 @@ final class ReplayReader: Sendable {
         /// from the registered buffer.
         var inPlace: UInt64 = 0
         var decoded: UInt64 = 0
+        /// Archive files mapped to copy payloads from, and the pieces read that way or refused.
+        var files = MappedFileCache()
+        var fromFile: UInt64 = 0
+        var fileRefused: UInt64 = 0
+        var lentByRma: UInt64 = 0
     }
 
     private let provider: String
     private let slotBytes: Int
     private let registeredOnly: Bool
+    private let mapFiles: Bool
     private let state = Mutex(State())
 
     /// - Parameters:
@@ -28,17 +35,25 @@ final class ReplayReader: Sendable {
     ///   - slotBytes: the largest piece (`player.pieceBytes`, or one event plus the chunk header).
     ///   - registeredOnly: read pieces whole into the registered buffer even where the provider
     ///     takes unregistered memory (`fabric.testRegisteredReads`).
-    init(provider: String, slotBytes: Int, registeredOnly: Bool = false) {
+    ///   - mapFiles: copy payloads lent from an archive file on this host from the file mapped
+    ///     read-only (`client.mapArchiveFiles`).
+    init(provider: String, slotBytes: Int, registeredOnly: Bool = false, mapFiles: Bool = true) {
         self.provider = provider
         self.slotBytes = slotBytes
         self.registeredOnly = registeredOnly
+        self.mapFiles = mapFiles
     }
 
-    /// `replay.pieces.inPlace` and `replay.pieces.decoded`: RMA pieces read each way (empty before
-    /// the first).
+    /// `replay.pieces.inPlace` and `replay.pieces.decoded`: RMA pieces read each way;
+    /// `replay.pieces.fromFile` and `replay.pieces.fileRefused`: those whose payload was copied from
+    /// the mapped archive file, and those naming a file that could not be mapped;
+    /// `replay.pieces.lentByRma`: those whose payload, lent from the player's archive file, was
+    /// read by RMA (empty before the first).
     var counters: Counters {
         state.withLock { s in
-            s.inPlace + s.decoded == 0 ? [:] : [.replayPiecesInPlace: s.inPlace, .replayPiecesDecoded: s.decoded]
+            s.inPlace + s.decoded == 0 ? [:] : [.replayPiecesInPlace: s.inPlace, .replayPiecesDecoded: s.decoded,
+                                                .replayPiecesFromFile: s.fromFile, .replayPiecesFileRefused: s.fileRefused,
+                                                .replayPiecesLentByRma: s.lentByRma]
         }
     }
 
@@ -73,6 +88,11 @@ final class ReplayReader: Sendable {
     /// payload straight into `chunk`'s own storage, so the payload is copied once on its way from the
     /// player's memory. Otherwise the whole piece is read into the slot and decoded from there.
     ///
+    /// A piece whose payload lies in an archive file of this host (``RemotePiece/payloadFile``)
+    /// has its payload copied from that file, mapped read-only, while the head is read by RMA:
+    /// the same page-cache pages, copied by this core at memory speed rather than through the
+    /// provider. Where the file cannot be mapped as named, the payload is read by RMA.
+    ///
     /// A failed read closes the endpoint (a read left posted must never land in memory that was
     /// given back); the next query opens a new one.
     /// - Throws: `.noConnection` when the read fails; `.malformedMessage` when the bytes do not
@@ -92,6 +112,8 @@ final class ReplayReader: Sendable {
                 // A payload lent apart (from the player's mapped archive file) follows the head
                 // segment by segment; otherwise it follows the head at the piece's address.
                 let payloadSegments = try remote.payloadLayout(headBytes: headBytes)
+                let fileParts = try mapFiles ? Self.fileParts(of: remote, headBytes: headBytes, in: &s) : nil
+                let headSegment = [(offset: 0, remoteAddress: remote.address, key: remote.key, length: headBytes)]
                 do {
                     let peer = try peerAddress(of: player, remote.playerAddress, in: &s, endpoint: endpoint)
                     let slot = try pool.allocate(byteCount: inPlace ? headBytes : length)
@@ -101,10 +123,12 @@ final class ReplayReader: Sendable {
                             let head = UnsafeRawBufferPointer(rebasing: raw[0..<headBytes])
                             try chunk.assign(payloadByteCount: length - headBytes) { (payload) throws(ChronoLogError) in
                                 do {
-                                    let ops = [
-                                        try endpoint.postRead(into: slot, from: peer, remoteAddress: remote.address, key: remote.key, length: headBytes),
-                                        try endpoint.postRead(intoUnregistered: payload, from: peer, segments: payloadSegments),
-                                    ]
+                                    var ops = [try endpoint.postRead(into: slot, from: peer, segments: headSegment)]
+                                    if let fileParts {
+                                        Self.copy(fileParts, into: payload)
+                                    } else {
+                                        ops.append(try endpoint.postRead(intoUnregistered: payload, from: peer, segments: payloadSegments))
+                                    }
                                     try endpoint.waitAll(ops)
                                 } catch {
                                     Self.abandon(&s)
@@ -114,12 +138,22 @@ final class ReplayReader: Sendable {
                             }
                             s.inPlace += 1
                         } else {
-                            let segments = [(offset: 0, remoteAddress: remote.address, key: remote.key, length: headBytes)]
-                                + payloadSegments.map { ($0.offset + headBytes, $0.remoteAddress, $0.key, $0.length) }
-                            try endpoint.wait(for: try endpoint.postRead(into: slot, from: peer, segments: segments))
+                            let payload = UnsafeMutableRawBufferPointer(rebasing: raw[headBytes..<length])
+                            var segments = headSegment
+                            if fileParts == nil {
+                                segments += payloadSegments.map { ($0.offset + headBytes, $0.remoteAddress, $0.key, $0.length) }
+                            }
+                            let op = try endpoint.postRead(into: slot, from: peer, segments: segments)
+                            if let fileParts { Self.copy(fileParts, into: payload) }
+                            try endpoint.wait(for: op)
                             try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<length]))
                             s.decoded += 1
                         }
+                    }
+                    if fileParts != nil {
+                        s.fromFile += 1
+                    } else if !remote.payloadSegments.isEmpty {
+                        s.lentByRma += 1
                     }
                     return .success(())
                 } catch let error as ChronoLogError {
@@ -133,6 +167,29 @@ final class ReplayReader: Sendable {
             }
         }
         return try result.get()
+    }
+
+    /// Where the payload of `remote` lies in this host's page cache: its parts in the archive file
+    /// the piece names, mapped read-only (``MappedFileCache``), each with its offset in the payload.
+    /// Nil when the piece names no file, or names one this reader cannot map as named (counted:
+    /// `replay.pieces.fileRefused`). The parts stay valid until the cache is used again.
+    private static func fileParts(of remote: RemotePiece, headBytes: Int,
+                                  in s: inout State) throws(ChronoLogError) -> [(offset: Int, bytes: UnsafeRawBufferPointer)]? {
+        guard let layout = try remote.fileLayout(headBytes: headBytes), let file = remote.payloadFile else { return nil }
+        guard let bytes = s.files.bytes(bootId: file.bootId, path: file.path,
+                                        identity: FileIdentity(device: file.identity.device, inode: file.identity.inode),
+                                        ranges: layout.map { ($0.fileOffset, $0.length) }) else {
+            s.fileRefused += 1
+            return nil
+        }
+        return zip(layout, bytes).map { ($0.offset, $1) }
+    }
+
+    /// Copies payload parts to their offsets in `payload` (their lengths were checked to fill it).
+    private static func copy(_ parts: [(offset: Int, bytes: UnsafeRawBufferPointer)], into payload: UnsafeMutableRawBufferPointer) {
+        for part in parts {
+            UnsafeMutableRawBufferPointer(rebasing: payload[part.offset..<(part.offset + part.bytes.count)]).copyMemory(from: part.bytes)
+        }
     }
 
     /// The player's address in this endpoint's address vector, inserted on first use.
@@ -163,6 +220,7 @@ final class ReplayReader: Sendable {
             try? s.endpoint?.close()
             s.pool = nil
             s.endpoint = nil
+            s.files = MappedFileCache()
         }
     }
 }

@@ -1,6 +1,7 @@
 import ChronoRuntime
 import ChronoArchive
 import ChronoModel
+import ChronoSystem
 import DequeModule
 import Fabric
 import Logging
@@ -625,6 +626,7 @@ public final class PlayerRole: RecordingBehavior {
         let d = buffer.remoteDescriptor
         var piece = LentPiece(buffer: buffer, expires: q.deadline + .seconds(30))
         var segments: [RemoteSegment] = []
+        var file: RemoteFile?
         if let payload {
             do {
                 guard payload.parts.count <= RemotePiece.maxPayloadSegments else {
@@ -638,6 +640,7 @@ public final class PlayerRole: RecordingBehavior {
                 }
                 piece.payload = payload
                 bump(.piecesMapped)
+                file = Self.payloadFile(of: payload, for: q)
             } catch {
                 // Not lent in place (more segments than a piece may name, or the transport refused
                 // to register them): close what was, and copy the payload behind the records.
@@ -658,7 +661,23 @@ public final class PlayerRole: RecordingBehavior {
         bump(.piecesRma)
         bump(.bytesRma, UInt64(byteCount))
         return RemotePiece(address: d.address, key: d.key, length: UInt64(byteCount), eventCount: UInt64(eventCount),
-                           playerAddress: bulk!.localAddress, payloadSegments: segments)
+                           playerAddress: bulk!.localAddress, payloadSegments: segments, payloadFile: file)
+    }
+
+    /// The archive file a lent payload lies in, with each part's offset in it, for a reader on
+    /// this node (``ReplayRequest/readerOnPlayerNode``): it may copy the parts from the file
+    /// mapped read-only, faster than an RMA read of the same pages. Nil for a reader elsewhere,
+    /// a payload not in a mapped file (a simulator's archive), or where the boot id is unknown.
+    private static func payloadFile(of payload: InPlacePayload, for q: Query) -> RemoteFile? {
+        guard q.request.readerOnPlayerNode, let mapped = payload.owner as? MappedFile, let boot = HostBoot.id else { return nil }
+        var offsets: [UInt64] = []
+        offsets.reserveCapacity(payload.parts.count)
+        for part in payload.parts {
+            guard let offset = mapped.offset(of: part) else { return nil }
+            offsets.append(UInt64(offset))
+        }
+        return RemoteFile(bootId: boot, path: mapped.path,
+                          identity: .init(device: mapped.identity.device, inode: mapped.identity.inode), offsets: offsets)
     }
 
     /// Sends the query's last piece and forgets it.

@@ -576,10 +576,13 @@ public final class VisorService {
             .earlierWriters(before: clients.firstId) ?? []
         // The provider is chosen per pair: RMA where it reaches (shm: the same node), otherwise
         // the pieces travel inline over MPI, which crosses nodes on whatever the job's MPI uses.
-        if !config.fabric.reachesOtherNodes, nodeOfRank[source] != nodeOfRank[Int(player)] {
+        let sameNode = nodeOfRank[source] != nil && nodeOfRank[source] == nodeOfRank[Int(player)]
+        if !config.fabric.reachesOtherNodes, !sameNode {
             forwarded.readerAddress = []
             bump(.replaysAcrossNodes)
         }
+        // Only a reader on the player's node may copy payloads from the player's archive file.
+        forwarded.readerOnPlayerNode = sameNode
         return (player, forwarded)
     }
 
