@@ -26,6 +26,9 @@ public struct FileIdentity: Sendable, Hashable, CustomStringConvertible {
 public final class MappedFile: @unchecked Sendable {
     /// The path it was opened by.
     public let path: String
+    /// The same file's absolute path, symbolic links resolved (`realpath` when it was mapped), for
+    /// a process whose working directory may differ; `path` where it could not be resolved.
+    public let absolutePath: String
     /// The file it is, as opened.
     public let identity: FileIdentity
     /// Bytes mapped: the file's size when it was mapped.
@@ -47,6 +50,12 @@ public final class MappedFile: @unchecked Sendable {
         let size = Int(info.st_size)
         guard let map = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), map != MAP_FAILED else { return nil }
         self.path = path
+        if let resolved = realpath(path, nil) {
+            absolutePath = String(cString: resolved)
+            free(resolved)
+        } else {
+            absolutePath = path
+        }
         self.identity = identity
         byteCount = size
         base = UnsafeRawPointer(map)

@@ -43,6 +43,15 @@ struct MappedFileTests {
         try write([], to: b)
         #expect(MappedFile(path: b.path) == nil, "an empty file has nothing to map")
         #expect(HostBoot.id?.isEmpty == false, "this Linux host names its boot")
+        // A path through a symbolic link and "..": the mapping names the file itself, absolutely
+        // (a reader's working directory and links may differ from the player's).
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent("link"), withDestinationURL: a)
+        let roundabout = try #require(MappedFile(path: dir.path + "/sub/../link"))
+        #expect(roundabout.path == dir.path + "/sub/../link" && roundabout.identity == file.identity)
+        let resolved = try #require(realpath(a.path, nil))
+        defer { free(resolved) }
+        #expect(roundabout.absolutePath == String(cString: resolved))
     }
 
     @Test("the cache copies from the file named on this host, maps it again when it grew, refuses another host's or another file")

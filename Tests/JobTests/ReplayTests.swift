@@ -70,6 +70,24 @@ struct ReplayTests {
         #expect(counter(r, role: "client", .replayPiecesFromFile) <= 0, "\(r)")
     }
 
+    @Test("readers whose working directory is not the player's still copy lent payloads from the archive file (its path sent absolute)")
+    func readersElsewhereMapTheArchive() throws {
+        let dir = try scratch(), elsewhere = try scratch()
+        defer {
+            try? FileManager.default.removeItem(at: dir)
+            try? FileManager.default.removeItem(at: elsewhere)
+        }
+        // MPMD: the 4 service ranks in `dir` (the archive directory is relative: dir/chronolog-archive),
+        // the 2 readers in another directory.
+        let args = [checks, "replay", "--events", "120", "--queries", "10"]
+        let r = try MPIJob.run([(4, args), (2, ["--wdir", elsewhere.path] + args)], timeout: 240, workingDirectory: dir)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "CHECKS ").allSatisfy { $0.hasSuffix(" failed=0") }, "\(r)")
+        #expect(counter(r, role: "player", .piecesMapped) > 0, "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesFromFile) == counter(r, role: "player", .piecesMapped), "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesFileRefused) <= 0, "\(r)")
+    }
+
     @Test("""
         "last N" straight from the keepers: the visor is asked once per story and reader, readers without access are \
         refused -9 by the visor and by the keepers (in their own name or another's), a stale route is refused and asked again, \

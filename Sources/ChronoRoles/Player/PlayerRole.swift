@@ -676,7 +676,8 @@ public final class PlayerRole: RecordingBehavior {
             guard let offset = mapped.offset(of: part) else { return nil }
             offsets.append(UInt64(offset))
         }
-        return RemoteFile(bootId: boot, path: mapped.path,
+        // Absolute: the reader's working directory may not be the player's.
+        return RemoteFile(bootId: boot, path: mapped.absolutePath,
                           identity: .init(device: mapped.identity.device, inode: mapped.identity.inode), offsets: offsets)
     }
 
