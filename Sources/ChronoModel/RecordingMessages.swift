@@ -237,21 +237,11 @@ public struct ChunkDescriptor: Sendable, Hashable, WireCodable {
     public var payloadBase: UInt64
     /// Number of events in the piece.
     public var eventCount: UInt64
-    /// Events of the whole sealed chunk this one is a piece of (a chunk larger than
-    /// `keeper.transferSlotBytes` leaves in pieces): `eventCount` when it left whole. A size hint
-    /// only, never trusted beyond the receiver's own bounds: the grapher reserves room for the
-    /// whole range with the first piece it takes, so the pieces after it are not copied again to
-    /// grow its buffer.
-    public var wholeEventCount: UInt64
-    /// Payload bytes of the whole sealed chunk this one is a piece of (see ``wholeEventCount``).
-    public var wholePayloadBytes: UInt64
 
-    /// Creates a descriptor; `wholeEventCount` and `wholePayloadBytes` default to the piece's own
-    /// (a chunk that left whole).
+    /// Creates a descriptor.
     public init(storyId: StoryID, keeperRank: Int32, sequence: UInt64, range: TimeRange, revision: UInt32,
                 watermark: UInt64, records: (address: UInt64, key: UInt64), payload: (address: UInt64, key: UInt64),
-                payloadBytes: UInt64, payloadBase: UInt64 = 0, eventCount: UInt64,
-                wholeEventCount: UInt64? = nil, wholePayloadBytes: UInt64? = nil) {
+                payloadBytes: UInt64, payloadBase: UInt64 = 0, eventCount: UInt64) {
         self.storyId = storyId
         self.keeperRank = keeperRank
         self.sequence = sequence
@@ -265,8 +255,6 @@ public struct ChunkDescriptor: Sendable, Hashable, WireCodable {
         self.payloadBytes = payloadBytes
         self.payloadBase = payloadBase
         self.eventCount = eventCount
-        self.wholeEventCount = wholeEventCount ?? eventCount
-        self.wholePayloadBytes = wholePayloadBytes ?? payloadBytes
     }
 
     /// Bytes of the piece as one encoded chunk (``StoryChunk/encode()``: header, record table,
@@ -281,15 +269,14 @@ public struct ChunkDescriptor: Sendable, Hashable, WireCodable {
     func write(to w: inout WireWriter) {
         w.u64(storyId.rawValue); w.i32(keeperRank); w.u64(sequence); w.u64(range.start); w.u64(range.end)
         w.u32(revision); w.u64(watermark); w.u64(recordsAddress); w.u64(recordsKey); w.u64(payloadAddress); w.u64(payloadKey)
-        w.u64(payloadBytes); w.u64(payloadBase); w.u64(eventCount); w.u64(wholeEventCount); w.u64(wholePayloadBytes)
+        w.u64(payloadBytes); w.u64(payloadBase); w.u64(eventCount)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ChunkDescriptor {
         ChunkDescriptor(storyId: StoryID(rawValue: try r.u64()), keeperRank: try r.i32(), sequence: try r.u64(),
                         range: try r.timeRange(), revision: try r.u32(), watermark: try r.u64(),
                         records: (try r.u64(), try r.u64()), payload: (try r.u64(), try r.u64()),
-                        payloadBytes: try r.u64(), payloadBase: try r.u64(), eventCount: try r.u64(),
-                        wholeEventCount: try r.u64(), wholePayloadBytes: try r.u64())
+                        payloadBytes: try r.u64(), payloadBase: try r.u64(), eventCount: try r.u64())
     }
 }
 

@@ -215,57 +215,6 @@ extension StoryChunk {
         chunk.setUnchecked(storyId: header.story, range: header.range, revision: header.revision)
     }
 
-    /// The story, range, event count and first and last event times of an encoded chunk, read from
-    /// its header and record table without checking more than their sizes: a look before deciding
-    /// how to take it in (``StoryPipeline/insert(encoded:from:limits:)``). Nil when it does not parse.
-    static func peek(_ raw: UnsafeRawBufferPointer, limits: WireLimits)
-        -> (story: StoryID, range: TimeRange, count: Int, firstTime: UInt64, lastTime: UInt64)? {
-        var r = WireReader(raw, limits: limits)
-        guard let header = try? readHeader(from: &r), header.count > 0 else { return nil }
-        let first = r.position, last = r.position + (header.count - 1) * EventRecord.byteSize
-        return (header.story, header.range, header.count,
-                UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: first, as: UInt64.self)),
-                UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: last, as: UInt64.self)))
-    }
-
-    /// Appends the events of an encoded chunk (the whole of `raw`) to the end of `records` and
-    /// `payload` (a range buffer's tail): one copy of its record table and one of its payload, with
-    /// the record offsets shifted to where the payload lands. Checks what ``assign(decoding:limits:)``
-    /// checks, on the appended records alone. On a throw both arrays are as they were.
-    /// - Returns: the chunk's range and number of events.
-    static func appendDecoding(_ raw: UnsafeRawBufferPointer, limits: WireLimits, records: inout [EventRecord],
-                               payload: inout [UInt8]) throws(ChronoLogError) -> (range: TimeRange, count: Int) {
-        var r = WireReader(raw, limits: limits)
-        let header = try readHeader(from: &r)
-        let recordsAt = r.position
-        try r.skip(header.count * EventRecord.byteSize)
-        let payloadAt = r.position
-        try r.skip(header.payloadCount)
-        try r.expectEnd()
-        let old = records.count
-        MergeKernel.resize(&records, to: old + header.count)
-        records.withUnsafeMutableBytes { dst in
-            let tail = UnsafeMutableRawBufferPointer(rebasing: dst[(old * EventRecord.byteSize)...])
-            if EventRecord.hasNativeWireLayout {
-                tail.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[recordsAt..<payloadAt]))
-            }
-        }
-        if !EventRecord.hasNativeWireLayout {
-            let decoded = RawBytes.readRecords(raw, offset: recordsAt, count: header.count)
-            records.replaceSubrange(old..<records.count, with: decoded)
-        }
-        do {
-            try checkRecords(records[old...], payloadCount: header.payloadCount, range: header.range, limits: limits)
-        } catch {
-            records.removeLast(header.count)
-            throw error
-        }
-        let base = UInt64(payload.count)
-        if base != 0 { for i in old..<records.count { records[i].offset += base } }
-        payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[payloadAt..<(payloadAt + header.payloadCount)]))
-        return (header.range, header.count)
-    }
-
     /// Reads one encoded chunk at the reader's position.
     static func read(from r: inout WireReader) throws(ChronoLogError) -> StoryChunk {
         let header = try readHeader(from: &r)

@@ -152,7 +152,8 @@ public struct StoryPipeline: Sendable {
     }
 
     /// Inserts a chunk like ``insert(_:from:watermark:)``, taking its storage (`chunk` is left
-    /// empty): adopted as its range's buffer when it can be, else copied in and given back to the
+    /// empty): adopted as its range's buffer when it can be; else its payload is kept as it is
+    /// (``minSharedBytes`` or more) or copied in, and what the range does not keep goes back to the
     /// pool for the next chunk, so a role that reads chunks into pooled storage gets it back.
     @discardableResult
     public mutating func insert(taking chunk: inout StoryChunk, from contributor: UInt64, watermark: UInt64? = nil) -> InsertReport {
@@ -171,7 +172,12 @@ public struct StoryPipeline: Sendable {
         var report = InsertReport()
         let adopted = adopt(chunk, report: &report)
         if !adopted {
-            insertRecords(chunk.records, payload: chunk.payload, at: 0, count: chunk.payload.count, sharing: false, report: &report)
+            // Kept, not copied, like a keeper's batches: a range taking a keeper's chunks one
+            // after another then seals them as they came (``RangeBuffer/canonicalPieces(pool:maxEncodedBytes:)``).
+            // Counted like kept batches (their bytes and a record each besides the range's own
+            // table), though the chunk's own table goes back to the pool: a grapher's bound then
+            // holds a little less than it could, never more.
+            insertRecords(chunk.records, payload: chunk.payload, at: 0, count: chunk.payload.count, sharing: true, report: &report)
         }
         if let watermark { advanceWatermark(of: contributor, to: watermark) }
         return (report, adopted)
@@ -196,49 +202,6 @@ public struct StoryPipeline: Sendable {
         stats.eventsAccepted += UInt64(chunk.count)
         stats.bytesAccepted += bytes
         return true
-    }
-
-    /// Inserts a chunk given in its encoded layout (``StoryChunk/encode()``; e.g. where an RMA read
-    /// put it) straight into the open buffer of its range, when it can go there whole: its events
-    /// all lie in one range that is not sealed and already holds data (a later piece of a sealed
-    /// chunk a keeper shipped in pieces), none is larger than ``maxEventBytes``, and it is of this
-    /// story. Its record table and payload are then copied once, into the range's buffer, instead
-    /// of being decoded into a chunk first and copied from there.
-    /// - Returns: the report and the chunk's event count and last event time; nil when the chunk
-    ///   does not qualify (nothing inserted: decode it and use ``insert(taking:from:watermark:)``).
-    /// - Throws: what ``StoryChunk/assign(decoding:limits:)`` throws for bytes that do not decode;
-    ///   nothing is inserted then.
-    public mutating func insert(encoded raw: UnsafeRawBufferPointer, from contributor: UInt64, limits: WireLimits = .default)
-        throws(ChronoLogError) -> (report: InsertReport, events: Int, lastTime: UInt64)? {
-        guard let look = StoryChunk.peek(raw, limits: limits), look.story == storyId, look.firstTime >= sealedFrontier,
-              look.firstTime <= look.lastTime, look.lastTime != UInt64.max else { return nil }
-        let start = rangeStart(of: look.firstTime)
-        // No named copy of the buffer here: it would share its storage, and the append below would
-        // then copy the whole range.
-        guard rangeStart(of: look.lastTime) == start, open[start] != nil else { return nil }
-        makeRoom(inRange: start, records: look.count, bytes: max(0, raw.count - StoryChunk.headerByteCount - look.count * EventRecord.byteSize))
-        guard var buffer = open.removeValue(forKey: start) else { return nil }  // unshared from here on
-        defer { open[start] = buffer }
-        let oldRecords = buffer.records.count, oldBytes = buffer.payload.count
-        let appended = try StoryChunk.appendDecoding(raw, limits: limits, records: &buffer.records, payload: &buffer.payload)
-        if buffer.records[oldRecords...].contains(where: { Int($0.length) > maxEventBytes }) {
-            buffer.records.removeLast(appended.count)
-            buffer.payload.removeLast(buffer.payload.count - oldBytes)
-            return nil
-        }
-        addContributor(contributor)
-        var report = InsertReport()
-        report.accepted = appended.count
-        stats.eventsAccepted += UInt64(appended.count)
-        stats.bytesAccepted += UInt64(buffer.payload.count - oldBytes)
-        return (report, appended.count, look.lastTime)
-    }
-
-    /// Whether a chunk whose events start at `time` would be taken as the first data of its range
-    /// (``insert(taking:from:watermark:)`` adopts such a chunk's storage as the range's buffer):
-    /// the range is open and holds nothing yet.
-    public func wouldAdoptChunk(startingAt time: UInt64) -> Bool {
-        time >= sealedFrontier && open[rangeStart(of: time)] == nil
     }
 
     /// A new, empty range buffer sized like the last range: from the pool when there is one, and
@@ -794,6 +757,55 @@ struct RangeBuffer: Sendable {
         return (only.records, only.payload, duplicates)
     }
 
+    /// The (ordered) records as the arrays they point into, when they take each array whole, one
+    /// array after another: a run of records per array, its bytes back to back from the array's
+    /// first byte to its last, each run encoding within `maxEncodedBytes`, no time in two runs. A grapher taking a
+    /// keeper's chunks of one range one after another keeps each chunk's payload (as a keeper
+    /// keeps its batches); sealed, they leave as they came, each array the payload of a piece,
+    /// without the copy into one buffer (or its growth) that one chunk per range cost. Only the
+    /// records are copied, their offsets made plain. Nil (the buffer untouched) otherwise.
+    private mutating func wholeArrayPieces(pool: ChunkStoragePool?, maxEncodedBytes: Int)
+        -> [(records: [EventRecord], payload: [UInt8])]? {
+        var runs: [(range: Range<Int>, segment: Int)] = []
+        var taken = Set<Int>()
+        var k = 0
+        while k < records.count {
+            let segment = Int(records[k].offset >> Self.segmentShift)
+            let count = segment == 0 ? payload.count : shared[segment - 1].count
+            var expected: UInt64 = 0
+            var j = k
+            while j < records.count, Int(records[j].offset >> Self.segmentShift) == segment {
+                guard records[j].offset & Self.localMask == expected else { return nil }
+                expected += UInt64(records[j].length)
+                j += 1
+            }
+            // Each piece becomes a chunk of its own part of the range: no time in two of them.
+            guard expected == UInt64(count), taken.insert(segment).inserted, k == 0 || records[k - 1].time < records[k].time,
+                  StoryChunk.headerByteCount + (j - k) * EventRecord.byteSize + count <= maxEncodedBytes else { return nil }
+            runs.append((k..<j, segment))
+            k = j
+        }
+        var pieces: [(records: [EventRecord], payload: [UInt8])] = []
+        pieces.reserveCapacity(runs.count)
+        for run in runs {
+            var table: [EventRecord]
+            if let pool { table = pool.takeTable(capacity: run.range.count) } else { table = []; table.reserveCapacity(run.range.count) }
+            for i in run.range {
+                var r = records[i]
+                r.offset &= Self.localMask
+                table.append(r)
+            }
+            pieces.append((table, run.segment == 0 ? payload : shared[run.segment - 1]))
+        }
+        let old = records
+        records = []
+        payload = []
+        shared = []
+        sharedBytes = 0
+        pool?.give(table: consume old)
+        return pieces
+    }
+
     /// ``canonical(pool:)`` laid out as consecutive pieces in event order, each encoding (as a
     /// chunk: ``StoryChunk/encodedByteCount``) in at most `maxEncodedBytes`, and never two pieces
     /// sharing an event time (so each can be a chunk of its own part of the range). A piece holds
@@ -831,6 +843,7 @@ struct RangeBuffer: Sendable {
         contiguous = contiguous && expected == UInt64(payload.count)
         let whole = StoryChunk.headerByteCount + records.count * EventRecord.byteSize + payload.count
         if ordered && contiguous && whole <= maxEncodedBytes { return ([(records, payload)], 0) }
+        if ordered, let pieces = wholeArrayPieces(pool: pool, maxEncodedBytes: maxEncodedBytes) { return (pieces, 0) }
         var table = records  // the buffer's own table: sorted in place below
         records = []
         let bytes = payload

@@ -124,16 +124,13 @@ struct ChunkStoragePoolTests {
 
     @Test func aChunkCopiedIntoARangeGivesItsStorageBack() throws {
         // A grapher reads each piece into pooled storage: the first piece of a range becomes its
-        // buffer; a later piece is copied in, and its storage must come back to the pool (it used
-        // to be freed to the heap, so every read after the first of a range took fresh storage).
+        // buffer; a later piece below `minSharedBytes` is copied in, and its storage must come back
+        // to the pool (it used to be freed to the heap, so every read after the first of a range
+        // took fresh storage). A larger one is kept as it is, and only its record table comes back.
         let pool = ChunkStoragePool(capacityLimit: 16 << 20)
         var p = StoryPipeline(storyId: story, chunkDuration: 1000, pool: pool)
-        func piece(_ times: Range<UInt64>) throws -> StoryChunk {
-            try StoryChunk(storyId: story, range: TimeRange(start: 0, end: 1000), events: times.map {
-                Event(time: $0, clientId: ClientID(1), index: UInt32($0), record: [UInt8](repeating: UInt8($0 & 0xff), count: 512))
-            })
-        }
-        var first = try piece(0..<100), second = try piece(100..<200)
+        p.minSharedBytes = 40 * 512
+        var first = try piece(0..<100), second = try piece(100..<130), third = try piece(130..<200)
         let expected = try piece(0..<200)
         p.insert(taking: &first, from: 1)
         #expect(first.isEmpty && pool.idleBytes == 0, "adopted: its storage is the range's buffer")
@@ -146,10 +143,15 @@ struct ChunkStoragePoolTests {
         for _ in 0..<4 { handedOut.append(pool.takePayload(capacity: 1)) }
         #expect(handedOut.contains { $0.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == secondPayload },
                 "the copied piece's storage is back in the pool")
+        let idle = pool.idleBytes
+        let thirdPayload = third.payload.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        p.insert(taking: &third, from: 1)
+        #expect(third.isEmpty && pool.idleBytes == idle + 70 * EventRecord.byteSize, "kept: only its table came back")
         p.advanceWatermark(of: 1, to: 1000)
         let sealed = p.sealReady()
-        #expect(sealed.count == 1 && sealed.first?.records.map(\.time) == expected.records.map(\.time)
-                && sealed.first?.payload == expected.payload)
+        #expect(sealed.flatMap(\.events) == expected.events)
+        #expect(sealed.count == 2 && sealed[1].payload.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == thirdPayload,
+                "the kept piece leaves as it came")
     }
 
     /// A piece of `times` (records of 512 bytes each) in the range [0, 1000) of `story`.
@@ -157,71 +159,5 @@ struct ChunkStoragePoolTests {
         try StoryChunk(storyId: story ?? self.story, range: TimeRange(start: 0, end: 1000), events: times.map {
             Event(time: $0, clientId: ClientID(1), index: UInt32($0), record: [UInt8](repeating: UInt8($0 & 0xff), count: bytes))
         })
-    }
-
-    @Test func laterPiecesAreAppendedStraightFromTheirEncoding() throws {
-        // A grapher's first piece of a range, decoded into storage with room for the whole range,
-        // becomes the range's buffer; the later pieces go from the read's memory straight into it:
-        // no chunk in between, and no growth (the buffer's storage stays where it is).
-        let pool = ChunkStoragePool(capacityLimit: 16 << 20)
-        var p = StoryPipeline(storyId: story, chunkDuration: 1000, pool: pool)
-        let whole = try piece(0..<300)
-        var first = pool.takeChunk(storyId: story, range: whole.range, records: 300, bytes: whole.payload.count)
-        try piece(0..<100).encode().withUnsafeBytes { raw in try first.assign(decoding: raw) }
-        let base = first.payload.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
-        p.insert(taking: &first, from: 1)
-        let other = try piece(100..<200, story: StoryID(rawValue: 8)).encode()
-        #expect(try other.withUnsafeBytes { raw in try p.insert(encoded: raw, from: 1) } == nil,
-                "another story's chunk is not appended")
-        for times in [100..<200, 200..<300] as [Range<UInt64>] {
-            let encoded = try piece(times).encode()
-            let done = try encoded.withUnsafeBytes { raw in try p.insert(encoded: raw, from: 1) }
-            #expect(done?.events == 100 && done?.report.accepted == 100 && done?.lastTime == times.upperBound - 1)
-        }
-        #expect(p.bufferedEventCount == 300)
-        p.advanceWatermark(of: 1, to: 1000)
-        let sealed = p.sealReady()
-        #expect(sealed.count == 1 && sealed.first == whole, "the three pieces make the whole range")
-        #expect(sealed.first?.payload.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == base,
-                "the pieces were appended in place, without growing the buffer")
-    }
-
-    @Test func anEncodedPieceThatCannotBeAppendedIsLeftToTheDecodingPath() throws {
-        var p = StoryPipeline(storyId: story, chunkDuration: 1000, maxEventBytes: 600)
-        let encoded = try piece(0..<10).encode()
-        #expect(try encoded.withUnsafeBytes { try p.insert(encoded: $0, from: 1) } == nil,
-                "the first data of a range is adopted by insert(taking:) instead")
-        p.insert(try piece(0..<1).events, from: 1)
-        let large = try piece(10..<20, bytes: 700).encode()
-        #expect(try large.withUnsafeBytes { try p.insert(encoded: $0, from: 1) } == nil,
-                "events over maxEventBytes are refused one by one by the decoding path")
-        #expect(p.bufferedEventCount == 1, "nothing of the refused piece stays")
-        p.advanceWatermark(of: 1, to: 1000)
-        _ = p.sealReady()
-        let late = try piece(20..<30).encode()
-        #expect(try late.withUnsafeBytes { try p.insert(encoded: $0, from: 1) } == nil, "late events go to a revision")
-    }
-
-    @Test func aMalformedPieceIsRefusedAndChangesNothing() throws {
-        var p = StoryPipeline(storyId: story, chunkDuration: 1000)
-        p.insert(try piece(0..<5).events, from: 1)
-        var encoded = try piece(5..<15).encode()
-        // Swap two records: still one range, but no longer in event order.
-        let at = StoryChunk.headerByteCount
-        let r0 = Array(encoded[at..<(at + EventRecord.byteSize)])
-        encoded.replaceSubrange(at..<(at + EventRecord.byteSize), with: encoded[(at + EventRecord.byteSize)..<(at + 2 * EventRecord.byteSize)])
-        encoded.replaceSubrange((at + EventRecord.byteSize)..<(at + 2 * EventRecord.byteSize), with: r0)
-        var expected: ChronoLogError? = nil
-        var decoded = StoryChunk.empty(storyId: story, range: TimeRange(start: 0, end: 1000))
-        do { try encoded.withUnsafeBytes { raw in try decoded.assign(decoding: raw) } } catch { expected = error as? ChronoLogError }
-        #expect(expected != nil)
-        #expect(throws: ChronoLogError.self) { try encoded.withUnsafeBytes { _ = try p.insert(encoded: $0, from: 1) } }
-        do { _ = try encoded.withUnsafeBytes { try p.insert(encoded: $0, from: 1) } } catch { #expect(error as? ChronoLogError == expected) }
-        let truncated = Array(try piece(5..<15).encode().dropLast(3))
-        #expect(try truncated.withUnsafeBytes { try p.insert(encoded: $0, from: 1) } == nil,
-                "bytes whose header does not parse are left to the decoding path, which refuses them")
-        #expect(p.bufferedEventCount == 5, "the range holds what it held")
-        p.advanceWatermark(of: 1, to: 1000)
-        #expect(p.sealReady().first == (try piece(0..<5)))
     }
 }

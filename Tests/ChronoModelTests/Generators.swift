@@ -166,8 +166,7 @@ enum Random {
                                                     range: TimeRange(start: u64(&rng), end: u64(&rng)),
                                                     revision: UInt32.random(in: 0...3, using: &rng), watermark: u64(&rng),
                                                     records: (u64(&rng), u64(&rng)), payload: (u64(&rng), u64(&rng)),
-                                                    payloadBytes: u64(&rng), payloadBase: u64(&rng), eventCount: u64(&rng),
-                                                    wholeEventCount: u64(&rng), wholePayloadBytes: u64(&rng)))
+                                                    payloadBytes: u64(&rng), payloadBase: u64(&rng), eventCount: u64(&rng)))
         case .batchAck:
             return .batchAck(BatchAck(storyId: StoryID(rawValue: u64(&rng)), clientId: ClientID(rawValue: u64(&rng)),
                                       firstIndex: UInt32(truncatingIfNeeded: u64(&rng)), count: UInt32(truncatingIfNeeded: u64(&rng)),

@@ -346,6 +346,115 @@ import Testing
         }
     }
 
+    @Test(arguments: [3, 1000] as [UInt64])
+    func chunksTakenOneAfterAnotherSealToTheSameEvents(chunkDuration: UInt64) async throws {
+        // A grapher takes a keeper's chunks (pooled storage each): the first of a range is adopted,
+        // the later ones kept as they are. Sealed, with cuts, they hold the same events as the
+        // same events copied in; each sealed chunk is valid. With a second contributor's chunk
+        // among them (odd cases) the range is merged as before.
+        await propertyCheck(count: 300, input: Gens.events, Gens.events) { first, second in
+            // Client 1's events in order, dense indexes; chunks of 1–3 distinct times each, so
+            // that every chunk's events come strictly after the previous chunk's.
+            let ones = first.sorted { $0.time < $1.time }.enumerated().map {
+                Event(time: $0.element.time, clientId: ClientID(1), index: UInt32($0.offset), record: $0.element.record)
+            }
+            var groups: [[Event]] = []
+            for e in ones {
+                if let last = groups.last?.last, last.time == e.time || Set(groups[groups.count - 1].map(\.time)).count < 1 + Int(e.time % 3) {
+                    groups[groups.count - 1].append(e)
+                } else {
+                    groups.append([e])
+                }
+            }
+            let twos = second.enumerated().map {
+                Event(time: $0.element.time, clientId: ClientID(2), index: UInt32($0.offset), record: $0.element.record)
+            }
+            let mixed = second.count % 2 == 1 && !twos.isEmpty
+            func chunk(_ events: [Event]) -> StoryChunk {
+                try! StoryChunk(storyId: story, range: TimeRange(start: 0, end: 8), events: events)
+            }
+            func run(pool: ChunkStoragePool?, cuts: Bool) -> [StoryChunk] {
+                var p = StoryPipeline(storyId: story, chunkDuration: chunkDuration, pool: pool)
+                p.minSharedBytes = 0
+                p.addContributor(1)
+                p.addContributor(2)
+                for (k, g) in groups.enumerated() {
+                    var c = chunk(g)
+                    p.insert(taking: &c, from: 1)
+                    if mixed && k == groups.count / 2 {
+                        var other = chunk(twos)
+                        p.insert(taking: &other, from: 2)
+                    }
+                }
+                if mixed && groups.isEmpty {
+                    var other = chunk(twos)
+                    p.insert(taking: &other, from: 2)
+                }
+                var out: [StoryChunk] = []
+                if cuts {
+                    for cut in [2, 5] as [UInt64] {
+                        p.advanceWatermark(of: 1, to: cut)
+                        p.advanceWatermark(of: 2, to: cut)
+                        out += p.sealReady(cuttingAt: cut)
+                    }
+                }
+                return out + p.drain()
+            }
+            var copy = StoryPipeline(storyId: story, chunkDuration: chunkDuration)
+            copy.insert(ones, from: 1)
+            if mixed { copy.insert(twos, from: 2) }
+            let expected = copy.drain().flatMap(\.events)
+            for cuts in [false, true] {
+                for pool in [nil, ChunkStoragePool(capacityLimit: 1 << 20)] as [ChunkStoragePool?] {
+                    let sealed = run(pool: pool, cuts: cuts)
+                    #expect(sealed.flatMap(\.events) == expected)
+                    for c in sealed {
+                        #expect(throws: Never.self) {
+                            try StoryChunk(validatingStoryId: story, range: c.range, revision: c.revision, records: c.records, payload: c.payload)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func aRangesChunksLeaveAsTheyCame() throws {
+        // One keeper's chunks of a range, one after another (as a keeper seals a busy range into
+        // slot-sized chunks): sealed, each leaves as it came, its payload the storage it arrived
+        // in — no copy into one buffer, no growth — and the chunks tile the range.
+        let pool = ChunkStoragePool(capacityLimit: 16 << 20)
+        var p = StoryPipeline(storyId: story, chunkDuration: 1000, pool: pool)
+        func piece(_ times: Range<UInt64>) throws -> StoryChunk {
+            try StoryChunk(storyId: story, range: TimeRange(start: 0, end: 1000), events: times.map {
+                Event(time: $0, clientId: ClientID(1), index: UInt32($0), record: [UInt8](repeating: UInt8($0 & 0xff), count: 512))
+            })
+        }
+        var addresses: [UInt] = []
+        for times in [0..<100, 100..<250, 250..<300] as [Range<UInt64>] {
+            var c = try piece(times)
+            addresses.append(c.payload.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) })
+            p.insert(taking: &c, from: 1)
+            #expect(c.isEmpty)
+        }
+        #expect(p.bufferedEventCount == 300)
+        p.advanceWatermark(of: 1, to: 1000)
+        let sealed = p.sealReady()
+        #expect(sealed.map(\.range) == [TimeRange(start: 0, end: 100), TimeRange(start: 100, end: 250), TimeRange(start: 250, end: 1000)])
+        #expect(sealed.map { $0.payload.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } } == addresses)
+        #expect(sealed.flatMap(\.events) == (try piece(0..<300)).events)
+        // A later event of another writer among them: merged into one chunk as before.
+        var q = StoryPipeline(storyId: story, chunkDuration: 1000, pool: pool)
+        for times in [0..<100, 100..<250] as [Range<UInt64>] {
+            var c = try piece(times)
+            q.insert(taking: &c, from: 1)
+        }
+        q.insert([Event(time: 50, clientId: ClientID(2), index: 0, record: [9])], from: 2)
+        q.advanceWatermark(of: 1, to: 1000)
+        q.advanceWatermark(of: 2, to: 1000)
+        let merged = q.sealReady()
+        #expect(merged.count == 1 && merged[0].count == 251)
+    }
+
     @Test func receivedBatchesKeptAsTheyCameSealLikeCopiedEvents() async throws {
         // A keeper's ranges keep each received batch's message and point into it; the seal copies
         // the bytes once. Batches decoded from their messages, straddling ranges, some arriving

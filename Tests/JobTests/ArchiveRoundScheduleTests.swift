@@ -56,21 +56,28 @@ struct ArchiveRoundChunkTests {
         })
     }
 
-    @Test func consecutiveRangesOfARowOrMoreGoAsTheyAre() throws {
+    @Test func consecutiveChunksOfHalfARowOrMoreGoAsTheyAre() throws {
         let a = try chunk(0..<10, bytes: 1000), b = try chunk(10..<20, bytes: 1000)
-        #expect(GrapherRole.archivedAsTheyAre([a, b], rowBytes: 4096))
-        #expect(!GrapherRole.archivedAsTheyAre([a], rowBytes: 4096), "one chunk is archived as it is anyway")
+        #expect(GrapherRole.archiveGroups([a, b], rowBytes: 4096) == [1, 1])
+        // Half a row or more each (a keeper's slot-sized chunks, a row each once archived).
+        #expect(GrapherRole.archiveGroups([a, b], rowBytes: 2 * a.encodedByteCount) == [1, 1])
+        #expect(GrapherRole.archiveGroups([a], rowBytes: 4096) == nil, "one chunk is archived as it is anyway")
     }
 
-    @Test func smallOrInterleavedChunksAreMerged() throws {
+    @Test func runsOfSmallChunksAreMergedAndInterleavedOnesAllMerged() throws {
         let a = try chunk(0..<10, bytes: 1000), b = try chunk(10..<20, bytes: 1000)
-        // Smaller than a row: each would cost an index row of its own.
-        #expect(!GrapherRole.archivedAsTheyAre([a, b], rowBytes: 1 << 20))
+        let small1 = try chunk(20..<22, bytes: 100), small2 = try chunk(22..<25, bytes: 100), c = try chunk(25..<35, bytes: 1000)
+        // Smaller than half a row: each would cost an index row of its own, so a run of them is merged.
+        #expect(GrapherRole.archiveGroups([a, b], rowBytes: 2 * a.encodedByteCount + 2) == [2])
+        #expect(GrapherRole.archiveGroups([a, small1, small2, c, small1], rowBytes: 4096) == nil,
+                "out of order (the last one's times repeat earlier ones)")
+        #expect(GrapherRole.archiveGroups([a, b, small1, small2, c], rowBytes: 4096) == [1, 1, 2, 1])
+        #expect(GrapherRole.archiveGroups([small1, small2], rowBytes: 4096) == [2])
         // Out of order, or a revision overlapping a range: merged by time.
-        #expect(!GrapherRole.archivedAsTheyAre([b, a], rowBytes: 4096))
+        #expect(GrapherRole.archiveGroups([b, a], rowBytes: 4096) == nil)
         let revision = try chunk(5..<15, bytes: 1000, range: TimeRange(start: 0, end: 20))
-        #expect(!GrapherRole.archivedAsTheyAre([a, revision], rowBytes: 4096))
+        #expect(GrapherRole.archiveGroups([a, revision], rowBytes: 4096) == nil)
         let empty = StoryChunk.empty(storyId: story, range: TimeRange(start: 20, end: 30))
-        #expect(!GrapherRole.archivedAsTheyAre([a, b, empty], rowBytes: 4096))
+        #expect(GrapherRole.archiveGroups([a, b, empty], rowBytes: 4096) == nil)
     }
 }

@@ -289,8 +289,8 @@ public final class SimWorld {
         config.heartbeat.intervalMs = 1000
         config.archive.directory = "simulated"
         // Rows of 256 bytes for even seeds (below the configurable 4 KiB, as the simulated ranges
-        // hold a few KiB at most): their graphers archive a story's sealed ranges as they are when
-        // each holds a row or more (`GrapherRole.archivedAsTheyAre`); odd seeds merge them.
+        // hold a few KiB at most): their graphers archive a story's sealed chunks as they are when
+        // each holds half a row or more (`GrapherRole.archiveGroups`); odd seeds merge them.
         config.archive.maxRowBytes = seed % 2 == 0 ? 256 : 4 << 20
         self.config = config
         plan = try Self.layOut(scenario)

@@ -300,25 +300,18 @@ public final class GrapherRole: RecordingBehavior {
         }
     }
 
-    /// Takes a chunk read from `keeper` into its story's pipeline. A later piece of a range that
-    /// holds data already is appended to the range's buffer straight from the read's memory; any
-    /// other chunk is decoded into pooled storage, which the pipeline adopts as its range's buffer
-    /// or copies from. - Returns: nil when the story is no longer recorded here.
+    /// Takes a chunk read from `keeper` into its story's pipeline: decoded into pooled storage,
+    /// which the pipeline adopts as its range's buffer (the range's first chunk) or keeps as it is
+    /// beside it (a later chunk of the range: sealed, they leave as they came, no copy).
+    /// - Returns: nil when the story is no longer recorded here.
     /// - Throws: ``ChronoLogError/malformedMessage(_:)`` when the bytes do not decode (nothing taken).
     private func take(_ read: Read, _ d: ChunkDescriptor, from keeper: Int) throws(ChronoLogError)
         -> (report: InsertReport, events: Int, completesBelow: UInt64)? {
         let length = Int(d.length)
-        // In place: a copy of the story would share its range buffers and force copies of them.
-        let appended: Result<(report: InsertReport, events: Int, lastTime: UInt64)?, ChronoLogError> =
-            read.buffer.withUnsafeMutableBytes { raw in
-                Result { () throws(ChronoLogError) in
-                    try stories[d.storyId]?.pipeline.insert(encoded: UnsafeRawBufferPointer(rebasing: raw[0..<length]),
-                                                            from: UInt64(keeper))
-                }
-            }
-        if let done = try appended.get() { return (done.report, done.events, done.lastTime &+ 1) }
-        let room = roomForChunk(d)
-        var chunk = storage.takeChunk(storyId: d.storyId, range: d.range, records: room.records, bytes: room.bytes)
+        // Room for what the piece can hold (each event takes at least its record in the encoding),
+        // whatever count the descriptor claims.
+        let records = min(Int(clamping: d.eventCount), length / EventRecord.byteSize)
+        var chunk = storage.takeChunk(storyId: d.storyId, range: d.range, records: records, bytes: length)
         let decoded: Result<Void, ChronoLogError> = read.buffer.withUnsafeMutableBytes { raw in
             Result { () throws(ChronoLogError) in
                 try chunk.assign(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<length]))
@@ -330,28 +323,12 @@ public final class GrapherRole: RecordingBehavior {
         }
         let completesBelow = chunk.records.last.map { $0.time &+ 1 } ?? chunk.range.end
         let events = chunk.count
-        // The pipeline takes the piece's storage (adopted, or copied in and back to `storage`).
+        // In place: a copy of the story would share its range buffers and force copies of them.
         guard let report = stories[d.storyId]?.pipeline.insert(taking: &chunk, from: UInt64(keeper), watermark: nil) else {
             storage.give(&chunk)
             return nil
         }
         return (report, events, completesBelow)
-    }
-
-    /// Storage to decode a chunk into: room for what the piece can hold (each event takes at least
-    /// its record in the encoding), whatever count the descriptor claims. A piece that its story's
-    /// pipeline will adopt as the first data of its range gets room for the whole sealed chunk it
-    /// belongs to, so the pieces after it are appended in place instead of growing the buffer by
-    /// copies; the keeper's hint is clamped to a sixteenth of `grapher.memoryLimitBytes`.
-    private func roomForChunk(_ d: ChunkDescriptor) -> (records: Int, bytes: Int) {
-        let pieceRecords = min(Int(clamping: d.eventCount), Int(clamping: d.length) / EventRecord.byteSize)
-        let piece = (records: pieceRecords, bytes: Int(clamping: d.length))
-        guard d.wholeEventCount > d.eventCount, d.range.start < d.range.end,
-              stories[d.storyId]?.pipeline.wouldAdoptChunk(startingAt: d.range.start) == true else { return piece }
-        let cap = config.grapher.memoryLimitBytes / 16
-        let bytes = min(Int(clamping: d.wholePayloadBytes), cap)
-        let records = min(Int(clamping: d.wholeEventCount), cap / EventRecord.byteSize)
-        return (max(piece.records, records), max(piece.bytes, bytes))
     }
 
     /// A chunk was merged (or failed): applies the watermarks it no longer holds back.
@@ -606,11 +583,23 @@ public final class GrapherRole: RecordingBehavior {
                 roundBytes += next.encodedByteCount
                 taken.append(s.held.removeFirst())
             }
-            if Self.archivedAsTheyAre(taken, rowBytes: config.archive.maxRowBytes) {
-                // Ranges of a row or more each, one after the other in time: archived as they are,
-                // without the copy of every byte a merge into one chunk costs (issue 17).
-                while !taken.isEmpty {
-                    chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: taken.removeFirst()))
+            if let groups = Self.archiveGroups(taken, rowBytes: config.archive.maxRowBytes) {
+                // Chunks one after the other in time: each of half a row or more archived as it is,
+                // without the copy of every byte a merge into one chunk costs (issue 17); a run of
+                // smaller ones merged into one, so they do not each take an index row.
+                var rest = taken[...]
+                taken = []
+                for group in groups {
+                    var inputs = Array(rest.prefix(group))
+                    rest = rest.dropFirst(group)
+                    if inputs.count == 1 {
+                        chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: inputs.removeFirst()))
+                    } else {
+                        if let merged = try StoryChunk.merge(inputs, pool: storage) {
+                            chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: merged))
+                        }
+                        while var input = inputs.popLast() { storage.give(&input) }
+                    }
                 }
             } else {
                 // One archive chunk per story per round: many small chunks (pieces, late revisions)
@@ -828,19 +817,31 @@ public final class GrapherRole: RecordingBehavior {
         }
     }
 
-    /// Whether a story's sealed chunks taken for one round go to the archive as they are instead of
-    /// merged into one: there are several, each holds at least a row's bytes (`archive.maxRowBytes`,
-    /// so none adds an index row a merge would have saved), and each one's events all come before the
-    /// next one's (consecutive ranges, not revisions of the same).
-    public static func archivedAsTheyAre(_ chunks: [StoryChunk], rowBytes: Int) -> Bool {
-        guard chunks.count > 1 else { return false }
+    /// How a story's sealed chunks taken for one round go to the archive when each one's events all
+    /// come before the next one's (consecutive ranges or parts of ranges, not revisions of the same):
+    /// the sizes of consecutive groups, in order — a chunk of at least half a row's bytes
+    /// (`archive.maxRowBytes`) alone, archived as it is; a run of smaller ones together, merged
+    /// into one (each alone would take an index row a merge saves). Nil when some chunk is empty or
+    /// the chunks overlap in time, or there is only one: they are merged into one chunk.
+    public static func archiveGroups(_ chunks: [StoryChunk], rowBytes: Int) -> [Int]? {
+        guard chunks.count > 1 else { return nil }
+        var groups: [Int] = []
+        var small = 0
         var previous: EventRecord? = nil
         for c in chunks {
-            guard c.encodedByteCount >= rowBytes, let first = c.records.first, let last = c.records.last else { return false }
-            if let p = previous, !EventRecord.precedes(p, first) { return false }
+            guard let first = c.records.first, let last = c.records.last else { return nil }
+            if let p = previous, !EventRecord.precedes(p, first) { return nil }
             previous = last
+            if 2 * c.encodedByteCount >= rowBytes {
+                if small > 0 { groups.append(small) }
+                small = 0
+                groups.append(1)
+            } else {
+                small += 1
+            }
         }
-        return true
+        if small > 0 { groups.append(small) }
+        return groups
     }
 
     /// A round writing at least this much (encoded bytes) is followed at once by the next one.

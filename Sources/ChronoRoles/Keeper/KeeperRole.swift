@@ -815,8 +815,7 @@ public final class KeeperRole: RecordingBehavior {
         let d = ChunkDescriptor(storyId: story.storyId, keeperRank: rank, sequence: shipped.sequence, range: shipped.range,
                                 revision: shipped.revision, watermark: watermark, records: remote.records, payload: remote.payload,
                                 payloadBytes: remote.payloadBytes, payloadBase: remote.payloadBase,
-                                eventCount: UInt64(shipped.positions.count), wholeEventCount: UInt64(source.chunk.count),
-                                wholePayloadBytes: UInt64(source.chunk.payload.count))
+                                eventCount: UInt64(shipped.positions.count))
         try channel.post(ControlMessage.chunkDescriptor(d).encode(), to: grapherRank, tag: .bulk)
     }
 
