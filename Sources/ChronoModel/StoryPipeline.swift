@@ -173,7 +173,7 @@ public struct StoryPipeline: Sendable {
         let adopted = adopt(chunk, report: &report)
         if !adopted {
             // Kept, not copied, like a keeper's batches: a range taking a keeper's chunks one
-            // after another then seals them as they came (``RangeBuffer/canonicalPieces(pool:maxEncodedBytes:)``).
+            // after another then seals them as they came (``RangeBuffer/canonicalPieces(pool:maxEncodedBytes:asTheyCame:)``).
             // Counted like kept batches (their bytes and a record each besides the range's own
             // table), though the chunk's own table goes back to the pool: a grapher's bound then
             // holds a little less than it could, never more.
@@ -623,7 +623,7 @@ public struct StoryPipeline: Sendable {
 /// copied in) or into one of the `shared` arrays (received batches kept as they came).
 ///
 /// A record's offset names its array in its top bits (``segmentShift``): 0 is `payload`, k is
-/// `shared[k - 1]`; the low bits are the offset in that array. Only ``canonicalPieces(pool:maxEncodedBytes:)``
+/// `shared[k - 1]`; the low bits are the offset in that array. Only ``canonicalPieces(pool:maxEncodedBytes:asTheyCame:)``
 /// and ``bytes(of:)`` read them; a sealed chunk's offsets are plain again.
 struct RangeBuffer: Sendable {
     var records: [EventRecord] = []
@@ -752,7 +752,8 @@ struct RangeBuffer: Sendable {
     /// to it. A shared story's ranges interleave their writers' events, so this runs at every seal:
     /// fresh arrays here cost a keeper a host fault per page of every range it sealed.
     consuming func canonical(pool: ChunkStoragePool?) -> (records: [EventRecord], payload: [UInt8], duplicates: Int) {
-        let (pieces, duplicates) = canonicalPieces(pool: pool, maxEncodedBytes: Int.max)
+        let (pieces, duplicates) = canonicalPieces(pool: pool, maxEncodedBytes: Int.max, asTheyCame: false)
+        precondition(pieces.count <= 1, "one chunk asked, \(pieces.count) made")
         guard let only = pieces.first else { return ([], [], duplicates) }
         return (only.records, only.payload, duplicates)
     }
@@ -814,7 +815,9 @@ struct RangeBuffer: Sendable {
     /// heap for tens of MiB at every seal, which it maps afresh (a host fault per page); pieces
     /// of the keeper's transfer size are reused from its pool range after range.
     /// - Returns: the pieces (none for an empty buffer) and the number of duplicates dropped.
-    consuming func canonicalPieces(pool: ChunkStoragePool?, maxEncodedBytes: Int)
+    /// - Parameter asTheyCame: pieces may be the arrays the records take whole, one after another
+    ///   (``wholeArrayPieces(pool:maxEncodedBytes:)``); false when one piece is wanted (a revision).
+    consuming func canonicalPieces(pool: ChunkStoragePool?, maxEncodedBytes: Int, asTheyCame: Bool = true)
         -> (pieces: [(records: [EventRecord], payload: [UInt8])], duplicates: Int) {
         guard !records.isEmpty else {
             if let pool {
@@ -843,7 +846,7 @@ struct RangeBuffer: Sendable {
         contiguous = contiguous && expected == UInt64(payload.count)
         let whole = StoryChunk.headerByteCount + records.count * EventRecord.byteSize + payload.count
         if ordered && contiguous && whole <= maxEncodedBytes { return ([(records, payload)], 0) }
-        if ordered, let pieces = wholeArrayPieces(pool: pool, maxEncodedBytes: maxEncodedBytes) { return (pieces, 0) }
+        if ordered, asTheyCame, let pieces = wholeArrayPieces(pool: pool, maxEncodedBytes: maxEncodedBytes) { return (pieces, 0) }
         var table = records  // the buffer's own table: sorted in place below
         records = []
         let bytes = payload

@@ -349,9 +349,9 @@ import Testing
     @Test(arguments: [3, 1000] as [UInt64])
     func chunksTakenOneAfterAnotherSealToTheSameEvents(chunkDuration: UInt64) async throws {
         // A grapher takes a keeper's chunks (pooled storage each): the first of a range is adopted,
-        // the later ones kept as they are. Sealed, with cuts, they hold the same events as the
-        // same events copied in; each sealed chunk is valid. With a second contributor's chunk
-        // among them (odd cases) the range is merged as before.
+        // the later ones kept as they are. Sealed — with cuts, some chunks arriving after a seal
+        // (revisions) — they hold the same events as the same events copied in; each sealed chunk
+        // is valid. With a second contributor's chunk among them (odd cases) ranges are merged.
         await propertyCheck(count: 300, input: Gens.events, Gens.events) { first, second in
             // Client 1's events in order, dense indexes; chunks of 1–3 distinct times each, so
             // that every chunk's events come strictly after the previous chunk's.
@@ -369,45 +369,41 @@ import Testing
             let twos = second.enumerated().map {
                 Event(time: $0.element.time, clientId: ClientID(2), index: UInt32($0.offset), record: $0.element.record)
             }
-            let mixed = second.count % 2 == 1 && !twos.isEmpty
-            func chunk(_ events: [Event]) -> StoryChunk {
-                try! StoryChunk(storyId: story, range: TimeRange(start: 0, end: 8), events: events)
-            }
-            func run(pool: ChunkStoragePool?, cuts: Bool) -> [StoryChunk] {
+            let mixed = second.count % 2 == 1
+            // The same steps for both pipelines: chunks (or their events) in order, the second
+            // writer's among them; with `late`, a seal at 5 after the first half, so that later
+            // chunks below 5 become revisions.
+            func steps(late: Bool, insert: (inout StoryPipeline, [Event], UInt64) -> Void, pool: ChunkStoragePool?) -> [StoryChunk] {
                 var p = StoryPipeline(storyId: story, chunkDuration: chunkDuration, pool: pool)
                 p.minSharedBytes = 0
                 p.addContributor(1)
                 p.addContributor(2)
-                for (k, g) in groups.enumerated() {
-                    var c = chunk(g)
-                    p.insert(taking: &c, from: 1)
-                    if mixed && k == groups.count / 2 {
-                        var other = chunk(twos)
-                        p.insert(taking: &other, from: 2)
-                    }
-                }
-                if mixed && groups.isEmpty {
-                    var other = chunk(twos)
-                    p.insert(taking: &other, from: 2)
-                }
                 var out: [StoryChunk] = []
-                if cuts {
-                    for cut in [2, 5] as [UInt64] {
-                        p.advanceWatermark(of: 1, to: cut)
-                        p.advanceWatermark(of: 2, to: cut)
-                        out += p.sealReady(cuttingAt: cut)
+                for (k, g) in groups.enumerated() {
+                    insert(&p, g, 1)
+                    if mixed && k == groups.count / 2 && !twos.isEmpty { insert(&p, twos, 2) }
+                    if late && k == groups.count / 2 {
+                        p.advanceWatermark(of: 1, to: 2)
+                        p.advanceWatermark(of: 2, to: 2)
+                        out += p.sealReady(cuttingAt: 2)
+                        out += p.sealBelow(5)
                     }
                 }
+                if mixed && groups.isEmpty && !twos.isEmpty { insert(&p, twos, 2) }
                 return out + p.drain()
             }
-            var copy = StoryPipeline(storyId: story, chunkDuration: chunkDuration)
-            copy.insert(ones, from: 1)
-            if mixed { copy.insert(twos, from: 2) }
-            let expected = copy.drain().flatMap(\.events)
-            for cuts in [false, true] {
+            func sorted(_ chunks: [StoryChunk]) -> [Event] {
+                chunks.flatMap(\.events).sorted { ($0.time, $0.clientId.rawValue, $0.index) < ($1.time, $1.clientId.rawValue, $1.index) }
+            }
+            for late in [false, true] {
+                let expected = sorted(steps(late: late, insert: { p, events, from in p.insert(events, from: from) }, pool: nil))
+                #expect(expected.count == ones.count + (mixed ? twos.count : 0))
                 for pool in [nil, ChunkStoragePool(capacityLimit: 1 << 20)] as [ChunkStoragePool?] {
-                    let sealed = run(pool: pool, cuts: cuts)
-                    #expect(sealed.flatMap(\.events) == expected)
+                    let sealed = steps(late: late, insert: { p, events, from in
+                        var c = try! StoryChunk(storyId: story, range: TimeRange(start: 0, end: 8), events: events)
+                        p.insert(taking: &c, from: from)
+                    }, pool: pool)
+                    #expect(sorted(sealed) == expected)
                     for c in sealed {
                         #expect(throws: Never.self) {
                             try StoryChunk(validatingStoryId: story, range: c.range, revision: c.revision, records: c.records, payload: c.payload)
@@ -453,6 +449,20 @@ import Testing
         q.advanceWatermark(of: 2, to: 1000)
         let merged = q.sealReady()
         #expect(merged.count == 1 && merged[0].count == 251)
+        // Chunks arriving once their range is sealed: one revision holds them all (it is never
+        // cut; a revision that kept only its first array lost the others' events).
+        var r = StoryPipeline(storyId: story, chunkDuration: 1000, pool: pool)
+        var c = try piece(0..<100)
+        r.insert(taking: &c, from: 1)
+        r.advanceWatermark(of: 1, to: 1000)
+        #expect(r.sealReady().map(\.count) == [100])
+        for times in [100..<150, 150..<230, 230..<300] as [Range<UInt64>] {
+            var late = try piece(times)
+            #expect(r.insert(taking: &late, from: 1).late == times.count)
+        }
+        let revisions = r.drain()
+        #expect(revisions.map(\.revision) == [1] && revisions.map(\.range) == [TimeRange(start: 0, end: 1000)])
+        #expect(revisions.first?.events == (try piece(100..<300)).events)
     }
 
     @Test func receivedBatchesKeptAsTheyCameSealLikeCopiedEvents() async throws {

@@ -151,9 +151,10 @@ final class SimFaults: RoleFaults, @unchecked Sendable {
         world.scenario.directQueriesIgnored == 0 || !world.rng.chance(world.scenario.directQueriesIgnored)
     }
 
-    /// In even seeds the keepers keep every batch in its message (the simulator's batches are
-    /// small); in odd ones only those of 16 KiB or more, as in the product. Draws nothing.
-    func keeperKeepsBatchesFrom() -> Int {
+    /// In even seeds the keepers keep every batch in its message and the graphers every chunk as
+    /// it came (the simulator's are small); in odd ones only those of 16 KiB or more, as in the
+    /// product. Draws nothing.
+    func keepsReceivedBytesFrom() -> Int {
         world.seed % 2 == 0 ? 0 : StoryPipeline.defaultMinSharedBytes
     }
 

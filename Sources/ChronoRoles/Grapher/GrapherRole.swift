@@ -201,10 +201,17 @@ public final class GrapherRole: RecordingBehavior {
 
     // MARK: - Recording
 
+    /// A story's pipeline: chunks of `RoleFaults.keepsReceivedBytesFrom()` bytes or more (16 KiB)
+    /// are kept as they came, so a range of one keeper's chunks seals as they are.
+    private func newPipeline(_ story: StoryID) -> StoryPipeline {
+        var pipeline = StoryPipeline(storyId: story, config: config, pool: storage)
+        pipeline.minSharedBytes = faults.keepsReceivedBytesFrom()
+        return pipeline
+    }
+
     public func startRecording(_ notice: RecordingNotice) -> ReturnCode {
         tracked.start(notice)
-        var s = stories[notice.storyId]
-            ?? Story(notice: notice, pipeline: StoryPipeline(storyId: notice.storyId, config: config, pool: storage))
+        var s = stories[notice.storyId] ?? Story(notice: notice, pipeline: newPipeline(notice.storyId))
         s.stopping = false
         s.recording = notice.ticket
         for k in keepers where epochs.registers(keeper: UInt64(k), story: notice.storyId, ticket: notice.ticket) {

@@ -166,7 +166,7 @@ public final class KeeperRole: RecordingBehavior {
             var pipeline = StoryPipeline(storyId: notice.storyId, config: config, pool: storage)
             // A sealed range leaves in chunks of one slot each: reused storage, one piece each.
             pipeline.maxChunkBytes = slotBytes
-            pipeline.minSharedBytes = faults.keeperKeepsBatchesFrom()
+            pipeline.minSharedBytes = faults.keepsReceivedBytesFrom()
             story = Story(notice: notice, pipeline: pipeline, at: clock.instant(), time: clock.now())
             if let answered = answeredComplete[notice.storyId] { story.pipeline.startSealed(at: answered) }
             stories[notice.storyId] = story

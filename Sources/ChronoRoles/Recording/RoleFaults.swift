@@ -32,10 +32,11 @@ package protocol RoleFaults: Sendable {
     /// them to time out (a keeper busy or gone). Default: true.
     func keeperAnswersDirectQueries() -> Bool
 
-    /// The smallest received batch a keeper keeps in its message rather than copying its bytes
-    /// into the range (``StoryPipeline``'s `minSharedBytes`). Not a fault: the simulator's batches
-    /// are small, and it lowers this in half its seeds so that the kept path runs too.
-    func keeperKeepsBatchesFrom() -> Int
+    /// The smallest received batch a keeper keeps in its message, and the smallest chunk a
+    /// grapher keeps as it came, rather than copying their bytes into the range
+    /// (``StoryPipeline``'s `minSharedBytes`). Not a fault: the simulator's batches and chunks
+    /// are small, and it lowers this in half its seeds so that the kept paths run too.
+    func keepsReceivedBytesFrom() -> Int
 
     /// How far behind its clock a keeper's clock watermark stands. Default:
     /// ``StoryPipeline/writerClockMargin``; a simulator mutation sets 0 to show the margin is needed.
@@ -49,7 +50,7 @@ extension RoleFaults {
     package func registersWithVisor(role: Role, group: Int?) -> Bool { true }
     package func keeperTakesGrant() {}
     package func keeperAnswersDirectQueries() -> Bool { true }
-    package func keeperKeepsBatchesFrom() -> Int { StoryPipeline.defaultMinSharedBytes }
+    package func keepsReceivedBytesFrom() -> Int { StoryPipeline.defaultMinSharedBytes }
     package func keeperClockMargin() -> UInt64 { StoryPipeline.writerClockMargin }
 }
 
