@@ -158,10 +158,14 @@ public struct StoryPipeline: Sendable {
     @discardableResult
     public mutating func insert(taking chunk: inout StoryChunk, from contributor: UInt64, watermark: UInt64? = nil) -> InsertReport {
         let (report, adopted) = insertChunk(chunk, from: contributor, watermark: watermark)
-        if !adopted, let pool {
-            pool.give(&chunk)
-        } else {
+        if adopted {
             _ = chunk.takeStorage()  // the range's buffer now: the caller must not share it
+        } else if chunk.payload.count >= minSharedBytes {
+            // Its payload is kept by the range: only the record table (copied in) goes back.
+            let (records, _) = chunk.takeStorage()
+            pool?.give(table: consume records)
+        } else if let pool {
+            pool.give(&chunk)
         }
         return report
     }
