@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "CChronoKernels", cSettings: cOptimizedInDebug),
 
         // Process utilities below the wrappers (the fabric's waits back off too).
-        .target(name: "ChronoSystem", dependencies: ["CChronoShims"]),
+        .target(name: "ChronoSystem", dependencies: ["ChronoModel", "CChronoShims"]),
 
         // Thin wrappers: their public API names no C type.
         .target(name: "MPI", dependencies: ["CMPI", "CChronoShims"]),

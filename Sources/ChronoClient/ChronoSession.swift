@@ -111,7 +111,7 @@ public final class ChronoSession: @unchecked Sendable {
 
     /// Runs `body` with the channel locked, then completes finished sends; any failure becomes
     /// `.noConnection` (`context`: what was being done, for the message).
-    func withChannel(_ context: @autoclosure () -> String = "control channel failed",
+    package func withChannel(_ context: @autoclosure () -> String = "control channel failed",
                      _ body: (ControlChannel) throws -> Void) throws(ChronoLogError) {
         let failure: ChronoLogError? = channel.withLock { channel in
             do {
@@ -136,7 +136,7 @@ public final class ChronoSession: @unchecked Sendable {
     /// would otherwise queue on each other's lock (spinning, then sleeping in the kernel) for a
     /// sixth of a writer's CPU.
     /// - Returns: whether `body` ran.
-    func withChannelIfAvailable(_ context: @autoclosure () -> String = "control channel failed",
+    package func withChannelIfAvailable(_ context: @autoclosure () -> String = "control channel failed",
                                 _ body: (ControlChannel) throws -> Void) throws(ChronoLogError) -> Bool {
         let outcome: ChronoLogError?? = channel.withLockIfAvailable { channel in
             do {

@@ -249,7 +249,7 @@ public struct ReplayPiece: Sendable, Hashable, WireCodable {
                     throw .malformedMessage(.inconsistent("replay piece names a payload file but no payload segments"))
                 }
                 var file = RemoteFile(bootId: try r.blob("replayPiece.bootId"), path: try r.string("replayPiece.path"),
-                                      identity: RemoteFile.Identity(device: try r.u64(), inode: try r.u64()), offsets: [])
+                                      identity: FileIdentity(device: try r.u64(), inode: try r.u64()), offsets: [])
                 file.offsets.reserveCapacity(count)
                 for _ in 0..<count { file.offsets.append(try r.u64()) }
                 piece.payloadFile = file
@@ -352,29 +352,32 @@ extension RemotePiece {
     }
 }
 
+/// Which file a path named when it was opened: the device and inode `fstat` reported. Two paths
+/// (or one path at two times) name the same file on a host only when these agree.
+public struct FileIdentity: Sendable, Hashable, CustomStringConvertible {
+    public var device: UInt64
+    public var inode: UInt64
+
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+
+    public var description: String { "device \(device) inode \(inode)" }
+}
+
 /// The archive file a piece's payload lies in (``RemotePiece/payloadFile``): the host's boot,
 /// the path and identity of the file, and each payload segment's offset in it. A reader maps the
 /// file only when its own host has booted as `bootId` and the file at `path` is `identity`.
 public struct RemoteFile: Sendable, Hashable {
-    /// A file's device and inode numbers.
-    public struct Identity: Sendable, Hashable {
-        public var device: UInt64
-        public var inode: UInt64
-
-        public init(device: UInt64, inode: UInt64) {
-            self.device = device
-            self.inode = inode
-        }
-    }
-
     /// The player's host's boot id (`/proc/sys/kernel/random/boot_id`).
     public var bootId: [UInt8]
     public var path: String
-    public var identity: Identity
+    public var identity: FileIdentity
     /// The file offset of each payload segment, in order.
     public var offsets: [UInt64]
 
-    public init(bootId: [UInt8], path: String, identity: Identity, offsets: [UInt64]) {
+    public init(bootId: [UInt8], path: String, identity: FileIdentity, offsets: [UInt64]) {
         self.bootId = bootId
         self.path = path
         self.identity = identity

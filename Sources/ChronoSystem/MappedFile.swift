@@ -1,20 +1,7 @@
+import ChronoModel
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Which file a path named when it was opened: the device and inode `fstat` reported. Two paths
-/// (or one path at two times) name the same file on a host only when these agree.
-public struct FileIdentity: Sendable, Hashable, CustomStringConvertible {
-    public var device: UInt64
-    public var inode: UInt64
-
-    public init(device: UInt64, inode: UInt64) {
-        self.device = device
-        self.inode = inode
-    }
-
-    public var description: String { "device \(device) inode \(inode)" }
-}
 
 /// A file mapped whole and read-only (`mmap`, `PROT_READ`, `MAP_SHARED`): its bytes are the page
 /// cache's pages of the file, shared with every other process that maps or reads it. Unmapped when
@@ -94,13 +81,8 @@ public final class MappedFile: @unchecked Sendable {
 /// same file for both. Nil where it cannot be read.
 public enum HostBoot {
     public static let id: [UInt8]? = {
-        let fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 64)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
-        let id = Array(buffer[..<n].prefix { $0 != UInt8(ascii: "\n") })
+        guard let bytes = ProcFile.read("/proc/sys/kernel/random/boot_id") else { return nil }
+        let id = Array(bytes.prefix { $0 != UInt8(ascii: "\n") })
         return id.isEmpty ? nil : id
     }()
 }

@@ -19,7 +19,7 @@ struct JobChecks: ParsableCommand {
         abstract: "Client-semantics scenarios run as whole chronolog jobs under mpirun.",
         subcommands: [Semantics.self, SharedStory.self, Groups.self, Application.self, ArchiveRoundTrip.self, IngestChecks.self, ReplayChecks.self,
                       AuthChecks.self, FailingClient.self, CatalogChecks.self, LastDirectChecks.self,
-                      LastFallbackChecks.self, LastBelowChecks.self, StaleReplyChecks.self])
+                      LastFallbackChecks.self, LastBelowChecks.self, StaleReplyChecks.self, ChannelLockChecks.self])
 
     /// Line-buffered output, so that mpirun's merge of the ranks' output never splits a line.
     static func main() {
@@ -56,6 +56,22 @@ struct JobChecks: ParsableCommand {
                            archiveDelayAfterEventRounds: archiveDelayAfterEventRounds,
                            queryDelay: .milliseconds(queryDelayMs), grantDelay: .milliseconds(grantDelayMs),
                            keepersIgnoreDirect: keepersIgnoreDirect)
+        }
+
+        /// Runs `body` on the job's first client rank with a connected writer-reader client and a
+        /// checker, disconnecting after it (the other client ranks do nothing), then exits with
+        /// the job's status: failed checks fail the job.
+        func runOnFirstClient(_ body: (ChronoSession, ChronoLogClient, inout Checker) throws -> Void) throws -> Never {
+            let code = try job(minimumClients: 1).run { session, _ in
+                guard session.peers?.rank == 0 else { return [:] }
+                var c = Checker()
+                let client = ChronoLogClient(session: session, mode: .writerReader)
+                try client.connect()
+                try body(session, client, &c)
+                try client.disconnect()
+                return try c.finish()
+            }
+            throw ExitCode(code)
         }
 
         func job(minimumClients: Int) throws -> ChronoJob {

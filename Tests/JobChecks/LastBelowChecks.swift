@@ -13,11 +13,7 @@ struct LastBelowChecks: ParsableCommand {
     @OptionGroup var options: JobChecks.Options
 
     func run() throws {
-        let code = try options.job(minimumClients: 1).run { session, _ in
-            guard session.peers?.rank == 0 else { return [:] }
-            var c = Checker()
-            let client = ChronoLogClient(session: session, mode: .writerReader)
-            try client.connect()
+        try options.runOnFirstClient { session, client, c in
             try client.createChronicle("Below")
             let last = try LastDirectChecks.logDurably(client, "Below", "s", events: 300)
             c.expect("the story is complete past its last event", try LastDirectChecks.completePast(client, "Below", "s", last))
@@ -31,9 +27,6 @@ struct LastBelowChecks: ParsableCommand {
             c.expect("…each asked the keepers, then the player for the part below theirs (\(after))",
                      delta(.replayLastBelowKeepers) == 20 && delta(.replayLastPlayer) == 20 && delta(.replayRoutes) == 1)
             try client.releaseStory("Below", "s")
-            try client.disconnect()
-            return try c.finish()
         }
-        throw ExitCode(code)
     }
 }

@@ -14,11 +14,7 @@ struct LastFallbackChecks: ParsableCommand {
     @OptionGroup var options: JobChecks.Options
 
     func run() throws {
-        let code = try options.job(minimumClients: 1).run { session, _ in
-            guard session.peers?.rank == 0 else { return [:] }
-            var c = Checker()
-            let client = ChronoLogClient(session: session, mode: .writerReader)
-            try client.connect()
+        try options.runOnFirstClient { session, client, c in
             try client.createChronicle("Fallback")
             let last = try LastDirectChecks.logDurably(client, "Fallback", "s", events: 50)
             c.expect("the story is complete past its last event", try LastDirectChecks.completePast(client, "Fallback", "s", last))
@@ -37,9 +33,6 @@ struct LastFallbackChecks: ParsableCommand {
                             && delta(.replayLastDirect) == 0)
             }
             try client.releaseStory("Fallback", "s")
-            try client.disconnect()
-            return try c.finish()
         }
-        throw ExitCode(code)
     }
 }

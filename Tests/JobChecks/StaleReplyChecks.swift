@@ -14,11 +14,7 @@ struct StaleReplyChecks: ParsableCommand {
     @OptionGroup var options: JobChecks.Options
 
     func run() throws {
-        let code = try options.job(minimumClients: 1).run { session, _ in
-            guard session.peers?.rank == 0 else { return [:] }
-            var c = Checker()
-            let client = ChronoLogClient(session: session, mode: .writerReader)
-            try client.connect()
+        try options.runOnFirstClient { session, client, c in
             try client.createChronicle("Stale")
             let first = try client.acquireStory("Stale", "first")
             for i in 0..<10 { _ = try first.log("first \(i)") }
@@ -44,9 +40,6 @@ struct StaleReplyChecks: ParsableCommand {
                      replayed.map(\.recordText) == (0..<5).map { "second \($0)" })
             try client.releaseStory("Stale", "first")
             try client.releaseStory("Stale", "second")
-            try client.disconnect()
-            return try c.finish()
         }
-        throw ExitCode(code)
     }
 }

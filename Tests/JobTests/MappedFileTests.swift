@@ -1,3 +1,4 @@
+import ChronoModel
 import ChronoSystem
 import Foundation
 import Testing

@@ -22,4 +22,17 @@ struct StaleReplyTests {
         #expect(r.counters(role: "client")[.repliesStale] == 1, "\(r)")
         #expect(r.stdout.contains("lost=0"), "\(r)")
     }
+
+    @Test("""
+        the channel as pollers meet it: free, withChannelIfAvailable runs its body; held by another thread, it returns \
+        false without waiting or running it; errors come out as ChronoLogError (−8 naming the context for others)
+        """)
+    func channelIfAvailable() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-lock-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try MPIJob.run([(5, [checks, "channel-lock"])], timeout: 120, workingDirectory: dir)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty && r.lines(startingWith: "CHECKS passed=7").count == 1, "\(r)")
+    }
 }

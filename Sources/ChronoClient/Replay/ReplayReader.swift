@@ -177,7 +177,7 @@ final class ReplayReader: Sendable {
                                   in s: inout State) throws(ChronoLogError) -> [(offset: Int, bytes: UnsafeRawBufferPointer)]? {
         guard let layout = try remote.fileLayout(headBytes: headBytes), let file = remote.payloadFile else { return nil }
         guard let bytes = s.files.bytes(bootId: file.bootId, path: file.path,
-                                        identity: FileIdentity(device: file.identity.device, inode: file.identity.inode),
+                                        identity: file.identity,
                                         ranges: layout.map { ($0.fileOffset, $0.length) }) else {
             s.fileRefused += 1
             return nil

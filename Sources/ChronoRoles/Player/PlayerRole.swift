@@ -678,7 +678,7 @@ public final class PlayerRole: RecordingBehavior {
         }
         // Absolute: the reader's working directory may not be the player's.
         return RemoteFile(bootId: boot, path: mapped.absolutePath,
-                          identity: .init(device: mapped.identity.device, inode: mapped.identity.inode), offsets: offsets)
+                          identity: mapped.identity, offsets: offsets)
     }
 
     /// Sends the query's last piece and forgets it.
