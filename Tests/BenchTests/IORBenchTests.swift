@@ -105,6 +105,22 @@ struct IORBenchTests {
         try checkRatios(doc)
     }
 
+    @Test("a busy story's slot-sized chunks below half an index row are merged per round, their storage back in the grapher's pool (none left shared)")
+    func mergedChunksGiveTheirStorageBack() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Rows of 16 MiB: the keeper's 4-MiB chunks are below half a row, so each round merges its
+        // run of them. A merge that left the chunks shared (sliced out of the round's list) kept
+        // the pool from reusing their storage: 78 shared, 81 fresh arrays in this run before.
+        let r = try MPIJob.run(ranks: 6, [Self.bench, "ior", "-a", "CHRONOLOG", "-w", "-t", "256", "-b", "32m", "-e",
+                                          "--set", "archive.maxRowBytes=16777216", "-o", dir.appendingPathComponent("data").path],
+                               timeout: 180)
+        #expect(r.exitCode == 0, "\(r)")
+        let grapher = r.counters(role: "grapher")
+        #expect(grapher["storage.shared"] == 0 && (grapher["storage.reused"] ?? 0) > 0, "\(grapher)")
+        #expect(r.stdout.contains("lost=0"), "\(r)")
+    }
+
     @Test("-D 1 stops every writer after a second; the read phase gets back exactly what was written")
     func stonewall() throws {
         let dir = try scratchDirectory()

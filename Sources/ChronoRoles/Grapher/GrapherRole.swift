@@ -594,11 +594,17 @@ public final class GrapherRole: RecordingBehavior {
                 // Chunks one after the other in time: each of half a row or more archived as it is,
                 // without the copy of every byte a merge into one chunk costs (issue 17); a run of
                 // smaller ones merged into one, so they do not each take an index row.
-                var rest = taken[...]
-                taken = []
+                var next = 0
                 for group in groups {
-                    var inputs = Array(rest.prefix(group))
-                    rest = rest.dropFirst(group)
+                    // Moved out of `taken`, not copied: a copy left there would share each chunk's
+                    // storage, and the pool could not reuse it.
+                    var inputs: [StoryChunk] = []
+                    for k in next..<(next + group) {
+                        var moved = StoryChunk.empty(storyId: id, range: taken[k].range)
+                        swap(&moved, &taken[k])
+                        inputs.append(moved)
+                    }
+                    next += group
                     if inputs.count == 1 {
                         chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: inputs.removeFirst()))
                     } else {
