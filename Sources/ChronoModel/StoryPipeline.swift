@@ -160,7 +160,7 @@ public struct StoryPipeline: Sendable {
         let (report, adopted) = insertChunk(chunk, from: contributor, watermark: watermark)
         if adopted {
             _ = chunk.takeStorage()  // the range's buffer now: the caller must not share it
-        } else if chunk.payload.count >= minSharedBytes {
+        } else if keeps(chunk.payload) {
             // Its payload is kept by the range: only the record table (copied in) goes back.
             let (records, _) = chunk.takeStorage()
             pool?.give(table: consume records)
@@ -232,15 +232,18 @@ public struct StoryPipeline: Sendable {
         return report
     }
 
+    /// Whether an array offered to be kept (a batch's message, a chunk's payload) is kept rather
+    /// than copied from: a small one is copied, as kept it would cost more (a heap block each, held
+    /// by every range it reaches) than its bytes, which is all a role's bound counts.
+    private func keeps(_ array: [UInt8]) -> Bool { array.count >= minSharedBytes }
+
     /// Buffers `records`, whose bytes lie in `payload` from `base` on (`count` bytes; an offset is
     /// relative to `base`). `sharing`: the buffers keep `payload` itself and point into it, instead
     /// of copying the bytes (a keeper's received batches: the copy out of the message and the copy
     /// into the range were two of the seven copies of each byte between a writer and the archive).
     private mutating func insertRecords(_ records: [EventRecord], payload: [UInt8], at base: Int, count: Int, sharing: Bool,
                                         report: inout InsertReport) {
-        // A small batch is copied: kept, its message would cost more (a heap block each, held by
-        // every range it reaches) than its bytes, which is all the keeper's bound counts.
-        let sharing = sharing && payload.count >= minSharedBytes
+        let sharing = sharing && keeps(payload)
         var i = 0
         let n = records.count
         while i < n {

@@ -1,3 +1,4 @@
+import ChronoSystem
 import Foundation
 import HDF5
 #if canImport(Glibc)
@@ -21,21 +22,14 @@ enum PageCache {
     /// opened or mapped (gone, empty) count as nothing.
     static func residency(of paths: [String]) -> (cached: Int, total: Int) {
         var cached = 0, total = 0
-        let page = sysconf(Int32(_SC_PAGESIZE))
+        let page = Int(ResidentMemory.pageBytes)
         for path in paths {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { continue }
-            defer { close(fd) }
-            var info = stat()
-            guard fstat(fd, &info) == 0, info.st_size > 0 else { continue }
-            let size = Int(info.st_size)
-            guard let map = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), map != MAP_FAILED else { continue }
-            defer { munmap(map, size) }
-            let pages = (size + page - 1) / page
-            var vector = [UInt8](repeating: 0, count: pages)
-            guard mincore(map, size, &vector) == 0 else { continue }
-            total += size
-            for (i, v) in vector.enumerated() where v & 1 != 0 { cached += min(page, size - i * page) }
+            guard let file = MappedFile(path: path), let bytes = file.bytes(at: 0, count: file.byteCount),
+                  let start = bytes.baseAddress else { continue }
+            var vector = [UInt8](repeating: 0, count: (file.byteCount + page - 1) / page)
+            guard mincore(UnsafeMutableRawPointer(mutating: start), file.byteCount, &vector) == 0 else { continue }
+            total += file.byteCount
+            for (i, v) in vector.enumerated() where v & 1 != 0 { cached += min(page, file.byteCount - i * page) }
         }
         return (cached, total)
     }
