@@ -287,7 +287,8 @@ public struct ChronoJob: Sendable {
     }
 
     /// The whole job for `chronolog-job`: join as a service rank, run the role (or `client` on
-    /// client ranks), leave. Installs the SIGTERM/SIGINT handlers.
+    /// client ranks), leave. Installs the SIGTERM/SIGINT handlers and ignores SIGPIPE
+    /// (``BrokenPipes``: an attached client killed mid-write must not kill its gateway's rank).
     /// - Parameter client: the body run on each client rank; returns the rank's counters; a
     ///   thrown error marks the job failed (exit status 1).
     /// - Returns: 0 when the job ended cleanly and nothing was lost, 1 on failure or loss,
@@ -295,6 +296,7 @@ public struct ChronoJob: Sendable {
     ///   the others return 0 so mpirun lets it print) or MPI cannot start.
     public func run(client: (ChronoSession, Logger) throws -> Counters) -> Int32 {
         ShutdownSignal.install()
+        BrokenPipes.ignore()
         let m: JobMembership
         do {
             m = try join(asService: true)

@@ -36,3 +36,15 @@ public enum ShutdownSignal {
 private func ShutdownSignal_handler(_ sig: Int32) {
     ShutdownSignal.request(sig)
 }
+
+/// SIGPIPE, ignored by a job's ranks: a peer that died (an attached client killed while the
+/// gateway wrote to it over MPI's TCP transport) makes the write fail with `EPIPE`, which the
+/// transport reports as that peer's failure, instead of killing the writing rank and the job with it.
+public enum BrokenPipes {
+    /// Ignores SIGPIPE in this process. Not for tools whose output may go to a closed pipe (they
+    /// rely on it to stop).
+    public static func ignore() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+}
+

@@ -8,7 +8,7 @@ import Foundation
 /// (`ChronoSession.withChannelIfAvailable`). Free, it runs its body; held by another thread, it
 /// returns false without running it and without waiting (the holder waits for this call to return
 /// before it lets go, so a poller that waited would never return: the job's timeout); its errors
-/// come out as `withChannel`'s do.
+/// come out as `withChannel`'s do. A job's rank survives SIGPIPE (`BrokenPipes`).
 struct ChannelLockChecks: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "channel-lock")
     @OptionGroup var options: JobChecks.Options
@@ -50,8 +50,10 @@ struct ChannelLockChecks: ParsableCommand {
                 c.expect("another error becomes −8 (\(error.returnCode.rawValue))", error.returnCode == .noConnection)
             }
             c.expect("naming what was being done (\(message))", message.contains("polling for the check"))
-            // The channel still serves the session.
-            c.expect("the session goes on", rc { try client.createChronicle("AfterLock") } == 0)
+            // A broken pipe (as a write to a killed attached client's connection raises) does not
+            // kill a job's rank: the session goes on.
+            raise(SIGPIPE)
+            c.expect("the session goes on, after a SIGPIPE too", rc { try client.createChronicle("AfterLock") } == 0)
         }
     }
 }

@@ -25,7 +25,8 @@ struct StaleReplyTests {
 
     @Test("""
         the channel as pollers meet it: free, withChannelIfAvailable runs its body; held by another thread, it returns \
-        false without waiting or running it; errors come out as ChronoLogError (−8 naming the context for others)
+        false without waiting or running it; errors come out as ChronoLogError (−8 naming the context for others); \
+        a SIGPIPE does not kill a job's rank
         """)
     func channelIfAvailable() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-lock-\(UUID().uuidString)")
