@@ -104,12 +104,13 @@ public final class ControlChannel {
     @discardableResult
     public func progress() throws -> Bool {
         guard !inFlight.isEmpty else { return false }
-        let before = inFlight.count
+        let done = try Request.testSome(inFlight)
+        guard done.contains(true) else { return false }
         var kept: [Request] = []
         kept.reserveCapacity(inFlight.count)
-        for r in inFlight where try r.test() == nil { kept.append(r) }
+        for (r, finished) in zip(inFlight, done) where !finished { kept.append(r) }
         inFlight = kept
-        return kept.count != before
+        return true
     }
 
     /// Sends still in flight.

@@ -71,6 +71,34 @@ public final class Request: @unchecked Sendable {
         return s
     }
 
+    /// Tests every request of `requests` at once (`MPI_Testsome`): one pass of MPI's progress
+    /// engine for all of them. Testing them one by one runs it once per request, and under Open
+    /// MPI on an oversubscribed node (where it yields the CPU whenever a pass finds nothing) each
+    /// unfinished request then costs a `sched_yield`: a keeper's loop gave its core away a few
+    /// times per turn while it had work. Requests already complete stay complete.
+    /// - Returns: for each request, whether it has completed.
+    public static func testSome(_ requests: [Request]) throws -> [Bool] {
+        var open: [Int] = []
+        open.reserveCapacity(requests.count)
+        for (i, r) in requests.enumerated() where r.status == nil { open.append(i) }
+        var done = requests.map { $0.status != nil }
+        guard !open.isEmpty else { return done }
+        var handles = open.map { requests[$0].handle }
+        var indices = [Int32](repeating: 0, count: open.count)
+        var statuses = [MPI_Status](repeating: MPI_Status(), count: open.count)
+        var outcount: Int32 = 0
+        try check(MPI_Testsome(Int32(open.count), &handles, &outcount, &indices, &statuses), "MPI_Testsome")
+        guard outcount != chrono_mpi_undefined() else { return done }
+        for k in 0..<Int(outcount) {
+            let j = Int(indices[k])
+            let r = requests[open[j]]
+            r.handle = handles[j]  // MPI_REQUEST_NULL now: the operation is over
+            r.status = try Status(statuses[k])
+            done[open[j]] = true
+        }
+        return done
+    }
+
     /// Cancels a pending operation (`MPI_Cancel`) and completes it.
     public func cancel() throws {
         guard status == nil else { return }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ChronoClient
 import ChronoModel
 import Foundation
+import MPI
 
 /// The session's control channel as pollers meet it (`channel-lock`): a writer's thread waiting
 /// for acknowledgements polls only when no other thread drives the channel
@@ -50,10 +51,31 @@ struct ChannelLockChecks: ParsableCommand {
                 c.expect("another error becomes −8 (\(error.returnCode.rawValue))", error.returnCode == .noConnection)
             }
             c.expect("naming what was being done (\(message))", message.contains("polling for the check"))
+            try Self.checkTestSome(&c)
             // A broken pipe (as a write to a killed attached client's connection raises) does not
             // kill a job's rank: the session goes on.
             raise(SIGPIPE)
             c.expect("the session goes on, after a SIGPIPE too", rc { try client.createChronicle("AfterLock") } == 0)
         }
+    }
+
+    /// `Request.testSome` (one `MPI_Testsome` for all of a channel's sends): it reports which
+    /// requests completed, leaves the others pending until they can, gives each completed one its
+    /// status, and keeps an already completed request completed.
+    static func checkTestSome(_ c: inout Checker) throws {
+        let me = Communicator.selfOnly
+        let waiting = try me.irecv(capacity: 16, tag: 7)       // nothing sent under tag 7 yet
+        let early = try me.irecv(capacity: 16, tag: 8)
+        let sent = try me.isend([1, 2, 3], to: 0, tag: 8)
+        var done = [false, false, false]
+        for _ in 0..<1000 where !(done[1] && done[2]) { done = try Request.testSome([waiting, early, sent]) }
+        c.expect("a receive with nothing sent stays pending (\(done))", done == [false, true, true])
+        c.expect("a completed receive has its status (\(String(describing: early.status)))",
+                 early.status?.tag == 8 && early.status?.count == 3 && early.receivedBytes == [1, 2, 3])
+        let late = try me.isend([9], to: 0, tag: 7)
+        for _ in 0..<1000 where !(done[0] && done[3]) { done = try Request.testSome([waiting, early, sent, late]) }
+        c.expect("it completes once its message came; completed ones stay so (\(done))", done == [true, true, true, true])
+        c.expect("its own bytes arrived (\(waiting.receivedBytes))", waiting.receivedBytes == [9] && waiting.status?.tag == 7)
+        c.expect("nothing to test: empty", try Request.testSome([]).isEmpty)
     }
 }

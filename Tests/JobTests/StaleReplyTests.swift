@@ -26,7 +26,7 @@ struct StaleReplyTests {
     @Test("""
         the channel as pollers meet it: free, withChannelIfAvailable runs its body; held by another thread, it returns \
         false without waiting or running it; errors come out as ChronoLogError (−8 naming the context for others); \
-        a SIGPIPE does not kill a job's rank
+        a SIGPIPE does not kill a job's rank; Request.testSome reports completions and leaves pending requests pending
         """)
     func channelIfAvailable() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chronolog-lock-\(UUID().uuidString)")
@@ -34,6 +34,6 @@ struct StaleReplyTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try MPIJob.run([(5, [checks, "channel-lock"])], timeout: 120, workingDirectory: dir)
         #expect(r.exitCode == 0, "\(r)")
-        #expect(r.lines(startingWith: "FAIL").isEmpty && r.lines(startingWith: "CHECKS passed=7").count == 1, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty && r.lines(startingWith: "CHECKS passed=12").count == 1, "\(r)")
     }
 }
