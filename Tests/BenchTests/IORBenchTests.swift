@@ -149,6 +149,21 @@ struct IORBenchTests {
         }
     }
 
+    @Test("the HDF5 baseline's datasets are allocated without fill values: its open step writes no zeros before the data (-k keeps the file)")
+    func hdf5BaselineWritesNoFill() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("data").path
+        let r = try MPIJob.run(ranks: 6, [Self.bench, "ior", "-a", "HDF5", "-w", "-b", "64k", "-k", "-o", data], timeout: 120)
+        #expect(r.exitCode == 0, "\(r)")
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: data).first { $0.hasPrefix("ior-") && $0.hasSuffix(".h5") },
+                                "-k keeps the baseline's file")
+        let dump = try MPIJob.runCommand(["h5dump", "-p", "-H", "\(data)/\(file)"], timeout: 60)
+        #expect(dump.exitCode == 0, "\(dump)")
+        let fillTimes = dump.stdout.components(separatedBy: "\n").filter { $0.contains("FILL_TIME") }
+        #expect(fillTimes.count == 2 && fillTimes.allSatisfy { $0.contains("H5D_FILL_TIME_NEVER") }, "\(dump.stdout)")
+    }
+
     /// Every iteration row has every figure and they are positive; events and bytes are what was asked.
     private func checkRows(_ doc: [String: Any], apis: Int, iterations: Int, eventsPerWriter: Int, storedBytes: Int) throws {
         let rows = try #require(doc["iterations"] as? [[String: Any]])
