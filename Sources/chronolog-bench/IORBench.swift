@@ -35,8 +35,9 @@ struct IORBench: ParsableCommand {
             chronicle (open = acquire, close = flush to the keepers), read back by replay through the \
             player. POSIX: pwrite/pread of one file per story. MPIIO: MPI_File_write_at/read_at \
             (independent) of one file per story. HDF5: collective H5Dwrite into a records and a payload \
-            dataset per story (allocated at creation, no fill values written), read back with independent H5Dread. The baselines buffer --buffer-size \
-            bytes per story and write each full buffer with one call. Shared (no -F): every writer owns \
+            dataset per story (allocated at creation, no fill values written), read back with \
+            independent H5Dread. The baselines buffer --buffer-size bytes per story and write each \
+            full buffer with one call. Shared (no -F): every writer owns \
             a segment of each shared file; each shared story is read whole by one rank (story k by rank \
             k mod writers; with -C each rank reads what the next rank would have read).
 
