@@ -44,9 +44,10 @@ final class AttachedPeer {
 
     /// Completes finished sends. - Returns: when the oldest still in flight was posted.
     func progress() throws -> ContinuousClock.Instant? {
-        var kept: [(request: Request, at: ContinuousClock.Instant)] = []
-        for s in sends where try s.request.test() == nil { kept.append(s) }
-        sends = kept
+        guard !sends.isEmpty else { return nil }
+        // One MPI_Testsome for all of them (one pass of MPI's progress, ControlChannel.progress).
+        let done = try Request.testSome(sends.map(\.request))
+        sends = zip(sends, done).filter { !$0.1 }.map(\.0)
         return sends.first?.at
     }
 
