@@ -14,7 +14,7 @@ struct JobProgressTests {
 
     /// A registry with one group: keeper 1, grapher 2, player 3, each with its latest heartbeat.
     static func registry(received: UInt64, archived: UInt64, late: UInt64 = 0, keeperFaults: UInt64 = 0,
-                         grapherFaults: UInt64 = 0) -> RecordingGroupRegistry {
+                         grapherFaults: UInt64 = 0, acksHeld: UInt64 = 0) -> RecordingGroupRegistry {
         var g = RecordingGroupRegistry()
         for (role, rank) in [(Role.keeper, Int32(1)), (.grapher, 2), (.player, 3)] {
             g.register(Registration(role: role, groupId: 0, rank: rank, hostName: "h"), now: 0)
@@ -22,7 +22,7 @@ struct JobProgressTests {
         let mib: UInt64 = 1 << 20
         g.heartbeat(Heartbeat(role: .keeper, groupId: 0, rank: 1, sentAt: 0, counters: [
             .eventsReceived: received, .eventsRejected: 3, .bytesReceived: received * 100, .eventsLate: late,
-            .memoryResidentBytes: 10 * mib, .faultsMinor: keeperFaults]), now: 1)
+            .memoryResidentBytes: 10 * mib, .faultsMinor: keeperFaults, .acksHeld: acksHeld]), now: 1)
         g.heartbeat(Heartbeat(role: .grapher, groupId: 0, rank: 2, sentAt: 0, counters: [
             .eventsArchived: archived, .bytesArchived: archived * 100, .durableLatencyP99Us: 12_345,
             .memoryResidentBytes: 20 * mib, .faultsMinor: grapherFaults]), now: 1)
@@ -43,18 +43,19 @@ struct JobProgressTests {
         // 1,000,300 bytes, then 1,000,000, then none.
         let page = Double(ResidentMemory.pageBytes)
         func share(_ pages: Double, _ bytes: Double) -> String { String(format: "%.1f%%", pages * page * 100 / bytes) }
-        let first = Self.registry(received: 10_003, archived: 8_000, keeperFaults: 50)
+        let first = Self.registry(received: 10_003, archived: 8_000, keeperFaults: 50, acksHeld: 4)
         #expect(first.progressTotals.lag == 2_000 && first.progressTotals.residentBytes == 32 << 20)
         let line1 = p.line(at: .seconds(2), totals: first.progressTotals) ?? ""
         #expect(line1 == "chronolog-job: progress t=2.0s in=10003/s archived=8000/s lag=2000 (0.2 MiB) durable.p99=12.3ms "
-            + "memory=32.0MiB late=0 rejected=3 fresh.keeper=\(share(50, 1_000_300)) fresh.grapher=0.0%", "\(line1)")
+            + "memory=32.0MiB late=0 rejected=3 fresh.keeper=\(share(50, 1_000_300)) fresh.grapher=0.0% held=4", "\(line1)")
         #expect(!p.isDue(at: .milliseconds(2999)) && p.isDue(at: .seconds(3)))
-        let second = Self.registry(received: 20_003, archived: 20_000, late: 7, keeperFaults: 50, grapherFaults: 122)
+        let second = Self.registry(received: 20_003, archived: 20_000, late: 7, keeperFaults: 50, grapherFaults: 122, acksHeld: 10)
         let line2 = p.line(at: .seconds(4), totals: second.progressTotals) ?? ""
         #expect(line2.contains(" t=4.0s in=5000/s archived=6000/s lag=0 (0.0 MiB)") && line2.contains(" late=7 rejected=3"), "\(line2)")
-        #expect(line2.hasSuffix(" fresh.keeper=0.0% fresh.grapher=\(share(122, 1_000_000))"), "\(line2)")
+        // Acknowledgements held back since the line before: 10 - 4.
+        #expect(line2.hasSuffix(" fresh.keeper=0.0% fresh.grapher=\(share(122, 1_000_000)) held=6"), "\(line2)")
         let line3 = p.line(at: .seconds(5), totals: second.progressTotals) ?? ""
-        #expect(line3.hasSuffix(" fresh.keeper=- fresh.grapher=-"), "nothing received, no share: \(line3)")
+        #expect(line3.hasSuffix(" fresh.keeper=- fresh.grapher=- held=0"), "nothing received, no share, none held: \(line3)")
     }
 
     // MARK: - Under mpirun
@@ -62,14 +63,16 @@ struct JobProgressTests {
     /// One progress line's fields.
     struct ProgressLine {
         var t: Double, inRate: UInt64, archivedRate: UInt64, lag: UInt64, memoryMiB: Double, late: UInt64, rejected: UInt64
+        /// Batch acknowledgements keepers held back since the line before.
+        var held: UInt64
         /// Fresh pages as a share of the bytes received since the line before, in %; nil for "-".
         var freshKeeper: Double?, freshGrapher: Double?
 
         init?(_ line: String) {
-            guard let m = line.firstMatch(of: /^chronolog-job: progress t=([\d.]+)s in=(\d+)\/s archived=(\d+)\/s lag=(\d+) \([\d.]+ MiB\) durable\.p99=[\d.]+ms memory=([\d.]+)MiB late=(\d+) rejected=(\d+) fresh\.keeper=(-|[\d.]+%) fresh\.grapher=(-|[\d.]+%)$/),
+            guard let m = line.firstMatch(of: /^chronolog-job: progress t=([\d.]+)s in=(\d+)\/s archived=(\d+)\/s lag=(\d+) \([\d.]+ MiB\) durable\.p99=[\d.]+ms memory=([\d.]+)MiB late=(\d+) rejected=(\d+) fresh\.keeper=(-|[\d.]+%) fresh\.grapher=(-|[\d.]+%) held=(\d+)$/),
                   let t = Double(m.1), let i = UInt64(m.2), let a = UInt64(m.3), let lag = UInt64(m.4), let mem = Double(m.5),
-                  let late = UInt64(m.6), let rej = UInt64(m.7) else { return nil }
-            (self.t, inRate, archivedRate, self.lag, memoryMiB, self.late, rejected) = (t, i, a, lag, mem, late, rej)
+                  let late = UInt64(m.6), let rej = UInt64(m.7), let held = UInt64(m.10) else { return nil }
+            (self.t, inRate, archivedRate, self.lag, memoryMiB, self.late, rejected, self.held) = (t, i, a, lag, mem, late, rej, held)
             freshKeeper = Double(m.8.dropLast())
             freshGrapher = Double(m.9.dropLast())
         }
@@ -110,6 +113,21 @@ struct JobProgressTests {
         let lastProgress = r.stdout.range(of: "chronolog-job: progress", options: .backwards)
         let summary = r.stdout.range(of: "chronolog-job summary:")
         #expect(lastProgress != nil && summary != nil && lastProgress!.lowerBound < summary!.lowerBound, "\(r)")
+    }
+
+    @Test("a keeper at its memory bound: the progress lines show the acknowledgements it held back, no more than its summary counts")
+    func heldAtTheBound() throws {
+        // 1 MiB (the least allowed) for 2 writers of 80,000 events a round: the keeper holds
+        // acknowledgements back while what it buffers waits to be durable.
+        let r = try MPIJob.run(ranks: 6, [job] + Self.longRun + ["--set", "keeper.memoryLimitBytes=1048576"], timeout: 180)
+        #expect(r.exitCode == 0, "\(r)")
+        let raw = r.lines(startingWith: "chronolog-job: progress")
+        let lines = raw.compactMap(ProgressLine.init)
+        #expect(lines.count == raw.count && lines.count >= 2, "\(raw)")
+        let summaryHeld = r.counters(role: "keeper")["acks.held"] ?? 0
+        let shown = lines.reduce(0) { $0 + $1.held }
+        #expect(shown > 0 && shown <= summaryHeld, "held \(shown) in the lines, \(summaryHeld) in the summary: \(raw)")
+        #expect(r.stdout.contains("lost=0"), "\(r)")
     }
 
     @Test("--quiet prints no progress line; the map and the summary stay")

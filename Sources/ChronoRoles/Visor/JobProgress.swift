@@ -28,6 +28,9 @@ public struct JobProgress: Sendable {
         /// (pages touched for the first time: on the development VM each costs a host fault).
         public var keeperFaults: UInt64 = 0
         public var grapherFaults: UInt64 = 0
+        /// Batch acknowledgements keepers held back (`acks.held`): at their memory bound, where
+        /// writers wait for durability to free room.
+        public var acksHeld: UInt64 = 0
         /// Recording processes whose heartbeat (with counters) has arrived.
         public var reporting = 0
 
@@ -50,6 +53,7 @@ public struct JobProgress: Sendable {
                 rejected += (c[.eventsRejected] ?? 0) + (c[.eventsRejectedNotRecorded] ?? 0)
                 bytesReceived += c[.bytesReceived] ?? 0
                 keeperFaults += c[.faultsMinor] ?? 0
+                acksHeld += c[.acksHeld] ?? 0
             case .grapher:
                 archived += c[.eventsArchived] ?? 0
                 bytesArchived += c[.bytesArchived] ?? 0
@@ -102,6 +106,7 @@ public struct JobProgress: Sendable {
             + " memory=\(Self.mebibytes(totals.residentBytes))MiB late=\(totals.late) rejected=\(totals.rejected)"
             + " fresh.keeper=\(freshShare(totals.keeperFaults, lastTotals.keeperFaults))"
             + " fresh.grapher=\(freshShare(totals.grapherFaults, lastTotals.grapherFaults))"
+            + " held=\(totals.acksHeld > lastTotals.acksHeld ? totals.acksHeld - lastTotals.acksHeld : 0)"
         lastAt = elapsed
         lastTotals = totals
         return text
