@@ -144,6 +144,9 @@ int chrono_reserve_file_space(const char *path, int64_t bytes, int64_t *file_siz
     close(fd);
     return rc;
 }
+int chrono_start_writeback(int fd) {
+    return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) == 0 ? 0 : errno;
+}
 int chrono_release_file_space(const char *path, int64_t bytes) {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return errno;

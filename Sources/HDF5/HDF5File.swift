@@ -32,6 +32,11 @@ public final class HDF5File {
 
     let state: FileState
 
+    /// A descriptor of the file for ``startWriteback()`` (opened at its first call, closed with
+    /// the file); -1 before, and for good once the file system said it cannot.
+    private var writebackDescriptor: Int32 = -1
+    private var writebackUnsupported = false
+
     /// The path the file was created or opened with.
     public var path: String { state.path }
 
@@ -194,7 +199,41 @@ public final class HDF5File {
     /// before `MPIRuntime.finalize()`.
     /// - Throws: the first failure; everything is closed regardless.
     public func close() throws {
+        closeWritebackDescriptor()
         try state.closeAll()
+    }
+
+    deinit { closeWritebackDescriptor() }
+
+    /// Starts writing the file's dirty pages to storage without waiting for them
+    /// (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so that a later ``flush()`` has less left
+    /// to write: an archive round that starts the write-back of each chunk as it goes waits far
+    /// less in its flush (which syncs the file) than one that leaves it all to the flush.
+    /// Not collective and not an HDF5 call; it changes nothing of what the flush guarantees. Best
+    /// effort: where the file system cannot do it (or the file cannot be opened again by its
+    /// path) it does nothing, then or later.
+    /// - Returns: whether the write-back was started.
+    @discardableResult
+    public func startWriteback() -> Bool {
+        guard !writebackUnsupported, state.isOpen else { return false }
+        if writebackDescriptor < 0 {
+            writebackDescriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            guard writebackDescriptor >= 0 else {
+                writebackUnsupported = true
+                return false
+            }
+        }
+        guard chrono_start_writeback(writebackDescriptor) == 0 else {
+            writebackUnsupported = true
+            closeWritebackDescriptor()
+            return false
+        }
+        return true
+    }
+
+    private func closeWritebackDescriptor() {
+        if writebackDescriptor >= 0 { _ = Glibc.close(writebackDescriptor) }
+        writebackDescriptor = -1
     }
 
     // MARK: Helpers

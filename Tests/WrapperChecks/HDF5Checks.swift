@@ -286,7 +286,12 @@ struct HDF5Checks: ParsableCommand {
                     try expect(i64.elementType == .int64, "i64 type")
                     try i64.extend(to: 4)
                     try i64.write([Int64(42)], at: 3, transfer: .independent)
+                    // Write-back of the dirty pages starts without a flush (a local file system
+                    // can); the append below still reads back after the close; a closed file
+                    // starts nothing.
+                    try expect(f.startWriteback(), "the write-back of a local file's dirty pages did not start")
                     try f.close()
+                    try expect(!f.startWriteback(), "a closed file started a write-back")
                 }
                 // A file dropped without close() is closed by deinit (serial only).
                 do { _ = try HDF5File.openSerial(path: file).root.openGroup("a") }

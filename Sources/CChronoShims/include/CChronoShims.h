@@ -119,6 +119,9 @@ int chrono_reserve_file_space(const char *path, int64_t bytes, int64_t *file_siz
 /* Give back storage reserved past the end of the file at `path` (fallocate FALLOC_FL_PUNCH_HOLE |
  * FALLOC_FL_KEEP_SIZE over `bytes` from its end). Returns 0 or an errno value. */
 int chrono_release_file_space(const char *path, int64_t bytes);
+/// Starts writing back every dirty page of the file open at `fd` (`sync_file_range` with
+/// `SYNC_FILE_RANGE_WRITE`), without waiting for it; 0 or errno.
+int chrono_start_writeback(int fd);
 
 /* Ask the kernel to drop the cached pages of the file at `path` except its last `keep_last` bytes
  * (posix_fadvise POSIX_FADV_DONTNEED over [0, size - keep_last)). Clean pages (written and synced)
