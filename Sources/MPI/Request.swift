@@ -78,23 +78,32 @@ public final class Request: @unchecked Sendable {
     /// times per turn while it had work. Requests already complete stay complete.
     /// - Returns: for each request, whether it has completed.
     public static func testSome(_ requests: [Request]) throws -> [Bool] {
-        var open: [Int] = []
-        open.reserveCapacity(requests.count)
-        for (i, r) in requests.enumerated() where r.status == nil { open.append(i) }
         var done = requests.map { $0.status != nil }
-        guard !open.isEmpty else { return done }
-        var handles = open.map { requests[$0].handle }
-        var indices = [Int32](repeating: 0, count: open.count)
-        var statuses = [MPI_Status](repeating: MPI_Status(), count: open.count)
-        var outcount: Int32 = 0
-        try check(MPI_Testsome(Int32(open.count), &handles, &outcount, &indices, &statuses), "MPI_Testsome")
-        guard outcount != chrono_mpi_undefined() else { return done }
-        for k in 0..<Int(outcount) {
-            let j = Int(indices[k])
-            let r = requests[open[j]]
-            r.handle = handles[j]  // MPI_REQUEST_NULL now: the operation is over
-            r.status = try Status(statuses[k])
-            done[open[j]] = true
+        let open = done.lazy.filter { !$0 }.count
+        guard open > 0 else { return done }
+        // Called in every turn of a role's loop: the call's arrays live on the stack, not the heap.
+        try withUnsafeTemporaryAllocation(of: MPI_Request?.self, capacity: open) { handles in
+            try withUnsafeTemporaryAllocation(of: Int32.self, capacity: open * 2) { ints in
+                try withUnsafeTemporaryAllocation(of: MPI_Status.self, capacity: open) { statuses in
+                    // ints[open...]: which request each handle is (the handles skip completed ones).
+                    var n = 0
+                    for (i, r) in requests.enumerated() where r.status == nil {
+                        handles.initializeElement(at: n, to: r.handle)
+                        ints[open + n] = Int32(i)
+                        n += 1
+                    }
+                    var outcount: Int32 = 0
+                    try check(MPI_Testsome(Int32(open), handles.baseAddress, &outcount, ints.baseAddress, statuses.baseAddress),
+                              "MPI_Testsome")
+                    guard outcount != chrono_mpi_undefined() else { return }
+                    for k in 0..<Int(outcount) {
+                        let j = Int(ints[k]), i = Int(ints[open + j])
+                        requests[i].handle = handles[j]  // MPI_REQUEST_NULL now: the operation is over
+                        requests[i].status = try Status(statuses[k])
+                        done[i] = true
+                    }
+                }
+            }
         }
         return done
     }
