@@ -89,6 +89,58 @@ struct ReplayTests {
     }
 
     @Test("""
+        readers that see another file at the archive's path (their own mount namespace: another directory bound over the \
+        archive directory, as in a container) refuse to map it and read the lent payloads by RMA, same answers
+        """, .enabled(if: ReplayTests.canBindMount, "needs `unshare -m` and `mount --bind` (root with CAP_SYS_ADMIN)"))
+    func readersSeeingAnotherFileRefuseIt() throws {
+        let dir = try scratch(), decoy = try scratch()
+        defer {
+            try? FileManager.default.removeItem(at: dir)
+            try? FileManager.default.removeItem(at: decoy)
+        }
+        // The archive's directory exists before the job (a bind mount needs its target), and the
+        // decoy directory holds a file of the archive's name, large enough for every range a piece
+        // names: only its identity (device and inode) tells it from the archive.
+        let archive = dir.appendingPathComponent("chronolog-archive")
+        try FileManager.default.createDirectory(at: archive, withIntermediateDirectories: true)
+        let decoyFile = decoy.appendingPathComponent("chronolog-archive.h5")
+        #expect(FileManager.default.createFile(atPath: decoyFile.path, contents: nil))
+        let handle = try FileHandle(forWritingTo: decoyFile)
+        try handle.truncate(atOffset: 1 << 30)
+        try handle.close()
+        let args = [checks, "replay", "--events", "120", "--queries", "10"]
+        // MPMD: the 4 service ranks see the archive; the 2 readers run in a mount namespace of their
+        // own where the decoy directory is bound over the archive's.
+        let bind = "mount --bind \"$0\" \"$1\" && shift && exec \"$@\""
+        let readers = ["unshare", "-m", "sh", "-c", bind, decoy.path, archive.path] + args
+        let r = try MPIJob.run([(4, args), (2, readers)], timeout: 240, workingDirectory: dir)
+        #expect(r.exitCode == 0, "\(r)")
+        let checkLines = r.lines(startingWith: "CHECKS ")
+        #expect(checkLines.count == 2 && checkLines.allSatisfy { $0.hasSuffix(" failed=0") }, "\(r)")
+        #expect(r.stdout.contains("lost=0"), "\(r)")
+        let mapped = counter(r, role: "player", .piecesMapped)
+        #expect(mapped > 0, "no piece's payload was lent from the mapped archive: \(r)")
+        // Every lent piece was offered the file, refused (its identity differs from the one the
+        // player named), and read by RMA instead: none copied from the decoy.
+        #expect(counter(r, role: "client", .replayPiecesFileRefused) == mapped, "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesLentByRma) == mapped, "\(r)")
+        #expect(counter(r, role: "client", .replayPiecesFromFile) <= 0, "\(r)")
+    }
+
+    /// Whether this machine lets a process bind a directory over another in a mount namespace of its own.
+    static let canBindMount: Bool = {
+        guard let a = try? scratchDirectory("chronolog-bind"), let b = try? scratchDirectory("chronolog-bind") else {
+            return false
+        }
+        defer {
+            try? FileManager.default.removeItem(at: a)
+            try? FileManager.default.removeItem(at: b)
+        }
+        let r = try? MPIJob.runCommand(["unshare", "-m", "mount", "--bind", a.path, b.path], timeout: 20)
+        return r?.exitCode == 0
+    }()
+
+    @Test("""
         "last N" straight from the keepers: the visor is asked once per story and reader, readers without access are \
         refused -9 by the visor and by the keepers (in their own name or another's), a stale route is refused and asked again, \
         a story being written is answered from the keepers' complete events, a reader's grants end when it disconnects
