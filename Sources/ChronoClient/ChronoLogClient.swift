@@ -33,9 +33,9 @@ public final class ChronoLogClient: @unchecked Sendable {
         let story: String
     }
     private let state = Mutex(State())
-    /// This client's raw clock (the system clock, plus the skew test knob).
+    /// This client's raw clock (the system clock, plus a test harness's skew).
     private var clock: OffsetClock<SystemClock> {
-        OffsetClock(base: SystemClock(), offset: Int64(session.config.client.testClockSkewMs) * 1_000_000)
+        OffsetClock(base: SystemClock(), offset: session.seams.clockSkewNanoseconds)
     }
 
     /// Creates a client; nothing is sent until `connect()`.
@@ -227,7 +227,7 @@ public final class ChronoLogClient: @unchecked Sendable {
             timeoutMs: max(timeoutMs, session.config.timeouts.acquireMs))
         guard case .acquireReply(let reply) = answer else { throw unexpected(answer) }
         if let error = ChronoLogError(code: reply.rc, detail: reply.detail) { throw error }
-        let offset = (clockOffset?.offset ?? 0) + Int64(session.config.client.testClockDriftMs) * 1_000_000
+        let offset = (clockOffset?.offset ?? 0) + session.seams.clockDriftNanoseconds
         return state.withLock { s in
             if let existing = s.held[key] { return existing }
             let handle = StoryHandle(client: self, chronicle: chronicle, story: story, reply: reply, clientId: id,

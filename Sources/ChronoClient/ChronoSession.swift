@@ -42,8 +42,18 @@ public final class ChronoSession: @unchecked Sendable {
     /// The last clock offset measured by a full exchange, and when (``ChronoLogClient/connect()``).
     let measuredClockOffset = Mutex<(offset: ClockOffset, at: ContinuousClock.Instant)?>(nil)
 
+    /// What a test harness changed in this session's clients (nothing, for every session but a test's).
+    let seams: ClientTestSeams
+
     /// Creates a session over an existing control channel. Not collective.
-    public init(layout: JobLayout, channel: sending ControlChannel, config: ChronoConfig, peers: Communicator? = nil) {
+    public convenience init(layout: JobLayout, channel: sending ControlChannel, config: ChronoConfig, peers: Communicator? = nil) {
+        self.init(layout: layout, channel: channel, config: config, peers: peers, seams: ClientTestSeams())
+    }
+
+    /// Creates a session whose clients a test harness changed (``ClientTestSeams``). Not collective.
+    package init(layout: JobLayout, channel: sending ControlChannel, config: ChronoConfig, peers: Communicator? = nil,
+                seams: ClientTestSeams) {
+        self.seams = seams
         self.layout = layout
         let attached = channel.isAttached
         self.isAttached = attached
@@ -57,7 +67,7 @@ public final class ChronoSession: @unchecked Sendable {
         self.replayReader = ReplayReader(
             provider: config.fabric.provider,
             slotBytes: config.replayPieceSlotBytes,
-            registeredOnly: config.fabric.testRegisteredReads,
+            registeredOnly: seams.registeredReadsOnly,
             mapFiles: config.client.mapArchiveFiles)
     }
 

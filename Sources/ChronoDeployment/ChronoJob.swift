@@ -81,6 +81,9 @@ public struct ChronoJob: Sendable {
     /// The clock each service role reads (event and elapsed time), for the package's test programs
     /// (a visor whose clock is off); the product's roles read the system's.
     package var clocks: @Sendable (Role) -> any RoleClock = { _ in SystemRoleClock() }
+    /// What the package's test programs change in the job's clients (a clock off or drifting,
+    /// reads as under a provider that needs registered memory); the product's clients: nothing.
+    package var clientSeams = ClientTestSeams()
     /// Where the visor also writes the summary as JSON (`chronolog-job --summary-json`); `nil`: nowhere.
     public var summaryJSONPath: String?
 
@@ -156,7 +159,8 @@ public struct ChronoJob: Sendable {
         }
         var session: ChronoSession?
         if me.role == .client {
-            session = ChronoSession(layout: layout, channel: ControlChannel(communicator: control), config: config, peers: peers)
+            session = ChronoSession(layout: layout, channel: ControlChannel(communicator: control), config: config, peers: peers,
+                                    seams: clientSeams)
         }
         return JobMembership(layout: layout, config: config, session: session, application: application, peers: peers,
                              world: world, control: control, logger: logger, weInitializedMPI: weInit, recorders: recorders,

@@ -41,12 +41,6 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
         public var lingerMicroseconds: Int = 1000
         /// Batches in flight per story before `log_event` waits (back-pressure). Default 8.
         public var maxPendingBatches: Int = 8
-        /// Test knob: skews this client's raw clock by this many milliseconds (a node whose
-        /// clock is off); the offset measured at connect corrects it. Default 0; ± 86400000 (one day).
-        public var testClockSkewMs: Int = 0
-        /// Test knob: shifts event times by this many milliseconds after the correction (a clock
-        /// that drifted after connect), which makes events late. Default 0; ± 86400000 (one day).
-        public var testClockDriftMs: Int = 0
         /// Whether a replay reader on its player's node copies the payloads the player lends from
         /// the archive file by mapping that file read-only, rather than reading them by RMA (it
         /// reads by RMA anyway where it cannot map the file as named). Default true.
@@ -98,11 +92,6 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
     public struct Fabric: Codable, Sendable, Hashable {
         /// libfabric provider: `shm` (default, within a node), `tcp;ofi_rxm`, `tcp` or `sockets`.
         public var provider: String = "shm"
-        /// Test knob: clients read replay pieces whole into their registered buffer and decode them
-        /// from there, as with a provider that requires registered local memory (`FI_MR_LOCAL`),
-        /// instead of reading the payload straight into the caller's chunk. Default false.
-        public var testRegisteredReads: Bool = false
-
         /// Whether the provider reaches ranks on other nodes: `shm` does not. The recorders' plane
         /// never crosses a node (a recording group lives on one); a replay reader on another node
         /// than the story's player then gets its pieces inline over MPI instead of by RMA.
@@ -258,8 +247,6 @@ public struct ChronoConfig: Codable, Sendable, Hashable {
             b("client.batchBytes", client.batchBytes, 1...(256 << 20)),
             b("client.lingerMicroseconds", client.lingerMicroseconds, 0...60_000_000, "one minute"),
             b("client.maxPendingBatches", client.maxPendingBatches, 1...1024),
-            b("client.testClockSkewMs", client.testClockSkewMs, -day...day, "one day"),
-            b("client.testClockDriftMs", client.testClockDriftMs, -day...day, "one day"),
             b("keeper.memoryLimitBytes", keeper.memoryLimitBytes, (1 << 20)...memory, ram),
             b("keeper.transferSlotBytes", keeper.transferSlotBytes, (64 << 10)...(256 << 20)),
             b("grapher.memoryLimitBytes", grapher.memoryLimitBytes, (1 << 20)...memory, ram),

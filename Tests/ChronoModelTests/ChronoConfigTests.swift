@@ -235,9 +235,10 @@ import Testing
         }
     }
 
-    /// Test knobs are injected fakes (`RoleFaults`), never configuration: a user who sets one (in a
-    /// file, as a variable or with `--set`) gets the error of any unknown key.
-    @Test(arguments: ["keeper.ackDelayMicroseconds", "grapher.archiveDelayMs", "player.testQueryDelayMs", "silentRoles"])
+    /// Test knobs are injected fakes (`RoleFaults`, `ClientTestSeams`), never configuration: a user who
+    /// sets one (in a file, as a variable or with `--set`) gets the error of any unknown key.
+    @Test(arguments: ["keeper.ackDelayMicroseconds", "grapher.archiveDelayMs", "player.testQueryDelayMs", "silentRoles",
+                      "client.testClockSkewMs", "client.testClockDriftMs", "fabric.testRegisteredReads"])
     func testKnobsAreNotConfigurationKeys(key: String) throws {
         #expect(!ChronoConfig.allKeys.contains(key))
         #expect(!ChronoConfig().effectiveDescription().contains(key.split(separator: ".").last!))

@@ -79,6 +79,7 @@ struct ArchiveRoundTrip: ParsableCommand {
             let client = ChronoLogClient(session: session, mode: replayFirst && peers.rank == 0 ? .writerReader : .writer)
             try client.connect()
             guard let id = client.clientId else { throw CheckFailure("no client id") }
+            if let measured = client.clockOffset { Self.line("OFFSET\t\(id.rawValue)\t\(measured.offset)\t\(measured.errorBound)") }
             if peers.rank == 0 {
                 // A job appending to an earlier job's archive finds the chronicle in the catalog.
                 do { try client.createChronicle(Self.chronicle) } catch ChronoLogError.chronicleExists {}

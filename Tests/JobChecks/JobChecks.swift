@@ -48,6 +48,12 @@ struct JobChecks: ParsableCommand {
         var grantDelayMs = 0
         @Flag(help: "Fault: keepers leave the \"last N\" queries readers send them directly unanswered.")
         var keepersIgnoreDirect = false
+        @Option(help: "Fault: the clients' raw clock is this many milliseconds off (a node whose clock is off; the offset measured at connect corrects it).")
+        var clientClockSkewMs: Int64 = 0
+        @Option(help: "Fault: the clients' event times are shifted by this many milliseconds after the correction (a clock that drifted after connect: late events).")
+        var clientClockDriftMs: Int64 = 0
+        @Flag(help: "Clients read replay pieces whole into registered memory and decode them, as under a provider that requires FI_MR_LOCAL.")
+        var registeredReads = false
 
         /// The faults these options inject into the service roles.
         var faults: InjectedFaults {
@@ -82,6 +88,9 @@ struct JobChecks: ParsableCommand {
             }
             var job = ChronoJob(config: try ChronoConfig.load(overrides: pairs), minimumClients: minimumClients)
             job.faults = faults
+            job.clientSeams = ClientTestSeams(clockSkewNanoseconds: clientClockSkewMs * 1_000_000,
+                                              clockDriftNanoseconds: clientClockDriftMs * 1_000_000,
+                                              registeredReadsOnly: registeredReads)
             let visorClock = ShiftedRoleClock(offset: visorClockAheadMs * 1_000_000)
             job.clocks = { role in role == .visor ? visorClock : SystemRoleClock() as any RoleClock }
             return job

@@ -55,14 +55,18 @@ struct EventPathTests {
 
     @Test("a client clock 60 s off is corrected by the offset measured at connect: events carry job time, none late")
     func skewedClockIsCorrected() throws {
-        let r = try roundTrip(ranks: 7, ["--set", "client.testClockSkewMs=60000"], events: 60)
+        let r = try roundTrip(ranks: 7, ["--client-clock-skew-ms", "60000"], events: 60)
         #expect(r.stdout.contains(" late=0 "), "\(r)")
+        // Each client measured its clock 60 s ahead of the job's (visor − client ≈ −60 s): the skew
+        // was there to correct. Each line: OFFSET, client id, offset ns, error bound ns.
+        let offsets = r.lines(startingWith: "OFFSET\t").compactMap { Int64($0.split(separator: "\t")[2]) }
+        #expect(offsets.count == 3 && offsets.allSatisfy { abs($0 + 60_000_000_000) < 1_000_000_000 }, "\(offsets) \(r)")
     }
 
     @Test("events 1.5 s late (clock drift after connect) are accepted as revisions, counted late, archived, none lost")
     func lateEventsAreRevised() throws {
         // Times shift 1.5 s back: still inside the verifier's 2 s margin around the job.
-        let r = try roundTrip(ranks: 7, ["--set", "client.testClockDriftMs=-1500", "--pause-microseconds", "2000"], events: 60)
+        let r = try roundTrip(ranks: 7, ["--client-clock-drift-ms=-1500", "--pause-microseconds", "2000"], events: 60)
         let late = r.stdout.firstMatch(of: #/events: .* late=(\d+) /#).flatMap { Int($0.1) } ?? 0
         #expect(late > 0, "\(r)")
         #expect(r.stdout.contains("lost=0"), "\(r)")

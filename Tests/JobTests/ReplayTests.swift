@@ -196,7 +196,7 @@ struct ReplayTests {
 
     @Test("reads as under a provider that requires registered local memory (FI_MR_LOCAL): whole pieces decoded, same answers")
     func registeredReads() throws {
-        let r = try replay(ranks: 6, ["--events", "120", "--queries", "10", "--set", "fabric.testRegisteredReads=true"])
+        let r = try replay(ranks: 6, ["--events", "120", "--queries", "10", "--registered-reads"])
         #expect(counter(r, role: "client", .replayPiecesDecoded) > 0 && counter(r, role: "client", .replayPiecesInPlace) == 0, "\(r)")
         // A payload lent from the mapped archive is copied from the reader's own mapping of the file
         // into the registered slot, behind the head read by RMA.

@@ -34,7 +34,7 @@ final class ReplayReader: Sendable {
     ///   - provider: `fabric.provider`.
     ///   - slotBytes: the largest piece (`player.pieceBytes`, or one event plus the chunk header).
     ///   - registeredOnly: read pieces whole into the registered buffer even where the provider
-    ///     takes unregistered memory (`fabric.testRegisteredReads`).
+    ///     takes unregistered memory (a test harness's ``ClientTestSeams/registeredReadsOnly``).
     ///   - mapFiles: copy payloads lent from an archive file on this host from the file mapped
     ///     read-only (`client.mapArchiveFiles`).
     init(provider: String, slotBytes: Int, registeredOnly: Bool = false, mapFiles: Bool = true) {
