@@ -235,39 +235,109 @@ public final class ArchiveWriter {
     public func writeRound(_ chunks: [ArchiveChunk]) throws(ArchiveError) -> ArchiveRoundReport {
         if let unusableReason { throw .writerUnusable(reason: unusableReason) }
         let started = MPIRuntime.wtime()
-        let rank = communicator.rank
-        let size = communicator.size
+        // 1–2. Local checks and row cuts (no file change yet), then every rank's plan.
+        let local = Self.localPlan(of: chunks, maxRowBytes: maxRowBytes)
+        let shares = try exchangePlans(local, chunks)
+        if shares.isEmpty {
+            return ArchiveRoundReport(round: nil, chunks: 0, events: 0, payloadBytes: 0, bytesWritten: 0, totalEvents: 0,
+                                      totalBytesWritten: 0, storiesCreated: 0,
+                                      elapsedSeconds: MPIRuntime.wtime() - started, flushSeconds: 0)
+        }
+        let order = shares.keys.sorted()
+        let round = UInt64(roundCount)
 
-        // 1. Local checks, grouping and row cuts (no file change yet).
-        var mine: [StoryKey: [Int]] = [:]
-        var refusal: String?
-        var rowsOf: [[ArchiveRowCut]] = []
-        rowsOf.reserveCapacity(chunks.count)
-        for (i, c) in chunks.enumerated() {
-            if let problem = Self.refusal(of: c) {
-                refusal = "chunk \(i): \(problem)"
-                break
+        // 3. Room for everything the round can add, reserved past the file's end before anything
+        //    changes (agreed): a full file system fails the round here, and the file keeps its
+        //    last flushed state.
+        try agree(reserveRoom(for: order, shares: shares))
+
+        // 4–5. Collective structure changes, then this rank's rows; a failure of either is agreed
+        //      with the other ranks' outcome below, so that none waits in a later collective.
+        var layout = RoundLayout()
+        var mineWritten = RowsWritten()
+        var localFailure: String?
+        do {
+            layout = try extendStories(order, shares: shares)
+        } catch {
+            localFailure = "\(ArchiveError.wrap(error))"
+        }
+        if localFailure == nil {
+            do {
+                mineWritten = try writeRows(order, local: local, chunks, into: layout, round: round)
+            } catch {
+                localFailure = "\(error)"
             }
-            mine[StoryKey(chronicle: c.chronicle, story: c.story), default: []].append(i)
-            rowsOf.append(ArchiveRowCut.cuts(of: c.chunk, maxBytes: maxRowBytes))
         }
 
-        // 2. Exchange the plan.
+        // 6. Agree, then flush, and agree that the flush succeeded everywhere; then the commit.
+        try agree(localFailure.map { $0 + spaceNote() })
+        let flushStart = MPIRuntime.wtime()
+        try makeDurable(round, adding: layout.totals)
+        let end = MPIRuntime.wtime()
+        let totals = layout.totals
+        let totalBytes = Int(totals.eventRows) * EventRecord.byteSize + Int(totals.payloadBytes)
+            + Int(totals.indexRows) * ArchiveIndexRow.columnCount * 8
+        return ArchiveRoundReport(
+            round: round, chunks: chunks.count, events: mineWritten.events, payloadBytes: mineWritten.payloadBytes,
+            bytesWritten: mineWritten.bytes, totalEvents: Int(totals.eventRows), totalBytesWritten: totalBytes,
+            storiesCreated: layout.created, elapsedSeconds: end - started, flushSeconds: end - flushStart)
+    }
+
+    /// This rank's part of a round, before any rank changes the file: its chunks by story, each
+    /// chunk's index-row cuts, or why a chunk is refused.
+    private struct LocalPlan {
+        var mine: [StoryKey: [Int]] = [:]
+        var rowsOf: [[ArchiveRowCut]] = []
+        var refusal: String?
+    }
+
+    /// Where this rank writes each story's rows in a round, and the round's totals.
+    private struct RoundLayout {
+        var targets: [StoryKey: (files: StoryFiles, events: Int, payload: Int, index: Int)] = [:]
+        var totals = Share()
+        var created = 0
+    }
+
+    /// What this rank wrote in a round.
+    private struct RowsWritten {
+        var bytes = 0
+        var events = 0
+        var payloadBytes = 0
+    }
+
+    /// Step 1: checks `chunks`, groups them by story and cuts their index rows (no file change).
+    private static func localPlan(of chunks: [ArchiveChunk], maxRowBytes: Int) -> LocalPlan {
+        var plan = LocalPlan()
+        plan.rowsOf.reserveCapacity(chunks.count)
+        for (i, c) in chunks.enumerated() {
+            if let problem = refusal(of: c) {
+                plan.refusal = "chunk \(i): \(problem)"
+                break
+            }
+            plan.mine[StoryKey(chronicle: c.chronicle, story: c.story), default: []].append(i)
+            plan.rowsOf.append(ArchiveRowCut.cuts(of: c.chunk, maxBytes: maxRowBytes))
+        }
+        return plan
+    }
+
+    /// Step 2: every rank's (chronicle, story, row counts), by `allgatherv`: each story's shares
+    /// by rank. - Throws: `.invalidChunk` naming the rank when any rank refused its input.
+    private func exchangePlans(_ local: LocalPlan, _ chunks: [ArchiveChunk]) throws(ArchiveError) -> [StoryKey: [Share]] {
         var plan = PlanWriter()
-        if let refusal {
+        if let refusal = local.refusal {
             plan.u8(1)
             plan.blob(Array(refusal.utf8))
         } else {
             plan.u8(0)
-            plan.u32(UInt32(mine.count))
-            for (key, positions) in mine {
+            plan.u32(UInt32(local.mine.count))
+            for (key, positions) in local.mine {
                 plan.blob(key.chronicle)
                 plan.blob(key.story)
                 var share = Share()
                 for p in positions {
                     share.eventRows += UInt64(chunks[p].chunk.count)
                     share.payloadBytes += UInt64(chunks[p].chunk.payload.count)
-                    share.indexRows += UInt64(rowsOf[p].count)
+                    share.indexRows += UInt64(local.rowsOf[p].count)
                 }
                 plan.u64(share.eventRows)
                 plan.u64(share.payloadBytes)
@@ -290,131 +360,122 @@ public final class ArchiveWriter {
                     throw fail(.writeFailed(rank: r, detail: "truncated round plan"))
                 }
                 let key = StoryKey(chronicleBytes: c, storyBytes: s)
-                shares[key, default: [Share](repeating: Share(), count: size)][r] =
+                shares[key, default: [Share](repeating: Share(), count: communicator.size)][r] =
                     Share(eventRows: e, payloadBytes: p, indexRows: x)
             }
         }
-        if shares.isEmpty {
-            return ArchiveRoundReport(round: nil, chunks: 0, events: 0, payloadBytes: 0, bytesWritten: 0, totalEvents: 0,
-                                      totalBytesWritten: 0, storiesCreated: 0,
-                                      elapsedSeconds: MPIRuntime.wtime() - started, flushSeconds: 0)
+        return shares
+    }
+
+    /// Step 4 (collective): creates the stories new to the file and extends each story's datasets
+    /// by all ranks' rows, then the `/rounds` manifest by one; returns where this rank's rows go
+    /// (after the lower ranks') and the round's totals.
+    private func extendStories(_ order: [StoryKey], shares: [StoryKey: [Share]]) throws -> RoundLayout {
+        var layout = RoundLayout()
+        for key in order {
+            let (files, isNew) = try storyFiles(for: key)
+            if isNew { layout.created += 1 }
+            let perRank = shares[key]!
+            var before = Share()
+            for r in 0..<communicator.rank {
+                before.eventRows += perRank[r].eventRows
+                before.payloadBytes += perRank[r].payloadBytes
+                before.indexRows += perRank[r].indexRows
+            }
+            let sum = perRank.reduce(into: Share()) {
+                $0.eventRows += $1.eventRows
+                $0.payloadBytes += $1.payloadBytes
+                $0.indexRows += $1.indexRows
+            }
+            layout.totals.eventRows += sum.eventRows
+            layout.totals.payloadBytes += sum.payloadBytes
+            layout.totals.indexRows += sum.indexRows
+            layout.targets[key] = (files, files.eventRows + Int(before.eventRows), files.payloadBytes + Int(before.payloadBytes),
+                                   files.indexRows + Int(before.indexRows))
+            if sum.eventRows > 0 { try files.events.extend(to: files.eventRows + Int(sum.eventRows)) }
+            if sum.payloadBytes > 0 { try files.payload.extend(to: files.payloadBytes + Int(sum.payloadBytes)) }
+            try files.index.extend(to: files.indexRows + Int(sum.indexRows))
+            files.eventRows += Int(sum.eventRows)
+            files.payloadBytes += Int(sum.payloadBytes)
+            files.indexRows += Int(sum.indexRows)
         }
-        let order = shares.keys.sorted()
-        let round = UInt64(roundCount)
+        try rounds.extend(to: roundCount + 1)
+        roundCount += 1
+        return layout
+    }
 
-        // 3. Room for everything the round can add, reserved past the file's end before anything
-        //    changes (agreed): a full file system fails the round here, and the file keeps its
-        //    last flushed state.
-        try agree(reserveRoom(for: order, shares: shares))
-
-        // 4. Collective structure changes: new stories, extents.
-        var created = 0
-        var targets: [StoryKey: (files: StoryFiles, events: Int, payload: Int, index: Int)] = [:]
-        var totals = Share()
-        var localFailure: String?
-        do {
-            for key in order {
-                let (files, isNew) = try storyFiles(for: key)
-                if isNew { created += 1 }
-                let perRank = shares[key]!
-                var before = Share()
-                for r in 0..<rank {
-                    before.eventRows += perRank[r].eventRows
-                    before.payloadBytes += perRank[r].payloadBytes
-                    before.indexRows += perRank[r].indexRows
+    /// Step 5 (independent transfers): this rank's event rows (offsets rewritten to story-global
+    /// positions), payload and index rows at the places `layout` gives, and on rank 0 the round's
+    /// manifest row.
+    private func writeRows(_ order: [StoryKey], local: LocalPlan, _ chunks: [ArchiveChunk], into layout: RoundLayout,
+                           round: UInt64) throws -> RowsWritten {
+        var done = RowsWritten()
+        for key in order {
+            guard let positions = local.mine[key], let target = layout.targets[key] else { continue }
+            var rows: [EventRecord] = []
+            rows.reserveCapacity(positions.reduce(0) { $0 + chunks[$1].chunk.count })
+            var index: [UInt64] = []
+            var eventRow = target.events, payloadAt = target.payload
+            for p in positions {
+                let chunk = chunks[p].chunk
+                let first = rows.count
+                let base = UInt64(payloadAt)
+                for var r in chunk.records {
+                    r.offset &+= base
+                    rows.append(r)
                 }
-                let sum = perRank.reduce(into: Share()) {
-                    $0.eventRows += $1.eventRows
-                    $0.payloadBytes += $1.payloadBytes
-                    $0.indexRows += $1.indexRows
+                if !chunk.payload.isEmpty {
+                    try chunk.payload.withUnsafeBytes { raw in
+                        try target.files.payload.write(bytes: raw, at: payloadAt, transfer: .independent)
+                    }
+                    // The disk starts on it while the next chunks are copied: the flush then waits
+                    // for the rest only (a round's flush and commit took about 70 % less).
+                    file.startWriteback()
                 }
-                totals.eventRows += sum.eventRows
-                totals.payloadBytes += sum.payloadBytes
-                totals.indexRows += sum.indexRows
-                targets[key] = (files, files.eventRows + Int(before.eventRows), files.payloadBytes + Int(before.payloadBytes),
-                                files.indexRows + Int(before.indexRows))
-                if sum.eventRows > 0 { try files.events.extend(to: files.eventRows + Int(sum.eventRows)) }
-                if sum.payloadBytes > 0 { try files.payload.extend(to: files.payloadBytes + Int(sum.payloadBytes)) }
-                try files.index.extend(to: files.indexRows + Int(sum.indexRows))
-                files.eventRows += Int(sum.eventRows)
-                files.payloadBytes += Int(sum.payloadBytes)
-                files.indexRows += Int(sum.indexRows)
+                for cut in local.rowsOf[p] {
+                    let bytes = cut.payloadBytes(in: chunk)
+                    let payloadHash = chunk.payload.withUnsafeBytes { raw in
+                        ArchiveChecksum.hash(UnsafeRawBufferPointer(rebasing: raw[bytes]))
+                    }
+                    let row = ArchiveIndexRow(
+                        range: cut.range, revision: chunk.revision, firstEvent: UInt64(eventRow + cut.positions.lowerBound),
+                        eventCount: UInt64(cut.positions.count), payloadStart: base + UInt64(bytes.lowerBound),
+                        payloadBytes: UInt64(bytes.count),
+                        minTime: cut.positions.isEmpty ? 0 : chunk.records[cut.positions.lowerBound].time,
+                        maxTime: cut.positions.isEmpty ? 0 : chunk.records[cut.positions.upperBound - 1].time,
+                        round: round,
+                        eventsHash: RecordRows.hash(rows, (first + cut.positions.lowerBound)..<(first + cut.positions.upperBound)),
+                        payloadHash: payloadHash)
+                    index += row.columns
+                }
+                eventRow += chunk.count
+                payloadAt += chunk.payload.count
+                done.events += chunk.count
+                done.payloadBytes += chunk.payload.count
             }
-            try rounds.extend(to: roundCount + 1)
-            roundCount += 1
-        } catch {
-            // Agreed below with the other ranks' outcome, so that none waits in a later collective.
-            localFailure = "\(ArchiveError.wrap(error))"
+            if !rows.isEmpty {
+                try RecordRows.withStoredBytes(rows) { raw in
+                    try target.files.events.write(bytes: raw, at: target.events, transfer: .independent)
+                }
+            }
+            try target.files.index.write(index, at: target.index, transfer: .independent)
+            done.bytes += rows.count * EventRecord.byteSize + index.count * 8
         }
+        done.bytes += done.payloadBytes
+        if communicator.rank == 0 {
+            let totals = layout.totals
+            let row = ArchiveRoundRow(
+                round: round, unixTimeNs: Self.unixTimeNs(), ranks: UInt64(communicator.size), stories: UInt64(order.count),
+                indexRows: totals.indexRows, events: totals.eventRows, payloadBytes: totals.payloadBytes)
+            try rounds.write(row.columns, at: Int(round), transfer: .independent)
+        }
+        return done
+    }
 
-        // 5. This rank's rows (independent transfers); failures are agreed below.
-        var written = 0, myEvents = 0, myPayload = 0
-        if localFailure == nil { do {
-            for key in order {
-                guard let positions = mine[key], let target = targets[key] else { continue }
-                var rows: [EventRecord] = []
-                rows.reserveCapacity(positions.reduce(0) { $0 + chunks[$1].chunk.count })
-                var index: [UInt64] = []
-                var eventRow = target.events, payloadAt = target.payload
-                for p in positions {
-                    let chunk = chunks[p].chunk
-                    let first = rows.count
-                    let base = UInt64(payloadAt)
-                    for var r in chunk.records {
-                        r.offset &+= base
-                        rows.append(r)
-                    }
-                    if !chunk.payload.isEmpty {
-                        try chunk.payload.withUnsafeBytes { raw in
-                            try target.files.payload.write(bytes: raw, at: payloadAt, transfer: .independent)
-                        }
-                        // The disk starts on it while the next chunks are copied: the flush below
-                        // then waits for the rest only (a round's flush and commit took about 70 % less).
-                        file.startWriteback()
-                    }
-                    for cut in rowsOf[p] {
-                        let bytes = cut.payloadBytes(in: chunk)
-                        let payloadHash = chunk.payload.withUnsafeBytes { raw in
-                            ArchiveChecksum.hash(UnsafeRawBufferPointer(rebasing: raw[bytes]))
-                        }
-                        let row = ArchiveIndexRow(
-                            range: cut.range, revision: chunk.revision, firstEvent: UInt64(eventRow + cut.positions.lowerBound),
-                            eventCount: UInt64(cut.positions.count), payloadStart: base + UInt64(bytes.lowerBound),
-                            payloadBytes: UInt64(bytes.count),
-                            minTime: cut.positions.isEmpty ? 0 : chunk.records[cut.positions.lowerBound].time,
-                            maxTime: cut.positions.isEmpty ? 0 : chunk.records[cut.positions.upperBound - 1].time,
-                            round: round,
-                            eventsHash: RecordRows.hash(rows, (first + cut.positions.lowerBound)..<(first + cut.positions.upperBound)),
-                            payloadHash: payloadHash)
-                        index += row.columns
-                    }
-                    eventRow += chunk.count
-                    payloadAt += chunk.payload.count
-                    myEvents += chunk.count
-                    myPayload += chunk.payload.count
-                }
-                if !rows.isEmpty {
-                    try RecordRows.withStoredBytes(rows) { raw in
-                        try target.files.events.write(bytes: raw, at: target.events, transfer: .independent)
-                    }
-                }
-                try target.files.index.write(index, at: target.index, transfer: .independent)
-                written += rows.count * EventRecord.byteSize + index.count * 8
-            }
-            written += myPayload
-            if rank == 0 {
-                let row = ArchiveRoundRow(
-                    round: round, unixTimeNs: Self.unixTimeNs(), ranks: UInt64(size), stories: UInt64(order.count),
-                    indexRows: totals.indexRows, events: totals.eventRows, payloadBytes: totals.payloadBytes)
-                try rounds.write(row.columns, at: Int(round), transfer: .independent)
-            }
-        } catch {
-            localFailure = "\(error)"
-        } }
-
-        // 6. Agree, then flush, and agree that the flush succeeded everywhere.
-        try agree(localFailure.map { $0 + spaceNote() })
-        let flushStart = MPIRuntime.wtime()
+    /// Step 6 (collective): `H5Fflush`, agreed; then the commit (``commitRound(_:adding:)``: the
+    /// commit record and a second flush), agreed; then the file's cached pages above the kept tail
+    /// are dropped.
+    private func makeDurable(_ round: UInt64, adding totals: Share) throws(ArchiveError) {
         var flushFailure: String?
         do { try file.flush() } catch { flushFailure = "\(error)" + spaceNote() }
         try agree(flushFailure)
@@ -423,13 +484,6 @@ public final class ArchiveWriter {
         do { try commitRound(round, adding: added) } catch { commitFailure = "\(error)" + spaceNote() }
         try agree(commitFailure)
         if let keep = pageCacheBytes { HDF5File.dropCachedPages(path: path, keepingLast: keep) }
-        let end = MPIRuntime.wtime()
-        let totalBytes = Int(totals.eventRows) * EventRecord.byteSize + Int(totals.payloadBytes)
-            + Int(totals.indexRows) * ArchiveIndexRow.columnCount * 8
-        return ArchiveRoundReport(
-            round: round, chunks: chunks.count, events: myEvents, payloadBytes: myPayload, bytesWritten: written,
-            totalEvents: Int(totals.eventRows), totalBytesWritten: totalBytes, storiesCreated: created,
-            elapsedSeconds: end - started, flushSeconds: end - flushStart)
     }
 
     /// Closes the file (`H5Fclose` after closing every group and dataset). Later calls do nothing.
