@@ -162,10 +162,18 @@ public struct RolePlan: Sendable, Equatable {
         }
         let clients = out.filter { $0.role == .client }.count
         guard groups >= 1 else {
+            let applicationRanks = sorted.count - service.count
+            var detail = "1 visor + \(shape.keepers) keeper(s) + \(shape.graphers) grapher + \(shape.players) player(s) on one node"
+                + (minimumClients > 0 ? " + \(minimumClients) client(s)" : "")
+            if virtualNodes > 1 {
+                detail += ", and with \(virtualNodes) virtual nodes a node's service ranks are split into \(virtualNodes) parts, "
+                    + "one of which must hold the \(shape.ranksPerGroup) ranks of a group"
+            }
             throw .tooFewRanks(
-                have: sorted.count, minimum: minimumForOneGroup,
-                detail: "1 visor + \(shape.keepers) keeper(s) + \(shape.graphers) grapher + \(shape.players) player(s) on one node"
-                    + (minimumClients > 0 ? " + \(minimumClients) client(s)" : ""))
+                have: sorted.count,
+                minimum: Self.smallestOneNodeJob(shape: shape, virtualNodes: virtualNodes, minimumClients: minimumClients,
+                                                 applicationRanks: applicationRanks),
+                detail: detail)
         }
         guard clients >= minimumClients else {
             throw .tooFewRanks(
@@ -174,6 +182,22 @@ public struct RolePlan: Sendable, Equatable {
         }
         self.assignments = out
         self.groupCount = groups
+    }
+
+    /// The smallest `-n` with which a job on one node (its `applicationRanks` MPMD ranks included)
+    /// forms a recording group and has `minimumClients` clients: the rule of ``init(facts:shape:virtualNodes:minimumClients:)``,
+    /// where each of a node's `virtualNodes` contiguous parts of its service ranks (the visor
+    /// excepted) that holds a group's ranks hosts one, and every other rank is a client.
+    static func smallestOneNodeJob(shape: GroupShape, virtualNodes: Int, minimumClients: Int, applicationRanks: Int) -> Int {
+        let parts = max(1, virtualNodes)
+        var members = shape.ranksPerGroup
+        while true {
+            var groups = 0
+            for v in 0..<parts where members * (v + 1) / parts - members * v / parts >= shape.ranksPerGroup { groups += 1 }
+            let clients = members - groups * shape.ranksPerGroup + applicationRanks
+            if groups >= 1 && clients >= minimumClients { return 1 + members + applicationRanks }
+            members += 1
+        }
     }
 
     /// A plan as another process computed it (an attached client gets its job's map from the

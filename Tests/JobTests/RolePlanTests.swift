@@ -69,6 +69,30 @@ struct RolePlanTests {
         }
     }
 
+    @Test("with virtual nodes, too few ranks names the smallest -n that forms a group, and that -n works",
+          arguments: [(6, 7, 16), (5, 5, 12), (4, 2, 6), (6, 2, 6)])
+    func tooFewForVirtualNodes(n: Int, virtualNodes: Int, smallest: Int) throws {
+        // One group needs 3 service ranks in one of the node's equal parts: with 7 parts, 15 ranks
+        // besides the visor (parts of 2 and one of 3), the other parts' ranks being clients.
+        if n < smallest {
+            do {
+                _ = try RolePlan(facts: facts(Array(repeating: 0, count: n)), shape: GroupShape(), virtualNodes: virtualNodes,
+                                 minimumClients: 1)
+                Issue.record("\(n) ranks in \(virtualNodes) virtual nodes formed a group")
+            } catch {
+                #expect(error.description.contains("mpirun -n \(smallest) or more") && error.description.contains("virtual nodes"),
+                        "\(error)")
+            }
+        }
+        let plan = try RolePlan(facts: facts(Array(repeating: 0, count: smallest)), shape: GroupShape(), virtualNodes: virtualNodes,
+                                minimumClients: 1)
+        #expect(plan.groupCount >= 1)
+        #expect(throws: RolePlanError.self) {
+            try RolePlan(facts: facts(Array(repeating: 0, count: smallest - 1)), shape: GroupShape(), virtualNodes: virtualNodes,
+                         minimumClients: 1)
+        }
+    }
+
     @Test("more keepers raise the minimum")
     func keepersRaiseMinimum() {
         do {
