@@ -21,6 +21,11 @@ public struct JobLayout: Sendable {
     }
 
     /// Discovers the layout. Collective over `world`.
+    ///
+    /// The recording groups' shape and the virtual nodes are the service's: every rank uses those of
+    /// the lowest service rank (the visor), whatever its own configuration says, so an MPMD
+    /// application need not repeat the service's deployment settings, and ranks never compute
+    /// different maps. The clients the job needs are the most any rank asks for.
     /// - Parameters:
     ///   - isService: whether this rank runs the service (`chronolog-job`) rather than an application.
     /// - Throws: `MPIError` from the exchange, `RolePlanError` when the job is too small
@@ -36,20 +41,37 @@ public struct JobLayout: Sendable {
         var mine: [UInt8] = []
         append(UInt64(bitPattern: nodeKey), to: &mine)
         mine.append(isService ? 1 : 0)
+        for setting in [shape.keepers, shape.graphers, shape.players, virtualNodes, minimumClients] {
+            append(UInt64(bitPattern: Int64(setting)), to: &mine)
+        }
         mine += Array(host.utf8.prefix(255))
         let all = try world.allgatherv(mine)
         var facts: [RankFacts] = []
+        var settings: [[Int]] = []
         for (rank, bytes) in all.enumerated() {
-            guard bytes.count >= 9 else {
+            guard bytes.count >= factsHeaderBytes else {
                 throw MPIError(call: "JobLayout.discover", message: "rank \(rank) sent \(bytes.count) bytes of facts")
             }
-            let key = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
             facts.append(RankFacts(
-                worldRank: rank, nodeKey: Int(Int64(bitPattern: key)), isService: bytes[8] != 0,
-                host: String(decoding: bytes[9...], as: UTF8.self)))
+                worldRank: rank, nodeKey: Int(Int64(bitPattern: read(bytes, at: 0))), isService: bytes[8] != 0,
+                host: String(decoding: bytes[factsHeaderBytes...], as: UTF8.self)))
+            settings.append((0..<5).map { Int(Int64(bitPattern: read(bytes, at: 9 + 8 * $0))) })
         }
-        let plan = try RolePlan(facts: facts, shape: shape, virtualNodes: virtualNodes, minimumClients: minimumClients)
+        // The service's settings (its lowest rank's); with no service rank, this rank's own (the
+        // plan then fails alike everywhere).
+        let service = facts.first(where: \.isService).map { settings[$0.worldRank] }
+            ?? [shape.keepers, shape.graphers, shape.players, virtualNodes, minimumClients]
+        let plan = try RolePlan(facts: facts, shape: GroupShape(keepers: service[0], graphers: service[1], players: service[2]),
+                                virtualNodes: service[3], minimumClients: settings.map { $0[4] }.max() ?? minimumClients)
         return JobLayout(plan: plan, worldRank: world.rank)
+    }
+
+    /// Bytes before the host name in a rank's facts: its node key, whether it is a service rank,
+    /// and its five settings (keepers, graphers, players, virtual nodes, clients needed).
+    private static let factsHeaderBytes = 9 + 5 * 8
+
+    private static func read(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+        (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
     }
 
     private static func append(_ v: UInt64, to out: inout [UInt8]) {

@@ -32,6 +32,29 @@ struct BadInputTests {
         #expect(r.stdout.contains("exit status: 0"), "\(r)")
     }
 
+    @Test("the application follows the service's deployment settings it was not given (3 keepers, no player): one map, no hang, every event archived")
+    func applicationFollowsServiceLayout() throws {
+        let dir = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try CProgram.build("Tests/CABITests/Programs/partial_replay.c", into: dir)
+        // The service's 5 ranks: visor, 3 keepers, grapher, no player. With its own configuration
+        // (the defaults: 1 keeper, 1 player) the application would lay them out otherwise.
+        let service = (5, [MPIJob.executable("chronolog-job"), "--workload", "none", "--keepers-per-node", "3",
+                           "--players-per-node", "0"])
+        let r = try MPIJob.run([service, (2, [program, "write"])], timeout: 120, workingDirectory: dir)
+        #expect(r.exitCode == 0 && r.lines(startingWith: "FAIL").isEmpty && r.stdout.contains("lost=0"), "\(r)")
+        // The keepers took the batches (the summary sums its 3 keeper ranks).
+        let received = r.stdout.firstMatch(of: #/keeper \(3 ranks\):.* batches\.received=(\d+)/#).flatMap { Int($0.1) } ?? 0
+        #expect(received > 0 && !r.stdout.contains("player ("), "\(r)")
+        // Too few ranks for the service's layout with the application's defaults (a player
+        // besides): the application does not fail alone while the service waits for it.
+        let small = (3, [MPIJob.executable("chronolog-job"), "--workload", "none", "--players-per-node", "0"])
+        let second = dir.appendingPathComponent("second")
+        try FileManager.default.createDirectory(at: second, withIntermediateDirectories: true)
+        let s = try MPIJob.run([small, (2, [program, "write"])], timeout: 120, workingDirectory: second)
+        #expect(s.exitCode == 0 && s.lines(startingWith: "FAIL").isEmpty && s.stdout.contains("lost=0"), "\(s)")
+    }
+
     @Test("a damaged archive row: chronolog_replay and the cursor deliver the intact events and return CL_ERR_PARTIAL_RESULT (-18)")
     func partialReplay() throws {
         let dir = try CProgram.scratch()
