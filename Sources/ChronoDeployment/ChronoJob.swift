@@ -101,20 +101,32 @@ public struct ChronoJob: Sendable {
         case mpi(MPIError)
         /// The job is too small or the shape is invalid (the same on every rank).
         case layout(RolePlanError)
+        /// The archive directory cannot be used (the visor's catalog and the graphers' archive go
+        /// there): the first rank's reason, the same on every rank.
+        case archiveDirectory(String)
 
         public var description: String {
             switch self {
             case .mpi(let e): "cannot start MPI: \(e)"
             case .layout(let e): "\(e)"
+            case .archiveDirectory(let reason): reason
             }
+        }
+
+        /// Whether every rank throws this error alike (so one reports it and the others leave quietly).
+        public var isAgreed: Bool {
+            if case .mpi = self { return false }
+            return true
         }
     }
 
     /// Joins the job. Collective over `world` (`MPI_COMM_WORLD` unless an embedded job is made of
     /// a part of it): every rank calls it, service ranks with `asService: true`; ranks are `world`'s.
     /// Initialises MPI (`MPI_THREAD_MULTIPLE`) unless the application already did.
-    /// - Throws: `JoinError.layout` on every rank alike when the job cannot be laid out (MPI is
-    ///   finalized when this call initialised it); `JoinError.mpi` when MPI fails.
+    /// - Throws: `JoinError.layout` on every rank alike when the job cannot be laid out, and
+    ///   `JoinError.archiveDirectory` when the visor or a grapher cannot create or write in
+    ///   `archive.directory` (MPI is finalized when this call initialised it: no plane was opened,
+    ///   so nothing is left in `/dev/shm`); `JoinError.mpi` when MPI fails.
     public func join(asService: Bool, over world: Communicator = .world) throws -> JobMembership {
         let weInit = !MPIRuntime.isInitialized
         if weInit {
@@ -133,6 +145,12 @@ public struct ChronoJob: Sendable {
             throw JoinError.layout(error)
         }
         let me = layout.me
+        let archiveWriter = asService && (me.role == .visor || me.role == .grapher)
+        if let reason = try Self.agreedProblem(archiveWriter ? Self.archiveDirectoryProblem(config.archive.directory) : nil,
+                                               over: world) {
+            if weInit { try? MPIRuntime.finalize() }
+            throw JoinError.archiveDirectory(reason)
+        }
         let logger = makeLogger(rank: me.worldRank, role: me.role)
         let control = try world.duplicate()
         let peers = try world.split(color: me.role == .client ? 0 : nil, key: world.rank)
@@ -165,6 +183,39 @@ public struct ChronoJob: Sendable {
         return JobMembership(layout: layout, config: config, session: session, application: application, peers: peers,
                              world: world, control: control, logger: logger, weInitializedMPI: weInit, recorders: recorders,
                              graphers: graphers, bulk: bulk, bulkMembers: bulkMembers)
+    }
+
+    /// Why `directory` cannot hold the archive and catalog: it cannot be created, or a file cannot
+    /// be created in it (tried, then removed). Nil when it can.
+    static func archiveDirectoryProblem(_ directory: String) -> String? {
+        // Each missing level made in turn (`mkdir -p`), so the reason names the level that failed.
+        var path = directory.hasPrefix("/") ? "" : "."
+        for part in directory.split(separator: "/") {
+            path += "/" + part
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else { return "archive.directory \(directory): \(path) is a file, not a directory" }
+                continue
+            }
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                return "archive.directory \(directory): cannot create \(path): \(String(cString: strerror(errno)))"
+            }
+        }
+        let probe = directory + "/.chronolog-probe-\(getpid())"
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            return "archive.directory \(directory): no file can be created in it (\(String(cString: strerror(errno))))"
+        }
+        close(fd)
+        unlink(probe)
+        return nil
+    }
+
+    /// The first rank's problem, on every rank (collective over `world`); nil when no rank has one.
+    static func agreedProblem(_ mine: String?, over world: Communicator) throws -> String? {
+        let all = try world.allgatherv(mine.map { Array($0.utf8) } ?? [])
+        guard let (rank, text) = all.enumerated().first(where: { !$0.element.isEmpty }) else { return nil }
+        return "rank \(rank): " + String(decoding: text, as: UTF8.self)
     }
 
     /// Runs this service rank's role (visor, keeper, grapher or player) until the job ends.
@@ -304,7 +355,7 @@ public struct ChronoJob: Sendable {
         let m: JobMembership
         do {
             m = try join(asService: true)
-        } catch JoinError.layout(let error) {
+        } catch let error as JoinError where error.isAgreed {
             // Every rank hits this alike; one reports it and fails, the others leave quietly so
             // that mpirun does not kill the reporter before it has printed.
             guard LaunchEnvironment.isFirstRankOfApplication else { return 0 }

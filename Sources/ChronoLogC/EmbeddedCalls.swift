@@ -33,6 +33,10 @@ public func cabiInit(_ comm: MPI_Comm?, _ configPath: UnsafePointer<CChar>?, _ a
         runtime.markFinalized()
         if world.rank == 0 { printError("chronolog_init: \(error)") }
         return ReturnCode.noKeepers.rawValue
+    } catch let error as ChronoJob.JoinError where error.isAgreed {
+        runtime.markFinalized()
+        if world.rank == 0 { printError("chronolog_init: \(error)") }
+        return ReturnCode.unknown.rawValue
     } catch {
         runtime.markFinalized()
         printError("chronolog_init: \(error)")

@@ -23,6 +23,10 @@ public func cabiJoin(_ configPath: UnsafePointer<CChar>?, _ appComm: UnsafeMutab
         runtime.markFinalized()
         if LaunchEnvironment.isFirstRankOfApplication { printError("chronolog_join: \(error)") }
         return ReturnCode.noKeepers.rawValue
+    } catch let error as ChronoJob.JoinError where error.isAgreed {
+        runtime.markFinalized()
+        if LaunchEnvironment.isFirstRankOfApplication { printError("chronolog_join: \(error)") }
+        return ReturnCode.unknown.rawValue
     } catch {
         runtime.markFinalized()
         printError("chronolog_join: \(error)")

@@ -174,7 +174,7 @@ struct IORBench: ParsableCommand {
         let m: JobMembership
         do {
             m = try job.join(asService: true)
-        } catch ChronoJob.JoinError.layout(let error) {
+        } catch let error as ChronoJob.JoinError where error.isAgreed {
             guard LaunchEnvironment.isFirstRankOfApplication else { return }
             printError("chronolog-bench ior: \(error)")
             throw ExitCode(2)

@@ -34,6 +34,27 @@ struct JobLaunchTests {
         #expect(shortcuts.exitCode == 2 && shortcuts.stderr.contains("mpirun -n 7"), "\(shortcuts)")
     }
 
+    @Test("an archive directory that cannot be used ends the job at start-up with status 2, naming it, and leaves nothing in /dev/shm")
+    func unusableArchiveDirectory() throws {
+        let dir = try scratchDirectory("chronolog-archive-dir")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("a-file")
+        #expect(FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8)))
+        for (directory, needle) in [(file.path, "is a file, not a directory"), (file.path + "/sub", "is a file, not a directory"),
+                                    ("/proc/chronolog-nope/archive", "cannot create /proc/chronolog-nope")] {
+            // mpirun itself, not `MPIJob.run`, which removes what a job leaves in /dev/shm: the
+            // files of dead processes found after it are what this job left.
+            let leftovers = SharedMemoryLeftovers()
+            let r = try MPIJob.runCommand(["mpirun"] + MPIJob.mpirunFlags + ["-n", "5", job, "--quiet", "--set",
+                                                                            "archive.directory=\(directory)"], timeout: 60)
+            let left = leftovers.removeNew()
+            #expect(r.exitCode == 2 && !r.timedOut, "\(directory): \(r)")
+            #expect(r.stderr.contains("archive.directory \(directory)") && r.stderr.contains(needle), "\(r)")
+            #expect(!r.stderr.contains("MPI_ABORT"), "\(r)")
+            #expect(left.isEmpty, "left in /dev/shm: \(left)")
+        }
+    }
+
     @Test("an unknown option is an error, not a hang")
     func unknownOption() throws {
         let r = try MPIJob.runCommand([job, "--no-such-option"], timeout: 30)
