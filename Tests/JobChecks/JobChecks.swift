@@ -19,7 +19,8 @@ struct JobChecks: ParsableCommand {
         abstract: "Client-semantics scenarios run as whole chronolog jobs under mpirun.",
         subcommands: [Semantics.self, SharedStory.self, Groups.self, Application.self, ArchiveRoundTrip.self, IngestChecks.self, ReplayChecks.self,
                       AuthChecks.self, FailingClient.self, CatalogChecks.self, LastDirectChecks.self,
-                      LastFallbackChecks.self, LastBelowChecks.self, StaleReplyChecks.self, ChannelLockChecks.self])
+                      LastFallbackChecks.self, LastBelowChecks.self, StaleReplyChecks.self, ChannelLockChecks.self,
+                      DurableReleaseChecks.self])
 
     /// Line-buffered output, so that mpirun's merge of the ranks' output never splits a line.
     static func main() {

@@ -33,6 +33,14 @@ struct ClientSemanticsTests {
         #expect(r.stdout.contains("stories.acquired=15"), "\(r)")
     }
 
+    @Test("a durable flush racing the story's release answers at once: its events durable, or -5 once released, never after the stall limit")
+    func durableFlushDuringRelease() throws {
+        let r = try MPIJob.run(ranks: 5, [checks, "durable-release"], timeout: 240)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.lines(startingWith: "FAIL").isEmpty && passed(r) == 3, "\(r)")
+        #expect(r.stdout.contains("lost=0") && r.stdout.contains(" acks.stray=0 "), "\(r)")
+    }
+
     @Test("stories spread over two recording groups on virtual nodes")
     func twoGroups() throws {
         let r = try MPIJob.run(ranks: 10, [checks, "groups", "--set", "deployment.virtualNodes=2"], timeout: 120)

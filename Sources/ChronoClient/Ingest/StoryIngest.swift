@@ -69,6 +69,14 @@ public final class StoryIngest: @unchecked Sendable {
     /// Replies to durable flushes, by sequence, until their flush takes them.
     private let durableReplies = Mutex<[UInt64: DurableReply]>([:])
     private let nextDurableSequence = Atomic<UInt64>(1)
+    /// Durable flushes waiting for their reply (raised under `buffer` while the buffer is open):
+    /// the router keeps routing this story's replies to them after ``close()``, and the last one
+    /// to finish removes the route.
+    private let durableWaiters = Atomic<Int>(0)
+    /// Set when ``close()`` has its last acknowledgements: from then on whichever of it and the
+    /// durable waiters finishes last stops the routing (sequentially consistent, both sides: each
+    /// writes its own flag, then reads the other's).
+    private let closeDone = Atomic<Bool>(false)
     /// Whether the builder holds events (set by the first event of a batch, cleared when a batch
     /// ships; both under `buffer`): the flusher visits such stories every round, the others less often.
     private let holdsEvents = Atomic<Bool>(false)
@@ -153,6 +161,8 @@ public final class StoryIngest: @unchecked Sendable {
         // Under the buffer lock, so the request follows this handle's batches on the same tag.
         try buffer.withLock { (b: inout Buffer) throws(ChronoLogError) in
             if let failure = b.failure { throw failure }
+            // Released by another thread since the flush above: nothing can be asked of the keeper.
+            guard b.open else { throw .storyNotAcquired(chronicle: chronicle, story: story) }
             let now = clock.now()
             // Events another thread logged since the flush leave first: the promise below covers them.
             if !b.builder.isEmpty { try ship(&b, watermark: max(now, b.floor), now: now) }
@@ -163,6 +173,13 @@ public final class StoryIngest: @unchecked Sendable {
             b.floor = watermark
             let request = DurableRequest(storyId: storyId, clientId: clientId, sequence: sequence, watermark: watermark)
             try transport.send(ControlMessage.durableRequest(request).encode(), to: keeperRank)
+            durableWaiters.add(1, ordering: .relaxed)
+        }
+        // A release (``close()``) while this waits leaves the reply routed here; the last waiter
+        // of a released story then stops the routing.
+        defer {
+            if durableWaiters.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
+                && closeDone.load(ordering: .sequentiallyConsistent) { router.remove(self) }
         }
         var backoff = IdleBackoff.durableWait
         let deadline = ContinuousClock.now + settings.stallLimit
@@ -229,7 +246,12 @@ public final class StoryIngest: @unchecked Sendable {
     ///   when the keeper refused a batch (the buffer is closed anyway).
     @discardableResult
     public func close() throws(ChronoLogError) -> UInt32 {
-        defer { router.remove(self) }
+        // A durable flush still waiting for its reply stops the routing itself when it has it
+        // (no flush starts after the buffer closed).
+        defer {
+            closeDone.store(true, ordering: .sequentiallyConsistent)
+            if durableWaiters.load(ordering: .sequentiallyConsistent) == 0 { router.remove(self) }
+        }
         let (target, next) = try buffer.withLock { (b: inout Buffer) throws(ChronoLogError) -> (Int, UInt32) in
             let next = UInt32(truncatingIfNeeded: min(b.builder.nextIndex, UInt64(UInt32.max)))
             guard b.open else { return (batchesSent.load(ordering: .acquiring), next) }
