@@ -24,6 +24,7 @@ The module prints nothing to standard output.
 import atexit as _atexit
 import os as _os
 import sys as _sys
+import threading as _threading
 
 # Open MPI loads its components with dlopen and needs libmpi's symbols global.
 _flags = _sys.getdlopenflags()
@@ -89,16 +90,26 @@ class Client(_core.Client):
         super().__init__(query_conf is not None)
         self.portal_conf = portal_conf
         self.query_conf = query_conf
+        # Connect and Disconnect of one client, from any number of threads, one at a time: a second
+        # Connect then finds the client connected (0), a second Disconnect finds it disconnected (0).
+        self._session_lock = _threading.Lock()
 
     def Connect(self):
         """Connect() -> int: opens the client's session (0, or ChronoLog's code). In a process that
         is not part of a job, first attaches to the running service (see the module's doc): -8
         when there is none (at once), -9 when its token is refused."""
-        if _core._phase() == 0:
-            code = _core._attach(None, self.portal_conf.port)
-            if code != CL_SUCCESS:
-                return code
-        return super().Connect()
+        with self._session_lock:
+            if _core._phase() == 0:
+                code = _attach(None, self.portal_conf.port, unless_attached=True)
+                if code != CL_SUCCESS:
+                    return code
+            return super().Connect()
+
+    def Disconnect(self):
+        """Disconnect() -> int: closes the client's session, flushing and releasing its stories
+        (0; 0 too when it is not connected, as in ChronoLog)."""
+        with self._session_lock:
+            return super().Disconnect()
 
     def replay_array(self, chronicle_name, story_name, start, end):
         """Replays [start, end) into arrays, without a Python object per event.
@@ -136,7 +147,19 @@ def attach(run_dir=None, portal_port=0):
     waiting for the first ``Connect()``: ``run_dir`` its run directory (default as in the module's
     doc). Returns a code: 0, -8 (no service: missing or stale run directory, at once), -9 (token
     refused), -2 (already joined or attached). Not collective."""
-    return _core._attach(run_dir, portal_port)
+    return _attach(run_dir, portal_port)
+
+
+# One attach at a time in a process: threads making their first Connect together attach once,
+# the others then find the process attached.
+_attach_lock = _threading.Lock()
+
+
+def _attach(run_dir, portal_port, unless_attached=False):
+    with _attach_lock:
+        if unless_attached and _core._phase() == 1:
+            return CL_SUCCESS
+        return _core._attach(run_dir, portal_port)
 
 
 def init(comm=None, config_path=None):
