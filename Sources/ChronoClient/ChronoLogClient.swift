@@ -1,4 +1,5 @@
 import ChronoModel
+import ChronoSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -82,8 +83,9 @@ public final class ChronoLogClient: @unchecked Sendable {
     /// How long a clock offset measured by ping-pongs is reused by later connects of this process.
     static let clockOffsetReuse: Duration = .seconds(60)
 
-    /// Opens a session with the visor and measures the clock offset: the connect exchange itself
-    /// is a sample, plus 4 ping-pongs (the sample with the smallest round trip wins). A process
+    /// Opens a session with the visor and measures the clock offset: 0 exactly on the visor's host
+    /// (the visor reads the host's clock and names the host's boot); elsewhere the connect exchange
+    /// itself is a sample, plus 4 ping-pongs (the sample with the smallest round trip wins). A process
     /// that measured within the last minute (an earlier connect) reuses that estimate with the
     /// connect's sample instead of pinging again, so reconnecting costs one round trip.
     /// Connecting again while connected does nothing.
@@ -98,6 +100,14 @@ public final class ChronoLogClient: @unchecked Sendable {
         let answer = try session.call(.connect(request), timeoutMs: timeoutMs)
         guard case .connectReply(let reply) = answer else { throw unexpected(answer) }
         if let error = ChronoLogError(code: reply.rc, detail: reply.detail) { throw error }
+        // On the visor's host (the same boot), with the host's clock on both sides, the offset is 0.
+        if !reply.visorHostBoot.isEmpty, reply.visorHostBoot == HostBoot.id, session.seams.clockSkewNanoseconds == 0 {
+            state.withLock {
+                $0.clientId = reply.clientId
+                $0.clockOffset = ClockOffset(offset: 0, errorBound: 0)
+            }
+            return
+        }
         var estimator = ClockOffsetEstimator()
         estimator.add(clientSend: connectSent, visorTime: reply.visorTime, clientReceive: clock.now())
         let recent = session.measuredClockOffset.withLock { m in

@@ -47,22 +47,27 @@ public struct ConnectReply: Sendable, Hashable, WireCodable {
     public var visorTime: UInt64
     /// Error detail when `rc` is not success.
     public var detail: String
+    /// The boot id of the visor's host when its event time is that host's `CLOCK_REALTIME`
+    /// (empty otherwise): a client on the same boot of the same host reads the same clock, so its
+    /// offset is exactly 0, with no ping-pong to estimate it (nor the estimate's error).
+    public var visorHostBoot: [UInt8]
 
     /// Creates a connect reply.
-    public init(rc: ReturnCode, clientId: ClientID, visorTime: UInt64, detail: String = "") {
+    public init(rc: ReturnCode, clientId: ClientID, visorTime: UInt64, detail: String = "", visorHostBoot: [UInt8] = []) {
         self.rc = rc
         self.clientId = clientId
         self.visorTime = visorTime
         self.detail = detail
+        self.visorHostBoot = visorHostBoot
     }
 
     func write(to w: inout WireWriter) {
-        w.returnCode(rc); w.u64(clientId.rawValue); w.u64(visorTime); w.string(detail)
+        w.returnCode(rc); w.u64(clientId.rawValue); w.u64(visorTime); w.string(detail); w.blob(visorHostBoot)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ConnectReply {
         ConnectReply(rc: try r.returnCode(), clientId: ClientID(rawValue: try r.u64()), visorTime: try r.u64(),
-                     detail: try r.string("connectReply.detail"))
+                     detail: try r.string("connectReply.detail"), visorHostBoot: try r.blob("connectReply.visorHostBoot"))
     }
 }
 

@@ -5,6 +5,14 @@
 public protocol RoleClock: ChronoClock {
     /// Monotonic time, for intervals, deadlines and timeouts.
     func instant() -> ContinuousClock.Instant
+    /// Whether `now()` is this host's `CLOCK_REALTIME` itself: then a process on the same host
+    /// (the same boot of the same kernel) reads the same event time, with no offset to measure.
+    var readsHostClock: Bool { get }
+}
+
+extension RoleClock {
+    /// A clock is another one (a fake, a shifted or manual clock) unless it says otherwise.
+    public var readsHostClock: Bool { false }
 }
 
 /// The real clocks: `CLOCK_REALTIME` (``SystemClock``) for event time, `ContinuousClock` for
@@ -16,4 +24,6 @@ public struct SystemRoleClock: RoleClock {
     public func now() -> UInt64 { SystemClock().now() }
     /// `ContinuousClock.now`.
     public func instant() -> ContinuousClock.Instant { .now }
+    /// This host's `CLOCK_REALTIME`.
+    public var readsHostClock: Bool { true }
 }

@@ -93,7 +93,8 @@ enum Random {
                                            pid: UInt32.random(in: 0...UInt32.max, using: &rng), rank: i32(&rng),
                                            user: string(&rng), mode: Bool.random(using: &rng) ? .writer : .writerReader))
         case .connectReply:
-            return .connectReply(ConnectReply(rc: rc(&rng), clientId: ClientID(u64(&rng)), visorTime: u64(&rng), detail: string(&rng)))
+            return .connectReply(ConnectReply(rc: rc(&rng), clientId: ClientID(u64(&rng)), visorTime: u64(&rng), detail: string(&rng),
+                                              visorHostBoot: bytes(&rng)))
         case .clockPing:
             return .clockPing(ClockPing(sequence: UInt32.random(in: 0...9, using: &rng), clientSendTime: u64(&rng)))
         case .clockPong:

@@ -20,7 +20,7 @@ struct JobChecks: ParsableCommand {
         subcommands: [Semantics.self, SharedStory.self, Groups.self, Application.self, ArchiveRoundTrip.self, IngestChecks.self, ReplayChecks.self,
                       AuthChecks.self, FailingClient.self, CatalogChecks.self, LastDirectChecks.self,
                       LastFallbackChecks.self, LastBelowChecks.self, StaleReplyChecks.self, ChannelLockChecks.self,
-                      DurableReleaseChecks.self])
+                      DurableReleaseChecks.self, CausalChecks.self])
 
     /// Line-buffered output, so that mpirun's merge of the ranks' output never splits a line.
     static func main() {
@@ -92,8 +92,11 @@ struct JobChecks: ParsableCommand {
             job.clientSeams = ClientTestSeams(clockSkewNanoseconds: clientClockSkewMs * 1_000_000,
                                               clockDriftNanoseconds: clientClockDriftMs * 1_000_000,
                                               registeredReadsOnly: registeredReads)
-            let visorClock = ShiftedRoleClock(offset: visorClockAheadMs * 1_000_000)
-            job.clocks = { role in role == .visor ? visorClock : SystemRoleClock() as any RoleClock }
+            // A visor not shifted reads the host's clock itself (clients on its host then need no offset).
+            if visorClockAheadMs != 0 {
+                let visorClock = ShiftedRoleClock(offset: visorClockAheadMs * 1_000_000)
+                job.clocks = { role in role == .visor ? visorClock : SystemRoleClock() as any RoleClock }
+            }
             return job
         }
     }

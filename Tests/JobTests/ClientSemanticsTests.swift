@@ -41,6 +41,16 @@ struct ClientSemanticsTests {
         #expect(r.stdout.contains("lost=0") && r.stdout.contains(" acks.stray=0 "), "\(r)")
     }
 
+    @Test("two processes on the visor's host ping-pong, logging before each send and after each receive: replayed in the order it happened (their clock offset is exactly 0, no ping-pong estimate)")
+    func causalOrderOnTheVisorsHost() throws {
+        let r = try MPIJob.run(ranks: 6, [checks, "causal"], timeout: 120)
+        #expect(r.exitCode == 0 && r.lines(startingWith: "FAIL").isEmpty && passed(r) == 1, "\(r)")
+        // Each line: OFFSET, client rank, offset ns, error bound ns.
+        let offsets = r.lines(startingWith: "OFFSET\t")
+        #expect(offsets.count == 2 && offsets.allSatisfy { $0.hasSuffix("\t0\t0") }, "\(offsets)")
+        #expect((r.counters(role: "visor")[.clockPings] ?? 0) == 0 && r.stdout.contains("lost=0"), "\(r)")
+    }
+
     @Test("stories spread over two recording groups on virtual nodes")
     func twoGroups() throws {
         let r = try MPIJob.run(ranks: 10, [checks, "groups", "--set", "deployment.virtualNodes=2"], timeout: 120)
