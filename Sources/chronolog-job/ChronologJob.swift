@@ -46,13 +46,13 @@ struct ChronologJob: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override one configuration key (repeatable).", valueName: "key=value"))
     var overrides: [String] = []
 
-    @Option(name: .long, help: "Keepers per recording group (ChronoLog's K), 1 to 64; shortcut for --set deployment.keepersPerNode=K.")
+    @Option(name: .long, parsing: .unconditional, help: "Keepers per recording group (ChronoLog's K), 1 to 64; shortcut for --set deployment.keepersPerNode=K.")
     var keepersPerNode: Int?
 
-    @Option(name: .long, help: "Players per recording group, 0 to 64 (0: no replay, queries answer -10; with several, one serves the group's replays and the others stand by idle); shortcut for --set deployment.playersPerNode=P.")
+    @Option(name: .long, parsing: .unconditional, help: "Players per recording group, 0 to 64 (0: no replay, queries answer -10; with several, one serves the group's replays and the others stand by idle); shortcut for --set deployment.playersPerNode=P.")
     var playersPerNode: Int?
 
-    @Option(name: .long, help: "Split each physical node into V virtual nodes, each with its own recording group (to exercise several groups on one machine).")
+    @Option(name: .long, parsing: .unconditional, help: "Split each physical node into V virtual nodes, each with its own recording group (to exercise several groups on one machine).")
     var virtualNodes: Int?
 
     @Option(name: .long, help: "Built-in workload on the client ranks: demo (connect, create a chronicle, acquire stories, log events, release, disconnect), none, or serve (the first client rank accepts attached clients of --run-dir until SIGTERM/SIGINT or --serve-seconds; start it with jobs/chronolog-service.sh, docs/ATTACH.md).")
@@ -61,16 +61,16 @@ struct ChronologJob: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The run directory of --workload serve (ompi-server.uri, service-name, token, token.read; written by jobs/chronolog-service.sh).", valueName: "dir"))
     var runDir: String?
 
-    @Option(name: .long, help: "With --workload serve: stop serving after this many seconds (default: until SIGTERM/SIGINT).")
+    @Option(name: .long, parsing: .unconditional, help: "With --workload serve: stop serving after this many seconds, more than 0 and at most one year (default: until SIGTERM/SIGINT).")
     var serveSeconds: Double?
 
-    @Option(name: .long, help: "Stories each client acquires in the demo workload.")
+    @Option(name: .long, parsing: .unconditional, help: "Stories each client acquires in the demo workload, 0 to 100000.")
     var stories: Int = 2
 
-    @Option(name: .long, help: "Acquire/release rounds of the demo workload (it stops early on SIGTERM/SIGINT).")
+    @Option(name: .long, parsing: .unconditional, help: "Acquire/release rounds of the demo workload, 0 to 2147483647 (it stops early on SIGTERM/SIGINT: a large value runs until then).")
     var rounds: Int = 1
 
-    @Option(name: .long, help: "Events each client logs to each story per round in the demo workload.")
+    @Option(name: .long, parsing: .unconditional, help: "Events each client logs to each story per round in the demo workload, 0 to 1000000000.")
     var events: Int = 100
 
     @Flag(name: .long, help: "No progress lines during the job (shortcut for --set progress.enabled=false); the rank map and the summary are still printed.")
@@ -106,13 +106,24 @@ struct ChronologJob: ParsableCommand {
         }
     }
 
+    /// The demo workload's bounds: 100 000 stories per client, 2^31 − 1 rounds (a job that runs
+    /// until signalled), a billion events per story and round; a service serves a year at most.
+    static let maxStories = 100_000, maxRounds = Int(Int32.max), maxEvents = 1_000_000_000
+    static let maxServeSeconds = 365.0 * 86_400
+
     func validate() throws {
-        guard stories >= 0 else { throw ValidationError("--stories must be 0 or more") }
-        guard rounds >= 0 else { throw ValidationError("--rounds must be 0 or more") }
-        guard events >= 0 else { throw ValidationError("--events must be 0 or more") }
+        guard (0...Self.maxStories).contains(stories) else { throw ValidationError("--stories must be 0 to \(Self.maxStories), got \(stories)") }
+        guard (0...Self.maxRounds).contains(rounds) else { throw ValidationError("--rounds must be 0 to \(Self.maxRounds), got \(rounds)") }
+        guard (0...Self.maxEvents).contains(events) else { throw ValidationError("--events must be 0 to \(Self.maxEvents), got \(events)") }
         if let summaryJSON { try Self.checkWritable(summaryJSON) }
         if workload == .serve && runDir == nil { throw ValidationError("--workload serve needs --run-dir") }
-        if let serveSeconds, !(serveSeconds > 0) { throw ValidationError("--serve-seconds must be positive") }
+        if workload != .serve && runDir != nil { throw ValidationError("--run-dir is for --workload serve") }
+        if let serveSeconds {
+            guard workload == .serve else { throw ValidationError("--serve-seconds is for --workload serve") }
+            guard serveSeconds > 0 && serveSeconds <= Self.maxServeSeconds else {
+                throw ValidationError("--serve-seconds must be more than 0 and at most \(Int(Self.maxServeSeconds)) (one year), got \(serveSeconds)")
+            }
+        }
     }
 
     /// Fails at start-up, not after the whole job, when the `--summary-json` file cannot be

@@ -43,13 +43,13 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .customLong("chronicle"), help: ArgumentHelp("Export every story of this chronicle (repeatable).", valueName: "chronicle"))
     var chronicles: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("First time included, in nanoseconds.", valueName: "ns"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("First time included, in nanoseconds.", valueName: "ns"))
     var from: UInt64 = 0
 
-    @Option(name: .long, help: ArgumentHelp("First time excluded, in nanoseconds (default: no limit).", valueName: "ns"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("First time excluded, in nanoseconds (default: no limit).", valueName: "ns"))
     var to: UInt64?
 
-    @Option(name: .long, help: ArgumentHelp("The time, in nanoseconds, that ts counts from (default: the earliest exported).", valueName: "ns"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("The time, in nanoseconds, that ts counts from (default: the earliest exported).", valueName: "ns"))
     var origin: UInt64?
 
     @Option(name: [.short, .long], help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))

@@ -52,10 +52,10 @@ struct ReplayCommand: ParsableCommand {
 
     @OptionGroup var service: LiveServiceOptions
 
-    @Option(name: .long, help: ArgumentHelp("First time included, in nanoseconds.", valueName: "ns"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("First time included, in nanoseconds.", valueName: "ns"))
     var from: UInt64 = 0
 
-    @Option(name: .long, help: ArgumentHelp("First time excluded, in nanoseconds (default: no limit).", valueName: "ns"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("First time excluded, in nanoseconds (default: no limit).", valueName: "ns"))
     var to: UInt64?
 
     @Option(name: .long, help: "Output format: text, csv or jsonl.")

@@ -30,7 +30,7 @@ struct TailCommand: ParsableCommand {
     @Argument(help: "Story name.")
     var story: String
 
-    @Option(name: .short, help: "Start with the last N events that are already complete.")
+    @Option(name: .short, parsing: .unconditional, help: "Start with the last N events that are already complete.")
     var n: Int = 0
 
     @Option(name: .long, help: "Output format: text, csv or jsonl.")

@@ -55,6 +55,19 @@ struct JobLaunchTests {
         }
     }
 
+    @Test("workload options out of range, negative values and options of another workload are errors naming the option and its range, exit 2")
+    func workloadOptionBounds() throws {
+        for (args, needle) in [(["--stories", "3000000000"], "--stories must be 0 to 100000"), (["--events", "-1"], "--events must be 0 to"),
+                               (["--rounds", "2147483648"], "--rounds must be 0 to 2147483647"),
+                               (["--keepers-per-node", "-1"], "deployment.keepersPerNode"),
+                               (["--serve-seconds", "5"], "--serve-seconds is for --workload serve"),
+                               (["--workload", "serve", "--run-dir", "/tmp", "--serve-seconds", "1e9"], "at most 31536000"),
+                               (["--run-dir", "/tmp"], "--run-dir is for --workload serve")] {
+            let r = try MPIJob.runCommand([job] + args, timeout: 30)
+            #expect(r.exitCode == 2 && r.stderr.contains(needle), "\(args): \(r)")
+        }
+    }
+
     @Test("an unknown option is an error, not a hang")
     func unknownOption() throws {
         let r = try MPIJob.runCommand([job, "--no-such-option"], timeout: 30)
@@ -142,14 +155,20 @@ struct JobLaunchTests {
         #expect(r.counters(role: "visor")[.undrainedEvents] == 0, "\(args): \(r)")
     }
 
-    @Test("CHRONOLOG_* variables configure a job; story.latePolicy=reject with events 5 s late rejects and counts every one, none lost")
+    @Test("CHRONOLOG_* variables configure a job (the launch scripts' variables are not keys); story.latePolicy=reject with events 5 s late rejects and counts every one, none lost")
     func environmentAndRejectPolicy() throws {
-        let env = ["CHRONOLOG_STORY_LATE_POLICY": "reject", "CHRONOLOG_CLIENT_TEST_CLOCK_DRIFT_MS": "-5000",
+        let env = ["CHRONOLOG_DEPLOYMENT_KEEPERS_PER_NODE": "2", "CHRONOLOG_CLIENT_BATCH_EVENTS": "10",
                    "CHRONOLOG_RANKS": "6", "CHRONOLOG_BIN": job, "CHRONOLOG_SRUN_MPI": "pmix"]
-        let r = try MPIJob.run(ranks: 6, [job], timeout: 120, environment: env)
-        #expect(r.exitCode == 0, "\(r)")
-        #expect(r.stdout.contains("events: logged=600 received=600 archived=0 late=0 rejected=600 refused=0 lost=0"), "\(r)")
-        #expect(r.counters(role: "keeper")[.eventsRejectedLate] == 600, "\(r)")
+        let r = try MPIJob.run(ranks: 7, [job], timeout: 120, environment: env)
+        #expect(r.exitCode == 0 && r.stdout.contains("keeper (2 ranks)") && r.stdout.contains("logged=600 received=600 archived=600"), "\(r)")
+        // 600 events in batches of 10 at most.
+        #expect((r.counters(role: "keeper")[.batchesReceived] ?? 0) >= 40 && r.stdout.contains("lost=0"), "\(r)")
+        // Late events come from a client clock that drifted (a test seam of job-checks, not a key).
+        let late = try MPIJob.run(ranks: 6, [MPIJob.executable("job-checks"), "archive-roundtrip", "--events", "75",
+                                             "--client-clock-drift-ms=-5000", "--set", "story.latePolicy=reject"], timeout: 120)
+        #expect(late.exitCode == 0, "\(late)")
+        #expect(late.stdout.contains("events: logged=600 received=600 archived=0 late=0 rejected=600 refused=0 lost=0"), "\(late)")
+        #expect(late.counters(role: "keeper")[.eventsRejectedLate] == 600, "\(late)")
     }
 
     @Test("every event refused at the client: the summary still has its events line (rejected, none lost)")
