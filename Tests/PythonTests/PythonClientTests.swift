@@ -101,7 +101,7 @@ struct PythonClientTests {
         #expect(c.exitCode == 0 && c.stdout.contains("ARCHIVE ok 1600"), "\(c)")
     }
 
-    @Test("embedded: an mpi4py application run alone makes the service of 4 of its 6 ranks with init(); its 2 clients log and replay")
+    @Test("embedded: an mpi4py application run alone makes the service of 4 of its 6 ranks with init(); its 2 clients log and replay, leave with finalize(), and all 6 ranks meet in a world barrier")
     func embedded() throws {
         let s = try setup()
         let r = try MPIJob.run([(6, [PythonSetup.debianPython, PythonSetup.script("embedded_app.py")])], timeout: 90,
@@ -110,6 +110,8 @@ struct PythonClientTests {
         #expect(r.lines(startingWith: "EMBEDDED ok ").sorted() == ["EMBEDDED ok rank=0 size=2 events=50",
                                                                    "EMBEDDED ok rank=1 size=2 events=50"], "\(r)")
         #expect(r.stdout.contains("lost=0") && r.stdout.contains("exit status: 0"), "\(r)")
+        // finalize() on the clients lets every rank meet in a barrier of MPI.COMM_WORLD at the end.
+        #expect(r.lines(startingWith: "WORLD barrier rank=").count == 6, "\(r)")
     }
 
     @Test("read_archive's merge: overlapping pieces in event order, each event once, the smaller bytes of differing copies (no MPI)")

@@ -60,7 +60,8 @@ from ._confs import ClientPortalServiceConf, ClientQueryServiceConf  # noqa: E40
 
 __all__ = [
     "ClientPortalServiceConf", "ClientQueryServiceConf", "Client", "StoryHandle", "Event", "EventList",
-    "EventArray", "EVENT_DTYPE", "ArchiveDamage", "read_archive", "app_comm", "attach", "init", "join", "joined", "code_name", "strerror",
+    "EventArray", "EVENT_DTYPE", "ArchiveDamage", "read_archive", "app_comm", "attach", "init", "join", "joined", "finalize",
+    "code_name", "strerror",
 ]
 
 
@@ -187,6 +188,16 @@ def app_comm():
 
         _app_comm = MPI.Intracomm.f2py(handle)
     return _app_comm
+
+
+def finalize():
+    """Leaves the job now instead of at interpreter exit (chronolog_finalize): the process's clients
+    disconnect (their stories flushed and released), and a joined or embedded rank leaves the job,
+    collectively with the other ranks of its application; an attached process detaches. After it
+    the service ranks of an embedded job return from ``init()``, so a collective of the whole
+    ``MPI.COMM_WORLD`` may follow. Later calls return -8. Returns a code: 0, -8 (not joined or
+    attached, or left already)."""
+    return _core._finalize()
 
 
 def __getattr__(name):

@@ -40,7 +40,17 @@ def main():
     expect("replayed records", [e.log_record() for e in events], [f"step {i}" for i in range(EVENTS)])
     expect("Disconnect", client.Disconnect(), 0)
     print(f"EMBEDDED ok rank={rank} size={size} events={len(events)}", flush=True)
+    # Leaving before exit lets the service ranks return from init(): a collective of every rank
+    # can follow (it waited for ever when leaving was only at exit).
+    expect("finalize", cl.finalize(), 0)
+    expect("finalize again", cl.finalize(), -8)
+
+
+def end():
+    MPI.COMM_WORLD.Barrier()
+    print(f"WORLD barrier rank={MPI.COMM_WORLD.Get_rank()}", flush=True)
 
 
 if __name__ == "__main__":
     main()
+    end()
