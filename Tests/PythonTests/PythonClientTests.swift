@@ -114,6 +114,29 @@ struct PythonClientTests {
         #expect(r.lines(startingWith: "WORLD barrier rank=").count == 6, "\(r)")
     }
 
+    @Test("SIGTERM to every rank of an MPMD job whose Python ranks log: they leave as at exit (finally blocks run), the job drains, exit 0, nothing lost")
+    func sigtermDrainsPythonRanks() throws {
+        let s = try setup()
+        let dir = try s.workDirectory()
+        let r = try MPIJob.runScript("""
+            cd \(dir.path)
+            $MPIRUN -n 4 \(s.bin("chronolog-job")) --workload none --quiet : -n 2 \(PythonSetup.debianPython) \
+                \(PythonSetup.script("sigterm_writer.py")) > out.txt 2>&1 &
+            pid=$!
+            for _ in $(seq 600); do [ "$(grep -c LOGGING out.txt)" -ge 2 ] && break; sleep 0.05; done
+            sleep 0.5
+            pkill -TERM -P $pid
+            wait $pid
+            echo "mpirun exit $?"
+            cat out.txt
+            """, timeout: 120, environment: s.debianEnvironment)
+        #expect(r.lines(startingWith: "LOGGED rank=").count == 2, "\(r)")
+        let events = r.stdout.split(separator: "\n").first { $0.hasPrefix("  events: ") }.map(String.init) ?? ""
+        let logged = events.firstMatch(of: /logged=(\d+)/)?.1, archived = events.firstMatch(of: /archived=(\d+)/)?.1
+        #expect(logged != nil && logged != "0" && logged == archived && events.contains("lost=0"), "\(r)")
+        #expect(r.stdout.contains("mpirun exit 0") && r.stdout.contains("exit status: 0"), "\(r)")
+    }
+
     @Test("read_archive's merge: overlapping pieces in event order, each event once, the smaller bytes of differing copies (no MPI)")
     func archiveMerge() throws {
         let s = try setup()

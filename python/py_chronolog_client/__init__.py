@@ -140,7 +140,10 @@ def join(config_path=None):
     """Joins the job's ChronoLog service as an application rank (chronolog_join); done at import
     for MPMD launches. Collective over MPI_COMM_WORLD. Returns a code: 0, -2 (already joined or
     left, a bad configuration, MPI below MPI_THREAD_MULTIPLE), -7 (the job has no service)."""
-    return _core._join(config_path)
+    code = _core._join(config_path)
+    if code == CL_SUCCESS:
+        _drain_on_sigterm()
+    return code
 
 
 def attach(run_dir=None, portal_port=0):
@@ -172,7 +175,10 @@ def init(comm=None, config_path=None):
     communicator; on service ranks after every client rank has left the job (then the rank's part
     is over: let it exit). Collective."""
     handle = None if comm is None else comm.py2f()
-    return _core._init(handle, config_path)
+    code, is_client = _core._init(handle, config_path)
+    if code == CL_SUCCESS and is_client:
+        _drain_on_sigterm()
+    return code, is_client
 
 
 def app_comm():
@@ -210,6 +216,25 @@ def __getattr__(name):
 
 def _leave():
     _core._finalize()
+
+
+def _drain_on_sigterm():
+    """A rank of a job that gets SIGTERM (scancel, a signalled mpirun) leaves it as at exit, its
+    events flushed, as chronolog-job's ranks drain: SIGTERM raises SystemExit(0) in the main
+    thread, so ``finally`` blocks and exit handlers run and the job ends with its summary. Only
+    where the program left SIGTERM's default (which would kill the process with its events
+    unsent) and from the main thread (where Python runs handlers)."""
+    import signal
+
+    if _threading.current_thread() is not _threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _launched_mpmd():
