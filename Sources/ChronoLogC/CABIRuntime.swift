@@ -1,4 +1,5 @@
 import ChronoDeployment
+import MPI
 import ChronoClient
 import ChronoModel
 import Synchronization
@@ -64,6 +65,17 @@ final class CABIRuntime: @unchecked Sendable {
     /// Marks the process finalized (a refused join, or after leaving).
     func markFinalized() {
         phaseValue.store(Phase.finalized.rawValue, ordering: .releasing)
+    }
+
+    /// After a join refused alike on every rank (the job too small, the archive directory
+    /// unusable): the process may try again (another communicator, another configuration) while
+    /// MPI is still running, which it is unless the refused join had started it and so ended it.
+    func markRefused() {
+        if MPIRuntime.isInitialized && !MPIRuntime.isFinalized {
+            phaseValue.store(Phase.idle.rawValue, ordering: .releasing)
+        } else {
+            markFinalized()
+        }
     }
 
     /// The session of this rank, while joined.

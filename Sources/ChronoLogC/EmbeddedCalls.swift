@@ -30,11 +30,11 @@ public func cabiInit(_ comm: MPI_Comm?, _ configPath: UnsafePointer<CChar>?, _ a
     do {
         m = try job.join(asService: true, over: world)
     } catch ChronoJob.JoinError.layout(let error) {
-        runtime.markFinalized()
+        runtime.markRefused()
         if world.rank == 0 { printError("chronolog_init: \(error)") }
         return ReturnCode.noKeepers.rawValue
     } catch let error as ChronoJob.JoinError where error.isAgreed {
-        runtime.markFinalized()
+        runtime.markRefused()
         if world.rank == 0 { printError("chronolog_init: \(error)") }
         return ReturnCode.unknown.rawValue
     } catch {

@@ -20,11 +20,11 @@ public func cabiJoin(_ configPath: UnsafePointer<CChar>?, _ appComm: UnsafeMutab
     do {
         membership = try job.join(asService: false)
     } catch ChronoJob.JoinError.layout(let error) {
-        runtime.markFinalized()
+        runtime.markRefused()
         if LaunchEnvironment.isFirstRankOfApplication { printError("chronolog_join: \(error)") }
         return ReturnCode.noKeepers.rawValue
     } catch let error as ChronoJob.JoinError where error.isAgreed {
-        runtime.markFinalized()
+        runtime.markRefused()
         if LaunchEnvironment.isFirstRankOfApplication { printError("chronolog_join: \(error)") }
         return ReturnCode.unknown.rawValue
     } catch {

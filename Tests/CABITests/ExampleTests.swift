@@ -73,4 +73,14 @@ struct ExampleTests {
         #expect(!r.timedOut && r.exitCode != 0, "\(r)")
         #expect(r.stderr.contains("run with mpirun -n 5 or more"), "\(r)")
     }
+
+    @Test("chronolog_init refused as too small (-7 on MPI_COMM_SELF) can be tried again: the same ranks then make a job of MPI_COMM_WORLD and log")
+    func embeddedRetryAfterRefusal() throws {
+        let dir = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try CProgram.build("Tests/CABITests/Programs/init_retry.c", into: dir)
+        let r = try MPIJob.run([(5, [program])], timeout: 90, workingDirectory: dir)
+        #expect(r.exitCode == 0 && r.lines(startingWith: "FAIL").isEmpty, "\(r)")
+        #expect(r.lines(startingWith: "RETRY ok").count == 1 && r.stdout.contains("lost=0"), "\(r)")
+    }
 }

@@ -157,8 +157,10 @@ int chronolog_join(const char *config_path, MPI_Comm *app_comm);
  *         MPI_COMM_WORLD, already joined or finalized; collective: on any rank an invalid
  *         configuration or MPI below MPI_THREAD_MULTIPLE, as for chronolog_join);
  *         CL_ERR_NO_KEEPERS when `comm` is too small for the service and one client (a message on
- *         stderr names the smallest size that works); CL_ERR_UNKNOWN on a service rank when the
- *         job ended with a failure (events lost).
+ *         stderr names the smallest size that works; chronolog_init may then be called again,
+ *         with another communicator); CL_ERR_UNKNOWN on a service rank when the job ended with a
+ *         failure (events lost), or on every rank when the service cannot use its archive
+ *         directory (the message names it).
  */
 int chronolog_init(MPI_Comm comm, const char *config_path, MPI_Comm *app_comm, int *is_client);
 
