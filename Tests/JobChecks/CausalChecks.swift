@@ -57,3 +57,47 @@ struct CausalChecks: ParsableCommand {
         throw ExitCode(code)
     }
 }
+
+/// A story destroyed and made again (`recreate`): the archive keeps every event and hides those of
+/// earlier incarnations by each writer's index below its count then (docs/ARCHIVE.md), so a client's
+/// indexes go on in the new story, and a replay of it holds the new events only.
+struct RecreateChecks: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "recreate")
+    @OptionGroup var options: JobChecks.Options
+
+    func run() throws {
+        try options.runOnFirstClient { _, client, c in
+            func replayed(_ story: String) throws -> [String] {
+                var out: [String] = []
+                try client.replayStory("Again", story, from: 0, to: .max) { (chunk: StoryChunk) throws(ChronoLogError) in
+                    for k in 0..<chunk.count {
+                        let e = chunk.event(at: k)
+                        out.append("\(e.index):" + String(decoding: e.record, as: UTF8.self))
+                    }
+                }
+                return out
+            }
+            func logAndRelease(_ story: String, _ tag: String, _ count: Int) throws {
+                let h = try client.acquireStory("Again", story)
+                for i in 0..<count { _ = h.logEvent("\(tag)\(i)") }
+                _ = try h.flush(durable: true)
+                try client.releaseStory("Again", story)
+            }
+            try client.createChronicle("Again")
+            try logAndRelease("s", "a", 3)
+            try logAndRelease("s", "b", 2)
+            c.expect("released and acquired again: indexes go on (\(try replayed("s")))",
+                     try replayed("s") == ["0:a0", "1:a1", "2:a2", "3:b0", "4:b1"])
+            try client.destroyStory("Again", "s")
+            try logAndRelease("s", "c", 3)
+            c.expect("destroyed and made again: the new events only, indexes going on (\(try replayed("s")))",
+                     try replayed("s") == ["5:c0", "6:c1", "7:c2"])
+            try client.destroyStory("Again", "s")
+            try client.destroyChronicle("Again")
+            try client.createChronicle("Again")
+            try logAndRelease("s", "d", 2)
+            c.expect("its chronicle destroyed and made again: the new events only (\(try replayed("s")))",
+                     try replayed("s") == ["8:d0", "9:d1"])
+        }
+    }
+}

@@ -20,7 +20,7 @@ struct JobChecks: ParsableCommand {
         subcommands: [Semantics.self, SharedStory.self, Groups.self, Application.self, ArchiveRoundTrip.self, IngestChecks.self, ReplayChecks.self,
                       AuthChecks.self, FailingClient.self, CatalogChecks.self, LastDirectChecks.self,
                       LastFallbackChecks.self, LastBelowChecks.self, StaleReplyChecks.self, ChannelLockChecks.self,
-                      DurableReleaseChecks.self, CausalChecks.self])
+                      DurableReleaseChecks.self, CausalChecks.self, RecreateChecks.self])
 
     /// Line-buffered output, so that mpirun's merge of the ranks' output never splits a line.
     static func main() {

@@ -51,6 +51,12 @@ struct ClientSemanticsTests {
         #expect((r.counters(role: "visor")[.clockPings] ?? 0) == 0 && r.stdout.contains("lost=0"), "\(r)")
     }
 
+    @Test("a story destroyed and made again replays its new events only; the writer's indexes go on (the archive hides the old ones by them)")
+    func recreatedStory() throws {
+        let r = try MPIJob.run(ranks: 5, [checks, "recreate"], timeout: 120)
+        #expect(r.exitCode == 0 && r.lines(startingWith: "FAIL").isEmpty && passed(r) == 3, "\(r)")
+    }
+
     @Test("stories spread over two recording groups on virtual nodes")
     func twoGroups() throws {
         let r = try MPIJob.run(ranks: 10, [checks, "groups", "--set", "deployment.virtualNodes=2"], timeout: 120)

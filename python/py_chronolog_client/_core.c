@@ -248,7 +248,7 @@ static PyObject *Event_richcompare(PyObject *a, PyObject *b, int op) {
 static PyMethodDef Event_methods[] = {
     {"time", (PyCFunction)Event_time, METH_NOARGS, "time() -> int: the event's timestamp (ns, uint64)."},
     {"client_id", (PyCFunction)Event_client_id, METH_NOARGS, "client_id() -> int: the id of the client that logged it."},
-    {"index", (PyCFunction)Event_index, METH_NOARGS, "index() -> int: per client and story, 0, 1, 2, ... (uint32)."},
+    {"index", (PyCFunction)Event_index, METH_NOARGS, "index() -> int: per client and story, 0, 1, 2, ... (uint32), going on after a re-acquire and in a story destroyed and made again."},
     {"log_record", (PyCFunction)Event_log_record, METH_NOARGS,
      "log_record() -> str: the record (UTF-8; bytes that are not UTF-8 come back as surrogate escapes)."},
     {"log_record_bytes", (PyCFunction)Event_log_record_bytes, METH_NOARGS, "log_record_bytes() -> bytes: the record as stored."},

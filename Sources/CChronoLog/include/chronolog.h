@@ -93,7 +93,9 @@ typedef struct chronolog_event {
     uint64_t time;
     /** The id of the client that logged it. */
     uint64_t client_id;
-    /** Per client and story: 0, 1, 2, ... in logging order. */
+    /** Per client and story: 0, 1, 2, ... in logging order, going on after a release and
+     *  re-acquire, and in a story destroyed and made again (the archive hides the earlier
+     *  incarnation's events by these indexes). */
     uint32_t index;
     /** Always 0. */
     uint32_t reserved;
