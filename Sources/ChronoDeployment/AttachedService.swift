@@ -55,7 +55,8 @@ public final class AttachedService: @unchecked Sendable {
         let service = try runDirectory.serviceName()
         let weInitialized = try startMPI(runDirectory)
         let deadline = started + .milliseconds(config.attach.connectTimeoutMs)
-        let gateway = try connect(service: service, deadline: deadline)
+        let turn = try AttachTurn.take(runDirectory, until: deadline)
+        let gateway = try connect(service: service, deadline: deadline, turn: turn)
         let answer: AttachWire.HelloAnswer
         do {
             answer = try hello(gateway, token: token, deadline: deadline)
@@ -89,8 +90,11 @@ public final class AttachedService: @unchecked Sendable {
     }
 
     /// Looks the service up and connects, on a helper thread: a port whose job died can leave
-    /// `MPI_Comm_connect` waiting, and the caller gets −8 at the deadline instead.
-    private static func connect(service: String, deadline: ContinuousClock.Instant) throws(ChronoLogError) -> Communicator {
+    /// `MPI_Comm_connect` waiting, and the caller gets −8 at the deadline instead. The helper
+    /// gives `turn` up only once the connect returned, so a connect the caller stopped waiting for
+    /// still keeps the next process from connecting alongside it (``AttachTurn``).
+    private static func connect(service: String, deadline: ContinuousClock.Instant,
+                                turn: AttachTurn?) throws(ChronoLogError) -> Communicator {
         let result = Mutex<Result<Communicator, ChronoLogError>?>(nil)
         let thread = Thread {
             let r: Result<Communicator, ChronoLogError>
@@ -100,6 +104,7 @@ public final class AttachedService: @unchecked Sendable {
             } catch {
                 r = .failure(.noConnection("no service \(service) to attach to: \(error)"))
             }
+            turn?.release()
             result.withLock { $0 = r }
         }
         thread.start()

@@ -221,6 +221,40 @@ struct AttachTests {
         #expect(r.stdout.contains("events: logged=1 received=1 archived=1") && r.stdout.contains("dropped: the service is stopping"), "\(r)")
     }
 
+    @Test("programs attaching at once (three ranks of one mpirun, two singletons) all attach, log and replay; a later one too")
+    func concurrentAttaches() throws {
+        let (work, client, run) = try Self.attachClient()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let script = Self.prelude(work) + """
+            start_service \(run)
+            timeout 60 $MPIRUN --ompi-server file:\(run)/ompi-server.uri -n 3 \\
+              bash -c 'exec \(client) \(run) write climate rank$OMPI_COMM_WORLD_RANK 500' > ranks.log 2>&1 &
+            ranks=$!
+            timeout 60 \(client) \(run) write climate solo1 500 > solo1.log 2>&1 &
+            solo1=$!
+            timeout 60 \(client) \(run) write climate solo2 500 > solo2.log 2>&1 &
+            solo2=$!
+            wait $ranks; echo "ranks_exit=$?"; wait $solo1; wait $solo2
+            echo "== ranks"; cat ranks.log; echo "== solo1"; cat solo1.log; echo "== solo2"; cat solo2.log
+            echo "== after"; timeout 30 \(client) \(run) write climate after 100; echo "rc=$?"
+            stop_service \(run)
+            """
+        let r = try MPIJob.runScript(script, timeout: 150, environment: Self.environment())
+        let sections = Self.sections(r.stdout)
+        // Before each attach took its turn, crossed connects left all but one or two with -8 and
+        // the gateway's accept stuck for good (every later attach -8).
+        #expect(r.stdout.contains("ranks_exit=0"), "\(r)")
+        let ranks = sections["ranks"] ?? ""
+        #expect(ranks.components(separatedBy: " rc=0\n").count - 1 == 3 && ranks.components(separatedBy: "replayed=500").count - 1 == 3,
+                "\(r)")
+        for name in ["solo1", "solo2"] {
+            #expect(sections[name]?.contains(" rc=0\n") == true && sections[name]?.contains("replayed=500") == true, "\(name)\n\(r)")
+        }
+        #expect(sections["after"]?.contains("replayed=100") == true && sections["after"]?.contains("rc=0") == true, "\(r)")
+        #expect(r.stdout.contains("events: logged=2600 received=2600 archived=2600 late=0 rejected=0 refused=0 lost=0"), "\(r)")
+        #expect(r.stdout.contains("service_exit=0"), "\(r)")
+    }
+
     /// Output split at `== name` lines.
     static func sections(_ text: String) -> [String: String] {
         var out: [String: String] = [:]
