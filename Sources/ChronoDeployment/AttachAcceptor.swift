@@ -14,6 +14,9 @@ final class AttachAcceptor: @unchecked Sendable {
     private let accepted = Mutex<[Communicator]>([])
     private let stopped = Atomic<Bool>(false)
     private let logger: Logger
+    /// How long this process's `MPI_Finalize` may take once it accepted (``BoundedFinalize``): an
+    /// idle accept lets it return in well under a second.
+    static let finalizeBound: Duration = .seconds(10)
 
     /// Opens and publishes the port. - Throws: `MPIError` (no name server: start the job with
     /// `mpirun --ompi-server file:URI`).
@@ -62,6 +65,8 @@ final class AttachAcceptor: @unchecked Sendable {
     /// (the name dies with `ompi-server`, which the service script stops).
     func stop(timeout: Duration = .milliseconds(500)) {
         stopped.store(true, ordering: .releasing)
+        // The accept thread may be stuck inside Open MPI on a connect that never completed.
+        BoundedFinalize.require(Self.finalizeBound)
         let done = Atomic<Bool>(false)
         let (service, port, logger) = (serviceName, self.port, self.logger)
         let thread = Thread {

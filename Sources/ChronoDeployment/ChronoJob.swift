@@ -303,14 +303,16 @@ public struct ChronoJob: Sendable {
                 }
             }
             let visor = m.layout.plan.ranks(of: .visor).first ?? 0
-            let summary = try JobSummary.gather(counters: counters, role: m.assignment.role, over: world, root: visor)
+            // Every collective of the way out is completed by testing (``testUntilComplete(_:)``).
+            let summary = try JobSummary.gather(counters: counters, role: m.assignment.role, over: world, root: visor,
+                                                completing: Self.testUntilComplete)
             if let summary, summary.lostEvents > 0 {
                 printError("chronolog-job: \(summary.lostEvents) event(s) were lost")
                 status = max(status, 1)
             }
             let stuck = StuckCollective.isGivenUp
             if stuck { status = max(status, 1) }
-            let agreed = try world.allreduce([Int64(status), stuck ? 1 : 0], op: .max)
+            let agreed = try world.allreduce([Int64(status), stuck ? 1 : 0], op: .max, completing: Self.testUntilComplete)
             status = Int32(agreed[0])
             if let summary {
                 print(summary.rendered(exitStatus: status, signal: ShutdownSignal.signalNumber))
@@ -319,7 +321,7 @@ public struct ChronoJob: Sendable {
             }
             if agreed[1] != 0 {
                 // The summary is out before a stuck rank exits (mpirun then ends every rank).
-                try world.barrier()
+                try Self.testUntilComplete(try world.ibarrier())
                 if stuck {
                     try? m.bulk?.close()  // not collective; the stuck thread never used it
                     StuckCollective.leave(status: 1)
@@ -332,13 +334,24 @@ public struct ChronoJob: Sendable {
             try m.peers?.free()
             try m.application.free()
             try m.control.free()
-            if finalizeMPI ?? m.weInitializedMPI { try MPIRuntime.finalize() }
+            if finalizeMPI ?? m.weInitializedMPI { try BoundedFinalize.finalize(exitStatus: status) }
         } catch {
             printError("chronolog: rank \(world.rank): leaving the job failed: \(error)")
             if StuckCollective.isGivenUp { StuckCollective.leave(status: 1) }
             return 1
         }
         return status
+    }
+
+    /// Completes `request` by testing it (`MPI_Test`, backing off as a service loop when idle),
+    /// never by `MPI_Wait`. An attach gateway's accept thread can be stuck inside Open MPI's
+    /// progress engine (a connect whose peer vanished half-way: `ompi_comm_nextcid` waiting on the
+    /// name server); Open MPI 4.1 then puts every other thread that waits for a request to sleep
+    /// until that wait ends, and a blocking collective on the main thread never returns, leaving
+    /// the other ranks spinning in it. `MPI_Test` drives the progress engine itself.
+    static func testUntilComplete(_ request: Request) throws {
+        var backoff = IdleBackoff.serviceLoop
+        while try request.test() == nil { backoff.idle() }
     }
 
     /// The whole job for `chronolog-job`: join as a service rank, run the role (or `client` on

@@ -34,12 +34,14 @@ package struct JobSummary {
         }
     }
 
-    /// Gathers every rank's counters at `root`. Collective over `world`.
+    /// Gathers every rank's counters at `root`, each non-blocking step completed by `wait`
+    /// (``Communicator/gather(_:root:completing:)``). Collective over `world`.
     /// - Returns: the summary on `root`, `nil` elsewhere.
     /// - Throws: `MPIError`, or a decoding error when a rank's contribution is not valid (a bug).
-    static func gather(counters: Counters, role: Role, over world: Communicator, root: Int) throws -> JobSummary? {
+    static func gather(counters: Counters, role: Role, over world: Communicator, root: Int,
+                       completing wait: (Request) throws -> Void) throws -> JobSummary? {
         let mine = try JSONEncoder().encode(RankCounters(role: role, counters: counters))
-        guard let pieces = try world.gather(Array(mine), root: root) else { return nil }
+        guard let pieces = try world.gather(Array(mine), root: root, completing: wait) else { return nil }
         let decoder = JSONDecoder()
         return JobSummary(try pieces.map { try decoder.decode(RankCounters.self, from: Data($0)) })
     }

@@ -85,6 +85,43 @@ extension Communicator {
         return Self.slices(all, counts: counts, displs: displs)
     }
 
+    /// Gathers each process's bytes (any lengths) at `root` as ``gather(_:root:)`` does, with the
+    /// non-blocking calls (`MPI_Igather` of lengths + `MPI_Igatherv`), each completed by `wait`
+    /// (which must return only once the request completed, e.g. by testing it in a loop). Collective.
+    ///
+    /// Open MPI 4.1 at `MPI_THREAD_MULTIPLE` lets one waiting thread at a time drive its progress
+    /// engine; the others sleep until that thread's wait ends. A blocking collective on a thread
+    /// while another thread is stuck inside MPI's progress (an `MPI_Comm_accept` whose peer
+    /// vanished mid-handshake) never completes; `MPI_Test` drives the progress itself.
+    /// - Returns: the pieces in rank order on the root, `nil` elsewhere.
+    public func gather(_ bytes: [UInt8], root: Int, completing wait: (Request) throws -> Void) throws -> [[UInt8]]? {
+        try checkCount(bytes.count, "MPI_Igather")
+        var mine = Int32(bytes.count)
+        var counts = [Int32](repeating: 0, count: rank == root ? size : 1)
+        var req: MPI_Request? = chrono_mpi_request_null()
+        try check(MPI_Igather(&mine, 1, chrono_mpi_int(), &counts, 1, chrono_mpi_int(), Int32(root), handle, &req), "MPI_Igather")
+        try wait(Request(handle: req, buffer: nil, ownsBuffer: false))
+        let isRoot = rank == root
+        let (displs, total) = try Self.displacements(isRoot ? counts : [0], call: "MPI_Igatherv")
+        var all = [UInt8](repeating: 0, count: max(total, 1))
+        try bytes.withUnsafeBytes { (src) in
+            try all.withUnsafeMutableBytes { (dst) in
+                try counts.withUnsafeBufferPointer { (c) in
+                    try displs.withUnsafeBufferPointer { (d) in
+                        var req: MPI_Request? = chrono_mpi_request_null()
+                        try check(
+                            MPI_Igatherv(src.baseAddress, mine, chrono_mpi_byte(), dst.baseAddress, c.baseAddress, d.baseAddress,
+                                         chrono_mpi_byte(), Int32(root), handle, &req),
+                            "MPI_Igatherv")
+                        try wait(Request(handle: req, buffer: nil, ownsBuffer: false))
+                    }
+                }
+            }
+        }
+        guard isRoot else { return nil }
+        return Self.slices(all, counts: counts, displs: displs)
+    }
+
     /// Gathers one fixed-size value from every process to all (`MPI_Allgather`). Collective.
     public func allgather<T: BitwiseCopyable>(_ value: T) throws -> [T] {
         var mine = value
@@ -128,6 +165,23 @@ extension Communicator {
                 try check(
                     MPI_Allreduce(src.baseAddress, dst.baseAddress, Int32(values.count), T.mpiDatatype.raw, op.raw, handle),
                     "MPI_Allreduce")
+            }
+        }
+        return out
+    }
+
+    /// Combines `values` element-wise over all processes with `op` as ``allreduce(_:op:)-swift.method`` does,
+    /// with `MPI_Iallreduce` completed by `wait` (see ``gather(_:root:completing:)``). Collective.
+    public func allreduce<T: ReducibleScalar>(_ values: [T], op: ReduceOp, completing wait: (Request) throws -> Void) throws -> [T] {
+        guard !values.isEmpty else { return [] }
+        var out = values
+        try values.withUnsafeBytes { (src) in
+            try out.withUnsafeMutableBytes { (dst) in
+                var req: MPI_Request? = chrono_mpi_request_null()
+                try check(
+                    MPI_Iallreduce(src.baseAddress, dst.baseAddress, Int32(values.count), T.mpiDatatype.raw, op.raw, handle, &req),
+                    "MPI_Iallreduce")
+                try wait(Request(handle: req, buffer: nil, ownsBuffer: false))
             }
         }
         return out

@@ -255,6 +255,26 @@ struct AttachTests {
         #expect(r.stdout.contains("service_exit=0"), "\(r)")
     }
 
+    @Test("connects that cross (plain MPI, no turn) leave the gateway's accept stuck in MPI's progress: SIGTERM still ends the service")
+    func crossedConnectsDoNotBlockStopping() throws {
+        let (work, _, run) = try Self.attachClient()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let raw = try CProgram.build("Tests/CABITests/Programs/raw_connector.c", into: work)
+        let script = Self.prelude(work) + """
+            start_service \(run)
+            timeout 8 $MPIRUN --ompi-server file:\(run)/ompi-server.uri -n 3 \(raw) \(run) > raw.log 2>&1; echo "raw_exit=$?"
+            stop_service \(run)
+            """
+        // Before, the gateway's main thread slept in the summary's MPI_Gatherv (Open MPI lets one
+        // thread at a time drive progress, and the accept thread had it) and the other ranks spun
+        // in it: the script timed out. Now the summary is out and the job ends; the gateway rank's
+        // MPI_Finalize may hang on the accept thread's locks (then it exits after its bound) or
+        // fail in Open MPI, so mpirun's status is not asserted.
+        let r = try MPIJob.runScript(script, timeout: 60, environment: Self.environment(leaseMs: 1000))
+        #expect(r.stdout.contains("service_exit=") && r.stdout.contains("events: logged=0")
+                && r.stdout.contains("exit status: 0"), "\(r)")
+    }
+
     /// Output split at `== name` lines.
     static func sections(_ text: String) -> [String: String] {
         var out: [String: String] = [:]
