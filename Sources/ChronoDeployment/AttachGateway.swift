@@ -104,6 +104,7 @@ public final class AttachGateway {
         var worked = false
         do {
             if let oldest = try peer.progress(), now - oldest > lease {
+                postGoodbye(to: peer)
                 drop(peer, reason: "its sends did not complete within \(lease)")
                 return true
             }
@@ -132,6 +133,7 @@ public final class AttachGateway {
             return true
         }
         if now - peer.lastHeard > lease {
+            postGoodbye(to: peer)
             drop(peer, reason: "silent for \(lease)")
             return true
         }
@@ -376,6 +378,19 @@ public final class AttachGateway {
             while try peer.progress() != nil && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.002) }
         } catch {
             logger.notice("attached client \(peer.number) did not get the goodbye: \(error)")
+        }
+    }
+
+    /// Tells a client dropped for its lease (stopped, hung, or too slow to receive) that it is
+    /// dropped, without waiting: the goodbye stays queued on its socket, and if the process runs
+    /// again its channel fails every call at once with −8 (as when the service stops), instead of
+    /// each call waiting out its timeout for answers that never come. The send is not waited for
+    /// (the loop serves everyone else); `MPI_Comm_free` lets it complete in the background.
+    private func postGoodbye(to peer: AttachedPeer) {
+        do {
+            try peer.post([], tag: AttachWire.GatewayTag.goodbye.rawValue, now: .now)
+        } catch {
+            logger.notice("attached client \(peer.number) was not told it is dropped: \(error)")
         }
     }
 

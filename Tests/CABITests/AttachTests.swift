@@ -275,6 +275,31 @@ struct AttachTests {
                 && r.stdout.contains("exit status: 0"), "\(r)")
     }
 
+    @Test("a client the gateway dropped (stopped past its lease) fails its later calls at once with -8 when it runs again")
+    func droppedClientToldAtOnce() throws {
+        let (work, client, run) = try Self.attachClient()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let script = Self.prelude(work) + """
+            start_service \(run)
+            \(client) \(run) linger climate s 1 > linger.out 2>&1 &
+            lingering=$!
+            for _ in $(seq 200); do grep -q lingering linger.out && break; sleep 0.05; done
+            kill -STOP $lingering
+            for _ in $(seq 200); do grep -q "dropped: silent for" \(run).log && break; sleep 0.05; done
+            t0=$(date +%s%N); kill -CONT $lingering; wait $lingering
+            echo "client_exit=$? client_ms=$(( ($(date +%s%N) - t0) / 1000000 ))"
+            echo "== client"; cat linger.out
+            stop_service \(run)
+            """
+        let r = try MPIJob.runScript(script, timeout: 120, environment: Self.environment(leaseMs: 1000))
+        let out = Self.sections(r.stdout)["client"] ?? ""
+        // Before, nothing told it: flush, release and disconnect each waited out a timeout (35-50 s), finalize 10 s.
+        #expect(out.contains("after_stop flush=-8 release=-8 disconnect=-8") && out.contains("finalize=-8"), "\(r)")
+        let ms = Self.value("client_ms", in: r.stdout) ?? .infinity
+        #expect(r.stdout.contains("client_exit=0") && ms < 3000, "the client took \(ms) ms after it ran again\n\(r)")
+        #expect(r.stdout.contains("service_exit=0"), "\(r)")
+    }
+
     /// Output split at `== name` lines.
     static func sections(_ text: String) -> [String: String] {
         var out: [String: String] = [:]
