@@ -525,21 +525,51 @@ public final class GrapherRole: RecordingBehavior {
 
     // MARK: - Archive rounds
 
+    /// One step of the archive rounds: finishes the round in flight when its outcome is there;
+    /// else, when a round is due and the graphers met, seals what the stories can, takes the
+    /// round's chunks and the acknowledgements it makes durable, and starts writing them.
     private func runRound(channel: any ControlTransport) throws -> Bool {
-        if roundInFlight != nil {
-            // Written on the round thread: finished once its outcome is there. The flight is taken
-            // out, not copied: a copy would share its chunks' storage, which then could not go back
-            // to the pool.
-            guard let outcome = roundThread?.takeOutcome() else {
-                guard watchStuckRound(), let flight = roundInFlight.take() else { return false }
-                try finishStuck(consume flight, channel: channel)
-                return true
-            }
-            guard let flight = roundInFlight.take() else { return false }
-            try finish(consume flight, outcome: outcome, channel: channel)
+        if roundInFlight != nil { return try finishRoundInFlight(channel: channel) }
+        guard try graphersMet(at: clock.instant()) else { return false }
+        sealStories(at: clock.now())
+        var chunks = try takeRoundChunks()
+        let durable = takeDurableAcks()
+        let flight = RoundInFlight(chunks: chunks, durable: durable, events: UInt64(chunks.reduce(0) { $0 + $1.chunk.count }),
+                                   bytes: chunks.reduce(0) { $0 + $1.chunk.encodedByteCount }, started: clock.instant())
+        chunks.removeAll()
+        if let roundThread, archiveFailure == nil {
+            // Reads, merges and the next round's sealing go on while it is written and flushed.
+            roundThread.submit(flight.chunks, faults: faults)
+            roundInFlight = flight
             return true
         }
-        let now = clock.instant()
+        let readsOutstanding = !reads.isEmpty
+        let writeStarted = clock.instant()
+        // Else on the round thread, as part of the write; a round that writes nothing is not delayed.
+        if roundThread == nil, archive != nil, archiveFailure == nil { faults.archiveRoundStarts(events: Int(flight.events)) }
+        let outcome = write(flight.chunks)
+        if readsOutstanding, let since = readBusySince { readBusySince = since + (clock.instant() - writeStarted) }
+        try finish(consume flight, outcome: outcome, channel: channel)
+        return true
+    }
+
+    /// The round written on the round thread is finished once its outcome is there (or given up
+    /// when it is stuck). The flight is taken out, not copied: a copy would share its chunks'
+    /// storage, which then could not go back to the pool.
+    private func finishRoundInFlight(channel: any ControlTransport) throws -> Bool {
+        guard let outcome = roundThread?.takeOutcome() else {
+            guard watchStuckRound(), let flight = roundInFlight.take() else { return false }
+            try finishStuck(consume flight, channel: channel)
+            return true
+        }
+        guard let flight = roundInFlight.take() else { return false }
+        try finish(consume flight, outcome: outcome, channel: channel)
+        return true
+    }
+
+    /// Whether a round may start at `now`: it is due, no archive lease is held, and every grapher
+    /// reached the round's barrier (started here when due; a grapher alone waits for nobody).
+    private func graphersMet(at now: ContinuousClock.Instant) throws -> Bool {
         if barrier == nil {
             guard now >= nextRoundAt, !leases.isHeld else { return false }
             if graphers.size == 1 {
@@ -559,9 +589,12 @@ public final class GrapherRole: RecordingBehavior {
             }
             barrier = nil
         }
-        var chunks: [ArchiveChunk] = []
-        var durable: [PendingAck] = []
-        let clockNow = clock.now()
+        return true
+    }
+
+    /// Seals what each story's keepers' watermarks (and the clock, at `clockNow`) allow, holding
+    /// the sealed chunks for the rounds.
+    private func sealStories(at clockNow: UInt64) {
         for id in Array(stories.keys) {
             guard var s = stories.removeValue(forKey: id) else { continue }  // unshared while sealing
             // As at the keepers, the clock is a contributor (id 0, never a keeper's rank), so a
@@ -577,9 +610,13 @@ public final class GrapherRole: RecordingBehavior {
             for chunk in sealed where !chunk.isEmpty { s.held.append(chunk) }
             stories[id] = s
         }
-        // Bounded work per round: the stories' oldest sealed ranges first, up to `roundByteLimit`
-        // bytes (at least one chunk), so a backlog never makes one round long; reads and
-        // acknowledgements go on between rounds, and the next round follows at once.
+    }
+
+    /// The round's chunks. Bounded work per round: the stories' oldest sealed ranges first, up to
+    /// `roundByteLimit` bytes (at least one chunk), so a backlog never makes one round long; reads
+    /// and acknowledgements go on between rounds, and the next round follows at once.
+    private func takeRoundChunks() throws -> [ArchiveChunk] {
+        var chunks: [ArchiveChunk] = []
         var roundBytes = 0
         let order = stories.filter { !$0.value.held.isEmpty }
             .sorted { ($0.value.held[0].range.start, $0.key.rawValue) < ($1.value.held[0].range.start, $1.key.rawValue) }.map(\.key)
@@ -590,46 +627,60 @@ public final class GrapherRole: RecordingBehavior {
                 roundBytes += next.encodedByteCount
                 taken.append(s.held.removeFirst())
             }
-            if let groups = Self.archiveGroups(taken, rowBytes: config.archive.maxRowBytes) {
-                // Chunks one after the other in time: each of half a row or more archived as it is,
-                // without the copy of every byte a merge into one chunk costs (issue 17); a run of
-                // smaller ones merged into one, so they do not each take an index row.
-                var next = 0
-                for group in groups {
-                    // Moved out of `taken`, not copied: a copy left there would share each chunk's
-                    // storage, and the pool could not reuse it.
-                    var inputs: [StoryChunk] = []
-                    for k in next..<(next + group) {
-                        var moved = StoryChunk.empty(storyId: id, range: taken[k].range)
-                        swap(&moved, &taken[k])
-                        inputs.append(moved)
-                    }
-                    next += group
-                    if inputs.count == 1 {
-                        chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: inputs.removeFirst()))
-                    } else {
-                        if let merged = try StoryChunk.merge(inputs, pool: storage) {
-                            chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: merged))
-                        }
-                        while var input = inputs.popLast() { storage.give(&input) }
-                    }
-                }
-            } else {
-                // One archive chunk per story per round: many small chunks (pieces, late revisions)
-                // would each cost index rows and HDF5 selections; readers merge by time anyway.
-                if let merged = try StoryChunk.merge(taken, pool: storage) {
-                    chunks.append(ArchiveChunk(chronicle: s.notice.chronicle, story: s.notice.story, chunk: merged))
-                }
-                // Merged into new storage: the inputs' storage serves the next reads.
-                if taken.count > 1 {
-                    while var input = taken.popLast() { storage.give(&input) }
-                }
-            }
+            try archiveChunks(of: &taken, story: id, notice: s.notice, into: &chunks)
             stories[id] = s
         }
+        return chunks
+    }
+
+    /// Appends the archive chunks a story's `taken` chunks become: as they are where they follow
+    /// one another in time and are large, merged otherwise. Inputs merged into new storage go
+    /// back to the pool.
+    private func archiveChunks(of taken: inout [StoryChunk], story id: StoryID, notice: RecordingNotice,
+                               into chunks: inout [ArchiveChunk]) throws {
+        if let groups = Self.archiveGroups(taken, rowBytes: config.archive.maxRowBytes) {
+            // Chunks one after the other in time: each of half a row or more archived as it is,
+            // without the copy of every byte a merge into one chunk costs (issue 17); a run of
+            // smaller ones merged into one, so they do not each take an index row.
+            var next = 0
+            for group in groups {
+                // Moved out of `taken`, not copied: a copy left there would share each chunk's
+                // storage, and the pool could not reuse it.
+                var inputs: [StoryChunk] = []
+                for k in next..<(next + group) {
+                    var moved = StoryChunk.empty(storyId: id, range: taken[k].range)
+                    swap(&moved, &taken[k])
+                    inputs.append(moved)
+                }
+                next += group
+                if inputs.count == 1 {
+                    chunks.append(ArchiveChunk(chronicle: notice.chronicle, story: notice.story, chunk: inputs.removeFirst()))
+                } else {
+                    if let merged = try StoryChunk.merge(inputs, pool: storage) {
+                        chunks.append(ArchiveChunk(chronicle: notice.chronicle, story: notice.story, chunk: merged))
+                    }
+                    while var input = inputs.popLast() { storage.give(&input) }
+                }
+            }
+        } else {
+            // One archive chunk per story per round: many small chunks (pieces, late revisions)
+            // would each cost index rows and HDF5 selections; readers merge by time anyway.
+            if let merged = try StoryChunk.merge(taken, pool: storage) {
+                chunks.append(ArchiveChunk(chronicle: notice.chronicle, story: notice.story, chunk: merged))
+            }
+            // Merged into new storage: the inputs' storage serves the next reads.
+            if taken.count > 1 {
+                while var input = taken.popLast() { storage.give(&input) }
+            }
+        }
+    }
+
+    /// The acknowledgements this round makes durable: each story's chunks wholly before the first
+    /// range still buffered or held back (all of them once nothing is).
+    private func takeDurableAcks() -> [PendingAck] {
+        var durable: [PendingAck] = []
         for id in Array(stories.keys) {
             guard var s = stories[id] else { continue }
-            // Durable: everything before the first range still buffered or held back.
             var frontier = s.pipeline.sealedFrontier
             for c in s.held { frontier = min(frontier, c.range.start) }
             let settled = s.pipeline.bufferedEventCount == 0 && s.held.isEmpty
@@ -640,23 +691,7 @@ public final class GrapherRole: RecordingBehavior {
             s.pending = later
             stories[id] = s
         }
-        let flight = RoundInFlight(chunks: chunks, durable: durable, events: UInt64(chunks.reduce(0) { $0 + $1.chunk.count }),
-                                   bytes: chunks.reduce(0) { $0 + $1.chunk.encodedByteCount }, started: clock.instant())
-        chunks.removeAll()
-        if let roundThread, archiveFailure == nil {
-            // Reads, merges and the next round's sealing go on while it is written and flushed.
-            roundThread.submit(flight.chunks, faults: faults)
-            roundInFlight = flight
-            return true
-        }
-        let readsOutstanding = !reads.isEmpty
-        let writeStarted = clock.instant()
-        // Else on the round thread, as part of the write; a round that writes nothing is not delayed.
-        if roundThread == nil, archive != nil, archiveFailure == nil { faults.archiveRoundStarts(events: Int(flight.events)) }
-        let outcome = write(flight.chunks)
-        if readsOutstanding, let since = readBusySince { readBusySince = since + (clock.instant() - writeStarted) }
-        try finish(consume flight, outcome: outcome, channel: channel)
-        return true
+        return durable
     }
 
     /// Ends a round once written (or failed): counts it, acknowledges what it made durable, forgets
