@@ -56,7 +56,16 @@ public final class AttachedService: @unchecked Sendable {
         let weInitialized = try startMPI(runDirectory)
         let deadline = started + .milliseconds(config.attach.connectTimeoutMs)
         let turn = try AttachTurn.take(runDirectory, until: deadline)
-        let gateway = try connect(service: service, deadline: deadline, turn: turn)
+        let gateway: Communicator
+        do {
+            gateway = try connect(service: service, deadline: deadline, turn: turn)
+        } catch {
+            // A program under an mpirun of its own reaches the service's name only through the
+            // name server given to that mpirun: say so, the lookup's own error does not.
+            guard case .noConnection(let detail) = error else { throw error }
+            throw .noConnection(detail + " (a program started by an mpirun of its own finds the service only when that mpirun "
+                                + "names its name server: mpirun --ompi-server file:\(runDirectory.uriFile) …)")
+        }
         let answer: AttachWire.HelloAnswer
         do {
             answer = try hello(gateway, token: token, deadline: deadline)

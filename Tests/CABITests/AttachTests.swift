@@ -56,6 +56,7 @@ struct AttachTests {
             echo wrong > \(work.path)/bad
             echo "== wrong"; CHRONOLOG_ATTACH_TOKEN_FILE=\(work.path)/bad timeout 30 \(client) \(run) expect -9; echo "rc=$?"
             echo "== missing"; CHRONOLOG_ATTACH_TOKEN_FILE=\(work.path)/none timeout 30 \(client) \(run) expect -9; echo "rc=$?"
+            echo "== plain"; timeout 30 $MPIRUN -n 1 \(client) \(run) expect -8 2>&1; echo "rc=$?"
             cp \(run)/ompi-server.uri \(work.path)/saved.uri
             stat -c '%a %n' \(run) \(run)/token \(run)/token.read
             stop_service \(run)
@@ -71,6 +72,8 @@ struct AttachTests {
             #expect(sections[name]?.contains("rc=0") == true, "\(name): \(sections[name] ?? "missing")\n\(r)")
         }
         #expect(sections["singleton"]?.contains("replayed=2000") == true, "\(r)")
+        // Under an mpirun of its own without --ompi-server: -8, the message naming the flag to add.
+        #expect(sections["plain"]?.contains("mpirun --ompi-server file:\(run)/ompi-server.uri") == true, "\(sections["plain"] ?? "")")
         #expect(sections["mpirun"]?.contains("replayed=3000") == true, "\(r)")
         #expect(sections["readonly"]?.contains("replayed=2000") == true, "\(r)")
         for name in ["gone", "stale"] {
