@@ -1,3 +1,5 @@
+import ChronoSystem
+import Glibc
 import MPI
 
 /// The layout of a running job: the role plan plus this rank's place in it.
@@ -33,6 +35,7 @@ public struct JobLayout: Sendable {
     public static func discover(
         world: Communicator, isService: Bool, shape: GroupShape, virtualNodes: Int, minimumClients: Int
     ) throws -> JobLayout {
+        try waitForEveryRank(world)
         let node = try world.splitByNode(key: world.rank)
         // The node's key is its lowest world rank: the same on every member, unique per node.
         let nodeKey = try node.allreduce(Int64(world.rank), op: .min)
@@ -64,6 +67,27 @@ public struct JobLayout: Sendable {
         let plan = try RolePlan(facts: facts, shape: GroupShape(keepers: service[0], graphers: service[1], players: service[2]),
                                 virtualNodes: service[3], minimumClients: settings.map { $0[4] }.max() ?? minimumClients)
         return JobLayout(plan: plan, worldRank: world.rank)
+    }
+
+    /// Waits until every rank of `world` has come to the layout (a barrier, tested rather than
+    /// waited on): an MPMD application that never joins (it does not call chronolog_join or
+    /// chronolog_init, import py_chronolog_client or ChronoJob.join) would otherwise leave the
+    /// service waiting without a word. Every `noteAfter`, world rank 0 says what it waits for.
+    static func waitForEveryRank(_ world: Communicator, noteAfter: Duration = .seconds(10)) throws {
+        let arrived = try world.ibarrier()
+        var backoff = IdleBackoff.serviceLoop
+        var nextNote = ContinuousClock.now + noteAfter
+        var waited = Duration.zero
+        while try arrived.test() == nil {
+            if world.rank == 0 && ContinuousClock.now >= nextNote {
+                waited += noteAfter
+                let note = "chronolog: waited \(waited) for every one of the job's \(world.size) ranks to join; an MPMD application's "
+                    + "ranks must join (chronolog_join or chronolog_init, import py_chronolog_client, or ChronoJob.join)\n"
+                _ = note.withCString { write(2, $0, strlen($0)) }
+                nextNote = ContinuousClock.now + noteAfter
+            }
+            backoff.idle()
+        }
     }
 
     /// Bytes before the host name in a rank's facts: its node key, whether it is a service rank,

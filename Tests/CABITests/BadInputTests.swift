@@ -55,6 +55,19 @@ struct BadInputTests {
         #expect(s.exitCode == 0 && s.lines(startingWith: "FAIL").isEmpty && s.stdout.contains("lost=0"), "\(s)")
     }
 
+    @Test("an MPMD application that never joins: the service says after 10 s what it waits for, instead of waiting without a word")
+    func applicationThatNeverJoins() throws {
+        let dir = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try CProgram.build("Tests/CABITests/Programs/never_joins.c", into: dir)
+        // The job cannot end (the service waits for the application's ranks): killed after 13 s.
+        let r = try MPIJob.run([(4, [MPIJob.executable("chronolog-job"), "--workload", "none", "--quiet"]), (1, [program, "60"])],
+                               timeout: 13, workingDirectory: dir)
+        #expect(r.timedOut, "\(r)")
+        #expect(r.stderr.contains("waited 10.0 seconds for every one of the job's 5 ranks to join")
+                && r.stderr.contains("chronolog_join or chronolog_init"), "\(r)")
+    }
+
     @Test("a damaged archive row: chronolog_replay and the cursor deliver the intact events and return CL_ERR_PARTIAL_RESULT (-18)")
     func partialReplay() throws {
         let dir = try CProgram.scratch()
