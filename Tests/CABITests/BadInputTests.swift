@@ -61,8 +61,12 @@ struct BadInputTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let program = try CProgram.build("Tests/CABITests/Programs/never_joins.c", into: dir)
         // The job cannot end (the service waits for the application's ranks): killed after 13 s.
+        // Its ranks may still be dying when the launch's own clean-up looks: their shared-memory
+        // files are removed here once no process maps them (at most 5 s).
+        let leftovers = SharedMemoryLeftovers()
         let r = try MPIJob.run([(4, [MPIJob.executable("chronolog-job"), "--workload", "none", "--quiet"]), (1, [program, "60"])],
                                timeout: 13, workingDirectory: dir)
+        for _ in 0..<50 where leftovers.removeNew().isEmpty && leftovers.hasNew { usleep(100_000) }
         #expect(r.timedOut, "\(r)")
         #expect(r.stderr.contains("waited 10.0 seconds for every one of the job's 5 ranks to join")
                 && r.stderr.contains("chronolog_join or chronolog_init"), "\(r)")

@@ -42,6 +42,9 @@ public struct SharedMemoryLeftovers {
         return removed
     }
 
+    /// Whether anything appeared since the snapshot (in use or not).
+    public var hasNew: Bool { !freshNames().isEmpty }
+
     private func freshNames() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: Self.directory)) ?? []).filter { !before.contains($0) }
     }
