@@ -120,13 +120,25 @@ static void free_attrs(const char **keys, const char **values) {
 }
 
 /* A record argument (str as UTF-8, bytes, or any buffer) as pointer and length. `view` is filled
- * (and must be released) only when the buffer protocol was used. Returns 0, or -1 with an
- * exception set. */
+ * (and must be released) only when the buffer protocol was used. A str holding lone surrogates is
+ * a record that is not UTF-8 as log_record() gives it back ("surrogateescape"): its own bytes are
+ * logged, so events copy from story to story unchanged. Returns 0, or -1 with an exception set. */
 static int record_arg(PyObject *o, const char **data, Py_ssize_t *length, Py_buffer *view, int *viewed) {
     *viewed = 0;
     if (PyUnicode_Check(o)) {
         *data = PyUnicode_AsUTF8AndSize(o, length);
-        return *data == NULL ? -1 : 0;
+        if (*data != NULL) return 0;
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
+        PyErr_Clear();
+        PyObject *raw = PyUnicode_AsEncodedString(o, "utf-8", "surrogateescape");
+        if (raw == NULL) return -1;
+        int rc = PyObject_GetBuffer(raw, view, PyBUF_SIMPLE); /* the view keeps `raw` alive */
+        Py_DECREF(raw);
+        if (rc != 0) return -1;
+        *viewed = 1;
+        *data = view->buf;
+        *length = view->len;
+        return 0;
     }
     if (PyBytes_Check(o)) {
         *data = PyBytes_AS_STRING(o);
@@ -186,7 +198,8 @@ static int Event_init(EventObject *self, PyObject *args, PyObject *kw) {
     if (record == NULL) {
         bytes = PyBytes_FromStringAndSize("", 0);
     } else if (PyUnicode_Check(record)) {
-        bytes = PyUnicode_AsUTF8String(record);
+        /* As log_record() decodes (surrogateescape), so Event(log_record=e.log_record()) keeps the bytes. */
+        bytes = PyUnicode_AsEncodedString(record, "utf-8", "surrogateescape");
     } else if (PyBytes_Check(record)) {
         Py_INCREF(record);
         bytes = record;

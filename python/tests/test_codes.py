@@ -127,6 +127,27 @@ def test_replay_codes(client):
     assert client.ReleaseStory(name, "s") == 0
 
 
+def test_records_that_are_not_utf8_copy_from_story_to_story(client):
+    # log_record() gives such a record back as a str with its undecodable bytes as lone surrogates;
+    # logging that str again (or making an Event of it) keeps the bytes.
+    name = TAG + "-bytes"
+    raw = b"\xff\xfe binary \x00 \xc3"
+    assert client.CreateChronicle(name, {}, 0) == 0
+    handles = [client.AcquireStory(name, s, {}, 0)[1] for s in ("from", "to")]
+    assert handles[0].log_event(raw) > 0 and handles[0].flush() == 0
+    got = cl.EventList()
+    assert client.ReplayStory(name, "from", 0, 2**64 - 1, got) == 0 and len(got) == 1
+    text = got[0].log_record()
+    assert isinstance(text, str) and got[0].log_record_bytes() == raw
+    assert cl.Event(log_record=text).log_record_bytes() == raw
+    assert handles[1].log_event(text) > 0 and handles[1].flush() == 0
+    copied = cl.EventList()
+    assert client.ReplayStory(name, "to", 0, 2**64 - 1, copied) == 0
+    assert [e.log_record_bytes() for e in copied] == [raw]
+    for s in ("from", "to"):
+        assert client.ReleaseStory(name, s) == 0
+
+
 def test_event_class():
     e = cl.Event(5, 7, 3, "rec")
     assert (e.time(), e.client_id(), e.index(), e.log_record()) == (5, 7, 3, "rec")
