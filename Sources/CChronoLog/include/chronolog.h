@@ -198,7 +198,9 @@ int chronolog_attach(const char *run_dir, int portal_port);
  * and the application communicator. Finalises MPI if chronolog_join initialised it.
  *
  * Collective over the job's ranks: MPI_COMM_WORLD, or the `comm` of chronolog_init (the service
- * ranks take part on their own); returns once every rank of the job has left.
+ * ranks take part on their own); returns once every rank of the job has left. Call it before
+ * MPI_Finalize: a joined rank that finalises MPI without it leaves the service waiting for it,
+ * and the job never ends.
  *
  * @return CL_SUCCESS; CL_ERR_NO_CONNECTION before chronolog_join or after chronolog_finalize
  *         (not collective then); CL_ERR_UNKNOWN if the job ended with a failure (events lost,
