@@ -71,6 +71,8 @@ struct ReplayCommand: ParsableCommand {
         if let to, from > to {
             throw ValidationError("--from \(from) is after --to \(to): the range [from, to) must not be reversed")
         }
+        // With --live the arguments are CHRONICLE STORY.
+        if let story { try NameArguments.check(chronicle: chronicle, story: story) } else { try NameArguments.check(chronicle: path, story: chronicle) }
     }
 
     func run() throws {

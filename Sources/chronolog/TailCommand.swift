@@ -47,6 +47,7 @@ struct TailCommand: ParsableCommand {
     func validate() throws {
         guard n >= 0, n <= Int(UInt32.max) else { throw ValidationError("-n must be 0 … \(UInt32.max)") }
         guard (1...60_000).contains(intervalMs) else { throw ValidationError("--interval-ms must be 1 … 60000") }
+        try NameArguments.check(chronicle: chronicle, story: story)
     }
 
     func run() throws {

@@ -188,6 +188,18 @@ struct CLIArchiveTests {
         #expect(dense.stderr.contains(archive.path) && dense.stderr.split(separator: "\n").count == 1, "\(dense)")
     }
 
+    @Test("replay and tail with an empty or malformed chronicle or story name: a usage error (exit 2) naming the rule, before anything is opened")
+    func badNames() throws {
+        let archive = try KnownArchive()
+        for (args, needle) in [(["replay", archive.directory.path, "", KnownArchive.shared], "chronicle name \"\": is empty"),
+                               (["replay", archive.directory.path, KnownArchive.chronicle, "a/b"], "story name \"a/b\""),
+                               (["replay", "--live", "", "s"], "chronicle name \"\": is empty"),
+                               (["tail", "x", ""], "story name \"\": is empty")] {
+            let r = try chronolog(args)
+            #expect(r.exitCode == 2 && r.stderr.contains(needle), "\(args): \(r)")
+        }
+    }
+
     @Test("verify, ls and replay on a truncated copy: exit 1 naming the file")
     func truncated() throws {
         let archive = try KnownArchive()
