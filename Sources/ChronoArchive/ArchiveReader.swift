@@ -43,7 +43,9 @@ public final class ArchiveReader {
         var info = stat()
         guard stat(path, &info) == 0 else { throw .notFound(path: path) }
         guard (info.st_mode & S_IFMT) == S_IFDIR else { return [path] }
-        guard let dir = opendir(path) else { throw .unreadableFile(path: path, reason: "cannot list the directory") }
+        guard let dir = opendir(path) else {
+            throw .unreadableFile(path: path, reason: "cannot list the directory: " + String(cString: strerror(errno)).lowercased())
+        }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {

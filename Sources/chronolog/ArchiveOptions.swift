@@ -78,9 +78,10 @@ enum ArchivePath {
     /// otherwise what is missing.
     private static func problemFindingFiles(at path: String) -> String? {
         var info = stat()
-        guard stat(path, &info) == 0 else { return "no such file or directory" }
+        // The system's reason: a directory above that the user may not enter is "permission denied".
+        guard stat(path, &info) == 0 else { return String(cString: strerror(errno)).lowercased() }
         guard (info.st_mode & S_IFMT) == S_IFDIR else { return nil }
-        guard let dir = opendir(path) else { return "cannot list the directory" }
+        guard let dir = opendir(path) else { return "cannot list the directory: " + String(cString: strerror(errno)).lowercased() }
         defer { closedir(dir) }
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in

@@ -200,6 +200,23 @@ struct CLIArchiveTests {
         }
     }
 
+    @Test("a user who may not read the archive directory is told so: permission denied, not 'not HDF5' or 'no such file'",
+          .enabled(if: getuid() == 0, "runs the tool as nobody (setpriv), which needs root"))
+    func permissionDenied() throws {
+        let archive = try KnownArchive()
+        let top = "/tmp/chronolog-perm-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: top) }
+        try FileManager.default.createDirectory(atPath: top + "/archive", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: archive.file, toPath: top + "/archive/chronolog-archive.h5")
+        chmod(top, 0o755)
+        chmod(top + "/archive", 0o700)  // root's alone
+        let asNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", MPIJob.executable("chronolog")]
+        let dir = try MPIJob.runCommand(asNobody + ["ls", top + "/archive"], timeout: 60)
+        #expect(dir.exitCode == 1 && dir.stderr.contains("\(top)/archive: cannot list the directory: permission denied"), "\(dir)")
+        let file = try MPIJob.runCommand(asNobody + ["ls", top + "/archive/chronolog-archive.h5"], timeout: 60)
+        #expect(file.exitCode == 1 && file.stderr.contains("chronolog-archive.h5: permission denied"), "\(file)")
+    }
+
     @Test("verify, ls and replay on a truncated copy: exit 1 naming the file")
     func truncated() throws {
         let archive = try KnownArchive()
