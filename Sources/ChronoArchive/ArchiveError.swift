@@ -9,6 +9,8 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file at `path` cannot be opened as HDF5: not HDF5, truncated, or killed before its
     /// first flush. `reason` is the HDF5 wrapper's message.
     case unreadableFile(path: String, reason: String)
+    /// The directory at `path` cannot be listed (`reason`: the system's, e.g. permission denied).
+    case unlistableDirectory(path: String, reason: String)
     /// The file is HDF5 but not a ChronoLog archive of a layout this code reads.
     case incompatibleLayout(path: String, detail: String)
     /// Input handed to `ArchiveWriter.writeRound` on `rank` was refused (a bad name, a chunk whose
@@ -37,6 +39,7 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .notFound(let path): "no archive at \(path)"
         case .unreadableFile(let path, let reason): "archive file \(path) cannot be opened: \(reason)"
+        case .unlistableDirectory(let path, let reason): "archive directory \(path) cannot be listed: \(reason)"
         case .incompatibleLayout(let path, let detail): "\(path) is not a readable ChronoLog archive: \(detail)"
         case .invalidChunk(let rank, let detail): "archive input refused on rank \(rank): \(detail)"
         case .storyNotFound(let chronicle, let story): "story '\(story)' of chronicle '\(chronicle)' is not archived"

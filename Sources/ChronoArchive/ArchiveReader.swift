@@ -38,14 +38,12 @@ public final class ArchiveReader {
     }
 
     /// The archive files at `path`: the file itself, or the directory's `*.h5` files by name.
-    /// - Throws: `.notFound` when there is none; `.unreadableFile` when the directory cannot be listed.
+    /// - Throws: `.notFound` when there is none; `.unlistableDirectory` when the directory cannot be listed.
     public static func archiveFiles(at path: String) throws(ArchiveError) -> [String] {
         var info = stat()
         guard stat(path, &info) == 0 else { throw .notFound(path: path) }
         guard (info.st_mode & S_IFMT) == S_IFDIR else { return [path] }
-        guard let dir = opendir(path) else {
-            throw .unreadableFile(path: path, reason: "cannot list the directory: " + String(cString: strerror(errno)).lowercased())
-        }
+        guard let dir = opendir(path) else { throw .unlistableDirectory(path: path, reason: String(cString: strerror(errno)).lowercased()) }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {

@@ -25,8 +25,8 @@ struct ChronologFailure: Error, CustomStringConvertible {
         switch error {
         case .notFound(let path):
             self.init(path: path, problem: ArchivePath.whyNoArchive(at: path))
-        case .unreadableFile(let path, let reason) where reason.hasPrefix("cannot list the directory"):
-            self.init(path: path, problem: reason)
+        case .unlistableDirectory(let path, let reason):
+            self.init(path: path, problem: "cannot list the directory: \(reason)")
         case .unreadableFile(let path, let reason):
             self.init(path: path, problem: "cannot be opened as an archive file (truncated, damaged or not HDF5): \(reason)")
         case .incompatibleLayout(let path, let detail):

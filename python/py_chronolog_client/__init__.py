@@ -139,7 +139,8 @@ def joined():
 def join(config_path=None):
     """Joins the job's ChronoLog service as an application rank (chronolog_join); done at import
     for MPMD launches. Collective over MPI_COMM_WORLD. Returns a code: 0, -2 (already joined or
-    left, a bad configuration, MPI below MPI_THREAD_MULTIPLE), -7 (the job has no service)."""
+    left, a bad configuration, MPI below MPI_THREAD_MULTIPLE), -7 (the job has no service), -1 (the
+    service cannot use its archive directory; stderr names it)."""
     code = _core._join(config_path)
     if code == CL_SUCCESS:
         _drain_on_sigterm()

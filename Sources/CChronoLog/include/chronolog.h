@@ -130,7 +130,9 @@ typedef int (*chronolog_event_fn)(const chronolog_event *event, void *user);
  *         application rank the configuration is invalid or MPI was initialised below
  *         MPI_THREAD_MULTIPLE (every application rank then returns the same code, the rank's
  *         part in the job is over and the service ends with status 1; a message goes to stderr);
- *         CL_ERR_NO_KEEPERS if the job cannot be laid out (no service ranks, too few ranks).
+ *         CL_ERR_NO_KEEPERS if the job cannot be laid out (no service ranks, too few ranks);
+ *         CL_ERR_UNKNOWN on every rank when the service cannot use its archive directory (the
+ *         message names it). After either, chronolog_join may be called again while MPI runs.
  */
 int chronolog_join(const char *config_path, MPI_Comm *app_comm);
 
