@@ -55,6 +55,23 @@ int chrono_mpi_status_source(const MPI_Status *s) { return s->MPI_SOURCE; }
 int chrono_mpi_status_tag(const MPI_Status *s) { return s->MPI_TAG; }
 int chrono_mpi_status_error(const MPI_Status *s) { return s->MPI_ERROR; }
 
+/* MPI_Finalize deletes MPI_COMM_SELF's attributes before anything else, the last set first
+ * (MPI-4.0 §11.2.4), with MPI still fully usable: the standard hook for a library to leave before
+ * MPI ends. Each action is the value of an attribute of its own. */
+static int chrono_self_attribute_deleted(MPI_Comm comm, int keyval, void *value, void *extra) {
+    (void)comm; (void)extra;
+    void (*action)(void) = (void (*)(void))value;
+    if (action) action();
+    MPI_Comm_free_keyval(&keyval);
+    return MPI_SUCCESS;
+}
+int chrono_mpi_call_before_finalize(void (*action)(void)) {
+    int keyval = MPI_KEYVAL_INVALID;
+    int rc = MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, chrono_self_attribute_deleted, &keyval, NULL);
+    if (rc != MPI_SUCCESS) return rc;
+    return MPI_Comm_set_attr(MPI_COMM_SELF, keyval, (void *)action);
+}
+
 /* ---- HDF5 ---- */
 hid_t chrono_h5p_default(void) { return H5P_DEFAULT; }
 hid_t chrono_h5p_file_access(void) { return H5P_FILE_ACCESS; }

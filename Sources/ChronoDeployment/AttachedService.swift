@@ -78,6 +78,8 @@ public final class AttachedService: @unchecked Sendable {
         let attached = AttachedService(session: session, readOnly: answer.readOnly, runDirectory: runDirectory, gateway: gateway,
                                        weInitializedMPI: weInitialized, took: ContinuousClock.now - started)
         attached.startKeepAlive(every: .milliseconds(max(50, config.attach.leaseMs / 4)))
+        MPIStartedByAttach.live.withLock { $0[ObjectIdentifier(attached)] = attached }
+        MPIStartedByAttach.detachInMPIFinalize
         return attached
     }
 
@@ -95,6 +97,7 @@ public final class AttachedService: @unchecked Sendable {
         } catch {
             throw .noConnection("starting MPI to attach failed: \(error)")
         }
+        MPIStartedByAttach.endAtExit
         return true
     }
 
@@ -105,6 +108,7 @@ public final class AttachedService: @unchecked Sendable {
     private static func connect(service: String, deadline: ContinuousClock.Instant,
                                 turn: AttachTurn?) throws(ChronoLogError) -> Communicator {
         let result = Mutex<Result<Communicator, ChronoLogError>?>(nil)
+        MPIStartedByAttach.connectsInFlight.add(1, ordering: .sequentiallyConsistent)
         let thread = Thread {
             let r: Result<Communicator, ChronoLogError>
             do {
@@ -113,6 +117,7 @@ public final class AttachedService: @unchecked Sendable {
             } catch {
                 r = .failure(.noConnection("no service \(service) to attach to: \(error)"))
             }
+            MPIStartedByAttach.connectsInFlight.subtract(1, ordering: .sequentiallyConsistent)
             turn?.release()
             result.withLock { $0 = r }
         }
@@ -177,14 +182,47 @@ public final class AttachedService: @unchecked Sendable {
 
     /// Says goodbye to the gateway (clients should be disconnected first: the session's
     /// ``ChronoSession/finish()`` closes what they still hold), frees the intercommunicator, and
-    /// finalises MPI if attaching started it. Idempotent.
-    public func detach() throws(ChronoLogError) {
+    /// finalises MPI if attaching started it and `finalizingMPI` (false inside `MPI_Finalize`).
+    /// Idempotent.
+    public func detach(finalizingMPI: Bool = true) throws(ChronoLogError) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        MPIStartedByAttach.live.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }
         while !keepAliveDone.withLock({ $0 }) { Thread.sleep(forTimeInterval: 0.002) }
         let finished: ChronoLogError?
         do throws(ChronoLogError) { try session.finish(); finished = nil } catch { finished = error }
         gateway.freeLocal()
-        if weInitializedMPI { try? MPIRuntime.finalize() }
+        if weInitializedMPI && finalizingMPI { try? MPIRuntime.finalize() }
         if let finished { throw finished }
+    }
+}
+
+/// An MPI that attaching started ends when the process exits, if the program did not end it: a
+/// program whose attach failed (it may try again while MPI runs, so MPI is not ended at the
+/// failure), or that exits still attached, would otherwise leave without `MPI_Finalize`, which its
+/// own `mpirun` reports as an abnormal end. Attachments still live are detached first.
+enum MPIStartedByAttach {
+    /// Connects whose helper thread is still inside `MPI_Comm_connect` (given up at the deadline):
+    /// `MPI_Finalize` could wait for them for ever, so the exit then skips it.
+    static let connectsInFlight = Atomic<Int>(0)
+    /// Attachments not yet detached.
+    static let live = Mutex<[ObjectIdentifier: AttachedService]>([:])
+
+    /// Registers the exit handler, once per process.
+    static let endAtExit: Void = { atexit { MPIStartedByAttach.end() } }()
+
+    /// Makes `MPI_Finalize` (the program's or the exit handler's) detach what is still attached
+    /// first, so the service does not hold the process's stories until its lease expires.
+    /// Registered once, at the first attach; the C interface's own leave, registered after it,
+    /// runs before it and disconnects its clients first.
+    static let detachInMPIFinalize: Void = {
+        try? MPIRuntime.callBeforeFinalize {
+            for service in MPIStartedByAttach.live.withLock({ Array($0.values) }) { try? service.detach(finalizingMPI: false) }
+        }
+    }()
+
+    private static func end() {
+        guard MPIRuntime.isInitialized, !MPIRuntime.isFinalized,
+              connectsInFlight.load(ordering: .sequentiallyConsistent) == 0 else { return }
+        try? MPIRuntime.finalize()
     }
 }

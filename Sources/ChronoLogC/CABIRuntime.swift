@@ -45,12 +45,32 @@ final class CABIRuntime: @unchecked Sendable {
             $0.membership = membership
         }
         phaseValue.store(Phase.joined.rawValue, ordering: .releasing)
+        Self.leaveInMPIFinalize
     }
 
     /// Records a successful attach (docs/ATTACH.md).
     func attached(_ service: AttachedService) {
         state.withLock { $0.attached = service }
         phaseValue.store(Phase.joined.rawValue, ordering: .releasing)
+        Self.leaveInMPIFinalize
+    }
+
+    /// A rank that calls `MPI_Finalize` while still joined or attached leaves first, as
+    /// `chronolog_finalize` would: otherwise the service waits for it for ever (a joined rank), or
+    /// holds its lease until it expires (an attached one). Registered once, at the first join or
+    /// attach; does nothing once the process has left.
+    private static let leaveInMPIFinalize: Void = {
+        do {
+            try MPIRuntime.callBeforeFinalize { CABIRuntime.shared.leaveBeforeMPIFinalize() }
+        } catch {
+            printError("chronolog: cannot hook MPI_Finalize (\(error)); call chronolog_finalize before it")
+        }
+    }()
+
+    /// Inside `MPI_Finalize`: leaves the job or detaches if the program did not.
+    private func leaveBeforeMPIFinalize() {
+        guard isJoined else { return }
+        _ = leaveTheJob(insideMPIFinalize: true)
     }
 
     /// Takes the attached service and what must be closed before detaching; nil when not attached.

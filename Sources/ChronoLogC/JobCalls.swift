@@ -54,9 +54,16 @@ public func cabiJoin(_ configPath: UnsafePointer<CChar>?, _ appComm: UnsafeMutab
 /// `chronolog_finalize`: see chronolog.h. Collective over `MPI_COMM_WORLD`.
 @_cdecl("chronolog_finalize")
 public func cabiFinalize() -> Int32 {
+    leaveTheJob(insideMPIFinalize: false)
+}
+
+/// Leaves the job (or detaches) as `chronolog_finalize` does. Inside `MPI_Finalize` (a rank that
+/// finalises MPI without `chronolog_finalize`: ``CABIRuntime/leaveBeforeMPIFinalize()``) MPI is
+/// left for that call to finalise.
+func leaveTheJob(insideMPIFinalize: Bool) -> Int32 {
     let runtime = CABIRuntime.shared
     guard runtime.isJoined else { return ReturnCode.noConnection.rawValue }
-    if let detaching = runtime.takeForDetaching() { return detach(detaching) }
+    if let detaching = runtime.takeForDetaching() { return detach(detaching, finalizingMPI: !insideMPIFinalize) }
     guard let leaving = runtime.takeForLeaving() else { return ReturnCode.noConnection.rawValue }
     runtime.markFinalized()
     for cursor in leaving.cursors { cursor.close() }
@@ -67,7 +74,8 @@ public func cabiFinalize() -> Int32 {
             status = 1
         }
     }
-    let jobStatus = leaving.job.leave(leaving.membership, counters: [:], status: status)
+    let jobStatus = leaving.job.leave(leaving.membership, counters: [:], status: status,
+                                      finalizeMPI: insideMPIFinalize ? false : nil)
     return jobStatus == 0 ? ReturnCode.success.rawValue : ReturnCode.unknown.rawValue
 }
 
@@ -119,18 +127,19 @@ public func cabiAttach(_ runDir: UnsafePointer<CChar>?, _ portalPort: Int32) -> 
 }
 
 /// Detaches an attached process (chronolog_finalize after chronolog_attach).
-private func detach(_ d: (service: AttachedService, clients: [ClientBox], cursors: [ReplayCursor])) -> Int32 {
+private func detach(_ d: (service: AttachedService, clients: [ClientBox], cursors: [ReplayCursor]),
+                    finalizingMPI: Bool) -> Int32 {
     CABIRuntime.shared.markFinalized()
     for cursor in d.cursors { cursor.close() }
     var status = ReturnCode.success.rawValue
-    if d.service.serviceStopped { return detachFromStoppedService(d.service) }
+    if d.service.serviceStopped { return detachFromStoppedService(d.service, finalizingMPI: finalizingMPI) }
     for box in d.clients where box.client.isConnected {
         do throws(ChronoLogError) { try box.client.disconnect() } catch {
             printError("chronolog_finalize: disconnecting a client failed: \(error)")
             status = ReturnCode.unknown.rawValue
         }
     }
-    do throws(ChronoLogError) { try d.service.detach() } catch {
+    do throws(ChronoLogError) { try d.service.detach(finalizingMPI: finalizingMPI) } catch {
         printError("chronolog_finalize: detaching failed: \(error)")
         status = ReturnCode.unknown.rawValue
     }
@@ -138,7 +147,7 @@ private func detach(_ d: (service: AttachedService, clients: [ClientBox], cursor
 }
 
 /// Detaching after the service stopped: nothing to tell it; −8 says so.
-private func detachFromStoppedService(_ service: AttachedService) -> Int32 {
-    try? service.detach()
+private func detachFromStoppedService(_ service: AttachedService, finalizingMPI: Bool) -> Int32 {
+    try? service.detach(finalizingMPI: finalizingMPI)
     return ReturnCode.noConnection.rawValue
 }

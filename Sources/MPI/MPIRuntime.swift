@@ -78,6 +78,14 @@ public enum MPIRuntime {
         try check(MPI_Finalize(), "MPI_Finalize")
     }
 
+    /// Makes `MPI_Finalize` call `action` first, while MPI still works: the standard hook of a
+    /// library that must leave before MPI ends (an attribute of `MPI_COMM_SELF`, which
+    /// `MPI_Finalize` deletes before anything else). Actions run the last registered first. Call
+    /// after initialisation.
+    public static func callBeforeFinalize(_ action: @convention(c) () -> Void) throws {
+        try check(chrono_mpi_call_before_finalize(action), "MPI_Comm_set_attr")
+    }
+
     /// Whether `MPI_Init_thread` has been called (`MPI_Initialized`).
     public static var isInitialized: Bool {
         var flag: Int32 = 0

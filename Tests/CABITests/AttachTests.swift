@@ -127,6 +127,32 @@ struct AttachTests {
         #expect(logged > 1010 && logged == archived + (Double(gateway["attach.events.unflushed"] ?? 0)), "\(line)")
     }
 
+    @Test("a program that exits attached, without chronolog_finalize, is detached at exit: its events archived, no lease waited for; a failed attach under its own mpirun still ends MPI")
+    func exitWithoutFinalize() throws {
+        let (work, client, run) = try Self.attachClient()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let script = Self.prelude(work) + """
+            start_service \(run)
+            echo "== singleton"; timeout 30 \(client) \(run) forget climate s1 3000; echo "rc=$?"
+            echo "== mpirun"; timeout 30 $MPIRUN --ompi-server file:\(run)/ompi-server.uri -n 1 \(client) \(run) forget climate s2 1000 2>&1; echo "rc=$?"
+            echo "== failed"; timeout 30 $MPIRUN -n 1 \(client) \(run) expect -8 2>&1; echo "rc=$?"
+            stop_service \(run)
+            """
+        // A lease of 60 s: a process left to its lease would outlive the service's 40 s.
+        let r = try MPIJob.runScript(script, timeout: 90, environment: Self.environment(leaseMs: 60_000))
+        let sections = Self.sections(r.stdout)
+        for name in ["singleton", "mpirun", "failed"] {
+            #expect(sections[name]?.contains("rc=0") == true, "\(name): \(sections[name] ?? "missing")\n\(r)")
+            // Open MPI's mpirun reports a process that exits without MPI_Finalize.
+            #expect(sections[name]?.contains("MPI_FINALIZE") == false && sections[name]?.contains("without calling") == false,
+                    "\(name): \(sections[name] ?? "missing")")
+        }
+        #expect(r.stdout.contains("events: logged=4000 received=4000 archived=4000 late=0 rejected=0 refused=0 lost=0"), "\(r)")
+        #expect(r.stdout.contains("service_exit=0"), "\(r)")
+        let gateway = r.counters(role: "client")
+        #expect(gateway["attach.goodbyes"] == 2 && gateway["attach.dropped"] == nil, "\(gateway)")
+    }
+
     @Test("chronolog tail prints the events a writer logs afterwards, in order, exactly once; -n N the last N; ls --live; replay --live")
     func tailAndLiveListing() throws {
         let (work, client, run) = try Self.attachClient()

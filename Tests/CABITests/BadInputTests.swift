@@ -55,6 +55,23 @@ struct BadInputTests {
         #expect(s.exitCode == 0 && s.lines(startingWith: "FAIL").isEmpty && s.stdout.contains("lost=0"), "\(s)")
     }
 
+    @Test("a client rank that calls MPI_Finalize without chronolog_finalize (MPMD join or embedded init): MPI_Finalize leaves the job for it, the job ends and archives every event",
+          arguments: ["join", "init"])
+    func mpiFinalizeWithoutChronologFinalize(mode: String) throws {
+        let dir = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try CProgram.build("Tests/CABITests/Programs/forgets_finalize.c", into: dir)
+        let ranks: [(Int, [String])] = mode == "join"
+            ? [(4, [MPIJob.executable("chronolog-job"), "--workload", "none"]), (2, [program, "join", "500"])]
+            : [(6, [program, "init", "500"])]
+        let r = try MPIJob.run(ranks, timeout: 90, workingDirectory: dir)
+        #expect(!r.timedOut && r.exitCode == 0 && r.lines(startingWith: "FAIL").isEmpty, "\(r)")
+        #expect(r.lines(startingWith: "LOGGED 500").count == 2, "\(r)")
+        #expect(r.stdout.contains("archived=1000 ") && r.stdout.contains("lost=0"), "\(r)")
+        // Left already: a chronolog_finalize after MPI_Finalize is CL_ERR_NO_CONNECTION and touches no MPI.
+        #expect(r.lines(startingWith: "AFTER -8").count == 2, "\(r)")
+    }
+
     @Test("an MPMD application that never joins: the service says after 10 s what it waits for, instead of waiting without a word")
     func applicationThatNeverJoins() throws {
         let dir = try CProgram.scratch()

@@ -201,8 +201,10 @@ int chronolog_attach(const char *run_dir, int portal_port);
  *
  * Collective over the job's ranks: MPI_COMM_WORLD, or the `comm` of chronolog_init (the service
  * ranks take part on their own); returns once every rank of the job has left. Call it before
- * MPI_Finalize: a joined rank that finalises MPI without it leaves the service waiting for it,
- * and the job never ends.
+ * MPI_Finalize; a rank that calls MPI_Finalize still joined or attached leaves there first, as
+ * this call would (MPI_Finalize runs it first, from an attribute of MPI_COMM_SELF), and an
+ * attached process that exits without either is detached, and the MPI chronolog_attach started
+ * finalised, at exit.
  *
  * @return CL_SUCCESS; CL_ERR_NO_CONNECTION before chronolog_join or after chronolog_finalize
  *         (not collective then); CL_ERR_UNKNOWN if the job ended with a failure (events lost,

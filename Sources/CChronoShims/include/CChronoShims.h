@@ -32,6 +32,10 @@ int chrono_keep_large_allocations(int mmap_threshold, int trim_threshold);
 MPI_Comm chrono_mpi_comm_world(void);
 MPI_Comm chrono_mpi_comm_self(void);
 MPI_Comm chrono_mpi_comm_null(void);
+/* Calls `action` at the start of MPI_Finalize, while MPI still works (an attribute of
+ * MPI_COMM_SELF); actions run in the reverse order of their registration. Call after MPI_Init.
+ * Returns an MPI error code. */
+int chrono_mpi_call_before_finalize(void (*action)(void));
 MPI_Datatype chrono_mpi_byte(void);
 MPI_Datatype chrono_mpi_int(void);
 MPI_Datatype chrono_mpi_int64(void);

@@ -11,6 +11,8 @@
  *                                                   story: each must be "attached event N-10" … "N-1"; prints "last_ok=K"
  *   attach_client RUN_DIR linger CHRONICLE STORY S   log, print "lingering", sleep S s (the service stops meanwhile), then
  *                                                   print the codes of flush, release, disconnect and finalize
+ *   attach_client RUN_DIR forget CHRONICLE STORY N   log N events and return from main: no flush, release, disconnect
+ *                                                   nor finalize (the exit detaches)
  *
  * RUN_DIR "-" joins an MPMD job instead (chronolog_join), for comparison.
  * Prints "attach_ms=..." and, for write, "events_per_s=..."; exits 0 when every check held.
@@ -150,6 +152,14 @@ int main(int argc, char **argv) {
         EXPECT("release", chronolog_release_story(c, chronicle, story), CL_SUCCESS);
         EXPECT("disconnect", chronolog_disconnect(c), CL_SUCCESS);
         EXPECT("finalize", chronolog_finalize(), CL_SUCCESS);
+        return failures ? 1 : 0;
+    }
+    if (strcmp(mode, "forget") == 0) {
+        for (long i = 0; i < n; i++) {
+            snprintf(record, sizeof record, "forgotten %ld", i);
+            if (chronolog_log_event(s, record, strlen(record)) == 0) { EXPECT("log_event", 0, 1); break; }
+        }
+        printf("forgetting\n");
         return failures ? 1 : 0;
     }
     if (strcmp(mode, "trickle") == 0) {
