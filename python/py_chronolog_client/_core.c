@@ -84,6 +84,25 @@ static int time_arg(PyObject *o, uint64_t *out, const char *what) {
     return 0;
 }
 
+/* The flags of CreateChronicle and AcquireStory: ChronoLog's C++ `int`, the C interface's uint32_t,
+ * so any int of 32 bits, signed or not (a negative one is passed as its bit pattern; absent is 0).
+ * Returns 0; CL_ERR_INVALID_ARG for an int of more bits (it was truncated before); -100 with
+ * TypeError set for a non-int. */
+static int flags_arg(PyObject *o, uint32_t *out) {
+    *out = 0;
+    if (o == NULL) return 0;
+    if (!PyLong_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "flags must be int, not %.100s", Py_TYPE(o)->tp_name);
+        return -100;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (v == -1 && PyErr_Occurred()) return -100;
+    if (overflow != 0 || v < INT32_MIN || v > (long long)UINT32_MAX) return CL_ERR_INVALID_ARG;
+    *out = (uint32_t)v;
+    return 0;
+}
+
 /* Attributes: a dict of str to str (None for none). Fills malloc'd arrays (free with free_attrs).
  * Returns 0; CL_ERR_INVALID_ARG for unencodable text; -100 with TypeError set for other types. */
 static int attrs_arg(PyObject *o, const char ***keys, const char ***values, size_t *count) {
@@ -551,18 +570,19 @@ static PyObject *Client_Disconnect(ClientObject *self, PyObject *Py_UNUSED(a)) {
 /* Keyword names are seed 002's (ChronoLog's own module takes these calls positionally only). */
 static PyObject *Client_CreateChronicle(ClientObject *self, PyObject *args, PyObject *kw) {
     static char *names[] = {"chronicle_name", "attrs", "flags", NULL};
-    PyObject *name, *attrs;
-    unsigned long flags = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|k:CreateChronicle", names, &name, &attrs, &flags)) return NULL;
+    PyObject *name, *attrs, *flags_object = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:CreateChronicle", names, &name, &attrs, &flags_object)) return NULL;
     const char *n = NULL, **keys = NULL, **values = NULL;
     size_t count = 0;
+    uint32_t flags = 0;
     int rc = name_arg(name, &n, "chronicle_name");
+    if (rc == 0) rc = flags_arg(flags_object, &flags);
     if (rc == 0) rc = attrs_arg(attrs, &keys, &values, &count);
     chronolog_client *c = live(self);
     if (rc == 0 && c == NULL) rc = CL_ERR_NO_CONNECTION;
     if (rc == 0) {
         BLOCKING_BEGIN
-        rc = chronolog_create_chronicle(c, n, keys, values, count, (uint32_t)flags);
+        rc = chronolog_create_chronicle(c, n, keys, values, count, flags);
         BLOCKING_END
     }
     free_attrs(keys, values);
@@ -587,21 +607,22 @@ static PyObject *Client_DestroyChronicle(ClientObject *self, PyObject *args, PyO
 
 static PyObject *Client_AcquireStory(ClientObject *self, PyObject *args, PyObject *kw) {
     static char *names[] = {"chronicle_name", "story_name", "attrs", "flags", NULL};
-    PyObject *chronicle, *story, *attrs;
-    unsigned long flags = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|k:AcquireStory", names, &chronicle, &story, &attrs, &flags))
+    PyObject *chronicle, *story, *attrs, *flags_object = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|O:AcquireStory", names, &chronicle, &story, &attrs, &flags_object))
         return NULL;
     const char *cn = NULL, *sn = NULL, **keys = NULL, **values = NULL;
     size_t count = 0;
+    uint32_t flags = 0;
     int rc = name_arg(chronicle, &cn, "chronicle_name");
     if (rc == 0) rc = name_arg(story, &sn, "story_name");
+    if (rc == 0) rc = flags_arg(flags_object, &flags);
     if (rc == 0) rc = attrs_arg(attrs, &keys, &values, &count);
     chronolog_client *c = live(self);
     if (rc == 0 && c == NULL) rc = CL_ERR_NO_CONNECTION;
     chronolog_story *handle = NULL;
     if (rc == 0) {
         BLOCKING_BEGIN
-        rc = chronolog_acquire_story(c, cn, sn, keys, values, count, (uint32_t)flags, &handle);
+        rc = chronolog_acquire_story(c, cn, sn, keys, values, count, flags, &handle);
         BLOCKING_END
     }
     free_attrs(keys, values);

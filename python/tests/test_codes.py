@@ -279,6 +279,27 @@ def test_chronolog_3_signatures_and_keywords(client):
     assert client.ReleaseStory("", "s") == -2 and client.ReleaseStory(name, "") == -2
 
 
+def test_flags_of_32_bits_only(client):
+    """flags is ChronoLog's C++ int: any 32-bit int is passed on (a negative one as its bit
+    pattern); a wider int is -2 and creates or acquires nothing (it was truncated before); a
+    non-int is a TypeError."""
+    name = TAG + "-flags"
+    for flags in (2**32, 2**40, -(2**31) - 1, 2**64):
+        assert client.CreateChronicle(name, {}, flags) == -2, flags
+        assert client.AcquireStory(name, "s", {}, flags=flags) == (-2, None), flags
+    assert name not in client.ShowChronicles()
+    with pytest.raises(TypeError):
+        client.CreateChronicle(name, {}, "1")
+    with pytest.raises(TypeError):
+        client.AcquireStory(name, "s", {}, 1.0)
+    assert client.CreateChronicle(name, {}, 2**32 - 1) == 0
+    for flags in (-1, -(2**31), 2**31, 0):
+        code, handle = client.AcquireStory(name, "s", {}, flags)
+        assert code == 0 and handle is not None, flags
+        assert client.ReleaseStory(name, "s") == 0
+    assert client.DestroyStory(name, "s") == 0 and client.DestroyChronicle(name) == 0
+
+
 def test_show_chronicles_and_stories(client):
     name = TAG + "-show"
     assert client.CreateChronicle(name, {}) == 0
