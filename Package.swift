@@ -177,7 +177,7 @@ let package = Package(
             swiftSettings: optimizedInDebug),
         .testTarget(name: "SimulatorTests", dependencies: ["ChronoSimulator", "ChronoModel"]),
         // chronolog-bench ior, benchmarks/plot.py and the jobs/ scripts (run under mpirun and a local Slurm).
-        .testTarget(name: "BenchTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "BenchTests", dependencies: ["TestSupport"], exclude: ["Programs"]),
         // C programs compiled with mpicc against libChronoLog.so and run MPMD (Programs/ is theirs).
         .testTarget(name: "CABITests", dependencies: ["ChronoModel", "TestSupport"], exclude: ["Programs"]),
         // py_chronolog_client (python/), installed by scripts/install.sh and pip, run MPMD with its scripts.

@@ -13,6 +13,10 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
     case unlistableDirectory(path: String, reason: String)
     /// The file is HDF5 but not a ChronoLog archive of a layout this code reads.
     case incompatibleLayout(path: String, detail: String)
+    /// The file is HDF5 but no ChronoLog-Swift archive at all: its root lacks the layout_version
+    /// and creator attributes every archive gets when it is created, or names another creator
+    /// (an application's own `.h5` file in the archive directory).
+    case foreignFile(path: String, detail: String)
     /// Input handed to `ArchiveWriter.writeRound` on `rank` was refused (a bad name, a chunk whose
     /// story id does not match its names, an empty range). Every rank throws the same error and
     /// nothing of the round is written.
@@ -41,6 +45,7 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unreadableFile(let path, let reason): "archive file \(path) cannot be opened: \(reason)"
         case .unlistableDirectory(let path, let reason): "archive directory \(path) cannot be listed: \(reason)"
         case .incompatibleLayout(let path, let detail): "\(path) is not a readable ChronoLog archive: \(detail)"
+        case .foreignFile(let path, let detail): "\(path) is an HDF5 file but no ChronoLog-Swift archive: \(detail)"
         case .invalidChunk(let rank, let detail): "archive input refused on rank \(rank): \(detail)"
         case .storyNotFound(let chronicle, let story): "story '\(story)' of chronicle '\(chronicle)' is not archived"
         case .corrupt(let location, let detail): "archive damaged at \(location): \(detail)"

@@ -25,16 +25,33 @@ public final class ArchiveReader {
 
     let readers: [ArchiveFileReader]
 
-    /// Opens the archive file at `path`, or every `*.h5` file of the directory at `path`.
+    /// The `*.h5` files of the directory that are HDF5 but no archive (an application's own
+    /// files beside the archive), left out.
+    public let foreignFiles: [String]
+
+    /// Opens the archive file at `path`, or every archive file (`*.h5`) of the directory at `path`.
+    /// In a directory, HDF5 files that are no ChronoLog-Swift archive at all are left out
+    /// (``foreignFiles``): only the archive's own files are read.
     /// - Throws: `ArchiveError.notFound` when nothing is at `path` or the directory has no `.h5`
     ///   file; `.unreadableFile` when a file is not HDF5 or is truncated; `.incompatibleLayout`
-    ///   when it is HDF5 but not an archive of this layout; `.corrupt` for damaged names.
+    ///   when it is an archive of another layout; `.foreignFile` for an HDF5 file that is no
+    ///   archive (`path` itself, or every `.h5` file of the directory); `.corrupt` for damaged names.
     public init(path: String) throws(ArchiveError) {
         self.path = path
         let paths = try Self.archiveFiles(at: path)
-        var readers: [ArchiveFileReader] = []
-        for p in paths { readers.append(try ArchiveFileReader(path: p)) }
+        var readers: [ArchiveFileReader] = [], foreign: [String] = []
+        var firstForeign: ArchiveError?
+        for p in paths {
+            do throws(ArchiveError) {
+                readers.append(try ArchiveFileReader(path: p))
+            } catch .foreignFile(let file, let detail) where p != path {
+                foreign.append(file)
+                firstForeign = firstForeign ?? .foreignFile(path: file, detail: detail)
+            }
+        }
+        if readers.isEmpty, let firstForeign { throw firstForeign }
         self.readers = readers
+        self.foreignFiles = foreign
     }
 
     /// The archive files at `path`: the file itself, or the directory's `*.h5` files by name.
@@ -273,13 +290,19 @@ public final class ArchiveReader {
                                        problems: [ArchiveProblem(location: path, detail: "\(error)")])
         }
         var result = ArchiveVerification(files: paths, stories: 0, chunks: 0, events: 0, uncommittedRows: 0, problems: [])
+        var foreign: [ArchiveProblem] = []
         for p in paths {
             do {
                 try ArchiveFileReader(path: p).verify(into: &result)
+            } catch ArchiveError.foreignFile(let file, let detail) where p != path {
+                // An application's own HDF5 file beside the archive: not read, so not verified.
+                result.files.removeAll { $0 == file }
+                foreign.append(ArchiveProblem(location: file, detail: "\(ArchiveError.foreignFile(path: file, detail: detail))"))
             } catch {
                 result.problems.append(ArchiveProblem(location: p, detail: "\(error)"))
             }
         }
+        if result.files.isEmpty { result.problems += foreign }
         return result
     }
 }

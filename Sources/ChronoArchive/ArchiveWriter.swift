@@ -188,7 +188,7 @@ public final class ArchiveWriter {
     static func checkLayout(_ root: HDF5Group, path: String) throws {
         guard try root.attributes.contains(ArchiveLayout.versionAttribute),
               try root.attributes.contains(ArchiveLayout.creatorAttribute) else {
-            throw ArchiveError.incompatibleLayout(path: path, detail: "no layout_version/creator attributes")
+            throw ArchiveError.foreignFile(path: path, detail: "no layout_version/creator attributes")
         }
         let version = try root.attributes.value(ArchiveLayout.versionAttribute)
         guard version == .uint64(ArchiveLayout.version) else {
@@ -197,7 +197,7 @@ public final class ArchiveWriter {
         }
         let creator = try root.attributes.value(ArchiveLayout.creatorAttribute)
         guard creator == .string(ArchiveLayout.creator) else {
-            throw ArchiveError.incompatibleLayout(path: path, detail: "creator \(creator)")
+            throw ArchiveError.foreignFile(path: path, detail: "creator \(creator)")
         }
         guard try root.exists(ArchiveLayout.chroniclesGroup), try root.exists(ArchiveLayout.roundsDataset) else {
             throw ArchiveError.incompatibleLayout(path: path, detail: "no /chronicles group or /rounds dataset")

@@ -51,17 +51,27 @@ struct ChronologBackend: IORBackend {
     func read(_ layout: IORLayout, _ units: [(unit: IORUnit, segments: [IORSegment])], _ recorder: inout IORPhaseRecorder) throws {
         recorder.opened()
         let client = context.client
+        var check = p.readCheck ? IORReadCheck(eventBytes: p.eventBytes, stories: p.storiesPerWriter) : nil
         for (unit, segments) in units {
             let expected = segments.reduce(0) { $0 + $1.events }
             var events = 0
+            // -R: each writer's next event in the story; a problem found stops the check, not the replay.
+            var next = Dictionary(segments.map { ($0.writer, 0) }, uniquingKeysWith: { a, _ in a })
+            var problem: String?
             _ = try client.replayStory(layout.chronicle, layout.storyName(unit), from: 0, to: .max, timeoutMs: 600_000) {
                 (chunk: StoryChunk) throws(ChronoLogError) in
                 events += chunk.count
+                if check != nil && problem == nil { problem = check!.replayed(chunk, story: unit.story, next: &next) }
                 recorder.read(bytes: chunk.payload.count + chunk.count * EventRecord.byteSize, events: chunk.count)
             }
             guard events == expected else {
                 throw IORError.readBack(api: api, what: "events of story \(layout.storyName(unit))", got: events, expected: expected)
             }
+            if let c = check, problem == nil {
+                problem = c.complete(story: unit.story, next: next,
+                                     expected: Dictionary(segments.map { ($0.writer, $0.events) }, uniquingKeysWith: +))
+            }
+            if let problem { throw IORError.readCheck(api: api, problem: problem) }
         }
         recorder.didIO()
         recorder.closed()

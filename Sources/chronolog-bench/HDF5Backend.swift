@@ -106,8 +106,15 @@ struct HDF5Backend: IORBackend {
         }
         recorder.opened()
         let buffer = BaselineBuffer(capacity: p.eventsPerTransfer, eventBytes: p.eventBytes, layout: .split)
-        for (i, (_, segments)) in units.enumerated() {
-            for s in segments { try readSegment(s, from: opened[i], into: buffer.readSpace, &recorder) }
+        var check = p.readCheck ? IORReadCheck(eventBytes: p.eventBytes, stories: p.storiesPerWriter) : nil
+        do {
+            for (i, (unit, segments)) in units.enumerated() {
+                for s in segments { try readSegment(s, from: opened[i], story: unit.story, into: buffer.readSpace, &check, &recorder) }
+            }
+        } catch {
+            // The file closes collectively: the other writers wait for this one's close.
+            try? file.close()
+            throw error
         }
         recorder.didIO()
         try file.close()
@@ -115,9 +122,10 @@ struct HDF5Backend: IORBackend {
     }
 
     /// Reads one writer's rows of a story, a buffer's worth of events at a time, checking each
-    /// piece's first record.
-    private func readSegment(_ s: IORSegment, from d: (events: HDF5Dataset, payload: HDF5Dataset),
-                             into space: UnsafeMutableRawBufferPointer, _ recorder: inout IORPhaseRecorder) throws {
+    /// piece's first record (with `-R` every event).
+    private func readSegment(_ s: IORSegment, from d: (events: HDF5Dataset, payload: HDF5Dataset), story k: Int,
+                             into space: UnsafeMutableRawBufferPointer, _ check: inout IORReadCheck?,
+                             _ recorder: inout IORPhaseRecorder) throws {
         let recordBytes = EventRecord.byteSize, payloadStart = p.eventsPerTransfer * recordBytes
         var row = s.firstEvent
         let end = s.firstEvent + s.events
@@ -129,6 +137,17 @@ struct HDF5Backend: IORBackend {
             let length = Int(UInt32(littleEndian: space.loadUnaligned(fromByteOffset: 20, as: UInt32.self)))
             guard length == p.eventBytes else {
                 throw IORError.readBack(api: api, what: "as the length of the record in row \(row)", got: length, expected: p.eventBytes)
+            }
+            if check != nil {
+                for e in 0..<n {
+                    let record = UnsafeRawBufferPointer(rebasing: space[(e * recordBytes)..<((e + 1) * recordBytes)])
+                    let at = payloadStart + e * p.eventBytes
+                    let payload = UnsafeRawBufferPointer(rebasing: space[at..<(at + p.eventBytes)])
+                    if let problem = check!.baseline(record: record, payload: payload, writer: s.writer,
+                                                     slot: row - s.firstEvent + e, story: k) {
+                        throw IORError.readCheck(api: api, problem: problem)
+                    }
+                }
             }
             recorder.read(bytes: n * p.storedEventBytes, events: n, ops: 2)
             row += n

@@ -13,7 +13,7 @@ struct IORBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ior",
         abstract: "IOR-style comparison: the same events stored through CHRONOLOG, POSIX, MPI-IO and HDF5 in one job.",
-        usage: "mpirun -n N chronolog-bench ior [-a APIS] [-t BYTES] [-b SIZE] [-s N] [-F] [-w] [-r] [-C] [-i N] [-D S] [-e] [-o DIR] [options]",
+        usage: "mpirun -n N chronolog-bench ior [-a APIS] [-t BYTES] [-b SIZE] [-s N] [-F] [-w] [-r] [-C] [-R] [-i N] [-D S] [-e] [-o DIR] [options]",
         discussion: """
             Run under mpirun; the job is a ChronoLog-Swift deployment (rank 0 visor, a recording group \
             of keeper, grapher and player per node) whose client ranks are the writers, e.g. \
@@ -58,7 +58,10 @@ struct IORBench: ParsableCommand {
             figure divided by the best baseline's of the same run. -O summaryFormat=JSON prints the \
             JSON document instead of the text (the job summary still follows on standard output); \
             --json FILE (or -O summaryFile=FILE) writes it to FILE; benchmarks/plot.py draws its \
-            timeline. The job's own summary follows. Exit status: 0; 1 when a phase failed on some \
+            timeline. The job's own summary follows. Every read phase checks that each story (file) gives \
+            back as many events as were written and, for the baselines, the length in the first record \
+            of each I/O call; -R checks every event's record and bytes, so a rank reading other data \
+            than its writer's (-C) fails. Exit status: 0; 1 when a phase failed on some \
             writer (read back other than written, an I/O error) or events were lost; 64 for a usage error \
             (a message names the option and its bounds); 2 when the job is too small for its roles.
             """)
@@ -86,6 +89,9 @@ struct IORBench: ParsableCommand {
 
     @Flag(name: .customShort("C"), help: "Read another rank's data: the next rank's stories with -F; shared, what the next rank would have read.")
     var readOtherRank = false
+
+    @Flag(name: .customShort("R"), help: "Check every event read back against what its writer wrote: its record and all its bytes (IOR's readCheck; the check's time counts in the read phase).")
+    var readCheck = false
 
     @Option(name: .customShort("i"), help: ArgumentHelp("Repetitions, 1 … 10000.", valueName: "n"))
     var repetitions = 1
@@ -151,7 +157,7 @@ struct IORBench: ParsableCommand {
             readOtherRank: readOtherRank, iterations: repetitions, stonewallSeconds: stonewall, durable: durable,
             directory: directory, bufferBytes: buffer, sampleEvery: sampleEvery, durableProbeMs: durableProbeMs, keepFiles: keepFiles,
             summaryFormat: format, summaryFile: jsonFile ?? summaryFile, archivePageCacheBytes: config.archive.pageCacheBytes,
-            archiveDirectory: config.archive.directory, readCache: cache)
+            archiveDirectory: config.archive.directory, readCache: cache, readCheck: readCheck)
         try p.validate(maxEventBytes: config.story.maxEventBytes)
         return p
     }

@@ -8,6 +8,8 @@ enum IORError: Error, CustomStringConvertible {
     case posix(call: String, path: String, errno: Int32)
     /// A read phase got back other than what was written.
     case readBack(api: IORAPI, what: String, got: Int, expected: Int)
+    /// `-R`: an event read back differs from what its writer wrote.
+    case readCheck(api: IORAPI, problem: String)
     /// CHRONOLOG refused events (`logEvent` returned 0).
     case rejected(events: Int)
     /// Another rank failed (this one did not).
@@ -17,6 +19,7 @@ enum IORError: Error, CustomStringConvertible {
         switch self {
         case .posix(let call, let path, let e): "\(call)(\(path)) failed: \(String(cString: strerror(e))) (errno \(e))"
         case .readBack(let api, let what, let got, let expected): "\(api.rawValue) read back \(got) \(what), expected \(expected)"
+        case .readCheck(let api, let problem): "\(api.rawValue) read check (-R): \(problem)"
         case .rejected(let n): "CHRONOLOG: logEvent refused \(n) event(s)"
         case .otherRank(let text): text
         }

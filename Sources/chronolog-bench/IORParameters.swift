@@ -58,6 +58,8 @@ struct IORParameters: Codable, Sendable {
     var archiveDirectory = ""
     /// What the page cache holds of each API's files when its read phase starts (`--read-cache`).
     var readCache = IORReadCache.cold
+    /// `-R`: every event read back is compared with what its writer wrote (``IORReadCheck``).
+    var readCheck = false
 
     /// Bytes one event takes in every API: its record bytes plus its 32-byte metadata record.
     var storedEventBytes: Int { eventBytes + recordBytes }

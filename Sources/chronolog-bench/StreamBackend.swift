@@ -89,18 +89,26 @@ struct StreamBackend: IORBackend {
         let files = try toOpen.map { try open(layout.filePath(api, $0), writing: false, shared: shared) }
         recorder.opened()
         let buffer = BaselineBuffer(capacity: p.eventsPerTransfer, eventBytes: p.eventBytes, layout: .interleaved)
-        for (unit, segments) in units {
-            let file = files[toOpen.firstIndex(of: unit)!]
-            for s in segments { try readSegment(s, of: file, into: buffer.readSpace, &recorder) }
+        var check = p.readCheck ? IORReadCheck(eventBytes: p.eventBytes, stories: p.storiesPerWriter) : nil
+        do {
+            for (unit, segments) in units {
+                let file = files[toOpen.firstIndex(of: unit)!]
+                for s in segments { try readSegment(s, of: file, story: unit.story, into: buffer.readSpace, &check, &recorder) }
+            }
+        } catch {
+            // MPI-IO closes collectively: the other writers wait for this one's close.
+            for f in files { try? f.close() }
+            throw error
         }
         recorder.didIO()
         for f in files { try f.close() }
         recorder.closed()
     }
 
-    /// Reads one writer's segment whole, in buffer-sized pieces, checking each piece's first record.
-    private func readSegment(_ s: IORSegment, of file: any IORStreamFile, into space: UnsafeMutableRawBufferPointer,
-                             _ recorder: inout IORPhaseRecorder) throws {
+    /// Reads one writer's segment whole, in buffer-sized pieces, checking each piece's first record
+    /// (with `-R` every event).
+    private func readSegment(_ s: IORSegment, of file: any IORStreamFile, story k: Int, into space: UnsafeMutableRawBufferPointer,
+                             _ check: inout IORReadCheck?, _ recorder: inout IORPhaseRecorder) throws {
         let stride = p.storedEventBytes
         var at = s.firstEvent * stride, left = s.events * stride
         while left > 0 {
@@ -110,6 +118,16 @@ struct StreamBackend: IORBackend {
             let length = Int(UInt32(littleEndian: space.loadUnaligned(fromByteOffset: 20, as: UInt32.self)))
             guard length == p.eventBytes else {
                 throw IORError.readBack(api: api, what: "as the length of the record at offset \(at)", got: length, expected: p.eventBytes)
+            }
+            if check != nil {
+                let first = at / stride - s.firstEvent
+                for e in 0..<(n / stride) {
+                    let record = UnsafeRawBufferPointer(rebasing: space[(e * stride)..<(e * stride + p.recordBytes)])
+                    let payload = UnsafeRawBufferPointer(rebasing: space[(e * stride + p.recordBytes)..<((e + 1) * stride)])
+                    if let problem = check!.baseline(record: record, payload: payload, writer: s.writer, slot: first + e, story: k) {
+                        throw IORError.readCheck(api: api, problem: problem)
+                    }
+                }
             }
             recorder.read(bytes: n, events: n / stride)
             at += n

@@ -31,6 +31,8 @@ struct ChronologFailure: Error, CustomStringConvertible {
             self.init(path: path, problem: "cannot be opened as an archive file (truncated, damaged or not HDF5): \(reason)")
         case .incompatibleLayout(let path, let detail):
             self.init(path: path, problem: "is not a ChronoLog-Swift archive this tool reads: \(detail)")
+        case .foreignFile(let path, let detail):
+            self.init(path: path, problem: "is an HDF5 file but no ChronoLog-Swift archive: \(detail)")
         case .corrupt(let location, let detail):
             self.init(path: location, problem: "archive damaged: \(detail) (run `chronolog verify \(archive)` for a full report)")
         case .storyNotFound(let chronicle, let story):

@@ -20,7 +20,7 @@ struct IORBenchTests {
     func help() throws {
         let r = try MPIJob.runCommand([Self.bench, "ior", "--help"], timeout: 30)
         #expect(r.exitCode == 0, "\(r)")
-        for option in ["-a <apis>", "-t <bytes>", "-b <size>", "-s <n>", "-F ", "-w ", "-r ", "-C ", "-i <n>", "-D <seconds>", "-e ",
+        for option in ["-a <apis>", "-t <bytes>", "-b <size>", "-s <n>", "-F ", "-w ", "-r ", "-C ", "-R ", "-i <n>", "-D <seconds>", "-e ",
                        "-o <dir>", "-O <key=value>", "--json <file>", "-k ", "--buffer-size", "--read-cache <cold|kept>"] {
             #expect(r.stdout.contains("  \(option)"), "--help lacks \(option)")
         }
@@ -51,7 +51,7 @@ struct IORBenchTests {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let json = dir.appendingPathComponent("ior.json").path, data = dir.appendingPathComponent("data").path
-        let r = try MPIJob.run(ranks: 6, [Self.bench, "ior", "-b", "64k", "-F", "-s", "2", "-C", "-i", "2", "--durable-probe-ms", "5",
+        let r = try MPIJob.run(ranks: 6, [Self.bench, "ior", "-b", "64k", "-F", "-s", "2", "-C", "-R", "-i", "2", "--durable-probe-ms", "5",
                                           "-o", data, "--json", json], timeout: 180)
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.stdout.contains("Summary of all tests:") && r.stdout.contains("CHRONOLOG as a ratio of the best baseline"), "\(r)")
@@ -91,18 +91,42 @@ struct IORBenchTests {
         }
     }
 
-    @Test("shared stories over 3 writers with -e: the JSON on standard output (-O summaryFormat=JSON), every event read back")
+    @Test("shared stories over 3 writers with -e and -R: the JSON on standard output (-O summaryFormat=JSON), every event read back, also with the HDF5 baseline's files kept beside the archive")
     func sharedDurableJSONOnStdout() throws {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try MPIJob.run(ranks: 7, [Self.bench, "ior", "-a", "CHRONOLOG,MPIIO,HDF5", "-t", "100", "-b", "400e", "-s", "4", "-e",
+        let r = try MPIJob.run(ranks: 7, [Self.bench, "ior", "-a", "CHRONOLOG,MPIIO,HDF5", "-t", "100", "-b", "400e", "-s", "4", "-e", "-R", "-i", "2", "-k",
                                           "-O", "summaryFormat=JSON", "-o", dir.appendingPathComponent("data").path], timeout: 180)
         #expect(r.exitCode == 0, "\(r)")
         let text = try #require(r.stdout.components(separatedBy: "chronolog-job summary:").first)
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(r.stdout)")
         #expect(doc["writers"] as? Int == 3 && doc["nodes"] as? Int == 1)
-        try checkRows(doc, apis: 3, iterations: 1, eventsPerWriter: 400, storedBytes: 132)
+        // -k: the HDF5 baseline's files stay in the archive's directory (-o), where the player
+        // leaves them out when the second iteration replays CHRONOLOG after HDF5.
+        try checkRows(doc, apis: 3, iterations: 2, eventsPerWriter: 400, storedBytes: 132)
         try checkRatios(doc)
+    }
+
+    @Test("-R compares every event read back with what its writer wrote: a byte changed under the reader fails the phase (exit 1), each API; the default checks counts only")
+    func readCheckFindsAChangedByte() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let shim = dir.appendingPathComponent("flip_reads.so").path
+        let cc = try MPIJob.runCommand(["cc", "-shared", "-fPIC", "-o", shim,
+                                        checkoutRoot.appendingPathComponent("Tests/BenchTests/Programs/flip_reads.c").path, "-ldl"], timeout: 60)
+        try #require(cc.exitCode == 0, "\(cc)")
+        // Every large pread of the POSIX, MPI-IO and HDF5 files returns one byte changed. The
+        // failing writer still closes its files, which MPI-IO and HDF5 close collectively.
+        let environment = ["LD_PRELOAD": shim, "FLIP_MATCH": "/ior-"], passed = ["-x", "LD_PRELOAD", "-x", "FLIP_MATCH"]
+        for api in ["POSIX", "MPIIO", "HDF5"] {
+            let data = dir.appendingPathComponent("data-\(api)").path
+            let checked = try MPIJob.run([(6, [Self.bench, "ior", "-a", api, "-b", "256k", "-R", "-o", data])], timeout: 120,
+                                         environment: environment, extraFlags: passed)
+            #expect(!checked.timedOut && checked.exitCode == 1 && checked.stderr.contains("\(api) read check (-R): writer "), "\(api): \(checked)")
+            let unchecked = try MPIJob.run([(6, [Self.bench, "ior", "-a", api, "-b", "256k", "-o", data])], timeout: 120,
+                                           environment: environment, extraFlags: passed)
+            #expect(unchecked.exitCode == 0, "\(api) without -R: \(unchecked)")
+        }
     }
 
     @Test("a busy story's slot-sized chunks below half an index row are merged per round, their storage back in the grapher's pool (none left shared)")
@@ -126,7 +150,7 @@ struct IORBenchTests {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let json = dir.appendingPathComponent("ior.json").path
-        let r = try MPIJob.run(ranks: 6, [Self.bench, "ior", "-a", "CHRONOLOG,POSIX,MPIIO", "-F", "-t", "16", "-b", "100000000e", "-D", "1",
+        let r = try MPIJob.run(ranks: 6, [Self.bench, "ior", "-a", "CHRONOLOG,POSIX,MPIIO", "-F", "-t", "16", "-b", "100000000e", "-D", "1", "-R",
                                           "--durable-probe-ms", "0", "-o", dir.appendingPathComponent("data").path, "--json", json,
                                           "--set", "archive.pageCacheBytes=1048576", "--read-cache", "kept"],
                                timeout: 180)

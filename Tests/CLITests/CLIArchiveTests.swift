@@ -369,6 +369,33 @@ struct CLIMissingArchiveTests {
         }
     }
 
+    @Test("an application's own HDF5 file beside the archive is left out: ls, stats, verify and replay of the directory as without it; named alone, it is no archive")
+    func foreignHDF5FileInTheDirectory() throws {
+        let archive = try KnownArchive()
+        let dir = try ScratchDirectory()
+        let top = dir.path("archive")
+        try FileManager.default.createDirectory(atPath: top, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: archive.file, toPath: top + "/chronolog-archive.h5")
+        // Sorted before and after the archive's own file.
+        let python = "import h5py, sys\nfor p in sys.argv[1:]:\n    with h5py.File(p, 'w') as f:\n        f.create_dataset('x', data=[1, 2, 3])\n"
+        let made = try MPIJob.runCommand(["/usr/bin/python3", "-c", python, top + "/aaa-results.h5", top + "/zzz-mesh.h5"], timeout: 60)
+        try #require(made.exitCode == 0, "\(made)")
+        let stories = try #require(archive.expected.keys.sorted().first).split(separator: "/").map(String.init)
+        for args in [["ls"], ["stats"], ["verify", "--skip-client-indexes"], ["replay", "--format", "jsonl"]] {
+            let tail = args[0] == "replay" ? stories : []
+            let alone = try chronolog([args[0], archive.path] + args.dropFirst() + tail)
+            let beside = try chronolog([args[0], top] + args.dropFirst() + tail)
+            #expect(alone.exitCode == 0 && beside.exitCode == 0, "\(args): \(beside)")
+            // The same listing, counts and events (paths aside).
+            #expect(beside.stdout.replacingOccurrences(of: top, with: archive.path) == alone.stdout, "\(args): \(beside.stdout)\n\(alone.stdout)")
+        }
+        let named = try chronolog(["ls", top + "/zzz-mesh.h5"])
+        #expect(named.exitCode == 1 && named.stderr.contains("is an HDF5 file but no ChronoLog-Swift archive"), "\(named)")
+        try FileManager.default.removeItem(atPath: top + "/chronolog-archive.h5")
+        let onlyForeign = try chronolog(["ls", top])
+        #expect(onlyForeign.exitCode == 1 && onlyForeign.stderr.contains("is an HDF5 file but no ChronoLog-Swift archive"), "\(onlyForeign)")
+    }
+
     @Test("without a path, ls looks at ./chronolog-archive")
     func defaultPath() throws {
         let dir = try ScratchDirectory()
