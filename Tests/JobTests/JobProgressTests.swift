@@ -30,7 +30,14 @@ struct JobProgressTests {
         return g
     }
 
-    @Test("totals come from the latest heartbeats; rates are over the time since the previous line")
+    /// Hands `g`'s keeper's and grapher's heartbeats to `p`, arrived at the given times (nil: not sent).
+    static func beat(_ p: inout JobProgress, _ g: RecordingGroupRegistry, keeperAt: Duration?, grapherAt: Duration?) {
+        let counters = g.groups[0]?.counters ?? [:]
+        if let keeperAt { p.heartbeat(rank: 1, role: .keeper, counters: counters[1] ?? [:], at: keeperAt) }
+        if let grapherAt { p.heartbeat(rank: 2, role: .grapher, counters: counters[2] ?? [:], at: grapherAt) }
+    }
+
+    @Test("totals come from the latest heartbeats; rates are over the time since the previous line's (the start's for the first)")
     func linesFromHeartbeats() {
         var p = JobProgress(interval: .seconds(1))
         // Registered, no heartbeat yet: no line, and the next one is an interval later.
@@ -45,17 +52,45 @@ struct JobProgressTests {
         func share(_ pages: Double, _ bytes: Double) -> String { String(format: "%.1f%%", pages * page * 100 / bytes) }
         let first = Self.registry(received: 10_003, archived: 8_000, keeperFaults: 50, acksHeld: 4)
         #expect(first.progressTotals.lag == 2_000 && first.progressTotals.residentBytes == 32 << 20)
+        Self.beat(&p, first, keeperAt: .seconds(2), grapherAt: .seconds(2))
         let line1 = p.line(at: .seconds(2), totals: first.progressTotals) ?? ""
-        #expect(line1 == "chronolog-job: progress t=2.0s in=10003/s archived=8000/s lag=2000 (0.2 MiB) durable.p99=12.3ms "
+        // Counters count from the job's start: the first line's rates are over the 2 s since then.
+        #expect(line1 == "chronolog-job: progress t=2.0s in=5002/s archived=4000/s lag=2000 (0.2 MiB) durable.p99=12.3ms "
             + "memory=32.0MiB late=0 rejected=3 fresh.keeper=\(share(50, 1_000_300)) fresh.grapher=0.0% held=4", "\(line1)")
         #expect(!p.isDue(at: .milliseconds(2999)) && p.isDue(at: .seconds(3)))
         let second = Self.registry(received: 20_003, archived: 20_000, late: 7, keeperFaults: 50, grapherFaults: 122, acksHeld: 10)
+        Self.beat(&p, second, keeperAt: .seconds(4), grapherAt: .seconds(4))
         let line2 = p.line(at: .seconds(4), totals: second.progressTotals) ?? ""
         #expect(line2.contains(" t=4.0s in=5000/s archived=6000/s lag=0 (0.0 MiB)") && line2.contains(" late=7 rejected=3"), "\(line2)")
         // Acknowledgements held back since the line before: 10 - 4.
         #expect(line2.hasSuffix(" fresh.keeper=0.0% fresh.grapher=\(share(122, 1_000_000)) held=6"), "\(line2)")
         let line3 = p.line(at: .seconds(5), totals: second.progressTotals) ?? ""
         #expect(line3.hasSuffix(" fresh.keeper=- fresh.grapher=- held=0"), "nothing received, no share, none held: \(line3)")
+    }
+
+    @Test("lines more often than heartbeats, keepers and graphers beating at their own times: each rate over one process's two heartbeats (no burst, then 0/s); a silent process counts none")
+    func linesFasterThanHeartbeats() {
+        var p = JobProgress(interval: .milliseconds(500), heartbeatInterval: .seconds(1))
+        let first = Self.registry(received: 10_003, archived: 8_000), second = Self.registry(received: 20_003, archived: 20_000)
+        // The keeper beats at 1.0 and 2.0 s, the grapher at 1.5 and 2.5 s; a line every 0.5 s.
+        Self.beat(&p, first, keeperAt: .milliseconds(1000), grapherAt: nil)
+        Self.beat(&p, first, keeperAt: nil, grapherAt: .milliseconds(1500))
+        let l1 = p.line(at: .milliseconds(1600), totals: first.progressTotals) ?? ""
+        #expect(l1.contains(" t=1.6s in=10003/s archived=5333/s "), "\(l1)")
+        Self.beat(&p, second, keeperAt: .milliseconds(2000), grapherAt: nil)
+        let l2 = p.line(at: .milliseconds(2100), totals: second.progressTotals) ?? ""
+        #expect(l2.contains(" in=10000/s archived=5333/s "), "\(l2)")
+        Self.beat(&p, second, keeperAt: nil, grapherAt: .milliseconds(2500))
+        let l3 = p.line(at: .milliseconds(2600), totals: second.progressTotals) ?? ""
+        #expect(l3.contains(" in=10000/s archived=12000/s "), "\(l3)")
+        // No heartbeat for more than three intervals: no rate.
+        let l4 = p.line(at: .milliseconds(6000), totals: second.progressTotals) ?? ""
+        #expect(l4.contains(" in=0/s archived=0/s "), "\(l4)")
+        // A few kilobytes since the line before give no fresh-page share.
+        let trickle = Self.registry(received: 20_013, archived: 20_010, keeperFaults: 90)
+        Self.beat(&p, trickle, keeperAt: .milliseconds(6100), grapherAt: .milliseconds(6100))
+        let l5 = p.line(at: .milliseconds(6200), totals: trickle.progressTotals) ?? ""
+        #expect(l5.contains(" fresh.keeper=- "), "\(l5)")
     }
 
     // MARK: - Under mpirun

@@ -65,43 +65,85 @@ public struct JobProgress: Sendable {
         }
     }
 
+    /// One recording process's event counts as of one of its heartbeats.
+    private struct Sample {
+        var at: Duration
+        var received: UInt64
+        var archived: UInt64
+    }
+
     /// Time between two lines.
     public let interval: Duration
     private var lastAt: Duration = .zero
     private var lastTotals = Totals()
+    /// Each keeper's and grapher's latest heartbeat, the one the previous line used, and its rates
+    /// between those two: processes send heartbeats on their own schedules, so each rate is over
+    /// the time between two heartbeats of one process, never over a line's interval.
+    private var latest: [Int32: Sample] = [:]
+    private var used: [Int32: Sample] = [:]
+    private var rates: [Int32: (received: Double, archived: Double)] = [:]
 
-    /// - Parameter interval: time between two lines (`progress.intervalMs`).
-    public init(interval: Duration) {
+    /// Fewer record bytes received since the line before than this show no fresh-page share
+    /// ("-"): a few kilobytes against the pages a job touches while it warms up say nothing.
+    static let freshShareMinimumBytes: UInt64 = 1_000_000
+
+    /// A process silent for longer than this counts no rate (it stopped, or stopped answering).
+    private let silence: Duration
+
+    /// - Parameters:
+    ///   - interval: time between two lines (`progress.intervalMs`).
+    ///   - heartbeatInterval: `heartbeat.intervalMs`; a process with no heartbeat for three of them counts no rate.
+    public init(interval: Duration, heartbeatInterval: Duration = .seconds(1)) {
         self.interval = interval
+        self.silence = heartbeatInterval * 3
+    }
+
+    /// Notes a recording process's heartbeat, arrived `elapsed` after the job started.
+    public mutating func heartbeat(rank: Int32, role: Role, counters: Counters, at elapsed: Duration) {
+        guard !counters.isEmpty, role == .keeper || role == .grapher else { return }
+        latest[rank] = Sample(at: elapsed, received: role == .keeper ? counters[.eventsReceived] ?? 0 : 0,
+                              archived: role == .grapher ? counters[.eventsArchived] ?? 0 : 0)
     }
 
     /// Whether a line is due `elapsed` after the job started.
     public func isDue(at elapsed: Duration) -> Bool { elapsed - lastAt >= interval }
 
-    /// The line for `totals` at `elapsed` since the job started; rates are over the time since the
-    /// previous line (or since the start). Remembers `totals` for the next line.
+    /// The line for `totals` at `elapsed` since the job started. The rates of events in and
+    /// archived sum each keeper's and grapher's rate between its heartbeat the previous line used
+    /// (the job's start for its first) and its latest (``heartbeat(rank:role:counters:at:)``); a
+    /// process with no heartbeat since keeps its last rate, one silent for three heartbeat intervals none. Remembers `totals` for the next line.
     /// - Returns: `nil` while no recording process has sent a heartbeat yet (nothing to say).
     public mutating func line(at elapsed: Duration, totals: Totals) -> String? {
         guard totals.reporting > 0 else {
             lastAt = elapsed
             return nil
         }
-        let seconds = Self.seconds(elapsed - lastAt)
-        func rate(_ now: UInt64, _ before: UInt64) -> String {
-            guard seconds > 0, now > before else { return "0" }
-            return String(UInt64((Double(now - before) / seconds).rounded()))
+        for (rank, now) in latest {
+            guard elapsed - now.at <= silence else {
+                rates[rank] = nil
+                continue
+            }
+            let before = used[rank] ?? Sample(at: .zero, received: 0, archived: 0)
+            guard now.at > before.at else { continue }
+            let seconds = Self.seconds(now.at - before.at)
+            rates[rank] = (Double(now.received &- min(now.received, before.received)) / seconds,
+                           Double(now.archived &- min(now.archived, before.archived)) / seconds)
+            used[rank] = now
+        }
+        func rate(_ part: KeyPath<(received: Double, archived: Double), Double>) -> String {
+            String(UInt64(rates.values.reduce(0) { $0 + $1[keyPath: part] }.rounded()))
         }
         // Pages touched for the first time since the previous line, as a share of the record
-        // bytes keepers received meanwhile ("-" when none were): issue 17's target is ≤ 5 % once
+        // bytes keepers received meanwhile ("-" when under a megabyte were): issue 17's target is ≤ 5 % once
         // a job's memory is warm.
         func freshShare(_ now: UInt64, _ before: UInt64) -> String {
             let bytes = totals.bytesReceived > lastTotals.bytesReceived ? totals.bytesReceived - lastTotals.bytesReceived : 0
-            guard bytes > 0 else { return "-" }
+            guard bytes >= Self.freshShareMinimumBytes else { return "-" }
             let pages = now > before ? now - before : 0
             return Self.fixed(Double(pages * ResidentMemory.pageBytes) * 100 / Double(bytes), 1) + "%"
         }
         let text = "chronolog-job: progress t=\(Self.fixed(Self.seconds(elapsed), 1))s"
-            + " in=\(rate(totals.received, lastTotals.received))/s archived=\(rate(totals.archived, lastTotals.archived))/s"
+            + " in=\(rate(\.received))/s archived=\(rate(\.archived))/s"
             + " lag=\(totals.lag) (\(Self.mebibytes(totals.lagBytes)) MiB) durable.p99=\(Self.fixed(Double(totals.durableP99Microseconds) / 1000, 1))ms"
             + " memory=\(Self.mebibytes(totals.residentBytes))MiB late=\(totals.late) rejected=\(totals.rejected)"
             + " fresh.keeper=\(freshShare(totals.keeperFaults, lastTotals.keeperFaults))"

@@ -109,7 +109,8 @@ public final class VisorService {
         self.expectedRecorders = Set(plan.assignments.filter { [.keeper, .grapher, .player].contains($0.role) }
             .map { Int32($0.worldRank) })
         self.clientRanks = Set(plan.ranks(of: .client))
-        if config.progress.enabled { progress = JobProgress(interval: .milliseconds(config.progress.intervalMs)) }
+        if config.progress.enabled { progress = JobProgress(interval: .milliseconds(config.progress.intervalMs),
+                                                                   heartbeatInterval: .milliseconds(config.heartbeat.intervalMs)) }
     }
 
     /// Runs until every client rank has finished (or a termination signal arrived) and every
@@ -289,6 +290,7 @@ public final class VisorService {
         case .heartbeat(let h):
             guard fromRecorder(source, claiming: h.rank, message) else { return }
             groups.heartbeat(h, now: clock.now())
+            if let startedAt { progress?.heartbeat(rank: h.rank, role: h.role, counters: h.counters, at: clock.instant() - startedAt) }
         case .recordingAck(let ack):
             guard fromRecorder(source, claiming: ack.rank, message) else { return }
             recordingAcknowledged(ack)
