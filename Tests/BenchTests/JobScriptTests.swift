@@ -22,11 +22,15 @@ struct JobScriptTests {
         #expect(s.exitCode == 0, "\(s)")
     }
 
-    @Test("--help prints the header comments", arguments: ["jobs/chronolog-mpmd.sh", "jobs/ior-scaling.sh", "jobs/chronolog-service.sh"])
+    @Test("--help prints the header comments, also without the binary and outside Slurm", arguments: [
+        "jobs/chronolog-mpmd.sh", "jobs/ior-scaling.sh", "jobs/chronolog-service.sh", "jobs/chronolog-job.sh",
+        "jobs/chronolog-job.sbatch", "jobs/chronolog-mpmd.sbatch", "jobs/chronolog-service.sbatch", "jobs/ior-scaling.sbatch",
+    ])
     func help(script: String) throws {
-        let r = try MPIJob.runCommand(["bash", Self.path(script), "--help"], timeout: 30)
+        let r = try MPIJob.runCommand(["bash", Self.path(script), "--help"], timeout: 30,
+                                      environment: ["CHRONOLOG_BIN": "/nowhere/binary", "CHRONOLOG_BENCH_BIN": "/nowhere/binary"])
         #expect(r.exitCode == 0 && r.stdout.contains("\(script) [") && r.stdout.contains("CHRONOLOG_")
-                && !r.stdout.contains("set -euo"), "\(r)")
+                && !r.stdout.contains("set -euo") && !r.stdout.contains("#SBATCH"), "\(r)")
     }
 
     @Test("a missing binary fails at once, saying how to build it", arguments: [
