@@ -86,6 +86,9 @@ public struct ChronoJob: Sendable {
     package var clientSeams = ClientTestSeams()
     /// Where the visor also writes the summary as JSON (`chronolog-job --summary-json`); `nil`: nowhere.
     public var summaryJSONPath: String?
+    /// Where the visor's progress lines go (nil: standard output). A benchmark whose standard
+    /// output is its report sends them to standard error.
+    public var progressOutput: (@Sendable (String) -> Void)?
 
     /// - Parameters:
     ///   - config: the effective configuration.
@@ -231,6 +234,7 @@ public struct ChronoJob: Sendable {
             do {
                 visor = try VisorService(channel: channel, plan: m.layout.plan, config: config, logger: m.logger,
                                          clock: clocks(.visor))
+                if let progressOutput { visor.progressOutput = progressOutput }
             } catch {
                 printError("chronolog: rank \(me.worldRank): \(error)")
                 MPIRuntime.abort(code: 2)

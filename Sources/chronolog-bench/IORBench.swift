@@ -56,7 +56,8 @@ struct IORBench: ParsableCommand {
             Output: the options, a line per API, phase and repetition, "Summary of all tests" \
             (Max/Min/Mean/StdDev MiB/s and ops/s per API), the per-event figures, and every CHRONOLOG \
             figure divided by the best baseline's of the same run. -O summaryFormat=JSON prints the \
-            JSON document instead of the text (the job summary still follows on standard output); \
+            JSON document instead of the text (the job summary still follows on standard output; the \
+            job's progress lines go to standard error); \
             --json FILE (or -O summaryFile=FILE) writes it to FILE; benchmarks/plot.py draws its \
             timeline. The job's own summary follows. Every read phase checks that each story (file) gives \
             back as many events as were written and, for the baselines, the length in the first record \
@@ -69,13 +70,14 @@ struct IORBench: ParsableCommand {
     @Option(name: .customShort("a"), help: ArgumentHelp("APIs to run, comma-separated, in order: CHRONOLOG, POSIX, MPIIO, HDF5.", valueName: "apis"))
     var api = "CHRONOLOG,POSIX,MPIIO,HDF5"
 
-    @Option(name: .customShort("t"), help: ArgumentHelp("Record bytes per event (suffix k allowed), 1 … story.maxEventBytes.", valueName: "bytes"))
+    @Option(name: .customShort("t"), parsing: .unconditional,
+            help: ArgumentHelp("Record bytes per event (suffix k or m allowed), 1 … story.maxEventBytes.", valueName: "bytes"))
     var eventSize = "256"
 
-    @Option(name: .customShort("b"), help: ArgumentHelp("Per writer and write phase: bytes of event records (suffix k, m, g, t) or events (suffix e).", valueName: "size"))
+    @Option(name: .customShort("b"), parsing: .unconditional, help: ArgumentHelp("Per writer and write phase: bytes of event records (suffix k, m, g, t) or events (suffix e).", valueName: "size"))
     var block = "1m"
 
-    @Option(name: .customShort("s"), help: ArgumentHelp("Stories (files) per writer, 1 … 4096.", valueName: "n"))
+    @Option(name: .customShort("s"), parsing: .unconditional, help: ArgumentHelp("Stories (files) per writer, 1 … 4096.", valueName: "n"))
     var stories = 1
 
     @Flag(name: .customShort("F"), help: "A story (file) per writer instead of stories (files) shared by all writers.")
@@ -93,10 +95,10 @@ struct IORBench: ParsableCommand {
     @Flag(name: .customShort("R"), help: "Check every event read back against what its writer wrote: its record and all its bytes (IOR's readCheck; the check's time counts in the read phase).")
     var readCheck = false
 
-    @Option(name: .customShort("i"), help: ArgumentHelp("Repetitions, 1 … 10000.", valueName: "n"))
+    @Option(name: .customShort("i"), parsing: .unconditional, help: ArgumentHelp("Repetitions, 1 … 10000.", valueName: "n"))
     var repetitions = 1
 
-    @Option(name: .customShort("D"), help: ArgumentHelp("Stonewall: a writer stops writing after this many seconds (0 = off, at most 86400).", valueName: "seconds"))
+    @Option(name: .customShort("D"), parsing: .unconditional, help: ArgumentHelp("Stonewall: a writer stops writing after this many seconds (0 = off, at most 86400).", valueName: "seconds"))
     var stonewall = 0
 
     @Flag(name: .customShort("e"), help: "The write phase ends only once the events are durable (fsync, MPI_File_sync, H5Fflush, flush(durable:)).")
@@ -114,13 +116,13 @@ struct IORBench: ParsableCommand {
     @Flag(name: .customShort("k"), help: "Keep the baselines' files.")
     var keepFiles = false
 
-    @Option(help: ArgumentHelp("Baselines: bytes buffered per story before one I/O call (suffix k, m, g).", valueName: "bytes"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Baselines: bytes buffered per story before one I/O call (suffix k, m, g).", valueName: "bytes"))
     var bufferSize = "1m"
 
-    @Option(help: ArgumentHelp("Time every n-th per-event call, 1 … 1000000.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Time every n-th per-event call, 1 … 1000000.", valueName: "n"))
     var sampleEvery = 8
 
-    @Option(help: ArgumentHelp("CHRONOLOG: ms between durable-flush probes while logging (0 = none), at most 60000.", valueName: "ms"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("CHRONOLOG: ms between durable-flush probes while logging (0 = none), at most 60000.", valueName: "ms"))
     var durableProbeMs = 100
 
     @Option(help: ArgumentHelp("What the page cache holds at each read phase's start: cold (every API's files dropped) or kept (as written).",
@@ -130,7 +132,11 @@ struct IORBench: ParsableCommand {
     @OptionGroup var configuration: ConfigurationOptions
 
     func validate() throws {
-        _ = try parameters(config: try loadConfig())
+        let p = try parameters(config: try loadConfig())
+        // Tried now, not after the whole run.
+        if let file = p.summaryFile, let problem = OutputFile.problem(creating: file) {
+            throw ValidationError("\(jsonFile != nil ? "--json" : "-O summaryFile=")\(jsonFile != nil ? " " : "")\(file): \(problem)")
+        }
     }
 
     /// The configuration, with `archive.directory` = `-o` unless `--set archive.directory=` names one.
@@ -176,7 +182,9 @@ struct IORBench: ParsableCommand {
         let config = try loadConfig()
         let p = try parameters(config: config)
         ShutdownSignal.install()
-        let job = ChronoJob(config: config, minimumClients: 1)
+        var job = ChronoJob(config: config, minimumClients: 1)
+        // Standard output is the report (text, or the JSON document): progress lines go to standard error.
+        job.progressOutput = { line in printError(line) }
         let m: JobMembership
         do {
             m = try job.join(asService: true)

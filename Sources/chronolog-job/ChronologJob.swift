@@ -127,44 +127,11 @@ struct ChronologJob: ParsableCommand {
     }
 
     /// Fails at start-up, not after the whole job, when the `--summary-json` file cannot be
-    /// created: an empty path, a directory, a directory that is missing or not writable, or a file
-    /// system that refuses it (`/proc`, read-only, full of inodes). Tried by creating the file
-    /// (removed at once; a file already there is opened for writing, not changed).
+    /// created (``OutputFile/problem(creating:)``).
     static func checkWritable(_ path: String) throws {
-        guard !path.isEmpty else { throw ValidationError("--summary-json needs a file name") }
-        let url = URL(fileURLWithPath: path)
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw ValidationError("--summary-json \(path): is a directory")
+        if let problem = OutputFile.problem(creating: path) {
+            throw ValidationError(path.isEmpty ? "--summary-json \(problem)" : "--summary-json \(path): \(problem)")
         }
-        let dir = url.deletingLastPathComponent().path
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("--summary-json \(path): the directory \(dir) does not exist")
-        }
-        guard FileManager.default.isWritableFile(atPath: dir) else {
-            throw ValidationError("--summary-json \(path): the directory \(dir) is not writable")
-        }
-        // Every rank tries: one may create the file while another finds it and opens it, or finds
-        // it gone again; three tries settle that.
-        var failure = Int32(0)
-        for _ in 0..<3 {
-            let created = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-            if created >= 0 {
-                close(created)
-                unlink(path)
-                return
-            }
-            failure = errno
-            guard failure == EEXIST else { break }
-            let existing = open(path, O_WRONLY | O_CLOEXEC)
-            if existing >= 0 {
-                close(existing)
-                return
-            }
-            failure = errno
-            guard failure == ENOENT else { break }
-        }
-        throw ValidationError("--summary-json \(path): cannot be created: \(String(cString: strerror(failure)))")
     }
 
     /// The effective configuration, or a validation error naming the bad key.

@@ -39,6 +39,9 @@ struct IORBenchTests {
         (["-w", "-C"], "-C needs a read phase"), (["-O", "summaryFormat=xml"], "summaryFormat=xml"), (["-O", "colour=red"], "unknown setting"),
         (["--buffer-size", "100"], "--buffer-size 100 is outside"), (["--sample-every", "0"], "--sample-every 0"),
         (["--set", "nosuch.key=1"], "nosuch.key"), (["--read-cache", "warm"], "--read-cache warm: expected cold or kept"),
+        (["-t", "-5"], "-t -5: expected a positive number"), (["-D", "-1"], "-D -1 is outside 0…86400"), (["-i", "-2"], "-i -2 is outside"),
+        (["--json", "/nonexistent-dir/x.json"], "--json /nonexistent-dir/x.json: the directory /nonexistent-dir does not exist"),
+        (["-O", "summaryFile=/proc/x.json"], "-O summaryFile=/proc/x.json: cannot be created"),
     ])
     func badOptions(args: [String], message: String) throws {
         let r = try MPIJob.runCommand([Self.bench, "ior"] + args, timeout: 30)
@@ -96,11 +99,14 @@ struct IORBenchTests {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try MPIJob.run(ranks: 7, [Self.bench, "ior", "-a", "CHRONOLOG,MPIIO,HDF5", "-t", "100", "-b", "400e", "-s", "4", "-e", "-R", "-i", "2", "-k",
+                                          "--set", "progress.intervalMs=100",
                                           "-O", "summaryFormat=JSON", "-o", dir.appendingPathComponent("data").path], timeout: 180)
         #expect(r.exitCode == 0, "\(r)")
         let text = try #require(r.stdout.components(separatedBy: "chronolog-job summary:").first)
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(r.stdout)")
         #expect(doc["writers"] as? Int == 3 && doc["nodes"] as? Int == 1)
+        // Progress lines (every 0.1 s here) go to standard error, never into the document.
+        #expect(r.stderr.contains("chronolog-job: progress t="), "\(r.stderr)")
         // -k: the HDF5 baseline's files stay in the archive's directory (-o), where the player
         // leaves them out when the second iteration replays CHRONOLOG after HDF5.
         try checkRows(doc, apis: 3, iterations: 2, eventsPerWriter: 400, storedBytes: 132)
