@@ -27,7 +27,10 @@ struct IORBench: ParsableCommand {
             stay as written: the baselines' files whole, while a grapher keeps only the archive's last \
             archive.pageCacheBytes (256 MiB by default, shown in the header), so a replay of more reads \
             the file from disk while the baselines read memory (raise it with --set to compare memory \
-            with memory). Each read line says how much of its files the page cache held at the start.
+            with memory). Each read line says how much of the bytes its files gained in the repetition (a \
+            baseline's files whole; the archive's bytes past its size before the write phase, since the \
+            archive keeps earlier repetitions, whose pages a reader still mapping them keeps cached) the \
+            page cache held at the start.
 
             Every API stores the same events: -t record bytes each plus the 32-byte event record \
             ChronoLog-Swift keeps per event (time, client id, index, length, offset); MiB/s counts both. \

@@ -84,6 +84,9 @@ final class IORRun {
         let backend = backends[api]!
         let layout = IORLayout(parameters: p, rank: peers.rank, writers: peers.size, runId: runId, iteration: iteration)
         var written: [[Int]] = []
+        // What the files held before this iteration wrote (the archive's earlier iterations; a
+        // baseline's files are new): a read line's cache share counts only what was added since.
+        let before = PageCache.sizes(of: backend.cachedFiles(layout))
         if p.write {
             let stored = try phase(api, .write, iteration) { try backend.write(layout, &$0) }
             written = try allgather(stored)
@@ -96,7 +99,7 @@ final class IORRun {
                 PageCache.drop(files)
                 try CPUMeter.quietBarrier(peers, pollMicroseconds: 100)
             }
-            let cache = PageCache.residency(of: files)
+            let cache = PageCache.residency(of: files, from: before)
             _ = try phase(api, .read, iteration) { recorder in
                 recorder.noteCache(cached: cache.cached, of: cache.total)
                 try backend.read(layout, layout.readUnits(written: written), &recorder)
