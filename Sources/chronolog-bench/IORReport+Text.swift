@@ -20,7 +20,8 @@ extension IORReport {
     /// The lines before the first iteration.
     static func header(_ p: IORParameters, ranks: Int, nodes: Int, writers: Int, host: String, began: String, command: [String]) -> String {
         let sharing = p.storyPerRank ? "a story (file) per writer (-F)" : "stories (files) shared by all writers"
-        let access = [p.write ? "write" : nil, p.read ? "read" + (p.readOtherRank ? " (another rank's data, -C)" : "") : nil]
+        let access = [p.write ? "write" : nil, p.read ? "read" + (!p.readOtherRank ? "" : writers > 1 ? " (another rank's data, -C)"
+                                                   : " (-C, but with one writer it reads its own data)") : nil]
             .compactMap { $0 }.joined(separator: ", ")
         return """
             chronolog-bench ior: ChronoLog-Swift next to POSIX, MPI-IO and HDF5 storing the same events

@@ -135,6 +135,15 @@ struct IORBenchTests {
         }
     }
 
+    @Test("-C with a single writer says in the header that it reads its own data (and -R agrees)")
+    func readOtherRankWithOneWriter() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try MPIJob.run(ranks: 5, [Self.bench, "ior", "-a", "POSIX", "-b", "64k", "-C", "-R", "-o", dir.appendingPathComponent("data").path],
+                               timeout: 120)
+        #expect(r.exitCode == 0 && r.stdout.contains("access              : write, read (-C, but with one writer it reads its own data)"), "\(r)")
+    }
+
     @Test("a busy story's slot-sized chunks below half an index row are merged per round, their storage back in the grapher's pool (none left shared)")
     func mergedChunksGiveTheirStorageBack() throws {
         let dir = try scratchDirectory()
