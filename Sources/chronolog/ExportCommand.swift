@@ -21,8 +21,9 @@ struct ExportCommand: ParsableCommand {
 
             Times are the stored ones (already corrected by each client's measured clock offset \
             to the visor). "ts" is in microseconds, as the format wants, counted from an origin so \
-            that a double keeps nanoseconds: by default the earliest stored time exported, or \
-            --origin NS (0 for absolute times, rounded to about 0.25 us by readers using doubles). \
+            that a double keeps nanoseconds: by default the start of the exported stories' time span \
+            within [--from, --to) (their earliest event, or --from when that falls inside a story's \
+            span), or --origin NS (0 for absolute times, rounded to about 0.25 us by readers using doubles). \
             The origin is in "otherData" as chronolog_time_origin_ns.
 
             The output is one JSON object, each trace event on a line of its own, written story by \
@@ -49,7 +50,7 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("First time excluded, in nanoseconds (default: no limit).", valueName: "ns"))
     var to: UInt64?
 
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("The time, in nanoseconds, that ts counts from (default: the earliest exported).", valueName: "ns"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("The time, in nanoseconds, that ts counts from (default: the stories' earliest event, or --from when later).", valueName: "ns"))
     var origin: UInt64?
 
     @Option(name: [.short, .long], help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))
