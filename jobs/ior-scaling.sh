@@ -12,7 +12,8 @@
 #   --series weak|strong|both   (default both)
 #   -t BYTES             event record bytes (default 256)
 #   -b SIZE              weak scaling: event record bytes per writer (default 16m; suffix k, m, g)
-#   --total SIZE         strong scaling: event record bytes of all writers together (default 256m)
+#   --total SIZE         strong scaling: event record bytes of all writers together (default 256m),
+#                        split evenly in whole events (the remainder of the division is not written)
 #   --out DIR            results (default ior-scaling-<date>): ior-<series>-<N>n.json and .png per
 #                        run, scaling-<series>.png and scaling-<series>.txt per series
 #   --launcher mpirun|srun   (default mpirun; jobs/ior-scaling.sbatch passes srun)
