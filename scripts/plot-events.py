@@ -119,7 +119,8 @@ def plot(args):
     hidden = len(stories) - len(shown)
     fig.suptitle(f"{args.trace}: {count} events, {len(stories)} stories"
                  + (f" ({hidden} smallest not drawn)" if hidden else ""), fontsize=11)
-    fig.tight_layout()
+    # tight_layout leaves the figure title out: keep its height free.
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     try:
         fig.savefig(args.output, dpi=100)
     except OSError as e:
