@@ -69,7 +69,7 @@ struct ArchiveDamageTests {
                                           foreign], timeout: 60)
         try #require(made.exitCode == 0, "\(made)")
         let foreignError = archiveError { try ArchiveReader(path: foreign) }
-        guard case .incompatibleLayout(let foreignPath, _) = foreignError, foreignPath == foreign else {
+        guard case .foreignFile(let foreignPath, _) = foreignError, foreignPath == foreign else {
             Issue.record("a foreign HDF5 file gave \(String(describing: foreignError))")
             return
         }

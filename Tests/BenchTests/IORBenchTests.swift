@@ -99,13 +99,13 @@ struct IORBenchTests {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try MPIJob.run(ranks: 7, [Self.bench, "ior", "-a", "CHRONOLOG,MPIIO,HDF5", "-t", "100", "-b", "400e", "-s", "4", "-e", "-R", "-i", "2", "-k",
-                                          "--set", "progress.intervalMs=100",
+                                          "--set", "progress.intervalMs=100", "--set", "heartbeat.intervalMs=50",
                                           "-O", "summaryFormat=JSON", "-o", dir.appendingPathComponent("data").path], timeout: 180)
         #expect(r.exitCode == 0, "\(r)")
         let text = try #require(r.stdout.components(separatedBy: "chronolog-job summary:").first)
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(r.stdout)")
         #expect(doc["writers"] as? Int == 3 && doc["nodes"] as? Int == 1)
-        // Progress lines (every 0.1 s here) go to standard error, never into the document.
+        // Progress lines (every 0.1 s here, from heartbeats every 50 ms) go to standard error, never into the document.
         #expect(r.stderr.contains("chronolog-job: progress t="), "\(r.stderr)")
         // -k: the HDF5 baseline's files stay in the archive's directory (-o), where the player
         // leaves them out when the second iteration replays CHRONOLOG after HDF5.
