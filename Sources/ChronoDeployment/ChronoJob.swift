@@ -128,7 +128,7 @@ public struct ChronoJob: Sendable {
     /// Initialises MPI (`MPI_THREAD_MULTIPLE`) unless the application already did.
     /// - Throws: `JoinError.layout` on every rank alike when the job cannot be laid out, and
     ///   `JoinError.archiveDirectory` when the visor or a grapher cannot create or write in
-    ///   `archive.directory` (MPI is finalized when this call initialised it: no plane was opened,
+    ///   `archive.directory`, or another job holds its lock (``ArchiveDirectoryLock``; MPI is finalized when this call initialised it: no plane was opened,
     ///   so nothing is left in `/dev/shm`); `JoinError.mpi` when MPI fails.
     public func join(asService: Bool, over world: Communicator = .world) throws -> JobMembership {
         let weInit = !MPIRuntime.isInitialized
@@ -149,8 +149,10 @@ public struct ChronoJob: Sendable {
         }
         let me = layout.me
         let archiveWriter = asService && (me.role == .visor || me.role == .grapher)
-        if let reason = try Self.agreedProblem(archiveWriter ? Self.archiveDirectoryProblem(config.archive.directory) : nil,
-                                               over: world) {
+        var problem = archiveWriter ? Self.archiveDirectoryProblem(config.archive.directory) : nil
+        if problem == nil && asService && me.role == .visor { problem = ArchiveDirectoryLock.take(config.archive.directory) }
+        if let reason = try Self.agreedProblem(problem, over: world) {
+            ArchiveDirectoryLock.release()
             if weInit { try? MPIRuntime.finalize() }
             throw JoinError.archiveDirectory(reason)
         }
@@ -332,6 +334,7 @@ public struct ChronoJob: Sendable {
                 }
             }
             try m.bulk?.close()
+            ArchiveDirectoryLock.release()
             if let members = m.bulkMembers, members !== m.recorders { try members.free() }
             try m.graphers?.free()
             try m.recorders?.free()
