@@ -78,11 +78,25 @@ struct ReplayCommand: ParsableCommand {
     func run() throws {
         guard let story else { return try replayLive(chronicle: path, story: chronicle) }
         let reader = try ArchivePath.open(path)
-        let listed = try reader.story(chronicle: chronicle, story: story)
+        let catalog = try CatalogView(archivePath: path)
+        let listed: ArchivedStory
+        do {
+            listed = try reader.story(chronicle: chronicle, story: story)
+        } catch {
+            // A story the catalog knows with no event in the archive: an empty answer, partial
+            // when its writers logged some (every write failed, or the job was killed first).
+            guard let entry = catalog.catalog?.story(chronicle: chronicle, story: story), !entry.destroyed,
+                  catalog.catalog?.chronicles[chronicle]?.destroyed == false else { throw error }
+            let sink = try output.map { (file: String) throws(ChronologFailure) in try OutputSink(path: file) } ?? OutputSink()
+            EventFormatter(format: format).header(into: sink)
+            try sink.close()
+            reportWriters(CompletenessCheck(entry: entry).result())
+            return
+        }
         let sink = try output.map { (file: String) throws(ChronologFailure) in try OutputSink(path: file) } ?? OutputSink()
         let formatter = EventFormatter(format: format)
         formatter.header(into: sink)
-        let entry = try CatalogView(archivePath: path).entry(listed)
+        let entry = catalog.entry(listed)
         // A whole-story replay is checked against the writers' counts in the catalog, like verify.
         var writers = from == 0 && to == nil ? CompletenessCheck(entry: entry) : nil
         let completeness = try StoryScan(reader: reader, story: listed, catalogEntry: entry).forEachWindow(in: TimeRange(start: from, end: to ?? .max)) { chunk throws(ChronologFailure) in

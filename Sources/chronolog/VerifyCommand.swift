@@ -24,8 +24,10 @@ struct VerifyCommand: ParsableCommand {
             "complete" when every writer that released the story has all its events archived \
             (indexes 0..<count, the count it reported at release), "partial" with the reason \
             otherwise (a writer's tail missing: archived N of M; a writer that never released \
-            it: tail unknown). A partial story is a problem. Stories the catalog marks destroyed \
-            are not checked (their events stay in the file, hidden).
+            it: tail unknown). A partial story is a problem; so is a story the catalog knows with \
+            writers whose events are all missing from the archive (archived 0 of M, or never \
+            released). Stories the catalog marks destroyed are not checked (their events stay in \
+            the file, hidden).
 
             Prints a summary and one line per problem (location: what is wrong). Exit status: \
             0 when nothing is wrong, 1 when a problem was found or there is no archive at the \
@@ -108,6 +110,17 @@ struct VerifyCommand: ParsableCommand {
             guard !skipClientIndexes else { continue }
             for p in check.problems(location: location) {
                 report.problems.append(.init(kind: "client-index", location: p.location, detail: p.detail))
+            }
+        }
+        // Stories the catalog knows that have no event in the archive at all (every write failed,
+        // or the job was killed before its first round): complete only when no writer wrote any.
+        let archived = Set(chronicles.flatMap(\.stories).map { [$0.chronicle, $0.name] })
+        for (chronicleName, chronicle) in (catalog.catalog?.chronicles ?? [:]).sorted(by: { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) })
+        where !chronicle.destroyed {
+            for (storyName, entry) in chronicle.stories.sorted(by: { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) })
+            where !entry.destroyed && !archived.contains([chronicleName, storyName]) {
+                report.record(CompletenessCheck(entry: entry).result(), chronicle: chronicleName, story: storyName,
+                              location: "story \"\(chronicleName)\"/\"\(storyName)\" (in the catalog, no event in the archive)")
             }
         }
         report.clientIndexes = "checked \(stories) stor\(stories == 1 ? "y" : "ies"), \(clients) client stream\(clients == 1 ? "" : "s")"

@@ -48,4 +48,46 @@ struct CLIJobArchiveTests {
             .first { $0.hasPrefix("events.acked=") }.flatMap { Int($0.dropFirst("events.acked=".count)) }
         #expect(acked != nil && total == acked, "listed \(total), job summary: \(job)")
     }
+
+    @Test("stories the catalog knows with no event in the archive: verify counts the missing writers (partial, exit 1), an empty one complete; replay answers nothing and notes why (exit 0)")
+    func catalogStoriesWithoutEvents() throws {
+        let dir = try ScratchDirectory()
+        let job = try MPIJob.run([(6, [MPIJob.executable("chronolog-job"), "--events", "20", "--stories", "1"])],
+                                 timeout: 120, workingDirectory: dir.url)
+        try #require(job.exitCode == 0, "\(job)")
+        // As a job whose every archive write failed (a full disk) leaves it: the catalog records
+        // the writers and their counts, the HDF5 file holds no event of the story.
+        let catalogPath = dir.path("chronolog-archive/chronolog-catalog.json")
+        var catalog = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: catalogPath))) as? [String: Any])
+        var chronicles = try #require(catalog["chronicles"] as? [String: Any])
+        let (name, value) = try #require(chronicles.first)
+        var chronicle = try #require(value as? [String: Any])
+        var stories = try #require(chronicle["stories"] as? [String: Any])
+        stories["lost"] = ["attributes": [String: String](), "destroyed": false,
+                           "writers": [["client": 42, "count": 1000], ["client": 43]], "hidden": [Any]()] as [String: Any]
+        stories["quiet"] = ["attributes": [String: String](), "destroyed": false, "writers": [["client": 44, "count": 0]], "hidden": [Any]()] as [String: Any]
+        chronicle["stories"] = stories
+        chronicles[name] = chronicle
+        catalog["chronicles"] = chronicles
+        try JSONSerialization.data(withJSONObject: catalog, options: [.sortedKeys]).write(to: URL(fileURLWithPath: catalogPath))
+
+        let chronolog = MPIJob.executable("chronolog")
+        let verify = try MPIJob.runCommand([chronolog, "verify", "--json"], timeout: 60, workingDirectory: dir.url)
+        #expect(verify.exitCode == 1, "\(verify)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(verify.stdout.utf8)) as? [String: Any], "\(verify)")
+        let completeness = try #require(doc["completeness"] as? [[String: Any]], "\(doc)")
+        let lost = try #require(completeness.first { $0["story"] as? String == "lost" }, "\(completeness)")
+        let reasons = lost["reasons"] as? [String] ?? []
+        #expect(lost["state"] as? String == "partial" && reasons.contains { $0.contains("client 42") && $0.contains("archived 0 of 1000") }
+                && reasons.contains { $0.contains("client 43") && $0.contains("never released") }, "\(lost)")
+        let quiet = try #require(completeness.first { $0["story"] as? String == "quiet" }, "\(completeness)")
+        #expect(quiet["state"] as? String == "complete", "\(quiet)")
+
+        let replay = try MPIJob.runCommand([chronolog, "replay", "chronolog-archive", name, "lost", "--format", "jsonl"],
+                                           timeout: 60, workingDirectory: dir.url)
+        #expect(replay.exitCode == 0 && replay.stdout.isEmpty && replay.stderr.contains("partial")
+                && replay.stderr.contains("archived 0 of 1000"), "\(replay)")
+        let unknown = try MPIJob.runCommand([chronolog, "replay", "chronolog-archive", name, "never-was"], timeout: 60, workingDirectory: dir.url)
+        #expect(unknown.exitCode == 1 && unknown.stderr.contains("no story 'never-was'"), "\(unknown)")
+    }
 }
