@@ -97,7 +97,7 @@ let package = Package(
         // A job: the role plan carried out, service ranks serving, clients joining and leaving, the summary.
         .target(
             name: "ChronoDeployment",
-            dependencies: ["ChronoModel", "ChronoRuntime", "ChronoSystem", "ChronoRoles", "ChronoClient", "MPI", "Fabric",
+            dependencies: ["ChronoModel", "ChronoRuntime", "ChronoSystem", "ChronoRoles", "ChronoClient", "ChronoArchive", "MPI", "Fabric",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "DequeModule", package: "swift-collections")]),
 

@@ -1,3 +1,4 @@
+import ChronoArchive
 import ChronoClient
 import ChronoRuntime
 import ChronoSystem
@@ -151,6 +152,7 @@ public struct ChronoJob: Sendable {
         let archiveWriter = asService && (me.role == .visor || me.role == .grapher)
         var problem = archiveWriter ? Self.archiveDirectoryProblem(config.archive.directory) : nil
         if problem == nil && asService && me.role == .visor { problem = ArchiveDirectoryLock.take(config.archive.directory) }
+        if problem == nil && asService && me.role == .visor { problem = Self.archiveFileProblem(config.archive.directory) }
         if let reason = try Self.agreedProblem(problem, over: world) {
             ArchiveDirectoryLock.release()
             if weInit { try? MPIRuntime.finalize() }
@@ -214,6 +216,21 @@ public struct ChronoJob: Sendable {
         close(fd)
         unlink(probe)
         return nil
+    }
+
+    /// Why the archive file already in `directory` cannot be appended to (truncated, damaged, not
+    /// an archive: the graphers could not open it, and every event of the job would be lost); nil
+    /// when there is none yet or it opens.
+    static func archiveFileProblem(_ directory: String) -> String? {
+        let file = directory + "/" + ArchiveLayout.defaultFileName
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        do throws(ArchiveError) {
+            _ = try ArchiveReader(path: file)
+            return nil
+        } catch {
+            return "archive.directory \(directory): its archive file cannot be appended to: \(error) "
+                + "(`chronolog verify \(file)` says what is wrong; move the file away, or give another archive.directory)"
+        }
     }
 
     /// The first rank's problem, on every rank (collective over `world`); nil when no rank has one.

@@ -34,14 +34,20 @@ struct JobLaunchTests {
         #expect(shortcuts.exitCode == 2 && shortcuts.stderr.contains("mpirun -n 7"), "\(shortcuts)")
     }
 
-    @Test("an archive directory that cannot be used ends the job at start-up with status 2, naming it, and leaves nothing in /dev/shm")
+    @Test("an archive directory that cannot be used, or whose archive file cannot be opened, ends the job at start-up with status 2, naming it, and leaves nothing in /dev/shm")
     func unusableArchiveDirectory() throws {
         let dir = try scratchDirectory("chronolog-archive-dir")
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("a-file")
         #expect(FileManager.default.createFile(atPath: file.path, contents: Data("x".utf8)))
+        // An archive file the graphers could not open (damaged, truncated, not HDF5): every event would be lost.
+        let damaged = dir.appendingPathComponent("damaged")
+        try FileManager.default.createDirectory(at: damaged, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: damaged.appendingPathComponent("chronolog-archive.h5").path,
+                                               contents: Data(repeating: 0x5A, count: 4096)))
         for (directory, needle) in [(file.path, "is a file, not a directory"), (file.path + "/sub", "is a file, not a directory"),
-                                    ("/proc/chronolog-nope/archive", "cannot create /proc/chronolog-nope")] {
+                                    ("/proc/chronolog-nope/archive", "cannot create /proc/chronolog-nope"),
+                                    (damaged.path, "its archive file cannot be appended to")] {
             // mpirun itself, not `MPIJob.run`, which removes what a job leaves in /dev/shm: the
             // files of dead processes found after it are what this job left.
             let leftovers = SharedMemoryLeftovers()
