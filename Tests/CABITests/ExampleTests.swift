@@ -64,6 +64,18 @@ struct ExampleTests {
         #expect(r.stdout.contains("chronolog_init: \(4 + ranks) ranks"), "\(r)")
     }
 
+    @Test("a durable flush waits for the grapher's next round when that is further off than the stall limit (archive rounds every 4 s, timeouts of 1.5 s): DURABLE, not -8")
+    func durableFlushWaitsForALongArchiveInterval() throws {
+        let dir = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try CProgram.build("examples/c/logging_app.c", into: dir)
+        let settings = ["CHRONOLOG_TIMEOUTS_CONNECT_MS": "1500", "CHRONOLOG_TIMEOUTS_SHUTDOWN_DRAIN_MS": "1500",
+                        "CHRONOLOG_GRAPHER_ARCHIVE_INTERVAL_MS": "4000"]
+        let r = try MPIJob.run([(4, [MPIJob.executable("chronolog-job"), "--workload", "none"]), (2, [program, "50"])], timeout: 120,
+                               environment: settings, extraFlags: settings.keys.sorted().flatMap { ["-x", $0] }, workingDirectory: dir)
+        try verify(r, ranks: 2, steps: 50, in: dir)
+    }
+
     @Test("embedded in a job too small for the service and one client: every rank's chronolog_init returns -7, the message names the smallest -n")
     func embeddedTooSmall() throws {
         let dir = try CProgram.scratch()

@@ -20,6 +20,10 @@ public struct IngestSettings: Sendable, Hashable {
     /// A keeper that acknowledges nothing for this long while batches are outstanding is considered
     /// gone: the waiting call fails with `.noConnection`. max(`timeouts.shutdownDrainMs`, `timeouts.connectMs`).
     public var stallLimit: Duration
+    /// How long a durable flush waits for the keeper's answer before `.noConnection`: the stall
+    /// limit plus what durability itself may take, a story range closing (`story.chunkDurationMs`)
+    /// and the grapher's next round (`grapher.archiveIntervalMs`, up to ten minutes).
+    public var durableLimit: Duration
 
     /// The settings of `config`.
     public init(config: ChronoConfig) {
@@ -30,5 +34,6 @@ public struct IngestSettings: Sendable, Hashable {
         maxPendingBatches = max(1, config.client.maxPendingBatches)
         watermarkIntervalNanoseconds = max(lingerNanoseconds, config.watermarkIntervalNanoseconds)
         stallLimit = .milliseconds(max(config.timeouts.shutdownDrainMs, config.timeouts.connectMs, 1))
+        durableLimit = stallLimit + .milliseconds(max(0, config.grapher.archiveIntervalMs) + max(0, config.story.chunkDurationMs))
     }
 }

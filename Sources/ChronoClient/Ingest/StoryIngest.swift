@@ -182,7 +182,7 @@ public final class StoryIngest: @unchecked Sendable {
                 && closeDone.load(ordering: .sequentiallyConsistent) { router.remove(self) }
         }
         var backoff = IdleBackoff.durableWait
-        let deadline = ContinuousClock.now + settings.stallLimit
+        let deadline = ContinuousClock.now + settings.durableLimit
         while true {
             // Acknowledgements of other batches routed here are not the answer: they do not reset
             // the back-off (under a stream they came at every poll, and this loop never slept).
@@ -199,7 +199,7 @@ public final class StoryIngest: @unchecked Sendable {
             }
             if ContinuousClock.now > deadline {
                 throw .noConnection("keeper rank \(keeperRank) did not report the events of story \(chronicle)/\(story) "
-                                    + "durable within \(settings.stallLimit)")
+                                    + "durable within \(settings.durableLimit)")
             }
             backoff.idle()
         }
