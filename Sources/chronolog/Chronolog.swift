@@ -35,6 +35,10 @@ struct Chronolog: ParsableCommand {
     /// Parses and runs a command. Failures about the archive print `chronolog: <path>: <problem>`
     /// on standard error and exit 1; usage errors print the usage and exit 2.
     static func main() {
+        // A closed pipe (`chronolog replay … | head`) is a write error that ends the command with
+        // status 1 and a line on standard error, as any output that cannot be written; SIGPIPE
+        // would kill the process silently (status 141).
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -90,4 +90,18 @@ struct CLIJobArchiveTests {
         let unknown = try MPIJob.runCommand([chronolog, "replay", "chronolog-archive", name, "never-was"], timeout: 60, workingDirectory: dir.url)
         #expect(unknown.exitCode == 1 && unknown.stderr.contains("no story 'never-was'"), "\(unknown)")
     }
+
+    @Test("a reader that closes the pipe early (| head -c 100): replay and export exit 1 saying so, not killed by SIGPIPE (141)")
+    func closedPipe() throws {
+        let dir = try ScratchDirectory()
+        let job = try MPIJob.run([(6, [MPIJob.executable("chronolog-job"), "--events", "5000", "--stories", "1", "--quiet"])],
+                                 timeout: 120, workingDirectory: dir.url)
+        try #require(job.exitCode == 0, "\(job)")
+        // Each output is several pipe buffers (64 KiB) long, so the writer meets the closed pipe.
+        for args in [["replay", "chronolog-archive", "demo", "shared"], ["export", "chronolog-archive"]] {
+            let r = try MPIJob.runCommand(["bash", "-c", #""$@" | head -c 100 > /dev/null; echo "status=${PIPESTATUS[0]}""#, "chronolog",
+                                           MPIJob.executable("chronolog")] + args, timeout: 60, workingDirectory: dir.url)
+            #expect(r.stdout.contains("status=1") && r.stderr.contains("standard output: write failed: Broken pipe"), "\(args): \(r)")
+        }
+    }
 }
