@@ -22,6 +22,9 @@ public final class ArchiveReader {
     public let path: String
     /// The archive files, in the order they are read.
     public var files: [String] { readers.map(\.path) }
+    /// Chronicle and story groups of the files that could not be read, left out of every listing
+    /// and replay (the rest of the archive stays readable).
+    public var damagedGroups: [ArchiveProblem] { readers.flatMap(\.damagedGroups) }
 
     let readers: [ArchiveFileReader]
 
@@ -420,6 +423,8 @@ final class ArchiveFileReader {
     private var names: [String: StoryKey] = [:]
     /// Stories of the file by name bytes.
     private(set) var stories: [StoryKey: StoryEntry] = [:]
+    /// Chronicle and story groups that could not be read when the file was opened, left out.
+    private(set) var damagedGroups: [ArchiveProblem] = []
     private var indexes: [StoryKey: StoryIndex] = [:]
     /// The file mapped for lending payloads in place (``readEncoded(index:rows:window:storyId:into:lendingPayload:)``),
     /// on first use; nil when it cannot be mapped.
@@ -447,25 +452,42 @@ final class ArchiveFileReader {
             commit = try ArchiveCommitRecord.read(root)
             rule = ArchiveCommitRule(commit.row, roundsInFile: lastRound + 1)
             let chronicles = try root.openGroup(ArchiveLayout.chroniclesGroup)
+            // A chronicle or story group that cannot be read (damaged metadata) is left out and
+            // named in ``damagedGroups``: the other stories of the file stay readable.
             for component in try chronicles.memberNames() {
-                let cgroup = try chronicles.openGroup(component)
-                let cname = try stringAttribute(cgroup, ArchiveLayout.nameAttribute)
-                for storyComponent in try cgroup.memberNames() {
-                    let sgroup = try cgroup.openGroup(storyComponent)
-                    let c = try stringAttribute(sgroup, ArchiveLayout.chronicleAttribute)
-                    let s = try stringAttribute(sgroup, ArchiveLayout.storyAttribute)
-                    guard Array(c.utf8) == Array(cname.utf8) else {
-                        throw ArchiveError.corrupt(location: "\(path):\(sgroup.path)",
-                                                   detail: "chronicle attribute '\(c)' differs from the group's name '\(cname)'")
+                let location = "\(path):/\(ArchiveLayout.chroniclesGroup)/\(component)"
+                do {
+                    let cgroup = try chronicles.openGroup(component)
+                    defer { try? cgroup.close() }
+                    let cname = try stringAttribute(cgroup, ArchiveLayout.nameAttribute)
+                    for storyComponent in try cgroup.memberNames() {
+                        do {
+                            try listStory(storyComponent, of: cgroup, chronicle: cname)
+                        } catch {
+                            damagedGroups.append(ArchiveProblem(location: "\(location)/\(storyComponent)",
+                                                                detail: "story group unreadable, left out: \(ArchiveError.wrap(error))"))
+                        }
                     }
-                    let id = try sgroup.attributes.uint64(ArchiveLayout.storyIdAttribute)
-                    stories[StoryKey(chronicle: c, story: s)] = StoryEntry(groupPath: sgroup.path, storyId: StoryID(rawValue: id))
-                    names[sgroup.path] = StoryKey(chronicle: c, story: s)
-                    try sgroup.close()
+                } catch {
+                    damagedGroups.append(ArchiveProblem(location: location, detail: "chronicle group unreadable, left out: \(ArchiveError.wrap(error))"))
                 }
-                try cgroup.close()
             }
         }
+    }
+
+    /// Lists one story group of a chronicle group.
+    private func listStory(_ component: String, of cgroup: HDF5Group, chronicle cname: String) throws {
+        let sgroup = try cgroup.openGroup(component)
+        defer { try? sgroup.close() }
+        let c = try stringAttribute(sgroup, ArchiveLayout.chronicleAttribute)
+        let s = try stringAttribute(sgroup, ArchiveLayout.storyAttribute)
+        guard Array(c.utf8) == Array(cname.utf8) else {
+            throw ArchiveError.corrupt(location: "\(path):\(sgroup.path)",
+                                       detail: "chronicle attribute '\(c)' differs from the group's name '\(cname)'")
+        }
+        let id = try sgroup.attributes.uint64(ArchiveLayout.storyIdAttribute)
+        stories[StoryKey(chronicle: c, story: s)] = StoryEntry(groupPath: sgroup.path, storyId: StoryID(rawValue: id))
+        names[sgroup.path] = StoryKey(chronicle: c, story: s)
     }
 
     private func stringAttribute(_ group: HDF5Group, _ name: String) throws -> String {
@@ -794,6 +816,7 @@ final class ArchiveFileReader {
         var tailRows = 0, manifestMissing = 0
         defer { result.uncommittedRows += max(tailRows, manifestMissing) }
         result.fileStates.append(ArchiveFileStatus(file: path, state: state))
+        result.problems += damagedGroups
         if let problem = commit.problem { result.problems.append(ArchiveProblem(location: "\(path):/\(ArchiveLayout.commitDataset)", detail: problem)) }
         for (key, entry) in stories.sorted(by: { $0.key < $1.key }) {
             result.stories += 1

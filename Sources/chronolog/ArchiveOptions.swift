@@ -54,7 +54,12 @@ enum ArchivePath {
     /// Fails (after the command printed what it could) when index rows of some story were left out
     /// as damage, so a listing or totals that miss them never pass for complete.
     /// - Throws: `ChronologFailure` naming the path, the damaged rows' count and their stories.
-    static func requireUndamaged(_ chronicles: [ArchivedChronicle], path: String) throws(ChronologFailure) {
+    static func requireUndamaged(_ chronicles: [ArchivedChronicle], path: String,
+                                 groups: [ArchiveProblem] = []) throws(ChronologFailure) {
+        if let first = groups.first {
+            throw ChronologFailure(path: path, problem: "archive damaged: \(groups.count) chronicle or story group\(groups.count == 1 ? "" : "s") "
+                + "unreadable and left out, first \(first.location) (run `chronolog verify \(path)` for a full report)")
+        }
         let damaged = chronicles.flatMap(\.stories).filter { $0.damagedRows > 0 }
         guard !damaged.isEmpty else { return }
         let rows = damaged.reduce(0) { $0 + $1.damagedRows }

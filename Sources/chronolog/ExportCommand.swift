@@ -91,7 +91,7 @@ struct ExportCommand: ParsableCommand {
         }
         writer.end()
         try sink.close()
-        try report(partial)
+        try report(partial, groups: reader.damagedGroups)
     }
 
     /// The stories named by --story and --chronicle (every visible story when neither is given),
@@ -129,8 +129,9 @@ struct ExportCommand: ParsableCommand {
 
     /// Names partial stories on standard error (after the output was completed); exit status 3
     /// when damaged rows were left out.
-    private func report(_ partial: [(ArchivedStory, ArchiveCompleteness)]) throws {
-        var damaged = false
+    private func report(_ partial: [(ArchivedStory, ArchiveCompleteness)], groups: [ArchiveProblem]) throws {
+        var damaged = !groups.isEmpty
+        for problem in groups { writeStandardError("chronolog: \(oneLine("\(problem.location): \(problem.detail)"))\n") }
         for (story, completeness) in partial {
             writeStandardError("chronolog: \(oneLine("\(path): story \"\(story.chronicle)\"/\"\(story.name)\": \(completeness)"))\n")
             for problem in completeness.damaged {

@@ -40,7 +40,7 @@ struct ListCommand: ParsableCommand {
         if output.json {
             print(try ReportFormatting.json(ListingJSON(path: archive.path, files: reader.files, chronicles: chronicles, catalog: catalog)),
                   terminator: "")
-            try ArchivePath.requireUndamaged(chronicles, path: archive.path)
+            try ArchivePath.requireUndamaged(chronicles, path: archive.path, groups: reader.damagedGroups)
             return
         }
         let stories = chronicles.reduce(0) { $0 + $1.stories.count }
@@ -63,7 +63,7 @@ struct ListCommand: ParsableCommand {
                 }
             }
         }
-        try ArchivePath.requireUndamaged(chronicles, path: archive.path)
+        try ArchivePath.requireUndamaged(chronicles, path: archive.path, groups: reader.damagedGroups)
     }
 
     /// `2 released (80 events), 1 never released`.

@@ -85,7 +85,8 @@ struct ReplayCommand: ParsableCommand {
         } catch {
             // A story the catalog knows with no event in the archive: an empty answer, partial
             // when its writers logged some (every write failed, or the job was killed first).
-            guard let entry = catalog.catalog?.story(chronicle: chronicle, story: story), !entry.destroyed,
+            // (Not when groups of the archive are unreadable: the story may be among them.)
+            guard reader.damagedGroups.isEmpty, let entry = catalog.catalog?.story(chronicle: chronicle, story: story), !entry.destroyed,
                   catalog.catalog?.chronicles[chronicle]?.destroyed == false else { throw error }
             let sink = try output.map { (file: String) throws(ChronologFailure) in try OutputSink(path: file) } ?? OutputSink()
             EventFormatter(format: format).header(into: sink)

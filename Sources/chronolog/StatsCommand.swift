@@ -26,7 +26,7 @@ struct StatsCommand: ParsableCommand {
         let stats = ArchiveStats(path: archive.path, files: reader.files, chronicles: chronicles, perStory: perStory)
         if output.json {
             print(try ReportFormatting.json(stats), terminator: "")
-            try ArchivePath.requireUndamaged(chronicles, path: archive.path)
+            try ArchivePath.requireUndamaged(chronicles, path: archive.path, groups: reader.damagedGroups)
             return
         }
         print("archive        \(stats.path)")
@@ -45,7 +45,7 @@ struct StatsCommand: ParsableCommand {
             print("  \"\(s.chronicle)\" / \"\(s.story)\": \(s.events) events, \(s.chunks) chunks, "
                 + "\(ReportFormatting.bytes(s.payloadBytes)), \(ReportFormatting.times(s.timeSpan.map { TimeRange(start: $0.start, end: $0.end) }))")
         }
-        try ArchivePath.requireUndamaged(chronicles, path: archive.path)
+        try ArchivePath.requireUndamaged(chronicles, path: archive.path, groups: reader.damagedGroups)
     }
 }
 

@@ -66,6 +66,11 @@ extension ArchiveReader {
         guard let found = chronicles.lazy.flatMap(\.stories).first(where: {
             Array($0.chronicle.utf8) == Array(chronicle.utf8) && Array($0.name.utf8) == Array(story.utf8)
         }) else {
+            if let first = damagedGroups.first {
+                throw ChronologFailure(path: path, problem: "no story '\(story)' in chronicle '\(chronicle)' among the readable ones: "
+                    + "\(damagedGroups.count) group\(damagedGroups.count == 1 ? "" : "s") of the archive cannot be read, first \(first.location) "
+                    + "(run `chronolog verify \(path)` for a full report)")
+            }
             throw ChronologFailure(archive: path, error: .storyNotFound(chronicle: chronicle, story: story))
         }
         return found

@@ -104,4 +104,38 @@ struct CLIJobArchiveTests {
             #expect(r.stdout.contains("status=1") && r.stderr.contains("standard output: write failed: Broken pipe"), "\(args): \(r)")
         }
     }
+
+    @Test("one unreadable story group (its attributes lost) is left out and named: the other stories list, replay and export; ls, verify and export fail saying so")
+    func unreadableGroupLeftOut() throws {
+        let dir = try ScratchDirectory()
+        let job = try MPIJob.run([(6, [MPIJob.executable("chronolog-job"), "--events", "30", "--stories", "1", "--quiet"])],
+                                 timeout: 120, workingDirectory: dir.url)
+        try #require(job.exitCode == 0, "\(job)")
+        // The "story" attribute of rank 4's story group is lost, as damaged metadata would lose it.
+        let python = """
+            import h5py, sys
+            with h5py.File(sys.argv[1], 'r+') as f:
+                def visit(name, obj):
+                    if isinstance(obj, h5py.Group) and obj.attrs.get('story') == 'rank4-story0':
+                        del obj.attrs['story']
+                        print('damaged', name)
+                        return True
+                f['chronicles'].visititems(visit)
+            """
+        let damage = try MPIJob.runCommand(["/usr/bin/python3", "-c", python, dir.path("chronolog-archive/chronolog-archive.h5")], timeout: 60)
+        try #require(damage.exitCode == 0 && damage.stdout.contains("damaged"), "\(damage)")
+        let chronolog = MPIJob.executable("chronolog")
+        func run(_ args: [String]) throws -> JobResult { try MPIJob.runCommand([chronolog] + args, timeout: 60, workingDirectory: dir.url) }
+        let ls = try run(["ls"])
+        #expect(ls.exitCode == 1 && ls.stdout.contains("\"rank5-story0\"") && ls.stdout.contains("\"shared\"")
+                && ls.stderr.contains("1 chronicle or story group unreadable and left out"), "\(ls)")
+        let replay = try run(["replay", "chronolog-archive", "demo", "rank5-story0"])
+        #expect(replay.exitCode == 0 && replay.stdout.split(separator: "\n").count == 30, "\(replay)")
+        let lost = try run(["replay", "chronolog-archive", "demo", "rank4-story0"])
+        #expect(lost.exitCode == 1 && lost.stderr.contains("among the readable ones"), "\(lost)")
+        let verify = try run(["verify"])
+        #expect(verify.exitCode == 1 && verify.stdout.contains("story group unreadable, left out"), "\(verify)")
+        let export = try run(["export", "-o", dir.path("trace.json")])
+        #expect(export.exitCode == 3 && export.stderr.contains("story group unreadable"), "\(export)")
+    }
 }
