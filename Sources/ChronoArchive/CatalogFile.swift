@@ -32,12 +32,16 @@ public struct CatalogFile: Sendable {
     /// Reads the catalog; `nil` when there is none (a new directory, or an archive older than catalogs).
     /// - Throws: ``CatalogFileError`` naming the file when it exists but cannot be read or parsed.
     public func load() throws(CatalogFileError) -> ArchiveCatalog? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
+        if isDirectory.boolValue { throw CatalogFileError(path: path, problem: "is a directory, not the catalog file") }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw CatalogFileError(path: path, problem: "cannot be read: \(error.localizedDescription)")
+            // Foundation's own text can be "… error 256": the system's reason says more.
+            let reason = access(path, R_OK) != 0 ? Self.errnoText() : error.localizedDescription
+            throw CatalogFileError(path: path, problem: "cannot be read: \(reason)")
         }
         do {
             return try ArchiveCatalog(json: data)

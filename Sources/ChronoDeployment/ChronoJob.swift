@@ -338,9 +338,11 @@ public struct ChronoJob: Sendable {
             let agreed = try world.allreduce([Int64(status), stuck ? 1 : 0], op: .max, completing: Self.testUntilComplete)
             status = Int32(agreed[0])
             if let summary {
+                // The JSON first: the text names the status the process exits with, 1 when the
+                // JSON could not be written (its directory gone since start-up).
+                if !writeSummaryJSON(summary, exitStatus: status) { status = max(status, 1) }
                 print(summary.rendered(exitStatus: status, signal: ShutdownSignal.signalNumber))
                 fflush(nil)
-                if !writeSummaryJSON(summary, exitStatus: status) { status = max(status, 1) }
             }
             if agreed[1] != 0 {
                 // The summary is out before a stuck rank exits (mpirun then ends every rank).

@@ -131,6 +131,11 @@ struct CatalogTests {
         try Data("{ not json".utf8).write(to: catalogURL)
         let damaged = try tool(["ls"], in: dir)
         #expect(damaged.exitCode == 1 && damaged.stderr.contains(ArchiveCatalog.fileName), "\(damaged)")
+        // A directory where the catalog belongs: said so (it was Foundation's "error 256").
+        try FileManager.default.removeItem(at: catalogURL)
+        try FileManager.default.createDirectory(at: catalogURL, withIntermediateDirectories: false)
+        let directory = try tool(["ls"], in: dir)
+        #expect(directory.exitCode == 1 && directory.stderr.contains("is a directory, not the catalog file"), "\(directory)")
     }
 
     @Test("a damaged catalog stops the job at start-up with exit 2 and a message naming it; chronolog names it too")

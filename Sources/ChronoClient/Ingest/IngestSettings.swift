@@ -21,8 +21,9 @@ public struct IngestSettings: Sendable, Hashable {
     /// gone: the waiting call fails with `.noConnection`. max(`timeouts.shutdownDrainMs`, `timeouts.connectMs`).
     public var stallLimit: Duration
     /// How long a durable flush waits for the keeper's answer before `.noConnection`: the stall
-    /// limit plus what durability itself may take, a story range closing (`story.chunkDurationMs`)
-    /// and the grapher's next round (`grapher.archiveIntervalMs`, up to ten minutes).
+    /// limit plus what durability itself may take: every other writer's watermark passing the
+    /// request's, so the keeper cuts the range (``watermarkIntervalNanoseconds``; not the range's
+    /// end, `story.chunkDurationMs`), and the grapher's next round (`grapher.archiveIntervalMs`).
     public var durableLimit: Duration
 
     /// The settings of `config`.
@@ -34,6 +35,8 @@ public struct IngestSettings: Sendable, Hashable {
         maxPendingBatches = max(1, config.client.maxPendingBatches)
         watermarkIntervalNanoseconds = max(lingerNanoseconds, config.watermarkIntervalNanoseconds)
         stallLimit = .milliseconds(max(config.timeouts.shutdownDrainMs, config.timeouts.connectMs, 1))
-        durableLimit = stallLimit + .milliseconds(max(0, config.grapher.archiveIntervalMs) + max(0, config.story.chunkDurationMs))
+        // Other writers' watermarks (every max(100 ms, client.lingerMicroseconds)) let the range close.
+        durableLimit = stallLimit + .milliseconds(max(0, config.grapher.archiveIntervalMs))
+            + .nanoseconds(Int64(clamping: watermarkIntervalNanoseconds))
     }
 }
