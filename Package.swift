@@ -103,7 +103,7 @@ let package = Package(
 
         // The C interface: chronolog.h (C target CChronoLog), implemented in Swift (@_cdecl) on the client.
         .target(name: "CChronoLog", dependencies: ["CMPI"]),
-        .target(name: "ChronoLogC", dependencies: ["CChronoLog", "ChronoClient", "ChronoDeployment", "ChronoModel", "MPI", "CMPI"]),
+        .target(name: "ChronoLogC", dependencies: ["CChronoLog", "CChronoShims", "ChronoClient", "ChronoDeployment", "ChronoModel", "ChronoSystem", "MPI", "CMPI"]),
 
         // Executables.
         .executableTarget(

@@ -11,6 +11,7 @@
 
 #include <sys/prctl.h>
 #include <malloc.h>
+#include <signal.h>
 
 /* ---- process ---- */
 int chrono_set_timer_slack(unsigned long nanoseconds) { return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0); }
@@ -70,6 +71,38 @@ int chrono_mpi_call_before_finalize(void (*action)(void)) {
     int rc = MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, chrono_self_attribute_deleted, &keyval, NULL);
     if (rc != MPI_SUCCESS) return rc;
     return MPI_Comm_set_attr(MPI_COMM_SELF, keyval, (void *)action);
+}
+
+/* ---- SIGTERM for a library's process (libchronolog's joined ranks) ---- */
+static int g_sigterm_fd = -1;
+static void chrono_sigterm_to_fd(int sig) {
+    (void)sig;
+    char byte = 1;
+    if (g_sigterm_fd >= 0) (void)!write(g_sigterm_fd, &byte, 1);
+}
+int chrono_sigterm_to_pipe(int fd) {
+    struct sigaction old;
+    if (sigaction(SIGTERM, NULL, &old) != 0) return -1;
+    if (old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO)) return 0;
+    g_sigterm_fd = fd;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = chrono_sigterm_to_fd;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    return sigaction(SIGTERM, &sa, NULL) == 0 ? 1 : -1;
+}
+int chrono_sigterm_is_default(void) {
+    struct sigaction old;
+    return sigaction(SIGTERM, NULL, &old) == 0 && old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO);
+}
+void chrono_sigterm_sigint_default(void) {
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+}
+void chrono_die_of_sigterm(void) {
+    signal(SIGTERM, SIG_DFL);
+    raise(SIGTERM);
 }
 
 /* ---- HDF5 ---- */

@@ -344,13 +344,12 @@ public struct ChronoJob: Sendable {
                 print(summary.rendered(exitStatus: status, signal: ShutdownSignal.signalNumber))
                 fflush(nil)
             }
-            if agreed[1] != 0 {
-                // The summary is out before a stuck rank exits (mpirun then ends every rank).
-                try Self.testUntilComplete(try world.ibarrier())
-                if stuck {
-                    try? m.bulk?.close()  // not collective; the stuck thread never used it
-                    StuckCollective.leave(status: 1)
-                }
+            // The summary is out before any rank goes on: one that ends abnormally next (stuck, or
+            // a C rank ending of SIGTERM after draining) makes mpirun end every rank.
+            try Self.testUntilComplete(try world.ibarrier())
+            if agreed[1] != 0 && stuck {
+                try? m.bulk?.close()  // not collective; the stuck thread never used it
+                StuckCollective.leave(status: 1)
             }
             try m.bulk?.close()
             ArchiveDirectoryLock.release()

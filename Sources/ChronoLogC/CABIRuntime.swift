@@ -46,6 +46,7 @@ final class CABIRuntime: @unchecked Sendable {
         }
         phaseValue.store(Phase.joined.rawValue, ordering: .releasing)
         Self.leaveInMPIFinalize
+        TerminationDrain.install
     }
 
     /// Records a successful attach (docs/ATTACH.md).
@@ -53,6 +54,7 @@ final class CABIRuntime: @unchecked Sendable {
         state.withLock { $0.attached = service }
         phaseValue.store(Phase.joined.rawValue, ordering: .releasing)
         Self.leaveInMPIFinalize
+        TerminationDrain.install
     }
 
     /// A rank that calls `MPI_Finalize` while still joined or attached leaves first, as
@@ -70,7 +72,7 @@ final class CABIRuntime: @unchecked Sendable {
     /// Inside `MPI_Finalize`: leaves the job or detaches if the program did not.
     private func leaveBeforeMPIFinalize() {
         guard isJoined else { return }
-        _ = leaveTheJob(insideMPIFinalize: true)
+        _ = leaveTheJob(mayFinalizeMPI: false)
     }
 
     /// Takes the attached service and what must be closed before detaching; nil when not attached.

@@ -3,6 +3,7 @@ import CChronoLog
 import CChronoShims
 import ChronoClient
 import ChronoModel
+import ChronoSystem
 import CMPI
 import MPI
 #if canImport(Glibc)
@@ -26,6 +27,13 @@ public func cabiInit(_ comm: MPI_Comm?, _ configPath: UnsafePointer<CChar>?, _ a
     isClient.pointee = 0
     let (config, problem) = JoinPreflight.check(configPath: configPath)
     let job = ChronoJob(config: config, minimumClients: 1)
+    // SIGTERM and SIGINT drain a service rank as chronolog-job's, where the program left their
+    // defaults (which kill). Installed before the join, as chronolog-job does: libfabric's shm
+    // provider, opened in the join, chains to the handler it finds then. Client ranks go back to
+    // the defaults, then take SIGTERM their own way (``TerminationDrain``).
+    var restoreSignals = chrono_sigterm_is_default() != 0
+    if restoreSignals { ShutdownSignal.install() }
+    defer { if restoreSignals { chrono_sigterm_sigint_default() } }
     let m: JobMembership
     do {
         m = try job.join(asService: true, over: world)
@@ -52,6 +60,8 @@ public func cabiInit(_ comm: MPI_Comm?, _ configPath: UnsafePointer<CChar>?, _ a
         return Int32(worst)
     }
     guard m.assignment.role != .client else {
+        if restoreSignals { chrono_sigterm_sigint_default() }
+        restoreSignals = false
         runtime.joined(job: job, membership: m)
         isClient.pointee = 1
         appComm?.pointee = m.peers?.handle ?? chrono_mpi_comm_null()

@@ -54,16 +54,17 @@ public func cabiJoin(_ configPath: UnsafePointer<CChar>?, _ appComm: UnsafeMutab
 /// `chronolog_finalize`: see chronolog.h. Collective over `MPI_COMM_WORLD`.
 @_cdecl("chronolog_finalize")
 public func cabiFinalize() -> Int32 {
-    leaveTheJob(insideMPIFinalize: false)
+    leaveTheJob(mayFinalizeMPI: true)
 }
 
-/// Leaves the job (or detaches) as `chronolog_finalize` does. Inside `MPI_Finalize` (a rank that
-/// finalises MPI without `chronolog_finalize`: ``CABIRuntime/leaveBeforeMPIFinalize()``) MPI is
-/// left for that call to finalise.
-func leaveTheJob(insideMPIFinalize: Bool) -> Int32 {
+/// Leaves the job (or detaches) as `chronolog_finalize` does, which finalises MPI when the join
+/// or attach started it (`mayFinalizeMPI`). Inside `MPI_Finalize` (a rank that finalises MPI
+/// without `chronolog_finalize`: ``CABIRuntime/leaveBeforeMPIFinalize()``) and on SIGTERM
+/// (``TerminationDrain``) MPI is not finalised here.
+func leaveTheJob(mayFinalizeMPI: Bool) -> Int32 {
     let runtime = CABIRuntime.shared
     guard runtime.isJoined else { return ReturnCode.noConnection.rawValue }
-    if let detaching = runtime.takeForDetaching() { return detach(detaching, finalizingMPI: !insideMPIFinalize) }
+    if let detaching = runtime.takeForDetaching() { return detach(detaching, finalizingMPI: mayFinalizeMPI) }
     guard let leaving = runtime.takeForLeaving() else { return ReturnCode.noConnection.rawValue }
     runtime.markFinalized()
     for cursor in leaving.cursors { cursor.close() }
@@ -75,7 +76,7 @@ func leaveTheJob(insideMPIFinalize: Bool) -> Int32 {
         }
     }
     let jobStatus = leaving.job.leave(leaving.membership, counters: [:], status: status,
-                                      finalizeMPI: insideMPIFinalize ? false : nil)
+                                      finalizeMPI: mayFinalizeMPI ? nil : false)
     return jobStatus == 0 ? ReturnCode.success.rawValue : ReturnCode.unknown.rawValue
 }
 

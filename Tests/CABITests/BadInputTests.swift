@@ -72,6 +72,31 @@ struct BadInputTests {
         #expect(r.lines(startingWith: "AFTER -8").count == 2, "\(r)")
     }
 
+    @Test("SIGTERM to every rank of a job whose C ranks log (SIGTERM left at its default), MPMD or embedded: the ranks drain, the summary is printed, every logged event archived",
+          arguments: ["join", "init"])
+    func sigtermDrainsCRanks(mode: String) throws {
+        let dir = try CProgram.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try CProgram.build("Tests/CABITests/Programs/sigterm_logger.c", into: dir)
+        let ranks = mode == "join" ? "-n 4 \(MPIJob.executable("chronolog-job")) --workload none --quiet : -n 2 \(program) join"
+                                   : "-n 6 \(program) init"
+        let r = try MPIJob.runScript("""
+            cd \(dir.path)
+            $MPIRUN \(ranks) > out.txt 2>&1 &
+            pid=$!
+            for _ in $(seq 600); do [ "$(grep -c LOGGING out.txt)" -ge 2 ] && break; sleep 0.05; done
+            sleep 0.3
+            pkill -TERM -P $pid
+            wait $pid
+            cat out.txt
+            """, timeout: 120)
+        #expect(r.lines(startingWith: "LOGGING").count == 2 && r.lines(startingWith: "FAIL").isEmpty, "\(r)")
+        let events = r.stdout.split(separator: "\n").first { $0.hasPrefix("  events: ") }.map(String.init) ?? ""
+        let logged = events.firstMatch(of: /logged=(\d+)/)?.1, archived = events.firstMatch(of: /archived=(\d+)/)?.1
+        #expect(logged != nil && Int(logged ?? "0") ?? 0 > 2000 && logged == archived && events.contains("lost=0"), "\(r)")
+        #expect(r.stdout.contains("exit status: 0"), "\(r)")
+    }
+
     @Test("an MPMD application that never joins: the service says after 10 s what it waits for, instead of waiting without a word")
     func applicationThatNeverJoins() throws {
         let dir = try CProgram.scratch()

@@ -204,7 +204,10 @@ int chronolog_attach(const char *run_dir, int portal_port);
  * MPI_Finalize; a rank that calls MPI_Finalize still joined or attached leaves there first, as
  * this call would (MPI_Finalize runs it first, from an attribute of MPI_COMM_SELF), and an
  * attached process that exits without either is detached, and the MPI chronolog_attach started
- * finalised, at exit.
+ * finalised, at exit. Where the program left SIGTERM's default, SIGTERM (scancel, a signalled
+ * mpirun) makes the library leave the job as this call would, from a thread of its own and without
+ * MPI_Finalize, then end the process of SIGTERM; a program with its own SIGTERM handler should call
+ * chronolog_finalize itself.
  *
  * @return CL_SUCCESS; CL_ERR_NO_CONNECTION before chronolog_join or after chronolog_finalize
  *         (not collective then); CL_ERR_UNKNOWN if the job ended with a failure (events lost,

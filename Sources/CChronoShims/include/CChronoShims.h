@@ -36,6 +36,15 @@ MPI_Comm chrono_mpi_comm_null(void);
  * MPI_COMM_SELF); actions run in the reverse order of their registration. Call after MPI_Init.
  * Returns an MPI error code. */
 int chrono_mpi_call_before_finalize(void (*action)(void));
+/* SIGTERM writes one byte to `fd` instead of killing the process, if the process left SIGTERM at
+ * its default. Returns 1 when installed, 0 when the program handles SIGTERM itself, -1 on error. */
+int chrono_sigterm_to_pipe(int fd);
+/* Whether SIGTERM has its default action. */
+int chrono_sigterm_is_default(void);
+/* Restores the default actions of SIGTERM and SIGINT. */
+void chrono_sigterm_sigint_default(void);
+/* Restores SIGTERM's default and raises it: the process ends as SIGTERM would have ended it. */
+void chrono_die_of_sigterm(void);
 MPI_Datatype chrono_mpi_byte(void);
 MPI_Datatype chrono_mpi_int(void);
 MPI_Datatype chrono_mpi_int64(void);
