@@ -8,6 +8,7 @@ import Fabric
 import Foundation
 import Logging
 import MPI
+import Synchronization
 
 /// One process's membership in a ChronoLog-Swift job: its place in the layout and the
 /// communicators the job made for it.
@@ -335,7 +336,9 @@ public struct ChronoJob: Sendable {
             }
             let stuck = StuckCollective.isGivenUp
             if stuck { status = max(status, 1) }
-            let agreed = try world.allreduce([Int64(status), stuck ? 1 : 0], op: .max, completing: Self.testUntilComplete)
+            let endsAbnormally = stuck || Self.endsAbnormallyAfterLeaving.load(ordering: .relaxed)
+            let agreed = try world.allreduce([Int64(status), stuck ? 1 : 0, endsAbnormally ? 1 : 0], op: .max,
+                                             completing: Self.testUntilComplete)
             status = Int32(agreed[0])
             if let summary {
                 // The JSON first: the text names the status the process exits with, 1 when the
@@ -344,9 +347,10 @@ public struct ChronoJob: Sendable {
                 print(summary.rendered(exitStatus: status, signal: ShutdownSignal.signalNumber))
                 fflush(nil)
             }
-            // The summary is out before any rank goes on: one that ends abnormally next (stuck, or
-            // a C rank ending of SIGTERM after draining) makes mpirun end every rank.
-            try Self.testUntilComplete(try world.ibarrier())
+            // The summary is out before a rank that ends abnormally next (stuck, or a C rank ending
+            // of SIGTERM after draining) goes on: mpirun then ends every rank. Only then: a
+            // barrier cannot complete while an attach gateway's accept is stuck in MPI's progress.
+            if agreed[2] != 0 { try Self.testUntilComplete(try world.ibarrier()) }
             if agreed[1] != 0 && stuck {
                 try? m.bulk?.close()  // not collective; the stuck thread never used it
                 StuckCollective.leave(status: 1)
@@ -367,6 +371,11 @@ public struct ChronoJob: Sendable {
         }
         return status
     }
+
+    /// Set by a rank that will end abnormally once it left (a C rank draining on SIGTERM, which
+    /// then ends of it): every rank then waits in ``leave(_:counters:status:finalizeMPI:)`` until
+    /// the summary is out.
+    public static let endsAbnormallyAfterLeaving = Atomic<Bool>(false)
 
     /// Completes `request` by testing it (`MPI_Test`, backing off as a service loop when idle),
     /// never by `MPI_Wait`. An attach gateway's accept thread can be stuck inside Open MPI's

@@ -1,4 +1,5 @@
 import CChronoShims
+import ChronoDeployment
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -32,6 +33,7 @@ enum TerminationDrain {
             var byte: UInt8 = 0
             while read(reader, &byte, 1) < 0 && errno == EINTR {}
             guard CABIRuntime.shared.isJoined else { return }  // already leaving: no signal
+            ChronoJob.endsAbnormallyAfterLeaving.store(true, ordering: .relaxed)
             _ = leaveTheJob(mayFinalizeMPI: false)
             chrono_die_of_sigterm()
         }
