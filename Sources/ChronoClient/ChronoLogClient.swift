@@ -23,6 +23,8 @@ public final class ChronoLogClient: @unchecked Sendable {
     private struct State {
         var clientId: ClientID?
         var clockOffset: ClockOffset?
+        /// The service's `grapher.archiveIntervalMs`, from the connect reply (0: not said).
+        var serviceArchiveIntervalMs: UInt32 = 0
         var held: [StoryKey: StoryHandle] = [:]
         /// Where this client id's indexes continue when it re-acquires a released story.
         var nextIndexes: [StoryID: UInt32] = [:]
@@ -105,6 +107,7 @@ public final class ChronoLogClient: @unchecked Sendable {
             state.withLock {
                 $0.clientId = reply.clientId
                 $0.clockOffset = ClockOffset(offset: 0, errorBound: 0)
+                $0.serviceArchiveIntervalMs = reply.archiveIntervalMs
             }
             return
         }
@@ -127,6 +130,7 @@ public final class ChronoLogClient: @unchecked Sendable {
             }
         }
         state.withLock {
+            $0.serviceArchiveIntervalMs = reply.archiveIntervalMs
             $0.clientId = reply.clientId
             $0.clockOffset = estimator.estimate
         }
@@ -243,7 +247,7 @@ public final class ChronoLogClient: @unchecked Sendable {
             let handle = StoryHandle(client: self, chronicle: chronicle, story: story, reply: reply, clientId: id,
                                      firstIndex: s.nextIndexes[reply.storyId] ?? 0,
                                      clock: OffsetClock(base: clock, offset: offset), context: context,
-                                     settings: IngestSettings(config: session.config))
+                                     settings: IngestSettings(config: session.config, serviceArchiveIntervalMs: s.serviceArchiveIntervalMs))
             s.held[key] = handle
             // No round trip to the keeper here: it took the visor's notice naming this client
             // before the visor answered, and waits for the client's events from then on. The

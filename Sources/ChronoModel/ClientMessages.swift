@@ -51,23 +51,29 @@ public struct ConnectReply: Sendable, Hashable, WireCodable {
     /// (empty otherwise): a client on the same boot of the same host reads the same clock, so its
     /// offset is exactly 0, with no ping-pong to estimate it (nor the estimate's error).
     public var visorHostBoot: [UInt8]
+    /// The service's `grapher.archiveIntervalMs` (0: not said): how long a durable flush may wait
+    /// for an archive round, whatever the client's own configuration says.
+    public var archiveIntervalMs: UInt32
 
     /// Creates a connect reply.
-    public init(rc: ReturnCode, clientId: ClientID, visorTime: UInt64, detail: String = "", visorHostBoot: [UInt8] = []) {
+    public init(rc: ReturnCode, clientId: ClientID, visorTime: UInt64, detail: String = "", visorHostBoot: [UInt8] = [],
+                archiveIntervalMs: UInt32 = 0) {
         self.rc = rc
         self.clientId = clientId
         self.visorTime = visorTime
         self.detail = detail
         self.visorHostBoot = visorHostBoot
+        self.archiveIntervalMs = archiveIntervalMs
     }
 
     func write(to w: inout WireWriter) {
-        w.returnCode(rc); w.u64(clientId.rawValue); w.u64(visorTime); w.string(detail); w.blob(visorHostBoot)
+        w.returnCode(rc); w.u64(clientId.rawValue); w.u64(visorTime); w.string(detail); w.blob(visorHostBoot); w.u32(archiveIntervalMs)
     }
 
     static func read(from r: inout WireReader) throws(ChronoLogError) -> ConnectReply {
         ConnectReply(rc: try r.returnCode(), clientId: ClientID(rawValue: try r.u64()), visorTime: try r.u64(),
-                     detail: try r.string("connectReply.detail"), visorHostBoot: try r.blob("connectReply.visorHostBoot"))
+                     detail: try r.string("connectReply.detail"), visorHostBoot: try r.blob("connectReply.visorHostBoot"),
+                     archiveIntervalMs: try r.u32())
     }
 }
 

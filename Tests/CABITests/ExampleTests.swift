@@ -64,14 +64,16 @@ struct ExampleTests {
         #expect(r.stdout.contains("chronolog_init: \(4 + ranks) ranks"), "\(r)")
     }
 
-    @Test("a durable flush waits for the grapher's next round when that is further off than the stall limit (archive rounds every 4 s, timeouts of 1.5 s): DURABLE, not -8")
+    @Test("a durable flush waits for the grapher's next round when that is further off than the stall limit (the service's rounds every 4 s, timeouts of 1.5 s): DURABLE, not -8")
     func durableFlushWaitsForALongArchiveInterval() throws {
         let dir = try CProgram.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let program = try CProgram.build("examples/c/logging_app.c", into: dir)
-        let settings = ["CHRONOLOG_TIMEOUTS_CONNECT_MS": "1500", "CHRONOLOG_TIMEOUTS_SHUTDOWN_DRAIN_MS": "1500",
-                        "CHRONOLOG_GRAPHER_ARCHIVE_INTERVAL_MS": "4000"]
-        let r = try MPIJob.run([(4, [MPIJob.executable("chronolog-job"), "--workload", "none"]), (2, [program, "50"])], timeout: 120,
+        // The interval is the service's setting alone: the application learns it from the connect
+        // reply (its own configuration says 1 s, which would give up after 2.6 s).
+        let settings = ["CHRONOLOG_TIMEOUTS_CONNECT_MS": "1500", "CHRONOLOG_TIMEOUTS_SHUTDOWN_DRAIN_MS": "1500"]
+        let service = [MPIJob.executable("chronolog-job"), "--workload", "none", "--set", "grapher.archiveIntervalMs=4000"]
+        let r = try MPIJob.run([(4, service), (2, [program, "50"])], timeout: 120,
                                environment: settings, extraFlags: settings.keys.sorted().flatMap { ["-x", $0] }, workingDirectory: dir)
         try verify(r, ranks: 2, steps: 50, in: dir)
     }

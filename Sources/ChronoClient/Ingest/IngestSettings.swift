@@ -39,4 +39,14 @@ public struct IngestSettings: Sendable, Hashable {
         durableLimit = stallLimit + .milliseconds(max(0, config.grapher.archiveIntervalMs))
             + .nanoseconds(Int64(clamping: watermarkIntervalNanoseconds))
     }
+
+    /// The settings of `config` for a client of a service whose graphers archive every
+    /// `serviceArchiveIntervalMs` (its connect reply says; 0: unknown): a durable flush waits for
+    /// the service's round, the larger of the two intervals.
+    public init(config: ChronoConfig, serviceArchiveIntervalMs: UInt32) {
+        self.init(config: config)
+        if Int(serviceArchiveIntervalMs) > config.grapher.archiveIntervalMs {
+            durableLimit += .milliseconds(Int(serviceArchiveIntervalMs) - config.grapher.archiveIntervalMs)
+        }
+    }
 }

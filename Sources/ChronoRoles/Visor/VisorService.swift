@@ -358,7 +358,8 @@ public final class VisorService {
             }
             let id = try clients.connect(r, fromRank: source)
             reply(.connectReply(ConnectReply(rc: .success, clientId: id, visorTime: clock.now(),
-                                             visorHostBoot: clock.readsHostClock ? HostBoot.id ?? [] : [])), to: source)
+                                             visorHostBoot: clock.readsHostClock ? HostBoot.id ?? [] : [],
+                                             archiveIntervalMs: UInt32(clamping: config.grapher.archiveIntervalMs))), to: source)
         } catch let error as ChronoLogError {
             reply(.connectReply(ConnectReply(rc: error.returnCode, clientId: .none, visorTime: clock.now(),
                                              detail: error.replyDetail)), to: source)
