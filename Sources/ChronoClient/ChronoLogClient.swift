@@ -75,7 +75,14 @@ public final class ChronoLogClient: @unchecked Sendable {
 
     func requireConnection() throws(ChronoLogError) -> ClientID {
         guard let id = clientId else { throw .noConnection("the client is not connected; call connect() first") }
+        try session.requireUsable()
         return id
+    }
+
+    /// Throws `.noConnection` unless the client is connected and its session still reaches the
+    /// service (not finished; attached: no goodbye from the gateway).
+    public func requireReachable() throws(ChronoLogError) {
+        _ = try requireConnection()
     }
 
     private var timeoutMs: Int { session.config.timeouts.connectMs }
@@ -90,10 +97,12 @@ public final class ChronoLogClient: @unchecked Sendable {
     /// itself is a sample, plus 4 ping-pongs (the sample with the smallest round trip wins). A process
     /// that measured within the last minute (an earlier connect) reuses that estimate with the
     /// connect's sample instead of pinging again, so reconnecting costs one round trip.
-    /// Connecting again while connected does nothing.
+    /// Connecting again while connected does nothing (−8 when the session cannot reach the service
+    /// any more: finished, or dropped by an attach gateway).
     /// - Throws: `.protocolVersionMismatch` (−13), `.noConnection` (−8) if the visor does not answer.
     public func connect() throws(ChronoLogError) {
-        if isConnected { return }
+        // Connected already: nothing to do, unless the service can no longer be reached.
+        if isConnected { return try session.requireUsable() }
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
         let request = ConnectRequest(hostName: String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), pid: UInt32(getpid()),

@@ -119,6 +119,24 @@ public final class ChronoSession: @unchecked Sendable {
         }
     }
 
+    /// Throws `.noConnection` when the session can no longer reach the service: it finished, or
+    /// (attached) its gateway said goodbye: the service stopped, or dropped this process after its
+    /// lease. The goodbye is looked for now, so a process stopped past its lease learns it at its
+    /// first call, not when its keep-alive thread next looks.
+    package func requireUsable() throws(ChronoLogError) {
+        guard !finished.load(ordering: .acquiring) else { throw .noConnection("the session has finished") }
+        var gone = false
+        try withChannel("watching for the gateway's goodbye") { channel in
+            guard channel.isAttached else { return }
+            if !channel.gatewayGone, try channel.pollGateway(tag: .goodbye) != nil { channel.markGatewayGone() }
+            gone = channel.gatewayGone
+        }
+        if gone {
+            throw .noConnection("the service's gateway said goodbye: the service stopped, or dropped this process after "
+                                + "attach.leaseMs without a sign of it")
+        }
+    }
+
     /// Runs `body` with the channel locked, then completes finished sends; any failure becomes
     /// `.noConnection` (`context`: what was being done, for the message).
     package func withChannel(_ context: @autoclosure () -> String = "control channel failed",

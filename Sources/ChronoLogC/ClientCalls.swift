@@ -28,6 +28,12 @@ public func cabiDisconnect(_ client: OpaquePointer?) -> Int32 {
     returnCode { () throws(ChronoLogError) in try CInput.client(client).disconnect() }
 }
 
+/// `chronolog_client_reachable`: see chronolog.h.
+@_cdecl("chronolog_client_reachable")
+public func cabiClientReachable(_ client: OpaquePointer?) -> Int32 {
+    returnCode { () throws(ChronoLogError) in try CInput.client(client).requireReachable() }
+}
+
 /// `chronolog_client_id`: see chronolog.h.
 @_cdecl("chronolog_client_id")
 public func cabiClientId(_ client: OpaquePointer?) -> UInt64 {

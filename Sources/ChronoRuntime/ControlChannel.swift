@@ -45,7 +45,7 @@ public final class ControlChannel {
     }
 
     private func requireGateway(_ call: String) throws {
-        if gatewayGone { throw MPIError(call: call, message: "the service stopped (its gateway said goodbye)") }
+        if gatewayGone { throw MPIError(call: call, message: "the service's gateway said goodbye (the service stopped, or dropped this process after attach.leaseMs)") }
     }
 
     /// Wraps an existing communicator (not owned by the channel).

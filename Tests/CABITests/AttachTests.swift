@@ -324,6 +324,8 @@ struct AttachTests {
         let out = Self.sections(r.stdout)["client"] ?? ""
         // Before, nothing told it: flush, release and disconnect each waited out a timeout (35-50 s), finalize 10 s.
         #expect(out.contains("after_stop flush=-8 release=-8 disconnect=-8") && out.contains("finalize=-8"), "\(r)")
+        // Acquiring the story it held again is -8 too (it gave the cached handle), as is asking whether it is reachable.
+        #expect(out.contains("after_stop reachable=-8 acquire=-8"), "\(r)")
         let ms = Self.value("client_ms", in: r.stdout) ?? .infinity
         #expect(r.stdout.contains("client_exit=0") && ms < 3000, "the client took \(ms) ms after it ran again\n\(r)")
         #expect(r.stdout.contains("service_exit=0"), "\(r)")

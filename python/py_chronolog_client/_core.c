@@ -537,7 +537,16 @@ static chronolog_client *live(ClientObject *self) {
 }
 
 static PyObject *Client_Connect(ClientObject *self, PyObject *Py_UNUSED(a)) {
-    if (self->connected) return code_result(CL_SUCCESS);
+    if (self->connected) {
+        /* Connected already: 0, unless the rank finalized or an attach gateway dropped it. */
+        chronolog_client *c = live(self);
+        int rc;
+        if (c == NULL) return code_result(CL_ERR_NO_CONNECTION);
+        BLOCKING_BEGIN
+        rc = chronolog_client_reachable(c);
+        BLOCKING_END
+        return code_result(rc);
+    }
     if (g_phase != PH_JOINED || self->connecting) return code_result(CL_ERR_NO_CONNECTION);
     chronolog_client *c = NULL;
     int rc, mode = self->reader ? CHRONOLOG_READER : CHRONOLOG_WRITER;

@@ -40,10 +40,14 @@ def main():
     expect("replayed records", [e.log_record() for e in events], [f"step {i}" for i in range(EVENTS)])
     expect("Disconnect", client.Disconnect(), 0)
     print(f"EMBEDDED ok rank={rank} size={size} events={len(events)}", flush=True)
+    other = cl.Client(cl.ClientPortalServiceConf(), cl.ClientQueryServiceConf())
+    expect("Connect another", other.Connect(), 0)
     # Leaving before exit lets the service ranks return from init(): a collective of every rank
     # can follow (it waited for ever when leaving was only at exit).
     expect("finalize", cl.finalize(), 0)
     expect("finalize again", cl.finalize(), -8)
+    # A client connected before finalize() reaches nothing after it: Connect() is -8, not 0.
+    expect("Connect after finalize", other.Connect(), -8)
 
 
 def end():

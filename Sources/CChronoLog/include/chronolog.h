@@ -238,6 +238,16 @@ int chronolog_connect(int mode, chronolog_client **client);
 int chronolog_disconnect(chronolog_client *client);
 
 /**
+ * Whether a connected client still reaches the service, without a round trip: not disconnected,
+ * the rank not finalized, and for an attached process no goodbye from the service's gateway (the
+ * service stopped, or dropped the process after attach.leaseMs without a sign of it, e.g. while it
+ * was stopped). Every other call of such a client returns CL_ERR_NO_CONNECTION too.
+ *
+ * @return CL_SUCCESS; CL_ERR_INVALID_ARG (NULL); CL_ERR_NO_CONNECTION.
+ */
+int chronolog_client_reachable(chronolog_client *client);
+
+/**
  * The id the visor gave the client at connect (the client_id of its events), or 0 for NULL or
  * a disconnected client.
  */

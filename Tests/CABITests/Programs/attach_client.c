@@ -10,7 +10,8 @@
  *   attach_client RUN_DIR last CHRONICLE STORY N     log N events (durable), then 20 last-10 queries while holding the
  *                                                   story: each must be "attached event N-10" … "N-1"; prints "last_ok=K"
  *   attach_client RUN_DIR linger CHRONICLE STORY S   log, print "lingering", sleep S s (the service stops meanwhile), then
- *                                                   print the codes of flush, release, disconnect and finalize
+ *                                                   print the codes of chronolog_client_reachable, acquiring the held
+ *                                                   story again, flush, release, disconnect and finalize
  *   attach_client RUN_DIR forget CHRONICLE STORY N   log N events and return from main: no flush, release, disconnect
  *                                                   nor finalize (the exit detaches)
  *
@@ -139,6 +140,10 @@ int main(int argc, char **argv) {
         struct timespec d = {atol(argv[5]), 0};
         nanosleep(&d, NULL);
         chronolog_log_event(s, "after", 5);
+        chronolog_story *again = NULL;
+        int reach = chronolog_client_reachable(c);
+        int acquire = chronolog_acquire_story(c, chronicle, story, NULL, NULL, 0, 0, &again);
+        printf("after_stop reachable=%d acquire=%d\n", reach, acquire);
         int f = chronolog_flush(s, 0, NULL);
         int r = chronolog_release_story(c, chronicle, story);
         int x = chronolog_disconnect(c);
