@@ -401,7 +401,10 @@ public final class AttachGateway {
         peer.comm.freeLocal()
         if let reason {
             bump(.attachDropped)
-            logger.warning("attached client \(peer.number) dropped: \(reason); \(peer.unflushedEvents) event(s) it logged never arrived")
+            // Counted from its keep-alives: what it logged after the last one is not known here
+            // (its own later calls fail with -8, so the program learns they were not kept).
+            logger.warning("attached client \(peer.number) dropped: \(reason); \(peer.unflushedEvents) event(s) it logged by its "
+                           + "last keep-alive never arrived (events logged after that are not counted)")
             bump(.attachEventsUnflushed, by: peer.unflushedEvents)
             bump(.eventsLogged, by: peer.unflushedEvents)
         } else {
