@@ -403,8 +403,8 @@ public final class AttachGateway {
             bump(.attachDropped)
             // Counted from its keep-alives: what it logged after the last one is not known here
             // (its own later calls fail with -8, so the program learns they were not kept).
-            logger.warning("attached client \(peer.number) dropped: \(reason); \(peer.unflushedEvents) event(s) it logged by its "
-                           + "last keep-alive never arrived (events logged after that are not counted)")
+            let lost = "\(peer.unflushedEvents) event(s) it logged by its last keep-alive never arrived (later ones are not counted)"
+            logger.warning("attached client \(peer.number) dropped: \(reason); \(lost)")
             bump(.attachEventsUnflushed, by: peer.unflushedEvents)
             bump(.eventsLogged, by: peer.unflushedEvents)
         } else {
