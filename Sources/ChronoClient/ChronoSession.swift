@@ -125,9 +125,9 @@ public final class ChronoSession: @unchecked Sendable {
     /// first call, not when its keep-alive thread next looks.
     package func requireUsable() throws(ChronoLogError) {
         guard !finished.load(ordering: .acquiring) else { throw .noConnection("the session has finished") }
+        guard isAttached else { return }
         var gone = false
         try withChannel("watching for the gateway's goodbye") { channel in
-            guard channel.isAttached else { return }
             if !channel.gatewayGone, try channel.pollGateway(tag: .goodbye) != nil { channel.markGatewayGone() }
             gone = channel.gatewayGone
         }
