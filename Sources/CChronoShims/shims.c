@@ -92,6 +92,10 @@ int chrono_sigterm_to_pipe(int fd) {
     sa.sa_flags = SA_RESTART;
     return sigaction(SIGTERM, &sa, NULL) == 0 ? 1 : -1;
 }
+void chrono_sigterm_pipe_uninstall(void) {
+    struct sigaction now;
+    if (sigaction(SIGTERM, NULL, &now) == 0 && now.sa_handler == chrono_sigterm_to_fd) signal(SIGTERM, SIG_DFL);
+}
 int chrono_sigterm_is_default(void) {
     struct sigaction old;
     return sigaction(SIGTERM, NULL, &old) == 0 && old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO);

@@ -64,8 +64,12 @@ public func cabiFinalize() -> Int32 {
 func leaveTheJob(mayFinalizeMPI: Bool) -> Int32 {
     let runtime = CABIRuntime.shared
     guard runtime.isJoined else { return ReturnCode.noConnection.rawValue }
-    if let detaching = runtime.takeForDetaching() { return detach(detaching, finalizingMPI: mayFinalizeMPI) }
+    if let detaching = runtime.takeForDetaching() {
+        defer { TerminationDrain.leftTheJob() }
+        return detach(detaching, finalizingMPI: mayFinalizeMPI)
+    }
     guard let leaving = runtime.takeForLeaving() else { return ReturnCode.noConnection.rawValue }
+    defer { TerminationDrain.leftTheJob() }
     runtime.markFinalized()
     for cursor in leaving.cursors { cursor.close() }
     var status: Int32 = 0

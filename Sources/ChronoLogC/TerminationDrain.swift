@@ -1,6 +1,7 @@
 import CChronoShims
 import ChronoDeployment
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,9 +15,20 @@ import Glibc
 /// its own leaves the job as `chronolog_finalize` would (flushing and releasing every story, the
 /// service told this rank is done; detaching an attached process), without `MPI_Finalize`, which
 /// the program's own threads may be inside; then the process ends of SIGTERM, as it would have. A
-/// rank already leaving (in `chronolog_finalize`) goes on as if no signal had come. A program with a
+/// rank already leaving (in `chronolog_finalize`) ends of it once it left; once it left, SIGTERM
+/// has its default again. A program with a
 /// SIGTERM handler of its own keeps it (it should call `chronolog_finalize` and exit).
 enum TerminationDrain {
+    /// Set once the process left (``left()``).
+    private static let left = Atomic<Bool>(false)
+
+    /// The process has left the job (or detached): SIGTERM has its default again, unless the
+    /// program installed a handler of its own meanwhile.
+    static func leftTheJob() {
+        left.store(true, ordering: .releasing)
+        chrono_sigterm_pipe_uninstall()
+    }
+
     /// Installs it, once per process; nothing when the program handles SIGTERM itself.
     static let install: Void = {
         var fds: [Int32] = [-1, -1]
@@ -32,9 +44,13 @@ enum TerminationDrain {
         let thread = Thread {
             var byte: UInt8 = 0
             while read(reader, &byte, 1) < 0 && errno == EINTR {}
-            guard CABIRuntime.shared.isJoined else { return }  // already leaving: no signal
-            ChronoJob.endsAbnormallyAfterLeaving.store(true, ordering: .relaxed)
-            _ = leaveTheJob(mayFinalizeMPI: false)
+            if CABIRuntime.shared.isJoined {
+                ChronoJob.endsAbnormallyAfterLeaving.store(true, ordering: .relaxed)
+                _ = leaveTheJob(mayFinalizeMPI: false)
+            } else {
+                // The program is leaving already (chronolog_finalize): the signal takes effect once it left.
+                while !left.load(ordering: .acquiring) { usleep(10_000) }
+            }
             chrono_die_of_sigterm()
         }
         thread.name = "chronolog-sigterm"

@@ -39,6 +39,8 @@ int chrono_mpi_call_before_finalize(void (*action)(void));
 /* SIGTERM writes one byte to `fd` instead of killing the process, if the process left SIGTERM at
  * its default. Returns 1 when installed, 0 when the program handles SIGTERM itself, -1 on error. */
 int chrono_sigterm_to_pipe(int fd);
+/* Gives SIGTERM its default back if the handler of chrono_sigterm_to_pipe is still the one. */
+void chrono_sigterm_pipe_uninstall(void);
 /* Whether SIGTERM has its default action. */
 int chrono_sigterm_is_default(void);
 /* Restores the default actions of SIGTERM and SIGINT. */
