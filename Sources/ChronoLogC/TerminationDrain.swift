@@ -16,10 +16,10 @@ import Glibc
 /// service told this rank is done; detaching an attached process), without `MPI_Finalize`, which
 /// the program's own threads may be inside; then the process ends of SIGTERM, as it would have. A
 /// rank already leaving (in `chronolog_finalize`) ends of it once it left; once it left, SIGTERM
-/// has its default again. A program with a
-/// SIGTERM handler of its own keeps it (it should call `chronolog_finalize` and exit).
+/// has its default again. A program with a SIGTERM handler of its own keeps it (it should call
+/// `chronolog_finalize` and exit).
 enum TerminationDrain {
-    /// Set once the process left (``left()``).
+    /// Set once the process left (``leftTheJob()``).
     private static let left = Atomic<Bool>(false)
 
     /// The process has left the job (or detached): SIGTERM has its default again, unless the

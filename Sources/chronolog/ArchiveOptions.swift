@@ -48,7 +48,10 @@ enum ArchivePath {
         } catch {
             throw ChronologFailure(archive: reader.path, error: error)
         }
-        return includeDestroyed ? all : try CatalogView(archivePath: reader.path).visible(all)
+        let catalog = try CatalogView(archivePath: reader.path)
+        let listed = includeDestroyed ? all : catalog.visible(all)
+        // Not when groups are unreadable: a story the catalog knows may be in one of them.
+        return reader.damagedGroups.isEmpty ? catalog.addingStoriesWithoutEvents(to: listed) : listed
     }
 
     /// Fails (after the command printed what it could) when index rows of some story were left out

@@ -50,7 +50,8 @@ struct ListCommand: ParsableCommand {
             print("chronicle \"\(c.name)\" (\(c.stories.count) stor\(c.stories.count == 1 ? "y" : "ies"))")
             for s in c.stories {
                 let mark = catalog.isDestroyed(s) ? " (destroyed)" : ""
-                print("  story \"\(s.name)\"\(mark): \(s.eventCount) events, \(s.chunkCount) chunks, \(ReportFormatting.bytes(s.payloadBytes))")
+                let nothing = s.files.isEmpty ? " (in the catalog only: no event archived)" : ""
+                print("  story \"\(s.name)\"\(mark): \(s.eventCount) events, \(s.chunkCount) chunks, \(ReportFormatting.bytes(s.payloadBytes))\(nothing)")
                 if let entry = catalog.entry(s), !catalog.isDestroyed(s) { print("    writers \(Self.writers(entry))") }
                 print("    times   \(ReportFormatting.times(s.eventTimes))")
                 let durable = s.durableRanges.prefix(4).map(\.description).joined(separator: " ")

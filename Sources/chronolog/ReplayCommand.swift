@@ -79,21 +79,9 @@ struct ReplayCommand: ParsableCommand {
         guard let story else { return try replayLive(chronicle: path, story: chronicle) }
         let reader = try ArchivePath.open(path)
         let catalog = try CatalogView(archivePath: path)
-        let listed: ArchivedStory
-        do {
-            listed = try reader.story(chronicle: chronicle, story: story)
-        } catch {
-            // A story the catalog knows with no event in the archive: an empty answer, partial
-            // when its writers logged some (every write failed, or the job was killed first).
-            // (Not when groups of the archive are unreadable: the story may be among them.)
-            guard reader.damagedGroups.isEmpty, let entry = catalog.catalog?.story(chronicle: chronicle, story: story), !entry.destroyed,
-                  catalog.catalog?.chronicles[chronicle]?.destroyed == false else { throw error }
-            let sink = try output.map { (file: String) throws(ChronologFailure) in try OutputSink(path: file) } ?? OutputSink()
-            EventFormatter(format: format).header(into: sink)
-            try sink.close()
-            reportWriters(CompletenessCheck(entry: entry).result())
-            return
-        }
+        // A story the catalog knows with no event archived is listed too: an empty answer, noted
+        // partial when its writers logged some.
+        let listed = try reader.story(chronicle: chronicle, story: story)
         let sink = try output.map { (file: String) throws(ChronologFailure) in try OutputSink(path: file) } ?? OutputSink()
         let formatter = EventFormatter(format: format)
         formatter.header(into: sink)

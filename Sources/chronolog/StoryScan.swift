@@ -21,6 +21,8 @@ struct StoryScan {
     @discardableResult
     func forEachWindow(in range: TimeRange, _ body: (StoryChunk) throws(ChronologFailure) -> Void) throws(ChronologFailure)
         -> ArchiveCompleteness {
+        // A story only the catalog knows: no file holds any of it.
+        guard !story.files.isEmpty else { return ArchiveCompleteness() }
         // Nothing is stored outside the stored event times (damaged rows are reported all the same).
         let span = story.eventTimes.map { range.intersection($0) } ?? TimeRange(start: range.start, end: range.start)
         var completeness = try read(TimeRange(start: span.start, end: span.start)).completeness

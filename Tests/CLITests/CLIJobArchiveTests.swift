@@ -87,6 +87,16 @@ struct CLIJobArchiveTests {
                                            timeout: 60, workingDirectory: dir.url)
         #expect(replay.exitCode == 0 && replay.stdout.isEmpty && replay.stderr.contains("partial")
                 && replay.stderr.contains("archived 0 of 1000"), "\(replay)")
+        // Every command shows them: ls marks them, stats counts them, export takes them (no event).
+        let ls = try MPIJob.runCommand([chronolog, "ls"], timeout: 60, workingDirectory: dir.url)
+        #expect(ls.exitCode == 0 && ls.stdout.contains("story \"lost\": 0 events, 0 chunks, 0 B (in the catalog only: no event archived)")
+                && ls.stdout.contains("story \"quiet\": 0 events"), "\(ls)")
+        let stats = try MPIJob.runCommand([chronolog, "stats", "--json"], timeout: 60, workingDirectory: dir.url)
+        let counts = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any], "\(stats)")
+        #expect(counts["stories"] as? Int == 5 && counts["storiesWithEvents"] as? Int ?? counts["stories_with_events"] as? Int == 3, "\(counts)")
+        let export = try MPIJob.runCommand([chronolog, "export", "--story", "\(name)/lost", "-o", dir.path("lost.json")], timeout: 60,
+                                           workingDirectory: dir.url)
+        #expect(export.exitCode == 0, "\(export)")
         let unknown = try MPIJob.runCommand([chronolog, "replay", "chronolog-archive", name, "never-was"], timeout: 60, workingDirectory: dir.url)
         #expect(unknown.exitCode == 1 && unknown.stderr.contains("no story 'never-was'"), "\(unknown)")
     }
