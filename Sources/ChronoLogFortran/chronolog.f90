@@ -98,7 +98,7 @@ module chronolog
 
     public :: chronolog_join, chronolog_init, chronolog_finalize
     public :: chronolog_attach
-    public :: chronolog_connect, chronolog_disconnect, chronolog_client_id
+    public :: chronolog_connect, chronolog_disconnect, chronolog_client_reachable, chronolog_client_id
     public :: chronolog_create_chronicle, chronolog_destroy_chronicle
     public :: chronolog_acquire_story, chronolog_release_story, chronolog_destroy_story
     public :: chronolog_show_chronicles, chronolog_show_stories, chronolog_name_text
@@ -139,6 +139,11 @@ module chronolog
             integer(c_int) :: rc
         end function
         function c_disconnect(client) bind(C, name="chronolog_disconnect") result(rc)
+            import :: c_ptr, c_int
+            type(c_ptr), value :: client
+            integer(c_int) :: rc
+        end function
+        function c_client_reachable(client) bind(C, name="chronolog_client_reachable") result(rc)
             import :: c_ptr, c_int
             type(c_ptr), value :: client
             integer(c_int) :: rc
@@ -440,6 +445,14 @@ contains
         type(chronolog_client), intent(in) :: client
         integer(c_int) :: rc
         rc = c_disconnect(client%ptr)
+    end function
+
+    !> chronolog_client_reachable: CL_SUCCESS while the client still reaches the service;
+    !> CL_ERR_NO_CONNECTION once disconnected, finalized, or dropped by an attach gateway.
+    function chronolog_client_reachable(client) result(rc)
+        type(chronolog_client), intent(in) :: client
+        integer(c_int) :: rc
+        rc = c_client_reachable(client%ptr)
     end function
 
     !> chronolog_client_id: the client's id (its events' client_id), 0 if not connected.

@@ -216,8 +216,10 @@ contains
         call expect_rc('log after release', chronolog_log(s, 'late'), CL_ERR_NOT_ACQUIRED)
         call expect_rc('destroy story', chronolog_destroy_story(w, chron, 'events'), CL_SUCCESS)
         call expect_rc('destroy chronicle', chronolog_destroy_chronicle(w, chron), CL_SUCCESS)
+        call expect_rc('reachable', chronolog_client_reachable(w), CL_SUCCESS)
         call expect_rc('disconnect', chronolog_disconnect(w), CL_SUCCESS)
         call expect_rc('disconnect twice', chronolog_disconnect(w), CL_ERR_NO_CONNECTION)
+        call expect_rc('reachable after disconnect', chronolog_client_reachable(w), CL_ERR_NO_CONNECTION)
         call expect('a disconnected client has id 0', chronolog_client_id(w) == 0)
     end subroutine
 end module fortran_checks_support
